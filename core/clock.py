@@ -1,0 +1,167 @@
+"""Time. The only module that reads the system clock.
+
+``Clock`` gives monotonic and wall time in integer nanoseconds and schedules callbacks
+(``call_later``). Actors turn those callbacks into messages told to themselves (actors/timers.py),
+so a timer is always a message handled on the owning actor's thread.
+
+* ``RealClock``: system time; callbacks run on one scheduler thread that sleeps until the next due
+  time. A callback must be quick (it should only ``tell``).
+* ``ManualClock``: for tests. Time moves only in ``advance(seconds)``, which runs the due callbacks
+  in deadline order on the calling (test) thread.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from loguru import logger
+
+__all__ = ["Clock", "ManualClock", "RealClock", "TimerHandle", "NS_PER_S"]
+
+NS_PER_S = 1_000_000_000
+
+
+class TimerHandle(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    def monotonic_ns(self) -> int:
+        """Monotonic time in ns: for intervals, deadlines, rate limits."""
+        ...
+
+    def wall_ns(self) -> int:
+        """Unix epoch time in ns: for ``ts_init`` and anything shown to users or venues."""
+        ...
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> TimerHandle:
+        """Run ``callback`` once after ``delay_s`` seconds (on the clock's scheduler thread)."""
+        ...
+
+
+@dataclass(order=True)
+class _Entry:
+    due_ns: int
+    seq: int
+    callback: Callable[[], None] = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+def _run_callback(entry: _Entry) -> None:
+    try:
+        entry.callback()
+    except Exception:  # a timer callback must never kill the scheduler
+        logger.exception("timer callback failed")
+
+
+class RealClock:
+    """System clock with a lazily started daemon scheduler thread."""
+
+    def __init__(self) -> None:
+        self._heap: list[_Entry] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    def monotonic_ns(self) -> int:
+        return time.monotonic_ns()
+
+    def wall_ns(self) -> int:
+        return time.time_ns()
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> TimerHandle:
+        entry = _Entry(self.monotonic_ns() + int(max(0.0, delay_s) * NS_PER_S), next(self._seq), callback)
+        with self._cond:
+            if self._stopped:
+                entry.cancelled = True
+                return entry
+            heapq.heappush(self._heap, entry)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="autohedge-timers", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return entry
+
+    def stop(self) -> None:
+        """Stop the scheduler thread; pending callbacks are dropped. Runs in the caller's thread."""
+        with self._cond:
+            self._stopped = True
+            self._heap.clear()
+            self._cond.notify()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2.0)
+
+    def _loop(self) -> None:
+        """Scheduler thread: sleep until the earliest deadline, then run what is due."""
+        while True:
+            with self._cond:
+                while not self._stopped and (not self._heap or self._heap[0].due_ns > self.monotonic_ns()):
+                    timeout_s = None
+                    if self._heap:
+                        timeout_s = (self._heap[0].due_ns - self.monotonic_ns()) / NS_PER_S
+                    self._cond.wait(timeout=timeout_s)
+                if self._stopped:
+                    return
+                entry = heapq.heappop(self._heap)
+            if not entry.cancelled:
+                _run_callback(entry)
+
+
+class ManualClock:
+    """Deterministic clock for tests: nothing happens until ``advance``."""
+
+    def __init__(self, start_wall_ns: int = 1_700_000_000 * NS_PER_S, start_monotonic_ns: int = 0) -> None:
+        self._mono = start_monotonic_ns
+        self._wall_offset = start_wall_ns - start_monotonic_ns
+        self._heap: list[_Entry] = []
+        self._seq = itertools.count()
+        self._lock = threading.RLock()
+
+    def monotonic_ns(self) -> int:
+        with self._lock:
+            return self._mono
+
+    def wall_ns(self) -> int:
+        with self._lock:
+            return self._mono + self._wall_offset
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> TimerHandle:
+        with self._lock:
+            entry = _Entry(self._mono + round(max(0.0, delay_s) * NS_PER_S), next(self._seq), callback)
+            heapq.heappush(self._heap, entry)
+        return entry
+
+    def pending_delays_s(self) -> list[float]:
+        """Seconds until each live timer is due, soonest first (for assertions)."""
+        with self._lock:
+            return sorted((e.due_ns - self._mono) / NS_PER_S for e in self._heap if not e.cancelled)
+
+    def advance(self, seconds: float) -> int:
+        """Move time forward, firing due callbacks in deadline order. Returns how many fired.
+
+        Time is set to each callback's due time before it runs, so a callback that schedules a
+        new timer measures its delay from the right instant.
+        """
+        with self._lock:
+            target = self._mono + round(seconds * NS_PER_S)
+        fired = 0
+        while True:
+            with self._lock:
+                if not self._heap or self._heap[0].due_ns > target:
+                    self._mono = target
+                    return fired
+                entry = heapq.heappop(self._heap)
+                self._mono = max(self._mono, entry.due_ns)
+            if not entry.cancelled:
+                fired += 1
+                _run_callback(entry)

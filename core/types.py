@@ -1,0 +1,167 @@
+"""Vocabulary shared by every layer: symbols, sides, order states, venue names.
+
+Venue values never enter this module; adapters translate them through explicit tables.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+__all__ = [
+    "CLIENT_ORDER_ID_MAX_LEN",
+    "ClientOrderId",
+    "OrderPurpose",
+    "OrderStatus",
+    "OrderType",
+    "Side",
+    "Symbol",
+    "TimeInForce",
+    "Venue",
+    "base_of",
+    "make_client_order_id",
+    "quantize_down",
+    "quantize_up",
+    "quote_of",
+    "validate_symbol",
+]
+
+_SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,12}/[A-Z0-9]{1,12}$")
+
+
+def validate_symbol(value: str) -> str:
+    """Check the ``BASE/QUOTE`` form (upper case, e.g. ``BTC/USD``); stock tickers use ``AAPL/USD``."""
+    if not _SYMBOL_RE.match(value):
+        raise ValueError(f"symbol {value!r} is not of the form BASE/QUOTE (e.g. BTC/USDT)")
+    return value
+
+
+Symbol = Annotated[str, AfterValidator(validate_symbol)]
+
+
+def base_of(symbol: str) -> str:
+    """``BTC`` of ``BTC/USDT``."""
+    return symbol.split("/", 1)[0]
+
+
+def quote_of(symbol: str) -> str:
+    """``USDT`` of ``BTC/USDT``."""
+    return symbol.split("/", 1)[1]
+
+
+class Venue(StrEnum):
+    PAPER = "paper"
+    ALPACA = "alpaca"
+    BINANCE = "binance"
+    COINBASE = "coinbase"
+    KRAKEN = "kraken"
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class OrderType(StrEnum):
+    LIMIT = "limit"
+    STOP_LIMIT = "stop_limit"
+
+
+class TimeInForce(StrEnum):
+    GTC = "gtc"
+    IOC = "ioc"
+
+
+class OrderPurpose(StrEnum):
+    """Why an order exists: entries open positions, exits protect or close them."""
+
+    ENTRY = "entry"
+    TAKE_PROFIT = "take_profit"
+    STOP_LOSS = "stop_loss"
+    CLOSE = "close"
+
+    @property
+    def is_exit(self) -> bool:
+        return self is not OrderPurpose.ENTRY
+
+
+class OrderStatus(StrEnum):
+    NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+    @property
+    def is_open(self) -> bool:
+        return not self.is_terminal
+
+
+_TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
+
+ClientOrderId = str
+
+# Kraken's free-text cl_ord_id allows 18 characters: the strictest of the venues we support.
+CLIENT_ORDER_ID_MAX_LEN = 18
+_COID_PREFIX_RE = re.compile(r"^[a-z0-9]{1,4}$")
+_PURPOSE_CODE = {
+    OrderPurpose.ENTRY: "e",
+    OrderPurpose.TAKE_PROFIT: "t",
+    OrderPurpose.STOP_LOSS: "s",
+    OrderPurpose.CLOSE: "c",
+}
+
+
+def make_client_order_id(prefix: str, purpose: OrderPurpose, key: int, attempt: int = 0) -> ClientOrderId:
+    """Deterministic client order id valid on every supported venue (``[a-z0-9-]``, at most 18 chars).
+
+    ``key`` identifies the signal or position (a counter the caller persists or derives), ``attempt``
+    the retry number, so the same logical order always gets the same id and a retry after an
+    ambiguous error can ask the venue whether the order already exists.
+    """
+    if not _COID_PREFIX_RE.match(prefix):
+        raise ValueError(f"client order id prefix {prefix!r} must be 1-4 chars of [a-z0-9]")
+    if key < 0 or attempt < 0:
+        raise ValueError("client order id key and attempt must be >= 0")
+    coid = f"{prefix}-{_PURPOSE_CODE[purpose]}{_base36(key)}-{_base36(attempt)}"
+    if len(coid) > CLIENT_ORDER_ID_MAX_LEN:
+        raise ValueError(f"client order id {coid!r} exceeds {CLIENT_ORDER_ID_MAX_LEN} characters")
+    return coid
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    if n == 0:
+        return "0"
+    out = []
+    while n:
+        n, r = divmod(n, 36)
+        out.append(digits[r])
+    return "".join(reversed(out))
+
+
+def quantize_down(value: Decimal, step: Decimal) -> Decimal:
+    """Largest multiple of ``step`` not above ``value`` (lot sizes, sell prices)."""
+    if step <= 0:
+        raise ValueError(f"step must be positive, got {step}")
+    return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
+
+
+def quantize_up(value: Decimal, step: Decimal) -> Decimal:
+    """Smallest multiple of ``step`` not below ``value``."""
+    if step <= 0:
+        raise ValueError(f"step must be positive, got {step}")
+    return (value / step).to_integral_value(rounding=ROUND_UP) * step
