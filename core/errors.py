@@ -17,6 +17,7 @@
     │   └── FatalVenueError         bad keys, permissions, IP ban: stop trading this venue, tell the user
     │       └── AuthError
     ├── OrderRefused                our own pre-trade checks said no before anything was sent
+    │   └── InsufficientBalance     not enough free quote balance for the entry
     └── MalformedMessage            a frame or payload we cannot parse (counted and skipped)
 """
 
@@ -28,6 +29,7 @@ __all__ = [
     "ConfigError",
     "DefinitiveError",
     "FatalVenueError",
+    "InsufficientBalance",
     "InsufficientFunds",
     "MalformedMessage",
     "OrderRefused",
@@ -123,6 +125,10 @@ class AuthError(FatalVenueError):
 
 class OrderRefused(AutohedgeError):
     """Our own pre-trade checks refused an order before anything was sent (balance, rules, limits)."""
+
+
+class InsufficientBalance(OrderRefused):
+    """Our balance check found too little free quote currency for the entry."""
 
 
 class MalformedMessage(AutohedgeError):

@@ -1,0 +1,277 @@
+"""Composition root: config -> adapters -> actor tree. The only place that knows every layer."""
+
+from __future__ import annotations
+
+import importlib
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pykka
+from loguru import logger
+
+from actors.base import ActorContext
+from actors.directory import Directory
+from actors.executor import ExecutorActor
+from actors.feed import FeedActor, FeedSink, strategy_name
+from actors.monitor import PositionMonitorActor
+from actors.protocol import GetSnapshot
+from actors.strategy import HftSignalSource, SignalSource, StrategyActor
+from actors.supervisor import ChildKind, ChildSpec, StopAll, Supervisor, SupervisorView
+from core.clock import Clock, RealClock
+from core.config import AppConfig, Secrets
+from core.conflate import LatestSlots
+from core.errors import ConfigError
+from core.eventlog import EventLog
+from core.ids import OrderKeySource
+from core.messages import CancelEntries, Quote
+from core.metrics import Metrics
+from core.ports import Exchange, MarketStream
+from core.ratelimit import SymbolRateLimiter
+from core.types import Venue
+
+__all__ = ["Engine", "EngineParts", "build_exchange", "build_stream_factory"]
+
+ASK_TIMEOUT_S = 10.0
+SUMMARY_COUNTERS = (
+    "quotes", "signals", "orders_submitted", "orders_filled", "orders_rejected", "exits_armed",
+    "orphans_repaired", "dead_letters", "malformed_messages",
+)
+
+
+def _resolve(path: Path | None, base_dir: Path) -> Path | None:
+    if path is None:
+        return None
+    return path if path.is_absolute() else base_dir / path
+
+
+def _venue_adapter(venue: str) -> Any:
+    try:
+        return importlib.import_module(f"adapters.{venue}.adapter")
+    except ModuleNotFoundError:
+        raise ConfigError("exchange.venue", f"venue {venue!r} has no adapter in this build") from None
+
+
+def build_exchange(config: AppConfig, *, clock: Clock, secrets: Secrets, base_dir: Path) -> Exchange:
+    """The exchange port for ``exchange.venue``: the paper exchange or a venue adapter."""
+    if config.exchange.venue is Venue.PAPER:
+        from adapters.paper.adapter import PaperExchange
+
+        paper = config.paper.model_copy(update={"state_file": _resolve(config.paper.state_file, base_dir)})
+        return PaperExchange.from_config(paper, clock=clock, symbols=config.symbols)
+    module = _venue_adapter(config.exchange.venue.value)
+    constants = importlib.import_module(f"adapters.{config.exchange.venue.value}.constants")
+    endpoints = getattr(config.venues, config.exchange.venue.value)
+    if constants.is_live_endpoint(endpoints.rest_url) and not config.exchange.live:
+        raise ConfigError(
+            "exchange.live",
+            f"venues.{config.exchange.venue.value}.rest_url is a live trading endpoint; set exchange.live: true "
+            "to trade real money",
+        )
+    exchange: Exchange = module.create_exchange(config, secrets, clock)
+    return exchange
+
+
+def build_stream_factory(
+    config: AppConfig, *, clock: Clock, secrets: Secrets, base_dir: Path
+) -> tuple[str, Callable[[], MarketStream]]:
+    """(source name, factory of a fresh stream per feed incarnation) for ``exchange.market_data``."""
+    source = config.exchange.market_data
+    if source == "synthetic":
+        from adapters.marketdata.synthetic import SyntheticStream
+
+        return source, lambda: SyntheticStream(clock, config.synthetic, symbols=config.symbols)
+    if source == "replay":
+        from adapters.marketdata.replay import ReplayStream
+
+        replay_file = _resolve(config.exchange.replay_file, base_dir)
+        assert replay_file is not None  # checked by the config's second pass
+        return source, lambda: ReplayStream(
+            clock, replay_file, symbols=config.symbols, speed=config.exchange.replay_speed, loop=config.exchange.replay_loop
+        )
+    module = _venue_adapter(source)
+    return source, lambda: module.create_market_stream(config, clock, secrets)
+
+
+@dataclass
+class EngineParts:
+    """Everything tests may want to reach into, built once per engine."""
+
+    clock: Clock
+    metrics: Metrics
+    events: EventLog
+    directory: Directory
+    exchange: Exchange
+    strategy_slots: LatestSlots[Quote]
+    monitor_slots: LatestSlots[Quote]
+    keys: OrderKeySource
+    rate_limiter: SymbolRateLimiter
+
+
+class Engine:
+    """Builds and runs the actor tree. Methods run on the caller's thread (CLI, API, tests)."""
+
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        clock: Clock | None = None,
+        exchange: Exchange | None = None,
+        stream_factory: Callable[[], MarketStream] | None = None,
+        source_factory: Callable[[str], SignalSource] | None = None,
+        secrets: Secrets | None = None,
+        base_dir: Path | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        base = base_dir or Path.cwd()
+        self._secrets = secrets or Secrets()
+        clock = clock or RealClock()
+        metrics = Metrics()
+        exchange = exchange or build_exchange(config, clock=clock, secrets=self._secrets, base_dir=base)
+        self.parts = EngineParts(
+            clock=clock, metrics=metrics, events=EventLog(clock), directory=Directory(metrics), exchange=exchange,
+            strategy_slots=LatestSlots(), monitor_slots=LatestSlots(), keys=OrderKeySource(clock),
+            rate_limiter=SymbolRateLimiter(clock, config.rate_limit_ms),
+        )
+        if stream_factory is None:
+            self.source_name, stream_factory = build_stream_factory(config, clock=clock, secrets=self._secrets, base_dir=base)
+        else:
+            self.source_name = config.exchange.market_data
+        self._stream_factory = stream_factory
+        self._source_factory = source_factory or (lambda symbol: HftSignalSource(symbol, config.hft, clock))
+        self._rng = rng
+        self._supervisor: pykka.ActorRef[Any] | None = None
+        self.started_ns = clock.monotonic_ns()
+
+    # -- child specs --------------------------------------------------------------------------------
+
+    def _specs(self) -> list[ChildSpec]:
+        parts, config = self.parts, self.config
+        listener = getattr(parts.exchange, "on_quote", None) if config.exchange.venue is Venue.PAPER else None
+        feed_name = f"feed:{self.source_name}"
+
+        def feed(ctx: ActorContext, _: Mapping[str, str]) -> pykka.ActorRef[Any]:
+            sink = FeedSink(
+                feed_name=feed_name, clock=parts.clock, directory=parts.directory, metrics=parts.metrics,
+                strategy_slots=parts.strategy_slots, monitor_slots=parts.monitor_slots, market_listener=listener,
+            )
+            return FeedActor.start(ctx, venue=self.source_name, stream_factory=self._stream_factory, sink=sink,
+                                   symbols=config.symbols, stale_after_s=config.feed.stale_after_s)
+
+        def executor(ctx: ActorContext, gates: Mapping[str, str]) -> pykka.ActorRef[Any]:
+            return ExecutorActor.start(ctx, exchange=parts.exchange, config=config, gates=dict(gates),
+                                       keys=parts.keys, rate_limiter=parts.rate_limiter)
+
+        def monitor(ctx: ActorContext, _: Mapping[str, str]) -> pykka.ActorRef[Any]:
+            return PositionMonitorActor.start(ctx, exchange=parts.exchange, config=config, keys=parts.keys,
+                                              slots=parts.monitor_slots)
+
+        def strategy(symbol: str) -> Callable[[ActorContext, Mapping[str, str]], pykka.ActorRef[Any]]:
+            def start(ctx: ActorContext, _: Mapping[str, str]) -> pykka.ActorRef[Any]:
+                return StrategyActor.start(ctx, symbol=symbol, source_factory=lambda: self._source_factory(symbol),
+                                           slots=parts.strategy_slots)
+            return start
+
+        specs = [
+            ChildSpec(feed_name, ChildKind.FEED, feed, venue=self.source_name),
+            ChildSpec("executor", ChildKind.EXECUTOR, executor),
+            ChildSpec("monitor", ChildKind.MONITOR, monitor),
+        ]
+        specs += [ChildSpec(strategy_name(s), ChildKind.STRATEGY, strategy(s), symbol=s) for s in config.symbols]
+        return specs
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        parts = self.parts
+        self._supervisor = Supervisor.start(
+            specs=self._specs(), config=self.config.supervisor, clock=parts.clock, directory=parts.directory,
+            metrics=parts.metrics, events=parts.events, rng=self._rng,
+        )
+        parts.events.record(
+            "started",
+            f"venue {self.config.exchange.venue.value}, market data {self.source_name}, "
+            f"strategy {self.config.strategy}, symbols {', '.join(self.config.symbols)}",
+        )
+
+    @property
+    def supervisor(self) -> pykka.ActorRef[Any]:
+        if self._supervisor is None:
+            raise RuntimeError("engine not started")
+        return self._supervisor
+
+    def ask(self, name: str, message: object, timeout_s: float = ASK_TIMEOUT_S) -> Any:
+        """Ask an actor by name (CLI/API/test threads only). None when it is not running."""
+        ref = self.parts.directory.get(name)
+        if ref is None:
+            return None
+        try:
+            return ref.ask(message, timeout=timeout_s)
+        except pykka.ActorDeadError:
+            return None
+
+    def view(self) -> SupervisorView:
+        return self.supervisor.ask(GetSnapshot(), timeout=ASK_TIMEOUT_S)  # type: ignore[no-any-return]
+
+    def positions(self) -> list[dict[str, Any]]:
+        return self.ask("monitor", GetSnapshot()) or []
+
+    def stop(self, *, cancel_entries: bool | None = None) -> None:
+        """Orderly shutdown: cancel open entries (if configured; never exits), stop the tree in reverse
+        order, release the stream and the exchange, stop the timer thread."""
+        if self._supervisor is None:
+            return
+        cancel = self.config.executor.cancel_entries_on_stop if cancel_entries is None else cancel_entries
+        if cancel:
+            try:
+                cancelled = self.ask("executor", CancelEntries())
+                if cancelled:
+                    self.parts.events.record("entries_cancelled", f"{cancelled} open entry orders cancelled at shutdown")
+            except Exception as exc:  # shutdown must go on whatever the venue says
+                logger.warning("cancelling entries at shutdown failed: {}", exc)
+        try:
+            self._supervisor.ask(StopAll(), timeout=30.0)
+        finally:
+            self._supervisor.stop(block=True, timeout=5.0)
+            self._supervisor = None
+            close = getattr(self.parts.exchange, "close", None)
+            if close is not None:
+                close()
+            stop_clock = getattr(self.parts.clock, "stop", None)
+            if stop_clock is not None:
+                stop_clock()
+            self.parts.events.record("stopped", "actor tree stopped")
+
+    # -- reporting --------------------------------------------------------------------------------------
+
+    def summary(self, view: SupervisorView | None = None, positions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The ``--summary-json`` document."""
+        counters = self.parts.metrics.snapshot()
+        out_counters = {name: counters.get(name, 0) for name in SUMMARY_COUNTERS}
+        out_counters.update({k: v for k, v in counters.items() if k not in out_counters})
+        return {
+            "counters": out_counters,
+            "positions": [
+                {
+                    "symbol": p["symbol"],
+                    "qty": _dec(p["qty"]),
+                    "entry_price": _dec(p["entry_price"]),
+                    "protected": p["protected"],
+                    "exit_order_ids": list(p["exit_order_ids"]),
+                    "take_profit": _dec(p["take_profit"]),
+                    "stop_loss": _dec(p["stop_loss"]),
+                }
+                for p in (positions or [])
+            ],
+            "actors": {c.name: {"state": c.state, "restarts": c.restarts} for c in view.children} if view else {},
+            "parked_symbols": list(view.parked_symbols) if view else [],
+            "kill_switch": view.kill_switch if view else False,
+        }
+
+
+def _dec(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")

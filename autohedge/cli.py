@@ -1,0 +1,99 @@
+"""``autohedge`` command line: ``run`` and ``check-config``.
+
+Exit codes: 0 clean run, 2 bad configuration (one line naming the key path), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from loguru import logger
+
+from autohedge.logging import configure_logging
+from core.config import AppConfig, load_config
+from core.errors import ConfigError, FatalVenueError
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autohedge", description="Supervised actor trading process.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="trade until SIGINT/SIGTERM or --duration")
+    run.add_argument("--config", default="config.yaml", type=Path, help="config file (default: config.yaml)")
+    run.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    run.add_argument("--summary-json", type=Path, default=None, help="write a JSON summary here at exit")
+    check = sub.add_parser("check-config", help="validate a config file and exit (0 valid, 2 invalid)")
+    check.add_argument("--config", default="config.yaml", type=Path)
+    return parser
+
+
+def _load(path: Path) -> AppConfig | None:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    config = _load(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    if args.command == "check-config":
+        print(f"{args.config}: ok ({config.exchange.venue.value}, {len(config.symbols)} symbols, strategy {config.strategy})")
+        return EXIT_OK
+    return _run(config, args.config.resolve().parent, args.duration, args.summary_json)
+
+
+def _run(config: AppConfig, base_dir: Path, duration_s: float | None, summary_path: Path | None) -> int:
+    from autohedge.app import Engine  # heavy imports only when running
+
+    configure_logging(config.log_level)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        logger.info("signal {} received: shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        engine = Engine(config, base_dir=base_dir)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except FatalVenueError as exc:
+        print(f"fatal: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    engine.start()
+    code = EXIT_OK
+    try:
+        stop.wait(timeout=duration_s)
+    finally:
+        try:
+            view = engine.view()
+            positions = engine.positions()
+        except Exception as exc:
+            logger.error("could not read the final state: {}", exc)
+            view, positions, code = None, [], EXIT_FAILURE
+        engine.stop()
+        if summary_path is not None:
+            summary_path.write_text(json.dumps(engine.summary(view, positions), indent=2) + "\n", encoding="utf-8")
+        logger.info("autohedge stopped")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
