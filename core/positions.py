@@ -36,8 +36,7 @@ class Holding:
             if self.entry_price is None or self.qty <= 0:
                 price = fill.fill_price
             else:
-                # Average over the gross quantities paid for; the fee raises the effective price.
-                price = (self.entry_price * self.qty + fill.fill_price * fill.fill_qty) / (self.qty + fill.fill_qty)
+                price = (self.entry_price * self.qty + fill.fill_price * delta) / new_qty
             return Holding(new_qty, price)
         remaining = max(Decimal(0), self.qty - delta)
         return Holding(remaining, self.entry_price if remaining > 0 else None)

@@ -1,0 +1,32 @@
+from pathlib import Path
+
+import pytest
+
+from autohedge.cli import main
+
+REPO_CONFIG = Path(__file__).resolve().parents[3] / "config.yaml"
+
+
+def test_check_config_valid_file_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", "--config", str(REPO_CONFIG)]) == 0
+    assert "ok" in capsys.readouterr().out
+
+
+def test_check_config_bad_value_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("defaults:\n  stop_loss_pct: 150\n", encoding="utf-8")
+    assert main(["check-config", "--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [err[0]] and err[0].startswith("config error: defaults.stop_loss_pct:")
+
+
+def test_run_bad_config_exits_2_before_starting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("symbols: [BTC/USDT]\nsymbol_overrides:\n  ETH/USDT: {order_amount: 5}\n", encoding="utf-8")
+    assert main(["run", "--config", str(config), "--duration", "1"]) == 2
+    assert "symbol_overrides.ETH/USDT" in capsys.readouterr().err
+
+
+def test_check_config_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", "--config", str(tmp_path / "none.yaml")]) == 2
+    assert "config file not found" in capsys.readouterr().err

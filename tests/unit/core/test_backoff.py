@@ -1,0 +1,27 @@
+import random
+
+import pytest
+
+from core.backoff import Backoff
+
+
+def test_backoff_no_jitter_doubles_until_the_cap() -> None:
+    backoff = Backoff(min_backoff_s=0.5, max_backoff_s=4.0, random_factor=0.0)
+    rng = random.Random(1)
+    assert [backoff.delay_s(n, rng) for n in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+
+
+def test_backoff_jitter_applies_after_the_cap() -> None:
+    backoff = Backoff(min_backoff_s=1.0, max_backoff_s=2.0, random_factor=0.5)
+    rng = random.Random(7)
+    expected_u = random.Random(7).random()
+    assert backoff.delay_s(5, rng) == pytest.approx(2.0 * (1 + expected_u * 0.5))
+
+
+def test_backoff_huge_restart_count_does_not_overflow() -> None:
+    assert Backoff(1.0, 30.0).delay_s(10**6, random.Random(0)) == 30.0
+
+
+def test_backoff_negative_count_raises() -> None:
+    with pytest.raises(ValueError):
+        Backoff(1.0, 2.0).delay_s(-1, random.Random(0))

@@ -1,0 +1,59 @@
+import time
+
+from freezegun import freeze_time
+
+from core.clock import NS_PER_S, ManualClock, RealClock
+
+
+def test_manual_clock_advance_fires_due_timers_in_deadline_order() -> None:
+    clock = ManualClock()
+    fired: list[str] = []
+    clock.call_later(2.0, lambda: fired.append("b"))
+    clock.call_later(1.0, lambda: fired.append("a"))
+    clock.call_later(5.0, lambda: fired.append("late"))
+    assert clock.advance(2.0) == 2
+    assert fired == ["a", "b"]
+
+
+def test_manual_clock_callback_sees_its_own_due_time() -> None:
+    clock = ManualClock(start_monotonic_ns=0)
+    seen: list[int] = []
+    clock.call_later(1.5, lambda: seen.append(clock.monotonic_ns()))
+    clock.advance(10)
+    assert seen == [int(1.5 * NS_PER_S)]
+    assert clock.monotonic_ns() == 10 * NS_PER_S
+
+
+def test_manual_clock_timer_scheduled_by_a_timer_fires_in_the_same_advance() -> None:
+    clock = ManualClock()
+    fired: list[int] = []
+    clock.call_later(1, lambda: clock.call_later(1, lambda: fired.append(clock.monotonic_ns())))
+    clock.advance(3)
+    assert fired == [2 * NS_PER_S]
+
+
+def test_manual_clock_cancelled_timer_does_not_fire() -> None:
+    clock = ManualClock()
+    fired: list[int] = []
+    handle = clock.call_later(1, lambda: fired.append(1))
+    handle.cancel()
+    clock.advance(2)
+    assert fired == []
+
+
+def test_real_clock_wall_ns_follows_frozen_time() -> None:
+    with freeze_time("2026-01-02 03:04:05"):
+        assert RealClock().wall_ns() == 1767323045 * NS_PER_S
+
+
+def test_real_clock_call_later_runs_on_the_scheduler_thread() -> None:
+    import threading
+
+    clock = RealClock()
+    done = threading.Event()
+    names: list[str] = []
+    clock.call_later(0.0, lambda: (names.append(threading.current_thread().name), done.set()))
+    assert done.wait(timeout=5)
+    clock.stop()
+    assert names == ["autohedge-timers"]
+    assert time.monotonic_ns() >= clock.monotonic_ns() - NS_PER_S

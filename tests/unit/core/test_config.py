@@ -1,0 +1,54 @@
+from pathlib import Path
+
+import pytest
+
+from core.config import load_config, parse_config
+from core.errors import ConfigError
+
+REPO_CONFIG = Path(__file__).resolve().parents[3] / "config.yaml"
+
+
+def test_config_repository_default_is_valid() -> None:
+    config = load_config(REPO_CONFIG)
+    assert config.exchange.venue.value == "paper"
+    assert config.params_for("BTC/USDT").take_profit_pct != config.defaults.take_profit_pct  # override wins
+
+
+@pytest.mark.parametrize(
+    ("raw", "key_path"),
+    [
+        ({"bogus": 1}, "bogus"),
+        ({"defaults": {"take_profit_pct": -1}}, "defaults.take_profit_pct"),
+        ({"defaults": {"stop_loss_pct": 100}}, "defaults.stop_loss_pct"),
+        ({"defaults": {"order_amount": "lots"}}, "defaults.order_amount"),
+        ({"symbols": ["BTCUSDT"]}, "symbols.0"),
+        ({"symbols": ["BTC/USDT"], "symbol_overrides": {"ETH/USDT": {"take_profit_pct": 1}}}, "symbol_overrides.ETH/USDT"),
+        ({"exchange": {"market_data": "replay"}}, "exchange.replay_file"),
+        ({"exchange": {"market_data": "replay", "replay_file": "missing.jsonl"}}, "exchange.replay_file"),
+        ({"monitor": {"mode": "sometimes"}}, "monitor.mode"),
+        ({"supervisor": {"min_backoff_s": 10, "max_backoff_s": 1}}, "supervisor.min_backoff_s"),
+        ({"exchange": {"venue": "ftx"}}, "exchange.venue"),
+    ],
+)
+def test_config_bad_value_names_the_key_path(raw: dict, key_path: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, base_dir=tmp_path)
+    assert info.value.key_path == key_path
+
+
+def test_config_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_config_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("symbols: [BTC/USDT\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="line"):
+        load_config(bad)
+
+
+def test_config_override_applies_only_given_fields() -> None:
+    config = parse_config({"symbols": ["BTC/USDT"], "symbol_overrides": {"BTC/USDT": {"stop_loss_pct": 2}}})
+    params = config.params_for("BTC/USDT")
+    assert str(params.stop_loss_pct) == "2" and params.take_profit_pct == config.defaults.take_profit_pct
