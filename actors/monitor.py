@@ -189,7 +189,8 @@ class PositionMonitorActor(SupervisedActor):
             pos.awaiting_price = False
             self._rearm(pos)
             return
-        self._guard_stop(pos, newest)
+        if self._config.monitor.mode == "quote":
+            self._guard_stop(pos, newest)
 
     def _guard_stop(self, pos: TrackedPosition, quote: Quote) -> None:
         """The SL of a position whose venue cannot hold it (or whose exit is gone) is watched here."""

@@ -1,0 +1,181 @@
+"""A whole engine on the paper exchange with a ManualClock and a push-driven market stream.
+
+Tests push quotes on their own thread (the sink runs synchronously), advance the clock to fire
+timers, and wait on state through asks; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from actors.protocol import Barrier, GetSnapshot
+from actors.strategy import SignalSource
+from adapters.paper.adapter import PaperExchange
+from adapters.paper.engine import PaperEngine
+from autohedge.app import Engine
+from core.clock import ManualClock
+from core.config import AppConfig, PaperFaults, parse_config
+from core.messages import Quote
+from core.ports import QuoteSink
+from tests.actors.proxies import FaultyExchange
+
+__all__ = ["Harness", "PushStream", "make_config", "wait_for"]
+
+
+def wait_for(predicate: Callable[[], bool], timeout_s: float = 5.0, what: str = "condition") -> None:
+    """Wait on state: re-check ``predicate`` until true or the deadline passes."""
+    event = threading.Event()
+    deadline = threading.Event()
+    timer = threading.Timer(timeout_s, deadline.set)
+    timer.start()
+    try:
+        while not predicate():
+            if deadline.is_set():
+                raise AssertionError(f"timed out waiting for {what}")
+            event.wait(0.002)
+    finally:
+        timer.cancel()
+
+
+class PushStream:
+    """MarketStream whose quotes are pushed by the test thread."""
+
+    venue = "test"
+
+    def __init__(self) -> None:
+        self.sink: QuoteSink | None = None
+        self.started = threading.Event()
+        self.stopped = threading.Event()
+
+    def start(self, symbols: Sequence[str], sink: QuoteSink) -> None:
+        self.sink = sink
+        self.started.set()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def make_config(**overrides: Any) -> AppConfig:
+    raw: dict[str, Any] = {
+        "symbols": ["BTC/USDT", "ETH/USDT"],
+        "defaults": {"take_profit_pct": 1, "stop_loss_pct": 1, "max_position_size": 1000, "order_amount": 100},
+        "rate_limit_ms": 250,
+        "hft": {"min_edge_bps": 5, "max_spread_bps": 20, "lookback_periods": 3},
+        "monitor": {"mode": "quote", "poll_interval_s": 1.0, "orphan_retry_s": 30, "orphan_max_attempts": 3},
+        "supervisor": {"min_backoff_s": 0.5, "max_backoff_s": 8, "random_factor": 0, "reset_after_s": 60,
+                       "max_restarts": 3, "window_s": 60},
+        "feed": {"stale_after_s": 10},
+        "executor": {"order_poll_interval_s": 0.25, "entry_timeout_s": 30},
+        "paper": {"balances": {"USDT": 10000}, "fee_rate": 0.001},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(raw.get(key), dict):
+            raw[key] = {**raw[key], **value}
+        else:
+            raw[key] = value
+    return parse_config(raw)
+
+
+class Harness:
+    def __init__(
+        self,
+        config: AppConfig | None = None,
+        *,
+        engine: PaperEngine | None = None,
+        source_factory: Callable[[str], SignalSource] | None = None,
+        oco: bool = True,
+    ) -> None:
+        self.config = config or make_config()
+        self.clock = ManualClock()
+        self.paper_engine = engine or PaperEngine(
+            clock=self.clock, balances={k: Decimal(v) for k, v in self.config.paper.balances.items()},
+            fee_rate=self.config.paper.fee_rate, fee_in_base=self.config.paper.fee_in_base,
+        )
+        self.paper = PaperExchange(self.paper_engine, faults=PaperFaults(), seed=1, oco=oco)
+        self.exchange = FaultyExchange(self.paper)
+        self.streams: list[PushStream] = []
+        self.engine = Engine(
+            self.config, clock=self.clock, exchange=self.exchange, stream_factory=self._new_stream,
+            source_factory=source_factory, rng=random.Random(0),
+        )
+
+    def _new_stream(self) -> PushStream:
+        stream = PushStream()
+        self.streams.append(stream)
+        return stream
+
+    # -- driving ------------------------------------------------------------------------------------
+
+    def start(self, *, reconciled: bool = True) -> Harness:
+        self.engine.start()
+        wait_for(lambda: bool(self.streams) and self.streams[-1].started.is_set(), what="feed start")
+        if reconciled:
+            wait_for(lambda: self.engine.view().reconciled, what="reconciliation")
+            wait_for(lambda: all(self.directory.get(f"strategy:{s}") for s in self.config.symbols), what="strategies")
+        return self
+
+    @property
+    def directory(self):  # type: ignore[no-untyped-def]
+        return self.engine.parts.directory
+
+    @property
+    def metrics(self):  # type: ignore[no-untyped-def]
+        return self.engine.parts.metrics
+
+    def quote(self, symbol: str, bid: str, ask: str) -> None:
+        """Push one quote through the live stream (the sink runs on this thread)."""
+        q = Quote(venue="test", symbol=symbol, bid=Decimal(bid), ask=Decimal(ask), ts_event=self.clock.wall_ns(),
+                  ts_init=self.clock.wall_ns())
+        stream = self.streams[-1]
+        assert stream.sink is not None
+        stream.sink.on_quote(q)
+
+    def trigger_buy(self, symbol: str, mid: str = "100") -> None:
+        """Fill the strategy's window around ``mid`` then dip the ask 8 bps below it: one buy signal."""
+        m = Decimal(mid)
+        for _ in range(self.config.hft.lookback_periods):
+            self.quote(symbol, str(m - Decimal("0.01")), str(m + Decimal("0.01")))
+        self.quote(symbol, str(m * Decimal("0.999")), str(m * Decimal("0.9992")))
+        self.settle()
+
+    def open_sells(self, symbol: str) -> list[Any]:
+        return [o for o in self.paper_engine.open_orders(symbol) if o.side.value == "sell"]
+
+    def buys(self, symbol: str) -> list[Any]:
+        return [o for o in self.paper_engine.all_orders() if o.symbol == symbol and o.side.value == "buy"]
+
+    def settle(self) -> None:
+        """Ask barriers down the pipeline (strategies -> executor -> monitor), twice, so every message
+        told before this call (and what it caused) has been handled."""
+        names = [n for n in self.directory.names() if n.startswith("strategy:")] + ["executor", "monitor", "supervisor"]
+        for _ in range(2):
+            for name in names:
+                ref = self.directory.get(name)
+                if ref is not None:
+                    try:
+                        ref.ask(Barrier(), timeout=5)
+                    except Exception:
+                        pass
+
+    def advance(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+        self.settle()
+
+    def positions(self) -> list[dict[str, Any]]:
+        return self.engine.positions()
+
+    def position(self, symbol: str) -> dict[str, Any] | None:
+        return next((p for p in self.positions() if p["symbol"] == symbol), None)
+
+    def executor_snapshot(self) -> dict[str, Any]:
+        return self.engine.ask("executor", GetSnapshot())  # type: ignore[no-any-return]
+
+    def child(self, name: str):  # type: ignore[no-untyped-def]
+        return next(c for c in self.engine.view().children if c.name == name)
+
+    def stop(self) -> None:
+        self.engine.stop(cancel_entries=False)

@@ -1,0 +1,116 @@
+"""Monitor restart, start-up adoption, orphan repair, vanished positions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from adapters.paper.engine import PaperEngine
+from core.clock import ManualClock
+from core.config import PaperFaults
+from core.messages import OrderRequest, Quote
+from core.types import Side
+from tests.actors.harness import Harness, make_config, wait_for
+
+
+def protected(h: Harness, symbol: str) -> bool:
+    pos = h.position(symbol)
+    return pos is not None and bool(pos["protected"])
+
+
+def cancel_exits_on_venue(h: Harness, symbol: str) -> None:
+    for order in h.open_sells(symbol):
+        if order.status.is_open:
+            try:
+                h.paper_engine.cancel_order(symbol, venue_order_id=order.venue_order_id)
+            except Exception:
+                pass  # the OCO sibling went with the first cancel
+
+
+def test_monitor_restart_rebuilds_from_exchange_and_rearms_exits(harness: Harness) -> None:
+    h = harness
+    h.trigger_buy("BTC/USDT")
+    wait_for(lambda: protected(h, "BTC/USDT"))
+    old_exits = set(h.position("BTC/USDT")["exit_order_ids"])
+    h.exchange.fail("positions", lambda: RuntimeError("monitor bug"), thread_prefix="PositionMonitorActor")
+
+    h.clock.advance(1.0)  # CheckExits crashes the monitor
+    wait_for(lambda: h.child("monitor").state == "restarting", what="monitor crashed")
+    cancel_exits_on_venue(h, "BTC/USDT")  # the exits are lost while it is down
+    h.clock.advance(0.5)
+
+    wait_for(lambda: h.child("monitor").state == "running" and protected(h, "BTC/USDT"), what="re-armed")
+    new_exits = set(h.position("BTC/USDT")["exit_order_ids"])
+    assert new_exits and not (new_exits & old_exits)
+    assert {o.client_order_id for o in h.open_sells("BTC/USDT")} == new_exits
+
+
+def test_startup_adopts_existing_positions_before_strategies_start(make_harness: Callable[..., Harness]) -> None:
+    clock = ManualClock()
+    engine = PaperEngine(clock=clock, balances={"USDT": Decimal(10000)}, fee_rate=Decimal("0.001"))
+    engine.on_quote(Quote(venue="t", symbol="ETH/USDT", bid=Decimal("2999"), ask=Decimal("3000"), ts_event=0, ts_init=0))
+    engine.submit_order(OrderRequest(client_order_id="manual-1", symbol="ETH/USDT", side=Side.BUY,
+                                     qty=Decimal("0.1"), price=Decimal("3000")))
+    h = make_harness(engine=engine)
+
+    h.start()
+
+    pos = h.position("ETH/USDT")
+    assert pos is not None and pos["protected"] and pos["qty"] == Decimal("0.0999")
+    assert len(h.open_sells("ETH/USDT")) == 2
+    events = h.engine.parts.events.kinds()
+    assert events.index("exit_armed") < events.index("strategies_started")
+
+
+def test_orphan_repair_spaced_and_limited_then_unprotected(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness().start()
+    h.trigger_buy("BTC/USDT")
+    wait_for(lambda: protected(h, "BTC/USDT"))
+    h.paper.set_faults(PaperFaults(reject_rate=1.0))
+    cancel_exits_on_venue(h, "BTC/USDT")
+
+    h.advance(1.0)  # CheckExits: orphan detected, attempt 1 fails at once
+    wait_for(lambda: h.position("BTC/USDT")["repair_attempts"] == 1)
+    h.advance(29.0)
+    assert h.position("BTC/USDT")["repair_attempts"] == 1  # not before 30 s
+    h.advance(1.0)
+    wait_for(lambda: h.position("BTC/USDT")["repair_attempts"] == 2)
+    h.advance(30.0)
+    wait_for(lambda: h.position("BTC/USDT")["unprotected"], what="unprotected")
+    h.advance(120.0)
+
+    pos = h.position("BTC/USDT")
+    assert pos["repair_attempts"] == 3 and not pos["protected"]
+    assert h.metrics.get("positions_unprotected") == 1
+    assert h.exchange.calls.count("submit_oco") == 1 + 3
+
+
+def test_orphan_repaired_on_a_later_attempt(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness().start()
+    h.trigger_buy("BTC/USDT")
+    wait_for(lambda: protected(h, "BTC/USDT"))
+    h.paper.set_faults(PaperFaults(reject_rate=1.0))
+    cancel_exits_on_venue(h, "BTC/USDT")
+    h.advance(1.0)
+    wait_for(lambda: h.position("BTC/USDT")["repair_attempts"] == 1)
+
+    h.paper.set_faults(PaperFaults())
+    h.advance(30.0)
+
+    wait_for(lambda: protected(h, "BTC/USDT"), what="repaired")
+    assert h.metrics.get("orphans_repaired") == 1
+
+
+def test_position_gone_from_exchange_is_removed(harness: Harness) -> None:
+    h = harness
+    h.trigger_buy("BTC/USDT")
+    wait_for(lambda: protected(h, "BTC/USDT"))
+    qty = h.position("BTC/USDT")["qty"]
+    cancel_exits_on_venue(h, "BTC/USDT")
+    h.paper_engine.submit_order(OrderRequest(client_order_id="someone-else", symbol="BTC/USDT", side=Side.SELL,
+                                             qty=qty, price=Decimal("90")))  # sold outside autohedge
+
+    h.advance(1.0)
+
+    wait_for(lambda: h.position("BTC/USDT") is None, what="removed")
+    assert "position_removed" in h.engine.parts.events.kinds()

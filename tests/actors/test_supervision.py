@@ -1,0 +1,170 @@
+"""Supervision: exact restart delays, count reset, parking, kill switch, start crashes, watchdog."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from actors.strategy import HftSignalSource
+from core.messages import Quote, Signal
+from tests.actors.harness import Harness, make_config, wait_for
+
+FEED = "feed:synthetic"
+
+
+def crash_feed(h: Harness) -> None:
+    stream = h.streams[-1]
+    assert stream.sink is not None
+    stream.sink.on_disconnected("socket closed by peer")
+    wait_for(lambda: h.child(FEED).state == "restarting", what="feed restarting")
+
+
+def restart_delay(h: Harness, name: str) -> float:
+    delay = h.child(name).next_restart_in_s
+    assert delay is not None
+    return delay
+
+
+def test_feed_crash_restarts_after_exact_backoff_delays(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness(make_config(feed={"stale_after_s": 1000})).start()
+    delays = []
+    for n in range(3):
+        crash_feed(h)
+        delays.append(restart_delay(h, FEED))
+        h.clock.advance(delays[-1] - 0.001)
+        assert h.child(FEED).state == "restarting"  # not a moment early
+        h.clock.advance(0.001)
+        wait_for(lambda n=n: len(h.streams) == n + 2 and h.streams[-1].started.is_set(), what="new stream")
+        wait_for(lambda: h.child(FEED).state == "running")
+    assert delays == [0.5, 1.0, 2.0]
+    assert h.child(FEED).restarts == 3
+
+
+def test_feed_restart_count_resets_after_stable_period(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness(make_config(feed={"stale_after_s": 1000})).start()
+    for n in range(2):
+        crash_feed(h)
+        h.clock.advance(restart_delay(h, FEED))
+        wait_for(lambda n=n: len(h.streams) == n + 2 and h.child(FEED).state == "running")
+
+    h.clock.advance(60.0)  # reset_after_s of stable running
+    h.settle()
+    crash_feed(h)
+
+    assert restart_delay(h, FEED) == 0.5
+
+
+class ExplodingSource:
+    def on_quote(self, quote: Quote) -> Signal | None:
+        raise RuntimeError("strategy bug")
+
+
+def test_strategy_crash_loop_parks_only_that_symbol(make_harness: Callable[..., Harness]) -> None:
+    config = make_config()
+
+    def sources(symbol: str):  # type: ignore[no-untyped-def]
+        return ExplodingSource() if symbol == "ETH/USDT" else HftSignalSource(symbol, config.hft, h.clock)
+
+    h = make_harness(config, source_factory=sources).start()
+    name = "strategy:ETH/USDT"
+    for _ in range(config.supervisor.max_restarts):
+        h.quote("ETH/USDT", "2999", "3001")
+        wait_for(lambda: h.child(name).state == "restarting")
+        h.clock.advance(restart_delay(h, name))
+        wait_for(lambda: h.child(name).state == "running")
+    h.quote("ETH/USDT", "2999", "3001")
+    wait_for(lambda: h.child(name).state == "parked", what="parked")
+
+    h.trigger_buy("BTC/USDT")
+
+    view = h.engine.view()
+    assert view.parked_symbols == ("ETH/USDT",)
+    assert "parked:ETH/USDT" in view.gates
+    assert len(h.buys("BTC/USDT")) == 1
+    assert h.child("strategy:BTC/USDT").restarts == 0
+
+
+def test_executor_crash_loop_trips_kill_switch_exits_keep_working(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness(oco=False).start()
+    h.trigger_buy("BTC/USDT")
+    wait_for(lambda: h.position("BTC/USDT") is not None and h.position("BTC/USDT")["protected"])
+    stop = h.position("BTC/USDT")["stop_loss"]
+    h.exchange.fail("open_orders", lambda: RuntimeError("executor start bug"), times=100, thread_prefix="ExecutorActor")
+    h.exchange.fail("positions", lambda: RuntimeError("executor bug"), thread_prefix="ExecutorActor")
+
+    h.trigger_buy("ETH/USDT", "3000")  # the executor crashes while sizing, then in every start-up
+    for _ in range(4):
+        wait_for(lambda: h.child("executor").state == "restarting" or h.engine.view().kill_switch)
+        if h.engine.view().kill_switch:
+            break
+        h.clock.advance(restart_delay(h, "executor"))
+        h.settle()
+    wait_for(lambda: h.engine.view().kill_switch, what="kill switch")
+
+    h.quote("BTC/USDT", str(stop - 1), str(stop))  # the monitor still guards the stop
+    h.settle()
+    assert "position_closing" in h.engine.parts.events.kinds()
+
+
+def test_crash_in_on_start_is_reported_and_restarted(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness(make_config(feed={"stale_after_s": 1000}))
+    h.exchange.fail("open_orders", lambda: RuntimeError("boom in start"), thread_prefix="ExecutorActor")
+
+    h.start(reconciled=False)
+
+    wait_for(lambda: h.child("executor").restarts == 1, what="start crash reported")
+    assert "in start-up" in next(e.text for e in h.engine.parts.events.recent() if e.kind == "actor_restarting")
+    h.clock.advance(restart_delay(h, "executor"))
+    wait_for(lambda: h.child("executor").state == "running")
+
+
+def test_watchdog_restarts_a_silent_feed_and_pauses_entries(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness().start()
+    h.quote("BTC/USDT", "99.99", "100.01")
+    h.settle()
+
+    h.clock.advance(5.0)
+    h.settle()
+    h.clock.advance(5.0)
+    h.settle()
+    h.clock.advance(5.0)  # 15 s of silence > stale_after_s 10
+
+    wait_for(lambda: h.child(FEED).state == "restarting", what="stale feed restart")
+    wait_for(lambda: "venue_stale:synthetic" in h.engine.view().gates)
+    h.clock.advance(restart_delay(h, FEED))
+    wait_for(lambda: len(h.streams) == 2 and h.child(FEED).state == "running")
+    h.quote("BTC/USDT", "99.99", "100.01")
+    h.clock.advance(5.0)
+    wait_for(lambda: "venue_stale:synthetic" not in h.engine.view().gates, what="entries resumed")
+
+
+class BlockingSource:
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.entered = threading.Event()
+        self.seen: list[Quote] = []
+
+    def on_quote(self, quote: Quote) -> Signal | None:
+        self.entered.set()
+        self.release.wait(timeout=10)
+        self.seen.append(quote)
+        return None
+
+
+def test_quotes_are_conflated_while_a_strategy_is_busy(make_harness: Callable[..., Harness]) -> None:
+    source = BlockingSource()
+    config = make_config(symbols=["BTC/USDT"])
+    h = make_harness(config, source_factory=lambda symbol: source).start()
+    h.quote("BTC/USDT", "99.00", "99.02")
+    assert source.entered.wait(timeout=5)
+
+    for i in range(1000):
+        h.quote("BTC/USDT", f"{100 + i}.00", f"{100 + i}.02")
+    source.release.set()
+    h.settle()
+
+    assert len(source.seen) == 2  # the one in progress, then only the newest
+    assert source.seen[-1].bid == pytest.approx(1099)
+    assert h.metrics.get("quotes_conflated") == 999

@@ -1,0 +1,120 @@
+"""Entries, fills and protection on the paper exchange (ManualClock, no sleeps)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from adapters.paper.engine import PaperEngine
+from core.clock import ManualClock
+from core.types import OrderStatus
+from tests.actors.harness import Harness, make_config, wait_for
+
+
+def test_signal_marketable_buy_fills_and_arms_an_oco_for_the_net_quantity(harness: Harness) -> None:
+    harness.trigger_buy("BTC/USDT")
+
+    wait_for(lambda: harness.position("BTC/USDT") is not None and harness.position("BTC/USDT")["protected"])
+    buy = harness.buys("BTC/USDT")[0]
+    sells = harness.open_sells("BTC/USDT")
+    assert buy.status is OrderStatus.FILLED
+    assert {o.qty for o in sells} == {buy.filled_qty - buy.fee}  # fee paid in BTC
+    assert len(sells) == 2 and sells[0].list_id == sells[1].list_id
+
+
+def test_partial_fills_exit_quantity_is_filled_minus_base_fees(make_harness: Callable[..., Harness]) -> None:
+    config = make_config()
+    clock_engine = PaperEngine(clock=ManualClock(), balances={"USDT": Decimal(10000)}, fee_rate=Decimal("0.001"),
+                               partial_fill_ratio=0.5)
+    h = make_harness(config, engine=clock_engine).start()
+    h.trigger_buy("BTC/USDT")
+    wait_for(lambda: h.position("BTC/USDT") is not None)
+    first = h.buys("BTC/USDT")[0]
+    assert first.status is OrderStatus.PARTIALLY_FILLED
+
+    h.quote("BTC/USDT", "99.80", "99.85")  # the rest of the entry crosses
+    h.advance(0.25)  # executor poll sees the second partial fill
+    wait_for(lambda: h.position("BTC/USDT")["qty"] == h.buys("BTC/USDT")[0].filled_qty - h.buys("BTC/USDT")[0].fee)
+
+    buy = h.buys("BTC/USDT")[0]
+    assert buy.status is OrderStatus.FILLED
+    assert {o.qty for o in h.open_sells("BTC/USDT")} == {buy.filled_qty - buy.fee}
+
+
+def test_outcome_unknown_after_placement_leaves_exactly_one_order(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness().start()
+    h.exchange.lose_response("submit_order")
+
+    h.trigger_buy("BTC/USDT")
+
+    wait_for(lambda: h.position("BTC/USDT") is not None and h.position("BTC/USDT")["protected"])
+    assert len(h.buys("BTC/USDT")) == 1
+    assert h.metrics.get("outcome_unknown_resolved") == 1
+
+
+def test_outcome_unknown_before_placement_is_never_resent(make_harness: Callable[..., Harness]) -> None:
+    from core.errors import OutcomeUnknown
+
+    h = make_harness().start()
+    h.exchange.fail("submit_order", lambda: OutcomeUnknown("request lost"))
+
+    h.trigger_buy("BTC/USDT")
+    h.advance(1.0)
+
+    assert h.buys("BTC/USDT") == []
+    assert h.exchange.calls.count("submit_order") == 1
+    assert h.metrics.get("outcome_unknown_resolved") == 1
+
+
+def test_rate_limit_second_signal_within_interval_places_no_order(harness: Harness) -> None:
+    harness.trigger_buy("BTC/USDT")
+    harness.quote("BTC/USDT", "99.80", "99.82")  # another dip 100 ms later: still inside 250 ms
+    harness.settle()
+    assert len(harness.buys("BTC/USDT")) == 1
+
+    harness.clock.advance(0.25)
+    harness.quote("BTC/USDT", "99.70", "99.72")
+    harness.settle()
+    assert len(harness.buys("BTC/USDT")) == 2
+
+
+def test_insufficient_balance_no_order_typed_refusal_logged(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness(make_config(paper={"balances": {"USDT": 50}})).start()
+
+    h.trigger_buy("BTC/USDT")
+
+    assert h.buys("BTC/USDT") == []
+    assert h.metrics.get("orders_rejected") == 1
+    assert "entry_refused" in h.engine.parts.events.kinds()
+
+
+def test_no_oco_tp_rests_and_the_monitor_closes_at_the_stop(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness(oco=False).start()
+    h.trigger_buy("BTC/USDT")
+    wait_for(lambda: h.position("BTC/USDT") is not None and h.position("BTC/USDT")["protected"])
+    tp = h.open_sells("BTC/USDT")
+    assert len(tp) == 1 and tp[0].list_id is None
+    stop = h.position("BTC/USDT")["stop_loss"]
+
+    h.quote("BTC/USDT", str(stop - Decimal("0.05")), str(stop))
+    h.settle()
+    h.advance(1.0)  # CheckExits sees the close order filled
+
+    wait_for(lambda: h.position("BTC/USDT") is None, what="position closed")
+    assert h.paper_engine.balances().get("BTC") is None or h.paper_engine.balances()["BTC"].total < Decimal("0.000001")
+    assert "position_closed" in h.engine.parts.events.kinds()
+
+
+def test_polling_mode_guards_the_stop_from_polled_prices(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness(make_config(monitor={"mode": "polling"}), oco=False).start()
+    h.trigger_buy("BTC/USDT")
+    wait_for(lambda: h.position("BTC/USDT") is not None and h.position("BTC/USDT")["protected"])
+    stop = h.position("BTC/USDT")["stop_loss"]
+
+    h.quote("BTC/USDT", str(stop - Decimal("0.05")), str(stop))
+    h.settle()
+    assert "position_closing" not in h.engine.parts.events.kinds()  # quotes are not watched in polling mode
+
+    h.advance(1.0)  # the poll reads best_quote and closes
+    h.advance(1.0)
+    wait_for(lambda: h.position("BTC/USDT") is None, what="position closed")
