@@ -45,7 +45,7 @@ from core.ratelimit import SymbolRateLimiter
 from core.risk import size_entry
 from core.types import OrderPurpose, OrderStatus, Side, make_client_order_id, quote_of
 
-__all__ = ["ExecutorActor", "TrackedEntry", "FEE_BUFFER", "RESOLVE_DELAYS_S"]
+__all__ = ["FEE_BUFFER", "RESOLVE_DELAYS_S", "ExecutorActor", "TrackedEntry"]
 
 FEE_BUFFER = Decimal("0.002")
 """Headroom over the order value kept free for fees in the balance check."""

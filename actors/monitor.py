@@ -41,7 +41,14 @@ from core.messages import (
 )
 from core.ports import Exchange
 from core.positions import Holding
-from core.protection import STOP_LIMIT_SLIPPAGE, ProtectionPlan, exit_prices, exit_qty, plan_for, stop_triggered
+from core.protection import (
+    STOP_LIMIT_SLIPPAGE,
+    ProtectionPlan,
+    exit_prices,
+    exit_qty,
+    plan_for,
+    stop_triggered,
+)
 from core.types import OrderPurpose, OrderStatus, OrderType, Side, make_client_order_id, quantize_down
 
 __all__ = ["PositionMonitorActor", "TrackedPosition"]

@@ -217,6 +217,7 @@ class Supervisor(pykka.ThreadingActor):
             self._events.record("actor_restarted", f"{message.name} running again (incarnation {child.incarnation})")
 
     def on_reconciliation_completed(self, message: ReconciliationCompleted) -> None:
+        self._set_gate("monitor_down", closed=False)
         if self._reconciled:
             return
         self._reconciled = True
@@ -245,6 +246,9 @@ class Supervisor(pykka.ThreadingActor):
         window_ns = int(self._config.window_s * NS_PER_S)
         while child.failures and now - child.failures[0] > window_ns:
             child.failures.popleft()
+        if child.spec.kind is ChildKind.MONITOR:
+            # Fills during the monitor's absence would reach nobody: no entries until it has reconciled.
+            self._set_gate("monitor_down", closed=True, reason="position monitor restarting")
         where = " in start-up" if message.in_start else ""
         if child.spec.restart is RestartType.TEMPORARY:
             child.state = "stopped"

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from loguru import logger
 
-__all__ = ["Clock", "ManualClock", "RealClock", "TimerHandle", "NS_PER_S"]
+__all__ = ["NS_PER_S", "Clock", "ManualClock", "RealClock", "TimerHandle"]
 
 NS_PER_S = 1_000_000_000
 

@@ -67,9 +67,9 @@ class SymbolParams(_Model):
 
     take_profit_pct: Pct = Decimal("0.5")
     stop_loss_pct: Pct = Decimal("0.5")
-    max_position_size: PositiveDecimal = Decimal("1000")
+    max_position_size: PositiveDecimal = Decimal(1000)
     """Largest position value in quote currency (at entry price)."""
-    order_amount: PositiveDecimal = Decimal("100")
+    order_amount: PositiveDecimal = Decimal(100)
     """Entry size in quote currency."""
 
 
@@ -84,8 +84,8 @@ Defaults = SymbolParams
 
 
 class HftConfig(_Model):
-    min_edge_bps: Annotated[Decimal, Field(ge=0)] = Decimal("1")
-    max_spread_bps: PositiveDecimal = Decimal("10")
+    min_edge_bps: Annotated[Decimal, Field(ge=0)] = Decimal(1)
+    max_spread_bps: PositiveDecimal = Decimal(10)
     lookback_periods: Annotated[int, Field(ge=2, le=10_000)] = 20
 
 
@@ -143,9 +143,9 @@ class PaperConfig(_Model):
 
 
 class SyntheticSymbol(_Model):
-    start_price: PositiveDecimal = Decimal("100")
-    volatility_bps: Annotated[Decimal, Field(ge=0)] = Decimal("3")
-    spread_bps: PositiveDecimal = Decimal("2")
+    start_price: PositiveDecimal = Decimal(100)
+    volatility_bps: Annotated[Decimal, Field(ge=0)] = Decimal(3)
+    spread_bps: PositiveDecimal = Decimal(2)
 
 
 class SyntheticConfig(_Model):

@@ -21,11 +21,11 @@ from core.ports import Capabilities
 from core.types import quantize_down, quantize_up
 
 __all__ = [
-    "ExitPrices",
-    "ProtectionPlan",
     "SL_BOUND_FACTOR",
     "STOP_LIMIT_SLIPPAGE",
     "TP_BOUND_FACTOR",
+    "ExitPrices",
+    "ProtectionPlan",
     "exit_prices",
     "exit_qty",
     "plan_for",

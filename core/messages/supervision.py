@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.messages.base import Message
 
-__all__ = ["ChildFailed", "ChildStarted", "ChildStopped", "RestartChild", "VenueDataStale", "VenueDataResumed"]
+__all__ = ["ChildFailed", "ChildStarted", "ChildStopped", "RestartChild", "VenueDataResumed", "VenueDataStale"]
 
 
 class ChildStarted(Message):

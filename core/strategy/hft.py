@@ -4,10 +4,10 @@ Rule (also in the README). Keep the mids of the last ``lookback_periods`` quotes
 ``mean_mid`` is their average. For the current quote:
 
 * ``spread_bps = (ask - bid) / mid * 10_000``; no trade unless ``spread_bps <= max_spread_bps``.
-* buy edge  ``= (mean_mid - ask) / mean_mid * 10_000``: the ask sits below the recent mean.
-* sell edge ``= (bid - mean_mid) / mean_mid * 10_000``: the bid sits above the recent mean.
-* Buy at the ask when the buy edge >= ``min_edge_bps``; sell at the bid when the sell edge >= it
-  (the executor only sells what is held: spot is long-only). Nothing until the window is full.
+* edge ``= (mean_mid - ask) / mean_mid * 10_000``: how far the ask sits below the recent mean.
+* Buy at the ask when the edge >= ``min_edge_bps``. Nothing until the window is full.
+
+Spot is long-only: positions are closed by their take-profit and stop-loss, not by this strategy.
 """
 
 from __future__ import annotations
@@ -64,12 +64,9 @@ class HftStrategy:
         spread_bps = quote.spread_bps
         if spread_bps > self._config.max_spread_bps:
             return None
-        buy_edge = (mean_mid - quote.ask) / mean_mid * _BPS
-        if buy_edge >= self._config.min_edge_bps:
-            return HftDecision(Side.BUY, quote.ask, buy_edge, spread_bps, mean_mid)
-        sell_edge = (quote.bid - mean_mid) / mean_mid * _BPS
-        if sell_edge >= self._config.min_edge_bps:
-            return HftDecision(Side.SELL, quote.bid, sell_edge, spread_bps, mean_mid)
+        edge = (mean_mid - quote.ask) / mean_mid * _BPS
+        if edge >= self._config.min_edge_bps:
+            return HftDecision(Side.BUY, quote.ask, edge, spread_bps, mean_mid)
         return None
 
     def _push(self, mid: Decimal) -> None:

@@ -12,10 +12,11 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from actors.protocol import Barrier, GetSnapshot
-from actors.strategy import SignalSource
 from adapters.paper.adapter import PaperExchange
 from adapters.paper.engine import PaperEngine
+
+from actors.protocol import Barrier, GetSnapshot
+from actors.strategy import SignalSource
 from autohedge.app import Engine
 from core.clock import ManualClock
 from core.config import AppConfig, PaperFaults, parse_config

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from adapters.paper.engine import PaperEngine
+
 from core.clock import ManualClock
 from core.config import PaperFaults
 from core.messages import OrderRequest, Quote
 from core.types import Side
-from tests.actors.harness import Harness, make_config, wait_for
+from tests.actors.harness import Harness, wait_for
 
 
 def protected(h: Harness, symbol: str) -> bool:
@@ -48,9 +49,9 @@ def test_monitor_restart_rebuilds_from_exchange_and_rearms_exits(harness: Harnes
 def test_startup_adopts_existing_positions_before_strategies_start(make_harness: Callable[..., Harness]) -> None:
     clock = ManualClock()
     engine = PaperEngine(clock=clock, balances={"USDT": Decimal(10000)}, fee_rate=Decimal("0.001"))
-    engine.on_quote(Quote(venue="t", symbol="ETH/USDT", bid=Decimal("2999"), ask=Decimal("3000"), ts_event=0, ts_init=0))
+    engine.on_quote(Quote(venue="t", symbol="ETH/USDT", bid=Decimal(2999), ask=Decimal(3000), ts_event=0, ts_init=0))
     engine.submit_order(OrderRequest(client_order_id="manual-1", symbol="ETH/USDT", side=Side.BUY,
-                                     qty=Decimal("0.1"), price=Decimal("3000")))
+                                     qty=Decimal("0.1"), price=Decimal(3000)))
     h = make_harness(engine=engine)
 
     h.start()
@@ -108,7 +109,7 @@ def test_position_gone_from_exchange_is_removed(harness: Harness) -> None:
     qty = h.position("BTC/USDT")["qty"]
     cancel_exits_on_venue(h, "BTC/USDT")
     h.paper_engine.submit_order(OrderRequest(client_order_id="someone-else", symbol="BTC/USDT", side=Side.SELL,
-                                             qty=qty, price=Decimal("90")))  # sold outside autohedge
+                                             qty=qty, price=Decimal(90)))  # sold outside autohedge
 
     h.advance(1.0)
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from adapters.paper.engine import PaperEngine
+
 from core.clock import ManualClock
 from core.types import OrderStatus
 from tests.actors.harness import Harness, make_config, wait_for

@@ -42,8 +42,7 @@ def test_hft_wide_spread_blocks_even_a_large_edge() -> None:
     assert strategy.on_quote(quote("99.00", "99.50")) is None  # 50 bps spread
 
 
-def test_hft_bid_above_mean_signals_sell_at_the_bid() -> None:
+def test_hft_bid_above_mean_no_signal_long_only() -> None:
     strategy = HftStrategy("BTC/USDT", HftConfig(min_edge_bps=Decimal(5), max_spread_bps=Decimal(10), lookback_periods=3))
     warm(strategy, 3)
-    decision = strategy.on_quote(quote("100.10", "100.12"))
-    assert decision is not None and decision.side is Side.SELL and decision.price == Decimal("100.10")
+    assert strategy.on_quote(quote("100.10", "100.12")) is None

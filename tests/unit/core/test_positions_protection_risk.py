@@ -11,7 +11,7 @@ from core.risk import size_entry
 from core.types import OrderPurpose, Side
 
 RULES = SymbolRules(symbol="BTC/USDT", tick_size=Decimal("0.01"), lot_step=Decimal("0.0001"),
-                    min_qty=Decimal("0.0001"), min_notional=Decimal("5"))
+                    min_qty=Decimal("0.0001"), min_notional=Decimal(5))
 
 
 def fill(qty: str, price: str, fee: str = "0", fee_asset: str = "BTC", side: Side = Side.BUY) -> OrderFilled:
@@ -31,11 +31,11 @@ def test_net_base_qty_quote_fee_does_not_reduce() -> None:
 def test_holding_two_partial_fills_average_and_net() -> None:
     holding = Holding().after_fill(fill("0.5", "100", fee="0.0005")).after_fill(fill("0.5", "110", fee="0.0005"))
     assert holding.qty == Decimal("0.999")
-    assert holding.entry_price == Decimal("105")
+    assert holding.entry_price == Decimal(105)
 
 
 def test_exit_prices_from_config_rounded_outwards() -> None:
-    params = SymbolParams(take_profit_pct=Decimal("1"), stop_loss_pct=Decimal("2"))
+    params = SymbolParams(take_profit_pct=Decimal(1), stop_loss_pct=Decimal(2))
     prices = exit_prices(Decimal("100.005"), params, RULES)
     assert prices.take_profit == Decimal("101.01")  # 101.00505 rounded up
     assert prices.stop_loss == Decimal("98.00")  # 98.0049 rounded down
@@ -43,15 +43,15 @@ def test_exit_prices_from_config_rounded_outwards() -> None:
 
 
 def test_exit_prices_proposal_on_wrong_side_is_ignored() -> None:
-    params = SymbolParams(take_profit_pct=Decimal("1"), stop_loss_pct=Decimal("1"))
-    prices = exit_prices(Decimal("100"), params, RULES, EntryProtection(take_profit=Decimal("90"), stop_loss=Decimal("120")))
+    params = SymbolParams(take_profit_pct=Decimal(1), stop_loss_pct=Decimal(1))
+    prices = exit_prices(Decimal(100), params, RULES, EntryProtection(take_profit=Decimal(90), stop_loss=Decimal(120)))
     assert (prices.take_profit, prices.stop_loss) == (Decimal("101.00"), Decimal("99.00"))
 
 
 def test_exit_prices_proposal_within_bounds_is_used() -> None:
-    params = SymbolParams(take_profit_pct=Decimal("1"), stop_loss_pct=Decimal("1"))
-    prices = exit_prices(Decimal("100"), params, RULES, EntryProtection(take_profit=Decimal("103"), stop_loss=Decimal("98.5")))
-    assert (prices.take_profit, prices.stop_loss) == (Decimal("103"), Decimal("98.5"))
+    params = SymbolParams(take_profit_pct=Decimal(1), stop_loss_pct=Decimal(1))
+    prices = exit_prices(Decimal(100), params, RULES, EntryProtection(take_profit=Decimal(103), stop_loss=Decimal("98.5")))
+    assert (prices.take_profit, prices.stop_loss) == (Decimal(103), Decimal("98.5"))
 
 
 def test_exit_qty_never_exceeds_the_holding() -> None:

@@ -2,7 +2,14 @@ from decimal import Decimal
 
 import pytest
 
-from core.types import CLIENT_ORDER_ID_MAX_LEN, OrderPurpose, make_client_order_id, quantize_down, quantize_up, validate_symbol
+from core.types import (
+    CLIENT_ORDER_ID_MAX_LEN,
+    OrderPurpose,
+    make_client_order_id,
+    quantize_down,
+    quantize_up,
+    validate_symbol,
+)
 
 
 def test_client_order_id_same_inputs_same_id() -> None:

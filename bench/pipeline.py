@@ -1,0 +1,254 @@
+"""Benchmark: synthetic quotes through the real actor pipeline on the paper exchange.
+
+    .venv/bin/python bench/pipeline.py [--trials 5] [--seconds 3]
+
+Measures, as medians over ``--trials`` trials in this one run:
+
+1. Throughput: a producer thread pushes quotes flat out through the real ``FeedSink`` (the feed's
+   reader-thread path) into 10 strategy actors. Reports quotes/s accepted, quotes/s the strategies
+   decided on, the conflated share, and the deepest strategy/executor/monitor inbox seen (the
+   backlog: with conflation it stays bounded however fast quotes arrive).
+2. Tick-to-order latency at a paced rate where every other quote is a buy signal: from the quote's
+   ``ts_init`` (stamped when the feed receives it) to the moment the executor starts the submit call.
+3. RSS of the process with 50 symbols (50 strategy actors) running, and the cost per symbol.
+
+Loopback only: nothing leaves the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psutil
+from loguru import logger
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from adapters.paper.adapter import PaperExchange
+from adapters.paper.engine import PaperEngine
+
+from actors.protocol import Barrier
+from autohedge.app import Engine
+from core.clock import RealClock
+from core.config import AppConfig, PaperFaults, parse_config
+from core.messages import Quote
+from core.ports import QuoteSink
+
+
+class BenchStream:
+    """A market stream driven by the benchmark's producer thread."""
+
+    venue = "bench"
+
+    def __init__(self) -> None:
+        self.sink: QuoteSink | None = None
+        self.ready = threading.Event()
+
+    def start(self, symbols: Sequence[str], sink: QuoteSink) -> None:
+        self.sink = sink
+        self.ready.set()
+
+    def stop(self) -> None:
+        self.sink = None
+
+
+def symbols_for(n: int) -> list[str]:
+    return [f"S{i:02d}/USDT" for i in range(n)]
+
+
+def bench_config(symbols: list[str], *, min_edge_bps: int, rate_limit_ms: int) -> AppConfig:
+    return parse_config({
+        "symbols": symbols,
+        "defaults": {"take_profit_pct": 5, "stop_loss_pct": 5, "max_position_size": 10**12, "order_amount": 10},
+        "rate_limit_ms": rate_limit_ms,
+        "hft": {"min_edge_bps": min_edge_bps, "max_spread_bps": 50, "lookback_periods": 2},
+        "executor": {"order_poll_interval_s": 0.25, "max_open_entries_per_symbol": 1000},
+        "feed": {"stale_after_s": 60},
+        "log_level": "ERROR",
+    })
+
+
+class Running:
+    """An engine on the paper exchange with a real clock, started and reconciled."""
+
+    def __init__(self, config: AppConfig) -> None:
+        self.clock = RealClock()
+        paper = PaperEngine(clock=self.clock, balances={"USDT": Decimal(10) ** 12}, fee_rate=Decimal("0.001"))
+        self.exchange = PaperExchange(paper, faults=PaperFaults(), seed=1, oco=True)
+        self.stream = BenchStream()
+        self.engine = Engine(config, clock=self.clock, exchange=self.exchange, stream_factory=lambda: self.stream)
+        self.engine.start()
+        deadline = time.monotonic() + 10
+        while not (self.engine.view().reconciled and all(
+                self.engine.parts.directory.get(f"strategy:{s}") for s in config.symbols)):
+            if time.monotonic() > deadline:
+                raise RuntimeError("engine did not start")
+            time.sleep(0.01)
+        assert self.stream.ready.wait(5)
+
+    def inbox_depths(self) -> dict[str, int]:
+        depths: dict[str, int] = {}
+        for name in self.engine.parts.directory.names():
+            ref = self.engine.parts.directory.get(name)
+            if ref is not None:
+                depths[name] = ref.actor_inbox.qsize()
+        return depths
+
+    def drain(self) -> None:
+        """Wait until everything told so far (and what it caused) has been handled."""
+        names = [n for n in self.engine.parts.directory.names() if n.startswith("strategy:")] + ["executor", "monitor"]
+        for _ in range(2):
+            for name in names:
+                self.engine.ask(name, Barrier(), timeout_s=60)
+
+    def stop(self) -> None:
+        self.engine.stop(cancel_entries=False)
+
+
+def quote(symbol: str, bid: Decimal, ask: Decimal, clock: RealClock) -> Quote:
+    now = clock.wall_ns()
+    return Quote(venue="bench", symbol=symbol, bid=bid, ask=ask, ts_event=now, ts_init=now)
+
+
+def trial_throughput(seconds: float, n_symbols: int = 10) -> dict[str, float]:
+    symbols = symbols_for(n_symbols)
+    run = Running(bench_config(symbols, min_edge_bps=10_000, rate_limit_ms=250))  # never signals: pure data path
+    metrics = run.engine.parts.metrics
+    sink = run.stream.sink
+    assert sink is not None
+    max_depth: dict[str, int] = {"strategies": 0, "executor": 0, "monitor": 0}
+    stop_sampling = threading.Event()
+
+    def sample() -> None:
+        while not stop_sampling.wait(0.01):
+            depths = run.inbox_depths()
+            max_depth["strategies"] = max(max_depth["strategies"],
+                                          max((d for n, d in depths.items() if n.startswith("strategy:")), default=0))
+            max_depth["executor"] = max(max_depth["executor"], depths.get("executor", 0))
+            max_depth["monitor"] = max(max_depth["monitor"], depths.get("monitor", 0))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    prices = [(Decimal("99.99"), Decimal("100.01")), (Decimal("99.98"), Decimal("100.02"))]
+    start_quotes, start_conflated = metrics.get("quotes"), metrics.get("quotes_conflated")
+    started = time.perf_counter()
+    i = 0
+    while time.perf_counter() - started < seconds:
+        for symbol in symbols:
+            bid, ask = prices[i & 1]
+            sink.on_quote(quote(symbol, bid, ask, run.clock))
+        i += 1
+    elapsed = time.perf_counter() - started
+    stop_sampling.set()
+    sampler.join()
+    pushed = metrics.get("quotes") - start_quotes
+    conflated = metrics.get("quotes_conflated") - start_conflated
+    run.stop()
+    return {
+        "quotes_per_s": pushed / elapsed,
+        "decided_per_s": (pushed - conflated) / elapsed,
+        "conflated_share": conflated / pushed if pushed else 0.0,
+        "max_strategy_inbox": float(max_depth["strategies"]),
+        "max_executor_inbox": float(max_depth["executor"]),
+        "max_monitor_inbox": float(max_depth["monitor"]),
+    }
+
+
+def trial_latency(seconds: float, rate_per_s: float, n_symbols: int = 10) -> dict[str, float]:
+    symbols = symbols_for(n_symbols)
+    run = Running(bench_config(symbols, min_edge_bps=1, rate_limit_ms=0))
+    sink = run.stream.sink
+    assert sink is not None
+    period_s = n_symbols / rate_per_s
+    started = time.perf_counter()
+    i = 0
+    high = (Decimal("100.00"), Decimal("100.02"))
+    dip = (Decimal("99.80"), Decimal("99.82"))  # ask 19 bps under the mean: a buy signal
+    while time.perf_counter() - started < seconds:
+        due = started + i * period_s
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        bid, ask = dip if i % 2 else high
+        for symbol in symbols:
+            sink.on_quote(quote(symbol, bid, ask, run.clock))
+        i += 1
+    run.drain()
+    latencies = sorted(run.engine.parts.metrics.tick_to_order_ns())
+    orders = run.engine.parts.metrics.get("orders_submitted")
+    run.stop()
+    if not latencies:
+        raise RuntimeError("no orders were placed in the latency trial")
+    return {
+        "orders": float(orders),
+        "p50_us": latencies[len(latencies) // 2] / 1000,
+        "p99_us": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] / 1000,
+    }
+
+
+def trial_rss(n_symbols: int = 50, seconds: float = 2.0) -> dict[str, float]:
+    gc.collect()
+    process = psutil.Process()
+    before = process.memory_info().rss
+    symbols = symbols_for(n_symbols)
+    run = Running(bench_config(symbols, min_edge_bps=10_000, rate_limit_ms=250))
+    sink = run.stream.sink
+    assert sink is not None
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for symbol in symbols:
+            sink.on_quote(quote(symbol, Decimal("99.99"), Decimal("100.01"), run.clock))
+        time.sleep(0.001)
+    after = process.memory_info().rss
+    threads = threading.active_count()
+    run.stop()
+    return {"rss_mib": after / 2**20, "added_mib": (after - before) / 2**20, "threads": float(threads)}
+
+
+def median_of(trials: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(t[key] for t in trials) for key in trials[0]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--latency-rate", type=float, default=2000.0, help="quotes/s offered in the latency trial")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+    logger.remove()
+    logger.add(sys.stderr, level="ERROR")
+
+    throughput = median_of([trial_throughput(args.seconds) for _ in range(args.trials)])
+    latency = median_of([trial_latency(args.seconds, args.latency_rate) for _ in range(args.trials)])
+    rss = median_of([trial_rss() for _ in range(max(1, args.trials // 2))])
+    results: dict[str, Any] = {"throughput_10_symbols": throughput, "latency_10_symbols": latency, "rss_50_symbols": rss,
+                               "trials": args.trials, "seconds_per_trial": args.seconds}
+    print(f"medians of {args.trials} trials, {args.seconds:.0f}s each, python {sys.version.split()[0]}, "
+          f"{psutil.cpu_count()} cores")
+    print(f"throughput  quotes/s accepted {throughput['quotes_per_s']:,.0f}; decided by strategies "
+          f"{throughput['decided_per_s']:,.0f} ({1 - throughput['conflated_share']:.1%}); deepest inbox: strategy "
+          f"{throughput['max_strategy_inbox']:.0f}, executor {throughput['max_executor_inbox']:.0f}, "
+          f"monitor {throughput['max_monitor_inbox']:.0f}")
+    print(f"latency     tick-to-order p50 {latency['p50_us']:,.0f} us, p99 {latency['p99_us']:,.0f} us "
+          f"(p99/p50 {latency['p99_us'] / latency['p50_us']:.1f}x) over {latency['orders']:.0f} orders "
+          f"at {args.latency_rate:,.0f} quotes/s")
+    print(f"memory      RSS with 50 symbols {rss['rss_mib']:.1f} MiB; the engine added {rss['added_mib']:.1f} MiB "
+          f"({rss['added_mib'] * 1024 / 50:.0f} KiB per symbol), {rss['threads']:.0f} threads")
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
