@@ -58,11 +58,13 @@ class FeedSink:
         self._monitor_slots = monitor_slots
         self._market_listener = market_listener
         self.last_quote_ns = clock.monotonic_ns()
+        self.received = 0
         self._malformed_logged = 0
 
     def on_quote(self, quote: Quote) -> None:
         """Reader thread."""
         self.last_quote_ns = self._clock.monotonic_ns()
+        self.received += 1
         self._metrics.inc("quotes")
         if self._market_listener is not None:
             self._market_listener(quote)  # paper matching sees every quote, never conflated
@@ -109,9 +111,11 @@ class FeedActor(SupervisedActor):
         self._stale_after_s = stale_after_s
         self._stream: MarketStream | None = None
         self._resumed_reported = False
+        self._received_at_start = 0
 
     def started(self) -> None:
         self._sink.last_quote_ns = self.ctx.clock.monotonic_ns()
+        self._received_at_start = self._sink.received
         self._stream = self._stream_factory()
         self._stream.start(self._symbols, self._sink)
         self.schedule(self._check_interval_s, CheckLiveness())
@@ -133,7 +137,7 @@ class FeedActor(SupervisedActor):
         if silent_s > self._stale_after_s:
             self.ctx.report(VenueDataStale(venue=self.venue, silent_s=silent_s))
             raise StaleFeedError(f"{self.venue}: no market data for {silent_s:.1f}s")
-        if not self._resumed_reported and silent_s < self._check_interval_s:
+        if not self._resumed_reported and self._sink.received > self._received_at_start:
             self._resumed_reported = True
             self.ctx.report(VenueDataResumed(venue=self.venue))
         self.schedule(self._check_interval_s, CheckLiveness())

@@ -270,7 +270,7 @@ class PositionMonitorActor(SupervisedActor):
                 exit_fill += order.filled_qty
                 exit_price = order.avg_fill_price or order.price
                 purpose = OrderPurpose.STOP_LOSS if order.order_type is OrderType.STOP_LIMIT else OrderPurpose.TAKE_PROFIT
-        if held_qty <= 0 or (exit_fill > 0 and exit_qty(held_qty, self._rules_for(symbol)) <= 0):
+        if exit_qty(held_qty, self._rules_for(symbol)) <= 0:  # nothing (or only unsellable dust) left
             if exit_fill > 0:
                 self._closed(pos, exit_price, purpose)
             else:
@@ -355,8 +355,7 @@ class PositionMonitorActor(SupervisedActor):
             self._remove(symbol, "nothing held on the exchange")
             return
         if qty <= 0:
-            logger.info("[{}] holding {} is below the venue minimum; not protectable", symbol, held)
-            self._positions.pop(symbol, None)
+            self._remove(symbol, f"holding {held} is below the venue minimum: nothing to protect")
             return
         if held < pos.qty:
             pos.holding = Holding(held, pos.holding.entry_price)

@@ -248,6 +248,24 @@ class Engine:
 
     # -- reporting --------------------------------------------------------------------------------------
 
+    def health(self, view: SupervisorView | None = None, positions: list[dict[str, Any]] | None = None) -> tuple[str, list[str]]:
+        """(``ok`` | ``degraded`` | ``halted``, reasons). Halted: the kill switch is on. Degraded: a
+        parked symbol, a degraded or stale venue, an unprotected position, an actor not running."""
+        view = view or self.view()
+        positions = self.positions() if positions is None else positions
+        reasons: list[str] = []
+        if view.kill_switch:
+            reasons.append(f"kill switch: {view.gates.get('kill_switch', '')}")
+        reasons += [f"symbol parked: {symbol}" for symbol in view.parked_symbols]
+        reasons += [f"{gate}: {why}" for gate, why in view.gates.items()
+                    if gate.startswith(("venue_stale:", "venue_degraded:", "monitor_down"))]
+        reasons += [f"position unprotected: {p['symbol']}" for p in positions if p.get("unprotected")]
+        reasons += [f"actor {c.name} {c.state}" for c in view.children
+                    if c.state not in ("running", "parked", "new", "stopped")]
+        if view.kill_switch:
+            return "halted", reasons
+        return ("degraded" if reasons else "ok"), reasons
+
     def summary(self, view: SupervisorView | None = None, positions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """The ``--summary-json`` document."""
         counters = self.parts.metrics.snapshot()

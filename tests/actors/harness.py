@@ -127,13 +127,22 @@ class Harness:
     def metrics(self):  # type: ignore[no-untyped-def]
         return self.engine.parts.metrics
 
-    def quote(self, symbol: str, bid: str, ask: str) -> None:
-        """Push one quote through the live stream (the sink runs on this thread)."""
+    def quote(self, symbol: str, bid: str, ask: str, *, wait: bool = True) -> None:
+        """Push one quote through the live stream (the sink runs on this thread). With ``wait`` the
+        strategy and the monitor have handled it on return (so conflation does not merge test quotes)."""
         q = Quote(venue="test", symbol=symbol, bid=Decimal(bid), ask=Decimal(ask), ts_event=self.clock.wall_ns(),
                   ts_init=self.clock.wall_ns())
         stream = self.streams[-1]
         assert stream.sink is not None
         stream.sink.on_quote(q)
+        if wait:
+            for name in (f"strategy:{symbol}", "monitor"):
+                ref = self.directory.get(name)
+                if ref is not None:
+                    try:
+                        ref.ask(Barrier(), timeout=5)
+                    except Exception:
+                        pass  # it crashed on this quote: the test looks at the supervisor
 
     def trigger_buy(self, symbol: str, mid: str = "100") -> None:
         """Fill the strategy's window around ``mid`` then dip the ask 8 bps below it: one buy signal."""

@@ -10,7 +10,7 @@ from adapters.paper.engine import PaperEngine
 from core.clock import ManualClock
 from core.config import PaperFaults
 from core.messages import OrderRequest, Quote
-from core.types import Side
+from core.types import Side, quantize_down
 from tests.actors.harness import Harness, wait_for
 
 
@@ -106,7 +106,7 @@ def test_position_gone_from_exchange_is_removed(harness: Harness) -> None:
     h = harness
     h.trigger_buy("BTC/USDT")
     wait_for(lambda: protected(h, "BTC/USDT"))
-    qty = h.position("BTC/USDT")["qty"]
+    qty = quantize_down(h.position("BTC/USDT")["qty"], Decimal("0.000001"))
     cancel_exits_on_venue(h, "BTC/USDT")
     h.paper_engine.submit_order(OrderRequest(client_order_id="someone-else", symbol="BTC/USDT", side=Side.SELL,
                                              qty=qty, price=Decimal(90)))  # sold outside autohedge

@@ -67,7 +67,8 @@ def test_strategy_crash_loop_parks_only_that_symbol(make_harness: Callable[..., 
     def sources(symbol: str):  # type: ignore[no-untyped-def]
         return ExplodingSource() if symbol == "ETH/USDT" else HftSignalSource(symbol, config.hft, h.clock)
 
-    h = make_harness(config, source_factory=sources).start()
+    h = make_harness(config, source_factory=sources)
+    h.start()
     name = "strategy:ETH/USDT"
     for _ in range(config.supervisor.max_restarts):
         h.quote("ETH/USDT", "2999", "3001")
@@ -157,11 +158,11 @@ def test_quotes_are_conflated_while_a_strategy_is_busy(make_harness: Callable[..
     source = BlockingSource()
     config = make_config(symbols=["BTC/USDT"])
     h = make_harness(config, source_factory=lambda symbol: source).start()
-    h.quote("BTC/USDT", "99.00", "99.02")
+    h.quote("BTC/USDT", "99.00", "99.02", wait=False)
     assert source.entered.wait(timeout=5)
 
     for i in range(1000):
-        h.quote("BTC/USDT", f"{100 + i}.00", f"{100 + i}.02")
+        h.quote("BTC/USDT", f"{100 + i}.00", f"{100 + i}.02", wait=False)
     source.release.set()
     h.settle()
 

@@ -8,7 +8,9 @@ from decimal import Decimal
 from adapters.paper.engine import PaperEngine
 
 from core.clock import ManualClock
-from core.types import OrderStatus
+from core.types import OrderStatus, quantize_down
+
+LOT = Decimal("0.000001")
 from tests.actors.harness import Harness, make_config, wait_for
 
 
@@ -19,7 +21,7 @@ def test_signal_marketable_buy_fills_and_arms_an_oco_for_the_net_quantity(harnes
     buy = harness.buys("BTC/USDT")[0]
     sells = harness.open_sells("BTC/USDT")
     assert buy.status is OrderStatus.FILLED
-    assert {o.qty for o in sells} == {buy.filled_qty - buy.fee}  # fee paid in BTC
+    assert {o.qty for o in sells} == {quantize_down(buy.filled_qty - buy.fee, LOT)}  # fee paid in BTC
     assert len(sells) == 2 and sells[0].list_id == sells[1].list_id
 
 
@@ -35,11 +37,12 @@ def test_partial_fills_exit_quantity_is_filled_minus_base_fees(make_harness: Cal
 
     h.quote("BTC/USDT", "99.80", "99.85")  # the rest of the entry crosses
     h.advance(0.25)  # executor poll sees the second partial fill
-    wait_for(lambda: h.position("BTC/USDT")["qty"] == h.buys("BTC/USDT")[0].filled_qty - h.buys("BTC/USDT")[0].fee)
+    wait_for(lambda: h.buys("BTC/USDT")[0].status is OrderStatus.FILLED and h.position("BTC/USDT")["qty"]
+             == h.buys("BTC/USDT")[0].filled_qty - h.buys("BTC/USDT")[0].fee)
 
     buy = h.buys("BTC/USDT")[0]
     assert buy.status is OrderStatus.FILLED
-    assert {o.qty for o in h.open_sells("BTC/USDT")} == {buy.filled_qty - buy.fee}
+    assert {o.qty for o in h.open_sells("BTC/USDT")} == {quantize_down(buy.filled_qty - buy.fee, LOT)}
 
 
 def test_outcome_unknown_after_placement_leaves_exactly_one_order(make_harness: Callable[..., Harness]) -> None:
