@@ -120,7 +120,8 @@ def quote(symbol: str, bid: Decimal, ask: Decimal, clock: RealClock) -> Quote:
     return Quote(venue="bench", symbol=symbol, bid=bid, ask=ask, ts_event=now, ts_init=now)
 
 
-def trial_throughput(seconds: float, n_symbols: int = 10) -> dict[str, float]:
+def trial_throughput(seconds: float, rate_per_s: float | None, n_symbols: int = 10) -> dict[str, float]:
+    """Offer quotes at ``rate_per_s`` (paced in rounds of one quote per symbol; None = flat out)."""
     symbols = symbols_for(n_symbols)
     run = Running(bench_config(symbols, min_edge_bps=10_000, rate_limit_ms=250))  # never signals: pure data path
     metrics = run.engine.parts.metrics
@@ -141,23 +142,28 @@ def trial_throughput(seconds: float, n_symbols: int = 10) -> dict[str, float]:
     sampler.start()
     prices = [(Decimal("99.99"), Decimal("100.01")), (Decimal("99.98"), Decimal("100.02"))]
     start_quotes, start_conflated = metrics.get("quotes"), metrics.get("quotes_conflated")
+    period_s = n_symbols / rate_per_s if rate_per_s else 0.0
     started = time.perf_counter()
     i = 0
     while time.perf_counter() - started < seconds:
+        if period_s:
+            delay = started + i * period_s - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        bid, ask = prices[i & 1]
         for symbol in symbols:
-            bid, ask = prices[i & 1]
             sink.on_quote(quote(symbol, bid, ask, run.clock))
         i += 1
     elapsed = time.perf_counter() - started
+    run.drain()
     stop_sampling.set()
     sampler.join()
     pushed = metrics.get("quotes") - start_quotes
     conflated = metrics.get("quotes_conflated") - start_conflated
     run.stop()
     return {
-        "quotes_per_s": pushed / elapsed,
-        "decided_per_s": (pushed - conflated) / elapsed,
-        "conflated_share": conflated / pushed if pushed else 0.0,
+        "offered_per_s": pushed / elapsed,
+        "decided_share": (pushed - conflated) / pushed if pushed else 0.0,
         "max_strategy_inbox": float(max_depth["strategies"]),
         "max_executor_inbox": float(max_depth["executor"]),
         "max_monitor_inbox": float(max_depth["monitor"]),
@@ -166,7 +172,7 @@ def trial_throughput(seconds: float, n_symbols: int = 10) -> dict[str, float]:
 
 def trial_latency(seconds: float, rate_per_s: float, n_symbols: int = 10) -> dict[str, float]:
     symbols = symbols_for(n_symbols)
-    run = Running(bench_config(symbols, min_edge_bps=1, rate_limit_ms=0))
+    run = Running(bench_config(symbols, min_edge_bps=1, rate_limit_ms=250))
     sink = run.stream.sink
     assert sink is not None
     period_s = n_symbols / rate_per_s
@@ -215,6 +221,9 @@ def trial_rss(n_symbols: int = 50, seconds: float = 2.0) -> dict[str, float]:
     return {"rss_mib": after / 2**20, "added_mib": (after - before) / 2**20, "threads": float(threads)}
 
 
+RATES = (2_000.0, 5_000.0, 10_000.0, 20_000.0, 40_000.0)
+
+
 def median_of(trials: list[dict[str, float]]) -> dict[str, float]:
     return {key: statistics.median(t[key] for t in trials) for key in trials[0]}
 
@@ -229,17 +238,29 @@ def main(argv: list[str] | None = None) -> int:
     logger.remove()
     logger.add(sys.stderr, level="ERROR")
 
-    throughput = median_of([trial_throughput(args.seconds) for _ in range(args.trials)])
+    ladder: dict[str, dict[str, float]] = {}
+    sustained = 0.0
+    for rate in RATES:
+        result = median_of([trial_throughput(args.seconds, rate) for _ in range(args.trials)])
+        ladder[str(rate)] = result
+        if result["offered_per_s"] >= 0.95 * rate and result["decided_share"] >= 0.99:
+            sustained = max(sustained, result["offered_per_s"])
+    flat_out = median_of([trial_throughput(args.seconds, None) for _ in range(args.trials)])
     latency = median_of([trial_latency(args.seconds, args.latency_rate) for _ in range(args.trials)])
     rss = median_of([trial_rss() for _ in range(max(1, args.trials // 2))])
-    results: dict[str, Any] = {"throughput_10_symbols": throughput, "latency_10_symbols": latency, "rss_50_symbols": rss,
-                               "trials": args.trials, "seconds_per_trial": args.seconds}
+    results: dict[str, Any] = {"throughput_ladder_10_symbols": ladder, "flat_out_10_symbols": flat_out,
+                               "sustained_quotes_per_s": sustained, "latency_10_symbols": latency,
+                               "rss_50_symbols": rss, "trials": args.trials, "seconds_per_trial": args.seconds}
     print(f"medians of {args.trials} trials, {args.seconds:.0f}s each, python {sys.version.split()[0]}, "
           f"{psutil.cpu_count()} cores")
-    print(f"throughput  quotes/s accepted {throughput['quotes_per_s']:,.0f}; decided by strategies "
-          f"{throughput['decided_per_s']:,.0f} ({1 - throughput['conflated_share']:.1%}); deepest inbox: strategy "
-          f"{throughput['max_strategy_inbox']:.0f}, executor {throughput['max_executor_inbox']:.0f}, "
-          f"monitor {throughput['max_monitor_inbox']:.0f}")
+    for rate, r in ladder.items():
+        print(f"offered {float(rate):>9,.0f}/s  achieved {r['offered_per_s']:>9,.0f}/s  decided on "
+              f"{r['decided_share']:7.2%} (rest conflated)  deepest inbox: strategy {r['max_strategy_inbox']:.0f}, "
+              f"executor {r['max_executor_inbox']:.0f}, monitor {r['max_monitor_inbox']:.0f}")
+    print(f"flat out         achieved {flat_out['offered_per_s']:>9,.0f}/s  decided on {flat_out['decided_share']:7.2%}"
+          f"  deepest inbox: strategy {flat_out['max_strategy_inbox']:.0f} (conflation keeps it bounded)")
+    print(f"sustained   {sustained:,.0f} quotes/s with every quote decided on and no backlog "
+          f"({sustained / RATES[0]:.1f}x the lowest rate offered)")
     print(f"latency     tick-to-order p50 {latency['p50_us']:,.0f} us, p99 {latency['p99_us']:,.0f} us "
           f"(p99/p50 {latency['p99_us'] / latency['p50_us']:.1f}x) over {latency['orders']:.0f} orders "
           f"at {args.latency_rate:,.0f} quotes/s")

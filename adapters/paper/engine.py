@@ -41,6 +41,7 @@ DEFAULT_RULES = {
 }
 _STATE_VERSION = 1
 _KEEP_TERMINAL_IN_STATE = 500
+_MAX_ORDERS_IN_MEMORY = 20_000
 _ZERO = Decimal(0)
 
 
@@ -104,6 +105,9 @@ class PaperEngine:
         self._free: dict[str, Decimal] = {k: Decimal(v) for k, v in balances.items()}
         self._locked: dict[str, Decimal] = {}
         self._orders: dict[str, _Order] = {}
+        self._open: dict[str, dict[str, _Order]] = {}
+        """Open orders by symbol, in arrival order: matching never scans the order history."""
+        self._lists: dict[str, list[_Order]] = {}
         self._by_client_id: dict[str, str] = {}
         self._avg_price: dict[str, Decimal | None] = {}
         self._quotes: dict[str, Quote] = {}
@@ -200,8 +204,9 @@ class PaperEngine:
 
     def open_orders(self, symbol: str | None = None) -> tuple[OrderSnapshot, ...]:
         with self._lock:
-            return tuple(o.snapshot() for o in self._orders.values()
-                         if o.status.is_open and (symbol is None or o.symbol == symbol))
+            books = self._open.values() if symbol is None else [self._open.get(symbol, {})]
+            return tuple(sorted((o.snapshot() for book in books for o in book.values()),
+                                key=lambda snap: int(snap.venue_order_id[1:])))
 
     def all_orders(self) -> tuple[OrderSnapshot, ...]:
         with self._lock:
@@ -248,7 +253,7 @@ class PaperEngine:
         with self._lock:
             self._quotes[quote.symbol] = quote
             changed = False
-            for order in [o for o in self._orders.values() if o.symbol == quote.symbol and o.status.is_open]:
+            for order in list(self._open.get(quote.symbol, {}).values()):
                 if order.status.is_open and self._match_order(order, arrival=False):
                     changed = True
             if changed:
@@ -270,6 +275,26 @@ class PaperEngine:
     def _register(self, order: _Order) -> None:
         self._orders[order.venue_order_id] = order
         self._by_client_id[order.client_order_id] = order.venue_order_id
+        if order.status.is_open:
+            self._open.setdefault(order.symbol, {})[order.venue_order_id] = order
+        if order.list_id is not None:
+            self._lists.setdefault(order.list_id, []).append(order)
+        if len(self._orders) > _MAX_ORDERS_IN_MEMORY:
+            self._forget_old_terminal_orders()
+
+    def _forget_old_terminal_orders(self) -> None:
+        """Bound memory over long runs: drop the oldest finished orders (their client ids stay
+        reserved, so a duplicate is still refused)."""
+        excess = len(self._orders) - _MAX_ORDERS_IN_MEMORY // 2
+        for vid in [vid for vid, o in self._orders.items() if not o.status.is_open][:excess]:
+            order = self._orders.pop(vid)
+            if order.list_id is not None:
+                self._lists.pop(order.list_id, None)
+
+    def _set_status(self, order: _Order, status: OrderStatus) -> None:
+        order.status = status
+        if not status.is_open:
+            self._open.get(order.symbol, {}).pop(order.venue_order_id, None)
 
     def _find(self, venue_order_id: str | None, client_order_id: str | None) -> _Order:
         order = None
@@ -287,7 +312,7 @@ class PaperEngine:
     def _siblings(self, order: _Order) -> list[_Order]:
         if order.list_id is None:
             return []
-        return [o for o in self._orders.values() if o.list_id == order.list_id and o is not order]
+        return [o for o in self._lists.get(order.list_id, ()) if o is not order]
 
     def _holder(self, order: _Order) -> _Order:
         return self._orders[order.lock_owner] if order.lock_owner is not None else order
@@ -316,7 +341,7 @@ class PaperEngine:
             holder.locked = _ZERO
 
     def _cancel(self, order: _Order) -> None:
-        order.status = OrderStatus.CANCELED
+        self._set_status(order, OrderStatus.CANCELED)
         order.ts_event = self._clock.wall_ns()
         holder = self._holder(order)
         if all(not o.status.is_open for o in [holder, *self._siblings(holder)]):
@@ -389,10 +414,10 @@ class PaperEngine:
         order.fee += fee
         order.fee_asset = fee_asset
         order.ts_event = self._clock.wall_ns()
-        order.status = OrderStatus.FILLED if order.filled_qty >= order.qty else OrderStatus.PARTIALLY_FILLED
+        self._set_status(order, OrderStatus.FILLED if order.filled_qty >= order.qty else OrderStatus.PARTIALLY_FILLED)
         for sibling in self._siblings(order):
             if sibling.status.is_open:
-                sibling.status = OrderStatus.CANCELED  # one leg traded: the other goes (as Binance OCO)
+                self._set_status(sibling, OrderStatus.CANCELED)  # one leg traded: the other goes (as Binance OCO)
                 sibling.ts_event = order.ts_event
         if all(not o.status.is_open for o in [holder, *self._siblings(holder)]):
             self._release(holder)  # nothing of the order (or list) can fill any more
@@ -432,9 +457,7 @@ class PaperEngine:
             self._locked = {a: Decimal(b["locked"]) for a, b in state["balances"].items()}
             self._avg_price = {s: (Decimal(p) if p is not None else None) for s, p in state["avg_price"].items()}
             for raw in state["orders"]:
-                order = _order_from_json(raw)
-                self._orders[order.venue_order_id] = order
-            self._by_client_id = {o.client_order_id: o.venue_order_id for o in self._orders.values()}
+                self._register(_order_from_json(raw))
             for coid in state.get("client_ids", []):
                 self._by_client_id.setdefault(coid, "")
         except (OSError, ValueError, KeyError, TypeError, InvalidOperation) as exc:
