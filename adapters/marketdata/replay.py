@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from loguru import logger
+from pydantic import ValidationError
 
 from core.clock import NS_PER_S, Clock
 from core.errors import MalformedMessage
@@ -64,8 +65,8 @@ def parse_replay_line(line: str, *, ts_init: int) -> Quote:
             bid_size=_decimal(raw.get("bid_size", "0"), "bid_size"), ask_size=_decimal(raw.get("ask_size", "0"), "ask_size"),
             ts_event=ts_event, ts_init=ts_init,
         )
-    except ValueError as exc:  # pydantic: bad symbol form
-        raise MalformedMessage(str(exc).splitlines()[0]) from None
+    except ValidationError as exc:  # e.g. a symbol not of the BASE/QUOTE form
+        raise MalformedMessage(exc.errors()[0]["msg"]) from None
 
 
 class ReplayStream:

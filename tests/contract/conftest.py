@@ -1,0 +1,56 @@
+"""The exchange contract suite's registry: every exchange adapter under test, behind one fixture.
+
+To add a venue, append a factory to ``VENUES``: it returns a ``VenueUnderTest`` whose ``exchange``
+implements ``core.ports.Exchange`` (for a real venue: the adapter pointed at its local fake server)
+and whose ``push_quote`` moves that venue's market so resting orders can fill.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pytest
+
+from adapters.paper.adapter import PaperExchange
+from adapters.paper.engine import PaperEngine
+from core.clock import ManualClock
+from core.config import PaperFaults
+from core.messages import Quote
+from core.ports import Exchange
+
+
+@dataclass
+class VenueUnderTest:
+    name: str
+    exchange: Exchange
+    push_quote: Callable[[str, Decimal, Decimal], None]
+    symbol: str
+    close: Callable[[], None] = field(default=lambda: None)
+
+
+def paper_venue() -> VenueUnderTest:
+    clock = ManualClock()
+    engine = PaperEngine(clock=clock, balances={"USDT": Decimal(100_000)}, fee_rate=Decimal("0.001"))
+    exchange = PaperExchange(engine, faults=PaperFaults(), seed=1, oco=True)
+
+    def push(symbol: str, bid: Decimal, ask: Decimal) -> None:
+        exchange.on_quote(Quote(venue="paper", symbol=symbol, bid=bid, ask=ask, ts_event=clock.wall_ns(),
+                                ts_init=clock.wall_ns()))
+
+    return VenueUnderTest("paper", exchange, push, "BTC/USDT")
+
+
+VENUES: dict[str, Callable[[], VenueUnderTest]] = {
+    "paper": paper_venue,
+}
+
+
+@pytest.fixture(params=sorted(VENUES))
+def venue(request: pytest.FixtureRequest) -> Iterator[VenueUnderTest]:
+    under_test = VENUES[request.param]()
+    try:
+        yield under_test
+    finally:
+        under_test.close()

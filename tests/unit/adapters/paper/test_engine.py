@@ -1,0 +1,188 @@
+import json
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from adapters.paper.engine import PaperEngine
+from core.clock import ManualClock
+from core.errors import ConfigError, InsufficientFunds, OrderRejected, UnknownOrder
+from core.messages import OcoRequest, OrderRequest, Quote
+from core.types import OrderStatus, OrderType, Side
+
+D = Decimal
+
+
+def engine(tmp_state: Path | None = None, **kwargs: object) -> PaperEngine:
+    args = {"clock": ManualClock(), "balances": {"USDT": D(10000)}, "fee_rate": D("0.001"), **kwargs}
+    return PaperEngine(state_file=tmp_state, **args)  # type: ignore[arg-type]
+
+
+def quote(bid: str, ask: str, symbol: str = "BTC/USDT") -> Quote:
+    return Quote(venue="t", symbol=symbol, bid=D(bid), ask=D(ask), ts_event=0, ts_init=0)
+
+
+def buy(coid: str, qty: str, price: str) -> OrderRequest:
+    return OrderRequest(client_order_id=coid, symbol="BTC/USDT", side=Side.BUY, qty=D(qty), price=D(price))
+
+
+def oco(qty: str, tp: str = "110", stop: str = "90", limit: str = "89") -> OcoRequest:
+    return OcoRequest(list_client_id="l1", symbol="BTC/USDT", side=Side.SELL, qty=D(qty), take_profit_price=D(tp),
+                      stop_price=D(stop), stop_limit_price=D(limit), take_profit_client_order_id="tp1",
+                      stop_loss_client_order_id="sl1")
+
+
+def test_engine_resting_buy_locks_quote_and_fills_at_limit_when_ask_drops() -> None:
+    e = engine()
+    e.on_quote(quote("100", "101"))
+    order = e.submit_order(buy("b1", "1", "99"))
+    assert order.status is OrderStatus.NEW
+    assert e.balances()["USDT"].locked == D(99)
+
+    e.on_quote(quote("98", "98.5"))
+
+    filled = e.get_order("BTC/USDT", client_order_id="b1")
+    assert filled.status is OrderStatus.FILLED and filled.avg_fill_price == D(99)
+    assert e.balances()["BTC"].free == D("0.999")  # fee in base
+    assert e.balances()["USDT"].total == D(10000 - 99)
+
+
+def test_engine_marketable_buy_fills_at_the_ask_and_releases_the_improvement() -> None:
+    e = engine()
+    e.on_quote(quote("99", "100"))
+    snap = e.submit_order(buy("b1", "1", "105"))
+    assert snap.status is OrderStatus.FILLED and snap.avg_fill_price == D(100)
+    assert e.balances()["USDT"] .free == D(9900)
+
+
+def test_engine_partial_fill_ratio_fills_in_steps() -> None:
+    e = engine(partial_fill_ratio=0.5)
+    e.on_quote(quote("99", "100"))
+    assert e.submit_order(buy("b1", "1", "100")).status is OrderStatus.PARTIALLY_FILLED
+    e.on_quote(quote("99", "100"))
+    snap = e.get_order("BTC/USDT", client_order_id="b1")
+    assert snap.status is OrderStatus.FILLED and snap.filled_qty == D(1) and snap.fee == D("0.001")
+
+
+def test_engine_insufficient_funds_changes_nothing() -> None:
+    e = engine(balances={"USDT": D(50)})
+    with pytest.raises(InsufficientFunds):
+        e.submit_order(buy("b1", "1", "99"))
+    assert e.balances()["USDT"].free == D(50) and e.all_orders() == ()
+
+
+def test_engine_duplicate_client_id_rejected_and_no_second_order() -> None:
+    e = engine()
+    e.submit_order(buy("b1", "0.1", "99"))
+    with pytest.raises(OrderRejected, match="duplicate"):
+        e.submit_order(buy("b1", "0.1", "99"))
+    assert len(e.all_orders()) == 1
+
+
+def test_engine_rules_refuse_off_tick_price_and_tiny_notional() -> None:
+    e = engine()
+    with pytest.raises(OrderRejected, match="tick"):
+        e.submit_order(buy("b1", "1", "99.001"))
+    with pytest.raises(OrderRejected, match="notional"):
+        e.submit_order(buy("b2", "0.001", "99"))
+
+
+def test_engine_oco_locks_base_once_and_tp_fill_cancels_stop() -> None:
+    e = engine(balances={"USDT": D(0), "BTC": D(1)})
+    e.on_quote(quote("100", "101"))
+    e.submit_oco(oco("1"))
+    assert e.balances()["BTC"].locked == D(1)
+
+    e.on_quote(quote("110", "111"))
+
+    assert e.get_order("BTC/USDT", client_order_id="tp1").status is OrderStatus.FILLED
+    assert e.get_order("BTC/USDT", client_order_id="sl1").status is OrderStatus.CANCELED
+    assert "BTC" not in e.balances() and e.balances()["USDT"].free == D("109.89")
+
+
+def test_engine_oco_stop_trigger_fills_stop_leg_and_cancels_tp() -> None:
+    e = engine(balances={"USDT": D(0), "BTC": D(1)})
+    e.on_quote(quote("100", "101"))
+    e.submit_oco(oco("1"))
+
+    e.on_quote(quote("89.5", "90"))
+
+    sl = e.get_order("BTC/USDT", client_order_id="sl1")
+    assert sl.status is OrderStatus.FILLED and sl.order_type is OrderType.STOP_LIMIT and sl.avg_fill_price == D("89.5")
+    assert e.get_order("BTC/USDT", client_order_id="tp1").status is OrderStatus.CANCELED
+
+
+def test_engine_cancel_one_leg_cancels_the_list_and_unlocks() -> None:
+    e = engine(balances={"USDT": D(0), "BTC": D(1)})
+    e.submit_oco(oco("1"))
+    e.cancel_order("BTC/USDT", client_order_id="sl1")
+    assert e.open_orders() == ()
+    assert e.balances()["BTC"].free == D(1)
+
+
+def test_engine_unknown_and_terminal_orders() -> None:
+    e = engine()
+    with pytest.raises(UnknownOrder):
+        e.get_order("BTC/USDT", client_order_id="nope")
+    e.submit_order(buy("b1", "0.1", "99"))
+    e.cancel_order("BTC/USDT", client_order_id="b1")
+    with pytest.raises(OrderRejected, match="not open"):
+        e.cancel_order("BTC/USDT", client_order_id="b1")
+
+
+def test_engine_positions_report_average_entry_price() -> None:
+    e = engine(fee_rate=D(0))
+    e.on_quote(quote("99", "100"))
+    e.submit_order(buy("b1", "1", "100"))
+    e.on_quote(quote("109", "110"))
+    e.submit_order(buy("b2", "1", "110"))
+    (position,) = e.positions(["BTC/USDT", "ETH/USDT"])
+    assert position.qty == D(2) and position.avg_entry_price == D(105)
+
+
+def test_engine_state_file_round_trip(tmp_path: Path) -> None:
+    state = tmp_path / "paper.json"
+    e = engine(state)
+    e.on_quote(quote("99", "100"))
+    e.submit_order(buy("b1", "1", "100"))
+    e.submit_order(buy("b2", "0.1", "90"))
+
+    again = engine(state, balances={"USDT": D(1)})  # starting balances are ignored when state exists
+
+    assert again.balances() == e.balances()
+    assert [o.client_order_id for o in again.open_orders()] == ["b2"]
+    assert again.positions(["BTC/USDT"])[0].avg_entry_price == D(100)
+    with pytest.raises(OrderRejected, match="duplicate"):
+        again.submit_order(buy("b1", "0.1", "90"))
+
+
+def test_engine_crash_mid_write_leaves_previous_state(tmp_path: Path) -> None:
+    state = tmp_path / "paper.json"
+    e = engine(state)
+    e.submit_order(buy("b1", "0.1", "90"))
+    before = state.read_text(encoding="utf-8")
+    (tmp_path / "paper.json.tmp").write_text('{"version": 1, "counter"', encoding="utf-8")  # a torn temp file
+
+    again = engine(state)
+
+    assert state.read_text(encoding="utf-8") == before
+    assert [o.client_order_id for o in again.open_orders()] == ["b1"]
+
+
+def test_engine_corrupt_state_file_is_a_config_error(tmp_path: Path) -> None:
+    state = tmp_path / "paper.json"
+    state.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        engine(state)
+    assert info.value.key_path == "paper.state_file"
+
+
+def test_engine_state_writes_are_atomic_replacements(tmp_path: Path) -> None:
+    state = tmp_path / "paper.json"
+    e = engine(state)
+    e.submit_order(buy("b1", "0.1", "90"))
+    inode = os.stat(state).st_ino
+    e.submit_order(buy("b2", "0.1", "90"))
+    assert os.stat(state).st_ino != inode  # replaced, never rewritten in place
+    assert json.loads(state.read_text(encoding="utf-8"))["counter"] == 2

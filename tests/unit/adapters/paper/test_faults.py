@@ -1,0 +1,61 @@
+from decimal import Decimal
+
+import pytest
+
+from adapters.paper.adapter import PaperExchange
+from adapters.paper.engine import PaperEngine
+from core.clock import ManualClock
+from core.config import PaperFaults
+from core.errors import OrderRejected, OutcomeUnknown, RateLimited
+from core.messages import OrderRequest
+from core.types import Side
+
+
+def exchange(faults: PaperFaults, sleeps: list[float] | None = None) -> PaperExchange:
+    engine = PaperEngine(clock=ManualClock(), balances={"USDT": Decimal(10000)}, fee_rate=Decimal("0.001"))
+    return PaperExchange(engine, faults=faults, seed=3, sleep=(sleeps.append if sleeps is not None else lambda s: None))
+
+
+def order(n: int) -> OrderRequest:
+    return OrderRequest(client_order_id=f"c{n}", symbol="BTC/USDT", side=Side.BUY, qty=Decimal("0.1"), price=Decimal(90))
+
+
+def test_faults_rate_limit_every_nth_call() -> None:
+    ex = exchange(PaperFaults(rate_limit_every_n=3))
+    ex.balances()
+    ex.balances()
+    with pytest.raises(RateLimited) as info:
+        ex.balances()
+    assert info.value.retry_after_s == 1.0
+    ex.balances()
+
+
+def test_faults_reject_rate_one_rejects_without_placing() -> None:
+    ex = exchange(PaperFaults(reject_rate=1.0))
+    with pytest.raises(OrderRejected):
+        ex.submit_order(order(1))
+    assert ex.engine.all_orders() == ()
+
+
+def test_faults_outcome_unknown_sometimes_after_placement() -> None:
+    ex = exchange(PaperFaults(outcome_unknown_rate=1.0))
+    placed_before_error = 0
+    for n in range(20):
+        with pytest.raises(OutcomeUnknown):
+            ex.submit_order(order(n))
+        placed_before_error = len(ex.engine.all_orders())
+    assert 0 < placed_before_error < 20  # both lost requests and lost responses happened
+
+
+def test_faults_latency_sleeps_per_call() -> None:
+    sleeps: list[float] = []
+    ex = exchange(PaperFaults(latency_ms=25), sleeps)
+    ex.balances()
+    ex.open_orders()
+    assert sleeps == [0.025, 0.025]
+
+
+def test_faults_switch_off_at_run_time() -> None:
+    ex = exchange(PaperFaults(reject_rate=1.0))
+    ex.set_faults(PaperFaults())
+    assert ex.submit_order(order(1)).client_order_id == "c1"
