@@ -19,7 +19,7 @@ from actors.executor import ExecutorActor
 from actors.feed import FeedActor, FeedSink, strategy_name
 from actors.monitor import PositionMonitorActor
 from actors.protocol import GetSnapshot
-from actors.strategy import HftSignalSource, SignalSource, StrategyActor
+from actors.strategy import HftSignalSource, LlmSignalSource, SignalSource, StrategyActor
 from actors.supervisor import ChildKind, ChildSpec, StopAll, Supervisor, SupervisorView
 from core.clock import Clock, RealClock
 from core.config import AppConfig, Secrets
@@ -31,9 +31,10 @@ from core.messages import CancelEntries, Quote
 from core.metrics import Metrics
 from core.ports import Exchange, MarketStream
 from core.ratelimit import SymbolRateLimiter
+from core.strategy.llm import LlmOutcome, LlmThrottle
 from core.types import Venue
 
-__all__ = ["Engine", "EngineParts", "build_exchange", "build_stream_factory"]
+__all__ = ["Engine", "EngineParts", "build_exchange", "build_llm_gateway", "build_stream_factory"]
 
 ASK_TIMEOUT_S = 10.0
 SUMMARY_COUNTERS = (
@@ -96,6 +97,21 @@ def build_stream_factory(
     return source, lambda: module.create_market_stream(config, clock, secrets)
 
 
+def build_llm_gateway(config: AppConfig, *, clock: Clock, base_dir: Path) -> Any:
+    """The model client (live, recording, or replaying a recording) behind a throttled gateway."""
+    from adapters.openai.client import ChatClient, OpenAIChatClient, api_key_from_env
+    from adapters.openai.gateway import LlmGateway
+    from adapters.openai.recording import RecordingClient, ReplayClient
+
+    llm = config.llm
+    replay = _resolve(llm.replay_file, base_dir)
+    client: ChatClient = ReplayClient(replay) if replay is not None else OpenAIChatClient(llm, api_key=api_key_from_env(llm))
+    record = _resolve(llm.record_file, base_dir)
+    if record is not None:
+        client = RecordingClient(client, record, clock)
+    return LlmGateway(client, max_concurrent=llm.max_concurrent, throttle=LlmThrottle(llm, clock), clock=clock)
+
+
 @dataclass
 class EngineParts:
     """Everything tests may want to reach into, built once per engine."""
@@ -142,10 +158,30 @@ class Engine:
         else:
             self.source_name = config.exchange.market_data
         self._stream_factory = stream_factory
-        self._source_factory = source_factory or (lambda symbol: HftSignalSource(symbol, config.hft, clock))
+        self.llm_gateway: Any = None
+        if source_factory is None:
+            if config.strategy == "hft":
+                source_factory = lambda symbol: HftSignalSource(symbol, config.hft, clock)  # noqa: E731
+            else:
+                self.llm_gateway = build_llm_gateway(config, clock=clock, base_dir=base)
+                source_factory = self._llm_source
+        self._source_factory = source_factory
         self._rng = rng
         self._supervisor: pykka.ActorRef[Any] | None = None
         self.started_ns = clock.monotonic_ns()
+
+    def _llm_source(self, symbol: str) -> SignalSource:
+        directory, exchange = self.parts.directory, self.parts.exchange
+
+        def deliver(outcome: LlmOutcome) -> None:
+            directory.tell_if_present(strategy_name(symbol), outcome)
+
+        def position_of(sym: str) -> tuple[Decimal, Decimal | None]:
+            held = exchange.positions([sym])
+            return (held[0].qty, held[0].avg_entry_price) if held else (Decimal(0), None)
+
+        return LlmSignalSource(symbol, config=self.config, gateway=self.llm_gateway, clock=self.parts.clock,
+                               deliver=deliver, position_of=position_of, hybrid=self.config.strategy == "hybrid")
 
     # -- child specs --------------------------------------------------------------------------------
 
@@ -238,6 +274,8 @@ class Engine:
         finally:
             self._supervisor.stop(block=True, timeout=5.0)
             self._supervisor = None
+            if self.llm_gateway is not None:
+                self.llm_gateway.close()
             close = getattr(self.parts.exchange, "close", None)
             if close is not None:
                 close()
@@ -260,6 +298,8 @@ class Engine:
         reasons += [f"{gate}: {why}" for gate, why in view.gates.items()
                     if gate.startswith(("venue_stale:", "venue_degraded:", "monitor_down"))]
         reasons += [f"position unprotected: {p['symbol']}" for p in positions if p.get("unprotected")]
+        if self.llm_gateway is not None and self.llm_gateway.paused:
+            reasons.append("llm paused: daily token budget spent")
         reasons += [f"actor {c.name} {c.state}" for c in view.children
                     if c.state not in ("running", "parked", "new", "stopped")]
         if view.kill_switch:

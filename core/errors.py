@@ -18,7 +18,15 @@
     │       └── AuthError
     ├── OrderRefused                our own pre-trade checks said no before anything was sent
     │   └── InsufficientBalance     not enough free quote balance for the entry
-    └── MalformedMessage            a frame or payload we cannot parse (counted and skipped)
+    ├── MalformedMessage            a frame or payload we cannot parse (counted and skipped)
+    └── LlmError                    a model call that produced no usable signal: always "no trade"
+        ├── LlmInvalidReply         not JSON, or not the signal schema
+        ├── LlmRefused              the model refused
+        ├── LlmTimeout              no answer within llm.timeout_s
+        ├── LlmRateLimited          429 from the server
+        ├── LlmServerError          5xx from the server
+        ├── LlmUnavailable          connection failed, or any other client error (bad key, bad model)
+        └── LlmBudgetSpent          the daily token budget is used up
 """
 
 from __future__ import annotations
@@ -30,6 +38,14 @@ __all__ = [
     "DefinitiveError",
     "FatalVenueError",
     "InsufficientBalance",
+    "LlmBudgetSpent",
+    "LlmError",
+    "LlmInvalidReply",
+    "LlmRateLimited",
+    "LlmRefused",
+    "LlmServerError",
+    "LlmTimeout",
+    "LlmUnavailable",
     "InsufficientFunds",
     "MalformedMessage",
     "OrderRefused",
@@ -133,3 +149,37 @@ class InsufficientBalance(OrderRefused):
 
 class MalformedMessage(AutohedgeError):
     """A venue frame or payload that does not parse; counted and skipped by the receiver."""
+
+
+class LlmError(AutohedgeError):
+    """A model call gave no usable signal. ``kind`` is a short label for counters and logs."""
+
+    kind = "error"
+
+
+class LlmInvalidReply(LlmError):
+    kind = "invalid_reply"
+
+
+class LlmRefused(LlmError):
+    kind = "refused"
+
+
+class LlmTimeout(LlmError):
+    kind = "timeout"
+
+
+class LlmRateLimited(LlmError):
+    kind = "rate_limited"
+
+
+class LlmServerError(LlmError):
+    kind = "server_error"
+
+
+class LlmUnavailable(LlmError):
+    kind = "unavailable"
+
+
+class LlmBudgetSpent(LlmError):
+    kind = "budget_spent"

@@ -1,0 +1,125 @@
+"""A local OpenAI-compatible chat completions server for tests (127.0.0.1, ephemeral port).
+
+Replies are scripted in order; when the script is empty, ``default`` answers. A reply can be content,
+a refusal, an HTTP error status, malformed (non-JSON) content, or any of these after a delay.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["FakeOpenAIServer", "Reply", "signal_json"]
+
+
+def signal_json(action: str = "buy", confidence: float = 0.9, *, target_price: float | None = None,
+                stop_loss: float | None = None, take_profit: float | None = None, reasoning: str = "test") -> str:
+    return json.dumps({"action": action, "confidence": confidence, "target_price": target_price,
+                       "stop_loss": stop_loss, "take_profit": take_profit, "reasoning": reasoning})
+
+
+@dataclass
+class Reply:
+    content: str | None = None
+    refusal: str | None = None
+    status: int = 200
+    delay_s: float = 0.0
+    prompt_tokens: int = 100
+    completion_tokens: int = 20
+
+
+@dataclass
+class _State:
+    script: deque[Reply] = field(default_factory=deque)
+    default: Reply = field(default_factory=lambda: Reply(content=signal_json()))
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+        return
+
+    def do_POST(self) -> None:
+        if not self.path.endswith("/chat/completions"):
+            self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+            return
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+        state = self.server.state
+        with state.lock:
+            state.requests.append(body)
+            reply = state.script.popleft() if state.script else state.default
+        if reply.delay_s:
+            time.sleep(reply.delay_s)  # the fake's own latency, not a test waiting
+        if "json_schema" not in json.dumps(body.get("response_format", {})):
+            self._send(400, {"error": {"message": "response_format json_schema required", "type": "invalid_request_error"}})
+            return
+        if reply.status != 200:
+            self._send(reply.status, {"error": {"message": f"scripted {reply.status}", "type": "server_error"}})
+            return
+        message: dict[str, Any] = {"role": "assistant", "content": reply.content, "refusal": reply.refusal}
+        self._send(200, {
+            "id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()), "model": body.get("model"),
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
+            "usage": {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
+                      "total_tokens": reply.prompt_tokens + reply.completion_tokens},
+        })
+
+    def _send(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode("utf-8")
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (timeout tests)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    state: _State
+
+
+class FakeOpenAIServer:
+    """Context manager: ``with FakeOpenAIServer() as fake: fake.base_url``."""
+
+    def __init__(self) -> None:
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.state = _State()
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        with self._server.state.lock:
+            return list(self._server.state.requests)
+
+    def script(self, *replies: Reply) -> None:
+        with self._server.state.lock:
+            self._server.state.script.extend(replies)
+
+    def set_default(self, reply: Reply) -> None:
+        with self._server.state.lock:
+            self._server.state.default = reply
+
+    def __enter__(self) -> FakeOpenAIServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

@@ -1,0 +1,161 @@
+"""Gateway concurrency, newest-only requests, budget pause; recording and replay."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.openai.client import LlmCompletion
+from adapters.openai.gateway import LlmGateway
+from adapters.openai.recording import RecordingClient, ReplayClient
+from core.clock import ManualClock
+from core.config import LlmConfig
+from core.errors import LlmRateLimited
+from core.strategy.llm import SIGNAL_JSON_SCHEMA, LlmOutcome, LlmThrottle
+from tests.fakes.openai_server import signal_json
+
+
+class GatedClient:
+    """Blocks every call until released; counts concurrency."""
+
+    def __init__(self, content: str = signal_json("hold", 0.5)) -> None:
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        self.active = 0
+        self.max_active = 0
+        self.started = threading.Semaphore(0)
+        self.content = content
+        self.calls: list[list[dict[str, str]]] = []
+
+    def complete(self, messages: list[dict[str, str]], *, schema: dict[str, Any]) -> LlmCompletion:
+        with self.lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+            self.calls.append(messages)
+        self.started.release()
+        self.release.wait(timeout=10)
+        with self.lock:
+            self.active -= 1
+        return LlmCompletion(self.content, 100, 20)
+
+    def close(self) -> None:
+        self.release.set()
+
+
+class Collector:
+    def __init__(self, expected: int) -> None:
+        self.outcomes: list[LlmOutcome] = []
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.expected = expected
+
+    def __call__(self, outcome: LlmOutcome) -> None:
+        with self.lock:
+            self.outcomes.append(outcome)
+            if len(self.outcomes) >= self.expected:
+                self.done.set()
+
+
+def gateway(client: Any, clock: ManualClock, **llm: Any) -> LlmGateway:
+    config = LlmConfig(**{"min_interval_per_symbol_s": 0, "max_calls_per_minute": 1000, **llm})
+    return LlmGateway(client, max_concurrent=config.max_concurrent, throttle=LlmThrottle(config, clock), clock=clock)
+
+
+def msgs(text: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": text}]
+
+
+def test_gateway_concurrency_is_bounded() -> None:
+    client, clock = GatedClient(), ManualClock()
+    gw = gateway(client, clock, max_concurrent=2)
+    done = Collector(4)
+    for symbol in ("A/USD", "B/USD", "C/USD", "D/USD"):
+        gw.submit(symbol, msgs(symbol), done)
+    assert client.started.acquire(timeout=5) and client.started.acquire(timeout=5)
+    assert not client.started.acquire(timeout=0.05)  # the third waits for a free worker
+    client.release.set()
+    assert done.done.wait(timeout=5)
+    gw.close()
+    assert client.max_active == 2
+
+
+def test_gateway_newest_pending_request_replaces_older_one() -> None:
+    client, clock = GatedClient(), ManualClock()
+    gw = gateway(client, clock, max_concurrent=1)
+    done = Collector(2)
+    gw.submit("A/USD", msgs("busy"), done)
+    assert client.started.acquire(timeout=5)
+    gw.submit("B/USD", msgs("old"), done)
+    newest = gw.submit("B/USD", msgs("new"), done)
+    client.release.set()
+    assert done.done.wait(timeout=5)
+    gw.close()
+    assert [m[0]["content"] for m in client.calls] == ["busy", "new"]
+    assert gw.stats()["dropped"] == 1 and done.outcomes[-1].request_id == newest
+
+
+def test_gateway_pauses_when_the_token_budget_is_spent() -> None:
+    client, clock = GatedClient(), ManualClock()
+    client.release.set()
+    gw = gateway(client, clock, daily_token_budget=200)
+    done = Collector(2)
+    assert gw.submit("A/USD", msgs("1"), done) is not None
+    assert gw.submit("B/USD", msgs("2"), done) is not None
+    assert done.done.wait(timeout=5)
+    assert gw.paused and gw.submit("C/USD", msgs("3"), done) is None
+    gw.close()
+
+
+def test_gateway_per_symbol_interval_throttles() -> None:
+    client, clock = GatedClient(), ManualClock()
+    client.release.set()
+    gw = gateway(client, clock, min_interval_per_symbol_s=30)
+    done = Collector(1)
+    assert gw.submit("A/USD", msgs("1"), done) is not None
+    assert gw.submit("A/USD", msgs("2"), done) is None
+    clock.advance(30)
+    assert gw.submit("A/USD", msgs("3"), done) is not None
+    gw.close()
+
+
+def test_gateway_invalid_reply_is_a_counted_no_trade() -> None:
+    client, clock = GatedClient(content="{not json"), ManualClock()
+    client.release.set()
+    gw = gateway(client, clock)
+    done = Collector(1)
+    gw.submit("A/USD", msgs("x"), done)
+    assert done.done.wait(timeout=5)
+    gw.close()
+    assert done.outcomes[0].reply is None and done.outcomes[0].error_kind == "invalid_reply"
+    assert gw.stats()["error_invalid_reply"] == 1
+
+
+class Scripted:
+    def __init__(self, *answers: Any) -> None:
+        self.answers = list(answers)
+
+    def complete(self, messages: list[dict[str, str]], *, schema: dict[str, Any]) -> LlmCompletion:
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return LlmCompletion(answer, 10, 5)
+
+    def close(self) -> None:
+        return None
+
+
+def test_recording_then_replay_serves_the_same_answers_without_a_server(tmp_path: Path) -> None:
+    path = tmp_path / "llm.jsonl"
+    recorder = RecordingClient(Scripted(signal_json("buy"), LlmRateLimited("429")), path, ManualClock())
+    first = recorder.complete(msgs("one"), schema=SIGNAL_JSON_SCHEMA)
+    with pytest.raises(LlmRateLimited):
+        recorder.complete(msgs("two"), schema=SIGNAL_JSON_SCHEMA)
+
+    replay = ReplayClient(path)
+
+    assert replay.complete(msgs("one"), schema=SIGNAL_JSON_SCHEMA) == first
+    with pytest.raises(LlmRateLimited):
+        replay.complete(msgs("two"), schema=SIGNAL_JSON_SCHEMA)
