@@ -328,6 +328,7 @@ class Engine:
             "actors": {c.name: {"state": c.state, "restarts": c.restarts} for c in view.children} if view else {},
             "parked_symbols": list(view.parked_symbols) if view else [],
             "kill_switch": view.kill_switch if view else False,
+            **({"llm": self.llm_gateway.stats()} if self.llm_gateway is not None else {}),
         }
 
 

@@ -61,3 +61,24 @@ def test_client_unreachable_server_is_unavailable() -> None:
     unreachable = OpenAIChatClient(LlmConfig(base_url="http://127.0.0.1:9/v1", timeout_s=2), api_key=None)
     with pytest.raises(LlmUnavailable):
         unreachable.complete(MESSAGES, schema=SIGNAL_JSON_SCHEMA)
+
+
+def test_client_malformed_content_through_the_gateway_is_a_counted_no_trade(fake: FakeOpenAIServer) -> None:
+    import threading
+
+    from adapters.openai.gateway import LlmGateway
+    from core.clock import ManualClock
+    from core.strategy.llm import LlmOutcome, LlmThrottle
+
+    fake.script(Reply(content="BUY NOW!!!"))
+    config = LlmConfig(base_url=fake.base_url, min_interval_per_symbol_s=0)
+    gateway = LlmGateway(OpenAIChatClient(config, api_key=None), max_concurrent=1,
+                         throttle=LlmThrottle(config, ManualClock()), clock=ManualClock())
+    outcomes: list[LlmOutcome] = []
+    done = threading.Event()
+    gateway.submit("BTC/USDT", MESSAGES, lambda o: (outcomes.append(o), done.set()))
+    assert done.wait(timeout=5)
+    stats = gateway.stats()
+    gateway.close()
+    assert outcomes[0].reply is None and outcomes[0].error_kind == "invalid_reply"
+    assert stats["error_invalid_reply"] == 1 and stats["tokens"] == 120
