@@ -21,6 +21,7 @@ from loguru import logger
 
 from actors.base import ActorContext, SupervisedActor
 from actors.protocol import CheckExits, GetSnapshot, Reconcile, RepairOrphan
+from core.clock import NS_PER_S
 from core.config import AppConfig
 from core.conflate import LatestSlots
 from core.errors import DefinitiveError, FatalVenueError, OutcomeUnknown, UnknownOrder, VenueError
@@ -240,10 +241,19 @@ class PositionMonitorActor(SupervisedActor):
         for symbol in list(self._positions):
             pos = self._positions[symbol]
             self._verify_one(pos, exchange_positions.get(symbol), open_ids)
-            if symbol in self._positions and self._config.monitor.mode == "polling" and not (pos.oco and pos.exit_ids):
+            if symbol in self._positions and not (pos.oco and pos.exit_ids) and self._needs_polled_price(symbol):
                 quote = self._exchange.best_quote(symbol)
                 self._last_quote[symbol] = quote
                 self._guard_stop(pos, quote)
+
+    def _needs_polled_price(self, symbol: str) -> bool:
+        """Polling mode always; quote mode when the stream has gone quiet (feed down, trading stopped),
+        so a guarded stop loss never goes blind."""
+        if self._config.monitor.mode == "polling":
+            return True
+        quote = self._last_quote.get(symbol)
+        max_age_ns = int(3 * self._config.monitor.poll_interval_s * NS_PER_S)
+        return quote is None or self.ctx.clock.wall_ns() - quote.ts_init > max_age_ns
 
     def _verify_one(self, pos: TrackedPosition, held: PositionSnapshot | None, open_ids: set[str]) -> None:
         symbol = pos.symbol

@@ -7,19 +7,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from loguru import logger
+from pydantic import SecretStr
 
 from autohedge.logging import configure_logging
 from core.config import AppConfig, load_config
 from core.errors import ConfigError, FatalVenueError
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from autohedge.api.server import ApiServer
+    from autohedge.app import Engine
+
+__all__ = ["api_token", "main", "start_api"]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -57,6 +64,30 @@ def main(argv: list[str] | None = None) -> int:
     return _run(config, args.config.resolve().parent, args.duration, args.summary_json)
 
 
+def api_token(config: AppConfig) -> SecretStr | None:
+    """The API token from the environment; refuses a non-loopback bind without one."""
+    from autohedge.api.auth import LOOPBACK_HOSTS
+
+    value = os.environ.get(config.api.token_env, "")
+    token = SecretStr(value) if value else None
+    if config.api.enabled and token is None and config.api.host not in LOOPBACK_HOSTS:
+        raise ConfigError("api.host", f"{config.api.host} is not loopback: set {config.api.token_env} to serve the API there")
+    return token
+
+
+def start_api(engine: Engine, token: SecretStr | None) -> ApiServer:
+    from autohedge.api.app import create_app
+    from autohedge.api.server import ApiServer
+    from autohedge.control import EngineController
+
+    api = engine.config.api
+    server = ApiServer(create_app(EngineController(engine), token=token, token_env=api.token_env), host=api.host, port=api.port)
+    server.start()
+    note = "" if token is not None else f" (no token: set {api.token_env} to use the protected endpoints)"
+    logger.info("control API and status page on {}{}", server.url, note)
+    return server
+
+
 def _run(config: AppConfig, base_dir: Path, duration_s: float | None, summary_path: Path | None) -> int:
     from autohedge.app import Engine  # heavy imports only when running
 
@@ -70,6 +101,7 @@ def _run(config: AppConfig, base_dir: Path, duration_s: float | None, summary_pa
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
+        token = api_token(config)
         engine = Engine(config, base_dir=base_dir)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
@@ -78,10 +110,18 @@ def _run(config: AppConfig, base_dir: Path, duration_s: float | None, summary_pa
         print(f"fatal: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     engine.start()
+    server = None
     code = EXIT_OK
     try:
+        if config.api.enabled:
+            server = start_api(engine, token)
         stop.wait(timeout=duration_s)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        code = EXIT_CONFIG
     finally:
+        if server is not None:
+            server.stop()
         try:
             view = engine.view()
             positions = engine.positions()

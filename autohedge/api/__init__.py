@@ -1,0 +1,1 @@
+"""The HTTP control surface: JSON API, Prometheus metrics and the status page."""

@@ -1,0 +1,45 @@
+"""What the API needs from a running engine. ``autohedge.control.EngineController`` implements it."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from autohedge.api.models import (
+    ActorsReport,
+    EventView,
+    HealthReport,
+    MetricsSnapshot,
+    OrderView,
+    PositionView,
+    StatusReport,
+)
+
+__all__ = ["EngineControl"]
+
+
+class EngineControl(Protocol):
+    """Called on the API server's threads; implementations are thread-safe (asks with timeouts)."""
+
+    def health(self) -> HealthReport: ...
+
+    def status(self) -> StatusReport: ...
+
+    def positions(self) -> list[PositionView]: ...
+
+    def orders(self) -> list[OrderView]: ...
+
+    def actors(self) -> ActorsReport: ...
+
+    def recent_events(self, limit: int) -> list[EventView]: ...
+
+    def stop_trading(self, *, flatten: bool) -> int:
+        """Stop entries and every feed and strategy; exits keep protecting. Returns positions closed."""
+        ...
+
+    def start_trading(self) -> None: ...
+
+    def sync_positions(self) -> int: ...
+
+    def cancel_entries(self) -> int: ...
+
+    def metrics_snapshot(self) -> MetricsSnapshot: ...

@@ -1,0 +1,106 @@
+"""Response models of the control API (pydantic; decimals serialize as strings)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "ActionResult",
+    "ActorView",
+    "ActorsReport",
+    "EventView",
+    "HealthReport",
+    "MetricsSnapshot",
+    "OrderView",
+    "PositionView",
+    "StatusReport",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="null")
+
+
+class HealthReport(_Model):
+    status: Literal["ok", "degraded", "halted"]
+    reasons: list[str]
+    actors: dict[str, str]
+    """Actor name -> state (running, restarting, parked, stopped, ...)."""
+
+
+class StatusReport(_Model):
+    venue: str
+    market_data: str
+    strategy: str
+    symbols: list[str]
+    uptime_s: float
+    trading_enabled: bool
+    counters: dict[str, int]
+
+
+class PositionView(_Model):
+    symbol: str
+    qty: Decimal
+    entry_price: Decimal | None
+    take_profit: Decimal | None
+    stop_loss: Decimal | None
+    exit_order_ids: list[str]
+    protected: bool
+    last_price: Decimal | None
+    unrealized_pnl: Decimal | None
+
+
+class OrderView(_Model):
+    client_order_id: str
+    venue_order_id: str
+    symbol: str
+    side: str
+    purpose: str
+    order_type: str
+    qty: Decimal
+    price: Decimal
+    stop_price: Decimal | None
+    filled_qty: Decimal
+    status: str
+
+
+class ActorView(_Model):
+    name: str
+    kind: str
+    state: str
+    incarnation: int
+    restarts: int
+    next_restart_in_s: float | None
+    last_error: str
+
+
+class ActorsReport(_Model):
+    actors: list[ActorView]
+    parked_symbols: list[str]
+    kill_switch: bool
+    entry_gates: dict[str, str]
+
+
+class EventView(_Model):
+    ts_ns: int
+    kind: str
+    symbol: str
+    level: str
+    text: str
+
+
+class ActionResult(_Model):
+    ok: bool
+    message: str
+    count: int = 0
+
+
+class MetricsSnapshot(_Model):
+    counters: dict[str, int]
+    tick_to_order_ns: list[int]
+    restarts_by_actor: dict[str, int]
+    request_budget_used: dict[str, float]
+    """Venue -> share of the request budget in use (0..1)."""

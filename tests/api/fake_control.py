@@ -1,0 +1,70 @@
+"""A scripted EngineControl for API tests: records every mutation."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from autohedge.api.models import (
+    ActorsReport,
+    ActorView,
+    EventView,
+    HealthReport,
+    MetricsSnapshot,
+    OrderView,
+    PositionView,
+    StatusReport,
+)
+
+__all__ = ["FakeEngineControl"]
+
+
+class FakeEngineControl:
+    def __init__(self) -> None:
+        self.mutations: list[str] = []
+        self.trading = True
+
+    def health(self) -> HealthReport:
+        return HealthReport(status="degraded", reasons=["symbol parked: ETH/USDT"], actors={"executor": "running"})
+
+    def status(self) -> StatusReport:
+        return StatusReport(venue="paper", market_data="synthetic", strategy="hft", symbols=["BTC/USDT"], uptime_s=12.5,
+                            trading_enabled=self.trading, counters={"quotes": 10, "orders_submitted": 2})
+
+    def positions(self) -> list[PositionView]:
+        return [PositionView(symbol="BTC/USDT", qty=Decimal("0.5"), entry_price=Decimal(100), take_profit=Decimal(101),
+                             stop_loss=Decimal(99), exit_order_ids=["ah-t1-0", "ah-s1-0"], protected=True,
+                             last_price=Decimal("100.5"), unrealized_pnl=Decimal("0.25"))]
+
+    def orders(self) -> list[OrderView]:
+        return [OrderView(client_order_id="ah-t1-0", venue_order_id="P2", symbol="BTC/USDT", side="sell",
+                          purpose="take_profit", order_type="limit", qty=Decimal("0.5"), price=Decimal(101),
+                          stop_price=None, filled_qty=Decimal(0), status="new")]
+
+    def actors(self) -> ActorsReport:
+        return ActorsReport(actors=[ActorView(name="executor", kind="executor", state="running", incarnation=1, restarts=0,
+                                              next_restart_in_s=None, last_error="")],
+                            parked_symbols=["ETH/USDT"], kill_switch=False, entry_gates={"parked:ETH/USDT": "crash loop"})
+
+    def recent_events(self, limit: int) -> list[EventView]:
+        return [EventView(ts_ns=1, kind="order_placed", symbol="BTC/USDT", level="INFO", text="buy")][:limit]
+
+    def stop_trading(self, *, flatten: bool) -> int:
+        self.mutations.append(f"stop flatten={flatten}")
+        self.trading = False
+        return 1 if flatten else 0
+
+    def start_trading(self) -> None:
+        self.mutations.append("start")
+        self.trading = True
+
+    def sync_positions(self) -> int:
+        self.mutations.append("sync")
+        return 1
+
+    def cancel_entries(self) -> int:
+        self.mutations.append("cancel")
+        return 3
+
+    def metrics_snapshot(self) -> MetricsSnapshot:
+        return MetricsSnapshot(counters={"quotes": 10, "dead_letters": 0}, tick_to_order_ns=[200_000, 3_000_000],
+                               restarts_by_actor={"executor": 1}, request_budget_used={"binance": 0.25})

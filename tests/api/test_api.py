@@ -1,0 +1,83 @@
+"""Endpoints, authentication, metrics and the OpenAPI schema (in-process client; no sockets)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from autohedge.api.app import create_app
+from tests.api.fake_control import FakeEngineControl
+
+TOKEN = "test-token-123"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def control() -> FakeEngineControl:
+    return FakeEngineControl()
+
+
+@pytest.fixture
+def client(control: FakeEngineControl) -> TestClient:
+    return TestClient(create_app(control, token=SecretStr(TOKEN), token_env="AUTOHEDGE_API_TOKEN"))
+
+
+def test_api_health_is_open_and_reports_actor_states(client: TestClient) -> None:
+    body = client.get("/health").json()
+    assert body == {"status": "degraded", "reasons": ["symbol parked: ETH/USDT"], "actors": {"executor": "running"}}
+
+
+@pytest.mark.parametrize("path", ["/status", "/positions", "/orders", "/actors", "/events", "/metrics"])
+def test_api_reads_need_the_token(client: TestClient, path: str) -> None:
+    assert client.get(path).status_code == 401
+    assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get(path, headers=AUTH).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/trading/stop", "/trading/start", "/positions/sync", "/orders/cancel-entries"])
+def test_api_mutation_without_token_is_401_and_changes_nothing(client: TestClient, control: FakeEngineControl, path: str) -> None:
+    response = client.post(path, headers={"Authorization": "Basic abc"})
+    assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+    assert control.mutations == []
+
+
+def test_api_positions_decimals_are_strings_with_tp_sl(client: TestClient) -> None:
+    (position,) = client.get("/positions", headers=AUTH).json()
+    assert position["qty"] == "0.5" and position["take_profit"] == "101" and position["protected"] is True
+
+
+def test_api_stop_with_flatten_then_start(client: TestClient, control: FakeEngineControl) -> None:
+    stopped = client.post("/trading/stop?flatten=true", headers=AUTH).json()
+    assert stopped["ok"] and stopped["count"] == 1
+    assert client.get("/status", headers=AUTH).json()["trading_enabled"] is False
+    client.post("/trading/start", headers=AUTH)
+    assert control.mutations == ["stop flatten=True", "start"]
+
+
+def test_api_sync_and_cancel_entries_report_counts(client: TestClient) -> None:
+    assert client.post("/positions/sync", headers=AUTH).json()["count"] == 1
+    assert client.post("/orders/cancel-entries", headers=AUTH).json()["count"] == 3
+
+
+def test_api_metrics_prometheus_text(client: TestClient) -> None:
+    text = client.get("/metrics", headers=AUTH).text
+    assert "autohedge_quotes_total 10.0" in text
+    assert 'autohedge_actor_restarts_total{actor="executor"} 1.0' in text
+    assert 'autohedge_request_budget_used_ratio{venue="binance"} 0.25' in text
+    assert 'autohedge_tick_to_order_seconds_bucket{le="0.00025"} 1.0' in text
+    assert "autohedge_tick_to_order_seconds_count 2.0" in text
+
+
+def test_api_no_token_configured_every_protected_endpoint_is_401(control: FakeEngineControl) -> None:
+    client = TestClient(create_app(control, token=None, token_env="AUTOHEDGE_API_TOKEN"))
+    response = client.get("/status", headers=AUTH)
+    assert response.status_code == 401 and "AUTOHEDGE_API_TOKEN" in response.json()["detail"]
+    assert client.get("/health").status_code == 200
+
+
+def test_api_openapi_schema_and_page_are_served(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert {"/health", "/positions", "/trading/stop", "/metrics"} <= set(schema["paths"])
+    assert "autohedge" in client.get("/").text
+    assert client.get("/static/app.js").status_code == 200
