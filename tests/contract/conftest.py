@@ -15,7 +15,7 @@ import pytest
 
 from adapters.paper.adapter import PaperExchange
 from adapters.paper.engine import PaperEngine
-from core.clock import ManualClock
+from core.clock import ManualClock, RealClock
 from core.config import PaperFaults
 from core.messages import Quote
 from core.ports import Exchange
@@ -42,8 +42,27 @@ def paper_venue() -> VenueUnderTest:
     return VenueUnderTest("paper", exchange, push, "BTC/USDT")
 
 
+def binance_venue() -> VenueUnderTest:
+    from adapters.binance.adapter import create_exchange
+    from core.config import Secrets, parse_config
+    from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
+
+    fake = FakeBinance(symbols=["BTC/USDT"]).__enter__()
+    config = parse_config({"exchange": {"venue": "binance", "market_data": "binance"}, "symbols": ["BTC/USDT"],
+                           "venues": {"binance": {"rest_url": fake.rest_url, "ws_url": fake.ws_url}}})
+    secrets = Secrets(autohedge_binance_api_key=API_KEY, autohedge_binance_api_secret=API_SECRET)
+    exchange = create_exchange(config, secrets, RealClock())
+
+    def close() -> None:
+        exchange.close()
+        fake.__exit__(None, None, None)
+
+    return VenueUnderTest("binance", exchange, fake.push_quote, "BTC/USDT", close)
+
+
 VENUES: dict[str, Callable[[], VenueUnderTest]] = {
     "paper": paper_venue,
+    "binance": binance_venue,
 }
 
 

@@ -1,0 +1,480 @@
+"""A local fake of Binance Spot (REST + combined bookTicker stream) on 127.0.0.1, backed by the paper engine.
+
+It checks what Binance checks — API key header, HMAC signature over the query exactly as sent,
+timestamp within recvWindow, filters — and answers with Binance's own error payloads. Fault switches:
+429 after N requests (Retry-After), 418, 5xx, slow responses, an order accepted whose response is lost,
+a dropped websocket, a malformed frame.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from websockets.sync.server import ServerConnection, serve
+
+from adapters.paper.engine import PaperEngine
+from core.clock import RealClock
+from core.errors import InsufficientFunds, OrderRejected, UnknownOrder
+from core.messages import OcoRequest, OrderRequest, OrderSnapshot, Quote
+from core.types import OrderStatus, OrderType, Side, TimeInForce
+
+__all__ = ["FakeBinance"]
+
+API_KEY = "fake-binance-key"
+API_SECRET = "fake-binance-secret"
+_STATUS = {OrderStatus.NEW: "NEW", OrderStatus.PARTIALLY_FILLED: "PARTIALLY_FILLED", OrderStatus.FILLED: "FILLED",
+           OrderStatus.CANCELED: "CANCELED", OrderStatus.REJECTED: "REJECTED", OrderStatus.EXPIRED: "EXPIRED"}
+
+
+def _f8(value: Decimal | None) -> str:
+    return f"{(value or Decimal(0)):.8f}"
+
+
+@dataclass
+class Faults:
+    rate_limit_after: int | None = None
+    rate_limit_status: int = 429
+    retry_after_s: int = 7
+    server_errors: int = 0
+    delay_s: float = 0.0
+    lose_next_order_response: bool = False
+
+
+@dataclass
+class _State:
+    engine: PaperEngine
+    faults: Faults = field(default_factory=Faults)
+    requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    weight_used: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _HttpServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    # -- plumbing -------------------------------------------------------------------------------------
+
+    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-MBX-USED-WEIGHT-1M", str(self.server.state.weight_used))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status: int, code: int, msg: str, headers: dict[str, str] | None = None) -> None:
+        self._send(status, {"code": code, "msg": msg}, headers)
+
+    def _handle(self, method: str) -> None:
+        state = self.server.state
+        parts = urlsplit(self.path)
+        query = parts.query
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8") if length else ""
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        with state.lock:
+            state.requests.append((method, parts.path, params))
+            state.weight_used += 1
+            faults = state.faults
+            count = len(state.requests)
+            limited = faults.rate_limit_after is not None and count > faults.rate_limit_after
+            server_error = faults.server_errors > 0
+            if server_error:
+                faults.server_errors -= 1
+            delay = faults.delay_s
+        if delay:
+            time.sleep(delay)  # the fake venue being slow
+        if limited:
+            status = faults.rate_limit_status
+            text = "Way too much request weight used; IP banned until later." if status == 418 else \
+                "Too much request weight used; current limit is 6000 request weight per 1 MINUTE."
+            self._error(status, -1003, text, {"Retry-After": str(faults.retry_after_s)})
+            return
+        if server_error:
+            self._error(503, -1001, "Internal error; unable to process your request. Please try again.")
+            return
+        route = ROUTES.get((method, parts.path))
+        if route is None:
+            self._error(404, -1000, f"no route {method} {parts.path}")
+            return
+        handler, signed = route
+        if signed and not self._verify(query, body, params):
+            return
+        handler(self, params)
+
+    def _verify(self, query: str, body: str, params: dict[str, str]) -> bool:
+        if self.headers.get("X-MBX-APIKEY") != API_KEY:
+            self._error(401, -2015, "Invalid API-key, IP, or permissions for action.")
+            return False
+        total = query + body
+        if "&signature=" not in total:
+            self._error(400, -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
+            return False
+        payload, _, signature = total.rpartition("&signature=")
+        expected = hmac.new(API_SECRET.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(signature, expected):
+            self._error(400, -1022, "Signature for this request is not valid.")
+            return False
+        now_ms = int(time.time() * 1000)
+        timestamp = int(params.get("timestamp", "0"))
+        recv_window = int(params.get("recvWindow", "5000"))
+        if timestamp >= now_ms + 1000 or now_ms - timestamp > recv_window:
+            self._error(400, -1021, "Timestamp for this request is outside of the recvWindow.")
+            return False
+        return True
+
+    def _symbol(self, params: dict[str, str]) -> str | None:
+        venue_symbol = params.get("symbol", "")
+        symbol = self.server.fake.symbols.get(venue_symbol)
+        if symbol is None:
+            self._error(400, -1121, "Invalid symbol.")
+        return symbol
+
+    # -- routes ---------------------------------------------------------------------------------------
+
+    def r_time(self, params: dict[str, str]) -> None:
+        self._send(200, {"serverTime": int(time.time() * 1000)})
+
+    def r_exchange_info(self, params: dict[str, str]) -> None:
+        wanted = json.loads(params.get("symbols", "[]"))
+        infos = []
+        for venue_symbol in wanted:
+            symbol = self.server.fake.symbols.get(venue_symbol)
+            if symbol is None:
+                self._error(400, -1121, "Invalid symbol.")
+                return
+            rules = self.server.state.engine.symbol_rules(symbol)
+            base, quote = symbol.split("/")
+            infos.append({
+                "symbol": venue_symbol, "status": "TRADING", "baseAsset": base, "quoteAsset": quote,
+                "filters": [
+                    {"filterType": "PRICE_FILTER", "minPrice": _f8(rules.tick_size), "maxPrice": "1000000.00000000",
+                     "tickSize": _f8(rules.tick_size)},
+                    {"filterType": "LOT_SIZE", "minQty": _f8(rules.min_qty), "maxQty": "9000.00000000",
+                     "stepSize": _f8(rules.lot_step)},
+                    {"filterType": "NOTIONAL", "minNotional": _f8(rules.min_notional), "applyMinToMarket": True,
+                     "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5},
+                ],
+            })
+        self._send(200, {"timezone": "UTC", "serverTime": int(time.time() * 1000), "rateLimits": [
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000}], "symbols": infos})
+
+    def r_book_ticker(self, params: dict[str, str]) -> None:
+        symbol = self._symbol(params)
+        if symbol is None:
+            return
+        quote = self.server.state.engine.best_quote(symbol)
+        self._send(200, {"symbol": params["symbol"], "bidPrice": _f8(quote.bid), "bidQty": _f8(quote.bid_size),
+                         "askPrice": _f8(quote.ask), "askQty": _f8(quote.ask_size)})
+
+    def _venue_error(self, exc: Exception) -> None:
+        if isinstance(exc, InsufficientFunds):
+            self._error(400, -2010, "Account has insufficient balance for requested action.")
+        elif isinstance(exc, UnknownOrder):
+            self._error(400, -2013, "Order does not exist.")
+        elif isinstance(exc, OrderRejected) and exc.code == "duplicate":
+            self._error(400, -2010, "Duplicate order sent.")
+        else:
+            self._error(400, -1013, f"Filter failure: {exc}")
+
+    def _order_json(self, order: OrderSnapshot, venue_symbol: str, *, maker: bool = False) -> dict[str, Any]:
+        avg = order.avg_fill_price or Decimal(0)
+        order_type = {OrderType.LIMIT: "LIMIT_MAKER" if maker else "LIMIT", OrderType.STOP_LIMIT: "STOP_LOSS_LIMIT"}
+        ts = order.ts_event // 1_000_000
+        return {
+            "symbol": venue_symbol, "orderId": int(order.venue_order_id[1:]),
+            "orderListId": int(order.list_id[1:]) if order.list_id else -1, "clientOrderId": order.client_order_id,
+            "price": _f8(order.price), "origQty": _f8(order.qty), "executedQty": _f8(order.filled_qty),
+            "cummulativeQuoteQty": _f8(order.filled_qty * avg), "status": _STATUS[order.status],
+            "timeInForce": "GTC", "type": order_type[order.order_type], "side": order.side.value.upper(),
+            "stopPrice": _f8(order.stop_price), "time": ts, "updateTime": ts, "transactTime": ts,
+        }
+
+    def _lose_response_if_asked(self) -> bool:
+        state = self.server.state
+        with state.lock:
+            lose, state.faults.lose_next_order_response = state.faults.lose_next_order_response, False
+        if lose:  # the order exists; the client never hears so
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+        return lose
+
+    def r_new_order(self, params: dict[str, str]) -> None:
+        symbol = self._symbol(params)
+        if symbol is None:
+            return
+        wire_type = params.get("type")
+        if wire_type not in ("LIMIT", "STOP_LOSS_LIMIT"):
+            self._error(400, -1116, "Invalid orderType.")
+            return
+        request = OrderRequest(
+            client_order_id=params["newClientOrderId"], symbol=symbol, side=Side(params["side"].lower()),
+            qty=Decimal(params["quantity"]), price=Decimal(params["price"]),
+            order_type=OrderType.STOP_LIMIT if wire_type == "STOP_LOSS_LIMIT" else OrderType.LIMIT,
+            stop_price=Decimal(params["stopPrice"]) if "stopPrice" in params else None,
+            time_in_force=TimeInForce(params.get("timeInForce", "GTC").lower()),
+        )
+        try:
+            order = self.server.state.engine.submit_order(request)
+        except (InsufficientFunds, OrderRejected) as exc:
+            self._venue_error(exc)
+            return
+        if not self._lose_response_if_asked():
+            self._send(200, self._order_json(order, params["symbol"]))
+
+    def r_new_oco(self, params: dict[str, str]) -> None:
+        symbol = self._symbol(params)
+        if symbol is None:
+            return
+        if params.get("aboveType") != "LIMIT_MAKER" or params.get("belowType") != "STOP_LOSS_LIMIT":
+            self._error(400, -1116, "Invalid orderType.")
+            return
+        request = OcoRequest(
+            list_client_id=params["listClientOrderId"], symbol=symbol, side=Side(params["side"].lower()),
+            qty=Decimal(params["quantity"]), take_profit_price=Decimal(params["abovePrice"]),
+            stop_price=Decimal(params["belowStopPrice"]), stop_limit_price=Decimal(params["belowPrice"]),
+            take_profit_client_order_id=params["aboveClientOrderId"], stop_loss_client_order_id=params["belowClientOrderId"],
+        )
+        try:
+            result = self.server.state.engine.submit_oco(request)
+        except (InsufficientFunds, OrderRejected) as exc:
+            self._venue_error(exc)
+            return
+        if self._lose_response_if_asked():
+            return
+        reports = [self._order_json(o, params["symbol"], maker=o.order_type is OrderType.LIMIT) for o in result.orders]
+        self._send(200, {
+            "orderListId": int(result.list_id[1:]), "contingencyType": "OCO", "listStatusType": "EXEC_STARTED",
+            "listOrderStatus": "EXECUTING", "listClientOrderId": params["listClientOrderId"],
+            "transactionTime": int(time.time() * 1000), "symbol": params["symbol"],
+            "orders": [{"symbol": params["symbol"], "orderId": r["orderId"], "clientOrderId": r["clientOrderId"]} for r in reports],
+            "orderReports": reports,
+        })
+
+    def _find(self, params: dict[str, str]) -> tuple[str, OrderSnapshot] | None:
+        symbol = self._symbol(params)
+        if symbol is None:
+            return None
+        engine = self.server.state.engine
+        try:
+            if "orderId" in params:
+                order = engine.get_order(symbol, venue_order_id=f"P{params['orderId']}")
+            else:
+                order = engine.get_order(symbol, client_order_id=params.get("origClientOrderId", ""))
+        except UnknownOrder:
+            return None
+        return symbol, order
+
+    def r_get_order(self, params: dict[str, str]) -> None:
+        found = self._find(params)
+        if found is None:
+            if "symbol" in params and params["symbol"] in self.server.fake.symbols:
+                self._error(400, -2013, "Order does not exist.")
+            return
+        self._send(200, self._order_json(found[1], params["symbol"]))
+
+    def r_cancel(self, params: dict[str, str]) -> None:
+        found = self._find(params)
+        if found is None:
+            if "symbol" in params and params["symbol"] in self.server.fake.symbols:
+                self._error(400, -2011, "Unknown order sent.")
+            return
+        symbol, order = found
+        try:
+            cancelled = self.server.state.engine.cancel_order(symbol, venue_order_id=order.venue_order_id)
+        except OrderRejected:
+            self._error(400, -2011, "Unknown order sent.")
+            return
+        if cancelled.list_id is None:
+            self._send(200, self._order_json(cancelled, params["symbol"]))
+            return
+        legs = [o for o in self.server.state.engine.all_orders() if o.list_id == cancelled.list_id]
+        self._send(200, {"orderListId": int(cancelled.list_id[1:]), "contingencyType": "OCO", "listStatusType": "ALL_DONE",
+                         "listOrderStatus": "ALL_DONE", "listClientOrderId": "", "transactionTime": int(time.time() * 1000),
+                         "symbol": params["symbol"],
+                         "orderReports": [self._order_json(o, params["symbol"]) for o in legs]})
+
+    def r_open_orders(self, params: dict[str, str]) -> None:
+        symbol = None
+        if "symbol" in params:
+            symbol = self._symbol(params)
+            if symbol is None:
+                return
+        reverse = {v: k for k, v in self.server.fake.symbols.items()}
+        orders = self.server.state.engine.open_orders(symbol)
+        self._send(200, [self._order_json(o, reverse[o.symbol]) for o in orders])
+
+    def r_account(self, params: dict[str, str]) -> None:
+        balances = self.server.state.engine.balances()
+        self._send(200, {"makerCommission": 10, "takerCommission": 10, "canTrade": True, "accountType": "SPOT",
+                         "balances": [{"asset": a, "free": _f8(b.free), "locked": _f8(b.locked)} for a, b in balances.items()]})
+
+    def r_my_trades(self, params: dict[str, str]) -> None:
+        found = self._find(params)
+        if found is None:
+            self._send(200, [])
+            return
+        order = found[1]
+        trades = [] if order.filled_qty <= 0 else [{
+            "symbol": params["symbol"], "id": 1, "orderId": int(order.venue_order_id[1:]), "price": _f8(order.avg_fill_price),
+            "qty": _f8(order.filled_qty), "commission": _f8(order.fee), "commissionAsset": order.fee_asset,
+            "time": order.ts_event // 1_000_000, "isBuyer": order.side is Side.BUY, "isMaker": False,
+        }]
+        self._send(200, trades)
+
+
+ROUTES = {
+    ("GET", "/api/v3/time"): (_Handler.r_time, False),
+    ("GET", "/api/v3/exchangeInfo"): (_Handler.r_exchange_info, False),
+    ("GET", "/api/v3/ticker/bookTicker"): (_Handler.r_book_ticker, False),
+    ("POST", "/api/v3/order"): (_Handler.r_new_order, True),
+    ("POST", "/api/v3/orderList/oco"): (_Handler.r_new_oco, True),
+    ("DELETE", "/api/v3/order"): (_Handler.r_cancel, True),
+    ("GET", "/api/v3/order"): (_Handler.r_get_order, True),
+    ("GET", "/api/v3/openOrders"): (_Handler.r_open_orders, True),
+    ("GET", "/api/v3/account"): (_Handler.r_account, True),
+    ("GET", "/api/v3/myTrades"): (_Handler.r_my_trades, True),
+}
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    state: _State
+    fake: FakeBinance
+
+
+class FakeBinance:
+    """``with FakeBinance(symbols=["BTC/USDT"]) as fake:`` REST at ``fake.rest_url``, stream at ``fake.ws_url``."""
+
+    def __init__(self, *, symbols: list[str], balances: dict[str, Decimal] | None = None) -> None:
+        self.symbols = {s.replace("/", ""): s for s in symbols}
+        engine = PaperEngine(clock=RealClock(), balances=balances or {"USDT": Decimal(100_000)}, fee_rate=Decimal("0.001"))
+        self.state = _State(engine=engine)
+        self._http = _HttpServer(("127.0.0.1", 0), _Handler)
+        self._http.state = self.state
+        self._http.fake = self
+        self._http_thread = threading.Thread(target=self._http.serve_forever, name="fake-binance-http", daemon=True)
+        self._clients: list[tuple[ServerConnection, set[str]]] = []
+        self._clients_lock = threading.Lock()
+        self.connections = 0
+        self._ws = serve(self._ws_handler, "127.0.0.1", 0)
+        self._ws_thread = threading.Thread(target=self._ws.serve_forever, name="fake-binance-ws", daemon=True)
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+
+    def __enter__(self) -> FakeBinance:
+        self._http_thread.start()
+        self._ws_thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.drop_clients()
+        self._ws.shutdown()
+        self._http.shutdown()
+        self._http.server_close()
+        self._ws_thread.join(timeout=5)
+        self._http_thread.join(timeout=5)
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self._http.server_address[1]}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self._ws.socket.getsockname()[1]}"
+
+    @property
+    def engine(self) -> PaperEngine:
+        return self.state.engine
+
+    @property
+    def faults(self) -> Faults:
+        return self.state.faults
+
+    def requests(self, path: str | None = None) -> list[tuple[str, str, dict[str, str]]]:
+        with self.state.lock:
+            return [r for r in self.state.requests if path is None or r[1] == path]
+
+    # -- websocket ------------------------------------------------------------------------------------
+
+    def _ws_handler(self, connection: ServerConnection) -> None:
+        request = connection.request
+        path = request.path if request is not None else ""
+        streams = set()
+        if "streams=" in path:
+            streams = {s.split("@")[0].upper() for s in path.split("streams=", 1)[1].split("/")}
+        entry = (connection, streams)
+        with self._clients_lock:
+            self._clients.append(entry)
+            self.connections += 1
+        try:
+            for _ in connection:  # the client sends nothing we need; pings are answered by the library
+                pass
+        except Exception:
+            pass
+        finally:
+            with self._clients_lock:
+                if entry in self._clients:
+                    self._clients.remove(entry)
+
+    def clients(self) -> int:
+        with self._clients_lock:
+            return len(self._clients)
+
+    def push_quote(self, symbol: str, bid: Decimal, ask: Decimal) -> None:
+        """Move the market: the engine matches, and every subscribed client gets a bookTicker frame."""
+        now = time.time_ns()
+        self.engine.on_quote(Quote(venue="binance", symbol=symbol, bid=bid, ask=ask, bid_size=Decimal(1),
+                                   ask_size=Decimal(1), ts_event=now, ts_init=now))
+        venue_symbol = symbol.replace("/", "")
+        frame = json.dumps({"stream": f"{venue_symbol.lower()}@bookTicker", "data": {
+            "u": now, "s": venue_symbol, "b": _f8(bid), "B": "1.00000000", "a": _f8(ask), "A": "1.00000000"}})
+        self._broadcast(frame, venue_symbol)
+
+    def send_malformed(self, text: str = '{"stream": "btcusdt@bookTicker", "data": {"s": "BTCUSDT", "b": "oops"}') -> None:
+        self._broadcast(text, None)
+
+    def _broadcast(self, frame: str, venue_symbol: str | None) -> None:
+        with self._clients_lock:
+            targets = [c for c, streams in self._clients if venue_symbol is None or venue_symbol in streams]
+        for connection in targets:
+            try:
+                connection.send(frame)
+            except Exception:
+                pass  # a client that is going away
+
+    def drop_clients(self) -> None:
+        """Cut every websocket without a close handshake (a dropped socket)."""
+        with self._clients_lock:
+            targets = [c for c, _ in self._clients]
+        for connection in targets:
+            try:
+                connection.socket.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass

@@ -1,0 +1,175 @@
+"""The Binance adapter and stream against the local fake venue (127.0.0.1)."""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from adapters.binance.adapter import BinanceExchange, create_exchange, create_market_stream
+from core.clock import RealClock
+from core.config import Secrets, parse_config
+from core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited, VenueUnavailable
+from core.messages import OrderRequest, Quote
+from core.types import OrderPurpose, OrderStatus, Side
+from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
+
+D = Decimal
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBinance]:
+    with FakeBinance(symbols=["BTC/USDT", "ETH/USDT"]) as server:
+        server.push_quote("BTC/USDT", D(50000), D("50000.5"))
+        yield server
+
+
+def config(fake: FakeBinance, timeout_s: float = 5.0):  # type: ignore[no-untyped-def]
+    return parse_config({"exchange": {"venue": "binance", "market_data": "binance"}, "symbols": ["BTC/USDT", "ETH/USDT"],
+                         "venues": {"binance": {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "timeout_s": timeout_s}}})
+
+
+def exchange(fake: FakeBinance, *, key: str = API_KEY, timeout_s: float = 5.0) -> BinanceExchange:
+    secrets = Secrets(autohedge_binance_api_key=key, autohedge_binance_api_secret=API_SECRET)
+    return create_exchange(config(fake, timeout_s), secrets, RealClock())
+
+
+def order(coid: str = "ah-e1-0", qty: str = "0.01", price: str = "49000", purpose: OrderPurpose = OrderPurpose.ENTRY) -> OrderRequest:
+    return OrderRequest(client_order_id=coid, symbol="BTC/USDT", side=Side.BUY, qty=D(qty), price=D(price), purpose=purpose)
+
+
+def test_adapter_orders_arrive_signed_with_decimal_strings(fake: FakeBinance) -> None:
+    ex = exchange(fake)
+    ex.submit_order(order(price="49000.10"))
+    (_, _, params), = fake.requests("/api/v3/order")
+    assert params["price"] == "49000.1" and params["quantity"] == "0.01" and params["newClientOrderId"] == "ah-e1-0"
+    assert params["type"] == "LIMIT" and params["timeInForce"] == "GTC" and "signature" in params
+
+
+def test_adapter_lost_response_is_outcome_unknown_and_the_order_is_found_not_duplicated(fake: FakeBinance) -> None:
+    ex = exchange(fake)
+    fake.faults.lose_next_order_response = True
+    with pytest.raises(OutcomeUnknown):
+        ex.submit_order(order())
+    found = ex.get_order("BTC/USDT", client_order_id="ah-e1-0")
+    assert found.status is OrderStatus.NEW
+    assert len(fake.engine.all_orders()) == 1
+
+
+def test_adapter_429_is_rate_limited_and_the_budget_stops_sending(fake: FakeBinance) -> None:
+    ex = exchange(fake)
+    ex.symbol_rules("BTC/USDT")
+    fake.faults.rate_limit_after = len(fake.requests())
+    with pytest.raises(RateLimited) as info:
+        ex.open_orders()
+    assert info.value.retry_after_s == 7 and not info.value.banned
+    sent = len(fake.requests())
+    with pytest.raises(RateLimited):
+        ex.open_orders()
+    assert len(fake.requests()) == sent  # the budget refused locally: nothing more was sent
+
+
+def test_adapter_418_is_a_ban(fake: FakeBinance) -> None:
+    ex = exchange(fake)
+    ex.symbol_rules("BTC/USDT")
+    fake.faults.rate_limit_after = len(fake.requests())
+    fake.faults.rate_limit_status = 418
+    with pytest.raises(RateLimited) as info:
+        ex.balances()
+    assert info.value.banned
+
+
+def test_adapter_5xx_on_submit_is_unknown_on_read_is_retryable(fake: FakeBinance) -> None:
+    ex = exchange(fake)
+    ex.symbol_rules("BTC/USDT")
+    fake.faults.server_errors = 2
+    with pytest.raises(OutcomeUnknown):
+        ex.submit_order(order())
+    with pytest.raises(VenueUnavailable):
+        ex.balances()
+
+
+def test_adapter_slow_response_on_submit_is_outcome_unknown(fake: FakeBinance) -> None:
+    ex = exchange(fake, timeout_s=0.3)
+    ex.symbol_rules("BTC/USDT")
+    fake.faults.delay_s = 1.0
+    with pytest.raises(OutcomeUnknown):
+        ex.submit_order(order())
+
+
+def test_adapter_refuses_below_min_notional_before_sending(fake: FakeBinance) -> None:
+    ex = exchange(fake)
+    ex.symbol_rules("BTC/USDT")
+    with pytest.raises(OrderRefused, match="minNotional"):
+        ex.submit_order(order(qty="0.000001", price="100"))
+    assert fake.requests("/api/v3/order") == []
+
+
+def test_adapter_bad_key_names_the_variable(fake: FakeBinance) -> None:
+    ex = exchange(fake, key="wrong")
+    with pytest.raises(AuthError, match="AUTOHEDGE_BINANCE_API_KEY"):
+        ex.balances()
+
+
+def test_adapter_exit_fill_reports_base_fee_from_trades(fake: FakeBinance) -> None:
+    ex = exchange(fake)
+    filled = ex.submit_order(order(price="50010"))
+    assert filled.status is OrderStatus.FILLED and filled.fee == D("0.00001") and filled.fee_asset == "BTC"
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.quotes: queue.Queue[Quote] = queue.Queue()
+        self.malformed: queue.Queue[str] = queue.Queue()
+        self.disconnected: queue.Queue[str] = queue.Queue()
+
+    def on_quote(self, quote: Quote) -> None:
+        self.quotes.put(quote)
+
+    def on_malformed(self, raw: str, error: str) -> None:
+        self.malformed.put(error)
+
+    def on_disconnected(self, error: str) -> None:
+        self.disconnected.put(error)
+
+
+def connected_stream(fake: FakeBinance) -> tuple[object, Sink]:
+    stream = create_market_stream(config(fake), RealClock())
+    sink = Sink()
+    stream.start(["BTC/USDT", "ETH/USDT"], sink)
+    deadline_hits = 0
+    while fake.clients() == 0 and deadline_hits < 500:  # wait on the fake's state: the client connected
+        deadline_hits += 1
+        try:
+            sink.disconnected.get(timeout=0.01)
+            raise AssertionError("stream closed while connecting")
+        except queue.Empty:
+            pass
+    assert fake.clients() == 1
+    return stream, sink
+
+
+def test_stream_book_tickers_become_quotes(fake: FakeBinance) -> None:
+    stream, sink = connected_stream(fake)
+    fake.push_quote("ETH/USDT", D("3000.1"), D("3000.2"))
+    quote = sink.quotes.get(timeout=5)
+    stream.stop()  # type: ignore[attr-defined]
+    assert (quote.symbol, quote.bid, quote.ask, quote.venue) == ("ETH/USDT", D("3000.1"), D("3000.2"), "binance")
+
+
+def test_stream_malformed_frame_is_counted_then_quotes_keep_flowing(fake: FakeBinance) -> None:
+    stream, sink = connected_stream(fake)
+    fake.send_malformed()
+    fake.push_quote("BTC/USDT", D(50001), D(50002))
+    assert sink.malformed.get(timeout=5).startswith("binance frame is not JSON")
+    assert sink.quotes.get(timeout=5).bid == D(50001)
+    stream.stop()  # type: ignore[attr-defined]
+
+
+def test_stream_dropped_socket_reports_disconnected(fake: FakeBinance) -> None:
+    stream, sink = connected_stream(fake)
+    fake.drop_clients()
+    assert "closed" in sink.disconnected.get(timeout=5)
+    stream.stop()  # type: ignore[attr-defined]
