@@ -60,9 +60,29 @@ def binance_venue() -> VenueUnderTest:
     return VenueUnderTest("binance", exchange, fake.push_quote, "BTC/USDT", close)
 
 
+def alpaca_venue() -> VenueUnderTest:
+    from adapters.alpaca.adapter import create_exchange
+    from core.config import Secrets, parse_config
+    from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
+
+    fake = FakeAlpaca(crypto=["BTC/USD"]).__enter__()
+    config = parse_config({"exchange": {"venue": "alpaca", "market_data": "alpaca"}, "symbols": ["BTC/USD"],
+                           "venues": {"alpaca": {"rest_url": fake.rest_url, "data_rest_url": fake.rest_url,
+                                                 "ws_url": fake.crypto_ws_url}}})
+    secrets = Secrets(autohedge_alpaca_api_key_id=KEY_ID, autohedge_alpaca_api_secret_key=SECRET_KEY)
+    exchange = create_exchange(config, secrets, RealClock())
+
+    def close() -> None:
+        exchange.close()
+        fake.__exit__(None, None, None)
+
+    return VenueUnderTest("alpaca", exchange, fake.push_quote, "BTC/USD", close)
+
+
 VENUES: dict[str, Callable[[], VenueUnderTest]] = {
     "paper": paper_venue,
     "binance": binance_venue,
+    "alpaca": alpaca_venue,
 }
 
 

@@ -1,0 +1,64 @@
+"""Alpaca wire models with the venue's field names (decimals arrive as strings on REST)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["AlpacaAccount", "AlpacaAsset", "AlpacaOrder", "AlpacaPosition", "AlpacaQuote"]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class AlpacaOrder(_Wire):
+    id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    type: str
+    qty: str | None = None
+    filled_qty: str = "0"
+    filled_avg_price: str | None = None
+    limit_price: str | None = None
+    stop_price: str | None = None
+    status: str
+    time_in_force: str = "gtc"
+    updated_at: str | None = None
+
+
+class AlpacaPosition(_Wire):
+    symbol: str
+    qty: str
+    avg_entry_price: str
+    asset_class: str = "crypto"
+
+
+class AlpacaAccount(_Wire):
+    cash: str
+    buying_power: str
+    non_marginable_buying_power: str | None = None
+    currency: str = "USD"
+
+
+class AlpacaAsset(_Wire):
+    symbol: str
+    status: str = "active"
+    tradable: bool = True
+    fractionable: bool = True
+    min_order_size: str | None = None
+    min_trade_increment: str | None = None
+    price_increment: str | None = None
+
+
+class AlpacaQuote(_Wire):
+    """Stream and REST quote: bp/bs bid price/size, ap/as ask, t RFC 3339 time. Stream numbers are JSON
+    numbers: decode with ``parse_float=Decimal`` so they never pass through float."""
+
+    bp: Decimal
+    bs: Decimal = Decimal(0)
+    ap: Decimal
+    ask_size: Decimal = Field(default=Decimal(0), alias="as")
+    t: str | None = None

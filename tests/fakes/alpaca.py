@@ -1,0 +1,390 @@
+"""A local fake of Alpaca (Trading API v2, market data REST and streams) on 127.0.0.1, backed by the paper engine.
+
+It checks the key headers, order parameters and the one-connection-per-endpoint stream limit, and
+answers with Alpaca's own status codes and error bodies. Fault switches: 429 after N requests, 5xx, slow
+responses, an order accepted whose response is lost, a dropped stream, a malformed frame.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from websockets.sync.server import ServerConnection, serve
+
+from adapters.paper.engine import PaperEngine
+from core.clock import RealClock
+from core.errors import InsufficientFunds, OrderRejected, UnknownOrder
+from core.messages import OrderRequest, OrderSnapshot, Quote, SymbolRules
+from core.types import OrderStatus, OrderType, Side, TimeInForce
+
+__all__ = ["KEY_ID", "SECRET_KEY", "FakeAlpaca"]
+
+KEY_ID = "fake-alpaca-key"
+SECRET_KEY = "fake-alpaca-secret"
+_STATUS = {OrderStatus.NEW: "new", OrderStatus.PARTIALLY_FILLED: "partially_filled", OrderStatus.FILLED: "filled",
+           OrderStatus.CANCELED: "canceled", OrderStatus.REJECTED: "rejected", OrderStatus.EXPIRED: "expired"}
+
+
+def _uuid(venue_order_id: str) -> str:
+    return f"00000000-0000-4000-8000-{int(venue_order_id[1:]):012d}"
+
+
+def _engine_id(order_id: str) -> str:
+    return f"P{int(order_id.rsplit('-', 1)[1])}"
+
+
+def _iso(ts_ns: int) -> str:
+    seconds, nanos = divmod(ts_ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"
+
+
+@dataclass
+class Faults:
+    rate_limit_after: int | None = None
+    server_errors: int = 0
+    delay_s: float = 0.0
+    lose_next_order_response: bool = False
+
+
+@dataclass
+class _State:
+    engine: PaperEngine
+    faults: Faults = field(default_factory=Faults)
+    requests: list[tuple[str, str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _HttpServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def _send(self, status: int, payload: Any | None) -> None:
+        data = b"" if payload is None else json.dumps(payload).encode("utf-8")
+        self.send_response(status)
+        if payload is not None:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Ratelimit-Limit", "200")
+        self.send_header("X-Ratelimit-Remaining", str(max(0, 200 - len(self.server.state.requests))))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status: int, code: int | None, message: str) -> None:
+        self._send(status, {"code": code, "message": message} if code is not None else {"message": message})
+
+    def _handle(self, method: str) -> None:
+        state = self.server.state
+        parts = urlsplit(self.path)
+        path = unquote(parts.path)
+        params = dict(parse_qsl(parts.query))
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length)) if length else None
+        with state.lock:
+            state.requests.append((method, path, body if body is not None else params))
+            faults = state.faults
+            limited = faults.rate_limit_after is not None and len(state.requests) > faults.rate_limit_after
+            server_error = faults.server_errors > 0
+            if server_error:
+                faults.server_errors -= 1
+            delay = faults.delay_s
+        if delay:
+            time.sleep(delay)  # the fake venue being slow
+        if self.headers.get("APCA-API-KEY-ID") != KEY_ID or self.headers.get("APCA-API-SECRET-KEY") != SECRET_KEY:
+            self._error(401, None, "unauthorized")
+            return
+        if limited:
+            self._error(429, 42910000, "rate limit exceeded")
+            return
+        if server_error:
+            self._error(500, 50010000, "internal server error occurred")
+            return
+        self._route(method, path, params, body)
+
+    def _route(self, method: str, path: str, params: dict[str, str], body: Any) -> None:
+        fake = self.server.fake
+        if method == "GET" and path == "/v2/assets":
+            self._send(200, [fake.asset_json(s) for s in fake.crypto])
+        elif method == "GET" and path.startswith("/v2/assets/"):
+            ticker = path.split("/v2/assets/", 1)[1]
+            symbol = fake.stocks.get(ticker)
+            if symbol is None:
+                self._error(404, 40410000, "asset not found")
+            else:
+                self._send(200, {"id": ticker, "class": "us_equity", "symbol": ticker, "status": "active",
+                                 "tradable": True, "fractionable": True})
+        elif method == "POST" and path == "/v2/orders":
+            self._new_order(body)
+        elif method == "GET" and path == "/v2/orders":
+            self._open_orders(params)
+        elif method == "GET" and path == "/v2/orders:by_client_order_id":
+            self._get(client_order_id=params.get("client_order_id", ""))
+        elif path.startswith("/v2/orders/") and method in ("GET", "DELETE"):
+            order_id = path.rsplit("/", 1)[1]
+            if method == "GET":
+                self._get(order_id=order_id)
+            else:
+                self._cancel(order_id)
+        elif method == "GET" and path == "/v2/positions":
+            self._send(200, fake.positions_json())
+        elif method == "GET" and path == "/v2/account":
+            cash = fake.engine.balances().get("USD")
+            free = str(cash.free if cash else Decimal(0))
+            self._send(200, {"id": "acct", "currency": "USD", "cash": free, "buying_power": free,
+                             "non_marginable_buying_power": free, "status": "ACTIVE"})
+        elif method == "GET" and path == "/v1beta3/crypto/us/latest/quotes":
+            symbol = params.get("symbols", "")
+            self._send(200, {"quotes": {symbol: fake.quote_json(symbol)}})
+        elif method == "GET" and path.startswith("/v2/stocks/") and path.endswith("/quotes/latest"):
+            ticker = path.split("/")[3]
+            self._send(200, {"symbol": ticker, "quote": fake.quote_json(fake.stocks[ticker])})
+        else:
+            self._error(404, 40410000, f"no route {method} {path}")
+
+    def _new_order(self, body: dict[str, Any]) -> None:
+        fake = self.server.fake
+        symbol = fake.crypto.get(body.get("symbol", "")) or fake.stocks.get(body.get("symbol", ""))
+        if symbol is None:
+            self._error(422, 40010001, f"asset {body.get('symbol')} not found")
+            return
+        if body.get("type") not in ("limit", "stop_limit") or body.get("time_in_force") not in ("gtc", "ioc"):
+            self._error(422, 40010001, "invalid order type or time_in_force for crypto")
+            return
+        for key in ("qty", "limit_price"):
+            if not isinstance(body.get(key), str):
+                self._error(422, 40010001, f"{key} must be a decimal string")
+                return
+        request = OrderRequest(
+            client_order_id=body["client_order_id"], symbol=symbol, side=Side(body["side"]), qty=Decimal(body["qty"]),
+            price=Decimal(body["limit_price"]), time_in_force=TimeInForce(body["time_in_force"]),
+            order_type=OrderType.STOP_LIMIT if body["type"] == "stop_limit" else OrderType.LIMIT,
+            stop_price=Decimal(body["stop_price"]) if body.get("stop_price") else None,
+        )
+        try:
+            order = fake.engine.submit_order(request)
+        except InsufficientFunds as exc:
+            self._send(403, {"code": 40310000, "message": f"insufficient balance ({exc})", "symbol": "USD"})
+            return
+        except OrderRejected as exc:
+            message = "client_order_id must be unique" if exc.code == "duplicate" else str(exc)
+            self._error(422, 40010001, message)
+            return
+        with self.server.state.lock:
+            lose, self.server.state.faults.lose_next_order_response = self.server.state.faults.lose_next_order_response, False
+        if lose:
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return
+        self._send(200, fake.order_json(order))
+
+    def _get(self, *, order_id: str = "", client_order_id: str = "") -> None:
+        engine = self.server.fake.engine
+        try:
+            order = engine.get_order("", venue_order_id=_engine_id(order_id)) if order_id else \
+                engine.get_order("", client_order_id=client_order_id)
+        except (UnknownOrder, ValueError, IndexError):
+            self._error(404, 40410000, "order not found")
+            return
+        self._send(200, self.server.fake.order_json(order))
+
+    def _cancel(self, order_id: str) -> None:
+        engine = self.server.fake.engine
+        try:
+            engine.cancel_order("", venue_order_id=_engine_id(order_id))
+        except (UnknownOrder, ValueError, IndexError):
+            self._error(404, 40410000, "order not found")
+            return
+        except OrderRejected:
+            self._error(422, 42210000, "order is not cancelable")
+            return
+        self._send(204, None)
+
+    def _open_orders(self, params: dict[str, str]) -> None:
+        fake = self.server.fake
+        wanted = params.get("symbols")
+        symbol = (fake.crypto.get(wanted) or fake.stocks.get(wanted)) if wanted else None
+        self._send(200, [fake.order_json(o) for o in fake.engine.open_orders(symbol)])
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    state: _State
+    fake: FakeAlpaca
+
+
+class FakeAlpaca:
+    """``with FakeAlpaca(crypto=["BTC/USD"], stocks=["AAPL/USD"]) as fake:``."""
+
+    def __init__(self, *, crypto: list[str], stocks: list[str] | None = None, cash: Decimal = Decimal(100_000)) -> None:
+        self.crypto = {s: s for s in crypto} | {s.replace("/", ""): s for s in crypto}
+        self.stocks = {s.split("/")[0]: s for s in stocks or []}
+        rules = {s: SymbolRules(symbol=s, tick_size=Decimal("0.01"), lot_step=Decimal("0.000000001"),
+                                min_qty=Decimal("0.000000001"), min_notional=Decimal(1)) for s in stocks or []}
+        engine = PaperEngine(clock=RealClock(), balances={"USD": cash}, fee_rate=Decimal(0), rules=rules)
+        self.state = _State(engine=engine)
+        self._http = _HttpServer(("127.0.0.1", 0), _Handler)
+        self._http.state = self.state
+        self._http.fake = self
+        self._http_thread = threading.Thread(target=self._http.serve_forever, name="fake-alpaca-http", daemon=True)
+        self._clients: list[tuple[ServerConnection, str, set[str]]] = []
+        self._clients_lock = threading.Lock()
+        self.rejected_connections = 0
+        self._ws = serve(self._ws_handler, "127.0.0.1", 0)
+        self._ws_thread = threading.Thread(target=self._ws.serve_forever, name="fake-alpaca-ws", daemon=True)
+
+    def __enter__(self) -> FakeAlpaca:
+        self._http_thread.start()
+        self._ws_thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.drop_clients()
+        self._ws.shutdown()
+        self._http.shutdown()
+        self._http.server_close()
+        self._ws_thread.join(timeout=5)
+        self._http_thread.join(timeout=5)
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self._http.server_address[1]}"
+
+    @property
+    def crypto_ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self._ws.socket.getsockname()[1]}/v1beta3/crypto/us"
+
+    @property
+    def stocks_ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self._ws.socket.getsockname()[1]}/v2/iex"
+
+    @property
+    def engine(self) -> PaperEngine:
+        return self.state.engine
+
+    @property
+    def faults(self) -> Faults:
+        return self.state.faults
+
+    def requests(self, path: str | None = None) -> list[tuple[str, str, Any]]:
+        with self.state.lock:
+            return [r for r in self.state.requests if path is None or r[1] == path]
+
+    # -- JSON shapes ----------------------------------------------------------------------------------
+
+    def asset_json(self, symbol: str) -> dict[str, Any]:
+        return {"id": symbol, "class": "crypto", "exchange": "CRYPTO", "symbol": symbol, "status": "active",
+                "tradable": True, "fractionable": True, "min_order_size": "0.000001", "min_trade_increment": "0.000001",
+                "price_increment": "0.01"}
+
+    def venue_symbol(self, symbol: str) -> str:
+        return symbol if symbol in self.crypto else symbol.split("/")[0]
+
+    def order_json(self, order: OrderSnapshot) -> dict[str, Any]:
+        return {
+            "id": _uuid(order.venue_order_id), "client_order_id": order.client_order_id,
+            "symbol": self.venue_symbol(order.symbol), "asset_class": "crypto" if order.symbol in self.crypto else "us_equity",
+            "side": order.side.value, "type": "stop_limit" if order.order_type is OrderType.STOP_LIMIT else "limit",
+            "qty": str(order.qty), "filled_qty": str(order.filled_qty),
+            "filled_avg_price": str(order.avg_fill_price) if order.avg_fill_price is not None else None,
+            "limit_price": str(order.price), "stop_price": str(order.stop_price) if order.stop_price else None,
+            "status": _STATUS[order.status], "time_in_force": "gtc", "updated_at": _iso(order.ts_event),
+        }
+
+    def positions_json(self) -> list[dict[str, Any]]:
+        symbols = list({*self.crypto.values(), *self.stocks.values()})
+        return [{"symbol": p.symbol.replace("/", "") if p.symbol in self.crypto else p.symbol.split("/")[0],
+                 "qty": str(p.qty), "avg_entry_price": str(p.avg_entry_price or 0),
+                 "asset_class": "crypto" if p.symbol in self.crypto else "us_equity", "side": "long"}
+                for p in self.engine.positions(symbols)]
+
+    def quote_json(self, symbol: str) -> dict[str, Any]:
+        quote = self.engine.best_quote(symbol)
+        return {"bp": float(quote.bid), "bs": 1.5, "ap": float(quote.ask), "as": 2.5, "t": _iso(quote.ts_event)}
+
+    # -- streams --------------------------------------------------------------------------------------
+
+    def _ws_handler(self, connection: ServerConnection) -> None:
+        path = connection.request.path if connection.request is not None else ""
+        connection.send(json.dumps([{"T": "success", "msg": "connected"}]))
+        try:
+            auth = json.loads(connection.recv(timeout=10))
+        except Exception:
+            return
+        if auth.get("key") != KEY_ID or auth.get("secret") != SECRET_KEY:
+            connection.send(json.dumps([{"T": "error", "code": 402, "msg": "auth failed"}]))
+            connection.close()
+            return
+        with self._clients_lock:
+            if any(p == path for _, p, _ in self._clients):
+                self.rejected_connections += 1
+                connection.send(json.dumps([{"T": "error", "code": 406, "msg": "connection limit exceeded"}]))
+                connection.close()
+                return
+            entry: tuple[ServerConnection, str, set[str]] = (connection, path, set())
+            self._clients.append(entry)
+        connection.send(json.dumps([{"T": "success", "msg": "authenticated"}]))
+        try:
+            for raw in connection:
+                message = json.loads(raw)
+                if message.get("action") == "subscribe":
+                    entry[2].update(message.get("quotes", []))
+                    connection.send(json.dumps([{"T": "subscription", "trades": [], "quotes": sorted(entry[2]), "bars": []}]))
+        except Exception:
+            pass
+        finally:
+            with self._clients_lock:
+                if entry in self._clients:
+                    self._clients.remove(entry)
+
+    def subscribed(self) -> set[str]:
+        with self._clients_lock:
+            return set().union(*(subs for _, _, subs in self._clients)) if self._clients else set()
+
+    def push_quote(self, symbol: str, bid: Decimal, ask: Decimal) -> None:
+        now = time.time_ns()
+        self.engine.on_quote(Quote(venue="alpaca", symbol=symbol, bid=bid, ask=ask, ts_event=now, ts_init=now))
+        venue_symbol = self.venue_symbol(symbol)
+        # Alpaca streams JSON numbers: written here from the decimal text, exactly.
+        frame = (f'[{{"T":"q","S":"{venue_symbol}","bp":{bid},"bs":1.5,"ap":{ask},"as":2.5,'
+                 f'"t":"{_iso(now)}"}}]')
+        self._broadcast(frame, venue_symbol)
+
+    def send_malformed(self) -> None:
+        self._broadcast('[{"T":"q","S":"BTC/USD","bp":"not a number"', None)
+
+    def _broadcast(self, frame: str, venue_symbol: str | None) -> None:
+        with self._clients_lock:
+            targets = [c for c, _, subs in self._clients if venue_symbol is None or venue_symbol in subs]
+        for connection in targets:
+            try:
+                connection.send(frame)
+            except Exception:
+                pass
+
+    def drop_clients(self) -> None:
+        with self._clients_lock:
+            targets = [c for c, _, _ in self._clients]
+        for connection in targets:
+            try:
+                connection.socket.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass

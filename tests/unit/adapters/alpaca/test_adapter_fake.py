@@ -1,0 +1,200 @@
+"""The Alpaca adapter and streams against the local fake venue (127.0.0.1)."""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from adapters.alpaca.adapter import AlpacaExchange, create_exchange, create_market_stream
+from core.clock import RealClock
+from core.config import AppConfig, Secrets, parse_config
+from core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited, VenueUnavailable
+from core.messages import OrderRequest, Quote
+from core.types import OrderStatus, Side
+from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
+
+D = Decimal
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAlpaca]:
+    with FakeAlpaca(crypto=["BTC/USD"], stocks=["AAPL/USD"]) as server:
+        server.push_quote("BTC/USD", D(60000), D("60000.5"))
+        server.push_quote("AAPL/USD", D("173.01"), D("173.09"))
+        yield server
+
+
+def config(fake: FakeAlpaca, timeout_s: float = 5.0) -> AppConfig:
+    return parse_config({"exchange": {"venue": "alpaca", "market_data": "alpaca"}, "symbols": ["BTC/USD", "AAPL/USD"],
+                         "venues": {"alpaca": {"rest_url": fake.rest_url, "data_rest_url": fake.rest_url,
+                                               "ws_url": fake.crypto_ws_url, "stocks_ws_url": fake.stocks_ws_url,
+                                               "timeout_s": timeout_s}}})
+
+
+def secrets(key: str = KEY_ID) -> Secrets:
+    return Secrets(autohedge_alpaca_api_key_id=key, autohedge_alpaca_api_secret_key=SECRET_KEY)
+
+
+def exchange(fake: FakeAlpaca, *, key: str = KEY_ID, timeout_s: float = 5.0) -> AlpacaExchange:
+    return create_exchange(config(fake, timeout_s), secrets(key), RealClock())
+
+
+def buy(coid: str = "ah-e1-0", symbol: str = "BTC/USD", qty: str = "0.01", price: str = "59000") -> OrderRequest:
+    return OrderRequest(client_order_id=coid, symbol=symbol, side=Side.BUY, qty=D(qty), price=D(price))
+
+
+def test_adapter_crypto_order_body_uses_slash_symbol_and_strings(fake: FakeAlpaca) -> None:
+    exchange(fake).submit_order(buy(price="59000.10"))
+    (_, _, body), = fake.requests("/v2/orders")
+    assert body == {"symbol": "BTC/USD", "qty": "0.01", "side": "buy", "type": "limit", "time_in_force": "gtc",
+                    "limit_price": "59000.1", "client_order_id": "ah-e1-0"}
+
+
+def test_adapter_stock_order_uses_the_ticker_and_positions_map_back(fake: FakeAlpaca) -> None:
+    ex = exchange(fake)
+    filled = ex.submit_order(buy(symbol="AAPL/USD", qty="1.5", price="173.10"))
+    assert filled.status is OrderStatus.FILLED and fake.requests("/v2/orders")[0][2]["symbol"] == "AAPL"
+    (position,) = ex.positions(["AAPL/USD", "BTC/USD"])
+    assert position.symbol == "AAPL/USD" and position.qty == D("1.5") and position.avg_entry_price == D("173.09")
+
+
+def test_adapter_crypto_position_from_btcusd(fake: FakeAlpaca) -> None:
+    ex = exchange(fake)
+    ex.submit_order(buy(price="60001"))
+    (position,) = ex.positions(["BTC/USD"])
+    assert position.symbol == "BTC/USD" and position.qty == D("0.01")
+
+
+def test_adapter_lost_response_then_lookup_by_client_id_finds_it(fake: FakeAlpaca) -> None:
+    ex = exchange(fake)
+    ex.symbol_rules("BTC/USD")
+    fake.faults.lose_next_order_response = True
+    with pytest.raises(OutcomeUnknown):
+        ex.submit_order(buy())
+    assert ex.get_order("BTC/USD", client_order_id="ah-e1-0").status is OrderStatus.NEW
+    assert len(fake.engine.all_orders()) == 1
+
+
+def test_adapter_cancel_is_204_then_read_back(fake: FakeAlpaca) -> None:
+    ex = exchange(fake)
+    placed = ex.submit_order(buy())
+    assert ex.cancel_order("BTC/USD", client_order_id="ah-e1-0").status is OrderStatus.CANCELED
+    assert placed.venue_order_id.count("-") == 4  # a uuid
+
+
+def test_adapter_429_rate_limited_and_budget_pauses(fake: FakeAlpaca) -> None:
+    ex = exchange(fake)
+    ex.symbol_rules("BTC/USD")
+    fake.faults.rate_limit_after = len(fake.requests())
+    with pytest.raises(RateLimited):
+        ex.open_orders()
+    sent = len(fake.requests())
+    with pytest.raises(RateLimited):
+        ex.open_orders()
+    assert len(fake.requests()) == sent
+
+
+def test_adapter_5xx_unknown_on_submit_retryable_on_read(fake: FakeAlpaca) -> None:
+    ex = exchange(fake)
+    ex.symbol_rules("BTC/USD")
+    fake.faults.server_errors = 2
+    with pytest.raises(OutcomeUnknown):
+        ex.submit_order(buy())
+    with pytest.raises(VenueUnavailable):
+        ex.open_orders()
+
+
+def test_adapter_slow_submit_is_outcome_unknown(fake: FakeAlpaca) -> None:
+    ex = exchange(fake, timeout_s=0.3)
+    ex.symbol_rules("BTC/USD")
+    fake.faults.delay_s = 1.0
+    with pytest.raises(OutcomeUnknown):
+        ex.submit_order(buy())
+
+
+def test_adapter_refuses_off_increment_quantity_before_sending(fake: FakeAlpaca) -> None:
+    ex = exchange(fake)
+    with pytest.raises(OrderRefused, match="multiple"):
+        ex.submit_order(buy(qty="0.0000001"))
+    assert fake.requests("/v2/orders") == []
+
+
+def test_adapter_bad_keys_name_the_variables(fake: FakeAlpaca) -> None:
+    with pytest.raises(AuthError, match="AUTOHEDGE_ALPACA_API_KEY_ID"):
+        exchange(fake, key="wrong").balances()
+
+
+def test_adapter_best_quote_from_data_api_is_exact(fake: FakeAlpaca) -> None:
+    quote = exchange(fake).best_quote("BTC/USD")
+    assert (quote.bid, quote.ask) == (D(60000), D("60000.5"))
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.quotes: queue.Queue[Quote] = queue.Queue()
+        self.malformed: queue.Queue[str] = queue.Queue()
+        self.disconnected: queue.Queue[str] = queue.Queue()
+
+    def on_quote(self, quote: Quote) -> None:
+        self.quotes.put(quote)
+
+    def on_malformed(self, raw: str, error: str) -> None:
+        self.malformed.put(error)
+
+    def on_disconnected(self, error: str) -> None:
+        self.disconnected.put(error)
+
+
+def subscribed_stream(fake: FakeAlpaca, expected: set[str]) -> tuple[Any, Sink]:
+    stream = create_market_stream(config(fake), RealClock(), secrets())
+    sink = Sink()
+    stream.start(["BTC/USD", "AAPL/USD"], sink)
+    for _ in range(500):  # wait on the fake's state: both subscriptions registered
+        if fake.subscribed() >= expected:
+            break
+        try:
+            raise AssertionError(f"stream ended: {sink.disconnected.get(timeout=0.01)}")
+        except queue.Empty:
+            pass
+    assert fake.subscribed() >= expected
+    return stream, sink
+
+
+def test_streams_authenticate_subscribe_and_deliver_crypto_and_stock_quotes(fake: FakeAlpaca) -> None:
+    stream, sink = subscribed_stream(fake, {"BTC/USD", "AAPL"})
+    fake.push_quote("BTC/USD", D("60001.25"), D("60002.5"))
+    fake.push_quote("AAPL/USD", D("173.5"), D("173.55"))
+    got = {q.symbol: q for q in (sink.quotes.get(timeout=5), sink.quotes.get(timeout=5))}
+    stream.stop()
+    assert got["BTC/USD"].bid == D("60001.25") and got["AAPL/USD"].ask == D("173.55")
+
+
+def test_stream_malformed_then_quotes_continue(fake: FakeAlpaca) -> None:
+    stream, sink = subscribed_stream(fake, {"BTC/USD", "AAPL"})
+    fake.send_malformed()
+    fake.push_quote("BTC/USD", D(60010), D(60011))
+    assert sink.malformed.get(timeout=5).startswith("alpaca frame is not JSON")
+    assert sink.quotes.get(timeout=5).bid == D(60010)
+    stream.stop()
+
+
+def test_stream_second_connection_gets_406_and_reports_it(fake: FakeAlpaca) -> None:
+    first, _ = subscribed_stream(fake, {"BTC/USD", "AAPL"})
+    second = create_market_stream(config(fake), RealClock(), secrets())
+    sink = Sink()
+    second.start(["BTC/USD", "AAPL/USD"], sink)
+    assert "406" in sink.disconnected.get(timeout=5)
+    second.stop()
+    first.stop()
+    assert fake.rejected_connections >= 1
+
+
+def test_stream_dropped_socket_reports_disconnected(fake: FakeAlpaca) -> None:
+    stream, sink = subscribed_stream(fake, {"BTC/USD", "AAPL"})
+    fake.drop_clients()
+    assert sink.disconnected.get(timeout=5)
+    stream.stop()
