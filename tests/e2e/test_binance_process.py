@@ -89,3 +89,25 @@ def test_binance_end_to_end_against_the_fake(tmp_path: Path) -> None:
     assert data["actors"]["feed:binance"]["restarts"] >= 1 and data["actors"]["feed:binance"]["state"] == "running"
     for order in orders:  # every order within the symbol's rules
         assert order.price % Decimal("0.01") == 0 and order.qty % Decimal("0.000001") == 0
+
+
+def test_dry_run_paper_execution_on_binance_public_quotes_needs_no_keys(tmp_path: Path) -> None:
+    with FakeBinance(symbols=["BTC/USDT"]) as fake, Market(fake):
+        config = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+        config.update({
+            "exchange": {"venue": "paper", "market_data": "binance"}, "symbols": ["BTC/USDT"], "symbol_overrides": {},
+            "synthetic": {"symbols": {}}, "venues": {"binance": {"rest_url": fake.rest_url, "ws_url": fake.ws_url}},
+            "api": {"enabled": False},
+        })
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        summary = tmp_path / "summary.json"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOHEDGE_BINANCE")}
+        result = subprocess.run(
+            [sys.executable, "-m", "autohedge.cli", "run", "--config", str(path), "--duration", "6",
+             "--summary-json", str(summary)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 0, result.stderr[-3000:]
+        signed = [r for r in fake.requests() if "signature" in r[2]]
+    data = json.loads(summary.read_text(encoding="utf-8"))
+    assert data["counters"]["quotes"] > 100 and data["counters"]["orders_filled"] >= 1, result.stderr[-3000:]
+    assert signed == []  # only public market data was asked of the venue
