@@ -30,3 +30,17 @@ def test_run_bad_config_exits_2_before_starting(tmp_path: Path, capsys: pytest.C
 def test_check_config_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config", "--config", str(tmp_path / "none.yaml")]) == 2
     assert "config file not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("venue", "url"), [("binance", "https://api.binance.com"), ("alpaca", "https://api.alpaca.markets")])
+def test_run_live_endpoint_without_opt_in_refuses_with_exit_2(
+    venue: str, url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"exchange: {{venue: {venue}, market_data: {venue}}}\nsymbols: [BTC/USD]\n"
+        f"venues: {{{venue}: {{rest_url: '{url}', ws_url: 'wss://127.0.0.1:9'}}}}\napi: {{enabled: false}}\n",
+        encoding="utf-8",
+    )
+    assert main(["run", "--config", str(config), "--duration", "1"]) == 2
+    assert "exchange.live" in capsys.readouterr().err
