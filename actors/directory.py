@@ -45,16 +45,10 @@ class Directory:
 
     def tell(self, name: str, message: object) -> bool:
         """Tell the current ``name``; False (and a dead letter counted) if it is absent or dead."""
-        ref = self.get(name)
-        if ref is None:
+        if self.get(name) is None:
             self._dead_letter(name, message, "no such actor")
             return False
-        try:
-            ref.tell(message)
-        except pykka.ActorDeadError:
-            self._dead_letter(name, message, "actor dead")
-            return False
-        return True
+        return self.tell_if_present(name, message)
 
     def tell_if_present(self, name: str, message: object) -> bool:
         """Like ``tell`` but an absent receiver (not started yet, parked) is not a dead letter."""

@@ -13,7 +13,20 @@ from core.errors import InsufficientBalance, OrderRefused
 from core.messages import SymbolRules
 from core.types import quantize_down
 
-__all__ = ["EntrySize", "size_entry"]
+__all__ = ["EntrySize", "rule_violations", "size_entry"]
+
+
+def rule_violations(rules: SymbolRules, qty: Decimal, *prices: Decimal) -> list[str]:
+    """What a venue would reject about an order (empty = acceptable): tick, lot step, minimums."""
+    problems = [f"price {p} is not a positive multiple of tick {rules.tick_size}"
+                for p in prices if p <= 0 or p % rules.tick_size != 0]
+    if qty <= 0 or qty % rules.lot_step != 0:
+        problems.append(f"quantity {qty} is not a positive multiple of lot step {rules.lot_step}")
+    if qty < rules.min_qty:
+        problems.append(f"quantity {qty} below the minimum {rules.min_qty}")
+    if prices and qty * min(prices) < rules.min_notional:
+        problems.append(f"order value {qty * min(prices)} below the minimum notional {rules.min_notional}")
+    return problems
 
 
 @dataclass(frozen=True)

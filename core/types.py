@@ -23,6 +23,7 @@ __all__ = [
     "TimeInForce",
     "Venue",
     "base_of",
+    "decimal_str",
     "make_client_order_id",
     "quantize_down",
     "quantize_up",
@@ -165,3 +166,8 @@ def quantize_up(value: Decimal, step: Decimal) -> Decimal:
     if step <= 0:
         raise ValueError(f"step must be positive, got {step}")
     return (value / step).to_integral_value(rounding=ROUND_UP) * step
+
+
+def decimal_str(value: Decimal) -> str:
+    """Plain decimal text for a venue: no exponent, no trailing zeros (``Decimal("1E+1")`` -> ``"10"``)."""
+    return format(value.normalize(), "f")

@@ -30,13 +30,11 @@ from core.messages import (
 )
 from core.ports import Capabilities, MarketStream
 from core.ratelimit import RequestBudget
+from core.risk import rule_violations
 from core.types import OrderType
+from core.types import decimal_str as fmt
 
 __all__ = ["AlpacaExchange", "create_exchange", "create_market_stream"]
-
-
-def fmt(value: Decimal) -> str:
-    return format(value.normalize(), "f")
 
 
 class AlpacaExchange:
@@ -85,14 +83,8 @@ class AlpacaExchange:
         return parse_order(order, symbol=symbol)
 
     def _check(self, symbol: str, qty: Decimal, *prices: Decimal) -> None:
-        rules = self.symbol_rules(symbol)
-        problems = [f"price {p} is not a multiple of {rules.tick_size}" for p in prices if p % rules.tick_size != 0]
-        if qty % rules.lot_step != 0:
-            problems.append(f"quantity {qty} is not a multiple of {rules.lot_step}")
-        if qty < rules.min_qty:
-            problems.append(f"quantity {qty} below the minimum order size {rules.min_qty}")
-        if qty * min(prices) < rules.min_notional:
-            problems.append(f"value {qty * min(prices)} below the minimum {rules.min_notional}")
+        """Refuse before sending what the venue's rules would reject."""
+        problems = rule_violations(self.symbol_rules(symbol), qty, *prices)
         if problems:
             message = f"alpaca {symbol}: " + "; ".join(problems)
             logger.warning("order refused before sending: {}", message)

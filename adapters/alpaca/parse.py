@@ -10,7 +10,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from adapters.alpaca.constants import ERROR_INSUFFICIENT, ERROR_NOT_FOUND, ORDER_STATUS, ORDER_TYPE, SIDE, VENUE
+from adapters.alpaca.constants import (
+    ERROR_INSUFFICIENT,
+    ERROR_NOT_FOUND,
+    ORDER_STATUS,
+    ORDER_TYPE,
+    SIDE,
+    VENUE,
+)
 from adapters.alpaca.wire import AlpacaAsset, AlpacaOrder, AlpacaQuote
 from core.errors import (
     AuthError,

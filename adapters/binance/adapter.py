@@ -11,8 +11,15 @@ from pydantic import ValidationError
 
 from adapters.binance.constants import CAPABILITIES, REQUEST_WEIGHT_PER_MINUTE, SIDE_TO_WIRE, VENUE
 from adapters.binance.parse import SymbolMap, parse_order, parse_rules, sum_fees
-from adapters.binance.rest import BinanceRest, fmt
-from adapters.binance.wire import BinanceAccount, BinanceBookTicker, BinanceOrder, BinanceOrderList, BinanceSymbolInfo, BinanceTrade
+from adapters.binance.rest import BinanceRest
+from adapters.binance.wire import (
+    BinanceAccount,
+    BinanceBookTicker,
+    BinanceOrder,
+    BinanceOrderList,
+    BinanceSymbolInfo,
+    BinanceTrade,
+)
 from adapters.binance.ws import BinanceMarketStream
 from core.clock import Clock
 from core.config import AppConfig, Secrets
@@ -29,7 +36,9 @@ from core.messages import (
 )
 from core.ports import Capabilities
 from core.ratelimit import RequestBudget
+from core.risk import rule_violations
 from core.types import OrderType, base_of
+from core.types import decimal_str as fmt
 
 __all__ = ["BinanceExchange", "create_exchange", "create_market_stream"]
 
@@ -75,18 +84,8 @@ class BinanceExchange:
             raise OrderRefused(f"binance: no trading rules for {symbol}") from None
 
     def _check(self, symbol: str, qty: Decimal, *prices: Decimal) -> None:
-        """Refuse before sending what Binance's filters would reject."""
-        rules = self.symbol_rules(symbol)
-        problems = []
-        for price in prices:
-            if price % rules.tick_size != 0:
-                problems.append(f"price {price} is not a multiple of tick {rules.tick_size}")
-        if qty % rules.lot_step != 0:
-            problems.append(f"quantity {qty} is not a multiple of step {rules.lot_step}")
-        if qty < rules.min_qty:
-            problems.append(f"quantity {qty} below minQty {rules.min_qty}")
-        if qty * min(prices) < rules.min_notional:
-            problems.append(f"value {qty * min(prices)} below minNotional {rules.min_notional}")
+        """Refuse before sending what the venue's rules would reject."""
+        problems = rule_violations(self.symbol_rules(symbol), qty, *prices)
         if problems:
             message = f"binance {symbol}: " + "; ".join(problems)
             logger.warning("order refused before sending: {}", message)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-from decimal import Decimal
 from typing import Any
 
 import requests
@@ -22,15 +21,9 @@ from core.clock import Clock
 from core.errors import AuthError, OutcomeUnknown, VenueUnavailable
 from core.ratelimit import RequestBudget
 
-__all__ = ["BinanceRest", "fmt"]
+__all__ = ["BinanceRest"]
 
 AUTH_HINT = "set AUTOHEDGE_BINANCE_API_KEY and AUTOHEDGE_BINANCE_API_SECRET"
-
-
-def fmt(value: Decimal) -> str:
-    """A decimal as Binance wants it: plain notation, no exponent, no trailing zeros."""
-    text = format(value.normalize(), "f")
-    return text
 
 
 class BinanceRest:

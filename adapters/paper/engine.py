@@ -29,6 +29,7 @@ from core.messages import (
     Quote,
     SymbolRules,
 )
+from core.risk import rule_violations
 from core.types import OrderStatus, OrderType, Side, base_of, quantize_down, quote_of, validate_symbol
 
 __all__ = ["DEFAULT_RULES", "PaperEngine"]
@@ -128,16 +129,9 @@ class PaperEngine:
         return rules
 
     def _check_rules(self, symbol: str, qty: Decimal, *prices: Decimal) -> None:
-        rules = self.symbol_rules(symbol)
-        for price in prices:
-            if price <= 0 or price % rules.tick_size != 0:
-                raise OrderRejected(f"{symbol}: price {price} is not a positive multiple of tick {rules.tick_size}", venue=self.venue)
-        if qty <= 0 or qty % rules.lot_step != 0:
-            raise OrderRejected(f"{symbol}: quantity {qty} is not a positive multiple of lot step {rules.lot_step}", venue=self.venue)
-        if qty < rules.min_qty:
-            raise OrderRejected(f"{symbol}: quantity {qty} below minimum {rules.min_qty}", venue=self.venue)
-        if qty * min(prices) < rules.min_notional:
-            raise OrderRejected(f"{symbol}: order value {qty * min(prices)} below minimum notional {rules.min_notional}", venue=self.venue)
+        problems = rule_violations(self.symbol_rules(symbol), qty, *prices)
+        if problems:
+            raise OrderRejected(f"{symbol}: " + "; ".join(problems), venue=self.venue)
 
     # -- orders -------------------------------------------------------------------------------------
 

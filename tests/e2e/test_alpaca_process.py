@@ -7,47 +7,22 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections import Counter
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import yaml
 
-from adapters.marketdata.synthetic import SyntheticQuotes
-from core.config import SyntheticConfig, SyntheticSymbol
 from core.types import OrderType, Side
+from tests.e2e.market import Market
 from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 
 
-class Market:
-    def __init__(self, fake: FakeAlpaca) -> None:
-        self._fake = fake
-        self._quotes = SyntheticQuotes(SyntheticConfig(seed=11, symbols={
-            "BTC/USD": SyntheticSymbol(start_price=Decimal(60000), volatility_bps=Decimal(4))}), ["BTC/USD"])
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.02):  # the market's own pace
-            q = self._quotes.next_quote("BTC/USD", ts_init=0)
-            self._fake.push_quote("BTC/USD", q.bid, q.ask)
-
-    def __enter__(self) -> Market:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-
 def test_alpaca_end_to_end_against_the_fake(tmp_path: Path) -> None:
-    with FakeAlpaca(crypto=["BTC/USD"]) as fake, Market(fake):
+    with FakeAlpaca(crypto=["BTC/USD"]) as fake, Market(fake.push_quote, "BTC/USD", seed=11):
         config = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
         config.update({
             "exchange": {"venue": "alpaca", "market_data": "alpaca"}, "symbols": ["BTC/USD"], "symbol_overrides": {},

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -15,40 +14,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from adapters.marketdata.synthetic import SyntheticQuotes
-from core.config import SyntheticConfig, SyntheticSymbol
+from tests.e2e.market import Market
 from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 
 
-class Market:
-    """Moves the fake's market: a seeded random walk, 50 quotes a second, until stopped."""
-
-    def __init__(self, fake: FakeBinance) -> None:
-        self._fake = fake
-        self._quotes = SyntheticQuotes(SyntheticConfig(seed=3, symbols={
-            "BTC/USDT": SyntheticSymbol(start_price=Decimal(60000), volatility_bps=Decimal(4))}), ["BTC/USDT"])
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.02):  # the market's own pace
-            q = self._quotes.next_quote("BTC/USDT", ts_init=0)
-            self._fake.push_quote("BTC/USDT", q.bid, q.ask)
-
-    def __enter__(self) -> Market:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-
 def test_binance_end_to_end_against_the_fake(tmp_path: Path) -> None:
-    with FakeBinance(symbols=["BTC/USDT"]) as fake, Market(fake):
+    with FakeBinance(symbols=["BTC/USDT"]) as fake, Market(fake.push_quote, "BTC/USDT", seed=3):
         config = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
         config.update({
             "exchange": {"venue": "binance", "market_data": "binance"}, "symbols": ["BTC/USDT"], "symbol_overrides": {},
@@ -92,7 +66,7 @@ def test_binance_end_to_end_against_the_fake(tmp_path: Path) -> None:
 
 
 def test_dry_run_paper_execution_on_binance_public_quotes_needs_no_keys(tmp_path: Path) -> None:
-    with FakeBinance(symbols=["BTC/USDT"]) as fake, Market(fake):
+    with FakeBinance(symbols=["BTC/USDT"]) as fake, Market(fake.push_quote, "BTC/USDT", seed=3):
         config = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
         config.update({
             "exchange": {"venue": "paper", "market_data": "binance"}, "symbols": ["BTC/USDT"], "symbol_overrides": {},

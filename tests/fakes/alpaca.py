@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from websockets.sync.server import ServerConnection, serve
+from websockets.sync.server import ServerConnection
 
 from adapters.paper.engine import PaperEngine
 from core.clock import RealClock
 from core.errors import InsufficientFunds, OrderRejected, UnknownOrder
 from core.messages import OrderRequest, OrderSnapshot, Quote, SymbolRules
 from core.types import OrderStatus, OrderType, Side, TimeInForce
+from tests.fakes.venue_server import FakeVenue, StreamClient
 
 __all__ = ["KEY_ID", "SECRET_KEY", "FakeAlpaca"]
 
@@ -54,16 +54,8 @@ class Faults:
     lose_next_order_response: bool = False
 
 
-@dataclass
-class _State:
-    engine: PaperEngine
-    faults: Faults = field(default_factory=Faults)
-    requests: list[tuple[str, str, Any]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
 class _Handler(BaseHTTPRequestHandler):
-    server: _HttpServer
+    server: Any
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -225,13 +217,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, [fake.order_json(o) for o in fake.engine.open_orders(symbol)])
 
 
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-    state: _State
-    fake: FakeAlpaca
-
-
-class FakeAlpaca:
+class FakeAlpaca(FakeVenue):
     """``with FakeAlpaca(crypto=["BTC/USD"], stocks=["AAPL/USD"]) as fake:``."""
 
     def __init__(self, *, crypto: list[str], stocks: list[str] | None = None, cash: Decimal = Decimal(100_000)) -> None:
@@ -240,53 +226,16 @@ class FakeAlpaca:
         rules = {s: SymbolRules(symbol=s, tick_size=Decimal("0.01"), lot_step=Decimal("0.000000001"),
                                 min_qty=Decimal("0.000000001"), min_notional=Decimal(1)) for s in stocks or []}
         engine = PaperEngine(clock=RealClock(), balances={"USD": cash}, fee_rate=Decimal(0), rules=rules)
-        self.state = _State(engine=engine)
-        self._http = _HttpServer(("127.0.0.1", 0), _Handler)
-        self._http.state = self.state
-        self._http.fake = self
-        self._http_thread = threading.Thread(target=self._http.serve_forever, name="fake-alpaca-http", daemon=True)
-        self._clients: list[tuple[ServerConnection, str, set[str]]] = []
-        self._clients_lock = threading.Lock()
         self.rejected_connections = 0
-        self._ws = serve(self._ws_handler, "127.0.0.1", 0)
-        self._ws_thread = threading.Thread(target=self._ws.serve_forever, name="fake-alpaca-ws", daemon=True)
-
-    def __enter__(self) -> FakeAlpaca:
-        self._http_thread.start()
-        self._ws_thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.drop_clients()
-        self._ws.shutdown()
-        self._http.shutdown()
-        self._http.server_close()
-        self._ws_thread.join(timeout=5)
-        self._http_thread.join(timeout=5)
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://127.0.0.1:{self._http.server_address[1]}"
+        super().__init__(name="alpaca", handler=_Handler, engine=engine, faults=Faults())
 
     @property
     def crypto_ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self._ws.socket.getsockname()[1]}/v1beta3/crypto/us"
+        return f"{self.ws_base_url}/v1beta3/crypto/us"
 
     @property
     def stocks_ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self._ws.socket.getsockname()[1]}/v2/iex"
-
-    @property
-    def engine(self) -> PaperEngine:
-        return self.state.engine
-
-    @property
-    def faults(self) -> Faults:
-        return self.state.faults
-
-    def requests(self, path: str | None = None) -> list[tuple[str, str, Any]]:
-        with self.state.lock:
-            return [r for r in self.state.requests if path is None or r[1] == path]
+        return f"{self.ws_base_url}/v2/iex"
 
     # -- JSON shapes ----------------------------------------------------------------------------------
 
@@ -333,31 +282,24 @@ class FakeAlpaca:
             connection.send(json.dumps([{"T": "error", "code": 402, "msg": "auth failed"}]))
             connection.close()
             return
-        with self._clients_lock:
-            if any(p == path for _, p, _ in self._clients):
-                self.rejected_connections += 1
-                connection.send(json.dumps([{"T": "error", "code": 406, "msg": "connection limit exceeded"}]))
-                connection.close()
-                return
-            entry: tuple[ServerConnection, str, set[str]] = (connection, path, set())
-            self._clients.append(entry)
+        if self._has_client_on(path):  # one connection per endpoint
+            self.rejected_connections += 1
+            connection.send(json.dumps([{"T": "error", "code": 406, "msg": "connection limit exceeded"}]))
+            connection.close()
+            return
+        client = StreamClient(connection, path)
+        self._add_client(client)
         connection.send(json.dumps([{"T": "success", "msg": "authenticated"}]))
         try:
             for raw in connection:
                 message = json.loads(raw)
                 if message.get("action") == "subscribe":
-                    entry[2].update(message.get("quotes", []))
-                    connection.send(json.dumps([{"T": "subscription", "trades": [], "quotes": sorted(entry[2]), "bars": []}]))
+                    client.topics.update(message.get("quotes", []))
+                    connection.send(json.dumps([{"T": "subscription", "trades": [], "quotes": sorted(client.topics), "bars": []}]))
         except Exception:
             pass
         finally:
-            with self._clients_lock:
-                if entry in self._clients:
-                    self._clients.remove(entry)
-
-    def subscribed(self) -> set[str]:
-        with self._clients_lock:
-            return set().union(*(subs for _, _, subs in self._clients)) if self._clients else set()
+            self._remove_client(client)
 
     def push_quote(self, symbol: str, bid: Decimal, ask: Decimal) -> None:
         now = time.time_ns()
@@ -366,25 +308,7 @@ class FakeAlpaca:
         # Alpaca streams JSON numbers: written here from the decimal text, exactly.
         frame = (f'[{{"T":"q","S":"{venue_symbol}","bp":{bid},"bs":1.5,"ap":{ask},"as":2.5,'
                  f'"t":"{_iso(now)}"}}]')
-        self._broadcast(frame, venue_symbol)
+        self.broadcast(frame, venue_symbol)
 
     def send_malformed(self) -> None:
-        self._broadcast('[{"T":"q","S":"BTC/USD","bp":"not a number"', None)
-
-    def _broadcast(self, frame: str, venue_symbol: str | None) -> None:
-        with self._clients_lock:
-            targets = [c for c, _, subs in self._clients if venue_symbol is None or venue_symbol in subs]
-        for connection in targets:
-            try:
-                connection.send(frame)
-            except Exception:
-                pass
-
-    def drop_clients(self) -> None:
-        with self._clients_lock:
-            targets = [c for c, _, _ in self._clients]
-        for connection in targets:
-            try:
-                connection.socket.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        self.broadcast('[{"T":"q","S":"BTC/USD","bp":"not a number"')

@@ -12,21 +12,21 @@ import hashlib
 import hmac
 import json
 import socket
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from websockets.sync.server import ServerConnection, serve
+from websockets.sync.server import ServerConnection
 
 from adapters.paper.engine import PaperEngine
 from core.clock import RealClock
 from core.errors import InsufficientFunds, OrderRejected, UnknownOrder
 from core.messages import OcoRequest, OrderRequest, OrderSnapshot, Quote
 from core.types import OrderStatus, OrderType, Side, TimeInForce
+from tests.fakes.venue_server import FakeVenue, StreamClient
 
 __all__ = ["FakeBinance"]
 
@@ -50,17 +50,8 @@ class Faults:
     lose_next_order_response: bool = False
 
 
-@dataclass
-class _State:
-    engine: PaperEngine
-    faults: Faults = field(default_factory=Faults)
-    requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
-    weight_used: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
 class _Handler(BaseHTTPRequestHandler):
-    server: _HttpServer
+    server: Any
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -82,7 +73,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("X-MBX-USED-WEIGHT-1M", str(self.server.state.weight_used))
+        self.send_header("X-MBX-USED-WEIGHT-1M", str(len(self.server.state.requests)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
@@ -100,7 +91,6 @@ class _Handler(BaseHTTPRequestHandler):
         params = dict(parse_qsl(query, keep_blank_values=True))
         with state.lock:
             state.requests.append((method, parts.path, params))
-            state.weight_used += 1
             faults = state.faults
             count = len(state.requests)
             limited = faults.rate_limit_after is not None and count > faults.rate_limit_after
@@ -363,89 +353,31 @@ ROUTES = {
 }
 
 
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-    state: _State
-    fake: FakeBinance
-
-
-class FakeBinance:
+class FakeBinance(FakeVenue):
     """``with FakeBinance(symbols=["BTC/USDT"]) as fake:`` REST at ``fake.rest_url``, stream at ``fake.ws_url``."""
 
     def __init__(self, *, symbols: list[str], balances: dict[str, Decimal] | None = None) -> None:
         self.symbols = {s.replace("/", ""): s for s in symbols}
         engine = PaperEngine(clock=RealClock(), balances=balances or {"USDT": Decimal(100_000)}, fee_rate=Decimal("0.001"))
-        self.state = _State(engine=engine)
-        self._http = _HttpServer(("127.0.0.1", 0), _Handler)
-        self._http.state = self.state
-        self._http.fake = self
-        self._http_thread = threading.Thread(target=self._http.serve_forever, name="fake-binance-http", daemon=True)
-        self._clients: list[tuple[ServerConnection, set[str]]] = []
-        self._clients_lock = threading.Lock()
-        self.connections = 0
-        self._ws = serve(self._ws_handler, "127.0.0.1", 0)
-        self._ws_thread = threading.Thread(target=self._ws.serve_forever, name="fake-binance-ws", daemon=True)
-
-    # -- lifecycle ------------------------------------------------------------------------------------
-
-    def __enter__(self) -> FakeBinance:
-        self._http_thread.start()
-        self._ws_thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.drop_clients()
-        self._ws.shutdown()
-        self._http.shutdown()
-        self._http.server_close()
-        self._ws_thread.join(timeout=5)
-        self._http_thread.join(timeout=5)
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://127.0.0.1:{self._http.server_address[1]}"
+        super().__init__(name="binance", handler=_Handler, engine=engine, faults=Faults())
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self._ws.socket.getsockname()[1]}"
-
-    @property
-    def engine(self) -> PaperEngine:
-        return self.state.engine
-
-    @property
-    def faults(self) -> Faults:
-        return self.state.faults
-
-    def requests(self, path: str | None = None) -> list[tuple[str, str, dict[str, str]]]:
-        with self.state.lock:
-            return [r for r in self.state.requests if path is None or r[1] == path]
-
-    # -- websocket ------------------------------------------------------------------------------------
+        return self.ws_base_url
 
     def _ws_handler(self, connection: ServerConnection) -> None:
-        request = connection.request
-        path = request.path if request is not None else ""
-        streams = set()
+        path = connection.request.path if connection.request is not None else ""
+        client = StreamClient(connection, path)
         if "streams=" in path:
-            streams = {s.split("@")[0].upper() for s in path.split("streams=", 1)[1].split("/")}
-        entry = (connection, streams)
-        with self._clients_lock:
-            self._clients.append(entry)
-            self.connections += 1
+            client.topics = {s.split("@")[0].upper() for s in path.split("streams=", 1)[1].split("/")}
+        self._add_client(client)
         try:
             for _ in connection:  # the client sends nothing we need; pings are answered by the library
                 pass
         except Exception:
             pass
         finally:
-            with self._clients_lock:
-                if entry in self._clients:
-                    self._clients.remove(entry)
-
-    def clients(self) -> int:
-        with self._clients_lock:
-            return len(self._clients)
+            self._remove_client(client)
 
     def push_quote(self, symbol: str, bid: Decimal, ask: Decimal) -> None:
         """Move the market: the engine matches, and every subscribed client gets a bookTicker frame."""
@@ -455,26 +387,7 @@ class FakeBinance:
         venue_symbol = symbol.replace("/", "")
         frame = json.dumps({"stream": f"{venue_symbol.lower()}@bookTicker", "data": {
             "u": now, "s": venue_symbol, "b": _f8(bid), "B": "1.00000000", "a": _f8(ask), "A": "1.00000000"}})
-        self._broadcast(frame, venue_symbol)
+        self.broadcast(frame, venue_symbol)
 
     def send_malformed(self, text: str = '{"stream": "btcusdt@bookTicker", "data": {"s": "BTCUSDT", "b": "oops"}') -> None:
-        self._broadcast(text, None)
-
-    def _broadcast(self, frame: str, venue_symbol: str | None) -> None:
-        with self._clients_lock:
-            targets = [c for c, streams in self._clients if venue_symbol is None or venue_symbol in streams]
-        for connection in targets:
-            try:
-                connection.send(frame)
-            except Exception:
-                pass  # a client that is going away
-
-    def drop_clients(self) -> None:
-        """Cut every websocket without a close handshake (a dropped socket)."""
-        with self._clients_lock:
-            targets = [c for c, _ in self._clients]
-        for connection in targets:
-            try:
-                connection.socket.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        self.broadcast(text)

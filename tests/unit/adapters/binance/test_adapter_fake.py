@@ -102,7 +102,7 @@ def test_adapter_slow_response_on_submit_is_outcome_unknown(fake: FakeBinance) -
 def test_adapter_refuses_below_min_notional_before_sending(fake: FakeBinance) -> None:
     ex = exchange(fake)
     ex.symbol_rules("BTC/USDT")
-    with pytest.raises(OrderRefused, match="minNotional"):
+    with pytest.raises(OrderRefused, match="minimum notional"):
         ex.submit_order(order(qty="0.000001", price="100"))
     assert fake.requests("/api/v3/order") == []
 

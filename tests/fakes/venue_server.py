@@ -1,0 +1,133 @@
+"""What every fake venue shares: an HTTP server and a websocket server on 127.0.0.1 around a paper
+engine, the request log, stream clients with their subscriptions, broadcast, and dropped sockets."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from websockets.sync.server import ServerConnection, serve
+
+from adapters.paper.engine import PaperEngine
+
+__all__ = ["FakeVenue", "StreamClient", "VenueState"]
+
+
+@dataclass
+class VenueState:
+    engine: PaperEngine
+    faults: Any
+    requests: list[tuple[str, str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(eq=False)
+class StreamClient:
+    connection: ServerConnection
+    path: str
+    topics: set[str] = field(default_factory=set)
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    state: VenueState
+    fake: Any
+
+
+class FakeVenue:
+    """Subclasses give the HTTP handler class and implement ``_ws_handler``. A context manager."""
+
+    def __init__(self, *, name: str, handler: type[BaseHTTPRequestHandler], engine: PaperEngine, faults: Any) -> None:
+        self.state = VenueState(engine=engine, faults=faults)
+        self._http = _HttpServer(("127.0.0.1", 0), handler)
+        self._http.state = self.state
+        self._http.fake = self
+        self._http_thread = threading.Thread(target=self._http.serve_forever, name=f"fake-{name}-http", daemon=True)
+        self._clients: list[StreamClient] = []
+        self._clients_lock = threading.Lock()
+        self._ws = serve(self._ws_handler, "127.0.0.1", 0)
+        self._ws_thread = threading.Thread(target=self._ws.serve_forever, name=f"fake-{name}-ws", daemon=True)
+
+    def _ws_handler(self, connection: ServerConnection) -> None:
+        raise TypeError(f"{type(self).__name__} must define its stream protocol")
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+
+    def __enter__(self) -> Any:
+        self._http_thread.start()
+        self._ws_thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.drop_clients()
+        self._ws.shutdown()
+        self._http.shutdown()
+        self._http.server_close()
+        self._ws_thread.join(timeout=5)
+        self._http_thread.join(timeout=5)
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self._http.server_address[1]}"
+
+    @property
+    def ws_base_url(self) -> str:
+        return f"ws://127.0.0.1:{self._ws.socket.getsockname()[1]}"
+
+    @property
+    def engine(self) -> PaperEngine:
+        return self.state.engine
+
+    @property
+    def faults(self) -> Any:
+        return self.state.faults
+
+    def requests(self, path: str | None = None) -> list[tuple[str, str, Any]]:
+        with self.state.lock:
+            return [r for r in self.state.requests if path is None or r[1] == path]
+
+    # -- stream clients -------------------------------------------------------------------------------
+
+    def _add_client(self, client: StreamClient) -> None:
+        with self._clients_lock:
+            self._clients.append(client)
+
+    def _remove_client(self, client: StreamClient) -> None:
+        with self._clients_lock:
+            if client in self._clients:
+                self._clients.remove(client)
+
+    def _has_client_on(self, path: str) -> bool:
+        with self._clients_lock:
+            return any(c.path == path for c in self._clients)
+
+    def clients(self) -> int:
+        with self._clients_lock:
+            return len(self._clients)
+
+    def subscribed(self) -> set[str]:
+        with self._clients_lock:
+            return set().union(*(c.topics for c in self._clients)) if self._clients else set()
+
+    def broadcast(self, frame: str, topic: str | None = None) -> None:
+        """Send ``frame`` to every client subscribed to ``topic`` (all clients when None)."""
+        with self._clients_lock:
+            targets = [c.connection for c in self._clients if topic is None or topic in c.topics]
+        for connection in targets:
+            try:
+                connection.send(frame)
+            except Exception:
+                pass  # a client that is going away
+
+    def drop_clients(self) -> None:
+        """Cut every websocket without a close handshake (a dropped socket)."""
+        with self._clients_lock:
+            targets = [c.connection for c in self._clients]
+        for connection in targets:
+            try:
+                connection.socket.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
