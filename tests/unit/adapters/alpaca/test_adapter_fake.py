@@ -13,9 +13,10 @@ from adapters.alpaca.adapter import AlpacaExchange, create_exchange, create_mark
 from core.clock import RealClock
 from core.config import AppConfig, Secrets, parse_config
 from core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited, VenueUnavailable
-from core.messages import OrderRequest, Quote
+from core.messages import OrderRequest
 from core.types import OrderStatus, Side
 from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
+from tests.fakes.sink import QueueSink
 
 D = Decimal
 
@@ -133,25 +134,9 @@ def test_adapter_best_quote_from_data_api_is_exact(fake: FakeAlpaca) -> None:
     assert (quote.bid, quote.ask) == (D(60000), D("60000.5"))
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.quotes: queue.Queue[Quote] = queue.Queue()
-        self.malformed: queue.Queue[str] = queue.Queue()
-        self.disconnected: queue.Queue[str] = queue.Queue()
-
-    def on_quote(self, quote: Quote) -> None:
-        self.quotes.put(quote)
-
-    def on_malformed(self, raw: str, error: str) -> None:
-        self.malformed.put(error)
-
-    def on_disconnected(self, error: str) -> None:
-        self.disconnected.put(error)
-
-
-def subscribed_stream(fake: FakeAlpaca, expected: set[str]) -> tuple[Any, Sink]:
+def subscribed_stream(fake: FakeAlpaca, expected: set[str]) -> tuple[Any, QueueSink]:
     stream = create_market_stream(config(fake), RealClock(), secrets())
-    sink = Sink()
+    sink = QueueSink()
     stream.start(["BTC/USD", "AAPL/USD"], sink)
     for _ in range(500):  # wait on the fake's state: both subscriptions registered
         if fake.subscribed() >= expected:
@@ -185,7 +170,7 @@ def test_stream_malformed_then_quotes_continue(fake: FakeAlpaca) -> None:
 def test_stream_second_connection_gets_406_and_reports_it(fake: FakeAlpaca) -> None:
     first, _ = subscribed_stream(fake, {"BTC/USD", "AAPL"})
     second = create_market_stream(config(fake), RealClock(), secrets())
-    sink = Sink()
+    sink = QueueSink()
     second.start(["BTC/USD", "AAPL/USD"], sink)
     assert "406" in sink.disconnected.get(timeout=5)
     second.stop()

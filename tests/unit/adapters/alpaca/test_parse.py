@@ -4,14 +4,29 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from adapters.alpaca.auth import auth_headers, ws_auth_message
-from adapters.alpaca.parse import SymbolMap, map_error, parse_frame, parse_order, parse_rfc3339_ns, parse_rules
+from adapters.alpaca.parse import (
+    SymbolMap,
+    map_error,
+    parse_frame,
+    parse_order,
+    parse_rfc3339_ns,
+    parse_rules,
+)
 from adapters.alpaca.wire import AlpacaAsset, AlpacaOrder
-from core.errors import AuthError, InsufficientFunds, MalformedMessage, OrderRejected, OutcomeUnknown, RateLimited, UnknownOrder
+from core.errors import (
+    AuthError,
+    InsufficientFunds,
+    MalformedMessage,
+    OrderRejected,
+    OutcomeUnknown,
+    RateLimited,
+    UnknownOrder,
+)
 from core.messages import Quote
 from core.types import OrderStatus, Side
-from pydantic import SecretStr
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "alpaca"
 

@@ -12,9 +12,10 @@ from adapters.binance.adapter import BinanceExchange, create_exchange, create_ma
 from core.clock import RealClock
 from core.config import Secrets, parse_config
 from core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited, VenueUnavailable
-from core.messages import OrderRequest, Quote
+from core.messages import OrderRequest
 from core.types import OrderPurpose, OrderStatus, Side
 from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
+from tests.fakes.sink import QueueSink
 
 D = Decimal
 
@@ -119,25 +120,9 @@ def test_adapter_exit_fill_reports_base_fee_from_trades(fake: FakeBinance) -> No
     assert filled.status is OrderStatus.FILLED and filled.fee == D("0.00001") and filled.fee_asset == "BTC"
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.quotes: queue.Queue[Quote] = queue.Queue()
-        self.malformed: queue.Queue[str] = queue.Queue()
-        self.disconnected: queue.Queue[str] = queue.Queue()
-
-    def on_quote(self, quote: Quote) -> None:
-        self.quotes.put(quote)
-
-    def on_malformed(self, raw: str, error: str) -> None:
-        self.malformed.put(error)
-
-    def on_disconnected(self, error: str) -> None:
-        self.disconnected.put(error)
-
-
-def connected_stream(fake: FakeBinance) -> tuple[object, Sink]:
+def connected_stream(fake: FakeBinance) -> tuple[object, QueueSink]:
     stream = create_market_stream(config(fake), RealClock())
-    sink = Sink()
+    sink = QueueSink()
     stream.start(["BTC/USDT", "ETH/USDT"], sink)
     deadline_hits = 0
     while fake.clients() == 0 and deadline_hits < 500:  # wait on the fake's state: the client connected
