@@ -22,7 +22,6 @@ from core.types import Symbol, Venue
 __all__ = [
     "ApiConfig",
     "AppConfig",
-    "Defaults",
     "ExchangeConfig",
     "ExecutorConfig",
     "FeedConfig",
@@ -79,8 +78,6 @@ class SymbolOverride(_Model):
     max_position_size: PositiveDecimal | None = None
     order_amount: PositiveDecimal | None = None
 
-
-Defaults = SymbolParams
 
 
 class HftConfig(_Model):

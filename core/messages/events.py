@@ -9,14 +9,8 @@ from core.types import OrderPurpose, Side, Symbol
 
 __all__ = [
     "EntryProtection",
-    "ExitArmed",
     "OrderCanceled",
     "OrderFilled",
-    "OrderRejected",
-    "OrderSubmitted",
-    "PositionClosed",
-    "PositionRemoved",
-    "PositionUnprotected",
     "ReconciliationCompleted",
 ]
 
@@ -27,16 +21,6 @@ class EntryProtection(Message):
     take_profit: Decimal | None = None
     stop_loss: Decimal | None = None
 
-
-class OrderSubmitted(Message):
-    symbol: Symbol
-    client_order_id: str
-    venue_order_id: str
-    side: Side
-    purpose: OrderPurpose
-    qty: Decimal
-    price: Decimal
-    ts_init: int
 
 
 class OrderFilled(Message):
@@ -74,47 +58,9 @@ class OrderCanceled(Message):
     ts_init: int
 
 
-class OrderRejected(Message):
-    symbol: Symbol
-    client_order_id: str
-    purpose: OrderPurpose
-    reason: str
-    ts_init: int
 
 
-class ExitArmed(Message):
-    symbol: Symbol
-    qty: Decimal
-    take_profit: Decimal
-    stop_loss: Decimal
-    exit_order_ids: tuple[str, ...]
-    oco: bool
-    ts_init: int
 
-
-class PositionClosed(Message):
-    symbol: Symbol
-    qty: Decimal
-    exit_price: Decimal
-    purpose: OrderPurpose
-    ts_init: int
-
-
-class PositionRemoved(Message):
-    """A tracked position the exchange no longer has."""
-
-    symbol: Symbol
-    ts_init: int
-
-
-class PositionUnprotected(Message):
-    """Every repair attempt failed: the position has no live exit. Health turns degraded."""
-
-    symbol: Symbol
-    qty: Decimal
-    attempts: int
-    last_error: str
-    ts_init: int
 
 
 class ReconciliationCompleted(Message):
