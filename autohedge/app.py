@@ -251,7 +251,9 @@ class Engine:
             return None
 
     def view(self) -> SupervisorView:
-        return self.supervisor.ask(GetSnapshot(), timeout=ASK_TIMEOUT_S)  # type: ignore[no-any-return]
+        view = self.supervisor.ask(GetSnapshot(), timeout=ASK_TIMEOUT_S)
+        assert isinstance(view, SupervisorView)
+        return view
 
     def positions(self) -> list[dict[str, Any]]:
         return self.ask("monitor", GetSnapshot()) or []

@@ -23,6 +23,7 @@ from core.config import AppConfig, load_config
 from core.errors import ConfigError, FatalVenueError
 
 if TYPE_CHECKING:
+    from actors.supervisor import SupervisorView
     from autohedge.api.server import ApiServer
     from autohedge.app import Engine
 
@@ -122,6 +123,7 @@ def _run(config: AppConfig, base_dir: Path, duration_s: float | None, summary_pa
     finally:
         if server is not None:
             server.stop()
+        view: SupervisorView | None = None
         try:
             view = engine.view()
             positions = engine.positions()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import openai
 from pydantic import SecretStr
@@ -59,7 +59,7 @@ class OpenAIChatClient:
         try:
             response = self._client.chat.completions.create(
                 model=self._config.model,
-                messages=messages,  # type: ignore[arg-type]
+                messages=cast(Any, messages),
                 temperature=self._config.temperature,
                 response_format={"type": "json_schema", "json_schema": {"name": "signal", "schema": schema, "strict": True}},
             )

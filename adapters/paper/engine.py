@@ -472,7 +472,7 @@ def _order_to_json(order: _Order) -> dict[str, Any]:
 
 def _order_from_json(raw: dict[str, Any]) -> _Order:
     decimals = {"price", "qty", "stop_price", "filled_qty", "filled_notional", "fee", "locked"}
-    kwargs = {k: (Decimal(v) if k in decimals and v is not None else v) for k, v in raw.items()}
+    kwargs: dict[str, Any] = {k: (Decimal(v) if k in decimals and v is not None else v) for k, v in raw.items()}
     kwargs["side"] = Side(kwargs["side"])
     kwargs["order_type"] = OrderType(kwargs["order_type"])
     kwargs["status"] = OrderStatus(kwargs["status"])

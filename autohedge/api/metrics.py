@@ -31,8 +31,8 @@ class _EngineCollector(Collector):
         yield restarts
         budget = GaugeMetricFamily("autohedge_request_budget_used_ratio", "share of the venue request budget in use",
                                    labels=["venue"])
-        for venue, value in sorted(snap.request_budget_used.items()):
-            budget.add_metric([venue], value)
+        for venue, share in sorted(snap.request_budget_used.items()):
+            budget.add_metric([venue], share)
         yield budget
         samples_s = [ns / 1e9 for ns in snap.tick_to_order_ns]
         buckets = [(f"{le}", sum(1 for s in samples_s if s <= le)) for le in LATENCY_BUCKETS_S]

@@ -17,7 +17,7 @@ class ApiServer:
         self._config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                                       lifespan="off", ws="none")
         self._server = uvicorn.Server(self._config)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the CLI owns signals
+        # uvicorn installs signal handlers only on the main thread; on this thread the CLI keeps them.
         self._thread: threading.Thread | None = None
         self.host = host
         self.port = port
