@@ -100,7 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
                 faults.server_errors -= 1
             delay = faults.delay_s
         if delay:
-            time.sleep(delay)  # the fake venue being slow
+            self.server.fake.stopping.wait(delay)  # the "slow response" fault
         if self.headers.get("APCA-API-KEY-ID") != KEY_ID or self.headers.get("APCA-API-SECRET-KEY") != SECRET_KEY:
             self._error(401, None, "unauthorized")
             return

@@ -99,7 +99,7 @@ class _Handler(BaseHTTPRequestHandler):
                 faults.server_errors -= 1
             delay = faults.delay_s
         if delay:
-            time.sleep(delay)  # the fake venue being slow
+            self.server.fake.stopping.wait(delay)  # the "slow response" fault
         if limited:
             status = faults.rate_limit_status
             text = "Way too much request weight used; IP banned until later." if status == 418 else \

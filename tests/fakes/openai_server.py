@@ -57,7 +57,7 @@ class _Handler(BaseHTTPRequestHandler):
             state.requests.append(body)
             reply = state.script.popleft() if state.script else state.default
         if reply.delay_s:
-            time.sleep(reply.delay_s)  # the fake's own latency, not a test waiting
+            self.server.stopping.wait(reply.delay_s)  # the scripted model latency
         if "json_schema" not in json.dumps(body.get("response_format", {})):
             self._send(400, {"error": {"message": "response_format json_schema required", "type": "invalid_request_error"}})
             return
@@ -87,6 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     state: _State
+    stopping: threading.Event
 
 
 class FakeOpenAIServer:
@@ -95,6 +96,7 @@ class FakeOpenAIServer:
     def __init__(self) -> None:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.state = _State()
+        self._server.stopping = threading.Event()
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)
 
     @property
@@ -120,6 +122,7 @@ class FakeOpenAIServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._server.stopping.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)

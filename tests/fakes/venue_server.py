@@ -42,6 +42,8 @@ class FakeVenue:
 
     def __init__(self, *, name: str, handler: type[BaseHTTPRequestHandler], engine: PaperEngine, faults: Any) -> None:
         self.state = VenueState(engine=engine, faults=faults)
+        self.stopping = threading.Event()
+        """Set at shutdown: a deliberately slow response ends early instead of holding the server."""
         self._http = _HttpServer(("127.0.0.1", 0), handler)
         self._http.state = self.state
         self._http.fake = self
@@ -62,6 +64,7 @@ class FakeVenue:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
         self.drop_clients()
         self._ws.shutdown()
         self._http.shutdown()
