@@ -1,4 +1,4 @@
-"""Restart and reconnect delays (Akka's backoff formula, jitter after the cap)."""
+"""Restart and reconnect delays: exponential, capped, with jitter applied after the cap."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from core.errors import LlmError, LlmRateLimited, LlmRefused, LlmServerError, Ll
 __all__ = ["ChatClient", "LlmCompletion", "OpenAIChatClient", "api_key_from_env"]
 
 LOCAL_SERVER_KEY = "not-needed"
-"""Sent when no key is configured: local servers (vLLM, Ollama, LM Studio) accept any key."""
+"""Sent when no key is configured: local OpenAI-compatible servers accept any key."""
 
 
 @dataclass(frozen=True)
