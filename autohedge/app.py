@@ -77,7 +77,7 @@ def build_exchange(config: AppConfig, *, clock: Clock, secrets: Secrets, base_di
 
 
 def build_stream_factory(
-    config: AppConfig, *, clock: Clock, secrets: Secrets, base_dir: Path
+    config: AppConfig, *, clock: Clock, secrets: Secrets, base_dir: Path, exchange: Exchange | None = None
 ) -> tuple[str, Callable[[], MarketStream]]:
     """(source name, factory of a fresh stream per feed incarnation) for ``exchange.market_data``."""
     source = config.exchange.market_data
@@ -94,7 +94,10 @@ def build_stream_factory(
             clock, replay_file, symbols=config.symbols, speed=config.exchange.replay_speed, loop=config.exchange.replay_loop
         )
     module = _venue_adapter(source)
-    return source, lambda: module.create_market_stream(config, clock, secrets)
+    # One request budget per venue: the stream's REST calls spend from the trading adapter's when it
+    # trades on the same venue.
+    budget = getattr(exchange, "request_budget", None) if exchange is not None and exchange.venue == source else None
+    return source, lambda: module.create_market_stream(config, clock, secrets, budget=budget)
 
 
 def build_llm_gateway(config: AppConfig, *, clock: Clock, base_dir: Path) -> Any:
@@ -154,7 +157,8 @@ class Engine:
             rate_limiter=SymbolRateLimiter(clock, config.rate_limit_ms),
         )
         if stream_factory is None:
-            self.source_name, stream_factory = build_stream_factory(config, clock=clock, secrets=self._secrets, base_dir=base)
+            self.source_name, stream_factory = build_stream_factory(config, clock=clock, secrets=self._secrets,
+                                                                    base_dir=base, exchange=exchange)
         else:
             self.source_name = config.exchange.market_data
         self._stream_factory = stream_factory

@@ -175,9 +175,9 @@ class AlpacaExchange:
         self._rest.close()
 
 
-def _rest(config: AppConfig, secrets: Secrets, clock: Clock) -> AlpacaRest:
+def _rest(config: AppConfig, secrets: Secrets, clock: Clock, budget: RequestBudget | None = None) -> AlpacaRest:
     endpoints = config.venues.alpaca
-    budget = RequestBudget(clock, venue=VENUE, capacity=REQUESTS_PER_MINUTE, per_s=60.0, reserve_fraction=0.2)
+    budget = budget or RequestBudget(clock, venue=VENUE, capacity=REQUESTS_PER_MINUTE, per_s=60.0, reserve_fraction=0.2)
     return AlpacaRest(rest_url=endpoints.rest_url, data_url=endpoints.data_rest_url or endpoints.rest_url,
                       key_id=secrets.autohedge_alpaca_api_key_id, secret_key=secrets.autohedge_alpaca_api_secret_key,
                       clock=clock, budget=budget, timeout_s=endpoints.timeout_s)
@@ -188,15 +188,18 @@ def create_exchange(config: AppConfig, secrets: Secrets, clock: Clock) -> Alpaca
     return AlpacaExchange(rest, symbols=config.symbols, clock=clock, budget=rest.budget)
 
 
-def create_market_stream(config: AppConfig, clock: Clock, secrets: Secrets | None = None) -> MarketStream:
-    """Crypto quotes on the v1beta3 stream, stock quotes on the IEX stream; both need keys."""
+def create_market_stream(
+    config: AppConfig, clock: Clock, secrets: Secrets | None = None, *, budget: RequestBudget | None = None
+) -> MarketStream:
+    """Crypto quotes on the v1beta3 stream, stock quotes on the IEX stream; both need keys. ``budget``:
+    the trading adapter's, when there is one (one account budget for every request)."""
     secrets = secrets or Secrets()
     key, secret = secrets.autohedge_alpaca_api_key_id, secrets.autohedge_alpaca_api_secret_key
     if key is None or secret is None:
         raise AuthError("alpaca market data needs keys (set AUTOHEDGE_ALPACA_API_KEY_ID and AUTOHEDGE_ALPACA_API_SECRET_KEY)",
                         venue=VENUE)
     endpoints = config.venues.alpaca
-    rest = _rest(config, secrets, clock)
+    rest = _rest(config, secrets, clock, budget)
     try:
         listed = {AlpacaAsset.model_validate(a).symbol for a in rest.crypto_assets()}
     finally:

@@ -218,10 +218,13 @@ def create_exchange(config: AppConfig, secrets: Secrets, clock: Clock) -> Binanc
     return BinanceExchange(rest, symbols=config.symbols, clock=clock, budget=budget)
 
 
-def create_market_stream(config: AppConfig, clock: Clock, secrets: Secrets | None = None) -> BinanceMarketStream:
-    """Public data: no keys needed (so paper trading on Binance quotes works without an account)."""
+def create_market_stream(
+    config: AppConfig, clock: Clock, secrets: Secrets | None = None, *, budget: RequestBudget | None = None
+) -> BinanceMarketStream:
+    """Public data: no keys needed (so paper trading on Binance quotes works without an account).
+    ``budget``: the trading adapter's, when there is one: Binance counts weight per IP, for both."""
     endpoints = config.venues.binance
-    budget = _budget(clock)
+    budget = budget or _budget(clock)
     rest = BinanceRest(base_url=endpoints.rest_url, api_key=None, api_secret=None, clock=clock, budget=budget,
                        timeout_s=endpoints.timeout_s, recv_window_ms=endpoints.recv_window_ms)
     return BinanceMarketStream(ws_url=endpoints.ws_url, rest=rest, clock=clock, symbols=config.symbols)
