@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
 from adapters.paper.engine import PaperEngine
@@ -374,8 +375,8 @@ class FakeBinance(FakeVenue):
         try:
             for _ in connection:  # the client sends nothing we need; pings are answered by the library
                 pass
-        except Exception:
-            pass
+        except (ConnectionClosed, OSError):
+            pass  # an abrupt close (a dropped-socket drill or a client gone) ends this client, nothing more
         finally:
             self._remove_client(client)
 
