@@ -98,7 +98,7 @@ class ReplayStream:
                 self._play_once(self._sink)
                 if not self._loop:
                     return
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure, the sink's included, must reach the sink
             logger.exception("replay stream failed")
             self._sink.on_disconnected(f"{type(exc).__name__}: {exc}")
 
@@ -118,9 +118,9 @@ class ReplayStream:
                     continue
                 if quote.symbol not in self._symbols:
                     continue
-                if previous_ts is not None and quote.ts_event > previous_ts:
-                    if self._stop.wait((quote.ts_event - previous_ts) / NS_PER_S / self._speed):
-                        return
+                if (previous_ts is not None and quote.ts_event > previous_ts
+                        and self._stop.wait((quote.ts_event - previous_ts) / NS_PER_S / self._speed)):
+                    return
                 previous_ts = quote.ts_event
                 sink.on_quote(quote)
 

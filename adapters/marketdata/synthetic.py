@@ -80,7 +80,7 @@ class SyntheticStream:
         try:
             while not self._stop.wait(period_s):
                 self.emit_once()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure, the sink's included, must reach the sink
             logger.exception("synthetic stream failed")
             if self._sink is not None:
                 self._sink.on_disconnected(f"{type(exc).__name__}: {exc}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pytest
+from pydantic import SecretStr
 
 from adapters.paper.adapter import PaperExchange
 from adapters.paper.engine import PaperEngine
@@ -50,7 +51,7 @@ def binance_venue() -> VenueUnderTest:
     fake = FakeBinance(symbols=["BTC/USDT"]).__enter__()
     config = parse_config({"exchange": {"venue": "binance", "market_data": "binance"}, "symbols": ["BTC/USDT"],
                            "venues": {"binance": {"rest_url": fake.rest_url, "ws_url": fake.ws_url}}})
-    secrets = Secrets(autohedge_binance_api_key=API_KEY, autohedge_binance_api_secret=API_SECRET)
+    secrets = Secrets(autohedge_binance_api_key=SecretStr(API_KEY), autohedge_binance_api_secret=SecretStr(API_SECRET))
     exchange = create_exchange(config, secrets, RealClock())
 
     def close() -> None:
@@ -69,7 +70,7 @@ def alpaca_venue() -> VenueUnderTest:
     config = parse_config({"exchange": {"venue": "alpaca", "market_data": "alpaca"}, "symbols": ["BTC/USD"],
                            "venues": {"alpaca": {"rest_url": fake.rest_url, "data_rest_url": fake.rest_url,
                                                  "ws_url": fake.crypto_ws_url}}})
-    secrets = Secrets(autohedge_alpaca_api_key_id=KEY_ID, autohedge_alpaca_api_secret_key=SECRET_KEY)
+    secrets = Secrets(autohedge_alpaca_api_key_id=SecretStr(KEY_ID), autohedge_alpaca_api_secret_key=SecretStr(SECRET_KEY))
     exchange = create_exchange(config, secrets, RealClock())
 
     def close() -> None:

@@ -20,7 +20,11 @@ def limit(v: VenueUnderTest, coid: str, side: Side, qty: Decimal, price: Decimal
                         qty=quantize_down(qty, rules.lot_step), price=quantize_down(price, rules.tick_size))
 
 
-def buy_position(v: VenueUnderTest, qty: Decimal = D("0.01"), price: Decimal = D(50000)) -> Decimal:
+_POSITION_QTY = D("0.01")
+_POSITION_PRICE = D(50000)
+
+
+def buy_position(v: VenueUnderTest, qty: Decimal = _POSITION_QTY, price: Decimal = _POSITION_PRICE) -> Decimal:
     v.push_quote(v.symbol, price - 1, price)
     v.exchange.submit_order(limit(v, "ct-pos", Side.BUY, qty, price + 10))
     (position,) = v.exchange.positions([v.symbol])
