@@ -15,7 +15,14 @@ import openai
 from pydantic import SecretStr
 
 from core.config import LlmConfig
-from core.errors import LlmError, LlmRateLimited, LlmRefused, LlmServerError, LlmTimeout, LlmUnavailable
+from core.errors import (
+    LlmInvalidReply,
+    LlmRateLimited,
+    LlmRefused,
+    LlmServerError,
+    LlmTimeout,
+    LlmUnavailable,
+)
 
 __all__ = ["ChatClient", "LlmCompletion", "OpenAIChatClient", "api_key_from_env"]
 
@@ -78,21 +85,40 @@ class OpenAIChatClient:
             raise LlmUnavailable(f"{exc.status_code} from the model server{hint}: {_short(exc)}") from None
         except openai.OpenAIError as exc:
             raise LlmUnavailable(f"model call failed: {type(exc).__name__}") from None
-        if not response.choices:
-            raise LlmError("the model server returned no choices")
-        message = response.choices[0].message
-        refusal = getattr(message, "refusal", None)
-        if refusal:
-            raise LlmRefused(f"the model refused: {refusal[:200]}")
-        usage = response.usage
-        return LlmCompletion(
-            content=message.content or "",
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
-        )
+        except ValueError:
+            # The library parses a 200 body without validating it; a body that is not JSON surfaces here.
+            raise LlmInvalidReply("the model server's response body is not JSON") from None
+        return _completion(response)
 
     def close(self) -> None:
         self._client.close()
+
+
+def _completion(response: Any) -> LlmCompletion:
+    """Reads the parts we use; the library does not validate a 200 body, so every access is checked."""
+    choices = getattr(response, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        raise LlmInvalidReply("the model server's response has no choices")
+    message = getattr(choices[0], "message", None)
+    if message is None:
+        raise LlmInvalidReply("the model server's response has no message")
+    refusal = getattr(message, "refusal", None)
+    if refusal:
+        raise LlmRefused(f"the model refused: {str(refusal)[:200]}")
+    content = getattr(message, "content", None)
+    if content is not None and not isinstance(content, str):
+        raise LlmInvalidReply("the model server's message content is not text")
+    usage = getattr(response, "usage", None)
+    return LlmCompletion(
+        content=content or "",
+        prompt_tokens=_token_count(getattr(usage, "prompt_tokens", 0)),
+        completion_tokens=_token_count(getattr(usage, "completion_tokens", 0)),
+    )
+
+
+def _token_count(value: object) -> int:
+    # A server that omits usage (some local ones) costs nothing we can count.
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _short(exc: openai.APIStatusError) -> str:

@@ -7,6 +7,8 @@
   is accepted; token usage from every response is added to it. Once the budget is spent the gateway
   pauses (one WARNING line) until the next UTC day.
 * ``on_done`` runs on a worker thread and must only tell an actor.
+* Every failure is an outcome with an ``error_kind`` (``LlmError.kind``; ``error`` for anything a
+  client raised that is not an ``LlmError``), counted as ``error_<kind>`` and logged in one line.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ class _Request:
 
 
 class LlmGateway:
+    """Thread-safe. ``submit``, ``stats``, ``paused`` and ``close`` are called on any thread (actors,
+    the API); model calls and ``on_done`` run on the gateway's own worker threads."""
+
     def __init__(self, client: ChatClient, *, max_concurrent: int, throttle: LlmThrottle, clock: Clock) -> None:
         self._client = client
         self._clock = clock
@@ -65,6 +70,9 @@ class LlmGateway:
                     logger.warning("llm_paused: daily token budget spent ({} tokens); no model calls until UTC midnight",
                                    self._throttle.tokens_today)
                 return None
+            if self._pause_logged:  # a new UTC day: the budget is back
+                self._pause_logged = False
+                logger.info("llm_resumed: new UTC day, token budget available again")
             if not self._throttle.may_ask(symbol):
                 self._stats["throttled"] += 1
                 return None
@@ -81,6 +89,11 @@ class LlmGateway:
     def paused(self) -> bool:
         with self._cond:
             return self._throttle.paused
+
+    @property
+    def closed(self) -> bool:
+        with self._cond:
+            return self._closed
 
     def stats(self) -> dict[str, int]:
         with self._cond:
@@ -117,6 +130,8 @@ class LlmGateway:
             completion = self._client.complete(request.messages, schema=SIGNAL_JSON_SCHEMA)
         except LlmError as exc:
             outcome = self._failed(request, exc, started)
+        except Exception as exc:  # noqa: BLE001 - a worker must survive anything a client raises
+            outcome = self._failed(request, LlmError(f"{type(exc).__name__}: {str(exc)[:200]}"), started)
         else:
             tokens = completion.prompt_tokens + completion.completion_tokens
             with self._cond:
@@ -132,9 +147,12 @@ class LlmGateway:
                                      prompt_tokens=completion.prompt_tokens,
                                      completion_tokens=completion.completion_tokens,
                                      latency_s=(self._clock.monotonic_ns() - started) / NS_PER_S)
+        with self._cond:
+            if self._closed:
+                return  # the actors are stopping: nobody is waiting for this answer
         try:
             request.on_done(outcome)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a worker must survive a failed delivery
             logger.exception("llm result delivery failed for {}", request.symbol)
 
     def _failed(self, request: _Request, exc: LlmError, started: int, prompt_tokens: int = 0,

@@ -1,7 +1,9 @@
 """A local OpenAI-compatible chat completions server for tests (127.0.0.1, ephemeral port).
 
 Replies are scripted in order; when the script is empty, ``default`` answers. A reply can be content,
-a refusal, an HTTP error status, malformed (non-JSON) content, or any of these after a delay.
+a refusal, an HTTP error status, malformed (non-JSON) content, a raw response body (e.g. not JSON at
+all), or any of these after a delay. A request without ``response_format`` of type ``json_schema``
+(with a schema) gets a 400, as a structured-output server would answer.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 __all__ = ["FakeOpenAIServer", "Reply", "signal_json"]
 
@@ -31,6 +33,8 @@ class Reply:
     delay_s: float = 0.0
     prompt_tokens: int = 100
     completion_tokens: int = 20
+    raw_body: bytes | None = None
+    """Sent as the whole 200 response body instead of a chat completion."""
 
 
 @dataclass
@@ -38,6 +42,7 @@ class _State:
     script: deque[Reply] = field(default_factory=deque)
     default: Reply = field(default_factory=lambda: Reply(content=signal_json()))
     requests: list[dict[str, Any]] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -55,11 +60,16 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         with state.lock:
             state.requests.append(body)
+            state.authorizations.append(self.headers.get("Authorization", ""))
             reply = state.script.popleft() if state.script else state.default
         if reply.delay_s:
             self.server.stopping.wait(reply.delay_s)  # the scripted model latency
-        if "json_schema" not in json.dumps(body.get("response_format", {})):
-            self._send(400, {"error": {"message": "response_format json_schema required", "type": "invalid_request_error"}})
+        if not _asks_for_json_schema(body):
+            self._send(400, {"error": {"message": "response_format json_schema required",
+                                       "type": "invalid_request_error"}})
+            return
+        if reply.raw_body is not None:
+            self._send_bytes(200, reply.raw_body)
             return
         if reply.status != 200:
             self._send(reply.status, {"error": {"message": f"scripted {reply.status}", "type": "server_error"}})
@@ -73,7 +83,9 @@ class _Handler(BaseHTTPRequestHandler):
         })
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode("utf-8")
+        self._send_bytes(status, json.dumps(payload).encode("utf-8"))
+
+    def _send_bytes(self, status: int, data: bytes) -> None:
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -84,8 +96,19 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the client gave up (timeout tests)
 
 
+def _asks_for_json_schema(body: dict[str, Any]) -> bool:
+    response_format = body.get("response_format")
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return False
+    json_schema = response_format.get("json_schema")
+    return isinstance(json_schema, dict) and isinstance(json_schema.get("schema"), dict)
+
+
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+    # HTTP/1.0 handlers close each connection after one response; server_close joins the handler
+    # threads (a delayed reply ends early through ``stopping``), so none outlives the context.
+    daemon_threads = False
+    block_on_close = True
     state: _State
     stopping: threading.Event
 
@@ -97,17 +120,23 @@ class FakeOpenAIServer:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.state = _State()
         self._server.stopping = threading.Event()
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-openai", daemon=True)
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
     @property
     def requests(self) -> list[dict[str, Any]]:
         with self._server.state.lock:
             return list(self._server.state.requests)
+
+    @property
+    def authorizations(self) -> list[str]:
+        """The Authorization header of each request, in order (tests use made-up keys only)."""
+        with self._server.state.lock:
+            return list(self._server.state.authorizations)
 
     def script(self, *replies: Reply) -> None:
         with self._server.state.lock:
@@ -117,7 +146,7 @@ class FakeOpenAIServer:
         with self._server.state.lock:
             self._server.state.default = reply
 
-    def __enter__(self) -> FakeOpenAIServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from loguru import logger
+from pydantic import SecretStr
 
-from adapters.openai.client import LlmCompletion
+from adapters.openai.client import LlmCompletion, OpenAIChatClient
 from adapters.openai.gateway import LlmGateway
 from adapters.openai.recording import RecordingClient, ReplayClient
 from core.clock import ManualClock
 from core.config import LlmConfig
-from core.errors import LlmRateLimited
+from core.errors import LlmRateLimited, LlmUnavailable
 from core.strategy.llm import SIGNAL_JSON_SCHEMA, LlmOutcome, LlmThrottle
-from tests.fakes.openai_server import signal_json
+from tests.fakes.openai_server import FakeOpenAIServer, signal_json
 
 
 class GatedClient:
@@ -159,3 +163,110 @@ def test_recording_then_replay_serves_the_same_answers_without_a_server(tmp_path
     assert replay.complete(msgs("one"), schema=SIGNAL_JSON_SCHEMA) == first
     with pytest.raises(LlmRateLimited):
         replay.complete(msgs("two"), schema=SIGNAL_JSON_SCHEMA)
+
+
+class Exploding:
+    """A client with a bug: raises something that is not an LlmError, then answers normally."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def complete(self, messages: list[dict[str, str]], *, schema: dict[str, Any]) -> LlmCompletion:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("client bug")
+        return LlmCompletion(signal_json("buy"), 10, 5)
+
+    def close(self) -> None:
+        return None
+
+
+def test_gateway_unexpected_client_exception_is_a_no_trade_and_the_worker_survives() -> None:
+    gw = gateway(Exploding(), ManualClock(), max_concurrent=1)
+    first, second = Collector(1), Collector(1)
+
+    gw.submit("A/USD", msgs("1"), first)
+    assert first.done.wait(timeout=5)
+    gw.submit("B/USD", msgs("2"), second)
+    assert second.done.wait(timeout=5)
+    stats = gw.stats()
+    gw.close()
+
+    assert first.outcomes[0].reply is None and first.outcomes[0].error_kind == "error"
+    assert second.outcomes[0].reply is not None and stats["error_error"] == 1
+
+
+def test_gateway_answer_after_close_is_not_delivered() -> None:
+    client, clock = GatedClient(), ManualClock()
+    gw = gateway(client, clock, max_concurrent=1)
+    done = Collector(1)
+    gw.submit("A/USD", msgs("1"), done)
+    assert client.started.acquire(timeout=5)
+
+    closer = threading.Thread(target=gw.close)
+    closer.start()
+    deadline_s = time.monotonic() + 5
+    while not gw.closed:
+        assert time.monotonic() < deadline_s
+    client.release.set()
+    closer.join(timeout=5)
+
+    assert not closer.is_alive() and done.outcomes == []
+
+
+def test_gateway_resumes_with_one_log_line_on_the_next_utc_day() -> None:
+    client, clock = GatedClient(), ManualClock()
+    client.release.set()
+    gw = gateway(client, clock, daily_token_budget=100)
+    done = Collector(1)
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(str(message)), level="INFO", format="{message}")
+    try:
+        gw.submit("A/USD", msgs("1"), done)
+        assert done.done.wait(timeout=5)
+        paused = [gw.submit("A/USD", msgs(str(n)), done) for n in range(3)]
+        clock.advance(24 * 3600)
+        resumed = gw.submit("A/USD", msgs("next day"), done)
+    finally:
+        logger.remove(sink)
+        gw.close()
+
+    assert paused == [None, None, None] and resumed is not None
+    assert sum("llm_paused" in line for line in lines) == 1
+    assert sum("llm_resumed" in line for line in lines) == 1
+
+
+def test_replay_unknown_request_falls_back_to_file_order_then_runs_out(tmp_path: Path) -> None:
+    path = tmp_path / "llm.jsonl"
+    recorder = RecordingClient(Scripted(signal_json("buy"), signal_json("hold")), path, ManualClock())
+    recorder.complete(msgs("one"), schema=SIGNAL_JSON_SCHEMA)
+    recorder.complete(msgs("two"), schema=SIGNAL_JSON_SCHEMA)
+    replay = ReplayClient(path)
+
+    served = [replay.complete(msgs(f"other {n}"), schema=SIGNAL_JSON_SCHEMA).content for n in range(2)]
+
+    assert served == [signal_json("buy"), signal_json("hold")]
+    with pytest.raises(LlmUnavailable):
+        replay.complete(msgs("three"), schema=SIGNAL_JSON_SCHEMA)
+
+
+def test_recording_real_client_keeps_the_key_out_of_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "llm.jsonl"
+    key = "sk-made-up-recording-key"
+    with FakeOpenAIServer() as fake:
+        inner = OpenAIChatClient(LlmConfig(base_url=fake.base_url), api_key=SecretStr(key))
+        recorder = RecordingClient(inner, path, ManualClock())
+        recorder.complete(msgs("one"), schema=SIGNAL_JSON_SCHEMA)
+        recorder.close()
+        sent = fake.authorizations
+
+    record = json.loads(path.read_text(encoding="utf-8"))
+    assert sent == [f"Bearer {key}"] and key not in path.read_text(encoding="utf-8")
+    assert record["request"]["messages"] == msgs("one") and "response" in record
+
+
+def test_replay_unreadable_file_is_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "llm.jsonl"
+    path.write_text("{not json\n", encoding="utf-8")
+    with pytest.raises(LlmUnavailable, match="replay file"):
+        ReplayClient(path)
