@@ -18,9 +18,10 @@ import json
 from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from core.clock import NS_PER_S, Clock
 from core.config import LlmConfig, SymbolParams
@@ -45,16 +46,30 @@ _HUNDRED = Decimal(100)
 MAX_REASONING_CHARS = 2000
 
 
+def _json_number(value: object) -> object:
+    """The schema says number: a quoted "0.9" is a schema violation, not something to coerce."""
+    if isinstance(value, str):
+        raise PydanticCustomError("json_number", "expected a JSON number, got a string")
+    return value
+
+
+_Number = Annotated[Decimal, BeforeValidator(_json_number)]
+
+
 class LlmSignalReply(BaseModel):
-    """What the model must answer (validated; unknown fields rejected)."""
+    """What the model must answer (validated; unknown fields rejected).
+
+    The nullable price fields may be left out (read as null) for servers that do not enforce the
+    schema; everything else the schema requires is required here too.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     action: Literal["buy", "sell", "hold"]
-    confidence: Decimal = Field(ge=0, le=1)
-    target_price: Decimal | None = Field(default=None, gt=0)
-    stop_loss: Decimal | None = Field(default=None, gt=0)
-    take_profit: Decimal | None = Field(default=None, gt=0)
+    confidence: _Number = Field(ge=0, le=1)
+    target_price: _Number | None = Field(default=None, gt=0)
+    stop_loss: _Number | None = Field(default=None, gt=0)
+    take_profit: _Number | None = Field(default=None, gt=0)
     reasoning: str = Field(max_length=MAX_REASONING_CHARS)
 
 
@@ -92,6 +107,8 @@ class LlmOutcome(Message):
 
 @dataclass(frozen=True)
 class LlmContext:
+    """Everything one decision is made from; built on the strategy actor's thread."""
+
     symbol: str
     quotes: tuple[Quote, ...]
     """Recent quotes, oldest first; the last is the current one."""
@@ -138,14 +155,18 @@ def build_messages(context: LlmContext) -> list[dict[str, str]]:
         f"Symbol: {context.symbol}",
         f"Current best bid {current.bid} / ask {current.ask} (spread {_fmt(stats['spread_bps'])} bps).",
         f"Last {len(context.quotes)} mids: " + ", ".join(str(q.mid) for q in context.quotes),
-        f"Mean mid {_fmt(stats['mean_mid'], 6)}; ask edge below mean {_fmt(stats['edge_bps'])} bps; "
-        f"mean spread {_fmt(stats['mean_spread_bps'])} bps; change over the window {_fmt(stats['change_bps'])} bps.",
+        (f"Mean mid {_fmt(stats['mean_mid'], 6)}; ask edge below mean {_fmt(stats['edge_bps'])} bps; "
+         f"mean spread {_fmt(stats['mean_spread_bps'])} bps; "
+         f"change over the window {_fmt(stats['change_bps'])} bps."),
         (f"Position: {context.position_qty} held at {context.position_entry_price}."
          if context.position_qty > 0 else "Position: none."),
-        f"Limits: order size {context.params.order_amount} quote currency, max position "
-        f"{context.params.max_position_size}; default take-profit +{context.params.take_profit_pct}% and "
-        f"stop-loss -{context.params.stop_loss_pct}% from entry; the bot trades only when the spread is at most "
-        f"{context.max_spread_bps} bps.",
+        (f"Limits: order size {context.params.order_amount} quote currency, max position "
+         f"{context.params.max_position_size}; default take-profit +{context.params.take_profit_pct}% and "
+         f"stop-loss -{context.params.stop_loss_pct}% from entry; the bot trades only when the spread is at most "
+         f"{context.max_spread_bps} bps."),
+        (f"Your take-profit is used only when above the entry and at most "
+         f"{context.params.take_profit_pct * TP_BOUND_FACTOR}% above it; your stop-loss only when below the "
+         f"entry and at most {context.params.stop_loss_pct * SL_BOUND_FACTOR}% below it."),
     ]
     if context.hft_signal is not None:
         lines.append(
@@ -181,8 +202,16 @@ def reply_to_signal(
     signal_id: str,
     ts_init: int,
 ) -> Signal | None:
-    """Guardrails: the only way a model's answer becomes a signal."""
+    """Guardrails: the only way a model's answer becomes a signal.
+
+    Hybrid (``context.hft_signal`` set): only ``buy`` confirms the HFT signal, at the HFT price;
+    ``sell`` and ``hold`` veto it. Exit prices are kept only when
+    ``entry < take_profit <= entry + TP_BOUND_FACTOR * configured TP distance`` and
+    ``entry - SL_BOUND_FACTOR * configured SL distance <= stop_loss < entry``.
+    """
     if reply.action == "hold" or reply.confidence < min_confidence:
+        return None
+    if context.hft_signal is not None and reply.action != "buy":
         return None
     quote = context.quotes[-1]
     if reply.action == "sell":

@@ -56,6 +56,9 @@ def test_parse_reply_valid_json_decimal_confidence() -> None:
         ('{"action":"short","confidence":0.9,"reasoning":"x"}', "action"),
         ('{"action":"buy","confidence":1.5,"reasoning":"x"}', "confidence"),
         ('{"action":"buy","confidence":0.5,"reasoning":"x","leverage":10}', "leverage"),
+        ('{"action":"buy","confidence":"0.9","reasoning":"x"}', "confidence"),
+        ('{"action":"buy","confidence":0.9,"target_price":NaN,"reasoning":"x"}', "target_price"),
+        ('{"action":"buy","confidence":0.9,"reasoning":"' + "x" * 2001 + '"}', "reasoning"),
     ],
 )
 def test_parse_reply_invalid_names_the_problem(content: str, problem: str) -> None:
@@ -111,3 +114,57 @@ def test_throttle_calls_per_minute_across_symbols() -> None:
         assert not throttle.may_ask("C/USD")
         frozen.tick(61)
         assert throttle.may_ask("C/USD")
+
+
+def hft_signal(price: str = "99.95") -> Signal:
+    return Signal(signal_id="h", strategy="hft", symbol="BTC/USDT", side=Side.BUY, price=D(price), reason="edge 5bps",
+                  quote_ts_init=7, ts_init=0)
+
+
+def test_build_messages_states_the_accepted_exit_bounds() -> None:
+    messages = build_messages(context())
+    user = messages[1]["content"]
+    assert "at most 10% above it" in user and "at most 3% below it" in user
+
+
+def test_build_messages_without_quotes_raises() -> None:
+    empty = LlmContext(symbol="BTC/USDT", quotes=(), position_qty=D(0), position_entry_price=None, params=PARAMS,
+                       max_spread_bps=D(10), min_edge_bps=D(2))
+    with pytest.raises(ValueError, match="at least one quote"):
+        build_messages(empty)
+
+
+def test_reply_to_signal_hybrid_buy_confirms_at_the_hft_price() -> None:
+    signal = reply_to_signal(reply(target_price="90"), context=context(hft=hft_signal()), min_confidence=D(0),
+                             signal_id="s", ts_init=0)
+    assert signal is not None
+    assert (signal.strategy, signal.side, signal.price, signal.quote_ts_init) == ("hybrid", Side.BUY, D("99.95"), 7)
+
+
+@pytest.mark.parametrize("action", ["sell", "hold"])
+def test_reply_to_signal_hybrid_anything_but_buy_vetoes(action: str) -> None:
+    signal = reply_to_signal(reply(action), context=context(position="0.5", hft=hft_signal()), min_confidence=D(0),
+                             signal_id="s", ts_init=0)
+    assert signal is None
+
+
+def test_reply_to_signal_llm_buy_is_tagged_llm_with_model_confidence() -> None:
+    signal = reply_to_signal(reply(confidence="0.8"), context=context(), min_confidence=D("0.6"), signal_id="s7",
+                             ts_init=5)
+    assert signal is not None
+    assert (signal.strategy, signal.signal_id, signal.confidence, signal.ts_init) == ("llm", "s7", D("0.8"), 5)
+
+
+def test_throttle_per_symbol_interval_is_per_symbol() -> None:
+    with freeze_time("2026-03-01 12:00:00") as frozen:
+        throttle = LlmThrottle(LlmConfig(min_interval_per_symbol_s=30), RealClock())
+        throttle.record_call("A/USD")
+        blocked, other = throttle.may_ask("A/USD"), throttle.may_ask("B/USD")
+        frozen.tick(30)
+        assert (blocked, other, throttle.may_ask("A/USD")) == (False, True, True)
+
+
+def test_throttle_zero_budget_never_pauses() -> None:
+    throttle = LlmThrottle(LlmConfig(daily_token_budget=0), RealClock())
+    throttle.record_usage(10_000_000)
+    assert not throttle.paused and throttle.tokens_today == 10_000_000
