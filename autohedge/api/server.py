@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import uvicorn
 from fastapi import FastAPI
@@ -13,6 +14,8 @@ __all__ = ["ApiServer"]
 
 
 class ApiServer:
+    """One uvicorn server on a daemon thread. ``start`` and ``stop`` are called from the owning thread."""
+
     def __init__(self, app: FastAPI, *, host: str, port: int) -> None:
         self._config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                                       lifespan="off", ws="none")
@@ -21,31 +24,39 @@ class ApiServer:
         self._thread: threading.Thread | None = None
         self.host = host
         self.port = port
+        """The bound port: the configured one, or the ephemeral one after ``start`` with port 0."""
 
     def start(self, timeout_s: float = 10.0) -> None:
-        """Start serving; raises ConfigError (api.port) when the port cannot be bound."""
-        self._thread = threading.Thread(target=self._server.run, name="api-server", daemon=True)
+        """Start serving and return once the socket listens; raises ConfigError (api.port) when it cannot bind."""
+        self._thread = threading.Thread(target=self._serve, name="api-server", daemon=True)
         self._thread.start()
-        deadline = threading.Event()
-        timer = threading.Timer(timeout_s, deadline.set)
-        timer.start()
-        try:
-            while not self._server.started:
-                if not self._thread.is_alive() or deadline.is_set():
-                    raise ConfigError("api.port", f"cannot serve on {self.host}:{self.port} (in use or not allowed)")
-                self._thread.join(timeout=0.01)
-        finally:
-            timer.cancel()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() >= deadline:
+                self.stop()
+                raise ConfigError("api.port", f"cannot serve on {self.host}:{self.port} (in use or not allowed)")
+            # Waiting on the thread doubles as the poll interval and ends early if the server gives up.
+            self._thread.join(timeout=0.01)
         sockets = [s for server in (self._server.servers or []) for s in server.sockets]
         if sockets:
             self.port = sockets[0].getsockname()[1]
+
+    def _serve(self) -> None:
+        """The server thread. uvicorn logs a bind failure and leaves with SystemExit; ``start`` reports it."""
+        try:
+            self._server.run()
+        except SystemExit:
+            pass
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Ask uvicorn to exit, close the listening socket and join its thread; raises if it does not end."""
         self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout=timeout_s)
+            if thread.is_alive():
+                raise RuntimeError(f"the API server on {self.url} did not stop within {timeout_s}s")
