@@ -13,33 +13,40 @@ from typing import Any
 import pykka
 from loguru import logger
 
-from actors.base import ActorContext
-from actors.directory import Directory
-from actors.executor import ExecutorActor
-from actors.feed import FeedActor, FeedSink, strategy_name
-from actors.monitor import PositionMonitorActor
-from actors.protocol import GetSnapshot
-from actors.strategy import HftSignalSource, LlmSignalSource, SignalSource, StrategyActor
-from actors.supervisor import ChildKind, ChildSpec, StopAll, Supervisor, SupervisorView
-from core.clock import Clock, RealClock
-from core.config import AppConfig, Secrets
-from core.conflate import LatestSlots
-from core.errors import ConfigError
-from core.eventlog import EventLog
-from core.ids import OrderKeySource
-from core.messages import CancelEntries, Quote
-from core.metrics import Metrics
-from core.ports import Exchange, MarketStream
-from core.ratelimit import SymbolRateLimiter
-from core.strategy.llm import LlmOutcome, LlmThrottle
-from core.types import Venue
+from autohedge.actors.base import ActorContext
+from autohedge.actors.directory import Directory
+from autohedge.actors.executor import ExecutorActor
+from autohedge.actors.feed import FeedActor, FeedSink, strategy_name
+from autohedge.actors.monitor import PositionMonitorActor
+from autohedge.actors.protocol import GetSnapshot
+from autohedge.actors.strategy import HftSignalSource, LlmSignalSource, SignalSource, StrategyActor
+from autohedge.actors.supervisor import ChildKind, ChildSpec, StopAll, Supervisor, SupervisorView
+from autohedge.core.clock import Clock, RealClock
+from autohedge.core.config import AppConfig, Secrets
+from autohedge.core.conflate import LatestSlots
+from autohedge.core.errors import ConfigError
+from autohedge.core.eventlog import EventLog
+from autohedge.core.ids import OrderKeySource
+from autohedge.core.messages import CancelEntries, Quote
+from autohedge.core.metrics import Metrics
+from autohedge.core.ports import Exchange, MarketStream
+from autohedge.core.ratelimit import SymbolRateLimiter
+from autohedge.core.strategy.llm import LlmOutcome, LlmThrottle
+from autohedge.core.types import Venue
 
 __all__ = ["Engine", "EngineParts", "build_exchange", "build_llm_gateway", "build_stream_factory"]
 
 ASK_TIMEOUT_S = 10.0
 SUMMARY_COUNTERS = (
-    "quotes", "signals", "orders_submitted", "orders_filled", "orders_rejected", "exits_armed",
-    "orphans_repaired", "dead_letters", "malformed_messages",
+    "quotes",
+    "signals",
+    "orders_submitted",
+    "orders_filled",
+    "orders_rejected",
+    "exits_armed",
+    "orphans_repaired",
+    "dead_letters",
+    "malformed_messages",
 )
 
 
@@ -51,7 +58,7 @@ def _resolve(path: Path | None, base_dir: Path) -> Path | None:
 
 def _venue_adapter(venue: str) -> Any:
     try:
-        return importlib.import_module(f"adapters.{venue}.adapter")
+        return importlib.import_module(f"autohedge.adapters.{venue}.adapter")
     except ModuleNotFoundError:
         raise ConfigError("exchange.venue", f"venue {venue!r} has no adapter in this build") from None
 
@@ -59,12 +66,12 @@ def _venue_adapter(venue: str) -> Any:
 def build_exchange(config: AppConfig, *, clock: Clock, secrets: Secrets, base_dir: Path) -> Exchange:
     """The exchange port for ``exchange.venue``: the paper exchange or a venue adapter."""
     if config.exchange.venue is Venue.PAPER:
-        from adapters.paper.adapter import PaperExchange
+        from autohedge.adapters.paper.adapter import PaperExchange
 
         paper = config.paper.model_copy(update={"state_file": _resolve(config.paper.state_file, base_dir)})
         return PaperExchange.from_config(paper, clock=clock, symbols=config.symbols)
     module = _venue_adapter(config.exchange.venue.value)
-    constants = importlib.import_module(f"adapters.{config.exchange.venue.value}.constants")
+    constants = importlib.import_module(f"autohedge.adapters.{config.exchange.venue.value}.constants")
     endpoints = getattr(config.venues, config.exchange.venue.value)
     if constants.is_live_endpoint(endpoints.rest_url) and not config.exchange.live:
         raise ConfigError(
@@ -82,37 +89,49 @@ def build_stream_factory(
     """(source name, factory of a fresh stream per feed incarnation) for ``exchange.market_data``."""
     source = config.exchange.market_data
     if source == "synthetic":
-        from adapters.marketdata.synthetic import SyntheticStream
+        from autohedge.adapters.marketdata.synthetic import SyntheticStream
 
         return source, lambda: SyntheticStream(clock, config.synthetic, symbols=config.symbols)
     if source == "replay":
-        from adapters.marketdata.replay import ReplayStream
+        from autohedge.adapters.marketdata.replay import ReplayStream
 
         replay_file = _resolve(config.exchange.replay_file, base_dir)
         assert replay_file is not None  # checked by the config's second pass
         return source, lambda: ReplayStream(
-            clock, replay_file, symbols=config.symbols, speed=config.exchange.replay_speed, loop=config.exchange.replay_loop
+            clock,
+            replay_file,
+            symbols=config.symbols,
+            speed=config.exchange.replay_speed,
+            loop=config.exchange.replay_loop,
         )
     module = _venue_adapter(source)
     # One request budget per venue: the stream's REST calls spend from the trading adapter's when it
     # trades on the same venue.
-    budget = getattr(exchange, "request_budget", None) if exchange is not None and exchange.venue == source else None
+    budget = (
+        getattr(exchange, "request_budget", None)
+        if exchange is not None and exchange.venue == source
+        else None
+    )
     return source, lambda: module.create_market_stream(config, clock, secrets, budget=budget)
 
 
 def build_llm_gateway(config: AppConfig, *, clock: Clock, base_dir: Path) -> Any:
     """The model client (live, recording, or replaying a recording) behind a throttled gateway."""
-    from adapters.openai.client import ChatClient, OpenAIChatClient, api_key_from_env
-    from adapters.openai.gateway import LlmGateway
-    from adapters.openai.recording import RecordingClient, ReplayClient
+    from autohedge.adapters.openai.client import ChatClient, OpenAIChatClient, api_key_from_env
+    from autohedge.adapters.openai.gateway import LlmGateway
+    from autohedge.adapters.openai.recording import RecordingClient, ReplayClient
 
     llm = config.llm
     replay = _resolve(llm.replay_file, base_dir)
-    client: ChatClient = ReplayClient(replay) if replay is not None else OpenAIChatClient(llm, api_key=api_key_from_env(llm))
+    client: ChatClient = (
+        ReplayClient(replay) if replay is not None else OpenAIChatClient(llm, api_key=api_key_from_env(llm))
+    )
     record = _resolve(llm.record_file, base_dir)
     if record is not None:
         client = RecordingClient(client, record, clock)
-    return LlmGateway(client, max_concurrent=llm.max_concurrent, throttle=LlmThrottle(llm, clock), clock=clock)
+    return LlmGateway(
+        client, max_concurrent=llm.max_concurrent, throttle=LlmThrottle(llm, clock), clock=clock
+    )
 
 
 @dataclass
@@ -152,13 +171,20 @@ class Engine:
         metrics = Metrics()
         exchange = exchange or build_exchange(config, clock=clock, secrets=self._secrets, base_dir=base)
         self.parts = EngineParts(
-            clock=clock, metrics=metrics, events=EventLog(clock), directory=Directory(metrics), exchange=exchange,
-            strategy_slots=LatestSlots(), monitor_slots=LatestSlots(), keys=OrderKeySource(clock),
+            clock=clock,
+            metrics=metrics,
+            events=EventLog(clock),
+            directory=Directory(metrics),
+            exchange=exchange,
+            strategy_slots=LatestSlots(),
+            monitor_slots=LatestSlots(),
+            keys=OrderKeySource(clock),
             rate_limiter=SymbolRateLimiter(clock, config.rate_limit_ms),
         )
         if stream_factory is None:
-            self.source_name, stream_factory = build_stream_factory(config, clock=clock, secrets=self._secrets,
-                                                                    base_dir=base, exchange=exchange)
+            self.source_name, stream_factory = build_stream_factory(
+                config, clock=clock, secrets=self._secrets, base_dir=base, exchange=exchange
+            )
         else:
             self.source_name = config.exchange.market_data
         self._stream_factory = stream_factory
@@ -184,8 +210,15 @@ class Engine:
             held = exchange.positions([sym])
             return (held[0].qty, held[0].avg_entry_price) if held else (Decimal(0), None)
 
-        return LlmSignalSource(symbol, config=self.config, gateway=self.llm_gateway, clock=self.parts.clock,
-                               deliver=deliver, position_of=position_of, hybrid=self.config.strategy == "hybrid")
+        return LlmSignalSource(
+            symbol,
+            config=self.config,
+            gateway=self.llm_gateway,
+            clock=self.parts.clock,
+            deliver=deliver,
+            position_of=position_of,
+            hybrid=self.config.strategy == "hybrid",
+        )
 
     # -- child specs --------------------------------------------------------------------------------
 
@@ -196,24 +229,47 @@ class Engine:
 
         def feed(ctx: ActorContext, _: Mapping[str, str]) -> pykka.ActorRef[Any]:
             sink = FeedSink(
-                feed_name=feed_name, clock=parts.clock, directory=parts.directory, metrics=parts.metrics,
-                strategy_slots=parts.strategy_slots, monitor_slots=parts.monitor_slots, market_listener=listener,
+                feed_name=feed_name,
+                clock=parts.clock,
+                directory=parts.directory,
+                metrics=parts.metrics,
+                strategy_slots=parts.strategy_slots,
+                monitor_slots=parts.monitor_slots,
+                market_listener=listener,
             )
-            return FeedActor.start(ctx, venue=self.source_name, stream_factory=self._stream_factory, sink=sink,
-                                   symbols=config.symbols, stale_after_s=config.feed.stale_after_s)
+            return FeedActor.start(
+                ctx,
+                venue=self.source_name,
+                stream_factory=self._stream_factory,
+                sink=sink,
+                symbols=config.symbols,
+                stale_after_s=config.feed.stale_after_s,
+            )
 
         def executor(ctx: ActorContext, gates: Mapping[str, str]) -> pykka.ActorRef[Any]:
-            return ExecutorActor.start(ctx, exchange=parts.exchange, config=config, gates=dict(gates),
-                                       keys=parts.keys, rate_limiter=parts.rate_limiter)
+            return ExecutorActor.start(
+                ctx,
+                exchange=parts.exchange,
+                config=config,
+                gates=dict(gates),
+                keys=parts.keys,
+                rate_limiter=parts.rate_limiter,
+            )
 
         def monitor(ctx: ActorContext, _: Mapping[str, str]) -> pykka.ActorRef[Any]:
-            return PositionMonitorActor.start(ctx, exchange=parts.exchange, config=config, keys=parts.keys,
-                                              slots=parts.monitor_slots)
+            return PositionMonitorActor.start(
+                ctx, exchange=parts.exchange, config=config, keys=parts.keys, slots=parts.monitor_slots
+            )
 
         def strategy(symbol: str) -> Callable[[ActorContext, Mapping[str, str]], pykka.ActorRef[Any]]:
             def start(ctx: ActorContext, _: Mapping[str, str]) -> pykka.ActorRef[Any]:
-                return StrategyActor.start(ctx, symbol=symbol, source_factory=lambda: self._source_factory(symbol),
-                                           slots=parts.strategy_slots)
+                return StrategyActor.start(
+                    ctx,
+                    symbol=symbol,
+                    source_factory=lambda: self._source_factory(symbol),
+                    slots=parts.strategy_slots,
+                )
+
             return start
 
         specs = [
@@ -221,7 +277,9 @@ class Engine:
             ChildSpec("executor", ChildKind.EXECUTOR, executor),
             ChildSpec("monitor", ChildKind.MONITOR, monitor),
         ]
-        specs += [ChildSpec(strategy_name(s), ChildKind.STRATEGY, strategy(s), symbol=s) for s in config.symbols]
+        specs += [
+            ChildSpec(strategy_name(s), ChildKind.STRATEGY, strategy(s), symbol=s) for s in config.symbols
+        ]
         return specs
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -229,8 +287,13 @@ class Engine:
     def start(self) -> None:
         parts = self.parts
         self._supervisor = Supervisor.start(
-            specs=self._specs(), config=self.config.supervisor, clock=parts.clock, directory=parts.directory,
-            metrics=parts.metrics, events=parts.events, rng=self._rng,
+            specs=self._specs(),
+            config=self.config.supervisor,
+            clock=parts.clock,
+            directory=parts.directory,
+            metrics=parts.metrics,
+            events=parts.events,
+            rng=self._rng,
         )
         parts.events.record(
             "started",
@@ -272,7 +335,9 @@ class Engine:
             try:
                 cancelled = self.ask("executor", CancelEntries())
                 if cancelled:
-                    self.parts.events.record("entries_cancelled", f"{cancelled} open entry orders cancelled at shutdown")
+                    self.parts.events.record(
+                        "entries_cancelled", f"{cancelled} open entry orders cancelled at shutdown"
+                    )
             except Exception as exc:  # shutdown must go on whatever the venue says
                 logger.warning("cancelling entries at shutdown failed: {}", exc)
         try:
@@ -292,7 +357,9 @@ class Engine:
 
     # -- reporting --------------------------------------------------------------------------------------
 
-    def health(self, view: SupervisorView | None = None, positions: list[dict[str, Any]] | None = None) -> tuple[str, list[str]]:
+    def health(
+        self, view: SupervisorView | None = None, positions: list[dict[str, Any]] | None = None
+    ) -> tuple[str, list[str]]:
         """(``ok`` | ``degraded`` | ``halted``, reasons). Halted: the kill switch is on. Degraded: a
         parked symbol, a degraded or stale venue, an unprotected position, an actor not running."""
         view = view or self.view()
@@ -301,18 +368,26 @@ class Engine:
         if view.kill_switch:
             reasons.append(f"kill switch: {view.gates.get('kill_switch', '')}")
         reasons += [f"symbol parked: {symbol}" for symbol in view.parked_symbols]
-        reasons += [f"{gate}: {why}" for gate, why in view.gates.items()
-                    if gate.startswith(("venue_stale:", "venue_degraded:", "monitor_down"))]
+        reasons += [
+            f"{gate}: {why}"
+            for gate, why in view.gates.items()
+            if gate.startswith(("venue_stale:", "venue_degraded:", "monitor_down"))
+        ]
         reasons += [f"position unprotected: {p['symbol']}" for p in positions if p.get("unprotected")]
         if self.llm_gateway is not None and self.llm_gateway.paused:
             reasons.append("llm paused: daily token budget spent")
-        reasons += [f"actor {c.name} {c.state}" for c in view.children
-                    if c.state not in ("running", "parked", "new", "stopped")]
+        reasons += [
+            f"actor {c.name} {c.state}"
+            for c in view.children
+            if c.state not in ("running", "parked", "new", "stopped")
+        ]
         if view.kill_switch:
             return "halted", reasons
         return ("degraded" if reasons else "ok"), reasons
 
-    def summary(self, view: SupervisorView | None = None, positions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def summary(
+        self, view: SupervisorView | None = None, positions: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         """The ``--summary-json`` document."""
         counters = self.parts.metrics.snapshot()
         out_counters = {name: counters.get(name, 0) for name in SUMMARY_COUNTERS}
@@ -331,7 +406,9 @@ class Engine:
                 }
                 for p in (positions or [])
             ],
-            "actors": {c.name: {"state": c.state, "restarts": c.restarts} for c in view.children} if view else {},
+            "actors": {c.name: {"state": c.state, "restarts": c.restarts} for c in view.children}
+            if view
+            else {},
             "parked_symbols": list(view.parked_symbols) if view else [],
             "kill_switch": view.kill_switch if view else False,
             **({"llm": self.llm_gateway.stats()} if self.llm_gateway is not None else {}),

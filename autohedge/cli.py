@@ -19,11 +19,11 @@ from loguru import logger
 from pydantic import SecretStr
 
 from autohedge.logging import configure_logging
-from core.config import AppConfig, load_config
-from core.errors import ConfigError, FatalVenueError
+from autohedge.core.config import AppConfig, load_config
+from autohedge.core.errors import ConfigError, FatalVenueError
 
 if TYPE_CHECKING:
-    from actors.supervisor import SupervisorView
+    from autohedge.actors.supervisor import SupervisorView
     from autohedge.api.server import ApiServer
     from autohedge.app import Engine
 
@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     if config is None:
         return EXIT_CONFIG
     if args.command == "check-config":
-        print(f"{args.config}: ok ({config.exchange.venue.value}, {len(config.symbols)} symbols, strategy {config.strategy})")
+        print(
+            f"{args.config}: ok ({config.exchange.venue.value}, {len(config.symbols)} symbols, strategy {config.strategy})"
+        )
         return EXIT_OK
     return _run(config, args.config.resolve().parent, args.duration, args.summary_json)
 
@@ -72,7 +74,10 @@ def api_token(config: AppConfig) -> SecretStr | None:
     value = os.environ.get(config.api.token_env, "")
     token = SecretStr(value) if value else None
     if config.api.enabled and token is None and config.api.host not in LOOPBACK_HOSTS:
-        raise ConfigError("api.host", f"{config.api.host} is not loopback: set {config.api.token_env} to serve the API there")
+        raise ConfigError(
+            "api.host",
+            f"{config.api.host} is not loopback: set {config.api.token_env} to serve the API there",
+        )
     return token
 
 
@@ -82,7 +87,11 @@ def start_api(engine: Engine, token: SecretStr | None) -> ApiServer:
     from autohedge.control import EngineController
 
     api = engine.config.api
-    server = ApiServer(create_app(EngineController(engine), token=token, token_env=api.token_env), host=api.host, port=api.port)
+    server = ApiServer(
+        create_app(EngineController(engine), token=token, token_env=api.token_env),
+        host=api.host,
+        port=api.port,
+    )
     server.start()
     note = "" if token is not None else f" (no token: set {api.token_env} to use the protected endpoints)"
     logger.info("control API and status page on {}{}", server.url, note)
@@ -132,7 +141,9 @@ def _run(config: AppConfig, base_dir: Path, duration_s: float | None, summary_pa
             view, positions, code = None, [], EXIT_FAILURE
         engine.stop()
         if summary_path is not None:
-            summary_path.write_text(json.dumps(engine.summary(view, positions), indent=2) + "\n", encoding="utf-8")
+            summary_path.write_text(
+                json.dumps(engine.summary(view, positions), indent=2) + "\n", encoding="utf-8"
+            )
         logger.info("autohedge stopped")
     return code
 

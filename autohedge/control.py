@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from actors.supervisor import StartTrading, StopTrading
+from autohedge.actors.supervisor import StartTrading, StopTrading
 from autohedge.api.models import (
     ActorsReport,
     ActorView,
@@ -21,8 +21,8 @@ from autohedge.api.models import (
     StatusReport,
 )
 from autohedge.app import Engine
-from core.clock import NS_PER_S
-from core.messages import CancelEntries, ClosePosition, SyncPositions
+from autohedge.core.clock import NS_PER_S
+from autohedge.core.messages import CancelEntries, ClosePosition, SyncPositions
 
 __all__ = ["EngineController"]
 
@@ -49,7 +49,9 @@ class EngineController:
         engine = self._engine
         view = engine.view()
         return StatusReport(
-            venue=engine.config.exchange.venue.value, market_data=engine.source_name, strategy=engine.config.strategy,
+            venue=engine.config.exchange.venue.value,
+            market_data=engine.source_name,
+            strategy=engine.config.strategy,
             symbols=list(engine.config.symbols),
             uptime_s=(engine.parts.clock.monotonic_ns() - engine.started_ns) / NS_PER_S,
             trading_enabled=not any(g in view.gates for g in ("stopped", "kill_switch", "startup")),
@@ -62,19 +64,35 @@ class EngineController:
             last: Decimal | None = p["last_price"]
             entry: Decimal | None = p["entry_price"]
             pnl = (last - entry) * p["qty"] if last is not None and entry is not None else None
-            out.append(PositionView(
-                symbol=p["symbol"], qty=p["qty"], entry_price=entry, take_profit=p["take_profit"],
-                stop_loss=p["stop_loss"], exit_order_ids=list(p["exit_order_ids"]), protected=p["protected"],
-                last_price=last, unrealized_pnl=pnl.quantize(Decimal("0.00000001")) if pnl is not None else None,
-            ))
+            out.append(
+                PositionView(
+                    symbol=p["symbol"],
+                    qty=p["qty"],
+                    entry_price=entry,
+                    take_profit=p["take_profit"],
+                    stop_loss=p["stop_loss"],
+                    exit_order_ids=list(p["exit_order_ids"]),
+                    protected=p["protected"],
+                    last_price=last,
+                    unrealized_pnl=pnl.quantize(Decimal("0.00000001")) if pnl is not None else None,
+                )
+            )
         return out
 
     def orders(self) -> list[OrderView]:
         return [
             OrderView(
-                client_order_id=o.client_order_id, venue_order_id=o.venue_order_id, symbol=o.symbol, side=o.side.value,
-                purpose=self._purpose(o.client_order_id), order_type=o.order_type.value, qty=o.qty, price=o.price,
-                stop_price=o.stop_price, filled_qty=o.filled_qty, status=o.status.value,
+                client_order_id=o.client_order_id,
+                venue_order_id=o.venue_order_id,
+                symbol=o.symbol,
+                side=o.side.value,
+                purpose=self._purpose(o.client_order_id),
+                order_type=o.order_type.value,
+                qty=o.qty,
+                price=o.price,
+                stop_price=o.stop_price,
+                filled_qty=o.filled_qty,
+                status=o.status.value,
             )
             for o in self._engine.parts.exchange.open_orders()
         ]
@@ -82,23 +100,41 @@ class EngineController:
     def actors(self) -> ActorsReport:
         view = self._engine.view()
         return ActorsReport(
-            actors=[ActorView(name=c.name, kind=c.kind, state=c.state, incarnation=c.incarnation, restarts=c.restarts,
-                              next_restart_in_s=c.next_restart_in_s, last_error=c.last_error) for c in view.children],
-            parked_symbols=list(view.parked_symbols), kill_switch=view.kill_switch, entry_gates=dict(view.gates),
+            actors=[
+                ActorView(
+                    name=c.name,
+                    kind=c.kind,
+                    state=c.state,
+                    incarnation=c.incarnation,
+                    restarts=c.restarts,
+                    next_restart_in_s=c.next_restart_in_s,
+                    last_error=c.last_error,
+                )
+                for c in view.children
+            ],
+            parked_symbols=list(view.parked_symbols),
+            kill_switch=view.kill_switch,
+            entry_gates=dict(view.gates),
         )
 
     def recent_events(self, limit: int) -> list[EventView]:
-        return [EventView(ts_ns=e.ts_ns, kind=e.kind, symbol=e.symbol, level=e.level, text=e.text)
-                for e in self._engine.parts.events.recent(limit)]
+        return [
+            EventView(ts_ns=e.ts_ns, kind=e.kind, symbol=e.symbol, level=e.level, text=e.text)
+            for e in self._engine.parts.events.recent(limit)
+        ]
 
     def stop_trading(self, *, flatten: bool) -> int:
         self._engine.supervisor.ask(StopTrading(), timeout=ASK_TIMEOUT_S)
-        self._engine.parts.events.record("trading_stopped", "by the operator; exits keep protecting", level="WARNING")
+        self._engine.parts.events.record(
+            "trading_stopped", "by the operator; exits keep protecting", level="WARNING"
+        )
         if not flatten:
             return 0
         positions = self._engine.positions()
         for p in positions:
-            self._engine.parts.directory.tell("monitor", ClosePosition(symbol=p["symbol"], reason="flatten by the operator"))
+            self._engine.parts.directory.tell(
+                "monitor", ClosePosition(symbol=p["symbol"], reason="flatten by the operator")
+            )
         return len(positions)
 
     def start_trading(self) -> None:
@@ -119,6 +155,8 @@ class EngineController:
         budget = getattr(engine.parts.exchange, "request_budget", None)
         used = {engine.config.exchange.venue.value: budget.used_fraction} if budget is not None else {}
         return MetricsSnapshot(
-            counters=engine.parts.metrics.snapshot(), tick_to_order_ns=engine.parts.metrics.tick_to_order_ns(),
-            restarts_by_actor={c.name: c.restarts for c in view.children}, request_budget_used=used,
+            counters=engine.parts.metrics.snapshot(),
+            tick_to_order_ns=engine.parts.metrics.tick_to_order_ns(),
+            restarts_by_actor={c.name: c.restarts for c in view.children},
+            request_budget_used=used,
         )

@@ -34,15 +34,15 @@ from loguru import logger
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.paper.adapter import PaperExchange
-from adapters.paper.engine import PaperEngine
+from autohedge.adapters.paper.adapter import PaperExchange
+from autohedge.adapters.paper.engine import PaperEngine
 
-from actors.protocol import Barrier
+from autohedge.actors.protocol import Barrier
 from autohedge.app import Engine
-from core.clock import RealClock
-from core.config import AppConfig, PaperFaults, parse_config
-from core.messages import Quote
-from core.ports import QuoteSink
+from autohedge.core.clock import RealClock
+from autohedge.core.config import AppConfig, PaperFaults, parse_config
+from autohedge.core.messages import Quote
+from autohedge.core.ports import QuoteSink
 
 
 class BenchStream:
@@ -67,15 +67,22 @@ def symbols_for(n: int) -> list[str]:
 
 
 def bench_config(symbols: list[str], *, min_edge_bps: int, rate_limit_ms: int) -> AppConfig:
-    return parse_config({
-        "symbols": symbols,
-        "defaults": {"take_profit_pct": 5, "stop_loss_pct": 5, "max_position_size": 10**12, "order_amount": 10},
-        "rate_limit_ms": rate_limit_ms,
-        "hft": {"min_edge_bps": min_edge_bps, "max_spread_bps": 50, "lookback_periods": 2},
-        "executor": {"order_poll_interval_s": 0.25, "max_open_entries_per_symbol": 1000},
-        "feed": {"stale_after_s": 60},
-        "log_level": "ERROR",
-    })
+    return parse_config(
+        {
+            "symbols": symbols,
+            "defaults": {
+                "take_profit_pct": 5,
+                "stop_loss_pct": 5,
+                "max_position_size": 10**12,
+                "order_amount": 10,
+            },
+            "rate_limit_ms": rate_limit_ms,
+            "hft": {"min_edge_bps": min_edge_bps, "max_spread_bps": 50, "lookback_periods": 2},
+            "executor": {"order_poll_interval_s": 0.25, "max_open_entries_per_symbol": 1000},
+            "feed": {"stale_after_s": 60},
+            "log_level": "ERROR",
+        }
+    )
 
 
 class Running:
@@ -86,11 +93,15 @@ class Running:
         paper = PaperEngine(clock=self.clock, balances={"USDT": Decimal(10) ** 12}, fee_rate=Decimal("0.001"))
         self.exchange = PaperExchange(paper, faults=PaperFaults(), seed=1, oco=True)
         self.stream = BenchStream()
-        self.engine = Engine(config, clock=self.clock, exchange=self.exchange, stream_factory=lambda: self.stream)
+        self.engine = Engine(
+            config, clock=self.clock, exchange=self.exchange, stream_factory=lambda: self.stream
+        )
         self.engine.start()
         deadline = time.monotonic() + 10
-        while not (self.engine.view().reconciled and all(
-                self.engine.parts.directory.get(f"strategy:{s}") for s in config.symbols)):
+        while not (
+            self.engine.view().reconciled
+            and all(self.engine.parts.directory.get(f"strategy:{s}") for s in config.symbols)
+        ):
             if time.monotonic() > deadline:
                 raise RuntimeError("engine did not start")
             time.sleep(0.01)
@@ -106,7 +117,10 @@ class Running:
 
     def drain(self) -> None:
         """Wait until everything told so far (and what it caused) has been handled."""
-        names = [n for n in self.engine.parts.directory.names() if n.startswith("strategy:")] + ["executor", "monitor"]
+        names = [n for n in self.engine.parts.directory.names() if n.startswith("strategy:")] + [
+            "executor",
+            "monitor",
+        ]
         for _ in range(2):
             for name in names:
                 self.engine.ask(name, Barrier(), timeout_s=60)
@@ -123,7 +137,9 @@ def quote(symbol: str, bid: Decimal, ask: Decimal, clock: RealClock) -> Quote:
 def trial_throughput(seconds: float, rate_per_s: float | None, n_symbols: int = 10) -> dict[str, float]:
     """Offer quotes at ``rate_per_s`` (paced in rounds of one quote per symbol; None = flat out)."""
     symbols = symbols_for(n_symbols)
-    run = Running(bench_config(symbols, min_edge_bps=10_000, rate_limit_ms=250))  # never signals: pure data path
+    run = Running(
+        bench_config(symbols, min_edge_bps=10_000, rate_limit_ms=250)
+    )  # never signals: pure data path
     metrics = run.engine.parts.metrics
     sink = run.stream.sink
     assert sink is not None
@@ -133,8 +149,10 @@ def trial_throughput(seconds: float, rate_per_s: float | None, n_symbols: int = 
     def sample() -> None:
         while not stop_sampling.wait(0.01):
             depths = run.inbox_depths()
-            max_depth["strategies"] = max(max_depth["strategies"],
-                                          max((d for n, d in depths.items() if n.startswith("strategy:")), default=0))
+            max_depth["strategies"] = max(
+                max_depth["strategies"],
+                max((d for n, d in depths.items() if n.startswith("strategy:")), default=0),
+            )
             max_depth["executor"] = max(max_depth["executor"], depths.get("executor", 0))
             max_depth["monitor"] = max(max_depth["monitor"], depths.get("monitor", 0))
 
@@ -229,10 +247,14 @@ def median_of(trials: list[dict[str, float]]) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--latency-rate", type=float, default=2000.0, help="quotes/s offered in the latency trial")
+    parser.add_argument(
+        "--latency-rate", type=float, default=2000.0, help="quotes/s offered in the latency trial"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
     logger.remove()
@@ -247,29 +269,51 @@ def main(argv: list[str] | None = None) -> int:
             sustained = max(sustained, result["offered_per_s"])
     flat_out = median_of([trial_throughput(args.seconds, None) for _ in range(args.trials)])
     latency = median_of([trial_latency(args.seconds, args.latency_rate) for _ in range(args.trials)])
-    latency_one = median_of([trial_latency(args.seconds, args.latency_rate / 10, n_symbols=1) for _ in range(args.trials)])
+    latency_one = median_of(
+        [trial_latency(args.seconds, args.latency_rate / 10, n_symbols=1) for _ in range(args.trials)]
+    )
     rss = median_of([trial_rss() for _ in range(max(1, args.trials // 2))])
-    results: dict[str, Any] = {"throughput_ladder_10_symbols": ladder, "flat_out_10_symbols": flat_out,
-                               "sustained_quotes_per_s": sustained, "latency_10_symbols": latency,
-                               "latency_1_symbol": latency_one,
-                               "rss_50_symbols": rss, "trials": args.trials, "seconds_per_trial": args.seconds}
-    print(f"medians of {args.trials} trials, {args.seconds:.0f}s each, python {sys.version.split()[0]}, "
-          f"{psutil.cpu_count()} cores")
+    results: dict[str, Any] = {
+        "throughput_ladder_10_symbols": ladder,
+        "flat_out_10_symbols": flat_out,
+        "sustained_quotes_per_s": sustained,
+        "latency_10_symbols": latency,
+        "latency_1_symbol": latency_one,
+        "rss_50_symbols": rss,
+        "trials": args.trials,
+        "seconds_per_trial": args.seconds,
+    }
+    print(
+        f"medians of {args.trials} trials, {args.seconds:.0f}s each, python {sys.version.split()[0]}, "
+        f"{psutil.cpu_count()} cores"
+    )
     for rate, r in ladder.items():
-        print(f"offered {float(rate):>9,.0f}/s  achieved {r['offered_per_s']:>9,.0f}/s  decided on "
-              f"{r['decided_share']:7.2%} (rest conflated)  deepest inbox: strategy {r['max_strategy_inbox']:.0f}, "
-              f"executor {r['max_executor_inbox']:.0f}, monitor {r['max_monitor_inbox']:.0f}")
-    print(f"flat out         achieved {flat_out['offered_per_s']:>9,.0f}/s  decided on {flat_out['decided_share']:7.2%}"
-          f"  deepest inbox: strategy {flat_out['max_strategy_inbox']:.0f} (conflation keeps it bounded)")
-    print(f"sustained   {sustained:,.0f} quotes/s with every quote decided on and no backlog "
-          f"({sustained / RATES[0]:.1f}x the lowest rate offered)")
-    print(f"latency     tick-to-order, 1 symbol: p50 {latency_one['p50_us']:,.0f} us, p99 {latency_one['p99_us']:,.0f} us "
-          f"over {latency_one['orders']:.0f} orders")
-    print(f"latency     tick-to-order, 10 symbols signalling on the same tick: p50 {latency['p50_us']:,.0f} us, "
-          f"p99 {latency['p99_us']:,.0f} us (p50 {latency['p50_us'] / latency_one['p50_us']:.1f}x the 1-symbol p50: "
-          f"entries queue in one executor) over {latency['orders']:.0f} orders at {args.latency_rate:,.0f} quotes/s")
-    print(f"memory      RSS with 50 symbols {rss['rss_mib']:.1f} MiB; the engine added {rss['added_mib']:.1f} MiB "
-          f"({rss['added_mib'] * 1024 / 50:.0f} KiB per symbol), {rss['threads']:.0f} threads")
+        print(
+            f"offered {float(rate):>9,.0f}/s  achieved {r['offered_per_s']:>9,.0f}/s  decided on "
+            f"{r['decided_share']:7.2%} (rest conflated)  deepest inbox: strategy {r['max_strategy_inbox']:.0f}, "
+            f"executor {r['max_executor_inbox']:.0f}, monitor {r['max_monitor_inbox']:.0f}"
+        )
+    print(
+        f"flat out         achieved {flat_out['offered_per_s']:>9,.0f}/s  decided on {flat_out['decided_share']:7.2%}"
+        f"  deepest inbox: strategy {flat_out['max_strategy_inbox']:.0f} (conflation keeps it bounded)"
+    )
+    print(
+        f"sustained   {sustained:,.0f} quotes/s with every quote decided on and no backlog "
+        f"({sustained / RATES[0]:.1f}x the lowest rate offered)"
+    )
+    print(
+        f"latency     tick-to-order, 1 symbol: p50 {latency_one['p50_us']:,.0f} us, p99 {latency_one['p99_us']:,.0f} us "
+        f"over {latency_one['orders']:.0f} orders"
+    )
+    print(
+        f"latency     tick-to-order, 10 symbols signalling on the same tick: p50 {latency['p50_us']:,.0f} us, "
+        f"p99 {latency['p99_us']:,.0f} us (p50 {latency['p50_us'] / latency_one['p50_us']:.1f}x the 1-symbol p50: "
+        f"entries queue in one executor) over {latency['orders']:.0f} orders at {args.latency_rate:,.0f} quotes/s"
+    )
+    print(
+        f"memory      RSS with 50 symbols {rss['rss_mib']:.1f} MiB; the engine added {rss['added_mib']:.1f} MiB "
+        f"({rss['added_mib'] * 1024 / 50:.0f} KiB per symbol), {rss['threads']:.0f} threads"
+    )
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0

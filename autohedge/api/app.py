@@ -30,7 +30,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def create_app(control: EngineControl, *, token: SecretStr | None, token_env: str) -> FastAPI:
     """Every route but ``GET /health`` and the static page needs ``Authorization: Bearer <token>``."""
-    app = FastAPI(title="autohedge", version="0.1.0", description="Control API of a running autohedge process.")
+    app = FastAPI(
+        title="autohedge", version="0.1.0", description="Control API of a running autohedge process."
+    )
     auth = Depends(BearerAuth(token, token_env))
 
     @app.get("/health", response_model=HealthReport, tags=["status"])
@@ -60,7 +62,9 @@ def create_app(control: EngineControl, *, token: SecretStr | None, token_env: st
     @app.post("/trading/stop", response_model=ActionResult, dependencies=[auth], tags=["control"])
     def stop_trading(flatten: bool = False) -> ActionResult:
         closed = control.stop_trading(flatten=flatten)
-        message = "trading stopped; exits keep protecting" + (f"; closing {closed} positions" if flatten else "")
+        message = "trading stopped; exits keep protecting" + (
+            f"; closing {closed} positions" if flatten else ""
+        )
         return ActionResult(ok=True, message=message, count=closed)
 
     @app.post("/trading/start", response_model=ActionResult, dependencies=[auth], tags=["control"])

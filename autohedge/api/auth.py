@@ -31,4 +31,6 @@ class BearerAuth:
 
     @staticmethod
     def _deny(detail: str) -> NoReturn:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
+        )

@@ -29,16 +29,21 @@ class _EngineCollector(Collector):
         for actor, value in sorted(snap.restarts_by_actor.items()):
             restarts.add_metric([actor], value)
         yield restarts
-        budget = GaugeMetricFamily("autohedge_request_budget_used_ratio", "share of the venue request budget in use",
-                                   labels=["venue"])
+        budget = GaugeMetricFamily(
+            "autohedge_request_budget_used_ratio",
+            "share of the venue request budget in use",
+            labels=["venue"],
+        )
         for venue, share in sorted(snap.request_budget_used.items()):
             budget.add_metric([venue], share)
         yield budget
         samples_s = [ns / 1e9 for ns in snap.tick_to_order_ns]
         buckets = [(f"{le}", sum(1 for s in samples_s if s <= le)) for le in LATENCY_BUCKETS_S]
         buckets.append(("+Inf", len(samples_s)))
-        latency = HistogramMetricFamily("autohedge_tick_to_order_seconds",
-                                        "quote received by the feed to order submit start (recent window)")
+        latency = HistogramMetricFamily(
+            "autohedge_tick_to_order_seconds",
+            "quote received by the feed to order submit start (recent window)",
+        )
         latency.add_metric([], buckets, sum(samples_s))
         yield latency
 

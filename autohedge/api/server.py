@@ -8,7 +8,7 @@ import time
 import uvicorn
 from fastapi import FastAPI
 
-from core.errors import ConfigError
+from autohedge.core.errors import ConfigError
 
 __all__ = ["ApiServer"]
 
@@ -17,8 +17,9 @@ class ApiServer:
     """One uvicorn server on a daemon thread. ``start`` and ``stop`` are called from the owning thread."""
 
     def __init__(self, app: FastAPI, *, host: str, port: int) -> None:
-        self._config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                                      lifespan="off", ws="none")
+        self._config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", access_log=False, lifespan="off", ws="none"
+        )
         self._server = uvicorn.Server(self._config)
         # uvicorn installs signal handlers only on the main thread; on this thread the CLI keeps them.
         self._thread: threading.Thread | None = None
@@ -34,7 +35,9 @@ class ApiServer:
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() >= deadline:
                 self.stop()
-                raise ConfigError("api.port", f"cannot serve on {self.host}:{self.port} (in use or not allowed)")
+                raise ConfigError(
+                    "api.port", f"cannot serve on {self.host}:{self.port} (in use or not allowed)"
+                )
             # Waiting on the thread doubles as the poll interval and ends early if the server gives up.
             self._thread.join(timeout=0.01)
         sockets = [s for server in (self._server.servers or []) for s in server.sockets]

@@ -12,16 +12,16 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from adapters.paper.adapter import PaperExchange
-from adapters.paper.engine import PaperEngine
+from autohedge.adapters.paper.adapter import PaperExchange
+from autohedge.adapters.paper.engine import PaperEngine
 
-from actors.protocol import Barrier, GetSnapshot
-from actors.strategy import SignalSource
+from autohedge.actors.protocol import Barrier, GetSnapshot
+from autohedge.actors.strategy import SignalSource
 from autohedge.app import Engine
-from core.clock import ManualClock
-from core.config import AppConfig, PaperFaults, parse_config
-from core.messages import Quote
-from core.ports import QuoteSink
+from autohedge.core.clock import ManualClock
+from autohedge.core.config import AppConfig, PaperFaults, parse_config
+from autohedge.core.messages import Quote
+from autohedge.core.ports import QuoteSink
 from tests.actors.proxies import FaultyExchange
 
 __all__ = ["Harness", "PushStream", "make_config", "wait_for"]
@@ -63,12 +63,23 @@ class PushStream:
 def make_config(**overrides: Any) -> AppConfig:
     raw: dict[str, Any] = {
         "symbols": ["BTC/USDT", "ETH/USDT"],
-        "defaults": {"take_profit_pct": 1, "stop_loss_pct": 1, "max_position_size": 1000, "order_amount": 100},
+        "defaults": {
+            "take_profit_pct": 1,
+            "stop_loss_pct": 1,
+            "max_position_size": 1000,
+            "order_amount": 100,
+        },
         "rate_limit_ms": 250,
         "hft": {"min_edge_bps": 5, "max_spread_bps": 20, "lookback_periods": 3},
         "monitor": {"mode": "quote", "poll_interval_s": 1.0, "orphan_retry_s": 30, "orphan_max_attempts": 3},
-        "supervisor": {"min_backoff_s": 0.5, "max_backoff_s": 8, "random_factor": 0, "reset_after_s": 60,
-                       "max_restarts": 3, "window_s": 60},
+        "supervisor": {
+            "min_backoff_s": 0.5,
+            "max_backoff_s": 8,
+            "random_factor": 0,
+            "reset_after_s": 60,
+            "max_restarts": 3,
+            "window_s": 60,
+        },
         "feed": {"stale_after_s": 10},
         "executor": {"order_poll_interval_s": 0.25, "entry_timeout_s": 30},
         "paper": {"balances": {"USDT": 10000}, "fee_rate": 0.001},
@@ -93,15 +104,21 @@ class Harness:
         self.config = config or make_config()
         self.clock = ManualClock()
         self.paper_engine = engine or PaperEngine(
-            clock=self.clock, balances={k: Decimal(v) for k, v in self.config.paper.balances.items()},
-            fee_rate=self.config.paper.fee_rate, fee_in_base=self.config.paper.fee_in_base,
+            clock=self.clock,
+            balances={k: Decimal(v) for k, v in self.config.paper.balances.items()},
+            fee_rate=self.config.paper.fee_rate,
+            fee_in_base=self.config.paper.fee_in_base,
         )
         self.paper = PaperExchange(self.paper_engine, faults=PaperFaults(), seed=1, oco=oco)
         self.exchange = FaultyExchange(self.paper)
         self.streams: list[PushStream] = []
         self.engine = Engine(
-            self.config, clock=self.clock, exchange=self.exchange, stream_factory=self._new_stream,
-            source_factory=source_factory, rng=random.Random(0),
+            self.config,
+            clock=self.clock,
+            exchange=self.exchange,
+            stream_factory=self._new_stream,
+            source_factory=source_factory,
+            rng=random.Random(0),
         )
 
     def _new_stream(self) -> PushStream:
@@ -116,7 +133,10 @@ class Harness:
         wait_for(lambda: bool(self.streams) and self.streams[-1].started.is_set(), what="feed start")
         if reconciled:
             wait_for(lambda: self.engine.view().reconciled, what="reconciliation")
-            wait_for(lambda: all(self.directory.get(f"strategy:{s}") for s in self.config.symbols), what="strategies")
+            wait_for(
+                lambda: all(self.directory.get(f"strategy:{s}") for s in self.config.symbols),
+                what="strategies",
+            )
         return self
 
     @property
@@ -130,8 +150,14 @@ class Harness:
     def quote(self, symbol: str, bid: str, ask: str, *, wait: bool = True) -> None:
         """Push one quote through the live stream (the sink runs on this thread). With ``wait`` the
         strategy and the monitor have handled it on return (so conflation does not merge test quotes)."""
-        q = Quote(venue="test", symbol=symbol, bid=Decimal(bid), ask=Decimal(ask), ts_event=self.clock.wall_ns(),
-                  ts_init=self.clock.wall_ns())
+        q = Quote(
+            venue="test",
+            symbol=symbol,
+            bid=Decimal(bid),
+            ask=Decimal(ask),
+            ts_event=self.clock.wall_ns(),
+            ts_init=self.clock.wall_ns(),
+        )
         stream = self.streams[-1]
         assert stream.sink is not None
         stream.sink.on_quote(q)
@@ -161,7 +187,11 @@ class Harness:
     def settle(self) -> None:
         """Ask barriers down the pipeline (strategies -> executor -> monitor), twice, so every message
         told before this call (and what it caused) has been handled."""
-        names = [n for n in self.directory.names() if n.startswith("strategy:")] + ["executor", "monitor", "supervisor"]
+        names = [n for n in self.directory.names() if n.startswith("strategy:")] + [
+            "executor",
+            "monitor",
+            "supervisor",
+        ]
         for _ in range(2):
             for name in names:
                 ref = self.directory.get(name)

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from core.errors import OutcomeUnknown
+from autohedge.core.errors import OutcomeUnknown
 
 __all__ = ["FaultyExchange"]
 
@@ -24,15 +24,24 @@ class FaultyExchange:
         self._lock = threading.Lock()
         self.calls: list[str] = []
 
-    def fail(self, method: str, error: Callable[[], BaseException], *, times: int = 1, thread_prefix: str = "",
-             after_call: bool = False) -> None:
+    def fail(
+        self,
+        method: str,
+        error: Callable[[], BaseException],
+        *,
+        times: int = 1,
+        thread_prefix: str = "",
+        after_call: bool = False,
+    ) -> None:
         """The next ``times`` calls of ``method`` raise ``error()``; with ``after_call`` the real call
         happens first (a lost response)."""
         with self._lock:
             self._rules.append((method, error, times, thread_prefix, after_call))
 
     def lose_response(self, method: str, *, times: int = 1) -> None:
-        self.fail(method, lambda: OutcomeUnknown("response lost", venue="paper"), times=times, after_call=True)
+        self.fail(
+            method, lambda: OutcomeUnknown("response lost", venue="paper"), times=times, after_call=True
+        )
 
     def _take_rule(self, method: str) -> tuple[Callable[[], BaseException], bool] | None:
         name = threading.current_thread().name

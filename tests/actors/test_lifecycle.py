@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import pykka
 
-from adapters.paper.engine import PaperEngine
+from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.app import Engine
-from core.clock import ManualClock
-from core.messages import OrderRequest
-from core.types import OrderStatus, Side
+from autohedge.core.clock import ManualClock
+from autohedge.core.messages import OrderRequest
+from autohedge.core.types import OrderStatus, Side
 from tests.actors.harness import Harness, make_config, wait_for
 
 
@@ -21,7 +21,9 @@ def test_engine_stop_leaves_no_threads_behind() -> None:
     config = make_config(synthetic={"quotes_per_second": 200})
     engine = Engine(config)
     engine.start()
-    wait_for(lambda: engine.parts.metrics.get("quotes") > 20 and engine.view().reconciled, what="quotes flowing")
+    wait_for(
+        lambda: engine.parts.metrics.get("quotes") > 20 and engine.view().reconciled, what="quotes flowing"
+    )
 
     engine.stop()
 
@@ -31,11 +33,23 @@ def test_engine_stop_leaves_no_threads_behind() -> None:
 
 def test_engine_stop_cancels_open_entries_never_exits(make_harness: Callable[..., Harness]) -> None:
     clock = ManualClock()
-    paper = PaperEngine(clock=clock, balances={"USDT": Decimal(10000), "ETH": Decimal(1)}, fee_rate=Decimal("0.001"))
-    paper.submit_order(OrderRequest(client_order_id="ah-e1-0", symbol="BTC/USDT", side=Side.BUY,
-                                    qty=Decimal("0.001"), price=Decimal(1000)))  # an entry left resting
-    paper.submit_order(OrderRequest(client_order_id="ah-t1-0", symbol="ETH/USDT", side=Side.SELL,
-                                    qty=Decimal(1), price=Decimal(5000)))  # an exit
+    paper = PaperEngine(
+        clock=clock, balances={"USDT": Decimal(10000), "ETH": Decimal(1)}, fee_rate=Decimal("0.001")
+    )
+    paper.submit_order(
+        OrderRequest(
+            client_order_id="ah-e1-0",
+            symbol="BTC/USDT",
+            side=Side.BUY,
+            qty=Decimal("0.001"),
+            price=Decimal(1000),
+        )
+    )  # an entry left resting
+    paper.submit_order(
+        OrderRequest(
+            client_order_id="ah-t1-0", symbol="ETH/USDT", side=Side.SELL, qty=Decimal(1), price=Decimal(5000)
+        )
+    )  # an exit
     h = make_harness(engine=paper).start()
     assert [e.client_order_id for e in h.executor_snapshot()["entries"]] == ["ah-e1-0"]
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from actors.feed import strategy_name
-from actors.protocol import Barrier
-from actors.strategy import LlmSignalSource
-from adapters.openai.gateway import LlmGateway
-from core.strategy.llm import LlmOutcome, LlmThrottle
+from autohedge.actors.feed import strategy_name
+from autohedge.actors.protocol import Barrier
+from autohedge.actors.strategy import LlmSignalSource
+from autohedge.adapters.openai.gateway import LlmGateway
+from autohedge.core.strategy.llm import LlmOutcome, LlmThrottle
 from tests.actors.harness import Harness, make_config, wait_for
 from tests.fakes.openai_server import signal_json
 from tests.unit.adapters.openai.test_gateway_recording import GatedClient
 
 
-def llm_harness(make_harness: Callable[..., Harness], client: GatedClient, strategy: str) -> tuple[Harness, LlmGateway]:
+def llm_harness(
+    make_harness: Callable[..., Harness], client: GatedClient, strategy: str
+) -> tuple[Harness, LlmGateway]:
     config = make_config(strategy=strategy, symbols=["BTC/USDT"], llm={"min_interval_per_symbol_s": 0})
     holder: dict[str, Harness] = {}
 
@@ -25,8 +27,15 @@ def llm_harness(make_harness: Callable[..., Harness], client: GatedClient, strat
         def deliver(outcome: LlmOutcome) -> None:
             h.directory.tell_if_present(strategy_name(symbol), outcome)
 
-        return LlmSignalSource(symbol, config=config, gateway=gateway, clock=h.clock, deliver=deliver,
-                               position_of=lambda s: (Decimal(0), None), hybrid=strategy == "hybrid")
+        return LlmSignalSource(
+            symbol,
+            config=config,
+            gateway=gateway,
+            clock=h.clock,
+            deliver=deliver,
+            position_of=lambda s: (Decimal(0), None),
+            hybrid=strategy == "hybrid",
+        )
 
     h = make_harness(config, source_factory=source)
     holder["h"] = h

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from adapters.paper.engine import PaperEngine
+from autohedge.adapters.paper.engine import PaperEngine
 
-from core.clock import ManualClock
-from core.config import PaperFaults
-from core.messages import OrderRequest, Quote
-from core.types import Side, quantize_down
+from autohedge.core.clock import ManualClock
+from autohedge.core.config import PaperFaults
+from autohedge.core.messages import OrderRequest, Quote
+from autohedge.core.types import Side, quantize_down
 from tests.actors.harness import Harness, wait_for
 
 
@@ -46,12 +46,23 @@ def test_monitor_restart_rebuilds_from_exchange_and_rearms_exits(harness: Harnes
     assert {o.client_order_id for o in h.open_sells("BTC/USDT")} == new_exits
 
 
-def test_startup_adopts_existing_positions_before_strategies_start(make_harness: Callable[..., Harness]) -> None:
+def test_startup_adopts_existing_positions_before_strategies_start(
+    make_harness: Callable[..., Harness],
+) -> None:
     clock = ManualClock()
     engine = PaperEngine(clock=clock, balances={"USDT": Decimal(10000)}, fee_rate=Decimal("0.001"))
-    engine.on_quote(Quote(venue="t", symbol="ETH/USDT", bid=Decimal(2999), ask=Decimal(3000), ts_event=0, ts_init=0))
-    engine.submit_order(OrderRequest(client_order_id="manual-1", symbol="ETH/USDT", side=Side.BUY,
-                                     qty=Decimal("0.1"), price=Decimal(3000)))
+    engine.on_quote(
+        Quote(venue="t", symbol="ETH/USDT", bid=Decimal(2999), ask=Decimal(3000), ts_event=0, ts_init=0)
+    )
+    engine.submit_order(
+        OrderRequest(
+            client_order_id="manual-1",
+            symbol="ETH/USDT",
+            side=Side.BUY,
+            qty=Decimal("0.1"),
+            price=Decimal(3000),
+        )
+    )
     h = make_harness(engine=engine)
 
     h.start()
@@ -108,8 +119,11 @@ def test_position_gone_from_exchange_is_removed(harness: Harness) -> None:
     wait_for(lambda: protected(h, "BTC/USDT"))
     qty = quantize_down(h.position("BTC/USDT")["qty"], Decimal("0.000001"))
     cancel_exits_on_venue(h, "BTC/USDT")
-    h.paper_engine.submit_order(OrderRequest(client_order_id="someone-else", symbol="BTC/USDT", side=Side.SELL,
-                                             qty=qty, price=Decimal(90)))  # sold outside autohedge
+    h.paper_engine.submit_order(
+        OrderRequest(
+            client_order_id="someone-else", symbol="BTC/USDT", side=Side.SELL, qty=qty, price=Decimal(90)
+        )
+    )  # sold outside autohedge
 
     h.advance(1.0)
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from actors.strategy import HftSignalSource
-from core.messages import Quote, Signal
+from autohedge.actors.strategy import HftSignalSource
+from autohedge.core.messages import Quote, Signal
 from tests.actors.harness import Harness, make_config, wait_for
 
 FEED = "feed:synthetic"
@@ -87,12 +87,16 @@ def test_strategy_crash_loop_parks_only_that_symbol(make_harness: Callable[..., 
     assert h.child("strategy:BTC/USDT").restarts == 0
 
 
-def test_executor_crash_loop_trips_kill_switch_exits_keep_working(make_harness: Callable[..., Harness]) -> None:
+def test_executor_crash_loop_trips_kill_switch_exits_keep_working(
+    make_harness: Callable[..., Harness],
+) -> None:
     h = make_harness(oco=False).start()
     h.trigger_buy("BTC/USDT")
     wait_for(lambda: h.position("BTC/USDT") is not None and h.position("BTC/USDT")["protected"])
     stop = h.position("BTC/USDT")["stop_loss"]
-    h.exchange.fail("open_orders", lambda: RuntimeError("executor start bug"), times=100, thread_prefix="ExecutorActor")
+    h.exchange.fail(
+        "open_orders", lambda: RuntimeError("executor start bug"), times=100, thread_prefix="ExecutorActor"
+    )
     h.exchange.fail("positions", lambda: RuntimeError("executor bug"), thread_prefix="ExecutorActor")
 
     h.trigger_buy("ETH/USDT", "3000")  # the executor crashes while sizing, then in every start-up
@@ -116,7 +120,9 @@ def test_crash_in_on_start_is_reported_and_restarted(make_harness: Callable[...,
     h.start(reconciled=False)
 
     wait_for(lambda: h.child("executor").restarts == 1, what="start crash reported")
-    assert "in start-up" in next(e.text for e in h.engine.parts.events.recent() if e.kind == "actor_restarting")
+    assert "in start-up" in next(
+        e.text for e in h.engine.parts.events.recent() if e.kind == "actor_restarting"
+    )
     h.clock.advance(restart_delay(h, "executor"))
     wait_for(lambda: h.child("executor").state == "running")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from adapters.paper.engine import PaperEngine
+from autohedge.adapters.paper.engine import PaperEngine
 
-from core.clock import ManualClock
-from core.types import OrderStatus, quantize_down
+from autohedge.core.clock import ManualClock
+from autohedge.core.types import OrderStatus, quantize_down
 
 LOT = Decimal("0.000001")
 from tests.actors.harness import Harness, make_config, wait_for
@@ -27,8 +27,12 @@ def test_signal_marketable_buy_fills_and_arms_an_oco_for_the_net_quantity(harnes
 
 def test_partial_fills_exit_quantity_is_filled_minus_base_fees(make_harness: Callable[..., Harness]) -> None:
     config = make_config()
-    clock_engine = PaperEngine(clock=ManualClock(), balances={"USDT": Decimal(10000)}, fee_rate=Decimal("0.001"),
-                               partial_fill_ratio=0.5)
+    clock_engine = PaperEngine(
+        clock=ManualClock(),
+        balances={"USDT": Decimal(10000)},
+        fee_rate=Decimal("0.001"),
+        partial_fill_ratio=0.5,
+    )
     h = make_harness(config, engine=clock_engine).start()
     h.trigger_buy("BTC/USDT")
     wait_for(lambda: h.position("BTC/USDT") is not None)
@@ -37,15 +41,21 @@ def test_partial_fills_exit_quantity_is_filled_minus_base_fees(make_harness: Cal
 
     h.quote("BTC/USDT", "99.80", "99.85")  # the rest of the entry crosses
     h.advance(0.25)  # executor poll sees the second partial fill
-    wait_for(lambda: h.buys("BTC/USDT")[0].status is OrderStatus.FILLED and h.position("BTC/USDT")["qty"]
-             == h.buys("BTC/USDT")[0].filled_qty - h.buys("BTC/USDT")[0].fee)
+    wait_for(
+        lambda: (
+            h.buys("BTC/USDT")[0].status is OrderStatus.FILLED
+            and h.position("BTC/USDT")["qty"] == h.buys("BTC/USDT")[0].filled_qty - h.buys("BTC/USDT")[0].fee
+        )
+    )
 
     buy = h.buys("BTC/USDT")[0]
     assert buy.status is OrderStatus.FILLED
     assert {o.qty for o in h.open_sells("BTC/USDT")} == {quantize_down(buy.filled_qty - buy.fee, LOT)}
 
 
-def test_outcome_unknown_after_placement_leaves_exactly_one_order(make_harness: Callable[..., Harness]) -> None:
+def test_outcome_unknown_after_placement_leaves_exactly_one_order(
+    make_harness: Callable[..., Harness],
+) -> None:
     h = make_harness().start()
     h.exchange.lose_response("submit_order")
 
@@ -57,7 +67,7 @@ def test_outcome_unknown_after_placement_leaves_exactly_one_order(make_harness: 
 
 
 def test_outcome_unknown_before_placement_is_never_resent(make_harness: Callable[..., Harness]) -> None:
-    from core.errors import OutcomeUnknown
+    from autohedge.core.errors import OutcomeUnknown
 
     h = make_harness().start()
     h.exchange.fail("submit_order", lambda: OutcomeUnknown("request lost"))
@@ -105,7 +115,9 @@ def test_no_oco_tp_rests_and_the_monitor_closes_at_the_stop(make_harness: Callab
     h.advance(1.0)  # CheckExits sees the close order filled
 
     wait_for(lambda: h.position("BTC/USDT") is None, what="position closed")
-    assert h.paper_engine.balances().get("BTC") is None or h.paper_engine.balances()["BTC"].total < Decimal("0.000001")
+    assert h.paper_engine.balances().get("BTC") is None or h.paper_engine.balances()["BTC"].total < Decimal(
+        "0.000001"
+    )
     assert "position_closed" in h.engine.parts.events.kinds()
 
 

@@ -24,26 +24,70 @@ class FakeEngineControl:
         self.trading = True
 
     def health(self) -> HealthReport:
-        return HealthReport(status="degraded", reasons=["symbol parked: ETH/USDT"], actors={"executor": "running"})
+        return HealthReport(
+            status="degraded", reasons=["symbol parked: ETH/USDT"], actors={"executor": "running"}
+        )
 
     def status(self) -> StatusReport:
-        return StatusReport(venue="paper", market_data="synthetic", strategy="hft", symbols=["BTC/USDT"], uptime_s=12.5,
-                            trading_enabled=self.trading, counters={"quotes": 10, "orders_submitted": 2})
+        return StatusReport(
+            venue="paper",
+            market_data="synthetic",
+            strategy="hft",
+            symbols=["BTC/USDT"],
+            uptime_s=12.5,
+            trading_enabled=self.trading,
+            counters={"quotes": 10, "orders_submitted": 2},
+        )
 
     def positions(self) -> list[PositionView]:
-        return [PositionView(symbol="BTC/USDT", qty=Decimal("0.5"), entry_price=Decimal(100), take_profit=Decimal(101),
-                             stop_loss=Decimal(99), exit_order_ids=["ah-t1-0", "ah-s1-0"], protected=True,
-                             last_price=Decimal("100.5"), unrealized_pnl=Decimal("0.25"))]
+        return [
+            PositionView(
+                symbol="BTC/USDT",
+                qty=Decimal("0.5"),
+                entry_price=Decimal(100),
+                take_profit=Decimal(101),
+                stop_loss=Decimal(99),
+                exit_order_ids=["ah-t1-0", "ah-s1-0"],
+                protected=True,
+                last_price=Decimal("100.5"),
+                unrealized_pnl=Decimal("0.25"),
+            )
+        ]
 
     def orders(self) -> list[OrderView]:
-        return [OrderView(client_order_id="ah-t1-0", venue_order_id="P2", symbol="BTC/USDT", side="sell",
-                          purpose="take_profit", order_type="limit", qty=Decimal("0.5"), price=Decimal(101),
-                          stop_price=None, filled_qty=Decimal(0), status="new")]
+        return [
+            OrderView(
+                client_order_id="ah-t1-0",
+                venue_order_id="P2",
+                symbol="BTC/USDT",
+                side="sell",
+                purpose="take_profit",
+                order_type="limit",
+                qty=Decimal("0.5"),
+                price=Decimal(101),
+                stop_price=None,
+                filled_qty=Decimal(0),
+                status="new",
+            )
+        ]
 
     def actors(self) -> ActorsReport:
-        return ActorsReport(actors=[ActorView(name="executor", kind="executor", state="running", incarnation=1, restarts=0,
-                                              next_restart_in_s=None, last_error="")],
-                            parked_symbols=["ETH/USDT"], kill_switch=False, entry_gates={"parked:ETH/USDT": "crash loop"})
+        return ActorsReport(
+            actors=[
+                ActorView(
+                    name="executor",
+                    kind="executor",
+                    state="running",
+                    incarnation=1,
+                    restarts=0,
+                    next_restart_in_s=None,
+                    last_error="",
+                )
+            ],
+            parked_symbols=["ETH/USDT"],
+            kill_switch=False,
+            entry_gates={"parked:ETH/USDT": "crash loop"},
+        )
 
     def recent_events(self, limit: int) -> list[EventView]:
         return [EventView(ts_ns=1, kind="order_placed", symbol="BTC/USDT", level="INFO", text="buy")][:limit]
@@ -66,5 +110,9 @@ class FakeEngineControl:
         return 3
 
     def metrics_snapshot(self) -> MetricsSnapshot:
-        return MetricsSnapshot(counters={"quotes": 10, "dead_letters": 0}, tick_to_order_ns=[200_000, 3_000_000],
-                               restarts_by_actor={"executor": 1}, request_budget_used={"binance": 0.25})
+        return MetricsSnapshot(
+            counters={"quotes": 10, "dead_letters": 0},
+            tick_to_order_ns=[200_000, 3_000_000],
+            restarts_by_actor={"executor": 1},
+            request_budget_used={"binance": 0.25},
+        )

@@ -25,7 +25,11 @@ def client(control: FakeEngineControl) -> TestClient:
 
 def test_api_health_is_open_and_reports_actor_states(client: TestClient) -> None:
     body = client.get("/health").json()
-    assert body == {"status": "degraded", "reasons": ["symbol parked: ETH/USDT"], "actors": {"executor": "running"}}
+    assert body == {
+        "status": "degraded",
+        "reasons": ["symbol parked: ETH/USDT"],
+        "actors": {"executor": "running"},
+    }
 
 
 @pytest.mark.parametrize("path", ["/status", "/positions", "/orders", "/actors", "/events", "/metrics"])
@@ -35,8 +39,12 @@ def test_api_reads_need_the_token(client: TestClient, path: str) -> None:
     assert client.get(path, headers=AUTH).status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/trading/stop", "/trading/start", "/positions/sync", "/orders/cancel-entries"])
-def test_api_mutation_without_token_is_401_and_changes_nothing(client: TestClient, control: FakeEngineControl, path: str) -> None:
+@pytest.mark.parametrize(
+    "path", ["/trading/stop", "/trading/start", "/positions/sync", "/orders/cancel-entries"]
+)
+def test_api_mutation_without_token_is_401_and_changes_nothing(
+    client: TestClient, control: FakeEngineControl, path: str
+) -> None:
     response = client.post(path, headers={"Authorization": "Basic abc"})
     assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
     assert control.mutations == []

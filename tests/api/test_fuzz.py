@@ -17,10 +17,14 @@ CONTROL = FakeEngineControl()
 CLIENT = TestClient(create_app(CONTROL, token=SecretStr(TOKEN), token_env="AUTOHEDGE_API_TOKEN"))
 SCHEMA = CLIENT.get("/openapi.json").json()
 OPERATIONS = sorted((method.upper(), path) for path, item in SCHEMA["paths"].items() for method in item)
-QUERY_NAMES = sorted({p["name"] for item in SCHEMA["paths"].values() for op in item.values() for p in op.get("parameters", [])})
+QUERY_NAMES = sorted(
+    {p["name"] for item in SCHEMA["paths"].values() for op in item.values() for p in op.get("parameters", [])}
+)
 
 text = st.text(alphabet=string.printable, max_size=20)
-query_values = st.one_of(text, st.integers(min_value=-10**6, max_value=10**6).map(str), st.sampled_from(["true", "false", ""]))
+query_values = st.one_of(
+    text, st.integers(min_value=-(10**6), max_value=10**6).map(str), st.sampled_from(["true", "false", ""])
+)
 headers = st.one_of(
     st.just({}),
     st.just({"Authorization": f"Bearer {TOKEN}"}),

@@ -17,16 +17,34 @@ from tests.actors.harness import Harness, wait_for
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TOKEN = "page-token"
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (.ci/run installs it)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian chromium is not installed (.ci/run installs it)"
+)
 
 
 def dump_dom(url: str) -> str:
     with tempfile.TemporaryDirectory() as profile:
         result = subprocess.run(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-             "--disable-background-networking", "--no-first-run", "--disable-component-update", "--disable-sync",
-             "--disable-quic", f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom", url],
-            capture_output=True, text=True, timeout=60, check=False,
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+                "--no-first-run",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-quic",
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=5000",
+                "--dump-dom",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
@@ -37,8 +55,11 @@ def test_page_shows_positions_actors_and_events_of_a_running_engine(make_harness
     h.trigger_buy("BTC/USDT")
     wait_for(lambda: h.position("BTC/USDT") is not None and h.position("BTC/USDT")["protected"])
     exit_id = h.position("BTC/USDT")["exit_order_ids"][0]
-    server = ApiServer(create_app(EngineController(h.engine), token=SecretStr(TOKEN), token_env="AUTOHEDGE_API_TOKEN"),
-                       host="127.0.0.1", port=0)
+    server = ApiServer(
+        create_app(EngineController(h.engine), token=SecretStr(TOKEN), token_env="AUTOHEDGE_API_TOKEN"),
+        host="127.0.0.1",
+        port=0,
+    )
     server.start()
     try:
         dom = dump_dom(f"{server.url}/#token={TOKEN}")
@@ -52,8 +73,11 @@ def test_page_shows_positions_actors_and_events_of_a_running_engine(make_harness
 
 def test_page_without_token_explains_how_to_get_in(make_harness) -> None:  # type: ignore[no-untyped-def]
     h: Harness = make_harness().start()
-    server = ApiServer(create_app(EngineController(h.engine), token=SecretStr(TOKEN), token_env="AUTOHEDGE_API_TOKEN"),
-                       host="127.0.0.1", port=0)
+    server = ApiServer(
+        create_app(EngineController(h.engine), token=SecretStr(TOKEN), token_env="AUTOHEDGE_API_TOKEN"),
+        host="127.0.0.1",
+        port=0,
+    )
     server.start()
     try:
         dom = dump_dom(f"{server.url}/")

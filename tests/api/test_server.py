@@ -25,7 +25,9 @@ def running() -> Iterator[tuple[Engine, ApiServer]]:
     engine = Engine(make_config(synthetic={"quotes_per_second": 100}))
     engine.start()
     wait_for(lambda: engine.view().reconciled, what="reconciled")
-    server = ApiServer(create_app(EngineController(engine), token=SecretStr(TOKEN), token_env="X"), host="127.0.0.1", port=0)
+    server = ApiServer(
+        create_app(EngineController(engine), token=SecretStr(TOKEN), token_env="X"), host="127.0.0.1", port=0
+    )
     server.start()
     yield engine, server
     server.stop()
@@ -33,7 +35,9 @@ def running() -> Iterator[tuple[Engine, ApiServer]]:
 
 
 def listening_ports() -> set[int]:
-    return {c.laddr.port for c in psutil.Process().net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN}
+    return {
+        c.laddr.port for c in psutil.Process().net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN
+    }
 
 
 def test_server_stop_start_trading_repeatedly_leaks_no_threads(running: tuple[Engine, ApiServer]) -> None:
@@ -57,7 +61,9 @@ def test_server_start_stop_frees_the_port_and_threads() -> None:
 
     before_threads = threading.active_count()
     for _ in range(3):
-        server = ApiServer(create_app(FakeEngineControl(), token=SecretStr(TOKEN), token_env="X"), host="127.0.0.1", port=0)
+        server = ApiServer(
+            create_app(FakeEngineControl(), token=SecretStr(TOKEN), token_env="X"), host="127.0.0.1", port=0
+        )
         server.start()
         port = server.port
         assert port in listening_ports()
@@ -69,7 +75,9 @@ def test_server_start_stop_frees_the_port_and_threads() -> None:
 
 def test_server_positions_show_real_protected_position(running: tuple[Engine, ApiServer]) -> None:
     engine, server = running
-    wait_for(lambda: any(p["protected"] for p in engine.positions()), timeout_s=60, what="a protected position")
+    wait_for(
+        lambda: any(p["protected"] for p in engine.positions()), timeout_s=60, what="a protected position"
+    )
     positions = httpx.get(f"{server.url}/positions", headers=AUTH, timeout=5).json()
     assert any(p["protected"] and p["exit_order_ids"] and p["take_profit"] for p in positions)
     orders = httpx.get(f"{server.url}/orders", headers=AUTH, timeout=5).json()

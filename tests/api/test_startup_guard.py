@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from autohedge.api.app import create_app
 from autohedge.api.server import ApiServer
 from autohedge.cli import api_token
-from core.errors import ConfigError
+from autohedge.core.errors import ConfigError
 from tests.actors.harness import make_config
 from tests.api.fake_control import FakeEngineControl
 
@@ -48,7 +48,9 @@ def test_server_port_in_use_raises_config_error() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        server = ApiServer(create_app(FakeEngineControl(), token=None, token_env="X"), host="127.0.0.1", port=port)
+        server = ApiServer(
+            create_app(FakeEngineControl(), token=None, token_env="X"), host="127.0.0.1", port=port
+        )
 
         with pytest.raises(ConfigError) as raised:
             server.start(timeout_s=5)

@@ -14,12 +14,12 @@ from decimal import Decimal
 import pytest
 from pydantic import SecretStr
 
-from adapters.paper.adapter import PaperExchange
-from adapters.paper.engine import PaperEngine
-from core.clock import ManualClock, RealClock
-from core.config import PaperFaults
-from core.messages import Quote
-from core.ports import Exchange
+from autohedge.adapters.paper.adapter import PaperExchange
+from autohedge.adapters.paper.engine import PaperEngine
+from autohedge.core.clock import ManualClock, RealClock
+from autohedge.core.config import PaperFaults
+from autohedge.core.messages import Quote
+from autohedge.core.ports import Exchange
 
 
 @dataclass
@@ -37,21 +37,36 @@ def paper_venue() -> VenueUnderTest:
     exchange = PaperExchange(engine, faults=PaperFaults(), seed=1, oco=True)
 
     def push(symbol: str, bid: Decimal, ask: Decimal) -> None:
-        exchange.on_quote(Quote(venue="paper", symbol=symbol, bid=bid, ask=ask, ts_event=clock.wall_ns(),
-                                ts_init=clock.wall_ns()))
+        exchange.on_quote(
+            Quote(
+                venue="paper",
+                symbol=symbol,
+                bid=bid,
+                ask=ask,
+                ts_event=clock.wall_ns(),
+                ts_init=clock.wall_ns(),
+            )
+        )
 
     return VenueUnderTest("paper", exchange, push, "BTC/USDT")
 
 
 def binance_venue() -> VenueUnderTest:
-    from adapters.binance.adapter import create_exchange
-    from core.config import Secrets, parse_config
+    from autohedge.adapters.binance.adapter import create_exchange
+    from autohedge.core.config import Secrets, parse_config
     from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
 
     fake = FakeBinance(symbols=["BTC/USDT"]).__enter__()
-    config = parse_config({"exchange": {"venue": "binance", "market_data": "binance"}, "symbols": ["BTC/USDT"],
-                           "venues": {"binance": {"rest_url": fake.rest_url, "ws_url": fake.ws_url}}})
-    secrets = Secrets(autohedge_binance_api_key=SecretStr(API_KEY), autohedge_binance_api_secret=SecretStr(API_SECRET))
+    config = parse_config(
+        {
+            "exchange": {"venue": "binance", "market_data": "binance"},
+            "symbols": ["BTC/USDT"],
+            "venues": {"binance": {"rest_url": fake.rest_url, "ws_url": fake.ws_url}},
+        }
+    )
+    secrets = Secrets(
+        autohedge_binance_api_key=SecretStr(API_KEY), autohedge_binance_api_secret=SecretStr(API_SECRET)
+    )
     exchange = create_exchange(config, secrets, RealClock())
 
     def close() -> None:
@@ -62,15 +77,27 @@ def binance_venue() -> VenueUnderTest:
 
 
 def alpaca_venue() -> VenueUnderTest:
-    from adapters.alpaca.adapter import create_exchange
-    from core.config import Secrets, parse_config
+    from autohedge.adapters.alpaca.adapter import create_exchange
+    from autohedge.core.config import Secrets, parse_config
     from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
 
     fake = FakeAlpaca(crypto=["BTC/USD"]).__enter__()
-    config = parse_config({"exchange": {"venue": "alpaca", "market_data": "alpaca"}, "symbols": ["BTC/USD"],
-                           "venues": {"alpaca": {"rest_url": fake.rest_url, "data_rest_url": fake.rest_url,
-                                                 "ws_url": fake.crypto_ws_url}}})
-    secrets = Secrets(autohedge_alpaca_api_key_id=SecretStr(KEY_ID), autohedge_alpaca_api_secret_key=SecretStr(SECRET_KEY))
+    config = parse_config(
+        {
+            "exchange": {"venue": "alpaca", "market_data": "alpaca"},
+            "symbols": ["BTC/USD"],
+            "venues": {
+                "alpaca": {
+                    "rest_url": fake.rest_url,
+                    "data_rest_url": fake.rest_url,
+                    "ws_url": fake.crypto_ws_url,
+                }
+            },
+        }
+    )
+    secrets = Secrets(
+        autohedge_alpaca_api_key_id=SecretStr(KEY_ID), autohedge_alpaca_api_secret_key=SecretStr(SECRET_KEY)
+    )
     exchange = create_exchange(config, secrets, RealClock())
 
     def close() -> None:

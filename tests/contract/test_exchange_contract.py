@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from core.errors import InsufficientFunds, OrderRejected, UnknownOrder
-from core.messages import OcoRequest, OrderRequest
-from core.types import OrderStatus, Side, base_of, quantize_down, quote_of
+from autohedge.core.errors import InsufficientFunds, OrderRejected, UnknownOrder
+from autohedge.core.messages import OcoRequest, OrderRequest
+from autohedge.core.types import OrderStatus, Side, base_of, quantize_down, quote_of
 from tests.contract.conftest import VenueUnderTest
 
 D = Decimal
@@ -16,15 +16,22 @@ D = Decimal
 
 def limit(v: VenueUnderTest, coid: str, side: Side, qty: Decimal, price: Decimal) -> OrderRequest:
     rules = v.exchange.symbol_rules(v.symbol)
-    return OrderRequest(client_order_id=coid, symbol=v.symbol, side=side,
-                        qty=quantize_down(qty, rules.lot_step), price=quantize_down(price, rules.tick_size))
+    return OrderRequest(
+        client_order_id=coid,
+        symbol=v.symbol,
+        side=side,
+        qty=quantize_down(qty, rules.lot_step),
+        price=quantize_down(price, rules.tick_size),
+    )
 
 
 _POSITION_QTY = D("0.01")
 _POSITION_PRICE = D(50000)
 
 
-def buy_position(v: VenueUnderTest, qty: Decimal = _POSITION_QTY, price: Decimal = _POSITION_PRICE) -> Decimal:
+def buy_position(
+    v: VenueUnderTest, qty: Decimal = _POSITION_QTY, price: Decimal = _POSITION_PRICE
+) -> Decimal:
     v.push_quote(v.symbol, price - 1, price)
     v.exchange.submit_order(limit(v, "ct-pos", Side.BUY, qty, price + 10))
     (position,) = v.exchange.positions([v.symbol])
@@ -101,9 +108,17 @@ def test_contract_best_quote_is_the_last_quote(venue: VenueUnderTest) -> None:
 
 def _oco(v: VenueUnderTest, qty: Decimal) -> OcoRequest:
     rules = v.exchange.symbol_rules(v.symbol)
-    return OcoRequest(list_client_id="ct-list", symbol=v.symbol, side=Side.SELL, qty=quantize_down(qty, rules.lot_step),
-                      take_profit_price=D(51000), stop_price=D(49000), stop_limit_price=D(48900),
-                      take_profit_client_order_id="ct-tp", stop_loss_client_order_id="ct-sl")
+    return OcoRequest(
+        list_client_id="ct-list",
+        symbol=v.symbol,
+        side=Side.SELL,
+        qty=quantize_down(qty, rules.lot_step),
+        take_profit_price=D(51000),
+        stop_price=D(49000),
+        stop_limit_price=D(48900),
+        take_profit_client_order_id="ct-tp",
+        stop_loss_client_order_id="ct-sl",
+    )
 
 
 def test_contract_oco_take_profit_fill_cancels_the_stop(venue: VenueUnderTest) -> None:

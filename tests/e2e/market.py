@@ -6,8 +6,8 @@ import threading
 from collections.abc import Callable
 from decimal import Decimal
 
-from adapters.marketdata.synthetic import SyntheticQuotes
-from core.config import SyntheticConfig, SyntheticSymbol
+from autohedge.adapters.marketdata.synthetic import SyntheticQuotes
+from autohedge.core.config import SyntheticConfig, SyntheticSymbol
 
 __all__ = ["Market"]
 
@@ -15,12 +15,23 @@ __all__ = ["Market"]
 class Market:
     """``with Market(fake.push_quote, "BTC/USDT", seed=3):`` moves the fake's market until the block ends."""
 
-    def __init__(self, push: Callable[[str, Decimal, Decimal], None], symbol: str, *, seed: int,
-                 start_price: Decimal = Decimal(60000)) -> None:
+    def __init__(
+        self,
+        push: Callable[[str, Decimal, Decimal], None],
+        symbol: str,
+        *,
+        seed: int,
+        start_price: Decimal = Decimal(60000),
+    ) -> None:
         self._push = push
         self._symbol = symbol
-        self._quotes = SyntheticQuotes(SyntheticConfig(seed=seed, symbols={
-            symbol: SyntheticSymbol(start_price=start_price, volatility_bps=Decimal(4))}), [symbol])
+        self._quotes = SyntheticQuotes(
+            SyntheticConfig(
+                seed=seed,
+                symbols={symbol: SyntheticSymbol(start_price=start_price, volatility_bps=Decimal(4))},
+            ),
+            [symbol],
+        )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="e2e-market", daemon=True)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.types import OrderType, Side
+from autohedge.core.types import OrderType, Side
 from tests.e2e.market import Market
 from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
 
@@ -24,20 +24,51 @@ REPO = Path(__file__).resolve().parents[2]
 def test_alpaca_end_to_end_against_the_fake(tmp_path: Path) -> None:
     with FakeAlpaca(crypto=["BTC/USD"]) as fake, Market(fake.push_quote, "BTC/USD", seed=11):
         config = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
-        config.update({
-            "exchange": {"venue": "alpaca", "market_data": "alpaca"}, "symbols": ["BTC/USD"], "symbol_overrides": {},
-            "synthetic": {"symbols": {}}, "api": {"enabled": False}, "feed": {"stale_after_s": 5},
-            "venues": {"alpaca": {"rest_url": fake.rest_url, "data_rest_url": fake.rest_url, "ws_url": fake.crypto_ws_url}},
-            "supervisor": {**config["supervisor"], "min_backoff_s": 0.2, "random_factor": 0},
-        })
+        config.update(
+            {
+                "exchange": {"venue": "alpaca", "market_data": "alpaca"},
+                "symbols": ["BTC/USD"],
+                "symbol_overrides": {},
+                "synthetic": {"symbols": {}},
+                "api": {"enabled": False},
+                "feed": {"stale_after_s": 5},
+                "venues": {
+                    "alpaca": {
+                        "rest_url": fake.rest_url,
+                        "data_rest_url": fake.rest_url,
+                        "ws_url": fake.crypto_ws_url,
+                    }
+                },
+                "supervisor": {**config["supervisor"], "min_backoff_s": 0.2, "random_factor": 0},
+            }
+        )
         path = tmp_path / "config.yaml"
         path.write_text(yaml.safe_dump(config), encoding="utf-8")
         summary = tmp_path / "summary.json"
-        env = {**os.environ, "AUTOHEDGE_ALPACA_API_KEY_ID": KEY_ID, "AUTOHEDGE_ALPACA_API_SECRET_KEY": SECRET_KEY}
+        env = {
+            **os.environ,
+            "AUTOHEDGE_ALPACA_API_KEY_ID": KEY_ID,
+            "AUTOHEDGE_ALPACA_API_SECRET_KEY": SECRET_KEY,
+        }
         proc = subprocess.Popen(
-            [sys.executable, "-m", "autohedge.cli", "run", "--config", str(path), "--duration", "12",
-             "--summary-json", str(summary)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True)
+            [
+                sys.executable,
+                "-m",
+                "autohedge.cli",
+                "run",
+                "--config",
+                str(path),
+                "--duration",
+                "12",
+                "--summary-json",
+                str(summary),
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         assert proc.stdout is not None
         log: list[str] = []
         dropped = lost = False
@@ -61,4 +92,6 @@ def test_alpaca_end_to_end_against_the_fake(tmp_path: Path) -> None:
     exits = [o for o in orders if o.side is Side.SELL]
     assert exits and all(o.list_id is None for o in exits) and "TP limit + guarded SL" in output
     assert not any(o.order_type is OrderType.STOP_LIMIT for o in exits)
-    assert data["actors"]["feed:alpaca"]["restarts"] >= 1 and data["actors"]["feed:alpaca"]["state"] == "running"
+    assert (
+        data["actors"]["feed:alpaca"]["restarts"] >= 1 and data["actors"]["feed:alpaca"]["state"] == "running"
+    )

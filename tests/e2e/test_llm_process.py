@@ -18,9 +18,23 @@ pytestmark = pytest.mark.e2e
 def run(config: Path, tmp_path: Path, seconds: int) -> dict:
     summary = tmp_path / "summary.json"
     result = subprocess.run(
-        [sys.executable, "-m", "autohedge.cli", "run", "--config", str(config), "--duration", str(seconds),
-         "--summary-json", str(summary)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "autohedge.cli",
+            "run",
+            "--config",
+            str(config),
+            "--duration",
+            str(seconds),
+            "--summary-json",
+            str(summary),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
         env={"PATH": "/usr/bin:/bin", "OPENAI_API_KEY": ""},
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -31,11 +45,19 @@ def test_llm_strategy_model_approved_entry_is_filled_and_protected(tmp_path: Pat
     record = tmp_path / "llm.jsonl"
     with FakeOpenAIServer() as fake:
         fake.set_default(Reply(content=signal_json("buy", 0.9, reasoning="dip worth buying")))
-        config = write_config(tmp_path, **{
-            "strategy": "llm", "symbols": ["BTC/USDT"], "symbol_overrides": {}, "synthetic.symbols": {},
-            "llm.base_url": fake.base_url, "llm.model": "local-test", "llm.min_interval_per_symbol_s": 1,
-            "llm.record_file": str(record),
-        })
+        config = write_config(
+            tmp_path,
+            **{
+                "strategy": "llm",
+                "symbols": ["BTC/USDT"],
+                "symbol_overrides": {},
+                "synthetic.symbols": {},
+                "llm.base_url": fake.base_url,
+                "llm.model": "local-test",
+                "llm.min_interval_per_symbol_s": 1,
+                "llm.record_file": str(record),
+            },
+        )
         out = run(config, tmp_path, 6)
         assert fake.requests, "the model was never asked"
     counters = out["summary"]["counters"]
@@ -46,12 +68,35 @@ def test_llm_strategy_model_approved_entry_is_filled_and_protected(tmp_path: Pat
 
 def test_llm_replay_file_trades_without_any_server(tmp_path: Path) -> None:
     replay = tmp_path / "replay.jsonl"
-    replay.write_text("".join(json.dumps({"key": "k", "request": {}, "response": {
-        "content": signal_json("buy", 0.95), "prompt_tokens": 10, "completion_tokens": 5}}) + "\n" for _ in range(3)),
-        encoding="utf-8")
-    config = write_config(tmp_path, **{
-        "strategy": "llm", "symbols": ["BTC/USDT"], "symbol_overrides": {}, "synthetic.symbols": {},
-        "llm.base_url": "http://127.0.0.1:9/v1", "llm.replay_file": str(replay), "llm.min_interval_per_symbol_s": 1,
-    })
+    replay.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "key": "k",
+                    "request": {},
+                    "response": {
+                        "content": signal_json("buy", 0.95),
+                        "prompt_tokens": 10,
+                        "completion_tokens": 5,
+                    },
+                }
+            )
+            + "\n"
+            for _ in range(3)
+        ),
+        encoding="utf-8",
+    )
+    config = write_config(
+        tmp_path,
+        **{
+            "strategy": "llm",
+            "symbols": ["BTC/USDT"],
+            "symbol_overrides": {},
+            "synthetic.symbols": {},
+            "llm.base_url": "http://127.0.0.1:9/v1",
+            "llm.replay_file": str(replay),
+            "llm.min_interval_per_symbol_s": 1,
+        },
+    )
     out = run(config, tmp_path, 5)
     assert out["summary"]["counters"]["orders_filled"] >= 1

@@ -39,24 +39,40 @@ def autohedge(*args: str) -> list[str]:
 def test_default_config_trades_within_30_seconds(tmp_path: Path) -> None:
     summary = tmp_path / "summary.json"
     result = subprocess.run(
-        autohedge("run", "--config", str(write_config(tmp_path)), "--duration", "30", "--summary-json", str(summary)),
-        cwd=tmp_path, capture_output=True, text=True, timeout=90,
+        autohedge(
+            "run", "--config", str(write_config(tmp_path)), "--duration", "30", "--summary-json", str(summary)
+        ),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=90,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads(summary.read_text(encoding="utf-8"))
     counters = data["counters"]
     assert counters["quotes"] > 300
-    assert counters["orders_submitted"] >= 1 and counters["orders_filled"] >= 1 and counters["exits_armed"] >= 1
+    assert (
+        counters["orders_submitted"] >= 1 and counters["orders_filled"] >= 1 and counters["exits_armed"] >= 1
+    )
     assert all(p["protected"] for p in data["positions"])
     assert data["kill_switch"] is False and data["parked_symbols"] == []
-    assert set(data["actors"]) >= {"executor", "monitor", "feed:synthetic", "strategy:BTC/USDT", "strategy:ETH/USDT"}
+    assert set(data["actors"]) >= {
+        "executor",
+        "monitor",
+        "feed:synthetic",
+        "strategy:BTC/USDT",
+        "strategy:ETH/USDT",
+    }
 
 
 def test_sigterm_stops_the_tree_cleanly(tmp_path: Path) -> None:
     summary = tmp_path / "summary.json"
     proc = subprocess.Popen(
         autohedge("run", "--config", str(write_config(tmp_path)), "--summary-json", str(summary)),
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     assert proc.stdout is not None
     for line in proc.stdout:  # wait on the process's own word that it trades, not on a timer
@@ -72,10 +88,22 @@ def test_sigterm_stops_the_tree_cleanly(tmp_path: Path) -> None:
 
 def test_kill_9_with_state_file_every_position_protected_within_a_second(tmp_path: Path) -> None:
     state = tmp_path / "paper.json"
-    config = write_config(tmp_path, **{"paper.state_file": str(state), "executor.cancel_entries_on_stop": False,
-                                       "defaults.take_profit_pct": 5, "defaults.stop_loss_pct": 5})
-    proc = subprocess.Popen(autohedge("run", "--config", str(config)), cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    config = write_config(
+        tmp_path,
+        **{
+            "paper.state_file": str(state),
+            "executor.cancel_entries_on_stop": False,
+            "defaults.take_profit_pct": 5,
+            "defaults.stop_loss_pct": 5,
+        },
+    )
+    proc = subprocess.Popen(
+        autohedge("run", "--config", str(config)),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     assert proc.stdout is not None
     for line in proc.stdout:  # run until an exit has been armed after a fill
         if "exit_armed" in line:
@@ -86,8 +114,13 @@ def test_kill_9_with_state_file_every_position_protected_within_a_second(tmp_pat
     assert held, "the first run should hold a position when it is killed"
 
     summary = tmp_path / "summary.json"
-    second = subprocess.Popen(autohedge("run", "--config", str(config), "--duration", "1", "--summary-json", str(summary)),
-                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    second = subprocess.Popen(
+        autohedge("run", "--config", str(config), "--duration", "1", "--summary-json", str(summary)),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     out, _ = second.communicate(timeout=60)
     assert second.returncode == 0, out[-3000:]
     data = json.loads(summary.read_text(encoding="utf-8"))

@@ -18,19 +18,25 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from websockets.sync.server import ServerConnection
 
-from adapters.paper.engine import PaperEngine
-from core.clock import RealClock
-from core.errors import InsufficientFunds, OrderRejected, UnknownOrder
-from core.messages import OrderRequest, OrderSnapshot, Quote, SymbolRules
-from core.types import OrderStatus, OrderType, Side, TimeInForce
+from autohedge.adapters.paper.engine import PaperEngine
+from autohedge.core.clock import RealClock
+from autohedge.core.errors import InsufficientFunds, OrderRejected, UnknownOrder
+from autohedge.core.messages import OrderRequest, OrderSnapshot, Quote, SymbolRules
+from autohedge.core.types import OrderStatus, OrderType, Side, TimeInForce
 from tests.fakes.venue_server import FakeVenue, StreamClient
 
 __all__ = ["KEY_ID", "SECRET_KEY", "FakeAlpaca"]
 
 KEY_ID = "fake-alpaca-key"
 SECRET_KEY = "fake-alpaca-secret"
-_STATUS = {OrderStatus.NEW: "new", OrderStatus.PARTIALLY_FILLED: "partially_filled", OrderStatus.FILLED: "filled",
-           OrderStatus.CANCELED: "canceled", OrderStatus.REJECTED: "rejected", OrderStatus.EXPIRED: "expired"}
+_STATUS = {
+    OrderStatus.NEW: "new",
+    OrderStatus.PARTIALLY_FILLED: "partially_filled",
+    OrderStatus.FILLED: "filled",
+    OrderStatus.CANCELED: "canceled",
+    OrderStatus.REJECTED: "rejected",
+    OrderStatus.EXPIRED: "expired",
+}
 
 
 def _uuid(venue_order_id: str) -> str:
@@ -101,7 +107,10 @@ class _Handler(BaseHTTPRequestHandler):
             delay = faults.delay_s
         if delay:
             self.server.fake.stopping.wait(delay)  # the "slow response" fault
-        if self.headers.get("APCA-API-KEY-ID") != KEY_ID or self.headers.get("APCA-API-SECRET-KEY") != SECRET_KEY:
+        if (
+            self.headers.get("APCA-API-KEY-ID") != KEY_ID
+            or self.headers.get("APCA-API-SECRET-KEY") != SECRET_KEY
+        ):
             self._error(401, None, "unauthorized")
             return
         if limited:
@@ -122,8 +131,17 @@ class _Handler(BaseHTTPRequestHandler):
             if symbol is None:
                 self._error(404, 40410000, "asset not found")
             else:
-                self._send(200, {"id": ticker, "class": "us_equity", "symbol": ticker, "status": "active",
-                                 "tradable": True, "fractionable": True})
+                self._send(
+                    200,
+                    {
+                        "id": ticker,
+                        "class": "us_equity",
+                        "symbol": ticker,
+                        "status": "active",
+                        "tradable": True,
+                        "fractionable": True,
+                    },
+                )
         elif method == "POST" and path == "/v2/orders":
             self._new_order(body)
         elif method == "GET" and path == "/v2/orders":
@@ -141,8 +159,17 @@ class _Handler(BaseHTTPRequestHandler):
         elif method == "GET" and path == "/v2/account":
             cash = fake.engine.balances().get("USD")
             free = str(cash.free if cash else Decimal(0))
-            self._send(200, {"id": "acct", "currency": "USD", "cash": free, "buying_power": free,
-                             "non_marginable_buying_power": free, "status": "ACTIVE"})
+            self._send(
+                200,
+                {
+                    "id": "acct",
+                    "currency": "USD",
+                    "cash": free,
+                    "buying_power": free,
+                    "non_marginable_buying_power": free,
+                    "status": "ACTIVE",
+                },
+            )
         elif method == "GET" and path == "/v1beta3/crypto/us/latest/quotes":
             symbol = params.get("symbols", "")
             self._send(200, {"quotes": {symbol: fake.quote_json(symbol)}})
@@ -166,8 +193,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(422, 40010001, f"{key} must be a decimal string")
                 return
         request = OrderRequest(
-            client_order_id=body["client_order_id"], symbol=symbol, side=Side(body["side"]), qty=Decimal(body["qty"]),
-            price=Decimal(body["limit_price"]), time_in_force=TimeInForce(body["time_in_force"]),
+            client_order_id=body["client_order_id"],
+            symbol=symbol,
+            side=Side(body["side"]),
+            qty=Decimal(body["qty"]),
+            price=Decimal(body["limit_price"]),
+            time_in_force=TimeInForce(body["time_in_force"]),
             order_type=OrderType.STOP_LIMIT if body["type"] == "stop_limit" else OrderType.LIMIT,
             stop_price=Decimal(body["stop_price"]) if body.get("stop_price") else None,
         )
@@ -181,7 +212,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(422, 40010001, message)
             return
         with self.server.state.lock:
-            lose, self.server.state.faults.lose_next_order_response = self.server.state.faults.lose_next_order_response, False
+            lose, self.server.state.faults.lose_next_order_response = (
+                self.server.state.faults.lose_next_order_response,
+                False,
+            )
         if lose:
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
@@ -191,8 +225,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _get(self, *, order_id: str = "", client_order_id: str = "") -> None:
         engine = self.server.fake.engine
         try:
-            order = engine.get_order("", venue_order_id=_engine_id(order_id)) if order_id else \
-                engine.get_order("", client_order_id=client_order_id)
+            order = (
+                engine.get_order("", venue_order_id=_engine_id(order_id))
+                if order_id
+                else engine.get_order("", client_order_id=client_order_id)
+            )
         except (UnknownOrder, ValueError, IndexError):
             self._error(404, 40410000, "order not found")
             return
@@ -220,11 +257,21 @@ class _Handler(BaseHTTPRequestHandler):
 class FakeAlpaca(FakeVenue):
     """``with FakeAlpaca(crypto=["BTC/USD"], stocks=["AAPL/USD"]) as fake:``."""
 
-    def __init__(self, *, crypto: list[str], stocks: list[str] | None = None, cash: Decimal = Decimal(100_000)) -> None:
+    def __init__(
+        self, *, crypto: list[str], stocks: list[str] | None = None, cash: Decimal = Decimal(100_000)
+    ) -> None:
         self.crypto = {s: s for s in crypto} | {s.replace("/", ""): s for s in crypto}
         self.stocks = {s.split("/")[0]: s for s in stocks or []}
-        rules = {s: SymbolRules(symbol=s, tick_size=Decimal("0.01"), lot_step=Decimal("0.000000001"),
-                                min_qty=Decimal("0.000000001"), min_notional=Decimal(1)) for s in stocks or []}
+        rules = {
+            s: SymbolRules(
+                symbol=s,
+                tick_size=Decimal("0.01"),
+                lot_step=Decimal("0.000000001"),
+                min_qty=Decimal("0.000000001"),
+                min_notional=Decimal(1),
+            )
+            for s in stocks or []
+        }
         engine = PaperEngine(clock=RealClock(), balances={"USD": cash}, fee_rate=Decimal(0), rules=rules)
         self.rejected_connections = 0
         super().__init__(name="alpaca", handler=_Handler, engine=engine, faults=Faults())
@@ -240,34 +287,62 @@ class FakeAlpaca(FakeVenue):
     # -- JSON shapes ----------------------------------------------------------------------------------
 
     def asset_json(self, symbol: str) -> dict[str, Any]:
-        return {"id": symbol, "class": "crypto", "exchange": "CRYPTO", "symbol": symbol, "status": "active",
-                "tradable": True, "fractionable": True, "min_order_size": "0.000001", "min_trade_increment": "0.000001",
-                "price_increment": "0.01"}
+        return {
+            "id": symbol,
+            "class": "crypto",
+            "exchange": "CRYPTO",
+            "symbol": symbol,
+            "status": "active",
+            "tradable": True,
+            "fractionable": True,
+            "min_order_size": "0.000001",
+            "min_trade_increment": "0.000001",
+            "price_increment": "0.01",
+        }
 
     def venue_symbol(self, symbol: str) -> str:
         return symbol if symbol in self.crypto else symbol.split("/")[0]
 
     def order_json(self, order: OrderSnapshot) -> dict[str, Any]:
         return {
-            "id": _uuid(order.venue_order_id), "client_order_id": order.client_order_id,
-            "symbol": self.venue_symbol(order.symbol), "asset_class": "crypto" if order.symbol in self.crypto else "us_equity",
-            "side": order.side.value, "type": "stop_limit" if order.order_type is OrderType.STOP_LIMIT else "limit",
-            "qty": str(order.qty), "filled_qty": str(order.filled_qty),
+            "id": _uuid(order.venue_order_id),
+            "client_order_id": order.client_order_id,
+            "symbol": self.venue_symbol(order.symbol),
+            "asset_class": "crypto" if order.symbol in self.crypto else "us_equity",
+            "side": order.side.value,
+            "type": "stop_limit" if order.order_type is OrderType.STOP_LIMIT else "limit",
+            "qty": str(order.qty),
+            "filled_qty": str(order.filled_qty),
             "filled_avg_price": str(order.avg_fill_price) if order.avg_fill_price is not None else None,
-            "limit_price": str(order.price), "stop_price": str(order.stop_price) if order.stop_price else None,
-            "status": _STATUS[order.status], "time_in_force": "gtc", "updated_at": _iso(order.ts_event),
+            "limit_price": str(order.price),
+            "stop_price": str(order.stop_price) if order.stop_price else None,
+            "status": _STATUS[order.status],
+            "time_in_force": "gtc",
+            "updated_at": _iso(order.ts_event),
         }
 
     def positions_json(self) -> list[dict[str, Any]]:
         symbols = list({*self.crypto.values(), *self.stocks.values()})
-        return [{"symbol": p.symbol.replace("/", "") if p.symbol in self.crypto else p.symbol.split("/")[0],
-                 "qty": str(p.qty), "avg_entry_price": str(p.avg_entry_price or 0),
-                 "asset_class": "crypto" if p.symbol in self.crypto else "us_equity", "side": "long"}
-                for p in self.engine.positions(symbols)]
+        return [
+            {
+                "symbol": p.symbol.replace("/", "") if p.symbol in self.crypto else p.symbol.split("/")[0],
+                "qty": str(p.qty),
+                "avg_entry_price": str(p.avg_entry_price or 0),
+                "asset_class": "crypto" if p.symbol in self.crypto else "us_equity",
+                "side": "long",
+            }
+            for p in self.engine.positions(symbols)
+        ]
 
     def quote_json(self, symbol: str) -> dict[str, Any]:
         quote = self.engine.best_quote(symbol)
-        return {"bp": float(quote.bid), "bs": 1.5, "ap": float(quote.ask), "as": 2.5, "t": _iso(quote.ts_event)}
+        return {
+            "bp": float(quote.bid),
+            "bs": 1.5,
+            "ap": float(quote.ask),
+            "as": 2.5,
+            "t": _iso(quote.ts_event),
+        }
 
     # -- streams --------------------------------------------------------------------------------------
 
@@ -295,7 +370,11 @@ class FakeAlpaca(FakeVenue):
                 message = json.loads(raw)
                 if message.get("action") == "subscribe":
                     client.topics.update(message.get("quotes", []))
-                    connection.send(json.dumps([{"T": "subscription", "trades": [], "quotes": sorted(client.topics), "bars": []}]))
+                    connection.send(
+                        json.dumps(
+                            [{"T": "subscription", "trades": [], "quotes": sorted(client.topics), "bars": []}]
+                        )
+                    )
         except Exception:
             pass
         finally:
@@ -303,11 +382,14 @@ class FakeAlpaca(FakeVenue):
 
     def push_quote(self, symbol: str, bid: Decimal, ask: Decimal) -> None:
         now = time.time_ns()
-        self.engine.on_quote(Quote(venue="alpaca", symbol=symbol, bid=bid, ask=ask, ts_event=now, ts_init=now))
+        self.engine.on_quote(
+            Quote(venue="alpaca", symbol=symbol, bid=bid, ask=ask, ts_event=now, ts_init=now)
+        )
         venue_symbol = self.venue_symbol(symbol)
         # Alpaca streams JSON numbers: written here from the decimal text, exactly.
-        frame = (f'[{{"T":"q","S":"{venue_symbol}","bp":{bid},"bs":1.5,"ap":{ask},"as":2.5,'
-                 f'"t":"{_iso(now)}"}}]')
+        frame = (
+            f'[{{"T":"q","S":"{venue_symbol}","bp":{bid},"bs":1.5,"ap":{ask},"as":2.5,"t":"{_iso(now)}"}}]'
+        )
         self.broadcast(frame, venue_symbol)
 
     def send_malformed(self) -> None:

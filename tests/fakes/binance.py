@@ -22,19 +22,25 @@ from urllib.parse import parse_qsl, urlsplit
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
-from adapters.paper.engine import PaperEngine
-from core.clock import RealClock
-from core.errors import InsufficientFunds, OrderRejected, UnknownOrder
-from core.messages import OcoRequest, OrderRequest, OrderSnapshot, Quote
-from core.types import OrderStatus, OrderType, Side, TimeInForce
+from autohedge.adapters.paper.engine import PaperEngine
+from autohedge.core.clock import RealClock
+from autohedge.core.errors import InsufficientFunds, OrderRejected, UnknownOrder
+from autohedge.core.messages import OcoRequest, OrderRequest, OrderSnapshot, Quote
+from autohedge.core.types import OrderStatus, OrderType, Side, TimeInForce
 from tests.fakes.venue_server import FakeVenue, StreamClient
 
 __all__ = ["FakeBinance"]
 
 API_KEY = "fake-binance-key"
 API_SECRET = "fake-binance-secret"
-_STATUS = {OrderStatus.NEW: "NEW", OrderStatus.PARTIALLY_FILLED: "PARTIALLY_FILLED", OrderStatus.FILLED: "FILLED",
-           OrderStatus.CANCELED: "CANCELED", OrderStatus.REJECTED: "REJECTED", OrderStatus.EXPIRED: "EXPIRED"}
+_STATUS = {
+    OrderStatus.NEW: "NEW",
+    OrderStatus.PARTIALLY_FILLED: "PARTIALLY_FILLED",
+    OrderStatus.FILLED: "FILLED",
+    OrderStatus.CANCELED: "CANCELED",
+    OrderStatus.REJECTED: "REJECTED",
+    OrderStatus.EXPIRED: "EXPIRED",
+}
 
 
 def _f8(value: Decimal | None) -> str:
@@ -103,8 +109,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.fake.stopping.wait(delay)  # the "slow response" fault
         if limited:
             status = faults.rate_limit_status
-            text = "Way too much request weight used; IP banned until later." if status == 418 else \
-                "Too much request weight used; current limit is 6000 request weight per 1 MINUTE."
+            text = (
+                "Way too much request weight used; IP banned until later."
+                if status == 418
+                else "Too much request weight used; current limit is 6000 request weight per 1 MINUTE."
+            )
             self._error(status, -1003, text, {"Retry-After": str(faults.retry_after_s)})
             return
         if server_error:
@@ -125,7 +134,9 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         total = query + body
         if "&signature=" not in total:
-            self._error(400, -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
+            self._error(
+                400, -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed."
+            )
             return False
         payload, _, signature = total.rpartition("&signature=")
         expected = hmac.new(API_SECRET.encode(), payload.encode(), hashlib.sha256).hexdigest()
@@ -162,27 +173,63 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             rules = self.server.state.engine.symbol_rules(symbol)
             base, quote = symbol.split("/")
-            infos.append({
-                "symbol": venue_symbol, "status": "TRADING", "baseAsset": base, "quoteAsset": quote,
-                "filters": [
-                    {"filterType": "PRICE_FILTER", "minPrice": _f8(rules.tick_size), "maxPrice": "1000000.00000000",
-                     "tickSize": _f8(rules.tick_size)},
-                    {"filterType": "LOT_SIZE", "minQty": _f8(rules.min_qty), "maxQty": "9000.00000000",
-                     "stepSize": _f8(rules.lot_step)},
-                    {"filterType": "NOTIONAL", "minNotional": _f8(rules.min_notional), "applyMinToMarket": True,
-                     "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5},
+            infos.append(
+                {
+                    "symbol": venue_symbol,
+                    "status": "TRADING",
+                    "baseAsset": base,
+                    "quoteAsset": quote,
+                    "filters": [
+                        {
+                            "filterType": "PRICE_FILTER",
+                            "minPrice": _f8(rules.tick_size),
+                            "maxPrice": "1000000.00000000",
+                            "tickSize": _f8(rules.tick_size),
+                        },
+                        {
+                            "filterType": "LOT_SIZE",
+                            "minQty": _f8(rules.min_qty),
+                            "maxQty": "9000.00000000",
+                            "stepSize": _f8(rules.lot_step),
+                        },
+                        {
+                            "filterType": "NOTIONAL",
+                            "minNotional": _f8(rules.min_notional),
+                            "applyMinToMarket": True,
+                            "maxNotional": "9000000.00000000",
+                            "applyMaxToMarket": False,
+                            "avgPriceMins": 5,
+                        },
+                    ],
+                }
+            )
+        self._send(
+            200,
+            {
+                "timezone": "UTC",
+                "serverTime": int(time.time() * 1000),
+                "rateLimits": [
+                    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000}
                 ],
-            })
-        self._send(200, {"timezone": "UTC", "serverTime": int(time.time() * 1000), "rateLimits": [
-            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000}], "symbols": infos})
+                "symbols": infos,
+            },
+        )
 
     def r_book_ticker(self, params: dict[str, str]) -> None:
         symbol = self._symbol(params)
         if symbol is None:
             return
         quote = self.server.state.engine.best_quote(symbol)
-        self._send(200, {"symbol": params["symbol"], "bidPrice": _f8(quote.bid), "bidQty": _f8(quote.bid_size),
-                         "askPrice": _f8(quote.ask), "askQty": _f8(quote.ask_size)})
+        self._send(
+            200,
+            {
+                "symbol": params["symbol"],
+                "bidPrice": _f8(quote.bid),
+                "bidQty": _f8(quote.bid_size),
+                "askPrice": _f8(quote.ask),
+                "askQty": _f8(quote.ask_size),
+            },
+        )
 
     def _venue_error(self, exc: Exception) -> None:
         if isinstance(exc, InsufficientFunds):
@@ -196,15 +243,28 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _order_json(self, order: OrderSnapshot, venue_symbol: str, *, maker: bool = False) -> dict[str, Any]:
         avg = order.avg_fill_price or Decimal(0)
-        order_type = {OrderType.LIMIT: "LIMIT_MAKER" if maker else "LIMIT", OrderType.STOP_LIMIT: "STOP_LOSS_LIMIT"}
+        order_type = {
+            OrderType.LIMIT: "LIMIT_MAKER" if maker else "LIMIT",
+            OrderType.STOP_LIMIT: "STOP_LOSS_LIMIT",
+        }
         ts = order.ts_event // 1_000_000
         return {
-            "symbol": venue_symbol, "orderId": int(order.venue_order_id[1:]),
-            "orderListId": int(order.list_id[1:]) if order.list_id else -1, "clientOrderId": order.client_order_id,
-            "price": _f8(order.price), "origQty": _f8(order.qty), "executedQty": _f8(order.filled_qty),
-            "cummulativeQuoteQty": _f8(order.filled_qty * avg), "status": _STATUS[order.status],
-            "timeInForce": "GTC", "type": order_type[order.order_type], "side": order.side.value.upper(),
-            "stopPrice": _f8(order.stop_price), "time": ts, "updateTime": ts, "transactTime": ts,
+            "symbol": venue_symbol,
+            "orderId": int(order.venue_order_id[1:]),
+            "orderListId": int(order.list_id[1:]) if order.list_id else -1,
+            "clientOrderId": order.client_order_id,
+            "price": _f8(order.price),
+            "origQty": _f8(order.qty),
+            "executedQty": _f8(order.filled_qty),
+            "cummulativeQuoteQty": _f8(order.filled_qty * avg),
+            "status": _STATUS[order.status],
+            "timeInForce": "GTC",
+            "type": order_type[order.order_type],
+            "side": order.side.value.upper(),
+            "stopPrice": _f8(order.stop_price),
+            "time": ts,
+            "updateTime": ts,
+            "transactTime": ts,
         }
 
     def _lose_response_if_asked(self) -> bool:
@@ -225,8 +285,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(400, -1116, "Invalid orderType.")
             return
         request = OrderRequest(
-            client_order_id=params["newClientOrderId"], symbol=symbol, side=Side(params["side"].lower()),
-            qty=Decimal(params["quantity"]), price=Decimal(params["price"]),
+            client_order_id=params["newClientOrderId"],
+            symbol=symbol,
+            side=Side(params["side"].lower()),
+            qty=Decimal(params["quantity"]),
+            price=Decimal(params["price"]),
             order_type=OrderType.STOP_LIMIT if wire_type == "STOP_LOSS_LIMIT" else OrderType.LIMIT,
             stop_price=Decimal(params["stopPrice"]) if "stopPrice" in params else None,
             time_in_force=TimeInForce(params.get("timeInForce", "GTC").lower()),
@@ -247,10 +310,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(400, -1116, "Invalid orderType.")
             return
         request = OcoRequest(
-            list_client_id=params["listClientOrderId"], symbol=symbol, side=Side(params["side"].lower()),
-            qty=Decimal(params["quantity"]), take_profit_price=Decimal(params["abovePrice"]),
-            stop_price=Decimal(params["belowStopPrice"]), stop_limit_price=Decimal(params["belowPrice"]),
-            take_profit_client_order_id=params["aboveClientOrderId"], stop_loss_client_order_id=params["belowClientOrderId"],
+            list_client_id=params["listClientOrderId"],
+            symbol=symbol,
+            side=Side(params["side"].lower()),
+            qty=Decimal(params["quantity"]),
+            take_profit_price=Decimal(params["abovePrice"]),
+            stop_price=Decimal(params["belowStopPrice"]),
+            stop_limit_price=Decimal(params["belowPrice"]),
+            take_profit_client_order_id=params["aboveClientOrderId"],
+            stop_loss_client_order_id=params["belowClientOrderId"],
         )
         try:
             result = self.server.state.engine.submit_oco(request)
@@ -259,14 +327,27 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self._lose_response_if_asked():
             return
-        reports = [self._order_json(o, params["symbol"], maker=o.order_type is OrderType.LIMIT) for o in result.orders]
-        self._send(200, {
-            "orderListId": int(result.list_id[1:]), "contingencyType": "OCO", "listStatusType": "EXEC_STARTED",
-            "listOrderStatus": "EXECUTING", "listClientOrderId": params["listClientOrderId"],
-            "transactionTime": int(time.time() * 1000), "symbol": params["symbol"],
-            "orders": [{"symbol": params["symbol"], "orderId": r["orderId"], "clientOrderId": r["clientOrderId"]} for r in reports],
-            "orderReports": reports,
-        })
+        reports = [
+            self._order_json(o, params["symbol"], maker=o.order_type is OrderType.LIMIT)
+            for o in result.orders
+        ]
+        self._send(
+            200,
+            {
+                "orderListId": int(result.list_id[1:]),
+                "contingencyType": "OCO",
+                "listStatusType": "EXEC_STARTED",
+                "listOrderStatus": "EXECUTING",
+                "listClientOrderId": params["listClientOrderId"],
+                "transactionTime": int(time.time() * 1000),
+                "symbol": params["symbol"],
+                "orders": [
+                    {"symbol": params["symbol"], "orderId": r["orderId"], "clientOrderId": r["clientOrderId"]}
+                    for r in reports
+                ],
+                "orderReports": reports,
+            },
+        )
 
     def _find(self, params: dict[str, str]) -> tuple[str, OrderSnapshot] | None:
         symbol = self._symbol(params)
@@ -306,10 +387,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, self._order_json(cancelled, params["symbol"]))
             return
         legs = [o for o in self.server.state.engine.all_orders() if o.list_id == cancelled.list_id]
-        self._send(200, {"orderListId": int(cancelled.list_id[1:]), "contingencyType": "OCO", "listStatusType": "ALL_DONE",
-                         "listOrderStatus": "ALL_DONE", "listClientOrderId": "", "transactionTime": int(time.time() * 1000),
-                         "symbol": params["symbol"],
-                         "orderReports": [self._order_json(o, params["symbol"]) for o in legs]})
+        self._send(
+            200,
+            {
+                "orderListId": int(cancelled.list_id[1:]),
+                "contingencyType": "OCO",
+                "listStatusType": "ALL_DONE",
+                "listOrderStatus": "ALL_DONE",
+                "listClientOrderId": "",
+                "transactionTime": int(time.time() * 1000),
+                "symbol": params["symbol"],
+                "orderReports": [self._order_json(o, params["symbol"]) for o in legs],
+            },
+        )
 
     def r_open_orders(self, params: dict[str, str]) -> None:
         symbol = None
@@ -323,8 +413,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def r_account(self, params: dict[str, str]) -> None:
         balances = self.server.state.engine.balances()
-        self._send(200, {"makerCommission": 10, "takerCommission": 10, "canTrade": True, "accountType": "SPOT",
-                         "balances": [{"asset": a, "free": _f8(b.free), "locked": _f8(b.locked)} for a, b in balances.items()]})
+        self._send(
+            200,
+            {
+                "makerCommission": 10,
+                "takerCommission": 10,
+                "canTrade": True,
+                "accountType": "SPOT",
+                "balances": [
+                    {"asset": a, "free": _f8(b.free), "locked": _f8(b.locked)} for a, b in balances.items()
+                ],
+            },
+        )
 
     def r_my_trades(self, params: dict[str, str]) -> None:
         found = self._find(params)
@@ -332,11 +432,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, [])
             return
         order = found[1]
-        trades = [] if order.filled_qty <= 0 else [{
-            "symbol": params["symbol"], "id": 1, "orderId": int(order.venue_order_id[1:]), "price": _f8(order.avg_fill_price),
-            "qty": _f8(order.filled_qty), "commission": _f8(order.fee), "commissionAsset": order.fee_asset,
-            "time": order.ts_event // 1_000_000, "isBuyer": order.side is Side.BUY, "isMaker": False,
-        }]
+        trades = (
+            []
+            if order.filled_qty <= 0
+            else [
+                {
+                    "symbol": params["symbol"],
+                    "id": 1,
+                    "orderId": int(order.venue_order_id[1:]),
+                    "price": _f8(order.avg_fill_price),
+                    "qty": _f8(order.filled_qty),
+                    "commission": _f8(order.fee),
+                    "commissionAsset": order.fee_asset,
+                    "time": order.ts_event // 1_000_000,
+                    "isBuyer": order.side is Side.BUY,
+                    "isMaker": False,
+                }
+            ]
+        )
         self._send(200, trades)
 
 
@@ -359,7 +472,9 @@ class FakeBinance(FakeVenue):
 
     def __init__(self, *, symbols: list[str], balances: dict[str, Decimal] | None = None) -> None:
         self.symbols = {s.replace("/", ""): s for s in symbols}
-        engine = PaperEngine(clock=RealClock(), balances=balances or {"USDT": Decimal(100_000)}, fee_rate=Decimal("0.001"))
+        engine = PaperEngine(
+            clock=RealClock(), balances=balances or {"USDT": Decimal(100_000)}, fee_rate=Decimal("0.001")
+        )
         super().__init__(name="binance", handler=_Handler, engine=engine, faults=Faults())
 
     @property
@@ -383,12 +498,35 @@ class FakeBinance(FakeVenue):
     def push_quote(self, symbol: str, bid: Decimal, ask: Decimal) -> None:
         """Move the market: the engine matches, and every subscribed client gets a bookTicker frame."""
         now = time.time_ns()
-        self.engine.on_quote(Quote(venue="binance", symbol=symbol, bid=bid, ask=ask, bid_size=Decimal(1),
-                                   ask_size=Decimal(1), ts_event=now, ts_init=now))
+        self.engine.on_quote(
+            Quote(
+                venue="binance",
+                symbol=symbol,
+                bid=bid,
+                ask=ask,
+                bid_size=Decimal(1),
+                ask_size=Decimal(1),
+                ts_event=now,
+                ts_init=now,
+            )
+        )
         venue_symbol = symbol.replace("/", "")
-        frame = json.dumps({"stream": f"{venue_symbol.lower()}@bookTicker", "data": {
-            "u": now, "s": venue_symbol, "b": _f8(bid), "B": "1.00000000", "a": _f8(ask), "A": "1.00000000"}})
+        frame = json.dumps(
+            {
+                "stream": f"{venue_symbol.lower()}@bookTicker",
+                "data": {
+                    "u": now,
+                    "s": venue_symbol,
+                    "b": _f8(bid),
+                    "B": "1.00000000",
+                    "a": _f8(ask),
+                    "A": "1.00000000",
+                },
+            }
+        )
         self.broadcast(frame, venue_symbol)
 
-    def send_malformed(self, text: str = '{"stream": "btcusdt@bookTicker", "data": {"s": "BTCUSDT", "b": "oops"}') -> None:
+    def send_malformed(
+        self, text: str = '{"stream": "btcusdt@bookTicker", "data": {"s": "BTCUSDT", "b": "oops"}'
+    ) -> None:
         self.broadcast(text)

@@ -19,10 +19,25 @@ from typing import Any, Self
 __all__ = ["FakeOpenAIServer", "Reply", "signal_json"]
 
 
-def signal_json(action: str = "buy", confidence: float = 0.9, *, target_price: float | None = None,
-                stop_loss: float | None = None, take_profit: float | None = None, reasoning: str = "test") -> str:
-    return json.dumps({"action": action, "confidence": confidence, "target_price": target_price,
-                       "stop_loss": stop_loss, "take_profit": take_profit, "reasoning": reasoning})
+def signal_json(
+    action: str = "buy",
+    confidence: float = 0.9,
+    *,
+    target_price: float | None = None,
+    stop_loss: float | None = None,
+    take_profit: float | None = None,
+    reasoning: str = "test",
+) -> str:
+    return json.dumps(
+        {
+            "action": action,
+            "confidence": confidence,
+            "target_price": target_price,
+            "stop_loss": stop_loss,
+            "take_profit": take_profit,
+            "reasoning": reasoning,
+        }
+    )
 
 
 @dataclass
@@ -65,22 +80,40 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.delay_s:
             self.server.stopping.wait(reply.delay_s)  # the scripted model latency
         if not _asks_for_json_schema(body):
-            self._send(400, {"error": {"message": "response_format json_schema required",
-                                       "type": "invalid_request_error"}})
+            self._send(
+                400,
+                {
+                    "error": {
+                        "message": "response_format json_schema required",
+                        "type": "invalid_request_error",
+                    }
+                },
+            )
             return
         if reply.raw_body is not None:
             self._send_bytes(200, reply.raw_body)
             return
         if reply.status != 200:
-            self._send(reply.status, {"error": {"message": f"scripted {reply.status}", "type": "server_error"}})
+            self._send(
+                reply.status, {"error": {"message": f"scripted {reply.status}", "type": "server_error"}}
+            )
             return
         message: dict[str, Any] = {"role": "assistant", "content": reply.content, "refusal": reply.refusal}
-        self._send(200, {
-            "id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()), "model": body.get("model"),
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
-            "usage": {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
-                      "total_tokens": reply.prompt_tokens + reply.completion_tokens},
-        })
+        self._send(
+            200,
+            {
+                "id": "chatcmpl-test",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model"),
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
+                "usage": {
+                    "prompt_tokens": reply.prompt_tokens,
+                    "completion_tokens": reply.completion_tokens,
+                    "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+                },
+            },
+        )
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:
         self._send_bytes(status, json.dumps(payload).encode("utf-8"))
@@ -120,8 +153,9 @@ class FakeOpenAIServer:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.state = _State()
         self._server.stopping = threading.Event()
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-openai", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
+        )
 
     @property
     def base_url(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 
-from core.messages import Quote
+from autohedge.core.messages import Quote
 
 __all__ = ["QueueSink"]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from websockets.sync.server import ServerConnection, serve
 
-from adapters.paper.engine import PaperEngine
+from autohedge.adapters.paper.engine import PaperEngine
 
 __all__ = ["FakeVenue", "StreamClient", "VenueState"]
 
@@ -40,14 +40,18 @@ class _HttpServer(ThreadingHTTPServer):
 class FakeVenue:
     """Subclasses give the HTTP handler class and implement ``_ws_handler``. A context manager."""
 
-    def __init__(self, *, name: str, handler: type[BaseHTTPRequestHandler], engine: PaperEngine, faults: Any) -> None:
+    def __init__(
+        self, *, name: str, handler: type[BaseHTTPRequestHandler], engine: PaperEngine, faults: Any
+    ) -> None:
         self.state = VenueState(engine=engine, faults=faults)
         self.stopping = threading.Event()
         """Set at shutdown: a deliberately slow response ends early instead of holding the server."""
         self._http = _HttpServer(("127.0.0.1", 0), handler)
         self._http.state = self.state
         self._http.fake = self
-        self._http_thread = threading.Thread(target=self._http.serve_forever, name=f"fake-{name}-http", daemon=True)
+        self._http_thread = threading.Thread(
+            target=self._http.serve_forever, name=f"fake-{name}-http", daemon=True
+        )
         self._clients: list[StreamClient] = []
         self._clients_lock = threading.Lock()
         self._ws = serve(self._ws_handler, "127.0.0.1", 0)

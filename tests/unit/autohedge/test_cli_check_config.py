@@ -12,7 +12,9 @@ def test_check_config_valid_file_exits_0(capsys: pytest.CaptureFixture[str]) -> 
     assert "ok" in capsys.readouterr().out
 
 
-def test_check_config_bad_value_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_config_bad_value_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("defaults:\n  stop_loss_pct: 150\n", encoding="utf-8")
     assert main(["check-config", "--config", str(config)]) == 2
@@ -22,7 +24,9 @@ def test_check_config_bad_value_exits_2_with_one_line(tmp_path: Path, capsys: py
 
 def test_run_bad_config_exits_2_before_starting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "c.yaml"
-    config.write_text("symbols: [BTC/USDT]\nsymbol_overrides:\n  ETH/USDT: {order_amount: 5}\n", encoding="utf-8")
+    config.write_text(
+        "symbols: [BTC/USDT]\nsymbol_overrides:\n  ETH/USDT: {order_amount: 5}\n", encoding="utf-8"
+    )
     assert main(["run", "--config", str(config), "--duration", "1"]) == 2
     assert "symbol_overrides.ETH/USDT" in capsys.readouterr().err
 
@@ -32,7 +36,9 @@ def test_check_config_missing_file_exits_2(tmp_path: Path, capsys: pytest.Captur
     assert "config file not found" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("venue", "url"), [("binance", "https://api.binance.com"), ("alpaca", "https://api.alpaca.markets")])
+@pytest.mark.parametrize(
+    ("venue", "url"), [("binance", "https://api.binance.com"), ("alpaca", "https://api.alpaca.markets")]
+)
 def test_run_live_endpoint_without_opt_in_refuses_with_exit_2(
     venue: str, url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from core.backoff import Backoff
+from autohedge.core.backoff import Backoff
 
 
 def test_backoff_no_jitter_doubles_until_the_cap() -> None:

@@ -2,7 +2,7 @@ import time
 
 from freezegun import freeze_time
 
-from core.clock import NS_PER_S, ManualClock, RealClock
+from autohedge.core.clock import NS_PER_S, ManualClock, RealClock
 
 
 def test_manual_clock_advance_fires_due_timers_in_deadline_order() -> None:

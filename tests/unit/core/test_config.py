@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from core.config import load_config, parse_config
-from core.errors import ConfigError
+from autohedge.core.config import load_config, parse_config
+from autohedge.core.errors import ConfigError
 
 REPO_CONFIG = Path(__file__).resolve().parents[3] / "config.yaml"
 
@@ -22,7 +22,10 @@ def test_config_repository_default_is_valid() -> None:
         ({"defaults": {"stop_loss_pct": 100}}, "defaults.stop_loss_pct"),
         ({"defaults": {"order_amount": "lots"}}, "defaults.order_amount"),
         ({"symbols": ["BTCUSDT"]}, "symbols.0"),
-        ({"symbols": ["BTC/USDT"], "symbol_overrides": {"ETH/USDT": {"take_profit_pct": 1}}}, "symbol_overrides.ETH/USDT"),
+        (
+            {"symbols": ["BTC/USDT"], "symbol_overrides": {"ETH/USDT": {"take_profit_pct": 1}}},
+            "symbol_overrides.ETH/USDT",
+        ),
         ({"exchange": {"market_data": "replay"}}, "exchange.replay_file"),
         ({"exchange": {"market_data": "replay", "replay_file": "missing.jsonl"}}, "exchange.replay_file"),
         ({"monitor": {"mode": "sometimes"}}, "monitor.mode"),

@@ -2,22 +2,39 @@ from decimal import Decimal
 
 import pytest
 
-from core.config import SymbolParams
-from core.errors import InsufficientBalance, OrderRefused
-from core.messages import EntryProtection, OrderFilled, SymbolRules
-from core.positions import Holding, net_base_qty
-from core.protection import exit_prices, exit_qty
-from core.risk import size_entry
-from core.types import OrderPurpose, Side
+from autohedge.core.config import SymbolParams
+from autohedge.core.errors import InsufficientBalance, OrderRefused
+from autohedge.core.messages import EntryProtection, OrderFilled, SymbolRules
+from autohedge.core.positions import Holding, net_base_qty
+from autohedge.core.protection import exit_prices, exit_qty
+from autohedge.core.risk import size_entry
+from autohedge.core.types import OrderPurpose, Side
 
-RULES = SymbolRules(symbol="BTC/USDT", tick_size=Decimal("0.01"), lot_step=Decimal("0.0001"),
-                    min_qty=Decimal("0.0001"), min_notional=Decimal(5))
+RULES = SymbolRules(
+    symbol="BTC/USDT",
+    tick_size=Decimal("0.01"),
+    lot_step=Decimal("0.0001"),
+    min_qty=Decimal("0.0001"),
+    min_notional=Decimal(5),
+)
 
 
 def fill(qty: str, price: str, fee: str = "0", fee_asset: str = "BTC", side: Side = Side.BUY) -> OrderFilled:
-    return OrderFilled(symbol="BTC/USDT", client_order_id="ah-e1-0", venue_order_id="1", side=side,
-                       purpose=OrderPurpose.ENTRY, fill_qty=Decimal(qty), fill_price=Decimal(price), fee=Decimal(fee),
-                       fee_asset=fee_asset, cum_filled_qty=Decimal(qty), order_qty=Decimal(qty), ts_event=0, ts_init=0)
+    return OrderFilled(
+        symbol="BTC/USDT",
+        client_order_id="ah-e1-0",
+        venue_order_id="1",
+        side=side,
+        purpose=OrderPurpose.ENTRY,
+        fill_qty=Decimal(qty),
+        fill_price=Decimal(price),
+        fee=Decimal(fee),
+        fee_asset=fee_asset,
+        cum_filled_qty=Decimal(qty),
+        order_qty=Decimal(qty),
+        ts_event=0,
+        ts_init=0,
+    )
 
 
 def test_net_base_qty_buy_with_base_fee_is_reduced() -> None:
@@ -29,7 +46,9 @@ def test_net_base_qty_quote_fee_does_not_reduce() -> None:
 
 
 def test_holding_two_partial_fills_average_and_net() -> None:
-    holding = Holding().after_fill(fill("0.5", "100", fee="0.0005")).after_fill(fill("0.5", "110", fee="0.0005"))
+    holding = (
+        Holding().after_fill(fill("0.5", "100", fee="0.0005")).after_fill(fill("0.5", "110", fee="0.0005"))
+    )
     assert holding.qty == Decimal("0.999")
     assert holding.entry_price == Decimal(105)
 
@@ -44,13 +63,17 @@ def test_exit_prices_from_config_rounded_outwards() -> None:
 
 def test_exit_prices_proposal_on_wrong_side_is_ignored() -> None:
     params = SymbolParams(take_profit_pct=Decimal(1), stop_loss_pct=Decimal(1))
-    prices = exit_prices(Decimal(100), params, RULES, EntryProtection(take_profit=Decimal(90), stop_loss=Decimal(120)))
+    prices = exit_prices(
+        Decimal(100), params, RULES, EntryProtection(take_profit=Decimal(90), stop_loss=Decimal(120))
+    )
     assert (prices.take_profit, prices.stop_loss) == (Decimal("101.00"), Decimal("99.00"))
 
 
 def test_exit_prices_proposal_within_bounds_is_used() -> None:
     params = SymbolParams(take_profit_pct=Decimal(1), stop_loss_pct=Decimal(1))
-    prices = exit_prices(Decimal(100), params, RULES, EntryProtection(take_profit=Decimal(103), stop_loss=Decimal("98.5")))
+    prices = exit_prices(
+        Decimal(100), params, RULES, EntryProtection(take_profit=Decimal(103), stop_loss=Decimal("98.5"))
+    )
     assert (prices.take_profit, prices.stop_loss) == (Decimal(103), Decimal("98.5"))
 
 
@@ -60,27 +83,58 @@ def test_exit_qty_never_exceeds_the_holding() -> None:
 
 
 def test_size_entry_quantizes_down_to_lot_and_tick() -> None:
-    size = size_entry(symbol="BTC/USDT", price=Decimal("60000.123"), params=SymbolParams(order_amount=Decimal(100)),
-                      rules=RULES, position_qty=Decimal(0), open_entry_qty=Decimal(0), free_quote=Decimal(1000),
-                      fee_rate=Decimal("0.002"))
+    size = size_entry(
+        symbol="BTC/USDT",
+        price=Decimal("60000.123"),
+        params=SymbolParams(order_amount=Decimal(100)),
+        rules=RULES,
+        position_qty=Decimal(0),
+        open_entry_qty=Decimal(0),
+        free_quote=Decimal(1000),
+        fee_rate=Decimal("0.002"),
+    )
     assert size.price == Decimal("60000.12") and size.qty == Decimal("0.0016")
 
 
 def test_size_entry_max_position_reached_refuses() -> None:
     params = SymbolParams(order_amount=Decimal(100), max_position_size=Decimal(150))
     with pytest.raises(OrderRefused, match="max_position_size"):
-        size_entry(symbol="BTC/USDT", price=Decimal(100), params=params, rules=RULES, position_qty=Decimal("1.5"),
-                   open_entry_qty=Decimal(0), free_quote=Decimal(1000), fee_rate=Decimal(0))
+        size_entry(
+            symbol="BTC/USDT",
+            price=Decimal(100),
+            params=params,
+            rules=RULES,
+            position_qty=Decimal("1.5"),
+            open_entry_qty=Decimal(0),
+            free_quote=Decimal(1000),
+            fee_rate=Decimal(0),
+        )
 
 
 def test_size_entry_insufficient_balance_is_typed() -> None:
     with pytest.raises(InsufficientBalance, match="insufficient balance"):
-        size_entry(symbol="BTC/USDT", price=Decimal(100), params=SymbolParams(order_amount=Decimal(100)), rules=RULES,
-                   position_qty=Decimal(0), open_entry_qty=Decimal(0), free_quote=Decimal(50), fee_rate=Decimal(0))
+        size_entry(
+            symbol="BTC/USDT",
+            price=Decimal(100),
+            params=SymbolParams(order_amount=Decimal(100)),
+            rules=RULES,
+            position_qty=Decimal(0),
+            open_entry_qty=Decimal(0),
+            free_quote=Decimal(50),
+            fee_rate=Decimal(0),
+        )
 
 
 def test_size_entry_below_min_notional_refuses() -> None:
     params = SymbolParams(order_amount=Decimal(3), max_position_size=Decimal(10))
     with pytest.raises(OrderRefused, match="minimum notional"):
-        size_entry(symbol="BTC/USDT", price=Decimal(100), params=params, rules=RULES, position_qty=Decimal(0),
-                   open_entry_qty=Decimal(0), free_quote=Decimal(1000), fee_rate=Decimal(0))
+        size_entry(
+            symbol="BTC/USDT",
+            price=Decimal(100),
+            params=params,
+            rules=RULES,
+            position_qty=Decimal(0),
+            open_entry_qty=Decimal(0),
+            free_quote=Decimal(1000),
+            fee_rate=Decimal(0),
+        )

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.types import (
+from autohedge.core.types import (
     CLIENT_ORDER_ID_MAX_LEN,
     OrderPurpose,
     make_client_order_id,
@@ -13,7 +13,9 @@ from core.types import (
 
 
 def test_client_order_id_same_inputs_same_id() -> None:
-    assert make_client_order_id("ah", OrderPurpose.ENTRY, 42, 1) == make_client_order_id("ah", OrderPurpose.ENTRY, 42, 1)
+    assert make_client_order_id("ah", OrderPurpose.ENTRY, 42, 1) == make_client_order_id(
+        "ah", OrderPurpose.ENTRY, 42, 1
+    )
 
 
 def test_client_order_id_largest_key_fits_every_venue() -> None:

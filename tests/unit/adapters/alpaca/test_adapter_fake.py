@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from adapters.alpaca.adapter import AlpacaExchange, create_exchange, create_market_stream
-from core.clock import RealClock
-from core.config import AppConfig, Secrets, parse_config
-from core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited, VenueUnavailable
-from core.messages import OrderRequest
-from core.types import OrderStatus, Side
+from autohedge.adapters.alpaca.adapter import AlpacaExchange, create_exchange, create_market_stream
+from autohedge.core.clock import RealClock
+from autohedge.core.config import AppConfig, Secrets, parse_config
+from autohedge.core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited, VenueUnavailable
+from autohedge.core.messages import OrderRequest
+from autohedge.core.types import OrderStatus, Side
 from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
 from tests.fakes.sink import QueueSink
 
@@ -30,10 +30,21 @@ def fake() -> Iterator[FakeAlpaca]:
 
 
 def config(fake: FakeAlpaca, timeout_s: float = 5.0) -> AppConfig:
-    return parse_config({"exchange": {"venue": "alpaca", "market_data": "alpaca"}, "symbols": ["BTC/USD", "AAPL/USD"],
-                         "venues": {"alpaca": {"rest_url": fake.rest_url, "data_rest_url": fake.rest_url,
-                                               "ws_url": fake.crypto_ws_url, "stocks_ws_url": fake.stocks_ws_url,
-                                               "timeout_s": timeout_s}}})
+    return parse_config(
+        {
+            "exchange": {"venue": "alpaca", "market_data": "alpaca"},
+            "symbols": ["BTC/USD", "AAPL/USD"],
+            "venues": {
+                "alpaca": {
+                    "rest_url": fake.rest_url,
+                    "data_rest_url": fake.rest_url,
+                    "ws_url": fake.crypto_ws_url,
+                    "stocks_ws_url": fake.stocks_ws_url,
+                    "timeout_s": timeout_s,
+                }
+            },
+        }
+    )
 
 
 def secrets(key: str = KEY_ID) -> Secrets:
@@ -44,15 +55,24 @@ def exchange(fake: FakeAlpaca, *, key: str = KEY_ID, timeout_s: float = 5.0) -> 
     return create_exchange(config(fake, timeout_s), secrets(key), RealClock())
 
 
-def buy(coid: str = "ah-e1-0", symbol: str = "BTC/USD", qty: str = "0.01", price: str = "59000") -> OrderRequest:
+def buy(
+    coid: str = "ah-e1-0", symbol: str = "BTC/USD", qty: str = "0.01", price: str = "59000"
+) -> OrderRequest:
     return OrderRequest(client_order_id=coid, symbol=symbol, side=Side.BUY, qty=D(qty), price=D(price))
 
 
 def test_adapter_crypto_order_body_uses_slash_symbol_and_strings(fake: FakeAlpaca) -> None:
     exchange(fake).submit_order(buy(price="59000.10"))
-    (_, _, body), = fake.requests("/v2/orders")
-    assert body == {"symbol": "BTC/USD", "qty": "0.01", "side": "buy", "type": "limit", "time_in_force": "gtc",
-                    "limit_price": "59000.1", "client_order_id": "ah-e1-0"}
+    ((_, _, body),) = fake.requests("/v2/orders")
+    assert body == {
+        "symbol": "BTC/USD",
+        "qty": "0.01",
+        "side": "buy",
+        "type": "limit",
+        "time_in_force": "gtc",
+        "limit_price": "59000.1",
+        "client_order_id": "ah-e1-0",
+    }
 
 
 def test_adapter_stock_order_uses_the_ticker_and_positions_map_back(fake: FakeAlpaca) -> None:
@@ -60,7 +80,9 @@ def test_adapter_stock_order_uses_the_ticker_and_positions_map_back(fake: FakeAl
     filled = ex.submit_order(buy(symbol="AAPL/USD", qty="1.5", price="173.10"))
     assert filled.status is OrderStatus.FILLED and fake.requests("/v2/orders")[0][2]["symbol"] == "AAPL"
     (position,) = ex.positions(["AAPL/USD", "BTC/USD"])
-    assert position.symbol == "AAPL/USD" and position.qty == D("1.5") and position.avg_entry_price == D("173.09")
+    assert (
+        position.symbol == "AAPL/USD" and position.qty == D("1.5") and position.avg_entry_price == D("173.09")
+    )
 
 
 def test_adapter_crypto_position_from_btcusd(fake: FakeAlpaca) -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from adapters.alpaca.auth import auth_headers, ws_auth_message
-from adapters.alpaca.parse import (
+from autohedge.adapters.alpaca.auth import auth_headers, ws_auth_message
+from autohedge.adapters.alpaca.parse import (
     SymbolMap,
     map_error,
     parse_frame,
@@ -15,8 +15,8 @@ from adapters.alpaca.parse import (
     parse_rfc3339_ns,
     parse_rules,
 )
-from adapters.alpaca.wire import AlpacaAsset, AlpacaOrder
-from core.errors import (
+from autohedge.adapters.alpaca.wire import AlpacaAsset, AlpacaOrder
+from autohedge.core.errors import (
     AuthError,
     InsufficientFunds,
     MalformedMessage,
@@ -25,8 +25,8 @@ from core.errors import (
     RateLimited,
     UnknownOrder,
 )
-from core.messages import Quote
-from core.types import OrderStatus, Side
+from autohedge.core.messages import Quote
+from autohedge.core.types import OrderStatus, Side
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "alpaca"
 
@@ -44,7 +44,11 @@ def test_auth_headers_and_stream_auth_message() -> None:
 def test_parse_crypto_quote_numbers_become_exact_decimals() -> None:
     (quote,) = parse_frame(fixture("crypto_quote_frame.json"), symbols={"BAT/USD": "BAT/USD"}, ts_init=9)
     assert isinstance(quote, Quote)
-    assert (quote.bid, quote.ask, quote.ask_size) == (Decimal("0.35718"), Decimal("0.3581"), Decimal("13561.902"))
+    assert (quote.bid, quote.ask, quote.ask_size) == (
+        Decimal("0.35718"),
+        Decimal("0.3581"),
+        Decimal("13561.902"),
+    )
     assert quote.ts_event == 1710239383111588173
 
 
@@ -58,22 +62,39 @@ def test_parse_control_messages_are_returned() -> None:
     assert items == [{"T": "success", "msg": "connected"}]
 
 
-@pytest.mark.parametrize("raw", ["{}", "not json", '[{"S":"BTC/USD"}]', '[{"T":"zz"}]',
-                                 '[{"T":"q","S":"BTC/USD","bp":"x","ap":1}]', '[{"T":"q","S":"ETH/USD","bp":1,"ap":2}]'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "{}",
+        "not json",
+        '[{"S":"BTC/USD"}]',
+        '[{"T":"zz"}]',
+        '[{"T":"q","S":"BTC/USD","bp":"x","ap":1}]',
+        '[{"T":"q","S":"ETH/USD","bp":1,"ap":2}]',
+    ],
+)
 def test_parse_malformed_frames_raise(raw: str) -> None:
     with pytest.raises(MalformedMessage):
         parse_frame(raw, symbols={"BTC/USD": "BTC/USD"}, ts_init=0)
 
 
 def test_parse_order_partial_fill() -> None:
-    order = parse_order(AlpacaOrder.model_validate_json(fixture("order_partially_filled.json")), symbol="BTC/USD")
+    order = parse_order(
+        AlpacaOrder.model_validate_json(fixture("order_partially_filled.json")), symbol="BTC/USD"
+    )
     assert order.status is OrderStatus.PARTIALLY_FILLED and order.side is Side.BUY
     assert (order.qty, order.filled_qty, order.avg_fill_price, order.price) == (
-        Decimal("0.02"), Decimal("0.005"), Decimal("60012.5"), Decimal(60020))
+        Decimal("0.02"),
+        Decimal("0.005"),
+        Decimal("60012.5"),
+        Decimal(60020),
+    )
 
 
 def test_parse_order_unknown_status_raises() -> None:
-    raw = AlpacaOrder.model_validate_json(fixture("order_partially_filled.json")).model_copy(update={"status": "teleported"})
+    raw = AlpacaOrder.model_validate_json(fixture("order_partially_filled.json")).model_copy(
+        update={"status": "teleported"}
+    )
     with pytest.raises(MalformedMessage, match="teleported"):
         parse_order(raw, symbol="BTC/USD")
 
@@ -88,9 +109,15 @@ def test_symbol_map_crypto_orders_positions_and_stocks() -> None:
 
 
 def test_parse_rules_crypto_and_stocks() -> None:
-    asset = AlpacaAsset(symbol="BTC/USD", min_order_size="0.0001", min_trade_increment="0.000000001", price_increment="1")
+    asset = AlpacaAsset(
+        symbol="BTC/USD", min_order_size="0.0001", min_trade_increment="0.000000001", price_increment="1"
+    )
     crypto = parse_rules(asset, symbol="BTC/USD", crypto=True)
-    assert (crypto.tick_size, crypto.lot_step, crypto.min_qty) == (Decimal(1), Decimal("0.000000001"), Decimal("0.0001"))
+    assert (crypto.tick_size, crypto.lot_step, crypto.min_qty) == (
+        Decimal(1),
+        Decimal("0.000000001"),
+        Decimal("0.0001"),
+    )
     whole = parse_rules(AlpacaAsset(symbol="XYZ", fractionable=False), symbol="XYZ/USD", crypto=False)
     assert whole.lot_step == Decimal(1) and whole.tick_size == Decimal("0.01")
 
@@ -111,7 +138,10 @@ def test_rfc3339_nanoseconds_exact() -> None:
     ],
 )
 def test_map_error_table(status: int, body: str, mutates: bool, error: type[Exception]) -> None:
-    assert type(map_error(status, body, {"X-Ratelimit-Reset": "130"}, mutates=mutates, auth_hint="h", now_s=100)) is error
+    assert (
+        type(map_error(status, body, {"X-Ratelimit-Reset": "130"}, mutates=mutates, auth_hint="h", now_s=100))
+        is error
+    )
 
 
 def test_map_error_429_waits_until_the_reset() -> None:

@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.binance.adapter import BinanceExchange, create_exchange, create_market_stream
-from core.clock import RealClock
-from core.config import Secrets, parse_config
-from core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited, VenueUnavailable
-from core.messages import OrderRequest
-from core.types import OrderPurpose, OrderStatus, Side
+from autohedge.adapters.binance.adapter import BinanceExchange, create_exchange, create_market_stream
+from autohedge.core.clock import RealClock
+from autohedge.core.config import Secrets, parse_config
+from autohedge.core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited, VenueUnavailable
+from autohedge.core.messages import OrderRequest
+from autohedge.core.types import OrderPurpose, OrderStatus, Side
 from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
 from tests.fakes.sink import QueueSink
 
@@ -28,8 +28,13 @@ def fake() -> Iterator[FakeBinance]:
 
 
 def config(fake: FakeBinance, timeout_s: float = 5.0):  # type: ignore[no-untyped-def]
-    return parse_config({"exchange": {"venue": "binance", "market_data": "binance"}, "symbols": ["BTC/USDT", "ETH/USDT"],
-                         "venues": {"binance": {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "timeout_s": timeout_s}}})
+    return parse_config(
+        {
+            "exchange": {"venue": "binance", "market_data": "binance"},
+            "symbols": ["BTC/USDT", "ETH/USDT"],
+            "venues": {"binance": {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "timeout_s": timeout_s}},
+        }
+    )
 
 
 def exchange(fake: FakeBinance, *, key: str = API_KEY, timeout_s: float = 5.0) -> BinanceExchange:
@@ -37,19 +42,29 @@ def exchange(fake: FakeBinance, *, key: str = API_KEY, timeout_s: float = 5.0) -
     return create_exchange(config(fake, timeout_s), secrets, RealClock())
 
 
-def order(coid: str = "ah-e1-0", qty: str = "0.01", price: str = "49000", purpose: OrderPurpose = OrderPurpose.ENTRY) -> OrderRequest:
-    return OrderRequest(client_order_id=coid, symbol="BTC/USDT", side=Side.BUY, qty=D(qty), price=D(price), purpose=purpose)
+def order(
+    coid: str = "ah-e1-0", qty: str = "0.01", price: str = "49000", purpose: OrderPurpose = OrderPurpose.ENTRY
+) -> OrderRequest:
+    return OrderRequest(
+        client_order_id=coid, symbol="BTC/USDT", side=Side.BUY, qty=D(qty), price=D(price), purpose=purpose
+    )
 
 
 def test_adapter_orders_arrive_signed_with_decimal_strings(fake: FakeBinance) -> None:
     ex = exchange(fake)
     ex.submit_order(order(price="49000.10"))
-    (_, _, params), = fake.requests("/api/v3/order")
-    assert params["price"] == "49000.1" and params["quantity"] == "0.01" and params["newClientOrderId"] == "ah-e1-0"
+    ((_, _, params),) = fake.requests("/api/v3/order")
+    assert (
+        params["price"] == "49000.1"
+        and params["quantity"] == "0.01"
+        and params["newClientOrderId"] == "ah-e1-0"
+    )
     assert params["type"] == "LIMIT" and params["timeInForce"] == "GTC" and "signature" in params
 
 
-def test_adapter_lost_response_is_outcome_unknown_and_the_order_is_found_not_duplicated(fake: FakeBinance) -> None:
+def test_adapter_lost_response_is_outcome_unknown_and_the_order_is_found_not_duplicated(
+    fake: FakeBinance,
+) -> None:
     ex = exchange(fake)
     fake.faults.lose_next_order_response = True
     with pytest.raises(OutcomeUnknown):
@@ -141,7 +156,12 @@ def test_stream_book_tickers_become_quotes(fake: FakeBinance) -> None:
     fake.push_quote("ETH/USDT", D("3000.1"), D("3000.2"))
     quote = sink.quotes.get(timeout=5)
     stream.stop()  # type: ignore[attr-defined]
-    assert (quote.symbol, quote.bid, quote.ask, quote.venue) == ("ETH/USDT", D("3000.1"), D("3000.2"), "binance")
+    assert (quote.symbol, quote.bid, quote.ask, quote.venue) == (
+        "ETH/USDT",
+        D("3000.1"),
+        D("3000.2"),
+        "binance",
+    )
 
 
 def test_stream_malformed_frame_is_counted_then_quotes_keep_flowing(fake: FakeBinance) -> None:

@@ -1,14 +1,25 @@
 """Binance's published HMAC-SHA256 examples, reproduced."""
 
-from adapters.binance.auth import encode_params, sign, signed_query
+from autohedge.adapters.binance.auth import encode_params, sign, signed_query
 
 SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
-PARAMS = [("symbol", "LTCBTC"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"), ("quantity", "1"),
-          ("price", "0.1"), ("recvWindow", "5000"), ("timestamp", "1499827319559")]
+PARAMS = [
+    ("symbol", "LTCBTC"),
+    ("side", "BUY"),
+    ("type", "LIMIT"),
+    ("timeInForce", "GTC"),
+    ("quantity", "1"),
+    ("price", "0.1"),
+    ("recvWindow", "5000"),
+    ("timestamp", "1499827319559"),
+]
 
 
 def test_auth_query_string_example_signature() -> None:
-    assert sign(SECRET, encode_params(PARAMS)) == "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71"
+    assert (
+        sign(SECRET, encode_params(PARAMS))
+        == "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71"
+    )
 
 
 def test_auth_non_ascii_symbol_is_percent_encoded_before_signing() -> None:

@@ -6,9 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from adapters.binance.parse import SymbolMap, map_error, parse_book_ticker_frame, parse_order, parse_rules
-from adapters.binance.wire import BinanceOrder, BinanceSymbolInfo
-from core.errors import (
+from autohedge.adapters.binance.parse import (
+    SymbolMap,
+    map_error,
+    parse_book_ticker_frame,
+    parse_order,
+    parse_rules,
+)
+from autohedge.adapters.binance.wire import BinanceOrder, BinanceSymbolInfo
+from autohedge.core.errors import (
     AuthError,
     InsufficientFunds,
     MalformedMessage,
@@ -18,7 +24,7 @@ from core.errors import (
     UnknownOrder,
     VenueUnavailable,
 )
-from core.types import OrderStatus, OrderType, Side
+from autohedge.core.types import OrderStatus, OrderType, Side
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "binance"
 
@@ -34,16 +40,28 @@ def symbols() -> SymbolMap:
 def test_parse_book_ticker_combined_frame() -> None:
     quote = parse_book_ticker_frame(fixture("book_ticker_combined.json"), symbols=symbols(), ts_init=5)
     assert quote is not None
-    assert (quote.symbol, quote.bid, quote.ask, quote.ask_size) == ("BNB/USDT", Decimal("25.3519"), Decimal("25.3652"), Decimal("40.66"))
+    assert (quote.symbol, quote.bid, quote.ask, quote.ask_size) == (
+        "BNB/USDT",
+        Decimal("25.3519"),
+        Decimal("25.3652"),
+        Decimal("40.66"),
+    )
 
 
 def test_parse_subscription_reply_is_no_quote() -> None:
     assert parse_book_ticker_frame('{"result":null,"id":1}', symbols=symbols(), ts_init=0) is None
 
 
-@pytest.mark.parametrize("raw", ["not json", "[1]", '{"stream":"x","data":{"s":"BNBUSDT","b":"1"}}',
-                                 '{"data":{"s":"BNBUSDT","b":"x","B":"1","a":"2","A":"1"}}',
-                                 '{"data":{"s":"XRPUSDT","b":"1","B":"1","a":"2","A":"1"}}'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "not json",
+        "[1]",
+        '{"stream":"x","data":{"s":"BNBUSDT","b":"1"}}',
+        '{"data":{"s":"BNBUSDT","b":"x","B":"1","a":"2","A":"1"}}',
+        '{"data":{"s":"XRPUSDT","b":"1","B":"1","a":"2","A":"1"}}',
+    ],
+)
 def test_parse_malformed_frames_raise(raw: str) -> None:
     with pytest.raises(MalformedMessage):
         parse_book_ticker_frame(raw, symbols=symbols(), ts_init=0)
@@ -55,9 +73,19 @@ def test_parse_server_shutdown_asks_for_a_reconnect() -> None:
 
 
 def test_parse_order_partial_fill_average_price() -> None:
-    order = parse_order(BinanceOrder.model_validate_json(fixture("order_partially_filled.json")), symbol="BNB/USDT")
-    assert order.status is OrderStatus.PARTIALLY_FILLED and order.side is Side.BUY and order.order_type is OrderType.LIMIT
-    assert order.filled_qty == Decimal(4) and order.avg_fill_price == Decimal("24.95") and order.stop_price is None
+    order = parse_order(
+        BinanceOrder.model_validate_json(fixture("order_partially_filled.json")), symbol="BNB/USDT"
+    )
+    assert (
+        order.status is OrderStatus.PARTIALLY_FILLED
+        and order.side is Side.BUY
+        and order.order_type is OrderType.LIMIT
+    )
+    assert (
+        order.filled_qty == Decimal(4)
+        and order.avg_fill_price == Decimal("24.95")
+        and order.stop_price is None
+    )
     assert order.ts_event == 1507725176595 * 1_000_000
 
 
@@ -71,7 +99,11 @@ def test_parse_rules_from_filters() -> None:
     info = BinanceSymbolInfo.model_validate(json.loads(fixture("exchange_info_symbol.json")))
     rules = parse_rules(info, symbol="BNB/USDT")
     assert (rules.tick_size, rules.lot_step, rules.min_qty, rules.min_notional) == (
-        Decimal("0.01"), Decimal("0.001"), Decimal("0.001"), Decimal(5))
+        Decimal("0.01"),
+        Decimal("0.001"),
+        Decimal("0.001"),
+        Decimal(5),
+    )
 
 
 def test_symbol_map_both_ways() -> None:
@@ -86,13 +118,21 @@ def test_symbol_map_both_ways() -> None:
     [
         (429, '{"code":-1003,"msg":"Too much request weight used"}', RateLimited),
         (418, '{"code":-1003,"msg":"Way too much request weight used; IP banned"}', RateLimited),
-        (400, '{"code":-2010,"msg":"Account has insufficient balance for requested action."}', InsufficientFunds),
+        (
+            400,
+            '{"code":-2010,"msg":"Account has insufficient balance for requested action."}',
+            InsufficientFunds,
+        ),
         (400, '{"code":-2010,"msg":"Duplicate order sent."}', OrderRejected),
         (400, '{"code":-2013,"msg":"Order does not exist."}', UnknownOrder),
         (400, '{"code":-2011,"msg":"Unknown order sent."}', UnknownOrder),
         (400, '{"code":-1022,"msg":"Signature for this request is not valid."}', AuthError),
         (401, '{"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}', AuthError),
-        (400, '{"code":-1021,"msg":"Timestamp for this request is outside of the recvWindow."}', VenueUnavailable),
+        (
+            400,
+            '{"code":-1021,"msg":"Timestamp for this request is outside of the recvWindow."}',
+            VenueUnavailable,
+        ),
         (400, '{"code":-1007,"msg":"Timeout waiting for response from backend server."}', OutcomeUnknown),
         (503, "<html>unavailable</html>", OutcomeUnknown),
         (400, '{"code":-1013,"msg":"Filter failure: LOT_SIZE"}', OrderRejected),

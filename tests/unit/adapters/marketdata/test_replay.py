@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.marketdata.replay import ReplayStream, parse_replay_line
-from core.clock import ManualClock
-from core.errors import MalformedMessage
-from core.messages import Quote
+from autohedge.adapters.marketdata.replay import ReplayStream, parse_replay_line
+from autohedge.core.clock import ManualClock
+from autohedge.core.errors import MalformedMessage
+from autohedge.core.messages import Quote
 
 LINE = '{"symbol": "BTC/USDT", "bid": "60000.1", "ask": 60000.5, "bid_size": "0.5", "ask_size": "0.7", "ts_event": 1700000000000000000}'
 
@@ -54,12 +54,18 @@ class Sink:
 
 def test_replay_stream_skips_malformed_and_untraded_lines(tmp_path: Path) -> None:
     path = tmp_path / "q.jsonl"
-    path.write_text("\n".join([
-        LINE,
-        "garbage",
-        LINE.replace("BTC/USDT", "ETH/USDT"),
-        LINE.replace("1700000000000000000", "1700000000000000001"),
-    ]) + "\n", encoding="utf-8")
+    path.write_text(
+        "\n".join(
+            [
+                LINE,
+                "garbage",
+                LINE.replace("BTC/USDT", "ETH/USDT"),
+                LINE.replace("1700000000000000000", "1700000000000000001"),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     stream = ReplayStream(ManualClock(), path, symbols=["BTC/USDT"], speed=1_000_000, loop=False)
     sink = Sink()
     stream.start(["BTC/USDT"], sink)

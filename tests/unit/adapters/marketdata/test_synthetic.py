@@ -1,16 +1,20 @@
 from decimal import Decimal
 
-from adapters.marketdata.synthetic import SyntheticQuotes, SyntheticStream
-from core.clock import ManualClock
-from core.config import SyntheticConfig, SyntheticSymbol
-from core.messages import Quote
+from autohedge.adapters.marketdata.synthetic import SyntheticQuotes, SyntheticStream
+from autohedge.core.clock import ManualClock
+from autohedge.core.config import SyntheticConfig, SyntheticSymbol
+from autohedge.core.messages import Quote
 
-CONFIG = SyntheticConfig(seed=5, symbols={"BTC/USDT": SyntheticSymbol(start_price=Decimal(60000), spread_bps=Decimal(2))})
+CONFIG = SyntheticConfig(
+    seed=5, symbols={"BTC/USDT": SyntheticSymbol(start_price=Decimal(60000), spread_bps=Decimal(2))}
+)
 
 
 def test_synthetic_same_seed_same_quotes() -> None:
     a, b = SyntheticQuotes(CONFIG, ["BTC/USDT"]), SyntheticQuotes(CONFIG, ["BTC/USDT"])
-    assert [a.next_quote("BTC/USDT", ts_init=i) for i in range(50)] == [b.next_quote("BTC/USDT", ts_init=i) for i in range(50)]
+    assert [a.next_quote("BTC/USDT", ts_init=i) for i in range(50)] == [
+        b.next_quote("BTC/USDT", ts_init=i) for i in range(50)
+    ]
 
 
 def test_synthetic_quotes_are_valid_markets_on_the_tick() -> None:

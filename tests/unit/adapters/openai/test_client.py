@@ -10,11 +10,11 @@ import openai
 import pytest
 from pydantic import SecretStr
 
-from adapters.openai.client import OpenAIChatClient
-from adapters.openai.gateway import LlmGateway
-from core.clock import ManualClock
-from core.config import LlmConfig
-from core.errors import (
+from autohedge.adapters.openai.client import OpenAIChatClient
+from autohedge.adapters.openai.gateway import LlmGateway
+from autohedge.core.clock import ManualClock
+from autohedge.core.config import LlmConfig
+from autohedge.core.errors import (
     LlmInvalidReply,
     LlmRateLimited,
     LlmRefused,
@@ -22,7 +22,7 @@ from core.errors import (
     LlmTimeout,
     LlmUnavailable,
 )
-from core.strategy.llm import SIGNAL_JSON_SCHEMA, LlmOutcome, LlmThrottle
+from autohedge.core.strategy.llm import SIGNAL_JSON_SCHEMA, LlmOutcome, LlmThrottle
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, signal_json
 
 MESSAGES = [{"role": "user", "content": "decide"}]
@@ -41,8 +41,11 @@ def make_client(fake: FakeOpenAIServer) -> Iterator[MakeClient]:
     made: list[OpenAIChatClient] = []
 
     def make(timeout_s: float = 5.0, api_key: SecretStr | None = None) -> OpenAIChatClient:
-        made.append(OpenAIChatClient(LlmConfig(base_url=fake.base_url, model="test-model", timeout_s=timeout_s),
-                                     api_key=api_key))
+        made.append(
+            OpenAIChatClient(
+                LlmConfig(base_url=fake.base_url, model="test-model", timeout_s=timeout_s), api_key=api_key
+            )
+        )
         return made[-1]
 
     yield make
@@ -50,12 +53,17 @@ def make_client(fake: FakeOpenAIServer) -> Iterator[MakeClient]:
         client.close()
 
 
-def test_client_structured_request_returns_content_and_usage(fake: FakeOpenAIServer, make_client: MakeClient) -> None:
+def test_client_structured_request_returns_content_and_usage(
+    fake: FakeOpenAIServer, make_client: MakeClient
+) -> None:
     fake.script(Reply(content=signal_json("hold", 0.5), prompt_tokens=11, completion_tokens=7))
 
     completion = make_client().complete(MESSAGES, schema=SIGNAL_JSON_SCHEMA)
 
-    assert '"hold"' in completion.content and (completion.prompt_tokens, completion.completion_tokens) == (11, 7)
+    assert '"hold"' in completion.content and (completion.prompt_tokens, completion.completion_tokens) == (
+        11,
+        7,
+    )
     sent = fake.requests[0]
     assert sent["model"] == "test-model" and sent["messages"] == MESSAGES
     assert sent["response_format"]["json_schema"]["schema"] == SIGNAL_JSON_SCHEMA
@@ -73,18 +81,23 @@ def test_client_structured_request_returns_content_and_usage(fake: FakeOpenAISer
         (Reply(raw_body=b"<html>bad gateway</html>"), LlmInvalidReply),
         (Reply(raw_body=b'{"choices": "none"}'), LlmInvalidReply),
         (Reply(raw_body=b'{"choices": []}'), LlmInvalidReply),
-        (Reply(raw_body=b'{"choices": [{"index": 0, "message": {"role": "assistant", "content": 5}}]}'),
-         LlmInvalidReply),
+        (
+            Reply(raw_body=b'{"choices": [{"index": 0, "message": {"role": "assistant", "content": 5}}]}'),
+            LlmInvalidReply,
+        ),
     ],
 )
-def test_client_failure_is_a_typed_error(fake: FakeOpenAIServer, make_client: MakeClient, reply: Reply,
-                                         error: type[Exception]) -> None:
+def test_client_failure_is_a_typed_error(
+    fake: FakeOpenAIServer, make_client: MakeClient, reply: Reply, error: type[Exception]
+) -> None:
     fake.script(reply)
     with pytest.raises(error):
         make_client().complete(MESSAGES, schema=SIGNAL_JSON_SCHEMA)
 
 
-def test_client_response_without_usage_counts_zero_tokens(fake: FakeOpenAIServer, make_client: MakeClient) -> None:
+def test_client_response_without_usage_counts_zero_tokens(
+    fake: FakeOpenAIServer, make_client: MakeClient
+) -> None:
     body = '{"choices": [{"index": 0, "message": {"role": "assistant", "content": "{}"}, "finish_reason": "stop"}]}'
     fake.script(Reply(raw_body=body.encode()))
 
@@ -119,8 +132,11 @@ def test_fake_server_rejects_a_request_without_a_json_schema(fake: FakeOpenAISer
     raw = openai.OpenAI(base_url=fake.base_url, api_key="not-needed", max_retries=0)
     try:
         with pytest.raises(openai.BadRequestError):
-            raw.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}],
-                                        response_format={"type": "json_object"})
+            raw.chat.completions.create(
+                model="m",
+                messages=[{"role": "user", "content": "x"}],
+                response_format={"type": "json_object"},
+            )
     finally:
         raw.close()
 
@@ -141,8 +157,12 @@ def test_fake_server_exit_with_a_delayed_reply_in_flight_leaves_no_threads() -> 
 def test_client_malformed_content_through_the_gateway_is_a_counted_no_trade(fake: FakeOpenAIServer) -> None:
     fake.script(Reply(content="BUY NOW!!!"))
     config = LlmConfig(base_url=fake.base_url, min_interval_per_symbol_s=0)
-    gateway = LlmGateway(OpenAIChatClient(config, api_key=None), max_concurrent=1,
-                         throttle=LlmThrottle(config, ManualClock()), clock=ManualClock())
+    gateway = LlmGateway(
+        OpenAIChatClient(config, api_key=None),
+        max_concurrent=1,
+        throttle=LlmThrottle(config, ManualClock()),
+        clock=ManualClock(),
+    )
     outcomes: queue.Queue[LlmOutcome] = queue.Queue()
 
     gateway.submit("BTC/USDT", MESSAGES, outcomes.put)

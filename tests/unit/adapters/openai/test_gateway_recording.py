@@ -12,13 +12,13 @@ import pytest
 from loguru import logger
 from pydantic import SecretStr
 
-from adapters.openai.client import LlmCompletion, OpenAIChatClient
-from adapters.openai.gateway import LlmGateway
-from adapters.openai.recording import RecordingClient, ReplayClient
-from core.clock import ManualClock
-from core.config import LlmConfig
-from core.errors import LlmRateLimited, LlmUnavailable
-from core.strategy.llm import SIGNAL_JSON_SCHEMA, LlmOutcome, LlmThrottle
+from autohedge.adapters.openai.client import LlmCompletion, OpenAIChatClient
+from autohedge.adapters.openai.gateway import LlmGateway
+from autohedge.adapters.openai.recording import RecordingClient, ReplayClient
+from autohedge.core.clock import ManualClock
+from autohedge.core.config import LlmConfig
+from autohedge.core.errors import LlmRateLimited, LlmUnavailable
+from autohedge.core.strategy.llm import SIGNAL_JSON_SCHEMA, LlmOutcome, LlmThrottle
 from tests.fakes.openai_server import FakeOpenAIServer, signal_json
 
 
@@ -65,7 +65,9 @@ class Collector:
 
 def gateway(client: Any, clock: ManualClock, **llm: Any) -> LlmGateway:
     config = LlmConfig(**{"min_interval_per_symbol_s": 0, "max_calls_per_minute": 1000, **llm})
-    return LlmGateway(client, max_concurrent=config.max_concurrent, throttle=LlmThrottle(config, clock), clock=clock)
+    return LlmGateway(
+        client, max_concurrent=config.max_concurrent, throttle=LlmThrottle(config, clock), clock=clock
+    )
 
 
 def msgs(text: str) -> list[dict[str, str]]:

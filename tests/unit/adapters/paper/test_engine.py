@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from adapters.paper.engine import PaperEngine
-from core.clock import ManualClock
-from core.errors import ConfigError, InsufficientFunds, OrderRejected, UnknownOrder
-from core.messages import OcoRequest, OrderRequest, Quote
-from core.types import OrderStatus, OrderType, Side
+from autohedge.adapters.paper.engine import PaperEngine
+from autohedge.core.clock import ManualClock
+from autohedge.core.errors import ConfigError, InsufficientFunds, OrderRejected, UnknownOrder
+from autohedge.core.messages import OcoRequest, OrderRequest, Quote
+from autohedge.core.types import OrderStatus, OrderType, Side
 
 D = Decimal
 
@@ -28,9 +28,17 @@ def buy(coid: str, qty: str, price: str) -> OrderRequest:
 
 
 def oco(qty: str, tp: str = "110", stop: str = "90", limit: str = "89") -> OcoRequest:
-    return OcoRequest(list_client_id="l1", symbol="BTC/USDT", side=Side.SELL, qty=D(qty), take_profit_price=D(tp),
-                      stop_price=D(stop), stop_limit_price=D(limit), take_profit_client_order_id="tp1",
-                      stop_loss_client_order_id="sl1")
+    return OcoRequest(
+        list_client_id="l1",
+        symbol="BTC/USDT",
+        side=Side.SELL,
+        qty=D(qty),
+        take_profit_price=D(tp),
+        stop_price=D(stop),
+        stop_limit_price=D(limit),
+        take_profit_client_order_id="tp1",
+        stop_loss_client_order_id="sl1",
+    )
 
 
 def test_engine_resting_buy_locks_quote_and_fills_at_limit_when_ask_drops() -> None:
@@ -53,7 +61,7 @@ def test_engine_marketable_buy_fills_at_the_ask_and_releases_the_improvement() -
     e.on_quote(quote("99", "100"))
     snap = e.submit_order(buy("b1", "1", "105"))
     assert snap.status is OrderStatus.FILLED and snap.avg_fill_price == D(100)
-    assert e.balances()["USDT"] .free == D(9900)
+    assert e.balances()["USDT"].free == D(9900)
 
 
 def test_engine_partial_fill_ratio_fills_in_steps() -> None:
@@ -109,7 +117,11 @@ def test_engine_oco_stop_trigger_fills_stop_leg_and_cancels_tp() -> None:
     e.on_quote(quote("89.5", "90"))
 
     sl = e.get_order("BTC/USDT", client_order_id="sl1")
-    assert sl.status is OrderStatus.FILLED and sl.order_type is OrderType.STOP_LIMIT and sl.avg_fill_price == D("89.5")
+    assert (
+        sl.status is OrderStatus.FILLED
+        and sl.order_type is OrderType.STOP_LIMIT
+        and sl.avg_fill_price == D("89.5")
+    )
     assert e.get_order("BTC/USDT", client_order_id="tp1").status is OrderStatus.CANCELED
 
 

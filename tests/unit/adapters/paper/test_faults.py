@@ -2,22 +2,26 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.paper.adapter import PaperExchange
-from adapters.paper.engine import PaperEngine
-from core.clock import ManualClock
-from core.config import PaperFaults
-from core.errors import OrderRejected, OutcomeUnknown, RateLimited
-from core.messages import OrderRequest
-from core.types import Side
+from autohedge.adapters.paper.adapter import PaperExchange
+from autohedge.adapters.paper.engine import PaperEngine
+from autohedge.core.clock import ManualClock
+from autohedge.core.config import PaperFaults
+from autohedge.core.errors import OrderRejected, OutcomeUnknown, RateLimited
+from autohedge.core.messages import OrderRequest
+from autohedge.core.types import Side
 
 
 def exchange(faults: PaperFaults, sleeps: list[float] | None = None) -> PaperExchange:
     engine = PaperEngine(clock=ManualClock(), balances={"USDT": Decimal(10000)}, fee_rate=Decimal("0.001"))
-    return PaperExchange(engine, faults=faults, seed=3, sleep=(sleeps.append if sleeps is not None else lambda s: None))
+    return PaperExchange(
+        engine, faults=faults, seed=3, sleep=(sleeps.append if sleeps is not None else lambda s: None)
+    )
 
 
 def order(n: int) -> OrderRequest:
-    return OrderRequest(client_order_id=f"c{n}", symbol="BTC/USDT", side=Side.BUY, qty=Decimal("0.1"), price=Decimal(90))
+    return OrderRequest(
+        client_order_id=f"c{n}", symbol="BTC/USDT", side=Side.BUY, qty=Decimal("0.1"), price=Decimal(90)
+    )
 
 
 def test_faults_rate_limit_every_nth_call() -> None:

@@ -5,26 +5,44 @@ from decimal import Decimal
 import pytest
 from freezegun import freeze_time
 
-from core.clock import RealClock
-from core.config import LlmConfig, SymbolParams
-from core.errors import LlmInvalidReply
-from core.messages import Quote, Signal
-from core.strategy.llm import LlmContext, LlmSignalReply, LlmThrottle, build_messages, parse_reply, reply_to_signal
-from core.types import Side
+from autohedge.core.clock import RealClock
+from autohedge.core.config import LlmConfig, SymbolParams
+from autohedge.core.errors import LlmInvalidReply
+from autohedge.core.messages import Quote, Signal
+from autohedge.core.strategy.llm import (
+    LlmContext,
+    LlmSignalReply,
+    LlmThrottle,
+    build_messages,
+    parse_reply,
+    reply_to_signal,
+)
+from autohedge.core.types import Side
 
 D = Decimal
-PARAMS = SymbolParams(take_profit_pct=D(1), stop_loss_pct=D(1), order_amount=D(100), max_position_size=D(1000))
+PARAMS = SymbolParams(
+    take_profit_pct=D(1), stop_loss_pct=D(1), order_amount=D(100), max_position_size=D(1000)
+)
 
 
 def quotes(*mids: str) -> tuple[Quote, ...]:
-    return tuple(Quote(venue="t", symbol="BTC/USDT", bid=D(m) - D("0.01"), ask=D(m) + D("0.01"), ts_event=i, ts_init=i)
-                 for i, m in enumerate(mids))
+    return tuple(
+        Quote(venue="t", symbol="BTC/USDT", bid=D(m) - D("0.01"), ask=D(m) + D("0.01"), ts_event=i, ts_init=i)
+        for i, m in enumerate(mids)
+    )
 
 
 def context(position: str = "0", hft: Signal | None = None) -> LlmContext:
-    return LlmContext(symbol="BTC/USDT", quotes=quotes("100", "101", "100"), position_qty=D(position),
-                      position_entry_price=D(99) if D(position) > 0 else None, params=PARAMS,
-                      max_spread_bps=D(10), min_edge_bps=D(2), hft_signal=hft)
+    return LlmContext(
+        symbol="BTC/USDT",
+        quotes=quotes("100", "101", "100"),
+        position_qty=D(position),
+        position_entry_price=D(99) if D(position) > 0 else None,
+        params=PARAMS,
+        max_spread_bps=D(10),
+        min_edge_bps=D(2),
+        hft_signal=hft,
+    )
 
 
 def reply(action: str = "buy", confidence: str = "0.9", **kw: str | None) -> LlmSignalReply:
@@ -33,8 +51,16 @@ def reply(action: str = "buy", confidence: str = "0.9", **kw: str | None) -> Llm
 
 
 def test_build_messages_carries_quotes_position_limits_and_hybrid_question() -> None:
-    hft = Signal(signal_id="h", strategy="hft", symbol="BTC/USDT", side=Side.BUY, price=D("99.95"), reason="edge 5bps",
-                 quote_ts_init=0, ts_init=0)
+    hft = Signal(
+        signal_id="h",
+        strategy="hft",
+        symbol="BTC/USDT",
+        side=Side.BUY,
+        price=D("99.95"),
+        reason="edge 5bps",
+        quote_ts_init=0,
+        ts_init=0,
+    )
     messages = build_messages(context(position="0.5", hft=hft))
     user = messages[1]["content"]
     assert messages[0]["role"] == "system" and "JSON" in messages[0]["content"]
@@ -43,8 +69,10 @@ def test_build_messages_carries_quotes_position_limits_and_hybrid_question() -> 
 
 
 def test_parse_reply_valid_json_decimal_confidence() -> None:
-    parsed = parse_reply('{"action":"buy","confidence":0.75,"target_price":null,"stop_loss":98.5,'
-                         '"take_profit":null,"reasoning":"dip"}')
+    parsed = parse_reply(
+        '{"action":"buy","confidence":0.75,"target_price":null,"stop_loss":98.5,'
+        '"take_profit":null,"reasoning":"dip"}'
+    )
     assert parsed.confidence == D("0.75") and parsed.stop_loss == D("98.5")
 
 
@@ -67,30 +95,62 @@ def test_parse_reply_invalid_names_the_problem(content: str, problem: str) -> No
 
 
 def test_reply_to_signal_hold_and_low_confidence_mean_no_trade() -> None:
-    assert reply_to_signal(reply("hold"), context=context(), min_confidence=D("0.6"), signal_id="s", ts_init=0) is None
-    assert reply_to_signal(reply("buy", "0.5"), context=context(), min_confidence=D("0.6"), signal_id="s", ts_init=0) is None
+    assert (
+        reply_to_signal(reply("hold"), context=context(), min_confidence=D("0.6"), signal_id="s", ts_init=0)
+        is None
+    )
+    assert (
+        reply_to_signal(
+            reply("buy", "0.5"), context=context(), min_confidence=D("0.6"), signal_id="s", ts_init=0
+        )
+        is None
+    )
 
 
 def test_reply_to_signal_sell_without_position_is_ignored_with_position_closes() -> None:
-    assert reply_to_signal(reply("sell"), context=context(), min_confidence=D("0.6"), signal_id="s", ts_init=0) is None
-    signal = reply_to_signal(reply("sell"), context=context("0.5"), min_confidence=D("0.6"), signal_id="s", ts_init=0)
+    assert (
+        reply_to_signal(reply("sell"), context=context(), min_confidence=D("0.6"), signal_id="s", ts_init=0)
+        is None
+    )
+    signal = reply_to_signal(
+        reply("sell"), context=context("0.5"), min_confidence=D("0.6"), signal_id="s", ts_init=0
+    )
     assert signal is not None and signal.side is Side.SELL
 
 
 def test_reply_to_signal_buy_at_ask_or_better_target() -> None:
-    at_ask = reply_to_signal(reply(target_price="105"), context=context(), min_confidence=D(0), signal_id="s", ts_init=0)
-    better = reply_to_signal(reply(target_price="99.5"), context=context(), min_confidence=D(0), signal_id="s", ts_init=0)
+    at_ask = reply_to_signal(
+        reply(target_price="105"), context=context(), min_confidence=D(0), signal_id="s", ts_init=0
+    )
+    better = reply_to_signal(
+        reply(target_price="99.5"), context=context(), min_confidence=D(0), signal_id="s", ts_init=0
+    )
     assert at_ask is not None and at_ask.price == D("100.01")
     assert better is not None and better.price == D("99.5")
 
 
 def test_reply_to_signal_exit_prices_only_on_the_right_side_and_in_bounds() -> None:
-    good = reply_to_signal(reply(take_profit="102", stop_loss="99.5"), context=context(), min_confidence=D(0),
-                           signal_id="s", ts_init=0)
-    wrong = reply_to_signal(reply(take_profit="99", stop_loss="101"), context=context(), min_confidence=D(0),
-                            signal_id="s", ts_init=0)
-    far = reply_to_signal(reply(take_profit="200", stop_loss="50"), context=context(), min_confidence=D(0),
-                          signal_id="s", ts_init=0)
+    good = reply_to_signal(
+        reply(take_profit="102", stop_loss="99.5"),
+        context=context(),
+        min_confidence=D(0),
+        signal_id="s",
+        ts_init=0,
+    )
+    wrong = reply_to_signal(
+        reply(take_profit="99", stop_loss="101"),
+        context=context(),
+        min_confidence=D(0),
+        signal_id="s",
+        ts_init=0,
+    )
+    far = reply_to_signal(
+        reply(take_profit="200", stop_loss="50"),
+        context=context(),
+        min_confidence=D(0),
+        signal_id="s",
+        ts_init=0,
+    )
     assert good is not None and (good.take_profit, good.stop_loss) == (D(102), D("99.5"))
     assert wrong is not None and (wrong.take_profit, wrong.stop_loss) == (None, None)
     assert far is not None and (far.take_profit, far.stop_loss) == (None, None)
@@ -117,8 +177,16 @@ def test_throttle_calls_per_minute_across_symbols() -> None:
 
 
 def hft_signal(price: str = "99.95") -> Signal:
-    return Signal(signal_id="h", strategy="hft", symbol="BTC/USDT", side=Side.BUY, price=D(price), reason="edge 5bps",
-                  quote_ts_init=7, ts_init=0)
+    return Signal(
+        signal_id="h",
+        strategy="hft",
+        symbol="BTC/USDT",
+        side=Side.BUY,
+        price=D(price),
+        reason="edge 5bps",
+        quote_ts_init=7,
+        ts_init=0,
+    )
 
 
 def test_build_messages_states_the_accepted_exit_bounds() -> None:
@@ -128,31 +196,59 @@ def test_build_messages_states_the_accepted_exit_bounds() -> None:
 
 
 def test_build_messages_without_quotes_raises() -> None:
-    empty = LlmContext(symbol="BTC/USDT", quotes=(), position_qty=D(0), position_entry_price=None, params=PARAMS,
-                       max_spread_bps=D(10), min_edge_bps=D(2))
+    empty = LlmContext(
+        symbol="BTC/USDT",
+        quotes=(),
+        position_qty=D(0),
+        position_entry_price=None,
+        params=PARAMS,
+        max_spread_bps=D(10),
+        min_edge_bps=D(2),
+    )
     with pytest.raises(ValueError, match="at least one quote"):
         build_messages(empty)
 
 
 def test_reply_to_signal_hybrid_buy_confirms_at_the_hft_price() -> None:
-    signal = reply_to_signal(reply(target_price="90"), context=context(hft=hft_signal()), min_confidence=D(0),
-                             signal_id="s", ts_init=0)
+    signal = reply_to_signal(
+        reply(target_price="90"),
+        context=context(hft=hft_signal()),
+        min_confidence=D(0),
+        signal_id="s",
+        ts_init=0,
+    )
     assert signal is not None
-    assert (signal.strategy, signal.side, signal.price, signal.quote_ts_init) == ("hybrid", Side.BUY, D("99.95"), 7)
+    assert (signal.strategy, signal.side, signal.price, signal.quote_ts_init) == (
+        "hybrid",
+        Side.BUY,
+        D("99.95"),
+        7,
+    )
 
 
 @pytest.mark.parametrize("action", ["sell", "hold"])
 def test_reply_to_signal_hybrid_anything_but_buy_vetoes(action: str) -> None:
-    signal = reply_to_signal(reply(action), context=context(position="0.5", hft=hft_signal()), min_confidence=D(0),
-                             signal_id="s", ts_init=0)
+    signal = reply_to_signal(
+        reply(action),
+        context=context(position="0.5", hft=hft_signal()),
+        min_confidence=D(0),
+        signal_id="s",
+        ts_init=0,
+    )
     assert signal is None
 
 
 def test_reply_to_signal_llm_buy_is_tagged_llm_with_model_confidence() -> None:
-    signal = reply_to_signal(reply(confidence="0.8"), context=context(), min_confidence=D("0.6"), signal_id="s7",
-                             ts_init=5)
+    signal = reply_to_signal(
+        reply(confidence="0.8"), context=context(), min_confidence=D("0.6"), signal_id="s7", ts_init=5
+    )
     assert signal is not None
-    assert (signal.strategy, signal.signal_id, signal.confidence, signal.ts_init) == ("llm", "s7", D("0.8"), 5)
+    assert (signal.strategy, signal.signal_id, signal.confidence, signal.ts_init) == (
+        "llm",
+        "s7",
+        D("0.8"),
+        5,
+    )
 
 
 def test_throttle_per_symbol_interval_is_per_symbol() -> None:

@@ -1,0 +1,167 @@
+"""SupervisedActor: the base of every actor autohedge supervises.
+
+pykka gives no supervision, so this base reports lifecycle to the supervisor:
+``ChildStarted`` after ``started()``, ``ChildFailed`` from ``on_failure`` *and* from a crash in
+``on_start`` (which pykka would otherwise swallow), ``ChildStopped`` from ``on_stop``. Every report
+carries the incarnation so the supervisor ignores reports of an older incarnation.
+
+Messages are dispatched by type: ``QuoteReceived`` -> ``on_quote_received``. Timers are messages told
+to oneself by the clock's scheduler (``schedule``); they are cancelled when the actor ends.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, ClassVar
+
+import pykka
+from loguru import logger
+
+from autohedge.actors.directory import Directory
+from autohedge.actors.protocol import Barrier
+from autohedge.core.clock import Clock, TimerHandle
+from autohedge.core.eventlog import EventLog
+from autohedge.core.messages import ChildFailed, ChildStarted, ChildStopped, Message
+from autohedge.core.metrics import Metrics
+
+__all__ = ["ActorContext", "SupervisedActor", "handler_name"]
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def handler_name(message_type: type) -> str:
+    return "on_" + _CAMEL.sub("_", message_type.__name__).lower()
+
+
+@dataclass(frozen=True)
+class ActorContext:
+    """What every supervised actor gets from the composition root."""
+
+    name: str
+    incarnation: int
+    clock: Clock
+    directory: Directory
+    metrics: Metrics
+    events: EventLog
+    report: Callable[[Message], None]
+    """Delivers lifecycle reports to the supervisor (a tell; never blocks)."""
+
+
+class SupervisedActor(pykka.ThreadingActor):
+    """Thin shell: subclasses implement ``started``/``stopping`` and ``on_<message>`` handlers."""
+
+    _handlers: ClassVar[dict[type, str | None]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._handlers = {}
+
+    def __init__(self, ctx: ActorContext) -> None:
+        """Runs in the creating thread."""
+        super().__init__()
+        self.ctx = ctx
+        self._timers: list[TimerHandle] = []
+
+    # -- hooks for subclasses (all run in the actor's thread) ---------------------------------------
+
+    def started(self) -> None:
+        """Set up; runs first in the actor's thread. An exception here is reported as a start crash."""
+
+    def stopping(self) -> None:
+        """Release resources; runs in the actor's thread when the actor stops or crashes."""
+
+    # -- pykka hooks --------------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        """Actor thread. Report start (or a start crash: pykka runs no other hook for it)."""
+        try:
+            self.started()
+        except Exception as exc:
+            self._cleanup()
+            self.ctx.report(
+                ChildFailed(
+                    name=self.ctx.name,
+                    incarnation=self.ctx.incarnation,
+                    error=f"{type(exc).__name__}: {exc}",
+                    in_start=True,
+                    ts_init=self.ctx.clock.wall_ns(),
+                )
+            )
+            raise
+        self.ctx.report(
+            ChildStarted(
+                name=self.ctx.name, incarnation=self.ctx.incarnation, ts_init=self.ctx.clock.wall_ns()
+            )
+        )
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Actor thread, after an exception in a told message's handler. The actor dies next."""
+        self._cleanup()
+        self.ctx.report(
+            ChildFailed(
+                name=self.ctx.name,
+                incarnation=self.ctx.incarnation,
+                error=f"{exception_type.__name__ if exception_type else 'Error'}: {exception_value}",
+                ts_init=self.ctx.clock.wall_ns(),
+            )
+        )
+
+    def on_stop(self) -> None:
+        """Actor thread, on an orderly stop."""
+        self._cleanup()
+        self.ctx.report(
+            ChildStopped(
+                name=self.ctx.name, incarnation=self.ctx.incarnation, ts_init=self.ctx.clock.wall_ns()
+            )
+        )
+
+    def on_receive(self, message: Any) -> Any:
+        """Actor thread. Dispatch by message type to ``on_<snake_case_type>``."""
+        cls = type(message)
+        name = self._handlers.get(cls, "")
+        if name == "":
+            name = handler_name(cls)
+            if not hasattr(self, name):
+                name = None
+            self._handlers[cls] = name
+        if name is None:
+            if isinstance(message, Barrier):
+                return None
+            logger.warning("{} has no handler for {}", self.ctx.name, cls.__name__)
+            return None
+        return getattr(self, name)(message)
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def schedule(self, delay_s: float, message: Message) -> TimerHandle:
+        """Tell ``message`` to this actor after ``delay_s`` (a timer is a message)."""
+        ref = self.actor_ref
+
+        def fire() -> None:
+            try:
+                ref.tell(message)
+            except pykka.ActorDeadError:
+                pass  # the incarnation that asked for it is gone; its successor has its own timers
+
+        handle = self.ctx.clock.call_later(delay_s, fire)
+        self._timers.append(handle)
+        if len(self._timers) > 256:
+            self._timers = self._timers[-128:]
+        return handle
+
+    def _cleanup(self) -> None:
+        for handle in self._timers:
+            handle.cancel()
+        self._timers.clear()
+        try:
+            self.stopping()
+        except Exception:
+            logger.exception("{} failed while stopping", self.ctx.name)

@@ -1,0 +1,424 @@
+"""ExecutorActor: entry orders from signal to terminal state.
+
+Owns: entry gates, sizing and pre-trade checks, the per-symbol rate limit, deterministic client order
+ids, outcome-unknown resolution, and polling entries for fills (each fill is told to the monitor as
+``OrderFilled``). Exits are not here: the monitor places them itself, so protection never queues
+behind entries in this inbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from loguru import logger
+
+from autohedge.actors.base import ActorContext, SupervisedActor
+from autohedge.actors.protocol import GetSnapshot, PollOrders, ResolveOrder
+from autohedge.core.clock import NS_PER_S
+from autohedge.core.config import AppConfig
+from autohedge.core.errors import (
+    DefinitiveError,
+    FatalVenueError,
+    InsufficientBalance,
+    OrderRefused,
+    OutcomeUnknown,
+    RetryableError,
+    UnknownOrder,
+    VenueError,
+)
+from autohedge.core.ids import OrderKeySource
+from autohedge.core.messages import (
+    CancelEntries,
+    ClosePosition,
+    EntryProtection,
+    OrderCanceled,
+    OrderFilled,
+    OrderRequest,
+    OrderSnapshot,
+    SetEntryGate,
+    Signal,
+    SymbolRules,
+)
+from autohedge.core.ports import Exchange
+from autohedge.core.ratelimit import SymbolRateLimiter
+from autohedge.core.risk import size_entry
+from autohedge.core.types import OrderPurpose, OrderStatus, Side, make_client_order_id, quote_of
+
+__all__ = ["FEE_BUFFER", "RESOLVE_DELAYS_S", "ExecutorActor", "TrackedEntry"]
+
+FEE_BUFFER = Decimal("0.002")
+"""Headroom over the order value kept free for fees in the balance check."""
+RESOLVE_DELAYS_S = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0)
+"""Spacing of "does the venue have this client order id?" queries after an unknown outcome."""
+
+
+@dataclass(frozen=True)
+class TrackedEntry:
+    client_order_id: str
+    symbol: str
+    qty: Decimal
+    price: Decimal
+    placed_ns: int
+    venue_order_id: str = ""
+    filled_qty: Decimal = Decimal(0)
+    fee: Decimal = Decimal(0)
+    status: OrderStatus = OrderStatus.NEW
+    protection: EntryProtection | None = None
+    cancel_requested: bool = False
+
+
+class ExecutorActor(SupervisedActor):
+    def __init__(
+        self,
+        ctx: ActorContext,
+        *,
+        exchange: Exchange,
+        config: AppConfig,
+        gates: dict[str, str],
+        keys: OrderKeySource,
+        rate_limiter: SymbolRateLimiter,
+    ) -> None:
+        super().__init__(ctx)
+        self._exchange = exchange
+        self._config = config
+        self._gates = dict(gates)
+        self._keys = keys
+        self._rate = rate_limiter
+        self._entries: dict[str, TrackedEntry] = {}
+        self._unresolved: dict[str, TrackedEntry] = {}
+        self._rules: dict[str, SymbolRules] = {}
+        self._prefix = f"{config.executor.client_id_prefix}-e"
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+
+    def started(self) -> None:
+        """Re-read our open entries from the venue so a restart never loses track of one."""
+        for order in self._exchange.open_orders():
+            if order.client_order_id.startswith(self._prefix) and order.side is Side.BUY:
+                self._entries[order.client_order_id] = self._from_snapshot(order)
+        if self._entries:
+            self.ctx.events.record(
+                "entries_adopted", f"{len(self._entries)} open entry orders re-read from the venue"
+            )
+        self.schedule(self._config.executor.order_poll_interval_s, PollOrders())
+
+    def _from_snapshot(self, order: OrderSnapshot) -> TrackedEntry:
+        return TrackedEntry(
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            qty=order.qty,
+            price=order.price,
+            placed_ns=self.ctx.clock.monotonic_ns(),
+            venue_order_id=order.venue_order_id,
+            filled_qty=order.filled_qty,
+            fee=order.fee,
+            status=order.status,
+        )
+
+    # -- gates ----------------------------------------------------------------------------------------
+
+    def on_set_entry_gate(self, message: SetEntryGate) -> None:
+        if message.closed:
+            if message.gate not in self._gates:
+                self._gates[message.gate] = message.reason
+                self.ctx.events.record(
+                    "entries_paused", f"gate {message.gate} closed: {message.reason}", level="WARNING"
+                )
+        elif self._gates.pop(message.gate, None) is not None:
+            self.ctx.events.record("entries_resumed", f"gate {message.gate} opened")
+
+    def _closed_gate(self, symbol: str) -> str | None:
+        for gate in self._gates:
+            if not gate.startswith("parked:") or gate == f"parked:{symbol}":
+                return gate
+        return None
+
+    # -- signals --------------------------------------------------------------------------------------
+
+    def on_signal(self, signal: Signal) -> None:
+        symbol = signal.symbol
+        if signal.side is Side.SELL:
+            # Spot is long-only: a sell signal can only close what is held; the monitor owns that.
+            self.ctx.directory.tell(
+                "monitor", ClosePosition(symbol=symbol, reason=f"{signal.strategy} sell signal")
+            )
+            return
+        gate = self._closed_gate(symbol)
+        if gate is not None:
+            logger.debug("[{}] signal {} dropped: gate {} closed", symbol, signal.signal_id, gate)
+            return
+        open_entries = [e for e in self._entries.values() if e.symbol == symbol]
+        if len(open_entries) + sum(1 for e in self._unresolved.values() if e.symbol == symbol) >= (
+            self._config.executor.max_open_entries_per_symbol
+        ):
+            return
+        if self._rate.wait_s(symbol) > 0:
+            return
+        try:
+            request = self._build_request(signal, open_entries)
+        except InsufficientBalance as exc:
+            self.ctx.metrics.inc("orders_rejected")
+            self.ctx.events.record("entry_refused", str(exc), symbol=symbol, level="WARNING")
+            return
+        except OrderRefused as exc:
+            logger.debug("[{}] entry refused: {}", symbol, exc)
+            return
+        self._submit(request, signal)
+
+    def _rules_for(self, symbol: str) -> SymbolRules:
+        rules = self._rules.get(symbol)
+        if rules is None:
+            rules = self._rules[symbol] = self._exchange.symbol_rules(symbol)
+        return rules
+
+    def _build_request(self, signal: Signal, open_entries: list[TrackedEntry]) -> OrderRequest:
+        symbol = signal.symbol
+        rules = self._rules_for(symbol)
+        held = Decimal(0)
+        for position in self._exchange.positions([symbol]):
+            held += position.qty
+        balances = self._exchange.balances()
+        quote_balance = balances.get(quote_of(symbol))
+        size = size_entry(
+            symbol=symbol,
+            price=signal.price,
+            params=self._config.params_for(symbol),
+            rules=rules,
+            position_qty=held,
+            open_entry_qty=sum((e.qty - e.filled_qty for e in open_entries), Decimal(0)),
+            free_quote=quote_balance.free if quote_balance else Decimal(0),
+            fee_rate=FEE_BUFFER,
+        )
+        coid = make_client_order_id(
+            self._config.executor.client_id_prefix, OrderPurpose.ENTRY, self._keys.next_key()
+        )
+        return OrderRequest(
+            client_order_id=coid, symbol=symbol, side=Side.BUY, qty=size.qty, price=size.price
+        )
+
+    def _submit(self, request: OrderRequest, signal: Signal) -> None:
+        symbol = request.symbol
+        protection = None
+        if signal.take_profit is not None or signal.stop_loss is not None:
+            protection = EntryProtection(take_profit=signal.take_profit, stop_loss=signal.stop_loss)
+        entry = TrackedEntry(
+            client_order_id=request.client_order_id,
+            symbol=symbol,
+            qty=request.qty,
+            price=request.price,
+            placed_ns=self.ctx.clock.monotonic_ns(),
+            protection=protection,
+        )
+        self._rate.record_order(symbol)
+        self.ctx.metrics.observe_tick_to_order_ns(self.ctx.clock.wall_ns() - signal.quote_ts_init)
+        try:
+            snapshot = self._exchange.submit_order(request)
+        except OutcomeUnknown as exc:
+            self._unresolved[request.client_order_id] = entry
+            self.ctx.events.record(
+                "order_outcome_unknown",
+                f"{request.client_order_id}: {exc}; asking the venue before anything else",
+                symbol=symbol,
+                level="WARNING",
+            )
+            self.on_resolve_order(ResolveOrder(client_order_id=request.client_order_id, symbol=symbol))
+            return
+        except RetryableError as exc:
+            self.ctx.metrics.inc("rate_limited")
+            self.ctx.events.record(
+                "entry_skipped", f"{request.client_order_id}: {exc}", symbol=symbol, level="WARNING"
+            )
+            return
+        except DefinitiveError as exc:
+            self.ctx.metrics.inc("orders_rejected")
+            self.ctx.events.record(
+                "order_rejected", f"{request.client_order_id}: {exc}", symbol=symbol, level="WARNING"
+            )
+            return
+        self._accepted(entry, snapshot)
+
+    def _accepted(self, entry: TrackedEntry, snapshot: OrderSnapshot) -> None:
+        self.ctx.metrics.inc("orders_submitted")
+        self.ctx.events.record(
+            "order_placed",
+            f"{entry.client_order_id} buy {snapshot.qty} @ {snapshot.price} (venue id {snapshot.venue_order_id})",
+            symbol=entry.symbol,
+        )
+        entry = replace(entry, venue_order_id=snapshot.venue_order_id)
+        self._entries[entry.client_order_id] = entry
+        self._update(entry, snapshot)
+
+    # -- outcome unknown --------------------------------------------------------------------------------
+
+    def on_resolve_order(self, message: ResolveOrder) -> None:
+        """Ask the venue for the client order id. Found: track it. Not found: the order never arrived;
+        entries are perishable, so it is dropped, never blindly resent."""
+        entry = self._unresolved.get(message.client_order_id)
+        if entry is None:
+            return
+        try:
+            snapshot = self._exchange.get_order(entry.symbol, client_order_id=entry.client_order_id)
+        except UnknownOrder:
+            del self._unresolved[entry.client_order_id]
+            self.ctx.metrics.inc("outcome_unknown_resolved")
+            self.ctx.events.record(
+                "order_not_placed",
+                f"{entry.client_order_id} never reached the venue; not resent",
+                symbol=entry.symbol,
+            )
+            return
+        except (OutcomeUnknown, RetryableError) as exc:
+            attempt = message.attempt + 1
+            delay_s = RESOLVE_DELAYS_S[min(attempt, len(RESOLVE_DELAYS_S) - 1)]
+            logger.warning(
+                "[{}] still resolving {} ({}); next query in {}s",
+                entry.symbol,
+                entry.client_order_id,
+                exc,
+                delay_s,
+            )
+            self.schedule(
+                delay_s,
+                ResolveOrder(client_order_id=entry.client_order_id, symbol=entry.symbol, attempt=attempt),
+            )
+            return
+        del self._unresolved[entry.client_order_id]
+        self.ctx.metrics.inc("outcome_unknown_resolved")
+        self._accepted(entry, snapshot)
+
+    # -- polling ----------------------------------------------------------------------------------------
+
+    def on_poll_orders(self, _: PollOrders) -> None:
+        try:
+            for coid in list(self._entries):
+                self._poll_one(self._entries[coid])
+        finally:
+            self.schedule(self._config.executor.order_poll_interval_s, PollOrders())
+
+    def _poll_one(self, entry: TrackedEntry) -> None:
+        try:
+            snapshot = self._exchange.get_order(
+                entry.symbol,
+                venue_order_id=entry.venue_order_id or None,
+                client_order_id=entry.client_order_id,
+            )
+        except UnknownOrder:
+            self._entries.pop(entry.client_order_id, None)
+            self.ctx.events.record(
+                "order_gone",
+                f"{entry.client_order_id} unknown to the venue; no longer tracked",
+                symbol=entry.symbol,
+                level="WARNING",
+            )
+            return
+        except FatalVenueError:
+            raise
+        except VenueError as exc:
+            logger.debug("[{}] poll of {} failed: {}", entry.symbol, entry.client_order_id, exc)
+            return
+        self._update(entry, snapshot)
+        current = self._entries.get(entry.client_order_id)
+        if current is None or current.cancel_requested:
+            return
+        age_s = (self.ctx.clock.monotonic_ns() - current.placed_ns) / NS_PER_S
+        if age_s >= self._config.executor.entry_timeout_s:
+            self._cancel(current, "entry timeout")
+
+    def _update(self, entry: TrackedEntry, snapshot: OrderSnapshot) -> None:
+        """Report the fill delta since the last snapshot; forget terminal orders."""
+        delta = snapshot.filled_qty - entry.filled_qty
+        if delta > 0:
+            fee_delta = snapshot.fee - entry.fee
+            price = snapshot.avg_fill_price or snapshot.price
+            self.ctx.metrics.inc("orders_filled")
+            fill = OrderFilled(
+                symbol=entry.symbol,
+                client_order_id=entry.client_order_id,
+                venue_order_id=snapshot.venue_order_id,
+                side=Side.BUY,
+                purpose=OrderPurpose.ENTRY,
+                fill_qty=delta,
+                fill_price=price,
+                fee=max(fee_delta, Decimal(0)),
+                fee_asset=snapshot.fee_asset,
+                cum_filled_qty=snapshot.filled_qty,
+                order_qty=snapshot.qty,
+                protection=entry.protection,
+                ts_event=snapshot.ts_event,
+                ts_init=self.ctx.clock.wall_ns(),
+            )
+            self.ctx.events.record(
+                "order_filled",
+                f"{entry.client_order_id} filled {delta} @ {price} ({snapshot.filled_qty}/{snapshot.qty})",
+                symbol=entry.symbol,
+            )
+            self.ctx.directory.tell("monitor", fill)
+        entry = replace(
+            entry,
+            filled_qty=snapshot.filled_qty,
+            fee=snapshot.fee,
+            status=snapshot.status,
+            venue_order_id=snapshot.venue_order_id,
+        )
+        if snapshot.status.is_terminal:
+            self._entries.pop(entry.client_order_id, None)
+            if snapshot.status is OrderStatus.CANCELED or snapshot.status is OrderStatus.EXPIRED:
+                self.ctx.metrics.inc("orders_canceled")
+                self.ctx.directory.tell(
+                    "monitor",
+                    OrderCanceled(
+                        symbol=entry.symbol,
+                        client_order_id=entry.client_order_id,
+                        venue_order_id=entry.venue_order_id,
+                        purpose=OrderPurpose.ENTRY,
+                        ts_init=self.ctx.clock.wall_ns(),
+                    ),
+                )
+            elif snapshot.status is OrderStatus.REJECTED:
+                self.ctx.metrics.inc("orders_rejected")
+        else:
+            self._entries[entry.client_order_id] = entry
+
+    # -- cancels ----------------------------------------------------------------------------------------
+
+    def _cancel(self, entry: TrackedEntry, why: str) -> bool:
+        try:
+            snapshot = self._exchange.cancel_order(
+                entry.symbol,
+                venue_order_id=entry.venue_order_id or None,
+                client_order_id=entry.client_order_id,
+            )
+        except UnknownOrder:
+            self._entries.pop(entry.client_order_id, None)
+            return False
+        except FatalVenueError:
+            raise
+        except VenueError as exc:
+            logger.warning(
+                "[{}] cancel of {} failed ({}); will retry on the next poll",
+                entry.symbol,
+                entry.client_order_id,
+                exc,
+            )
+            return False
+        self.ctx.events.record("order_cancelled", f"{entry.client_order_id} ({why})", symbol=entry.symbol)
+        self._update(replace(entry, cancel_requested=True), snapshot)
+        return True
+
+    def on_cancel_entries(self, _: CancelEntries) -> int:
+        """Cancel every open entry (shutdown, operator). Returns how many were cancelled."""
+        cancelled = 0
+        for entry in list(self._entries.values()):
+            if self._cancel(entry, "cancel entries"):
+                cancelled += 1
+        return cancelled
+
+    # -- queries ----------------------------------------------------------------------------------------
+
+    def on_get_snapshot(self, _: GetSnapshot) -> dict[str, object]:
+        return {
+            "entries": [e for e in self._entries.values()],
+            "unresolved": [e for e in self._unresolved.values()],
+            "gates": dict(self._gates),
+        }

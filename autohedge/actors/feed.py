@@ -1,0 +1,143 @@
+"""FeedActor: owns one market stream (connection, subscriptions) and its data-liveness watchdog.
+
+Quotes do not pass through this actor's inbox: the stream's reader thread hands each quote to a
+``FeedSink``, which conflates per symbol and tells the strategy and the monitor directly. The actor
+handles only lifecycle: start the stream, crash on disconnect (the supervisor restarts it with
+backoff) and on silence (the watchdog), report staleness so entries on the venue pause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from loguru import logger
+
+from autohedge.actors.base import ActorContext, SupervisedActor
+from autohedge.actors.directory import Directory
+from autohedge.actors.protocol import CheckLiveness, StreamDisconnected
+from autohedge.core.clock import NS_PER_S, Clock
+from autohedge.core.conflate import LatestSlots
+from autohedge.core.messages import Quote, VenueDataResumed, VenueDataStale
+from autohedge.core.metrics import Metrics
+from autohedge.core.ports import MarketStream
+
+__all__ = ["FeedActor", "FeedSink", "StaleFeedError", "StreamDisconnectedError", "strategy_name"]
+
+
+def strategy_name(symbol: str) -> str:
+    return f"strategy:{symbol}"
+
+
+class StreamDisconnectedError(ConnectionError):
+    """The market stream's connection ended; the feed crashes so the supervisor restarts it."""
+
+
+class StaleFeedError(TimeoutError):
+    """No data for longer than ``feed.stale_after_s``."""
+
+
+class FeedSink:
+    """Receives from a stream's reader thread (must not block): counts, conflates, tells by name."""
+
+    def __init__(
+        self,
+        *,
+        feed_name: str,
+        clock: Clock,
+        directory: Directory,
+        metrics: Metrics,
+        strategy_slots: LatestSlots[Quote],
+        monitor_slots: LatestSlots[Quote],
+        market_listener: Callable[[Quote], None] | None = None,
+    ) -> None:
+        self.feed_name = feed_name
+        self._clock = clock
+        self._directory = directory
+        self._metrics = metrics
+        self._strategy_slots = strategy_slots
+        self._monitor_slots = monitor_slots
+        self._market_listener = market_listener
+        self.last_quote_ns = clock.monotonic_ns()
+        self.received = 0
+        self._malformed_logged = 0
+
+    def on_quote(self, quote: Quote) -> None:
+        """Reader thread."""
+        self.last_quote_ns = self._clock.monotonic_ns()
+        self.received += 1
+        self._metrics.inc("quotes")
+        if self._market_listener is not None:
+            self._market_listener(quote)  # paper matching sees every quote, never conflated
+        symbol = quote.symbol
+        if self._strategy_slots.offer(symbol, quote):
+            if not self._directory.tell_if_present(strategy_name(symbol), quote):
+                self._strategy_slots.reset(symbol)
+        else:
+            self._metrics.inc("quotes_conflated")
+        if self._monitor_slots.offer(symbol, quote):
+            if not self._directory.tell_if_present("monitor", quote):
+                self._monitor_slots.reset(symbol)
+
+    def on_malformed(self, raw: str, error: str) -> None:
+        """Reader thread: count and skip; log the first few in full, then every 1000th."""
+        self._metrics.inc("malformed_messages")
+        self._malformed_logged += 1
+        if self._malformed_logged <= 5 or self._malformed_logged % 1000 == 0:
+            logger.warning("{}: malformed message skipped ({}): {:.200}", self.feed_name, error, raw)
+
+    def on_disconnected(self, error: str) -> None:
+        """Reader thread."""
+        self._directory.tell_if_present(self.feed_name, StreamDisconnected(error=error))
+
+
+class FeedActor(SupervisedActor):
+    """One per market stream."""
+
+    def __init__(
+        self,
+        ctx: ActorContext,
+        *,
+        venue: str,
+        stream_factory: Callable[[], MarketStream],
+        sink: FeedSink,
+        symbols: Sequence[str],
+        stale_after_s: float,
+    ) -> None:
+        super().__init__(ctx)
+        self.venue = venue
+        self._stream_factory = stream_factory
+        self._sink = sink
+        self._symbols = tuple(symbols)
+        self._stale_after_s = stale_after_s
+        self._stream: MarketStream | None = None
+        self._resumed_reported = False
+        self._received_at_start = 0
+
+    def started(self) -> None:
+        self._sink.last_quote_ns = self.ctx.clock.monotonic_ns()
+        self._received_at_start = self._sink.received
+        self._stream = self._stream_factory()
+        self._stream.start(self._symbols, self._sink)
+        self.schedule(self._check_interval_s, CheckLiveness())
+
+    @property
+    def _check_interval_s(self) -> float:
+        return self._stale_after_s / 2
+
+    def stopping(self) -> None:
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream = None
+
+    def on_stream_disconnected(self, message: StreamDisconnected) -> None:
+        raise StreamDisconnectedError(f"{self.venue} stream disconnected: {message.error}")
+
+    def on_check_liveness(self, _: CheckLiveness) -> None:
+        silent_s = (self.ctx.clock.monotonic_ns() - self._sink.last_quote_ns) / NS_PER_S
+        if silent_s > self._stale_after_s:
+            self.ctx.report(VenueDataStale(venue=self.venue, silent_s=silent_s))
+            raise StaleFeedError(f"{self.venue}: no market data for {silent_s:.1f}s")
+        if not self._resumed_reported and self._sink.received > self._received_at_start:
+            self._resumed_reported = True
+            self.ctx.report(VenueDataResumed(venue=self.venue))
+        self.schedule(self._check_interval_s, CheckLiveness())

@@ -1,0 +1,64 @@
+"""Messages private to the actor layer: timers told to oneself and queries (asks).
+
+Domain messages live in ``core.messages``; these only make sense inside ``actors/``.
+"""
+
+from __future__ import annotations
+
+from autohedge.core.messages import Message
+
+__all__ = [
+    "Barrier",
+    "CheckExits",
+    "CheckLiveness",
+    "GetSnapshot",
+    "PollOrders",
+    "Reconcile",
+    "RepairOrphan",
+    "ResolveOrder",
+    "StreamDisconnected",
+]
+
+
+class Barrier(Message):
+    """Ask it to wait until every message told before it has been handled. Returns None."""
+
+
+class GetSnapshot(Message):
+    """Ask for a read-only view of the actor's state (a frozen model or plain dict)."""
+
+
+class PollOrders(Message):
+    """Executor timer: poll tracked entry orders for fills, timeouts and adoption."""
+
+
+class ResolveOrder(Message):
+    """Executor timer: ask the venue whether an order whose submit outcome was unknown exists."""
+
+    client_order_id: str
+    symbol: str
+    attempt: int = 0
+
+
+class CheckExits(Message):
+    """Monitor timer: verify positions and exit orders against the exchange (and poll prices)."""
+
+
+class Reconcile(Message):
+    """Monitor: adopt every exchange position and arm its exits (start-up and ``SyncPositions``)."""
+
+
+class RepairOrphan(Message):
+    """Monitor timer: the next repair attempt for a position without a live exit."""
+
+    symbol: str
+
+
+class CheckLiveness(Message):
+    """Feed timer: has data arrived recently enough?"""
+
+
+class StreamDisconnected(Message):
+    """Told by a stream's reader thread to its feed actor: the connection ended."""
+
+    error: str

@@ -1,0 +1,447 @@
+"""Supervisor: one_for_one restarts with exponential backoff, escalation, entry gates, orderly shutdown.
+
+Policy (DESIGN section 5):
+* Delay before restart n: ``Backoff.delay_s(n)``; n resets to 0 when the child had run ``reset_after_s``
+  without failing. Reports from an older incarnation are ignored.
+* More than ``max_restarts`` failures within ``window_s``: a strategy's symbol is **parked** (not
+  restarted; its position stays protected); a feed's venue is **degraded** (entries paused, restarts
+  continue at max backoff); the executor or monitor trips the **kill switch** (no new entries; exits
+  and protection keep going; restarts continue at max backoff).
+* Strategies start only after the monitor's first ``ReconciliationCompleted``.
+* ``StopAll`` stops children in reverse start order; their stops schedule no restarts.
+
+Everything here runs on the supervisor's own actor thread; it is the root and is never restarted.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import pykka
+from loguru import logger
+
+from autohedge.actors.base import ActorContext, handler_name
+from autohedge.actors.directory import Directory
+from autohedge.actors.protocol import Barrier, GetSnapshot
+from autohedge.core.backoff import Backoff
+from autohedge.core.clock import NS_PER_S, Clock, TimerHandle
+from autohedge.core.config import SupervisorConfig
+from autohedge.core.eventlog import EventLog
+from autohedge.core.messages import (
+    ChildFailed,
+    ChildStarted,
+    ChildStopped,
+    Message,
+    ReconciliationCompleted,
+    RestartChild,
+    SetEntryGate,
+    VenueDataResumed,
+    VenueDataStale,
+)
+from autohedge.core.metrics import Metrics
+
+__all__ = [
+    "ChildKind",
+    "ChildSpec",
+    "ChildView",
+    "RestartType",
+    "StartTrading",
+    "StopAll",
+    "StopTrading",
+    "Supervisor",
+    "SupervisorView",
+]
+
+
+class RestartType(StrEnum):
+    PERMANENT = "permanent"
+    """Always restarted."""
+    TRANSIENT = "transient"
+    """Restarted after a crash, not after a normal stop."""
+    TEMPORARY = "temporary"
+    """Never restarted."""
+
+
+class ChildKind(StrEnum):
+    FEED = "feed"
+    EXECUTOR = "executor"
+    MONITOR = "monitor"
+    STRATEGY = "strategy"
+
+
+ChildFactory = Callable[[ActorContext, Mapping[str, str]], pykka.ActorRef[Any]]
+"""Starts one incarnation. Gets the context and the entry gates closed right now."""
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    name: str
+    kind: ChildKind
+    factory: ChildFactory
+    restart: RestartType = RestartType.PERMANENT
+    symbol: str | None = None
+    venue: str | None = None
+
+
+@dataclass
+class _Child:
+    spec: ChildSpec
+    incarnation: int = 0
+    ref: pykka.ActorRef[Any] | None = None
+    state: str = "new"
+    restarts: int = 0
+    backoff_n: int = 0
+    started_ns: int | None = None
+    failures: deque[int] = field(default_factory=deque)
+    next_restart_ns: int | None = None
+    timer: TimerHandle | None = None
+    last_error: str = ""
+
+
+@dataclass(frozen=True)
+class ChildView:
+    name: str
+    kind: str
+    state: str
+    incarnation: int
+    restarts: int
+    next_restart_in_s: float | None
+    last_error: str
+
+
+@dataclass(frozen=True)
+class SupervisorView:
+    children: tuple[ChildView, ...]
+    gates: dict[str, str]
+    parked_symbols: tuple[str, ...]
+    degraded_venues: tuple[str, ...]
+    kill_switch: bool
+    reconciled: bool
+
+
+class StopAll(Message):
+    """Ask: stop every child in reverse start order; nothing is restarted afterwards."""
+
+
+class StopTrading(Message):
+    """Ask: stop feeds and strategies and close the ``stopped`` gate; executor and monitor stay."""
+
+
+class StartTrading(Message):
+    """Ask: restart feeds and strategies and open the ``stopped`` gate."""
+
+
+class Supervisor(pykka.ThreadingActor):
+    def __init__(
+        self,
+        *,
+        specs: Sequence[ChildSpec],
+        config: SupervisorConfig,
+        clock: Clock,
+        directory: Directory,
+        metrics: Metrics,
+        events: EventLog,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__()
+        self._children: dict[str, _Child] = {spec.name: _Child(spec) for spec in specs}
+        self._order: list[str] = []
+        self._config = config
+        self._backoff = Backoff(config.min_backoff_s, config.max_backoff_s, config.random_factor)
+        self._clock = clock
+        self._directory = directory
+        self._metrics = metrics
+        self._events = events
+        self._rng = rng if rng is not None else random.Random(config.seed)
+        self._gates: dict[str, str] = {"startup": "waiting for start-up reconciliation"}
+        self._stopping = False
+        self._reconciled = False
+        self._handlers: dict[type, str] = {}
+
+    # -- pykka plumbing (supervisor thread) ----------------------------------------------------------
+
+    def on_start(self) -> None:
+        self._directory.register("supervisor", self.actor_ref)
+        for name, child in self._children.items():
+            if child.spec.kind is not ChildKind.STRATEGY:
+                self._start(name)
+
+    def on_receive(self, message: Any) -> Any:
+        cls = type(message)
+        name = self._handlers.get(cls)
+        if name is None:
+            name = self._handlers[cls] = handler_name(cls)
+        handler = getattr(self, name, None)
+        if handler is None:
+            if not isinstance(message, Barrier):
+                logger.warning("supervisor has no handler for {}", cls.__name__)
+            return None
+        return handler(message)
+
+    def _report(self, message: Message) -> None:
+        """Runs on children's threads: lifecycle reports become messages to this actor."""
+        try:
+            self.actor_ref.tell(message)
+        except pykka.ActorDeadError:
+            pass  # the supervisor is gone (shutdown): nothing left to restart
+
+    # -- starting --------------------------------------------------------------------------------------
+
+    def _start(self, name: str) -> None:
+        child = self._children[name]
+        child.incarnation += 1
+        child.state = "starting"
+        child.next_restart_ns = None
+        child.timer = None
+        ctx = ActorContext(
+            name=name,
+            incarnation=child.incarnation,
+            clock=self._clock,
+            directory=self._directory,
+            metrics=self._metrics,
+            events=self._events,
+            report=self._report,
+        )
+        child.ref = child.spec.factory(ctx, dict(self._gates))
+        self._directory.register(name, child.ref)
+        if name not in self._order:
+            self._order.append(name)
+
+    def on_child_started(self, message: ChildStarted) -> None:
+        child = self._children.get(message.name)
+        if child is None or message.incarnation != child.incarnation or child.state != "starting":
+            return
+        child.state = "running"
+        child.started_ns = self._clock.monotonic_ns()
+        if child.incarnation > 1:
+            self._events.record(
+                "actor_restarted", f"{message.name} running again (incarnation {child.incarnation})"
+            )
+
+    def on_reconciliation_completed(self, message: ReconciliationCompleted) -> None:
+        self._set_gate("monitor_down", closed=False)
+        if self._reconciled:
+            return
+        self._reconciled = True
+        self._set_gate("startup", closed=False)
+        for name, child in self._children.items():
+            if child.spec.kind is ChildKind.STRATEGY and child.state == "new":
+                self._start(name)
+        self._events.record(
+            "strategies_started", f"start-up reconciliation done ({message.positions} positions)"
+        )
+
+    # -- failures --------------------------------------------------------------------------------------
+
+    def on_child_failed(self, message: ChildFailed) -> None:
+        child = self._children.get(message.name)
+        if child is None or message.incarnation != child.incarnation:
+            return  # a report from an older incarnation
+        if self._stopping or child.state in ("stopped", "parked"):
+            return
+        now = self._clock.monotonic_ns()
+        self._directory.unregister(message.name, child.ref)
+        child.ref = None
+        child.last_error = message.error
+        if child.started_ns is not None and now - child.started_ns >= self._config.reset_after_s * NS_PER_S:
+            child.backoff_n = 0
+        child.started_ns = None
+        child.failures.append(now)
+        window_ns = int(self._config.window_s * NS_PER_S)
+        while child.failures and now - child.failures[0] > window_ns:
+            child.failures.popleft()
+        if child.spec.kind is ChildKind.MONITOR:
+            # Fills during the monitor's absence would reach nobody: no entries until it has reconciled.
+            self._set_gate("monitor_down", closed=True, reason="position monitor restarting")
+        where = " in start-up" if message.in_start else ""
+        if child.spec.restart is RestartType.TEMPORARY:
+            child.state = "stopped"
+            self._events.record(
+                "actor_failed",
+                f"{message.name} crashed{where}: {message.error}; not restarted",
+                level="ERROR",
+            )
+            return
+        escalated = len(child.failures) > self._config.max_restarts
+        if escalated:
+            if self._escalate(child, message.error):
+                return
+            delay_s = self._backoff.delay_s(10**6, self._rng)  # max backoff, with jitter
+        else:
+            delay_s = self._backoff.delay_s(child.backoff_n, self._rng)
+        child.backoff_n += 1
+        child.restarts += 1
+        self._metrics.inc("restarts")
+        child.state = "restarting"
+        child.next_restart_ns = now + int(delay_s * NS_PER_S)
+        restart = RestartChild(name=message.name, incarnation=child.incarnation + 1)
+        ref = self.actor_ref
+        child.timer = self._clock.call_later(delay_s, lambda: _tell(ref, restart))
+        self._events.record(
+            "actor_restarting",
+            f"{message.name} crashed{where} ({message.error}); restart {child.restarts} in {delay_s:.3f}s",
+            symbol=child.spec.symbol or "",
+            level="WARNING",
+        )
+
+    def _escalate(self, child: _Child, error: str) -> bool:
+        """Too many crashes in the window. True = the child stays down (parked)."""
+        spec = child.spec
+        if spec.kind is ChildKind.STRATEGY:
+            child.state = "parked"
+            self._set_gate(f"parked:{spec.symbol}", closed=True, reason=f"strategy crash loop: {error}")
+            self._events.record(
+                "symbol_parked",
+                f"strategy crashed {len(child.failures)} times in {self._config.window_s:.0f}s; no new entries, "
+                "its position stays protected",
+                symbol=spec.symbol or "",
+                level="ERROR",
+            )
+            return True
+        if spec.kind is ChildKind.FEED:
+            self._set_gate(f"venue_degraded:{spec.venue}", closed=True, reason=f"feed crash loop: {error}")
+            self._events.record(
+                "venue_degraded",
+                f"{spec.venue} feed keeps failing; entries paused, reconnecting at max backoff",
+                level="ERROR",
+            )
+            return False
+        if "kill_switch" not in self._gates:
+            self._set_gate("kill_switch", closed=True, reason=f"{spec.name} crash loop: {error}")
+            self._events.record(
+                "kill_switch",
+                f"{spec.name} crash loop: no new entries; exits and protection continue",
+                level="CRITICAL",
+            )
+        return False
+
+    def on_restart_child(self, message: RestartChild) -> None:
+        child = self._children.get(message.name)
+        if (
+            child is None
+            or self._stopping
+            or child.state != "restarting"
+            or message.incarnation != child.incarnation + 1
+        ):
+            return
+        self._start(message.name)
+
+    def on_child_stopped(self, message: ChildStopped) -> None:
+        child = self._children.get(message.name)
+        if child is None or message.incarnation != child.incarnation:
+            return
+        self._directory.unregister(message.name, child.ref)
+        if child.state not in ("parked", "restarting"):
+            child.state = "stopped"
+
+    # -- data liveness and gates -------------------------------------------------------------------------
+
+    def on_venue_data_stale(self, message: VenueDataStale) -> None:
+        self._set_gate(
+            f"venue_stale:{message.venue}", closed=True, reason=f"no market data for {message.silent_s:.1f}s"
+        )
+
+    def on_venue_data_resumed(self, message: VenueDataResumed) -> None:
+        self._set_gate(f"venue_stale:{message.venue}", closed=False)
+        for child in self._children.values():
+            if child.spec.kind is ChildKind.FEED and child.spec.venue == message.venue:
+                child.failures.clear()
+        self._set_gate(f"venue_degraded:{message.venue}", closed=False)
+
+    def _set_gate(self, gate: str, *, closed: bool, reason: str = "") -> None:
+        if closed:
+            if gate in self._gates:
+                return
+            self._gates[gate] = reason
+        elif self._gates.pop(gate, None) is None:
+            return
+        self._directory.tell_if_present("executor", SetEntryGate(gate=gate, closed=closed, reason=reason))
+
+    # -- operator control ------------------------------------------------------------------------------
+
+    def on_stop_trading(self, _: StopTrading) -> None:
+        self._set_gate("stopped", closed=True, reason="stopped by the operator")
+        for name in reversed(self._order):
+            child = self._children[name]
+            if child.spec.kind in (ChildKind.FEED, ChildKind.STRATEGY):
+                self._stop_child(child)
+
+    def on_start_trading(self, _: StartTrading) -> None:
+        for name in self._order:
+            child = self._children[name]
+            if child.spec.kind in (ChildKind.FEED, ChildKind.STRATEGY) and child.state == "stopped":
+                child.failures.clear()
+                child.backoff_n = 0
+                self._start(name)
+        self._set_gate("stopped", closed=False)
+
+    def on_set_entry_gate(self, message: SetEntryGate) -> None:
+        self._set_gate(message.gate, closed=message.closed, reason=message.reason)
+
+    def _stop_child(self, child: _Child) -> None:
+        if child.timer is not None:
+            child.timer.cancel()
+            child.timer = None
+        ref = child.ref
+        child.state = "stopped"
+        child.next_restart_ns = None
+        if ref is not None:
+            self._directory.unregister(child.spec.name, ref)
+            try:
+                ref.stop(block=True, timeout=5.0)
+            except (pykka.ActorDeadError, pykka.Timeout):
+                pass
+        child.ref = None
+
+    def on_stop_all(self, _: StopAll) -> None:
+        """Reverse start order; strategies first (they were started last)."""
+        self._stopping = True
+        for child in self._children.values():
+            if child.timer is not None:
+                child.timer.cancel()
+        for name in reversed(self._order):
+            self._stop_child(self._children[name])
+        self._directory.unregister("supervisor", self.actor_ref)
+
+    # -- views -----------------------------------------------------------------------------------------
+
+    def on_get_snapshot(self, _: GetSnapshot) -> SupervisorView:
+        now = self._clock.monotonic_ns()
+        children = tuple(
+            ChildView(
+                name=name,
+                kind=c.spec.kind.value,
+                state=c.state,
+                incarnation=c.incarnation,
+                restarts=c.restarts,
+                next_restart_in_s=None
+                if c.next_restart_ns is None
+                else max(0.0, (c.next_restart_ns - now) / NS_PER_S),
+                last_error=c.last_error,
+            )
+            for name, c in self._children.items()
+        )
+        return SupervisorView(
+            children=children,
+            gates=dict(self._gates),
+            parked_symbols=tuple(
+                sorted(c.spec.symbol or "" for c in self._children.values() if c.state == "parked")
+            ),
+            degraded_venues=tuple(
+                sorted(g.split(":", 1)[1] for g in self._gates if g.startswith("venue_degraded:"))
+            ),
+            kill_switch="kill_switch" in self._gates,
+            reconciled=self._reconciled,
+        )
+
+
+def _tell(ref: pykka.ActorRef[Any], message: Message) -> None:
+    try:
+        ref.tell(message)
+    except pykka.ActorDeadError:
+        pass

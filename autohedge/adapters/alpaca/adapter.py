@@ -1,0 +1,274 @@
+"""AlpacaExchange: the exchange port over Alpaca's Trading API v2 (crypto and US stocks)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from loguru import logger
+from pydantic import ValidationError
+
+from autohedge.adapters.alpaca.constants import CAPABILITIES, REQUESTS_PER_MINUTE, VENUE
+from autohedge.adapters.alpaca.parse import SymbolMap, parse_order, parse_rfc3339_ns, parse_rules
+from autohedge.adapters.alpaca.rest import AlpacaRest
+from autohedge.adapters.alpaca.wire import (
+    AlpacaAccount,
+    AlpacaAsset,
+    AlpacaOrder,
+    AlpacaPosition,
+    AlpacaQuote,
+)
+from autohedge.adapters.alpaca.ws import AlpacaMarketStream, CompositeStream
+from autohedge.core.clock import Clock
+from autohedge.core.config import AppConfig, Secrets
+from autohedge.core.errors import AuthError, MalformedMessage, OrderRefused, VenueUnavailable
+from autohedge.core.messages import (
+    Balance,
+    OcoRequest,
+    OcoSnapshot,
+    OrderRequest,
+    OrderSnapshot,
+    PositionSnapshot,
+    Quote,
+    SymbolRules,
+)
+from autohedge.core.ports import Capabilities, MarketStream
+from autohedge.core.ratelimit import RequestBudget
+from autohedge.core.risk import rule_violations
+from autohedge.core.types import OrderType
+from autohedge.core.types import decimal_str as fmt
+
+__all__ = ["AlpacaExchange", "create_exchange", "create_market_stream"]
+
+
+class AlpacaExchange:
+    """Implements ``core.ports.Exchange``. Thread-safe; symbols and rules load once, lazily."""
+
+    venue = VENUE
+    capabilities: Capabilities = CAPABILITIES
+
+    def __init__(
+        self, rest: AlpacaRest, *, symbols: Sequence[str], clock: Clock, budget: RequestBudget
+    ) -> None:
+        self._rest = rest
+        self._symbols = tuple(symbols)
+        self._clock = clock
+        self.request_budget = budget
+        self._lock = threading.Lock()
+        self._map: SymbolMap | None = None
+        self._rules: dict[str, SymbolRules] = {}
+
+    def _load(self) -> SymbolMap:
+        with self._lock:
+            if self._map is None:
+                assets = [AlpacaAsset.model_validate(a) for a in self._rest.crypto_assets()]
+                by_symbol = {a.symbol: a for a in assets if a.tradable}
+                self._map = SymbolMap(self._symbols, by_symbol)
+                for symbol in self._symbols:
+                    crypto = self._map.is_crypto(symbol)
+                    asset = (
+                        by_symbol.get(symbol)
+                        if crypto
+                        else AlpacaAsset.model_validate(self._rest.asset(self._map.to_venue(symbol)))
+                    )
+                    self._rules[symbol] = parse_rules(asset, symbol=symbol, crypto=crypto)
+            return self._map
+
+    def symbol_rules(self, symbol: str) -> SymbolRules:
+        self._load()
+        try:
+            return self._rules[symbol]
+        except KeyError:
+            raise OrderRefused(f"alpaca: no trading rules for {symbol}") from None
+
+    def _parse(self, raw: Any) -> OrderSnapshot:
+        try:
+            order = AlpacaOrder.model_validate(raw)
+        except ValidationError as exc:
+            raise MalformedMessage(f"alpaca order: {exc.errors()[0]['msg']}") from None
+        symbol = self._load().from_order_symbol(order.symbol)
+        if symbol is None:
+            raise MalformedMessage(f"alpaca order for {order.symbol}, which is not traded here")
+        return parse_order(order, symbol=symbol)
+
+    def _check(self, symbol: str, qty: Decimal, *prices: Decimal) -> None:
+        """Refuse before sending what the venue's rules would reject."""
+        problems = rule_violations(self.symbol_rules(symbol), qty, *prices)
+        if problems:
+            message = f"alpaca {symbol}: " + "; ".join(problems)
+            logger.warning("order refused before sending: {}", message)
+            raise OrderRefused(message)
+
+    def submit_order(self, request: OrderRequest) -> OrderSnapshot:
+        symbols = self._load()
+        prices = [request.price] + ([request.stop_price] if request.stop_price is not None else [])
+        self._check(request.symbol, request.qty, *prices)
+        body: dict[str, Any] = {
+            "symbol": symbols.to_venue(request.symbol),
+            "qty": fmt(request.qty),
+            "side": request.side.value,
+            "type": "stop_limit" if request.order_type is OrderType.STOP_LIMIT else "limit",
+            "time_in_force": request.time_in_force.value,  # gtc | ioc: valid for crypto and stocks
+            "limit_price": fmt(request.price),
+            "client_order_id": request.client_order_id,
+        }
+        if request.stop_price is not None:
+            body["stop_price"] = fmt(request.stop_price)
+        return self._parse(self._rest.new_order(body, priority=request.purpose.is_exit))
+
+    def submit_oco(self, request: OcoRequest) -> OcoSnapshot:
+        raise OrderRefused("alpaca has no OCO for these assets: the monitor rests the TP and guards the SL")
+
+    def _resolve_id(self, venue_order_id: str | None, client_order_id: str | None) -> str:
+        if venue_order_id is not None:
+            return venue_order_id
+        if client_order_id is None:
+            raise OrderRefused("alpaca: an order id is required")
+        return self._parse(self._rest.get_order_by_client_id(client_order_id)).venue_order_id
+
+    def cancel_order(
+        self, symbol: str, *, venue_order_id: str | None = None, client_order_id: str | None = None
+    ) -> OrderSnapshot:
+        order_id = self._resolve_id(venue_order_id, client_order_id)
+        self._rest.cancel_order(order_id)  # 204: the order's state comes from a read
+        return self._parse(self._rest.get_order(order_id))
+
+    def get_order(
+        self, symbol: str, *, venue_order_id: str | None = None, client_order_id: str | None = None
+    ) -> OrderSnapshot:
+        if venue_order_id is not None:
+            return self._parse(self._rest.get_order(venue_order_id))
+        if client_order_id is None:
+            raise OrderRefused("alpaca: an order id is required")
+        return self._parse(self._rest.get_order_by_client_id(client_order_id))
+
+    def open_orders(self, symbol: str | None = None) -> tuple[OrderSnapshot, ...]:
+        symbols = self._load()
+        raw = self._rest.open_orders(symbols.to_venue(symbol) if symbol else None)
+        out = []
+        for item in raw:
+            order = AlpacaOrder.model_validate(item)
+            if symbols.from_order_symbol(order.symbol) is not None:
+                out.append(self._parse(item))
+        return tuple(out)
+
+    def balances(self) -> dict[str, Balance]:
+        """Cash as the quote balance (crypto buying power is the non-marginable one); holdings from positions."""
+        account = AlpacaAccount.model_validate(self._rest.account())
+        cash = Decimal(account.non_marginable_buying_power or account.buying_power)
+        out = {account.currency: Balance(asset=account.currency, free=cash)}
+        for position in self.positions(self._symbols):
+            base = position.symbol.split("/")[0]
+            out[base] = Balance(asset=base, free=position.qty)
+        return out
+
+    def positions(self, symbols: Sequence[str]) -> tuple[PositionSnapshot, ...]:
+        mapping = self._load()
+        wanted = set(symbols)
+        out = []
+        for item in self._rest.positions():
+            position = AlpacaPosition.model_validate(item)
+            ours = mapping.from_position_symbol(position.symbol)
+            if ours is not None and ours in wanted and Decimal(position.qty) > 0:
+                out.append(
+                    PositionSnapshot(
+                        symbol=ours,
+                        qty=Decimal(position.qty),
+                        avg_entry_price=Decimal(position.avg_entry_price),
+                    )
+                )
+        return tuple(out)
+
+    def best_quote(self, symbol: str) -> Quote:
+        symbols = self._load()
+        venue_symbol = symbols.to_venue(symbol)
+        if symbols.is_crypto(symbol):
+            raw = (self._rest.latest_crypto_quote(venue_symbol) or {}).get("quotes", {}).get(venue_symbol)
+        else:
+            raw = (self._rest.latest_stock_quote(venue_symbol) or {}).get("quote")
+        if raw is None:
+            raise VenueUnavailable(f"alpaca has no quote for {symbol}", venue=VENUE)
+        quote = AlpacaQuote.model_validate(raw)
+        return Quote(
+            venue=VENUE,
+            symbol=symbol,
+            bid=quote.bp,
+            ask=quote.ap,
+            bid_size=quote.bs,
+            ask_size=quote.ask_size,
+            ts_event=parse_rfc3339_ns(quote.t),
+            ts_init=self._clock.wall_ns(),
+        )
+
+    def close(self) -> None:
+        self._rest.close()
+
+
+def _rest(
+    config: AppConfig, secrets: Secrets, clock: Clock, budget: RequestBudget | None = None
+) -> AlpacaRest:
+    endpoints = config.venues.alpaca
+    budget = budget or RequestBudget(
+        clock, venue=VENUE, capacity=REQUESTS_PER_MINUTE, per_s=60.0, reserve_fraction=0.2
+    )
+    return AlpacaRest(
+        rest_url=endpoints.rest_url,
+        data_url=endpoints.data_rest_url or endpoints.rest_url,
+        key_id=secrets.autohedge_alpaca_api_key_id,
+        secret_key=secrets.autohedge_alpaca_api_secret_key,
+        clock=clock,
+        budget=budget,
+        timeout_s=endpoints.timeout_s,
+    )
+
+
+def create_exchange(config: AppConfig, secrets: Secrets, clock: Clock) -> AlpacaExchange:
+    rest = _rest(config, secrets, clock)
+    return AlpacaExchange(rest, symbols=config.symbols, clock=clock, budget=rest.budget)
+
+
+def create_market_stream(
+    config: AppConfig, clock: Clock, secrets: Secrets | None = None, *, budget: RequestBudget | None = None
+) -> MarketStream:
+    """Crypto quotes on the v1beta3 stream, stock quotes on the IEX stream; both need keys. ``budget``:
+    the trading adapter's, when there is one (one account budget for every request)."""
+    secrets = secrets or Secrets()
+    key, secret = secrets.autohedge_alpaca_api_key_id, secrets.autohedge_alpaca_api_secret_key
+    if key is None or secret is None:
+        raise AuthError(
+            "alpaca market data needs keys (set AUTOHEDGE_ALPACA_API_KEY_ID and AUTOHEDGE_ALPACA_API_SECRET_KEY)",
+            venue=VENUE,
+        )
+    endpoints = config.venues.alpaca
+    rest = _rest(config, secrets, clock, budget)
+    try:
+        listed = {AlpacaAsset.model_validate(a).symbol for a in rest.crypto_assets()}
+    finally:
+        rest.close()
+    mapping = SymbolMap(config.symbols, listed)
+    crypto = [s for s in config.symbols if mapping.is_crypto(s)]
+    stocks = [s for s in config.symbols if not mapping.is_crypto(s)]
+    streams: list[MarketStream] = []
+    if crypto:
+        streams.append(
+            AlpacaMarketStream(
+                url=endpoints.ws_url,
+                key_id=key,
+                secret_key=secret,
+                clock=clock,
+                symbols={s: s for s in crypto},
+            )
+        )
+    if stocks:
+        streams.append(
+            AlpacaMarketStream(
+                url=endpoints.stocks_ws_url or endpoints.ws_url,
+                key_id=key,
+                secret_key=secret,
+                clock=clock,
+                symbols={s.split("/")[0]: s for s in stocks},
+            )
+        )
+    return streams[0] if len(streams) == 1 else CompositeStream(streams)

@@ -1,0 +1,236 @@
+"""Pure parsers: Alpaca wire data + context -> autohedge messages; error payloads -> typed errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import ValidationError
+
+from autohedge.adapters.alpaca.constants import (
+    ERROR_INSUFFICIENT,
+    ERROR_NOT_FOUND,
+    ORDER_STATUS,
+    ORDER_TYPE,
+    SIDE,
+    VENUE,
+)
+from autohedge.adapters.alpaca.wire import AlpacaAsset, AlpacaOrder, AlpacaQuote
+from autohedge.core.errors import (
+    AuthError,
+    InsufficientFunds,
+    MalformedMessage,
+    OrderRejected,
+    OutcomeUnknown,
+    RateLimited,
+    UnknownOrder,
+    VenueError,
+    VenueUnavailable,
+)
+from autohedge.core.messages import OrderSnapshot, Quote, SymbolRules
+from autohedge.core.types import OrderStatus
+
+__all__ = [
+    "SymbolMap",
+    "map_error",
+    "parse_frame",
+    "parse_order",
+    "parse_rfc3339_ns",
+    "parse_rules",
+]
+
+
+def _dec(raw: Any, field: str) -> Decimal:
+    try:
+        return Decimal(str(raw)) if not isinstance(raw, Decimal) else raw
+    except InvalidOperation:
+        raise MalformedMessage(f"alpaca {field} is not a decimal: {raw!r}") from None
+
+
+def parse_rfc3339_ns(text: str | None) -> int:
+    """``2024-03-12T10:29:43.111588173Z`` -> ns since the epoch (nanoseconds kept exactly)."""
+    if not text:
+        return 0
+    try:
+        head, _, frac = text.rstrip("Z").partition(".")
+        frac_digits = "".join(ch for ch in frac if ch.isdigit())
+        offset = ""
+        for sign in ("+", "-"):
+            if sign in frac:
+                offset = sign + frac.split(sign, 1)[1]
+        base = dt.datetime.fromisoformat(head + (offset or "+00:00"))
+        return int(base.timestamp()) * 1_000_000_000 + int((frac_digits + "000000000")[:9])
+    except ValueError:
+        raise MalformedMessage(f"alpaca timestamp {text!r} is not RFC 3339") from None
+
+
+class SymbolMap:
+    """Our ``BASE/QUOTE`` <-> Alpaca: crypto orders ``BTC/USD``, crypto positions ``BTCUSD``, stocks ``AAPL``."""
+
+    def __init__(self, symbols: Iterable[str], crypto_assets: Iterable[str]) -> None:
+        crypto = set(crypto_assets)
+        self.crypto: dict[str, str] = {}
+        self.stocks: dict[str, str] = {}
+        for symbol in symbols:
+            base, quote = symbol.split("/")
+            if symbol in crypto:
+                self.crypto[symbol] = symbol
+            elif quote == "USD":
+                self.stocks[symbol] = base  # US equities trade in dollars: AAPL/USD is ticker AAPL
+            else:
+                raise OrderRejected(f"alpaca does not list {symbol}", venue=VENUE)
+        self._from_order = {v: k for k, v in {**self.crypto, **self.stocks}.items()}
+        self._from_position = {
+            **{k.replace("/", ""): k for k in self.crypto},
+            **{v: k for k, v in self.stocks.items()},
+        }
+
+    def to_venue(self, symbol: str) -> str:
+        try:
+            return self.crypto.get(symbol) or self.stocks[symbol]
+        except KeyError:
+            raise OrderRejected(f"alpaca: {symbol} is not traded here", venue=VENUE) from None
+
+    def is_crypto(self, symbol: str) -> bool:
+        return symbol in self.crypto
+
+    def from_order_symbol(self, venue_symbol: str) -> str | None:
+        """Orders use ``BTC/USD`` (legacy ``BTCUSD`` accepted) and ``AAPL``; None for symbols we do not trade."""
+        return self._from_order.get(venue_symbol) or self._from_position.get(venue_symbol)
+
+    def from_position_symbol(self, venue_symbol: str) -> str | None:
+        return self._from_position.get(venue_symbol)
+
+
+def parse_rules(asset: AlpacaAsset | None, *, symbol: str, crypto: bool) -> SymbolRules:
+    """Crypto: ``price_increment``, ``min_trade_increment``, ``min_order_size``. Stocks: a cent tick,
+    fractional shares to 1e-9 when fractionable (else whole shares), and Alpaca's $1 fractional minimum."""
+    if crypto:
+        if asset is None or not (asset.price_increment and asset.min_trade_increment):
+            raise MalformedMessage(f"alpaca asset {symbol} lacks price_increment/min_trade_increment")
+        return SymbolRules(
+            symbol=symbol,
+            tick_size=_dec(asset.price_increment, "price_increment").normalize(),
+            lot_step=_dec(asset.min_trade_increment, "min_trade_increment").normalize(),
+            min_qty=_dec(asset.min_order_size or "0", "min_order_size"),
+            min_notional=Decimal(1),
+        )
+    fractionable = asset is None or asset.fractionable
+    return SymbolRules(
+        symbol=symbol,
+        tick_size=Decimal("0.01"),
+        lot_step=Decimal("0.000000001") if fractionable else Decimal(1),
+        min_qty=Decimal("0.000000001") if fractionable else Decimal(1),
+        min_notional=Decimal(1),
+    )
+
+
+def parse_order(order: AlpacaOrder, *, symbol: str) -> OrderSnapshot:
+    try:
+        status = ORDER_STATUS[order.status]
+        order_type = ORDER_TYPE[order.type]
+        side = SIDE[order.side]
+    except KeyError as exc:
+        raise MalformedMessage(f"alpaca order {order.id}: unknown value {exc.args[0]!r}") from None
+    qty = _dec(order.qty or "0", "qty")
+    filled = _dec(order.filled_qty, "filled_qty")
+    if status.is_terminal and qty > 0 and filled >= qty:
+        status = OrderStatus.FILLED
+    avg = _dec(order.filled_avg_price, "filled_avg_price") if order.filled_avg_price else None
+    if order.limit_price is None:
+        raise MalformedMessage(f"alpaca order {order.id} has no limit_price")
+    return OrderSnapshot(
+        venue_order_id=order.id,
+        client_order_id=order.client_order_id,
+        symbol=symbol,
+        side=side,
+        order_type=order_type,
+        price=_dec(order.limit_price, "limit_price"),
+        stop_price=_dec(order.stop_price, "stop_price") if order.stop_price else None,
+        qty=qty,
+        filled_qty=filled,
+        avg_fill_price=avg,
+        status=status,
+        ts_event=parse_rfc3339_ns(order.updated_at),
+    )
+
+
+def parse_frame(raw: str, *, symbols: Mapping[str, str], ts_init: int) -> list[Quote | dict[str, Any]]:
+    """One stream frame (always a JSON array). Quotes become ``Quote``; control messages (success,
+    subscription, error) are returned as dicts for the stream to act on. ``symbols`` maps the stream's
+    symbol (``BTC/USD``, ``AAPL``) to ours."""
+    try:
+        items = json.loads(raw, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise MalformedMessage(f"alpaca frame is not JSON: {exc.msg}") from None
+    if not isinstance(items, list):
+        raise MalformedMessage("alpaca frame is not an array")
+    out: list[Quote | dict[str, Any]] = []
+    for item in items:
+        if not isinstance(item, dict) or "T" not in item:
+            raise MalformedMessage("alpaca message without a type")
+        kind = item["T"]
+        if kind == "q":
+            ours = symbols.get(str(item.get("S")))
+            if ours is None:
+                raise MalformedMessage(f"alpaca quote for an unsubscribed symbol {item.get('S')!r}")
+            try:
+                quote = AlpacaQuote.model_validate(item)
+            except ValidationError as exc:
+                raise MalformedMessage(
+                    f"alpaca quote: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}"
+                ) from None
+            out.append(
+                Quote(
+                    venue=VENUE,
+                    symbol=ours,
+                    bid=quote.bp,
+                    ask=quote.ap,
+                    bid_size=quote.bs,
+                    ask_size=quote.ask_size,
+                    ts_event=parse_rfc3339_ns(quote.t),
+                    ts_init=ts_init,
+                )
+            )
+        elif kind in ("success", "subscription", "error"):
+            out.append(item)
+        elif kind in ("t", "b", "d", "u", "o", "s", "l", "c", "x"):
+            continue  # trades, bars, orderbooks, statuses, LULDs, corrections: not subscribed; ignored
+        else:
+            raise MalformedMessage(f"alpaca message type {kind!r} is unknown")
+    return out
+
+
+def map_error(
+    status: int, body: str, headers: Mapping[str, str], *, mutates: bool, auth_hint: str, now_s: float
+) -> VenueError:
+    code: Any = None
+    message = body[:200]
+    try:
+        payload = json.loads(body)
+        if isinstance(payload, dict):
+            code, message = payload.get("code"), str(payload.get("message", message))
+    except json.JSONDecodeError:
+        pass
+    text = f"alpaca {status} {code}: {message}"
+    if status == 429:
+        retry_after = headers.get("Retry-After")
+        reset = headers.get("X-Ratelimit-Reset")
+        wait = float(retry_after) if retry_after else max(1.0, float(reset) - now_s) if reset else 60.0
+        return RateLimited(text, venue=VENUE, code=code, retry_after_s=wait)
+    if status >= 500:
+        if mutates:
+            return OutcomeUnknown(text, venue=VENUE, code=code)
+        return VenueUnavailable(text, venue=VENUE, code=code, retry_after_s=1.0)
+    if status == 401:
+        return AuthError(f"{text} ({auth_hint})", venue=VENUE, code=code)
+    if code == ERROR_INSUFFICIENT or (status == 403 and "insufficient" in message.lower()):
+        return InsufficientFunds(text, venue=VENUE, code=code)
+    if status == 403:
+        return AuthError(f"{text} ({auth_hint})", venue=VENUE, code=code)
+    if status == 404 or code == ERROR_NOT_FOUND:
+        return UnknownOrder(text, venue=VENUE, code=code)
+    return OrderRejected(text, venue=VENUE, code=code)

@@ -1,0 +1,116 @@
+"""Alpaca market-data streams (crypto v1beta3, stocks v2/iex): connect, authenticate, subscribe quotes.
+
+Frames are JSON arrays. Most plans allow one connection per endpoint: a reconnect that races the old
+socket gets error 406, which ends this connection; the feed's supervisor then retries with backoff
+instead of hammering. No application heartbeat is documented, so websocket-level pings keep it alive.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import websocket
+from loguru import logger
+from pydantic import SecretStr
+
+from autohedge.adapters.alpaca.auth import ws_auth_message
+from autohedge.adapters.alpaca.constants import VENUE
+from autohedge.adapters.alpaca.parse import parse_frame
+from autohedge.core.clock import Clock
+from autohedge.core.errors import MalformedMessage
+from autohedge.core.messages import Quote
+from autohedge.core.ports import MarketStream, QuoteSink
+
+__all__ = ["AlpacaMarketStream", "CompositeStream"]
+
+PING_INTERVAL_S = 20
+
+
+class AlpacaMarketStream:
+    venue = VENUE
+
+    def __init__(
+        self, *, url: str, key_id: SecretStr, secret_key: SecretStr, clock: Clock, symbols: Mapping[str, str]
+    ) -> None:
+        """``symbols``: the stream's symbol (``BTC/USD``, ``AAPL``) -> ours."""
+        self._url = url
+        self._key_id = key_id
+        self._secret_key = secret_key
+        self._clock = clock
+        self._symbols = dict(symbols)
+        self._app: websocket.WebSocketApp | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._sink: QuoteSink | None = None
+        self._failure = ""
+
+    def start(self, symbols: Sequence[str], sink: QuoteSink) -> None:
+        self._sink = sink
+        self._app = websocket.WebSocketApp(self._url, on_message=self._on_message, on_error=self._on_error)
+        self._thread = threading.Thread(target=self._run, name="alpaca-stream", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        """Reader thread."""
+        assert self._app is not None
+        self._app.run_forever(skip_utf8_validation=True, ping_interval=PING_INTERVAL_S, ping_timeout=10)
+        if not self._stopping.is_set() and self._sink is not None:
+            self._sink.on_disconnected(self._failure or "alpaca stream closed")
+
+    def _on_message(self, app: Any, raw: str) -> None:
+        assert self._sink is not None
+        try:
+            items = parse_frame(raw, symbols=self._symbols, ts_init=self._clock.wall_ns())
+        except MalformedMessage as exc:
+            self._sink.on_malformed(raw, str(exc))
+            return
+        for item in items:
+            if isinstance(item, Quote):
+                self._sink.on_quote(item)
+            else:
+                self._control(app, item)
+
+    def _control(self, app: Any, message: dict[str, Any]) -> None:
+        kind, msg = message.get("T"), message.get("msg")
+        if kind == "success" and msg == "connected":
+            app.send(json.dumps(ws_auth_message(self._key_id, self._secret_key)))
+        elif kind == "success" and msg == "authenticated":
+            app.send(json.dumps({"action": "subscribe", "quotes": sorted(self._symbols)}))
+        elif kind == "subscription":
+            logger.info("alpaca stream subscribed to quotes of {}", ", ".join(message.get("quotes", [])))
+        elif kind == "error":
+            # 401/402 auth, 406 connection limit, 405/409 plan limits: this connection is done
+            self._failure = f"alpaca stream error {message.get('code')}: {msg}"
+            logger.warning("{}", self._failure)
+            app.close()
+
+    def _on_error(self, app: Any, error: BaseException) -> None:
+        if not self._stopping.is_set():
+            logger.warning("alpaca stream error: {}", error)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._app is not None:
+            self._app.close()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+
+class CompositeStream:
+    """Crypto and stock quotes come from two endpoints; one feed owns both connections."""
+
+    venue = VENUE
+
+    def __init__(self, streams: Sequence[MarketStream]) -> None:
+        self._streams = list(streams)
+
+    def start(self, symbols: Sequence[str], sink: QuoteSink) -> None:
+        for stream in self._streams:
+            stream.start(symbols, sink)
+
+    def stop(self) -> None:
+        for stream in self._streams:
+            stream.stop()

@@ -1,0 +1,296 @@
+"""BinanceExchange: the exchange port over Binance Spot's REST API; entry points for the composition root."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from decimal import Decimal
+
+from loguru import logger
+from pydantic import ValidationError
+
+from autohedge.adapters.binance.constants import CAPABILITIES, REQUEST_WEIGHT_PER_MINUTE, SIDE_TO_WIRE, VENUE
+from autohedge.adapters.binance.parse import SymbolMap, parse_order, parse_rules, sum_fees
+from autohedge.adapters.binance.rest import BinanceRest
+from autohedge.adapters.binance.wire import (
+    BinanceAccount,
+    BinanceBookTicker,
+    BinanceOrder,
+    BinanceOrderList,
+    BinanceSymbolInfo,
+    BinanceTrade,
+)
+from autohedge.adapters.binance.ws import BinanceMarketStream
+from autohedge.core.clock import Clock
+from autohedge.core.config import AppConfig, Secrets
+from autohedge.core.errors import MalformedMessage, OrderRefused
+from autohedge.core.messages import (
+    Balance,
+    OcoRequest,
+    OcoSnapshot,
+    OrderRequest,
+    OrderSnapshot,
+    PositionSnapshot,
+    Quote,
+    SymbolRules,
+)
+from autohedge.core.ports import Capabilities
+from autohedge.core.ratelimit import RequestBudget
+from autohedge.core.risk import rule_violations
+from autohedge.core.types import OrderType, base_of
+from autohedge.core.types import decimal_str as fmt
+
+__all__ = ["BinanceExchange", "create_exchange", "create_market_stream"]
+
+
+class BinanceExchange:
+    """Implements ``core.ports.Exchange``. Thread-safe; rules and symbols are loaded once, lazily."""
+
+    venue = VENUE
+    capabilities: Capabilities = CAPABILITIES
+
+    def __init__(
+        self, rest: BinanceRest, *, symbols: Sequence[str], clock: Clock, budget: RequestBudget
+    ) -> None:
+        self._rest = rest
+        self._symbols = tuple(symbols)
+        self._clock = clock
+        self.request_budget = budget
+        self._lock = threading.Lock()
+        self._map: SymbolMap | None = None
+        self._rules: dict[str, SymbolRules] = {}
+
+    # -- reference data ------------------------------------------------------------------------------
+
+    def _load(self) -> SymbolMap:
+        with self._lock:
+            if self._map is None:
+                guesses = [s.replace("/", "") for s in self._symbols]
+                raw = self._rest.exchange_info(guesses)
+                try:
+                    infos = [BinanceSymbolInfo.model_validate(i) for i in raw["symbols"]]
+                except (ValidationError, KeyError, TypeError) as exc:
+                    raise MalformedMessage(f"binance exchangeInfo: {exc}") from None
+                self._map = SymbolMap(infos)
+                for info in infos:
+                    ours = self._map.from_venue(info.symbol)
+                    self._rules[ours] = parse_rules(info, symbol=ours)
+                self._rest.sync_time()
+            return self._map
+
+    def symbol_rules(self, symbol: str) -> SymbolRules:
+        self._load()
+        try:
+            return self._rules[symbol]
+        except KeyError:
+            raise OrderRefused(f"binance: no trading rules for {symbol}") from None
+
+    def _check(self, symbol: str, qty: Decimal, *prices: Decimal) -> None:
+        """Refuse before sending what the venue's rules would reject."""
+        problems = rule_violations(self.symbol_rules(symbol), qty, *prices)
+        if problems:
+            message = f"binance {symbol}: " + "; ".join(problems)
+            logger.warning("order refused before sending: {}", message)
+            raise OrderRefused(message)
+
+    def _order(self, raw: object, symbol: str) -> OrderSnapshot:
+        try:
+            order = BinanceOrder.model_validate(raw)
+        except ValidationError as exc:
+            raise MalformedMessage(f"binance order: {exc.errors()[0]['msg']}") from None
+        fee, fee_asset = Decimal(0), ""
+        if Decimal(order.executedQty) > 0:
+            trades = [
+                BinanceTrade.model_validate(t) for t in self._rest.my_trades(order.symbol, str(order.orderId))
+            ]
+            fee, fee_asset = sum_fees(trades)
+        return parse_order(order, symbol=symbol, fee=fee, fee_asset=fee_asset)
+
+    # -- orders --------------------------------------------------------------------------------------
+
+    def submit_order(self, request: OrderRequest) -> OrderSnapshot:
+        venue_symbol = self._load().to_venue(request.symbol)
+        prices = [request.price] + ([request.stop_price] if request.stop_price is not None else [])
+        self._check(request.symbol, request.qty, *prices)
+        params = [("symbol", venue_symbol), ("side", SIDE_TO_WIRE[request.side])]
+        if request.order_type is OrderType.STOP_LIMIT:
+            assert request.stop_price is not None
+            params += [("type", "STOP_LOSS_LIMIT"), ("stopPrice", fmt(request.stop_price))]
+        else:
+            params += [("type", "LIMIT")]
+        params += [
+            ("timeInForce", request.time_in_force.value.upper()),
+            ("quantity", fmt(request.qty)),
+            ("price", fmt(request.price)),
+            ("newClientOrderId", request.client_order_id),
+            ("newOrderRespType", "RESULT"),
+        ]
+        raw = self._rest.new_order(params, priority=request.purpose.is_exit)
+        return self._order(raw, request.symbol)
+
+    def submit_oco(self, request: OcoRequest) -> OcoSnapshot:
+        venue_symbol = self._load().to_venue(request.symbol)
+        self._check(
+            request.symbol,
+            request.qty,
+            request.take_profit_price,
+            request.stop_price,
+            request.stop_limit_price,
+        )
+        params = [
+            ("symbol", venue_symbol),
+            ("side", SIDE_TO_WIRE[request.side]),
+            ("quantity", fmt(request.qty)),
+            ("listClientOrderId", request.list_client_id),
+            ("aboveType", "LIMIT_MAKER"),
+            ("abovePrice", fmt(request.take_profit_price)),
+            ("aboveClientOrderId", request.take_profit_client_order_id),
+            ("belowType", "STOP_LOSS_LIMIT"),
+            ("belowStopPrice", fmt(request.stop_price)),
+            ("belowPrice", fmt(request.stop_limit_price)),
+            ("belowTimeInForce", "GTC"),
+            ("belowClientOrderId", request.stop_loss_client_order_id),
+            ("newOrderRespType", "RESULT"),
+        ]
+        raw = self._rest.new_oco(params)
+        try:
+            order_list = BinanceOrderList.model_validate(raw)
+        except ValidationError as exc:
+            raise MalformedMessage(f"binance order list: {exc.errors()[0]['msg']}") from None
+        orders = tuple(parse_order(o, symbol=request.symbol) for o in order_list.orderReports)
+        return OcoSnapshot(list_id=str(order_list.orderListId), orders=orders)
+
+    def _id_params(
+        self, symbol: str, venue_order_id: str | None, client_order_id: str | None
+    ) -> list[tuple[str, str]]:
+        params = [("symbol", self._load().to_venue(symbol))]
+        if venue_order_id is not None:
+            params.append(("orderId", venue_order_id))
+        elif client_order_id is not None:
+            params.append(("origClientOrderId", client_order_id))
+        else:
+            raise OrderRefused("binance: an order id is required")
+        return params
+
+    def cancel_order(
+        self, symbol: str, *, venue_order_id: str | None = None, client_order_id: str | None = None
+    ) -> OrderSnapshot:
+        raw = self._rest.cancel_order(self._id_params(symbol, venue_order_id, client_order_id))
+        if isinstance(raw, dict) and "orderReports" in raw:  # cancelling an OCO leg cancels the list
+            leg = next(
+                (
+                    o
+                    for o in raw["orderReports"]
+                    if str(o.get("orderId")) == venue_order_id or o.get("clientOrderId") == client_order_id
+                ),
+                raw["orderReports"][0],
+            )
+            return parse_order(BinanceOrder.model_validate(leg), symbol=symbol)
+        return parse_order(BinanceOrder.model_validate(raw), symbol=symbol)
+
+    def get_order(
+        self, symbol: str, *, venue_order_id: str | None = None, client_order_id: str | None = None
+    ) -> OrderSnapshot:
+        return self._order(
+            self._rest.get_order(self._id_params(symbol, venue_order_id, client_order_id)), symbol
+        )
+
+    def open_orders(self, symbol: str | None = None) -> tuple[OrderSnapshot, ...]:
+        symbols = self._load()
+        raw = self._rest.open_orders(symbols.to_venue(symbol) if symbol else None)
+        out = []
+        for item in raw:
+            order = BinanceOrder.model_validate(item)
+            if order.symbol in symbols:
+                out.append(parse_order(order, symbol=symbols.from_venue(order.symbol)))
+        return tuple(out)
+
+    # -- account -------------------------------------------------------------------------------------
+
+    def balances(self) -> dict[str, Balance]:
+        account = BinanceAccount.model_validate(self._rest.account())
+        return {
+            b.asset: Balance(asset=b.asset, free=Decimal(b.free), locked=Decimal(b.locked))
+            for b in account.balances
+            if Decimal(b.free) + Decimal(b.locked) > 0
+        }
+
+    def positions(self, symbols: Sequence[str]) -> tuple[PositionSnapshot, ...]:
+        """Spot: a position is the free + locked balance of the base asset."""
+        balances = self.balances()
+        out = []
+        for symbol in symbols:
+            balance = balances.get(base_of(symbol))
+            if balance is not None and balance.total > 0:
+                out.append(PositionSnapshot(symbol=symbol, qty=balance.total))
+        return tuple(out)
+
+    def best_quote(self, symbol: str) -> Quote:
+        ticker = BinanceBookTicker.model_validate(
+            self._with_sizes(self._rest.book_ticker(self._load().to_venue(symbol)))
+        )
+        now = self._clock.wall_ns()
+        return Quote(
+            venue=VENUE,
+            symbol=symbol,
+            bid=Decimal(ticker.b),
+            ask=Decimal(ticker.a),
+            bid_size=Decimal(ticker.B),
+            ask_size=Decimal(ticker.A),
+            ts_event=now,
+            ts_init=now,
+        )
+
+    @staticmethod
+    def _with_sizes(raw: dict[str, str]) -> dict[str, str]:
+        """REST bookTicker uses long names; map them onto the stream's short ones."""
+        return {
+            "s": raw["symbol"],
+            "b": raw["bidPrice"],
+            "B": raw["bidQty"],
+            "a": raw["askPrice"],
+            "A": raw["askQty"],
+        }
+
+    def close(self) -> None:
+        self._rest.close()
+
+
+def _budget(clock: Clock) -> RequestBudget:
+    return RequestBudget(
+        clock, venue=VENUE, capacity=REQUEST_WEIGHT_PER_MINUTE, per_s=60.0, reserve_fraction=0.2
+    )
+
+
+def create_exchange(config: AppConfig, secrets: Secrets, clock: Clock) -> BinanceExchange:
+    endpoints = config.venues.binance
+    budget = _budget(clock)
+    rest = BinanceRest(
+        base_url=endpoints.rest_url,
+        api_key=secrets.autohedge_binance_api_key,
+        api_secret=secrets.autohedge_binance_api_secret,
+        clock=clock,
+        budget=budget,
+        timeout_s=endpoints.timeout_s,
+        recv_window_ms=endpoints.recv_window_ms,
+    )
+    return BinanceExchange(rest, symbols=config.symbols, clock=clock, budget=budget)
+
+
+def create_market_stream(
+    config: AppConfig, clock: Clock, secrets: Secrets | None = None, *, budget: RequestBudget | None = None
+) -> BinanceMarketStream:
+    """Public data: no keys needed (so paper trading on Binance quotes works without an account).
+    ``budget``: the trading adapter's, when there is one: Binance counts weight per IP, for both."""
+    endpoints = config.venues.binance
+    budget = budget or _budget(clock)
+    rest = BinanceRest(
+        base_url=endpoints.rest_url,
+        api_key=None,
+        api_secret=None,
+        clock=clock,
+        budget=budget,
+        timeout_s=endpoints.timeout_s,
+        recv_window_ms=endpoints.recv_window_ms,
+    )
+    return BinanceMarketStream(ws_url=endpoints.ws_url, rest=rest, clock=clock, symbols=config.symbols)

@@ -1,0 +1,78 @@
+"""Binance Spot: endpoints, limits, capabilities and enum tables (data, no logic)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from autohedge.core.ports import Capabilities
+from autohedge.core.types import OrderStatus, OrderType, Side
+
+__all__ = [
+    "CAPABILITIES",
+    "LIVE_REST_HOSTS",
+    "ORDER_STATUS",
+    "ORDER_TYPE",
+    "REQUEST_WEIGHT_PER_MINUTE",
+    "SIDE",
+    "SIDE_TO_WIRE",
+    "VENUE",
+    "WEIGHTS",
+    "is_live_endpoint",
+]
+
+VENUE = "binance"
+LIVE_REST_HOSTS = frozenset(
+    {
+        "api.binance.com",
+        "api-gcp.binance.com",
+        "api1.binance.com",
+        "api2.binance.com",
+        "api3.binance.com",
+        "api4.binance.com",
+    }
+)
+TESTNET_REST_URL = "https://testnet.binance.vision"
+TESTNET_WS_URL = "wss://stream.testnet.binance.vision"
+
+REQUEST_WEIGHT_PER_MINUTE = 6000
+WEIGHTS = {
+    "order": 1,
+    "order_list": 1,
+    "cancel": 1,
+    "get_order": 4,
+    "open_orders_symbol": 6,
+    "open_orders_all": 80,
+    "account": 20,
+    "exchange_info": 20,
+    "book_ticker": 2,
+    "time": 1,
+    "my_trades": 20,
+}
+
+CAPABILITIES = Capabilities(
+    oco=True, stop_limit=True, positions_with_entry_price=False, client_order_id_lookup=True
+)
+
+ORDER_STATUS = {
+    "NEW": OrderStatus.NEW,
+    "PENDING_NEW": OrderStatus.NEW,
+    "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,
+    "FILLED": OrderStatus.FILLED,
+    "CANCELED": OrderStatus.CANCELED,
+    "PENDING_CANCEL": OrderStatus.CANCELED,
+    "REJECTED": OrderStatus.REJECTED,
+    "EXPIRED": OrderStatus.EXPIRED,
+    "EXPIRED_IN_MATCH": OrderStatus.EXPIRED,
+}
+ORDER_TYPE = {
+    "LIMIT": OrderType.LIMIT,
+    "LIMIT_MAKER": OrderType.LIMIT,
+    "STOP_LOSS_LIMIT": OrderType.STOP_LIMIT,
+}
+SIDE = {"BUY": Side.BUY, "SELL": Side.SELL}
+SIDE_TO_WIRE = {Side.BUY: "BUY", Side.SELL: "SELL"}
+
+
+def is_live_endpoint(url: str) -> bool:
+    """True for Binance's production REST hosts (trading real money)."""
+    return (urlparse(url).hostname or "") in LIVE_REST_HOSTS

@@ -1,0 +1,201 @@
+"""Pure parsers: Binance wire data + context -> autohedge messages; error payloads -> typed errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import ValidationError
+
+from autohedge.adapters.binance.constants import ORDER_STATUS, ORDER_TYPE, SIDE, VENUE
+from autohedge.adapters.binance.wire import BinanceBookTicker, BinanceOrder, BinanceSymbolInfo, BinanceTrade
+from autohedge.core.errors import (
+    AuthError,
+    InsufficientFunds,
+    MalformedMessage,
+    OrderRejected,
+    OutcomeUnknown,
+    RateLimited,
+    UnknownOrder,
+    VenueError,
+    VenueUnavailable,
+)
+from autohedge.core.messages import OrderSnapshot, Quote, SymbolRules
+
+__all__ = [
+    "SymbolMap",
+    "map_error",
+    "parse_book_ticker_frame",
+    "parse_order",
+    "parse_rules",
+    "sum_fees",
+]
+
+_NS_PER_MS = 1_000_000
+
+
+def _dec(raw: str, field: str) -> Decimal:
+    try:
+        return Decimal(raw)
+    except InvalidOperation:
+        raise MalformedMessage(f"binance {field} is not a decimal: {raw!r}") from None
+
+
+class SymbolMap:
+    """``BTC/USDT`` <-> ``BTCUSDT``, built from exchangeInfo (Binance symbols have no separator)."""
+
+    def __init__(self, infos: Iterable[BinanceSymbolInfo]) -> None:
+        self._to_venue: dict[str, str] = {}
+        self._from_venue: dict[str, str] = {}
+        for info in infos:
+            ours = f"{info.baseAsset}/{info.quoteAsset}"
+            self._to_venue[ours] = info.symbol
+            self._from_venue[info.symbol] = ours
+
+    def to_venue(self, symbol: str) -> str:
+        try:
+            return self._to_venue[symbol]
+        except KeyError:
+            raise OrderRejected(f"binance does not list {symbol}", venue=VENUE) from None
+
+    def from_venue(self, venue_symbol: str) -> str:
+        try:
+            return self._from_venue[venue_symbol]
+        except KeyError:
+            raise MalformedMessage(f"binance symbol {venue_symbol!r} is not one we trade") from None
+
+    def __contains__(self, venue_symbol: object) -> bool:
+        return venue_symbol in self._from_venue
+
+
+def parse_rules(info: BinanceSymbolInfo, *, symbol: str) -> SymbolRules:
+    """PRICE_FILTER / LOT_SIZE / NOTIONAL (or the older MIN_NOTIONAL) -> SymbolRules."""
+    filters = {f.filterType: f for f in info.filters}
+    price, lot = filters.get("PRICE_FILTER"), filters.get("LOT_SIZE")
+    if price is None or lot is None or price.tickSize is None or lot.stepSize is None:
+        raise MalformedMessage(f"binance exchangeInfo for {info.symbol} lacks PRICE_FILTER or LOT_SIZE")
+    notional = filters.get("NOTIONAL") or filters.get("MIN_NOTIONAL")
+    min_notional = (
+        _dec(notional.minNotional, "minNotional") if notional and notional.minNotional else Decimal(0)
+    )
+    max_qty = _dec(lot.maxQty, "maxQty") if lot.maxQty else None
+    return SymbolRules(
+        symbol=symbol,
+        tick_size=_dec(price.tickSize, "tickSize").normalize(),
+        lot_step=_dec(lot.stepSize, "stepSize").normalize(),
+        min_qty=_dec(lot.minQty or "0", "minQty"),
+        min_notional=min_notional,
+        max_qty=max_qty,
+    )
+
+
+def parse_order(
+    order: BinanceOrder, *, symbol: str, fee: Decimal = Decimal(0), fee_asset: str = ""
+) -> OrderSnapshot:
+    try:
+        status = ORDER_STATUS[order.status]
+        order_type = ORDER_TYPE[order.type]
+        side = SIDE[order.side]
+    except KeyError as exc:
+        raise MalformedMessage(f"binance order {order.orderId}: unknown value {exc.args[0]!r}") from None
+    executed = _dec(order.executedQty, "executedQty")
+    quote_qty = _dec(order.cummulativeQuoteQty, "cummulativeQuoteQty")
+    avg = quote_qty / executed if executed > 0 and quote_qty > 0 else None
+    stop = _dec(order.stopPrice, "stopPrice")
+    ts_ms = order.updateTime or order.transactTime or order.time
+    return OrderSnapshot(
+        venue_order_id=str(order.orderId),
+        client_order_id=order.clientOrderId,
+        symbol=symbol,
+        side=side,
+        order_type=order_type,
+        price=_dec(order.price, "price"),
+        stop_price=stop if stop > 0 else None,
+        qty=_dec(order.origQty, "origQty"),
+        filled_qty=executed,
+        avg_fill_price=avg,
+        fee=fee,
+        fee_asset=fee_asset,
+        status=status,
+        list_id=str(order.orderListId) if order.orderListId >= 0 else None,
+        ts_event=ts_ms * _NS_PER_MS,
+    )
+
+
+def sum_fees(trades: Iterable[BinanceTrade]) -> tuple[Decimal, str]:
+    """Total commission of an order's trades and its asset (the last seen when several)."""
+    total, asset = Decimal(0), ""
+    for trade in trades:
+        total += _dec(trade.commission, "commission")
+        asset = trade.commissionAsset
+    return total, asset
+
+
+def parse_book_ticker_frame(raw: str, *, symbols: SymbolMap, ts_init: int) -> Quote | None:
+    """One frame of the combined stream. Quote for bookTicker data; None for frames that carry no
+    quote (subscription results). Raises MalformedMessage for anything unparseable."""
+    try:
+        frame = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise MalformedMessage(f"binance frame is not JSON: {exc.msg}") from None
+    if not isinstance(frame, dict):
+        raise MalformedMessage("binance frame is not an object")
+    data = frame.get("data", frame)
+    if not isinstance(data, dict):
+        raise MalformedMessage("binance frame data is not an object")
+    if "result" in frame and "id" in frame:
+        return None  # reply to a SUBSCRIBE
+    if data.get("e") == "serverShutdown":
+        raise ConnectionAbortedError("binance serverShutdown: reconnect")
+    try:
+        ticker = BinanceBookTicker.model_validate(data)
+    except ValidationError as exc:
+        raise MalformedMessage(f"binance bookTicker: {exc.errors()[0]['msg']}") from None
+    bid, ask = _dec(ticker.b, "b"), _dec(ticker.a, "a")
+    return Quote(
+        venue=VENUE,
+        symbol=symbols.from_venue(ticker.s),
+        bid=bid,
+        ask=ask,
+        bid_size=_dec(ticker.B, "B"),
+        ask_size=_dec(ticker.A, "A"),
+        ts_event=ts_init,
+        ts_init=ts_init,
+    )
+
+
+_FUNDS_CODES = {-2010}
+_UNKNOWN_ORDER_CODES = {-2011, -2013}
+_AUTH_CODES = {-2014, -2015, -1022}
+_UNKNOWN_OUTCOME_CODES = {-1007, -1006}
+
+
+def map_error(status: int, body: str, headers: Mapping[str, str], *, auth_hint: str) -> VenueError:
+    """HTTP status + Binance ``{code,msg}`` -> the typed error that carries the retry policy."""
+    code: Any = None
+    msg = body[:200]
+    try:
+        payload = json.loads(body)
+        if isinstance(payload, dict):
+            code, msg = payload.get("code"), str(payload.get("msg", msg))
+    except json.JSONDecodeError:
+        pass
+    text = f"binance {status} {code}: {msg}"
+    if status in (429, 418):
+        retry_after = float(headers.get("Retry-After") or headers.get("retry-after") or 60)
+        return RateLimited(text, venue=VENUE, code=code, retry_after_s=retry_after, banned=status == 418)
+    if status >= 500 or code in _UNKNOWN_OUTCOME_CODES:
+        return OutcomeUnknown(text, venue=VENUE, code=code)
+    if code == -1021:
+        return VenueUnavailable(
+            f"{text} (our clock is off; resyncing)", venue=VENUE, code=code, retry_after_s=1.0
+        )
+    if status in (401, 403) or code in _AUTH_CODES:
+        return AuthError(f"{text} ({auth_hint})", venue=VENUE, code=code)
+    if code in _UNKNOWN_ORDER_CODES:
+        return UnknownOrder(text, venue=VENUE, code=code)
+    if code in _FUNDS_CODES and "insufficient" in msg.lower():
+        return InsufficientFunds(text, venue=VENUE, code=code)
+    return OrderRejected(text, venue=VENUE, code=code)

@@ -1,0 +1,330 @@
+"""The schema of ``config.yaml`` and of the secrets taken from the environment.
+
+Validation has two passes: pydantic checks types, ranges and unknown keys; ``_cross_checks`` then
+checks rules that span fields (overrides only for traded symbols, a replay file that exists, ...).
+Every failure becomes one ``ConfigError`` naming the key path, e.g.
+``defaults.stop_loss_pct: must be less than 100``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from autohedge.core.errors import ConfigError
+from autohedge.core.types import Symbol, Venue
+
+__all__ = [
+    "ApiConfig",
+    "AppConfig",
+    "ExchangeConfig",
+    "ExecutorConfig",
+    "FeedConfig",
+    "HftConfig",
+    "LlmConfig",
+    "MonitorConfig",
+    "PaperConfig",
+    "PaperFaults",
+    "Secrets",
+    "SupervisorConfig",
+    "SymbolParams",
+    "SyntheticConfig",
+    "SyntheticSymbol",
+    "VenueEndpoints",
+    "VenuesConfig",
+    "load_config",
+    "load_secrets",
+]
+
+Pct = Annotated[Decimal, Field(gt=0, lt=100)]
+PositiveDecimal = Annotated[Decimal, Field(gt=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExchangeConfig(_Model):
+    venue: Venue = Venue.PAPER
+    market_data: Literal["synthetic", "replay", "paper", "alpaca", "binance", "coinbase", "kraken"] = (
+        "synthetic"
+    )
+    replay_file: Path | None = None
+    """JSONL, one quote per line: {"symbol","bid","ask","bid_size","ask_size","ts_event"} (README)."""
+    replay_speed: Annotated[float, Field(gt=0)] = 1.0
+    replay_loop: bool = True
+    live: bool = False
+    """Explicit opt-in to trade on a venue's live endpoint."""
+
+
+class SymbolParams(_Model):
+    """The per-symbol trading parameters; ``symbol_overrides`` may set any subset of them."""
+
+    take_profit_pct: Pct = Decimal("0.5")
+    stop_loss_pct: Pct = Decimal("0.5")
+    max_position_size: PositiveDecimal = Decimal(1000)
+    """Largest position value in quote currency (at entry price)."""
+    order_amount: PositiveDecimal = Decimal(100)
+    """Entry size in quote currency."""
+
+
+class SymbolOverride(_Model):
+    take_profit_pct: Pct | None = None
+    stop_loss_pct: Pct | None = None
+    max_position_size: PositiveDecimal | None = None
+    order_amount: PositiveDecimal | None = None
+
+
+class HftConfig(_Model):
+    min_edge_bps: Annotated[Decimal, Field(ge=0)] = Decimal(1)
+    max_spread_bps: PositiveDecimal = Decimal(10)
+    lookback_periods: Annotated[int, Field(ge=2, le=10_000)] = 20
+
+
+class MonitorConfig(_Model):
+    mode: Literal["quote", "polling"] = "quote"
+    poll_interval_s: Annotated[float, Field(gt=0)] = 1.0
+    orphan_retry_s: Annotated[float, Field(gt=0)] = 30.0
+    orphan_max_attempts: Annotated[int, Field(ge=1, le=100)] = 3
+    verify_interval_s: Annotated[float, Field(gt=0)] = 5.0
+    """How often live exits and positions are checked against the exchange."""
+
+
+class SupervisorConfig(_Model):
+    min_backoff_s: Annotated[float, Field(gt=0)] = 0.5
+    max_backoff_s: Annotated[float, Field(gt=0)] = 30.0
+    random_factor: Annotated[float, Field(ge=0, le=10)] = 0.2
+    reset_after_s: Annotated[float, Field(gt=0)] = 60.0
+    max_restarts: Annotated[int, Field(ge=1)] = 5
+    window_s: Annotated[float, Field(gt=0)] = 60.0
+    seed: int | None = None
+
+
+class FeedConfig(_Model):
+    stale_after_s: Annotated[float, Field(gt=0)] = 10.0
+    """Data-liveness watchdog: a feed silent this long is restarted and its venue's entries paused."""
+
+
+class ExecutorConfig(_Model):
+    order_poll_interval_s: Annotated[float, Field(gt=0)] = 0.25
+    entry_timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    """An entry not filled within this time is cancelled."""
+    cancel_entries_on_stop: bool = True
+    client_id_prefix: Annotated[str, Field(pattern=r"^[a-z0-9]{1,4}$")] = "ah"
+    max_open_entries_per_symbol: Annotated[int, Field(ge=1)] = 1
+
+
+class PaperFaults(_Model):
+    reject_rate: Fraction = 0.0
+    rate_limit_every_n: Annotated[int, Field(ge=0)] = 0
+    outcome_unknown_rate: Fraction = 0.0
+    latency_ms: Annotated[float, Field(ge=0)] = 0.0
+    partial_fill_ratio: Fraction = 0.0
+    """Share of a crossing order filled per quote (0 = fill completely at once)."""
+
+
+class PaperConfig(_Model):
+    balances: dict[str, Annotated[Decimal, Field(ge=0)]] = Field(
+        default_factory=lambda: {"USDT": Decimal(10_000)}
+    )
+    fee_rate: Annotated[Decimal, Field(ge=0, lt=Decimal("0.1"))] = Decimal("0.001")
+    fee_in_base: bool = True
+    """Buy fees are taken from the bought asset (as on Binance without BNB), sells' from the quote."""
+    oco: bool = True
+    state_file: Path | None = None
+    faults: PaperFaults = PaperFaults()
+    seed: int = 7
+
+
+class SyntheticSymbol(_Model):
+    start_price: PositiveDecimal = Decimal(100)
+    volatility_bps: Annotated[Decimal, Field(ge=0)] = Decimal(3)
+    spread_bps: PositiveDecimal = Decimal(2)
+
+
+class SyntheticConfig(_Model):
+    seed: int = 42
+    quotes_per_second: Annotated[float, Field(gt=0, le=100_000)] = 10.0
+    symbols: dict[Symbol, SyntheticSymbol] = Field(default_factory=dict)
+
+
+class VenueEndpoints(_Model):
+    rest_url: str
+    ws_url: str
+    data_rest_url: str | None = None
+    stocks_ws_url: str | None = None
+    timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    recv_window_ms: Annotated[int, Field(gt=0, le=60_000)] = 5000
+
+
+class VenuesConfig(_Model):
+    binance: VenueEndpoints = VenueEndpoints(
+        rest_url="https://testnet.binance.vision", ws_url="wss://stream.testnet.binance.vision"
+    )
+    alpaca: VenueEndpoints = VenueEndpoints(
+        rest_url="https://paper-api.alpaca.markets",
+        ws_url="wss://stream.data.alpaca.markets/v1beta3/crypto/us",
+        data_rest_url="https://data.alpaca.markets",
+        stocks_ws_url="wss://stream.data.alpaca.markets/v2/iex",
+    )
+    coinbase: VenueEndpoints = VenueEndpoints(
+        rest_url="https://api-sandbox.coinbase.com/api/v3/brokerage",
+        ws_url="wss://advanced-trade-ws.coinbase.com",
+    )
+    kraken: VenueEndpoints = VenueEndpoints(
+        rest_url="https://api.kraken.com", ws_url="wss://ws.kraken.com/v2"
+    )
+
+
+class LlmConfig(_Model):
+    model: str = "gpt-4o-mini"
+    base_url: str = "https://api.openai.com/v1"
+    api_key_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")] = "OPENAI_API_KEY"
+    timeout_s: Annotated[float, Field(gt=0)] = 20.0
+    max_calls_per_minute: Annotated[int, Field(ge=1)] = 30
+    max_concurrent: Annotated[int, Field(ge=1, le=64)] = 2
+    min_interval_per_symbol_s: Annotated[float, Field(ge=0)] = 30.0
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
+    min_confidence: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.6")
+    daily_token_budget: Annotated[int, Field(ge=0)] = 200_000
+    record_file: Path | None = None
+    replay_file: Path | None = None
+
+
+class ApiConfig(_Model):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8787
+    token_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")] = "AUTOHEDGE_API_TOKEN"
+
+
+class AppConfig(_Model):
+    exchange: ExchangeConfig = ExchangeConfig()
+    symbols: Annotated[tuple[Symbol, ...], Field(min_length=1)] = ("BTC/USDT",)
+    strategy: Literal["hft", "llm", "hybrid"] = "hft"
+    defaults: SymbolParams = SymbolParams()
+    symbol_overrides: dict[Symbol, SymbolOverride] = Field(default_factory=dict)
+    rate_limit_ms: Annotated[int, Field(ge=0)] = 250
+    hft: HftConfig = HftConfig()
+    monitor: MonitorConfig = MonitorConfig()
+    supervisor: SupervisorConfig = SupervisorConfig()
+    feed: FeedConfig = FeedConfig()
+    executor: ExecutorConfig = ExecutorConfig()
+    paper: PaperConfig = PaperConfig()
+    synthetic: SyntheticConfig = SyntheticConfig()
+    venues: VenuesConfig = VenuesConfig()
+    llm: LlmConfig = LlmConfig()
+    api: ApiConfig = ApiConfig()
+    log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _unique_symbols(self) -> AppConfig:
+        if len(set(self.symbols)) != len(self.symbols):
+            raise ValueError("symbols: each symbol may be listed once")
+        return self
+
+    def params_for(self, symbol: str) -> SymbolParams:
+        """The defaults with this symbol's overrides applied (overrides win)."""
+        override = self.symbol_overrides.get(symbol)
+        if override is None:
+            return self.defaults
+        changes = {k: v for k, v in override.model_dump().items() if v is not None}
+        return self.defaults.model_copy(update=changes)
+
+
+class Secrets(BaseSettings):
+    """Credentials, only from the environment or ``.env``. Never logged: ``SecretStr`` masks them."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    autohedge_binance_api_key: SecretStr | None = None
+    autohedge_binance_api_secret: SecretStr | None = None
+    autohedge_alpaca_api_key_id: SecretStr | None = None
+    autohedge_alpaca_api_secret_key: SecretStr | None = None
+
+
+def load_secrets() -> Secrets:
+    return Secrets()
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "<root>"
+
+
+def load_config(path: str | Path) -> AppConfig:
+    """Read, validate and cross-check ``path``. Raises ``ConfigError`` naming the key path."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(str(file), "config file not found")
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "unknown line"
+        raise ConfigError(str(file), f"not valid YAML ({where})") from None
+    return parse_config(raw if raw is not None else {}, base_dir=file.parent)
+
+
+def parse_config(raw: Any, *, base_dir: Path | None = None) -> AppConfig:
+    """Validate a mapping (the parsed YAML). ``base_dir`` resolves relative file paths."""
+    if not isinstance(raw, dict):
+        raise ConfigError("<root>", "the config must be a mapping of keys to values")
+    try:
+        config = AppConfig.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = "unknown key"
+        raise ConfigError(_key_path(first["loc"]), message) from None
+    _cross_checks(config, base_dir or Path.cwd())
+    return config
+
+
+def _cross_checks(config: AppConfig, base_dir: Path) -> None:
+    """Second pass: rules that span fields."""
+    traded = set(config.symbols)
+    for symbol in config.symbol_overrides:
+        if symbol not in traded:
+            raise ConfigError(f"symbol_overrides.{symbol}", "override for a symbol that is not in `symbols`")
+    for symbol in config.synthetic.symbols:
+        if symbol not in traded:
+            raise ConfigError(
+                f"synthetic.symbols.{symbol}", "synthetic settings for a symbol that is not traded"
+            )
+    for symbol in config.symbols:
+        params = config.params_for(symbol)
+        if params.order_amount > params.max_position_size:
+            key = "symbol_overrides" if symbol in config.symbol_overrides else "defaults"
+            raise ConfigError(f"{key}.order_amount", f"larger than max_position_size for {symbol}")
+    exchange = config.exchange
+    if exchange.market_data == "replay":
+        if exchange.replay_file is None:
+            raise ConfigError("exchange.replay_file", "required when exchange.market_data is replay")
+        replay = (
+            exchange.replay_file if exchange.replay_file.is_absolute() else base_dir / exchange.replay_file
+        )
+        if not replay.is_file():
+            raise ConfigError("exchange.replay_file", f"file not found: {replay}")
+    if exchange.market_data == "paper":
+        raise ConfigError(
+            "exchange.market_data", "paper has no market data of its own; use synthetic or replay"
+        )
+    if config.supervisor.min_backoff_s > config.supervisor.max_backoff_s:
+        raise ConfigError("supervisor.min_backoff_s", "must not exceed supervisor.max_backoff_s")
+    if config.exchange.venue is not Venue.PAPER and config.exchange.market_data in ("synthetic", "replay"):
+        raise ConfigError(
+            "exchange.market_data", "a real venue trades on its own market data, not synthetic/replay"
+        )
+    for field in ("record_file", "replay_file"):
+        value = getattr(config.llm, field)
+        if field == "replay_file" and value is not None:
+            replay = value if value.is_absolute() else base_dir / value
+            if not replay.is_file():
+                raise ConfigError("llm.replay_file", f"file not found: {replay}")

@@ -1,0 +1,27 @@
+"""Keys for deterministic client order ids."""
+
+from __future__ import annotations
+
+import threading
+
+from autohedge.core.clock import Clock
+
+__all__ = ["OrderKeySource"]
+
+
+class OrderKeySource:
+    """Increasing integer keys: ``max(last + 1, wall time in ms)``.
+
+    Derived from the clock, so ids from a restarted process (or actor) never collide with ids the
+    venue already saw, and deterministic under a ManualClock. Thread-safe.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def next_key(self) -> int:
+        with self._lock:
+            self._last = max(self._last + 1, self._clock.wall_ns() // 1_000_000)
+            return self._last

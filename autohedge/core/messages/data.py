@@ -1,0 +1,136 @@
+"""Data: nouns. Market data and the venue-side snapshots the exchange port returns."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from autohedge.core.messages.base import Message
+from autohedge.core.types import OrderPurpose, OrderStatus, OrderType, Side, Symbol, TimeInForce
+
+__all__ = [
+    "Balance",
+    "OcoRequest",
+    "OcoSnapshot",
+    "OrderRequest",
+    "OrderSnapshot",
+    "PositionSnapshot",
+    "Quote",
+    "SymbolRules",
+]
+
+_BPS = Decimal(10_000)
+
+
+class Quote(Message):
+    """Best bid/ask for one symbol. ``ts_event`` from the venue, ``ts_init`` (ns) from our clock."""
+
+    venue: str
+    symbol: Symbol
+    bid: Decimal
+    ask: Decimal
+    bid_size: Decimal = Decimal(0)
+    ask_size: Decimal = Decimal(0)
+    ts_event: int
+    ts_init: int
+
+    @property
+    def mid(self) -> Decimal:
+        return (self.bid + self.ask) / 2
+
+    @property
+    def spread_bps(self) -> Decimal:
+        mid = self.mid
+        return (self.ask - self.bid) / mid * _BPS if mid > 0 else Decimal("Infinity")
+
+
+class SymbolRules(Message):
+    """What a venue accepts for a symbol: price tick, lot step, minimums."""
+
+    symbol: Symbol
+    tick_size: Decimal
+    lot_step: Decimal
+    min_qty: Decimal = Decimal(0)
+    min_notional: Decimal = Decimal(0)
+    max_qty: Decimal | None = None
+
+
+class OrderRequest(Message):
+    """One order to place. ``price`` is the limit price; ``stop_price`` the trigger of a stop-limit."""
+
+    client_order_id: str
+    symbol: Symbol
+    side: Side
+    qty: Decimal
+    price: Decimal
+    order_type: OrderType = OrderType.LIMIT
+    stop_price: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    purpose: OrderPurpose = OrderPurpose.ENTRY
+    """Adapters give exits priority in the venue request budget."""
+
+
+class OcoRequest(Message):
+    """A take-profit limit and a stop-limit that cancel each other (sell side protection)."""
+
+    list_client_id: str
+    symbol: Symbol
+    side: Side
+    qty: Decimal
+    take_profit_price: Decimal
+    stop_price: Decimal
+    stop_limit_price: Decimal
+    take_profit_client_order_id: str
+    stop_loss_client_order_id: str
+
+
+class OrderSnapshot(Message):
+    """An order as the venue reports it. Quantities are cumulative."""
+
+    venue_order_id: str
+    client_order_id: str
+    symbol: Symbol
+    side: Side
+    order_type: OrderType = OrderType.LIMIT
+    price: Decimal
+    stop_price: Decimal | None = None
+    qty: Decimal
+    filled_qty: Decimal = Decimal(0)
+    avg_fill_price: Decimal | None = None
+    fee: Decimal = Decimal(0)
+    fee_asset: str = ""
+    status: OrderStatus
+    list_id: str | None = None
+    ts_event: int = 0
+
+    @property
+    def remaining_qty(self) -> Decimal:
+        return self.qty - self.filled_qty
+
+
+class OcoSnapshot(Message):
+    """The two legs of an OCO as placed."""
+
+    list_id: str
+    orders: tuple[OrderSnapshot, ...]
+
+
+class Balance(Message):
+    asset: str
+    free: Decimal
+    locked: Decimal = Decimal(0)
+
+    @property
+    def total(self) -> Decimal:
+        return self.free + self.locked
+
+
+class PositionSnapshot(Message):
+    """A long spot holding (or stock position) as the venue reports it.
+
+    ``avg_entry_price`` is None where the venue does not know it (spot balances); the monitor then
+    uses the current quote as the reference for TP/SL.
+    """
+
+    symbol: Symbol
+    qty: Decimal
+    avg_entry_price: Decimal | None = None

@@ -1,0 +1,54 @@
+"""Lifecycle reports children send to their supervisor, and the supervisor's own timers."""
+
+from __future__ import annotations
+
+from autohedge.core.messages.base import Message
+
+__all__ = [
+    "ChildFailed",
+    "ChildStarted",
+    "ChildStopped",
+    "RestartChild",
+    "VenueDataResumed",
+    "VenueDataStale",
+]
+
+
+class ChildStarted(Message):
+    name: str
+    incarnation: int
+    ts_init: int
+
+
+class ChildFailed(Message):
+    """A child crashed. ``in_start`` says the crash happened in ``on_start`` (pykka reports nothing then)."""
+
+    name: str
+    incarnation: int
+    error: str
+    in_start: bool = False
+    ts_init: int
+
+
+class ChildStopped(Message):
+    name: str
+    incarnation: int
+    ts_init: int
+
+
+class RestartChild(Message):
+    """Timer: the backoff delay for ``name`` has passed; start incarnation ``incarnation``."""
+
+    name: str
+    incarnation: int
+
+
+class VenueDataStale(Message):
+    """A feed's watchdog saw no data for too long: entries on that venue pause."""
+
+    venue: str
+    silent_s: float
+
+
+class VenueDataResumed(Message):
+    venue: str

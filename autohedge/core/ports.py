@@ -1,0 +1,115 @@
+"""Ports: what the actors need from the outside world. Adapters implement them; actors receive them.
+
+Every method of ``Exchange`` is blocking and may raise a ``core.errors.VenueError`` subclass.
+Implementations must be safe to call from several actor threads at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
+
+from autohedge.core.messages import (
+    Balance,
+    OcoRequest,
+    OcoSnapshot,
+    OrderRequest,
+    OrderSnapshot,
+    PositionSnapshot,
+    Quote,
+    SymbolRules,
+)
+
+__all__ = ["Capabilities", "Exchange", "MarketStream", "QuoteSink"]
+
+
+class Capabilities(BaseModel):
+    """What a venue supports, as data. The monitor and the contract suite read it; nothing else
+    branches on venue names."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    oco: bool = False
+    """TP limit and SL stop-limit held together on the venue (one fills, the other is cancelled)."""
+    stop_limit: bool = False
+    """A lone stop-limit order can rest on the venue."""
+    positions_with_entry_price: bool = False
+    """``positions()`` reports an average entry price (stock brokers do; spot balances do not)."""
+    client_order_id_lookup: bool = True
+    """``get_order(client_order_id=...)`` works: the basis of outcome-unknown resolution."""
+    short_selling: bool = False
+
+
+@runtime_checkable
+class Exchange(Protocol):
+    venue: str
+    capabilities: Capabilities
+
+    def symbol_rules(self, symbol: str) -> SymbolRules:
+        """Tick size, lot step and minimums for ``symbol`` (``BASE/QUOTE``)."""
+        ...
+
+    def submit_order(self, request: OrderRequest) -> OrderSnapshot:
+        """Place one order carrying ``request.client_order_id``."""
+        ...
+
+    def submit_oco(self, request: OcoRequest) -> OcoSnapshot:
+        """Place TP and SL together. Only when ``capabilities.oco``."""
+        ...
+
+    def cancel_order(
+        self, symbol: str, *, venue_order_id: str | None = None, client_order_id: str | None = None
+    ) -> OrderSnapshot:
+        """Cancel one order (cancelling an OCO leg cancels the list). Raises ``UnknownOrder``."""
+        ...
+
+    def get_order(
+        self, symbol: str, *, venue_order_id: str | None = None, client_order_id: str | None = None
+    ) -> OrderSnapshot:
+        """The order's current state. Raises ``UnknownOrder`` when the venue has no such order."""
+        ...
+
+    def open_orders(self, symbol: str | None = None) -> tuple[OrderSnapshot, ...]:
+        """Every open order (of ``symbol``, or all)."""
+        ...
+
+    def balances(self) -> dict[str, Balance]:
+        """Balances by asset."""
+        ...
+
+    def positions(self, symbols: Sequence[str]) -> tuple[PositionSnapshot, ...]:
+        """Non-zero holdings among ``symbols`` (spot: free + locked base asset)."""
+        ...
+
+    def best_quote(self, symbol: str) -> Quote:
+        """Current best bid/ask over REST (the monitor's polling mode)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections. Called once at shutdown."""
+        ...
+
+
+class QuoteSink(Protocol):
+    """Where a market stream delivers. Called on the stream's reader thread: must not block."""
+
+    def on_quote(self, quote: Quote) -> None: ...
+
+    def on_malformed(self, raw: str, error: str) -> None: ...
+
+    def on_disconnected(self, error: str) -> None: ...
+
+
+@runtime_checkable
+class MarketStream(Protocol):
+    venue: str
+
+    def start(self, symbols: Sequence[str], sink: QuoteSink) -> None:
+        """Connect, subscribe and start delivering to ``sink`` from a reader thread. Non-blocking."""
+        ...
+
+    def stop(self) -> None:
+        """Close the connection and join the reader thread. Idempotent."""
+        ...

@@ -1,0 +1,42 @@
+"""Position arithmetic: fills -> held quantity and average entry price (long spot positions)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from autohedge.core.messages import OrderFilled
+from autohedge.core.types import Side, base_of
+
+__all__ = ["Holding", "net_base_qty"]
+
+
+def net_base_qty(fill: OrderFilled) -> Decimal:
+    """Base quantity a fill adds (buy) or removes (sell), net of fees charged in the base asset.
+
+    A buy of 1 BTC with a 0.001 BTC fee leaves 0.999 BTC held; an exit must never ask for more.
+    """
+    fee_in_base = fill.fee if fill.fee_asset == base_of(fill.symbol) else Decimal(0)
+    if fill.side is Side.BUY:
+        return fill.fill_qty - fee_in_base
+    return fill.fill_qty + fee_in_base
+
+
+@dataclass(frozen=True)
+class Holding:
+    """Quantity held and its volume-weighted average entry price (None when unknown, e.g. adopted)."""
+
+    qty: Decimal = Decimal(0)
+    entry_price: Decimal | None = None
+
+    def after_fill(self, fill: OrderFilled) -> Holding:
+        delta = net_base_qty(fill)
+        if fill.side is Side.BUY:
+            new_qty = self.qty + delta
+            if self.entry_price is None or self.qty <= 0:
+                price = fill.fill_price
+            else:
+                price = (self.entry_price * self.qty + fill.fill_price * delta) / new_qty
+            return Holding(new_qty, price)
+        remaining = max(Decimal(0), self.qty - delta)
+        return Holding(remaining, self.entry_price if remaining > 0 else None)

@@ -1,0 +1,99 @@
+"""Exit pricing and sizing: what protects a long position, given config, venue rules and capabilities.
+
+* TP = reference * (1 + take_profit_pct/100), rounded up to the tick; SL trigger = reference *
+  (1 - stop_loss_pct/100), rounded down; the SL's limit sits ``STOP_LIMIT_SLIPPAGE`` below the trigger so
+  a stop-limit still fills in a fast market.
+* A strategy may propose its own TP/SL; they are used only on the right side of the reference and
+  within bounds (TP at most ``TP_BOUND_FACTOR`` times the configured distance, SL at most
+  ``SL_BOUND_FACTOR`` times), otherwise the configured ones apply.
+* Exit quantity = held quantity quantized *down* to the lot step: never more than is held.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from autohedge.core.config import SymbolParams
+from autohedge.core.messages import EntryProtection, Quote, SymbolRules
+from autohedge.core.ports import Capabilities
+from autohedge.core.types import quantize_down, quantize_up
+
+__all__ = [
+    "SL_BOUND_FACTOR",
+    "STOP_LIMIT_SLIPPAGE",
+    "TP_BOUND_FACTOR",
+    "ExitPrices",
+    "ProtectionPlan",
+    "exit_prices",
+    "exit_qty",
+    "plan_for",
+    "stop_triggered",
+]
+
+STOP_LIMIT_SLIPPAGE = Decimal("0.005")
+TP_BOUND_FACTOR = Decimal(10)
+SL_BOUND_FACTOR = Decimal(3)
+_HUNDRED = Decimal(100)
+
+
+class ProtectionPlan(StrEnum):
+    OCO = "oco"
+    """TP and SL held together on the venue."""
+    TP_WITH_GUARDED_SL = "tp_with_guarded_sl"
+    """TP rests on the venue; the monitor watches quotes and closes at the SL."""
+
+
+def plan_for(capabilities: Capabilities) -> ProtectionPlan:
+    return ProtectionPlan.OCO if capabilities.oco else ProtectionPlan.TP_WITH_GUARDED_SL
+
+
+@dataclass(frozen=True)
+class ExitPrices:
+    take_profit: Decimal
+    stop_loss: Decimal
+    stop_limit: Decimal
+
+
+def exit_prices(
+    reference: Decimal, params: SymbolParams, rules: SymbolRules, proposal: EntryProtection | None = None
+) -> ExitPrices:
+    """TP/SL for a long position entered at ``reference``."""
+    if reference <= 0:
+        raise ValueError(f"reference price must be positive, got {reference}")
+    tp_distance = reference * params.take_profit_pct / _HUNDRED
+    sl_distance = reference * params.stop_loss_pct / _HUNDRED
+    take_profit = reference + tp_distance
+    stop_loss = reference - sl_distance
+    if proposal is not None:
+        if (
+            proposal.take_profit is not None
+            and reference < proposal.take_profit <= reference + tp_distance * TP_BOUND_FACTOR
+        ):
+            take_profit = proposal.take_profit
+        if (
+            proposal.stop_loss is not None
+            and reference - sl_distance * SL_BOUND_FACTOR <= proposal.stop_loss < reference
+        ):
+            stop_loss = proposal.stop_loss
+    tick = rules.tick_size
+    tp = quantize_up(take_profit, tick)
+    sl = max(quantize_down(stop_loss, tick), tick)
+    stop_limit = max(quantize_down(sl * (1 - STOP_LIMIT_SLIPPAGE), tick), tick)
+    return ExitPrices(take_profit=tp, stop_loss=sl, stop_limit=stop_limit)
+
+
+def exit_qty(held: Decimal, rules: SymbolRules) -> Decimal:
+    """Largest sellable quantity not above ``held``; 0 when below the venue minimum (dust)."""
+    if held <= 0:
+        return Decimal(0)
+    qty = quantize_down(held, rules.lot_step)
+    if qty < rules.min_qty or qty <= 0:
+        return Decimal(0)
+    return qty
+
+
+def stop_triggered(quote: Quote, stop_loss: Decimal) -> bool:
+    """A long position's stop: the best bid at or below the stop price."""
+    return quote.bid <= stop_loss
