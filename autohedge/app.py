@@ -16,16 +16,19 @@ from loguru import logger
 from autohedge.actors.base import ActorContext
 from autohedge.actors.directory import Directory
 from autohedge.actors.executor import ExecutorActor
-from autohedge.actors.feed import FeedActor, FeedSink, strategy_name
+from autohedge.actors.feed import FeedActor, FeedSink
 from autohedge.actors.monitor import PositionMonitorActor
 from autohedge.actors.protocol import GetSnapshot
 from autohedge.actors.strategy import HftSignalSource, LlmSignalSource, SignalSource, StrategyActor
-from autohedge.actors.supervisor import ChildKind, ChildSpec, StopAll, Supervisor, SupervisorView
+from autohedge.actors.supervisor import ChildSpec, StopAll, Supervisor, SupervisorView
+from autohedge.api.models import HealthStatus
+from autohedge.core.actor_names import EXECUTOR, MONITOR, ActorKind, ActorName, feed_name, strategy_name
 from autohedge.core.clock import Clock, RealClock
 from autohedge.core.config import AppConfig, Secrets
 from autohedge.core.conflate import LatestSlots
 from autohedge.core.errors import ConfigError
 from autohedge.core.eventlog import EventLog
+from autohedge.core.gates import KILL_SWITCH, Gate
 from autohedge.core.ids import OrderKeySource
 from autohedge.core.messages import CancelEntries, Quote
 from autohedge.core.metrics import Metrics
@@ -225,11 +228,11 @@ class Engine:
     def _specs(self) -> list[ChildSpec]:
         parts, config = self.parts, self.config
         listener = getattr(parts.exchange, "on_quote", None) if config.exchange.venue is Venue.PAPER else None
-        feed_name = f"feed:{self.source_name}"
+        feed = feed_name(self.source_name)
 
-        def feed(ctx: ActorContext, _: Mapping[str, str]) -> pykka.ActorRef[Any]:
+        def start_feed(ctx: ActorContext, _: Mapping[Gate, str]) -> pykka.ActorRef[Any]:
             sink = FeedSink(
-                feed_name=feed_name,
+                feed_name=feed,
                 clock=parts.clock,
                 directory=parts.directory,
                 metrics=parts.metrics,
@@ -246,7 +249,7 @@ class Engine:
                 stale_after_s=config.feed.stale_after_s,
             )
 
-        def executor(ctx: ActorContext, gates: Mapping[str, str]) -> pykka.ActorRef[Any]:
+        def executor(ctx: ActorContext, gates: Mapping[Gate, str]) -> pykka.ActorRef[Any]:
             return ExecutorActor.start(
                 ctx,
                 exchange=parts.exchange,
@@ -256,13 +259,13 @@ class Engine:
                 rate_limiter=parts.rate_limiter,
             )
 
-        def monitor(ctx: ActorContext, _: Mapping[str, str]) -> pykka.ActorRef[Any]:
+        def monitor(ctx: ActorContext, _: Mapping[Gate, str]) -> pykka.ActorRef[Any]:
             return PositionMonitorActor.start(
                 ctx, exchange=parts.exchange, config=config, keys=parts.keys, slots=parts.monitor_slots
             )
 
-        def strategy(symbol: str) -> Callable[[ActorContext, Mapping[str, str]], pykka.ActorRef[Any]]:
-            def start(ctx: ActorContext, _: Mapping[str, str]) -> pykka.ActorRef[Any]:
+        def strategy(symbol: str) -> Callable[[ActorContext, Mapping[Gate, str]], pykka.ActorRef[Any]]:
+            def start(ctx: ActorContext, _: Mapping[Gate, str]) -> pykka.ActorRef[Any]:
                 return StrategyActor.start(
                     ctx,
                     symbol=symbol,
@@ -273,12 +276,12 @@ class Engine:
             return start
 
         specs = [
-            ChildSpec(feed_name, ChildKind.FEED, feed, venue=self.source_name),
-            ChildSpec("executor", ChildKind.EXECUTOR, executor),
-            ChildSpec("monitor", ChildKind.MONITOR, monitor),
+            ChildSpec(feed, ActorKind.FEED, start_feed, venue=self.source_name),
+            ChildSpec(EXECUTOR, ActorKind.EXECUTOR, executor),
+            ChildSpec(MONITOR, ActorKind.MONITOR, monitor),
         ]
         specs += [
-            ChildSpec(strategy_name(s), ChildKind.STRATEGY, strategy(s), symbol=s) for s in config.symbols
+            ChildSpec(strategy_name(s), ActorKind.STRATEGY, strategy(s), symbol=s) for s in config.symbols
         ]
         return specs
 
@@ -307,7 +310,7 @@ class Engine:
             raise RuntimeError("engine not started")
         return self._supervisor
 
-    def ask(self, name: str, message: object, timeout_s: float = ASK_TIMEOUT_S) -> Any:
+    def ask(self, name: ActorName, message: object, timeout_s: float = ASK_TIMEOUT_S) -> Any:
         """Ask an actor by name (CLI/API/test threads only). None when it is not running."""
         ref = self.parts.directory.get(name)
         if ref is None:
@@ -323,7 +326,7 @@ class Engine:
         return view
 
     def positions(self) -> list[dict[str, Any]]:
-        return self.ask("monitor", GetSnapshot()) or []
+        return self.ask(MONITOR, GetSnapshot()) or []
 
     def stop(self, *, cancel_entries: bool | None = None) -> None:
         """Orderly shutdown: cancel open entries (if configured; never exits), stop the tree in reverse
@@ -333,7 +336,7 @@ class Engine:
         cancel = self.config.executor.cancel_entries_on_stop if cancel_entries is None else cancel_entries
         if cancel:
             try:
-                cancelled = self.ask("executor", CancelEntries())
+                cancelled = self.ask(EXECUTOR, CancelEntries())
                 if cancelled:
                     self.parts.events.record(
                         "entries_cancelled", f"{cancelled} open entry orders cancelled at shutdown"
@@ -359,28 +362,20 @@ class Engine:
 
     def health(
         self, view: SupervisorView | None = None, positions: list[dict[str, Any]] | None = None
-    ) -> tuple[str, list[str]]:
+    ) -> tuple[HealthStatus, list[str]]:
         """(``ok`` | ``degraded`` | ``halted``, reasons). Halted: the kill switch is on. Degraded: a
         parked symbol, a degraded or stale venue, an unprotected position, an actor not running."""
         view = view or self.view()
         positions = self.positions() if positions is None else positions
         reasons: list[str] = []
         if view.kill_switch:
-            reasons.append(f"kill switch: {view.gates.get('kill_switch', '')}")
+            reasons.append(f"kill switch: {view.gates.get(KILL_SWITCH, '')}")
         reasons += [f"symbol parked: {symbol}" for symbol in view.parked_symbols]
-        reasons += [
-            f"{gate}: {why}"
-            for gate, why in view.gates.items()
-            if gate.startswith(("venue_stale:", "venue_degraded:", "monitor_down"))
-        ]
+        reasons += [f"{gate}: {why}" for gate, why in view.gates.items() if gate.degrades_health]
         reasons += [f"position unprotected: {p['symbol']}" for p in positions if p.get("unprotected")]
         if self.llm_gateway is not None and self.llm_gateway.paused:
             reasons.append("llm paused: daily token budget spent")
-        reasons += [
-            f"actor {c.name} {c.state}"
-            for c in view.children
-            if c.state not in ("running", "parked", "new", "stopped")
-        ]
+        reasons += [f"actor {c.name} {c.state}" for c in view.children if not c.state.is_healthy]
         if view.kill_switch:
             return "halted", reasons
         return ("degraded" if reasons else "ok"), reasons

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 from loguru import logger
 from pydantic import SecretStr
 
-from autohedge.logging import configure_logging
 from autohedge.core.config import AppConfig, load_config
 from autohedge.core.errors import ConfigError, FatalVenueError
+from autohedge.logging import configure_logging
 
 if TYPE_CHECKING:
     from autohedge.actors.supervisor import SupervisorView

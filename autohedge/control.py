@@ -21,12 +21,14 @@ from autohedge.api.models import (
     StatusReport,
 )
 from autohedge.app import Engine
+from autohedge.core.actor_names import EXECUTOR, MONITOR
+from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S
+from autohedge.core.gates import KILL_SWITCH, STARTUP, STOPPED
 from autohedge.core.messages import CancelEntries, ClosePosition, SyncPositions
 
 __all__ = ["EngineController"]
 
-_PURPOSES = {"e": "entry", "t": "take_profit", "s": "stop_loss", "c": "close"}
 ASK_TIMEOUT_S = 15.0
 
 
@@ -35,15 +37,16 @@ class EngineController:
         self._engine = engine
 
     def _purpose(self, client_order_id: str) -> str:
-        prefix = self._engine.config.executor.client_id_prefix + "-"
-        if client_order_id.startswith(prefix) and len(client_order_id) > len(prefix):
-            return _PURPOSES.get(client_order_id[len(prefix)], "unknown")
-        return "external"
+        """The purpose our id encodes; ``external`` for an order someone else placed."""
+        ours = ClientId.ours(client_order_id, self._engine.config.executor.client_id_prefix)
+        if ours is None:
+            return "external"
+        return "unknown" if ours.purpose is None else ours.purpose.value
 
     def health(self) -> HealthReport:
         view = self._engine.view()
         status, reasons = self._engine.health(view)
-        return HealthReport(status=status, reasons=reasons, actors={c.name: c.state for c in view.children})  # type: ignore[arg-type]
+        return HealthReport(status=status, reasons=reasons, actors={c.name: c.state for c in view.children})
 
     def status(self) -> StatusReport:
         engine = self._engine
@@ -54,7 +57,7 @@ class EngineController:
             strategy=engine.config.strategy,
             symbols=list(engine.config.symbols),
             uptime_s=(engine.parts.clock.monotonic_ns() - engine.started_ns) / NS_PER_S,
-            trading_enabled=not any(g in view.gates for g in ("stopped", "kill_switch", "startup")),
+            trading_enabled=not any(g in view.gates for g in (STOPPED, KILL_SWITCH, STARTUP)),
             counters=engine.parts.metrics.snapshot(),
         )
 
@@ -114,7 +117,7 @@ class EngineController:
             ],
             parked_symbols=list(view.parked_symbols),
             kill_switch=view.kill_switch,
-            entry_gates=dict(view.gates),
+            entry_gates={gate.encode(): why for gate, why in view.gates.items()},
         )
 
     def recent_events(self, limit: int) -> list[EventView]:
@@ -133,7 +136,7 @@ class EngineController:
         positions = self._engine.positions()
         for p in positions:
             self._engine.parts.directory.tell(
-                "monitor", ClosePosition(symbol=p["symbol"], reason="flatten by the operator")
+                MONITOR, ClosePosition(symbol=p["symbol"], reason="flatten by the operator")
             )
         return len(positions)
 
@@ -142,11 +145,11 @@ class EngineController:
         self._engine.parts.events.record("trading_started", "by the operator")
 
     def sync_positions(self) -> int:
-        adopted: Any = self._engine.ask("monitor", SyncPositions(), timeout_s=ASK_TIMEOUT_S)
+        adopted: Any = self._engine.ask(MONITOR, SyncPositions(), timeout_s=ASK_TIMEOUT_S)
         return int(adopted or 0)
 
     def cancel_entries(self) -> int:
-        cancelled: Any = self._engine.ask("executor", CancelEntries(), timeout_s=ASK_TIMEOUT_S)
+        cancelled: Any = self._engine.ask(EXECUTOR, CancelEntries(), timeout_s=ASK_TIMEOUT_S)
         return int(cancelled or 0)
 
     def metrics_snapshot(self) -> MetricsSnapshot:

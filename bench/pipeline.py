@@ -32,12 +32,13 @@ from typing import Any
 import psutil
 from loguru import logger
 
+from autohedge.core.actor_names import EXECUTOR, MONITOR, ActorKind, kind_of, strategy_name
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from autohedge.actors.protocol import Barrier
 from autohedge.adapters.paper.adapter import PaperExchange
 from autohedge.adapters.paper.engine import PaperEngine
-
-from autohedge.actors.protocol import Barrier
 from autohedge.app import Engine
 from autohedge.core.clock import RealClock
 from autohedge.core.config import AppConfig, PaperFaults, parse_config
@@ -100,7 +101,7 @@ class Running:
         deadline = time.monotonic() + 10
         while not (
             self.engine.view().reconciled
-            and all(self.engine.parts.directory.get(f"strategy:{s}") for s in config.symbols)
+            and all(self.engine.parts.directory.get(strategy_name(s)) for s in config.symbols)
         ):
             if time.monotonic() > deadline:
                 raise RuntimeError("engine did not start")
@@ -117,9 +118,9 @@ class Running:
 
     def drain(self) -> None:
         """Wait until everything told so far (and what it caused) has been handled."""
-        names = [n for n in self.engine.parts.directory.names() if n.startswith("strategy:")] + [
-            "executor",
-            "monitor",
+        names = [n for n in self.engine.parts.directory.names() if kind_of(n) is ActorKind.STRATEGY] + [
+            EXECUTOR,
+            MONITOR,
         ]
         for _ in range(2):
             for name in names:
@@ -151,10 +152,10 @@ def trial_throughput(seconds: float, rate_per_s: float | None, n_symbols: int = 
             depths = run.inbox_depths()
             max_depth["strategies"] = max(
                 max_depth["strategies"],
-                max((d for n, d in depths.items() if n.startswith("strategy:")), default=0),
+                max((d for n, d in depths.items() if kind_of(n) is ActorKind.STRATEGY), default=0),
             )
-            max_depth["executor"] = max(max_depth["executor"], depths.get("executor", 0))
-            max_depth["monitor"] = max(max_depth["monitor"], depths.get("monitor", 0))
+            max_depth["executor"] = max(max_depth["executor"], depths.get(EXECUTOR, 0))
+            max_depth["monitor"] = max(max_depth["monitor"], depths.get(MONITOR, 0))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()

@@ -22,6 +22,7 @@ from loguru import logger
 
 from autohedge.actors.directory import Directory
 from autohedge.actors.protocol import Barrier
+from autohedge.core.actor_names import ActorName
 from autohedge.core.clock import Clock, TimerHandle
 from autohedge.core.eventlog import EventLog
 from autohedge.core.messages import ChildFailed, ChildStarted, ChildStopped, Message
@@ -40,7 +41,7 @@ def handler_name(message_type: type) -> str:
 class ActorContext:
     """What every supervised actor gets from the composition root."""
 
-    name: str
+    name: ActorName
     incarnation: int
     clock: Clock
     directory: Directory

@@ -12,6 +12,7 @@ from typing import Any
 import pykka
 from loguru import logger
 
+from autohedge.core.actor_names import ActorName
 from autohedge.core.metrics import Metrics
 
 __all__ = ["Directory"]
@@ -21,36 +22,36 @@ class Directory:
     """Thread-safe name -> ActorRef map."""
 
     def __init__(self, metrics: Metrics) -> None:
-        self._refs: dict[str, pykka.ActorRef[Any]] = {}
+        self._refs: dict[ActorName, pykka.ActorRef[Any]] = {}
         self._lock = threading.Lock()
         self._metrics = metrics
 
-    def register(self, name: str, ref: pykka.ActorRef[Any]) -> None:
+    def register(self, name: ActorName, ref: pykka.ActorRef[Any]) -> None:
         with self._lock:
             self._refs[name] = ref
 
-    def unregister(self, name: str, ref: pykka.ActorRef[Any] | None = None) -> None:
+    def unregister(self, name: ActorName, ref: pykka.ActorRef[Any] | None = None) -> None:
         """Remove ``name`` (only if it still points at ``ref`` when one is given)."""
         with self._lock:
             if ref is None or self._refs.get(name) is ref:
                 self._refs.pop(name, None)
 
-    def get(self, name: str) -> pykka.ActorRef[Any] | None:
+    def get(self, name: ActorName) -> pykka.ActorRef[Any] | None:
         with self._lock:
             return self._refs.get(name)
 
-    def names(self) -> list[str]:
+    def names(self) -> list[ActorName]:
         with self._lock:
             return list(self._refs)
 
-    def tell(self, name: str, message: object) -> bool:
+    def tell(self, name: ActorName, message: object) -> bool:
         """Tell the current ``name``; False (and a dead letter counted) if it is absent or dead."""
         if self.get(name) is None:
             self._dead_letter(name, message, "no such actor")
             return False
         return self.tell_if_present(name, message)
 
-    def tell_if_present(self, name: str, message: object) -> bool:
+    def tell_if_present(self, name: ActorName, message: object) -> bool:
         """Like ``tell`` but an absent receiver (not started yet, parked) is not a dead letter."""
         ref = self.get(name)
         if ref is None:
@@ -62,6 +63,6 @@ class Directory:
             return False
         return True
 
-    def _dead_letter(self, name: str, message: object, why: str) -> None:
+    def _dead_letter(self, name: ActorName, message: object, why: str) -> None:
         self._metrics.inc("dead_letters")
         logger.debug("dead letter to {} ({}): {}", name, why, type(message).__name__)

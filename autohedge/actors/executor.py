@@ -15,6 +15,8 @@ from loguru import logger
 
 from autohedge.actors.base import ActorContext, SupervisedActor
 from autohedge.actors.protocol import GetSnapshot, PollOrders, ResolveOrder
+from autohedge.core.actor_names import MONITOR
+from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S
 from autohedge.core.config import AppConfig
 from autohedge.core.errors import (
@@ -27,6 +29,7 @@ from autohedge.core.errors import (
     UnknownOrder,
     VenueError,
 )
+from autohedge.core.gates import Gate
 from autohedge.core.ids import OrderKeySource
 from autohedge.core.messages import (
     CancelEntries,
@@ -43,7 +46,7 @@ from autohedge.core.messages import (
 from autohedge.core.ports import Exchange
 from autohedge.core.ratelimit import SymbolRateLimiter
 from autohedge.core.risk import size_entry
-from autohedge.core.types import OrderPurpose, OrderStatus, Side, make_client_order_id, quote_of
+from autohedge.core.types import OrderPurpose, OrderStatus, Side, quote_of
 
 __all__ = ["FEE_BUFFER", "RESOLVE_DELAYS_S", "ExecutorActor", "TrackedEntry"]
 
@@ -75,7 +78,7 @@ class ExecutorActor(SupervisedActor):
         *,
         exchange: Exchange,
         config: AppConfig,
-        gates: dict[str, str],
+        gates: dict[Gate, str],
         keys: OrderKeySource,
         rate_limiter: SymbolRateLimiter,
     ) -> None:
@@ -88,20 +91,24 @@ class ExecutorActor(SupervisedActor):
         self._entries: dict[str, TrackedEntry] = {}
         self._unresolved: dict[str, TrackedEntry] = {}
         self._rules: dict[str, SymbolRules] = {}
-        self._prefix = f"{config.executor.client_id_prefix}-e"
+        self._prefix = config.executor.client_id_prefix
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
     def started(self) -> None:
         """Re-read our open entries from the venue so a restart never loses track of one."""
         for order in self._exchange.open_orders():
-            if order.client_order_id.startswith(self._prefix) and order.side is Side.BUY:
+            if self._is_our_entry(order.client_order_id) and order.side is Side.BUY:
                 self._entries[order.client_order_id] = self._from_snapshot(order)
         if self._entries:
             self.ctx.events.record(
                 "entries_adopted", f"{len(self._entries)} open entry orders re-read from the venue"
             )
         self.schedule(self._config.executor.order_poll_interval_s, PollOrders())
+
+    def _is_our_entry(self, client_order_id: str) -> bool:
+        ours = ClientId.ours(client_order_id, self._prefix)
+        return ours is not None and ours.purpose is OrderPurpose.ENTRY
 
     def _from_snapshot(self, order: OrderSnapshot) -> TrackedEntry:
         return TrackedEntry(
@@ -128,9 +135,9 @@ class ExecutorActor(SupervisedActor):
         elif self._gates.pop(message.gate, None) is not None:
             self.ctx.events.record("entries_resumed", f"gate {message.gate} opened")
 
-    def _closed_gate(self, symbol: str) -> str | None:
+    def _closed_gate(self, symbol: str) -> Gate | None:
         for gate in self._gates:
-            if not gate.startswith("parked:") or gate == f"parked:{symbol}":
+            if gate.blocks(symbol):
                 return gate
         return None
 
@@ -141,7 +148,7 @@ class ExecutorActor(SupervisedActor):
         if signal.side is Side.SELL:
             # Spot is long-only: a sell signal can only close what is held; the monitor owns that.
             self.ctx.directory.tell(
-                "monitor", ClosePosition(symbol=symbol, reason=f"{signal.strategy} sell signal")
+                MONITOR, ClosePosition(symbol=symbol, reason=f"{signal.strategy} sell signal")
             )
             return
         gate = self._closed_gate(symbol)
@@ -190,9 +197,7 @@ class ExecutorActor(SupervisedActor):
             free_quote=quote_balance.free if quote_balance else Decimal(0),
             fee_rate=FEE_BUFFER,
         )
-        coid = make_client_order_id(
-            self._config.executor.client_id_prefix, OrderPurpose.ENTRY, self._keys.next_key()
-        )
+        coid = ClientId(self._prefix, OrderPurpose.ENTRY, self._keys.next_key()).encode()
         return OrderRequest(
             client_order_id=coid, symbol=symbol, side=Side.BUY, qty=size.qty, price=size.price
         )
@@ -353,7 +358,7 @@ class ExecutorActor(SupervisedActor):
                 f"{entry.client_order_id} filled {delta} @ {price} ({snapshot.filled_qty}/{snapshot.qty})",
                 symbol=entry.symbol,
             )
-            self.ctx.directory.tell("monitor", fill)
+            self.ctx.directory.tell(MONITOR, fill)
         entry = replace(
             entry,
             filled_qty=snapshot.filled_qty,
@@ -366,7 +371,7 @@ class ExecutorActor(SupervisedActor):
             if snapshot.status is OrderStatus.CANCELED or snapshot.status is OrderStatus.EXPIRED:
                 self.ctx.metrics.inc("orders_canceled")
                 self.ctx.directory.tell(
-                    "monitor",
+                    MONITOR,
                     OrderCanceled(
                         symbol=entry.symbol,
                         client_order_id=entry.client_order_id,

@@ -15,17 +15,14 @@ from loguru import logger
 from autohedge.actors.base import ActorContext, SupervisedActor
 from autohedge.actors.directory import Directory
 from autohedge.actors.protocol import CheckLiveness, StreamDisconnected
+from autohedge.core.actor_names import MONITOR, ActorName, strategy_name
 from autohedge.core.clock import NS_PER_S, Clock
 from autohedge.core.conflate import LatestSlots
 from autohedge.core.messages import Quote, VenueDataResumed, VenueDataStale
 from autohedge.core.metrics import Metrics
 from autohedge.core.ports import MarketStream
 
-__all__ = ["FeedActor", "FeedSink", "StaleFeedError", "StreamDisconnectedError", "strategy_name"]
-
-
-def strategy_name(symbol: str) -> str:
-    return f"strategy:{symbol}"
+__all__ = ["FeedActor", "FeedSink", "StaleFeedError", "StreamDisconnectedError"]
 
 
 class StreamDisconnectedError(ConnectionError):
@@ -42,7 +39,7 @@ class FeedSink:
     def __init__(
         self,
         *,
-        feed_name: str,
+        feed_name: ActorName,
         clock: Clock,
         directory: Directory,
         metrics: Metrics,
@@ -75,7 +72,7 @@ class FeedSink:
         else:
             self._metrics.inc("quotes_conflated")
         if self._monitor_slots.offer(symbol, quote):
-            if not self._directory.tell_if_present("monitor", quote):
+            if not self._directory.tell_if_present(MONITOR, quote):
                 self._monitor_slots.reset(symbol)
 
     def on_malformed(self, raw: str, error: str) -> None:

@@ -21,6 +21,7 @@ from loguru import logger
 
 from autohedge.actors.base import ActorContext, SupervisedActor
 from autohedge.actors.protocol import CheckExits, GetSnapshot, Reconcile, RepairOrphan
+from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S
 from autohedge.core.config import AppConfig
 from autohedge.core.conflate import LatestSlots
@@ -55,13 +56,10 @@ from autohedge.core.types import (
     OrderStatus,
     OrderType,
     Side,
-    make_client_order_id,
     quantize_down,
 )
 
 __all__ = ["PositionMonitorActor", "TrackedPosition"]
-
-_EXIT_CODES = ("-t", "-s", "-c")
 
 
 @dataclass
@@ -405,12 +403,13 @@ class PositionMonitorActor(SupervisedActor):
             logger.info("[{}] waiting for the first quote to price the exit of {}", symbol, qty)
             return
         key = self._keys.next_key()
-        tp_id = make_client_order_id(self._prefix, OrderPurpose.TAKE_PROFIT, key)
+        tp = ClientId(self._prefix, OrderPurpose.TAKE_PROFIT, key)
+        tp_id = tp.encode()
         oco = self._plan is ProtectionPlan.OCO
         if oco:
-            sl_id = make_client_order_id(self._prefix, OrderPurpose.STOP_LOSS, key)
+            sl_id = ClientId(self._prefix, OrderPurpose.STOP_LOSS, key).encode()
             request = OcoRequest(
-                list_client_id=tp_id.replace("-t", "-l", 1),
+                list_client_id=tp.oco_list().encode(),
                 symbol=symbol,
                 side=Side.SELL,
                 qty=qty,
@@ -484,7 +483,7 @@ class PositionMonitorActor(SupervisedActor):
             price = max(
                 quantize_down(quote.bid * (1 - STOP_LIMIT_SLIPPAGE), rules.tick_size), rules.tick_size
             )
-            close_id = make_client_order_id(self._prefix, OrderPurpose.CLOSE, self._keys.next_key())
+            close_id = ClientId(self._prefix, OrderPurpose.CLOSE, self._keys.next_key()).encode()
             request = OrderRequest(
                 client_order_id=close_id,
                 symbol=symbol,
@@ -583,10 +582,8 @@ class PositionMonitorActor(SupervisedActor):
     # -- queries ------------------------------------------------------------------------------------------
 
     def _is_our_exit(self, client_order_id: str) -> bool:
-        return (
-            client_order_id.startswith(self._prefix)
-            and client_order_id[len(self._prefix) : len(self._prefix) + 2] in _EXIT_CODES
-        )
+        ours = ClientId.ours(client_order_id, self._prefix)
+        return ours is not None and ours.purpose is not None and ours.purpose.is_exit
 
     def on_get_snapshot(self, _: GetSnapshot) -> list[dict[str, object]]:
         out: list[dict[str, object]] = []

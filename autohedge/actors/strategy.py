@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from autohedge.actors.base import ActorContext, SupervisedActor
+from autohedge.core.actor_names import EXECUTOR
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, HftConfig
 from autohedge.core.conflate import LatestSlots
@@ -161,4 +162,4 @@ class StrategyActor(SupervisedActor):
     def _emit(self, signal: Signal | None) -> None:
         if signal is not None:
             self.ctx.metrics.inc("signals")
-            self.ctx.directory.tell("executor", signal)
+            self.ctx.directory.tell(EXECUTOR, signal)

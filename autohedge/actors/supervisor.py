@@ -28,10 +28,13 @@ from loguru import logger
 from autohedge.actors.base import ActorContext, handler_name
 from autohedge.actors.directory import Directory
 from autohedge.actors.protocol import Barrier, GetSnapshot
+from autohedge.core.actor_names import EXECUTOR, SUPERVISOR, ActorKind, ActorName
 from autohedge.core.backoff import Backoff
+from autohedge.core.child_states import ChildState
 from autohedge.core.clock import NS_PER_S, Clock, TimerHandle
 from autohedge.core.config import SupervisorConfig
 from autohedge.core.eventlog import EventLog
+from autohedge.core.gates import KILL_SWITCH, MONITOR_DOWN, STARTUP, STOPPED, Gate, GateKind
 from autohedge.core.messages import (
     ChildFailed,
     ChildStarted,
@@ -46,7 +49,6 @@ from autohedge.core.messages import (
 from autohedge.core.metrics import Metrics
 
 __all__ = [
-    "ChildKind",
     "ChildSpec",
     "ChildView",
     "RestartType",
@@ -67,21 +69,14 @@ class RestartType(StrEnum):
     """Never restarted."""
 
 
-class ChildKind(StrEnum):
-    FEED = "feed"
-    EXECUTOR = "executor"
-    MONITOR = "monitor"
-    STRATEGY = "strategy"
-
-
-ChildFactory = Callable[[ActorContext, Mapping[str, str]], pykka.ActorRef[Any]]
+ChildFactory = Callable[[ActorContext, Mapping[Gate, str]], pykka.ActorRef[Any]]
 """Starts one incarnation. Gets the context and the entry gates closed right now."""
 
 
 @dataclass(frozen=True)
 class ChildSpec:
-    name: str
-    kind: ChildKind
+    name: ActorName
+    kind: ActorKind
     factory: ChildFactory
     restart: RestartType = RestartType.PERMANENT
     symbol: str | None = None
@@ -93,7 +88,7 @@ class _Child:
     spec: ChildSpec
     incarnation: int = 0
     ref: pykka.ActorRef[Any] | None = None
-    state: str = "new"
+    state: ChildState = ChildState.NEW
     restarts: int = 0
     backoff_n: int = 0
     started_ns: int | None = None
@@ -105,9 +100,9 @@ class _Child:
 
 @dataclass(frozen=True)
 class ChildView:
-    name: str
-    kind: str
-    state: str
+    name: ActorName
+    kind: ActorKind
+    state: ChildState
     incarnation: int
     restarts: int
     next_restart_in_s: float | None
@@ -117,7 +112,7 @@ class ChildView:
 @dataclass(frozen=True)
 class SupervisorView:
     children: tuple[ChildView, ...]
-    gates: dict[str, str]
+    gates: dict[Gate, str]
     parked_symbols: tuple[str, ...]
     degraded_venues: tuple[str, ...]
     kill_switch: bool
@@ -149,8 +144,8 @@ class Supervisor(pykka.ThreadingActor):
         rng: random.Random | None = None,
     ) -> None:
         super().__init__()
-        self._children: dict[str, _Child] = {spec.name: _Child(spec) for spec in specs}
-        self._order: list[str] = []
+        self._children: dict[ActorName, _Child] = {spec.name: _Child(spec) for spec in specs}
+        self._order: list[ActorName] = []
         self._config = config
         self._backoff = Backoff(config.min_backoff_s, config.max_backoff_s, config.random_factor)
         self._clock = clock
@@ -158,7 +153,7 @@ class Supervisor(pykka.ThreadingActor):
         self._metrics = metrics
         self._events = events
         self._rng = rng if rng is not None else random.Random(config.seed)
-        self._gates: dict[str, str] = {"startup": "waiting for start-up reconciliation"}
+        self._gates: dict[Gate, str] = {STARTUP: "waiting for start-up reconciliation"}
         self._stopping = False
         self._reconciled = False
         self._handlers: dict[type, str] = {}
@@ -166,9 +161,9 @@ class Supervisor(pykka.ThreadingActor):
     # -- pykka plumbing (supervisor thread) ----------------------------------------------------------
 
     def on_start(self) -> None:
-        self._directory.register("supervisor", self.actor_ref)
+        self._directory.register(SUPERVISOR, self.actor_ref)
         for name, child in self._children.items():
-            if child.spec.kind is not ChildKind.STRATEGY:
+            if child.spec.kind is not ActorKind.STRATEGY:
                 self._start(name)
 
     def on_receive(self, message: Any) -> Any:
@@ -192,10 +187,10 @@ class Supervisor(pykka.ThreadingActor):
 
     # -- starting --------------------------------------------------------------------------------------
 
-    def _start(self, name: str) -> None:
+    def _start(self, name: ActorName) -> None:
         child = self._children[name]
         child.incarnation += 1
-        child.state = "starting"
+        child.state = ChildState.STARTING
         child.next_restart_ns = None
         child.timer = None
         ctx = ActorContext(
@@ -214,9 +209,13 @@ class Supervisor(pykka.ThreadingActor):
 
     def on_child_started(self, message: ChildStarted) -> None:
         child = self._children.get(message.name)
-        if child is None or message.incarnation != child.incarnation or child.state != "starting":
+        if (
+            child is None
+            or message.incarnation != child.incarnation
+            or child.state is not ChildState.STARTING
+        ):
             return
-        child.state = "running"
+        child.state = ChildState.RUNNING
         child.started_ns = self._clock.monotonic_ns()
         if child.incarnation > 1:
             self._events.record(
@@ -224,13 +223,13 @@ class Supervisor(pykka.ThreadingActor):
             )
 
     def on_reconciliation_completed(self, message: ReconciliationCompleted) -> None:
-        self._set_gate("monitor_down", closed=False)
+        self._set_gate(MONITOR_DOWN, closed=False)
         if self._reconciled:
             return
         self._reconciled = True
-        self._set_gate("startup", closed=False)
+        self._set_gate(STARTUP, closed=False)
         for name, child in self._children.items():
-            if child.spec.kind is ChildKind.STRATEGY and child.state == "new":
+            if child.spec.kind is ActorKind.STRATEGY and child.state is ChildState.NEW:
                 self._start(name)
         self._events.record(
             "strategies_started", f"start-up reconciliation done ({message.positions} positions)"
@@ -242,7 +241,7 @@ class Supervisor(pykka.ThreadingActor):
         child = self._children.get(message.name)
         if child is None or message.incarnation != child.incarnation:
             return  # a report from an older incarnation
-        if self._stopping or child.state in ("stopped", "parked"):
+        if self._stopping or child.state in (ChildState.STOPPED, ChildState.PARKED):
             return
         now = self._clock.monotonic_ns()
         self._directory.unregister(message.name, child.ref)
@@ -255,12 +254,12 @@ class Supervisor(pykka.ThreadingActor):
         window_ns = int(self._config.window_s * NS_PER_S)
         while child.failures and now - child.failures[0] > window_ns:
             child.failures.popleft()
-        if child.spec.kind is ChildKind.MONITOR:
+        if child.spec.kind is ActorKind.MONITOR:
             # Fills during the monitor's absence would reach nobody: no entries until it has reconciled.
-            self._set_gate("monitor_down", closed=True, reason="position monitor restarting")
+            self._set_gate(MONITOR_DOWN, closed=True, reason="position monitor restarting")
         where = " in start-up" if message.in_start else ""
         if child.spec.restart is RestartType.TEMPORARY:
-            child.state = "stopped"
+            child.state = ChildState.STOPPED
             self._events.record(
                 "actor_failed",
                 f"{message.name} crashed{where}: {message.error}; not restarted",
@@ -277,7 +276,7 @@ class Supervisor(pykka.ThreadingActor):
         child.backoff_n += 1
         child.restarts += 1
         self._metrics.inc("restarts")
-        child.state = "restarting"
+        child.state = ChildState.RESTARTING
         child.next_restart_ns = now + int(delay_s * NS_PER_S)
         restart = RestartChild(name=message.name, incarnation=child.incarnation + 1)
         ref = self.actor_ref
@@ -292,9 +291,9 @@ class Supervisor(pykka.ThreadingActor):
     def _escalate(self, child: _Child, error: str) -> bool:
         """Too many crashes in the window. True = the child stays down (parked)."""
         spec = child.spec
-        if spec.kind is ChildKind.STRATEGY:
-            child.state = "parked"
-            self._set_gate(f"parked:{spec.symbol}", closed=True, reason=f"strategy crash loop: {error}")
+        if spec.kind is ActorKind.STRATEGY and spec.symbol is not None:
+            child.state = ChildState.PARKED
+            self._set_gate(Gate.parked(spec.symbol), closed=True, reason=f"strategy crash loop: {error}")
             self._events.record(
                 "symbol_parked",
                 f"strategy crashed {len(child.failures)} times in {self._config.window_s:.0f}s; no new entries, "
@@ -303,16 +302,16 @@ class Supervisor(pykka.ThreadingActor):
                 level="ERROR",
             )
             return True
-        if spec.kind is ChildKind.FEED:
-            self._set_gate(f"venue_degraded:{spec.venue}", closed=True, reason=f"feed crash loop: {error}")
+        if spec.kind is ActorKind.FEED and spec.venue is not None:
+            self._set_gate(Gate.venue_degraded(spec.venue), closed=True, reason=f"feed crash loop: {error}")
             self._events.record(
                 "venue_degraded",
                 f"{spec.venue} feed keeps failing; entries paused, reconnecting at max backoff",
                 level="ERROR",
             )
             return False
-        if "kill_switch" not in self._gates:
-            self._set_gate("kill_switch", closed=True, reason=f"{spec.name} crash loop: {error}")
+        if KILL_SWITCH not in self._gates:
+            self._set_gate(KILL_SWITCH, closed=True, reason=f"{spec.name} crash loop: {error}")
             self._events.record(
                 "kill_switch",
                 f"{spec.name} crash loop: no new entries; exits and protection continue",
@@ -325,7 +324,7 @@ class Supervisor(pykka.ThreadingActor):
         if (
             child is None
             or self._stopping
-            or child.state != "restarting"
+            or child.state is not ChildState.RESTARTING
             or message.incarnation != child.incarnation + 1
         ):
             return
@@ -336,49 +335,49 @@ class Supervisor(pykka.ThreadingActor):
         if child is None or message.incarnation != child.incarnation:
             return
         self._directory.unregister(message.name, child.ref)
-        if child.state not in ("parked", "restarting"):
-            child.state = "stopped"
+        if child.state not in (ChildState.PARKED, ChildState.RESTARTING):
+            child.state = ChildState.STOPPED
 
     # -- data liveness and gates -------------------------------------------------------------------------
 
     def on_venue_data_stale(self, message: VenueDataStale) -> None:
         self._set_gate(
-            f"venue_stale:{message.venue}", closed=True, reason=f"no market data for {message.silent_s:.1f}s"
+            Gate.venue_stale(message.venue), closed=True, reason=f"no market data for {message.silent_s:.1f}s"
         )
 
     def on_venue_data_resumed(self, message: VenueDataResumed) -> None:
-        self._set_gate(f"venue_stale:{message.venue}", closed=False)
+        self._set_gate(Gate.venue_stale(message.venue), closed=False)
         for child in self._children.values():
-            if child.spec.kind is ChildKind.FEED and child.spec.venue == message.venue:
+            if child.spec.kind is ActorKind.FEED and child.spec.venue == message.venue:
                 child.failures.clear()
-        self._set_gate(f"venue_degraded:{message.venue}", closed=False)
+        self._set_gate(Gate.venue_degraded(message.venue), closed=False)
 
-    def _set_gate(self, gate: str, *, closed: bool, reason: str = "") -> None:
+    def _set_gate(self, gate: Gate, *, closed: bool, reason: str = "") -> None:
         if closed:
             if gate in self._gates:
                 return
             self._gates[gate] = reason
         elif self._gates.pop(gate, None) is None:
             return
-        self._directory.tell_if_present("executor", SetEntryGate(gate=gate, closed=closed, reason=reason))
+        self._directory.tell_if_present(EXECUTOR, SetEntryGate(gate=gate, closed=closed, reason=reason))
 
     # -- operator control ------------------------------------------------------------------------------
 
     def on_stop_trading(self, _: StopTrading) -> None:
-        self._set_gate("stopped", closed=True, reason="stopped by the operator")
+        self._set_gate(STOPPED, closed=True, reason="stopped by the operator")
         for name in reversed(self._order):
             child = self._children[name]
-            if child.spec.kind in (ChildKind.FEED, ChildKind.STRATEGY):
+            if child.spec.kind in (ActorKind.FEED, ActorKind.STRATEGY):
                 self._stop_child(child)
 
     def on_start_trading(self, _: StartTrading) -> None:
         for name in self._order:
             child = self._children[name]
-            if child.spec.kind in (ChildKind.FEED, ChildKind.STRATEGY) and child.state == "stopped":
+            if child.spec.kind in (ActorKind.FEED, ActorKind.STRATEGY) and child.state is ChildState.STOPPED:
                 child.failures.clear()
                 child.backoff_n = 0
                 self._start(name)
-        self._set_gate("stopped", closed=False)
+        self._set_gate(STOPPED, closed=False)
 
     def on_set_entry_gate(self, message: SetEntryGate) -> None:
         self._set_gate(message.gate, closed=message.closed, reason=message.reason)
@@ -388,7 +387,7 @@ class Supervisor(pykka.ThreadingActor):
             child.timer.cancel()
             child.timer = None
         ref = child.ref
-        child.state = "stopped"
+        child.state = ChildState.STOPPED
         child.next_restart_ns = None
         if ref is not None:
             self._directory.unregister(child.spec.name, ref)
@@ -406,7 +405,7 @@ class Supervisor(pykka.ThreadingActor):
                 child.timer.cancel()
         for name in reversed(self._order):
             self._stop_child(self._children[name])
-        self._directory.unregister("supervisor", self.actor_ref)
+        self._directory.unregister(SUPERVISOR, self.actor_ref)
 
     # -- views -----------------------------------------------------------------------------------------
 
@@ -415,7 +414,7 @@ class Supervisor(pykka.ThreadingActor):
         children = tuple(
             ChildView(
                 name=name,
-                kind=c.spec.kind.value,
+                kind=c.spec.kind,
                 state=c.state,
                 incarnation=c.incarnation,
                 restarts=c.restarts,
@@ -430,12 +429,12 @@ class Supervisor(pykka.ThreadingActor):
             children=children,
             gates=dict(self._gates),
             parked_symbols=tuple(
-                sorted(c.spec.symbol or "" for c in self._children.values() if c.state == "parked")
+                sorted(c.spec.symbol or "" for c in self._children.values() if c.state is ChildState.PARKED)
             ),
             degraded_venues=tuple(
-                sorted(g.split(":", 1)[1] for g in self._gates if g.startswith("venue_degraded:"))
+                sorted(g.subject for g in self._gates if g.kind is GateKind.VENUE_DEGRADED)
             ),
-            kill_switch="kill_switch" in self._gates,
+            kill_switch=KILL_SWITCH in self._gates,
             reconciled=self._reconciled,
         )
 

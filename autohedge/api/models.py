@@ -7,12 +7,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from autohedge.core.actor_names import ActorKind, ActorName
+from autohedge.core.child_states import ChildState
+
 __all__ = [
     "ActionResult",
     "ActorView",
     "ActorsReport",
     "EventView",
     "HealthReport",
+    "HealthStatus",
     "MetricsSnapshot",
     "OrderView",
     "PositionView",
@@ -20,14 +24,17 @@ __all__ = [
 ]
 
 
+HealthStatus = Literal["ok", "degraded", "halted"]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="null")
 
 
 class HealthReport(_Model):
-    status: Literal["ok", "degraded", "halted"]
+    status: HealthStatus
     reasons: list[str]
-    actors: dict[str, str]
+    actors: dict[ActorName, ChildState]
     """Actor name -> state (running, restarting, parked, stopped, ...)."""
 
 
@@ -68,9 +75,9 @@ class OrderView(_Model):
 
 
 class ActorView(_Model):
-    name: str
-    kind: str
-    state: str
+    name: ActorName
+    kind: ActorKind
+    state: ChildState
     incarnation: int
     restarts: int
     next_restart_in_s: float | None

@@ -13,8 +13,6 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 __all__ = [
-    "CLIENT_ORDER_ID_MAX_LEN",
-    "ClientOrderId",
     "OrderPurpose",
     "OrderStatus",
     "OrderType",
@@ -24,7 +22,6 @@ __all__ = [
     "Venue",
     "base_of",
     "decimal_str",
-    "make_client_order_id",
     "quantize_down",
     "quantize_up",
     "quote_of",
@@ -112,46 +109,6 @@ class OrderStatus(StrEnum):
 
 
 _TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
-
-ClientOrderId = str
-
-# Kraken's free-text cl_ord_id allows 18 characters: the strictest of the venues we support.
-CLIENT_ORDER_ID_MAX_LEN = 18
-_COID_PREFIX_RE = re.compile(r"^[a-z0-9]{1,4}$")
-_PURPOSE_CODE = {
-    OrderPurpose.ENTRY: "e",
-    OrderPurpose.TAKE_PROFIT: "t",
-    OrderPurpose.STOP_LOSS: "s",
-    OrderPurpose.CLOSE: "c",
-}
-
-
-def make_client_order_id(prefix: str, purpose: OrderPurpose, key: int, attempt: int = 0) -> ClientOrderId:
-    """Deterministic client order id valid on every supported venue (``[a-z0-9-]``, at most 18 chars).
-
-    ``key`` identifies the signal or position (a counter the caller persists or derives), ``attempt``
-    the retry number, so the same logical order always gets the same id and a retry after an
-    ambiguous error can ask the venue whether the order already exists.
-    """
-    if not _COID_PREFIX_RE.match(prefix):
-        raise ValueError(f"client order id prefix {prefix!r} must be 1-4 chars of [a-z0-9]")
-    if key < 0 or attempt < 0:
-        raise ValueError("client order id key and attempt must be >= 0")
-    coid = f"{prefix}-{_PURPOSE_CODE[purpose]}{_base36(key)}-{_base36(attempt)}"
-    if len(coid) > CLIENT_ORDER_ID_MAX_LEN:
-        raise ValueError(f"client order id {coid!r} exceeds {CLIENT_ORDER_ID_MAX_LEN} characters")
-    return coid
-
-
-def _base36(n: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    if n == 0:
-        return "0"
-    out = []
-    while n:
-        n, r = divmod(n, 36)
-        out.append(digits[r])
-    return "".join(reversed(out))
 
 
 def quantize_down(value: Decimal, step: Decimal) -> Decimal:

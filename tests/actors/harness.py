@@ -12,12 +12,20 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from autohedge.adapters.paper.adapter import PaperExchange
-from autohedge.adapters.paper.engine import PaperEngine
-
 from autohedge.actors.protocol import Barrier, GetSnapshot
 from autohedge.actors.strategy import SignalSource
+from autohedge.adapters.paper.adapter import PaperExchange
+from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.app import Engine
+from autohedge.core.actor_names import (
+    EXECUTOR,
+    MONITOR,
+    SUPERVISOR,
+    ActorKind,
+    ActorName,
+    kind_of,
+    strategy_name,
+)
 from autohedge.core.clock import ManualClock
 from autohedge.core.config import AppConfig, PaperFaults, parse_config
 from autohedge.core.messages import Quote
@@ -134,7 +142,7 @@ class Harness:
         if reconciled:
             wait_for(lambda: self.engine.view().reconciled, what="reconciliation")
             wait_for(
-                lambda: all(self.directory.get(f"strategy:{s}") for s in self.config.symbols),
+                lambda: all(self.directory.get(strategy_name(s)) for s in self.config.symbols),
                 what="strategies",
             )
         return self
@@ -162,7 +170,7 @@ class Harness:
         assert stream.sink is not None
         stream.sink.on_quote(q)
         if wait:
-            for name in (f"strategy:{symbol}", "monitor"):
+            for name in (strategy_name(symbol), MONITOR):
                 ref = self.directory.get(name)
                 if ref is not None:
                     try:
@@ -187,10 +195,10 @@ class Harness:
     def settle(self) -> None:
         """Ask barriers down the pipeline (strategies -> executor -> monitor), twice, so every message
         told before this call (and what it caused) has been handled."""
-        names = [n for n in self.directory.names() if n.startswith("strategy:")] + [
-            "executor",
-            "monitor",
-            "supervisor",
+        names = [n for n in self.directory.names() if kind_of(n) is ActorKind.STRATEGY] + [
+            EXECUTOR,
+            MONITOR,
+            SUPERVISOR,
         ]
         for _ in range(2):
             for name in names:
@@ -212,9 +220,9 @@ class Harness:
         return next((p for p in self.positions() if p["symbol"] == symbol), None)
 
     def executor_snapshot(self) -> dict[str, Any]:
-        return self.engine.ask("executor", GetSnapshot())  # type: ignore[no-any-return]
+        return self.engine.ask(EXECUTOR, GetSnapshot())  # type: ignore[no-any-return]
 
-    def child(self, name: str):  # type: ignore[no-untyped-def]
+    def child(self, name: ActorName):  # type: ignore[no-untyped-def]
         return next(c for c in self.engine.view().children if c.name == name)
 
     def stop(self) -> None:

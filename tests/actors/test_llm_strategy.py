@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from autohedge.actors.feed import strategy_name
 from autohedge.actors.protocol import Barrier
 from autohedge.actors.strategy import LlmSignalSource
 from autohedge.adapters.openai.gateway import LlmGateway
+from autohedge.core.actor_names import strategy_name
 from autohedge.core.strategy.llm import LlmOutcome, LlmThrottle
 from tests.actors.harness import Harness, make_config, wait_for
 from tests.fakes.openai_server import signal_json

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from autohedge.adapters.paper.engine import PaperEngine
-
+from autohedge.core.actor_names import MONITOR
+from autohedge.core.child_states import ChildState
 from autohedge.core.clock import ManualClock
 from autohedge.core.config import PaperFaults
 from autohedge.core.messages import OrderRequest, Quote
@@ -36,11 +37,13 @@ def test_monitor_restart_rebuilds_from_exchange_and_rearms_exits(harness: Harnes
     h.exchange.fail("positions", lambda: RuntimeError("monitor bug"), thread_prefix="PositionMonitorActor")
 
     h.clock.advance(1.0)  # CheckExits crashes the monitor
-    wait_for(lambda: h.child("monitor").state == "restarting", what="monitor crashed")
+    wait_for(lambda: h.child(MONITOR).state is ChildState.RESTARTING, what="monitor crashed")
     cancel_exits_on_venue(h, "BTC/USDT")  # the exits are lost while it is down
     h.clock.advance(0.5)
 
-    wait_for(lambda: h.child("monitor").state == "running" and protected(h, "BTC/USDT"), what="re-armed")
+    wait_for(
+        lambda: h.child(MONITOR).state is ChildState.RUNNING and protected(h, "BTC/USDT"), what="re-armed"
+    )
     new_exits = set(h.position("BTC/USDT")["exit_order_ids"])
     assert new_exits and not (new_exits & old_exits)
     assert {o.client_order_id for o in h.open_sells("BTC/USDT")} == new_exits

@@ -8,17 +8,20 @@ from collections.abc import Callable
 import pytest
 
 from autohedge.actors.strategy import HftSignalSource
+from autohedge.core.actor_names import EXECUTOR, feed_name, strategy_name
+from autohedge.core.child_states import ChildState
+from autohedge.core.gates import Gate
 from autohedge.core.messages import Quote, Signal
 from tests.actors.harness import Harness, make_config, wait_for
 
-FEED = "feed:synthetic"
+FEED = feed_name("synthetic")
 
 
 def crash_feed(h: Harness) -> None:
     stream = h.streams[-1]
     assert stream.sink is not None
     stream.sink.on_disconnected("socket closed by peer")
-    wait_for(lambda: h.child(FEED).state == "restarting", what="feed restarting")
+    wait_for(lambda: h.child(FEED).state is ChildState.RESTARTING, what="feed restarting")
 
 
 def restart_delay(h: Harness, name: str) -> float:
@@ -34,10 +37,10 @@ def test_feed_crash_restarts_after_exact_backoff_delays(make_harness: Callable[.
         crash_feed(h)
         delays.append(restart_delay(h, FEED))
         h.clock.advance(delays[-1] - 0.001)
-        assert h.child(FEED).state == "restarting"  # not a moment early
+        assert h.child(FEED).state is ChildState.RESTARTING  # not a moment early
         h.clock.advance(0.001)
         wait_for(lambda n=n: len(h.streams) == n + 2 and h.streams[-1].started.is_set(), what="new stream")
-        wait_for(lambda: h.child(FEED).state == "running")
+        wait_for(lambda: h.child(FEED).state is ChildState.RUNNING)
     assert delays == [0.5, 1.0, 2.0]
     assert h.child(FEED).restarts == 3
 
@@ -47,7 +50,7 @@ def test_feed_restart_count_resets_after_stable_period(make_harness: Callable[..
     for n in range(2):
         crash_feed(h)
         h.clock.advance(restart_delay(h, FEED))
-        wait_for(lambda n=n: len(h.streams) == n + 2 and h.child(FEED).state == "running")
+        wait_for(lambda n=n: len(h.streams) == n + 2 and h.child(FEED).state is ChildState.RUNNING)
 
     h.clock.advance(60.0)  # reset_after_s of stable running
     h.settle()
@@ -69,22 +72,22 @@ def test_strategy_crash_loop_parks_only_that_symbol(make_harness: Callable[..., 
 
     h = make_harness(config, source_factory=sources)
     h.start()
-    name = "strategy:ETH/USDT"
+    name = strategy_name("ETH/USDT")
     for _ in range(config.supervisor.max_restarts):
         h.quote("ETH/USDT", "2999", "3001")
-        wait_for(lambda: h.child(name).state == "restarting")
+        wait_for(lambda: h.child(name).state is ChildState.RESTARTING)
         h.clock.advance(restart_delay(h, name))
-        wait_for(lambda: h.child(name).state == "running")
+        wait_for(lambda: h.child(name).state is ChildState.RUNNING)
     h.quote("ETH/USDT", "2999", "3001")
-    wait_for(lambda: h.child(name).state == "parked", what="parked")
+    wait_for(lambda: h.child(name).state is ChildState.PARKED, what="parked")
 
     h.trigger_buy("BTC/USDT")
 
     view = h.engine.view()
     assert view.parked_symbols == ("ETH/USDT",)
-    assert "parked:ETH/USDT" in view.gates
+    assert Gate.parked("ETH/USDT") in view.gates
     assert len(h.buys("BTC/USDT")) == 1
-    assert h.child("strategy:BTC/USDT").restarts == 0
+    assert h.child(strategy_name("BTC/USDT")).restarts == 0
 
 
 def test_executor_crash_loop_trips_kill_switch_exits_keep_working(
@@ -101,10 +104,10 @@ def test_executor_crash_loop_trips_kill_switch_exits_keep_working(
 
     h.trigger_buy("ETH/USDT", "3000")  # the executor crashes while sizing, then in every start-up
     for _ in range(4):
-        wait_for(lambda: h.child("executor").state == "restarting" or h.engine.view().kill_switch)
+        wait_for(lambda: h.child(EXECUTOR).state is ChildState.RESTARTING or h.engine.view().kill_switch)
         if h.engine.view().kill_switch:
             break
-        h.clock.advance(restart_delay(h, "executor"))
+        h.clock.advance(restart_delay(h, EXECUTOR))
         h.settle()
     wait_for(lambda: h.engine.view().kill_switch, what="kill switch")
 
@@ -119,12 +122,12 @@ def test_crash_in_on_start_is_reported_and_restarted(make_harness: Callable[...,
 
     h.start(reconciled=False)
 
-    wait_for(lambda: h.child("executor").restarts == 1, what="start crash reported")
+    wait_for(lambda: h.child(EXECUTOR).restarts == 1, what="start crash reported")
     assert "in start-up" in next(
         e.text for e in h.engine.parts.events.recent() if e.kind == "actor_restarting"
     )
-    h.clock.advance(restart_delay(h, "executor"))
-    wait_for(lambda: h.child("executor").state == "running")
+    h.clock.advance(restart_delay(h, EXECUTOR))
+    wait_for(lambda: h.child(EXECUTOR).state is ChildState.RUNNING)
 
 
 def test_watchdog_restarts_a_silent_feed_and_pauses_entries(make_harness: Callable[..., Harness]) -> None:
@@ -138,13 +141,13 @@ def test_watchdog_restarts_a_silent_feed_and_pauses_entries(make_harness: Callab
     h.settle()
     h.clock.advance(5.0)  # 15 s of silence > stale_after_s 10
 
-    wait_for(lambda: h.child(FEED).state == "restarting", what="stale feed restart")
-    wait_for(lambda: "venue_stale:synthetic" in h.engine.view().gates)
+    wait_for(lambda: h.child(FEED).state is ChildState.RESTARTING, what="stale feed restart")
+    wait_for(lambda: Gate.venue_stale("synthetic") in h.engine.view().gates)
     h.clock.advance(restart_delay(h, FEED))
-    wait_for(lambda: len(h.streams) == 2 and h.child(FEED).state == "running")
+    wait_for(lambda: len(h.streams) == 2 and h.child(FEED).state is ChildState.RUNNING)
     h.quote("BTC/USDT", "99.99", "100.01")
     h.clock.advance(5.0)
-    wait_for(lambda: "venue_stale:synthetic" not in h.engine.view().gates, what="entries resumed")
+    wait_for(lambda: Gate.venue_stale("synthetic") not in h.engine.view().gates, what="entries resumed")
 
 
 class BlockingSource:

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from autohedge.adapters.paper.engine import PaperEngine
-
 from autohedge.core.clock import ManualClock
 from autohedge.core.types import OrderStatus, quantize_down
 

@@ -14,6 +14,10 @@ from autohedge.api.models import (
     PositionView,
     StatusReport,
 )
+from autohedge.core.actor_names import EXECUTOR, ActorKind
+from autohedge.core.child_states import ChildState
+from autohedge.core.gates import Gate
+from autohedge.core.types import OrderPurpose
 
 __all__ = ["FakeEngineControl"]
 
@@ -25,7 +29,7 @@ class FakeEngineControl:
 
     def health(self) -> HealthReport:
         return HealthReport(
-            status="degraded", reasons=["symbol parked: ETH/USDT"], actors={"executor": "running"}
+            status="degraded", reasons=["symbol parked: ETH/USDT"], actors={EXECUTOR: ChildState.RUNNING}
         )
 
     def status(self) -> StatusReport:
@@ -61,7 +65,7 @@ class FakeEngineControl:
                 venue_order_id="P2",
                 symbol="BTC/USDT",
                 side="sell",
-                purpose="take_profit",
+                purpose=OrderPurpose.TAKE_PROFIT,
                 order_type="limit",
                 qty=Decimal("0.5"),
                 price=Decimal(101),
@@ -75,9 +79,9 @@ class FakeEngineControl:
         return ActorsReport(
             actors=[
                 ActorView(
-                    name="executor",
-                    kind="executor",
-                    state="running",
+                    name=EXECUTOR,
+                    kind=ActorKind.EXECUTOR,
+                    state=ChildState.RUNNING,
                     incarnation=1,
                     restarts=0,
                     next_restart_in_s=None,
@@ -86,7 +90,7 @@ class FakeEngineControl:
             ],
             parked_symbols=["ETH/USDT"],
             kill_switch=False,
-            entry_gates={"parked:ETH/USDT": "crash loop"},
+            entry_gates={Gate.parked("ETH/USDT").encode(): "crash loop"},
         )
 
     def recent_events(self, limit: int) -> list[EventView]:
@@ -113,6 +117,6 @@ class FakeEngineControl:
         return MetricsSnapshot(
             counters={"quotes": 10, "dead_letters": 0},
             tick_to_order_ns=[200_000, 3_000_000],
-            restarts_by_actor={"executor": 1},
+            restarts_by_actor={EXECUTOR: 1},
             request_budget_used={"binance": 0.25},
         )

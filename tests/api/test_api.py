@@ -7,6 +7,8 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from autohedge.api.app import create_app
+from autohedge.core.actor_names import EXECUTOR
+from autohedge.core.child_states import ChildState
 from tests.api.fake_control import FakeEngineControl
 
 TOKEN = "test-token-123"
@@ -28,7 +30,7 @@ def test_api_health_is_open_and_reports_actor_states(client: TestClient) -> None
     assert body == {
         "status": "degraded",
         "reasons": ["symbol parked: ETH/USDT"],
-        "actors": {"executor": "running"},
+        "actors": {EXECUTOR: ChildState.RUNNING},
     }
 
 
@@ -71,7 +73,7 @@ def test_api_sync_and_cancel_entries_report_counts(client: TestClient) -> None:
 def test_api_metrics_prometheus_text(client: TestClient) -> None:
     text = client.get("/metrics", headers=AUTH).text
     assert "autohedge_quotes_total 10.0" in text
-    assert 'autohedge_actor_restarts_total{actor="executor"} 1.0' in text
+    assert f'autohedge_actor_restarts_total{{actor="{EXECUTOR}"}} 1.0' in text
     assert 'autohedge_request_budget_used_ratio{venue="binance"} 0.25' in text
     assert 'autohedge_tick_to_order_seconds_bucket{le="0.00025"} 1.0' in text
     assert "autohedge_tick_to_order_seconds_count 2.0" in text

@@ -12,6 +12,8 @@ from pydantic import SecretStr
 from autohedge.api.app import create_app
 from autohedge.api.server import ApiServer
 from autohedge.control import EngineController
+from autohedge.core.actor_names import strategy_name
+from autohedge.core.child_states import ChildState
 from tests.actors.harness import Harness, wait_for
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -66,7 +68,7 @@ def test_page_shows_positions_actors_and_events_of_a_running_engine(make_harness
     finally:
         server.stop()
     assert "BTC/USDT" in dom and "protected" in dom and exit_id in dom  # the position with its exits
-    assert "strategy:ETH/USDT" in dom and "running" in dom  # the actor tree
+    assert strategy_name("ETH/USDT") in dom and ChildState.RUNNING in dom  # the actor tree
     assert "exit_armed" in dom  # recent events
     assert "unauthorized" not in dom
 

@@ -14,6 +14,7 @@ from autohedge.api.app import create_app
 from autohedge.api.server import ApiServer
 from autohedge.app import Engine
 from autohedge.control import EngineController
+from autohedge.core.child_states import ChildState
 from tests.actors.harness import make_config, wait_for
 
 TOKEN = "server-token"
@@ -45,13 +46,15 @@ def test_server_stop_start_trading_repeatedly_leaks_no_threads(running: tuple[En
     with httpx.Client(base_url=server.url, headers=AUTH, timeout=10) as http:
         http.post("/trading/stop")
         http.post("/trading/start")
-        wait_for(lambda: engine.view().children[0].state == "running")
+        wait_for(lambda: engine.view().children[0].state is ChildState.RUNNING)
         baseline = threading.active_count()
         for _ in range(5):
             assert http.post("/trading/stop").json()["ok"]
             assert http.get("/status").json()["trading_enabled"] is False
             assert http.post("/trading/start").json()["ok"]
-            wait_for(lambda: all(c.state == "running" for c in engine.view().children), what="all running")
+            wait_for(
+                lambda: all(c.state is ChildState.RUNNING for c in engine.view().children), what="all running"
+            )
         wait_for(lambda: threading.active_count() == baseline, what="thread count back to baseline")
         assert http.get("/health").json()["status"] == "ok"
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from autohedge.core.actor_names import feed_name
+from autohedge.core.child_states import ChildState
 from autohedge.core.types import OrderType, Side
 from tests.e2e.market import Market
 from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
@@ -86,12 +88,11 @@ def test_alpaca_end_to_end_against_the_fake(tmp_path: Path) -> None:
         orders = fake.engine.all_orders()
 
     data = json.loads(summary.read_text(encoding="utf-8"))
+    feed = feed_name("alpaca")
     assert data["counters"]["quotes"] > 100 and data["counters"]["exits_armed"] >= 1, output[-3000:]
     assert "order_outcome_unknown" in output and data["counters"]["outcome_unknown_resolved"] >= 1
     assert max(Counter(o.client_order_id for o in orders).values()) == 1
     exits = [o for o in orders if o.side is Side.SELL]
     assert exits and all(o.list_id is None for o in exits) and "TP limit + guarded SL" in output
     assert not any(o.order_type is OrderType.STOP_LIMIT for o in exits)
-    assert (
-        data["actors"]["feed:alpaca"]["restarts"] >= 1 and data["actors"]["feed:alpaca"]["state"] == "running"
-    )
+    assert data["actors"][feed]["restarts"] >= 1 and data["actors"][feed]["state"] == ChildState.RUNNING

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from autohedge.core.actor_names import feed_name
+from autohedge.core.child_states import ChildState
 from tests.e2e.market import Market
 from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
 
@@ -76,15 +78,13 @@ def test_binance_end_to_end_against_the_fake(tmp_path: Path) -> None:
         orders = fake.engine.all_orders()
 
     data = json.loads(summary.read_text(encoding="utf-8"))
+    feed = feed_name("binance")
     assert data["counters"]["quotes"] > 100, output[-3000:]
     assert data["counters"]["exits_armed"] >= 1 and data["counters"]["orders_filled"] >= 1, output[-3000:]
     assert "order_outcome_unknown" in output and data["counters"]["outcome_unknown_resolved"] >= 1
     assert max(Counter(o.client_order_id for o in orders).values()) == 1  # no client id was ever placed twice
     assert any(o.list_id for o in orders)  # exits went out as OCO lists
-    assert (
-        data["actors"]["feed:binance"]["restarts"] >= 1
-        and data["actors"]["feed:binance"]["state"] == "running"
-    )
+    assert data["actors"][feed]["restarts"] >= 1 and data["actors"][feed]["state"] == ChildState.RUNNING
     for order in orders:  # every order within the symbol's rules
         assert order.price % Decimal("0.01") == 0 and order.qty % Decimal("0.000001") == 0
 

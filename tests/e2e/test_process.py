@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from autohedge.core.actor_names import EXECUTOR, MONITOR, feed_name, strategy_name
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,11 +59,11 @@ def test_default_config_trades_within_30_seconds(tmp_path: Path) -> None:
     assert all(p["protected"] for p in data["positions"])
     assert data["kill_switch"] is False and data["parked_symbols"] == []
     assert set(data["actors"]) >= {
-        "executor",
-        "monitor",
-        "feed:synthetic",
-        "strategy:BTC/USDT",
-        "strategy:ETH/USDT",
+        EXECUTOR,
+        MONITOR,
+        feed_name("synthetic"),
+        strategy_name("BTC/USDT"),
+        strategy_name("ETH/USDT"),
     }
 
 

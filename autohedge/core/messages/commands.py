@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from autohedge.core.gates import Gate
 from autohedge.core.messages.base import Message
 from autohedge.core.types import Side, Symbol
 
@@ -32,13 +33,12 @@ class Signal(Message):
 
 
 class SetEntryGate(Message):
-    """Close (``closed=True``) or open one named gate on new entries. Any closed gate blocks entries.
+    """Close (``closed=True``) or open one gate on new entries (``autohedge.core.gates``).
 
-    Gates: ``startup`` (until reconciliation), ``kill_switch``, ``stopped`` (operator),
-    ``venue_stale:<venue>``, ``parked:<symbol>``. Exits never pass through gates.
+    Any closed gate blocks entries (a parked gate only its own symbol's). Exits never pass through gates.
     """
 
-    gate: str
+    gate: Gate
     closed: bool
     reason: str = ""
 

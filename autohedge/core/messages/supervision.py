@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from autohedge.core.actor_names import ActorName
 from autohedge.core.messages.base import Message
 
 __all__ = [
@@ -15,7 +16,7 @@ __all__ = [
 
 
 class ChildStarted(Message):
-    name: str
+    name: ActorName
     incarnation: int
     ts_init: int
 
@@ -23,7 +24,7 @@ class ChildStarted(Message):
 class ChildFailed(Message):
     """A child crashed. ``in_start`` says the crash happened in ``on_start`` (pykka reports nothing then)."""
 
-    name: str
+    name: ActorName
     incarnation: int
     error: str
     in_start: bool = False
@@ -31,7 +32,7 @@ class ChildFailed(Message):
 
 
 class ChildStopped(Message):
-    name: str
+    name: ActorName
     incarnation: int
     ts_init: int
 
@@ -39,7 +40,7 @@ class ChildStopped(Message):
 class RestartChild(Message):
     """Timer: the backoff delay for ``name`` has passed; start incarnation ``incarnation``."""
 
-    name: str
+    name: ActorName
     incarnation: int
 
 

@@ -1,0 +1,94 @@
+"""Actor names: the directory's keys, defined once.
+
+A name is ``<kind>`` for the one-per-process actors (``executor``) and ``<kind>:<subject>`` for the
+ones that exist per venue, source or symbol (``strategy:BTC/USDT``). Build names only with the
+constants and constructors here and read them only with ``parse_actor_name``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final, NewType
+
+__all__ = [
+    "EXECUTOR",
+    "JOURNAL",
+    "MONITOR",
+    "SUPERVISOR",
+    "ActorKind",
+    "ActorName",
+    "feed_name",
+    "kind_of",
+    "parse_actor_name",
+    "strategy_name",
+    "user_stream_name",
+]
+
+
+class ActorKind(StrEnum):
+    SUPERVISOR = "supervisor"
+    EXECUTOR = "executor"
+    MONITOR = "monitor"
+    JOURNAL = "journal"
+    FEED = "feed"
+    """One per market-data source (a venue's public stream, synthetic, replay)."""
+    STRATEGY = "strategy"
+    """One per symbol."""
+    USER_STREAM = "user_stream"
+    """One per venue: its private order/fill stream."""
+
+
+ActorName = NewType("ActorName", str)
+
+_SINGLETONS: Final = frozenset(
+    {ActorKind.SUPERVISOR, ActorKind.EXECUTOR, ActorKind.MONITOR, ActorKind.JOURNAL}
+)
+_SEPARATOR: Final = ":"
+
+SUPERVISOR: Final = ActorName(ActorKind.SUPERVISOR.value)
+EXECUTOR: Final = ActorName(ActorKind.EXECUTOR.value)
+MONITOR: Final = ActorName(ActorKind.MONITOR.value)
+JOURNAL: Final = ActorName(ActorKind.JOURNAL.value)
+
+
+def _qualified(kind: ActorKind, subject: str) -> ActorName:
+    if not subject:
+        raise ValueError(f"a {kind.value} actor name needs a subject")
+    return ActorName(f"{kind.value}{_SEPARATOR}{subject}")
+
+
+def feed_name(source: str) -> ActorName:
+    """``feed:<source>``: the feed of one market-data source."""
+    return _qualified(ActorKind.FEED, source)
+
+
+def strategy_name(symbol: str) -> ActorName:
+    """``strategy:<symbol>``."""
+    return _qualified(ActorKind.STRATEGY, symbol)
+
+
+def user_stream_name(venue: str) -> ActorName:
+    """``user_stream:<venue>``: the venue's private stream."""
+    return _qualified(ActorKind.USER_STREAM, venue)
+
+
+def parse_actor_name(name: str) -> tuple[ActorKind, str]:
+    """(kind, subject) of a name; the subject is ``""`` for the one-per-process actors.
+
+    Raises ``ValueError`` naming the text when it is not a name built by this module.
+    """
+    head, sep, subject = name.partition(_SEPARATOR)
+    try:
+        kind = ActorKind(head)
+    except ValueError:
+        raise ValueError(f"actor name {name!r}: unknown kind {head!r}") from None
+    if (kind in _SINGLETONS) != (not sep):
+        raise ValueError(f"actor name {name!r}: a {kind.value} name {'has no' if sep else 'needs a'} subject")
+    if sep and not subject:
+        raise ValueError(f"actor name {name!r}: empty subject")
+    return kind, subject
+
+
+def kind_of(name: str) -> ActorKind:
+    """The kind of a name (see ``parse_actor_name``)."""
+    return parse_actor_name(name)[0]
