@@ -8,21 +8,23 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pykka
 from loguru import logger
+from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from autohedge.actors.base import ActorContext
 from autohedge.actors.directory import Directory
 from autohedge.actors.executor import ExecutorActor
 from autohedge.actors.feed import FeedActor, FeedSink
-from autohedge.actors.monitor import PositionMonitorActor
+from autohedge.actors.monitor import MonitoredPosition, PositionMonitorActor
 from autohedge.actors.protocol import GetSnapshot
 from autohedge.actors.strategy import HftSignalSource, LlmSignalSource, SignalSource, StrategyActor
 from autohedge.actors.supervisor import ChildSpec, StopAll, Supervisor, SupervisorView
 from autohedge.api.models import HealthStatus
 from autohedge.core.actor_names import EXECUTOR, MONITOR, ActorKind, ActorName, feed_name, strategy_name
+from autohedge.core.child_states import ChildState
 from autohedge.core.clock import Clock, RealClock
 from autohedge.core.config import AppConfig, Secrets
 from autohedge.core.conflate import LatestSlots
@@ -37,7 +39,16 @@ from autohedge.core.ratelimit import SymbolRateLimiter
 from autohedge.core.strategy.llm import LlmOutcome, LlmThrottle
 from autohedge.core.types import Venue
 
-__all__ = ["Engine", "EngineParts", "build_exchange", "build_llm_gateway", "build_stream_factory"]
+__all__ = [
+    "Engine",
+    "EngineParts",
+    "RunSummary",
+    "SummaryActor",
+    "SummaryPosition",
+    "build_exchange",
+    "build_llm_gateway",
+    "build_stream_factory",
+]
 
 ASK_TIMEOUT_S = 10.0
 SUMMARY_COUNTERS = (
@@ -325,8 +336,9 @@ class Engine:
         assert isinstance(view, SupervisorView)
         return view
 
-    def positions(self) -> list[dict[str, Any]]:
-        return self.ask(MONITOR, GetSnapshot()) or []
+    def positions(self) -> list[MonitoredPosition]:
+        positions: list[MonitoredPosition] | None = self.ask(MONITOR, GetSnapshot())
+        return positions or []
 
     def stop(self, *, cancel_entries: bool | None = None) -> None:
         """Orderly shutdown: cancel open entries (if configured; never exits), stop the tree in reverse
@@ -361,7 +373,7 @@ class Engine:
     # -- reporting --------------------------------------------------------------------------------------
 
     def health(
-        self, view: SupervisorView | None = None, positions: list[dict[str, Any]] | None = None
+        self, view: SupervisorView | None = None, positions: list[MonitoredPosition] | None = None
     ) -> tuple[HealthStatus, list[str]]:
         """(``ok`` | ``degraded`` | ``halted``, reasons). Halted: the kill switch is on. Degraded: a
         parked symbol, a degraded or stale venue, an unprotected position, an actor not running."""
@@ -372,7 +384,7 @@ class Engine:
             reasons.append(f"kill switch: {view.gates.get(KILL_SWITCH, '')}")
         reasons += [f"symbol parked: {symbol}" for symbol in view.parked_symbols]
         reasons += [f"{gate}: {why}" for gate, why in view.gates.items() if gate.degrades_health]
-        reasons += [f"position unprotected: {p['symbol']}" for p in positions if p.get("unprotected")]
+        reasons += [f"position unprotected: {p.symbol}" for p in positions if p.unprotected]
         if self.llm_gateway is not None and self.llm_gateway.paused:
             reasons.append("llm paused: daily token budget spent")
         reasons += [f"actor {c.name} {c.state}" for c in view.children if not c.state.is_healthy]
@@ -381,34 +393,68 @@ class Engine:
         return ("degraded" if reasons else "ok"), reasons
 
     def summary(
-        self, view: SupervisorView | None = None, positions: list[dict[str, Any]] | None = None
-    ) -> dict[str, Any]:
-        """The ``--summary-json`` document."""
+        self, view: SupervisorView | None = None, positions: list[MonitoredPosition] | None = None
+    ) -> RunSummary:
+        """The ``--summary-json`` document (``view`` None: the final state could not be read)."""
         counters = self.parts.metrics.snapshot()
         out_counters = {name: counters.get(name, 0) for name in SUMMARY_COUNTERS}
         out_counters.update({k: v for k, v in counters.items() if k not in out_counters})
-        return {
-            "counters": out_counters,
-            "positions": [
-                {
-                    "symbol": p["symbol"],
-                    "qty": _dec(p["qty"]),
-                    "entry_price": _dec(p["entry_price"]),
-                    "protected": p["protected"],
-                    "exit_order_ids": list(p["exit_order_ids"]),
-                    "take_profit": _dec(p["take_profit"]),
-                    "stop_loss": _dec(p["stop_loss"]),
-                }
+        return RunSummary(
+            counters=out_counters,
+            positions=tuple(
+                SummaryPosition(
+                    symbol=p.symbol,
+                    qty=p.qty,
+                    entry_price=p.entry_price,
+                    protected=p.protected,
+                    exit_order_ids=p.exit_order_ids,
+                    take_profit=p.take_profit,
+                    stop_loss=p.stop_loss,
+                )
                 for p in (positions or [])
-            ],
-            "actors": {c.name: {"state": c.state, "restarts": c.restarts} for c in view.children}
+            ),
+            actors={c.name: SummaryActor(state=c.state, restarts=c.restarts) for c in view.children}
             if view
             else {},
-            "parked_symbols": list(view.parked_symbols) if view else [],
-            "kill_switch": view.kill_switch if view else False,
-            **({"llm": self.llm_gateway.stats()} if self.llm_gateway is not None else {}),
-        }
+            parked_symbols=view.parked_symbols if view else (),
+            kill_switch=view.kill_switch if view else False,
+            llm=self.llm_gateway.stats() if self.llm_gateway is not None else None,
+        )
 
 
-def _dec(value: Decimal | None) -> str | None:
-    return None if value is None else format(value, "f")
+_PlainDecimal = Annotated[Decimal, PlainSerializer(lambda value: format(value, "f"), return_type=str)]
+"""Serialized as plain text without an exponent (``10``, not ``1E+1``)."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SummaryPosition(_Frozen):
+    symbol: str
+    qty: _PlainDecimal
+    entry_price: _PlainDecimal | None
+    protected: bool
+    exit_order_ids: tuple[str, ...]
+    take_profit: _PlainDecimal | None
+    stop_loss: _PlainDecimal | None
+
+
+class SummaryActor(_Frozen):
+    state: ChildState
+    restarts: int
+
+
+class RunSummary(_Frozen):
+    """What a run leaves behind: counters, final positions and actor states."""
+
+    counters: dict[str, int]
+    positions: tuple[SummaryPosition, ...]
+    actors: dict[ActorName, SummaryActor]
+    parked_symbols: tuple[str, ...]
+    kill_switch: bool
+    llm: dict[str, int] | None
+    """The LLM gateway's counters; None (and left out of the JSON) without an LLM strategy."""
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2, exclude=None if self.llm is not None else {"llm"}) + "\n"

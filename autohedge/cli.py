@@ -6,7 +6,6 @@ Exit codes: 0 clean run, 2 bad configuration (one line naming the key path), 1 a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -141,9 +140,7 @@ def _run(config: AppConfig, base_dir: Path, duration_s: float | None, summary_pa
             view, positions, code = None, [], EXIT_FAILURE
         engine.stop()
         if summary_path is not None:
-            summary_path.write_text(
-                json.dumps(engine.summary(view, positions), indent=2) + "\n", encoding="utf-8"
-            )
+            summary_path.write_text(engine.summary(view, positions).to_json(), encoding="utf-8")
         logger.info("autohedge stopped")
     return code
 

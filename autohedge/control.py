@@ -64,18 +64,17 @@ class EngineController:
     def positions(self) -> list[PositionView]:
         out = []
         for p in self._engine.positions():
-            last: Decimal | None = p["last_price"]
-            entry: Decimal | None = p["entry_price"]
-            pnl = (last - entry) * p["qty"] if last is not None and entry is not None else None
+            last, entry = p.last_price, p.entry_price
+            pnl = (last - entry) * p.qty if last is not None and entry is not None else None
             out.append(
                 PositionView(
-                    symbol=p["symbol"],
-                    qty=p["qty"],
+                    symbol=p.symbol,
+                    qty=p.qty,
                     entry_price=entry,
-                    take_profit=p["take_profit"],
-                    stop_loss=p["stop_loss"],
-                    exit_order_ids=list(p["exit_order_ids"]),
-                    protected=p["protected"],
+                    take_profit=p.take_profit,
+                    stop_loss=p.stop_loss,
+                    exit_order_ids=list(p.exit_order_ids),
+                    protected=p.protected,
                     last_price=last,
                     unrealized_pnl=pnl.quantize(Decimal("0.00000001")) if pnl is not None else None,
                 )
@@ -136,7 +135,7 @@ class EngineController:
         positions = self._engine.positions()
         for p in positions:
             self._engine.parts.directory.tell(
-                MONITOR, ClosePosition(symbol=p["symbol"], reason="flatten by the operator")
+                MONITOR, ClosePosition(symbol=p.symbol, reason="flatten by the operator")
             )
         return len(positions)
 

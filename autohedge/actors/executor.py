@@ -8,8 +8,10 @@ behind entries in this inbox.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from types import MappingProxyType
 
 from loguru import logger
 
@@ -48,7 +50,7 @@ from autohedge.core.ratelimit import SymbolRateLimiter
 from autohedge.core.risk import size_entry
 from autohedge.core.types import OrderPurpose, OrderStatus, Side, quote_of
 
-__all__ = ["FEE_BUFFER", "RESOLVE_DELAYS_S", "ExecutorActor", "TrackedEntry"]
+__all__ = ["FEE_BUFFER", "RESOLVE_DELAYS_S", "ExecutorActor", "ExecutorView", "TrackedEntry"]
 
 FEE_BUFFER = Decimal("0.002")
 """Headroom over the order value kept free for fees in the balance check."""
@@ -69,6 +71,18 @@ class TrackedEntry:
     status: OrderStatus = OrderStatus.NEW
     protection: EntryProtection | None = None
     cancel_requested: bool = False
+
+
+@dataclass(frozen=True)
+class ExecutorView:
+    """The executor's ``GetSnapshot`` answer."""
+
+    entries: tuple[TrackedEntry, ...]
+    """Entries being worked until terminal."""
+    unresolved: tuple[TrackedEntry, ...]
+    """Entries whose outcome is unknown, being looked up by client order id."""
+    gates: Mapping[Gate, str]
+    """Closed entry gates and why."""
 
 
 class ExecutorActor(SupervisedActor):
@@ -421,9 +435,9 @@ class ExecutorActor(SupervisedActor):
 
     # -- queries ----------------------------------------------------------------------------------------
 
-    def on_get_snapshot(self, _: GetSnapshot) -> dict[str, object]:
-        return {
-            "entries": [e for e in self._entries.values()],
-            "unresolved": [e for e in self._unresolved.values()],
-            "gates": dict(self._gates),
-        }
+    def on_get_snapshot(self, _: GetSnapshot) -> ExecutorView:
+        return ExecutorView(
+            entries=tuple(self._entries.values()),
+            unresolved=tuple(self._unresolved.values()),
+            gates=MappingProxyType(dict(self._gates)),
+        )

@@ -59,7 +59,29 @@ from autohedge.core.types import (
     quantize_down,
 )
 
-__all__ = ["PositionMonitorActor", "TrackedPosition"]
+__all__ = ["MonitoredPosition", "PositionMonitorActor", "TrackedPosition"]
+
+
+@dataclass(frozen=True)
+class MonitoredPosition:
+    """One position as the monitor tracks it (its ``GetSnapshot`` answer holds one per symbol)."""
+
+    symbol: str
+    qty: Decimal
+    entry_price: Decimal | None
+    take_profit: Decimal | None
+    stop_loss: Decimal | None
+    exit_order_ids: tuple[str, ...]
+    """The resting exits and, while one is working, the closing order."""
+    protected: bool
+    unprotected: bool
+    """Exit repair gave up: the position has no live exit (health turns degraded)."""
+    oco: bool
+    adopted: bool
+    """Found on the venue rather than opened by this process."""
+    repair_attempts: int
+    last_price: Decimal | None
+    """The newest bid seen for the symbol."""
 
 
 @dataclass
@@ -585,24 +607,24 @@ class PositionMonitorActor(SupervisedActor):
         ours = ClientId.ours(client_order_id, self._prefix)
         return ours is not None and ours.purpose is not None and ours.purpose.is_exit
 
-    def on_get_snapshot(self, _: GetSnapshot) -> list[dict[str, object]]:
-        out: list[dict[str, object]] = []
+    def on_get_snapshot(self, _: GetSnapshot) -> list[MonitoredPosition]:
+        out: list[MonitoredPosition] = []
         for pos in self._positions.values():
             quote = self._last_quote.get(pos.symbol)
             out.append(
-                {
-                    "symbol": pos.symbol,
-                    "qty": pos.qty,
-                    "entry_price": pos.holding.entry_price,
-                    "take_profit": pos.take_profit,
-                    "stop_loss": pos.stop_loss,
-                    "exit_order_ids": list(pos.exit_ids) + ([pos.close_id] if pos.close_id else []),
-                    "protected": pos.protected,
-                    "unprotected": pos.unprotected,
-                    "oco": pos.oco,
-                    "adopted": pos.adopted,
-                    "repair_attempts": pos.repair_attempts,
-                    "last_price": quote.bid if quote else None,
-                }
+                MonitoredPosition(
+                    symbol=pos.symbol,
+                    qty=pos.qty,
+                    entry_price=pos.holding.entry_price,
+                    take_profit=pos.take_profit,
+                    stop_loss=pos.stop_loss,
+                    exit_order_ids=pos.exit_ids + ((pos.close_id,) if pos.close_id else ()),
+                    protected=pos.protected,
+                    unprotected=pos.unprotected,
+                    oco=pos.oco,
+                    adopted=pos.adopted,
+                    repair_attempts=pos.repair_attempts,
+                    last_price=quote.bid if quote else None,
+                )
             )
         return out

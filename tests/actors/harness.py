@@ -12,8 +12,11 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from autohedge.actors.executor import ExecutorView
+from autohedge.actors.monitor import MonitoredPosition
 from autohedge.actors.protocol import Barrier, GetSnapshot
 from autohedge.actors.strategy import SignalSource
+from autohedge.actors.supervisor import ChildView
 from autohedge.adapters.paper.adapter import PaperExchange
 from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.app import Engine
@@ -213,16 +216,18 @@ class Harness:
         self.clock.advance(seconds)
         self.settle()
 
-    def positions(self) -> list[dict[str, Any]]:
+    def positions(self) -> list[MonitoredPosition]:
         return self.engine.positions()
 
-    def position(self, symbol: str) -> dict[str, Any] | None:
-        return next((p for p in self.positions() if p["symbol"] == symbol), None)
+    def position(self, symbol: str) -> MonitoredPosition | None:
+        return next((p for p in self.positions() if p.symbol == symbol), None)
 
-    def executor_snapshot(self) -> dict[str, Any]:
-        return self.engine.ask(EXECUTOR, GetSnapshot())  # type: ignore[no-any-return]
+    def executor_snapshot(self) -> ExecutorView:
+        view = self.engine.ask(EXECUTOR, GetSnapshot())
+        assert isinstance(view, ExecutorView)
+        return view
 
-    def child(self, name: ActorName):  # type: ignore[no-untyped-def]
+    def child(self, name: ActorName) -> ChildView:
         return next(c for c in self.engine.view().children if c.name == name)
 
     def stop(self) -> None:

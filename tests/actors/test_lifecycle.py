@@ -51,7 +51,7 @@ def test_engine_stop_cancels_open_entries_never_exits(make_harness: Callable[...
         )
     )  # an exit
     h = make_harness(engine=paper).start()
-    assert [e.client_order_id for e in h.executor_snapshot()["entries"]] == ["ah-e1-0"]
+    assert [e.client_order_id for e in h.executor_snapshot().entries] == ["ah-e1-0"]
 
     h.engine.stop(cancel_entries=True)
 

@@ -95,8 +95,8 @@ def test_executor_crash_loop_trips_kill_switch_exits_keep_working(
 ) -> None:
     h = make_harness(oco=False).start()
     h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.position("BTC/USDT") is not None and h.position("BTC/USDT")["protected"])
-    stop = h.position("BTC/USDT")["stop_loss"]
+    wait_for(lambda: h.position("BTC/USDT") is not None and h.position("BTC/USDT").protected)
+    stop = h.position("BTC/USDT").stop_loss
     h.exchange.fail(
         "open_orders", lambda: RuntimeError("executor start bug"), times=100, thread_prefix="ExecutorActor"
     )

@@ -78,9 +78,7 @@ def test_server_start_stop_frees_the_port_and_threads() -> None:
 
 def test_server_positions_show_real_protected_position(running: tuple[Engine, ApiServer]) -> None:
     engine, server = running
-    wait_for(
-        lambda: any(p["protected"] for p in engine.positions()), timeout_s=60, what="a protected position"
-    )
+    wait_for(lambda: any(p.protected for p in engine.positions()), timeout_s=60, what="a protected position")
     positions = httpx.get(f"{server.url}/positions", headers=AUTH, timeout=5).json()
     assert any(p["protected"] and p["exit_order_ids"] and p["take_profit"] for p in positions)
     orders = httpx.get(f"{server.url}/orders", headers=AUTH, timeout=5).json()
