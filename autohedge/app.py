@@ -90,8 +90,8 @@ def build_exchange(config: AppConfig, *, clock: Clock, secrets: Secrets, base_di
     if constants.is_live_endpoint(endpoints.rest_url) and not config.exchange.live:
         raise ConfigError(
             "exchange.live",
-            f"venues.{config.exchange.venue.value}.rest_url is a live trading endpoint; set exchange.live: true "
-            "to trade real money",
+            f"venues.{config.exchange.venue.value}.rest_url is a live trading endpoint; "
+            "set exchange.live: true to trade real money",
         )
     exchange: Exchange = module.create_exchange(config, secrets, clock)
     return exchange
@@ -353,7 +353,7 @@ class Engine:
                     self.parts.events.record(
                         "entries_cancelled", f"{cancelled} open entry orders cancelled at shutdown"
                     )
-            except Exception as exc:  # shutdown must go on whatever the venue says
+            except Exception as exc:  # noqa: BLE001 - shutdown must go on whatever the venue says
                 logger.warning("cancelling entries at shutdown failed: {}", exc)
         try:
             self._supervisor.ask(StopAll(), timeout=30.0)

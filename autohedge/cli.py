@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     if args.command == "check-config":
         print(
-            f"{args.config}: ok ({config.exchange.venue.value}, {len(config.symbols)} symbols, strategy {config.strategy})"
+            f"{args.config}: ok ({config.exchange.venue.value}, {len(config.symbols)} symbols, strategy "
+            f"{config.strategy})"
         )
         return EXIT_OK
     return _run(config, args.config.resolve().parent, args.duration, args.summary_json)
@@ -135,7 +136,7 @@ def _run(config: AppConfig, base_dir: Path, duration_s: float | None, summary_pa
         try:
             view = engine.view()
             positions = engine.positions()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the tree must still be stopped and the run reported
             logger.error("could not read the final state: {}", exc)
             view, positions, code = None, [], EXIT_FAILURE
         engine.stop()

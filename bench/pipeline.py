@@ -291,28 +291,32 @@ def main(argv: list[str] | None = None) -> int:
     for rate, r in ladder.items():
         print(
             f"offered {float(rate):>9,.0f}/s  achieved {r['offered_per_s']:>9,.0f}/s  decided on "
-            f"{r['decided_share']:7.2%} (rest conflated)  deepest inbox: strategy {r['max_strategy_inbox']:.0f}, "
-            f"executor {r['max_executor_inbox']:.0f}, monitor {r['max_monitor_inbox']:.0f}"
+            f"{r['decided_share']:7.2%} (rest conflated)  deepest inbox: "
+            f"strategy {r['max_strategy_inbox']:.0f}, executor {r['max_executor_inbox']:.0f}, "
+            f"monitor {r['max_monitor_inbox']:.0f}"
         )
     print(
-        f"flat out         achieved {flat_out['offered_per_s']:>9,.0f}/s  decided on {flat_out['decided_share']:7.2%}"
-        f"  deepest inbox: strategy {flat_out['max_strategy_inbox']:.0f} (conflation keeps it bounded)"
+        f"flat out         achieved {flat_out['offered_per_s']:>9,.0f}/s  decided on "
+        f"{flat_out['decided_share']:7.2%}  deepest inbox: strategy {flat_out['max_strategy_inbox']:.0f} "
+        "(conflation keeps it bounded)"
     )
     print(
         f"sustained   {sustained:,.0f} quotes/s with every quote decided on and no backlog "
         f"({sustained / RATES[0]:.1f}x the lowest rate offered)"
     )
     print(
-        f"latency     tick-to-order, 1 symbol: p50 {latency_one['p50_us']:,.0f} us, p99 {latency_one['p99_us']:,.0f} us "
-        f"over {latency_one['orders']:.0f} orders"
+        f"latency     tick-to-order, 1 symbol: p50 {latency_one['p50_us']:,.0f} us, "
+        f"p99 {latency_one['p99_us']:,.0f} us over {latency_one['orders']:.0f} orders"
     )
     print(
-        f"latency     tick-to-order, 10 symbols signalling on the same tick: p50 {latency['p50_us']:,.0f} us, "
-        f"p99 {latency['p99_us']:,.0f} us (p50 {latency['p50_us'] / latency_one['p50_us']:.1f}x the 1-symbol p50: "
-        f"entries queue in one executor) over {latency['orders']:.0f} orders at {args.latency_rate:,.0f} quotes/s"
+        "latency     tick-to-order, 10 symbols signalling on the same tick: "
+        f"p50 {latency['p50_us']:,.0f} us, p99 {latency['p99_us']:,.0f} us "
+        f"(p50 {latency['p50_us'] / latency_one['p50_us']:.1f}x the 1-symbol p50: entries queue in one "
+        f"executor) over {latency['orders']:.0f} orders at {args.latency_rate:,.0f} quotes/s"
     )
     print(
-        f"memory      RSS with 50 symbols {rss['rss_mib']:.1f} MiB; the engine added {rss['added_mib']:.1f} MiB "
+        f"memory      RSS with 50 symbols {rss['rss_mib']:.1f} MiB; "
+        f"the engine added {rss['added_mib']:.1f} MiB "
         f"({rss['added_mib'] * 1024 / 50:.0f} KiB per symbol), {rss['threads']:.0f} threads"
     )
     if args.json is not None:

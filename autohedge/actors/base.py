@@ -11,6 +11,7 @@ to oneself by the clock's scheduler (``schedule``); they are cancelled when the 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -147,10 +148,9 @@ class SupervisedActor(pykka.ThreadingActor):
         ref = self.actor_ref
 
         def fire() -> None:
-            try:
+            # The incarnation that asked for it may be gone; its successor has its own timers.
+            with contextlib.suppress(pykka.ActorDeadError):
                 ref.tell(message)
-            except pykka.ActorDeadError:
-                pass  # the incarnation that asked for it is gone; its successor has its own timers
 
         handle = self.ctx.clock.call_later(delay_s, fire)
         self._timers.append(handle)
@@ -164,5 +164,5 @@ class SupervisedActor(pykka.ThreadingActor):
         self._timers.clear()
         try:
             self.stopping()
-        except Exception:
+        except Exception:  # noqa: BLE001 - a failing hook must not keep the actor from stopping
             logger.exception("{} failed while stopping", self.ctx.name)

@@ -261,7 +261,8 @@ class ExecutorActor(SupervisedActor):
         self.ctx.metrics.inc("orders_submitted")
         self.ctx.events.record(
             "order_placed",
-            f"{entry.client_order_id} buy {snapshot.qty} @ {snapshot.price} (venue id {snapshot.venue_order_id})",
+            f"{entry.client_order_id} buy {snapshot.qty} @ {snapshot.price} (venue id "
+            f"{snapshot.venue_order_id})",
             symbol=entry.symbol,
         )
         entry = replace(entry, venue_order_id=snapshot.venue_order_id)

@@ -71,9 +71,8 @@ class FeedSink:
                 self._strategy_slots.reset(symbol)
         else:
             self._metrics.inc("quotes_conflated")
-        if self._monitor_slots.offer(symbol, quote):
-            if not self._directory.tell_if_present(MONITOR, quote):
-                self._monitor_slots.reset(symbol)
+        if self._monitor_slots.offer(symbol, quote) and not self._directory.tell_if_present(MONITOR, quote):
+            self._monitor_slots.reset(symbol)
 
     def on_malformed(self, raw: str, error: str) -> None:
         """Reader thread: count and skip; log the first few in full, then every 1000th."""

@@ -15,6 +15,7 @@ Everything here runs on the supervisor's own actor thread; it is the root and is
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -180,10 +181,7 @@ class Supervisor(pykka.ThreadingActor):
 
     def _report(self, message: Message) -> None:
         """Runs on children's threads: lifecycle reports become messages to this actor."""
-        try:
-            self.actor_ref.tell(message)
-        except pykka.ActorDeadError:
-            pass  # the supervisor is gone (shutdown): nothing left to restart
+        _tell(self.actor_ref, message)
 
     # -- starting --------------------------------------------------------------------------------------
 
@@ -296,8 +294,8 @@ class Supervisor(pykka.ThreadingActor):
             self._set_gate(Gate.parked(spec.symbol), closed=True, reason=f"strategy crash loop: {error}")
             self._events.record(
                 "symbol_parked",
-                f"strategy crashed {len(child.failures)} times in {self._config.window_s:.0f}s; no new entries, "
-                "its position stays protected",
+                f"strategy crashed {len(child.failures)} times in {self._config.window_s:.0f}s; "
+                "no new entries, its position stays protected",
                 symbol=spec.symbol or "",
                 level="ERROR",
             )
@@ -391,10 +389,9 @@ class Supervisor(pykka.ThreadingActor):
         child.next_restart_ns = None
         if ref is not None:
             self._directory.unregister(child.spec.name, ref)
-            try:
+            # Already dead, or stuck in a handler past the timeout: either way it is out of the tree.
+            with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
                 ref.stop(block=True, timeout=5.0)
-            except (pykka.ActorDeadError, pykka.Timeout):
-                pass
         child.ref = None
 
     def on_stop_all(self, _: StopAll) -> None:
@@ -440,7 +437,6 @@ class Supervisor(pykka.ThreadingActor):
 
 
 def _tell(ref: pykka.ActorRef[Any], message: Message) -> None:
-    try:
+    """Tell, unless the receiver is gone (shutdown): then there is nothing left to deliver to."""
+    with contextlib.suppress(pykka.ActorDeadError):
         ref.tell(message)
-    except pykka.ActorDeadError:
-        pass

@@ -8,7 +8,7 @@ from typing import NoReturn
 from fastapi import HTTPException, Request, status
 from pydantic import SecretStr
 
-__all__ = ["BearerAuth", "LOOPBACK_HOSTS"]
+__all__ = ["LOOPBACK_HOSTS", "BearerAuth"]
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -28,7 +29,8 @@ class ApiServer:
         """The bound port: the configured one, or the ephemeral one after ``start`` with port 0."""
 
     def start(self, timeout_s: float = 10.0) -> None:
-        """Start serving and return once the socket listens; raises ConfigError (api.port) when it cannot bind."""
+        """Start serving and return once the socket listens; raises ConfigError (api.port) when it cannot
+        bind."""
         self._thread = threading.Thread(target=self._serve, name="api-server", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout_s
@@ -46,10 +48,8 @@ class ApiServer:
 
     def _serve(self) -> None:
         """The server thread. uvicorn logs a bind failure and leaves with SystemExit; ``start`` reports it."""
-        try:
+        with contextlib.suppress(SystemExit):
             self._server.run()
-        except SystemExit:
-            pass
 
     @property
     def url(self) -> str:

@@ -59,7 +59,7 @@ class _Entry:
 def _run_callback(entry: _Entry) -> None:
     try:
         entry.callback()
-    except Exception:  # a timer callback must never kill the scheduler
+    except Exception:  # noqa: BLE001 - a timer callback must never kill the scheduler
         logger.exception("timer callback failed")
 
 

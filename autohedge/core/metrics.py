@@ -32,7 +32,7 @@ class Metrics:
 
     def __init__(self, latency_window: int = 100_000) -> None:
         self._lock = threading.Lock()
-        self._counters: Counter[str] = Counter({name: 0 for name in COUNTER_NAMES})
+        self._counters: Counter[str] = Counter(dict.fromkeys(COUNTER_NAMES, 0))
         self._latencies_ns: deque[int] = deque(maxlen=latency_window)
 
     def inc(self, name: str, by: int = 1) -> None:

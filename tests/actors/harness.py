@@ -6,11 +6,14 @@ timers, and wait on state through asks; nothing sleeps.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
+
+import pykka
 
 from autohedge.actors.executor import ExecutorView
 from autohedge.actors.monitor import MonitoredPosition
@@ -174,12 +177,7 @@ class Harness:
         stream.sink.on_quote(q)
         if wait:
             for name in (strategy_name(symbol), MONITOR):
-                ref = self.directory.get(name)
-                if ref is not None:
-                    try:
-                        ref.ask(Barrier(), timeout=5)
-                    except Exception:
-                        pass  # it crashed on this quote: the test looks at the supervisor
+                self.barrier(name)
 
     def trigger_buy(self, symbol: str, mid: str = "100") -> None:
         """Fill the strategy's window around ``mid`` then dip the ask 8 bps below it: one buy signal."""
@@ -205,12 +203,15 @@ class Harness:
         ]
         for _ in range(2):
             for name in names:
-                ref = self.directory.get(name)
-                if ref is not None:
-                    try:
-                        ref.ask(Barrier(), timeout=5)
-                    except Exception:
-                        pass
+                self.barrier(name)
+
+    def barrier(self, name: ActorName) -> None:
+        """Wait until ``name`` has handled everything told to it so far (if it is running)."""
+        ref = self.directory.get(name)
+        if ref is not None:
+            # It may crash on what it is handling (or be stopped): the test then looks at the supervisor.
+            with contextlib.suppress(pykka.ActorDeadError):
+                ref.ask(Barrier(), timeout=5)
 
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)

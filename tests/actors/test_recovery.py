@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -10,6 +11,7 @@ from autohedge.core.actor_names import MONITOR
 from autohedge.core.child_states import ChildState
 from autohedge.core.clock import ManualClock
 from autohedge.core.config import PaperFaults
+from autohedge.core.errors import OrderRejected
 from autohedge.core.messages import OrderRequest, Quote
 from autohedge.core.types import Side, quantize_down
 from tests.actors.harness import Harness, wait_for
@@ -23,10 +25,9 @@ def protected(h: Harness, symbol: str) -> bool:
 def cancel_exits_on_venue(h: Harness, symbol: str) -> None:
     for order in h.open_sells(symbol):
         if order.status.is_open:
-            try:
+            # The OCO sibling went with the first cancel: the venue refuses to cancel it again.
+            with contextlib.suppress(OrderRejected):
                 h.paper_engine.cancel_order(symbol, venue_order_id=order.venue_order_id)
-            except Exception:
-                pass  # the OCO sibling went with the first cancel
 
 
 def test_monitor_restart_rebuilds_from_exchange_and_rearms_exits(harness: Harness) -> None:

@@ -8,9 +8,9 @@ from decimal import Decimal
 from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.core.clock import ManualClock
 from autohedge.core.types import OrderStatus, quantize_down
+from tests.actors.harness import Harness, make_config, wait_for
 
 LOT = Decimal("0.000001")
-from tests.actors.harness import Harness, make_config, wait_for
 
 
 def test_signal_marketable_buy_fills_and_arms_an_oco_for_the_net_quantity(harness: Harness) -> None:

@@ -36,7 +36,7 @@ headers = st.one_of(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     operation=st.sampled_from(OPERATIONS),
-    query=st.dictionaries(st.sampled_from(QUERY_NAMES + ["junk"]), query_values, max_size=3),
+    query=st.dictionaries(st.sampled_from([*QUERY_NAMES, "junk"]), query_values, max_size=3),
     auth=headers,
 )
 def test_fuzz_schema_routes_never_5xx_and_never_mutate_without_token(

@@ -1,4 +1,5 @@
-"""A local fake of Alpaca (Trading API v2, market data REST and streams) on 127.0.0.1, backed by the paper engine.
+"""A local fake of Alpaca (Trading API v2, market data REST and streams) on 127.0.0.1, backed by the paper
+engine.
 
 It checks the key headers, order parameters and the one-connection-per-endpoint stream limit, and
 answers with Alpaca's own status codes and error bodies. Fault switches: 429 after N requests, 5xx, slow
@@ -16,6 +17,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
 from autohedge.adapters.paper.engine import PaperEngine
@@ -351,8 +353,8 @@ class FakeAlpaca(FakeVenue):
         connection.send(json.dumps([{"T": "success", "msg": "connected"}]))
         try:
             auth = json.loads(connection.recv(timeout=10))
-        except Exception:
-            return
+        except (ConnectionClosed, OSError, ValueError):
+            return  # gone, silent past the timeout or not JSON: the client never authenticated
         if auth.get("key") != KEY_ID or auth.get("secret") != SECRET_KEY:
             connection.send(json.dumps([{"T": "error", "code": 402, "msg": "auth failed"}]))
             connection.close()
@@ -375,8 +377,8 @@ class FakeAlpaca(FakeVenue):
                             [{"T": "subscription", "trades": [], "quotes": sorted(client.topics), "bars": []}]
                         )
                     )
-        except Exception:
-            pass
+        except (ConnectionClosed, OSError):
+            pass  # an abrupt close (a dropped-socket drill or a client gone) ends this client, nothing more
         finally:
             self._remove_client(client)
 

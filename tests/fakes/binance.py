@@ -468,7 +468,8 @@ ROUTES = {
 
 
 class FakeBinance(FakeVenue):
-    """``with FakeBinance(symbols=["BTC/USDT"]) as fake:`` REST at ``fake.rest_url``, stream at ``fake.ws_url``."""
+    """``with FakeBinance(symbols=["BTC/USDT"]) as fake:`` REST at ``fake.rest_url``, stream at
+    ``fake.ws_url``."""
 
     def __init__(self, *, symbols: list[str], balances: dict[str, Decimal] | None = None) -> None:
         self.symbols = {s.replace("/", ""): s for s in symbols}

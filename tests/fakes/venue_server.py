@@ -3,12 +3,14 @@ engine, the request log, stream clients with their subscriptions, broadcast, and
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 
 from autohedge.adapters.paper.engine import PaperEngine
@@ -124,17 +126,14 @@ class FakeVenue:
         with self._clients_lock:
             targets = [c.connection for c in self._clients if topic is None or topic in c.topics]
         for connection in targets:
-            try:
+            # A client that is going away misses the frame.
+            with contextlib.suppress(ConnectionClosed, OSError):
                 connection.send(frame)
-            except Exception:
-                pass  # a client that is going away
 
     def drop_clients(self) -> None:
         """Cut every websocket without a close handshake (a dropped socket)."""
         with self._clients_lock:
             targets = [c.connection for c in self._clients]
         for connection in targets:
-            try:
+            with contextlib.suppress(OSError):  # already closed
                 connection.socket.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass

@@ -155,7 +155,8 @@ class AlpacaExchange:
         return tuple(out)
 
     def balances(self) -> dict[str, Balance]:
-        """Cash as the quote balance (crypto buying power is the non-marginable one); holdings from positions."""
+        """Cash as the quote balance (crypto buying power is the non-marginable one); holdings from
+        positions."""
         account = AlpacaAccount.model_validate(self._rest.account())
         cash = Decimal(account.non_marginable_buying_power or account.buying_power)
         out = {account.currency: Balance(asset=account.currency, free=cash)}
@@ -238,7 +239,8 @@ def create_market_stream(
     key, secret = secrets.autohedge_alpaca_api_key_id, secrets.autohedge_alpaca_api_secret_key
     if key is None or secret is None:
         raise AuthError(
-            "alpaca market data needs keys (set AUTOHEDGE_ALPACA_API_KEY_ID and AUTOHEDGE_ALPACA_API_SECRET_KEY)",
+            "alpaca market data needs keys (set AUTOHEDGE_ALPACA_API_KEY_ID and "
+            "AUTOHEDGE_ALPACA_API_SECRET_KEY)",
             venue=VENUE,
         )
     endpoints = config.venues.alpaca

@@ -68,7 +68,8 @@ def parse_rfc3339_ns(text: str | None) -> int:
 
 
 class SymbolMap:
-    """Our ``BASE/QUOTE`` <-> Alpaca: crypto orders ``BTC/USD``, crypto positions ``BTCUSD``, stocks ``AAPL``."""
+    """Our ``BASE/QUOTE`` <-> Alpaca: crypto orders ``BTC/USD``, crypto positions ``BTCUSD``, stocks
+    ``AAPL``."""
 
     def __init__(self, symbols: Iterable[str], crypto_assets: Iterable[str]) -> None:
         crypto = set(crypto_assets)
@@ -98,7 +99,8 @@ class SymbolMap:
         return symbol in self.crypto
 
     def from_order_symbol(self, venue_symbol: str) -> str | None:
-        """Orders use ``BTC/USD`` (legacy ``BTCUSD`` accepted) and ``AAPL``; None for symbols we do not trade."""
+        """Orders use ``BTC/USD`` (legacy ``BTCUSD`` accepted) and ``AAPL``; None for symbols we do not
+        trade."""
         return self._from_order.get(venue_symbol) or self._from_position.get(venue_symbol)
 
     def from_position_symbol(self, venue_symbol: str) -> str | None:

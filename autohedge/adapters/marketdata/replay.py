@@ -112,10 +112,10 @@ class ReplayStream:
     def _play_once(self, sink: QuoteSink) -> None:
         previous_ts: int | None = None
         with open(self._path, encoding="utf-8") as handle:
-            for line in handle:
+            for raw_line in handle:
                 if self._stop.is_set():
                     return
-                line = line.strip()
+                line = raw_line.strip()
                 if not line:
                     continue
                 try:

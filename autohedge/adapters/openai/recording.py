@@ -69,7 +69,7 @@ class ReplayClient:
     def __init__(self, path: Path) -> None:
         self._records: list[dict[str, Any]] = []
         try:
-            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            for line in path.read_text(encoding="utf-8").splitlines():
                 if line.strip():
                     self._records.append(json.loads(line))
         except (OSError, json.JSONDecodeError) as exc:

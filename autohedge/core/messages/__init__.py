@@ -1,10 +1,65 @@
-"""Every message type, importable from ``core.messages``."""
+"""Every message type, importable from ``autohedge.core.messages``."""
 
-from autohedge.core.messages import base, commands, data, events, supervision
-from autohedge.core.messages.base import *
-from autohedge.core.messages.commands import *
-from autohedge.core.messages.data import *
-from autohedge.core.messages.events import *
-from autohedge.core.messages.supervision import *
+from __future__ import annotations
 
-__all__ = [*base.__all__, *data.__all__, *commands.__all__, *events.__all__, *supervision.__all__]
+from autohedge.core.messages.base import (
+    Message,
+)
+from autohedge.core.messages.commands import (
+    CancelEntries,
+    ClosePosition,
+    SetEntryGate,
+    Signal,
+    SyncPositions,
+)
+from autohedge.core.messages.data import (
+    Balance,
+    OcoRequest,
+    OcoSnapshot,
+    OrderRequest,
+    OrderSnapshot,
+    PositionSnapshot,
+    Quote,
+    SymbolRules,
+)
+from autohedge.core.messages.events import (
+    EntryProtection,
+    OrderCanceled,
+    OrderFilled,
+    ReconciliationCompleted,
+)
+from autohedge.core.messages.supervision import (
+    ChildFailed,
+    ChildStarted,
+    ChildStopped,
+    RestartChild,
+    VenueDataResumed,
+    VenueDataStale,
+)
+
+__all__ = [
+    "Balance",
+    "CancelEntries",
+    "ChildFailed",
+    "ChildStarted",
+    "ChildStopped",
+    "ClosePosition",
+    "EntryProtection",
+    "Message",
+    "OcoRequest",
+    "OcoSnapshot",
+    "OrderCanceled",
+    "OrderFilled",
+    "OrderRequest",
+    "OrderSnapshot",
+    "PositionSnapshot",
+    "Quote",
+    "ReconciliationCompleted",
+    "RestartChild",
+    "SetEntryGate",
+    "Signal",
+    "SymbolRules",
+    "SyncPositions",
+    "VenueDataResumed",
+    "VenueDataStale",
+]

@@ -147,9 +147,9 @@ def build_messages(context: LlmContext) -> list[dict[str, str]]:
     current = context.quotes[-1]
     system = (
         "You are the decision model of a spot trading bot. You only decide; the bot sizes, checks risk and "
-        "places orders. Spot is long-only: 'buy' opens or adds to a position, 'sell' closes the held position, "
-        "'hold' does nothing. Answer with JSON matching the given schema and nothing else. Prices are absolute "
-        "numbers in the quote currency. Use null to accept the bot's defaults."
+        "places orders. Spot is long-only: 'buy' opens or adds to a position, 'sell' closes the held "
+        "position, 'hold' does nothing. Answer with JSON matching the given schema and nothing else. "
+        "Prices are absolute numbers in the quote currency. Use null to accept the bot's defaults."
     )
     lines = [
         f"Symbol: {context.symbol}",
@@ -168,13 +168,13 @@ def build_messages(context: LlmContext) -> list[dict[str, str]]:
         (
             f"Limits: order size {context.params.order_amount} quote currency, max position "
             f"{context.params.max_position_size}; default take-profit +{context.params.take_profit_pct}% and "
-            f"stop-loss -{context.params.stop_loss_pct}% from entry; the bot trades only when the spread is at most "
-            f"{context.max_spread_bps} bps."
+            f"stop-loss -{context.params.stop_loss_pct}% from entry; the bot trades only when the spread "
+            f"is at most {context.max_spread_bps} bps."
         ),
         (
             f"Your take-profit is used only when above the entry and at most "
-            f"{context.params.take_profit_pct * TP_BOUND_FACTOR}% above it; your stop-loss only when below the "
-            f"entry and at most {context.params.stop_loss_pct * SL_BOUND_FACTOR}% below it."
+            f"{context.params.take_profit_pct * TP_BOUND_FACTOR}% above it; your stop-loss only when "
+            f"below the entry and at most {context.params.stop_loss_pct * SL_BOUND_FACTOR}% below it."
         ),
     ]
     if context.hft_signal is not None:
@@ -184,7 +184,8 @@ def build_messages(context: LlmContext) -> list[dict[str, str]]:
         )
     else:
         lines.append(
-            f"Decide: buy, sell or hold. A buy needs an edge of about {context.min_edge_bps} bps or a clear reason."
+            f"Decide: buy, sell or hold. A buy needs an edge of about {context.min_edge_bps} bps or a clear "
+            "reason."
         )
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
 

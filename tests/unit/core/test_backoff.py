@@ -23,5 +23,5 @@ def test_backoff_huge_restart_count_does_not_overflow() -> None:
 
 
 def test_backoff_negative_count_raises() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="restart_count"):
         Backoff(1.0, 2.0).delay_s(-1, random.Random(0))

@@ -23,7 +23,7 @@ def test_auth_query_string_example_signature() -> None:
 
 
 def test_auth_non_ascii_symbol_is_percent_encoded_before_signing() -> None:
-    params = [("symbol", "１２３４５６"), *PARAMS[1:]]
+    params = [("symbol", "\uff11\uff12\uff13\uff14\uff15\uff16"), *PARAMS[1:]]  # full-width digits 1-6
     payload = encode_params(params)
     assert payload.startswith("symbol=%EF%BC%91%EF%BC%92")
     assert sign(SECRET, payload) == "e1353ec6b14d888f1164ae9af8228a3dbd508bc82eb867db8ab6046442f33ef3"

@@ -9,7 +9,10 @@ from autohedge.core.clock import ManualClock
 from autohedge.core.errors import MalformedMessage
 from autohedge.core.messages import Quote
 
-LINE = '{"symbol": "BTC/USDT", "bid": "60000.1", "ask": 60000.5, "bid_size": "0.5", "ask_size": "0.7", "ts_event": 1700000000000000000}'
+LINE = (
+    '{"symbol": "BTC/USDT", "bid": "60000.1", "ask": 60000.5, "bid_size": "0.5", "ask_size": "0.7", '
+    '"ts_event": 1700000000000000000}'
+)
 
 
 def test_replay_parse_line_decimal_from_strings_and_numbers() -> None:

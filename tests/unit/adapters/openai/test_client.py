@@ -98,7 +98,10 @@ def test_client_failure_is_a_typed_error(
 def test_client_response_without_usage_counts_zero_tokens(
     fake: FakeOpenAIServer, make_client: MakeClient
 ) -> None:
-    body = '{"choices": [{"index": 0, "message": {"role": "assistant", "content": "{}"}, "finish_reason": "stop"}]}'
+    body = (
+        '{"choices": [{"index": 0, "message": {"role": "assistant", "content": "{}"}, '
+        '"finish_reason": "stop"}]}'
+    )
     fake.script(Reply(raw_body=body.encode()))
 
     completion = make_client().complete(MESSAGES, schema=SIGNAL_JSON_SCHEMA)
