@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import queue
 import statistics
 import sys
 import threading
@@ -112,8 +113,9 @@ class Running:
         depths: dict[str, int] = {}
         for name in self.engine.parts.directory.names():
             ref = self.engine.parts.directory.get(name)
-            if ref is not None:
-                depths[name] = ref.actor_inbox.qsize()
+            inbox = ref.actor_inbox if ref is not None else None
+            if isinstance(inbox, queue.Queue):  # a threading actor's inbox
+                depths[name] = inbox.qsize()
         return depths
 
     def drain(self) -> None:
@@ -288,9 +290,9 @@ def main(argv: list[str] | None = None) -> int:
         f"medians of {args.trials} trials, {args.seconds:.0f}s each, python {sys.version.split()[0]}, "
         f"{psutil.cpu_count()} cores"
     )
-    for rate, r in ladder.items():
+    for offered, r in ladder.items():
         print(
-            f"offered {float(rate):>9,.0f}/s  achieved {r['offered_per_s']:>9,.0f}/s  decided on "
+            f"offered {float(offered):>9,.0f}/s  achieved {r['offered_per_s']:>9,.0f}/s  decided on "
             f"{r['decided_share']:7.2%} (rest conflated)  deepest inbox: "
             f"strategy {r['max_strategy_inbox']:.0f}, executor {r['max_executor_inbox']:.0f}, "
             f"monitor {r['max_monitor_inbox']:.0f}"

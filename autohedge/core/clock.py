@@ -40,7 +40,7 @@ class Clock(Protocol):
         """Unix epoch time in ns: for ``ts_init`` and anything shown to users or venues."""
         ...
 
-    def call_later(self, delay_s: float, callback: Callable[[], None]) -> TimerHandle:
+    def call_later(self, delay_s: float, callback: Callable[[], object]) -> TimerHandle:
         """Run ``callback`` once after ``delay_s`` seconds (on the clock's scheduler thread)."""
         ...
 
@@ -49,7 +49,7 @@ class Clock(Protocol):
 class _Entry:
     due_ns: int
     seq: int
-    callback: Callable[[], None] = field(compare=False)
+    callback: Callable[[], object] = field(compare=False)
     cancelled: bool = field(default=False, compare=False)
 
     def cancel(self) -> None:
@@ -79,7 +79,7 @@ class RealClock:
     def wall_ns(self) -> int:
         return time.time_ns()
 
-    def call_later(self, delay_s: float, callback: Callable[[], None]) -> TimerHandle:
+    def call_later(self, delay_s: float, callback: Callable[[], object]) -> TimerHandle:
         entry = _Entry(self.monotonic_ns() + int(max(0.0, delay_s) * NS_PER_S), next(self._seq), callback)
         with self._cond:
             if self._stopped:
@@ -135,7 +135,7 @@ class ManualClock:
         with self._lock:
             return self._mono + self._wall_offset
 
-    def call_later(self, delay_s: float, callback: Callable[[], None]) -> TimerHandle:
+    def call_later(self, delay_s: float, callback: Callable[[], object]) -> TimerHandle:
         with self._lock:
             entry = _Entry(self._mono + round(max(0.0, delay_s) * NS_PER_S), next(self._seq), callback)
             heapq.heappush(self._heap, entry)

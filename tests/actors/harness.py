@@ -223,6 +223,17 @@ class Harness:
     def position(self, symbol: str) -> MonitoredPosition | None:
         return next((p for p in self.positions() if p.symbol == symbol), None)
 
+    def held(self, symbol: str) -> MonitoredPosition:
+        """The monitor's position in ``symbol``; the test fails if there is none."""
+        position = self.position(symbol)
+        assert position is not None, f"no position in {symbol}"
+        return position
+
+    def is_protected(self, symbol: str) -> bool:
+        """A position in ``symbol`` exists and has a live exit (a state to wait for)."""
+        position = self.position(symbol)
+        return position is not None and position.protected
+
     def executor_snapshot(self) -> ExecutorView:
         view = self.engine.ask(EXECUTOR, GetSnapshot())
         assert isinstance(view, ExecutorView)

@@ -17,11 +17,6 @@ from autohedge.core.types import Side, quantize_down
 from tests.actors.harness import Harness, wait_for
 
 
-def protected(h: Harness, symbol: str) -> bool:
-    pos = h.position(symbol)
-    return pos is not None and bool(pos.protected)
-
-
 def cancel_exits_on_venue(h: Harness, symbol: str) -> None:
     for order in h.open_sells(symbol):
         if order.status.is_open:
@@ -33,8 +28,8 @@ def cancel_exits_on_venue(h: Harness, symbol: str) -> None:
 def test_monitor_restart_rebuilds_from_exchange_and_rearms_exits(harness: Harness) -> None:
     h = harness
     h.trigger_buy("BTC/USDT")
-    wait_for(lambda: protected(h, "BTC/USDT"))
-    old_exits = set(h.position("BTC/USDT").exit_order_ids)
+    wait_for(lambda: h.is_protected("BTC/USDT"))
+    old_exits = set(h.held("BTC/USDT").exit_order_ids)
     h.exchange.fail("positions", lambda: RuntimeError("monitor bug"), thread_prefix="PositionMonitorActor")
 
     h.clock.advance(1.0)  # CheckExits crashes the monitor
@@ -43,9 +38,9 @@ def test_monitor_restart_rebuilds_from_exchange_and_rearms_exits(harness: Harnes
     h.clock.advance(0.5)
 
     wait_for(
-        lambda: h.child(MONITOR).state is ChildState.RUNNING and protected(h, "BTC/USDT"), what="re-armed"
+        lambda: h.child(MONITOR).state is ChildState.RUNNING and h.is_protected("BTC/USDT"), what="re-armed"
     )
-    new_exits = set(h.position("BTC/USDT").exit_order_ids)
+    new_exits = set(h.held("BTC/USDT").exit_order_ids)
     assert new_exits and not (new_exits & old_exits)
     assert {o.client_order_id for o in h.open_sells("BTC/USDT")} == new_exits
 
@@ -81,21 +76,21 @@ def test_startup_adopts_existing_positions_before_strategies_start(
 def test_orphan_repair_spaced_and_limited_then_unprotected(make_harness: Callable[..., Harness]) -> None:
     h = make_harness().start()
     h.trigger_buy("BTC/USDT")
-    wait_for(lambda: protected(h, "BTC/USDT"))
+    wait_for(lambda: h.is_protected("BTC/USDT"))
     h.paper.set_faults(PaperFaults(reject_rate=1.0))
     cancel_exits_on_venue(h, "BTC/USDT")
 
     h.advance(1.0)  # CheckExits: orphan detected, attempt 1 fails at once
-    wait_for(lambda: h.position("BTC/USDT").repair_attempts == 1)
+    wait_for(lambda: h.held("BTC/USDT").repair_attempts == 1)
     h.advance(29.0)
-    assert h.position("BTC/USDT").repair_attempts == 1  # not before 30 s
+    assert h.held("BTC/USDT").repair_attempts == 1  # not before 30 s
     h.advance(1.0)
-    wait_for(lambda: h.position("BTC/USDT").repair_attempts == 2)
+    wait_for(lambda: h.held("BTC/USDT").repair_attempts == 2)
     h.advance(30.0)
-    wait_for(lambda: h.position("BTC/USDT").unprotected, what="unprotected")
+    wait_for(lambda: h.held("BTC/USDT").unprotected, what="unprotected")
     h.advance(120.0)
 
-    pos = h.position("BTC/USDT")
+    pos = h.held("BTC/USDT")
     assert pos.repair_attempts == 3 and not pos.protected
     assert h.metrics.get("positions_unprotected") == 1
     assert h.exchange.calls.count("submit_oco") == 1 + 3
@@ -104,24 +99,24 @@ def test_orphan_repair_spaced_and_limited_then_unprotected(make_harness: Callabl
 def test_orphan_repaired_on_a_later_attempt(make_harness: Callable[..., Harness]) -> None:
     h = make_harness().start()
     h.trigger_buy("BTC/USDT")
-    wait_for(lambda: protected(h, "BTC/USDT"))
+    wait_for(lambda: h.is_protected("BTC/USDT"))
     h.paper.set_faults(PaperFaults(reject_rate=1.0))
     cancel_exits_on_venue(h, "BTC/USDT")
     h.advance(1.0)
-    wait_for(lambda: h.position("BTC/USDT").repair_attempts == 1)
+    wait_for(lambda: h.held("BTC/USDT").repair_attempts == 1)
 
     h.paper.set_faults(PaperFaults())
     h.advance(30.0)
 
-    wait_for(lambda: protected(h, "BTC/USDT"), what="repaired")
+    wait_for(lambda: h.is_protected("BTC/USDT"), what="repaired")
     assert h.metrics.get("orphans_repaired") == 1
 
 
 def test_position_gone_from_exchange_is_removed(harness: Harness) -> None:
     h = harness
     h.trigger_buy("BTC/USDT")
-    wait_for(lambda: protected(h, "BTC/USDT"))
-    qty = quantize_down(h.position("BTC/USDT").qty, Decimal("0.000001"))
+    wait_for(lambda: h.is_protected("BTC/USDT"))
+    qty = quantize_down(h.held("BTC/USDT").qty, Decimal("0.000001"))
     cancel_exits_on_venue(h, "BTC/USDT")
     h.paper_engine.submit_order(
         OrderRequest(

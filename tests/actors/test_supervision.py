@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 
 import pytest
 
 from autohedge.actors.strategy import HftSignalSource
-from autohedge.core.actor_names import EXECUTOR, feed_name, strategy_name
+from autohedge.core.actor_names import EXECUTOR, ActorName, feed_name, strategy_name
 from autohedge.core.child_states import ChildState
 from autohedge.core.gates import Gate
 from autohedge.core.messages import Quote, Signal
@@ -24,10 +25,18 @@ def crash_feed(h: Harness) -> None:
     wait_for(lambda: h.child(FEED).state is ChildState.RESTARTING, what="feed restarting")
 
 
-def restart_delay(h: Harness, name: str) -> float:
+def restart_delay(h: Harness, name: ActorName) -> float:
     delay = h.child(name).next_restart_in_s
     assert delay is not None
     return delay
+
+
+def stream_started(h: Harness, streams: int) -> bool:
+    return len(h.streams) == streams and h.streams[-1].started.is_set()
+
+
+def feed_running_on_stream(h: Harness, streams: int) -> bool:
+    return len(h.streams) == streams and h.child(FEED).state is ChildState.RUNNING
 
 
 def test_feed_crash_restarts_after_exact_backoff_delays(make_harness: Callable[..., Harness]) -> None:
@@ -39,7 +48,7 @@ def test_feed_crash_restarts_after_exact_backoff_delays(make_harness: Callable[.
         h.clock.advance(delays[-1] - 0.001)
         assert h.child(FEED).state is ChildState.RESTARTING  # not a moment early
         h.clock.advance(0.001)
-        wait_for(lambda n=n: len(h.streams) == n + 2 and h.streams[-1].started.is_set(), what="new stream")
+        wait_for(functools.partial(stream_started, h, n + 2), what="new stream")
         wait_for(lambda: h.child(FEED).state is ChildState.RUNNING)
     assert delays == [0.5, 1.0, 2.0]
     assert h.child(FEED).restarts == 3
@@ -50,7 +59,7 @@ def test_feed_restart_count_resets_after_stable_period(make_harness: Callable[..
     for n in range(2):
         crash_feed(h)
         h.clock.advance(restart_delay(h, FEED))
-        wait_for(lambda n=n: len(h.streams) == n + 2 and h.child(FEED).state is ChildState.RUNNING)
+        wait_for(functools.partial(feed_running_on_stream, h, n + 2))
 
     h.clock.advance(60.0)  # reset_after_s of stable running
     h.settle()
@@ -95,8 +104,9 @@ def test_executor_crash_loop_trips_kill_switch_exits_keep_working(
 ) -> None:
     h = make_harness(oco=False).start()
     h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.position("BTC/USDT") is not None and h.position("BTC/USDT").protected)
-    stop = h.position("BTC/USDT").stop_loss
+    wait_for(lambda: h.is_protected("BTC/USDT"))
+    stop = h.held("BTC/USDT").stop_loss
+    assert stop is not None
     h.exchange.fail(
         "open_orders", lambda: RuntimeError("executor start bug"), times=100, thread_prefix="ExecutorActor"
     )

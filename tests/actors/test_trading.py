@@ -16,7 +16,7 @@ LOT = Decimal("0.000001")
 def test_signal_marketable_buy_fills_and_arms_an_oco_for_the_net_quantity(harness: Harness) -> None:
     harness.trigger_buy("BTC/USDT")
 
-    wait_for(lambda: harness.position("BTC/USDT") is not None and harness.position("BTC/USDT").protected)
+    wait_for(lambda: harness.is_protected("BTC/USDT"))
     buy = harness.buys("BTC/USDT")[0]
     sells = harness.open_sells("BTC/USDT")
     assert buy.status is OrderStatus.FILLED
@@ -43,7 +43,7 @@ def test_partial_fills_exit_quantity_is_filled_minus_base_fees(make_harness: Cal
     wait_for(
         lambda: (
             h.buys("BTC/USDT")[0].status is OrderStatus.FILLED
-            and h.position("BTC/USDT").qty == h.buys("BTC/USDT")[0].filled_qty - h.buys("BTC/USDT")[0].fee
+            and h.held("BTC/USDT").qty == h.buys("BTC/USDT")[0].filled_qty - h.buys("BTC/USDT")[0].fee
         )
     )
 
@@ -60,7 +60,7 @@ def test_outcome_unknown_after_placement_leaves_exactly_one_order(
 
     h.trigger_buy("BTC/USDT")
 
-    wait_for(lambda: h.position("BTC/USDT") is not None and h.position("BTC/USDT").protected)
+    wait_for(lambda: h.is_protected("BTC/USDT"))
     assert len(h.buys("BTC/USDT")) == 1
     assert h.metrics.get("outcome_unknown_resolved") == 1
 
@@ -104,10 +104,11 @@ def test_insufficient_balance_no_order_typed_refusal_logged(make_harness: Callab
 def test_no_oco_tp_rests_and_the_monitor_closes_at_the_stop(make_harness: Callable[..., Harness]) -> None:
     h = make_harness(oco=False).start()
     h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.position("BTC/USDT") is not None and h.position("BTC/USDT").protected)
+    wait_for(lambda: h.is_protected("BTC/USDT"))
     tp = h.open_sells("BTC/USDT")
     assert len(tp) == 1 and tp[0].list_id is None
-    stop = h.position("BTC/USDT").stop_loss
+    stop = h.held("BTC/USDT").stop_loss
+    assert stop is not None
 
     h.quote("BTC/USDT", str(stop - Decimal("0.05")), str(stop))
     h.settle()
@@ -123,8 +124,9 @@ def test_no_oco_tp_rests_and_the_monitor_closes_at_the_stop(make_harness: Callab
 def test_polling_mode_guards_the_stop_from_polled_prices(make_harness: Callable[..., Harness]) -> None:
     h = make_harness(make_config(monitor={"mode": "polling"}), oco=False).start()
     h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.position("BTC/USDT") is not None and h.position("BTC/USDT").protected)
-    stop = h.position("BTC/USDT").stop_loss
+    wait_for(lambda: h.is_protected("BTC/USDT"))
+    stop = h.held("BTC/USDT").stop_loss
+    assert stop is not None
 
     h.quote("BTC/USDT", str(stop - Decimal("0.05")), str(stop))
     h.settle()

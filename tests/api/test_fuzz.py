@@ -25,7 +25,7 @@ text = st.text(alphabet=string.printable, max_size=20)
 query_values = st.one_of(
     text, st.integers(min_value=-(10**6), max_value=10**6).map(str), st.sampled_from(["true", "false", ""])
 )
-headers = st.one_of(
+headers: st.SearchStrategy[dict[str, str]] = st.one_of(
     st.just({}),
     st.just({"Authorization": f"Bearer {TOKEN}"}),
     text.map(lambda t: {"Authorization": "Bearer " + t.replace("\n", "").replace("\r", "")}),

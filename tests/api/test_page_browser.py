@@ -25,6 +25,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def dump_dom(url: str) -> str:
+    assert CHROMIUM is not None
     with tempfile.TemporaryDirectory() as profile:
         result = subprocess.run(
             [
@@ -55,8 +56,8 @@ def dump_dom(url: str) -> str:
 def test_page_shows_positions_actors_and_events_of_a_running_engine(make_harness) -> None:  # type: ignore[no-untyped-def]
     h: Harness = make_harness().start()
     h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.position("BTC/USDT") is not None and h.position("BTC/USDT").protected)
-    exit_id = h.position("BTC/USDT").exit_order_ids[0]
+    wait_for(lambda: h.is_protected("BTC/USDT"))
+    exit_id = h.held("BTC/USDT").exit_order_ids[0]
     server = ApiServer(
         create_app(EngineController(h.engine), token=SecretStr(TOKEN), token_env="AUTOHEDGE_API_TOKEN"),
         host="127.0.0.1",

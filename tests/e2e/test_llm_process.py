@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from tests.fakes.openai_server import FakeOpenAIServer, Reply, signal_json
 pytestmark = pytest.mark.e2e
 
 
-def run(config: Path, tmp_path: Path, seconds: int) -> dict:
+def run(config: Path, tmp_path: Path, seconds: int) -> dict[str, Any]:
     summary = tmp_path / "summary.json"
     result = subprocess.run(
         [

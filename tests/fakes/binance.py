@@ -153,7 +153,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _symbol(self, params: dict[str, str]) -> str | None:
         venue_symbol = params.get("symbol", "")
-        symbol = self.server.fake.symbols.get(venue_symbol)
+        symbol: str | None = self.server.fake.symbols.get(venue_symbol)
         if symbol is None:
             self._error(400, -1121, "Invalid symbol.")
         return symbol
@@ -269,6 +269,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _lose_response_if_asked(self) -> bool:
         state = self.server.state
+        lose: bool
         with state.lock:
             lose, state.faults.lose_next_order_response = state.faults.lose_next_order_response, False
         if lose:  # the order exists; the client never hears so

@@ -52,7 +52,12 @@ def test_real_clock_call_later_runs_on_the_scheduler_thread() -> None:
     clock = RealClock()
     done = threading.Event()
     names: list[str] = []
-    clock.call_later(0.0, lambda: (names.append(threading.current_thread().name), done.set()))
+
+    def record() -> None:
+        names.append(threading.current_thread().name)
+        done.set()
+
+    clock.call_later(0.0, record)
     assert done.wait(timeout=5)
     clock.stop()
     assert names == ["autohedge-timers"]

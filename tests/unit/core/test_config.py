@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,7 @@ def test_config_repository_default_is_valid() -> None:
         ({"exchange": {"venue": "ftx"}}, "exchange.venue"),
     ],
 )
-def test_config_bad_value_names_the_key_path(raw: dict, key_path: str, tmp_path: Path) -> None:
+def test_config_bad_value_names_the_key_path(raw: dict[str, Any], key_path: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(raw, base_dir=tmp_path)
     assert info.value.key_path == key_path

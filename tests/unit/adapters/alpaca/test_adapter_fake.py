@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from autohedge.adapters.alpaca.adapter import AlpacaExchange, create_exchange, create_market_stream
 from autohedge.core.clock import RealClock
@@ -48,7 +49,9 @@ def config(fake: FakeAlpaca, timeout_s: float = 5.0) -> AppConfig:
 
 
 def secrets(key: str = KEY_ID) -> Secrets:
-    return Secrets(autohedge_alpaca_api_key_id=key, autohedge_alpaca_api_secret_key=SECRET_KEY)
+    return Secrets(
+        autohedge_alpaca_api_key_id=SecretStr(key), autohedge_alpaca_api_secret_key=SecretStr(SECRET_KEY)
+    )
 
 
 def exchange(fake: FakeAlpaca, *, key: str = KEY_ID, timeout_s: float = 5.0) -> AlpacaExchange:

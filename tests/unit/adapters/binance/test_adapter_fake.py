@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from pydantic import SecretStr
 
 from autohedge.adapters.binance.adapter import BinanceExchange, create_exchange, create_market_stream
 from autohedge.core.clock import RealClock
@@ -38,7 +39,9 @@ def config(fake: FakeBinance, timeout_s: float = 5.0):  # type: ignore[no-untype
 
 
 def exchange(fake: FakeBinance, *, key: str = API_KEY, timeout_s: float = 5.0) -> BinanceExchange:
-    secrets = Secrets(autohedge_binance_api_key=key, autohedge_binance_api_secret=API_SECRET)
+    secrets = Secrets(
+        autohedge_binance_api_key=SecretStr(key), autohedge_binance_api_secret=SecretStr(API_SECRET)
+    )
     return create_exchange(config(fake, timeout_s), secrets, RealClock())
 
 
