@@ -1,6 +1,7 @@
 """``autohedge`` command line: ``run`` and ``check-config``.
 
-Exit codes: 0 clean run, 2 bad configuration (one line naming the key path), 1 anything else.
+Exit codes: 0 clean run, 2 bad configuration (one line naming the key path) or a clashing installation
+(one line naming the other distribution), 1 anything else.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import SecretStr
 
 from autohedge.core.config import AppConfig, load_config
 from autohedge.core.errors import ConfigError, FatalVenueError
+from autohedge.install_check import installed_problem
 from autohedge.logging import configure_logging
 
 if TYPE_CHECKING:
@@ -55,6 +57,10 @@ def _load(path: Path) -> AppConfig | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    problem = installed_problem()
+    if problem is not None:
+        print(f"installation error: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
     config = _load(args.config)
     if config is None:
         return EXIT_CONFIG
