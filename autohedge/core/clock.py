@@ -141,11 +141,6 @@ class ManualClock:
             heapq.heappush(self._heap, entry)
         return entry
 
-    def pending_delays_s(self) -> list[float]:
-        """Seconds until each live timer is due, soonest first (for assertions)."""
-        with self._lock:
-            return sorted((e.due_ns - self._mono) / NS_PER_S for e in self._heap if not e.cancelled)
-
     def advance(self, seconds: float) -> int:
         """Move time forward, firing due callbacks in deadline order. Returns how many fired.
 

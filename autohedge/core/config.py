@@ -38,7 +38,6 @@ __all__ = [
     "VenueEndpoints",
     "VenuesConfig",
     "load_config",
-    "load_secrets",
 ]
 
 Pct = Annotated[Decimal, Field(gt=0, lt=100)]
@@ -92,8 +91,6 @@ class MonitorConfig(_Model):
     poll_interval_s: Annotated[float, Field(gt=0)] = 1.0
     orphan_retry_s: Annotated[float, Field(gt=0)] = 30.0
     orphan_max_attempts: Annotated[int, Field(ge=1, le=100)] = 3
-    verify_interval_s: Annotated[float, Field(gt=0)] = 5.0
-    """How often live exits and positions are checked against the exchange."""
 
 
 class SupervisorConfig(_Model):
@@ -247,10 +244,6 @@ class Secrets(BaseSettings):
     autohedge_binance_api_secret: SecretStr | None = None
     autohedge_alpaca_api_key_id: SecretStr | None = None
     autohedge_alpaca_api_secret_key: SecretStr | None = None
-
-
-def load_secrets() -> Secrets:
-    return Secrets()
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:

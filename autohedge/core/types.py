@@ -63,10 +63,6 @@ class Side(StrEnum):
     BUY = "buy"
     SELL = "sell"
 
-    @property
-    def opposite(self) -> Side:
-        return Side.SELL if self is Side.BUY else Side.BUY
-
 
 class OrderType(StrEnum):
     LIMIT = "limit"

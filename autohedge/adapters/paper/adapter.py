@@ -59,9 +59,6 @@ class PaperExchange:
     def set_faults(self, faults: PaperFaults) -> None:
         self._faults.set(faults)
 
-    def set_oco(self, enabled: bool) -> None:
-        self.capabilities = capabilities(oco=enabled)
-
     def on_quote(self, quote: Quote) -> None:
         self.engine.on_quote(quote)
 

@@ -44,10 +44,6 @@ class OrderFilled(Message):
     ts_event: int
     ts_init: int
 
-    @property
-    def is_complete(self) -> bool:
-        return self.cum_filled_qty >= self.order_qty
-
 
 class OrderCanceled(Message):
     symbol: Symbol
