@@ -3,43 +3,21 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.e2e.test_process import write_config
+from tests.e2e.process import Run, run_for, write_config
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, signal_json
 
 pytestmark = pytest.mark.e2e
 
 
-def run(config: Path, tmp_path: Path, seconds: int) -> dict[str, Any]:
-    summary = tmp_path / "summary.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "autohedge.cli",
-            "run",
-            "--config",
-            str(config),
-            "--duration",
-            str(seconds),
-            "--summary-json",
-            str(summary),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={"PATH": "/usr/bin:/bin", "OPENAI_API_KEY": ""},
+def run(config: Path, tmp_path: Path, seconds: int) -> Run:
+    """No keys in the environment: the model is the local fake or a replay file."""
+    return run_for(
+        config, tmp_path, seconds, env={"PATH": "/usr/bin:/bin", "OPENAI_API_KEY": ""}, timeout_s=120
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return {"summary": json.loads(summary.read_text(encoding="utf-8")), "log": result.stderr}
 
 
 def test_llm_strategy_model_approved_entry_is_filled_and_protected(tmp_path: Path) -> None:
@@ -61,9 +39,9 @@ def test_llm_strategy_model_approved_entry_is_filled_and_protected(tmp_path: Pat
         )
         out = run(config, tmp_path, 6)
         assert fake.requests, "the model was never asked"
-    counters = out["summary"]["counters"]
+    counters = out.summary["counters"]
     assert counters["orders_filled"] >= 1 and counters["exits_armed"] >= 1
-    assert out["summary"]["positions"] and all(p["protected"] for p in out["summary"]["positions"])
+    assert out.summary["positions"] and all(p["protected"] for p in out.summary["positions"])
     assert len(record.read_text(encoding="utf-8").splitlines()) >= 1
 
 
@@ -100,4 +78,4 @@ def test_llm_replay_file_trades_without_any_server(tmp_path: Path) -> None:
         },
     )
     out = run(config, tmp_path, 5)
-    assert out["summary"]["counters"]["orders_filled"] >= 1
+    assert out.summary["counters"]["orders_filled"] >= 1

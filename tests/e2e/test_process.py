@@ -6,52 +6,19 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from autohedge.core.actor_names import EXECUTOR, MONITOR, feed_name, strategy_name
+from tests.e2e.process import autohedge, run_for, write_config
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def write_config(tmp_path: Path, **changes: object) -> Path:
-    config = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
-    config["api"]["enabled"] = False
-    for dotted, value in changes.items():
-        node = config
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    return path
-
-
-def autohedge(*args: str) -> list[str]:
-    return [sys.executable, "-m", "autohedge.cli", *args]
-
 
 def test_default_config_trades_within_30_seconds(tmp_path: Path) -> None:
-    summary = tmp_path / "summary.json"
-    result = subprocess.run(
-        autohedge(
-            "run", "--config", str(write_config(tmp_path)), "--duration", "30", "--summary-json", str(summary)
-        ),
-        cwd=tmp_path,
-        check=False,  # the exit code is asserted with the output attached
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    data = json.loads(summary.read_text(encoding="utf-8"))
+    data = run_for(write_config(tmp_path), tmp_path, 30).summary
     counters = data["counters"]
     assert counters["quotes"] > 300
     assert (

@@ -1,0 +1,105 @@
+"""Running the real ``autohedge`` process in end-to-end tests: config files, the command, drills."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.fakes.venue_server import FakeVenue
+
+__all__ = ["REPO", "Run", "autohedge", "run_for", "run_with_venue_drills", "write_config"]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write_config(tmp_path: Path, **changes: object) -> Path:
+    """The repository's ``config.yaml`` with the API off and ``changes`` (dotted key paths) applied."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    config["api"]["enabled"] = False
+    for dotted, value in changes.items():
+        node = config
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def autohedge(*args: str) -> list[str]:
+    return [sys.executable, "-m", "autohedge.cli", *args]
+
+
+@dataclass(frozen=True)
+class Run:
+    output: str
+    """What the process wrote (its log), for failure messages and log assertions."""
+    summary: dict[str, Any]
+    """The ``--summary-json`` document."""
+
+
+def _run_command(config: Path, seconds: float, summary: Path) -> list[str]:
+    return autohedge(
+        "run", "--config", str(config), "--duration", str(seconds), "--summary-json", str(summary)
+    )
+
+
+def run_for(
+    config: Path,
+    tmp_path: Path,
+    seconds: float,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout_s: float = 90,
+) -> Run:
+    """``autohedge run`` for ``seconds``; it must exit 0 and leave a summary."""
+    summary = tmp_path / "summary.json"
+    result = subprocess.run(
+        _run_command(config, seconds, summary),
+        cwd=tmp_path,
+        env=None if env is None else dict(env),
+        check=False,  # the exit code is asserted with the output attached
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return Run(output=result.stderr, summary=json.loads(summary.read_text(encoding="utf-8")))
+
+
+def run_with_venue_drills(fake: FakeVenue, config: Path, tmp_path: Path, env: Mapping[str, str]) -> Run:
+    """``autohedge run`` for 12 s against ``fake``, with two drills driven by the process's own log: the
+    response to the first entry after start-up is lost, and every stream is dropped once an exit is armed.
+    """
+    summary = tmp_path / "summary.json"
+    proc = subprocess.Popen(
+        _run_command(config, 12, summary),
+        cwd=tmp_path,
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    log: list[str] = []
+    dropped = lost = False
+    for line in proc.stdout:
+        log.append(line)
+        if not lost and "strategies_started" in line:
+            fake.faults.lose_next_order_response = True  # the first entry's response will be lost
+            lost = True
+        if not dropped and "exit_armed" in line:
+            fake.drop_clients()
+            dropped = True
+    proc.wait(timeout=30)
+    output = "".join(log)
+    assert proc.returncode == 0, output[-4000:]
+    return Run(output=output, summary=json.loads(summary.read_text(encoding="utf-8")))
