@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import socket
 import time
-from dataclasses import dataclass
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -25,7 +23,7 @@ from autohedge.core.clock import RealClock
 from autohedge.core.errors import InsufficientFunds, OrderRejected, UnknownOrder
 from autohedge.core.messages import OrderRequest, OrderSnapshot, Quote, SymbolRules
 from autohedge.core.types import OrderStatus, OrderType, Side, TimeInForce
-from tests.fakes.venue_server import FakeVenue, StreamClient
+from tests.fakes.venue_server import FakeVenue, StreamClient, VenueFaults, VenueHandler
 
 __all__ = ["KEY_ID", "SECRET_KEY", "FakeAlpaca"]
 
@@ -54,30 +52,7 @@ def _iso(ts_ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"
 
 
-@dataclass
-class Faults:
-    rate_limit_after: int | None = None
-    server_errors: int = 0
-    delay_s: float = 0.0
-    lose_next_order_response: bool = False
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: Any
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
-
+class _Handler(VenueHandler):
     def _send(self, status: int, payload: Any | None) -> None:
         data = b"" if payload is None else json.dumps(payload).encode("utf-8")
         self.send_response(status)
@@ -93,32 +68,22 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, {"code": code, "message": message} if code is not None else {"message": message})
 
     def _handle(self, method: str) -> None:
-        state = self.server.state
         parts = urlsplit(self.path)
         path = unquote(parts.path)
         params = dict(parse_qsl(parts.query))
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length)) if length else None
-        with state.lock:
-            state.requests.append((method, path, body if body is not None else params))
-            faults = state.faults
-            limited = faults.rate_limit_after is not None and len(state.requests) > faults.rate_limit_after
-            server_error = faults.server_errors > 0
-            if server_error:
-                faults.server_errors -= 1
-            delay = faults.delay_s
-        if delay:
-            self.server.fake.stopping.wait(delay)  # the "slow response" fault
+        admission = self._admit(method, path, body if body is not None else params)
         if (
             self.headers.get("APCA-API-KEY-ID") != KEY_ID
             or self.headers.get("APCA-API-SECRET-KEY") != SECRET_KEY
         ):
             self._error(401, None, "unauthorized")
             return
-        if limited:
+        if admission.rate_limited:
             self._error(429, 42910000, "rate limit exceeded")
             return
-        if server_error:
+        if admission.server_error:
             self._error(500, 50010000, "internal server error occurred")
             return
         self._route(method, path, params, body)
@@ -276,7 +241,7 @@ class FakeAlpaca(FakeVenue):
         }
         engine = PaperEngine(clock=RealClock(), balances={"USD": cash}, fee_rate=Decimal(0), rules=rules)
         self.rejected_connections = 0
-        super().__init__(name="alpaca", handler=_Handler, engine=engine, faults=Faults())
+        super().__init__(name="alpaca", handler=_Handler, engine=engine, faults=VenueFaults())
 
     @property
     def crypto_ws_url(self) -> str:

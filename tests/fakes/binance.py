@@ -15,7 +15,6 @@ import socket
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -27,7 +26,7 @@ from autohedge.core.clock import RealClock
 from autohedge.core.errors import InsufficientFunds, OrderRejected, UnknownOrder
 from autohedge.core.messages import OcoRequest, OrderRequest, OrderSnapshot, Quote
 from autohedge.core.types import OrderStatus, OrderType, Side, TimeInForce
-from tests.fakes.venue_server import FakeVenue, StreamClient
+from tests.fakes.venue_server import FakeVenue, StreamClient, VenueFaults, VenueHandler
 
 __all__ = ["FakeBinance"]
 
@@ -48,31 +47,13 @@ def _f8(value: Decimal | None) -> str:
 
 
 @dataclass
-class Faults:
-    rate_limit_after: int | None = None
+class Faults(VenueFaults):
     rate_limit_status: int = 429
+    """429, or 418 for the IP ban."""
     retry_after_s: int = 7
-    server_errors: int = 0
-    delay_s: float = 0.0
-    lose_next_order_response: bool = False
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: Any
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
-
+class _Handler(VenueHandler):
     # -- plumbing -------------------------------------------------------------------------------------
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
@@ -90,24 +71,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, {"code": code, "msg": msg}, headers)
 
     def _handle(self, method: str) -> None:
-        state = self.server.state
+        faults: Faults = self.server.state.faults
         parts = urlsplit(self.path)
         query = parts.query
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode("utf-8") if length else ""
         params = dict(parse_qsl(query, keep_blank_values=True))
-        with state.lock:
-            state.requests.append((method, parts.path, params))
-            faults = state.faults
-            count = len(state.requests)
-            limited = faults.rate_limit_after is not None and count > faults.rate_limit_after
-            server_error = faults.server_errors > 0
-            if server_error:
-                faults.server_errors -= 1
-            delay = faults.delay_s
-        if delay:
-            self.server.fake.stopping.wait(delay)  # the "slow response" fault
-        if limited:
+        admission = self._admit(method, parts.path, params)
+        if admission.rate_limited:
             status = faults.rate_limit_status
             text = (
                 "Way too much request weight used; IP banned until later."
@@ -116,7 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._error(status, -1003, text, {"Retry-After": str(faults.retry_after_s)})
             return
-        if server_error:
+        if admission.server_error:
             self._error(503, -1001, "Internal error; unable to process your request. Please try again.")
             return
         route = ROUTES.get((method, parts.path))

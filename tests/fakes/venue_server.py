@@ -3,6 +3,7 @@ engine, the request log, stream clients with their subscriptions, broadcast, and
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import socket
 import threading
@@ -15,7 +16,21 @@ from websockets.sync.server import ServerConnection, serve
 
 from autohedge.adapters.paper.engine import PaperEngine
 
-__all__ = ["FakeVenue", "StreamClient", "VenueState"]
+__all__ = ["Admission", "FakeVenue", "StreamClient", "VenueFaults", "VenueHandler", "VenueState"]
+
+
+@dataclass
+class VenueFaults:
+    """Fault switches every fake venue honours (a venue's fake may add its own)."""
+
+    rate_limit_after: int | None = None
+    """Refuse every request after this many with the venue's rate-limit answer."""
+    server_errors: int = 0
+    """Answer this many requests with the venue's server error."""
+    delay_s: float = 0.0
+    """Hold every response this long (ends early at shutdown)."""
+    lose_next_order_response: bool = False
+    """Place the next order, then cut the connection before answering."""
 
 
 @dataclass
@@ -24,6 +39,52 @@ class VenueState:
     faults: Any
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What the faults decided for one request."""
+
+    rate_limited: bool
+    server_error: bool
+
+
+class VenueHandler(BaseHTTPRequestHandler, abc.ABC):
+    """HTTP plumbing of a fake venue: one thread per request; subclasses answer in ``_handle``."""
+
+    server: Any
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    @abc.abstractmethod
+    def _handle(self, method: str) -> None:
+        """Answer one request (on the server's thread for this connection)."""
+
+    def _admit(self, method: str, path: str, logged: Any) -> Admission:
+        """Record the request, apply the delay fault and decide the refusal faults."""
+        state: VenueState = self.server.state
+        with state.lock:
+            state.requests.append((method, path, logged))
+            faults: VenueFaults = state.faults
+            limited = faults.rate_limit_after is not None and len(state.requests) > faults.rate_limit_after
+            server_error = faults.server_errors > 0
+            if server_error:
+                faults.server_errors -= 1
+            delay = faults.delay_s
+        if delay:
+            self.server.fake.stopping.wait(delay)  # the "slow response" fault
+        return Admission(rate_limited=limited, server_error=server_error)
 
 
 @dataclass(eq=False)
