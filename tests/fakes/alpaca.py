@@ -330,22 +330,20 @@ class FakeAlpaca(FakeVenue):
             connection.close()
             return
         client = StreamClient(connection, path)
-        self._add_client(client)
-        connection.send(json.dumps([{"T": "success", "msg": "authenticated"}]))
-        try:
-            for raw in connection:
-                message = json.loads(raw)
-                if message.get("action") == "subscribe":
-                    client.topics.update(message.get("quotes", []))
-                    connection.send(
-                        json.dumps(
-                            [{"T": "subscription", "trades": [], "quotes": sorted(client.topics), "bars": []}]
-                        )
+
+        def on_message(raw: str | bytes) -> None:
+            message = json.loads(raw)
+            if message.get("action") == "subscribe":
+                client.topics.update(message.get("quotes", []))
+                connection.send(
+                    json.dumps(
+                        [{"T": "subscription", "trades": [], "quotes": sorted(client.topics), "bars": []}]
                     )
-        except (ConnectionClosed, OSError):
-            pass  # an abrupt close (a dropped-socket drill or a client gone) ends this client, nothing more
-        finally:
-            self._remove_client(client)
+                )
+
+        self._serve_client(
+            client, on_message, greeting=json.dumps([{"T": "success", "msg": "authenticated"}])
+        )
 
     def push_quote(self, symbol: str, bid: Decimal, ask: Decimal) -> None:
         now = time.time_ns()

@@ -18,7 +18,6 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
 from autohedge.adapters.paper.engine import PaperEngine
@@ -459,14 +458,8 @@ class FakeBinance(FakeVenue):
         client = StreamClient(connection, path)
         if "streams=" in path:
             client.topics = {s.split("@")[0].upper() for s in path.split("streams=", 1)[1].split("/")}
-        self._add_client(client)
-        try:
-            for _ in connection:  # the client sends nothing we need; pings are answered by the library
-                pass
-        except (ConnectionClosed, OSError):
-            pass  # an abrupt close (a dropped-socket drill or a client gone) ends this client, nothing more
-        finally:
-            self._remove_client(client)
+        # The client sends nothing we need; pings are answered by the library.
+        self._serve_client(client, on_message=None)
 
     def push_quote(self, symbol: str, bid: Decimal, ask: Decimal) -> None:
         """Move the market: the engine matches, and every subscribed client gets a bookTicker frame."""

@@ -7,6 +7,7 @@ import abc
 import contextlib
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -160,6 +161,29 @@ class FakeVenue:
             return [r for r in self.state.requests if path is None or r[1] == path]
 
     # -- stream clients -------------------------------------------------------------------------------
+
+    def _serve_client(
+        self,
+        client: StreamClient,
+        on_message: Callable[[str | bytes], None] | None,
+        *,
+        greeting: str | None = None,
+    ) -> None:
+        """Keep ``client`` subscribed until it goes away, handing each message it sends to ``on_message``.
+
+        Runs on the websocket server's thread for this connection.
+        """
+        self._add_client(client)
+        try:
+            if greeting is not None:
+                client.connection.send(greeting)
+            for raw in client.connection:
+                if on_message is not None:
+                    on_message(raw)
+        except (ConnectionClosed, OSError):
+            pass  # an abrupt close (a dropped-socket drill or a client gone) ends this client, nothing more
+        finally:
+            self._remove_client(client)
 
     def _add_client(self, client: StreamClient) -> None:
         with self._clients_lock:
