@@ -402,16 +402,7 @@ class Engine:
         return RunSummary(
             counters=out_counters,
             positions=tuple(
-                SummaryPosition(
-                    symbol=p.symbol,
-                    qty=p.qty,
-                    entry_price=p.entry_price,
-                    protected=p.protected,
-                    exit_order_ids=p.exit_order_ids,
-                    take_profit=p.take_profit,
-                    stop_loss=p.stop_loss,
-                )
-                for p in (positions or [])
+                SummaryPosition.model_validate(p, from_attributes=True) for p in (positions or [])
             ),
             actors={c.name: SummaryActor(state=c.state, restarts=c.restarts) for c in view.children}
             if view

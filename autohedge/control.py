@@ -102,18 +102,7 @@ class EngineController:
     def actors(self) -> ActorsReport:
         view = self._engine.view()
         return ActorsReport(
-            actors=[
-                ActorView(
-                    name=c.name,
-                    kind=c.kind,
-                    state=c.state,
-                    incarnation=c.incarnation,
-                    restarts=c.restarts,
-                    next_restart_in_s=c.next_restart_in_s,
-                    last_error=c.last_error,
-                )
-                for c in view.children
-            ],
+            actors=[ActorView.model_validate(c, from_attributes=True) for c in view.children],
             parked_symbols=list(view.parked_symbols),
             kill_switch=view.kill_switch,
             entry_gates={gate.encode(): why for gate, why in view.gates.items()},
