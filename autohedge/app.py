@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from autohedge.actors.monitor import MonitoredPosition, PositionMonitorActor
 from autohedge.actors.protocol import GetSnapshot
 from autohedge.actors.strategy import HftSignalSource, LlmSignalSource, SignalSource, StrategyActor
 from autohedge.actors.supervisor import ChildSpec, StopAll, Supervisor, SupervisorView
+from autohedge.adapters.registry import VENUES, venue_entry
 from autohedge.api.models import HealthStatus
 from autohedge.core.actor_names import EXECUTOR, MONITOR, ActorKind, ActorName, feed_name, strategy_name
 from autohedge.core.child_states import ChildState
@@ -48,6 +48,7 @@ __all__ = [
     "build_exchange",
     "build_llm_gateway",
     "build_stream_factory",
+    "check_credentials",
 ]
 
 ASK_TIMEOUT_S = 10.0
@@ -70,37 +71,35 @@ def _resolve(path: Path | None, base_dir: Path) -> Path | None:
     return path if path.is_absolute() else base_dir / path
 
 
-def _venue_adapter(venue: str) -> Any:
-    try:
-        return importlib.import_module(f"autohedge.adapters.{venue}.adapter")
-    except ModuleNotFoundError:
-        raise ConfigError("exchange.venue", f"venue {venue!r} has no adapter in this build") from None
-
-
 def build_exchange(config: AppConfig, *, clock: Clock, secrets: Secrets, base_dir: Path) -> Exchange:
-    """The exchange port for ``exchange.venue``: the paper exchange or a venue adapter."""
-    if config.exchange.venue is Venue.PAPER:
-        from autohedge.adapters.paper.adapter import PaperExchange
-
-        paper = config.paper.model_copy(update={"state_file": _resolve(config.paper.state_file, base_dir)})
-        return PaperExchange.from_config(paper, clock=clock, symbols=config.symbols)
-    module = _venue_adapter(config.exchange.venue.value)
-    constants = importlib.import_module(f"autohedge.adapters.{config.exchange.venue.value}.constants")
-    endpoints = getattr(config.venues, config.exchange.venue.value)
-    if constants.is_live_endpoint(endpoints.rest_url) and not config.exchange.live:
+    """The exchange port for ``exchange.venue`` (the paper exchange or a venue adapter). No network I/O."""
+    entry = venue_entry(config.exchange.venue.value)
+    endpoints = entry.endpoints(config)
+    if endpoints is not None and entry.is_live_endpoint(endpoints.rest_url) and not config.exchange.live:
         raise ConfigError(
             "exchange.live",
-            f"venues.{config.exchange.venue.value}.rest_url is a live trading endpoint; "
-            "set exchange.live: true to trade real money",
+            f"venues.{entry.name}.rest_url is a live trading endpoint; set exchange.live: true "
+            "to trade real money",
         )
-    exchange: Exchange = module.create_exchange(config, secrets, clock)
-    return exchange
+    return entry.create_exchange(config, secrets, clock, base_dir)
+
+
+def check_credentials(config: AppConfig, *, clock: Clock, secrets: Secrets) -> None:
+    """One signed call per configured venue that needs keys (the trading venue; a market-data venue whose
+    stream needs keys), before any actor starts. Raises ``AuthError`` naming the variables to set."""
+    names = [config.exchange.venue.value]
+    data = VENUES.get(config.exchange.market_data)
+    if data is not None and data.stream_needs_keys and data.name not in names:
+        names.append(data.name)
+    for name in names:
+        venue_entry(name).check_credentials(config, secrets, clock)
 
 
 def build_stream_factory(
     config: AppConfig, *, clock: Clock, secrets: Secrets, base_dir: Path, exchange: Exchange | None = None
 ) -> tuple[str, Callable[[], MarketStream]]:
-    """(source name, factory of a fresh stream per feed incarnation) for ``exchange.market_data``."""
+    """(source name, factory of a fresh stream per feed incarnation) for ``exchange.market_data``.
+    A venue's symbols are resolved here, once, so no feed start-up or reconnect spends REST."""
     source = config.exchange.market_data
     if source == "synthetic":
         from autohedge.adapters.marketdata.synthetic import SyntheticStream
@@ -118,15 +117,13 @@ def build_stream_factory(
             speed=config.exchange.replay_speed,
             loop=config.exchange.replay_loop,
         )
-    module = _venue_adapter(source)
+    entry = venue_entry(source, key_path="exchange.market_data")
+    if entry.create_stream_factory is None:
+        raise ConfigError("exchange.market_data", f"{source} has no market data of its own")
     # One request budget per venue: the stream's REST calls spend from the trading adapter's when it
     # trades on the same venue.
-    budget = (
-        getattr(exchange, "request_budget", None)
-        if exchange is not None and exchange.venue == source
-        else None
-    )
-    return source, lambda: module.create_market_stream(config, clock, secrets, budget=budget)
+    budget = exchange.request_budget if exchange is not None and exchange.venue == source else None
+    return source, entry.create_stream_factory(config, clock, secrets, budget)
 
 
 def build_llm_gateway(config: AppConfig, *, clock: Clock, base_dir: Path) -> Any:

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 from loguru import logger
 from pydantic import SecretStr
 
-from autohedge.core.config import AppConfig, load_config
-from autohedge.core.errors import ConfigError, FatalVenueError
+from autohedge.core.clock import RealClock
+from autohedge.core.config import AppConfig, Secrets, load_config
+from autohedge.core.errors import AuthError, ConfigError, FatalVenueError, VenueError
 from autohedge.install_check import installed_problem
 from autohedge.logging import configure_logging
 
@@ -105,7 +106,7 @@ def start_api(engine: Engine, token: SecretStr | None) -> ApiServer:
 
 
 def _run(config: AppConfig, base_dir: Path, duration_s: float | None, summary_path: Path | None) -> int:
-    from autohedge.app import Engine  # heavy imports only when running
+    from autohedge.app import Engine, check_credentials  # heavy imports only when running
 
     configure_logging(config.log_level)
     stop = threading.Event()
@@ -118,12 +119,22 @@ def _run(config: AppConfig, base_dir: Path, duration_s: float | None, summary_pa
     signal.signal(signal.SIGTERM, on_signal)
     try:
         token = api_token(config)
-        engine = Engine(config, base_dir=base_dir)
+        secrets = Secrets()
+        # Keys are checked with one signed call per venue before any actor exists: a missing or
+        # rejected key is a configuration problem, never a crash loop.
+        check_credentials(config, clock=RealClock(), secrets=secrets)
+        engine = Engine(config, base_dir=base_dir, secrets=secrets)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except AuthError as exc:
+        print(f"credentials error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except FatalVenueError as exc:
         print(f"fatal: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except VenueError as exc:
+        print(f"venue not usable at start-up: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     engine.start()
     server = None

@@ -74,12 +74,14 @@ class FeedSink:
         if self._monitor_slots.offer(symbol, quote) and not self._directory.tell_if_present(MONITOR, quote):
             self._monitor_slots.reset(symbol)
 
-    def on_malformed(self, raw: str, error: str) -> None:
-        """Reader thread: count and skip; log the first few in full, then every 1000th."""
+    def on_malformed(self, raw: str | bytes, error: str) -> None:
+        """Reader thread: count and skip; log the first few in full, then every 1000th. A binary frame
+        is shown as text (a format spec on bytes would itself fail)."""
         self._metrics.inc("malformed_messages")
         self._malformed_logged += 1
         if self._malformed_logged <= 5 or self._malformed_logged % 1000 == 0:
-            logger.warning("{}: malformed message skipped ({}): {:.200}", self.feed_name, error, raw)
+            text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+            logger.warning("{}: malformed message skipped ({}): {}", self.feed_name, error, text[:200])
 
     def on_disconnected(self, error: str) -> None:
         """Reader thread."""

@@ -21,6 +21,7 @@ from autohedge.core.messages import (
     Quote,
     SymbolRules,
 )
+from autohedge.core.ratelimit import RequestBudget
 
 __all__ = ["Capabilities", "Exchange", "MarketStream", "QuoteSink"]
 
@@ -46,6 +47,9 @@ class Capabilities(BaseModel):
 class Exchange(Protocol):
     venue: str
     capabilities: Capabilities
+    request_budget: RequestBudget
+    """The venue's request budget and pushback state (rate limited, banned, degraded, auth failed),
+    shared by every actor: they read ``wait_s()`` before sending and never learn pushback by crashing."""
 
     def symbol_rules(self, symbol: str) -> SymbolRules:
         """Tick size, lot step and minimums for ``symbol`` (``BASE/QUOTE``)."""
@@ -97,7 +101,9 @@ class QuoteSink(Protocol):
 
     def on_quote(self, quote: Quote) -> None: ...
 
-    def on_malformed(self, raw: str, error: str) -> None: ...
+    def on_malformed(self, raw: str | bytes, error: str) -> None:
+        """``raw`` is bytes for a binary frame (Alpaca sends those on paper)."""
+        ...
 
     def on_disconnected(self, error: str) -> None: ...
 

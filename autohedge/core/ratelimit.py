@@ -3,17 +3,35 @@
 Neither ever sleeps. They answer "go" or "wait N seconds" (``RateLimited.retry_after_s``) and the
 caller schedules a timer message, so a rate limit never blocks an actor thread and tests stay
 deterministic under a ManualClock.
+
+The ``RequestBudget`` is also where a venue's pushback lives as data (DESIGN section 5): the transport
+records 429/418 (``rate_limited``), a run of 5xx/timeouts (``degraded``) and rejected keys
+(``auth_failed``); every actor reads ``wait_s()`` and ``status()`` instead of learning it from a crash.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 from autohedge.core.clock import NS_PER_S, Clock
 from autohedge.core.errors import RateLimited
 
-__all__ = ["RequestBudget", "SymbolRateLimiter"]
+__all__ = [
+    "DEGRADED_AFTER_FAILURES",
+    "LimitKind",
+    "LimitRule",
+    "RequestBudget",
+    "SymbolRateLimiter",
+    "VenueStatus",
+]
+
+DEGRADED_AFTER_FAILURES = 3
+"""Consecutive 5xx / timeouts / unreachable answers after which a venue is reported degraded."""
+_USAGE_WINDOW_NS = 60 * NS_PER_S
 
 
 class SymbolRateLimiter:
@@ -38,21 +56,64 @@ class SymbolRateLimiter:
         self._last_order_ns[symbol] = self._clock.monotonic_ns()
 
 
+class LimitKind(StrEnum):
+    WEIGHT = "weight"
+    """Request weight (Binance REQUEST_WEIGHT) or plain request count (Alpaca: every request weighs 1)."""
+    ORDERS = "orders"
+    """Orders placed (Binance ORDERS); cancels and reads do not count."""
+
+
+@dataclass(frozen=True)
+class LimitRule:
+    """One advertised limit: ``limit`` units per ``interval_s``, in windows aligned to wall time (as the
+    venue counts them: a Binance minute window resets on the minute)."""
+
+    kind: LimitKind
+    limit: float
+    interval_s: float
+
+
 @dataclass
-class _BudgetState:
-    tokens: float
-    stamp_ns: int
-    banned_until_ns: int = 0
+class _Window:
+    rule: LimitRule
+    used: float = 0.0
+    ends_wall_ns: int = 0
+
+    def roll(self, now_wall_ns: int) -> None:
+        if now_wall_ns >= self.ends_wall_ns:
+            interval_ns = int(self.rule.interval_s * NS_PER_S)
+            self.used = 0.0
+            self.ends_wall_ns = (now_wall_ns // interval_ns + 1) * interval_ns
+
+
+@dataclass(frozen=True)
+class VenueStatus:
+    """A venue's pushback as data: shown in /health, the status page and the run summary."""
+
+    venue: str
+    rate_limited_until_ns: int | None
+    """Wall time until which the venue said wait (the latest such instruction; may be in the past)."""
+    rate_limited: bool
+    """Sending is paused right now."""
+    banned: bool
+    """The pause is a ban (Binance 418)."""
+    auth_failed: str | None
+    degraded: str | None
+    rate_limit_events: int
+    requests_per_minute_max: int
+    weight_share_max: float
+    limits: tuple[LimitRule, ...] = field(default=())
 
 
 class RequestBudget:
-    """One token bucket per venue, shared by every actor of the process (thread-safe).
+    """One budget per venue, shared by every actor and stream of the process (thread-safe).
 
-    ``capacity`` requests (or weight units) refill continuously over ``per_s`` seconds. Exits and
-    cancels (``priority=True``) may use the whole bucket; entries only down to ``reserve_fraction``
-    of it, so protection never waits behind entries. ``ban(retry_after_s)`` (429/418 Retry-After)
-    stops all sending until it expires. ``observe_used`` aligns the bucket with a venue's own count
-    (Binance ``X-MBX-USED-WEIGHT-1M``).
+    Limits come from the venue (``apply_limits`` with Binance ``exchangeInfo.rateLimits``; Alpaca's
+    ``X-Ratelimit-*`` headers through ``observe_remaining``); the constructor's ``capacity`` per
+    ``per_s`` is only the safe default until the venue has said. Usage is counted in wall-aligned
+    windows like the venue counts it, and every response's usage header overrides our own count
+    upward (``observe_used``). Exits and cancels (``priority=True``) may use the whole window;
+    entries only up to ``1 - reserve_fraction`` of it, so protection never waits behind entries.
     """
 
     def __init__(
@@ -62,58 +123,207 @@ class RequestBudget:
             raise ValueError("request budget capacity and period must be positive")
         self._clock = clock
         self.venue = venue
-        self.capacity = capacity
-        self._rate_per_ns = capacity / (per_s * NS_PER_S)
-        self._reserve = capacity * reserve_fraction
+        self._reserve_fraction = reserve_fraction
         self._lock = threading.Lock()
-        self._state = _BudgetState(tokens=capacity, stamp_ns=clock.monotonic_ns())
+        self._windows: list[_Window] = [_Window(LimitRule(LimitKind.WEIGHT, capacity, per_s))]
+        self._paused_until_ns = 0  # monotonic
+        self._paused_until_wall_ns: int | None = None
+        self._banned = False
+        self._rate_limit_events = 0
+        self._auth_failed: str | None = None
+        self._failures = 0
+        self._degraded: str | None = None
+        self._recent: deque[tuple[int, float]] = deque()  # (monotonic ns, weight) over the last minute
+        self._recent_weight = 0.0
+        self._rpm_max = 0
+        self._share_max = 0.0
         self.used_total = 0.0
 
-    def _refill(self, now_ns: int) -> None:
-        state = self._state
-        state.tokens = min(self.capacity, state.tokens + (now_ns - state.stamp_ns) * self._rate_per_ns)
-        state.stamp_ns = now_ns
+    # -- limits -----------------------------------------------------------------------------------------
 
-    def acquire(self, weight: float = 1.0, *, priority: bool = False) -> None:
-        """Take ``weight`` tokens now or raise ``RateLimited`` with the wait in ``retry_after_s``."""
+    def apply_limits(self, rules: Sequence[LimitRule]) -> None:
+        """Replace the limits with the venue's own (keeping what this window has used)."""
+        if not rules:
+            return
+        with self._lock:
+            now = self._clock.wall_ns()
+            old = {(w.rule.kind, w.rule.interval_s): w for w in self._windows}
+            windows = []
+            for rule in rules:
+                window = _Window(rule)
+                window.roll(now)
+                previous = old.get((rule.kind, rule.interval_s))
+                if previous is not None and previous.ends_wall_ns == window.ends_wall_ns:
+                    window.used = previous.used
+                windows.append(window)
+            if not any(w.rule.kind is LimitKind.WEIGHT for w in windows):
+                windows += [w for w in self._windows if w.rule.kind is LimitKind.WEIGHT]
+            self._windows = windows
+
+    @property
+    def limits(self) -> tuple[LimitRule, ...]:
+        with self._lock:
+            return tuple(w.rule for w in self._windows)
+
+    @property
+    def capacity(self) -> float:
+        """The per-minute (or shortest) request-weight limit."""
+        return self._weight_window().rule.limit
+
+    def _weight_window(self) -> _Window:
+        weights = [w for w in self._windows if w.rule.kind is LimitKind.WEIGHT]
+        minute = [w for w in weights if w.rule.interval_s == 60]
+        return (minute or sorted(weights, key=lambda w: w.rule.interval_s))[0]
+
+    # -- spending ---------------------------------------------------------------------------------------
+
+    def _refusal_s(self, weight: float, orders: int, priority: bool, now_ns: int, now_wall: int) -> float:
+        """Seconds until a request of this size may go (0.0 = now). Lock held."""
+        if now_ns < self._paused_until_ns:
+            return (self._paused_until_ns - now_ns) / NS_PER_S
+        floor = 0.0 if priority else self._reserve_fraction
+        wait_ns = 0
+        for window in self._windows:
+            window.roll(now_wall)
+            need = orders if window.rule.kind is LimitKind.ORDERS else weight
+            if need <= 0:
+                continue
+            if window.used + need > window.rule.limit * (1.0 - floor):
+                wait_ns = max(wait_ns, window.ends_wall_ns - now_wall)
+        return wait_ns / NS_PER_S
+
+    def wait_s(self, *, priority: bool = False, weight: float = 1.0, orders: int = 0) -> float:
+        """Seconds until a request of this size may be sent (0.0 = now). Spends nothing."""
+        with self._lock:
+            return self._refusal_s(
+                weight, orders, priority, self._clock.monotonic_ns(), self._clock.wall_ns()
+            )
+
+    def acquire(self, weight: float = 1.0, *, priority: bool = False, orders: int = 0) -> None:
+        """Spend ``weight`` (and ``orders`` order slots) now or raise ``RateLimited`` with the wait."""
+        with self._lock:
+            now, now_wall = self._clock.monotonic_ns(), self._clock.wall_ns()
+            wait_s = self._refusal_s(weight, orders, priority, now, now_wall)
+            if wait_s > 0:
+                paused = now < self._paused_until_ns
+                raise RateLimited(
+                    f"{self.venue}: sending paused by the venue for {wait_s:.1f}s more"
+                    if paused
+                    else f"{self.venue}: request budget spent, next window in {wait_s:.3f}s",
+                    venue=self.venue,
+                    retry_after_s=wait_s,
+                    banned=paused and self._banned,
+                )
+            for window in self._windows:
+                window.used += orders if window.rule.kind is LimitKind.ORDERS else weight
+            self.used_total += weight
+            self._recent.append((now, weight))
+            self._recent_weight += weight
+            while self._recent and self._recent[0][0] <= now - _USAGE_WINDOW_NS:
+                self._recent_weight -= self._recent.popleft()[1]
+            self._rpm_max = max(self._rpm_max, len(self._recent))
+            self._note_share()
+
+    def _note_share(self) -> None:
+        window = self._weight_window()
+        share = max(window.used, self._recent_weight if window.rule.interval_s == 60 else 0.0)
+        self._share_max = max(self._share_max, share / window.rule.limit)
+
+    # -- what the venue said ----------------------------------------------------------------------------
+
+    def rate_limited(self, retry_after_s: float, *, banned: bool = False) -> None:
+        """The venue said stop (429, or a 418 ban) for ``retry_after_s``: nothing is sent until then."""
         with self._lock:
             now = self._clock.monotonic_ns()
-            if now < self._state.banned_until_ns:
-                wait_s = (self._state.banned_until_ns - now) / NS_PER_S
-                raise RateLimited(
-                    f"{self.venue}: sending paused by the venue for {wait_s:.1f}s more",
-                    venue=self.venue,
-                    retry_after_s=wait_s,
-                    banned=True,
-                )
-            self._refill(now)
-            floor = 0.0 if priority else self._reserve
-            available = self._state.tokens - floor
-            if available < weight:
-                wait_s = (weight - available) / self._rate_per_ns / NS_PER_S
-                raise RateLimited(
-                    f"{self.venue}: request budget spent, next slot in {wait_s:.3f}s",
-                    venue=self.venue,
-                    retry_after_s=wait_s,
-                )
-            self._state.tokens -= weight
-            self.used_total += weight
+            until = now + int(max(retry_after_s, 0.0) * NS_PER_S)
+            if until >= self._paused_until_ns:
+                self._paused_until_ns = until
+                self._paused_until_wall_ns = self._clock.wall_ns() + (until - now)
+                self._banned = banned
+            self._rate_limit_events += 1
 
     def ban(self, retry_after_s: float) -> None:
-        """The venue said stop (429/418 with Retry-After): no request until it has passed."""
-        with self._lock:
-            until = self._clock.monotonic_ns() + int(retry_after_s * NS_PER_S)
-            self._state.banned_until_ns = max(self._state.banned_until_ns, until)
-            self._state.tokens = 0.0
+        """The venue said stop with a Retry-After: no request until it has passed."""
+        self.rate_limited(retry_after_s)
 
-    def observe_used(self, used: float) -> None:
-        """Align with the venue's own count of what this window has used."""
+    def observe_used(
+        self, used: float, *, kind: LimitKind = LimitKind.WEIGHT, interval_s: float = 60
+    ) -> None:
+        """Align with the venue's own count of this window (``X-MBX-USED-WEIGHT-1M``,
+        ``X-MBX-ORDER-COUNT-10S``): never count less than the venue does."""
         with self._lock:
-            self._refill(self._clock.monotonic_ns())
-            self._state.tokens = min(self._state.tokens, max(0.0, self.capacity - used))
+            now_wall = self._clock.wall_ns()
+            for window in self._windows:
+                if window.rule.kind is kind and window.rule.interval_s == interval_s:
+                    window.roll(now_wall)
+                    window.used = max(window.used, used)
+            self._note_share()
+
+    def observe_remaining(self, *, limit: float, remaining: float, reset_wall_s: float) -> None:
+        """Alpaca's ``X-Ratelimit-Limit/Remaining/Reset``: the venue's window, its size and its end.
+        Remaining 0 means nothing more is sent until the reset."""
+        with self._lock:
+            window = self._weight_window()
+            if limit > 0 and limit != window.rule.limit:
+                window.rule = LimitRule(window.rule.kind, limit, window.rule.interval_s)
+            reset_ns = int(reset_wall_s * NS_PER_S)
+            venue_used = max(0.0, limit - remaining)
+            if reset_ns > self._clock.wall_ns() and reset_ns != window.ends_wall_ns:
+                window.ends_wall_ns, window.used = reset_ns, venue_used  # the venue's new window
+            else:
+                window.used = max(window.used, venue_used)
+            self._note_share()
+
+    def succeeded(self) -> None:
+        """A request got an answer from a healthy venue (any 2xx/4xx that is not pushback)."""
+        with self._lock:
+            self._failures = 0
+            self._degraded = None
+
+    def failed(self, reason: str) -> None:
+        """A 5xx, a timeout or an unreachable venue; a run of them marks the venue degraded."""
+        with self._lock:
+            self._failures += 1
+            if self._failures >= DEGRADED_AFTER_FAILURES:
+                self._degraded = f"{self._failures} failed requests in a row: {reason}"
+
+    def auth_failed(self, reason: str) -> None:
+        """The venue rejected our keys. Stays set until a signed request succeeds again."""
+        with self._lock:
+            self._auth_failed = reason
+
+    def auth_ok(self) -> None:
+        with self._lock:
+            self._auth_failed = None
+
+    # -- reading ----------------------------------------------------------------------------------------
 
     @property
     def used_fraction(self) -> float:
+        """Share of the current request-weight window in use (0..1)."""
         with self._lock:
-            self._refill(self._clock.monotonic_ns())
-            return 1.0 - self._state.tokens / self.capacity
+            window = self._weight_window()
+            window.roll(self._clock.wall_ns())
+            return min(1.0, window.used / window.rule.limit)
+
+    @property
+    def auth_failure(self) -> str | None:
+        with self._lock:
+            return self._auth_failed
+
+    def status(self) -> VenueStatus:
+        with self._lock:
+            now = self._clock.monotonic_ns()
+            paused = now < self._paused_until_ns
+            return VenueStatus(
+                venue=self.venue,
+                rate_limited_until_ns=self._paused_until_wall_ns,
+                rate_limited=paused,
+                banned=paused and self._banned,
+                auth_failed=self._auth_failed,
+                degraded=self._degraded,
+                rate_limit_events=self._rate_limit_events,
+                requests_per_minute_max=self._rpm_max,
+                weight_share_max=round(self._share_max, 4),
+                limits=tuple(w.rule for w in self._windows),
+            )

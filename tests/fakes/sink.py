@@ -18,7 +18,7 @@ class QueueSink:
     def on_quote(self, quote: Quote) -> None:
         self.quotes.put(quote)
 
-    def on_malformed(self, raw: str, error: str) -> None:
+    def on_malformed(self, raw: str | bytes, error: str) -> None:
         self.malformed.put(error)
 
     def on_disconnected(self, error: str) -> None:

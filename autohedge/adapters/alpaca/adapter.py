@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
 from loguru import logger
-from pydantic import ValidationError
 
 from autohedge.adapters.alpaca.constants import CAPABILITIES, REQUESTS_PER_MINUTE, VENUE
 from autohedge.adapters.alpaca.parse import SymbolMap, parse_order, parse_rfc3339_ns, parse_rules
-from autohedge.adapters.alpaca.rest import AlpacaRest
+from autohedge.adapters.alpaca.rest import AUTH_HINT, AlpacaRest
 from autohedge.adapters.alpaca.wire import (
-    AlpacaAccount,
-    AlpacaAsset,
     AlpacaOrder,
-    AlpacaPosition,
-    AlpacaQuote,
 )
 from autohedge.adapters.alpaca.ws import AlpacaMarketStream, CompositeStream
 from autohedge.core.clock import Clock
@@ -40,7 +35,7 @@ from autohedge.core.risk import rule_violations
 from autohedge.core.types import OrderType
 from autohedge.core.types import decimal_str as fmt
 
-__all__ = ["AlpacaExchange", "create_exchange", "create_market_stream"]
+__all__ = ["AlpacaExchange", "check_credentials", "create_exchange", "create_stream_factory", "new_budget"]
 
 
 class AlpacaExchange:
@@ -63,16 +58,12 @@ class AlpacaExchange:
     def _load(self) -> SymbolMap:
         with self._lock:
             if self._map is None:
-                assets = [AlpacaAsset.model_validate(a) for a in self._rest.crypto_assets()]
+                assets = self._rest.crypto_assets()
                 by_symbol = {a.symbol: a for a in assets if a.tradable}
                 self._map = SymbolMap(self._symbols, by_symbol)
                 for symbol in self._symbols:
                     crypto = self._map.is_crypto(symbol)
-                    asset = (
-                        by_symbol.get(symbol)
-                        if crypto
-                        else AlpacaAsset.model_validate(self._rest.asset(self._map.to_venue(symbol)))
-                    )
+                    asset = by_symbol.get(symbol) if crypto else self._rest.asset(self._map.to_venue(symbol))
                     self._rules[symbol] = parse_rules(asset, symbol=symbol, crypto=crypto)
             return self._map
 
@@ -83,11 +74,7 @@ class AlpacaExchange:
         except KeyError:
             raise OrderRefused(f"alpaca: no trading rules for {symbol}") from None
 
-    def _parse(self, raw: Any) -> OrderSnapshot:
-        try:
-            order = AlpacaOrder.model_validate(raw)
-        except ValidationError as exc:
-            raise MalformedMessage(f"alpaca order: {exc.errors()[0]['msg']}") from None
+    def _parse(self, order: AlpacaOrder) -> OrderSnapshot:
         symbol = self._load().from_order_symbol(order.symbol)
         if symbol is None:
             raise MalformedMessage(f"alpaca order for {order.symbol}, which is not traded here")
@@ -146,18 +133,13 @@ class AlpacaExchange:
 
     def open_orders(self, symbol: str | None = None) -> tuple[OrderSnapshot, ...]:
         symbols = self._load()
-        raw = self._rest.open_orders(symbols.to_venue(symbol) if symbol else None)
-        out = []
-        for item in raw:
-            order = AlpacaOrder.model_validate(item)
-            if symbols.from_order_symbol(order.symbol) is not None:
-                out.append(self._parse(item))
-        return tuple(out)
+        orders = self._rest.open_orders(symbols.to_venue(symbol) if symbol else None)
+        return tuple(self._parse(o) for o in orders if symbols.from_order_symbol(o.symbol) is not None)
 
     def balances(self) -> dict[str, Balance]:
         """Cash as the quote balance (crypto buying power is the non-marginable one); holdings from
         positions."""
-        account = AlpacaAccount.model_validate(self._rest.account())
+        account = self._rest.account()
         cash = Decimal(account.non_marginable_buying_power or account.buying_power)
         out = {account.currency: Balance(asset=account.currency, free=cash)}
         for position in self.positions(self._symbols):
@@ -169,8 +151,7 @@ class AlpacaExchange:
         mapping = self._load()
         wanted = set(symbols)
         out = []
-        for item in self._rest.positions():
-            position = AlpacaPosition.model_validate(item)
+        for position in self._rest.positions():
             ours = mapping.from_position_symbol(position.symbol)
             if ours is not None and ours in wanted and Decimal(position.qty) > 0:
                 out.append(
@@ -186,12 +167,11 @@ class AlpacaExchange:
         symbols = self._load()
         venue_symbol = symbols.to_venue(symbol)
         if symbols.is_crypto(symbol):
-            raw = (self._rest.latest_crypto_quote(venue_symbol) or {}).get("quotes", {}).get(venue_symbol)
+            quote = self._rest.latest_crypto_quote(venue_symbol).quotes.get(venue_symbol)
         else:
-            raw = (self._rest.latest_stock_quote(venue_symbol) or {}).get("quote")
-        if raw is None:
+            quote = self._rest.latest_stock_quote(venue_symbol).quote
+        if quote is None:
             raise VenueUnavailable(f"alpaca has no quote for {symbol}", venue=VENUE)
-        quote = AlpacaQuote.model_validate(raw)
         return Quote(
             venue=VENUE,
             symbol=symbol,
@@ -207,13 +187,13 @@ class AlpacaExchange:
         self._rest.close()
 
 
-def _rest(
-    config: AppConfig, secrets: Secrets, clock: Clock, budget: RequestBudget | None = None
-) -> AlpacaRest:
+def new_budget(clock: Clock) -> RequestBudget:
+    """One budget per account (trading adapter and market stream); 200/min until the headers say."""
+    return RequestBudget(clock, venue=VENUE, capacity=REQUESTS_PER_MINUTE, per_s=60.0, reserve_fraction=0.2)
+
+
+def _rest(config: AppConfig, secrets: Secrets, clock: Clock, budget: RequestBudget) -> AlpacaRest:
     endpoints = config.venues.alpaca
-    budget = budget or RequestBudget(
-        clock, venue=VENUE, capacity=REQUESTS_PER_MINUTE, per_s=60.0, reserve_fraction=0.2
-    )
     return AlpacaRest(
         rest_url=endpoints.rest_url,
         data_url=endpoints.data_rest_url or endpoints.rest_url,
@@ -226,51 +206,66 @@ def _rest(
 
 
 def create_exchange(config: AppConfig, secrets: Secrets, clock: Clock) -> AlpacaExchange:
-    rest = _rest(config, secrets, clock)
-    return AlpacaExchange(rest, symbols=config.symbols, clock=clock, budget=rest.budget)
+    budget = new_budget(clock)
+    return AlpacaExchange(
+        _rest(config, secrets, clock, budget), symbols=config.symbols, clock=clock, budget=budget
+    )
 
 
-def create_market_stream(
+def create_stream_factory(
     config: AppConfig, clock: Clock, secrets: Secrets | None = None, *, budget: RequestBudget | None = None
-) -> MarketStream:
-    """Crypto quotes on the v1beta3 stream, stock quotes on the IEX stream; both need keys. ``budget``:
-    the trading adapter's, when there is one (one account budget for every request)."""
+) -> Callable[[], MarketStream]:
+    """Crypto quotes on the v1beta3 stream, stock quotes on the IEX stream; both need keys. Which symbols
+    are crypto is read once, now (before any actor starts), so a feed's reconnect spends no REST.
+    ``budget``: the trading adapter's, when there is one (one account budget for every request)."""
     secrets = secrets or Secrets()
     key, secret = secrets.autohedge_alpaca_api_key_id, secrets.autohedge_alpaca_api_secret_key
     if key is None or secret is None:
-        raise AuthError(
-            "alpaca market data needs keys (set AUTOHEDGE_ALPACA_API_KEY_ID and "
-            "AUTOHEDGE_ALPACA_API_SECRET_KEY)",
-            venue=VENUE,
-        )
+        raise AuthError(f"alpaca market data needs keys ({AUTH_HINT})", venue=VENUE)
     endpoints = config.venues.alpaca
-    rest = _rest(config, secrets, clock, budget)
+    rest = _rest(config, secrets, clock, budget or new_budget(clock))
     try:
-        listed = {AlpacaAsset.model_validate(a).symbol for a in rest.crypto_assets()}
+        listed = {asset.symbol for asset in rest.crypto_assets()}
     finally:
         rest.close()
     mapping = SymbolMap(config.symbols, listed)
     crypto = [s for s in config.symbols if mapping.is_crypto(s)]
     stocks = [s for s in config.symbols if not mapping.is_crypto(s)]
-    streams: list[MarketStream] = []
-    if crypto:
-        streams.append(
-            AlpacaMarketStream(
-                url=endpoints.ws_url,
-                key_id=key,
-                secret_key=secret,
-                clock=clock,
-                symbols={s: s for s in crypto},
+
+    def new_stream() -> MarketStream:
+        streams: list[MarketStream] = []
+        if crypto:
+            streams.append(
+                AlpacaMarketStream(
+                    url=endpoints.ws_url,
+                    key_id=key,
+                    secret_key=secret,
+                    clock=clock,
+                    symbols={s: s for s in crypto},
+                )
             )
-        )
-    if stocks:
-        streams.append(
-            AlpacaMarketStream(
-                url=endpoints.stocks_ws_url or endpoints.ws_url,
-                key_id=key,
-                secret_key=secret,
-                clock=clock,
-                symbols={s.split("/")[0]: s for s in stocks},
+        if stocks:
+            streams.append(
+                AlpacaMarketStream(
+                    url=endpoints.stocks_ws_url or endpoints.ws_url,
+                    key_id=key,
+                    secret_key=secret,
+                    clock=clock,
+                    symbols={s.split("/")[0]: s for s in stocks},
+                )
             )
-        )
-    return streams[0] if len(streams) == 1 else CompositeStream(streams)
+        return streams[0] if len(streams) == 1 else CompositeStream(streams)
+
+    return new_stream
+
+
+def check_credentials(config: AppConfig, secrets: Secrets, clock: Clock) -> None:
+    """One signed call (the account) before any actor starts: ``AuthError`` naming the environment
+    variables when the keys are missing or rejected."""
+    rest = _rest(config, secrets, clock, new_budget(clock))
+    try:
+        if not rest.has_keys:
+            raise AuthError(f"alpaca needs API keys: {AUTH_HINT}", venue=VENUE)
+        rest.account()
+    finally:
+        rest.close()

@@ -160,7 +160,9 @@ def parse_order(order: AlpacaOrder, *, symbol: str) -> OrderSnapshot:
     )
 
 
-def parse_frame(raw: str, *, symbols: Mapping[str, str], ts_init: int) -> list[Quote | dict[str, Any]]:
+def parse_frame(
+    raw: str | bytes, *, symbols: Mapping[str, str], ts_init: int
+) -> list[Quote | dict[str, Any]]:
     """One stream frame (always a JSON array). Quotes become ``Quote``; control messages (success,
     subscription, error) are returned as dicts for the stream to act on. ``symbols`` maps the stream's
     symbol (``BTC/USD``, ``AAPL``) to ours."""

@@ -1,30 +1,79 @@
-"""Alpaca REST: one method per endpoint over one pooled ``requests`` session (trading and data hosts).
+"""Alpaca REST: one method per endpoint over the shared ``Transport`` (trading and data hosts), returning
+wire models.
 
-Every call spends from the shared ``RequestBudget`` (200 requests a minute per account; exits and
-cancels with priority) and maps failures to typed errors; after sending, a timeout or dropped
-connection on an order is ``OutcomeUnknown``.
+What is Alpaca's own: two key headers (no signing), ``{code,message}`` error bodies, and the
+``X-Ratelimit-Limit/Remaining/Reset`` headers (200 requests a minute per account; after Remaining
+reaches 0 nothing is sent until Reset). Sending, budgets and the retry decision are the transport's.
 """
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 from urllib.parse import quote
 
-import requests
-from pydantic import SecretStr
+from pydantic import SecretStr, TypeAdapter
 
 from autohedge.adapters.alpaca.auth import auth_headers
 from autohedge.adapters.alpaca.constants import VENUE
 from autohedge.adapters.alpaca.parse import map_error
+from autohedge.adapters.alpaca.wire import (
+    ALPACA_ASSETS,
+    ALPACA_ORDERS,
+    ALPACA_POSITIONS,
+    AlpacaAccount,
+    AlpacaAsset,
+    AlpacaLatestCryptoQuotes,
+    AlpacaLatestStockQuote,
+    AlpacaOrder,
+    AlpacaPosition,
+)
+from autohedge.adapters.transport import Transport
 from autohedge.core.clock import NS_PER_S, Clock
-from autohedge.core.errors import AuthError, OutcomeUnknown, VenueUnavailable
+from autohedge.core.errors import AuthError, VenueError
 from autohedge.core.ratelimit import RequestBudget
 
-__all__ = ["AUTH_HINT", "AlpacaRest"]
+__all__ = ["AUTH_HINT", "AlpacaDialect", "AlpacaRest"]
 
 AUTH_HINT = "set AUTOHEDGE_ALPACA_API_KEY_ID and AUTOHEDGE_ALPACA_API_SECRET_KEY"
+T = TypeVar("T")
+_ORDER = TypeAdapter(AlpacaOrder)
+_ACCOUNT = TypeAdapter(AlpacaAccount)
+_ASSET = TypeAdapter(AlpacaAsset)
+_CRYPTO_QUOTES = TypeAdapter(AlpacaLatestCryptoQuotes)
+_STOCK_QUOTE = TypeAdapter(AlpacaLatestStockQuote)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+    return value
+
+
+class AlpacaDialect:
+    venue = VENUE
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def map_error(self, status: int, body: str, headers: Mapping[str, str]) -> VenueError:
+        return map_error(
+            status, body, headers, mutates=True, auth_hint=AUTH_HINT, now_s=self._clock.wall_ns() / NS_PER_S
+        )
+
+    def observe_usage(self, headers: Mapping[str, str], budget: RequestBudget) -> None:
+        limit = _header(headers, "X-Ratelimit-Limit")
+        remaining = _header(headers, "X-Ratelimit-Remaining")
+        reset = _header(headers, "X-Ratelimit-Reset")
+        if limit is None or remaining is None or reset is None:
+            return
+        try:
+            budget.observe_remaining(
+                limit=float(limit), remaining=float(remaining), reset_wall_s=float(reset)
+            )
+        except ValueError:
+            return  # a malformed header is ignored: our own count still holds
 
 
 class AlpacaRest:
@@ -41,125 +90,107 @@ class AlpacaRest:
     ) -> None:
         self._rest = rest_url.rstrip("/")
         self._data = data_url.rstrip("/")
-        self._clock = clock
         self.budget = budget
-        self._timeout = (min(timeout_s, 5.0), timeout_s)
-        self._session = requests.Session()
-        self._session.headers["User-Agent"] = "autohedge"
-        self._has_keys = key_id is not None and secret_key is not None
-        if key_id is not None and secret_key is not None:
-            self._session.headers.update(auth_headers(key_id, secret_key))
+        self.has_keys = key_id is not None and secret_key is not None
+        headers = auth_headers(key_id, secret_key) if key_id is not None and secret_key is not None else {}
+        self._transport = Transport(
+            dialect=AlpacaDialect(clock), budget=budget, timeout_s=timeout_s, headers=headers
+        )
 
     def _call(
         self,
         method: str,
         url: str,
+        model: TypeAdapter[T],
         *,
         params: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
         priority: bool = False,
-        mutates: bool = False,
-    ) -> Any:
-        if not self._has_keys:
+        places_order: bool = False,
+    ) -> T:
+        if not self.has_keys:
             raise AuthError(f"alpaca needs keys ({AUTH_HINT})", venue=VENUE)
-        self.budget.acquire(1, priority=priority)
-        try:
-            response = self._session.request(method, url, params=params, json=body, timeout=self._timeout)
-        except requests.ConnectTimeout:
-            raise VenueUnavailable(
-                f"alpaca: cannot connect to {url}", venue=VENUE, retry_after_s=1.0
-            ) from None
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            if mutates and "refused" not in str(exc).lower():
-                raise OutcomeUnknown(
-                    f"alpaca {method} {url}: {type(exc).__name__} after sending", venue=VENUE
-                ) from None
-            raise VenueUnavailable(
-                f"alpaca {method} {url}: {type(exc).__name__}", venue=VENUE, retry_after_s=1.0
-            ) from None
-        remaining = response.headers.get("X-Ratelimit-Remaining")
-        limit = response.headers.get("X-Ratelimit-Limit")
-        if remaining is not None and limit is not None and remaining.isdigit() and limit.isdigit():
-            self.budget.observe_used(float(int(limit) - int(remaining)))
-        if response.status_code >= 400:
-            error = map_error(
-                response.status_code,
-                response.text,
-                response.headers,
-                mutates=mutates,
-                auth_hint=AUTH_HINT,
-                now_s=self._clock.wall_ns() / NS_PER_S,
-            )
-            if response.status_code == 429:
-                self.budget.ban(getattr(error, "retry_after_s", 60.0))
-            raise error
-        if response.status_code == 204 or not response.content:
-            return None
-        try:
-            return json.loads(response.text, parse_float=Decimal)  # data endpoints send JSON numbers
-        except json.JSONDecodeError:
-            if mutates:
-                raise OutcomeUnknown(f"alpaca {method} {url}: unreadable response", venue=VENUE) from None
-            raise VenueUnavailable(f"alpaca {method} {url}: unreadable response", venue=VENUE) from None
+        response = self._transport.send(
+            method,
+            url,
+            params=params,
+            json_body=body,
+            orders=1 if places_order else 0,
+            priority=priority,
+            places_order=places_order,
+            signed=True,
+        )
+        return self._transport.decode(response, model, places_order=places_order)
 
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()
 
     # -- trading ----------------------------------------------------------------------------------------
 
-    def new_order(self, body: dict[str, Any], *, priority: bool) -> Any:
-        return self._call("POST", f"{self._rest}/v2/orders", body=body, priority=priority, mutates=True)
-
-    def cancel_order(self, order_id: str) -> None:
-        self._call(
-            "DELETE", f"{self._rest}/v2/orders/{quote(order_id, safe='')}", priority=True, mutates=True
+    def new_order(self, body: dict[str, Any], *, priority: bool) -> AlpacaOrder:
+        return self._call(
+            "POST", f"{self._rest}/v2/orders", _ORDER, body=body, priority=priority, places_order=True
         )
 
-    def get_order(self, order_id: str) -> Any:
-        return self._call("GET", f"{self._rest}/v2/orders/{quote(order_id, safe='')}", priority=True)
+    def cancel_order(self, order_id: str) -> None:
+        """204 without a body: the order's state comes from a read."""
+        if not self.has_keys:
+            raise AuthError(f"alpaca needs keys ({AUTH_HINT})", venue=VENUE)
+        self._transport.send(
+            "DELETE", f"{self._rest}/v2/orders/{quote(order_id, safe='')}", priority=True, signed=True
+        )
 
-    def get_order_by_client_id(self, client_order_id: str) -> Any:
+    def get_order(self, order_id: str) -> AlpacaOrder:
+        return self._call("GET", f"{self._rest}/v2/orders/{quote(order_id, safe='')}", _ORDER, priority=True)
+
+    def get_order_by_client_id(self, client_order_id: str) -> AlpacaOrder:
         return self._call(
             "GET",
             f"{self._rest}/v2/orders:by_client_order_id",
+            _ORDER,
             params={"client_order_id": client_order_id},
             priority=True,
         )
 
-    def open_orders(self, venue_symbol: str | None) -> Any:
+    def open_orders(self, venue_symbol: str | None) -> tuple[AlpacaOrder, ...]:
         params = {"status": "open", "limit": "500"}
         if venue_symbol:
             params["symbols"] = venue_symbol
-        return self._call("GET", f"{self._rest}/v2/orders", params=params, priority=True)
+        return self._call("GET", f"{self._rest}/v2/orders", ALPACA_ORDERS, params=params, priority=True)
 
-    def positions(self) -> Any:
-        return self._call("GET", f"{self._rest}/v2/positions", priority=True)
+    def positions(self) -> tuple[AlpacaPosition, ...]:
+        return self._call("GET", f"{self._rest}/v2/positions", ALPACA_POSITIONS, priority=True)
 
-    def account(self) -> Any:
-        return self._call("GET", f"{self._rest}/v2/account", priority=True)
+    def account(self) -> AlpacaAccount:
+        return self._call("GET", f"{self._rest}/v2/account", _ACCOUNT, priority=True)
 
-    def crypto_assets(self) -> Any:
+    def crypto_assets(self) -> tuple[AlpacaAsset, ...]:
         return self._call(
-            "GET", f"{self._rest}/v2/assets", params={"asset_class": "crypto", "status": "active"}
+            "GET",
+            f"{self._rest}/v2/assets",
+            ALPACA_ASSETS,
+            params={"asset_class": "crypto", "status": "active"},
         )
 
-    def asset(self, venue_symbol: str) -> Any:
-        return self._call("GET", f"{self._rest}/v2/assets/{quote(venue_symbol, safe='')}")
+    def asset(self, venue_symbol: str) -> AlpacaAsset:
+        return self._call("GET", f"{self._rest}/v2/assets/{quote(venue_symbol, safe='')}", _ASSET)
 
     # -- market data ------------------------------------------------------------------------------------
 
-    def latest_crypto_quote(self, venue_symbol: str) -> Any:
+    def latest_crypto_quote(self, venue_symbol: str) -> AlpacaLatestCryptoQuotes:
         return self._call(
             "GET",
             f"{self._data}/v1beta3/crypto/us/latest/quotes",
+            _CRYPTO_QUOTES,
             params={"symbols": venue_symbol},
             priority=True,
         )
 
-    def latest_stock_quote(self, ticker: str) -> Any:
+    def latest_stock_quote(self, ticker: str) -> AlpacaLatestStockQuote:
         return self._call(
             "GET",
             f"{self._data}/v2/stocks/{quote(ticker, safe='')}/quotes/latest",
+            _STOCK_QUOTE,
             params={"feed": "iex"},
             priority=True,
         )

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-__all__ = ["AlpacaAccount", "AlpacaAsset", "AlpacaOrder", "AlpacaPosition", "AlpacaQuote"]
+__all__ = [
+    "ALPACA_ASSETS",
+    "ALPACA_ORDERS",
+    "ALPACA_POSITIONS",
+    "AlpacaAccount",
+    "AlpacaAsset",
+    "AlpacaLatestCryptoQuotes",
+    "AlpacaLatestStockQuote",
+    "AlpacaOrder",
+    "AlpacaPosition",
+    "AlpacaQuote",
+]
 
 
 class _Wire(BaseModel):
@@ -62,3 +73,20 @@ class AlpacaQuote(_Wire):
     ap: Decimal
     ask_size: Decimal = Field(default=Decimal(0), alias="as")
     t: str | None = None
+
+
+class AlpacaLatestCryptoQuotes(_Wire):
+    """``GET /v1beta3/crypto/us/latest/quotes``: quotes by symbol."""
+
+    quotes: dict[str, AlpacaQuote] = Field(default_factory=dict)
+
+
+class AlpacaLatestStockQuote(_Wire):
+    """``GET /v2/stocks/{symbol}/quotes/latest``."""
+
+    quote: AlpacaQuote | None = None
+
+
+ALPACA_ORDERS: TypeAdapter[tuple[AlpacaOrder, ...]] = TypeAdapter(tuple[AlpacaOrder, ...])
+ALPACA_POSITIONS: TypeAdapter[tuple[AlpacaPosition, ...]] = TypeAdapter(tuple[AlpacaPosition, ...])
+ALPACA_ASSETS: TypeAdapter[tuple[AlpacaAsset, ...]] = TypeAdapter(tuple[AlpacaAsset, ...])

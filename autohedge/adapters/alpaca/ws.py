@@ -60,7 +60,7 @@ class AlpacaMarketStream:
         if not self._stopping.is_set() and self._sink is not None:
             self._sink.on_disconnected(self._failure or "alpaca stream closed")
 
-    def _on_message(self, app: Any, raw: str) -> None:
+    def _on_message(self, app: Any, raw: str | bytes) -> None:
         assert self._sink is not None
         try:
             items = parse_frame(raw, symbols=self._symbols, ts_init=self._clock.wall_ns())

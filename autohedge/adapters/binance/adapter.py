@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from loguru import logger
-from pydantic import ValidationError
 
 from autohedge.adapters.binance.constants import CAPABILITIES, REQUEST_WEIGHT_PER_MINUTE, SIDE_TO_WIRE, VENUE
 from autohedge.adapters.binance.parse import SymbolMap, parse_order, parse_rules, sum_fees
-from autohedge.adapters.binance.rest import BinanceRest
+from autohedge.adapters.binance.rest import AUTH_HINT, BinanceRest
 from autohedge.adapters.binance.wire import (
-    BinanceAccount,
-    BinanceBookTicker,
     BinanceOrder,
     BinanceOrderList,
-    BinanceSymbolInfo,
-    BinanceTrade,
 )
 from autohedge.adapters.binance.ws import BinanceMarketStream
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets
-from autohedge.core.errors import MalformedMessage, OrderRefused
+from autohedge.core.errors import AuthError, MalformedMessage, OrderRefused
 from autohedge.core.messages import (
     Balance,
     OcoRequest,
@@ -34,13 +29,13 @@ from autohedge.core.messages import (
     Quote,
     SymbolRules,
 )
-from autohedge.core.ports import Capabilities
+from autohedge.core.ports import Capabilities, MarketStream
 from autohedge.core.ratelimit import RequestBudget
 from autohedge.core.risk import rule_violations
 from autohedge.core.types import OrderType, base_of
 from autohedge.core.types import decimal_str as fmt
 
-__all__ = ["BinanceExchange", "create_exchange", "create_market_stream"]
+__all__ = ["BinanceExchange", "check_credentials", "create_exchange", "create_stream_factory", "new_budget"]
 
 
 class BinanceExchange:
@@ -65,16 +60,11 @@ class BinanceExchange:
     def _load(self) -> SymbolMap:
         with self._lock:
             if self._map is None:
-                guesses = [s.replace("/", "") for s in self._symbols]
-                raw = self._rest.exchange_info(guesses)
-                try:
-                    infos = [BinanceSymbolInfo.model_validate(i) for i in raw["symbols"]]
-                except (ValidationError, KeyError, TypeError) as exc:
-                    raise MalformedMessage(f"binance exchangeInfo: {exc}") from None
-                self._map = SymbolMap(infos)
-                for info in infos:
-                    ours = self._map.from_venue(info.symbol)
-                    self._rules[ours] = parse_rules(info, symbol=ours)
+                info = self._rest.exchange_info([s.replace("/", "") for s in self._symbols])
+                self._map = SymbolMap(info.symbols)
+                for symbol_info in info.symbols:
+                    ours = self._map.from_venue(symbol_info.symbol)
+                    self._rules[ours] = parse_rules(symbol_info, symbol=ours)
                 self._rest.sync_time()
             return self._map
 
@@ -93,17 +83,10 @@ class BinanceExchange:
             logger.warning("order refused before sending: {}", message)
             raise OrderRefused(message)
 
-    def _order(self, raw: object, symbol: str) -> OrderSnapshot:
-        try:
-            order = BinanceOrder.model_validate(raw)
-        except ValidationError as exc:
-            raise MalformedMessage(f"binance order: {exc.errors()[0]['msg']}") from None
+    def _order(self, order: BinanceOrder, symbol: str) -> OrderSnapshot:
         fee, fee_asset = Decimal(0), ""
         if Decimal(order.executedQty) > 0:
-            trades = [
-                BinanceTrade.model_validate(t) for t in self._rest.my_trades(order.symbol, str(order.orderId))
-            ]
-            fee, fee_asset = sum_fees(trades)
+            fee, fee_asset = sum_fees(self._rest.my_trades(order.symbol, str(order.orderId)))
         return parse_order(order, symbol=symbol, fee=fee, fee_asset=fee_asset)
 
     # -- orders --------------------------------------------------------------------------------------
@@ -152,11 +135,7 @@ class BinanceExchange:
             ("belowClientOrderId", request.stop_loss_client_order_id),
             ("newOrderRespType", "RESULT"),
         ]
-        raw = self._rest.new_oco(params)
-        try:
-            order_list = BinanceOrderList.model_validate(raw)
-        except ValidationError as exc:
-            raise MalformedMessage(f"binance order list: {exc.errors()[0]['msg']}") from None
+        order_list = self._rest.new_oco(params)
         orders = tuple(parse_order(o, symbol=request.symbol) for o in order_list.orderReports)
         return OcoSnapshot(list_id=str(order_list.orderListId), orders=orders)
 
@@ -175,18 +154,20 @@ class BinanceExchange:
     def cancel_order(
         self, symbol: str, *, venue_order_id: str | None = None, client_order_id: str | None = None
     ) -> OrderSnapshot:
-        raw = self._rest.cancel_order(self._id_params(symbol, venue_order_id, client_order_id))
-        if isinstance(raw, dict) and "orderReports" in raw:  # cancelling an OCO leg cancels the list
+        result = self._rest.cancel_order(self._id_params(symbol, venue_order_id, client_order_id))
+        if isinstance(result, BinanceOrderList):  # cancelling an OCO leg cancels the list
+            if not result.orderReports:
+                raise MalformedMessage("binance cancelled order list without order reports")
             leg = next(
                 (
                     o
-                    for o in raw["orderReports"]
-                    if str(o.get("orderId")) == venue_order_id or o.get("clientOrderId") == client_order_id
+                    for o in result.orderReports
+                    if str(o.orderId) == venue_order_id or o.clientOrderId == client_order_id
                 ),
-                raw["orderReports"][0],
+                result.orderReports[0],
             )
-            return parse_order(BinanceOrder.model_validate(leg), symbol=symbol)
-        return parse_order(BinanceOrder.model_validate(raw), symbol=symbol)
+            return parse_order(leg, symbol=symbol)
+        return parse_order(result, symbol=symbol)
 
     def get_order(
         self, symbol: str, *, venue_order_id: str | None = None, client_order_id: str | None = None
@@ -197,18 +178,15 @@ class BinanceExchange:
 
     def open_orders(self, symbol: str | None = None) -> tuple[OrderSnapshot, ...]:
         symbols = self._load()
-        raw = self._rest.open_orders(symbols.to_venue(symbol) if symbol else None)
-        out = []
-        for item in raw:
-            order = BinanceOrder.model_validate(item)
-            if order.symbol in symbols:
-                out.append(parse_order(order, symbol=symbols.from_venue(order.symbol)))
-        return tuple(out)
+        orders = self._rest.open_orders(symbols.to_venue(symbol) if symbol else None)
+        return tuple(
+            parse_order(o, symbol=symbols.from_venue(o.symbol)) for o in orders if o.symbol in symbols
+        )
 
     # -- account -------------------------------------------------------------------------------------
 
     def balances(self) -> dict[str, Balance]:
-        account = BinanceAccount.model_validate(self._rest.account())
+        account = self._rest.account()
         return {
             b.asset: Balance(asset=b.asset, free=Decimal(b.free), locked=Decimal(b.locked))
             for b in account.balances
@@ -226,71 +204,74 @@ class BinanceExchange:
         return tuple(out)
 
     def best_quote(self, symbol: str) -> Quote:
-        ticker = BinanceBookTicker.model_validate(
-            self._with_sizes(self._rest.book_ticker(self._load().to_venue(symbol)))
-        )
+        ticker = self._rest.book_ticker(self._load().to_venue(symbol))
         now = self._clock.wall_ns()
         return Quote(
             venue=VENUE,
             symbol=symbol,
-            bid=Decimal(ticker.b),
-            ask=Decimal(ticker.a),
-            bid_size=Decimal(ticker.B),
-            ask_size=Decimal(ticker.A),
+            bid=Decimal(ticker.bidPrice),
+            ask=Decimal(ticker.askPrice),
+            bid_size=Decimal(ticker.bidQty),
+            ask_size=Decimal(ticker.askQty),
             ts_event=now,
             ts_init=now,
         )
-
-    @staticmethod
-    def _with_sizes(raw: dict[str, str]) -> dict[str, str]:
-        """REST bookTicker uses long names; map them onto the stream's short ones."""
-        return {
-            "s": raw["symbol"],
-            "b": raw["bidPrice"],
-            "B": raw["bidQty"],
-            "a": raw["askPrice"],
-            "A": raw["askQty"],
-        }
 
     def close(self) -> None:
         self._rest.close()
 
 
-def _budget(clock: Clock) -> RequestBudget:
+def new_budget(clock: Clock) -> RequestBudget:
+    """Binance counts weight per IP: one budget for the trading adapter and the market stream. The
+    default is the conservative 1200/min until ``exchangeInfo.rateLimits`` says otherwise."""
     return RequestBudget(
         clock, venue=VENUE, capacity=REQUEST_WEIGHT_PER_MINUTE, per_s=60.0, reserve_fraction=0.2
     )
 
 
+def _rest(config: AppConfig, secrets: Secrets | None, clock: Clock, budget: RequestBudget) -> BinanceRest:
+    endpoints = config.venues.binance
+    return BinanceRest(
+        base_url=endpoints.rest_url,
+        api_key=secrets.autohedge_binance_api_key if secrets else None,
+        api_secret=secrets.autohedge_binance_api_secret if secrets else None,
+        clock=clock,
+        budget=budget,
+        timeout_s=endpoints.timeout_s,
+        recv_window_ms=endpoints.recv_window_ms,
+    )
+
+
 def create_exchange(config: AppConfig, secrets: Secrets, clock: Clock) -> BinanceExchange:
-    endpoints = config.venues.binance
-    budget = _budget(clock)
-    rest = BinanceRest(
-        base_url=endpoints.rest_url,
-        api_key=secrets.autohedge_binance_api_key,
-        api_secret=secrets.autohedge_binance_api_secret,
-        clock=clock,
-        budget=budget,
-        timeout_s=endpoints.timeout_s,
-        recv_window_ms=endpoints.recv_window_ms,
+    budget = new_budget(clock)
+    return BinanceExchange(
+        _rest(config, secrets, clock, budget), symbols=config.symbols, clock=clock, budget=budget
     )
-    return BinanceExchange(rest, symbols=config.symbols, clock=clock, budget=budget)
 
 
-def create_market_stream(
+def create_stream_factory(
     config: AppConfig, clock: Clock, secrets: Secrets | None = None, *, budget: RequestBudget | None = None
-) -> BinanceMarketStream:
-    """Public data: no keys needed (so paper trading on Binance quotes works without an account).
-    ``budget``: the trading adapter's, when there is one: Binance counts weight per IP, for both."""
-    endpoints = config.venues.binance
-    budget = budget or _budget(clock)
-    rest = BinanceRest(
-        base_url=endpoints.rest_url,
-        api_key=None,
-        api_secret=None,
-        clock=clock,
-        budget=budget,
-        timeout_s=endpoints.timeout_s,
-        recv_window_ms=endpoints.recv_window_ms,
-    )
-    return BinanceMarketStream(ws_url=endpoints.ws_url, rest=rest, clock=clock, symbols=config.symbols)
+) -> Callable[[], MarketStream]:
+    """Resolve the venue symbols once (public REST, now: before any actor starts) and return a factory
+    of fresh streams, so a feed's reconnect opens the websocket and resubscribes without spending REST.
+    Public data needs no keys. ``budget``: the trading adapter's when it trades here (weight is per IP)."""
+    rest = _rest(config, None, clock, budget or new_budget(clock))
+    try:
+        info = rest.exchange_info([s.replace("/", "") for s in config.symbols])
+    finally:
+        rest.close()
+    symbols = SymbolMap(info.symbols)
+    ws_url = config.venues.binance.ws_url
+    return lambda: BinanceMarketStream(ws_url=ws_url, symbol_map=symbols, clock=clock)
+
+
+def check_credentials(config: AppConfig, secrets: Secrets, clock: Clock) -> None:
+    """One signed call (the account) before any actor starts: ``AuthError`` naming the environment
+    variables when the keys are missing or rejected."""
+    rest = _rest(config, secrets, clock, new_budget(clock))
+    try:
+        if not rest.has_keys:
+            raise AuthError(f"binance needs API keys: {AUTH_HINT}", venue=VENUE)
+        rest.account()
+    finally:
+        rest.close()

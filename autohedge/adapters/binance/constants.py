@@ -34,7 +34,8 @@ LIVE_REST_HOSTS = frozenset(
 TESTNET_REST_URL = "https://testnet.binance.vision"
 TESTNET_WS_URL = "wss://stream.testnet.binance.vision"
 
-REQUEST_WEIGHT_PER_MINUTE = 6000
+REQUEST_WEIGHT_PER_MINUTE = 1200
+"""Until ``exchangeInfo.rateLimits`` is read: the lowest REQUEST_WEIGHT Binance has advertised."""
 WEIGHTS = {
     "order": 1,
     "order_list": 1,

@@ -1,33 +1,87 @@
-"""Binance REST: one method per endpoint over one pooled ``requests`` session.
+"""Binance REST: one method per endpoint over the shared ``Transport``, returning wire models.
 
-Every call spends from the shared ``RequestBudget`` first (exits and cancels with priority), sends the
-signed parameters exactly as signed, feeds ``X-MBX-USED-WEIGHT-1M`` back into the budget, and turns
-failures into typed errors: a timeout or dropped connection after sending is ``OutcomeUnknown``.
+What is Binance's own: HMAC signing of the query exactly as sent (``auth.py``), the server-time offset,
+the ``{code,msg}`` error bodies and the ``X-MBX-USED-WEIGHT-(n)(unit)`` / ``X-MBX-ORDER-COUNT-(n)(unit)``
+usage headers (``BinanceDialect``). Sending, budgets and the retry decision are the transport's.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
-from typing import Any
+from collections.abc import Mapping
+from typing import TypeVar
 
-import requests
-from pydantic import SecretStr
+from pydantic import SecretStr, TypeAdapter
 
 from autohedge.adapters.binance.auth import encode_params, signed_query
 from autohedge.adapters.binance.constants import VENUE, WEIGHTS
 from autohedge.adapters.binance.parse import map_error
+from autohedge.adapters.binance.wire import (
+    BINANCE_CANCEL,
+    BINANCE_ORDERS,
+    BINANCE_TRADES,
+    BinanceAccount,
+    BinanceExchangeInfo,
+    BinanceOrder,
+    BinanceOrderList,
+    BinanceRateLimit,
+    BinanceRestBookTicker,
+    BinanceServerTime,
+    BinanceTrade,
+)
+from autohedge.adapters.transport import Transport
 from autohedge.core.clock import Clock
-from autohedge.core.errors import AuthError, OutcomeUnknown, VenueUnavailable
-from autohedge.core.ratelimit import RequestBudget
+from autohedge.core.errors import AuthError, VenueError, VenueUnavailable
+from autohedge.core.ratelimit import LimitKind, LimitRule, RequestBudget
 
-__all__ = ["BinanceRest"]
+__all__ = ["AUTH_HINT", "BinanceDialect", "BinanceRest", "limit_rules"]
 
 AUTH_HINT = "set AUTOHEDGE_BINANCE_API_KEY and AUTOHEDGE_BINANCE_API_SECRET"
+_USAGE_HEADER = re.compile(r"^x-mbx-(used-weight|order-count)-(\d+)([smhd])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
+_LIMIT_KIND = {"REQUEST_WEIGHT": LimitKind.WEIGHT, "ORDERS": LimitKind.ORDERS}
+_CLOCK_SKEW = -1021
+T = TypeVar("T")
+
+
+def limit_rules(rate_limits: tuple[BinanceRateLimit, ...]) -> list[LimitRule]:
+    """``exchangeInfo.rateLimits`` -> budget rules (RAW_REQUESTS is far above what weight allows)."""
+    return [
+        LimitRule(_LIMIT_KIND[r.rateLimitType], float(r.limit), float(_UNIT_S[r.interval] * r.intervalNum))
+        for r in rate_limits
+        if r.rateLimitType in _LIMIT_KIND and r.interval in _UNIT_S
+    ]
+
+
+class BinanceDialect:
+    venue = VENUE
+
+    def map_error(self, status: int, body: str, headers: Mapping[str, str]) -> VenueError:
+        return map_error(status, body, headers, auth_hint=AUTH_HINT)
+
+    def observe_usage(self, headers: Mapping[str, str], budget: RequestBudget) -> None:
+        for name, value in headers.items():
+            match = _USAGE_HEADER.match(name.lower())
+            if match is None or not value.strip().isdigit():
+                continue
+            kind = LimitKind.WEIGHT if match.group(1) == "used-weight" else LimitKind.ORDERS
+            budget.observe_used(
+                float(value), kind=kind, interval_s=int(match.group(2)) * _UNIT_S[match.group(3)]
+            )
+
+
+_INFO = TypeAdapter(BinanceExchangeInfo)
+_TIME = TypeAdapter(BinanceServerTime)
+_TICKER = TypeAdapter(BinanceRestBookTicker)
+_ORDER = TypeAdapter(BinanceOrder)
+_ORDER_LIST = TypeAdapter(BinanceOrderList)
+_ACCOUNT = TypeAdapter(BinanceAccount)
 
 
 class BinanceRest:
-    """Thread-safe: the session pools connections; the time offset is guarded by a lock."""
+    """Thread-safe: the transport pools connections; the time offset is guarded by a lock."""
 
     def __init__(
         self,
@@ -44,24 +98,26 @@ class BinanceRest:
         self._key = api_key
         self._secret = api_secret
         self._clock = clock
-        self._budget = budget
-        self._timeout = (min(timeout_s, 5.0), timeout_s)
+        self.budget = budget
+        headers = {"X-MBX-APIKEY": api_key.get_secret_value()} if api_key is not None else {}
+        self._transport = Transport(
+            dialect=BinanceDialect(), budget=budget, timeout_s=timeout_s, headers=headers
+        )
         self._recv_window_ms = recv_window_ms
-        self._session = requests.Session()
-        self._session.headers["User-Agent"] = "autohedge"
-        if api_key is not None:
-            self._session.headers["X-MBX-APIKEY"] = api_key.get_secret_value()
         self._offset_ms = 0
         self._offset_lock = threading.Lock()
+
+    @property
+    def has_keys(self) -> bool:
+        return self._key is not None and self._secret is not None
 
     # -- plumbing -------------------------------------------------------------------------------------
 
     def sync_time(self) -> int:
         """Measure our clock's offset from the server's (``GET /api/v3/time``); returns it in ms."""
         before = self._clock.wall_ns() // 1_000_000
-        server = int(
-            self._call("GET", "/api/v3/time", [], weight=WEIGHTS["time"], signed=False)["serverTime"]
-        )
+        response = self._transport.send("GET", f"{self._base}/api/v3/time", weight=WEIGHTS["time"])
+        server = self._transport.decode(response, _TIME).serverTime
         after = self._clock.wall_ns() // 1_000_000
         with self._offset_lock:
             self._offset_ms = server - (before + after) // 2
@@ -71,18 +127,7 @@ class BinanceRest:
         with self._offset_lock:
             return self._clock.wall_ns() // 1_000_000 + self._offset_ms
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        params: list[tuple[str, str]],
-        *,
-        weight: int,
-        signed: bool,
-        priority: bool = False,
-        mutates: bool = False,
-    ) -> Any:
-        self._budget.acquire(weight, priority=priority)
+    def _url(self, path: str, params: list[tuple[str, str]], *, signed: bool) -> str:
         if signed:
             if self._key is None or self._secret is None:
                 raise AuthError(f"binance: signed endpoint {path} needs keys ({AUTH_HINT})", venue=VENUE)
@@ -94,135 +139,126 @@ class BinanceRest:
             query = signed_query(self._secret.get_secret_value(), params)
         else:
             query = encode_params(params)
-        url = f"{self._base}{path}" + (f"?{query}" if query else "")
+        return f"{self._base}{path}" + (f"?{query}" if query else "")
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: list[tuple[str, str]],
+        model: TypeAdapter[T],
+        *,
+        weight: int,
+        signed: bool,
+        priority: bool = False,
+        places_order: bool = False,
+    ) -> T:
+        url = self._url(path, params, signed=signed)
         try:
-            response = self._session.request(method, url, timeout=self._timeout)
-        except requests.ConnectTimeout:
-            raise VenueUnavailable(
-                f"binance: cannot connect to {self._base}", venue=VENUE, retry_after_s=1.0
-            ) from None
-        except requests.ConnectionError as exc:
-            if mutates and not _never_sent(exc):
-                raise OutcomeUnknown(
-                    f"binance {method} {path}: connection lost ({type(exc).__name__})", venue=VENUE
-                ) from None
-            raise VenueUnavailable(
-                f"binance {method} {path}: {type(exc).__name__}", venue=VENUE, retry_after_s=1.0
-            ) from None
-        except requests.Timeout:
-            if mutates:
-                raise OutcomeUnknown(
-                    f"binance {method} {path}: no response within {self._timeout[1]}s", venue=VENUE
-                ) from None
-            raise VenueUnavailable(
-                f"binance {method} {path}: timed out", venue=VENUE, retry_after_s=1.0
-            ) from None
-        used = response.headers.get("X-MBX-USED-WEIGHT-1M") or response.headers.get("x-mbx-used-weight-1m")
-        if used is not None and used.isdigit():
-            self._budget.observe_used(float(used))
-        if response.status_code >= 400:
-            error = map_error(response.status_code, response.text, response.headers, auth_hint=AUTH_HINT)
-            if response.status_code in (429, 418):
-                self._budget.ban(getattr(error, "retry_after_s", 60.0))
-            if getattr(error, "code", None) == -1021:
-                self.sync_time()
-            if response.status_code >= 500 and not mutates:
-                raise VenueUnavailable(str(error), venue=VENUE, code=error.code, retry_after_s=1.0)
-            raise error
-        try:
-            return response.json()
-        except json.JSONDecodeError:
-            if mutates:
-                raise OutcomeUnknown(f"binance {method} {path}: unreadable response", venue=VENUE) from None
-            raise VenueUnavailable(f"binance {method} {path}: unreadable response", venue=VENUE) from None
+            response = self._transport.send(
+                method,
+                url,
+                weight=weight,
+                orders=1 if places_order else 0,
+                priority=priority,
+                places_order=places_order,
+                signed=signed,
+            )
+        except VenueUnavailable as exc:
+            if exc.code == _CLOCK_SKEW:
+                self.sync_time()  # the next attempt carries a corrected timestamp
+            raise
+        return self._transport.decode(response, model, places_order=places_order)
 
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()
 
     # -- endpoints ------------------------------------------------------------------------------------
 
-    def exchange_info(self, venue_symbols: list[str]) -> Any:
-        return self._call(
-            "GET",
-            "/api/v3/exchangeInfo",
-            [("symbols", json.dumps(venue_symbols, separators=(",", ":")))],
-            weight=WEIGHTS["exchange_info"],
-            signed=False,
+    def exchange_info(self, venue_symbols: list[str]) -> BinanceExchangeInfo:
+        params = [("symbols", json.dumps(venue_symbols, separators=(",", ":")))]
+        info = self._send(
+            "GET", "/api/v3/exchangeInfo", params, _INFO, weight=WEIGHTS["exchange_info"], signed=False
         )
+        self.budget.apply_limits(limit_rules(info.rateLimits))
+        return info
 
-    def book_ticker(self, venue_symbol: str) -> Any:
-        return self._call(
+    def book_ticker(self, venue_symbol: str) -> BinanceRestBookTicker:
+        return self._send(
             "GET",
             "/api/v3/ticker/bookTicker",
             [("symbol", venue_symbol)],
+            _TICKER,
             weight=WEIGHTS["book_ticker"],
             signed=False,
+            priority=True,
         )
 
-    def new_order(self, params: list[tuple[str, str]], *, priority: bool) -> Any:
-        return self._call(
+    def new_order(self, params: list[tuple[str, str]], *, priority: bool) -> BinanceOrder:
+        return self._send(
             "POST",
             "/api/v3/order",
             params,
+            _ORDER,
             weight=WEIGHTS["order"],
             signed=True,
             priority=priority,
-            mutates=True,
+            places_order=True,
         )
 
-    def new_oco(self, params: list[tuple[str, str]]) -> Any:
-        return self._call(
+    def new_oco(self, params: list[tuple[str, str]]) -> BinanceOrderList:
+        return self._send(
             "POST",
             "/api/v3/orderList/oco",
             params,
+            _ORDER_LIST,
             weight=WEIGHTS["order_list"],
             signed=True,
             priority=True,
-            mutates=True,
+            places_order=True,
         )
 
-    def cancel_order(self, params: list[tuple[str, str]]) -> Any:
-        return self._call(
+    def cancel_order(self, params: list[tuple[str, str]]) -> BinanceOrder | BinanceOrderList:
+        return self._send(
             "DELETE",
             "/api/v3/order",
             params,
+            BINANCE_CANCEL,
             weight=WEIGHTS["cancel"],
             signed=True,
             priority=True,
-            mutates=True,
         )
 
-    def get_order(self, params: list[tuple[str, str]]) -> Any:
-        return self._call(
-            "GET", "/api/v3/order", params, weight=WEIGHTS["get_order"], signed=True, priority=True
+    def get_order(self, params: list[tuple[str, str]]) -> BinanceOrder:
+        return self._send(
+            "GET", "/api/v3/order", params, _ORDER, weight=WEIGHTS["get_order"], signed=True, priority=True
         )
 
-    def open_orders(self, venue_symbol: str | None) -> Any:
+    def open_orders(self, venue_symbol: str | None) -> tuple[BinanceOrder, ...]:
         params = [("symbol", venue_symbol)] if venue_symbol else []
         weight = WEIGHTS["open_orders_symbol"] if venue_symbol else WEIGHTS["open_orders_all"]
-        return self._call("GET", "/api/v3/openOrders", params, weight=weight, signed=True, priority=True)
+        return self._send(
+            "GET", "/api/v3/openOrders", params, BINANCE_ORDERS, weight=weight, signed=True, priority=True
+        )
 
-    def account(self) -> Any:
-        return self._call(
+    def account(self) -> BinanceAccount:
+        return self._send(
             "GET",
             "/api/v3/account",
             [("omitZeroBalances", "true")],
+            _ACCOUNT,
             weight=WEIGHTS["account"],
             signed=True,
             priority=True,
         )
 
-    def my_trades(self, venue_symbol: str, order_id: str) -> Any:
-        return self._call(
+    def my_trades(self, venue_symbol: str, order_id: str) -> tuple[BinanceTrade, ...]:
+        return self._send(
             "GET",
             "/api/v3/myTrades",
             [("symbol", venue_symbol), ("orderId", order_id)],
+            BINANCE_TRADES,
             weight=WEIGHTS["my_trades"],
             signed=True,
             priority=True,
         )
-
-
-def _never_sent(exc: requests.ConnectionError) -> bool:
-    """A refused connection means the request never reached the venue."""
-    return "refused" in str(exc).lower()

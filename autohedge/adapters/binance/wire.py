@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 __all__ = [
+    "BINANCE_CANCEL",
+    "BINANCE_ORDERS",
+    "BINANCE_TRADES",
     "BinanceAccount",
     "BinanceBalance",
     "BinanceBookTicker",
     "BinanceError",
+    "BinanceExchangeInfo",
     "BinanceFilter",
     "BinanceOrder",
     "BinanceOrderList",
+    "BinanceRateLimit",
+    "BinanceRestBookTicker",
+    "BinanceServerTime",
     "BinanceSymbolInfo",
     "BinanceTrade",
 ]
@@ -100,3 +107,37 @@ class BinanceTrade(_Wire):
     qty: str
     commission: str
     commissionAsset: str
+
+
+class BinanceRateLimit(_Wire):
+    """One entry of ``exchangeInfo.rateLimits``: REQUEST_WEIGHT, ORDERS or RAW_REQUESTS."""
+
+    rateLimitType: str
+    interval: str
+    intervalNum: int
+    limit: int
+
+
+class BinanceExchangeInfo(_Wire):
+    rateLimits: tuple[BinanceRateLimit, ...] = ()
+    symbols: tuple[BinanceSymbolInfo, ...]
+
+
+class BinanceServerTime(_Wire):
+    serverTime: int
+
+
+class BinanceRestBookTicker(_Wire):
+    """``GET /api/v3/ticker/bookTicker``: the stream's fields under long names."""
+
+    symbol: str
+    bidPrice: str
+    bidQty: str
+    askPrice: str
+    askQty: str
+
+
+BINANCE_ORDERS: TypeAdapter[tuple[BinanceOrder, ...]] = TypeAdapter(tuple[BinanceOrder, ...])
+BINANCE_TRADES: TypeAdapter[tuple[BinanceTrade, ...]] = TypeAdapter(tuple[BinanceTrade, ...])
+BINANCE_CANCEL: TypeAdapter[BinanceOrderList | BinanceOrder] = TypeAdapter(BinanceOrderList | BinanceOrder)
+"""Cancelling a leg of an order list answers with the list; a lone order answers with the order."""

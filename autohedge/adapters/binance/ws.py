@@ -14,12 +14,9 @@ from typing import Any
 
 import websocket
 from loguru import logger
-from pydantic import ValidationError
 
 from autohedge.adapters.binance.constants import VENUE
 from autohedge.adapters.binance.parse import SymbolMap, parse_book_ticker_frame
-from autohedge.adapters.binance.rest import BinanceRest
-from autohedge.adapters.binance.wire import BinanceSymbolInfo
 from autohedge.core.clock import Clock
 from autohedge.core.errors import MalformedMessage
 from autohedge.core.ports import QuoteSink
@@ -35,25 +32,19 @@ def combined_stream_url(ws_url: str, venue_symbols: Sequence[str]) -> str:
 class BinanceMarketStream:
     venue = VENUE
 
-    def __init__(self, *, ws_url: str, rest: BinanceRest, clock: Clock, symbols: Sequence[str]) -> None:
+    def __init__(self, *, ws_url: str, symbol_map: SymbolMap, clock: Clock) -> None:
+        """``symbol_map``: resolved once at start-up; a reconnect spends no REST."""
         self._ws_url = ws_url
-        self._rest = rest
         self._clock = clock
-        self._symbols = tuple(symbols)
         self._app: websocket.WebSocketApp | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._sink: QuoteSink | None = None
-        self._map: SymbolMap | None = None
+        self._map = symbol_map
 
     def start(self, symbols: Sequence[str], sink: QuoteSink) -> None:
-        """Feed actor's thread: resolve venue symbols (public REST), connect, stream on a reader thread."""
+        """Feed actor's thread: connect and stream on a reader thread (no REST: symbols are known)."""
         self._sink = sink
-        raw = self._rest.exchange_info([s.replace("/", "") for s in symbols])
-        try:
-            self._map = SymbolMap(BinanceSymbolInfo.model_validate(i) for i in raw["symbols"])
-        except (ValidationError, KeyError, TypeError) as exc:
-            raise MalformedMessage(f"binance exchangeInfo: {exc}") from None
         url = combined_stream_url(self._ws_url, [self._map.to_venue(s) for s in symbols])
         self._app = websocket.WebSocketApp(
             url, on_message=self._on_message, on_close=self._on_close, on_error=self._on_error
@@ -69,7 +60,7 @@ class BinanceMarketStream:
             self._sink.on_disconnected("binance stream closed")
 
     def _on_message(self, app: Any, raw: str) -> None:
-        assert self._sink is not None and self._map is not None
+        assert self._sink is not None
         try:
             quote = parse_book_ticker_frame(raw, symbols=self._map, ts_init=self._clock.wall_ns())
         except MalformedMessage as exc:
@@ -96,4 +87,3 @@ class BinanceMarketStream:
             self._app.close()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
-        self._rest.close()

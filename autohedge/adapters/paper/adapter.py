@@ -22,8 +22,11 @@ from autohedge.core.messages import (
     SymbolRules,
 )
 from autohedge.core.ports import Capabilities
+from autohedge.core.ratelimit import RequestBudget
 
-__all__ = ["PaperExchange"]
+__all__ = ["PAPER_REQUESTS_PER_MINUTE", "PaperExchange"]
+
+PAPER_REQUESTS_PER_MINUTE = 1_000_000
 
 
 class PaperExchange:
@@ -39,9 +42,15 @@ class PaperExchange:
         seed: int,
         oco: bool = True,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Clock | None = None,
     ) -> None:
+        clock = clock or engine.clock
         self.engine = engine
-        self._faults = FaultModel(faults, seed=seed, sleep=sleep)
+        # The paper venue advertises no request limit; the budget carries its pushback state.
+        self.request_budget = RequestBudget(
+            clock, venue=VENUE, capacity=PAPER_REQUESTS_PER_MINUTE, per_s=60.0
+        )
+        self._faults = FaultModel(faults, seed=seed, sleep=sleep, budget=self.request_budget)
         self.capabilities: Capabilities = capabilities(oco=oco)
 
     @classmethod
@@ -54,7 +63,7 @@ class PaperExchange:
             partial_fill_ratio=config.faults.partial_fill_ratio,
             state_file=config.state_file,
         )
-        return cls(engine, faults=config.faults, seed=config.seed, oco=config.oco)
+        return cls(engine, faults=config.faults, seed=config.seed, oco=config.oco, clock=clock)
 
     def set_faults(self, faults: PaperFaults) -> None:
         self._faults.set(faults)
@@ -117,6 +126,9 @@ class PaperExchange:
 
     def fund(self, asset: str, amount: Decimal) -> None:
         self.engine.fund(asset, amount)
+
+    def check_credentials(self) -> None:
+        """The paper exchange needs no keys: there is nothing to check."""
 
     def close(self) -> None:
         """Nothing to release: the engine is in-process and saves after every change."""

@@ -143,6 +143,10 @@ class PaperEngine:
 
     # -- rules --------------------------------------------------------------------------------------
 
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
     def symbol_rules(self, symbol: str) -> SymbolRules:
         rules = self._rules.get(symbol)
         if rules is None:

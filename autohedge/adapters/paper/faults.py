@@ -8,15 +8,25 @@ from collections.abc import Callable
 
 from autohedge.core.config import PaperFaults
 from autohedge.core.errors import OrderRejected, OutcomeUnknown, RateLimited
+from autohedge.core.ratelimit import RequestBudget
 
-__all__ = ["FaultModel"]
+__all__ = ["RATE_LIMIT_RETRY_AFTER_S", "FaultModel"]
+
+RATE_LIMIT_RETRY_AFTER_S = 1.0
+"""The Retry-After of an injected rate limit."""
 
 
 class FaultModel:
     """Decides, per call, whether to inject latency, a rate limit, a rejection or an unknown outcome."""
 
     def __init__(
-        self, faults: PaperFaults, *, seed: int, sleep: Callable[[float], None], venue: str = "paper"
+        self,
+        faults: PaperFaults,
+        *,
+        seed: int,
+        sleep: Callable[[float], None],
+        budget: RequestBudget,
+        venue: str = "paper",
     ) -> None:
         self._faults = faults
         self._rng = random.Random(seed)
@@ -24,6 +34,7 @@ class FaultModel:
         self._calls = 0
         self._lock = threading.Lock()
         self._venue = venue
+        self._budget = budget
 
     @property
     def faults(self) -> PaperFaults:
@@ -34,7 +45,9 @@ class FaultModel:
             self._faults = faults
 
     def before_call(self) -> None:
-        """Every port call: latency, then the every-n-th-call rate limit."""
+        """Every port call: refused while the paper venue's pause lasts (like a venue that said wait),
+        then latency, then the every-n-th-call rate limit, which pauses the venue like a 429 would."""
+        self._budget.acquire(1, priority=True)
         with self._lock:
             faults = self._faults
             self._calls += 1
@@ -42,7 +55,13 @@ class FaultModel:
         if faults.latency_ms > 0:
             self._sleep(faults.latency_ms / 1000)
         if limited:
-            raise RateLimited("paper: injected rate limit", venue=self._venue, code=429, retry_after_s=1.0)
+            self._budget.rate_limited(RATE_LIMIT_RETRY_AFTER_S)
+            raise RateLimited(
+                "paper: injected rate limit",
+                venue=self._venue,
+                code=429,
+                retry_after_s=RATE_LIMIT_RETRY_AFTER_S,
+            )
 
     def before_submit(self) -> bool:
         """Order submits only. Raises an injected rejection or a lost request; returns True when the

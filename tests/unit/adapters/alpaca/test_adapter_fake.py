@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from autohedge.adapters.alpaca.adapter import AlpacaExchange, create_exchange, create_market_stream
+from autohedge.adapters.alpaca.adapter import AlpacaExchange, create_exchange, create_stream_factory
 from autohedge.core.clock import RealClock
 from autohedge.core.config import AppConfig, Secrets, parse_config
 from autohedge.core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited, VenueUnavailable
@@ -160,7 +160,7 @@ def test_adapter_best_quote_from_data_api_is_exact(fake: FakeAlpaca) -> None:
 
 
 def subscribed_stream(fake: FakeAlpaca, expected: set[str]) -> tuple[Any, QueueSink]:
-    stream = create_market_stream(config(fake), RealClock(), secrets())
+    stream = create_stream_factory(config(fake), RealClock(), secrets())()
     sink = QueueSink()
     stream.start(["BTC/USD", "AAPL/USD"], sink)
     for _ in range(500):  # wait on the fake's state: both subscriptions registered
@@ -194,7 +194,7 @@ def test_stream_malformed_then_quotes_continue(fake: FakeAlpaca) -> None:
 
 def test_stream_second_connection_gets_406_and_reports_it(fake: FakeAlpaca) -> None:
     first, _ = subscribed_stream(fake, {"BTC/USD", "AAPL"})
-    second = create_market_stream(config(fake), RealClock(), secrets())
+    second = create_stream_factory(config(fake), RealClock(), secrets())()
     sink = QueueSink()
     second.start(["BTC/USD", "AAPL/USD"], sink)
     assert "406" in sink.disconnected.get(timeout=5)

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from pydantic import SecretStr
 
-from autohedge.adapters.binance.adapter import BinanceExchange, create_exchange, create_market_stream
+from autohedge.adapters.binance.adapter import BinanceExchange, create_exchange, create_stream_factory
 from autohedge.core.clock import RealClock
 from autohedge.core.config import Secrets, parse_config
 from autohedge.core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited, VenueUnavailable
@@ -139,7 +139,7 @@ def test_adapter_exit_fill_reports_base_fee_from_trades(fake: FakeBinance) -> No
 
 
 def connected_stream(fake: FakeBinance) -> tuple[object, QueueSink]:
-    stream = create_market_stream(config(fake), RealClock())
+    stream = create_stream_factory(config(fake), RealClock())()
     sink = QueueSink()
     stream.start(["BTC/USDT", "ETH/USDT"], sink)
     deadline_hits = 0

@@ -48,7 +48,7 @@ class Sink:
         if len(self.quotes) == 2:
             self.done.set()
 
-    def on_malformed(self, raw: str, error: str) -> None:
+    def on_malformed(self, raw: str | bytes, error: str) -> None:
         self.malformed.append(error)
 
     def on_disconnected(self, error: str) -> None:

@@ -39,7 +39,7 @@ class ListSink:
     def on_quote(self, quote: Quote) -> None:
         self.quotes.append(quote)
 
-    def on_malformed(self, raw: str, error: str) -> None:
+    def on_malformed(self, raw: str | bytes, error: str) -> None:
         raise AssertionError(error)
 
     def on_disconnected(self, error: str) -> None:

@@ -24,14 +24,21 @@ def order(n: int) -> OrderRequest:
     )
 
 
-def test_faults_rate_limit_every_nth_call() -> None:
+def test_faults_rate_limit_every_nth_call_pauses_the_venue_for_retry_after() -> None:
     ex = exchange(PaperFaults(rate_limit_every_n=3))
+    clock = ex.engine.clock
+    assert isinstance(clock, ManualClock)
     ex.balances()
     ex.balances()
     with pytest.raises(RateLimited) as info:
         ex.balances()
     assert info.value.retry_after_s == 1.0
+    assert ex.request_budget.status().rate_limited
+    with pytest.raises(RateLimited):
+        ex.balances()  # the venue said wait: nothing is sent until it has passed
+    clock.advance(1.0)
     ex.balances()
+    assert not ex.request_budget.status().rate_limited
 
 
 def test_faults_reject_rate_one_rejects_without_placing() -> None:

@@ -1,0 +1,108 @@
+"""The venue registry: one typed entry per venue, read by the composition root.
+
+Adding a venue = its folder under ``adapters/`` + one entry here. Nothing else branches on a venue name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from autohedge.adapters.alpaca import adapter as alpaca
+from autohedge.adapters.alpaca import constants as alpaca_constants
+from autohedge.adapters.binance import adapter as binance
+from autohedge.adapters.binance import constants as binance_constants
+from autohedge.adapters.paper import constants as paper_constants
+from autohedge.adapters.paper.adapter import PaperExchange
+from autohedge.core.clock import Clock
+from autohedge.core.config import AppConfig, Secrets, VenueEndpoints
+from autohedge.core.errors import ConfigError
+from autohedge.core.ports import Capabilities, Exchange, MarketStream
+from autohedge.core.ratelimit import RequestBudget
+
+__all__ = ["VENUES", "VenueEntry", "venue_entry"]
+
+ExchangeFactory = Callable[[AppConfig, Secrets, Clock, Path], Exchange]
+StreamFactoryFactory = Callable[[AppConfig, Clock, Secrets, RequestBudget | None], Callable[[], MarketStream]]
+CredentialCheck = Callable[[AppConfig, Secrets, Clock], None]
+
+
+@dataclass(frozen=True)
+class VenueEntry:
+    name: str
+    create_exchange: ExchangeFactory
+    """Builds the exchange port. Does no network I/O."""
+    create_stream_factory: StreamFactoryFactory | None
+    """Resolves symbols once (REST, at composition) and returns a factory of fresh market streams;
+    None for a venue without market data of its own."""
+    check_credentials: CredentialCheck
+    """One signed call; raises ``AuthError`` naming ``credential_env`` when keys are missing or rejected."""
+    endpoints: Callable[[AppConfig], VenueEndpoints | None]
+    capabilities: Capabilities
+    credential_env: tuple[str, ...]
+    is_live_endpoint: Callable[[str], bool]
+    stream_needs_keys: bool = False
+    """Its market data needs the account's keys (so a market-data-only use checks them too)."""
+
+
+def _paper_exchange(config: AppConfig, secrets: Secrets, clock: Clock, base_dir: Path) -> Exchange:
+    state_file = config.paper.state_file
+    if state_file is not None and not state_file.is_absolute():
+        state_file = base_dir / state_file
+    paper = config.paper.model_copy(update={"state_file": state_file})
+    return PaperExchange.from_config(paper, clock=clock, symbols=config.symbols)
+
+
+def _no_keys_needed(config: AppConfig, secrets: Secrets, clock: Clock) -> None:
+    """The paper exchange runs in-process: there are no keys to check."""
+
+
+def _never_live(url: str) -> bool:
+    return False
+
+
+VENUES: Mapping[str, VenueEntry] = {
+    "paper": VenueEntry(
+        name="paper",
+        create_exchange=_paper_exchange,
+        create_stream_factory=None,
+        check_credentials=_no_keys_needed,
+        endpoints=lambda config: None,
+        capabilities=paper_constants.capabilities(oco=True),
+        credential_env=(),
+        is_live_endpoint=_never_live,
+    ),
+    "binance": VenueEntry(
+        name="binance",
+        create_exchange=lambda config, secrets, clock, _base: binance.create_exchange(config, secrets, clock),
+        create_stream_factory=lambda config, clock, secrets, budget: binance.create_stream_factory(
+            config, clock, secrets, budget=budget
+        ),
+        check_credentials=binance.check_credentials,
+        endpoints=lambda config: config.venues.binance,
+        capabilities=binance_constants.CAPABILITIES,
+        credential_env=("AUTOHEDGE_BINANCE_API_KEY", "AUTOHEDGE_BINANCE_API_SECRET"),
+        is_live_endpoint=binance_constants.is_live_endpoint,
+    ),
+    "alpaca": VenueEntry(
+        name="alpaca",
+        create_exchange=lambda config, secrets, clock, _base: alpaca.create_exchange(config, secrets, clock),
+        create_stream_factory=lambda config, clock, secrets, budget: alpaca.create_stream_factory(
+            config, clock, secrets, budget=budget
+        ),
+        check_credentials=alpaca.check_credentials,
+        endpoints=lambda config: config.venues.alpaca,
+        capabilities=alpaca_constants.CAPABILITIES,
+        credential_env=("AUTOHEDGE_ALPACA_API_KEY_ID", "AUTOHEDGE_ALPACA_API_SECRET_KEY"),
+        is_live_endpoint=alpaca_constants.is_live_endpoint,
+        stream_needs_keys=True,
+    ),
+}
+
+
+def venue_entry(name: str, *, key_path: str = "exchange.venue") -> VenueEntry:
+    try:
+        return VENUES[name]
+    except KeyError:
+        raise ConfigError(key_path, f"venue {name!r} has no adapter in this build") from None

@@ -1,0 +1,174 @@
+"""The one HTTP transport every venue's REST client uses.
+
+It owns the pooled ``requests`` session, the explicit (connect, read) timeouts, the venue's
+``RequestBudget`` and the single decision about what a failure means:
+
+* refused by our own budget or a venue pause -> ``RateLimited`` (nothing was sent);
+* no connection could be made -> ``VenueUnavailable`` (retryable: the request never left);
+* a timeout, a dropped connection, a 5xx or an unreadable answer after sending an order-placing request
+  -> ``OutcomeUnknown`` (the order may exist: resolve by client order id); for any other request
+  -> ``VenueUnavailable``;
+* 429/418 with Retry-After -> ``RateLimited`` and the venue's state paused until then;
+* rejected keys -> ``AuthError`` and the venue's state ``auth_failed``.
+
+A venue folder supplies only what differs (``VenueDialect``): error-body mapping and usage headers.
+Signing stays in the venue's ``auth.py``/``rest.py``, which hands over the request exactly as signed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, Protocol, TypeVar
+
+import requests
+from pydantic import TypeAdapter, ValidationError
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from autohedge.core.errors import (
+    AuthError,
+    MalformedMessage,
+    OutcomeUnknown,
+    RateLimited,
+    VenueError,
+    VenueUnavailable,
+)
+from autohedge.core.ratelimit import RequestBudget
+
+__all__ = ["Transport", "VenueDialect", "never_sent"]
+
+T = TypeVar("T")
+CONNECT_TIMEOUT_MAX_S = 5.0
+
+
+class VenueDialect(Protocol):
+    """What one venue's REST differs in. Pure functions of the response; called on the caller's thread."""
+
+    venue: str
+
+    def map_error(self, status: int, body: str, headers: Mapping[str, str]) -> VenueError:
+        """HTTP status + the venue's error body -> the typed error (before the send/retry decision)."""
+        ...
+
+    def observe_usage(self, headers: Mapping[str, str], budget: RequestBudget) -> None:
+        """Feed the venue's usage headers (used weight, order counts, remaining) into the budget."""
+        ...
+
+
+def never_sent(exc: BaseException) -> bool:
+    """True when the request provably never reached the venue (no connection was established)."""
+    seen: set[int] = set()
+    stack: list[object] = [exc]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or item is None:
+            continue
+        seen.add(id(item))
+        if isinstance(item, NewConnectionError | ConnectTimeoutError | requests.ConnectTimeout):
+            return True
+        if isinstance(item, BaseException):
+            stack.extend(item.args)
+            stack.append(getattr(item, "reason", None))
+            stack.append(item.__cause__)
+            stack.append(item.__context__)
+    return False
+
+
+class Transport:
+    """Thread-safe (the session pools connections; the budget locks)."""
+
+    def __init__(
+        self,
+        *,
+        dialect: VenueDialect,
+        budget: RequestBudget,
+        timeout_s: float,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.dialect = dialect
+        self.venue = dialect.venue
+        self.budget = budget
+        self.timeout = (min(timeout_s, CONNECT_TIMEOUT_MAX_S), timeout_s)
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = "autohedge"
+        self._session.headers.update(headers or {})
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Mapping[str, Any] | None = None,
+        weight: float = 1.0,
+        orders: int = 0,
+        priority: bool = False,
+        places_order: bool = False,
+        signed: bool = False,
+    ) -> requests.Response:
+        """Spend from the budget, send once, classify. Returns only a 2xx response."""
+        self.budget.acquire(weight, priority=priority, orders=orders)
+        label = f"{self.venue} {method} {url.split('?', 1)[0]}"
+        try:
+            response = self._session.request(method, url, params=params, json=json_body, timeout=self.timeout)
+        except requests.RequestException as exc:
+            self.budget.failed(type(exc).__name__)
+            if never_sent(exc):
+                raise VenueUnavailable(
+                    f"{label}: cannot connect ({type(exc).__name__})", venue=self.venue, retry_after_s=1.0
+                ) from None
+            if places_order:
+                raise OutcomeUnknown(
+                    f"{label}: no answer after sending ({type(exc).__name__})", venue=self.venue
+                ) from None
+            raise VenueUnavailable(
+                f"{label}: no answer ({type(exc).__name__})", venue=self.venue, retry_after_s=1.0
+            ) from None
+        self.dialect.observe_usage(response.headers, self.budget)
+        if response.status_code < 400:
+            self.budget.succeeded()
+            if signed:
+                self.budget.auth_ok()
+            return response
+        error = self.dialect.map_error(response.status_code, response.text, response.headers)
+        raise self._classified(error, response.status_code, places_order) from None
+
+    def _classified(self, error: VenueError, status: int, places_order: bool) -> VenueError:
+        if isinstance(error, RateLimited):
+            self.budget.rate_limited(error.retry_after_s, banned=error.banned)
+            return error
+        if isinstance(error, AuthError):
+            self.budget.auth_failed(str(error))
+            return error
+        if status >= 500 or isinstance(error, OutcomeUnknown | VenueUnavailable):
+            self.budget.failed(f"HTTP {status}")
+            if isinstance(error, VenueUnavailable):
+                return error
+            if places_order:
+                return OutcomeUnknown(str(error), venue=self.venue, code=error.code)
+            return VenueUnavailable(str(error), venue=self.venue, code=error.code, retry_after_s=1.0)
+        self.budget.succeeded()  # a definitive answer: the venue is up and listening
+        return error
+
+    def decode(self, response: requests.Response, model: TypeAdapter[T], *, places_order: bool = False) -> T:
+        """The body as the venue's wire model. JSON numbers become ``Decimal``, never float."""
+        label = f"{self.venue} {response.request.method} {(response.request.url or '').split('?', 1)[0]}"
+        try:
+            raw = json.loads(response.text, parse_float=Decimal) if response.content else None
+        except json.JSONDecodeError:
+            self.budget.failed("unreadable response")
+            if places_order:
+                raise OutcomeUnknown(f"{label}: unreadable response", venue=self.venue) from None
+            raise VenueUnavailable(f"{label}: unreadable response", venue=self.venue) from None
+        try:
+            return model.validate_python(raw)
+        except ValidationError as exc:
+            detail = exc.errors()[0]
+            message = f"{label}: {'.'.join(str(p) for p in detail['loc'])} {detail['msg']}"
+            if places_order:
+                raise OutcomeUnknown(f"{message}; the order may exist", venue=self.venue) from None
+            raise MalformedMessage(message) from None
+
+    def close(self) -> None:
+        self._session.close()
