@@ -4,6 +4,10 @@ Owns: entry gates, sizing and pre-trade checks, the per-symbol rate limit, deter
 ids, outcome-unknown resolution, and polling entries for fills (each fill is told to the monitor as
 ``OrderFilled``). Exits are not here: the monitor places them itself, so protection never queues
 behind entries in this inbox.
+
+Venue pushback (rate limited, banned, unreachable, keys rejected) is the venue's state, read from the
+exchange's ``request_budget``; it never escapes a handler. An entry the venue refuses waits for a timer
+at the time the venue allows and is dropped once its signal is stale (``executor.max_signal_age_s``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,14 @@ from types import MappingProxyType
 from loguru import logger
 
 from autohedge.actors.base import ActorContext, SupervisedActor
-from autohedge.actors.protocol import GetSnapshot, PollOrders, ResolveOrder
+from autohedge.actors.protocol import (
+    GetSnapshot,
+    PollOrders,
+    ReadOpenEntries,
+    ResolveOrder,
+    RetryCancel,
+    RetryEntry,
+)
 from autohedge.core.actor_names import MONITOR
 from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S
@@ -46,6 +57,7 @@ from autohedge.core.messages import (
     SymbolRules,
 )
 from autohedge.core.ports import Exchange
+from autohedge.core.pushback import entry_is_stale, is_pushback, retry_delay_s
 from autohedge.core.ratelimit import SymbolRateLimiter
 from autohedge.core.risk import size_entry
 from autohedge.core.types import OrderPurpose, OrderStatus, Side, quote_of
@@ -83,6 +95,8 @@ class ExecutorView:
     """Entries whose outcome is unknown, being looked up by client order id."""
     gates: Mapping[Gate, str]
     """Closed entry gates and why."""
+    waiting: tuple[str, ...] = ()
+    """Symbols whose newest entry signal waits for the venue to allow sending."""
 
 
 class ExecutorActor(SupervisedActor):
@@ -106,19 +120,82 @@ class ExecutorActor(SupervisedActor):
         self._unresolved: dict[str, TrackedEntry] = {}
         self._rules: dict[str, SymbolRules] = {}
         self._prefix = config.executor.client_id_prefix
+        self._waiting: dict[str, Signal] = {}
+        """Per symbol, the newest entry signal waiting for the venue to allow sending."""
+        self._retry_scheduled: set[str] = set()
+        self._auth_reported = False
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
     def started(self) -> None:
-        """Re-read our open entries from the venue so a restart never loses track of one."""
-        for order in self._exchange.open_orders():
-            if self._is_our_entry(order.client_order_id) and order.side is Side.BUY:
-                self._entries[order.client_order_id] = self._from_snapshot(order)
-        if self._entries:
-            self.ctx.events.record(
-                "entries_adopted", f"{len(self._entries)} open entry orders re-read from the venue"
-            )
+        """No REST here (a refusal must never be a start crash): the open entries are re-read by a
+        message, retried on a timer while the venue refuses."""
+        self.actor_ref.tell(ReadOpenEntries())
         self.schedule(self._config.executor.order_poll_interval_s, PollOrders())
+
+    def on_read_open_entries(self, _: ReadOpenEntries) -> None:
+        """Re-read our open entries from the venue so a restart never loses track of one."""
+        try:
+            orders = self._exchange.open_orders()
+        except VenueError as exc:  # refused or unanswered: the venue's state, retried when it allows
+            delay_s = self._retry_in_s(exc, priority=True)
+            logger.warning("re-reading open entries refused ({}); again in {:.2f}s", exc, delay_s)
+            self.schedule(delay_s, ReadOpenEntries())
+            return
+        adopted = 0
+        for order in orders:
+            ours = self._is_our_entry(order.client_order_id) and order.side is Side.BUY
+            if ours and order.client_order_id not in self._entries:
+                self._entries[order.client_order_id] = self._from_snapshot(order)
+                adopted += 1
+        if adopted:
+            self.ctx.events.record("entries_adopted", f"{adopted} open entry orders re-read from the venue")
+
+    # -- venue pushback -------------------------------------------------------------------------------
+
+    def _retry_in_s(self, error: VenueError | None, *, priority: bool) -> float:
+        return retry_delay_s(self._exchange.request_budget.wait_s(priority=priority), error)
+
+    def _venue_refused(self, signal: Signal, error: VenueError | None) -> None:
+        """The venue refuses now: the entry waits (newest signal per symbol) for a timer at the time the
+        venue allows. Bad keys stop entries (loudly, once) until a signed request succeeds again."""
+        if isinstance(error, FatalVenueError):
+            self._report_auth(str(error))
+            return
+        symbol = signal.symbol
+        self._waiting[symbol] = signal
+        self.ctx.metrics.inc("entries_waiting_for_venue")
+        if symbol in self._retry_scheduled:
+            return
+        self._retry_scheduled.add(symbol)
+        delay_s = self._retry_in_s(error, priority=False)
+        logger.info("[{}] entry waits {:.2f}s for the venue ({})", symbol, delay_s, error or "paused")
+        self.schedule(delay_s, RetryEntry(symbol=symbol))
+
+    def _report_auth(self, reason: str) -> None:
+        if not self._auth_reported:
+            self._auth_reported = True
+            self.ctx.events.record(
+                "entries_stopped_auth",
+                f"the venue rejects our keys: no new entries until it accepts them ({reason})",
+                level="ERROR",
+            )
+
+    def on_retry_entry(self, message: RetryEntry) -> None:
+        self._retry_scheduled.discard(message.symbol)
+        signal = self._waiting.pop(message.symbol, None)
+        if signal is None:
+            return
+        if entry_is_stale(signal.ts_init, self.ctx.clock.wall_ns(), self._config.executor.max_signal_age_s):
+            self.ctx.metrics.inc("entries_dropped_stale")
+            self.ctx.events.record(
+                "entry_dropped_stale",
+                f"signal {signal.signal_id} waited for the venue longer than "
+                f"{self._config.executor.max_signal_age_s}s; dropped",
+                symbol=signal.symbol,
+            )
+            return
+        self.on_signal(signal)
 
     def _is_our_entry(self, client_order_id: str) -> bool:
         ours = ClientId.ours(client_order_id, self._prefix)
@@ -169,6 +246,15 @@ class ExecutorActor(SupervisedActor):
         if gate is not None:
             logger.debug("[{}] signal {} dropped: gate {} closed", symbol, signal.signal_id, gate)
             return
+        budget = self._exchange.request_budget
+        auth_failure = budget.auth_failure
+        if auth_failure is not None:
+            self._report_auth(auth_failure)
+            return
+        self._auth_reported = False
+        if symbol in self._retry_scheduled or budget.wait_s(priority=False) > 0:
+            self._venue_refused(signal, None)  # never send while the venue says wait
+            return
         open_entries = [e for e in self._entries.values() if e.symbol == symbol]
         if len(open_entries) + sum(1 for e in self._unresolved.values() if e.symbol == symbol) >= (
             self._config.executor.max_open_entries_per_symbol
@@ -178,6 +264,12 @@ class ExecutorActor(SupervisedActor):
             return
         try:
             request = self._build_request(signal, open_entries)
+        except VenueError as exc:
+            if is_pushback(exc):
+                self._venue_refused(signal, exc)
+            else:  # a definitive answer to a read (say, a symbol the venue does not list)
+                self.ctx.events.record("entry_refused", str(exc), symbol=symbol, level="WARNING")
+            return
         except InsufficientBalance as exc:
             self.ctx.metrics.inc("orders_rejected")
             self.ctx.events.record("entry_refused", str(exc), symbol=symbol, level="WARNING")
@@ -243,13 +335,12 @@ class ExecutorActor(SupervisedActor):
             )
             self.on_resolve_order(ResolveOrder(client_order_id=request.client_order_id, symbol=symbol))
             return
-        except RetryableError as exc:
+        except (RetryableError, FatalVenueError) as exc:
+            # Never sent (refused before or at the door): the signal waits, a retry gets a fresh id.
             self.ctx.metrics.inc("rate_limited")
-            self.ctx.events.record(
-                "entry_skipped", f"{request.client_order_id}: {exc}", symbol=symbol, level="WARNING"
-            )
+            self._venue_refused(signal, exc)
             return
-        except DefinitiveError as exc:
+        except (DefinitiveError, OrderRefused) as exc:
             self.ctx.metrics.inc("orders_rejected")
             self.ctx.events.record(
                 "order_rejected", f"{request.client_order_id}: {exc}", symbol=symbol, level="WARNING"
@@ -288,9 +379,12 @@ class ExecutorActor(SupervisedActor):
                 symbol=entry.symbol,
             )
             return
-        except (OutcomeUnknown, RetryableError) as exc:
+        except VenueError as exc:  # refused, unanswered or odd: ask again later, never resend blindly
             attempt = message.attempt + 1
-            delay_s = RESOLVE_DELAYS_S[min(attempt, len(RESOLVE_DELAYS_S) - 1)]
+            delay_s = max(
+                RESOLVE_DELAYS_S[min(attempt, len(RESOLVE_DELAYS_S) - 1)],
+                self._retry_in_s(exc, priority=True),
+            )
             logger.warning(
                 "[{}] still resolving {} ({}); next query in {}s",
                 entry.symbol,
@@ -311,8 +405,10 @@ class ExecutorActor(SupervisedActor):
 
     def on_poll_orders(self, _: PollOrders) -> None:
         try:
-            for coid in list(self._entries):
-                self._poll_one(self._entries[coid])
+            if self._exchange.request_budget.wait_s(priority=True) == 0:  # reads wait while the venue says so
+                for coid in list(self._entries):
+                    if coid in self._entries:
+                        self._poll_one(self._entries[coid])
         finally:
             self.schedule(self._config.executor.order_poll_interval_s, PollOrders())
 
@@ -332,9 +428,7 @@ class ExecutorActor(SupervisedActor):
                 level="WARNING",
             )
             return
-        except FatalVenueError:
-            raise
-        except VenueError as exc:
+        except VenueError as exc:  # the next poll asks again
             logger.debug("[{}] poll of {} failed: {}", entry.symbol, entry.client_order_id, exc)
             return
         self._update(entry, snapshot)
@@ -412,19 +506,28 @@ class ExecutorActor(SupervisedActor):
         except UnknownOrder:
             self._entries.pop(entry.client_order_id, None)
             return False
-        except FatalVenueError:
-            raise
         except VenueError as exc:
+            if not is_pushback(exc):
+                logger.warning("[{}] cancel of {} refused: {}", entry.symbol, entry.client_order_id, exc)
+                return False
+            delay_s = self._retry_in_s(exc, priority=True)
             logger.warning(
-                "[{}] cancel of {} failed ({}); will retry on the next poll",
+                "[{}] cancel of {} refused ({}); retrying in {:.2f}s",
                 entry.symbol,
                 entry.client_order_id,
                 exc,
+                delay_s,
             )
+            self.schedule(delay_s, RetryCancel(client_order_id=entry.client_order_id))
             return False
         self.ctx.events.record("order_cancelled", f"{entry.client_order_id} ({why})", symbol=entry.symbol)
         self._update(replace(entry, cancel_requested=True), snapshot)
         return True
+
+    def on_retry_cancel(self, message: RetryCancel) -> None:
+        entry = self._entries.get(message.client_order_id)
+        if entry is not None and not entry.cancel_requested:
+            self._cancel(entry, "retry after the venue refused")
 
     def on_cancel_entries(self, _: CancelEntries) -> int:
         """Cancel every open entry (shutdown, operator). Returns how many were cancelled."""
@@ -441,4 +544,5 @@ class ExecutorActor(SupervisedActor):
             entries=tuple(self._entries.values()),
             unresolved=tuple(self._unresolved.values()),
             gates=MappingProxyType(dict(self._gates)),
+            waiting=tuple(sorted(self._waiting)),
         )

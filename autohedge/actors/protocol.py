@@ -13,9 +13,13 @@ __all__ = [
     "CheckLiveness",
     "GetSnapshot",
     "PollOrders",
+    "ReadOpenEntries",
     "Reconcile",
     "RepairOrphan",
     "ResolveOrder",
+    "RetryCancel",
+    "RetryEntry",
+    "RetryPending",
     "StreamDisconnected",
 ]
 
@@ -38,6 +42,26 @@ class ResolveOrder(Message):
     client_order_id: str
     symbol: str
     attempt: int = 0
+
+
+class ReadOpenEntries(Message):
+    """Executor (start-up, then timer while the venue refuses): re-read our open entries."""
+
+
+class RetryEntry(Message):
+    """Executor timer: the venue allows sending again; place the waiting entry of ``symbol`` unless stale."""
+
+    symbol: str
+
+
+class RetryCancel(Message):
+    """Executor timer: retry cancelling an entry the venue refused to cancel."""
+
+    client_order_id: str
+
+
+class RetryPending(Message):
+    """Monitor timer: the venue allows sending again; retry refused work in priority order."""
 
 
 class CheckExits(Message):

@@ -115,6 +115,9 @@ class ExecutorConfig(_Model):
     cancel_entries_on_stop: bool = True
     client_id_prefix: Annotated[str, Field(pattern=r"^[a-z0-9]{1,4}$")] = "ah"
     max_open_entries_per_symbol: Annotated[int, Field(ge=1)] = 1
+    max_signal_age_s: Annotated[float, Field(gt=0)] = 5.0
+    """An entry that waited for the venue (rate limited, banned, unreachable) is dropped once its signal
+    is older than this."""
 
 
 class PaperFaults(_Model):

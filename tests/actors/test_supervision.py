@@ -128,16 +128,25 @@ def test_executor_crash_loop_trips_kill_switch_exits_keep_working(
 
 def test_crash_in_on_start_is_reported_and_restarted(make_harness: Callable[..., Harness]) -> None:
     h = make_harness(make_config(feed={"stale_after_s": 1000}))
-    h.exchange.fail("open_orders", lambda: RuntimeError("boom in start"), thread_prefix="ExecutorActor")
+    new_stream = h.engine._stream_factory
+    attempts: list[int] = []
 
-    h.start(reconciled=False)
+    def stream_failing_once():  # type: ignore[no-untyped-def]
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("boom in start")  # a bug in a start-up: the only kind of start crash
+        return new_stream()
 
-    wait_for(lambda: h.child(EXECUTOR).restarts == 1, what="start crash reported")
+    h.engine._stream_factory = stream_failing_once
+
+    h.engine.start()
+
+    wait_for(lambda: h.child(FEED).restarts == 1, what="start crash reported")
     assert "in start-up" in next(
         e.text for e in h.engine.parts.events.recent() if e.kind == "actor_restarting"
     )
-    h.clock.advance(restart_delay(h, EXECUTOR))
-    wait_for(lambda: h.child(EXECUTOR).state is ChildState.RUNNING)
+    h.clock.advance(restart_delay(h, FEED))
+    wait_for(lambda: h.child(FEED).state is ChildState.RUNNING)
 
 
 def test_watchdog_restarts_a_silent_feed_and_pauses_entries(make_harness: Callable[..., Harness]) -> None:
