@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from autohedge.adapters.registry import VENUES, venue_entry
 from autohedge.api.models import HealthStatus
 from autohedge.core.actor_names import EXECUTOR, MONITOR, ActorKind, ActorName, feed_name, strategy_name
 from autohedge.core.child_states import ChildState
-from autohedge.core.clock import Clock, RealClock
+from autohedge.core.clock import NS_PER_S, Clock, RealClock
 from autohedge.core.config import AppConfig, Secrets
 from autohedge.core.conflate import LatestSlots
 from autohedge.core.errors import ConfigError
@@ -35,7 +36,7 @@ from autohedge.core.ids import OrderKeySource
 from autohedge.core.messages import CancelEntries, Quote
 from autohedge.core.metrics import Metrics
 from autohedge.core.ports import Exchange, MarketStream
-from autohedge.core.ratelimit import SymbolRateLimiter
+from autohedge.core.ratelimit import SymbolRateLimiter, VenueStatus
 from autohedge.core.strategy.llm import LlmOutcome, LlmThrottle
 from autohedge.core.types import Venue
 
@@ -45,10 +46,14 @@ __all__ = [
     "RunSummary",
     "SummaryActor",
     "SummaryPosition",
+    "VenueLimitSummary",
+    "VenueSummary",
     "build_exchange",
     "build_llm_gateway",
     "build_stream_factory",
     "check_credentials",
+    "venue_reasons",
+    "venue_view",
 ]
 
 ASK_TIMEOUT_S = 10.0
@@ -382,12 +387,18 @@ class Engine:
         reasons += [f"symbol parked: {symbol}" for symbol in view.parked_symbols]
         reasons += [f"{gate}: {why}" for gate, why in view.gates.items() if gate.degrades_health]
         reasons += [f"position unprotected: {p.symbol}" for p in positions if p.unprotected]
+        reasons += venue_reasons(self.parts.exchange.request_budget.status(), self.parts.clock.wall_ns())
         if self.llm_gateway is not None and self.llm_gateway.paused:
             reasons.append("llm paused: daily token budget spent")
         reasons += [f"actor {c.name} {c.state}" for c in view.children if not c.state.is_healthy]
         if view.kill_switch:
             return "halted", reasons
         return ("degraded" if reasons else "ok"), reasons
+
+    def venues(self) -> dict[str, VenueSummary]:
+        """Per venue: pushback state and request usage (the trading venue's shared budget)."""
+        status = self.parts.exchange.request_budget.status()
+        return {status.venue: venue_view(status)}
 
     def summary(
         self, view: SupervisorView | None = None, positions: list[MonitoredPosition] | None = None
@@ -406,6 +417,7 @@ class Engine:
             else {},
             parked_symbols=view.parked_symbols if view else (),
             kill_switch=view.kill_switch if view else False,
+            venues=self.venues(),
             llm=self.llm_gateway.stats() if self.llm_gateway is not None else None,
         )
 
@@ -428,6 +440,26 @@ class SummaryPosition(_Frozen):
     stop_loss: _PlainDecimal | None
 
 
+class VenueLimitSummary(_Frozen):
+    kind: str
+    limit: float
+    interval_s: float
+
+
+class VenueSummary(_Frozen):
+    rate_limited_until: str | None
+    """When the venue last said "wait until" (ISO 8601 UTC; may be in the past), None if it never did."""
+    rate_limited: bool
+    banned: bool
+    rate_limit_events: int
+    auth_failed: str | None
+    degraded: str | None
+    requests_per_minute_max: int
+    weight_share_max: float
+    """The largest share of the request-weight limit used in any minute window."""
+    limits: tuple[VenueLimitSummary, ...]
+
+
 class SummaryActor(_Frozen):
     state: ChildState
     restarts: int
@@ -441,8 +473,45 @@ class RunSummary(_Frozen):
     actors: dict[ActorName, SummaryActor]
     parked_symbols: tuple[str, ...]
     kill_switch: bool
+    venues: dict[str, VenueSummary]
+    """Per venue: its pushback state over the run and the most of its request budget used."""
     llm: dict[str, int] | None
     """The LLM gateway's counters; None (and left out of the JSON) without an LLM strategy."""
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2, exclude=None if self.llm is not None else {"llm"}) + "\n"
+
+
+def venue_reasons(status: VenueStatus, now_wall_ns: int) -> list[str]:
+    """Health reasons from a venue's pushback state (empty when it is fine)."""
+    reasons = []
+    if status.auth_failed:
+        reasons.append(f"venue {status.venue} auth failed: {status.auth_failed}")
+    if status.rate_limited and status.rate_limited_until_ns is not None:
+        wait_s = max(0.0, (status.rate_limited_until_ns - now_wall_ns) / NS_PER_S)
+        kind = "banned" if status.banned else "rate limited"
+        reasons.append(f"venue {status.venue} {kind} for {wait_s:.1f}s more (exits go first)")
+    if status.degraded:
+        reasons.append(f"venue {status.venue} degraded: {status.degraded}")
+    return reasons
+
+
+def venue_view(status: VenueStatus) -> VenueSummary:
+    """A venue's pushback state and request usage (summary, status page)."""
+    until = status.rate_limited_until_ns
+    return VenueSummary(
+        rate_limited_until=None
+        if until is None
+        else dt.datetime.fromtimestamp(until / NS_PER_S, tz=dt.UTC).isoformat(timespec="milliseconds"),
+        rate_limited=status.rate_limited,
+        banned=status.banned,
+        rate_limit_events=status.rate_limit_events,
+        auth_failed=status.auth_failed,
+        degraded=status.degraded,
+        requests_per_minute_max=status.requests_per_minute_max,
+        weight_share_max=status.weight_share_max,
+        limits=tuple(
+            VenueLimitSummary(kind=r.kind.value, limit=r.limit, interval_s=r.interval_s)
+            for r in status.limits
+        ),
+    )

@@ -59,6 +59,7 @@ class EngineController:
             uptime_s=(engine.parts.clock.monotonic_ns() - engine.started_ns) / NS_PER_S,
             trading_enabled=not any(g in view.gates for g in (STOPPED, KILL_SWITCH, STARTUP)),
             counters=engine.parts.metrics.snapshot(),
+            venues={name: v.model_dump(mode="json") for name, v in engine.venues().items()},
         )
 
     def positions(self) -> list[PositionView]:
@@ -143,8 +144,7 @@ class EngineController:
     def metrics_snapshot(self) -> MetricsSnapshot:
         engine = self._engine
         view = engine.view()
-        budget = getattr(engine.parts.exchange, "request_budget", None)
-        used = {engine.config.exchange.venue.value: budget.used_fraction} if budget is not None else {}
+        used = {engine.config.exchange.venue.value: engine.parts.exchange.request_budget.used_fraction}
         return MetricsSnapshot(
             counters=engine.parts.metrics.snapshot(),
             tick_to_order_ns=engine.parts.metrics.tick_to_order_ns(),

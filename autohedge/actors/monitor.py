@@ -10,6 +10,13 @@
   recorded before the call; then the position is reported unprotected (loudly) and kept.
 * ``Reconcile`` (on start, on restart and on ``SyncPositions``) adopts every position the exchange
   holds, also ones this process never opened, and arms exits before strategies may start.
+* Venue pushback (rate limited, banned, unreachable, keys rejected) never escapes a handler: the refused
+  work is kept as a pending action and retried by one timer at the time the venue allows, in priority
+  order (stop closes, then TP/OCO placements, then reconciliation; ``core.pushback``). An exit whose
+  state is unknown after a refused read is re-read and replaced on that retry, never assumed live.
+  Orphan-repair attempts are not spent while the venue refuses.
+* A fill that arrives while a close of its symbol is in flight is a separate lot with its own exit; it
+  becomes the position once the close is confirmed (or merges into it if the close did not complete).
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from decimal import Decimal
 from loguru import logger
 
 from autohedge.actors.base import ActorContext, SupervisedActor
-from autohedge.actors.protocol import CheckExits, GetSnapshot, Reconcile, RepairOrphan
+from autohedge.actors.protocol import CheckExits, GetSnapshot, Reconcile, RepairOrphan, RetryPending
 from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S
 from autohedge.core.config import AppConfig
@@ -50,6 +57,14 @@ from autohedge.core.protection import (
     exit_qty,
     plan_for,
     stop_triggered,
+)
+from autohedge.core.pushback import (
+    PendingAction,
+    PendingKind,
+    attempt_counts,
+    due_in_order,
+    is_pushback,
+    retry_delay_s,
 )
 from autohedge.core.types import (
     OrderPurpose,
@@ -82,6 +97,15 @@ class MonitoredPosition:
     repair_attempts: int
     last_price: Decimal | None
     """The newest bid seen for the symbol."""
+    lot: bool = False
+    """A fill that arrived while the symbol's close was in flight, protected on its own until the close
+    is confirmed."""
+    waiting_for_venue: bool = False
+    """Work for it (a close, an exit placement) waits for the venue to allow sending."""
+
+
+_LOT = "#lot"
+"""Suffix of the key of a fill's separate lot while its symbol's close is in flight."""
 
 
 @dataclass
@@ -104,6 +128,16 @@ class TrackedPosition:
     last_error: str = ""
     awaiting_price: bool = False
     exit_filled_qty: dict[str, Decimal] = field(default_factory=dict)
+    exits_uncertain: bool = False
+    """A cancel or a placement of the exits was refused or unanswered: whether they are live is unknown
+    until re-read (never assumed)."""
+    close_reason: str = ""
+    lot: bool = False
+    """A fill that arrived while this symbol's close was in flight, protected on its own."""
+
+    @property
+    def key(self) -> str:
+        return self.symbol + _LOT if self.lot else self.symbol
 
     @property
     def qty(self) -> Decimal:
@@ -111,7 +145,7 @@ class TrackedPosition:
 
     @property
     def protected(self) -> bool:
-        return bool(self.exit_ids) or self.close_id is not None
+        return (bool(self.exit_ids) and not self.exits_uncertain) or self.close_id is not None
 
 
 class PositionMonitorActor(SupervisedActor):
@@ -134,6 +168,10 @@ class PositionMonitorActor(SupervisedActor):
         self._last_quote: dict[str, Quote] = {}
         self._rules: dict[str, SymbolRules] = {}
         self._plan = plan_for(exchange.capabilities)
+        self._lots: dict[str, TrackedPosition] = {}
+        self._pending: dict[tuple[PendingKind, str], PendingAction] = {}
+        self._retry_scheduled = False
+        self._auth_reported = False
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -144,9 +182,23 @@ class PositionMonitorActor(SupervisedActor):
         self.schedule(self._config.monitor.poll_interval_s, CheckExits())
 
     def on_reconcile(self, _: Reconcile) -> int:
-        """Adopt every exchange position and arm its exit. A failure to read the exchange crashes the
-        monitor (the supervisor restarts it with backoff and it tries again)."""
+        """Adopt every exchange position and arm its exit. A venue that refuses (or does not answer)
+        the reads makes this a pending action, retried as soon as the venue allows."""
         self._plan = plan_for(self._exchange.capabilities)
+        try:
+            adopted = self._reconcile()
+        except VenueError as exc:
+            self._defer(PendingKind.RECONCILE, "*", exc)
+            return 0
+        self.ctx.events.record("reconciled", f"{adopted} positions adopted and protected from the exchange")
+        self.ctx.report(
+            ReconciliationCompleted(
+                positions=adopted, incarnation=self.ctx.incarnation, ts_init=self.ctx.clock.wall_ns()
+            )
+        )
+        return adopted
+
+    def _reconcile(self) -> int:
         exchange_positions = {p.symbol: p for p in self._exchange.positions(self._config.symbols)}
         open_orders = self._exchange.open_orders()
         for symbol in list(self._positions):
@@ -156,12 +208,6 @@ class PositionMonitorActor(SupervisedActor):
         for symbol, snapshot in exchange_positions.items():
             if self._adopt(snapshot, [o for o in open_orders if o.symbol == symbol]):
                 adopted += 1
-        self.ctx.events.record("reconciled", f"{adopted} positions adopted and protected from the exchange")
-        self.ctx.report(
-            ReconciliationCompleted(
-                positions=adopted, incarnation=self.ctx.incarnation, ts_init=self.ctx.clock.wall_ns()
-            )
-        )
         return adopted
 
     def on_sync_positions(self, _: SyncPositions) -> int:
@@ -208,15 +254,95 @@ class PositionMonitorActor(SupervisedActor):
         self._protect(pos)
         return True
 
+    # -- venue pushback: pending actions ------------------------------------------------------------------
+
+    def _defer(self, kind: PendingKind, key: str, error: VenueError | None) -> None:
+        """The venue refused (or did not answer): keep the work and retry it when the venue allows."""
+        if isinstance(error, FatalVenueError):
+            self._report_auth(str(error))
+        if (kind, key) not in self._pending:
+            self._pending[(kind, key)] = PendingAction(kind, key, self.ctx.clock.monotonic_ns())
+            logger.warning("[{}] {} waits for the venue: {}", key, kind.name.lower(), error or "paused")
+        self._schedule_retry(error)
+
+    def _schedule_retry(self, error: VenueError | None = None) -> None:
+        if self._retry_scheduled:
+            return
+        self._retry_scheduled = True
+        wait_s = self._exchange.request_budget.wait_s(priority=True)
+        self.schedule(
+            retry_delay_s(wait_s, error, auth_retry_s=self._config.monitor.orphan_retry_s), RetryPending()
+        )
+
+    def _report_auth(self, reason: str) -> None:
+        if not self._auth_reported:
+            self._auth_reported = True
+            self.ctx.events.record(
+                "venue_auth_failed",
+                f"the venue rejects our keys: exits cannot be placed or changed until it accepts them; "
+                f"stops are still watched on quotes ({reason})",
+                level="ERROR",
+            )
+
+    def on_retry_pending(self, _: RetryPending) -> None:
+        """Retry what the venue refused, most protective first, while the venue allows sending."""
+        self._retry_scheduled = False
+        for action in due_in_order(self._pending.values()):
+            if self._exchange.request_budget.wait_s(priority=True) > 0:
+                break
+            del self._pending[(action.kind, action.symbol)]
+            self._run_pending(action)
+        if self._pending:
+            self._schedule_retry()
+
+    def _run_pending(self, action: PendingAction) -> None:
+        if action.kind is PendingKind.RECONCILE:
+            self.on_reconcile(Reconcile())
+            return
+        pos = self._tracked(action.symbol)
+        if pos is None:
+            return
+        if action.kind is PendingKind.STOP_CLOSE:
+            if pos.close_id is None:
+                self._close_now(pos, pos.close_reason or "close requested")
+        elif action.kind is PendingKind.PROTECT and pos.close_id is None:
+            self._rearm(pos)
+
+    def _tracked(self, key: str) -> TrackedPosition | None:
+        if key.endswith(_LOT):
+            return self._lots.get(key[: -len(_LOT)])
+        return self._positions.get(key)
+
+    def _closing(self, symbol: str) -> bool:
+        pos = self._positions.get(symbol)
+        return pos is not None and (
+            pos.close_id is not None or (PendingKind.STOP_CLOSE, symbol) in self._pending
+        )
+
     # -- fills and quotes -------------------------------------------------------------------------------
 
     def on_order_filled(self, fill: OrderFilled) -> None:
         if fill.purpose is not OrderPurpose.ENTRY:
             return
-        pos = self._positions.get(fill.symbol)
-        if pos is None:
-            pos = TrackedPosition(symbol=fill.symbol, holding=Holding())
-            self._positions[fill.symbol] = pos
+        if self._closing(fill.symbol):
+            # The close sells what was held before this fill: the fill is a lot of its own, priced from
+            # its own fill and protected at once, never merged into the position being closed.
+            pos = self._lots.get(fill.symbol)
+            if pos is None:
+                pos = TrackedPosition(symbol=fill.symbol, holding=Holding(), lot=True)
+                self._lots[fill.symbol] = pos
+                self.ctx.events.record(
+                    "fill_during_close",
+                    f"{fill.client_order_id} filled {fill.fill_qty} while a close is in flight: protected "
+                    "as a separate lot",
+                    symbol=fill.symbol,
+                    level="WARNING",
+                )
+        else:
+            pos = self._positions.get(fill.symbol)
+            if pos is None:
+                pos = TrackedPosition(symbol=fill.symbol, holding=Holding())
+                self._positions[fill.symbol] = pos
         pos.holding = pos.holding.after_fill(fill)
         if fill.protection is not None:
             pos.proposal = fill.protection
@@ -228,21 +354,22 @@ class PositionMonitorActor(SupervisedActor):
     def on_quote(self, quote: Quote) -> None:
         newest = self._slots.take(quote.symbol) or quote
         self._last_quote[newest.symbol] = newest
-        pos = self._positions.get(newest.symbol)
-        if pos is None:
-            return
-        if pos.awaiting_price:
-            pos.awaiting_price = False
-            self._rearm(pos)
-            return
-        if self._config.monitor.mode == "quote":
-            self._guard_stop(pos, newest)
+        for pos in (self._positions.get(newest.symbol), self._lots.get(newest.symbol)):
+            if pos is None:
+                continue
+            if pos.awaiting_price:
+                pos.awaiting_price = False
+                self._rearm(pos)
+            elif self._config.monitor.mode == "quote":
+                self._guard_stop(pos, newest)
 
     def _guard_stop(self, pos: TrackedPosition, quote: Quote) -> None:
         """The SL of a position whose venue cannot hold it (or whose exit is gone) is watched here."""
         if pos.close_id is not None or pos.stop_loss is None:
             return
-        if pos.oco and pos.exit_ids:
+        if (PendingKind.STOP_CLOSE, pos.key) in self._pending:
+            return  # already waiting for the venue to allow the sell
+        if pos.oco and pos.exit_ids and not pos.exits_uncertain:
             return
         if stop_triggered(quote, pos.stop_loss):
             self._close(pos, quote, f"stop loss {pos.stop_loss} reached (bid {quote.bid})")
@@ -251,24 +378,29 @@ class PositionMonitorActor(SupervisedActor):
         pos = self._positions.get(message.symbol)
         if pos is None or pos.close_id is not None:
             return
-        quote = self._last_quote.get(message.symbol)
+        self._close_now(pos, message.reason or "close requested")
+
+    def _close_now(self, pos: TrackedPosition, why: str) -> None:
+        quote = self._last_quote.get(pos.symbol)
         if quote is None:
             try:
-                quote = self._exchange.best_quote(message.symbol)
+                quote = self._exchange.best_quote(pos.symbol)
             except VenueError as exc:
-                logger.warning("[{}] cannot close ({}): no price", message.symbol, exc)
+                pos.close_reason = why
+                self._defer(PendingKind.STOP_CLOSE, pos.key, exc)
                 return
-        self._close(pos, quote, message.reason or "close requested")
+        self._close(pos, quote, why)
 
     # -- periodic verification ----------------------------------------------------------------------------
 
     def on_check_exits(self, _: CheckExits) -> None:
         try:
-            if self._positions:
+            # Reads wait while the venue says so; the pending actions go first when it allows again.
+            if self._positions and self._exchange.request_budget.wait_s(priority=True) == 0:
                 self._verify()
-        except FatalVenueError:
-            raise
         except VenueError as exc:
+            if isinstance(exc, FatalVenueError):
+                self._report_auth(str(exc))
             logger.warning("exit check skipped: {}", exc)
         finally:
             self.schedule(self._config.monitor.poll_interval_s, CheckExits())
@@ -276,8 +408,11 @@ class PositionMonitorActor(SupervisedActor):
     def _verify(self) -> None:
         exchange_positions = {p.symbol: p for p in self._exchange.positions(list(self._positions))}
         open_ids = {o.client_order_id for o in self._exchange.open_orders()}
+        waiting = {key for _, key in self._pending}
         for symbol in list(self._positions):
             pos = self._positions[symbol]
+            if symbol in waiting:
+                continue  # its refused work goes first when the venue allows; no second attempt now
             self._verify_one(pos, exchange_positions.get(symbol), open_ids)
             if (
                 symbol in self._positions
@@ -301,11 +436,30 @@ class PositionMonitorActor(SupervisedActor):
         symbol = pos.symbol
         held_qty = held.qty if held is not None else Decimal(0)
         if pos.close_id is not None:
-            order = self._exchange.get_order(symbol, client_order_id=pos.close_id)
-            if order.status is OrderStatus.FILLED or held_qty <= 0:
+            try:
+                order = self._exchange.get_order(symbol, client_order_id=pos.close_id)
+            except UnknownOrder:  # a close whose sending was never confirmed did not arrive: sell again
+                pos.close_id = None
+                pos.close_reason = pos.close_reason or "close not found on the venue"
+                self._defer(PendingKind.STOP_CLOSE, pos.key, None)
+                return
+            lot = self._lots.get(symbol)
+            if order.status is OrderStatus.FILLED or (held_qty <= 0 and lot is None):
                 self._closed(pos, order.avg_fill_price or order.price, OrderPurpose.CLOSE)
+                if lot is not None:  # the lot survives the close as the position
+                    del self._lots[symbol]
+                    lot.lot = False
+                    self._positions[symbol] = lot
+                    self.ctx.events.record(
+                        "lot_promoted", f"{lot.qty} bought during the close stays protected", symbol=symbol
+                    )
             elif order.status.is_terminal:
                 pos.close_id = None  # the close did not complete: protect what is left
+                if lot is not None:  # merge now that the close is over; exits re-sized from what is held
+                    del self._lots[symbol]
+                    pos.exit_ids = lot.exit_ids
+                    pos.oco = lot.oco
+                    pos.exits_uncertain = pos.exits_uncertain or lot.exits_uncertain
                 pos.holding = Holding(held_qty, pos.holding.entry_price)
                 self._rearm(pos)
             return
@@ -371,33 +525,40 @@ class PositionMonitorActor(SupervisedActor):
         """Replace the exit so it covers exactly what is held now."""
         try:
             self._disarm(pos)
-        except FatalVenueError:
-            raise
         except VenueError as exc:
-            # The old exit may still be live: keep it; the next CheckExits sees the size mismatch.
-            logger.warning(
-                "[{}] could not replace the exit yet ({}); retrying on the next check", pos.symbol, exc
-            )
+            if is_pushback(exc):
+                # Whether the old exit is still live is unknown now (the cancel may have gone through
+                # and only its answer or the read after it been refused): re-read and replace it as
+                # soon as the venue allows, never assume it.
+                pos.exits_uncertain = True
+                self._defer(PendingKind.PROTECT, pos.key, exc)
+            else:
+                logger.warning("[{}] could not replace the exit yet ({}); next check", pos.symbol, exc)
             return
         self._protect(pos)
 
     def _protect(self, pos: TrackedPosition) -> None:
         try:
             self._arm(pos)
-        except FatalVenueError:
-            raise
         except VenueError as exc:
-            self._orphaned(pos, str(exc))
+            if is_pushback(exc):
+                self._defer(PendingKind.PROTECT, pos.key, exc)
+            else:
+                self._orphaned(pos, str(exc))
 
     def _disarm(self, pos: TrackedPosition) -> None:
-        for coid in pos.exit_ids:
-            snapshot = self._cancel_quietly(pos.symbol, coid)
+        """Cancel every exit leg (for an OCO the second cancel finds the list gone: answered, harmless).
+        Raises VenueError on pushback, with the legs not yet cancelled still listed."""
+        remaining = list(pos.exit_ids)
+        while remaining:
+            snapshot = self._cancel_quietly(pos.symbol, remaining[0])
             if snapshot is not None and snapshot.filled_qty > 0:
-                pos.exit_filled_qty[coid] = snapshot.filled_qty
-            if pos.oco:
-                break  # cancelling one leg cancels the list
+                pos.exit_filled_qty[remaining[0]] = snapshot.filled_qty
+            remaining.pop(0)
+            pos.exit_ids = tuple(remaining)
         pos.exit_ids = ()
         pos.exit_qty = Decimal(0)
+        pos.exits_uncertain = False
 
     def _cancel_quietly(self, symbol: str, client_order_id: str) -> OrderSnapshot | None:
         try:
@@ -412,10 +573,10 @@ class PositionMonitorActor(SupervisedActor):
         held = sum((p.qty for p in self._exchange.positions([symbol])), Decimal(0))
         qty = exit_qty(min(pos.qty, held), rules)
         if held <= 0:
-            self._remove(symbol, "nothing held on the exchange")
+            self._drop(pos, "nothing held on the exchange")
             return
         if qty <= 0:
-            self._remove(symbol, f"holding {held} is below the venue minimum: nothing to protect")
+            self._drop(pos, f"holding {held} is below the venue minimum: nothing to protect")
             return
         if held < pos.qty:
             pos.holding = Holding(held, pos.holding.entry_price)
@@ -441,7 +602,7 @@ class PositionMonitorActor(SupervisedActor):
                 take_profit_client_order_id=tp_id,
                 stop_loss_client_order_id=sl_id,
             )
-            self._submit_exit(symbol, tp_id, lambda: self._exchange.submit_oco(request))
+            self._submit_exit(pos, (tp_id, sl_id), lambda: self._exchange.submit_oco(request))
             pos.exit_ids = (tp_id, sl_id)
         else:
             order = OrderRequest(
@@ -452,7 +613,7 @@ class PositionMonitorActor(SupervisedActor):
                 price=prices.take_profit,
                 purpose=OrderPurpose.TAKE_PROFIT,
             )
-            self._submit_exit(symbol, tp_id, lambda: self._exchange.submit_order(order))
+            self._submit_exit(pos, (tp_id,), lambda: self._exchange.submit_order(order))
             pos.exit_ids = (tp_id,)
         was_orphan = pos.repair_attempts > 0 or pos.unprotected
         pos.oco, pos.exit_qty = oco, qty
@@ -475,32 +636,45 @@ class PositionMonitorActor(SupervisedActor):
         if quote is not None:
             self._guard_stop(pos, quote)
 
-    def _submit_exit(self, symbol: str, probe_id: str, submit) -> None:  # type: ignore[no-untyped-def]
-        """Submit; on an unknown outcome ask the venue for the id before trying once more."""
+    def _submit_exit(self, pos: TrackedPosition, ids: tuple[str, ...], submit) -> None:  # type: ignore[no-untyped-def]
+        """Submit; on an unknown outcome ask the venue for the id before trying once more. If that
+        cannot be settled now (the venue refuses or stays silent), the ids are kept as uncertain exits:
+        the retry cancels them (an unknown id is answered, harmless) before placing anew, so two exits
+        never sell the same quantity."""
+        symbol, probe_id = pos.symbol, ids[0]
         try:
             submit()
             return
         except OutcomeUnknown as exc:
             logger.warning("[{}] exit {} outcome unknown ({}); asking the venue", symbol, probe_id, exc)
         try:
-            self._exchange.get_order(symbol, client_order_id=probe_id)
-            return  # it exists: the response was lost, not the order
-        except UnknownOrder:
-            pass
-        submit()  # the venue never saw it: the same ids again are safe
+            try:
+                self._exchange.get_order(symbol, client_order_id=probe_id)
+                return  # it exists: the response was lost, not the order
+            except UnknownOrder:
+                pass
+            submit()  # the venue never saw it: the same ids again are safe
+        except VenueError as exc:
+            if is_pushback(exc):
+                pos.exit_ids, pos.exits_uncertain = ids, True
+            raise
 
     # -- closing ------------------------------------------------------------------------------------------
 
     def _close(self, pos: TrackedPosition, quote: Quote, why: str) -> None:
         """Cancel the exits, then sell what is held at a marketable limit below the bid."""
         symbol = pos.symbol
+        close_id = ""
         try:
             self._disarm(pos)
             rules = self._rules_for(symbol)
             held = sum((p.qty for p in self._exchange.positions([symbol])), Decimal(0))
+            lot = self._lots.get(symbol) if not pos.lot else None
+            if lot is not None:  # a lot bought during an earlier close keeps its own exit
+                held -= lot.qty
             qty = exit_qty(min(pos.qty, held), rules)
             if qty <= 0:
-                self._remove(symbol, "nothing left to sell")
+                self._drop(pos, "nothing left to sell")
                 return
             price = max(
                 quantize_down(quote.bid * (1 - STOP_LIMIT_SLIPPAGE), rules.tick_size), rules.tick_size
@@ -514,11 +688,18 @@ class PositionMonitorActor(SupervisedActor):
                 price=price,
                 purpose=OrderPurpose.CLOSE,
             )
-            self._submit_exit(symbol, close_id, lambda: self._exchange.submit_order(request))
-        except FatalVenueError:
-            raise
+            self._submit_exit(pos, (close_id,), lambda: self._exchange.submit_order(request))
         except VenueError as exc:
-            self._orphaned(pos, f"close failed: {exc}")
+            if is_pushback(exc):
+                if close_id and pos.exits_uncertain and pos.exit_ids == (close_id,):
+                    pos.close_id, pos.exit_ids, pos.exits_uncertain = close_id, (), False
+                    return  # the close may be live: the next check reads it
+                if pos.exit_ids:
+                    pos.exits_uncertain = True  # a refused cancel: the exit's state is not known
+                pos.close_reason = why
+                self._defer(PendingKind.STOP_CLOSE, pos.key, exc)
+            else:
+                self._orphaned(pos, f"close failed: {exc}")
             return
         pos.close_id = close_id
         self.ctx.events.record(
@@ -538,6 +719,15 @@ class PositionMonitorActor(SupervisedActor):
         if self._positions.pop(symbol, None) is not None:
             self.ctx.events.record("position_removed", why, symbol=symbol, level="WARNING")
 
+    def _drop(self, pos: TrackedPosition, why: str) -> None:
+        """Forget ``pos`` wherever it is kept (a position or a lot)."""
+        if pos.lot:
+            if self._lots.get(pos.symbol) is pos:
+                del self._lots[pos.symbol]
+                self.ctx.events.record("lot_removed", why, symbol=pos.symbol, level="WARNING")
+        elif self._positions.get(pos.symbol) is pos:
+            self._remove(pos.symbol, why)
+
     # -- orphans ------------------------------------------------------------------------------------------
 
     def _orphaned(self, pos: TrackedPosition, error: str) -> None:
@@ -551,10 +741,10 @@ class PositionMonitorActor(SupervisedActor):
             self._repair(pos)
         else:
             pos.repair_pending = True
-            self.schedule(self._config.monitor.orphan_retry_s, RepairOrphan(symbol=pos.symbol))
+            self.schedule(self._config.monitor.orphan_retry_s, RepairOrphan(symbol=pos.key))
 
     def on_repair_orphan(self, message: RepairOrphan) -> None:
-        pos = self._positions.get(message.symbol)
+        pos = self._tracked(message.symbol)
         if pos is None:
             return
         pos.repair_pending = False
@@ -564,22 +754,36 @@ class PositionMonitorActor(SupervisedActor):
 
     def _repair(self, pos: TrackedPosition) -> None:
         symbol = pos.symbol
+        budget = self._exchange.request_budget
+        wait_s = budget.wait_s(priority=True)
+        if not attempt_counts(wait_s, None):  # the venue refuses every request: no attempt is spent
+            self._repair_later(pos, retry_delay_s(wait_s))
+            return
         pos.repair_attempts += 1  # recorded before the call: a crash mid-call still counts it
         attempt = pos.repair_attempts
         try:
             held = sum((p.qty for p in self._exchange.positions([symbol])), Decimal(0))
             if held <= 0:
-                self._remove(symbol, "the exchange no longer holds it (found during repair)")
+                self._drop(pos, "the exchange no longer holds it (found during repair)")
                 return
             pos.holding = Holding(min(pos.qty, held) if pos.qty > 0 else held, pos.holding.entry_price)
             self._arm(pos)
             if pos.awaiting_price:
                 pos.repair_attempts = 0
             return
-        except FatalVenueError:
-            raise
         except VenueError as exc:
             pos.last_error = str(exc)
+            if not attempt_counts(0.0, exc):  # refused or unanswered: not an answer on the merits
+                pos.repair_attempts -= 1
+                if isinstance(exc, FatalVenueError):
+                    self._report_auth(str(exc))
+                self._repair_later(
+                    pos,
+                    retry_delay_s(
+                        budget.wait_s(priority=True), exc, auth_retry_s=self._config.monitor.orphan_retry_s
+                    ),
+                )
+                return
         if attempt >= self._config.monitor.orphan_max_attempts:
             pos.unprotected = True
             self.ctx.metrics.inc("positions_unprotected")
@@ -599,7 +803,11 @@ class PositionMonitorActor(SupervisedActor):
             pos.last_error,
             self._config.monitor.orphan_retry_s,
         )
-        self.schedule(self._config.monitor.orphan_retry_s, RepairOrphan(symbol=symbol))
+        self.schedule(self._config.monitor.orphan_retry_s, RepairOrphan(symbol=pos.key))
+
+    def _repair_later(self, pos: TrackedPosition, delay_s: float) -> None:
+        pos.repair_pending = True
+        self.schedule(delay_s, RepairOrphan(symbol=pos.key))
 
     # -- queries ------------------------------------------------------------------------------------------
 
@@ -609,7 +817,7 @@ class PositionMonitorActor(SupervisedActor):
 
     def on_get_snapshot(self, _: GetSnapshot) -> list[MonitoredPosition]:
         out: list[MonitoredPosition] = []
-        for pos in self._positions.values():
+        for pos in [*self._positions.values(), *self._lots.values()]:
             quote = self._last_quote.get(pos.symbol)
             out.append(
                 MonitoredPosition(
@@ -625,6 +833,8 @@ class PositionMonitorActor(SupervisedActor):
                     adopted=pos.adopted,
                     repair_attempts=pos.repair_attempts,
                     last_price=quote.bid if quote else None,
+                    lot=pos.lot,
+                    waiting_for_venue=any(key == pos.key for _, key in self._pending),
                 )
             )
         return out

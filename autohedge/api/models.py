@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -46,6 +46,8 @@ class StatusReport(_Model):
     uptime_s: float
     trading_enabled: bool
     counters: dict[str, int]
+    venues: dict[str, dict[str, Any]] = {}
+    """Venue -> pushback state (rate_limited_until, banned, auth_failed, degraded) and request usage."""
 
 
 class PositionView(_Model):

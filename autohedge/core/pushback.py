@@ -61,12 +61,17 @@ def is_pushback(error: BaseException) -> bool:
     return isinstance(error, RetryableError | OutcomeUnknown | FatalVenueError)
 
 
-def retry_delay_s(venue_wait_s: float, error: VenueError | None = None) -> float:
+def retry_delay_s(
+    venue_wait_s: float, error: VenueError | None = None, *, auth_retry_s: float = 30.0
+) -> float:
     """When to try again: when the venue allows (its wait, or the error's Retry-After), never sooner
-    than ``MIN_RETRY_S``."""
+    than ``MIN_RETRY_S``. Rejected keys are asked again only every ``auth_retry_s``: the venue would
+    only say no again, and a retry storm with bad keys gets an IP banned."""
     wait = venue_wait_s
     if isinstance(error, RetryableError):
         wait = max(wait, error.retry_after_s)
+    if isinstance(error, FatalVenueError):
+        wait = max(wait, auth_retry_s)
     return max(wait, MIN_RETRY_S)
 
 
