@@ -2,13 +2,16 @@
 engine.
 
 It checks the key headers, order parameters and the one-connection-per-endpoint stream limit, and
-answers with Alpaca's own status codes and error bodies. Fault switches: 429 after N requests, 5xx, slow
-responses, an order accepted whose response is lost, a dropped stream, a malformed frame.
+answers with Alpaca's own status codes and error bodies. Like Alpaca it allows 200 requests a minute per
+account, answers every request with ``X-Ratelimit-Limit/Remaining/Reset`` and a 429 once Remaining is 0.
+Fault switches: 429 after N requests, a pause of N seconds, 5xx, slow responses, an order accepted whose
+response is lost (dropped connection or 503), rejected keys, a dropped stream, a malformed frame.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import socket
 import time
 from decimal import Decimal
@@ -23,7 +26,7 @@ from autohedge.core.clock import RealClock
 from autohedge.core.errors import InsufficientFunds, OrderRejected, UnknownOrder
 from autohedge.core.messages import OrderRequest, OrderSnapshot, Quote, SymbolRules
 from autohedge.core.types import OrderStatus, OrderType, Side, TimeInForce
-from tests.fakes.venue_server import FakeVenue, StreamClient, VenueFaults, VenueHandler
+from tests.fakes.venue_server import FakeVenue, StreamClient, VenueFaults, VenueHandler, WindowCounter
 
 __all__ = ["KEY_ID", "SECRET_KEY", "FakeAlpaca"]
 
@@ -52,6 +55,9 @@ def _iso(ts_ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"
 
 
+REQUESTS_PER_MINUTE = 200
+
+
 class _Handler(VenueHandler):
     def _send(self, status: int, payload: Any | None) -> None:
         data = b"" if payload is None else json.dumps(payload).encode("utf-8")
@@ -59,8 +65,15 @@ class _Handler(VenueHandler):
         if payload is not None:
             self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("X-Ratelimit-Limit", "200")
-        self.send_header("X-Ratelimit-Remaining", str(max(0, 200 - len(self.server.state.requests))))
+        fake, now = self.server.fake, time.time()
+        with self.server.state.lock:
+            used = fake.requests_window.current(now)
+            reset = fake.requests_window.resets_at_s(now)
+            if now < fake.paused_until_s:  # the account is held at zero until the pause ends
+                used, reset = REQUESTS_PER_MINUTE, math.ceil(fake.paused_until_s)
+        self.send_header("X-Ratelimit-Limit", str(REQUESTS_PER_MINUTE))
+        self.send_header("X-Ratelimit-Remaining", str(max(0, REQUESTS_PER_MINUTE - used)))
+        self.send_header("X-Ratelimit-Reset", str(reset))
         self.end_headers()
         self.wfile.write(data)
 
@@ -74,13 +87,19 @@ class _Handler(VenueHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length)) if length else None
         admission = self._admit(method, path, body if body is not None else params)
+        fake, now = self.server.fake, time.time()
+        with self.server.state.lock:
+            over = fake.requests_window.add(1, now) > REQUESTS_PER_MINUTE or now < fake.paused_until_s
+            if over:
+                fake.answered_429 += 1
         if (
             self.headers.get("APCA-API-KEY-ID") != KEY_ID
             or self.headers.get("APCA-API-SECRET-KEY") != SECRET_KEY
+            or self.server.state.faults.reject_keys
         ):
             self._error(401, None, "unauthorized")
             return
-        if admission.rate_limited:
+        if over or admission.rate_limited:
             self._error(429, 42910000, "rate limit exceeded")
             return
         if admission.server_error:
@@ -179,13 +198,15 @@ class _Handler(VenueHandler):
             self._error(422, 40010001, message)
             return
         with self.server.state.lock:
-            lose, self.server.state.faults.lose_next_order_response = (
-                self.server.state.faults.lose_next_order_response,
-                False,
-            )
+            faults = self.server.state.faults
+            lose, faults.lose_next_order_response = faults.lose_next_order_response, False
+            fail, faults.error_after_next_order = faults.error_after_next_order, False
         if lose:
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
+            return
+        if fail:  # the order exists; the client hears only that something went wrong
+            self._error(503, 50310000, "service unavailable")
             return
         self._send(200, fake.order_json(order))
 
@@ -241,7 +262,15 @@ class FakeAlpaca(FakeVenue):
         }
         engine = PaperEngine(clock=RealClock(), balances={"USD": cash}, fee_rate=Decimal(0), rules=rules)
         self.rejected_connections = 0
+        self.requests_window = WindowCounter(60, REQUESTS_PER_MINUTE)
+        self.answered_429 = 0
+        self.paused_until_s = 0.0
         super().__init__(name="alpaca", handler=_Handler, engine=engine, faults=VenueFaults())
+
+    def ban(self, seconds: int) -> None:
+        """Answer every request 429 (Remaining 0, Reset at the end) for ``seconds`` from now."""
+        with self.state.lock:
+            self.paused_until_s = time.time() + seconds
 
     @property
     def crypto_ws_url(self) -> str:

@@ -1,9 +1,13 @@
 """A local fake of Binance Spot (REST + combined bookTicker stream) on 127.0.0.1, backed by the paper engine.
 
 It checks what Binance checks — API key header, HMAC signature over the query exactly as sent,
-timestamp within recvWindow, filters — and answers with Binance's own error payloads. Fault switches:
-429 after N requests (Retry-After), 418, 5xx, slow responses, an order accepted whose response is lost,
-a dropped websocket, a malformed frame.
+timestamp within recvWindow, filters — and answers with Binance's own error payloads. Like Binance it
+advertises REQUEST_WEIGHT 1200/min and ORDERS 50/10s + 160000/day in ``exchangeInfo.rateLimits``, counts
+each endpoint's documented weight per wall-clock minute, answers with ``X-MBX-USED-WEIGHT-1M`` (and
+``X-MBX-ORDER-COUNT-10S/1D`` on orders), returns 429 with Retry-After when the weight is spent and a 418
+ban when a client keeps sending during the 429. Fault switches: 429 after N requests, a ban of N seconds,
+5xx, slow responses, an order accepted whose response is lost (dropped connection or 503), rejected
+keys, a dropped websocket, a malformed frame.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,7 +31,7 @@ from autohedge.core.clock import RealClock
 from autohedge.core.errors import InsufficientFunds, OrderRejected, UnknownOrder
 from autohedge.core.messages import OcoRequest, OrderRequest, OrderSnapshot, Quote
 from autohedge.core.types import OrderStatus, OrderType, Side, TimeInForce
-from tests.fakes.venue_server import FakeVenue, StreamClient, VenueFaults, VenueHandler
+from tests.fakes.venue_server import FakeVenue, StreamClient, VenueFaults, VenueHandler, WindowCounter
 
 __all__ = ["FakeBinance"]
 
@@ -45,6 +51,13 @@ def _f8(value: Decimal | None) -> str:
     return f"{(value or Decimal(0)):.8f}"
 
 
+REQUEST_WEIGHT_PER_MINUTE = 1200
+ORDERS_PER_10S = 50
+ORDERS_PER_DAY = 160_000
+BAN_AFTER_429_S = 120
+"""A client that keeps sending after a 429 is banned (Binance: 2 minutes, growing to 3 days)."""
+
+
 @dataclass
 class Faults(VenueFaults):
     rate_limit_status: int = 429
@@ -60,7 +73,15 @@ class _Handler(VenueHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("X-MBX-USED-WEIGHT-1M", str(len(self.server.state.requests)))
+        fake = self.server.fake
+        now = time.time()
+        with self.server.state.lock:
+            used = fake.weight.current(now)
+            orders_10s, orders_1d = fake.orders_10s.current(now), fake.orders_1d.current(now)
+        self.send_header("X-MBX-USED-WEIGHT-1M", str(used))
+        if self.command == "POST":
+            self.send_header("X-MBX-ORDER-COUNT-10S", str(orders_10s))
+            self.send_header("X-MBX-ORDER-COUNT-1D", str(orders_1d))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
@@ -77,29 +98,44 @@ class _Handler(VenueHandler):
         body = self.rfile.read(length).decode("utf-8") if length else ""
         params = dict(parse_qsl(query, keep_blank_values=True))
         admission = self._admit(method, parts.path, params)
+        route = ROUTES.get((method, parts.path))
+        fake = self.server.fake
+        with self.server.state.lock:
+            if method == "POST":
+                fake.posted_at.append((time.time(), parts.path, params))
+            pushback = fake.pushback(route[2](params) if route else 1, method == "POST", time.time())
+        if pushback is not None:
+            status, retry_after = pushback
+            text = (
+                "Way too much request weight used; IP banned until later. Please use WebSocket Streams."
+                if status == 418
+                else f"Too much request weight used; current limit is {REQUEST_WEIGHT_PER_MINUTE} "
+                "request weight per 1 MINUTE. Please use WebSocket Streams for live updates."
+            )
+            self._error(status, -1003, text, {"Retry-After": str(retry_after)})
+            return
         if admission.rate_limited:
             status = faults.rate_limit_status
             text = (
                 "Way too much request weight used; IP banned until later."
                 if status == 418
-                else "Too much request weight used; current limit is 6000 request weight per 1 MINUTE."
+                else "Too much request weight used; current limit is 1200 request weight per 1 MINUTE."
             )
             self._error(status, -1003, text, {"Retry-After": str(faults.retry_after_s)})
             return
         if admission.server_error:
             self._error(503, -1001, "Internal error; unable to process your request. Please try again.")
             return
-        route = ROUTES.get((method, parts.path))
         if route is None:
             self._error(404, -1000, f"no route {method} {parts.path}")
             return
-        handler, signed = route
+        handler, signed, _weight = route
         if signed and not self._verify(query, body, params):
             return
         handler(self, params)
 
     def _verify(self, query: str, body: str, params: dict[str, str]) -> bool:
-        if self.headers.get("X-MBX-APIKEY") != API_KEY:
+        if self.headers.get("X-MBX-APIKEY") != API_KEY or self.server.state.faults.reject_keys:
             self._error(401, -2015, "Invalid API-key, IP, or permissions for action.")
             return False
         total = query + body
@@ -179,7 +215,20 @@ class _Handler(VenueHandler):
                 "timezone": "UTC",
                 "serverTime": int(time.time() * 1000),
                 "rateLimits": [
-                    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000}
+                    {
+                        "rateLimitType": "REQUEST_WEIGHT",
+                        "interval": "MINUTE",
+                        "intervalNum": 1,
+                        "limit": REQUEST_WEIGHT_PER_MINUTE,
+                    },
+                    {
+                        "rateLimitType": "ORDERS",
+                        "interval": "SECOND",
+                        "intervalNum": 10,
+                        "limit": ORDERS_PER_10S,
+                    },
+                    {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": ORDERS_PER_DAY},
+                    {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
                 ],
                 "symbols": infos,
             },
@@ -240,12 +289,16 @@ class _Handler(VenueHandler):
     def _lose_response_if_asked(self) -> bool:
         state = self.server.state
         lose: bool
+        fail: bool
         with state.lock:
             lose, state.faults.lose_next_order_response = state.faults.lose_next_order_response, False
+            fail, state.faults.error_after_next_order = state.faults.error_after_next_order, False
         if lose:  # the order exists; the client never hears so
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
-        return lose
+        elif fail:  # the order exists; the client hears only that something went wrong
+            self._error(503, -1001, "Internal error; unable to process your request. Please try again.")
+        return lose or fail
 
     def r_new_order(self, params: dict[str, str]) -> None:
         symbol = self._symbol(params)
@@ -424,18 +477,23 @@ class _Handler(VenueHandler):
         self._send(200, trades)
 
 
-ROUTES = {
-    ("GET", "/api/v3/time"): (_Handler.r_time, False),
-    ("GET", "/api/v3/exchangeInfo"): (_Handler.r_exchange_info, False),
-    ("GET", "/api/v3/ticker/bookTicker"): (_Handler.r_book_ticker, False),
-    ("POST", "/api/v3/order"): (_Handler.r_new_order, True),
-    ("POST", "/api/v3/orderList/oco"): (_Handler.r_new_oco, True),
-    ("DELETE", "/api/v3/order"): (_Handler.r_cancel, True),
-    ("GET", "/api/v3/order"): (_Handler.r_get_order, True),
-    ("GET", "/api/v3/openOrders"): (_Handler.r_open_orders, True),
-    ("GET", "/api/v3/account"): (_Handler.r_account, True),
-    ("GET", "/api/v3/myTrades"): (_Handler.r_my_trades, True),
+def _w(weight: int) -> Callable[[dict[str, str]], int]:
+    return lambda _params: weight
+
+
+ROUTES: dict[tuple[str, str], tuple[Any, bool, Callable[[dict[str, str]], int]]] = {
+    ("GET", "/api/v3/time"): (_Handler.r_time, False, _w(1)),
+    ("GET", "/api/v3/exchangeInfo"): (_Handler.r_exchange_info, False, _w(20)),
+    ("GET", "/api/v3/ticker/bookTicker"): (_Handler.r_book_ticker, False, _w(2)),
+    ("POST", "/api/v3/order"): (_Handler.r_new_order, True, _w(1)),
+    ("POST", "/api/v3/orderList/oco"): (_Handler.r_new_oco, True, _w(1)),
+    ("DELETE", "/api/v3/order"): (_Handler.r_cancel, True, _w(1)),
+    ("GET", "/api/v3/order"): (_Handler.r_get_order, True, _w(4)),
+    ("GET", "/api/v3/openOrders"): (_Handler.r_open_orders, True, lambda p: 6 if "symbol" in p else 80),
+    ("GET", "/api/v3/account"): (_Handler.r_account, True, _w(20)),
+    ("GET", "/api/v3/myTrades"): (_Handler.r_my_trades, True, _w(20)),
 }
+"""(method, path) -> (handler, signed, weight of the call): the weights Binance documents."""
 
 
 class FakeBinance(FakeVenue):
@@ -448,6 +506,46 @@ class FakeBinance(FakeVenue):
             clock=RealClock(), balances=balances or {"USDT": Decimal(100_000)}, fee_rate=Decimal("0.001")
         )
         super().__init__(name="binance", handler=_Handler, engine=engine, faults=Faults())
+        self.weight = WindowCounter(60, REQUEST_WEIGHT_PER_MINUTE)
+        self.orders_10s = WindowCounter(10, ORDERS_PER_10S)
+        self.orders_1d = WindowCounter(86_400, ORDERS_PER_DAY)
+        self.limited_until_s = 0.0
+        self.banned_until_s = 0.0
+        self.answered_429 = 0
+        self.answered_418 = 0
+        self.max_weight_used = 0
+        self.posted_at: list[tuple[float, str, dict[str, str]]] = []
+        """(wall time s, path, params) of every order-placing request, for latency measurements."""
+
+    def ban(self, seconds: int) -> None:
+        """Ban this client's IP for ``seconds`` from now (418 with Retry-After to every request)."""
+        with self.state.lock:
+            self.banned_until_s = time.time() + seconds
+
+    def pushback(self, weight: int, places_order: bool, now_s: float) -> tuple[int, int] | None:
+        """Binance's limit rules for one request (lock held): (status, Retry-After) or None to serve it."""
+        if now_s < self.banned_until_s:
+            self.answered_418 += 1
+            return 418, max(1, math.ceil(self.banned_until_s - now_s))
+        if now_s < self.limited_until_s:  # still sending after a 429: banned
+            self.banned_until_s = now_s + BAN_AFTER_429_S
+            self.answered_418 += 1
+            return 418, BAN_AFTER_429_S
+        used = self.weight.add(weight, now_s)
+        self.max_weight_used = max(self.max_weight_used, min(used, REQUEST_WEIGHT_PER_MINUTE))
+        over_orders = places_order and (
+            self.orders_10s.current(now_s) >= ORDERS_PER_10S
+            or self.orders_1d.current(now_s) >= ORDERS_PER_DAY
+        )
+        if used > REQUEST_WEIGHT_PER_MINUTE or over_orders:
+            counter = self.weight if used > REQUEST_WEIGHT_PER_MINUTE else self.orders_10s
+            self.limited_until_s = counter.resets_at_s(now_s)
+            self.answered_429 += 1
+            return 429, max(1, math.ceil(self.limited_until_s - now_s))
+        if places_order:
+            self.orders_10s.add(1, now_s)
+            self.orders_1d.add(1, now_s)
+        return None
 
     @property
     def ws_url(self) -> str:

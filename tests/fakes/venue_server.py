@@ -17,7 +17,15 @@ from websockets.sync.server import ServerConnection, serve
 
 from autohedge.adapters.paper.engine import PaperEngine
 
-__all__ = ["Admission", "FakeVenue", "StreamClient", "VenueFaults", "VenueHandler", "VenueState"]
+__all__ = [
+    "Admission",
+    "FakeVenue",
+    "StreamClient",
+    "VenueFaults",
+    "VenueHandler",
+    "VenueState",
+    "WindowCounter",
+]
 
 
 @dataclass
@@ -32,6 +40,40 @@ class VenueFaults:
     """Hold every response this long (ends early at shutdown)."""
     lose_next_order_response: bool = False
     """Place the next order, then cut the connection before answering."""
+    error_after_next_order: bool = False
+    """Place the next order, then answer with the venue's server error (the order exists)."""
+    reject_keys: bool = False
+    """Refuse every authenticated request as if the keys had been revoked."""
+
+
+@dataclass
+class WindowCounter:
+    """Usage in windows aligned to wall time, as venues count it (a minute window resets on the
+    minute). Callers hold the venue state's lock."""
+
+    interval_s: int
+    limit: int
+    used: int = 0
+    window: int = -1
+
+    def _roll(self, now_s: float) -> None:
+        window = int(now_s // self.interval_s)
+        if window != self.window:
+            self.window, self.used = window, 0
+
+    def add(self, amount: int, now_s: float) -> int:
+        """Count ``amount``; returns the window's usage including it."""
+        self._roll(now_s)
+        self.used += amount
+        return self.used
+
+    def current(self, now_s: float) -> int:
+        self._roll(now_s)
+        return self.used
+
+    def resets_at_s(self, now_s: float) -> int:
+        """Wall time (s) at which the current window ends."""
+        return (int(now_s // self.interval_s) + 1) * self.interval_s
 
 
 @dataclass
