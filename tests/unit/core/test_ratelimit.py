@@ -1,0 +1,109 @@
+"""RequestBudget: venue limits in wall-aligned windows, the entry reserve, pauses, usage headers, state."""
+
+from __future__ import annotations
+
+import pytest
+
+from autohedge.core.clock import NS_PER_S, ManualClock
+from autohedge.core.errors import RateLimited
+from autohedge.core.ratelimit import DEGRADED_AFTER_FAILURES, LimitKind, LimitRule, RequestBudget
+
+MINUTE_START_S = 1_700_000_040  # on a minute boundary
+
+
+def budget(capacity: float = 100, reserve: float = 0.2) -> tuple[ManualClock, RequestBudget]:
+    clock = ManualClock(start_wall_ns=MINUTE_START_S * NS_PER_S)
+    return clock, RequestBudget(clock, venue="v", capacity=capacity, per_s=60, reserve_fraction=reserve)
+
+
+def test_budget_entries_stop_at_the_reserve_exits_use_the_whole_window() -> None:
+    clock, b = budget()
+    for _ in range(80):
+        b.acquire(1)
+    with pytest.raises(RateLimited) as refused:
+        b.acquire(1)
+    assert refused.value.retry_after_s == pytest.approx(60.0)
+    for _ in range(20):
+        b.acquire(1, priority=True)
+    assert b.wait_s(priority=True) == pytest.approx(60.0)
+    clock.advance(60)
+    assert b.wait_s() == 0.0
+
+
+def test_budget_wait_is_until_the_window_the_venue_counts_ends() -> None:
+    clock, b = budget()
+    clock.advance(45)
+    b.acquire(80, priority=True)
+    assert b.wait_s() == pytest.approx(15.0)
+
+
+def test_budget_venue_pause_refuses_everything_until_retry_after() -> None:
+    clock, b = budget()
+    b.rate_limited(20, banned=True)
+    with pytest.raises(RateLimited) as refused:
+        b.acquire(1, priority=True)
+    assert refused.value.banned and refused.value.retry_after_s == pytest.approx(20.0)
+    status = b.status()
+    assert status.rate_limited and status.banned
+    assert status.rate_limited_until_ns == (MINUTE_START_S + 20) * NS_PER_S
+    clock.advance(20)
+    b.acquire(1, priority=True)
+    assert not b.status().rate_limited
+    assert b.status().rate_limited_until_ns == (MINUTE_START_S + 20) * NS_PER_S  # the record stays
+
+
+def test_budget_limits_come_from_the_venue() -> None:
+    _, b = budget(capacity=1200)
+    b.apply_limits([LimitRule(LimitKind.WEIGHT, 6000, 60), LimitRule(LimitKind.ORDERS, 2, 10)])
+    assert b.capacity == 6000
+    b.acquire(1, orders=1, priority=True)
+    b.acquire(1, orders=1, priority=True)
+    assert b.wait_s(orders=1, priority=True) == pytest.approx(10.0)
+    assert b.wait_s(priority=True) == 0.0  # reads and cancels are not orders
+
+
+def test_budget_usage_header_raises_our_count_never_lowers_it() -> None:
+    _, b = budget()
+    b.acquire(10)
+    b.observe_used(80)
+    assert b.wait_s() == pytest.approx(60.0)  # one more would pass the 80 % entry share
+    b.observe_used(5)
+    assert b.used_fraction == pytest.approx(0.80)
+
+
+def test_budget_remaining_zero_waits_for_the_reset_even_for_exits() -> None:
+    clock, b = budget(capacity=200)
+    b.observe_remaining(limit=200, remaining=0, reset_wall_s=MINUTE_START_S + 30)
+    assert b.wait_s(priority=True) == pytest.approx(30.0)
+    clock.advance(30)
+    assert b.wait_s(priority=True) == 0.0
+
+
+def test_budget_status_tracks_requests_per_minute_and_weight_share_max() -> None:
+    clock, b = budget(capacity=100)
+    for _ in range(10):
+        b.acquire(2)
+    clock.advance(60)
+    b.acquire(1)
+    status = b.status()
+    assert status.requests_per_minute_max == 10
+    assert status.weight_share_max == pytest.approx(0.2)
+
+
+def test_budget_degraded_after_a_run_of_failures_cleared_by_an_answer() -> None:
+    _, b = budget()
+    for _ in range(DEGRADED_AFTER_FAILURES - 1):
+        b.failed("HTTP 503")
+    assert b.status().degraded is None
+    b.failed("HTTP 503")
+    assert "HTTP 503" in (b.status().degraded or "")
+    b.succeeded()
+    assert b.status().degraded is None
+
+
+def test_budget_auth_failure_stays_until_a_signed_request_succeeds() -> None:
+    _, b = budget()
+    b.auth_failed("binance 401 -2015")
+    assert b.auth_failure == "binance 401 -2015" and b.status().auth_failed
+    b.auth_ok()
+    assert b.auth_failure is None
