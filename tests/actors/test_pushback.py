@@ -1,0 +1,282 @@
+"""Venue pushback is the venue's state, never a crash (ManualClock, paper exchange, no sleeps).
+
+Rate limits and bans during entry submission, reconciliation and exit placement; a stop crossed during a
+ban; an exit whose cancel went through but whose answer was refused; orphan attempts during a refusal;
+the paper fault ``rate_limit_every_n``; a fill arriving while a close of the same symbol is in flight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from autohedge.core.config import PaperFaults
+from autohedge.core.errors import RateLimited
+from autohedge.core.messages import ClosePosition, OrderFilled
+from autohedge.core.types import OrderPurpose, OrderStatus, Side
+from tests.actors.harness import Harness, make_config, wait_for
+
+SYMBOL = "BTC/USDT"
+
+
+def config(**overrides: object):  # type: ignore[no-untyped-def]
+    """No market data arrives while the test clock jumps over a ban: keep the feed watchdog out of it."""
+    return make_config(feed={"stale_after_s": 1000}, **overrides)
+
+
+def no_restarts(h: Harness) -> bool:
+    view = h.engine.view()
+    return not view.kill_switch and not view.parked_symbols and all(c.restarts == 0 for c in view.children)
+
+
+def banned_by_venue(h: Harness, seconds: float) -> Callable[[], BaseException]:
+    """An error factory: the venue answers this call with a 418 ban of ``seconds`` (state + error)."""
+
+    def answer() -> BaseException:
+        h.paper.request_budget.rate_limited(seconds, banned=True)
+        return RateLimited("paper 418: banned", venue="paper", retry_after_s=seconds, banned=True)
+
+    return answer
+
+
+def sell_qty(h: Harness) -> Decimal:
+    return sum((o.qty - o.filled_qty for o in h.open_sells(SYMBOL)), Decimal(0))
+
+
+def held(h: Harness) -> Decimal:
+    return sum((p.qty for p in h.paper_engine.positions([SYMBOL])), Decimal(0))
+
+
+def test_entry_waits_while_the_venue_pauses_and_goes_when_allowed(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(config()).start()
+    h.paper.request_budget.rate_limited(3.0)
+
+    h.trigger_buy(SYMBOL)
+
+    assert h.buys(SYMBOL) == [] and h.executor_snapshot()["waiting"] == [SYMBOL]
+    h.advance(3.0)
+    wait_for(lambda: len(h.buys(SYMBOL)) == 1, what="the waiting entry placed")
+    assert no_restarts(h)
+
+
+def test_entry_waiting_longer_than_its_signal_age_is_dropped(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness(config(executor={"max_signal_age_s": 2})).start()
+    h.paper.request_budget.rate_limited(10.0)
+
+    h.trigger_buy(SYMBOL)
+    h.advance(10.0)
+
+    assert h.buys(SYMBOL) == []
+    assert any(e.kind == "entry_dropped_stale" for e in h.engine.parts.events.recent())
+    assert no_restarts(h)
+
+
+def test_executor_start_refused_by_the_venue_is_no_crash_and_rereads_later(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(config())
+    h.exchange.fail("open_orders", banned_by_venue(h, 4.0), thread_prefix="ExecutorActor")
+
+    h.start(reconciled=False)  # the ban holds the monitor's reconciliation back too
+    h.settle()
+    h.advance(4.0)
+
+    wait_for(lambda: h.exchange.calls.count("open_orders") >= 3, what="open entries re-read")
+    wait_for(lambda: h.engine.view().reconciled, what="reconciled after the ban")
+    assert h.child("executor").state == "running" and no_restarts(h)
+
+
+def test_reconcile_refused_is_retried_when_the_venue_allows(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness(config())
+    h.paper_engine.fund("BTC", Decimal("0.5"))
+    h.exchange.fail("positions", banned_by_venue(h, 5.0), thread_prefix="PositionMonitor")
+
+    h.start(reconciled=False)
+    h.settle()
+    assert not h.engine.view().reconciled and h.child("monitor").state == "running"
+
+    h.advance(5.0)
+
+    wait_for(lambda: h.engine.view().reconciled, what="reconciled after the ban")
+    h.quote(SYMBOL, "99.99", "100.01")  # an adopted holding has no entry price: the exit is priced on a quote
+    wait_for(lambda: sell_qty(h) > 0, what="adopted position protected")
+    assert no_restarts(h)
+
+
+def test_ban_during_exit_placement_protects_the_position_as_soon_as_it_ends(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(config()).start()
+    h.exchange.fail("submit_oco", banned_by_venue(h, 20.0), thread_prefix="PositionMonitor")
+
+    h.trigger_buy(SYMBOL)
+
+    position = h.position(SYMBOL)
+    assert position is not None and not position["protected"] and position["waiting_for_venue"]
+    assert h.engine.health()[0] == "degraded"
+    h.advance(19.9)
+    assert h.open_sells(SYMBOL) == [] and h.position(SYMBOL)["repair_attempts"] == 0  # type: ignore[index]
+    h.advance(0.1)
+
+    wait_for(lambda: h.position(SYMBOL) is not None and h.position(SYMBOL)["protected"], what="protected")
+    assert sell_qty(h) / 2 <= held(h)  # an OCO: two legs over the same quantity
+    assert no_restarts(h)
+
+
+def test_stop_crossed_during_a_ban_sells_first_when_the_ban_ends(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(config(), oco=False).start()
+    h.trigger_buy(SYMBOL)
+    wait_for(lambda: h.position(SYMBOL) is not None and h.position(SYMBOL)["protected"])
+    h.paper.request_budget.rate_limited(20.0, banned=True)
+
+    h.quote(SYMBOL, "97.00", "97.02")  # through the 1 % stop
+    h.advance(10.0)
+    assert h.position(SYMBOL)["waiting_for_venue"]  # type: ignore[index]
+    assert [o for o in h.paper_engine.all_orders() if o.client_order_id.startswith("ah-c")] == []
+    h.advance(10.0)
+
+    wait_for(
+        lambda: any(o.client_order_id.startswith("ah-c") for o in h.paper_engine.all_orders()),
+        what="the close sent when the ban ended",
+    )
+    assert no_restarts(h)
+
+
+def test_exit_cancel_done_but_its_answer_refused_is_reread_never_assumed(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(config(), oco=False).start()
+    h.trigger_buy(SYMBOL)
+    wait_for(lambda: h.position(SYMBOL) is not None and h.position(SYMBOL)["protected"])
+    old_tp = h.open_sells(SYMBOL)[0]
+    h.paper_engine.fund("BTC", Decimal("0.1"))  # the holding grows outside our exits: re-arm
+    h.exchange.fail(
+        "cancel_order",
+        lambda: RateLimited("read after cancel refused", venue="paper", retry_after_s=2.0),
+        thread_prefix="PositionMonitor",
+        after_call=True,
+    )
+
+    h.advance(1.0)  # the exit check sees the size mismatch; the cancel goes through, its answer does not
+
+    assert (
+        h.paper_engine.get_order(SYMBOL, client_order_id=old_tp.client_order_id).status
+        is OrderStatus.CANCELED
+    )
+    assert not h.position(SYMBOL)["protected"]  # type: ignore[index]
+    h.advance(2.0)
+
+    wait_for(lambda: sell_qty(h) > old_tp.qty, what="exit re-armed for what is held")
+    assert len(h.open_sells(SYMBOL)) == 1 and held(h) - Decimal("0.000001") < sell_qty(h) <= held(h)
+    assert h.position(SYMBOL)["protected"]  # type: ignore[index]
+    assert no_restarts(h)
+
+
+def test_orphan_attempts_are_not_spent_while_the_venue_refuses(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness(config()).start()
+    h.trigger_buy(SYMBOL)
+    wait_for(lambda: h.position(SYMBOL) is not None and h.position(SYMBOL)["protected"])
+    leg = h.open_sells(SYMBOL)[0]
+    h.paper_engine.cancel_order(SYMBOL, venue_order_id=leg.venue_order_id)  # the OCO vanished
+    h.exchange.fail("submit_oco", banned_by_venue(h, 100.0), thread_prefix="PositionMonitor")
+
+    h.advance(1.0)  # the exit check finds the orphan; the repair is refused with a 100 s ban
+    for _ in range(3):
+        h.advance(30.0)
+    assert h.position(SYMBOL)["repair_attempts"] == 0 and not h.position(SYMBOL)["unprotected"]  # type: ignore[index]
+    h.advance(10.0)
+
+    wait_for(lambda: h.position(SYMBOL)["protected"], what="orphan repaired after the ban")  # type: ignore[index]
+    assert no_restarts(h)
+
+
+def test_paper_rate_limit_every_seventh_call_restarts_nothing(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness(config()).start()
+    h.paper.set_faults(PaperFaults(rate_limit_every_n=7))
+
+    for mid in ("100", "101", "102"):
+        for symbol in ("BTC/USDT", "ETH/USDT"):
+            h.trigger_buy(symbol, mid)
+            h.advance(1.0)
+    h.advance(5.0)
+
+    assert no_restarts(h)
+    assert h.buys("BTC/USDT") and h.buys("ETH/USDT")
+    held_symbols = {
+        p.symbol for p in h.paper_engine.positions(["BTC/USDT", "ETH/USDT"]) if p.qty >= Decimal("0.000001")
+    }  # dust below the lot step cannot be sold
+    wait_for(
+        lambda: held_symbols <= {p["symbol"] for p in h.positions() if p["protected"]},
+        what="every held position protected",
+    )
+
+
+def fill(symbol: str, coid: str, qty: str, price: str, ts_ns: int) -> OrderFilled:
+    return OrderFilled(
+        symbol=symbol,
+        client_order_id=coid,
+        venue_order_id="X1",
+        side=Side.BUY,
+        purpose=OrderPurpose.ENTRY,
+        fill_qty=Decimal(qty),
+        fill_price=Decimal(price),
+        cum_filled_qty=Decimal(qty),
+        order_qty=Decimal(qty),
+        ts_event=ts_ns,
+        ts_init=ts_ns,
+    )
+
+
+def test_fill_during_a_close_is_protected_on_its_own_and_survives_the_close(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(config()).start()
+    h.trigger_buy(SYMBOL)
+    wait_for(lambda: h.position(SYMBOL) is not None and h.position(SYMBOL)["protected"])
+    h.engine.parts.directory.tell("monitor", ClosePosition(symbol=SYMBOL, reason="test close"))
+    h.settle()
+    closes = [o for o in h.paper_engine.all_orders() if o.client_order_id.startswith("ah-c")]
+    assert len(closes) == 1
+
+    h.paper_engine.fund("BTC", Decimal("0.2"))  # what the new entry bought
+    h.engine.parts.directory.tell("monitor", fill(SYMBOL, "ah-e-new", "0.2", "99.50", h.clock.wall_ns()))
+    h.settle()
+
+    lot_exits = h.open_sells(SYMBOL)  # protected at once: no clock advance
+    assert {o.qty for o in lot_exits} == {Decimal("0.2")}
+    assert {o.price for o in lot_exits if o.stop_price is None} == {
+        Decimal("100.50")
+    }  # 1 % over its own fill
+    h.advance(1.0)  # the exit check confirms the close
+
+    wait_for(
+        lambda: h.position(SYMBOL) is not None and h.position(SYMBOL)["qty"] == Decimal("0.2"),
+        what="lot kept",
+    )
+    position = h.position(SYMBOL)
+    assert position is not None and position["protected"] and not position["lot"]
+    assert sell_qty(h) / 2 == Decimal("0.2") and held(h) - Decimal("0.2") < Decimal("0.000001")  # + dust
+    assert no_restarts(h)
+
+
+def test_fill_after_the_close_is_confirmed_becomes_a_new_protected_position(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(config()).start()
+    h.trigger_buy(SYMBOL)
+    wait_for(lambda: h.position(SYMBOL) is not None and h.position(SYMBOL)["protected"])
+    h.engine.parts.directory.tell("monitor", ClosePosition(symbol=SYMBOL, reason="test close"))
+    h.advance(1.0)
+    wait_for(lambda: h.position(SYMBOL) is None, what="close confirmed")
+
+    h.paper_engine.fund("BTC", Decimal("0.2"))
+    h.engine.parts.directory.tell("monitor", fill(SYMBOL, "ah-e-new", "0.2", "99.50", h.clock.wall_ns()))
+    h.settle()
+
+    position = h.position(SYMBOL)
+    assert position is not None and position["protected"] and position["qty"] == Decimal("0.2")
+    assert sell_qty(h) / 2 <= held(h)
