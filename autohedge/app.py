@@ -33,7 +33,7 @@ from autohedge.core.errors import ConfigError
 from autohedge.core.eventlog import EventLog
 from autohedge.core.gates import KILL_SWITCH, Gate
 from autohedge.core.ids import OrderKeySource
-from autohedge.core.messages import CancelEntries, Quote
+from autohedge.core.messages import CancelEntries, Quote, SetEntryGate
 from autohedge.core.metrics import Metrics
 from autohedge.core.ports import Exchange, MarketStream
 from autohedge.core.ratelimit import SymbolRateLimiter, VenueStatus
@@ -347,6 +347,11 @@ class Engine:
         order, release the stream and the exchange, stop the timer thread."""
         if self._supervisor is None:
             return
+        # No entry may be placed once shutdown begins (a signal or a venue-delayed entry in flight would
+        # otherwise land after the cancel below and be left unguarded): the gate is told before it.
+        self.parts.directory.tell_if_present(
+            "executor", SetEntryGate(gate="shutdown", closed=True, reason="the process is stopping")
+        )
         cancel = self.config.executor.cancel_entries_on_stop if cancel_entries is None else cancel_entries
         if cancel:
             try:

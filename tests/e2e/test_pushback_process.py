@@ -117,13 +117,13 @@ class BanDrill:
         assert any("order_placed" in line or "exit_armed" in line for line in self.after), output[-3000:]
 
 
-def assert_held_is_covered(engine: Any, symbols: list[str]) -> None:
+def assert_held_is_covered(engine: Any, symbols: list[str], output: str) -> None:
     """On the venue itself: every holding above the lot step has resting sells, never more than held."""
     for position in engine.positions(symbols):
         if position.qty < Decimal("0.000001"):
             continue  # dust below the lot step cannot be sold
         sells = [o for o in engine.open_orders(position.symbol) if o.side is Side.SELL]
-        assert sells, f"{position.symbol}: {position.qty} held without an exit"
+        assert sells, f"{position.symbol}: {position.qty} held without an exit\n{output[-6000:]}"
         assert max(o.qty - o.filled_qty for o in sells) <= position.qty
 
 
@@ -142,7 +142,7 @@ def test_binance_ban_of_20_s_ends_with_no_restart_and_everything_protected(tmp_p
         assert_survived_the_ban(code, output, data, "binance")
         drill.assert_trading_resumed(output)
         assert fake.answered_418 <= 3  # it stopped sending at the first 418, not a retry storm
-        assert_held_is_covered(fake.engine, ["BTC/USDT"])
+        assert_held_is_covered(fake.engine, ["BTC/USDT"], output)
 
 
 def test_alpaca_pause_of_20_s_ends_with_no_restart_and_everything_protected(tmp_path: Path) -> None:
@@ -166,7 +166,7 @@ def test_alpaca_pause_of_20_s_ends_with_no_restart_and_everything_protected(tmp_
         assert_survived_the_ban(code, output, data, "alpaca")
         drill.assert_trading_resumed(output)
         assert fake.answered_429 <= 3  # Remaining 0 until Reset: nothing sent until then
-        assert_held_is_covered(fake.engine, ["BTC/USD"])
+        assert_held_is_covered(fake.engine, ["BTC/USD"], output)
 
 
 @pytest.mark.parametrize(
