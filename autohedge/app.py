@@ -31,7 +31,7 @@ from autohedge.core.config import AppConfig, Secrets
 from autohedge.core.conflate import LatestSlots
 from autohedge.core.errors import ConfigError
 from autohedge.core.eventlog import EventLog
-from autohedge.core.gates import KILL_SWITCH, Gate
+from autohedge.core.gates import KILL_SWITCH, STOPPED, Gate
 from autohedge.core.ids import OrderKeySource
 from autohedge.core.messages import CancelEntries, Quote, SetEntryGate
 from autohedge.core.metrics import Metrics
@@ -350,7 +350,7 @@ class Engine:
         # No entry may be placed once shutdown begins (a signal or a venue-delayed entry in flight would
         # otherwise land after the cancel below and be left unguarded): the gate is told before it.
         self.parts.directory.tell_if_present(
-            "executor", SetEntryGate(gate="shutdown", closed=True, reason="the process is stopping")
+            EXECUTOR, SetEntryGate(gate=STOPPED, closed=True, reason="the process is stopping")
         )
         cancel = self.config.executor.cancel_entries_on_stop if cancel_entries is None else cancel_entries
         if cancel:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+from autohedge.core.actor_names import EXECUTOR, MONITOR
 from autohedge.core.config import PaperFaults
 from autohedge.core.errors import RateLimited
 from autohedge.core.messages import ClosePosition, OrderFilled
@@ -55,7 +56,7 @@ def test_entry_waits_while_the_venue_pauses_and_goes_when_allowed(
 
     h.trigger_buy(SYMBOL)
 
-    assert h.buys(SYMBOL) == [] and h.executor_snapshot()["waiting"] == [SYMBOL]
+    assert h.buys(SYMBOL) == [] and h.executor_snapshot().waiting == (SYMBOL,)
     h.advance(3.0)
     wait_for(lambda: len(h.buys(SYMBOL)) == 1, what="the waiting entry placed")
     assert no_restarts(h)
@@ -85,7 +86,7 @@ def test_executor_start_refused_by_the_venue_is_no_crash_and_rereads_later(
 
     wait_for(lambda: h.exchange.calls.count("open_orders") >= 3, what="open entries re-read")
     wait_for(lambda: h.engine.view().reconciled, what="reconciled after the ban")
-    assert h.child("executor").state == "running" and no_restarts(h)
+    assert h.child(EXECUTOR).state == "running" and no_restarts(h)
 
 
 def test_reconcile_refused_is_retried_when_the_venue_allows(make_harness: Callable[..., Harness]) -> None:
@@ -95,7 +96,7 @@ def test_reconcile_refused_is_retried_when_the_venue_allows(make_harness: Callab
 
     h.start(reconciled=False)
     h.settle()
-    assert not h.engine.view().reconciled and h.child("monitor").state == "running"
+    assert not h.engine.view().reconciled and h.child(MONITOR).state == "running"
 
     h.advance(5.0)
 
@@ -114,13 +115,13 @@ def test_ban_during_exit_placement_protects_the_position_as_soon_as_it_ends(
     h.trigger_buy(SYMBOL)
 
     position = h.position(SYMBOL)
-    assert position is not None and not position["protected"] and position["waiting_for_venue"]
+    assert position is not None and not position.protected and position.waiting_for_venue
     assert h.engine.health()[0] == "degraded"
     h.advance(19.9)
-    assert h.open_sells(SYMBOL) == [] and h.position(SYMBOL)["repair_attempts"] == 0  # type: ignore[index]
+    assert h.open_sells(SYMBOL) == [] and h.held(SYMBOL).repair_attempts == 0
     h.advance(0.1)
 
-    wait_for(lambda: h.position(SYMBOL) is not None and h.position(SYMBOL)["protected"], what="protected")
+    wait_for(lambda: h.is_protected(SYMBOL), what="protected")
     assert sell_qty(h) / 2 <= held(h)  # an OCO: two legs over the same quantity
     assert no_restarts(h)
 
@@ -130,12 +131,12 @@ def test_stop_crossed_during_a_ban_sells_first_when_the_ban_ends(
 ) -> None:
     h = make_harness(config(), oco=False).start()
     h.trigger_buy(SYMBOL)
-    wait_for(lambda: h.position(SYMBOL) is not None and h.position(SYMBOL)["protected"])
+    wait_for(lambda: h.is_protected(SYMBOL))
     h.paper.request_budget.rate_limited(20.0, banned=True)
 
     h.quote(SYMBOL, "97.00", "97.02")  # through the 1 % stop
     h.advance(10.0)
-    assert h.position(SYMBOL)["waiting_for_venue"]  # type: ignore[index]
+    assert h.held(SYMBOL).waiting_for_venue
     assert [o for o in h.paper_engine.all_orders() if o.client_order_id.startswith("ah-c")] == []
     h.advance(10.0)
 
@@ -151,7 +152,7 @@ def test_exit_cancel_done_but_its_answer_refused_is_reread_never_assumed(
 ) -> None:
     h = make_harness(config(), oco=False).start()
     h.trigger_buy(SYMBOL)
-    wait_for(lambda: h.position(SYMBOL) is not None and h.position(SYMBOL)["protected"])
+    wait_for(lambda: h.is_protected(SYMBOL))
     old_tp = h.open_sells(SYMBOL)[0]
     h.paper_engine.fund("BTC", Decimal("0.1"))  # the holding grows outside our exits: re-arm
     h.exchange.fail(
@@ -167,19 +168,19 @@ def test_exit_cancel_done_but_its_answer_refused_is_reread_never_assumed(
         h.paper_engine.get_order(SYMBOL, client_order_id=old_tp.client_order_id).status
         is OrderStatus.CANCELED
     )
-    assert not h.position(SYMBOL)["protected"]  # type: ignore[index]
+    assert not h.held(SYMBOL).protected
     h.advance(2.0)
 
     wait_for(lambda: sell_qty(h) > old_tp.qty, what="exit re-armed for what is held")
     assert len(h.open_sells(SYMBOL)) == 1 and held(h) - Decimal("0.000001") < sell_qty(h) <= held(h)
-    assert h.position(SYMBOL)["protected"]  # type: ignore[index]
+    assert h.held(SYMBOL).protected
     assert no_restarts(h)
 
 
 def test_orphan_attempts_are_not_spent_while_the_venue_refuses(make_harness: Callable[..., Harness]) -> None:
     h = make_harness(config()).start()
     h.trigger_buy(SYMBOL)
-    wait_for(lambda: h.position(SYMBOL) is not None and h.position(SYMBOL)["protected"])
+    wait_for(lambda: h.is_protected(SYMBOL))
     leg = h.open_sells(SYMBOL)[0]
     h.paper_engine.cancel_order(SYMBOL, venue_order_id=leg.venue_order_id)  # the OCO vanished
     h.exchange.fail("submit_oco", banned_by_venue(h, 100.0), thread_prefix="PositionMonitor")
@@ -187,10 +188,10 @@ def test_orphan_attempts_are_not_spent_while_the_venue_refuses(make_harness: Cal
     h.advance(1.0)  # the exit check finds the orphan; the repair is refused with a 100 s ban
     for _ in range(3):
         h.advance(30.0)
-    assert h.position(SYMBOL)["repair_attempts"] == 0 and not h.position(SYMBOL)["unprotected"]  # type: ignore[index]
+    assert h.held(SYMBOL).repair_attempts == 0 and not h.held(SYMBOL).unprotected
     h.advance(10.0)
 
-    wait_for(lambda: h.position(SYMBOL)["protected"], what="orphan repaired after the ban")  # type: ignore[index]
+    wait_for(lambda: h.held(SYMBOL).protected, what="orphan repaired after the ban")
     assert no_restarts(h)
 
 
@@ -210,7 +211,7 @@ def test_paper_rate_limit_every_seventh_call_restarts_nothing(make_harness: Call
         p.symbol for p in h.paper_engine.positions(["BTC/USDT", "ETH/USDT"]) if p.qty >= Decimal("0.000001")
     }  # dust below the lot step cannot be sold
     wait_for(
-        lambda: held_symbols <= {p["symbol"] for p in h.positions() if p["protected"]},
+        lambda: held_symbols <= {p.symbol for p in h.positions() if p.protected},
         what="every held position protected",
     )
 
@@ -236,14 +237,14 @@ def test_fill_during_a_close_is_protected_on_its_own_and_survives_the_close(
 ) -> None:
     h = make_harness(config()).start()
     h.trigger_buy(SYMBOL)
-    wait_for(lambda: h.position(SYMBOL) is not None and h.position(SYMBOL)["protected"])
-    h.engine.parts.directory.tell("monitor", ClosePosition(symbol=SYMBOL, reason="test close"))
+    wait_for(lambda: h.is_protected(SYMBOL))
+    h.engine.parts.directory.tell(MONITOR, ClosePosition(symbol=SYMBOL, reason="test close"))
     h.settle()
     closes = [o for o in h.paper_engine.all_orders() if o.client_order_id.startswith("ah-c")]
     assert len(closes) == 1
 
     h.paper_engine.fund("BTC", Decimal("0.2"))  # what the new entry bought
-    h.engine.parts.directory.tell("monitor", fill(SYMBOL, "ah-e-new", "0.2", "99.50", h.clock.wall_ns()))
+    h.engine.parts.directory.tell(MONITOR, fill(SYMBOL, "ah-e-new", "0.2", "99.50", h.clock.wall_ns()))
     h.settle()
 
     lot_exits = h.open_sells(SYMBOL)  # protected at once: no clock advance
@@ -254,11 +255,11 @@ def test_fill_during_a_close_is_protected_on_its_own_and_survives_the_close(
     h.advance(1.0)  # the exit check confirms the close
 
     wait_for(
-        lambda: h.position(SYMBOL) is not None and h.position(SYMBOL)["qty"] == Decimal("0.2"),
+        lambda: h.position(SYMBOL) is not None and h.held(SYMBOL).qty == Decimal("0.2"),
         what="lot kept",
     )
     position = h.position(SYMBOL)
-    assert position is not None and position["protected"] and not position["lot"]
+    assert position is not None and position.protected and not position.lot
     assert sell_qty(h) / 2 == Decimal("0.2") and held(h) - Decimal("0.2") < Decimal("0.000001")  # + dust
     assert no_restarts(h)
 
@@ -268,15 +269,15 @@ def test_fill_after_the_close_is_confirmed_becomes_a_new_protected_position(
 ) -> None:
     h = make_harness(config()).start()
     h.trigger_buy(SYMBOL)
-    wait_for(lambda: h.position(SYMBOL) is not None and h.position(SYMBOL)["protected"])
-    h.engine.parts.directory.tell("monitor", ClosePosition(symbol=SYMBOL, reason="test close"))
+    wait_for(lambda: h.is_protected(SYMBOL))
+    h.engine.parts.directory.tell(MONITOR, ClosePosition(symbol=SYMBOL, reason="test close"))
     h.advance(1.0)
     wait_for(lambda: h.position(SYMBOL) is None, what="close confirmed")
 
     h.paper_engine.fund("BTC", Decimal("0.2"))
-    h.engine.parts.directory.tell("monitor", fill(SYMBOL, "ah-e-new", "0.2", "99.50", h.clock.wall_ns()))
+    h.engine.parts.directory.tell(MONITOR, fill(SYMBOL, "ah-e-new", "0.2", "99.50", h.clock.wall_ns()))
     h.settle()
 
     position = h.position(SYMBOL)
-    assert position is not None and position["protected"] and position["qty"] == Decimal("0.2")
+    assert position is not None and position.protected and position.qty == Decimal("0.2")
     assert sell_qty(h) / 2 <= held(h)

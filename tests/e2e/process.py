@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ import yaml
 
 from tests.fakes.venue_server import FakeVenue
 
-__all__ = ["REPO", "Run", "autohedge", "run_for", "run_with_venue_drills", "write_config"]
+__all__ = ["REPO", "Run", "autohedge", "run_for", "run_watching", "run_with_venue_drills", "write_config"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -75,13 +75,14 @@ def run_for(
     return Run(output=result.stderr, summary=json.loads(summary.read_text(encoding="utf-8")))
 
 
-def run_with_venue_drills(fake: FakeVenue, config: Path, tmp_path: Path, env: Mapping[str, str]) -> Run:
-    """``autohedge run`` for 12 s against ``fake``, with two drills driven by the process's own log: the
-    response to the first entry after start-up is lost, and every stream is dropped once an exit is armed.
-    """
+def run_watching(
+    config: Path, tmp_path: Path, seconds: float, env: Mapping[str, str], on_line: Callable[[str], None]
+) -> Run:
+    """``autohedge run`` for ``seconds``, handing each line it logs to ``on_line`` as it comes (drills are
+    driven by the process's own log); it must exit 0 and leave a summary."""
     summary = tmp_path / "summary.json"
     proc = subprocess.Popen(
-        _run_command(config, 12, summary),
+        _run_command(config, seconds, summary),
         cwd=tmp_path,
         env=dict(env),
         stdout=subprocess.PIPE,
@@ -90,16 +91,27 @@ def run_with_venue_drills(fake: FakeVenue, config: Path, tmp_path: Path, env: Ma
     )
     assert proc.stdout is not None
     log: list[str] = []
-    dropped = lost = False
     for line in proc.stdout:
         log.append(line)
-        if not lost and "strategies_started" in line:
-            fake.faults.lose_next_order_response = True  # the first entry's response will be lost
-            lost = True
-        if not dropped and "exit_armed" in line:
-            fake.drop_clients()
-            dropped = True
+        on_line(line)
     proc.wait(timeout=30)
     output = "".join(log)
     assert proc.returncode == 0, output[-4000:]
     return Run(output=output, summary=json.loads(summary.read_text(encoding="utf-8")))
+
+
+def run_with_venue_drills(fake: FakeVenue, config: Path, tmp_path: Path, env: Mapping[str, str]) -> Run:
+    """``autohedge run`` for 12 s against ``fake``, with two drills driven by the process's own log: the
+    response to the first entry after start-up is lost, and every stream is dropped once an exit is armed.
+    """
+    done: set[str] = set()
+
+    def drill(line: str) -> None:
+        if "lost" not in done and "strategies_started" in line:
+            fake.faults.lose_next_order_response = True  # the first entry's response will be lost
+            done.add("lost")
+        if "dropped" not in done and "exit_armed" in line:
+            fake.drop_clients()
+            done.add("dropped")
+
+    return run_watching(config, tmp_path, 12, env, drill)
