@@ -22,7 +22,7 @@ from autohedge.actors.monitor import MonitoredPosition, PositionMonitorActor
 from autohedge.actors.protocol import GetSnapshot
 from autohedge.actors.strategy import HftSignalSource, LlmSignalSource, SignalSource, StrategyActor
 from autohedge.actors.supervisor import ChildSpec, StopAll, Supervisor, SupervisorView
-from autohedge.adapters.registry import VENUES, venue_entry
+from autohedge.adapters.registry import VENUES, VenueEntry, venue_entry
 from autohedge.api.models import HealthStatus
 from autohedge.core.actor_names import EXECUTOR, MONITOR, ActorKind, ActorName, feed_name, strategy_name
 from autohedge.core.child_states import ChildState
@@ -76,9 +76,7 @@ def _resolve(path: Path | None, base_dir: Path) -> Path | None:
     return path if path.is_absolute() else base_dir / path
 
 
-def build_exchange(config: AppConfig, *, clock: Clock, secrets: Secrets, base_dir: Path) -> Exchange:
-    """The exchange port for ``exchange.venue`` (the paper exchange or a venue adapter). No network I/O."""
-    entry = venue_entry(config.exchange.venue.value)
+def _refuse_live_without_opt_in(config: AppConfig, entry: VenueEntry) -> None:
     endpoints = entry.endpoints(config)
     if endpoints is not None and entry.is_live_endpoint(endpoints.rest_url) and not config.exchange.live:
         raise ConfigError(
@@ -86,18 +84,27 @@ def build_exchange(config: AppConfig, *, clock: Clock, secrets: Secrets, base_di
             f"venues.{entry.name}.rest_url is a live trading endpoint; set exchange.live: true "
             "to trade real money",
         )
+
+
+def build_exchange(config: AppConfig, *, clock: Clock, secrets: Secrets, base_dir: Path) -> Exchange:
+    """The exchange port for ``exchange.venue`` (the paper exchange or a venue adapter). No network I/O."""
+    entry = venue_entry(config.exchange.venue.value)
+    _refuse_live_without_opt_in(config, entry)
     return entry.create_exchange(config, secrets, clock, base_dir)
 
 
 def check_credentials(config: AppConfig, *, clock: Clock, secrets: Secrets) -> None:
     """One signed call per configured venue that needs keys (the trading venue; a market-data venue whose
-    stream needs keys), before any actor starts. Raises ``AuthError`` naming the variables to set."""
-    names = [config.exchange.venue.value]
+    stream needs keys), before any actor starts. Raises ``AuthError`` naming the variables to set. A live
+    endpoint is never called without the explicit opt-in (``ConfigError`` first)."""
+    entries = [venue_entry(config.exchange.venue.value)]
     data = VENUES.get(config.exchange.market_data)
-    if data is not None and data.stream_needs_keys and data.name not in names:
-        names.append(data.name)
-    for name in names:
-        venue_entry(name).check_credentials(config, secrets, clock)
+    if data is not None and data.stream_needs_keys and data not in entries:
+        entries.append(data)
+    for entry in entries:
+        _refuse_live_without_opt_in(config, entry)
+    for entry in entries:
+        entry.check_credentials(config, secrets, clock)
 
 
 def build_stream_factory(
