@@ -85,7 +85,11 @@ def _server(script: Script) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = _any
+        def do_GET(self) -> None:
+            self._any()
+
+        def do_POST(self) -> None:
+            self._any()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
