@@ -281,3 +281,25 @@ def test_fill_after_the_close_is_confirmed_becomes_a_new_protected_position(
     position = h.position(SYMBOL)
     assert position is not None and position.protected and position.qty == Decimal("0.2")
     assert sell_qty(h) / 2 <= held(h)
+
+
+def test_keys_revoked_during_a_run_stop_entries_loudly_and_keep_guarding(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(config(), oco=False).start()
+    h.trigger_buy(SYMBOL)
+    wait_for(lambda: h.is_protected(SYMBOL))
+    buys_before = len(h.buys(SYMBOL))
+    h.paper.request_budget.auth_failed("paper 401: keys revoked")  # what the transport records on a 401
+
+    h.trigger_buy("ETH/USDT")
+    h.advance(5.0)
+
+    assert h.buys("ETH/USDT") == [] and len(h.buys(SYMBOL)) == buys_before
+    errors = [e for e in h.engine.parts.events.recent() if e.level == "ERROR"]
+    assert [e.kind for e in errors] == ["entries_stopped_auth"]
+    status, reasons = h.engine.health()
+    assert status == "degraded" and any("auth failed" in r for r in reasons)
+    h.quote(SYMBOL, "97.00", "97.02")  # the guarded stop still acts on quotes
+    wait_for(lambda: any(o.client_order_id.startswith("ah-c") for o in h.paper_engine.all_orders()))
+    assert no_restarts(h)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import queue
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 import pytest
@@ -14,6 +15,7 @@ from autohedge.core.clock import RealClock
 from autohedge.core.config import Secrets, parse_config
 from autohedge.core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited, VenueUnavailable
 from autohedge.core.messages import OrderRequest
+from autohedge.core.ports import MarketStream
 from autohedge.core.types import OrderPurpose, OrderStatus, Side
 from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
 from tests.fakes.sink import QueueSink
@@ -181,3 +183,37 @@ def test_stream_dropped_socket_reports_disconnected(fake: FakeBinance) -> None:
     fake.drop_clients()
     assert "closed" in sink.disconnected.get(timeout=5)
     stream.stop()  # type: ignore[attr-defined]
+
+
+def test_stream_reconnect_during_a_ban_spends_no_rest_and_streams_again(fake: FakeBinance) -> None:
+    factory = create_stream_factory(config(fake), RealClock())
+    first, _ = connected_stream_from(factory, fake)
+    first.stop()
+    wait_until(lambda: fake.clients() == 0)
+    fake.ban(60)  # any REST call in a feed's start-up would now be refused
+    requests_before = len(fake.requests())
+
+    second, sink = connected_stream_from(factory, fake)
+    fake.push_quote("BTC/USDT", D(50001), D(50002))
+    quote = sink.quotes.get(timeout=5)
+    second.stop()
+    assert quote.bid == D(50001) and len(fake.requests()) == requests_before
+
+
+def wait_until(predicate: Callable[[], bool]) -> None:
+    """Wait on the fake's state (bounded)."""
+    idle = threading.Event()
+    for _ in range(500):
+        if predicate():
+            return
+        idle.wait(0.01)
+    raise AssertionError("the fake never reached the expected state")
+
+
+def connected_stream_from(
+    factory: Callable[[], MarketStream], fake: FakeBinance
+) -> tuple[MarketStream, QueueSink]:
+    stream, sink = factory(), QueueSink()
+    stream.start(["BTC/USDT", "ETH/USDT"], sink)
+    wait_until(lambda: fake.clients() == 1)
+    return stream, sink
