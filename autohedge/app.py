@@ -38,7 +38,6 @@ from autohedge.core.metrics import Metrics
 from autohedge.core.ports import Exchange, MarketStream
 from autohedge.core.ratelimit import SymbolRateLimiter, VenueStatus
 from autohedge.core.strategy.llm import LlmOutcome, LlmThrottle
-from autohedge.core.types import Venue
 
 __all__ = [
     "Engine",
@@ -247,7 +246,8 @@ class Engine:
 
     def _specs(self) -> list[ChildSpec]:
         parts, config = self.parts, self.config
-        listener = getattr(parts.exchange, "on_quote", None) if config.exchange.venue is Venue.PAPER else None
+        matches = venue_entry(config.exchange.venue.value).matches_on_quotes
+        listener = getattr(parts.exchange, "on_quote", None) if matches else None
         feed = feed_name(self.source_name)
 
         def start_feed(ctx: ActorContext, _: Mapping[Gate, str]) -> pykka.ActorRef[Any]:

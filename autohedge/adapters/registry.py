@@ -44,6 +44,8 @@ class VenueEntry:
     is_live_endpoint: Callable[[str], bool]
     stream_needs_keys: bool = False
     """Its market data needs the account's keys (so a market-data-only use checks them too)."""
+    matches_on_quotes: bool = False
+    """The exchange matches orders on the quotes the feed delivers (the paper exchange's ``on_quote``)."""
 
 
 def _paper_exchange(config: AppConfig, secrets: Secrets, clock: Clock, base_dir: Path) -> Exchange:
@@ -72,6 +74,7 @@ VENUES: Mapping[str, VenueEntry] = {
         capabilities=paper_constants.capabilities(oco=True),
         credential_env=(),
         is_live_endpoint=_never_live,
+        matches_on_quotes=True,
     ),
     "binance": VenueEntry(
         name="binance",

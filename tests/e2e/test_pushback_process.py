@@ -179,3 +179,15 @@ def test_binance_exit_reaches_the_venue_within_1_s_of_the_fill_p99(tmp_path: Pat
     p50 = latencies[len(latencies) // 2]
     logger.info("fill -> exit at the venue: n={} p50={:.3f}s p99={:.3f}s", len(latencies), p50, p99)
     assert p99 < 1.0, latencies
+
+
+def test_paper_run_with_a_rate_limit_every_7th_call_restarts_nothing(tmp_path: Path) -> None:
+    config = write_config(tmp_path, **{"paper.faults": {"rate_limit_every_n": 7}})
+
+    run = run_watching(config, tmp_path, 12, dict(os.environ), lambda _line: None)
+
+    data = run.summary
+    assert data["counters"]["orders_submitted"] >= 1, run.output[-3000:]
+    assert {name: a["restarts"] for name, a in data["actors"].items()} == dict.fromkeys(data["actors"], 0)
+    assert not data["kill_switch"] and data["venues"]["paper"]["rate_limit_events"] >= 1
+    assert all(p["protected"] for p in data["positions"]), run.output[-3000:]
