@@ -32,7 +32,14 @@ from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S
 from autohedge.core.config import AppConfig
 from autohedge.core.conflate import LatestSlots
-from autohedge.core.errors import DefinitiveError, FatalVenueError, OutcomeUnknown, UnknownOrder, VenueError
+from autohedge.core.errors import (
+    DefinitiveError,
+    FatalVenueError,
+    OrderRefused,
+    OutcomeUnknown,
+    UnknownOrder,
+    VenueError,
+)
 from autohedge.core.ids import OrderKeySource
 from autohedge.core.messages import (
     ClosePosition,
@@ -545,6 +552,8 @@ class PositionMonitorActor(SupervisedActor):
                 self._defer(PendingKind.PROTECT, pos.key, exc)
             else:
                 self._orphaned(pos, str(exc))
+        except OrderRefused as exc:  # our own pre-send check: an answer, like the venue's refusal
+            self._orphaned(pos, str(exc))
 
     def _disarm(self, pos: TrackedPosition) -> None:
         """Cancel every exit leg (for an OCO the second cancel finds the list gone: answered, harmless).
@@ -584,6 +593,10 @@ class PositionMonitorActor(SupervisedActor):
         if prices is None:
             pos.awaiting_price = True
             logger.info("[{}] waiting for the first quote to price the exit of {}", symbol, qty)
+            return
+        if qty * min(prices.stop_limit, prices.take_profit) < rules.min_notional:
+            # Dust (say, what a partly filled exit left): no exit of it is valid on the venue.
+            self._drop(pos, f"holding {held} is below the venue's minimum order value: nothing to protect")
             return
         key = self._keys.next_key()
         tp = ClientId(self._prefix, OrderPurpose.TAKE_PROFIT, key)
@@ -689,6 +702,9 @@ class PositionMonitorActor(SupervisedActor):
                 purpose=OrderPurpose.CLOSE,
             )
             self._submit_exit(pos, (close_id,), lambda: self._exchange.submit_order(request))
+        except OrderRefused as exc:
+            self._orphaned(pos, f"close refused before sending: {exc}")
+            return
         except VenueError as exc:
             if is_pushback(exc):
                 if close_id and pos.exits_uncertain and pos.exit_ids == (close_id,):
@@ -784,6 +800,8 @@ class PositionMonitorActor(SupervisedActor):
                     ),
                 )
                 return
+        except OrderRefused as exc:  # refused before sending: counted like the venue's own refusal
+            pos.last_error = str(exc)
         if attempt >= self._config.monitor.orphan_max_attempts:
             pos.unprotected = True
             self.ctx.metrics.inc("positions_unprotected")

@@ -133,8 +133,7 @@ class RequestBudget:
         self._auth_failed: str | None = None
         self._failures = 0
         self._degraded: str | None = None
-        self._recent: deque[tuple[int, float]] = deque()  # (monotonic ns, weight) over the last minute
-        self._recent_weight = 0.0
+        self._recent: deque[int] = deque()  # monotonic ns of each request over the last minute
         self._rpm_max = 0
         self._share_max = 0.0
         self.used_total = 0.0
@@ -217,17 +216,16 @@ class RequestBudget:
             for window in self._windows:
                 window.used += orders if window.rule.kind is LimitKind.ORDERS else weight
             self.used_total += weight
-            self._recent.append((now, weight))
-            self._recent_weight += weight
-            while self._recent and self._recent[0][0] <= now - _USAGE_WINDOW_NS:
-                self._recent_weight -= self._recent.popleft()[1]
+            self._recent.append(now)
+            while self._recent and self._recent[0] <= now - _USAGE_WINDOW_NS:
+                self._recent.popleft()
             self._rpm_max = max(self._rpm_max, len(self._recent))
             self._note_share()
 
     def _note_share(self) -> None:
+        """The largest share of the weight limit used in one of the venue's own windows."""
         window = self._weight_window()
-        share = max(window.used, self._recent_weight if window.rule.interval_s == 60 else 0.0)
-        self._share_max = max(self._share_max, share / window.rule.limit)
+        self._share_max = max(self._share_max, window.used / window.rule.limit)
 
     # -- what the venue said ----------------------------------------------------------------------------
 
