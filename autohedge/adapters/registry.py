@@ -18,7 +18,7 @@ from autohedge.adapters.paper.adapter import PaperExchange
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets, VenueEndpoints
 from autohedge.core.errors import ConfigError
-from autohedge.core.ports import Capabilities, Exchange, MarketStream
+from autohedge.core.ports import Capabilities, Exchange, MarketStream, UserStream
 from autohedge.core.ratelimit import RequestBudget
 
 __all__ = ["VENUES", "VenueEntry", "venue_entry"]
@@ -26,6 +26,7 @@ __all__ = ["VENUES", "VenueEntry", "venue_entry"]
 ExchangeFactory = Callable[[AppConfig, Secrets, Clock, Path], Exchange]
 StreamFactoryFactory = Callable[[AppConfig, Clock, Secrets, RequestBudget | None], Callable[[], MarketStream]]
 CredentialCheck = Callable[[AppConfig, Secrets, Clock], None]
+UserStreamFactory = Callable[[AppConfig, Secrets, Clock, RequestBudget | None], UserStream]
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class VenueEntry:
     is_live_endpoint: Callable[[str], bool]
     stream_needs_keys: bool = False
     """Its market data needs the account's keys (so a market-data-only use checks them too)."""
+    create_user_stream: UserStreamFactory | None = None
+    """A new connection to the venue's private order stream (None: orders are polled). The paper
+    exchange's in-process stream is built from its engine by the composition root."""
 
 
 def _paper_exchange(config: AppConfig, secrets: Secrets, clock: Clock, base_dir: Path) -> Exchange:
@@ -84,6 +88,9 @@ VENUES: Mapping[str, VenueEntry] = {
         capabilities=binance_constants.CAPABILITIES,
         credential_env=("AUTOHEDGE_BINANCE_API_KEY", "AUTOHEDGE_BINANCE_API_SECRET"),
         is_live_endpoint=binance_constants.is_live_endpoint,
+        create_user_stream=lambda config, secrets, clock, budget: binance.create_user_stream(
+            config, secrets, clock, budget=budget
+        ),
     ),
     "alpaca": VenueEntry(
         name="alpaca",
@@ -97,6 +104,9 @@ VENUES: Mapping[str, VenueEntry] = {
         credential_env=("AUTOHEDGE_ALPACA_API_KEY_ID", "AUTOHEDGE_ALPACA_API_SECRET_KEY"),
         is_live_endpoint=alpaca_constants.is_live_endpoint,
         stream_needs_keys=True,
+        create_user_stream=lambda config, secrets, clock, budget: alpaca.create_user_stream(
+            config, secrets, clock, budget=budget
+        ),
     ),
 }
 
