@@ -274,7 +274,7 @@ def _execution_report(
         trade_id=str(report.t) if report.t >= 0 else None,
         list_id=str(report.g) if report.g >= 0 else None,
         reason=report.r if report.r != "NONE" else "",
-        ts_event=report.T * _NS_PER_MS,
+        ts_event=report.transaction_time_ms * _NS_PER_MS,
         ts_init=ts_init,
     )
 

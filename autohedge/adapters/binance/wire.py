@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 __all__ = [
     "BINANCE_CANCEL",
@@ -151,7 +151,8 @@ class BinanceExecutionReport(_Wire):
     L: str
     n: str | None = "0"
     N: str | None = None
-    T: int
+    transaction_time_ms: int = Field(alias="T")
+    """``T`` on the wire (named apart: a field ``T`` confuses the type checker's view of TypeAdapter)."""
     t: int = -1
     Z: str = "0"
 
