@@ -145,7 +145,6 @@ class ExecutorActor(SupervisedActor):
         self._retry_scheduled: set[str] = set()
         self._auth_reported = False
         self._finished: OrderedDict[str, Decimal] = OrderedDict()
-        self._stream_up = False
         self._poll_timer: TimerHandle | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -170,7 +169,7 @@ class ExecutorActor(SupervisedActor):
     @property
     def _poll_interval_s(self) -> float:
         """Fast while order events do not arrive by push; a slow safety net while they do."""
-        if self._stream_up:
+        if self._ledger.live:
             return self._config.user_stream.safety_poll_interval_s
         return self._config.executor.order_poll_interval_s
 
@@ -472,7 +471,6 @@ class ExecutorActor(SupervisedActor):
         """Connected (and the ledger re-based): re-read every tracked entry by REST once, since events
         missed while disconnected are never replayed; then poll only as a safety net. Disconnected:
         poll at the fast interval from now."""
-        self._stream_up = message.connected
         if message.connected:
             self.on_poll_orders(PollOrders())  # the REST sweep now; it schedules the next one
         else:

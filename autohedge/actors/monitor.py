@@ -33,7 +33,13 @@ from decimal import Decimal
 from loguru import logger
 
 from autohedge.actors.base import ActorContext, SupervisedActor
-from autohedge.actors.protocol import CheckExits, GetSnapshot, Reconcile, RepairOrphan, RetryPending
+from autohedge.actors.protocol import (
+    CheckExits,
+    GetSnapshot,
+    Reconcile,
+    RepairOrphan,
+    RetryPending,
+)
 from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S
 from autohedge.core.config import AppConfig
@@ -137,8 +143,11 @@ class TrackedPosition:
     unprotected: bool = False
     last_error: str = ""
     awaiting_price: bool = False
-    awaiting_ledger: bool = False
-    """An entry fill is known (from the venue's answer) before its event reached the ledger."""
+    fill_in_flight: Decimal = Decimal(0)
+    """The last entry fill the venue reported, until the exit is armed for it (its event may not have
+    reached the ledger yet)."""
+    adopted_growth: Decimal = Decimal(0)
+    """Holding taken in from the venue's record beyond our fills, not yet explained by a fill report."""
     exit_filled_qty: dict[str, Decimal] = field(default_factory=dict)
     exits_uncertain: bool = False
     """A cancel or a placement of the exits was refused or unanswered: whether they are live is unknown
@@ -174,7 +183,6 @@ class PositionMonitorActor(SupervisedActor):
         super().__init__(ctx)
         self._exchange = exchange
         self._ledger = ledger
-        self._stream_up = False
         self._last_verify_ns: int | None = None
         self._config = config
         self._keys = keys
@@ -360,7 +368,13 @@ class PositionMonitorActor(SupervisedActor):
             if pos is None:
                 pos = TrackedPosition(symbol=fill.symbol, holding=Holding())
                 self._positions[fill.symbol] = pos
+        before = pos.qty
         pos.holding = pos.holding.after_fill(fill)
+        credit = min(pos.qty - before, pos.adopted_growth)
+        if credit > 0:  # this fill was already taken in from the venue's record
+            pos.adopted_growth -= credit
+            pos.holding = Holding(pos.qty - credit, pos.holding.entry_price)
+        pos.fill_in_flight = max(pos.qty - before, Decimal(0))
         if fill.protection is not None:
             pos.proposal = fill.protection
         self._rearm(pos)
@@ -370,11 +384,15 @@ class PositionMonitorActor(SupervisedActor):
 
     def on_order_update(self, update: OrderUpdate) -> None:
         """An exit's event from the user stream (the trigger; the safety-net check stays the record)."""
-        pos = self._positions.get(update.symbol)
         coid = update.client_order_id
-        if pos is not None and pos.awaiting_ledger and update.side is Side.BUY and update.kind.is_fill:
-            self._rearm(pos)  # the entry fill is in the ledger now: protect it
-            return
+        pos = next(
+            (
+                p
+                for p in (self._positions.get(update.symbol), self._lots.get(update.symbol))
+                if p is not None and (coid in p.exit_ids or coid == p.close_id or coid in p.exit_filled_qty)
+            ),
+            None,
+        )
         live = coid in pos.exit_ids or coid == pos.close_id if pos is not None else False
         if pos is None or not (live or coid in pos.exit_filled_qty):
             return  # not an exit of a position we hold
@@ -429,7 +447,6 @@ class PositionMonitorActor(SupervisedActor):
     def on_user_stream_status(self, message: UserStreamStatus) -> None:
         """Connected (ledger re-based): verify exits by REST once now (no venue replays what was
         missed), then only as a safety net. Disconnected: verify at every check until it is back."""
-        self._stream_up = message.connected
         if message.connected and self._positions:
             self._last_verify_ns = None
             self.on_check_exits(CheckExits(), reschedule=False)
@@ -477,14 +494,12 @@ class PositionMonitorActor(SupervisedActor):
     # -- periodic verification ----------------------------------------------------------------------------
 
     def _verify_due(self) -> bool:
-        if not self._stream_up or self._last_verify_ns is None:
+        if not self._ledger.live or self._last_verify_ns is None:
             return True
         elapsed_s = (self.ctx.clock.monotonic_ns() - self._last_verify_ns) / NS_PER_S
         return elapsed_s >= self._config.user_stream.safety_poll_interval_s
 
     def on_check_exits(self, _: CheckExits, *, reschedule: bool = True) -> None:
-        for pos in [p for p in self._positions.values() if p.awaiting_ledger]:
-            self._protect(pos)  # the fill's event did not come: what is held is read by REST now
         try:
             # Reads wait while the venue says so; the pending actions go first when it allows again.
             if self._positions and self._exchange.request_budget.wait_s(priority=True) == 0:
@@ -544,13 +559,6 @@ class PositionMonitorActor(SupervisedActor):
             lot = self._lots.get(symbol)
             if order.status is OrderStatus.FILLED or (held_qty <= 0 and lot is None):
                 self._closed(pos, order.avg_fill_price or order.price, OrderPurpose.CLOSE)
-                if lot is not None:  # the lot survives the close as the position
-                    del self._lots[symbol]
-                    lot.lot = False
-                    self._positions[symbol] = lot
-                    self.ctx.events.record(
-                        "lot_promoted", f"{lot.qty} bought during the close stays protected", symbol=symbol
-                    )
             elif order.status.is_terminal:
                 pos.close_id = None  # the close did not complete: protect what is left
                 if lot is not None:  # merge now that the close is over; exits re-sized from what is held
@@ -584,10 +592,12 @@ class PositionMonitorActor(SupervisedActor):
             else:
                 self._remove(symbol, "the exchange no longer holds it")
             return
-        if held_qty < pos.qty:
-            # Only ever down: more held than tracked is a fill whose report is still on its way
-            # (after a reconnect the executor's sweep runs beside this one); taking it here too
-            # would count that fill twice.
+        if held_qty != pos.qty:
+            # More held than tracked may be a fill whose report is still on its way (after a reconnect
+            # the executor's sweep runs beside this one): the growth is kept as a credit that such a
+            # report then uses up instead of counting the fill twice.
+            growth = held_qty - pos.qty
+            pos.adopted_growth = pos.adopted_growth + growth if growth > 0 else Decimal(0)
             pos.holding = Holding(held_qty, pos.holding.entry_price)
         if dead_legs or not pos.exit_ids:
             if exit_fill > 0:
@@ -597,7 +607,7 @@ class PositionMonitorActor(SupervisedActor):
                 self._rearm(pos)
             elif not pos.repair_pending and not pos.unprotected and not pos.awaiting_price:
                 self._orphaned(pos, "exit order no longer live" if dead_legs else "no exit order")
-        elif pos.exit_qty != exit_qty(min(held_qty, pos.qty), self._rules_for(symbol)):
+        elif pos.exit_qty != exit_qty(held_qty, self._rules_for(symbol)):
             # The holding changed outside our exits: never ask to sell more than is held, nor leave
             # part of it without an exit.
             self._rearm(pos)
@@ -610,18 +620,19 @@ class PositionMonitorActor(SupervisedActor):
             rules = self._rules[symbol] = self._exchange.symbol_rules(symbol)
         return rules
 
-    def _held(self, symbol: str, wanted: Decimal, *, may_wait: bool = False) -> Decimal | None:
-        """What the venue holds of ``symbol``: the ledger when it covers ``wanted`` (no request). When it
-        does not, the fill's event may still be on its way: with ``may_wait`` None (wait for the event,
-        which re-arms), else REST. Only the user-stream actor re-bases the ledger, so nothing here
-        races an event in flight into a double count."""
-        if self._stream_up and self._ledger.ready:
+    def _held(self, symbol: str, wanted: Decimal, *, in_flight: Decimal = Decimal(0)) -> Decimal:
+        """What the venue holds of ``symbol``, read from the ledger when it covers ``wanted`` (no request).
+        ``in_flight``: a fill the venue has just reported whose event may not have reached the ledger
+        yet; it counts. Only when the ledger still falls short (say, a sale outside our exits) is the
+        venue asked. Only the user-stream actor re-bases the ledger, so nothing here races an event in
+        flight into a double count."""
+        if self._ledger.live:
             held = self._ledger.position(symbol)
             rules = self._rules_for(symbol)
             if exit_qty(held, rules) >= exit_qty(wanted, rules):  # equal to the lot: balances are rounded
                 return held
-            if may_wait:
-                return None
+            if exit_qty(held + in_flight, rules) >= exit_qty(wanted, rules):
+                return held + in_flight
         return sum((p.qty for p in self._exchange.positions([symbol])), Decimal(0))
 
     def _reference_price(self, pos: TrackedPosition) -> Decimal | None:
@@ -696,12 +707,8 @@ class PositionMonitorActor(SupervisedActor):
         """Place the exit for what the exchange says is held, never more. Raises VenueError."""
         symbol = pos.symbol
         rules = self._rules_for(symbol)
-        held = self._held(symbol, pos.qty, may_wait=not pos.awaiting_ledger)
-        if held is None:
-            # Re-armed by the fill's event (or, should it not come, by the next check via REST).
-            pos.awaiting_ledger = True
-            return
-        pos.awaiting_ledger = False
+        held = self._held(symbol, pos.qty, in_flight=pos.fill_in_flight)
+        pos.fill_in_flight = Decimal(0)
         qty = exit_qty(min(pos.qty, held), rules)
         if held <= 0:
             self._drop(pos, "nothing held on the exchange")
@@ -801,9 +808,9 @@ class PositionMonitorActor(SupervisedActor):
             rules = self._rules_for(symbol)
             # The ledger even when it shows less: a close never waits, and selling what the ledger
             # holds is never more than is held (a remainder is protected once the close is done).
-            held = self._ledger.position(symbol) if self._stream_up and self._ledger.ready else None
+            held = self._ledger.position(symbol) if self._ledger.live else None
             if held is None or held <= 0:
-                held = self._held(symbol, pos.qty) or Decimal(0)
+                held = self._held(symbol, pos.qty)
             lot = self._lots.get(symbol) if not pos.lot else None
             if lot is not None:  # a lot bought during an earlier close keeps its own exit
                 held -= lot.qty
@@ -845,10 +852,23 @@ class PositionMonitorActor(SupervisedActor):
         )
 
     def _closed(self, pos: TrackedPosition, price: Decimal, purpose: OrderPurpose) -> None:
-        self._positions.pop(pos.symbol, None)
+        symbol = pos.symbol
+        if pos.lot:
+            if self._lots.get(symbol) is pos:
+                del self._lots[symbol]
+        else:
+            self._positions.pop(symbol, None)
         self.ctx.events.record(
-            "position_closed", f"{pos.qty} closed by {purpose.value} at {price}", symbol=pos.symbol
+            "position_closed", f"{pos.qty} closed by {purpose.value} at {price}", symbol=symbol
         )
+        lot = self._lots.get(symbol) if not pos.lot else None
+        if lot is not None:  # the lot survives the close as the position
+            del self._lots[symbol]
+            lot.lot = False
+            self._positions[symbol] = lot
+            self.ctx.events.record(
+                "lot_promoted", f"{lot.qty} bought during the close stays protected", symbol=symbol
+            )
 
     def _remove(self, symbol: str, why: str) -> None:
         if self._positions.pop(symbol, None) is not None:

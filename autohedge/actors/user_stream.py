@@ -116,6 +116,7 @@ class UserStreamActor(SupervisedActor):
         self._stream.start(UserStreamSink(self.actor_ref, venue=self.venue, metrics=self.ctx.metrics))
 
     def stopping(self) -> None:
+        self._ledger.set_live(False)
         if self._stream is not None:
             self._stream.stop()
             self._stream = None
@@ -150,6 +151,7 @@ class UserStreamActor(SupervisedActor):
             self.schedule(delay_s, RetryReconcile())
             return
         self._ledger.rebase(balances, positions, as_of_ns=as_of_ns)
+        self._ledger.set_live(True)
         self._reconciled = True
         self.ctx.metrics.inc("ledger_rebases")
         self._tell_traders(UserStreamStatus(venue=self.venue, connected=True))
@@ -157,6 +159,7 @@ class UserStreamActor(SupervisedActor):
 
     def on_stream_disconnected(self, message: StreamDisconnected) -> None:
         self._connected = False
+        self._ledger.set_live(False)
         self._tell_traders(UserStreamStatus(venue=self.venue, connected=False))
         raise UserStreamDisconnectedError(f"{self.venue} user stream disconnected: {message.error}")
 
@@ -176,9 +179,6 @@ class UserStreamActor(SupervisedActor):
             return
         self.ctx.metrics.inc("order_events")
         self.ctx.directory.tell(EXECUTOR if ours.purpose is OrderPurpose.ENTRY else MONITOR, update)
-        if ours.purpose is OrderPurpose.ENTRY and update.kind.is_fill:
-            # The monitor protects from the executor's OrderFilled; this tells it the ledger has the fill.
-            self.ctx.directory.tell(MONITOR, update)
 
     def on_account_balances(self, update: AccountBalances) -> None:
         self._ledger.apply_balances(update)

@@ -51,6 +51,7 @@ class AccountLedger:
         self._position_ts: dict[str, int] = {}
         self._reserved: dict[str, _Reservation] = {}
         self._ready = False
+        self._live = False
         self.rebases = 0
 
     # -- snapshots ------------------------------------------------------------------------------------
@@ -152,6 +153,11 @@ class AccountLedger:
     def _ts(stamps: dict[str, int], key: str) -> int:
         return stamps.get(key, stamps.get("*", -1))
 
+    def set_live(self, live: bool) -> None:
+        """The user stream is connected and has re-based the ledger (True), or is down (False)."""
+        with self._lock:
+            self._live = live
+
     # -- reads ----------------------------------------------------------------------------------------
 
     @property
@@ -159,6 +165,13 @@ class AccountLedger:
         """Re-based at least once (before that, callers read the venue)."""
         with self._lock:
             return self._ready
+
+    @property
+    def live(self) -> bool:
+        """Kept current by a connected user stream: readers may trust it instead of asking the venue.
+        Shared state (not a message), so an actor that starts after the stream connected knows it."""
+        with self._lock:
+            return self._live and self._ready
 
     def free(self, asset: str) -> Decimal:
         with self._lock:
