@@ -22,20 +22,31 @@ from autohedge.actors.monitor import MonitoredPosition, PositionMonitorActor
 from autohedge.actors.protocol import GetSnapshot
 from autohedge.actors.strategy import HftSignalSource, LlmSignalSource, SignalSource, StrategyActor
 from autohedge.actors.supervisor import ChildSpec, StopAll, Supervisor, SupervisorView
+from autohedge.actors.user_stream import UserStreamActor
 from autohedge.adapters.registry import VENUES, VenueEntry, venue_entry
 from autohedge.api.models import HealthStatus
-from autohedge.core.actor_names import EXECUTOR, MONITOR, ActorKind, ActorName, feed_name, strategy_name
+from autohedge.core.actor_names import (
+    EXECUTOR,
+    MONITOR,
+    ActorKind,
+    ActorName,
+    feed_name,
+    strategy_name,
+    user_stream_name,
+)
 from autohedge.core.child_states import ChildState
 from autohedge.core.clock import NS_PER_S, Clock, RealClock
 from autohedge.core.config import AppConfig, Secrets
 from autohedge.core.conflate import LatestSlots
+from autohedge.core.dedupe import FillDeduper
 from autohedge.core.errors import ConfigError
 from autohedge.core.eventlog import EventLog
 from autohedge.core.gates import KILL_SWITCH, STOPPED, Gate
 from autohedge.core.ids import OrderKeySource
+from autohedge.core.ledger import AccountLedger
 from autohedge.core.messages import CancelEntries, Quote, SetEntryGate
 from autohedge.core.metrics import Metrics
-from autohedge.core.ports import Exchange, MarketStream
+from autohedge.core.ports import Exchange, MarketStream, UserStream
 from autohedge.core.ratelimit import SymbolRateLimiter, VenueStatus
 from autohedge.core.strategy.llm import LlmOutcome, LlmThrottle
 
@@ -50,6 +61,7 @@ __all__ = [
     "build_exchange",
     "build_llm_gateway",
     "build_stream_factory",
+    "build_user_stream_factory",
     "check_credentials",
     "venue_reasons",
     "venue_view",
@@ -137,6 +149,17 @@ def build_stream_factory(
     return source, entry.create_stream_factory(config, clock, secrets, budget)
 
 
+def build_user_stream_factory(
+    config: AppConfig, *, exchange: Exchange, clock: Clock, secrets: Secrets
+) -> Callable[[], UserStream] | None:
+    """A fresh private order stream per user-stream incarnation, for the trading venue. None when the
+    venue has none (then orders are polled at the fast interval)."""
+    create = venue_entry(config.exchange.venue.value).create_user_stream
+    if create is None:
+        return None
+    return lambda: create(config, secrets, clock, exchange)
+
+
 def build_llm_gateway(config: AppConfig, *, clock: Clock, base_dir: Path) -> Any:
     """The model client (live, recording, or replaying a recording) behind a throttled gateway."""
     from autohedge.adapters.openai.client import ChatClient, OpenAIChatClient, api_key_from_env
@@ -169,6 +192,8 @@ class EngineParts:
     monitor_slots: LatestSlots[Quote]
     keys: OrderKeySource
     rate_limiter: SymbolRateLimiter
+    ledger: AccountLedger
+    deduper: FillDeduper
 
 
 class Engine:
@@ -181,6 +206,7 @@ class Engine:
         clock: Clock | None = None,
         exchange: Exchange | None = None,
         stream_factory: Callable[[], MarketStream] | None = None,
+        user_stream_factory: Callable[[], UserStream] | None = None,
         source_factory: Callable[[str], SignalSource] | None = None,
         secrets: Secrets | None = None,
         base_dir: Path | None = None,
@@ -202,7 +228,14 @@ class Engine:
             monitor_slots=LatestSlots(),
             keys=OrderKeySource(clock),
             rate_limiter=SymbolRateLimiter(clock, config.rate_limit_ms),
+            ledger=AccountLedger(spot=exchange.capabilities.spot_positions),
+            deduper=FillDeduper(config.user_stream.dedupe_capacity),
         )
+        if user_stream_factory is None:
+            user_stream_factory = build_user_stream_factory(
+                config, exchange=exchange, clock=clock, secrets=self._secrets
+            )
+        self._user_stream_factory = user_stream_factory
         if stream_factory is None:
             self.source_name, stream_factory = build_stream_factory(
                 config, clock=clock, secrets=self._secrets, base_dir=base, exchange=exchange
@@ -277,11 +310,33 @@ class Engine:
                 gates=dict(gates),
                 keys=parts.keys,
                 rate_limiter=parts.rate_limiter,
+                ledger=parts.ledger,
             )
 
         def monitor(ctx: ActorContext, _: Mapping[Gate, str]) -> pykka.ActorRef[Any]:
             return PositionMonitorActor.start(
-                ctx, exchange=parts.exchange, config=config, keys=parts.keys, slots=parts.monitor_slots
+                ctx,
+                exchange=parts.exchange,
+                config=config,
+                keys=parts.keys,
+                slots=parts.monitor_slots,
+                ledger=parts.ledger,
+            )
+
+        venue = parts.exchange.venue
+        user_stream_factory = self._user_stream_factory
+
+        def user_stream(ctx: ActorContext, _: Mapping[Gate, str]) -> pykka.ActorRef[Any]:
+            assert user_stream_factory is not None
+            return UserStreamActor.start(
+                ctx,
+                venue=venue,
+                stream_factory=user_stream_factory,
+                exchange=parts.exchange,
+                ledger=parts.ledger,
+                deduper=parts.deduper,
+                symbols=config.symbols,
+                client_id_prefix=config.executor.client_id_prefix,
             )
 
         def strategy(symbol: str) -> Callable[[ActorContext, Mapping[Gate, str]], pykka.ActorRef[Any]]:
@@ -295,8 +350,10 @@ class Engine:
 
             return start
 
-        specs = [
-            ChildSpec(feed, ActorKind.FEED, start_feed, venue=self.source_name),
+        specs = [ChildSpec(feed, ActorKind.FEED, start_feed, venue=self.source_name)]
+        if user_stream_factory is not None:
+            specs.append(ChildSpec(user_stream_name(venue), ActorKind.USER_STREAM, user_stream, venue=venue))
+        specs += [
             ChildSpec(EXECUTOR, ActorKind.EXECUTOR, executor),
             ChildSpec(MONITOR, ActorKind.MONITOR, monitor),
         ]
@@ -410,7 +467,8 @@ class Engine:
     def venues(self) -> dict[str, VenueSummary]:
         """Per venue: pushback state and request usage (the trading venue's shared budget)."""
         status = self.parts.exchange.request_budget.status()
-        return {status.venue: venue_view(status)}
+        reconnects = self.parts.metrics.get("user_stream_reconnects")  # one trading venue per process
+        return {status.venue: venue_view(status).model_copy(update={"user_stream_reconnects": reconnects})}
 
     def summary(
         self, view: SupervisorView | None = None, positions: list[MonitoredPosition] | None = None
@@ -470,6 +528,8 @@ class VenueSummary(_Frozen):
     weight_share_max: float
     """The largest share of the request-weight limit used in any minute window."""
     limits: tuple[VenueLimitSummary, ...]
+    user_stream_reconnects: int = 0
+    """Times its private order stream connected again after a drop."""
 
 
 class SummaryActor(_Frozen):
@@ -486,7 +546,8 @@ class RunSummary(_Frozen):
     parked_symbols: tuple[str, ...]
     kill_switch: bool
     venues: dict[str, VenueSummary]
-    """Per venue: its pushback state over the run and the most of its request budget used."""
+    """Per venue: its pushback state over the run, the most of its request budget used, and how often
+    its user stream reconnected."""
     llm: dict[str, int] | None
     """The LLM gateway's counters; None (and left out of the JSON) without an LLM strategy."""
 

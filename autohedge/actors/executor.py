@@ -1,9 +1,11 @@
 """ExecutorActor: entry orders from signal to terminal state.
 
-Owns: entry gates, sizing and pre-trade checks, the per-symbol rate limit, deterministic client order
-ids, outcome-unknown resolution, and polling entries for fills (each fill is told to the monitor as
-``OrderFilled``). Exits are not here: the monitor places them itself, so protection never queues
-behind entries in this inbox.
+Owns: entry gates, sizing and pre-trade checks (read from the local ledger, never REST per entry),
+the per-symbol rate limit, deterministic client order ids, outcome-unknown resolution, and the entry
+lifecycle. Order events arrive by push (``OrderUpdate`` from the user-stream actor); REST polling is
+only the safety net while the stream is live, and the fast fallback while it is down. Each fill is told
+to the monitor as ``OrderFilled``. Exits are not here: the monitor places them itself, so protection
+never queues behind entries in this inbox.
 
 Venue pushback (rate limited, banned, unreachable, keys rejected) is the venue's state, read from the
 exchange's ``request_budget``; it never escapes a handler. An entry the venue refuses waits for a timer
@@ -12,6 +14,7 @@ at the time the venue allows and is dropped once its signal is stale (``executor
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -21,6 +24,7 @@ from loguru import logger
 
 from autohedge.actors.base import ActorContext, SupervisedActor
 from autohedge.actors.protocol import (
+    ExpireEntry,
     GetSnapshot,
     PollOrders,
     ReadOpenEntries,
@@ -30,7 +34,7 @@ from autohedge.actors.protocol import (
 )
 from autohedge.core.actor_names import MONITOR
 from autohedge.core.client_ids import ClientId
-from autohedge.core.clock import NS_PER_S
+from autohedge.core.clock import NS_PER_S, TimerHandle
 from autohedge.core.config import AppConfig
 from autohedge.core.errors import (
     DefinitiveError,
@@ -44,17 +48,21 @@ from autohedge.core.errors import (
 )
 from autohedge.core.gates import Gate
 from autohedge.core.ids import OrderKeySource
+from autohedge.core.ledger import AccountLedger
 from autohedge.core.messages import (
     CancelEntries,
     ClosePosition,
     EntryProtection,
     OrderCanceled,
+    OrderEventKind,
     OrderFilled,
     OrderRequest,
     OrderSnapshot,
+    OrderUpdate,
     SetEntryGate,
     Signal,
     SymbolRules,
+    UserStreamStatus,
 )
 from autohedge.core.ports import Exchange
 from autohedge.core.pushback import entry_is_stale, is_pushback, retry_delay_s
@@ -68,6 +76,16 @@ FEE_BUFFER = Decimal("0.002")
 """Headroom over the order value kept free for fees in the balance check."""
 RESOLVE_DELAYS_S = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0)
 """Spacing of "does the venue have this client order id?" queries after an unknown outcome."""
+FINISHED_MEMORY = 2_000
+"""Finished entries remembered (with their filled quantity) so a late or replayed event is ignored."""
+_STATUS_OF_EVENT = {
+    OrderEventKind.ACCEPTED: OrderStatus.NEW,
+    OrderEventKind.PARTIALLY_FILLED: OrderStatus.PARTIALLY_FILLED,
+    OrderEventKind.FILLED: OrderStatus.FILLED,
+    OrderEventKind.CANCELED: OrderStatus.CANCELED,
+    OrderEventKind.REJECTED: OrderStatus.REJECTED,
+    OrderEventKind.EXPIRED: OrderStatus.EXPIRED,
+}
 
 
 @dataclass(frozen=True)
@@ -109,9 +127,11 @@ class ExecutorActor(SupervisedActor):
         gates: dict[Gate, str],
         keys: OrderKeySource,
         rate_limiter: SymbolRateLimiter,
+        ledger: AccountLedger,
     ) -> None:
         super().__init__(ctx)
         self._exchange = exchange
+        self._ledger = ledger
         self._config = config
         self._gates = dict(gates)
         self._keys = keys
@@ -124,6 +144,8 @@ class ExecutorActor(SupervisedActor):
         """Per symbol, the newest entry signal waiting for the venue to allow sending."""
         self._retry_scheduled: set[str] = set()
         self._auth_reported = False
+        self._finished: OrderedDict[str, Decimal] = OrderedDict()
+        self._poll_timer: TimerHandle | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -131,7 +153,30 @@ class ExecutorActor(SupervisedActor):
         """No REST here (a refusal must never be a start crash): the open entries are re-read by a
         message, retried on a timer while the venue refuses."""
         self.actor_ref.tell(ReadOpenEntries())
-        self.schedule(self._config.executor.order_poll_interval_s, PollOrders())
+        self._schedule_poll()
+
+    def _ensure_ledger(self) -> None:
+        """The user stream re-bases the ledger once connected; should an entry come first (or the venue
+        have no user stream), read the account once here. Raises VenueError."""
+        if self._ledger.ready:
+            return
+        as_of_ns = self.ctx.clock.wall_ns()
+        balances = self._exchange.balances()
+        spot = self._exchange.capabilities.spot_positions  # spot: positions are the balances
+        positions = () if spot else self._exchange.positions(self._config.symbols)
+        self._ledger.rebase(balances, positions, as_of_ns=as_of_ns)
+
+    @property
+    def _poll_interval_s(self) -> float:
+        """Fast while order events do not arrive by push; a slow safety net while they do."""
+        if self._ledger.live:
+            return self._config.user_stream.safety_poll_interval_s
+        return self._config.executor.order_poll_interval_s
+
+    def _schedule_poll(self, delay_s: float | None = None) -> None:
+        if self._poll_timer is not None:
+            self._poll_timer.cancel()
+        self._poll_timer = self.schedule(self._poll_interval_s if delay_s is None else delay_s, PollOrders())
 
     def on_read_open_entries(self, _: ReadOpenEntries) -> None:
         """Re-read our open entries from the venue so a restart never loses track of one."""
@@ -147,6 +192,9 @@ class ExecutorActor(SupervisedActor):
             ours = self._is_our_entry(order.client_order_id) and order.side is Side.BUY
             if ours and order.client_order_id not in self._entries:
                 self._entries[order.client_order_id] = self._from_snapshot(order)
+                self.schedule(
+                    self._config.executor.entry_timeout_s, ExpireEntry(client_order_id=order.client_order_id)
+                )
                 adopted += 1
         if adopted:
             self.ctx.events.record("entries_adopted", f"{adopted} open entry orders re-read from the venue")
@@ -288,19 +336,16 @@ class ExecutorActor(SupervisedActor):
     def _build_request(self, signal: Signal, open_entries: list[TrackedEntry]) -> OrderRequest:
         symbol = signal.symbol
         rules = self._rules_for(symbol)
-        held = Decimal(0)
-        for position in self._exchange.positions([symbol]):
-            held += position.qty
-        balances = self._exchange.balances()
-        quote_balance = balances.get(quote_of(symbol))
+        self._ensure_ledger()
+        # The ledger, not REST: reading the account before every entry spent most of the venue's budget.
         size = size_entry(
             symbol=symbol,
             price=signal.price,
             params=self._config.params_for(symbol),
             rules=rules,
-            position_qty=held,
+            position_qty=self._ledger.position(symbol),
             open_entry_qty=sum((e.qty - e.filled_qty for e in open_entries), Decimal(0)),
-            free_quote=quote_balance.free if quote_balance else Decimal(0),
+            free_quote=self._ledger.free(quote_of(symbol)),
             fee_rate=FEE_BUFFER,
         )
         coid = ClientId(self._prefix, OrderPurpose.ENTRY, self._keys.next_key()).encode()
@@ -323,6 +368,9 @@ class ExecutorActor(SupervisedActor):
         )
         self._rate.record_order(symbol)
         self.ctx.metrics.observe_tick_to_order_ns(self.ctx.clock.wall_ns() - signal.quote_ts_init)
+        self._ledger.reserve(
+            request.client_order_id, quote_of(symbol), request.qty * request.price, price=request.price
+        )
         try:
             snapshot = self._exchange.submit_order(request)
         except OutcomeUnknown as exc:
@@ -337,10 +385,12 @@ class ExecutorActor(SupervisedActor):
             return
         except (RetryableError, FatalVenueError) as exc:
             # Never sent (refused before or at the door): the signal waits, a retry gets a fresh id.
+            self._ledger.release(request.client_order_id)
             self.ctx.metrics.inc("rate_limited")
             self._venue_refused(signal, exc)
             return
         except (DefinitiveError, OrderRefused) as exc:
+            self._ledger.release(request.client_order_id)
             self.ctx.metrics.inc("orders_rejected")
             self.ctx.events.record(
                 "order_rejected", f"{request.client_order_id}: {exc}", symbol=symbol, level="WARNING"
@@ -358,6 +408,9 @@ class ExecutorActor(SupervisedActor):
         )
         entry = replace(entry, venue_order_id=snapshot.venue_order_id)
         self._entries[entry.client_order_id] = entry
+        self.schedule(
+            self._config.executor.entry_timeout_s, ExpireEntry(client_order_id=entry.client_order_id)
+        )
         self._update(entry, snapshot)
 
     # -- outcome unknown --------------------------------------------------------------------------------
@@ -372,6 +425,7 @@ class ExecutorActor(SupervisedActor):
             snapshot = self._exchange.get_order(entry.symbol, client_order_id=entry.client_order_id)
         except UnknownOrder:
             del self._unresolved[entry.client_order_id]
+            self._ledger.release(entry.client_order_id)
             self.ctx.metrics.inc("outcome_unknown_resolved")
             self.ctx.events.record(
                 "order_not_placed",
@@ -404,13 +458,84 @@ class ExecutorActor(SupervisedActor):
     # -- polling ----------------------------------------------------------------------------------------
 
     def on_poll_orders(self, _: PollOrders) -> None:
+        self._poll_timer = None
         try:
             if self._exchange.request_budget.wait_s(priority=True) == 0:  # reads wait while the venue says so
                 for coid in list(self._entries):
                     if coid in self._entries:
                         self._poll_one(self._entries[coid])
         finally:
-            self.schedule(self._config.executor.order_poll_interval_s, PollOrders())
+            self._schedule_poll()
+
+    def on_user_stream_status(self, message: UserStreamStatus) -> None:
+        """Connected (and the ledger re-based): re-read every tracked entry by REST once, since events
+        missed while disconnected are never replayed; then poll only as a safety net. Disconnected:
+        poll at the fast interval from now."""
+        if message.connected:
+            self.on_poll_orders(PollOrders())  # the REST sweep now; it schedules the next one
+        else:
+            self._schedule_poll()
+
+    def on_expire_entry(self, message: ExpireEntry) -> None:
+        entry = self._entries.get(message.client_order_id)
+        if entry is not None and not entry.cancel_requested:
+            self._cancel(entry, "entry timeout")
+
+    # -- order events (push) ----------------------------------------------------------------------------
+
+    def on_order_update(self, update: OrderUpdate) -> None:
+        """An entry's event from the user stream. Also applied when it arrives before the order's
+        acknowledgement (an unknown outcome still being resolved) or for an entry placed by a previous
+        incarnation; a replay that brings no progress changes nothing."""
+        coid = update.client_order_id
+        entry = self._entries.get(coid)
+        if entry is None and coid in self._unresolved:
+            entry = replace(self._unresolved.pop(coid), venue_order_id=update.venue_order_id)
+            self.ctx.metrics.inc("outcome_unknown_resolved")
+            self.ctx.events.record(
+                "order_placed",
+                f"{coid} confirmed by its order event (venue id {update.venue_order_id})",
+                symbol=update.symbol,
+            )
+            self._entries[coid] = entry
+            self.schedule(self._config.executor.entry_timeout_s, ExpireEntry(client_order_id=coid))
+        if entry is None:
+            done = self._finished.get(coid)
+            if done is not None or update.side is not Side.BUY or not self._is_our_entry(coid):
+                return  # late event of a finished entry, or not an entry of ours
+            if not update.kind.is_fill and update.kind.is_terminal:
+                return  # an entry we never tracked ended without a fill: nothing to do
+            entry = TrackedEntry(
+                client_order_id=coid,
+                symbol=update.symbol,
+                qty=update.order_qty,
+                price=update.price,
+                placed_ns=self.ctx.clock.monotonic_ns(),
+                venue_order_id=update.venue_order_id,
+            )
+            self._entries[coid] = entry
+            self.ctx.events.record(
+                "entries_adopted", f"{coid} adopted from its order event", symbol=update.symbol
+            )
+            self.schedule(self._config.executor.entry_timeout_s, ExpireEntry(client_order_id=coid))
+        delta = update.cum_filled_qty - entry.filled_qty
+        price: Decimal | None = None
+        fee = entry.fee
+        if update.kind.is_fill and delta > 0:
+            whole_last = delta == update.last_qty
+            price = update.last_price if whole_last else (update.avg_fill_price or update.last_price)
+            fee = entry.fee + update.fee
+        self._progress(
+            entry,
+            filled_qty=max(update.cum_filled_qty, entry.filled_qty),
+            fill_price=price,
+            fee_total=fee,
+            fee_asset=update.fee_asset,
+            status=_STATUS_OF_EVENT[update.kind],
+            venue_order_id=update.venue_order_id,
+            order_qty=update.order_qty,
+            ts_event=update.ts_event,
+        )
 
     def _poll_one(self, entry: TrackedEntry) -> None:
         try:
@@ -440,44 +565,75 @@ class ExecutorActor(SupervisedActor):
             self._cancel(current, "entry timeout")
 
     def _update(self, entry: TrackedEntry, snapshot: OrderSnapshot) -> None:
-        """Report the fill delta since the last snapshot; forget terminal orders."""
-        delta = snapshot.filled_qty - entry.filled_qty
-        if delta > 0:
-            fee_delta = snapshot.fee - entry.fee
-            price = snapshot.avg_fill_price or snapshot.price
+        """A REST snapshot (cumulative): report the fill delta since what was last seen."""
+        self._progress(
+            entry,
+            filled_qty=max(snapshot.filled_qty, entry.filled_qty),
+            fill_price=snapshot.avg_fill_price or snapshot.price,
+            fee_total=max(snapshot.fee, entry.fee),
+            fee_asset=snapshot.fee_asset,
+            status=snapshot.status,
+            venue_order_id=snapshot.venue_order_id,
+            order_qty=snapshot.qty,
+            ts_event=snapshot.ts_event,
+        )
+
+    def _progress(
+        self,
+        entry: TrackedEntry,
+        *,
+        filled_qty: Decimal,
+        fill_price: Decimal | None,
+        fee_total: Decimal,
+        fee_asset: str,
+        status: OrderStatus,
+        venue_order_id: str,
+        order_qty: Decimal,
+        ts_event: int,
+    ) -> None:
+        """Report the fill delta since the last seen cumulative quantity; forget terminal orders.
+        The watermark makes a replayed event or a REST read of an already reported fill a no-op."""
+        delta = filled_qty - entry.filled_qty
+        if delta > 0 and fill_price is not None:
+            fee_delta = fee_total - entry.fee
+            price = fill_price
             self.ctx.metrics.inc("orders_filled")
             fill = OrderFilled(
                 symbol=entry.symbol,
                 client_order_id=entry.client_order_id,
-                venue_order_id=snapshot.venue_order_id,
+                venue_order_id=venue_order_id,
                 side=Side.BUY,
                 purpose=OrderPurpose.ENTRY,
                 fill_qty=delta,
                 fill_price=price,
                 fee=max(fee_delta, Decimal(0)),
-                fee_asset=snapshot.fee_asset,
-                cum_filled_qty=snapshot.filled_qty,
-                order_qty=snapshot.qty,
+                fee_asset=fee_asset,
+                cum_filled_qty=filled_qty,
+                order_qty=order_qty,
                 protection=entry.protection,
-                ts_event=snapshot.ts_event,
+                ts_event=ts_event,
                 ts_init=self.ctx.clock.wall_ns(),
             )
             self.ctx.events.record(
                 "order_filled",
-                f"{entry.client_order_id} filled {delta} @ {price} ({snapshot.filled_qty}/{snapshot.qty})",
+                f"{entry.client_order_id} filled {delta} @ {price} ({filled_qty}/{order_qty})",
                 symbol=entry.symbol,
             )
             self.ctx.directory.tell(MONITOR, fill)
         entry = replace(
             entry,
-            filled_qty=snapshot.filled_qty,
-            fee=snapshot.fee,
-            status=snapshot.status,
-            venue_order_id=snapshot.venue_order_id,
+            filled_qty=filled_qty,
+            fee=max(fee_total, entry.fee),
+            status=status,
+            venue_order_id=venue_order_id or entry.venue_order_id,
         )
-        if snapshot.status.is_terminal:
+        if status.is_terminal:
             self._entries.pop(entry.client_order_id, None)
-            if snapshot.status is OrderStatus.CANCELED or snapshot.status is OrderStatus.EXPIRED:
+            self._finished[entry.client_order_id] = entry.filled_qty
+            if len(self._finished) > FINISHED_MEMORY:
+                self._finished.popitem(last=False)
+            self._ledger.release(entry.client_order_id)
+            if status is OrderStatus.CANCELED or status is OrderStatus.EXPIRED:
                 self.ctx.metrics.inc("orders_canceled")
                 self.ctx.directory.tell(
                     MONITOR,
@@ -489,7 +645,7 @@ class ExecutorActor(SupervisedActor):
                         ts_init=self.ctx.clock.wall_ns(),
                     ),
                 )
-            elif snapshot.status is OrderStatus.REJECTED:
+            elif status is OrderStatus.REJECTED:
                 self.ctx.metrics.inc("orders_rejected")
         else:
             self._entries[entry.client_order_id] = entry

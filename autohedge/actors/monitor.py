@@ -4,8 +4,14 @@
   paid in the base asset; each change re-arms the exit for the whole held quantity.
 * Protection by capability: an OCO where the venue holds TP and SL together; otherwise a resting TP
   limit with the SL guarded here on quotes (``monitor.mode: quote``) or on polled prices (``polling``).
-* ``CheckExits`` (every ``poll_interval_s``) verifies positions and exit legs against the exchange:
-  a filled exit closes the position, a vanished exit makes an orphan, a vanished position is removed.
+* Exit events arrive by push (``OrderUpdate`` from the user-stream actor): a filled exit closes or
+  shrinks the position, an exit the venue ended without us makes an orphan.
+* ``CheckExits`` (every ``poll_interval_s``) polls prices where quotes went quiet; it verifies
+  positions and exit legs against the exchange by REST only as a safety net
+  (``user_stream.safety_poll_interval_s``) while the user stream is live, and every time while it is
+  down: a filled exit closes the position, a vanished exit makes an orphan, a vanished position is
+  removed.
+* What is held is read from the local ledger; REST only when the ledger shows less than is needed.
 * Orphan repair: at most ``orphan_max_attempts``, at least ``orphan_retry_s`` apart, each attempt
   recorded before the call; then the position is reported unprotected (loudly) and kept.
 * ``Reconcile`` (on start, on restart and on ``SyncPositions``) adopts every position the exchange
@@ -27,7 +33,13 @@ from decimal import Decimal
 from loguru import logger
 
 from autohedge.actors.base import ActorContext, SupervisedActor
-from autohedge.actors.protocol import CheckExits, GetSnapshot, Reconcile, RepairOrphan, RetryPending
+from autohedge.actors.protocol import (
+    CheckExits,
+    GetSnapshot,
+    Reconcile,
+    RepairOrphan,
+    RetryPending,
+)
 from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S
 from autohedge.core.config import AppConfig
@@ -41,19 +53,23 @@ from autohedge.core.errors import (
     VenueError,
 )
 from autohedge.core.ids import OrderKeySource
+from autohedge.core.ledger import AccountLedger
 from autohedge.core.messages import (
     ClosePosition,
     EntryProtection,
     OcoRequest,
     OrderCanceled,
+    OrderEventKind,
     OrderFilled,
     OrderRequest,
     OrderSnapshot,
+    OrderUpdate,
     PositionSnapshot,
     Quote,
     ReconciliationCompleted,
     SymbolRules,
     SyncPositions,
+    UserStreamStatus,
 )
 from autohedge.core.ports import Exchange
 from autohedge.core.positions import Holding
@@ -134,6 +150,11 @@ class TrackedPosition:
     unprotected: bool = False
     last_error: str = ""
     awaiting_price: bool = False
+    fill_in_flight: Decimal = Decimal(0)
+    """The last entry fill the venue reported, until the exit is armed for it (its event may not have
+    reached the ledger yet)."""
+    adopted_growth: Decimal = Decimal(0)
+    """Holding taken in from the venue's record beyond our fills, not yet explained by a fill report."""
     exit_filled_qty: dict[str, Decimal] = field(default_factory=dict)
     exits_uncertain: bool = False
     """A cancel or a placement of the exits was refused or unanswered: whether they are live is unknown
@@ -164,9 +185,12 @@ class PositionMonitorActor(SupervisedActor):
         config: AppConfig,
         keys: OrderKeySource,
         slots: LatestSlots[Quote],
+        ledger: AccountLedger,
     ) -> None:
         super().__init__(ctx)
         self._exchange = exchange
+        self._ledger = ledger
+        self._last_verify_ns: int | None = None
         self._config = config
         self._keys = keys
         self._slots = slots
@@ -208,6 +232,7 @@ class PositionMonitorActor(SupervisedActor):
     def _reconcile(self) -> int:
         exchange_positions = {p.symbol: p for p in self._exchange.positions(self._config.symbols)}
         open_orders = self._exchange.open_orders()
+        self._last_verify_ns = self.ctx.clock.monotonic_ns()
         for symbol in list(self._positions):
             if symbol not in exchange_positions:
                 self._remove(symbol, "the exchange holds no position")
@@ -350,13 +375,88 @@ class PositionMonitorActor(SupervisedActor):
             if pos is None:
                 pos = TrackedPosition(symbol=fill.symbol, holding=Holding())
                 self._positions[fill.symbol] = pos
+        before = pos.qty
         pos.holding = pos.holding.after_fill(fill)
+        credit = min(pos.qty - before, pos.adopted_growth)
+        if credit > 0:  # this fill was already taken in from the venue's record
+            pos.adopted_growth -= credit
+            pos.holding = Holding(pos.qty - credit, pos.holding.entry_price)
+        pos.fill_in_flight = max(pos.qty - before, Decimal(0))
         if fill.protection is not None:
             pos.proposal = fill.protection
         self._rearm(pos)
 
     def on_order_canceled(self, _: OrderCanceled) -> None:
         """An entry ended unfilled: nothing to protect."""
+
+    def on_order_update(self, update: OrderUpdate) -> None:
+        """An exit's event from the user stream (the trigger; the safety-net check stays the record)."""
+        coid = update.client_order_id
+        pos = next(
+            (
+                p
+                for p in (self._positions.get(update.symbol), self._lots.get(update.symbol))
+                if p is not None and (coid in p.exit_ids or coid == p.close_id or coid in p.exit_filled_qty)
+            ),
+            None,
+        )
+        live = coid in pos.exit_ids or coid == pos.close_id if pos is not None else False
+        if pos is None or not (live or coid in pos.exit_filled_qty):
+            return  # not an exit of a position we hold
+        if update.kind.is_fill:
+            sold = self._exit_sold(pos, coid, update.cum_filled_qty)
+            if sold <= 0:
+                return  # a replay: this fill was already taken into account
+            price = (
+                update.last_price if sold == update.last_qty else (update.avg_fill_price or update.last_price)
+            )
+            purpose = self._exit_purpose(pos, update)
+            if exit_qty(pos.qty, self._rules_for(pos.symbol)) <= 0:
+                self._closed(pos, price, purpose)
+                return
+            self.ctx.events.record(
+                "exit_partially_filled", f"{sold} sold by {coid}; {pos.qty} left", symbol=pos.symbol
+            )
+            if not live or (update.kind is OrderEventKind.FILLED and coid == pos.close_id):
+                # A replaced leg sold before its cancel landed, or the close sold less than was held:
+                # the exits must cover exactly what is left.
+                if coid == pos.close_id:
+                    pos.close_id = None
+                self._rearm(pos)
+            else:
+                pos.exit_qty = max(pos.exit_qty - sold, Decimal(0))
+            return
+        if not live:
+            return  # a replaced leg ended: we cancelled it
+        if update.kind.is_terminal:
+            if coid == pos.close_id:
+                pos.close_id = None  # the close ended unfilled: protect what is left
+                self._rearm(pos)
+            elif pos.oco and self._sibling_traded(pos, coid):
+                self._rearm(pos)  # the venue dropped this leg because its sibling traded: cover the rest
+            else:
+                pos.exit_ids = () if pos.oco else tuple(c for c in pos.exit_ids if c != coid)
+                if not pos.exit_ids:
+                    self._orphaned(pos, f"exit {coid} {update.kind.value} by the venue")
+
+    def _sibling_traded(self, pos: TrackedPosition, coid: str) -> bool:
+        """An OCO leg is cancelled by the venue when its sibling trades: not an orphan."""
+        return any(pos.exit_filled_qty.get(c, Decimal(0)) > 0 for c in pos.exit_ids if c != coid)
+
+    @staticmethod
+    def _exit_purpose(pos: TrackedPosition, update: OrderUpdate) -> OrderPurpose:
+        if update.client_order_id == pos.close_id:
+            return OrderPurpose.CLOSE
+        if update.order_type is OrderType.STOP_LIMIT:
+            return OrderPurpose.STOP_LOSS
+        return OrderPurpose.TAKE_PROFIT
+
+    def on_user_stream_status(self, message: UserStreamStatus) -> None:
+        """Connected (ledger re-based): verify exits by REST once now (no venue replays what was
+        missed), then only as a safety net. Disconnected: verify at every check until it is back."""
+        if message.connected and self._positions:
+            self._last_verify_ns = None
+            self.on_check_exits(CheckExits(), reschedule=False)
 
     def on_quote(self, quote: Quote) -> None:
         newest = self._slots.take(quote.symbol) or quote
@@ -400,32 +500,45 @@ class PositionMonitorActor(SupervisedActor):
 
     # -- periodic verification ----------------------------------------------------------------------------
 
-    def on_check_exits(self, _: CheckExits) -> None:
+    def _verify_due(self) -> bool:
+        if not self._ledger.live or self._last_verify_ns is None:
+            return True
+        elapsed_s = (self.ctx.clock.monotonic_ns() - self._last_verify_ns) / NS_PER_S
+        return elapsed_s >= self._config.user_stream.safety_poll_interval_s
+
+    def on_check_exits(self, _: CheckExits, *, reschedule: bool = True) -> None:
         try:
             # Reads wait while the venue says so; the pending actions go first when it allows again.
             if self._positions and self._exchange.request_budget.wait_s(priority=True) == 0:
-                self._verify()
+                if self._verify_due():
+                    self._last_verify_ns = self.ctx.clock.monotonic_ns()
+                    self._verify()
+                else:
+                    self._poll_prices()
         except VenueError as exc:
+            self._last_verify_ns = None  # not verified: try again at the next check
             if isinstance(exc, FatalVenueError):
                 self._report_auth(str(exc))
             logger.warning("exit check skipped: {}", exc)
         finally:
-            self.schedule(self._config.monitor.poll_interval_s, CheckExits())
+            if reschedule:
+                self.schedule(self._config.monitor.poll_interval_s, CheckExits())
 
     def _verify(self) -> None:
         exchange_positions = {p.symbol: p for p in self._exchange.positions(list(self._positions))}
         open_ids = {o.client_order_id for o in self._exchange.open_orders()}
         waiting = {key for _, key in self._pending}
         for symbol in list(self._positions):
-            pos = self._positions[symbol]
             if symbol in waiting:
                 continue  # its refused work goes first when the venue allows; no second attempt now
-            self._verify_one(pos, exchange_positions.get(symbol), open_ids)
-            if (
-                symbol in self._positions
-                and not (pos.oco and pos.exit_ids)
-                and self._needs_polled_price(symbol)
-            ):
+            self._verify_one(self._positions[symbol], exchange_positions.get(symbol), open_ids)
+        self._poll_prices()
+
+    def _poll_prices(self) -> None:
+        """A guarded stop loss never goes blind: poll the price where quotes are not arriving."""
+        for symbol in list(self._positions):
+            pos = self._positions[symbol]
+            if not (pos.oco and pos.exit_ids) and self._needs_polled_price(symbol):
                 quote = self._exchange.best_quote(symbol)
                 self._last_quote[symbol] = quote
                 self._guard_stop(pos, quote)
@@ -453,13 +566,6 @@ class PositionMonitorActor(SupervisedActor):
             lot = self._lots.get(symbol)
             if order.status is OrderStatus.FILLED or (held_qty <= 0 and lot is None):
                 self._closed(pos, order.avg_fill_price or order.price, OrderPurpose.CLOSE)
-                if lot is not None:  # the lot survives the close as the position
-                    del self._lots[symbol]
-                    lot.lot = False
-                    self._positions[symbol] = lot
-                    self.ctx.events.record(
-                        "lot_promoted", f"{lot.qty} bought during the close stays protected", symbol=symbol
-                    )
             elif order.status.is_terminal:
                 pos.close_id = None  # the close did not complete: protect what is left
                 if lot is not None:  # merge now that the close is over; exits re-sized from what is held
@@ -494,6 +600,11 @@ class PositionMonitorActor(SupervisedActor):
                 self._remove(symbol, "the exchange no longer holds it")
             return
         if held_qty != pos.qty:
+            # More held than tracked may be a fill whose report is still on its way (after a reconnect
+            # the executor's sweep runs beside this one): the growth is kept as a credit that such a
+            # report then uses up instead of counting the fill twice.
+            growth = held_qty - pos.qty
+            pos.adopted_growth = pos.adopted_growth + growth if growth > 0 else Decimal(0)
             pos.holding = Holding(held_qty, pos.holding.entry_price)
         if dead_legs or not pos.exit_ids:
             if exit_fill > 0:
@@ -515,6 +626,21 @@ class PositionMonitorActor(SupervisedActor):
         if rules is None:
             rules = self._rules[symbol] = self._exchange.symbol_rules(symbol)
         return rules
+
+    def _held(self, symbol: str, wanted: Decimal, *, in_flight: Decimal = Decimal(0)) -> Decimal:
+        """What the venue holds of ``symbol``, read from the ledger when it covers ``wanted`` (no request).
+        ``in_flight``: a fill the venue has just reported whose event may not have reached the ledger
+        yet; it counts. Only when the ledger still falls short (say, a sale outside our exits) is the
+        venue asked. Only the user-stream actor re-bases the ledger, so nothing here races an event in
+        flight into a double count."""
+        if self._ledger.live:
+            held = self._ledger.position(symbol)
+            rules = self._rules_for(symbol)
+            if exit_qty(held, rules) >= exit_qty(wanted, rules):  # equal to the lot: balances are rounded
+                return held
+            if exit_qty(held + in_flight, rules) >= exit_qty(wanted, rules):
+                return held + in_flight
+        return sum((p.qty for p in self._exchange.positions([symbol])), Decimal(0))
 
     def _reference_price(self, pos: TrackedPosition) -> Decimal | None:
         if pos.holding.entry_price is not None:
@@ -556,18 +682,29 @@ class PositionMonitorActor(SupervisedActor):
             self._orphaned(pos, str(exc))
 
     def _disarm(self, pos: TrackedPosition) -> None:
-        """Cancel every exit leg (for an OCO the second cancel finds the list gone: answered, harmless).
-        Raises VenueError on pushback, with the legs not yet cancelled still listed."""
+        for coid in pos.exit_ids:
+            pos.exit_filled_qty.setdefault(coid, Decimal(0))  # a late event of this leg is still ours
         remaining = list(pos.exit_ids)
         while remaining:
             snapshot = self._cancel_quietly(pos.symbol, remaining[0])
-            if snapshot is not None and snapshot.filled_qty > 0:
-                pos.exit_filled_qty[remaining[0]] = snapshot.filled_qty
+            if snapshot is not None:
+                self._exit_sold(pos, remaining[0], snapshot.filled_qty)
             remaining.pop(0)
             pos.exit_ids = tuple(remaining)
         pos.exit_ids = ()
         pos.exit_qty = Decimal(0)
         pos.exits_uncertain = False
+
+    @staticmethod
+    def _exit_sold(pos: TrackedPosition, coid: str, cum_filled_qty: Decimal) -> Decimal:
+        """Take an exit leg's cumulative fill into the position once; returns what it newly sold."""
+        seen = pos.exit_filled_qty.get(coid, Decimal(0))
+        sold = cum_filled_qty - seen
+        if sold <= 0:
+            return Decimal(0)
+        pos.exit_filled_qty[coid] = cum_filled_qty
+        pos.holding = Holding(max(pos.qty - sold, Decimal(0)), pos.holding.entry_price)
+        return sold
 
     def _cancel_quietly(self, symbol: str, client_order_id: str) -> OrderSnapshot | None:
         try:
@@ -579,7 +716,8 @@ class PositionMonitorActor(SupervisedActor):
         """Place the exit for what the exchange says is held, never more. Raises VenueError."""
         symbol = pos.symbol
         rules = self._rules_for(symbol)
-        held = sum((p.qty for p in self._exchange.positions([symbol])), Decimal(0))
+        held = self._held(symbol, pos.qty, in_flight=pos.fill_in_flight)
+        pos.fill_in_flight = Decimal(0)
         qty = exit_qty(min(pos.qty, held), rules)
         if held <= 0:
             self._drop(pos, "nothing held on the exchange")
@@ -681,7 +819,11 @@ class PositionMonitorActor(SupervisedActor):
         try:
             self._disarm(pos)
             rules = self._rules_for(symbol)
-            held = sum((p.qty for p in self._exchange.positions([symbol])), Decimal(0))
+            # The ledger even when it shows less: a close never waits, and selling what the ledger
+            # holds is never more than is held (a remainder is protected once the close is done).
+            held = self._ledger.position(symbol) if self._ledger.live else None
+            if held is None or held <= 0:
+                held = self._held(symbol, pos.qty)
             lot = self._lots.get(symbol) if not pos.lot else None
             if lot is not None:  # a lot bought during an earlier close keeps its own exit
                 held -= lot.qty
@@ -726,10 +868,23 @@ class PositionMonitorActor(SupervisedActor):
         )
 
     def _closed(self, pos: TrackedPosition, price: Decimal, purpose: OrderPurpose) -> None:
-        self._positions.pop(pos.symbol, None)
+        symbol = pos.symbol
+        if pos.lot:
+            if self._lots.get(symbol) is pos:
+                del self._lots[symbol]
+        else:
+            self._positions.pop(symbol, None)
         self.ctx.events.record(
-            "position_closed", f"{pos.qty} closed by {purpose.value} at {price}", symbol=pos.symbol
+            "position_closed", f"{pos.qty} closed by {purpose.value} at {price}", symbol=symbol
         )
+        lot = self._lots.get(symbol) if not pos.lot else None
+        if lot is not None:  # the lot survives the close as the position
+            del self._lots[symbol]
+            lot.lot = False
+            self._positions[symbol] = lot
+            self.ctx.events.record(
+                "lot_promoted", f"{lot.qty} bought during the close stays protected", symbol=symbol
+            )
 
     def _remove(self, symbol: str, why: str) -> None:
         if self._positions.pop(symbol, None) is not None:

@@ -11,6 +11,7 @@ __all__ = [
     "Barrier",
     "CheckExits",
     "CheckLiveness",
+    "ExpireEntry",
     "GetSnapshot",
     "PollOrders",
     "ReadOpenEntries",
@@ -20,6 +21,8 @@ __all__ = [
     "RetryCancel",
     "RetryEntry",
     "RetryPending",
+    "RetryReconcile",
+    "StreamConnected",
     "StreamDisconnected",
 ]
 
@@ -86,3 +89,17 @@ class StreamDisconnected(Message):
     """Told by a stream's reader thread to its feed actor: the connection ended."""
 
     error: str
+
+
+class StreamConnected(Message):
+    """Told by a user stream's reader thread to its actor: authenticated and subscribed."""
+
+
+class RetryReconcile(Message):
+    """User-stream actor timer: the REST reconciliation after a (re)connect was refused; try again."""
+
+
+class ExpireEntry(Message):
+    """Executor timer: an entry's ``entry_timeout_s`` has passed; cancel it if it is still open."""
+
+    client_order_id: str

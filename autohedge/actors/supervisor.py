@@ -4,9 +4,9 @@ Policy (DESIGN section 5):
 * Delay before restart n: ``Backoff.delay_s(n)``; n resets to 0 when the child had run ``reset_after_s``
   without failing. Reports from an older incarnation are ignored.
 * More than ``max_restarts`` failures within ``window_s``: a strategy's symbol is **parked** (not
-  restarted; its position stays protected); a feed's venue is **degraded** (entries paused, restarts
-  continue at max backoff); the executor or monitor trips the **kill switch** (no new entries; exits
-  and protection keep going; restarts continue at max backoff).
+  restarted; its position stays protected); a feed's (or a user stream's) venue is **degraded**
+  (entries paused, restarts continue at max backoff); the executor or monitor trips the **kill switch**
+  (no new entries; exits and protection keep going; restarts continue at max backoff).
 * Strategies start only after the monitor's first ``ReconciliationCompleted``.
 * ``StopAll`` stops children in reverse start order; their stops schedule no restarts.
 
@@ -44,6 +44,7 @@ from autohedge.core.messages import (
     ReconciliationCompleted,
     RestartChild,
     SetEntryGate,
+    UserStreamResumed,
     VenueDataResumed,
     VenueDataStale,
 )
@@ -308,6 +309,20 @@ class Supervisor(pykka.ThreadingActor):
                 level="ERROR",
             )
             return False
+        if spec.kind is ActorKind.USER_STREAM:
+            # Polling covers while it is down: the venue is degraded, never the whole process.
+            self._set_gate(
+                Gate.user_stream_degraded(spec.venue or ""),
+                closed=True,
+                reason=f"user stream crash loop: {error}",
+            )
+            self._events.record(
+                "venue_degraded",
+                f"{spec.venue} user stream keeps failing; entries paused, orders polled, reconnecting at max "
+                "backoff",
+                level="ERROR",
+            )
+            return False
         if KILL_SWITCH not in self._gates:
             self._set_gate(KILL_SWITCH, closed=True, reason=f"{spec.name} crash loop: {error}")
             self._events.record(
@@ -349,6 +364,11 @@ class Supervisor(pykka.ThreadingActor):
             if child.spec.kind is ActorKind.FEED and child.spec.venue == message.venue:
                 child.failures.clear()
         self._set_gate(Gate.venue_degraded(message.venue), closed=False)
+
+    def on_user_stream_resumed(self, message: UserStreamResumed) -> None:
+        """Connected and reconciled: entries may go again. The failure window is kept, so a stream
+        that drops right after every connect still counts as a crash loop."""
+        self._set_gate(Gate.user_stream_degraded(message.venue), closed=False)
 
     def _set_gate(self, gate: Gate, *, closed: bool, reason: str = "") -> None:
         if closed:
@@ -429,7 +449,13 @@ class Supervisor(pykka.ThreadingActor):
                 sorted(c.spec.symbol or "" for c in self._children.values() if c.state is ChildState.PARKED)
             ),
             degraded_venues=tuple(
-                sorted(g.subject for g in self._gates if g.kind is GateKind.VENUE_DEGRADED)
+                sorted(
+                    {
+                        g.subject
+                        for g in self._gates
+                        if g.kind in (GateKind.VENUE_DEGRADED, GateKind.USER_STREAM_DEGRADED)
+                    }
+                )
             ),
             kill_switch=KILL_SWITCH in self._gates,
             reconciled=self._reconciled,

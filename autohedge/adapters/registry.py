@@ -15,10 +15,11 @@ from autohedge.adapters.binance import adapter as binance
 from autohedge.adapters.binance import constants as binance_constants
 from autohedge.adapters.paper import constants as paper_constants
 from autohedge.adapters.paper.adapter import PaperExchange
+from autohedge.adapters.paper.stream import PaperUserStream
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets, VenueEndpoints
 from autohedge.core.errors import ConfigError
-from autohedge.core.ports import Capabilities, Exchange, MarketStream
+from autohedge.core.ports import Capabilities, Exchange, MarketStream, UserStream
 from autohedge.core.ratelimit import RequestBudget
 
 __all__ = ["VENUES", "VenueEntry", "venue_entry"]
@@ -26,6 +27,7 @@ __all__ = ["VENUES", "VenueEntry", "venue_entry"]
 ExchangeFactory = Callable[[AppConfig, Secrets, Clock, Path], Exchange]
 StreamFactoryFactory = Callable[[AppConfig, Clock, Secrets, RequestBudget | None], Callable[[], MarketStream]]
 CredentialCheck = Callable[[AppConfig, Secrets, Clock], None]
+UserStreamFactory = Callable[[AppConfig, Secrets, Clock, Exchange], UserStream]
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,10 @@ class VenueEntry:
     """Its market data needs the account's keys (so a market-data-only use checks them too)."""
     matches_on_quotes: bool = False
     """The exchange matches orders on the quotes the feed delivers (the paper exchange's ``on_quote``)."""
+    create_user_stream: UserStreamFactory | None = None
+    """A new connection to the venue's private order stream, given the trading exchange built by
+    ``create_exchange`` (its request budget is shared; the paper stream reads its engine). None: orders
+    are polled."""
 
 
 def _paper_exchange(config: AppConfig, secrets: Secrets, clock: Clock, base_dir: Path) -> Exchange:
@@ -54,6 +60,13 @@ def _paper_exchange(config: AppConfig, secrets: Secrets, clock: Clock, base_dir:
         state_file = base_dir / state_file
     paper = config.paper.model_copy(update={"state_file": state_file})
     return PaperExchange.from_config(paper, clock=clock, symbols=config.symbols)
+
+
+def _paper_user_stream(config: AppConfig, secrets: Secrets, clock: Clock, exchange: Exchange) -> UserStream:
+    """The paper engine's order events, in-process."""
+    if not isinstance(exchange, PaperExchange):
+        raise ConfigError("exchange.venue", "the paper user stream needs the paper exchange")
+    return PaperUserStream(exchange.engine)
 
 
 def _no_keys_needed(config: AppConfig, secrets: Secrets, clock: Clock) -> None:
@@ -75,6 +88,7 @@ VENUES: Mapping[str, VenueEntry] = {
         credential_env=(),
         is_live_endpoint=_never_live,
         matches_on_quotes=True,
+        create_user_stream=_paper_user_stream,
     ),
     "binance": VenueEntry(
         name="binance",
@@ -87,6 +101,9 @@ VENUES: Mapping[str, VenueEntry] = {
         capabilities=binance_constants.CAPABILITIES,
         credential_env=("AUTOHEDGE_BINANCE_API_KEY", "AUTOHEDGE_BINANCE_API_SECRET"),
         is_live_endpoint=binance_constants.is_live_endpoint,
+        create_user_stream=lambda config, secrets, clock, exchange: binance.create_user_stream(
+            config, secrets, clock, budget=exchange.request_budget
+        ),
     ),
     "alpaca": VenueEntry(
         name="alpaca",
@@ -100,6 +117,9 @@ VENUES: Mapping[str, VenueEntry] = {
         credential_env=("AUTOHEDGE_ALPACA_API_KEY_ID", "AUTOHEDGE_ALPACA_API_SECRET_KEY"),
         is_live_endpoint=alpaca_constants.is_live_endpoint,
         stream_needs_keys=True,
+        create_user_stream=lambda config, secrets, clock, exchange: alpaca.create_user_stream(
+            config, secrets, clock, budget=exchange.request_budget
+        ),
     ),
 }
 

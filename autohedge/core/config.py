@@ -35,6 +35,7 @@ __all__ = [
     "SymbolParams",
     "SyntheticConfig",
     "SyntheticSymbol",
+    "UserStreamConfig",
     "VenueEndpoints",
     "VenuesConfig",
     "load_config",
@@ -120,6 +121,15 @@ class ExecutorConfig(_Model):
     is older than this."""
 
 
+class UserStreamConfig(_Model):
+    """Order events by push (the venue's private stream); REST only as a safety net."""
+
+    safety_poll_interval_s: Annotated[float, Field(ge=5)] = 60.0
+    """While the user stream is live, how often entries and exits are still checked by REST."""
+    dedupe_capacity: Annotated[int, Field(ge=100, le=10_000_000)] = 10_000
+    """How many venue trade ids are remembered to drop a duplicated or replayed fill."""
+
+
 class PaperFaults(_Model):
     reject_rate: Fraction = 0.0
     rate_limit_every_n: Annotated[int, Field(ge=0)] = 0
@@ -159,19 +169,24 @@ class VenueEndpoints(_Model):
     ws_url: str
     data_rest_url: str | None = None
     stocks_ws_url: str | None = None
+    user_ws_url: str | None = None
+    """The private order stream (Binance WebSocket API, Alpaca trading stream)."""
     timeout_s: Annotated[float, Field(gt=0)] = 10.0
     recv_window_ms: Annotated[int, Field(gt=0, le=60_000)] = 5000
 
 
 class VenuesConfig(_Model):
     binance: VenueEndpoints = VenueEndpoints(
-        rest_url="https://testnet.binance.vision", ws_url="wss://stream.testnet.binance.vision"
+        rest_url="https://testnet.binance.vision",
+        ws_url="wss://stream.testnet.binance.vision",
+        user_ws_url="wss://ws-api.testnet.binance.vision/ws-api/v3",
     )
     alpaca: VenueEndpoints = VenueEndpoints(
         rest_url="https://paper-api.alpaca.markets",
         ws_url="wss://stream.data.alpaca.markets/v1beta3/crypto/us",
         data_rest_url="https://data.alpaca.markets",
         stocks_ws_url="wss://stream.data.alpaca.markets/v2/iex",
+        user_ws_url="wss://paper-api.alpaca.markets/stream",
     )
     coinbase: VenueEndpoints = VenueEndpoints(
         rest_url="https://api-sandbox.coinbase.com/api/v3/brokerage",
@@ -216,6 +231,7 @@ class AppConfig(_Model):
     supervisor: SupervisorConfig = SupervisorConfig()
     feed: FeedConfig = FeedConfig()
     executor: ExecutorConfig = ExecutorConfig()
+    user_stream: UserStreamConfig = UserStreamConfig()
     paper: PaperConfig = PaperConfig()
     synthetic: SyntheticConfig = SyntheticConfig()
     venues: VenuesConfig = VenuesConfig()

@@ -36,14 +36,20 @@ class GateKind(StrEnum):
     """Per market-data source: no data for too long."""
     VENUE_DEGRADED = "venue_degraded"
     """Per market-data source: its feed is in a crash loop."""
+    USER_STREAM_DEGRADED = "user_stream_degraded"
+    """Per trading venue: its private order stream is in a crash loop (orders are polled meanwhile)."""
 
     @property
     def has_subject(self) -> bool:
         return self in _WITH_SUBJECT
 
 
-_WITH_SUBJECT: Final = frozenset({GateKind.PARKED, GateKind.VENUE_STALE, GateKind.VENUE_DEGRADED})
-_DEGRADING: Final = frozenset({GateKind.MONITOR_DOWN, GateKind.VENUE_STALE, GateKind.VENUE_DEGRADED})
+_WITH_SUBJECT: Final = frozenset(
+    {GateKind.PARKED, GateKind.VENUE_STALE, GateKind.VENUE_DEGRADED, GateKind.USER_STREAM_DEGRADED}
+)
+_DEGRADING: Final = frozenset(
+    {GateKind.MONITOR_DOWN, GateKind.VENUE_STALE, GateKind.VENUE_DEGRADED, GateKind.USER_STREAM_DEGRADED}
+)
 _SEPARATOR: Final = ":"
 
 
@@ -51,7 +57,8 @@ _SEPARATOR: Final = ":"
 class Gate:
     kind: GateKind
     subject: str = ""
-    """The symbol (``parked``) or the market-data source (``venue_*``); empty for the others."""
+    """The symbol (``parked``), the market-data source (``venue_*``) or the trading venue
+    (``user_stream_degraded``); empty for the others."""
 
     def __post_init__(self) -> None:
         if self.kind.has_subject != bool(self.subject):
@@ -69,6 +76,10 @@ class Gate:
     @classmethod
     def venue_degraded(cls, source: str) -> Gate:
         return cls(GateKind.VENUE_DEGRADED, source)
+
+    @classmethod
+    def user_stream_degraded(cls, venue: str) -> Gate:
+        return cls(GateKind.USER_STREAM_DEGRADED, venue)
 
     def encode(self) -> str:
         """The text form: ``<kind>`` or ``<kind>:<subject>``."""

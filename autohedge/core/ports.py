@@ -12,18 +12,20 @@ from typing import Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 
 from autohedge.core.messages import (
+    AccountBalances,
     Balance,
     OcoRequest,
     OcoSnapshot,
     OrderRequest,
     OrderSnapshot,
+    OrderUpdate,
     PositionSnapshot,
     Quote,
     SymbolRules,
 )
 from autohedge.core.ratelimit import RequestBudget
 
-__all__ = ["Capabilities", "Exchange", "MarketStream", "QuoteSink"]
+__all__ = ["Capabilities", "Exchange", "MarketStream", "OrderEventSink", "QuoteSink", "UserStream"]
 
 
 class Capabilities(BaseModel):
@@ -41,6 +43,9 @@ class Capabilities(BaseModel):
     client_order_id_lookup: bool = True
     """``get_order(client_order_id=...)`` works: the basis of outcome-unknown resolution."""
     short_selling: bool = False
+    spot_positions: bool = True
+    """A position is the base asset's balance (spot venues); False where the venue keeps positions
+    apart from cash (Alpaca). The local ledger keeps holdings accordingly."""
 
 
 @runtime_checkable
@@ -114,6 +119,41 @@ class MarketStream(Protocol):
 
     def start(self, symbols: Sequence[str], sink: QuoteSink) -> None:
         """Connect, subscribe and start delivering to ``sink`` from a reader thread. Non-blocking."""
+        ...
+
+    def stop(self) -> None:
+        """Close the connection and join the reader thread. Idempotent."""
+        ...
+
+
+class OrderEventSink(Protocol):
+    """Where a user stream delivers. Called on the stream's reader thread: must not block, and must
+    keep every order event (they are never conflated or dropped)."""
+
+    def on_connected(self) -> None:
+        """Authenticated and subscribed: events flow from now on (reconcile by REST next)."""
+        ...
+
+    def on_order_update(self, update: OrderUpdate) -> None: ...
+
+    def on_balances(self, update: AccountBalances) -> None: ...
+
+    def on_malformed(self, raw: str, error: str) -> None: ...
+
+    def on_disconnected(self, error: str) -> None:
+        """The connection ended (or the subscription was refused); nothing more will be delivered."""
+        ...
+
+
+@runtime_checkable
+class UserStream(Protocol):
+    """A venue's private order stream. One instance per connection attempt."""
+
+    venue: str
+
+    def start(self, sink: OrderEventSink) -> None:
+        """Connect, authenticate, subscribe, then deliver to ``sink`` from a reader thread.
+        Non-blocking: ``sink.on_connected`` reports success, ``sink.on_disconnected`` failure."""
         ...
 
     def stop(self) -> None:

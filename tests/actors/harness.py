@@ -22,6 +22,7 @@ from autohedge.actors.strategy import SignalSource
 from autohedge.actors.supervisor import ChildView
 from autohedge.adapters.paper.adapter import PaperExchange
 from autohedge.adapters.paper.engine import PaperEngine
+from autohedge.adapters.paper.stream import PaperUserStream
 from autohedge.app import Engine
 from autohedge.core.actor_names import (
     EXECUTOR,
@@ -126,11 +127,14 @@ class Harness:
         self.paper = PaperExchange(self.paper_engine, faults=PaperFaults(), seed=1, oco=oco)
         self.exchange = FaultyExchange(self.paper)
         self.streams: list[PushStream] = []
+        self.user_streams: list[PaperUserStream] = []
+        self.duplicate_fills = False
         self.engine = Engine(
             self.config,
             clock=self.clock,
             exchange=self.exchange,
             stream_factory=self._new_stream,
+            user_stream_factory=self._new_user_stream,
             source_factory=source_factory,
             rng=random.Random(0),
         )
@@ -138,6 +142,11 @@ class Harness:
     def _new_stream(self) -> PushStream:
         stream = PushStream()
         self.streams.append(stream)
+        return stream
+
+    def _new_user_stream(self) -> PaperUserStream:
+        stream = PaperUserStream(self.paper_engine, duplicate_fills=self.duplicate_fills)
+        self.user_streams.append(stream)
         return stream
 
     # -- driving ------------------------------------------------------------------------------------

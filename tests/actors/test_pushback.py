@@ -162,7 +162,8 @@ def test_exit_cancel_done_but_its_answer_refused_is_reread_never_assumed(
         after_call=True,
     )
 
-    h.advance(1.0)  # the exit check sees the size mismatch; the cancel goes through, its answer does not
+    # The safety-net check sees the size mismatch; the cancel goes through, its answer does not.
+    h.advance(h.config.user_stream.safety_poll_interval_s)
 
     assert (
         h.paper_engine.get_order(SYMBOL, client_order_id=old_tp.client_order_id).status

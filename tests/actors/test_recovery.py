@@ -32,7 +32,7 @@ def test_monitor_restart_rebuilds_from_exchange_and_rearms_exits(harness: Harnes
     old_exits = set(h.held("BTC/USDT").exit_order_ids)
     h.exchange.fail("positions", lambda: RuntimeError("monitor bug"), thread_prefix="PositionMonitorActor")
 
-    h.clock.advance(1.0)  # CheckExits crashes the monitor
+    h.clock.advance(h.config.user_stream.safety_poll_interval_s)  # the safety-net check crashes the monitor
     wait_for(lambda: h.child(MONITOR).state is ChildState.RESTARTING, what="monitor crashed")
     cancel_exits_on_venue(h, "BTC/USDT")  # the exits are lost while it is down
     h.clock.advance(0.5)

@@ -25,7 +25,7 @@ def test_signal_marketable_buy_fills_and_arms_an_oco_for_the_net_quantity(harnes
 
 
 def test_partial_fills_exit_quantity_is_filled_minus_base_fees(make_harness: Callable[..., Harness]) -> None:
-    config = make_config()
+    config = make_config(rate_limit_ms=60_000)  # one entry: its second fill arrives by push, at once
     clock_engine = PaperEngine(
         clock=ManualClock(),
         balances={"USDT": Decimal(10000)},
@@ -39,7 +39,7 @@ def test_partial_fills_exit_quantity_is_filled_minus_base_fees(make_harness: Cal
     assert first.status is OrderStatus.PARTIALLY_FILLED
 
     h.quote("BTC/USDT", "99.80", "99.85")  # the rest of the entry crosses
-    h.advance(0.25)  # executor poll sees the second partial fill
+    h.advance(0.25)  # pushed (or, the stream down, polled): either way the second fill arrives
     wait_for(
         lambda: (
             h.buys("BTC/USDT")[0].status is OrderStatus.FILLED

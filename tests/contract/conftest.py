@@ -19,7 +19,7 @@ from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.core.clock import ManualClock, RealClock
 from autohedge.core.config import PaperFaults
 from autohedge.core.messages import Quote
-from autohedge.core.ports import Exchange
+from autohedge.core.ports import Exchange, UserStream
 
 
 @dataclass
@@ -29,6 +29,8 @@ class VenueUnderTest:
     push_quote: Callable[[str, Decimal, Decimal], None]
     symbol: str
     close: Callable[[], None] = field(default=lambda: None)
+    user_stream: Callable[[], UserStream] | None = None
+    """A new connection to the venue's private order stream."""
 
 
 def paper_venue() -> VenueUnderTest:
@@ -48,11 +50,13 @@ def paper_venue() -> VenueUnderTest:
             )
         )
 
-    return VenueUnderTest("paper", exchange, push, "BTC/USDT")
+    from autohedge.adapters.paper.stream import PaperUserStream
+
+    return VenueUnderTest("paper", exchange, push, "BTC/USDT", user_stream=lambda: PaperUserStream(engine))
 
 
 def binance_venue() -> VenueUnderTest:
-    from autohedge.adapters.binance.adapter import create_exchange
+    from autohedge.adapters.binance.adapter import create_exchange, create_user_stream
     from autohedge.core.config import Secrets, parse_config
     from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
 
@@ -61,23 +65,33 @@ def binance_venue() -> VenueUnderTest:
         {
             "exchange": {"venue": "binance", "market_data": "binance"},
             "symbols": ["BTC/USDT"],
-            "venues": {"binance": {"rest_url": fake.rest_url, "ws_url": fake.ws_url}},
+            "venues": {
+                "binance": {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
+            },
         }
     )
     secrets = Secrets(
         autohedge_binance_api_key=SecretStr(API_KEY), autohedge_binance_api_secret=SecretStr(API_SECRET)
     )
-    exchange = create_exchange(config, secrets, RealClock())
+    clock = RealClock()
+    exchange = create_exchange(config, secrets, clock)
 
     def close() -> None:
         exchange.close()
         fake.__exit__(None, None, None)
 
-    return VenueUnderTest("binance", exchange, fake.push_quote, "BTC/USDT", close)
+    return VenueUnderTest(
+        "binance",
+        exchange,
+        fake.push_quote,
+        "BTC/USDT",
+        close,
+        user_stream=lambda: create_user_stream(config, secrets, clock),
+    )
 
 
 def alpaca_venue() -> VenueUnderTest:
-    from autohedge.adapters.alpaca.adapter import create_exchange
+    from autohedge.adapters.alpaca.adapter import create_exchange, create_user_stream
     from autohedge.core.config import Secrets, parse_config
     from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
 
@@ -91,6 +105,7 @@ def alpaca_venue() -> VenueUnderTest:
                     "rest_url": fake.rest_url,
                     "data_rest_url": fake.rest_url,
                     "ws_url": fake.crypto_ws_url,
+                    "user_ws_url": fake.user_ws_url,
                 }
             },
         }
@@ -98,13 +113,21 @@ def alpaca_venue() -> VenueUnderTest:
     secrets = Secrets(
         autohedge_alpaca_api_key_id=SecretStr(KEY_ID), autohedge_alpaca_api_secret_key=SecretStr(SECRET_KEY)
     )
-    exchange = create_exchange(config, secrets, RealClock())
+    clock = RealClock()
+    exchange = create_exchange(config, secrets, clock)
 
     def close() -> None:
         exchange.close()
         fake.__exit__(None, None, None)
 
-    return VenueUnderTest("alpaca", exchange, fake.push_quote, "BTC/USD", close)
+    return VenueUnderTest(
+        "alpaca",
+        exchange,
+        fake.push_quote,
+        "BTC/USD",
+        close,
+        user_stream=lambda: create_user_stream(config, secrets, clock),
+    )
 
 
 VENUES: dict[str, Callable[[], VenueUnderTest]] = {

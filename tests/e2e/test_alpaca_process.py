@@ -34,6 +34,7 @@ def test_alpaca_end_to_end_against_the_fake(tmp_path: Path) -> None:
                     "rest_url": fake.rest_url,
                     "data_rest_url": fake.rest_url,
                     "ws_url": fake.crypto_ws_url,
+                    "user_ws_url": fake.user_ws_url,
                 },
                 "supervisor.min_backoff_s": 0.2,
                 "supervisor.random_factor": 0,

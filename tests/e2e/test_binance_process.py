@@ -27,7 +27,11 @@ def binance_config(tmp_path: Path, fake: FakeBinance, **changes: object) -> Path
             "symbols": ["BTC/USDT"],
             "symbol_overrides": {},
             "synthetic.symbols": {},
-            "venues.binance": {"rest_url": fake.rest_url, "ws_url": fake.ws_url},
+            "venues.binance": {
+                "rest_url": fake.rest_url,
+                "ws_url": fake.ws_url,
+                "user_ws_url": fake.user_ws_url,
+            },
             **changes,
         },
     )

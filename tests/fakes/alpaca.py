@@ -26,6 +26,7 @@ from autohedge.core.clock import RealClock
 from autohedge.core.errors import InsufficientFunds, OrderRejected, UnknownOrder
 from autohedge.core.messages import OrderRequest, OrderSnapshot, Quote, SymbolRules
 from autohedge.core.types import OrderStatus, OrderType, Side, TimeInForce
+from tests.fakes.alpaca_user import TRADING_STREAM_PATH, AlpacaTradeHub
 from tests.fakes.venue_server import FakeVenue, StreamClient, VenueFaults, VenueHandler, WindowCounter
 
 __all__ = ["KEY_ID", "SECRET_KEY", "FakeAlpaca"]
@@ -266,6 +267,16 @@ class FakeAlpaca(FakeVenue):
         self.answered_429 = 0
         self.paused_until_s = 0.0
         super().__init__(name="alpaca", handler=_Handler, engine=engine, faults=VenueFaults())
+        self.trades = AlpacaTradeHub(self, key_id=KEY_ID, secret_key=SECRET_KEY)
+        """The trading stream's ``trade_updates`` and its fault switches (``fake.trades.faults``)."""
+
+    @property
+    def user_ws_url(self) -> str:
+        return f"{self.ws_base_url}{TRADING_STREAM_PATH}"
+
+    @staticmethod
+    def iso(ts_ns: int) -> str:
+        return _iso(ts_ns)
 
     def ban(self, seconds: int) -> None:
         """Answer every request 429 (Remaining 0, Reset at the end) for ``seconds`` from now."""
@@ -344,6 +355,14 @@ class FakeAlpaca(FakeVenue):
 
     def _ws_handler(self, connection: ServerConnection) -> None:
         path = connection.request.path if connection.request is not None else ""
+        if path == TRADING_STREAM_PATH:
+            client = StreamClient(connection, path)
+            self._add_client(client)  # so drop_clients cuts it too
+            try:
+                self.trades.serve(connection)
+            finally:
+                self._remove_client(client)
+            return
         connection.send(json.dumps([{"T": "success", "msg": "connected"}]))
         try:
             auth = json.loads(connection.recv(timeout=10))

@@ -31,6 +31,7 @@ from autohedge.core.clock import RealClock
 from autohedge.core.errors import InsufficientFunds, OrderRejected, UnknownOrder
 from autohedge.core.messages import OcoRequest, OrderRequest, OrderSnapshot, Quote
 from autohedge.core.types import OrderStatus, OrderType, Side, TimeInForce
+from tests.fakes.binance_user import WS_API_PATH, BinanceUserHub
 from tests.fakes.venue_server import FakeVenue, StreamClient, VenueFaults, VenueHandler, WindowCounter
 
 __all__ = ["FakeBinance"]
@@ -324,7 +325,22 @@ class _Handler(VenueHandler):
             self._venue_error(exc)
             return
         if not self._lose_response_if_asked():
-            self._send(200, self._order_json(order, params["symbol"]))
+            body = self._order_json(order, params["symbol"])
+            if params.get("newOrderRespType") == "FULL":
+                body["fills"] = (
+                    []
+                    if order.filled_qty <= 0
+                    else [
+                        {
+                            "price": _f8(order.avg_fill_price),
+                            "qty": _f8(order.filled_qty),
+                            "commission": _f8(order.fee),
+                            "commissionAsset": order.fee_asset,
+                            "tradeId": 1,
+                        }
+                    ]
+                )
+            self._send(200, body)
 
     def r_new_oco(self, params: dict[str, str]) -> None:
         symbol = self._symbol(params)
@@ -516,6 +532,8 @@ class FakeBinance(FakeVenue):
         self.max_weight_used = 0
         self.posted_at: list[tuple[float, str, dict[str, str]]] = []
         """(wall time s, path, params) of every order-placing request, for latency measurements."""
+        self.user = BinanceUserHub(self, api_key=API_KEY, api_secret=API_SECRET)
+        """The WebSocket API's user data stream and its fault switches (``fake.user.faults``)."""
 
     def ban(self, seconds: int) -> None:
         """Ban this client's IP for ``seconds`` from now (418 with Retry-After to every request)."""
@@ -551,9 +569,20 @@ class FakeBinance(FakeVenue):
     def ws_url(self) -> str:
         return self.ws_base_url
 
+    @property
+    def user_ws_url(self) -> str:
+        return f"{self.ws_base_url}{WS_API_PATH}"
+
     def _ws_handler(self, connection: ServerConnection) -> None:
         path = connection.request.path if connection.request is not None else ""
         client = StreamClient(connection, path)
+        if path.startswith(WS_API_PATH):
+            self._add_client(client)  # so drop_clients cuts it too
+            try:
+                self.user.serve(connection, client)
+            finally:
+                self._remove_client(client)
+            return
         if "streams=" in path:
             client.topics = {s.split("@")[0].upper() for s in path.split("streams=", 1)[1].split("/")}
         # The client sends nothing we need; pings are answered by the library.

@@ -9,13 +9,24 @@ from typing import Any
 
 from loguru import logger
 
-from autohedge.adapters.alpaca.constants import CAPABILITIES, REQUESTS_PER_MINUTE, VENUE
-from autohedge.adapters.alpaca.parse import SymbolMap, parse_order, parse_rfc3339_ns, parse_rules
+from autohedge.adapters.alpaca.constants import (
+    CAPABILITIES,
+    REQUESTS_PER_MINUTE,
+    TRADING_STREAM_PAPER_URL,
+    VENUE,
+)
+from autohedge.adapters.alpaca.parse import (
+    SymbolMap,
+    parse_order,
+    parse_rfc3339_ns,
+    parse_rules,
+    trade_stream_symbols,
+)
 from autohedge.adapters.alpaca.rest import AUTH_HINT, AlpacaRest
 from autohedge.adapters.alpaca.wire import (
     AlpacaOrder,
 )
-from autohedge.adapters.alpaca.ws import AlpacaMarketStream, CompositeStream
+from autohedge.adapters.alpaca.ws import AlpacaMarketStream, AlpacaUserStream, CompositeStream
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets
 from autohedge.core.errors import AuthError, MalformedMessage, OrderRefused, VenueUnavailable
@@ -35,7 +46,14 @@ from autohedge.core.risk import rule_violations
 from autohedge.core.types import OrderType
 from autohedge.core.types import decimal_str as fmt
 
-__all__ = ["AlpacaExchange", "check_credentials", "create_exchange", "create_stream_factory", "new_budget"]
+__all__ = [
+    "AlpacaExchange",
+    "check_credentials",
+    "create_exchange",
+    "create_stream_factory",
+    "create_user_stream",
+    "new_budget",
+]
 
 
 class AlpacaExchange:
@@ -269,3 +287,17 @@ def check_credentials(config: AppConfig, secrets: Secrets, clock: Clock) -> None
         rest.account()
     finally:
         rest.close()
+
+
+def create_user_stream(
+    config: AppConfig, secrets: Secrets, clock: Clock, *, budget: RequestBudget | None = None
+) -> AlpacaUserStream:
+    """``trade_updates`` on the trading stream. No REST at start: event symbols map from the config.
+    ``budget`` is unused: the stream does not count against the REST limit."""
+    return AlpacaUserStream(
+        url=config.venues.alpaca.user_ws_url or TRADING_STREAM_PAPER_URL,
+        key_id=secrets.autohedge_alpaca_api_key_id,
+        secret_key=secrets.autohedge_alpaca_api_secret_key,
+        clock=clock,
+        symbols=trade_stream_symbols(config.symbols),
+    )

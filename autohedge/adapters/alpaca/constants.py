@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+from autohedge.core.messages import OrderEventKind
 from autohedge.core.ports import Capabilities
 from autohedge.core.types import OrderStatus, OrderType, Side
 
@@ -14,6 +15,10 @@ __all__ = [
     "ORDER_TYPE",
     "REQUESTS_PER_MINUTE",
     "SIDE",
+    "TRADE_EVENT",
+    "TRADE_EVENTS_IGNORED",
+    "TRADE_ORDER_TYPE",
+    "TRADING_STREAM_PAPER_URL",
     "VENUE",
     "is_live_endpoint",
 ]
@@ -21,10 +26,15 @@ __all__ = [
 VENUE = "alpaca"
 LIVE_REST_HOSTS = frozenset({"api.alpaca.markets"})
 REQUESTS_PER_MINUTE = 200
+TRADING_STREAM_PAPER_URL = "wss://paper-api.alpaca.markets/stream"
 
 # Crypto has no OCO or bracket orders on Alpaca: the TP rests as a limit, the monitor guards the SL.
 CAPABILITIES = Capabilities(
-    oco=False, stop_limit=True, positions_with_entry_price=True, client_order_id_lookup=True
+    oco=False,
+    stop_limit=True,
+    positions_with_entry_price=True,
+    client_order_id_lookup=True,
+    spot_positions=False,
 )
 
 ORDER_STATUS = {
@@ -47,6 +57,38 @@ ORDER_STATUS = {
 }
 ORDER_TYPE = {"limit": OrderType.LIMIT, "stop_limit": OrderType.STOP_LIMIT}
 SIDE = {"buy": Side.BUY, "sell": Side.SELL}
+TRADE_EVENT = {
+    # trade_updates ``event`` -> order event kind
+    "new": OrderEventKind.ACCEPTED,
+    "accepted": OrderEventKind.ACCEPTED,
+    "partial_fill": OrderEventKind.PARTIALLY_FILLED,
+    "fill": OrderEventKind.FILLED,
+    "canceled": OrderEventKind.CANCELED,
+    "replaced": OrderEventKind.CANCELED,  # the old order ends; its replacement reports as new
+    "expired": OrderEventKind.EXPIRED,
+    "done_for_day": OrderEventKind.EXPIRED,
+    "rejected": OrderEventKind.REJECTED,
+}
+TRADE_EVENTS_IGNORED = frozenset(
+    {
+        # transitional states that change neither quantities nor liveness
+        "pending_new",
+        "pending_cancel",
+        "pending_replace",
+        "calculated",
+        "stopped",
+        "suspended",
+        "order_replace_rejected",
+        "order_cancel_rejected",
+    }
+)
+TRADE_ORDER_TYPE = {
+    # Only "is it a stop" matters downstream; we never send market orders, but someone else may.
+    "limit": OrderType.LIMIT,
+    "market": OrderType.LIMIT,
+    "stop_limit": OrderType.STOP_LIMIT,
+    "stop": OrderType.STOP_LIMIT,
+}
 
 ERROR_INSUFFICIENT = 40310000
 ERROR_NOT_FOUND = 40410000

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -16,9 +17,12 @@ from autohedge.adapters.alpaca.constants import (
     ORDER_STATUS,
     ORDER_TYPE,
     SIDE,
+    TRADE_EVENT,
+    TRADE_EVENTS_IGNORED,
+    TRADE_ORDER_TYPE,
     VENUE,
 )
-from autohedge.adapters.alpaca.wire import AlpacaAsset, AlpacaOrder, AlpacaQuote
+from autohedge.adapters.alpaca.wire import AlpacaAsset, AlpacaOrder, AlpacaQuote, AlpacaTradeUpdate
 from autohedge.core.errors import (
     AuthError,
     InsufficientFunds,
@@ -30,16 +34,19 @@ from autohedge.core.errors import (
     VenueError,
     VenueUnavailable,
 )
-from autohedge.core.messages import OrderSnapshot, Quote, SymbolRules
+from autohedge.core.messages import OrderSnapshot, OrderUpdate, Quote, SymbolRules
 from autohedge.core.types import OrderStatus
 
 __all__ = [
+    "StreamControl",
     "SymbolMap",
     "map_error",
     "parse_frame",
     "parse_order",
     "parse_rfc3339_ns",
     "parse_rules",
+    "parse_trade_frame",
+    "trade_stream_symbols",
 ]
 
 
@@ -238,3 +245,100 @@ def map_error(
     if status == 404 or code == ERROR_NOT_FOUND:
         return UnknownOrder(text, venue=VENUE, code=code)
     return OrderRejected(text, venue=VENUE, code=code)
+
+
+@dataclass(frozen=True)
+class StreamControl:
+    """The trading stream's own replies: ``authorization`` and ``listening`` (``ok`` says whether it
+    went through), or an in-stream ``error``."""
+
+    stream: str
+    ok: bool
+    message: str = ""
+
+
+def trade_stream_symbols(symbols: Iterable[str]) -> dict[str, str]:
+    """Order symbols in ``trade_updates`` -> ours, without REST: crypto ``BTC/USD`` (legacy ``BTCUSD``),
+    stocks by ticker (``AAPL`` -> ``AAPL/USD``)."""
+    out: dict[str, str] = {}
+    for symbol in symbols:
+        base, quote = symbol.split("/")
+        out[symbol] = symbol
+        out[symbol.replace("/", "")] = symbol
+        if quote == "USD":
+            out.setdefault(base, symbol)
+    return out
+
+
+def parse_trade_frame(
+    raw: str | bytes, *, symbols: Mapping[str, str], ts_init: int
+) -> OrderUpdate | StreamControl | None:
+    """One frame of the trading stream (text or binary). ``OrderUpdate`` for a ``trade_updates`` event,
+    ``StreamControl`` for the stream's replies, None for events that change nothing here (transitional
+    states, symbols we do not trade). Raises ``MalformedMessage`` for anything unparseable."""
+    try:
+        frame = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MalformedMessage(f"alpaca trading frame is not JSON: {exc}") from None
+    if not isinstance(frame, dict):
+        raise MalformedMessage("alpaca trading frame is not an object")
+    data = frame.get("data")
+    if frame.get("action") == "error":
+        message = data.get("error_message", "") if isinstance(data, dict) else ""
+        return StreamControl(stream="error", ok=False, message=str(message))
+    stream = frame.get("stream")
+    if not isinstance(data, dict):
+        raise MalformedMessage(f"alpaca trading frame without data (stream {stream!r})")
+    if stream == "authorization":
+        ok = data.get("status") == "authorized"
+        return StreamControl(
+            stream="authorization", ok=ok, message=str(data.get("message", data.get("status")))
+        )
+    if stream == "listening":
+        streams = data.get("streams") or []
+        return StreamControl(stream="listening", ok="trade_updates" in streams, message=",".join(streams))
+    if stream != "trade_updates":
+        raise MalformedMessage(f"alpaca trading frame of unknown stream {stream!r}")
+    return _trade_update(data, symbols=symbols, ts_init=ts_init)
+
+
+def _trade_update(data: dict[str, Any], *, symbols: Mapping[str, str], ts_init: int) -> OrderUpdate | None:
+    try:
+        update = AlpacaTradeUpdate.model_validate(data)
+    except ValidationError as exc:
+        raise MalformedMessage(f"alpaca trade update: {exc.errors()[0]['msg']}") from None
+    if update.event in TRADE_EVENTS_IGNORED:
+        return None
+    order = update.order
+    symbol = symbols.get(order.symbol)
+    if symbol is None:
+        return None  # an order on a symbol we do not trade
+    try:
+        kind = TRADE_EVENT[update.event]
+        side = SIDE[order.side]
+        order_type = TRADE_ORDER_TYPE[order.type]
+    except KeyError as exc:
+        raise MalformedMessage(f"alpaca trade update {order.id}: unknown value {exc.args[0]!r}") from None
+    avg = _dec(order.filled_avg_price, "filled_avg_price") if order.filled_avg_price else None
+    fill = kind.is_fill
+    if fill and (update.qty is None or update.price is None):
+        raise MalformedMessage(f"alpaca {update.event} of {order.id} without qty/price")
+    return OrderUpdate(
+        venue=VENUE,
+        kind=kind,
+        symbol=symbol,
+        client_order_id=order.client_order_id,
+        venue_order_id=order.id,
+        side=side,
+        order_type=order_type,
+        price=_dec(order.limit_price or order.filled_avg_price or "0", "limit_price"),
+        order_qty=_dec(order.qty or "0", "qty"),
+        cum_filled_qty=_dec(order.filled_qty, "filled_qty"),
+        avg_fill_price=avg,
+        last_qty=_dec(update.qty, "qty") if fill else Decimal(0),
+        last_price=_dec(update.price, "price") if fill else Decimal(0),
+        trade_id=update.execution_id if fill else None,
+        position_qty=_dec(update.position_qty, "position_qty") if update.position_qty is not None else None,
+        ts_event=parse_rfc3339_ns(update.timestamp) or ts_init,
+        ts_init=ts_init,
+    )

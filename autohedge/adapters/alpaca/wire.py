@@ -17,6 +17,8 @@ __all__ = [
     "AlpacaOrder",
     "AlpacaPosition",
     "AlpacaQuote",
+    "AlpacaStreamOrder",
+    "AlpacaTradeUpdate",
 ]
 
 
@@ -73,6 +75,33 @@ class AlpacaQuote(_Wire):
     ap: Decimal
     ask_size: Decimal = Field(default=Decimal(0), alias="as")
     t: str | None = None
+
+
+class AlpacaStreamOrder(_Wire):
+    """The order object inside a ``trade_updates`` event (the REST order; numbers may be strings)."""
+
+    id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    type: str = "limit"
+    qty: str | None = None
+    filled_qty: str = "0"
+    filled_avg_price: str | None = None
+    limit_price: str | None = None
+    status: str
+
+
+class AlpacaTradeUpdate(_Wire):
+    """``{"stream":"trade_updates","data":{...}}``: ``price``/``qty`` are the last fill (per fill)."""
+
+    event: str
+    execution_id: str | None = None
+    order: AlpacaStreamOrder
+    price: str | None = None
+    qty: str | None = None
+    position_qty: str | None = None
+    timestamp: str | None = None
 
 
 class AlpacaLatestCryptoQuotes(_Wire):

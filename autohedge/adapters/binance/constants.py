@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+from autohedge.core.messages import OrderEventKind
 from autohedge.core.ports import Capabilities
 from autohedge.core.types import OrderStatus, OrderType, Side
 
 __all__ = [
     "CAPABILITIES",
+    "EXECUTION_TYPE",
     "LIVE_REST_HOSTS",
     "ORDER_STATUS",
     "ORDER_TYPE",
     "REQUEST_WEIGHT_PER_MINUTE",
     "SIDE",
     "SIDE_TO_WIRE",
+    "TESTNET_USER_WS_URL",
     "VENUE",
     "WEIGHTS",
     "is_live_endpoint",
@@ -33,6 +36,7 @@ LIVE_REST_HOSTS = frozenset(
 )
 TESTNET_REST_URL = "https://testnet.binance.vision"
 TESTNET_WS_URL = "wss://stream.testnet.binance.vision"
+TESTNET_USER_WS_URL = "wss://ws-api.testnet.binance.vision/ws-api/v3"
 
 REQUEST_WEIGHT_PER_MINUTE = 1200
 """Until ``exchangeInfo.rateLimits`` is read: the lowest REQUEST_WEIGHT Binance has advertised."""
@@ -71,6 +75,16 @@ ORDER_TYPE = {
     "STOP_LOSS_LIMIT": OrderType.STOP_LIMIT,
 }
 SIDE = {"BUY": Side.BUY, "SELL": Side.SELL}
+EXECUTION_TYPE = {
+    # executionReport ``x`` -> event kind; TRADE is resolved by ``X`` (partially filled or filled).
+    "NEW": OrderEventKind.ACCEPTED,
+    "REPLACED": OrderEventKind.ACCEPTED,
+    "TRADE": OrderEventKind.PARTIALLY_FILLED,
+    "CANCELED": OrderEventKind.CANCELED,
+    "REJECTED": OrderEventKind.REJECTED,
+    "EXPIRED": OrderEventKind.EXPIRED,
+    "TRADE_PREVENTION": OrderEventKind.EXPIRED,
+}
 SIDE_TO_WIRE = {Side.BUY: "BUY", Side.SELL: "SELL"}
 
 

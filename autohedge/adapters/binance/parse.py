@@ -9,8 +9,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from autohedge.adapters.binance.constants import ORDER_STATUS, ORDER_TYPE, SIDE, VENUE
-from autohedge.adapters.binance.wire import BinanceBookTicker, BinanceOrder, BinanceSymbolInfo, BinanceTrade
+from autohedge.adapters.binance.constants import EXECUTION_TYPE, ORDER_STATUS, ORDER_TYPE, SIDE, VENUE
+from autohedge.adapters.binance.wire import (
+    BinanceAccountPosition,
+    BinanceBookTicker,
+    BinanceExecutionReport,
+    BinanceFill,
+    BinanceOrder,
+    BinanceSymbolInfo,
+    BinanceTrade,
+    BinanceWsResponse,
+)
 from autohedge.core.errors import (
     AuthError,
     InsufficientFunds,
@@ -22,7 +31,15 @@ from autohedge.core.errors import (
     VenueError,
     VenueUnavailable,
 )
-from autohedge.core.messages import OrderSnapshot, Quote, SymbolRules
+from autohedge.core.messages import (
+    AccountBalances,
+    Balance,
+    OrderEventKind,
+    OrderSnapshot,
+    OrderUpdate,
+    Quote,
+    SymbolRules,
+)
 
 __all__ = [
     "SymbolMap",
@@ -30,6 +47,7 @@ __all__ = [
     "parse_book_ticker_frame",
     "parse_order",
     "parse_rules",
+    "parse_user_frame",
     "sum_fees",
 ]
 
@@ -124,7 +142,7 @@ def parse_order(
     )
 
 
-def sum_fees(trades: Iterable[BinanceTrade]) -> tuple[Decimal, str]:
+def sum_fees(trades: Iterable[BinanceTrade | BinanceFill]) -> tuple[Decimal, str]:
     """Total commission of an order's trades and its asset (the last seen when several)."""
     total, asset = Decimal(0), ""
     for trade in trades:
@@ -162,6 +180,101 @@ def parse_book_ticker_frame(raw: str, *, symbols: SymbolMap, ts_init: int) -> Qu
         bid_size=_dec(ticker.B, "B"),
         ask_size=_dec(ticker.A, "A"),
         ts_event=ts_init,
+        ts_init=ts_init,
+    )
+
+
+UserFrame = OrderUpdate | AccountBalances | BinanceWsResponse | None
+
+
+def parse_user_frame(raw: str | bytes, *, symbols: Mapping[str, str], ts_init: int) -> UserFrame:
+    """One frame of the WebSocket API connection carrying the user data stream.
+
+    ``symbols``: venue symbol -> ours. Returns a response (it has an ``id``), an ``OrderUpdate``
+    (``executionReport``), ``AccountBalances`` (``outboundAccountPosition``), or None for frames that
+    change nothing here (``listStatus``, ``balanceUpdate``, events of symbols we do not trade).
+    Raises ``ConnectionAbortedError`` when the venue ends the stream (reconnect), ``MalformedMessage``
+    for anything unparseable.
+    """
+    try:
+        frame = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MalformedMessage(f"binance user frame is not JSON: {exc}") from None
+    if not isinstance(frame, dict):
+        raise MalformedMessage("binance user frame is not an object")
+    if "id" in frame and "status" in frame:
+        try:
+            return BinanceWsResponse.model_validate(frame)
+        except ValidationError as exc:
+            raise MalformedMessage(f"binance response: {exc.errors()[0]['msg']}") from None
+    event = frame.get("event", frame)
+    if not isinstance(event, dict):
+        raise MalformedMessage("binance user event is not an object")
+    kind = event.get("e")
+    if kind in ("eventStreamTerminated", "serverShutdown"):
+        raise ConnectionAbortedError(f"binance {kind}: reconnect")
+    if kind == "executionReport":
+        return _execution_report(event, symbols=symbols, ts_init=ts_init)
+    if kind == "outboundAccountPosition":
+        try:
+            position = BinanceAccountPosition.model_validate(event)
+        except ValidationError as exc:
+            raise MalformedMessage(f"binance outboundAccountPosition: {exc.errors()[0]['msg']}") from None
+        return AccountBalances(
+            venue=VENUE,
+            balances=tuple(
+                Balance(asset=b.a, free=_dec(b.f, "f"), locked=_dec(b.l, "l")) for b in position.B
+            ),
+            ts_event=position.u * _NS_PER_MS,
+            ts_init=ts_init,
+        )
+    if kind in ("listStatus", "balanceUpdate", "externalLockUpdate"):
+        return None  # list legs report themselves; deposits show in the next balance snapshot
+    raise MalformedMessage(f"binance user event of unknown type {kind!r}")
+
+
+def _execution_report(
+    event: dict[str, Any], *, symbols: Mapping[str, str], ts_init: int
+) -> OrderUpdate | None:
+    try:
+        report = BinanceExecutionReport.model_validate(event)
+    except ValidationError as exc:
+        raise MalformedMessage(f"binance executionReport: {exc.errors()[0]['msg']}") from None
+    symbol = symbols.get(report.s)
+    if symbol is None:
+        return None  # an order on a symbol we do not trade
+    try:
+        kind = EXECUTION_TYPE[report.x]
+        side = SIDE[report.S]
+        order_type = ORDER_TYPE[report.o]
+    except KeyError as exc:
+        raise MalformedMessage(f"binance executionReport {report.i}: unknown value {exc.args[0]!r}") from None
+    if kind is OrderEventKind.PARTIALLY_FILLED and report.X == "FILLED":
+        kind = OrderEventKind.FILLED
+    # On CANCELED ``c`` names the cancel request; the order's own id is in ``C``.
+    client_order_id = report.C if report.x == "CANCELED" and report.C else report.c
+    cum = _dec(report.z, "z")
+    cum_quote = _dec(report.Z, "Z")
+    return OrderUpdate(
+        venue=VENUE,
+        kind=kind,
+        symbol=symbol,
+        client_order_id=client_order_id,
+        venue_order_id=str(report.i),
+        side=side,
+        order_type=order_type,
+        price=_dec(report.p, "p"),
+        order_qty=_dec(report.q, "q"),
+        cum_filled_qty=cum,
+        avg_fill_price=cum_quote / cum if cum > 0 and cum_quote > 0 else None,
+        last_qty=_dec(report.l, "l"),
+        last_price=_dec(report.L, "L"),
+        fee=_dec(report.n or "0", "n"),
+        fee_asset=report.N or "",
+        trade_id=str(report.t) if report.t >= 0 else None,
+        list_id=str(report.g) if report.g >= 0 else None,
+        reason=report.r if report.r != "NONE" else "",
+        ts_event=report.transaction_time_ms * _NS_PER_MS,
         ts_init=ts_init,
     )
 

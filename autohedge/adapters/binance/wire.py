@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 __all__ = [
     "BINANCE_CANCEL",
     "BINANCE_ORDERS",
     "BINANCE_TRADES",
     "BinanceAccount",
+    "BinanceAccountPosition",
     "BinanceBalance",
     "BinanceBookTicker",
     "BinanceError",
     "BinanceExchangeInfo",
+    "BinanceExecutionReport",
+    "BinanceFill",
     "BinanceFilter",
     "BinanceOrder",
     "BinanceOrderList",
@@ -21,6 +24,10 @@ __all__ = [
     "BinanceServerTime",
     "BinanceSymbolInfo",
     "BinanceTrade",
+    "BinanceWsBalance",
+    "BinanceWsError",
+    "BinanceWsRateLimit",
+    "BinanceWsResponse",
 ]
 
 
@@ -31,6 +38,16 @@ class _Wire(BaseModel):
 class BinanceError(_Wire):
     code: int
     msg: str
+
+
+class BinanceFill(_Wire):
+    """One fill in a ``newOrderRespType=FULL`` order response."""
+
+    price: str
+    qty: str
+    commission: str
+    commissionAsset: str
+    tradeId: int = -1
 
 
 class BinanceOrder(_Wire):
@@ -50,6 +67,8 @@ class BinanceOrder(_Wire):
     time: int = 0
     updateTime: int = 0
     transactTime: int = 0
+    fills: tuple[BinanceFill, ...] | None = None
+    """Only in FULL responses to a new order: its fills with their commission."""
 
 
 class BinanceOrderList(_Wire):
@@ -107,6 +126,74 @@ class BinanceTrade(_Wire):
     qty: str
     commission: str
     commissionAsset: str
+
+
+class BinanceExecutionReport(_Wire):
+    """User data stream ``executionReport`` (one order event). On CANCELED ``c`` is the cancel
+    request's id and ``C`` the order's own client id."""
+
+    e: str
+    E: int
+    s: str
+    c: str
+    S: str
+    o: str
+    q: str
+    p: str
+    g: int = -1
+    C: str | None = ""
+    x: str
+    X: str
+    r: str = "NONE"
+    i: int
+    l: str  # noqa: E741  (the venue's field name)
+    z: str
+    L: str
+    n: str | None = "0"
+    N: str | None = None
+    transaction_time_ms: int = Field(alias="T")
+    """``T`` on the wire (named apart: a field ``T`` confuses the type checker's view of TypeAdapter)."""
+    t: int = -1
+    Z: str = "0"
+
+
+class BinanceWsBalance(_Wire):
+    a: str
+    f: str
+    l: str  # noqa: E741  (the venue's field name)
+
+
+class BinanceAccountPosition(_Wire):
+    """User data stream ``outboundAccountPosition``: balances changed by the last account update ``u``."""
+
+    e: str
+    E: int
+    u: int
+    B: tuple[BinanceWsBalance, ...]
+
+
+class BinanceWsRateLimit(_Wire):
+    """One entry of a WebSocket API response's ``rateLimits``."""
+
+    rateLimitType: str
+    interval: str
+    intervalNum: int
+    limit: int
+    count: int = 0
+
+
+class BinanceWsError(_Wire):
+    code: int
+    msg: str
+
+
+class BinanceWsResponse(_Wire):
+    """A WebSocket API response (it has an ``id``; events have none)."""
+
+    id: str | int | None
+    status: int
+    error: BinanceWsError | None = None
+    rateLimits: tuple[BinanceWsRateLimit, ...] = ()
 
 
 class BinanceRateLimit(_Wire):

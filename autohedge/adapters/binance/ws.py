@@ -1,27 +1,44 @@
-"""Binance market stream: every configured symbol's ``bookTicker`` on one combined stream.
+"""Binance streams: the market stream (every configured symbol's ``bookTicker`` on one combined
+stream) and the user data stream (order events by push, on the WebSocket API).
 
 Keep-alive: Binance pings every 20 s and drops a client that has not answered within a minute;
 websocket-client answers pings automatically. A connection lives at most 24 h and may announce
 ``serverShutdown``: either way the connection ends, the sink hears ``on_disconnected`` and the feed's
 supervisor reconnects with backoff (and this stream subscribes again on start).
+
+User data: the REST listenKey is retired; the stream is a subscription on the WebSocket API
+connection (``venues.binance.user_ws_url``): ``userDataStream.subscribe.signature`` signed with the
+HMAC key on an unauthenticated session. Events arrive on the same socket as
+``{"subscriptionId":N,"event":{...}}``. Every response carries ``rateLimits``, which align the shared
+request budget. Nothing is replayed after a reconnect: the user-stream actor reconciles by REST.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import websocket
 from loguru import logger
+from pydantic import SecretStr
 
+from autohedge.adapters.binance.auth import ws_signed_params
 from autohedge.adapters.binance.constants import VENUE
-from autohedge.adapters.binance.parse import SymbolMap, parse_book_ticker_frame
+from autohedge.adapters.binance.parse import SymbolMap, parse_book_ticker_frame, parse_user_frame
+from autohedge.adapters.binance.wire import BinanceWsResponse
 from autohedge.core.clock import Clock
-from autohedge.core.errors import MalformedMessage
-from autohedge.core.ports import QuoteSink
+from autohedge.core.errors import AuthError, MalformedMessage
+from autohedge.core.messages import AccountBalances, OrderUpdate
+from autohedge.core.ports import OrderEventSink, QuoteSink
+from autohedge.core.ratelimit import RequestBudget
 
-__all__ = ["BinanceMarketStream", "combined_stream_url"]
+__all__ = ["BinanceMarketStream", "BinanceUserStream", "combined_stream_url", "subscribe_signature_request"]
+
+_NS_PER_MS = 1_000_000
+_REQUEST_IDS = itertools.count(1)
 
 
 def combined_stream_url(ws_url: str, venue_symbols: Sequence[str]) -> str:
@@ -80,6 +97,145 @@ class BinanceMarketStream:
     def _on_close(self, app: Any, status: int | None, reason: str | None) -> None:
         if not self._stopping.is_set():
             logger.warning("binance stream closed by the server ({} {})", status, reason)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._app is not None:
+            self._app.close()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+
+def subscribe_signature_request(
+    *, request_id: str, api_key: str, api_secret: str, timestamp_ms: int, recv_window_ms: int | None = None
+) -> dict[str, Any]:
+    """``userDataStream.subscribe.signature``: works with any key type on an unauthenticated session."""
+    params = {"apiKey": api_key, "timestamp": str(timestamp_ms)}
+    if recv_window_ms is not None:
+        params["recvWindow"] = str(recv_window_ms)
+    signed: dict[str, Any] = ws_signed_params(api_secret, params)
+    signed["timestamp"] = timestamp_ms
+    if recv_window_ms is not None:
+        signed["recvWindow"] = recv_window_ms
+    return {"id": request_id, "method": "userDataStream.subscribe.signature", "params": signed}
+
+
+class BinanceUserStream:
+    """Implements ``core.ports.UserStream`` over the WebSocket API. One instance per connection."""
+
+    venue = VENUE
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        api_key: SecretStr | None,
+        api_secret: SecretStr | None,
+        clock: Clock,
+        symbols: Mapping[str, str],
+        budget: RequestBudget | None = None,
+        recv_window_ms: int | None = None,
+    ) -> None:
+        """``symbols``: venue symbol (``BTCUSDT``) -> ours (``BTC/USDT``)."""
+        self._url = url
+        self._api_key = api_key
+        self._api_secret = api_secret
+        self._clock = clock
+        self._symbols = dict(symbols)
+        self._budget = budget
+        self._recv_window_ms = recv_window_ms
+        self._app: websocket.WebSocketApp | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._sink: OrderEventSink | None = None
+        self._subscribe_id = ""
+        self._failure = ""
+
+    def start(self, sink: OrderEventSink) -> None:
+        """User-stream actor's thread: connect on a reader thread; the subscription is sent on open."""
+        if self._api_key is None or self._api_secret is None:
+            raise AuthError(
+                "binance user stream needs AUTOHEDGE_BINANCE_API_KEY and AUTOHEDGE_BINANCE_API_SECRET",
+                venue=VENUE,
+            )
+        self._sink = sink
+        self._app = websocket.WebSocketApp(
+            self._url,
+            on_open=self._on_open,
+            on_message=self._on_message,
+            on_close=self._on_close,
+            on_error=self._on_error,
+        )
+        self._thread = threading.Thread(target=self._run, name="binance-user-stream", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        """Reader thread."""
+        assert self._app is not None
+        self._app.run_forever(skip_utf8_validation=True)
+        if not self._stopping.is_set() and self._sink is not None:
+            self._sink.on_disconnected(self._failure or "binance user stream closed")
+
+    def _on_open(self, app: Any) -> None:
+        """Reader thread: subscribe (signed) before anything else."""
+        assert self._api_key is not None and self._api_secret is not None
+        self._subscribe_id = f"ah-sub-{next(_REQUEST_IDS)}"
+        request = subscribe_signature_request(
+            request_id=self._subscribe_id,
+            api_key=self._api_key.get_secret_value(),
+            api_secret=self._api_secret.get_secret_value(),
+            timestamp_ms=self._clock.wall_ns() // _NS_PER_MS,
+            recv_window_ms=self._recv_window_ms,
+        )
+        app.send(json.dumps(request))
+
+    def _on_message(self, app: Any, raw: str | bytes) -> None:
+        """Reader thread."""
+        assert self._sink is not None
+        try:
+            parsed = parse_user_frame(raw, symbols=self._symbols, ts_init=self._clock.wall_ns())
+        except MalformedMessage as exc:
+            self._sink.on_malformed(raw if isinstance(raw, str) else raw.decode("utf-8", "replace"), str(exc))
+            return
+        except ConnectionAbortedError as exc:
+            logger.info("{}", exc)
+            self._failure = str(exc)
+            app.close()
+            return
+        if isinstance(parsed, OrderUpdate):
+            self._sink.on_order_update(parsed)
+        elif isinstance(parsed, AccountBalances):
+            self._sink.on_balances(parsed)
+        elif isinstance(parsed, BinanceWsResponse):
+            self._on_response(app, parsed)
+
+    def _on_response(self, app: Any, response: BinanceWsResponse) -> None:
+        assert self._sink is not None
+        if self._budget is not None:
+            for limit in response.rateLimits:
+                if limit.rateLimitType == "REQUEST_WEIGHT" and limit.interval == "MINUTE":
+                    self._budget.observe_used(limit.count * limit.intervalNum)
+        if str(response.id) != self._subscribe_id:
+            return
+        if response.status == 200:
+            self._sink.on_connected()
+            return
+        error = response.error
+        self._failure = (
+            f"binance refused the user data subscription ({response.status} "
+            f"{error.code if error else ''}: {error.msg if error else ''})"
+        )
+        logger.warning("{}", self._failure)
+        app.close()
+
+    def _on_error(self, app: Any, error: BaseException) -> None:
+        if not self._stopping.is_set():
+            logger.warning("binance user stream error: {}", error)
+            self._failure = self._failure or f"binance user stream error: {error}"
+
+    def _on_close(self, app: Any, status: int | None, reason: str | None) -> None:
+        if not self._stopping.is_set():
+            logger.warning("binance user stream closed by the server ({} {})", status, reason)
 
     def stop(self) -> None:
         self._stopping.set()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -29,8 +29,10 @@ from autohedge.core.messages import (
     Balance,
     OcoRequest,
     OcoSnapshot,
+    OrderEventKind,
     OrderRequest,
     OrderSnapshot,
+    OrderUpdate,
     PositionSnapshot,
     Quote,
     SymbolRules,
@@ -46,7 +48,7 @@ from autohedge.core.types import (
     validate_symbol,
 )
 
-__all__ = ["DEFAULT_RULES", "PaperEngine"]
+__all__ = ["DEFAULT_RULES", "OrderListener", "PaperEngine"]
 
 DEFAULT_RULES = {
     "tick_size": Decimal("0.01"),
@@ -58,6 +60,9 @@ _STATE_VERSION = 1
 _KEEP_TERMINAL_IN_STATE = 500
 _MAX_ORDERS_IN_MEMORY = 20_000
 _ZERO = Decimal(0)
+
+OrderListener = Callable[[OrderUpdate], None]
+"""Receives every order event, in order, with the engine's lock held: it must not block or call back."""
 
 
 @dataclass
@@ -138,8 +143,61 @@ class PaperEngine:
         self._avg_price: dict[str, Decimal | None] = {}
         self._quotes: dict[str, Quote] = {}
         self._counter = 0
+        self._trade_seq = 0
+        self._listeners: list[OrderListener] = []
         if state_file is not None and state_file.exists():
             self._load(state_file)
+
+    # -- order events (the paper venue's private stream) ----------------------------------------------
+
+    def add_listener(self, listener: OrderListener) -> Callable[[], None]:
+        """Deliver every order event from now on to ``listener``; returns the function that stops it."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def remove() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return remove
+
+    def _emit(
+        self,
+        order: _Order,
+        kind: OrderEventKind,
+        *,
+        last_qty: Decimal = _ZERO,
+        last_price: Decimal = _ZERO,
+        fee: Decimal = _ZERO,
+        trade_id: str | None = None,
+    ) -> None:
+        if not self._listeners:
+            return
+        now = self._clock.wall_ns()
+        update = OrderUpdate(
+            venue=self.venue,
+            kind=kind,
+            symbol=order.symbol,
+            client_order_id=order.client_order_id,
+            venue_order_id=order.venue_order_id,
+            side=order.side,
+            order_type=order.order_type,
+            price=order.price,
+            order_qty=order.qty,
+            cum_filled_qty=order.filled_qty,
+            avg_fill_price=order.filled_notional / order.filled_qty if order.filled_qty > 0 else None,
+            last_qty=last_qty,
+            last_price=last_price,
+            fee=fee,
+            fee_asset=order.fee_asset if fee > 0 or last_qty > 0 else "",
+            trade_id=trade_id,
+            list_id=order.list_id,
+            ts_event=order.ts_event or now,
+            ts_init=now,
+        )
+        for listener in list(self._listeners):
+            listener(update)
 
     # -- rules --------------------------------------------------------------------------------------
 
@@ -184,6 +242,7 @@ class PaperEngine:
             )
             self._lock_for(order)
             self._register(order)
+            self._emit(order, OrderEventKind.ACCEPTED)
             self._match_order(order, arrival=True)
             self._save()
             return order.snapshot()
@@ -230,6 +289,8 @@ class PaperEngine:
             sl.lock_owner = tp.venue_order_id
             self._register(tp)
             self._register(sl)
+            self._emit(tp, OrderEventKind.ACCEPTED)
+            self._emit(sl, OrderEventKind.ACCEPTED)
             self._match_order(tp, arrival=True)
             if sl.status.is_open:
                 self._match_order(sl, arrival=True)
@@ -434,6 +495,7 @@ class PaperEngine:
         holder = self._holder(order)
         if all(not o.status.is_open for o in [holder, *self._siblings(holder)]):
             self._release(holder)
+        self._emit(order, OrderEventKind.CANCELED)
 
     def _fill_price(self, order: _Order, quote: Quote, arrival: bool) -> Decimal | None:
         if order.side is Side.BUY:
@@ -507,14 +569,23 @@ class PaperEngine:
         self._set_status(
             order, OrderStatus.FILLED if order.filled_qty >= order.qty else OrderStatus.PARTIALLY_FILLED
         )
+        canceled = []
         for sibling in self._siblings(order):
             if sibling.status.is_open:
                 self._set_status(
                     sibling, OrderStatus.CANCELED
                 )  # one leg traded: the other goes (as Binance OCO)
                 sibling.ts_event = order.ts_event
+                canceled.append(sibling)
         if all(not o.status.is_open for o in [holder, *self._siblings(holder)]):
             self._release(holder)  # nothing of the order (or list) can fill any more
+        self._trade_seq += 1
+        kind = (
+            OrderEventKind.FILLED if order.status is OrderStatus.FILLED else OrderEventKind.PARTIALLY_FILLED
+        )
+        self._emit(order, kind, last_qty=qty, last_price=price, fee=fee, trade_id=str(self._trade_seq))
+        for sibling in canceled:
+            self._emit(sibling, OrderEventKind.CANCELED)
 
     # -- state file ---------------------------------------------------------------------------------
 

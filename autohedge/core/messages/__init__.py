@@ -28,16 +28,24 @@ from autohedge.core.messages.events import (
     OrderFilled,
     ReconciliationCompleted,
 )
+from autohedge.core.messages.orders import (
+    AccountBalances,
+    OrderEventKind,
+    OrderUpdate,
+    UserStreamStatus,
+)
 from autohedge.core.messages.supervision import (
     ChildFailed,
     ChildStarted,
     ChildStopped,
     RestartChild,
+    UserStreamResumed,
     VenueDataResumed,
     VenueDataStale,
 )
 
 __all__ = [
+    "AccountBalances",
     "Balance",
     "CancelEntries",
     "ChildFailed",
@@ -49,9 +57,11 @@ __all__ = [
     "OcoRequest",
     "OcoSnapshot",
     "OrderCanceled",
+    "OrderEventKind",
     "OrderFilled",
     "OrderRequest",
     "OrderSnapshot",
+    "OrderUpdate",
     "PositionSnapshot",
     "Quote",
     "ReconciliationCompleted",
@@ -60,6 +70,8 @@ __all__ = [
     "Signal",
     "SymbolRules",
     "SyncPositions",
+    "UserStreamResumed",
+    "UserStreamStatus",
     "VenueDataResumed",
     "VenueDataStale",
 ]

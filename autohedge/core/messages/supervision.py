@@ -10,6 +10,7 @@ __all__ = [
     "ChildStarted",
     "ChildStopped",
     "RestartChild",
+    "UserStreamResumed",
     "VenueDataResumed",
     "VenueDataStale",
 ]
@@ -52,4 +53,10 @@ class VenueDataStale(Message):
 
 
 class VenueDataResumed(Message):
+    venue: str
+
+
+class UserStreamResumed(Message):
+    """A venue's user stream is connected and reconciled again: its degraded gate may open."""
+
     venue: str

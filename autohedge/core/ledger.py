@@ -1,0 +1,199 @@
+"""The local account ledger: balances and positions kept from stream events, re-based from REST.
+
+The executor's pre-trade checks and the monitor's exit sizing read it instead of asking the venue
+before every order. It is fed by the user stream (fills, pushed balances) and by the executor's
+reservations for its open entries, and re-based from REST at start-up and after every reconnect.
+
+Ordering rule: each asset (and, where the venue keeps positions apart from balances, each symbol)
+remembers from when on its last authoritative snapshot is blind: a REST read started at ``t`` may miss
+fills from ``t`` on; a pushed balance of time ``u`` includes fills up to and including ``u``. A fill
+before that point is already inside the snapshot and does not move it again.
+
+Thread-safe: the user-stream actor writes while the executor and the monitor read.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from autohedge.core.messages import AccountBalances, Balance, OrderUpdate, PositionSnapshot
+from autohedge.core.types import Side, base_of, quote_of
+
+__all__ = ["AccountLedger"]
+
+_ZERO = Decimal(0)
+
+
+@dataclass
+class _Reservation:
+    asset: str
+    amount: Decimal
+    price: Decimal
+
+
+class AccountLedger:
+    """Balances by asset, positions by symbol, reservations by client order id.
+
+    ``spot``: a position is the base asset's balance (Binance, paper). Otherwise (Alpaca) positions
+    are kept apart and fills or the venue's ``position_qty`` move them.
+    """
+
+    def __init__(self, *, spot: bool = True) -> None:
+        self._spot = spot
+        self._lock = threading.Lock()
+        self._free: dict[str, Decimal] = {}
+        self._locked: dict[str, Decimal] = {}
+        self._asset_ts: dict[str, int] = {}
+        self._positions: dict[str, Decimal] = {}
+        self._position_ts: dict[str, int] = {}
+        self._reserved: dict[str, _Reservation] = {}
+        self._ready = False
+        self._live = False
+        self.rebases = 0
+
+    # -- snapshots ------------------------------------------------------------------------------------
+
+    def rebase(
+        self, balances: Mapping[str, Balance], positions: Iterable[PositionSnapshot], *, as_of_ns: int
+    ) -> None:
+        """Replace everything with the venue's REST view read at ``as_of_ns`` (taken before the read).
+        Reservations stay: the venue's ``locked`` already includes what our open entries hold."""
+        with self._lock:
+            self._free = {a: b.free for a, b in balances.items()}
+            self._locked = {a: b.locked for a, b in balances.items()}
+            self._asset_ts = dict.fromkeys(balances, as_of_ns)
+            self._asset_ts["*"] = as_of_ns
+            if not self._spot:
+                self._positions = {p.symbol: p.qty for p in positions}
+                self._position_ts = {p.symbol: as_of_ns for p in positions}
+                self._position_ts["*"] = as_of_ns
+            self._ready = True
+            self.rebases += 1
+
+    def apply_balances(self, update: AccountBalances) -> None:
+        """A pushed balance snapshot (authoritative for the assets it lists)."""
+        with self._lock:
+            for balance in update.balances:
+                if update.ts_event + 1 < self._ts(self._asset_ts, balance.asset):
+                    continue  # older than what we already hold
+                self._free[balance.asset] = balance.free
+                self._locked[balance.asset] = balance.locked
+                self._asset_ts[balance.asset] = update.ts_event + 1
+
+    # -- orders ---------------------------------------------------------------------------------------
+
+    def reserve(self, client_order_id: str, asset: str, amount: Decimal, *, price: Decimal) -> None:
+        """An entry is about to be sent: hold ``amount`` of ``asset`` (at order ``price``) for it."""
+        with self._lock:
+            self._free[asset] = self._free.get(asset, _ZERO) - amount
+            self._locked[asset] = self._locked.get(asset, _ZERO) + amount
+            self._reserved[client_order_id] = _Reservation(asset, amount, price)
+
+    def release(self, client_order_id: str) -> None:
+        """The entry ended (refused, canceled, expired, rejected, filled): free what it still holds."""
+        with self._lock:
+            self._release(client_order_id)
+
+    def _release(self, client_order_id: str) -> None:
+        reservation = self._reserved.pop(client_order_id, None)
+        if reservation is None or reservation.amount <= 0:
+            return
+        asset = reservation.asset
+        self._locked[asset] = self._locked.get(asset, _ZERO) - reservation.amount
+        self._free[asset] = self._free.get(asset, _ZERO) + reservation.amount
+
+    def apply(self, update: OrderUpdate) -> None:
+        """Apply one order event: a fill moves balances (and positions); an end releases the reservation."""
+        with self._lock:
+            if update.kind.is_fill and update.last_qty > 0:
+                self._apply_fill(update)
+            if update.kind.is_terminal:
+                reservation = self._reserved.get(update.client_order_id)
+                if reservation is not None and update.ts_event < self._ts(self._asset_ts, reservation.asset):
+                    del self._reserved[update.client_order_id]  # the snapshot already freed it
+                else:
+                    self._release(update.client_order_id)
+
+    def _apply_fill(self, update: OrderUpdate) -> None:
+        base, quote = base_of(update.symbol), quote_of(update.symbol)
+        qty, notional = update.last_qty, update.last_qty * update.last_price
+        fee_base = update.fee if update.fee_asset == base else _ZERO
+        fee_quote = update.fee if update.fee_asset == quote else _ZERO
+        fresh_base = update.ts_event >= self._ts(self._asset_ts, base)
+        fresh_quote = update.ts_event >= self._ts(self._asset_ts, quote)
+        reservation = self._reserved.get(update.client_order_id)
+        if update.side is Side.BUY:
+            if fresh_quote:
+                held = _ZERO
+                if reservation is not None:
+                    held = min(reservation.amount, qty * reservation.price)
+                    reservation.amount -= held
+                    self._locked[quote] = self._locked.get(quote, _ZERO) - held
+                self._free[quote] = self._free.get(quote, _ZERO) + held - notional - fee_quote
+            if fresh_base:
+                self._free[base] = self._free.get(base, _ZERO) + qty - fee_base
+        else:
+            if fresh_base:
+                from_locked = min(self._locked.get(base, _ZERO), qty)
+                self._locked[base] = self._locked.get(base, _ZERO) - from_locked
+                self._free[base] = self._free.get(base, _ZERO) - (qty - from_locked)
+            if fresh_quote:
+                self._free[quote] = self._free.get(quote, _ZERO) + notional - fee_quote
+        if not self._spot and update.ts_event >= self._ts(self._position_ts, update.symbol):
+            if update.position_qty is not None:
+                self._positions[update.symbol] = update.position_qty
+            else:
+                delta = qty - fee_base if update.side is Side.BUY else -qty
+                self._positions[update.symbol] = self._positions.get(update.symbol, _ZERO) + delta
+
+    @staticmethod
+    def _ts(stamps: dict[str, int], key: str) -> int:
+        return stamps.get(key, stamps.get("*", -1))
+
+    def set_live(self, live: bool) -> None:
+        """The user stream is connected and has re-based the ledger (True), or is down (False)."""
+        with self._lock:
+            self._live = live
+
+    # -- reads ----------------------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """Re-based at least once (before that, callers read the venue)."""
+        with self._lock:
+            return self._ready
+
+    @property
+    def live(self) -> bool:
+        """Kept current by a connected user stream: readers may trust it instead of asking the venue.
+        Shared state (not a message), so an actor that starts after the stream connected knows it."""
+        with self._lock:
+            return self._live and self._ready
+
+    def free(self, asset: str) -> Decimal:
+        with self._lock:
+            return self._free.get(asset, _ZERO)
+
+    def balance(self, asset: str) -> Balance:
+        with self._lock:
+            return Balance(
+                asset=asset, free=self._free.get(asset, _ZERO), locked=self._locked.get(asset, _ZERO)
+            )
+
+    def position(self, symbol: str) -> Decimal:
+        """What is held of ``symbol`` (never negative)."""
+        with self._lock:
+            if self._spot:
+                base = base_of(symbol)
+                qty = self._free.get(base, _ZERO) + self._locked.get(base, _ZERO)
+            else:
+                qty = self._positions.get(symbol, _ZERO)
+            return max(qty, _ZERO)
+
+    def reserved(self, client_order_id: str) -> Decimal:
+        with self._lock:
+            reservation = self._reserved.get(client_order_id)
+            return reservation.amount if reservation is not None else _ZERO

@@ -1,0 +1,98 @@
+"""Order and account events from a venue's private stream (the trigger; REST stays the record).
+
+One ``OrderUpdate`` type carries every order event; ``kind`` says which (accepted, partially filled,
+filled, canceled, rejected, expired). Every update is keyed by the venue order id AND our client
+order id, because the order's acknowledgement and its first event may arrive in either order.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+
+from autohedge.core.messages.base import Message
+from autohedge.core.messages.data import Balance
+from autohedge.core.types import OrderType, Side, Symbol
+
+__all__ = [
+    "AccountBalances",
+    "OrderEventKind",
+    "OrderUpdate",
+    "UserStreamStatus",
+]
+
+
+class OrderEventKind(StrEnum):
+    ACCEPTED = "accepted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_fill(self) -> bool:
+        return self is OrderEventKind.PARTIALLY_FILLED or self is OrderEventKind.FILLED
+
+    @property
+    def is_terminal(self) -> bool:
+        return self is not OrderEventKind.ACCEPTED and self is not OrderEventKind.PARTIALLY_FILLED
+
+
+class OrderUpdate(Message):
+    """One event of one order. Fill events carry the last fill (``last_qty`` at ``last_price``, its
+    ``fee`` in ``fee_asset`` and the venue's ``trade_id``); every event carries the cumulative
+    ``cum_filled_qty`` so a receiver can tell a replay (no progress) from a new fill.
+
+    ``position_qty`` is the venue's holding after the event where the venue says (Alpaca), else None.
+    """
+
+    venue: str
+    kind: OrderEventKind
+    symbol: Symbol
+    client_order_id: str
+    venue_order_id: str
+    side: Side
+    order_type: OrderType = OrderType.LIMIT
+    price: Decimal
+    order_qty: Decimal
+    cum_filled_qty: Decimal = Decimal(0)
+    avg_fill_price: Decimal | None = None
+    last_qty: Decimal = Decimal(0)
+    last_price: Decimal = Decimal(0)
+    fee: Decimal = Decimal(0)
+    fee_asset: str = ""
+    trade_id: str | None = None
+    list_id: str | None = None
+    position_qty: Decimal | None = None
+    reason: str = ""
+    ts_event: int
+    ts_init: int
+
+    @property
+    def fill_key(self) -> str:
+        """What identifies this fill at the venue: its trade id, or (when the venue gives none) the
+        cumulative quantity it brought the order to, which no other fill of the order can repeat."""
+        if self.trade_id:
+            return f"{self.venue_order_id}:t:{self.trade_id}"
+        return f"{self.venue_order_id}:c:{self.cum_filled_qty}"
+
+
+class AccountBalances(Message):
+    """Balances the venue pushed (Binance ``outboundAccountPosition``): each listed asset's free and
+    locked amount as of ``ts_event``; assets not listed are unchanged."""
+
+    venue: str
+    balances: tuple[Balance, ...]
+    ts_event: int
+    ts_init: int
+
+
+class UserStreamStatus(Message):
+    """Told by the user-stream actor to the executor and the monitor: is push delivery live?
+
+    While it is not, they poll the venue at their fast interval; while it is, only as a safety net.
+    """
+
+    venue: str
+    connected: bool

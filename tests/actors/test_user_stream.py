@@ -1,0 +1,152 @@
+"""Order events by push on the paper exchange (ManualClock, no sleeps): fills arrive without polling,
+duplicates and replays change nothing, an event before the acknowledgement or for an order of a
+previous incarnation is still applied, and a dropped stream reconnects, re-subscribes and reconciles
+by REST without a double fill."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from autohedge.adapters.paper.engine import PaperEngine
+from autohedge.core.actor_names import user_stream_name
+from autohedge.core.clock import ManualClock
+from autohedge.core.errors import OutcomeUnknown
+from autohedge.core.gates import Gate
+from autohedge.core.messages import OrderRequest
+from autohedge.core.types import OrderStatus, Side
+from tests.actors.harness import Harness, make_config, wait_for
+
+USER_STREAM = user_stream_name("paper")
+
+
+def partial_engine() -> PaperEngine:
+    return PaperEngine(
+        clock=ManualClock(),
+        balances={"USDT": Decimal(10000)},
+        fee_rate=Decimal("0.001"),
+        partial_fill_ratio=0.5,
+    )
+
+
+def running_after(h: Harness, *, connections: int) -> Callable[[], bool]:
+    """The user stream runs on its ``connections``-th connection."""
+    return lambda: len(h.user_streams) == connections and h.child(USER_STREAM).state == "running"
+
+
+def net_bought(h: Harness, symbol: str) -> Decimal:
+    return sum((o.filled_qty - o.fee for o in h.buys(symbol)), Decimal(0))
+
+
+def test_user_stream_fill_reaches_the_monitor_by_push_without_a_poll(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(engine=partial_engine()).start()
+    h.trigger_buy("BTC/USDT")
+    wait_for(lambda: h.is_protected("BTC/USDT"))
+    polls_before = h.exchange.calls.count("get_order")
+
+    h.quote("BTC/USDT", "99.80", "99.85")  # the rest of the entry crosses; the clock does not move
+    h.settle()
+
+    wait_for(lambda: h.buys("BTC/USDT")[0].status is OrderStatus.FILLED)
+    wait_for(lambda: h.held("BTC/USDT").qty == net_bought(h, "BTC/USDT"), what="pushed fill")
+    assert h.exchange.calls.count("get_order") == polls_before
+
+
+def test_user_stream_duplicate_fill_events_change_the_position_once(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness()
+    h.duplicate_fills = True
+    h.start()
+
+    h.trigger_buy("BTC/USDT")
+
+    wait_for(lambda: h.is_protected("BTC/USDT"))
+    h.settle()
+    assert h.metrics.get("duplicate_fills_dropped") >= 1
+    assert h.held("BTC/USDT").qty == net_bought(h, "BTC/USDT")
+    assert h.engine.parts.ledger.position("BTC/USDT") == net_bought(h, "BTC/USDT")
+
+
+def test_user_stream_fill_before_the_acknowledgement_is_applied_once(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness().start()
+    h.exchange.lose_response("submit_order")
+    h.exchange.fail(
+        "get_order", lambda: OutcomeUnknown("timeout", venue="paper"), times=10, thread_prefix="ExecutorActor"
+    )
+
+    h.trigger_buy("BTC/USDT")  # the response is lost and the venue cannot be asked: only the event tells
+
+    wait_for(lambda: h.is_protected("BTC/USDT"))
+    h.advance(0.5)  # the pending "does it exist?" query finds nothing left to resolve
+    assert len(h.buys("BTC/USDT")) == 1
+    assert h.metrics.get("outcome_unknown_resolved") == 1
+    assert h.held("BTC/USDT").qty == net_bought(h, "BTC/USDT")
+
+
+def test_user_stream_fill_of_an_entry_from_a_previous_incarnation_is_protected(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness().start()
+    h.quote("BTC/USDT", "100", "100.02")
+    h.paper_engine.submit_order(
+        OrderRequest(
+            client_order_id="ah-eold1-0", symbol="BTC/USDT", side=Side.BUY, qty=Decimal(1), price=Decimal(99)
+        )
+    )
+
+    h.quote("BTC/USDT", "98.95", "98.99")  # the old entry fills now
+
+    wait_for(lambda: h.is_protected("BTC/USDT"))
+    assert h.held("BTC/USDT").qty == net_bought(h, "BTC/USDT")
+    assert "entries_adopted" in h.engine.parts.events.kinds()
+
+
+def test_user_stream_drop_resubscribes_and_reconciles_by_rest_without_double_fill(
+    make_harness: Callable[..., Harness],
+) -> None:
+    config = make_config(executor={"order_poll_interval_s": 5.0}, feed={"stale_after_s": 1000})
+    h = make_harness(config, engine=partial_engine()).start()
+    h.trigger_buy("BTC/USDT")
+    wait_for(lambda: h.is_protected("BTC/USDT"))
+    first_qty = h.held("BTC/USDT").qty
+
+    h.user_streams[-1].drop()
+    wait_for(lambda: h.child(USER_STREAM).state == "restarting", what="user stream restarting")
+    h.quote("BTC/USDT", "99.80", "99.85")  # fills while nobody listens: no event will ever tell
+    h.settle()
+    assert h.held("BTC/USDT").qty == first_qty
+
+    h.advance(h.child(USER_STREAM).next_restart_in_s or 0.0)  # reconnect -> subscribe -> REST sweep
+
+    wait_for(lambda: h.child(USER_STREAM).state == "running" and len(h.user_streams) == 2)
+    wait_for(lambda: h.held("BTC/USDT").qty == net_bought(h, "BTC/USDT"), what="reconciled fill")
+    h.settle()
+    assert h.held("BTC/USDT").qty == net_bought(h, "BTC/USDT")
+    assert h.metrics.get("user_stream_reconnects") == 1
+    assert h.engine.parts.ledger.rebases >= 2
+    assert h.engine.parts.ledger.position("BTC/USDT") == net_bought(h, "BTC/USDT")
+    assert h.engine.summary(h.engine.view(), h.positions()).venues["paper"].user_stream_reconnects == 1
+
+
+def test_user_stream_crash_loop_degrades_the_venue_not_the_kill_switch(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(make_config(feed={"stale_after_s": 1000})).start()
+    for n in range(4):  # max_restarts is 3 in the harness config
+        wait_for(running_after(h, connections=n + 1), what="user stream running")
+        h.user_streams[-1].drop()
+        wait_for(lambda: h.child(USER_STREAM).state == "restarting", what="user stream restarting")
+        if n < 3:
+            h.advance(h.child(USER_STREAM).next_restart_in_s or 0.0)
+
+    view = h.engine.view()
+    assert Gate.user_stream_degraded("paper") in view.gates and not view.kill_switch
+    assert h.engine.health(view)[0] == "degraded"
+
+    h.advance(h.child(USER_STREAM).next_restart_in_s or 0.0)  # it keeps reconnecting, at max backoff
+    wait_for(lambda: Gate.user_stream_degraded("paper") not in h.engine.view().gates, what="venue recovered")

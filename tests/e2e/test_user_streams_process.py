@@ -1,0 +1,376 @@
+"""`autohedge run` against the local Binance and Alpaca fakes with order events by push.
+
+Per venue: fills arrive by push (no order is polled while the stream is live); a user-stream drop is
+followed by re-subscription and then a REST reconciliation; and the request budget stays within the
+targets with the default intervals.
+
+Measuring the budget: the fakes' HTTP handlers are wrapped to record when each request arrived; Binance
+requests are weighed with the venue's documented weights (plus the WebSocket API's connect and
+subscribe), Alpaca's are counted. What is held to the target is what the process spends to LEARN about
+orders, fills, balances and positions once trading has started (every request but placing and
+cancelling orders, which is the trading itself and grows with the strategy's activity, not with
+polling). A run is shorter than the 60 s window (to bound the test's wall time), so the window is
+projected: everything the trading part of the run spent, plus the rate of its last 15 s over the rest
+of the window. Every run cuts the user stream once in the middle: the process then does its full REST
+sweep (ledger re-base, every entry re-read, exits verified), which costs at least what the 60 s safety
+net does, so the projection does not leave the safety net out. The start-up burst and the order traffic
+are measured too and reported in the assertion messages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autohedge.adapters.marketdata.synthetic import SyntheticQuotes
+from autohedge.core.config import SyntheticConfig, SyntheticSymbol
+from tests.e2e.process import autohedge, write_config
+from tests.fakes import alpaca as alpaca_fake
+from tests.fakes import binance as binance_fake
+from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
+from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
+
+pytestmark = pytest.mark.e2e
+WINDOW_S = 60.0
+TAIL_S = 15.0
+BINANCE_WEIGHT_PER_MINUTE = 1200
+ALPACA_REQUESTS_PER_MINUTE = 200
+_BINANCE_WEIGHTS = {
+    ("GET", "/api/v3/time"): 1,
+    ("GET", "/api/v3/exchangeInfo"): 20,
+    ("GET", "/api/v3/ticker/bookTicker"): 2,
+    ("POST", "/api/v3/order"): 1,
+    ("POST", "/api/v3/orderList/oco"): 1,
+    ("DELETE", "/api/v3/order"): 1,
+    ("GET", "/api/v3/order"): 4,
+    ("GET", "/api/v3/account"): 20,
+    ("GET", "/api/v3/myTrades"): 20,
+}
+
+
+def binance_weight(method: str, path: str, params: dict[str, str]) -> int:
+    if path == "/api/v3/openOrders":
+        return 6 if "symbol" in params else 80
+    return _BINANCE_WEIGHTS.get((method, path), 1)
+
+
+class Markets:
+    """Moves every symbol's market on one thread (a seeded random walk), one quote per symbol per step."""
+
+    def __init__(
+        self, push: Callable[[str, Decimal, Decimal], None], symbols: list[str], *, step_s: float
+    ) -> None:
+        self._push = push
+        self._symbols = symbols
+        self._step_s = step_s
+        config = SyntheticConfig(
+            seed=5,
+            symbols={
+                s: SyntheticSymbol(start_price=Decimal(60000), volatility_bps=Decimal(4)) for s in symbols
+            },
+        )
+        self._quotes = SyntheticQuotes(config, symbols)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="e2e-markets", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._step_s):  # the market's own pace, not a test waiting
+            for symbol in self._symbols:
+                quote = self._quotes.next_quote(symbol, ts_init=0)
+                self._push(symbol, quote.bid, quote.ask)
+
+    def __enter__(self) -> Markets:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+@contextmanager
+def recorded(handler: Any) -> Iterator[list[tuple[float, str, str, dict[str, str]]]]:
+    """Record (monotonic time, method, path, params) of every request the fake's handler serves."""
+    log: list[tuple[float, str, str, dict[str, str]]] = []
+    original = handler._handle
+
+    def handle(self: Any, method: str) -> None:
+        from urllib.parse import parse_qsl, urlsplit
+
+        parts = urlsplit(self.path)
+        log.append((time.monotonic(), method, parts.path, dict(parse_qsl(parts.query))))
+        original(self, method)
+
+    handler._handle = handle
+    try:
+        yield log
+    finally:
+        handler._handle = original
+
+
+_ORDER_ENTRY = {("POST", "/api/v3/order"), ("POST", "/api/v3/orderList/oco"), ("DELETE", "/api/v3/order")}
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: float
+    """Seconds since the process started."""
+    weight: float
+    order_entry: bool
+    """Placing or cancelling an order (the trading itself), not learning about one."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    startup: float
+    """Everything sent before strategies started (symbols, account, open orders, subscription)."""
+    learning_window: float
+    """Projected most a 60 s window of trading holds of requests that learn about orders and account."""
+    order_entry_per_min: float
+    """Placing and cancelling orders, per minute of trading."""
+
+    def describe(self, unit: str) -> str:
+        return (
+            f"start-up {self.startup:.0f} {unit}, learning {self.learning_window:.0f} {unit} per 60 s, "
+            f"order entry {self.order_entry_per_min:.0f} {unit} per minute"
+        )
+
+
+def measure(samples: list[Sample], *, trading_from: float, ended: float) -> Budget:
+    startup = sum(x.weight for x in samples if x.at < trading_from)
+    trading = [x for x in samples if x.at >= trading_from]
+    trading_s = max(ended - trading_from, 1.0)
+    learning = [x for x in trading if not x.order_entry]
+    tail = sum(x.weight for x in learning if x.at >= ended - TAIL_S) / TAIL_S
+    window = sum(x.weight for x in learning) + tail * max(0.0, WINDOW_S - trading_s)
+    entry = sum(x.weight for x in trading if x.order_entry) / trading_s * 60
+    return Budget(startup=startup, learning_window=window, order_entry_per_min=entry)
+
+
+def run_process(
+    config: Path,
+    tmp_path: Path,
+    env: dict[str, str],
+    *,
+    duration_s: int,
+    on_line: Callable[[str, float], None],
+) -> tuple[str, dict[str, Any], float, float, float]:
+    """``autohedge run`` for ``duration_s``, each log line handed to ``on_line`` with the time since start."""
+    summary = tmp_path / "summary.json"
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        autohedge(
+            "run", "--config", str(config), "--duration", str(duration_s), "--summary-json", str(summary)
+        ),
+        cwd=tmp_path,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    log: list[str] = []
+    trading_from = float("inf")
+    for line in proc.stdout:
+        log.append(line)
+        if trading_from == float("inf") and "strategies_started" in line:
+            trading_from = time.monotonic() - started
+        on_line(line, time.monotonic() - started)
+    proc.wait(timeout=60)
+    ended = time.monotonic()
+    output = "".join(log)
+    assert proc.returncode == 0, output[-4000:]
+    data: dict[str, Any] = json.loads(summary.read_text(encoding="utf-8"))
+    return output, data, started, ended - started, trading_from
+
+
+def venue_config(tmp_path: Path, symbols: list[str], venue: str, endpoints: dict[str, str]) -> Path:
+    return write_config(
+        tmp_path,
+        **{
+            "exchange.venue": venue,
+            "exchange.market_data": venue,
+            "symbols": symbols,
+            "symbol_overrides": {},
+            "synthetic.symbols": {},
+            f"venues.{venue}": endpoints,
+            "feed.stale_after_s": 5,
+            "supervisor.min_backoff_s": 0.2,
+            "supervisor.random_factor": 0,
+        },
+    )
+
+
+def drop_once(
+    drop: Callable[[], None], *, after_s: float, protected_first: bool
+) -> Callable[[str, float], None]:
+    """Cut the user stream once, after ``after_s`` (and, with ``protected_first``, once an exit
+    protects a fill)."""
+    state = {"armed": not protected_first, "dropped": False}
+
+    def on_line(line: str, elapsed_s: float) -> None:
+        state["armed"] = state["armed"] or "exit_armed" in line
+        if state["armed"] and not state["dropped"] and elapsed_s >= after_s:
+            state["dropped"] = True
+            drop()
+
+    return on_line
+
+
+# -- Binance ------------------------------------------------------------------------------------------
+
+
+def binance_run(
+    tmp_path: Path, symbols: list[str], *, duration_s: int, protected_first: bool
+) -> tuple[str, dict[str, Any], FakeBinance, Budget]:
+    with (
+        FakeBinance(symbols=symbols, balances={"USDT": Decimal(1_000_000)}) as fake,
+        recorded(binance_fake._Handler) as rest,
+        Markets(fake.push_quote, symbols, step_s=0.1 if len(symbols) < 10 else 0.5),
+    ):
+        config = venue_config(
+            tmp_path,
+            symbols,
+            "binance",
+            {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url},
+        )
+        env = {"AUTOHEDGE_BINANCE_API_KEY": API_KEY, "AUTOHEDGE_BINANCE_API_SECRET": API_SECRET}
+        on_line = drop_once(fake.user.drop, after_s=duration_s / 2, protected_first=protected_first)
+        output, summary, started, ended, trading_from = run_process(
+            config, tmp_path, env, duration_s=duration_s, on_line=on_line
+        )
+        samples = [
+            Sample(t - started, binance_weight(m, p, q), (m, p) in _ORDER_ENTRY) for t, m, p, q in rest
+        ]
+        samples += [Sample(t - started, w, False) for t, _, w in fake.user.requests]
+    return output, summary, fake, measure(samples, trading_from=trading_from, ended=ended)
+
+
+def test_binance_fills_by_push_drop_resubscribes_then_reconciles_within_budget(tmp_path: Path) -> None:
+    output, summary, fake, budget = binance_run(
+        tmp_path, ["BTC/USDT", "ETH/USDT"], duration_s=30, protected_first=True
+    )
+
+    counters = summary["counters"]
+    assert counters["orders_filled"] >= 1 and counters["order_events"] >= 1, output[-3000:]
+    assert summary["venues"]["binance"]["user_stream_reconnects"] >= 1, output[-3000:]
+    assert fake.user.subscriptions >= 2
+    requests = fake.requests()
+    first, second = fake.user.subscribed_at[0], fake.user.subscribed_at[1]
+    assert not [r for r in requests[first:second] if r[:2] == ("GET", "/api/v3/order")]  # pushed, not polled
+    after = requests[second:]
+    assert any(r[1] == "/api/v3/account" for r in after), "no ledger re-base after re-subscribing"
+    assert any(r[1] == "/api/v3/openOrders" for r in after), "no exit verification after re-subscribing"
+    limit = 0.10 * BINANCE_WEIGHT_PER_MINUTE
+    assert budget.learning_window <= limit, budget.describe("weight")
+    assert budget.startup <= limit, budget.describe("weight")
+
+
+def test_binance_fifty_symbols_within_half_the_budget(tmp_path: Path) -> None:
+    symbols = [f"S{i:02d}/USDT" for i in range(50)]
+    output, summary, _, budget = binance_run(tmp_path, symbols, duration_s=30, protected_first=False)
+    assert summary["counters"]["quotes"] > 1000, output[-3000:]
+    limit = 0.50 * BINANCE_WEIGHT_PER_MINUTE
+    assert budget.learning_window <= limit and budget.startup <= limit, budget.describe("weight")
+
+
+# -- Alpaca -------------------------------------------------------------------------------------------
+
+
+def alpaca_run(
+    tmp_path: Path, symbols: list[str], *, duration_s: int, protected_first: bool
+) -> tuple[str, dict[str, Any], FakeAlpaca, Budget]:
+    with (
+        FakeAlpaca(crypto=symbols, cash=Decimal(1_000_000)) as fake,
+        recorded(alpaca_fake._Handler) as rest,
+        Markets(fake.push_quote, symbols, step_s=0.1 if len(symbols) < 10 else 0.5),
+    ):
+        config = venue_config(
+            tmp_path,
+            symbols,
+            "alpaca",
+            {
+                "rest_url": fake.rest_url,
+                "data_rest_url": fake.rest_url,
+                "ws_url": fake.crypto_ws_url,
+                "user_ws_url": fake.user_ws_url,
+            },
+        )
+        env = {"AUTOHEDGE_ALPACA_API_KEY_ID": KEY_ID, "AUTOHEDGE_ALPACA_API_SECRET_KEY": SECRET_KEY}
+        on_line = drop_once(fake.trades.drop, after_s=duration_s / 2, protected_first=protected_first)
+        output, summary, started, ended, trading_from = run_process(
+            config, tmp_path, env, duration_s=duration_s, on_line=on_line
+        )
+        entry = alpaca_order_entry(fake, rest)
+        samples = [Sample(t - started, 1.0, i in entry) for i, (t, *_) in enumerate(rest)]
+    return output, summary, fake, measure(samples, trading_from=trading_from, ended=ended)
+
+
+def alpaca_order_entry(fake: FakeAlpaca, rest: list[tuple[float, str, str, dict[str, str]]]) -> set[int]:
+    """Indexes of the requests that place or cancel orders. Alpaca answers a cancel with 204, so a
+    cancel by client id is a lookup, the DELETE and a read of the order: all three are the cancel."""
+    uuid_of: dict[str, str] = {}
+    for order in fake.engine.all_orders():
+        uuid_of[order.client_order_id] = fake.order_json(order)["id"]
+    deletes: dict[str, list[float]] = {}
+    for t, method, path, _ in rest:
+        if method == "DELETE":
+            deletes.setdefault(path.rsplit("/", 1)[1], []).append(t)
+    out: set[int] = set()
+    for i, (t, method, path, params) in enumerate(rest):
+        if method == "POST" or method == "DELETE":
+            out.add(i)
+            continue
+        if path == "/v2/orders:by_client_order_id":
+            order_id = uuid_of.get(params.get("client_order_id", ""), "")
+        elif path.startswith("/v2/orders/"):
+            order_id = path.rsplit("/", 1)[1]
+        else:
+            continue
+        if any(abs(t - d) <= 0.5 for d in deletes.get(order_id, [])):
+            out.add(i)
+    return out
+
+
+def test_alpaca_fills_by_push_drop_resubscribes_then_reconciles_within_budget(tmp_path: Path) -> None:
+    output, summary, fake, budget = alpaca_run(
+        tmp_path, ["BTC/USD", "ETH/USD"], duration_s=30, protected_first=True
+    )
+
+    counters = summary["counters"]
+    assert counters["orders_filled"] >= 1 and counters["order_events"] >= 1, output[-3000:]
+    assert summary["venues"]["alpaca"]["user_stream_reconnects"] >= 1, output[-3000:]
+    assert fake.trades.subscriptions >= 2
+    requests = fake.requests()
+    first, second = fake.trades.subscribed_at[0], fake.trades.subscribed_at[1]
+    assert counters["orders_filled"] >= 1
+    polled = [
+        r
+        for r in requests[first:second]
+        if r[0] == "GET" and r[1].startswith("/v2/orders") and r[1] != "/v2/orders"
+    ]
+    cancels = len([r for r in requests[first:second] if r[0] == "DELETE"])
+    assert len(polled) <= 2 * cancels  # only the cancels' own reads: fills were pushed, not polled
+    after = requests[second:]
+    assert any(r[1] == "/v2/positions" for r in after), "no ledger re-base after re-subscribing"
+    limit = 0.25 * ALPACA_REQUESTS_PER_MINUTE
+    assert budget.learning_window <= limit and budget.startup <= limit, budget.describe("requests")
+
+
+def test_alpaca_fifty_symbols_within_half_the_budget(tmp_path: Path) -> None:
+    symbols = [f"S{i:02d}/USD" for i in range(50)]
+    output, summary, _, budget = alpaca_run(tmp_path, symbols, duration_s=30, protected_first=False)
+    assert summary["counters"]["quotes"] > 1000, output[-3000:]
+    limit = 0.50 * ALPACA_REQUESTS_PER_MINUTE
+    assert budget.learning_window <= limit and budget.startup <= limit, budget.describe("requests")

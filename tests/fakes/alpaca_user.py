@@ -1,0 +1,201 @@
+"""The fake Alpaca's trading stream (``/stream``): ``trade_updates`` backed by the paper engine.
+
+As on paper, frames are binary. A client authenticates (``auth`` with key and secret, or the legacy
+``authenticate``), then listens to ``trade_updates``; every engine order event is then pushed as a
+trade update whose ``order`` is the REST order object. Fault switches: refuse the subscription,
+duplicate every event, deliver a fill before its acknowledgement, delay events; dropping the socket
+is the fake's ``drop_clients``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import queue
+import socket
+import threading
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import ServerConnection
+
+from autohedge.core.messages import OrderEventKind, OrderSnapshot, OrderUpdate
+from autohedge.core.types import OrderStatus
+
+if TYPE_CHECKING:
+    from tests.fakes.alpaca import FakeAlpaca
+
+__all__ = ["TRADING_STREAM_PATH", "AlpacaTradeHub", "TradeStreamFaults"]
+
+TRADING_STREAM_PATH = "/stream"
+_EVENT = {
+    OrderEventKind.ACCEPTED: "new",
+    OrderEventKind.PARTIALLY_FILLED: "partial_fill",
+    OrderEventKind.FILLED: "fill",
+    OrderEventKind.CANCELED: "canceled",
+    OrderEventKind.REJECTED: "rejected",
+    OrderEventKind.EXPIRED: "expired",
+}
+_STATUS = {
+    OrderEventKind.ACCEPTED: OrderStatus.NEW,
+    OrderEventKind.PARTIALLY_FILLED: OrderStatus.PARTIALLY_FILLED,
+    OrderEventKind.FILLED: OrderStatus.FILLED,
+    OrderEventKind.CANCELED: OrderStatus.CANCELED,
+    OrderEventKind.REJECTED: OrderStatus.REJECTED,
+    OrderEventKind.EXPIRED: OrderStatus.EXPIRED,
+}
+
+
+@dataclass
+class TradeStreamFaults:
+    refuse_subscription: bool = False
+    duplicate_events: bool = False
+    fill_before_ack: bool = False
+    delay_s: float = 0.0
+
+
+@dataclass(eq=False)
+class _Session:
+    connection: ServerConnection
+    listening: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class AlpacaTradeHub:
+    """Serves trading-stream sessions for a ``FakeAlpaca`` and pushes its engine's order events."""
+
+    def __init__(self, fake: FakeAlpaca, *, key_id: str, secret_key: str) -> None:
+        self._fake = fake
+        self._key_id = key_id
+        self._secret_key = secret_key
+        self.faults = TradeStreamFaults()
+        self._sessions: list[_Session] = []
+        self._lock = threading.Lock()
+        self._events: queue.Queue[tuple[str, str, bytes]] = queue.Queue()
+        self._held: dict[str, bytes] = {}
+        self._executions = itertools.count(1)
+        self.subscriptions = 0
+        self.subscribed_at: list[int] = []
+        """For each subscription, how many REST requests the fake had served before it."""
+        fake.engine.add_listener(self._on_engine_event)
+        self._sender = threading.Thread(target=self._send_loop, name="fake-alpaca-trades", daemon=True)
+        self._sender.start()
+
+    def serve(self, connection: ServerConnection) -> None:
+        """One trading-stream connection (the fake's websocket thread for it)."""
+        session = _Session(connection)
+        with self._lock:
+            self._sessions.append(session)
+        try:
+            for raw in connection:
+                self._handle(session, raw)
+        except (ConnectionClosed, OSError):
+            pass  # a dropped socket or a client gone: this session ends, nothing more
+        finally:
+            with self._lock:
+                if session in self._sessions:
+                    self._sessions.remove(session)
+
+    def drop(self) -> None:
+        """Cut every session of this stream without a close handshake (a dropped socket); other
+        streams of the fake stay up."""
+        with self._lock:
+            sessions = list(self._sessions)
+        for session in sessions:
+            with contextlib.suppress(OSError):  # already gone
+                session.connection.socket.shutdown(socket.SHUT_RDWR)
+
+    def _send(self, session: _Session, payload: dict[str, Any]) -> None:
+        with session.lock:
+            session.connection.send(json.dumps(payload).encode("utf-8"))  # binary, as on paper
+
+    def _handle(self, session: _Session, raw: str | bytes) -> None:
+        try:
+            message = json.loads(raw)
+            action = message["action"]
+        except (ValueError, KeyError, TypeError):
+            self._send(session, {"action": "error", "data": {"error_message": "invalid syntax"}})
+            return
+        if action in ("auth", "authenticate"):
+            data = message.get("data") or {}
+            key = message.get("key", data.get("key_id"))
+            secret = message.get("secret", data.get("secret_key"))
+            ok = key == self._key_id and secret == self._secret_key and not self.faults.refuse_subscription
+            status = {"status": "authorized", "action": "authenticate"}
+            if not ok:
+                status = {
+                    "status": "unauthorized",
+                    "action": "authenticate",
+                    "message": "access key verification failed",
+                }
+            self._send(session, {"stream": "authorization", "data": status})
+            if not ok:
+                session.connection.close()
+        elif action == "listen":
+            streams = [s for s in (message.get("data") or {}).get("streams", []) if s == "trade_updates"]
+            session.listening = bool(streams)
+            if session.listening:
+                self.subscriptions += 1
+                self.subscribed_at.append(len(self._fake.requests()))
+            self._send(session, {"stream": "listening", "data": {"streams": streams}})
+
+    def _on_engine_event(self, update: OrderUpdate) -> None:
+        """Engine thread, engine lock held: build the frame now, send later."""
+        snapshot = OrderSnapshot(
+            venue_order_id=update.venue_order_id,
+            client_order_id=update.client_order_id,
+            symbol=update.symbol,
+            side=update.side,
+            order_type=update.order_type,
+            price=update.price,
+            qty=update.order_qty,
+            filled_qty=update.cum_filled_qty,
+            avg_fill_price=update.avg_fill_price,
+            status=_STATUS[update.kind],
+            ts_event=update.ts_event,
+        )
+        data: dict[str, Any] = {
+            "event": _EVENT[update.kind],
+            "execution_id": str(uuid.UUID(int=next(self._executions))),
+            "order": self._fake.order_json(snapshot),
+            "timestamp": self._fake.iso(update.ts_event),
+        }
+        if update.kind.is_fill:
+            held = sum((p.qty for p in self._fake.engine.positions([update.symbol])), Decimal(0))
+            data.update(
+                {"price": str(update.last_price), "qty": str(update.last_qty), "position_qty": str(held)}
+            )
+        frame = json.dumps({"stream": "trade_updates", "data": data}).encode("utf-8")
+        self._events.put((update.venue_order_id, update.kind.value, frame))
+
+    def _send_loop(self) -> None:
+        """Sender thread: apply the delay and ordering faults, then push to every listening session."""
+        while not self._fake.stopping.is_set():
+            try:
+                order, kind, frame = self._events.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if self.faults.delay_s:
+                self._fake.stopping.wait(self.faults.delay_s)
+            if self.faults.fill_before_ack and kind == OrderEventKind.ACCEPTED.value:
+                self._held[order] = frame  # the acknowledgement follows the first fill
+                continue
+            self._push(frame)
+            held = self._held.pop(order, None)
+            if held is not None:
+                self._push(held)
+
+    def _push(self, frame: bytes) -> None:
+        with self._lock:
+            sessions = [s for s in self._sessions if s.listening]
+        for session in sessions:
+            for _ in range(2 if self.faults.duplicate_events else 1):
+                try:
+                    with session.lock:
+                        session.connection.send(frame)
+                except (ConnectionClosed, OSError):
+                    break  # the session is going away

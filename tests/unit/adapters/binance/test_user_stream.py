@@ -1,0 +1,129 @@
+"""The Binance user data stream: the subscribe signature vector and parsers over the documented frames
+(tests/fixtures/binance/user_*.json; the reference's [OFF] NEW and reject, [OBS] partial, [CON] rest)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from autohedge.adapters.binance.auth import sign, ws_signature_payload
+from autohedge.adapters.binance.parse import parse_user_frame
+from autohedge.adapters.binance.wire import BinanceWsResponse
+from autohedge.adapters.binance.ws import subscribe_signature_request
+from autohedge.core.errors import MalformedMessage
+from autohedge.core.messages import AccountBalances, OrderEventKind, OrderUpdate
+from autohedge.core.types import Side
+
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "binance"
+SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
+API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
+SYMBOLS = {"ETHBTC": "ETH/BTC", "ETHUSDT": "ETH/USDT"}
+D = Decimal
+
+
+def frame(name: str) -> str:
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+def update(name: str) -> OrderUpdate:
+    parsed = parse_user_frame(frame(name), symbols=SYMBOLS, ts_init=1)
+    assert isinstance(parsed, OrderUpdate)
+    return parsed
+
+
+def test_subscribe_signature_reproduces_the_reference_vector() -> None:
+    request = subscribe_signature_request(
+        request_id="1", api_key=API_KEY, api_secret=SECRET, timestamp_ms=1747385641636
+    )
+    assert request["method"] == "userDataStream.subscribe.signature"
+    assert (
+        request["params"]["signature"] == "681110a6057ad58657af22f5640fab9dd17418834cdfccdc81be8b0f7b2cde3e"
+    )
+
+
+def test_ws_signature_payload_sorts_by_name_and_reproduces_the_order_place_vector() -> None:
+    params = {
+        "symbol": "BTCUSDT",
+        "side": "SELL",
+        "type": "LIMIT",
+        "timeInForce": "GTC",
+        "quantity": "0.01000000",
+        "price": "52000.00",
+        "recvWindow": "100",
+        "timestamp": "1645423376532",
+        "apiKey": API_KEY,
+    }
+    payload = ws_signature_payload(params)
+    assert payload.startswith("apiKey=") and payload.endswith("type=LIMIT")
+    assert sign(SECRET, payload) == "aa1b5712c094bc4e57c05a1a5c1fd8d88dcd628338ea863fec7b88e59fe2db24"
+
+
+def test_user_frame_new_is_accepted_keyed_by_both_ids() -> None:
+    new = update("user_new.json")
+    assert new.kind is OrderEventKind.ACCEPTED and new.symbol == "ETH/BTC" and new.side is Side.BUY
+    assert new.client_order_id == "mUvoqJxFIILMdfAW5iGSOW" and new.venue_order_id == "4293153"
+    assert new.trade_id is None and new.fee_asset == "" and new.last_qty == 0
+
+
+def test_user_frame_trade_partially_filled_carries_the_last_fill() -> None:
+    partial = update("user_partially_filled.json")
+    assert partial.kind is OrderEventKind.PARTIALLY_FILLED
+    assert (partial.last_qty, partial.last_price) == (D("0.5"), D("2499.5"))
+    assert (partial.fee, partial.fee_asset, partial.trade_id) == (D("0.0005"), "ETH", "98765432")
+    assert partial.cum_filled_qty == D("0.5") and partial.avg_fill_price == D("2499.5")
+    assert partial.ts_event == 1759347763167 * 1_000_000
+
+
+def test_user_frame_trade_filled_is_filled() -> None:
+    filled = update("user_filled.json")
+    assert filled.kind is OrderEventKind.FILLED and filled.client_order_id == "ah-7"
+    assert filled.cum_filled_qty == D(1) and filled.fill_key == "1234567890:t:98765433"
+
+
+def test_user_frame_canceled_names_the_original_client_id_not_the_cancel_request() -> None:
+    canceled = update("user_canceled.json")
+    assert canceled.kind is OrderEventKind.CANCELED and canceled.client_order_id == "ah-7"
+
+
+def test_user_frame_response_keeps_error_and_rate_limits() -> None:
+    reject = parse_user_frame(frame("user_reject_response.json"), symbols=SYMBOLS, ts_init=1)
+    assert isinstance(reject, BinanceWsResponse) and reject.status == 400
+    assert reject.error is not None and reject.error.code == -2010
+    assert [(r.rateLimitType, r.count) for r in reject.rateLimits] == [("ORDERS", 1), ("REQUEST_WEIGHT", 1)]
+
+
+def test_user_frame_outbound_account_position_is_balances_at_the_update_time() -> None:
+    balances = parse_user_frame(frame("user_account_position.json"), symbols=SYMBOLS, ts_init=1)
+    assert isinstance(balances, AccountBalances)
+    assert [(b.asset, b.free, b.locked) for b in balances.balances] == [("ETH", D(10000), D(0))]
+    assert balances.ts_event == 1564034571073 * 1_000_000
+
+
+def test_user_frame_event_of_an_untraded_symbol_is_ignored() -> None:
+    assert parse_user_frame(frame("user_new.json"), symbols={"ETHUSDT": "ETH/USDT"}, ts_init=1) is None
+
+
+@pytest.mark.parametrize("kind", ["eventStreamTerminated", "serverShutdown"])
+def test_user_frame_end_of_stream_asks_for_a_reconnect(kind: str) -> None:
+    with pytest.raises(ConnectionAbortedError):
+        parse_user_frame(
+            json.dumps({"subscriptionId": 0, "event": {"e": kind, "E": 1}}), symbols=SYMBOLS, ts_init=1
+        )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\xff not json",
+        "[]",
+        '{"subscriptionId":0,"event":{"e":"executionReport","s":"ETHBTC"}}',
+        '{"subscriptionId":0,"event":{"e":"somethingNew","E":1}}',
+        frame("user_new.json").replace('"x": "NEW"', '"x": "WHATEVER"'),
+    ],
+)
+def test_user_frame_malformed_raises_malformed_message(raw: str | bytes) -> None:
+    with pytest.raises(MalformedMessage):
+        parse_user_frame(raw, symbols=SYMBOLS, ts_init=1)

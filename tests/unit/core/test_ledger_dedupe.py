@@ -1,0 +1,129 @@
+"""The fill de-duplicator and the local account ledger: pure, no threads."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from autohedge.core.dedupe import FillDeduper
+from autohedge.core.ledger import AccountLedger
+from autohedge.core.messages import AccountBalances, Balance, OrderEventKind, OrderUpdate, PositionSnapshot
+from autohedge.core.types import Side
+
+D = Decimal
+
+
+def update(kind: OrderEventKind = OrderEventKind.FILLED, **fields: Any) -> OrderUpdate:
+    values: dict[str, Any] = {
+        "venue": "paper",
+        "kind": kind,
+        "symbol": "BTC/USDT",
+        "client_order_id": "ah-e1-0",
+        "venue_order_id": "P1",
+        "side": Side.BUY,
+        "price": D(100),
+        "order_qty": D(1),
+        "cum_filled_qty": D(1),
+        "last_qty": D(1),
+        "last_price": D(100),
+        "fee": D("0.001"),
+        "fee_asset": "BTC",
+        "trade_id": "7",
+        "ts_event": 10,
+        "ts_init": 10,
+    }
+    values.update(fields)
+    return OrderUpdate(**values)
+
+
+def ledger_with(usdt: str = "1000", *, as_of_ns: int = 5, spot: bool = True) -> AccountLedger:
+    ledger = AccountLedger(spot=spot)
+    ledger.rebase({"USDT": Balance(asset="USDT", free=D(usdt))}, (), as_of_ns=as_of_ns)
+    return ledger
+
+
+def test_deduper_repeat_key_is_recognised_once_seen() -> None:
+    dedupe = FillDeduper(capacity=4)
+    assert dedupe.first_time("P1:t:7") is True
+    assert dedupe.first_time("P1:t:7") is False
+    assert dedupe.duplicates == 1
+
+
+def test_deduper_memory_is_bounded_oldest_forgotten_first() -> None:
+    dedupe = FillDeduper(capacity=2)
+    for key in ("a", "b", "c"):
+        dedupe.first_time(key)
+    assert len(dedupe) == 2
+    assert dedupe.first_time("c") is False and dedupe.first_time("a") is True
+
+
+def test_fill_key_without_trade_id_uses_cumulative_quantity() -> None:
+    assert update(trade_id=None, cum_filled_qty=D("0.5")).fill_key == "P1:c:0.5"
+    assert update().fill_key == "P1:t:7"
+
+
+def test_ledger_reserve_then_fill_moves_quote_to_base_net_of_base_fee() -> None:
+    ledger = ledger_with()
+    ledger.reserve("ah-e1-0", "USDT", D(100), price=D(100))
+    assert ledger.free("USDT") == D(900)
+    ledger.apply(update(last_price=D(99)))
+    assert ledger.free("USDT") == D(901)  # price improvement returns to free
+    assert ledger.balance("USDT").locked == 0
+    assert ledger.position("BTC/USDT") == D("0.999")
+    assert ledger.reserved("ah-e1-0") == 0
+
+
+def test_ledger_cancel_releases_what_the_entry_still_holds() -> None:
+    ledger = ledger_with()
+    ledger.reserve("ah-e1-0", "USDT", D(100), price=D(100))
+    ledger.apply(update(OrderEventKind.PARTIALLY_FILLED, cum_filled_qty=D("0.4"), last_qty=D("0.4"), fee=0))
+    ledger.apply(update(OrderEventKind.CANCELED, cum_filled_qty=D("0.4"), last_qty=0, fee=0, ts_event=11))
+    assert ledger.free("USDT") == D(960) and ledger.balance("USDT").locked == 0
+    assert ledger.position("BTC/USDT") == D("0.4")
+
+
+def test_ledger_fill_older_than_rest_snapshot_is_not_applied_twice() -> None:
+    ledger = ledger_with(as_of_ns=50)
+    ledger.apply(update(ts_event=10))
+    assert ledger.position("BTC/USDT") == 0 and ledger.free("USDT") == D(1000)
+
+
+def test_ledger_pushed_balance_overrides_and_covers_same_time_fill() -> None:
+    ledger = ledger_with()
+    pushed = AccountBalances(
+        venue="binance",
+        balances=(Balance(asset="BTC", free=D("0.999")), Balance(asset="USDT", free=D(900))),
+        ts_event=10,
+        ts_init=10,
+    )
+    ledger.apply_balances(pushed)
+    ledger.apply(update(ts_event=10))  # the fill the balance push already contains
+    assert ledger.position("BTC/USDT") == D("0.999") and ledger.free("USDT") == D(900)
+
+
+def test_ledger_sell_fill_reduces_locked_base_first() -> None:
+    ledger = AccountLedger()
+    ledger.rebase(
+        {"BTC": Balance(asset="BTC", free=D(0), locked=D(1)), "USDT": Balance(asset="USDT", free=D(0))},
+        (),
+        as_of_ns=5,
+    )
+    ledger.apply(update(side=Side.SELL, fee=D("0.1"), fee_asset="USDT", last_price=D(110)))
+    assert ledger.position("BTC/USDT") == 0 and ledger.free("USDT") == D("109.9")
+
+
+def test_ledger_non_spot_positions_follow_venue_position_qty() -> None:
+    ledger = AccountLedger(spot=False)
+    ledger.rebase({}, [PositionSnapshot(symbol="BTC/USDT", qty=D(2))], as_of_ns=5)
+    assert ledger.position("BTC/USDT") == D(2)
+    ledger.apply(update(fee=0, position_qty=D(3)))
+    assert ledger.position("BTC/USDT") == D(3)
+
+
+@pytest.mark.parametrize("spot", [True, False])
+def test_ledger_position_is_never_negative(spot: bool) -> None:
+    ledger = ledger_with(spot=spot)
+    ledger.apply(update(side=Side.SELL, fee=0))
+    assert ledger.position("BTC/USDT") == 0
