@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -17,6 +18,7 @@ from tests.fakes.venue_server import FakeVenue
 __all__ = ["REPO", "Run", "autohedge", "run_for", "run_watching", "run_with_venue_drills", "write_config"]
 
 REPO = Path(__file__).resolve().parents[2]
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def write_config(tmp_path: Path, **changes: object) -> Path:
@@ -29,9 +31,25 @@ def write_config(tmp_path: Path, **changes: object) -> Path:
         for key in parents:
             node = node.setdefault(key, {})
         node[leaf] = value
+    _assert_loopback_only(config)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
+
+
+def _assert_loopback_only(config: dict[str, Any]) -> None:
+    """Every endpoint of a venue the process will use is on this machine: a test never reaches out,
+    not even for a name lookup (a venue's missing ``user_ws_url`` would fall back to its public URL)."""
+    exchange = config["exchange"]
+    required = {exchange["market_data"]: {"rest_url", "ws_url"}}
+    required.setdefault(exchange["venue"], set()).update({"rest_url", "ws_url", "user_ws_url"})
+    for venue, keys in required.items():
+        if venue in ("paper", "synthetic", "replay"):
+            continue
+        endpoints: dict[str, Any] = config.get("venues", {}).get(venue, {})
+        for key in keys | {k for k, v in endpoints.items() if k.endswith("_url") and v}:
+            host = urlsplit(str(endpoints.get(key, ""))).hostname
+            assert host in LOOPBACK_HOSTS, f"venues.{venue}.{key} must point at a local fake, got {host!r}"
 
 
 def autohedge(*args: str) -> list[str]:

@@ -91,7 +91,10 @@ def assert_held_is_covered(engine: PaperEngine, symbols: list[str], output: str)
 def test_binance_ban_of_20_s_ends_with_no_restart_and_everything_protected(tmp_path: Path) -> None:
     with FakeBinance(symbols=["BTC/USDT"]) as fake, Market(fake.push_quote, "BTC/USDT", seed=3):
         config = venue_config(
-            tmp_path, "binance", ["BTC/USDT"], {"rest_url": fake.rest_url, "ws_url": fake.ws_url}
+            tmp_path,
+            "binance",
+            ["BTC/USDT"],
+            {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url},
         )
         drill = BanDrill(fake.ban)
         run = run_watching(config, tmp_path, BAN_S + 12, clean_env(BINANCE_KEYS), drill)
@@ -102,7 +105,12 @@ def test_binance_ban_of_20_s_ends_with_no_restart_and_everything_protected(tmp_p
 
 def test_alpaca_pause_of_20_s_ends_with_no_restart_and_everything_protected(tmp_path: Path) -> None:
     with FakeAlpaca(crypto=["BTC/USD"]) as fake, Market(fake.push_quote, "BTC/USD", seed=11):
-        endpoints = {"rest_url": fake.rest_url, "data_rest_url": fake.rest_url, "ws_url": fake.crypto_ws_url}
+        endpoints = {
+            "rest_url": fake.rest_url,
+            "data_rest_url": fake.rest_url,
+            "ws_url": fake.crypto_ws_url,
+            "user_ws_url": fake.user_ws_url,
+        }
         config = venue_config(tmp_path, "alpaca", ["BTC/USD"], endpoints)
         drill = BanDrill(fake.ban)
         run = run_watching(config, tmp_path, BAN_S + 12, clean_env(ALPACA_KEYS), drill)
@@ -129,7 +137,10 @@ def run_refused(config: Path, tmp_path: Path, env: Mapping[str, str]) -> subproc
 def test_binance_run_with_bad_keys_exits_2_naming_the_variable(tmp_path: Path, keys: dict[str, str]) -> None:
     with FakeBinance(symbols=["BTC/USDT"]) as fake:
         config = venue_config(
-            tmp_path, "binance", ["BTC/USDT"], {"rest_url": fake.rest_url, "ws_url": fake.ws_url}
+            tmp_path,
+            "binance",
+            ["BTC/USDT"],
+            {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url},
         )
         result = run_refused(config, tmp_path, clean_env(keys))
         orders = fake.engine.all_orders()
@@ -141,7 +152,10 @@ def test_binance_run_with_bad_keys_exits_2_naming_the_variable(tmp_path: Path, k
 
 def test_alpaca_run_without_keys_exits_2_naming_the_variable(tmp_path: Path) -> None:
     config = venue_config(
-        tmp_path, "alpaca", ["BTC/USD"], {"rest_url": "http://127.0.0.1:9", "ws_url": "ws://127.0.0.1:9"}
+        tmp_path,
+        "alpaca",
+        ["BTC/USD"],
+        {"rest_url": "http://127.0.0.1:9", "ws_url": "ws://127.0.0.1:9", "user_ws_url": "ws://127.0.0.1:9"},
     )
     result = run_refused(config, tmp_path, clean_env({}))
     assert result.returncode == 2, result.stderr[-2000:]
@@ -170,7 +184,10 @@ def test_binance_exit_reaches_the_venue_within_1_s_of_the_fill_p99(tmp_path: Pat
         stack.enter_context(Market(fake.push_quote, "BTC/USDT", seed=3))
         stack.enter_context(Market(fake.push_quote, "ETH/USDT", seed=5, start_price=Decimal(3000)))
         config = venue_config(
-            tmp_path, "binance", symbols, {"rest_url": fake.rest_url, "ws_url": fake.ws_url}
+            tmp_path,
+            "binance",
+            symbols,
+            {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url},
         )
         run = run_watching(config, tmp_path, 20, clean_env(BINANCE_KEYS), lambda _line: None)
         latencies = fill_to_exit_latencies_s(fake.engine.all_orders(), list(fake.posted_at))
