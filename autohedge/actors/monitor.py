@@ -513,12 +513,15 @@ class PositionMonitorActor(SupervisedActor):
                 if self._verify_due():
                     self._last_verify_ns = self.ctx.clock.monotonic_ns()
                     self._verify()
+                    self._auth_reported = False  # signed reads answered: the keys work (again)
                 else:
                     self._poll_prices()
+        except FatalVenueError as exc:
+            self._last_verify_ns = None  # not verified: try again at the next check
+            self._report_auth(str(exc))  # said loudly once; the check keeps asking so recovery is seen
+            logger.debug("exit check skipped: {}", exc)
         except VenueError as exc:
             self._last_verify_ns = None  # not verified: try again at the next check
-            if isinstance(exc, FatalVenueError):
-                self._report_auth(str(exc))
             logger.warning("exit check skipped: {}", exc)
         finally:
             if reschedule:

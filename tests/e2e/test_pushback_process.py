@@ -208,3 +208,27 @@ def test_paper_run_with_a_rate_limit_every_7th_call_restarts_nothing(tmp_path: P
     assert {name: a["restarts"] for name, a in data["actors"].items()} == dict.fromkeys(data["actors"], 0)
     assert not data["kill_switch"] and data["venues"]["paper"]["rate_limit_events"] >= 1
     assert all(p["protected"] for p in data["positions"]), run.output[-3000:]
+
+
+def test_binance_keys_revoked_during_a_run_stop_entries_loudly_without_restarts(tmp_path: Path) -> None:
+    with FakeBinance(symbols=["BTC/USDT"]) as fake, Market(fake.push_quote, "BTC/USDT", seed=3):
+        config = venue_config(
+            tmp_path, "binance", ["BTC/USDT"], {"rest_url": fake.rest_url, "ws_url": fake.ws_url}
+        )
+        revoked: list[int] = []
+
+        def revoke(line: str) -> None:
+            if not revoked and "exit_armed" in line:
+                fake.faults.reject_keys = True
+                revoked.append(len(fake.engine.all_orders()))
+
+        run = run_watching(config, tmp_path, 10, clean_env(BINANCE_KEYS), revoke)
+        orders_after = fake.engine.all_orders()[revoked[0] :] if revoked else ()
+    data, output = run.summary, run.output
+    assert revoked, output[-3000:]
+    assert {name: a["restarts"] for name, a in data["actors"].items()} == dict.fromkeys(data["actors"], 0)
+    assert not data["kill_switch"] and data["venues"]["binance"]["auth_failed"], output[-3000:]
+    assert "ERROR" in output and "rejects our keys" in output
+    assert not any(
+        o.side is Side.BUY for o in orders_after
+    )  # no entry reached the venue after the revocation
