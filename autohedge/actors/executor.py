@@ -65,7 +65,7 @@ from autohedge.core.messages import (
     UserStreamStatus,
 )
 from autohedge.core.ports import Exchange
-from autohedge.core.pushback import entry_is_stale, is_pushback, retry_delay_s
+from autohedge.core.pushback import entry_is_stale, entry_side_retry_delay_s, is_pushback
 from autohedge.core.ratelimit import SymbolRateLimiter
 from autohedge.core.risk import size_entry
 from autohedge.core.types import OrderPurpose, OrderStatus, Side, quote_of
@@ -202,7 +202,8 @@ class ExecutorActor(SupervisedActor):
     # -- venue pushback -------------------------------------------------------------------------------
 
     def _retry_in_s(self, error: VenueError | None, *, priority: bool) -> float:
-        return retry_delay_s(self._exchange.request_budget.wait_s(priority=priority), error)
+        """Entry-side work goes after the monitor's exits once the venue allows (``core.pushback``)."""
+        return entry_side_retry_delay_s(self._exchange.request_budget.wait_s(priority=priority), error)
 
     def _venue_refused(self, signal: Signal, error: VenueError | None) -> None:
         """The venue refuses now: the entry waits (newest signal per symbol) for a timer at the time the

@@ -14,12 +14,14 @@ from autohedge.core.clock import NS_PER_S
 from autohedge.core.errors import FatalVenueError, OutcomeUnknown, RetryableError, VenueError
 
 __all__ = [
+    "ENTRY_SIDE_GRACE_S",
     "MIN_RETRY_S",
     "PendingAction",
     "PendingKind",
     "attempt_counts",
     "due_in_order",
     "entry_is_stale",
+    "entry_side_retry_delay_s",
     "is_pushback",
     "retry_delay_s",
 ]
@@ -73,6 +75,16 @@ def retry_delay_s(
     if isinstance(error, FatalVenueError):
         wait = max(wait, auth_retry_s)
     return max(wait, MIN_RETRY_S)
+
+
+ENTRY_SIDE_GRACE_S = 0.25
+"""Entry-side work (placing a waiting entry, cancelling an entry) retries this long after the venue
+allows sending again, so the monitor's protective sells and exits reach the venue first."""
+
+
+def entry_side_retry_delay_s(venue_wait_s: float, error: VenueError | None = None) -> float:
+    """When the executor retries: after the venue allows, and after the exits that were waiting too."""
+    return retry_delay_s(venue_wait_s, error) + ENTRY_SIDE_GRACE_S
 
 
 def entry_is_stale(signal_ts_ns: int, now_ns: int, max_age_s: float) -> bool:

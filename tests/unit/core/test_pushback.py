@@ -13,12 +13,14 @@ from autohedge.core.errors import (
     VenueUnavailable,
 )
 from autohedge.core.pushback import (
+    ENTRY_SIDE_GRACE_S,
     MIN_RETRY_S,
     PendingAction,
     PendingKind,
     attempt_counts,
     due_in_order,
     entry_is_stale,
+    entry_side_retry_delay_s,
     is_pushback,
     retry_delay_s,
 )
@@ -74,3 +76,7 @@ def test_orphan_attempt_not_spent_while_the_venue_refuses_or_on_pushback() -> No
     assert not attempt_counts(0.0, OutcomeUnknown("timeout"))
     assert attempt_counts(0.0, OrderRejected("insufficient qty"))
     assert attempt_counts(0.0, None)
+
+
+def test_entry_side_retries_come_after_the_exits_when_the_venue_allows() -> None:
+    assert entry_side_retry_delay_s(20.0) == retry_delay_s(20.0) + ENTRY_SIDE_GRACE_S > retry_delay_s(20.0)
