@@ -81,8 +81,9 @@ class BanDrill:
 def assert_held_is_covered(engine: PaperEngine, symbols: list[str], output: str) -> None:
     """On the venue itself: every holding above the lot step has resting sells, never more than held."""
     for position in engine.positions(symbols):
-        if position.qty < LOT:
-            continue  # dust below the lot step cannot be sold
+        rules, bid = engine.symbol_rules(position.symbol), engine.best_quote(position.symbol).bid
+        if position.qty < LOT or position.qty * bid < rules.min_notional:
+            continue  # dust below the lot step or the minimum order value cannot be sold
         sells = [o for o in engine.open_orders(position.symbol) if o.side is Side.SELL]
         assert sells, f"{position.symbol}: {position.qty} held without an exit\n{output[-6000:]}"
         assert max(o.qty - o.filled_qty for o in sells) <= position.qty
@@ -213,7 +214,10 @@ def test_paper_run_with_a_rate_limit_every_7th_call_restarts_nothing(tmp_path: P
 def test_binance_keys_revoked_during_a_run_stop_entries_loudly_without_restarts(tmp_path: Path) -> None:
     with FakeBinance(symbols=["BTC/USDT"]) as fake, Market(fake.push_quote, "BTC/USDT", seed=3):
         config = venue_config(
-            tmp_path, "binance", ["BTC/USDT"], {"rest_url": fake.rest_url, "ws_url": fake.ws_url}
+            tmp_path,
+            "binance",
+            ["BTC/USDT"],
+            {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url},
         )
         revoked: list[int] = []
 
