@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 
 import pytest
 from pydantic import SecretStr
@@ -53,8 +54,10 @@ def dump_dom(url: str) -> str:
     return result.stdout
 
 
-def test_page_shows_positions_actors_and_events_of_a_running_engine(make_harness) -> None:  # type: ignore[no-untyped-def]
-    h: Harness = make_harness().start()
+def test_page_shows_positions_actors_and_events_of_a_running_engine(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness().start()
     h.trigger_buy("BTC/USDT")
     wait_for(lambda: h.is_protected("BTC/USDT"))
     exit_id = h.held("BTC/USDT").exit_order_ids[0]
@@ -74,8 +77,8 @@ def test_page_shows_positions_actors_and_events_of_a_running_engine(make_harness
     assert "unauthorized" not in dom
 
 
-def test_page_without_token_explains_how_to_get_in(make_harness) -> None:  # type: ignore[no-untyped-def]
-    h: Harness = make_harness().start()
+def test_page_without_token_explains_how_to_get_in(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness().start()
     server = ApiServer(
         create_app(EngineController(h.engine), token=SecretStr(TOKEN), token_env="AUTOHEDGE_API_TOKEN"),
         host="127.0.0.1",

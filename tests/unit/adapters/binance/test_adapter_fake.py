@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from autohedge.adapters.binance.adapter import BinanceExchange, create_exchange, create_stream_factory
 from autohedge.core.clock import RealClock
-from autohedge.core.config import Secrets, parse_config
+from autohedge.core.config import AppConfig, Secrets, parse_config
 from autohedge.core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited, VenueUnavailable
 from autohedge.core.messages import OrderRequest
 from autohedge.core.ports import MarketStream
@@ -30,7 +30,7 @@ def fake() -> Iterator[FakeBinance]:
         yield server
 
 
-def config(fake: FakeBinance, timeout_s: float = 5.0):  # type: ignore[no-untyped-def]
+def config(fake: FakeBinance, timeout_s: float = 5.0) -> AppConfig:
     return parse_config(
         {
             "exchange": {"venue": "binance", "market_data": "binance"},
@@ -140,7 +140,7 @@ def test_adapter_exit_fill_reports_base_fee_from_trades(fake: FakeBinance) -> No
     assert filled.status is OrderStatus.FILLED and filled.fee == D("0.00001") and filled.fee_asset == "BTC"
 
 
-def connected_stream(fake: FakeBinance) -> tuple[object, QueueSink]:
+def connected_stream(fake: FakeBinance) -> tuple[MarketStream, QueueSink]:
     stream = create_stream_factory(config(fake), RealClock())()
     sink = QueueSink()
     stream.start(["BTC/USDT", "ETH/USDT"], sink)
@@ -160,7 +160,7 @@ def test_stream_book_tickers_become_quotes(fake: FakeBinance) -> None:
     stream, sink = connected_stream(fake)
     fake.push_quote("ETH/USDT", D("3000.1"), D("3000.2"))
     quote = sink.quotes.get(timeout=5)
-    stream.stop()  # type: ignore[attr-defined]
+    stream.stop()
     assert (quote.symbol, quote.bid, quote.ask, quote.venue) == (
         "ETH/USDT",
         D("3000.1"),
@@ -175,14 +175,14 @@ def test_stream_malformed_frame_is_counted_then_quotes_keep_flowing(fake: FakeBi
     fake.push_quote("BTC/USDT", D(50001), D(50002))
     assert sink.malformed.get(timeout=5).startswith("binance frame is not JSON")
     assert sink.quotes.get(timeout=5).bid == D(50001)
-    stream.stop()  # type: ignore[attr-defined]
+    stream.stop()
 
 
 def test_stream_dropped_socket_reports_disconnected(fake: FakeBinance) -> None:
     stream, sink = connected_stream(fake)
     fake.drop_clients()
     assert "closed" in sink.disconnected.get(timeout=5)
-    stream.stop()  # type: ignore[attr-defined]
+    stream.stop()
 
 
 def test_stream_reconnect_during_a_ban_spends_no_rest_and_streams_again(fake: FakeBinance) -> None:

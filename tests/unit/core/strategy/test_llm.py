@@ -47,7 +47,9 @@ def context(position: str = "0", hft: Signal | None = None) -> LlmContext:
 
 def reply(action: str = "buy", confidence: str = "0.9", **kw: str | None) -> LlmSignalReply:
     fields = {k: (D(v) if v is not None else None) for k, v in kw.items()}
-    return LlmSignalReply(action=action, confidence=D(confidence), reasoning="r", **fields)  # type: ignore[arg-type]
+    return LlmSignalReply.model_validate(
+        {"action": action, "confidence": D(confidence), "reasoning": "r", **fields}
+    )
 
 
 def test_build_messages_carries_quotes_position_limits_and_hybrid_question() -> None:
