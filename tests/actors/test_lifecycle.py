@@ -10,9 +10,10 @@ import pykka
 
 from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.app import Engine
+from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import ManualClock
 from autohedge.core.messages import OrderRequest
-from autohedge.core.types import OrderStatus, Side
+from autohedge.core.types import OrderPurpose, OrderStatus, Side
 from tests.actors.harness import Harness, make_config, wait_for
 
 
@@ -38,7 +39,7 @@ def test_engine_stop_cancels_open_entries_never_exits(make_harness: Callable[...
     )
     paper.submit_order(
         OrderRequest(
-            client_order_id="ah-e1-0",
+            client_order_id=ClientId("ah", OrderPurpose.ENTRY, 1).encode(),
             symbol="BTC/USDT",
             side=Side.BUY,
             qty=Decimal("0.001"),
@@ -47,13 +48,27 @@ def test_engine_stop_cancels_open_entries_never_exits(make_harness: Callable[...
     )  # an entry left resting
     paper.submit_order(
         OrderRequest(
-            client_order_id="ah-t1-0", symbol="ETH/USDT", side=Side.SELL, qty=Decimal(1), price=Decimal(5000)
+            client_order_id=ClientId("ah", OrderPurpose.TAKE_PROFIT, 1).encode(),
+            symbol="ETH/USDT",
+            side=Side.SELL,
+            qty=Decimal(1),
+            price=Decimal(5000),
         )
     )  # an exit
     h = make_harness(engine=paper).start()
-    assert [e.client_order_id for e in h.executor_snapshot().entries] == ["ah-e1-0"]
+    assert [e.client_order_id for e in h.executor_snapshot().entries] == [
+        ClientId("ah", OrderPurpose.ENTRY, 1).encode()
+    ]
 
     h.engine.stop(cancel_entries=True)
 
-    assert paper.get_order("BTC/USDT", client_order_id="ah-e1-0").status is OrderStatus.CANCELED
-    assert paper.get_order("ETH/USDT", client_order_id="ah-t1-0").status is OrderStatus.NEW
+    assert (
+        paper.get_order("BTC/USDT", client_order_id=ClientId("ah", OrderPurpose.ENTRY, 1).encode()).status
+        is OrderStatus.CANCELED
+    )
+    assert (
+        paper.get_order(
+            "ETH/USDT", client_order_id=ClientId("ah", OrderPurpose.TAKE_PROFIT, 1).encode()
+        ).status
+        is OrderStatus.NEW
+    )

@@ -16,6 +16,7 @@ from autohedge.api.models import (
 )
 from autohedge.core.actor_names import EXECUTOR, ActorKind
 from autohedge.core.child_states import ChildState
+from autohedge.core.client_ids import ClientId
 from autohedge.core.gates import Gate
 from autohedge.core.types import OrderPurpose
 
@@ -51,7 +52,10 @@ class FakeEngineControl:
                 entry_price=Decimal(100),
                 take_profit=Decimal(101),
                 stop_loss=Decimal(99),
-                exit_order_ids=["ah-t1-0", "ah-s1-0"],
+                exit_order_ids=[
+                    ClientId("ah", OrderPurpose.TAKE_PROFIT, 1).encode(),
+                    ClientId("ah", OrderPurpose.STOP_LOSS, 1).encode(),
+                ],
                 protected=True,
                 last_price=Decimal("100.5"),
                 unrealized_pnl=Decimal("0.25"),
@@ -61,7 +65,7 @@ class FakeEngineControl:
     def orders(self) -> list[OrderView]:
         return [
             OrderView(
-                client_order_id="ah-t1-0",
+                client_order_id=ClientId("ah", OrderPurpose.TAKE_PROFIT, 1).encode(),
                 venue_order_id="P2",
                 symbol="BTC/USDT",
                 side="sell",

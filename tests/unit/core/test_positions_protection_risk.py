@@ -2,6 +2,7 @@ from decimal import Decimal
 
 import pytest
 
+from autohedge.core.client_ids import ClientId
 from autohedge.core.config import SymbolParams
 from autohedge.core.errors import InsufficientBalance, OrderRefused
 from autohedge.core.messages import EntryProtection, OrderFilled, SymbolRules
@@ -22,7 +23,7 @@ RULES = SymbolRules(
 def fill(qty: str, price: str, fee: str = "0", fee_asset: str = "BTC", side: Side = Side.BUY) -> OrderFilled:
     return OrderFilled(
         symbol="BTC/USDT",
-        client_order_id="ah-e1-0",
+        client_order_id=ClientId("ah", OrderPurpose.ENTRY, 1).encode(),
         venue_order_id="1",
         side=side,
         purpose=OrderPurpose.ENTRY,

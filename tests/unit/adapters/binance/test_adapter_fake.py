@@ -11,6 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from autohedge.adapters.binance.adapter import BinanceExchange, create_exchange, create_stream_factory
+from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import RealClock
 from autohedge.core.config import AppConfig, Secrets, parse_config
 from autohedge.core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited, VenueUnavailable
@@ -48,7 +49,10 @@ def exchange(fake: FakeBinance, *, key: str = API_KEY, timeout_s: float = 5.0) -
 
 
 def order(
-    coid: str = "ah-e1-0", qty: str = "0.01", price: str = "49000", purpose: OrderPurpose = OrderPurpose.ENTRY
+    coid: str = ClientId("ah", OrderPurpose.ENTRY, 1).encode(),
+    qty: str = "0.01",
+    price: str = "49000",
+    purpose: OrderPurpose = OrderPurpose.ENTRY,
 ) -> OrderRequest:
     return OrderRequest(
         client_order_id=coid, symbol="BTC/USDT", side=Side.BUY, qty=D(qty), price=D(price), purpose=purpose
@@ -62,7 +66,7 @@ def test_adapter_orders_arrive_signed_with_decimal_strings(fake: FakeBinance) ->
     assert (
         params["price"] == "49000.1"
         and params["quantity"] == "0.01"
-        and params["newClientOrderId"] == "ah-e1-0"
+        and params["newClientOrderId"] == ClientId("ah", OrderPurpose.ENTRY, 1).encode()
     )
     assert params["type"] == "LIMIT" and params["timeInForce"] == "GTC" and "signature" in params
 
@@ -74,7 +78,7 @@ def test_adapter_lost_response_is_outcome_unknown_and_the_order_is_found_not_dup
     fake.faults.lose_next_order_response = True
     with pytest.raises(OutcomeUnknown):
         ex.submit_order(order())
-    found = ex.get_order("BTC/USDT", client_order_id="ah-e1-0")
+    found = ex.get_order("BTC/USDT", client_order_id=ClientId("ah", OrderPurpose.ENTRY, 1).encode())
     assert found.status is OrderStatus.NEW
     assert len(fake.engine.all_orders()) == 1
 
