@@ -11,6 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from autohedge.core.actor_names import EXECUTOR, MONITOR
+from autohedge.core.child_states import ChildState
 from autohedge.core.client_ids import ClientId
 from autohedge.core.config import PaperFaults
 from autohedge.core.errors import RateLimited
@@ -87,7 +88,7 @@ def test_executor_start_refused_by_the_venue_is_no_crash_and_rereads_later(
 
     wait_for(lambda: h.exchange.calls.count("open_orders") >= 3, what="open entries re-read")
     wait_for(lambda: h.engine.view().reconciled, what="reconciled after the ban")
-    assert h.child(EXECUTOR).state == "running" and no_restarts(h)
+    assert h.child(EXECUTOR).state is ChildState.RUNNING and no_restarts(h)
 
 
 def test_reconcile_refused_is_retried_when_the_venue_allows(make_harness: Callable[..., Harness]) -> None:
@@ -97,7 +98,7 @@ def test_reconcile_refused_is_retried_when_the_venue_allows(make_harness: Callab
 
     h.start(reconciled=False)
     h.settle()
-    assert not h.engine.view().reconciled and h.child(MONITOR).state == "running"
+    assert not h.engine.view().reconciled and h.child(MONITOR).state is ChildState.RUNNING
 
     h.advance(5.0)
 
