@@ -7,8 +7,6 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from loguru import logger
-
 from autohedge.adapters.alpaca.constants import (
     CAPABILITIES,
     REQUESTS_PER_MINUTE,
@@ -42,7 +40,7 @@ from autohedge.core.messages import (
 )
 from autohedge.core.ports import Capabilities, MarketStream
 from autohedge.core.ratelimit import RequestBudget
-from autohedge.core.risk import rule_violations
+from autohedge.core.risk import refuse_rule_violations
 from autohedge.core.types import OrderType
 from autohedge.core.types import decimal_str as fmt
 
@@ -100,11 +98,7 @@ class AlpacaExchange:
 
     def _check(self, symbol: str, qty: Decimal, *prices: Decimal) -> None:
         """Refuse before sending what the venue's rules would reject."""
-        problems = rule_violations(self.symbol_rules(symbol), qty, *prices)
-        if problems:
-            message = f"alpaca {symbol}: " + "; ".join(problems)
-            logger.warning("order refused before sending: {}", message)
-            raise OrderRefused(message)
+        refuse_rule_violations(VENUE, symbol, self.symbol_rules(symbol), qty, *prices)
 
     def submit_order(self, request: OrderRequest) -> OrderSnapshot:
         symbols = self._load()

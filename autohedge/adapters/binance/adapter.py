@@ -6,8 +6,6 @@ import threading
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-from loguru import logger
-
 from autohedge.adapters.binance.constants import (
     CAPABILITIES,
     REQUEST_WEIGHT_PER_MINUTE,
@@ -38,7 +36,7 @@ from autohedge.core.messages import (
 )
 from autohedge.core.ports import Capabilities, MarketStream
 from autohedge.core.ratelimit import RequestBudget
-from autohedge.core.risk import rule_violations
+from autohedge.core.risk import refuse_rule_violations
 from autohedge.core.types import OrderType, base_of
 from autohedge.core.types import decimal_str as fmt
 
@@ -91,11 +89,7 @@ class BinanceExchange:
 
     def _check(self, symbol: str, qty: Decimal, *prices: Decimal) -> None:
         """Refuse before sending what the venue's rules would reject."""
-        problems = rule_violations(self.symbol_rules(symbol), qty, *prices)
-        if problems:
-            message = f"binance {symbol}: " + "; ".join(problems)
-            logger.warning("order refused before sending: {}", message)
-            raise OrderRefused(message)
+        refuse_rule_violations(VENUE, symbol, self.symbol_rules(symbol), qty, *prices)
 
     def _order(self, order: BinanceOrder, symbol: str) -> OrderSnapshot:
         fee, fee_asset = Decimal(0), ""
