@@ -18,6 +18,7 @@ from autohedge.core.errors import RateLimited
 from autohedge.core.messages import ClosePosition, OrderFilled
 from autohedge.core.types import OrderPurpose, OrderStatus, Side
 from tests.actors.harness import Harness, make_config, wait_for
+from tests.ids import PREFIX, entry_id
 
 SYMBOL = "BTC/USDT"
 
@@ -219,12 +220,12 @@ def test_paper_rate_limit_every_seventh_call_restarts_nothing(make_harness: Call
     )
 
 
-NEW_ENTRY_ID = ClientId("ah", OrderPurpose.ENTRY, 10**9).encode()
+NEW_ENTRY_ID = entry_id(10**9)
 """An entry this process placed (a key no test run reaches) whose fill arrives during a close."""
 
 
 def is_close(client_order_id: str) -> bool:
-    ours = ClientId.ours(client_order_id, "ah")
+    ours = ClientId.ours(client_order_id, PREFIX)
     return ours is not None and ours.purpose is OrderPurpose.CLOSE
 
 

@@ -13,6 +13,7 @@ from autohedge.core.actor_names import parse_actor_name
 from autohedge.core.child_states import ChildState
 from autohedge.core.client_ids import ClientId
 from autohedge.core.gates import Gate
+from tests.ids import PREFIX
 
 REPO = Path(__file__).resolve().parents[2]
 EXEMPT = {
@@ -26,8 +27,6 @@ EXEMPT = {
     "tests/unit/core/test_client_ids.py",
     "tests/unit/test_vocabulary.py",
 }
-PREFIX = "ah"
-"""The client id prefix the tests and the default config use."""
 _WORD = re.compile(r"[a-z_]+(:.+)?")
 
 
@@ -55,9 +54,13 @@ def _not_names(tree: ast.AST) -> set[int]:
     return skip
 
 
+AMBIGUOUS = {"stopped"}
+"""Words other vocabularies share: ``stopped`` is also a venue's order status and an event kind."""
+
+
 def _spelled_name(text: str) -> str | None:
     """What kind of cross-package name ``text`` spells, if any."""
-    if _WORD.fullmatch(text):
+    if _WORD.fullmatch(text) and text not in AMBIGUOUS:
         for kind, decode in (("entry gate", Gate.decode), ("actor name", parse_actor_name)):
             try:
                 decode(text)

@@ -2,7 +2,6 @@ from decimal import Decimal
 
 import pytest
 
-from autohedge.core.client_ids import ClientId
 from autohedge.core.config import SymbolParams
 from autohedge.core.errors import InsufficientBalance, OrderRefused
 from autohedge.core.messages import EntryProtection, OrderFilled, SymbolRules
@@ -10,6 +9,7 @@ from autohedge.core.positions import Holding, net_base_qty
 from autohedge.core.protection import exit_prices, exit_qty
 from autohedge.core.risk import refuse_rule_violations, size_entry
 from autohedge.core.types import OrderPurpose, Side
+from tests.ids import entry_id
 
 RULES = SymbolRules(
     symbol="BTC/USDT",
@@ -23,7 +23,7 @@ RULES = SymbolRules(
 def fill(qty: str, price: str, fee: str = "0", fee_asset: str = "BTC", side: Side = Side.BUY) -> OrderFilled:
     return OrderFilled(
         symbol="BTC/USDT",
-        client_order_id=ClientId("ah", OrderPurpose.ENTRY, 1).encode(),
+        client_order_id=entry_id(1),
         venue_order_id="1",
         side=side,
         purpose=OrderPurpose.ENTRY,

@@ -11,14 +11,14 @@ import pytest
 from pydantic import SecretStr
 
 from autohedge.adapters.alpaca.adapter import AlpacaExchange, create_exchange, create_stream_factory
-from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import RealClock
 from autohedge.core.config import AppConfig, Secrets, parse_config
 from autohedge.core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited, VenueUnavailable
 from autohedge.core.messages import OrderRequest
-from autohedge.core.types import OrderPurpose, OrderStatus, Side
+from autohedge.core.types import OrderStatus, Side
 from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
 from tests.fakes.sink import QueueSink
+from tests.ids import entry_id
 
 D = Decimal
 
@@ -60,7 +60,7 @@ def exchange(fake: FakeAlpaca, *, key: str = KEY_ID, timeout_s: float = 5.0) -> 
 
 
 def buy(
-    coid: str = ClientId("ah", OrderPurpose.ENTRY, 1).encode(),
+    coid: str = entry_id(1),
     symbol: str = "BTC/USD",
     qty: str = "0.01",
     price: str = "59000",
@@ -78,7 +78,7 @@ def test_adapter_crypto_order_body_uses_slash_symbol_and_strings(fake: FakeAlpac
         "type": "limit",
         "time_in_force": "gtc",
         "limit_price": "59000.1",
-        "client_order_id": ClientId("ah", OrderPurpose.ENTRY, 1).encode(),
+        "client_order_id": entry_id(1),
     }
 
 
@@ -105,20 +105,14 @@ def test_adapter_lost_response_then_lookup_by_client_id_finds_it(fake: FakeAlpac
     fake.faults.lose_next_order_response = True
     with pytest.raises(OutcomeUnknown):
         ex.submit_order(buy())
-    assert (
-        ex.get_order("BTC/USD", client_order_id=ClientId("ah", OrderPurpose.ENTRY, 1).encode()).status
-        is OrderStatus.NEW
-    )
+    assert ex.get_order("BTC/USD", client_order_id=entry_id(1)).status is OrderStatus.NEW
     assert len(fake.engine.all_orders()) == 1
 
 
 def test_adapter_cancel_is_204_then_read_back(fake: FakeAlpaca) -> None:
     ex = exchange(fake)
     placed = ex.submit_order(buy())
-    assert (
-        ex.cancel_order("BTC/USD", client_order_id=ClientId("ah", OrderPurpose.ENTRY, 1).encode()).status
-        is OrderStatus.CANCELED
-    )
+    assert ex.cancel_order("BTC/USD", client_order_id=entry_id(1)).status is OrderStatus.CANCELED
     assert placed.venue_order_id.count("-") == 4  # a uuid
 
 

@@ -11,7 +11,6 @@ import pytest
 from pydantic import SecretStr
 
 from autohedge.adapters.binance.adapter import BinanceExchange, create_exchange, create_stream_factory
-from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import RealClock
 from autohedge.core.config import AppConfig, Secrets, parse_config
 from autohedge.core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited, VenueUnavailable
@@ -20,6 +19,7 @@ from autohedge.core.ports import MarketStream
 from autohedge.core.types import OrderPurpose, OrderStatus, Side
 from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
 from tests.fakes.sink import QueueSink
+from tests.ids import entry_id
 
 D = Decimal
 
@@ -49,7 +49,7 @@ def exchange(fake: FakeBinance, *, key: str = API_KEY, timeout_s: float = 5.0) -
 
 
 def order(
-    coid: str = ClientId("ah", OrderPurpose.ENTRY, 1).encode(),
+    coid: str = entry_id(1),
     qty: str = "0.01",
     price: str = "49000",
     purpose: OrderPurpose = OrderPurpose.ENTRY,
@@ -66,7 +66,7 @@ def test_adapter_orders_arrive_signed_with_decimal_strings(fake: FakeBinance) ->
     assert (
         params["price"] == "49000.1"
         and params["quantity"] == "0.01"
-        and params["newClientOrderId"] == ClientId("ah", OrderPurpose.ENTRY, 1).encode()
+        and params["newClientOrderId"] == entry_id(1)
     )
     assert params["type"] == "LIMIT" and params["timeInForce"] == "GTC" and "signature" in params
 
@@ -78,7 +78,7 @@ def test_adapter_lost_response_is_outcome_unknown_and_the_order_is_found_not_dup
     fake.faults.lose_next_order_response = True
     with pytest.raises(OutcomeUnknown):
         ex.submit_order(order())
-    found = ex.get_order("BTC/USDT", client_order_id=ClientId("ah", OrderPurpose.ENTRY, 1).encode())
+    found = ex.get_order("BTC/USDT", client_order_id=entry_id(1))
     assert found.status is OrderStatus.NEW
     assert len(fake.engine.all_orders()) == 1
 
