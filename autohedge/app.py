@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pykka
 from loguru import logger
@@ -49,6 +50,9 @@ from autohedge.core.metrics import Metrics
 from autohedge.core.ports import Exchange, MarketStream, UserStream
 from autohedge.core.ratelimit import SymbolRateLimiter, VenueStatus
 from autohedge.core.strategy.llm import LlmOutcome, LlmThrottle
+
+if TYPE_CHECKING:  # imported at run time only when an LLM strategy is configured
+    from autohedge.adapters.openai.gateway import LlmGateway
 
 __all__ = [
     "Engine",
@@ -160,7 +164,7 @@ def build_user_stream_factory(
     return lambda: create(config, secrets, clock, exchange)
 
 
-def build_llm_gateway(config: AppConfig, *, clock: Clock, base_dir: Path) -> Any:
+def build_llm_gateway(config: AppConfig, *, clock: Clock, base_dir: Path) -> LlmGateway:
     """The model client (live, recording, or replaying a recording) behind a throttled gateway."""
     from autohedge.adapters.openai.client import ChatClient, OpenAIChatClient, api_key_from_env
     from autohedge.adapters.openai.gateway import LlmGateway
@@ -243,19 +247,19 @@ class Engine:
         else:
             self.source_name = config.exchange.market_data
         self._stream_factory = stream_factory
-        self.llm_gateway: Any = None
+        self.llm_gateway: LlmGateway | None = None
         if source_factory is None:
             if config.strategy == "hft":
                 source_factory = lambda symbol: HftSignalSource(symbol, config.hft, clock)  # noqa: E731
             else:
-                self.llm_gateway = build_llm_gateway(config, clock=clock, base_dir=base)
-                source_factory = self._llm_source
+                gateway = self.llm_gateway = build_llm_gateway(config, clock=clock, base_dir=base)
+                source_factory = functools.partial(self._llm_source, gateway=gateway)
         self._source_factory = source_factory
         self._rng = rng
         self._supervisor: pykka.ActorRef[Any] | None = None
         self.started_ns = clock.monotonic_ns()
 
-    def _llm_source(self, symbol: str) -> SignalSource:
+    def _llm_source(self, symbol: str, *, gateway: LlmGateway) -> SignalSource:
         directory, exchange = self.parts.directory, self.parts.exchange
 
         def deliver(outcome: LlmOutcome) -> None:
@@ -268,7 +272,7 @@ class Engine:
         return LlmSignalSource(
             symbol,
             config=self.config,
-            gateway=self.llm_gateway,
+            gateway=gateway,
             clock=self.parts.clock,
             deliver=deliver,
             position_of=position_of,

@@ -146,7 +146,7 @@ def trial_throughput(seconds: float, rate_per_s: float | None, n_symbols: int = 
     metrics = run.engine.parts.metrics
     sink = run.stream.sink
     assert sink is not None
-    max_depth: dict[str, int] = {"strategies": 0, "executor": 0, "monitor": 0}
+    max_depth: dict[str, int] = {"strategies": 0, EXECUTOR: 0, MONITOR: 0}
     stop_sampling = threading.Event()
 
     def sample() -> None:
@@ -156,8 +156,8 @@ def trial_throughput(seconds: float, rate_per_s: float | None, n_symbols: int = 
                 max_depth["strategies"],
                 max((d for n, d in depths.items() if kind_of(n) is ActorKind.STRATEGY), default=0),
             )
-            max_depth["executor"] = max(max_depth["executor"], depths.get(EXECUTOR, 0))
-            max_depth["monitor"] = max(max_depth["monitor"], depths.get(MONITOR, 0))
+            max_depth[EXECUTOR] = max(max_depth[EXECUTOR], depths.get(EXECUTOR, 0))
+            max_depth[MONITOR] = max(max_depth[MONITOR], depths.get(MONITOR, 0))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -186,8 +186,8 @@ def trial_throughput(seconds: float, rate_per_s: float | None, n_symbols: int = 
         "offered_per_s": pushed / elapsed,
         "decided_share": (pushed - conflated) / pushed if pushed else 0.0,
         "max_strategy_inbox": float(max_depth["strategies"]),
-        "max_executor_inbox": float(max_depth["executor"]),
-        "max_monitor_inbox": float(max_depth["monitor"]),
+        "max_executor_inbox": float(max_depth[EXECUTOR]),
+        "max_monitor_inbox": float(max_depth[MONITOR]),
     }
 
 

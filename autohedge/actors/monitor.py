@@ -27,6 +27,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -75,6 +76,7 @@ from autohedge.core.ports import Exchange
 from autohedge.core.positions import Holding
 from autohedge.core.protection import (
     STOP_LIMIT_SLIPPAGE,
+    ExitPrices,
     ProtectionPlan,
     exit_prices,
     exit_qty,
@@ -651,7 +653,7 @@ class PositionMonitorActor(SupervisedActor):
         quote = self._last_quote.get(pos.symbol)
         return quote.bid if quote is not None else None
 
-    def _prices_for(self, pos: TrackedPosition, rules: SymbolRules):  # type: ignore[no-untyped-def]
+    def _prices_for(self, pos: TrackedPosition, rules: SymbolRules) -> ExitPrices | None:
         reference = self._reference_price(pos)
         if reference is None:
             return None
@@ -790,7 +792,7 @@ class PositionMonitorActor(SupervisedActor):
         if quote is not None:
             self._guard_stop(pos, quote)
 
-    def _submit_exit(self, pos: TrackedPosition, ids: tuple[str, ...], submit) -> None:  # type: ignore[no-untyped-def]
+    def _submit_exit(self, pos: TrackedPosition, ids: tuple[str, ...], submit: Callable[[], object]) -> None:
         """Submit; on an unknown outcome ask the venue for the id before trying once more. If that
         cannot be settled now (the venue refuses or stays silent), the ids are kept as uncertain exits:
         the retry cancels them (an unknown id is answered, harmless) before placing anew, so two exits

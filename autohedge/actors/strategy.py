@@ -95,7 +95,7 @@ class LlmSignalSource:
             hft_signal = self._hft.on_quote(quote)
             if hft_signal is None:
                 return None
-        elif len(self._quotes) < self._quotes.maxlen:  # type: ignore[operator]
+        elif len(self._quotes) < self._config.hft.lookback_periods:
             return None
         qty, entry = self._position_of(self._symbol)
         context = LlmContext(

@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 import pykka
@@ -114,7 +115,8 @@ class ChildView:
 @dataclass(frozen=True)
 class SupervisorView:
     children: tuple[ChildView, ...]
-    gates: dict[Gate, str]
+    gates: Mapping[Gate, str]
+    """Closed entry gates and why."""
     parked_symbols: tuple[str, ...]
     degraded_venues: tuple[str, ...]
     kill_switch: bool
@@ -444,7 +446,7 @@ class Supervisor(pykka.ThreadingActor):
         )
         return SupervisorView(
             children=children,
-            gates=dict(self._gates),
+            gates=MappingProxyType(dict(self._gates)),
             parked_symbols=tuple(
                 sorted(c.spec.symbol or "" for c in self._children.values() if c.state is ChildState.PARKED)
             ),

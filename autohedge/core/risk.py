@@ -13,7 +13,17 @@ from autohedge.core.errors import InsufficientBalance, OrderRefused
 from autohedge.core.messages import SymbolRules
 from autohedge.core.types import quantize_down
 
-__all__ = ["EntrySize", "rule_violations", "size_entry"]
+__all__ = ["EntrySize", "refuse_rule_violations", "rule_violations", "size_entry"]
+
+
+def refuse_rule_violations(
+    venue: str, symbol: str, rules: SymbolRules, qty: Decimal, *prices: Decimal
+) -> None:
+    """Raise ``OrderRefused`` naming every problem when the venue would reject the order: an adapter
+    refuses it before sending (the caller records the refusal)."""
+    problems = rule_violations(rules, qty, *prices)
+    if problems:
+        raise OrderRefused(f"{venue} {symbol}: " + "; ".join(problems))
 
 
 def rule_violations(rules: SymbolRules, qty: Decimal, *prices: Decimal) -> list[str]:

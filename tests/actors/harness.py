@@ -15,6 +15,7 @@ from typing import Any
 
 import pykka
 
+from autohedge.actors.directory import Directory
 from autohedge.actors.executor import ExecutorView
 from autohedge.actors.monitor import MonitoredPosition
 from autohedge.actors.protocol import Barrier, GetSnapshot
@@ -36,6 +37,7 @@ from autohedge.core.actor_names import (
 from autohedge.core.clock import ManualClock
 from autohedge.core.config import AppConfig, PaperFaults, parse_config
 from autohedge.core.messages import Quote
+from autohedge.core.metrics import Metrics
 from autohedge.core.ports import QuoteSink
 from tests.actors.proxies import FaultyExchange
 
@@ -163,11 +165,11 @@ class Harness:
         return self
 
     @property
-    def directory(self):  # type: ignore[no-untyped-def]
+    def directory(self) -> Directory:
         return self.engine.parts.directory
 
     @property
-    def metrics(self):  # type: ignore[no-untyped-def]
+    def metrics(self) -> Metrics:
         return self.engine.parts.metrics
 
     def quote(self, symbol: str, bid: str, ask: str, *, wait: bool = True) -> None:

@@ -12,8 +12,9 @@ from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.app import Engine
 from autohedge.core.clock import ManualClock
 from autohedge.core.messages import OrderRequest
-from autohedge.core.types import OrderStatus, Side
+from autohedge.core.types import OrderPurpose, OrderStatus, Side
 from tests.actors.harness import Harness, make_config, wait_for
+from tests.ids import entry_id, our_id
 
 
 def test_engine_stop_leaves_no_threads_behind() -> None:
@@ -38,7 +39,7 @@ def test_engine_stop_cancels_open_entries_never_exits(make_harness: Callable[...
     )
     paper.submit_order(
         OrderRequest(
-            client_order_id="ah-e1-0",
+            client_order_id=entry_id(1),
             symbol="BTC/USDT",
             side=Side.BUY,
             qty=Decimal("0.001"),
@@ -47,13 +48,20 @@ def test_engine_stop_cancels_open_entries_never_exits(make_harness: Callable[...
     )  # an entry left resting
     paper.submit_order(
         OrderRequest(
-            client_order_id="ah-t1-0", symbol="ETH/USDT", side=Side.SELL, qty=Decimal(1), price=Decimal(5000)
+            client_order_id=our_id(OrderPurpose.TAKE_PROFIT, 1),
+            symbol="ETH/USDT",
+            side=Side.SELL,
+            qty=Decimal(1),
+            price=Decimal(5000),
         )
     )  # an exit
     h = make_harness(engine=paper).start()
-    assert [e.client_order_id for e in h.executor_snapshot().entries] == ["ah-e1-0"]
+    assert [e.client_order_id for e in h.executor_snapshot().entries] == [entry_id(1)]
 
     h.engine.stop(cancel_entries=True)
 
-    assert paper.get_order("BTC/USDT", client_order_id="ah-e1-0").status is OrderStatus.CANCELED
-    assert paper.get_order("ETH/USDT", client_order_id="ah-t1-0").status is OrderStatus.NEW
+    assert paper.get_order("BTC/USDT", client_order_id=entry_id(1)).status is OrderStatus.CANCELED
+    assert (
+        paper.get_order("ETH/USDT", client_order_id=our_id(OrderPurpose.TAKE_PROFIT, 1)).status
+        is OrderStatus.NEW
+    )

@@ -54,7 +54,9 @@ def test_slow_model_does_not_block_quote_handling(make_harness: Callable[..., Ha
 
         for i in range(50):  # quotes keep being handled meanwhile
             h.quote("BTC/USDT", f"{100 + i}.00", f"{100 + i}.02")
-        h.directory.get(strategy_name("BTC/USDT")).ask(Barrier(), timeout=1)
+        strategy = h.directory.get(strategy_name("BTC/USDT"))
+        assert strategy is not None
+        strategy.ask(Barrier(), timeout=1)
         assert h.buys("BTC/USDT") == []
 
         client.release.set()

@@ -11,12 +11,15 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from autohedge.core.actor_names import EXECUTOR, MONITOR
+from autohedge.core.child_states import ChildState
+from autohedge.core.client_ids import ClientId
 from autohedge.core.config import PaperFaults
 from autohedge.core.errors import RateLimited
 from autohedge.core.messages import ClosePosition, OrderFilled
 from autohedge.core.pushback import ENTRY_SIDE_GRACE_S
 from autohedge.core.types import OrderPurpose, OrderStatus, Side
 from tests.actors.harness import Harness, make_config, wait_for
+from tests.ids import PREFIX, entry_id
 
 SYMBOL = "BTC/USDT"
 
@@ -89,7 +92,7 @@ def test_executor_start_refused_by_the_venue_is_no_crash_and_rereads_later(
 
     wait_for(lambda: h.exchange.calls.count("open_orders") >= 3, what="open entries re-read")
     wait_for(lambda: h.engine.view().reconciled, what="reconciled after the ban")
-    assert h.child(EXECUTOR).state == "running" and no_restarts(h)
+    assert h.child(EXECUTOR).state is ChildState.RUNNING and no_restarts(h)
 
 
 def test_reconcile_refused_is_retried_when_the_venue_allows(make_harness: Callable[..., Harness]) -> None:
@@ -99,7 +102,7 @@ def test_reconcile_refused_is_retried_when_the_venue_allows(make_harness: Callab
 
     h.start(reconciled=False)
     h.settle()
-    assert not h.engine.view().reconciled and h.child(MONITOR).state == "running"
+    assert not h.engine.view().reconciled and h.child(MONITOR).state is ChildState.RUNNING
 
     h.advance(5.0)
 
@@ -140,11 +143,11 @@ def test_stop_crossed_during_a_ban_sells_first_when_the_ban_ends(
     h.quote(SYMBOL, "97.00", "97.02")  # through the 1 % stop
     h.advance(10.0)
     assert h.held(SYMBOL).waiting_for_venue
-    assert [o for o in h.paper_engine.all_orders() if o.client_order_id.startswith("ah-c")] == []
+    assert [o for o in h.paper_engine.all_orders() if is_close(o.client_order_id)] == []
     h.advance(10.0)
 
     wait_for(
-        lambda: any(o.client_order_id.startswith("ah-c") for o in h.paper_engine.all_orders()),
+        lambda: any(is_close(o.client_order_id) for o in h.paper_engine.all_orders()),
         what="the close sent when the ban ended",
     )
     assert no_restarts(h)
@@ -220,6 +223,15 @@ def test_paper_rate_limit_every_seventh_call_restarts_nothing(make_harness: Call
     )
 
 
+NEW_ENTRY_ID = entry_id(10**9)
+"""An entry this process placed (a key no test run reaches) whose fill arrives during a close."""
+
+
+def is_close(client_order_id: str) -> bool:
+    ours = ClientId.ours(client_order_id, PREFIX)
+    return ours is not None and ours.purpose is OrderPurpose.CLOSE
+
+
 def fill(symbol: str, coid: str, qty: str, price: str, ts_ns: int) -> OrderFilled:
     return OrderFilled(
         symbol=symbol,
@@ -244,11 +256,11 @@ def test_fill_during_a_close_is_protected_on_its_own_and_survives_the_close(
     wait_for(lambda: h.is_protected(SYMBOL))
     h.engine.parts.directory.tell(MONITOR, ClosePosition(symbol=SYMBOL, reason="test close"))
     h.settle()
-    closes = [o for o in h.paper_engine.all_orders() if o.client_order_id.startswith("ah-c")]
+    closes = [o for o in h.paper_engine.all_orders() if is_close(o.client_order_id)]
     assert len(closes) == 1
 
     h.paper_engine.fund("BTC", Decimal("0.2"))  # what the new entry bought
-    h.engine.parts.directory.tell(MONITOR, fill(SYMBOL, "ah-e-new", "0.2", "99.50", h.clock.wall_ns()))
+    h.engine.parts.directory.tell(MONITOR, fill(SYMBOL, NEW_ENTRY_ID, "0.2", "99.50", h.clock.wall_ns()))
     h.settle()
 
     lot_exits = h.open_sells(SYMBOL)  # protected at once: no clock advance
@@ -279,7 +291,7 @@ def test_fill_after_the_close_is_confirmed_becomes_a_new_protected_position(
     wait_for(lambda: h.position(SYMBOL) is None, what="close confirmed")
 
     h.paper_engine.fund("BTC", Decimal("0.2"))
-    h.engine.parts.directory.tell(MONITOR, fill(SYMBOL, "ah-e-new", "0.2", "99.50", h.clock.wall_ns()))
+    h.engine.parts.directory.tell(MONITOR, fill(SYMBOL, NEW_ENTRY_ID, "0.2", "99.50", h.clock.wall_ns()))
     h.settle()
 
     position = h.position(SYMBOL)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from autohedge.actors.strategy import HftSignalSource
+from autohedge.actors.strategy import HftSignalSource, SignalSource
 from autohedge.core.actor_names import EXECUTOR, ActorName, feed_name, strategy_name
 from autohedge.core.child_states import ChildState
 from autohedge.core.gates import Gate
@@ -76,7 +76,7 @@ class ExplodingSource:
 def test_strategy_crash_loop_parks_only_that_symbol(make_harness: Callable[..., Harness]) -> None:
     config = make_config()
 
-    def sources(symbol: str):  # type: ignore[no-untyped-def]
+    def sources(symbol: str) -> SignalSource:
         return ExplodingSource() if symbol == "ETH/USDT" else HftSignalSource(symbol, config.hft, h.clock)
 
     h = make_harness(config, source_factory=sources)

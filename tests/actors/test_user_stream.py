@@ -10,12 +10,14 @@ from decimal import Decimal
 
 from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.core.actor_names import user_stream_name
+from autohedge.core.child_states import ChildState
 from autohedge.core.clock import ManualClock
 from autohedge.core.errors import OutcomeUnknown
 from autohedge.core.gates import Gate
 from autohedge.core.messages import OrderRequest
 from autohedge.core.types import OrderStatus, Side
 from tests.actors.harness import Harness, make_config, wait_for
+from tests.ids import entry_id
 
 USER_STREAM = user_stream_name("paper")
 
@@ -31,7 +33,7 @@ def partial_engine() -> PaperEngine:
 
 def running_after(h: Harness, *, connections: int) -> Callable[[], bool]:
     """The user stream runs on its ``connections``-th connection."""
-    return lambda: len(h.user_streams) == connections and h.child(USER_STREAM).state == "running"
+    return lambda: len(h.user_streams) == connections and h.child(USER_STREAM).state is ChildState.RUNNING
 
 
 def net_bought(h: Harness, symbol: str) -> Decimal:
@@ -95,7 +97,11 @@ def test_user_stream_fill_of_an_entry_from_a_previous_incarnation_is_protected(
     h.quote("BTC/USDT", "100", "100.02")
     h.paper_engine.submit_order(
         OrderRequest(
-            client_order_id="ah-eold1-0", symbol="BTC/USDT", side=Side.BUY, qty=Decimal(1), price=Decimal(99)
+            client_order_id=entry_id(1147429),
+            symbol="BTC/USDT",
+            side=Side.BUY,
+            qty=Decimal(1),
+            price=Decimal(99),
         )
     )
 
@@ -116,14 +122,14 @@ def test_user_stream_drop_resubscribes_and_reconciles_by_rest_without_double_fil
     first_qty = h.held("BTC/USDT").qty
 
     h.user_streams[-1].drop()
-    wait_for(lambda: h.child(USER_STREAM).state == "restarting", what="user stream restarting")
+    wait_for(lambda: h.child(USER_STREAM).state is ChildState.RESTARTING, what="user stream restarting")
     h.quote("BTC/USDT", "99.80", "99.85")  # fills while nobody listens: no event will ever tell
     h.settle()
     assert h.held("BTC/USDT").qty == first_qty
 
     h.advance(h.child(USER_STREAM).next_restart_in_s or 0.0)  # reconnect -> subscribe -> REST sweep
 
-    wait_for(lambda: h.child(USER_STREAM).state == "running" and len(h.user_streams) == 2)
+    wait_for(lambda: h.child(USER_STREAM).state is ChildState.RUNNING and len(h.user_streams) == 2)
     wait_for(lambda: h.held("BTC/USDT").qty == net_bought(h, "BTC/USDT"), what="reconciled fill")
     h.settle()
     assert h.held("BTC/USDT").qty == net_bought(h, "BTC/USDT")
@@ -140,7 +146,7 @@ def test_user_stream_crash_loop_degrades_the_venue_not_the_kill_switch(
     for n in range(4):  # max_restarts is 3 in the harness config
         wait_for(running_after(h, connections=n + 1), what="user stream running")
         h.user_streams[-1].drop()
-        wait_for(lambda: h.child(USER_STREAM).state == "restarting", what="user stream restarting")
+        wait_for(lambda: h.child(USER_STREAM).state is ChildState.RESTARTING, what="user stream restarting")
         if n < 3:
             h.advance(h.child(USER_STREAM).next_restart_in_s or 0.0)
 

@@ -18,6 +18,7 @@ from autohedge.core.actor_names import EXECUTOR, ActorKind
 from autohedge.core.child_states import ChildState
 from autohedge.core.gates import Gate
 from autohedge.core.types import OrderPurpose
+from tests.ids import our_id
 
 __all__ = ["FakeEngineControl"]
 
@@ -51,7 +52,7 @@ class FakeEngineControl:
                 entry_price=Decimal(100),
                 take_profit=Decimal(101),
                 stop_loss=Decimal(99),
-                exit_order_ids=["ah-t1-0", "ah-s1-0"],
+                exit_order_ids=[our_id(OrderPurpose.TAKE_PROFIT, 1), our_id(OrderPurpose.STOP_LOSS, 1)],
                 protected=True,
                 last_price=Decimal("100.5"),
                 unrealized_pnl=Decimal("0.25"),
@@ -61,7 +62,7 @@ class FakeEngineControl:
     def orders(self) -> list[OrderView]:
         return [
             OrderView(
-                client_order_id="ah-t1-0",
+                client_order_id=our_id(OrderPurpose.TAKE_PROFIT, 1),
                 venue_order_id="P2",
                 symbol="BTC/USDT",
                 side="sell",

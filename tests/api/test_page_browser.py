@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 
 import pytest
 from pydantic import SecretStr
@@ -53,11 +54,8 @@ def dump_dom(url: str) -> str:
     return result.stdout
 
 
-def test_page_shows_positions_actors_and_events_of_a_running_engine(make_harness) -> None:  # type: ignore[no-untyped-def]
-    h: Harness = make_harness().start()
-    h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.is_protected("BTC/USDT"))
-    exit_id = h.held("BTC/USDT").exit_order_ids[0]
+def page_of(h: Harness, fragment: str) -> str:
+    """The status page of ``h``'s engine as the browser renders it, opened with ``fragment``."""
     server = ApiServer(
         create_app(EngineController(h.engine), token=SecretStr(TOKEN), token_env="AUTOHEDGE_API_TOKEN"),
         host="127.0.0.1",
@@ -65,26 +63,27 @@ def test_page_shows_positions_actors_and_events_of_a_running_engine(make_harness
     )
     server.start()
     try:
-        dom = dump_dom(f"{server.url}/#token={TOKEN}")
+        return dump_dom(f"{server.url}/{fragment}")
     finally:
         server.stop()
+
+
+def test_page_shows_positions_actors_and_events_of_a_running_engine(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness().start()
+    h.trigger_buy("BTC/USDT")
+    wait_for(lambda: h.is_protected("BTC/USDT"))
+    exit_id = h.held("BTC/USDT").exit_order_ids[0]
+    dom = page_of(h, f"#token={TOKEN}")
     assert "BTC/USDT" in dom and "protected" in dom and exit_id in dom  # the position with its exits
     assert strategy_name("ETH/USDT") in dom and ChildState.RUNNING in dom  # the actor tree
     assert "exit_armed" in dom  # recent events
     assert "unauthorized" not in dom
 
 
-def test_page_without_token_explains_how_to_get_in(make_harness) -> None:  # type: ignore[no-untyped-def]
-    h: Harness = make_harness().start()
-    server = ApiServer(
-        create_app(EngineController(h.engine), token=SecretStr(TOKEN), token_env="AUTOHEDGE_API_TOKEN"),
-        host="127.0.0.1",
-        port=0,
-    )
-    server.start()
-    try:
-        dom = dump_dom(f"{server.url}/")
-    finally:
-        server.stop()
+def test_page_without_token_explains_how_to_get_in(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness().start()
+    dom = page_of(h, "")
     positions_table = dom.split('id="positions"')[1].split("</table>")[0]
     assert "unauthorized: enter the API token" in dom and positions_table.endswith("<tbody></tbody>")

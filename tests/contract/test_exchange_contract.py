@@ -121,21 +121,18 @@ def _oco(v: VenueUnderTest, qty: Decimal) -> OcoRequest:
     )
 
 
-def test_contract_oco_take_profit_fill_cancels_the_stop(venue: VenueUnderTest) -> None:
+@pytest.mark.parametrize(
+    ("bid", "ask", "filled", "cancelled"),
+    [(D(51000), D(51001), "ct-tp", "ct-sl"), (D(48950), D(48960), "ct-sl", "ct-tp")],
+    ids=["take-profit-fill-cancels-the-stop", "stop-trigger-cancels-the-take-profit"],
+)
+def test_contract_oco_one_leg_done_cancels_the_other(
+    venue: VenueUnderTest, bid: Decimal, ask: Decimal, filled: str, cancelled: str
+) -> None:
     if not venue.exchange.capabilities.oco:
         pytest.skip(f"{venue.name} has no OCO")
     held = buy_position(venue)
     venue.exchange.submit_oco(_oco(venue, held))
-    venue.push_quote(venue.symbol, D(51000), D(51001))
-    assert venue.exchange.get_order(venue.symbol, client_order_id="ct-tp").status is OrderStatus.FILLED
-    assert venue.exchange.get_order(venue.symbol, client_order_id="ct-sl").status is OrderStatus.CANCELED
-
-
-def test_contract_oco_stop_trigger_cancels_the_take_profit(venue: VenueUnderTest) -> None:
-    if not venue.exchange.capabilities.oco:
-        pytest.skip(f"{venue.name} has no OCO")
-    held = buy_position(venue)
-    venue.exchange.submit_oco(_oco(venue, held))
-    venue.push_quote(venue.symbol, D(48950), D(48960))
-    assert venue.exchange.get_order(venue.symbol, client_order_id="ct-sl").status is OrderStatus.FILLED
-    assert venue.exchange.get_order(venue.symbol, client_order_id="ct-tp").status is OrderStatus.CANCELED
+    venue.push_quote(venue.symbol, bid, ask)
+    assert venue.exchange.get_order(venue.symbol, client_order_id=filled).status is OrderStatus.FILLED
+    assert venue.exchange.get_order(venue.symbol, client_order_id=cancelled).status is OrderStatus.CANCELED

@@ -20,22 +20,28 @@ def run(config: Path, tmp_path: Path, seconds: int) -> Run:
     )
 
 
+def llm_config(tmp_path: Path, **changes: object) -> Path:
+    """The LLM strategy on BTC/USDT alone, asking at most once a second."""
+    return write_config(
+        tmp_path,
+        **{
+            "strategy": "llm",
+            "symbols": ["BTC/USDT"],
+            "symbol_overrides": {},
+            "synthetic.symbols": {},
+            "llm.min_interval_per_symbol_s": 1,
+            **changes,
+        },
+    )
+
+
 def test_llm_strategy_model_approved_entry_is_filled_and_protected(tmp_path: Path) -> None:
     record = tmp_path / "llm.jsonl"
     with FakeOpenAIServer() as fake:
         fake.set_default(Reply(content=signal_json("buy", 0.9, reasoning="dip worth buying")))
-        config = write_config(
+        config = llm_config(
             tmp_path,
-            **{
-                "strategy": "llm",
-                "symbols": ["BTC/USDT"],
-                "symbol_overrides": {},
-                "synthetic.symbols": {},
-                "llm.base_url": fake.base_url,
-                "llm.model": "local-test",
-                "llm.min_interval_per_symbol_s": 1,
-                "llm.record_file": str(record),
-            },
+            **{"llm.base_url": fake.base_url, "llm.model": "local-test", "llm.record_file": str(record)},
         )
         out = run(config, tmp_path, 6)
         assert fake.requests, "the model was never asked"
@@ -65,17 +71,6 @@ def test_llm_replay_file_trades_without_any_server(tmp_path: Path) -> None:
         ),
         encoding="utf-8",
     )
-    config = write_config(
-        tmp_path,
-        **{
-            "strategy": "llm",
-            "symbols": ["BTC/USDT"],
-            "symbol_overrides": {},
-            "synthetic.symbols": {},
-            "llm.base_url": "http://127.0.0.1:9/v1",
-            "llm.replay_file": str(replay),
-            "llm.min_interval_per_symbol_s": 1,
-        },
-    )
+    config = llm_config(tmp_path, **{"llm.base_url": "http://127.0.0.1:9/v1", "llm.replay_file": str(replay)})
     out = run(config, tmp_path, 5)
     assert out.summary["counters"]["orders_filled"] >= 1

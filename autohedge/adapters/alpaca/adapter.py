@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
-
-from loguru import logger
 
 from autohedge.adapters.alpaca.constants import (
     CAPABILITIES,
@@ -27,6 +24,7 @@ from autohedge.adapters.alpaca.wire import (
     AlpacaOrder,
 )
 from autohedge.adapters.alpaca.ws import AlpacaMarketStream, AlpacaUserStream, CompositeStream
+from autohedge.adapters.reference import VenueReference
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets
 from autohedge.core.errors import AuthError, MalformedMessage, OrderRefused, VenueUnavailable
@@ -42,7 +40,6 @@ from autohedge.core.messages import (
 )
 from autohedge.core.ports import Capabilities, MarketStream
 from autohedge.core.ratelimit import RequestBudget
-from autohedge.core.risk import rule_violations
 from autohedge.core.types import OrderType
 from autohedge.core.types import decimal_str as fmt
 
@@ -69,28 +66,24 @@ class AlpacaExchange:
         self._symbols = tuple(symbols)
         self._clock = clock
         self.request_budget = budget
-        self._lock = threading.Lock()
-        self._map: SymbolMap | None = None
-        self._rules: dict[str, SymbolRules] = {}
+        self._reference = VenueReference(VENUE, self._load_reference)
+
+    def _load_reference(self) -> tuple[SymbolMap, dict[str, SymbolRules]]:
+        assets = self._rest.crypto_assets()
+        by_symbol = {a.symbol: a for a in assets if a.tradable}
+        symbol_map = SymbolMap(self._symbols, by_symbol)
+        rules = {}
+        for symbol in self._symbols:
+            crypto = symbol_map.is_crypto(symbol)
+            asset = by_symbol.get(symbol) if crypto else self._rest.asset(symbol_map.to_venue(symbol))
+            rules[symbol] = parse_rules(asset, symbol=symbol, crypto=crypto)
+        return symbol_map, rules
 
     def _load(self) -> SymbolMap:
-        with self._lock:
-            if self._map is None:
-                assets = self._rest.crypto_assets()
-                by_symbol = {a.symbol: a for a in assets if a.tradable}
-                self._map = SymbolMap(self._symbols, by_symbol)
-                for symbol in self._symbols:
-                    crypto = self._map.is_crypto(symbol)
-                    asset = by_symbol.get(symbol) if crypto else self._rest.asset(self._map.to_venue(symbol))
-                    self._rules[symbol] = parse_rules(asset, symbol=symbol, crypto=crypto)
-            return self._map
+        return self._reference.symbol_map()
 
     def symbol_rules(self, symbol: str) -> SymbolRules:
-        self._load()
-        try:
-            return self._rules[symbol]
-        except KeyError:
-            raise OrderRefused(f"alpaca: no trading rules for {symbol}") from None
+        return self._reference.rules(symbol)
 
     def _parse(self, order: AlpacaOrder) -> OrderSnapshot:
         symbol = self._load().from_order_symbol(order.symbol)
@@ -98,18 +91,10 @@ class AlpacaExchange:
             raise MalformedMessage(f"alpaca order for {order.symbol}, which is not traded here")
         return parse_order(order, symbol=symbol)
 
-    def _check(self, symbol: str, qty: Decimal, *prices: Decimal) -> None:
-        """Refuse before sending what the venue's rules would reject."""
-        problems = rule_violations(self.symbol_rules(symbol), qty, *prices)
-        if problems:
-            message = f"alpaca {symbol}: " + "; ".join(problems)
-            logger.warning("order refused before sending: {}", message)
-            raise OrderRefused(message)
-
     def submit_order(self, request: OrderRequest) -> OrderSnapshot:
         symbols = self._load()
         prices = [request.price] + ([request.stop_price] if request.stop_price is not None else [])
-        self._check(request.symbol, request.qty, *prices)
+        self._reference.check(request.symbol, request.qty, *prices)
         body: dict[str, Any] = {
             "symbol": symbols.to_venue(request.symbol),
             "qty": fmt(request.qty),

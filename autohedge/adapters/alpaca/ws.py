@@ -13,17 +13,16 @@ is replayed after a reconnect: the user-stream actor reconciles by REST.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import websocket
 from loguru import logger
 from pydantic import SecretStr
 
 from autohedge.adapters.alpaca.auth import ws_auth_message
 from autohedge.adapters.alpaca.constants import VENUE
 from autohedge.adapters.alpaca.parse import StreamControl, parse_frame, parse_trade_frame
+from autohedge.adapters.wsconn import WsConnection
 from autohedge.core.clock import Clock
 from autohedge.core.errors import AuthError, MalformedMessage
 from autohedge.core.messages import OrderUpdate, Quote
@@ -34,6 +33,7 @@ __all__ = ["LISTEN_TRADE_UPDATES", "AlpacaMarketStream", "AlpacaUserStream", "Co
 LISTEN_TRADE_UPDATES = {"action": "listen", "data": {"streams": ["trade_updates"]}}
 
 PING_INTERVAL_S = 20
+PING_TIMEOUT_S = 10
 
 
 class AlpacaMarketStream:
@@ -48,26 +48,23 @@ class AlpacaMarketStream:
         self._secret_key = secret_key
         self._clock = clock
         self._symbols = dict(symbols)
-        self._app: websocket.WebSocketApp | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
+        self._connection: WsConnection | None = None
         self._sink: QuoteSink | None = None
-        self._failure = ""
 
     def start(self, symbols: Sequence[str], sink: QuoteSink) -> None:
         self._sink = sink
-        self._app = websocket.WebSocketApp(self._url, on_message=self._on_message, on_error=self._on_error)
-        self._thread = threading.Thread(target=self._run, name="alpaca-stream", daemon=True)
-        self._thread.start()
+        self._connection = WsConnection(
+            self._url,
+            name="alpaca stream",
+            on_message=self._on_message,
+            on_ended=sink.on_disconnected,
+            ping_interval_s=PING_INTERVAL_S,
+            ping_timeout_s=PING_TIMEOUT_S,
+        )
+        self._connection.start()
 
-    def _run(self) -> None:
+    def _on_message(self, connection: WsConnection, raw: str | bytes) -> None:
         """Reader thread."""
-        assert self._app is not None
-        self._app.run_forever(skip_utf8_validation=True, ping_interval=PING_INTERVAL_S, ping_timeout=10)
-        if not self._stopping.is_set() and self._sink is not None:
-            self._sink.on_disconnected(self._failure or "alpaca stream closed")
-
-    def _on_message(self, app: Any, raw: str | bytes) -> None:
         assert self._sink is not None
         try:
             items = parse_frame(raw, symbols=self._symbols, ts_init=self._clock.wall_ns())
@@ -78,32 +75,25 @@ class AlpacaMarketStream:
             if isinstance(item, Quote):
                 self._sink.on_quote(item)
             else:
-                self._control(app, item)
+                self._control(connection, item)
 
-    def _control(self, app: Any, message: dict[str, Any]) -> None:
+    def _control(self, connection: WsConnection, message: dict[str, Any]) -> None:
         kind, msg = message.get("T"), message.get("msg")
         if kind == "success" and msg == "connected":
-            app.send(json.dumps(ws_auth_message(self._key_id, self._secret_key)))
+            connection.send(json.dumps(ws_auth_message(self._key_id, self._secret_key)))
         elif kind == "success" and msg == "authenticated":
-            app.send(json.dumps({"action": "subscribe", "quotes": sorted(self._symbols)}))
+            connection.send(json.dumps({"action": "subscribe", "quotes": sorted(self._symbols)}))
         elif kind == "subscription":
             logger.info("alpaca stream subscribed to quotes of {}", ", ".join(message.get("quotes", [])))
         elif kind == "error":
             # 401/402 auth, 406 connection limit, 405/409 plan limits: this connection is done
-            self._failure = f"alpaca stream error {message.get('code')}: {msg}"
-            logger.warning("{}", self._failure)
-            app.close()
-
-    def _on_error(self, app: Any, error: BaseException) -> None:
-        if not self._stopping.is_set():
-            logger.warning("alpaca stream error: {}", error)
+            failure = f"alpaca stream error {message.get('code')}: {msg}"
+            logger.warning("{}", failure)
+            connection.end(failure)
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._app is not None:
-            self._app.close()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+        if self._connection is not None:
+            self._connection.stop()
 
 
 class CompositeStream:
@@ -143,11 +133,8 @@ class AlpacaUserStream:
         self._secret_key = secret_key
         self._clock = clock
         self._symbols = dict(symbols)
-        self._app: websocket.WebSocketApp | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
+        self._connection: WsConnection | None = None
         self._sink: OrderEventSink | None = None
-        self._failure = ""
 
     def start(self, sink: OrderEventSink) -> None:
         """User-stream actor's thread: connect on a reader thread; auth and listen follow on open."""
@@ -157,24 +144,24 @@ class AlpacaUserStream:
                 venue=VENUE,
             )
         self._sink = sink
-        self._app = websocket.WebSocketApp(
-            self._url, on_open=self._on_open, on_message=self._on_message, on_error=self._on_error
+        self._connection = WsConnection(
+            self._url,
+            name="alpaca trading stream",
+            on_open=self._on_open,
+            on_message=self._on_message,
+            on_ended=sink.on_disconnected,
+            errors_end_it=True,
+            ping_interval_s=PING_INTERVAL_S,
+            ping_timeout_s=PING_TIMEOUT_S,
         )
-        self._thread = threading.Thread(target=self._run, name="alpaca-user-stream", daemon=True)
-        self._thread.start()
+        self._connection.start()
 
-    def _run(self) -> None:
-        """Reader thread."""
-        assert self._app is not None
-        self._app.run_forever(skip_utf8_validation=True, ping_interval=PING_INTERVAL_S, ping_timeout=10)
-        if not self._stopping.is_set() and self._sink is not None:
-            self._sink.on_disconnected(self._failure or "alpaca trading stream closed")
-
-    def _on_open(self, app: Any) -> None:
+    def _on_open(self, connection: WsConnection) -> None:
+        """Reader thread: authenticate first."""
         assert self._key_id is not None and self._secret_key is not None
-        app.send(json.dumps(ws_auth_message(self._key_id, self._secret_key)))
+        connection.send(json.dumps(ws_auth_message(self._key_id, self._secret_key)))
 
-    def _on_message(self, app: Any, raw: str | bytes) -> None:
+    def _on_message(self, connection: WsConnection, raw: str | bytes) -> None:
         """Reader thread."""
         assert self._sink is not None
         try:
@@ -185,27 +172,19 @@ class AlpacaUserStream:
         if isinstance(parsed, OrderUpdate):
             self._sink.on_order_update(parsed)
         elif isinstance(parsed, StreamControl):
-            self._control(app, parsed)
+            self._control(connection, parsed)
 
-    def _control(self, app: Any, control: StreamControl) -> None:
+    def _control(self, connection: WsConnection, control: StreamControl) -> None:
         if control.ok and control.stream == "authorization":
-            app.send(json.dumps(LISTEN_TRADE_UPDATES))
+            connection.send(json.dumps(LISTEN_TRADE_UPDATES))
         elif control.ok and control.stream == "listening":
             assert self._sink is not None
             self._sink.on_connected()
         elif not control.ok:
-            self._failure = f"alpaca trading stream refused ({control.stream}: {control.message})"
-            logger.warning("{}", self._failure)
-            app.close()
-
-    def _on_error(self, app: Any, error: BaseException) -> None:
-        if not self._stopping.is_set():
-            logger.warning("alpaca trading stream error: {}", error)
-            self._failure = self._failure or f"alpaca trading stream error: {error}"
+            failure = f"alpaca trading stream refused ({control.stream}: {control.message})"
+            logger.warning("{}", failure)
+            connection.end(failure)
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._app is not None:
-            self._app.close()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+        if self._connection is not None:
+            self._connection.stop()

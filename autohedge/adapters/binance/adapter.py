@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-
-from loguru import logger
 
 from autohedge.adapters.binance.constants import (
     CAPABILITIES,
@@ -23,6 +20,7 @@ from autohedge.adapters.binance.wire import (
     BinanceOrderList,
 )
 from autohedge.adapters.binance.ws import BinanceMarketStream, BinanceUserStream
+from autohedge.adapters.reference import VenueReference
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets
 from autohedge.core.errors import AuthError, MalformedMessage, OrderRefused
@@ -38,7 +36,6 @@ from autohedge.core.messages import (
 )
 from autohedge.core.ports import Capabilities, MarketStream
 from autohedge.core.ratelimit import RequestBudget
-from autohedge.core.risk import rule_violations
 from autohedge.core.types import OrderType, base_of
 from autohedge.core.types import decimal_str as fmt
 
@@ -65,37 +62,25 @@ class BinanceExchange:
         self._symbols = tuple(symbols)
         self._clock = clock
         self.request_budget = budget
-        self._lock = threading.Lock()
-        self._map: SymbolMap | None = None
-        self._rules: dict[str, SymbolRules] = {}
+        self._reference = VenueReference(VENUE, self._load_reference)
 
     # -- reference data ------------------------------------------------------------------------------
 
+    def _load_reference(self) -> tuple[SymbolMap, dict[str, SymbolRules]]:
+        info = self._rest.exchange_info([s.replace("/", "") for s in self._symbols])
+        symbol_map = SymbolMap(info.symbols)
+        rules = {}
+        for symbol_info in info.symbols:
+            ours = symbol_map.from_venue(symbol_info.symbol)
+            rules[ours] = parse_rules(symbol_info, symbol=ours)
+        self._rest.sync_time()
+        return symbol_map, rules
+
     def _load(self) -> SymbolMap:
-        with self._lock:
-            if self._map is None:
-                info = self._rest.exchange_info([s.replace("/", "") for s in self._symbols])
-                self._map = SymbolMap(info.symbols)
-                for symbol_info in info.symbols:
-                    ours = self._map.from_venue(symbol_info.symbol)
-                    self._rules[ours] = parse_rules(symbol_info, symbol=ours)
-                self._rest.sync_time()
-            return self._map
+        return self._reference.symbol_map()
 
     def symbol_rules(self, symbol: str) -> SymbolRules:
-        self._load()
-        try:
-            return self._rules[symbol]
-        except KeyError:
-            raise OrderRefused(f"binance: no trading rules for {symbol}") from None
-
-    def _check(self, symbol: str, qty: Decimal, *prices: Decimal) -> None:
-        """Refuse before sending what the venue's rules would reject."""
-        problems = rule_violations(self.symbol_rules(symbol), qty, *prices)
-        if problems:
-            message = f"binance {symbol}: " + "; ".join(problems)
-            logger.warning("order refused before sending: {}", message)
-            raise OrderRefused(message)
+        return self._reference.rules(symbol)
 
     def _order(self, order: BinanceOrder, symbol: str) -> OrderSnapshot:
         fee, fee_asset = Decimal(0), ""
@@ -110,7 +95,7 @@ class BinanceExchange:
     def submit_order(self, request: OrderRequest) -> OrderSnapshot:
         venue_symbol = self._load().to_venue(request.symbol)
         prices = [request.price] + ([request.stop_price] if request.stop_price is not None else [])
-        self._check(request.symbol, request.qty, *prices)
+        self._reference.check(request.symbol, request.qty, *prices)
         params = [("symbol", venue_symbol), ("side", SIDE_TO_WIRE[request.side])]
         if request.order_type is OrderType.STOP_LIMIT:
             assert request.stop_price is not None
@@ -129,7 +114,7 @@ class BinanceExchange:
 
     def submit_oco(self, request: OcoRequest) -> OcoSnapshot:
         venue_symbol = self._load().to_venue(request.symbol)
-        self._check(
+        self._reference.check(
             request.symbol,
             request.qty,
             request.take_profit_price,

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import websocket
 from loguru import logger
 from pydantic import SecretStr
 
@@ -29,6 +27,7 @@ from autohedge.adapters.binance.auth import ws_signed_params
 from autohedge.adapters.binance.constants import VENUE
 from autohedge.adapters.binance.parse import SymbolMap, parse_book_ticker_frame, parse_user_frame
 from autohedge.adapters.binance.wire import BinanceWsResponse
+from autohedge.adapters.wsconn import WsConnection
 from autohedge.core.clock import Clock
 from autohedge.core.errors import AuthError, MalformedMessage
 from autohedge.core.messages import AccountBalances, OrderUpdate
@@ -53,9 +52,7 @@ class BinanceMarketStream:
         """``symbol_map``: resolved once at start-up; a reconnect spends no REST."""
         self._ws_url = ws_url
         self._clock = clock
-        self._app: websocket.WebSocketApp | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
+        self._connection: WsConnection | None = None
         self._sink: QuoteSink | None = None
         self._map = symbol_map
 
@@ -63,47 +60,30 @@ class BinanceMarketStream:
         """Feed actor's thread: connect and stream on a reader thread (no REST: symbols are known)."""
         self._sink = sink
         url = combined_stream_url(self._ws_url, [self._map.to_venue(s) for s in symbols])
-        self._app = websocket.WebSocketApp(
-            url, on_message=self._on_message, on_close=self._on_close, on_error=self._on_error
+        self._connection = WsConnection(
+            url, name="binance stream", on_message=self._on_message, on_ended=sink.on_disconnected
         )
-        self._thread = threading.Thread(target=self._run, name="binance-stream", daemon=True)
-        self._thread.start()
+        self._connection.start()
 
-    def _run(self) -> None:
+    def _on_message(self, connection: WsConnection, raw: str | bytes) -> None:
         """Reader thread."""
-        assert self._app is not None
-        self._app.run_forever(skip_utf8_validation=True)
-        if not self._stopping.is_set() and self._sink is not None:
-            self._sink.on_disconnected("binance stream closed")
-
-    def _on_message(self, app: Any, raw: str) -> None:
         assert self._sink is not None
+        text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
         try:
-            quote = parse_book_ticker_frame(raw, symbols=self._map, ts_init=self._clock.wall_ns())
+            quote = parse_book_ticker_frame(text, symbols=self._map, ts_init=self._clock.wall_ns())
         except MalformedMessage as exc:
-            self._sink.on_malformed(raw, str(exc))
+            self._sink.on_malformed(text, str(exc))
             return
         except ConnectionAbortedError as exc:
             logger.info("{}", exc)
-            app.close()
+            connection.end()
             return
         if quote is not None:
             self._sink.on_quote(quote)
 
-    def _on_error(self, app: Any, error: BaseException) -> None:
-        if not self._stopping.is_set():
-            logger.warning("binance stream error: {}", error)
-
-    def _on_close(self, app: Any, status: int | None, reason: str | None) -> None:
-        if not self._stopping.is_set():
-            logger.warning("binance stream closed by the server ({} {})", status, reason)
-
     def stop(self) -> None:
-        self._stopping.set()
-        if self._app is not None:
-            self._app.close()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+        if self._connection is not None:
+            self._connection.stop()
 
 
 def subscribe_signature_request(
@@ -144,12 +124,9 @@ class BinanceUserStream:
         self._symbols = dict(symbols)
         self._budget = budget
         self._recv_window_ms = recv_window_ms
-        self._app: websocket.WebSocketApp | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
+        self._connection: WsConnection | None = None
         self._sink: OrderEventSink | None = None
         self._subscribe_id = ""
-        self._failure = ""
 
     def start(self, sink: OrderEventSink) -> None:
         """User-stream actor's thread: connect on a reader thread; the subscription is sent on open."""
@@ -159,24 +136,17 @@ class BinanceUserStream:
                 venue=VENUE,
             )
         self._sink = sink
-        self._app = websocket.WebSocketApp(
+        self._connection = WsConnection(
             self._url,
+            name="binance user stream",
             on_open=self._on_open,
             on_message=self._on_message,
-            on_close=self._on_close,
-            on_error=self._on_error,
+            on_ended=sink.on_disconnected,
+            errors_end_it=True,
         )
-        self._thread = threading.Thread(target=self._run, name="binance-user-stream", daemon=True)
-        self._thread.start()
+        self._connection.start()
 
-    def _run(self) -> None:
-        """Reader thread."""
-        assert self._app is not None
-        self._app.run_forever(skip_utf8_validation=True)
-        if not self._stopping.is_set() and self._sink is not None:
-            self._sink.on_disconnected(self._failure or "binance user stream closed")
-
-    def _on_open(self, app: Any) -> None:
+    def _on_open(self, connection: WsConnection) -> None:
         """Reader thread: subscribe (signed) before anything else."""
         assert self._api_key is not None and self._api_secret is not None
         self._subscribe_id = f"ah-sub-{next(_REQUEST_IDS)}"
@@ -187,9 +157,9 @@ class BinanceUserStream:
             timestamp_ms=self._clock.wall_ns() // _NS_PER_MS,
             recv_window_ms=self._recv_window_ms,
         )
-        app.send(json.dumps(request))
+        connection.send(json.dumps(request))
 
-    def _on_message(self, app: Any, raw: str | bytes) -> None:
+    def _on_message(self, connection: WsConnection, raw: str | bytes) -> None:
         """Reader thread."""
         assert self._sink is not None
         try:
@@ -199,17 +169,16 @@ class BinanceUserStream:
             return
         except ConnectionAbortedError as exc:
             logger.info("{}", exc)
-            self._failure = str(exc)
-            app.close()
+            connection.end(str(exc))
             return
         if isinstance(parsed, OrderUpdate):
             self._sink.on_order_update(parsed)
         elif isinstance(parsed, AccountBalances):
             self._sink.on_balances(parsed)
         elif isinstance(parsed, BinanceWsResponse):
-            self._on_response(app, parsed)
+            self._on_response(connection, parsed)
 
-    def _on_response(self, app: Any, response: BinanceWsResponse) -> None:
+    def _on_response(self, connection: WsConnection, response: BinanceWsResponse) -> None:
         assert self._sink is not None
         if self._budget is not None:
             for limit in response.rateLimits:
@@ -221,25 +190,13 @@ class BinanceUserStream:
             self._sink.on_connected()
             return
         error = response.error
-        self._failure = (
+        failure = (
             f"binance refused the user data subscription ({response.status} "
             f"{error.code if error else ''}: {error.msg if error else ''})"
         )
-        logger.warning("{}", self._failure)
-        app.close()
-
-    def _on_error(self, app: Any, error: BaseException) -> None:
-        if not self._stopping.is_set():
-            logger.warning("binance user stream error: {}", error)
-            self._failure = self._failure or f"binance user stream error: {error}"
-
-    def _on_close(self, app: Any, status: int | None, reason: str | None) -> None:
-        if not self._stopping.is_set():
-            logger.warning("binance user stream closed by the server ({} {})", status, reason)
+        logger.warning("{}", failure)
+        connection.end(failure)
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._app is not None:
-            self._app.close()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+        if self._connection is not None:
+            self._connection.stop()

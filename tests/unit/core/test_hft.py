@@ -10,23 +10,27 @@ def quote(bid: str, ask: str) -> Quote:
     return Quote(venue="t", symbol="BTC/USDT", bid=Decimal(bid), ask=Decimal(ask), ts_event=0, ts_init=0)
 
 
+def strategy_with(*, min_edge_bps: int, max_spread_bps: int) -> HftStrategy:
+    """A strategy on a 3-quote window."""
+    config = HftConfig(
+        min_edge_bps=Decimal(min_edge_bps), max_spread_bps=Decimal(max_spread_bps), lookback_periods=3
+    )
+    return HftStrategy("BTC/USDT", config)
+
+
 def warm(strategy: HftStrategy, n: int, bid: str = "99.99", ask: str = "100.01") -> None:
     for _ in range(n):
         assert strategy.on_quote(quote(bid, ask)) is None
 
 
 def test_hft_window_not_full_no_signal() -> None:
-    strategy = HftStrategy(
-        "BTC/USDT", HftConfig(min_edge_bps=Decimal(1), max_spread_bps=Decimal(10), lookback_periods=3)
-    )
+    strategy = strategy_with(min_edge_bps=1, max_spread_bps=10)
     warm(strategy, 2)
     assert strategy.on_quote(quote("98", "98.01")) is None
 
 
 def test_hft_ask_below_mean_by_min_edge_buys_at_the_ask() -> None:
-    strategy = HftStrategy(
-        "BTC/USDT", HftConfig(min_edge_bps=Decimal(5), max_spread_bps=Decimal(10), lookback_periods=3)
-    )
+    strategy = strategy_with(min_edge_bps=5, max_spread_bps=10)
     warm(strategy, 3)
     decision = strategy.on_quote(quote("99.90", "99.92"))  # edge = (100 - 99.92)/100 = 8 bps
     assert decision is not None
@@ -35,24 +39,18 @@ def test_hft_ask_below_mean_by_min_edge_buys_at_the_ask() -> None:
 
 
 def test_hft_edge_below_threshold_no_signal() -> None:
-    strategy = HftStrategy(
-        "BTC/USDT", HftConfig(min_edge_bps=Decimal(10), max_spread_bps=Decimal(10), lookback_periods=3)
-    )
+    strategy = strategy_with(min_edge_bps=10, max_spread_bps=10)
     warm(strategy, 3)
     assert strategy.on_quote(quote("99.90", "99.92")) is None
 
 
 def test_hft_wide_spread_blocks_even_a_large_edge() -> None:
-    strategy = HftStrategy(
-        "BTC/USDT", HftConfig(min_edge_bps=Decimal(1), max_spread_bps=Decimal(5), lookback_periods=3)
-    )
+    strategy = strategy_with(min_edge_bps=1, max_spread_bps=5)
     warm(strategy, 3)
     assert strategy.on_quote(quote("99.00", "99.50")) is None  # 50 bps spread
 
 
 def test_hft_bid_above_mean_no_signal_long_only() -> None:
-    strategy = HftStrategy(
-        "BTC/USDT", HftConfig(min_edge_bps=Decimal(5), max_spread_bps=Decimal(10), lookback_periods=3)
-    )
+    strategy = strategy_with(min_edge_bps=5, max_spread_bps=10)
     warm(strategy, 3)
     assert strategy.on_quote(quote("100.10", "100.12")) is None

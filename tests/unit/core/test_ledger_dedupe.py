@@ -11,6 +11,7 @@ from autohedge.core.dedupe import FillDeduper
 from autohedge.core.ledger import AccountLedger
 from autohedge.core.messages import AccountBalances, Balance, OrderEventKind, OrderUpdate, PositionSnapshot
 from autohedge.core.types import Side
+from tests.ids import entry_id
 
 D = Decimal
 
@@ -20,7 +21,7 @@ def update(kind: OrderEventKind = OrderEventKind.FILLED, **fields: Any) -> Order
         "venue": "paper",
         "kind": kind,
         "symbol": "BTC/USDT",
-        "client_order_id": "ah-e1-0",
+        "client_order_id": entry_id(1),
         "venue_order_id": "P1",
         "side": Side.BUY,
         "price": D(100),
@@ -66,18 +67,18 @@ def test_fill_key_without_trade_id_uses_cumulative_quantity() -> None:
 
 def test_ledger_reserve_then_fill_moves_quote_to_base_net_of_base_fee() -> None:
     ledger = ledger_with()
-    ledger.reserve("ah-e1-0", "USDT", D(100), price=D(100))
+    ledger.reserve(entry_id(1), "USDT", D(100), price=D(100))
     assert ledger.free("USDT") == D(900)
     ledger.apply(update(last_price=D(99)))
     assert ledger.free("USDT") == D(901)  # price improvement returns to free
     assert ledger.balance("USDT").locked == 0
     assert ledger.position("BTC/USDT") == D("0.999")
-    assert ledger.reserved("ah-e1-0") == 0
+    assert ledger.reserved(entry_id(1)) == 0
 
 
 def test_ledger_cancel_releases_what_the_entry_still_holds() -> None:
     ledger = ledger_with()
-    ledger.reserve("ah-e1-0", "USDT", D(100), price=D(100))
+    ledger.reserve(entry_id(1), "USDT", D(100), price=D(100))
     ledger.apply(update(OrderEventKind.PARTIALLY_FILLED, cum_filled_qty=D("0.4"), last_qty=D("0.4"), fee=0))
     ledger.apply(update(OrderEventKind.CANCELED, cum_filled_qty=D("0.4"), last_qty=0, fee=0, ts_event=11))
     assert ledger.free("USDT") == D(960) and ledger.balance("USDT").locked == 0

@@ -7,8 +7,9 @@ from autohedge.core.errors import InsufficientBalance, OrderRefused
 from autohedge.core.messages import EntryProtection, OrderFilled, SymbolRules
 from autohedge.core.positions import Holding, net_base_qty
 from autohedge.core.protection import exit_prices, exit_qty
-from autohedge.core.risk import size_entry
+from autohedge.core.risk import refuse_rule_violations, size_entry
 from autohedge.core.types import OrderPurpose, Side
+from tests.ids import entry_id
 
 RULES = SymbolRules(
     symbol="BTC/USDT",
@@ -22,7 +23,7 @@ RULES = SymbolRules(
 def fill(qty: str, price: str, fee: str = "0", fee_asset: str = "BTC", side: Side = Side.BUY) -> OrderFilled:
     return OrderFilled(
         symbol="BTC/USDT",
-        client_order_id="ah-e1-0",
+        client_order_id=entry_id(1),
         venue_order_id="1",
         side=side,
         purpose=OrderPurpose.ENTRY,
@@ -138,3 +139,9 @@ def test_size_entry_below_min_notional_refuses() -> None:
             free_quote=Decimal(1000),
             fee_rate=Decimal(0),
         )
+
+
+def test_refuse_rule_violations_names_the_venue_the_symbol_and_every_problem() -> None:
+    refuse_rule_violations("binance", "BTC/USDT", RULES, Decimal("0.001"), Decimal("60000.01"))
+    with pytest.raises(OrderRefused, match=r"^binance BTC/USDT: price 60000\.001 .*; quantity 0\.00001 "):
+        refuse_rule_violations("binance", "BTC/USDT", RULES, Decimal("0.00001"), Decimal("60000.001"))

@@ -18,6 +18,7 @@ from autohedge.core.messages import OrderRequest
 from autohedge.core.types import OrderStatus, Side
 from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
 from tests.fakes.sink import QueueSink
+from tests.ids import entry_id
 
 D = Decimal
 
@@ -59,7 +60,10 @@ def exchange(fake: FakeAlpaca, *, key: str = KEY_ID, timeout_s: float = 5.0) -> 
 
 
 def buy(
-    coid: str = "ah-e1-0", symbol: str = "BTC/USD", qty: str = "0.01", price: str = "59000"
+    coid: str = entry_id(1),
+    symbol: str = "BTC/USD",
+    qty: str = "0.01",
+    price: str = "59000",
 ) -> OrderRequest:
     return OrderRequest(client_order_id=coid, symbol=symbol, side=Side.BUY, qty=D(qty), price=D(price))
 
@@ -74,7 +78,7 @@ def test_adapter_crypto_order_body_uses_slash_symbol_and_strings(fake: FakeAlpac
         "type": "limit",
         "time_in_force": "gtc",
         "limit_price": "59000.1",
-        "client_order_id": "ah-e1-0",
+        "client_order_id": entry_id(1),
     }
 
 
@@ -101,14 +105,14 @@ def test_adapter_lost_response_then_lookup_by_client_id_finds_it(fake: FakeAlpac
     fake.faults.lose_next_order_response = True
     with pytest.raises(OutcomeUnknown):
         ex.submit_order(buy())
-    assert ex.get_order("BTC/USD", client_order_id="ah-e1-0").status is OrderStatus.NEW
+    assert ex.get_order("BTC/USD", client_order_id=entry_id(1)).status is OrderStatus.NEW
     assert len(fake.engine.all_orders()) == 1
 
 
 def test_adapter_cancel_is_204_then_read_back(fake: FakeAlpaca) -> None:
     ex = exchange(fake)
     placed = ex.submit_order(buy())
-    assert ex.cancel_order("BTC/USD", client_order_id="ah-e1-0").status is OrderStatus.CANCELED
+    assert ex.cancel_order("BTC/USD", client_order_id=entry_id(1)).status is OrderStatus.CANCELED
     assert placed.venue_order_id.count("-") == 4  # a uuid
 
 

@@ -20,6 +20,7 @@ from autohedge.core.messages import OrderEventKind, OrderRequest, OrderUpdate
 from autohedge.core.types import OrderType, Side
 from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
 from tests.fakes.order_sink import OrderQueueSink
+from tests.ids import entry_id
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "alpaca"
 SYMBOLS = trade_stream_symbols(["BTC/USD", "SOL/USD", "AAPL/USD"])
@@ -147,8 +148,8 @@ def connected(fake: FakeAlpaca) -> Iterator[OrderQueueSink]:
 def test_trade_stream_fake_binary_frames_deliver_accepted_then_filled(
     fake: FakeAlpaca, connected: OrderQueueSink
 ) -> None:
-    buy(fake, "ah-e1-0", "50010")
-    first, second = connected.next_update("ah-e1-0"), connected.next_update("ah-e1-0")
+    buy(fake, entry_id(1), "50010")
+    first, second = connected.next_update(entry_id(1)), connected.next_update(entry_id(1))
     assert (first.kind, second.kind) == (OrderEventKind.ACCEPTED, OrderEventKind.FILLED)
     assert second.last_qty == D("0.01") and second.position_qty == D("0.01") and second.trade_id
     assert fake.trades.subscriptions == 1
@@ -167,8 +168,8 @@ def test_trade_stream_fake_duplicates_and_fill_before_ack(
 ) -> None:
     fake.trades.faults.duplicate_events = True
     fake.trades.faults.fill_before_ack = True
-    buy(fake, "ah-e2-0", "50010")
-    kinds = [connected.next_update("ah-e2-0").kind for _ in range(4)]
+    buy(fake, entry_id(2), "50010")
+    kinds = [connected.next_update(entry_id(2)).kind for _ in range(4)]
     assert kinds == [
         OrderEventKind.FILLED,
         OrderEventKind.FILLED,

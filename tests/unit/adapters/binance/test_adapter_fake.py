@@ -12,13 +12,14 @@ from pydantic import SecretStr
 
 from autohedge.adapters.binance.adapter import BinanceExchange, create_exchange, create_stream_factory
 from autohedge.core.clock import RealClock
-from autohedge.core.config import Secrets, parse_config
+from autohedge.core.config import AppConfig, Secrets, parse_config
 from autohedge.core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited, VenueUnavailable
 from autohedge.core.messages import OrderRequest
 from autohedge.core.ports import MarketStream
 from autohedge.core.types import OrderPurpose, OrderStatus, Side
 from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
 from tests.fakes.sink import QueueSink
+from tests.ids import entry_id
 
 D = Decimal
 
@@ -30,7 +31,7 @@ def fake() -> Iterator[FakeBinance]:
         yield server
 
 
-def config(fake: FakeBinance, timeout_s: float = 5.0):  # type: ignore[no-untyped-def]
+def config(fake: FakeBinance, timeout_s: float = 5.0) -> AppConfig:
     return parse_config(
         {
             "exchange": {"venue": "binance", "market_data": "binance"},
@@ -48,7 +49,10 @@ def exchange(fake: FakeBinance, *, key: str = API_KEY, timeout_s: float = 5.0) -
 
 
 def order(
-    coid: str = "ah-e1-0", qty: str = "0.01", price: str = "49000", purpose: OrderPurpose = OrderPurpose.ENTRY
+    coid: str = entry_id(1),
+    qty: str = "0.01",
+    price: str = "49000",
+    purpose: OrderPurpose = OrderPurpose.ENTRY,
 ) -> OrderRequest:
     return OrderRequest(
         client_order_id=coid, symbol="BTC/USDT", side=Side.BUY, qty=D(qty), price=D(price), purpose=purpose
@@ -62,7 +66,7 @@ def test_adapter_orders_arrive_signed_with_decimal_strings(fake: FakeBinance) ->
     assert (
         params["price"] == "49000.1"
         and params["quantity"] == "0.01"
-        and params["newClientOrderId"] == "ah-e1-0"
+        and params["newClientOrderId"] == entry_id(1)
     )
     assert params["type"] == "LIMIT" and params["timeInForce"] == "GTC" and "signature" in params
 
@@ -74,7 +78,7 @@ def test_adapter_lost_response_is_outcome_unknown_and_the_order_is_found_not_dup
     fake.faults.lose_next_order_response = True
     with pytest.raises(OutcomeUnknown):
         ex.submit_order(order())
-    found = ex.get_order("BTC/USDT", client_order_id="ah-e1-0")
+    found = ex.get_order("BTC/USDT", client_order_id=entry_id(1))
     assert found.status is OrderStatus.NEW
     assert len(fake.engine.all_orders()) == 1
 
@@ -140,7 +144,7 @@ def test_adapter_exit_fill_reports_base_fee_from_trades(fake: FakeBinance) -> No
     assert filled.status is OrderStatus.FILLED and filled.fee == D("0.00001") and filled.fee_asset == "BTC"
 
 
-def connected_stream(fake: FakeBinance) -> tuple[object, QueueSink]:
+def connected_stream(fake: FakeBinance) -> tuple[MarketStream, QueueSink]:
     stream = create_stream_factory(config(fake), RealClock())()
     sink = QueueSink()
     stream.start(["BTC/USDT", "ETH/USDT"], sink)
@@ -160,7 +164,7 @@ def test_stream_book_tickers_become_quotes(fake: FakeBinance) -> None:
     stream, sink = connected_stream(fake)
     fake.push_quote("ETH/USDT", D("3000.1"), D("3000.2"))
     quote = sink.quotes.get(timeout=5)
-    stream.stop()  # type: ignore[attr-defined]
+    stream.stop()
     assert (quote.symbol, quote.bid, quote.ask, quote.venue) == (
         "ETH/USDT",
         D("3000.1"),
@@ -175,14 +179,14 @@ def test_stream_malformed_frame_is_counted_then_quotes_keep_flowing(fake: FakeBi
     fake.push_quote("BTC/USDT", D(50001), D(50002))
     assert sink.malformed.get(timeout=5).startswith("binance frame is not JSON")
     assert sink.quotes.get(timeout=5).bid == D(50001)
-    stream.stop()  # type: ignore[attr-defined]
+    stream.stop()
 
 
 def test_stream_dropped_socket_reports_disconnected(fake: FakeBinance) -> None:
     stream, sink = connected_stream(fake)
     fake.drop_clients()
     assert "closed" in sink.disconnected.get(timeout=5)
-    stream.stop()  # type: ignore[attr-defined]
+    stream.stop()
 
 
 def test_stream_reconnect_during_a_ban_spends_no_rest_and_streams_again(fake: FakeBinance) -> None:

@@ -18,6 +18,7 @@ from autohedge.core.ratelimit import RequestBudget
 from autohedge.core.types import Side
 from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
 from tests.fakes.order_sink import OrderQueueSink
+from tests.ids import entry_id
 
 D = Decimal
 
@@ -65,8 +66,8 @@ def connected(fake: FakeBinance) -> Iterator[OrderQueueSink]:
 def test_user_stream_fake_fill_arrives_with_a_balance_push(
     fake: FakeBinance, connected: OrderQueueSink
 ) -> None:
-    buy(fake, "ah-e1-0", "50010")
-    kinds = [connected.next_update("ah-e1-0").kind, connected.next_update("ah-e1-0").kind]
+    buy(fake, entry_id(1), "50010")
+    kinds = [connected.next_update(entry_id(1)).kind, connected.next_update(entry_id(1)).kind]
     balances = connected.balances.get(timeout=5)
     assert kinds == [OrderEventKind.ACCEPTED, OrderEventKind.FILLED]
     assert {b.asset for b in balances.balances} == {"BTC", "USDT"}
@@ -94,8 +95,8 @@ def test_user_stream_fake_duplicate_events_are_delivered_twice(
     fake: FakeBinance, connected: OrderQueueSink
 ) -> None:
     fake.user.faults.duplicate_events = True
-    buy(fake, "ah-e2-0", "50010")
-    updates = [connected.next_update("ah-e2-0") for _ in range(4)]
+    buy(fake, entry_id(2), "50010")
+    updates = [connected.next_update(entry_id(2)) for _ in range(4)]
     fills = [u for u in updates if u.kind.is_fill]
     assert len(fills) == 2 and fills[0].fill_key == fills[1].fill_key
 
@@ -104,8 +105,8 @@ def test_user_stream_fake_fill_before_its_acknowledgement(
     fake: FakeBinance, connected: OrderQueueSink
 ) -> None:
     fake.user.faults.fill_before_ack = True
-    buy(fake, "ah-e3-0", "50010")
-    kinds = [connected.next_update("ah-e3-0").kind, connected.next_update("ah-e3-0").kind]
+    buy(fake, entry_id(3), "50010")
+    kinds = [connected.next_update(entry_id(3)).kind, connected.next_update(entry_id(3)).kind]
     assert kinds == [OrderEventKind.FILLED, OrderEventKind.ACCEPTED]
 
 

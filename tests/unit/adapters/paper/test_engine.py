@@ -1,5 +1,6 @@
 import json
 import os
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,11 +13,23 @@ from autohedge.core.messages import OcoRequest, OrderRequest, Quote
 from autohedge.core.types import OrderStatus, OrderType, Side
 
 D = Decimal
+FEE_RATE = D("0.001")
 
 
-def engine(tmp_state: Path | None = None, **kwargs: object) -> PaperEngine:
-    args = {"clock": ManualClock(), "balances": {"USDT": D(10000)}, "fee_rate": D("0.001"), **kwargs}
-    return PaperEngine(state_file=tmp_state, **args)  # type: ignore[arg-type]
+def engine(
+    tmp_state: Path | None = None,
+    *,
+    balances: Mapping[str, Decimal] | None = None,
+    fee_rate: Decimal = FEE_RATE,
+    partial_fill_ratio: float = 0.0,
+) -> PaperEngine:
+    return PaperEngine(
+        clock=ManualClock(),
+        balances={"USDT": D(10000)} if balances is None else balances,
+        fee_rate=fee_rate,
+        partial_fill_ratio=partial_fill_ratio,
+        state_file=tmp_state,
+    )
 
 
 def quote(bid: str, ask: str, symbol: str = "BTC/USDT") -> Quote:

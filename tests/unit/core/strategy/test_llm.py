@@ -47,7 +47,20 @@ def context(position: str = "0", hft: Signal | None = None) -> LlmContext:
 
 def reply(action: str = "buy", confidence: str = "0.9", **kw: str | None) -> LlmSignalReply:
     fields = {k: (D(v) if v is not None else None) for k, v in kw.items()}
-    return LlmSignalReply(action=action, confidence=D(confidence), reasoning="r", **fields)  # type: ignore[arg-type]
+    return LlmSignalReply.model_validate(
+        {"action": action, "confidence": D(confidence), "reasoning": "r", **fields}
+    )
+
+
+def decide(answer: LlmSignalReply, ctx: LlmContext | None = None, min_confidence: str = "0") -> Signal | None:
+    """The signal (or no trade) for ``answer`` in ``ctx`` (the default context unless given)."""
+    return reply_to_signal(
+        answer,
+        context=context() if ctx is None else ctx,
+        min_confidence=D(min_confidence),
+        signal_id="s",
+        ts_init=0,
+    )
 
 
 def test_build_messages_carries_quotes_position_limits_and_hybrid_question() -> None:
@@ -95,62 +108,27 @@ def test_parse_reply_invalid_names_the_problem(content: str, problem: str) -> No
 
 
 def test_reply_to_signal_hold_and_low_confidence_mean_no_trade() -> None:
-    assert (
-        reply_to_signal(reply("hold"), context=context(), min_confidence=D("0.6"), signal_id="s", ts_init=0)
-        is None
-    )
-    assert (
-        reply_to_signal(
-            reply("buy", "0.5"), context=context(), min_confidence=D("0.6"), signal_id="s", ts_init=0
-        )
-        is None
-    )
+    assert decide(reply("hold"), min_confidence="0.6") is None
+    assert decide(reply("buy", "0.5"), min_confidence="0.6") is None
 
 
 def test_reply_to_signal_sell_without_position_is_ignored_with_position_closes() -> None:
-    assert (
-        reply_to_signal(reply("sell"), context=context(), min_confidence=D("0.6"), signal_id="s", ts_init=0)
-        is None
-    )
-    signal = reply_to_signal(
-        reply("sell"), context=context("0.5"), min_confidence=D("0.6"), signal_id="s", ts_init=0
-    )
+    assert decide(reply("sell"), min_confidence="0.6") is None
+    signal = decide(reply("sell"), context("0.5"), min_confidence="0.6")
     assert signal is not None and signal.side is Side.SELL
 
 
 def test_reply_to_signal_buy_at_ask_or_better_target() -> None:
-    at_ask = reply_to_signal(
-        reply(target_price="105"), context=context(), min_confidence=D(0), signal_id="s", ts_init=0
-    )
-    better = reply_to_signal(
-        reply(target_price="99.5"), context=context(), min_confidence=D(0), signal_id="s", ts_init=0
-    )
+    at_ask = decide(reply(target_price="105"))
+    better = decide(reply(target_price="99.5"))
     assert at_ask is not None and at_ask.price == D("100.01")
     assert better is not None and better.price == D("99.5")
 
 
 def test_reply_to_signal_exit_prices_only_on_the_right_side_and_in_bounds() -> None:
-    good = reply_to_signal(
-        reply(take_profit="102", stop_loss="99.5"),
-        context=context(),
-        min_confidence=D(0),
-        signal_id="s",
-        ts_init=0,
-    )
-    wrong = reply_to_signal(
-        reply(take_profit="99", stop_loss="101"),
-        context=context(),
-        min_confidence=D(0),
-        signal_id="s",
-        ts_init=0,
-    )
-    far = reply_to_signal(
-        reply(take_profit="200", stop_loss="50"),
-        context=context(),
-        min_confidence=D(0),
-        signal_id="s",
-        ts_init=0,
-    )
+    good = decide(reply(take_profit="102", stop_loss="99.5"))
+    wrong = decide(reply(take_profit="99", stop_loss="101"))
+    far = decide(reply(take_profit="200", stop_loss="50"))
     assert good is not None and (good.take_profit, good.stop_loss) == (D(102), D("99.5"))
     assert wrong is not None and (wrong.take_profit, wrong.stop_loss) == (None, None)
     assert far is not None and (far.take_profit, far.stop_loss) == (None, None)
@@ -210,13 +188,7 @@ def test_build_messages_without_quotes_raises() -> None:
 
 
 def test_reply_to_signal_hybrid_buy_confirms_at_the_hft_price() -> None:
-    signal = reply_to_signal(
-        reply(target_price="90"),
-        context=context(hft=hft_signal()),
-        min_confidence=D(0),
-        signal_id="s",
-        ts_init=0,
-    )
+    signal = decide(reply(target_price="90"), context(hft=hft_signal()))
     assert signal is not None
     assert (signal.strategy, signal.side, signal.price, signal.quote_ts_init) == (
         "hybrid",
@@ -228,13 +200,7 @@ def test_reply_to_signal_hybrid_buy_confirms_at_the_hft_price() -> None:
 
 @pytest.mark.parametrize("action", ["sell", "hold"])
 def test_reply_to_signal_hybrid_anything_but_buy_vetoes(action: str) -> None:
-    signal = reply_to_signal(
-        reply(action),
-        context=context(position="0.5", hft=hft_signal()),
-        min_confidence=D(0),
-        signal_id="s",
-        ts_init=0,
-    )
+    signal = decide(reply(action), context(position="0.5", hft=hft_signal()))
     assert signal is None
 
 

@@ -1,0 +1,96 @@
+"""One websocket connection, read on its own daemon thread (websocket-client): what every venue
+stream shares. The stream that owns it parses frames; this class connects, reads, keeps the socket
+alive with pings where the venue wants them, and when the connection ends without ``stop`` tells the
+owner why, once, from the reader thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import websocket
+from loguru import logger
+
+__all__ = ["WsConnection"]
+
+
+class WsConnection:
+    """``start`` on the owner's thread; the callbacks run on the reader thread."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str,
+        on_message: Callable[[WsConnection, str | bytes], None],
+        on_ended: Callable[[str], None],
+        on_open: Callable[[WsConnection], None] | None = None,
+        errors_end_it: bool = False,
+        ping_interval_s: float = 0,
+        ping_timeout_s: float | None = None,
+    ) -> None:
+        """``name`` labels the thread and the log lines (``binance stream``). ``errors_end_it``: a
+        socket error becomes the reason ``on_ended`` hears (otherwise the reason is "closed")."""
+        self.name = name
+        self._on_message = on_message
+        self._on_ended = on_ended
+        self._on_open = on_open
+        self._errors_end_it = errors_end_it
+        self._ping_interval_s = ping_interval_s
+        self._ping_timeout_s = ping_timeout_s
+        self._stopping = threading.Event()
+        self._failure = ""
+        self._app = websocket.WebSocketApp(
+            url,
+            on_open=self._opened,
+            on_message=self._received,
+            on_error=self._errored,
+            on_close=self._closed,
+        )
+        self._thread = threading.Thread(target=self._run, name=name.replace(" ", "-"), daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def send(self, text: str) -> None:
+        """Reader thread (from a callback)."""
+        self._app.send(text)
+
+    def end(self, reason: str = "") -> None:
+        """End this connection from a callback; ``reason`` (when given) is what ``on_ended`` hears."""
+        if reason:
+            self._failure = reason
+        self._app.close()
+
+    def stop(self) -> None:
+        """Owner's thread: close and join; ``on_ended`` is not called."""
+        self._stopping.set()
+        self._app.close()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        self._app.run_forever(
+            skip_utf8_validation=True, ping_interval=self._ping_interval_s, ping_timeout=self._ping_timeout_s
+        )
+        if not self._stopping.is_set():
+            self._on_ended(self._failure or f"{self.name} closed")
+
+    def _opened(self, app: Any) -> None:
+        if self._on_open is not None:
+            self._on_open(self)
+
+    def _received(self, app: Any, raw: str | bytes) -> None:
+        self._on_message(self, raw)
+
+    def _errored(self, app: Any, error: BaseException) -> None:
+        if not self._stopping.is_set():
+            logger.warning("{} error: {}", self.name, error)
+            if self._errors_end_it and not self._failure:
+                self._failure = f"{self.name} error: {error}"
+
+    def _closed(self, app: Any, status: int | None, reason: str | None) -> None:
+        if not self._stopping.is_set() and status is not None:
+            logger.warning("{} closed by the server ({} {})", self.name, status, reason)
