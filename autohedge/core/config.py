@@ -195,6 +195,11 @@ class SimulateConfig(_Model):
     feed_disconnects_per_hour: Annotated[float, Field(ge=0)] = 1.0
     feed_stalls_per_hour: Annotated[float, Field(ge=0)] = 1.0
     feed_stall_s: Annotated[float, Field(gt=0)] = 25.0
+    order_event_duplicate_rate: Fraction = 0.01
+    order_event_delay_rate: Fraction = 0.01
+    order_event_reorder_rate: Fraction = 0.01
+    order_event_max_delay_s: Annotated[float, Field(gt=0)] = 2.0
+    """Order events of the private stream: delivered twice, late (up to this long) or out of order."""
     handler_exception_rate: Fraction = 0.0001
     """Share of messages whose handler raises an injected exception (the actor crashes)."""
     crashes_per_hour: Annotated[float, Field(ge=0)] = 0.5

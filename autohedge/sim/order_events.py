@@ -6,6 +6,7 @@ what a sink receives and when; it knows nothing of the events themselves. The si
 between the paper exchange's user stream and the ``UserStreamActor``'s sink: ``offer`` on every
 event the venue emits (deliver what it returns, in order), and ``due`` at every step (deliver the held
 events whose time came); ``next_due_ns`` joins the instants the simulator steps to.
+``FaultyUserStream`` does that plumbing around any ``UserStream``.
 
 * duplicate: the event is delivered twice;
 * delay: the event is held for up to ``max_delay_s`` (events behind it are not held back: a delayed
@@ -21,9 +22,11 @@ import random
 from collections import Counter
 from typing import Generic, TypeVar
 
-from autohedge.core.clock import NS_PER_S
+from autohedge.core.clock import NS_PER_S, Clock
+from autohedge.core.messages import AccountBalances, OrderUpdate
+from autohedge.core.ports import OrderEventSink, UserStream
 
-__all__ = ["EventFaults"]
+__all__ = ["EventFaults", "FaultyUserStream"]
 
 T = TypeVar("T")
 
@@ -89,3 +92,59 @@ class EventFaults(Generic[T]):
         if self._swapped is not None:
             candidates.append(self._swapped_since_ns + self._max_delay_ns)
         return min(candidates) if candidates else None
+
+
+class FaultyUserStream:
+    """``core.ports.UserStream``: a venue's private stream whose order events pass ``EventFaults``.
+    The simulator delivers the held ones with ``release`` (driver thread, holding the turn)."""
+
+    def __init__(self, inner: UserStream, faults: EventFaults[OrderUpdate], clock: Clock) -> None:
+        self.venue = inner.venue
+        self._inner = inner
+        self._faults = faults
+        self._clock = clock
+        self._sink: OrderEventSink | None = None
+        self._stopped = False
+
+    def start(self, sink: OrderEventSink) -> None:
+        """The user-stream actor's thread."""
+        self._sink = sink
+        self._inner.start(_FaultySink(sink, self))
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._inner.stop()
+
+    def _offer(self, update: OrderUpdate) -> None:
+        """The venue's thread (the engine's caller), engine lock held: never blocks."""
+        if self._sink is not None:
+            for event in self._faults.offer(self._clock.monotonic_ns(), update):
+                self._sink.on_order_update(event)
+
+    def release(self, now_ns: int) -> None:
+        """Deliver the held events whose time came (none once the stream stopped: a dead connection)."""
+        due = self._faults.due(now_ns)
+        if self._sink is not None and not self._stopped:
+            for event in due:
+                self._sink.on_order_update(event)
+
+
+class _FaultySink:
+    def __init__(self, sink: OrderEventSink, stream: FaultyUserStream) -> None:
+        self._sink = sink
+        self._stream = stream
+
+    def on_connected(self) -> None:
+        self._sink.on_connected()
+
+    def on_order_update(self, update: OrderUpdate) -> None:
+        self._stream._offer(update)
+
+    def on_balances(self, update: AccountBalances) -> None:
+        self._sink.on_balances(update)
+
+    def on_malformed(self, raw: str, error: str) -> None:
+        self._sink.on_malformed(raw, error)
+
+    def on_disconnected(self, error: str) -> None:
+        self._sink.on_disconnected(error)

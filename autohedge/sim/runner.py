@@ -39,16 +39,18 @@ from autohedge.actors.protocol import Barrier, GetSnapshot
 from autohedge.actors.turns import SchedulerStalled, TurnScheduler
 from autohedge.adapters.marketdata.scenario import MarketModel, ScenarioStream
 from autohedge.adapters.paper.adapter import PaperExchange
+from autohedge.adapters.paper.stream import PaperUserStream
 from autohedge.app import Engine
 from autohedge.core.actor_names import ActorKind, kind_of, strategy_name
 from autohedge.core.clock import NS_PER_S, ManualClock
 from autohedge.core.config import AppConfig, PaperFaults
 from autohedge.core.errors import ConfigError, OutcomeUnknown, RetryableError
 from autohedge.core.eventlog import Event
-from autohedge.core.messages import Quote
+from autohedge.core.messages import OrderUpdate, Quote
 from autohedge.core.protection import exit_qty
 from autohedge.core.types import OrderType, Side, Venue, quantize_down
 from autohedge.sim.invariants import BookView, CheckerLimits, InvariantChecker
+from autohedge.sim.order_events import EventFaults, FaultyUserStream
 from autohedge.sim.venue import ObservedExchange, resting_sell_qty
 
 __all__ = ["ActorOverrides", "InjectedFault", "Simulation", "simulation_config"]
@@ -126,6 +128,7 @@ class _Process:
     venue: ObservedExchange
     paper: PaperExchange
     threads_before: set[threading.Thread]
+    events: EventFaults[OrderUpdate]
 
 
 class Simulation:
@@ -194,6 +197,7 @@ class Simulation:
         self._last_quote: dict[str, Quote] = {}
         self._stalled_until_ns = 0
         self.step = 0
+        self._user_stream: FaultyUserStream | None = None
         self._stream: ScenarioStream | None = None
         """The newest feed incarnation's stream (older ones, and their process, are let go)."""
         self._process: _Process | None = None
@@ -234,6 +238,21 @@ class Simulation:
         for quote in self._last_quote.values():
             paper.on_quote(quote)  # the venue's market did not stop while the process was down
         venue = ObservedExchange(paper, checker=self.checker, clock=self.clock, step=lambda: self.step)
+        sim = self.config.simulate
+        events = EventFaults[OrderUpdate](
+            random.Random(f"{self.seed}:order-events:{self._incarnation}"),
+            duplicate_rate=sim.order_event_duplicate_rate,
+            delay_rate=sim.order_event_delay_rate,
+            reorder_rate=sim.order_event_reorder_rate,
+            max_delay_s=sim.order_event_max_delay_s,
+        )
+
+        def user_stream() -> FaultyUserStream:
+            """The user-stream actor's thread (a fresh stream per connection)."""
+            stream = FaultyUserStream(PaperUserStream(paper.engine), events, self.clock)
+            self._user_stream = stream
+            return stream
+
         scheduler = TurnScheduler()
         hooks = ActorHooks(scheduler=scheduler, before_handle=self._before_handle, on_crash=self._on_crash)
         overrides = self._overrides
@@ -242,13 +261,14 @@ class Simulation:
             clock=self.clock,
             exchange=venue,
             stream_factory=self._new_stream,
+            user_stream_factory=user_stream,
             rng=random.Random(f"{self.seed}:supervisor:{self._incarnation}"),
             hooks=hooks,
             executor_cls=overrides.executor,
             monitor_cls=overrides.monitor,
         )
         engine.parts.events.subscribe(self._on_event)
-        self._process = _Process(engine, scheduler, venue, paper, threads_before)
+        self._process = _Process(engine, scheduler, venue, paper, threads_before, events)
         self._dying = False
         for symbol in self.config.symbols:
             self.checker.entry_settled(symbol)  # a new process knows nothing of the old one's submits
@@ -263,12 +283,15 @@ class Simulation:
             return
         self._process = None
         self._stream = None
+        self._user_stream = None
         self._dying = True
         process.venue.sever()
         process.scheduler.release()
         for name, value in process.engine.parts.metrics.snapshot().items():
             self._totals[name] += value
         for kind, count in process.paper.faults_injected.items():
+            self._faults[kind] += count
+        for kind, count in process.events.injected.items():
             self._faults[kind] += count
         for name, depth in process.scheduler.peak_depths().items():
             self.peaks[name] = max(self.peaks.get(name, 0), depth)
@@ -341,6 +364,10 @@ class Simulation:
         due = self.clock.next_due_ns()
         if due is not None:
             candidates.append(due)
+        if self._process is not None:
+            held = self._process.events.next_due_ns()
+            if held is not None:
+                candidates.append(held)
         schedule = self._schedule
         candidates.extend(
             instants[0] for instants in (schedule.crashes, schedule.disconnects, schedule.stalls) if instants
@@ -375,6 +402,8 @@ class Simulation:
             stream = self._live_stream()
             if stream is not None and stream.sink is not None and now_ns >= self._stalled_until_ns:
                 stream.sink.on_quote(quote)
+        if self._user_stream is not None:
+            self._user_stream.release(now_ns)  # order events held back by the venue's stream
         crash = False
         while schedule.crashes and schedule.crashes[0] <= now_ns:
             schedule.crashes.pop(0)

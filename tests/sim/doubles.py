@@ -8,10 +8,9 @@ from typing import Any
 
 from autohedge.actors.executor import ExecutorActor
 from autohedge.actors.monitor import PositionMonitorActor, TrackedPosition
-from autohedge.actors.protocol import PollOrders
 from autohedge.core.client_ids import ClientId
 from autohedge.core.errors import OutcomeUnknown
-from autohedge.core.messages import OrderRequest, OrderSnapshot, PositionSnapshot
+from autohedge.core.messages import OrderRequest, OrderSnapshot, PositionSnapshot, Signal
 from autohedge.core.types import OrderPurpose
 
 __all__ = ["ExitNeverPlaced", "ExitSizedByOrderedQty", "RaisesOnRateLimited", "ResendsAfterUnknown"]
@@ -83,10 +82,8 @@ class ExitSizedByOrderedQty(PositionMonitorActor):
 
 
 class RaisesOnRateLimited(ExecutorActor):
-    """Reads the balances on every poll and lets the venue's pushback escape the handler."""
+    """Reads the balances on every signal and lets the venue's pushback escape the handler."""
 
-    def on_poll_orders(self, message: PollOrders) -> None:
-        try:
-            self._exchange.balances()
-        finally:
-            super().on_poll_orders(message)
+    def on_signal(self, signal: Signal) -> None:
+        self._exchange.balances()
+        super().on_signal(signal)
