@@ -15,7 +15,7 @@ import pykka
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
-from autohedge.actors.base import ActorContext
+from autohedge.actors.base import ActorContext, ActorHooks
 from autohedge.actors.directory import Directory
 from autohedge.actors.executor import ExecutorActor
 from autohedge.actors.feed import FeedActor, FeedSink
@@ -215,8 +215,15 @@ class Engine:
         secrets: Secrets | None = None,
         base_dir: Path | None = None,
         rng: random.Random | None = None,
+        hooks: ActorHooks | None = None,
+        executor_cls: type[ExecutorActor] = ExecutorActor,
+        monitor_cls: type[PositionMonitorActor] = PositionMonitorActor,
     ) -> None:
         self.config = config
+        self._hooks = hooks
+        # Test doubles of the executor and the monitor (the simulator's planted defects).
+        self._executor_cls = executor_cls
+        self._monitor_cls = monitor_cls
         base = base_dir or Path.cwd()
         self._secrets = secrets or Secrets()
         clock = clock or RealClock()
@@ -307,7 +314,7 @@ class Engine:
             )
 
         def executor(ctx: ActorContext, gates: Mapping[Gate, str]) -> pykka.ActorRef[Any]:
-            return ExecutorActor.start(
+            return self._executor_cls.start(
                 ctx,
                 exchange=parts.exchange,
                 config=config,
@@ -318,7 +325,7 @@ class Engine:
             )
 
         def monitor(ctx: ActorContext, _: Mapping[Gate, str]) -> pykka.ActorRef[Any]:
-            return PositionMonitorActor.start(
+            return self._monitor_cls.start(
                 ctx,
                 exchange=parts.exchange,
                 config=config,
@@ -378,6 +385,7 @@ class Engine:
             metrics=parts.metrics,
             events=parts.events,
             rng=self._rng,
+            hooks=self._hooks,
         )
         parts.events.record(
             "started",

@@ -1,12 +1,14 @@
-"""``autohedge`` command line: ``run`` and ``check-config``.
+"""``autohedge`` command line: ``run``, ``simulate`` and ``check-config``.
 
-Exit codes: 0 clean run, 2 bad configuration (one line naming the key path) or a clashing installation
-(one line naming the other distribution), 1 anything else.
+Exit codes: 0 clean run (``simulate``: no violation), 2 bad configuration (one line naming the key
+path) or a clashing installation (one line naming the other distribution), 1 anything else
+(``simulate``: at least one violation).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -43,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", default="config.yaml", type=Path, help="config file (default: config.yaml)")
     run.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     run.add_argument("--summary-json", type=Path, default=None, help="write a JSON summary here at exit")
+    sim = sub.add_parser("simulate", help="a simulated trading day with faults, checked against the promise")
+    sim.add_argument("--config", default="config.yaml", type=Path, help="config file (default: config.yaml)")
+    sim.add_argument("--hours", type=float, default=24.0, help="simulated hours (default: 24)")
+    sim.add_argument("--seed", type=int, default=1, help="seed of the market, the faults and the crashes")
+    sim.add_argument("--report-json", type=Path, default=None, help="write the report here")
+    sim.add_argument("--work-dir", type=Path, default=None, help="keep the paper state and history here")
+    sim.add_argument("--log-level", default="CRITICAL", help="log level during the simulation")
     check = sub.add_parser("check-config", help="validate a config file and exit (0 valid, 2 invalid)")
     check.add_argument("--config", default="config.yaml", type=Path)
     return parser
@@ -71,7 +80,44 @@ def main(argv: list[str] | None = None) -> int:
             f"{config.strategy})"
         )
         return EXIT_OK
+    if args.command == "simulate":
+        return _simulate(config, args)
     return _run(config, args.config.resolve().parent, args.duration, args.summary_json)
+
+
+def _simulate(config: AppConfig, args: argparse.Namespace) -> int:
+    from autohedge.sim.runner import Simulation  # heavy imports only when simulating
+
+    if args.hours <= 0:
+        print("config error: --hours: must be greater than 0", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(args.log_level)
+    try:
+        simulation = Simulation(
+            config, seed=args.seed, hours=args.hours, work_dir=args.work_dir, config_path=str(args.config)
+        )
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    report = simulation.run()
+    text = json.dumps(report, indent=2) + "\n"
+    if args.report_json is not None:
+        args.report_json.write_text(text, encoding="utf-8")
+    violations = report["violations"]
+    print(
+        f"seed {report['seed']}: {report['simulated_hours']:g} simulated hours in {report['wall_s']:.1f}s, "
+        f"{len(violations)} violations, {report['crashes_injected']} crashes, "
+        f"max unprotected {report['max_unprotected_s']}s"
+    )
+    for violation in violations[:20]:
+        print(
+            f"  {violation['kind']} {violation['symbol']} at {violation['t_s']}s (step {violation['step']}): "
+            f"{violation['explanation']}"
+        )
+    if violations:
+        print(f"replay: {report['replay']}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
 
 
 def api_token(config: AppConfig) -> SecretStr | None:

@@ -23,19 +23,33 @@ from loguru import logger
 
 from autohedge.actors.directory import Directory
 from autohedge.actors.protocol import Barrier
+from autohedge.actors.turns import TurnInbox, TurnScheduler, run_loop_with_turns, take_turns
 from autohedge.core.actor_names import ActorName
 from autohedge.core.clock import Clock, TimerHandle
 from autohedge.core.eventlog import EventLog
 from autohedge.core.messages import ChildFailed, ChildStarted, ChildStopped, Message
 from autohedge.core.metrics import Metrics
 
-__all__ = ["ActorContext", "SupervisedActor", "handler_name"]
+__all__ = ["ActorContext", "ActorHooks", "SupervisedActor", "handler_name"]
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
 def handler_name(message_type: type) -> str:
     return "on_" + _CAMEL.sub("_", message_type.__name__).lower()
+
+
+@dataclass(frozen=True)
+class ActorHooks:
+    """Instrumentation the simulator arms (none in production; every field may be None)."""
+
+    scheduler: TurnScheduler | None = None
+    """Run the tree one handler at a time, in message order (actors/turns.py)."""
+    before_handle: Callable[[str, object], None] | None = None
+    """Actor thread, before each message is dispatched: (actor name, message). May raise, to inject a
+    crash inside a handler."""
+    on_crash: Callable[[str, BaseException | None], None] | None = None
+    """Actor thread, when a told message's handler raised: (actor name, the exception)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,7 @@ class ActorContext:
     events: EventLog
     report: Callable[[Message], None]
     """Delivers lifecycle reports to the supervisor (a tell; never blocks)."""
+    hooks: ActorHooks | None = None
 
 
 class SupervisedActor(pykka.ThreadingActor):
@@ -66,6 +81,18 @@ class SupervisedActor(pykka.ThreadingActor):
         super().__init__()
         self.ctx = ctx
         self._timers: list[TimerHandle] = []
+        self._before_handle = ctx.hooks.before_handle if ctx.hooks is not None else None
+        self._scheduler = ctx.hooks.scheduler if ctx.hooks is not None else None
+        self._turn_inbox: TurnInbox | None = None
+        if self._scheduler is not None:
+            self._turn_inbox = take_turns(self, self._scheduler, ctx.name)
+
+    def _actor_loop(self) -> None:
+        """Actor thread: pykka's loop, inside turns when a scheduler is armed."""
+        if self._scheduler is None or self._turn_inbox is None:
+            super()._actor_loop()
+        else:
+            run_loop_with_turns(self, self._turn_inbox, self._scheduler)
 
     # -- hooks for subclasses (all run in the actor's thread) ---------------------------------------
 
@@ -106,6 +133,8 @@ class SupervisedActor(pykka.ThreadingActor):
         traceback: TracebackType | None,
     ) -> None:
         """Actor thread, after an exception in a told message's handler. The actor dies next."""
+        if self.ctx.hooks is not None and self.ctx.hooks.on_crash is not None:
+            self.ctx.hooks.on_crash(self.ctx.name, exception_value)
         self._cleanup()
         self.ctx.report(
             ChildFailed(
@@ -127,6 +156,8 @@ class SupervisedActor(pykka.ThreadingActor):
 
     def on_receive(self, message: Any) -> Any:
         """Actor thread. Dispatch by message type to ``on_<snake_case_type>``."""
+        if self._before_handle is not None:
+            self._before_handle(self.ctx.name, message)
         cls = type(message)
         name = self._handlers.get(cls, "")
         if name == "":

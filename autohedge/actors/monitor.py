@@ -473,13 +473,19 @@ class PositionMonitorActor(SupervisedActor):
                 self._guard_stop(pos, newest)
 
     def _guard_stop(self, pos: TrackedPosition, quote: Quote) -> None:
-        """The SL of a position whose venue cannot hold it (or whose exit is gone) is watched here."""
+        """The SL of a position whose venue cannot hold it (or whose exit is gone) is watched here, and
+        an OCO's too once the bid has gapped below its stop-limit price."""
         if pos.close_id is not None or pos.stop_loss is None:
             return
         if (PendingKind.STOP_CLOSE, pos.key) in self._pending:
             return  # already waiting for the venue to allow the sell
-        if pos.oco and pos.exit_ids and not pos.exits_uncertain:
-            return
+        if (
+            pos.oco
+            and pos.exit_ids
+            and not pos.exits_uncertain
+            and quote.bid >= pos.stop_loss * (1 - STOP_LIMIT_SLIPPAGE)
+        ):
+            return  # the venue's stop-limit can still fill; below its limit (a gap) it rests unsold
         if stop_triggered(quote, pos.stop_loss):
             self._close(pos, quote, f"stop loss {pos.stop_loss} reached (bid {quote.bid})")
 
@@ -612,7 +618,10 @@ class PositionMonitorActor(SupervisedActor):
             pos.adopted_growth = pos.adopted_growth + growth if growth > 0 else Decimal(0)
             pos.holding = Holding(held_qty, pos.holding.entry_price)
         if dead_legs or not pos.exit_ids:
-            if exit_fill > 0:
+            # A leg that traded even partly ends its OCO sibling while it rests itself: what is left must
+            # be re-armed in its place, never beside it (it still holds the quantity).
+            live_legs = len(pos.exit_ids) - len(dead_legs)
+            if exit_fill > 0 or live_legs > 0:
                 self.ctx.events.record(
                     "exit_partially_filled", f"{exit_fill} sold; re-arming {held_qty}", symbol=symbol
                 )

@@ -27,9 +27,10 @@ from typing import Any
 import pykka
 from loguru import logger
 
-from autohedge.actors.base import ActorContext, handler_name
+from autohedge.actors.base import ActorContext, ActorHooks, handler_name
 from autohedge.actors.directory import Directory
 from autohedge.actors.protocol import Barrier, GetSnapshot
+from autohedge.actors.turns import TurnInbox, run_loop_with_turns, take_turns
 from autohedge.core.actor_names import EXECUTOR, SUPERVISOR, ActorKind, ActorName
 from autohedge.core.backoff import Backoff
 from autohedge.core.child_states import ChildState
@@ -146,8 +147,13 @@ class Supervisor(pykka.ThreadingActor):
         metrics: Metrics,
         events: EventLog,
         rng: random.Random | None = None,
+        hooks: ActorHooks | None = None,
     ) -> None:
         super().__init__()
+        self._hooks = hooks
+        self._turn_inbox: TurnInbox | None = None
+        if hooks is not None and hooks.scheduler is not None:
+            self._turn_inbox = take_turns(self, hooks.scheduler, SUPERVISOR)
         self._children: dict[ActorName, _Child] = {spec.name: _Child(spec) for spec in specs}
         self._order: list[ActorName] = []
         self._config = config
@@ -163,6 +169,14 @@ class Supervisor(pykka.ThreadingActor):
         self._handlers: dict[type, str] = {}
 
     # -- pykka plumbing (supervisor thread) ----------------------------------------------------------
+
+    def _actor_loop(self) -> None:
+        """Supervisor thread: pykka's loop, inside turns when a scheduler is armed."""
+        scheduler = self._hooks.scheduler if self._hooks is not None else None
+        if scheduler is None or self._turn_inbox is None:
+            super()._actor_loop()
+        else:
+            run_loop_with_turns(self, self._turn_inbox, scheduler)
 
     def on_start(self) -> None:
         self._directory.register(SUPERVISOR, self.actor_ref)
@@ -202,6 +216,7 @@ class Supervisor(pykka.ThreadingActor):
             metrics=self._metrics,
             events=self._events,
             report=self._report,
+            hooks=self._hooks,
         )
         child.ref = child.spec.factory(ctx, dict(self._gates))
         self._directory.register(name, child.ref)

@@ -141,6 +141,19 @@ class ManualClock:
             heapq.heappush(self._heap, entry)
         return entry
 
+    def next_due_ns(self) -> int | None:
+        """Monotonic time of the earliest live timer, or None."""
+        with self._lock:
+            while self._heap and self._heap[0].cancelled:
+                heapq.heappop(self._heap)
+            return self._heap[0].due_ns if self._heap else None
+
+    def advance_to_ns(self, target_ns: int) -> int:
+        """Move to monotonic ``target_ns`` (never backwards), firing due callbacks. Returns how many."""
+        with self._lock:
+            target_ns = max(target_ns, self._mono)
+        return self._advance_to(target_ns)
+
     def advance(self, seconds: float) -> int:
         """Move time forward, firing due callbacks in deadline order. Returns how many fired.
 
@@ -149,11 +162,14 @@ class ManualClock:
         """
         with self._lock:
             target = self._mono + round(seconds * NS_PER_S)
+        return self._advance_to(target)
+
+    def _advance_to(self, target: int) -> int:
         fired = 0
         while True:
             with self._lock:
                 if not self._heap or self._heap[0].due_ns > target:
-                    self._mono = target
+                    self._mono = max(self._mono, target)
                     return fired
                 entry = heapq.heappop(self._heap)
                 self._mono = max(self._mono, entry.due_ns)

@@ -31,6 +31,7 @@ __all__ = [
     "PaperConfig",
     "PaperFaults",
     "Secrets",
+    "SimulateConfig",
     "SupervisorConfig",
     "SymbolParams",
     "SyntheticConfig",
@@ -92,6 +93,9 @@ class MonitorConfig(_Model):
     poll_interval_s: Annotated[float, Field(gt=0)] = 1.0
     orphan_retry_s: Annotated[float, Field(gt=0)] = 30.0
     orphan_max_attempts: Annotated[int, Field(ge=1, le=100)] = 3
+    max_unprotected_s: Annotated[float, Field(gt=0)] = 1.0
+    """The promise, in seconds: a held quantity without resting exits (or a guarded stop) for longer
+    than this is a violation (``autohedge simulate``); time inside a venue's Retry-After is excepted."""
 
 
 class SupervisorConfig(_Model):
@@ -137,6 +141,14 @@ class PaperFaults(_Model):
     latency_ms: Annotated[float, Field(ge=0)] = 0.0
     partial_fill_ratio: Fraction = 0.0
     """Share of a crossing order filled per quote (0 = fill completely at once)."""
+    rate_limit_rate: Fraction = 0.0
+    """Share of calls answered 429 with ``retry_after_s``; calls inside that window get 429 too."""
+    ban_rate: Fraction = 0.0
+    """Share of calls answered 418 (banned) for ``ban_s``; calls inside that window get 418 too."""
+    retry_after_s: Annotated[float, Field(gt=0)] = 1.0
+    ban_s: Annotated[float, Field(gt=0)] = 10.0
+    outcome_unknown_after_share: Fraction = 0.5
+    """Of the unknown outcomes, the share where the venue accepted the order and the response was lost."""
 
 
 class PaperConfig(_Model):
@@ -162,6 +174,41 @@ class SyntheticConfig(_Model):
     seed: int = 42
     quotes_per_second: Annotated[float, Field(gt=0, le=100_000)] = 10.0
     symbols: dict[Symbol, SyntheticSymbol] = Field(default_factory=dict)
+
+
+class SimulateConfig(_Model):
+    """``autohedge simulate``: fault rates (all on by default) and the checker's budgets."""
+
+    quotes_per_second: Annotated[float, Field(gt=0, le=20)] = 1.0
+    """Per symbol; the symbols' quotes are spread evenly over each period."""
+    reject_rate: Fraction = 0.01
+    rate_limit_rate: Fraction = 0.001
+    ban_rate: Fraction = 0.00005
+    retry_after_s: Annotated[float, Field(gt=0)] = 2.0
+    ban_s: Annotated[float, Field(gt=0)] = 10.0
+    outcome_unknown_rate: Fraction = 0.01
+    outcome_unknown_after_share: Fraction = 0.5
+    latency_ms: Annotated[float, Field(ge=0, le=5000)] = 2.0
+    """Simulated time each venue call takes (the clock moves while the calling actor waits)."""
+    partial_fill_ratio: Fraction = 0.5
+    fee_in_base: bool = True
+    feed_disconnects_per_hour: Annotated[float, Field(ge=0)] = 1.0
+    feed_stalls_per_hour: Annotated[float, Field(ge=0)] = 1.0
+    feed_stall_s: Annotated[float, Field(gt=0)] = 25.0
+    order_event_duplicate_rate: Fraction = 0.01
+    order_event_delay_rate: Fraction = 0.01
+    order_event_reorder_rate: Fraction = 0.01
+    order_event_max_delay_s: Annotated[float, Field(gt=0)] = 2.0
+    """Order events of the private stream: delivered twice, late (up to this long) or out of order."""
+    handler_exception_rate: Fraction = 0.0001
+    """Share of messages whose handler raises an injected exception (the actor crashes)."""
+    crashes_per_hour: Annotated[float, Field(ge=0)] = 0.5
+    """Whole-process crashes: the process is torn down and started again from the config."""
+    stop_budget_s: Annotated[float, Field(gt=0)] = 5.0
+    """After the bid crosses a position's stop, some sell must fill within this many seconds."""
+    max_inbox_depth: Annotated[int, Field(ge=1)] = 1000
+    max_restart_growth_threads: Annotated[int, Field(ge=0)] = 0
+    max_restart_growth_rss_mb: Annotated[float, Field(ge=0)] = 16.0
 
 
 class VenueEndpoints(_Model):
@@ -237,6 +284,7 @@ class AppConfig(_Model):
     venues: VenuesConfig = VenuesConfig()
     llm: LlmConfig = LlmConfig()
     api: ApiConfig = ApiConfig()
+    simulate: SimulateConfig = SimulateConfig()
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")

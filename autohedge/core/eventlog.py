@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from loguru import logger
@@ -29,11 +30,20 @@ class EventLog:
         self._clock = clock
         self._events: deque[Event] = deque(maxlen=capacity)
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[Event], None]] = []
+
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        """Call ``listener`` with every event recorded from now on (on the recording thread)."""
+        with self._lock:
+            self._listeners.append(listener)
 
     def record(self, kind: str, text: str, *, symbol: str = "", level: str = "INFO") -> None:
         event = Event(self._clock.wall_ns(), kind, symbol, text, level)
         with self._lock:
             self._events.append(event)
+            listeners = tuple(self._listeners)
+        for listener in listeners:
+            listener(event)
         prefix = f"[{symbol}] " if symbol else ""
         logger.opt(depth=1).log(level, "{}{}: {}", prefix, kind, text)
 

@@ -54,7 +54,15 @@ class PaperExchange:
         self.capabilities: Capabilities = capabilities(oco=oco)
 
     @classmethod
-    def from_config(cls, config: PaperConfig, *, clock: Clock, symbols: Sequence[str]) -> PaperExchange:
+    def from_config(
+        cls,
+        config: PaperConfig,
+        *,
+        clock: Clock,
+        symbols: Sequence[str],
+        sleep: Callable[[float], None] = time.sleep,
+        flush_on_demand: bool = False,
+    ) -> PaperExchange:
         engine = PaperEngine(
             clock=clock,
             balances=config.balances,
@@ -62,11 +70,17 @@ class PaperExchange:
             fee_in_base=config.fee_in_base,
             partial_fill_ratio=config.faults.partial_fill_ratio,
             state_file=config.state_file,
+            flush_on_demand=flush_on_demand,
         )
-        return cls(engine, faults=config.faults, seed=config.seed, oco=config.oco, clock=clock)
+        return cls(engine, faults=config.faults, seed=config.seed, oco=config.oco, sleep=sleep, clock=clock)
 
     def set_faults(self, faults: PaperFaults) -> None:
         self._faults.set(faults)
+
+    @property
+    def faults_injected(self) -> dict[str, int]:
+        """Injected faults so far, by kind."""
+        return dict(self._faults.injected)
 
     def on_quote(self, quote: Quote) -> None:
         self.engine.on_quote(quote)

@@ -4,6 +4,12 @@ A limit buy fills when the ask reaches its price, a sell when the bid does; a li
 on arrival fills at the quote (price improvement), one that becomes marketable later fills at its
 limit. A stop-limit sell triggers when the bid falls to its stop and then rests as a limit. Liquidity is
 unlimited unless ``partial_fill_ratio`` caps each match. Every public method is thread-safe.
+
+Cost stays flat over a long run: the state file holds only the live state (balances, open orders,
+and the client ids of the newest ``KEEP_FINISHED_ORDERS`` finished orders, still refused as
+duplicates after a restart); memory holds that plus those finished orders themselves (so an order that
+just filled can still be looked up). Every finished
+order is appended, once, to the history log next to the state file (``<state file>.history.jsonl``).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -48,7 +55,7 @@ from autohedge.core.types import (
     validate_symbol,
 )
 
-__all__ = ["DEFAULT_RULES", "OrderListener", "PaperEngine"]
+__all__ = ["DEFAULT_RULES", "KEEP_FINISHED_ORDERS", "OrderListener", "PaperEngine", "history_path"]
 
 DEFAULT_RULES = {
     "tick_size": Decimal("0.01"),
@@ -56,9 +63,8 @@ DEFAULT_RULES = {
     "min_qty": Decimal("0.000001"),
     "min_notional": Decimal(1),
 }
-_STATE_VERSION = 1
-_KEEP_TERMINAL_IN_STATE = 500
-_MAX_ORDERS_IN_MEMORY = 20_000
+_STATE_VERSION = 2
+KEEP_FINISHED_ORDERS = 500
 _ZERO = Decimal(0)
 
 OrderListener = Callable[[OrderUpdate], None]
@@ -110,6 +116,11 @@ class _Order:
         )
 
 
+def history_path(state_file: Path) -> Path:
+    """Where the finished orders of ``state_file``'s account are appended (JSON lines)."""
+    return state_file.with_name(state_file.name + ".history.jsonl")
+
+
 class PaperEngine:
     """The paper venue's matching engine and account."""
 
@@ -124,13 +135,18 @@ class PaperEngine:
         partial_fill_ratio: float = 0.0,
         state_file: Path | None = None,
         venue: str = "paper",
+        flush_on_demand: bool = False,
     ) -> None:
+        """``flush_on_demand``: the state file is written only by ``flush()`` and without fsync, for a
+        driver that decides when a crash can happen (the simulator flushes after every step)."""
         self._clock = clock
         self._fee_rate = Decimal(fee_rate)
         self._fee_in_base = fee_in_base
         self._rules = dict(rules or {})
         self._partial = Decimal(repr(partial_fill_ratio))
         self._state_file = state_file
+        self._flush_on_demand = flush_on_demand
+        self._dirty = False
         self.venue = venue
         self._lock = threading.RLock()
         self._free: dict[str, Decimal] = {k: Decimal(v) for k, v in balances.items()}
@@ -145,6 +161,18 @@ class PaperEngine:
         self._counter = 0
         self._trade_seq = 0
         self._listeners: list[OrderListener] = []
+        self._finished: deque[_Order] = deque()
+        """Finished orders still kept, oldest first (bounded by ``KEEP_FINISHED_ORDERS``)."""
+        self._reserved: deque[str] = deque()
+        """Client ids of finished orders read back from the state file: refused as duplicates while
+        they are among the newest ``KEEP_FINISHED_ORDERS`` finished orders."""
+        self._unlogged: list[_Order] = []
+        """Finished since the last save: appended to the history log at the next save."""
+        self._sold: dict[str, Decimal] = {}
+        self.revision = 0
+        """Grows on every change of the books (readers skip work when it has not moved)."""
+        self.state_bytes = 0
+        """Size of the last state snapshot written."""
         if state_file is not None and state_file.exists():
             self._load(state_file)
 
@@ -330,8 +358,20 @@ class PaperEngine:
             )
 
     def all_orders(self) -> tuple[OrderSnapshot, ...]:
+        """Open orders and the newest finished ones (older ones are in the history log)."""
         with self._lock:
             return tuple(o.snapshot() for o in self._orders.values())
+
+    def sold_qty(self, symbol: str) -> Decimal:
+        """Quantity of ``symbol`` sold (filled sells) over the account's life; grows only."""
+        with self._lock:
+            return self._sold.get(symbol, _ZERO)
+
+    def held_qty(self, symbol: str) -> Decimal:
+        """Free plus locked base asset of ``symbol``."""
+        with self._lock:
+            base = base_of(symbol)
+            return self._free.get(base, _ZERO) + self._locked.get(base, _ZERO)
 
     # -- account ------------------------------------------------------------------------------------
 
@@ -428,22 +468,31 @@ class PaperEngine:
             self._open.setdefault(order.symbol, {})[order.venue_order_id] = order
         if order.list_id is not None:
             self._lists.setdefault(order.list_id, []).append(order)
-        if len(self._orders) > _MAX_ORDERS_IN_MEMORY:
-            self._forget_old_terminal_orders()
 
-    def _forget_old_terminal_orders(self) -> None:
-        """Bound memory over long runs: drop the oldest finished orders (their client ids stay
-        reserved, so a duplicate is still refused)."""
-        excess = len(self._orders) - _MAX_ORDERS_IN_MEMORY // 2
-        for vid in [vid for vid, o in self._orders.items() if not o.status.is_open][:excess]:
-            order = self._orders.pop(vid)
+    def _forget_finished(self) -> None:
+        """Bound memory: drop the oldest finished orders beyond ``KEEP_FINISHED_ORDERS``."""
+        while self._reserved and len(self._finished) + len(self._reserved) > KEEP_FINISHED_ORDERS:
+            coid = self._reserved.popleft()
+            if self._by_client_id.get(coid) == "":
+                del self._by_client_id[coid]
+        while len(self._finished) > KEEP_FINISHED_ORDERS:
+            order = self._finished.popleft()
+            self._orders.pop(order.venue_order_id, None)
+            if self._by_client_id.get(order.client_order_id) == order.venue_order_id:
+                del self._by_client_id[order.client_order_id]
             if order.list_id is not None:
-                self._lists.pop(order.list_id, None)
+                members = self._lists.get(order.list_id, [])
+                if all(o.venue_order_id not in self._orders for o in members):
+                    self._lists.pop(order.list_id, None)
 
     def _set_status(self, order: _Order, status: OrderStatus) -> None:
+        was_open = order.status.is_open
         order.status = status
         if not status.is_open:
             self._open.get(order.symbol, {}).pop(order.venue_order_id, None)
+            if was_open:
+                self._finished.append(order)
+                self._unlogged.append(order)
 
     def _find(self, venue_order_id: str | None, client_order_id: str | None) -> _Order:
         order = None
@@ -557,6 +606,7 @@ class PaperEngine:
         else:
             holder.locked -= qty
             self._locked[base] -= qty
+            self._sold[order.symbol] = self._sold.get(order.symbol, _ZERO) + qty
             fee, fee_asset = notional * self._fee_rate, quote_asset
             self._free[quote_asset] = self._free.get(quote_asset, _ZERO) + notional - fee
             if self._free.get(base, _ZERO) + self._locked.get(base, _ZERO) <= 0:
@@ -590,10 +640,33 @@ class PaperEngine:
     # -- state file ---------------------------------------------------------------------------------
 
     def _save(self) -> None:
+        """After every change (lock held): trim memory, append finished orders to the history log,
+        write the live state atomically."""
+        self.revision += 1
+        self._forget_finished()
         if self._state_file is None:
+            self._unlogged.clear()
             return
-        terminal = [o for o in self._orders.values() if not o.status.is_open]
-        keep = {o.venue_order_id for o in terminal[-_KEEP_TERMINAL_IN_STATE:]}
+        if self._flush_on_demand:
+            self._dirty = True
+            return
+        self._write(self._state_file, durable=True)
+
+    def flush(self) -> None:
+        """Write the state (and the history) now if anything changed since the last write."""
+        with self._lock:
+            if self._dirty and self._state_file is not None:
+                self._dirty = False
+                self._write(self._state_file, durable=False)
+
+    def _write(self, path: Path, *, durable: bool) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if self._unlogged:
+            with open(history_path(path), "a", encoding="utf-8") as log:
+                log.writelines(
+                    json.dumps(_order_to_json(o), separators=(",", ":")) + "\n" for o in self._unlogged
+                )
+            self._unlogged.clear()
         state = {
             "version": _STATE_VERSION,
             "counter": self._counter,
@@ -602,26 +675,25 @@ class PaperEngine:
                 for a in sorted(set(self._free) | set(self._locked))
             },
             "avg_price": {s: (str(p) if p is not None else None) for s, p in self._avg_price.items()},
-            "orders": [
-                _order_to_json(o)
-                for o in self._orders.values()
-                if o.status.is_open or o.venue_order_id in keep
-            ],
-            "client_ids": sorted(self._by_client_id),
+            "sold": {s: str(q) for s, q in sorted(self._sold.items())},
+            "orders": [_order_to_json(o) for book in self._open.values() for o in book.values()],
+            "client_ids": [*self._reserved, *(o.client_order_id for o in self._finished)],
         }
-        path = self._state_file
-        path.parent.mkdir(parents=True, exist_ok=True)
+        data = json.dumps(state, separators=(",", ":"))
+        self.state_bytes = len(data)
         tmp = path.with_name(path.name + ".tmp")
         with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(state, handle, separators=(",", ":"))
-            handle.flush()
-            os.fsync(handle.fileno())
+            handle.write(data)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)  # atomic: a kill -9 leaves the old file or the new one, never half of one
 
     def _load(self, path: Path) -> None:
         try:
             state = json.loads(path.read_text(encoding="utf-8"))
-            if state.get("version") != _STATE_VERSION:
+            # Version 1 also kept every finished order and client id; it reads as version 2 does.
+            if state.get("version") not in (1, _STATE_VERSION):
                 raise ValueError(f"unsupported version {state.get('version')!r}")
             self._counter = int(state["counter"])
             self._free = {a: Decimal(b["free"]) for a, b in state["balances"].items()}
@@ -629,10 +701,15 @@ class PaperEngine:
             self._avg_price = {
                 s: (Decimal(p) if p is not None else None) for s, p in state["avg_price"].items()
             }
+            self._sold = {sym: Decimal(q) for sym, q in state.get("sold", {}).items()}
             for raw in state["orders"]:
-                self._register(_order_from_json(raw))
-            for coid in state.get("client_ids", []):
-                self._by_client_id.setdefault(coid, "")
+                order = _order_from_json(raw)
+                if order.status.is_open:  # version 1 kept finished orders too: they are history now
+                    self._register(order)
+            for coid in state.get("client_ids", [])[-KEEP_FINISHED_ORDERS:]:
+                if coid not in self._by_client_id:
+                    self._by_client_id[coid] = ""
+                    self._reserved.append(coid)
         except (OSError, ValueError, KeyError, TypeError, InvalidOperation) as exc:
             raise ConfigError("paper.state_file", f"cannot read {path}: {exc}") from None
 

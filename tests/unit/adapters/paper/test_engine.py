@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autohedge.adapters.paper.engine import PaperEngine
+from autohedge.adapters.paper.engine import KEEP_FINISHED_ORDERS, PaperEngine, history_path
 from autohedge.core.clock import ManualClock
 from autohedge.core.errors import ConfigError, InsufficientFunds, OrderRejected, UnknownOrder
 from autohedge.core.messages import OcoRequest, OrderRequest, Quote
@@ -211,3 +211,103 @@ def test_engine_state_writes_are_atomic_replacements(tmp_path: Path) -> None:
     e.submit_order(buy("b2", "0.1", "90"))
     assert os.stat(state).st_ino != inode  # replaced, never rewritten in place
     assert json.loads(state.read_text(encoding="utf-8"))["counter"] == 2
+
+
+def test_engine_state_file_holds_open_orders_only_and_history_gets_each_finished_order_once(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "paper.json"
+    e = engine(state)
+    e.on_quote(quote("100", "101"))
+    e.submit_order(buy("b1", "0.1", "101"))  # fills at once
+    e.submit_order(buy("b2", "0.1", "90"))  # rests
+
+    saved = json.loads(state.read_text())
+    history = [json.loads(line) for line in history_path(state).read_text().splitlines()]
+
+    assert [o["client_order_id"] for o in saved["orders"]] == ["b2"]
+    assert [o["client_order_id"] for o in history] == ["b1"]
+    assert e.get_order("BTC/USDT", client_order_id="b1").status is OrderStatus.FILLED
+
+
+def test_engine_state_bytes_do_not_grow_with_finished_orders(tmp_path: Path) -> None:
+    e = engine(tmp_path / "paper.json", balances={"USDT": D(10**9)})
+    e.on_quote(quote("100", "101"))
+    sizes = []
+    for n in range(3 * KEEP_FINISHED_ORDERS):
+        e.submit_order(buy(f"b{n:05d}", "0.1", "101"))
+        sizes.append(e.state_bytes)
+
+    after_first_window = sizes[KEEP_FINISHED_ORDERS:]
+    assert max(after_first_window) - min(after_first_window) < 16  # balances' digits only
+    assert len(e.all_orders()) == KEEP_FINISHED_ORDERS
+    assert len(history_path(tmp_path / "paper.json").read_text().splitlines()) == 3 * KEEP_FINISHED_ORDERS
+
+
+def test_engine_forgotten_order_is_unknown_and_its_client_id_free() -> None:
+    e = engine(balances={"USDT": D(10**9)})
+    e.on_quote(quote("100", "101"))
+    for n in range(KEEP_FINISHED_ORDERS + 1):
+        e.submit_order(buy(f"b{n}", "0.1", "101"))
+
+    with pytest.raises(UnknownOrder):
+        e.get_order("BTC/USDT", client_order_id="b0")
+    assert e.get_order("BTC/USDT", client_order_id="b1").status is OrderStatus.FILLED
+
+
+def test_engine_sold_qty_counts_filled_sells_across_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "paper.json"
+    e = engine(state)
+    e.on_quote(quote("100", "101"))
+    e.submit_order(buy("b1", "1", "101"))
+    e.submit_order(
+        OrderRequest(client_order_id="s1", symbol="BTC/USDT", side=Side.SELL, qty=D("0.5"), price=D(99))
+    )
+
+    reloaded = engine(state)
+
+    assert e.sold_qty("BTC/USDT") == D("0.5")
+    assert reloaded.sold_qty("BTC/USDT") == D("0.5")
+    assert reloaded.held_qty("BTC/USDT") == D("0.499")
+
+
+def test_engine_reads_a_version_1_state_file_keeping_only_open_orders(tmp_path: Path) -> None:
+    state = tmp_path / "paper.json"
+    e = engine(state)
+    e.on_quote(quote("100", "101"))
+    e.submit_order(buy("b1", "0.1", "101"))
+    e.submit_order(buy("b2", "0.1", "90"))
+    finished = _order_json(e, "b1")
+    saved = json.loads(state.read_text())
+    saved.update(version=1, client_ids=["b1", "b2"], orders=[finished, *saved["orders"]])
+    del saved["sold"]
+    state.write_text(json.dumps(saved))
+
+    reloaded = engine(state)
+
+    assert [o.client_order_id for o in reloaded.open_orders()] == ["b2"]
+    assert reloaded.sold_qty("BTC/USDT") == D(0)
+
+
+def _order_json(e: PaperEngine, coid: str) -> dict[str, object]:
+    history = e._state_file
+    assert history is not None
+    lines = history_path(history).read_text().splitlines()
+    return next(o for o in map(json.loads, lines) if o["client_order_id"] == coid)
+
+
+def test_engine_flush_on_demand_writes_the_state_only_when_flushed(tmp_path: Path) -> None:
+    state = tmp_path / "paper.json"
+    e = engine(state, flush_on_demand=True)
+    e.on_quote(quote("100", "101"))
+    e.submit_order(buy("b1", "0.1", "101"))
+    e.submit_order(buy("b2", "0.1", "90"))
+    assert not state.exists()
+
+    e.flush()
+
+    assert [o["client_order_id"] for o in json.loads(state.read_text())["orders"]] == ["b2"]
+    assert [json.loads(line)["client_order_id"] for line in history_path(state).read_text().splitlines()] == [
+        "b1"
+    ]
+    assert engine(state).balances() == e.balances()

@@ -70,3 +70,59 @@ def test_faults_switch_off_at_run_time() -> None:
     ex = exchange(PaperFaults(reject_rate=1.0))
     ex.set_faults(PaperFaults())
     assert ex.submit_order(order(1)).client_order_id == "c1"
+
+
+def windowed(faults: PaperFaults, clock: ManualClock) -> PaperExchange:
+    engine = PaperEngine(clock=clock, balances={"USDT": Decimal(10000)}, fee_rate=Decimal("0.001"))
+    return PaperExchange(engine, faults=faults, seed=3, sleep=lambda s: None, clock=clock)
+
+
+def test_faults_429_opens_a_retry_after_window_that_refuses_every_call_until_it_ends() -> None:
+    clock = ManualClock()
+    ex = windowed(PaperFaults(rate_limit_rate=1.0, retry_after_s=2.0), clock)
+    with pytest.raises(RateLimited) as first:
+        ex.balances()
+    ex.set_faults(PaperFaults())
+    clock.advance(1.5)
+
+    with pytest.raises(RateLimited) as inside:
+        ex.balances()
+    clock.advance(0.5)
+    ex.balances()
+
+    assert first.value.code == 429 and first.value.retry_after_s == 2.0
+    assert inside.value.retry_after_s == pytest.approx(0.5)
+    assert ex.faults_injected == {"rate_limit_429": 1}
+
+
+def test_faults_418_is_a_ban_for_ban_s() -> None:
+    clock = ManualClock()
+    ex = windowed(PaperFaults(ban_rate=1.0, ban_s=10.0), clock)
+    with pytest.raises(RateLimited) as banned:
+        ex.open_orders()
+    ex.set_faults(PaperFaults())
+    clock.advance(9.0)
+
+    with pytest.raises(RateLimited) as still:
+        ex.open_orders()
+
+    assert banned.value.code == 418 and banned.value.banned and banned.value.retry_after_s == 10.0
+    assert still.value.banned and still.value.retry_after_s == pytest.approx(1.0)
+
+
+def test_faults_outcome_unknown_after_accept_leaves_the_order_on_the_venue() -> None:
+    ex = exchange(PaperFaults(outcome_unknown_rate=1.0, outcome_unknown_after_share=1.0))
+    with pytest.raises(OutcomeUnknown):
+        ex.submit_order(order(1))
+
+    assert ex.engine.get_order("BTC/USDT", client_order_id="c1").client_order_id == "c1"
+    assert ex.faults_injected == {"outcome_unknown_after_accept": 1}
+
+
+def test_faults_outcome_unknown_before_accept_places_nothing() -> None:
+    ex = exchange(PaperFaults(outcome_unknown_rate=1.0, outcome_unknown_after_share=0.0))
+    with pytest.raises(OutcomeUnknown):
+        ex.submit_order(order(1))
+
+    assert ex.engine.open_orders() == ()
+    assert ex.faults_injected == {"outcome_unknown_before_accept": 1}

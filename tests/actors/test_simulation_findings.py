@@ -1,0 +1,176 @@
+"""Regression tests for defects ``autohedge simulate`` found (each named after what it found)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from autohedge.adapters.paper.engine import PaperEngine
+from autohedge.core.actor_names import EXECUTOR, MONITOR
+from autohedge.core.clock import ManualClock
+from autohedge.core.errors import RateLimited
+from autohedge.core.messages import OrderFilled, SyncPositions
+from autohedge.core.protection import STOP_LIMIT_SLIPPAGE
+from autohedge.core.types import OrderPurpose, OrderStatus, OrderType, Side, quantize_down
+from tests.actors.harness import Harness, make_config, wait_for
+
+LOT = Decimal("0.000001")
+
+
+def held(h: Harness) -> Decimal:
+    return h.paper_engine.held_qty("BTC/USDT")
+
+
+def covered(h: Harness) -> Decimal:
+    """Resting sell quantity, an OCO list counted once."""
+    lists: dict[str, Decimal] = {}
+    total = Decimal(0)
+    for order in h.open_sells("BTC/USDT"):
+        if order.list_id is None:
+            total += order.remaining_qty
+        else:
+            lists[order.list_id] = max(lists.get(order.list_id, Decimal(0)), order.remaining_qty)
+    return total + sum(lists.values(), Decimal(0))
+
+
+def stop_of(h: Harness) -> Decimal:
+    position = h.position("BTC/USDT")
+    assert position is not None and position.stop_loss is not None
+    return position.stop_loss
+
+
+def protected_position(h: Harness) -> None:
+    h.trigger_buy("BTC/USDT")
+    h.quote("BTC/USDT", "99.80", "99.85")  # the rest of a partly filled entry crosses
+    h.advance(0.25)
+    wait_for(lambda: h.buys("BTC/USDT")[0].status is OrderStatus.FILLED, what="entry filled")
+    h.advance(1.0)
+    wait_for(lambda: covered(h) == quantize_down(held(h), LOT), what="exit covers the holding")
+
+
+def test_simulation_found_partly_traded_oco_leg_is_rearmed_in_place_without_oversell(
+    make_harness: Callable[..., Harness],
+) -> None:
+    engine = PaperEngine(
+        clock=ManualClock(),
+        balances={"USDT": Decimal(10000)},
+        fee_rate=Decimal("0.001"),
+        partial_fill_ratio=0.5,
+    )
+    h = make_harness(make_config(), engine=engine).start()
+    protected_position(h)
+    tp = next(o for o in h.open_sells("BTC/USDT") if o.order_type is OrderType.LIMIT)
+
+    h.quote("BTC/USDT", str(tp.price), str(tp.price + Decimal("0.02")))  # half the TP trades; the SL goes
+    h.quote(
+        "BTC/USDT", str(tp.price - Decimal("0.02")), str(tp.price - Decimal("0.01"))
+    )  # below the TP, no dip
+    h.advance(1.0)  # the exit check finds the OCO half gone
+
+    wait_for(lambda: len(h.open_sells("BTC/USDT")) == 2, what="a whole OCO again")
+    assert covered(h) == quantize_down(held(h), LOT)  # one OCO list, not a new list beside the old TP
+    assert "orphan_detected" not in h.engine.parts.events.kinds()
+
+
+def test_simulation_found_oco_gapped_below_its_stop_limit_is_closed(harness: Harness) -> None:
+    protected_position(harness)
+    stop = stop_of(harness)
+    gap_bid = (stop * (1 - 2 * STOP_LIMIT_SLIPPAGE)).quantize(Decimal("0.01"))
+
+    harness.quote("BTC/USDT", str(gap_bid), str(gap_bid + Decimal("0.02")))
+    harness.settle()
+    harness.advance(1.0)
+
+    def closed() -> bool:
+        closes = [o for o in harness.paper_engine.all_orders() if o.client_order_id.startswith("ah-c")]
+        return bool(closes) and all(o.status is OrderStatus.FILLED for o in closes)
+
+    # The dip also bought: that fill is a new position, protected on its own (a sub-lot remainder of
+    # the old one may stay uncovered).
+    wait_for(
+        lambda: closed() and held(harness) - covered(harness) < 2 * LOT,
+        what="the gapped position sold and the new one protected",
+    )
+
+
+def test_simulation_found_holding_grown_while_closing_is_closed_whole(
+    make_harness: Callable[..., Harness],
+) -> None:
+    engine = PaperEngine(
+        clock=ManualClock(),
+        balances={"USDT": Decimal(10000)},
+        fee_rate=Decimal("0.001"),
+        partial_fill_ratio=0.5,
+    )
+    h = make_harness(make_config(), engine=engine, oco=False).start()
+    protected_position(h)
+    stop = stop_of(h)
+    h.quote("BTC/USDT", str(stop - Decimal("0.01")), str(stop + Decimal("0.01")))
+    h.settle()
+    closing = [o for o in h.open_sells("BTC/USDT") if o.client_order_id.startswith("ah-c")]
+    assert closing, "the stop started a close; half of it rests"
+    extra = Decimal("0.5")
+    h.paper_engine.fund("BTC", extra)
+    fill = OrderFilled(
+        symbol="BTC/USDT",
+        client_order_id="ah-e0-0",
+        venue_order_id="P0",
+        side=Side.BUY,
+        purpose=OrderPurpose.ENTRY,
+        fill_qty=extra,
+        fill_price=stop,
+        fee=Decimal(0),
+        fee_asset="BTC",
+        cum_filled_qty=extra,
+        order_qty=extra,
+        ts_event=h.clock.wall_ns(),
+        ts_init=h.clock.wall_ns(),
+    )
+
+    h.directory.tell(MONITOR, fill)
+    h.settle()
+
+    sells = h.open_sells("BTC/USDT")
+    assert "orphan_detected" not in h.engine.parts.events.kinds()
+    assert sum((o.remaining_qty for o in sells), Decimal(0)) <= held(h)
+
+
+def test_simulation_found_dust_below_the_minimum_order_value_does_not_delay_the_next_exit(
+    harness: Harness,
+) -> None:
+    dust = Decimal("0.000005")  # 0.0005 USDT at 100: no venue takes a sell this small
+    harness.paper_engine.fund("BTC", dust)
+    harness.quote("BTC/USDT", "99.99", "100.01")
+    harness.engine.ask(MONITOR, SyncPositions())
+    harness.settle()
+
+    harness.trigger_buy("BTC/USDT")
+
+    wait_for(lambda: covered(harness) > 0, what="the new fill's exit")
+    assert held(harness) - covered(harness) < dust + LOT  # at most the dust stays uncovered
+    assert "orphan_detected" not in harness.engine.parts.events.kinds()
+
+
+def test_simulation_found_rate_limited_entry_sizing_does_not_crash_the_executor(harness: Harness) -> None:
+    harness.exchange.fail(
+        "balances",
+        lambda: RateLimited("429", venue="paper", code=429, retry_after_s=2.0),
+        thread_prefix="ExecutorActor",
+    )
+
+    harness.trigger_buy("BTC/USDT")
+    harness.advance(0.25)
+
+    assert harness.child(EXECUTOR).restarts == 0
+
+
+def test_simulation_found_rate_limited_exit_is_placed_when_the_retry_after_ends(harness: Harness) -> None:
+    harness.exchange.fail(
+        "submit_oco", lambda: RateLimited("429", venue="paper", code=429, retry_after_s=2.0), times=2
+    )
+
+    harness.trigger_buy("BTC/USDT")
+    for _ in range(5):
+        harness.advance(1.0)  # two refusals of two seconds each; the orphan retry is 30 s away
+
+    assert covered(harness) == quantize_down(held(harness), LOT) > 0

@@ -1,0 +1,215 @@
+from decimal import Decimal
+
+from autohedge.core.clock import NS_PER_S
+from autohedge.sim.invariants import BookView, CheckerLimits, InvariantChecker
+
+D = Decimal
+S = NS_PER_S
+
+
+def checker(**limits: float) -> InvariantChecker:
+    values: dict[str, float] = {
+        "max_unprotected_s": 1.0,
+        "stop_budget_s": 5.0,
+        "max_open_entries": 1,
+        "max_inbox_depth": 10,
+        "max_restart_growth_threads": 0,
+        "max_restart_growth_rss_mb": 50.0,
+        **limits,
+    }
+    return InvariantChecker(
+        limits=CheckerLimits(
+            max_unprotected_s=values["max_unprotected_s"],
+            stop_budget_s=values["stop_budget_s"],
+            max_open_entries=int(values["max_open_entries"]),
+            max_inbox_depth=int(values["max_inbox_depth"]),
+            max_restart_growth_threads=int(values["max_restart_growth_threads"]),
+            max_restart_growth_rss_mb=values["max_restart_growth_rss_mb"],
+        ),
+        start_ns=0,
+    )
+
+
+def book(
+    held: str = "1", covered: str = "0", stop: str | None = None, sold: str = "0", entries: int = 0
+) -> BookView:
+    return BookView(
+        symbol="BTC/USDT",
+        sellable_qty=D(held),
+        covered_qty=D(covered),
+        stop_price=D(stop) if stop is not None else None,
+        sold_qty=D(sold),
+        open_entries=entries,
+    )
+
+
+def kinds(c: InvariantChecker) -> list[str]:
+    return [v.kind for v in c.violations]
+
+
+def test_checker_holding_covered_within_the_limit_is_no_violation() -> None:
+    c = checker()
+    c.observe_books(0, 1, [book(covered="0")])
+    c.tick(S // 2, 2)
+    c.observe_books(S, 3, [book(covered="1")])
+    c.tick(10 * S, 4)
+
+    assert kinds(c) == [] and c.max_unprotected_s == 1.0
+
+
+def test_checker_holding_uncovered_past_the_limit_is_unprotected_once_with_its_step() -> None:
+    c = checker()
+    c.observe_books(0, 1, [book()])
+    c.tick(S, 2)
+    c.tick(2 * S, 3)
+    c.tick(3 * S, 4)
+
+    assert kinds(c) == ["unprotected"]
+    assert c.violations[0].step == 3 and c.violations[0].t_s == 2.0
+
+
+def test_checker_time_inside_retry_after_is_excepted_and_summed_separately() -> None:
+    c = checker()
+    c.pushback(0, 5 * S)
+    c.observe_books(0, 1, [book()])
+    c.tick(5 * S, 2)
+    c.observe_books(5 * S + S // 2, 3, [book(covered="1")])
+
+    assert kinds(c) == []
+    assert c.unprotected_in_retry_after_s == 5.0 and c.max_unprotected_s == 0.5
+
+
+def test_checker_partly_covered_holding_is_unprotected() -> None:
+    c = checker()
+    c.observe_books(0, 1, [book(held="1", covered="0.5")])
+    c.tick(2 * S, 2)
+
+    assert kinds(c) == ["unprotected"]
+
+
+def test_checker_stop_crossed_without_a_sale_within_budget_is_a_violation() -> None:
+    c = checker()
+    c.observe_books(0, 1, [book(covered="1", stop="90")])
+    c.observe_bid(S, 2, "BTC/USDT", D(89))
+    c.tick(6 * S + 1, 3)
+
+    assert kinds(c) == ["stop_not_honoured"]
+
+
+def test_checker_stop_crossed_then_sold_within_budget_is_kept() -> None:
+    c = checker()
+    c.observe_books(0, 1, [book(covered="1", stop="90")])
+    c.observe_bid(S, 2, "BTC/USDT", D(89))
+    c.observe_books(2 * S, 3, [book(held="0", covered="0", sold="1")])
+    c.tick(10 * S, 4)
+
+    assert kinds(c) == []
+
+
+def test_checker_buy_resent_while_an_accepted_unknown_was_never_asked_is_a_duplicate_intent() -> None:
+    c = checker()
+    c.outcome_unknown("BTC/USDT", "e1", accepted=True, buy=True)
+    c.submitted(
+        S, 2, symbol="BTC/USDT", buy=True, client_order_id="e2", qty=D(1), held=D(0), resting_sells=D(0)
+    )
+
+    assert kinds(c) == ["duplicate_intent"] and c.duplicate_intents == 1
+
+
+def test_checker_buy_after_asking_about_the_unknown_is_fine() -> None:
+    c = checker()
+    c.outcome_unknown("BTC/USDT", "e1", accepted=True, buy=True)
+    c.asked("BTC/USDT", "e1")
+    c.submitted(
+        S, 2, symbol="BTC/USDT", buy=True, client_order_id="e2", qty=D(1), held=D(0), resting_sells=D(0)
+    )
+
+    assert kinds(c) == []
+
+
+def test_checker_more_open_entries_than_allowed_is_a_duplicate_intent() -> None:
+    c = checker()
+    c.observe_books(0, 1, [book(held="0", entries=2)])
+
+    assert kinds(c) == ["duplicate_intent"]
+
+
+def test_checker_sell_beyond_holdings_net_of_resting_sells_is_an_oversell() -> None:
+    c = checker()
+    c.submitted(
+        0,
+        1,
+        symbol="BTC/USDT",
+        buy=False,
+        client_order_id="t1",
+        qty=D("0.6"),
+        held=D(1),
+        resting_sells=D("0.5"),
+    )
+    c.submitted(
+        0,
+        2,
+        symbol="BTC/USDT",
+        buy=False,
+        client_order_id="t2",
+        qty=D("0.5"),
+        held=D(1),
+        resting_sells=D("0.5"),
+    )
+
+    assert kinds(c) == ["oversell"] and c.oversells == 1
+
+
+def test_checker_pushback_crash_and_its_escalation_are_violations_an_injected_crash_is_not() -> None:
+    c = checker()
+    c.crashed(0, 1, actor="executor", error="InjectedFault: x", pushback=False, expected=True)
+    c.escalated(S, 2, actor="executor", what="kill switch", window_s=60)
+    c.crashed(2 * S, 3, actor="strategy:BTC/USDT", error="RateLimited: 429", pushback=True, expected=False)
+    c.escalated(3 * S, 4, actor="strategy:BTC/USDT", what="symbol parked", window_s=60)
+
+    assert kinds(c) == ["pushback_crash", "pushback_escalation"]
+    assert c.violations[0].symbol == "BTC/USDT"
+
+
+def test_checker_unexpected_crash_is_an_actor_crash() -> None:
+    c = checker()
+    c.crashed(0, 1, actor="monitor", error="KeyError: 'x'", pushback=False, expected=False)
+
+    assert kinds(c) == ["actor_crash"]
+
+
+def test_checker_inbox_deeper_than_the_limit_is_reported_once_per_inbox() -> None:
+    c = checker()
+    c.inboxes(0, 1, {"monitor": 11, "executor": 3})
+    c.inboxes(S, 2, {"monitor": 12})
+
+    assert kinds(c) == ["inbox_growth"] and c.max_inbox_depth == 12
+
+
+def test_checker_threads_or_memory_growing_across_restarts_is_restart_growth() -> None:
+    c = checker()
+    c.restarted(0, 0, threads=10, rss_mb=40.0)
+    c.restarted(S, 1, threads=10, rss_mb=60.0)
+    c.restarted(2 * S, 2, threads=11, rss_mb=95.0)
+
+    assert kinds(c) == ["restart_growth", "restart_growth"]
+
+
+def test_checker_stop_budget_excepts_retry_after_time() -> None:
+    c = checker()
+    c.observe_books(0, 1, [book(covered="1", stop="90")])
+    c.pushback(S, 10 * S)
+    c.observe_bid(S, 2, "BTC/USDT", D(89))
+    c.tick(12 * S, 3)
+
+    assert kinds(c) == []
+
+
+def test_checker_stop_rearmed_below_the_bid_replaces_the_crossed_one() -> None:
+    c = checker()
+    c.observe_books(0, 1, [book(covered="1", stop="90")])
+    c.observe_bid(S, 2, "BTC/USDT", D("89.5"))
+    c.observe_books(2 * S, 3, [book(held="2", covered="2", stop="89")])
+    c.tick(10 * S, 4)
+
+    assert kinds(c) == []
