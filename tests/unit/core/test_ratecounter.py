@@ -4,7 +4,7 @@ import pytest
 
 from autohedge.core.clock import ManualClock
 from autohedge.core.errors import RateLimited
-from autohedge.core.ratecounter import PairOrderBudget
+from autohedge.core.ratecounter import DecayingCounter, PairOrderBudget
 
 PENALTIES = ((5.0, 8.0), (10.0, 6.0), (300.0, 1.0))
 
@@ -87,3 +87,28 @@ def test_ratecounter_penalties_out_of_order_are_refused() -> None:
             add_cost=1,
             cancel_penalties=((10, 1), (5, 2)),
         )
+
+
+def test_decaying_counter_drains_at_its_rate() -> None:
+    clock = ManualClock()
+    counter = DecayingCounter(clock, venue="kraken", threshold=15, decay_per_s=0.5)
+    for _ in range(15):
+        counter.charge(1, priority=True)
+    with pytest.raises(RateLimited) as caught:
+        counter.charge(1, priority=True)
+    assert caught.value.retry_after_s == pytest.approx(2.0)
+    clock.advance(2)
+    counter.charge(1, priority=True)
+    assert counter.value == pytest.approx(15)
+
+
+def test_decaying_counter_pause_fills_it_and_waits() -> None:
+    clock = ManualClock()
+    counter = DecayingCounter(clock, venue="kraken", threshold=10, decay_per_s=1)
+    counter.pause(3)
+    with pytest.raises(RateLimited, match="paused"):
+        counter.charge(1, priority=True)
+    clock.advance(3)
+    with pytest.raises(RateLimited):  # full after the pause: 3 s drained 3 of 10, entries stop at 8
+        counter.charge(2, priority=False)
+    counter.charge(2, priority=True)
