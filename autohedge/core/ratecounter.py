@@ -57,7 +57,8 @@ class DecayingCounter:
             if excess > 0:
                 wait_s = excess / self._decay_per_ns / NS_PER_S
                 raise RateLimited(
-                    f"{self.venue}: counter at {self._value:.1f} of {self.threshold:g}, next slot in {wait_s:.2f}s",
+                    f"{self.venue}: counter at {self._value:.1f} of {self.threshold:g}, "
+                    f"next slot in {wait_s:.2f}s",
                     venue=self.venue,
                     retry_after_s=wait_s,
                 )
@@ -80,8 +81,10 @@ class DecayingCounter:
 
 
 class PairOrderBudget:
-    """One ``DecayingCounter`` per trading pair; remembers when each order was placed. Thread-safe. ``cancel_penalties``: ``(max_age_s, cost)`` rows in rising age order; a cancel of an
-    order younger than ``max_age_s`` costs ``cost``, older than every row costs nothing."""
+    """One ``DecayingCounter`` per trading pair; remembers when each order was placed. Thread-safe.
+
+    ``cancel_penalties``: ``(max_age_s, cost)`` rows in rising age order; a cancel of an order younger
+    than ``max_age_s`` costs ``cost``, older than every row costs nothing."""
 
     def __init__(
         self,

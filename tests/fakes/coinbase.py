@@ -23,7 +23,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -39,7 +38,7 @@ from autohedge.core.errors import InsufficientFunds, OrderRejected, UnknownOrder
 from autohedge.core.messages import OcoRequest, OrderRequest, OrderSnapshot, Quote, SymbolRules
 from autohedge.core.types import OrderStatus, OrderType, Side, quantize_down
 from tests.fakes.order_feed import OrderChange, OrderChangeFeed
-from tests.fakes.venue_server import FakeVenue, StreamClient
+from tests.fakes.venue_server import FakeVenue, StreamClient, VenueFaults, VenueHandler
 
 __all__ = ["API_KEY", "API_SECRET", "FakeCoinbase", "Faults"]
 
@@ -71,12 +70,9 @@ def _s(value: Decimal | None) -> str:
 
 
 @dataclass
-class Faults:
-    rate_limit_after: int | None = None
-    """Every request after this many gets 429 (a burst)."""
-    server_errors: int = 0
-    delay_s: float = 0.0
-    lose_next_order_response: bool = False
+class Faults(VenueFaults):
+    """The shared switches (429 burst, 5xx, slow responses, a lost order response) and Coinbase's own."""
+
     bracket_on_spot: bool = False
     """Whether trigger_bracket_gtc / attached TP-SL are accepted for spot products."""
     duplicate_next_user_update: bool = False
@@ -104,19 +100,7 @@ class _Subscriber:
     held: str | None = None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: Any
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
+class _Handler(VenueHandler):
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode("utf-8")
         self.send_response(status)
@@ -132,33 +116,22 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         fake: FakeCoinbase = self.server.fake
-        state = self.server.state
         parts = urlsplit(self.path)
-        params = {k: v for k, v in parse_qs(parts.query).items()}
+        params = parse_qs(parts.query)
         length = int(self.headers.get("Content-Length") or 0)
         raw_body = self.rfile.read(length) if length else b""
-        with state.lock:
-            state.requests.append((method, parts.path, json.loads(raw_body) if raw_body else params))
-            faults = state.faults
-            burst = faults.rate_limit_after is not None and len(state.requests) > faults.rate_limit_after
-            server_error = faults.server_errors > 0
-            if server_error:
-                faults.server_errors -= 1
-            delay = faults.delay_s
-        if delay:
-            fake.stopping.wait(delay)  # the "slow response" fault
+        admission = self._admit(method, parts.path, json.loads(raw_body) if raw_body else params)
         public = parts.path.startswith(f"{PREFIX}/market/")
         if not public:
-            problem = fake.check_jwt(
-                self.headers.get("Authorization", ""), method, self.headers.get("Host", ""), parts.path
-            )
+            authorization = self.headers.get("Authorization", "")
+            problem = fake.check_jwt(authorization, method, self.headers.get("Host", ""), parts.path)
             if problem:
                 self._error(401, "UNAUTHENTICATED", problem)
                 return
-        if burst or (not public and not fake.take_private_slot()):
+        if admission.rate_limited or (not public and not fake.take_private_slot()):
             self._send(429, _RATE_LIMIT_BODY, {"Retry-After": "1"})
             return
-        if server_error:
+        if admission.server_error:
             self._error(503, "INTERNAL", "service unavailable")
             return
         body = json.loads(raw_body) if raw_body else {}
@@ -718,20 +691,14 @@ class FakeCoinbase(FakeVenue):
 
     def _ws_handler(self, connection: ServerConnection) -> None:
         path = connection.request.path if connection.request is not None else ""
-        client = StreamClient(connection, path)
-        subscriber = _Subscriber(client)
-        self._add_client(client)
+        subscriber = _Subscriber(StreamClient(connection, path))
         with self._book_lock:
             self._subscribers[id(subscriber)] = subscriber
         try:
-            for raw in connection:
-                self._on_client_message(subscriber, raw)
-        except (ConnectionClosed, OSError):
-            pass  # a dropped socket or a client gone
+            self._serve_client(subscriber.client, lambda raw: self._on_client_message(subscriber, raw))
         finally:
             with self._book_lock:
                 self._subscribers.pop(id(subscriber), None)
-            self._remove_client(client)
 
     def _on_client_message(self, subscriber: _Subscriber, raw: str | bytes) -> None:
         try:

@@ -15,6 +15,7 @@ out-of-order execution, a sequence gap, a malformed frame.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -25,7 +26,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -39,7 +39,7 @@ from autohedge.core.messages import OrderRequest, OrderSnapshot, Quote, SymbolRu
 from autohedge.core.ratecounter import DecayingCounter, PairOrderBudget
 from autohedge.core.types import OrderStatus, OrderType, Side, TimeInForce
 from tests.fakes.order_feed import OrderChange, OrderChangeFeed
-from tests.fakes.venue_server import FakeVenue, StreamClient
+from tests.fakes.venue_server import FakeVenue, StreamClient, VenueFaults, VenueHandler
 
 __all__ = ["API_KEY", "API_SECRET", "FakeKraken", "Faults"]
 
@@ -81,12 +81,10 @@ def _n(value: Decimal | None) -> str:
 
 
 @dataclass
-class Faults:
-    rate_limit_after: int | None = None
-    """Every private request after this many gets ``EAPI:Rate limit exceeded`` (a burst)."""
-    server_errors: int = 0
-    delay_s: float = 0.0
-    lose_next_order_response: bool = False
+class Faults(VenueFaults):
+    """The shared switches (rate-limit burst, 5xx, slow responses, a lost order response) and Kraken's
+    own websocket ones."""
+
     duplicate_next_execution: bool = False
     reorder_next_executions: bool = False
     sequence_gap_next: bool = False
@@ -101,19 +99,7 @@ class _Subscriber:
     held: str | None = None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: Any
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
+class _Handler(VenueHandler):
     def send_json(self, status: int, payload: Any) -> None:
         data = json.dumps(payload).encode("utf-8")
         self.send_response(status)
@@ -130,22 +116,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         fake: FakeKraken = self.server.fake
-        state = self.server.state
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode("utf-8") if length else ""
         params = dict(parse_qsl(body if method == "POST" else parts.query, keep_blank_values=True))
-        with state.lock:
-            state.requests.append((method, parts.path, params))
-            faults = state.faults
-            private_count = sum(1 for r in state.requests if r[1].startswith("/0/private/"))
-            server_error = faults.server_errors > 0
-            if server_error:
-                faults.server_errors -= 1
-            delay = faults.delay_s
-        if delay:
-            fake.stopping.wait(delay)  # the "slow response" fault
-        if server_error:
+        admission = self._admit(method, parts.path, params)
+        if admission.server_error:
             self.send_json(503, {"error": ["EService:Unavailable"]})
             return
         if parts.path.startswith("/0/public/"):
@@ -159,8 +135,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.fail(problem)
             return
         endpoint = parts.path.removeprefix("/0/private/")
-        burst = faults.rate_limit_after is not None and private_count > faults.rate_limit_after
-        if burst or not fake.charge_rest_counter(endpoint):
+        if admission.rate_limited or not fake.charge_rest_counter(endpoint):
             self.fail("EAPI:Rate limit exceeded")
             return
         fake.private(self, endpoint, params)
@@ -570,10 +545,8 @@ class FakeKraken(FakeVenue):
 
     def _send(self, subscriber: _Subscriber, message: dict[str, Any] | str) -> None:
         text = message if isinstance(message, str) else json.dumps(message)
-        try:
+        with contextlib.suppress(ConnectionClosed, OSError):  # a client going away misses it
             subscriber.client.connection.send(text)
-        except (ConnectionClosed, OSError):
-            pass  # a client going away
 
     def _executions_frame(self, subscriber: _Subscriber, kind: str, entries: list[str]) -> str:
         sequence = next(subscriber.sequence)
@@ -613,35 +586,25 @@ class FakeKraken(FakeVenue):
 
     def _ws_handler(self, connection: ServerConnection) -> None:
         path = connection.request.path if connection.request is not None else ""
-        client = StreamClient(connection, path)
-        subscriber = _Subscriber(client, private=path.startswith("/auth"))
-        self._add_client(client)
+        subscriber = _Subscriber(StreamClient(connection, path), private=path.startswith("/auth"))
         with self._lock:
             self._subscribers[id(subscriber)] = subscriber
-        self._send(
-            subscriber,
-            {
-                "channel": "status",
-                "type": "update",
-                "data": [
-                    {
-                        "api_version": "v2",
-                        "connection_id": id(subscriber),
-                        "system": "online",
-                        "version": "2.0.0",
-                    }
-                ],
-            },
-        )
+        status = {
+            "channel": "status",
+            "type": "update",
+            "data": [
+                {"api_version": "v2", "connection_id": id(subscriber), "system": "online", "version": "2.0.0"}
+            ],
+        }
         try:
-            for raw in connection:
-                self._on_client_message(subscriber, raw)
-        except (ConnectionClosed, OSError):
-            pass  # a dropped socket or a client gone
+            self._serve_client(
+                subscriber.client,
+                lambda raw: self._on_client_message(subscriber, raw),
+                greeting=json.dumps(status),
+            )
         finally:
             with self._lock:
                 self._subscribers.pop(id(subscriber), None)
-            self._remove_client(client)
 
     def _on_client_message(self, subscriber: _Subscriber, raw: str | bytes) -> None:
         try:
