@@ -188,8 +188,11 @@ class VenuesConfig(_Model):
         stocks_ws_url="wss://stream.data.alpaca.markets/v2/iex",
         user_ws_url="wss://paper-api.alpaca.markets/stream",
     )
+    # Coinbase's REST sandbox serves static canned bodies (no matching) and Kraken has no spot testnet:
+    # both default to their live endpoints, so trading there needs ``exchange.live: true``; a dry run
+    # on their public quotes (``exchange.market_data``) needs neither keys nor the opt-in.
     coinbase: VenueEndpoints = VenueEndpoints(
-        rest_url="https://api-sandbox.coinbase.com/api/v3/brokerage",
+        rest_url="https://api.coinbase.com/api/v3/brokerage",
         ws_url="wss://advanced-trade-ws.coinbase.com",
     )
     kraken: VenueEndpoints = VenueEndpoints(
@@ -263,6 +266,13 @@ class Secrets(BaseSettings):
     autohedge_binance_api_secret: SecretStr | None = None
     autohedge_alpaca_api_key_id: SecretStr | None = None
     autohedge_alpaca_api_secret_key: SecretStr | None = None
+    autohedge_coinbase_api_key: SecretStr | None = None
+    """The CDP API key name (``organizations/{org}/apiKeys/{id}``)."""
+    autohedge_coinbase_api_secret: SecretStr | None = None
+    """The key's EC P-256 private key, PEM (``\\n`` escapes accepted)."""
+    autohedge_kraken_api_key: SecretStr | None = None
+    autohedge_kraken_api_secret: SecretStr | None = None
+    """The private key, base64 as Kraken shows it."""
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:

@@ -130,10 +130,36 @@ def alpaca_venue() -> VenueUnderTest:
     )
 
 
+def coinbase_venue() -> VenueUnderTest:
+    from autohedge.adapters.coinbase.adapter import create_exchange
+    from autohedge.core.config import Secrets, parse_config
+    from tests.fakes.coinbase import API_KEY, API_SECRET, FakeCoinbase
+
+    fake = FakeCoinbase(products=["BTC/USD"]).__enter__()
+    config = parse_config(
+        {
+            "exchange": {"venue": "coinbase", "market_data": "coinbase"},
+            "symbols": ["BTC/USD"],
+            "venues": {"coinbase": {"rest_url": fake.rest_url, "ws_url": fake.ws_url}},
+        }
+    )
+    secrets = Secrets(
+        autohedge_coinbase_api_key=SecretStr(API_KEY), autohedge_coinbase_api_secret=SecretStr(API_SECRET)
+    )
+    exchange = create_exchange(config, secrets, RealClock())
+
+    def close() -> None:
+        exchange.close()
+        fake.__exit__(None, None, None)
+
+    return VenueUnderTest("coinbase", exchange, fake.push_quote, "BTC/USD", close)
+
+
 VENUES: dict[str, Callable[[], VenueUnderTest]] = {
     "paper": paper_venue,
     "binance": binance_venue,
     "alpaca": alpaca_venue,
+    "coinbase": coinbase_venue,
 }
 
 

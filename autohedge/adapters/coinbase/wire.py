@@ -10,15 +10,21 @@ __all__ = [
     "CoinbaseAccount",
     "CoinbaseAccounts",
     "CoinbaseAmount",
+    "CoinbaseBestBidAsk",
     "CoinbaseBookLevel",
+    "CoinbaseCancelResponse",
     "CoinbaseCancelResult",
     "CoinbaseCreateError",
     "CoinbaseCreateResponse",
     "CoinbaseCreateSuccess",
     "CoinbaseErrorBody",
     "CoinbaseFill",
+    "CoinbaseFillList",
     "CoinbaseHeartbeat",
     "CoinbaseOrder",
+    "CoinbaseOrderList",
+    "CoinbaseOrderResponse",
+    "CoinbasePreview",
     "CoinbasePriceBook",
     "CoinbaseProduct",
     "CoinbaseTicker",
@@ -203,3 +209,33 @@ class CoinbaseUserOrder(_Wire):
     creation_time: str = ""
     cancel_reason: str = ""
     reject_reason: str = ""
+
+
+class CoinbaseBestBidAsk(_Wire):
+    pricebooks: tuple[CoinbasePriceBook, ...]
+
+
+class CoinbaseCancelResponse(_Wire):
+    results: tuple[CoinbaseCancelResult, ...]
+
+
+class CoinbaseOrderResponse(_Wire):
+    order: CoinbaseOrder
+
+
+class CoinbaseOrderList(_Wire):
+    orders: tuple[CoinbaseOrder, ...]
+    has_next: bool = False
+    cursor: str = ""
+
+
+class CoinbaseFillList(_Wire):
+    fills: tuple[CoinbaseFill, ...]
+    cursor: str = ""
+
+
+class CoinbasePreview(_Wire):
+    """``POST /orders/preview``: ``errs`` lists why the order would be refused (empty = accepted)."""
+
+    errs: tuple[str, ...] = ()
+    warning: tuple[str, ...] = ()
