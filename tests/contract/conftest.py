@@ -155,11 +155,37 @@ def coinbase_venue() -> VenueUnderTest:
     return VenueUnderTest("coinbase", exchange, fake.push_quote, "BTC/USD", close)
 
 
+def kraken_venue() -> VenueUnderTest:
+    from autohedge.adapters.kraken.adapter import create_exchange
+    from autohedge.core.config import Secrets, parse_config
+    from tests.fakes.kraken import API_KEY, API_SECRET, FakeKraken
+
+    fake = FakeKraken(pairs=["BTC/USD"]).__enter__()
+    config = parse_config(
+        {
+            "exchange": {"venue": "kraken", "market_data": "kraken", "live": True},
+            "symbols": ["BTC/USD"],
+            "venues": {"kraken": {"rest_url": fake.rest_url, "ws_url": fake.ws_url}},
+        }
+    )
+    secrets = Secrets(
+        autohedge_kraken_api_key=SecretStr(API_KEY), autohedge_kraken_api_secret=SecretStr(API_SECRET)
+    )
+    exchange = create_exchange(config, secrets, RealClock())
+
+    def close() -> None:
+        exchange.close()
+        fake.__exit__(None, None, None)
+
+    return VenueUnderTest("kraken", exchange, fake.push_quote, "BTC/USD", close)
+
+
 VENUES: dict[str, Callable[[], VenueUnderTest]] = {
     "paper": paper_venue,
     "binance": binance_venue,
     "alpaca": alpaca_venue,
     "coinbase": coinbase_venue,
+    "kraken": kraken_venue,
 }
 
 

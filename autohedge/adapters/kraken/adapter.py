@@ -1,0 +1,317 @@
+"""KrakenExchange: the exchange port over Kraken Spot REST; entry points for the composition root.
+
+Protection: Kraken spot has no OCO (its conditional close is one-triggers-other), so the monitor rests
+the take-profit as a limit and guards the stop itself: never two resting legs able to sell the same
+quantity. Orders are charged to the per-pair trading counter (adds +1, cancels by the order's age)
+before they are sent, so the venue's ``EOrder:Rate limit exceeded`` is the exception, not the rule.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from decimal import Decimal, InvalidOperation
+
+from loguru import logger
+
+from autohedge.adapters.kraken.auth import NonceSource
+from autohedge.adapters.kraken.constants import (
+    CANCEL_PENALTIES,
+    CAPABILITIES,
+    ORDER_TYPE_TO_WIRE,
+    REST_COUNTER_DECAY_PER_S,
+    REST_COUNTER_MAX,
+    SIDE_TO_WIRE,
+    TRADING_ADD_COST,
+    TRADING_COUNTER_DECAY_PER_S,
+    TRADING_COUNTER_THRESHOLD,
+    VENUE,
+)
+from autohedge.adapters.kraken.parse import PairMap, parse_balances, parse_order, parse_rules
+from autohedge.adapters.kraken.rest import AUTH_HINT, KrakenRest
+from autohedge.adapters.kraken.wire import KrakenOrderInfo
+from autohedge.adapters.kraken.ws import KrakenMarketStream
+from autohedge.core.clock import Clock
+from autohedge.core.config import AppConfig, Secrets
+from autohedge.core.errors import (
+    AuthError,
+    MalformedMessage,
+    OrderRefused,
+    OrderRejected,
+    RateLimited,
+    UnknownOrder,
+)
+from autohedge.core.messages import (
+    Balance,
+    OcoRequest,
+    OcoSnapshot,
+    OrderRequest,
+    OrderSnapshot,
+    PositionSnapshot,
+    Quote,
+    SymbolRules,
+)
+from autohedge.core.ports import Capabilities, MarketStream
+from autohedge.core.ratecounter import DecayingCounter, PairOrderBudget
+from autohedge.core.ratelimit import RequestBudget
+from autohedge.core.risk import rule_violations
+from autohedge.core.types import OrderType, TimeInForce, base_of
+from autohedge.core.types import decimal_str as fmt
+
+__all__ = ["KrakenExchange", "check_credentials", "create_exchange", "create_stream_factory", "new_budget"]
+
+_PAIR_RATE = "EOrder:Rate limit exceeded"
+
+
+class KrakenExchange:
+    """Implements ``core.ports.Exchange``. Thread-safe; pairs and rules load once, lazily."""
+
+    venue = VENUE
+    capabilities: Capabilities = CAPABILITIES
+
+    def __init__(
+        self,
+        rest: KrakenRest,
+        *,
+        symbols: Sequence[str],
+        clock: Clock,
+        budget: RequestBudget,
+        trading_counter: PairOrderBudget,
+    ) -> None:
+        self._rest = rest
+        self._symbols = tuple(symbols)
+        self._clock = clock
+        self.request_budget = budget
+        self.trading_counter = trading_counter
+        self._lock = threading.Lock()
+        self._pairs: PairMap | None = None
+
+    # -- reference data ------------------------------------------------------------------------------
+
+    def _load(self) -> PairMap:
+        with self._lock:
+            if self._pairs is not None:
+                return self._pairs
+        pairs = PairMap(self._rest.asset_pairs([_guess_altname(s) for s in self._symbols]))
+        with self._lock:
+            self._pairs = pairs
+        return pairs
+
+    def symbol_rules(self, symbol: str) -> SymbolRules:
+        pair = self._load().pairs.get(symbol)
+        if pair is None:
+            raise OrderRefused(f"kraken: no trading rules for {symbol}")
+        return parse_rules(pair, symbol=symbol)
+
+    def _check(self, symbol: str, qty: Decimal, *prices: Decimal) -> None:
+        problems = rule_violations(self.symbol_rules(symbol), qty, *prices)
+        if problems:
+            message = f"kraken {symbol}: " + "; ".join(problems)
+            logger.warning("order refused before sending: {}", message)
+            raise OrderRefused(message)
+
+    def _snapshot(self, txid: str, info: KrakenOrderInfo) -> OrderSnapshot | None:
+        symbol = self._load().ours(info.descr.pair)
+        return None if symbol is None else parse_order(txid, info, symbol=symbol)
+
+    # -- orders --------------------------------------------------------------------------------------
+
+    def submit_order(self, request: OrderRequest) -> OrderSnapshot:
+        altname = self._load().altname(request.symbol)
+        prices = [request.price] + ([request.stop_price] if request.stop_price is not None else [])
+        self._check(request.symbol, request.qty, *prices)
+        params = [
+            ("ordertype", ORDER_TYPE_TO_WIRE[request.order_type]),
+            ("type", SIDE_TO_WIRE[request.side]),
+            ("volume", fmt(request.qty)),
+            ("pair", altname),
+        ]
+        if request.order_type is OrderType.STOP_LIMIT:
+            if request.stop_price is None:
+                raise OrderRefused("kraken: a stop-limit order needs a stop price")
+            # stop-loss-limit: ``price`` is the trigger, ``price2`` the limit.
+            params += [("price", fmt(request.stop_price)), ("price2", fmt(request.price))]
+        else:
+            params += [("price", fmt(request.price))]
+        params += [
+            ("timeinforce", "IOC" if request.time_in_force is TimeInForce.IOC else "GTC"),
+            ("cl_ord_id", request.client_order_id),
+        ]
+        priority = request.purpose.is_exit
+        self.trading_counter.charge_add(altname, request.client_order_id, priority=priority)
+        try:
+            result = self._rest.add_order(params, priority=priority)
+        except RateLimited as exc:
+            if exc.code == _PAIR_RATE:
+                self.trading_counter.ban(altname, exc.retry_after_s)
+            raise
+        if len(result.txid) != 1:
+            raise MalformedMessage(f"kraken AddOrder returned {len(result.txid)} txids for one order")
+        return self._get_by_txid(result.txid[0])
+
+    def submit_oco(self, request: OcoRequest) -> OcoSnapshot:
+        raise OrderRefused("kraken has no OCO on spot: the monitor rests the TP and guards the SL")
+
+    def _get_by_txid(self, txid: str) -> OrderSnapshot:
+        info = self._rest.query_orders([txid]).get(txid)
+        snapshot = self._snapshot(txid, info) if info is not None else None
+        if snapshot is None:
+            raise UnknownOrder(f"kraken: no order {txid} among our pairs", venue=VENUE)
+        return snapshot
+
+    def _by_client_id(self, client_order_id: str) -> OrderSnapshot:
+        """Open orders first (the usual case), then closed ones; both filter by ``cl_ord_id``."""
+        for lookup in (self._rest.open_orders, self._rest.closed_orders):
+            for txid, info in lookup(cl_ord_id=client_order_id).items():
+                if info.cl_ord_id == client_order_id:
+                    snapshot = self._snapshot(txid, info)
+                    if snapshot is not None:
+                        return snapshot
+        raise UnknownOrder(f"kraken: no order with client order id {client_order_id}", venue=VENUE)
+
+    def get_order(
+        self, symbol: str, *, venue_order_id: str | None = None, client_order_id: str | None = None
+    ) -> OrderSnapshot:
+        if venue_order_id is not None:
+            return self._get_by_txid(venue_order_id)
+        if client_order_id is None:
+            raise OrderRefused("kraken: an order id is required")
+        return self._by_client_id(client_order_id)
+
+    def cancel_order(
+        self, symbol: str, *, venue_order_id: str | None = None, client_order_id: str | None = None
+    ) -> OrderSnapshot:
+        order = self.get_order(symbol, venue_order_id=venue_order_id, client_order_id=client_order_id)
+        if order.status.is_terminal:
+            raise OrderRejected(f"kraken: order {order.venue_order_id} is {order.status.value}", venue=VENUE)
+        altname = self._load().altname(order.symbol)
+        self.trading_counter.charge_cancel(altname, order.client_order_id)
+        try:
+            self._rest.cancel_order(txid=order.venue_order_id)
+        except RateLimited as exc:
+            if exc.code == _PAIR_RATE:
+                self.trading_counter.ban(altname, exc.retry_after_s)
+            raise
+        return self._get_by_txid(order.venue_order_id)
+
+    def open_orders(self, symbol: str | None = None) -> tuple[OrderSnapshot, ...]:
+        out = []
+        for txid, info in self._rest.open_orders().items():
+            if info.descr.ordertype not in ("limit", "stop-loss-limit"):
+                logger.warning(
+                    "kraken open order {} of type {} is not ours to manage", txid, info.descr.ordertype
+                )
+                continue
+            snapshot = self._snapshot(txid, info)
+            if snapshot is not None and (symbol is None or snapshot.symbol == symbol):
+                out.append(snapshot)
+        return tuple(sorted(out, key=lambda o: o.ts_event))
+
+    # -- account -------------------------------------------------------------------------------------
+
+    def balances(self) -> dict[str, Balance]:
+        return parse_balances(self._rest.balances())
+
+    def positions(self, symbols: Sequence[str]) -> tuple[PositionSnapshot, ...]:
+        """Spot: a position is the balance of the base asset (available + held for orders)."""
+        balances = self.balances()
+        out = []
+        for symbol in symbols:
+            balance = balances.get(base_of(symbol))
+            if balance is not None and balance.total > 0:
+                out.append(PositionSnapshot(symbol=symbol, qty=balance.total))
+        return tuple(out)
+
+    def best_quote(self, symbol: str) -> Quote:
+        ticker = self._rest.ticker(self._load().altname(symbol))
+        try:
+            ask, bid = ticker["a"], ticker["b"]
+            now = self._clock.wall_ns()
+            return Quote(
+                venue=VENUE,
+                symbol=symbol,
+                bid=Decimal(str(bid[0])),
+                ask=Decimal(str(ask[0])),
+                bid_size=Decimal(str(bid[2])),
+                ask_size=Decimal(str(ask[2])),
+                ts_event=now,
+                ts_init=now,
+            )
+        except (KeyError, IndexError, TypeError, InvalidOperation):
+            raise MalformedMessage(f"kraken Ticker for {symbol} lacks a/b price levels") from None
+
+    def close(self) -> None:
+        self._rest.close()
+
+
+def _guess_altname(symbol: str) -> str:
+    """AssetPairs accepts altnames; BTC is XBT there."""
+    base, quote = symbol.split("/")
+    return f"{'XBT' if base == 'BTC' else base}{quote}"
+
+
+def new_budget(clock: Clock) -> RequestBudget:
+    """The REST call counter as a window (15 calls per the 45 s it takes to drain): what actors read
+    for the venue's state. The exact draining counter is ``DecayingCounter`` in ``KrakenRest``."""
+    return RequestBudget(
+        clock,
+        venue=VENUE,
+        capacity=REST_COUNTER_MAX,
+        per_s=REST_COUNTER_MAX / REST_COUNTER_DECAY_PER_S,
+        reserve_fraction=0.2,
+    )
+
+
+def _rest(
+    config: AppConfig, secrets: Secrets | None, clock: Clock, budget: RequestBudget, nonces: NonceSource
+) -> KrakenRest:
+    endpoints = config.venues.kraken
+    return KrakenRest(
+        rest_url=endpoints.rest_url,
+        api_key=secrets.autohedge_kraken_api_key if secrets else None,
+        api_secret=secrets.autohedge_kraken_api_secret if secrets else None,
+        clock=clock,
+        budget=budget,
+        counter=DecayingCounter(
+            clock, venue=VENUE, threshold=REST_COUNTER_MAX, decay_per_s=REST_COUNTER_DECAY_PER_S
+        ),
+        nonces=nonces,
+        timeout_s=endpoints.timeout_s,
+    )
+
+
+def create_exchange(config: AppConfig, secrets: Secrets, clock: Clock) -> KrakenExchange:
+    """No network I/O: pairs load on first use."""
+    budget = new_budget(clock)
+    trading = PairOrderBudget(
+        clock,
+        venue=VENUE,
+        threshold=TRADING_COUNTER_THRESHOLD,
+        decay_per_s=TRADING_COUNTER_DECAY_PER_S,
+        add_cost=TRADING_ADD_COST,
+        cancel_penalties=CANCEL_PENALTIES,
+    )
+    rest = _rest(config, secrets, clock, budget, NonceSource(clock))
+    return KrakenExchange(rest, symbols=config.symbols, clock=clock, budget=budget, trading_counter=trading)
+
+
+def create_stream_factory(
+    config: AppConfig, clock: Clock, secrets: Secrets | None = None, *, budget: RequestBudget | None = None
+) -> Callable[[], MarketStream]:
+    """Public WS v2 ``ticker``: no keys, no REST (v2 symbols are spelled as ours)."""
+    del secrets, budget  # public data; nothing to sign or spend
+    ws_url = config.venues.kraken.ws_url
+    symbols = tuple(config.symbols)
+    return lambda: KrakenMarketStream(ws_url=ws_url, clock=clock, symbols=symbols)
+
+
+def check_credentials(config: AppConfig, secrets: Secrets, clock: Clock) -> None:
+    """One signed call (the balances) before any actor starts: ``AuthError`` naming the variables when
+    the keys are missing or rejected."""
+    if secrets.autohedge_kraken_api_key is None or secrets.autohedge_kraken_api_secret is None:
+        raise AuthError(f"kraken needs API keys: {AUTH_HINT}", venue=VENUE)
+    rest = _rest(config, secrets, clock, new_budget(clock), NonceSource(clock))
+    try:
+        rest.balances()
+    finally:
+        rest.close()
