@@ -26,6 +26,7 @@ __all__ = [
     "ExecutorConfig",
     "FeedConfig",
     "HftConfig",
+    "KrakenEndpoints",
     "LlmConfig",
     "MonitorConfig",
     "PaperConfig",
@@ -175,6 +176,11 @@ class VenueEndpoints(_Model):
     recv_window_ms: Annotated[int, Field(gt=0, le=60_000)] = 5000
 
 
+class KrakenEndpoints(VenueEndpoints):
+    tier: Literal["starter", "intermediate", "pro"] = "starter"
+    """The account's verification tier: it sets Kraken's REST call counter and per-pair order counter."""
+
+
 class VenuesConfig(_Model):
     binance: VenueEndpoints = VenueEndpoints(
         rest_url="https://testnet.binance.vision",
@@ -195,7 +201,7 @@ class VenuesConfig(_Model):
         rest_url="https://api.coinbase.com/api/v3/brokerage",
         ws_url="wss://advanced-trade-ws.coinbase.com",
     )
-    kraken: VenueEndpoints = VenueEndpoints(
+    kraken: KrakenEndpoints = KrakenEndpoints(
         rest_url="https://api.kraken.com", ws_url="wss://ws.kraken.com/v2"
     )
 

@@ -37,7 +37,15 @@ from autohedge.adapters.coinbase.wire import CoinbaseOrder
 from autohedge.adapters.coinbase.ws import CoinbaseMarketStream
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets
-from autohedge.core.errors import AuthError, MalformedMessage, OrderRefused, OrderRejected, UnknownOrder
+from autohedge.core.errors import (
+    AuthError,
+    MalformedMessage,
+    OrderRefused,
+    OrderRejected,
+    OutcomeUnknown,
+    RetryableError,
+    UnknownOrder,
+)
 from autohedge.core.messages import (
     Balance,
     OcoRequest,
@@ -51,7 +59,7 @@ from autohedge.core.messages import (
 from autohedge.core.ports import Capabilities, MarketStream
 from autohedge.core.ratelimit import RequestBudget
 from autohedge.core.risk import rule_violations
-from autohedge.core.types import OrderType, TimeInForce, base_of
+from autohedge.core.types import OrderStatus, OrderType, TimeInForce, base_of, quote_of
 from autohedge.core.types import decimal_str as fmt
 
 __all__ = ["CoinbaseExchange", "check_credentials", "create_exchange", "create_stream_factory", "new_budget"]
@@ -154,7 +162,13 @@ class CoinbaseExchange:
                 code="duplicate",
             )
         self._remember(request.client_order_id, order_id)
-        return self._snapshot(self._rest.get_order(order_id))
+        try:
+            return self._snapshot(self._rest.get_order(order_id))
+        except (RetryableError, OutcomeUnknown, MalformedMessage) as exc:
+            # The order exists: a failed read must never look like "not sent". Report it as placed;
+            # its fills arrive by the user stream or the next read.
+            logger.warning("coinbase order {} placed; reading it back failed ({})", order_id, exc)
+            return _placed(request, order_id, self._clock.wall_ns())
 
     def submit_oco(self, request: OcoRequest) -> OcoSnapshot:
         raise OrderRefused("coinbase: no OCO on this port; the monitor rests the TP and guards the SL")
@@ -222,9 +236,30 @@ class CoinbaseExchange:
         self._rest.close()
 
 
+def _placed(request: OrderRequest, order_id: str, now_ns: int) -> OrderSnapshot:
+    """What is known of an order the venue accepted when its state could not be read back."""
+    return OrderSnapshot(
+        venue_order_id=order_id,
+        client_order_id=request.client_order_id,
+        symbol=request.symbol,
+        side=request.side,
+        order_type=request.order_type,
+        price=request.price,
+        stop_price=request.stop_price,
+        qty=request.qty,
+        fee_asset=quote_of(request.symbol),
+        status=OrderStatus.NEW,
+        ts_event=now_ns,
+    )
+
+
 def new_budget(clock: Clock) -> RequestBudget:
-    """30 private requests a second per user (UNCONFIRMED number, see constants)."""
-    return RequestBudget(clock, venue=VENUE, capacity=PRIVATE_REQUESTS_PER_S, per_s=1.0, reserve_fraction=0.2)
+    """30 private requests a second per user (UNCONFIRMED number, see constants). The budget counts in
+    wall-aligned windows and the venue's window is not known to be aligned: half the limit per window
+    never exceeds the limit in any one-second span."""
+    return RequestBudget(
+        clock, venue=VENUE, capacity=PRIVATE_REQUESTS_PER_S // 2, per_s=1.0, reserve_fraction=0.2
+    )
 
 
 def _signer(secrets: Secrets | None) -> CoinbaseSigner | None:

@@ -19,12 +19,10 @@ from autohedge.adapters.kraken.constants import (
     CANCEL_PENALTIES,
     CAPABILITIES,
     ORDER_TYPE_TO_WIRE,
-    REST_COUNTER_DECAY_PER_S,
-    REST_COUNTER_MAX,
+    REST_COUNTER,
     SIDE_TO_WIRE,
     TRADING_ADD_COST,
-    TRADING_COUNTER_DECAY_PER_S,
-    TRADING_COUNTER_THRESHOLD,
+    TRADING_COUNTER,
     VENUE,
 )
 from autohedge.adapters.kraken.parse import PairMap, parse_balances, parse_order, parse_rules
@@ -38,6 +36,7 @@ from autohedge.core.errors import (
     MalformedMessage,
     OrderRefused,
     OrderRejected,
+    OutcomeUnknown,
     RateLimited,
     UnknownOrder,
 )
@@ -55,7 +54,7 @@ from autohedge.core.ports import Capabilities, MarketStream
 from autohedge.core.ratecounter import DecayingCounter, PairOrderBudget
 from autohedge.core.ratelimit import RequestBudget
 from autohedge.core.risk import rule_violations
-from autohedge.core.types import OrderType, TimeInForce, base_of
+from autohedge.core.types import OrderStatus, OrderType, TimeInForce, base_of, quote_of
 from autohedge.core.types import decimal_str as fmt
 
 __all__ = ["KrakenExchange", "check_credentials", "create_exchange", "create_stream_factory", "new_budget"]
@@ -146,8 +145,24 @@ class KrakenExchange:
                 self.trading_counter.ban(altname, exc.retry_after_s)
             raise
         if len(result.txid) != 1:
-            raise MalformedMessage(f"kraken AddOrder returned {len(result.txid)} txids for one order")
-        return self._get_by_txid(result.txid[0])
+            raise OutcomeUnknown(
+                f"kraken AddOrder returned {len(result.txid)} txids for one order", venue=VENUE
+            )
+        # Not read back: every read costs the scarce REST counter (AddOrder does not). Its state and
+        # fills come from the executions stream or the next poll.
+        return OrderSnapshot(
+            venue_order_id=result.txid[0],
+            client_order_id=request.client_order_id,
+            symbol=request.symbol,
+            side=request.side,
+            order_type=request.order_type,
+            price=request.price,
+            stop_price=request.stop_price,
+            qty=request.qty,
+            fee_asset=quote_of(request.symbol),
+            status=OrderStatus.NEW,
+            ts_event=self._clock.wall_ns(),
+        )
 
     def submit_oco(self, request: OcoRequest) -> OcoSnapshot:
         raise OrderRefused("kraken has no OCO on spot: the monitor rests the TP and guards the SL")
@@ -250,15 +265,12 @@ def _guess_altname(symbol: str) -> str:
     return f"{'XBT' if base == 'BTC' else base}{quote}"
 
 
-def new_budget(clock: Clock) -> RequestBudget:
-    """The REST call counter as a window (15 calls per the 45 s it takes to drain): what actors read
+def new_budget(clock: Clock, tier: str = "starter") -> RequestBudget:
+    """The REST call counter as a window (its maximum per the time it takes to drain): what actors read
     for the venue's state. The exact draining counter is ``DecayingCounter`` in ``KrakenRest``."""
+    maximum, drain_per_s = REST_COUNTER[tier]
     return RequestBudget(
-        clock,
-        venue=VENUE,
-        capacity=REST_COUNTER_MAX,
-        per_s=REST_COUNTER_MAX / REST_COUNTER_DECAY_PER_S,
-        reserve_fraction=0.2,
+        clock, venue=VENUE, capacity=maximum, per_s=maximum / drain_per_s, reserve_fraction=0.2
     )
 
 
@@ -266,15 +278,14 @@ def _rest(
     config: AppConfig, secrets: Secrets | None, clock: Clock, budget: RequestBudget, nonces: NonceSource
 ) -> KrakenRest:
     endpoints = config.venues.kraken
+    maximum, drain_per_s = REST_COUNTER[endpoints.tier]
     return KrakenRest(
         rest_url=endpoints.rest_url,
         api_key=secrets.autohedge_kraken_api_key if secrets else None,
         api_secret=secrets.autohedge_kraken_api_secret if secrets else None,
         clock=clock,
         budget=budget,
-        counter=DecayingCounter(
-            clock, venue=VENUE, threshold=REST_COUNTER_MAX, decay_per_s=REST_COUNTER_DECAY_PER_S
-        ),
+        counter=DecayingCounter(clock, venue=VENUE, threshold=maximum, decay_per_s=drain_per_s),
         nonces=nonces,
         timeout_s=endpoints.timeout_s,
     )
@@ -282,12 +293,14 @@ def _rest(
 
 def create_exchange(config: AppConfig, secrets: Secrets, clock: Clock) -> KrakenExchange:
     """No network I/O: pairs load on first use."""
-    budget = new_budget(clock)
+    tier = config.venues.kraken.tier
+    budget = new_budget(clock, tier)
+    threshold, drain_per_s = TRADING_COUNTER[tier]
     trading = PairOrderBudget(
         clock,
         venue=VENUE,
-        threshold=TRADING_COUNTER_THRESHOLD,
-        decay_per_s=TRADING_COUNTER_DECAY_PER_S,
+        threshold=threshold,
+        decay_per_s=drain_per_s,
         add_cost=TRADING_ADD_COST,
         cancel_penalties=CANCEL_PENALTIES,
     )
@@ -310,7 +323,7 @@ def check_credentials(config: AppConfig, secrets: Secrets, clock: Clock) -> None
     the keys are missing or rejected."""
     if secrets.autohedge_kraken_api_key is None or secrets.autohedge_kraken_api_secret is None:
         raise AuthError(f"kraken needs API keys: {AUTH_HINT}", venue=VENUE)
-    rest = _rest(config, secrets, clock, new_budget(clock), NonceSource(clock))
+    rest = _rest(config, secrets, clock, new_budget(clock, config.venues.kraken.tier), NonceSource(clock))
     try:
         rest.balances()
     finally:

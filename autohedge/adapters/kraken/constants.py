@@ -25,13 +25,11 @@ __all__ = [
     "ORDER_TYPE",
     "ORDER_TYPE_TO_WIRE",
     "REST_COSTS",
-    "REST_COUNTER_DECAY_PER_S",
-    "REST_COUNTER_MAX",
+    "REST_COUNTER",
     "SIDE",
     "SIDE_TO_WIRE",
     "TRADING_ADD_COST",
-    "TRADING_COUNTER_DECAY_PER_S",
-    "TRADING_COUNTER_THRESHOLD",
+    "TRADING_COUNTER",
     "VENUE",
     "WS_ORDER_STATUS",
     "is_live_endpoint",
@@ -43,16 +41,14 @@ DEFAULT_WS_URL = "wss://ws.kraken.com/v2"
 DEFAULT_USER_WS_URL = "wss://ws-auth.kraken.com/v2"
 LIVE_REST_HOSTS = frozenset({"api.kraken.com"})
 
-# REST call counter per API key (Starter tier, the lowest: planning for it is safe on every tier).
-REST_COUNTER_MAX = 15
-REST_COUNTER_DECAY_PER_S = 0.33
+# REST call counter per API key: (maximum, drain per second) by verification tier (``venues.kraken.tier``).
+REST_COUNTER = {"starter": (15.0, 0.33), "intermediate": (20.0, 0.5), "pro": (20.0, 1.0)}
 REST_COSTS = {"default": 1, "ledger": 2, "trade_history": 2, "order": 0}
 """AddOrder/CancelOrder are charged to the per-pair trading counter, not to the REST counter."""
 
-# Per-pair trading-engine counter shared by REST, websocket and FIX. Threshold 60 is the Starter tier
-# (UNCONFIRMED: thresholds seen in client constants); decay 1/s for Starter is UNCONFIRMED.
-TRADING_COUNTER_THRESHOLD = 60
-TRADING_COUNTER_DECAY_PER_S = 1.0
+# Per-pair trading-engine counter shared by REST, websocket and FIX: (threshold, drain per second) by
+# tier. Thresholds 60/125/180 are UNCONFIRMED (seen in client constants), so are the drain rates.
+TRADING_COUNTER = {"starter": (60.0, 1.0), "intermediate": (125.0, 2.34), "pro": (180.0, 3.75)}
 TRADING_ADD_COST = 1
 CANCEL_PENALTIES = ((5.0, 8.0), (10.0, 6.0), (15.0, 5.0), (45.0, 4.0), (90.0, 2.0), (300.0, 1.0))
 """(order younger than this many seconds, counter cost of cancelling it): quick cancels cost most."""
