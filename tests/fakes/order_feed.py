@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from dataclasses import dataclass
 from decimal import Decimal
 
 from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.core.messages import OrderSnapshot
-from autohedge.core.types import Side
 
 __all__ = ["FakeFill", "OrderChange", "OrderChangeFeed"]
 
@@ -28,8 +26,6 @@ class FakeFill:
     qty: Decimal
     price: Decimal
     fee: Decimal
-    seen_ns: int
-    """Wall time the fake saw the fill (it looks after every quote and every order action)."""
 
 
 @dataclass(frozen=True)
@@ -54,39 +50,23 @@ class OrderChangeFeed:
         self._trade_ids = itertools.count(1)
         self._lock = threading.Lock()
         self.fills: list[FakeFill] = []
-        self.first_seen_ns: dict[str, int] = {}
-        """Engine order id -> wall time the fake first saw the order (right after it was placed)."""
 
     def changes(self) -> list[OrderChange]:
         with self._lock:
             out = []
-            now = time.time_ns()
             orders = sorted(self._engine.all_orders(), key=lambda o: int(o.venue_order_id[1:]))
             for order in orders:
                 before = self._known.get(order.venue_order_id)
                 if before == order:
                     continue
                 self._known[order.venue_order_id] = order
-                self.first_seen_ns.setdefault(order.venue_order_id, now)
                 filled_before = before.filled_qty if before is not None else _ZERO
                 fill = None
                 if order.filled_qty > filled_before:
                     qty = order.filled_qty - filled_before
                     price = (_notional(order) - _notional(before)) / qty
                     fee = order.fee - (before.fee if before is not None else _ZERO)
-                    fill = FakeFill(next(self._trade_ids), order, qty, price, fee, now)
+                    fill = FakeFill(next(self._trade_ids), order, qty, price, fee)
                     self.fills.append(fill)
                 out.append(OrderChange(before, order, fill))
             return out
-
-    def protection_delays_s(self) -> list[float]:
-        """For every buy fill: seconds until the next sell order appeared (how fast it was protected)."""
-        with self._lock:
-            orders = {o.venue_order_id: o for o in self._known.values()}
-            exits = sorted(t for vid, t in self.first_seen_ns.items() if orders[vid].side is Side.SELL)
-            delays = []
-            for fill in self.fills:
-                if fill.order.side is Side.BUY:
-                    after = [t for t in exits if t >= fill.seen_ns]
-                    delays.append((after[0] - fill.seen_ns) / 1e9 if after else float("inf"))
-            return delays

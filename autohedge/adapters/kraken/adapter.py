@@ -60,6 +60,8 @@ from autohedge.core.types import decimal_str as fmt
 __all__ = ["KrakenExchange", "check_credentials", "create_exchange", "create_stream_factory", "new_budget"]
 
 _PAIR_RATE = "EOrder:Rate limit exceeded"
+_KNOWN_IDS_MAX = 50_000
+COUNTER_MARGIN = 2
 
 
 class KrakenExchange:
@@ -84,6 +86,10 @@ class KrakenExchange:
         self.trading_counter = trading_counter
         self._lock = threading.Lock()
         self._pairs: PairMap | None = None
+        self._txids: dict[str, str] = {}
+        """client order id -> txid of orders placed or seen: a lookup by client id then costs one call."""
+        self._client_ids: dict[str, str] = {}
+        """txid -> client order id (the order counter remembers orders by client id)."""
 
     # -- reference data ------------------------------------------------------------------------------
 
@@ -109,9 +115,26 @@ class KrakenExchange:
             logger.warning("order refused before sending: {}", message)
             raise OrderRefused(message)
 
+    def _remember(self, client_order_id: str, txid: str) -> None:
+        if not client_order_id:
+            return
+        with self._lock:
+            if len(self._txids) >= _KNOWN_IDS_MAX:
+                self._client_ids.pop(self._txids.pop(next(iter(self._txids))), None)
+            self._txids[client_order_id] = txid
+            self._client_ids[txid] = client_order_id
+
+    def _known_txid(self, client_order_id: str) -> str | None:
+        with self._lock:
+            return self._txids.get(client_order_id)
+
     def _snapshot(self, txid: str, info: KrakenOrderInfo) -> OrderSnapshot | None:
         symbol = self._load().ours(info.descr.pair)
-        return None if symbol is None else parse_order(txid, info, symbol=symbol)
+        if symbol is None:
+            return None
+        snapshot = parse_order(txid, info, symbol=symbol)
+        self._remember(snapshot.client_order_id, txid)
+        return snapshot
 
     # -- orders --------------------------------------------------------------------------------------
 
@@ -150,6 +173,7 @@ class KrakenExchange:
             )
         # Not read back: every read costs the scarce REST counter (AddOrder does not). Its state and
         # fills come from the executions stream or the next poll.
+        self._remember(request.client_order_id, result.txid[0])
         return OrderSnapshot(
             venue_order_id=result.txid[0],
             client_order_id=request.client_order_id,
@@ -167,19 +191,23 @@ class KrakenExchange:
     def submit_oco(self, request: OcoRequest) -> OcoSnapshot:
         raise OrderRefused("kraken has no OCO on spot: the monitor rests the TP and guards the SL")
 
-    def _get_by_txid(self, txid: str) -> OrderSnapshot:
-        info = self._rest.query_orders([txid]).get(txid)
+    def _get_by_txid(self, txid: str, *, priority: bool = True) -> OrderSnapshot:
+        info = self._rest.query_orders([txid], priority=priority).get(txid)
         snapshot = self._snapshot(txid, info) if info is not None else None
         if snapshot is None:
             raise UnknownOrder(f"kraken: no order {txid} among our pairs", venue=VENUE)
         return snapshot
 
-    def _by_client_id(self, client_order_id: str) -> OrderSnapshot:
-        """Open orders first (the usual case), then closed ones; both filter by ``cl_ord_id``."""
+    def _by_client_id(self, client_order_id: str, *, priority: bool = True) -> OrderSnapshot:
+        """One call for an order this process placed or saw; otherwise open orders first (the usual
+        case), then closed ones, both filtered by ``cl_ord_id``."""
+        txid = self._known_txid(client_order_id)
+        if txid is not None:
+            return self._get_by_txid(txid, priority=priority)
         for lookup in (self._rest.open_orders, self._rest.closed_orders):
-            for txid, info in lookup(cl_ord_id=client_order_id).items():
+            for found, info in lookup(cl_ord_id=client_order_id, priority=priority).items():
                 if info.cl_ord_id == client_order_id:
-                    snapshot = self._snapshot(txid, info)
+                    snapshot = self._snapshot(found, info)
                     if snapshot is not None:
                         return snapshot
         raise UnknownOrder(f"kraken: no order with client order id {client_order_id}", venue=VENUE)
@@ -196,18 +224,28 @@ class KrakenExchange:
     def cancel_order(
         self, symbol: str, *, venue_order_id: str | None = None, client_order_id: str | None = None
     ) -> OrderSnapshot:
-        order = self.get_order(symbol, venue_order_id=venue_order_id, client_order_id=client_order_id)
-        if order.status.is_terminal:
-            raise OrderRejected(f"kraken: order {order.venue_order_id} is {order.status.value}", venue=VENUE)
-        altname = self._load().altname(order.symbol)
-        self.trading_counter.charge_cancel(altname, order.client_order_id)
+        """CancelOrder straight away (it costs the pair's order counter, not the call counter), then one
+        read for the order's final state. Cancels and their reads use the whole call counter."""
+        txid = venue_order_id or (self._known_txid(client_order_id) if client_order_id else None)
+        if txid is None:
+            if client_order_id is None:
+                raise OrderRefused("kraken: an order id is required")
+            txid = self._by_client_id(client_order_id, priority=True).venue_order_id
+        altname = self._load().altname(symbol)
+        with self._lock:
+            order_key = client_order_id or self._client_ids.get(txid, txid)
+        self.trading_counter.charge_cancel(altname, order_key)
         try:
-            self._rest.cancel_order(txid=order.venue_order_id)
+            self._rest.cancel_order(txid=txid)
         except RateLimited as exc:
             if exc.code == _PAIR_RATE:
                 self.trading_counter.ban(altname, exc.retry_after_s)
             raise
-        return self._get_by_txid(order.venue_order_id)
+        except UnknownOrder:
+            # Gone from the book: finished (filled, cancelled) or never ours. Which one decides.
+            order = self._get_by_txid(txid, priority=True)
+            raise OrderRejected(f"kraken: order {txid} is {order.status.value}", venue=VENUE) from None
+        return self._get_by_txid(txid, priority=True)
 
     def open_orders(self, symbol: str | None = None) -> tuple[OrderSnapshot, ...]:
         out = []
@@ -266,12 +304,12 @@ def _guess_altname(symbol: str) -> str:
 
 
 def new_budget(clock: Clock, tier: str = "starter") -> RequestBudget:
-    """The REST call counter as a window (its maximum per the time it takes to drain): what actors read
-    for the venue's state. The exact draining counter is ``DecayingCounter`` in ``KrakenRest``."""
-    maximum, drain_per_s = REST_COUNTER[tier]
-    return RequestBudget(
-        clock, venue=VENUE, capacity=maximum, per_s=maximum / drain_per_s, reserve_fraction=0.2
-    )
+    """What actors read for the venue's state (paused, banned, auth failed). Its one-second windows only
+    cap bursts: the call counter itself is the exact ``DecayingCounter`` in ``KrakenRest``, whose
+    refusals carry the precise wait (a window as long as the counter's drain time would pause everything
+    for many seconds after a single refusal)."""
+    maximum, _ = REST_COUNTER[tier]
+    return RequestBudget(clock, venue=VENUE, capacity=maximum, per_s=1.0, reserve_fraction=0.2)
 
 
 def _rest(
@@ -279,6 +317,9 @@ def _rest(
 ) -> KrakenRest:
     endpoints = config.venues.kraken
     maximum, drain_per_s = REST_COUNTER[endpoints.tier]
+    # Two calls of margin: the credentials check ran on another counter, and the venue counts a call
+    # when it arrives, a moment after ours.
+    maximum -= COUNTER_MARGIN
     return KrakenRest(
         rest_url=endpoints.rest_url,
         api_key=secrets.autohedge_kraken_api_key if secrets else None,

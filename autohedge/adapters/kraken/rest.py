@@ -179,26 +179,33 @@ class KrakenRest:
     def cancel_order(self, *, txid: str) -> KrakenCancelResult:
         return validate_wire(KrakenCancelResult, self.private("CancelOrder", [("txid", txid)]), "CancelOrder")
 
-    def query_orders(self, txids: Sequence[str]) -> dict[str, KrakenOrderInfo]:
-        return _orders(self.private("QueryOrders", [("txid", ",".join(txids))]), "QueryOrders")
+    # Reads use the whole call counter like every venue's reads (the caller cannot say whether a read
+    # serves an entry or an exit); the cancel path's read asks for it explicitly.
 
-    def open_orders(self, *, cl_ord_id: str | None = None) -> dict[str, KrakenOrderInfo]:
+    def query_orders(self, txids: Sequence[str], *, priority: bool = True) -> dict[str, KrakenOrderInfo]:
+        raw = self.private("QueryOrders", [("txid", ",".join(txids))], priority=priority)
+        return _orders(raw, "QueryOrders")
+
+    def open_orders(
+        self, *, cl_ord_id: str | None = None, priority: bool = True
+    ) -> dict[str, KrakenOrderInfo]:
         params = [("cl_ord_id", cl_ord_id)] if cl_ord_id else []
-        raw = self.private("OpenOrders", params)
+        raw = self.private("OpenOrders", params, priority=priority)
         return _orders(raw.get("open") if isinstance(raw, dict) else None, "OpenOrders")
 
-    def closed_orders(self, *, cl_ord_id: str) -> dict[str, KrakenOrderInfo]:
-        raw = self.private("ClosedOrders", [("cl_ord_id", cl_ord_id)])
+    def closed_orders(self, *, cl_ord_id: str, priority: bool = True) -> dict[str, KrakenOrderInfo]:
+        raw = self.private("ClosedOrders", [("cl_ord_id", cl_ord_id)], priority=priority)
         return _orders(raw.get("closed") if isinstance(raw, dict) else None, "ClosedOrders")
 
-    def balances(self) -> dict[str, Any]:
-        raw = self.private("BalanceEx")
+    def balances(self, *, priority: bool = True) -> dict[str, Any]:
+        raw = self.private("BalanceEx", priority=priority)
         if not isinstance(raw, dict):
             raise MalformedMessage("kraken BalanceEx result is not an object")
         return raw
 
     def websockets_token(self) -> KrakenWsToken:
-        return validate_wire(KrakenWsToken, self.private("GetWebSocketsToken"), "GetWebSocketsToken")
+        raw = self.private("GetWebSocketsToken", priority=False)
+        return validate_wire(KrakenWsToken, raw, "GetWebSocketsToken")
 
 
 def _orders(raw: Any, what: str) -> dict[str, KrakenOrderInfo]:
