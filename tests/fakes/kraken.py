@@ -714,9 +714,11 @@ class FakeKraken(FakeVenue):
 
     def _entries_of(self, change: OrderChange) -> list[str]:
         order, before, entries = change.after, change.before, []
-        if before is None:
-            entries.append(self._execution_entry(order, "pending_new"))
-            entries.append(self._execution_entry(order, "new"))
+        if before is None:  # as placed: nothing filled yet, whatever happened right after
+            entries.append(
+                self._execution_entry(order, "pending_new", order_status='"pending_new"', cum_qty="0")
+            )
+            entries.append(self._execution_entry(order, "new", order_status='"new"', cum_qty="0"))
         fill = change.fill
         if fill is not None:
             entries.append(
