@@ -138,6 +138,7 @@ VENUES: Mapping[str, VenueEntry] = {
         capabilities=coinbase_constants.CAPABILITIES,
         credential_env=("AUTOHEDGE_COINBASE_API_KEY", "AUTOHEDGE_COINBASE_API_SECRET"),
         is_live_endpoint=coinbase_constants.is_live_endpoint,
+        create_user_stream=coinbase.create_user_stream,
     ),
     "kraken": VenueEntry(
         name="kraken",
@@ -150,6 +151,7 @@ VENUES: Mapping[str, VenueEntry] = {
         capabilities=kraken_constants.CAPABILITIES,
         credential_env=("AUTOHEDGE_KRAKEN_API_KEY", "AUTOHEDGE_KRAKEN_API_SECRET"),
         is_live_endpoint=kraken_constants.is_live_endpoint,
+        create_user_stream=kraken.create_user_stream,
     ),
 }
 

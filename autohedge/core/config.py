@@ -200,9 +200,12 @@ class VenuesConfig(_Model):
     coinbase: VenueEndpoints = VenueEndpoints(
         rest_url="https://api.coinbase.com/api/v3/brokerage",
         ws_url="wss://advanced-trade-ws.coinbase.com",
+        user_ws_url="wss://advanced-trade-ws-user.coinbase.com",
     )
     kraken: KrakenEndpoints = KrakenEndpoints(
-        rest_url="https://api.kraken.com", ws_url="wss://ws.kraken.com/v2"
+        rest_url="https://api.kraken.com",
+        ws_url="wss://ws.kraken.com/v2",
+        user_ws_url="wss://ws-auth.kraken.com/v2",
     )
 
 

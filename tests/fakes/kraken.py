@@ -153,7 +153,7 @@ class _Handler(VenueHandler):
 class FakeKraken(FakeVenue):
     """``with FakeKraken(pairs=["BTC/USD"]) as fake:`` REST at ``fake.rest_url``, public stream at
     ``fake.ws_url``, private stream at ``fake.user_ws_url``. ``clock`` drives the counters (a
-    ManualClock makes limit tests deterministic); ``rest_counter_max`` is the tier's REST limit."""
+    ManualClock makes limit tests deterministic); the counters default to the Starter tier."""
 
     def __init__(
         self,
@@ -164,6 +164,8 @@ class FakeKraken(FakeVenue):
         clock: Clock | None = None,
         rest_counter_max: float = 15,
         rest_counter_decay_per_s: float = 0.33,
+        trading_counter_threshold: float = 60,
+        trading_counter_decay_per_s: float = 1.0,
     ) -> None:
         self.symbols = list(pairs)
         self._clock = clock or RealClock()
@@ -196,8 +198,8 @@ class FakeKraken(FakeVenue):
         self.trading_counter = PairOrderBudget(
             self._clock,
             venue="kraken",
-            threshold=60,
-            decay_per_s=1.0,
+            threshold=trading_counter_threshold,
+            decay_per_s=trading_counter_decay_per_s,
             add_cost=1,
             cancel_penalties=_CANCEL_PENALTIES,
             reserve_fraction=0,

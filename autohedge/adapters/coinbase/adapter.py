@@ -17,6 +17,7 @@ from loguru import logger
 from autohedge.adapters.coinbase.auth import CoinbaseSigner
 from autohedge.adapters.coinbase.constants import (
     CAPABILITIES,
+    DEFAULT_USER_WS_URL,
     PRIVATE_REQUESTS_PER_S,
     SIDE_TO_WIRE,
     STOP_DIRECTION_DOWN,
@@ -33,17 +34,17 @@ from autohedge.adapters.coinbase.parse import (
     symbol_of,
 )
 from autohedge.adapters.coinbase.rest import AUTH_HINT, CoinbaseRest
-from autohedge.adapters.coinbase.wire import CoinbaseOrder
+from autohedge.adapters.coinbase.user_ws import CoinbaseUserStream
+from autohedge.adapters.coinbase.wire import CoinbaseFill, CoinbaseOrder
 from autohedge.adapters.coinbase.ws import CoinbaseMarketStream
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets
 from autohedge.core.errors import (
     AuthError,
+    ConfigError,
     MalformedMessage,
     OrderRefused,
     OrderRejected,
-    OutcomeUnknown,
-    RetryableError,
     UnknownOrder,
 )
 from autohedge.core.messages import (
@@ -56,13 +57,20 @@ from autohedge.core.messages import (
     Quote,
     SymbolRules,
 )
-from autohedge.core.ports import Capabilities, MarketStream
+from autohedge.core.ports import Capabilities, Exchange, MarketStream
 from autohedge.core.ratelimit import RequestBudget
 from autohedge.core.risk import rule_violations
 from autohedge.core.types import OrderStatus, OrderType, TimeInForce, base_of, quote_of
 from autohedge.core.types import decimal_str as fmt
 
-__all__ = ["CoinbaseExchange", "check_credentials", "create_exchange", "create_stream_factory", "new_budget"]
+__all__ = [
+    "CoinbaseExchange",
+    "check_credentials",
+    "create_exchange",
+    "create_stream_factory",
+    "create_user_stream",
+    "new_budget",
+]
 
 _KNOWN_IDS_MAX = 50_000
 
@@ -162,13 +170,10 @@ class CoinbaseExchange:
                 code="duplicate",
             )
         self._remember(request.client_order_id, order_id)
-        try:
-            return self._snapshot(self._rest.get_order(order_id))
-        except (RetryableError, OutcomeUnknown, MalformedMessage) as exc:
-            # The order exists: a failed read must never look like "not sent". Report it as placed;
-            # its fills arrive by the user stream or the next read.
-            logger.warning("coinbase order {} placed; reading it back failed ({})", order_id, exc)
-            return _placed(request, order_id, self._clock.wall_ns())
+        # Not read back: the create answer carries only the id, a read would spend the request budget
+        # (half of it at full trading pace), and the order's fills arrive by the user stream (or the
+        # executor's read when no stream is live).
+        return _placed(request, order_id, self._clock.wall_ns())
 
     def submit_oco(self, request: OcoRequest) -> OcoSnapshot:
         raise OrderRefused("coinbase: no OCO on this port; the monitor rests the TP and guards the SL")
@@ -232,12 +237,16 @@ class CoinbaseExchange:
             raise MalformedMessage(f"coinbase best_bid_ask has no book for {symbol}")
         return parse_price_book(book, symbol=symbol, ts_init=self._clock.wall_ns())
 
+    def fills(self, order_id: str) -> tuple[CoinbaseFill, ...]:
+        """The venue's record of an order's trades (confirms the fills the user channel derives)."""
+        return self._rest.fills([order_id])
+
     def close(self) -> None:
         self._rest.close()
 
 
 def _placed(request: OrderRequest, order_id: str, now_ns: int) -> OrderSnapshot:
-    """What is known of an order the venue accepted when its state could not be read back."""
+    """What is known of an order the venue just accepted: resting, nothing filled yet."""
     return OrderSnapshot(
         venue_order_id=order_id,
         client_order_id=request.client_order_id,
@@ -300,6 +309,22 @@ def create_stream_factory(
     ws_url = config.venues.coinbase.ws_url
     del budget  # the market stream makes no REST calls
     return lambda: CoinbaseMarketStream(ws_url=ws_url, clock=clock, symbols=symbols, signer=signer)
+
+
+def create_user_stream(
+    config: AppConfig, secrets: Secrets, clock: Clock, exchange: Exchange
+) -> CoinbaseUserStream:
+    """The ``user`` channel on ``venues.coinbase.user_ws_url``; derived fills are confirmed from the
+    trading exchange's REST (its request budget)."""
+    if not isinstance(exchange, CoinbaseExchange):
+        raise ConfigError("exchange.venue", "the coinbase user stream needs the coinbase exchange")
+    return CoinbaseUserStream(
+        url=config.venues.coinbase.user_ws_url or DEFAULT_USER_WS_URL,
+        signer=_signer(secrets),
+        clock=clock,
+        symbols={product_id(s): s for s in config.symbols},
+        confirm=exchange.fills,
+    )
 
 
 def check_credentials(config: AppConfig, secrets: Secrets, clock: Clock) -> None:

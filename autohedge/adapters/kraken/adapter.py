@@ -18,6 +18,7 @@ from autohedge.adapters.kraken.auth import NonceSource
 from autohedge.adapters.kraken.constants import (
     CANCEL_PENALTIES,
     CAPABILITIES,
+    DEFAULT_USER_WS_URL,
     ORDER_TYPE_TO_WIRE,
     REST_COUNTER,
     SIDE_TO_WIRE,
@@ -27,12 +28,14 @@ from autohedge.adapters.kraken.constants import (
 )
 from autohedge.adapters.kraken.parse import PairMap, parse_balances, parse_order, parse_rules
 from autohedge.adapters.kraken.rest import AUTH_HINT, KrakenRest
+from autohedge.adapters.kraken.user_ws import KrakenUserStream
 from autohedge.adapters.kraken.wire import KrakenOrderInfo
 from autohedge.adapters.kraken.ws import KrakenMarketStream
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets
 from autohedge.core.errors import (
     AuthError,
+    ConfigError,
     MalformedMessage,
     OrderRefused,
     OrderRejected,
@@ -50,14 +53,21 @@ from autohedge.core.messages import (
     Quote,
     SymbolRules,
 )
-from autohedge.core.ports import Capabilities, MarketStream
+from autohedge.core.ports import Capabilities, Exchange, MarketStream
 from autohedge.core.ratecounter import DecayingCounter, PairOrderBudget
 from autohedge.core.ratelimit import RequestBudget
 from autohedge.core.risk import rule_violations
 from autohedge.core.types import OrderStatus, OrderType, TimeInForce, base_of, quote_of
 from autohedge.core.types import decimal_str as fmt
 
-__all__ = ["KrakenExchange", "check_credentials", "create_exchange", "create_stream_factory", "new_budget"]
+__all__ = [
+    "KrakenExchange",
+    "check_credentials",
+    "create_exchange",
+    "create_stream_factory",
+    "create_user_stream",
+    "new_budget",
+]
 
 _PAIR_RATE = "EOrder:Rate limit exceeded"
 _KNOWN_IDS_MAX = 50_000
@@ -293,6 +303,10 @@ class KrakenExchange:
         except (KeyError, IndexError, TypeError, InvalidOperation):
             raise MalformedMessage(f"kraken Ticker for {symbol} lacks a/b price levels") from None
 
+    def websockets_token(self) -> str:
+        """A fresh token for the private websocket (one call on the REST counter)."""
+        return self._rest.websockets_token().token
+
     def close(self) -> None:
         self._rest.close()
 
@@ -357,6 +371,21 @@ def create_stream_factory(
     ws_url = config.venues.kraken.ws_url
     symbols = tuple(config.symbols)
     return lambda: KrakenMarketStream(ws_url=ws_url, clock=clock, symbols=symbols)
+
+
+def create_user_stream(
+    config: AppConfig, secrets: Secrets, clock: Clock, exchange: Exchange
+) -> KrakenUserStream:
+    """WS v2 ``executions`` on ``venues.kraken.user_ws_url`` with a token from the trading exchange's
+    REST (its call counter)."""
+    if not isinstance(exchange, KrakenExchange):
+        raise ConfigError("exchange.venue", "the kraken user stream needs the kraken exchange")
+    return KrakenUserStream(
+        url=config.venues.kraken.user_ws_url or DEFAULT_USER_WS_URL,
+        token=exchange.websockets_token,
+        clock=clock,
+        symbols=config.symbols,
+    )
 
 
 def check_credentials(config: AppConfig, secrets: Secrets, clock: Clock) -> None:
