@@ -1,6 +1,7 @@
 """How fast the process protected each entry fill, read from its own log: from an entry's
 ``order_filled`` line to the next ``exit_armed`` line (TP resting and the SL guarded, or the venue's
-OCO). Both times come from the same process clock."""
+OCO) or ``position_closing`` line (the stop already reached: the position, this fill included, is being
+sold). Both times come from the same process clock."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def protection_delays_s(output: str, *, tail_s: float = 2.0) -> list[float]:
             continue
         if _ENTRY_FILLED.search(line):
             fills.append(at)
-        elif "exit_armed:" in line:
+        elif "exit_armed:" in line or "position_closing:" in line:
             armed.append(at)
         elif "the process is stopping" in line:
             stopping = min(stopping, at)
