@@ -13,6 +13,10 @@ from autohedge.adapters.alpaca import adapter as alpaca
 from autohedge.adapters.alpaca import constants as alpaca_constants
 from autohedge.adapters.binance import adapter as binance
 from autohedge.adapters.binance import constants as binance_constants
+from autohedge.adapters.coinbase import adapter as coinbase
+from autohedge.adapters.coinbase import constants as coinbase_constants
+from autohedge.adapters.kraken import adapter as kraken
+from autohedge.adapters.kraken import constants as kraken_constants
 from autohedge.adapters.paper import constants as paper_constants
 from autohedge.adapters.paper.adapter import PaperExchange
 from autohedge.adapters.paper.stream import PaperUserStream
@@ -120,6 +124,34 @@ VENUES: Mapping[str, VenueEntry] = {
         create_user_stream=lambda config, secrets, clock, exchange: alpaca.create_user_stream(
             config, secrets, clock, budget=exchange.request_budget
         ),
+    ),
+    "coinbase": VenueEntry(
+        name="coinbase",
+        create_exchange=lambda config, secrets, clock, _base: coinbase.create_exchange(
+            config, secrets, clock
+        ),
+        create_stream_factory=lambda config, clock, secrets, budget: coinbase.create_stream_factory(
+            config, clock, secrets, budget=budget
+        ),
+        check_credentials=coinbase.check_credentials,
+        endpoints=lambda config: config.venues.coinbase,
+        capabilities=coinbase_constants.CAPABILITIES,
+        credential_env=("AUTOHEDGE_COINBASE_API_KEY", "AUTOHEDGE_COINBASE_API_SECRET"),
+        is_live_endpoint=coinbase_constants.is_live_endpoint,
+        create_user_stream=coinbase.create_user_stream,
+    ),
+    "kraken": VenueEntry(
+        name="kraken",
+        create_exchange=lambda config, secrets, clock, _base: kraken.create_exchange(config, secrets, clock),
+        create_stream_factory=lambda config, clock, secrets, budget: kraken.create_stream_factory(
+            config, clock, secrets, budget=budget
+        ),
+        check_credentials=kraken.check_credentials,
+        endpoints=lambda config: config.venues.kraken,
+        capabilities=kraken_constants.CAPABILITIES,
+        credential_env=("AUTOHEDGE_KRAKEN_API_KEY", "AUTOHEDGE_KRAKEN_API_SECRET"),
+        is_live_endpoint=kraken_constants.is_live_endpoint,
+        create_user_stream=kraken.create_user_stream,
     ),
 }
 

@@ -101,17 +101,30 @@ class Transport:
         *,
         params: Mapping[str, str] | None = None,
         json_body: Mapping[str, Any] | None = None,
+        data: str | None = None,
+        headers: Mapping[str, str] | None = None,
         weight: float = 1.0,
         orders: int = 0,
         priority: bool = False,
         places_order: bool = False,
         signed: bool = False,
     ) -> requests.Response:
-        """Spend from the budget, send once, classify. Returns only a 2xx response."""
+        """Spend from the budget, send once, classify. Returns only a 2xx response.
+
+        ``data``: a body sent byte for byte as signed (form-encoded); ``headers``: this request's own
+        (a per-request token or signature)."""
         self.budget.acquire(weight, priority=priority, orders=orders)
         label = f"{self.venue} {method} {url.split('?', 1)[0]}"
         try:
-            response = self._session.request(method, url, params=params, json=json_body, timeout=self.timeout)
+            response = self._session.request(
+                method,
+                url,
+                params=params,
+                json=json_body,
+                data=data.encode("utf-8") if data is not None else None,
+                headers=dict(headers) if headers else None,
+                timeout=self.timeout,
+            )
         except requests.RequestException as exc:
             self.budget.failed(type(exc).__name__)
             if never_sent(exc):
@@ -133,6 +146,11 @@ class Transport:
             return response
         error = self.dialect.map_error(response.status_code, response.text, response.headers)
         raise self._classified(error, response.status_code, places_order) from None
+
+    def refusal(self, error: VenueError, *, places_order: bool = False) -> VenueError:
+        """An error the venue reported inside a 2xx body (Kraken's ``error[]``): recorded in the venue's
+        state like the same error over HTTP status, and returned classified for the caller to raise."""
+        return self._classified(error, 200, places_order)
 
     def _classified(self, error: VenueError, status: int, places_order: bool) -> VenueError:
         if isinstance(error, RateLimited):

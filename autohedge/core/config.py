@@ -26,6 +26,7 @@ __all__ = [
     "ExecutorConfig",
     "FeedConfig",
     "HftConfig",
+    "KrakenEndpoints",
     "LlmConfig",
     "MonitorConfig",
     "PaperConfig",
@@ -222,6 +223,11 @@ class VenueEndpoints(_Model):
     recv_window_ms: Annotated[int, Field(gt=0, le=60_000)] = 5000
 
 
+class KrakenEndpoints(VenueEndpoints):
+    tier: Literal["starter", "intermediate", "pro"] = "starter"
+    """The account's verification tier: it sets Kraken's REST call counter and per-pair order counter."""
+
+
 class VenuesConfig(_Model):
     binance: VenueEndpoints = VenueEndpoints(
         rest_url="https://testnet.binance.vision",
@@ -235,12 +241,18 @@ class VenuesConfig(_Model):
         stocks_ws_url="wss://stream.data.alpaca.markets/v2/iex",
         user_ws_url="wss://paper-api.alpaca.markets/stream",
     )
+    # Coinbase's REST sandbox serves static canned bodies (no matching) and Kraken has no spot testnet:
+    # both default to their live endpoints, so trading there needs ``exchange.live: true``; a dry run
+    # on their public quotes (``exchange.market_data``) needs neither keys nor the opt-in.
     coinbase: VenueEndpoints = VenueEndpoints(
-        rest_url="https://api-sandbox.coinbase.com/api/v3/brokerage",
+        rest_url="https://api.coinbase.com/api/v3/brokerage",
         ws_url="wss://advanced-trade-ws.coinbase.com",
+        user_ws_url="wss://advanced-trade-ws-user.coinbase.com",
     )
-    kraken: VenueEndpoints = VenueEndpoints(
-        rest_url="https://api.kraken.com", ws_url="wss://ws.kraken.com/v2"
+    kraken: KrakenEndpoints = KrakenEndpoints(
+        rest_url="https://api.kraken.com",
+        ws_url="wss://ws.kraken.com/v2",
+        user_ws_url="wss://ws-auth.kraken.com/v2",
     )
 
 
@@ -311,6 +323,13 @@ class Secrets(BaseSettings):
     autohedge_binance_api_secret: SecretStr | None = None
     autohedge_alpaca_api_key_id: SecretStr | None = None
     autohedge_alpaca_api_secret_key: SecretStr | None = None
+    autohedge_coinbase_api_key: SecretStr | None = None
+    """The CDP API key name (``organizations/{org}/apiKeys/{id}``)."""
+    autohedge_coinbase_api_secret: SecretStr | None = None
+    """The key's EC P-256 private key, PEM (``\\n`` escapes accepted)."""
+    autohedge_kraken_api_key: SecretStr | None = None
+    autohedge_kraken_api_secret: SecretStr | None = None
+    """The private key, base64 as Kraken shows it."""
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:

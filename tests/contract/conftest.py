@@ -130,10 +130,86 @@ def alpaca_venue() -> VenueUnderTest:
     )
 
 
+def coinbase_venue() -> VenueUnderTest:
+    from autohedge.adapters.coinbase.adapter import create_exchange, create_user_stream
+    from autohedge.core.config import Secrets, parse_config
+    from tests.fakes.coinbase import API_KEY, API_SECRET, FakeCoinbase
+
+    fake = FakeCoinbase(products=["BTC/USD"]).__enter__()
+    config = parse_config(
+        {
+            "exchange": {"venue": "coinbase", "market_data": "coinbase"},
+            "symbols": ["BTC/USD"],
+            "venues": {
+                "coinbase": {
+                    "rest_url": fake.rest_url,
+                    "ws_url": fake.ws_url,
+                    "user_ws_url": fake.user_ws_url,
+                }
+            },
+        }
+    )
+    secrets = Secrets(
+        autohedge_coinbase_api_key=SecretStr(API_KEY), autohedge_coinbase_api_secret=SecretStr(API_SECRET)
+    )
+    clock = RealClock()
+    exchange = create_exchange(config, secrets, clock)
+
+    def close() -> None:
+        exchange.close()
+        fake.__exit__(None, None, None)
+
+    return VenueUnderTest(
+        "coinbase",
+        exchange,
+        fake.push_quote,
+        "BTC/USD",
+        close,
+        user_stream=lambda: create_user_stream(config, secrets, clock, exchange),
+    )
+
+
+def kraken_venue() -> VenueUnderTest:
+    from autohedge.adapters.kraken.adapter import create_exchange, create_user_stream
+    from autohedge.core.config import Secrets, parse_config
+    from tests.fakes.kraken import API_KEY, API_SECRET, FakeKraken
+
+    fake = FakeKraken(pairs=["BTC/USD"]).__enter__()
+    config = parse_config(
+        {
+            "exchange": {"venue": "kraken", "market_data": "kraken", "live": True},
+            "symbols": ["BTC/USD"],
+            "venues": {
+                "kraken": {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
+            },
+        }
+    )
+    secrets = Secrets(
+        autohedge_kraken_api_key=SecretStr(API_KEY), autohedge_kraken_api_secret=SecretStr(API_SECRET)
+    )
+    clock = RealClock()
+    exchange = create_exchange(config, secrets, clock)
+
+    def close() -> None:
+        exchange.close()
+        fake.__exit__(None, None, None)
+
+    return VenueUnderTest(
+        "kraken",
+        exchange,
+        fake.push_quote,
+        "BTC/USD",
+        close,
+        user_stream=lambda: create_user_stream(config, secrets, clock, exchange),
+    )
+
+
 VENUES: dict[str, Callable[[], VenueUnderTest]] = {
     "paper": paper_venue,
     "binance": binance_venue,
     "alpaca": alpaca_venue,
+    "coinbase": coinbase_venue,
+    "kraken": kraken_venue,
 }
 
 

@@ -1,0 +1,340 @@
+"""CoinbaseExchange: the exchange port over Coinbase Advanced Trade; entry points for the composition root.
+
+Protection: no OCO on the port (``CAPABILITIES.oco`` is False): the monitor rests the take-profit as a
+limit and guards the stop itself. A trigger bracket is one venue order holding both legs for one
+quantity, which does not map onto the port's two-leg OCO, and its spot availability is UNCONFIRMED.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from loguru import logger
+
+from autohedge.adapters.coinbase.auth import CoinbaseSigner
+from autohedge.adapters.coinbase.constants import (
+    CAPABILITIES,
+    DEFAULT_USER_WS_URL,
+    PRIVATE_REQUESTS_PER_S,
+    SIDE_TO_WIRE,
+    STOP_DIRECTION_DOWN,
+    VENUE,
+)
+from autohedge.adapters.coinbase.parse import (
+    map_cancel_result,
+    map_create_response,
+    parse_accounts,
+    parse_order,
+    parse_price_book,
+    parse_rules,
+    product_id,
+    symbol_of,
+)
+from autohedge.adapters.coinbase.rest import AUTH_HINT, CoinbaseRest
+from autohedge.adapters.coinbase.user_ws import CoinbaseUserStream
+from autohedge.adapters.coinbase.wire import CoinbaseFill, CoinbaseOrder
+from autohedge.adapters.coinbase.ws import CoinbaseMarketStream
+from autohedge.core.clock import Clock
+from autohedge.core.config import AppConfig, Secrets
+from autohedge.core.errors import (
+    AuthError,
+    ConfigError,
+    MalformedMessage,
+    OrderRefused,
+    OrderRejected,
+    UnknownOrder,
+)
+from autohedge.core.messages import (
+    Balance,
+    OcoRequest,
+    OcoSnapshot,
+    OrderRequest,
+    OrderSnapshot,
+    PositionSnapshot,
+    Quote,
+    SymbolRules,
+)
+from autohedge.core.ports import Capabilities, Exchange, MarketStream
+from autohedge.core.ratelimit import RequestBudget
+from autohedge.core.risk import rule_violations
+from autohedge.core.types import OrderStatus, OrderType, TimeInForce, base_of, quote_of
+from autohedge.core.types import decimal_str as fmt
+
+__all__ = [
+    "CoinbaseExchange",
+    "check_credentials",
+    "create_exchange",
+    "create_stream_factory",
+    "create_user_stream",
+    "new_budget",
+]
+
+_KNOWN_IDS_MAX = 50_000
+
+
+class CoinbaseExchange:
+    """Implements ``core.ports.Exchange``. Thread-safe; product rules are loaded once, lazily."""
+
+    venue = VENUE
+    capabilities: Capabilities = CAPABILITIES
+
+    def __init__(
+        self, rest: CoinbaseRest, *, symbols: Sequence[str], clock: Clock, budget: RequestBudget
+    ) -> None:
+        self._rest = rest
+        self._symbols = tuple(symbols)
+        self._clock = clock
+        self.request_budget = budget
+        self._lock = threading.Lock()
+        self._rules: dict[str, SymbolRules] = {}
+        self._order_ids: dict[str, str] = {}
+        """client order id -> Coinbase order id, for orders this process placed or has seen."""
+
+    # -- reference data ------------------------------------------------------------------------------
+
+    def symbol_rules(self, symbol: str) -> SymbolRules:
+        with self._lock:
+            rules = self._rules.get(symbol)
+        if rules is None:
+            if symbol not in self._symbols:
+                raise OrderRefused(f"coinbase: {symbol} is not a configured symbol")
+            rules = parse_rules(self._rest.product(product_id(symbol)), symbol=symbol)
+            with self._lock:
+                self._rules[symbol] = rules
+        return rules
+
+    def _check(self, symbol: str, qty: Decimal, *prices: Decimal) -> None:
+        """Refuse before sending what the venue's increments and minimums would reject."""
+        problems = rule_violations(self.symbol_rules(symbol), qty, *prices)
+        if problems:
+            message = f"coinbase {symbol}: " + "; ".join(problems)
+            logger.warning("order refused before sending: {}", message)
+            raise OrderRefused(message)
+
+    def _remember(self, client_order_id: str, order_id: str) -> None:
+        with self._lock:
+            if len(self._order_ids) >= _KNOWN_IDS_MAX:
+                self._order_ids.pop(next(iter(self._order_ids)))
+            self._order_ids[client_order_id] = order_id
+
+    def _snapshot(self, order: CoinbaseOrder) -> OrderSnapshot:
+        snapshot = parse_order(order, symbol=symbol_of(order.product_id))
+        if snapshot.client_order_id:
+            self._remember(snapshot.client_order_id, snapshot.venue_order_id)
+        return snapshot
+
+    # -- orders --------------------------------------------------------------------------------------
+
+    def submit_order(self, request: OrderRequest) -> OrderSnapshot:
+        prices = [request.price] + ([request.stop_price] if request.stop_price is not None else [])
+        self._check(request.symbol, request.qty, *prices)
+        config: dict[str, Any]
+        if request.order_type is OrderType.STOP_LIMIT:
+            if request.stop_price is None:
+                raise OrderRefused("coinbase: a stop-limit order needs a stop price")
+            config = {
+                "stop_limit_stop_limit_gtc": {
+                    "base_size": fmt(request.qty),
+                    "limit_price": fmt(request.price),
+                    "stop_price": fmt(request.stop_price),
+                    "stop_direction": STOP_DIRECTION_DOWN,
+                }
+            }
+        elif request.time_in_force is TimeInForce.IOC:
+            config = {"sor_limit_ioc": {"base_size": fmt(request.qty), "limit_price": fmt(request.price)}}
+        else:
+            config = {
+                "limit_limit_gtc": {
+                    "base_size": fmt(request.qty),
+                    "limit_price": fmt(request.price),
+                    "post_only": False,
+                }
+            }
+        body = {
+            "client_order_id": request.client_order_id,
+            "product_id": product_id(request.symbol),
+            "side": SIDE_TO_WIRE[request.side],
+            "order_configuration": config,
+        }
+        with self._lock:
+            known = self._order_ids.get(request.client_order_id)
+        order_id = map_create_response(self._rest.create_order(body, priority=request.purpose.is_exit))
+        if known is not None and known == order_id:
+            # Coinbase answers a repeated client_order_id with the existing order and places nothing.
+            raise OrderRejected(
+                f"coinbase: client order id {request.client_order_id} is already order {order_id}",
+                venue=VENUE,
+                code="duplicate",
+            )
+        self._remember(request.client_order_id, order_id)
+        # Not read back: the create answer carries only the id, a read would spend the request budget
+        # (half of it at full trading pace), and the order's fills arrive by the user stream (or the
+        # executor's read when no stream is live).
+        return _placed(request, order_id, self._clock.wall_ns())
+
+    def submit_oco(self, request: OcoRequest) -> OcoSnapshot:
+        raise OrderRefused("coinbase: no OCO on this port; the monitor rests the TP and guards the SL")
+
+    def _order_id(self, symbol: str, venue_order_id: str | None, client_order_id: str | None) -> str:
+        if venue_order_id is not None:
+            return venue_order_id
+        if client_order_id is None:
+            raise OrderRefused("coinbase: an order id is required")
+        with self._lock:
+            known = self._order_ids.get(client_order_id)
+        if known is not None:
+            return known
+        # No lookup by client id on Coinbase: search the product's orders (open first, then history).
+        for statuses in (("OPEN",), ()):
+            for order in self._rest.list_orders(product_ids=[product_id(symbol)], statuses=statuses):
+                if order.client_order_id == client_order_id:
+                    self._remember(client_order_id, order.order_id)
+                    return order.order_id
+        raise UnknownOrder(f"coinbase: no order with client order id {client_order_id}", venue=VENUE)
+
+    def cancel_order(
+        self, symbol: str, *, venue_order_id: str | None = None, client_order_id: str | None = None
+    ) -> OrderSnapshot:
+        order_id = self._order_id(symbol, venue_order_id, client_order_id)
+        results = self._rest.cancel_orders([order_id])
+        if not results:
+            raise MalformedMessage("coinbase batch_cancel answered no result")
+        map_cancel_result(results[0])
+        return self._snapshot(self._rest.get_order(order_id))
+
+    def get_order(
+        self, symbol: str, *, venue_order_id: str | None = None, client_order_id: str | None = None
+    ) -> OrderSnapshot:
+        return self._snapshot(self._rest.get_order(self._order_id(symbol, venue_order_id, client_order_id)))
+
+    def open_orders(self, symbol: str | None = None) -> tuple[OrderSnapshot, ...]:
+        products = [product_id(symbol)] if symbol else [product_id(s) for s in self._symbols]
+        orders = self._rest.list_orders(product_ids=products, statuses=("OPEN",))
+        return tuple(self._snapshot(o) for o in orders if o.product_id in products)
+
+    # -- account -------------------------------------------------------------------------------------
+
+    def balances(self) -> dict[str, Balance]:
+        return parse_accounts(self._rest.accounts())
+
+    def positions(self, symbols: Sequence[str]) -> tuple[PositionSnapshot, ...]:
+        """Spot: a position is the available + held balance of the base asset."""
+        balances = self.balances()
+        out = []
+        for symbol in symbols:
+            balance = balances.get(base_of(symbol))
+            if balance is not None and balance.total > 0:
+                out.append(PositionSnapshot(symbol=symbol, qty=balance.total))
+        return tuple(out)
+
+    def best_quote(self, symbol: str) -> Quote:
+        books = self._rest.best_bid_ask([product_id(symbol)]).pricebooks
+        book = next((b for b in books if b.product_id == product_id(symbol)), None)
+        if book is None:
+            raise MalformedMessage(f"coinbase best_bid_ask has no book for {symbol}")
+        return parse_price_book(book, symbol=symbol, ts_init=self._clock.wall_ns())
+
+    def fills(self, order_id: str) -> tuple[CoinbaseFill, ...]:
+        """The venue's record of an order's trades (confirms the fills the user channel derives)."""
+        return self._rest.fills([order_id])
+
+    def close(self) -> None:
+        self._rest.close()
+
+
+def _placed(request: OrderRequest, order_id: str, now_ns: int) -> OrderSnapshot:
+    """What is known of an order the venue just accepted: resting, nothing filled yet."""
+    return OrderSnapshot(
+        venue_order_id=order_id,
+        client_order_id=request.client_order_id,
+        symbol=request.symbol,
+        side=request.side,
+        order_type=request.order_type,
+        price=request.price,
+        stop_price=request.stop_price,
+        qty=request.qty,
+        fee_asset=quote_of(request.symbol),
+        status=OrderStatus.NEW,
+        ts_event=now_ns,
+    )
+
+
+def new_budget(clock: Clock) -> RequestBudget:
+    """30 private requests a second per user (UNCONFIRMED number, see constants). The budget counts in
+    wall-aligned windows and the venue's window is not known to be aligned: half the limit per window
+    never exceeds the limit in any one-second span."""
+    return RequestBudget(
+        clock, venue=VENUE, capacity=PRIVATE_REQUESTS_PER_S // 2, per_s=1.0, reserve_fraction=0.2
+    )
+
+
+def _signer(secrets: Secrets | None) -> CoinbaseSigner | None:
+    if secrets is None:
+        return None
+    key, secret = secrets.autohedge_coinbase_api_key, secrets.autohedge_coinbase_api_secret
+    if key is None or secret is None:
+        return None
+    return CoinbaseSigner(key, secret)
+
+
+def _rest(config: AppConfig, secrets: Secrets | None, clock: Clock, budget: RequestBudget) -> CoinbaseRest:
+    endpoints = config.venues.coinbase
+    return CoinbaseRest(
+        rest_url=endpoints.rest_url,
+        signer=_signer(secrets),
+        clock=clock,
+        budget=budget,
+        timeout_s=endpoints.timeout_s,
+    )
+
+
+def create_exchange(config: AppConfig, secrets: Secrets, clock: Clock) -> CoinbaseExchange:
+    """No network I/O: product rules load on first use."""
+    budget = new_budget(clock)
+    return CoinbaseExchange(
+        _rest(config, secrets, clock, budget), symbols=config.symbols, clock=clock, budget=budget
+    )
+
+
+def create_stream_factory(
+    config: AppConfig, clock: Clock, secrets: Secrets | None = None, *, budget: RequestBudget | None = None
+) -> Callable[[], MarketStream]:
+    """Public ``ticker`` + ``heartbeats``: no keys needed (dry run on Coinbase quotes); with keys every
+    subscribe carries a fresh JWT. Product ids are ours with a dash, so nothing is resolved by REST."""
+    signer = _signer(secrets)
+    symbols = {product_id(s): s for s in config.symbols}
+    ws_url = config.venues.coinbase.ws_url
+    del budget  # the market stream makes no REST calls
+    return lambda: CoinbaseMarketStream(ws_url=ws_url, clock=clock, symbols=symbols, signer=signer)
+
+
+def create_user_stream(
+    config: AppConfig, secrets: Secrets, clock: Clock, exchange: Exchange
+) -> CoinbaseUserStream:
+    """The ``user`` channel on ``venues.coinbase.user_ws_url``; derived fills are confirmed from the
+    trading exchange's REST (its request budget)."""
+    if not isinstance(exchange, CoinbaseExchange):
+        raise ConfigError("exchange.venue", "the coinbase user stream needs the coinbase exchange")
+    return CoinbaseUserStream(
+        url=config.venues.coinbase.user_ws_url or DEFAULT_USER_WS_URL,
+        signer=_signer(secrets),
+        clock=clock,
+        symbols={product_id(s): s for s in config.symbols},
+        confirm=exchange.fills,
+    )
+
+
+def check_credentials(config: AppConfig, secrets: Secrets, clock: Clock) -> None:
+    """One signed call (the accounts) before any actor starts: ``AuthError`` naming the variables when
+    the keys are missing, malformed or rejected."""
+    signer = _signer(secrets)
+    if signer is None:
+        raise AuthError(f"coinbase needs API keys: {AUTH_HINT}", venue=VENUE)
+    rest = _rest(config, secrets, clock, new_budget(clock))
+    try:
+        rest.accounts()
+    finally:
+        rest.close()

@@ -1,0 +1,87 @@
+"""Coinbase Advanced Trade: endpoints, limits, capabilities and enum tables (data, no logic).
+
+Wire facts not confirmed from official text are marked UNCONFIRMED.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from autohedge.core.ports import Capabilities
+from autohedge.core.types import OrderStatus, OrderType, Side
+
+__all__ = [
+    "CAPABILITIES",
+    "DEFAULT_REST_URL",
+    "DEFAULT_USER_WS_URL",
+    "DEFAULT_WS_URL",
+    "JWT_LIFETIME_S",
+    "LIVE_REST_HOSTS",
+    "ORDER_STATUS",
+    "ORDER_TYPE",
+    "PRIVATE_REQUESTS_PER_S",
+    "PUBLIC_REQUESTS_PER_S",
+    "SIDE",
+    "SIDE_TO_WIRE",
+    "SNAPSHOT_BATCH",
+    "STOP_DIRECTION_DOWN",
+    "VENUE",
+    "WS_SUBSCRIBE_DEADLINE_S",
+    "is_live_endpoint",
+]
+
+VENUE = "coinbase"
+DEFAULT_REST_URL = "https://api.coinbase.com/api/v3/brokerage"
+# The sandbox answers Accounts and Orders with static canned bodies only: no products, no matching.
+SANDBOX_REST_URL = "https://api-sandbox.coinbase.com/api/v3/brokerage"
+DEFAULT_WS_URL = "wss://advanced-trade-ws.coinbase.com"
+DEFAULT_USER_WS_URL = "wss://advanced-trade-ws-user.coinbase.com"
+LIVE_REST_HOSTS = frozenset({"api.coinbase.com"})
+
+JWT_LIFETIME_S = 120
+"""Every REST JWT and every websocket subscribe JWT expires 120 s after it was made."""
+WS_SUBSCRIBE_DEADLINE_S = 5.0
+"""The server closes a websocket that has not subscribed within 5 s of connecting."""
+SNAPSHOT_BATCH = 50
+"""The ``user`` channel's snapshot lists open orders in batches of 50; a shorter batch is the last."""
+
+# UNCONFIRMED (secondary sources; the official rate-limit page was not retrievable): private REST
+# 30 requests/s per user, public 10 requests/s per IP, both answered with 429.
+PRIVATE_REQUESTS_PER_S = 30
+PUBLIC_REQUESTS_PER_S = 10
+
+# Spot availability of attached TP/SL and trigger brackets is UNCONFIRMED (the SDK says spot, other
+# clients say not on spot): the adapter asks ``POST /orders/preview`` per product before relying on
+# one. Until a preview said yes, the capability below is what the monitor plans with: no OCO, a
+# resting stop-limit exists (``stop_limit_stop_limit_gtc``).
+CAPABILITIES = Capabilities(
+    oco=False, stop_limit=True, positions_with_entry_price=False, client_order_id_lookup=True
+)
+
+# No PARTIALLY_FILLED status: a partial fill is OPEN with filled_size > 0 (parse.py decides).
+ORDER_STATUS = {
+    "PENDING": OrderStatus.NEW,
+    "OPEN": OrderStatus.NEW,
+    "QUEUED": OrderStatus.NEW,  # UNCONFIRMED: seen in clients, not in the user-channel docs
+    "CANCEL_QUEUED": OrderStatus.NEW,  # still live until the venue confirms the cancel
+    "FILLED": OrderStatus.FILLED,
+    "CANCELLED": OrderStatus.CANCELED,
+    "EXPIRED": OrderStatus.EXPIRED,
+    "FAILED": OrderStatus.REJECTED,
+}
+ORDER_TYPE = {
+    "LIMIT": OrderType.LIMIT,
+    "Limit": OrderType.LIMIT,  # the user channel spells order types in title case
+    "STOP_LIMIT": OrderType.STOP_LIMIT,
+    "Stop_Limit": OrderType.STOP_LIMIT,  # UNCONFIRMED title-case spelling on the user channel
+    "StopLimit": OrderType.STOP_LIMIT,  # UNCONFIRMED alternative spelling seen in captures
+}
+SIDE = {"BUY": Side.BUY, "SELL": Side.SELL}
+SIDE_TO_WIRE = {Side.BUY: "BUY", Side.SELL: "SELL"}
+STOP_DIRECTION_DOWN = "STOP_DIRECTION_STOP_DOWN"
+"""A sell stop triggers when the last trade falls to the stop price."""
+
+
+def is_live_endpoint(url: str) -> bool:
+    """True for Coinbase's production REST host (trading real money)."""
+    return (urlparse(url).hostname or "") in LIVE_REST_HOSTS

@@ -1,0 +1,269 @@
+"""Pure parsers: Coinbase wire data + context -> autohedge messages; error bodies -> typed errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from autohedge.adapters.coinbase.constants import ORDER_STATUS, SIDE, VENUE
+from autohedge.adapters.coinbase.wire import (
+    CoinbaseAccounts,
+    CoinbaseCancelResult,
+    CoinbaseCreateResponse,
+    CoinbaseErrorBody,
+    CoinbaseOrder,
+    CoinbasePriceBook,
+    CoinbaseProduct,
+)
+from autohedge.adapters.timestamps import parse_rfc3339_ns
+from autohedge.core.errors import (
+    AuthError,
+    InsufficientFunds,
+    MalformedMessage,
+    OrderRejected,
+    OutcomeUnknown,
+    RateLimited,
+    UnknownOrder,
+    VenueError,
+    VenueUnavailable,
+)
+from autohedge.core.messages import Balance, OrderSnapshot, Quote, SymbolRules
+from autohedge.core.types import OrderStatus, OrderType, validate_symbol
+
+__all__ = [
+    "ORDER_CONFIGURATION",
+    "map_cancel_result",
+    "map_create_response",
+    "map_error",
+    "parse_accounts",
+    "parse_order",
+    "parse_price_book",
+    "parse_rules",
+    "product_id",
+    "symbol_of",
+    "validate_wire",
+]
+
+_M = TypeVar("_M", bound=BaseModel)
+
+# order_configuration key -> (our type, the field holding the limit price, the field holding the stop).
+# A trigger bracket is ONE order holding a take-profit limit and a stop trigger for one quantity: it is
+# reported as a limit with a stop price, never as two orders.
+ORDER_CONFIGURATION: dict[str, tuple[OrderType, str, str | None]] = {
+    "limit_limit_gtc": (OrderType.LIMIT, "limit_price", None),
+    "limit_limit_gtd": (OrderType.LIMIT, "limit_price", None),
+    "limit_limit_fok": (OrderType.LIMIT, "limit_price", None),
+    "sor_limit_ioc": (OrderType.LIMIT, "limit_price", None),
+    "stop_limit_stop_limit_gtc": (OrderType.STOP_LIMIT, "limit_price", "stop_price"),
+    "stop_limit_stop_limit_gtd": (OrderType.STOP_LIMIT, "limit_price", "stop_price"),
+    "trigger_bracket_gtc": (OrderType.LIMIT, "limit_price", "stop_trigger_price"),
+    "trigger_bracket_gtd": (OrderType.LIMIT, "limit_price", "stop_trigger_price"),
+}
+
+# ``error`` / ``new_order_failure_reason`` / ``preview_failure_reason`` values meaning "not enough
+# balance". INSUFFICIENT_FUND is seen consistently across clients; the PREVIEW_ spelling is UNCONFIRMED.
+_FUNDS_REASONS = frozenset({"INSUFFICIENT_FUND", "PREVIEW_INSUFFICIENT_FUND", "INSUFFICIENT_FUNDS"})
+# Cancel failure reasons (batch_cancel results). UNKNOWN_CANCEL_ORDER is constructed from the enum
+# (UNCONFIRMED as a live payload).
+_CANCEL_UNKNOWN = frozenset({"UNKNOWN_CANCEL_ORDER"})
+_NOT_FOUND_ERRORS = frozenset({"NOT_FOUND", "unknown", "UNKNOWN_ORDER"})
+
+
+def _dec(raw: object, field: str) -> Decimal:
+    try:
+        return Decimal(str(raw))
+    except InvalidOperation:
+        raise MalformedMessage(f"coinbase {field} is not a decimal: {raw!r}") from None
+
+
+def validate_wire(model: type[_M], raw: object, what: str) -> _M:
+    """``model.model_validate(raw)`` with a ``MalformedMessage`` naming the first bad field."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "<body>"
+        raise MalformedMessage(f"coinbase {what}: {where}: {first['msg']}") from None
+
+
+def symbol_of(product: str) -> str:
+    """``BTC-USD`` -> ``BTC/USD``."""
+    base, sep, quote = product.partition("-")
+    try:
+        if not sep:
+            raise ValueError(product)
+        return validate_symbol(f"{base}/{quote}")
+    except ValueError:
+        raise MalformedMessage(f"coinbase product id {product!r} is not BASE-QUOTE") from None
+
+
+def product_id(symbol: str) -> str:
+    """``BTC/USD`` -> ``BTC-USD``."""
+    return symbol.replace("/", "-")
+
+
+def parse_rules(product: CoinbaseProduct, *, symbol: str) -> SymbolRules:
+    """``price_increment`` (falling back to ``quote_increment``) is the tick, ``base_increment`` the lot
+    step, ``base_min_size`` / ``quote_min_size`` the minimums. A product that cannot take limit orders
+    now (disabled, cancel-only, view-only) is refused."""
+    if product.trading_disabled or product.cancel_only or product.view_only:
+        raise OrderRejected(f"coinbase {product.product_id} is not accepting orders", venue=VENUE)
+    tick = product.price_increment or product.quote_increment
+    return SymbolRules(
+        symbol=symbol,
+        tick_size=_dec(tick, "price_increment").normalize(),
+        lot_step=_dec(product.base_increment, "base_increment").normalize(),
+        min_qty=_dec(product.base_min_size, "base_min_size"),
+        min_notional=_dec(product.quote_min_size, "quote_min_size"),
+        max_qty=_dec(product.base_max_size, "base_max_size") if product.base_max_size else None,
+    )
+
+
+def parse_order(order: CoinbaseOrder, *, symbol: str) -> OrderSnapshot:
+    """Status through the table (a miss raises); OPEN with a filled size is a partial fill. Fees are
+    charged in the quote currency."""
+    try:
+        status = ORDER_STATUS[order.status]
+        side = SIDE[order.side]
+    except KeyError as exc:
+        raise MalformedMessage(f"coinbase order {order.order_id}: unknown value {exc.args[0]!r}") from None
+    if len(order.order_configuration) != 1:
+        raise MalformedMessage(f"coinbase order {order.order_id}: expected one order_configuration")
+    ((config_key, config),) = order.order_configuration.items()
+    shape = ORDER_CONFIGURATION.get(config_key)
+    if shape is None:
+        raise MalformedMessage(f"coinbase order {order.order_id}: unknown configuration {config_key!r}")
+    order_type, price_field, stop_field = shape
+    if "base_size" not in config or price_field not in config:
+        raise MalformedMessage(f"coinbase order {order.order_id}: {config_key} lacks base_size or price")
+    filled = _dec(order.filled_size, "filled_size")
+    if status is OrderStatus.NEW and filled > 0:
+        status = OrderStatus.PARTIALLY_FILLED
+    avg = _dec(order.average_filled_price, "average_filled_price")
+    stop = _dec(config[stop_field], stop_field) if stop_field and config.get(stop_field) else None
+    return OrderSnapshot(
+        venue_order_id=order.order_id,
+        client_order_id=order.client_order_id,
+        symbol=symbol,
+        side=side,
+        order_type=order_type,
+        price=_dec(config[price_field], price_field),
+        stop_price=stop,
+        qty=_dec(config["base_size"], "base_size"),
+        filled_qty=filled,
+        avg_fill_price=avg if filled > 0 and avg > 0 else None,
+        fee=_dec(order.total_fees, "total_fees"),
+        fee_asset=symbol.split("/")[1],
+        status=status,
+        ts_event=parse_rfc3339_ns(order.last_fill_time or order.created_time or "", venue=VENUE),
+    )
+
+
+def parse_accounts(pages: Iterable[CoinbaseAccounts]) -> dict[str, Balance]:
+    """Balances by currency: free = ``available_balance``, locked = ``hold``; zero balances dropped."""
+    out: dict[str, Balance] = {}
+    for page in pages:
+        for account in page.accounts:
+            free = _dec(account.available_balance.value, "available_balance")
+            held = _dec(account.hold.value, "hold")
+            if free + held > 0:
+                previous = out.get(account.currency)
+                if previous is not None:  # several portfolios hold the same currency
+                    free, held = free + previous.free, held + previous.locked
+                out[account.currency] = Balance(asset=account.currency, free=free, locked=held)
+    return out
+
+
+def parse_price_book(book: CoinbasePriceBook, *, symbol: str, ts_init: int) -> Quote:
+    if not book.bids or not book.asks:
+        raise MalformedMessage(f"coinbase best_bid_ask for {book.product_id} has an empty side")
+    ts_event = parse_rfc3339_ns(book.time, venue=VENUE) or ts_init
+    return Quote(
+        venue=VENUE,
+        symbol=symbol,
+        bid=_dec(book.bids[0].price, "bid"),
+        ask=_dec(book.asks[0].price, "ask"),
+        bid_size=_dec(book.bids[0].size, "bid size"),
+        ask_size=_dec(book.asks[0].size, "ask size"),
+        ts_event=ts_event,
+        ts_init=ts_init,
+    )
+
+
+def map_create_response(response: CoinbaseCreateResponse) -> str:
+    """The new (or, for a repeated ``client_order_id``, the existing) order id; a ``success: false``
+    body becomes the typed error."""
+    if response.success:
+        order_id = response.success_response.order_id if response.success_response else response.order_id
+        if not order_id:
+            raise MalformedMessage("coinbase create order: success without an order_id")
+        return order_id
+    error = response.error_response
+    reasons = {response.failure_reason}
+    if error is not None:
+        reasons |= {error.error, error.new_order_failure_reason, error.preview_failure_reason}
+    reasons.discard("")
+    detail = (error.message or error.error_details) if error is not None else ""
+    text = f"coinbase order refused: {', '.join(sorted(reasons)) or 'no reason given'}" + (
+        f" ({detail})" if detail else ""
+    )
+    code = (error.error if error is not None and error.error else response.failure_reason) or None
+    if reasons & _FUNDS_REASONS:
+        return _raise(InsufficientFunds(text, venue=VENUE, code=code))
+    return _raise(OrderRejected(text, venue=VENUE, code=code))
+
+
+def map_cancel_result(result: CoinbaseCancelResult) -> None:
+    """A failed cancel row -> ``UnknownOrder`` (no such order) or ``OrderRejected`` (not cancellable)."""
+    if result.success:
+        return
+    text = f"coinbase cancel {result.order_id}: {result.failure_reason}"
+    if result.failure_reason in _CANCEL_UNKNOWN:
+        raise UnknownOrder(text, venue=VENUE, code=result.failure_reason)
+    raise OrderRejected(text, venue=VENUE, code=result.failure_reason)
+
+
+def _raise(error: VenueError) -> str:
+    raise error
+
+
+def map_error(
+    status: int, body: str, headers: Mapping[str, str], *, mutates: bool, auth_hint: str
+) -> VenueError:
+    """HTTP status + ``{"error","message"}`` body -> the typed error carrying the retry policy."""
+    parsed = CoinbaseErrorBody()
+    try:
+        payload: Any = json.loads(body)
+        if isinstance(payload, dict):
+            parsed = CoinbaseErrorBody.model_validate(payload)
+            if "errors" in payload and isinstance(payload["errors"], list) and payload["errors"]:
+                first = payload["errors"][0]  # the 429 body: {"errors":[{"id","message"}]}
+                if isinstance(first, dict):
+                    parsed = CoinbaseErrorBody(
+                        error=str(first.get("id", "")), message=str(first.get("message", ""))
+                    )
+    except (json.JSONDecodeError, ValidationError):
+        pass
+    message = parsed.message or parsed.error_details or body[:200]
+    text = f"coinbase {status} {parsed.error}: {message}".replace("  ", " ")
+    code = parsed.error or status
+    if status == 429:
+        retry_after = headers.get("Retry-After") or headers.get("retry-after")
+        return RateLimited(
+            text, venue=VENUE, code=code, retry_after_s=float(retry_after) if retry_after else 1.0
+        )
+    if status >= 500:
+        if mutates:
+            return OutcomeUnknown(text, venue=VENUE, code=code)
+        return VenueUnavailable(text, venue=VENUE, code=code, retry_after_s=1.0)
+    if status in (401, 403):
+        return AuthError(f"{text} ({auth_hint})", venue=VENUE, code=code)
+    if status == 404 or parsed.error in _NOT_FOUND_ERRORS:
+        return UnknownOrder(text, venue=VENUE, code=code)
+    if parsed.error in _FUNDS_REASONS:
+        return InsufficientFunds(text, venue=VENUE, code=code)
+    return OrderRejected(text, venue=VENUE, code=code)

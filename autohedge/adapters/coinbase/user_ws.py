@@ -1,0 +1,244 @@
+"""Coinbase ``user`` channel as the engine's private order stream (``core.ports.UserStream``).
+
+The channel reports cumulative order state, never fills: ``UserOrderTracker`` derives a fill from the
+rise of ``cumulative_quantity`` (a snapshot restates state and never becomes fills), and each derived
+fill is confirmed from REST ``/orders/historical/fills`` (``confirm``): the venue's trades covering
+exactly that rise are reported one by one with their trade ids, prices and commissions. When REST has
+not caught up (or is refused), the derived fill itself is reported, keyed by the cumulative quantity
+it reached, so a fill is never held back and never counted twice.
+
+A sequence gap means updates were lost and nothing is replayed: the connection is closed, and the
+user-stream actor reconnects and reconciles by REST.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import websocket
+from loguru import logger
+
+from autohedge.adapters.coinbase.auth import KEY_VARIABLE, SECRET_VARIABLE, CoinbaseSigner
+from autohedge.adapters.coinbase.constants import VENUE
+from autohedge.adapters.coinbase.wire import CoinbaseFill
+from autohedge.adapters.coinbase.ws import (
+    CoinbaseFrame,
+    DerivedFill,
+    UserOrderTracker,
+    parse_frame,
+    subscribe_message,
+)
+from autohedge.adapters.order_events import OrderEventBuilder
+from autohedge.core.clock import NS_PER_S, Clock
+from autohedge.core.errors import AuthError, MalformedMessage, VenueError
+from autohedge.core.messages import OrderSnapshot, OrderUpdate
+from autohedge.core.ports import OrderEventSink
+from autohedge.core.sequence import SequenceTracker
+from autohedge.core.types import OrderStatus
+
+__all__ = ["CoinbaseUserStream", "confirmed_trades"]
+
+FillConfirmation = Callable[[str], Sequence[CoinbaseFill]]
+
+
+def confirmed_trades(
+    fill: DerivedFill, trades: Sequence[CoinbaseFill], *, filled_before: Decimal
+) -> list[tuple[CoinbaseFill, Decimal]]:
+    """The venue's trades of the order that make up exactly the rise from ``filled_before`` to
+    ``fill.cumulative_qty`` (each with the cumulative quantity it reached), or [] when REST does not
+    account for exactly that rise yet."""
+    running, out = Decimal(0), []
+    ordered = sorted(trades, key=lambda t: (t.sequence_timestamp or t.trade_time, t.trade_id))
+    try:
+        for trade in ordered:
+            running += Decimal(trade.size)
+            if running > filled_before:
+                out.append((trade, running))
+    except InvalidOperation:
+        return []
+    if not out or out[-1][1] != fill.cumulative_qty or out[0][1] - Decimal(out[0][0].size) != filled_before:
+        return []
+    return out
+
+
+class CoinbaseUserStream:
+    """One connection to ``venues.coinbase.user_ws_url``. Callbacks run on the reader thread."""
+
+    venue = VENUE
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        signer: CoinbaseSigner | None,
+        clock: Clock,
+        symbols: Mapping[str, str],
+        confirm: FillConfirmation | None = None,
+    ) -> None:
+        """``symbols``: product id -> ours. ``confirm``: the order's REST fills (None: derived only)."""
+        self._url = url
+        self._signer = signer
+        self._clock = clock
+        self._symbols = dict(symbols)
+        self._confirm = confirm
+        self._tracker = UserOrderTracker(symbols)
+        self._events = OrderEventBuilder(VENUE)
+        self._sequence = SequenceTracker()
+        self._filled: dict[str, Decimal] = {}
+        self._app: websocket.WebSocketApp | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._sink: OrderEventSink | None = None
+        self._connected = False
+        self._failure = ""
+        self._closed = False
+        self.heartbeats = 0
+
+    def start(self, sink: OrderEventSink) -> None:
+        """User-stream actor's thread: connect on a reader thread; subscriptions go out on open."""
+        if self._signer is None:
+            raise AuthError(f"coinbase user stream needs {KEY_VARIABLE} and {SECRET_VARIABLE}", venue=VENUE)
+        self._sink = sink
+        self._app = websocket.WebSocketApp(
+            self._url, on_open=self._on_open, on_message=self._on_message, on_error=self._on_error
+        )
+        self._thread = threading.Thread(target=self._run, name="coinbase-user-stream", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        """Reader thread."""
+        assert self._app is not None
+        self._app.run_forever(skip_utf8_validation=True, ping_interval=20, ping_timeout=10)
+        if not self._stopping.is_set() and self._sink is not None:
+            self._sink.on_disconnected(self._failure or "coinbase user stream closed")
+
+    def _on_open(self, app: Any) -> None:
+        """Reader thread: subscribe at once (5 s deadline), a fresh JWT in each message."""
+        assert self._signer is not None
+        now_s = self._clock.wall_ns() // NS_PER_S
+        app.send(
+            json.dumps(subscribe_message("user", sorted(self._symbols), self._signer.ws_jwt(now_s=now_s)))
+        )
+        app.send(json.dumps(subscribe_message("heartbeats", (), self._signer.ws_jwt(now_s=now_s))))
+
+    def _close(self, app: Any, failure: str) -> None:
+        """Reader thread: end this connection; frames still buffered are not applied."""
+        self._closed = True
+        self._failure = failure
+        logger.warning("{}", failure)
+        app.close()
+
+    def _on_message(self, app: Any, raw: str | bytes) -> None:
+        """Reader thread."""
+        sink = self._sink
+        assert sink is not None
+        if self._closed:
+            return
+        text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+        try:
+            frame = parse_frame(raw)
+            if frame.error:
+                self._close(app, f"coinbase user stream error: {frame.error}")
+                return
+            gaps = self._sequence.gaps
+            if not self._sequence.observe(frame.sequence_num):
+                return  # a duplicated or late frame: its state is already known
+            if self._sequence.gaps > gaps:
+                self._close(
+                    app, f"coinbase user stream lost frames before {frame.sequence_num}: reconnecting"
+                )
+                return
+            if frame.channel == "subscriptions":
+                subscribed = frame.events[0].get("subscriptions", {}) if frame.events else {}
+                if "user" in subscribed and not self._connected:
+                    self._connected = True
+                    sink.on_connected()
+            elif frame.channel == "heartbeats":
+                self.heartbeats += 1
+            elif frame.channel == "user":
+                for update in self._updates(frame):
+                    sink.on_order_update(update)
+            else:
+                raise MalformedMessage(f"coinbase user stream frame of channel {frame.channel!r}")
+        except MalformedMessage as exc:
+            sink.on_malformed(text, str(exc))
+
+    def _updates(self, frame: CoinbaseFrame) -> list[OrderUpdate]:
+        ts_init = self._clock.wall_ns()
+        out: list[OrderUpdate] = []
+        for event in frame.events:
+            items = self._tracker.apply(
+                CoinbaseFrame(frame.channel, frame.sequence_num, frame.timestamp, (event,)), ts_init=ts_init
+            )
+            if event.get("type") == "snapshot":
+                for item in items:  # state only: remember what is filled so far, report nothing
+                    if isinstance(item, OrderSnapshot):
+                        self._filled[item.venue_order_id] = item.filled_qty
+                continue
+            pending: DerivedFill | None = None
+            for item in items:
+                if isinstance(item, DerivedFill):
+                    pending = item
+                    continue
+                if pending is not None and pending.venue_order_id == item.venue_order_id:
+                    out += self._fills(pending, item, ts_init)
+                    pending = None
+                update = self._events.state(item, ts_init=ts_init)
+                if update is not None:
+                    out.append(update)
+                self._filled[item.venue_order_id] = item.filled_qty
+        return out
+
+    def _fills(self, fill: DerivedFill, order: OrderSnapshot, ts_init: int) -> list[OrderUpdate]:
+        before = self._filled.get(fill.venue_order_id, fill.cumulative_qty - fill.qty)
+        trades: list[tuple[CoinbaseFill, Decimal]] = []
+        if self._confirm is not None:
+            try:
+                trades = confirmed_trades(fill, self._confirm(fill.venue_order_id), filled_before=before)
+            except (VenueError, MalformedMessage) as exc:
+                logger.info("coinbase fill of {} not confirmed by REST yet ({})", fill.client_order_id, exc)
+        if not trades:
+            return [
+                self._events.fill(
+                    order,
+                    last_qty=fill.qty,
+                    last_price=fill.price,
+                    fee=fill.fee,
+                    fee_asset=fill.fee_asset,
+                    trade_id=None,
+                    cum_filled_qty=fill.cumulative_qty,
+                    ts_init=ts_init,
+                )
+            ]
+        # Every trade but the last leaves the order open, whatever its final state.
+        still_open = order.model_copy(update={"status": OrderStatus.NEW})
+        return [
+            self._events.fill(
+                order if cum == fill.cumulative_qty else still_open,
+                last_qty=Decimal(trade.size),
+                last_price=Decimal(trade.price),
+                fee=Decimal(trade.commission or "0"),
+                fee_asset=fill.fee_asset,
+                trade_id=trade.trade_id,
+                cum_filled_qty=cum,
+                ts_init=ts_init,
+            )
+            for trade, cum in trades
+        ]
+
+    def _on_error(self, app: Any, error: BaseException) -> None:
+        if not self._stopping.is_set():
+            logger.warning("coinbase user stream error: {}", error)
+            self._failure = self._failure or f"coinbase user stream error: {error}"
+
+    def stop(self) -> None:
+        """Idempotent; joins the reader thread."""
+        self._stopping.set()
+        if self._app is not None:
+            self._app.close()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)

@@ -1,0 +1,373 @@
+"""Coinbase Advanced Trade websockets: subscribe payloads, frame routing, sequence-gap counting, the
+``ticker`` + ``heartbeats`` market stream, and the ``user`` channel's cumulative-state -> fills logic.
+
+One channel per subscribe message, each with a fresh JWT (when keys are configured); the first
+subscribe must arrive within 5 s of connecting. Channels without updates close after 60-90 s, so
+``heartbeats`` is always subscribed too. Every frame carries ``sequence_num`` (per connection): a jump
+is counted as a gap (nothing is replayed; for quotes the next ticker restates best bid/ask, for orders
+REST reconciliation after reconnect is the record).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import websocket
+from loguru import logger
+
+from autohedge.adapters.coinbase.auth import CoinbaseSigner
+from autohedge.adapters.coinbase.constants import ORDER_STATUS, ORDER_TYPE, SIDE, SNAPSHOT_BATCH, VENUE
+from autohedge.adapters.coinbase.parse import validate_wire
+from autohedge.adapters.coinbase.wire import CoinbaseHeartbeat, CoinbaseTicker, CoinbaseUserOrder
+from autohedge.adapters.timestamps import parse_rfc3339_ns
+from autohedge.core.clock import NS_PER_S, Clock
+from autohedge.core.errors import MalformedMessage
+from autohedge.core.messages import OrderSnapshot, Quote
+from autohedge.core.ports import QuoteSink
+from autohedge.core.sequence import SequenceTracker
+from autohedge.core.types import OrderStatus, OrderType
+
+__all__ = [
+    "CoinbaseFrame",
+    "CoinbaseMarketStream",
+    "DerivedFill",
+    "UserOrderTracker",
+    "parse_frame",
+    "quotes_of",
+    "subscribe_message",
+]
+
+_TERMINAL_KEPT = 10_000
+"""Finished orders remembered by the user tracker, so a late duplicate never looks like a new fill."""
+
+
+def subscribe_message(channel: str, product_ids: Sequence[str], jwt: str | None) -> dict[str, Any]:
+    """``{"type":"subscribe","channel":...,"product_ids":[...],"jwt":...}``: one channel per message;
+    no ``product_ids`` for ``heartbeats``; ``jwt`` only when keys are configured."""
+    message: dict[str, Any] = {"type": "subscribe", "channel": channel}
+    if product_ids:
+        message["product_ids"] = list(product_ids)
+    if jwt is not None:
+        message["jwt"] = jwt
+    return message
+
+
+@dataclass(frozen=True)
+class CoinbaseFrame:
+    channel: str
+    sequence_num: int
+    timestamp: str
+    events: tuple[dict[str, Any], ...]
+    error: str = ""
+
+
+def parse_frame(raw: str | bytes) -> CoinbaseFrame:
+    """Decode one frame's envelope. Raises ``MalformedMessage``."""
+    try:
+        frame = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MalformedMessage(f"coinbase frame is not JSON: {exc}") from None
+    if not isinstance(frame, dict):
+        raise MalformedMessage("coinbase frame is not an object")
+    if frame.get("type") == "error":  # UNCONFIRMED shape: {"type":"error","message":...}
+        return CoinbaseFrame("error", -1, "", (), error=str(frame.get("message", "unspecified error")))
+    channel, sequence, events = frame.get("channel"), frame.get("sequence_num"), frame.get("events")
+    if not isinstance(channel, str) or not isinstance(sequence, int) or not isinstance(events, list):
+        raise MalformedMessage("coinbase frame lacks channel, sequence_num or events")
+    if not all(isinstance(e, dict) for e in events):
+        raise MalformedMessage("coinbase frame events are not objects")
+    return CoinbaseFrame(channel, sequence, str(frame.get("timestamp", "")), tuple(events))
+
+
+def _dec(raw: str, field: str) -> Decimal:
+    try:
+        return Decimal(raw)
+    except InvalidOperation:
+        raise MalformedMessage(f"coinbase {field} is not a decimal: {raw!r}") from None
+
+
+def quotes_of(frame: CoinbaseFrame, *, symbols: Mapping[str, str], ts_init: int) -> list[Quote]:
+    """Quotes of a ``ticker`` frame (``symbols``: product id -> ours; other products are skipped)."""
+    ts_event = parse_rfc3339_ns(frame.timestamp, venue=VENUE) or ts_init
+    out = []
+    for event in frame.events:
+        tickers = event.get("tickers")
+        if not isinstance(tickers, list):
+            raise MalformedMessage("coinbase ticker event without tickers")
+        for raw in tickers:
+            ticker = validate_wire(CoinbaseTicker, raw, "ticker")
+            ours = symbols.get(ticker.product_id)
+            if ours is None:
+                continue
+            out.append(
+                Quote(
+                    venue=VENUE,
+                    symbol=ours,
+                    bid=_dec(ticker.best_bid, "best_bid"),
+                    ask=_dec(ticker.best_ask, "best_ask"),
+                    bid_size=_dec(ticker.best_bid_quantity or "0", "best_bid_quantity"),
+                    ask_size=_dec(ticker.best_ask_quantity or "0", "best_ask_quantity"),
+                    ts_event=ts_event,
+                    ts_init=ts_init,
+                )
+            )
+    return out
+
+
+# -- the user channel: cumulative order state -> fills ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class DerivedFill:
+    """A fill derived from the change of an order's cumulative state between two ``user`` updates.
+
+    ``fill_id`` is deterministic (order id + cumulative quantity after the fill), so the same change
+    seen twice is the same fill; REST ``/orders/historical/fills`` confirms it with trade ids.
+    ``fee`` is in the quote currency (``total_fees`` is quote-denominated)."""
+
+    fill_id: str
+    venue_order_id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_asset: str
+    cumulative_qty: Decimal
+    ts_event: int
+
+
+@dataclass(frozen=True)
+class _Cumulative:
+    qty: Decimal
+    value: Decimal
+    fees: Decimal
+    terminal: bool
+
+
+class UserOrderTracker:
+    """Turns ``user`` channel frames into order snapshots and derived fills. Pure; not thread-safe.
+
+    - ``snapshot`` events restate cumulative state: recorded, never turned into fills (whatever filled
+      before or during a disconnect is REST's to report).
+    - ``update`` events: a rise of ``cumulative_quantity`` is a fill of the difference, priced at
+      ``Δfilled_value / Δqty`` with fee ``Δtotal_fees``. An update whose cumulative quantity is below
+      what we already know is late (out of order) and ignored entirely; an equal one is a status change.
+    - ``snapshot_complete`` turns True at the first snapshot batch shorter than 50 orders.
+    """
+
+    def __init__(self, symbols: Mapping[str, str]) -> None:
+        """``symbols``: product id -> ours; orders of other products are ignored."""
+        self._symbols = dict(symbols)
+        self._state: OrderedDict[str, _Cumulative] = OrderedDict()
+        self.snapshot_complete = False
+        self.late_updates = 0
+
+    def apply(self, frame: CoinbaseFrame, *, ts_init: int) -> list[OrderSnapshot | DerivedFill]:
+        if frame.channel != "user":
+            raise MalformedMessage(f"coinbase user tracker got a {frame.channel!r} frame")
+        ts_event = parse_rfc3339_ns(frame.timestamp, venue=VENUE) or ts_init
+        out: list[OrderSnapshot | DerivedFill] = []
+        for event in frame.events:
+            kind, orders = event.get("type"), event.get("orders", [])
+            if kind not in ("snapshot", "update") or not isinstance(orders, list):
+                raise MalformedMessage(f"coinbase user event of type {kind!r} without orders")
+            for raw in orders:
+                order = validate_wire(CoinbaseUserOrder, raw, "user order")
+                out += self._apply_order(order, snapshot=kind == "snapshot", ts_event=ts_event)
+            if kind == "snapshot" and len(orders) < SNAPSHOT_BATCH:
+                self.snapshot_complete = True
+        return out
+
+    def _apply_order(
+        self, order: CoinbaseUserOrder, *, snapshot: bool, ts_event: int
+    ) -> list[OrderSnapshot | DerivedFill]:
+        symbol = self._symbols.get(order.product_id)
+        if symbol is None:
+            return []
+        snap = _snapshot_of(order, symbol=symbol, ts_event=ts_event)
+        now = _Cumulative(
+            qty=snap.filled_qty,
+            value=_dec(order.filled_value or "0", "filled_value"),
+            fees=_dec(order.total_fees or "0", "total_fees"),
+            terminal=snap.status.is_terminal,
+        )
+        before = self._state.get(order.order_id)
+        if before is not None and (now.qty < before.qty or (before.terminal and not now.terminal)):
+            self.late_updates += 1
+            return []
+        self._remember(order.order_id, now)
+        out: list[OrderSnapshot | DerivedFill] = []
+        prior = before or _Cumulative(Decimal(0), Decimal(0), Decimal(0), False)
+        if not snapshot and now.qty > prior.qty:
+            delta_qty = now.qty - prior.qty
+            delta_value = now.value - prior.value
+            price = delta_value / delta_qty if delta_value > 0 else (snap.avg_fill_price or snap.price)
+            out.append(
+                DerivedFill(
+                    fill_id=f"{order.order_id}:{format(now.qty.normalize(), 'f')}",
+                    venue_order_id=order.order_id,
+                    client_order_id=order.client_order_id,
+                    symbol=symbol,
+                    side=snap.side.value,
+                    qty=delta_qty,
+                    price=price,
+                    fee=max(Decimal(0), now.fees - prior.fees),
+                    fee_asset=snap.fee_asset,
+                    cumulative_qty=now.qty,
+                    ts_event=ts_event,
+                )
+            )
+        out.append(snap)
+        return out
+
+    def _remember(self, order_id: str, state: _Cumulative) -> None:
+        self._state[order_id] = state
+        self._state.move_to_end(order_id)
+        while len(self._state) > _TERMINAL_KEPT:
+            oldest_finished = next((k for k, v in self._state.items() if v.terminal), None)
+            if oldest_finished is None:
+                return  # live orders are never forgotten
+            del self._state[oldest_finished]
+
+
+def _snapshot_of(order: CoinbaseUserOrder, *, symbol: str, ts_event: int) -> OrderSnapshot:
+    try:
+        status = ORDER_STATUS[order.status]
+        side = SIDE[order.order_side]
+        order_type = (
+            ORDER_TYPE.get(order.order_type, OrderType.LIMIT) if order.order_type else OrderType.LIMIT
+        )
+    except KeyError as exc:
+        raise MalformedMessage(
+            f"coinbase user order {order.order_id}: unknown value {exc.args[0]!r}"
+        ) from None
+    filled = _dec(order.cumulative_quantity or "0", "cumulative_quantity")
+    leaves = _dec(order.leaves_quantity or "0", "leaves_quantity")
+    if status is OrderStatus.NEW and filled > 0:
+        status = OrderStatus.PARTIALLY_FILLED
+    avg = _dec(order.avg_price or "0", "avg_price")
+    stop = _dec(order.stop_price, "stop_price") if order.stop_price not in ("", "0") else None
+    return OrderSnapshot(
+        venue_order_id=order.order_id,
+        client_order_id=order.client_order_id,
+        symbol=symbol,
+        side=side,
+        order_type=order_type,
+        price=_dec(order.limit_price, "limit_price") if order.limit_price else Decimal(0),
+        stop_price=stop,
+        qty=filled + leaves,  # the channel has no original size: filled + still open
+        filled_qty=filled,
+        avg_fill_price=avg if filled > 0 and avg > 0 else None,
+        fee=_dec(order.total_fees or "0", "total_fees"),
+        fee_asset=symbol.split("/")[1],
+        status=status,
+        ts_event=ts_event,
+    )
+
+
+# -- market stream ------------------------------------------------------------------------------------
+
+
+class CoinbaseMarketStream:
+    """Implements ``core.ports.MarketStream``: ``ticker`` + ``heartbeats`` on ``venues.coinbase.ws_url``.
+
+    Public data: works without keys (``signer`` None); with keys every subscribe carries a fresh JWT
+    ("the most reliable connection"). Callbacks run on the reader thread.
+    """
+
+    venue = VENUE
+
+    def __init__(
+        self,
+        *,
+        ws_url: str,
+        clock: Clock,
+        symbols: Mapping[str, str],
+        signer: CoinbaseSigner | None = None,
+        ping_interval_s: float = 20.0,
+    ) -> None:
+        """``symbols``: product id (``BTC-USD``) -> ours (``BTC/USD``)."""
+        self._ws_url = ws_url
+        self._clock = clock
+        self._symbols = dict(symbols)
+        self._signer = signer
+        self._ping_interval_s = ping_interval_s
+        self._app: websocket.WebSocketApp | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._sink: QuoteSink | None = None
+        self.sequence = SequenceTracker()
+        self.heartbeats = 0
+        self._failure = ""
+
+    def _jwt(self) -> str | None:
+        if self._signer is None:
+            return None
+        return self._signer.ws_jwt(now_s=self._clock.wall_ns() // NS_PER_S)
+
+    def start(self, symbols: Sequence[str], sink: QuoteSink) -> None:
+        """Feed actor's thread: connect and stream on a reader thread. Non-blocking."""
+        self._sink = sink
+        self._app = websocket.WebSocketApp(
+            self._ws_url, on_open=self._on_open, on_message=self._on_message, on_error=self._on_error
+        )
+        self._thread = threading.Thread(target=self._run, name="coinbase-stream", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        """Reader thread."""
+        assert self._app is not None
+        self._app.run_forever(skip_utf8_validation=True, ping_interval=self._ping_interval_s, ping_timeout=10)
+        if not self._stopping.is_set() and self._sink is not None:
+            self._sink.on_disconnected(self._failure or "coinbase stream closed")
+
+    def _on_open(self, app: Any) -> None:
+        """Reader thread: subscribe at once (the venue closes a socket silent for 5 s)."""
+        products = sorted(self._symbols)
+        app.send(json.dumps(subscribe_message("ticker", products, self._jwt())))
+        app.send(json.dumps(subscribe_message("heartbeats", (), self._jwt())))
+
+    def _on_message(self, app: Any, raw: str) -> None:
+        """Reader thread."""
+        sink = self._sink
+        assert sink is not None
+        try:
+            frame = parse_frame(raw)
+            if frame.error:
+                self._failure = f"coinbase stream error: {frame.error}"
+                logger.warning("{}", self._failure)
+                app.close()
+                return
+            if not self.sequence.observe(frame.sequence_num):
+                return  # a duplicate or late frame: never let an older quote overwrite a newer one
+            if frame.channel == "ticker":
+                for quote in quotes_of(frame, symbols=self._symbols, ts_init=self._clock.wall_ns()):
+                    sink.on_quote(quote)
+            elif frame.channel == "heartbeats":
+                for event in frame.events:
+                    validate_wire(CoinbaseHeartbeat, event, "heartbeat")
+                    self.heartbeats += 1
+            elif frame.channel != "subscriptions":
+                raise MalformedMessage(f"coinbase frame of unexpected channel {frame.channel!r}")
+        except MalformedMessage as exc:
+            sink.on_malformed(raw, str(exc))
+
+    def _on_error(self, app: Any, error: BaseException) -> None:
+        if not self._stopping.is_set():
+            logger.warning("coinbase stream error: {}", error)
+
+    def stop(self) -> None:
+        """Idempotent; joins the reader thread."""
+        self._stopping.set()
+        if self._app is not None:
+            self._app.close()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)

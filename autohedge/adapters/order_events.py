@@ -1,0 +1,112 @@
+"""Order states and fills of a private stream -> the engine's ``OrderUpdate`` events, one per change.
+
+Venues that report order state (not events) restate it often: a builder remembers the last kind it
+emitted per order, so an unchanged state produces nothing, a fill that completes the order is the
+``FILLED`` event itself (a later "filled" status adds nothing), and a finished order never reopens.
+Pure; one builder per stream connection, used on its reader thread.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from decimal import Decimal
+
+from autohedge.core.messages import OrderEventKind, OrderSnapshot, OrderUpdate
+from autohedge.core.types import OrderStatus
+
+__all__ = ["OrderEventBuilder"]
+
+_STATE_KIND = {
+    OrderStatus.NEW: OrderEventKind.ACCEPTED,
+    OrderStatus.FILLED: OrderEventKind.FILLED,
+    OrderStatus.CANCELED: OrderEventKind.CANCELED,
+    OrderStatus.REJECTED: OrderEventKind.REJECTED,
+    OrderStatus.EXPIRED: OrderEventKind.EXPIRED,
+}
+"""A partially filled state without a fill in hand is not an event: the fill is (or was) reported."""
+_REMEMBERED = 20_000
+
+
+class OrderEventBuilder:
+    def __init__(self, venue: str) -> None:
+        self._venue = venue
+        self._last: OrderedDict[str, OrderEventKind] = OrderedDict()
+
+    def _record(self, order_id: str, kind: OrderEventKind) -> None:
+        self._last[order_id] = kind
+        self._last.move_to_end(order_id)
+        while len(self._last) > _REMEMBERED:
+            self._last.popitem(last=False)
+
+    def state(self, order: OrderSnapshot, *, reason: str = "", ts_init: int) -> OrderUpdate | None:
+        """The event for a state change without a fill, or None when nothing new happened."""
+        kind = _STATE_KIND.get(order.status)
+        last = self._last.get(order.venue_order_id)
+        if kind is None or kind is last or (last is not None and last.is_terminal):
+            return None
+        self._record(order.venue_order_id, kind)
+        return self._update(order, kind, reason=reason, ts_init=ts_init)
+
+    def fill(
+        self,
+        order: OrderSnapshot,
+        *,
+        last_qty: Decimal,
+        last_price: Decimal,
+        fee: Decimal,
+        fee_asset: str,
+        trade_id: str | None,
+        cum_filled_qty: Decimal,
+        ts_init: int,
+    ) -> OrderUpdate:
+        """A fill; ``FILLED`` when it brings the order to its full size (or the venue says filled)."""
+        complete = order.status is OrderStatus.FILLED or (order.qty > 0 and cum_filled_qty >= order.qty)
+        kind = OrderEventKind.FILLED if complete else OrderEventKind.PARTIALLY_FILLED
+        self._record(order.venue_order_id, kind)
+        return self._update(
+            order,
+            kind,
+            cum_filled_qty=cum_filled_qty,
+            last_qty=last_qty,
+            last_price=last_price,
+            fee=fee,
+            fee_asset=fee_asset,
+            trade_id=trade_id,
+            ts_init=ts_init,
+        )
+
+    def _update(
+        self,
+        order: OrderSnapshot,
+        kind: OrderEventKind,
+        *,
+        reason: str = "",
+        cum_filled_qty: Decimal | None = None,
+        last_qty: Decimal = Decimal(0),
+        last_price: Decimal = Decimal(0),
+        fee: Decimal = Decimal(0),
+        fee_asset: str = "",
+        trade_id: str | None = None,
+        ts_init: int,
+    ) -> OrderUpdate:
+        return OrderUpdate(
+            venue=self._venue,
+            kind=kind,
+            symbol=order.symbol,
+            client_order_id=order.client_order_id,
+            venue_order_id=order.venue_order_id,
+            side=order.side,
+            order_type=order.order_type,
+            price=order.price,
+            order_qty=order.qty,
+            cum_filled_qty=order.filled_qty if cum_filled_qty is None else cum_filled_qty,
+            avg_fill_price=order.avg_fill_price,
+            last_qty=last_qty,
+            last_price=last_price,
+            fee=fee,
+            fee_asset=fee_asset,
+            trade_id=trade_id,
+            reason=reason,
+            ts_event=order.ts_event,
+            ts_init=ts_init,
+        )

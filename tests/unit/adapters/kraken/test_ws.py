@@ -1,0 +1,179 @@
+"""Kraken WS v2 pure parts: frames, ticker quotes, and the executions channel."""
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autohedge.adapters.kraken.ws import (
+    ExecutionFill,
+    ExecutionsTracker,
+    executions_subscribe,
+    parse_frame,
+    quotes_of,
+    ticker_subscribe,
+)
+from autohedge.core.errors import MalformedMessage
+from autohedge.core.messages import OrderSnapshot
+from autohedge.core.types import OrderStatus
+
+D = Decimal
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "kraken"
+SYMBOLS = frozenset({"BTC/USD"})
+# Documented pending_new entry (a public capture), then constructed sparse updates.
+PENDING = {
+    "order_id": "OF6QIS-MYM6V-XTHHZF",
+    "symbol": "BTC/USD",
+    "order_qty": 0.01,
+    "cum_cost": 0.0,
+    "time_in_force": "GTC",
+    "exec_type": "pending_new",
+    "side": "buy",
+    "order_type": "limit",
+    "order_userref": 0,
+    "limit_price": 50000.0,
+    "order_status": "pending_new",
+    "cl_ord_id": "ah-e1-0",
+    "timestamp": "2025-02-10T02:55:15.922831Z",
+}
+TRADE = {
+    "order_id": "OF6QIS-MYM6V-XTHHZF",
+    "exec_id": "B1Y0D9-6JIJG-W1IB7L",
+    "exec_type": "trade",
+    "trade_id": 37496584,
+    "symbol": "BTC/USD",
+    "side": "buy",
+    "last_qty": 0.004,
+    "last_price": 50000.0,
+    "cost": 200.0,
+    "cum_qty": 0.004,
+    "avg_price": 50000.0,
+    "liquidity_ind": "m",
+    "order_status": "partially_filled",
+    "fees": [{"asset": "XBT", "qty": 0.000004}],
+    "timestamp": "2025-02-10T02:56:00Z",
+}
+
+
+def frame(kind: str, seq: int | None, *entries: dict[str, Any]) -> str:
+    out: dict[str, Any] = {"channel": "executions", "type": kind, "data": list(entries)}
+    if seq is not None:
+        out["sequence"] = seq
+    return json.dumps(out)
+
+
+def fills(items: list[OrderSnapshot | ExecutionFill]) -> list[ExecutionFill]:
+    return [i for i in items if isinstance(i, ExecutionFill)]
+
+
+def test_ws_ticker_subscribe_asks_for_bbo() -> None:
+    assert ticker_subscribe(["BTC/USD"], 1)["params"] == {
+        "channel": "ticker",
+        "symbol": ["BTC/USD"],
+        "event_trigger": "bbo",
+        "snapshot": True,
+    }
+
+
+def test_ws_executions_subscribe_snapshots_orders_not_trades() -> None:
+    params = executions_subscribe("tok", 2)["params"]
+    assert params["token"] == "tok" and params["snap_orders"] is True and params["snap_trades"] is False
+
+
+def test_ws_ticker_numbers_become_exact_decimals() -> None:
+    (quote,) = quotes_of(
+        parse_frame((FIXTURES / "ticker_frame.json").read_text()), symbols=frozenset({"ALGO/USD"}), ts_init=9
+    )
+    assert (quote.bid, quote.ask, quote.ask_size) == (D("0.10025"), D("0.10036"), D("1361.44813783"))
+    assert quote.ts_event == 9
+
+
+def test_ws_method_response_and_rate_error_are_routed() -> None:
+    assert parse_frame('{"method":"pong","req_id":3}').method == "pong"
+    failure = parse_frame('{"method":"subscribe","success":false,"error":"EGeneral:Invalid arguments"}')
+    assert not failure.success and failure.error == "EGeneral:Invalid arguments"
+    assert parse_frame('{"Error":"Exceeded msg rate"}').error == "Exceeded msg rate"
+
+
+@pytest.mark.parametrize("raw", ["{", "[]", '{"data":[]}', '{"channel":"ticker","data":[1]}'])
+def test_ws_malformed_frames_raise(raw: str) -> None:
+    with pytest.raises(MalformedMessage):
+        parse_frame(raw)
+
+
+def test_executions_trade_update_is_a_fill_with_its_fee() -> None:
+    tracker = ExecutionsTracker(SYMBOLS)
+    tracker.apply(parse_frame(frame("update", 1, PENDING)), ts_init=1)
+    out = tracker.apply(parse_frame(frame("update", 2, TRADE)), ts_init=1)
+    (fill,) = fills(out)
+    assert (fill.exec_id, fill.qty, fill.price) == ("B1Y0D9-6JIJG-W1IB7L", D("0.004"), D("50000.0"))
+    assert (fill.fee, fill.fee_asset, fill.client_order_id) == (D("0.000004"), "BTC", "ah-e1-0")
+    snap = out[-1]
+    assert isinstance(snap, OrderSnapshot) and snap.status is OrderStatus.PARTIALLY_FILLED
+    assert (snap.qty, snap.filled_qty, snap.fee) == (D("0.01"), D("0.004"), D("0.000004"))
+
+
+def test_executions_snapshot_is_state_never_fills() -> None:
+    tracker = ExecutionsTracker(SYMBOLS)
+    open_order = PENDING | {"exec_type": "new", "order_status": "partially_filled", "cum_qty": 0.004}
+    out = tracker.apply(parse_frame(frame("snapshot", 1, open_order, TRADE)), ts_init=1)
+    assert fills(out) == [] and all(isinstance(o, OrderSnapshot) for o in out)
+
+
+def test_executions_trade_seen_in_a_snapshot_is_not_a_fill_later() -> None:
+    tracker = ExecutionsTracker(SYMBOLS)
+    tracker.apply(parse_frame(frame("snapshot", 1, PENDING, TRADE)), ts_init=1)
+    assert fills(tracker.apply(parse_frame(frame("update", 2, TRADE)), ts_init=1)) == []
+
+
+def test_executions_duplicated_exec_id_is_one_fill() -> None:
+    tracker = ExecutionsTracker(SYMBOLS)
+    tracker.apply(parse_frame(frame("update", 1, PENDING)), ts_init=1)
+    assert len(fills(tracker.apply(parse_frame(frame("update", 2, TRADE)), ts_init=1))) == 1
+    assert fills(tracker.apply(parse_frame(frame("update", 3, TRADE)), ts_init=1)) == []
+    assert tracker.duplicates == 1
+
+
+def test_executions_stale_sequence_is_ignored_and_gaps_counted() -> None:
+    tracker = ExecutionsTracker(SYMBOLS)
+    tracker.apply(parse_frame(frame("update", 5, PENDING)), ts_init=1)
+    assert tracker.apply(parse_frame(frame("update", 4, TRADE)), ts_init=1) == []
+    tracker.apply(parse_frame(frame("update", 9, TRADE)), ts_init=1)
+    assert (tracker.sequence.stale, tracker.sequence.gaps, tracker.sequence.missed) == (1, 1, 3)
+
+
+def test_executions_sparse_filled_update_keeps_the_known_fields() -> None:
+    tracker = ExecutionsTracker(SYMBOLS)
+    tracker.apply(parse_frame(frame("update", 1, PENDING)), ts_init=1)
+    done = {"order_id": PENDING["order_id"], "exec_type": "filled", "order_status": "filled", "cum_qty": 0.01}
+    (snap,) = tracker.apply(parse_frame(frame("update", 2, done)), ts_init=1)
+    assert isinstance(snap, OrderSnapshot) and snap.status is OrderStatus.FILLED
+    assert (snap.symbol, snap.price, snap.client_order_id) == ("BTC/USD", D("50000.0"), "ah-e1-0")
+
+
+def test_executions_late_status_never_reopens_a_finished_order() -> None:
+    tracker = ExecutionsTracker(SYMBOLS)
+    tracker.apply(
+        parse_frame(frame("update", None, PENDING | {"exec_type": "canceled", "order_status": "canceled"})),
+        ts_init=1,
+    )
+    (snap,) = tracker.apply(
+        parse_frame(frame("update", None, PENDING | {"exec_type": "new", "order_status": "new"})), ts_init=1
+    )
+    assert isinstance(snap, OrderSnapshot) and snap.status is OrderStatus.CANCELED
+
+
+def test_executions_update_of_an_unseen_order_is_counted_not_guessed() -> None:
+    tracker = ExecutionsTracker(SYMBOLS)
+    sparse = {"order_id": "OX", "exec_type": "canceled", "order_status": "canceled"}
+    assert tracker.apply(parse_frame(frame("update", 1, sparse)), ts_init=1) == []
+    assert tracker.incomplete == 1
+
+
+def test_executions_unknown_exec_type_raises() -> None:
+    with pytest.raises(MalformedMessage, match="teleported"):
+        ExecutionsTracker(SYMBOLS).apply(
+            parse_frame(frame("update", 1, PENDING | {"exec_type": "teleported"})), ts_init=1
+        )
