@@ -78,7 +78,9 @@ from autohedge.core.protection import (
     ProtectionPlan,
     exit_prices,
     exit_qty,
+    is_dust,
     plan_for,
+    qty_text,
     stop_triggered,
 )
 from autohedge.core.pushback import (
@@ -94,6 +96,7 @@ from autohedge.core.types import (
     OrderStatus,
     OrderType,
     Side,
+    decimal_str,
     quantize_down,
 )
 
@@ -200,6 +203,9 @@ class PositionMonitorActor(SupervisedActor):
         self._rules: dict[str, SymbolRules] = {}
         self._plan = plan_for(exchange.capabilities)
         self._lots: dict[str, TrackedPosition] = {}
+        self._dust: dict[str, Decimal] = {}
+        """Per symbol: what is held below the venue's minimum once its position ended. It cannot be sold
+        alone, so it is carried into the symbol's next position and sold with that one's exit."""
         self._pending: dict[tuple[PendingKind, str], PendingAction] = {}
         self._retry_scheduled = False
         self._auth_reported = False
@@ -249,8 +255,11 @@ class PositionMonitorActor(SupervisedActor):
         symbol = snapshot.symbol
         rules = self._rules_for(symbol)
         if exit_qty(snapshot.qty, rules) <= 0:
+            self._dust[symbol] = snapshot.qty
             logger.info(
-                "[{}] holding {} is below the venue minimum; nothing to protect", symbol, snapshot.qty
+                "[{}] holding {} is below the venue minimum; carried into the next exit",
+                symbol,
+                qty_text(snapshot.qty, rules),
             )
             return False
         pos = self._positions.get(symbol)
@@ -373,7 +382,10 @@ class PositionMonitorActor(SupervisedActor):
         else:
             pos = self._positions.get(fill.symbol)
             if pos is None:
-                pos = TrackedPosition(symbol=fill.symbol, holding=Holding())
+                # Dust a previous position left is held too: it is sold with this fill's exit.
+                pos = TrackedPosition(
+                    symbol=fill.symbol, holding=Holding(self._dust.pop(fill.symbol, Decimal(0)))
+                )
                 self._positions[fill.symbol] = pos
         before = pos.qty
         pos.holding = pos.holding.after_fill(fill)
@@ -412,7 +424,7 @@ class PositionMonitorActor(SupervisedActor):
             )
             purpose = self._exit_purpose(pos, update)
             if exit_qty(pos.qty, self._rules_for(pos.symbol)) <= 0:
-                self._closed(pos, price, purpose)
+                self._closed(pos, price, purpose, sold=sum(pos.exit_filled_qty.values(), Decimal(0)))
                 return
             self.ctx.events.record(
                 "exit_partially_filled", f"{sold} sold by {coid}; {pos.qty} left", symbol=pos.symbol
@@ -565,7 +577,9 @@ class PositionMonitorActor(SupervisedActor):
                 return
             lot = self._lots.get(symbol)
             if order.status is OrderStatus.FILLED or (held_qty <= 0 and lot is None):
-                self._closed(pos, order.avg_fill_price or order.price, OrderPurpose.CLOSE)
+                self._closed(
+                    pos, order.avg_fill_price or order.price, OrderPurpose.CLOSE, sold=order.filled_qty
+                )
             elif order.status.is_terminal:
                 pos.close_id = None  # the close did not complete: protect what is left
                 if lot is not None:  # merge now that the close is over; exits re-sized from what is held
@@ -594,9 +608,11 @@ class PositionMonitorActor(SupervisedActor):
                     else OrderPurpose.TAKE_PROFIT
                 )
         if exit_qty(held_qty, self._rules_for(symbol)) <= 0:  # nothing (or only unsellable dust) left
+            pos.holding = Holding(max(held_qty, Decimal(0)), pos.holding.entry_price)
             if exit_fill > 0:
-                self._closed(pos, exit_price, purpose)
+                self._closed(pos, exit_price, purpose, sold=exit_fill)
             else:
+                self._keep_dust(pos)
                 self._remove(symbol, "the exchange no longer holds it")
             return
         if held_qty != pos.qty:
@@ -723,7 +739,10 @@ class PositionMonitorActor(SupervisedActor):
             self._drop(pos, "nothing held on the exchange")
             return
         if qty <= 0:
-            self._drop(pos, f"holding {held} is below the venue minimum: nothing to protect")
+            self._keep_dust(pos, held)
+            self._drop(
+                pos, f"holding {qty_text(held, rules)} is below the venue minimum: carried into the next exit"
+            )
             return
         if held < pos.qty:
             pos.holding = Holding(held, pos.holding.entry_price)
@@ -732,9 +751,14 @@ class PositionMonitorActor(SupervisedActor):
             pos.awaiting_price = True
             logger.info("[{}] waiting for the first quote to price the exit of {}", symbol, qty)
             return
-        if qty * min(prices.stop_limit, prices.take_profit) < rules.min_notional:
-            # Dust (say, what a partly filled exit left): no exit of it is valid on the venue.
-            self._drop(pos, f"holding {held} is below the venue's minimum order value: nothing to protect")
+        if is_dust(qty, rules, min(prices.stop_limit, prices.take_profit)):
+            # Dust (say, what fees or a partly filled exit left): no exit of it is valid on the venue.
+            self._keep_dust(pos, held)
+            self._drop(
+                pos,
+                f"holding {qty_text(held, rules)} is below the venue's minimum order value: carried into "
+                "the next exit",
+            )
             return
         key = self._keys.next_key()
         tp = ClientId(self._prefix, OrderPurpose.TAKE_PROFIT, key)
@@ -867,15 +891,21 @@ class PositionMonitorActor(SupervisedActor):
             level="WARNING",
         )
 
-    def _closed(self, pos: TrackedPosition, price: Decimal, purpose: OrderPurpose) -> None:
+    def _closed(self, pos: TrackedPosition, price: Decimal, purpose: OrderPurpose, *, sold: Decimal) -> None:
+        """The exits sold ``sold`` and what is left (``pos.qty``) cannot be sold: the position ends, its
+        remainder is dust carried into the symbol's next exit."""
         symbol = pos.symbol
+        rules = self._rules_for(symbol)
         if pos.lot:
             if self._lots.get(symbol) is pos:
                 del self._lots[symbol]
         else:
             self._positions.pop(symbol, None)
+        left = f"; {qty_text(pos.qty, rules)} left below the venue minimum" if pos.qty > 0 else ""
         self.ctx.events.record(
-            "position_closed", f"{pos.qty} closed by {purpose.value} at {price}", symbol=symbol
+            "position_closed",
+            f"{qty_text(sold, rules)} closed by {purpose.value} at {decimal_str(price)}{left}",
+            symbol=symbol,
         )
         lot = self._lots.get(symbol) if not pos.lot else None
         if lot is not None:  # the lot survives the close as the position
@@ -883,8 +913,23 @@ class PositionMonitorActor(SupervisedActor):
             lot.lot = False
             self._positions[symbol] = lot
             self.ctx.events.record(
-                "lot_promoted", f"{lot.qty} bought during the close stays protected", symbol=symbol
+                "lot_promoted",
+                f"{qty_text(lot.qty, rules)} bought during the close stays protected",
+                symbol=symbol,
             )
+        self._keep_dust(pos)
+
+    def _keep_dust(self, pos: TrackedPosition, held: Decimal | None = None) -> None:
+        """What ``pos`` leaves held below the venue minimum stays the symbol's: added to the position still
+        tracked for it (sold with its next exit), else carried into the next one."""
+        dust = pos.qty if held is None else min(pos.qty, held) if pos.qty > 0 else held
+        if dust <= 0:
+            return
+        survivor = self._positions.get(pos.symbol)
+        if survivor is not None and survivor is not pos:
+            survivor.holding = Holding(survivor.qty + dust, survivor.holding.entry_price)
+        else:
+            self._dust[pos.symbol] = dust
 
     def _remove(self, symbol: str, why: str) -> None:
         if self._positions.pop(symbol, None) is not None:
