@@ -41,7 +41,7 @@ from autohedge.actors.protocol import (
     RetryPending,
 )
 from autohedge.core.client_ids import ClientId
-from autohedge.core.clock import NS_PER_S
+from autohedge.core.clock import NS_PER_S, TimerHandle
 from autohedge.core.config import AppConfig
 from autohedge.core.conflate import LatestSlots
 from autohedge.core.errors import (
@@ -100,7 +100,11 @@ from autohedge.core.types import (
     quantize_down,
 )
 
-__all__ = ["MonitoredPosition", "PositionMonitorActor", "TrackedPosition"]
+__all__ = ["STREAM_FIRST_WAIT_S", "MonitoredPosition", "PositionMonitorActor", "TrackedPosition"]
+
+STREAM_FIRST_WAIT_S = 3.0
+"""How long the start-up reconciliation waits for the user stream's first ledger re-base (one account
+read shared) before reading the venue itself (a stream that cannot connect never delays protection more)."""
 
 
 @dataclass(frozen=True)
@@ -189,10 +193,15 @@ class PositionMonitorActor(SupervisedActor):
         keys: OrderKeySource,
         slots: LatestSlots[Quote],
         ledger: AccountLedger,
+        user_stream: bool = False,
     ) -> None:
+        """``user_stream``: order events arrive by push on this venue; its stream re-bases the ledger
+        from the account, and the start-up reconciliation reads that instead of the account again."""
         super().__init__(ctx)
         self._exchange = exchange
         self._ledger = ledger
+        self._user_stream = user_stream
+        self._stream_wait: TimerHandle | None = None
         self._last_verify_ns: int | None = None
         self._config = config
         self._keys = keys
@@ -215,13 +224,21 @@ class PositionMonitorActor(SupervisedActor):
     def started(self) -> None:
         for symbol in self._config.symbols:
             self._slots.reset(symbol)
-        self.actor_ref.tell(Reconcile())
+        if self._user_stream and not self._ledger.live:
+            # The stream's re-base is about to read the account: reconcile from it when it reports
+            # connected, or by REST should it not within the wait.
+            self._stream_wait = self.schedule(STREAM_FIRST_WAIT_S, Reconcile())
+        else:
+            self.actor_ref.tell(Reconcile())
         self.schedule(self._config.monitor.poll_interval_s, CheckExits())
 
     def on_reconcile(self, _: Reconcile) -> int:
         """Adopt every exchange position and arm its exit. A venue that refuses (or does not answer)
         the reads makes this a pending action, retried as soon as the venue allows."""
         self._plan = plan_for(self._exchange.capabilities)
+        if self._stream_wait is not None:
+            self._stream_wait.cancel()
+            self._stream_wait = None
         try:
             adopted = self._reconcile()
         except VenueError as exc:
@@ -236,7 +253,7 @@ class PositionMonitorActor(SupervisedActor):
         return adopted
 
     def _reconcile(self) -> int:
-        exchange_positions = {p.symbol: p for p in self._exchange.positions(self._config.symbols)}
+        exchange_positions = {p.symbol: p for p in self._positions_held()}
         open_orders = self._exchange.open_orders()
         self._last_verify_ns = self.ctx.clock.monotonic_ns()
         for symbol in list(self._positions):
@@ -247,6 +264,15 @@ class PositionMonitorActor(SupervisedActor):
             if self._adopt(snapshot, [o for o in open_orders if o.symbol == symbol]):
                 adopted += 1
         return adopted
+
+    def _positions_held(self) -> tuple[PositionSnapshot, ...]:
+        """What the venue holds of our symbols: from the ledger while the user stream keeps it current
+        (it was re-based from the account on connecting) and the venue's positions would say no more (an
+        entry price), else from the venue. Raises VenueError."""
+        if not self._ledger.live or self._exchange.capabilities.positions_with_entry_price:
+            return self._exchange.positions(self._config.symbols)
+        held = ((s, self._ledger.position(s)) for s in self._config.symbols)
+        return tuple(PositionSnapshot(symbol=s, qty=qty) for s, qty in held if qty > 0)
 
     def on_sync_positions(self, _: SyncPositions) -> int:
         return self.on_reconcile(Reconcile())
@@ -466,6 +492,9 @@ class PositionMonitorActor(SupervisedActor):
     def on_user_stream_status(self, message: UserStreamStatus) -> None:
         """Connected (ledger re-based): verify exits by REST once now (no venue replays what was
         missed), then only as a safety net. Disconnected: verify at every check until it is back."""
+        if message.connected and self._stream_wait is not None:
+            self.on_reconcile(Reconcile())  # start-up: the positions from the re-based ledger
+            return
         if message.connected and self._positions:
             self._last_verify_ns = None
             self.on_check_exits(CheckExits(), reschedule=False)
