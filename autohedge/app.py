@@ -147,10 +147,10 @@ def build_stream_factory(
     entry = venue_entry(source, key_path="exchange.market_data")
     if entry.create_stream_factory is None:
         raise ConfigError("exchange.market_data", f"{source} has no market data of its own")
-    # One request budget per venue: the stream's REST calls spend from the trading adapter's when it
-    # trades on the same venue.
-    budget = exchange.request_budget if exchange is not None and exchange.venue == source else None
-    return source, entry.create_stream_factory(config, clock, secrets, budget)
+    # One request budget per venue, and one read of its symbols: the stream is given the trading
+    # adapter when it trades on the same venue.
+    same_venue = exchange if exchange is not None and exchange.venue == source else None
+    return source, entry.create_stream_factory(config, clock, secrets, same_venue)
 
 
 def build_user_stream_factory(
@@ -332,6 +332,7 @@ class Engine:
                 keys=parts.keys,
                 slots=parts.monitor_slots,
                 ledger=parts.ledger,
+                user_stream=self._user_stream_factory is not None,
             )
 
         venue = parts.exchange.venue

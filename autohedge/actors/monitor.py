@@ -42,7 +42,7 @@ from autohedge.actors.protocol import (
     RetryPending,
 )
 from autohedge.core.client_ids import ClientId
-from autohedge.core.clock import NS_PER_S
+from autohedge.core.clock import NS_PER_S, TimerHandle
 from autohedge.core.config import AppConfig
 from autohedge.core.conflate import LatestSlots
 from autohedge.core.errors import (
@@ -80,7 +80,9 @@ from autohedge.core.protection import (
     ProtectionPlan,
     exit_prices,
     exit_qty,
+    is_dust,
     plan_for,
+    qty_text,
     stop_triggered,
 )
 from autohedge.core.pushback import (
@@ -96,10 +98,15 @@ from autohedge.core.types import (
     OrderStatus,
     OrderType,
     Side,
+    decimal_str,
     quantize_down,
 )
 
-__all__ = ["MonitoredPosition", "PositionMonitorActor", "TrackedPosition"]
+__all__ = ["STREAM_FIRST_WAIT_S", "MonitoredPosition", "PositionMonitorActor", "TrackedPosition"]
+
+STREAM_FIRST_WAIT_S = 3.0
+"""How long the start-up reconciliation waits for the user stream's first ledger re-base (one account
+read shared) before reading the venue itself (a stream that cannot connect never delays protection more)."""
 
 
 @dataclass(frozen=True)
@@ -188,10 +195,15 @@ class PositionMonitorActor(SupervisedActor):
         keys: OrderKeySource,
         slots: LatestSlots[Quote],
         ledger: AccountLedger,
+        user_stream: bool = False,
     ) -> None:
+        """``user_stream``: order events arrive by push on this venue; its stream re-bases the ledger
+        from the account, and the start-up reconciliation reads that instead of the account again."""
         super().__init__(ctx)
         self._exchange = exchange
         self._ledger = ledger
+        self._user_stream = user_stream
+        self._stream_wait: TimerHandle | None = None
         self._last_verify_ns: int | None = None
         self._config = config
         self._keys = keys
@@ -202,6 +214,9 @@ class PositionMonitorActor(SupervisedActor):
         self._rules: dict[str, SymbolRules] = {}
         self._plan = plan_for(exchange.capabilities)
         self._lots: dict[str, TrackedPosition] = {}
+        self._dust: dict[str, Decimal] = {}
+        """Per symbol: what is held below the venue's minimum once its position ended. It cannot be sold
+        alone, so it is carried into the symbol's next position and sold with that one's exit."""
         self._pending: dict[tuple[PendingKind, str], PendingAction] = {}
         self._retry_scheduled = False
         self._auth_reported = False
@@ -211,13 +226,21 @@ class PositionMonitorActor(SupervisedActor):
     def started(self) -> None:
         for symbol in self._config.symbols:
             self._slots.reset(symbol)
-        self.actor_ref.tell(Reconcile())
+        if self._user_stream and not self._ledger.live:
+            # The stream's re-base is about to read the account: reconcile from it when it reports
+            # connected, or by REST should it not within the wait.
+            self._stream_wait = self.schedule(STREAM_FIRST_WAIT_S, Reconcile())
+        else:
+            self.actor_ref.tell(Reconcile())
         self.schedule(self._config.monitor.poll_interval_s, CheckExits())
 
     def on_reconcile(self, _: Reconcile) -> int:
         """Adopt every exchange position and arm its exit. A venue that refuses (or does not answer)
         the reads makes this a pending action, retried as soon as the venue allows."""
         self._plan = plan_for(self._exchange.capabilities)
+        if self._stream_wait is not None:
+            self._stream_wait.cancel()
+            self._stream_wait = None
         try:
             adopted = self._reconcile()
         except VenueError as exc:
@@ -232,7 +255,7 @@ class PositionMonitorActor(SupervisedActor):
         return adopted
 
     def _reconcile(self) -> int:
-        exchange_positions = {p.symbol: p for p in self._exchange.positions(self._config.symbols)}
+        exchange_positions = {p.symbol: p for p in self._positions_held()}
         open_orders = self._exchange.open_orders()
         self._last_verify_ns = self.ctx.clock.monotonic_ns()
         for symbol in list(self._positions):
@@ -244,6 +267,15 @@ class PositionMonitorActor(SupervisedActor):
                 adopted += 1
         return adopted
 
+    def _positions_held(self) -> tuple[PositionSnapshot, ...]:
+        """What the venue holds of our symbols: from the ledger while the user stream keeps it current
+        (it was re-based from the account on connecting) and the venue's positions would say no more (an
+        entry price), else from the venue. Raises VenueError."""
+        if not self._ledger.live or self._exchange.capabilities.positions_with_entry_price:
+            return self._exchange.positions(self._config.symbols)
+        held = ((s, self._ledger.position(s)) for s in self._config.symbols)
+        return tuple(PositionSnapshot(symbol=s, qty=qty) for s, qty in held if qty > 0)
+
     def on_sync_positions(self, _: SyncPositions) -> int:
         return self.on_reconcile(Reconcile())
 
@@ -251,8 +283,11 @@ class PositionMonitorActor(SupervisedActor):
         symbol = snapshot.symbol
         rules = self._rules_for(symbol)
         if exit_qty(snapshot.qty, rules) <= 0:
+            self._dust[symbol] = snapshot.qty
             logger.info(
-                "[{}] holding {} is below the venue minimum; nothing to protect", symbol, snapshot.qty
+                "[{}] holding {} is below the venue minimum; carried into the next exit",
+                symbol,
+                qty_text(snapshot.qty, rules),
             )
             return False
         pos = self._positions.get(symbol)
@@ -375,7 +410,10 @@ class PositionMonitorActor(SupervisedActor):
         else:
             pos = self._positions.get(fill.symbol)
             if pos is None:
-                pos = TrackedPosition(symbol=fill.symbol, holding=Holding())
+                # Dust a previous position left is held too: it is sold with this fill's exit.
+                pos = TrackedPosition(
+                    symbol=fill.symbol, holding=Holding(self._dust.pop(fill.symbol, Decimal(0)))
+                )
                 self._positions[fill.symbol] = pos
         before = pos.qty
         pos.holding = pos.holding.after_fill(fill)
@@ -414,7 +452,7 @@ class PositionMonitorActor(SupervisedActor):
             )
             purpose = self._exit_purpose(pos, update)
             if exit_qty(pos.qty, self._rules_for(pos.symbol)) <= 0:
-                self._closed(pos, price, purpose)
+                self._closed(pos, price, purpose, sold=sum(pos.exit_filled_qty.values(), Decimal(0)))
                 return
             self.ctx.events.record(
                 "exit_partially_filled", f"{sold} sold by {coid}; {pos.qty} left", symbol=pos.symbol
@@ -456,6 +494,9 @@ class PositionMonitorActor(SupervisedActor):
     def on_user_stream_status(self, message: UserStreamStatus) -> None:
         """Connected (ledger re-based): verify exits by REST once now (no venue replays what was
         missed), then only as a safety net. Disconnected: verify at every check until it is back."""
+        if message.connected and self._stream_wait is not None:
+            self.on_reconcile(Reconcile())  # start-up: the positions from the re-based ledger
+            return
         if message.connected and self._positions:
             self._last_verify_ns = None
             self.on_check_exits(CheckExits(), reschedule=False)
@@ -576,7 +617,9 @@ class PositionMonitorActor(SupervisedActor):
                 return
             lot = self._lots.get(symbol)
             if order.status is OrderStatus.FILLED or (held_qty <= 0 and lot is None):
-                self._closed(pos, order.avg_fill_price or order.price, OrderPurpose.CLOSE)
+                self._closed(
+                    pos, order.avg_fill_price or order.price, OrderPurpose.CLOSE, sold=order.filled_qty
+                )
             elif order.status.is_terminal:
                 pos.close_id = None  # the close did not complete: protect what is left
                 if lot is not None:  # merge now that the close is over; exits re-sized from what is held
@@ -605,9 +648,11 @@ class PositionMonitorActor(SupervisedActor):
                     else OrderPurpose.TAKE_PROFIT
                 )
         if exit_qty(held_qty, self._rules_for(symbol)) <= 0:  # nothing (or only unsellable dust) left
+            pos.holding = Holding(max(held_qty, Decimal(0)), pos.holding.entry_price)
             if exit_fill > 0:
-                self._closed(pos, exit_price, purpose)
+                self._closed(pos, exit_price, purpose, sold=exit_fill)
             else:
+                self._keep_dust(pos)
                 self._remove(symbol, "the exchange no longer holds it")
             return
         if held_qty != pos.qty:
@@ -737,7 +782,10 @@ class PositionMonitorActor(SupervisedActor):
             self._drop(pos, "nothing held on the exchange")
             return
         if qty <= 0:
-            self._drop(pos, f"holding {held} is below the venue minimum: nothing to protect")
+            self._keep_dust(pos, held)
+            self._drop(
+                pos, f"holding {qty_text(held, rules)} is below the venue minimum: carried into the next exit"
+            )
             return
         if held < pos.qty:
             pos.holding = Holding(held, pos.holding.entry_price)
@@ -746,9 +794,14 @@ class PositionMonitorActor(SupervisedActor):
             pos.awaiting_price = True
             logger.info("[{}] waiting for the first quote to price the exit of {}", symbol, qty)
             return
-        if qty * min(prices.stop_limit, prices.take_profit) < rules.min_notional:
-            # Dust (say, what a partly filled exit left): no exit of it is valid on the venue.
-            self._drop(pos, f"holding {held} is below the venue's minimum order value: nothing to protect")
+        if is_dust(qty, rules, min(prices.stop_limit, prices.take_profit)):
+            # Dust (say, what fees or a partly filled exit left): no exit of it is valid on the venue.
+            self._keep_dust(pos, held)
+            self._drop(
+                pos,
+                f"holding {qty_text(held, rules)} is below the venue's minimum order value: carried into "
+                "the next exit",
+            )
             return
         key = self._keys.next_key()
         tp = ClientId(self._prefix, OrderPurpose.TAKE_PROFIT, key)
@@ -881,15 +934,21 @@ class PositionMonitorActor(SupervisedActor):
             level="WARNING",
         )
 
-    def _closed(self, pos: TrackedPosition, price: Decimal, purpose: OrderPurpose) -> None:
+    def _closed(self, pos: TrackedPosition, price: Decimal, purpose: OrderPurpose, *, sold: Decimal) -> None:
+        """The exits sold ``sold`` and what is left (``pos.qty``) cannot be sold: the position ends, its
+        remainder is dust carried into the symbol's next exit."""
         symbol = pos.symbol
+        rules = self._rules_for(symbol)
         if pos.lot:
             if self._lots.get(symbol) is pos:
                 del self._lots[symbol]
         else:
             self._positions.pop(symbol, None)
+        left = f"; {qty_text(pos.qty, rules)} left below the venue minimum" if pos.qty > 0 else ""
         self.ctx.events.record(
-            "position_closed", f"{pos.qty} closed by {purpose.value} at {price}", symbol=symbol
+            "position_closed",
+            f"{qty_text(sold, rules)} closed by {purpose.value} at {decimal_str(price)}{left}",
+            symbol=symbol,
         )
         lot = self._lots.get(symbol) if not pos.lot else None
         if lot is not None:  # the lot survives the close as the position
@@ -897,8 +956,23 @@ class PositionMonitorActor(SupervisedActor):
             lot.lot = False
             self._positions[symbol] = lot
             self.ctx.events.record(
-                "lot_promoted", f"{lot.qty} bought during the close stays protected", symbol=symbol
+                "lot_promoted",
+                f"{qty_text(lot.qty, rules)} bought during the close stays protected",
+                symbol=symbol,
             )
+        self._keep_dust(pos)
+
+    def _keep_dust(self, pos: TrackedPosition, held: Decimal | None = None) -> None:
+        """What ``pos`` leaves held below the venue minimum stays the symbol's: added to the position still
+        tracked for it (sold with its next exit), else carried into the next one."""
+        dust = pos.qty if held is None else min(pos.qty, held) if pos.qty > 0 else held
+        if dust <= 0:
+            return
+        survivor = self._positions.get(pos.symbol)
+        if survivor is not None and survivor is not pos:
+            survivor.holding = Holding(survivor.qty + dust, survivor.holding.entry_price)
+        else:
+            self._dust[pos.symbol] = dust
 
     def _remove(self, symbol: str, why: str) -> None:
         if self._positions.pop(symbol, None) is not None:

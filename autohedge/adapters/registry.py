@@ -24,12 +24,11 @@ from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets, VenueEndpoints
 from autohedge.core.errors import ConfigError
 from autohedge.core.ports import Capabilities, Exchange, MarketStream, UserStream
-from autohedge.core.ratelimit import RequestBudget
 
 __all__ = ["VENUES", "VenueEntry", "venue_entry"]
 
 ExchangeFactory = Callable[[AppConfig, Secrets, Clock, Path], Exchange]
-StreamFactoryFactory = Callable[[AppConfig, Clock, Secrets, RequestBudget | None], Callable[[], MarketStream]]
+StreamFactoryFactory = Callable[[AppConfig, Clock, Secrets, Exchange | None], Callable[[], MarketStream]]
 CredentialCheck = Callable[[AppConfig, Secrets, Clock], None]
 UserStreamFactory = Callable[[AppConfig, Secrets, Clock, Exchange], UserStream]
 
@@ -41,7 +40,8 @@ class VenueEntry:
     """Builds the exchange port. Does no network I/O."""
     create_stream_factory: StreamFactoryFactory | None
     """Resolves symbols once (REST, at composition) and returns a factory of fresh market streams;
-    None for a venue without market data of its own."""
+    None for a venue without market data of its own. Given the trading exchange when it trades on the same
+    venue: its request budget is shared and what it already read is not asked again."""
     check_credentials: CredentialCheck
     """One signed call; raises ``AuthError`` naming ``credential_env`` when keys are missing or rejected."""
     endpoints: Callable[[AppConfig], VenueEndpoints | None]
@@ -97,8 +97,11 @@ VENUES: Mapping[str, VenueEntry] = {
     "binance": VenueEntry(
         name="binance",
         create_exchange=lambda config, secrets, clock, _base: binance.create_exchange(config, secrets, clock),
-        create_stream_factory=lambda config, clock, secrets, budget: binance.create_stream_factory(
-            config, clock, secrets, budget=budget
+        create_stream_factory=lambda config, clock, secrets, exchange: binance.create_stream_factory(
+            config,
+            clock,
+            secrets,
+            exchange=exchange if isinstance(exchange, binance.BinanceExchange) else None,
         ),
         check_credentials=binance.check_credentials,
         endpoints=lambda config: config.venues.binance,
@@ -112,8 +115,8 @@ VENUES: Mapping[str, VenueEntry] = {
     "alpaca": VenueEntry(
         name="alpaca",
         create_exchange=lambda config, secrets, clock, _base: alpaca.create_exchange(config, secrets, clock),
-        create_stream_factory=lambda config, clock, secrets, budget: alpaca.create_stream_factory(
-            config, clock, secrets, budget=budget
+        create_stream_factory=lambda config, clock, secrets, exchange: alpaca.create_stream_factory(
+            config, clock, secrets, budget=exchange.request_budget if exchange is not None else None
         ),
         check_credentials=alpaca.check_credentials,
         endpoints=lambda config: config.venues.alpaca,

@@ -18,7 +18,7 @@ from enum import StrEnum
 from autohedge.core.config import SymbolParams
 from autohedge.core.messages import EntryProtection, Quote, SymbolRules
 from autohedge.core.ports import Capabilities
-from autohedge.core.types import quantize_down, quantize_up
+from autohedge.core.types import decimal_str, quantize_down, quantize_up
 
 __all__ = [
     "SL_BOUND_FACTOR",
@@ -28,7 +28,9 @@ __all__ = [
     "ProtectionPlan",
     "exit_prices",
     "exit_qty",
+    "is_dust",
     "plan_for",
+    "qty_text",
     "stop_triggered",
 ]
 
@@ -92,6 +94,21 @@ def exit_qty(held: Decimal, rules: SymbolRules) -> Decimal:
     if qty < rules.min_qty or qty <= 0:
         return Decimal(0)
     return qty
+
+
+def is_dust(qty: Decimal, rules: SymbolRules, price: Decimal) -> bool:
+    """A holding no exit can sell on the venue: below its lot step or minimum quantity, or worth less
+    than its minimum order value at ``price`` (the lowest price an exit of it would ask)."""
+    sellable = exit_qty(qty, rules)
+    return sellable <= 0 or sellable * price < rules.min_notional
+
+
+def qty_text(qty: Decimal, rules: SymbolRules) -> str:
+    """A quantity as plain digits (never an exponent): at the lot step's precision when it is a multiple
+    of the lot step, else every digit it has (dust left by fees is finer than the lot step)."""
+    if qty == quantize_down(qty, rules.lot_step):
+        return format(qty.quantize(rules.lot_step), "f")
+    return decimal_str(qty)
 
 
 def stop_triggered(quote: Quote, stop_loss: Decimal) -> bool:

@@ -270,8 +270,9 @@ def test_fill_during_a_close_is_protected_on_its_own_and_survives_the_close(
     }  # 1 % over its own fill
     h.advance(1.0)  # the exit check confirms the close
 
+    # The lot becomes the position, with the dust the close left (sold with its next exit).
     wait_for(
-        lambda: h.position(SYMBOL) is not None and h.held(SYMBOL).qty == Decimal("0.2"),
+        lambda: h.position(SYMBOL) is not None and Decimal("0.2") <= h.held(SYMBOL).qty < Decimal("0.200001"),
         what="lot kept",
     )
     position = h.position(SYMBOL)
@@ -295,7 +296,10 @@ def test_fill_after_the_close_is_confirmed_becomes_a_new_protected_position(
     h.settle()
 
     position = h.position(SYMBOL)
-    assert position is not None and position.protected and position.qty == Decimal("0.2")
+    # The dust the close left is carried into the new position, never lost nor sold twice.
+    assert (
+        position is not None and position.protected and Decimal("0.2") <= position.qty < Decimal("0.200001")
+    )
     assert sell_qty(h) / 2 <= held(h)
 
 

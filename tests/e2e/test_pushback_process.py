@@ -17,6 +17,7 @@ import pytest
 from loguru import logger
 
 from autohedge.adapters.paper.engine import PaperEngine
+from autohedge.core.protection import exit_qty, is_dust
 from autohedge.core.types import OrderStatus, Side
 from tests.e2e.market import Market
 from tests.e2e.process import Run, autohedge, run_watching, write_config
@@ -27,7 +28,6 @@ pytestmark = pytest.mark.e2e
 BINANCE_KEYS = {"AUTOHEDGE_BINANCE_API_KEY": API_KEY, "AUTOHEDGE_BINANCE_API_SECRET": API_SECRET}
 ALPACA_KEYS = {"AUTOHEDGE_ALPACA_API_KEY_ID": KEY_ID, "AUTOHEDGE_ALPACA_API_SECRET_KEY": SECRET_KEY}
 BAN_S = 20
-LOT = Decimal("0.000001")
 
 
 def venue_config(tmp_path: Path, venue: str, symbols: list[str], endpoints: dict[str, str]) -> Path:
@@ -79,14 +79,22 @@ class BanDrill:
 
 
 def assert_held_is_covered(engine: PaperEngine, symbols: list[str], output: str) -> None:
-    """On the venue itself: every holding above the lot step has resting sells, never more than held."""
+    """On the venue itself, by the symbol's rules: every holding an exit can sell (lot step, minimum
+    quantity, minimum order value at the stop's price) has resting sells for all of its sellable part,
+    never more than held. A remainder no exit could sell is not an exposure the process can protect; it
+    rides along with the next fill's exit, so it never reaches the venue's minimum uncovered."""
     for position in engine.positions(symbols):
-        rules, bid = engine.symbol_rules(position.symbol), engine.best_quote(position.symbol).bid
-        if position.qty < LOT or position.qty * bid < rules.min_notional:
-            continue  # dust below the lot step or the minimum order value cannot be sold
+        rules = engine.symbol_rules(position.symbol)
         sells = [o for o in engine.open_orders(position.symbol) if o.side is Side.SELL]
-        assert sells, f"{position.symbol}: {position.qty} held without an exit\n{output[-6000:]}"
-        assert max(o.qty - o.filled_qty for o in sells) <= position.qty
+        lowest_exit_price = min(
+            [o.price for o in sells] or [engine.best_quote(position.symbol).bid * Decimal("0.98")]
+        )
+        if is_dust(position.qty, rules, lowest_exit_price):
+            continue
+        detail = f"{position.symbol}: {position.qty} held"
+        assert sells, f"{detail} without an exit\n{output[-6000:]}"
+        covered = max(o.qty - o.filled_qty for o in sells)
+        assert covered == exit_qty(position.qty, rules), f"{detail}, exits cover {covered}\n{output[-6000:]}"
 
 
 def test_binance_ban_of_20_s_ends_with_no_restart_and_everything_protected(tmp_path: Path) -> None:

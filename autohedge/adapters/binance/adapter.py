@@ -79,6 +79,10 @@ class BinanceExchange:
     def _load(self) -> SymbolMap:
         return self._reference.symbol_map()
 
+    def symbol_map(self) -> SymbolMap:
+        """Our symbols <-> the venue's, from this adapter's one exchangeInfo read (caller's thread)."""
+        return self._load()
+
     def symbol_rules(self, symbol: str) -> SymbolRules:
         return self._reference.rules(symbol)
 
@@ -259,17 +263,24 @@ def create_exchange(config: AppConfig, secrets: Secrets, clock: Clock) -> Binanc
 
 
 def create_stream_factory(
-    config: AppConfig, clock: Clock, secrets: Secrets | None = None, *, budget: RequestBudget | None = None
+    config: AppConfig,
+    clock: Clock,
+    secrets: Secrets | None = None,
+    *,
+    exchange: BinanceExchange | None = None,
 ) -> Callable[[], MarketStream]:
     """Resolve the venue symbols once (public REST, now: before any actor starts) and return a factory
     of fresh streams, so a feed's reconnect opens the websocket and resubscribes without spending REST.
-    Public data needs no keys. ``budget``: the trading adapter's when it trades here (weight is per IP)."""
-    rest = _rest(config, None, clock, budget or new_budget(clock))
-    try:
-        info = rest.exchange_info([s.replace("/", "") for s in config.symbols])
-    finally:
-        rest.close()
-    symbols = SymbolMap(info.symbols)
+    Public data needs no keys. ``exchange``: the trading adapter when it trades here; its one exchangeInfo
+    read (rules, symbols, rate limits) serves the stream too, from the same budget (weight is per IP)."""
+    if exchange is not None:
+        symbols = exchange.symbol_map()
+    else:
+        rest = _rest(config, None, clock, new_budget(clock))
+        try:
+            symbols = SymbolMap(rest.exchange_info([s.replace("/", "") for s in config.symbols]).symbols)
+        finally:
+            rest.close()
     ws_url = config.venues.binance.ws_url
     return lambda: BinanceMarketStream(ws_url=ws_url, symbol_map=symbols, clock=clock)
 

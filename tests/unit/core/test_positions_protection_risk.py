@@ -6,7 +6,7 @@ from autohedge.core.config import SymbolParams
 from autohedge.core.errors import InsufficientBalance, OrderRefused
 from autohedge.core.messages import EntryProtection, OrderFilled, SymbolRules
 from autohedge.core.positions import Holding, net_base_qty
-from autohedge.core.protection import exit_prices, exit_qty
+from autohedge.core.protection import exit_prices, exit_qty, is_dust, qty_text
 from autohedge.core.risk import refuse_rule_violations, size_entry
 from autohedge.core.types import OrderPurpose, Side
 from tests.ids import entry_id
@@ -145,3 +145,25 @@ def test_refuse_rule_violations_names_the_venue_the_symbol_and_every_problem() -
     refuse_rule_violations("binance", "BTC/USDT", RULES, Decimal("0.001"), Decimal("60000.01"))
     with pytest.raises(OrderRefused, match=r"^binance BTC/USDT: price 60000\.001 .*; quantity 0\.00001 "):
         refuse_rule_violations("binance", "BTC/USDT", RULES, Decimal("0.00001"), Decimal("60000.001"))
+
+
+@pytest.mark.parametrize(
+    ("qty", "price", "dust"),
+    [
+        ("0.00009", "60000", True),  # below the lot step and the minimum quantity
+        ("0.0000312", "60000", True),  # what a base-asset fee leaves
+        ("0.0001", "40000", True),  # 4 USDT: below the minimum order value
+        ("0.00019", "30000", True),  # 0.0001 sellable, worth 3 USDT
+        ("0.0001", "60000", False),  # 6 USDT: sellable
+        ("0.00019", "60000", False),  # 0.0001 sellable (the rest rides along later), worth 6 USDT
+    ],
+)
+def test_is_dust_uses_every_venue_minimum(qty: str, price: str, dust: bool) -> None:
+    assert is_dust(Decimal(qty), RULES, Decimal(price)) is dust
+
+
+def test_qty_text_is_plain_digits_at_the_lot_precision() -> None:
+    assert qty_text(Decimal("1E-7"), RULES) == "0.0000001"
+    assert qty_text(Decimal("3.0E-7"), RULES) == "0.0000003"
+    assert qty_text(Decimal("0.0117"), RULES) == "0.0117"
+    assert qty_text(Decimal("1E+1"), RULES) == "10.0000"
