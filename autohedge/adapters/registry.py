@@ -133,8 +133,8 @@ VENUES: Mapping[str, VenueEntry] = {
         create_exchange=lambda config, secrets, clock, _base: coinbase.create_exchange(
             config, secrets, clock
         ),
-        create_stream_factory=lambda config, clock, secrets, budget: coinbase.create_stream_factory(
-            config, clock, secrets, budget=budget
+        create_stream_factory=lambda config, clock, secrets, _exchange: coinbase.create_stream_factory(
+            config, clock, secrets
         ),
         check_credentials=coinbase.check_credentials,
         endpoints=lambda config: config.venues.coinbase,
@@ -146,8 +146,8 @@ VENUES: Mapping[str, VenueEntry] = {
     "kraken": VenueEntry(
         name="kraken",
         create_exchange=lambda config, secrets, clock, _base: kraken.create_exchange(config, secrets, clock),
-        create_stream_factory=lambda config, clock, secrets, budget: kraken.create_stream_factory(
-            config, clock, secrets, budget=budget
+        create_stream_factory=lambda config, clock, secrets, _exchange: kraken.create_stream_factory(
+            config, clock, secrets
         ),
         check_credentials=kraken.check_credentials,
         endpoints=lambda config: config.venues.kraken,

@@ -22,12 +22,19 @@ from tests.e2e.protection import p99, protection_delays_s
 from tests.fakes.kraken import API_KEY, API_SECRET, FakeKraken
 
 pytestmark = pytest.mark.e2e
-PRO = {
-    "rest_counter_max": 20,
-    "rest_counter_decay_per_s": 1.0,
-    "trading_counter_threshold": 180,
-    "trading_counter_decay_per_s": 3.75,
-}
+
+
+def pro_tier_fake(pairs: list[str]) -> FakeKraken:
+    """The Pro tier's counters, as the process is configured for."""
+    return FakeKraken(
+        pairs=pairs,
+        rest_counter_max=20,
+        rest_counter_decay_per_s=1.0,
+        trading_counter_threshold=180,
+        trading_counter_decay_per_s=3.75,
+    )
+
+
 """Kraken's Pro tier: the drill trades (and re-arms exits) faster than the Starter tier's counters allow."""
 STREAMS = ("feed:", "user_stream:")
 KEYS = {"AUTOHEDGE_KRAKEN_API_KEY": API_KEY, "AUTOHEDGE_KRAKEN_API_SECRET": API_SECRET}
@@ -61,7 +68,7 @@ def clean_env(keys: dict[str, str]) -> dict[str, str]:
 
 
 def test_kraken_end_to_end_against_the_fake(tmp_path: Path) -> None:
-    with FakeKraken(pairs=["BTC/USD"], **PRO) as fake, Market(fake.push_quote, "BTC/USD", seed=11):
+    with pro_tier_fake(["BTC/USD"]) as fake, Market(fake.push_quote, "BTC/USD", seed=11):
         fake.hold("BTC", Decimal("0.002"))  # a holding this process did not open
         run = run_with_venue_drills(fake, kraken_config(tmp_path, fake), tmp_path, clean_env(KEYS))
         orders = fake.engine.all_orders()

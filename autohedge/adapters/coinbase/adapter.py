@@ -300,14 +300,13 @@ def create_exchange(config: AppConfig, secrets: Secrets, clock: Clock) -> Coinba
 
 
 def create_stream_factory(
-    config: AppConfig, clock: Clock, secrets: Secrets | None = None, *, budget: RequestBudget | None = None
+    config: AppConfig, clock: Clock, secrets: Secrets | None = None
 ) -> Callable[[], MarketStream]:
     """Public ``ticker`` + ``heartbeats``: no keys needed (dry run on Coinbase quotes); with keys every
     subscribe carries a fresh JWT. Product ids are ours with a dash, so nothing is resolved by REST."""
     signer = _signer(secrets)
     symbols = {product_id(s): s for s in config.symbols}
     ws_url = config.venues.coinbase.ws_url
-    del budget  # the market stream makes no REST calls
     return lambda: CoinbaseMarketStream(ws_url=ws_url, clock=clock, symbols=symbols, signer=signer)
 
 

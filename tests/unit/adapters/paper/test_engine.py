@@ -22,6 +22,7 @@ def engine(
     balances: Mapping[str, Decimal] | None = None,
     fee_rate: Decimal = FEE_RATE,
     partial_fill_ratio: float = 0.0,
+    flush_on_demand: bool = False,
 ) -> PaperEngine:
     return PaperEngine(
         clock=ManualClock(),
@@ -29,6 +30,7 @@ def engine(
         fee_rate=fee_rate,
         partial_fill_ratio=partial_fill_ratio,
         state_file=tmp_state,
+        flush_on_demand=flush_on_demand,
     )
 
 
