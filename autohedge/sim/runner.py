@@ -46,6 +46,7 @@ from autohedge.core.clock import NS_PER_S, ManualClock
 from autohedge.core.config import AppConfig, PaperFaults
 from autohedge.core.errors import ConfigError, OutcomeUnknown, RetryableError
 from autohedge.core.eventlog import Event
+from autohedge.core.gates import GateKind
 from autohedge.core.messages import OrderUpdate, Quote
 from autohedge.core.protection import exit_qty
 from autohedge.core.types import OrderType, Side, Venue, quantize_down
@@ -340,7 +341,7 @@ class Simulation:
             return
         if event.kind == "position_closed":
             self._closes += 1
-        elif event.kind in ("kill_switch", "symbol_parked"):
+        elif event.kind in (GateKind.KILL_SWITCH, "symbol_parked"):
             # The supervisor names the crashing child first in a kill-switch event.
             actor = (
                 strategy_name(event.symbol) if event.kind == "symbol_parked" else event.text.split(" ", 1)[0]

@@ -13,6 +13,7 @@ from autohedge.core.messages import OrderFilled, SyncPositions
 from autohedge.core.protection import STOP_LIMIT_SLIPPAGE
 from autohedge.core.types import OrderPurpose, OrderStatus, OrderType, Side, quantize_down
 from tests.actors.harness import Harness, make_config, wait_for
+from tests.ids import entry_id
 
 LOT = Decimal("0.000001")
 
@@ -113,7 +114,7 @@ def test_simulation_found_holding_grown_while_closing_is_closed_whole(
     h.paper_engine.fund("BTC", extra)
     fill = OrderFilled(
         symbol="BTC/USDT",
-        client_order_id="ah-e0-0",
+        client_order_id=entry_id(0),
         venue_order_id="P0",
         side=Side.BUY,
         purpose=OrderPurpose.ENTRY,

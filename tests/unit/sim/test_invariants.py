@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+from autohedge.core.actor_names import EXECUTOR, MONITOR, strategy_name
 from autohedge.core.clock import NS_PER_S
 from autohedge.sim.invariants import BookView, CheckerLimits, InvariantChecker
 
@@ -162,10 +163,12 @@ def test_checker_sell_beyond_holdings_net_of_resting_sells_is_an_oversell() -> N
 
 def test_checker_pushback_crash_and_its_escalation_are_violations_an_injected_crash_is_not() -> None:
     c = checker()
-    c.crashed(0, 1, actor="executor", error="InjectedFault: x", pushback=False, expected=True)
-    c.escalated(S, 2, actor="executor", what="kill switch", window_s=60)
-    c.crashed(2 * S, 3, actor="strategy:BTC/USDT", error="RateLimited: 429", pushback=True, expected=False)
-    c.escalated(3 * S, 4, actor="strategy:BTC/USDT", what="symbol parked", window_s=60)
+    c.crashed(0, 1, actor=EXECUTOR, error="InjectedFault: x", pushback=False, expected=True)
+    c.escalated(S, 2, actor=EXECUTOR, what="kill switch", window_s=60)
+    c.crashed(
+        2 * S, 3, actor=strategy_name("BTC/USDT"), error="RateLimited: 429", pushback=True, expected=False
+    )
+    c.escalated(3 * S, 4, actor=strategy_name("BTC/USDT"), what="symbol parked", window_s=60)
 
     assert kinds(c) == ["pushback_crash", "pushback_escalation"]
     assert c.violations[0].symbol == "BTC/USDT"
@@ -173,7 +176,7 @@ def test_checker_pushback_crash_and_its_escalation_are_violations_an_injected_cr
 
 def test_checker_unexpected_crash_is_an_actor_crash() -> None:
     c = checker()
-    c.crashed(0, 1, actor="monitor", error="KeyError: 'x'", pushback=False, expected=False)
+    c.crashed(0, 1, actor=MONITOR, error="KeyError: 'x'", pushback=False, expected=False)
 
     assert kinds(c) == ["actor_crash"]
 

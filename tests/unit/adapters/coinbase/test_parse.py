@@ -37,6 +37,7 @@ from autohedge.core.errors import (
     VenueUnavailable,
 )
 from autohedge.core.types import OrderStatus, OrderType, Side
+from tests.ids import entry_id
 
 D = Decimal
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "coinbase"
@@ -83,7 +84,7 @@ def test_parse_order_open_with_filled_size_is_partially_filled() -> None:
     assert order.status is OrderStatus.PARTIALLY_FILLED and order.side is Side.BUY
     assert (order.qty, order.price, order.filled_qty) == (D("0.01"), D(50000), D("0.004"))
     assert (order.avg_fill_price, order.fee, order.fee_asset) == (D(49990), D("0.8"), "USD")
-    assert order.client_order_id == "ah-e1-0" and order.ts_event == 1_718_994_600_500_000_000
+    assert order.client_order_id == entry_id(1) and order.ts_event == 1_718_994_600_500_000_000
 
 
 def test_parse_order_stop_limit_carries_the_stop() -> None:

@@ -17,6 +17,7 @@ from autohedge.adapters.coinbase.ws import (
 from autohedge.core.errors import MalformedMessage
 from autohedge.core.messages import OrderSnapshot
 from autohedge.core.types import OrderStatus
+from tests.ids import entry_id
 
 D = Decimal
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "coinbase"
@@ -31,7 +32,7 @@ def user_frame(kind: str, seq: int, **order: Any) -> str:
     """A constructed ``user`` update (field names from the channel docs, values invented)."""
     base = {
         "order_id": "o-1",
-        "client_order_id": "ah-e1-0",
+        "client_order_id": entry_id(1),
         "product_id": "BTC-USD",
         "order_side": "BUY",
         "order_type": "Limit",

@@ -28,6 +28,7 @@ from autohedge.core.errors import (
     VenueUnavailable,
 )
 from autohedge.core.types import OrderStatus, OrderType, Side
+from tests.ids import entry_id
 
 D = Decimal
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "kraken"
@@ -82,7 +83,7 @@ def test_parse_open_order_with_vol_exec_is_partially_filled() -> None:
     order = parse_order("OQCLML-BW3P3-BUCMWZ", open_order(), symbol="BTC/USD")
     assert order.status is OrderStatus.PARTIALLY_FILLED and order.side is Side.BUY
     assert (order.qty, order.filled_qty, order.price) == (D("1.25"), D("0.375"), D("30010.0"))
-    assert order.client_order_id == "ah-e1-0" and order.ts_event == 1_688_666_559_897_400_000
+    assert order.client_order_id == entry_id(1) and order.ts_event == 1_688_666_559_897_400_000
 
 
 def test_parse_stop_loss_limit_has_trigger_in_price_and_limit_in_price2() -> None:

@@ -18,6 +18,7 @@ from autohedge.adapters.kraken.ws import (
 from autohedge.core.errors import MalformedMessage
 from autohedge.core.messages import OrderSnapshot
 from autohedge.core.types import OrderStatus
+from tests.ids import entry_id
 
 D = Decimal
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "kraken"
@@ -35,7 +36,7 @@ PENDING = {
     "order_userref": 0,
     "limit_price": 50000.0,
     "order_status": "pending_new",
-    "cl_ord_id": "ah-e1-0",
+    "cl_ord_id": entry_id(1),
     "timestamp": "2025-02-10T02:55:15.922831Z",
 }
 TRADE = {
@@ -109,7 +110,7 @@ def test_executions_trade_update_is_a_fill_with_its_fee() -> None:
     out = tracker.apply(parse_frame(frame("update", 2, TRADE)), ts_init=1)
     (fill,) = fills(out)
     assert (fill.exec_id, fill.qty, fill.price) == ("B1Y0D9-6JIJG-W1IB7L", D("0.004"), D("50000.0"))
-    assert (fill.fee, fill.fee_asset, fill.client_order_id) == (D("0.000004"), "BTC", "ah-e1-0")
+    assert (fill.fee, fill.fee_asset, fill.client_order_id) == (D("0.000004"), "BTC", entry_id(1))
     snap = out[-1]
     assert isinstance(snap, OrderSnapshot) and snap.status is OrderStatus.PARTIALLY_FILLED
     assert (snap.qty, snap.filled_qty, snap.fee) == (D("0.01"), D("0.004"), D("0.000004"))
@@ -150,7 +151,7 @@ def test_executions_sparse_filled_update_keeps_the_known_fields() -> None:
     done = {"order_id": PENDING["order_id"], "exec_type": "filled", "order_status": "filled", "cum_qty": 0.01}
     (snap,) = tracker.apply(parse_frame(frame("update", 2, done)), ts_init=1)
     assert isinstance(snap, OrderSnapshot) and snap.status is OrderStatus.FILLED
-    assert (snap.symbol, snap.price, snap.client_order_id) == ("BTC/USD", D("50000.0"), "ah-e1-0")
+    assert (snap.symbol, snap.price, snap.client_order_id) == ("BTC/USD", D("50000.0"), entry_id(1))
 
 
 def test_executions_late_status_never_reopens_a_finished_order() -> None:
