@@ -174,16 +174,20 @@ class SupervisedActor(pykka.ThreadingActor):
 
     # -- helpers ------------------------------------------------------------------------------------
 
-    def schedule(self, delay_s: float, message: Message) -> TimerHandle:
-        """Tell ``message`` to this actor after ``delay_s`` (a timer is a message)."""
+    def teller(self, message: Message) -> Callable[[], None]:
+        """A callable any thread may call to tell ``message`` to this incarnation (a timer, a callback).
+        A dead incarnation drops it: its successor has its own timers and callbacks."""
         ref = self.actor_ref
 
-        def fire() -> None:
-            # The incarnation that asked for it may be gone; its successor has its own timers.
+        def tell() -> None:
             with contextlib.suppress(pykka.ActorDeadError):
                 ref.tell(message)
 
-        handle = self.ctx.clock.call_later(delay_s, fire)
+        return tell
+
+    def schedule(self, delay_s: float, message: Message) -> TimerHandle:
+        """Tell ``message`` to this actor after ``delay_s`` (a timer is a message)."""
+        handle = self.ctx.clock.call_later(delay_s, self.teller(message))
         self._timers.append(handle)
         if len(self._timers) > 256:
             self._timers = self._timers[-128:]

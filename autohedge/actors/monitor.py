@@ -37,6 +37,7 @@ from autohedge.actors.base import ActorContext, SupervisedActor
 from autohedge.actors.protocol import (
     CheckExits,
     GetSnapshot,
+    LedgerLive,
     Reconcile,
     RepairOrphan,
     RetryPending,
@@ -227,9 +228,10 @@ class PositionMonitorActor(SupervisedActor):
         for symbol in self._config.symbols:
             self._slots.reset(symbol)
         if self._user_stream and not self._ledger.live:
-            # The stream's re-base is about to read the account: reconcile from it when it reports
-            # connected, or by REST should it not within the wait.
+            # The stream's re-base is about to read the account: reconcile from it once the ledger is
+            # live, or by REST should it not be within the wait.
             self._stream_wait = self.schedule(STREAM_FIRST_WAIT_S, Reconcile())
+            self._ledger.when_live(self.teller(LedgerLive()))
         else:
             self.actor_ref.tell(Reconcile())
         self.schedule(self._config.monitor.poll_interval_s, CheckExits())
@@ -490,6 +492,10 @@ class PositionMonitorActor(SupervisedActor):
         if update.order_type is OrderType.STOP_LIMIT:
             return OrderPurpose.STOP_LOSS
         return OrderPurpose.TAKE_PROFIT
+
+    def on_ledger_live(self, _: LedgerLive) -> None:
+        if self._stream_wait is not None:
+            self.on_reconcile(Reconcile())  # start-up: the positions from the re-based ledger
 
     def on_user_stream_status(self, message: UserStreamStatus) -> None:
         """Connected (ledger re-based): verify exits by REST once now (no venue replays what was

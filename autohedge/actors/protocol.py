@@ -13,6 +13,7 @@ __all__ = [
     "CheckLiveness",
     "ExpireEntry",
     "GetSnapshot",
+    "LedgerLive",
     "PollOrders",
     "ReadOpenEntries",
     "Reconcile",
@@ -73,6 +74,10 @@ class CheckExits(Message):
 
 class Reconcile(Message):
     """Monitor: adopt every exchange position and arm its exits (start-up and ``SyncPositions``)."""
+
+
+class LedgerLive(Message):
+    """Monitor, once at start-up: the user stream has re-based the ledger; reconcile from it."""
 
 
 class RepairOrphan(Message):

@@ -15,7 +15,7 @@ Thread-safe: the user-stream actor writes while the executor and the monitor rea
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -52,6 +52,7 @@ class AccountLedger:
         self._reserved: dict[str, _Reservation] = {}
         self._ready = False
         self._live = False
+        self._on_live: list[Callable[[], None]] = []
         self.rebases = 0
 
     # -- snapshots ------------------------------------------------------------------------------------
@@ -157,6 +158,20 @@ class AccountLedger:
         """The user stream is connected and has re-based the ledger (True), or is down (False)."""
         with self._lock:
             self._live = live
+            waiting, self._on_live = (self._on_live, []) if live and self._ready else ([], self._on_live)
+        for callback in waiting:
+            callback()
+
+    def when_live(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the ledger is live: now (on this thread) if it already is, else on the
+        thread that makes it live. Checked and registered under one lock, so an actor starting while the
+        stream connects never misses it (a status message told before the actor is registered would be a
+        dead letter). ``callback`` must not block: an actor passes a tell to itself."""
+        with self._lock:
+            if not (self._live and self._ready):
+                self._on_live.append(callback)
+                return
+        callback()
 
     # -- reads ----------------------------------------------------------------------------------------
 

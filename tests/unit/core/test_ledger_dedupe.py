@@ -128,3 +128,24 @@ def test_ledger_position_is_never_negative(spot: bool) -> None:
     ledger = ledger_with(spot=spot)
     ledger.apply(update(side=Side.SELL, fee=0))
     assert ledger.position("BTC/USDT") == 0
+
+
+def test_ledger_when_live_registered_before_calls_once_when_made_live() -> None:
+    ledger, calls = AccountLedger(), []
+    ledger.when_live(lambda: calls.append("live"))
+    ledger.set_live(True)  # not re-based yet: not live
+    ledger.rebase({}, (), as_of_ns=1)
+    ledger.set_live(True)
+    ledger.set_live(False)
+    ledger.set_live(True)
+
+    assert calls == ["live"]
+
+
+def test_ledger_when_live_already_live_calls_at_once() -> None:
+    ledger, calls = ledger_with(), []
+    ledger.set_live(True)
+
+    ledger.when_live(lambda: calls.append("live"))
+
+    assert calls == ["live"]
