@@ -184,8 +184,10 @@ class _Driver:
         if stream is None or stream.sink is None:
             return False  # the feed is restarting: like a live gap in the data
         stamped = quote.model_copy(update={"ts_init": self._clock.wall_ns()})
+        resting = bool(self._paper.engine.open_orders(stamped.symbol))
         self._paper.on_quote(stamped)  # resting orders match first, as on a venue
-        self.settle()
+        if resting:
+            self.settle()  # their order events, before anyone sees the quote
         stream.sink.on_quote(stamped)
         self.settle()
         return True
