@@ -17,7 +17,6 @@ from autohedge.core.eventlog import Event
 from autohedge.core.messages import (
     Message,
     OcoRequest,
-    OrderFilled,
     OrderRequest,
     OrderSnapshot,
     OrderUpdate,
@@ -148,7 +147,6 @@ JournalRecord = (
     OrderIntent
     | OrderObserved
     | OrderNoted
-    | OrderFilled
     | OrderUpdate
     | PositionOpened
     | ExitsArmed

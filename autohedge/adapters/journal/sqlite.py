@@ -31,7 +31,7 @@ from autohedge.core.journal import (
     fill_delta,
     fill_key,
 )
-from autohedge.core.messages import OrderEventKind, OrderFilled, OrderSnapshot, OrderUpdate, SymbolRules
+from autohedge.core.messages import OrderEventKind, OrderSnapshot, OrderUpdate, SymbolRules
 from autohedge.core.pnl import Fill
 from autohedge.core.types import OrderPurpose, OrderStatus, Side
 
@@ -229,8 +229,6 @@ class SqliteJournal:
             self._observed(conn, record)
         elif isinstance(record, OrderUpdate):
             self._event(conn, record)
-        elif isinstance(record, OrderFilled):
-            self._filled(conn, record)
         elif isinstance(record, OrderIntent):
             self._intent(conn, record)
         elif isinstance(record, OrderNoted):
@@ -449,42 +447,6 @@ class SqliteJournal:
         self._state_change(
             conn, update.client_order_id, status, state.filled_qty, update.ts_init, update.reason
         )
-
-    def _filled(self, conn: sqlite3.Connection, fill: OrderFilled) -> None:
-        state = self._order(conn, fill.client_order_id)
-        if state is not None and fill.cum_filled_qty <= state.filled_qty:
-            return  # already known from an observation or an earlier delivery
-        self._insert_fill(
-            conn,
-            coid=fill.client_order_id,
-            venue_order_id=fill.venue_order_id,
-            trade_id="",
-            symbol=fill.symbol,
-            side=fill.side.value,
-            qty=fill.fill_qty,
-            price=fill.fill_price,
-            fee=fill.fee,
-            fee_asset=fill.fee_asset,
-            cum_qty=fill.cum_filled_qty,
-            ts_ns=fill.ts_init,
-        )
-        if state is not None:
-            prev_value = (state.avg_fill_price or Decimal(0)) * state.filled_qty
-            state.avg_fill_price = (prev_value + fill.fill_qty * fill.fill_price) / fill.cum_filled_qty
-            state.filled_qty, state.fee = fill.cum_filled_qty, state.fee + fill.fee
-            conn.execute(
-                "UPDATE orders SET venue_order_id = ?, filled_qty = ?, avg_fill_price = ?, fee = ?, "
-                "fee_asset = ?, updated_ns = ? WHERE client_order_id = ?",
-                (
-                    fill.venue_order_id,
-                    _d(state.filled_qty),
-                    _d(state.avg_fill_price),
-                    _d(state.fee),
-                    fill.fee_asset,
-                    fill.ts_init,
-                    fill.client_order_id,
-                ),
-            )
 
     def _insert_fill(
         self,

@@ -16,7 +16,13 @@ from autohedge.core.journal import (
     PositionClosed,
     PositionOpened,
 )
-from autohedge.core.messages import OrderFilled, OrderRequest, OrderSnapshot, SymbolRules
+from autohedge.core.messages import (
+    OrderEventKind,
+    OrderRequest,
+    OrderSnapshot,
+    OrderUpdate,
+    SymbolRules,
+)
 from autohedge.core.types import CloseReason, OrderPurpose, OrderStatus, Side
 
 D = Decimal
@@ -106,19 +112,6 @@ def test_journal_writes_are_idempotent_across_a_reopen(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     records = [
         *_partial_fill_records(),
-        OrderFilled(
-            symbol=S,
-            client_order_id="ah-e1-0",
-            venue_order_id="v1",
-            side=Side.BUY,
-            purpose=OrderPurpose.ENTRY,
-            fill_qty=D("0.6"),
-            fill_price=D(99),
-            cum_filled_qty=D(1),
-            order_qty=D(1),
-            ts_event=5,
-            ts_init=5,
-        ),
         PositionOpened(symbol=S, qty=D("0.999"), entry_price=D("99.4"), ts_init=5),
         Event(6, "exit_armed", S, "OCO", "INFO"),
     ]
@@ -184,3 +177,56 @@ def test_journal_close_order_fills_carry_the_close_reason(tmp_path: Path) -> Non
     (fill,) = reader.fills()
     assert fill.reason == "llm_sell" and fill.side is Side.SELL and fill.fee_asset == "USDT"
     assert [o.status for o in reader.orders()] == ["rejected", "filled"]
+
+
+def _event(kind: str, cum: str, last: str, trade_id: str | None, ts: int) -> OrderUpdate:
+    return OrderUpdate(
+        venue="paper",
+        kind=OrderEventKind(kind),
+        symbol=S,
+        client_order_id="ah-t5-0",
+        venue_order_id="v5",
+        side=Side.SELL,
+        price=D(101),
+        order_qty=D(1),
+        cum_filled_qty=D(cum),
+        last_qty=D(last),
+        last_price=D(101) if trade_id else D(0),
+        fee=D("0.0404") if trade_id else D(0),
+        fee_asset="USDT",
+        trade_id=trade_id,
+        ts_event=ts,
+        ts_init=ts,
+    )
+
+
+def test_journal_stream_events_fill_by_trade_id_and_a_later_snapshot_adds_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = SqliteJournal(path)
+    journal.write(
+        [
+            OrderIntent.of(_request("ah-t5-0", Side.SELL, OrderPurpose.TAKE_PROFIT), ts_init=1),
+            _event("accepted", "0", "0", None, 2),
+            _event("partially_filled", "0.4", "0.4", "T1", 3),
+            _event("partially_filled", "0.4", "0.4", "T1", 4),  # a replayed event
+            _event("filled", "1", "0.6", "T2", 5),
+            OrderObserved(
+                order=_snapshot("1", "101", "0.101", OrderStatus.FILLED, "ah-t5-0", Side.SELL), ts_init=6
+            ),
+        ]
+    )
+    journal.close()
+
+    reader = JournalReader(path)
+    fills = reader.fills()
+    assert [(f.qty, f.price, f.fee, f.reason) for f in fills] == [
+        (D("0.4"), D(101), D("0.0404"), "take_profit"),
+        (D("0.6"), D(101), D("0.0404"), "take_profit"),
+    ]
+    conn = sqlite3.connect(path)
+    assert [r[0] for r in conn.execute("SELECT fill_id FROM fills ORDER BY ts_ns")] == [
+        "trade:T1",
+        "trade:T2",
+    ]
+    (order,) = reader.orders()
+    assert order.status == "filled" and order.filled_qty == D(1)
