@@ -52,6 +52,7 @@ from autohedge.core.metrics import Metrics
 from autohedge.core.notify import (
     Notification,
     NotifyLevel,
+    ban_started,
     notification_for,
     parse_url_list,
     seconds_to_next_utc_day,
@@ -80,6 +81,8 @@ __all__ = [
 ]
 
 ASK_TIMEOUT_S = 10.0
+VENUE_WATCH_S = 2.0
+"""How often the venue's pushback state is read for ban notifications."""
 SUMMARY_COUNTERS = (
     "quotes",
     "signals",
@@ -312,6 +315,22 @@ class Engine:
         self.parts.events.subscribe(on_event)
         return sender
 
+    def _watch_venue(self, *, was_banned: bool) -> None:
+        """Every ``VENUE_WATCH_S``, read the venue's pushback state; a ban becomes a ``venue_banned``
+        event (journal, notification). Runs on the clock's thread: a lock-guarded read, no I/O."""
+        clock, budget = self.parts.clock, self.parts.exchange.request_budget
+
+        def check() -> None:
+            if self._supervisor is None:
+                return  # stopped
+            status = budget.status()
+            text = ban_started(was_banned, status, clock.wall_ns())
+            if text is not None:
+                self.parts.events.record("venue_banned", text, level="ERROR")
+            self._watch_venue(was_banned=status.banned and status.rate_limited)
+
+        clock.call_later(VENUE_WATCH_S, check)
+
     def _schedule_daily_summary(self) -> None:
         """At each UTC midnight, queue the summary of the day that ended (built on the sender's thread)."""
         clock, sender = self.parts.clock, self.notifier
@@ -466,6 +485,8 @@ class Engine:
             parts.directory.register(JOURNAL, self._journal)
         if self.notifier is not None and self.config.notify.daily_summary:
             self._schedule_daily_summary()
+        if self.notifier is not None or self._journal is not None:
+            self._watch_venue(was_banned=False)
         self._supervisor = Supervisor.start(
             specs=self._specs(),
             config=self.config.supervisor,

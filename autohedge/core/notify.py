@@ -13,11 +13,13 @@ from pydantic import SecretStr
 
 from autohedge.core.clock import NS_PER_S
 from autohedge.core.eventlog import Event
+from autohedge.core.ratelimit import VenueStatus
 
 __all__ = [
     "ALWAYS_NOTIFIED",
     "Notification",
     "NotifyLevel",
+    "ban_started",
     "notification_for",
     "parse_url_list",
     "seconds_to_next_utc_day",
@@ -50,6 +52,15 @@ def notification_for(event: Event, *, position_closed: bool) -> Notification | N
     if position_closed and event.kind == "position_closed":
         return Notification(f"autohedge: position closed{where}", event.text, NotifyLevel.INFO)
     return None
+
+
+def ban_started(was_banned: bool, status: VenueStatus, now_wall_ns: int) -> str | None:
+    """The ``venue_banned`` event's text when the venue's state turns banned (None otherwise)."""
+    if was_banned or not (status.banned and status.rate_limited):
+        return None
+    until = status.rate_limited_until_ns
+    wait = f" for {max(0.0, (until - now_wall_ns) / NS_PER_S):.0f}s" if until is not None else ""
+    return f"{status.venue} banned this IP{wait}: nothing is sent until it ends (exits first then)"
 
 
 def parse_url_list(raw: str) -> tuple[SecretStr, ...]:

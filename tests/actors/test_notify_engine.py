@@ -53,3 +53,16 @@ def test_engine_with_a_dead_notify_target_keeps_trading(make_harness: Callable[.
 
     wait_for(lambda: h.is_protected("BTC/USDT"))
     wait_for(lambda: h.metrics.get("notifications_failed") == 1, what="the failed delivery counted")
+
+
+def test_engine_notifies_a_venue_ban_once(make_harness: Callable[..., Harness], receiver: Receiver) -> None:
+    h = make_harness(make_config(notify={"urls": [receiver.url], "daily_summary": False})).start()
+
+    h.engine.parts.exchange.request_budget.rate_limited(120.0, banned=True)
+    h.advance(2.0)
+    h.advance(2.0)
+
+    wait_for(lambda: len(receiver.bodies) == 1, what="the ban notification")
+    assert receiver.bodies[0]["title"] == "autohedge: venue banned"
+    assert "banned this IP" in receiver.bodies[0]["message"]
+    assert h.engine.parts.events.kinds().count("venue_banned") == 1

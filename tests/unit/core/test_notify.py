@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from autohedge.core.clock import NS_PER_S
 from autohedge.core.eventlog import Event
-from autohedge.core.notify import NotifyLevel, notification_for, seconds_to_next_utc_day
+from autohedge.core.notify import NotifyLevel, ban_started, notification_for, seconds_to_next_utc_day
+from autohedge.core.ratelimit import VenueStatus
 
 
 def test_notify_kill_switch_and_unprotected_always_position_closed_only_when_asked() -> None:
@@ -31,3 +32,26 @@ def test_notify_venue_ban_is_always_sent() -> None:
 def test_notify_next_utc_day() -> None:
     assert seconds_to_next_utc_day(86_400 * NS_PER_S * 3 + 3600 * NS_PER_S) == 82_800.0
     assert seconds_to_next_utc_day(86_400 * NS_PER_S) == 86_400.0
+
+
+def _status(*, banned: bool, paused: bool) -> VenueStatus:
+    return VenueStatus(
+        venue="binance",
+        rate_limited_until_ns=130 * NS_PER_S,
+        rate_limited=paused,
+        banned=banned,
+        auth_failed=None,
+        degraded=None,
+        rate_limit_events=1,
+        requests_per_minute_max=0,
+        weight_share_max=0.0,
+    )
+
+
+def test_notify_ban_started_only_on_the_transition_into_a_ban() -> None:
+    text = ban_started(False, _status(banned=True, paused=True), 10 * NS_PER_S)
+
+    assert text is not None and text.startswith("binance banned this IP for 120s")
+    assert ban_started(True, _status(banned=True, paused=True), 11 * NS_PER_S) is None
+    assert ban_started(False, _status(banned=False, paused=True), 10 * NS_PER_S) is None  # a 429 pause
+    assert ban_started(False, _status(banned=True, paused=False), 10 * NS_PER_S) is None  # over already
