@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import random
+import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,6 +20,7 @@ from autohedge.actors.base import ActorContext, ActorHooks
 from autohedge.actors.directory import Directory
 from autohedge.actors.executor import ExecutorActor
 from autohedge.actors.feed import FeedActor, FeedSink
+from autohedge.actors.journal import JOURNAL, FlushJournal, JournalActor, journal_to
 from autohedge.actors.monitor import MonitoredPosition, PositionMonitorActor
 from autohedge.actors.protocol import GetSnapshot
 from autohedge.actors.strategy import HftSignalSource, LlmSignalSource, SignalSource, StrategyActor
@@ -40,13 +42,23 @@ from autohedge.core.clock import NS_PER_S, Clock, RealClock
 from autohedge.core.config import AppConfig, Secrets
 from autohedge.core.conflate import LatestSlots
 from autohedge.core.dedupe import FillDeduper
-from autohedge.core.errors import ConfigError
+from autohedge.core.errors import ConfigError, VenueError
 from autohedge.core.eventlog import EventLog
 from autohedge.core.gates import KILL_SWITCH, STOPPED, Gate
 from autohedge.core.ids import OrderKeySource
+from autohedge.core.journal import JournalWriter
 from autohedge.core.ledger import AccountLedger
 from autohedge.core.messages import CancelEntries, Quote, SetEntryGate
 from autohedge.core.metrics import Metrics
+from autohedge.core.notify import (
+    Notification,
+    NotifyLevel,
+    ban_started,
+    notification_for,
+    parse_url_list,
+    seconds_to_next_utc_day,
+)
+from autohedge.core.pnl import PnlReport, compute_pnl
 from autohedge.core.ports import Exchange, MarketStream, UserStream
 from autohedge.core.ratelimit import SymbolRateLimiter, VenueStatus
 from autohedge.core.strategy.llm import LlmOutcome, LlmThrottle
@@ -67,11 +79,14 @@ __all__ = [
     "build_stream_factory",
     "build_user_stream_factory",
     "check_credentials",
+    "open_journal",
     "venue_reasons",
     "venue_view",
 ]
 
 ASK_TIMEOUT_S = 10.0
+VENUE_WATCH_S = 2.0
+"""How often the venue's pushback state is read for ban notifications."""
 SUMMARY_COUNTERS = (
     "quotes",
     "signals",
@@ -183,6 +198,17 @@ def build_llm_gateway(config: AppConfig, *, clock: Clock, base_dir: Path) -> Llm
     )
 
 
+def open_journal(path: Path) -> JournalWriter:
+    """Open (create, migrate) the SQLite journal on the caller's thread: a bad path fails at start-up
+    as a config error rather than later on the journal's thread."""
+    from autohedge.adapters.journal.sqlite import SqliteJournal
+
+    try:
+        return SqliteJournal(path)
+    except (OSError, RuntimeError, sqlite3.Error) as exc:
+        raise ConfigError("journal.path", f"cannot open {path}: {exc}") from None
+
+
 @dataclass
 class EngineParts:
     """Everything tests may want to reach into, built once per engine."""
@@ -218,7 +244,9 @@ class Engine:
         hooks: ActorHooks | None = None,
         executor_cls: type[ExecutorActor] = ExecutorActor,
         monitor_cls: type[PositionMonitorActor] = PositionMonitorActor,
+        journal_path: Path | None = None,
     ) -> None:
+        """``journal_path``: write the trade journal there (the CLI passes ``journal.path``)."""
         self.config = config
         self._hooks = hooks
         # Test doubles of the executor and the monitor (the simulator's planted defects).
@@ -265,6 +293,88 @@ class Engine:
         self._rng = rng
         self._supervisor: pykka.ActorRef[Any] | None = None
         self.started_ns = clock.monotonic_ns()
+        self.started_wall_ns = clock.wall_ns()
+        self.journal_path = journal_path
+        self._journal_writer = open_journal(journal_path) if journal_path is not None else None
+        self._journal: pykka.ActorRef[Any] | None = None
+        if journal_path is not None:
+            directory = self.parts.directory
+            self.parts.events.subscribe(lambda event: journal_to(directory, event))
+        self.notifier = self._build_notifier()
+
+    def _build_notifier(self) -> Any:
+        """The notification sender when ``notify.urls`` or ``AUTOHEDGE_NOTIFY_URLS`` name targets."""
+        env = self._secrets.autohedge_notify_urls
+        urls = (*self.config.notify.urls, *(parse_url_list(env.get_secret_value()) if env else ()))
+        if not urls:
+            return None
+        from autohedge.adapters.notify.sender import NotificationSender  # apprise only when used
+
+        try:
+            sender = NotificationSender(
+                urls, metrics=self.parts.metrics, timeout_s=self.config.notify.timeout_s
+            )
+        except ValueError as exc:
+            raise ConfigError("notify.urls", str(exc)) from None
+        position_closed = self.config.notify.position_closed
+
+        def on_event(event: Any) -> None:
+            notification = notification_for(event, position_closed=position_closed)
+            if notification is not None:
+                sender.submit(notification)
+
+        self.parts.events.subscribe(on_event)
+        return sender
+
+    def _watch_venue(self, *, was_banned: bool) -> None:
+        """Every ``VENUE_WATCH_S``, read the venue's pushback state; a ban becomes a ``venue_banned``
+        event (journal, notification). Runs on the clock's thread: a lock-guarded read, no I/O."""
+        clock, budget = self.parts.clock, self.parts.exchange.request_budget
+
+        def check() -> None:
+            if self._supervisor is None:
+                return  # stopped
+            status = budget.status()
+            text = ban_started(was_banned, status, clock.wall_ns())
+            if text is not None:
+                self.parts.events.record("venue_banned", text, level="ERROR")
+            self._watch_venue(was_banned=status.banned and status.rate_limited)
+
+        clock.call_later(VENUE_WATCH_S, check)
+
+    def _schedule_daily_summary(self) -> None:
+        """At each UTC midnight, queue the summary of the day that ended (built on the sender's thread)."""
+        clock, sender = self.parts.clock, self.notifier
+
+        def fire() -> None:
+            end_ns = clock.wall_ns()
+            start_ns = end_ns - 86_400 * NS_PER_S
+            sender.submit(lambda: self._daily_summary(start_ns, end_ns))
+            self._schedule_daily_summary()
+
+        clock.call_later(seconds_to_next_utc_day(clock.wall_ns()), fire)
+
+    def _daily_summary(self, start_ns: int, end_ns: int) -> Notification:
+        """Runs on the notification sender's thread."""
+        from autohedge.adapters.journal.sqlite import JournalReader
+        from autohedge.reporting.document import iso
+
+        day = iso(start_ns)[:10]
+        if self.journal_path is None or not self.journal_path.exists():
+            counters = self.parts.metrics.snapshot()
+            body = f"orders filled so far: {counters.get('orders_filled', 0)} (no journal: no P&L)"
+        else:
+            reader = JournalReader(self.journal_path)
+            fills = [f for f in reader.fills(start_ns) if f.ts_ns < end_ns]
+            dust = {symbol: lot for symbol, (_, lot) in reader.symbol_steps().items()}
+            report = compute_pnl(fills, dust=dust, start_ns=start_ns, end_ns=end_ns)
+            o = report.overall
+            realized, fees = o.realized_pnl.quantize(Decimal("0.0001")), o.fees.quantize(Decimal("0.0001"))
+            body = (
+                f"{o.closed_trades} trades, win rate {o.win_rate * 100:.1f}%, realized P&L {realized} "
+                f"after fees {fees}"
+            )
+        return Notification(f"autohedge: daily summary {day} (UTC)", body, NotifyLevel.INFO)
 
     def _llm_source(self, symbol: str, *, gateway: LlmGateway) -> SignalSource:
         directory, exchange = self.parts.directory, self.parts.exchange
@@ -378,6 +488,17 @@ class Engine:
 
     def start(self) -> None:
         parts = self.parts
+        writer = self._journal_writer
+        if writer is not None:
+            # Started before the tree and stopped after it: it sees every record the tree sends.
+            self._journal = JournalActor.start(
+                writer_factory=lambda: writer, clock=parts.clock, metrics=parts.metrics
+            )
+            parts.directory.register(JOURNAL, self._journal)
+        if self.notifier is not None and self.config.notify.daily_summary:
+            self._schedule_daily_summary()
+        if self.notifier is not None or self._journal is not None:
+            self._watch_venue(was_banned=False)
         self._supervisor = Supervisor.start(
             specs=self._specs(),
             config=self.config.supervisor,
@@ -453,8 +574,48 @@ class Engine:
             if stop_clock is not None:
                 stop_clock()
             self.parts.events.record("stopped", "actor tree stopped")
+            self._stop_journal()
+            if self.notifier is not None:
+                self.notifier.close()
+
+    def flush_journal(self) -> None:
+        """Wait until the journal has written everything told to it so far (tests, reports)."""
+        if self._journal is not None:
+            self._journal.ask(FlushJournal(), timeout=ASK_TIMEOUT_S)
+
+    def _stop_journal(self) -> None:
+        if self._journal is None:
+            return
+        self.parts.directory.unregister(JOURNAL, self._journal)
+        try:
+            self._journal.stop(block=True, timeout=ASK_TIMEOUT_S)
+        except pykka.Timeout:
+            logger.error("the journal did not finish writing within {}s", ASK_TIMEOUT_S)
+        self._journal = None
 
     # -- reporting --------------------------------------------------------------------------------------
+
+    def symbol_steps(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """symbol -> (tick size, lot step) of every configured symbol the exchange has rules for."""
+        steps: dict[str, tuple[Decimal, Decimal]] = {}
+        for symbol in self.config.symbols:
+            try:
+                rules = self.parts.exchange.symbol_rules(symbol)
+            except VenueError:
+                continue
+            steps[symbol] = (rules.tick_size, rules.lot_step)
+        return steps
+
+    def run_pnl(self) -> PnlReport | None:
+        """P&L of this run's fills from the journal (None without a journal)."""
+        if self.journal_path is None:
+            return None
+        from autohedge.adapters.journal.sqlite import JournalReader
+
+        self.flush_journal()
+        fills = JournalReader(self.journal_path).fills(since_ns=self.started_wall_ns)
+        dust = {symbol: lot for symbol, (_, lot) in self.symbol_steps().items()}
+        return compute_pnl(fills, dust=dust, start_ns=self.started_wall_ns, end_ns=self.parts.clock.wall_ns())
 
     def health(
         self, view: SupervisorView | None = None, positions: list[MonitoredPosition] | None = None
@@ -563,9 +724,13 @@ class RunSummary(_Frozen):
     its user stream reconnected."""
     llm: dict[str, int] | None
     """The LLM gateway's counters; None (and left out of the JSON) without an LLM strategy."""
+    pnl: dict[str, Any] | None = None
+    """This run's trades, win rate, realized P&L and fees, and the open positions with their
+    unrealized P&L and protection (``reporting.document.run_summary``)."""
 
     def to_json(self) -> str:
-        return self.model_dump_json(indent=2, exclude=None if self.llm is not None else {"llm"}) + "\n"
+        exclude = {name for name in ("llm", "pnl") if getattr(self, name) is None}
+        return self.model_dump_json(indent=2, exclude=exclude or None) + "\n"
 
 
 def venue_reasons(status: VenueStatus, now_wall_ns: int) -> list[str]:

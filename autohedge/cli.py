@@ -1,4 +1,5 @@
-"""``autohedge`` command line: ``run``, ``simulate`` and ``check-config``.
+"""``autohedge`` command line: ``run``, ``simulate``, ``check-config``, ``report``, ``backtest``,
+``record``.
 
 Exit codes: 0 clean run (``simulate``: no violation), 2 bad configuration (one line naming the key
 path) or a clashing installation (one line naming the other distribution), 1 anything else
@@ -10,9 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -20,7 +23,7 @@ from typing import TYPE_CHECKING
 from loguru import logger
 from pydantic import SecretStr
 
-from autohedge.core.clock import RealClock
+from autohedge.core.clock import NS_PER_S, RealClock
 from autohedge.core.config import AppConfig, Secrets, load_config
 from autohedge.core.errors import AuthError, ConfigError, FatalVenueError, VenueError
 from autohedge.install_check import installed_problem
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
     from autohedge.api.server import ApiServer
     from autohedge.app import Engine
 
-__all__ = ["api_token", "main", "start_api"]
+__all__ = ["api_token", "journal_path", "main", "run_token", "start_api", "status_page_address"]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -54,6 +57,20 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--log-level", default="CRITICAL", help="log level during the simulation")
     check = sub.add_parser("check-config", help="validate a config file and exit (0 valid, 2 invalid)")
     check.add_argument("--config", default="config.yaml", type=Path)
+    report = sub.add_parser("report", help="P&L report from the trade journal")
+    report.add_argument("--config", default="config.yaml", type=Path, help="to find journal.path")
+    report.add_argument("--journal", type=Path, default=None, help="journal file (default: journal.path)")
+    report.add_argument("--since", default=None, help="only fills at or after this ISO time (UTC if no zone)")
+    report.add_argument("--json", action="store_true", help="print the report as JSON")
+    report.add_argument("--html", type=Path, default=None, help="write report.html (and report.json) here")
+    backtest = sub.add_parser("backtest", help="replay recorded quotes through the strategies (paper)")
+    backtest.add_argument("--config", default="config.yaml", type=Path)
+    backtest.add_argument("--replay", type=Path, required=True, help="JSONL quotes (autohedge record)")
+    backtest.add_argument("--report-dir", type=Path, default=Path("backtest"), help="default: backtest/")
+    record = sub.add_parser("record", help="record the configured venue's public quotes as JSONL")
+    record.add_argument("--config", default="config.yaml", type=Path)
+    record.add_argument("--out", type=Path, required=True)
+    record.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     return parser
 
 
@@ -71,9 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     if problem is not None:
         print(f"installation error: {problem}", file=sys.stderr)
         return EXIT_CONFIG
+    if args.command == "report" and args.journal is not None:
+        return _report(args.journal, args.since, as_json=args.json, html_dir=args.html)
     config = _load(args.config)
     if config is None:
         return EXIT_CONFIG
+    base_dir = args.config.resolve().parent
     if args.command == "check-config":
         print(
             f"{args.config}: ok ({config.exchange.venue.value}, {len(config.symbols)} symbols, strategy "
@@ -82,7 +102,120 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "simulate":
         return _simulate(config, args)
-    return _run(config, args.config.resolve().parent, args.duration, args.summary_json)
+    if args.command == "report":
+        return _report(journal_path(config, base_dir), args.since, as_json=args.json, html_dir=args.html)
+    if args.command == "backtest":
+        return _backtest(config, base_dir, args.replay, args.report_dir)
+    if args.command == "record":
+        return _record(config, base_dir, args.out, args.duration)
+    return _run(config, base_dir, args.duration, args.summary_json)
+
+
+def journal_path(config: AppConfig, base_dir: Path) -> Path:
+    """``journal.path`` resolved against the config file's folder."""
+    path = config.journal.path
+    return path if path.is_absolute() else base_dir / path
+
+
+def _since_ns(since: str | None) -> int:
+    if since is None:
+        return 0
+    try:
+        moment = datetime.fromisoformat(since)
+    except ValueError:
+        raise ConfigError(
+            "--since", f"{since!r} is not an ISO date or time (e.g. 2026-01-31T12:00)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * NS_PER_S)
+
+
+def _report(journal: Path, since: str | None, *, as_json: bool, html_dir: Path | None) -> int:
+    from autohedge.adapters.journal.sqlite import JournalReader
+    from autohedge.core.pnl import compute_pnl
+    from autohedge.reporting.document import report_document, report_table
+    from autohedge.reporting.html import render_html
+
+    try:
+        since_ns = _since_ns(since)
+        if not journal.is_file():
+            raise ConfigError("--journal", f"no journal at {journal} (run or backtest first)")
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    reader = JournalReader(journal)
+    try:
+        fills, steps = reader.fills(since_ns), reader.symbol_steps()
+        end_ns = reader.last_ts_ns()
+    except (RuntimeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    dust = {symbol: lot for symbol, (_, lot) in steps.items()}
+    report = compute_pnl(fills, dust=dust, start_ns=since_ns or None, end_ns=end_ns)
+    document = report_document(report, steps)
+    if html_dir is not None:
+        html_dir.mkdir(parents=True, exist_ok=True)
+        (html_dir / "report.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        (html_dir / "report.html").write_text(render_html(document), encoding="utf-8")
+    if as_json:
+        print(json.dumps(document, indent=2))
+    else:
+        print(report_table(document))
+        if html_dir is not None:
+            print(f"written: {html_dir / 'report.html'}")
+    return EXIT_OK
+
+
+def _backtest(config: AppConfig, base_dir: Path, replay: Path, report_dir: Path) -> int:
+    from autohedge.backtest import run_backtest
+
+    configure_logging(
+        "WARNING" if config.log_level in ("TRACE", "DEBUG", "INFO", "SUCCESS") else config.log_level
+    )
+    try:
+        result = run_backtest(config, replay, report_dir, base_dir=base_dir)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    overall = result.document["overall"]
+    print(
+        f"backtest: {result.quotes} quotes ({result.skipped_lines} lines skipped); "
+        f"{overall['closed_trades']} trades, win rate {overall['win_rate'] * 100:.1f}%, "
+        f"realized P&L {overall['realized_pnl']} after fees {overall['fees']}"
+    )
+    written = ", ".join(str(report_dir / name) for name in ("report.json", "report.html", "journal.sqlite"))
+    print(f"written: {written}")
+    return EXIT_OK
+
+
+def _record(config: AppConfig, base_dir: Path, out: Path, duration_s: float | None) -> int:
+    from autohedge.record import record_quotes
+
+    configure_logging(config.log_level)
+    stop = _stop_on_signals()
+    try:
+        count = record_quotes(config, out, base_dir=base_dir, stop=stop, duration_s=duration_s)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (ConnectionError, OSError, FatalVenueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"recorded {count} quotes to {out}")
+    return EXIT_OK
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        logger.info("signal {} received: shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    return stop
 
 
 def _simulate(config: AppConfig, args: argparse.Namespace) -> int:
@@ -134,6 +267,23 @@ def api_token(config: AppConfig) -> SecretStr | None:
     return token
 
 
+def run_token(config: AppConfig) -> tuple[SecretStr, bool]:
+    """(token, generated): the configured API token, or a random one for this run when none is set
+    (the status page then works on the first run, as notebook servers do)."""
+    token = api_token(config)
+    if token is not None:
+        return token, False
+    return SecretStr(secrets.token_urlsafe(24)), True
+
+
+def status_page_address(url: str, token: SecretStr, *, generated: bool, token_env: str) -> str:
+    """Where to open the status page. A generated token travels in the address's fragment (browsers
+    never send it to the server); a configured token is never printed."""
+    if generated:
+        return f"{url}/#token={token.get_secret_value()}"
+    return f"{url}/ (token: the value of {token_env})"
+
+
 def start_api(engine: Engine, token: SecretStr | None) -> ApiServer:
     from autohedge.api.app import create_app
     from autohedge.api.server import ApiServer
@@ -146,30 +296,24 @@ def start_api(engine: Engine, token: SecretStr | None) -> ApiServer:
         port=api.port,
     )
     server.start()
-    note = "" if token is not None else f" (no token: set {api.token_env} to use the protected endpoints)"
-    logger.info("control API and status page on {}{}", server.url, note)
+    logger.info("control API and status page on {}", server.url)
     return server
 
 
 def _run(config: AppConfig, base_dir: Path, duration_s: float | None, summary_path: Path | None) -> int:
     from autohedge.app import Engine, check_credentials  # heavy imports only when running
+    from autohedge.reporting.document import run_summary, summary_table
 
     configure_logging(config.log_level)
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        logger.info("signal {} received: shutting down", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = _stop_on_signals()
     try:
-        token = api_token(config)
+        token, generated = run_token(config)
         secrets = Secrets()
         # Keys are checked with one signed call per venue before any actor exists: a missing or
         # rejected key is a configuration problem, never a crash loop.
         check_credentials(config, clock=RealClock(), secrets=secrets)
-        engine = Engine(config, base_dir=base_dir, secrets=secrets)
+        journal = journal_path(config, base_dir) if config.journal.enabled else None
+        engine = Engine(config, base_dir=base_dir, secrets=secrets, journal_path=journal)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -188,6 +332,10 @@ def _run(config: AppConfig, base_dir: Path, duration_s: float | None, summary_pa
     try:
         if config.api.enabled:
             server = start_api(engine, token)
+            address = status_page_address(
+                server.url, token, generated=generated, token_env=config.api.token_env
+            )
+            print(f"status page: {address}", flush=True)
         stop.wait(timeout=duration_s)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
@@ -202,9 +350,18 @@ def _run(config: AppConfig, base_dir: Path, duration_s: float | None, summary_pa
         except Exception as exc:  # noqa: BLE001 - the tree must still be stopped and the run reported
             logger.error("could not read the final state: {}", exc)
             view, positions, code = None, [], EXIT_FAILURE
+        steps = engine.symbol_steps()
         engine.stop()
+        try:
+            pnl = engine.run_pnl()
+        except (RuntimeError, OSError) as exc:
+            logger.error("could not read the journal for the run summary: {}", exc)
+            pnl = None
+        figures = run_summary(pnl, positions, steps)
+        summary = engine.summary(view, positions).model_copy(update={"pnl": figures})
+        print(summary_table(figures), flush=True)
         if summary_path is not None:
-            summary_path.write_text(engine.summary(view, positions).to_json(), encoding="utf-8")
+            summary_path.write_text(summary.to_json(), encoding="utf-8")
         logger.info("autohedge stopped")
     return code
 

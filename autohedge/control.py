@@ -6,6 +6,7 @@ metrics and event log, and the exchange port.
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 from typing import Any
 
@@ -13,12 +14,16 @@ from autohedge.actors.supervisor import StartTrading, StopTrading
 from autohedge.api.models import (
     ActorsReport,
     ActorView,
+    EquityPointView,
     EventView,
     HealthReport,
     MetricsSnapshot,
     OrderView,
+    PnlView,
     PositionView,
     StatusReport,
+    SymbolPnlView,
+    TradeView,
 )
 from autohedge.app import Engine
 from autohedge.core.actor_names import EXECUTOR, MONITOR
@@ -26,15 +31,42 @@ from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S
 from autohedge.core.gates import KILL_SWITCH, STARTUP, STOPPED
 from autohedge.core.messages import CancelEntries, ClosePosition, SyncPositions
+from autohedge.core.pnl import PnlBook, PnlReport
+from autohedge.core.precision import money_text, step_text
 
 __all__ = ["EngineController"]
 
 ASK_TIMEOUT_S = 15.0
+EQUITY_POINTS_MAX = 500
+"""The newest points of the equity curve served to the page."""
+
+
+def _at(value: Decimal | None, step: Decimal | None) -> Decimal | None:
+    text = step_text(value, step)
+    return None if text is None else Decimal(text)
+
+
+def _money(value: Decimal | None, tick: Decimal | None) -> Decimal | None:
+    text = money_text(value, tick)
+    return None if text is None else Decimal(text)
 
 
 class EngineController:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._steps: dict[str, tuple[Decimal, Decimal]] = {}
+        self._steps_read = False
+        self._pnl_lock = threading.Lock()
+        self._pnl_book: PnlBook | None = None
+        self._fills_rowid = 0
+
+    def _steps_of(self, symbol: str) -> tuple[Decimal | None, Decimal | None]:
+        """(tick, lot) of ``symbol``; the exchange's rules are read once and kept."""
+        if symbol not in self._steps and not self._steps_read:
+            self._steps_read = True
+            self._steps.update(self._engine.symbol_steps())
+        tick, lot = self._steps.get(symbol, (None, None))
+        return tick, lot
 
     def _purpose(self, client_order_id: str) -> str:
         """The purpose our id encodes; ``external`` for an order someone else placed."""
@@ -63,24 +95,115 @@ class EngineController:
         )
 
     def positions(self) -> list[PositionView]:
+        """Prices at the symbol's tick, quantities at its lot step, P&L at the tick plus two decimals."""
         out = []
         for p in self._engine.positions():
+            tick, lot = self._steps_of(p.symbol)
             last, entry = p.last_price, p.entry_price
             pnl = (last - entry) * p.qty if last is not None and entry is not None else None
             out.append(
                 PositionView(
                     symbol=p.symbol,
-                    qty=p.qty,
-                    entry_price=entry,
-                    take_profit=p.take_profit,
-                    stop_loss=p.stop_loss,
+                    qty=_at(p.qty, lot) or Decimal(0),
+                    entry_price=_at(entry, tick),
+                    take_profit=_at(p.take_profit, tick),
+                    stop_loss=_at(p.stop_loss, tick),
                     exit_order_ids=list(p.exit_order_ids),
                     protected=p.protected,
-                    last_price=last,
-                    unrealized_pnl=pnl.quantize(Decimal("0.00000001")) if pnl is not None else None,
+                    last_price=_at(last, tick),
+                    unrealized_pnl=_money(pnl, tick),
                 )
             )
         return out
+
+    def _journal_pnl(self) -> PnlReport | None:
+        """The journal's P&L; only fills new since the last call are read and added (the page asks
+        every few seconds: replaying a long journal each time would cost the trading threads)."""
+        path = self._engine.journal_path
+        if path is None or not path.exists():
+            return None
+        from autohedge.adapters.journal.sqlite import JournalReader
+
+        reader = JournalReader(path)
+        with self._pnl_lock:
+            if self._pnl_book is None:
+                steps = {**self._engine.symbol_steps(), **reader.symbol_steps()}
+                self._steps.update(steps)
+                self._pnl_book = PnlBook(dust={symbol: lot for symbol, (_, lot) in steps.items()})
+            fills, self._fills_rowid = reader.fills_after(self._fills_rowid)
+            for fill in fills:
+                self._pnl_book.add(fill)
+            return self._pnl_book.report(end_ns=self._engine.parts.clock.wall_ns())
+
+    def trades(self, limit: int) -> list[TradeView]:
+        report = self._journal_pnl()
+        if report is None:
+            return []
+        out = []
+        for t in reversed(report.trades[-limit:]):
+            tick, lot = self._steps_of(t.symbol)
+            out.append(
+                TradeView(
+                    symbol=t.symbol,
+                    opened_ns=t.opened_ns,
+                    closed_ns=t.closed_ns,
+                    hold_s=round(t.hold_s, 3),
+                    qty=_at(t.qty, lot) or Decimal(0),
+                    entry_price=_at(t.entry_price, tick) or Decimal(0),
+                    exit_price=_at(t.exit_price, tick) or Decimal(0),
+                    realized_pnl=_money(t.realized_pnl, tick) or Decimal(0),
+                    fees=_money(t.fees, tick) or Decimal(0),
+                    reason=t.reason,
+                )
+            )
+        return out
+
+    def pnl(self) -> PnlView:
+        report = self._journal_pnl()
+        positions = self.positions()
+        priced = [p.unrealized_pnl for p in positions if p.unrealized_pnl is not None]
+        unrealized = sum(priced, Decimal(0)) if priced else None
+        if report is None:
+            return PnlView(
+                journal=False,
+                closed_trades=0,
+                win_rate=0.0,
+                realized_pnl=Decimal(0),
+                fees=Decimal(0),
+                unrealized_pnl=unrealized,
+                symbols=[],
+                equity=[],
+            )
+        ticks = [t for t in (self._steps_of(s.symbol)[0] for s in report.symbols) if t is not None]
+        overall_tick = min(ticks) if ticks else None
+        overall = report.overall
+        return PnlView(
+            journal=True,
+            closed_trades=overall.closed_trades,
+            win_rate=round(overall.win_rate, 4),
+            realized_pnl=_money(overall.realized_pnl, overall_tick) or Decimal(0),
+            fees=_money(overall.fees, overall_tick) or Decimal(0),
+            unrealized_pnl=unrealized,
+            symbols=[
+                SymbolPnlView(
+                    symbol=s.symbol,
+                    closed_trades=s.closed_trades,
+                    win_rate=round(s.win_rate, 4),
+                    realized_pnl=_money(s.realized_pnl, self._steps_of(s.symbol)[0]) or Decimal(0),
+                    fees=_money(s.fees, self._steps_of(s.symbol)[0]) or Decimal(0),
+                    avg_hold_s=round(s.avg_hold_s, 3),
+                    max_drawdown=_money(s.max_drawdown, self._steps_of(s.symbol)[0]) or Decimal(0),
+                    exposure_pct=s.exposure_pct,
+                )
+                for s in report.symbols
+            ],
+            equity=[
+                EquityPointView(
+                    ts_ns=p.ts_ns, realized_pnl=_money(p.realized_pnl, overall_tick) or Decimal(0)
+                )
+                for p in report.equity[-EQUITY_POINTS_MAX:]
+            ],
+        )
 
     def orders(self) -> list[OrderView]:
         return [

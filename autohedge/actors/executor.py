@@ -23,6 +23,7 @@ from types import MappingProxyType
 from loguru import logger
 
 from autohedge.actors.base import ActorContext, SupervisedActor
+from autohedge.actors.journal import journal
 from autohedge.actors.protocol import (
     ExpireEntry,
     GetSnapshot,
@@ -48,6 +49,7 @@ from autohedge.core.errors import (
 )
 from autohedge.core.gates import Gate
 from autohedge.core.ids import OrderKeySource
+from autohedge.core.journal import OrderIntent, OrderNoted, OrderObserved
 from autohedge.core.ledger import AccountLedger
 from autohedge.core.messages import (
     CancelEntries,
@@ -68,7 +70,7 @@ from autohedge.core.ports import Exchange
 from autohedge.core.pushback import entry_is_stale, entry_side_retry_delay_s, is_pushback
 from autohedge.core.ratelimit import SymbolRateLimiter
 from autohedge.core.risk import size_entry
-from autohedge.core.types import OrderPurpose, OrderStatus, Side, quote_of
+from autohedge.core.types import CloseReason, OrderPurpose, OrderStatus, Side, quote_of
 
 __all__ = ["FEE_BUFFER", "RESOLVE_DELAYS_S", "ExecutorActor", "ExecutorView", "TrackedEntry"]
 
@@ -288,7 +290,10 @@ class ExecutorActor(SupervisedActor):
         if signal.side is Side.SELL:
             # Spot is long-only: a sell signal can only close what is held; the monitor owns that.
             self.ctx.directory.tell(
-                MONITOR, ClosePosition(symbol=symbol, reason=f"{signal.strategy} sell signal")
+                MONITOR,
+                ClosePosition(
+                    symbol=symbol, reason=f"{signal.strategy} sell signal", kind=CloseReason.LLM_SELL
+                ),
             )
             return
         gate = self._closed_gate(symbol)
@@ -372,10 +377,12 @@ class ExecutorActor(SupervisedActor):
         self._ledger.reserve(
             request.client_order_id, quote_of(symbol), request.qty * request.price, price=request.price
         )
+        journal(self.ctx, OrderIntent.of(request, ts_init=self.ctx.clock.wall_ns(), reason=signal.strategy))
         try:
             snapshot = self._exchange.submit_order(request)
         except OutcomeUnknown as exc:
             self._unresolved[request.client_order_id] = entry
+            self._note(entry, "outcome_unknown", str(exc))
             self.ctx.events.record(
                 "order_outcome_unknown",
                 f"{request.client_order_id}: {exc}; asking the venue before anything else",
@@ -388,11 +395,13 @@ class ExecutorActor(SupervisedActor):
             # Never sent (refused before or at the door): the signal waits, a retry gets a fresh id.
             self._ledger.release(request.client_order_id)
             self.ctx.metrics.inc("rate_limited")
+            self._note(entry, "skipped", str(exc))
             self._venue_refused(signal, exc)
             return
         except (DefinitiveError, OrderRefused) as exc:
             self._ledger.release(request.client_order_id)
             self.ctx.metrics.inc("orders_rejected")
+            self._note(entry, "rejected", str(exc))
             self.ctx.events.record(
                 "order_rejected", f"{request.client_order_id}: {exc}", symbol=symbol, level="WARNING"
             )
@@ -428,6 +437,7 @@ class ExecutorActor(SupervisedActor):
             del self._unresolved[entry.client_order_id]
             self._ledger.release(entry.client_order_id)
             self.ctx.metrics.inc("outcome_unknown_resolved")
+            self._note(entry, "not_placed", "unknown to the venue after an unknown outcome")
             self.ctx.events.record(
                 "order_not_placed",
                 f"{entry.client_order_id} never reached the venue; not resent",
@@ -547,6 +557,7 @@ class ExecutorActor(SupervisedActor):
             )
         except UnknownOrder:
             self._entries.pop(entry.client_order_id, None)
+            self._note(entry, "gone", "unknown to the venue")
             self.ctx.events.record(
                 "order_gone",
                 f"{entry.client_order_id} unknown to the venue; no longer tracked",
@@ -567,6 +578,7 @@ class ExecutorActor(SupervisedActor):
 
     def _update(self, entry: TrackedEntry, snapshot: OrderSnapshot) -> None:
         """A REST snapshot (cumulative): report the fill delta since what was last seen."""
+        journal(self.ctx, OrderObserved(order=snapshot, ts_init=self.ctx.clock.wall_ns()))
         self._progress(
             entry,
             filled_qty=max(snapshot.filled_qty, entry.filled_qty),
@@ -650,6 +662,16 @@ class ExecutorActor(SupervisedActor):
                 self.ctx.metrics.inc("orders_rejected")
         else:
             self._entries[entry.client_order_id] = entry
+
+    def _note(self, entry: TrackedEntry, status: str, detail: str) -> None:
+        note = OrderNoted(
+            client_order_id=entry.client_order_id,
+            symbol=entry.symbol,
+            status=status,
+            detail=detail,
+            ts_init=self.ctx.clock.wall_ns(),
+        )
+        journal(self.ctx, note)
 
     # -- cancels ----------------------------------------------------------------------------------------
 

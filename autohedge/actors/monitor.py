@@ -34,6 +34,7 @@ from decimal import Decimal
 from loguru import logger
 
 from autohedge.actors.base import ActorContext, SupervisedActor
+from autohedge.actors.journal import journal
 from autohedge.actors.protocol import (
     CheckExits,
     GetSnapshot,
@@ -55,6 +56,14 @@ from autohedge.core.errors import (
     VenueError,
 )
 from autohedge.core.ids import OrderKeySource
+from autohedge.core.journal import (
+    ExitsArmed,
+    OrderIntent,
+    OrderObserved,
+    PositionClosed,
+    PositionOpened,
+    intents_of_oco,
+)
 from autohedge.core.ledger import AccountLedger
 from autohedge.core.messages import (
     ClosePosition,
@@ -95,6 +104,7 @@ from autohedge.core.pushback import (
     retry_delay_s,
 )
 from autohedge.core.types import (
+    CloseReason,
     OrderPurpose,
     OrderStatus,
     OrderType,
@@ -170,6 +180,8 @@ class TrackedPosition:
     """A cancel or a placement of the exits was refused or unanswered: whether they are live is unknown
     until re-read (never assumed)."""
     close_reason: str = ""
+    close_kind: CloseReason = CloseReason.MANUAL
+    """Why a close was asked for (the journal's close reason)."""
     lot: bool = False
     """A fill that arrived while this symbol's close was in flight, protected on its own."""
 
@@ -298,6 +310,7 @@ class PositionMonitorActor(SupervisedActor):
                 symbol=symbol, holding=Holding(snapshot.qty, snapshot.avg_entry_price), adopted=True
             )
             self._positions[symbol] = pos
+            self._journal_opened(pos)
         else:
             pos.holding = Holding(snapshot.qty, pos.holding.entry_price or snapshot.avg_entry_price)
         ours = [o for o in open_orders if o.side is Side.SELL and self._is_our_exit(o.client_order_id)]
@@ -313,6 +326,7 @@ class PositionMonitorActor(SupervisedActor):
             if pos.stop_loss is None:
                 prices = self._prices_for(pos, rules)
                 pos.stop_loss = prices.stop_loss if prices is not None else None
+            self._journal_armed(pos)
             self.ctx.events.record(
                 "exit_adopted",
                 f"existing exits {', '.join(pos.exit_ids)} kept for {snapshot.qty}",
@@ -419,6 +433,8 @@ class PositionMonitorActor(SupervisedActor):
                 self._positions[fill.symbol] = pos
         before = pos.qty
         pos.holding = pos.holding.after_fill(fill)
+        if before <= 0:
+            self._journal_opened(pos)
         credit = min(pos.qty - before, pos.adopted_growth)
         if credit > 0:  # this fill was already taken in from the venue's record
             pos.adopted_growth -= credit
@@ -534,12 +550,14 @@ class PositionMonitorActor(SupervisedActor):
         ):
             return  # the venue's stop-limit can still fill; below its limit (a gap) it rests unsold
         if stop_triggered(quote, pos.stop_loss):
+            pos.close_kind = CloseReason.STOP_LOSS
             self._close(pos, quote, f"stop loss {pos.stop_loss} reached (bid {quote.bid})")
 
     def on_close_position(self, message: ClosePosition) -> None:
         pos = self._positions.get(message.symbol)
         if pos is None or pos.close_id is not None:
             return
+        pos.close_kind = message.kind
         self._close_now(pos, message.reason or "close requested")
 
     def _close_now(self, pos: TrackedPosition, why: str) -> None:
@@ -616,6 +634,7 @@ class PositionMonitorActor(SupervisedActor):
         if pos.close_id is not None:
             try:
                 order = self._exchange.get_order(symbol, client_order_id=pos.close_id)
+                journal(self.ctx, OrderObserved(order=order, ts_init=self.ctx.clock.wall_ns()))
             except UnknownOrder:  # a close whose sending was never confirmed did not arrive: sell again
                 pos.close_id = None
                 pos.close_reason = pos.close_reason or "close not found on the venue"
@@ -645,6 +664,7 @@ class PositionMonitorActor(SupervisedActor):
                 order = self._exchange.get_order(symbol, client_order_id=coid)
             except UnknownOrder:
                 continue
+            journal(self.ctx, OrderObserved(order=order, ts_init=self.ctx.clock.wall_ns()))
             if order.filled_qty > 0:
                 exit_fill += order.filled_qty
                 exit_price = order.avg_fill_price or order.price
@@ -690,6 +710,7 @@ class PositionMonitorActor(SupervisedActor):
         rules = self._rules.get(symbol)
         if rules is None:
             rules = self._rules[symbol] = self._exchange.symbol_rules(symbol)
+            journal(self.ctx, rules)  # the journal keeps each symbol's precision for display
         return rules
 
     def _held(self, symbol: str, wanted: Decimal, *, in_flight: Decimal = Decimal(0)) -> Decimal:
@@ -773,9 +794,11 @@ class PositionMonitorActor(SupervisedActor):
 
     def _cancel_quietly(self, symbol: str, client_order_id: str) -> OrderSnapshot | None:
         try:
-            return self._exchange.cancel_order(symbol, client_order_id=client_order_id)
+            snapshot = self._exchange.cancel_order(symbol, client_order_id=client_order_id)
         except (UnknownOrder, DefinitiveError):
             return None  # already gone (filled, cancelled with its OCO sibling, or never placed)
+        journal(self.ctx, OrderObserved(order=snapshot, ts_init=self.ctx.clock.wall_ns()))
+        return snapshot
 
     def _arm(self, pos: TrackedPosition) -> None:
         """Place the exit for what the exchange says is held, never more. Raises VenueError."""
@@ -826,6 +849,8 @@ class PositionMonitorActor(SupervisedActor):
                 take_profit_client_order_id=tp_id,
                 stop_loss_client_order_id=sl_id,
             )
+            for intent in intents_of_oco(request, ts_init=self.ctx.clock.wall_ns()):
+                journal(self.ctx, intent)
             self._submit_exit(pos, (tp_id, sl_id), lambda: self._exchange.submit_oco(request))
             pos.exit_ids = (tp_id, sl_id)
         else:
@@ -837,6 +862,7 @@ class PositionMonitorActor(SupervisedActor):
                 price=prices.take_profit,
                 purpose=OrderPurpose.TAKE_PROFIT,
             )
+            journal(self.ctx, OrderIntent.of(order, ts_init=self.ctx.clock.wall_ns()))
             self._submit_exit(pos, (tp_id,), lambda: self._exchange.submit_order(order))
             pos.exit_ids = (tp_id,)
         was_orphan = pos.repair_attempts > 0 or pos.unprotected
@@ -849,6 +875,7 @@ class PositionMonitorActor(SupervisedActor):
             self.ctx.events.record(
                 "orphan_repaired", f"exit re-created for {qty}", symbol=symbol, level="SUCCESS"
             )
+        self._journal_armed(pos)
         kind = "OCO" if oco else "TP limit + guarded SL"
         self.ctx.events.record(
             "exit_armed",
@@ -916,6 +943,8 @@ class PositionMonitorActor(SupervisedActor):
                 price=price,
                 purpose=OrderPurpose.CLOSE,
             )
+            intent = OrderIntent.of(request, ts_init=self.ctx.clock.wall_ns(), reason=pos.close_kind.value)
+            journal(self.ctx, intent)
             self._submit_exit(pos, (close_id,), lambda: self._exchange.submit_order(request))
         except OrderRefused as exc:
             self._orphaned(pos, f"close refused before sending: {exc}")
@@ -956,6 +985,18 @@ class PositionMonitorActor(SupervisedActor):
             f"{qty_text(sold, rules)} closed by {purpose.value} at {decimal_str(price)}{left}",
             symbol=symbol,
         )
+        reason = {
+            OrderPurpose.TAKE_PROFIT: CloseReason.TAKE_PROFIT,
+            OrderPurpose.STOP_LOSS: CloseReason.STOP_LOSS,
+        }
+        closed = PositionClosed(
+            symbol=symbol,
+            qty=pos.qty,
+            price=price,
+            reason=reason.get(purpose, pos.close_kind),
+            ts_init=self.ctx.clock.wall_ns(),
+        )
+        journal(self.ctx, closed)
         lot = self._lots.get(symbol) if not pos.lot else None
         if lot is not None:  # the lot survives the close as the position
             del self._lots[symbol]
@@ -981,8 +1022,39 @@ class PositionMonitorActor(SupervisedActor):
             self._dust[pos.symbol] = dust
 
     def _remove(self, symbol: str, why: str) -> None:
-        if self._positions.pop(symbol, None) is not None:
+        pos = self._positions.pop(symbol, None)
+        if pos is not None:
             self.ctx.events.record("position_removed", why, symbol=symbol, level="WARNING")
+            gone = PositionClosed(
+                symbol=symbol,
+                qty=pos.qty,
+                reason=CloseReason.GONE,
+                detail=why,
+                ts_init=self.ctx.clock.wall_ns(),
+            )
+            journal(self.ctx, gone)
+
+    def _journal_opened(self, pos: TrackedPosition) -> None:
+        opened = PositionOpened(
+            symbol=pos.symbol,
+            qty=pos.qty,
+            entry_price=pos.holding.entry_price,
+            adopted=pos.adopted,
+            ts_init=self.ctx.clock.wall_ns(),
+        )
+        journal(self.ctx, opened)
+
+    def _journal_armed(self, pos: TrackedPosition) -> None:
+        armed = ExitsArmed(
+            symbol=pos.symbol,
+            qty=pos.exit_qty,
+            take_profit=pos.take_profit,
+            stop_loss=pos.stop_loss,
+            client_order_ids=pos.exit_ids,
+            oco=pos.oco,
+            ts_init=self.ctx.clock.wall_ns(),
+        )
+        journal(self.ctx, armed)
 
     def _drop(self, pos: TrackedPosition, why: str) -> None:
         """Forget ``pos`` wherever it is kept (a position or a lot)."""

@@ -19,8 +19,10 @@ from autohedge.api.models import (
     EventView,
     HealthReport,
     OrderView,
+    PnlView,
     PositionView,
     StatusReport,
+    TradeView,
 )
 
 __all__ = ["create_app"]
@@ -58,6 +60,14 @@ def create_app(control: EngineControl, *, token: SecretStr | None, token_env: st
     @app.get("/events", response_model=list[EventView], dependencies=[auth], tags=["status"])
     def events(limit: int = Query(100, ge=1, le=500)) -> list[EventView]:
         return control.recent_events(limit)
+
+    @app.get("/trades", response_model=list[TradeView], dependencies=[auth], tags=["status"])
+    def trades(limit: int = Query(50, ge=1, le=500)) -> list[TradeView]:
+        return control.trades(limit)
+
+    @app.get("/pnl", response_model=PnlView, dependencies=[auth], tags=["status"])
+    def pnl() -> PnlView:
+        return control.pnl()
 
     @app.post("/trading/stop", response_model=ActionResult, dependencies=[auth], tags=["control"])
     def stop_trading(flatten: bool = False) -> ActionResult:

@@ -10,8 +10,10 @@ from autohedge.api.models import (
     HealthReport,
     MetricsSnapshot,
     OrderView,
+    PnlView,
     PositionView,
     StatusReport,
+    TradeView,
 )
 
 __all__ = ["EngineControl"]
@@ -31,6 +33,14 @@ class EngineControl(Protocol):
     def actors(self) -> ActorsReport: ...
 
     def recent_events(self, limit: int) -> list[EventView]: ...
+
+    def trades(self, limit: int) -> list[TradeView]:
+        """The newest closed trades from the journal, newest first."""
+        ...
+
+    def pnl(self) -> PnlView:
+        """Realized P&L (journal), unrealized P&L (open positions) and the equity curve."""
+        ...
 
     def stop_trading(self, *, flatten: bool) -> int:
         """Stop entries and every feed and strategy; exits keep protecting. Returns positions closed."""

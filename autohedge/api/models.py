@@ -14,13 +14,17 @@ __all__ = [
     "ActionResult",
     "ActorView",
     "ActorsReport",
+    "EquityPointView",
     "EventView",
     "HealthReport",
     "HealthStatus",
     "MetricsSnapshot",
     "OrderView",
+    "PnlView",
     "PositionView",
     "StatusReport",
+    "SymbolPnlView",
+    "TradeView",
 ]
 
 
@@ -113,3 +117,49 @@ class MetricsSnapshot(_Model):
     restarts_by_actor: dict[str, int]
     request_budget_used: dict[str, float]
     """Venue -> share of the request budget in use (0..1)."""
+
+
+class TradeView(_Model):
+    """A closed round trip from the journal; prices at the tick, quantities at the lot step."""
+
+    symbol: str
+    opened_ns: int
+    closed_ns: int
+    hold_s: float
+    qty: Decimal
+    entry_price: Decimal
+    exit_price: Decimal
+    realized_pnl: Decimal
+    """Quote currency, after fees."""
+    fees: Decimal
+    reason: str
+
+
+class SymbolPnlView(_Model):
+    symbol: str
+    closed_trades: int
+    win_rate: float
+    realized_pnl: Decimal
+    fees: Decimal
+    avg_hold_s: float
+    max_drawdown: Decimal
+    exposure_pct: float
+
+
+class EquityPointView(_Model):
+    ts_ns: int
+    realized_pnl: Decimal
+    """Cumulative realized P&L after fees up to this instant."""
+
+
+class PnlView(_Model):
+    journal: bool
+    """False when this process keeps no journal (then everything is zero)."""
+    closed_trades: int
+    win_rate: float
+    realized_pnl: Decimal
+    fees: Decimal
+    unrealized_pnl: Decimal | None
+    """Of the open positions at their last bid (None when no position has a price)."""
+    symbols: list[SymbolPnlView]
+    equity: list[EquityPointView]

@@ -154,6 +154,26 @@ class ManualClock:
             target_ns = max(target_ns, self._mono)
         return self._advance_to(target_ns)
 
+    def pending_delays_s(self) -> list[float]:
+        """Seconds until each live timer is due, soonest first (for assertions)."""
+        with self._lock:
+            return sorted((e.due_ns - self._mono) / NS_PER_S for e in self._heap if not e.cancelled)
+
+    def fire_next(self, within_s: float) -> bool:
+        """Fire only the earliest live timer, if it is due within ``within_s``, moving time to its due
+        time. False (time unchanged) when none is. Lets a driver handle each timer's consequences
+        before the next fires (deterministic replays)."""
+        with self._lock:
+            limit = self._mono + round(within_s * NS_PER_S)
+            while self._heap and self._heap[0].cancelled:
+                heapq.heappop(self._heap)
+            if not self._heap or self._heap[0].due_ns > limit:
+                return False
+            entry = heapq.heappop(self._heap)
+            self._mono = max(self._mono, entry.due_ns)
+        _run_callback(entry)
+        return True
+
     def advance(self, seconds: float) -> int:
         """Move time forward, firing due callbacks in deadline order. Returns how many fired.
 

@@ -26,9 +26,11 @@ __all__ = [
     "ExecutorConfig",
     "FeedConfig",
     "HftConfig",
+    "JournalConfig",
     "KrakenEndpoints",
     "LlmConfig",
     "MonitorConfig",
+    "NotifyConfig",
     "PaperConfig",
     "PaperFaults",
     "Secrets",
@@ -271,6 +273,23 @@ class LlmConfig(_Model):
     replay_file: Path | None = None
 
 
+class JournalConfig(_Model):
+    enabled: bool = True
+    path: Path = Path("state/journal.sqlite")
+    """SQLite file (WAL); relative paths are relative to the config file's folder."""
+
+
+class NotifyConfig(_Model):
+    urls: tuple[SecretStr, ...] = ()
+    """Notification targets (apprise URLs). Also taken from ``AUTOHEDGE_NOTIFY_URLS`` (space or comma
+    separated). They often hold tokens: kept secret, never logged."""
+    position_closed: bool = False
+    """Also notify every closed position (kill switch, unprotected positions, bans always notify)."""
+    daily_summary: bool = True
+    """A summary of the UTC day (trades, P&L) when the day ends."""
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+
+
 class ApiConfig(_Model):
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -297,6 +316,8 @@ class AppConfig(_Model):
     llm: LlmConfig = LlmConfig()
     api: ApiConfig = ApiConfig()
     simulate: SimulateConfig = SimulateConfig()
+    journal: JournalConfig = JournalConfig()
+    notify: NotifyConfig = NotifyConfig()
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")
@@ -330,6 +351,8 @@ class Secrets(BaseSettings):
     autohedge_kraken_api_key: SecretStr | None = None
     autohedge_kraken_api_secret: SecretStr | None = None
     """The private key, base64 as Kraken shows it."""
+    autohedge_notify_urls: SecretStr | None = None
+    """Notification URLs (apprise), separated by spaces or commas; added to ``notify.urls``."""
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:

@@ -30,22 +30,27 @@ class EventLog:
         self._clock = clock
         self._events: deque[Event] = deque(maxlen=capacity)
         self._lock = threading.Lock()
-        self._listeners: list[Callable[[Event], None]] = []
+        self._subscribers: tuple[Callable[[Event], None], ...] = ()
 
-    def subscribe(self, listener: Callable[[Event], None]) -> None:
-        """Call ``listener`` with every event recorded from now on (on the recording thread)."""
+    def subscribe(self, callback: Callable[[Event], None]) -> None:
+        """Call ``callback`` with every event from now on, on the recording thread: it must only hand
+        the event over (a ``tell``, a queue put), never block. A failing subscriber is logged, never
+        raised into the recording actor."""
         with self._lock:
-            self._listeners.append(listener)
+            self._subscribers = (*self._subscribers, callback)
 
     def record(self, kind: str, text: str, *, symbol: str = "", level: str = "INFO") -> None:
         event = Event(self._clock.wall_ns(), kind, symbol, text, level)
         with self._lock:
             self._events.append(event)
-            listeners = tuple(self._listeners)
-        for listener in listeners:
-            listener(event)
+            subscribers = self._subscribers
         prefix = f"[{symbol}] " if symbol else ""
         logger.opt(depth=1).log(level, "{}{}: {}", prefix, kind, text)
+        for callback in subscribers:
+            try:
+                callback(event)
+            except Exception:  # noqa: BLE001 - a subscriber must never break the recording actor
+                logger.exception("event subscriber failed on {}", kind)
 
     def recent(self, limit: int = 100) -> list[Event]:
         with self._lock:

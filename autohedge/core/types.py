@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 __all__ = [
+    "CloseReason",
     "OrderPurpose",
     "OrderStatus",
     "OrderType",
@@ -85,6 +86,17 @@ class OrderPurpose(StrEnum):
     @property
     def is_exit(self) -> bool:
         return self is not OrderPurpose.ENTRY
+
+
+class CloseReason(StrEnum):
+    """Why a position ended."""
+
+    TAKE_PROFIT = "take_profit"
+    STOP_LOSS = "stop_loss"
+    LLM_SELL = "llm_sell"
+    MANUAL = "manual"
+    GONE = "gone"
+    """The venue no longer holds it (sold elsewhere, or only dust is left)."""
 
 
 class OrderStatus(StrEnum):

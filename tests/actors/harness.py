@@ -11,6 +11,7 @@ import random
 import threading
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pykka
@@ -117,6 +118,7 @@ class Harness:
         engine: PaperEngine | None = None,
         source_factory: Callable[[str], SignalSource] | None = None,
         oco: bool = True,
+        journal_path: Path | None = None,
     ) -> None:
         self.config = config or make_config()
         self.clock = ManualClock()
@@ -139,6 +141,7 @@ class Harness:
             user_stream_factory=self._new_user_stream,
             source_factory=source_factory,
             rng=random.Random(0),
+            journal_path=journal_path,
         )
 
     def _new_stream(self) -> PushStream:

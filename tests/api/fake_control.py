@@ -7,12 +7,16 @@ from decimal import Decimal
 from autohedge.api.models import (
     ActorsReport,
     ActorView,
+    EquityPointView,
     EventView,
     HealthReport,
     MetricsSnapshot,
     OrderView,
+    PnlView,
     PositionView,
     StatusReport,
+    SymbolPnlView,
+    TradeView,
 )
 from autohedge.core.actor_names import EXECUTOR, ActorKind
 from autohedge.core.child_states import ChildState
@@ -42,6 +46,44 @@ class FakeEngineControl:
             uptime_s=12.5,
             trading_enabled=self.trading,
             counters={"quotes": 10, "orders_submitted": 2},
+        )
+
+    def trades(self, limit: int) -> list[TradeView]:
+        trade = TradeView(
+            symbol="BTC/USDT",
+            opened_ns=1_700_000_000_000_000_000,
+            closed_ns=1_700_000_060_000_000_000,
+            hold_s=60.0,
+            qty=Decimal("0.5"),
+            entry_price=Decimal("100.00"),
+            exit_price=Decimal("101.00"),
+            realized_pnl=Decimal("0.3995"),
+            fees=Decimal("0.1005"),
+            reason="take_profit",
+        )
+        return [trade][:limit]
+
+    def pnl(self) -> PnlView:
+        return PnlView(
+            journal=True,
+            closed_trades=1,
+            win_rate=1.0,
+            realized_pnl=Decimal("0.3995"),
+            fees=Decimal("0.1005"),
+            unrealized_pnl=Decimal("0.5000"),
+            symbols=[
+                SymbolPnlView(
+                    symbol="BTC/USDT",
+                    closed_trades=1,
+                    win_rate=1.0,
+                    realized_pnl=Decimal("0.3995"),
+                    fees=Decimal("0.1005"),
+                    avg_hold_s=60.0,
+                    max_drawdown=Decimal(0),
+                    exposure_pct=50.0,
+                )
+            ],
+            equity=[EquityPointView(ts_ns=1_700_000_060_000_000_000, realized_pnl=Decimal("0.3995"))],
         )
 
     def positions(self) -> list[PositionView]:

@@ -34,7 +34,9 @@ def test_api_health_is_open_and_reports_actor_states(client: TestClient) -> None
     }
 
 
-@pytest.mark.parametrize("path", ["/status", "/positions", "/orders", "/actors", "/events", "/metrics"])
+@pytest.mark.parametrize(
+    "path", ["/status", "/positions", "/orders", "/actors", "/events", "/metrics", "/trades", "/pnl"]
+)
 def test_api_reads_need_the_token(client: TestClient, path: str) -> None:
     assert client.get(path).status_code == 401
     assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
@@ -91,3 +93,13 @@ def test_api_openapi_schema_and_page_are_served(client: TestClient) -> None:
     assert {"/health", "/positions", "/trading/stop", "/metrics"} <= set(schema["paths"])
     assert "autohedge" in client.get("/").text
     assert client.get("/static/app.js").status_code == 200
+
+
+def test_api_trades_and_pnl_from_the_journal_keep_decimal_precision(client: TestClient) -> None:
+    (trade,) = client.get("/trades?limit=5", headers=AUTH).json()
+    pnl = client.get("/pnl", headers=AUTH).json()
+
+    assert trade["entry_price"] == "100.00" and trade["realized_pnl"] == "0.3995"
+    assert trade["reason"] == "take_profit"
+    assert pnl["realized_pnl"] == "0.3995" and pnl["equity"][0]["realized_pnl"] == "0.3995"
+    assert client.get("/trades?limit=0", headers=AUTH).status_code == 422

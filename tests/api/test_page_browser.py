@@ -6,6 +6,8 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -86,4 +88,32 @@ def test_page_without_token_explains_how_to_get_in(make_harness: Callable[..., H
     h = make_harness().start()
     dom = page_of(h, "")
     positions_table = dom.split('id="positions"')[1].split("</table>")[0]
-    assert "unauthorized: enter the API token" in dom and positions_table.endswith("<tbody></tbody>")
+    assert "unauthorized: open the address" in dom and "AUTOHEDGE_API_TOKEN" in dom
+    assert positions_table.endswith("<tbody></tbody>")
+
+
+def test_page_shows_realized_pnl_equity_and_trades_from_the_journal(
+    make_harness: Callable[..., Harness], tmp_path: Path
+) -> None:
+    h = make_harness(journal_path=tmp_path / "journal.sqlite").start()
+    h.trigger_buy("BTC/USDT")
+    wait_for(lambda: h.is_protected("BTC/USDT"))
+    take_profit = h.held("BTC/USDT").take_profit
+    assert take_profit is not None
+    h.quote("BTC/USDT", str(take_profit + Decimal("0.01")), str(take_profit + Decimal("0.02")))
+    h.advance(1.0)
+    wait_for(lambda: h.position("BTC/USDT") is None, what="position closed")
+    h.engine.flush_journal()
+    server = ApiServer(
+        create_app(EngineController(h.engine), token=SecretStr(TOKEN), token_env="AUTOHEDGE_API_TOKEN"),
+        host="127.0.0.1",
+        port=0,
+    )
+    server.start()
+    try:
+        dom = dump_dom(f"{server.url}/#token={TOKEN}")
+    finally:
+        server.stop()
+    trades = dom.split('id="trades"')[1].split("</table>")[0]
+    assert "take_profit" in trades and f">{take_profit}<" in trades  # the exit at the tick
+    assert "realized " in dom and "1 trades" in dom

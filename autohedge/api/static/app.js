@@ -13,7 +13,8 @@ function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
 
 async function api(path, method = "GET") {
   const response = await fetch(path, { method, headers: { Authorization: "Bearer " + token() } });
-  if (response.status === 401) throw new Error("unauthorized: enter the API token (see README, AUTOHEDGE_API_TOKEN)");
+  if (response.status === 401) throw new Error(
+    "unauthorized: open the address `autohedge run` printed (it carries the token), or enter the value of AUTOHEDGE_API_TOKEN");
   if (!response.ok) throw new Error(path + ": HTTP " + response.status);
   return response.json();
 }
@@ -61,10 +62,53 @@ async function refresh() {
     fill("events", events.slice().reverse().map(e => [
       cell(new Date(e.ts_ns / 1e6).toLocaleTimeString()), cell(e.level), cell(e.symbol), cell(e.kind), cell(e.text),
     ]));
+    if (tick % 5 === 0) await refreshPnl();
+    tick += 1;
     say("");
   } catch (error) {
     say(error.message);
   }
+}
+
+let tick = 0;
+
+// Values arrive as decimal strings already at the symbol's precision: shown as they are.
+async function refreshPnl() {
+  const [pnl, trades] = await Promise.all([api("/pnl"), api("/trades?limit=20")]);
+  document.getElementById("pnl-summary").textContent = pnl.journal
+    ? `realized ${pnl.realized_pnl} after fees ${pnl.fees} · unrealized ${pnl.unrealized_pnl ?? "—"} · ` +
+      `${pnl.closed_trades} trades · win rate ${(pnl.win_rate * 100).toFixed(1)}%`
+    : "no journal in this process (journal.enabled is false)";
+  drawEquity(pnl.equity);
+  fill("trades", trades.map(t => [
+    cell(new Date(t.closed_ns / 1e6).toLocaleTimeString()), cell(t.symbol), cell(t.qty), cell(t.entry_price),
+    cell(t.exit_price), cell(t.realized_pnl, t.realized_pnl.startsWith("-") ? "no" : "yes"), cell(t.fees),
+    cell(t.hold_s.toFixed(1) + "s"), cell(t.reason),
+  ]));
+}
+
+// The equity curve: cumulative realized P&L as a step line, zero marked.
+function drawEquity(points) {
+  const canvas = document.getElementById("equity");
+  const ctx = canvas.getContext("2d");
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  if (points.length === 0) {
+    ctx.fillText("no realized P&L yet", 10, canvas.height / 2);
+    return;
+  }
+  const values = points.map(p => Number(p.realized_pnl));
+  const low = Math.min(0, ...values), high = Math.max(0, ...values);
+  const span = high - low || 1, pad = 10;
+  const x = i => pad + (canvas.width - 2 * pad) * (points.length === 1 ? 1 : i / (points.length - 1));
+  const y = v => canvas.height - pad - (canvas.height - 2 * pad) * (v - low) / span;
+  ctx.strokeStyle = "#999";
+  ctx.beginPath(); ctx.moveTo(pad, y(0)); ctx.lineTo(canvas.width - pad, y(0)); ctx.stroke();
+  ctx.strokeStyle = "#1f5fbf";
+  ctx.beginPath(); ctx.moveTo(x(0), y(values[0]));
+  values.forEach((v, i) => { if (i > 0) { ctx.lineTo(x(i), y(values[i - 1])); ctx.lineTo(x(i), y(v)); } });
+  ctx.stroke();
+  ctx.fillStyle = "#222";
+  ctx.fillText(`${points[points.length - 1].realized_pnl}`, canvas.width - 80, 14);
 }
 
 async function act(path, confirmText) {

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from autohedge.core.gates import Gate
 from autohedge.core.messages.base import Message
-from autohedge.core.types import Side, Symbol
+from autohedge.core.types import CloseReason, Side, Symbol
 
 __all__ = ["CancelEntries", "ClosePosition", "SetEntryGate", "Signal", "SyncPositions"]
 
@@ -56,3 +56,4 @@ class ClosePosition(Message):
 
     symbol: Symbol
     reason: str = ""
+    kind: CloseReason = CloseReason.MANUAL

@@ -62,3 +62,16 @@ def test_real_clock_call_later_runs_on_the_scheduler_thread() -> None:
     clock.stop()
     assert names == ["autohedge-timers"]
     assert time.monotonic_ns() >= clock.monotonic_ns() - NS_PER_S
+
+
+def test_manual_clock_fire_next_fires_one_timer_at_its_due_time() -> None:
+    clock = ManualClock(start_wall_ns=0)
+    fired: list[tuple[str, int]] = []
+    clock.call_later(1.0, lambda: fired.append(("a", clock.monotonic_ns())))
+    clock.call_later(1.0, lambda: fired.append(("b", clock.monotonic_ns())))
+    clock.call_later(5.0, lambda: fired.append(("c", clock.monotonic_ns())))
+
+    assert clock.fire_next(2.0) and fired == [("a", 1_000_000_000)]
+    assert clock.fire_next(1.0) and fired[-1] == ("b", 1_000_000_000)
+    assert not clock.fire_next(2.0)
+    assert clock.monotonic_ns() == 1_000_000_000 and len(fired) == 2

@@ -1,0 +1,734 @@
+"""The trade journal in SQLite: WAL mode, a versioned schema migrated on open, idempotent writes.
+
+``SqliteJournal`` writes (one connection, used on the journal actor's thread only); ``JournalReader``
+reads from any thread with its own connection (WAL lets readers and the writer work side by side).
+
+Decimals are stored as text so nothing passes through a float. Keys that make writes idempotent:
+orders by client order id, fills by venue trade id (else ``<client id>#<cumulative qty>``), order
+states by (client id, status, filled qty), positions by (symbol, opened time), events by their
+content and time.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from autohedge.core.eventlog import Event
+from autohedge.core.journal import (
+    ExitsArmed,
+    JournalRecord,
+    OrderIntent,
+    OrderNoted,
+    OrderObserved,
+    PositionClosed,
+    PositionOpened,
+    fill_delta,
+    fill_key,
+)
+from autohedge.core.messages import OrderEventKind, OrderSnapshot, OrderUpdate, SymbolRules
+from autohedge.core.pnl import Fill
+from autohedge.core.types import OrderPurpose, OrderStatus, Side
+
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "JournalReader",
+    "OrderRow",
+    "PositionRow",
+    "SqliteJournal",
+    "open_connection",
+]
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: orders, their state changes, fills, positions, notable events.
+    """
+    CREATE TABLE orders (
+        client_order_id TEXT PRIMARY KEY,
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        order_type TEXT NOT NULL,
+        qty TEXT NOT NULL,
+        price TEXT NOT NULL,
+        stop_price TEXT,
+        reason TEXT NOT NULL DEFAULT '',
+        venue_order_id TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL,
+        filled_qty TEXT NOT NULL DEFAULT '0',
+        avg_fill_price TEXT,
+        fee TEXT NOT NULL DEFAULT '0',
+        fee_asset TEXT NOT NULL DEFAULT '',
+        created_ns INTEGER NOT NULL,
+        updated_ns INTEGER NOT NULL
+    );
+    CREATE TABLE order_states (
+        client_order_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        filled_qty TEXT NOT NULL,
+        ts_ns INTEGER NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (client_order_id, status, filled_qty)
+    );
+    CREATE TABLE fills (
+        fill_id TEXT PRIMARY KEY,
+        client_order_id TEXT NOT NULL,
+        venue_order_id TEXT NOT NULL DEFAULT '',
+        venue_trade_id TEXT NOT NULL DEFAULT '',
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL,
+        qty TEXT NOT NULL,
+        price TEXT NOT NULL,
+        fee TEXT NOT NULL,
+        fee_asset TEXT NOT NULL,
+        ts_ns INTEGER NOT NULL
+    );
+    CREATE INDEX fills_ts ON fills (ts_ns);
+    CREATE TABLE positions (
+        symbol TEXT NOT NULL,
+        opened_ns INTEGER NOT NULL,
+        qty TEXT NOT NULL,
+        entry_price TEXT,
+        adopted INTEGER NOT NULL DEFAULT 0,
+        take_profit TEXT,
+        stop_loss TEXT,
+        exit_order_ids TEXT NOT NULL DEFAULT '',
+        armed_ns INTEGER,
+        closed_ns INTEGER,
+        close_reason TEXT,
+        close_price TEXT,
+        close_detail TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (symbol, opened_ns)
+    );
+    CREATE TABLE events (
+        ts_ns INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        level TEXT NOT NULL,
+        text TEXT NOT NULL,
+        PRIMARY KEY (ts_ns, kind, symbol, text)
+    );
+    """,
+    # 2: every arming of exits (history), and each symbol's precision for display.
+    """
+    CREATE TABLE exits (
+        symbol TEXT NOT NULL,
+        ts_ns INTEGER NOT NULL,
+        qty TEXT NOT NULL,
+        take_profit TEXT,
+        stop_loss TEXT,
+        order_ids TEXT NOT NULL,
+        oco INTEGER NOT NULL,
+        PRIMARY KEY (symbol, order_ids)
+    );
+    CREATE TABLE symbols (
+        symbol TEXT PRIMARY KEY,
+        tick_size TEXT NOT NULL,
+        lot_step TEXT NOT NULL
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def open_connection(path: Path, *, migrate: bool = True) -> sqlite3.Connection:
+    """Open (creating the folder and file), switch to WAL and bring the schema to the latest version."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # check_same_thread off: the journal is opened on the starting thread and then used only by the
+    # journal actor, one thread at a time.
+    conn = sqlite3.connect(path, isolation_level=None, timeout=5.0, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL: a commit survives a killed process (the OS has it); only power loss can lose
+    # the newest commits, never corrupt the file.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    if migrate:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise RuntimeError(
+                f"journal {path} has schema version {version}; this build knows up to {SCHEMA_VERSION}"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={number + 1}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+    return conn
+
+
+def _d(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+def _dec(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+_EVENT_STATUS = {
+    OrderEventKind.ACCEPTED: OrderStatus.NEW,
+    OrderEventKind.PARTIALLY_FILLED: OrderStatus.PARTIALLY_FILLED,
+    OrderEventKind.FILLED: OrderStatus.FILLED,
+    OrderEventKind.CANCELED: OrderStatus.CANCELED,
+    OrderEventKind.REJECTED: OrderStatus.REJECTED,
+    OrderEventKind.EXPIRED: OrderStatus.EXPIRED,
+}
+
+
+@dataclass
+class _OrderState:
+    symbol: str
+    side: str
+    status: str
+    filled_qty: Decimal
+    avg_fill_price: Decimal | None
+    fee: Decimal
+
+
+class SqliteJournal:
+    """``JournalWriter`` over SQLite. Not thread-safe: one owner thread (the journal actor's)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn = open_connection(path)
+        self._orders: dict[str, _OrderState] = {}
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            self._orders.clear()  # the cache may hold rolled-back changes
+            raise
+        self._conn.execute("COMMIT")
+
+    def write(self, records: Sequence[JournalRecord]) -> None:
+        with self._transaction() as conn:
+            for record in records:
+                self._apply(conn, record)
+
+    # -- records ---------------------------------------------------------------------------------------
+
+    def _apply(self, conn: sqlite3.Connection, record: JournalRecord | SymbolRules) -> None:
+        if isinstance(record, OrderObserved):
+            self._observed(conn, record)
+        elif isinstance(record, OrderUpdate):
+            self._event(conn, record)
+        elif isinstance(record, OrderIntent):
+            self._intent(conn, record)
+        elif isinstance(record, OrderNoted):
+            self._ended(conn, record)
+        elif isinstance(record, Event):
+            conn.execute(
+                "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?)",
+                (record.ts_ns, record.kind, record.symbol, record.level, record.text),
+            )
+        elif isinstance(record, PositionOpened):
+            self._opened(conn, record)
+        elif isinstance(record, ExitsArmed):
+            self._armed(conn, record)
+        elif isinstance(record, PositionClosed):
+            self._closed(conn, record)
+        elif isinstance(record, SymbolRules):
+            conn.execute(
+                "INSERT OR REPLACE INTO symbols VALUES (?, ?, ?)",
+                (record.symbol, _d(record.tick_size), _d(record.lot_step)),
+            )
+
+    def _order(self, conn: sqlite3.Connection, client_order_id: str) -> _OrderState | None:
+        state = self._orders.get(client_order_id)
+        if state is None:
+            row = conn.execute(
+                "SELECT symbol, side, status, filled_qty, avg_fill_price, fee FROM orders "
+                "WHERE client_order_id = ?",
+                (client_order_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            state = _OrderState(row[0], row[1], row[2], Decimal(row[3]), _dec(row[4]), Decimal(row[5]))
+            self._orders[client_order_id] = state
+        return state
+
+    def _state_change(
+        self, conn: sqlite3.Connection, coid: str, status: str, filled: Decimal, ts_ns: int, detail: str = ""
+    ) -> None:
+        conn.execute(
+            "INSERT OR IGNORE INTO order_states VALUES (?, ?, ?, ?, ?)",
+            (coid, status, _d(filled), ts_ns, detail),
+        )
+
+    def _intent(self, conn: sqlite3.Connection, intent: OrderIntent) -> None:
+        if self._order(conn, intent.client_order_id) is not None:
+            return
+        conn.execute(
+            "INSERT INTO orders (client_order_id, symbol, side, purpose, order_type, qty, price, "
+            "stop_price, reason, status, created_ns, updated_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                intent.client_order_id,
+                intent.symbol,
+                intent.side.value,
+                intent.purpose.value,
+                intent.order_type.value,
+                _d(intent.qty),
+                _d(intent.price),
+                _d(intent.stop_price),
+                intent.reason,
+                "pending",
+                intent.ts_init,
+                intent.ts_init,
+            ),
+        )
+        self._orders[intent.client_order_id] = _OrderState(
+            intent.symbol, intent.side.value, "pending", Decimal(0), None, Decimal(0)
+        )
+        self._state_change(conn, intent.client_order_id, "pending", Decimal(0), intent.ts_init)
+
+    def _observed(self, conn: sqlite3.Connection, record: OrderObserved) -> None:
+        order, ts_ns = record.order, record.ts_init
+        state = self._order(conn, order.client_order_id)
+        if state is None:
+            # Seen without an intent (placed before this journal existed, or adopted): record it now.
+            conn.execute(
+                "INSERT INTO orders (client_order_id, symbol, side, purpose, order_type, qty, price, "
+                "stop_price, venue_order_id, status, created_ns, updated_ns) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    order.client_order_id,
+                    order.symbol,
+                    order.side.value,
+                    (OrderPurpose.ENTRY if order.side is Side.BUY else OrderPurpose.CLOSE).value,
+                    order.order_type.value,
+                    _d(order.qty),
+                    _d(order.price),
+                    _d(order.stop_price),
+                    order.venue_order_id,
+                    "pending",
+                    ts_ns,
+                    ts_ns,
+                ),
+            )
+            state = _OrderState(order.symbol, order.side.value, "pending", Decimal(0), None, Decimal(0))
+            self._orders[order.client_order_id] = state
+        delta = fill_delta(
+            prev_qty=state.filled_qty,
+            prev_avg_price=state.avg_fill_price,
+            prev_fee=state.fee,
+            cum_qty=order.filled_qty,
+            avg_price=order.avg_fill_price,
+            limit_price=order.price,
+            cum_fee=order.fee,
+        )
+        if delta is not None:
+            self._insert_fill(
+                conn,
+                coid=order.client_order_id,
+                venue_order_id=order.venue_order_id,
+                trade_id="",
+                symbol=order.symbol,
+                side=order.side.value,
+                qty=delta.qty,
+                price=delta.price,
+                fee=delta.fee,
+                fee_asset=order.fee_asset,
+                cum_qty=delta.cum_qty,
+                ts_ns=ts_ns,
+            )
+            state.filled_qty, state.avg_fill_price, state.fee = (
+                order.filled_qty,
+                order.avg_fill_price or order.price,
+                order.fee,
+            )
+        status = order.status.value
+        if delta is None and status == state.status:
+            return
+        state.status = status
+        conn.execute(
+            "UPDATE orders SET venue_order_id = ?, status = ?, filled_qty = ?, avg_fill_price = ?, fee = ?, "
+            "fee_asset = ?, updated_ns = ? WHERE client_order_id = ?",
+            (
+                order.venue_order_id,
+                status,
+                _d(state.filled_qty),
+                _d(state.avg_fill_price),
+                _d(state.fee),
+                order.fee_asset,
+                ts_ns,
+                order.client_order_id,
+            ),
+        )
+        self._state_change(conn, order.client_order_id, status, state.filled_qty, ts_ns)
+
+    def _event(self, conn: sqlite3.Connection, update: OrderUpdate) -> None:
+        """An order event from the venue's private stream: its state, and its fill keyed by the venue's
+        trade id. The order's cumulative quantity decides what is new, so an event replayed, or a fill
+        already seen in a REST snapshot, adds nothing."""
+        snapshot = OrderSnapshot(
+            venue_order_id=update.venue_order_id,
+            client_order_id=update.client_order_id,
+            symbol=update.symbol,
+            side=update.side,
+            order_type=update.order_type,
+            price=update.price,
+            qty=update.order_qty,
+            status=_EVENT_STATUS[update.kind],
+            ts_event=update.ts_event,
+        )
+        state = self._order(conn, update.client_order_id)
+        if state is None:
+            self._observed(conn, OrderObserved(order=snapshot, ts_init=update.ts_init))
+            state = self._order(conn, update.client_order_id)
+            assert state is not None
+        delta = update.cum_filled_qty - state.filled_qty
+        if update.kind.is_fill and delta > 0:
+            # The event's own fill when it is all that is new; else what makes the averages agree.
+            implied = fill_delta(
+                prev_qty=state.filled_qty,
+                prev_avg_price=state.avg_fill_price,
+                prev_fee=state.fee,
+                cum_qty=update.cum_filled_qty,
+                avg_price=update.avg_fill_price or update.last_price,
+                limit_price=update.price,
+                cum_fee=state.fee + update.fee,
+            )
+            assert implied is not None
+            price = update.last_price if delta == update.last_qty and update.last_price > 0 else implied.price
+            self._insert_fill(
+                conn,
+                coid=update.client_order_id,
+                venue_order_id=update.venue_order_id,
+                trade_id=update.trade_id or "",
+                symbol=update.symbol,
+                side=update.side.value,
+                qty=delta,
+                price=price,
+                fee=update.fee,
+                fee_asset=update.fee_asset,
+                cum_qty=update.cum_filled_qty,
+                ts_ns=update.ts_init,
+            )
+            prev_value = (state.avg_fill_price or Decimal(0)) * state.filled_qty
+            state.avg_fill_price = (prev_value + delta * price) / update.cum_filled_qty
+            state.filled_qty, state.fee = update.cum_filled_qty, state.fee + update.fee
+        status = snapshot.status.value
+        if delta <= 0 and status == state.status:
+            return
+        state.status = status
+        conn.execute(
+            "UPDATE orders SET venue_order_id = ?, status = ?, filled_qty = ?, avg_fill_price = ?, "
+            "fee = ?, fee_asset = CASE WHEN ? = '' THEN fee_asset ELSE ? END, updated_ns = ? "
+            "WHERE client_order_id = ?",
+            (
+                update.venue_order_id,
+                status,
+                _d(state.filled_qty),
+                _d(state.avg_fill_price),
+                _d(state.fee),
+                update.fee_asset,
+                update.fee_asset,
+                update.ts_init,
+                update.client_order_id,
+            ),
+        )
+        self._state_change(
+            conn, update.client_order_id, status, state.filled_qty, update.ts_init, update.reason
+        )
+
+    def _insert_fill(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        coid: str,
+        venue_order_id: str,
+        trade_id: str,
+        symbol: str,
+        side: str,
+        qty: Decimal,
+        price: Decimal,
+        fee: Decimal,
+        fee_asset: str,
+        cum_qty: Decimal,
+        ts_ns: int,
+    ) -> None:
+        conn.execute(
+            "INSERT OR IGNORE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                fill_key(coid, cum_qty, trade_id),
+                coid,
+                venue_order_id,
+                trade_id,
+                symbol,
+                side,
+                _d(qty),
+                _d(price),
+                _d(fee),
+                fee_asset,
+                ts_ns,
+            ),
+        )
+
+    def _ended(self, conn: sqlite3.Connection, record: OrderNoted) -> None:
+        state = self._order(conn, record.client_order_id)
+        if state is None or state.status == record.status:
+            return
+        state.status = record.status
+        conn.execute(
+            "UPDATE orders SET status = ?, updated_ns = ? WHERE client_order_id = ?",
+            (record.status, record.ts_init, record.client_order_id),
+        )
+        self._state_change(
+            conn, record.client_order_id, record.status, state.filled_qty, record.ts_init, record.detail
+        )
+
+    def _open_position(self, conn: sqlite3.Connection, symbol: str) -> int | None:
+        row = conn.execute(
+            "SELECT opened_ns FROM positions WHERE symbol = ? AND closed_ns IS NULL "
+            "ORDER BY opened_ns DESC LIMIT 1",
+            (symbol,),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def _opened(self, conn: sqlite3.Connection, record: PositionOpened) -> None:
+        if self._open_position(conn, record.symbol) is not None:
+            return
+        conn.execute(
+            "INSERT OR IGNORE INTO positions (symbol, opened_ns, qty, entry_price, adopted) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (record.symbol, record.ts_init, _d(record.qty), _d(record.entry_price), int(record.adopted)),
+        )
+
+    def _armed(self, conn: sqlite3.Connection, record: ExitsArmed) -> None:
+        order_ids = ",".join(record.client_order_ids)
+        conn.execute(
+            "INSERT OR IGNORE INTO exits VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.symbol,
+                record.ts_init,
+                _d(record.qty),
+                _d(record.take_profit),
+                _d(record.stop_loss),
+                order_ids,
+                int(record.oco),
+            ),
+        )
+        opened = self._open_position(conn, record.symbol)
+        if opened is None:
+            self._opened(conn, PositionOpened(symbol=record.symbol, qty=record.qty, ts_init=record.ts_init))
+            opened = record.ts_init
+        conn.execute(
+            "UPDATE positions SET qty = ?, take_profit = ?, stop_loss = ?, exit_order_ids = ?, armed_ns = ? "
+            "WHERE symbol = ? AND opened_ns = ?",
+            (
+                _d(record.qty),
+                _d(record.take_profit),
+                _d(record.stop_loss),
+                order_ids,
+                record.ts_init,
+                record.symbol,
+                opened,
+            ),
+        )
+
+    def _closed(self, conn: sqlite3.Connection, record: PositionClosed) -> None:
+        opened = self._open_position(conn, record.symbol)
+        if opened is None:
+            return  # already closed (a replayed record), or never seen open
+        conn.execute(
+            "UPDATE positions SET closed_ns = ?, close_reason = ?, close_price = ?, close_detail = ? "
+            "WHERE symbol = ? AND opened_ns = ?",
+            (
+                record.ts_init,
+                record.reason.value,
+                _d(record.price),
+                record.detail,
+                record.symbol,
+                opened,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    client_order_id: str
+    symbol: str
+    side: str
+    purpose: str
+    qty: Decimal
+    price: Decimal
+    status: str
+    filled_qty: Decimal
+    avg_fill_price: Decimal | None
+    reason: str
+    venue_order_id: str
+    created_ns: int
+    updated_ns: int
+
+
+@dataclass(frozen=True)
+class PositionRow:
+    symbol: str
+    opened_ns: int
+    qty: Decimal
+    entry_price: Decimal | None
+    adopted: bool
+    take_profit: Decimal | None
+    stop_loss: Decimal | None
+    exit_order_ids: tuple[str, ...]
+    closed_ns: int | None
+    close_reason: str | None
+    close_price: Decimal | None
+
+
+class JournalReader:
+    """Read-only queries; one short-lived connection per call, usable from any thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        if not self.path.exists():
+            raise FileNotFoundError(f"no journal at {self.path}")
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5.0)
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version != SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"journal {self.path} has schema version {version}, expected {SCHEMA_VERSION}: "
+                    "open it once with this version (autohedge run or backtest) to migrate it"
+                )
+            yield conn
+        finally:
+            conn.close()
+
+    _FILL_COLUMNS = (
+        "SELECT f.rowid, f.symbol, f.side, f.qty, f.price, f.ts_ns, f.fee, f.fee_asset, "
+        "COALESCE(o.purpose, ''), COALESCE(o.reason, ''), f.client_order_id "
+        "FROM fills f LEFT JOIN orders o ON o.client_order_id = f.client_order_id "
+    )
+
+    def fills(self, since_ns: int = 0) -> list[Fill]:
+        """Every fill since ``since_ns``, oldest first, with the reason of its order."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                self._FILL_COLUMNS + "WHERE f.ts_ns >= ? ORDER BY f.ts_ns, f.rowid", (since_ns,)
+            ).fetchall()
+        return [_fill(row) for row in rows]
+
+    def fills_after(self, rowid: int) -> tuple[list[Fill], int]:
+        """The fills written after row ``rowid``, in the order written, and the newest row id (for the
+        next call): lets a reader add only what is new."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                self._FILL_COLUMNS + "WHERE f.rowid > ? ORDER BY f.rowid", (rowid,)
+            ).fetchall()
+        return [_fill(row) for row in rows], (rows[-1][0] if rows else rowid)
+
+    def symbol_steps(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """symbol -> (tick size, lot step) for every symbol the journal has seen rules for."""
+        with self._connect() as conn:
+            rows = conn.execute("SELECT symbol, tick_size, lot_step FROM symbols").fetchall()
+        return {row[0]: (Decimal(row[1]), Decimal(row[2])) for row in rows}
+
+    def positions(self, *, open_only: bool = False, limit: int = 1000) -> list[PositionRow]:
+        where = "WHERE closed_ns IS NULL" if open_only else ""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT symbol, opened_ns, qty, entry_price, adopted, take_profit, stop_loss, "
+                f"exit_order_ids, closed_ns, close_reason, close_price FROM positions {where} "
+                "ORDER BY opened_ns DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            PositionRow(
+                symbol=row[0],
+                opened_ns=row[1],
+                qty=Decimal(row[2]),
+                entry_price=_dec(row[3]),
+                adopted=bool(row[4]),
+                take_profit=_dec(row[5]),
+                stop_loss=_dec(row[6]),
+                exit_order_ids=tuple(i for i in row[7].split(",") if i),
+                closed_ns=row[8],
+                close_reason=row[9],
+                close_price=_dec(row[10]),
+            )
+            for row in rows
+        ]
+
+    def orders(self, limit: int = 100) -> list[OrderRow]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT client_order_id, symbol, side, purpose, qty, price, status, filled_qty, "
+                "avg_fill_price, reason, venue_order_id, created_ns, updated_ns FROM orders "
+                "ORDER BY created_ns DESC, client_order_id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            OrderRow(
+                client_order_id=row[0],
+                symbol=row[1],
+                side=row[2],
+                purpose=row[3],
+                qty=Decimal(row[4]),
+                price=Decimal(row[5]),
+                status=row[6],
+                filled_qty=Decimal(row[7]),
+                avg_fill_price=_dec(row[8]),
+                reason=row[9],
+                venue_order_id=row[10],
+                created_ns=row[11],
+                updated_ns=row[12],
+            )
+            for row in rows
+        ]
+
+    def last_ts_ns(self) -> int | None:
+        """The newest time recorded (an event, a fill or an order change): where the journal ends."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT MAX(ts) FROM (SELECT MAX(ts_ns) AS ts FROM events UNION ALL "
+                "SELECT MAX(ts_ns) FROM fills UNION ALL SELECT MAX(updated_ns) FROM orders)"
+            ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def count(self, table: str) -> int:
+        if table not in ("orders", "order_states", "fills", "positions", "events", "exits", "symbols"):
+            raise ValueError(f"no journal table {table!r}")
+        with self._connect() as conn:
+            return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def _fill(row: tuple[Any, ...]) -> Fill:
+    return Fill(
+        symbol=row[1],
+        side=Side(row[2]),
+        qty=Decimal(row[3]),
+        price=Decimal(row[4]),
+        ts_ns=row[5],
+        fee=Decimal(row[6]),
+        fee_asset=row[7],
+        reason=_fill_reason(row[8], row[9]),
+        client_order_id=row[10],
+    )
+
+
+def _fill_reason(purpose: str, reason: str) -> str:
+    """Why a fill happened: a close order says why it closed; other orders say what they were."""
+    if purpose == OrderPurpose.CLOSE.value and reason:
+        return reason
+    return purpose or "unknown"

@@ -1,0 +1,1 @@
+"""Reports over the journal: the JSON document, the HTML page, the end-of-run summary."""

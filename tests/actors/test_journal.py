@@ -1,0 +1,153 @@
+"""The journal actor on a whole engine (paper exchange, ManualClock): what trading writes, and that a
+slow or failing journal never holds trading back."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from pathlib import Path
+
+import pykka
+
+from autohedge.actors.journal import JOURNAL, FlushJournal, JournalActor
+from autohedge.adapters.journal.sqlite import JournalReader
+from autohedge.core.eventlog import Event
+from autohedge.core.journal import JournalRecord
+from autohedge.core.types import OrderStatus
+from tests.actors.harness import Harness, wait_for
+
+
+def test_journal_records_entry_fill_exits_and_the_take_profit_close(
+    make_harness: Callable[..., Harness], tmp_path: Path
+) -> None:
+    path = tmp_path / "journal.sqlite"
+    h = make_harness(journal_path=path).start()
+    h.trigger_buy("BTC/USDT")
+    wait_for(lambda: h.is_protected("BTC/USDT"))
+    take_profit = h.held("BTC/USDT").take_profit
+    assert take_profit is not None
+
+    h.quote("BTC/USDT", str(take_profit + Decimal("0.01")), str(take_profit + Decimal("0.02")))
+    h.advance(1.0)  # CheckExits sees the take-profit filled
+    wait_for(lambda: h.position("BTC/USDT") is None, what="position closed")
+    h.engine.flush_journal()
+
+    reader = JournalReader(path)
+    fills = reader.fills()
+    assert [(f.side.value, f.reason) for f in fills] == [("buy", "entry"), ("sell", "take_profit")]
+    buy = h.buys("BTC/USDT")[0]
+    assert fills[0].qty == buy.filled_qty and fills[0].fee == buy.fee and fills[0].fee_asset == "BTC"
+    (position,) = reader.positions()
+    assert position.close_reason == "take_profit" and position.take_profit == take_profit
+    assert len(position.exit_order_ids) == 2
+    orders = {o.client_order_id: o for o in reader.orders()}
+    assert orders[buy.client_order_id].status == OrderStatus.FILLED.value
+    assert orders[buy.client_order_id].venue_order_id == buy.venue_order_id
+    assert reader.count("events") > 0 and reader.symbol_steps()["BTC/USDT"][0] > 0
+
+
+def test_journal_rejected_entry_is_recorded_with_its_state(
+    make_harness: Callable[..., Harness], tmp_path: Path
+) -> None:
+    from autohedge.core.errors import OrderRejected
+
+    path = tmp_path / "journal.sqlite"
+    h = make_harness(journal_path=path).start()
+    h.exchange.fail("submit_order", lambda: OrderRejected("price filter"))
+
+    h.trigger_buy("BTC/USDT")
+    h.engine.flush_journal()
+
+    (order,) = JournalReader(path).orders()
+    assert order.status == "rejected" and order.side == "buy" and order.reason == "hft"
+
+
+class _BlockedWriter:
+    """A journal disk that hangs until released."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.entered = threading.Event()
+        self.records: list[JournalRecord] = []
+
+    def write(self, records: Sequence[JournalRecord]) -> None:
+        self.entered.set()
+        self.release.wait(timeout=30)
+        self.records.extend(records)
+
+    def close(self) -> None:
+        self.release.set()
+
+
+def test_journal_slow_disk_never_delays_an_order(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness().start()
+    writer = _BlockedWriter()
+    ref = JournalActor.start(writer_factory=lambda: writer, clock=h.clock, metrics=h.metrics)
+    h.directory.register(JOURNAL, ref)
+    try:
+        ref.tell(Event(0, "probe", "", "the journal now hangs on its first write", "INFO"))
+        wait_for(writer.entered.is_set, what="journal blocked in a write")
+
+        h.trigger_buy("BTC/USDT")  # settles the pipeline: the executor and monitor are not waiting
+
+        wait_for(lambda: h.is_protected("BTC/USDT"))
+        assert writer.records == []  # still blocked while the order went out and filled
+        writer.release.set()
+        ref.ask(FlushJournal(), timeout=10)
+        assert any(type(r).__name__ == "OrderIntent" for r in writer.records)
+    finally:
+        writer.release.set()
+        h.directory.unregister(JOURNAL, ref)
+        ref.stop()
+
+
+class _FailingWriter:
+    def write(self, records: Sequence[JournalRecord]) -> None:
+        raise OSError(28, "No space left on device")
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def test_journal_failing_disk_is_counted_and_trading_goes_on(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness().start()
+    ref = JournalActor.start(writer_factory=_FailingWriter, clock=h.clock, metrics=h.metrics)
+    h.directory.register(JOURNAL, ref)
+    try:
+        h.trigger_buy("BTC/USDT")
+        wait_for(lambda: h.is_protected("BTC/USDT"))
+        ref.ask(FlushJournal(), timeout=10)
+
+        assert h.metrics.get("journal_errors") >= 1 and h.metrics.get("journal_records_dropped") >= 1
+        assert ref.is_alive()
+    finally:
+        h.directory.unregister(JOURNAL, ref)
+        ref.stop()
+    assert not pykka.ActorRegistry.get_by_urn(ref.actor_urn)
+
+
+def test_control_pnl_adds_only_new_fills_between_calls(
+    make_harness: Callable[..., Harness], tmp_path: Path
+) -> None:
+    from autohedge.control import EngineController
+
+    h = make_harness(journal_path=tmp_path / "journal.sqlite").start()
+    control = EngineController(h.engine)
+    h.trigger_buy("BTC/USDT")
+    wait_for(lambda: h.is_protected("BTC/USDT"))
+    h.engine.flush_journal()
+    before = control.pnl()
+    take_profit = h.held("BTC/USDT").take_profit
+    assert take_profit is not None
+
+    h.quote("BTC/USDT", str(take_profit + Decimal("0.01")), str(take_profit + Decimal("0.02")))
+    h.advance(1.0)
+    wait_for(lambda: h.position("BTC/USDT") is None, what="position closed")
+    h.engine.flush_journal()
+    after = control.pnl()
+
+    assert before.closed_trades == 0 and before.fees > 0 and before.realized_pnl == 0
+    assert after.closed_trades == 1 and after.realized_pnl > 0 and len(after.equity) == 1
+    (trade,) = control.trades(10)
+    assert trade.reason == "take_profit" and trade.exit_price == take_profit

@@ -1,0 +1,232 @@
+"""The SQLite journal: WAL, schema migration on open, idempotent writes, fills from observations."""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+from autohedge.adapters.journal.sqlite import MIGRATIONS, SCHEMA_VERSION, JournalReader, SqliteJournal
+from autohedge.core.eventlog import Event
+from autohedge.core.journal import (
+    ExitsArmed,
+    OrderIntent,
+    OrderNoted,
+    OrderObserved,
+    PositionClosed,
+    PositionOpened,
+)
+from autohedge.core.messages import (
+    OrderEventKind,
+    OrderRequest,
+    OrderSnapshot,
+    OrderUpdate,
+    SymbolRules,
+)
+from autohedge.core.types import CloseReason, OrderPurpose, OrderStatus, Side
+
+D = Decimal
+
+S = "BTC/USDT"
+
+
+def _request(
+    coid: str = "ah-e1-0", side: Side = Side.BUY, purpose: OrderPurpose = OrderPurpose.ENTRY
+) -> OrderRequest:
+    return OrderRequest(client_order_id=coid, symbol=S, side=side, qty=D(1), price=D(100), purpose=purpose)
+
+
+def _snapshot(
+    filled: str, avg: str | None, fee: str, status: OrderStatus, coid: str = "ah-e1-0", side: Side = Side.BUY
+) -> OrderSnapshot:
+    return OrderSnapshot(
+        venue_order_id="v1",
+        client_order_id=coid,
+        symbol=S,
+        side=side,
+        price=D(100),
+        qty=D(1),
+        filled_qty=D(filled),
+        avg_fill_price=D(avg) if avg is not None else None,
+        fee=D(fee),
+        fee_asset="BTC" if side is Side.BUY else "USDT",
+        status=status,
+    )
+
+
+def _partial_fill_records() -> list[object]:
+    return [
+        OrderIntent.of(_request(), ts_init=1, reason="hft"),
+        OrderObserved(order=_snapshot("0", None, "0", OrderStatus.NEW), ts_init=2),
+        OrderObserved(order=_snapshot("0.4", "100", "0.0004", OrderStatus.PARTIALLY_FILLED), ts_init=3),
+        OrderObserved(order=_snapshot("0.4", "100", "0.0004", OrderStatus.PARTIALLY_FILLED), ts_init=4),
+        OrderObserved(order=_snapshot("1", "99.4", "0.001", OrderStatus.FILLED), ts_init=5),
+    ]
+
+
+def test_journal_opens_in_wal_mode_at_the_latest_schema(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "journal.sqlite"
+    SqliteJournal(path).close()
+
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_journal_migrates_an_older_schema_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0])
+    conn.execute("INSERT INTO events VALUES (1, 'started', '', 'INFO', 'v1 row')")
+    conn.execute("PRAGMA user_version=1")
+    conn.commit()
+    conn.close()
+
+    journal = SqliteJournal(path)
+    journal.write([SymbolRules(symbol=S, tick_size=D("0.01"), lot_step=D("0.00001"))])
+    journal.close()
+
+    reader = JournalReader(path)
+    assert reader.count("events") == 1
+    assert reader.symbol_steps() == {S: (D("0.01"), D("0.00001"))}
+
+
+def test_journal_partial_fills_become_deltas_at_the_implied_price(tmp_path: Path) -> None:
+    journal = SqliteJournal(tmp_path / "j.sqlite")
+    journal.write(_partial_fill_records())  # type: ignore[arg-type]
+    journal.close()
+
+    reader = JournalReader(tmp_path / "j.sqlite")
+    fills = reader.fills()
+    # 0.4 @ 100 then 0.6 @ (99.4 * 1 - 100 * 0.4) / 0.6 = 99; fees 0.0004 then 0.0006 BTC.
+    assert [(f.qty, f.price, f.fee, f.fee_asset, f.reason) for f in fills] == [
+        (D("0.4"), D(100), D("0.0004"), "BTC", "entry"),
+        (D("0.6"), D(99), D("0.0006"), "BTC", "entry"),
+    ]
+    (order,) = reader.orders()
+    assert order.status == "filled" and order.venue_order_id == "v1" and order.filled_qty == D(1)
+    assert reader.count("order_states") == 4  # pending, new, partially_filled, filled
+
+
+def test_journal_writes_are_idempotent_across_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    records = [
+        *_partial_fill_records(),
+        PositionOpened(symbol=S, qty=D("0.999"), entry_price=D("99.4"), ts_init=5),
+        Event(6, "exit_armed", S, "OCO", "INFO"),
+    ]
+    first = SqliteJournal(path)
+    first.write(records)  # type: ignore[arg-type]
+    first.close()
+
+    again = SqliteJournal(path)
+    again.write(records)  # type: ignore[arg-type]
+    again.close()
+
+    reader = JournalReader(path)
+    assert [reader.count(t) for t in ("orders", "fills", "positions", "events")] == [1, 2, 1, 1]
+
+
+def test_journal_position_lifecycle_with_close_reason(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = SqliteJournal(path)
+    journal.write(
+        [
+            PositionOpened(symbol=S, qty=D("0.999"), entry_price=D(100), ts_init=10),
+            ExitsArmed(
+                symbol=S,
+                qty=D("0.99"),
+                take_profit=D("100.4"),
+                stop_loss=D("99.6"),
+                client_order_ids=("ah-t1-0", "ah-s1-0"),
+                oco=True,
+                ts_init=11,
+            ),
+            PositionClosed(
+                symbol=S, qty=D("0.99"), price=D("99.6"), reason=CloseReason.STOP_LOSS, ts_init=20
+            ),
+            PositionClosed(
+                symbol=S, qty=D("0.99"), price=D("99.6"), reason=CloseReason.STOP_LOSS, ts_init=21
+            ),
+        ]
+    )
+    journal.close()
+
+    (position,) = JournalReader(path).positions()
+    assert position.exit_order_ids == ("ah-t1-0", "ah-s1-0") and position.take_profit == D("100.4")
+    assert position.closed_ns == 20 and position.close_reason == "stop_loss"
+
+
+def test_journal_close_order_fills_carry_the_close_reason(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = SqliteJournal(path)
+    close = _request("ah-c2-0", Side.SELL, OrderPurpose.CLOSE)
+    journal.write(
+        [
+            OrderIntent.of(close, ts_init=1, reason=CloseReason.LLM_SELL.value),
+            OrderObserved(
+                order=_snapshot("1", "101", "0.101", OrderStatus.FILLED, "ah-c2-0", Side.SELL), ts_init=2
+            ),
+            OrderIntent.of(_request("ah-e3-0"), ts_init=3),
+            OrderNoted(client_order_id="ah-e3-0", symbol=S, status="rejected", detail="no funds", ts_init=4),
+        ]
+    )
+    journal.close()
+
+    reader = JournalReader(path)
+    (fill,) = reader.fills()
+    assert fill.reason == "llm_sell" and fill.side is Side.SELL and fill.fee_asset == "USDT"
+    assert [o.status for o in reader.orders()] == ["rejected", "filled"]
+
+
+def _event(kind: str, cum: str, last: str, trade_id: str | None, ts: int) -> OrderUpdate:
+    return OrderUpdate(
+        venue="paper",
+        kind=OrderEventKind(kind),
+        symbol=S,
+        client_order_id="ah-t5-0",
+        venue_order_id="v5",
+        side=Side.SELL,
+        price=D(101),
+        order_qty=D(1),
+        cum_filled_qty=D(cum),
+        last_qty=D(last),
+        last_price=D(101) if trade_id else D(0),
+        fee=D("0.0404") if trade_id else D(0),
+        fee_asset="USDT",
+        trade_id=trade_id,
+        ts_event=ts,
+        ts_init=ts,
+    )
+
+
+def test_journal_stream_events_fill_by_trade_id_and_a_later_snapshot_adds_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = SqliteJournal(path)
+    journal.write(
+        [
+            OrderIntent.of(_request("ah-t5-0", Side.SELL, OrderPurpose.TAKE_PROFIT), ts_init=1),
+            _event("accepted", "0", "0", None, 2),
+            _event("partially_filled", "0.4", "0.4", "T1", 3),
+            _event("partially_filled", "0.4", "0.4", "T1", 4),  # a replayed event
+            _event("filled", "1", "0.6", "T2", 5),
+            OrderObserved(
+                order=_snapshot("1", "101", "0.101", OrderStatus.FILLED, "ah-t5-0", Side.SELL), ts_init=6
+            ),
+        ]
+    )
+    journal.close()
+
+    reader = JournalReader(path)
+    fills = reader.fills()
+    assert [(f.qty, f.price, f.fee, f.reason) for f in fills] == [
+        (D("0.4"), D(101), D("0.0404"), "take_profit"),
+        (D("0.6"), D(101), D("0.0404"), "take_profit"),
+    ]
+    conn = sqlite3.connect(path)
+    assert [r[0] for r in conn.execute("SELECT fill_id FROM fills ORDER BY ts_ns")] == [
+        "trade:T1",
+        "trade:T2",
+    ]
+    (order,) = reader.orders()
+    assert order.status == "filled" and order.filled_qty == D(1)
