@@ -20,7 +20,7 @@ from autohedge.actors.base import ActorContext, ActorHooks
 from autohedge.actors.directory import Directory
 from autohedge.actors.executor import ExecutorActor
 from autohedge.actors.feed import FeedActor, FeedSink
-from autohedge.actors.journal import JOURNAL, FlushJournal, JournalActor, journal_to
+from autohedge.actors.journal import FlushJournal, JournalActor, journal_to
 from autohedge.actors.monitor import MonitoredPosition, PositionMonitorActor
 from autohedge.actors.protocol import GetSnapshot
 from autohedge.actors.strategy import HftSignalSource, LlmSignalSource, SignalSource, StrategyActor
@@ -30,6 +30,7 @@ from autohedge.adapters.registry import VENUES, VenueEntry, venue_entry
 from autohedge.api.models import HealthStatus
 from autohedge.core.actor_names import (
     EXECUTOR,
+    JOURNAL,
     MONITOR,
     ActorKind,
     ActorName,

@@ -23,7 +23,7 @@ from types import MappingProxyType
 from loguru import logger
 
 from autohedge.actors.base import ActorContext, SupervisedActor
-from autohedge.actors.journal import journal
+from autohedge.actors.journal import record_in_journal
 from autohedge.actors.protocol import (
     ExpireEntry,
     GetSnapshot,
@@ -377,7 +377,9 @@ class ExecutorActor(SupervisedActor):
         self._ledger.reserve(
             request.client_order_id, quote_of(symbol), request.qty * request.price, price=request.price
         )
-        journal(self.ctx, OrderIntent.of(request, ts_init=self.ctx.clock.wall_ns(), reason=signal.strategy))
+        record_in_journal(
+            self.ctx, OrderIntent.of(request, ts_init=self.ctx.clock.wall_ns(), reason=signal.strategy)
+        )
         try:
             snapshot = self._exchange.submit_order(request)
         except OutcomeUnknown as exc:
@@ -578,7 +580,7 @@ class ExecutorActor(SupervisedActor):
 
     def _update(self, entry: TrackedEntry, snapshot: OrderSnapshot) -> None:
         """A REST snapshot (cumulative): report the fill delta since what was last seen."""
-        journal(self.ctx, OrderObserved(order=snapshot, ts_init=self.ctx.clock.wall_ns()))
+        record_in_journal(self.ctx, OrderObserved(order=snapshot, ts_init=self.ctx.clock.wall_ns()))
         self._progress(
             entry,
             filled_qty=max(snapshot.filled_qty, entry.filled_qty),
@@ -671,7 +673,7 @@ class ExecutorActor(SupervisedActor):
             detail=detail,
             ts_init=self.ctx.clock.wall_ns(),
         )
-        journal(self.ctx, note)
+        record_in_journal(self.ctx, note)
 
     # -- cancels ----------------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """JournalActor: the one writer of the trade journal, off the trading path.
 
-Actors ``tell`` it records (``journal(ctx, record)``) and never wait: a slow or failing disk delays
+Actors ``tell`` it records (``record_in_journal(ctx, record)``) and never wait: a slow or failing disk delays
 only this actor's inbox, never an order. Records are written in batches (group commit): when the inbox
 is empty, when ``max_batch`` records are pending, or when the oldest pending record is ``max_delay_s``
 old, whichever comes first; so a ``kill -9`` loses at most the last second of records.
@@ -26,7 +26,7 @@ from autohedge.core.journal import JournalRecord, JournalWriter
 from autohedge.core.messages import Message
 from autohedge.core.metrics import Metrics
 
-__all__ = ["JOURNAL", "FlushJournal", "JournalActor", "ObserveOrders", "journal", "journal_to"]
+__all__ = ["FlushJournal", "JournalActor", "ObserveOrders", "journal_to", "record_in_journal"]
 
 
 class FlushJournal(Message):
@@ -45,7 +45,7 @@ def journal_to(directory: Directory, record: JournalRecord) -> None:
     directory.tell_if_present(JOURNAL, record)
 
 
-def journal(ctx: ActorContext, record: JournalRecord) -> None:
+def record_in_journal(ctx: ActorContext, record: JournalRecord) -> None:
     """Tell the journal a record from a supervised actor's thread."""
     journal_to(ctx.directory, record)
 

@@ -34,7 +34,7 @@ from decimal import Decimal
 from loguru import logger
 
 from autohedge.actors.base import ActorContext, SupervisedActor
-from autohedge.actors.journal import journal
+from autohedge.actors.journal import record_in_journal
 from autohedge.actors.protocol import (
     CheckExits,
     GetSnapshot,
@@ -634,7 +634,7 @@ class PositionMonitorActor(SupervisedActor):
         if pos.close_id is not None:
             try:
                 order = self._exchange.get_order(symbol, client_order_id=pos.close_id)
-                journal(self.ctx, OrderObserved(order=order, ts_init=self.ctx.clock.wall_ns()))
+                record_in_journal(self.ctx, OrderObserved(order=order, ts_init=self.ctx.clock.wall_ns()))
             except UnknownOrder:  # a close whose sending was never confirmed did not arrive: sell again
                 pos.close_id = None
                 pos.close_reason = pos.close_reason or "close not found on the venue"
@@ -664,7 +664,7 @@ class PositionMonitorActor(SupervisedActor):
                 order = self._exchange.get_order(symbol, client_order_id=coid)
             except UnknownOrder:
                 continue
-            journal(self.ctx, OrderObserved(order=order, ts_init=self.ctx.clock.wall_ns()))
+            record_in_journal(self.ctx, OrderObserved(order=order, ts_init=self.ctx.clock.wall_ns()))
             if order.filled_qty > 0:
                 exit_fill += order.filled_qty
                 exit_price = order.avg_fill_price or order.price
@@ -710,7 +710,7 @@ class PositionMonitorActor(SupervisedActor):
         rules = self._rules.get(symbol)
         if rules is None:
             rules = self._rules[symbol] = self._exchange.symbol_rules(symbol)
-            journal(self.ctx, rules)  # the journal keeps each symbol's precision for display
+            record_in_journal(self.ctx, rules)  # the journal keeps each symbol's precision for display
         return rules
 
     def _held(self, symbol: str, wanted: Decimal, *, in_flight: Decimal = Decimal(0)) -> Decimal:
@@ -797,7 +797,7 @@ class PositionMonitorActor(SupervisedActor):
             snapshot = self._exchange.cancel_order(symbol, client_order_id=client_order_id)
         except (UnknownOrder, DefinitiveError):
             return None  # already gone (filled, cancelled with its OCO sibling, or never placed)
-        journal(self.ctx, OrderObserved(order=snapshot, ts_init=self.ctx.clock.wall_ns()))
+        record_in_journal(self.ctx, OrderObserved(order=snapshot, ts_init=self.ctx.clock.wall_ns()))
         return snapshot
 
     def _arm(self, pos: TrackedPosition) -> None:
@@ -850,7 +850,7 @@ class PositionMonitorActor(SupervisedActor):
                 stop_loss_client_order_id=sl_id,
             )
             for intent in intents_of_oco(request, ts_init=self.ctx.clock.wall_ns()):
-                journal(self.ctx, intent)
+                record_in_journal(self.ctx, intent)
             self._submit_exit(pos, (tp_id, sl_id), lambda: self._exchange.submit_oco(request))
             pos.exit_ids = (tp_id, sl_id)
         else:
@@ -862,7 +862,7 @@ class PositionMonitorActor(SupervisedActor):
                 price=prices.take_profit,
                 purpose=OrderPurpose.TAKE_PROFIT,
             )
-            journal(self.ctx, OrderIntent.of(order, ts_init=self.ctx.clock.wall_ns()))
+            record_in_journal(self.ctx, OrderIntent.of(order, ts_init=self.ctx.clock.wall_ns()))
             self._submit_exit(pos, (tp_id,), lambda: self._exchange.submit_order(order))
             pos.exit_ids = (tp_id,)
         was_orphan = pos.repair_attempts > 0 or pos.unprotected
@@ -944,7 +944,7 @@ class PositionMonitorActor(SupervisedActor):
                 purpose=OrderPurpose.CLOSE,
             )
             intent = OrderIntent.of(request, ts_init=self.ctx.clock.wall_ns(), reason=pos.close_kind.value)
-            journal(self.ctx, intent)
+            record_in_journal(self.ctx, intent)
             self._submit_exit(pos, (close_id,), lambda: self._exchange.submit_order(request))
         except OrderRefused as exc:
             self._orphaned(pos, f"close refused before sending: {exc}")
@@ -996,7 +996,7 @@ class PositionMonitorActor(SupervisedActor):
             reason=reason.get(purpose, pos.close_kind),
             ts_init=self.ctx.clock.wall_ns(),
         )
-        journal(self.ctx, closed)
+        record_in_journal(self.ctx, closed)
         lot = self._lots.get(symbol) if not pos.lot else None
         if lot is not None:  # the lot survives the close as the position
             del self._lots[symbol]
@@ -1032,7 +1032,7 @@ class PositionMonitorActor(SupervisedActor):
                 detail=why,
                 ts_init=self.ctx.clock.wall_ns(),
             )
-            journal(self.ctx, gone)
+            record_in_journal(self.ctx, gone)
 
     def _journal_opened(self, pos: TrackedPosition) -> None:
         opened = PositionOpened(
@@ -1042,7 +1042,7 @@ class PositionMonitorActor(SupervisedActor):
             adopted=pos.adopted,
             ts_init=self.ctx.clock.wall_ns(),
         )
-        journal(self.ctx, opened)
+        record_in_journal(self.ctx, opened)
 
     def _journal_armed(self, pos: TrackedPosition) -> None:
         armed = ExitsArmed(
@@ -1054,7 +1054,7 @@ class PositionMonitorActor(SupervisedActor):
             oco=pos.oco,
             ts_init=self.ctx.clock.wall_ns(),
         )
-        journal(self.ctx, armed)
+        record_in_journal(self.ctx, armed)
 
     def _drop(self, pos: TrackedPosition, why: str) -> None:
         """Forget ``pos`` wherever it is kept (a position or a lot)."""

@@ -21,7 +21,7 @@ import pykka
 from loguru import logger
 
 from autohedge.actors.base import ActorContext, SupervisedActor
-from autohedge.actors.journal import journal
+from autohedge.actors.journal import record_in_journal
 from autohedge.actors.protocol import RetryReconcile, StreamConnected, StreamDisconnected
 from autohedge.core.actor_names import EXECUTOR, MONITOR
 from autohedge.core.client_ids import ClientId
@@ -172,7 +172,9 @@ class UserStreamActor(SupervisedActor):
             logger.debug("[{}] duplicate fill {} dropped", update.symbol, update.fill_key)
             return
         self._ledger.apply(update)
-        journal(self.ctx, update)  # every order event, with the venue's trade id, to the trade journal
+        record_in_journal(
+            self.ctx, update
+        )  # every order event, with the venue's trade id, to the trade journal
         ours = ClientId.ours(update.client_order_id, self._prefix)
         if ours is None or ours.purpose is None:
             logger.debug(

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from autohedge.core.clock import NS_PER_S
 from autohedge.core.eventlog import Event
+from autohedge.core.gates import GateKind
 from autohedge.core.ratelimit import VenueStatus
 
 __all__ = [
@@ -25,7 +26,8 @@ __all__ = [
     "seconds_to_next_utc_day",
 ]
 
-ALWAYS_NOTIFIED = frozenset({"kill_switch", "position_unprotected", "venue_banned"})
+# The supervisor names its kill-switch event after the gate it closes.
+ALWAYS_NOTIFIED = frozenset({GateKind.KILL_SWITCH.value, "position_unprotected", "venue_banned"})
 """Event kinds that need a person: always sent."""
 _DAY_NS = 86_400 * NS_PER_S
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pykka
 
-from autohedge.actors.journal import JOURNAL, FlushJournal, JournalActor
+from autohedge.actors.journal import FlushJournal, JournalActor
 from autohedge.adapters.journal.sqlite import JournalReader
+from autohedge.core.actor_names import JOURNAL
 from autohedge.core.eventlog import Event
 from autohedge.core.journal import JournalRecord
 from autohedge.core.types import OrderStatus

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from autohedge.core.clock import NS_PER_S
 from autohedge.core.eventlog import Event
+from autohedge.core.gates import GateKind
 from autohedge.core.notify import NotifyLevel, ban_started, notification_for, seconds_to_next_utc_day
 from autohedge.core.ratelimit import VenueStatus
 
 
 def test_notify_kill_switch_and_unprotected_always_position_closed_only_when_asked() -> None:
-    kill = Event(1, "kill_switch", "", "executor crash loop", "CRITICAL")
+    kill = Event(1, GateKind.KILL_SWITCH, "", "executor crash loop", "CRITICAL")
     unprotected = Event(2, "position_unprotected", "BTC/USDT", "no exit", "ERROR")
     closed = Event(3, "position_closed", "BTC/USDT", "0.1 closed by take_profit at 101", "INFO")
 

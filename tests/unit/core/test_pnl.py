@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from autohedge.core.clock import NS_PER_S
 from autohedge.core.pnl import Fill, compute_pnl
-from autohedge.core.types import Side
+from autohedge.core.types import OrderPurpose, Side
+from tests.ids import our_id
 
 D = Decimal
 
@@ -50,8 +51,8 @@ def test_pnl_partial_fills_of_one_exit_consume_lots_oldest_first_as_one_trade() 
     fills = [
         buy("0.5", "100", 0, "0.5", "USDT"),
         buy("0.5", "102", 1, "0.51", "USDT"),
-        sell("0.3", "105", 2, reason="stop_loss", coid="ah-s1-0"),
-        sell("0.7", "95", 3, reason="stop_loss", coid="ah-s1-0"),
+        sell("0.3", "105", 2, reason="stop_loss", coid=our_id(OrderPurpose.STOP_LOSS, 1, 0)),
+        sell("0.7", "95", 3, reason="stop_loss", coid=our_id(OrderPurpose.STOP_LOSS, 1, 0)),
     ]
 
     report = compute_pnl(fills)
@@ -70,8 +71,8 @@ def test_pnl_each_exit_order_is_a_trade_of_the_lots_it_consumed() -> None:
     fills = [
         buy("1", "100", 0),
         buy("1", "104", 10),
-        sell("1", "103", 20, coid="ah-t1-0"),
-        sell("1", "101", 30, reason="stop_loss", coid="ah-s2-0"),
+        sell("1", "103", 20, coid=our_id(OrderPurpose.TAKE_PROFIT, 1, 0)),
+        sell("1", "101", 30, reason="stop_loss", coid=our_id(OrderPurpose.STOP_LOSS, 2, 0)),
     ]
 
     trades = compute_pnl(fills).trades

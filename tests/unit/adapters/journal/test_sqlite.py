@@ -24,20 +24,36 @@ from autohedge.core.messages import (
     SymbolRules,
 )
 from autohedge.core.types import CloseReason, OrderPurpose, OrderStatus, Side
+from tests.ids import our_id
 
 D = Decimal
 
 S = "BTC/USDT"
 
 
+CLOSE2 = our_id(OrderPurpose.CLOSE, 2, 0)
+ENTRY1 = our_id(OrderPurpose.ENTRY, 1, 0)
+ENTRY3 = our_id(OrderPurpose.ENTRY, 3, 0)
+SL1 = our_id(OrderPurpose.STOP_LOSS, 1, 0)
+TP1 = our_id(OrderPurpose.TAKE_PROFIT, 1, 0)
+TP5 = our_id(OrderPurpose.TAKE_PROFIT, 5, 0)
+
+
 def _request(
-    coid: str = "ah-e1-0", side: Side = Side.BUY, purpose: OrderPurpose = OrderPurpose.ENTRY
+    coid: str = ENTRY1,
+    side: Side = Side.BUY,
+    purpose: OrderPurpose = OrderPurpose.ENTRY,
 ) -> OrderRequest:
     return OrderRequest(client_order_id=coid, symbol=S, side=side, qty=D(1), price=D(100), purpose=purpose)
 
 
 def _snapshot(
-    filled: str, avg: str | None, fee: str, status: OrderStatus, coid: str = "ah-e1-0", side: Side = Side.BUY
+    filled: str,
+    avg: str | None,
+    fee: str,
+    status: OrderStatus,
+    coid: str = ENTRY1,
+    side: Side = Side.BUY,
 ) -> OrderSnapshot:
     return OrderSnapshot(
         venue_order_id="v1",
@@ -138,7 +154,10 @@ def test_journal_position_lifecycle_with_close_reason(tmp_path: Path) -> None:
                 qty=D("0.99"),
                 take_profit=D("100.4"),
                 stop_loss=D("99.6"),
-                client_order_ids=("ah-t1-0", "ah-s1-0"),
+                client_order_ids=(
+                    TP1,
+                    SL1,
+                ),
                 oco=True,
                 ts_init=11,
             ),
@@ -153,22 +172,32 @@ def test_journal_position_lifecycle_with_close_reason(tmp_path: Path) -> None:
     journal.close()
 
     (position,) = JournalReader(path).positions()
-    assert position.exit_order_ids == ("ah-t1-0", "ah-s1-0") and position.take_profit == D("100.4")
+    assert position.exit_order_ids == (
+        TP1,
+        SL1,
+    ) and position.take_profit == D("100.4")
     assert position.closed_ns == 20 and position.close_reason == "stop_loss"
 
 
 def test_journal_close_order_fills_carry_the_close_reason(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     journal = SqliteJournal(path)
-    close = _request("ah-c2-0", Side.SELL, OrderPurpose.CLOSE)
+    close = _request(CLOSE2, Side.SELL, OrderPurpose.CLOSE)
     journal.write(
         [
             OrderIntent.of(close, ts_init=1, reason=CloseReason.LLM_SELL.value),
             OrderObserved(
-                order=_snapshot("1", "101", "0.101", OrderStatus.FILLED, "ah-c2-0", Side.SELL), ts_init=2
+                order=_snapshot("1", "101", "0.101", OrderStatus.FILLED, CLOSE2, Side.SELL),
+                ts_init=2,
             ),
-            OrderIntent.of(_request("ah-e3-0"), ts_init=3),
-            OrderNoted(client_order_id="ah-e3-0", symbol=S, status="rejected", detail="no funds", ts_init=4),
+            OrderIntent.of(_request(ENTRY3), ts_init=3),
+            OrderNoted(
+                client_order_id=ENTRY3,
+                symbol=S,
+                status="rejected",
+                detail="no funds",
+                ts_init=4,
+            ),
         ]
     )
     journal.close()
@@ -184,7 +213,7 @@ def _event(kind: str, cum: str, last: str, trade_id: str | None, ts: int) -> Ord
         venue="paper",
         kind=OrderEventKind(kind),
         symbol=S,
-        client_order_id="ah-t5-0",
+        client_order_id=TP5,
         venue_order_id="v5",
         side=Side.SELL,
         price=D(101),
@@ -205,13 +234,17 @@ def test_journal_stream_events_fill_by_trade_id_and_a_later_snapshot_adds_nothin
     journal = SqliteJournal(path)
     journal.write(
         [
-            OrderIntent.of(_request("ah-t5-0", Side.SELL, OrderPurpose.TAKE_PROFIT), ts_init=1),
+            OrderIntent.of(
+                _request(TP5, Side.SELL, OrderPurpose.TAKE_PROFIT),
+                ts_init=1,
+            ),
             _event("accepted", "0", "0", None, 2),
             _event("partially_filled", "0.4", "0.4", "T1", 3),
             _event("partially_filled", "0.4", "0.4", "T1", 4),  # a replayed event
             _event("filled", "1", "0.6", "T2", 5),
             OrderObserved(
-                order=_snapshot("1", "101", "0.101", OrderStatus.FILLED, "ah-t5-0", Side.SELL), ts_init=6
+                order=_snapshot("1", "101", "0.101", OrderStatus.FILLED, TP5, Side.SELL),
+                ts_init=6,
             ),
         ]
     )
