@@ -9,11 +9,9 @@ is the fake's ``drop_clients``.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import queue
-import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -25,6 +23,7 @@ from websockets.sync.server import ServerConnection
 
 from autohedge.core.messages import OrderEventKind, OrderSnapshot, OrderUpdate
 from autohedge.core.types import OrderStatus
+from tests.fakes.sessions import SessionHub
 
 if TYPE_CHECKING:
     from tests.fakes.alpaca import FakeAlpaca
@@ -65,16 +64,15 @@ class _Session:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class AlpacaTradeHub:
+class AlpacaTradeHub(SessionHub[_Session]):
     """Serves trading-stream sessions for a ``FakeAlpaca`` and pushes its engine's order events."""
 
     def __init__(self, fake: FakeAlpaca, *, key_id: str, secret_key: str) -> None:
+        super().__init__()
         self._fake = fake
         self._key_id = key_id
         self._secret_key = secret_key
         self.faults = TradeStreamFaults()
-        self._sessions: list[_Session] = []
-        self._lock = threading.Lock()
         self._events: queue.Queue[tuple[str, str, bytes]] = queue.Queue()
         self._held: dict[str, bytes] = {}
         self._executions = itertools.count(1)
@@ -87,27 +85,7 @@ class AlpacaTradeHub:
 
     def serve(self, connection: ServerConnection) -> None:
         """One trading-stream connection (the fake's websocket thread for it)."""
-        session = _Session(connection)
-        with self._lock:
-            self._sessions.append(session)
-        try:
-            for raw in connection:
-                self._handle(session, raw)
-        except (ConnectionClosed, OSError):
-            pass  # a dropped socket or a client gone: this session ends, nothing more
-        finally:
-            with self._lock:
-                if session in self._sessions:
-                    self._sessions.remove(session)
-
-    def drop(self) -> None:
-        """Cut every session of this stream without a close handshake (a dropped socket); other
-        streams of the fake stay up."""
-        with self._lock:
-            sessions = list(self._sessions)
-        for session in sessions:
-            with contextlib.suppress(OSError):  # already gone
-                session.connection.socket.shutdown(socket.SHUT_RDWR)
+        self._serve(_Session(connection), self._handle)
 
     def _send(self, session: _Session, payload: dict[str, Any]) -> None:
         with session.lock:

@@ -10,13 +10,11 @@ delay events; dropping the socket is the fake's ``drop_clients``.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import itertools
 import json
 import queue
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +26,7 @@ from websockets.sync.server import ServerConnection
 
 from autohedge.core.messages import OrderEventKind, OrderUpdate
 from autohedge.core.types import OrderType, base_of, quote_of
+from tests.fakes.sessions import SessionHub
 from tests.fakes.venue_server import StreamClient
 
 if TYPE_CHECKING:
@@ -67,16 +66,15 @@ class _Session:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class BinanceUserHub:
+class BinanceUserHub(SessionHub[_Session]):
     """Serves ``/ws-api/v3`` sessions for a ``FakeBinance`` and pushes its engine's order events."""
 
     def __init__(self, fake: FakeBinance, *, api_key: str, api_secret: str) -> None:
+        super().__init__()
         self._fake = fake
         self._api_key = api_key
         self._api_secret = api_secret
         self.faults = UserStreamFaults()
-        self._sessions: list[_Session] = []
-        self._lock = threading.Lock()
         self._events: queue.Queue[tuple[dict[str, Any], ...]] = queue.Queue()
         self._held: dict[str, dict[str, Any]] = {}
         self._subscription_ids = itertools.count()
@@ -94,28 +92,8 @@ class BinanceUserHub:
 
     def serve(self, connection: ServerConnection, client: StreamClient) -> None:
         """One WebSocket API connection (the fake's websocket thread for it)."""
-        session = _Session(connection)
         self._record("connect", CONNECT_WEIGHT)
-        with self._lock:
-            self._sessions.append(session)
-        try:
-            for raw in connection:
-                self._handle(session, raw)
-        except (ConnectionClosed, OSError):
-            pass  # a dropped socket or a client gone: this session ends, nothing more
-        finally:
-            with self._lock:
-                if session in self._sessions:
-                    self._sessions.remove(session)
-
-    def drop(self) -> None:
-        """Cut every session of this stream without a close handshake (a dropped socket); other
-        streams of the fake stay up."""
-        with self._lock:
-            sessions = list(self._sessions)
-        for session in sessions:
-            with contextlib.suppress(OSError):  # already gone
-                session.connection.socket.shutdown(socket.SHUT_RDWR)
+        self._serve(_Session(connection), self._handle)
 
     def _record(self, method: str, weight: int) -> None:
         with self._lock:
