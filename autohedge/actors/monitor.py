@@ -435,10 +435,12 @@ class PositionMonitorActor(SupervisedActor):
         pos.holding = pos.holding.after_fill(fill)
         if before <= 0:
             self._journal_opened(pos)
-        credit = min(pos.qty - before, pos.adopted_growth)
-        if credit > 0:  # this fill was already taken in from the venue's record
-            pos.adopted_growth -= credit
-            pos.holding = Holding(pos.qty - credit, pos.holding.entry_price)
+        added = pos.qty - before
+        step = self._rules_for(fill.symbol).lot_step
+        if pos.adopted_growth > 0 and abs(added - pos.adopted_growth) < step:
+            # Exactly the growth taken in from the venue's record: this fill is already counted.
+            pos.adopted_growth = Decimal(0)
+            pos.holding = Holding(before, pos.holding.entry_price)
         pos.fill_in_flight = max(pos.qty - before, Decimal(0))
         if fill.protection is not None:
             pos.proposal = fill.protection
@@ -469,9 +471,18 @@ class PositionMonitorActor(SupervisedActor):
                 update.last_price if sold == update.last_qty else (update.avg_fill_price or update.last_price)
             )
             purpose = self._exit_purpose(pos, update)
-            if exit_qty(pos.qty, self._rules_for(pos.symbol)) <= 0:
-                self._closed(pos, price, purpose, sold=sum(pos.exit_filled_qty.values(), Decimal(0)))
-                return
+            rules = self._rules_for(pos.symbol)
+            if exit_qty(pos.qty, rules) <= 0:
+                # Our arithmetic says it is all sold; the venue's balance (the ledger, fed by the same
+                # stream) decides, so a remainder rounding left behind stays protected.
+                held = self._ledger.position(pos.symbol) if self._ledger.live and not pos.lot else pos.qty
+                lot = self._lots.get(pos.symbol) if not pos.lot else None
+                left = held - (lot.qty if lot is not None else Decimal(0))
+                if exit_qty(left, rules) <= 0:
+                    self._closed(pos, price, purpose, sold=sum(pos.exit_filled_qty.values(), Decimal(0)))
+                    return
+                pos.holding = Holding(left, pos.holding.entry_price)
+                live = False  # re-arm for what is left
             self.ctx.events.record(
                 "exit_partially_filled", f"{sold} sold by {coid}; {pos.qty} left", symbol=pos.symbol
             )
@@ -686,7 +697,8 @@ class PositionMonitorActor(SupervisedActor):
             # the executor's sweep runs beside this one): the growth is kept as a credit that such a
             # report then uses up instead of counting the fill twice.
             growth = held_qty - pos.qty
-            pos.adopted_growth = pos.adopted_growth + growth if growth > 0 else Decimal(0)
+            sellable = exit_qty(growth, self._rules_for(symbol)) > 0  # rounding dust is no fill
+            pos.adopted_growth = growth if growth > 0 and sellable else Decimal(0)
             pos.holding = Holding(held_qty, pos.holding.entry_price)
         if dead_legs or not pos.exit_ids:
             # A leg that traded even partly ends its OCO sibling while it rests itself: what is left must
