@@ -26,6 +26,7 @@ __all__ = [
     "BinanceTrade",
     "BinanceWsBalance",
     "BinanceWsError",
+    "BinanceWsErrorData",
     "BinanceWsRateLimit",
     "BinanceWsResponse",
 ]
@@ -182,9 +183,17 @@ class BinanceWsRateLimit(_Wire):
     count: int = 0
 
 
+class BinanceWsErrorData(_Wire):
+    """A refusal's details: on 429/418, when the venue accepts requests again."""
+
+    retryAfter: int | None = None
+    """Epoch milliseconds."""
+
+
 class BinanceWsError(_Wire):
     code: int
     msg: str
+    data: BinanceWsErrorData | None = None
 
 
 class BinanceWsResponse(_Wire):
