@@ -13,11 +13,11 @@ polling). A run is shorter than the 60 s window (to bound the test's wall time),
 projected: everything the trading part of the run spent, plus the rate of its last 15 s over the rest
 of the window. Every run cuts the user stream once in the middle: the process then does its full REST
 sweep (ledger re-base, every entry re-read, exits verified), which costs at least what the 60 s safety
-net does, so the projection does not leave the safety net out. That sweep is a one-off counted once: the
-tail whose rate is projected starts after it (it ends at the first second without a request), else a
-sweep that straddles the tail's start, depending on how fast a loaded machine ran it, was projected over
-the rest of the window as if it went on. The start-up burst and the order traffic are measured too and
-reported in the assertion messages.
+net does, so the projection does not leave the safety net out. That sweep is a one-off counted once: its
+requests (from the re-subscription to the first second without one, at most ``SWEEP_MAX_S``) are left
+out of the tail whose rate is projected, else a sweep that straddles the tail's start, depending on how
+fast a loaded machine ran it, was projected over the rest of the window as if it went on. The start-up
+burst and the order traffic are measured too and reported in the assertion messages.
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ pytestmark = pytest.mark.e2e
 WINDOW_S = 60.0
 TAIL_S = 15.0
 SWEEP_GAP_S = 1.0
-"""A reconnect's REST sweep is over at the first gap this long without a learning request."""
+"""A reconnect's REST sweep is over at the first gap this long without a learning request..."""
+SWEEP_MAX_S = 5.0
+"""...or this long after the re-subscription, whichever comes first."""
 BINANCE_WEIGHT_PER_MINUTE = 1200
 ALPACA_REQUESTS_PER_MINUTE = 200
 _BINANCE_WEIGHTS = {
@@ -160,7 +162,7 @@ def sweep_end(learning: list[Sample], resubscribed: float | None) -> float:
     for x in sorted(learning, key=lambda s: s.at):
         if x.at < resubscribed:
             continue
-        if x.at - end >= SWEEP_GAP_S:
+        if x.at - end >= SWEEP_GAP_S or x.at - resubscribed > SWEEP_MAX_S:
             break
         end = x.at
     return end
@@ -173,9 +175,9 @@ def measure(
     trading = [x for x in samples if x.at >= trading_from]
     trading_s = max(ended - trading_from, 1.0)
     learning = [x for x in trading if not x.order_entry]
-    tail_from = max(ended - TAIL_S, sweep_end(learning, resubscribed) + SWEEP_GAP_S / 2)
-    tail_s = max(ended - tail_from, 1.0)
-    tail = sum(x.weight for x in learning if x.at >= tail_from) / tail_s
+    sweep = (resubscribed or 0.0, sweep_end(learning, resubscribed))
+    steady = [x for x in learning if not (resubscribed is not None and sweep[0] <= x.at <= sweep[1])]
+    tail = sum(x.weight for x in steady if x.at >= ended - TAIL_S) / TAIL_S
     window = sum(x.weight for x in learning) + tail * max(0.0, WINDOW_S - trading_s)
     entry = sum(x.weight for x in trading if x.order_entry) / trading_s * 60
     return Budget(startup=startup, learning_window=window, order_entry_per_min=entry)
