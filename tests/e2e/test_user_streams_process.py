@@ -136,6 +136,8 @@ class Sample:
     weight: float
     order_entry: bool
     """Placing or cancelling an order (the trading itself), not learning about one."""
+    what: str = ""
+    """The request (method and path), for the failure message's breakdown."""
 
 
 @dataclass(frozen=True)
@@ -146,11 +148,14 @@ class Budget:
     """Projected most a 60 s window of trading holds of requests that learn about orders and account."""
     order_entry_per_min: float
     """Placing and cancelling orders, per minute of trading."""
+    learning_by_request: dict[str, float]
+    """What the trading part of the run spent learning, per request (method and path)."""
 
     def describe(self, unit: str) -> str:
+        spent = ", ".join(f"{k} {v:.0f}" for k, v in sorted(self.learning_by_request.items()))
         return (
             f"start-up {self.startup:.0f} {unit}, learning {self.learning_window:.0f} {unit} per 60 s, "
-            f"order entry {self.order_entry_per_min:.0f} {unit} per minute"
+            f"order entry {self.order_entry_per_min:.0f} {unit} per minute (learning spent: {spent})"
         )
 
 
@@ -180,7 +185,12 @@ def measure(
     tail = sum(x.weight for x in steady if x.at >= ended - TAIL_S) / TAIL_S
     window = sum(x.weight for x in learning) + tail * max(0.0, WINDOW_S - trading_s)
     entry = sum(x.weight for x in trading if x.order_entry) / trading_s * 60
-    return Budget(startup=startup, learning_window=window, order_entry_per_min=entry)
+    by_request: dict[str, float] = {}
+    for x in learning:
+        by_request[x.what] = by_request.get(x.what, 0.0) + x.weight
+    return Budget(
+        startup=startup, learning_window=window, order_entry_per_min=entry, learning_by_request=by_request
+    )
 
 
 def run_process(
@@ -276,9 +286,10 @@ def binance_run(
             config, tmp_path, env, duration_s=duration_s, on_line=on_line
         )
         samples = [
-            Sample(t - started, binance_weight(m, p, q), (m, p) in _ORDER_ENTRY) for t, m, p, q in rest
+            Sample(t - started, binance_weight(m, p, q), (m, p) in _ORDER_ENTRY, f"{m} {p}")
+            for t, m, p, q in rest
         ]
-        samples += [Sample(t - started, w, False) for t, _, w in fake.user.requests]
+        samples += [Sample(t - started, w, False, f"ws {method}") for t, method, w in fake.user.requests]
         subscribed = [
             t - started for t, method, _ in fake.user.requests if method.startswith("userDataStream")
         ]
@@ -343,7 +354,7 @@ def alpaca_run(
             config, tmp_path, env, duration_s=duration_s, on_line=on_line
         )
         entry = alpaca_order_entry(fake, rest)
-        samples = [Sample(t - started, 1.0, i in entry) for i, (t, *_) in enumerate(rest)]
+        samples = [Sample(t - started, 1.0, i in entry, f"{m} {p}") for i, (t, m, p, _) in enumerate(rest)]
     return output, summary, fake, measure(samples, trading_from=trading_from, ended=ended)
 
 
