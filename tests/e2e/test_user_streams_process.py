@@ -173,6 +173,12 @@ def sweep_end(learning: list[Sample], resubscribed: float | None) -> float:
     return end
 
 
+def notable(output: str) -> str:
+    """The process's warnings and errors (the last 30), for a failure message."""
+    lines = [line for line in output.splitlines() if "| WARNING" in line or "| ERROR" in line]
+    return "\n" + "\n".join(lines[-30:])
+
+
 def measure(
     samples: list[Sample], *, trading_from: float, ended: float, resubscribed: float | None = None
 ) -> Budget:
@@ -225,6 +231,7 @@ def run_process(
     proc.wait(timeout=60)
     ended = time.monotonic()
     output = "".join(log)
+    (tmp_path / "process.log").write_text(output, encoding="utf-8")  # kept by pytest for a failure's study
     assert proc.returncode == 0, output[-4000:]
     data: dict[str, Any] = json.loads(summary.read_text(encoding="utf-8"))
     return output, data, started, ended - started, trading_from
@@ -314,8 +321,8 @@ def test_binance_fills_by_push_drop_resubscribes_then_reconciles_within_budget(t
     assert any(r[1] == "/api/v3/account" for r in after), "no ledger re-base after re-subscribing"
     assert any(r[1] == "/api/v3/openOrders" for r in after), "no exit verification after re-subscribing"
     limit = 0.10 * BINANCE_WEIGHT_PER_MINUTE
-    assert budget.learning_window <= limit, budget.describe("weight")
-    assert budget.startup <= limit, budget.describe("weight")
+    assert budget.learning_window <= limit, budget.describe("weight") + notable(output)
+    assert budget.startup <= limit, budget.describe("weight") + notable(output)
 
 
 def test_binance_fifty_symbols_within_half_the_budget(tmp_path: Path) -> None:
@@ -323,7 +330,9 @@ def test_binance_fifty_symbols_within_half_the_budget(tmp_path: Path) -> None:
     output, summary, _, budget = binance_run(tmp_path, symbols, duration_s=30, protected_first=False)
     assert summary["counters"]["quotes"] > 1000, output[-3000:]
     limit = 0.50 * BINANCE_WEIGHT_PER_MINUTE
-    assert budget.learning_window <= limit and budget.startup <= limit, budget.describe("weight")
+    assert budget.learning_window <= limit and budget.startup <= limit, budget.describe("weight") + notable(
+        output
+    )
 
 
 # -- Alpaca -------------------------------------------------------------------------------------------
