@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 __all__ = [
@@ -235,5 +237,6 @@ class BinanceRestBookTicker(_Wire):
 
 BINANCE_ORDERS: TypeAdapter[tuple[BinanceOrder, ...]] = TypeAdapter(tuple[BinanceOrder, ...])
 BINANCE_TRADES: TypeAdapter[tuple[BinanceTrade, ...]] = TypeAdapter(tuple[BinanceTrade, ...])
-BINANCE_CANCEL: TypeAdapter[BinanceOrderList | BinanceOrder] = TypeAdapter(BinanceOrderList | BinanceOrder)
+_CANCEL_ANSWER: Any = BinanceOrderList | BinanceOrder  # a union is no ``type[...]`` to the installed checker
+BINANCE_CANCEL: TypeAdapter[BinanceOrderList | BinanceOrder] = TypeAdapter(_CANCEL_ANSWER)
 """Cancelling a leg of an order list answers with the list; a lone order answers with the order."""
