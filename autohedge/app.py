@@ -460,6 +460,7 @@ class Engine:
                 deduper=parts.deduper,
                 symbols=config.symbols,
                 client_id_prefix=config.executor.client_id_prefix,
+                supervision=config.supervisor,
             )
 
         def strategy(symbol: str) -> Callable[[ActorContext, Mapping[Gate, str]], pykka.ActorRef[Any]]:

@@ -653,6 +653,8 @@ class PositionMonitorActor(SupervisedActor):
                 return
             lot = self._lots.get(symbol)
             if order.status is OrderStatus.FILLED or (held_qty <= 0 and lot is None):
+                left = held_qty - (lot.qty if lot is not None else Decimal(0))  # the lot keeps its own
+                pos.holding = Holding(max(left, Decimal(0)), pos.holding.entry_price)
                 self._closed(
                     pos, order.avg_fill_price or order.price, OrderPurpose.CLOSE, sold=order.filled_qty
                 )
@@ -1023,7 +1025,8 @@ class PositionMonitorActor(SupervisedActor):
 
     def _keep_dust(self, pos: TrackedPosition, held: Decimal | None = None) -> None:
         """What ``pos`` leaves held below the venue minimum stays the symbol's: added to the position still
-        tracked for it (sold with its next exit), else carried into the next one."""
+        tracked for it (sold with its next exit), else carried into the next one. Carrying never makes an
+        exit ask for more than is held: arming sizes from what the venue holds."""
         dust = pos.qty if held is None else min(pos.qty, held) if pos.qty > 0 else held
         if dust <= 0:
             return

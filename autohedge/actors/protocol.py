@@ -17,6 +17,7 @@ __all__ = [
     "PollOrders",
     "ReadOpenEntries",
     "Reconcile",
+    "ReconnectUserStream",
     "RepairOrphan",
     "ResolveOrder",
     "RetryCancel",
@@ -98,6 +99,10 @@ class StreamDisconnected(Message):
 
 class StreamConnected(Message):
     """Told by a user stream's reader thread to its actor: authenticated and subscribed."""
+
+
+class ReconnectUserStream(Message):
+    """User-stream actor timer: open a new connection after a disconnect or a refused subscription."""
 
 
 class RetryReconcile(Message):

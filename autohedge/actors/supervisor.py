@@ -46,6 +46,7 @@ from autohedge.core.messages import (
     ReconciliationCompleted,
     RestartChild,
     SetEntryGate,
+    UserStreamDegraded,
     UserStreamResumed,
     VenueDataResumed,
     VenueDataStale,
@@ -381,6 +382,19 @@ class Supervisor(pykka.ThreadingActor):
             if child.spec.kind is ActorKind.FEED and child.spec.venue == message.venue:
                 child.failures.clear()
         self._set_gate(Gate.venue_degraded(message.venue), closed=False)
+
+    def on_user_stream_degraded(self, message: UserStreamDegraded) -> None:
+        """The user stream reconnects in place but keeps failing: entries pause, orders are polled."""
+        gate = Gate.user_stream_degraded(message.venue)
+        if gate in self._gates:
+            return
+        self._set_gate(gate, closed=True, reason=message.reason)
+        self._events.record(
+            "venue_degraded",
+            f"{message.venue} user stream keeps failing ({message.reason}); entries paused, orders polled, "
+            "reconnecting",
+            level="ERROR",
+        )
 
     def on_user_stream_resumed(self, message: UserStreamResumed) -> None:
         """Connected and reconciled: entries may go again. The failure window is kept, so a stream

@@ -7,13 +7,18 @@ replays what a disconnected client missed.
 
 Every order event passes through this inbox (never conflated, never dropped): a fill seen before (its
 venue trade id) is dropped here, the rest updates the ledger and goes by name to the executor
-(entries) or the monitor (exits). A disconnect crashes the actor on purpose: the supervisor restarts
-it with backoff, like a feed; meanwhile the executor and the monitor poll at their fast interval.
-Venue pushback during reconciliation is a retry timer, never a crash.
+(entries) or the monitor (exits).
+
+A disconnect or a refused subscription (a ban refuses the WebSocket API too) is the venue's state, never
+a crash: this actor reconnects in place after max(backoff, the venue's wait) on a timer message and
+counts ``user_stream_reconnects``; meanwhile the executor and the monitor poll at their fast interval.
+A run of failed connections degrades the venue (``core.stream_health``) until a reconcile succeeds.
+Venue pushback during reconciliation is a retry timer too. Only a bug is a crash.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,40 +27,54 @@ from loguru import logger
 
 from autohedge.actors.base import ActorContext, SupervisedActor
 from autohedge.actors.journal import record_in_journal
-from autohedge.actors.protocol import RetryReconcile, StreamConnected, StreamDisconnected
+from autohedge.actors.protocol import (
+    ReconnectUserStream,
+    RetryReconcile,
+    StreamConnected,
+    StreamDisconnected,
+)
 from autohedge.core.actor_names import EXECUTOR, MONITOR
+from autohedge.core.backoff import Backoff
 from autohedge.core.client_ids import ClientId
+from autohedge.core.config import SupervisorConfig
 from autohedge.core.dedupe import FillDeduper
 from autohedge.core.errors import VenueError
 from autohedge.core.ledger import AccountLedger
 from autohedge.core.messages import (
     AccountBalances,
     OrderUpdate,
+    UserStreamDegraded,
     UserStreamResumed,
     UserStreamStatus,
 )
 from autohedge.core.metrics import Metrics
 from autohedge.core.ports import Exchange, UserStream
 from autohedge.core.pushback import retry_delay_s
+from autohedge.core.stream_health import ReconnectRun, reconnect_delay_s
 from autohedge.core.types import OrderPurpose
 
-__all__ = ["UserStreamActor", "UserStreamDisconnectedError", "UserStreamSink"]
-
-
-class UserStreamDisconnectedError(ConnectionError):
-    """The private stream ended; the actor crashes so the supervisor reconnects with backoff."""
+__all__ = ["UserStreamActor", "UserStreamSink"]
 
 
 class UserStreamSink:
-    """Receives on the stream's reader thread (must not block): tells its actor, keeps every event."""
+    """Receives on the stream's reader thread (must not block): tells its actor, keeps every event.
+    One per connection: once the actor has moved on to a new connection, ``retire`` makes this one's
+    late reports (a disconnect racing the reconnect) silent."""
 
     def __init__(self, ref: pykka.ActorRef[Any], *, venue: str, metrics: Metrics) -> None:
         self._ref = ref
         self._venue = venue
         self._metrics = metrics
         self._malformed_logged = 0
+        self._retired = False
+
+    def retire(self) -> None:
+        """Actor thread: this connection is abandoned; nothing more from it reaches the actor."""
+        self._retired = True
 
     def _tell(self, message: object) -> None:
+        if self._retired:
+            return
         try:
             self._ref.tell(message)
         except pykka.ActorDeadError:
@@ -97,7 +116,9 @@ class UserStreamActor(SupervisedActor):
         deduper: FillDeduper,
         symbols: Sequence[str],
         client_id_prefix: str,
+        supervision: SupervisorConfig | None = None,
     ) -> None:
+        """``supervision``: the reconnect backoff and what counts as failing too often (defaults if None)."""
         super().__init__(ctx)
         self.venue = venue
         self._stream_factory = stream_factory
@@ -107,20 +128,41 @@ class UserStreamActor(SupervisedActor):
         self._symbols = tuple(symbols)
         self._prefix = client_id_prefix
         self._stream: UserStream | None = None
+        self._sink: UserStreamSink | None = None
         self._connected = False
         self._reconciled = False
+        self._connections = 0
+        supervision = supervision or SupervisorConfig()
+        self._backoff = Backoff(
+            min_backoff_s=supervision.min_backoff_s,
+            max_backoff_s=supervision.max_backoff_s,
+            random_factor=supervision.random_factor,
+        )
+        self._failures = ReconnectRun(max_failures=supervision.max_restarts, window_s=supervision.window_s)
+        self._rng = random.Random(supervision.seed)
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
     def started(self) -> None:
-        self._stream = self._stream_factory()
-        self._stream.start(UserStreamSink(self.actor_ref, venue=self.venue, metrics=self.ctx.metrics))
+        self._connect()
 
-    def stopping(self) -> None:
-        self._ledger.set_live(False)
+    def _connect(self) -> None:
+        """Open a new connection; it reports connected (subscribed) or disconnected on its reader thread."""
+        self._sink = UserStreamSink(self.actor_ref, venue=self.venue, metrics=self.ctx.metrics)
+        self._stream = self._stream_factory()
+        self._stream.start(self._sink)
+
+    def _close_stream(self) -> None:
+        if self._sink is not None:
+            self._sink.retire()
+            self._sink = None
         if self._stream is not None:
             self._stream.stop()
             self._stream = None
+
+    def stopping(self) -> None:
+        self._ledger.set_live(False)
+        self._close_stream()
         if self._connected:
             self._connected = False
             self._tell_traders(UserStreamStatus(venue=self.venue, connected=False))
@@ -128,7 +170,9 @@ class UserStreamActor(SupervisedActor):
     def on_stream_connected(self, _: StreamConnected) -> None:
         """Authenticated and subscribed: now the REST sweep (never before, or a fill in between is lost)."""
         self._connected = True
-        if self.ctx.incarnation > 1:
+        self._reconciled = False
+        self._connections += 1
+        if self.ctx.incarnation > 1 or self._connections > 1:
             self.ctx.metrics.inc("user_stream_reconnects")  # one trading venue per process
         self.ctx.events.record(
             "user_stream_connected", f"{self.venue} order events by push (incarnation {self.ctx.incarnation})"
@@ -154,15 +198,32 @@ class UserStreamActor(SupervisedActor):
         self._ledger.rebase(balances, positions, as_of_ns=as_of_ns)
         self._ledger.set_live(True)
         self._reconciled = True
+        self._failures.succeeded()
         self.ctx.metrics.inc("ledger_rebases")
         self._tell_traders(UserStreamStatus(venue=self.venue, connected=True))
         self.ctx.report(UserStreamResumed(venue=self.venue))
 
     def on_stream_disconnected(self, message: StreamDisconnected) -> None:
-        self._connected = False
+        """The connection ended or its subscription was refused: the traders poll from now, and a new
+        connection is opened after max(backoff, the venue's wait), in place (never a crash)."""
+        was_connected, self._connected = self._connected, False
         self._ledger.set_live(False)
-        self._tell_traders(UserStreamStatus(venue=self.venue, connected=False))
-        raise UserStreamDisconnectedError(f"{self.venue} user stream disconnected: {message.error}")
+        if was_connected:
+            self._tell_traders(UserStreamStatus(venue=self.venue, connected=False))
+        self._close_stream()
+        backoff_s = self._backoff.delay_s(self._failures.consecutive, self._rng)
+        # A ban refuses the WebSocket API like REST: the stream told the shared budget how long.
+        delay_s = reconnect_delay_s(backoff_s, self._exchange.request_budget.wait_s(priority=True))
+        if self._failures.failed(self.ctx.clock.monotonic_ns()):
+            self.ctx.report(UserStreamDegraded(venue=self.venue, reason=message.error))
+        logger.warning(
+            "{} user stream down ({}); reconnecting in {:.2f}s", self.venue, message.error, delay_s
+        )
+        self.schedule(delay_s, ReconnectUserStream())
+
+    def on_reconnect_user_stream(self, _: ReconnectUserStream) -> None:
+        if self._stream is None:
+            self._connect()
 
     # -- events ---------------------------------------------------------------------------------------
 

@@ -323,3 +323,25 @@ def test_keys_revoked_during_a_run_stop_entries_loudly_and_keep_guarding(
     h.quote(SYMBOL, "97.00", "97.02")  # the guarded stop still acts on quotes
     wait_for(lambda: any(o.client_order_id.startswith("ah-c") for o in h.paper_engine.all_orders()))
     assert no_restarts(h)
+
+
+def test_dust_a_close_leaves_is_sold_with_the_next_fills_exit_once_sellable(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(config()).start()
+    h.trigger_buy(SYMBOL)
+    wait_for(lambda: h.is_protected(SYMBOL))
+    h.engine.parts.directory.tell(MONITOR, ClosePosition(symbol=SYMBOL, reason="test close"))
+    h.advance(1.0)
+    wait_for(lambda: h.position(SYMBOL) is None, what="close confirmed")
+    dust = held(h)
+    assert Decimal(0) < dust < Decimal("0.000001")  # the base-asset fee left less than a lot step
+
+    # With the dust, this fill makes one more lot step sellable than the fill alone.
+    bought = Decimal("0.200001") - dust
+    h.paper_engine.fund("BTC", bought)
+    h.engine.parts.directory.tell(MONITOR, fill(SYMBOL, "ah-e-new", str(bought), "99.50", h.clock.wall_ns()))
+    h.settle()
+
+    assert {o.qty for o in h.open_sells(SYMBOL)} == {Decimal("0.200001")} == {held(h)}
+    assert h.held(SYMBOL).qty == Decimal("0.200001")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from autohedge.adapters.paper.engine import PaperEngine
-from autohedge.core.actor_names import user_stream_name
+from autohedge.core.actor_names import SUPERVISOR, user_stream_name
 from autohedge.core.child_states import ChildState
 from autohedge.core.clock import ManualClock
 from autohedge.core.errors import OutcomeUnknown
@@ -20,6 +20,8 @@ from tests.actors.harness import Harness, make_config, wait_for
 from tests.ids import entry_id
 
 USER_STREAM = user_stream_name("paper")
+MIN_BACKOFF_S = 0.5
+"""The harness config's ``supervisor.min_backoff_s`` (no jitter): the first reconnect's wait."""
 
 
 def partial_engine() -> PaperEngine:
@@ -32,8 +34,8 @@ def partial_engine() -> PaperEngine:
 
 
 def running_after(h: Harness, *, connections: int) -> Callable[[], bool]:
-    """The user stream runs on its ``connections``-th connection."""
-    return lambda: len(h.user_streams) == connections and h.child(USER_STREAM).state is ChildState.RUNNING
+    """The user stream is connected (the ledger re-based) on its ``connections``-th connection."""
+    return lambda: len(h.user_streams) == connections and h.engine.parts.ledger.live
 
 
 def net_bought(h: Harness, symbol: str) -> Decimal:
@@ -122,14 +124,15 @@ def test_user_stream_drop_resubscribes_and_reconciles_by_rest_without_double_fil
     first_qty = h.held("BTC/USDT").qty
 
     h.user_streams[-1].drop()
-    wait_for(lambda: h.child(USER_STREAM).state is ChildState.RESTARTING, what="user stream restarting")
+    h.barrier(USER_STREAM)  # the disconnect is handled: a reconnect timer, no crash
+    assert not h.engine.parts.ledger.live and h.child(USER_STREAM).state is ChildState.RUNNING
     h.quote("BTC/USDT", "99.80", "99.85")  # fills while nobody listens: no event will ever tell
     h.settle()
     assert h.held("BTC/USDT").qty == first_qty
 
-    h.advance(h.child(USER_STREAM).next_restart_in_s or 0.0)  # reconnect -> subscribe -> REST sweep
+    h.advance(MIN_BACKOFF_S)  # reconnect -> subscribe -> REST sweep
 
-    wait_for(lambda: h.child(USER_STREAM).state is ChildState.RUNNING and len(h.user_streams) == 2)
+    wait_for(running_after(h, connections=2), what="reconnected in place")
     wait_for(lambda: h.held("BTC/USDT").qty == net_bought(h, "BTC/USDT"), what="reconciled fill")
     h.settle()
     assert h.held("BTC/USDT").qty == net_bought(h, "BTC/USDT")
@@ -137,22 +140,25 @@ def test_user_stream_drop_resubscribes_and_reconciles_by_rest_without_double_fil
     assert h.engine.parts.ledger.rebases >= 2
     assert h.engine.parts.ledger.position("BTC/USDT") == net_bought(h, "BTC/USDT")
     assert h.engine.summary(h.engine.view(), h.positions()).venues["paper"].user_stream_reconnects == 1
+    assert h.child(USER_STREAM).restarts == 0 and h.child(USER_STREAM).incarnation == 1
 
 
-def test_user_stream_crash_loop_degrades_the_venue_not_the_kill_switch(
+def test_user_stream_failing_again_and_again_degrades_the_venue_without_a_restart(
     make_harness: Callable[..., Harness],
 ) -> None:
     h = make_harness(make_config(feed={"stale_after_s": 1000})).start()
-    for n in range(4):  # max_restarts is 3 in the harness config
-        wait_for(running_after(h, connections=n + 1), what="user stream running")
+    for n in range(3):  # supervisor.max_restarts is 3 in the harness config: 3 failures in the window
+        wait_for(running_after(h, connections=n + 1), what="user stream connected")
         h.user_streams[-1].drop()
-        wait_for(lambda: h.child(USER_STREAM).state is ChildState.RESTARTING, what="user stream restarting")
-        if n < 3:
-            h.advance(h.child(USER_STREAM).next_restart_in_s or 0.0)
+        h.barrier(USER_STREAM)
+        if n < 2:
+            h.advance(MIN_BACKOFF_S)  # each reconnect reconciled: the backoff starts over
+    h.barrier(SUPERVISOR)
 
     view = h.engine.view()
     assert Gate.user_stream_degraded("paper") in view.gates and not view.kill_switch
     assert h.engine.health(view)[0] == "degraded"
 
-    h.advance(h.child(USER_STREAM).next_restart_in_s or 0.0)  # it keeps reconnecting, at max backoff
+    h.advance(MIN_BACKOFF_S)  # it keeps reconnecting in place
     wait_for(lambda: Gate.user_stream_degraded("paper") not in h.engine.view().gates, what="venue recovered")
+    assert h.child(USER_STREAM).restarts == 0 and h.metrics.get("user_stream_reconnects") == 3

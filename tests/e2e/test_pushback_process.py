@@ -53,16 +53,19 @@ def clean_env(keys: Mapping[str, str]) -> dict[str, str]:
 
 
 class BanDrill:
-    """Bans the client at the first armed exit; collects what the process logs once the ban is over."""
+    """Bans the client at the first armed exit (and runs ``then``, say, drops its user stream, so the
+    reconnect meets the ban too); collects what the process logs once the ban is over."""
 
-    def __init__(self, ban: Callable[[int], None]) -> None:
+    def __init__(self, ban: Callable[[int], None], then: Callable[[], None] = lambda: None) -> None:
         self._ban = ban
+        self._then = then
         self.ends_at: float | None = None
         self.after: list[str] = []
 
     def __call__(self, line: str) -> None:
         if self.ends_at is None and "exit_armed" in line:
             self._ban(BAN_S)
+            self._then()
             self.ends_at = time.monotonic() + BAN_S
         elif self.ends_at is not None and time.monotonic() > self.ends_at:
             self.after.append(line)
@@ -105,10 +108,14 @@ def test_binance_ban_of_20_s_ends_with_no_restart_and_everything_protected(tmp_p
             ["BTC/USDT"],
             {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url},
         )
-        drill = BanDrill(fake.ban)
+        # The ban covers the WebSocket API too: the user stream, dropped as the ban starts, is refused
+        # (418) while it lasts and reconnects in place, restarting nothing.
+        drill = BanDrill(fake.ban, then=fake.user.drop)
         run = run_watching(config, tmp_path, BAN_S + 12, clean_env(BINANCE_KEYS), drill)
         drill.assert_survived(run, "binance")
-        assert fake.answered_418 <= 3  # it stopped sending at the first 418: no retry storm
+        assert fake.answered_418 <= 3  # it stopped sending at the first 418 (REST or WebSocket API)
+        assert fake.user.subscriptions >= 2, run.output[-4000:]  # subscribed again once the ban ended
+        assert run.summary["venues"]["binance"]["user_stream_reconnects"] >= 1
         assert_held_is_covered(fake.engine, ["BTC/USDT"], run.output)
 
 

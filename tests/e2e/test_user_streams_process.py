@@ -13,8 +13,11 @@ polling). A run is shorter than the 60 s window (to bound the test's wall time),
 projected: everything the trading part of the run spent, plus the rate of its last 10 s over the rest
 of the window. Every run cuts the user stream once, before the last 10 s: the process then does its full REST
 sweep (ledger re-base, every entry re-read, exits verified), which costs at least what the 60 s safety
-net does, so the projection does not leave the safety net out. The start-up burst and the order traffic
-are measured too and reported in the assertion messages.
+net does, so the projection does not leave the safety net out. That sweep is a one-off counted once: its
+requests (from the re-subscription to the first second without one, at most ``SWEEP_MAX_S``) are left
+out of the tail whose rate is projected, else a sweep that straddles the tail's start, depending on how
+fast a loaded machine ran it, was projected over the rest of the window as if it went on. The start-up
+burst and the order traffic are measured too and reported in the assertion messages.
 """
 
 from __future__ import annotations
@@ -43,9 +46,11 @@ from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
 
 pytestmark = pytest.mark.e2e
 WINDOW_S = 60.0
-TAIL_S = 10.0
-STARTUP_BOUND = 0.12
-"""Binance, two symbols: the start-up burst measured 129 of 1200 (see the test); a regression guard."""
+TAIL_S = 15.0
+SWEEP_GAP_S = 1.0
+"""A reconnect's REST sweep is over at the first gap this long without a learning request..."""
+SWEEP_MAX_S = 5.0
+"""...or this long after the re-subscription, whichever comes first."""
 BINANCE_WEIGHT_PER_MINUTE = 1200
 ALPACA_REQUESTS_PER_MINUTE = 200
 _BINANCE_WEIGHTS = {
@@ -131,6 +136,8 @@ class Sample:
     weight: float
     order_entry: bool
     """Placing or cancelling an order (the trading itself), not learning about one."""
+    what: str = ""
+    """The request (method and path), for the failure message's breakdown."""
 
 
 @dataclass(frozen=True)
@@ -141,23 +148,55 @@ class Budget:
     """Projected most a 60 s window of trading holds of requests that learn about orders and account."""
     order_entry_per_min: float
     """Placing and cancelling orders, per minute of trading."""
+    learning_by_request: dict[str, float]
+    """What the trading part of the run spent learning, per request (method and path)."""
 
     def describe(self, unit: str) -> str:
+        spent = ", ".join(f"{k} {v:.0f}" for k, v in sorted(self.learning_by_request.items()))
         return (
             f"start-up {self.startup:.0f} {unit}, learning {self.learning_window:.0f} {unit} per 60 s, "
-            f"order entry {self.order_entry_per_min:.0f} {unit} per minute"
+            f"order entry {self.order_entry_per_min:.0f} {unit} per minute (learning spent: {spent})"
         )
 
 
-def measure(samples: list[Sample], *, trading_from: float, ended: float) -> Budget:
+def sweep_end(learning: list[Sample], resubscribed: float | None) -> float:
+    """When the REST sweep after the re-subscription at ``resubscribed`` ended (0 when there was none)."""
+    if resubscribed is None:
+        return 0.0
+    end = resubscribed
+    for x in sorted(learning, key=lambda s: s.at):
+        if x.at < resubscribed:
+            continue
+        if x.at - end >= SWEEP_GAP_S or x.at - resubscribed > SWEEP_MAX_S:
+            break
+        end = x.at
+    return end
+
+
+def notable(output: str) -> str:
+    """The process's warnings and errors (the last 30), for a failure message."""
+    lines = [line for line in output.splitlines() if "| WARNING" in line or "| ERROR" in line]
+    return "\n" + "\n".join(lines[-30:])
+
+
+def measure(
+    samples: list[Sample], *, trading_from: float, ended: float, resubscribed: float | None = None
+) -> Budget:
     startup = sum(x.weight for x in samples if x.at < trading_from)
     trading = [x for x in samples if x.at >= trading_from]
     trading_s = max(ended - trading_from, 1.0)
     learning = [x for x in trading if not x.order_entry]
-    tail = sum(x.weight for x in learning if x.at >= ended - TAIL_S) / TAIL_S
+    sweep = (resubscribed or 0.0, sweep_end(learning, resubscribed))
+    steady = [x for x in learning if not (resubscribed is not None and sweep[0] <= x.at <= sweep[1])]
+    tail = sum(x.weight for x in steady if x.at >= ended - TAIL_S) / TAIL_S
     window = sum(x.weight for x in learning) + tail * max(0.0, WINDOW_S - trading_s)
     entry = sum(x.weight for x in trading if x.order_entry) / trading_s * 60
-    return Budget(startup=startup, learning_window=window, order_entry_per_min=entry)
+    by_request: dict[str, float] = {}
+    for x in learning:
+        by_request[x.what] = by_request.get(x.what, 0.0) + x.weight
+    return Budget(
+        startup=startup, learning_window=window, order_entry_per_min=entry, learning_by_request=by_request
+    )
 
 
 def run_process(
@@ -192,6 +231,7 @@ def run_process(
     proc.wait(timeout=60)
     ended = time.monotonic()
     output = "".join(log)
+    (tmp_path / "process.log").write_text(output, encoding="utf-8")  # kept by pytest for a failure's study
     assert proc.returncode == 0, output[-4000:]
     data: dict[str, Any] = json.loads(summary.read_text(encoding="utf-8"))
     return output, data, started, ended - started, trading_from
@@ -253,10 +293,16 @@ def binance_run(
             config, tmp_path, env, duration_s=duration_s, on_line=on_line
         )
         samples = [
-            Sample(t - started, binance_weight(m, p, q), (m, p) in _ORDER_ENTRY) for t, m, p, q in rest
+            Sample(t - started, binance_weight(m, p, q), (m, p) in _ORDER_ENTRY, f"{m} {p}")
+            for t, m, p, q in rest
         ]
-        samples += [Sample(t - started, w, False) for t, _, w in fake.user.requests]
-    return output, summary, fake, measure(samples, trading_from=trading_from, ended=ended)
+        samples += [Sample(t - started, w, False, f"ws {method}") for t, method, w in fake.user.requests]
+        subscribed = [
+            t - started for t, method, _ in fake.user.requests if method.startswith("userDataStream")
+        ]
+    resubscribed = subscribed[1] if len(subscribed) > 1 else None
+    budget = measure(samples, trading_from=trading_from, ended=ended, resubscribed=resubscribed)
+    return output, summary, fake, budget
 
 
 def test_binance_fills_by_push_drop_resubscribes_then_reconciles_by_rest(tmp_path: Path) -> None:
@@ -274,12 +320,9 @@ def test_binance_fills_by_push_drop_resubscribes_then_reconciles_by_rest(tmp_pat
     after = requests[second:]
     assert any(r[1] == "/api/v3/account" for r in after), "no ledger re-base after re-subscribing"
     assert any(r[1] == "/api/v3/openOrders" for r in after), "no exit verification after re-subscribing"
-    # The 10 % target for what learning costs is not asserted here: measured 76 to 200 weight per
-    # projected 60 s across runs (one account read when the ledger falls short weighs 20), so it would
-    # be a flaky assertion. The start-up bound below holds in every run.
-    # The one-off start-up burst (the credentials check, symbol rules for the adapter and the feed, the
-    # account re-based, open orders read, the subscription) is a little over the 10 % on its own.
-    assert budget.startup <= STARTUP_BOUND * BINANCE_WEIGHT_PER_MINUTE, budget.describe("weight")
+    limit = 0.10 * BINANCE_WEIGHT_PER_MINUTE
+    assert budget.learning_window <= limit, budget.describe("weight") + notable(output)
+    assert budget.startup <= limit, budget.describe("weight") + notable(output)
 
 
 def test_binance_fifty_symbols_within_half_the_budget(tmp_path: Path) -> None:
@@ -287,7 +330,9 @@ def test_binance_fifty_symbols_within_half_the_budget(tmp_path: Path) -> None:
     output, summary, _, budget = binance_run(tmp_path, symbols, duration_s=30, protected_first=False)
     assert summary["counters"]["quotes"] > 1000, output[-3000:]
     limit = 0.50 * BINANCE_WEIGHT_PER_MINUTE
-    assert budget.learning_window <= limit and budget.startup <= limit, budget.describe("weight")
+    assert budget.learning_window <= limit and budget.startup <= limit, budget.describe("weight") + notable(
+        output
+    )
 
 
 # -- Alpaca -------------------------------------------------------------------------------------------
@@ -318,7 +363,7 @@ def alpaca_run(
             config, tmp_path, env, duration_s=duration_s, on_line=on_line
         )
         entry = alpaca_order_entry(fake, rest)
-        samples = [Sample(t - started, 1.0, i in entry) for i, (t, *_) in enumerate(rest)]
+        samples = [Sample(t - started, 1.0, i in entry, f"{m} {p}") for i, (t, m, p, _) in enumerate(rest)]
     return output, summary, fake, measure(samples, trading_from=trading_from, ended=ended)
 
 

@@ -47,6 +47,10 @@ _X = {
 }
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def _f8(value: Decimal | None) -> str:
     return f"{(value or Decimal(0)):.8f}"
 
@@ -80,6 +84,8 @@ class BinanceUserHub(SessionHub[_Session]):
         self._subscription_ids = itertools.count()
         self._cancel_ids = itertools.count(1)
         self.subscriptions = 0
+        self.refused_for_pushback = 0
+        """Subscriptions refused with 429/418 because the client was rate limited or banned."""
         self.subscribed_at: list[int] = []
         """For each subscription, how many REST requests the fake had served before it."""
         self.requests: list[tuple[float, str, int]] = []
@@ -100,6 +106,20 @@ class BinanceUserHub(SessionHub[_Session]):
             self.requests.append((time.monotonic(), method, weight))
         with self._fake.state.lock:  # one weight per IP, shared with REST
             self._fake.weight.add(weight, time.time())
+
+    def _pushback(self) -> tuple[int, int] | None:
+        """The subscription under the fake's REST limit rules (the same weight, ban and 429 state):
+        (status, retryAfter in epoch ms) when refused, else None (the request is counted)."""
+        with self._lock:
+            self.requests.append((time.monotonic(), "userDataStream.subscribe.signature", SUBSCRIBE_WEIGHT))
+        now_s = time.time()
+        with self._fake.state.lock:
+            refused = self._fake.pushback(SUBSCRIBE_WEIGHT, False, now_s)
+        if refused is None:
+            return None
+        self.refused_for_pushback += 1
+        status, retry_after_s = refused
+        return status, int((now_s + retry_after_s) * 1000)
 
     def _weight_used(self) -> int:
         with self._fake.state.lock:
@@ -132,7 +152,21 @@ class BinanceUserHub(SessionHub[_Session]):
                 session, {"id": request_id, "status": 400, "error": {"code": -1100, "msg": "Unknown method."}}
             )
             return
-        self._record(method, SUBSCRIBE_WEIGHT)
+        refusal = self._pushback()
+        if refusal is not None:  # a ban or a rate limit covers the WebSocket API like REST
+            status, retry_at_ms = refusal
+            text = (
+                "Way too much request weight used; IP banned until later."
+                if status == 418
+                else "Too much request weight used; current limit is 1200 request weight per 1 MINUTE."
+            )
+            error_body = {
+                "code": -1003,
+                "msg": text,
+                "data": {"serverTime": _now_ms(), "retryAfter": retry_at_ms},
+            }
+            self._reply(session, {"id": request_id, "status": status, "error": error_body})
+            return
         error = self._check_signature(params)
         if error is None and self.faults.refuse_subscription:
             error = (-2015, "Invalid API-key, IP, or permissions for action.")

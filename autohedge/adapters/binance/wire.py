@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "BinanceTrade",
     "BinanceWsBalance",
     "BinanceWsError",
+    "BinanceWsErrorData",
     "BinanceWsRateLimit",
     "BinanceWsResponse",
 ]
@@ -182,9 +185,17 @@ class BinanceWsRateLimit(_Wire):
     count: int = 0
 
 
+class BinanceWsErrorData(_Wire):
+    """A refusal's details: on 429/418, when the venue accepts requests again."""
+
+    retryAfter: int | None = None
+    """Epoch milliseconds."""
+
+
 class BinanceWsError(_Wire):
     code: int
     msg: str
+    data: BinanceWsErrorData | None = None
 
 
 class BinanceWsResponse(_Wire):
@@ -226,5 +237,6 @@ class BinanceRestBookTicker(_Wire):
 
 BINANCE_ORDERS: TypeAdapter[tuple[BinanceOrder, ...]] = TypeAdapter(tuple[BinanceOrder, ...])
 BINANCE_TRADES: TypeAdapter[tuple[BinanceTrade, ...]] = TypeAdapter(tuple[BinanceTrade, ...])
-BINANCE_CANCEL: TypeAdapter[BinanceOrderList | BinanceOrder] = TypeAdapter(BinanceOrderList | BinanceOrder)
+_CANCEL_ANSWER: Any = BinanceOrderList | BinanceOrder  # a union is no ``type[...]`` to the installed checker
+BINANCE_CANCEL: TypeAdapter[BinanceOrderList | BinanceOrder] = TypeAdapter(_CANCEL_ANSWER)
 """Cancelling a leg of an order list answers with the list; a lone order answers with the order."""

@@ -38,6 +38,8 @@ __all__ = ["BinanceMarketStream", "BinanceUserStream", "combined_stream_url", "s
 
 _NS_PER_MS = 1_000_000
 _REQUEST_IDS = itertools.count(1)
+_DEFAULT_RETRY_AFTER_S = 60.0
+"""A 429/418 without ``retryAfter``: wait a whole weight window (the venue's own unit)."""
 
 
 def combined_stream_url(ws_url: str, venue_symbols: Sequence[str]) -> str:
@@ -190,6 +192,12 @@ class BinanceUserStream:
             self._sink.on_connected()
             return
         error = response.error
+        if response.status in (418, 429) and self._budget is not None:
+            # A ban or rate limit covers the WebSocket API like REST: the shared budget waits it out.
+            retry_at_ms = error.data.retryAfter if error is not None and error.data is not None else None
+            now_ms = self._clock.wall_ns() // _NS_PER_MS
+            wait_s = (retry_at_ms - now_ms) / 1000 if retry_at_ms is not None else _DEFAULT_RETRY_AFTER_S
+            self._budget.rate_limited(wait_s, banned=response.status == 418)
         failure = (
             f"binance refused the user data subscription ({response.status} "
             f"{error.code if error else ''}: {error.msg if error else ''})"

@@ -10,6 +10,7 @@ __all__ = [
     "ChildStarted",
     "ChildStopped",
     "RestartChild",
+    "UserStreamDegraded",
     "UserStreamResumed",
     "VenueDataResumed",
     "VenueDataStale",
@@ -54,6 +55,13 @@ class VenueDataStale(Message):
 
 class VenueDataResumed(Message):
     venue: str
+
+
+class UserStreamDegraded(Message):
+    """A venue's user stream keeps failing to connect: its degraded gate closes (orders are polled)."""
+
+    venue: str
+    reason: str
 
 
 class UserStreamResumed(Message):

@@ -1,0 +1,50 @@
+"""When a user stream that keeps failing to (re)connect makes its venue degraded. Pure decisions.
+
+A disconnect or a refused subscription is the venue's state, not a crash: the user-stream actor
+reconnects in place. ``max_failures`` failures within ``window_s`` degrade the venue (entries pause,
+orders are polled); a successful reconcile opens it again and restarts the backoff, but the window keeps
+its failures, so a stream that drops right after every connect still counts as failing.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from autohedge.core.clock import NS_PER_S
+
+__all__ = ["ReconnectRun", "reconnect_delay_s"]
+
+
+class ReconnectRun:
+    """The failed connections of one user stream. Owned by one actor's thread."""
+
+    def __init__(self, *, max_failures: int, window_s: float) -> None:
+        if max_failures < 1:
+            raise ValueError(f"max_failures must be >= 1, got {max_failures}")
+        self._max_failures = max_failures
+        self._window_ns = int(window_s * NS_PER_S)
+        self._failed_at_ns: deque[int] = deque()
+        self._consecutive = 0
+
+    @property
+    def consecutive(self) -> int:
+        """Failures since the last successful reconcile (the reconnect backoff's exponent)."""
+        return self._consecutive
+
+    def failed(self, now_ns: int) -> bool:
+        """Record a disconnect or refused connection at ``now_ns`` (monotonic); True when the stream is now
+        failing too often: ``max_failures`` of them within the window."""
+        self._consecutive += 1
+        self._failed_at_ns.append(now_ns)
+        while self._failed_at_ns and now_ns - self._failed_at_ns[0] > self._window_ns:
+            self._failed_at_ns.popleft()
+        return len(self._failed_at_ns) >= self._max_failures
+
+    def succeeded(self) -> None:
+        """Connected and reconciled: the backoff starts over (the window keeps its failures)."""
+        self._consecutive = 0
+
+
+def reconnect_delay_s(backoff_s: float, venue_wait_s: float) -> float:
+    """Wait before reconnecting: the backoff, or longer when the venue said so (a ban's retry-after)."""
+    return max(backoff_s, venue_wait_s, 0.0)

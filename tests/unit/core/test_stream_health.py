@@ -1,0 +1,29 @@
+from autohedge.core.clock import NS_PER_S
+from autohedge.core.stream_health import ReconnectRun, reconnect_delay_s
+
+
+def test_failures_within_the_window_degrade_and_older_ones_expire() -> None:
+    run = ReconnectRun(max_failures=3, window_s=60)
+    assert not run.failed(0)
+    assert not run.failed(10 * NS_PER_S)
+    assert run.failed(20 * NS_PER_S)
+    fresh = ReconnectRun(max_failures=3, window_s=60)
+    fresh.failed(0)
+    fresh.failed(10 * NS_PER_S)
+    assert not fresh.failed(61 * NS_PER_S)  # the first one left the window
+
+
+def test_a_successful_reconcile_restarts_the_backoff_but_keeps_the_window() -> None:
+    run = ReconnectRun(max_failures=3, window_s=60)
+    run.failed(0)
+    run.failed(NS_PER_S)
+    assert run.consecutive == 2
+    run.succeeded()
+    assert run.consecutive == 0
+    assert run.failed(2 * NS_PER_S)  # a stream that drops after every connect still fails too often
+
+
+def test_reconnect_waits_for_the_venue_when_it_says_longer_than_the_backoff() -> None:
+    assert reconnect_delay_s(0.5, 0.0) == 0.5
+    assert reconnect_delay_s(0.5, 19.2) == 19.2
+    assert reconnect_delay_s(2.0, -1.0) == 2.0
