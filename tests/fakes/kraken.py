@@ -650,20 +650,18 @@ class FakeKraken(FakeVenue):
                     },
                 )
                 return
-            self._send(
-                subscriber,
-                {
-                    "method": "subscribe",
-                    "req_id": req_id,
-                    "success": True,
-                    "result": {"channel": "executions", "snapshot": True},
-                },
-            )
-            with self._subscribed:
-                subscriber.client.topics.add("executions")
-                self._subscribed.notify_all()
-            open_orders = [self._execution_entry(o, "new") for o in self.engine.open_orders()]
-            self._send_executions(subscriber, "snapshot", open_orders)
+            # As the venue: from the acknowledgement on, every change reaches the client, as part of
+            # the snapshot or as an update after it (updates wait for the snapshot on the send lock).
+            with subscriber.send_lock:
+                with self._subscribed:
+                    subscriber.client.topics.add("executions")
+                    self._subscribed.notify_all()
+                ack = {"channel": "executions", "snapshot": True}
+                self._send(
+                    subscriber, {"method": "subscribe", "req_id": req_id, "success": True, "result": ack}
+                )
+                open_orders = [self._execution_entry(o, "new") for o in self.engine.open_orders()]
+                self._send(subscriber, self._executions_frame(subscriber, "snapshot", open_orders))
             return
         symbols = [s for s in params.get("symbol", []) if s in self.symbols]
         if not symbols or subscriber.private:

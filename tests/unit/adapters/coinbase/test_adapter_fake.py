@@ -1,0 +1,116 @@
+"""The Coinbase adapter against the local fake: what reaches the venue, and pushback as typed errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from pydantic import SecretStr
+
+from autohedge.adapters.coinbase.adapter import CoinbaseExchange, check_credentials, create_exchange
+from autohedge.core.clock import RealClock
+from autohedge.core.config import AppConfig, Secrets, parse_config
+from autohedge.core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited, UnknownOrder
+from autohedge.core.messages import OrderRequest
+from autohedge.core.types import OrderStatus, OrderType, Side
+from tests.fakes.coinbase import API_KEY, API_SECRET, FakeCoinbase
+
+D = Decimal
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeCoinbase]:
+    with FakeCoinbase(products=["BTC/USD"]) as server:
+        server.push_quote("BTC/USD", D(50000), D("50000.5"))
+        yield server
+
+
+def config(fake: FakeCoinbase) -> AppConfig:
+    return parse_config(
+        {
+            "exchange": {"venue": "coinbase", "market_data": "coinbase"},
+            "symbols": ["BTC/USD"],
+            "venues": {"coinbase": {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "timeout_s": 2}},
+        }
+    )
+
+
+def secrets(key: str = API_KEY, secret: str = API_SECRET) -> Secrets:
+    return Secrets(autohedge_coinbase_api_key=SecretStr(key), autohedge_coinbase_api_secret=SecretStr(secret))
+
+
+def exchange(fake: FakeCoinbase) -> CoinbaseExchange:
+    return create_exchange(config(fake), secrets(), RealClock())
+
+
+def order(coid: str = "ah-e1-0", price: str = "49000", **extra: object) -> OrderRequest:
+    return OrderRequest.model_validate(
+        {
+            "client_order_id": coid,
+            "symbol": "BTC/USD",
+            "side": Side.BUY,
+            "qty": D("0.01"),
+            "price": D(price),
+            **extra,
+        }
+    )
+
+
+def test_adapter_limit_order_reaches_the_venue_as_decimal_strings(fake: FakeCoinbase) -> None:
+    placed = exchange(fake).submit_order(order(price="49000.10"))
+    ((_, _, body),) = fake.requests("/api/v3/brokerage/orders")
+    assert body["order_configuration"] == {
+        "limit_limit_gtc": {"base_size": "0.01", "limit_price": "49000.1", "post_only": False}
+    }
+    assert placed.status is OrderStatus.NEW and body["client_order_id"] == "ah-e1-0"
+
+
+def test_adapter_stop_limit_is_a_sell_stop_down(fake: FakeCoinbase) -> None:
+    fake.hold("BTC", D(1))
+    stop = {"side": Side.SELL, "order_type": OrderType.STOP_LIMIT, "stop_price": D(48000)}
+    exchange(fake).submit_order(order(price="47900", **stop))
+    ((_, _, body),) = fake.requests("/api/v3/brokerage/orders")
+    assert (
+        body["order_configuration"]["stop_limit_stop_limit_gtc"]["stop_direction"]
+        == "STOP_DIRECTION_STOP_DOWN"
+    )
+
+
+def test_adapter_order_off_the_increment_is_refused_before_sending(fake: FakeCoinbase) -> None:
+    with pytest.raises(OrderRefused, match="tick"):
+        exchange(fake).submit_order(order(price="49000.001"))
+    assert fake.requests("/api/v3/brokerage/orders") == []
+
+
+def test_adapter_lost_response_is_outcome_unknown_and_the_order_is_found_by_client_id(
+    fake: FakeCoinbase,
+) -> None:
+    ex = exchange(fake)
+    fake.faults.lose_next_order_response = True
+    with pytest.raises(OutcomeUnknown):
+        ex.submit_order(order("ah-lost"))
+    assert ex.get_order("BTC/USD", client_order_id="ah-lost").status is OrderStatus.NEW
+
+
+def test_adapter_429_is_rate_limited_and_pauses_the_venue(fake: FakeCoinbase) -> None:
+    ex = exchange(fake)
+    fake.faults.rate_limit_after = 0
+    with pytest.raises(RateLimited):
+        ex.balances()
+    assert ex.request_budget.wait_s(priority=True) > 0
+
+
+def test_adapter_unknown_client_id_is_unknown_order(fake: FakeCoinbase) -> None:
+    with pytest.raises(UnknownOrder):
+        exchange(fake).cancel_order("BTC/USD", client_order_id="ah-nope")
+
+
+def test_credentials_rejected_by_the_venue_name_the_variables(fake: FakeCoinbase) -> None:
+    with pytest.raises(AuthError, match="AUTOHEDGE_COINBASE_API_KEY"):
+        check_credentials(config(fake), secrets(key="organizations/x/apiKeys/other"), RealClock())
+
+
+def test_credentials_missing_name_the_variables(fake: FakeCoinbase) -> None:
+    with pytest.raises(AuthError, match="AUTOHEDGE_COINBASE_API_SECRET"):
+        check_credentials(config(fake), Secrets(autohedge_coinbase_api_key=SecretStr(API_KEY)), RealClock())

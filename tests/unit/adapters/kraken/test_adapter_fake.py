@@ -1,0 +1,119 @@
+"""The Kraken adapter against the local fake: what reaches the venue, and pushback as typed errors."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from pydantic import SecretStr
+
+from autohedge.adapters.kraken.adapter import KrakenExchange, check_credentials, create_exchange
+from autohedge.core.clock import RealClock
+from autohedge.core.config import AppConfig, Secrets, parse_config
+from autohedge.core.errors import AuthError, OrderRejected, OutcomeUnknown, RateLimited
+from autohedge.core.messages import OrderRequest
+from autohedge.core.types import OrderStatus, OrderType, Side
+from tests.fakes.kraken import API_KEY, API_SECRET, FakeKraken
+
+D = Decimal
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeKraken]:
+    with FakeKraken(pairs=["BTC/USD"], rest_counter_max=1000) as server:
+        server.push_quote("BTC/USD", D(50000), D("50000.5"))
+        yield server
+
+
+def config(fake: FakeKraken, tier: str = "pro") -> AppConfig:
+    endpoints = {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "timeout_s": 2, "tier": tier}
+    return parse_config(
+        {
+            "exchange": {"venue": "kraken", "market_data": "kraken"},
+            "symbols": ["BTC/USD"],
+            "venues": {"kraken": endpoints},
+        }
+    )
+
+
+def secrets(secret: str = API_SECRET) -> Secrets:
+    return Secrets(autohedge_kraken_api_key=SecretStr(API_KEY), autohedge_kraken_api_secret=SecretStr(secret))
+
+
+def exchange(fake: FakeKraken, tier: str = "pro") -> KrakenExchange:
+    return create_exchange(config(fake, tier), secrets(), RealClock())
+
+
+def order(coid: str = "ah-e1-0", price: str = "49000.1", **extra: object) -> OrderRequest:
+    return OrderRequest.model_validate(
+        {
+            "client_order_id": coid,
+            "symbol": "BTC/USD",
+            "side": Side.BUY,
+            "qty": D("0.01"),
+            "price": D(price),
+            **extra,
+        }
+    )
+
+
+def test_adapter_order_reaches_the_venue_with_altname_and_client_id(fake: FakeKraken) -> None:
+    placed = exchange(fake).submit_order(order())
+    ((_, _, params),) = fake.requests("/0/private/AddOrder")
+    assert (params["pair"], params["price"], params["volume"], params["cl_ord_id"]) == (
+        "XBTUSD",
+        "49000.1",
+        "0.01",
+        "ah-e1-0",
+    )
+    assert placed.status is OrderStatus.NEW and placed.venue_order_id
+
+
+def test_adapter_stop_limit_sends_trigger_as_price_and_limit_as_price2(fake: FakeKraken) -> None:
+    fake.hold("BTC", D(1))
+    stop = {"side": Side.SELL, "order_type": OrderType.STOP_LIMIT, "stop_price": D(48000)}
+    exchange(fake).submit_order(order(price="47900", **stop))
+    ((_, _, params),) = fake.requests("/0/private/AddOrder")
+    assert (params["ordertype"], params["price"], params["price2"]) == ("stop-loss-limit", "48000", "47900")
+
+
+def test_adapter_lost_response_is_outcome_unknown_and_found_by_client_id(fake: FakeKraken) -> None:
+    ex = exchange(fake)
+    fake.faults.lose_next_order_response = True
+    with pytest.raises(OutcomeUnknown):
+        ex.submit_order(order("ah-lost"))
+    assert ex.get_order("BTC/USD", client_order_id="ah-lost").status is OrderStatus.NEW
+
+
+def test_adapter_venue_rate_limit_pauses_the_venue(fake: FakeKraken) -> None:
+    ex = exchange(fake)
+    fake.faults.rate_limit_after = 0
+    with pytest.raises(RateLimited):
+        ex.balances()
+    assert ex.request_budget.wait_s(priority=True) > 0
+
+
+def test_adapter_starter_counter_refuses_before_the_venue_does(fake: FakeKraken) -> None:
+    ex = exchange(fake, tier="starter")
+
+    def read_balances(times: int) -> None:
+        for _ in range(times):
+            ex.balances()
+
+    with pytest.raises(RateLimited, match="counter"):
+        read_balances(20)
+    assert len(fake.requests("/0/private/BalanceEx")) < 15  # the venue never had to refuse
+
+
+def test_adapter_cancel_of_a_filled_order_is_rejected_not_unknown(fake: FakeKraken) -> None:
+    ex = exchange(fake)
+    ex.submit_order(order("ah-fill", price="50010.0"))
+    with pytest.raises(OrderRejected, match="filled"):
+        ex.cancel_order("BTC/USD", client_order_id="ah-fill")
+
+
+def test_credentials_rejected_by_the_venue_name_the_variables(fake: FakeKraken) -> None:
+    with pytest.raises(AuthError, match="AUTOHEDGE_KRAKEN_API_KEY"):
+        check_credentials(config(fake), secrets(base64.b64encode(b"wrong").decode()), RealClock())
