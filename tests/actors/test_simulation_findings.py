@@ -9,7 +9,7 @@ from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.core.actor_names import EXECUTOR, MONITOR
 from autohedge.core.clock import ManualClock
 from autohedge.core.errors import RateLimited
-from autohedge.core.messages import OrderFilled, SyncPositions
+from autohedge.core.messages import ClosePosition, OrderFilled, SyncPositions
 from autohedge.core.protection import STOP_LIMIT_SLIPPAGE
 from autohedge.core.types import OrderPurpose, OrderStatus, OrderType, Side, quantize_down
 from tests.actors.harness import Harness, make_config, wait_for
@@ -175,3 +175,60 @@ def test_simulation_found_rate_limited_exit_is_placed_when_the_retry_after_ends(
         harness.advance(1.0)  # two refusals of two seconds each; the orphan retry is 30 s away
 
     assert covered(harness) == quantize_down(held(harness), LOT) > 0
+
+
+def entry_fill(h: Harness, key: int, qty: str, price: str) -> OrderFilled:
+    """A fill of an entry this process placed (``key``: one no test run reaches by itself)."""
+    return OrderFilled(
+        symbol="BTC/USDT",
+        client_order_id=entry_id(key),
+        venue_order_id=f"X{key}",
+        side=Side.BUY,
+        purpose=OrderPurpose.ENTRY,
+        fill_qty=Decimal(qty),
+        fill_price=Decimal(price),
+        cum_filled_qty=Decimal(qty),
+        order_qty=Decimal(qty),
+        ts_event=h.clock.wall_ns(),
+        ts_init=h.clock.wall_ns(),
+    )
+
+
+def resting_sells(h: Harness) -> Decimal:
+    return sum((o.remaining_qty for o in h.open_sells("BTC/USDT")), Decimal(0))
+
+
+def test_simulation_found_fill_during_a_lots_own_close_is_a_new_lot_not_an_exit_beside_that_close(
+    make_harness: Callable[..., Harness],
+) -> None:
+    engine = PaperEngine(
+        clock=ManualClock(),
+        balances={"USDT": Decimal(10000)},
+        fee_rate=Decimal("0.001"),
+        partial_fill_ratio=0.5,
+    )
+    h = make_harness(make_config(), engine=engine, oco=False).start()
+    protected_position(h)
+    h.directory.tell(MONITOR, ClosePosition(symbol="BTC/USDT", reason="test close"))
+    h.settle()
+    h.paper_engine.fund("BTC", Decimal("0.2"))
+    h.directory.tell(MONITOR, entry_fill(h, 10**9, "0.2", "99.50"))  # a lot: the position is closing
+    h.settle()
+    h.quote("BTC/USDT", "98.00", "98.02")  # through the lot's stop: the lot is closed too (half rests)
+    wait_for(
+        lambda: sum(1 for o in h.open_sells("BTC/USDT") if o.client_order_id.startswith("ah-c")) == 2,
+        what="the position's and the lot's closes resting",
+    )
+
+    h.paper_engine.fund("BTC", Decimal("0.3"))
+    h.directory.tell(MONITOR, entry_fill(h, 10**9 + 1, "0.3", "98.01"))
+    h.settle()
+
+    assert resting_sells(h) <= held(h)  # never an exit beside the lot's close for the same quantity
+    assert "orphan_detected" not in h.engine.parts.events.kinds()
+    # The new fill (with whatever the strategy bought on the dip) is a lot of its own, fully covered.
+    new_lot = next(
+        p for p in h.positions() if p.lot and not any(i.startswith("ah-c") for i in p.exit_order_ids)
+    )
+    new_exits = [o for o in h.open_sells("BTC/USDT") if not o.client_order_id.startswith("ah-c")]
+    assert sum((o.qty for o in new_exits), Decimal(0)) == quantize_down(new_lot.qty, LOT) >= Decimal("0.3")
