@@ -46,6 +46,7 @@ from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S, TimerHandle
 from autohedge.core.config import AppConfig
 from autohedge.core.conflate import LatestSlots
+from autohedge.core.dedupe import CumulativeWatermarks
 from autohedge.core.errors import (
     DefinitiveError,
     FatalVenueError,
@@ -216,6 +217,9 @@ class PositionMonitorActor(SupervisedActor):
         self._plan = plan_for(exchange.capabilities)
         self._lots: dict[str, TrackedPosition] = {}
         self._closing_lots: list[TrackedPosition] = []
+        self._entry_fills = CumulativeWatermarks()
+        """Per entry, the cumulative fill already counted: a restarted executor re-reports an open
+        entry's whole fill (it cannot know what its previous incarnation reported)."""
         """Lots whose own close was in flight when a further fill arrived: that fill became the symbol's
         lot, and these are kept only until their close ends (their events still find them)."""
         self._dust: dict[str, Decimal] = {}
@@ -398,6 +402,12 @@ class PositionMonitorActor(SupervisedActor):
     def on_order_filled(self, fill: OrderFilled) -> None:
         if fill.purpose is not OrderPurpose.ENTRY:
             return
+        new_qty = self._entry_fills.unseen(fill.client_order_id, fill.cum_filled_qty)
+        if new_qty <= 0:
+            return  # already counted
+        if new_qty < fill.fill_qty:  # partly counted before: only the rest (and its share of the fee)
+            fee = fill.fee * new_qty / fill.fill_qty
+            fill = fill.model_copy(update={"fill_qty": new_qty, "fee": fee})
         if self._closing(fill.symbol):
             # The close sells what was held before this fill: the fill is a lot of its own, priced from
             # its own fill and protected at once, never merged into the position being closed.
