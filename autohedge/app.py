@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from autohedge.actors.base import ActorContext, ActorHooks
 from autohedge.actors.directory import Directory
-from autohedge.actors.executor import ExecutorActor
+from autohedge.actors.executor import ExecutorActor, TrackedEntry
 from autohedge.actors.feed import FeedActor, FeedSink
 from autohedge.actors.journal import FlushJournal, JournalActor, journal_to
 from autohedge.actors.monitor import MonitoredPosition, PositionMonitorActor
@@ -225,6 +225,8 @@ class EngineParts:
     rate_limiter: SymbolRateLimiter
     ledger: AccountLedger
     deduper: FillDeduper
+    entries: dict[str, TrackedEntry]
+    """The executor's tracked entries: kept across its restarts (its own thread only, one at a time)."""
 
 
 class Engine:
@@ -269,6 +271,7 @@ class Engine:
             keys=OrderKeySource(clock),
             rate_limiter=SymbolRateLimiter(clock, config.rate_limit_ms),
             ledger=AccountLedger(spot=exchange.capabilities.spot_positions),
+            entries={},
             deduper=FillDeduper(config.user_stream.dedupe_capacity),
         )
         if user_stream_factory is None:
@@ -433,6 +436,7 @@ class Engine:
                 keys=parts.keys,
                 rate_limiter=parts.rate_limiter,
                 ledger=parts.ledger,
+                entries=parts.entries,
             )
 
         def monitor(ctx: ActorContext, _: Mapping[Gate, str]) -> pykka.ActorRef[Any]:

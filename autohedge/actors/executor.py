@@ -130,7 +130,10 @@ class ExecutorActor(SupervisedActor):
         keys: OrderKeySource,
         rate_limiter: SymbolRateLimiter,
         ledger: AccountLedger,
+        entries: dict[str, TrackedEntry] | None = None,
     ) -> None:
+        """``entries``: the tracked entries, kept by the composition root across restarts so a fill whose
+        event died with a crashed incarnation is still found (by REST) by the next one."""
         super().__init__(ctx)
         self._exchange = exchange
         self._ledger = ledger
@@ -138,7 +141,7 @@ class ExecutorActor(SupervisedActor):
         self._gates = dict(gates)
         self._keys = keys
         self._rate = rate_limiter
-        self._entries: dict[str, TrackedEntry] = {}
+        self._entries: dict[str, TrackedEntry] = entries if entries is not None else {}
         self._unresolved: dict[str, TrackedEntry] = {}
         self._rules: dict[str, SymbolRules] = {}
         self._prefix = config.executor.client_id_prefix
@@ -156,6 +159,12 @@ class ExecutorActor(SupervisedActor):
         message, retried on a timer while the venue refuses."""
         self.actor_ref.tell(ReadOpenEntries())
         self._schedule_poll()
+        if self.ctx.incarnation > 1 and self._entries:
+            # The previous incarnation may have died handling one of these entries' events (no venue
+            # sends it again): re-read them by REST now; their expiry timers died with it too.
+            for coid in self._entries:
+                self.schedule(self._config.executor.entry_timeout_s, ExpireEntry(client_order_id=coid))
+            self.actor_ref.tell(PollOrders())
 
     def _ensure_ledger(self) -> None:
         """The user stream re-bases the ledger once connected; should an entry come first (or the venue

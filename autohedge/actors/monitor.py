@@ -47,6 +47,7 @@ from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S, TimerHandle
 from autohedge.core.config import AppConfig
 from autohedge.core.conflate import LatestSlots
+from autohedge.core.dedupe import CumulativeWatermarks
 from autohedge.core.errors import (
     DefinitiveError,
     FatalVenueError,
@@ -227,6 +228,12 @@ class PositionMonitorActor(SupervisedActor):
         self._rules: dict[str, SymbolRules] = {}
         self._plan = plan_for(exchange.capabilities)
         self._lots: dict[str, TrackedPosition] = {}
+        self._closing_lots: list[TrackedPosition] = []
+        self._entry_fills = CumulativeWatermarks()
+        """Per entry, the cumulative fill already counted: a restarted executor re-reports an open
+        entry's whole fill (it cannot know what its previous incarnation reported)."""
+        """Lots whose own close was in flight when a further fill arrived: that fill became the symbol's
+        lot, and these are kept only until their close ends (their events still find them)."""
         self._dust: dict[str, Decimal] = {}
         """Per symbol: what is held below the venue's minimum once its position ended. It cannot be sold
         alone, so it is carried into the symbol's next position and sold with that one's exit."""
@@ -409,10 +416,22 @@ class PositionMonitorActor(SupervisedActor):
     def on_order_filled(self, fill: OrderFilled) -> None:
         if fill.purpose is not OrderPurpose.ENTRY:
             return
+        new_qty = self._entry_fills.unseen(fill.client_order_id, fill.cum_filled_qty)
+        if new_qty <= 0:
+            return  # already counted
+        if new_qty < fill.fill_qty:  # partly counted before: only the rest (and its share of the fee)
+            fee = fill.fee * new_qty / fill.fill_qty
+            fill = fill.model_copy(update={"fill_qty": new_qty, "fee": fee})
         if self._closing(fill.symbol):
             # The close sells what was held before this fill: the fill is a lot of its own, priced from
             # its own fill and protected at once, never merged into the position being closed.
             pos = self._lots.get(fill.symbol)
+            if pos is not None and pos.close_id is not None:
+                # The lot is being closed too: its close sells what it held, so this fill must not
+                # grow it (an exit beside that close would sell the same quantity twice). The fill
+                # becomes the symbol's lot; the closing one is kept until its close ends.
+                self._closing_lots.append(pos)
+                pos = None
             if pos is None:
                 pos = TrackedPosition(symbol=fill.symbol, holding=Holding(), lot=True)
                 self._lots[fill.symbol] = pos
@@ -455,7 +474,11 @@ class PositionMonitorActor(SupervisedActor):
         pos = next(
             (
                 p
-                for p in (self._positions.get(update.symbol), self._lots.get(update.symbol))
+                for p in (
+                    self._positions.get(update.symbol),
+                    self._lots.get(update.symbol),
+                    *(lot for lot in self._closing_lots if lot.symbol == update.symbol),
+                )
                 if p is not None and (coid in p.exit_ids or coid == p.close_id or coid in p.exit_filled_qty)
             ),
             None,
@@ -537,7 +560,8 @@ class PositionMonitorActor(SupervisedActor):
     def on_quote(self, quote: Quote) -> None:
         newest = self._slots.take(quote.symbol) or quote
         self._last_quote[newest.symbol] = newest
-        for pos in (self._positions.get(newest.symbol), self._lots.get(newest.symbol)):
+        closing_lots = (lot for lot in self._closing_lots if lot.symbol == newest.symbol)
+        for pos in (self._positions.get(newest.symbol), self._lots.get(newest.symbol), *closing_lots):
             if pos is None:
                 continue
             if pos.awaiting_price:
@@ -941,6 +965,8 @@ class PositionMonitorActor(SupervisedActor):
             lot = self._lots.get(symbol) if not pos.lot else None
             if lot is not None:  # a lot bought during an earlier close keeps its own exit
                 held -= lot.qty
+            if not pos.lot:  # and so does what lots still being closed hold
+                held -= sum((c.qty for c in self._closing_lots if c.symbol == symbol), Decimal(0))
             qty = exit_qty(min(pos.qty, held), rules)
             if qty <= 0:
                 self._drop(pos, "nothing left to sell")
@@ -991,6 +1017,7 @@ class PositionMonitorActor(SupervisedActor):
         if pos.lot:
             if self._lots.get(symbol) is pos:
                 del self._lots[symbol]
+            self._forget_closing_lot(pos)
         else:
             self._positions.pop(symbol, None)
         left = f"; {qty_text(pos.qty, rules)} left below the venue minimum" if pos.qty > 0 else ""
@@ -1077,8 +1104,18 @@ class PositionMonitorActor(SupervisedActor):
             if self._lots.get(pos.symbol) is pos:
                 del self._lots[pos.symbol]
                 self.ctx.events.record("lot_removed", why, symbol=pos.symbol, level="WARNING")
+            elif self._forget_closing_lot(pos):
+                self.ctx.events.record("lot_removed", why, symbol=pos.symbol, level="WARNING")
         elif self._positions.get(pos.symbol) is pos:
             self._remove(pos.symbol, why)
+
+    def _forget_closing_lot(self, pos: TrackedPosition) -> bool:
+        """Forget ``pos`` if it is a lot kept only until its close ends; True when it was one."""
+        for index, lot in enumerate(self._closing_lots):
+            if lot is pos:
+                del self._closing_lots[index]
+                return True
+        return False
 
     # -- orphans ------------------------------------------------------------------------------------------
 
@@ -1171,7 +1208,7 @@ class PositionMonitorActor(SupervisedActor):
 
     def on_get_snapshot(self, _: GetSnapshot) -> list[MonitoredPosition]:
         out: list[MonitoredPosition] = []
-        for pos in [*self._positions.values(), *self._lots.values()]:
+        for pos in [*self._positions.values(), *self._lots.values(), *self._closing_lots]:
             quote = self._last_quote.get(pos.symbol)
             out.append(
                 MonitoredPosition(

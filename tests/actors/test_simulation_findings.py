@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+import pytest
+
+from autohedge.actors.executor import ExecutorActor
 from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.core.actor_names import EXECUTOR, MONITOR
+from autohedge.core.child_states import ChildState
 from autohedge.core.clock import ManualClock
 from autohedge.core.errors import RateLimited
-from autohedge.core.messages import OrderFilled, SyncPositions
+from autohedge.core.messages import ClosePosition, OrderFilled, OrderUpdate, SyncPositions
 from autohedge.core.protection import STOP_LIMIT_SLIPPAGE
 from autohedge.core.types import OrderPurpose, OrderStatus, OrderType, Side, quantize_down
 from tests.actors.harness import Harness, make_config, wait_for
@@ -175,3 +179,110 @@ def test_simulation_found_rate_limited_exit_is_placed_when_the_retry_after_ends(
         harness.advance(1.0)  # two refusals of two seconds each; the orphan retry is 30 s away
 
     assert covered(harness) == quantize_down(held(harness), LOT) > 0
+
+
+def entry_fill(h: Harness, key: int, qty: str, price: str, *, cum: str | None = None) -> OrderFilled:
+    """A fill of an entry this process placed (``key``: one no test run reaches by itself)."""
+    return OrderFilled(
+        symbol="BTC/USDT",
+        client_order_id=entry_id(key),
+        venue_order_id=f"X{key}",
+        side=Side.BUY,
+        purpose=OrderPurpose.ENTRY,
+        fill_qty=Decimal(qty),
+        fill_price=Decimal(price),
+        cum_filled_qty=Decimal(cum or qty),
+        order_qty=Decimal(1),
+        ts_event=h.clock.wall_ns(),
+        ts_init=h.clock.wall_ns(),
+    )
+
+
+def resting_sells(h: Harness) -> Decimal:
+    return sum((o.remaining_qty for o in h.open_sells("BTC/USDT")), Decimal(0))
+
+
+def test_simulation_found_fill_during_a_lots_own_close_is_a_new_lot_not_an_exit_beside_that_close(
+    make_harness: Callable[..., Harness],
+) -> None:
+    engine = PaperEngine(
+        clock=ManualClock(),
+        balances={"USDT": Decimal(10000), "BTC": Decimal(1)},
+        fee_rate=Decimal("0.001"),
+        partial_fill_ratio=0.5,
+    )
+    # No entry signals: the fills below are the only ones (a dip buy would race the lot's stop).
+    h = make_harness(make_config(hft={"min_edge_bps": 10_000}), engine=engine, oco=False).start()
+    h.quote("BTC/USDT", "99.99", "100.01")
+    wait_for(lambda: covered(h) == Decimal(1), what="the adopted holding protected")
+    h.directory.tell(MONITOR, ClosePosition(symbol="BTC/USDT", reason="test close"))
+    h.settle()
+    h.paper_engine.fund("BTC", Decimal("0.2"))
+    h.directory.tell(MONITOR, entry_fill(h, 10**9, "0.2", "99.50"))  # a lot: the position is closing
+    h.settle()
+    h.quote("BTC/USDT", "98.00", "98.02")  # through the lot's stop: the lot is closed too (half rests)
+    wait_for(
+        lambda: sum(1 for o in h.open_sells("BTC/USDT") if o.client_order_id.startswith("ah-c")) == 2,
+        what="the position's and the lot's closes resting",
+    )
+
+    h.paper_engine.fund("BTC", Decimal("0.3"))
+    h.directory.tell(MONITOR, entry_fill(h, 10**9 + 1, "0.3", "98.01"))
+    h.settle()
+
+    assert resting_sells(h) <= held(h)  # never an exit beside the lot's close for the same quantity
+    assert "orphan_detected" not in h.engine.parts.events.kinds()
+    new_exits = [o for o in h.open_sells("BTC/USDT") if not o.client_order_id.startswith("ah-c")]
+    assert [o.qty for o in new_exits] == [Decimal("0.3")]  # the new fill protected on its own
+
+
+def test_simulation_found_fill_lost_with_a_crashed_executor_is_protected_once_rereported(
+    harness: Harness,
+) -> None:
+    harness.quote("BTC/USDT", "99.99", "100.01")
+    harness.paper_engine.fund("BTC", Decimal("0.5"))
+    harness.directory.tell(MONITOR, entry_fill(harness, 10**9, "0.5", "100"))
+    harness.settle()
+    assert covered(harness) == Decimal("0.5")
+    # The executor died handling the next partial fill (0.3); its next incarnation re-read the entry by
+    # REST and reports its whole fill, not knowing what was reported before.
+    harness.paper_engine.fund("BTC", Decimal("0.3"))
+    harness.directory.tell(MONITOR, entry_fill(harness, 10**9, "0.8", "100", cum="0.8"))
+    harness.settle()
+
+    assert covered(harness) == Decimal("0.8") == held(harness)  # the lost 0.3 covered, nothing twice
+    position = harness.position("BTC/USDT")
+    assert position is not None and position.qty == Decimal("0.8")
+
+
+def test_simulation_found_fill_whose_event_crashed_the_executor_is_protected_after_its_restart(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = PaperEngine(
+        clock=ManualClock(),
+        balances={"USDT": Decimal(10000)},
+        fee_rate=Decimal("0.001"),
+        partial_fill_ratio=0.5,
+    )
+    h = make_harness(make_config(), engine=engine).start()
+    h.trigger_buy("BTC/USDT")  # half the entry fills on arrival; the rest rests
+    wait_for(lambda: covered(h) == quantize_down(held(h), LOT) > 0, what="the first fill protected")
+    entry = h.buys("BTC/USDT")[0]
+    assert entry.status is OrderStatus.PARTIALLY_FILLED
+    handle = ExecutorActor.on_order_update
+
+    def crash_once(self: ExecutorActor, update: OrderUpdate) -> None:
+        monkeypatch.setattr(ExecutorActor, "on_order_update", handle)
+        raise RuntimeError("a bug while handling a fill")
+
+    monkeypatch.setattr(ExecutorActor, "on_order_update", crash_once)
+    h.quote("BTC/USDT", str(entry.price - Decimal("0.02")), str(entry.price))  # more of the entry fills
+    wait_for(lambda: h.child(EXECUTOR).restarts == 1, what="the executor crashed on the fill")
+    delay = h.child(EXECUTOR).next_restart_in_s
+    assert delay is not None
+    h.advance(delay)
+    wait_for(lambda: h.child(EXECUTOR).state is ChildState.RUNNING, what="executor restarted")
+    h.settle()
+
+    wait_for(lambda: covered(h) == quantize_down(held(h), LOT), what="the lost fill protected")
+    assert held(h) > Decimal(entry.filled_qty)  # the second fill happened and is covered too

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from autohedge.core.dedupe import FillDeduper
+from autohedge.core.dedupe import CumulativeWatermarks, FillDeduper
 from autohedge.core.ledger import AccountLedger
 from autohedge.core.messages import AccountBalances, Balance, OrderEventKind, OrderUpdate, PositionSnapshot
 from autohedge.core.types import Side
@@ -149,3 +149,22 @@ def test_ledger_when_live_already_live_calls_at_once() -> None:
     ledger.when_live(lambda: calls.append("live"))
 
     assert calls == ["live"]
+
+
+def test_simulation_found_entry_fill_rereported_whole_after_a_restart_counts_only_the_unseen_part() -> None:
+    marks = CumulativeWatermarks()
+    assert marks.unseen("e1", D("0.5")) == D("0.5")
+    assert marks.unseen("e1", D("0.8")) == D("0.3")  # re-reported whole by a restarted executor
+    assert marks.unseen("e1", D("0.8")) == 0  # a repeat
+    assert marks.unseen("e1", D("0.6")) == 0  # older than what was counted
+
+
+def test_cumulative_watermarks_forget_the_oldest_order_first() -> None:
+    marks = CumulativeWatermarks(capacity=2)
+    marks.unseen("e1", D(1))
+    marks.unseen("e2", D(1))
+    marks.unseen("e3", D(1))
+    assert len(marks) == 2
+    assert marks.unseen("e3", D(1)) == 0 and marks.unseen("e1", D(1)) == D(1)
+    with pytest.raises(ValueError, match="capacity"):
+        CumulativeWatermarks(capacity=0)
