@@ -305,7 +305,7 @@ def binance_run(
     return output, summary, fake, budget
 
 
-def test_binance_fills_by_push_drop_resubscribes_then_reconciles_by_rest(tmp_path: Path) -> None:
+def test_binance_fills_by_push_drop_resubscribes_then_reconciles_within_budget(tmp_path: Path) -> None:
     output, summary, fake, budget = binance_run(
         tmp_path, ["BTC/USDT", "ETH/USDT"], duration_s=30, protected_first=True
     )

@@ -15,8 +15,12 @@ from autohedge.core.errors import AuthError, OrderRefused, OutcomeUnknown, RateL
 from autohedge.core.messages import OrderRequest
 from autohedge.core.types import OrderStatus, OrderType, Side
 from tests.fakes.coinbase import API_KEY, API_SECRET, FakeCoinbase
+from tests.ids import entry_id
 
 D = Decimal
+
+
+ENTRY1 = entry_id(1)
 
 
 @pytest.fixture
@@ -44,7 +48,7 @@ def exchange(fake: FakeCoinbase) -> CoinbaseExchange:
     return create_exchange(config(fake), secrets(), RealClock())
 
 
-def order(coid: str = "ah-e1-0", price: str = "49000", **extra: object) -> OrderRequest:
+def order(coid: str = ENTRY1, price: str = "49000", **extra: object) -> OrderRequest:
     return OrderRequest.model_validate(
         {
             "client_order_id": coid,
@@ -63,13 +67,15 @@ def test_adapter_limit_order_reaches_the_venue_as_decimal_strings(fake: FakeCoin
     assert body["order_configuration"] == {
         "limit_limit_gtc": {"base_size": "0.01", "limit_price": "49000.1", "post_only": False}
     }
-    assert placed.status is OrderStatus.NEW and body["client_order_id"] == "ah-e1-0"
+    assert placed.status is OrderStatus.NEW and body["client_order_id"] == ENTRY1
 
 
 def test_adapter_stop_limit_is_a_sell_stop_down(fake: FakeCoinbase) -> None:
     fake.hold("BTC", D(1))
-    stop = {"side": Side.SELL, "order_type": OrderType.STOP_LIMIT, "stop_price": D(48000)}
-    exchange(fake).submit_order(order(price="47900", **stop))
+    stop = order(price="47900").model_copy(
+        update={"side": Side.SELL, "order_type": OrderType.STOP_LIMIT, "stop_price": D(48000)}
+    )
+    exchange(fake).submit_order(stop)
     ((_, _, body),) = fake.requests("/api/v3/brokerage/orders")
     assert (
         body["order_configuration"]["stop_limit_stop_limit_gtc"]["stop_direction"]

@@ -16,8 +16,12 @@ from autohedge.core.errors import AuthError, OrderRejected, OutcomeUnknown, Rate
 from autohedge.core.messages import OrderRequest
 from autohedge.core.types import OrderStatus, OrderType, Side
 from tests.fakes.kraken import API_KEY, API_SECRET, FakeKraken
+from tests.ids import entry_id
 
 D = Decimal
+
+
+ENTRY1 = entry_id(1)
 
 
 @pytest.fixture
@@ -46,7 +50,7 @@ def exchange(fake: FakeKraken, tier: str = "pro") -> KrakenExchange:
     return create_exchange(config(fake, tier), secrets(), RealClock())
 
 
-def order(coid: str = "ah-e1-0", price: str = "49000.1", **extra: object) -> OrderRequest:
+def order(coid: str = ENTRY1, price: str = "49000.1", **extra: object) -> OrderRequest:
     return OrderRequest.model_validate(
         {
             "client_order_id": coid,
@@ -66,15 +70,17 @@ def test_adapter_order_reaches_the_venue_with_altname_and_client_id(fake: FakeKr
         "XBTUSD",
         "49000.1",
         "0.01",
-        "ah-e1-0",
+        ENTRY1,
     )
     assert placed.status is OrderStatus.NEW and placed.venue_order_id
 
 
 def test_adapter_stop_limit_sends_trigger_as_price_and_limit_as_price2(fake: FakeKraken) -> None:
     fake.hold("BTC", D(1))
-    stop = {"side": Side.SELL, "order_type": OrderType.STOP_LIMIT, "stop_price": D(48000)}
-    exchange(fake).submit_order(order(price="47900", **stop))
+    stop = order(price="47900").model_copy(
+        update={"side": Side.SELL, "order_type": OrderType.STOP_LIMIT, "stop_price": D(48000)}
+    )
+    exchange(fake).submit_order(stop)
     ((_, _, params),) = fake.requests("/0/private/AddOrder")
     assert (params["ordertype"], params["price"], params["price2"]) == ("stop-loss-limit", "48000", "47900")
 
