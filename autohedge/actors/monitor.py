@@ -36,6 +36,7 @@ from autohedge.actors.base import ActorContext, SupervisedActor
 from autohedge.actors.protocol import (
     CheckExits,
     GetSnapshot,
+    QuotesPending,
     Reconcile,
     RepairOrphan,
     RetryPending,
@@ -43,7 +44,7 @@ from autohedge.actors.protocol import (
 from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S
 from autohedge.core.config import AppConfig
-from autohedge.core.conflate import LatestSlots
+from autohedge.core.conflate import WatchedSlots
 from autohedge.core.errors import (
     DefinitiveError,
     FatalVenueError,
@@ -184,7 +185,7 @@ class PositionMonitorActor(SupervisedActor):
         exchange: Exchange,
         config: AppConfig,
         keys: OrderKeySource,
-        slots: LatestSlots[Quote],
+        slots: WatchedSlots[Quote],
         ledger: AccountLedger,
     ) -> None:
         super().__init__(ctx)
@@ -207,8 +208,8 @@ class PositionMonitorActor(SupervisedActor):
     # -- lifecycle ------------------------------------------------------------------------------------
 
     def started(self) -> None:
-        for symbol in self._config.symbols:
-            self._slots.reset(symbol)
+        # Quotes are taken only for held symbols: this incarnation watches what it adopts or fills.
+        self._slots.reset()
         self.actor_ref.tell(Reconcile())
         self.schedule(self._config.monitor.poll_interval_s, CheckExits())
 
@@ -258,7 +259,7 @@ class PositionMonitorActor(SupervisedActor):
             pos = TrackedPosition(
                 symbol=symbol, holding=Holding(snapshot.qty, snapshot.avg_entry_price), adopted=True
             )
-            self._positions[symbol] = pos
+            self._hold(pos)
         else:
             pos.holding = Holding(snapshot.qty, pos.holding.entry_price or snapshot.avg_entry_price)
         ours = [o for o in open_orders if o.side is Side.SELL and self._is_our_exit(o.client_order_id)]
@@ -363,6 +364,7 @@ class PositionMonitorActor(SupervisedActor):
             if pos is None:
                 pos = TrackedPosition(symbol=fill.symbol, holding=Holding(), lot=True)
                 self._lots[fill.symbol] = pos
+                self._watch(fill.symbol)
                 self.ctx.events.record(
                     "fill_during_close",
                     f"{fill.client_order_id} filled {fill.fill_qty} while a close is in flight: protected "
@@ -374,7 +376,7 @@ class PositionMonitorActor(SupervisedActor):
             pos = self._positions.get(fill.symbol)
             if pos is None:
                 pos = TrackedPosition(symbol=fill.symbol, holding=Holding())
-                self._positions[fill.symbol] = pos
+                self._hold(pos)
         before = pos.qty
         pos.holding = pos.holding.after_fill(fill)
         credit = min(pos.qty - before, pos.adopted_growth)
@@ -458,9 +460,35 @@ class PositionMonitorActor(SupervisedActor):
             self._last_verify_ns = None
             self.on_check_exits(CheckExits(), reschedule=False)
 
+    def _hold(self, pos: TrackedPosition) -> None:
+        """Track a new position and watch its symbol's quotes."""
+        self._positions[pos.symbol] = pos
+        self._watch(pos.symbol)
+
+    def _watch(self, symbol: str) -> None:
+        """Quotes of ``symbol`` wake this actor from now on, starting from the newest one seen."""
+        newest = self._slots.watch(symbol)
+        if newest is not None:
+            self._remember(newest)
+
+    def _release(self, symbol: str) -> None:
+        """Stop taking quotes of ``symbol`` once neither a position nor a lot of it is held."""
+        if symbol not in self._positions and symbol not in self._lots:
+            self._slots.unwatch(symbol)
+
+    def _remember(self, quote: Quote) -> None:
+        known = self._last_quote.get(quote.symbol)
+        if known is None or quote.ts_init >= known.ts_init:
+            self._last_quote[quote.symbol] = quote
+
+    def on_quotes_pending(self, _: QuotesPending) -> None:
+        """The feed's wake-up: the newest quote of every held symbol that moved since the last one."""
+        for quote in self._slots.take_all().values():
+            self.on_quote(quote)
+
     def on_quote(self, quote: Quote) -> None:
-        newest = self._slots.take(quote.symbol) or quote
-        self._last_quote[newest.symbol] = newest
+        self._remember(quote)
+        newest = self._last_quote[quote.symbol]
         for pos in (self._positions.get(newest.symbol), self._lots.get(newest.symbol)):
             if pos is None:
                 continue
@@ -874,6 +902,7 @@ class PositionMonitorActor(SupervisedActor):
                 del self._lots[symbol]
         else:
             self._positions.pop(symbol, None)
+        self._release(symbol)
         self.ctx.events.record(
             "position_closed", f"{pos.qty} closed by {purpose.value} at {price}", symbol=symbol
         )
@@ -888,6 +917,7 @@ class PositionMonitorActor(SupervisedActor):
 
     def _remove(self, symbol: str, why: str) -> None:
         if self._positions.pop(symbol, None) is not None:
+            self._release(symbol)
             self.ctx.events.record("position_removed", why, symbol=symbol, level="WARNING")
 
     def _drop(self, pos: TrackedPosition, why: str) -> None:
@@ -895,6 +925,7 @@ class PositionMonitorActor(SupervisedActor):
         if pos.lot:
             if self._lots.get(pos.symbol) is pos:
                 del self._lots[pos.symbol]
+                self._release(pos.symbol)
                 self.ctx.events.record("lot_removed", why, symbol=pos.symbol, level="WARNING")
         elif self._positions.get(pos.symbol) is pos:
             self._remove(pos.symbol, why)
