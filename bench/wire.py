@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import fcntl
 import hashlib
 import hmac
@@ -234,10 +235,8 @@ def source_main(conn: Connection) -> None:
             result = {"error": str(exc)}
         conn.send(result)
         conn.recv()  # the bench says when the client may go
-        try:
+        with contextlib.suppress(OSError):  # already gone
             sock.shutdown(socket.SHUT_RDWR)  # wakes the drain thread too, so the peer sees the end
-        except OSError:
-            pass
         sock.close()
 
 
@@ -254,7 +253,7 @@ def venue_main(conn: Connection) -> None:
     arrivals: list[tuple[int, str]] = []
     lock = threading.Lock()
     for key in (("POST", "/api/v3/order"), ("POST", "/api/v3/orderList/oco")):
-        handler, signed = fake_binance.ROUTES[key]
+        handler, signed, weight = fake_binance.ROUTES[key]
 
         def stamped(self: Any, params: dict[str, str], _handler: Any = handler) -> None:
             arrived = getattr(self, "arrived_ns", None) or time.monotonic_ns()
@@ -262,7 +261,7 @@ def venue_main(conn: Connection) -> None:
                 arrivals.append((arrived, params.get("symbol", "")))
             _handler(self, params)
 
-        fake_binance.ROUTES[key] = (stamped, signed)
+        fake_binance.ROUTES[key] = (stamped, signed, weight)
     original_handle = fake_binance._Handler._handle
 
     def handle(self: Any, method: str) -> None:
@@ -638,9 +637,10 @@ def main(argv: list[str] | None = None) -> int:
 def print_table(results: dict[str, Any], args: argparse.Namespace) -> None:
     ceiling = results["raw_ceiling_frames_per_s"]
     calm, firing = results["intake_calm"], results["intake_firing"]
+    load = f"{results['load_avg_start'][0]:.2f} -> {results['load_avg_end'][0]:.2f}"
     print(
         f"wire bench: {N_SYMBOLS} symbols, {args.seconds:.0f}s windows, python {results['python']}, "
-        f"{results['cores']} cores, load {results['load_avg_start'][0]:.2f} -> {results['load_avg_end'][0]:.2f}"
+        f"{results['cores']} cores, load {load}"
     )
     print(f"{'measure':<44}{'value':>14}{'target':>22}")
     rows: list[tuple[str, str, str]] = [

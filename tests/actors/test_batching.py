@@ -68,14 +68,15 @@ def test_the_monitor_watches_exactly_the_symbols_it_holds(make_harness: Callable
 def test_stop_loss_guarding_acts_on_the_newest_quote_of_a_batch(make_harness: Callable[..., Harness]) -> None:
     h = make_harness(oco=False).start()
     h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.position("BTC/USDT") is not None and h.position("BTC/USDT").protected)
-    stop = h.position("BTC/USDT").stop_loss
+    wait_for(lambda: h.position("BTC/USDT") is not None and h.held("BTC/USDT").protected)
+    stop = h.held("BTC/USDT").stop_loss
+    assert stop is not None
     through = make_quote(h, "BTC/USDT", stop - Decimal("0.05"), stop)
     recovered = make_quote(h, "BTC/USDT", stop + Decimal("0.50"), stop + Decimal("0.52"))
 
     push_batch(h, [through, recovered])  # dipped through and back within one batch: newest is above
     assert "position_closing" not in h.engine.parts.events.kinds()
-    assert h.position("BTC/USDT").last_price == stop + Decimal("0.50")
+    assert h.held("BTC/USDT").last_price == stop + Decimal("0.50")
 
     push_batch(h, [recovered, through])  # the newest is through the stop
     wait_for(lambda: "position_closing" in h.engine.parts.events.kinds(), what="stop loss acted on")
