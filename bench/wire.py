@@ -247,6 +247,11 @@ def venue_main(conn: Connection) -> None:
     """Venue process: the Binance fake, its order routes stamping arrival before any other work."""
     from tests.fakes import binance as fake_binance
 
+    # The bench measures the wire path, not the venue's limits: the fake advertises and enforces
+    # limits no run of this bench reaches (real Binance allows 50 orders per 10 s; the bench sends more).
+    fake_binance.REQUEST_WEIGHT_PER_MINUTE = 10**9
+    fake_binance.ORDERS_PER_10S = 10**9
+    fake_binance.ORDERS_PER_DAY = 10**9
     # Responses go out at once: the fake writes headers and body separately, and Nagle's algorithm
     # would hold the body until the client's delayed ACK (40 ms per order).
     fake_binance._Handler.disable_nagle_algorithm = True
@@ -274,7 +279,7 @@ def venue_main(conn: Connection) -> None:
     with fake_binance.FakeBinance(symbols=symbols(), balances=balances) as fake:
         for s in symbols():
             fake.push_quote(s, Decimal(CALM[0][0]), Decimal(CALM[0][1]))
-        conn.send({"rest_url": fake.rest_url, "ws_url": fake.ws_url})
+        conn.send({"rest_url": fake.rest_url, "user_ws_url": getattr(fake, "user_ws_url", "")})
         while True:
             command = conn.recv()
             if command == "quit":
@@ -378,7 +383,7 @@ def engine_config(
 class EngineProcess:
     config: dict[str, Any]
     workdir: Path
-    root: Path
+    python: Path
     proc: subprocess.Popen[bytes] | None = None
     log: Path = field(init=False)
 
@@ -389,14 +394,10 @@ class EngineProcess:
         path = self.workdir / "config.yaml"
         path.write_text(yaml.safe_dump(self.config), encoding="utf-8")
         env = dict(os.environ)
-        env.update(
-            AUTOHEDGE_BINANCE_API_KEY=API_KEY,
-            AUTOHEDGE_BINANCE_API_SECRET=API_SECRET,
-            PYTHONPATH=str(self.root),
-        )
+        env.update(AUTOHEDGE_BINANCE_API_KEY=API_KEY, AUTOHEDGE_BINANCE_API_SECRET=API_SECRET)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "autohedge.cli", "run", "--config", str(path)],
+                [str(self.python), "-m", "autohedge.cli", "run", "--config", str(path)],
                 cwd=self.workdir,
                 env=env,
                 stdout=log,
@@ -444,7 +445,7 @@ class Bench:
         self.venue.start()
         urls = self.venue_conn.recv()
         self.rest_url: str = urls["rest_url"]
-        self.user_ws_url: str = urls["ws_url"]
+        self.user_ws_url: str = urls["user_ws_url"]
         self.workdir = Path(tempfile.mkdtemp(prefix="autohedge-wire-"))
 
     def close(self) -> None:
@@ -482,7 +483,7 @@ class Bench:
             venue="paper", ws_url=self.ws_base, rest_url=self.rest_url, firing=firing, user_ws_url=""
         )
         engine = EngineProcess(
-            config, self._phase_dir("intake-firing" if firing else "intake-calm"), self.args.engine_root
+            config, self._phase_dir("intake-firing" if firing else "intake-calm"), self.args.engine_python
         )
         self.source_conn.send(("flood", self.args.seconds * 2, firing))
         process = engine.start()
@@ -520,7 +521,7 @@ class Bench:
                 firing=False,
                 user_ws_url=self.user_ws_url,
             )
-            engine = EngineProcess(config, self._phase_dir(f"latency-{int(rate)}"), self.args.engine_root)
+            engine = EngineProcess(config, self._phase_dir(f"latency-{int(rate)}"), self.args.engine_python)
             process = engine.start()
         else:
             _, theirs = self.ctx.Pipe()
@@ -602,10 +603,10 @@ def main(argv: list[str] | None = None) -> int:
         "--trigger-every-s", type=float, default=0.2, help="seconds between triggers (1 symbol, then 10)"
     )
     parser.add_argument(
-        "--engine-root",
+        "--engine-python",
         type=Path,
-        default=ROOT,
-        help="run the engine from this checkout (to measure another revision with the same bench)",
+        default=Path(sys.executable),
+        help="the interpreter of the environment whose autohedge runs (to measure another revision)",
     )
     parser.add_argument("--json", type=Path, default=Path("bench-wire.json"))
     args = parser.parse_args(argv)
