@@ -69,6 +69,10 @@ TRIGGER_ASK = Decimal("99.6")
 """The raw floor's rule: an ask under this is a trigger (the same frames make the engine fire)."""
 
 
+MATCH_WINDOW_NS = 1_000_000_000
+"""An order arriving later than this after its trigger counts as missing, not as a latency."""
+
+
 def symbols() -> list[str]:
     return [f"C{i:02d}/USDT" for i in range(N_SYMBOLS)]
 
@@ -543,7 +547,9 @@ class Bench:
         return self._match(result, arrivals, rate) | {"peak_rss_mib": rss}
 
     def _match(self, result: dict[str, Any], arrivals: list[tuple[int, str]], rate: float) -> dict[str, Any]:
-        """Each trigger's symbols -> the first order arrival for that symbol after the trigger."""
+        """Each trigger's symbols -> the first order arrival for that symbol after the trigger (within
+        ``MATCH_WINDOW_NS``). A trigger without an order is counted as missing: the process decided on
+        a newer quote of that symbol (conflation) before it saw the trigger."""
         pending: dict[str, list[int]] = {}
         for t, vs in sorted(arrivals):
             pending.setdefault(vs, []).append(t)
@@ -560,10 +566,10 @@ class Bench:
                 times = pending.get(venue_symbol(s), [])
                 while times and times[0] < t_sent:
                     times.pop(0)
-                if times:
+                if times and times[0] - t_sent <= MATCH_WINDOW_NS:
                     lat.append((times.pop(0) - t_sent) / 1e6)
                 else:
-                    missing += 1
+                    missing += 1  # no order for this trigger (a later one must not be taken for it)
             if not lat:
                 continue
             if len(trig["symbols"]) == 1:
