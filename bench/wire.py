@@ -69,10 +69,6 @@ TRIGGER_ASK = Decimal("99.6")
 """The raw floor's rule: an ask under this is a trigger (the same frames make the engine fire)."""
 
 
-MATCH_WINDOW_NS = 1_000_000_000
-"""An order arriving later than this after its trigger counts as missing, not as a latency."""
-
-
 def symbols() -> list[str]:
     return [f"C{i:02d}/USDT" for i in range(N_SYMBOLS)]
 
@@ -482,12 +478,15 @@ class Bench:
         (t0, n0), (t1, n1) = next(s for s in stamps if s[0] >= mid), stamps[-1]
         return (n1 - n0) / (t1 - t0) if t1 > t0 else float(result["steady_per_s"])
 
-    def intake(self, firing: bool) -> dict[str, float]:
+    def intake(self, firing: bool, api: bool = True) -> dict[str, float]:
         config = engine_config(
             venue="paper", ws_url=self.ws_base, rest_url=self.rest_url, firing=firing, user_ws_url=""
         )
+        config["api"]["enabled"] = api
         engine = EngineProcess(
-            config, self._phase_dir("intake-firing" if firing else "intake-calm"), self.args.engine_python
+            config,
+            self._phase_dir(("intake-firing" if firing else "intake-calm") + ("" if api else "-no-api")),
+            self.args.engine_python,
         )
         self.source_conn.send(("flood", self.args.seconds * 2, firing))
         process = engine.start()
@@ -544,11 +543,14 @@ class Bench:
         if "error" in result:
             raise RuntimeError(f"latency {who}: {result['error']}")
         arrivals = self.arrivals()
-        return self._match(result, arrivals, rate) | {"peak_rss_mib": rss}
+        window_ns = int(self.args.trigger_every_s * 1e9)
+        return self._match(result, arrivals, rate, window_ns) | {"peak_rss_mib": rss}
 
-    def _match(self, result: dict[str, Any], arrivals: list[tuple[int, str]], rate: float) -> dict[str, Any]:
+    def _match(
+        self, result: dict[str, Any], arrivals: list[tuple[int, str]], rate: float, window_ns: int
+    ) -> dict[str, Any]:
         """Each trigger's symbols -> the first order arrival for that symbol after the trigger (within
-        ``MATCH_WINDOW_NS``). A trigger without an order is counted as missing: the process decided on
+        the trigger spacing: a symbol may be triggered again after that). A trigger without an order is counted as missing: the process decided on
         a newer quote of that symbol (conflation) before it saw the trigger."""
         pending: dict[str, list[int]] = {}
         for t, vs in sorted(arrivals):
@@ -566,7 +568,7 @@ class Bench:
                 times = pending.get(venue_symbol(s), [])
                 while times and times[0] < t_sent:
                     times.pop(0)
-                if times and times[0] - t_sent <= MATCH_WINDOW_NS:
+                if times and times[0] - t_sent <= window_ns:
                     lat.append((times.pop(0) - t_sent) / 1e6)
                 else:
                     missing += 1  # no order for this trigger (a later one must not be taken for it)
@@ -627,6 +629,8 @@ def main(argv: list[str] | None = None) -> int:
         results["intake_calm"] = bench.intake(firing=False)
         progress("engine intake, strategy firing")
         results["intake_firing"] = bench.intake(firing=True)
+        progress("engine intake, no signals, control API off (memory without the web stack)")
+        results["intake_calm_no_api"] = bench.intake(firing=False, api=False)
         for rate in (float(r) for r in args.rates.split(",")):
             progress(f"tick-to-order at {rate:,.0f} background frames/s: raw floor, then the engine")
             results[f"latency_{int(rate)}"] = {
@@ -668,6 +672,11 @@ def print_table(results: dict[str, Any], args: argparse.Namespace) -> None:
             "peak RSS (MiB), no signals / firing",
             f"{calm['peak_rss_mib']:.1f} / {firing['peak_rss_mib']:.1f}",
             "<=60",
+        ),
+        (
+            "peak RSS (MiB), no signals, API off",
+            f"{results['intake_calm_no_api']['peak_rss_mib']:.1f}",
+            f"intake {results['intake_calm_no_api']['quotes_per_s']:,.0f}/s",
         ),
     ]
     for key in sorted(k for k in results if k.startswith("latency_")):
