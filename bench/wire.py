@@ -549,9 +549,10 @@ class Bench:
     def _match(
         self, result: dict[str, Any], arrivals: list[tuple[int, str]], rate: float, window_ns: int
     ) -> dict[str, Any]:
-        """Each trigger's symbols -> the first order arrival for that symbol after the trigger (within
-        the trigger spacing: a symbol may be triggered again after that). A trigger without an order is counted as missing: the process decided on
-        a newer quote of that symbol (conflation) before it saw the trigger."""
+        """Each trigger's symbols -> the first order arrival for that symbol after the trigger, within
+        the trigger spacing (a symbol may be triggered again after that). A trigger without an order
+        is counted as missing: the process decided on a newer quote of that symbol (conflation)
+        before it saw the trigger."""
         pending: dict[str, list[int]] = {}
         for t, vs in sorted(arrivals):
             pending.setdefault(vs, []).append(t)
