@@ -30,9 +30,11 @@ import contextlib
 import fcntl
 import hashlib
 import hmac
+import http.server
 import json
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -243,6 +245,10 @@ def source_main(conn: Connection) -> None:
 # -- venue (its own process) --------------------------------------------------------------------------
 
 
+def _quiet_handle_error(self: Any, request: Any, client_address: Any) -> None:
+    """The venue process's HTTP server: a connection reset by a departing client is not reported."""
+
+
 def venue_main(conn: Connection) -> None:
     """Venue process: the Binance fake, its order routes stamping arrival before any other work."""
     from tests.fakes import binance as fake_binance
@@ -252,6 +258,8 @@ def venue_main(conn: Connection) -> None:
     fake_binance.REQUEST_WEIGHT_PER_MINUTE = 10**9
     fake_binance.ORDERS_PER_10S = 10**9
     fake_binance.ORDERS_PER_DAY = 10**9
+    # A client that ends with its connection open (the raw floor is terminated) is no error here.
+    http.server.ThreadingHTTPServer.handle_error = _quiet_handle_error  # type: ignore[method-assign]
     # Responses go out at once: the fake writes headers and body separately, and Nagle's algorithm
     # would hold the body until the client's delayed ACK (40 ms per order).
     fake_binance._Handler.disable_nagle_algorithm = True
@@ -453,6 +461,10 @@ class Bench:
         self.venue_conn.send("quit")
         self.source.join(5)
         self.venue.join(5)
+        if self.args.keep_logs:
+            progress(f"engine configs and logs kept in {self.workdir}")
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def arrivals(self) -> list[tuple[int, str]]:
         self.venue_conn.send("take")
@@ -618,6 +630,7 @@ def main(argv: list[str] | None = None) -> int:
         help="the interpreter of the environment whose autohedge runs (to measure another revision)",
     )
     parser.add_argument("--json", type=Path, default=Path("bench-wire.json"))
+    parser.add_argument("--keep-logs", action="store_true", help="keep each engine's config and log")
     args = parser.parse_args(argv)
     bench = Bench(args)
     results: dict[str, Any] = {"python": sys.version.split()[0], "cores": psutil.cpu_count()}
