@@ -41,7 +41,7 @@ from autohedge.core.actor_names import (
 from autohedge.core.child_states import ChildState
 from autohedge.core.clock import NS_PER_S, Clock, RealClock
 from autohedge.core.config import AppConfig, Secrets
-from autohedge.core.conflate import LatestSlots
+from autohedge.core.conflate import LatestSlots, WatchedSlots
 from autohedge.core.dedupe import FillDeduper
 from autohedge.core.errors import ConfigError, VenueError
 from autohedge.core.eventlog import EventLog
@@ -220,7 +220,7 @@ class EngineParts:
     directory: Directory
     exchange: Exchange
     strategy_slots: LatestSlots[Quote]
-    monitor_slots: LatestSlots[Quote]
+    monitor_slots: WatchedSlots[Quote]
     keys: OrderKeySource
     rate_limiter: SymbolRateLimiter
     ledger: AccountLedger
@@ -267,7 +267,7 @@ class Engine:
             directory=Directory(metrics),
             exchange=exchange,
             strategy_slots=LatestSlots(),
-            monitor_slots=LatestSlots(),
+            monitor_slots=WatchedSlots(),
             keys=OrderKeySource(clock),
             rate_limiter=SymbolRateLimiter(clock, config.rate_limit_ms),
             ledger=AccountLedger(spot=exchange.capabilities.spot_positions),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -53,9 +54,12 @@ class QuoteRecorder:
         self.error: str | None = None
 
     def on_quote(self, quote: Quote) -> None:
+        self.on_quotes((quote,))
+
+    def on_quotes(self, quotes: Sequence[Quote]) -> None:
         with self._lock:
-            self._out.write(quote_line(quote) + "\n")
-            self.count += 1
+            self._out.writelines(quote_line(quote) + "\n" for quote in quotes)
+            self.count += len(quotes)
 
     def on_malformed(self, raw: str | bytes, error: str) -> None:
         self.malformed += 1

@@ -1,7 +1,8 @@
 """FeedActor: owns one market stream (connection, subscriptions) and its data-liveness watchdog.
 
-Quotes do not pass through this actor's inbox: the stream's reader thread hands each quote to a
-``FeedSink``, which conflates per symbol and tells the strategy and the monitor directly. The actor
+Quotes do not pass through this actor's inbox: the stream's reader thread hands each batch of quotes
+(what it drained from its socket at once) to a ``FeedSink``, which conflates per symbol and tells the
+strategies and the monitor directly, each at most once per batch. The actor
 handles only lifecycle: start the stream, crash on disconnect (the supervisor restarts it with
 backoff) and on silence (the watchdog), report staleness so entries on the venue pause.
 """
@@ -14,15 +15,18 @@ from loguru import logger
 
 from autohedge.actors.base import ActorContext, SupervisedActor
 from autohedge.actors.directory import Directory
-from autohedge.actors.protocol import CheckLiveness, StreamDisconnected
+from autohedge.actors.protocol import CheckLiveness, QuotesPending, StreamDisconnected
 from autohedge.core.actor_names import MONITOR, ActorName, strategy_name
 from autohedge.core.clock import NS_PER_S, Clock
-from autohedge.core.conflate import LatestSlots
+from autohedge.core.conflate import LatestSlots, WatchedSlots
 from autohedge.core.messages import Quote, VenueDataResumed, VenueDataStale
 from autohedge.core.metrics import Metrics
 from autohedge.core.ports import MarketStream
 
 __all__ = ["FeedActor", "FeedSink", "StaleFeedError", "StreamDisconnectedError"]
+
+
+_QUOTES_PENDING = QuotesPending()  # frozen: one instance serves every wake-up
 
 
 class StreamDisconnectedError(ConnectionError):
@@ -44,7 +48,7 @@ class FeedSink:
         directory: Directory,
         metrics: Metrics,
         strategy_slots: LatestSlots[Quote],
-        monitor_slots: LatestSlots[Quote],
+        monitor_slots: WatchedSlots[Quote],
         market_listener: Callable[[Quote], None] | None = None,
     ) -> None:
         self.feed_name = feed_name
@@ -59,20 +63,35 @@ class FeedSink:
         self._malformed_logged = 0
 
     def on_quote(self, quote: Quote) -> None:
-        """Reader thread."""
+        """Reader thread: a batch of one."""
+        self.on_quotes((quote,))
+
+    def on_quotes(self, quotes: Sequence[Quote]) -> None:
+        """Reader thread: every quote the stream drained from its socket at once, oldest first.
+
+        The paper matcher sees every quote; the strategies and the monitor get the newest per symbol
+        of the batch, and each receiver is told at most once per batch (and only when it has taken
+        what it was last told): waking a thread costs more than deciding on a quote."""
+        if not quotes:
+            return
         self.last_quote_ns = self._clock.monotonic_ns()
-        self.received += 1
-        self._metrics.inc("quotes")
+        self.received += len(quotes)
+        self._metrics.inc("quotes", len(quotes))
         if self._market_listener is not None:
-            self._market_listener(quote)  # paper matching sees every quote, never conflated
-        symbol = quote.symbol
-        if self._strategy_slots.offer(symbol, quote):
-            if not self._directory.tell_if_present(strategy_name(symbol), quote):
+            for quote in quotes:
+                self._market_listener(quote)  # paper matching sees every quote, never conflated
+        newest = {quote.symbol: quote for quote in quotes}
+        skipped = len(quotes) - len(newest)
+        woken = self._strategy_slots.offer_batch(newest)
+        skipped += len(newest) - len(woken)
+        if skipped:
+            self._metrics.inc("quotes_conflated", skipped)
+        tell = self._directory.tell_if_present
+        for symbol in woken:
+            if not tell(strategy_name(symbol), newest[symbol]):
                 self._strategy_slots.reset(symbol)
-        else:
-            self._metrics.inc("quotes_conflated")
-        if self._monitor_slots.offer(symbol, quote) and not self._directory.tell_if_present(MONITOR, quote):
-            self._monitor_slots.reset(symbol)
+        if self._monitor_slots.offer_batch(newest) and not tell(MONITOR, _QUOTES_PENDING):
+            self._monitor_slots.wake_lost()
 
     def on_malformed(self, raw: str | bytes, error: str) -> None:
         """Reader thread: count and skip; log the first few in full, then every 1000th. A binary frame

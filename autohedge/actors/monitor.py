@@ -39,6 +39,7 @@ from autohedge.actors.protocol import (
     CheckExits,
     GetSnapshot,
     LedgerLive,
+    QuotesPending,
     Reconcile,
     RepairOrphan,
     RetryPending,
@@ -46,7 +47,7 @@ from autohedge.actors.protocol import (
 from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S, TimerHandle
 from autohedge.core.config import AppConfig
-from autohedge.core.conflate import LatestSlots
+from autohedge.core.conflate import WatchedSlots
 from autohedge.core.dedupe import CumulativeWatermarks
 from autohedge.core.errors import (
     DefinitiveError,
@@ -207,7 +208,7 @@ class PositionMonitorActor(SupervisedActor):
         exchange: Exchange,
         config: AppConfig,
         keys: OrderKeySource,
-        slots: LatestSlots[Quote],
+        slots: WatchedSlots[Quote],
         ledger: AccountLedger,
         user_stream: bool = False,
     ) -> None:
@@ -244,8 +245,8 @@ class PositionMonitorActor(SupervisedActor):
     # -- lifecycle ------------------------------------------------------------------------------------
 
     def started(self) -> None:
-        for symbol in self._config.symbols:
-            self._slots.reset(symbol)
+        # Quotes are taken only for held symbols: this incarnation watches what it adopts or fills.
+        self._slots.reset()
         if self._user_stream and not self._ledger.live:
             # The stream's re-base is about to read the account: reconcile from it once the ledger is
             # live, or by REST should it not be within the wait.
@@ -316,7 +317,7 @@ class PositionMonitorActor(SupervisedActor):
             pos = TrackedPosition(
                 symbol=symbol, holding=Holding(snapshot.qty, snapshot.avg_entry_price), adopted=True
             )
-            self._positions[symbol] = pos
+            self._hold(pos)
             self._journal_opened(pos)
         else:
             pos.holding = Holding(snapshot.qty, pos.holding.entry_price or snapshot.avg_entry_price)
@@ -435,6 +436,7 @@ class PositionMonitorActor(SupervisedActor):
             if pos is None:
                 pos = TrackedPosition(symbol=fill.symbol, holding=Holding(), lot=True)
                 self._lots[fill.symbol] = pos
+                self._watch(fill.symbol)
                 self.ctx.events.record(
                     "fill_during_close",
                     f"{fill.client_order_id} filled {fill.fill_qty} while a close is in flight: protected "
@@ -449,7 +451,7 @@ class PositionMonitorActor(SupervisedActor):
                 pos = TrackedPosition(
                     symbol=fill.symbol, holding=Holding(self._dust.pop(fill.symbol, Decimal(0)))
                 )
-                self._positions[fill.symbol] = pos
+                self._hold(pos)
         before = pos.qty
         pos.holding = pos.holding.after_fill(fill)
         if before <= 0:
@@ -557,9 +559,36 @@ class PositionMonitorActor(SupervisedActor):
             self._last_verify_ns = None
             self.on_check_exits(CheckExits(), reschedule=False)
 
+    def _hold(self, pos: TrackedPosition) -> None:
+        """Track a new position and watch its symbol's quotes."""
+        self._positions[pos.symbol] = pos
+        self._watch(pos.symbol)
+
+    def _watch(self, symbol: str) -> None:
+        """Quotes of ``symbol`` wake this actor from now on, starting from the newest one seen."""
+        newest = self._slots.watch(symbol)
+        if newest is not None:
+            self._remember(newest)
+
+    def _release(self, symbol: str) -> None:
+        """Stop taking quotes of ``symbol`` once neither a position nor a lot of it is held."""
+        closing = any(lot.symbol == symbol for lot in self._closing_lots)
+        if symbol not in self._positions and symbol not in self._lots and not closing:
+            self._slots.unwatch(symbol)
+
+    def _remember(self, quote: Quote) -> None:
+        known = self._last_quote.get(quote.symbol)
+        if known is None or quote.ts_init >= known.ts_init:
+            self._last_quote[quote.symbol] = quote
+
+    def on_quotes_pending(self, _: QuotesPending) -> None:
+        """The feed's wake-up: the newest quote of every held symbol that moved since the last one."""
+        for quote in self._slots.take_all().values():
+            self.on_quote(quote)
+
     def on_quote(self, quote: Quote) -> None:
-        newest = self._slots.take(quote.symbol) or quote
-        self._last_quote[newest.symbol] = newest
+        self._remember(quote)
+        newest = self._last_quote[quote.symbol]
         closing_lots = (lot for lot in self._closing_lots if lot.symbol == newest.symbol)
         for pos in (self._positions.get(newest.symbol), self._lots.get(newest.symbol), *closing_lots):
             if pos is None:
@@ -1020,6 +1049,7 @@ class PositionMonitorActor(SupervisedActor):
             self._forget_closing_lot(pos)
         else:
             self._positions.pop(symbol, None)
+        self._release(symbol)
         left = f"; {qty_text(pos.qty, rules)} left below the venue minimum" if pos.qty > 0 else ""
         self.ctx.events.record(
             "position_closed",
@@ -1066,6 +1096,7 @@ class PositionMonitorActor(SupervisedActor):
     def _remove(self, symbol: str, why: str) -> None:
         pos = self._positions.pop(symbol, None)
         if pos is not None:
+            self._release(symbol)
             self.ctx.events.record("position_removed", why, symbol=symbol, level="WARNING")
             gone = PositionClosed(
                 symbol=symbol,
@@ -1103,6 +1134,7 @@ class PositionMonitorActor(SupervisedActor):
         if pos.lot:
             if self._lots.get(pos.symbol) is pos:
                 del self._lots[pos.symbol]
+                self._release(pos.symbol)
                 self.ctx.events.record("lot_removed", why, symbol=pos.symbol, level="WARNING")
             elif self._forget_closing_lot(pos):
                 self.ctx.events.record("lot_removed", why, symbol=pos.symbol, level="WARNING")

@@ -15,6 +15,7 @@ __all__ = [
     "GetSnapshot",
     "LedgerLive",
     "PollOrders",
+    "QuotesPending",
     "ReadOpenEntries",
     "Reconcile",
     "ReconnectUserStream",
@@ -113,3 +114,8 @@ class ExpireEntry(Message):
     """Executor timer: an entry's ``entry_timeout_s`` has passed; cancel it if it is still open."""
 
     client_order_id: str
+
+
+class QuotesPending(Message):
+    """Told by a feed's reader thread to the monitor: newer quotes of held symbols wait in its slots.
+    At most one is outstanding at a time (the wake-up budget); the monitor takes all of them."""

@@ -106,6 +106,10 @@ class QuoteSink(Protocol):
 
     def on_quote(self, quote: Quote) -> None: ...
 
+    def on_quotes(self, quotes: Sequence[Quote]) -> None:
+        """A batch: every quote the reader drained from its socket in one go, oldest first."""
+        ...
+
     def on_malformed(self, raw: str | bytes, error: str) -> None:
         """``raw`` is bytes for a binary frame (Alpaca sends those on paper)."""
         ...

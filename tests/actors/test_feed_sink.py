@@ -6,7 +6,7 @@ from autohedge.actors.directory import Directory
 from autohedge.actors.feed import FeedSink
 from autohedge.core.actor_names import feed_name
 from autohedge.core.clock import ManualClock
-from autohedge.core.conflate import LatestSlots
+from autohedge.core.conflate import LatestSlots, WatchedSlots
 from autohedge.core.metrics import Metrics
 
 
@@ -19,7 +19,7 @@ def sink() -> tuple[FeedSink, Metrics]:
             directory=Directory(metrics),
             metrics=metrics,
             strategy_slots=LatestSlots(),
-            monitor_slots=LatestSlots(),
+            monitor_slots=WatchedSlots(),
         ),
         metrics,
     )

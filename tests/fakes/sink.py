@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+from collections.abc import Sequence
 
 from autohedge.core.messages import Quote
 
@@ -17,6 +18,10 @@ class QueueSink:
 
     def on_quote(self, quote: Quote) -> None:
         self.quotes.put(quote)
+
+    def on_quotes(self, quotes: Sequence[Quote]) -> None:
+        for quote in quotes:
+            self.quotes.put(quote)
 
     def on_malformed(self, raw: str | bytes, error: str) -> None:
         self.malformed.put(error)

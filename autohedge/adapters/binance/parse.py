@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import msgspec
 from pydantic import ValidationError
 
 from autohedge.adapters.binance.constants import EXECUTION_TYPE, ORDER_STATUS, ORDER_TYPE, SIDE, VENUE
@@ -42,6 +43,7 @@ from autohedge.core.messages import (
 )
 
 __all__ = [
+    "BookTickerDecoder",
     "SymbolMap",
     "map_error",
     "parse_book_ticker_frame",
@@ -86,6 +88,10 @@ class SymbolMap:
 
     def __contains__(self, venue_symbol: object) -> bool:
         return venue_symbol in self._from_venue
+
+    def from_venue_table(self) -> dict[str, str]:
+        """``BTCUSDT`` -> ``BTC/USDT`` for every listed symbol (a copy, for lookups on a hot path)."""
+        return dict(self._from_venue)
 
 
 def parse_rules(info: BinanceSymbolInfo, *, symbol: str) -> SymbolRules:
@@ -277,6 +283,58 @@ def _execution_report(
         ts_event=report.transaction_time_ms * _NS_PER_MS,
         ts_init=ts_init,
     )
+
+
+class _Ticker(msgspec.Struct):
+    s: str
+    b: Decimal
+    B: Decimal
+    a: Decimal
+    A: Decimal
+
+
+class _CombinedTicker(msgspec.Struct):
+    data: _Ticker
+
+
+class BookTickerDecoder:
+    """Combined-stream ``bookTicker`` frames -> Quote with a typed decoder (one pass over the bytes,
+    prices parsed straight to ``Decimal``). Anything the typed decoder refuses (a subscription reply,
+    ``serverShutdown``, a malformed frame) goes through ``parse_book_ticker_frame``, which classifies
+    it. Used on the market stream's reader thread."""
+
+    def __init__(self, symbols: SymbolMap) -> None:
+        self._symbols = symbols
+        self._by_venue = symbols.from_venue_table()
+        self._decoder = msgspec.json.Decoder(_CombinedTicker)
+
+    def decode(self, raw: bytes, *, ts_init: int) -> Quote | None:
+        """Quote, or None for a frame that carries none; raises MalformedMessage or, on
+        ``serverShutdown``, ConnectionAbortedError."""
+        try:
+            ticker = self._decoder.decode(raw).data
+        except msgspec.MsgspecError:
+            return parse_book_ticker_frame(
+                raw.decode("utf-8", errors="replace"), symbols=self._symbols, ts_init=ts_init
+            )
+        symbol = self._by_venue.get(ticker.s)
+        if symbol is None:
+            raise MalformedMessage(f"binance symbol {ticker.s!r} is not one we trade")
+        try:
+            return Quote(
+                venue=VENUE,
+                symbol=symbol,
+                bid=ticker.b,
+                ask=ticker.a,
+                bid_size=ticker.B,
+                ask_size=ticker.A,
+                ts_event=ts_init,
+                ts_init=ts_init,
+            )
+        except ValidationError as exc:  # NaN or Infinity: decimals, but no price
+            error = exc.errors()[0]
+            field = ".".join(str(part) for part in error["loc"])
+            raise MalformedMessage(f"binance bookTicker {field}: {error['msg']}") from None
 
 
 _FUNDS_CODES = {-2010}

@@ -11,30 +11,46 @@ connection (``venues.binance.user_ws_url``): ``userDataStream.subscribe.signatur
 HMAC key on an unauthenticated session. Events arrive on the same socket as
 ``{"subscriptionId":N,"event":{...}}``. Every response carries ``rateLimits``, which align the shared
 request budget. Nothing is replayed after a reconnect: the user-stream actor reconciles by REST.
+
+The reader does the least work per frame: the socket is read in large chunks (websocket-client alone
+makes two system calls per frame), UTF-8 is left to the JSON decoder, frames are decoded by a typed
+decoder, and the quotes of everything the socket already held are handed to the sink as one batch,
+so each consumer is woken at most once per batch.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import select
+import ssl
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import websocket
 from loguru import logger
 from pydantic import SecretStr
 
 from autohedge.adapters.binance.auth import ws_signed_params
 from autohedge.adapters.binance.constants import VENUE
-from autohedge.adapters.binance.parse import SymbolMap, parse_book_ticker_frame, parse_user_frame
+from autohedge.adapters.binance.parse import BookTickerDecoder, SymbolMap, parse_user_frame
 from autohedge.adapters.binance.wire import BinanceWsResponse
 from autohedge.adapters.wsconn import WsConnection
 from autohedge.core.clock import Clock
 from autohedge.core.errors import AuthError, MalformedMessage
-from autohedge.core.messages import AccountBalances, OrderUpdate
+from autohedge.core.messages import AccountBalances, OrderUpdate, Quote
 from autohedge.core.ports import OrderEventSink, QuoteSink
 from autohedge.core.ratelimit import RequestBudget
 
-__all__ = ["BinanceMarketStream", "BinanceUserStream", "combined_stream_url", "subscribe_signature_request"]
+__all__ = [
+    "MAX_BATCH",
+    "BinanceMarketStream",
+    "BinanceUserStream",
+    "BufferedWebSocket",
+    "combined_stream_url",
+    "subscribe_signature_request",
+]
 
 _NS_PER_MS = 1_000_000
 _REQUEST_IDS = itertools.count(1)
@@ -42,9 +58,58 @@ _DEFAULT_RETRY_AFTER_S = 60.0
 """A 429/418 without ``retryAfter``: wait a whole weight window (the venue's own unit)."""
 
 
+MAX_BATCH = 256
+"""Quotes handed over at the latest after this many frames, however much the socket still holds,
+so a flood cannot delay the first quote of a batch by more than this many frames' work."""
+_CHUNK_BYTES = 256 * 1024
+CONNECT_TIMEOUT_S = 10.0
+
+
 def combined_stream_url(ws_url: str, venue_symbols: Sequence[str]) -> str:
     streams = "/".join(f"{s.lower()}@bookTicker" for s in venue_symbols)
     return f"{ws_url.rstrip('/')}/stream?streams={streams}"
+
+
+class BufferedWebSocket(websocket.WebSocket):
+    """A websocket-client connection that reads its socket in large chunks.
+
+    websocket-client asks the socket for exactly the bytes it needs next (a 2-byte header, then the
+    payload); here one ``recv`` fills a buffer that serves many frames. ``has_buffered`` tells the
+    reader whether the next frame is already here (then the batch goes on) or not (hand it over).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._chunk = b""
+        self._pos = 0
+
+    def _recv(self, bufsize: int) -> bytes:
+        """Reader thread (websocket-client's frame parser calls it)."""
+        pos = self._pos
+        chunk = self._chunk
+        if pos >= len(chunk):
+            sock = self.sock
+            if sock is None:
+                raise websocket.WebSocketConnectionClosedException("connection already closed")
+            chunk = sock.recv(_CHUNK_BYTES)
+            if not chunk:
+                raise websocket.WebSocketConnectionClosedException("connection closed by the server")
+            self._chunk, pos = chunk, 0
+        end = pos + bufsize
+        self._pos = end
+        return chunk[pos:end]
+
+    def has_buffered(self) -> bool:
+        """Reader thread: is more data already here (in our buffer, the TLS layer or the socket)?"""
+        if self._pos < len(self._chunk):
+            return True
+        sock = self.sock
+        if sock is None:
+            return False
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable)
 
 
 class BinanceMarketStream:
@@ -54,38 +119,88 @@ class BinanceMarketStream:
         """``symbol_map``: resolved once at start-up; a reconnect spends no REST."""
         self._ws_url = ws_url
         self._clock = clock
-        self._connection: WsConnection | None = None
-        self._sink: QuoteSink | None = None
         self._map = symbol_map
+        self._ws: BufferedWebSocket | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._sink: QuoteSink | None = None
+        self._decoder = BookTickerDecoder(symbol_map)
+        self._url = ""
 
     def start(self, symbols: Sequence[str], sink: QuoteSink) -> None:
         """Feed actor's thread: connect and stream on a reader thread (no REST: symbols are known)."""
         self._sink = sink
-        url = combined_stream_url(self._ws_url, [self._map.to_venue(s) for s in symbols])
-        self._connection = WsConnection(
-            url, name="binance stream", on_message=self._on_message, on_ended=sink.on_disconnected
-        )
-        self._connection.start()
+        self._url = combined_stream_url(self._ws_url, [self._map.to_venue(s) for s in symbols])
+        self._thread = threading.Thread(target=self._run, name="binance-stream", daemon=True)
+        self._thread.start()
 
-    def _on_message(self, connection: WsConnection, raw: str | bytes) -> None:
-        """Reader thread."""
-        assert self._sink is not None
-        text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+    def _run(self) -> None:
+        """Reader thread: connect, then read until the connection ends or ``stop``."""
+        reason = "binance stream closed"
         try:
-            quote = parse_book_ticker_frame(text, symbols=self._map, ts_init=self._clock.wall_ns())
-        except MalformedMessage as exc:
-            self._sink.on_malformed(text, str(exc))
+            ws = websocket.create_connection(
+                self._url,
+                class_=BufferedWebSocket,
+                skip_utf8_validation=True,
+                timeout=CONNECT_TIMEOUT_S,
+            )
+        except (websocket.WebSocketException, OSError) as exc:
+            self._disconnected(f"binance stream connect failed: {exc}")
             return
+        assert isinstance(ws, BufferedWebSocket)
+        ws.settimeout(None)  # silence is the feed's watchdog's call, not a socket timeout's
+        self._ws = ws
+        if self._stopping.is_set():
+            ws.shutdown()  # type: ignore[no-untyped-call]  # websocket-client leaves it unannotated
+            return
+        try:
+            self._read(ws)
+        except websocket.WebSocketConnectionClosedException as exc:
+            reason = f"binance stream closed: {exc}"
+        except (websocket.WebSocketException, OSError) as exc:
+            if not self._stopping.is_set():
+                logger.warning("binance stream error: {}", exc)
+            reason = f"binance stream error: {exc}"
         except ConnectionAbortedError as exc:
             logger.info("{}", exc)
-            connection.end()
-            return
-        if quote is not None:
-            self._sink.on_quote(quote)
+            reason = str(exc)
+        finally:
+            ws.shutdown()  # type: ignore[no-untyped-call]
+        self._disconnected(reason)
+
+    def _read(self, ws: BufferedWebSocket) -> None:
+        """Reader thread: decode every frame; hand over a batch when the socket holds no more."""
+        sink, decoder, clock = self._sink, self._decoder, self._clock
+        assert sink is not None
+        batch: list[Quote] = []
+        while True:
+            opcode, data = ws.recv_data()
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                if not self._stopping.is_set():
+                    logger.warning("binance stream closed by the server")
+                return
+            try:
+                quote = decoder.decode(data, ts_init=clock.wall_ns())
+            except MalformedMessage as exc:
+                sink.on_malformed(data.decode("utf-8", errors="replace"), str(exc))
+                quote = None
+            if quote is not None:
+                batch.append(quote)
+            if batch and (len(batch) >= MAX_BATCH or not ws.has_buffered()):
+                sink.on_quotes(batch)
+                batch = []
+
+    def _disconnected(self, reason: str) -> None:
+        if not self._stopping.is_set() and self._sink is not None:
+            self._sink.on_disconnected(reason)
 
     def stop(self) -> None:
-        if self._connection is not None:
-            self._connection.stop()
+        self._stopping.set()
+        ws = self._ws
+        if ws is not None:
+            ws.abort()  # type: ignore[no-untyped-call]  # wakes the reader blocked in recv
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
 
 
 def subscribe_signature_request(

@@ -1,4 +1,5 @@
 import threading
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -47,6 +48,10 @@ class Sink:
         self.quotes.append(quote)
         if len(self.quotes) == 2:
             self.done.set()
+
+    def on_quotes(self, quotes: Sequence[Quote]) -> None:
+        for quote in quotes:
+            self.on_quote(quote)
 
     def on_malformed(self, raw: str | bytes, error: str) -> None:
         self.malformed.append(error)

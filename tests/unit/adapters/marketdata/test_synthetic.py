@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from decimal import Decimal
 
 from autohedge.adapters.marketdata.synthetic import SyntheticQuotes, SyntheticStream
@@ -38,6 +39,10 @@ class ListSink:
 
     def on_quote(self, quote: Quote) -> None:
         self.quotes.append(quote)
+
+    def on_quotes(self, quotes: Sequence[Quote]) -> None:
+        for quote in quotes:
+            self.on_quote(quote)
 
     def on_malformed(self, raw: str | bytes, error: str) -> None:
         raise AssertionError(error)

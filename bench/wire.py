@@ -1,0 +1,726 @@
+"""Wire-level benchmark: the real process against a local Binance websocket source and a local venue.
+
+    .venv/bin/python bench/wire.py [--seconds 6] [--json bench-wire.json]
+
+Everything runs on 127.0.0.1, each part in its own process so none competes for the engine's GIL:
+
+* the SOURCE serves Binance ``bookTicker`` frames on a combined stream for 50 symbols (a hand-rolled
+  websocket server writing pre-encoded frames), either as fast as the reader takes them (flood) or at
+  a paced background rate with trigger frames that make the HFT rule fire (``t_sent`` stamped just
+  before the trigger frames are written);
+* the VENUE is the local Binance fake (REST, and the private stream where the build has one) whose
+  order route stamps the arrival time first thing;
+* the ENGINE is ``python -m autohedge.cli run`` with a generated config, exactly as a user runs it;
+* the RAW FLOOR is a minimal client in its own process: websocket-client, ``json.loads``, a kept-alive
+  ``requests`` POST of a signed order.
+
+Measured in one run: the raw websocket-client receive ceiling; the engine's sustained intake in dry
+run (paper venue on Binance market data) with no signals and with the strategy firing on every symbol;
+its CPU seconds per 1,000 quotes and peak RSS (VmHWM); tick-to-order at the wire (trigger frame sent
+-> order received by the venue), p50/p99, at 1,000 and 10,000 background frames/s, one symbol alone
+and 10 symbols triggered by the same write, for the engine and the raw floor. Timestamps are
+``CLOCK_MONOTONIC`` (``time.monotonic_ns``), which every process on the machine shares.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import fcntl
+import hashlib
+import hmac
+import http.server
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import psutil
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+N_SYMBOLS = 50
+GROUP = 10
+API_KEY = "fake-binance-key"
+API_SECRET = "fake-binance-secret"
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+SIOCOUTQ = getattr(termios, "TIOCOUTQ", 0x5411)
+CALM = (("100.00000000", "100.02000000"), ("99.99000000", "100.01000000"))
+DIP = ("99.50000000", "99.52000000")
+"""Ask 24 bps under the recent mean mid (min_edge_bps 10): the rule fires."""
+TRIGGER_ASK = Decimal("99.6")
+"""The raw floor's rule: an ask under this is a trigger (the same frames make the engine fire)."""
+
+
+def symbols() -> list[str]:
+    return [f"C{i:02d}/USDT" for i in range(N_SYMBOLS)]
+
+
+def venue_symbol(symbol: str) -> str:
+    return symbol.replace("/", "")
+
+
+# -- websocket source (its own process) -------------------------------------------------------------
+
+
+def ws_frame(payload: bytes) -> bytes:
+    """A server-to-client text frame (unmasked)."""
+    size = len(payload)
+    if size < 126:
+        return bytes((0x81, size)) + payload
+    if size < 65536:
+        return bytes((0x81, 126)) + struct.pack("!H", size) + payload
+    return bytes((0x81, 127)) + struct.pack("!Q", size) + payload
+
+
+def book_ticker(symbol: str, update_id: int, bid: str, ask: str) -> bytes:
+    vs = venue_symbol(symbol)
+    data = {"u": update_id, "s": vs, "b": bid, "B": "1.00000000", "a": ask, "A": "1.00000000"}
+    return ws_frame(json.dumps({"stream": f"{vs.lower()}@bookTicker", "data": data}).encode())
+
+
+def accept_websocket(listener: socket.socket) -> socket.socket:
+    sock, _ = listener.accept()
+    request = b""
+    while b"\r\n\r\n" not in request:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionError("client left during the handshake")
+        request += chunk
+    key = b""
+    for line in request.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"sec-websocket-key":
+            key = value.strip()
+    accept = base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
+    sock.sendall(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+    )
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # Whatever the client sends (a close at its end) is read and dropped so it never blocks.
+    threading.Thread(target=_drain, args=(sock,), daemon=True).start()
+    return sock
+
+
+def _drain(sock: socket.socket) -> None:
+    try:
+        while sock.recv(65536):
+            pass
+    except OSError:
+        return
+
+
+def outq_bytes(sock: socket.socket) -> int:
+    """Bytes written by the source and not yet taken by the peer (Linux SIOCOUTQ)."""
+    raw = fcntl.ioctl(sock.fileno(), SIOCOUTQ, b"\0\0\0\0")
+    return int(struct.unpack("i", raw)[0])
+
+
+def flood(sock: socket.socket, seconds: float, firing: bool, conn: Connection) -> dict[str, float]:
+    """Frames as fast as the reader takes them; the rate is counted over the steady second half,
+    whose start is announced on ``conn`` (the bench reads the process's CPU time then)."""
+    syms = symbols()
+    rounds = []
+    for r in range(4):
+        prices = DIP if firing and r % 2 else CALM[r % 2]
+        rounds.append(b"".join(book_ticker(s, r, *prices) for s in syms))
+    sent = 0
+    start = time.monotonic()
+    mark_at, mark_sent, mark_t = start + seconds / 2, -1, 0.0
+    r = 0
+    while True:
+        now = time.monotonic()
+        if mark_sent < 0 and now >= mark_at:
+            mark_sent, mark_t = sent, now
+            conn.send(("mark",))
+        if now - start >= seconds:
+            break
+        sock.sendall(rounds[r & 3])
+        sent += N_SYMBOLS
+        r += 1
+    return {
+        "frames": float(sent),
+        "steady_per_s": (sent - mark_sent) / (now - mark_t),
+        "steady_s": now - mark_t,
+    }
+
+
+def paced(
+    sock: socket.socket, rate: float, seconds: float, warmup_s: float, every_s: float
+) -> dict[str, Any]:
+    """Background frames at ``rate``/s over all symbols (written every millisecond); after a warm-up,
+    a trigger every ``every_s``: alternately one symbol alone and ``GROUP`` symbols in one write."""
+    syms = symbols()
+    calm = [[book_ticker(s, r, *CALM[r]) for s in syms] for r in range(2)]
+    dip = [book_ticker(s, 9, *DIP) for s in syms]
+    triggers: list[dict[str, Any]] = []
+    start = time.monotonic()
+    next_trigger = start + warmup_s
+    sent, k, n_trigger = 0, 0, 0
+    tick_s = 0.001
+    lag_max_s = 0.0
+    while True:
+        now = time.monotonic()
+        elapsed = now - start
+        if elapsed >= warmup_s + seconds:
+            break
+        due = int(elapsed * rate)
+        if due > sent:
+            lag_max_s = max(lag_max_s, (due - sent) / rate)
+            n = due - sent
+            batch = b"".join(calm[(k + i) // N_SYMBOLS & 1][(k + i) % N_SYMBOLS] for i in range(n))
+            k += n
+            sent = due
+            sock.sendall(batch)
+        if now >= next_trigger:
+            if n_trigger % 2 == 0:
+                chosen = [syms[(n_trigger * 7) % N_SYMBOLS]]
+            else:
+                first = (n_trigger * 11) % N_SYMBOLS
+                chosen = [syms[(first + j) % N_SYMBOLS] for j in range(GROUP)]
+            frames = b"".join(dip[syms.index(s)] for s in chosen)
+            queued = outq_bytes(sock)
+            t_sent = time.monotonic_ns()
+            sock.sendall(frames)
+            triggers.append({"t_sent_ns": t_sent, "symbols": chosen, "outq_bytes": queued})
+            n_trigger += 1
+            next_trigger += every_s
+        time.sleep(max(0.0, tick_s - (time.monotonic() - now)))
+    frame_bytes = len(calm[0][0])
+    return {"triggers": triggers, "frames": sent, "lag_max_s": lag_max_s, "frame_bytes": frame_bytes}
+
+
+def source_main(conn: Connection) -> None:
+    """Source process: one client at a time; commands from the bench over ``conn``."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(60)  # a client that never comes (an engine that failed to start) ends the phase
+    conn.send(listener.getsockname()[1])
+    while True:
+        command = conn.recv()
+        if command[0] == "quit":
+            return
+        try:
+            sock = accept_websocket(listener)
+        except OSError as exc:
+            conn.send({"error": f"no client: {exc}"})
+            conn.recv()
+            continue
+        try:
+            if command[0] == "flood":
+                result: dict[str, Any] = flood(sock, command[1], command[2], conn)
+            else:
+                result = paced(sock, *command[1:])
+        except OSError as exc:
+            result = {"error": str(exc)}
+        conn.send(result)
+        conn.recv()  # the bench says when the client may go
+        with contextlib.suppress(OSError):  # already gone
+            sock.shutdown(socket.SHUT_RDWR)  # wakes the drain thread too, so the peer sees the end
+        sock.close()
+
+
+# -- venue (its own process) --------------------------------------------------------------------------
+
+
+def _quiet_handle_error(self: Any, request: Any, client_address: Any) -> None:
+    """The venue process's HTTP server: a connection reset by a departing client is not reported."""
+
+
+def venue_main(conn: Connection) -> None:
+    """Venue process: the Binance fake, its order routes stamping arrival before any other work."""
+    from tests.fakes import binance as fake_binance
+
+    # The bench measures the wire path, not the venue's limits: the fake advertises and enforces
+    # limits no run of this bench reaches (real Binance allows 50 orders per 10 s; the bench sends more).
+    fake_binance.REQUEST_WEIGHT_PER_MINUTE = 10**9
+    fake_binance.ORDERS_PER_10S = 10**9
+    fake_binance.ORDERS_PER_DAY = 10**9
+    # A client that ends with its connection open (the raw floor is terminated) is no error here.
+    http.server.ThreadingHTTPServer.handle_error = _quiet_handle_error  # type: ignore[method-assign]
+    # Responses go out at once: the fake writes headers and body separately, and Nagle's algorithm
+    # would hold the body until the client's delayed ACK (40 ms per order).
+    fake_binance._Handler.disable_nagle_algorithm = True
+    arrivals: list[tuple[int, str]] = []
+    lock = threading.Lock()
+    for key in (("POST", "/api/v3/order"), ("POST", "/api/v3/orderList/oco")):
+        handler, signed, weight = fake_binance.ROUTES[key]
+
+        def stamped(self: Any, params: dict[str, str], _handler: Any = handler) -> None:
+            arrived = getattr(self, "arrived_ns", None) or time.monotonic_ns()
+            with lock:
+                arrivals.append((arrived, params.get("symbol", "")))
+            _handler(self, params)
+
+        fake_binance.ROUTES[key] = (stamped, signed, weight)
+    original_handle = fake_binance._Handler._handle
+
+    def handle(self: Any, method: str) -> None:
+        # The request line and headers are parsed; stamp before the signature check and the engine.
+        self.arrived_ns = time.monotonic_ns()
+        original_handle(self, method)
+
+    fake_binance._Handler._handle = handle  # type: ignore[method-assign]
+    balances = {"USDT": Decimal(10) ** 12}
+    with fake_binance.FakeBinance(symbols=symbols(), balances=balances) as fake:
+        for s in symbols():
+            fake.push_quote(s, Decimal(CALM[0][0]), Decimal(CALM[0][1]))
+        conn.send({"rest_url": fake.rest_url, "user_ws_url": getattr(fake, "user_ws_url", "")})
+        while True:
+            command = conn.recv()
+            if command == "quit":
+                return
+            with lock:
+                conn.send(list(arrivals))
+                arrivals.clear()
+
+
+# -- raw floor client (its own process) ----------------------------------------------------------------
+
+
+def raw_ceiling_main(url: str, out: Connection) -> None:
+    """A bare websocket-client receive loop: frames/s over the steady second half of the flood."""
+    import websocket
+
+    ws = websocket.create_connection(url, skip_utf8_validation=True)
+    received = 0
+    stamps: list[tuple[float, int]] = []
+    try:
+        while True:
+            ws.recv()
+            received += 1
+            if received % 5000 == 0:
+                stamps.append((time.monotonic(), received))
+    except (websocket.WebSocketException, OSError):  # the source closed: the measurement is over
+        out.send(stamps)
+
+
+def raw_client_main(url: str, rest_url: str, out: Connection) -> None:
+    """The minimal trading client: decode each frame, POST a signed order when the ask dips."""
+    import requests
+    import websocket
+
+    session = requests.Session()
+    session.headers["X-MBX-APIKEY"] = API_KEY
+    ws = websocket.create_connection(url, skip_utf8_validation=True)
+    n = 0
+    try:
+        while True:
+            frame = json.loads(ws.recv())
+            data = frame["data"]
+            if Decimal(data["a"]) < TRIGGER_ASK:
+                n += 1
+                query = urlencode(
+                    {
+                        "symbol": data["s"],
+                        "side": "BUY",
+                        "type": "LIMIT",
+                        "timeInForce": "GTC",
+                        "quantity": "0.1",
+                        "price": data["a"],
+                        "newClientOrderId": f"raw{os.getpid()}x{n}",
+                        "timestamp": int(time.time() * 1000),
+                    }
+                )
+                sig = hmac.new(API_SECRET.encode(), query.encode(), hashlib.sha256).hexdigest()
+                session.post(f"{rest_url}/api/v3/order?{query}&signature={sig}", timeout=5)
+    except (websocket.WebSocketException, OSError):  # the source closed (requests' errors are OSErrors)
+        out.send(n)
+
+
+# -- the engine under test ------------------------------------------------------------------------------
+
+
+def engine_config(
+    *, venue: str, ws_url: str, rest_url: str, firing: bool, user_ws_url: str
+) -> dict[str, Any]:
+    from autohedge.core.config import VenueEndpoints
+
+    endpoints: dict[str, Any] = {"rest_url": rest_url, "ws_url": ws_url}
+    if user_ws_url and "user_ws_url" in VenueEndpoints.model_fields:  # builds with a private stream
+        endpoints["user_ws_url"] = user_ws_url
+    return {
+        "exchange": {"venue": venue, "market_data": "binance"},
+        "symbols": symbols(),
+        "strategy": "hft",
+        "defaults": {
+            "take_profit_pct": 5,
+            "stop_loss_pct": 5,
+            "max_position_size": 10**9,
+            "order_amount": 10,
+        },
+        "rate_limit_ms": 250 if firing else 1,
+        "hft": {"min_edge_bps": 10, "max_spread_bps": 50, "lookback_periods": 20},
+        "executor": {
+            "order_poll_interval_s": 60,
+            "entry_timeout_s": 600,
+            "cancel_entries_on_stop": False,
+            "max_open_entries_per_symbol": 100_000,
+        },
+        "feed": {"stale_after_s": 30},
+        "paper": {"balances": {"USDT": 10**12}},
+        "venues": {"binance": endpoints},
+        "api": {"enabled": True, "host": "127.0.0.1", "port": 0},
+        "log_level": "WARNING",
+    }
+
+
+@dataclass
+class EngineProcess:
+    config: dict[str, Any]
+    workdir: Path
+    python: Path
+    proc: subprocess.Popen[bytes] | None = None
+    log: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log = self.workdir / "engine.log"
+
+    def start(self) -> psutil.Process:
+        path = self.workdir / "config.yaml"
+        path.write_text(yaml.safe_dump(self.config), encoding="utf-8")
+        env = dict(os.environ)
+        env.update(AUTOHEDGE_BINANCE_API_KEY=API_KEY, AUTOHEDGE_BINANCE_API_SECRET=API_SECRET)
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [str(self.python), "-m", "autohedge.cli", "run", "--config", str(path)],
+                cwd=self.workdir,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return psutil.Process(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def peak_rss_mib(process: psutil.Process) -> float:
+    for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        ctx = mp.get_context("spawn")
+        self.ctx = ctx
+        self.source_conn, child = ctx.Pipe()
+        self.source = ctx.Process(target=source_main, args=(child,), daemon=True)
+        self.source.start()
+        port = self.source_conn.recv()
+        streams = "/".join(f"{venue_symbol(s).lower()}@bookTicker" for s in symbols())
+        self.ws_base = f"ws://127.0.0.1:{port}"
+        self.stream_url = f"{self.ws_base}/stream?streams={streams}"
+        self.venue_conn, child = ctx.Pipe()
+        self.venue = ctx.Process(target=venue_main, args=(child,), daemon=True)
+        self.venue.start()
+        urls = self.venue_conn.recv()
+        self.rest_url: str = urls["rest_url"]
+        self.user_ws_url: str = urls["user_ws_url"]
+        self.workdir = Path(tempfile.mkdtemp(prefix="autohedge-wire-"))
+
+    def close(self) -> None:
+        self.source_conn.send(("quit",))
+        self.venue_conn.send("quit")
+        self.source.join(5)
+        self.venue.join(5)
+        if self.args.keep_logs:
+            progress(f"engine configs and logs kept in {self.workdir}")
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def arrivals(self) -> list[tuple[int, str]]:
+        self.venue_conn.send("take")
+        result: list[tuple[int, str]] = self.venue_conn.recv()
+        return result
+
+    # -- phases -----------------------------------------------------------------------------------
+
+    def raw_ceiling(self) -> float:
+        self.source_conn.send(("flood", self.args.seconds * 2, False))
+        mine, theirs = self.ctx.Pipe()
+        client = self.ctx.Process(target=raw_ceiling_main, args=(self.stream_url, theirs), daemon=True)
+        client.start()
+        self.source_conn.recv()  # the steady half begins
+        result = self.source_conn.recv()
+        self.source_conn.send("gone")
+        stamps: list[tuple[float, int]] = mine.recv()
+        client.join(5)
+        if "error" in result or len(stamps) < 2:
+            raise RuntimeError(f"raw ceiling: {result}")
+        # The client's own count over the second half of what it received.
+        mid = stamps[-1][0] - (stamps[-1][0] - stamps[0][0]) / 2
+        (t0, n0), (t1, n1) = next(s for s in stamps if s[0] >= mid), stamps[-1]
+        return (n1 - n0) / (t1 - t0) if t1 > t0 else float(result["steady_per_s"])
+
+    def intake(self, firing: bool, api: bool = True) -> dict[str, float]:
+        config = engine_config(
+            venue="paper", ws_url=self.ws_base, rest_url=self.rest_url, firing=firing, user_ws_url=""
+        )
+        config["api"]["enabled"] = api
+        engine = EngineProcess(
+            config,
+            self._phase_dir(("intake-firing" if firing else "intake-calm") + ("" if api else "-no-api")),
+            self.args.engine_python,
+        )
+        self.source_conn.send(("flood", self.args.seconds * 2, firing))
+        process = engine.start()
+        mark = self.source_conn.recv()  # the steady half of the flood begins
+        cpu_start = sum(process.cpu_times()[:2])
+        result = mark if "error" in mark else self.source_conn.recv()
+        cpu_end = sum(process.cpu_times()[:2])
+        rss = peak_rss_mib(process)
+        engine.stop()
+        self.source_conn.send("gone")
+        if "error" in result:
+            raise RuntimeError(f"intake: {result['error']} (see {engine.log})")
+        rate = result["steady_per_s"]
+        window_s = result["steady_s"]
+        cpu_s = cpu_end - cpu_start
+        return {
+            "quotes_per_s": rate,
+            "cpu_s_per_1000_quotes": cpu_s / (rate * window_s / 1000) if rate else float("nan"),
+            "cpu_share": cpu_s / window_s,
+            "peak_rss_mib": rss,
+        }
+
+    def latency(self, who: str, rate: float) -> dict[str, Any]:
+        seconds, warmup_s, every_s = self.args.seconds * 2, 4.0, self.args.trigger_every_s
+        self.source_conn.send(("paced", rate, seconds, warmup_s, every_s))
+        self.arrivals()
+        process: psutil.Process | None = None
+        engine: EngineProcess | None = None
+        client: Any = None
+        if who == "engine":
+            config = engine_config(
+                venue="binance",
+                ws_url=self.ws_base,
+                rest_url=self.rest_url,
+                firing=False,
+                user_ws_url=self.user_ws_url,
+            )
+            engine = EngineProcess(config, self._phase_dir(f"latency-{int(rate)}"), self.args.engine_python)
+            process = engine.start()
+        else:
+            _, theirs = self.ctx.Pipe()
+            client = self.ctx.Process(
+                target=raw_client_main, args=(self.stream_url, self.rest_url, theirs), daemon=True
+            )
+            client.start()
+        result = self.source_conn.recv()
+        rss = peak_rss_mib(process) if process is not None else float("nan")
+        if engine is not None:
+            engine.stop()
+        else:
+            client.terminate()
+            client.join(5)
+        self.source_conn.send("gone")
+        if "error" in result:
+            raise RuntimeError(f"latency {who}: {result['error']}")
+        arrivals = self.arrivals()
+        window_ns = int(self.args.trigger_every_s * 1e9)
+        return self._match(result, arrivals, rate, window_ns) | {"peak_rss_mib": rss}
+
+    def _match(
+        self, result: dict[str, Any], arrivals: list[tuple[int, str]], rate: float, window_ns: int
+    ) -> dict[str, Any]:
+        """Each trigger's symbols -> the first order arrival for that symbol after the trigger, within
+        the trigger spacing (a symbol may be triggered again after that). A trigger without an order
+        is counted as missing: the process decided on a newer quote of that symbol (conflation)
+        before it saw the trigger."""
+        pending: dict[str, list[int]] = {}
+        for t, vs in sorted(arrivals):
+            pending.setdefault(vs, []).append(t)
+        single: list[float] = []
+        group_last: list[float] = []
+        group_all: list[float] = []
+        missing = 0
+        queued_ms: list[float] = []
+        for trig in result["triggers"]:
+            t_sent = trig["t_sent_ns"]
+            queued_ms.append(trig["outq_bytes"] / result["frame_bytes"] / rate * 1000)
+            lat: list[float] = []
+            for s in trig["symbols"]:
+                times = pending.get(venue_symbol(s), [])
+                while times and times[0] < t_sent:
+                    times.pop(0)
+                if times and times[0] - t_sent <= window_ns:
+                    lat.append((times.pop(0) - t_sent) / 1e6)
+                else:
+                    missing += 1  # no order for this trigger (a later one must not be taken for it)
+            if not lat:
+                continue
+            if len(trig["symbols"]) == 1:
+                single += lat
+            else:
+                group_all += lat
+                group_last.append(max(lat))
+        return {
+            "single_p50_ms": percentile(single, 0.5),
+            "single_p99_ms": percentile(single, 0.99),
+            "group_p50_ms": percentile(group_all, 0.5),
+            "group_last_p99_ms": percentile(group_last, 0.99),
+            "group_last_max_ms": max(group_last) if group_last else float("nan"),
+            "orders": len(single) + len(group_all),
+            "missing": missing,
+            "queued_ms_max": max(queued_ms) if queued_ms else 0.0,
+            "source_lag_max_ms": result["lag_max_s"] * 1000,
+        }
+
+    def _phase_dir(self, name: str) -> Path:
+        path = self.workdir / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def progress(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=6.0, help="measured seconds per phase")
+    parser.add_argument("--rates", type=str, default="1000,10000", help="background frames/s")
+    parser.add_argument(
+        "--trigger-every-s", type=float, default=0.2, help="seconds between triggers (1 symbol, then 10)"
+    )
+    parser.add_argument(
+        "--engine-python",
+        type=Path,
+        default=Path(sys.executable),
+        help="the interpreter of the environment whose autohedge runs (to measure another revision)",
+    )
+    parser.add_argument("--json", type=Path, default=Path("bench-wire.json"))
+    parser.add_argument("--keep-logs", action="store_true", help="keep each engine's config and log")
+    args = parser.parse_args(argv)
+    bench = Bench(args)
+    results: dict[str, Any] = {"python": sys.version.split()[0], "cores": psutil.cpu_count()}
+    try:
+        results["load_avg_start"] = os.getloadavg()
+        progress("raw websocket-client ceiling")
+        ceiling = bench.raw_ceiling()
+        results["raw_ceiling_frames_per_s"] = ceiling
+        progress("engine intake, no signals")
+        results["intake_calm"] = bench.intake(firing=False)
+        progress("engine intake, strategy firing")
+        results["intake_firing"] = bench.intake(firing=True)
+        progress("engine intake, no signals, control API off (memory without the web stack)")
+        results["intake_calm_no_api"] = bench.intake(firing=False, api=False)
+        for rate in (float(r) for r in args.rates.split(",")):
+            progress(f"tick-to-order at {rate:,.0f} background frames/s: raw floor, then the engine")
+            results[f"latency_{int(rate)}"] = {
+                "raw": bench.latency("raw", rate),
+                "engine": bench.latency("engine", rate),
+            }
+        results["load_avg_end"] = os.getloadavg()
+    finally:
+        bench.close()
+    print_table(results, args)
+    args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def print_table(results: dict[str, Any], args: argparse.Namespace) -> None:
+    ceiling = results["raw_ceiling_frames_per_s"]
+    calm, firing = results["intake_calm"], results["intake_firing"]
+    load = f"{results['load_avg_start'][0]:.2f} -> {results['load_avg_end'][0]:.2f}"
+    print(
+        f"wire bench: {N_SYMBOLS} symbols, {args.seconds:.0f}s windows, python {results['python']}, "
+        f"{results['cores']} cores, load {load}"
+    )
+    print(f"{'measure':<44}{'value':>14}{'target':>22}")
+    rows: list[tuple[str, str, str]] = [
+        ("raw websocket-client ceiling (frames/s)", f"{ceiling:,.0f}", ""),
+        (
+            "intake, no signals (quotes/s)",
+            f"{calm['quotes_per_s']:,.0f}",
+            f"{calm['quotes_per_s'] / ceiling:.0%} of ceiling (>=50%)",
+        ),
+        (
+            "intake, strategy firing (quotes/s)",
+            f"{firing['quotes_per_s']:,.0f}",
+            f"{firing['quotes_per_s'] / ceiling:.0%} of ceiling (>=35%)",
+        ),
+        ("CPU s per 1,000 quotes, no signals", f"{calm['cpu_s_per_1000_quotes']:.3f}", ""),
+        ("CPU s per 1,000 quotes, firing", f"{firing['cpu_s_per_1000_quotes']:.3f}", ""),
+        (
+            "peak RSS (MiB), no signals / firing",
+            f"{calm['peak_rss_mib']:.1f} / {firing['peak_rss_mib']:.1f}",
+            "<=60",
+        ),
+        (
+            "peak RSS (MiB), no signals, API off",
+            f"{results['intake_calm_no_api']['peak_rss_mib']:.1f}",
+            f"intake {results['intake_calm_no_api']['quotes_per_s']:,.0f}/s",
+        ),
+    ]
+    for key in sorted(k for k in results if k.startswith("latency_")):
+        raw, eng = results[key]["raw"], results[key]["engine"]
+        rate = key.split("_")[1]
+        rows += [
+            (
+                f"@{rate}/s tick-to-order p50 ms engine/raw",
+                f"{eng['single_p50_ms']:.2f} / {raw['single_p50_ms']:.2f}",
+                f"{eng['single_p50_ms'] / raw['single_p50_ms']:.2f}x (<=1.5x)",
+            ),
+            (
+                f"@{rate}/s tick-to-order p99 ms engine/raw",
+                f"{eng['single_p99_ms']:.2f} / {raw['single_p99_ms']:.2f}",
+                f"{eng['single_p99_ms'] / raw['single_p99_ms']:.2f}x (<=2x)",
+            ),
+            (
+                f"@{rate}/s 10 together: last p99 ms eng/raw",
+                f"{eng['group_last_p99_ms']:.2f} / {raw['group_last_p99_ms']:.2f}",
+                f"{eng['group_last_p99_ms'] / eng['single_p99_ms']:.2f}x 1-sym p99 (<=2x)",
+            ),
+            (
+                f"@{rate}/s frames queued at trigger (ms) eng",
+                f"{eng['queued_ms_max']:.1f}",
+                f"orders {eng['orders']}, missing {eng['missing']}",
+            ),
+        ]
+    for name, value, target in rows:
+        print(f"{name:<44}{value:>14}  {target}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
