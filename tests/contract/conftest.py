@@ -10,14 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
+from typing import Protocol
 
 import pytest
 from pydantic import SecretStr
 
 from autohedge.adapters.paper.adapter import PaperExchange
 from autohedge.adapters.paper.engine import PaperEngine
+from autohedge.adapters.registry import venue_entry
 from autohedge.core.clock import ManualClock, RealClock
-from autohedge.core.config import PaperFaults
+from autohedge.core.config import PaperFaults, Secrets, parse_config
 from autohedge.core.messages import Quote
 from autohedge.core.ports import Exchange, UserStream
 
@@ -55,153 +58,92 @@ def paper_venue() -> VenueUnderTest:
     return VenueUnderTest("paper", exchange, push, "BTC/USDT", user_stream=lambda: PaperUserStream(engine))
 
 
+class _Fake(Protocol):
+    def push_quote(self, symbol: str, bid: Decimal, ask: Decimal) -> None: ...
+
+    def __exit__(self, *exc: object) -> object: ...
+
+
+def _real_venue(
+    name: str, fake: _Fake, symbol: str, endpoints: dict[str, str], secrets: Secrets, *, live: bool = False
+) -> VenueUnderTest:
+    """A venue's adapter and private stream built through the registry (as ``run`` builds them), pointed
+    at its local fake (already entered; closed with the venue)."""
+    config = parse_config(
+        {
+            "exchange": {"venue": name, "market_data": name, "live": live},
+            "symbols": [symbol],
+            "venues": {name: endpoints},
+        }
+    )
+    clock = RealClock()
+    entry = venue_entry(name)
+    exchange = entry.create_exchange(config, secrets, clock, Path.cwd())
+    create_user_stream = entry.create_user_stream
+    assert create_user_stream is not None, f"{name} has no private order stream"
+
+    def close() -> None:
+        exchange.close()
+        fake.__exit__(None, None, None)
+
+    return VenueUnderTest(
+        name,
+        exchange,
+        fake.push_quote,
+        symbol,
+        close,
+        user_stream=lambda: create_user_stream(config, secrets, clock, exchange),
+    )
+
+
 def binance_venue() -> VenueUnderTest:
-    from autohedge.adapters.binance.adapter import create_exchange, create_user_stream
-    from autohedge.core.config import Secrets, parse_config
     from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
 
     fake = FakeBinance(symbols=["BTC/USDT"]).__enter__()
-    config = parse_config(
-        {
-            "exchange": {"venue": "binance", "market_data": "binance"},
-            "symbols": ["BTC/USDT"],
-            "venues": {
-                "binance": {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
-            },
-        }
-    )
+    endpoints = {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
     secrets = Secrets(
         autohedge_binance_api_key=SecretStr(API_KEY), autohedge_binance_api_secret=SecretStr(API_SECRET)
     )
-    clock = RealClock()
-    exchange = create_exchange(config, secrets, clock)
-
-    def close() -> None:
-        exchange.close()
-        fake.__exit__(None, None, None)
-
-    return VenueUnderTest(
-        "binance",
-        exchange,
-        fake.push_quote,
-        "BTC/USDT",
-        close,
-        user_stream=lambda: create_user_stream(config, secrets, clock),
-    )
+    return _real_venue("binance", fake, "BTC/USDT", endpoints, secrets)
 
 
 def alpaca_venue() -> VenueUnderTest:
-    from autohedge.adapters.alpaca.adapter import create_exchange, create_user_stream
-    from autohedge.core.config import Secrets, parse_config
     from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
 
     fake = FakeAlpaca(crypto=["BTC/USD"]).__enter__()
-    config = parse_config(
-        {
-            "exchange": {"venue": "alpaca", "market_data": "alpaca"},
-            "symbols": ["BTC/USD"],
-            "venues": {
-                "alpaca": {
-                    "rest_url": fake.rest_url,
-                    "data_rest_url": fake.rest_url,
-                    "ws_url": fake.crypto_ws_url,
-                    "user_ws_url": fake.user_ws_url,
-                }
-            },
-        }
-    )
+    endpoints = {
+        "rest_url": fake.rest_url,
+        "data_rest_url": fake.rest_url,
+        "ws_url": fake.crypto_ws_url,
+        "user_ws_url": fake.user_ws_url,
+    }
     secrets = Secrets(
         autohedge_alpaca_api_key_id=SecretStr(KEY_ID), autohedge_alpaca_api_secret_key=SecretStr(SECRET_KEY)
     )
-    clock = RealClock()
-    exchange = create_exchange(config, secrets, clock)
-
-    def close() -> None:
-        exchange.close()
-        fake.__exit__(None, None, None)
-
-    return VenueUnderTest(
-        "alpaca",
-        exchange,
-        fake.push_quote,
-        "BTC/USD",
-        close,
-        user_stream=lambda: create_user_stream(config, secrets, clock),
-    )
+    return _real_venue("alpaca", fake, "BTC/USD", endpoints, secrets)
 
 
 def coinbase_venue() -> VenueUnderTest:
-    from autohedge.adapters.coinbase.adapter import create_exchange, create_user_stream
-    from autohedge.core.config import Secrets, parse_config
     from tests.fakes.coinbase import API_KEY, API_SECRET, FakeCoinbase
 
     fake = FakeCoinbase(products=["BTC/USD"]).__enter__()
-    config = parse_config(
-        {
-            "exchange": {"venue": "coinbase", "market_data": "coinbase"},
-            "symbols": ["BTC/USD"],
-            "venues": {
-                "coinbase": {
-                    "rest_url": fake.rest_url,
-                    "ws_url": fake.ws_url,
-                    "user_ws_url": fake.user_ws_url,
-                }
-            },
-        }
-    )
+    endpoints = {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
     secrets = Secrets(
         autohedge_coinbase_api_key=SecretStr(API_KEY), autohedge_coinbase_api_secret=SecretStr(API_SECRET)
     )
-    clock = RealClock()
-    exchange = create_exchange(config, secrets, clock)
-
-    def close() -> None:
-        exchange.close()
-        fake.__exit__(None, None, None)
-
-    return VenueUnderTest(
-        "coinbase",
-        exchange,
-        fake.push_quote,
-        "BTC/USD",
-        close,
-        user_stream=lambda: create_user_stream(config, secrets, clock, exchange),
-    )
+    return _real_venue("coinbase", fake, "BTC/USD", endpoints, secrets)
 
 
 def kraken_venue() -> VenueUnderTest:
-    from autohedge.adapters.kraken.adapter import create_exchange, create_user_stream
-    from autohedge.core.config import Secrets, parse_config
     from tests.fakes.kraken import API_KEY, API_SECRET, FakeKraken
 
     fake = FakeKraken(pairs=["BTC/USD"]).__enter__()
-    config = parse_config(
-        {
-            "exchange": {"venue": "kraken", "market_data": "kraken", "live": True},
-            "symbols": ["BTC/USD"],
-            "venues": {
-                "kraken": {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
-            },
-        }
-    )
+    endpoints = {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
     secrets = Secrets(
         autohedge_kraken_api_key=SecretStr(API_KEY), autohedge_kraken_api_secret=SecretStr(API_SECRET)
     )
-    clock = RealClock()
-    exchange = create_exchange(config, secrets, clock)
-
-    def close() -> None:
-        exchange.close()
-        fake.__exit__(None, None, None)
-
-    return VenueUnderTest(
-        "kraken",
-        exchange,
-        fake.push_quote,
-        "BTC/USD",
-        close,
-        user_stream=lambda: create_user_stream(config, secrets, clock, exchange),
-    )
+    # Kraken has no spot sandbox: its endpoints count as live, so the opt-in is part of its config.
+    return _real_venue("kraken", fake, "BTC/USD", endpoints, secrets, live=True)
 
 
 VENUES: dict[str, Callable[[], VenueUnderTest]] = {
