@@ -1,7 +1,8 @@
 """A local fake of Binance Spot (REST + combined bookTicker stream) on 127.0.0.1, backed by the paper engine.
 
-It checks what Binance checks — API key header, HMAC signature over the query exactly as sent,
-timestamp within recvWindow, filters — and answers with Binance's own error payloads. Like Binance it
+It checks what Binance checks — API key header, the signature over the query exactly as sent (HMAC hex,
+or base64 Ed25519 for a key registered with ``register_ed25519``), timestamp within recvWindow, filters
+— and answers with Binance's own error payloads. Like Binance it
 advertises REQUEST_WEIGHT 1200/min and ORDERS 50/10s + 160000/day in ``exchangeInfo.rateLimits``, counts
 each endpoint's documented weight per wall-clock minute, answers with ``X-MBX-USED-WEIGHT-1M`` (and
 ``X-MBX-ORDER-COUNT-10S/1D`` on orders), returns 429 with Retry-After when the weight is spent and a 418
@@ -12,8 +13,6 @@ keys, a dropped websocket, a malformed frame.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import math
 import socket
@@ -22,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from websockets.sync.server import ServerConnection
 
 from autohedge.adapters.paper.engine import PaperEngine
@@ -31,6 +31,7 @@ from autohedge.core.clock import RealClock
 from autohedge.core.errors import InsufficientFunds, OrderRejected, UnknownOrder
 from autohedge.core.messages import OcoRequest, OrderRequest, OrderSnapshot, Quote
 from autohedge.core.types import OrderStatus, OrderType, Side, TimeInForce
+from tests.fakes.binance_keys import BinanceKeys
 from tests.fakes.binance_user import WS_API_PATH, BinanceUserHub
 from tests.fakes.venue_server import FakeVenue, StreamClient, VenueFaults, VenueHandler, WindowCounter
 
@@ -136,7 +137,9 @@ class _Handler(VenueHandler):
         handler(self, params)
 
     def _verify(self, query: str, body: str, params: dict[str, str]) -> bool:
-        if self.headers.get("X-MBX-APIKEY") != API_KEY or self.server.state.faults.reject_keys:
+        api_key = self.headers.get("X-MBX-APIKEY") or ""
+        keys = self.server.fake.keys
+        if not keys.known(api_key) or self.server.state.faults.reject_keys:
             self._error(401, -2015, "Invalid API-key, IP, or permissions for action.")
             return False
         total = query + body
@@ -146,8 +149,8 @@ class _Handler(VenueHandler):
             )
             return False
         payload, _, signature = total.rpartition("&signature=")
-        expected = hmac.new(API_SECRET.encode(), payload.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(signature, expected):
+        # The venue reads the parameter URL-decoded: a base64 Ed25519 signature arrives percent-encoded.
+        if not keys.verify(api_key, payload, unquote(signature)):
             self._error(400, -1022, "Signature for this request is not valid.")
             return False
         now_ms = int(time.time() * 1000)
@@ -532,8 +535,16 @@ class FakeBinance(FakeVenue):
         self.max_weight_used = 0
         self.posted_at: list[tuple[float, str, dict[str, str]]] = []
         """(wall time s, path, params) of every order-placing request, for latency measurements."""
-        self.user = BinanceUserHub(self, api_key=API_KEY, api_secret=API_SECRET)
+        self.keys = BinanceKeys()
+        """API key -> HMAC secret or Ed25519 public key; ``API_KEY`` holds ``API_SECRET``."""
+        self.keys.add_hmac(API_KEY, API_SECRET)
+        self.user = BinanceUserHub(self)
         """The WebSocket API's user data stream and its fault switches (``fake.user.faults``)."""
+
+    def register_ed25519(self, api_key: str, public_key: Ed25519PublicKey) -> None:
+        """Register an Ed25519 API key (as one uploads its public key to Binance): its REST and WebSocket
+        API signatures are verified with ``public_key``, and it may log a WebSocket API session on."""
+        self.keys.add_ed25519(api_key, public_key)
 
     def ban(self, seconds: int) -> None:
         """Ban this client's IP for ``seconds`` from now (418 with Retry-After to every request)."""

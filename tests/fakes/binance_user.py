@@ -1,17 +1,17 @@
 """The fake Binance's WebSocket API (``/ws-api/v3``): the user data stream, backed by the paper engine.
 
-It checks what Binance checks on ``userDataStream.subscribe.signature`` — the API key, the HMAC over
-the parameters sorted by name, the timestamp within recvWindow — answers with ``rateLimits``, then
-pushes every engine order event as an ``executionReport`` (and an ``outboundAccountPosition`` after each
-fill) to the subscribed sessions. Fault switches: refuse the subscription, duplicate every event,
+It checks what Binance checks on ``userDataStream.subscribe.signature`` and ``session.logon`` — the API
+key, its signature (HMAC hex, or base64 Ed25519) over the parameters sorted by name, the timestamp within
+recvWindow — and answers with ``rateLimits``. ``session.logon`` takes Ed25519 keys only; a logged-on
+session's ``userDataStream.subscribe`` needs no signature, and one that has not logged on is refused.
+Then it pushes every engine order event as an ``executionReport`` (and an ``outboundAccountPosition``
+after each fill) to the subscribed sessions. Fault switches: refuse the subscription, duplicate every event,
 deliver a fill before its acknowledgement (the NEW report is held back until after the first trade),
 delay events; dropping the socket is the fake's ``drop_clients``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import itertools
 import json
 import queue
@@ -35,8 +35,11 @@ if TYPE_CHECKING:
 __all__ = ["BinanceUserHub", "UserStreamFaults"]
 
 WS_API_PATH = "/ws-api/v3"
-SUBSCRIBE_WEIGHT = 2
 CONNECT_WEIGHT = 2
+WEIGHTS = {"userDataStream.subscribe.signature": 2, "session.logon": 2, "userDataStream.subscribe": 2}
+"""The documented weight of each WebSocket API request the fake serves."""
+_REJECTED_KEY = (-2015, "Invalid API-key, IP, or permissions for action.")
+_NOT_LOGGED_ON = (-1002, "You are not authorized to execute this request.")
 _X = {
     OrderEventKind.ACCEPTED: ("NEW", "NEW"),
     OrderEventKind.PARTIALLY_FILLED: ("TRADE", "PARTIALLY_FILLED"),
@@ -66,24 +69,28 @@ class UserStreamFaults:
 @dataclass(eq=False)
 class _Session:
     connection: ServerConnection
+    connected_ms: int = field(default_factory=_now_ms)
     subscription_id: int | None = None
+    logged_on_key: str | None = None
+    """The API key ``session.logon`` authenticated this connection with (Ed25519 only)."""
+    logged_on_ms: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class BinanceUserHub(SessionHub[_Session]):
     """Serves ``/ws-api/v3`` sessions for a ``FakeBinance`` and pushes its engine's order events."""
 
-    def __init__(self, fake: FakeBinance, *, api_key: str, api_secret: str) -> None:
+    def __init__(self, fake: FakeBinance) -> None:
+        """The API keys and what verifies them are ``fake.keys``."""
         super().__init__()
         self._fake = fake
-        self._api_key = api_key
-        self._api_secret = api_secret
         self.faults = UserStreamFaults()
         self._events: queue.Queue[tuple[dict[str, Any], ...]] = queue.Queue()
         self._held: dict[str, dict[str, Any]] = {}
         self._subscription_ids = itertools.count()
         self._cancel_ids = itertools.count(1)
         self.subscriptions = 0
+        self.logons = 0
         self.refused_for_pushback = 0
         """Subscriptions refused with 429/418 because the client was rate limited or banned."""
         self.subscribed_at: list[int] = []
@@ -107,14 +114,15 @@ class BinanceUserHub(SessionHub[_Session]):
         with self._fake.state.lock:  # one weight per IP, shared with REST
             self._fake.weight.add(weight, time.time())
 
-    def _pushback(self) -> tuple[int, int] | None:
-        """The subscription under the fake's REST limit rules (the same weight, ban and 429 state):
+    def _pushback(self, method: str) -> tuple[int, int] | None:
+        """A request under the fake's REST limit rules (the same weight, ban and 429 state):
         (status, retryAfter in epoch ms) when refused, else None (the request is counted)."""
+        weight = WEIGHTS[method]
         with self._lock:
-            self.requests.append((time.monotonic(), "userDataStream.subscribe.signature", SUBSCRIBE_WEIGHT))
+            self.requests.append((time.monotonic(), method, weight))
         now_s = time.time()
         with self._fake.state.lock:
-            refused = self._fake.pushback(SUBSCRIBE_WEIGHT, False, now_s)
+            refused = self._fake.pushback(weight, False, now_s)
         if refused is None:
             return None
         self.refused_for_pushback += 1
@@ -147,12 +155,12 @@ class BinanceUserHub(SessionHub[_Session]):
                 session, {"id": None, "status": 400, "error": {"code": -1102, "msg": "Malformed request."}}
             )
             return
-        if method != "userDataStream.subscribe.signature":
+        if method not in WEIGHTS:
             self._reply(
                 session, {"id": request_id, "status": 400, "error": {"code": -1100, "msg": "Unknown method."}}
             )
             return
-        refusal = self._pushback()
+        refusal = self._pushback(method)
         if refusal is not None:  # a ban or a rate limit covers the WebSocket API like REST
             status, retry_at_ms = refusal
             text = (
@@ -167,12 +175,18 @@ class BinanceUserHub(SessionHub[_Session]):
             }
             self._reply(session, {"id": request_id, "status": status, "error": error_body})
             return
-        error = self._check_signature(params)
+        if method == "session.logon":
+            self._logon(session, request_id, params)
+            return
+        if method == "userDataStream.subscribe":
+            # Authorised by the session's log-on: no apiKey, no signature.
+            error = None if session.logged_on_key is not None else _NOT_LOGGED_ON
+        else:
+            error = self._check_signature(params)
         if error is None and self.faults.refuse_subscription:
-            error = (-2015, "Invalid API-key, IP, or permissions for action.")
+            error = _REJECTED_KEY
         if error is not None:
-            code, msg = error
-            self._reply(session, {"id": request_id, "status": 400, "error": {"code": code, "msg": msg}})
+            self._refuse(session, request_id, error)
             return
         session.subscription_id = next(self._subscription_ids)
         self.subscriptions += 1
@@ -181,13 +195,41 @@ class BinanceUserHub(SessionHub[_Session]):
             session, {"id": request_id, "status": 200, "result": {"subscriptionId": session.subscription_id}}
         )
 
+    def _logon(self, session: _Session, request_id: Any, params: dict[str, Any]) -> None:
+        """``session.logon``: Ed25519 keys only; the session is authenticated until it ends."""
+        api_key = str(params.get("apiKey", ""))
+        error = self._check_signature(params)
+        if error is None and not self._fake.keys.is_ed25519(api_key):
+            error = _REJECTED_KEY  # HMAC keys sign each request; they cannot log a session on
+        if error is not None:
+            self._refuse(session, request_id, error)
+            return
+        now_ms = _now_ms()
+        session.logged_on_key, session.logged_on_ms = api_key, now_ms
+        self.logons += 1
+        result = {
+            "apiKey": api_key,
+            "authorizedSince": now_ms,
+            "connectedSince": session.connected_ms,
+            "returnRateLimits": True,
+            "serverTime": now_ms,
+            "userDataStream": session.subscription_id is not None,
+        }
+        self._reply(session, {"id": request_id, "status": 200, "result": result})
+
+    def _refuse(self, session: _Session, request_id: Any, error: tuple[int, str]) -> None:
+        code, msg = error
+        status = 401 if error in (_REJECTED_KEY, _NOT_LOGGED_ON) else 400
+        self._reply(session, {"id": request_id, "status": status, "error": {"code": code, "msg": msg}})
+
     def _check_signature(self, params: dict[str, Any]) -> tuple[int, str] | None:
-        if params.get("apiKey") != self._api_key:
-            return -2015, "Invalid API-key, IP, or permissions for action."
-        signature = params.get("signature", "")
+        api_key = str(params.get("apiKey", ""))
+        keys = self._fake.keys
+        if not keys.known(api_key) or self._fake.state.faults.reject_keys:
+            return _REJECTED_KEY
+        signature = str(params.get("signature", ""))
         payload = "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "signature")
-        expected = hmac.new(self._api_secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(str(signature), expected):
+        if not keys.verify(api_key, payload, signature):
             return -1022, "Signature for this request is not valid."
         now_ms = int(time.time() * 1000)
         timestamp, recv_window = int(params.get("timestamp", 0)), int(params.get("recvWindow", 5000))

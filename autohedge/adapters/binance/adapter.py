@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
+from autohedge.adapters.binance.auth import BinanceSigner, load_signer
 from autohedge.adapters.binance.constants import (
     CAPABILITIES,
     REQUEST_WEIGHT_PER_MINUTE,
@@ -242,12 +243,19 @@ def new_budget(clock: Clock) -> RequestBudget:
     )
 
 
+def _signer(secrets: Secrets | None) -> BinanceSigner | None:
+    """The signer for the configured secret (HMAC or Ed25519); ``AuthError`` naming the variable for a
+    PEM that is not an Ed25519 private key."""
+    secret = secrets.autohedge_binance_api_secret if secrets else None
+    return load_signer(secret) if secret is not None else None
+
+
 def _rest(config: AppConfig, secrets: Secrets | None, clock: Clock, budget: RequestBudget) -> BinanceRest:
     endpoints = config.venues.binance
     return BinanceRest(
         base_url=endpoints.rest_url,
         api_key=secrets.autohedge_binance_api_key if secrets else None,
-        api_secret=secrets.autohedge_binance_api_secret if secrets else None,
+        signer=_signer(secrets),
         clock=clock,
         budget=budget,
         timeout_s=endpoints.timeout_s,
@@ -306,7 +314,7 @@ def create_user_stream(
     return BinanceUserStream(
         url=endpoints.user_ws_url or TESTNET_USER_WS_URL,
         api_key=secrets.autohedge_binance_api_key,
-        api_secret=secrets.autohedge_binance_api_secret,
+        signer=_signer(secrets),
         clock=clock,
         symbols={s.replace("/", ""): s for s in config.symbols},
         budget=budget,

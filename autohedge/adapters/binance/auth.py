@@ -1,14 +1,125 @@
-"""Binance request signing: HMAC-SHA256 over the percent-encoded parameters exactly as sent (REST), or
-over the WebSocket API request's parameters sorted by name (``ws_signature_payload``)."""
+"""Binance request signing with the key kind the secret holds: HMAC-SHA256 (hex) for a plain secret, or
+Ed25519 (base64) for a PKCS#8 private key PEM. One signer per key kind behind ``BinanceSigner``, used by
+REST (over the percent-encoded parameters exactly as sent) and by the WebSocket API (over the request's
+parameters sorted by name, ``ws_signature_payload``).
+
+An Ed25519 key may also log a WebSocket API session on (``session.logon``); HMAC keys cannot, so they
+sign each user-stream subscription (``userDataStream.subscribe.signature``).
+"""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import Protocol
 from urllib.parse import quote
 
-__all__ = ["encode_params", "sign", "signed_query", "ws_signature_payload", "ws_signed_params"]
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import SecretStr
+
+from autohedge.adapters.binance.constants import VENUE
+from autohedge.core.errors import AuthError
+
+__all__ = [
+    "SECRET_VARIABLE",
+    "BinanceSigner",
+    "Ed25519Signer",
+    "HmacSigner",
+    "KeyKind",
+    "encode_params",
+    "load_signer",
+    "signed_query",
+    "ws_signature_payload",
+    "ws_signed_params",
+]
+
+SECRET_VARIABLE = "AUTOHEDGE_BINANCE_API_SECRET"
+_PEM_BEGIN = "-----BEGIN"
+
+
+class KeyKind(StrEnum):
+    HMAC = "hmac"
+    ED25519 = "ed25519"
+
+
+class BinanceSigner(Protocol):
+    """Signs a payload with one API key's secret. Implementations are immutable: any thread."""
+
+    @property
+    def kind(self) -> KeyKind: ...
+
+    def sign(self, payload: str) -> str:
+        """The ``signature`` parameter's value for ``payload`` (its UTF-8 bytes), before URL encoding."""
+        ...
+
+
+class HmacSigner:
+    """HMAC-SHA256 of the payload with the secret key, as lowercase hex."""
+
+    __slots__ = ("_secret",)
+
+    def __init__(self, secret: SecretStr) -> None:
+        self._secret = secret
+
+    @property
+    def kind(self) -> KeyKind:
+        return KeyKind.HMAC
+
+    def sign(self, payload: str) -> str:
+        key = self._secret.get_secret_value().encode("utf-8")
+        return hmac.new(key, payload.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def __repr__(self) -> str:
+        return "HmacSigner(**********)"
+
+
+class Ed25519Signer:
+    """Ed25519 signature of the payload, base64 (standard alphabet, padded; case-sensitive)."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._key = private_key
+
+    @property
+    def kind(self) -> KeyKind:
+        return KeyKind.ED25519
+
+    def sign(self, payload: str) -> str:
+        return base64.b64encode(self._key.sign(payload.encode("utf-8"))).decode("ascii")
+
+    def __repr__(self) -> str:
+        return "Ed25519Signer(**********)"
+
+
+def load_signer(secret: SecretStr) -> BinanceSigner:
+    """The signer for what ``AUTOHEDGE_BINANCE_API_SECRET`` holds: a PEM (``-----BEGIN``) must be an
+    unencrypted Ed25519 private key (PKCS#8); anything else is an HMAC secret. ``.env`` files often hold
+    a PEM on one line with literal ``\\n``: those become newlines. Raises ``AuthError`` naming the
+    variable (never quoting the secret) for a PEM that does not parse or holds another key type."""
+    text = secret.get_secret_value().strip()
+    if not text.startswith(_PEM_BEGIN):
+        return HmacSigner(secret)
+    try:
+        key = serialization.load_pem_private_key(text.replace("\\n", "\n").encode("utf-8"), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise AuthError(
+            f"{SECRET_VARIABLE} holds a PEM that is not a readable unencrypted private key (expected an "
+            "Ed25519 key, -----BEGIN PRIVATE KEY----- in PKCS#8, or an HMAC secret)",
+            venue=VENUE,
+        ) from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise AuthError(
+            f"{SECRET_VARIABLE} holds a {type(key).__name__.removesuffix('PrivateKey')} private key; a "
+            "binance secret is an Ed25519 private key (PKCS#8 PEM) or an HMAC secret",
+            venue=VENUE,
+        )
+    return Ed25519Signer(key)
 
 
 def encode_params(params: Sequence[tuple[str, str]]) -> str:
@@ -16,15 +127,11 @@ def encode_params(params: Sequence[tuple[str, str]]) -> str:
     return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params)
 
 
-def sign(secret: str, payload: str) -> str:
-    """Hex HMAC-SHA256 of ``payload`` (query string, or query string + body) with the secret key."""
-    return hmac.new(secret.encode("utf-8"), payload.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def signed_query(secret: str, params: Sequence[tuple[str, str]]) -> str:
-    """The encoded parameters with ``signature`` appended: sign exactly what is sent."""
+def signed_query(signer: BinanceSigner, params: Sequence[tuple[str, str]]) -> str:
+    """The encoded parameters with ``signature`` appended: sign exactly what is sent. The signature is
+    percent-encoded too (base64's ``+``, ``/`` and ``=`` would otherwise change meaning in a query)."""
     payload = encode_params(params)
-    return f"{payload}&signature={sign(secret, payload)}"
+    return f"{payload}&signature={quote(signer.sign(payload), safe='')}"
 
 
 def ws_signature_payload(params: Mapping[str, str]) -> str:
@@ -33,6 +140,6 @@ def ws_signature_payload(params: Mapping[str, str]) -> str:
     return "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "signature")
 
 
-def ws_signed_params(secret: str, params: Mapping[str, str]) -> dict[str, str]:
-    """``params`` with the HMAC ``signature`` added (``userDataStream.subscribe.signature``, ...)."""
-    return {**params, "signature": sign(secret, ws_signature_payload(params))}
+def ws_signed_params(signer: BinanceSigner, params: Mapping[str, str]) -> dict[str, str]:
+    """``params`` with the ``signature`` added (``session.logon``, ``userDataStream.subscribe.signature``)."""
+    return {**params, "signature": signer.sign(ws_signature_payload(params))}

@@ -45,6 +45,7 @@ from autohedge.core.messages import (
 __all__ = [
     "BookTickerDecoder",
     "SymbolMap",
+    "is_auth_refusal",
     "map_error",
     "parse_book_ticker_frame",
     "parse_order",
@@ -339,8 +340,13 @@ class BookTickerDecoder:
 
 _FUNDS_CODES = {-2010}
 _UNKNOWN_ORDER_CODES = {-2011, -2013}
-_AUTH_CODES = {-2014, -2015, -1022}
+_AUTH_CODES = {-2014, -2015, -1022, -1002}
 _UNKNOWN_OUTCOME_CODES = {-1007, -1006}
+
+
+def is_auth_refusal(status: int, code: object) -> bool:
+    """The venue refused our keys (missing, wrong, revoked, a bad signature, an unauthorised session)."""
+    return status in (401, 403) or code in _AUTH_CODES
 
 
 def map_error(status: int, body: str, headers: Mapping[str, str], *, auth_hint: str) -> VenueError:
@@ -363,7 +369,7 @@ def map_error(status: int, body: str, headers: Mapping[str, str], *, auth_hint: 
         return VenueUnavailable(
             f"{text} (our clock is off; resyncing)", venue=VENUE, code=code, retry_after_s=1.0
         )
-    if status in (401, 403) or code in _AUTH_CODES:
+    if is_auth_refusal(status, code):
         return AuthError(f"{text} ({auth_hint})", venue=VENUE, code=code)
     if code in _UNKNOWN_ORDER_CODES:
         return UnknownOrder(text, venue=VENUE, code=code)

@@ -1,8 +1,9 @@
 """Binance REST: one method per endpoint over the shared ``Transport``, returning wire models.
 
-What is Binance's own: HMAC signing of the query exactly as sent (``auth.py``), the server-time offset,
-the ``{code,msg}`` error bodies and the ``X-MBX-USED-WEIGHT-(n)(unit)`` / ``X-MBX-ORDER-COUNT-(n)(unit)``
-usage headers (``BinanceDialect``). Sending, budgets and the retry decision are the transport's.
+What is Binance's own: signing the query exactly as sent (HMAC or Ed25519, ``auth.py``), the server
+time offset, the ``{code,msg}`` error bodies and the ``X-MBX-USED-WEIGHT-(n)(unit)`` /
+``X-MBX-ORDER-COUNT-(n)(unit)`` usage headers (``BinanceDialect``). Sending, budgets and the retry
+decision are the transport's.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TypeVar
 
 from pydantic import SecretStr, TypeAdapter
 
-from autohedge.adapters.binance.auth import encode_params, signed_query
+from autohedge.adapters.binance.auth import BinanceSigner, encode_params, signed_query
 from autohedge.adapters.binance.constants import VENUE, WEIGHTS
 from autohedge.adapters.binance.parse import map_error
 from autohedge.adapters.binance.wire import (
@@ -81,14 +82,15 @@ _ACCOUNT = TypeAdapter(BinanceAccount)
 
 
 class BinanceRest:
-    """Thread-safe: the transport pools connections; the time offset is guarded by a lock."""
+    """Thread-safe: the transport pools connections; the time offset is guarded by a lock.
+    ``signer``: from ``auth.load_signer`` (the key kind the secret holds); None without keys."""
 
     def __init__(
         self,
         *,
         base_url: str,
         api_key: SecretStr | None,
-        api_secret: SecretStr | None,
+        signer: BinanceSigner | None,
         clock: Clock,
         budget: RequestBudget,
         timeout_s: float,
@@ -96,7 +98,7 @@ class BinanceRest:
     ) -> None:
         self._base = base_url.rstrip("/")
         self._key = api_key
-        self._secret = api_secret
+        self._signer = signer
         self._clock = clock
         self.budget = budget
         headers = {"X-MBX-APIKEY": api_key.get_secret_value()} if api_key is not None else {}
@@ -109,7 +111,7 @@ class BinanceRest:
 
     @property
     def has_keys(self) -> bool:
-        return self._key is not None and self._secret is not None
+        return self._key is not None and self._signer is not None
 
     # -- plumbing -------------------------------------------------------------------------------------
 
@@ -129,14 +131,14 @@ class BinanceRest:
 
     def _url(self, path: str, params: list[tuple[str, str]], *, signed: bool) -> str:
         if signed:
-            if self._key is None or self._secret is None:
+            if self._key is None or self._signer is None:
                 raise AuthError(f"binance: signed endpoint {path} needs keys ({AUTH_HINT})", venue=VENUE)
             params = [
                 *params,
                 ("recvWindow", str(self._recv_window_ms)),
                 ("timestamp", str(self._timestamp_ms())),
             ]
-            query = signed_query(self._secret.get_secret_value(), params)
+            query = signed_query(self._signer, params)
         else:
             query = encode_params(params)
         return f"{self._base}{path}" + (f"?{query}" if query else "")

@@ -7,8 +7,9 @@ websocket-client answers pings automatically. A connection lives at most 24 h an
 supervisor reconnects with backoff (and this stream subscribes again on start).
 
 User data: the REST listenKey is retired; the stream is a subscription on the WebSocket API
-connection (``venues.binance.user_ws_url``): ``userDataStream.subscribe.signature`` signed with the
-HMAC key on an unauthenticated session. Events arrive on the same socket as
+connection (``venues.binance.user_ws_url``): with an HMAC key, ``userDataStream.subscribe.signature``
+signed on an unauthenticated session; with an Ed25519 key, ``session.logon`` then
+``userDataStream.subscribe`` (unsigned: the session is authenticated). Events arrive on the same socket as
 ``{"subscriptionId":N,"event":{...}}``. Every response carries ``rateLimits``, which align the shared
 request budget. Nothing is replayed after a reconnect: the user-stream actor reconciles by REST.
 
@@ -32,9 +33,9 @@ import websocket
 from loguru import logger
 from pydantic import SecretStr
 
-from autohedge.adapters.binance.auth import ws_signed_params
+from autohedge.adapters.binance.auth import BinanceSigner, KeyKind, ws_signed_params
 from autohedge.adapters.binance.constants import VENUE
-from autohedge.adapters.binance.parse import BookTickerDecoder, SymbolMap, parse_user_frame
+from autohedge.adapters.binance.parse import BookTickerDecoder, SymbolMap, is_auth_refusal, parse_user_frame
 from autohedge.adapters.binance.wire import BinanceWsResponse
 from autohedge.adapters.wsconn import WsConnection
 from autohedge.core.clock import Clock
@@ -49,6 +50,8 @@ __all__ = [
     "BinanceUserStream",
     "BufferedWebSocket",
     "combined_stream_url",
+    "session_logon_request",
+    "subscribe_request",
     "subscribe_signature_request",
 ]
 
@@ -203,22 +206,78 @@ class BinanceMarketStream:
             self._thread.join(timeout=5)
 
 
-def subscribe_signature_request(
-    *, request_id: str, api_key: str, api_secret: str, timestamp_ms: int, recv_window_ms: int | None = None
+def _signed_request(
+    method: str,
+    *,
+    request_id: str,
+    api_key: str,
+    signer: BinanceSigner,
+    timestamp_ms: int,
+    recv_window_ms: int | None,
 ) -> dict[str, Any]:
-    """``userDataStream.subscribe.signature``: works with any key type on an unauthenticated session."""
+    """A request whose parameters are the key, the timestamp (and recvWindow), signed. The signature
+    covers the values as text; the JSON carries the numbers as numbers, which the venue reads the same."""
     params = {"apiKey": api_key, "timestamp": str(timestamp_ms)}
     if recv_window_ms is not None:
         params["recvWindow"] = str(recv_window_ms)
-    signed: dict[str, Any] = ws_signed_params(api_secret, params)
+    signed: dict[str, Any] = ws_signed_params(signer, params)
     signed["timestamp"] = timestamp_ms
     if recv_window_ms is not None:
         signed["recvWindow"] = recv_window_ms
-    return {"id": request_id, "method": "userDataStream.subscribe.signature", "params": signed}
+    return {"id": request_id, "method": method, "params": signed}
+
+
+def subscribe_signature_request(
+    *,
+    request_id: str,
+    api_key: str,
+    signer: BinanceSigner,
+    timestamp_ms: int,
+    recv_window_ms: int | None = None,
+) -> dict[str, Any]:
+    """``userDataStream.subscribe.signature``: works with any key type on an unauthenticated session."""
+    return _signed_request(
+        "userDataStream.subscribe.signature",
+        request_id=request_id,
+        api_key=api_key,
+        signer=signer,
+        timestamp_ms=timestamp_ms,
+        recv_window_ms=recv_window_ms,
+    )
+
+
+def session_logon_request(
+    *,
+    request_id: str,
+    api_key: str,
+    signer: BinanceSigner,
+    timestamp_ms: int,
+    recv_window_ms: int | None = None,
+) -> dict[str, Any]:
+    """``session.logon`` (Ed25519 keys only, weight 2): later requests on this connection need no
+    ``apiKey`` or ``signature``."""
+    return _signed_request(
+        "session.logon",
+        request_id=request_id,
+        api_key=api_key,
+        signer=signer,
+        timestamp_ms=timestamp_ms,
+        recv_window_ms=recv_window_ms,
+    )
+
+
+def subscribe_request(request_id: str) -> dict[str, Any]:
+    """``userDataStream.subscribe`` (weight 2) on a logged-on session: no parameters."""
+    return {"id": request_id, "method": "userDataStream.subscribe"}
 
 
 class BinanceUserStream:
-    """Implements ``core.ports.UserStream`` over the WebSocket API. One instance per connection."""
+    """Implements ``core.ports.UserStream`` over the WebSocket API. One instance per connection.
+
+    HMAC key: ``userDataStream.subscribe.signature`` on open. Ed25519 key: ``session.logon`` on open,
+    then ``userDataStream.subscribe`` once the log-on is answered; a new connection logs on again. A
+    refused log-on or subscription ends the connection (the actor reconnects later) and becomes the
+    venue's state: 429/418 pause the shared budget, rejected keys mark it ``auth_failed``."""
 
     venue = VENUE
 
@@ -227,27 +286,29 @@ class BinanceUserStream:
         *,
         url: str,
         api_key: SecretStr | None,
-        api_secret: SecretStr | None,
+        signer: BinanceSigner | None,
         clock: Clock,
         symbols: Mapping[str, str],
         budget: RequestBudget | None = None,
         recv_window_ms: int | None = None,
     ) -> None:
-        """``symbols``: venue symbol (``BTCUSDT``) -> ours (``BTC/USDT``)."""
+        """``symbols``: venue symbol (``BTCUSDT``) -> ours (``BTC/USDT``). ``signer``: from
+        ``auth.load_signer``; its key kind chooses how the session authenticates."""
         self._url = url
         self._api_key = api_key
-        self._api_secret = api_secret
+        self._signer = signer
         self._clock = clock
         self._symbols = dict(symbols)
         self._budget = budget
         self._recv_window_ms = recv_window_ms
         self._connection: WsConnection | None = None
         self._sink: OrderEventSink | None = None
+        self._logon_id = ""
         self._subscribe_id = ""
 
     def start(self, sink: OrderEventSink) -> None:
         """User-stream actor's thread: connect on a reader thread; the subscription is sent on open."""
-        if self._api_key is None or self._api_secret is None:
+        if self._api_key is None or self._signer is None:
             raise AuthError(
                 "binance user stream needs AUTOHEDGE_BINANCE_API_KEY and AUTOHEDGE_BINANCE_API_SECRET",
                 venue=VENUE,
@@ -264,13 +325,17 @@ class BinanceUserStream:
         self._connection.start()
 
     def _on_open(self, connection: WsConnection) -> None:
-        """Reader thread: subscribe (signed) before anything else."""
-        assert self._api_key is not None and self._api_secret is not None
-        self._subscribe_id = f"ah-sub-{next(_REQUEST_IDS)}"
-        request = subscribe_signature_request(
-            request_id=self._subscribe_id,
+        """Reader thread: authenticate before anything else (log on, or a signed subscription)."""
+        assert self._api_key is not None and self._signer is not None
+        request_id = f"ah-sub-{next(_REQUEST_IDS)}"
+        if self._signer.kind is KeyKind.ED25519:
+            self._logon_id, build = request_id, session_logon_request
+        else:
+            self._subscribe_id, build = request_id, subscribe_signature_request
+        request = build(
+            request_id=request_id,
             api_key=self._api_key.get_secret_value(),
-            api_secret=self._api_secret.get_secret_value(),
+            signer=self._signer,
             timestamp_ms=self._clock.wall_ns() // _NS_PER_MS,
             recv_window_ms=self._recv_window_ms,
         )
@@ -296,27 +361,47 @@ class BinanceUserStream:
             self._on_response(connection, parsed)
 
     def _on_response(self, connection: WsConnection, response: BinanceWsResponse) -> None:
+        """Reader thread."""
         assert self._sink is not None
         if self._budget is not None:
             for limit in response.rateLimits:
                 if limit.rateLimitType == "REQUEST_WEIGHT" and limit.interval == "MINUTE":
                     self._budget.observe_used(limit.count * limit.intervalNum)
-        if str(response.id) != self._subscribe_id:
-            return
-        if response.status == 200:
+        request_id = None if response.id is None else str(response.id)
+        if request_id is not None and request_id == self._logon_id:
+            if response.status != 200:
+                self._refused(connection, response, "the session log-on")
+                return
+            if self._budget is not None:
+                self._budget.auth_ok()
+            self._subscribe_id = f"ah-sub-{next(_REQUEST_IDS)}"
+            connection.send(json.dumps(subscribe_request(self._subscribe_id)))
+        elif request_id is not None and request_id == self._subscribe_id:
+            if response.status != 200:
+                self._refused(connection, response, "the user data subscription")
+                return
             self._sink.on_connected()
-            return
+        elif request_id is None and response.status != 200:
+            # The venue revokes a session whose key became invalid with an error that answers no request.
+            self._refused(connection, response, "the session")
+
+    def _refused(self, connection: WsConnection, response: BinanceWsResponse, what: str) -> None:
+        """Reader thread: the venue's state (pause or rejected keys), then end this connection."""
         error = response.error
-        if response.status in (418, 429) and self._budget is not None:
-            # A ban or rate limit covers the WebSocket API like REST: the shared budget waits it out.
-            retry_at_ms = error.data.retryAfter if error is not None and error.data is not None else None
-            now_ms = self._clock.wall_ns() // _NS_PER_MS
-            wait_s = (retry_at_ms - now_ms) / 1000 if retry_at_ms is not None else _DEFAULT_RETRY_AFTER_S
-            self._budget.rate_limited(wait_s, banned=response.status == 418)
+        code = error.code if error is not None else None
         failure = (
-            f"binance refused the user data subscription ({response.status} "
-            f"{error.code if error else ''}: {error.msg if error else ''})"
+            f"binance refused {what} ({response.status} {code if code is not None else ''}: "
+            f"{error.msg if error else ''})"
         )
+        if self._budget is not None:
+            if response.status in (418, 429):
+                # A ban or rate limit covers the WebSocket API like REST: the shared budget waits it out.
+                retry_at_ms = error.data.retryAfter if error is not None and error.data is not None else None
+                now_ms = self._clock.wall_ns() // _NS_PER_MS
+                wait_s = (retry_at_ms - now_ms) / 1000 if retry_at_ms is not None else _DEFAULT_RETRY_AFTER_S
+                self._budget.rate_limited(wait_s, banned=response.status == 418)
+            elif is_auth_refusal(response.status, code):
+                self._budget.auth_failed(failure)
         logger.warning("{}", failure)
         connection.end(failure)
 

@@ -8,8 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from autohedge.adapters.binance.auth import sign, ws_signature_payload
+from autohedge.adapters.binance.auth import HmacSigner, ws_signature_payload
 from autohedge.adapters.binance.parse import parse_user_frame
 from autohedge.adapters.binance.wire import BinanceWsResponse
 from autohedge.adapters.binance.ws import subscribe_signature_request
@@ -36,7 +37,7 @@ def update(name: str) -> OrderUpdate:
 
 def test_subscribe_signature_reproduces_the_reference_vector() -> None:
     request = subscribe_signature_request(
-        request_id="1", api_key=API_KEY, api_secret=SECRET, timestamp_ms=1747385641636
+        request_id="1", api_key=API_KEY, signer=HmacSigner(SecretStr(SECRET)), timestamp_ms=1747385641636
     )
     assert request["method"] == "userDataStream.subscribe.signature"
     assert (
@@ -58,7 +59,10 @@ def test_ws_signature_payload_sorts_by_name_and_reproduces_the_order_place_vecto
     }
     payload = ws_signature_payload(params)
     assert payload.startswith("apiKey=") and payload.endswith("type=LIMIT")
-    assert sign(SECRET, payload) == "aa1b5712c094bc4e57c05a1a5c1fd8d88dcd628338ea863fec7b88e59fe2db24"
+    assert (
+        HmacSigner(SecretStr(SECRET)).sign(payload)
+        == "aa1b5712c094bc4e57c05a1a5c1fd8d88dcd628338ea863fec7b88e59fe2db24"
+    )
 
 
 def test_user_frame_new_is_accepted_keyed_by_both_ids() -> None:
