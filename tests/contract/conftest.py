@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
 
 from autohedge.adapters.paper.adapter import PaperExchange
@@ -107,6 +108,21 @@ def binance_venue() -> VenueUnderTest:
     return _real_venue("binance", fake, "BTC/USDT", endpoints, secrets)
 
 
+def binance_ed25519_venue() -> VenueUnderTest:
+    """Binance with an Ed25519 key: REST signed with it, the user stream logs the session on."""
+    from tests.fakes.binance import FakeBinance
+    from tests.fakes.binance_keys import ED25519_API_KEY, ED25519_PRIVATE_PEM, ED25519_SEED
+
+    fake = FakeBinance(symbols=["BTC/USDT"]).__enter__()
+    fake.register_ed25519(ED25519_API_KEY, Ed25519PrivateKey.from_private_bytes(ED25519_SEED).public_key())
+    endpoints = {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
+    secrets = Secrets(
+        autohedge_binance_api_key=SecretStr(ED25519_API_KEY),
+        autohedge_binance_api_secret=SecretStr(ED25519_PRIVATE_PEM),
+    )
+    return _real_venue("binance", fake, "BTC/USDT", endpoints, secrets)
+
+
 def alpaca_venue() -> VenueUnderTest:
     from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
 
@@ -149,6 +165,7 @@ def kraken_venue() -> VenueUnderTest:
 VENUES: dict[str, Callable[[], VenueUnderTest]] = {
     "paper": paper_venue,
     "binance": binance_venue,
+    "binance-ed25519": binance_ed25519_venue,
     "alpaca": alpaca_venue,
     "coinbase": coinbase_venue,
     "kraken": kraken_venue,

@@ -115,8 +115,9 @@ def load_signer(secret: SecretStr) -> BinanceSigner:
         ) from None
     if not isinstance(key, Ed25519PrivateKey):
         raise AuthError(
-            f"{SECRET_VARIABLE} holds a {type(key).__name__.removesuffix('PrivateKey')} private key; a "
-            "binance secret is an Ed25519 private key (PKCS#8 PEM) or an HMAC secret",
+            f"{SECRET_VARIABLE} holds a private key of another kind "
+            f"({type(key).__name__.removesuffix('PrivateKey')}); a binance secret is an Ed25519 private key "
+            "(PKCS#8 PEM) or an HMAC secret",
             venue=VENUE,
         )
     return Ed25519Signer(key)
