@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
 
 from autohedge.adapters.paper.adapter import PaperExchange
@@ -111,10 +110,10 @@ def binance_venue() -> VenueUnderTest:
 def binance_ed25519_venue() -> VenueUnderTest:
     """Binance with an Ed25519 key: REST signed with it, the user stream logs the session on."""
     from tests.fakes.binance import FakeBinance
-    from tests.fakes.binance_keys import ED25519_API_KEY, ED25519_PRIVATE_PEM, ED25519_SEED
+    from tests.fakes.binance_keys import ED25519_API_KEY, ED25519_KEY, ED25519_PRIVATE_PEM
 
     fake = FakeBinance(symbols=["BTC/USDT"]).__enter__()
-    fake.register_ed25519(ED25519_API_KEY, Ed25519PrivateKey.from_private_bytes(ED25519_SEED).public_key())
+    fake.register_ed25519(ED25519_API_KEY, ED25519_KEY.public_key())
     endpoints = {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
     secrets = Secrets(
         autohedge_binance_api_key=SecretStr(ED25519_API_KEY),

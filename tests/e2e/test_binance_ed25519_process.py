@@ -9,14 +9,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.e2e.test_pushback_process import clean_env, run_refused
 from tests.e2e.test_user_streams_process import Markets, drop_once, run_process, venue_config
 from tests.fakes.binance import FakeBinance
-from tests.fakes.binance_keys import ED25519_API_KEY, ED25519_PRIVATE_PEM, ED25519_SEED
+from tests.fakes.binance_keys import ED25519_API_KEY, ED25519_KEY, ED25519_PRIVATE_PEM, pkcs8_pem
 
 pytestmark = pytest.mark.e2e
 ED25519_KEYS = {
@@ -34,9 +32,7 @@ def test_binance_ed25519_fills_by_push_drop_logs_on_again_resubscribes_then_reco
         FakeBinance(symbols=symbols, balances={"USDT": Decimal(1_000_000)}) as fake,
         Markets(fake.push_quote, symbols, step_s=0.1),
     ):
-        fake.register_ed25519(
-            ED25519_API_KEY, Ed25519PrivateKey.from_private_bytes(ED25519_SEED).public_key()
-        )
+        fake.register_ed25519(ED25519_API_KEY, ED25519_KEY.public_key())
         config = venue_config(
             tmp_path,
             symbols,
@@ -71,13 +67,7 @@ def test_binance_ed25519_fills_by_push_drop_logs_on_again_resubscribes_then_reco
 
 
 def test_binance_run_with_an_ec_pem_secret_exits_2_naming_the_variable(tmp_path: Path) -> None:
-    ec_pem = (
-        ec.generate_private_key(ec.SECP256R1())
-        .private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        .decode("ascii")
-    )
+    ec_pem = pkcs8_pem(ec.generate_private_key(ec.SECP256R1()))
     with FakeBinance(symbols=["BTC/USDT"]) as fake:
         config = venue_config(
             tmp_path,

@@ -14,13 +14,16 @@ import threading
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 __all__ = [
     "ED25519_API_KEY",
+    "ED25519_KEY",
     "ED25519_PRIVATE_PEM",
     "ED25519_SEED",
     "BinanceKeys",
     "ed25519_private_pem",
+    "pkcs8_pem",
 ]
 
 ED25519_API_KEY = "fake-binance-ed25519-key"
@@ -28,16 +31,21 @@ ED25519_SEED = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b32691970
 """RFC 8032 section 7.1, TEST 1's secret key: a fixed, public seed (never a real key)."""
 
 
-def ed25519_private_pem(seed: bytes) -> str:
-    """The PKCS#8 PEM (``-----BEGIN PRIVATE KEY-----``) of the Ed25519 key with this 32-byte seed."""
-    key = Ed25519PrivateKey.from_private_bytes(seed)
+def pkcs8_pem(key: PrivateKeyTypes) -> str:
+    """The unencrypted PKCS#8 PEM (``-----BEGIN PRIVATE KEY-----``) of any private key."""
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     return pem.decode("ascii")
 
 
-ED25519_PRIVATE_PEM = ed25519_private_pem(ED25519_SEED)
+def ed25519_private_pem(seed: bytes) -> str:
+    """The PKCS#8 PEM of the Ed25519 key with this 32-byte seed."""
+    return pkcs8_pem(Ed25519PrivateKey.from_private_bytes(seed))
+
+
+ED25519_KEY = Ed25519PrivateKey.from_private_bytes(ED25519_SEED)
+ED25519_PRIVATE_PEM = pkcs8_pem(ED25519_KEY)
 
 
 class BinanceKeys:

@@ -46,13 +46,14 @@ from autohedge.core.ratelimit import RequestBudget
 
 __all__ = [
     "MAX_BATCH",
+    "SESSION_LOGON",
+    "SUBSCRIBE_SIGNATURE",
     "BinanceMarketStream",
     "BinanceUserStream",
     "BufferedWebSocket",
     "combined_stream_url",
-    "session_logon_request",
+    "signed_request",
     "subscribe_request",
-    "subscribe_signature_request",
 ]
 
 _NS_PER_MS = 1_000_000
@@ -206,17 +207,24 @@ class BinanceMarketStream:
             self._thread.join(timeout=5)
 
 
-def _signed_request(
+SUBSCRIBE_SIGNATURE = "userDataStream.subscribe.signature"
+"""Any key kind, on an unauthenticated session (weight 2)."""
+SESSION_LOGON = "session.logon"
+"""Ed25519 keys only (weight 2): later requests on this connection need no ``apiKey`` or ``signature``."""
+
+
+def signed_request(
     method: str,
     *,
     request_id: str,
     api_key: str,
     signer: BinanceSigner,
     timestamp_ms: int,
-    recv_window_ms: int | None,
+    recv_window_ms: int | None = None,
 ) -> dict[str, Any]:
-    """A request whose parameters are the key, the timestamp (and recvWindow), signed. The signature
-    covers the values as text; the JSON carries the numbers as numbers, which the venue reads the same."""
+    """A request (``SUBSCRIBE_SIGNATURE``, ``SESSION_LOGON``) whose parameters are the key, the timestamp
+    (and recvWindow), signed. The signature covers the values as text; the JSON carries the numbers as
+    numbers, which the venue reads the same."""
     params = {"apiKey": api_key, "timestamp": str(timestamp_ms)}
     if recv_window_ms is not None:
         params["recvWindow"] = str(recv_window_ms)
@@ -225,45 +233,6 @@ def _signed_request(
     if recv_window_ms is not None:
         signed["recvWindow"] = recv_window_ms
     return {"id": request_id, "method": method, "params": signed}
-
-
-def subscribe_signature_request(
-    *,
-    request_id: str,
-    api_key: str,
-    signer: BinanceSigner,
-    timestamp_ms: int,
-    recv_window_ms: int | None = None,
-) -> dict[str, Any]:
-    """``userDataStream.subscribe.signature``: works with any key type on an unauthenticated session."""
-    return _signed_request(
-        "userDataStream.subscribe.signature",
-        request_id=request_id,
-        api_key=api_key,
-        signer=signer,
-        timestamp_ms=timestamp_ms,
-        recv_window_ms=recv_window_ms,
-    )
-
-
-def session_logon_request(
-    *,
-    request_id: str,
-    api_key: str,
-    signer: BinanceSigner,
-    timestamp_ms: int,
-    recv_window_ms: int | None = None,
-) -> dict[str, Any]:
-    """``session.logon`` (Ed25519 keys only, weight 2): later requests on this connection need no
-    ``apiKey`` or ``signature``."""
-    return _signed_request(
-        "session.logon",
-        request_id=request_id,
-        api_key=api_key,
-        signer=signer,
-        timestamp_ms=timestamp_ms,
-        recv_window_ms=recv_window_ms,
-    )
 
 
 def subscribe_request(request_id: str) -> dict[str, Any]:
@@ -329,10 +298,11 @@ class BinanceUserStream:
         assert self._api_key is not None and self._signer is not None
         request_id = f"ah-sub-{next(_REQUEST_IDS)}"
         if self._signer.kind is KeyKind.ED25519:
-            self._logon_id, build = request_id, session_logon_request
+            self._logon_id, method = request_id, SESSION_LOGON
         else:
-            self._subscribe_id, build = request_id, subscribe_signature_request
-        request = build(
+            self._subscribe_id, method = request_id, SUBSCRIBE_SIGNATURE
+        request = signed_request(
+            method,
             request_id=request_id,
             api_key=self._api_key.get_secret_value(),
             signer=self._signer,

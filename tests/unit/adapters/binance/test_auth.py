@@ -8,7 +8,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from pydantic import SecretStr
 
 from autohedge.adapters.binance.auth import (
@@ -20,6 +19,7 @@ from autohedge.adapters.binance.auth import (
     signed_query,
 )
 from autohedge.core.errors import AuthError
+from tests.fakes.binance_keys import pkcs8_pem
 
 SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
 HMAC = HmacSigner(SecretStr(SECRET))
@@ -73,13 +73,7 @@ WS_PAYLOAD = (
 )
 
 
-def pem(key: PrivateKeyTypes) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode("ascii")
-
-
-ED25519_PEM = pem(Ed25519PrivateKey.from_private_bytes(SEED))
+ED25519_PEM = pkcs8_pem(Ed25519PrivateKey.from_private_bytes(SEED))
 
 
 def test_auth_ed25519_pem_selects_the_ed25519_signer_and_a_plain_secret_hmac() -> None:
@@ -113,8 +107,8 @@ def test_auth_ed25519_signed_query_percent_encodes_the_signature_of_exactly_what
 @pytest.mark.parametrize(
     "secret",
     [
-        pem(rsa.generate_private_key(public_exponent=65537, key_size=1024)),
-        pem(ec.generate_private_key(ec.SECP256R1())),
+        pkcs8_pem(rsa.generate_private_key(public_exponent=65537, key_size=1024)),
+        pkcs8_pem(ec.generate_private_key(ec.SECP256R1())),
     ],
     ids=["rsa", "ec"],
 )
@@ -136,7 +130,7 @@ def test_auth_a_pem_of_another_key_kind_is_an_error_naming_the_variable(secret: 
             serialization.BestAvailableEncryption(b"password"),
         )
         .decode("ascii"),
-        pem(Ed25519PrivateKey.from_private_bytes(SEED)).replace("PRIVATE", "PUBLIC"),
+        ED25519_PEM.replace("PRIVATE", "PUBLIC"),
     ],
     ids=["garbage", "encrypted", "not-a-private-key"],
 )

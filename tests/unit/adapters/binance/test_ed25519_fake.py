@@ -18,7 +18,6 @@ from urllib.parse import quote
 import pytest
 import requests
 import websocket
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
@@ -32,12 +31,18 @@ from autohedge.core.messages import OrderEventKind, OrderRequest
 from autohedge.core.ratelimit import RequestBudget
 from autohedge.core.types import Side
 from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
-from tests.fakes.binance_keys import ED25519_API_KEY, ED25519_PRIVATE_PEM, ED25519_SEED, ed25519_private_pem
+from tests.fakes.binance_keys import (
+    ED25519_API_KEY,
+    ED25519_KEY,
+    ED25519_PRIVATE_PEM,
+    ed25519_private_pem,
+    pkcs8_pem,
+)
 from tests.fakes.order_sink import OrderQueueSink
 from tests.ids import entry_id
 
 D = Decimal
-KEY = Ed25519PrivateKey.from_private_bytes(ED25519_SEED)
+KEY = ED25519_KEY
 OTHER_PEM = ed25519_private_pem(bytes(range(32)))
 """A well-formed Ed25519 key that is not the one registered for ``ED25519_API_KEY``."""
 
@@ -201,13 +206,7 @@ def test_ed25519_adapter_credentials_check_refuses_a_key_the_venue_does_not_hold
 
 
 def test_ed25519_adapter_an_rsa_pem_is_a_credentials_error_naming_the_variable(fake: FakeBinance) -> None:
-    rsa_pem = (
-        rsa.generate_private_key(public_exponent=65537, key_size=1024)
-        .private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        .decode()
-    )
+    rsa_pem = pkcs8_pem(rsa.generate_private_key(public_exponent=65537, key_size=1024))
     with pytest.raises(AuthError, match="AUTOHEDGE_BINANCE_API_SECRET"):
         check_credentials(config(fake), secrets(rsa_pem), RealClock())
     assert fake.requests() == []  # refused before anything was sent

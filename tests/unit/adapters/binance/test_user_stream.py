@@ -3,20 +3,28 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
 
-from autohedge.adapters.binance.auth import HmacSigner, ws_signature_payload
+from autohedge.adapters.binance.auth import HmacSigner, load_signer, ws_signature_payload
 from autohedge.adapters.binance.parse import parse_user_frame
 from autohedge.adapters.binance.wire import BinanceWsResponse
-from autohedge.adapters.binance.ws import subscribe_signature_request
+from autohedge.adapters.binance.ws import (
+    SESSION_LOGON,
+    SUBSCRIBE_SIGNATURE,
+    signed_request,
+    subscribe_request,
+)
 from autohedge.core.errors import MalformedMessage
 from autohedge.core.messages import AccountBalances, OrderEventKind, OrderUpdate
 from autohedge.core.types import Side
+from tests.fakes.binance_keys import pkcs8_pem
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "binance"
 SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
@@ -36,13 +44,34 @@ def update(name: str) -> OrderUpdate:
 
 
 def test_subscribe_signature_reproduces_the_reference_vector() -> None:
-    request = subscribe_signature_request(
-        request_id="1", api_key=API_KEY, signer=HmacSigner(SecretStr(SECRET)), timestamp_ms=1747385641636
+    request = signed_request(
+        SUBSCRIBE_SIGNATURE,
+        request_id="1",
+        api_key=API_KEY,
+        signer=HmacSigner(SecretStr(SECRET)),
+        timestamp_ms=1747385641636,
     )
     assert request["method"] == "userDataStream.subscribe.signature"
     assert (
         request["params"]["signature"] == "681110a6057ad58657af22f5640fab9dd17418834cdfccdc81be8b0f7b2cde3e"
     )
+
+
+def test_session_logon_request_is_signed_with_the_ed25519_key_and_the_subscription_is_not() -> None:
+    key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    request = signed_request(
+        SESSION_LOGON,
+        request_id="2",
+        api_key=API_KEY,
+        signer=load_signer(SecretStr(pkcs8_pem(key))),
+        timestamp_ms=1649729878532,
+        recv_window_ms=5000,
+    )
+    params = request["params"]
+    assert request["method"] == "session.logon" and params["timestamp"] == 1649729878532
+    payload = f"apiKey={API_KEY}&recvWindow=5000&timestamp=1649729878532"
+    key.public_key().verify(base64.b64decode(params["signature"]), payload.encode())  # raises if not valid
+    assert subscribe_request("3") == {"id": "3", "method": "userDataStream.subscribe"}
 
 
 def test_ws_signature_payload_sorts_by_name_and_reproduces_the_order_place_vector() -> None:
