@@ -296,11 +296,12 @@ class BinanceUserStream:
     def _on_open(self, connection: WsConnection) -> None:
         """Reader thread: authenticate before anything else (log on, or a signed subscription)."""
         assert self._api_key is not None and self._signer is not None
-        request_id = f"ah-sub-{next(_REQUEST_IDS)}"
         if self._signer.kind is KeyKind.ED25519:
-            self._logon_id, method = request_id, SESSION_LOGON
+            request_id = self._logon_id = f"ah-logon-{next(_REQUEST_IDS)}"
+            method = SESSION_LOGON
         else:
-            self._subscribe_id, method = request_id, SUBSCRIBE_SIGNATURE
+            request_id = self._subscribe_id = f"ah-sub-{next(_REQUEST_IDS)}"
+            method = SUBSCRIBE_SIGNATURE
         request = signed_request(
             method,
             request_id=request_id,
