@@ -204,15 +204,14 @@ class BinanceUserHub(SessionHub[_Session]):
         if error is not None:
             self._refuse(session, request_id, error)
             return
-        now_ms = _now_ms()
-        session.logged_on_key, session.logged_on_ms = api_key, now_ms
+        session.logged_on_key, session.logged_on_ms = api_key, _now_ms()
         self.logons += 1
         result = {
             "apiKey": api_key,
-            "authorizedSince": now_ms,
+            "authorizedSince": session.logged_on_ms,
             "connectedSince": session.connected_ms,
             "returnRateLimits": True,
-            "serverTime": now_ms,
+            "serverTime": session.logged_on_ms,
             "userDataStream": session.subscription_id is not None,
         }
         self._reply(session, {"id": request_id, "status": 200, "result": result})
