@@ -227,7 +227,6 @@ class PositionMonitorActor(SupervisedActor):
         self._positions: dict[str, TrackedPosition] = {}
         self._last_quote: dict[str, Quote] = {}
         self._rules: dict[str, SymbolRules] = {}
-        self._plan = plan_for(exchange.capabilities)
         self._lots: dict[str, TrackedPosition] = {}
         self._closing_lots: list[TrackedPosition] = []
         self._entry_fills = CumulativeWatermarks()
@@ -259,7 +258,6 @@ class PositionMonitorActor(SupervisedActor):
     def on_reconcile(self, _: Reconcile) -> int:
         """Adopt every exchange position and arm its exit. A venue that refuses (or does not answer)
         the reads makes this a pending action, retried as soon as the venue allows."""
-        self._plan = plan_for(self._exchange.capabilities)
         if self._stream_wait is not None:
             self._stream_wait.cancel()
             self._stream_wait = None
@@ -902,7 +900,8 @@ class PositionMonitorActor(SupervisedActor):
         key = self._keys.next_key()
         tp = ClientId(self._prefix, OrderPurpose.TAKE_PROFIT, key)
         tp_id = tp.encode()
-        oco = self._plan is ProtectionPlan.OCO
+        # Per symbol and read now: a venue may learn which products accept its bracket at start-up.
+        oco = plan_for(self._exchange.capabilities, symbol) is ProtectionPlan.OCO
         if oco:
             sl_id = ClientId(self._prefix, OrderPurpose.STOP_LOSS, key).encode()
             request = OcoRequest(
