@@ -160,8 +160,10 @@ def test_contract_resting_oco_shows_both_legs_and_one_cancel_ends_it(venue: Venu
     venue.exchange.submit_oco(_oco(venue, held))
     resting = {o.client_order_id: o for o in venue.exchange.open_orders(venue.symbol)}
     assert set(resting) == {_TP, _SL} and all(o.list_id for o in resting.values())
-    assert resting[_TP].remaining_qty == resting[_SL].remaining_qty == quantize_down(
-        held, venue.exchange.symbol_rules(venue.symbol).lot_step
+    assert (
+        resting[_TP].remaining_qty
+        == resting[_SL].remaining_qty
+        == quantize_down(held, venue.exchange.symbol_rules(venue.symbol).lot_step)
     )
     venue.exchange.cancel_order(venue.symbol, client_order_id=_SL)
     assert venue.exchange.open_orders(venue.symbol) == ()
