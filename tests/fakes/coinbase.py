@@ -197,6 +197,7 @@ class FakeCoinbase(FakeVenue):
         self._subscribers: dict[int, _Subscriber] = {}
         self._subscribed = threading.Condition(self._book_lock)
         self.rejected_jwts = 0
+        self.previews = 0
         self.monotonic: Callable[[], float] = time.monotonic
         """The clock of the 30 requests/s window (tests freeze it to make the limit deterministic)."""
         super().__init__(name="coinbase", handler=_Handler, engine=engine, faults=Faults())
@@ -417,6 +418,7 @@ class FakeCoinbase(FakeVenue):
 
     def _preview(self, h: _Handler, body: dict[str, Any]) -> None:
         """Nothing placed; ``errs`` carries the preview failure reason a create would fail with."""
+        self.previews += 1
         parsed = self._requests_of({**body, "client_order_id": body.get("client_order_id") or "preview"})
         errs = [_PREVIEW_REASONS.get(parsed, f"PREVIEW_{parsed}")] if isinstance(parsed, str) else []
         h._send(

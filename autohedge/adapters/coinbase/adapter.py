@@ -252,15 +252,14 @@ class CoinbaseExchange:
 
     def submit_oco(self, request: OcoRequest) -> OcoSnapshot:
         """One ``trigger_bracket_gtc`` sell carrying the list client id; its legs are the OCO's legs."""
-        oco_symbols = self.capabilities.oco_symbols or frozenset()
-        if request.symbol not in oco_symbols:
+        self._check(request.symbol, request.qty, request.take_profit_price, request.stop_price)
+        if request.symbol not in (self.capabilities.oco_symbols or frozenset()):  # known once rules are
             raise OrderRefused(f"coinbase: {request.symbol} does not accept the bracket; no OCO for it")
         legs = bracket_leg_ids(request.list_client_id)
         if legs != (request.take_profit_client_order_id, request.stop_loss_client_order_id):
             raise OrderRefused(
                 f"coinbase: bracket legs must be named by the list id {request.list_client_id}'s key"
             )
-        self._check(request.symbol, request.qty, request.take_profit_price, request.stop_price)
         body = bracket_body(
             request.list_client_id,
             product_id(request.symbol),
