@@ -7,6 +7,7 @@ public quotes needs no keys."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
@@ -22,8 +23,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from loguru import logger
 
 from autohedge.adapters.journal.sqlite import JournalReader
-from autohedge.adapters.marketdata.synthetic import SyntheticQuotes
-from autohedge.core.config import SyntheticConfig, SyntheticSymbol
 from autohedge.core.types import Side
 from tests.e2e.market import Market
 from tests.e2e.process import autohedge, run_for, run_watching, run_with_venue_drills, write_config
@@ -84,23 +83,26 @@ def test_coinbase_end_to_end_against_the_fake(tmp_path: Path) -> None:
 _ARMED = re.compile(r"\[BTC/USD\] exit_armed: OCO for \S+: TP (\S+) SL (\S+) ")
 _CLOSED_BY = re.compile(r"closed by (\w+)")
 _CENT = Decimal("0.01")
+_WIDE = Decimal("1.002")
+"""A pinned quote's spread (20 bps) is wider than the strategy trades at (10 bps)."""
+_MID = Decimal(60000)
+_HALF_SPREAD = Decimal("0.5")
+_DIP_ASK = Decimal(59970)
+"""5 bps below the flat mid: a buy signal (the strategy wants 2)."""
+_FLAT_QUOTES = 40
+"""Twice the strategy's window (20 quotes), then dipped quotes for the rest of the cycle."""
+_CYCLE_QUOTES = 60
 
 
 class BracketDrill:
-    """BTC/USD's market: a seeded random walk, except that once a bracket is armed the bid is taken to
-    its take profit (the first time) or just below its stop (the second time, above the limit the
-    monitor's own guard would act at, so the venue's stop is what sells) and held there until the
-    position is closed. Driven by the process's own log."""
+    """BTC/USD's market, scripted from the process's own log: cycles of flat quotes at 60000 filling the
+    strategy's window, then an ask 5 bps lower (an entry; BTC's position limit allows no second); once
+    a bracket is armed, the bid is taken to the take profit (the first time) or just below
+    the stop (the second time: above the limit the monitor's own guard acts at, so the venue's stop is
+    what sells), too wide for the strategy to buy into, until the position is closed; then again."""
 
-    def __init__(self, push: Callable[[str, Decimal, Decimal], None], seed: int) -> None:
+    def __init__(self, push: Callable[[str, Decimal, Decimal], None]) -> None:
         self._push = push
-        self._walk = SyntheticQuotes(
-            SyntheticConfig(
-                seed=seed,
-                symbols={"BTC/USD": SyntheticSymbol(start_price=Decimal(60000), volatility_bps=Decimal(4))},
-            ),
-            ["BTC/USD"],
-        )
         self._lock = threading.Lock()
         self._pinned: Decimal | None = None
         self.closes: list[str] = []
@@ -108,12 +110,17 @@ class BracketDrill:
         self._thread = threading.Thread(target=self._run, name="e2e-bracket-market", daemon=True)
 
     def _run(self) -> None:
-        while not self._stop.wait(0.02):  # the market's own pace, not a test waiting
-            quote = self._walk.next_quote("BTC/USD", ts_init=0)
+        for step in itertools.count():
+            if self._stop.wait(0.02):  # the market's own pace, not a test waiting
+                return
             with self._lock:
                 pinned = self._pinned
-            bid, ask = (quote.bid, quote.ask) if pinned is None else (pinned, pinned + _CENT)
-            self._push("BTC/USD", bid, ask)
+            if pinned is not None:
+                self._push("BTC/USD", pinned, (pinned * _WIDE).quantize(_CENT))
+            elif step % _CYCLE_QUOTES < _FLAT_QUOTES:
+                self._push("BTC/USD", _MID - _HALF_SPREAD, _MID + _HALF_SPREAD)
+            else:
+                self._push("BTC/USD", _DIP_ASK - 2 * _HALF_SPREAD, _DIP_ASK)
 
     def on_line(self, line: str) -> None:
         armed = _ARMED.search(line)
@@ -139,9 +146,16 @@ class BracketDrill:
 
 def test_coinbase_bracket_protects_where_accepted_and_tp_with_guarded_stop_elsewhere(tmp_path: Path) -> None:
     fake = FakeCoinbase(products=["BTC/USD", "ETH/USD"], bracket_refused=["ETH/USD"])
-    with fake, BracketDrill(fake.push_quote, seed=7) as drill:
+    with fake, BracketDrill(fake.push_quote) as drill:
         with Market(fake.push_quote, "ETH/USD", seed=8, start_price=Decimal(3000)):
-            config = coinbase_config(tmp_path, fake, symbols=["BTC/USD", "ETH/USD"])
+            # One BTC entry at a time: a second entry filling while the drill takes the price through
+            # the stop would race the monitor's own close.
+            config = coinbase_config(
+                tmp_path,
+                fake,
+                symbols=["BTC/USD", "ETH/USD"],
+                symbol_overrides={"BTC/USD": {"max_position_size": 100, "order_amount": 100}},
+            )
             run = run_watching(config, tmp_path, 20, clean_env(KEYS), drill.on_line)
         orders = fake.engine.all_orders()
 
@@ -154,7 +168,8 @@ def test_coinbase_bracket_protects_where_accepted_and_tp_with_guarded_stop_elsew
     assert "[ETH/USD] exit_armed: OCO" not in run.output and "[ETH/USD] exit_armed: TP limit" in run.output
     # The bracket's take profit, then its stop, closed the position, each with its own reason.
     by = [_CLOSED_BY.search(line) for line in drill.closes[:2]]
-    assert [m.group(1) if m else "" for m in by] == ["take_profit", "stop_loss"], drill.closes
+    btc_log = "\n".join(line for line in run.output.splitlines() if "[BTC/USD]" in line)
+    assert [m.group(1) if m else "" for m in by] == ["take_profit", "stop_loss"], btc_log[-6000:]
     closed = [p for p in JournalReader(tmp_path / "state" / "journal.sqlite").positions() if p.closed_ns]
     reasons = [
         p.close_reason for p in sorted(closed, key=lambda p: p.closed_ns or 0) if p.symbol == "BTC/USD"
