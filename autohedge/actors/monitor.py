@@ -2,8 +2,9 @@
 
 * Entry fills (``OrderFilled`` from the executor) grow a position by the filled quantity net of fees
   paid in the base asset; each change re-arms the exit for the whole held quantity.
-* Protection by capability: an OCO where the venue holds TP and SL together; otherwise a resting TP
-  limit with the SL guarded here on quotes (``monitor.mode: quote``) or on polled prices (``polling``).
+* Protection by capability, per symbol: an OCO where the venue holds TP and SL together for that product
+  (an order list, or one bracket order); otherwise a resting TP limit with the SL guarded here on
+  quotes (``monitor.mode: quote``) or on polled prices (``polling``).
 * Exit events arrive by push (``OrderUpdate`` from the user-stream actor): a filled exit closes or
   shrinks the position, an exit the venue ended without us makes an orphan.
 * ``CheckExits`` (every ``poll_interval_s``) polls prices where quotes went quiet; it verifies

@@ -156,7 +156,7 @@ def test_coinbase_bracket_protects_where_accepted_and_tp_with_guarded_stop_elsew
                 symbols=["BTC/USD", "ETH/USD"],
                 symbol_overrides={"BTC/USD": {"max_position_size": 100, "order_amount": 100}},
             )
-            run = run_watching(config, tmp_path, 20, clean_env(KEYS), drill.on_line)
+            run = run_watching(config, tmp_path, 14, clean_env(KEYS), drill.on_line)
         orders = fake.engine.all_orders()
 
     assert "coinbase BTC/USD: protected by the venue's bracket" in run.output, run.output[-3000:]
