@@ -2,8 +2,9 @@
 
 * Entry fills (``OrderFilled`` from the executor) grow a position by the filled quantity net of fees
   paid in the base asset; each change re-arms the exit for the whole held quantity.
-* Protection by capability: an OCO where the venue holds TP and SL together; otherwise a resting TP
-  limit with the SL guarded here on quotes (``monitor.mode: quote``) or on polled prices (``polling``).
+* Protection by capability, per symbol: an OCO where the venue holds TP and SL together for that product
+  (an order list, or one bracket order); otherwise a resting TP limit with the SL guarded here on
+  quotes (``monitor.mode: quote``) or on polled prices (``polling``).
 * Exit events arrive by push (``OrderUpdate`` from the user-stream actor): a filled exit closes or
   shrinks the position, an exit the venue ended without us makes an orphan.
 * ``CheckExits`` (every ``poll_interval_s``) polls prices where quotes went quiet; it verifies
@@ -227,7 +228,6 @@ class PositionMonitorActor(SupervisedActor):
         self._positions: dict[str, TrackedPosition] = {}
         self._last_quote: dict[str, Quote] = {}
         self._rules: dict[str, SymbolRules] = {}
-        self._plan = plan_for(exchange.capabilities)
         self._lots: dict[str, TrackedPosition] = {}
         self._closing_lots: list[TrackedPosition] = []
         self._entry_fills = CumulativeWatermarks()
@@ -259,7 +259,6 @@ class PositionMonitorActor(SupervisedActor):
     def on_reconcile(self, _: Reconcile) -> int:
         """Adopt every exchange position and arm its exit. A venue that refuses (or does not answer)
         the reads makes this a pending action, retried as soon as the venue allows."""
-        self._plan = plan_for(self._exchange.capabilities)
         if self._stream_wait is not None:
             self._stream_wait.cancel()
             self._stream_wait = None
@@ -902,7 +901,8 @@ class PositionMonitorActor(SupervisedActor):
         key = self._keys.next_key()
         tp = ClientId(self._prefix, OrderPurpose.TAKE_PROFIT, key)
         tp_id = tp.encode()
-        oco = self._plan is ProtectionPlan.OCO
+        # Per symbol and read now: a venue may learn which products accept its bracket at start-up.
+        oco = plan_for(self._exchange.capabilities, symbol) is ProtectionPlan.OCO
         if oco:
             sl_id = ClientId(self._prefix, OrderPurpose.STOP_LOSS, key).encode()
             request = OcoRequest(

@@ -133,9 +133,7 @@ VENUES: Mapping[str, VenueEntry] = {
         create_exchange=lambda config, secrets, clock, _base: coinbase.create_exchange(
             config, secrets, clock
         ),
-        create_stream_factory=lambda config, clock, secrets, _exchange: coinbase.create_stream_factory(
-            config, clock, secrets
-        ),
+        create_stream_factory=coinbase.create_stream_factory,
         check_credentials=coinbase.check_credentials,
         endpoints=lambda config: config.venues.coinbase,
         capabilities=coinbase_constants.CAPABILITIES,

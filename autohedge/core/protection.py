@@ -42,13 +42,15 @@ _HUNDRED = Decimal(100)
 
 class ProtectionPlan(StrEnum):
     OCO = "oco"
-    """TP and SL held together on the venue."""
+    """TP and SL held together on the venue (an OCO list, or one bracket order holding both legs)."""
     TP_WITH_GUARDED_SL = "tp_with_guarded_sl"
     """TP rests on the venue; the monitor watches quotes and closes at the SL."""
 
 
-def plan_for(capabilities: Capabilities) -> ProtectionPlan:
-    return ProtectionPlan.OCO if capabilities.oco else ProtectionPlan.TP_WITH_GUARDED_SL
+def plan_for(capabilities: Capabilities, symbol: str) -> ProtectionPlan:
+    """The venue's OCO (or bracket) where it accepts one for ``symbol``, else TP + guarded SL."""
+    accepted = capabilities.oco and (capabilities.oco_symbols is None or symbol in capabilities.oco_symbols)
+    return ProtectionPlan.OCO if accepted else ProtectionPlan.TP_WITH_GUARDED_SL
 
 
 @dataclass(frozen=True)

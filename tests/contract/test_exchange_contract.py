@@ -6,10 +6,13 @@ from decimal import Decimal
 
 import pytest
 
+from autohedge.core.client_ids import ClientId
 from autohedge.core.errors import InsufficientFunds, OrderRejected, UnknownOrder
 from autohedge.core.messages import OcoRequest, OrderRequest
-from autohedge.core.types import OrderStatus, Side, base_of, quantize_down, quote_of
+from autohedge.core.protection import ProtectionPlan, plan_for
+from autohedge.core.types import OrderPurpose, OrderStatus, Side, base_of, quantize_down, quote_of
 from tests.contract.conftest import VenueUnderTest
+from tests.ids import PREFIX, our_id
 
 D = Decimal
 
@@ -106,33 +109,62 @@ def test_contract_best_quote_is_the_last_quote(venue: VenueUnderTest) -> None:
     assert (quote.bid, quote.ask) == (D(50000), D(50002))
 
 
+# The legs are named as the monitor names them (a venue holding both in one order derives them from the
+# list id).
+_OCO_KEY = 7
+_TP = our_id(OrderPurpose.TAKE_PROFIT, _OCO_KEY)
+_SL = our_id(OrderPurpose.STOP_LOSS, _OCO_KEY)
+
+
 def _oco(v: VenueUnderTest, qty: Decimal) -> OcoRequest:
     rules = v.exchange.symbol_rules(v.symbol)
     return OcoRequest(
-        list_client_id="ct-list",
+        list_client_id=ClientId(PREFIX, None, _OCO_KEY).encode(),
         symbol=v.symbol,
         side=Side.SELL,
         qty=quantize_down(qty, rules.lot_step),
         take_profit_price=D(51000),
         stop_price=D(49000),
         stop_limit_price=D(48900),
-        take_profit_client_order_id="ct-tp",
-        stop_loss_client_order_id="ct-sl",
+        take_profit_client_order_id=_TP,
+        stop_loss_client_order_id=_SL,
     )
+
+
+def _has_oco(v: VenueUnderTest) -> bool:
+    v.exchange.symbol_rules(v.symbol)  # a venue learns per product with its rules whether it holds one
+    return plan_for(v.exchange.capabilities, v.symbol) is ProtectionPlan.OCO
 
 
 @pytest.mark.parametrize(
     ("bid", "ask", "filled", "cancelled"),
-    [(D(51000), D(51001), "ct-tp", "ct-sl"), (D(48950), D(48960), "ct-sl", "ct-tp")],
+    [(D(51000), D(51001), _TP, _SL), (D(48950), D(48960), _SL, _TP)],
     ids=["take-profit-fill-cancels-the-stop", "stop-trigger-cancels-the-take-profit"],
 )
 def test_contract_oco_one_leg_done_cancels_the_other(
     venue: VenueUnderTest, bid: Decimal, ask: Decimal, filled: str, cancelled: str
 ) -> None:
-    if not venue.exchange.capabilities.oco:
-        pytest.skip(f"{venue.name} has no OCO")
+    if not _has_oco(venue):
+        pytest.skip(f"{venue.name} has no OCO for {venue.symbol}")
     held = buy_position(venue)
     venue.exchange.submit_oco(_oco(venue, held))
     venue.push_quote(venue.symbol, bid, ask)
     assert venue.exchange.get_order(venue.symbol, client_order_id=filled).status is OrderStatus.FILLED
     assert venue.exchange.get_order(venue.symbol, client_order_id=cancelled).status is OrderStatus.CANCELED
+
+
+def test_contract_resting_oco_shows_both_legs_and_one_cancel_ends_it(venue: VenueUnderTest) -> None:
+    if not _has_oco(venue):
+        pytest.skip(f"{venue.name} has no OCO for {venue.symbol}")
+    held = buy_position(venue)
+    venue.exchange.submit_oco(_oco(venue, held))
+    resting = {o.client_order_id: o for o in venue.exchange.open_orders(venue.symbol)}
+    assert set(resting) == {_TP, _SL} and all(o.list_id for o in resting.values())
+    assert (
+        resting[_TP].remaining_qty
+        == resting[_SL].remaining_qty
+        == quantize_down(held, venue.exchange.symbol_rules(venue.symbol).lot_step)
+    )
+    venue.exchange.cancel_order(venue.symbol, client_order_id=_SL)
+    assert venue.exchange.open_orders(venue.symbol) == ()
+    assert venue.exchange.get_order(venue.symbol, client_order_id=_TP).status is OrderStatus.CANCELED

@@ -7,8 +7,13 @@ used before), the 30 requests/s private limit, order configurations and incremen
 orders with HTTP 200 ``success: false`` bodies and other failures with the venue's status codes. The
 ``user`` channel sends cumulative order state (a snapshot of open orders, then updates), never fills.
 
+Brackets (``trigger_bracket_gtc``) are accepted, previewed and executed as the venue does (one order: the
+take-profit rests as a limit, the stop triggers when the price falls to it and then rests as a limit 5%
+below; when one leg executes the other is gone), except for the products named in ``bracket_refused``,
+which refuse them with the venue's error body (and say so in a preview).
+
 Fault switches (``fake.faults``): 429 after N requests, 5xx, slow responses, an order accepted whose
-response is lost, brackets accepted or refused for spot; on the websockets: dropped sockets
+response is lost; on the websockets: dropped sockets
 (``drop_clients``), a duplicated or out-of-order user update, a sequence gap, a malformed frame.
 """
 
@@ -20,7 +25,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -34,7 +39,7 @@ from websockets.sync.server import ServerConnection
 
 from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.core.clock import RealClock
-from autohedge.core.errors import InsufficientFunds, OrderRejected, UnknownOrder
+from autohedge.core.errors import InsufficientFunds, OrderRejected, UnknownOrder, VenueUnavailable
 from autohedge.core.messages import OcoRequest, OrderRequest, OrderSnapshot, Quote, SymbolRules
 from autohedge.core.types import OrderStatus, OrderType, Side, quantize_down
 from tests.fakes.order_feed import OrderChange, OrderChangeFeed
@@ -57,6 +62,8 @@ _STATUS = {
     OrderStatus.REJECTED: "FAILED",
     OrderStatus.EXPIRED: "EXPIRED",
 }
+_PREVIEW_REASONS = {"UNSUPPORTED_ORDER_CONFIGURATION": "PREVIEW_INVALID_ORDER_CONFIG"}
+"""Create failure reason -> the preview's (the rest are the create reason with ``PREVIEW_`` in front)."""
 _RATE_LIMIT_BODY = {"errors": [{"id": "rate_limit_exceeded", "message": "Too many requests"}]}
 
 
@@ -73,8 +80,6 @@ def _s(value: Decimal | None) -> str:
 class Faults(VenueFaults):
     """The shared switches (429 burst, 5xx, slow responses, a lost order response) and Coinbase's own."""
 
-    bracket_on_spot: bool = False
-    """Whether trigger_bracket_gtc / attached TP-SL are accepted for spot products."""
     duplicate_next_user_update: bool = False
     reorder_next_user_updates: bool = False
     sequence_gap_next: bool = False
@@ -158,8 +163,11 @@ class FakeCoinbase(FakeVenue):
         products: list[str],
         balances: dict[str, Decimal] | None = None,
         fee_rate: Decimal = Decimal("0.004"),
+        bracket_refused: Sequence[str] = (),
     ) -> None:
+        """``bracket_refused``: symbols whose product does not take ``trigger_bracket_gtc``."""
         self.products = {s.replace("/", "-"): s for s in products}
+        self.bracket_refused = frozenset(bracket_refused)
         rules = {
             s: SymbolRules(
                 symbol=s,
@@ -189,6 +197,7 @@ class FakeCoinbase(FakeVenue):
         self._subscribers: dict[int, _Subscriber] = {}
         self._subscribed = threading.Condition(self._book_lock)
         self.rejected_jwts = 0
+        self.previews = 0
         self.monotonic: Callable[[], float] = time.monotonic
         """The clock of the 30 requests/s window (tests freeze it to make the limit deterministic)."""
         super().__init__(name="coinbase", handler=_Handler, engine=engine, faults=Faults())
@@ -287,6 +296,11 @@ class FakeCoinbase(FakeVenue):
             return
         rules = self.engine.symbol_rules(symbol)
         base, quote = symbol.split("/")
+        try:
+            last = self.engine.best_quote(symbol)
+            price = _s((last.bid + last.ask) / 2)
+        except VenueUnavailable:  # no trade yet
+            price = ""
         h._send(
             200,
             {
@@ -307,6 +321,7 @@ class FakeCoinbase(FakeVenue):
                 "post_only": False,
                 "view_only": False,
                 "product_type": "SPOT",
+                "price": price,
             },
         )
 
@@ -383,7 +398,7 @@ class FakeCoinbase(FakeVenue):
             )
             return symbol, [request]
         if key == "trigger_bracket_gtc":
-            if not self.faults.bracket_on_spot:
+            if symbol in self.bracket_refused or side is not Side.SELL:
                 return "UNSUPPORTED_ORDER_CONFIGURATION"
             stop = Decimal(config["stop_trigger_price"])
             # When triggered, the stop rests as a limit 5% below the trigger (sells).
@@ -402,8 +417,10 @@ class FakeCoinbase(FakeVenue):
         return "UNSUPPORTED_ORDER_CONFIGURATION"
 
     def _preview(self, h: _Handler, body: dict[str, Any]) -> None:
+        """Nothing placed; ``errs`` carries the preview failure reason a create would fail with."""
+        self.previews += 1
         parsed = self._requests_of({**body, "client_order_id": body.get("client_order_id") or "preview"})
-        errs = [parsed] if isinstance(parsed, str) else []
+        errs = [_PREVIEW_REASONS.get(parsed, f"PREVIEW_{parsed}")] if isinstance(parsed, str) else []
         h._send(
             200, {"order_total": "0", "commission_total": "0", "errs": errs, "warning": [], "preview_id": "p"}
         )
@@ -418,7 +435,8 @@ class FakeCoinbase(FakeVenue):
                 return
             parsed = self._requests_of(body)
             if isinstance(parsed, str):
-                self._failure(h, parsed, f"order refused: {parsed}")
+                preview = _PREVIEW_REASONS.get(parsed, f"PREVIEW_{parsed}")
+                self._failure(h, parsed, f"order refused: {parsed}", preview)
                 return
             _symbol, requests = parsed
             try:
@@ -473,8 +491,10 @@ class FakeCoinbase(FakeVenue):
             if entry is None:
                 reason = "UNKNOWN_CANCEL_ORDER"
             else:
+                # A bracket is cancelled by cancelling its leg still working (the engine ends its OCO).
+                live = [leg.venue_order_id for leg in self._legs(entry) if leg.status.is_open]
                 try:
-                    self.engine.cancel_order("", venue_order_id=entry.legs[0])
+                    self.engine.cancel_order("", venue_order_id=live[0] if live else entry.legs[0])
                 except (OrderRejected, UnknownOrder):
                     reason = "ORDER_IS_FULLY_FILLED"
             results.append(
@@ -599,6 +619,11 @@ class FakeCoinbase(FakeVenue):
             else:
                 status = "OPEN"
         avg = traded.avg_fill_price or Decimal(0)
+        stops = [leg for leg in legs if leg.order_type is OrderType.STOP_LIMIT]
+        if not stops:
+            trigger_status = "INVALID_ORDER_TYPE"
+        else:  # the engine's stop is known to have triggered once it traded
+            trigger_status = "STOP_TRIGGERED" if stops[0].filled_qty > 0 else "STOP_PENDING"
         return {
             "order_id": entry.order_id,
             "product_id": entry.product_id,
@@ -619,6 +644,7 @@ class FakeCoinbase(FakeVenue):
             else ("STOP_LIMIT" if main.order_type is OrderType.STOP_LIMIT else "LIMIT"),
             "product_type": "SPOT",
             "last_fill_time": _iso(traded.ts_event) if traded.filled_qty > 0 else None,
+            "trigger_status": trigger_status,
         }
 
     def user_order_json(self, entry: _Entry) -> dict[str, Any]:
@@ -646,6 +672,7 @@ class FakeCoinbase(FakeVenue):
             "creation_time": order["created_time"],
             "cancel_reason": "User requested cancel" if order["status"] == "CANCELLED" else "",
             "reject_reason": "",
+            "trigger_status": order["trigger_status"],
         }
 
     # -- streams --------------------------------------------------------------------------------------

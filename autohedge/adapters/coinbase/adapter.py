@@ -1,8 +1,12 @@
 """CoinbaseExchange: the exchange port over Coinbase Advanced Trade; entry points for the composition root.
 
-Protection: no OCO on the port (``CAPABILITIES.oco`` is False): the monitor rests the take-profit as a
-limit and guards the stop itself. A trigger bracket is one venue order holding both legs for one
-quantity, which does not map onto the port's two-leg OCO, and its spot availability is UNCONFIRMED.
+Protection: where a product accepts it, the port's OCO is one ``trigger_bracket_gtc`` sell placed with
+the OCO's list client id: one venue order holding the take-profit limit and the stop, the venue ending
+the other when one executes. It is reported as the OCO's two legs (``parse.bracket_legs``), so
+cancelling, re-sizing and reading it work by either leg's client id as with an OCO list. Which products
+accept it is learned once per product, with its rules, from ``POST /orders/preview`` (at composition
+for the configured symbols, never between a signal and its order); ``capabilities.oco_symbols`` says
+it, and the monitor falls back to a TP limit with a guarded stop elsewhere.
 """
 
 from __future__ import annotations
@@ -24,10 +28,14 @@ from autohedge.adapters.coinbase.constants import (
     VENUE,
 )
 from autohedge.adapters.coinbase.parse import (
+    bracket_accepted,
+    bracket_body,
+    bracket_leg_ids,
+    bracket_legs,
     map_cancel_result,
     map_create_response,
+    order_legs,
     parse_accounts,
-    parse_order,
     parse_price_book,
     parse_rules,
     product_id,
@@ -35,7 +43,7 @@ from autohedge.adapters.coinbase.parse import (
 )
 from autohedge.adapters.coinbase.rest import AUTH_HINT, CoinbaseRest
 from autohedge.adapters.coinbase.user_ws import CoinbaseUserStream
-from autohedge.adapters.coinbase.wire import CoinbaseFill, CoinbaseOrder
+from autohedge.adapters.coinbase.wire import CoinbaseFill, CoinbaseOrder, CoinbaseProduct
 from autohedge.adapters.coinbase.ws import CoinbaseMarketStream
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets
@@ -46,6 +54,7 @@ from autohedge.core.errors import (
     OrderRefused,
     OrderRejected,
     UnknownOrder,
+    VenueError,
 )
 from autohedge.core.messages import (
     Balance,
@@ -60,7 +69,15 @@ from autohedge.core.messages import (
 from autohedge.core.ports import Capabilities, Exchange, MarketStream
 from autohedge.core.ratelimit import RequestBudget
 from autohedge.core.risk import rule_violations
-from autohedge.core.types import OrderStatus, OrderType, TimeInForce, base_of, quote_of
+from autohedge.core.types import (
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+    base_of,
+    quantize_down,
+    quantize_up,
+    quote_of,
+)
 from autohedge.core.types import decimal_str as fmt
 
 __all__ = [
@@ -73,13 +90,16 @@ __all__ = [
 ]
 
 _KNOWN_IDS_MAX = 50_000
+_PROBE_PRICE_TICKS = 10_000
+"""A product without a last price is probed at this many ticks (only the configuration's answer counts)."""
+_PROBE_DISTANCE = Decimal("0.1")
+"""The probe's TP and stop sit 10% either side of the reference price."""
 
 
 class CoinbaseExchange:
     """Implements ``core.ports.Exchange``. Thread-safe; product rules are loaded once, lazily."""
 
     venue = VENUE
-    capabilities: Capabilities = CAPABILITIES
 
     def __init__(
         self, rest: CoinbaseRest, *, symbols: Sequence[str], clock: Clock, budget: RequestBudget
@@ -91,20 +111,68 @@ class CoinbaseExchange:
         self._lock = threading.Lock()
         self._rules: dict[str, SymbolRules] = {}
         self._order_ids: dict[str, str] = {}
-        """client order id -> Coinbase order id, for orders this process placed or has seen."""
+        """client order id -> Coinbase order id, for orders this process placed or has seen (a bracket's
+        list id and both leg ids map to its one order)."""
+        self.capabilities: Capabilities = CAPABILITIES
+        """Replaced (never mutated) as products are loaded: ``oco_symbols`` grows by each product whose
+        bracket preview was accepted."""
 
     # -- reference data ------------------------------------------------------------------------------
 
     def symbol_rules(self, symbol: str) -> SymbolRules:
+        """The product's rules, loaded once together with whether it accepts the bracket."""
         with self._lock:
             rules = self._rules.get(symbol)
         if rules is None:
             if symbol not in self._symbols:
                 raise OrderRefused(f"coinbase: {symbol} is not a configured symbol")
-            rules = parse_rules(self._rest.product(product_id(symbol)), symbol=symbol)
+            product = self._rest.product(product_id(symbol))
+            rules = parse_rules(product, symbol=symbol)
+            accepted = self._bracket_accepted(product, rules)
             with self._lock:
                 self._rules[symbol] = rules
+                if accepted:
+                    oco_symbols = (self.capabilities.oco_symbols or frozenset()) | {symbol}
+                    self.capabilities = self.capabilities.model_copy(update={"oco_symbols": oco_symbols})
+            logger.info(
+                "coinbase {}: {}",
+                symbol,
+                "protected by the venue's bracket" if accepted else "bracket refused: TP limit + guarded SL",
+            )
         return rules
+
+    def load_products(self) -> None:
+        """Load every configured product's rules and bracket acceptance now (the composition root calls
+        this once at start-up). Raises VenueError."""
+        for symbol in self._symbols:
+            self.symbol_rules(symbol)
+
+    def _bracket_accepted(self, product: CoinbaseProduct, rules: SymbolRules) -> bool:
+        """Preview a bracket sell of the product's minimum size around its last price: accepted unless the
+        venue refuses the configuration. A preview the venue does not answer counts as refused (the TP
+        limit with a guarded stop protects as well, only with the stop watched here)."""
+        try:
+            reference = Decimal(product.price) if product.price else Decimal(0)
+        except ArithmeticError:
+            reference = Decimal(0)
+        if reference <= 0:
+            reference = rules.tick_size * _PROBE_PRICE_TICKS
+        qty = max(rules.min_qty, rules.lot_step)
+        body = bracket_body(
+            f"probe-{product.product_id}",
+            product.product_id,
+            qty=qty,
+            take_profit=quantize_up(reference * (1 + _PROBE_DISTANCE), rules.tick_size),
+            stop_trigger=quantize_down(reference * (1 - _PROBE_DISTANCE), rules.tick_size),
+        )
+        try:
+            preview = self._rest.preview_order(body)
+        except (VenueError, MalformedMessage) as exc:
+            logger.warning(
+                "coinbase {}: bracket preview not answered ({}); not used", product.product_id, exc
+            )
+            return False
+        return bracket_accepted(preview)
 
     def _check(self, symbol: str, qty: Decimal, *prices: Decimal) -> None:
         """Refuse before sending what the venue's increments and minimums would reject."""
@@ -120,11 +188,18 @@ class CoinbaseExchange:
                 self._order_ids.pop(next(iter(self._order_ids)))
             self._order_ids[client_order_id] = order_id
 
-    def _snapshot(self, order: CoinbaseOrder) -> OrderSnapshot:
-        snapshot = parse_order(order, symbol=symbol_of(order.product_id))
-        if snapshot.client_order_id:
-            self._remember(snapshot.client_order_id, snapshot.venue_order_id)
-        return snapshot
+    def _snapshots(self, order: CoinbaseOrder) -> tuple[OrderSnapshot, ...]:
+        """The order as the port sees it: itself, or a bracket of ours as its two legs."""
+        snapshots = order_legs(order, symbol=symbol_of(order.product_id))
+        for snapshot in snapshots:
+            if snapshot.client_order_id:
+                self._remember(snapshot.client_order_id, snapshot.venue_order_id)
+        return snapshots
+
+    def _snapshot(self, order: CoinbaseOrder, client_order_id: str | None) -> OrderSnapshot:
+        """The order, or the leg of a bracket named by ``client_order_id`` (its TP leg by default)."""
+        snapshots = self._snapshots(order)
+        return next((s for s in snapshots if s.client_order_id == client_order_id), snapshots[0])
 
     # -- orders --------------------------------------------------------------------------------------
 
@@ -176,7 +251,47 @@ class CoinbaseExchange:
         return _placed(request, order_id, self._clock.wall_ns())
 
     def submit_oco(self, request: OcoRequest) -> OcoSnapshot:
-        raise OrderRefused("coinbase: no OCO on this port; the monitor rests the TP and guards the SL")
+        """One ``trigger_bracket_gtc`` sell carrying the list client id; its legs are the OCO's legs."""
+        self._check(request.symbol, request.qty, request.take_profit_price, request.stop_price)
+        if request.symbol not in (self.capabilities.oco_symbols or frozenset()):  # known once rules are
+            raise OrderRefused(f"coinbase: {request.symbol} does not accept the bracket; no OCO for it")
+        legs = bracket_leg_ids(request.list_client_id)
+        if legs != (request.take_profit_client_order_id, request.stop_loss_client_order_id):
+            raise OrderRefused(
+                f"coinbase: bracket legs must be named by the list id {request.list_client_id}'s key"
+            )
+        body = bracket_body(
+            request.list_client_id,
+            product_id(request.symbol),
+            qty=request.qty,
+            take_profit=request.take_profit_price,
+            stop_trigger=request.stop_price,
+        )
+        with self._lock:
+            known = self._order_ids.get(request.list_client_id)
+        order_id = map_create_response(self._rest.create_order(body, priority=True))
+        if known is not None and known == order_id:
+            raise OrderRejected(
+                f"coinbase: client order id {request.list_client_id} is already order {order_id}",
+                venue=VENUE,
+                code="duplicate",
+            )
+        for client_order_id in (request.list_client_id, *legs):
+            self._remember(client_order_id, order_id)
+        now_ns = self._clock.wall_ns()
+        placed = OrderSnapshot(
+            venue_order_id=order_id,
+            client_order_id=request.list_client_id,
+            symbol=request.symbol,
+            side=request.side,
+            price=request.take_profit_price,
+            stop_price=request.stop_price,
+            qty=request.qty,
+            fee_asset=quote_of(request.symbol),
+            status=OrderStatus.NEW,
+            ts_event=now_ns,
+        )
+        return OcoSnapshot(list_id=order_id, orders=bracket_legs(placed, legs, stop_working=False))
 
     def _order_id(self, symbol: str, venue_order_id: str | None, client_order_id: str | None) -> str:
         if venue_order_id is not None:
@@ -187,10 +302,12 @@ class CoinbaseExchange:
             known = self._order_ids.get(client_order_id)
         if known is not None:
             return known
-        # No lookup by client id on Coinbase: search the product's orders (open first, then history).
+        # No lookup by client id on Coinbase: search the product's orders (open first, then history). A
+        # bracket leg is found by its bracket's list id.
         for statuses in (("OPEN",), ()):
             for order in self._rest.list_orders(product_ids=[product_id(symbol)], statuses=statuses):
-                if order.client_order_id == client_order_id:
+                legs = bracket_leg_ids(order.client_order_id) or ()
+                if order.client_order_id == client_order_id or client_order_id in legs:
                     self._remember(client_order_id, order.order_id)
                     return order.order_id
         raise UnknownOrder(f"coinbase: no order with client order id {client_order_id}", venue=VENUE)
@@ -203,17 +320,24 @@ class CoinbaseExchange:
         if not results:
             raise MalformedMessage("coinbase batch_cancel answered no result")
         map_cancel_result(results[0])
-        return self._snapshot(self._rest.get_order(order_id))
+        return self._snapshot(self._rest.get_order(order_id), client_order_id)
 
     def get_order(
         self, symbol: str, *, venue_order_id: str | None = None, client_order_id: str | None = None
     ) -> OrderSnapshot:
-        return self._snapshot(self._rest.get_order(self._order_id(symbol, venue_order_id, client_order_id)))
+        order_id = self._order_id(symbol, venue_order_id, client_order_id)
+        return self._snapshot(self._rest.get_order(order_id), client_order_id)
 
     def open_orders(self, symbol: str | None = None) -> tuple[OrderSnapshot, ...]:
         products = [product_id(symbol)] if symbol else [product_id(s) for s in self._symbols]
         orders = self._rest.list_orders(product_ids=products, statuses=("OPEN",))
-        return tuple(self._snapshot(o) for o in orders if o.product_id in products)
+        return tuple(
+            snapshot
+            for order in orders
+            if order.product_id in products
+            for snapshot in self._snapshots(order)
+            if snapshot.status.is_open
+        )
 
     # -- account -------------------------------------------------------------------------------------
 
@@ -300,10 +424,18 @@ def create_exchange(config: AppConfig, secrets: Secrets, clock: Clock) -> Coinba
 
 
 def create_stream_factory(
-    config: AppConfig, clock: Clock, secrets: Secrets | None = None
+    config: AppConfig, clock: Clock, secrets: Secrets | None = None, exchange: Exchange | None = None
 ) -> Callable[[], MarketStream]:
     """Public ``ticker`` + ``heartbeats``: no keys needed (dry run on Coinbase quotes); with keys every
-    subscribe carries a fresh JWT. Product ids are ours with a dash, so nothing is resolved by REST."""
+    subscribe carries a fresh JWT. Product ids are ours with a dash, so nothing is resolved by REST.
+    Given the trading exchange (trading on Coinbase), its products are loaded now, at composition:
+    rules and bracket acceptance are known before any signal (a venue that does not answer leaves them
+    to load on first use)."""
+    if isinstance(exchange, CoinbaseExchange):
+        try:
+            exchange.load_products()
+        except (VenueError, MalformedMessage) as exc:
+            logger.warning("coinbase products not loaded at start-up ({}); loading on first use", exc)
     signer = _signer(secrets)
     symbols = {product_id(s): s for s in config.symbols}
     ws_url = config.venues.coinbase.ws_url

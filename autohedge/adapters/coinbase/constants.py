@@ -5,13 +5,17 @@ Wire facts not confirmed from official text are marked UNCONFIRMED.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from urllib.parse import urlparse
 
 from autohedge.core.ports import Capabilities
 from autohedge.core.types import OrderStatus, OrderType, Side
 
 __all__ = [
+    "BRACKET_CONFIGS",
+    "BRACKET_STOP_LIMIT_OFFSET",
     "CAPABILITIES",
+    "CONFIGURATION_REFUSALS",
     "DEFAULT_REST_URL",
     "DEFAULT_USER_WS_URL",
     "DEFAULT_WS_URL",
@@ -25,6 +29,7 @@ __all__ = [
     "SIDE_TO_WIRE",
     "SNAPSHOT_BATCH",
     "STOP_DIRECTION_DOWN",
+    "STOP_TRIGGERED",
     "VENUE",
     "WS_SUBSCRIBE_DEADLINE_S",
     "is_live_endpoint",
@@ -50,12 +55,36 @@ SNAPSHOT_BATCH = 50
 PRIVATE_REQUESTS_PER_S = 30
 PUBLIC_REQUESTS_PER_S = 10
 
-# Spot availability of attached TP/SL and trigger brackets is UNCONFIRMED (the SDK says spot, other
-# clients say not on spot): the adapter asks ``POST /orders/preview`` per product before relying on
-# one. Until a preview said yes, the capability below is what the monitor plans with: no OCO, a
-# resting stop-limit exists (``stop_limit_stop_limit_gtc``).
+# Protection: a ``trigger_bracket_gtc`` sell is ONE order holding a take-profit limit and a stop for one
+# quantity; when either executes the other is gone (it maps onto the port's OCO as one venue order).
+# Spot availability is UNCONFIRMED (the SDK says spot, other clients say not on spot), so it is learned
+# per product from ``POST /orders/preview`` when the product is loaded: ``oco_symbols`` starts empty
+# and holds the products whose preview accepted the bracket. Elsewhere the monitor rests a TP limit and
+# guards the stop itself; a lone resting stop-limit exists too (``stop_limit_stop_limit_gtc``).
 CAPABILITIES = Capabilities(
-    oco=False, stop_limit=True, positions_with_entry_price=False, client_order_id_lookup=True
+    oco=True,
+    oco_symbols=frozenset(),
+    stop_limit=True,
+    positions_with_entry_price=False,
+    client_order_id_lookup=True,
+)
+BRACKET_CONFIGS = frozenset({"trigger_bracket_gtc", "trigger_bracket_gtd"})
+BRACKET_STOP_LIMIT_OFFSET = Decimal("0.05")
+"""When a bracket's stop triggers, the venue places a stop-limit 5% below the trigger for a sell (field
+text of the official docs as copied by clients; OBS)."""
+STOP_TRIGGERED = "STOP_TRIGGERED"
+"""``trigger_status`` of a stop (or a bracket's stop leg) that triggered (SDK enum; the user channel
+carrying it for brackets is UNCONFIRMED, so the fill price decides too: see ``parse.stop_executed``)."""
+# ``errs`` of a preview (and create failure reasons) meaning the venue does not take this order
+# configuration for the product. UNCONFIRMED spellings: the SDK's enums list both families.
+CONFIGURATION_REFUSALS = frozenset(
+    {
+        "UNSUPPORTED_ORDER_CONFIGURATION",
+        "INVALID_ORDER_CONFIG",
+        "PREVIEW_INVALID_ORDER_CONFIG",
+        "PREVIEW_UNSUPPORTED_ORDER_CONFIGURATION",
+        "PREVIEW_INVALID_PRODUCT_ID",
+    }
 )
 
 # No PARTIALLY_FILLED status: a partial fill is OPEN with filled_size > 0 (parse.py decides).

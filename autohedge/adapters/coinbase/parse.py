@@ -4,22 +4,32 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from autohedge.adapters.coinbase.constants import ORDER_STATUS, SIDE, VENUE
+from autohedge.adapters.coinbase.constants import (
+    BRACKET_CONFIGS,
+    BRACKET_STOP_LIMIT_OFFSET,
+    CONFIGURATION_REFUSALS,
+    ORDER_STATUS,
+    SIDE,
+    STOP_TRIGGERED,
+    VENUE,
+)
 from autohedge.adapters.coinbase.wire import (
     CoinbaseAccounts,
     CoinbaseCancelResult,
     CoinbaseCreateResponse,
     CoinbaseErrorBody,
     CoinbaseOrder,
+    CoinbasePreview,
     CoinbasePriceBook,
     CoinbaseProduct,
 )
 from autohedge.adapters.timestamps import parse_rfc3339_ns
+from autohedge.core.client_ids import ClientId
 from autohedge.core.errors import (
     AuthError,
     InsufficientFunds,
@@ -32,18 +42,25 @@ from autohedge.core.errors import (
     VenueUnavailable,
 )
 from autohedge.core.messages import Balance, OrderSnapshot, Quote, SymbolRules
-from autohedge.core.types import OrderStatus, OrderType, validate_symbol
+from autohedge.core.types import OrderPurpose, OrderStatus, OrderType, decimal_str, validate_symbol
 
 __all__ = [
     "ORDER_CONFIGURATION",
+    "bracket_accepted",
+    "bracket_body",
+    "bracket_leg_ids",
+    "bracket_legs",
+    "bracket_stop_limit",
     "map_cancel_result",
     "map_create_response",
     "map_error",
+    "order_legs",
     "parse_accounts",
     "parse_order",
     "parse_price_book",
     "parse_rules",
     "product_id",
+    "stop_executed",
     "symbol_of",
     "validate_wire",
 ]
@@ -161,6 +178,134 @@ def parse_order(order: CoinbaseOrder, *, symbol: str) -> OrderSnapshot:
         status=status,
         ts_event=parse_rfc3339_ns(order.last_fill_time or order.created_time or "", venue=VENUE),
     )
+
+
+def bracket_body(
+    client_order_id: str, product: str, *, qty: Decimal, take_profit: Decimal, stop_trigger: Decimal
+) -> dict[str, Any]:
+    """A ``trigger_bracket_gtc`` sell of ``qty`` held: the take-profit limit and the stop trigger in one
+    order (the venue places the stop's limit itself)."""
+    return {
+        "client_order_id": client_order_id,
+        "product_id": product,
+        "side": "SELL",
+        "order_configuration": {
+            "trigger_bracket_gtc": {
+                "base_size": decimal_str(qty),
+                "limit_price": decimal_str(take_profit),
+                "stop_trigger_price": decimal_str(stop_trigger),
+            }
+        },
+    }
+
+
+def bracket_accepted(preview: CoinbasePreview) -> bool:
+    """Whether a bracket preview says the product takes the configuration. Other ``errs`` (funds, size,
+    price of the probe) say nothing about the configuration and do not count against it."""
+    return not set(preview.errs) & CONFIGURATION_REFUSALS
+
+
+def bracket_leg_ids(client_order_id: str) -> tuple[str, str] | None:
+    """(take-profit id, stop-loss id) when ``client_order_id`` is one of our OCO list ids, which is what a
+    bracket of ours is placed with; None for any other order."""
+    try:
+        parsed = ClientId.decode(client_order_id)
+    except ValueError:
+        return None
+    if parsed.purpose is not None:
+        return None
+    tp = ClientId(parsed.prefix, OrderPurpose.TAKE_PROFIT, parsed.key, parsed.attempt)
+    sl = ClientId(parsed.prefix, OrderPurpose.STOP_LOSS, parsed.key, parsed.attempt)
+    return tp.encode(), sl.encode()
+
+
+def bracket_stop_limit(stop_trigger: Decimal) -> Decimal:
+    """The limit the venue gives a sell bracket's stop once it triggers, at the trigger's precision."""
+    return (stop_trigger * (1 - BRACKET_STOP_LIMIT_OFFSET)).quantize(stop_trigger, rounding=ROUND_DOWN)
+
+
+def stop_executed(
+    trigger_status: str, *, filled_qty: Decimal, avg_price: Decimal | None, take_profit: Decimal
+) -> bool:
+    """Whether a bracket's stop leg is the one working: the venue says it triggered, or it sold below the
+    take-profit limit (the TP leg, a limit, never sells below it)."""
+    if trigger_status == STOP_TRIGGERED:
+        return True
+    return filled_qty > 0 and avg_price is not None and avg_price < take_profit
+
+
+def bracket_legs(
+    order: OrderSnapshot,
+    leg_ids: tuple[str, str],
+    *,
+    stop_working: bool,
+    filled_before_stop: Decimal = Decimal(0),
+) -> tuple[OrderSnapshot, OrderSnapshot]:
+    """One bracket order (``price`` the TP limit, ``stop_price`` the trigger) as the port's two OCO legs.
+
+    Before the stop triggers, the TP leg carries the order's state and the stop leg rests for what is
+    unsold. Once it triggered the TP leg is gone (holding what it sold before, ``filled_before_stop``)
+    and the stop leg carries the rest of the order's fills. The legs share the order's id as list id."""
+    tp_id, sl_id = leg_ids
+    trigger = order.stop_price
+    list_id = order.venue_order_id
+    nothing = {"filled_qty": Decimal(0), "avg_fill_price": None, "fee": Decimal(0)}
+    stop_leg = {
+        "client_order_id": sl_id,
+        "order_type": OrderType.STOP_LIMIT,
+        # A user-channel frame may not restate the trigger: the leg's prices are then unknown (zero).
+        "price": bracket_stop_limit(trigger) if trigger is not None else Decimal(0),
+        "stop_price": trigger,
+        "list_id": list_id,
+    }
+    tp_leg = {"client_order_id": tp_id, "order_type": OrderType.LIMIT, "stop_price": None, "list_id": list_id}
+    if not stop_working:
+        unsold = order.qty - order.filled_qty
+        stop_status = OrderStatus.NEW if order.status.is_open else OrderStatus.CANCELED
+        take_profit = order.model_copy(update=tp_leg)
+        stop = order.model_copy(
+            update={**stop_leg, **nothing, "qty": unsold if unsold > 0 else order.qty, "status": stop_status}
+        )
+        return take_profit, stop
+    sold_by_stop = order.filled_qty - filled_before_stop
+    take_profit = order.model_copy(
+        update={
+            **tp_leg,
+            **nothing,
+            "qty": filled_before_stop if filled_before_stop > 0 else order.qty,
+            "filled_qty": filled_before_stop,
+            "status": OrderStatus.CANCELED,
+        }
+    )
+    status = order.status
+    if status is OrderStatus.PARTIALLY_FILLED and sold_by_stop <= 0:
+        status = OrderStatus.NEW
+    stop = order.model_copy(
+        update={
+            **stop_leg,
+            "qty": order.qty - filled_before_stop,
+            "filled_qty": sold_by_stop,
+            "avg_fill_price": order.avg_fill_price if sold_by_stop > 0 else None,
+            "status": status,
+        }
+    )
+    return take_profit, stop
+
+
+def order_legs(order: CoinbaseOrder, *, symbol: str) -> tuple[OrderSnapshot, ...]:
+    """A REST order as the port sees it: itself, or for a bracket of ours its two legs (REST does not
+    say how much the TP sold before a stop triggered: the order's fills go to the leg working now)."""
+    snapshot = parse_order(order, symbol=symbol)
+    leg_ids = bracket_leg_ids(order.client_order_id)
+    if leg_ids is None or not set(order.order_configuration) & BRACKET_CONFIGS:
+        return (snapshot,)
+    working = stop_executed(
+        order.trigger_status,
+        filled_qty=snapshot.filled_qty,
+        avg_price=snapshot.avg_fill_price,
+        take_profit=snapshot.price,
+    )
+    return bracket_legs(snapshot, leg_ids, stop_working=working)
 
 
 def parse_accounts(pages: Iterable[CoinbaseAccounts]) -> dict[str, Balance]:

@@ -55,6 +55,8 @@ class CoinbaseProduct(_Wire):
     post_only: bool = False
     view_only: bool = False
     product_type: str = "SPOT"
+    price: str = ""
+    """The last trade price (empty for a product not trading)."""
 
 
 class CoinbaseOrder(_Wire):
@@ -77,6 +79,8 @@ class CoinbaseOrder(_Wire):
     last_fill_time: str | None = None
     attached_order_id: str | None = None
     originating_order_id: str | None = None
+    trigger_status: str = ""
+    """Stop and bracket orders: ``STOP_PENDING`` until the stop triggers, then ``STOP_TRIGGERED``."""
 
 
 class CoinbaseCreateSuccess(_Wire):
@@ -209,6 +213,8 @@ class CoinbaseUserOrder(_Wire):
     creation_time: str = ""
     cancel_reason: str = ""
     reject_reason: str = ""
+    trigger_status: str = ""
+    """As on REST orders: ``STOP_TRIGGERED`` once a stop (or a bracket's stop leg) triggered."""
 
 
 class CoinbaseBestBidAsk(_Wire):

@@ -14,7 +14,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -23,7 +23,7 @@ from loguru import logger
 
 from autohedge.adapters.coinbase.auth import CoinbaseSigner
 from autohedge.adapters.coinbase.constants import ORDER_STATUS, ORDER_TYPE, SIDE, SNAPSHOT_BATCH, VENUE
-from autohedge.adapters.coinbase.parse import validate_wire
+from autohedge.adapters.coinbase.parse import bracket_leg_ids, bracket_legs, stop_executed, validate_wire
 from autohedge.adapters.coinbase.wire import CoinbaseHeartbeat, CoinbaseTicker, CoinbaseUserOrder
 from autohedge.adapters.timestamps import parse_rfc3339_ns
 from autohedge.core.clock import NS_PER_S, Clock
@@ -150,6 +150,8 @@ class _Cumulative:
     value: Decimal
     fees: Decimal
     terminal: bool
+    sold_before_stop: Decimal | None = None
+    """A bracket whose stop leg is working: what its take-profit leg had sold by then (None before)."""
 
 
 class UserOrderTracker:
@@ -161,6 +163,10 @@ class UserOrderTracker:
       ``Δfilled_value / Δqty`` with fee ``Δtotal_fees``. An update whose cumulative quantity is below
       what we already know is late (out of order) and ignored entirely; an equal one is a status change.
     - ``snapshot_complete`` turns True at the first snapshot batch shorter than 50 orders.
+    - A bracket of ours (placed with an OCO list id) is reported as the leg working: its take-profit leg
+      until the stop executes (the venue says it triggered, or a fill below the TP limit), then its stop
+      leg, whose fills count from what the TP leg had sold. The leg that is gone gets no event: the
+      venue ends it with the other, and the engine already treats OCO legs that way.
     """
 
     def __init__(self, symbols: Mapping[str, str]) -> None:
@@ -203,30 +209,48 @@ class UserOrderTracker:
         if before is not None and (now.qty < before.qty or (before.terminal and not now.terminal)):
             self.late_updates += 1
             return []
-        self._remember(order.order_id, now)
-        out: list[OrderSnapshot | DerivedFill] = []
         prior = before or _Cumulative(Decimal(0), Decimal(0), Decimal(0), False)
+        fill: DerivedFill | None = None
         if not snapshot and now.qty > prior.qty:
             delta_qty = now.qty - prior.qty
             delta_value = now.value - prior.value
             price = delta_value / delta_qty if delta_value > 0 else (snap.avg_fill_price or snap.price)
-            out.append(
-                DerivedFill(
-                    fill_id=f"{order.order_id}:{format(now.qty.normalize(), 'f')}",
-                    venue_order_id=order.order_id,
-                    client_order_id=order.client_order_id,
-                    symbol=symbol,
-                    side=snap.side.value,
-                    qty=delta_qty,
-                    price=price,
-                    fee=max(Decimal(0), now.fees - prior.fees),
-                    fee_asset=snap.fee_asset,
-                    cumulative_qty=now.qty,
-                    ts_event=ts_event,
-                )
+            fill = DerivedFill(
+                fill_id=f"{order.order_id}:{format(now.qty.normalize(), 'f')}",
+                venue_order_id=order.order_id,
+                client_order_id=order.client_order_id,
+                symbol=symbol,
+                side=snap.side.value,
+                qty=delta_qty,
+                price=price,
+                fee=max(Decimal(0), now.fees - prior.fees),
+                fee_asset=snap.fee_asset,
+                cumulative_qty=now.qty,
+                ts_event=ts_event,
             )
-        out.append(snap)
-        return out
+        # Our OCO list ids name nothing but brackets on this venue (it has no order lists).
+        leg_ids = bracket_leg_ids(order.client_order_id)
+        if leg_ids is not None:
+            sold_before_stop = prior.sold_before_stop
+            if sold_before_stop is None and stop_executed(
+                order.trigger_status,
+                filled_qty=fill.qty if fill is not None else now.qty,
+                avg_price=fill.price if fill is not None else snap.avg_fill_price,
+                take_profit=snap.price,
+            ):
+                sold_before_stop = prior.qty
+            now = replace(now, sold_before_stop=sold_before_stop)
+            take_profit, stop = bracket_legs(
+                snap,
+                leg_ids,
+                stop_working=sold_before_stop is not None,
+                filled_before_stop=sold_before_stop or Decimal(0),
+            )
+            snap = stop if sold_before_stop is not None else take_profit
+            if fill is not None:
+                fill = replace(fill, client_order_id=snap.client_order_id, cumulative_qty=snap.filled_qty)
+        self._remember(order.order_id, now)
+        return [snap] if fill is None else [fill, snap]
 
     def _remember(self, order_id: str, state: _Cumulative) -> None:
         self._state[order_id] = state

@@ -131,26 +131,53 @@ def test_fake_accounts_are_paginated(fake: FakeCoinbase) -> None:
     assert not second["has_next"] and len(second["accounts"]) == 1
 
 
-def test_fake_bracket_is_refused_for_spot_unless_switched_on(fake: FakeCoinbase) -> None:
-    fake.hold("BTC", D(1))
-    body = {
-        "client_order_id": "b-1",
-        "product_id": "BTC-USD",
+def bracket_body(coid: str, product: str = "BTC-USD") -> dict[str, Any]:
+    return {
+        "client_order_id": coid,
+        "product_id": product,
         "side": "SELL",
         "order_configuration": {
             "trigger_bracket_gtc": {"base_size": "1", "limit_price": "51000", "stop_trigger_price": "49000"}
         },
     }
-    assert call(fake, "POST", "/orders/preview", body).json()["errs"] == ["UNSUPPORTED_ORDER_CONFIGURATION"]
-    fake.faults.bracket_on_spot = True
-    assert call(fake, "POST", "/orders/preview", body).json()["errs"] == []
-    created = call(fake, "POST", "/orders", body).json()
+
+
+def test_fake_bracket_take_profit_executes_and_ends_the_stop(fake: FakeCoinbase) -> None:
+    fake.hold("BTC", D(1))
+    assert call(fake, "POST", "/orders/preview", bracket_body("b-1")).json()["errs"] == []
+    created = call(fake, "POST", "/orders", bracket_body("b-1")).json()
     order = call(fake, "GET", f"/orders/historical/{created['order_id']}").json()["order"]
     assert order["status"] == "OPEN" and "trigger_bracket_gtc" in order["order_configuration"]
+    assert order["trigger_status"] == "STOP_PENDING"
     fake.push_quote("BTC/USD", D(51000), D(51001))
-    assert (
-        call(fake, "GET", f"/orders/historical/{created['order_id']}").json()["order"]["status"] == "FILLED"
-    )
+    order = call(fake, "GET", f"/orders/historical/{created['order_id']}").json()["order"]
+    assert order["status"] == "FILLED" and order["filled_size"] == "1"
+    assert D(order["average_filled_price"]) >= D(51000) and order["trigger_status"] == "STOP_PENDING"
+
+
+def test_fake_bracket_stop_triggers_on_the_price_falling_and_sells_as_a_limit(fake: FakeCoinbase) -> None:
+    fake.hold("BTC", D(1))
+    created = call(fake, "POST", "/orders", bracket_body("b-2")).json()
+    fake.push_quote("BTC/USD", D(49500), D(49501))  # above the trigger: nothing
+    order = call(fake, "GET", f"/orders/historical/{created['order_id']}").json()["order"]
+    assert order["status"] == "OPEN" and order["filled_size"] == "0"
+    fake.push_quote("BTC/USD", D(48990), D(48991))  # through the trigger, above its limit 5% below
+    order = call(fake, "GET", f"/orders/historical/{created['order_id']}").json()["order"]
+    assert order["status"] == "FILLED" and order["trigger_status"] == "STOP_TRIGGERED"
+    assert D(order["average_filled_price"]) == D(48990)
+
+
+def test_fake_bracket_is_refused_for_a_product_flagged_so_with_the_venue_body() -> None:
+    with FakeCoinbase(products=["BTC/USD", "ETH/USD"], bracket_refused=["ETH/USD"]) as fake:
+        fake.push_quote("ETH/USD", D(3000), D("3000.5"))
+        fake.hold("ETH", D(1))
+        preview = call(fake, "POST", "/orders/preview", bracket_body("b-3", "ETH-USD")).json()
+        assert preview["errs"] == ["PREVIEW_INVALID_ORDER_CONFIG"]
+        refused = call(fake, "POST", "/orders", bracket_body("b-3", "ETH-USD")).json()
+        assert refused["success"] is False
+        assert refused["error_response"]["error"] == "UNSUPPORTED_ORDER_CONFIGURATION"
+        assert call(fake, "POST", "/orders/preview", bracket_body("b-4")).json()["errs"] == []
+        assert fake.engine.all_orders() == ()
 
 
 @contextmanager

@@ -1,0 +1,397 @@
+"""Coinbase's bracket as the port's OCO: the wire body, the preview decision, the legs one bracket order
+is reported as (REST and the user channel), and the adapter against the local fake."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from autohedge.adapters.coinbase.adapter import CoinbaseExchange, create_exchange, create_stream_factory
+from autohedge.adapters.coinbase.parse import (
+    bracket_accepted,
+    bracket_body,
+    bracket_leg_ids,
+    bracket_legs,
+    map_create_response,
+    order_legs,
+    stop_executed,
+)
+from autohedge.adapters.coinbase.user_ws import CoinbaseUserStream
+from autohedge.adapters.coinbase.wire import CoinbaseCreateResponse, CoinbaseOrder, CoinbasePreview
+from autohedge.adapters.coinbase.ws import DerivedFill, UserOrderTracker, parse_frame
+from autohedge.core.client_ids import ClientId
+from autohedge.core.clock import RealClock
+from autohedge.core.errors import OrderRefused, OrderRejected
+from autohedge.core.messages import OcoRequest, OrderEventKind, OrderSnapshot
+from autohedge.core.protection import ProtectionPlan, plan_for
+from autohedge.core.types import OrderPurpose, OrderStatus, OrderType, Side
+from tests.fakes.coinbase import FakeCoinbase
+from tests.fakes.order_sink import OrderQueueSink
+from tests.ids import PREFIX, entry_id, our_id
+from tests.unit.adapters.coinbase.test_adapter_fake import config, exchange, secrets
+from tests.unit.adapters.coinbase.test_user_stream import SIGNER
+
+D = Decimal
+KEY = 5
+LIST_ID = ClientId(PREFIX, None, KEY).encode()
+TP = our_id(OrderPurpose.TAKE_PROFIT, KEY)
+SL = our_id(OrderPurpose.STOP_LOSS, KEY)
+BRACKET = {"trigger_bracket_gtc": {"base_size": "1", "limit_price": "110", "stop_trigger_price": "90"}}
+
+
+def rest_order(**fields: Any) -> CoinbaseOrder:
+    base: dict[str, Any] = {
+        "order_id": "b-1",
+        "product_id": "BTC-USD",
+        "client_order_id": LIST_ID,
+        "side": "SELL",
+        "status": "OPEN",
+        "order_configuration": BRACKET,
+        "filled_size": "0",
+        "average_filled_price": "0",
+        "created_time": "2024-01-01T00:00:00Z",
+        "trigger_status": "STOP_PENDING",
+    }
+    return CoinbaseOrder.model_validate(base | fields)
+
+
+# -- pure parts ---------------------------------------------------------------------------------------
+
+
+def test_bracket_body_is_one_sell_holding_both_prices_as_decimal_strings() -> None:
+    body = bracket_body(
+        LIST_ID, "BTC-USD", qty=D("0.00120000"), take_profit=D("51000.5"), stop_trigger=D(49000)
+    )
+    assert body == {
+        "client_order_id": LIST_ID,
+        "product_id": "BTC-USD",
+        "side": "SELL",
+        "order_configuration": {
+            "trigger_bracket_gtc": {
+                "base_size": "0.0012",
+                "limit_price": "51000.5",
+                "stop_trigger_price": "49000",
+            }
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("errs", "accepted"),
+    [
+        ((), True),
+        (("PREVIEW_INSUFFICIENT_FUND",), True),  # the probe holds nothing: says nothing of the config
+        (("PREVIEW_INVALID_ORDER_CONFIG",), False),
+        (("UNSUPPORTED_ORDER_CONFIGURATION", "PREVIEW_INSUFFICIENT_FUND"), False),
+    ],
+)
+def test_preview_refuses_the_bracket_only_for_a_configuration_reason(
+    errs: tuple[str, ...], accepted: bool
+) -> None:
+    assert bracket_accepted(CoinbasePreview(errs=errs)) is accepted
+
+
+def test_leg_ids_come_from_our_list_id_only() -> None:
+    assert bracket_leg_ids(LIST_ID) == (TP, SL)
+    assert bracket_leg_ids(TP) is None and bracket_leg_ids(entry_id(1)) is None
+    assert bracket_leg_ids("someone-elses-order") is None
+
+
+@pytest.mark.parametrize(
+    ("trigger_status", "filled", "avg", "working"),
+    [
+        ("STOP_PENDING", D(0), None, False),
+        ("STOP_TRIGGERED", D(0), None, True),  # triggered, its limit not reached yet
+        ("STOP_PENDING", D(1), D(110), False),  # the TP sold at its limit
+        ("", D(1), D(89), True),  # sold below the TP limit: only the stop does that
+    ],
+)
+def test_stop_is_working_when_triggered_or_sold_below_the_take_profit(
+    trigger_status: str, filled: Decimal, avg: Decimal | None, working: bool
+) -> None:
+    assert stop_executed(trigger_status, filled_qty=filled, avg_price=avg, take_profit=D(110)) is working
+
+
+def test_resting_bracket_is_two_legs_for_the_whole_quantity() -> None:
+    tp, sl = order_legs(rest_order(), symbol="BTC/USD")
+    assert (tp.client_order_id, tp.order_type, tp.price, tp.stop_price) == (TP, OrderType.LIMIT, D(110), None)
+    assert (sl.client_order_id, sl.order_type, sl.stop_price) == (SL, OrderType.STOP_LIMIT, D(90))
+    assert sl.price == D("85")  # the venue's stop-limit 5% below the trigger
+    assert tp.list_id == sl.list_id == "b-1" and tp.status is sl.status is OrderStatus.NEW
+    assert tp.remaining_qty == sl.remaining_qty == D(1)
+
+
+def test_take_profit_fill_is_the_tp_legs_and_the_stop_is_gone() -> None:
+    order = rest_order(status="FILLED", filled_size="1", average_filled_price="110")
+    tp, sl = order_legs(order, symbol="BTC/USD")
+    assert (tp.status, tp.filled_qty, tp.avg_fill_price) == (OrderStatus.FILLED, D(1), D(110))
+    assert (sl.status, sl.filled_qty) == (OrderStatus.CANCELED, D(0))
+
+
+def test_stop_fill_is_the_stop_legs_and_the_take_profit_is_gone() -> None:
+    order = rest_order(
+        status="FILLED", filled_size="1", average_filled_price="89.5", trigger_status="STOP_TRIGGERED"
+    )
+    tp, sl = order_legs(order, symbol="BTC/USD")
+    assert (sl.status, sl.filled_qty, sl.order_type) == (OrderStatus.FILLED, D(1), OrderType.STOP_LIMIT)
+    assert (tp.status, tp.filled_qty) == (OrderStatus.CANCELED, D(0))
+
+
+def test_partly_sold_take_profit_then_stop_splits_the_fills() -> None:
+    order = OrderSnapshot(
+        venue_order_id="b-1",
+        client_order_id=LIST_ID,
+        symbol="BTC/USD",
+        side=Side.SELL,
+        price=D(110),
+        stop_price=D(90),
+        qty=D(1),
+        filled_qty=D("0.7"),
+        avg_fill_price=D(100),
+        status=OrderStatus.FILLED,
+    )
+    tp, sl = bracket_legs(order, (TP, SL), stop_working=True, filled_before_stop=D("0.3"))
+    assert (tp.filled_qty, tp.status) == (D("0.3"), OrderStatus.CANCELED)
+    assert (sl.qty, sl.filled_qty, sl.status) == (D("0.7"), D("0.4"), OrderStatus.FILLED)
+
+
+def test_someone_elses_bracket_stays_one_order() -> None:
+    (only,) = order_legs(rest_order(client_order_id="manual-1"), symbol="BTC/USD")
+    assert only.client_order_id == "manual-1" and only.stop_price == D(90)
+
+
+def test_refused_bracket_body_is_a_definitive_rejection() -> None:
+    body = {
+        "success": False,
+        "failure_reason": "UNKNOWN_FAILURE_REASON",
+        "error_response": {
+            "error": "UNSUPPORTED_ORDER_CONFIGURATION",
+            "message": "order refused",
+            "preview_failure_reason": "PREVIEW_INVALID_ORDER_CONFIG",
+        },
+    }
+    with pytest.raises(OrderRejected, match="UNSUPPORTED_ORDER_CONFIGURATION"):
+        map_create_response(CoinbaseCreateResponse.model_validate(body))
+
+
+# -- the user channel -----------------------------------------------------------------------------------
+
+
+def user_frame(seq: int, **order: Any) -> str:
+    """A constructed ``user`` update of the bracket (field names from the channel docs)."""
+    base = {
+        "order_id": "b-1",
+        "client_order_id": LIST_ID,
+        "product_id": "BTC-USD",
+        "order_side": "SELL",
+        "order_type": "Bracket",
+        "status": "OPEN",
+        "cumulative_quantity": "0",
+        "leaves_quantity": "1",
+        "avg_price": "0",
+        "filled_value": "0",
+        "total_fees": "0",
+        "limit_price": "110",
+        "stop_price": "90",
+        "trigger_status": "STOP_PENDING",
+    }
+    events = [{"type": "update", "orders": [base | order]}]
+    return json.dumps(
+        {"channel": "user", "timestamp": "2024-01-01T00:00:00Z", "sequence_num": seq, "events": events}
+    )
+
+
+def apply(tracker: UserOrderTracker, seq: int, **order: Any) -> list[OrderSnapshot | DerivedFill]:
+    return tracker.apply(parse_frame(user_frame(seq, **order)), ts_init=1)
+
+
+def test_user_bracket_open_is_its_take_profit_leg() -> None:
+    (snap,) = apply(UserOrderTracker({"BTC-USD": "BTC/USD"}), 0)
+    assert (
+        isinstance(snap, OrderSnapshot) and snap.client_order_id == TP and snap.order_type is OrderType.LIMIT
+    )
+
+
+def test_user_bracket_stop_fill_is_the_stop_legs_fill() -> None:
+    tracker = UserOrderTracker({"BTC-USD": "BTC/USD"})
+    apply(tracker, 0)
+    (triggered,) = apply(tracker, 1, trigger_status="STOP_TRIGGERED")
+    assert isinstance(triggered, OrderSnapshot) and triggered.client_order_id == SL
+    fill, snap = apply(
+        tracker,
+        2,
+        status="FILLED",
+        trigger_status="STOP_TRIGGERED",
+        cumulative_quantity="1",
+        leaves_quantity="0",
+        avg_price="89",
+        filled_value="89",
+    )
+    assert isinstance(fill, DerivedFill) and isinstance(snap, OrderSnapshot)
+    assert (fill.client_order_id, fill.qty, fill.price, fill.cumulative_qty) == (SL, D(1), D(89), D(1))
+    assert (snap.client_order_id, snap.order_type, snap.status) == (
+        SL,
+        OrderType.STOP_LIMIT,
+        OrderStatus.FILLED,
+    )
+
+
+def test_user_bracket_fill_below_the_limit_is_the_stop_even_without_a_trigger_status() -> None:
+    tracker = UserOrderTracker({"BTC-USD": "BTC/USD"})
+    apply(tracker, 0, trigger_status="")
+    fill, _ = apply(
+        tracker,
+        1,
+        trigger_status="",
+        status="FILLED",
+        cumulative_quantity="1",
+        leaves_quantity="0",
+        filled_value="88",
+    )
+    assert isinstance(fill, DerivedFill) and fill.client_order_id == SL
+
+
+def test_user_bracket_take_profit_part_then_stop_counts_each_legs_own_fills() -> None:
+    tracker = UserOrderTracker({"BTC-USD": "BTC/USD"})
+    apply(tracker, 0)
+    tp_fill, tp_snap = apply(tracker, 1, cumulative_quantity="0.3", leaves_quantity="0.7", filled_value="33")
+    assert isinstance(tp_fill, DerivedFill) and (tp_fill.client_order_id, tp_fill.cumulative_qty) == (
+        TP,
+        D("0.3"),
+    )
+    assert isinstance(tp_snap, OrderSnapshot) and tp_snap.status is OrderStatus.PARTIALLY_FILLED
+    sl_fill, sl_snap = apply(
+        tracker,
+        2,
+        status="FILLED",
+        trigger_status="STOP_TRIGGERED",
+        cumulative_quantity="1",
+        leaves_quantity="0",
+        filled_value="95.3",
+    )
+    assert isinstance(sl_fill, DerivedFill) and isinstance(sl_snap, OrderSnapshot)
+    assert (sl_fill.client_order_id, sl_fill.qty, sl_fill.cumulative_qty) == (SL, D("0.7"), D("0.7"))
+    assert (sl_snap.filled_qty, sl_snap.qty, sl_snap.status) == (D("0.7"), D("0.7"), OrderStatus.FILLED)
+
+
+# -- the adapter against the fake ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeCoinbase]:
+    with FakeCoinbase(products=["BTC/USD"]) as server:
+        server.push_quote("BTC/USD", D(50000), D("50000.5"))
+        yield server
+
+
+def oco(qty: str = "0.01", key: int = KEY) -> OcoRequest:
+    return OcoRequest(
+        list_client_id=ClientId(PREFIX, None, key).encode(),
+        symbol="BTC/USD",
+        side=Side.SELL,
+        qty=D(qty),
+        take_profit_price=D(51000),
+        stop_price=D(49000),
+        stop_limit_price=D(48755),
+        take_profit_client_order_id=our_id(OrderPurpose.TAKE_PROFIT, key),
+        stop_loss_client_order_id=our_id(OrderPurpose.STOP_LOSS, key),
+    )
+
+
+def holding(fake: FakeCoinbase, ex: CoinbaseExchange) -> None:
+    fake.hold("BTC", D("0.01"))
+    ex.symbol_rules("BTC/USD")
+
+
+def test_adapter_learns_the_bracket_per_product_from_the_preview() -> None:
+    with FakeCoinbase(products=["BTC/USD", "ETH/USD"], bracket_refused=["ETH/USD"]) as fake:
+        cfg = config(fake).model_copy(update={"symbols": ["BTC/USD", "ETH/USD"]})
+        ex = create_exchange(cfg, secrets(), RealClock())
+        assert plan_for(ex.capabilities, "BTC/USD") is ProtectionPlan.TP_WITH_GUARDED_SL  # nothing known yet
+        create_stream_factory(cfg, RealClock(), secrets(), ex)  # composition loads every product
+        assert ex.capabilities.oco_symbols == frozenset({"BTC/USD"}) and fake.previews == 2
+        assert plan_for(ex.capabilities, "BTC/USD") is ProtectionPlan.OCO
+        assert plan_for(ex.capabilities, "ETH/USD") is ProtectionPlan.TP_WITH_GUARDED_SL
+        with pytest.raises(OrderRefused, match="ETH/USD does not accept the bracket"):
+            ex.submit_oco(oco().model_copy(update={"symbol": "ETH/USD"}))
+        assert fake.engine.all_orders() == ()
+
+
+def test_adapter_bracket_is_one_venue_order_named_by_the_list_id(fake: FakeCoinbase) -> None:
+    ex = exchange(fake)
+    holding(fake, ex)
+    placed = ex.submit_oco(oco())
+    assert [o.client_order_id for o in placed.orders] == [TP, SL]
+    assert {o.venue_order_id for o in placed.orders} == {placed.list_id}
+    sells = [o for o in fake.engine.open_orders("BTC/USD") if o.side is Side.SELL]
+    assert len(sells) == 2 and {o.list_id for o in sells} != {None}  # the fake's engine OCO: one order
+    with pytest.raises(OrderRejected, match="already order"):
+        ex.submit_oco(oco())  # the same list id again places nothing
+    assert len([o for o in fake.engine.all_orders() if o.side is Side.SELL]) == 2
+
+
+def test_adapter_bracket_cancelled_by_a_leg_id_found_after_a_restart(fake: FakeCoinbase) -> None:
+    holding(fake, exchange(fake))
+    placed = exchange(fake).submit_oco(oco())
+    fresh = exchange(fake)  # a new process: nothing remembered
+    tp = fresh.get_order("BTC/USD", client_order_id=TP)
+    assert (tp.venue_order_id, tp.status, tp.order_type) == (placed.list_id, OrderStatus.NEW, OrderType.LIMIT)
+    cancelled = fresh.cancel_order("BTC/USD", client_order_id=SL)
+    assert cancelled.client_order_id == SL and cancelled.status is OrderStatus.CANCELED
+    assert fresh.open_orders("BTC/USD") == ()
+    assert fresh.get_order("BTC/USD", client_order_id=TP).status is OrderStatus.CANCELED
+
+
+def test_adapter_resized_bracket_never_leaves_two_sells_for_the_same_quantity(fake: FakeCoinbase) -> None:
+    ex = exchange(fake)
+    holding(fake, ex)
+    ex.submit_oco(oco("0.006", key=1))
+    ex.cancel_order("BTC/USD", client_order_id=our_id(OrderPurpose.TAKE_PROFIT, 1))
+    ex.submit_oco(oco("0.01", key=2))
+    live = ex.open_orders("BTC/USD")
+    assert {o.client_order_id for o in live} == {
+        our_id(OrderPurpose.TAKE_PROFIT, 2),
+        our_id(OrderPurpose.STOP_LOSS, 2),
+    }
+    assert len({o.venue_order_id for o in live}) == 1
+
+
+def test_adapter_stop_executed_reads_as_the_stop_leg_filled(fake: FakeCoinbase) -> None:
+    ex = exchange(fake)
+    holding(fake, ex)
+    ex.submit_oco(oco())
+    fake.push_quote("BTC/USD", D(48990), D(48991))
+    sl = ex.get_order("BTC/USD", client_order_id=SL)
+    tp = ex.get_order("BTC/USD", client_order_id=TP)
+    assert (sl.status, sl.filled_qty, sl.order_type) == (OrderStatus.FILLED, D("0.01"), OrderType.STOP_LIMIT)
+    assert (tp.status, tp.filled_qty) == (OrderStatus.CANCELED, D(0))
+
+
+def test_user_stream_reports_the_executed_leg_of_a_bracket(fake: FakeCoinbase) -> None:
+    ex = exchange(fake)
+    holding(fake, ex)
+    stream = CoinbaseUserStream(
+        url=fake.user_ws_url,
+        signer=SIGNER,
+        clock=RealClock(),
+        symbols={"BTC-USD": "BTC/USD"},
+        confirm=ex.fills,
+    )
+    sink = OrderQueueSink()
+    stream.start(sink)
+    try:
+        assert sink.connected.wait(5)
+        ex.submit_oco(oco())
+        accepted = sink.next_update(TP)
+        fake.push_quote("BTC/USD", D(48990), D(48991))
+        filled = sink.next_update(SL)
+    finally:
+        stream.stop()
+    assert accepted.kind is OrderEventKind.ACCEPTED and accepted.order_type is OrderType.LIMIT
+    assert filled.kind is OrderEventKind.FILLED and filled.order_type is OrderType.STOP_LIMIT
+    assert (filled.last_qty, filled.last_price, filled.cum_filled_qty) == (D("0.01"), D(48990), D("0.01"))
+    assert filled.trade_id is not None  # confirmed from REST fills

@@ -1,0 +1,33 @@
+"""The protection plan is decided per symbol from the venue's capabilities (pure, no venue names)."""
+
+from __future__ import annotations
+
+import pytest
+
+from autohedge.core.ports import Capabilities
+from autohedge.core.protection import ProtectionPlan, plan_for
+
+
+@pytest.mark.parametrize(
+    ("capabilities", "symbol", "plan"),
+    [
+        (Capabilities(oco=True), "BTC/USDT", ProtectionPlan.OCO),  # an OCO list for every symbol
+        (Capabilities(oco=False), "BTC/USD", ProtectionPlan.TP_WITH_GUARDED_SL),
+        # a venue holding both legs only for the products that accept it (a bracket)
+        (Capabilities(oco=True, oco_symbols=frozenset({"BTC/USD"})), "BTC/USD", ProtectionPlan.OCO),
+        (
+            Capabilities(oco=True, oco_symbols=frozenset({"BTC/USD"})),
+            "ETH/USD",
+            ProtectionPlan.TP_WITH_GUARDED_SL,
+        ),
+        (Capabilities(oco=True, oco_symbols=frozenset()), "BTC/USD", ProtectionPlan.TP_WITH_GUARDED_SL),
+        # the symbol list never turns on what the venue lacks
+        (
+            Capabilities(oco=False, oco_symbols=frozenset({"BTC/USD"})),
+            "BTC/USD",
+            ProtectionPlan.TP_WITH_GUARDED_SL,
+        ),
+    ],
+)
+def test_plan_for_symbol(capabilities: Capabilities, symbol: str, plan: ProtectionPlan) -> None:
+    assert plan_for(capabilities, symbol) is plan
