@@ -48,6 +48,31 @@ def test_journal_records_entry_fill_exits_and_the_take_profit_close(
     assert reader.count("events") > 0 and reader.symbol_steps()["BTC/USDT"][0] > 0
 
 
+def test_journal_position_opened_on_a_previous_positions_dust_has_its_entry_price(
+    make_harness: Callable[..., Harness], tmp_path: Path
+) -> None:
+    # The fee in base leaves dust below the lot step after the first close; the second position
+    # starts from it, and its row must still say what it was bought at.
+    path = tmp_path / "journal.sqlite"
+    h = make_harness(journal_path=path).start()
+    for _ in range(2):
+        h.trigger_buy("BTC/USDT")
+        wait_for(lambda: h.is_protected("BTC/USDT"))
+        take_profit = h.held("BTC/USDT").take_profit
+        assert take_profit is not None
+        h.quote("BTC/USDT", str(take_profit + Decimal("0.01")), str(take_profit + Decimal("0.02")))
+        h.advance(1.0)  # CheckExits sees the take-profit filled
+        wait_for(lambda: h.position("BTC/USDT") is None, what="position closed")
+    h.engine.flush_journal()
+
+    reader = JournalReader(path)
+    buys = h.buys("BTC/USDT")
+    assert h.paper_engine.held_qty("BTC/USDT") > 0  # the dust the second position started from
+    assert [(p.entry_price, p.close_reason) for p in reader.positions()] == [  # newest first
+        (b.avg_fill_price, "take_profit") for b in reversed(buys)
+    ]
+
+
 def test_journal_rejected_entry_is_recorded_with_its_state(
     make_harness: Callable[..., Harness], tmp_path: Path
 ) -> None:
