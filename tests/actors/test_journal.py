@@ -19,19 +19,25 @@ from autohedge.core.types import OrderStatus
 from tests.actors.harness import Harness, wait_for
 
 
+def _round_trip_to_take_profit(h: Harness, symbol: str) -> Decimal:
+    """A buy, protected, then closed by its take-profit; returns the take-profit price."""
+    h.trigger_buy(symbol)
+    wait_for(lambda: h.is_protected(symbol))
+    take_profit = h.held(symbol).take_profit
+    assert take_profit is not None
+    h.quote(symbol, str(take_profit + Decimal("0.01")), str(take_profit + Decimal("0.02")))
+    h.advance(1.0)  # CheckExits sees the take-profit filled
+    wait_for(lambda: h.position(symbol) is None, what="position closed")
+    return take_profit
+
+
 def test_journal_records_entry_fill_exits_and_the_take_profit_close(
     make_harness: Callable[..., Harness], tmp_path: Path
 ) -> None:
     path = tmp_path / "journal.sqlite"
     h = make_harness(journal_path=path).start()
-    h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.is_protected("BTC/USDT"))
-    take_profit = h.held("BTC/USDT").take_profit
-    assert take_profit is not None
 
-    h.quote("BTC/USDT", str(take_profit + Decimal("0.01")), str(take_profit + Decimal("0.02")))
-    h.advance(1.0)  # CheckExits sees the take-profit filled
-    wait_for(lambda: h.position("BTC/USDT") is None, what="position closed")
+    take_profit = _round_trip_to_take_profit(h, "BTC/USDT")
     h.engine.flush_journal()
 
     reader = JournalReader(path)
@@ -56,13 +62,7 @@ def test_journal_position_opened_on_a_previous_positions_dust_has_its_entry_pric
     path = tmp_path / "journal.sqlite"
     h = make_harness(journal_path=path).start()
     for _ in range(2):
-        h.trigger_buy("BTC/USDT")
-        wait_for(lambda: h.is_protected("BTC/USDT"))
-        take_profit = h.held("BTC/USDT").take_profit
-        assert take_profit is not None
-        h.quote("BTC/USDT", str(take_profit + Decimal("0.01")), str(take_profit + Decimal("0.02")))
-        h.advance(1.0)  # CheckExits sees the take-profit filled
-        wait_for(lambda: h.position("BTC/USDT") is None, what="position closed")
+        _round_trip_to_take_profit(h, "BTC/USDT")
     h.engine.flush_journal()
 
     reader = JournalReader(path)
