@@ -10,6 +10,7 @@ import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -195,12 +196,12 @@ def test_backtest_twice_gives_the_same_report_byte_for_byte(
 TWO_SYMBOLS = ("BTC/USDT", "ETH/USDT")
 
 
-def _assert_same_bytes(tmp_path: Path) -> dict[str, object]:
+def _assert_same_bytes(tmp_path: Path) -> dict[str, Any]:
     for name in ("report.json", "report.html"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     rows = _journal_rows(tmp_path / "a" / "journal.sqlite")
     assert rows == _journal_rows(tmp_path / "b" / "journal.sqlite")
-    document: dict[str, object] = json.loads((tmp_path / "a" / "report.json").read_text(encoding="utf-8"))
+    document: dict[str, Any] = json.loads((tmp_path / "a" / "report.json").read_text(encoding="utf-8"))
     return document
 
 
@@ -216,19 +217,21 @@ def test_backtest_with_guarded_stops_twice_gives_the_same_report_and_journal(tmp
     _backtest(config, replay, tmp_path / "b")
 
     document = _assert_same_bytes(tmp_path)
-    closed = {trade["reason"] for trade in document["trades"]}  # type: ignore[attr-defined]
-    assert "stop_loss" in closed and len(document["symbols"]) == 2, closed  # type: ignore[arg-type]
+    closed = {trade["reason"] for trade in document["trades"]}
+    assert "stop_loss" in closed and len(document["symbols"]) == 2, closed
 
 
 def test_backtest_with_the_llm_strategy_twice_gives_the_same_report_and_journal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The model answers on the gateway's terms, not the tree's: its answers must land at the same
-    # point of the replay, in the same order, whatever its latency.
+    # point of the replay, in the same order, whatever its latency. Exits wide enough that the
+    # model's sell answers close positions too (the monitor closing on a signal).
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     replay = tmp_path / "quotes.jsonl"
     _synthetic_replay(replay, 800, TWO_SYMBOLS)
-    answers = [signal_json("buy", 0.9), signal_json("sell", 0.9), signal_json("hold", 0.5)]
+    defaults = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))["defaults"]
+    answers = [signal_json("buy", 0.9), signal_json("buy", 0.9), signal_json("sell", 0.9)]
     asked = []
     for report_dir in ("a", "b"):
         with FakeOpenAIServer() as fake:
@@ -237,6 +240,7 @@ def test_backtest_with_the_llm_strategy_twice_gives_the_same_report_and_journal(
                 tmp_path,
                 symbols=list(TWO_SYMBOLS),
                 strategy="llm",
+                defaults={**defaults, "take_profit_pct": 1, "stop_loss_pct": 1},
                 llm={"base_url": fake.base_url, "model": "local-test", "min_interval_per_symbol_s": 1},
             )
             _backtest(config, replay, tmp_path / report_dir)
@@ -244,7 +248,8 @@ def test_backtest_with_the_llm_strategy_twice_gives_the_same_report_and_journal(
     assert asked[0] == asked[1] and len(asked[0]) >= 10, len(asked[0])
 
     document = _assert_same_bytes(tmp_path)
-    assert document["overall"]["closed_trades"] >= 1, document["overall"]  # type: ignore[index]
+    closed = [trade["reason"] for trade in document["trades"]]
+    assert "llm_sell" in closed, closed
 
 
 def test_report_reads_the_backtest_journal_as_json_text_and_html(
