@@ -180,8 +180,11 @@ def build_user_stream_factory(
     return lambda: create(config, secrets, clock, exchange)
 
 
-def build_llm_gateway(config: AppConfig, *, clock: Clock, base_dir: Path) -> LlmGateway:
-    """The model client (live, recording, or replaying a recording) behind a throttled gateway."""
+def build_llm_gateway(
+    config: AppConfig, *, clock: Clock, base_dir: Path, threaded: bool = True
+) -> LlmGateway:
+    """The model client (live, recording, or replaying a recording) behind a throttled gateway;
+    ``threaded=False``: driven by its caller (``LlmGateway.run_pending``), as a backtest does."""
     from autohedge.adapters.openai.client import ChatClient, OpenAIChatClient, api_key_from_env
     from autohedge.adapters.openai.gateway import LlmGateway
     from autohedge.adapters.openai.recording import RecordingClient, ReplayClient
@@ -195,7 +198,11 @@ def build_llm_gateway(config: AppConfig, *, clock: Clock, base_dir: Path) -> Llm
     if record is not None:
         client = RecordingClient(client, record, clock)
     return LlmGateway(
-        client, max_concurrent=llm.max_concurrent, throttle=LlmThrottle(llm, clock), clock=clock
+        client,
+        max_concurrent=llm.max_concurrent,
+        throttle=LlmThrottle(llm, clock),
+        clock=clock,
+        threaded=threaded,
     )
 
 
@@ -248,8 +255,11 @@ class Engine:
         executor_cls: type[ExecutorActor] = ExecutorActor,
         monitor_cls: type[PositionMonitorActor] = PositionMonitorActor,
         journal_path: Path | None = None,
+        llm_gateway: LlmGateway | None = None,
     ) -> None:
-        """``journal_path``: write the trade journal there (the CLI passes ``journal.path``)."""
+        """``journal_path``: write the trade journal there (the CLI passes ``journal.path``).
+        ``llm_gateway``: the model gateway of the llm and hybrid strategies (default: built from the
+        config, with worker threads); the engine closes it on stop."""
         self.config = config
         self._hooks = hooks
         # Test doubles of the executor and the monitor (the simulator's planted defects).
@@ -291,7 +301,9 @@ class Engine:
             if config.strategy == "hft":
                 source_factory = lambda symbol: HftSignalSource(symbol, config.hft, clock)  # noqa: E731
             else:
-                gateway = self.llm_gateway = build_llm_gateway(config, clock=clock, base_dir=base)
+                gateway = self.llm_gateway = llm_gateway or build_llm_gateway(
+                    config, clock=clock, base_dir=base
+                )
                 source_factory = functools.partial(self._llm_source, gateway=gateway)
         self._source_factory = source_factory
         self._rng = rng

@@ -1,17 +1,20 @@
 """Backtest: the configured strategies, executor and monitor on recorded quotes, against the paper
 exchange, under a ManualClock, as fast as the machine allows.
 
-The composition root builds the same actor tree as ``run``. The driver (the calling thread) moves
-time: before each recorded quote it fires the timers due until the quote's ``ts_event`` one at a
-time, then pushes the quote; after each step it asks barriers down the pipeline (strategies ->
-executor -> monitor -> supervisor), so every consequence is handled before the next step. Nothing
-sleeps and the order of events does not depend on thread timing: the same replay and config give the
-same journal contents and the same report, byte for byte.
+The composition root builds the same actor tree as ``run``, under a ``TurnScheduler``
+(actors/turns.py, as ``simulate`` runs it): one handler at a time, in the order the messages were
+sent. The driver (the calling thread) moves time: before each recorded quote it fires the timers due
+until the quote's ``ts_event`` one at a time, then pushes the quote; each input is delivered holding
+the turn and followed by a wait until the tree is idle, so every consequence is handled before the
+next input. Two actors acting on one quote (the executor's entry and the monitor's guarded stop, say)
+therefore reach the paper exchange in message order, never in the order their threads happen to run.
+The LLM gateway is driven too: the model calls a step queued are made when the tree is idle and
+answered in the order they were asked. Nothing sleeps: the same replay and config give the same
+journal and the same report, byte for byte.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 from collections.abc import Iterator, Sequence
@@ -19,24 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-import pykka
 from tqdm import tqdm
 
-from autohedge.actors.protocol import Barrier
+from autohedge.actors.base import ActorHooks
+from autohedge.actors.turns import TurnScheduler
 from autohedge.adapters.journal.sqlite import JournalReader
 from autohedge.adapters.marketdata.replay import parse_replay_line
 from autohedge.adapters.paper.adapter import PaperExchange
 from autohedge.adapters.paper.stream import PaperUserStream
-from autohedge.app import Engine, build_exchange
-from autohedge.core.actor_names import (
-    EXECUTOR,
-    MONITOR,
-    SUPERVISOR,
-    ActorName,
-    feed_name,
-    strategy_name,
-    user_stream_name,
-)
+from autohedge.app import Engine, build_exchange, build_llm_gateway
+from autohedge.core.actor_names import strategy_name
 from autohedge.core.clock import NS_PER_S, ManualClock
 from autohedge.core.config import AppConfig, Secrets
 from autohedge.core.errors import ConfigError, MalformedMessage
@@ -49,8 +44,8 @@ from autohedge.reporting.html import render_html
 
 __all__ = ["BacktestResult", "DrivenStream", "run_backtest", "write_report"]
 
-BARRIER_TIMEOUT_S = 30.0
-STARTUP_ROUNDS = 100
+IDLE_TIMEOUT_S = 30.0
+"""Wall-clock allowance for the tree to become idle after one input (a stall is a bug: it raises)."""
 JOURNAL_FILE = "journal.sqlite"
 
 
@@ -121,63 +116,71 @@ def backtest_config(config: AppConfig) -> AppConfig:
 
 
 class _Driver:
+    """The calling thread's side of a backtest: it takes the turn, delivers one input, gives the turn
+    back and waits until the tree is idle (every consequence handled, in message order)."""
+
     def __init__(
-        self, engine: Engine, clock: ManualClock, streams: list[DrivenStream], paper: PaperExchange
+        self,
+        engine: Engine,
+        clock: ManualClock,
+        streams: list[DrivenStream],
+        paper: PaperExchange,
+        scheduler: TurnScheduler,
     ) -> None:
         self._engine = engine
         self._clock = clock
         self._streams = streams
         self._paper = paper
-        self._pipeline = [
-            feed_name(engine.source_name),
-            *(strategy_name(s) for s in engine.config.symbols),
-            EXECUTOR,
-            user_stream_name(paper.venue),
-            MONITOR,
-            SUPERVISOR,
-        ]
-
-    def _barrier(self, name: ActorName) -> None:
-        ref = self._engine.parts.directory.get(name)
-        if ref is None:
-            return
-        # A dead actor crashed on this step; the supervisor restarts it on a later timer.
-        with contextlib.suppress(pykka.ActorDeadError):
-            ref.ask(Barrier(), timeout=BARRIER_TIMEOUT_S)
+        self._scheduler = scheduler
+        self._gateway = engine.llm_gateway
 
     def settle(self) -> None:
-        """Every message told so far, and what it caused down the pipeline, has been handled."""
-        for _ in range(2):
-            for name in self._pipeline:
-                self._barrier(name)
+        """Wait until the tree is idle; then make the model calls its strategies queued, answered in
+        the order they were asked, and wait for those answers' consequences too."""
+        self._scheduler.wait_idle(timeout_s=IDLE_TIMEOUT_S)
+        if self._gateway is None:
+            return
+        while True:
+            with self._scheduler.turn(timeout_s=IDLE_TIMEOUT_S):
+                made = self._gateway.run_pending()
+            self._scheduler.wait_idle(timeout_s=IDLE_TIMEOUT_S)
+            if not made:
+                return
+
+    def _ready(self) -> bool:
+        engine = self._engine
+        return bool(
+            self._streams
+            and self._streams[-1].sink is not None
+            and engine.view().reconciled
+            and all(engine.parts.directory.get(strategy_name(s)) for s in engine.config.symbols)
+        )
 
     def start(self) -> None:
-        """Start the tree and wait, through barriers (never sleeps), until the feed has its stream,
-        the monitor has reconciled and every strategy runs."""
-        engine = self._engine
-        engine.start()
-        for _ in range(STARTUP_ROUNDS):
-            self._barrier(SUPERVISOR)
+        """Start the tree; once idle, the feed has its stream, the monitor has reconciled and every
+        strategy runs (anything still missing waits for a timer: those due now are fired)."""
+        with self._scheduler.turn(timeout_s=IDLE_TIMEOUT_S):
+            self._engine.start()
+        self.settle()
+        while not self._ready():
+            if not self._fire_next(0.0):
+                raise RuntimeError("the actor tree did not start (see the log)")
+
+    def _fire_next(self, within_s: float) -> bool:
+        with self._scheduler.turn(timeout_s=IDLE_TIMEOUT_S):
+            fired = self._clock.fire_next(within_s)
+        if fired:
             self.settle()
-            if (
-                self._streams
-                and self._streams[-1].sink is not None
-                and engine.view().reconciled
-                and all(engine.parts.directory.get(strategy_name(s)) for s in engine.config.symbols)
-            ):
-                return
-        raise RuntimeError("the actor tree did not start (see the log)")
+        return fired
 
     def advance_to(self, wall_ns: int) -> None:
         """Fire the timers due until ``wall_ns`` one at a time, settling after each, then set the time."""
-        while True:
-            remaining_s = max(0, wall_ns - self._clock.wall_ns()) / NS_PER_S
-            if not self._clock.fire_next(remaining_s):
-                break
-            self.settle()
+        while self._fire_next(max(0, wall_ns - self._clock.wall_ns()) / NS_PER_S):
+            pass
         remaining_s = max(0, wall_ns - self._clock.wall_ns()) / NS_PER_S
         if remaining_s > 0:
-            self._clock.advance(remaining_s)
+            with self._scheduler.turn(timeout_s=IDLE_TIMEOUT_S):
+                self._clock.advance(remaining_s)
 
     def push(self, quote: Quote) -> bool:
         stream = self._streams[-1] if self._streams else None
@@ -185,12 +188,23 @@ class _Driver:
             return False  # the feed is restarting: like a live gap in the data
         stamped = quote.model_copy(update={"ts_init": self._clock.wall_ns()})
         resting = bool(self._paper.engine.open_orders(stamped.symbol))
-        self._paper.on_quote(stamped)  # resting orders match first, as on a venue
         if resting:
-            self.settle()  # their order events, before anyone sees the quote
-        stream.sink.on_quote(stamped)
+            # Resting orders match first, as on a venue, and their order events are handled before
+            # anyone sees the quote.
+            with self._scheduler.turn(timeout_s=IDLE_TIMEOUT_S):
+                self._paper.on_quote(stamped)
+            self.settle()
+        with self._scheduler.turn(timeout_s=IDLE_TIMEOUT_S):
+            if not resting:
+                self._paper.on_quote(stamped)  # nothing rests to match: the quote is only stored
+            stream.sink.on_quote(stamped)
         self.settle()
         return True
+
+    def stop(self) -> None:
+        """Let the tree run free (an orderly stop blocks on actors inside handlers), then stop it."""
+        self._scheduler.release()
+        self._engine.stop()
 
 
 def write_report(
@@ -246,6 +260,7 @@ def run_backtest(
         streams.append(DrivenStream())
         return streams[-1]
 
+    scheduler = TurnScheduler()
     engine = Engine(
         config,
         clock=clock,
@@ -255,8 +270,14 @@ def run_backtest(
         base_dir=base_dir,
         journal_path=journal,
         secrets=Secrets.model_construct(),  # nothing from the environment: no keys, no notifications
+        hooks=ActorHooks(scheduler=scheduler),
+        llm_gateway=(
+            build_llm_gateway(config, clock=clock, base_dir=base_dir, threaded=False)
+            if config.strategy != "hft"
+            else None
+        ),
     )
-    driver = _Driver(engine, clock, streams, paper)
+    driver = _Driver(engine, clock, streams, paper, scheduler)
     show = sys.stderr.isatty() if progress is None else progress
     pushed = skipped = 0
     driver.start()
@@ -272,6 +293,6 @@ def run_backtest(
                     pushed += 1
     finally:
         steps = engine.symbol_steps()
-        engine.stop()
+        driver.stop()
     document = write_report(journal, report_dir, steps=steps)
     return BacktestResult(quotes=pushed, skipped_lines=skipped, document=document, report_dir=report_dir)

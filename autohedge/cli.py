@@ -171,7 +171,8 @@ def _backtest(config: AppConfig, base_dir: Path, replay: Path, report_dir: Path)
     from autohedge.backtest import run_backtest
 
     configure_logging(
-        "WARNING" if config.log_level in ("TRACE", "DEBUG", "INFO", "SUCCESS") else config.log_level
+        "WARNING" if config.log_level in ("TRACE", "DEBUG", "INFO", "SUCCESS") else config.log_level,
+        above_progress_bar=sys.stderr.isatty(),  # the bar is drawn on a terminal only
     )
     try:
         result = run_backtest(config, replay, report_dir, base_dir=base_dir)

@@ -422,6 +422,7 @@ class PositionMonitorActor(SupervisedActor):
         if new_qty < fill.fill_qty:  # partly counted before: only the rest (and its share of the fee)
             fee = fill.fee * new_qty / fill.fill_qty
             fill = fill.model_copy(update={"fill_qty": new_qty, "fee": fee})
+        opened = False
         if self._closing(fill.symbol):
             # The close sells what was held before this fill: the fill is a lot of its own, priced from
             # its own fill and protected at once, never merged into the position being closed.
@@ -451,9 +452,10 @@ class PositionMonitorActor(SupervisedActor):
                     symbol=fill.symbol, holding=Holding(self._dust.pop(fill.symbol, Decimal(0)))
                 )
                 self._hold(pos)
+                opened = True
         before = pos.qty
         pos.holding = pos.holding.after_fill(fill)
-        if before <= 0:
+        if before <= 0 or opened:  # a position started on dust opens with this fill too
             self._journal_opened(pos)
         added = pos.qty - before
         step = self._rules_for(fill.symbol).lot_step

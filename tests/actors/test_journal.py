@@ -19,19 +19,25 @@ from autohedge.core.types import OrderStatus
 from tests.actors.harness import Harness, wait_for
 
 
+def _round_trip_to_take_profit(h: Harness, symbol: str) -> Decimal:
+    """A buy, protected, then closed by its take-profit; returns the take-profit price."""
+    h.trigger_buy(symbol)
+    wait_for(lambda: h.is_protected(symbol))
+    take_profit = h.held(symbol).take_profit
+    assert take_profit is not None
+    h.quote(symbol, str(take_profit + Decimal("0.01")), str(take_profit + Decimal("0.02")))
+    h.advance(1.0)  # CheckExits sees the take-profit filled
+    wait_for(lambda: h.position(symbol) is None, what="position closed")
+    return take_profit
+
+
 def test_journal_records_entry_fill_exits_and_the_take_profit_close(
     make_harness: Callable[..., Harness], tmp_path: Path
 ) -> None:
     path = tmp_path / "journal.sqlite"
     h = make_harness(journal_path=path).start()
-    h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.is_protected("BTC/USDT"))
-    take_profit = h.held("BTC/USDT").take_profit
-    assert take_profit is not None
 
-    h.quote("BTC/USDT", str(take_profit + Decimal("0.01")), str(take_profit + Decimal("0.02")))
-    h.advance(1.0)  # CheckExits sees the take-profit filled
-    wait_for(lambda: h.position("BTC/USDT") is None, what="position closed")
+    take_profit = _round_trip_to_take_profit(h, "BTC/USDT")
     h.engine.flush_journal()
 
     reader = JournalReader(path)
@@ -46,6 +52,25 @@ def test_journal_records_entry_fill_exits_and_the_take_profit_close(
     assert orders[buy.client_order_id].status == OrderStatus.FILLED.value
     assert orders[buy.client_order_id].venue_order_id == buy.venue_order_id
     assert reader.count("events") > 0 and reader.symbol_steps()["BTC/USDT"][0] > 0
+
+
+def test_journal_position_opened_on_a_previous_positions_dust_has_its_entry_price(
+    make_harness: Callable[..., Harness], tmp_path: Path
+) -> None:
+    # The fee in base leaves dust below the lot step after the first close; the second position
+    # starts from it, and its row must still say what it was bought at.
+    path = tmp_path / "journal.sqlite"
+    h = make_harness(journal_path=path).start()
+    for _ in range(2):
+        _round_trip_to_take_profit(h, "BTC/USDT")
+    h.engine.flush_journal()
+
+    reader = JournalReader(path)
+    buys = h.buys("BTC/USDT")
+    assert h.paper_engine.held_qty("BTC/USDT") > 0  # the dust the second position started from
+    assert [(p.entry_price, p.close_reason) for p in reader.positions()] == [  # newest first
+        (b.avg_fill_price, "take_profit") for b in reversed(buys)
+    ]
 
 
 def test_journal_rejected_entry_is_recorded_with_its_state(

@@ -3,11 +3,14 @@ the same strategies on them under a simulated clock, the same report byte for by
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -17,6 +20,7 @@ from autohedge.cli import main
 from tests.e2e.market import Market
 from tests.e2e.process import REPO
 from tests.fakes.binance import FakeBinance
+from tests.fakes.openai_server import FakeOpenAIServer, Reply, signal_json
 
 pytestmark = pytest.mark.e2e
 
@@ -38,8 +42,12 @@ def _config(tmp_path: Path, **changes: object) -> Path:
     return path
 
 
-def _synthetic_replay(path: Path, quotes: int) -> None:
-    """A replay file with a trending, mean-reverting walk: deterministic, enough to trade on."""
+START_PRICES = {"BTC/USDT": Decimal(60000), "ETH/USDT": Decimal(3000)}
+
+
+def _synthetic_replay(path: Path, quotes: int, symbols: tuple[str, ...] = ("BTC/USDT",)) -> None:
+    """A replay file with a trending, mean-reverting walk: deterministic, enough to trade on. With
+    several symbols, each 20 ms tick holds one quote of each."""
     from autohedge.adapters.marketdata.synthetic import SyntheticQuotes
     from autohedge.core.config import SyntheticConfig, SyntheticSymbol
     from autohedge.record import quote_line
@@ -47,15 +55,61 @@ def _synthetic_replay(path: Path, quotes: int) -> None:
     source = SyntheticQuotes(
         SyntheticConfig(
             seed=5,
-            symbols={"BTC/USDT": SyntheticSymbol(start_price=Decimal(60000), volatility_bps=Decimal(4))},
+            symbols={
+                s: SyntheticSymbol(start_price=START_PRICES[s], volatility_bps=Decimal(4)) for s in symbols
+            },
         ),
-        ["BTC/USDT"],
+        list(symbols),
     )
     start_ns = 1_767_225_600 * 10**9  # 2026-01-01T00:00:00Z
     lines = [
-        quote_line(source.next_quote("BTC/USDT", ts_init=start_ns + i * 20_000_000)) for i in range(quotes)
+        quote_line(source.next_quote(symbol, ts_init=start_ns + i * 20_000_000))
+        for i in range(quotes // len(symbols))
+        for symbol in symbols
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _sawtooth_replay(path: Path, cycles: int, symbols: tuple[str, ...]) -> None:
+    """Each cycle: a flat market, a 3 bps dip (a buy that fills), then a 20 bps drop on which the
+    held lot's stop and a new entry signal both fire, then a climb back. One quote of each symbol per
+    20 ms tick."""
+    from autohedge.core.messages import Quote
+    from autohedge.record import quote_line
+
+    offsets_bps = [0] * 25 + [-3] * 15 + [-20] * 15 + [-20 + 20 * i // 25 for i in range(25)]
+    start_ns = 1_767_225_600 * 10**9
+    lines = []
+    for tick, offset in enumerate(offsets_bps * cycles):
+        for symbol in symbols:
+            mid = START_PRICES[symbol] * (1 + Decimal(offset) / 10_000)
+            half_spread = mid / 20_000  # a 1 bps spread
+            quote = Quote(
+                venue="replay",
+                symbol=symbol,
+                bid=(mid - half_spread).quantize(Decimal("0.01")),
+                ask=(mid + half_spread).quantize(Decimal("0.01")),
+                bid_size=Decimal(1),
+                ask_size=Decimal(1),
+                ts_event=start_ns + tick * 20_000_000,
+                ts_init=start_ns + tick * 20_000_000,
+            )
+            lines.append(quote_line(quote))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _backtest(config: Path, replay: Path, report_dir: Path) -> None:
+    args = ["backtest", "--config", str(config), "--replay", str(replay), "--report-dir", str(report_dir)]
+    assert main(args) == 0
+
+
+def _journal_rows(journal: Path) -> dict[str, list[tuple[object, ...]]]:
+    """The orders (with their client ids, in the order they were sent) and the fills, as written."""
+    with contextlib.closing(sqlite3.connect(journal)) as db:
+        return {
+            table: db.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
+            for table in ("orders", "fills")
+        }
 
 
 def test_record_writes_the_fake_venues_public_quotes_in_the_replay_format(tmp_path: Path) -> None:
@@ -137,6 +191,65 @@ def test_backtest_twice_gives_the_same_report_byte_for_byte(
     html = (tmp_path / "a" / "report.html").read_text(encoding="utf-8")
     assert html.count("<svg") == 2 and "<script" not in html and "http" not in html.split("<svg")[0]
     assert "backtest: 1500 quotes" in capsys.readouterr().out
+
+
+TWO_SYMBOLS = ("BTC/USDT", "ETH/USDT")
+
+
+def _assert_same_bytes(tmp_path: Path) -> dict[str, Any]:
+    for name in ("report.json", "report.html"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    rows = _journal_rows(tmp_path / "a" / "journal.sqlite")
+    assert rows == _journal_rows(tmp_path / "b" / "journal.sqlite")
+    document: dict[str, Any] = json.loads((tmp_path / "a" / "report.json").read_text(encoding="utf-8"))
+    return document
+
+
+def test_backtest_with_guarded_stops_twice_gives_the_same_report_and_journal(tmp_path: Path) -> None:
+    # No OCO: the monitor guards every stop on quotes, so on one quote the monitor's stop sale and
+    # the executor's next entry both reach the paper exchange; their order must not vary.
+    replay = tmp_path / "quotes.jsonl"
+    _sawtooth_replay(replay, 10, TWO_SYMBOLS)
+    paper = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))["paper"]
+    config = _config(tmp_path, symbols=list(TWO_SYMBOLS), paper={**paper, "oco": False})
+
+    _backtest(config, replay, tmp_path / "a")
+    _backtest(config, replay, tmp_path / "b")
+
+    document = _assert_same_bytes(tmp_path)
+    closed = {trade["reason"] for trade in document["trades"]}
+    assert "stop_loss" in closed and len(document["symbols"]) == 2, closed
+
+
+def test_backtest_with_the_llm_strategy_twice_gives_the_same_report_and_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The model answers on the gateway's terms, not the tree's: its answers must land at the same
+    # point of the replay, in the same order, whatever its latency. Exits wide enough that the
+    # model's sell answers close positions too (the monitor closing on a signal).
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    replay = tmp_path / "quotes.jsonl"
+    _synthetic_replay(replay, 800, TWO_SYMBOLS)
+    defaults = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))["defaults"]
+    answers = [signal_json("buy", 0.9), signal_json("buy", 0.9), signal_json("sell", 0.9)]
+    asked = []
+    for report_dir in ("a", "b"):
+        with FakeOpenAIServer() as fake:
+            fake.script(*(Reply(content=answers[i % len(answers)]) for i in range(200)))
+            config = _config(
+                tmp_path,
+                symbols=list(TWO_SYMBOLS),
+                strategy="llm",
+                defaults={**defaults, "take_profit_pct": 1, "stop_loss_pct": 1},
+                llm={"base_url": fake.base_url, "model": "local-test", "min_interval_per_symbol_s": 1},
+            )
+            _backtest(config, replay, tmp_path / report_dir)
+            asked.append([request["messages"] for request in fake.requests])
+    assert asked[0] == asked[1] and len(asked[0]) >= 10, len(asked[0])
+
+    document = _assert_same_bytes(tmp_path)
+    closed = [trade["reason"] for trade in document["trades"]]
+    assert "llm_sell" in closed, closed
 
 
 def test_report_reads_the_backtest_journal_as_json_text_and_html(

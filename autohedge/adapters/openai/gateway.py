@@ -9,6 +9,9 @@
 * ``on_done`` runs on a worker thread and must only tell an actor.
 * Every failure is an outcome with an ``error_kind`` (``LlmError.kind``; ``error`` for anything a
   client raised that is not an ``LlmError``), counted as ``error_<kind>`` and logged in one line.
+* Driven (``threaded=False``, the backtest): no worker threads; the driver calls ``run_pending`` when
+  the actor tree is idle, and every queued call is made and answered there, in submission order. With
+  workers, which answer is told first depends on the model's latency; a replay must not.
 """
 
 from __future__ import annotations
@@ -38,10 +41,17 @@ class _Request:
 
 class LlmGateway:
     """Thread-safe. ``submit``, ``stats``, ``paused`` and ``close`` are called on any thread (actors,
-    the API); model calls and ``on_done`` run on the gateway's own worker threads."""
+    the API); model calls and ``on_done`` run on the gateway's own worker threads, or, when driven
+    (``threaded=False``), on the thread calling ``run_pending``."""
 
     def __init__(
-        self, client: ChatClient, *, max_concurrent: int, throttle: LlmThrottle, clock: Clock
+        self,
+        client: ChatClient,
+        *,
+        max_concurrent: int,
+        throttle: LlmThrottle,
+        clock: Clock,
+        threaded: bool = True,
     ) -> None:
         self._client = client
         self._clock = clock
@@ -54,7 +64,7 @@ class LlmGateway:
         self._pause_logged = False
         self._workers = [
             threading.Thread(target=self._work, name=f"llm-worker-{i}", daemon=True)
-            for i in range(max_concurrent)
+            for i in range(max_concurrent if threaded else 0)
         ]
         for worker in self._workers:
             worker.start()
@@ -117,6 +127,20 @@ class LlmGateway:
         for worker in self._workers:
             worker.join(timeout=5)
         self._client.close()
+
+    def run_pending(self) -> int:
+        """Driver thread of a driven gateway: make every queued call now, oldest first, each answer
+        delivered (``on_done``) before the next call is made. Returns how many calls were made."""
+        if self._workers:
+            raise RuntimeError("run_pending drives a gateway built with threaded=False")
+        made = 0
+        while True:
+            with self._cond:
+                if self._closed or not self._pending:
+                    return made
+                _, request = self._pending.popitem(last=False)
+            self._call(request)
+            made += 1
 
     # -- worker threads --------------------------------------------------------------------------------
 

@@ -65,6 +65,28 @@ def test_pnl_partial_fills_of_one_exit_consume_lots_oldest_first_as_one_trade() 
     assert report.overall.closed_trades == 1 and report.overall.win_rate == 0.0
 
 
+def test_pnl_partial_entry_fills_with_fees_in_base_and_a_partially_filled_exit() -> None:
+    # The paper default: one entry filled in two parts, 0.1 % of each kept in BTC: lots of 0.4995,
+    # each costing 50. One exit filled in two parts, 0.1 % fee in USDT:
+    # 0.4995 @ 110 = 54.945 - 0.054945 - 50 = +4.890055; 0.4995 @ 90 = 44.955 - 0.044955 - 50 = -5.089955.
+    # Trade: -0.1999, exactly the fees (0.0005 BTC twice at 100, then 0.054945 + 0.044955).
+    exit_id = our_id(OrderPurpose.TAKE_PROFIT, 1, 0)
+    fills = [
+        buy("0.5", "100", 0, "0.0005", "BTC"),
+        buy("0.5", "100", 1, "0.0005", "BTC"),
+        sell("0.4995", "110", 10, "0.054945", "USDT", coid=exit_id),
+        sell("0.4995", "90", 20, "0.044955", "USDT", coid=exit_id),
+    ]
+
+    report = compute_pnl(fills)
+
+    (trade,) = report.trades
+    assert trade.qty == D("0.999") and trade.entry_price == D(100) and trade.exit_price == D(100)
+    assert trade.realized_pnl == D("-0.1999") and trade.fees == D("0.1999")
+    assert [p.realized_pnl for p in report.equity] == [D("4.890055"), D("-0.1999")]
+    assert trade.hold_s == 20.0 and not trade.won and report.open_lots == ()
+
+
 def test_pnl_each_exit_order_is_a_trade_of_the_lots_it_consumed() -> None:
     # 1 @ 100 then 1 @ 104; the first exit sells 1 @ 103 (+3, from the lot of t=0), the second
     # sells 1 @ 101 (-3, from the lot of t=10).

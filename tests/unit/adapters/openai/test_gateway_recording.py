@@ -63,10 +63,14 @@ class Collector:
                 self.done.set()
 
 
-def gateway(client: Any, clock: ManualClock, **llm: Any) -> LlmGateway:
+def gateway(client: Any, clock: ManualClock, *, threaded: bool = True, **llm: Any) -> LlmGateway:
     config = LlmConfig(**{"min_interval_per_symbol_s": 0, "max_calls_per_minute": 1000, **llm})
     return LlmGateway(
-        client, max_concurrent=config.max_concurrent, throttle=LlmThrottle(config, clock), clock=clock
+        client,
+        max_concurrent=config.max_concurrent,
+        throttle=LlmThrottle(config, clock),
+        clock=clock,
+        threaded=threaded,
     )
 
 
@@ -272,3 +276,27 @@ def test_replay_unreadable_file_is_unavailable(tmp_path: Path) -> None:
     path.write_text("{not json\n", encoding="utf-8")
     with pytest.raises(LlmUnavailable, match="replay file"):
         ReplayClient(path)
+
+
+def test_driven_gateway_calls_nothing_until_run_pending_then_answers_in_submission_order() -> None:
+    client = Scripted(signal_json("buy"), signal_json("sell"))
+    gw = gateway(client, ManualClock(), threaded=False, max_concurrent=4)
+    done = Collector(2)
+    first = gw.submit("B/USD", msgs("b"), done)
+    gw.submit("A/USD", msgs("a-old"), done)
+    newest = gw.submit("A/USD", msgs("a"), done)
+    assert client.answers and not done.outcomes  # no worker took anything
+
+    made = gw.run_pending()
+
+    assert made == 2 and [o.request_id for o in done.outcomes] == [first, newest]
+    assert [o.reply.action for o in done.outcomes if o.reply] == ["buy", "sell"]
+    assert gw.run_pending() == 0 and gw.stats()["dropped"] == 1
+    gw.close()
+
+
+def test_threaded_gateway_refuses_to_be_driven() -> None:
+    gw = gateway(Scripted(), ManualClock())
+    with pytest.raises(RuntimeError, match="threaded=False"):
+        gw.run_pending()
+    gw.close()
