@@ -192,9 +192,8 @@ class CoinbaseExchange:
     def _snapshots(self, order: CoinbaseOrder) -> tuple[OrderSnapshot, ...]:
         """The order as the port sees it: itself, or a bracket of ours as its two legs."""
         snapshots = order_legs(order, symbol=symbol_of(order.product_id))
-        for snapshot in snapshots:
-            if snapshot.client_order_id:
-                self._remember(snapshot.client_order_id, snapshot.venue_order_id)
+        for client_order_id in {order.client_order_id, *(s.client_order_id for s in snapshots)} - {""}:
+            self._remember(client_order_id, order.order_id)  # a bracket's list id too
         return snapshots
 
     def _snapshot(self, order: CoinbaseOrder, client_order_id: str | None) -> OrderSnapshot:

@@ -25,7 +25,7 @@ from autohedge.adapters.coinbase.wire import CoinbaseCreateResponse, CoinbaseOrd
 from autohedge.adapters.coinbase.ws import DerivedFill, UserOrderTracker, parse_frame
 from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import RealClock
-from autohedge.core.errors import OrderRefused, OrderRejected
+from autohedge.core.errors import OrderRefused, OrderRejected, OutcomeUnknown
 from autohedge.core.messages import OcoRequest, OrderEventKind, OrderSnapshot
 from autohedge.core.protection import ProtectionPlan, plan_for
 from autohedge.core.types import OrderPurpose, OrderStatus, OrderType, Side
@@ -322,6 +322,19 @@ def test_adapter_bracket_is_one_venue_order_named_by_the_list_id(fake: FakeCoinb
     with pytest.raises(OrderRejected, match="already order"):
         ex.submit_oco(oco())  # the same list id again places nothing
     assert len([o for o in fake.engine.all_orders() if o.side is Side.SELL]) == 2
+
+
+def test_adapter_bracket_whose_answer_was_lost_is_found_by_its_tp_leg(fake: FakeCoinbase) -> None:
+    ex = exchange(fake)
+    holding(fake, ex)
+    fake.faults.lose_next_order_response = True
+    with pytest.raises(OutcomeUnknown):
+        ex.submit_oco(oco())
+    found = ex.get_order("BTC/USD", client_order_id=TP)  # what the monitor asks before placing again
+    assert found.status is OrderStatus.NEW and found.list_id is not None
+    with pytest.raises(OrderRejected, match="already order"):
+        ex.submit_oco(oco())
+    assert len([o for o in fake.engine.all_orders() if o.side is Side.SELL]) == 2  # one bracket
 
 
 def test_adapter_bracket_cancelled_by_a_leg_id_found_after_a_restart(fake: FakeCoinbase) -> None:
