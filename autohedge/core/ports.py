@@ -37,8 +37,9 @@ class Capabilities(BaseModel):
     oco: bool = False
     """TP limit and SL stop-limit held together on the venue (one fills, the other is cancelled)."""
     oco_symbols: frozenset[str] | None = None
-    """Where the venue holds them together only for some products (Coinbase's bracket): the symbols it
-    accepts it for, as learned from the venue. None: ``oco`` holds for every symbol."""
+    """Where the venue holds them together only for some products (a bracket order not every product
+    accepts): the symbols it accepts it for, as learned from the venue. None: ``oco`` holds for every
+    symbol."""
     stop_limit: bool = False
     """A lone stop-limit order can rest on the venue."""
     positions_with_entry_price: bool = False

@@ -70,6 +70,7 @@ from autohedge.core.ports import Capabilities, Exchange, MarketStream
 from autohedge.core.ratelimit import RequestBudget
 from autohedge.core.risk import rule_violations
 from autohedge.core.types import (
+    OrderPurpose,
     OrderStatus,
     OrderType,
     TimeInForce,
@@ -191,9 +192,8 @@ class CoinbaseExchange:
     def _snapshots(self, order: CoinbaseOrder) -> tuple[OrderSnapshot, ...]:
         """The order as the port sees it: itself, or a bracket of ours as its two legs."""
         snapshots = order_legs(order, symbol=symbol_of(order.product_id))
-        for snapshot in snapshots:
-            if snapshot.client_order_id:
-                self._remember(snapshot.client_order_id, snapshot.venue_order_id)
+        for client_order_id in {order.client_order_id, *(s.client_order_id for s in snapshots)} - {""}:
+            self._remember(client_order_id, order.order_id)  # a bracket's list id too
         return snapshots
 
     def _snapshot(self, order: CoinbaseOrder, client_order_id: str | None) -> OrderSnapshot:
@@ -234,17 +234,7 @@ class CoinbaseExchange:
             "side": SIDE_TO_WIRE[request.side],
             "order_configuration": config,
         }
-        with self._lock:
-            known = self._order_ids.get(request.client_order_id)
-        order_id = map_create_response(self._rest.create_order(body, priority=request.purpose.is_exit))
-        if known is not None and known == order_id:
-            # Coinbase answers a repeated client_order_id with the existing order and places nothing.
-            raise OrderRejected(
-                f"coinbase: client order id {request.client_order_id} is already order {order_id}",
-                venue=VENUE,
-                code="duplicate",
-            )
-        self._remember(request.client_order_id, order_id)
+        order_id = self._create(body, request.client_order_id, priority=request.purpose.is_exit)
         # Not read back: the create answer carries only the id, a read would spend the request budget
         # (half of it at full trading pace), and the order's fills arrive by the user stream (or the
         # executor's read when no stream is live).
@@ -267,31 +257,36 @@ class CoinbaseExchange:
             take_profit=request.take_profit_price,
             stop_trigger=request.stop_price,
         )
-        with self._lock:
-            known = self._order_ids.get(request.list_client_id)
-        order_id = map_create_response(self._rest.create_order(body, priority=True))
-        if known is not None and known == order_id:
-            raise OrderRejected(
-                f"coinbase: client order id {request.list_client_id} is already order {order_id}",
-                venue=VENUE,
-                code="duplicate",
-            )
-        for client_order_id in (request.list_client_id, *legs):
-            self._remember(client_order_id, order_id)
-        now_ns = self._clock.wall_ns()
-        placed = OrderSnapshot(
-            venue_order_id=order_id,
+        order_id = self._create(body, request.list_client_id, priority=True)
+        for leg_id in legs:
+            self._remember(leg_id, order_id)
+        # The bracket as one order (the TP limit with the stop trigger), then as the OCO's two legs.
+        bracket = OrderRequest(
             client_order_id=request.list_client_id,
             symbol=request.symbol,
             side=request.side,
+            qty=request.qty,
             price=request.take_profit_price,
             stop_price=request.stop_price,
-            qty=request.qty,
-            fee_asset=quote_of(request.symbol),
-            status=OrderStatus.NEW,
-            ts_event=now_ns,
+            purpose=OrderPurpose.TAKE_PROFIT,
         )
+        placed = _placed(bracket, order_id, self._clock.wall_ns())
         return OcoSnapshot(list_id=order_id, orders=bracket_legs(placed, legs, stop_working=False))
+
+    def _create(self, body: dict[str, Any], client_order_id: str, *, priority: bool) -> str:
+        """Place ``body``; the new order's id, remembered for ``client_order_id``."""
+        with self._lock:
+            known = self._order_ids.get(client_order_id)
+        order_id = map_create_response(self._rest.create_order(body, priority=priority))
+        if known is not None and known == order_id:
+            # Coinbase answers a repeated client_order_id with the existing order and places nothing.
+            raise OrderRejected(
+                f"coinbase: client order id {client_order_id} is already order {order_id}",
+                venue=VENUE,
+                code="duplicate",
+            )
+        self._remember(client_order_id, order_id)
+        return order_id
 
     def _order_id(self, symbol: str, venue_order_id: str | None, client_order_id: str | None) -> str:
         if venue_order_id is not None:

@@ -68,8 +68,8 @@ __all__ = [
 _M = TypeVar("_M", bound=BaseModel)
 
 # order_configuration key -> (our type, the field holding the limit price, the field holding the stop).
-# A trigger bracket is ONE order holding a take-profit limit and a stop trigger for one quantity: it is
-# reported as a limit with a stop price, never as two orders.
+# A trigger bracket is ONE order holding a take-profit limit and a stop trigger for one quantity: parsed
+# as a limit with a stop price; one of ours is then reported as its two OCO legs (``order_legs``).
 ORDER_CONFIGURATION: dict[str, tuple[OrderType, str, str | None]] = {
     "limit_limit_gtc": (OrderType.LIMIT, "limit_price", None),
     "limit_limit_gtd": (OrderType.LIMIT, "limit_price", None),

@@ -25,7 +25,7 @@ from autohedge.adapters.coinbase.wire import CoinbaseCreateResponse, CoinbaseOrd
 from autohedge.adapters.coinbase.ws import DerivedFill, UserOrderTracker, parse_frame
 from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import RealClock
-from autohedge.core.errors import OrderRefused, OrderRejected
+from autohedge.core.errors import OrderRefused, OrderRejected, OutcomeUnknown
 from autohedge.core.messages import OcoRequest, OrderEventKind, OrderSnapshot
 from autohedge.core.protection import ProtectionPlan, plan_for
 from autohedge.core.types import OrderPurpose, OrderStatus, OrderType, Side
@@ -209,6 +209,23 @@ def apply(tracker: UserOrderTracker, seq: int, **order: Any) -> list[OrderSnapsh
     return tracker.apply(parse_frame(user_frame(seq, **order)), ts_init=1)
 
 
+def all_sold(
+    tracker: UserOrderTracker, seq: int, filled_value: str, **order: Any
+) -> tuple[DerivedFill, OrderSnapshot]:
+    """The bracket's update once all of it (1) is sold for ``filled_value``: its fill and its state."""
+    fill, snap = apply(
+        tracker,
+        seq,
+        status="FILLED",
+        cumulative_quantity="1",
+        leaves_quantity="0",
+        filled_value=filled_value,
+        **order,
+    )
+    assert isinstance(fill, DerivedFill) and isinstance(snap, OrderSnapshot)
+    return fill, snap
+
+
 def test_user_bracket_open_is_its_take_profit_leg() -> None:
     (snap,) = apply(UserOrderTracker({"BTC-USD": "BTC/USD"}), 0)
     assert (
@@ -221,17 +238,7 @@ def test_user_bracket_stop_fill_is_the_stop_legs_fill() -> None:
     apply(tracker, 0)
     (triggered,) = apply(tracker, 1, trigger_status="STOP_TRIGGERED")
     assert isinstance(triggered, OrderSnapshot) and triggered.client_order_id == SL
-    fill, snap = apply(
-        tracker,
-        2,
-        status="FILLED",
-        trigger_status="STOP_TRIGGERED",
-        cumulative_quantity="1",
-        leaves_quantity="0",
-        avg_price="89",
-        filled_value="89",
-    )
-    assert isinstance(fill, DerivedFill) and isinstance(snap, OrderSnapshot)
+    fill, snap = all_sold(tracker, 2, "89", trigger_status="STOP_TRIGGERED", avg_price="89")
     assert (fill.client_order_id, fill.qty, fill.price, fill.cumulative_qty) == (SL, D(1), D(89), D(1))
     assert (snap.client_order_id, snap.order_type, snap.status) == (
         SL,
@@ -243,16 +250,8 @@ def test_user_bracket_stop_fill_is_the_stop_legs_fill() -> None:
 def test_user_bracket_fill_below_the_limit_is_the_stop_even_without_a_trigger_status() -> None:
     tracker = UserOrderTracker({"BTC-USD": "BTC/USD"})
     apply(tracker, 0, trigger_status="")
-    fill, _ = apply(
-        tracker,
-        1,
-        trigger_status="",
-        status="FILLED",
-        cumulative_quantity="1",
-        leaves_quantity="0",
-        filled_value="88",
-    )
-    assert isinstance(fill, DerivedFill) and fill.client_order_id == SL
+    fill, _ = all_sold(tracker, 1, "88", trigger_status="")
+    assert fill.client_order_id == SL
 
 
 def test_user_bracket_take_profit_part_then_stop_counts_each_legs_own_fills() -> None:
@@ -264,16 +263,7 @@ def test_user_bracket_take_profit_part_then_stop_counts_each_legs_own_fills() ->
         D("0.3"),
     )
     assert isinstance(tp_snap, OrderSnapshot) and tp_snap.status is OrderStatus.PARTIALLY_FILLED
-    sl_fill, sl_snap = apply(
-        tracker,
-        2,
-        status="FILLED",
-        trigger_status="STOP_TRIGGERED",
-        cumulative_quantity="1",
-        leaves_quantity="0",
-        filled_value="95.3",
-    )
-    assert isinstance(sl_fill, DerivedFill) and isinstance(sl_snap, OrderSnapshot)
+    sl_fill, sl_snap = all_sold(tracker, 2, "95.3", trigger_status="STOP_TRIGGERED")
     assert (sl_fill.client_order_id, sl_fill.qty, sl_fill.cumulative_qty) == (SL, D("0.7"), D("0.7"))
     assert (sl_snap.filled_qty, sl_snap.qty, sl_snap.status) == (D("0.7"), D("0.7"), OrderStatus.FILLED)
 
@@ -332,6 +322,19 @@ def test_adapter_bracket_is_one_venue_order_named_by_the_list_id(fake: FakeCoinb
     with pytest.raises(OrderRejected, match="already order"):
         ex.submit_oco(oco())  # the same list id again places nothing
     assert len([o for o in fake.engine.all_orders() if o.side is Side.SELL]) == 2
+
+
+def test_adapter_bracket_whose_answer_was_lost_is_found_by_its_tp_leg(fake: FakeCoinbase) -> None:
+    ex = exchange(fake)
+    holding(fake, ex)
+    fake.faults.lose_next_order_response = True
+    with pytest.raises(OutcomeUnknown):
+        ex.submit_oco(oco())
+    found = ex.get_order("BTC/USD", client_order_id=TP)  # what the monitor asks before placing again
+    assert found.status is OrderStatus.NEW and found.list_id is not None
+    with pytest.raises(OrderRejected, match="already order"):
+        ex.submit_oco(oco())
+    assert len([o for o in fake.engine.all_orders() if o.side is Side.SELL]) == 2  # one bracket
 
 
 def test_adapter_bracket_cancelled_by_a_leg_id_found_after_a_restart(fake: FakeCoinbase) -> None:
