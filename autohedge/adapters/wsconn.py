@@ -27,16 +27,20 @@ class WsConnection:
         on_message: Callable[[WsConnection, str | bytes], None],
         on_ended: Callable[[str], None],
         on_open: Callable[[WsConnection], None] | None = None,
+        prepare: Callable[[], str] | None = None,
         errors_end_it: bool = False,
         ping_interval_s: float = 0,
         ping_timeout_s: float | None = None,
     ) -> None:
         """``name`` labels the thread and the log lines (``binance stream``). ``errors_end_it``: a
-        socket error becomes the reason ``on_ended`` hears (otherwise the reason is "closed")."""
+        socket error becomes the reason ``on_ended`` hears (otherwise the reason is "closed").
+        ``prepare`` runs on the reader thread before connecting (a blocking token fetch); a non-empty
+        answer is why not to connect, and ``on_ended`` hears it."""
         self.name = name
         self._on_message = on_message
         self._on_ended = on_ended
         self._on_open = on_open
+        self._prepare = prepare
         self._errors_end_it = errors_end_it
         self._ping_interval_s = ping_interval_s
         self._ping_timeout_s = ping_timeout_s
@@ -72,6 +76,14 @@ class WsConnection:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        if self._prepare is not None:
+            failure = self._prepare()
+            if failure:
+                if not self._stopping.is_set():
+                    self._on_ended(failure)
+                return
+        if self._stopping.is_set():
+            return
         self._app.run_forever(
             skip_utf8_validation=True, ping_interval=self._ping_interval_s, ping_timeout=self._ping_timeout_s
         )
@@ -79,6 +91,10 @@ class WsConnection:
             self._on_ended(self._failure or f"{self.name} closed")
 
     def _opened(self, app: Any) -> None:
+        if self._stopping.is_set():
+            # ``stop`` ran before the socket existed, so its close did not reach it.
+            self._app.close()
+            return
         if self._on_open is not None:
             self._on_open(self)
 

@@ -13,27 +13,26 @@ user-stream actor reconnects and reconciles by REST.
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
-import websocket
 from loguru import logger
 
 from autohedge.adapters.coinbase.auth import KEY_VARIABLE, SECRET_VARIABLE, CoinbaseSigner
 from autohedge.adapters.coinbase.constants import VENUE
 from autohedge.adapters.coinbase.wire import CoinbaseFill
 from autohedge.adapters.coinbase.ws import (
+    PING_INTERVAL_S,
+    PING_TIMEOUT_S,
     CoinbaseFrame,
     DerivedFill,
     UserOrderTracker,
     parse_frame,
-    subscribe_message,
+    send_subscriptions,
 )
 from autohedge.adapters.order_events import OrderEventBuilder
-from autohedge.core.clock import NS_PER_S, Clock
+from autohedge.adapters.wsconn import WsConnection
+from autohedge.core.clock import Clock
 from autohedge.core.errors import AuthError, MalformedMessage, VenueError
 from autohedge.core.messages import OrderSnapshot, OrderUpdate
 from autohedge.core.ports import OrderEventSink
@@ -89,12 +88,9 @@ class CoinbaseUserStream:
         self._events = OrderEventBuilder(VENUE)
         self._sequence = SequenceTracker()
         self._filled: dict[str, Decimal] = {}
-        self._app: websocket.WebSocketApp | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
+        self._connection: WsConnection | None = None
         self._sink: OrderEventSink | None = None
         self._connected = False
-        self._failure = ""
         self._closed = False
         self.heartbeats = 0
 
@@ -103,36 +99,29 @@ class CoinbaseUserStream:
         if self._signer is None:
             raise AuthError(f"coinbase user stream needs {KEY_VARIABLE} and {SECRET_VARIABLE}", venue=VENUE)
         self._sink = sink
-        self._app = websocket.WebSocketApp(
-            self._url, on_open=self._on_open, on_message=self._on_message, on_error=self._on_error
+        self._connection = WsConnection(
+            self._url,
+            name="coinbase user stream",
+            on_open=self._on_open,
+            on_message=self._on_message,
+            on_ended=sink.on_disconnected,
+            errors_end_it=True,
+            ping_interval_s=PING_INTERVAL_S,
+            ping_timeout_s=PING_TIMEOUT_S,
         )
-        self._thread = threading.Thread(target=self._run, name="coinbase-user-stream", daemon=True)
-        self._thread.start()
+        self._connection.start()
 
-    def _run(self) -> None:
-        """Reader thread."""
-        assert self._app is not None
-        self._app.run_forever(skip_utf8_validation=True, ping_interval=20, ping_timeout=10)
-        if not self._stopping.is_set() and self._sink is not None:
-            self._sink.on_disconnected(self._failure or "coinbase user stream closed")
-
-    def _on_open(self, app: Any) -> None:
+    def _on_open(self, connection: WsConnection) -> None:
         """Reader thread: subscribe at once (5 s deadline), a fresh JWT in each message."""
-        assert self._signer is not None
-        now_s = self._clock.wall_ns() // NS_PER_S
-        app.send(
-            json.dumps(subscribe_message("user", sorted(self._symbols), self._signer.ws_jwt(now_s=now_s)))
-        )
-        app.send(json.dumps(subscribe_message("heartbeats", (), self._signer.ws_jwt(now_s=now_s))))
+        send_subscriptions(connection, "user", sorted(self._symbols), self._signer, self._clock)
 
-    def _close(self, app: Any, failure: str) -> None:
+    def _close(self, connection: WsConnection, failure: str) -> None:
         """Reader thread: end this connection; frames still buffered are not applied."""
         self._closed = True
-        self._failure = failure
         logger.warning("{}", failure)
-        app.close()
+        connection.end(failure)
 
-    def _on_message(self, app: Any, raw: str | bytes) -> None:
+    def _on_message(self, connection: WsConnection, raw: str | bytes) -> None:
         """Reader thread."""
         sink = self._sink
         assert sink is not None
@@ -142,14 +131,14 @@ class CoinbaseUserStream:
         try:
             frame = parse_frame(raw)
             if frame.error:
-                self._close(app, f"coinbase user stream error: {frame.error}")
+                self._close(connection, f"coinbase user stream error: {frame.error}")
                 return
             gaps = self._sequence.gaps
             if not self._sequence.observe(frame.sequence_num):
                 return  # a duplicated or late frame: its state is already known
             if self._sequence.gaps > gaps:
                 self._close(
-                    app, f"coinbase user stream lost frames before {frame.sequence_num}: reconnecting"
+                    connection, f"coinbase user stream lost frames before {frame.sequence_num}: reconnecting"
                 )
                 return
             if frame.channel == "subscriptions":
@@ -230,15 +219,7 @@ class CoinbaseUserStream:
             for trade, cum in trades
         ]
 
-    def _on_error(self, app: Any, error: BaseException) -> None:
-        if not self._stopping.is_set():
-            logger.warning("coinbase user stream error: {}", error)
-            self._failure = self._failure or f"coinbase user stream error: {error}"
-
     def stop(self) -> None:
         """Idempotent; joins the reader thread."""
-        self._stopping.set()
-        if self._app is not None:
-            self._app.close()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+        if self._connection is not None:
+            self._connection.stop()

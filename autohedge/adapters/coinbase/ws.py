@@ -11,14 +11,12 @@ REST reconciliation after reconnect is the record).
 from __future__ import annotations
 
 import json
-import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import websocket
 from loguru import logger
 
 from autohedge.adapters.coinbase.auth import CoinbaseSigner
@@ -26,6 +24,7 @@ from autohedge.adapters.coinbase.constants import ORDER_STATUS, ORDER_TYPE, SIDE
 from autohedge.adapters.coinbase.parse import bracket_leg_ids, bracket_legs, stop_executed, validate_wire
 from autohedge.adapters.coinbase.wire import CoinbaseHeartbeat, CoinbaseTicker, CoinbaseUserOrder
 from autohedge.adapters.timestamps import parse_rfc3339_ns
+from autohedge.adapters.wsconn import WsConnection
 from autohedge.core.clock import NS_PER_S, Clock
 from autohedge.core.errors import MalformedMessage
 from autohedge.core.messages import OrderSnapshot, Quote
@@ -40,8 +39,12 @@ __all__ = [
     "UserOrderTracker",
     "parse_frame",
     "quotes_of",
+    "send_subscriptions",
     "subscribe_message",
 ]
+
+PING_INTERVAL_S = 20.0
+PING_TIMEOUT_S = 10.0
 
 _TERMINAL_KEPT = 10_000
 """Finished orders remembered by the user tracker, so a late duplicate never looks like a new fill."""
@@ -56,6 +59,20 @@ def subscribe_message(channel: str, product_ids: Sequence[str], jwt: str | None)
     if jwt is not None:
         message["jwt"] = jwt
     return message
+
+
+def send_subscriptions(
+    connection: WsConnection,
+    channel: str,
+    product_ids: Sequence[str],
+    signer: CoinbaseSigner | None,
+    clock: Clock,
+) -> None:
+    """Reader thread, on open: ``channel`` for the products, then ``heartbeats`` (keeps a quiet channel
+    open), each message with a fresh JWT when keys are configured."""
+    for name, products in ((channel, product_ids), ("heartbeats", ())):
+        jwt = signer.ws_jwt(now_s=clock.wall_ns() // NS_PER_S) if signer is not None else None
+        connection.send(json.dumps(subscribe_message(name, products, jwt)))
 
 
 @dataclass(frozen=True)
@@ -316,7 +333,7 @@ class CoinbaseMarketStream:
         clock: Clock,
         symbols: Mapping[str, str],
         signer: CoinbaseSigner | None = None,
-        ping_interval_s: float = 20.0,
+        ping_interval_s: float = PING_INTERVAL_S,
     ) -> None:
         """``symbols``: product id (``BTC-USD``) -> ours (``BTC/USD``)."""
         self._ws_url = ws_url
@@ -324,51 +341,39 @@ class CoinbaseMarketStream:
         self._symbols = dict(symbols)
         self._signer = signer
         self._ping_interval_s = ping_interval_s
-        self._app: websocket.WebSocketApp | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
+        self._connection: WsConnection | None = None
         self._sink: QuoteSink | None = None
         self.sequence = SequenceTracker()
         self.heartbeats = 0
-        self._failure = ""
-
-    def _jwt(self) -> str | None:
-        if self._signer is None:
-            return None
-        return self._signer.ws_jwt(now_s=self._clock.wall_ns() // NS_PER_S)
 
     def start(self, symbols: Sequence[str], sink: QuoteSink) -> None:
         """Feed actor's thread: connect and stream on a reader thread. Non-blocking."""
         self._sink = sink
-        self._app = websocket.WebSocketApp(
-            self._ws_url, on_open=self._on_open, on_message=self._on_message, on_error=self._on_error
+        self._connection = WsConnection(
+            self._ws_url,
+            name="coinbase stream",
+            on_open=self._on_open,
+            on_message=self._on_message,
+            on_ended=sink.on_disconnected,
+            ping_interval_s=self._ping_interval_s,
+            ping_timeout_s=PING_TIMEOUT_S,
         )
-        self._thread = threading.Thread(target=self._run, name="coinbase-stream", daemon=True)
-        self._thread.start()
+        self._connection.start()
 
-    def _run(self) -> None:
-        """Reader thread."""
-        assert self._app is not None
-        self._app.run_forever(skip_utf8_validation=True, ping_interval=self._ping_interval_s, ping_timeout=10)
-        if not self._stopping.is_set() and self._sink is not None:
-            self._sink.on_disconnected(self._failure or "coinbase stream closed")
-
-    def _on_open(self, app: Any) -> None:
+    def _on_open(self, connection: WsConnection) -> None:
         """Reader thread: subscribe at once (the venue closes a socket silent for 5 s)."""
-        products = sorted(self._symbols)
-        app.send(json.dumps(subscribe_message("ticker", products, self._jwt())))
-        app.send(json.dumps(subscribe_message("heartbeats", (), self._jwt())))
+        send_subscriptions(connection, "ticker", sorted(self._symbols), self._signer, self._clock)
 
-    def _on_message(self, app: Any, raw: str) -> None:
+    def _on_message(self, connection: WsConnection, raw: str | bytes) -> None:
         """Reader thread."""
         sink = self._sink
         assert sink is not None
         try:
             frame = parse_frame(raw)
             if frame.error:
-                self._failure = f"coinbase stream error: {frame.error}"
-                logger.warning("{}", self._failure)
-                app.close()
+                failure = f"coinbase stream error: {frame.error}"
+                logger.warning("{}", failure)
+                connection.end(failure)
                 return
             if not self.sequence.observe(frame.sequence_num):
                 return  # a duplicate or late frame: never let an older quote overwrite a newer one
@@ -384,14 +389,7 @@ class CoinbaseMarketStream:
         except MalformedMessage as exc:
             sink.on_malformed(raw, str(exc))
 
-    def _on_error(self, app: Any, error: BaseException) -> None:
-        if not self._stopping.is_set():
-            logger.warning("coinbase stream error: {}", error)
-
     def stop(self) -> None:
         """Idempotent; joins the reader thread."""
-        self._stopping.set()
-        if self._app is not None:
-            self._app.close()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+        if self._connection is not None:
+            self._connection.stop()

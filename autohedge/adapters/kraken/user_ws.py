@@ -10,23 +10,20 @@ actor reconnects and reconciles by REST.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Sequence
-from typing import Any
 
-import websocket
 from loguru import logger
 
 from autohedge.adapters.kraken.constants import VENUE
 from autohedge.adapters.kraken.ws import (
-    PING_EVERY_HEARTBEATS,
     ExecutionFill,
     ExecutionsTracker,
+    KeepAlive,
     executions_subscribe,
     parse_frame,
-    ping_message,
 )
 from autohedge.adapters.order_events import OrderEventBuilder
+from autohedge.adapters.wsconn import WsConnection
 from autohedge.core.clock import Clock
 from autohedge.core.errors import MalformedMessage, VenueError
 from autohedge.core.messages import OrderSnapshot, OrderUpdate
@@ -49,53 +46,49 @@ class KrakenUserStream:
         self._clock = clock
         self._tracker = ExecutionsTracker(frozenset(symbols))
         self._events = OrderEventBuilder(VENUE)
-        self._app: websocket.WebSocketApp | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
-        self._app_lock = threading.Lock()
+        self._connection: WsConnection | None = None
         self._sink: OrderEventSink | None = None
-        self._failure = ""
+        self._fetched_token = ""
         self._closed = False
-        self._req_id = _SUBSCRIBE_ID
-        self.heartbeats = 0
+        self._keep_alive = KeepAlive(first_req_id=_SUBSCRIBE_ID)
+
+    @property
+    def heartbeats(self) -> int:
+        return self._keep_alive.heartbeats
 
     def start(self, sink: OrderEventSink) -> None:
         """User-stream actor's thread: everything else (token, connect, subscribe) on a reader thread."""
         self._sink = sink
-        self._thread = threading.Thread(target=self._run, name="kraken-user-stream", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        """Reader thread."""
-        assert self._sink is not None
-        try:
-            token = self._token()
-        except VenueError as exc:
-            if not self._stopping.is_set():
-                self._sink.on_disconnected(f"kraken websocket token refused: {exc}")
-            return
-        app = websocket.WebSocketApp(
+        self._connection = WsConnection(
             self._url,
-            on_open=lambda app: app.send(json.dumps(executions_subscribe(token, _SUBSCRIBE_ID))),
+            name="kraken user stream",
+            prepare=self._fetch_token,
+            on_open=self._on_open,
             on_message=self._on_message,
-            on_error=self._on_error,
+            on_ended=sink.on_disconnected,
+            errors_end_it=True,
         )
-        with self._app_lock:  # a stop() racing the token fetch must find the app, or see it never runs
-            if self._stopping.is_set():
-                return
-            self._app = app
-        app.run_forever(skip_utf8_validation=True)
-        if not self._stopping.is_set():
-            self._sink.on_disconnected(self._failure or "kraken user stream closed")
+        self._connection.start()
 
-    def _close(self, app: Any, failure: str) -> None:
+    def _fetch_token(self) -> str:
+        """Reader thread, before connecting: the reason not to connect, or ''."""
+        try:
+            self._fetched_token = self._token()
+        except VenueError as exc:
+            return f"kraken websocket token refused: {exc}"
+        return ""
+
+    def _on_open(self, connection: WsConnection) -> None:
+        """Reader thread."""
+        connection.send(json.dumps(executions_subscribe(self._fetched_token, _SUBSCRIBE_ID)))
+
+    def _close(self, connection: WsConnection, failure: str) -> None:
         """Reader thread: end this connection; frames still buffered are not applied."""
         self._closed = True
-        self._failure = failure
         logger.warning("{}", failure)
-        app.close()
+        connection.end(failure)
 
-    def _on_message(self, app: Any, raw: str | bytes) -> None:
+    def _on_message(self, connection: WsConnection, raw: str | bytes) -> None:
         """Reader thread."""
         sink = self._sink
         assert sink is not None
@@ -107,25 +100,22 @@ class KrakenUserStream:
             if frame.method:
                 if frame.method == "subscribe" and frame.req_id == _SUBSCRIBE_ID:
                     if not frame.success:
-                        self._close(app, f"kraken refused the executions subscription: {frame.error}")
+                        self._close(connection, f"kraken refused the executions subscription: {frame.error}")
                         return
                     sink.on_connected()
                 elif not frame.success:
-                    self._close(app, f"kraken user stream {frame.method} failed: {frame.error}")
+                    self._close(connection, f"kraken user stream {frame.method} failed: {frame.error}")
                 return
             if frame.channel == "executions":
                 gaps = self._tracker.sequence.gaps
                 updates = self._updates(self._tracker.apply(frame, ts_init=self._clock.wall_ns()), frame.type)
                 if self._tracker.sequence.gaps > gaps:
-                    self._close(app, "kraken executions lost frames: reconnecting")
+                    self._close(connection, "kraken executions lost frames: reconnecting")
                     return
                 for update in updates:
                     sink.on_order_update(update)
             elif frame.channel == "heartbeat":
-                self.heartbeats += 1
-                if self.heartbeats % PING_EVERY_HEARTBEATS == 0:
-                    self._req_id += 1
-                    app.send(json.dumps(ping_message(self._req_id)))
+                self._keep_alive.heartbeat(connection)
             elif frame.channel != "status":
                 raise MalformedMessage(f"kraken user stream frame of channel {frame.channel!r}")
         except MalformedMessage as exc:
@@ -161,17 +151,7 @@ class KrakenUserStream:
                 out.append(update)
         return out
 
-    def _on_error(self, app: Any, error: BaseException) -> None:
-        if not self._stopping.is_set():
-            logger.warning("kraken user stream error: {}", error)
-            self._failure = self._failure or f"kraken user stream error: {error}"
-
     def stop(self) -> None:
         """Idempotent; joins the reader thread."""
-        with self._app_lock:
-            self._stopping.set()
-            app = self._app
-        if app is not None:
-            app.close()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+        if self._connection is not None:
+            self._connection.stop()

@@ -10,20 +10,19 @@ decoded with ``parse_float=Decimal``.
 from __future__ import annotations
 
 import json
-import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import websocket
 from loguru import logger
 
 from autohedge.adapters.kraken.constants import EXEC_TYPES, ORDER_TYPE, SIDE, VENUE, WS_ORDER_STATUS
 from autohedge.adapters.kraken.parse import asset_name, validate_wire
 from autohedge.adapters.kraken.wire import KrakenExecution, KrakenTicker
 from autohedge.adapters.timestamps import parse_rfc3339_ns
+from autohedge.adapters.wsconn import WsConnection
 from autohedge.core.clock import Clock
 from autohedge.core.errors import MalformedMessage
 from autohedge.core.messages import OrderSnapshot, Quote
@@ -34,6 +33,7 @@ from autohedge.core.types import OrderStatus, OrderType
 __all__ = [
     "ExecutionFill",
     "ExecutionsTracker",
+    "KeepAlive",
     "KrakenFrame",
     "KrakenMarketStream",
     "executions_subscribe",
@@ -75,6 +75,24 @@ def executions_subscribe(token: str, req_id: int) -> dict[str, Any]:
 
 def ping_message(req_id: int) -> dict[str, Any]:
     return {"method": "ping", "req_id": req_id}
+
+
+class KeepAlive:
+    """Counts ``heartbeat`` frames and answers every ``PING_EVERY_HEARTBEATS``-th with an application
+    ``ping`` (an idle connection is closed after about a minute). Reader thread; one per connection."""
+
+    def __init__(self, first_req_id: int = 0) -> None:
+        self.heartbeats = 0
+        self._req_id = first_req_id
+
+    def next_req_id(self) -> int:
+        self._req_id += 1
+        return self._req_id
+
+    def heartbeat(self, connection: WsConnection) -> None:
+        self.heartbeats += 1
+        if self.heartbeats % PING_EVERY_HEARTBEATS == 0:
+            connection.send(json.dumps(ping_message(self.next_req_id())))
 
 
 @dataclass(frozen=True)
@@ -341,40 +359,32 @@ class KrakenMarketStream:
         self._ws_url = ws_url
         self._clock = clock
         self._symbols = frozenset(symbols)
-        self._app: websocket.WebSocketApp | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
+        self._connection: WsConnection | None = None
         self._sink: QuoteSink | None = None
-        self._failure = ""
-        self._req_id = 0
-        self.heartbeats = 0
+        self._keep_alive = KeepAlive()
         self.system_status = ""
 
-    def _next_req_id(self) -> int:
-        self._req_id += 1
-        return self._req_id
+    @property
+    def heartbeats(self) -> int:
+        return self._keep_alive.heartbeats
 
     def start(self, symbols: Sequence[str], sink: QuoteSink) -> None:
         """Feed actor's thread: connect and stream on a reader thread. Non-blocking."""
         self._sink = sink
-        self._app = websocket.WebSocketApp(
-            self._ws_url, on_open=self._on_open, on_message=self._on_message, on_error=self._on_error
+        self._connection = WsConnection(
+            self._ws_url,
+            name="kraken stream",
+            on_open=self._on_open,
+            on_message=self._on_message,
+            on_ended=sink.on_disconnected,
         )
-        self._thread = threading.Thread(target=self._run, name="kraken-stream", daemon=True)
-        self._thread.start()
+        self._connection.start()
 
-    def _run(self) -> None:
+    def _on_open(self, connection: WsConnection) -> None:
         """Reader thread."""
-        assert self._app is not None
-        self._app.run_forever(skip_utf8_validation=True)
-        if not self._stopping.is_set() and self._sink is not None:
-            self._sink.on_disconnected(self._failure or "kraken stream closed")
+        connection.send(json.dumps(ticker_subscribe(sorted(self._symbols), self._keep_alive.next_req_id())))
 
-    def _on_open(self, app: Any) -> None:
-        """Reader thread."""
-        app.send(json.dumps(ticker_subscribe(sorted(self._symbols), self._next_req_id())))
-
-    def _on_message(self, app: Any, raw: str) -> None:
+    def _on_message(self, connection: WsConnection, raw: str | bytes) -> None:
         """Reader thread."""
         sink = self._sink
         assert sink is not None
@@ -382,17 +392,15 @@ class KrakenMarketStream:
             frame = parse_frame(raw)
             if frame.method:
                 if not frame.success:
-                    self._failure = f"kraken stream {frame.method} failed: {frame.error}"
-                    logger.warning("{}", self._failure)
-                    app.close()
+                    failure = f"kraken stream {frame.method} failed: {frame.error}"
+                    logger.warning("{}", failure)
+                    connection.end(failure)
                 return
             if frame.channel == "ticker":
                 for quote in quotes_of(frame, symbols=self._symbols, ts_init=self._clock.wall_ns()):
                     sink.on_quote(quote)
             elif frame.channel == "heartbeat":
-                self.heartbeats += 1
-                if self.heartbeats % PING_EVERY_HEARTBEATS == 0:
-                    app.send(json.dumps(ping_message(self._next_req_id())))
+                self._keep_alive.heartbeat(connection)
             elif frame.channel == "status":
                 self.system_status = str(frame.data[0].get("system", "")) if frame.data else ""
                 if self.system_status not in ("online", "post_only", "cancel_only", "maintenance"):
@@ -402,14 +410,7 @@ class KrakenMarketStream:
         except MalformedMessage as exc:
             sink.on_malformed(raw, str(exc))
 
-    def _on_error(self, app: Any, error: BaseException) -> None:
-        if not self._stopping.is_set():
-            logger.warning("kraken stream error: {}", error)
-
     def stop(self) -> None:
         """Idempotent; joins the reader thread."""
-        self._stopping.set()
-        if self._app is not None:
-            self._app.close()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+        if self._connection is not None:
+            self._connection.stop()
