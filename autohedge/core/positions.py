@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from autohedge.core.messages import OrderFilled
+from autohedge.core.messages import Balance, OrderFilled, PositionSnapshot
 from autohedge.core.types import Side, base_of
 
-__all__ = ["Holding", "net_base_qty"]
+__all__ = ["Holding", "net_base_qty", "spot_positions"]
+
+
+def spot_positions(balances: Mapping[str, Balance], symbols: Sequence[str]) -> tuple[PositionSnapshot, ...]:
+    """Spot: a symbol's position is the whole balance (free + held for orders) of its base asset; a
+    symbol whose base asset is not held has none. The venue does not know an entry price."""
+    out = []
+    for symbol in symbols:
+        balance = balances.get(base_of(symbol))
+        if balance is not None and balance.total > 0:
+            out.append(PositionSnapshot(symbol=symbol, qty=balance.total))
+    return tuple(out)
 
 
 def net_base_qty(fill: OrderFilled) -> Decimal:

@@ -36,8 +36,9 @@ from autohedge.core.messages import (
     SymbolRules,
 )
 from autohedge.core.ports import Capabilities, MarketStream
+from autohedge.core.positions import spot_positions
 from autohedge.core.ratelimit import RequestBudget
-from autohedge.core.types import OrderType, base_of
+from autohedge.core.types import OrderType
 from autohedge.core.types import decimal_str as fmt
 
 __all__ = [
@@ -208,14 +209,7 @@ class BinanceExchange:
         }
 
     def positions(self, symbols: Sequence[str]) -> tuple[PositionSnapshot, ...]:
-        """Spot: a position is the free + locked balance of the base asset."""
-        balances = self.balances()
-        out = []
-        for symbol in symbols:
-            balance = balances.get(base_of(symbol))
-            if balance is not None and balance.total > 0:
-                out.append(PositionSnapshot(symbol=symbol, qty=balance.total))
-        return tuple(out)
+        return spot_positions(self.balances(), symbols)
 
     def best_quote(self, symbol: str) -> Quote:
         ticker = self._rest.book_ticker(self._load().to_venue(symbol))

@@ -45,6 +45,7 @@ from autohedge.adapters.coinbase.rest import AUTH_HINT, CoinbaseRest
 from autohedge.adapters.coinbase.user_ws import CoinbaseUserStream
 from autohedge.adapters.coinbase.wire import CoinbaseFill, CoinbaseOrder, CoinbaseProduct
 from autohedge.adapters.coinbase.ws import CoinbaseMarketStream
+from autohedge.adapters.order_ids import KnownOrderIds
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets
 from autohedge.core.errors import (
@@ -67,17 +68,15 @@ from autohedge.core.messages import (
     SymbolRules,
 )
 from autohedge.core.ports import Capabilities, Exchange, MarketStream
+from autohedge.core.positions import spot_positions
 from autohedge.core.ratelimit import RequestBudget
-from autohedge.core.risk import rule_violations
+from autohedge.core.risk import refuse_rule_violations
 from autohedge.core.types import (
     OrderPurpose,
-    OrderStatus,
     OrderType,
     TimeInForce,
-    base_of,
     quantize_down,
     quantize_up,
-    quote_of,
 )
 from autohedge.core.types import decimal_str as fmt
 
@@ -90,7 +89,6 @@ __all__ = [
     "new_budget",
 ]
 
-_KNOWN_IDS_MAX = 50_000
 _PROBE_PRICE_TICKS = 10_000
 """A product without a last price is probed at this many ticks (only the configuration's answer counts)."""
 _PROBE_DISTANCE = Decimal("0.1")
@@ -111,9 +109,9 @@ class CoinbaseExchange:
         self.request_budget = budget
         self._lock = threading.Lock()
         self._rules: dict[str, SymbolRules] = {}
-        self._order_ids: dict[str, str] = {}
-        """client order id -> Coinbase order id, for orders this process placed or has seen (a bracket's
-        list id and both leg ids map to its one order)."""
+        self._order_ids = KnownOrderIds()
+        """Coinbase has no lookup by client id: the ids of orders this process placed or has seen (a
+        bracket's list id and both leg ids name its one order)."""
         self.capabilities: Capabilities = CAPABILITIES
         """Replaced (never mutated) as products are loaded: ``oco_symbols`` grows by each product whose
         bracket preview was accepted."""
@@ -177,23 +175,13 @@ class CoinbaseExchange:
 
     def _check(self, symbol: str, qty: Decimal, *prices: Decimal) -> None:
         """Refuse before sending what the venue's increments and minimums would reject."""
-        problems = rule_violations(self.symbol_rules(symbol), qty, *prices)
-        if problems:
-            message = f"coinbase {symbol}: " + "; ".join(problems)
-            logger.warning("order refused before sending: {}", message)
-            raise OrderRefused(message)
-
-    def _remember(self, client_order_id: str, order_id: str) -> None:
-        with self._lock:
-            if len(self._order_ids) >= _KNOWN_IDS_MAX:
-                self._order_ids.pop(next(iter(self._order_ids)))
-            self._order_ids[client_order_id] = order_id
+        refuse_rule_violations(VENUE, symbol, self.symbol_rules(symbol), qty, *prices)
 
     def _snapshots(self, order: CoinbaseOrder) -> tuple[OrderSnapshot, ...]:
         """The order as the port sees it: itself, or a bracket of ours as its two legs."""
         snapshots = order_legs(order, symbol=symbol_of(order.product_id))
         for client_order_id in {order.client_order_id, *(s.client_order_id for s in snapshots)} - {""}:
-            self._remember(client_order_id, order.order_id)  # a bracket's list id too
+            self._order_ids.remember(client_order_id, order.order_id)  # a bracket's list id too
         return snapshots
 
     def _snapshot(self, order: CoinbaseOrder, client_order_id: str | None) -> OrderSnapshot:
@@ -238,7 +226,7 @@ class CoinbaseExchange:
         # Not read back: the create answer carries only the id, a read would spend the request budget
         # (half of it at full trading pace), and the order's fills arrive by the user stream (or the
         # executor's read when no stream is live).
-        return _placed(request, order_id, self._clock.wall_ns())
+        return OrderSnapshot.accepted(request, venue_order_id=order_id, ts_event=self._clock.wall_ns())
 
     def submit_oco(self, request: OcoRequest) -> OcoSnapshot:
         """One ``trigger_bracket_gtc`` sell carrying the list client id; its legs are the OCO's legs."""
@@ -259,7 +247,7 @@ class CoinbaseExchange:
         )
         order_id = self._create(body, request.list_client_id, priority=True)
         for leg_id in legs:
-            self._remember(leg_id, order_id)
+            self._order_ids.remember(leg_id, order_id)
         # The bracket as one order (the TP limit with the stop trigger), then as the OCO's two legs.
         bracket = OrderRequest(
             client_order_id=request.list_client_id,
@@ -270,13 +258,12 @@ class CoinbaseExchange:
             stop_price=request.stop_price,
             purpose=OrderPurpose.TAKE_PROFIT,
         )
-        placed = _placed(bracket, order_id, self._clock.wall_ns())
+        placed = OrderSnapshot.accepted(bracket, venue_order_id=order_id, ts_event=self._clock.wall_ns())
         return OcoSnapshot(list_id=order_id, orders=bracket_legs(placed, legs, stop_working=False))
 
     def _create(self, body: dict[str, Any], client_order_id: str, *, priority: bool) -> str:
         """Place ``body``; the new order's id, remembered for ``client_order_id``."""
-        with self._lock:
-            known = self._order_ids.get(client_order_id)
+        known = self._order_ids.venue_id(client_order_id)
         order_id = map_create_response(self._rest.create_order(body, priority=priority))
         if known is not None and known == order_id:
             # Coinbase answers a repeated client_order_id with the existing order and places nothing.
@@ -285,7 +272,7 @@ class CoinbaseExchange:
                 venue=VENUE,
                 code="duplicate",
             )
-        self._remember(client_order_id, order_id)
+        self._order_ids.remember(client_order_id, order_id)
         return order_id
 
     def _order_id(self, symbol: str, venue_order_id: str | None, client_order_id: str | None) -> str:
@@ -293,8 +280,7 @@ class CoinbaseExchange:
             return venue_order_id
         if client_order_id is None:
             raise OrderRefused("coinbase: an order id is required")
-        with self._lock:
-            known = self._order_ids.get(client_order_id)
+        known = self._order_ids.venue_id(client_order_id)
         if known is not None:
             return known
         # No lookup by client id on Coinbase: search the product's orders (open first, then history). A
@@ -303,7 +289,7 @@ class CoinbaseExchange:
             for order in self._rest.list_orders(product_ids=[product_id(symbol)], statuses=statuses):
                 legs = bracket_leg_ids(order.client_order_id) or ()
                 if order.client_order_id == client_order_id or client_order_id in legs:
-                    self._remember(client_order_id, order.order_id)
+                    self._order_ids.remember(client_order_id, order.order_id)
                     return order.order_id
         raise UnknownOrder(f"coinbase: no order with client order id {client_order_id}", venue=VENUE)
 
@@ -340,14 +326,7 @@ class CoinbaseExchange:
         return parse_accounts(self._rest.accounts())
 
     def positions(self, symbols: Sequence[str]) -> tuple[PositionSnapshot, ...]:
-        """Spot: a position is the available + held balance of the base asset."""
-        balances = self.balances()
-        out = []
-        for symbol in symbols:
-            balance = balances.get(base_of(symbol))
-            if balance is not None and balance.total > 0:
-                out.append(PositionSnapshot(symbol=symbol, qty=balance.total))
-        return tuple(out)
+        return spot_positions(self.balances(), symbols)
 
     def best_quote(self, symbol: str) -> Quote:
         books = self._rest.best_bid_ask([product_id(symbol)]).pricebooks
@@ -362,23 +341,6 @@ class CoinbaseExchange:
 
     def close(self) -> None:
         self._rest.close()
-
-
-def _placed(request: OrderRequest, order_id: str, now_ns: int) -> OrderSnapshot:
-    """What is known of an order the venue just accepted: resting, nothing filled yet."""
-    return OrderSnapshot(
-        venue_order_id=order_id,
-        client_order_id=request.client_order_id,
-        symbol=request.symbol,
-        side=request.side,
-        order_type=request.order_type,
-        price=request.price,
-        stop_price=request.stop_price,
-        qty=request.qty,
-        fee_asset=quote_of(request.symbol),
-        status=OrderStatus.NEW,
-        ts_event=now_ns,
-    )
 
 
 def new_budget(clock: Clock) -> RequestBudget:

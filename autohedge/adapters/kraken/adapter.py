@@ -31,6 +31,7 @@ from autohedge.adapters.kraken.rest import AUTH_HINT, KrakenRest
 from autohedge.adapters.kraken.user_ws import KrakenUserStream
 from autohedge.adapters.kraken.wire import KrakenOrderInfo
 from autohedge.adapters.kraken.ws import KrakenMarketStream
+from autohedge.adapters.order_ids import KnownOrderIds
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets
 from autohedge.core.errors import (
@@ -54,10 +55,11 @@ from autohedge.core.messages import (
     SymbolRules,
 )
 from autohedge.core.ports import Capabilities, Exchange, MarketStream
+from autohedge.core.positions import spot_positions
 from autohedge.core.ratecounter import DecayingCounter, PairOrderBudget
 from autohedge.core.ratelimit import RequestBudget
-from autohedge.core.risk import rule_violations
-from autohedge.core.types import OrderStatus, OrderType, TimeInForce, base_of, quote_of
+from autohedge.core.risk import refuse_rule_violations
+from autohedge.core.types import OrderType, TimeInForce
 from autohedge.core.types import decimal_str as fmt
 
 __all__ = [
@@ -70,7 +72,6 @@ __all__ = [
 ]
 
 _PAIR_RATE = "EOrder:Rate limit exceeded"
-_KNOWN_IDS_MAX = 50_000
 COUNTER_MARGIN = 2
 
 
@@ -96,10 +97,9 @@ class KrakenExchange:
         self.trading_counter = trading_counter
         self._lock = threading.Lock()
         self._pairs: PairMap | None = None
-        self._txids: dict[str, str] = {}
-        """client order id -> txid of orders placed or seen: a lookup by client id then costs one call."""
-        self._client_ids: dict[str, str] = {}
-        """txid -> client order id (the order counter remembers orders by client id)."""
+        self._order_ids = KnownOrderIds()
+        """Orders placed or seen: a lookup by client id then costs one call; the order counter
+        remembers orders by client id."""
 
     # -- reference data ------------------------------------------------------------------------------
 
@@ -119,31 +119,14 @@ class KrakenExchange:
         return parse_rules(pair, symbol=symbol)
 
     def _check(self, symbol: str, qty: Decimal, *prices: Decimal) -> None:
-        problems = rule_violations(self.symbol_rules(symbol), qty, *prices)
-        if problems:
-            message = f"kraken {symbol}: " + "; ".join(problems)
-            logger.warning("order refused before sending: {}", message)
-            raise OrderRefused(message)
-
-    def _remember(self, client_order_id: str, txid: str) -> None:
-        if not client_order_id:
-            return
-        with self._lock:
-            if len(self._txids) >= _KNOWN_IDS_MAX:
-                self._client_ids.pop(self._txids.pop(next(iter(self._txids))), None)
-            self._txids[client_order_id] = txid
-            self._client_ids[txid] = client_order_id
-
-    def _known_txid(self, client_order_id: str) -> str | None:
-        with self._lock:
-            return self._txids.get(client_order_id)
+        refuse_rule_violations(VENUE, symbol, self.symbol_rules(symbol), qty, *prices)
 
     def _snapshot(self, txid: str, info: KrakenOrderInfo) -> OrderSnapshot | None:
         symbol = self._load().ours(info.descr.pair)
         if symbol is None:
             return None
         snapshot = parse_order(txid, info, symbol=symbol)
-        self._remember(snapshot.client_order_id, txid)
+        self._order_ids.remember(snapshot.client_order_id, txid)
         return snapshot
 
     # -- orders --------------------------------------------------------------------------------------
@@ -183,20 +166,8 @@ class KrakenExchange:
             )
         # Not read back: every read costs the scarce REST counter (AddOrder does not). Its state and
         # fills come from the executions stream or the next poll.
-        self._remember(request.client_order_id, result.txid[0])
-        return OrderSnapshot(
-            venue_order_id=result.txid[0],
-            client_order_id=request.client_order_id,
-            symbol=request.symbol,
-            side=request.side,
-            order_type=request.order_type,
-            price=request.price,
-            stop_price=request.stop_price,
-            qty=request.qty,
-            fee_asset=quote_of(request.symbol),
-            status=OrderStatus.NEW,
-            ts_event=self._clock.wall_ns(),
-        )
+        self._order_ids.remember(request.client_order_id, result.txid[0])
+        return OrderSnapshot.accepted(request, venue_order_id=result.txid[0], ts_event=self._clock.wall_ns())
 
     def submit_oco(self, request: OcoRequest) -> OcoSnapshot:
         raise OrderRefused("kraken has no OCO on spot: the monitor rests the TP and guards the SL")
@@ -211,7 +182,7 @@ class KrakenExchange:
     def _by_client_id(self, client_order_id: str, *, priority: bool = True) -> OrderSnapshot:
         """One call for an order this process placed or saw; otherwise open orders first (the usual
         case), then closed ones, both filtered by ``cl_ord_id``."""
-        txid = self._known_txid(client_order_id)
+        txid = self._order_ids.venue_id(client_order_id)
         if txid is not None:
             return self._get_by_txid(txid, priority=priority)
         for lookup in (self._rest.open_orders, self._rest.closed_orders):
@@ -236,14 +207,13 @@ class KrakenExchange:
     ) -> OrderSnapshot:
         """CancelOrder straight away (it costs the pair's order counter, not the call counter), then one
         read for the order's final state. Cancels and their reads use the whole call counter."""
-        txid = venue_order_id or (self._known_txid(client_order_id) if client_order_id else None)
+        txid = venue_order_id or (self._order_ids.venue_id(client_order_id) if client_order_id else None)
         if txid is None:
             if client_order_id is None:
                 raise OrderRefused("kraken: an order id is required")
             txid = self._by_client_id(client_order_id, priority=True).venue_order_id
         altname = self._load().altname(symbol)
-        with self._lock:
-            order_key = client_order_id or self._client_ids.get(txid, txid)
+        order_key = client_order_id or self._order_ids.client_id(txid) or txid
         self.trading_counter.charge_cancel(altname, order_key)
         try:
             self._rest.cancel_order(txid=txid)
@@ -276,14 +246,7 @@ class KrakenExchange:
         return parse_balances(self._rest.balances())
 
     def positions(self, symbols: Sequence[str]) -> tuple[PositionSnapshot, ...]:
-        """Spot: a position is the balance of the base asset (available + held for orders)."""
-        balances = self.balances()
-        out = []
-        for symbol in symbols:
-            balance = balances.get(base_of(symbol))
-            if balance is not None and balance.total > 0:
-                out.append(PositionSnapshot(symbol=symbol, qty=balance.total))
-        return tuple(out)
+        return spot_positions(self.balances(), symbols)
 
     def best_quote(self, symbol: str) -> Quote:
         ticker = self._rest.ticker(self._load().altname(symbol))

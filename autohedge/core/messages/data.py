@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from autohedge.core.messages.base import Message
-from autohedge.core.types import OrderPurpose, OrderStatus, OrderType, Side, Symbol, TimeInForce
+from autohedge.core.types import OrderPurpose, OrderStatus, OrderType, Side, Symbol, TimeInForce, quote_of
 
 __all__ = [
     "Balance",
@@ -105,6 +105,24 @@ class OrderSnapshot(Message):
     @property
     def remaining_qty(self) -> Decimal:
         return self.qty - self.filled_qty
+
+    @classmethod
+    def accepted(cls, request: OrderRequest, *, venue_order_id: str, ts_event: int) -> OrderSnapshot:
+        """What is known of an order the venue just accepted without reading it back: resting, nothing
+        filled yet, fees (once charged) in the quote asset."""
+        return cls(
+            venue_order_id=venue_order_id,
+            client_order_id=request.client_order_id,
+            symbol=request.symbol,
+            side=request.side,
+            order_type=request.order_type,
+            price=request.price,
+            stop_price=request.stop_price,
+            qty=request.qty,
+            fee_asset=quote_of(request.symbol),
+            status=OrderStatus.NEW,
+            ts_event=ts_event,
+        )
 
 
 class OcoSnapshot(Message):
