@@ -6,10 +6,8 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
-
-from pydantic import ValidationError
 
 from autohedge.adapters.alpaca.constants import (
     ERROR_INSUFFICIENT,
@@ -23,6 +21,7 @@ from autohedge.adapters.alpaca.constants import (
     VENUE,
 )
 from autohedge.adapters.alpaca.wire import AlpacaAsset, AlpacaOrder, AlpacaQuote, AlpacaTradeUpdate
+from autohedge.adapters.wirevalues import validate_wire, wire_decimal
 from autohedge.core.errors import (
     AuthError,
     InsufficientFunds,
@@ -50,11 +49,8 @@ __all__ = [
 ]
 
 
-def _dec(raw: Any, field: str) -> Decimal:
-    try:
-        return Decimal(str(raw)) if not isinstance(raw, Decimal) else raw
-    except InvalidOperation:
-        raise MalformedMessage(f"alpaca {field} is not a decimal: {raw!r}") from None
+def _dec(raw: object, field: str) -> Decimal:
+    return wire_decimal(raw, field, venue=VENUE)
 
 
 def parse_rfc3339_ns(text: str | None) -> int:
@@ -188,12 +184,7 @@ def parse_frame(
             ours = symbols.get(str(item.get("S")))
             if ours is None:
                 raise MalformedMessage(f"alpaca quote for an unsubscribed symbol {item.get('S')!r}")
-            try:
-                quote = AlpacaQuote.model_validate(item)
-            except ValidationError as exc:
-                raise MalformedMessage(
-                    f"alpaca quote: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}"
-                ) from None
+            quote = validate_wire(AlpacaQuote, item, "quote", venue=VENUE)
             out.append(
                 Quote(
                     venue=VENUE,
@@ -303,10 +294,7 @@ def parse_trade_frame(
 
 
 def _trade_update(data: dict[str, Any], *, symbols: Mapping[str, str], ts_init: int) -> OrderUpdate | None:
-    try:
-        update = AlpacaTradeUpdate.model_validate(data)
-    except ValidationError as exc:
-        raise MalformedMessage(f"alpaca trade update: {exc.errors()[0]['msg']}") from None
+    update = validate_wire(AlpacaTradeUpdate, data, "trade update", venue=VENUE)
     if update.event in TRADE_EVENTS_IGNORED:
         return None
     order = update.order

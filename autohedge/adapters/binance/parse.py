@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -21,6 +21,7 @@ from autohedge.adapters.binance.wire import (
     BinanceTrade,
     BinanceWsResponse,
 )
+from autohedge.adapters.wirevalues import wire_decimal
 from autohedge.core.errors import (
     AuthError,
     InsufficientFunds,
@@ -57,11 +58,8 @@ __all__ = [
 _NS_PER_MS = 1_000_000
 
 
-def _dec(raw: str, field: str) -> Decimal:
-    try:
-        return Decimal(raw)
-    except InvalidOperation:
-        raise MalformedMessage(f"binance {field} is not a decimal: {raw!r}") from None
+def _dec(raw: object, field: str) -> Decimal:
+    return wire_decimal(raw, field, venue=VENUE)
 
 
 class SymbolMap:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -29,6 +29,8 @@ from autohedge.adapters.coinbase.wire import (
     CoinbaseProduct,
 )
 from autohedge.adapters.timestamps import parse_rfc3339_ns
+from autohedge.adapters.wirevalues import validate_wire as validate_wire_of
+from autohedge.adapters.wirevalues import wire_decimal
 from autohedge.core.client_ids import ClientId
 from autohedge.core.errors import (
     AuthError,
@@ -91,20 +93,12 @@ _NOT_FOUND_ERRORS = frozenset({"NOT_FOUND", "unknown", "UNKNOWN_ORDER"})
 
 
 def _dec(raw: object, field: str) -> Decimal:
-    try:
-        return Decimal(str(raw))
-    except InvalidOperation:
-        raise MalformedMessage(f"coinbase {field} is not a decimal: {raw!r}") from None
+    return wire_decimal(raw, field, venue=VENUE)
 
 
 def validate_wire(model: type[_M], raw: object, what: str) -> _M:
     """``model.model_validate(raw)`` with a ``MalformedMessage`` naming the first bad field."""
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "<body>"
-        raise MalformedMessage(f"coinbase {what}: {where}: {first['msg']}") from None
+    return validate_wire_of(model, raw, what, venue=VENUE)
 
 
 def symbol_of(product: str) -> str:

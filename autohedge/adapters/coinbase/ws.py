@@ -14,7 +14,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from loguru import logger
@@ -24,6 +24,7 @@ from autohedge.adapters.coinbase.constants import ORDER_STATUS, ORDER_TYPE, SIDE
 from autohedge.adapters.coinbase.parse import bracket_leg_ids, bracket_legs, stop_executed, validate_wire
 from autohedge.adapters.coinbase.wire import CoinbaseHeartbeat, CoinbaseTicker, CoinbaseUserOrder
 from autohedge.adapters.timestamps import parse_rfc3339_ns
+from autohedge.adapters.wirevalues import wire_decimal
 from autohedge.adapters.wsconn import WsConnection
 from autohedge.core.clock import NS_PER_S, Clock
 from autohedge.core.errors import MalformedMessage
@@ -102,11 +103,8 @@ def parse_frame(raw: str | bytes) -> CoinbaseFrame:
     return CoinbaseFrame(channel, sequence, str(frame.get("timestamp", "")), tuple(events))
 
 
-def _dec(raw: str, field: str) -> Decimal:
-    try:
-        return Decimal(raw)
-    except InvalidOperation:
-        raise MalformedMessage(f"coinbase {field} is not a decimal: {raw!r}") from None
+def _dec(raw: object, field: str) -> Decimal:
+    return wire_decimal(raw, field, venue=VENUE)
 
 
 def quotes_of(frame: CoinbaseFrame, *, symbols: Mapping[str, str], ts_init: int) -> list[Quote]:

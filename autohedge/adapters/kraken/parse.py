@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from autohedge.adapters.kraken.constants import ASSET_NAMES, ORDER_STATUS, ORDER_TYPE, SIDE, VENUE
 from autohedge.adapters.kraken.wire import KrakenAssetPair, KrakenBalanceEx, KrakenEnvelope, KrakenOrderInfo
+from autohedge.adapters.wirevalues import validate_wire as validate_wire_of
+from autohedge.adapters.wirevalues import wire_decimal
 from autohedge.core.errors import (
     AuthError,
     InsufficientFunds,
@@ -64,20 +66,12 @@ _MAYBE_RAN = frozenset({"EService:Deadline elapsed", "EService:Timeout"})
 
 
 def _dec(raw: object, field: str) -> Decimal:
-    try:
-        return Decimal(str(raw))
-    except InvalidOperation:
-        raise MalformedMessage(f"kraken {field} is not a decimal: {raw!r}") from None
+    return wire_decimal(raw, field, venue=VENUE)
 
 
 def validate_wire(model: type[_M], raw: object, what: str) -> _M:
     """``model.model_validate(raw)`` with a ``MalformedMessage`` naming the first bad field."""
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "<body>"
-        raise MalformedMessage(f"kraken {what}: {where}: {first['msg']}") from None
+    return validate_wire_of(model, raw, what, venue=VENUE)
 
 
 def asset_name(code: str) -> str:
