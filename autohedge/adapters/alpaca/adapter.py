@@ -20,10 +20,11 @@ from autohedge.adapters.alpaca.parse import (
     trade_stream_symbols,
 )
 from autohedge.adapters.alpaca.rest import AUTH_HINT, AlpacaRest
+from autohedge.adapters.alpaca.user_ws import AlpacaUserStream
 from autohedge.adapters.alpaca.wire import (
     AlpacaOrder,
 )
-from autohedge.adapters.alpaca.ws import AlpacaMarketStream, AlpacaUserStream, CompositeStream
+from autohedge.adapters.alpaca.ws import AlpacaMarketStream, CompositeStream
 from autohedge.adapters.reference import VenueReference
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets

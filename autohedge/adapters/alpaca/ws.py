@@ -1,13 +1,9 @@
-"""Alpaca streams: market data (crypto v1beta3, stocks v2/iex: connect, authenticate, subscribe quotes)
-and the trading stream's ``trade_updates`` (order events by push).
+"""Alpaca market data streams (crypto v1beta3, stocks v2/iex: connect, authenticate, subscribe quotes).
+The trading stream's ``trade_updates`` is in ``user_ws.py``.
 
 Frames are JSON arrays. Most plans allow one connection per endpoint: a reconnect that races the old
 socket gets error 406, which ends this connection; the feed's supervisor then retries with backoff
 instead of hammering. No application heartbeat is documented, so websocket-level pings keep it alive.
-
-Trading stream (``venues.alpaca.user_ws_url``): authenticate, then ``listen`` to ``trade_updates``;
-paper sends binary frames (websocket-client hands them over as bytes; the parser takes both). Nothing
-is replayed after a reconnect: the user-stream actor reconciles by REST.
 """
 
 from __future__ import annotations
@@ -21,16 +17,14 @@ from pydantic import SecretStr
 
 from autohedge.adapters.alpaca.auth import ws_auth_message
 from autohedge.adapters.alpaca.constants import VENUE
-from autohedge.adapters.alpaca.parse import StreamControl, parse_frame, parse_trade_frame
+from autohedge.adapters.alpaca.parse import parse_frame
 from autohedge.adapters.wsconn import WsConnection
 from autohedge.core.clock import Clock
-from autohedge.core.errors import AuthError, MalformedMessage
-from autohedge.core.messages import OrderUpdate, Quote
-from autohedge.core.ports import MarketStream, OrderEventSink, QuoteSink
+from autohedge.core.errors import MalformedMessage
+from autohedge.core.messages import Quote
+from autohedge.core.ports import MarketStream, QuoteSink
 
-__all__ = ["LISTEN_TRADE_UPDATES", "AlpacaMarketStream", "AlpacaUserStream", "CompositeStream"]
-
-LISTEN_TRADE_UPDATES = {"action": "listen", "data": {"streams": ["trade_updates"]}}
+__all__ = ["PING_INTERVAL_S", "PING_TIMEOUT_S", "AlpacaMarketStream", "CompositeStream"]
 
 PING_INTERVAL_S = 20
 PING_TIMEOUT_S = 10
@@ -111,80 +105,3 @@ class CompositeStream:
     def stop(self) -> None:
         for stream in self._streams:
             stream.stop()
-
-
-class AlpacaUserStream:
-    """Implements ``core.ports.UserStream`` over the trading stream. One instance per connection."""
-
-    venue = VENUE
-
-    def __init__(
-        self,
-        *,
-        url: str,
-        key_id: SecretStr | None,
-        secret_key: SecretStr | None,
-        clock: Clock,
-        symbols: Mapping[str, str],
-    ) -> None:
-        """``symbols``: order symbol in events (``BTC/USD``, ``AAPL``) -> ours."""
-        self._url = url
-        self._key_id = key_id
-        self._secret_key = secret_key
-        self._clock = clock
-        self._symbols = dict(symbols)
-        self._connection: WsConnection | None = None
-        self._sink: OrderEventSink | None = None
-
-    def start(self, sink: OrderEventSink) -> None:
-        """User-stream actor's thread: connect on a reader thread; auth and listen follow on open."""
-        if self._key_id is None or self._secret_key is None:
-            raise AuthError(
-                "alpaca trade updates need AUTOHEDGE_ALPACA_API_KEY_ID and AUTOHEDGE_ALPACA_API_SECRET_KEY",
-                venue=VENUE,
-            )
-        self._sink = sink
-        self._connection = WsConnection(
-            self._url,
-            name="alpaca trading stream",
-            on_open=self._on_open,
-            on_message=self._on_message,
-            on_ended=sink.on_disconnected,
-            errors_end_it=True,
-            ping_interval_s=PING_INTERVAL_S,
-            ping_timeout_s=PING_TIMEOUT_S,
-        )
-        self._connection.start()
-
-    def _on_open(self, connection: WsConnection) -> None:
-        """Reader thread: authenticate first."""
-        assert self._key_id is not None and self._secret_key is not None
-        connection.send(json.dumps(ws_auth_message(self._key_id, self._secret_key)))
-
-    def _on_message(self, connection: WsConnection, raw: str | bytes) -> None:
-        """Reader thread."""
-        assert self._sink is not None
-        try:
-            parsed = parse_trade_frame(raw, symbols=self._symbols, ts_init=self._clock.wall_ns())
-        except MalformedMessage as exc:
-            self._sink.on_malformed(raw if isinstance(raw, str) else raw.decode("utf-8", "replace"), str(exc))
-            return
-        if isinstance(parsed, OrderUpdate):
-            self._sink.on_order_update(parsed)
-        elif isinstance(parsed, StreamControl):
-            self._control(connection, parsed)
-
-    def _control(self, connection: WsConnection, control: StreamControl) -> None:
-        if control.ok and control.stream == "authorization":
-            connection.send(json.dumps(LISTEN_TRADE_UPDATES))
-        elif control.ok and control.stream == "listening":
-            assert self._sink is not None
-            self._sink.on_connected()
-        elif not control.ok:
-            failure = f"alpaca trading stream refused ({control.stream}: {control.message})"
-            logger.warning("{}", failure)
-            connection.end(failure)
-
-    def stop(self) -> None:
-        if self._connection is not None:
-            self._connection.stop()

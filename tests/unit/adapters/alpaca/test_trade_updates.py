@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from autohedge.adapters.alpaca.adapter import create_user_stream
 from autohedge.adapters.alpaca.parse import StreamControl, parse_trade_frame, trade_stream_symbols
-from autohedge.adapters.alpaca.ws import AlpacaUserStream
+from autohedge.adapters.alpaca.user_ws import AlpacaUserStream
 from autohedge.core.clock import RealClock
 from autohedge.core.config import Secrets, parse_config
 from autohedge.core.errors import MalformedMessage
