@@ -46,6 +46,7 @@ class WsConnection:
         self._ping_timeout_s = ping_timeout_s
         self._stopping = threading.Event()
         self._failure = ""
+        self._failed = False
         self._app = websocket.WebSocketApp(
             url,
             on_open=self._opened,
@@ -67,6 +68,13 @@ class WsConnection:
         if reason:
             self._failure = reason
         self._app.close()
+
+    def fail(self, reason: str) -> None:
+        """End this connection from a callback because of what it sent (a refusal, an error frame, lost
+        frames): ``reason`` is logged and is what ``on_ended`` hears; frames still buffered are dropped."""
+        self._failed = True
+        logger.warning("{}", reason)
+        self.end(reason)
 
     def stop(self) -> None:
         """Owner's thread: close and join; ``on_ended`` is not called."""
@@ -99,7 +107,8 @@ class WsConnection:
             self._on_open(self)
 
     def _received(self, app: Any, raw: str | bytes) -> None:
-        self._on_message(self, raw)
+        if not self._failed:
+            self._on_message(self, raw)
 
     def _errored(self, app: Any, error: BaseException) -> None:
         if not self._stopping.is_set():

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from loguru import logger
 from pydantic import SecretStr
 
 from autohedge.adapters.alpaca.auth import ws_auth_message
@@ -97,8 +96,7 @@ class AlpacaUserStream:
             self._sink.on_connected()
         elif not control.ok:
             failure = f"alpaca trading stream refused ({control.stream}: {control.message})"
-            logger.warning("{}", failure)
-            connection.end(failure)
+            connection.fail(failure)
 
     def stop(self) -> None:
         if self._connection is not None:

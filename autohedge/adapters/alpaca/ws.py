@@ -82,8 +82,7 @@ class AlpacaMarketStream:
         elif kind == "error":
             # 401/402 auth, 406 connection limit, 405/409 plan limits: this connection is done
             failure = f"alpaca stream error {message.get('code')}: {msg}"
-            logger.warning("{}", failure)
-            connection.end(failure)
+            connection.fail(failure)
 
     def stop(self) -> None:
         if self._connection is not None:

@@ -91,7 +91,6 @@ class CoinbaseUserStream:
         self._connection: WsConnection | None = None
         self._sink: OrderEventSink | None = None
         self._connected = False
-        self._closed = False
         self.heartbeats = 0
 
     def start(self, sink: OrderEventSink) -> None:
@@ -115,31 +114,21 @@ class CoinbaseUserStream:
         """Reader thread: subscribe at once (5 s deadline), a fresh JWT in each message."""
         send_subscriptions(connection, "user", sorted(self._symbols), self._signer, self._clock)
 
-    def _close(self, connection: WsConnection, failure: str) -> None:
-        """Reader thread: end this connection; frames still buffered are not applied."""
-        self._closed = True
-        logger.warning("{}", failure)
-        connection.end(failure)
-
     def _on_message(self, connection: WsConnection, raw: str | bytes) -> None:
         """Reader thread."""
         sink = self._sink
         assert sink is not None
-        if self._closed:
-            return
         text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
         try:
             frame = parse_frame(raw)
             if frame.error:
-                self._close(connection, f"coinbase user stream error: {frame.error}")
+                connection.fail(f"coinbase user stream error: {frame.error}")
                 return
             gaps = self._sequence.gaps
             if not self._sequence.observe(frame.sequence_num):
                 return  # a duplicated or late frame: its state is already known
             if self._sequence.gaps > gaps:
-                self._close(
-                    connection, f"coinbase user stream lost frames before {frame.sequence_num}: reconnecting"
-                )
+                connection.fail(f"coinbase user stream lost frames before {frame.sequence_num}: reconnecting")
                 return
             if frame.channel == "subscriptions":
                 subscribed = frame.events[0].get("subscriptions", {}) if frame.events else {}

@@ -17,8 +17,6 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from loguru import logger
-
 from autohedge.adapters.coinbase.auth import CoinbaseSigner
 from autohedge.adapters.coinbase.constants import ORDER_STATUS, ORDER_TYPE, SIDE, SNAPSHOT_BATCH, VENUE
 from autohedge.adapters.coinbase.parse import bracket_leg_ids, bracket_legs, stop_executed, validate_wire
@@ -370,8 +368,7 @@ class CoinbaseMarketStream:
             frame = parse_frame(raw)
             if frame.error:
                 failure = f"coinbase stream error: {frame.error}"
-                logger.warning("{}", failure)
-                connection.end(failure)
+                connection.fail(failure)
                 return
             if not self.sequence.observe(frame.sequence_num):
                 return  # a duplicate or late frame: never let an older quote overwrite a newer one

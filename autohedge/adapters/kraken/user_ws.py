@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 
-from loguru import logger
-
 from autohedge.adapters.kraken.constants import VENUE
 from autohedge.adapters.kraken.ws import (
     ExecutionFill,
@@ -49,7 +47,6 @@ class KrakenUserStream:
         self._connection: WsConnection | None = None
         self._sink: OrderEventSink | None = None
         self._fetched_token = ""
-        self._closed = False
         self._keep_alive = KeepAlive(first_req_id=_SUBSCRIBE_ID)
 
     @property
@@ -82,35 +79,27 @@ class KrakenUserStream:
         """Reader thread."""
         connection.send(json.dumps(executions_subscribe(self._fetched_token, _SUBSCRIBE_ID)))
 
-    def _close(self, connection: WsConnection, failure: str) -> None:
-        """Reader thread: end this connection; frames still buffered are not applied."""
-        self._closed = True
-        logger.warning("{}", failure)
-        connection.end(failure)
-
     def _on_message(self, connection: WsConnection, raw: str | bytes) -> None:
         """Reader thread."""
         sink = self._sink
         assert sink is not None
-        if self._closed:
-            return
         text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
         try:
             frame = parse_frame(raw)
             if frame.method:
                 if frame.method == "subscribe" and frame.req_id == _SUBSCRIBE_ID:
                     if not frame.success:
-                        self._close(connection, f"kraken refused the executions subscription: {frame.error}")
+                        connection.fail(f"kraken refused the executions subscription: {frame.error}")
                         return
                     sink.on_connected()
                 elif not frame.success:
-                    self._close(connection, f"kraken user stream {frame.method} failed: {frame.error}")
+                    connection.fail(f"kraken user stream {frame.method} failed: {frame.error}")
                 return
             if frame.channel == "executions":
                 gaps = self._tracker.sequence.gaps
                 updates = self._updates(self._tracker.apply(frame, ts_init=self._clock.wall_ns()), frame.type)
                 if self._tracker.sequence.gaps > gaps:
-                    self._close(connection, "kraken executions lost frames: reconnecting")
+                    connection.fail("kraken executions lost frames: reconnecting")
                     return
                 for update in updates:
                     sink.on_order_update(update)

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from loguru import logger
-
 from autohedge.adapters.kraken.constants import EXEC_TYPES, ORDER_TYPE, SIDE, VENUE, WS_ORDER_STATUS
 from autohedge.adapters.kraken.parse import asset_name, validate_wire
 from autohedge.adapters.kraken.wire import KrakenExecution, KrakenTicker
@@ -393,8 +391,7 @@ class KrakenMarketStream:
             if frame.method:
                 if not frame.success:
                     failure = f"kraken stream {frame.method} failed: {frame.error}"
-                    logger.warning("{}", failure)
-                    connection.end(failure)
+                    connection.fail(failure)
                 return
             if frame.channel == "ticker":
                 for quote in quotes_of(frame, symbols=self._symbols, ts_init=self._clock.wall_ns()):
