@@ -43,10 +43,10 @@ class VenueEntry:
     None for a venue without market data of its own. Given the trading exchange when it trades on the same
     venue: its request budget is shared and what it already read is not asked again."""
     check_credentials: CredentialCheck
-    """One signed call; raises ``AuthError`` naming ``credential_env`` when keys are missing or rejected."""
+    """One signed call; raises ``AuthError`` naming the credential variables when keys are missing or
+    rejected."""
     endpoints: Callable[[AppConfig], VenueEndpoints | None]
     capabilities: Capabilities
-    credential_env: tuple[str, ...]
     is_live_endpoint: Callable[[str], bool]
     stream_needs_keys: bool = False
     """Its market data needs the account's keys (so a market-data-only use checks them too)."""
@@ -89,7 +89,6 @@ VENUES: Mapping[str, VenueEntry] = {
         check_credentials=_no_keys_needed,
         endpoints=lambda config: None,
         capabilities=paper_constants.capabilities(oco=True),
-        credential_env=(),
         is_live_endpoint=_never_live,
         matches_on_quotes=True,
         create_user_stream=_paper_user_stream,
@@ -106,7 +105,6 @@ VENUES: Mapping[str, VenueEntry] = {
         check_credentials=binance.check_credentials,
         endpoints=lambda config: config.venues.binance,
         capabilities=binance_constants.CAPABILITIES,
-        credential_env=("AUTOHEDGE_BINANCE_API_KEY", "AUTOHEDGE_BINANCE_API_SECRET"),
         is_live_endpoint=binance_constants.is_live_endpoint,
         create_user_stream=lambda config, secrets, clock, exchange: binance.create_user_stream(
             config, secrets, clock, budget=exchange.request_budget
@@ -121,7 +119,6 @@ VENUES: Mapping[str, VenueEntry] = {
         check_credentials=alpaca.check_credentials,
         endpoints=lambda config: config.venues.alpaca,
         capabilities=alpaca_constants.CAPABILITIES,
-        credential_env=("AUTOHEDGE_ALPACA_API_KEY_ID", "AUTOHEDGE_ALPACA_API_SECRET_KEY"),
         is_live_endpoint=alpaca_constants.is_live_endpoint,
         stream_needs_keys=True,
         create_user_stream=lambda config, secrets, clock, exchange: alpaca.create_user_stream(
@@ -137,7 +134,6 @@ VENUES: Mapping[str, VenueEntry] = {
         check_credentials=coinbase.check_credentials,
         endpoints=lambda config: config.venues.coinbase,
         capabilities=coinbase_constants.CAPABILITIES,
-        credential_env=("AUTOHEDGE_COINBASE_API_KEY", "AUTOHEDGE_COINBASE_API_SECRET"),
         is_live_endpoint=coinbase_constants.is_live_endpoint,
         create_user_stream=coinbase.create_user_stream,
     ),
@@ -150,7 +146,6 @@ VENUES: Mapping[str, VenueEntry] = {
         check_credentials=kraken.check_credentials,
         endpoints=lambda config: config.venues.kraken,
         capabilities=kraken_constants.CAPABILITIES,
-        credential_env=("AUTOHEDGE_KRAKEN_API_KEY", "AUTOHEDGE_KRAKEN_API_SECRET"),
         is_live_endpoint=kraken_constants.is_live_endpoint,
         create_user_stream=kraken.create_user_stream,
     ),

@@ -34,8 +34,6 @@ LIVE_REST_HOSTS = frozenset(
         "api4.binance.com",
     }
 )
-TESTNET_REST_URL = "https://testnet.binance.vision"
-TESTNET_WS_URL = "wss://stream.testnet.binance.vision"
 TESTNET_USER_WS_URL = "wss://ws-api.testnet.binance.vision/ws-api/v3"
 
 REQUEST_WEIGHT_PER_MINUTE = 1200

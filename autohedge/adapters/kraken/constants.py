@@ -16,9 +16,7 @@ __all__ = [
     "ASSET_NAMES",
     "CANCEL_PENALTIES",
     "CAPABILITIES",
-    "DEFAULT_REST_URL",
     "DEFAULT_USER_WS_URL",
-    "DEFAULT_WS_URL",
     "EXEC_TYPES",
     "LIVE_REST_HOSTS",
     "ORDER_STATUS",
@@ -36,8 +34,6 @@ __all__ = [
 ]
 
 VENUE = "kraken"
-DEFAULT_REST_URL = "https://api.kraken.com"
-DEFAULT_WS_URL = "wss://ws.kraken.com/v2"
 DEFAULT_USER_WS_URL = "wss://ws-auth.kraken.com/v2"
 LIVE_REST_HOSTS = frozenset({"api.kraken.com"})
 

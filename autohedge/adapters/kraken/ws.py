@@ -177,7 +177,6 @@ class ExecutionFill:
     price: Decimal
     fee: Decimal
     fee_asset: str
-    liquidity: str
     ts_event: int
 
 
@@ -286,7 +285,6 @@ class ExecutionsTracker:
             price=execution.last_price,
             fee=fee,
             fee_asset=fee_asset,
-            liquidity=execution.liquidity_ind or "",
             ts_event=ts_event,
         )
 
