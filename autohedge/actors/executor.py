@@ -56,7 +56,6 @@ from autohedge.core.messages import (
     ClosePosition,
     EntryProtection,
     OrderCanceled,
-    OrderEventKind,
     OrderFilled,
     OrderRequest,
     OrderSnapshot,
@@ -80,14 +79,6 @@ RESOLVE_DELAYS_S = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0)
 """Spacing of "does the venue have this client order id?" queries after an unknown outcome."""
 FINISHED_MEMORY = 2_000
 """Finished entries remembered (with their filled quantity) so a late or replayed event is ignored."""
-_STATUS_OF_EVENT = {
-    OrderEventKind.ACCEPTED: OrderStatus.NEW,
-    OrderEventKind.PARTIALLY_FILLED: OrderStatus.PARTIALLY_FILLED,
-    OrderEventKind.FILLED: OrderStatus.FILLED,
-    OrderEventKind.CANCELED: OrderStatus.CANCELED,
-    OrderEventKind.REJECTED: OrderStatus.REJECTED,
-    OrderEventKind.EXPIRED: OrderStatus.EXPIRED,
-}
 
 
 @dataclass(frozen=True)
@@ -553,7 +544,7 @@ class ExecutorActor(SupervisedActor):
             fill_price=price,
             fee_total=fee,
             fee_asset=update.fee_asset,
-            status=_STATUS_OF_EVENT[update.kind],
+            status=update.kind.order_status,
             venue_order_id=update.venue_order_id,
             order_qty=update.order_qty,
             ts_event=update.ts_event,

@@ -31,9 +31,9 @@ from autohedge.core.journal import (
     fill_delta,
     fill_key,
 )
-from autohedge.core.messages import OrderEventKind, OrderSnapshot, OrderUpdate, SymbolRules
+from autohedge.core.messages import OrderSnapshot, OrderUpdate, SymbolRules
 from autohedge.core.pnl import Fill
-from autohedge.core.types import OrderPurpose, OrderStatus, Side
+from autohedge.core.types import OrderPurpose, Side
 
 __all__ = [
     "MIGRATIONS",
@@ -173,16 +173,6 @@ def _d(value: Decimal | None) -> str | None:
 
 def _dec(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
-
-
-_EVENT_STATUS = {
-    OrderEventKind.ACCEPTED: OrderStatus.NEW,
-    OrderEventKind.PARTIALLY_FILLED: OrderStatus.PARTIALLY_FILLED,
-    OrderEventKind.FILLED: OrderStatus.FILLED,
-    OrderEventKind.CANCELED: OrderStatus.CANCELED,
-    OrderEventKind.REJECTED: OrderStatus.REJECTED,
-    OrderEventKind.EXPIRED: OrderStatus.EXPIRED,
-}
 
 
 @dataclass
@@ -385,7 +375,7 @@ class SqliteJournal:
             order_type=update.order_type,
             price=update.price,
             qty=update.order_qty,
-            status=_EVENT_STATUS[update.kind],
+            status=update.kind.order_status,
             ts_event=update.ts_event,
         )
         state = self._order(conn, update.client_order_id)

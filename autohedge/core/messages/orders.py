@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from autohedge.core.messages.base import Message
 from autohedge.core.messages.data import Balance
-from autohedge.core.types import OrderType, Side, Symbol
+from autohedge.core.types import OrderStatus, OrderType, Side, Symbol
 
 __all__ = [
     "AccountBalances",
@@ -37,6 +37,21 @@ class OrderEventKind(StrEnum):
     @property
     def is_terminal(self) -> bool:
         return self is not OrderEventKind.ACCEPTED and self is not OrderEventKind.PARTIALLY_FILLED
+
+    @property
+    def order_status(self) -> OrderStatus:
+        """The order's status once this event happened."""
+        return _ORDER_STATUS[self]
+
+
+_ORDER_STATUS = {
+    OrderEventKind.ACCEPTED: OrderStatus.NEW,
+    OrderEventKind.PARTIALLY_FILLED: OrderStatus.PARTIALLY_FILLED,
+    OrderEventKind.FILLED: OrderStatus.FILLED,
+    OrderEventKind.CANCELED: OrderStatus.CANCELED,
+    OrderEventKind.REJECTED: OrderStatus.REJECTED,
+    OrderEventKind.EXPIRED: OrderStatus.EXPIRED,
+}
 
 
 class OrderUpdate(Message):
