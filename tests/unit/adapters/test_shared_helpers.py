@@ -1,0 +1,56 @@
+"""The helpers every venue folder shares: checked wire values and the known order ids."""
+
+from decimal import Decimal
+
+import pytest
+from pydantic import BaseModel
+
+from autohedge.adapters.order_ids import KnownOrderIds
+from autohedge.adapters.wirevalues import validate_wire, wire_decimal
+from autohedge.core.errors import MalformedMessage
+from tests.ids import entry_id
+
+
+class _Ticker(BaseModel):
+    bid: Decimal
+    symbol: str
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [("1.50", Decimal("1.50")), (Decimal("2"), Decimal(2)), (3, Decimal(3))]
+)
+def test_wire_decimal_reads_strings_numbers_and_decimals(raw: object, value: Decimal) -> None:
+    assert wire_decimal(raw, "price", venue="kraken") == value
+
+
+def test_wire_decimal_names_venue_and_field() -> None:
+    with pytest.raises(MalformedMessage, match=r"coinbase best_bid is not a decimal: 'oops'"):
+        wire_decimal("oops", "best_bid", venue="coinbase")
+
+
+def test_validate_wire_names_the_first_bad_field() -> None:
+    assert validate_wire(_Ticker, {"bid": "1", "symbol": "BTC/USD"}, "ticker", venue="kraken").bid == 1
+    with pytest.raises(MalformedMessage, match=r"^kraken ticker: bid: "):
+        validate_wire(_Ticker, {"bid": "x", "symbol": "BTC/USD"}, "ticker", venue="kraken")
+
+
+def test_known_order_ids_map_both_ways() -> None:
+    ids = KnownOrderIds()
+    ids.remember(entry_id(1), "venue-1")
+    assert ids.venue_id(entry_id(1)) == "venue-1"
+    assert ids.client_id("venue-1") == entry_id(1)
+    assert ids.venue_id(entry_id(2)) is None
+
+
+def test_known_order_ids_skip_orders_without_our_id() -> None:
+    ids = KnownOrderIds()
+    ids.remember("", "venue-1")
+    assert ids.client_id("venue-1") is None
+
+
+def test_known_order_ids_forget_the_oldest_first() -> None:
+    ids = KnownOrderIds(maximum=2)
+    for n in range(3):
+        ids.remember(entry_id(n), f"v{n}")
+    assert ids.venue_id(entry_id(0)) is None and ids.client_id("v0") is None
+    assert (ids.venue_id(entry_id(1)), ids.venue_id(entry_id(2))) == ("v1", "v2")

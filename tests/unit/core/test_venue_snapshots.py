@@ -1,0 +1,60 @@
+"""Snapshots every venue adapter builds the same way: spot positions, an accepted order, event status."""
+
+from decimal import Decimal
+
+import pytest
+
+from autohedge.core.messages import Balance, OrderEventKind, OrderRequest, OrderSnapshot, PositionSnapshot
+from autohedge.core.positions import spot_positions
+from autohedge.core.types import OrderStatus, OrderType, Side
+from tests.ids import entry_id
+
+
+def test_spot_positions_are_the_whole_base_balances_of_the_symbols() -> None:
+    balances = {
+        "BTC": Balance(asset="BTC", free=Decimal("0.5"), locked=Decimal("0.25")),
+        "ETH": Balance(asset="ETH", free=Decimal(0)),
+        "USD": Balance(asset="USD", free=Decimal(100)),
+    }
+    positions = spot_positions(balances, ["BTC/USD", "ETH/USD", "SOL/USD"])
+    assert positions == (PositionSnapshot(symbol="BTC/USD", qty=Decimal("0.75")),)
+
+
+def test_accepted_snapshot_rests_unfilled_with_fees_in_quote() -> None:
+    request = OrderRequest(
+        client_order_id=entry_id(1),
+        symbol="BTC/USD",
+        side=Side.SELL,
+        qty=Decimal("0.1"),
+        price=Decimal(30_000),
+        order_type=OrderType.STOP_LIMIT,
+        stop_price=Decimal(30_100),
+    )
+    order = OrderSnapshot.accepted(request, venue_order_id="v-1", ts_event=5)
+    assert (order.venue_order_id, order.client_order_id, order.status) == (
+        "v-1",
+        entry_id(1),
+        OrderStatus.NEW,
+    )
+    assert (order.qty, order.filled_qty, order.price, order.stop_price) == (
+        Decimal("0.1"),
+        Decimal(0),
+        Decimal(30_000),
+        Decimal(30_100),
+    )
+    assert (order.order_type, order.fee_asset, order.ts_event) == (OrderType.STOP_LIMIT, "USD", 5)
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [
+        (OrderEventKind.ACCEPTED, OrderStatus.NEW),
+        (OrderEventKind.PARTIALLY_FILLED, OrderStatus.PARTIALLY_FILLED),
+        (OrderEventKind.FILLED, OrderStatus.FILLED),
+        (OrderEventKind.CANCELED, OrderStatus.CANCELED),
+        (OrderEventKind.REJECTED, OrderStatus.REJECTED),
+        (OrderEventKind.EXPIRED, OrderStatus.EXPIRED),
+    ],
+)
+def test_order_event_kind_names_the_status_it_leaves(kind: OrderEventKind, status: OrderStatus) -> None:
+    assert kind.order_status is status
