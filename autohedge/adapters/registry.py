@@ -140,9 +140,7 @@ VENUES: Mapping[str, VenueEntry] = {
     "kraken": VenueEntry(
         name="kraken",
         create_exchange=lambda config, secrets, clock, _base: kraken.create_exchange(config, secrets, clock),
-        create_stream_factory=lambda config, clock, secrets, _exchange: kraken.create_stream_factory(
-            config, clock, secrets
-        ),
+        create_stream_factory=kraken.create_stream_factory,
         check_credentials=kraken.check_credentials,
         endpoints=lambda config: config.venues.kraken,
         capabilities=kraken_constants.CAPABILITIES,

@@ -327,10 +327,11 @@ def create_exchange(config: AppConfig, secrets: Secrets, clock: Clock) -> Kraken
 
 
 def create_stream_factory(
-    config: AppConfig, clock: Clock, secrets: Secrets | None = None
+    config: AppConfig, clock: Clock, secrets: Secrets | None = None, exchange: Exchange | None = None
 ) -> Callable[[], MarketStream]:
-    """Public WS v2 ``ticker``: no keys, no REST (v2 symbols are spelled as ours)."""
-    del secrets  # public data: nothing to sign
+    """Public WS v2 ``ticker``: no keys, no REST (v2 symbols are spelled as ours), so neither the keys
+    nor the trading exchange are needed."""
+    del secrets, exchange
     ws_url = config.venues.kraken.ws_url
     symbols = tuple(config.symbols)
     return lambda: KrakenMarketStream(ws_url=ws_url, clock=clock, symbols=symbols)
