@@ -9,12 +9,14 @@ Pure; one builder per stream connection, used on its reader thread.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from decimal import Decimal
+from typing import Protocol, TypeVar
 
 from autohedge.core.messages import OrderEventKind, OrderSnapshot, OrderUpdate
 from autohedge.core.types import OrderStatus
 
-__all__ = ["OrderEventBuilder"]
+__all__ = ["OrderEventBuilder", "VenueFill", "orders_with_fills"]
 
 _STATE_KIND = {
     OrderStatus.NEW: OrderEventKind.ACCEPTED,
@@ -25,6 +27,33 @@ _STATE_KIND = {
 }
 """A partially filled state without a fill in hand is not an event: the fill is (or was) reported."""
 _REMEMBERED = 20_000
+
+
+class VenueFill(Protocol):
+    """A fill a venue's tracker reports just before the order state it leaves."""
+
+    @property
+    def venue_order_id(self) -> str: ...
+
+
+FillT = TypeVar("FillT", bound=VenueFill)
+
+
+def orders_with_fills(items: Iterable[OrderSnapshot | FillT]) -> list[tuple[OrderSnapshot, FillT | None]]:
+    """A tracker's output (fills, each followed by the state of its order) as (order state, the fill
+    that led to it or None). A fill waits for the next state of the same order."""
+    out: list[tuple[OrderSnapshot, FillT | None]] = []
+    pending: FillT | None = None
+    for item in items:
+        if not isinstance(item, OrderSnapshot):
+            pending = item
+            continue
+        if pending is not None and pending.venue_order_id == item.venue_order_id:
+            out.append((item, pending))
+            pending = None
+        else:
+            out.append((item, None))
+    return out
 
 
 class OrderEventBuilder:

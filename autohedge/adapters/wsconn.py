@@ -7,13 +7,14 @@ owner why, once, from the reader thread.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
 import websocket
 from loguru import logger
 
-__all__ = ["WsConnection"]
+__all__ = ["WsConnection", "WsStream"]
 
 
 class WsConnection:
@@ -119,3 +120,49 @@ class WsConnection:
     def _closed(self, app: Any, status: int | None, reason: str | None) -> None:
         if not self._stopping.is_set() and status is not None:
             logger.warning("{} closed by the server ({} {})", self.name, status, reason)
+
+
+class WsStream(ABC):
+    """A venue stream that owns one ``WsConnection`` (one stream instance per connection): it opens it
+    with its own ``_on_open``/``_on_message`` and ``stop`` closes it."""
+
+    _connection: WsConnection | None = None
+
+    @abstractmethod
+    def _on_message(self, connection: WsConnection, raw: str | bytes) -> None:
+        """Reader thread: one frame."""
+
+    def _on_open(self, connection: WsConnection) -> None:
+        """Reader thread, once connected: what this stream sends first. This one sends nothing: the venue
+        speaks first (Alpaca's market data greets, then expects the keys)."""
+        del connection
+
+    def _connect(
+        self,
+        url: str,
+        *,
+        name: str,
+        on_ended: Callable[[str], None],
+        prepare: Callable[[], str] | None = None,
+        errors_end_it: bool = False,
+        ping_interval_s: float = 0,
+        ping_timeout_s: float | None = None,
+    ) -> None:
+        """Owner's thread: connect on a new reader thread (``WsConnection`` says what the options do)."""
+        self._connection = WsConnection(
+            url,
+            name=name,
+            on_open=self._on_open,
+            on_message=self._on_message,
+            on_ended=on_ended,
+            prepare=prepare,
+            errors_end_it=errors_end_it,
+            ping_interval_s=ping_interval_s,
+            ping_timeout_s=ping_timeout_s,
+        )
+        self._connection.start()
+
+    def stop(self) -> None:
+        """Owner's thread. Idempotent; joins the reader thread."""
+        if self._connection is not None:
+            self._connection.stop()

@@ -16,7 +16,7 @@ from autohedge.adapters.alpaca.auth import ws_auth_message
 from autohedge.adapters.alpaca.constants import VENUE
 from autohedge.adapters.alpaca.parse import StreamControl, parse_trade_frame
 from autohedge.adapters.alpaca.ws import PING_INTERVAL_S, PING_TIMEOUT_S
-from autohedge.adapters.wsconn import WsConnection
+from autohedge.adapters.wsconn import WsConnection, WsStream
 from autohedge.core.clock import Clock
 from autohedge.core.errors import AuthError, MalformedMessage
 from autohedge.core.messages import OrderUpdate
@@ -27,7 +27,7 @@ __all__ = ["LISTEN_TRADE_UPDATES", "AlpacaUserStream"]
 LISTEN_TRADE_UPDATES = {"action": "listen", "data": {"streams": ["trade_updates"]}}
 
 
-class AlpacaUserStream:
+class AlpacaUserStream(WsStream):
     """Implements ``core.ports.UserStream`` over the trading stream. One instance per connection."""
 
     venue = VENUE
@@ -47,7 +47,6 @@ class AlpacaUserStream:
         self._secret_key = secret_key
         self._clock = clock
         self._symbols = dict(symbols)
-        self._connection: WsConnection | None = None
         self._sink: OrderEventSink | None = None
 
     def start(self, sink: OrderEventSink) -> None:
@@ -58,17 +57,14 @@ class AlpacaUserStream:
                 venue=VENUE,
             )
         self._sink = sink
-        self._connection = WsConnection(
+        self._connect(
             self._url,
             name="alpaca trading stream",
-            on_open=self._on_open,
-            on_message=self._on_message,
             on_ended=sink.on_disconnected,
             errors_end_it=True,
             ping_interval_s=PING_INTERVAL_S,
             ping_timeout_s=PING_TIMEOUT_S,
         )
-        self._connection.start()
 
     def _on_open(self, connection: WsConnection) -> None:
         """Reader thread: authenticate first."""
@@ -97,7 +93,3 @@ class AlpacaUserStream:
         elif not control.ok:
             failure = f"alpaca trading stream refused ({control.stream}: {control.message})"
             connection.fail(failure)
-
-    def stop(self) -> None:
-        if self._connection is not None:
-            self._connection.stop()

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from autohedge.adapters.alpaca.auth import ws_auth_message
 from autohedge.adapters.alpaca.constants import VENUE
 from autohedge.adapters.alpaca.parse import parse_frame
-from autohedge.adapters.wsconn import WsConnection
+from autohedge.adapters.wsconn import WsConnection, WsStream
 from autohedge.core.clock import Clock
 from autohedge.core.errors import MalformedMessage
 from autohedge.core.messages import Quote
@@ -30,7 +30,7 @@ PING_INTERVAL_S = 20
 PING_TIMEOUT_S = 10
 
 
-class AlpacaMarketStream:
+class AlpacaMarketStream(WsStream):
     venue = VENUE
 
     def __init__(
@@ -42,20 +42,17 @@ class AlpacaMarketStream:
         self._secret_key = secret_key
         self._clock = clock
         self._symbols = dict(symbols)
-        self._connection: WsConnection | None = None
         self._sink: QuoteSink | None = None
 
     def start(self, symbols: Sequence[str], sink: QuoteSink) -> None:
         self._sink = sink
-        self._connection = WsConnection(
+        self._connect(
             self._url,
             name="alpaca stream",
-            on_message=self._on_message,
             on_ended=sink.on_disconnected,
             ping_interval_s=PING_INTERVAL_S,
             ping_timeout_s=PING_TIMEOUT_S,
         )
-        self._connection.start()
 
     def _on_message(self, connection: WsConnection, raw: str | bytes) -> None:
         """Reader thread."""
@@ -83,10 +80,6 @@ class AlpacaMarketStream:
             # 401/402 auth, 406 connection limit, 405/409 plan limits: this connection is done
             failure = f"alpaca stream error {message.get('code')}: {msg}"
             connection.fail(failure)
-
-    def stop(self) -> None:
-        if self._connection is not None:
-            self._connection.stop()
 
 
 class CompositeStream:

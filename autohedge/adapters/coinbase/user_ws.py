@@ -30,8 +30,8 @@ from autohedge.adapters.coinbase.ws import (
     parse_frame,
     send_subscriptions,
 )
-from autohedge.adapters.order_events import OrderEventBuilder
-from autohedge.adapters.wsconn import WsConnection
+from autohedge.adapters.order_events import OrderEventBuilder, orders_with_fills
+from autohedge.adapters.wsconn import WsConnection, WsStream
 from autohedge.core.clock import Clock
 from autohedge.core.errors import AuthError, MalformedMessage, VenueError
 from autohedge.core.messages import OrderSnapshot, OrderUpdate
@@ -64,7 +64,7 @@ def confirmed_trades(
     return out
 
 
-class CoinbaseUserStream:
+class CoinbaseUserStream(WsStream):
     """One connection to ``venues.coinbase.user_ws_url``. Callbacks run on the reader thread."""
 
     venue = VENUE
@@ -88,7 +88,6 @@ class CoinbaseUserStream:
         self._events = OrderEventBuilder(VENUE)
         self._sequence = SequenceTracker()
         self._filled: dict[str, Decimal] = {}
-        self._connection: WsConnection | None = None
         self._sink: OrderEventSink | None = None
         self._connected = False
         self.heartbeats = 0
@@ -98,17 +97,14 @@ class CoinbaseUserStream:
         if self._signer is None:
             raise AuthError(f"coinbase user stream needs {KEY_VARIABLE} and {SECRET_VARIABLE}", venue=VENUE)
         self._sink = sink
-        self._connection = WsConnection(
+        self._connect(
             self._url,
             name="coinbase user stream",
-            on_open=self._on_open,
-            on_message=self._on_message,
             on_ended=sink.on_disconnected,
             errors_end_it=True,
             ping_interval_s=PING_INTERVAL_S,
             ping_timeout_s=PING_TIMEOUT_S,
         )
-        self._connection.start()
 
     def _on_open(self, connection: WsConnection) -> None:
         """Reader thread: subscribe at once (5 s deadline), a fresh JWT in each message."""
@@ -157,18 +153,13 @@ class CoinbaseUserStream:
                     if isinstance(item, OrderSnapshot):
                         self._filled[item.venue_order_id] = item.filled_qty
                 continue
-            pending: DerivedFill | None = None
-            for item in items:
-                if isinstance(item, DerivedFill):
-                    pending = item
-                    continue
-                if pending is not None and pending.venue_order_id == item.venue_order_id:
-                    out += self._fills(pending, item, ts_init)
-                    pending = None
-                update = self._events.state(item, ts_init=ts_init)
+            for order, fill in orders_with_fills(items):
+                if fill is not None:
+                    out += self._fills(fill, order, ts_init)
+                update = self._events.state(order, ts_init=ts_init)
                 if update is not None:
                     out.append(update)
-                self._filled[item.venue_order_id] = item.filled_qty
+                self._filled[order.venue_order_id] = order.filled_qty
         return out
 
     def _fills(self, fill: DerivedFill, order: OrderSnapshot, ts_init: int) -> list[OrderUpdate]:
@@ -207,8 +198,3 @@ class CoinbaseUserStream:
             )
             for trade, cum in trades
         ]
-
-    def stop(self) -> None:
-        """Idempotent; joins the reader thread."""
-        if self._connection is not None:
-            self._connection.stop()

@@ -23,7 +23,7 @@ from autohedge.adapters.coinbase.parse import bracket_leg_ids, bracket_legs, sto
 from autohedge.adapters.coinbase.wire import CoinbaseHeartbeat, CoinbaseTicker, CoinbaseUserOrder
 from autohedge.adapters.timestamps import parse_rfc3339_ns
 from autohedge.adapters.wirevalues import wire_decimal
-from autohedge.adapters.wsconn import WsConnection
+from autohedge.adapters.wsconn import WsConnection, WsStream
 from autohedge.core.clock import NS_PER_S, Clock
 from autohedge.core.errors import MalformedMessage
 from autohedge.core.messages import OrderSnapshot, Quote
@@ -313,7 +313,7 @@ def _snapshot_of(order: CoinbaseUserOrder, *, symbol: str, ts_event: int) -> Ord
 # -- market stream ------------------------------------------------------------------------------------
 
 
-class CoinbaseMarketStream:
+class CoinbaseMarketStream(WsStream):
     """Implements ``core.ports.MarketStream``: ``ticker`` + ``heartbeats`` on ``venues.coinbase.ws_url``.
 
     Public data: works without keys (``signer`` None); with keys every subscribe carries a fresh JWT
@@ -337,7 +337,6 @@ class CoinbaseMarketStream:
         self._symbols = dict(symbols)
         self._signer = signer
         self._ping_interval_s = ping_interval_s
-        self._connection: WsConnection | None = None
         self._sink: QuoteSink | None = None
         self.sequence = SequenceTracker()
         self.heartbeats = 0
@@ -345,16 +344,13 @@ class CoinbaseMarketStream:
     def start(self, symbols: Sequence[str], sink: QuoteSink) -> None:
         """Feed actor's thread: connect and stream on a reader thread. Non-blocking."""
         self._sink = sink
-        self._connection = WsConnection(
+        self._connect(
             self._ws_url,
             name="coinbase stream",
-            on_open=self._on_open,
-            on_message=self._on_message,
             on_ended=sink.on_disconnected,
             ping_interval_s=self._ping_interval_s,
             ping_timeout_s=PING_TIMEOUT_S,
         )
-        self._connection.start()
 
     def _on_open(self, connection: WsConnection) -> None:
         """Reader thread: subscribe at once (the venue closes a socket silent for 5 s)."""
@@ -383,8 +379,3 @@ class CoinbaseMarketStream:
                 raise MalformedMessage(f"coinbase frame of unexpected channel {frame.channel!r}")
         except MalformedMessage as exc:
             sink.on_malformed(raw, str(exc))
-
-    def stop(self) -> None:
-        """Idempotent; joins the reader thread."""
-        if self._connection is not None:
-            self._connection.stop()

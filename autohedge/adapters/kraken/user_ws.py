@@ -20,8 +20,8 @@ from autohedge.adapters.kraken.ws import (
     executions_subscribe,
     parse_frame,
 )
-from autohedge.adapters.order_events import OrderEventBuilder
-from autohedge.adapters.wsconn import WsConnection
+from autohedge.adapters.order_events import OrderEventBuilder, orders_with_fills
+from autohedge.adapters.wsconn import WsConnection, WsStream
 from autohedge.core.clock import Clock
 from autohedge.core.errors import MalformedMessage, VenueError
 from autohedge.core.messages import OrderSnapshot, OrderUpdate
@@ -32,7 +32,7 @@ __all__ = ["KrakenUserStream"]
 _SUBSCRIBE_ID = 1
 
 
-class KrakenUserStream:
+class KrakenUserStream(WsStream):
     """One connection to ``venues.kraken.user_ws_url``. Callbacks run on the reader thread."""
 
     venue = VENUE
@@ -44,7 +44,6 @@ class KrakenUserStream:
         self._clock = clock
         self._tracker = ExecutionsTracker(frozenset(symbols))
         self._events = OrderEventBuilder(VENUE)
-        self._connection: WsConnection | None = None
         self._sink: OrderEventSink | None = None
         self._fetched_token = ""
         self._keep_alive = KeepAlive(first_req_id=_SUBSCRIBE_ID)
@@ -56,16 +55,13 @@ class KrakenUserStream:
     def start(self, sink: OrderEventSink) -> None:
         """User-stream actor's thread: everything else (token, connect, subscribe) on a reader thread."""
         self._sink = sink
-        self._connection = WsConnection(
+        self._connect(
             self._url,
             name="kraken user stream",
             prepare=self._fetch_token,
-            on_open=self._on_open,
-            on_message=self._on_message,
             on_ended=sink.on_disconnected,
             errors_end_it=True,
         )
-        self._connection.start()
 
     def _fetch_token(self) -> str:
         """Reader thread, before connecting: the reason not to connect, or ''."""
@@ -115,32 +111,22 @@ class KrakenUserStream:
             return []  # open orders restated: REST reconciliation is the record
         ts_init = self._clock.wall_ns()
         out: list[OrderUpdate] = []
-        pending: ExecutionFill | None = None
-        for item in items:
-            if isinstance(item, ExecutionFill):
-                pending = item
-                continue
-            if pending is not None and pending.venue_order_id == item.venue_order_id:
+        for order, fill in orders_with_fills(items):
+            if fill is not None:
                 out.append(
                     self._events.fill(
-                        item,
-                        last_qty=pending.qty,
-                        last_price=pending.price,
-                        fee=pending.fee,
-                        fee_asset=pending.fee_asset,
-                        trade_id=pending.exec_id,
-                        cum_filled_qty=item.filled_qty,
+                        order,
+                        last_qty=fill.qty,
+                        last_price=fill.price,
+                        fee=fill.fee,
+                        fee_asset=fill.fee_asset,
+                        trade_id=fill.exec_id,
+                        cum_filled_qty=order.filled_qty,
                         ts_init=ts_init,
                     )
                 )
-                pending = None
                 continue
-            update = self._events.state(item, ts_init=ts_init)
+            update = self._events.state(order, ts_init=ts_init)
             if update is not None:
                 out.append(update)
         return out
-
-    def stop(self) -> None:
-        """Idempotent; joins the reader thread."""
-        if self._connection is not None:
-            self._connection.stop()

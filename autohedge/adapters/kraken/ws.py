@@ -20,7 +20,7 @@ from autohedge.adapters.kraken.constants import EXEC_TYPES, ORDER_TYPE, SIDE, VE
 from autohedge.adapters.kraken.parse import asset_name, validate_wire
 from autohedge.adapters.kraken.wire import KrakenExecution, KrakenTicker
 from autohedge.adapters.timestamps import parse_rfc3339_ns
-from autohedge.adapters.wsconn import WsConnection
+from autohedge.adapters.wsconn import WsConnection, WsStream
 from autohedge.core.clock import Clock
 from autohedge.core.errors import MalformedMessage
 from autohedge.core.messages import OrderSnapshot, Quote
@@ -345,7 +345,7 @@ def _merge(state: _OrderState, execution: KrakenExecution) -> None:
 # -- market stream ------------------------------------------------------------------------------------
 
 
-class KrakenMarketStream:
+class KrakenMarketStream(WsStream):
     """Implements ``core.ports.MarketStream``: WS v2 ``ticker`` (bbo) on ``venues.kraken.ws_url``.
     Public data, no keys. Callbacks run on the reader thread."""
 
@@ -355,7 +355,6 @@ class KrakenMarketStream:
         self._ws_url = ws_url
         self._clock = clock
         self._symbols = frozenset(symbols)
-        self._connection: WsConnection | None = None
         self._sink: QuoteSink | None = None
         self._keep_alive = KeepAlive()
         self.system_status = ""
@@ -367,14 +366,11 @@ class KrakenMarketStream:
     def start(self, symbols: Sequence[str], sink: QuoteSink) -> None:
         """Feed actor's thread: connect and stream on a reader thread. Non-blocking."""
         self._sink = sink
-        self._connection = WsConnection(
+        self._connect(
             self._ws_url,
             name="kraken stream",
-            on_open=self._on_open,
-            on_message=self._on_message,
             on_ended=sink.on_disconnected,
         )
-        self._connection.start()
 
     def _on_open(self, connection: WsConnection) -> None:
         """Reader thread."""
@@ -404,8 +400,3 @@ class KrakenMarketStream:
                 raise MalformedMessage(f"kraken frame of unexpected channel {frame.channel!r}")
         except MalformedMessage as exc:
             sink.on_malformed(raw, str(exc))
-
-    def stop(self) -> None:
-        """Idempotent; joins the reader thread."""
-        if self._connection is not None:
-            self._connection.stop()
