@@ -1,13 +1,17 @@
-"""The helpers every venue folder shares: checked wire values and the known order ids."""
+"""The helpers every venue folder shares: checked wire values, known order ids, fills paired with orders."""
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
 from pydantic import BaseModel
 
+from autohedge.adapters.order_events import orders_with_fills
 from autohedge.adapters.order_ids import KnownOrderIds
 from autohedge.adapters.wirevalues import validate_wire, wire_decimal
 from autohedge.core.errors import MalformedMessage
+from autohedge.core.messages import OrderSnapshot
+from autohedge.core.types import OrderStatus, Side
 from tests.ids import entry_id
 
 
@@ -54,3 +58,29 @@ def test_known_order_ids_forget_the_oldest_first() -> None:
         ids.remember(entry_id(n), f"v{n}")
     assert ids.venue_id(entry_id(0)) is None and ids.client_id("v0") is None
     assert (ids.venue_id(entry_id(1)), ids.venue_id(entry_id(2))) == ("v1", "v2")
+
+
+@dataclass(frozen=True)
+class _Fill:
+    venue_order_id: str
+
+
+def _order(venue_order_id: str) -> OrderSnapshot:
+    return OrderSnapshot(
+        venue_order_id=venue_order_id,
+        client_order_id=entry_id(1),
+        symbol="BTC/USD",
+        side=Side.BUY,
+        price=Decimal(1),
+        qty=Decimal(1),
+        status=OrderStatus.PARTIALLY_FILLED,
+    )
+
+
+def test_orders_with_fills_pair_a_fill_with_the_next_state_of_its_order() -> None:
+    a, b = _order("a"), _order("b")
+    fill_a = _Fill("a")
+    items: list[OrderSnapshot | _Fill] = [a, fill_a, b, a]
+    assert orders_with_fills(items) == [(a, None), (b, None), (a, fill_a)]
+    items = [fill_a, a, a]
+    assert orders_with_fills(items) == [(a, fill_a), (a, None)]
