@@ -35,6 +35,7 @@ from autohedge.core.errors import (
     VenueUnavailable,
 )
 from autohedge.core.ratelimit import RequestBudget
+from autohedge.core.validation import first_problem
 
 __all__ = ["Transport", "VenueDialect", "never_sent"]
 
@@ -182,8 +183,7 @@ class Transport:
         try:
             return model.validate_python(raw)
         except ValidationError as exc:
-            detail = exc.errors()[0]
-            message = f"{label}: {'.'.join(str(p) for p in detail['loc'])} {detail['msg']}"
+            message = f"{label}: {first_problem(exc, whole='<body>')}"
             if places_order:
                 raise OutcomeUnknown(f"{message}; the order may exist", venue=self.venue) from None
             raise MalformedMessage(message) from None

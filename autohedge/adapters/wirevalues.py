@@ -12,6 +12,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from autohedge.core.errors import MalformedMessage
+from autohedge.core.validation import first_problem
 
 __all__ = ["validate_wire", "wire_decimal"]
 
@@ -33,6 +34,4 @@ def validate_wire(model: type[_M], raw: object, what: str, *, venue: str) -> _M:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "<body>"
-        raise MalformedMessage(f"{venue} {what}: {where}: {first['msg']}") from None
+        raise MalformedMessage(f"{venue} {what}: {first_problem(exc, whole='<body>')}") from None

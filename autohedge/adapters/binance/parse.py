@@ -21,7 +21,7 @@ from autohedge.adapters.binance.wire import (
     BinanceTrade,
     BinanceWsResponse,
 )
-from autohedge.adapters.wirevalues import wire_decimal
+from autohedge.adapters.wirevalues import validate_wire, wire_decimal
 from autohedge.core.errors import (
     AuthError,
     InsufficientFunds,
@@ -42,6 +42,7 @@ from autohedge.core.messages import (
     Quote,
     SymbolRules,
 )
+from autohedge.core.validation import first_problem
 
 __all__ = [
     "BookTickerDecoder",
@@ -172,10 +173,7 @@ def parse_book_ticker_frame(raw: str, *, symbols: SymbolMap, ts_init: int) -> Qu
         return None  # reply to a SUBSCRIBE
     if data.get("e") == "serverShutdown":
         raise ConnectionAbortedError("binance serverShutdown: reconnect")
-    try:
-        ticker = BinanceBookTicker.model_validate(data)
-    except ValidationError as exc:
-        raise MalformedMessage(f"binance bookTicker: {exc.errors()[0]['msg']}") from None
+    ticker = validate_wire(BinanceBookTicker, data, "bookTicker", venue=VENUE)
     bid, ask = _dec(ticker.b, "b"), _dec(ticker.a, "a")
     return Quote(
         venue=VENUE,
@@ -208,10 +206,7 @@ def parse_user_frame(raw: str | bytes, *, symbols: Mapping[str, str], ts_init: i
     if not isinstance(frame, dict):
         raise MalformedMessage("binance user frame is not an object")
     if "id" in frame and "status" in frame:
-        try:
-            return BinanceWsResponse.model_validate(frame)
-        except ValidationError as exc:
-            raise MalformedMessage(f"binance response: {exc.errors()[0]['msg']}") from None
+        return validate_wire(BinanceWsResponse, frame, "response", venue=VENUE)
     event = frame.get("event", frame)
     if not isinstance(event, dict):
         raise MalformedMessage("binance user event is not an object")
@@ -221,10 +216,7 @@ def parse_user_frame(raw: str | bytes, *, symbols: Mapping[str, str], ts_init: i
     if kind == "executionReport":
         return _execution_report(event, symbols=symbols, ts_init=ts_init)
     if kind == "outboundAccountPosition":
-        try:
-            position = BinanceAccountPosition.model_validate(event)
-        except ValidationError as exc:
-            raise MalformedMessage(f"binance outboundAccountPosition: {exc.errors()[0]['msg']}") from None
+        position = validate_wire(BinanceAccountPosition, event, "outboundAccountPosition", venue=VENUE)
         return AccountBalances(
             venue=VENUE,
             balances=tuple(
@@ -241,10 +233,7 @@ def parse_user_frame(raw: str | bytes, *, symbols: Mapping[str, str], ts_init: i
 def _execution_report(
     event: dict[str, Any], *, symbols: Mapping[str, str], ts_init: int
 ) -> OrderUpdate | None:
-    try:
-        report = BinanceExecutionReport.model_validate(event)
-    except ValidationError as exc:
-        raise MalformedMessage(f"binance executionReport: {exc.errors()[0]['msg']}") from None
+    report = validate_wire(BinanceExecutionReport, event, "executionReport", venue=VENUE)
     symbol = symbols.get(report.s)
     if symbol is None:
         return None  # an order on a symbol we do not trade
@@ -331,9 +320,7 @@ class BookTickerDecoder:
                 ts_init=ts_init,
             )
         except ValidationError as exc:  # NaN or Infinity: decimals, but no price
-            error = exc.errors()[0]
-            field = ".".join(str(part) for part in error["loc"])
-            raise MalformedMessage(f"binance bookTicker {field}: {error['msg']}") from None
+            raise MalformedMessage(f"binance bookTicker {first_problem(exc, whole='quote')}") from None
 
 
 _FUNDS_CODES = {-2010}

@@ -29,6 +29,7 @@ from autohedge.core.errors import LlmInvalidReply
 from autohedge.core.messages import Message, Quote, Signal
 from autohedge.core.protection import SL_BOUND_FACTOR, TP_BOUND_FACTOR
 from autohedge.core.types import Side
+from autohedge.core.validation import first_problem
 
 __all__ = [
     "SIGNAL_JSON_SCHEMA",
@@ -201,9 +202,9 @@ def parse_reply(content: str) -> LlmSignalReply:
     try:
         return LlmSignalReply.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "reply"
-        raise LlmInvalidReply(f"reply does not match the signal schema: {where}: {first['msg']}") from None
+        raise LlmInvalidReply(
+            f"reply does not match the signal schema: {first_problem(exc, whole='reply')}"
+        ) from None
 
 
 def reply_to_signal(
