@@ -124,8 +124,14 @@ class WsConnection:
 
 class WsStream(ABC):
     """A venue stream that owns one ``WsConnection`` (one stream instance per connection): it opens it
-    with its own ``_on_open``/``_on_message`` and ``stop`` closes it."""
+    with its own ``_on_open``/``_on_message`` and ``stop`` closes it. The connection's options are the
+    stream's class data (``WsConnection`` says what each does)."""
 
+    stream_name: str
+    """Labels the reader thread and the log lines (``kraken user stream``)."""
+    errors_end_it: bool = False
+    ping_interval_s: float = 0
+    ping_timeout_s: float | None = None
     _connection: WsConnection | None = None
 
     @abstractmethod
@@ -138,27 +144,19 @@ class WsStream(ABC):
         del connection
 
     def _connect(
-        self,
-        url: str,
-        *,
-        name: str,
-        on_ended: Callable[[str], None],
-        prepare: Callable[[], str] | None = None,
-        errors_end_it: bool = False,
-        ping_interval_s: float = 0,
-        ping_timeout_s: float | None = None,
+        self, url: str, on_ended: Callable[[str], None], *, prepare: Callable[[], str] | None = None
     ) -> None:
-        """Owner's thread: connect on a new reader thread (``WsConnection`` says what the options do)."""
+        """Owner's thread: connect on a new reader thread."""
         self._connection = WsConnection(
             url,
-            name=name,
+            name=self.stream_name,
             on_open=self._on_open,
             on_message=self._on_message,
             on_ended=on_ended,
             prepare=prepare,
-            errors_end_it=errors_end_it,
-            ping_interval_s=ping_interval_s,
-            ping_timeout_s=ping_timeout_s,
+            errors_end_it=self.errors_end_it,
+            ping_interval_s=self.ping_interval_s,
+            ping_timeout_s=self.ping_timeout_s,
         )
         self._connection.start()
 

@@ -31,6 +31,10 @@ class AlpacaUserStream(WsStream):
     """Implements ``core.ports.UserStream`` over the trading stream. One instance per connection."""
 
     venue = VENUE
+    stream_name = "alpaca trading stream"
+    errors_end_it = True
+    ping_interval_s = PING_INTERVAL_S
+    ping_timeout_s = PING_TIMEOUT_S
 
     def __init__(
         self,
@@ -57,14 +61,7 @@ class AlpacaUserStream(WsStream):
                 venue=VENUE,
             )
         self._sink = sink
-        self._connect(
-            self._url,
-            name="alpaca trading stream",
-            on_ended=sink.on_disconnected,
-            errors_end_it=True,
-            ping_interval_s=PING_INTERVAL_S,
-            ping_timeout_s=PING_TIMEOUT_S,
-        )
+        self._connect(self._url, sink.on_disconnected)
 
     def _on_open(self, connection: WsConnection) -> None:
         """Reader thread: authenticate first."""

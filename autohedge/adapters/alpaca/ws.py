@@ -32,6 +32,9 @@ PING_TIMEOUT_S = 10
 
 class AlpacaMarketStream(WsStream):
     venue = VENUE
+    stream_name = "alpaca stream"
+    ping_interval_s = PING_INTERVAL_S
+    ping_timeout_s = PING_TIMEOUT_S
 
     def __init__(
         self, *, url: str, key_id: SecretStr, secret_key: SecretStr, clock: Clock, symbols: Mapping[str, str]
@@ -46,13 +49,7 @@ class AlpacaMarketStream(WsStream):
 
     def start(self, symbols: Sequence[str], sink: QuoteSink) -> None:
         self._sink = sink
-        self._connect(
-            self._url,
-            name="alpaca stream",
-            on_ended=sink.on_disconnected,
-            ping_interval_s=PING_INTERVAL_S,
-            ping_timeout_s=PING_TIMEOUT_S,
-        )
+        self._connect(self._url, sink.on_disconnected)
 
     def _on_message(self, connection: WsConnection, raw: str | bytes) -> None:
         """Reader thread."""

@@ -68,6 +68,10 @@ class CoinbaseUserStream(WsStream):
     """One connection to ``venues.coinbase.user_ws_url``. Callbacks run on the reader thread."""
 
     venue = VENUE
+    stream_name = "coinbase user stream"
+    errors_end_it = True
+    ping_interval_s = PING_INTERVAL_S
+    ping_timeout_s = PING_TIMEOUT_S
 
     def __init__(
         self,
@@ -97,14 +101,7 @@ class CoinbaseUserStream(WsStream):
         if self._signer is None:
             raise AuthError(f"coinbase user stream needs {KEY_VARIABLE} and {SECRET_VARIABLE}", venue=VENUE)
         self._sink = sink
-        self._connect(
-            self._url,
-            name="coinbase user stream",
-            on_ended=sink.on_disconnected,
-            errors_end_it=True,
-            ping_interval_s=PING_INTERVAL_S,
-            ping_timeout_s=PING_TIMEOUT_S,
-        )
+        self._connect(self._url, sink.on_disconnected)
 
     def _on_open(self, connection: WsConnection) -> None:
         """Reader thread: subscribe at once (5 s deadline), a fresh JWT in each message."""

@@ -321,6 +321,8 @@ class CoinbaseMarketStream(WsStream):
     """
 
     venue = VENUE
+    stream_name = "coinbase stream"
+    ping_timeout_s = PING_TIMEOUT_S
 
     def __init__(
         self,
@@ -336,7 +338,7 @@ class CoinbaseMarketStream(WsStream):
         self._clock = clock
         self._symbols = dict(symbols)
         self._signer = signer
-        self._ping_interval_s = ping_interval_s
+        self.ping_interval_s = ping_interval_s
         self._sink: QuoteSink | None = None
         self.sequence = SequenceTracker()
         self.heartbeats = 0
@@ -344,13 +346,7 @@ class CoinbaseMarketStream(WsStream):
     def start(self, symbols: Sequence[str], sink: QuoteSink) -> None:
         """Feed actor's thread: connect and stream on a reader thread. Non-blocking."""
         self._sink = sink
-        self._connect(
-            self._ws_url,
-            name="coinbase stream",
-            on_ended=sink.on_disconnected,
-            ping_interval_s=self._ping_interval_s,
-            ping_timeout_s=PING_TIMEOUT_S,
-        )
+        self._connect(self._ws_url, sink.on_disconnected)
 
     def _on_open(self, connection: WsConnection) -> None:
         """Reader thread: subscribe at once (the venue closes a socket silent for 5 s)."""

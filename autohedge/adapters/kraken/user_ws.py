@@ -36,6 +36,8 @@ class KrakenUserStream(WsStream):
     """One connection to ``venues.kraken.user_ws_url``. Callbacks run on the reader thread."""
 
     venue = VENUE
+    stream_name = "kraken user stream"
+    errors_end_it = True
 
     def __init__(self, *, url: str, token: Callable[[], str], clock: Clock, symbols: Sequence[str]) -> None:
         """``token``: a fresh ``GetWebSocketsToken`` (a blocking REST call, made on the reader thread)."""
@@ -55,13 +57,7 @@ class KrakenUserStream(WsStream):
     def start(self, sink: OrderEventSink) -> None:
         """User-stream actor's thread: everything else (token, connect, subscribe) on a reader thread."""
         self._sink = sink
-        self._connect(
-            self._url,
-            name="kraken user stream",
-            prepare=self._fetch_token,
-            on_ended=sink.on_disconnected,
-            errors_end_it=True,
-        )
+        self._connect(self._url, sink.on_disconnected, prepare=self._fetch_token)
 
     def _fetch_token(self) -> str:
         """Reader thread, before connecting: the reason not to connect, or ''."""

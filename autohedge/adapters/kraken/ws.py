@@ -350,6 +350,7 @@ class KrakenMarketStream(WsStream):
     Public data, no keys. Callbacks run on the reader thread."""
 
     venue = VENUE
+    stream_name = "kraken stream"
 
     def __init__(self, *, ws_url: str, clock: Clock, symbols: Sequence[str]) -> None:
         self._ws_url = ws_url
@@ -366,11 +367,7 @@ class KrakenMarketStream(WsStream):
     def start(self, symbols: Sequence[str], sink: QuoteSink) -> None:
         """Feed actor's thread: connect and stream on a reader thread. Non-blocking."""
         self._sink = sink
-        self._connect(
-            self._ws_url,
-            name="kraken stream",
-            on_ended=sink.on_disconnected,
-        )
+        self._connect(self._ws_url, sink.on_disconnected)
 
     def _on_open(self, connection: WsConnection) -> None:
         """Reader thread."""
