@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from autohedge.core.messages import OrderEventKind, OrderSnapshot, OrderUpdate
 from autohedge.core.types import OrderStatus
@@ -29,11 +30,20 @@ _STATE_KIND = {
 _REMEMBERED = 20_000
 
 
-class VenueFill(Protocol):
-    """A fill a venue's tracker reports just before the order state it leaves."""
+@dataclass(frozen=True)
+class VenueFill:
+    """A fill as a venue's private-stream tracker reports it, just before the state of its order (the
+    venue's own kinds add their trade id). ``side`` is ours (``buy``/``sell``)."""
 
-    @property
-    def venue_order_id(self) -> str: ...
+    venue_order_id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_asset: str
+    ts_event: int
 
 
 FillT = TypeVar("FillT", bound=VenueFill)

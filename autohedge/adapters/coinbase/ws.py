@@ -21,6 +21,7 @@ from autohedge.adapters.coinbase.auth import CoinbaseSigner
 from autohedge.adapters.coinbase.constants import ORDER_STATUS, ORDER_TYPE, SIDE, SNAPSHOT_BATCH, VENUE
 from autohedge.adapters.coinbase.parse import bracket_leg_ids, bracket_legs, stop_executed, validate_wire
 from autohedge.adapters.coinbase.wire import CoinbaseHeartbeat, CoinbaseTicker, CoinbaseUserOrder
+from autohedge.adapters.order_events import VenueFill
 from autohedge.adapters.timestamps import parse_rfc3339_ns
 from autohedge.adapters.wirevalues import wire_decimal
 from autohedge.adapters.wsconn import WsConnection, WsStream
@@ -137,7 +138,7 @@ def quotes_of(frame: CoinbaseFrame, *, symbols: Mapping[str, str], ts_init: int)
 
 
 @dataclass(frozen=True)
-class DerivedFill:
+class DerivedFill(VenueFill):
     """A fill derived from the change of an order's cumulative state between two ``user`` updates.
 
     ``fill_id`` is deterministic (order id + cumulative quantity after the fill), so the same change
@@ -145,16 +146,7 @@ class DerivedFill:
     ``fee`` is in the quote currency (``total_fees`` is quote-denominated)."""
 
     fill_id: str
-    venue_order_id: str
-    client_order_id: str
-    symbol: str
-    side: str
-    qty: Decimal
-    price: Decimal
-    fee: Decimal
-    fee_asset: str
     cumulative_qty: Decimal
-    ts_event: int
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any
 from autohedge.adapters.kraken.constants import EXEC_TYPES, ORDER_TYPE, SIDE, VENUE, WS_ORDER_STATUS
 from autohedge.adapters.kraken.parse import asset_name, validate_wire
 from autohedge.adapters.kraken.wire import KrakenExecution, KrakenTicker
+from autohedge.adapters.order_events import VenueFill
 from autohedge.adapters.timestamps import parse_rfc3339_ns
 from autohedge.adapters.wsconn import WsConnection, WsStream
 from autohedge.core.clock import Clock
@@ -165,19 +166,10 @@ def quotes_of(frame: KrakenFrame, *, symbols: frozenset[str], ts_init: int) -> l
 
 
 @dataclass(frozen=True)
-class ExecutionFill:
+class ExecutionFill(VenueFill):
     """One execution (``exec_type: trade``) with its own id, quantity, price and fees."""
 
     exec_id: str
-    venue_order_id: str
-    client_order_id: str
-    symbol: str
-    side: str
-    qty: Decimal
-    price: Decimal
-    fee: Decimal
-    fee_asset: str
-    ts_event: int
 
 
 @dataclass
