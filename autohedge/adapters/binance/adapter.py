@@ -16,11 +16,12 @@ from autohedge.adapters.binance.constants import (
 )
 from autohedge.adapters.binance.parse import SymbolMap, parse_order, parse_rules, sum_fees
 from autohedge.adapters.binance.rest import AUTH_HINT, BinanceRest
+from autohedge.adapters.binance.user_ws import BinanceUserStream
 from autohedge.adapters.binance.wire import (
     BinanceOrder,
     BinanceOrderList,
 )
-from autohedge.adapters.binance.ws import BinanceMarketStream, BinanceUserStream
+from autohedge.adapters.binance.ws import BinanceMarketStream
 from autohedge.adapters.reference import VenueReference
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets

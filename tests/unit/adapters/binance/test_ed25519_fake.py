@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
 
 from autohedge.adapters.binance.adapter import check_credentials, create_exchange, create_user_stream
-from autohedge.adapters.binance.ws import BinanceUserStream
+from autohedge.adapters.binance.user_ws import BinanceUserStream
 from autohedge.core.clock import ManualClock, RealClock
 from autohedge.core.config import AppConfig, Secrets, parse_config
 from autohedge.core.errors import AuthError

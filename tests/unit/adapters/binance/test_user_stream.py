@@ -14,13 +14,13 @@ from pydantic import SecretStr
 
 from autohedge.adapters.binance.auth import HmacSigner, load_signer, ws_signature_payload
 from autohedge.adapters.binance.parse import parse_user_frame
-from autohedge.adapters.binance.wire import BinanceWsResponse
-from autohedge.adapters.binance.ws import (
+from autohedge.adapters.binance.user_ws import (
     SESSION_LOGON,
     SUBSCRIBE_SIGNATURE,
     signed_request,
     subscribe_request,
 )
+from autohedge.adapters.binance.wire import BinanceWsResponse
 from autohedge.core.errors import MalformedMessage
 from autohedge.core.messages import AccountBalances, OrderEventKind, OrderUpdate
 from autohedge.core.types import Side

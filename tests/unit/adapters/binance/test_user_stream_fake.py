@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from autohedge.adapters.binance.adapter import create_user_stream
-from autohedge.adapters.binance.ws import BinanceUserStream
+from autohedge.adapters.binance.user_ws import BinanceUserStream
 from autohedge.core.clock import ManualClock, RealClock
 from autohedge.core.config import Secrets, parse_config
 from autohedge.core.messages import OrderEventKind, OrderRequest
