@@ -1,0 +1,26 @@
+"""Every venue folder has the same files with the same roles: a reader knows where signing, parsing or
+the private stream of any venue lives before opening it."""
+
+from pathlib import Path
+
+import pytest
+
+from autohedge.adapters.registry import VENUES
+
+ADAPTERS = Path(__file__).resolve().parents[3] / "autohedge" / "adapters"
+VENUE_FILES = {
+    "__init__.py",
+    "adapter.py",
+    "auth.py",
+    "constants.py",
+    "parse.py",
+    "rest.py",
+    "user_ws.py",
+    "wire.py",
+    "ws.py",
+}
+
+
+@pytest.mark.parametrize("venue", sorted(name for name in VENUES if name != "paper"))
+def test_layout_venue_folder_has_the_common_files(venue: str) -> None:
+    assert {p.name for p in (ADAPTERS / venue).glob("*.py")} == VENUE_FILES
