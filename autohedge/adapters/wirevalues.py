@@ -6,15 +6,16 @@ skips the frame (or the REST call fails) with a message a reader can act on.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal, InvalidOperation
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from autohedge.core.errors import MalformedMessage
 from autohedge.core.validation import first_problem
 
-__all__ = ["validate_wire", "wire_decimal"]
+__all__ = ["json_object", "validate_wire", "wire_decimal"]
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -27,6 +28,18 @@ def wire_decimal(raw: object, field: str, *, venue: str) -> Decimal:
         return Decimal(raw if isinstance(raw, str) else str(raw))
     except InvalidOperation:
         raise MalformedMessage(f"{venue} {field} is not a decimal: {raw!r}") from None
+
+
+def json_object(raw: str | bytes, what: str, *, venue: str, decimals: bool = False) -> dict[str, Any]:
+    """A frame or body that must be one JSON object. ``decimals``: JSON numbers become ``Decimal``
+    (venues that send prices as numbers), never float."""
+    try:
+        value = json.loads(raw, parse_float=Decimal) if decimals else json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MalformedMessage(f"{venue} {what} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise MalformedMessage(f"{venue} {what} is not an object")
+    return value
 
 
 def validate_wire(model: type[_M], raw: object, what: str, *, venue: str) -> _M:

@@ -21,7 +21,7 @@ from autohedge.adapters.binance.wire import (
     BinanceTrade,
     BinanceWsResponse,
 )
-from autohedge.adapters.wirevalues import validate_wire, wire_decimal
+from autohedge.adapters.wirevalues import json_object, validate_wire, wire_decimal
 from autohedge.core.errors import (
     AuthError,
     InsufficientFunds,
@@ -160,12 +160,7 @@ def sum_fees(trades: Iterable[BinanceTrade | BinanceFill]) -> tuple[Decimal, str
 def parse_book_ticker_frame(raw: str, *, symbols: SymbolMap, ts_init: int) -> Quote | None:
     """One frame of the combined stream. Quote for bookTicker data; None for frames that carry no
     quote (subscription results). Raises MalformedMessage for anything unparseable."""
-    try:
-        frame = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise MalformedMessage(f"binance frame is not JSON: {exc.msg}") from None
-    if not isinstance(frame, dict):
-        raise MalformedMessage("binance frame is not an object")
+    frame = json_object(raw, "frame", venue=VENUE)
     data = frame.get("data", frame)
     if not isinstance(data, dict):
         raise MalformedMessage("binance frame data is not an object")
@@ -199,12 +194,7 @@ def parse_user_frame(raw: str | bytes, *, symbols: Mapping[str, str], ts_init: i
     Raises ``ConnectionAbortedError`` when the venue ends the stream (reconnect), ``MalformedMessage``
     for anything unparseable.
     """
-    try:
-        frame = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MalformedMessage(f"binance user frame is not JSON: {exc}") from None
-    if not isinstance(frame, dict):
-        raise MalformedMessage("binance user frame is not an object")
+    frame = json_object(raw, "user frame", venue=VENUE)
     if "id" in frame and "status" in frame:
         return validate_wire(BinanceWsResponse, frame, "response", venue=VENUE)
     event = frame.get("event", frame)
