@@ -21,7 +21,7 @@ from autohedge.adapters.alpaca.constants import (
     VENUE,
 )
 from autohedge.adapters.alpaca.wire import AlpacaAsset, AlpacaOrder, AlpacaQuote, AlpacaTradeUpdate
-from autohedge.adapters.wirevalues import validate_wire, wire_decimal
+from autohedge.adapters.wirevalues import json_object, validate_wire, wire_decimal
 from autohedge.core.errors import (
     AuthError,
     InsufficientFunds,
@@ -267,12 +267,7 @@ def parse_trade_frame(
     """One frame of the trading stream (text or binary). ``OrderUpdate`` for a ``trade_updates`` event,
     ``StreamControl`` for the stream's replies, None for events that change nothing here (transitional
     states, symbols we do not trade). Raises ``MalformedMessage`` for anything unparseable."""
-    try:
-        frame = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MalformedMessage(f"alpaca trading frame is not JSON: {exc}") from None
-    if not isinstance(frame, dict):
-        raise MalformedMessage("alpaca trading frame is not an object")
+    frame = json_object(raw, "trading frame", venue=VENUE)
     data = frame.get("data")
     if frame.get("action") == "error":
         message = data.get("error_message", "") if isinstance(data, dict) else ""

@@ -23,7 +23,7 @@ from autohedge.adapters.coinbase.parse import bracket_leg_ids, bracket_legs, sto
 from autohedge.adapters.coinbase.wire import CoinbaseHeartbeat, CoinbaseTicker, CoinbaseUserOrder
 from autohedge.adapters.order_events import VenueFill
 from autohedge.adapters.timestamps import parse_rfc3339_ns
-from autohedge.adapters.wirevalues import wire_decimal
+from autohedge.adapters.wirevalues import json_object, wire_decimal
 from autohedge.adapters.wsconn import WsConnection, WsStream
 from autohedge.core.clock import NS_PER_S, Clock
 from autohedge.core.errors import MalformedMessage
@@ -86,12 +86,7 @@ class CoinbaseFrame:
 
 def parse_frame(raw: str | bytes) -> CoinbaseFrame:
     """Decode one frame's envelope. Raises ``MalformedMessage``."""
-    try:
-        frame = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MalformedMessage(f"coinbase frame is not JSON: {exc}") from None
-    if not isinstance(frame, dict):
-        raise MalformedMessage("coinbase frame is not an object")
+    frame = json_object(raw, "frame", venue=VENUE)
     if frame.get("type") == "error":  # UNCONFIRMED shape: {"type":"error","message":...}
         return CoinbaseFrame("error", -1, "", (), error=str(frame.get("message", "unspecified error")))
     channel, sequence, events = frame.get("channel"), frame.get("sequence_num"), frame.get("events")

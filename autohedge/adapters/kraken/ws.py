@@ -21,6 +21,7 @@ from autohedge.adapters.kraken.parse import asset_name, validate_wire
 from autohedge.adapters.kraken.wire import KrakenExecution, KrakenTicker
 from autohedge.adapters.order_events import VenueFill
 from autohedge.adapters.timestamps import parse_rfc3339_ns
+from autohedge.adapters.wirevalues import json_object
 from autohedge.adapters.wsconn import WsConnection, WsStream
 from autohedge.core.clock import Clock
 from autohedge.core.errors import MalformedMessage
@@ -110,12 +111,7 @@ class KrakenFrame:
 
 def parse_frame(raw: str | bytes) -> KrakenFrame:
     """Decode one frame. Raises ``MalformedMessage``."""
-    try:
-        frame = json.loads(raw, parse_float=Decimal)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MalformedMessage(f"kraken frame is not JSON: {exc}") from None
-    if not isinstance(frame, dict):
-        raise MalformedMessage("kraken frame is not an object")
+    frame = json_object(raw, "frame", venue=VENUE, decimals=True)
     if "method" in frame:
         req_id = frame.get("req_id")
         return KrakenFrame(
