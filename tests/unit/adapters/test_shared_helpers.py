@@ -1,12 +1,11 @@
 """The helpers every venue folder shares: checked wire values, known order ids, fills paired with orders."""
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
 from pydantic import BaseModel
 
-from autohedge.adapters.order_events import orders_with_fills
+from autohedge.adapters.order_events import VenueFill, orders_with_fills
 from autohedge.adapters.order_ids import KnownOrderIds
 from autohedge.adapters.wirevalues import validate_wire, wire_decimal
 from autohedge.core.errors import MalformedMessage
@@ -60,9 +59,18 @@ def test_known_order_ids_forget_the_oldest_first() -> None:
     assert (ids.venue_id(entry_id(1)), ids.venue_id(entry_id(2))) == ("v1", "v2")
 
 
-@dataclass(frozen=True)
-class _Fill:
-    venue_order_id: str
+def _fill(venue_order_id: str) -> VenueFill:
+    return VenueFill(
+        venue_order_id=venue_order_id,
+        client_order_id=entry_id(1),
+        symbol="BTC/USD",
+        side="buy",
+        qty=Decimal(1),
+        price=Decimal(1),
+        fee=Decimal(0),
+        fee_asset="USD",
+        ts_event=0,
+    )
 
 
 def _order(venue_order_id: str) -> OrderSnapshot:
@@ -79,8 +87,8 @@ def _order(venue_order_id: str) -> OrderSnapshot:
 
 def test_orders_with_fills_pair_a_fill_with_the_next_state_of_its_order() -> None:
     a, b = _order("a"), _order("b")
-    fill_a = _Fill("a")
-    items: list[OrderSnapshot | _Fill] = [a, fill_a, b, a]
+    fill_a = _fill("a")
+    items: list[OrderSnapshot | VenueFill] = [a, fill_a, b, a]
     assert orders_with_fills(items) == [(a, None), (b, None), (a, fill_a)]
     items = [fill_a, a, a]
     assert orders_with_fills(items) == [(a, fill_a), (a, None)]
