@@ -227,8 +227,6 @@ class PositionMonitorActor(SupervisedActor):
         self._last_verify_ns: int | None = None
         self._rebases_verified = -1
         """The ledger's re-base count at the last verification: a re-base since then was an account read."""
-        self._stream_down_ns: int | None = None
-        """When the user stream dropped (monotonic), while it is down."""
         self._config = config
         self._keys = keys
         self._slots = slots
@@ -563,7 +561,6 @@ class PositionMonitorActor(SupervisedActor):
         """Connected (ledger re-based): verify exits by REST once now (no venue replays what was
         missed), then only as a safety net. Disconnected: verify at every check once the stream has been
         down longer than its grace, until it is back."""
-        self._stream_down_ns = None if message.connected else self.ctx.clock.monotonic_ns()
         if message.connected and self._stream_wait is not None:
             self.on_reconcile(Reconcile())  # start-up: the positions from the re-based ledger
             return
@@ -650,9 +647,12 @@ class PositionMonitorActor(SupervisedActor):
     # -- periodic verification ----------------------------------------------------------------------------
 
     def _stream_down_for_s(self) -> float | None:
-        if self._stream_down_ns is None:
+        """How long the stream that kept the ledger current has been down (read from the ledger, which
+        knows of a drop before the status message about it reaches this inbox)."""
+        down_since_ns = self._ledger.down_since_ns
+        if down_since_ns is None:
             return None
-        return (self.ctx.clock.monotonic_ns() - self._stream_down_ns) / NS_PER_S
+        return (self.ctx.clock.monotonic_ns() - down_since_ns) / NS_PER_S
 
     def _ledger_usable(self) -> bool:
         """The ledger stands for what the venue holds (``core.ledger_reads``)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from autohedge.core.ledger import AccountLedger
 from autohedge.core.ledger_reads import ledger_stands_for_venue, verify_due, verify_reads_ledger
 
 GRACE_S = 2.0
@@ -59,3 +60,17 @@ def test_verification_reads_the_ledger_only_after_a_rebase_it_has_not_verified()
     assert verify_reads_ledger(live=True, rebases=2, rebases_verified=1)  # the reconnect's account read
     assert not verify_reads_ledger(live=True, rebases=2, rebases_verified=2)  # the safety net: REST
     assert not verify_reads_ledger(live=False, rebases=2, rebases_verified=1)  # down: REST
+
+
+def test_the_ledger_remembers_when_the_stream_that_kept_it_current_dropped() -> None:
+    ledger = AccountLedger()
+    ledger.set_live(False, at_ns=5)
+    assert ledger.down_since_ns is None  # never live: nothing vouches for it
+    ledger.rebase({}, (), as_of_ns=0)
+    ledger.set_live(True)
+
+    ledger.set_live(False, at_ns=10)
+    ledger.set_live(False, at_ns=20)  # a second report of the same drop
+    assert ledger.down_since_ns == 10  # the grace counts from the first moment
+    ledger.set_live(True)
+    assert ledger.down_since_ns is None
