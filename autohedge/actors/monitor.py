@@ -44,6 +44,7 @@ from autohedge.actors.protocol import (
     GetSnapshot,
     LedgerLive,
     QuotesPending,
+    RearmExits,
     Reconcile,
     RepairOrphan,
     RetryPending,
@@ -178,8 +179,10 @@ class TrackedPosition:
     last_error: str = ""
     awaiting_price: bool = False
     fill_in_flight: Decimal = Decimal(0)
-    """The last entry fill the venue reported, until the exit is armed for it (its event may not have
+    """The entry fills the venue reported since the exit was last armed (their events may not have
     reached the ledger yet)."""
+    rearm_due: bool = False
+    """Entry fills wait for one re-arm (``RearmExits``), which covers every fill queued before it."""
     adopted_growth: Decimal = Decimal(0)
     """Holding taken in from the venue's record beyond our fills, not yet explained by a fill report."""
     exit_filled_qty: dict[str, Decimal] = field(default_factory=dict)
@@ -470,10 +473,25 @@ class PositionMonitorActor(SupervisedActor):
             # Exactly the growth taken in from the venue's record: this fill is already counted.
             pos.adopted_growth = Decimal(0)
             pos.holding = Holding(before, pos.holding.entry_price)
-        pos.fill_in_flight = max(pos.qty - before, Decimal(0))
+        pos.fill_in_flight += max(pos.qty - before, Decimal(0))
         if fill.protection is not None:
             pos.proposal = fill.protection
-        self._rearm(pos)
+        if not pos.rearm_due:
+            # Every cancel-and-replace costs requests (and a venue's order-rate count): fills already
+            # queued behind this one (a burst of partial fills) are taken in before the one re-arm.
+            pos.rearm_due = True
+            self.actor_ref.tell(RearmExits(symbol=pos.symbol))
+
+    def on_rearm_exits(self, message: RearmExits) -> None:
+        """Re-arm once for the entry fills taken in since the last arm, unless a close of the position
+        (which sells what is held) or another re-arm came first. By symbol: a lot promoted to the
+        position meanwhile is still found."""
+        for pos in (self._positions.get(message.symbol), self._lots.get(message.symbol)):
+            if pos is None or not pos.rearm_due:
+                continue
+            pos.rearm_due = False
+            if pos.close_id is None and (PendingKind.STOP_CLOSE, pos.key) not in self._pending:
+                self._rearm(pos)
 
     def on_order_canceled(self, _: OrderCanceled) -> None:
         """An entry ended unfilled: nothing to protect."""
@@ -855,6 +873,7 @@ class PositionMonitorActor(SupervisedActor):
 
     def _rearm(self, pos: TrackedPosition) -> None:
         """Replace the exit so it covers exactly what is held now."""
+        pos.rearm_due = False  # this re-arm covers every fill taken in so far
         try:
             self._disarm(pos)
         except VenueError as exc:

@@ -2,17 +2,21 @@
 
 The request weight is the scarce resource on a venue: the verification after a reconnect takes positions
 from the ledger the reconnect has just re-based from the account; a brief drop of the user stream is
-left to the reconnect's sweep while exits are still sized from the ledger. REST stays the record: the
-safety net and a stream down past its grace still read the venue."""
+left to the reconnect's sweep while exits are still sized from the ledger; and a burst of entry fills
+costs one placement of the exits, not a cancel-and-replace per fill. REST stays the record: the safety
+net and a stream down past its grace still read the venue."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
-from autohedge.core.actor_names import user_stream_name
+from autohedge.core.actor_names import EXECUTOR, MONITOR, strategy_name, user_stream_name
 from autohedge.core.config import AppConfig
+from autohedge.core.errors import VenueUnavailable
+from autohedge.core.messages import SyncPositions
 from tests.actors.harness import Harness, make_config, wait_for
-from tests.actors.test_user_stream import net_bought, running_after
+from tests.actors.test_user_stream import net_bought, partial_engine, running_after
 
 USER_STREAM = user_stream_name("paper")
 GRACE_S = 2.0
@@ -111,3 +115,42 @@ def test_without_a_grace_a_fill_during_a_drop_is_sized_from_a_rest_read(
 
     wait_for(lambda: h.is_protected("BTC/USDT"), what="protected during the drop")
     assert reads(h, "positions") > positions
+
+
+class Blocker:
+    """An error factory that holds the calling actor until released, then refuses the call."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self) -> BaseException:
+        self.entered.set()
+        self.release.wait(timeout=10)
+        return VenueUnavailable("held by the test", venue="paper")
+
+
+def test_a_burst_of_entry_fills_costs_one_placement_of_the_exits(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(make_config(symbols=["BTC/USDT"]), engine=partial_engine()).start()
+    blocker = Blocker()
+    h.exchange.fail("positions", blocker, thread_prefix="PositionMonitorActor")
+    monitor = h.directory.get(MONITOR)
+    assert monitor is not None
+    monitor.tell(SyncPositions())  # the monitor reads the venue: held there while fills queue up
+    assert blocker.entered.wait(timeout=5)
+
+    for bid, ask in [("99.99", "100.01")] * 3 + [("99.90", "99.92"), ("99.80", "99.85")]:
+        h.quote("BTC/USDT", bid, ask, wait=False)  # a dip buy: half fills at once, the rest on the last
+        for name in (strategy_name("BTC/USDT"), USER_STREAM, EXECUTOR):
+            h.barrier(name)
+    assert h.metrics.get("orders_filled") == 2  # two fills wait in the monitor's inbox
+    blocker.release.set()
+    h.settle()
+
+    wait_for(lambda: h.held("BTC/USDT").qty == net_bought(h, "BTC/USDT"), what="both fills taken in")
+    assert h.is_protected("BTC/USDT")
+    assert h.metrics.get("exits_armed") == 1  # one placement for the burst, no cancel-and-replace
+    legs = h.open_sells("BTC/USDT")
+    assert len(legs) == 2 and all(o.qty <= net_bought(h, "BTC/USDT") for o in legs)
