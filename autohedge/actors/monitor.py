@@ -828,7 +828,7 @@ class PositionMonitorActor(SupervisedActor):
                     "exit_partially_filled", f"{exit_fill} sold; re-arming {held_qty}", symbol=symbol
                 )
                 self._rearm(pos)
-            elif not pos.repair_pending and not pos.unprotected and not pos.awaiting_price:
+            elif not (pos.repair_pending or pos.unprotected or pos.awaiting_price or pos.rearm_due):
                 self._orphaned(pos, "exit order no longer live" if dead_legs else "no exit order")
         elif pos.exit_qty != exit_qty(held_qty, self._rules_for(symbol)):
             # The holding changed outside our exits: never ask to sell more than is held, nor leave

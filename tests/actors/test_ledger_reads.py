@@ -14,7 +14,7 @@ from collections.abc import Callable
 from autohedge.core.actor_names import EXECUTOR, MONITOR, strategy_name, user_stream_name
 from autohedge.core.config import AppConfig
 from autohedge.core.errors import VenueUnavailable
-from autohedge.core.messages import SyncPositions
+from autohedge.core.messages import SyncPositions, UserStreamStatus
 from tests.actors.harness import Harness, make_config, wait_for
 from tests.actors.test_user_stream import net_bought, partial_engine, running_after
 
@@ -130,21 +130,33 @@ class Blocker:
         return VenueUnavailable("held by the test", venue="paper")
 
 
-def test_a_burst_of_entry_fills_costs_one_placement_of_the_exits(
-    make_harness: Callable[..., Harness],
-) -> None:
-    h = make_harness(make_config(symbols=["BTC/USDT"]), engine=partial_engine()).start()
+def hold_the_monitor(h: Harness) -> Blocker:
+    """Keep the monitor busy (inside a venue read) until the returned blocker is released, so messages
+    queue in its inbox in the order the test tells them."""
     blocker = Blocker()
     h.exchange.fail("positions", blocker, thread_prefix="PositionMonitorActor")
     monitor = h.directory.get(MONITOR)
     assert monitor is not None
-    monitor.tell(SyncPositions())  # the monitor reads the venue: held there while fills queue up
+    monitor.tell(SyncPositions())  # the monitor reads the venue: held there
     assert blocker.entered.wait(timeout=5)
+    return blocker
 
-    for bid, ask in [("99.99", "100.01")] * 3 + [("99.90", "99.92"), ("99.80", "99.85")]:
-        h.quote("BTC/USDT", bid, ask, wait=False)  # a dip buy: half fills at once, the rest on the last
+
+def dip_buy(h: Harness, quotes: list[tuple[str, str]]) -> None:
+    """A dip buy by the strategy while the monitor is held: each quote handled up to the executor."""
+    for bid, ask in [("99.99", "100.01")] * 3 + quotes:
+        h.quote("BTC/USDT", bid, ask, wait=False)
         for name in (strategy_name("BTC/USDT"), USER_STREAM, EXECUTOR):
             h.barrier(name)
+
+
+def test_a_burst_of_entry_fills_costs_one_placement_of_the_exits(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(make_config(symbols=["BTC/USDT"]), engine=partial_engine()).start()
+    blocker = hold_the_monitor(h)
+
+    dip_buy(h, [("99.90", "99.92"), ("99.80", "99.85")])  # half fills at once, the rest on the last
     assert h.metrics.get("orders_filled") == 2  # two fills wait in the monitor's inbox
     blocker.release.set()
     h.settle()
@@ -154,3 +166,22 @@ def test_a_burst_of_entry_fills_costs_one_placement_of_the_exits(
     assert h.metrics.get("exits_armed") == 1  # one placement for the burst, no cancel-and-replace
     legs = h.open_sells("BTC/USDT")
     assert len(legs) == 2 and all(o.qty <= net_bought(h, "BTC/USDT") for o in legs)
+
+
+def test_a_verification_between_a_fill_and_its_queued_rearm_finds_no_orphan(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(make_config(symbols=["BTC/USDT"])).start()
+    blocker = hold_the_monitor(h)
+    dip_buy(h, [("99.90", "99.92")])
+    assert h.metrics.get("orders_filled") == 1
+    monitor = h.directory.get(MONITOR)
+    assert monitor is not None
+    monitor.tell(UserStreamStatus(venue="paper", connected=True))  # verified before the fill's re-arm
+
+    blocker.release.set()
+    h.settle()
+
+    wait_for(lambda: h.is_protected("BTC/USDT"), what="protected")
+    assert "orphan_detected" not in h.engine.parts.events.kinds()
+    assert h.metrics.get("exits_armed") == 1
