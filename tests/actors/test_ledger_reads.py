@@ -42,15 +42,24 @@ def reads(h: Harness, method: str) -> int:
     return h.exchange.calls.count(method)
 
 
+def drop_user_stream(h: Harness) -> None:
+    h.user_streams[-1].drop()
+    h.barrier(USER_STREAM)  # the drop is handled: the monitor is told before the clock moves
+    h.settle()
+
+
+def bought_then_dropped(h: Harness) -> None:
+    """A protected position, then the user stream drops."""
+    h.trigger_buy("BTC/USDT")
+    wait_for(lambda: h.is_protected("BTC/USDT"))
+    drop_user_stream(h)
+
+
 def test_reconnect_verification_takes_positions_from_the_rebased_ledger_and_the_safety_net_reads_rest(
     make_harness: Callable[..., Harness],
 ) -> None:
     h = make_harness(config_reconnecting_after(QUICK_RECONNECT_S)).start()
-    h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.is_protected("BTC/USDT"))
-    h.user_streams[-1].drop()
-    h.barrier(USER_STREAM)  # the drop is handled: the monitor is told before the clock moves
-    h.settle()
+    bought_then_dropped(h)
     positions, balances, open_orders = reads(h, "positions"), reads(h, "balances"), reads(h, "open_orders")
 
     h.advance(QUICK_RECONNECT_S)  # reconnect -> re-base (one account read) -> verification
@@ -69,11 +78,7 @@ def test_a_brief_drop_is_left_to_the_reconnect_and_a_longer_one_is_verified_by_r
     make_harness: Callable[..., Harness],
 ) -> None:
     h = make_harness(config_reconnecting_after(SLOW_RECONNECT_S)).start()
-    h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.is_protected("BTC/USDT"))
-    h.user_streams[-1].drop()
-    h.barrier(USER_STREAM)  # the drop is handled: the monitor is told before the clock moves
-    h.settle()
+    bought_then_dropped(h)
     positions, open_orders = reads(h, "positions"), reads(h, "open_orders")
 
     h.advance(1.0)  # an exit check inside the grace
@@ -88,9 +93,7 @@ def test_a_fill_during_a_brief_drop_is_sized_from_the_ledger_and_the_order_answe
     make_harness: Callable[..., Harness],
 ) -> None:
     h = make_harness(config_reconnecting_after(SLOW_RECONNECT_S)).start()
-    h.user_streams[-1].drop()
-    h.barrier(USER_STREAM)  # the drop is handled: the monitor is told before the clock moves
-    h.settle()
+    drop_user_stream(h)
     positions = reads(h, "positions")
 
     h.trigger_buy("BTC/USDT")  # filled in the order's answer; its event is lost with the stream
@@ -106,9 +109,7 @@ def test_without_a_grace_a_fill_during_a_drop_is_sized_from_a_rest_read(
     make_harness: Callable[..., Harness],
 ) -> None:
     h = make_harness(config_reconnecting_after(SLOW_RECONNECT_S, drop_grace_s=0.0)).start()
-    h.user_streams[-1].drop()
-    h.barrier(USER_STREAM)  # the drop is handled: the monitor is told before the clock moves
-    h.settle()
+    drop_user_stream(h)
     positions = reads(h, "positions")
 
     h.trigger_buy("BTC/USDT")
