@@ -179,7 +179,7 @@ class TrackedPosition:
     last_error: str = ""
     awaiting_price: bool = False
     fill_in_flight: Decimal = Decimal(0)
-    """The entry fills the venue reported since the exit was last armed (their events may not have
+    """The last entry fill the venue reported, until the exit is armed for it (its event may not have
     reached the ledger yet)."""
     rearm_due: bool = False
     """Entry fills wait for one re-arm (``RearmExits``), which covers every fill queued before it."""
@@ -473,7 +473,7 @@ class PositionMonitorActor(SupervisedActor):
             # Exactly the growth taken in from the venue's record: this fill is already counted.
             pos.adopted_growth = Decimal(0)
             pos.holding = Holding(before, pos.holding.entry_price)
-        pos.fill_in_flight += max(pos.qty - before, Decimal(0))
+        pos.fill_in_flight = max(pos.qty - before, Decimal(0))
         if fill.protection is not None:
             pos.proposal = fill.protection
         if not pos.rearm_due:
