@@ -13,6 +13,9 @@
   down: a filled exit closes the position, a vanished exit makes an orphan, a vanished position is
   removed.
 * What is held is read from the local ledger; REST only when the ledger shows less than is needed.
+  The verification right after a reconnect takes positions from the ledger the reconnect re-based from
+  the account; a brief drop of the stream (``user_stream.drop_grace_s``) is left to the reconnect's sweep
+  (``core.ledger_reads``).
 * Orphan repair: at most ``orphan_max_attempts``, at least ``orphan_retry_s`` apart, each attempt
   recorded before the call; then the position is reported unprotected (loudly) and kept.
 * ``Reconcile`` (on start, on restart and on ``SyncPositions``) adopts every position the exchange
@@ -41,6 +44,7 @@ from autohedge.actors.protocol import (
     GetSnapshot,
     LedgerLive,
     QuotesPending,
+    RearmExits,
     Reconcile,
     RepairOrphan,
     RetryPending,
@@ -68,6 +72,7 @@ from autohedge.core.journal import (
     intents_of_oco,
 )
 from autohedge.core.ledger import AccountLedger
+from autohedge.core.ledger_reads import ledger_stands_for_venue, verify_due, verify_reads_ledger
 from autohedge.core.messages import (
     ClosePosition,
     EntryProtection,
@@ -176,6 +181,8 @@ class TrackedPosition:
     fill_in_flight: Decimal = Decimal(0)
     """The last entry fill the venue reported, until the exit is armed for it (its event may not have
     reached the ledger yet)."""
+    rearm_due: bool = False
+    """Entry fills wait for one re-arm (``RearmExits``), which covers every fill queued before it."""
     adopted_growth: Decimal = Decimal(0)
     """Holding taken in from the venue's record beyond our fills, not yet explained by a fill report."""
     exit_filled_qty: dict[str, Decimal] = field(default_factory=dict)
@@ -221,6 +228,8 @@ class PositionMonitorActor(SupervisedActor):
         self._user_stream = user_stream
         self._stream_wait: TimerHandle | None = None
         self._last_verify_ns: int | None = None
+        self._rebases_verified = -1
+        """The ledger's re-base count at the last verification: a re-base since then was an account read."""
         self._config = config
         self._keys = keys
         self._slots = slots
@@ -279,6 +288,7 @@ class PositionMonitorActor(SupervisedActor):
         exchange_positions = {p.symbol: p for p in self._positions_held()}
         open_orders = self._exchange.open_orders()
         self._last_verify_ns = self.ctx.clock.monotonic_ns()
+        self._rebases_verified = self._ledger.rebases
         for symbol in list(self._positions):
             if symbol not in exchange_positions:
                 self._remove(symbol, "the exchange holds no position")
@@ -466,7 +476,22 @@ class PositionMonitorActor(SupervisedActor):
         pos.fill_in_flight = max(pos.qty - before, Decimal(0))
         if fill.protection is not None:
             pos.proposal = fill.protection
-        self._rearm(pos)
+        if not pos.rearm_due:
+            # Every cancel-and-replace costs requests (and a venue's order-rate count): fills already
+            # queued behind this one (a burst of partial fills) are taken in before the one re-arm.
+            pos.rearm_due = True
+            self.actor_ref.tell(RearmExits(symbol=pos.symbol))
+
+    def on_rearm_exits(self, message: RearmExits) -> None:
+        """Re-arm once for the entry fills taken in since the last arm, unless a close of the position
+        (which sells what is held) or another re-arm came first. By symbol: a lot promoted to the
+        position meanwhile is still found."""
+        for pos in (self._positions.get(message.symbol), self._lots.get(message.symbol)):
+            if pos is None or not pos.rearm_due:
+                continue
+            pos.rearm_due = False
+            if pos.close_id is None and (PendingKind.STOP_CLOSE, pos.key) not in self._pending:
+                self._rearm(pos)
 
     def on_order_canceled(self, _: OrderCanceled) -> None:
         """An entry ended unfilled: nothing to protect."""
@@ -552,7 +577,8 @@ class PositionMonitorActor(SupervisedActor):
 
     def on_user_stream_status(self, message: UserStreamStatus) -> None:
         """Connected (ledger re-based): verify exits by REST once now (no venue replays what was
-        missed), then only as a safety net. Disconnected: verify at every check until it is back."""
+        missed), then only as a safety net. Disconnected: verify at every check once the stream has been
+        down longer than its grace, until it is back."""
         if message.connected and self._stream_wait is not None:
             self.on_reconcile(Reconcile())  # start-up: the positions from the re-based ledger
             return
@@ -638,11 +664,34 @@ class PositionMonitorActor(SupervisedActor):
 
     # -- periodic verification ----------------------------------------------------------------------------
 
+    def _stream_down_for_s(self) -> float | None:
+        """How long the stream that kept the ledger current has been down (read from the ledger, which
+        knows of a drop before the status message about it reaches this inbox)."""
+        down_since_ns = self._ledger.down_since_ns
+        if down_since_ns is None:
+            return None
+        return (self.ctx.clock.monotonic_ns() - down_since_ns) / NS_PER_S
+
+    def _ledger_usable(self) -> bool:
+        """The ledger stands for what the venue holds (``core.ledger_reads``)."""
+        return ledger_stands_for_venue(
+            live=self._ledger.live,
+            ready=self._ledger.ready,
+            down_for_s=self._stream_down_for_s(),
+            grace_s=self._config.user_stream.drop_grace_s,
+        )
+
     def _verify_due(self) -> bool:
-        if not self._ledger.live or self._last_verify_ns is None:
-            return True
-        elapsed_s = (self.ctx.clock.monotonic_ns() - self._last_verify_ns) / NS_PER_S
-        return elapsed_s >= self._config.user_stream.safety_poll_interval_s
+        since_s = None
+        if self._last_verify_ns is not None:
+            since_s = (self.ctx.clock.monotonic_ns() - self._last_verify_ns) / NS_PER_S
+        return verify_due(
+            live=self._ledger.live,
+            down_for_s=self._stream_down_for_s(),
+            since_verify_s=since_s,
+            safety_interval_s=self._config.user_stream.safety_poll_interval_s,
+            grace_s=self._config.user_stream.drop_grace_s,
+        )
 
     def on_check_exits(self, _: CheckExits, *, reschedule: bool = True) -> None:
         try:
@@ -666,7 +715,7 @@ class PositionMonitorActor(SupervisedActor):
                 self.schedule(self._config.monitor.poll_interval_s, CheckExits())
 
     def _verify(self) -> None:
-        exchange_positions = {p.symbol: p for p in self._exchange.positions(list(self._positions))}
+        exchange_positions = {p.symbol: p for p in self._verified_positions()}
         open_ids = {o.client_order_id for o in self._exchange.open_orders()}
         waiting = {key for _, key in self._pending}
         for symbol in list(self._positions):
@@ -674,6 +723,20 @@ class PositionMonitorActor(SupervisedActor):
                 continue  # its refused work goes first when the venue allows; no second attempt now
             self._verify_one(self._positions[symbol], exchange_positions.get(symbol), open_ids)
         self._poll_prices()
+
+    def _verified_positions(self) -> tuple[PositionSnapshot, ...]:
+        """What is held of the tracked symbols, for the verification: from the ledger when a re-base read
+        the account since the last verification (the reconnect's sweep), else from the venue."""
+        symbols = list(self._positions)
+        rebases = self._ledger.rebases
+        from_ledger = verify_reads_ledger(
+            live=self._ledger.live, rebases=rebases, rebases_verified=self._rebases_verified
+        )
+        self._rebases_verified = rebases
+        if not from_ledger:
+            return self._exchange.positions(symbols)
+        held = ((s, self._ledger.position(s)) for s in symbols)
+        return tuple(PositionSnapshot(symbol=s, qty=qty) for s, qty in held if qty > 0)
 
     def _poll_prices(self) -> None:
         """A guarded stop loss never goes blind: poll the price where quotes are not arriving."""
@@ -765,7 +828,7 @@ class PositionMonitorActor(SupervisedActor):
                     "exit_partially_filled", f"{exit_fill} sold; re-arming {held_qty}", symbol=symbol
                 )
                 self._rearm(pos)
-            elif not pos.repair_pending and not pos.unprotected and not pos.awaiting_price:
+            elif not (pos.repair_pending or pos.unprotected or pos.awaiting_price or pos.rearm_due):
                 self._orphaned(pos, "exit order no longer live" if dead_legs else "no exit order")
         elif pos.exit_qty != exit_qty(held_qty, self._rules_for(symbol)):
             # The holding changed outside our exits: never ask to sell more than is held, nor leave
@@ -787,7 +850,7 @@ class PositionMonitorActor(SupervisedActor):
         yet; it counts. Only when the ledger still falls short (say, a sale outside our exits) is the
         venue asked. Only the user-stream actor re-bases the ledger, so nothing here races an event in
         flight into a double count."""
-        if self._ledger.live:
+        if self._ledger_usable():
             held = self._ledger.position(symbol)
             rules = self._rules_for(symbol)
             if exit_qty(held, rules) >= exit_qty(wanted, rules):  # equal to the lot: balances are rounded
@@ -810,6 +873,7 @@ class PositionMonitorActor(SupervisedActor):
 
     def _rearm(self, pos: TrackedPosition) -> None:
         """Replace the exit so it covers exactly what is held now."""
+        pos.rearm_due = False  # this re-arm covers every fill taken in so far
         try:
             self._disarm(pos)
         except VenueError as exc:

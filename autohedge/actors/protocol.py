@@ -17,6 +17,7 @@ __all__ = [
     "PollOrders",
     "QuotesPending",
     "ReadOpenEntries",
+    "RearmExits",
     "Reconcile",
     "ReconnectUserStream",
     "RepairOrphan",
@@ -76,6 +77,13 @@ class CheckExits(Message):
 
 class Reconcile(Message):
     """Monitor: adopt every exchange position and arm its exits (start-up and ``SyncPositions``)."""
+
+
+class RearmExits(Message):
+    """Monitor, told to itself on an entry fill: re-arm the exits of ``symbol`` (its position and its lot)
+    once for every fill already queued before it, instead of a cancel-and-replace per fill."""
+
+    symbol: str
 
 
 class LedgerLive(Message):

@@ -207,7 +207,7 @@ class UserStreamActor(SupervisedActor):
         """The connection ended or its subscription was refused: the traders poll from now, and a new
         connection is opened after max(backoff, the venue's wait), in place (never a crash)."""
         was_connected, self._connected = self._connected, False
-        self._ledger.set_live(False)
+        self._ledger.set_live(False, at_ns=self.ctx.clock.monotonic_ns())
         if was_connected:
             self._tell_traders(UserStreamStatus(venue=self.venue, connected=False))
         self._close_stream()

@@ -133,6 +133,9 @@ class UserStreamConfig(_Model):
 
     safety_poll_interval_s: Annotated[float, Field(ge=5)] = 60.0
     """While the user stream is live, how often entries and exits are still checked by REST."""
+    drop_grace_s: Annotated[float, Field(ge=0, le=30)] = 2.0
+    """After the user stream drops, how long the monitor still sizes exits from the ledger and leaves
+    the REST verification to the reconnect's sweep (0: read the venue from the first moment)."""
     dedupe_capacity: Annotated[int, Field(ge=100, le=10_000_000)] = 10_000
     """How many venue trade ids are remembered to drop a duplicated or replayed fill."""
 

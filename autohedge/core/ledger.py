@@ -52,6 +52,7 @@ class AccountLedger:
         self._reserved: dict[str, _Reservation] = {}
         self._ready = False
         self._live = False
+        self._down_since_ns: int | None = None
         self._on_live: list[Callable[[], None]] = []
         self.rebases = 0
 
@@ -154,9 +155,14 @@ class AccountLedger:
     def _ts(stamps: dict[str, int], key: str) -> int:
         return stamps.get(key, stamps.get("*", -1))
 
-    def set_live(self, live: bool) -> None:
-        """The user stream is connected and has re-based the ledger (True), or is down (False)."""
+    def set_live(self, live: bool, *, at_ns: int | None = None) -> None:
+        """The user stream is connected and has re-based the ledger (True), or is down (False).
+        ``at_ns``: when (monotonic) a live ledger stopped being kept current (``down_since_ns``)."""
         with self._lock:
+            if live:
+                self._down_since_ns = None
+            elif self._live and self._ready:
+                self._down_since_ns = at_ns
             self._live = live
             waiting, self._on_live = (self._on_live, []) if live and self._ready else ([], self._on_live)
         for callback in waiting:
@@ -187,6 +193,14 @@ class AccountLedger:
         Shared state (not a message), so an actor that starts after the stream connected knows it."""
         with self._lock:
             return self._live and self._ready
+
+    @property
+    def down_since_ns(self) -> int | None:
+        """When (monotonic) the stream that kept this ledger current dropped; None while it is live or
+        if it never was (then nothing vouches for the ledger). Shared state, like ``live``, so a reader
+        knows of a drop before any message about it reaches it."""
+        with self._lock:
+            return self._down_since_ns
 
     def free(self, asset: str) -> Decimal:
         with self._lock:
