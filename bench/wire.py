@@ -260,9 +260,6 @@ def venue_main(conn: Connection) -> None:
     fake_binance.ORDERS_PER_DAY = 10**9
     # A client that ends with its connection open (the raw floor is terminated) is no error here.
     http.server.ThreadingHTTPServer.handle_error = _quiet_handle_error  # type: ignore[method-assign]
-    # Responses go out at once: the fake writes headers and body separately, and Nagle's algorithm
-    # would hold the body until the client's delayed ACK (40 ms per order).
-    fake_binance._Handler.disable_nagle_algorithm = True
     arrivals: list[tuple[int, str]] = []
     lock = threading.Lock()
     for key in (("POST", "/api/v3/order"), ("POST", "/api/v3/orderList/oco")):
