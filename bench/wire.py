@@ -593,6 +593,7 @@ class Bench:
             "single_p50_ms": percentile(single, 0.5),
             "single_p99_ms": percentile(single, 0.99),
             "group_p50_ms": percentile(group_all, 0.5),
+            "group_last_p50_ms": percentile(group_last, 0.5),
             "group_last_p99_ms": percentile(group_last, 0.99),
             "group_last_max_ms": max(group_last) if group_last else float("nan"),
             "orders": len(single) + len(group_all),

@@ -5,17 +5,15 @@ Adding a venue = its folder under ``adapters/`` + one entry here. Nothing else b
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
-from autohedge.adapters.alpaca import adapter as alpaca
 from autohedge.adapters.alpaca import constants as alpaca_constants
-from autohedge.adapters.binance import adapter as binance
 from autohedge.adapters.binance import constants as binance_constants
-from autohedge.adapters.coinbase import adapter as coinbase
 from autohedge.adapters.coinbase import constants as coinbase_constants
-from autohedge.adapters.kraken import adapter as kraken
 from autohedge.adapters.kraken import constants as kraken_constants
 from autohedge.adapters.paper import constants as paper_constants
 from autohedge.adapters.paper.adapter import PaperExchange
@@ -58,6 +56,12 @@ class VenueEntry:
     are polled."""
 
 
+def _adapter(venue: str) -> ModuleType:
+    """A venue's adapter module, imported on first use: each brings its own HTTP, signing and wire-model
+    stack (together tens of MiB of a process's memory), and a process uses one or two venues."""
+    return importlib.import_module(f"autohedge.adapters.{venue}.adapter")
+
+
 def _paper_exchange(config: AppConfig, secrets: Secrets, clock: Clock, base_dir: Path) -> Exchange:
     state_file = config.paper.state_file
     if state_file is not None and not state_file.is_absolute():
@@ -96,63 +100,87 @@ VENUES: Mapping[str, VenueEntry] = {
     ),
     "binance": VenueEntry(
         name="binance",
-        create_exchange=lambda config, secrets, clock, _base: binance.create_exchange(config, secrets, clock),
-        create_stream_factory=lambda config, clock, secrets, exchange: binance.create_stream_factory(
+        create_exchange=lambda config, secrets, clock, _base: _adapter("binance").create_exchange(
+            config, secrets, clock
+        ),
+        create_stream_factory=lambda config, clock, secrets, exchange: _adapter(
+            "binance"
+        ).create_stream_factory(
             config,
             clock,
             secrets,
-            exchange=exchange if isinstance(exchange, binance.BinanceExchange) else None,
+            exchange=exchange if isinstance(exchange, _adapter("binance").BinanceExchange) else None,
         ),
-        check_credentials=binance.check_credentials,
+        check_credentials=lambda config, secrets, clock: _adapter("binance").check_credentials(
+            config, secrets, clock
+        ),
         endpoints=lambda config: config.venues.binance,
         capabilities=binance_constants.CAPABILITIES,
         credential_env=("AUTOHEDGE_BINANCE_API_KEY", "AUTOHEDGE_BINANCE_API_SECRET"),
         is_live_endpoint=binance_constants.is_live_endpoint,
-        create_user_stream=lambda config, secrets, clock, exchange: binance.create_user_stream(
+        create_user_stream=lambda config, secrets, clock, exchange: _adapter("binance").create_user_stream(
             config, secrets, clock, budget=exchange.request_budget
         ),
     ),
     "alpaca": VenueEntry(
         name="alpaca",
-        create_exchange=lambda config, secrets, clock, _base: alpaca.create_exchange(config, secrets, clock),
-        create_stream_factory=lambda config, clock, secrets, exchange: alpaca.create_stream_factory(
+        create_exchange=lambda config, secrets, clock, _base: _adapter("alpaca").create_exchange(
+            config, secrets, clock
+        ),
+        create_stream_factory=lambda config, clock, secrets, exchange: _adapter(
+            "alpaca"
+        ).create_stream_factory(
             config, clock, secrets, budget=exchange.request_budget if exchange is not None else None
         ),
-        check_credentials=alpaca.check_credentials,
+        check_credentials=lambda config, secrets, clock: _adapter("alpaca").check_credentials(
+            config, secrets, clock
+        ),
         endpoints=lambda config: config.venues.alpaca,
         capabilities=alpaca_constants.CAPABILITIES,
         credential_env=("AUTOHEDGE_ALPACA_API_KEY_ID", "AUTOHEDGE_ALPACA_API_SECRET_KEY"),
         is_live_endpoint=alpaca_constants.is_live_endpoint,
         stream_needs_keys=True,
-        create_user_stream=lambda config, secrets, clock, exchange: alpaca.create_user_stream(
+        create_user_stream=lambda config, secrets, clock, exchange: _adapter("alpaca").create_user_stream(
             config, secrets, clock, budget=exchange.request_budget
         ),
     ),
     "coinbase": VenueEntry(
         name="coinbase",
-        create_exchange=lambda config, secrets, clock, _base: coinbase.create_exchange(
+        create_exchange=lambda config, secrets, clock, _base: _adapter("coinbase").create_exchange(
             config, secrets, clock
         ),
-        create_stream_factory=coinbase.create_stream_factory,
-        check_credentials=coinbase.check_credentials,
+        create_stream_factory=lambda config, clock, secrets, exchange: _adapter(
+            "coinbase"
+        ).create_stream_factory(config, clock, secrets, exchange),
+        check_credentials=lambda config, secrets, clock: _adapter("coinbase").check_credentials(
+            config, secrets, clock
+        ),
         endpoints=lambda config: config.venues.coinbase,
         capabilities=coinbase_constants.CAPABILITIES,
         credential_env=("AUTOHEDGE_COINBASE_API_KEY", "AUTOHEDGE_COINBASE_API_SECRET"),
         is_live_endpoint=coinbase_constants.is_live_endpoint,
-        create_user_stream=coinbase.create_user_stream,
+        create_user_stream=lambda config, secrets, clock, exchange: _adapter("coinbase").create_user_stream(
+            config, secrets, clock, exchange
+        ),
     ),
     "kraken": VenueEntry(
         name="kraken",
-        create_exchange=lambda config, secrets, clock, _base: kraken.create_exchange(config, secrets, clock),
-        create_stream_factory=lambda config, clock, secrets, _exchange: kraken.create_stream_factory(
-            config, clock, secrets
+        create_exchange=lambda config, secrets, clock, _base: _adapter("kraken").create_exchange(
+            config, secrets, clock
         ),
-        check_credentials=kraken.check_credentials,
+        create_stream_factory=lambda config, clock, secrets, _exchange: _adapter(
+            "kraken"
+        ).create_stream_factory(config, clock, secrets),
+        check_credentials=lambda config, secrets, clock: _adapter("kraken").check_credentials(
+            config, secrets, clock
+        ),
         endpoints=lambda config: config.venues.kraken,
         capabilities=kraken_constants.CAPABILITIES,
         credential_env=("AUTOHEDGE_KRAKEN_API_KEY", "AUTOHEDGE_KRAKEN_API_SECRET"),
         is_live_endpoint=kraken_constants.is_live_endpoint,
-        create_user_stream=kraken.create_user_stream,
+        create_user_stream=lambda config, secrets, clock, exchange: _adapter("kraken").create_user_stream(
+            config, secrets, clock, exchange
+        ),
     ),
 }
 
