@@ -412,19 +412,21 @@ class ExecutorActor(SupervisedActor):
         self._ledger.reserve(
             request.client_order_id, quote_of(symbol), request.qty * request.price, price=request.price
         )
-        record_in_journal(
-            self.ctx, OrderIntent.of(request, ts_init=self.ctx.clock.wall_ns(), reason=signal.strategy)
-        )
+        intent = OrderIntent.of(request, ts_init=self.ctx.clock.wall_ns(), reason=signal.strategy)
         send = SendOrder(request=request, protection=protection)
         coid = request.client_order_id
         for sender in self._senders.candidates():
             if self.ctx.directory.tell_if_present(sender, send):
+                # The sender is woken first; the journal hears of the intent right after (still before
+                # any answer, which comes through this inbox).
+                record_in_journal(self.ctx, intent)
                 self._senders.handed(sender)
                 timeout_s = self._config.executor.send_timeout_s
                 timer = self.schedule(timeout_s, SendTimedOut(client_order_id=coid))
                 self._sending[coid] = _Sending(entry, signal, timer)
                 return
         # No sender running (none configured, or all of them restarting): send on this thread.
+        record_in_journal(self.ctx, intent)
         self._sent(entry, signal, send_order(self._exchange, request, protection, None))
 
     def on_order_sent(self, sent: OrderSent) -> None:
