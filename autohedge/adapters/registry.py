@@ -62,6 +62,27 @@ def _adapter(venue: str) -> ModuleType:
     return importlib.import_module(f"autohedge.adapters.{venue}.adapter")
 
 
+def _exchange_of(venue: str) -> ExchangeFactory:
+    return lambda config, secrets, clock, _base: _adapter(venue).create_exchange(config, secrets, clock)
+
+
+def _credentials_of(venue: str) -> CredentialCheck:
+    return lambda config, secrets, clock: _adapter(venue).check_credentials(config, secrets, clock)
+
+
+def _own_streams_of(venue: str) -> StreamFactoryFactory:
+    """Market streams that share nothing with the trading exchange."""
+    return lambda config, clock, secrets, _exchange: _adapter(venue).create_stream_factory(
+        config, clock, secrets
+    )
+
+
+def _user_stream_of(venue: str) -> UserStreamFactory:
+    return lambda config, secrets, clock, exchange: _adapter(venue).create_user_stream(
+        config, secrets, clock, exchange
+    )
+
+
 def _paper_exchange(config: AppConfig, secrets: Secrets, clock: Clock, base_dir: Path) -> Exchange:
     state_file = config.paper.state_file
     if state_file is not None and not state_file.is_absolute():
@@ -100,9 +121,7 @@ VENUES: Mapping[str, VenueEntry] = {
     ),
     "binance": VenueEntry(
         name="binance",
-        create_exchange=lambda config, secrets, clock, _base: _adapter("binance").create_exchange(
-            config, secrets, clock
-        ),
+        create_exchange=_exchange_of("binance"),
         create_stream_factory=lambda config, clock, secrets, exchange: _adapter(
             "binance"
         ).create_stream_factory(
@@ -111,9 +130,7 @@ VENUES: Mapping[str, VenueEntry] = {
             secrets,
             exchange=exchange if isinstance(exchange, _adapter("binance").BinanceExchange) else None,
         ),
-        check_credentials=lambda config, secrets, clock: _adapter("binance").check_credentials(
-            config, secrets, clock
-        ),
+        check_credentials=_credentials_of("binance"),
         endpoints=lambda config: config.venues.binance,
         capabilities=binance_constants.CAPABILITIES,
         credential_env=("AUTOHEDGE_BINANCE_API_KEY", "AUTOHEDGE_BINANCE_API_SECRET"),
@@ -124,17 +141,13 @@ VENUES: Mapping[str, VenueEntry] = {
     ),
     "alpaca": VenueEntry(
         name="alpaca",
-        create_exchange=lambda config, secrets, clock, _base: _adapter("alpaca").create_exchange(
-            config, secrets, clock
-        ),
+        create_exchange=_exchange_of("alpaca"),
         create_stream_factory=lambda config, clock, secrets, exchange: _adapter(
             "alpaca"
         ).create_stream_factory(
             config, clock, secrets, budget=exchange.request_budget if exchange is not None else None
         ),
-        check_credentials=lambda config, secrets, clock: _adapter("alpaca").check_credentials(
-            config, secrets, clock
-        ),
+        check_credentials=_credentials_of("alpaca"),
         endpoints=lambda config: config.venues.alpaca,
         capabilities=alpaca_constants.CAPABILITIES,
         credential_env=("AUTOHEDGE_ALPACA_API_KEY_ID", "AUTOHEDGE_ALPACA_API_SECRET_KEY"),
@@ -146,41 +159,27 @@ VENUES: Mapping[str, VenueEntry] = {
     ),
     "coinbase": VenueEntry(
         name="coinbase",
-        create_exchange=lambda config, secrets, clock, _base: _adapter("coinbase").create_exchange(
-            config, secrets, clock
-        ),
+        create_exchange=_exchange_of("coinbase"),
         create_stream_factory=lambda config, clock, secrets, exchange: _adapter(
             "coinbase"
         ).create_stream_factory(config, clock, secrets, exchange),
-        check_credentials=lambda config, secrets, clock: _adapter("coinbase").check_credentials(
-            config, secrets, clock
-        ),
+        check_credentials=_credentials_of("coinbase"),
         endpoints=lambda config: config.venues.coinbase,
         capabilities=coinbase_constants.CAPABILITIES,
         credential_env=("AUTOHEDGE_COINBASE_API_KEY", "AUTOHEDGE_COINBASE_API_SECRET"),
         is_live_endpoint=coinbase_constants.is_live_endpoint,
-        create_user_stream=lambda config, secrets, clock, exchange: _adapter("coinbase").create_user_stream(
-            config, secrets, clock, exchange
-        ),
+        create_user_stream=_user_stream_of("coinbase"),
     ),
     "kraken": VenueEntry(
         name="kraken",
-        create_exchange=lambda config, secrets, clock, _base: _adapter("kraken").create_exchange(
-            config, secrets, clock
-        ),
-        create_stream_factory=lambda config, clock, secrets, _exchange: _adapter(
-            "kraken"
-        ).create_stream_factory(config, clock, secrets),
-        check_credentials=lambda config, secrets, clock: _adapter("kraken").check_credentials(
-            config, secrets, clock
-        ),
+        create_exchange=_exchange_of("kraken"),
+        create_stream_factory=_own_streams_of("kraken"),
+        check_credentials=_credentials_of("kraken"),
         endpoints=lambda config: config.venues.kraken,
         capabilities=kraken_constants.CAPABILITIES,
         credential_env=("AUTOHEDGE_KRAKEN_API_KEY", "AUTOHEDGE_KRAKEN_API_SECRET"),
         is_live_endpoint=kraken_constants.is_live_endpoint,
-        create_user_stream=lambda config, secrets, clock, exchange: _adapter("kraken").create_user_stream(
-            config, secrets, clock, exchange
-        ),
+        create_user_stream=_user_stream_of("kraken"),
     ),
 }
 
