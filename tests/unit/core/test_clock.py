@@ -85,7 +85,12 @@ def test_real_clock_an_earlier_timer_wakes_the_scheduler_a_later_one_waits_its_t
     soon = threading.Event()
     clock.call_later(3600.0, lambda: fired.append("hour"))  # the scheduler now sleeps for an hour
     clock.call_later(7200.0, lambda: fired.append("two hours"))  # not the earliest: no wake-up needed
-    clock.call_later(0.0, lambda: (fired.append("now"), soon.set()))  # the earliest: wakes it
+
+    def now() -> None:
+        fired.append("now")
+        soon.set()
+
+    clock.call_later(0.0, now)  # the earliest: wakes it
 
     assert soon.wait(timeout=5)
     clock.stop()
