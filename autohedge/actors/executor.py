@@ -440,12 +440,20 @@ class ExecutorActor(SupervisedActor):
             sending.timer.cancel()
             self._sent(sending.entry, sending.signal, sent)
             return
-        if coid in self._finished:
-            return  # its events already ended it
         current = self._entries.get(coid)
-        if current is not None:  # confirmed by its order event: the answer only adds what it knows
-            if sent.snapshot is not None:
-                self._update(current, sent.snapshot)
+        if current is not None or coid in self._finished:  # its order events came first
+            if sent.outcome is SendOutcome.UNKNOWN:
+                # The answer was lost, yet the venue's events already proved the order: said once, as
+                # any unknown outcome is, and counted as resolved.
+                self.ctx.metrics.inc("outcome_unknown_resolved")
+                self.ctx.events.record(
+                    "order_outcome_unknown",
+                    f"{coid}: {sent.error}; already confirmed by its order events",
+                    symbol=sent.request.symbol,
+                    level="WARNING",
+                )
+            elif current is not None and sent.snapshot is not None:
+                self._update(current, sent.snapshot)  # the answer only adds what it knows
             return
         unresolved = self._unresolved.get(coid)
         if unresolved is not None:  # being looked up after a timeout: the answer settles it

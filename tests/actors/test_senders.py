@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from autohedge.core.actor_names import EXECUTOR
 from autohedge.core.config import AppConfig
+from autohedge.core.errors import OutcomeUnknown
 from autohedge.core.messages import CancelEntries
 from autohedge.core.types import OrderStatus
 from tests.actors.harness import Harness, make_config, wait_for
@@ -79,6 +80,30 @@ def test_an_order_event_before_the_senders_answer_reports_the_fill_once(
     assert h.held("BTC/USDT").qty == held
     assert len(h.buys("BTC/USDT")) == 1
     assert h.executor_snapshot().sending == ()
+
+
+def test_a_lost_answer_after_the_order_events_is_reported_and_changes_nothing(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(senders_config()).start()
+    answer = Held()
+
+    def lost() -> OutcomeUnknown:
+        answer.wait()
+        return OutcomeUnknown("response lost", venue="paper")
+
+    h.exchange.fail("submit_order", lost, after_call=True)  # the order exists; its answer is lost
+
+    h.trigger_buy("BTC/USDT", settle=False)
+    wait_for(lambda: h.is_protected("BTC/USDT"), what="the fill applied from its order event")
+    answer.release()
+    h.settle()
+
+    assert not answer.ran_out
+    assert "order_outcome_unknown" in h.engine.parts.events.kinds()
+    assert h.metrics.snapshot()["outcome_unknown_resolved"] == 1
+    assert fills(h) == 1 and len(h.buys("BTC/USDT")) == 1
+    assert h.executor_snapshot().unresolved == ()
 
 
 def test_an_entry_without_an_answer_is_looked_up_and_never_sent_again(
