@@ -489,6 +489,7 @@ class ExecutorActor(SupervisedActor):
             self._outcome_unknown(entry, str(error))
             return
         self._ledger.release(coid)
+        self._cancel_when_placed.discard(coid)  # it will never be placed
         if sent.outcome is SendOutcome.REFUSED:
             # Never sent (refused before or at the door): the signal waits, a retry gets a fresh id.
             self.ctx.metrics.inc("rate_limited")
