@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import random
@@ -22,7 +23,8 @@ from autohedge.actors.executor import ExecutorActor, TrackedEntry
 from autohedge.actors.feed import FeedActor, FeedSink
 from autohedge.actors.journal import FlushJournal, JournalActor, journal_to
 from autohedge.actors.monitor import MonitoredPosition, PositionMonitorActor
-from autohedge.actors.protocol import GetSnapshot
+from autohedge.actors.protocol import Barrier, GetSnapshot
+from autohedge.actors.sender import OrderSenderActor
 from autohedge.actors.strategy import HftSignalSource, LlmSignalSource, SignalSource, StrategyActor
 from autohedge.actors.supervisor import ChildSpec, StopAll, Supervisor, SupervisorView
 from autohedge.actors.user_stream import UserStreamActor
@@ -35,6 +37,8 @@ from autohedge.core.actor_names import (
     ActorKind,
     ActorName,
     feed_name,
+    kind_of,
+    order_sender_name,
     strategy_name,
     user_stream_name,
 )
@@ -439,6 +443,12 @@ class Engine:
                 stale_after_s=config.feed.stale_after_s,
             )
 
+        venue = parts.exchange.venue
+        senders = [order_sender_name(venue, i) for i in range(config.executor.submit_workers)]
+
+        def sender(ctx: ActorContext, _: Mapping[Gate, str]) -> pykka.ActorRef[Any]:
+            return OrderSenderActor.start(ctx, exchange=parts.exchange)
+
         def executor(ctx: ActorContext, gates: Mapping[Gate, str]) -> pykka.ActorRef[Any]:
             return self._executor_cls.start(
                 ctx,
@@ -449,6 +459,7 @@ class Engine:
                 rate_limiter=parts.rate_limiter,
                 ledger=parts.ledger,
                 entries=parts.entries,
+                senders=senders,
             )
 
         def monitor(ctx: ActorContext, _: Mapping[Gate, str]) -> pykka.ActorRef[Any]:
@@ -462,7 +473,6 @@ class Engine:
                 user_stream=self._user_stream_factory is not None,
             )
 
-        venue = parts.exchange.venue
         user_stream_factory = self._user_stream_factory
 
         def user_stream(ctx: ActorContext, _: Mapping[Gate, str]) -> pykka.ActorRef[Any]:
@@ -493,6 +503,8 @@ class Engine:
         specs = [ChildSpec(feed, ActorKind.FEED, start_feed, venue=self.source_name)]
         if user_stream_factory is not None:
             specs.append(ChildSpec(user_stream_name(venue), ActorKind.USER_STREAM, user_stream, venue=venue))
+        # Senders start before the executor (it finds them running) and stop after it.
+        specs += [ChildSpec(name, ActorKind.ORDER_SENDER, sender, venue=venue) for name in senders]
         specs += [
             ChildSpec(EXECUTOR, ActorKind.EXECUTOR, executor),
             ChildSpec(MONITOR, ActorKind.MONITOR, monitor),
@@ -571,6 +583,7 @@ class Engine:
         cancel = self.config.executor.cancel_entries_on_stop if cancel_entries is None else cancel_entries
         if cancel:
             try:
+                self._answer_sends()
                 cancelled = self.ask(EXECUTOR, CancelEntries())
                 if cancelled:
                     self.parts.events.record(
@@ -595,6 +608,16 @@ class Engine:
             self._stop_journal()
             if self.notifier is not None:
                 self.notifier.close()
+
+    def _answer_sends(self) -> None:
+        """Caller's thread, at shutdown: wait until every entry the executor handed to a sender has been
+        answered and applied, so the cancel of open entries that follows sees it placed."""
+        senders = [n for n in self.parts.directory.names() if kind_of(n) is ActorKind.ORDER_SENDER]
+        for name in (EXECUTOR, *senders, EXECUTOR):
+            # A sender stuck on a silent venue must not keep the others' entries from being cancelled:
+            # what is still in flight is cancelled by the executor once placed.
+            with contextlib.suppress(pykka.Timeout):
+                self.ask(name, Barrier())
 
     def flush_journal(self) -> None:
         """Wait until the journal has written everything told to it so far (tests, reports)."""

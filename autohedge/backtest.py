@@ -104,10 +104,13 @@ def _quotes(lines: Sequence[str], symbols: set[str]) -> Iterator[Quote | None]:
 
 
 def backtest_config(config: AppConfig) -> AppConfig:
-    """The config as a backtest runs it: the paper exchange (no state file), no API, no notifier."""
+    """The config as a backtest runs it: the paper exchange (no state file), no API, no notifier, and
+    entries sent on the executor's thread (no order senders): the order in which entries reach the
+    paper venue follows the steps, never thread timing, so a report is the same byte for byte."""
     return config.model_copy(
         update={
             "exchange": config.exchange.model_copy(update={"venue": Venue.PAPER, "market_data": "replay"}),
+            "executor": config.executor.model_copy(update={"submit_workers": 0}),
             "paper": config.paper.model_copy(update={"state_file": None}),
             "api": config.api.model_copy(update={"enabled": False}),
             "notify": config.notify.model_copy(update={"urls": ()}),

@@ -24,7 +24,7 @@ from loguru import logger
 from pydantic import SecretStr
 
 from autohedge.core.clock import NS_PER_S, RealClock
-from autohedge.core.config import AppConfig, Secrets, load_config
+from autohedge.core.config import LOOPBACK_HOSTS, AppConfig, Secrets, load_config
 from autohedge.core.errors import AuthError, ConfigError, FatalVenueError, VenueError
 from autohedge.install_check import installed_problem
 from autohedge.logging import configure_logging
@@ -256,8 +256,6 @@ def _simulate(config: AppConfig, args: argparse.Namespace) -> int:
 
 def api_token(config: AppConfig) -> SecretStr | None:
     """The API token from the environment; refuses a non-loopback bind without one."""
-    from autohedge.api.auth import LOOPBACK_HOSTS
-
     value = os.environ.get(config.api.token_env, "")
     token = SecretStr(value) if value else None
     if config.api.enabled and token is None and config.api.host not in LOOPBACK_HOSTS:

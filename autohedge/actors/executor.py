@@ -7,6 +7,12 @@ only the safety net while the stream is live, and the fast fallback while it is 
 to the monitor as ``OrderFilled``. Exits are not here: the monitor places them itself, so protection
 never queues behind entries in this inbox.
 
+Sending is not here either: an entry decided here (sized, reserved, journaled) is handed to the least
+loaded of the venue's order senders (``actors/sender.py``), so entries decided on the same tick go out
+concurrently and this inbox never waits on a round trip. Their answers come back as ``OrderSent``; an
+order event may arrive before it, and either is applied once (the fill watermark). With no sender
+running the entry is sent on this thread.
+
 Venue pushback (rate limited, banned, unreachable, keys rejected) is the venue's state, read from the
 exchange's ``request_budget``; it never escapes a handler. An entry the venue refuses waits for a timer
 at the time the venue allows and is dropped once its signal is stale (``executor.max_signal_age_s``).
@@ -15,7 +21,7 @@ at the time the venue allows and is dropped once its signal is stale (``executor
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from types import MappingProxyType
@@ -27,23 +33,24 @@ from autohedge.actors.journal import record_in_journal
 from autohedge.actors.protocol import (
     ExpireEntry,
     GetSnapshot,
+    OrderSent,
     PollOrders,
     ReadOpenEntries,
     ResolveOrder,
     RetryCancel,
     RetryEntry,
+    SendOrder,
+    SendTimedOut,
 )
-from autohedge.core.actor_names import MONITOR
+from autohedge.actors.sender import send_order
+from autohedge.core.actor_names import MONITOR, ActorName
 from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S, TimerHandle
 from autohedge.core.config import AppConfig
 from autohedge.core.errors import (
-    DefinitiveError,
     FatalVenueError,
     InsufficientBalance,
     OrderRefused,
-    OutcomeUnknown,
-    RetryableError,
     UnknownOrder,
     VenueError,
 )
@@ -69,6 +76,7 @@ from autohedge.core.ports import Exchange
 from autohedge.core.pushback import entry_is_stale, entry_side_retry_delay_s, is_pushback
 from autohedge.core.ratelimit import SymbolRateLimiter
 from autohedge.core.risk import size_entry
+from autohedge.core.sending import SenderLoad, SendOutcome
 from autohedge.core.types import CloseReason, OrderPurpose, OrderStatus, Side, quote_of
 
 __all__ = ["FEE_BUFFER", "RESOLVE_DELAYS_S", "ExecutorActor", "ExecutorView", "TrackedEntry"]
@@ -108,6 +116,17 @@ class ExecutorView:
     """Closed entry gates and why."""
     waiting: tuple[str, ...] = ()
     """Symbols whose newest entry signal waits for the venue to allow sending."""
+    sending: tuple[TrackedEntry, ...] = ()
+    """Entries handed to a sender, not yet answered."""
+
+
+@dataclass(frozen=True)
+class _Sending:
+    """An entry handed to a sender: what its answer is applied to."""
+
+    entry: TrackedEntry
+    signal: Signal
+    timer: TimerHandle
 
 
 class ExecutorActor(SupervisedActor):
@@ -122,9 +141,11 @@ class ExecutorActor(SupervisedActor):
         rate_limiter: SymbolRateLimiter,
         ledger: AccountLedger,
         entries: dict[str, TrackedEntry] | None = None,
+        senders: Sequence[ActorName] = (),
     ) -> None:
         """``entries``: the tracked entries, kept by the composition root across restarts so a fill whose
-        event died with a crashed incarnation is still found (by REST) by the next one."""
+        event died with a crashed incarnation is still found (by REST) by the next one. ``senders``: the
+        venue's order senders (none: entries are sent on this thread)."""
         super().__init__(ctx)
         self._exchange = exchange
         self._ledger = ledger
@@ -142,6 +163,10 @@ class ExecutorActor(SupervisedActor):
         self._auth_reported = False
         self._finished: OrderedDict[str, Decimal] = OrderedDict()
         self._poll_timer: TimerHandle | None = None
+        self._senders = SenderLoad(senders)
+        self._sending: dict[str, _Sending] = {}
+        self._cancel_when_placed: set[str] = set()
+        """Entries in flight when every open entry was cancelled: cancelled as soon as they are placed."""
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -310,6 +335,7 @@ class ExecutorActor(SupervisedActor):
             self._venue_refused(signal, None)  # never send while the venue says wait
             return
         open_entries = [e for e in self._entries.values() if e.symbol == symbol]
+        open_entries += [s.entry for s in self._sending.values() if s.entry.symbol == symbol]
         if len(open_entries) + sum(1 for e in self._unresolved.values() if e.symbol == symbol) >= (
             self._config.executor.max_open_entries_per_symbol
         ):
@@ -377,38 +403,108 @@ class ExecutorActor(SupervisedActor):
         self._ledger.reserve(
             request.client_order_id, quote_of(symbol), request.qty * request.price, price=request.price
         )
-        record_in_journal(
-            self.ctx, OrderIntent.of(request, ts_init=self.ctx.clock.wall_ns(), reason=signal.strategy)
+        intent = OrderIntent.of(request, ts_init=self.ctx.clock.wall_ns(), reason=signal.strategy)
+        send = SendOrder(request=request, protection=protection)
+        coid = request.client_order_id
+        for sender in self._senders.candidates():
+            if self.ctx.directory.tell_if_present(sender, send):
+                # The sender is woken first; the journal hears of the intent right after (still before
+                # any answer, which comes through this inbox).
+                record_in_journal(self.ctx, intent)
+                self._senders.handed(sender)
+                timeout_s = self._config.executor.send_timeout_s
+                timer = self.schedule(timeout_s, SendTimedOut(client_order_id=coid))
+                self._sending[coid] = _Sending(entry, signal, timer)
+                return
+        # No sender running (none configured, or all of them restarting): send on this thread.
+        record_in_journal(self.ctx, intent)
+        self._sent(entry, signal, send_order(self._exchange, request, protection, None))
+
+    def on_order_sent(self, sent: OrderSent) -> None:
+        """A sender's answer. Usually the entry still waits for it; otherwise an order event or the
+        lookup after a timeout got there first, or a previous incarnation handed the entry out."""
+        if sent.sender is not None:
+            self._senders.answered(sent.sender)
+        coid = sent.request.client_order_id
+        sending = self._sending.pop(coid, None)
+        if sending is not None:
+            sending.timer.cancel()
+            self._sent(sending.entry, sending.signal, sent)
+            return
+        current = self._entries.get(coid)
+        if current is not None or coid in self._finished:  # its order events came first
+            if sent.outcome is SendOutcome.UNKNOWN:
+                # The answer was lost, yet the venue's events already proved the order: said once, as
+                # any unknown outcome is, and counted as resolved.
+                self.ctx.metrics.inc("outcome_unknown_resolved")
+                self.ctx.events.record(
+                    "order_outcome_unknown",
+                    f"{coid}: {sent.error}; already confirmed by its order events",
+                    symbol=sent.request.symbol,
+                    level="WARNING",
+                )
+            elif current is not None and sent.snapshot is not None:
+                self._update(current, sent.snapshot)  # the answer only adds what it knows
+            return
+        unresolved = self._unresolved.get(coid)
+        if unresolved is not None:  # being looked up after a timeout: the answer settles it
+            if sent.snapshot is not None:
+                del self._unresolved[coid]
+                self.ctx.metrics.inc("outcome_unknown_resolved")
+                self._accepted(unresolved, sent.snapshot)
+            return
+        entry = TrackedEntry(
+            client_order_id=coid,
+            symbol=sent.request.symbol,
+            qty=sent.request.qty,
+            price=sent.request.price,
+            placed_ns=self.ctx.clock.monotonic_ns(),
+            protection=sent.protection,
         )
-        try:
-            snapshot = self._exchange.submit_order(request)
-        except OutcomeUnknown as exc:
-            self._unresolved[request.client_order_id] = entry
-            self._note(entry, "outcome_unknown", str(exc))
-            self.ctx.events.record(
-                "order_outcome_unknown",
-                f"{request.client_order_id}: {exc}; asking the venue before anything else",
-                symbol=symbol,
-                level="WARNING",
-            )
-            self.on_resolve_order(ResolveOrder(client_order_id=request.client_order_id, symbol=symbol))
+        self._sent(entry, None, sent)
+
+    def on_send_timed_out(self, message: SendTimedOut) -> None:
+        """No answer from the sender (it died with the entry): the order may exist; ask, never resend."""
+        sending = self._sending.pop(message.client_order_id, None)
+        if sending is not None:
+            self._outcome_unknown(sending.entry, "no answer from the order sender")
+
+    def _sent(self, entry: TrackedEntry, signal: Signal | None, sent: OrderSent) -> None:
+        """Apply the venue's answer to an entry that waited for it (``signal``: None when a previous
+        incarnation decided it; a refusal then has no signal left to retry)."""
+        coid, symbol, error = entry.client_order_id, entry.symbol, sent.error
+        if sent.outcome is SendOutcome.PLACED and sent.snapshot is not None:
+            self._accepted(entry, sent.snapshot)
             return
-        except (RetryableError, FatalVenueError) as exc:
+        if sent.outcome is SendOutcome.UNKNOWN:
+            self._outcome_unknown(entry, str(error))
+            return
+        self._ledger.release(coid)
+        self._cancel_when_placed.discard(coid)  # it will never be placed
+        if sent.outcome is SendOutcome.REFUSED:
             # Never sent (refused before or at the door): the signal waits, a retry gets a fresh id.
-            self._ledger.release(request.client_order_id)
             self.ctx.metrics.inc("rate_limited")
-            self._note(entry, "skipped", str(exc))
-            self._venue_refused(signal, exc)
+            self._note(entry, "skipped", str(error))
+            venue_error = error if isinstance(error, VenueError) else None
+            if signal is not None:
+                self._venue_refused(signal, venue_error)
+            elif isinstance(venue_error, FatalVenueError):
+                self._report_auth(str(venue_error))
             return
-        except (DefinitiveError, OrderRefused) as exc:
-            self._ledger.release(request.client_order_id)
-            self.ctx.metrics.inc("orders_rejected")
-            self._note(entry, "rejected", str(exc))
-            self.ctx.events.record(
-                "order_rejected", f"{request.client_order_id}: {exc}", symbol=symbol, level="WARNING"
-            )
-            return
-        self._accepted(entry, snapshot)
+        self.ctx.metrics.inc("orders_rejected")
+        self._note(entry, "rejected", str(error))
+        self.ctx.events.record("order_rejected", f"{coid}: {error}", symbol=symbol, level="WARNING")
+
+    def _outcome_unknown(self, entry: TrackedEntry, why: str) -> None:
+        self._unresolved[entry.client_order_id] = entry
+        self._note(entry, "outcome_unknown", why)
+        self.ctx.events.record(
+            "order_outcome_unknown",
+            f"{entry.client_order_id}: {why}; asking the venue before anything else",
+            symbol=entry.symbol,
+            level="WARNING",
+        )
+        self.on_resolve_order(ResolveOrder(client_order_id=entry.client_order_id, symbol=entry.symbol))
 
     def _accepted(self, entry: TrackedEntry, snapshot: OrderSnapshot) -> None:
         self.ctx.metrics.inc("orders_submitted")
@@ -424,6 +520,15 @@ class ExecutorActor(SupervisedActor):
             self._config.executor.entry_timeout_s, ExpireEntry(client_order_id=entry.client_order_id)
         )
         self._update(entry, snapshot)
+        self._cancel_if_requested(entry.client_order_id)
+
+    def _cancel_if_requested(self, client_order_id: str) -> None:
+        """An entry that was in flight when every open entry was cancelled is cancelled once placed."""
+        if client_order_id in self._cancel_when_placed:
+            self._cancel_when_placed.discard(client_order_id)
+            entry = self._entries.get(client_order_id)
+            if entry is not None and not entry.cancel_requested:
+                self._cancel(entry, "cancel entries")
 
     # -- outcome unknown --------------------------------------------------------------------------------
 
@@ -502,9 +607,18 @@ class ExecutorActor(SupervisedActor):
         incarnation; a replay that brings no progress changes nothing."""
         coid = update.client_order_id
         entry = self._entries.get(coid)
-        if entry is None and coid in self._unresolved:
-            entry = replace(self._unresolved.pop(coid), venue_order_id=update.venue_order_id)
-            self.ctx.metrics.inc("outcome_unknown_resolved")
+        confirmed: TrackedEntry | None = None  # waiting for the sender's answer or being looked up
+        if entry is None:
+            sending = self._sending.pop(coid, None)
+            if sending is not None:  # the event came before the sender's answer
+                sending.timer.cancel()
+                confirmed = sending.entry
+                self.ctx.metrics.inc("orders_submitted")
+            elif coid in self._unresolved:
+                confirmed = self._unresolved.pop(coid)
+                self.ctx.metrics.inc("outcome_unknown_resolved")
+        if confirmed is not None:
+            entry = replace(confirmed, venue_order_id=update.venue_order_id)
             self.ctx.events.record(
                 "order_placed",
                 f"{coid} confirmed by its order event (venue id {update.venue_order_id})",
@@ -549,6 +663,8 @@ class ExecutorActor(SupervisedActor):
             order_qty=update.order_qty,
             ts_event=update.ts_event,
         )
+        if confirmed is not None:
+            self._cancel_if_requested(coid)
 
     def _poll_one(self, entry: TrackedEntry) -> None:
         try:
@@ -711,7 +827,9 @@ class ExecutorActor(SupervisedActor):
             self._cancel(entry, "retry after the venue refused")
 
     def on_cancel_entries(self, _: CancelEntries) -> int:
-        """Cancel every open entry (shutdown, operator). Returns how many were cancelled."""
+        """Cancel every open entry (shutdown, operator); those still in flight are cancelled once placed.
+        Returns how many were cancelled now."""
+        self._cancel_when_placed.update(self._sending)
         cancelled = 0
         for entry in list(self._entries.values()):
             if self._cancel(entry, "cancel entries"):
@@ -726,4 +844,5 @@ class ExecutorActor(SupervisedActor):
             unresolved=tuple(self._unresolved.values()),
             gates=MappingProxyType(dict(self._gates)),
             waiting=tuple(sorted(self._waiting)),
+            sending=tuple(s.entry for s in self._sending.values()),
         )

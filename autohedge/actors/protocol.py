@@ -5,7 +5,11 @@ Domain messages live in ``core.messages``; these only make sense inside ``actors
 
 from __future__ import annotations
 
-from autohedge.core.messages import Message
+from dataclasses import dataclass
+
+from autohedge.core.actor_names import ActorName
+from autohedge.core.messages import EntryProtection, Message, OrderRequest, OrderSnapshot
+from autohedge.core.sending import SendOutcome
 
 __all__ = [
     "Barrier",
@@ -14,6 +18,7 @@ __all__ = [
     "ExpireEntry",
     "GetSnapshot",
     "LedgerLive",
+    "OrderSent",
     "PollOrders",
     "QuotesPending",
     "ReadOpenEntries",
@@ -26,6 +31,8 @@ __all__ = [
     "RetryEntry",
     "RetryPending",
     "RetryReconcile",
+    "SendOrder",
+    "SendTimedOut",
     "StreamConnected",
     "StreamDisconnected",
 ]
@@ -127,3 +134,32 @@ class ExpireEntry(Message):
 class QuotesPending(Message):
     """Told by a feed's reader thread to the monitor: newer quotes of held symbols wait in its slots.
     At most one is outstanding at a time (the wake-up budget); the monitor takes all of them."""
+
+
+class SendOrder(Message):
+    """Executor -> an order sender: send this entry to the venue and tell back ``OrderSent``."""
+
+    request: OrderRequest
+    protection: EntryProtection | None = None
+
+
+@dataclass(frozen=True)
+class OrderSent:
+    """An order sender -> the executor: the venue's answer to one ``SendOrder``. A dataclass, not a
+    model, because it carries the exception itself (its type is the retry policy, its fields the wait)."""
+
+    request: OrderRequest
+    protection: EntryProtection | None
+    sender: ActorName | None
+    """Which sender sent it (None: the executor's own thread)."""
+    outcome: SendOutcome
+    snapshot: OrderSnapshot | None = None
+    """The acknowledged order (``PLACED`` only)."""
+    error: BaseException | None = None
+
+
+class SendTimedOut(Message):
+    """Executor timer: an entry handed to a sender got no answer in ``executor.send_timeout_s`` (the
+    sender died with it): the order may exist, so it is looked up by client id, never sent again."""
+
+    client_order_id: str

@@ -5,17 +5,15 @@ Adding a venue = its folder under ``adapters/`` + one entry here. Nothing else b
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
-from autohedge.adapters.alpaca import adapter as alpaca
 from autohedge.adapters.alpaca import constants as alpaca_constants
-from autohedge.adapters.binance import adapter as binance
 from autohedge.adapters.binance import constants as binance_constants
-from autohedge.adapters.coinbase import adapter as coinbase
 from autohedge.adapters.coinbase import constants as coinbase_constants
-from autohedge.adapters.kraken import adapter as kraken
 from autohedge.adapters.kraken import constants as kraken_constants
 from autohedge.adapters.paper import constants as paper_constants
 from autohedge.adapters.paper.adapter import PaperExchange
@@ -58,6 +56,33 @@ class VenueEntry:
     are polled."""
 
 
+def _adapter(venue: str) -> ModuleType:
+    """A venue's adapter module, imported on first use: each brings its own HTTP, signing and wire-model
+    stack (together tens of MiB of a process's memory), and a process uses one or two venues."""
+    return importlib.import_module(f"autohedge.adapters.{venue}.adapter")
+
+
+def _exchange_of(venue: str) -> ExchangeFactory:
+    return lambda config, secrets, clock, _base: _adapter(venue).create_exchange(config, secrets, clock)
+
+
+def _credentials_of(venue: str) -> CredentialCheck:
+    return lambda config, secrets, clock: _adapter(venue).check_credentials(config, secrets, clock)
+
+
+def _streams_of(venue: str) -> StreamFactoryFactory:
+    """Market streams built from the registry's arguments as they are (the trading exchange may be None)."""
+    return lambda config, clock, secrets, exchange: _adapter(venue).create_stream_factory(
+        config, clock, secrets, exchange
+    )
+
+
+def _user_stream_of(venue: str) -> UserStreamFactory:
+    return lambda config, secrets, clock, exchange: _adapter(venue).create_user_stream(
+        config, secrets, clock, exchange
+    )
+
+
 def _paper_exchange(config: AppConfig, secrets: Secrets, clock: Clock, base_dir: Path) -> Exchange:
     state_file = config.paper.state_file
     if state_file is not None and not state_file.is_absolute():
@@ -95,57 +120,59 @@ VENUES: Mapping[str, VenueEntry] = {
     ),
     "binance": VenueEntry(
         name="binance",
-        create_exchange=lambda config, secrets, clock, _base: binance.create_exchange(config, secrets, clock),
-        create_stream_factory=lambda config, clock, secrets, exchange: binance.create_stream_factory(
+        create_exchange=_exchange_of("binance"),
+        create_stream_factory=lambda config, clock, secrets, exchange: _adapter(
+            "binance"
+        ).create_stream_factory(
             config,
             clock,
             secrets,
-            exchange=exchange if isinstance(exchange, binance.BinanceExchange) else None,
+            exchange=exchange if isinstance(exchange, _adapter("binance").BinanceExchange) else None,
         ),
-        check_credentials=binance.check_credentials,
+        check_credentials=_credentials_of("binance"),
         endpoints=lambda config: config.venues.binance,
         capabilities=binance_constants.CAPABILITIES,
         is_live_endpoint=binance_constants.is_live_endpoint,
-        create_user_stream=lambda config, secrets, clock, exchange: binance.create_user_stream(
+        create_user_stream=lambda config, secrets, clock, exchange: _adapter("binance").create_user_stream(
             config, secrets, clock, budget=exchange.request_budget
         ),
     ),
     "alpaca": VenueEntry(
         name="alpaca",
-        create_exchange=lambda config, secrets, clock, _base: alpaca.create_exchange(config, secrets, clock),
-        create_stream_factory=lambda config, clock, secrets, exchange: alpaca.create_stream_factory(
+        create_exchange=_exchange_of("alpaca"),
+        create_stream_factory=lambda config, clock, secrets, exchange: _adapter(
+            "alpaca"
+        ).create_stream_factory(
             config, clock, secrets, budget=exchange.request_budget if exchange is not None else None
         ),
-        check_credentials=alpaca.check_credentials,
+        check_credentials=_credentials_of("alpaca"),
         endpoints=lambda config: config.venues.alpaca,
         capabilities=alpaca_constants.CAPABILITIES,
         is_live_endpoint=alpaca_constants.is_live_endpoint,
         stream_needs_keys=True,
-        create_user_stream=lambda config, secrets, clock, exchange: alpaca.create_user_stream(
+        create_user_stream=lambda config, secrets, clock, exchange: _adapter("alpaca").create_user_stream(
             config, secrets, clock, budget=exchange.request_budget
         ),
     ),
     "coinbase": VenueEntry(
         name="coinbase",
-        create_exchange=lambda config, secrets, clock, _base: coinbase.create_exchange(
-            config, secrets, clock
-        ),
-        create_stream_factory=coinbase.create_stream_factory,
-        check_credentials=coinbase.check_credentials,
+        create_exchange=_exchange_of("coinbase"),
+        create_stream_factory=_streams_of("coinbase"),
+        check_credentials=_credentials_of("coinbase"),
         endpoints=lambda config: config.venues.coinbase,
         capabilities=coinbase_constants.CAPABILITIES,
         is_live_endpoint=coinbase_constants.is_live_endpoint,
-        create_user_stream=coinbase.create_user_stream,
+        create_user_stream=_user_stream_of("coinbase"),
     ),
     "kraken": VenueEntry(
         name="kraken",
-        create_exchange=lambda config, secrets, clock, _base: kraken.create_exchange(config, secrets, clock),
-        create_stream_factory=kraken.create_stream_factory,
-        check_credentials=kraken.check_credentials,
+        create_exchange=_exchange_of("kraken"),
+        create_stream_factory=_streams_of("kraken"),
+        check_credentials=_credentials_of("kraken"),
         endpoints=lambda config: config.venues.kraken,
         capabilities=kraken_constants.CAPABILITIES,
         is_live_endpoint=kraken_constants.is_live_endpoint,
-        create_user_stream=kraken.create_user_stream,
+        create_user_stream=_user_stream_of("kraken"),
     ),
 }
 

@@ -18,9 +18,11 @@ Signing stays in the venue's ``auth.py``/``rest.py``, which hands over the reque
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from pydantic import TypeAdapter, ValidationError
@@ -94,6 +96,14 @@ class Transport:
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "autohedge"
         self._session.headers.update(headers or {})
+        # The environment (proxies, CA bundle) is read once per host, not by requests on every request:
+        # that walks all of os.environ twice and reads ~/.netrc, about half a millisecond per order on
+        # its way out. Credentials from .netrc are never wanted here: every private call is signed.
+        self._session.trust_env = False
+        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if ca_bundle:
+            self._session.verify = ca_bundle
+        self._proxies: dict[str, dict[str, str]] = {}
 
     def send(
         self,
@@ -120,6 +130,7 @@ class Transport:
             response = self._session.request(
                 method,
                 url,
+                proxies=self._proxies_for(url),
                 params=params,
                 json=json_body,
                 data=data.encode("utf-8") if data is not None else None,
@@ -147,6 +158,15 @@ class Transport:
             return response
         error = self.dialect.map_error(response.status_code, response.text, response.headers)
         raise self._classified(error, response.status_code, places_order) from None
+
+    def _proxies_for(self, url: str) -> dict[str, str]:
+        """The environment's proxies for ``url``'s host (none when ``no_proxy`` names it), read once."""
+        parts = urlsplit(url)
+        key = f"{parts.scheme}://{parts.netloc}"
+        proxies = self._proxies.get(key)
+        if proxies is None:
+            proxies = self._proxies[key] = dict(requests.utils.get_environ_proxies(key))
+        return proxies
 
     def refusal(self, error: VenueError, *, places_order: bool = False) -> VenueError:
         """An error the venue reported inside a 2xx body (Kraken's ``error[]``): recorded in the venue's

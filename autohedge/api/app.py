@@ -7,12 +7,10 @@ from pathlib import Path
 from fastapi import Depends, FastAPI, Query, Response
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import SecretStr
 
 from autohedge.api.auth import BearerAuth
 from autohedge.api.control import EngineControl
-from autohedge.api.metrics import render_metrics
 from autohedge.api.models import (
     ActionResult,
     ActorsReport,
@@ -94,6 +92,12 @@ def create_app(control: EngineControl, *, token: SecretStr | None, token_env: st
 
     @app.get("/metrics", dependencies=[auth], tags=["status"], response_class=Response)
     def metrics() -> Response:
+        # The exposition library is imported on the first scrape: a process nobody scrapes never pays
+        # its memory.
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        from autohedge.api.metrics import render_metrics
+
         return Response(render_metrics(control.metrics_snapshot), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", include_in_schema=False)

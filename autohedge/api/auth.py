@@ -8,9 +8,9 @@ from typing import NoReturn
 from fastapi import HTTPException, Request, status
 from pydantic import SecretStr
 
-__all__ = ["LOOPBACK_HOSTS", "BearerAuth"]
+from autohedge.core.config import LOOPBACK_HOSTS
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+__all__ = ["LOOPBACK_HOSTS", "BearerAuth"]
 
 
 class BearerAuth:

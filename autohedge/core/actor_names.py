@@ -19,6 +19,7 @@ __all__ = [
     "ActorName",
     "feed_name",
     "kind_of",
+    "order_sender_name",
     "parse_actor_name",
     "strategy_name",
     "user_stream_name",
@@ -36,6 +37,8 @@ class ActorKind(StrEnum):
     """One per symbol."""
     USER_STREAM = "user_stream"
     """One per venue: its private order/fill stream."""
+    ORDER_SENDER = "order_sender"
+    """A few per venue: they send the executor's entries, so independent ones go out concurrently."""
 
 
 ActorName = NewType("ActorName", str)
@@ -70,6 +73,11 @@ def strategy_name(symbol: str) -> ActorName:
 def user_stream_name(venue: str) -> ActorName:
     """``user_stream:<venue>``: the venue's private stream."""
     return _qualified(ActorKind.USER_STREAM, venue)
+
+
+def order_sender_name(venue: str, index: int) -> ActorName:
+    """``order_sender:<venue>.<index>``: one of the venue's entry senders."""
+    return _qualified(ActorKind.ORDER_SENDER, f"{venue}.{index}")
 
 
 def parse_actor_name(name: str) -> tuple[ActorKind, str]:

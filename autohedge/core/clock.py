@@ -89,7 +89,10 @@ class RealClock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="autohedge-timers", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if self._heap[0] is entry:
+                # Only a new earliest deadline changes how long the scheduler sleeps: waking it for any
+                # other timer (one per order) would take the interpreter lock from the order's path.
+                self._cond.notify()
         return entry
 
     def stop(self) -> None:

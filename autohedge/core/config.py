@@ -8,18 +8,20 @@ Every failure becomes one ``ConfigError`` naming the key path, e.g.
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
+from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from autohedge.core.errors import ConfigError
 from autohedge.core.types import Symbol, Venue
 
 __all__ = [
+    "LOOPBACK_HOSTS",
     "ApiConfig",
     "AppConfig",
     "ExchangeConfig",
@@ -126,6 +128,12 @@ class ExecutorConfig(_Model):
     max_signal_age_s: Annotated[float, Field(gt=0)] = 5.0
     """An entry that waited for the venue (rate limited, banned, unreachable) is dropped once its signal
     is older than this."""
+    submit_workers: Annotated[int, Field(ge=0, le=16)] = 4
+    """Order senders per venue: entries decided together reach the venue concurrently (0: the executor
+    sends each entry itself, one round trip after another)."""
+    send_timeout_s: Annotated[float, Field(gt=0)] = 60.0
+    """An entry handed to a sender with no answer within this (the sender died with it) is looked up at
+    the venue by its client id, never sent again. Longer than any request's own timeout."""
 
 
 class UserStreamConfig(_Model):
@@ -293,6 +301,10 @@ class NotifyConfig(_Model):
     timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+"""API hosts served without a token (nothing off the machine reaches them)."""
+
+
 class ApiConfig(_Model):
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -338,10 +350,32 @@ class AppConfig(_Model):
         return self.defaults.model_copy(update=changes)
 
 
-class Secrets(BaseSettings):
-    """Credentials, only from the environment or ``.env``. Never logged: ``SecretStr`` masks them."""
+ENV_FILE = Path(".env")
+"""Read for secrets the environment does not set (relative to the working directory)."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+def _secret_values(names: tuple[str, ...]) -> dict[str, str]:
+    """Field name -> value from ``.env`` and then the environment (which wins); names match in any case."""
+    wanted = {name.upper(): name for name in names}
+    found: dict[str, str] = {}
+    file_values = dotenv_values(ENV_FILE, encoding="utf-8") if ENV_FILE.is_file() else {}
+    for source in (file_values, os.environ):
+        for key, value in source.items():
+            name = wanted.get(key.upper())
+            if name is not None and value is not None:
+                found[name] = value
+    return found
+
+
+class Secrets(BaseModel):
+    """Credentials, only from the environment or ``.env`` (the environment wins; given values win over
+    both). Never logged: ``SecretStr`` masks them. A plain model reading two sources: a settings
+    framework would add about 5 MiB to every process for this."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**_secret_values(tuple(type(self).model_fields)), **values})
 
     autohedge_binance_api_key: SecretStr | None = None
     autohedge_binance_api_secret: SecretStr | None = None

@@ -193,13 +193,15 @@ class Harness:
             for name in (strategy_name(symbol), MONITOR):
                 self.barrier(name)
 
-    def trigger_buy(self, symbol: str, mid: str = "100") -> None:
-        """Fill the strategy's window around ``mid`` then dip the ask 8 bps below it: one buy signal."""
+    def trigger_buy(self, symbol: str, mid: str = "100", *, settle: bool = True) -> None:
+        """Fill the strategy's window around ``mid`` then dip the ask 8 bps below it: one buy signal.
+        Without ``settle`` it returns once the strategy has told the signal (the entry may be in flight)."""
         m = Decimal(mid)
         for _ in range(self.config.hft.lookback_periods):
             self.quote(symbol, str(m - Decimal("0.01")), str(m + Decimal("0.01")))
         self.quote(symbol, str(m * Decimal("0.999")), str(m * Decimal("0.9992")))
-        self.settle()
+        if settle:
+            self.settle()
 
     def open_sells(self, symbol: str) -> list[Any]:
         return [o for o in self.paper_engine.open_orders(symbol) if o.side.value == "sell"]
@@ -208,13 +210,12 @@ class Harness:
         return [o for o in self.paper_engine.all_orders() if o.symbol == symbol and o.side.value == "buy"]
 
     def settle(self) -> None:
-        """Ask barriers down the pipeline (strategies -> executor -> monitor), twice, so every message
-        told before this call (and what it caused) has been handled."""
-        names = [n for n in self.directory.names() if kind_of(n) is ActorKind.STRATEGY] + [
-            EXECUTOR,
-            MONITOR,
-            SUPERVISOR,
-        ]
+        """Ask barriers down the pipeline (strategies -> executor -> order senders -> executor -> monitor),
+        twice, so every message told before this call (and what it caused) has been handled."""
+        names = self.directory.names()
+        strategies = [n for n in names if kind_of(n) is ActorKind.STRATEGY]
+        senders = [n for n in names if kind_of(n) is ActorKind.ORDER_SENDER]
+        names = [*strategies, EXECUTOR, *senders, EXECUTOR, MONITOR, SUPERVISOR]
         for _ in range(2):
             for name in names:
                 self.barrier(name)

@@ -21,8 +21,25 @@ class FaultyExchange:
     def __init__(self, inner: Any) -> None:
         self._inner = inner
         self._rules: list[tuple[str, Callable[[], BaseException], int, str, bool]] = []
+        self._holds: list[tuple[str, Callable[[], object], bool]] = []
         self._lock = threading.Lock()
         self.calls: list[str] = []
+
+    def hold(
+        self, method: str, wait: Callable[[], object], *, times: int = 1, after_call: bool = False
+    ) -> None:
+        """The next ``times`` calls of ``method`` run ``wait()`` on the calling thread before the real call
+        (with ``after_call``: after it, before the answer is returned) and then answer as usual."""
+        with self._lock:
+            self._holds += [(method, wait, after_call)] * times
+
+    def _take_hold(self, method: str) -> tuple[Callable[[], object], bool] | None:
+        with self._lock:
+            for i, (m, wait, after) in enumerate(self._holds):
+                if m == method:
+                    del self._holds[i]
+                    return wait, after
+        return None
 
     def fail(
         self,
@@ -62,6 +79,15 @@ class FaultyExchange:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             self.calls.append(name)
+            held = self._take_hold(name)
+            if held is not None:
+                wait, after = held
+                if not after:
+                    wait()
+                answer = target(*args, **kwargs)
+                if after:
+                    wait()
+                return answer
             rule = self._take_rule(name)
             if rule is None:
                 return target(*args, **kwargs)

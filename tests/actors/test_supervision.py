@@ -110,9 +110,9 @@ def test_executor_crash_loop_trips_kill_switch_exits_keep_working(
     h.exchange.fail(
         "open_orders", lambda: RuntimeError("executor start bug"), times=100, thread_prefix="ExecutorActor"
     )
-    h.exchange.fail("submit_order", lambda: RuntimeError("executor bug"), thread_prefix="ExecutorActor")
+    h.exchange.fail("symbol_rules", lambda: RuntimeError("executor bug"), thread_prefix="ExecutorActor")
 
-    h.trigger_buy("ETH/USDT", "3000")  # the executor crashes placing it, then in every start-up
+    h.trigger_buy("ETH/USDT", "3000")  # the executor crashes sizing it, then in every start-up
     for _ in range(4):
         wait_for(lambda: h.child(EXECUTOR).state is ChildState.RESTARTING or h.engine.view().kill_switch)
         if h.engine.view().kill_switch:

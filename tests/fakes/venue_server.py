@@ -97,6 +97,10 @@ class VenueHandler(BaseHTTPRequestHandler, abc.ABC):
 
     server: Any
     protocol_version = "HTTP/1.1"
+    # Answers go out at once: headers and body are written separately, and Nagle's algorithm would hold
+    # the body until the client's delayed ACK (up to 40 ms per request on a kept-alive connection). The
+    # client side (urllib3) sets TCP_NODELAY by default.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         return

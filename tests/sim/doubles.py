@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from autohedge.actors.executor import ExecutorActor
+from autohedge.actors.executor import ExecutorActor, TrackedEntry
 from autohedge.actors.monitor import PositionMonitorActor, TrackedPosition
+from autohedge.actors.protocol import OrderSent
+from autohedge.actors.sender import send_order
 from autohedge.core.client_ids import ClientId
-from autohedge.core.errors import OutcomeUnknown
-from autohedge.core.messages import OrderRequest, OrderSnapshot, PositionSnapshot, Signal
+from autohedge.core.messages import PositionSnapshot, Signal
+from autohedge.core.sending import SendOutcome
 from autohedge.core.types import OrderPurpose
 
 __all__ = ["ExitNeverPlaced", "ExitSizedByOrderedQty", "RaisesOnRateLimited", "ResendsAfterUnknown"]
@@ -23,34 +25,16 @@ class ExitNeverPlaced(PositionMonitorActor):
         pos.exit_ids = ()
 
 
-class _ResendingView:
-    """The exchange, except that a submit with an unknown outcome is sent again under a new id."""
-
-    def __init__(self, inner: Any, new_id: Callable[[], str]) -> None:
-        self._inner = inner
-        self._new_id = new_id
-
-    def submit_order(self, request: OrderRequest) -> OrderSnapshot:
-        try:
-            return self._inner.submit_order(request)  # type: ignore[no-any-return]
-        except OutcomeUnknown:
-            return self._inner.submit_order(  # type: ignore[no-any-return]
-                request.model_copy(update={"client_order_id": self._new_id()})
-            )
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
 class ResendsAfterUnknown(ExecutorActor):
     """On an unknown outcome, sends the entry again under a new client id instead of asking."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._exchange = _ResendingView(
-            self._exchange,
-            lambda: ClientId(self._prefix, OrderPurpose.ENTRY, self._keys.next_key()).encode(),
-        )
+    def _sent(self, entry: TrackedEntry, signal: Signal | None, sent: OrderSent) -> None:
+        if sent.outcome is SendOutcome.UNKNOWN:
+            coid = ClientId(self._prefix, OrderPurpose.ENTRY, self._keys.next_key()).encode()
+            request = sent.request.model_copy(update={"client_order_id": coid})
+            sent = send_order(self._exchange, request, sent.protection, None)
+            entry = replace(entry, client_order_id=coid)
+        super()._sent(entry, signal, sent)
 
 
 class _OrderedQtyView:

@@ -218,3 +218,18 @@ def test_transport_definitive_answer_passes_through(served: tuple[Script, Transp
     script.steps.append((400, {}, json.dumps({"code": -1013})))
     with pytest.raises(OrderRejected):
         transport.send("POST", url, places_order=True)
+
+
+def test_transport_reads_the_environments_proxies_once_per_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    budget = RequestBudget(RealClock(), venue="test", capacity=100, per_s=100)
+    transport = Transport(dialect=Dialect(), budget=budget, timeout_s=0.3)
+
+    venue = transport._proxies_for("https://api.venue.example/api/v3/order?symbol=X")
+    local = transport._proxies_for("http://127.0.0.1:8080/api/v3/order")
+    monkeypatch.setenv("HTTPS_PROXY", "http://other.example:3128")  # read once: a run keeps its proxies
+
+    assert venue["https"] == "http://proxy.example:3128"
+    assert local == {}
+    assert transport._proxies_for("https://api.venue.example/api/v3/account")["https"] == venue["https"]

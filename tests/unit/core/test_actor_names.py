@@ -10,6 +10,7 @@ from autohedge.core.actor_names import (
     ActorKind,
     feed_name,
     kind_of,
+    order_sender_name,
     parse_actor_name,
     strategy_name,
     user_stream_name,
@@ -40,6 +41,8 @@ def test_text_forms() -> None:
     assert strategy_name("BTC/USDT") == "strategy:BTC/USDT"
     assert feed_name("binance") == "feed:binance"
     assert kind_of("strategy:BTC/USDT") is ActorKind.STRATEGY
+    assert order_sender_name("binance", 2) == "order_sender:binance.2"
+    assert kind_of(order_sender_name("binance", 0)) is ActorKind.ORDER_SENDER
 
 
 @pytest.mark.parametrize(

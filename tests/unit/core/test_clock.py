@@ -75,3 +75,23 @@ def test_manual_clock_fire_next_fires_one_timer_at_its_due_time() -> None:
     assert clock.fire_next(1.0) and fired[-1] == ("b", 1_000_000_000)
     assert not clock.fire_next(2.0)
     assert clock.monotonic_ns() == 1_000_000_000 and len(fired) == 2
+
+
+def test_real_clock_an_earlier_timer_wakes_the_scheduler_a_later_one_waits_its_turn() -> None:
+    import threading
+
+    clock = RealClock()
+    fired: list[str] = []
+    soon = threading.Event()
+    clock.call_later(3600.0, lambda: fired.append("hour"))  # the scheduler now sleeps for an hour
+    clock.call_later(7200.0, lambda: fired.append("two hours"))  # not the earliest: no wake-up needed
+
+    def now() -> None:
+        fired.append("now")
+        soon.set()
+
+    clock.call_later(0.0, now)  # the earliest: wakes it
+
+    assert soon.wait(timeout=5)
+    clock.stop()
+    assert fired == ["now"]

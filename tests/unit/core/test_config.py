@@ -2,8 +2,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
-from autohedge.core.config import load_config, parse_config
+from autohedge.core.config import Secrets, load_config, parse_config
 from autohedge.core.errors import ConfigError
 
 REPO_CONFIG = Path(__file__).resolve().parents[3] / "config.yaml"
@@ -56,3 +57,33 @@ def test_config_override_applies_only_given_fields() -> None:
     config = parse_config({"symbols": ["BTC/USDT"], "symbol_overrides": {"BTC/USDT": {"stop_loss_pct": 2}}})
     params = config.params_for("BTC/USDT")
     assert str(params.stop_loss_pct) == "2" and params.take_profit_pct == config.defaults.take_profit_pct
+
+
+def test_secrets_come_from_the_environment_over_dotenv_and_given_values_over_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in Secrets.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    (tmp_path / ".env").write_text(
+        'AUTOHEDGE_BINANCE_API_KEY="from-file"\n'
+        "AUTOHEDGE_BINANCE_API_SECRET=file-secret\n"
+        "UNRELATED=ignored\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("AUTOHEDGE_BINANCE_API_KEY", "from-env")
+    monkeypatch.setenv("autohedge_kraken_api_key", "lower-case-name")
+
+    secrets = Secrets()
+
+    assert secrets.autohedge_binance_api_key is not None
+    assert secrets.autohedge_binance_api_key.get_secret_value() == "from-env"
+    assert secrets.autohedge_binance_api_secret is not None
+    assert secrets.autohedge_binance_api_secret.get_secret_value() == "file-secret"
+    assert secrets.autohedge_kraken_api_key is not None
+    assert secrets.autohedge_kraken_api_key.get_secret_value() == "lower-case-name"
+    assert secrets.autohedge_alpaca_api_key_id is None
+    assert "from-env" not in repr(secrets)
+    given = Secrets(autohedge_binance_api_key=SecretStr("given"))
+    assert given.autohedge_binance_api_key is not None
+    assert given.autohedge_binance_api_key.get_secret_value() == "given"
