@@ -8,14 +8,13 @@ Every failure becomes one ``ConfigError`` naming the key path, e.g.
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from autohedge.core.errors import ConfigError
 from autohedge.core.types import Symbol, Venue
@@ -350,32 +349,11 @@ class AppConfig(_Model):
         return self.defaults.model_copy(update=changes)
 
 
-ENV_FILE = Path(".env")
-"""Read for secrets the environment does not set (relative to the working directory)."""
-
-
-def _secret_values(names: tuple[str, ...]) -> dict[str, str]:
-    """Field name -> value from ``.env`` and then the environment (which wins); names match in any case."""
-    wanted = {name.upper(): name for name in names}
-    found: dict[str, str] = {}
-    file_values = dotenv_values(ENV_FILE, encoding="utf-8") if ENV_FILE.is_file() else {}
-    for source in (file_values, os.environ):
-        for key, value in source.items():
-            name = wanted.get(key.upper())
-            if name is not None and value is not None:
-                found[name] = value
-    return found
-
-
-class Secrets(BaseModel):
+class Secrets(BaseSettings):
     """Credentials, only from the environment or ``.env`` (the environment wins; given values win over
-    both). Never logged: ``SecretStr`` masks them. A plain model reading two sources: a settings
-    framework would add about 5 MiB to every process for this."""
+    both). Never logged: ``SecretStr`` masks them."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    def __init__(self, **values: Any) -> None:
-        super().__init__(**{**_secret_values(tuple(type(self).model_fields)), **values})
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     autohedge_binance_api_key: SecretStr | None = None
     autohedge_binance_api_secret: SecretStr | None = None
