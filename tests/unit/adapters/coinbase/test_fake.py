@@ -221,11 +221,11 @@ def test_fake_user_channel_without_jwt_is_refused(fake: FakeCoinbase) -> None:
 def test_fake_user_duplicate_and_reorder_faults_shape_the_frames(fake: FakeCoinbase) -> None:
     with user_socket(fake) as socket:
         socket.recv(timeout=5)  # snapshot
-        fake.faults.duplicate_next_user_update = True
+        fake.faults.duplicate_next_update = True
         call(fake, "POST", "/orders", limit_body("u-2"))
         first, second = json.loads(socket.recv(timeout=5)), json.loads(socket.recv(timeout=5))
         assert first == second
-        fake.faults.reorder_next_user_updates = True
+        fake.faults.reorder_next_updates = True
         call(fake, "POST", "/orders", limit_body("u-3"))
         call(fake, "POST", "/orders", limit_body("u-4"))
         late, early = json.loads(socket.recv(timeout=5)), json.loads(socket.recv(timeout=5))

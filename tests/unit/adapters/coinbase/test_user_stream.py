@@ -116,7 +116,7 @@ def test_user_stream_snapshot_of_open_orders_reports_nothing(fake: FakeCoinbase)
 def test_user_stream_duplicated_update_is_one_event(fake: FakeCoinbase) -> None:
     stream, sink = started(fake)
     try:
-        fake.faults.duplicate_next_user_update = True
+        fake.faults.duplicate_next_update = True
         place(fake, "u-4")
         assert sink.next_update("u-4").kind is OrderEventKind.ACCEPTED
         place(fake, "u-5")
@@ -130,7 +130,7 @@ def test_user_stream_out_of_order_frames_reconnect_instead_of_guessing(fake: Fak
     try:
         place(fake, "u-6")
         sink.next_update("u-6")
-        fake.faults.reorder_next_user_updates = True
+        fake.faults.reorder_next_updates = True
         fake.push_quote("BTC/USD", D(48990), D(49000))  # u-6 fills: that frame is held back
         place(fake, "u-7")  # sent first: a jump in sequence, then the late frame
         assert "lost frames" in sink.disconnected.get(timeout=5)

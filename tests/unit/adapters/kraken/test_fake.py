@@ -172,7 +172,7 @@ def test_fake_duplicate_execution_is_deduplicated_by_the_tracker(fake: FakeKrake
         socket.send(json.dumps(executions_subscribe(token, 1)))
         socket.recv(timeout=5)
         tracker.apply(parse_frame(socket.recv(timeout=5)), ts_init=0)
-        fake.faults.duplicate_next_execution = True
+        fake.faults.duplicate_next_update = True
         result(add(fake, "d-1", price="50010.0"))  # crosses at once: pending_new, new, trade, filled
         first = tracker.apply(parse_frame(socket.recv(timeout=5)), ts_init=0)
         second = tracker.apply(parse_frame(socket.recv(timeout=5)), ts_init=0)

@@ -103,7 +103,7 @@ def test_user_stream_snapshot_reports_nothing(fake: FakeKraken) -> None:
 def test_user_stream_duplicated_frame_is_one_event(fake: FakeKraken) -> None:
     stream, sink = started(fake)
     try:
-        fake.faults.duplicate_next_execution = True
+        fake.faults.duplicate_next_update = True
         place(fake, "k-4", price="50010.0")  # crosses at once: accepted and filled in one frame
         assert [sink.next_update("k-4").kind, sink.next_update("k-4").kind] == [
             OrderEventKind.ACCEPTED,
