@@ -19,7 +19,7 @@ from autohedge.core.errors import MalformedMessage
 from autohedge.core.messages import OrderEventKind, OrderRequest, OrderUpdate
 from autohedge.core.types import OrderType, Side
 from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
-from tests.fakes.order_sink import OrderQueueSink
+from tests.fakes.order_sink import OrderQueueSink, first_disconnect, streaming
 from tests.ids import entry_id
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "alpaca"
@@ -138,11 +138,8 @@ def buy(fake: FakeAlpaca, coid: str, price: str) -> None:
 
 @pytest.fixture
 def connected(fake: FakeAlpaca) -> Iterator[OrderQueueSink]:
-    stream, sink = user_stream(fake), OrderQueueSink()
-    stream.start(sink)
-    assert sink.connected.wait(5)
-    yield sink
-    stream.stop()
+    with streaming(user_stream(fake)) as sink:
+        yield sink
 
 
 def test_trade_stream_fake_binary_frames_deliver_accepted_then_filled(
@@ -156,10 +153,7 @@ def test_trade_stream_fake_binary_frames_deliver_accepted_then_filled(
 
 
 def test_trade_stream_fake_wrong_secret_is_refused_and_reported(fake: FakeAlpaca) -> None:
-    stream, sink = user_stream(fake, secret="wrong"), OrderQueueSink()
-    stream.start(sink)
-    error = sink.disconnected.get(timeout=5)
-    stream.stop()
+    error, sink = first_disconnect(user_stream(fake, secret="wrong"))
     assert "refused" in error and not sink.connected.is_set()
 
 

@@ -17,7 +17,7 @@ from autohedge.core.messages import OrderEventKind, OrderRequest
 from autohedge.core.ratelimit import RequestBudget
 from autohedge.core.types import Side
 from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
-from tests.fakes.order_sink import OrderQueueSink
+from tests.fakes.order_sink import OrderQueueSink, first_disconnect, streaming
 from tests.ids import entry_id
 
 D = Decimal
@@ -56,11 +56,8 @@ def buy(fake: FakeBinance, coid: str, price: str) -> None:
 
 @pytest.fixture
 def connected(fake: FakeBinance) -> Iterator[OrderQueueSink]:
-    stream, sink = user_stream(fake), OrderQueueSink()
-    stream.start(sink)
-    assert sink.connected.wait(5)
-    yield sink
-    stream.stop()
+    with streaming(user_stream(fake)) as sink:
+        yield sink
 
 
 def test_user_stream_fake_fill_arrives_with_a_balance_push(
@@ -75,19 +72,13 @@ def test_user_stream_fake_fill_arrives_with_a_balance_push(
 
 
 def test_user_stream_fake_bad_signature_is_refused_and_reported(fake: FakeBinance) -> None:
-    stream, sink = user_stream(fake, secret="not-the-secret"), OrderQueueSink()
-    stream.start(sink)
-    error = sink.disconnected.get(timeout=5)
-    stream.stop()
+    error, sink = first_disconnect(user_stream(fake, secret="not-the-secret"))
     assert "refused" in error and "-1022" in error and not sink.connected.is_set()
 
 
 def test_user_stream_fake_refused_subscription_is_reported(fake: FakeBinance) -> None:
     fake.user.faults.refuse_subscription = True
-    stream, sink = user_stream(fake), OrderQueueSink()
-    stream.start(sink)
-    error = sink.disconnected.get(timeout=5)
-    stream.stop()
+    error, sink = first_disconnect(user_stream(fake))
     assert "refused" in error and not sink.connected.is_set()
 
 
@@ -117,10 +108,8 @@ def test_user_stream_fake_dropped_socket_is_reported(fake: FakeBinance, connecte
 
 def test_user_stream_fake_rate_limits_align_the_budget(fake: FakeBinance) -> None:
     budget = RequestBudget(ManualClock(), venue="binance", capacity=1200, per_s=60.0)
-    stream, sink = user_stream(fake, budget=budget), OrderQueueSink()
-    stream.start(sink)
-    assert sink.connected.wait(5)
-    stream.stop()
+    with streaming(user_stream(fake, budget=budget)):
+        pass  # connected, then stopped: what the venue counted for it is in the budget
     assert budget.used_fraction == pytest.approx(
         4 / 1200
     )  # connect (2) + subscribe (2), as the venue counted them
