@@ -23,6 +23,7 @@ from autohedge.core.clock import ManualClock, RealClock
 from autohedge.core.config import PaperFaults, Secrets, parse_config
 from autohedge.core.messages import Quote
 from autohedge.core.ports import Exchange, UserStream
+from tests.fakes.venue_server import endpoints_of
 
 
 @dataclass
@@ -100,11 +101,10 @@ def binance_venue() -> VenueUnderTest:
     from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
 
     fake = FakeBinance(symbols=["BTC/USDT"]).__enter__()
-    endpoints = {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
     secrets = Secrets(
         autohedge_binance_api_key=SecretStr(API_KEY), autohedge_binance_api_secret=SecretStr(API_SECRET)
     )
-    return _real_venue("binance", fake, "BTC/USDT", endpoints, secrets)
+    return _real_venue("binance", fake, "BTC/USDT", endpoints_of(fake), secrets)
 
 
 def binance_ed25519_venue() -> VenueUnderTest:
@@ -126,39 +126,31 @@ def alpaca_venue() -> VenueUnderTest:
     from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
 
     fake = FakeAlpaca(crypto=["BTC/USD"]).__enter__()
-    endpoints = {
-        "rest_url": fake.rest_url,
-        "data_rest_url": fake.rest_url,
-        "ws_url": fake.crypto_ws_url,
-        "user_ws_url": fake.user_ws_url,
-    }
     secrets = Secrets(
         autohedge_alpaca_api_key_id=SecretStr(KEY_ID), autohedge_alpaca_api_secret_key=SecretStr(SECRET_KEY)
     )
-    return _real_venue("alpaca", fake, "BTC/USD", endpoints, secrets)
+    return _real_venue("alpaca", fake, "BTC/USD", fake.endpoints, secrets)
 
 
 def coinbase_venue() -> VenueUnderTest:
     from tests.fakes.coinbase import API_KEY, API_SECRET, FakeCoinbase
 
     fake = FakeCoinbase(products=["BTC/USD"]).__enter__()
-    endpoints = {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
     secrets = Secrets(
         autohedge_coinbase_api_key=SecretStr(API_KEY), autohedge_coinbase_api_secret=SecretStr(API_SECRET)
     )
-    return _real_venue("coinbase", fake, "BTC/USD", endpoints, secrets)
+    return _real_venue("coinbase", fake, "BTC/USD", endpoints_of(fake), secrets)
 
 
 def kraken_venue() -> VenueUnderTest:
     from tests.fakes.kraken import API_KEY, API_SECRET, FakeKraken
 
     fake = FakeKraken(pairs=["BTC/USD"]).__enter__()
-    endpoints = {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
     secrets = Secrets(
         autohedge_kraken_api_key=SecretStr(API_KEY), autohedge_kraken_api_secret=SecretStr(API_SECRET)
     )
     # Kraken has no spot sandbox: its endpoints count as live, so the opt-in is part of its config.
-    return _real_venue("kraken", fake, "BTC/USD", endpoints, secrets, live=True)
+    return _real_venue("kraken", fake, "BTC/USD", endpoints_of(fake), secrets, live=True)
 
 
 VENUES: dict[str, Callable[[], VenueUnderTest]] = {

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -21,7 +21,6 @@ __all__ = [
     "Run",
     "autohedge",
     "clean_env",
-    "endpoints_of",
     "run_for",
     "run_watching",
     "run_with_venue_drills",
@@ -47,22 +46,6 @@ def write_config(tmp_path: Path, **changes: object) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
-
-
-class _Endpoints(Protocol):
-    @property
-    def rest_url(self) -> str: ...
-
-    @property
-    def ws_url(self) -> str: ...
-
-    @property
-    def user_ws_url(self) -> str: ...
-
-
-def endpoints_of(fake: _Endpoints) -> dict[str, str]:
-    """A fake's REST, market stream and user stream URLs, as ``venues.<venue>`` takes them."""
-    return {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
 
 
 def venue_config(

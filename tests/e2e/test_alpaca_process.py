@@ -21,12 +21,7 @@ pytestmark = pytest.mark.e2e
 
 def test_alpaca_end_to_end_against_the_fake(tmp_path: Path) -> None:
     with FakeAlpaca(crypto=["BTC/USD"]) as fake, Market(fake.push_quote, "BTC/USD", seed=11):
-        endpoints = {
-            "rest_url": fake.rest_url,
-            "data_rest_url": fake.rest_url,
-            "ws_url": fake.crypto_ws_url,
-            "user_ws_url": fake.user_ws_url,
-        }
+        endpoints = fake.endpoints
         config = venue_config(tmp_path, "alpaca", ["BTC/USD"], endpoints)
         env = {
             **os.environ,

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.e2e.process import clean_env, endpoints_of, venue_config
+from tests.e2e.process import clean_env, venue_config
 from tests.e2e.test_pushback_process import run_refused
 from tests.e2e.test_user_streams_process import Markets, drop_once, run_process
 from tests.fakes.binance import FakeBinance
 from tests.fakes.binance_keys import ED25519_API_KEY, ED25519_KEY, ED25519_PRIVATE_PEM, pkcs8_pem
+from tests.fakes.venue_server import endpoints_of
 
 pytestmark = pytest.mark.e2e
 ED25519_KEYS = {

@@ -31,7 +31,6 @@ from tests.e2e.market import Market
 from tests.e2e.process import (
     autohedge,
     clean_env,
-    endpoints_of,
     run_for,
     run_watching,
     run_with_venue_drills,
@@ -41,6 +40,7 @@ from tests.e2e.protection import p99, protection_delays_s
 from tests.fakes import coinbase, kraken
 from tests.fakes.coinbase import FakeCoinbase
 from tests.fakes.kraken import FakeKraken
+from tests.fakes.venue_server import endpoints_of
 
 pytestmark = pytest.mark.e2e
 STREAMS = ("feed:", "user_stream:")

@@ -24,13 +24,13 @@ from tests.e2e.process import (
     Run,
     autohedge,
     clean_env,
-    endpoints_of,
     run_watching,
     venue_config,
     write_config,
 )
 from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
 from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
+from tests.fakes.venue_server import endpoints_of
 
 pytestmark = pytest.mark.e2e
 BINANCE_KEYS = {"AUTOHEDGE_BINANCE_API_KEY": API_KEY, "AUTOHEDGE_BINANCE_API_SECRET": API_SECRET}
@@ -107,12 +107,7 @@ def test_binance_ban_of_20_s_ends_with_no_restart_and_everything_protected(tmp_p
 
 def test_alpaca_pause_of_20_s_ends_with_no_restart_and_everything_protected(tmp_path: Path) -> None:
     with FakeAlpaca(crypto=["BTC/USD"]) as fake, Market(fake.push_quote, "BTC/USD", seed=11):
-        endpoints = {
-            "rest_url": fake.rest_url,
-            "data_rest_url": fake.rest_url,
-            "ws_url": fake.crypto_ws_url,
-            "user_ws_url": fake.user_ws_url,
-        }
+        endpoints = fake.endpoints
         config = venue_config(tmp_path, "alpaca", ["BTC/USD"], endpoints)
         drill = BanDrill(fake.ban)
         run = run_watching(config, tmp_path, BAN_S + 12, clean_env(ALPACA_KEYS), drill)

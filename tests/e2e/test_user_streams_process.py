@@ -38,11 +38,12 @@ import pytest
 
 from autohedge.adapters.marketdata.synthetic import SyntheticQuotes
 from autohedge.core.config import SyntheticConfig, SyntheticSymbol
-from tests.e2e.process import autohedge, endpoints_of, venue_config
+from tests.e2e.process import autohedge, venue_config
 from tests.fakes import alpaca as alpaca_fake
 from tests.fakes import binance as binance_fake
 from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
 from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
+from tests.fakes.venue_server import endpoints_of
 
 pytestmark = pytest.mark.e2e
 WINDOW_S = 60.0
@@ -328,12 +329,7 @@ def alpaca_run(
             tmp_path,
             "alpaca",
             symbols,
-            {
-                "rest_url": fake.rest_url,
-                "data_rest_url": fake.rest_url,
-                "ws_url": fake.crypto_ws_url,
-                "user_ws_url": fake.user_ws_url,
-            },
+            fake.endpoints,
         )
         env = {"AUTOHEDGE_ALPACA_API_KEY_ID": KEY_ID, "AUTOHEDGE_ALPACA_API_SECRET_KEY": SECRET_KEY}
         on_line = drop_once(fake.trades.drop, after_s=duration_s * 0.4, protected_first=protected_first)

@@ -273,6 +273,16 @@ class FakeAlpaca(FakeVenue):
             self.paused_until_s = time.time() + seconds
 
     @property
+    def endpoints(self) -> dict[str, str]:
+        """What ``venues.alpaca`` in a config takes to trade crypto here (REST and data API alike)."""
+        return {
+            "rest_url": self.rest_url,
+            "data_rest_url": self.rest_url,
+            "ws_url": self.crypto_ws_url,
+            "user_ws_url": self.user_ws_url,
+        }
+
+    @property
     def crypto_ws_url(self) -> str:
         return f"{self.ws_base_url}/v1beta3/crypto/us"
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
@@ -29,7 +29,25 @@ __all__ = [
     "VenueHandler",
     "VenueState",
     "WindowCounter",
+    "endpoints_of",
 ]
+
+
+class _Endpoints(Protocol):
+    @property
+    def rest_url(self) -> str: ...
+
+    @property
+    def ws_url(self) -> str: ...
+
+    @property
+    def user_ws_url(self) -> str: ...
+
+
+def endpoints_of(fake: _Endpoints) -> dict[str, str]:
+    """A fake's REST, market stream and user stream URLs, as ``venues.<venue>`` in a config takes them
+    (the Alpaca fake, with its data API and two market streams, has ``endpoints`` of its own)."""
+    return {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
 
 
 @dataclass

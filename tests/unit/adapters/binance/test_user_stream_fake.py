@@ -18,6 +18,7 @@ from autohedge.core.ratelimit import RequestBudget
 from autohedge.core.types import Side
 from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
 from tests.fakes.order_sink import OrderQueueSink, first_disconnect, streaming
+from tests.fakes.venue_server import endpoints_of
 from tests.ids import entry_id
 
 D = Decimal
@@ -37,9 +38,7 @@ def user_stream(
         {
             "exchange": {"venue": "binance", "market_data": "binance"},
             "symbols": ["BTC/USDT"],
-            "venues": {
-                "binance": {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
-            },
+            "venues": {"binance": endpoints_of(fake)},
         }
     )
     secrets = Secrets(
