@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 from pydantic import SecretStr
@@ -23,7 +23,23 @@ from autohedge.core.clock import ManualClock, RealClock
 from autohedge.core.config import PaperFaults, Secrets, parse_config
 from autohedge.core.messages import Quote
 from autohedge.core.ports import Exchange, UserStream
-from tests.fakes.venue_server import endpoints_of
+from tests.fakes.venue_server import VenueFaults, endpoints_of
+
+
+class FakeServer(Protocol):
+    """What the suite uses of a venue's local fake server."""
+
+    @property
+    def engine(self) -> PaperEngine: ...
+
+    @property
+    def faults(self) -> VenueFaults: ...
+
+    def requests(self, path: str | None = None) -> list[tuple[str, str, Any]]: ...
+
+    def push_quote(self, symbol: str, bid: Decimal, ask: Decimal) -> None: ...
+
+    def __exit__(self, *exc: object) -> object: ...
 
 
 @dataclass
@@ -35,6 +51,8 @@ class VenueUnderTest:
     close: Callable[[], None] = field(default=lambda: None)
     user_stream: Callable[[], UserStream] | None = None
     """A new connection to the venue's private order stream."""
+    fake: FakeServer | None = None
+    """The local fake server behind a real venue's adapter, with its fault switches (None: paper)."""
 
 
 def paper_venue() -> VenueUnderTest:
@@ -59,14 +77,14 @@ def paper_venue() -> VenueUnderTest:
     return VenueUnderTest("paper", exchange, push, "BTC/USDT", user_stream=lambda: PaperUserStream(engine))
 
 
-class _Fake(Protocol):
-    def push_quote(self, symbol: str, bid: Decimal, ask: Decimal) -> None: ...
-
-    def __exit__(self, *exc: object) -> object: ...
-
-
 def _real_venue(
-    name: str, fake: _Fake, symbol: str, endpoints: dict[str, str], secrets: Secrets, *, live: bool = False
+    name: str,
+    fake: FakeServer,
+    symbol: str,
+    endpoints: dict[str, str],
+    secrets: Secrets,
+    *,
+    live: bool = False,
 ) -> VenueUnderTest:
     """A venue's adapter and private stream built through the registry (as ``run`` builds them), pointed
     at its local fake (already entered; closed with the venue)."""
@@ -94,6 +112,7 @@ def _real_venue(
         symbol,
         close,
         user_stream=lambda: create_user_stream(config, secrets, clock, exchange),
+        fake=fake,
     )
 
 
