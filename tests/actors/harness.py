@@ -201,6 +201,11 @@ class Harness:
         self.quote(symbol, str(m * Decimal("0.999")), str(m * Decimal("0.9992")))
         self.settle()
 
+    def buy_protected(self, symbol: str, mid: str = "100") -> None:
+        """``trigger_buy``, then wait until the monitor holds the position protected (test thread)."""
+        self.trigger_buy(symbol, mid)
+        wait_for(lambda: self.is_protected(symbol))
+
     def open_sells(self, symbol: str) -> list[Any]:
         return [o for o in self.paper_engine.open_orders(symbol) if o.side.value == "sell"]
 

@@ -74,8 +74,7 @@ def test_page_shows_positions_actors_and_events_of_a_running_engine(
     make_harness: Callable[..., Harness],
 ) -> None:
     h = make_harness().start()
-    h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.is_protected("BTC/USDT"))
+    h.buy_protected("BTC/USDT")
     exit_id = h.held("BTC/USDT").exit_order_ids[0]
     dom = page_of(h, f"#token={TOKEN}")
     assert "BTC/USDT" in dom and "protected" in dom and exit_id in dom  # the position with its exits
@@ -96,8 +95,7 @@ def test_page_shows_realized_pnl_equity_and_trades_from_the_journal(
     make_harness: Callable[..., Harness], tmp_path: Path
 ) -> None:
     h = make_harness(journal_path=tmp_path / "journal.sqlite").start()
-    h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.is_protected("BTC/USDT"))
+    h.buy_protected("BTC/USDT")
     take_profit = h.held("BTC/USDT").take_profit
     assert take_profit is not None
     h.quote("BTC/USDT", str(take_profit + Decimal("0.01")), str(take_profit + Decimal("0.02")))
