@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
+from functools import partial
 
 import pytest
 from pydantic import SecretStr
@@ -20,15 +20,14 @@ from autohedge.core.messages import OrderEventKind, OrderRequest, OrderUpdate
 from autohedge.core.types import OrderType, Side
 from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
 from tests.fakes.order_sink import OrderQueueSink, first_disconnect, streaming
+from tests.fixture_files import fixture_bytes
 from tests.ids import entry_id
 
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "alpaca"
 SYMBOLS = trade_stream_symbols(["BTC/USD", "SOL/USD", "AAPL/USD"])
 D = Decimal
 
 
-def frame(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()  # binary, as the paper stream sends them
+frame = partial(fixture_bytes, "alpaca")  # binary, as the paper stream sends them
 
 
 def update(name: str) -> OrderUpdate:

@@ -2,7 +2,7 @@
 
 import json
 from decimal import Decimal
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import pytest
@@ -17,15 +17,14 @@ from autohedge.adapters.coinbase.ws import (
 from autohedge.core.errors import MalformedMessage
 from autohedge.core.messages import OrderSnapshot
 from autohedge.core.types import OrderStatus
+from tests.fixture_files import fixture_text
 from tests.ids import entry_id
 
 D = Decimal
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "coinbase"
 PRODUCTS = {"BTC-USD": "BTC/USD"}
 
 
-def fixture(name: str) -> str:
-    return (FIXTURES / name).read_text(encoding="utf-8")
+fixture = partial(fixture_text, "coinbase")
 
 
 def user_frame(kind: str, seq: int, **order: Any) -> str:
