@@ -53,6 +53,9 @@ class VenueUnderTest:
     """A new connection to the venue's private order stream."""
     fake: FakeServer | None = None
     """The local fake server behind a real venue's adapter, with its fault switches (None: paper)."""
+    server_error_means_not_run: bool = False
+    """The venue's server-error answer says the request did not run (Kraken's ``EService:Unavailable``),
+    so a submit answered with it is unavailable, not of unknown outcome."""
 
 
 def paper_venue() -> VenueUnderTest:
@@ -85,6 +88,7 @@ def _real_venue(
     secrets: Secrets,
     *,
     live: bool = False,
+    server_error_means_not_run: bool = False,
 ) -> VenueUnderTest:
     """A venue's adapter and private stream built through the registry (as ``run`` builds them), pointed
     at its local fake (already entered; closed with the venue)."""
@@ -113,6 +117,7 @@ def _real_venue(
         close,
         user_stream=lambda: create_user_stream(config, secrets, clock, exchange),
         fake=fake,
+        server_error_means_not_run=server_error_means_not_run,
     )
 
 
@@ -169,7 +174,9 @@ def kraken_venue() -> VenueUnderTest:
         autohedge_kraken_api_key=SecretStr(API_KEY), autohedge_kraken_api_secret=SecretStr(API_SECRET)
     )
     # Kraken has no spot sandbox: its endpoints count as live, so the opt-in is part of its config.
-    return _real_venue("kraken", fake, "BTC/USD", endpoints_of(fake), secrets, live=True)
+    return _real_venue(
+        "kraken", fake, "BTC/USD", endpoints_of(fake), secrets, live=True, server_error_means_not_run=True
+    )
 
 
 VENUES: dict[str, Callable[[], VenueUnderTest]] = {

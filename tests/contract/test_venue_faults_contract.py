@@ -1,7 +1,8 @@
 """What every real venue's adapter makes of its local fake's fault switches (the paper venue has faults
 of its own and is skipped): a lost order response is an unknown outcome that a lookup by client order
-id resolves without a duplicate; a rate limit pauses the venue's budget, which then refuses locally.
-(What a server error on a submit means is the venue's own: Kraken says when nothing ran.)"""
+id resolves without a duplicate; a rate limit pauses the venue's budget, which then refuses locally; a
+server error on a submit is of unknown outcome (unless the venue's answer says nothing ran), and on a
+read a retryable unavailability."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from autohedge.core.errors import OutcomeUnknown, RateLimited
+from autohedge.core.errors import OutcomeUnknown, RateLimited, VenueUnavailable
 from autohedge.core.types import OrderStatus, Side
 from tests.contract.conftest import FakeServer, VenueUnderTest
 from tests.contract.test_exchange_contract import limit
@@ -48,3 +49,16 @@ def test_contract_rate_limit_pauses_the_venue_and_the_budget_stops_sending(
     with pytest.raises(RateLimited):
         venue.exchange.open_orders(venue.symbol)
     assert len(fake.requests()) == sent  # the budget refused locally: nothing more was sent
+
+
+def test_contract_server_error_is_unknown_on_submit_and_retryable_on_read(
+    venue: VenueUnderTest, fake: FakeServer
+) -> None:
+    resting = limit(venue, "ct-5xx", Side.BUY, D("0.01"), D(49000))
+    fake.faults.server_errors = 2
+    expected = VenueUnavailable if venue.server_error_means_not_run else OutcomeUnknown
+    with pytest.raises(expected):
+        venue.exchange.submit_order(resting)
+    with pytest.raises(VenueUnavailable):
+        venue.exchange.open_orders(venue.symbol)
+    assert fake.engine.all_orders() == ()  # the fake refused both before the engine saw them

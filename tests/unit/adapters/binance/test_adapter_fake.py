@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from autohedge.adapters.binance.adapter import BinanceExchange, create_exchange, create_stream_factory
 from autohedge.core.clock import RealClock
 from autohedge.core.config import AppConfig, Secrets, parse_config
-from autohedge.core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited, VenueUnavailable
+from autohedge.core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited
 from autohedge.core.messages import OrderRequest
 from autohedge.core.ports import MarketStream
 from autohedge.core.types import OrderPurpose, OrderStatus, Side
@@ -88,16 +88,6 @@ def test_adapter_418_is_a_ban(fake: FakeBinance) -> None:
     with pytest.raises(RateLimited) as info:
         ex.balances()
     assert info.value.banned
-
-
-def test_adapter_5xx_on_submit_is_unknown_on_read_is_retryable(fake: FakeBinance) -> None:
-    ex = exchange(fake)
-    ex.symbol_rules("BTC/USDT")
-    fake.faults.server_errors = 2
-    with pytest.raises(OutcomeUnknown):
-        ex.submit_order(order())
-    with pytest.raises(VenueUnavailable):
-        ex.balances()
 
 
 def test_adapter_slow_response_on_submit_is_outcome_unknown(fake: FakeBinance) -> None:
