@@ -22,10 +22,7 @@ from tests.actors.harness import Harness, wait_for
 def _round_trip_to_take_profit(h: Harness, symbol: str) -> Decimal:
     """A buy, protected, then closed by its take-profit; returns the take-profit price."""
     h.buy_protected(symbol)
-    take_profit = h.held(symbol).take_profit
-    assert take_profit is not None
-    h.quote(symbol, str(take_profit + Decimal("0.01")), str(take_profit + Decimal("0.02")))
-    h.advance(1.0)  # CheckExits sees the take-profit filled
+    take_profit = h.reach_take_profit(symbol)  # CheckExits sees it filled
     wait_for(lambda: h.position(symbol) is None, what="position closed")
     return take_profit
 
@@ -161,11 +158,7 @@ def test_control_pnl_adds_only_new_fills_between_calls(
     h.buy_protected("BTC/USDT")
     h.engine.flush_journal()
     before = control.pnl()
-    take_profit = h.held("BTC/USDT").take_profit
-    assert take_profit is not None
-
-    h.quote("BTC/USDT", str(take_profit + Decimal("0.01")), str(take_profit + Decimal("0.02")))
-    h.advance(1.0)
+    take_profit = h.reach_take_profit("BTC/USDT")  # CheckExits sees it filled
     wait_for(lambda: h.position("BTC/USDT") is None, what="position closed")
     h.engine.flush_journal()
     after = control.pnl()
