@@ -88,12 +88,7 @@ def assert_held_is_covered(engine: PaperEngine, symbols: list[str], output: str)
 
 def test_binance_ban_of_20_s_ends_with_no_restart_and_everything_protected(tmp_path: Path) -> None:
     with FakeBinance(symbols=["BTC/USDT"]) as fake, Market(fake.push_quote, "BTC/USDT", seed=3):
-        config = venue_config(
-            tmp_path,
-            "binance",
-            ["BTC/USDT"],
-            endpoints_of(fake),
-        )
+        config = venue_config(tmp_path, "binance", ["BTC/USDT"], endpoints_of(fake))
         # The ban covers the WebSocket API too: the user stream, dropped as the ban starts, is refused
         # (418) while it lasts and reconnects in place, restarting nothing.
         drill = BanDrill(fake.ban, then=fake.user.drop)
@@ -133,12 +128,7 @@ def run_refused(config: Path, tmp_path: Path, env: Mapping[str, str]) -> subproc
 )
 def test_binance_run_with_bad_keys_exits_2_naming_the_variable(tmp_path: Path, keys: dict[str, str]) -> None:
     with FakeBinance(symbols=["BTC/USDT"]) as fake:
-        config = venue_config(
-            tmp_path,
-            "binance",
-            ["BTC/USDT"],
-            endpoints_of(fake),
-        )
+        config = venue_config(tmp_path, "binance", ["BTC/USDT"], endpoints_of(fake))
         result = run_refused(config, tmp_path, clean_env(keys))
         orders = fake.engine.all_orders()
     assert result.returncode == 2, result.stderr[-2000:]
@@ -180,12 +170,7 @@ def test_binance_exit_reaches_the_venue_within_1_s_of_the_fill_p99(tmp_path: Pat
         fake = stack.enter_context(FakeBinance(symbols=symbols))
         stack.enter_context(Market(fake.push_quote, "BTC/USDT", seed=3))
         stack.enter_context(Market(fake.push_quote, "ETH/USDT", seed=5, start_price=Decimal(3000)))
-        config = venue_config(
-            tmp_path,
-            "binance",
-            symbols,
-            endpoints_of(fake),
-        )
+        config = venue_config(tmp_path, "binance", symbols, endpoints_of(fake))
         run = run_watching(config, tmp_path, 20, clean_env(BINANCE_KEYS), lambda _line: None)
         latencies = fill_to_exit_latencies_s(fake.engine.all_orders(), list(fake.posted_at))
     assert len(latencies) >= 2, run.output[-3000:]
@@ -209,12 +194,7 @@ def test_paper_run_with_a_rate_limit_every_7th_call_restarts_nothing(tmp_path: P
 
 def test_binance_keys_revoked_during_a_run_stop_entries_loudly_without_restarts(tmp_path: Path) -> None:
     with FakeBinance(symbols=["BTC/USDT"]) as fake, Market(fake.push_quote, "BTC/USDT", seed=3):
-        config = venue_config(
-            tmp_path,
-            "binance",
-            ["BTC/USDT"],
-            endpoints_of(fake),
-        )
+        config = venue_config(tmp_path, "binance", ["BTC/USDT"], endpoints_of(fake))
         revoked: list[int] = []
 
         def revoke(line: str) -> None:
