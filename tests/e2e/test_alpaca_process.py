@@ -21,8 +21,7 @@ pytestmark = pytest.mark.e2e
 
 def test_alpaca_end_to_end_against_the_fake(tmp_path: Path) -> None:
     with FakeAlpaca(crypto=["BTC/USD"]) as fake, Market(fake.push_quote, "BTC/USD", seed=11):
-        endpoints = fake.endpoints
-        config = venue_config(tmp_path, "alpaca", ["BTC/USD"], endpoints)
+        config = venue_config(tmp_path, "alpaca", ["BTC/USD"], fake.endpoints)
         env = {
             **os.environ,
             "AUTOHEDGE_ALPACA_API_KEY_ID": KEY_ID,

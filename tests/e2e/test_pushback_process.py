@@ -102,8 +102,7 @@ def test_binance_ban_of_20_s_ends_with_no_restart_and_everything_protected(tmp_p
 
 def test_alpaca_pause_of_20_s_ends_with_no_restart_and_everything_protected(tmp_path: Path) -> None:
     with FakeAlpaca(crypto=["BTC/USD"]) as fake, Market(fake.push_quote, "BTC/USD", seed=11):
-        endpoints = fake.endpoints
-        config = venue_config(tmp_path, "alpaca", ["BTC/USD"], endpoints)
+        config = venue_config(tmp_path, "alpaca", ["BTC/USD"], fake.endpoints)
         drill = BanDrill(fake.ban)
         run = run_watching(config, tmp_path, BAN_S + 12, clean_env(ALPACA_KEYS), drill)
         drill.assert_survived(run, "alpaca")

@@ -325,12 +325,7 @@ def alpaca_run(
         recorded(alpaca_fake._Handler) as rest,
         Markets(fake.push_quote, symbols, step_s=0.1 if len(symbols) < 10 else 0.5),
     ):
-        config = venue_config(
-            tmp_path,
-            "alpaca",
-            symbols,
-            fake.endpoints,
-        )
+        config = venue_config(tmp_path, "alpaca", symbols, fake.endpoints)
         env = {"AUTOHEDGE_ALPACA_API_KEY_ID": KEY_ID, "AUTOHEDGE_ALPACA_API_SECRET_KEY": SECRET_KEY}
         on_line = drop_once(fake.trades.drop, after_s=duration_s * 0.4, protected_first=protected_first)
         output, summary, started, ended, trading_from = run_process(
