@@ -203,6 +203,20 @@ class Harness:
         if settle:
             self.settle()
 
+    def buy_protected(self, symbol: str, mid: str = "100") -> None:
+        """``trigger_buy``, then wait until the monitor holds the position protected (test thread)."""
+        self.trigger_buy(symbol, mid)
+        wait_for(lambda: self.is_protected(symbol))
+
+    def reach_take_profit(self, symbol: str) -> Decimal:
+        """Quote just above the held position's take-profit and run the exit check, which finds the
+        take-profit filled; returns its price (test thread)."""
+        take_profit = self.held(symbol).take_profit
+        assert take_profit is not None
+        self.quote(symbol, str(take_profit + Decimal("0.01")), str(take_profit + Decimal("0.02")))
+        self.advance(1.0)
+        return take_profit
+
     def open_sells(self, symbol: str) -> list[Any]:
         return [o for o in self.paper_engine.open_orders(symbol) if o.side.value == "sell"]
 

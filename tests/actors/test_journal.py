@@ -21,12 +21,8 @@ from tests.actors.harness import Harness, wait_for
 
 def _round_trip_to_take_profit(h: Harness, symbol: str) -> Decimal:
     """A buy, protected, then closed by its take-profit; returns the take-profit price."""
-    h.trigger_buy(symbol)
-    wait_for(lambda: h.is_protected(symbol))
-    take_profit = h.held(symbol).take_profit
-    assert take_profit is not None
-    h.quote(symbol, str(take_profit + Decimal("0.01")), str(take_profit + Decimal("0.02")))
-    h.advance(1.0)  # CheckExits sees the take-profit filled
+    h.buy_protected(symbol)
+    take_profit = h.reach_take_profit(symbol)  # CheckExits sees it filled
     wait_for(lambda: h.position(symbol) is None, what="position closed")
     return take_profit
 
@@ -141,8 +137,7 @@ def test_journal_failing_disk_is_counted_and_trading_goes_on(make_harness: Calla
     ref = JournalActor.start(writer_factory=_FailingWriter, clock=h.clock, metrics=h.metrics)
     h.directory.register(JOURNAL, ref)
     try:
-        h.trigger_buy("BTC/USDT")
-        wait_for(lambda: h.is_protected("BTC/USDT"))
+        h.buy_protected("BTC/USDT")
         ref.ask(FlushJournal(), timeout=10)
 
         assert h.metrics.get("journal_errors") >= 1 and h.metrics.get("journal_records_dropped") >= 1
@@ -160,15 +155,10 @@ def test_control_pnl_adds_only_new_fills_between_calls(
 
     h = make_harness(journal_path=tmp_path / "journal.sqlite").start()
     control = EngineController(h.engine)
-    h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.is_protected("BTC/USDT"))
+    h.buy_protected("BTC/USDT")
     h.engine.flush_journal()
     before = control.pnl()
-    take_profit = h.held("BTC/USDT").take_profit
-    assert take_profit is not None
-
-    h.quote("BTC/USDT", str(take_profit + Decimal("0.01")), str(take_profit + Decimal("0.02")))
-    h.advance(1.0)
+    take_profit = h.reach_take_profit("BTC/USDT")  # CheckExits sees it filled
     wait_for(lambda: h.position("BTC/USDT") is None, what="position closed")
     h.engine.flush_journal()
     after = control.pnl()

@@ -4,7 +4,6 @@ summary is scheduled for the next UTC midnight and built from the journal."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -28,12 +27,8 @@ def test_engine_notifies_kill_switch_and_closed_positions_and_schedules_the_dail
     h = make_harness(config, journal_path=tmp_path / "journal.sqlite").start()
     assert seconds_to_next_utc_day(h.clock.wall_ns()) in h.clock.pending_delays_s()
 
-    h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.is_protected("BTC/USDT"))
-    take_profit = h.held("BTC/USDT").take_profit
-    assert take_profit is not None
-    h.quote("BTC/USDT", str(take_profit + Decimal("0.01")), str(take_profit + Decimal("0.02")))
-    h.advance(1.0)
+    h.buy_protected("BTC/USDT")
+    h.reach_take_profit("BTC/USDT")  # the position closes at its take-profit
     h.engine.parts.events.record("kill_switch", "monitor crash loop", level="CRITICAL")
 
     wait_for(lambda: len(receiver.bodies) == 2, what="two notifications")
@@ -49,9 +44,7 @@ def test_engine_with_a_dead_notify_target_keeps_trading(make_harness: Callable[.
     h = make_harness(make_config(notify={"urls": ["json://127.0.0.1:1/nobody"]})).start()
     h.engine.parts.events.record("kill_switch", "drill", level="CRITICAL")
 
-    h.trigger_buy("BTC/USDT")
-
-    wait_for(lambda: h.is_protected("BTC/USDT"))
+    h.buy_protected("BTC/USDT")
     wait_for(lambda: h.metrics.get("notifications_failed") == 1, what="the failed delivery counted")
 
 

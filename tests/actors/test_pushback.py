@@ -136,8 +136,7 @@ def test_stop_crossed_during_a_ban_sells_first_when_the_ban_ends(
     make_harness: Callable[..., Harness],
 ) -> None:
     h = make_harness(config(), oco=False).start()
-    h.trigger_buy(SYMBOL)
-    wait_for(lambda: h.is_protected(SYMBOL))
+    h.buy_protected(SYMBOL)
     h.paper.request_budget.rate_limited(20.0, banned=True)
 
     h.quote(SYMBOL, "97.00", "97.02")  # through the 1 % stop
@@ -157,8 +156,7 @@ def test_exit_cancel_done_but_its_answer_refused_is_reread_never_assumed(
     make_harness: Callable[..., Harness],
 ) -> None:
     h = make_harness(config(), oco=False).start()
-    h.trigger_buy(SYMBOL)
-    wait_for(lambda: h.is_protected(SYMBOL))
+    h.buy_protected(SYMBOL)
     old_tp = h.open_sells(SYMBOL)[0]
     h.paper_engine.fund("BTC", Decimal("0.1"))  # the holding grows outside our exits: re-arm
     h.exchange.fail(
@@ -186,8 +184,7 @@ def test_exit_cancel_done_but_its_answer_refused_is_reread_never_assumed(
 
 def test_orphan_attempts_are_not_spent_while_the_venue_refuses(make_harness: Callable[..., Harness]) -> None:
     h = make_harness(config()).start()
-    h.trigger_buy(SYMBOL)
-    wait_for(lambda: h.is_protected(SYMBOL))
+    h.buy_protected(SYMBOL)
     leg = h.open_sells(SYMBOL)[0]
     h.paper_engine.cancel_order(SYMBOL, venue_order_id=leg.venue_order_id)  # the OCO vanished
     h.exchange.fail("submit_oco", banned_by_venue(h, 100.0), thread_prefix="PositionMonitor")
@@ -248,20 +245,38 @@ def fill(symbol: str, coid: str, qty: str, price: str, ts_ns: int) -> OrderFille
     )
 
 
+def close_position(h: Harness) -> None:
+    """Ask the monitor to close the position (as the API's close does)."""
+    h.engine.parts.directory.tell(MONITOR, ClosePosition(symbol=SYMBOL, reason="test close"))
+
+
+def close_confirmed(h: Harness) -> None:
+    """Close the position and let the exit check confirm it gone."""
+    close_position(h)
+    h.advance(1.0)
+    wait_for(lambda: h.position(SYMBOL) is None, what="close confirmed")
+
+
+def new_entry_filled(h: Harness, client_order_id: str, qty: Decimal) -> None:
+    """A new entry bought ``qty`` at 99.50: the account holds it and the monitor hears of the fill."""
+    h.paper_engine.fund("BTC", qty)
+    h.engine.parts.directory.tell(
+        MONITOR, fill(SYMBOL, client_order_id, str(qty), "99.50", h.clock.wall_ns())
+    )
+    h.settle()
+
+
 def test_fill_during_a_close_is_protected_on_its_own_and_survives_the_close(
     make_harness: Callable[..., Harness],
 ) -> None:
     h = make_harness(config()).start()
-    h.trigger_buy(SYMBOL)
-    wait_for(lambda: h.is_protected(SYMBOL))
-    h.engine.parts.directory.tell(MONITOR, ClosePosition(symbol=SYMBOL, reason="test close"))
+    h.buy_protected(SYMBOL)
+    close_position(h)
     h.settle()
     closes = [o for o in h.paper_engine.all_orders() if is_close(o.client_order_id)]
     assert len(closes) == 1
 
-    h.paper_engine.fund("BTC", Decimal("0.2"))  # what the new entry bought
-    h.engine.parts.directory.tell(MONITOR, fill(SYMBOL, NEW_ENTRY_ID, "0.2", "99.50", h.clock.wall_ns()))
-    h.settle()
+    new_entry_filled(h, NEW_ENTRY_ID, Decimal("0.2"))
 
     lot_exits = h.open_sells(SYMBOL)  # protected at once: no clock advance
     assert {o.qty for o in lot_exits} == {Decimal("0.2")}
@@ -285,15 +300,10 @@ def test_fill_after_the_close_is_confirmed_becomes_a_new_protected_position(
     make_harness: Callable[..., Harness],
 ) -> None:
     h = make_harness(config()).start()
-    h.trigger_buy(SYMBOL)
-    wait_for(lambda: h.is_protected(SYMBOL))
-    h.engine.parts.directory.tell(MONITOR, ClosePosition(symbol=SYMBOL, reason="test close"))
-    h.advance(1.0)
-    wait_for(lambda: h.position(SYMBOL) is None, what="close confirmed")
+    h.buy_protected(SYMBOL)
+    close_confirmed(h)
 
-    h.paper_engine.fund("BTC", Decimal("0.2"))
-    h.engine.parts.directory.tell(MONITOR, fill(SYMBOL, NEW_ENTRY_ID, "0.2", "99.50", h.clock.wall_ns()))
-    h.settle()
+    new_entry_filled(h, NEW_ENTRY_ID, Decimal("0.2"))
 
     position = h.position(SYMBOL)
     # The dust the close left is carried into the new position, never lost nor sold twice.
@@ -307,8 +317,7 @@ def test_keys_revoked_during_a_run_stop_entries_loudly_and_keep_guarding(
     make_harness: Callable[..., Harness],
 ) -> None:
     h = make_harness(config(), oco=False).start()
-    h.trigger_buy(SYMBOL)
-    wait_for(lambda: h.is_protected(SYMBOL))
+    h.buy_protected(SYMBOL)
     buys_before = len(h.buys(SYMBOL))
     h.paper.request_budget.auth_failed("paper 401: keys revoked")  # what the transport records on a 401
 
@@ -329,19 +338,14 @@ def test_dust_a_close_leaves_is_sold_with_the_next_fills_exit_once_sellable(
     make_harness: Callable[..., Harness],
 ) -> None:
     h = make_harness(config()).start()
-    h.trigger_buy(SYMBOL)
-    wait_for(lambda: h.is_protected(SYMBOL))
-    h.engine.parts.directory.tell(MONITOR, ClosePosition(symbol=SYMBOL, reason="test close"))
-    h.advance(1.0)
-    wait_for(lambda: h.position(SYMBOL) is None, what="close confirmed")
+    h.buy_protected(SYMBOL)
+    close_confirmed(h)
     dust = held(h)
     assert Decimal(0) < dust < Decimal("0.000001")  # the base-asset fee left less than a lot step
 
     # With the dust, this fill makes one more lot step sellable than the fill alone.
     bought = Decimal("0.200001") - dust
-    h.paper_engine.fund("BTC", bought)
-    h.engine.parts.directory.tell(MONITOR, fill(SYMBOL, "ah-e-new", str(bought), "99.50", h.clock.wall_ns()))
-    h.settle()
+    new_entry_filled(h, "ah-e-new", bought)
 
     assert {o.qty for o in h.open_sells(SYMBOL)} == {Decimal("0.200001")} == {held(h)}
     assert h.held(SYMBOL).qty == Decimal("0.200001")

@@ -27,8 +27,7 @@ def cancel_exits_on_venue(h: Harness, symbol: str) -> None:
 
 def test_monitor_restart_rebuilds_from_exchange_and_rearms_exits(harness: Harness) -> None:
     h = harness
-    h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.is_protected("BTC/USDT"))
+    h.buy_protected("BTC/USDT")
     old_exits = set(h.held("BTC/USDT").exit_order_ids)
     h.exchange.fail("positions", lambda: RuntimeError("monitor bug"), thread_prefix="PositionMonitorActor")
 
@@ -75,8 +74,7 @@ def test_startup_adopts_existing_positions_before_strategies_start(
 
 def test_orphan_repair_spaced_and_limited_then_unprotected(make_harness: Callable[..., Harness]) -> None:
     h = make_harness().start()
-    h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.is_protected("BTC/USDT"))
+    h.buy_protected("BTC/USDT")
     h.paper.set_faults(PaperFaults(reject_rate=1.0))
     cancel_exits_on_venue(h, "BTC/USDT")
 
@@ -98,8 +96,7 @@ def test_orphan_repair_spaced_and_limited_then_unprotected(make_harness: Callabl
 
 def test_orphan_repaired_on_a_later_attempt(make_harness: Callable[..., Harness]) -> None:
     h = make_harness().start()
-    h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.is_protected("BTC/USDT"))
+    h.buy_protected("BTC/USDT")
     h.paper.set_faults(PaperFaults(reject_rate=1.0))
     cancel_exits_on_venue(h, "BTC/USDT")
     h.advance(1.0)
@@ -114,8 +111,7 @@ def test_orphan_repaired_on_a_later_attempt(make_harness: Callable[..., Harness]
 
 def test_position_gone_from_exchange_is_removed(harness: Harness) -> None:
     h = harness
-    h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.is_protected("BTC/USDT"))
+    h.buy_protected("BTC/USDT")
     qty = quantize_down(h.held("BTC/USDT").qty, Decimal("0.000001"))
     cancel_exits_on_venue(h, "BTC/USDT")
     h.paper_engine.submit_order(

@@ -44,6 +44,16 @@ def stop_of(h: Harness) -> Decimal:
     return position.stop_loss
 
 
+def half_filling_engine(**holdings: Decimal) -> PaperEngine:
+    """A paper venue that fills half of every crossing order, funded with 10 000 USDT and ``holdings``."""
+    return PaperEngine(
+        clock=ManualClock(),
+        balances={"USDT": Decimal(10000), **holdings},
+        fee_rate=Decimal("0.001"),
+        partial_fill_ratio=0.5,
+    )
+
+
 def protected_position(h: Harness) -> None:
     h.trigger_buy("BTC/USDT")
     h.quote("BTC/USDT", "99.80", "99.85")  # the rest of a partly filled entry crosses
@@ -56,12 +66,7 @@ def protected_position(h: Harness) -> None:
 def test_simulation_found_partly_traded_oco_leg_is_rearmed_in_place_without_oversell(
     make_harness: Callable[..., Harness],
 ) -> None:
-    engine = PaperEngine(
-        clock=ManualClock(),
-        balances={"USDT": Decimal(10000)},
-        fee_rate=Decimal("0.001"),
-        partial_fill_ratio=0.5,
-    )
+    engine = half_filling_engine()
     h = make_harness(make_config(), engine=engine).start()
     protected_position(h)
     tp = next(o for o in h.open_sells("BTC/USDT") if o.order_type is OrderType.LIMIT)
@@ -101,12 +106,7 @@ def test_simulation_found_oco_gapped_below_its_stop_limit_is_closed(harness: Har
 def test_simulation_found_holding_grown_while_closing_is_closed_whole(
     make_harness: Callable[..., Harness],
 ) -> None:
-    engine = PaperEngine(
-        clock=ManualClock(),
-        balances={"USDT": Decimal(10000)},
-        fee_rate=Decimal("0.001"),
-        partial_fill_ratio=0.5,
-    )
+    engine = half_filling_engine()
     h = make_harness(make_config(), engine=engine, oco=False).start()
     protected_position(h)
     stop = stop_of(h)
@@ -205,12 +205,7 @@ def resting_sells(h: Harness) -> Decimal:
 def test_simulation_found_fill_during_a_lots_own_close_is_a_new_lot_not_an_exit_beside_that_close(
     make_harness: Callable[..., Harness],
 ) -> None:
-    engine = PaperEngine(
-        clock=ManualClock(),
-        balances={"USDT": Decimal(10000), "BTC": Decimal(1)},
-        fee_rate=Decimal("0.001"),
-        partial_fill_ratio=0.5,
-    )
+    engine = half_filling_engine(BTC=Decimal(1))
     # No entry signals: the fills below are the only ones (a dip buy would race the lot's stop).
     h = make_harness(make_config(hft={"min_edge_bps": 10_000}), engine=engine, oco=False).start()
     h.quote("BTC/USDT", "99.99", "100.01")
@@ -258,12 +253,7 @@ def test_simulation_found_fill_lost_with_a_crashed_executor_is_protected_once_re
 def test_simulation_found_fill_whose_event_crashed_the_executor_is_protected_after_its_restart(
     make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = PaperEngine(
-        clock=ManualClock(),
-        balances={"USDT": Decimal(10000)},
-        fee_rate=Decimal("0.001"),
-        partial_fill_ratio=0.5,
-    )
+    engine = half_filling_engine()
     h = make_harness(make_config(), engine=engine).start()
     h.trigger_buy("BTC/USDT")  # half the entry fills on arrival; the rest rests
     wait_for(lambda: covered(h) == quantize_down(held(h), LOT) > 0, what="the first fill protected")

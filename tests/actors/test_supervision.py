@@ -103,8 +103,7 @@ def test_executor_crash_loop_trips_kill_switch_exits_keep_working(
     make_harness: Callable[..., Harness],
 ) -> None:
     h = make_harness(oco=False).start()
-    h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.is_protected("BTC/USDT"))
+    h.buy_protected("BTC/USDT")
     stop = h.held("BTC/USDT").stop_loss
     assert stop is not None
     h.exchange.fail(

@@ -14,9 +14,7 @@ LOT = Decimal("0.000001")
 
 
 def test_signal_marketable_buy_fills_and_arms_an_oco_for_the_net_quantity(harness: Harness) -> None:
-    harness.trigger_buy("BTC/USDT")
-
-    wait_for(lambda: harness.is_protected("BTC/USDT"))
+    harness.buy_protected("BTC/USDT")
     buy = harness.buys("BTC/USDT")[0]
     sells = harness.open_sells("BTC/USDT")
     assert buy.status is OrderStatus.FILLED
@@ -58,9 +56,7 @@ def test_outcome_unknown_after_placement_leaves_exactly_one_order(
     h = make_harness().start()
     h.exchange.lose_response("submit_order")
 
-    h.trigger_buy("BTC/USDT")
-
-    wait_for(lambda: h.is_protected("BTC/USDT"))
+    h.buy_protected("BTC/USDT")
     assert len(h.buys("BTC/USDT")) == 1
     assert h.metrics.get("outcome_unknown_resolved") == 1
 
@@ -103,8 +99,7 @@ def test_insufficient_balance_no_order_typed_refusal_logged(make_harness: Callab
 
 def test_no_oco_tp_rests_and_the_monitor_closes_at_the_stop(make_harness: Callable[..., Harness]) -> None:
     h = make_harness(oco=False).start()
-    h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.is_protected("BTC/USDT"))
+    h.buy_protected("BTC/USDT")
     tp = h.open_sells("BTC/USDT")
     assert len(tp) == 1 and tp[0].list_id is None
     stop = h.held("BTC/USDT").stop_loss
@@ -123,8 +118,7 @@ def test_no_oco_tp_rests_and_the_monitor_closes_at_the_stop(make_harness: Callab
 
 def test_polling_mode_guards_the_stop_from_polled_prices(make_harness: Callable[..., Harness]) -> None:
     h = make_harness(make_config(monitor={"mode": "polling"}), oco=False).start()
-    h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.is_protected("BTC/USDT"))
+    h.buy_protected("BTC/USDT")
     stop = h.held("BTC/USDT").stop_loss
     assert stop is not None
 

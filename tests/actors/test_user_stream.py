@@ -46,8 +46,7 @@ def test_user_stream_fill_reaches_the_monitor_by_push_without_a_poll(
     make_harness: Callable[..., Harness],
 ) -> None:
     h = make_harness(engine=partial_engine()).start()
-    h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.is_protected("BTC/USDT"))
+    h.buy_protected("BTC/USDT")
     polls_before = h.exchange.calls.count("get_order")
 
     h.quote("BTC/USDT", "99.80", "99.85")  # the rest of the entry crosses; the clock does not move
@@ -65,9 +64,7 @@ def test_user_stream_duplicate_fill_events_change_the_position_once(
     h.duplicate_fills = True
     h.start()
 
-    h.trigger_buy("BTC/USDT")
-
-    wait_for(lambda: h.is_protected("BTC/USDT"))
+    h.buy_protected("BTC/USDT")
     h.settle()
     h.barrier(USER_STREAM)  # the duplicate is dropped (and counted) by the user-stream actor
     assert h.metrics.get("duplicate_fills_dropped") >= 1
@@ -120,8 +117,7 @@ def test_user_stream_drop_resubscribes_and_reconciles_by_rest_without_double_fil
 ) -> None:
     config = make_config(executor={"order_poll_interval_s": 5.0}, feed={"stale_after_s": 1000})
     h = make_harness(config, engine=partial_engine()).start()
-    h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.is_protected("BTC/USDT"))
+    h.buy_protected("BTC/USDT")
     first_qty = h.held("BTC/USDT").qty
 
     h.user_streams[-1].drop()

@@ -6,7 +6,6 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -74,8 +73,7 @@ def test_page_shows_positions_actors_and_events_of_a_running_engine(
     make_harness: Callable[..., Harness],
 ) -> None:
     h = make_harness().start()
-    h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.is_protected("BTC/USDT"))
+    h.buy_protected("BTC/USDT")
     exit_id = h.held("BTC/USDT").exit_order_ids[0]
     dom = page_of(h, f"#token={TOKEN}")
     assert "BTC/USDT" in dom and "protected" in dom and exit_id in dom  # the position with its exits
@@ -96,24 +94,11 @@ def test_page_shows_realized_pnl_equity_and_trades_from_the_journal(
     make_harness: Callable[..., Harness], tmp_path: Path
 ) -> None:
     h = make_harness(journal_path=tmp_path / "journal.sqlite").start()
-    h.trigger_buy("BTC/USDT")
-    wait_for(lambda: h.is_protected("BTC/USDT"))
-    take_profit = h.held("BTC/USDT").take_profit
-    assert take_profit is not None
-    h.quote("BTC/USDT", str(take_profit + Decimal("0.01")), str(take_profit + Decimal("0.02")))
-    h.advance(1.0)
+    h.buy_protected("BTC/USDT")
+    take_profit = h.reach_take_profit("BTC/USDT")  # CheckExits sees it filled
     wait_for(lambda: h.position("BTC/USDT") is None, what="position closed")
     h.engine.flush_journal()
-    server = ApiServer(
-        create_app(EngineController(h.engine), token=SecretStr(TOKEN), token_env="AUTOHEDGE_API_TOKEN"),
-        host="127.0.0.1",
-        port=0,
-    )
-    server.start()
-    try:
-        dom = dump_dom(f"{server.url}/#token={TOKEN}")
-    finally:
-        server.stop()
+    dom = page_of(h, f"#token={TOKEN}")
     trades = dom.split('id="trades"')[1].split("</table>")[0]
     assert "take_profit" in trades and f">{take_profit}<" in trades  # the exit at the tick
     assert "realized " in dom and "1 trades" in dom

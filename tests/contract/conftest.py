@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 from pydantic import SecretStr
@@ -23,6 +23,23 @@ from autohedge.core.clock import ManualClock, RealClock
 from autohedge.core.config import PaperFaults, Secrets, parse_config
 from autohedge.core.messages import Quote
 from autohedge.core.ports import Exchange, UserStream
+from tests.fakes.venue_server import VenueFaults, endpoints_of
+
+
+class FakeServer(Protocol):
+    """What the suite uses of a venue's local fake server."""
+
+    @property
+    def engine(self) -> PaperEngine: ...
+
+    @property
+    def faults(self) -> VenueFaults: ...
+
+    def requests(self, path: str | None = None) -> list[tuple[str, str, Any]]: ...
+
+    def push_quote(self, symbol: str, bid: Decimal, ask: Decimal) -> None: ...
+
+    def __exit__(self, *exc: object) -> object: ...
 
 
 @dataclass
@@ -34,6 +51,11 @@ class VenueUnderTest:
     close: Callable[[], None] = field(default=lambda: None)
     user_stream: Callable[[], UserStream] | None = None
     """A new connection to the venue's private order stream."""
+    fake: FakeServer | None = None
+    """The local fake server behind a real venue's adapter, with its fault switches (None: paper)."""
+    server_error_means_not_run: bool = False
+    """The venue's server-error answer says the request did not run (Kraken's ``EService:Unavailable``),
+    so a submit answered with it is unavailable, not of unknown outcome."""
 
 
 def paper_venue() -> VenueUnderTest:
@@ -58,14 +80,15 @@ def paper_venue() -> VenueUnderTest:
     return VenueUnderTest("paper", exchange, push, "BTC/USDT", user_stream=lambda: PaperUserStream(engine))
 
 
-class _Fake(Protocol):
-    def push_quote(self, symbol: str, bid: Decimal, ask: Decimal) -> None: ...
-
-    def __exit__(self, *exc: object) -> object: ...
-
-
 def _real_venue(
-    name: str, fake: _Fake, symbol: str, endpoints: dict[str, str], secrets: Secrets, *, live: bool = False
+    name: str,
+    fake: FakeServer,
+    symbol: str,
+    endpoints: dict[str, str],
+    secrets: Secrets,
+    *,
+    live: bool = False,
+    server_error_means_not_run: bool = False,
 ) -> VenueUnderTest:
     """A venue's adapter and private stream built through the registry (as ``run`` builds them), pointed
     at its local fake (already entered; closed with the venue)."""
@@ -93,6 +116,8 @@ def _real_venue(
         symbol,
         close,
         user_stream=lambda: create_user_stream(config, secrets, clock, exchange),
+        fake=fake,
+        server_error_means_not_run=server_error_means_not_run,
     )
 
 
@@ -100,11 +125,10 @@ def binance_venue() -> VenueUnderTest:
     from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
 
     fake = FakeBinance(symbols=["BTC/USDT"]).__enter__()
-    endpoints = {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
     secrets = Secrets(
         autohedge_binance_api_key=SecretStr(API_KEY), autohedge_binance_api_secret=SecretStr(API_SECRET)
     )
-    return _real_venue("binance", fake, "BTC/USDT", endpoints, secrets)
+    return _real_venue("binance", fake, "BTC/USDT", endpoints_of(fake), secrets)
 
 
 def binance_ed25519_venue() -> VenueUnderTest:
@@ -126,39 +150,33 @@ def alpaca_venue() -> VenueUnderTest:
     from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
 
     fake = FakeAlpaca(crypto=["BTC/USD"]).__enter__()
-    endpoints = {
-        "rest_url": fake.rest_url,
-        "data_rest_url": fake.rest_url,
-        "ws_url": fake.crypto_ws_url,
-        "user_ws_url": fake.user_ws_url,
-    }
     secrets = Secrets(
         autohedge_alpaca_api_key_id=SecretStr(KEY_ID), autohedge_alpaca_api_secret_key=SecretStr(SECRET_KEY)
     )
-    return _real_venue("alpaca", fake, "BTC/USD", endpoints, secrets)
+    return _real_venue("alpaca", fake, "BTC/USD", fake.endpoints, secrets)
 
 
 def coinbase_venue() -> VenueUnderTest:
     from tests.fakes.coinbase import API_KEY, API_SECRET, FakeCoinbase
 
     fake = FakeCoinbase(products=["BTC/USD"]).__enter__()
-    endpoints = {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
     secrets = Secrets(
         autohedge_coinbase_api_key=SecretStr(API_KEY), autohedge_coinbase_api_secret=SecretStr(API_SECRET)
     )
-    return _real_venue("coinbase", fake, "BTC/USD", endpoints, secrets)
+    return _real_venue("coinbase", fake, "BTC/USD", endpoints_of(fake), secrets)
 
 
 def kraken_venue() -> VenueUnderTest:
     from tests.fakes.kraken import API_KEY, API_SECRET, FakeKraken
 
     fake = FakeKraken(pairs=["BTC/USD"]).__enter__()
-    endpoints = {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
     secrets = Secrets(
         autohedge_kraken_api_key=SecretStr(API_KEY), autohedge_kraken_api_secret=SecretStr(API_SECRET)
     )
     # Kraken has no spot sandbox: its endpoints count as live, so the opt-in is part of its config.
-    return _real_venue("kraken", fake, "BTC/USD", endpoints, secrets, live=True)
+    return _real_venue(
+        "kraken", fake, "BTC/USD", endpoints_of(fake), secrets, live=True, server_error_means_not_run=True
+    )
 
 
 VENUES: dict[str, Callable[[], VenueUnderTest]] = {

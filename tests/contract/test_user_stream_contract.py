@@ -13,7 +13,7 @@ from autohedge.core.ports import UserStream
 from autohedge.core.types import OrderStatus, Side, base_of
 from tests.contract.conftest import VenueUnderTest
 from tests.contract.test_exchange_contract import limit
-from tests.fakes.order_sink import OrderQueueSink
+from tests.fakes.order_sink import OrderQueueSink, streaming
 
 D = Decimal
 
@@ -22,13 +22,9 @@ D = Decimal
 def stream(venue: VenueUnderTest) -> Iterator[tuple[UserStream, OrderQueueSink]]:
     if venue.user_stream is None:
         pytest.skip(f"{venue.name} has no user stream")
-    user_stream, sink = venue.user_stream(), OrderQueueSink()
-    user_stream.start(sink)
-    assert sink.connected.wait(5), "the user stream never reported connected"
-    try:
+    user_stream = venue.user_stream()
+    with streaming(user_stream) as sink:
         yield user_stream, sink
-    finally:
-        user_stream.stop()
 
 
 def test_user_stream_contract_resting_order_is_accepted_then_canceled_by_its_own_id(

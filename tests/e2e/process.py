@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -15,7 +16,17 @@ import yaml
 
 from tests.fakes.venue_server import FakeVenue
 
-__all__ = ["REPO", "Run", "autohedge", "run_for", "run_watching", "run_with_venue_drills", "write_config"]
+__all__ = [
+    "REPO",
+    "Run",
+    "autohedge",
+    "clean_env",
+    "run_for",
+    "run_watching",
+    "run_with_venue_drills",
+    "venue_config",
+    "write_config",
+]
 
 REPO = Path(__file__).resolve().parents[2]
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -35,6 +46,33 @@ def write_config(tmp_path: Path, **changes: object) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
+
+
+def venue_config(
+    tmp_path: Path, venue: str, symbols: list[str], endpoints: Mapping[str, object], **changes: object
+) -> Path:
+    """``write_config`` trading ``symbols`` on ``venue`` at ``endpoints`` (its market data too), stale
+    feeds noticed after 5 s and quick, unjittered restarts; then ``changes``."""
+    return write_config(
+        tmp_path,
+        **{
+            "exchange.venue": venue,
+            "exchange.market_data": venue,
+            "symbols": symbols,
+            "symbol_overrides": {},
+            "synthetic.symbols": {},
+            f"venues.{venue}": dict(endpoints),
+            "feed.stale_after_s": 5,
+            "supervisor.min_backoff_s": 0.2,
+            "supervisor.random_factor": 0,
+            **changes,
+        },
+    )
+
+
+def clean_env(keys: Mapping[str, str]) -> dict[str, str]:
+    """This environment without any ``AUTOHEDGE_`` variable, plus ``keys``."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("AUTOHEDGE_")}, **keys}
 
 
 def _assert_loopback_only(config: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from autohedge.core.actor_names import feed_name
 from autohedge.core.child_states import ChildState
 from autohedge.core.types import OrderType, Side
 from tests.e2e.market import Market
-from tests.e2e.process import run_with_venue_drills, write_config
+from tests.e2e.process import run_with_venue_drills, venue_config
 from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
 
 pytestmark = pytest.mark.e2e
@@ -21,25 +21,7 @@ pytestmark = pytest.mark.e2e
 
 def test_alpaca_end_to_end_against_the_fake(tmp_path: Path) -> None:
     with FakeAlpaca(crypto=["BTC/USD"]) as fake, Market(fake.push_quote, "BTC/USD", seed=11):
-        config = write_config(
-            tmp_path,
-            **{
-                "exchange.venue": "alpaca",
-                "exchange.market_data": "alpaca",
-                "symbols": ["BTC/USD"],
-                "symbol_overrides": {},
-                "synthetic.symbols": {},
-                "feed.stale_after_s": 5,
-                "venues.alpaca": {
-                    "rest_url": fake.rest_url,
-                    "data_rest_url": fake.rest_url,
-                    "ws_url": fake.crypto_ws_url,
-                    "user_ws_url": fake.user_ws_url,
-                },
-                "supervisor.min_backoff_s": 0.2,
-                "supervisor.random_factor": 0,
-            },
-        )
+        config = venue_config(tmp_path, "alpaca", ["BTC/USD"], fake.endpoints)
         env = {
             **os.environ,
             "AUTOHEDGE_ALPACA_API_KEY_ID": KEY_ID,

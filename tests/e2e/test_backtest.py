@@ -99,6 +99,7 @@ def _sawtooth_replay(path: Path, cycles: int, symbols: tuple[str, ...]) -> None:
 
 
 def _backtest(config: Path, replay: Path, report_dir: Path) -> None:
+    """``autohedge backtest`` in this process; it must exit 0."""
     args = ["backtest", "--config", str(config), "--replay", str(replay), "--report-dir", str(report_dir)]
     assert main(args) == 0
 
@@ -154,34 +155,8 @@ def test_backtest_twice_gives_the_same_report_byte_for_byte(
     _synthetic_replay(replay, 1500)
     config = _config(tmp_path)
 
-    assert (
-        main(
-            [
-                "backtest",
-                "--config",
-                str(config),
-                "--replay",
-                str(replay),
-                "--report-dir",
-                str(tmp_path / "a"),
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "backtest",
-                "--config",
-                str(config),
-                "--replay",
-                str(replay),
-                "--report-dir",
-                str(tmp_path / "b"),
-            ]
-        )
-        == 0
-    )
+    _backtest(config, replay, tmp_path / "a")
+    _backtest(config, replay, tmp_path / "b")
 
     for name in ("report.json", "report.html"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
@@ -257,20 +232,7 @@ def test_report_reads_the_backtest_journal_as_json_text_and_html(
 ) -> None:
     replay = tmp_path / "quotes.jsonl"
     _synthetic_replay(replay, 600)
-    assert (
-        main(
-            [
-                "backtest",
-                "--config",
-                str(_config(tmp_path)),
-                "--replay",
-                str(replay),
-                "--report-dir",
-                str(tmp_path / "bt"),
-            ]
-        )
-        == 0
-    )
+    _backtest(_config(tmp_path), replay, tmp_path / "bt")
     journal = tmp_path / "bt" / "journal.sqlite"
     capsys.readouterr()
 
@@ -292,8 +254,8 @@ def test_report_reads_the_backtest_journal_as_json_text_and_html(
     )
     text = capsys.readouterr().out
 
-    backtest = json.loads((tmp_path / "bt" / "report.json").read_text(encoding="utf-8"))
-    assert document["overall"] == backtest["overall"] and document["trades"] == backtest["trades"]
+    backtested = json.loads((tmp_path / "bt" / "report.json").read_text(encoding="utf-8"))
+    assert document["overall"] == backtested["overall"] and document["trades"] == backtested["trades"]
     assert "BTC/USDT" in text and "ALL" in text and (tmp_path / "r" / "report.html").is_file()
     assert main(["report", "--journal", str(journal), "--since", "yesterday"]) == 2
     assert "--since" in capsys.readouterr().err

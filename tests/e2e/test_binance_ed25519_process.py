@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.e2e.test_pushback_process import clean_env, run_refused
-from tests.e2e.test_user_streams_process import Markets, drop_once, run_process, venue_config
+from tests.e2e.process import clean_env, venue_config
+from tests.e2e.test_pushback_process import run_refused
+from tests.e2e.test_user_streams_process import Markets, drop_once, run_process
 from tests.fakes.binance import FakeBinance
 from tests.fakes.binance_keys import ED25519_API_KEY, ED25519_KEY, ED25519_PRIVATE_PEM, pkcs8_pem
+from tests.fakes.venue_server import endpoints_of
 
 pytestmark = pytest.mark.e2e
 ED25519_KEYS = {
@@ -33,12 +35,7 @@ def test_binance_ed25519_fills_by_push_drop_logs_on_again_resubscribes_then_reco
         Markets(fake.push_quote, symbols, step_s=0.1),
     ):
         fake.register_ed25519(ED25519_API_KEY, ED25519_KEY.public_key())
-        config = venue_config(
-            tmp_path,
-            symbols,
-            "binance",
-            {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url},
-        )
+        config = venue_config(tmp_path, "binance", symbols, endpoints_of(fake))
         on_line = drop_once(fake.user.drop, after_s=DURATION_S * 0.4, protected_first=True)
         output, summary, _, _, _ = run_process(
             config, tmp_path, clean_env(ED25519_KEYS), duration_s=DURATION_S, on_line=on_line
@@ -69,12 +66,7 @@ def test_binance_ed25519_fills_by_push_drop_logs_on_again_resubscribes_then_reco
 def test_binance_run_with_an_ec_pem_secret_exits_2_naming_the_variable(tmp_path: Path) -> None:
     ec_pem = pkcs8_pem(ec.generate_private_key(ec.SECP256R1()))
     with FakeBinance(symbols=["BTC/USDT"]) as fake:
-        config = venue_config(
-            tmp_path,
-            ["BTC/USDT"],
-            "binance",
-            {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url},
-        )
+        config = venue_config(tmp_path, "binance", ["BTC/USDT"], endpoints_of(fake))
         keys = {**ED25519_KEYS, "AUTOHEDGE_BINANCE_API_SECRET": ec_pem}
         result = run_refused(config, tmp_path, clean_env(keys))
         requests = fake.requests()

@@ -15,6 +15,7 @@ from autohedge.core.child_states import ChildState
 from tests.e2e.market import Market
 from tests.e2e.process import run_for, run_with_venue_drills, write_config
 from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
+from tests.fakes.venue_server import endpoints_of
 
 pytestmark = pytest.mark.e2e
 
@@ -27,11 +28,7 @@ def binance_config(tmp_path: Path, fake: FakeBinance, **changes: object) -> Path
             "symbols": ["BTC/USDT"],
             "symbol_overrides": {},
             "synthetic.symbols": {},
-            "venues.binance": {
-                "rest_url": fake.rest_url,
-                "ws_url": fake.ws_url,
-                "user_ws_url": fake.user_ws_url,
-            },
+            "venues.binance": endpoints_of(fake),
             **changes,
         },
     )

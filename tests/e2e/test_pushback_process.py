@@ -20,36 +20,22 @@ from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.core.protection import exit_qty, is_dust
 from autohedge.core.types import OrderStatus, Side
 from tests.e2e.market import Market
-from tests.e2e.process import Run, autohedge, run_watching, write_config
+from tests.e2e.process import (
+    Run,
+    autohedge,
+    clean_env,
+    run_watching,
+    venue_config,
+    write_config,
+)
 from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
 from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
+from tests.fakes.venue_server import endpoints_of
 
 pytestmark = pytest.mark.e2e
 BINANCE_KEYS = {"AUTOHEDGE_BINANCE_API_KEY": API_KEY, "AUTOHEDGE_BINANCE_API_SECRET": API_SECRET}
 ALPACA_KEYS = {"AUTOHEDGE_ALPACA_API_KEY_ID": KEY_ID, "AUTOHEDGE_ALPACA_API_SECRET_KEY": SECRET_KEY}
 BAN_S = 20
-
-
-def venue_config(tmp_path: Path, venue: str, symbols: list[str], endpoints: dict[str, str]) -> Path:
-    return write_config(
-        tmp_path,
-        **{
-            "exchange.venue": venue,
-            "exchange.market_data": venue,
-            "symbols": symbols,
-            "symbol_overrides": {},
-            "synthetic.symbols": {},
-            f"venues.{venue}": endpoints,
-            "feed.stale_after_s": 5,
-            "supervisor.min_backoff_s": 0.2,
-            "supervisor.random_factor": 0,
-        },
-    )
-
-
-def clean_env(keys: Mapping[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTOHEDGE_BINANCE", "AUTOHEDGE_ALPACA"))}
-    return {**env, **keys}
 
 
 class BanDrill:
@@ -102,12 +88,7 @@ def assert_held_is_covered(engine: PaperEngine, symbols: list[str], output: str)
 
 def test_binance_ban_of_20_s_ends_with_no_restart_and_everything_protected(tmp_path: Path) -> None:
     with FakeBinance(symbols=["BTC/USDT"]) as fake, Market(fake.push_quote, "BTC/USDT", seed=3):
-        config = venue_config(
-            tmp_path,
-            "binance",
-            ["BTC/USDT"],
-            {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url},
-        )
+        config = venue_config(tmp_path, "binance", ["BTC/USDT"], endpoints_of(fake))
         # The ban covers the WebSocket API too: the user stream, dropped as the ban starts, is refused
         # (418) while it lasts and reconnects in place, restarting nothing.
         drill = BanDrill(fake.ban, then=fake.user.drop)
@@ -121,13 +102,7 @@ def test_binance_ban_of_20_s_ends_with_no_restart_and_everything_protected(tmp_p
 
 def test_alpaca_pause_of_20_s_ends_with_no_restart_and_everything_protected(tmp_path: Path) -> None:
     with FakeAlpaca(crypto=["BTC/USD"]) as fake, Market(fake.push_quote, "BTC/USD", seed=11):
-        endpoints = {
-            "rest_url": fake.rest_url,
-            "data_rest_url": fake.rest_url,
-            "ws_url": fake.crypto_ws_url,
-            "user_ws_url": fake.user_ws_url,
-        }
-        config = venue_config(tmp_path, "alpaca", ["BTC/USD"], endpoints)
+        config = venue_config(tmp_path, "alpaca", ["BTC/USD"], fake.endpoints)
         drill = BanDrill(fake.ban)
         run = run_watching(config, tmp_path, BAN_S + 12, clean_env(ALPACA_KEYS), drill)
         drill.assert_survived(run, "alpaca")
@@ -152,12 +127,7 @@ def run_refused(config: Path, tmp_path: Path, env: Mapping[str, str]) -> subproc
 )
 def test_binance_run_with_bad_keys_exits_2_naming_the_variable(tmp_path: Path, keys: dict[str, str]) -> None:
     with FakeBinance(symbols=["BTC/USDT"]) as fake:
-        config = venue_config(
-            tmp_path,
-            "binance",
-            ["BTC/USDT"],
-            {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url},
-        )
+        config = venue_config(tmp_path, "binance", ["BTC/USDT"], endpoints_of(fake))
         result = run_refused(config, tmp_path, clean_env(keys))
         orders = fake.engine.all_orders()
     assert result.returncode == 2, result.stderr[-2000:]
@@ -199,12 +169,7 @@ def test_binance_exit_reaches_the_venue_within_1_s_of_the_fill_p99(tmp_path: Pat
         fake = stack.enter_context(FakeBinance(symbols=symbols))
         stack.enter_context(Market(fake.push_quote, "BTC/USDT", seed=3))
         stack.enter_context(Market(fake.push_quote, "ETH/USDT", seed=5, start_price=Decimal(3000)))
-        config = venue_config(
-            tmp_path,
-            "binance",
-            symbols,
-            {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url},
-        )
+        config = venue_config(tmp_path, "binance", symbols, endpoints_of(fake))
         run = run_watching(config, tmp_path, 20, clean_env(BINANCE_KEYS), lambda _line: None)
         latencies = fill_to_exit_latencies_s(fake.engine.all_orders(), list(fake.posted_at))
     assert len(latencies) >= 2, run.output[-3000:]
@@ -228,12 +193,7 @@ def test_paper_run_with_a_rate_limit_every_7th_call_restarts_nothing(tmp_path: P
 
 def test_binance_keys_revoked_during_a_run_stop_entries_loudly_without_restarts(tmp_path: Path) -> None:
     with FakeBinance(symbols=["BTC/USDT"]) as fake, Market(fake.push_quote, "BTC/USDT", seed=3):
-        config = venue_config(
-            tmp_path,
-            "binance",
-            ["BTC/USDT"],
-            {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url},
-        )
+        config = venue_config(tmp_path, "binance", ["BTC/USDT"], endpoints_of(fake))
         revoked: list[int] = []
 
         def revoke(line: str) -> None:

@@ -38,11 +38,12 @@ import pytest
 
 from autohedge.adapters.marketdata.synthetic import SyntheticQuotes
 from autohedge.core.config import SyntheticConfig, SyntheticSymbol
-from tests.e2e.process import autohedge, write_config
+from tests.e2e.process import autohedge, venue_config
 from tests.fakes import alpaca as alpaca_fake
 from tests.fakes import binance as binance_fake
 from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
 from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
+from tests.fakes.venue_server import endpoints_of
 
 pytestmark = pytest.mark.e2e
 WINDOW_S = 60.0
@@ -237,23 +238,6 @@ def run_process(
     return output, data, started, ended - started, trading_from
 
 
-def venue_config(tmp_path: Path, symbols: list[str], venue: str, endpoints: dict[str, str]) -> Path:
-    return write_config(
-        tmp_path,
-        **{
-            "exchange.venue": venue,
-            "exchange.market_data": venue,
-            "symbols": symbols,
-            "symbol_overrides": {},
-            "synthetic.symbols": {},
-            f"venues.{venue}": endpoints,
-            "feed.stale_after_s": 5,
-            "supervisor.min_backoff_s": 0.2,
-            "supervisor.random_factor": 0,
-        },
-    )
-
-
 def drop_once(
     drop: Callable[[], None], *, after_s: float, protected_first: bool
 ) -> Callable[[str, float], None]:
@@ -281,12 +265,7 @@ def binance_run(
         recorded(binance_fake._Handler) as rest,
         Markets(fake.push_quote, symbols, step_s=0.1 if len(symbols) < 10 else 0.5),
     ):
-        config = venue_config(
-            tmp_path,
-            symbols,
-            "binance",
-            {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url},
-        )
+        config = venue_config(tmp_path, "binance", symbols, endpoints_of(fake))
         env = {"AUTOHEDGE_BINANCE_API_KEY": API_KEY, "AUTOHEDGE_BINANCE_API_SECRET": API_SECRET}
         on_line = drop_once(fake.user.drop, after_s=duration_s * 0.4, protected_first=protected_first)
         output, summary, started, ended, trading_from = run_process(
@@ -346,17 +325,7 @@ def alpaca_run(
         recorded(alpaca_fake._Handler) as rest,
         Markets(fake.push_quote, symbols, step_s=0.1 if len(symbols) < 10 else 0.5),
     ):
-        config = venue_config(
-            tmp_path,
-            symbols,
-            "alpaca",
-            {
-                "rest_url": fake.rest_url,
-                "data_rest_url": fake.rest_url,
-                "ws_url": fake.crypto_ws_url,
-                "user_ws_url": fake.user_ws_url,
-            },
-        )
+        config = venue_config(tmp_path, "alpaca", symbols, fake.endpoints)
         env = {"AUTOHEDGE_ALPACA_API_KEY_ID": KEY_ID, "AUTOHEDGE_ALPACA_API_SECRET_KEY": SECRET_KEY}
         on_line = drop_once(fake.trades.drop, after_s=duration_s * 0.4, protected_first=protected_first)
         output, summary, started, ended, trading_from = run_process(

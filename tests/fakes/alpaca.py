@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import socket
 import time
 from decimal import Decimal
 from typing import Any
@@ -24,7 +23,7 @@ from websockets.sync.server import ServerConnection
 from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.core.clock import RealClock
 from autohedge.core.errors import InsufficientFunds, OrderRejected, UnknownOrder
-from autohedge.core.messages import OrderRequest, OrderSnapshot, Quote, SymbolRules
+from autohedge.core.messages import OrderRequest, OrderSnapshot, SymbolRules
 from autohedge.core.types import OrderStatus, OrderType, Side, TimeInForce
 from tests.fakes.alpaca_user import TRADING_STREAM_PATH, AlpacaTradeHub
 from tests.fakes.venue_server import FakeVenue, StreamClient, VenueFaults, VenueHandler, WindowCounter
@@ -61,22 +60,18 @@ REQUESTS_PER_MINUTE = 200
 
 class _Handler(VenueHandler):
     def _send(self, status: int, payload: Any | None) -> None:
-        data = b"" if payload is None else json.dumps(payload).encode("utf-8")
-        self.send_response(status)
-        if payload is not None:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
         fake, now = self.server.fake, time.time()
         with self.server.state.lock:
             used = fake.requests_window.current(now)
             reset = fake.requests_window.resets_at_s(now)
             if now < fake.paused_until_s:  # the account is held at zero until the pause ends
                 used, reset = REQUESTS_PER_MINUTE, math.ceil(fake.paused_until_s)
-        self.send_header("X-Ratelimit-Limit", str(REQUESTS_PER_MINUTE))
-        self.send_header("X-Ratelimit-Remaining", str(max(0, REQUESTS_PER_MINUTE - used)))
-        self.send_header("X-Ratelimit-Reset", str(reset))
-        self.end_headers()
-        self.wfile.write(data)
+        usage = {
+            "X-Ratelimit-Limit": str(REQUESTS_PER_MINUTE),
+            "X-Ratelimit-Remaining": str(max(0, REQUESTS_PER_MINUTE - used)),
+            "X-Ratelimit-Reset": str(reset),
+        }
+        self.write_json(status, payload, usage)
 
     def _error(self, status: int, code: int | None, message: str) -> None:
         self._send(status, {"code": code, "message": message} if code is not None else {"message": message})
@@ -85,8 +80,8 @@ class _Handler(VenueHandler):
         parts = urlsplit(self.path)
         path = unquote(parts.path)
         params = dict(parse_qsl(parts.query))
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length)) if length else None
+        raw_body = self.read_body()
+        body = json.loads(raw_body) if raw_body else None
         admission = self._admit(method, path, body if body is not None else params)
         fake, now = self.server.fake, time.time()
         with self.server.state.lock:
@@ -198,15 +193,9 @@ class _Handler(VenueHandler):
             message = "client_order_id must be unique" if exc.code == "duplicate" else str(exc)
             self._error(422, 40010001, message)
             return
-        with self.server.state.lock:
-            faults = self.server.state.faults
-            lose, faults.lose_next_order_response = faults.lose_next_order_response, False
-            fail, faults.error_after_next_order = faults.error_after_next_order, False
-        if lose:
-            self.connection.shutdown(socket.SHUT_RDWR)
-            self.close_connection = True
+        if self.lose_response_if_asked():
             return
-        if fail:  # the order exists; the client hears only that something went wrong
+        if self.error_after_order_asked():  # the order exists; the client hears only of an error
             self._error(503, 50310000, "service unavailable")
             return
         self._send(200, fake.order_json(order))
@@ -282,6 +271,16 @@ class FakeAlpaca(FakeVenue):
         """Answer every request 429 (Remaining 0, Reset at the end) for ``seconds`` from now."""
         with self.state.lock:
             self.paused_until_s = time.time() + seconds
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        """What ``venues.alpaca`` in a config takes to trade crypto here (REST and data API alike)."""
+        return {
+            "rest_url": self.rest_url,
+            "data_rest_url": self.rest_url,
+            "ws_url": self.crypto_ws_url,
+            "user_ws_url": self.user_ws_url,
+        }
 
     @property
     def crypto_ws_url(self) -> str:
@@ -394,10 +393,7 @@ class FakeAlpaca(FakeVenue):
         )
 
     def push_quote(self, symbol: str, bid: Decimal, ask: Decimal) -> None:
-        now = time.time_ns()
-        self.engine.on_quote(
-            Quote(venue="alpaca", symbol=symbol, bid=bid, ask=ask, ts_event=now, ts_init=now)
-        )
+        now = self.quote_engine(symbol, bid, ask, size=Decimal(0))  # the engine's quote carries no sizes
         venue_symbol = self.venue_symbol(symbol)
         # Alpaca streams JSON numbers: written here from the decimal text, exactly.
         frame = (

@@ -11,24 +11,22 @@ from __future__ import annotations
 
 import itertools
 import json
-import queue
 import threading
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
 from autohedge.core.messages import OrderEventKind, OrderSnapshot, OrderUpdate
 from autohedge.core.types import OrderStatus
-from tests.fakes.sessions import SessionHub
+from tests.fakes.sessions import OrderEventHub
 
 if TYPE_CHECKING:
     from tests.fakes.alpaca import FakeAlpaca
 
-__all__ = ["TRADING_STREAM_PATH", "AlpacaTradeHub", "TradeStreamFaults"]
+__all__ = ["TRADING_STREAM_PATH", "AlpacaTradeHub"]
 
 TRADING_STREAM_PATH = "/stream"
 _EVENT = {
@@ -49,14 +47,6 @@ _STATUS = {
 }
 
 
-@dataclass
-class TradeStreamFaults:
-    refuse_subscription: bool = False
-    duplicate_events: bool = False
-    fill_before_ack: bool = False
-    delay_s: float = 0.0
-
-
 @dataclass(eq=False)
 class _Session:
     connection: ServerConnection
@@ -64,24 +54,16 @@ class _Session:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class AlpacaTradeHub(SessionHub[_Session]):
+class AlpacaTradeHub(OrderEventHub[_Session, bytes]):
     """Serves trading-stream sessions for a ``FakeAlpaca`` and pushes its engine's order events."""
 
+    _fake: FakeAlpaca
+
     def __init__(self, fake: FakeAlpaca, *, key_id: str, secret_key: str) -> None:
-        super().__init__()
-        self._fake = fake
         self._key_id = key_id
         self._secret_key = secret_key
-        self.faults = TradeStreamFaults()
-        self._events: queue.Queue[tuple[str, str, bytes]] = queue.Queue()
-        self._held: dict[str, bytes] = {}
         self._executions = itertools.count(1)
-        self.subscriptions = 0
-        self.subscribed_at: list[int] = []
-        """For each subscription, how many REST requests the fake had served before it."""
-        fake.engine.add_listener(self._on_engine_event)
-        self._sender = threading.Thread(target=self._send_loop, name="fake-alpaca-trades", daemon=True)
-        self._sender.start()
+        super().__init__(fake, thread_name="fake-alpaca-trades")
 
     def serve(self, connection: ServerConnection) -> None:
         """One trading-stream connection (the fake's websocket thread for it)."""
@@ -117,12 +99,10 @@ class AlpacaTradeHub(SessionHub[_Session]):
             streams = [s for s in (message.get("data") or {}).get("streams", []) if s == "trade_updates"]
             session.listening = bool(streams)
             if session.listening:
-                self.subscriptions += 1
-                self.subscribed_at.append(len(self._fake.requests()))
+                self._count_subscription()
             self._send(session, {"stream": "listening", "data": {"streams": streams}})
 
-    def _on_engine_event(self, update: OrderUpdate) -> None:
-        """Engine thread, engine lock held: build the frame now, send later."""
+    def _frames(self, update: OrderUpdate) -> list[bytes]:
         snapshot = OrderSnapshot(
             venue_order_id=update.venue_order_id,
             client_order_id=update.client_order_id,
@@ -147,33 +127,11 @@ class AlpacaTradeHub(SessionHub[_Session]):
             data.update(
                 {"price": str(update.last_price), "qty": str(update.last_qty), "position_qty": str(held)}
             )
-        frame = json.dumps({"stream": "trade_updates", "data": data}).encode("utf-8")
-        self._events.put((update.venue_order_id, update.kind.value, frame))
+        return [json.dumps({"stream": "trade_updates", "data": data}).encode("utf-8")]
 
-    def _send_loop(self) -> None:
-        """Sender thread: apply the delay and ordering faults, then push to every listening session."""
-        while not self._fake.stopping.is_set():
-            try:
-                order, kind, frame = self._events.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if self.faults.delay_s:
-                self._fake.stopping.wait(self.faults.delay_s)
-            if self.faults.fill_before_ack and kind == OrderEventKind.ACCEPTED.value:
-                self._held[order] = frame  # the acknowledgement follows the first fill
-                continue
-            self._push(frame)
-            held = self._held.pop(order, None)
-            if held is not None:
-                self._push(held)
-
-    def _push(self, frame: bytes) -> None:
+    def _push(self, frames: list[bytes]) -> None:
         with self._lock:
             sessions = [s for s in self._sessions if s.listening]
         for session in sessions:
-            for _ in range(2 if self.faults.duplicate_events else 1):
-                try:
-                    with session.lock:
-                        session.connection.send(frame)
-                except (ConnectionClosed, OSError):
-                    break  # the session is going away
+            for frame in frames:
+                self._send_copies(session, frame)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from websockets.sync.server import ServerConnection
 from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.core.clock import RealClock
 from autohedge.core.errors import InsufficientFunds, OrderRejected, UnknownOrder
-from autohedge.core.messages import OcoRequest, OrderRequest, OrderSnapshot, Quote
+from autohedge.core.messages import OcoRequest, OrderRequest, OrderSnapshot
 from autohedge.core.types import OrderStatus, OrderType, Side, TimeInForce
 from tests.fakes.binance_keys import BinanceKeys
 from tests.fakes.binance_user import WS_API_PATH, BinanceUserHub
@@ -71,23 +70,15 @@ class _Handler(VenueHandler):
     # -- plumbing -------------------------------------------------------------------------------------
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
         fake = self.server.fake
         now = time.time()
         with self.server.state.lock:
             used = fake.weight.current(now)
             orders_10s, orders_1d = fake.orders_10s.current(now), fake.orders_1d.current(now)
-        self.send_header("X-MBX-USED-WEIGHT-1M", str(used))
+        usage = {"X-MBX-USED-WEIGHT-1M": str(used)}
         if self.command == "POST":
-            self.send_header("X-MBX-ORDER-COUNT-10S", str(orders_10s))
-            self.send_header("X-MBX-ORDER-COUNT-1D", str(orders_1d))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
+            usage.update({"X-MBX-ORDER-COUNT-10S": str(orders_10s), "X-MBX-ORDER-COUNT-1D": str(orders_1d)})
+        self.write_json(status, payload, {**usage, **(headers or {})})
 
     def _error(self, status: int, code: int, msg: str, headers: dict[str, str] | None = None) -> None:
         self._send(status, {"code": code, "msg": msg}, headers)
@@ -96,8 +87,7 @@ class _Handler(VenueHandler):
         faults: Faults = self.server.state.faults
         parts = urlsplit(self.path)
         query = parts.query
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode("utf-8") if length else ""
+        body = self.read_body().decode("utf-8")
         params = dict(parse_qsl(query, keep_blank_values=True))
         admission = self._admit(method, parts.path, params)
         route = ROUTES.get((method, parts.path))
@@ -291,18 +281,12 @@ class _Handler(VenueHandler):
         }
 
     def _lose_response_if_asked(self) -> bool:
-        state = self.server.state
-        lose: bool
-        fail: bool
-        with state.lock:
-            lose, state.faults.lose_next_order_response = state.faults.lose_next_order_response, False
-            fail, state.faults.error_after_next_order = state.faults.error_after_next_order, False
-        if lose:  # the order exists; the client never hears so
-            self.connection.shutdown(socket.SHUT_RDWR)
-            self.close_connection = True
-        elif fail:  # the order exists; the client hears only that something went wrong
+        if self.lose_response_if_asked():
+            return True
+        if self.error_after_order_asked():  # the order exists; the client hears only of an error
             self._error(503, -1001, "Internal error; unable to process your request. Please try again.")
-        return lose or fail
+            return True
+        return False
 
     def r_new_order(self, params: dict[str, str]) -> None:
         symbol = self._symbol(params)
@@ -601,19 +585,7 @@ class FakeBinance(FakeVenue):
 
     def push_quote(self, symbol: str, bid: Decimal, ask: Decimal) -> None:
         """Move the market: the engine matches, and every subscribed client gets a bookTicker frame."""
-        now = time.time_ns()
-        self.engine.on_quote(
-            Quote(
-                venue="binance",
-                symbol=symbol,
-                bid=bid,
-                ask=ask,
-                bid_size=Decimal(1),
-                ask_size=Decimal(1),
-                ts_event=now,
-                ts_init=now,
-            )
-        )
+        now = self.quote_engine(symbol, bid, ask)
         venue_symbol = symbol.replace("/", "")
         frame = json.dumps(
             {

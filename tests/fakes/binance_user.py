@@ -14,25 +14,23 @@ from __future__ import annotations
 
 import itertools
 import json
-import queue
 import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
 from autohedge.core.messages import OrderEventKind, OrderUpdate
 from autohedge.core.types import OrderType, base_of, quote_of
-from tests.fakes.sessions import SessionHub
+from tests.fakes.sessions import OrderEventHub
 from tests.fakes.venue_server import StreamClient
 
 if TYPE_CHECKING:
     from tests.fakes.binance import FakeBinance
 
-__all__ = ["BinanceUserHub", "UserStreamFaults"]
+__all__ = ["BinanceUserHub"]
 
 WS_API_PATH = "/ws-api/v3"
 CONNECT_WEIGHT = 2
@@ -58,14 +56,6 @@ def _f8(value: Decimal | None) -> str:
     return f"{(value or Decimal(0)):.8f}"
 
 
-@dataclass
-class UserStreamFaults:
-    refuse_subscription: bool = False
-    duplicate_events: bool = False
-    fill_before_ack: bool = False
-    delay_s: float = 0.0
-
-
 @dataclass(eq=False)
 class _Session:
     connection: ServerConnection
@@ -77,29 +67,21 @@ class _Session:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class BinanceUserHub(SessionHub[_Session]):
+class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
     """Serves ``/ws-api/v3`` sessions for a ``FakeBinance`` and pushes its engine's order events."""
+
+    _fake: FakeBinance
 
     def __init__(self, fake: FakeBinance) -> None:
         """The API keys and what verifies them are ``fake.keys``."""
-        super().__init__()
-        self._fake = fake
-        self.faults = UserStreamFaults()
-        self._events: queue.Queue[tuple[dict[str, Any], ...]] = queue.Queue()
-        self._held: dict[str, dict[str, Any]] = {}
         self._subscription_ids = itertools.count()
         self._cancel_ids = itertools.count(1)
-        self.subscriptions = 0
         self.logons = 0
         self.refused_for_pushback = 0
         """Subscriptions refused with 429/418 because the client was rate limited or banned."""
-        self.subscribed_at: list[int] = []
-        """For each subscription, how many REST requests the fake had served before it."""
         self.requests: list[tuple[float, str, int]] = []
         """(time.monotonic, method, weight) of every WebSocket API request and connection."""
-        fake.engine.add_listener(self._on_engine_event)
-        self._sender = threading.Thread(target=self._send_loop, name="fake-binance-user", daemon=True)
-        self._sender.start()
+        super().__init__(fake, thread_name="fake-binance-user")
 
     # -- sessions -------------------------------------------------------------------------------------
 
@@ -189,8 +171,7 @@ class BinanceUserHub(SessionHub[_Session]):
             self._refuse(session, request_id, error)
             return
         session.subscription_id = next(self._subscription_ids)
-        self.subscriptions += 1
-        self.subscribed_at.append(len(self._fake.requests()))
+        self._count_subscription()
         self._reply(
             session, {"id": request_id, "status": 200, "result": {"subscriptionId": session.subscription_id}}
         )
@@ -238,8 +219,7 @@ class BinanceUserHub(SessionHub[_Session]):
 
     # -- events ---------------------------------------------------------------------------------------
 
-    def _on_engine_event(self, update: OrderUpdate) -> None:
-        """Engine thread, engine lock held: build the frames now (state as of this event), send later."""
+    def _frames(self, update: OrderUpdate) -> list[dict[str, Any]]:
         venue_symbol = update.symbol.replace("/", "")
         frames: list[dict[str, Any]] = [self._execution_report(update, venue_symbol)]
         if update.kind.is_fill:
@@ -260,7 +240,7 @@ class BinanceUserHub(SessionHub[_Session]):
                     ],
                 }
             )
-        self._events.put((*frames, {"_order": update.venue_order_id, "_kind": update.kind.value}))
+        return frames
 
     def _execution_report(self, update: OrderUpdate, venue_symbol: str) -> dict[str, Any]:
         x, status = _X[update.kind]
@@ -296,38 +276,14 @@ class BinanceUserHub(SessionHub[_Session]):
             "Z": _f8(cum_quote),
         }
 
-    def _send_loop(self) -> None:
-        """Sender thread: apply the delay and ordering faults, then push to every subscribed session."""
-        while not self._fake.stopping.is_set():
-            try:
-                item = self._events.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            *frames, meta = item
-            if self.faults.delay_s:
-                self._fake.stopping.wait(self.faults.delay_s)
-            order, kind = meta["_order"], meta["_kind"]
-            if self.faults.fill_before_ack and kind == OrderEventKind.ACCEPTED.value:
-                self._held[order] = frames[0]  # the acknowledgement follows the first trade
-                continue
-            self._push(frames)
-            held = self._held.pop(order, None)
-            if held is not None:
-                self._push([held])
-
     def _push(self, frames: list[dict[str, Any]]) -> None:
         with self._lock:
             sessions = [s for s in self._sessions if s.subscription_id is not None]
-        copies = 2 if self.faults.duplicate_events else 1
         for session in sessions:
             for event in frames:
-                text = json.dumps({"subscriptionId": session.subscription_id, "event": event})
-                for _ in range(copies):
-                    try:
-                        with session.lock:
-                            session.connection.send(text)
-                    except (ConnectionClosed, OSError):
-                        break  # the session is going away
+                self._send_copies(
+                    session, json.dumps({"subscriptionId": session.subscription_id, "event": event})
+                )
 
     def terminate_streams(self) -> None:
         """Tell every subscribed session its stream ended (``eventStreamTerminated``)."""

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -34,16 +33,16 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
 from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.core.clock import RealClock
 from autohedge.core.errors import InsufficientFunds, OrderRejected, UnknownOrder, VenueUnavailable
-from autohedge.core.messages import OcoRequest, OrderRequest, OrderSnapshot, Quote, SymbolRules
+from autohedge.core.messages import OcoRequest, OrderRequest, OrderSnapshot, SymbolRules
 from autohedge.core.types import OrderStatus, OrderType, Side, quantize_down
 from tests.fakes.order_feed import OrderChange, OrderChangeFeed
-from tests.fakes.venue_server import FakeVenue, StreamClient, VenueFaults, VenueHandler
+from tests.fakes.sequenced import SequencedFaults, SequencedVenue, Subscriber
+from tests.fakes.venue_server import VenueHandler
 
 __all__ = ["API_KEY", "API_SECRET", "FakeCoinbase", "Faults"]
 
@@ -77,12 +76,9 @@ def _s(value: Decimal | None) -> str:
 
 
 @dataclass
-class Faults(VenueFaults):
-    """The shared switches (429 burst, 5xx, slow responses, a lost order response) and Coinbase's own."""
-
-    duplicate_next_user_update: bool = False
-    reorder_next_user_updates: bool = False
-    sequence_gap_next: bool = False
+class Faults(SequencedFaults):
+    """The shared switches (429 burst, 5xx, slow responses, a lost order response, the user stream's
+    update drills); which products refuse brackets is the fake's ``bracket_refused``, not a switch."""
 
 
 @dataclass
@@ -97,34 +93,15 @@ class _Entry:
     stop_trigger: Decimal | None = None
 
 
-@dataclass(eq=False)
-class _Subscriber:
-    client: StreamClient
-    sequence: itertools.count[int] = field(default_factory=itertools.count)
-    send_lock: threading.Lock = field(default_factory=threading.Lock)
-    held: str | None = None
-
-
 class _Handler(VenueHandler):
-    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
-
     def _error(self, status: int, error: str, message: str) -> None:
-        self._send(status, {"error": error, "code": status, "message": message, "details": []})
+        self.write_json(status, {"error": error, "code": status, "message": message, "details": []})
 
     def _handle(self, method: str) -> None:
         fake: FakeCoinbase = self.server.fake
         parts = urlsplit(self.path)
         params = parse_qs(parts.query)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw_body = self.rfile.read(length) if length else b""
+        raw_body = self.read_body()
         admission = self._admit(method, parts.path, json.loads(raw_body) if raw_body else params)
         public = parts.path.startswith(f"{PREFIX}/market/")
         if not public:
@@ -134,7 +111,7 @@ class _Handler(VenueHandler):
                 self._error(401, "UNAUTHENTICATED", problem)
                 return
         if admission.rate_limited or (not public and not fake.take_private_slot()):
-            self._send(429, _RATE_LIMIT_BODY, {"Retry-After": "1"})
+            self.write_json(429, _RATE_LIMIT_BODY, {"Retry-After": "1"})
             return
         if admission.server_error:
             self._error(503, "INTERNAL", "service unavailable")
@@ -143,17 +120,8 @@ class _Handler(VenueHandler):
         path = parts.path.removeprefix(PREFIX)
         fake.route(self, method, path, params, body)
 
-    def lose_response_if_asked(self) -> bool:
-        state = self.server.state
-        with state.lock:
-            lose, state.faults.lose_next_order_response = state.faults.lose_next_order_response, False
-        if lose:  # the order exists; the client never hears so
-            self.connection.shutdown(socket.SHUT_RDWR)
-            self.close_connection = True
-        return bool(lose)
 
-
-class FakeCoinbase(FakeVenue):
+class FakeCoinbase(SequencedVenue):
     """``with FakeCoinbase(products=["BTC/USD"]) as fake:`` REST at ``fake.rest_url``, market stream at
     ``fake.ws_url``, user stream at ``fake.user_ws_url``."""
 
@@ -194,13 +162,11 @@ class FakeCoinbase(FakeVenue):
         self._book_lock = threading.RLock()
         self._nonces: set[str] = set()
         self._private_times: deque[float] = deque()
-        self._subscribers: dict[int, _Subscriber] = {}
-        self._subscribed = threading.Condition(self._book_lock)
         self.rejected_jwts = 0
         self.previews = 0
         self.monotonic: Callable[[], float] = time.monotonic
         """The clock of the 30 requests/s window (tests freeze it to make the limit deterministic)."""
-        super().__init__(name="coinbase", handler=_Handler, engine=engine, faults=Faults())
+        super().__init__(first_sequence=0, name="coinbase", handler=_Handler, engine=engine, faults=Faults())
 
     @property
     def rest_url(self) -> str:
@@ -301,7 +267,7 @@ class FakeCoinbase(FakeVenue):
             price = _s((last.bid + last.ask) / 2)
         except VenueUnavailable:  # no trade yet
             price = ""
-        h._send(
+        h.write_json(
             200,
             {
                 "product_id": product,
@@ -337,10 +303,10 @@ class FakeCoinbase(FakeVenue):
                     "time": _iso(quote.ts_event),
                 }
             )
-        h._send(200, {"pricebooks": books})
+        h.write_json(200, {"pricebooks": books})
 
     def _failure(self, h: _Handler, error: str, message: str, preview: str = "") -> None:
-        h._send(
+        h.write_json(
             200,
             {
                 "success": False,
@@ -421,7 +387,7 @@ class FakeCoinbase(FakeVenue):
         self.previews += 1
         parsed = self._requests_of({**body, "client_order_id": body.get("client_order_id") or "preview"})
         errs = [_PREVIEW_REASONS.get(parsed, f"PREVIEW_{parsed}")] if isinstance(parsed, str) else []
-        h._send(
+        h.write_json(
             200, {"order_total": "0", "commission_total": "0", "errs": errs, "warning": [], "preview_id": "p"}
         )
 
@@ -431,7 +397,7 @@ class FakeCoinbase(FakeVenue):
             existing = self._by_client_id.get(coid)
             if existing is not None:  # "the order corresponding with that ID will be returned instead"
                 entry = self._entries[existing]
-                h._send(200, self._success(entry, body))
+                h.write_json(200, self._success(entry, body))
                 return
             parsed = self._requests_of(body)
             if isinstance(parsed, str):
@@ -467,7 +433,7 @@ class FakeCoinbase(FakeVenue):
                 self._by_leg[leg] = entry.order_id
         self.publish()
         if not h.lose_response_if_asked():
-            h._send(200, self._success(entry, body))
+            h.write_json(200, self._success(entry, body))
 
     def _success(self, entry: _Entry, body: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -505,14 +471,14 @@ class FakeCoinbase(FakeVenue):
                 }
             )
         self.publish()
-        h._send(200, {"results": results})
+        h.write_json(200, {"results": results})
 
     def _get(self, h: _Handler, order_id: str) -> None:
         entry = self._entries.get(order_id)
         if entry is None:
             h._error(404, "NOT_FOUND", "order with this orderID was not found")
             return
-        h._send(200, {"order": self.order_json(entry)})
+        h.write_json(200, {"order": self.order_json(entry)})
 
     def _list(self, h: _Handler, params: dict[str, list[str]]) -> None:
         wanted_status = set(params.get("order_status", []))
@@ -523,7 +489,7 @@ class FakeCoinbase(FakeVenue):
             if (not wanted_products or e.product_id in wanted_products)
         ]
         orders = [o for o in orders if not wanted_status or o["status"] in wanted_status]
-        h._send(200, {"orders": orders, "sequence": "0", "has_next": False, "cursor": ""})
+        h.write_json(200, {"orders": orders, "sequence": "0", "has_next": False, "cursor": ""})
 
     def _fills(self, h: _Handler, params: dict[str, list[str]]) -> None:
         wanted = set(params.get("order_ids", []))
@@ -548,7 +514,7 @@ class FakeCoinbase(FakeVenue):
                     "side": fill.order.side.value.upper(),
                 }
             )
-        h._send(200, {"fills": out, "cursor": ""})
+        h.write_json(200, {"fills": out, "cursor": ""})
 
     def _accounts(self, h: _Handler, params: dict[str, list[str]]) -> None:
         """Two accounts per page, so clients must follow the cursor."""
@@ -565,7 +531,7 @@ class FakeCoinbase(FakeVenue):
             for asset, b in page
         ]
         more = start + 2 < len(balances)
-        h._send(
+        h.write_json(
             200,
             {
                 "accounts": accounts,
@@ -677,11 +643,8 @@ class FakeCoinbase(FakeVenue):
 
     # -- streams --------------------------------------------------------------------------------------
 
-    def _frame(self, subscriber: _Subscriber, channel: str, events: list[dict[str, Any]]) -> str:
-        sequence = next(subscriber.sequence)
-        if channel == "user" and self.faults.sequence_gap_next:
-            self.faults.sequence_gap_next = False
-            sequence = next(subscriber.sequence)
+    def _frame(self, subscriber: Subscriber, channel: str, events: list[dict[str, Any]]) -> str:
+        sequence = self._next_sequence(subscriber, gap_allowed=channel == "user")
         return json.dumps(
             {
                 "channel": channel,
@@ -692,42 +655,15 @@ class FakeCoinbase(FakeVenue):
             }
         )
 
-    def _send_to(self, subscriber: _Subscriber, channel: str, events: list[dict[str, Any]]) -> None:
+    def _send_to(self, subscriber: Subscriber, channel: str, events: list[dict[str, Any]]) -> None:
         with subscriber.send_lock:
-            frame = self._frame(subscriber, channel, events)
-            frames = [frame]
-            if channel == "user" and events and events[0].get("type") == "update":
-                if self.faults.duplicate_next_user_update:
-                    self.faults.duplicate_next_user_update = False
-                    frames = [frame, frame]
-                elif self.faults.reorder_next_user_updates and subscriber.held is None:
-                    subscriber.held = frame  # sent after the next update: out of order
-                    return
-                elif subscriber.held is not None:
-                    frames, subscriber.held = [frame, subscriber.held], None
-                    self.faults.reorder_next_user_updates = False
-            for text in frames:
-                try:
-                    subscriber.client.connection.send(text)
-                except (ConnectionClosed, OSError):
-                    return
-
-    def _subscribers_on(self, topic: str) -> list[_Subscriber]:
-        with self._book_lock:
-            return [s for s in self._subscribers.values() if topic in s.client.topics]
+            update = channel == "user" and bool(events) and events[0].get("type") == "update"
+            self._deliver(subscriber, self._frame(subscriber, channel, events), update=update)
 
     def _ws_handler(self, connection: ServerConnection) -> None:
-        path = connection.request.path if connection.request is not None else ""
-        subscriber = _Subscriber(StreamClient(connection, path))
-        with self._book_lock:
-            self._subscribers[id(subscriber)] = subscriber
-        try:
-            self._serve_client(subscriber.client, lambda raw: self._on_client_message(subscriber, raw))
-        finally:
-            with self._book_lock:
-                self._subscribers.pop(id(subscriber), None)
+        self._serve_subscriber(connection, self._on_client_message)
 
-    def _on_client_message(self, subscriber: _Subscriber, raw: str | bytes) -> None:
+    def _on_client_message(self, subscriber: Subscriber, raw: str | bytes) -> None:
         try:
             message = json.loads(raw)
         except json.JSONDecodeError:
@@ -748,10 +684,7 @@ class FakeCoinbase(FakeVenue):
                 subscriber.client.connection.close()
                 return
         products = [p for p in message.get("product_ids", []) if p in self.products] or list(self.products)
-        with self._subscribed:
-            subscriber.client.topics.add(channel)
-            subscriber.client.topics.update(products)
-            self._subscribed.notify_all()
+        self._subscribe(subscriber, [channel, *products])
         self._send_to(
             subscriber,
             "subscriptions",
@@ -760,7 +693,7 @@ class FakeCoinbase(FakeVenue):
         if channel == "user":
             self._send_snapshot(subscriber)
 
-    def _send_snapshot(self, subscriber: _Subscriber) -> None:
+    def _send_snapshot(self, subscriber: Subscriber) -> None:
         with self._book_lock:
             entries = list(self._entries.values())
         open_orders = [o for o in (self.user_order_json(e) for e in entries) if o["status"] == "OPEN"]
@@ -769,12 +702,6 @@ class FakeCoinbase(FakeVenue):
             self._send_to(subscriber, "user", [{"type": "snapshot", "orders": batch, "positions": {}}])
             if len(batch) < 50:
                 break
-
-    def wait_for_subscribers(self, channel: str, count: int, timeout_s: float = 5.0) -> None:
-        """Block until ``count`` clients subscribed to ``channel`` (tests wait on state, never sleep)."""
-        with self._subscribed:
-            if not self._subscribed.wait_for(lambda: len(self._subscribers_on(channel)) >= count, timeout_s):
-                raise AssertionError(f"no {count} subscriber(s) on {channel} within {timeout_s}s")
 
     def publish(self) -> None:
         """Send every order change since the last call to the ``user`` subscribers (cumulative state)."""
@@ -793,19 +720,7 @@ class FakeCoinbase(FakeVenue):
     def push_quote(self, symbol: str, bid: Decimal, ask: Decimal) -> None:
         """Move the market: the engine matches, ticker subscribers get a frame, user subscribers the
         order changes."""
-        now = time.time_ns()
-        self.engine.on_quote(
-            Quote(
-                venue="coinbase",
-                symbol=symbol,
-                bid=bid,
-                ask=ask,
-                bid_size=Decimal(1),
-                ask_size=Decimal(1),
-                ts_event=now,
-                ts_init=now,
-            )
-        )
+        self.quote_engine(symbol, bid, ask)
         product = symbol.replace("/", "-")
         ticker = {
             "type": "ticker",
@@ -831,7 +746,3 @@ class FakeCoinbase(FakeVenue):
 
     def send_malformed(self, text: str = '{"channel":"ticker","sequence_num":') -> None:
         self.broadcast(text)
-
-    def hold(self, asset: str, qty: Decimal) -> None:
-        """Give the account a holding it did not trade here (adoption drills)."""
-        self.engine.fund(asset, qty)

@@ -21,10 +21,9 @@ import hmac
 import itertools
 import json
 import secrets
-import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -35,11 +34,12 @@ from websockets.sync.server import ServerConnection
 from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.core.clock import Clock, RealClock
 from autohedge.core.errors import InsufficientFunds, OrderRejected, RateLimited, UnknownOrder
-from autohedge.core.messages import OrderRequest, OrderSnapshot, Quote, SymbolRules
+from autohedge.core.messages import OrderRequest, OrderSnapshot, SymbolRules
 from autohedge.core.ratecounter import DecayingCounter, PairOrderBudget
 from autohedge.core.types import OrderStatus, OrderType, Side, TimeInForce
 from tests.fakes.order_feed import OrderChange, OrderChangeFeed
-from tests.fakes.venue_server import FakeVenue, StreamClient, VenueFaults, VenueHandler
+from tests.fakes.sequenced import SequencedFaults, SequencedVenue, Subscriber
+from tests.fakes.venue_server import VenueHandler
 
 __all__ = ["API_KEY", "API_SECRET", "FakeKraken", "Faults"]
 
@@ -81,48 +81,26 @@ def _n(value: Decimal | None) -> str:
 
 
 @dataclass
-class Faults(VenueFaults):
-    """The shared switches (rate-limit burst, 5xx, slow responses, a lost order response) and Kraken's
-    own websocket ones."""
-
-    duplicate_next_execution: bool = False
-    reorder_next_executions: bool = False
-    sequence_gap_next: bool = False
-
-
-@dataclass(eq=False)
-class _Subscriber:
-    client: StreamClient
-    private: bool
-    sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    send_lock: threading.Lock = field(default_factory=threading.Lock)
-    held: str | None = None
+class Faults(SequencedFaults):
+    """The shared switches (rate-limit burst, 5xx, slow responses, a lost order response) and the
+    executions stream's update drills; Kraken's fake has no switch of its own."""
 
 
 class _Handler(VenueHandler):
-    def send_json(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
     def ok(self, result: Any) -> None:
-        self.send_json(200, {"error": [], "result": result})
+        self.write_json(200, {"error": [], "result": result})
 
     def fail(self, *errors: str) -> None:
-        self.send_json(200, {"error": list(errors)})
+        self.write_json(200, {"error": list(errors)})
 
     def _handle(self, method: str) -> None:
         fake: FakeKraken = self.server.fake
         parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode("utf-8") if length else ""
+        body = self.read_body().decode("utf-8")
         params = dict(parse_qsl(body if method == "POST" else parts.query, keep_blank_values=True))
         admission = self._admit(method, parts.path, params)
         if admission.server_error:
-            self.send_json(503, {"error": ["EService:Unavailable"]})
+            self.write_json(503, {"error": ["EService:Unavailable"]})
             return
         if parts.path.startswith("/0/public/"):
             fake.public(self, parts.path.removeprefix("/0/public/"), params)
@@ -140,17 +118,8 @@ class _Handler(VenueHandler):
             return
         fake.private(self, endpoint, params)
 
-    def lose_response_if_asked(self) -> bool:
-        state = self.server.state
-        with state.lock:
-            lose, state.faults.lose_next_order_response = state.faults.lose_next_order_response, False
-        if lose:  # the order exists; the client never hears so
-            self.connection.shutdown(socket.SHUT_RDWR)
-            self.close_connection = True
-        return bool(lose)
 
-
-class FakeKraken(FakeVenue):
+class FakeKraken(SequencedVenue):
     """``with FakeKraken(pairs=["BTC/USD"]) as fake:`` REST at ``fake.rest_url``, public stream at
     ``fake.ws_url``, private stream at ``fake.user_ws_url``. ``clock`` drives the counters (a
     ManualClock makes limit tests deterministic); the counters default to the Starter tier."""
@@ -209,11 +178,9 @@ class FakeKraken(FakeVenue):
         self._tokens: set[str] = set()
         self._txids: dict[str, str] = {}
         self._engine_ids: dict[str, str] = {}
-        self._subscribers: dict[int, _Subscriber] = {}
-        self._subscribed = threading.Condition(self._lock)
         self._exec_ids = itertools.count(1)
         self.rejected_signatures = 0
-        super().__init__(name="kraken", handler=_Handler, engine=engine, faults=Faults())
+        super().__init__(first_sequence=1, name="kraken", handler=_Handler, engine=engine, faults=Faults())
 
     @property
     def ws_url(self) -> str:
@@ -545,70 +512,40 @@ class FakeKraken(FakeVenue):
 
     # -- websockets -----------------------------------------------------------------------------------
 
-    def _send(self, subscriber: _Subscriber, message: dict[str, Any] | str) -> None:
+    def _send(self, subscriber: Subscriber, message: dict[str, Any] | str) -> None:
         text = message if isinstance(message, str) else json.dumps(message)
         with contextlib.suppress(ConnectionClosed, OSError):  # a client going away misses it
             subscriber.client.connection.send(text)
 
-    def _executions_frame(self, subscriber: _Subscriber, kind: str, entries: list[str]) -> str:
-        sequence = next(subscriber.sequence)
-        if kind == "update" and self.faults.sequence_gap_next:
-            self.faults.sequence_gap_next = False
-            sequence = next(subscriber.sequence)
+    def _executions_frame(self, subscriber: Subscriber, kind: str, entries: list[str]) -> str:
+        sequence = self._next_sequence(subscriber, gap_allowed=kind == "update")
         return (
             f'{{"channel":"executions","type":"{kind}","data":[{",".join(entries)}],"sequence":{sequence}}}'
         )
 
-    def _send_executions(self, subscriber: _Subscriber, kind: str, entries: list[str]) -> None:
+    def _send_executions(self, subscriber: Subscriber, kind: str, entries: list[str]) -> None:
         with subscriber.send_lock:
-            frame = self._executions_frame(subscriber, kind, entries)
-            frames = [frame]
-            if kind == "update":
-                if self.faults.duplicate_next_execution:
-                    self.faults.duplicate_next_execution = False
-                    frames = [frame, frame]
-                elif self.faults.reorder_next_executions and subscriber.held is None:
-                    subscriber.held = frame
-                    return
-                elif subscriber.held is not None:
-                    frames, subscriber.held = [frame, subscriber.held], None
-                    self.faults.reorder_next_executions = False
-            for text in frames:
-                self._send(subscriber, text)
-
-    def _subscribers_on(self, topic: str) -> list[_Subscriber]:
-        with self._lock:
-            return [s for s in self._subscribers.values() if topic in s.client.topics]
-
-    def wait_for_subscribers(self, channel: str, count: int, timeout_s: float = 5.0) -> None:
-        """Block until ``count`` clients subscribed to ``channel`` (tests wait on state, never sleep)."""
-        with self._subscribed:
-            if not self._subscribed.wait_for(lambda: len(self._subscribers_on(channel)) >= count, timeout_s):
-                raise AssertionError(f"no {count} subscriber(s) on {channel} within {timeout_s}s")
+            self._deliver(
+                subscriber, self._executions_frame(subscriber, kind, entries), update=kind == "update"
+            )
 
     def _ws_handler(self, connection: ServerConnection) -> None:
         path = connection.request.path if connection.request is not None else ""
-        subscriber = _Subscriber(StreamClient(connection, path), private=path.startswith("/auth"))
-        with self._lock:
-            self._subscribers[id(subscriber)] = subscriber
-        status = {
-            "channel": "status",
-            "type": "update",
-            "data": [
-                {"api_version": "v2", "connection_id": id(subscriber), "system": "online", "version": "2.0.0"}
-            ],
-        }
-        try:
-            self._serve_client(
-                subscriber.client,
-                lambda raw: self._on_client_message(subscriber, raw),
-                greeting=json.dumps(status),
-            )
-        finally:
-            with self._lock:
-                self._subscribers.pop(id(subscriber), None)
 
-    def _on_client_message(self, subscriber: _Subscriber, raw: str | bytes) -> None:
+        def status(subscriber: Subscriber) -> str:
+            online = {
+                "api_version": "v2",
+                "connection_id": id(subscriber),
+                "system": "online",
+                "version": "2.0.0",
+            }
+            return json.dumps({"channel": "status", "type": "update", "data": [online]})
+
+        self._serve_subscriber(
+            connection, self._on_client_message, private=path.startswith("/auth"), greeting=status
+        )
+
+    def _on_client_message(self, subscriber: Subscriber, raw: str | bytes) -> None:
         try:
             message = json.loads(raw)
         except json.JSONDecodeError:
@@ -653,9 +590,7 @@ class FakeKraken(FakeVenue):
             # As the venue: from the acknowledgement on, every change reaches the client, as part of
             # the snapshot or as an update after it (updates wait for the snapshot on the send lock).
             with subscriber.send_lock:
-                with self._subscribed:
-                    subscriber.client.topics.add("executions")
-                    self._subscribed.notify_all()
+                self._subscribe(subscriber, ["executions"])
                 ack = {"channel": "executions", "snapshot": True}
                 self._send(
                     subscriber, {"method": "subscribe", "req_id": req_id, "success": True, "result": ack}
@@ -685,9 +620,7 @@ class FakeKraken(FakeVenue):
                     "result": {"channel": "ticker", "symbol": symbol, "snapshot": True},
                 },
             )
-        with self._subscribed:
-            subscriber.client.topics.update({"ticker", *symbols})
-            self._subscribed.notify_all()
+        self._subscribe(subscriber, ["ticker", *symbols])
 
     def _execution_entry(self, order: OrderSnapshot, exec_type: str, **extra: str) -> str:
         """A WS v2 executions entry; numbers written from decimal text (JSON numbers, not strings)."""
@@ -753,19 +686,7 @@ class FakeKraken(FakeVenue):
 
     def push_quote(self, symbol: str, bid: Decimal, ask: Decimal) -> None:
         """Move the market: the engine matches, ticker subscribers get a frame, executions the changes."""
-        now = time.time_ns()
-        self.engine.on_quote(
-            Quote(
-                venue="kraken",
-                symbol=symbol,
-                bid=bid,
-                ask=ask,
-                bid_size=Decimal(1),
-                ask_size=Decimal(1),
-                ts_event=now,
-                ts_init=now,
-            )
-        )
+        now = self.quote_engine(symbol, bid, ask)
         frame = (
             f'{{"channel":"ticker","type":"update","data":[{{"symbol":"{symbol}","bid":{_n(bid)},"bid_qty":1.0,'
             f'"ask":{_n(ask)},"ask_qty":1.0,"last":{_n(bid)},"timestamp":"{_iso(now)}"}}]}}'
@@ -780,7 +701,3 @@ class FakeKraken(FakeVenue):
 
     def send_malformed(self, text: str = '{"channel":"ticker","data":[{"symbol":"BTC/USD","bid":') -> None:
         self.broadcast(text)
-
-    def hold(self, asset: str, qty: Decimal) -> None:
-        """Give the account a holding it did not trade here (adoption drills)."""
-        self.engine.fund(asset, qty)

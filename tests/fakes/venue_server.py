@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import json
 import socket
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 
 from autohedge.adapters.paper.engine import PaperEngine
+from autohedge.core.messages import Quote
 
 __all__ = [
     "Admission",
@@ -25,7 +29,25 @@ __all__ = [
     "VenueHandler",
     "VenueState",
     "WindowCounter",
+    "endpoints_of",
 ]
+
+
+class _Endpoints(Protocol):
+    @property
+    def rest_url(self) -> str: ...
+
+    @property
+    def ws_url(self) -> str: ...
+
+    @property
+    def user_ws_url(self) -> str: ...
+
+
+def endpoints_of(fake: _Endpoints) -> dict[str, str]:
+    """A fake's REST, market stream and user stream URLs, as ``venues.<venue>`` in a config takes them
+    (the Alpaca fake, with its data API and two market streams, has ``endpoints`` of its own)."""
+    return {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
 
 
 @dataclass
@@ -118,6 +140,42 @@ class VenueHandler(BaseHTTPRequestHandler, abc.ABC):
     def _handle(self, method: str) -> None:
         """Answer one request (on the server's thread for this connection)."""
 
+    def read_body(self) -> bytes:
+        """The request's body as sent (empty without one)."""
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def write_json(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
+        """Answer ``payload`` as JSON with ``headers``; ``None`` answers an empty body without a type."""
+        data = b"" if payload is None else json.dumps(payload).encode("utf-8")
+        self.send_response(status)
+        if payload is not None:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def lose_response_if_asked(self) -> bool:
+        """Take the lost-response switch: when it was set, cut the connection without an answer (the
+        order exists; the client never hears so)."""
+        state: VenueState = self.server.state
+        with state.lock:
+            lose, state.faults.lose_next_order_response = state.faults.lose_next_order_response, False
+        if lose:
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+        return bool(lose)
+
+    def error_after_order_asked(self) -> bool:
+        """Take the error-after-order switch: when it was set, the caller answers the venue's server
+        error although the order exists."""
+        state: VenueState = self.server.state
+        with state.lock:
+            fail, state.faults.error_after_next_order = state.faults.error_after_next_order, False
+        return bool(fail)
+
     def _admit(self, method: str, path: str, logged: Any) -> Admission:
         """Record the request, apply the delay fault and decide the refusal faults."""
         state: VenueState = self.server.state
@@ -153,6 +211,7 @@ class FakeVenue:
     def __init__(
         self, *, name: str, handler: type[BaseHTTPRequestHandler], engine: PaperEngine, faults: Any
     ) -> None:
+        self.name = name
         self.state = VenueState(engine=engine, faults=faults)
         self.stopping = threading.Event()
         """Set at shutdown: a deliberately slow response ends early instead of holding the server."""
@@ -201,6 +260,27 @@ class FakeVenue:
     @property
     def faults(self) -> Any:
         return self.state.faults
+
+    def hold(self, asset: str, qty: Decimal) -> None:
+        """Give the account a holding it did not trade here (adoption drills)."""
+        self.engine.fund(asset, qty)
+
+    def quote_engine(self, symbol: str, bid: Decimal, ask: Decimal, size: Decimal = Decimal(1)) -> int:
+        """Move the paper market (the engine matches resting orders); returns the quote's time (ns)."""
+        now_ns = time.time_ns()
+        self.engine.on_quote(
+            Quote(
+                venue=self.name,
+                symbol=symbol,
+                bid=bid,
+                ask=ask,
+                bid_size=size,
+                ask_size=size,
+                ts_event=now_ns,
+                ts_init=now_ns,
+            )
+        )
+        return now_ns
 
     def requests(self, path: str | None = None) -> list[tuple[str, str, Any]]:
         with self.state.lock:

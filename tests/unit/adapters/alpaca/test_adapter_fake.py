@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from autohedge.adapters.alpaca.adapter import AlpacaExchange, create_exchange, create_stream_factory
 from autohedge.core.clock import RealClock
 from autohedge.core.config import AppConfig, Secrets, parse_config
-from autohedge.core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited, VenueUnavailable
+from autohedge.core.errors import AuthError, OrderRefused, OutcomeUnknown
 from autohedge.core.messages import OrderRequest
 from autohedge.core.types import OrderStatus, Side
 from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
@@ -99,43 +99,11 @@ def test_adapter_crypto_position_from_btcusd(fake: FakeAlpaca) -> None:
     assert position.symbol == "BTC/USD" and position.qty == D("0.01")
 
 
-def test_adapter_lost_response_then_lookup_by_client_id_finds_it(fake: FakeAlpaca) -> None:
-    ex = exchange(fake)
-    ex.symbol_rules("BTC/USD")
-    fake.faults.lose_next_order_response = True
-    with pytest.raises(OutcomeUnknown):
-        ex.submit_order(buy())
-    assert ex.get_order("BTC/USD", client_order_id=entry_id(1)).status is OrderStatus.NEW
-    assert len(fake.engine.all_orders()) == 1
-
-
 def test_adapter_cancel_is_204_then_read_back(fake: FakeAlpaca) -> None:
     ex = exchange(fake)
     placed = ex.submit_order(buy())
     assert ex.cancel_order("BTC/USD", client_order_id=entry_id(1)).status is OrderStatus.CANCELED
     assert placed.venue_order_id.count("-") == 4  # a uuid
-
-
-def test_adapter_429_rate_limited_and_budget_pauses(fake: FakeAlpaca) -> None:
-    ex = exchange(fake)
-    ex.symbol_rules("BTC/USD")
-    fake.faults.rate_limit_after = len(fake.requests())
-    with pytest.raises(RateLimited):
-        ex.open_orders()
-    sent = len(fake.requests())
-    with pytest.raises(RateLimited):
-        ex.open_orders()
-    assert len(fake.requests()) == sent
-
-
-def test_adapter_5xx_unknown_on_submit_retryable_on_read(fake: FakeAlpaca) -> None:
-    ex = exchange(fake)
-    ex.symbol_rules("BTC/USD")
-    fake.faults.server_errors = 2
-    with pytest.raises(OutcomeUnknown):
-        ex.submit_order(buy())
-    with pytest.raises(VenueUnavailable):
-        ex.open_orders()
 
 
 def test_adapter_slow_submit_is_outcome_unknown(fake: FakeAlpaca) -> None:

@@ -1,7 +1,7 @@
 """Alpaca parsers over documented sample payloads (tests/fixtures/alpaca)."""
 
 from decimal import Decimal
-from pathlib import Path
+from functools import partial
 
 import pytest
 from pydantic import SecretStr
@@ -27,12 +27,9 @@ from autohedge.core.errors import (
 )
 from autohedge.core.messages import Quote
 from autohedge.core.types import OrderStatus, Side
+from tests.fixture_files import fixture_text
 
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "alpaca"
-
-
-def fixture(name: str) -> str:
-    return (FIXTURES / name).read_text(encoding="utf-8")
+fixture = partial(fixture_text, "alpaca")
 
 
 def test_auth_headers_and_stream_auth_message() -> None:

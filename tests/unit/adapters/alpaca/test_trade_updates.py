@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
+from functools import partial
 
 import pytest
 from pydantic import SecretStr
@@ -19,16 +19,15 @@ from autohedge.core.errors import MalformedMessage
 from autohedge.core.messages import OrderEventKind, OrderRequest, OrderUpdate
 from autohedge.core.types import OrderType, Side
 from tests.fakes.alpaca import KEY_ID, SECRET_KEY, FakeAlpaca
-from tests.fakes.order_sink import OrderQueueSink
+from tests.fakes.order_sink import OrderQueueSink, first_disconnect, streaming
+from tests.fixture_files import fixture_bytes
 from tests.ids import entry_id
 
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "alpaca"
 SYMBOLS = trade_stream_symbols(["BTC/USD", "SOL/USD", "AAPL/USD"])
 D = Decimal
 
 
-def frame(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()  # binary, as the paper stream sends them
+frame = partial(fixture_bytes, "alpaca")  # binary, as the paper stream sends them
 
 
 def update(name: str) -> OrderUpdate:
@@ -138,11 +137,8 @@ def buy(fake: FakeAlpaca, coid: str, price: str) -> None:
 
 @pytest.fixture
 def connected(fake: FakeAlpaca) -> Iterator[OrderQueueSink]:
-    stream, sink = user_stream(fake), OrderQueueSink()
-    stream.start(sink)
-    assert sink.connected.wait(5)
-    yield sink
-    stream.stop()
+    with streaming(user_stream(fake)) as sink:
+        yield sink
 
 
 def test_trade_stream_fake_binary_frames_deliver_accepted_then_filled(
@@ -156,10 +152,7 @@ def test_trade_stream_fake_binary_frames_deliver_accepted_then_filled(
 
 
 def test_trade_stream_fake_wrong_secret_is_refused_and_reported(fake: FakeAlpaca) -> None:
-    stream, sink = user_stream(fake, secret="wrong"), OrderQueueSink()
-    stream.start(sink)
-    error = sink.disconnected.get(timeout=5)
-    stream.stop()
+    error, sink = first_disconnect(user_stream(fake, secret="wrong"))
     assert "refused" in error and not sink.connected.is_set()
 
 

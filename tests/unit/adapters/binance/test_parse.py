@@ -2,7 +2,7 @@
 
 import json
 from decimal import Decimal
-from pathlib import Path
+from functools import partial
 
 import pytest
 
@@ -25,12 +25,9 @@ from autohedge.core.errors import (
     VenueUnavailable,
 )
 from autohedge.core.types import OrderStatus, OrderType, Side
+from tests.fixture_files import fixture_text
 
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "binance"
-
-
-def fixture(name: str) -> str:
-    return (FIXTURES / name).read_text(encoding="utf-8")
+fixture = partial(fixture_text, "binance")
 
 
 def symbols() -> SymbolMap:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from decimal import Decimal
-from pathlib import Path
+from functools import partial
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -25,16 +25,15 @@ from autohedge.core.errors import MalformedMessage
 from autohedge.core.messages import AccountBalances, OrderEventKind, OrderUpdate
 from autohedge.core.types import Side
 from tests.fakes.binance_keys import pkcs8_pem
+from tests.fixture_files import fixture_text
 
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "binance"
 SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
 API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 SYMBOLS = {"ETHBTC": "ETH/BTC", "ETHUSDT": "ETH/USDT"}
 D = Decimal
 
 
-def frame(name: str) -> str:
-    return (FIXTURES / name).read_text(encoding="utf-8")
+frame = partial(fixture_text, "binance")
 
 
 def update(name: str) -> OrderUpdate:

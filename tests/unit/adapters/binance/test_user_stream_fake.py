@@ -17,7 +17,8 @@ from autohedge.core.messages import OrderEventKind, OrderRequest
 from autohedge.core.ratelimit import RequestBudget
 from autohedge.core.types import Side
 from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
-from tests.fakes.order_sink import OrderQueueSink
+from tests.fakes.order_sink import OrderQueueSink, first_disconnect, streaming
+from tests.fakes.venue_server import endpoints_of
 from tests.ids import entry_id
 
 D = Decimal
@@ -37,9 +38,7 @@ def user_stream(
         {
             "exchange": {"venue": "binance", "market_data": "binance"},
             "symbols": ["BTC/USDT"],
-            "venues": {
-                "binance": {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
-            },
+            "venues": {"binance": endpoints_of(fake)},
         }
     )
     secrets = Secrets(
@@ -56,11 +55,8 @@ def buy(fake: FakeBinance, coid: str, price: str) -> None:
 
 @pytest.fixture
 def connected(fake: FakeBinance) -> Iterator[OrderQueueSink]:
-    stream, sink = user_stream(fake), OrderQueueSink()
-    stream.start(sink)
-    assert sink.connected.wait(5)
-    yield sink
-    stream.stop()
+    with streaming(user_stream(fake)) as sink:
+        yield sink
 
 
 def test_user_stream_fake_fill_arrives_with_a_balance_push(
@@ -75,19 +71,13 @@ def test_user_stream_fake_fill_arrives_with_a_balance_push(
 
 
 def test_user_stream_fake_bad_signature_is_refused_and_reported(fake: FakeBinance) -> None:
-    stream, sink = user_stream(fake, secret="not-the-secret"), OrderQueueSink()
-    stream.start(sink)
-    error = sink.disconnected.get(timeout=5)
-    stream.stop()
+    error, sink = first_disconnect(user_stream(fake, secret="not-the-secret"))
     assert "refused" in error and "-1022" in error and not sink.connected.is_set()
 
 
 def test_user_stream_fake_refused_subscription_is_reported(fake: FakeBinance) -> None:
     fake.user.faults.refuse_subscription = True
-    stream, sink = user_stream(fake), OrderQueueSink()
-    stream.start(sink)
-    error = sink.disconnected.get(timeout=5)
-    stream.stop()
+    error, sink = first_disconnect(user_stream(fake))
     assert "refused" in error and not sink.connected.is_set()
 
 
@@ -117,10 +107,8 @@ def test_user_stream_fake_dropped_socket_is_reported(fake: FakeBinance, connecte
 
 def test_user_stream_fake_rate_limits_align_the_budget(fake: FakeBinance) -> None:
     budget = RequestBudget(ManualClock(), venue="binance", capacity=1200, per_s=60.0)
-    stream, sink = user_stream(fake, budget=budget), OrderQueueSink()
-    stream.start(sink)
-    assert sink.connected.wait(5)
-    stream.stop()
+    with streaming(user_stream(fake, budget=budget)):
+        pass  # connected, then stopped: what the venue counted for it is in the budget
     assert budget.used_fraction == pytest.approx(
         4 / 1200
     )  # connect (2) + subscribe (2), as the venue counted them

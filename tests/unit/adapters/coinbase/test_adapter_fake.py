@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from autohedge.adapters.coinbase.adapter import CoinbaseExchange, check_credentials, create_exchange
 from autohedge.core.clock import RealClock
 from autohedge.core.config import AppConfig, Secrets, parse_config
-from autohedge.core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited, UnknownOrder
+from autohedge.core.errors import AuthError, OrderRefused, UnknownOrder
 from autohedge.core.messages import OrderRequest
 from autohedge.core.types import OrderStatus, OrderType, Side
 from tests.fakes.coinbase import API_KEY, API_SECRET, FakeCoinbase
@@ -87,24 +87,6 @@ def test_adapter_order_off_the_increment_is_refused_before_sending(fake: FakeCoi
     with pytest.raises(OrderRefused, match="tick"):
         exchange(fake).submit_order(order(price="49000.001"))
     assert fake.requests("/api/v3/brokerage/orders") == []
-
-
-def test_adapter_lost_response_is_outcome_unknown_and_the_order_is_found_by_client_id(
-    fake: FakeCoinbase,
-) -> None:
-    ex = exchange(fake)
-    fake.faults.lose_next_order_response = True
-    with pytest.raises(OutcomeUnknown):
-        ex.submit_order(order("ah-lost"))
-    assert ex.get_order("BTC/USD", client_order_id="ah-lost").status is OrderStatus.NEW
-
-
-def test_adapter_429_is_rate_limited_and_pauses_the_venue(fake: FakeCoinbase) -> None:
-    ex = exchange(fake)
-    fake.faults.rate_limit_after = 0
-    with pytest.raises(RateLimited):
-        ex.balances()
-    assert ex.request_budget.wait_s(priority=True) > 0
 
 
 def test_adapter_unknown_client_id_is_unknown_order(fake: FakeCoinbase) -> None:

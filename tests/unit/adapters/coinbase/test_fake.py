@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import queue
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,11 +17,9 @@ from websockets.sync.client import ClientConnection, connect
 from autohedge.adapters.coinbase.auth import CoinbaseSigner, jwt_uri
 from autohedge.adapters.coinbase.parse import map_create_response, map_error, parse_rules
 from autohedge.adapters.coinbase.wire import CoinbaseCreateResponse, CoinbaseProduct
-from autohedge.adapters.coinbase.ws import CoinbaseMarketStream, DerivedFill, UserOrderTracker, parse_frame
-from autohedge.core.clock import RealClock
+from autohedge.adapters.coinbase.ws import DerivedFill, UserOrderTracker, parse_frame
 from autohedge.core.errors import InsufficientFunds, RateLimited
 from tests.fakes.coinbase import API_KEY, API_SECRET, FakeCoinbase
-from tests.fakes.sink import QueueSink
 
 D = Decimal
 NOW_S = 0
@@ -221,31 +218,12 @@ def test_fake_user_channel_without_jwt_is_refused(fake: FakeCoinbase) -> None:
 def test_fake_user_duplicate_and_reorder_faults_shape_the_frames(fake: FakeCoinbase) -> None:
     with user_socket(fake) as socket:
         socket.recv(timeout=5)  # snapshot
-        fake.faults.duplicate_next_user_update = True
+        fake.faults.duplicate_next_update = True
         call(fake, "POST", "/orders", limit_body("u-2"))
         first, second = json.loads(socket.recv(timeout=5)), json.loads(socket.recv(timeout=5))
         assert first == second
-        fake.faults.reorder_next_user_updates = True
+        fake.faults.reorder_next_updates = True
         call(fake, "POST", "/orders", limit_body("u-3"))
         call(fake, "POST", "/orders", limit_body("u-4"))
         late, early = json.loads(socket.recv(timeout=5)), json.loads(socket.recv(timeout=5))
         assert late["sequence_num"] > early["sequence_num"]
-
-
-def test_fake_market_stream_delivers_tickers_and_reports_a_drop(fake: FakeCoinbase) -> None:
-    sink = QueueSink()
-    stream = CoinbaseMarketStream(ws_url=fake.ws_url, clock=RealClock(), symbols={"BTC-USD": "BTC/USD"})
-    stream.start(["BTC/USD"], sink)
-    try:
-        fake.wait_for_subscribers("ticker", 1)
-        fake.push_quote("BTC/USD", D(50001), D(50002))
-        quote = sink.quotes.get(timeout=5)
-        assert (quote.bid, quote.ask) == (D(50001), D(50002))
-        fake.send_malformed()
-        assert "not JSON" in sink.malformed.get(timeout=5)
-        fake.drop_clients()
-        assert sink.disconnected.get(timeout=5)
-    finally:
-        stream.stop()
-    with pytest.raises(queue.Empty):
-        sink.disconnected.get_nowait()

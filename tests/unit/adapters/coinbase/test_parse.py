@@ -1,8 +1,7 @@
 """Coinbase parsers over documented payloads (tests/fixtures/coinbase) and constructed error bodies."""
 
-import json
 from decimal import Decimal
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import pytest
@@ -37,14 +36,13 @@ from autohedge.core.errors import (
     VenueUnavailable,
 )
 from autohedge.core.types import OrderStatus, OrderType, Side
+from tests.fixture_files import fixture_json
 from tests.ids import entry_id
 
 D = Decimal
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "coinbase"
 
 
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+fixture = partial(fixture_json, "coinbase")
 
 
 def _order(**changes: Any) -> CoinbaseOrder:

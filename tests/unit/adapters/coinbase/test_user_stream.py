@@ -6,6 +6,7 @@ from __future__ import annotations
 import queue
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -21,16 +22,22 @@ from autohedge.core.clock import RealClock
 from autohedge.core.errors import AuthError
 from autohedge.core.messages import OrderEventKind
 from tests.fakes.coinbase import API_KEY, API_SECRET, FakeCoinbase
-from tests.fakes.order_sink import OrderQueueSink
+from tests.fakes.order_sink import OrderQueueSink, streaming
 
 D = Decimal
 SIGNER = CoinbaseSigner(SecretStr(API_KEY), SecretStr(API_SECRET))
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeCoinbase]:
+@contextmanager
+def quoted_fake() -> Iterator[FakeCoinbase]:
     with FakeCoinbase(products=["BTC/USD"]) as server:
         server.push_quote("BTC/USD", D(50000), D("50000.5"))
+        yield server
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeCoinbase]:
+    with quoted_fake() as server:
         yield server
 
 
@@ -60,29 +67,22 @@ def rest_fills(fake: FakeCoinbase) -> Any:
     return confirm
 
 
-def started(fake: FakeCoinbase, *, confirm: Any = None) -> tuple[CoinbaseUserStream, OrderQueueSink]:
-    stream = CoinbaseUserStream(
+def user_stream(fake: FakeCoinbase, *, confirm: Any = None) -> CoinbaseUserStream:
+    return CoinbaseUserStream(
         url=fake.user_ws_url,
         signer=SIGNER,
         clock=RealClock(),
         symbols={"BTC-USD": "BTC/USD"},
         confirm=confirm,
     )
-    sink = OrderQueueSink()
-    stream.start(sink)
-    assert sink.connected.wait(5)
-    return stream, sink
 
 
 def test_user_stream_accepted_then_filled_with_the_rest_trade_id(fake: FakeCoinbase) -> None:
-    stream, sink = started(fake, confirm=rest_fills(fake))
-    try:
+    with streaming(user_stream(fake, confirm=rest_fills(fake))) as sink:
         order_id = place(fake, "u-1")
         accepted = sink.next_update("u-1")
         fake.push_quote("BTC/USD", D(48990), D(49000))
         filled = sink.next_update("u-1")
-    finally:
-        stream.stop()
     assert accepted.kind is OrderEventKind.ACCEPTED and accepted.venue_order_id == order_id
     (trade,) = call(fake, "GET", "/orders/historical/fills")["fills"]
     assert filled.kind is OrderEventKind.FILLED and filled.trade_id == trade["trade_id"]
@@ -91,72 +91,34 @@ def test_user_stream_accepted_then_filled_with_the_rest_trade_id(fake: FakeCoinb
 
 
 def test_user_stream_without_confirmation_reports_the_derived_fill(fake: FakeCoinbase) -> None:
-    stream, sink = started(fake)
-    try:
+    with streaming(user_stream(fake)) as sink:
         place(fake, "u-2", price="50010")  # crosses on arrival
         filled = sink.next_update("u-2")
         while filled.kind is OrderEventKind.ACCEPTED:
             filled = sink.next_update("u-2")
-    finally:
-        stream.stop()
     assert filled.kind is OrderEventKind.FILLED and filled.trade_id is None
     assert filled.fill_key == f"{filled.venue_order_id}:c:0.01" and filled.last_price == D("50000.5")
 
 
-def test_user_stream_snapshot_of_open_orders_reports_nothing(fake: FakeCoinbase) -> None:
-    place(fake, "u-3")
-    stream, sink = started(fake)
-    try:
-        with pytest.raises(queue.Empty):
-            sink.updates.get(timeout=0.3)
-    finally:
-        stream.stop()
-
-
 def test_user_stream_duplicated_update_is_one_event(fake: FakeCoinbase) -> None:
-    stream, sink = started(fake)
-    try:
-        fake.faults.duplicate_next_user_update = True
+    with streaming(user_stream(fake)) as sink:
+        fake.faults.duplicate_next_update = True
         place(fake, "u-4")
         assert sink.next_update("u-4").kind is OrderEventKind.ACCEPTED
         place(fake, "u-5")
         assert sink.next_update("u-5").kind is OrderEventKind.ACCEPTED  # nothing of u-4 in between
-    finally:
-        stream.stop()
 
 
 def test_user_stream_out_of_order_frames_reconnect_instead_of_guessing(fake: FakeCoinbase) -> None:
-    stream, sink = started(fake)
-    try:
+    with streaming(user_stream(fake)) as sink:
         place(fake, "u-6")
         sink.next_update("u-6")
-        fake.faults.reorder_next_user_updates = True
+        fake.faults.reorder_next_updates = True
         fake.push_quote("BTC/USD", D(48990), D(49000))  # u-6 fills: that frame is held back
         place(fake, "u-7")  # sent first: a jump in sequence, then the late frame
         assert "lost frames" in sink.disconnected.get(timeout=5)
         with pytest.raises(queue.Empty):
             sink.updates.get(timeout=0.3)  # neither frame became an event: REST reconciles after reconnect
-    finally:
-        stream.stop()
-
-
-def test_user_stream_sequence_gap_ends_the_connection(fake: FakeCoinbase) -> None:
-    stream, sink = started(fake)
-    try:
-        fake.faults.sequence_gap_next = True
-        place(fake, "u-8")
-        assert "lost frames" in sink.disconnected.get(timeout=5)
-    finally:
-        stream.stop()
-
-
-def test_user_stream_dropped_socket_is_reported(fake: FakeCoinbase) -> None:
-    stream, sink = started(fake)
-    try:
-        fake.drop_clients()
-        assert sink.disconnected.get(timeout=5)
-    finally:
-        stream.stop()
 
 
 def test_user_stream_without_keys_names_the_variables(fake: FakeCoinbase) -> None:

@@ -2,7 +2,7 @@
 
 import json
 from decimal import Decimal
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import pytest
@@ -17,15 +17,14 @@ from autohedge.adapters.coinbase.ws import (
 from autohedge.core.errors import MalformedMessage
 from autohedge.core.messages import OrderSnapshot
 from autohedge.core.types import OrderStatus
+from tests.fixture_files import fixture_text
 from tests.ids import entry_id
 
 D = Decimal
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "coinbase"
 PRODUCTS = {"BTC-USD": "BTC/USD"}
 
 
-def fixture(name: str) -> str:
-    return (FIXTURES / name).read_text(encoding="utf-8")
+fixture = partial(fixture_text, "coinbase")
 
 
 def user_frame(kind: str, seq: int, **order: Any) -> str:
@@ -52,6 +51,11 @@ def user_frame(kind: str, seq: int, **order: Any) -> str:
 
 def fills(items: list[OrderSnapshot | DerivedFill]) -> list[DerivedFill]:
     return [i for i in items if isinstance(i, DerivedFill)]
+
+
+def apply(tracker: UserOrderTracker, kind: str, seq: int, **order: Any) -> list[OrderSnapshot | DerivedFill]:
+    """One user frame (``user_frame``) through ``tracker``."""
+    return tracker.apply(parse_frame(user_frame(kind, seq, **order)), ts_init=1)
 
 
 def test_ws_subscribe_carries_one_channel_and_the_jwt() -> None:
@@ -106,32 +110,24 @@ def test_user_snapshot_restates_state_and_never_becomes_fills() -> None:
 
 def test_user_update_rise_is_a_fill_of_the_difference() -> None:
     tracker = UserOrderTracker(PRODUCTS)
-    tracker.apply(
-        parse_frame(
-            user_frame(
-                "snapshot",
-                0,
-                cumulative_quantity="0.004",
-                filled_value="200",
-                total_fees="0.8",
-                leaves_quantity="0.006",
-            )
-        ),
-        ts_init=1,
+    apply(
+        tracker,
+        "snapshot",
+        0,
+        cumulative_quantity="0.004",
+        filled_value="200",
+        total_fees="0.8",
+        leaves_quantity="0.006",
     )
-    out = tracker.apply(
-        parse_frame(
-            user_frame(
-                "update",
-                1,
-                cumulative_quantity="0.01",
-                filled_value="500.6",
-                total_fees="2",
-                leaves_quantity="0",
-                status="FILLED",
-            )
-        ),
-        ts_init=1,
+    out = apply(
+        tracker,
+        "update",
+        1,
+        cumulative_quantity="0.01",
+        filled_value="500.6",
+        total_fees="2",
+        leaves_quantity="0",
+        status="FILLED",
     )
     (fill,) = fills(out)
     assert (fill.qty, fill.price, fill.fee, fill.fee_asset) == (D("0.006"), D("50100"), D("1.2"), "USD")
@@ -140,18 +136,14 @@ def test_user_update_rise_is_a_fill_of_the_difference() -> None:
 
 def test_user_order_first_seen_in_an_update_fills_from_zero() -> None:
     tracker = UserOrderTracker(PRODUCTS)
-    out = tracker.apply(
-        parse_frame(
-            user_frame(
-                "update",
-                3,
-                cumulative_quantity="0.004",
-                filled_value="200",
-                total_fees="0.8",
-                leaves_quantity="0.006",
-            )
-        ),
-        ts_init=1,
+    out = apply(
+        tracker,
+        "update",
+        3,
+        cumulative_quantity="0.004",
+        filled_value="200",
+        total_fees="0.8",
+        leaves_quantity="0.006",
     )
     (fill,) = fills(out)
     assert (fill.qty, fill.price) == (D("0.004"), D(50000))
@@ -167,42 +159,30 @@ def test_user_duplicated_update_is_not_a_second_fill() -> None:
 
 def test_user_late_update_is_ignored_and_counted() -> None:
     tracker = UserOrderTracker(PRODUCTS)
-    tracker.apply(
-        parse_frame(
-            user_frame(
-                "update",
-                2,
-                cumulative_quantity="0.01",
-                filled_value="500",
-                status="FILLED",
-                leaves_quantity="0",
-            )
-        ),
-        ts_init=1,
+    apply(
+        tracker,
+        "update",
+        2,
+        cumulative_quantity="0.01",
+        filled_value="500",
+        status="FILLED",
+        leaves_quantity="0",
     )
-    late = tracker.apply(
-        parse_frame(user_frame("update", 1, cumulative_quantity="0.004", filled_value="200")), ts_init=1
-    )
+    late = apply(tracker, "update", 1, cumulative_quantity="0.004", filled_value="200")
     assert late == [] and tracker.late_updates == 1
 
 
 def test_user_cancel_after_partial_fill_is_a_state_change_only() -> None:
     tracker = UserOrderTracker(PRODUCTS)
-    tracker.apply(
-        parse_frame(user_frame("update", 1, cumulative_quantity="0.004", filled_value="200")), ts_init=1
-    )
-    out = tracker.apply(
-        parse_frame(
-            user_frame(
-                "update",
-                2,
-                cumulative_quantity="0.004",
-                filled_value="200",
-                status="CANCELLED",
-                leaves_quantity="0",
-            )
-        ),
-        ts_init=1,
+    apply(tracker, "update", 1, cumulative_quantity="0.004", filled_value="200")
+    out = apply(
+        tracker,
+        "update",
+        2,
+        cumulative_quantity="0.004",
+        filled_value="200",
+        status="CANCELLED",
+        leaves_quantity="0",
     )
     assert fills(out) == [] and out[0].status is OrderStatus.CANCELED  # type: ignore[union-attr]
 

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from autohedge.adapters.kraken.adapter import KrakenExchange, check_credentials, create_exchange
 from autohedge.core.clock import RealClock
 from autohedge.core.config import AppConfig, Secrets, parse_config
-from autohedge.core.errors import AuthError, OrderRejected, OutcomeUnknown, RateLimited
+from autohedge.core.errors import AuthError, OrderRejected, RateLimited
 from autohedge.core.messages import OrderRequest
 from autohedge.core.types import OrderStatus, OrderType, Side
 from tests.fakes.kraken import API_KEY, API_SECRET, FakeKraken
@@ -83,22 +83,6 @@ def test_adapter_stop_limit_sends_trigger_as_price_and_limit_as_price2(fake: Fak
     exchange(fake).submit_order(stop)
     ((_, _, params),) = fake.requests("/0/private/AddOrder")
     assert (params["ordertype"], params["price"], params["price2"]) == ("stop-loss-limit", "48000", "47900")
-
-
-def test_adapter_lost_response_is_outcome_unknown_and_found_by_client_id(fake: FakeKraken) -> None:
-    ex = exchange(fake)
-    fake.faults.lose_next_order_response = True
-    with pytest.raises(OutcomeUnknown):
-        ex.submit_order(order("ah-lost"))
-    assert ex.get_order("BTC/USD", client_order_id="ah-lost").status is OrderStatus.NEW
-
-
-def test_adapter_venue_rate_limit_pauses_the_venue(fake: FakeKraken) -> None:
-    ex = exchange(fake)
-    fake.faults.rate_limit_after = 0
-    with pytest.raises(RateLimited):
-        ex.balances()
-    assert ex.request_budget.wait_s(priority=True) > 0
 
 
 def test_adapter_starter_counter_refuses_before_the_venue_does(fake: FakeKraken) -> None:

@@ -18,7 +18,6 @@ from autohedge.adapters.kraken.wire import KrakenAssetPair, KrakenOrderInfo
 from autohedge.adapters.kraken.ws import (
     ExecutionFill,
     ExecutionsTracker,
-    KrakenMarketStream,
     executions_subscribe,
     parse_frame,
 )
@@ -26,7 +25,6 @@ from autohedge.core.clock import ManualClock, RealClock
 from autohedge.core.errors import AuthError, InsufficientFunds, RateLimited, UnknownOrder, VenueUnavailable
 from autohedge.core.types import OrderStatus
 from tests.fakes.kraken import API_KEY, API_SECRET, FakeKraken
-from tests.fakes.sink import QueueSink
 
 D = Decimal
 NONCES = NonceSource(RealClock())
@@ -172,26 +170,9 @@ def test_fake_duplicate_execution_is_deduplicated_by_the_tracker(fake: FakeKrake
         socket.send(json.dumps(executions_subscribe(token, 1)))
         socket.recv(timeout=5)
         tracker.apply(parse_frame(socket.recv(timeout=5)), ts_init=0)
-        fake.faults.duplicate_next_execution = True
+        fake.faults.duplicate_next_update = True
         result(add(fake, "d-1", price="50010.0"))  # crosses at once: pending_new, new, trade, filled
         first = tracker.apply(parse_frame(socket.recv(timeout=5)), ts_init=0)
         second = tracker.apply(parse_frame(socket.recv(timeout=5)), ts_init=0)
     assert len([o for o in first if isinstance(o, ExecutionFill)]) == 1 and second == []
     assert tracker.sequence.stale == 1
-
-
-def test_fake_market_stream_delivers_tickers_and_reports_a_drop(fake: FakeKraken) -> None:
-    sink = QueueSink()
-    stream = KrakenMarketStream(ws_url=fake.ws_url, clock=RealClock(), symbols=["BTC/USD"])
-    stream.start(["BTC/USD"], sink)
-    try:
-        fake.wait_for_subscribers("BTC/USD", 1)
-        fake.push_quote("BTC/USD", D("50001.1"), D("50002.2"))
-        quote = sink.quotes.get(timeout=5)
-        assert (quote.bid, quote.ask) == (D("50001.1"), D("50002.2"))
-        fake.send_malformed()
-        assert "not JSON" in sink.malformed.get(timeout=5)
-        fake.drop_clients()
-        assert sink.disconnected.get(timeout=5)
-    finally:
-        stream.stop()

@@ -1,8 +1,7 @@
 """Kraken parsers over documented payloads (tests/fixtures/kraken) and the error strings."""
 
-import json
 from decimal import Decimal
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import pytest
@@ -28,14 +27,13 @@ from autohedge.core.errors import (
     VenueUnavailable,
 )
 from autohedge.core.types import OrderStatus, OrderType, Side
+from tests.fixture_files import fixture_json
 from tests.ids import entry_id
 
 D = Decimal
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "kraken"
 
 
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+fixture = partial(fixture_json, "kraken")
 
 
 def pairs() -> PairMap:

@@ -2,7 +2,6 @@
 
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +17,10 @@ from autohedge.adapters.kraken.ws import (
 from autohedge.core.errors import MalformedMessage
 from autohedge.core.messages import OrderSnapshot
 from autohedge.core.types import OrderStatus
+from tests.fixture_files import fixture_text
 from tests.ids import entry_id
 
 D = Decimal
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "kraken"
 SYMBOLS = frozenset({"BTC/USD"})
 # Documented pending_new entry (a public capture), then constructed sparse updates.
 PENDING = {
@@ -85,7 +84,7 @@ def test_ws_executions_subscribe_snapshots_orders_not_trades() -> None:
 
 def test_ws_ticker_numbers_become_exact_decimals() -> None:
     (quote,) = quotes_of(
-        parse_frame((FIXTURES / "ticker_frame.json").read_text()), symbols=frozenset({"ALGO/USD"}), ts_init=9
+        parse_frame(fixture_text("kraken", "ticker_frame.json")), symbols=frozenset({"ALGO/USD"}), ts_init=9
     )
     assert (quote.bid, quote.ask, quote.ask_size) == (D("0.10025"), D("0.10036"), D("1361.44813783"))
     assert quote.ts_event == 9

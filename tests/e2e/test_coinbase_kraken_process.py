@@ -1,21 +1,24 @@
-"""`autohedge run` against the local Coinbase fake: JWT-signed REST, every fill protected by the venue's
-bracket where the product accepts it (a take-profit close and a stop close journaled with their reasons)
-and by a TP limit with the SL guarded by the monitor where it refuses it, a holding adopted at start-up,
-a dropped stream and a lost order response survived without a duplicate and without a restart; every
-fill protected within 1 s (p99); rejected keys exit 2 naming the variable; a dry run on Coinbase's
-public quotes needs no keys."""
+"""`autohedge run` against the local Coinbase fake (JWT-signed REST) and the local Kraken fake (Pro tier
+counters, HMAC-signed REST with increasing nonces): every fill protected by Coinbase's bracket where the
+product accepts it (a take-profit close and a stop close journaled with their reasons), by a TP limit with
+the SL guarded by the monitor where it refuses it and on Kraken; a holding adopted at start-up, a dropped
+stream and a lost order response survived without a duplicate and without a restart; every fill protected
+within 1 s (p99); rejected keys exit 2 naming the variable; a dry run on the venue's public quotes needs
+no keys."""
 
 from __future__ import annotations
 
+import base64
 import itertools
-import os
 import re
 import subprocess
 import threading
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -25,58 +28,130 @@ from loguru import logger
 from autohedge.adapters.journal.sqlite import JournalReader
 from autohedge.core.types import Side
 from tests.e2e.market import Market
-from tests.e2e.process import autohedge, run_for, run_watching, run_with_venue_drills, write_config
+from tests.e2e.process import (
+    autohedge,
+    clean_env,
+    run_for,
+    run_watching,
+    run_with_venue_drills,
+    venue_config,
+)
 from tests.e2e.protection import p99, protection_delays_s
-from tests.fakes.coinbase import API_KEY, API_SECRET, FakeCoinbase
+from tests.fakes import coinbase, kraken
+from tests.fakes.coinbase import FakeCoinbase
+from tests.fakes.kraken import FakeKraken
+from tests.fakes.venue_server import endpoints_of
 
 pytestmark = pytest.mark.e2e
 STREAMS = ("feed:", "user_stream:")
-KEYS = {"AUTOHEDGE_COINBASE_API_KEY": API_KEY, "AUTOHEDGE_COINBASE_API_SECRET": API_SECRET}
+FakeT = TypeVar("FakeT", FakeCoinbase, FakeKraken)
 
 
-def coinbase_config(tmp_path: Path, fake: FakeCoinbase, **changes: object) -> Path:
-    return write_config(
-        tmp_path,
-        **{
-            "exchange.venue": "coinbase",
-            "exchange.market_data": "coinbase",
-            "symbols": ["BTC/USD"],
-            "symbol_overrides": {},
-            "synthetic.symbols": {},
-            "venues.coinbase": {
-                "rest_url": fake.rest_url,
-                "ws_url": fake.ws_url,
-                "user_ws_url": fake.user_ws_url,
-            },
-            "feed.stale_after_s": 5,
-            "supervisor.min_backoff_s": 0.2,
-            "supervisor.random_factor": 0,
-            **changes,
-        },
+def _other_coinbase_secret() -> str:
+    return (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+        .decode()
     )
 
 
-def clean_env(keys: dict[str, str]) -> dict[str, str]:
-    return {**{k: v for k, v in os.environ.items() if not k.startswith("AUTOHEDGE_")}, **keys}
+def _kraken_pro_tier() -> FakeKraken:
+    """Kraken's Pro tier counters, as the process is configured for: the drill trades (and re-arms
+    exits) faster than the Starter tier's counters allow."""
+    return FakeKraken(
+        pairs=["BTC/USD"],
+        rest_counter_max=20,
+        rest_counter_decay_per_s=1.0,
+        trading_counter_threshold=180,
+        trading_counter_decay_per_s=3.75,
+    )
 
 
-def test_coinbase_end_to_end_against_the_fake(tmp_path: Path) -> None:
-    with FakeCoinbase(products=["BTC/USD"]) as fake, Market(fake.push_quote, "BTC/USD", seed=11):
+@dataclass(frozen=True)
+class Venue(Generic[FakeT]):
+    name: str
+    fake: Callable[[], FakeT]
+    """A fake on the venue's default counters, trading BTC/USD."""
+    drill_fake: Callable[[], FakeT]
+    """The fake the end-to-end drill runs against."""
+    settings: dict[str, object]
+    """``venues.<name>`` settings beside the endpoints."""
+    keys: dict[str, str]
+    other_secret: Callable[[], str]
+    """A well-formed secret of another key."""
+    secret_marker: Callable[[str], str]
+    """What of a rejected secret must never be printed."""
+    rejected: Callable[[FakeT], int]
+    """How many signed requests the fake refused."""
+    bracket: bool
+    """Whether BTC/USD is protected by the venue's bracket (an OCO list), not a TP limit + guarded SL."""
+
+    @property
+    def key_variable(self) -> str:
+        return next(iter(self.keys))
+
+    @property
+    def secret_variable(self) -> str:
+        return list(self.keys)[1]
+
+    def config(self, tmp_path: Path, fake: FakeT, **changes: object) -> Path:
+        endpoints = {**endpoints_of(fake), **self.settings}
+        return venue_config(tmp_path, self.name, ["BTC/USD"], endpoints, **changes)
+
+
+COINBASE = Venue[FakeCoinbase](
+    name="coinbase",
+    fake=lambda: FakeCoinbase(products=["BTC/USD"]),
+    drill_fake=lambda: FakeCoinbase(products=["BTC/USD"]),
+    settings={},
+    keys={
+        "AUTOHEDGE_COINBASE_API_KEY": coinbase.API_KEY,
+        "AUTOHEDGE_COINBASE_API_SECRET": coinbase.API_SECRET,
+    },
+    other_secret=_other_coinbase_secret,
+    secret_marker=lambda _secret: "BEGIN",
+    rejected=lambda fake: fake.rejected_jwts,
+    bracket=True,
+)
+KRAKEN = Venue[FakeKraken](
+    name="kraken",
+    fake=lambda: FakeKraken(pairs=["BTC/USD"]),
+    drill_fake=_kraken_pro_tier,
+    settings={"tier": "pro"},
+    keys={"AUTOHEDGE_KRAKEN_API_KEY": kraken.API_KEY, "AUTOHEDGE_KRAKEN_API_SECRET": kraken.API_SECRET},
+    other_secret=lambda: base64.b64encode(b"some other private key").decode(),
+    secret_marker=lambda secret: secret,
+    rejected=lambda fake: fake.rejected_signatures,
+    bracket=False,
+)
+VENUES = pytest.mark.parametrize("venue", [COINBASE, KRAKEN], ids=lambda v: v.name)
+
+
+@VENUES
+def test_end_to_end_against_the_fake(tmp_path: Path, venue: Venue[Any]) -> None:
+    with venue.drill_fake() as fake, Market(fake.push_quote, "BTC/USD", seed=11):
         fake.hold("BTC", Decimal("0.002"))  # a holding this process did not open
-        run = run_with_venue_drills(fake, coinbase_config(tmp_path, fake), tmp_path, clean_env(KEYS))
+        run = run_with_venue_drills(fake, venue.config(tmp_path, fake), tmp_path, clean_env(venue.keys))
         orders = fake.engine.all_orders()
 
     delays = protection_delays_s(run.output)
     counters, actors = run.summary["counters"], run.summary["actors"]
     assert counters["quotes"] > 100 and counters["exits_armed"] >= 2, run.output[-3000:]
     assert max(Counter(o.client_order_id for o in orders).values()) == 1
-    # BTC-USD accepts the bracket: its exits are brackets (the fake's engine holds one as an OCO list).
-    exits = [o for o in orders if o.side is Side.SELL and o.list_id is not None]
-    assert exits and "OCO for" in run.output and "TP limit + guarded SL" not in run.output
+    exits = [o for o in orders if o.side is Side.SELL]
+    brackets = [o for o in exits if o.list_id is not None]  # the fake's engine holds a bracket as an OCO
+    if venue.bracket:
+        assert brackets and "OCO for" in run.output and "TP limit + guarded SL" not in run.output
+    else:
+        assert exits and not brackets and "TP limit + guarded SL" in run.output
     # Streams reconnect by restarting (the dropped-socket drill); nothing else may restart.
     assert all(a["restarts"] == 0 for name, a in actors.items() if not name.startswith(STREAMS)), actors
-    assert actors["feed:coinbase"]["state"] == "running" and fake.rejected_jwts == 0
-    logger.info("coinbase fill -> protected: n={} p99={:.3f}s", len(delays), p99(delays))
+    assert actors[f"feed:{venue.name}"]["state"] == "running" and venue.rejected(fake) == 0
+    logger.info("{} fill -> protected: n={} p99={:.3f}s", venue.name, len(delays), p99(delays))
     assert delays and p99(delays) <= 1.0, sorted(delays)
 
 
@@ -150,13 +225,14 @@ def test_coinbase_bracket_protects_where_accepted_and_tp_with_guarded_stop_elsew
         with Market(fake.push_quote, "ETH/USD", seed=8, start_price=Decimal(3000)):
             # One BTC entry at a time: a second entry filling while the drill takes the price through
             # the stop would race the monitor's own close.
-            config = coinbase_config(
+            config = venue_config(
                 tmp_path,
-                fake,
-                symbols=["BTC/USD", "ETH/USD"],
+                "coinbase",
+                ["BTC/USD", "ETH/USD"],
+                endpoints_of(fake),
                 symbol_overrides={"BTC/USD": {"max_position_size": 100, "order_amount": 100}},
             )
-            run = run_watching(config, tmp_path, 14, clean_env(KEYS), drill.on_line)
+            run = run_watching(config, tmp_path, 14, clean_env(COINBASE.keys), drill.on_line)
         orders = fake.engine.all_orders()
 
     assert "coinbase BTC/USD: protected by the venue's bracket" in run.output, run.output[-3000:]
@@ -184,17 +260,14 @@ def test_coinbase_bracket_protects_where_accepted_and_tp_with_guarded_stop_elsew
     assert delays and p99(delays) <= 1.0, sorted(delays)
 
 
-def test_coinbase_rejected_keys_exit_2_naming_the_variable(tmp_path: Path) -> None:
-    other = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    with FakeCoinbase(products=["BTC/USD"]) as fake:
+@VENUES
+def test_rejected_keys_exit_2_naming_the_variable(tmp_path: Path, venue: Venue[Any]) -> None:
+    other = venue.other_secret()
+    with venue.fake() as fake:
         result = subprocess.run(
-            autohedge("run", "--config", str(coinbase_config(tmp_path, fake)), "--duration", "5"),
+            autohedge("run", "--config", str(venue.config(tmp_path, fake)), "--duration", "5"),
             cwd=tmp_path,
-            env=clean_env({**KEYS, "AUTOHEDGE_COINBASE_API_SECRET": other.decode()}),
+            env=clean_env({**venue.keys, venue.secret_variable: other}),
             capture_output=True,
             text=True,
             timeout=60,
@@ -203,14 +276,15 @@ def test_coinbase_rejected_keys_exit_2_naming_the_variable(tmp_path: Path) -> No
         orders = fake.engine.all_orders()
     assert result.returncode == 2, result.stderr[-2000:]
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "AUTOHEDGE_COINBASE_API_KEY" in lines[0], result.stderr
-    assert "BEGIN" not in result.stdout + result.stderr and orders == ()
+    assert len(lines) == 1 and venue.key_variable in lines[0], result.stderr
+    assert venue.secret_marker(other) not in result.stdout + result.stderr and orders == ()
 
 
-def test_coinbase_dry_run_on_public_quotes_needs_no_keys(tmp_path: Path) -> None:
-    with FakeCoinbase(products=["BTC/USD"]) as fake, Market(fake.push_quote, "BTC/USD", seed=5):
-        config = coinbase_config(
+@VENUES
+def test_dry_run_on_public_quotes_needs_no_keys(tmp_path: Path, venue: Venue[Any]) -> None:
+    with venue.fake() as fake, Market(fake.push_quote, "BTC/USD", seed=5):
+        config = venue.config(
             tmp_path, fake, **{"exchange.venue": "paper", "paper.balances": {"USD": "10000"}}
         )
         run = run_for(config, tmp_path, 6, env=clean_env({}))
-    assert run.summary["counters"]["quotes"] > 50 and fake.rejected_jwts == 0
+    assert run.summary["counters"]["quotes"] > 50 and venue.rejected(fake) == 0
