@@ -9,7 +9,9 @@ from pathlib import Path
 from autohedge.adapters.journal.sqlite import MIGRATIONS, SCHEMA_VERSION, JournalReader, SqliteJournal
 from autohedge.core.eventlog import Event
 from autohedge.core.journal import (
+    AccountSnapshot,
     ExitsArmed,
+    JournalRecord,
     OrderIntent,
     OrderNoted,
     OrderObserved,
@@ -23,6 +25,7 @@ from autohedge.core.messages import (
     OrderUpdate,
     SymbolRules,
 )
+from autohedge.core.pnl import FillKind, compute_pnl
 from autohedge.core.types import CloseReason, OrderPurpose, OrderStatus, Side
 from tests.ids import our_id
 
@@ -70,7 +73,7 @@ def _snapshot(
     )
 
 
-def _partial_fill_records() -> list[object]:
+def _partial_fill_records() -> list[JournalRecord]:
     return [
         OrderIntent.of(_request(), ts_init=1, reason="hft"),
         OrderObserved(order=_snapshot("0", None, "0", OrderStatus.NEW), ts_init=2),
@@ -109,7 +112,7 @@ def test_journal_migrates_an_older_schema_and_keeps_its_rows(tmp_path: Path) -> 
 
 def test_journal_partial_fills_become_deltas_at_the_implied_price(tmp_path: Path) -> None:
     journal = SqliteJournal(tmp_path / "j.sqlite")
-    journal.write(_partial_fill_records())  # type: ignore[arg-type]
+    journal.write(_partial_fill_records())
     journal.close()
 
     reader = JournalReader(tmp_path / "j.sqlite")
@@ -132,11 +135,11 @@ def test_journal_writes_are_idempotent_across_a_reopen(tmp_path: Path) -> None:
         Event(6, "exit_armed", S, "OCO", "INFO"),
     ]
     first = SqliteJournal(path)
-    first.write(records)  # type: ignore[arg-type]
+    first.write(records)
     first.close()
 
     again = SqliteJournal(path)
-    again.write(records)  # type: ignore[arg-type]
+    again.write(records)
     again.close()
 
     reader = JournalReader(path)
@@ -258,8 +261,73 @@ def test_journal_stream_events_fill_by_trade_id_and_a_later_snapshot_adds_nothin
     ]
     conn = sqlite3.connect(path)
     assert [r[0] for r in conn.execute("SELECT fill_id FROM fills ORDER BY ts_ns")] == [
-        "trade:T1",
-        "trade:T2",
+        f"trade:{TP5}:T1",
+        f"trade:{TP5}:T2",
     ]
     (order,) = reader.orders()
     assert order.status == "filled" and order.filled_qty == D(1)
+
+
+def _account(held: dict[str, str], account: str, ts_init: int) -> AccountSnapshot:
+    return AccountSnapshot(
+        venue="paper", account=account, held=tuple((s, D(q)) for s, q in held.items()), ts_init=ts_init
+    )
+
+
+def test_journal_migrates_a_version_2_file_whose_fills_become_trades(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0] + MIGRATIONS[1])
+    conn.execute(
+        "INSERT INTO fills VALUES ('f1', ?, 'v1', '', ?, 'buy', '0.5', '100', '0', '', 7)", (ENTRY1, S)
+    )
+    conn.execute("PRAGMA user_version=2")
+    conn.commit()
+    conn.close()
+
+    SqliteJournal(path).close()
+
+    (fill,) = JournalReader(path).fills()
+    assert (fill.kind, fill.qty, fill.reason) == (FillKind.TRADE, D("0.5"), "unknown")
+    assert JournalReader(path).count("accounts") == 0
+
+
+def test_journal_account_snapshot_closes_what_another_account_held_once(tmp_path: Path) -> None:
+    # Run 1 bought 1 @ 99.4 (0.001 BTC fee kept: 0.999 held) and its position stayed open; run 2's
+    # fresh paper account holds nothing: the 0.999 are written off at their cost, the row closed.
+    path = tmp_path / "j.sqlite"
+    journal = SqliteJournal(path)
+    journal.write(
+        [
+            *_partial_fill_records(),
+            PositionOpened(symbol=S, qty=D("0.999"), entry_price=D("99.4"), ts_init=6),
+            _account({S: "0.999"}, "paper run 1", 5),
+        ]
+    )
+    journal.write([_account({}, "paper run 2", 100)])
+    journal.write([_account({}, "paper run 2", 100)])  # replayed: nothing more
+    journal.close()
+
+    reader = JournalReader(path)
+    report = compute_pnl(reader.fills())
+    assert report.open_lots == () and report.overall.realized_pnl == 0
+    (written_off,) = report.written_off
+    assert written_off.qty == D("0.999") and written_off.closed_ns == 100
+    (position,) = reader.positions()
+    assert position.close_reason == CloseReason.RECONCILED.value and position.closed_ns == 100
+    assert reader.count("accounts") == 2 and reader.count("fills") == 3
+
+
+def test_journal_keeps_a_later_accounts_fill_that_reuses_an_earlier_trade_id(tmp_path: Path) -> None:
+    # A fresh paper account numbers its trades from 1 again: trade T1 of another order is a new fill.
+    path = tmp_path / "j.sqlite"
+    journal = SqliteJournal(path)
+    journal.write([OrderIntent.of(_request(TP5, Side.SELL, OrderPurpose.TAKE_PROFIT), ts_init=1)])
+    journal.write([_event("partially_filled", "0.4", "0.4", "T1", 3)])
+    journal.write([OrderIntent.of(_request(TP1, Side.SELL, OrderPurpose.TAKE_PROFIT), ts_init=10)])
+    journal.write(
+        [_event("partially_filled", "0.4", "0.4", "T1", 13).model_copy(update={"client_order_id": TP1})]
+    )
+    journal.close()
+
+    assert [f.client_order_id for f in JournalReader(path).fills()] == [TP5, TP1]
