@@ -44,8 +44,6 @@ class Capabilities(BaseModel):
     """A lone stop-limit order can rest on the venue."""
     positions_with_entry_price: bool = False
     """``positions()`` reports an average entry price (stock brokers do; spot balances do not)."""
-    client_order_id_lookup: bool = True
-    """``get_order(client_order_id=...)`` works: the basis of outcome-unknown resolution."""
     spot_positions: bool = True
     """A position is the base asset's balance (spot venues); False where the venue keeps positions
     apart from cash (Alpaca). The local ledger keeps holdings accordingly."""

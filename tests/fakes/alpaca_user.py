@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from websockets.sync.server import ServerConnection
 
 from autohedge.core.messages import OrderEventKind, OrderSnapshot, OrderUpdate
-from autohedge.core.types import OrderStatus
 from tests.fakes.sessions import OrderEventHub
 
 if TYPE_CHECKING:
@@ -36,14 +35,6 @@ _EVENT = {
     OrderEventKind.CANCELED: "canceled",
     OrderEventKind.REJECTED: "rejected",
     OrderEventKind.EXPIRED: "expired",
-}
-_STATUS = {
-    OrderEventKind.ACCEPTED: OrderStatus.NEW,
-    OrderEventKind.PARTIALLY_FILLED: OrderStatus.PARTIALLY_FILLED,
-    OrderEventKind.FILLED: OrderStatus.FILLED,
-    OrderEventKind.CANCELED: OrderStatus.CANCELED,
-    OrderEventKind.REJECTED: OrderStatus.REJECTED,
-    OrderEventKind.EXPIRED: OrderStatus.EXPIRED,
 }
 
 
@@ -113,7 +104,7 @@ class AlpacaTradeHub(OrderEventHub[_Session, bytes]):
             qty=update.order_qty,
             filled_qty=update.cum_filled_qty,
             avg_fill_price=update.avg_fill_price,
-            status=_STATUS[update.kind],
+            status=update.kind.order_status,
             ts_event=update.ts_event,
         )
         data: dict[str, Any] = {

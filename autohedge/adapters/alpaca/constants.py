@@ -33,7 +33,6 @@ CAPABILITIES = Capabilities(
     oco=False,
     stop_limit=True,
     positions_with_entry_price=True,
-    client_order_id_lookup=True,
     spot_positions=False,
 )
 

@@ -52,9 +52,7 @@ WEIGHTS = {
     "my_trades": 20,
 }
 
-CAPABILITIES = Capabilities(
-    oco=True, stop_limit=True, positions_with_entry_price=False, client_order_id_lookup=True
-)
+CAPABILITIES = Capabilities(oco=True, stop_limit=True, positions_with_entry_price=False)
 
 ORDER_STATUS = {
     "NEW": OrderStatus.NEW,

@@ -16,9 +16,7 @@ __all__ = [
     "BRACKET_STOP_LIMIT_OFFSET",
     "CAPABILITIES",
     "CONFIGURATION_REFUSALS",
-    "DEFAULT_REST_URL",
     "DEFAULT_USER_WS_URL",
-    "DEFAULT_WS_URL",
     "JWT_LIFETIME_S",
     "LIVE_REST_HOSTS",
     "ORDER_STATUS",
@@ -36,10 +34,6 @@ __all__ = [
 ]
 
 VENUE = "coinbase"
-DEFAULT_REST_URL = "https://api.coinbase.com/api/v3/brokerage"
-# The sandbox answers Accounts and Orders with static canned bodies only: no products, no matching.
-SANDBOX_REST_URL = "https://api-sandbox.coinbase.com/api/v3/brokerage"
-DEFAULT_WS_URL = "wss://advanced-trade-ws.coinbase.com"
 DEFAULT_USER_WS_URL = "wss://advanced-trade-ws-user.coinbase.com"
 LIVE_REST_HOSTS = frozenset({"api.coinbase.com"})
 
@@ -66,7 +60,6 @@ CAPABILITIES = Capabilities(
     oco_symbols=frozenset(),
     stop_limit=True,
     positions_with_entry_price=False,
-    client_order_id_lookup=True,
 )
 BRACKET_CONFIGS = frozenset({"trigger_bracket_gtc", "trigger_bracket_gtd"})
 BRACKET_STOP_LIMIT_OFFSET = Decimal("0.05")

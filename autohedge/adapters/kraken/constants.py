@@ -51,9 +51,7 @@ CANCEL_PENALTIES = ((5.0, 8.0), (10.0, 6.0), (15.0, 5.0), (45.0, 4.0), (90.0, 2.
 
 # Spot has no OCO and no bracket; the conditional close is one-triggers-other, not one-cancels-other.
 # Protection: the TP rests as a limit and the monitor guards the stop.
-CAPABILITIES = Capabilities(
-    oco=False, stop_limit=True, positions_with_entry_price=False, client_order_id_lookup=True
-)
+CAPABILITIES = Capabilities(oco=False, stop_limit=True, positions_with_entry_price=False)
 
 # Legacy X/Z-prefixed asset codes -> ours. Assets listed since the prefixes were dropped (SOL, USDT,
 # USDC, ...) are their own names.

@@ -11,6 +11,4 @@ VENUE = "paper"
 
 def capabilities(*, oco: bool) -> Capabilities:
     """OCO can be switched off to exercise the TP-plus-guarded-SL fallback."""
-    return Capabilities(
-        oco=oco, stop_limit=True, positions_with_entry_price=True, client_order_id_lookup=True
-    )
+    return Capabilities(oco=oco, stop_limit=True, positions_with_entry_price=True)
