@@ -67,6 +67,7 @@ from autohedge.core.pnl import PnlReport, compute_pnl
 from autohedge.core.ports import Exchange, MarketStream, UserStream
 from autohedge.core.ratelimit import SymbolRateLimiter, VenueStatus
 from autohedge.core.strategy.llm import LlmOutcome, LlmThrottle
+from autohedge.core.types import Venue
 
 if TYPE_CHECKING:  # imported at run time only when an LLM strategy is configured
     from autohedge.adapters.openai.gateway import LlmGateway
@@ -79,6 +80,7 @@ __all__ = [
     "SummaryPosition",
     "VenueLimitSummary",
     "VenueSummary",
+    "account_identity",
     "build_exchange",
     "build_llm_gateway",
     "build_stream_factory",
@@ -109,6 +111,16 @@ def _resolve(path: Path | None, base_dir: Path) -> Path | None:
     if path is None:
         return None
     return path if path.is_absolute() else base_dir / path
+
+
+def account_identity(config: AppConfig, *, base_dir: Path, run_wall_ns: int) -> str:
+    """Who holds the positions, for the journal's account epochs: the paper exchange's account lives in
+    its state file, or only as long as the run without one. Other venues: unknown (empty), so the
+    journal compares quantities only."""
+    if config.exchange.venue is not Venue.PAPER:
+        return ""
+    state_file = _resolve(config.paper.state_file, base_dir)
+    return f"paper state {state_file.resolve()}" if state_file is not None else f"paper run {run_wall_ns}"
 
 
 def _refuse_live_without_opt_in(config: AppConfig, entry: VenueEntry) -> None:
@@ -270,6 +282,7 @@ class Engine:
         self._executor_cls = executor_cls
         self._monitor_cls = monitor_cls
         base = base_dir or Path.cwd()
+        self._base_dir = base
         self._secrets = secrets or Secrets()
         clock = clock or RealClock()
         metrics = Metrics()
@@ -462,6 +475,8 @@ class Engine:
                 senders=senders,
             )
 
+        account = account_identity(config, base_dir=self._base_dir, run_wall_ns=self.started_wall_ns)
+
         def monitor(ctx: ActorContext, _: Mapping[Gate, str]) -> pykka.ActorRef[Any]:
             return self._monitor_cls.start(
                 ctx,
@@ -471,6 +486,7 @@ class Engine:
                 slots=parts.monitor_slots,
                 ledger=parts.ledger,
                 user_stream=self._user_stream_factory is not None,
+                account=account,
             )
 
         user_stream_factory = self._user_stream_factory

@@ -64,6 +64,7 @@ from autohedge.core.errors import (
 )
 from autohedge.core.ids import OrderKeySource
 from autohedge.core.journal import (
+    AccountSnapshot,
     ExitsArmed,
     OrderIntent,
     OrderObserved,
@@ -219,10 +220,16 @@ class PositionMonitorActor(SupervisedActor):
         slots: WatchedSlots[Quote],
         ledger: AccountLedger,
         user_stream: bool = False,
+        account: str = "",
     ) -> None:
         """``user_stream``: order events arrive by push on this venue; its stream re-bases the ledger
-        from the account, and the start-up reconciliation reads that instead of the account again."""
+        from the account, and the start-up reconciliation reads that instead of the account again.
+        ``account``: the account's identity where known, for the journal's account snapshot."""
         super().__init__(ctx)
+        self._account = account
+        # The journal's books are reconciled once per process: the first incarnation's first
+        # reconciliation (later ones race the journal's records of this run's own fills).
+        self._snapshot_due = ctx.incarnation <= 1
         self._exchange = exchange
         self._ledger = ledger
         self._user_stream = user_stream
@@ -272,11 +279,23 @@ class PositionMonitorActor(SupervisedActor):
             self._stream_wait.cancel()
             self._stream_wait = None
         try:
-            adopted = self._reconcile()
+            adopted, held = self._reconcile()
         except VenueError as exc:
             self._defer(PendingKind.RECONCILE, "*", exc)
             return 0
         self.ctx.events.record("reconciled", f"{adopted} positions adopted and protected from the exchange")
+        if self._snapshot_due:
+            self._snapshot_due = False
+            snapshot = AccountSnapshot(
+                venue=self._exchange.venue,
+                account=self._account,
+                held=tuple((p.symbol, p.qty) for p in held),
+                entry_prices=tuple(
+                    (p.symbol, p.avg_entry_price) for p in held if p.avg_entry_price is not None
+                ),
+                ts_init=self.ctx.clock.wall_ns(),
+            )
+            record_in_journal(self.ctx, snapshot)
         self.ctx.report(
             ReconciliationCompleted(
                 positions=adopted, incarnation=self.ctx.incarnation, ts_init=self.ctx.clock.wall_ns()
@@ -284,7 +303,8 @@ class PositionMonitorActor(SupervisedActor):
         )
         return adopted
 
-    def _reconcile(self) -> int:
+    def _reconcile(self) -> tuple[int, tuple[PositionSnapshot, ...]]:
+        """Adopt what the venue holds: the number adopted, and what it holds."""
         exchange_positions = {p.symbol: p for p in self._positions_held()}
         open_orders = self._exchange.open_orders()
         self._last_verify_ns = self.ctx.clock.monotonic_ns()
@@ -296,7 +316,7 @@ class PositionMonitorActor(SupervisedActor):
         for symbol, snapshot in exchange_positions.items():
             if self._adopt(snapshot, [o for o in open_orders if o.symbol == symbol]):
                 adopted += 1
-        return adopted
+        return adopted, tuple(exchange_positions.values())
 
     def _positions_held(self) -> tuple[PositionSnapshot, ...]:
         """What the venue holds of our symbols: from the ledger while the user stream keeps it current

@@ -4,11 +4,15 @@ Actors tell records to the journal actor (never wait for it). The journal turns 
 into fills itself: an order's cumulative filled quantity only grows, so a fill is the growth since
 the last observation, keyed by the venue trade id when known, else by ``<client id>#<cumulative>``.
 A replayed or repeated observation therefore never adds a fill twice.
+
+At start-up the monitor tells an ``AccountSnapshot`` (what the venue holds, once reconciled); the
+journal brings its books to agree with it through ``reconcile_account``: the books are kept per
+account epoch, so holdings of an account that no longer exists are never reported as open.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -22,9 +26,12 @@ from autohedge.core.messages import (
     OrderUpdate,
     SymbolRules,
 )
+from autohedge.core.pnl import FillKind, OpenLots
 from autohedge.core.types import CloseReason, OrderPurpose, OrderType, Side, Symbol
 
 __all__ = [
+    "AccountSnapshot",
+    "BookAdjustment",
     "ExitsArmed",
     "FillDelta",
     "JournalRecord",
@@ -34,9 +41,11 @@ __all__ = [
     "OrderObserved",
     "PositionClosed",
     "PositionOpened",
+    "Reconciled",
     "fill_delta",
     "fill_key",
     "intents_of_oco",
+    "reconcile_account",
 ]
 
 
@@ -143,8 +152,34 @@ class PositionClosed(Message):
     ts_init: int
 
 
+class AccountSnapshot(Message):
+    """What the venue holds once the monitor has reconciled at start-up (told once per process)."""
+
+    venue: str
+    account: str = ""
+    """The account's identity where known (the paper exchange: its state file, else the run); empty
+    when the venue does not tell it: then only the quantities are compared."""
+    held: tuple[tuple[Symbol, Decimal], ...]
+    """(symbol, held quantity) of every symbol the venue holds."""
+    entry_prices: tuple[tuple[Symbol, Decimal], ...] = ()
+    """(symbol, the venue's average entry price) where it reports one."""
+    ts_init: int
+
+
+class BookAdjustment(Message):
+    """A journal fill row that is not an execution: a write-off or an adoption (see ``FillKind``)."""
+
+    symbol: Symbol
+    kind: FillKind
+    qty: Decimal
+    price: Decimal
+    ts_init: int
+
+
 JournalRecord = (
-    OrderIntent
+    AccountSnapshot
+    | BookAdjustment
+    | OrderIntent
     | OrderObserved
     | OrderNoted
     | OrderUpdate
@@ -201,3 +236,84 @@ class JournalWriter(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+Reconciled = BookAdjustment | PositionClosed | PositionOpened
+
+
+def reconcile_account(
+    *,
+    snapshot: AccountSnapshot,
+    books: Mapping[str, OpenLots],
+    open_positions: Mapping[str, Decimal],
+    previous_account: tuple[str, str] | None,
+    dust: Mapping[str, Decimal],
+) -> tuple[Reconciled, ...]:
+    """The records that make the journal agree with what the venue holds at start-up.
+
+    ``books``: what the journal's fills leave held per symbol; ``open_positions``: the journal's open
+    position rows (symbol -> qty); ``previous_account``: (venue, account) of the journal's last
+    snapshot; ``dust``: per symbol, the quantity too small to matter (the lot step).
+
+    Another account than last time (both identities known) starts a new epoch: everything the books
+    hold is written off and everything the venue holds adopted. The same account (or one unknown)
+    is compared by quantity: a shortfall beyond the dust is written off (oldest lots first), a
+    surplus adopted. A held symbol the venue reports without an entry price is adopted as a position
+    but not into the books (its cost is unknown; a later sale is matched at its own price). Pure.
+    """
+    venue_account = (snapshot.venue, snapshot.account)
+    new_epoch = (
+        previous_account is not None
+        and bool(snapshot.account)
+        and bool(previous_account[1])
+        and previous_account != venue_account
+    ) or (previous_account is not None and previous_account[0] != snapshot.venue)
+    ts_ns = snapshot.ts_init
+    where = f"{snapshot.venue} account {snapshot.account}" if snapshot.account else snapshot.venue
+    venue_held, entry_prices = dict(snapshot.held), dict(snapshot.entry_prices)
+    records: list[Reconciled] = []
+    for symbol in sorted(set(books) | set(venue_held) | set(open_positions)):
+        step = dust.get(symbol, Decimal(0))
+        lots = books.get(symbol)
+        booked = lots.qty if lots is not None else Decimal(0)
+        venue_qty = venue_held.get(symbol, Decimal(0))
+        entry_price = entry_prices.get(symbol)
+        if new_epoch:
+            write_off, adopt = booked, venue_qty
+        else:
+            surplus = venue_qty - booked
+            write_off = -surplus if surplus < -step else Decimal(0)
+            adopt = surplus if surplus > step else Decimal(0)
+        if write_off > 0 and lots is not None:
+            cost_price = lots.avg_price or Decimal(0)
+            records.append(
+                BookAdjustment(
+                    symbol=symbol, kind=FillKind.RECONCILED, qty=write_off, price=cost_price, ts_init=ts_ns
+                )
+            )
+        if adopt > 0 and entry_price is not None:
+            records.append(
+                BookAdjustment(
+                    symbol=symbol, kind=FillKind.ADOPTED, qty=adopt, price=entry_price, ts_init=ts_ns
+                )
+            )
+        held = venue_qty > step
+        position_qty = open_positions.get(symbol)
+        if position_qty is not None and (not held or new_epoch):
+            why = "another account than the journal's" if new_epoch and held else "none held"
+            records.append(
+                PositionClosed(
+                    symbol=symbol,
+                    qty=position_qty,
+                    reason=CloseReason.RECONCILED,
+                    detail=f"{why} at start-up on {where}",
+                    ts_init=ts_ns,
+                )
+            )
+        if held and (position_qty is None or new_epoch):
+            records.append(
+                PositionOpened(
+                    symbol=symbol, qty=venue_qty, entry_price=entry_price, adopted=True, ts_init=ts_ns
+                )
+            )
+    return tuple(records)

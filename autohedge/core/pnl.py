@@ -16,6 +16,10 @@ Pure: no I/O, no clock. The journal, the run summary, the API and the reports al
   from several entries and closed by one exit is one trade.
 * A symbol is *in the market* while more than its dust is held (what is too small to sell, e.g.
   below the lot step): the exposure.
+* Book adjustments from the start-up reconciliation with the venue (``FillKind``): a *reconciled*
+  entry writes lots off at their cost (the venue no longer holds them; at what price they went is
+  unknown, so no P&L is realized and no trade is counted; they are listed in ``written_off``); an
+  *adopted* entry adds a lot the venue holds but no fill explains, at the venue's entry price.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 
 from autohedge.core.clock import NS_PER_S
 from autohedge.core.types import Side, base_of, quote_of
@@ -31,14 +36,26 @@ __all__ = [
     "ClosedTrade",
     "EquityPoint",
     "Fill",
+    "FillKind",
     "OpenLots",
     "PnlBook",
     "PnlReport",
     "SymbolStats",
+    "WrittenOff",
     "compute_pnl",
 ]
 
 _ZERO = Decimal(0)
+
+
+class FillKind(StrEnum):
+    """What a journal fill row is: an execution, or a book adjustment of the start-up reconciliation."""
+
+    TRADE = "trade"
+    RECONCILED = "reconciled"
+    """Held in the books but not by the venue: the lots are written off at their cost."""
+    ADOPTED = "adopted"
+    """Held by the venue but unknown to the books: a lot at the venue's entry price."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,7 @@ class Fill:
     fee_asset: str = ""
     reason: str = ""
     client_order_id: str = ""
+    kind: FillKind = FillKind.TRADE
 
 
 @dataclass(frozen=True)
@@ -104,6 +122,22 @@ class OpenLots:
 
 
 @dataclass(frozen=True)
+class WrittenOff:
+    """Lots closed in the books by the reconciliation (reason ``reconciled``): no P&L realized."""
+
+    symbol: str
+    opened_ns: int
+    closed_ns: int
+    qty: Decimal
+    cost: Decimal
+    """Their cost basis (quote currency), left out of the realized P&L."""
+
+    @property
+    def avg_price(self) -> Decimal | None:
+        return self.cost / self.qty if self.qty > 0 else None
+
+
+@dataclass(frozen=True)
 class EquityPoint:
     ts_ns: int
     realized_pnl: Decimal
@@ -126,6 +160,8 @@ class SymbolStats:
     max_exposure: Decimal
     """Largest cost basis held at once (quote currency)."""
     unmatched_qty: Decimal
+    reconciled_qty: Decimal = _ZERO
+    """Written off by the start-up reconciliation (see ``WrittenOff``)."""
 
     @property
     def win_rate(self) -> float:
@@ -141,6 +177,7 @@ class PnlReport:
     trades: tuple[ClosedTrade, ...]
     open_lots: tuple[OpenLots, ...]
     equity: tuple[EquityPoint, ...]
+    written_off: tuple[WrittenOff, ...] = ()
 
 
 @dataclass
@@ -187,6 +224,7 @@ class _Book:
     fees: Decimal = _ZERO
     other_fees: Decimal = _ZERO
     unmatched: Decimal = _ZERO
+    written_off: list[WrittenOff] = field(default_factory=list)
     pnl_events: list[tuple[int, Decimal]] = field(default_factory=list)
     exposure_changes: list[tuple[int, Decimal]] = field(default_factory=list)
     open_since_ns: int | None = None
@@ -201,6 +239,43 @@ class _Book:
         return sum((lot.cost for lot in self.lots), _ZERO)
 
     def apply(self, fill: Fill) -> None:
+        if fill.kind is FillKind.RECONCILED:
+            self._write_off(fill)
+        elif fill.kind is FillKind.ADOPTED:
+            notional = fill.qty * fill.price
+            self.lots.append(_Lot(fill.qty, notional, fill.qty, notional, _ZERO, fill.ts_ns))
+        else:
+            self._trade(fill)
+        self._track_exposure(fill.ts_ns)
+
+    def _write_off(self, fill: Fill) -> None:
+        consumed = self._consume(fill.qty)[0]
+        if consumed:
+            self.written_off.append(
+                WrittenOff(
+                    symbol=self.symbol,
+                    opened_ns=min(lot.opened_ns for lot in consumed),
+                    closed_ns=fill.ts_ns,
+                    qty=sum((lot.qty for lot in consumed), _ZERO),
+                    cost=sum((lot.cost for lot in consumed), _ZERO),
+                )
+            )
+
+    def _consume(self, qty: Decimal) -> tuple[list[_Lot], Decimal]:
+        """Take ``qty`` off the lots, oldest first: the lots taken and what the lots could not cover."""
+        consumed: list[_Lot] = []
+        remaining = qty
+        while remaining > 0 and self.lots:
+            lot = self.lots[0]
+            if lot.qty <= remaining:
+                consumed.append(self.lots.pop(0))
+                remaining -= lot.qty
+            else:
+                consumed.append(lot.take(remaining))
+                remaining = _ZERO
+        return consumed, remaining
+
+    def _trade(self, fill: Fill) -> None:
         base, quote = base_of(fill.symbol), quote_of(fill.symbol)
         notional = fill.qty * fill.price
         fee_value = _ZERO
@@ -218,7 +293,6 @@ class _Book:
                 self.lots.append(_Lot(qty, cost, fill.qty, notional, fee_value, fill.ts_ns))
         else:
             self._sell(fill, notional, base, quote, fee_value)
-        self._track_exposure(fill.ts_ns)
 
     def _track_exposure(self, ts_ns: int) -> None:
         self.exposure_changes.append((ts_ns, self.cost))
@@ -232,16 +306,7 @@ class _Book:
     def _sell(self, fill: Fill, notional: Decimal, base: str, quote: str, fee_value: Decimal) -> None:
         consume = fill.qty + fill.fee if fill.fee_asset == base else fill.qty
         proceeds = notional - fill.fee if fill.fee_asset == quote else notional
-        consumed: list[_Lot] = []
-        remaining = consume
-        while remaining > 0 and self.lots:
-            lot = self.lots[0]
-            if lot.qty <= remaining:
-                consumed.append(self.lots.pop(0))
-                remaining -= lot.qty
-            else:
-                consumed.append(lot.take(remaining))
-                remaining = _ZERO
+        consumed, remaining = self._consume(consume)
         basis = sum((lot.cost for lot in consumed), _ZERO)
         if remaining > 0:
             # Sold more than the fills show was bought: match the rest at this price, no P&L invented.
@@ -334,6 +399,7 @@ def _stats(name: str, books: list[_Book], span_ns: int, end_ns: int) -> SymbolSt
         exposure_pct=round(exposure * 100, 4),
         max_exposure=max_exposure,
         unmatched_qty=sum((b.unmatched for b in books), _ZERO),
+        reconciled_qty=sum((w.qty for b in books for w in b.written_off), _ZERO),
     )
 
 
@@ -365,6 +431,7 @@ class PnlBook:
         end = max(self._last_ns, start) if end_ns is None else end_ns
         span = max(0, end - start)
         symbol_books = [self._books[s] for s in sorted(self._books)]
+        held = self.holdings()
         equity: list[EquityPoint] = []
         total = _ZERO
         for ts_ns, pnl in sorted((e for b in symbol_books for e in b.pnl_events), key=lambda e: e[0]):
@@ -376,11 +443,20 @@ class PnlBook:
             overall=_stats("ALL", symbol_books, span, end),
             symbols=tuple(_stats(b.symbol, [b], span, end) for b in symbol_books),
             trades=tuple(sorted((t for b in symbol_books for t in b.trades), key=lambda t: t.closed_ns)),
-            open_lots=tuple(
-                OpenLots(b.symbol, b.held, b.cost, b.lots[0].opened_ns) for b in symbol_books if b.lots
-            ),
+            open_lots=tuple(held[symbol] for symbol in sorted(held)),
             equity=tuple(equity),
+            written_off=tuple(
+                sorted((w for b in symbol_books for w in b.written_off), key=lambda w: w.closed_ns)
+            ),
         )
+
+    def holdings(self) -> dict[str, OpenLots]:
+        """What the fills so far leave held, per symbol (symbols with lots only)."""
+        return {
+            b.symbol: OpenLots(b.symbol, b.held, b.cost, b.lots[0].opened_ns)
+            for b in self._books.values()
+            if b.lots
+        }
 
 
 def compute_pnl(

@@ -97,6 +97,9 @@ class CloseReason(StrEnum):
     MANUAL = "manual"
     GONE = "gone"
     """The venue no longer holds it (sold elsewhere, or only dust is left)."""
+    RECONCILED = "reconciled"
+    """The journal had it open but the venue did not hold it at start-up (another account, or sold
+    outside the bot while it was stopped): closed in the books at its cost, no P&L invented."""
 
 
 class OrderStatus(StrEnum):

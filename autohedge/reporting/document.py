@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from autohedge.core.clock import NS_PER_S
 from autohedge.core.pnl import PnlReport, SymbolStats
 from autohedge.core.precision import decimals_of, money_text, step_text
+from autohedge.core.types import CloseReason
 
 __all__ = [
     "OpenPosition",
@@ -54,6 +55,7 @@ def _stats(stats: SymbolStats, tick: Decimal | None, lot: Decimal | None) -> dic
         "exposure_pct": round(stats.exposure_pct, 2),
         "max_exposure": money_text(stats.max_exposure, tick),
         "unmatched_qty": step_text(stats.unmatched_qty, lot),
+        "reconciled_qty": step_text(stats.reconciled_qty, lot),
     }
 
 
@@ -96,6 +98,20 @@ def report_document(report: PnlReport, steps: Steps) -> dict[str, Any]:
                 "opened": iso(o.opened_ns) if o.opened_ns else None,
             }
             for o in report.open_lots
+        ],
+        # Closed in the books because the venue no longer held them at a start-up: at their cost,
+        # no P&L realized (the price they went at is unknown).
+        "reconciled": [
+            {
+                "symbol": w.symbol,
+                "opened": iso(w.opened_ns),
+                "closed": iso(w.closed_ns),
+                "qty": step_text(w.qty, lot(w.symbol)),
+                "avg_price": step_text(w.avg_price, tick(w.symbol)),
+                "cost": money_text(w.cost, tick(w.symbol)),
+                "reason": CloseReason.RECONCILED.value,
+            }
+            for w in report.written_off
         ],
         "equity": [[iso(p.ts_ns), money_text(p.realized_pnl, overall_tick)] for p in report.equity],
     }
@@ -223,5 +239,10 @@ def report_table(document: Mapping[str, Any]) -> str:
         lines.append(
             "open: "
             + ", ".join(f"{o['symbol']} {o['qty']} @ {o['avg_price']}" for o in document["open_positions"])
+        )
+    if document["reconciled"]:
+        lines.append(
+            "closed as reconciled (the venue no longer held them; no P&L realized): "
+            + ", ".join(f"{w['symbol']} {w['qty']} @ {w['avg_price']}" for w in document["reconciled"])
         )
     return "\n".join(lines)

@@ -6,11 +6,16 @@ reads from any thread with its own connection (WAL lets readers and the writer w
 Decimals are stored as text so nothing passes through a float. Keys that make writes idempotent:
 orders by client order id, fills by venue trade id (else ``<client id>#<cumulative qty>``), order
 states by (client id, status, filled qty), positions by (symbol, opened time), events by their
-content and time.
+content and time, account snapshots by (time, venue, account).
+
+An account snapshot is reconciled with the books in the transaction that writes it
+(``core.journal.reconcile_account``): its write-offs and adoptions are fill rows of their own kind,
+so every reader of the fills (report, API, run summary, backtest) sees the same books.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +26,8 @@ from typing import Any
 
 from autohedge.core.eventlog import Event
 from autohedge.core.journal import (
+    AccountSnapshot,
+    BookAdjustment,
     ExitsArmed,
     JournalRecord,
     OrderIntent,
@@ -30,12 +37,14 @@ from autohedge.core.journal import (
     PositionOpened,
     fill_delta,
     fill_key,
+    reconcile_account,
 )
 from autohedge.core.messages import OrderSnapshot, OrderUpdate, SymbolRules
-from autohedge.core.pnl import Fill
+from autohedge.core.pnl import Fill, FillKind, PnlBook
 from autohedge.core.types import OrderPurpose, Side
 
 __all__ = [
+    "FILL_QUERY",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "JournalReader",
@@ -132,8 +141,26 @@ MIGRATIONS: tuple[str, ...] = (
         lot_step TEXT NOT NULL
     );
     """,
+    # 3: what the venue held at each start-up, and fill rows that are book adjustments of it.
+    """
+    CREATE TABLE accounts (
+        ts_ns INTEGER NOT NULL,
+        venue TEXT NOT NULL,
+        account TEXT NOT NULL,
+        held TEXT NOT NULL,
+        PRIMARY KEY (ts_ns, venue, account)
+    );
+    ALTER TABLE fills ADD COLUMN kind TEXT NOT NULL DEFAULT 'trade';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+FILL_QUERY = (
+    "SELECT f.rowid, f.symbol, f.side, f.qty, f.price, f.ts_ns, f.fee, f.fee_asset, "
+    "COALESCE(o.purpose, ''), COALESCE(o.reason, ''), f.client_order_id, f.kind "
+    "FROM fills f LEFT JOIN orders o ON o.client_order_id = f.client_order_id "
+)
+"""Fill rows with the reason of their order (append a WHERE clause); read by ``_fill``."""
 
 
 def open_connection(path: Path, *, migrate: bool = True) -> sqlite3.Connection:
@@ -234,6 +261,24 @@ class SqliteJournal:
             self._armed(conn, record)
         elif isinstance(record, PositionClosed):
             self._closed(conn, record)
+        elif isinstance(record, AccountSnapshot):
+            self._account(conn, record)
+        elif isinstance(record, BookAdjustment):
+            self._insert_fill(
+                conn,
+                coid="",
+                venue_order_id="",
+                trade_id="",
+                symbol=record.symbol,
+                side=(Side.SELL if record.kind is FillKind.RECONCILED else Side.BUY).value,
+                qty=record.qty,
+                price=record.price,
+                fee=Decimal(0),
+                fee_asset="",
+                cum_qty=record.qty,
+                ts_ns=record.ts_init,
+                kind=record.kind,
+            )
         elif isinstance(record, SymbolRules):
             conn.execute(
                 "INSERT OR REPLACE INTO symbols VALUES (?, ?, ?)",
@@ -453,11 +498,14 @@ class SqliteJournal:
         fee_asset: str,
         cum_qty: Decimal,
         ts_ns: int,
+        kind: FillKind = FillKind.TRADE,
     ) -> None:
+        key = fill_key(coid, cum_qty, trade_id) if kind is FillKind.TRADE else f"{kind}:{symbol}:{ts_ns}"
         conn.execute(
-            "INSERT OR IGNORE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO fills (fill_id, client_order_id, venue_order_id, venue_trade_id, symbol, "
+            "side, qty, price, fee, fee_asset, ts_ns, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                fill_key(coid, cum_qty, trade_id),
+                key,
                 coid,
                 venue_order_id,
                 trade_id,
@@ -468,8 +516,39 @@ class SqliteJournal:
                 _d(fee),
                 fee_asset,
                 ts_ns,
+                kind.value,
             ),
         )
+
+    def _account(self, conn: sqlite3.Connection, snapshot: AccountSnapshot) -> None:
+        """Record what the venue holds and bring the books and open positions to agree with it."""
+        previous = conn.execute("SELECT venue, account FROM accounts ORDER BY ts_ns DESC LIMIT 1").fetchone()
+        held = json.dumps({symbol: _d(qty) for symbol, qty in sorted(snapshot.held)})
+        inserted = conn.execute(
+            "INSERT OR IGNORE INTO accounts VALUES (?, ?, ?, ?)",
+            (snapshot.ts_init, snapshot.venue, snapshot.account, held),
+        ).rowcount
+        if not inserted:
+            return  # a replayed snapshot: reconciled when first written
+        book = PnlBook()
+        rows = conn.execute(FILL_QUERY + "WHERE f.ts_ns <= ? ORDER BY f.ts_ns, f.rowid", (snapshot.ts_init,))
+        for row in rows.fetchall():
+            book.add(_fill(row))
+        open_positions = {
+            row[0]: Decimal(row[1])
+            for row in conn.execute(
+                "SELECT symbol, qty FROM positions WHERE closed_ns IS NULL ORDER BY opened_ns"
+            ).fetchall()
+        }
+        dust = {row[0]: Decimal(row[1]) for row in conn.execute("SELECT symbol, lot_step FROM symbols")}
+        for record in reconcile_account(
+            snapshot=snapshot,
+            books=book.holdings(),
+            open_positions=open_positions,
+            previous_account=None if previous is None else (previous[0], previous[1]),
+            dust=dust,
+        ):
+            self._apply(conn, record)
 
     def _ended(self, conn: sqlite3.Connection, record: OrderNoted) -> None:
         state = self._order(conn, record.client_order_id)
@@ -605,17 +684,11 @@ class JournalReader:
         finally:
             conn.close()
 
-    _FILL_COLUMNS = (
-        "SELECT f.rowid, f.symbol, f.side, f.qty, f.price, f.ts_ns, f.fee, f.fee_asset, "
-        "COALESCE(o.purpose, ''), COALESCE(o.reason, ''), f.client_order_id "
-        "FROM fills f LEFT JOIN orders o ON o.client_order_id = f.client_order_id "
-    )
-
     def fills(self, since_ns: int = 0) -> list[Fill]:
         """Every fill since ``since_ns``, oldest first, with the reason of its order."""
         with self._connect() as conn:
             rows = conn.execute(
-                self._FILL_COLUMNS + "WHERE f.ts_ns >= ? ORDER BY f.ts_ns, f.rowid", (since_ns,)
+                FILL_QUERY + "WHERE f.ts_ns >= ? ORDER BY f.ts_ns, f.rowid", (since_ns,)
             ).fetchall()
         return [_fill(row) for row in rows]
 
@@ -623,9 +696,7 @@ class JournalReader:
         """The fills written after row ``rowid``, in the order written, and the newest row id (for the
         next call): lets a reader add only what is new."""
         with self._connect() as conn:
-            rows = conn.execute(
-                self._FILL_COLUMNS + "WHERE f.rowid > ? ORDER BY f.rowid", (rowid,)
-            ).fetchall()
+            rows = conn.execute(FILL_QUERY + "WHERE f.rowid > ? ORDER BY f.rowid", (rowid,)).fetchall()
         return [_fill(row) for row in rows], (rows[-1][0] if rows else rowid)
 
     def symbol_steps(self) -> dict[str, tuple[Decimal, Decimal]]:
@@ -697,13 +768,23 @@ class JournalReader:
         return None if row is None or row[0] is None else int(row[0])
 
     def count(self, table: str) -> int:
-        if table not in ("orders", "order_states", "fills", "positions", "events", "exits", "symbols"):
+        if table not in (
+            "orders",
+            "order_states",
+            "fills",
+            "positions",
+            "events",
+            "exits",
+            "symbols",
+            "accounts",
+        ):
             raise ValueError(f"no journal table {table!r}")
         with self._connect() as conn:
             return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
 def _fill(row: tuple[Any, ...]) -> Fill:
+    kind = FillKind(row[11])
     return Fill(
         symbol=row[1],
         side=Side(row[2]),
@@ -712,8 +793,9 @@ def _fill(row: tuple[Any, ...]) -> Fill:
         ts_ns=row[5],
         fee=Decimal(row[6]),
         fee_asset=row[7],
-        reason=_fill_reason(row[8], row[9]),
+        reason=_fill_reason(row[8], row[9]) if kind is FillKind.TRADE else kind.value,
         client_order_id=row[10],
+        kind=kind,
     )
 
 
