@@ -9,6 +9,7 @@ from pathlib import Path
 from autohedge.adapters.journal.sqlite import MIGRATIONS, SCHEMA_VERSION, JournalReader, SqliteJournal
 from autohedge.core.eventlog import Event
 from autohedge.core.journal import (
+    AccountSnapshot,
     ExitsArmed,
     OrderIntent,
     OrderNoted,
@@ -23,6 +24,7 @@ from autohedge.core.messages import (
     OrderUpdate,
     SymbolRules,
 )
+from autohedge.core.pnl import FillKind, compute_pnl
 from autohedge.core.types import CloseReason, OrderPurpose, OrderStatus, Side
 from tests.ids import our_id
 
@@ -263,3 +265,53 @@ def test_journal_stream_events_fill_by_trade_id_and_a_later_snapshot_adds_nothin
     ]
     (order,) = reader.orders()
     assert order.status == "filled" and order.filled_qty == D(1)
+
+
+def _account(held: dict[str, str], account: str, ts_init: int) -> AccountSnapshot:
+    return AccountSnapshot(
+        venue="paper", account=account, held=tuple((s, D(q)) for s, q in held.items()), ts_init=ts_init
+    )
+
+
+def test_journal_migrates_a_version_2_file_whose_fills_become_trades(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0] + MIGRATIONS[1])
+    conn.execute(
+        "INSERT INTO fills VALUES ('f1', ?, 'v1', '', ?, 'buy', '0.5', '100', '0', '', 7)", (ENTRY1, S)
+    )
+    conn.execute("PRAGMA user_version=2")
+    conn.commit()
+    conn.close()
+
+    SqliteJournal(path).close()
+
+    (fill,) = JournalReader(path).fills()
+    assert (fill.kind, fill.qty, fill.reason) == (FillKind.TRADE, D("0.5"), "unknown")
+    assert JournalReader(path).count("accounts") == 0
+
+
+def test_journal_account_snapshot_closes_what_another_account_held_once(tmp_path: Path) -> None:
+    # Run 1 bought 1 @ 99.4 (0.001 BTC fee kept: 0.999 held) and its position stayed open; run 2's
+    # fresh paper account holds nothing: the 0.999 are written off at their cost, the row closed.
+    path = tmp_path / "j.sqlite"
+    journal = SqliteJournal(path)
+    journal.write(
+        [
+            *_partial_fill_records(),
+            PositionOpened(symbol=S, qty=D("0.999"), entry_price=D("99.4"), ts_init=6),
+            _account({S: "0.999"}, "paper run 1", 5),
+        ]
+    )
+    journal.write([_account({}, "paper run 2", 100)])
+    journal.write([_account({}, "paper run 2", 100)])  # replayed: nothing more
+    journal.close()
+
+    reader = JournalReader(path)
+    report = compute_pnl(reader.fills())
+    assert report.open_lots == () and report.overall.realized_pnl == 0
+    (written_off,) = report.written_off
+    assert written_off.qty == D("0.999") and written_off.closed_ns == 100
+    (position,) = reader.positions()
+    assert position.close_reason == CloseReason.RECONCILED.value and position.closed_ns == 100
+    assert reader.count("accounts") == 2 and reader.count("fills") == 3
