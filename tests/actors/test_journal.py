@@ -11,12 +11,15 @@ from pathlib import Path
 import pykka
 
 from autohedge.actors.journal import FlushJournal, JournalActor
-from autohedge.adapters.journal.sqlite import JournalReader
+from autohedge.adapters.journal.sqlite import JournalReader, SqliteJournal
 from autohedge.core.actor_names import JOURNAL
 from autohedge.core.eventlog import Event
-from autohedge.core.journal import JournalRecord
-from autohedge.core.types import OrderStatus
+from autohedge.core.journal import AccountSnapshot, JournalRecord, OrderIntent, OrderObserved, PositionOpened
+from autohedge.core.messages import OrderRequest, OrderSnapshot
+from autohedge.core.pnl import compute_pnl
+from autohedge.core.types import CloseReason, OrderStatus, Side
 from tests.actors.harness import Harness, wait_for
+from tests.ids import entry_id
 
 
 def _round_trip_to_take_profit(h: Harness, symbol: str) -> Decimal:
@@ -177,3 +180,46 @@ def test_control_pnl_adds_only_new_fills_between_calls(
     assert after.closed_trades == 1 and after.realized_pnl > 0 and len(after.equity) == 1
     (trade,) = control.trades(10)
     assert trade.reason == "take_profit" and trade.exit_price == take_profit
+
+
+def test_journal_closes_a_previous_accounts_holding_at_start_up_as_reconciled(
+    make_harness: Callable[..., Harness], tmp_path: Path
+) -> None:
+    # The journal of an earlier run holds 0.5 BTC of another (paper) account, still open; this run's
+    # fresh paper account holds nothing: the report must not show it open, nor invent P&L for it.
+    path = tmp_path / "journal.sqlite"
+    old = SqliteJournal(path)
+    request = OrderRequest(
+        client_order_id=entry_id(1), symbol="BTC/USDT", side=Side.BUY, qty=Decimal("0.5"), price=Decimal(100)
+    )
+    filled = OrderSnapshot(
+        venue_order_id="v1",
+        client_order_id=entry_id(1),
+        symbol="BTC/USDT",
+        side=Side.BUY,
+        price=Decimal(100),
+        qty=Decimal("0.5"),
+        filled_qty=Decimal("0.5"),
+        avg_fill_price=Decimal(100),
+        status=OrderStatus.FILLED,
+    )
+    old.write(
+        [
+            AccountSnapshot(venue="paper", account="paper run 1", held=(), ts_init=1),
+            OrderIntent.of(request, ts_init=2),
+            OrderObserved(order=filled, ts_init=3),
+            PositionOpened(symbol="BTC/USDT", qty=Decimal("0.5"), entry_price=Decimal(100), ts_init=3),
+        ]
+    )
+    old.close()
+
+    h = make_harness(journal_path=path).start()
+    h.engine.flush_journal()
+
+    reader = JournalReader(path)
+    report = compute_pnl(reader.fills())
+    assert report.open_lots == () and report.overall.realized_pnl == 0
+    assert [(w.symbol, w.qty) for w in report.written_off] == [("BTC/USDT", Decimal("0.5"))]
+    (position,) = reader.positions()
+    assert position.close_reason == CloseReason.RECONCILED.value
+    assert reader.count("accounts") == 2
