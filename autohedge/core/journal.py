@@ -224,8 +224,13 @@ def fill_delta(
 
 
 def fill_key(client_order_id: str, cum_qty: Decimal, venue_trade_id: str = "") -> str:
-    """Idempotency key of a fill: the venue's trade id when known, else the order's cumulative qty."""
-    return f"trade:{venue_trade_id}" if venue_trade_id else f"{client_order_id}#{cum_qty.normalize():f}"
+    """Idempotency key of a fill: the venue's trade id within its order when known, else the order's
+    cumulative qty. A trade id alone is unique only within one account (and, on some venues, one
+    symbol): a fresh paper account numbers its trades from 1 again, and a journal that outlives it
+    must not take the new account's trades for replays of the old one's."""
+    if venue_trade_id:
+        return f"trade:{client_order_id}:{venue_trade_id}"
+    return f"{client_order_id}#{cum_qty.normalize():f}"
 
 
 class JournalWriter(Protocol):

@@ -260,8 +260,8 @@ def test_journal_stream_events_fill_by_trade_id_and_a_later_snapshot_adds_nothin
     ]
     conn = sqlite3.connect(path)
     assert [r[0] for r in conn.execute("SELECT fill_id FROM fills ORDER BY ts_ns")] == [
-        "trade:T1",
-        "trade:T2",
+        f"trade:{TP5}:T1",
+        f"trade:{TP5}:T2",
     ]
     (order,) = reader.orders()
     assert order.status == "filled" and order.filled_qty == D(1)
@@ -315,3 +315,18 @@ def test_journal_account_snapshot_closes_what_another_account_held_once(tmp_path
     (position,) = reader.positions()
     assert position.close_reason == CloseReason.RECONCILED.value and position.closed_ns == 100
     assert reader.count("accounts") == 2 and reader.count("fills") == 3
+
+
+def test_journal_keeps_a_later_accounts_fill_that_reuses_an_earlier_trade_id(tmp_path: Path) -> None:
+    # A fresh paper account numbers its trades from 1 again: trade T1 of another order is a new fill.
+    path = tmp_path / "j.sqlite"
+    journal = SqliteJournal(path)
+    journal.write([OrderIntent.of(_request(TP5, Side.SELL, OrderPurpose.TAKE_PROFIT), ts_init=1)])
+    journal.write([_event("partially_filled", "0.4", "0.4", "T1", 3)])
+    journal.write([OrderIntent.of(_request(TP1, Side.SELL, OrderPurpose.TAKE_PROFIT), ts_init=10)])
+    journal.write(
+        [_event("partially_filled", "0.4", "0.4", "T1", 13).model_copy(update={"client_order_id": TP1})]
+    )
+    journal.close()
+
+    assert [f.client_order_id for f in JournalReader(path).fills()] == [TP5, TP1]
