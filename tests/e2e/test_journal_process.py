@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -185,3 +186,59 @@ def _span_s(journal: Path) -> float:
     finally:
         conn.close()
     return 0.0 if low is None else (high - low) / 1e9
+
+
+def test_three_fresh_paper_runs_on_one_journal_report_only_what_the_last_account_holds(
+    tmp_path: Path,
+) -> None:
+    # No paper state file: every run is a fresh account. Each run's start-up closes the earlier
+    # runs' holdings in the books (reason reconciled), so the report's open positions are the last
+    # run's, at most what its account held when it stopped.
+    # Exits far away: every run stops holding what it bought (the case the report got wrong).
+    config = write_config(tmp_path, **{**BUSY, "defaults.take_profit_pct": 20, "defaults.stop_loss_pct": 20})
+    summaries = [tmp_path / f"summary{i}.json" for i in range(3)]
+    for summary in summaries:
+        done = subprocess.run(
+            autohedge("run", "--config", str(config), "--duration", "4", "--summary-json", str(summary)),
+            cwd=tmp_path,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    report = subprocess.run(
+        autohedge("report", "--json"),
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert report.returncode == 0, report.stderr
+    document = json.loads(report.stdout)
+
+    last_held = {
+        p["symbol"]: Decimal(p["qty"])
+        for p in json.loads(summaries[-1].read_text(encoding="utf-8"))["pnl"]["open_positions"]
+    }
+    reader = JournalReader(tmp_path / "state" / "journal.sqlite")
+    lot_steps = {symbol: lot for symbol, (_, lot) in reader.symbol_steps().items()}
+    for position in document["open_positions"]:
+        # Below a lot step is the fee dust the account really keeps (the monitor does not track it).
+        dust = lot_steps[position["symbol"]]
+        assert Decimal(position["qty"]) <= last_held.get(position["symbol"], Decimal(0)) + dust, (
+            position,
+            last_held,
+        )
+    assert reader.count("accounts") == 3
+    earlier_open = [
+        p for s in summaries[:-1] for p in json.loads(s.read_text(encoding="utf-8"))["pnl"]["open_positions"]
+    ]
+    assert earlier_open and last_held  # else this test would not test anything
+    # What the earlier accounts held is shown as closed by reconciliation, with no P&L invented.
+    assert {w["symbol"] for w in document["reconciled"]} >= {p["symbol"] for p in earlier_open}
+    assert all(w["reason"] == "reconciled" for w in document["reconciled"])
+    assert {p.symbol for p in reader.positions(open_only=True)} <= set(last_held)
