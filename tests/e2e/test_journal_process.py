@@ -197,9 +197,10 @@ def test_three_fresh_paper_runs_on_one_journal_report_only_what_the_last_account
     # Exits far away: every run stops holding what it bought (the case the report got wrong).
     config = write_config(tmp_path, **{**BUSY, "defaults.take_profit_pct": 20, "defaults.stop_loss_pct": 20})
     summaries = [tmp_path / f"summary{i}.json" for i in range(3)]
-    for summary in summaries:
+
+    def autohedge_ok(*args: str) -> str:
         done = subprocess.run(
-            autohedge("run", "--config", str(config), "--duration", "4", "--summary-json", str(summary)),
+            autohedge(*args),
             cwd=tmp_path,
             env=_env(),
             capture_output=True,
@@ -208,17 +209,11 @@ def test_three_fresh_paper_runs_on_one_journal_report_only_what_the_last_account
             check=False,
         )
         assert done.returncode == 0, done.stderr[-2000:]
-    report = subprocess.run(
-        autohedge("report", "--json"),
-        cwd=tmp_path,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert report.returncode == 0, report.stderr
-    document = json.loads(report.stdout)
+        return done.stdout
+
+    for summary in summaries:
+        autohedge_ok("run", "--config", str(config), "--duration", "4", "--summary-json", str(summary))
+    document = json.loads(autohedge_ok("report", "--json"))
 
     last_held = {
         p["symbol"]: Decimal(p["qty"])

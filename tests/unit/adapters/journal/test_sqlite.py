@@ -11,6 +11,7 @@ from autohedge.core.eventlog import Event
 from autohedge.core.journal import (
     AccountSnapshot,
     ExitsArmed,
+    JournalRecord,
     OrderIntent,
     OrderNoted,
     OrderObserved,
@@ -72,7 +73,7 @@ def _snapshot(
     )
 
 
-def _partial_fill_records() -> list[object]:
+def _partial_fill_records() -> list[JournalRecord]:
     return [
         OrderIntent.of(_request(), ts_init=1, reason="hft"),
         OrderObserved(order=_snapshot("0", None, "0", OrderStatus.NEW), ts_init=2),
@@ -111,7 +112,7 @@ def test_journal_migrates_an_older_schema_and_keeps_its_rows(tmp_path: Path) -> 
 
 def test_journal_partial_fills_become_deltas_at_the_implied_price(tmp_path: Path) -> None:
     journal = SqliteJournal(tmp_path / "j.sqlite")
-    journal.write(_partial_fill_records())  # type: ignore[arg-type]
+    journal.write(_partial_fill_records())
     journal.close()
 
     reader = JournalReader(tmp_path / "j.sqlite")
@@ -134,11 +135,11 @@ def test_journal_writes_are_idempotent_across_a_reopen(tmp_path: Path) -> None:
         Event(6, "exit_armed", S, "OCO", "INFO"),
     ]
     first = SqliteJournal(path)
-    first.write(records)  # type: ignore[arg-type]
+    first.write(records)
     first.close()
 
     again = SqliteJournal(path)
-    again.write(records)  # type: ignore[arg-type]
+    again.write(records)
     again.close()
 
     reader = JournalReader(path)
