@@ -670,6 +670,7 @@ class PaperEngine:
         state = {
             "version": _STATE_VERSION,
             "counter": self._counter,
+            "trade_seq": self._trade_seq,
             "balances": {
                 a: {"free": str(self._free.get(a, _ZERO)), "locked": str(self._locked.get(a, _ZERO))}
                 for a in sorted(set(self._free) | set(self._locked))
@@ -696,6 +697,8 @@ class PaperEngine:
             if state.get("version") not in (1, _STATE_VERSION):
                 raise ValueError(f"unsupported version {state.get('version')!r}")
             self._counter = int(state["counter"])
+            # Trade ids stay unique per account, as a venue's are (older files did not keep the count).
+            self._trade_seq = int(state.get("trade_seq", 0))
             self._free = {a: Decimal(b["free"]) for a, b in state["balances"].items()}
             self._locked = {a: Decimal(b["locked"]) for a, b in state["balances"].items()}
             self._avg_price = {

@@ -184,6 +184,22 @@ def test_engine_state_file_round_trip(tmp_path: Path) -> None:
         again.submit_order(buy("b1", "0.1", "90"))
 
 
+def test_engine_trade_ids_stay_unique_across_restarts_of_one_state_file(tmp_path: Path) -> None:
+    state = tmp_path / "paper.json"
+    trade_ids: list[str] = []
+    e = engine(state)
+    e.add_listener(lambda update: trade_ids.append(update.trade_id) if update.trade_id else None)
+    e.on_quote(quote("99", "100"))
+    e.submit_order(buy("b1", "0.1", "100"))
+
+    again = engine(state)
+    again.add_listener(lambda update: trade_ids.append(update.trade_id) if update.trade_id else None)
+    again.on_quote(quote("99", "100"))
+    again.submit_order(buy("b2", "0.1", "100"))
+
+    assert len(trade_ids) == 2 and len(set(trade_ids)) == 2, trade_ids
+
+
 def test_engine_crash_mid_write_leaves_previous_state(tmp_path: Path) -> None:
     state = tmp_path / "paper.json"
     e = engine(state)
