@@ -69,3 +69,32 @@ def test_dry_run_paper_execution_on_binance_public_quotes_needs_no_keys(tmp_path
     counters = run.summary["counters"]
     assert counters["quotes"] > 100 and counters["orders_filled"] >= 1, run.output[-3000:]
     assert signed == []  # only public market data was asked of the venue
+
+
+def test_binance_venue_clock_five_seconds_ahead_fills_arrive_by_push_without_restarts(tmp_path: Path) -> None:
+    with FakeBinance(symbols=["BTC/USDT"]) as fake, Market(fake.push_quote, "BTC/USDT", seed=3):
+        fake.faults.clock_skew_s = 5.0
+        config = binance_config(
+            tmp_path,
+            fake,
+            **{
+                "exchange.venue": "binance",
+                # 5 s of skew is outside this window whatever the loopback's latency: every signed
+                # request on the local clock alone would be refused with -1021
+                "venues.binance.recv_window_ms": 3000,
+                "supervisor.min_backoff_s": 0.2,
+                "supervisor.random_factor": 0,
+            },
+        )
+        env = {**os.environ, "AUTOHEDGE_BINANCE_API_KEY": API_KEY, "AUTOHEDGE_BINANCE_API_SECRET": API_SECRET}
+        run = run_for(config, tmp_path, 10, env=env)
+        subscriptions, time_reads = fake.user.subscriptions, len(fake.requests("/api/v3/time"))
+
+    data, output = run.summary, run.output
+    counters = data["counters"]
+    assert subscriptions >= 1 and counters["order_events"] >= 1, output[-3000:]  # the private stream is up
+    assert counters["orders_filled"] >= 1, output[-3000:]
+    assert all(actor["restarts"] == 0 for actor in data["actors"].values()), data["actors"]
+    # signed on the offset the start-up read measured: the first subscription went through
+    assert data["venues"]["binance"]["user_stream_reconnects"] == 0, output[-3000:]
+    assert time_reads <= 2  # the credentials check's own client, then the trading adapter's start-up read
