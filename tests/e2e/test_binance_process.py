@@ -71,23 +71,29 @@ def test_dry_run_paper_execution_on_binance_public_quotes_needs_no_keys(tmp_path
     assert signed == []  # only public market data was asked of the venue
 
 
+def keys_env() -> dict[str, str]:
+    return {**os.environ, "AUTOHEDGE_BINANCE_API_KEY": API_KEY, "AUTOHEDGE_BINANCE_API_SECRET": API_SECRET}
+
+
+def skew_config(tmp_path: Path, fake: FakeBinance) -> Path:
+    """Trading on the fake with a 3 s recvWindow: 5 s of skew is outside it whatever the loopback's
+    latency, so every signed request on the local clock alone would be refused with -1021."""
+    return binance_config(
+        tmp_path,
+        fake,
+        **{
+            "exchange.venue": "binance",
+            "venues.binance.recv_window_ms": 3000,
+            "supervisor.min_backoff_s": 0.2,
+            "supervisor.random_factor": 0,
+        },
+    )
+
+
 def test_binance_venue_clock_five_seconds_ahead_fills_arrive_by_push_without_restarts(tmp_path: Path) -> None:
     with FakeBinance(symbols=["BTC/USDT"]) as fake, Market(fake.push_quote, "BTC/USDT", seed=3):
         fake.faults.clock_skew_s = 5.0
-        config = binance_config(
-            tmp_path,
-            fake,
-            **{
-                "exchange.venue": "binance",
-                # 5 s of skew is outside this window whatever the loopback's latency: every signed
-                # request on the local clock alone would be refused with -1021
-                "venues.binance.recv_window_ms": 3000,
-                "supervisor.min_backoff_s": 0.2,
-                "supervisor.random_factor": 0,
-            },
-        )
-        env = {**os.environ, "AUTOHEDGE_BINANCE_API_KEY": API_KEY, "AUTOHEDGE_BINANCE_API_SECRET": API_SECRET}
-        run = run_for(config, tmp_path, 10, env=env)
+        run = run_for(skew_config(tmp_path, fake), tmp_path, 10, env=keys_env())
         subscriptions, time_reads = fake.user.subscriptions, len(fake.requests("/api/v3/time"))
 
     data, output = run.summary, run.output
@@ -104,17 +110,6 @@ def test_binance_venue_clock_jumps_ahead_mid_run_the_user_stream_resyncs_and_res
     tmp_path: Path,
 ) -> None:
     with FakeBinance(symbols=["BTC/USDT"]) as fake, Market(fake.push_quote, "BTC/USDT", seed=3):
-        config = binance_config(
-            tmp_path,
-            fake,
-            **{
-                "exchange.venue": "binance",
-                "venues.binance.recv_window_ms": 3000,
-                "supervisor.min_backoff_s": 0.2,
-                "supervisor.random_factor": 0,
-            },
-        )
-        env = {**os.environ, "AUTOHEDGE_BINANCE_API_KEY": API_KEY, "AUTOHEDGE_BINANCE_API_SECRET": API_SECRET}
         jumped: list[bool] = []
 
         def jump_once(line: str) -> None:
@@ -124,7 +119,7 @@ def test_binance_venue_clock_jumps_ahead_mid_run_the_user_stream_resyncs_and_res
                 fake.faults.clock_skew_s = 5.0
                 fake.user.drop()
 
-        run = run_watching(config, tmp_path, 12, env, jump_once)
+        run = run_watching(skew_config(tmp_path, fake), tmp_path, 12, keys_env(), jump_once)
         subscriptions, time_reads = fake.user.subscriptions, len(fake.requests("/api/v3/time"))
 
     data, output = run.summary, run.output
