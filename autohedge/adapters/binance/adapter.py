@@ -15,8 +15,7 @@ from autohedge.adapters.binance.constants import (
     WEIGHTS,
 )
 from autohedge.adapters.binance.parse import SymbolMap, parse_order, parse_rules, sum_fees
-from autohedge.adapters.binance.rest import AUTH_HINT, BinanceRest
-from autohedge.adapters.binance.servertime import ServerClock
+from autohedge.adapters.binance.rest import AUTH_HINT, BinanceRest, ServerClock
 from autohedge.adapters.binance.user_ws import BinanceUserStream
 from autohedge.adapters.binance.wire import (
     BinanceOrder,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 import requests
@@ -19,7 +20,6 @@ from pydantic import SecretStr, TypeAdapter
 from autohedge.adapters.binance.auth import BinanceSigner, encode_params, signed_query
 from autohedge.adapters.binance.constants import VENUE, WEIGHTS
 from autohedge.adapters.binance.parse import map_error
-from autohedge.adapters.binance.servertime import CLOCK_SKEW_CODE, ServerClock
 from autohedge.adapters.binance.wire import (
     BINANCE_CANCEL,
     BINANCE_ORDERS,
@@ -38,13 +38,14 @@ from autohedge.core.clock import Clock
 from autohedge.core.errors import AuthError, VenueError, VenueUnavailable
 from autohedge.core.ratelimit import LimitKind, LimitRule, RequestBudget
 
-__all__ = ["AUTH_HINT", "BinanceDialect", "BinanceRest", "limit_rules"]
+__all__ = ["AUTH_HINT", "CLOCK_SKEW_CODE", "BinanceDialect", "BinanceRest", "ServerClock", "limit_rules"]
 
 AUTH_HINT = "set AUTOHEDGE_BINANCE_API_KEY and AUTOHEDGE_BINANCE_API_SECRET"
 _USAGE_HEADER = re.compile(r"^x-mbx-(used-weight|order-count)-(\d+)([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 _LIMIT_KIND = {"REQUEST_WEIGHT": LimitKind.WEIGHT, "ORDERS": LimitKind.ORDERS}
 T = TypeVar("T")
+_NS_PER_MS = 1_000_000
 
 
 def limit_rules(rate_limits: tuple[BinanceRateLimit, ...]) -> list[LimitRule]:
@@ -79,6 +80,53 @@ _TICKER = TypeAdapter(BinanceRestBookTicker)
 _ORDER = TypeAdapter(BinanceOrder)
 _ORDER_LIST = TypeAdapter(BinanceOrderList)
 _ACCOUNT = TypeAdapter(BinanceAccount)
+
+
+CLOCK_SKEW_CODE = -1021
+"""Binance: "Timestamp for this request is outside of the recvWindow"."""
+
+
+class ServerClock:
+    """The one owner of our clock's offset from Binance's server time.
+
+    Every signed request (REST query, WebSocket API ``session.logon`` or
+    ``userDataStream.subscribe.signature``) carries a ``timestamp`` the venue checks against
+    ``recvWindow``; a local clock that is off gets -1021 on every request. The offset is measured by one
+    REST read (``GET /api/v3/time``, through the shared transport and its request budget) and shared by
+    the REST client and the user stream, so neither syncs on its own.
+
+    Thread-safe (the offset is guarded by a lock; the read runs outside it on the caller's thread)."""
+
+    def __init__(self, clock: Clock, read_server_ms: Callable[[], int]) -> None:
+        """``read_server_ms``: the venue's time in epoch ms (the REST read; raises ``VenueError``)."""
+        self._clock = clock
+        self._read_server_ms = read_server_ms
+        self._offset_ms = 0
+        self._lock = threading.Lock()
+        self.syncs = 0
+        """How many times the offset was measured (start-up and after each -1021)."""
+
+    @property
+    def offset_ms(self) -> int:
+        with self._lock:
+            return self._offset_ms
+
+    def sync(self) -> int:
+        """Caller's thread: measure the offset (server time against the midpoint of the read, so half the
+        round trip is not counted as skew) and return it in ms. A refused read raises and keeps the old
+        offset."""
+        before_ms = self._clock.wall_ns() // _NS_PER_MS
+        server_ms = self._read_server_ms()
+        after_ms = self._clock.wall_ns() // _NS_PER_MS
+        with self._lock:
+            self._offset_ms = server_ms - (before_ms + after_ms) // 2
+            self.syncs += 1
+            return self._offset_ms
+
+    def timestamp_ms(self) -> int:
+        """Any thread: now on the server's clock, for a signed request's ``timestamp``."""
+        with self._lock:
+            return self._clock.wall_ns() // _NS_PER_MS + self._offset_ms
 
 
 class BinanceRest:

@@ -24,7 +24,7 @@ from pydantic import SecretStr
 from autohedge.adapters.binance.auth import BinanceSigner, KeyKind, ws_signed_params
 from autohedge.adapters.binance.constants import VENUE
 from autohedge.adapters.binance.parse import is_auth_refusal, parse_user_frame
-from autohedge.adapters.binance.servertime import CLOCK_SKEW_CODE, ServerClock
+from autohedge.adapters.binance.rest import CLOCK_SKEW_CODE, ServerClock
 from autohedge.adapters.binance.wire import BinanceWsResponse
 from autohedge.adapters.wsconn import WsConnection
 from autohedge.core.clock import Clock

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from autohedge.adapters.binance.servertime import ServerClock
+from autohedge.adapters.binance.rest import ServerClock
 from autohedge.core.clock import ManualClock
 from autohedge.core.errors import RateLimited
 

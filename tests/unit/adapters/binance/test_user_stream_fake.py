@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from autohedge.adapters.binance.adapter import create_exchange, create_user_stream
-from autohedge.adapters.binance.servertime import ServerClock
+from autohedge.adapters.binance.rest import ServerClock
 from autohedge.adapters.binance.user_ws import BinanceUserStream
 from autohedge.core.clock import ManualClock, RealClock
 from autohedge.core.config import AppConfig, Secrets, parse_config
