@@ -134,7 +134,13 @@ VENUES: Mapping[str, VenueEntry] = {
         capabilities=binance_constants.CAPABILITIES,
         is_live_endpoint=binance_constants.is_live_endpoint,
         create_user_stream=lambda config, secrets, clock, exchange: _adapter("binance").create_user_stream(
-            config, secrets, clock, budget=exchange.request_budget
+            config,
+            secrets,
+            clock,
+            budget=exchange.request_budget,
+            server_clock=(
+                exchange.server_clock if isinstance(exchange, _adapter("binance").BinanceExchange) else None
+            ),
         ),
     ),
     "alpaca": VenueEntry(

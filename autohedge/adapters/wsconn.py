@@ -2,10 +2,17 @@
 stream shares. The stream that owns it parses frames; this class connects, reads, keeps the socket
 alive with pings where the venue wants them, and when the connection ends without ``stop`` tells the
 owner why, once, from the reader thread.
+
+Ending a connection never waits on the venue: the close frame is sent and the socket shut down at once,
+which wakes the reader blocked in ``select`` (websocket-client's own ``close`` waits up to 3 s for the
+venue's close frame, and once it has closed the socket the reader's ``select`` only notices after its
+10 s poll, so ``stop`` used to wait out its whole join timeout and leave the reader behind).
 """
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -14,7 +21,25 @@ from typing import Any
 import websocket
 from loguru import logger
 
-__all__ = ["WsConnection", "WsStream"]
+__all__ = ["JOIN_TIMEOUT_S", "WsConnection", "WsStream", "close_at_once"]
+
+JOIN_TIMEOUT_S = 5.0
+"""A backstop: the reader wakes as soon as its socket is shut down, so ``stop`` returns long before."""
+
+
+def close_at_once(app: websocket.WebSocketApp) -> None:
+    """Any thread: send the close frame without waiting for the answer, then shut the socket down so the
+    reader's ``select``/``recv`` returns now and its loop sees ``keep_running`` off."""
+    app.keep_running = False
+    ws = app.sock
+    if ws is None:
+        return  # not connected yet: the owner's on-open check ends it, or the connect fails on its own
+    raw = ws.sock
+    with contextlib.suppress(websocket.WebSocketException, OSError):  # already closing or gone
+        ws.send_close()
+    if raw is not None:
+        with contextlib.suppress(OSError):  # not connected yet, or already closed by the reader
+            raw.shutdown(socket.SHUT_RDWR)
 
 
 class WsConnection:
@@ -68,7 +93,7 @@ class WsConnection:
         """End this connection from a callback; ``reason`` (when given) is what ``on_ended`` hears."""
         if reason:
             self._failure = reason
-        self._app.close()
+        close_at_once(self._app)
 
     def fail(self, reason: str) -> None:
         """End this connection from a callback because of what it sent (a refusal, an error frame, lost
@@ -78,11 +103,13 @@ class WsConnection:
         self.end(reason)
 
     def stop(self) -> None:
-        """Owner's thread: close and join; ``on_ended`` is not called."""
+        """Owner's thread: close and join the reader; ``on_ended`` is not called."""
         self._stopping.set()
-        self._app.close()
+        close_at_once(self._app)
         if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=JOIN_TIMEOUT_S)
+            if self._thread.is_alive():
+                logger.warning("{}: the reader did not end within {} s", self.name, JOIN_TIMEOUT_S)
 
     def _run(self) -> None:
         if self._prepare is not None:
@@ -102,7 +129,7 @@ class WsConnection:
     def _opened(self, app: Any) -> None:
         if self._stopping.is_set():
             # ``stop`` ran before the socket existed, so its close did not reach it.
-            self._app.close()
+            close_at_once(self._app)
             return
         if self._on_open is not None:
             self._on_open(self)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -46,18 +47,14 @@ __all__ = ["Harness", "PushStream", "make_config", "wait_for"]
 
 
 def wait_for(predicate: Callable[[], bool], timeout_s: float = 5.0, what: str = "condition") -> None:
-    """Wait on state: re-check ``predicate`` until true or the deadline passes."""
+    """Wait on state: re-check ``predicate`` until true or the deadline passes. The deadline is read off
+    the monotonic clock, not a timer thread: a predicate over the live threads must not see the wait's own."""
     event = threading.Event()
-    deadline = threading.Event()
-    timer = threading.Timer(timeout_s, deadline.set)
-    timer.start()
-    try:
-        while not predicate():
-            if deadline.is_set():
-                raise AssertionError(f"timed out waiting for {what}")
-            event.wait(0.002)
-    finally:
-        timer.cancel()
+    deadline_s = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() >= deadline_s:
+            raise AssertionError(f"timed out waiting for {what}")
+        event.wait(0.002)
 
 
 class PushStream:

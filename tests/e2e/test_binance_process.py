@@ -13,7 +13,7 @@ import pytest
 from autohedge.core.actor_names import feed_name
 from autohedge.core.child_states import ChildState
 from tests.e2e.market import Market
-from tests.e2e.process import run_for, run_with_venue_drills, write_config
+from tests.e2e.process import run_for, run_watching, run_with_venue_drills, write_config
 from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
 from tests.fakes.venue_server import endpoints_of
 
@@ -69,3 +69,65 @@ def test_dry_run_paper_execution_on_binance_public_quotes_needs_no_keys(tmp_path
     counters = run.summary["counters"]
     assert counters["quotes"] > 100 and counters["orders_filled"] >= 1, run.output[-3000:]
     assert signed == []  # only public market data was asked of the venue
+
+
+def keys_env() -> dict[str, str]:
+    return {**os.environ, "AUTOHEDGE_BINANCE_API_KEY": API_KEY, "AUTOHEDGE_BINANCE_API_SECRET": API_SECRET}
+
+
+def skew_config(tmp_path: Path, fake: FakeBinance) -> Path:
+    """Trading on the fake with a 3 s recvWindow: 5 s of skew is outside it whatever the loopback's
+    latency, so every signed request on the local clock alone would be refused with -1021."""
+    return binance_config(
+        tmp_path,
+        fake,
+        **{
+            "exchange.venue": "binance",
+            "venues.binance.recv_window_ms": 3000,
+            "supervisor.min_backoff_s": 0.2,
+            "supervisor.random_factor": 0,
+        },
+    )
+
+
+def test_binance_venue_clock_five_seconds_ahead_fills_arrive_by_push_without_restarts(tmp_path: Path) -> None:
+    with FakeBinance(symbols=["BTC/USDT"]) as fake, Market(fake.push_quote, "BTC/USDT", seed=3):
+        fake.faults.clock_skew_s = 5.0
+        run = run_for(skew_config(tmp_path, fake), tmp_path, 10, env=keys_env())
+        subscriptions, time_reads = fake.user.subscriptions, len(fake.requests("/api/v3/time"))
+
+    data, output = run.summary, run.output
+    counters = data["counters"]
+    assert subscriptions >= 1 and counters["order_events"] >= 1, output[-3000:]  # the private stream is up
+    assert counters["orders_filled"] >= 1, output[-3000:]
+    assert all(actor["restarts"] == 0 for actor in data["actors"].values()), data["actors"]
+    # signed on the offset the start-up read measured: the first subscription went through
+    assert data["venues"]["binance"]["user_stream_reconnects"] == 0, output[-3000:]
+    assert time_reads <= 2  # the credentials check's own client, then the trading adapter's start-up read
+
+
+def test_binance_venue_clock_jumps_ahead_mid_run_the_user_stream_resyncs_and_resubscribes(
+    tmp_path: Path,
+) -> None:
+    with FakeBinance(symbols=["BTC/USDT"]) as fake, Market(fake.push_quote, "BTC/USDT", seed=3):
+        jumped: list[bool] = []
+
+        def jump_once(line: str) -> None:
+            """Once an exit is armed: the venue's clock jumps 5 s ahead and the user stream drops."""
+            if not jumped and "exit_armed" in line:
+                jumped.append(True)
+                fake.faults.clock_skew_s = 5.0
+                fake.user.drop()
+
+        run = run_watching(skew_config(tmp_path, fake), tmp_path, 12, keys_env(), jump_once)
+        subscriptions, time_reads = fake.user.subscriptions, len(fake.requests("/api/v3/time"))
+
+    data, output = run.summary, run.output
+    assert jumped and subscriptions >= 2, output[-3000:]  # subscribed again on the resynced clock
+    assert data["venues"]["binance"]["user_stream_reconnects"] >= 1, output[-3000:]
+    assert data["counters"]["order_events"] >= 1 and data["counters"]["orders_filled"] >= 1, output[-3000:]
+    assert all(actor["restarts"] == 0 for actor in data["actors"].values()), data["actors"]
+    assert data["kill_switch"] is False
+    # re-measured after the jump: by the stream's refused subscription or by a refused REST call, whichever
+    # met the venue first; both sign with the one offset
+    assert time_reads >= 2, output[-3000:]

@@ -8,7 +8,8 @@ each endpoint's documented weight per wall-clock minute, answers with ``X-MBX-US
 ``X-MBX-ORDER-COUNT-10S/1D`` on orders), returns 429 with Retry-After when the weight is spent and a 418
 ban when a client keeps sending during the 429. Fault switches: 429 after N requests, a ban of N seconds,
 5xx, slow responses, an order accepted whose response is lost (dropped connection or 503), rejected
-keys, a dropped websocket, a malformed frame.
+keys, a dropped websocket, a malformed frame, a server clock that is off (``faults.clock_skew_s``: REST and
+the WebSocket API check ``timestamp`` against recvWindow on that clock and answer -1021).
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ class Faults(VenueFaults):
     rate_limit_status: int = 429
     """429, or 418 for the IP ban."""
     retry_after_s: int = 7
+    clock_skew_s: float = 0.0
+    """The server's clock runs this far ahead of ours (negative: behind): ``/api/v3/time`` says so, and a
+    signed request whose timestamp is not within recvWindow of it gets -1021."""
 
 
 class _Handler(VenueHandler):
@@ -143,11 +147,9 @@ class _Handler(VenueHandler):
         if not keys.verify(api_key, payload, unquote(signature)):
             self._error(400, -1022, "Signature for this request is not valid.")
             return False
-        now_ms = int(time.time() * 1000)
-        timestamp = int(params.get("timestamp", "0"))
-        recv_window = int(params.get("recvWindow", "5000"))
-        if timestamp >= now_ms + 1000 or now_ms - timestamp > recv_window:
-            self._error(400, -1021, "Timestamp for this request is outside of the recvWindow.")
+        refusal = self.server.fake.timestamp_refusal(params.get("timestamp", 0), params.get("recvWindow"))
+        if refusal is not None:
+            self._error(400, *refusal)
             return False
         return True
 
@@ -161,7 +163,7 @@ class _Handler(VenueHandler):
     # -- routes ---------------------------------------------------------------------------------------
 
     def r_time(self, params: dict[str, str]) -> None:
-        self._send(200, {"serverTime": int(time.time() * 1000)})
+        self._send(200, {"serverTime": self.server.fake.server_ms()})
 
     def r_exchange_info(self, params: dict[str, str]) -> None:
         wanted = json.loads(params.get("symbols", "[]"))
@@ -207,7 +209,7 @@ class _Handler(VenueHandler):
             200,
             {
                 "timezone": "UTC",
-                "serverTime": int(time.time() * 1000),
+                "serverTime": self.server.fake.server_ms(),
                 "rateLimits": [
                     {
                         "rateLimitType": "REQUEST_WEIGHT",
@@ -529,6 +531,19 @@ class FakeBinance(FakeVenue):
         """Register an Ed25519 API key (as one uploads its public key to Binance): its REST and WebSocket
         API signatures are verified with ``public_key``, and it may log a WebSocket API session on."""
         self.keys.add_ed25519(api_key, public_key)
+
+    def server_ms(self) -> int:
+        """Now on the server's clock (epoch ms), ``faults.clock_skew_s`` off ours."""
+        return int((time.time() + self.state.faults.clock_skew_s) * 1000)
+
+    def timestamp_refusal(self, timestamp: object, recv_window: object) -> tuple[int, str] | None:
+        """Binance's rule for a signed request's ``timestamp`` on the server's clock: at most 1 s ahead,
+        at most ``recvWindow`` (default 5000 ms) behind. (code, msg) when refused, else None."""
+        now_ms = self.server_ms()
+        timestamp_ms, window_ms = int(str(timestamp)), int(str(recv_window or 5000))
+        if timestamp_ms >= now_ms + 1000 or now_ms - timestamp_ms > window_ms:
+            return -1021, "Timestamp for this request is outside of the recvWindow."
+        return None
 
     def ban(self, seconds: int) -> None:
         """Ban this client's IP for ``seconds`` from now (418 with Retry-After to every request)."""

@@ -2,8 +2,9 @@
 
 It checks what Binance checks on ``userDataStream.subscribe.signature`` and ``session.logon`` — the API
 key, its signature (HMAC hex, or base64 Ed25519) over the parameters sorted by name, the timestamp within
-recvWindow — and answers with ``rateLimits``. ``session.logon`` takes Ed25519 keys only; a logged-on
-session's ``userDataStream.subscribe`` needs no signature, and one that has not logged on is refused.
+recvWindow of the fake's server clock (-1021 with Binance's body when not) — and answers with
+``rateLimits``. ``session.logon`` takes Ed25519 keys only; a logged-on session's
+``userDataStream.subscribe`` needs no signature, and one that has not logged on is refused.
 Then it pushes every engine order event as an ``executionReport`` (and an ``outboundAccountPosition``
 after each fill) to the subscribed sessions. Fault switches: refuse the subscription, duplicate every event,
 deliver a fill before its acknowledgement (the NEW report is held back until after the first trade),
@@ -48,10 +49,6 @@ _X = {
 }
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def _f8(value: Decimal | None) -> str:
     return f"{(value or Decimal(0)):.8f}"
 
@@ -59,7 +56,8 @@ def _f8(value: Decimal | None) -> str:
 @dataclass(eq=False)
 class _Session:
     connection: ServerConnection
-    connected_ms: int = field(default_factory=_now_ms)
+    connected_ms: int
+    """On the fake's server clock, as every time the WebSocket API reports."""
     subscription_id: int | None = None
     logged_on_key: str | None = None
     """The API key ``session.logon`` authenticated this connection with (Ed25519 only)."""
@@ -88,7 +86,7 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
     def serve(self, connection: ServerConnection, client: StreamClient) -> None:
         """One WebSocket API connection (the fake's websocket thread for it)."""
         self._record("connect", CONNECT_WEIGHT)
-        self._serve(_Session(connection), self._handle)
+        self._serve(_Session(connection, self._fake.server_ms()), self._handle)
 
     def _record(self, method: str, weight: int) -> None:
         with self._lock:
@@ -153,7 +151,7 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
             error_body = {
                 "code": -1003,
                 "msg": text,
-                "data": {"serverTime": _now_ms(), "retryAfter": retry_at_ms},
+                "data": {"serverTime": self._fake.server_ms(), "retryAfter": retry_at_ms},
             }
             self._reply(session, {"id": request_id, "status": status, "error": error_body})
             return
@@ -185,7 +183,7 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
         if error is not None:
             self._refuse(session, request_id, error)
             return
-        session.logged_on_key, session.logged_on_ms = api_key, _now_ms()
+        session.logged_on_key, session.logged_on_ms = api_key, self._fake.server_ms()
         self.logons += 1
         result = {
             "apiKey": api_key,
@@ -211,11 +209,7 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
         payload = "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "signature")
         if not keys.verify(api_key, payload, signature):
             return -1022, "Signature for this request is not valid."
-        now_ms = int(time.time() * 1000)
-        timestamp, recv_window = int(params.get("timestamp", 0)), int(params.get("recvWindow", 5000))
-        if timestamp >= now_ms + 1000 or now_ms - timestamp > recv_window:
-            return -1021, "Timestamp for this request is outside of the recvWindow."
-        return None
+        return self._fake.timestamp_refusal(params.get("timestamp", 0), params.get("recvWindow"))
 
     # -- events ---------------------------------------------------------------------------------------
 

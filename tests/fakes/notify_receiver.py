@@ -37,7 +37,10 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # the loop looks for shutdown every 50 ms (the default 0.5 s is spent by every test's teardown)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
         self.url = f"json://127.0.0.1:{self.server.server_address[1]}/hook"
 

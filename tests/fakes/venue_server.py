@@ -50,6 +50,11 @@ def endpoints_of(fake: _Endpoints) -> dict[str, str]:
     return {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
 
 
+_SHUTDOWN_POLL_S = 0.05
+"""How often the HTTP server's loop looks for ``shutdown``: the default 0.5 s is spent by every test's
+teardown."""
+
+
 @dataclass
 class VenueFaults:
     """Fault switches every fake venue honours (a venue's fake may add its own)."""
@@ -219,7 +224,10 @@ class FakeVenue:
         self._http.state = self.state
         self._http.fake = self
         self._http_thread = threading.Thread(
-            target=self._http.serve_forever, name=f"fake-{name}-http", daemon=True
+            target=self._http.serve_forever,
+            kwargs={"poll_interval": _SHUTDOWN_POLL_S},
+            name=f"fake-{name}-http",
+            daemon=True,
         )
         self._clients: list[StreamClient] = []
         self._clients_lock = threading.Lock()

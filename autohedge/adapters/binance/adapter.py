@@ -15,7 +15,7 @@ from autohedge.adapters.binance.constants import (
     WEIGHTS,
 )
 from autohedge.adapters.binance.parse import SymbolMap, parse_order, parse_rules, sum_fees
-from autohedge.adapters.binance.rest import AUTH_HINT, BinanceRest
+from autohedge.adapters.binance.rest import AUTH_HINT, BinanceRest, ServerClock
 from autohedge.adapters.binance.user_ws import BinanceUserStream
 from autohedge.adapters.binance.wire import (
     BinanceOrder,
@@ -66,6 +66,11 @@ class BinanceExchange:
         self._clock = clock
         self.request_budget = budget
         self._reference = VenueReference(VENUE, self._load_reference)
+
+    @property
+    def server_clock(self) -> ServerClock:
+        """The server-time offset of every signed request here; the user stream signs with it too."""
+        return self._rest.server_clock
 
     # -- reference data ------------------------------------------------------------------------------
 
@@ -301,10 +306,16 @@ def check_credentials(config: AppConfig, secrets: Secrets, clock: Clock) -> None
 
 
 def create_user_stream(
-    config: AppConfig, secrets: Secrets, clock: Clock, *, budget: RequestBudget | None = None
+    config: AppConfig,
+    secrets: Secrets,
+    clock: Clock,
+    *,
+    budget: RequestBudget | None = None,
+    server_clock: ServerClock | None = None,
 ) -> BinanceUserStream:
     """The private order stream on the WebSocket API. No REST at start: Binance spot symbols are the
-    base and quote assets joined, so the symbol map comes from the config."""
+    base and quote assets joined, so the symbol map comes from the config. ``budget`` and
+    ``server_clock``: the trading exchange's (one request weight per IP, one server-time offset)."""
     endpoints = config.venues.binance
     return BinanceUserStream(
         url=endpoints.user_ws_url or TESTNET_USER_WS_URL,
@@ -314,4 +325,5 @@ def create_user_stream(
         symbols={s.replace("/", ""): s for s in config.symbols},
         budget=budget,
         recv_window_ms=endpoints.recv_window_ms,
+        server_clock=server_clock,
     )

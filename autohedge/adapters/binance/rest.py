@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
+import requests
 from pydantic import SecretStr, TypeAdapter
 
 from autohedge.adapters.binance.auth import BinanceSigner, encode_params, signed_query
@@ -37,14 +38,14 @@ from autohedge.core.clock import Clock
 from autohedge.core.errors import AuthError, VenueError, VenueUnavailable
 from autohedge.core.ratelimit import LimitKind, LimitRule, RequestBudget
 
-__all__ = ["AUTH_HINT", "BinanceDialect", "BinanceRest", "limit_rules"]
+__all__ = ["AUTH_HINT", "CLOCK_SKEW_CODE", "BinanceDialect", "BinanceRest", "ServerClock", "limit_rules"]
 
 AUTH_HINT = "set AUTOHEDGE_BINANCE_API_KEY and AUTOHEDGE_BINANCE_API_SECRET"
 _USAGE_HEADER = re.compile(r"^x-mbx-(used-weight|order-count)-(\d+)([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 _LIMIT_KIND = {"REQUEST_WEIGHT": LimitKind.WEIGHT, "ORDERS": LimitKind.ORDERS}
-_CLOCK_SKEW = -1021
 T = TypeVar("T")
+_NS_PER_MS = 1_000_000
 
 
 def limit_rules(rate_limits: tuple[BinanceRateLimit, ...]) -> list[LimitRule]:
@@ -81,8 +82,55 @@ _ORDER_LIST = TypeAdapter(BinanceOrderList)
 _ACCOUNT = TypeAdapter(BinanceAccount)
 
 
+CLOCK_SKEW_CODE = -1021
+"""Binance: "Timestamp for this request is outside of the recvWindow"."""
+
+
+class ServerClock:
+    """The one owner of our clock's offset from Binance's server time.
+
+    Every signed request (REST query, WebSocket API ``session.logon`` or
+    ``userDataStream.subscribe.signature``) carries a ``timestamp`` the venue checks against
+    ``recvWindow``; a local clock that is off gets -1021 on every request. The offset is measured by one
+    REST read (``GET /api/v3/time``, through the shared transport and its request budget) and shared by
+    the REST client and the user stream, so neither syncs on its own.
+
+    Thread-safe (the offset is guarded by a lock; the read runs outside it on the caller's thread)."""
+
+    def __init__(self, clock: Clock, read_server_ms: Callable[[], int]) -> None:
+        """``read_server_ms``: the venue's time in epoch ms (the REST read; raises ``VenueError``)."""
+        self._clock = clock
+        self._read_server_ms = read_server_ms
+        self._offset_ms = 0
+        self._lock = threading.Lock()
+        self.syncs = 0
+        """How many times the offset was measured (start-up and after each -1021)."""
+
+    @property
+    def offset_ms(self) -> int:
+        with self._lock:
+            return self._offset_ms
+
+    def sync(self) -> int:
+        """Caller's thread: measure the offset (server time against the midpoint of the read, so half the
+        round trip is not counted as skew) and return it in ms. A refused read raises and keeps the old
+        offset."""
+        before_ms = self._clock.wall_ns() // _NS_PER_MS
+        server_ms = self._read_server_ms()
+        after_ms = self._clock.wall_ns() // _NS_PER_MS
+        with self._lock:
+            self._offset_ms = server_ms - (before_ms + after_ms) // 2
+            self.syncs += 1
+            return self._offset_ms
+
+    def timestamp_ms(self) -> int:
+        """Any thread: now on the server's clock, for a signed request's ``timestamp``."""
+        with self._lock:
+            return self._clock.wall_ns() // _NS_PER_MS + self._offset_ms
+
+
 class BinanceRest:
-    """Thread-safe: the transport pools connections; the time offset is guarded by a lock.
+    """Thread-safe: the transport pools connections; the time offset is the ``ServerClock``'s.
     ``signer``: from ``auth.load_signer`` (the key kind the secret holds); None without keys."""
 
     def __init__(
@@ -106,8 +154,8 @@ class BinanceRest:
             dialect=BinanceDialect(), budget=budget, timeout_s=timeout_s, headers=headers
         )
         self._recv_window_ms = recv_window_ms
-        self._offset_ms = 0
-        self._offset_lock = threading.Lock()
+        self.server_clock = ServerClock(clock, self._server_time_ms)
+        """The offset every signed request of this venue uses (REST here, the user stream too)."""
 
     @property
     def has_keys(self) -> bool:
@@ -117,17 +165,11 @@ class BinanceRest:
 
     def sync_time(self) -> int:
         """Measure our clock's offset from the server's (``GET /api/v3/time``); returns it in ms."""
-        before = self._clock.wall_ns() // 1_000_000
-        response = self._transport.send("GET", f"{self._base}/api/v3/time", weight=WEIGHTS["time"])
-        server = self._transport.decode(response, _TIME).serverTime
-        after = self._clock.wall_ns() // 1_000_000
-        with self._offset_lock:
-            self._offset_ms = server - (before + after) // 2
-            return self._offset_ms
+        return self.server_clock.sync()
 
-    def _timestamp_ms(self) -> int:
-        with self._offset_lock:
-            return self._clock.wall_ns() // 1_000_000 + self._offset_ms
+    def _server_time_ms(self) -> int:
+        response = self._transport.send("GET", f"{self._base}/api/v3/time", weight=WEIGHTS["time"])
+        return self._transport.decode(response, _TIME).serverTime
 
     def _url(self, path: str, params: list[tuple[str, str]], *, signed: bool) -> str:
         if signed:
@@ -136,7 +178,7 @@ class BinanceRest:
             params = [
                 *params,
                 ("recvWindow", str(self._recv_window_ms)),
-                ("timestamp", str(self._timestamp_ms())),
+                ("timestamp", str(self.server_clock.timestamp_ms())),
             ]
             query = signed_query(self._signer, params)
         else:
@@ -155,21 +197,25 @@ class BinanceRest:
         priority: bool = False,
         places_order: bool = False,
     ) -> T:
-        url = self._url(path, params, signed=signed)
-        try:
-            response = self._transport.send(
+        def transmit() -> requests.Response:
+            return self._transport.send(
                 method,
-                url,
+                self._url(path, params, signed=signed),  # signed now: the timestamp is the current one
                 weight=weight,
                 orders=1 if places_order else 0,
                 priority=priority,
                 places_order=places_order,
                 signed=signed,
             )
+
+        try:
+            response = transmit()
         except VenueUnavailable as exc:
-            if exc.code == _CLOCK_SKEW:
-                self.sync_time()  # the next attempt carries a corrected timestamp
-            raise
+            if exc.code != CLOCK_SKEW_CODE:
+                raise
+            # Refused before it was looked at (nothing was placed): resync, then sign and send once more.
+            self.sync_time()
+            response = transmit()
         return self._transport.decode(response, model, places_order=places_order)
 
     def close(self) -> None:

@@ -4,7 +4,9 @@
 The REST listenKey is retired; the stream is a subscription on the WebSocket API connection
 (``venues.binance.user_ws_url``): with an HMAC key, ``userDataStream.subscribe.signature`` signed on an
 unauthenticated session; with an Ed25519 key, ``session.logon`` then ``userDataStream.subscribe``
-(unsigned: the session is authenticated). Events arrive on the same socket as
+(unsigned: the session is authenticated). The signed request's ``timestamp`` is on the server's clock
+(the ``ServerClock`` the REST client owns; a -1021 answer re-measures it by the shared REST read before
+the next reconnect), with ``recvWindow`` as for REST. Events arrive on the same socket as
 ``{"subscriptionId":N,"event":{...}}``. Every response carries ``rateLimits``, which align the shared
 request budget. Nothing is replayed after a reconnect: the user-stream actor reconciles by REST.
 """
@@ -22,10 +24,11 @@ from pydantic import SecretStr
 from autohedge.adapters.binance.auth import BinanceSigner, KeyKind, ws_signed_params
 from autohedge.adapters.binance.constants import VENUE
 from autohedge.adapters.binance.parse import is_auth_refusal, parse_user_frame
+from autohedge.adapters.binance.rest import CLOCK_SKEW_CODE, ServerClock
 from autohedge.adapters.binance.wire import BinanceWsResponse
 from autohedge.adapters.wsconn import WsConnection
 from autohedge.core.clock import Clock
-from autohedge.core.errors import AuthError, MalformedMessage
+from autohedge.core.errors import AuthError, MalformedMessage, VenueError
 from autohedge.core.messages import AccountBalances, OrderUpdate
 from autohedge.core.ports import OrderEventSink
 from autohedge.core.ratelimit import RequestBudget
@@ -97,9 +100,11 @@ class BinanceUserStream:
         symbols: Mapping[str, str],
         budget: RequestBudget | None = None,
         recv_window_ms: int | None = None,
+        server_clock: ServerClock | None = None,
     ) -> None:
         """``symbols``: venue symbol (``BTCUSDT``) -> ours (``BTC/USDT``). ``signer``: from
-        ``auth.load_signer``; its key kind chooses how the session authenticates."""
+        ``auth.load_signer``; its key kind chooses how the session authenticates. ``server_clock``: the
+        REST client's offset to the server's time (None: the local clock, never corrected)."""
         self._url = url
         self._api_key = api_key
         self._signer = signer
@@ -107,6 +112,9 @@ class BinanceUserStream:
         self._symbols = dict(symbols)
         self._budget = budget
         self._recv_window_ms = recv_window_ms
+        self._server_clock = server_clock
+        self._signed_at_sync = 0
+        """The server clock's sync count when the subscription was signed (a later sync already fixed it)."""
         self._connection: WsConnection | None = None
         self._sink: OrderEventSink | None = None
         self._logon_id = ""
@@ -139,12 +147,17 @@ class BinanceUserStream:
         else:
             request_id = self._subscribe_id = f"ah-sub-{next(_REQUEST_IDS)}"
             method = SUBSCRIBE_SIGNATURE
+        if self._server_clock is not None:
+            self._signed_at_sync = self._server_clock.syncs
+            timestamp_ms = self._server_clock.timestamp_ms()
+        else:
+            timestamp_ms = self._clock.wall_ns() // _NS_PER_MS
         request = signed_request(
             method,
             request_id=request_id,
             api_key=self._api_key.get_secret_value(),
             signer=self._signer,
-            timestamp_ms=self._clock.wall_ns() // _NS_PER_MS,
+            timestamp_ms=timestamp_ms,
             recv_window_ms=self._recv_window_ms,
         )
         connection.send(json.dumps(request))
@@ -197,6 +210,8 @@ class BinanceUserStream:
         """Reader thread: the venue's state (pause or rejected keys), then end this connection."""
         error = response.error
         code = error.code if error is not None else None
+        if code == CLOCK_SKEW_CODE:
+            self._resync()
         failure = (
             f"binance refused {what} ({response.status} {code if code is not None else ''}: "
             f"{error.msg if error else ''})"
@@ -212,6 +227,20 @@ class BinanceUserStream:
                 self._budget.auth_failed(failure)
         logger.warning("{}", failure)
         connection.end(failure)
+
+    def _resync(self) -> None:
+        """Reader thread: -1021, our timestamp was outside recvWindow. Re-measure the shared offset (one
+        REST read, from the shared budget) unless REST already did since we signed; the reconnect that
+        follows signs with it. A refused read leaves the offset as it was: the next -1021 tries again."""
+        clock = self._server_clock
+        if clock is None or clock.syncs != self._signed_at_sync:
+            return
+        try:
+            offset_ms = clock.sync()
+        except VenueError as exc:
+            logger.warning("binance user stream: server time not re-read ({})", exc)
+            return
+        logger.info("binance user stream: clock offset to the server re-measured: {} ms", offset_ms)
 
     def stop(self) -> None:
         if self._connection is not None:

@@ -10,7 +10,12 @@ from decimal import Decimal
 import pytest
 from pydantic import SecretStr
 
-from autohedge.adapters.binance.adapter import BinanceExchange, create_exchange, create_stream_factory
+from autohedge.adapters.binance.adapter import (
+    BinanceExchange,
+    check_credentials,
+    create_exchange,
+    create_stream_factory,
+)
 from autohedge.core.clock import RealClock
 from autohedge.core.config import AppConfig, Secrets, parse_config
 from autohedge.core.errors import AuthError, OrderRefused, OutcomeUnknown, RateLimited
@@ -110,6 +115,31 @@ def test_adapter_bad_key_names_the_variable(fake: FakeBinance) -> None:
     ex = exchange(fake, key="wrong")
     with pytest.raises(AuthError, match="AUTOHEDGE_BINANCE_API_KEY"):
         ex.balances()
+
+
+def test_adapter_skewed_server_clock_is_resynced_once_and_the_signed_call_goes_through(
+    fake: FakeBinance,
+) -> None:
+    fake.faults.clock_skew_s = 6.0  # our clock is 6 s behind the venue's: outside the 5 s recvWindow
+    ex = exchange(fake)
+    assert ex.balances()["USDT"].free > 0  # -1021, one time read, signed again with the offset
+    assert ex.server_clock.syncs == 1 and abs(ex.server_clock.offset_ms - 6000) < 1000
+    ex.balances()
+    assert [r[1] for r in fake.requests()] == [
+        "/api/v3/account",
+        "/api/v3/time",
+        "/api/v3/account",
+        "/api/v3/account",
+    ]
+
+
+def test_adapter_credentials_check_passes_on_a_skewed_clock(fake: FakeBinance) -> None:
+    fake.faults.clock_skew_s = -3.0  # our clock ahead of the venue's: timestamps from the future
+    secrets = Secrets(
+        autohedge_binance_api_key=SecretStr(API_KEY), autohedge_binance_api_secret=SecretStr(API_SECRET)
+    )
+    check_credentials(config(fake), secrets, RealClock())
+    assert [r[1] for r in fake.requests()] == ["/api/v3/account", "/api/v3/time", "/api/v3/account"]
 
 
 def test_adapter_exit_fill_reports_base_fee_from_trades(fake: FakeBinance) -> None:

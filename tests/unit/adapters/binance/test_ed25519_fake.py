@@ -276,3 +276,25 @@ def test_ed25519_user_stream_logon_during_a_ban_pauses_the_budget(fake: FakeBina
     status = budget.status()
     assert "log-on" in error and "418" in error and not sink.connected.is_set()
     assert status.banned and status.auth_failed is None and fake.user.logons == 0
+
+
+def test_ed25519_user_stream_skewed_logon_is_resynced_then_logs_on(fake: FakeBinance) -> None:
+    fake.faults.clock_skew_s = 6.0  # the venue's clock 6 s ahead: outside the 5 s recvWindow
+    server_clock = create_exchange(config(fake), secrets(), RealClock()).server_clock
+    first, refused = (
+        create_user_stream(config(fake), secrets(), RealClock(), server_clock=server_clock),
+        OrderQueueSink(),
+    )
+    first.start(refused)
+    error = refused.disconnected.get(timeout=5)
+    first.stop()
+    assert "log-on" in error and "-1021" in error and server_clock.syncs == 1
+
+    second, sink = (
+        create_user_stream(config(fake), secrets(), RealClock(), server_clock=server_clock),
+        OrderQueueSink(),
+    )
+    second.start(sink)
+    assert sink.connected.wait(5)
+    second.stop()
+    assert fake.user.logons == 1 and fake.user.subscriptions == 1 and server_clock.syncs == 1

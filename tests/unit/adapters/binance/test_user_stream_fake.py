@@ -9,10 +9,12 @@ from decimal import Decimal
 import pytest
 from pydantic import SecretStr
 
-from autohedge.adapters.binance.adapter import create_user_stream
+from autohedge.adapters.binance.adapter import create_exchange, create_user_stream
+from autohedge.adapters.binance.rest import ServerClock
 from autohedge.adapters.binance.user_ws import BinanceUserStream
 from autohedge.core.clock import ManualClock, RealClock
-from autohedge.core.config import Secrets, parse_config
+from autohedge.core.config import AppConfig, Secrets, parse_config
+from autohedge.core.errors import RateLimited
 from autohedge.core.messages import OrderEventKind, OrderRequest
 from autohedge.core.ratelimit import RequestBudget
 from autohedge.core.types import Side
@@ -31,20 +33,37 @@ def fake() -> Iterator[FakeBinance]:
         yield server
 
 
-def user_stream(
-    fake: FakeBinance, *, secret: str = API_SECRET, budget: RequestBudget | None = None
-) -> BinanceUserStream:
-    config = parse_config(
+def config(fake: FakeBinance, *, recv_window_ms: int = 5000) -> AppConfig:
+    return parse_config(
         {
             "exchange": {"venue": "binance", "market_data": "binance"},
             "symbols": ["BTC/USDT"],
-            "venues": {"binance": endpoints_of(fake)},
+            "venues": {"binance": {**endpoints_of(fake), "recv_window_ms": recv_window_ms}},
         }
     )
-    secrets = Secrets(
+
+
+def secrets(secret: str = API_SECRET) -> Secrets:
+    return Secrets(
         autohedge_binance_api_key=SecretStr(API_KEY), autohedge_binance_api_secret=SecretStr(secret)
     )
-    return create_user_stream(config, secrets, RealClock(), budget=budget)
+
+
+def user_stream(
+    fake: FakeBinance,
+    *,
+    secret: str = API_SECRET,
+    budget: RequestBudget | None = None,
+    server_clock: ServerClock | None = None,
+    recv_window_ms: int = 5000,
+) -> BinanceUserStream:
+    return create_user_stream(
+        config(fake, recv_window_ms=recv_window_ms),
+        secrets(secret),
+        RealClock(),
+        budget=budget,
+        server_clock=server_clock,
+    )
 
 
 def buy(fake: FakeBinance, coid: str, price: str) -> None:
@@ -112,3 +131,58 @@ def test_user_stream_fake_rate_limits_align_the_budget(fake: FakeBinance) -> Non
     assert budget.used_fraction == pytest.approx(
         4 / 1200
     )  # connect (2) + subscribe (2), as the venue counted them
+
+
+def test_user_stream_fake_skewed_clock_is_refused_then_resynced_and_the_next_connection_subscribes(
+    fake: FakeBinance,
+) -> None:
+    fake.faults.clock_skew_s = 6.0  # the venue's clock 6 s ahead: outside the 5 s recvWindow
+    server_clock = create_exchange(config(fake), secrets(), RealClock()).server_clock
+    first, refused = user_stream(fake, server_clock=server_clock), OrderQueueSink()
+    first.start(refused)
+    error = refused.disconnected.get(timeout=5)
+    first.stop()
+    assert "-1021" in error and not refused.connected.is_set()
+    assert server_clock.syncs == 1 and abs(server_clock.offset_ms - 6000) < 1000
+    assert [r[1] for r in fake.requests()] == ["/api/v3/time"]  # the shared REST read, once
+
+    second, sink = user_stream(fake, server_clock=server_clock), OrderQueueSink()
+    second.start(sink)
+    assert sink.connected.wait(5)
+    buy(fake, entry_id(4), "50010")
+    assert sink.next_update(entry_id(4)).kind is OrderEventKind.ACCEPTED
+    second.stop()
+    assert fake.user.subscriptions == 1 and server_clock.syncs == 1
+
+
+def test_user_stream_fake_signs_with_the_offset_rest_already_measured(fake: FakeBinance) -> None:
+    fake.faults.clock_skew_s = -4.0  # our clock ahead: timestamps from the venue's future
+    server_clock = create_exchange(config(fake), secrets(), RealClock()).server_clock
+    server_clock.sync()
+    stream, sink = user_stream(fake, server_clock=server_clock), OrderQueueSink()
+    stream.start(sink)
+    assert sink.connected.wait(5)
+    stream.stop()
+    assert server_clock.syncs == 1 and fake.user.subscriptions == 1
+
+
+def test_user_stream_fake_recv_window_is_sent_as_for_rest(fake: FakeBinance) -> None:
+    fake.faults.clock_skew_s = 6.0  # within a 10 s recvWindow: the venue accepts without a resync
+    stream, sink = user_stream(fake, recv_window_ms=10_000), OrderQueueSink()
+    stream.start(sink)
+    assert sink.connected.wait(5)
+    stream.stop()
+
+
+def test_user_stream_fake_refused_resync_is_reported_as_the_refusal(fake: FakeBinance) -> None:
+    def paused() -> int:
+        raise RateLimited("binance: sending paused by the venue for 30.0s more", venue="binance")
+
+    fake.faults.clock_skew_s = 6.0
+    server_clock = ServerClock(RealClock(), paused)
+    stream, sink = user_stream(fake, server_clock=server_clock), OrderQueueSink()
+    stream.start(sink)
+    error = sink.disconnected.get(timeout=5)
+    stream.stop()
+    assert error.startswith("binance refused the user data subscription (400 -1021")
+    assert server_clock.syncs == 0 and server_clock.offset_ms == 0
