@@ -223,13 +223,21 @@ class Harness:
     def settle(self) -> None:
         """Ask barriers down the pipeline (strategies -> executor -> order senders -> executor -> monitor),
         twice, so every message told before this call (and what it caused) has been handled."""
+        for _ in range(2):
+            self.settle_entries()
+            for name in (MONITOR, SUPERVISOR):
+                self.barrier(name)
+
+    def settle_entries(self) -> None:
+        """Ask barriers down the entry path only (strategies -> executor -> order senders -> user stream
+        -> executor): entries decided so far are placed and their order events handled, while the
+        monitor may be held by the test."""
         names = self.directory.names()
         strategies = [n for n in names if kind_of(n) is ActorKind.STRATEGY]
         senders = [n for n in names if kind_of(n) is ActorKind.ORDER_SENDER]
-        names = [*strategies, EXECUTOR, *senders, EXECUTOR, MONITOR, SUPERVISOR]
-        for _ in range(2):
-            for name in names:
-                self.barrier(name)
+        user_streams = [n for n in names if kind_of(n) is ActorKind.USER_STREAM]
+        for name in [*strategies, EXECUTOR, *senders, EXECUTOR, *user_streams, EXECUTOR]:
+            self.barrier(name)
 
     def barrier(self, name: ActorName) -> None:
         """Wait until ``name`` has handled everything told to it so far (if it is running)."""

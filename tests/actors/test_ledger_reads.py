@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from autohedge.core.actor_names import EXECUTOR, MONITOR, strategy_name, user_stream_name
+from autohedge.core.actor_names import MONITOR, user_stream_name
 from autohedge.core.config import AppConfig
 from autohedge.core.errors import VenueUnavailable
 from autohedge.core.messages import SyncPositions, UserStreamStatus
@@ -147,8 +147,7 @@ def dip_buy(h: Harness, quotes: list[tuple[str, str]]) -> None:
     """A dip buy by the strategy while the monitor is held: each quote handled up to the executor."""
     for bid, ask in [("99.99", "100.01")] * 3 + quotes:
         h.quote("BTC/USDT", bid, ask, wait=False)
-        for name in (strategy_name("BTC/USDT"), USER_STREAM, EXECUTOR):
-            h.barrier(name)
+        h.settle_entries()
 
 
 def test_a_burst_of_entry_fills_costs_one_placement_of_the_exits(
