@@ -92,7 +92,7 @@ from autohedge.core.messages import (
     UserStreamStatus,
 )
 from autohedge.core.ports import Exchange
-from autohedge.core.positions import Holding
+from autohedge.core.positions import FillInFlight, Holding
 from autohedge.core.protection import (
     STOP_LIMIT_SLIPPAGE,
     ExitPrices,
@@ -179,7 +179,7 @@ class TrackedPosition:
     unprotected: bool = False
     last_error: str = ""
     awaiting_price: bool = False
-    fill_in_flight: Decimal = Decimal(0)
+    fill_in_flight: FillInFlight | None = None
     """The last entry fill the venue reported, until the exit is armed for it (its event may not have
     reached the ledger yet)."""
     rearm_due: bool = False
@@ -187,6 +187,8 @@ class TrackedPosition:
     adopted_growth: Decimal = Decimal(0)
     """Holding taken in from the venue's record beyond our fills, not yet explained by a fill report."""
     exit_filled_qty: dict[str, Decimal] = field(default_factory=dict)
+    exits_ended: set[str] = field(default_factory=set)
+    """Exit legs whose end the venue reported with everything they sold."""
     exits_uncertain: bool = False
     """A cancel or a placement of the exits was refused or unanswered: whether they are live is unknown
     until re-read (never assumed)."""
@@ -488,12 +490,21 @@ class PositionMonitorActor(SupervisedActor):
         if before <= 0 or opened:  # a position started on dust opens with this fill too
             self._journal_opened(pos)
         added = pos.qty - before
-        step = self._rules_for(fill.symbol).lot_step
-        if pos.adopted_growth > 0 and abs(added - pos.adopted_growth) < step:
-            # Exactly the growth taken in from the venue's record: this fill is already counted.
-            pos.adopted_growth = Decimal(0)
-            pos.holding = Holding(before, pos.holding.entry_price)
-        pos.fill_in_flight = max(pos.qty - before, Decimal(0))
+        if pos.adopted_growth > 0 and added > 0:
+            # Growth taken in from the venue's record (or the ledger) before this report arrived: the
+            # fill is already counted, as far as the credit goes.
+            counted = min(added, pos.adopted_growth)
+            pos.adopted_growth -= counted
+            if pos.adopted_growth < self._rules_for(fill.symbol).lot_step:
+                pos.adopted_growth = Decimal(0)  # rounding left by fees is no further fill
+            pos.holding = Holding(pos.qty - counted, pos.holding.entry_price)
+        pos.fill_in_flight = FillInFlight(
+            client_order_id=fill.client_order_id,
+            cum_qty=fill.cum_filled_qty,
+            gross_qty=fill.fill_qty,
+            net_qty=max(pos.qty - before, Decimal(0)),
+            ts_event=fill.ts_event,
+        )
         if fill.protection is not None:
             pos.proposal = fill.protection
         if not pos.rearm_due:
@@ -534,54 +545,75 @@ class PositionMonitorActor(SupervisedActor):
         live = coid in pos.exit_ids or coid == pos.close_id if pos is not None else False
         if pos is None or not (live or coid in pos.exit_filled_qty):
             return  # not an exit of a position we hold
-        if update.kind.is_fill:
-            sold = self._exit_sold(pos, coid, update.cum_filled_qty)
-            if sold <= 0:
-                return  # a replay: this fill was already taken into account
-            price = (
-                update.last_price if sold == update.last_qty else (update.avg_fill_price or update.last_price)
-            )
-            purpose = self._exit_purpose(pos, update)
-            rules = self._rules_for(pos.symbol)
-            if exit_qty(pos.qty, rules) <= 0:
-                # Our arithmetic says it is all sold; the venue's balance (the ledger, fed by the same
-                # stream) decides, so a remainder rounding left behind stays protected.
-                held = self._ledger.position(pos.symbol) if self._ledger.live and not pos.lot else pos.qty
-                lot = self._lots.get(pos.symbol) if not pos.lot else None
-                left = held - (lot.qty if lot is not None else Decimal(0))
-                if exit_qty(left, rules) <= 0:
-                    self._closed(pos, price, purpose, sold=sum(pos.exit_filled_qty.values(), Decimal(0)))
-                    return
-                pos.holding = Holding(left, pos.holding.entry_price)
-                live = False  # re-arm for what is left
-            self.ctx.events.record(
-                "exit_partially_filled", f"{sold} sold by {coid}; {pos.qty} left", symbol=pos.symbol
-            )
-            if not live or (update.kind is OrderEventKind.FILLED and coid == pos.close_id):
-                # A replaced leg sold before its cancel landed, or the close sold less than was held:
-                # the exits must cover exactly what is left.
-                if coid == pos.close_id:
-                    pos.close_id = None
-                self._rearm(pos)
-            else:
-                pos.exit_qty = max(pos.exit_qty - sold, Decimal(0))
-            return
-        if not live:
-            return  # a replaced leg ended: we cancelled it
         if update.kind.is_terminal:
-            if coid == pos.close_id:
-                pos.close_id = None  # the close ended unfilled: protect what is left
-                self._rearm(pos)
-            elif pos.oco and self._sibling_traded(pos, coid):
-                self._rearm(pos)  # the venue dropped this leg because its sibling traded: cover the rest
+            pos.exits_ended.add(coid)
+        if update.kind.is_fill or update.kind.is_terminal:
+            # An end reports the leg's whole fill too: a fill event delivered after it is a replay.
+            sold = self._exit_sold(pos, coid, update.cum_filled_qty)
+            if sold > 0 and self._exit_fill(pos, update, sold, live=live):
+                return
+            if not update.kind.is_terminal:
+                return  # a replay, or a part of a resting leg
+        if not live or not update.kind.is_terminal:
+            return  # a replaced leg ended (we cancelled it), or a live one was accepted
+        if coid == pos.close_id:
+            pos.close_id = None  # the close ended unfilled: protect what is left
+            self._rearm(pos)
+        elif pos.oco:
+            # A venue ends one OCO leg alone only when its sibling traded (its report may come later) or
+            # the list ended: settle the list first (cancel what rests, learn what it sold).
+            legs = pos.exit_ids
+            if not self._settle_exits(pos):
+                return
+            if any(pos.exit_filled_qty.get(leg, Decimal(0)) > 0 for leg in legs):
+                self._protect(pos)  # a leg traded: cover what is left
             else:
-                pos.exit_ids = () if pos.oco else tuple(c for c in pos.exit_ids if c != coid)
-                if not pos.exit_ids:
-                    self._orphaned(pos, f"exit {coid} {update.kind.value} by the venue")
+                self._orphaned(pos, f"exit {coid} {update.kind.value} by the venue")
+        else:
+            pos.exit_ids = tuple(c for c in pos.exit_ids if c != coid)
+            if not pos.exit_ids:
+                self._orphaned(pos, f"exit {coid} {update.kind.value} by the venue")
 
-    def _sibling_traded(self, pos: TrackedPosition, coid: str) -> bool:
-        """An OCO leg is cancelled by the venue when its sibling trades: not an orphan."""
-        return any(pos.exit_filled_qty.get(c, Decimal(0)) > 0 for c in pos.exit_ids if c != coid)
+    def _exit_fill(self, pos: TrackedPosition, update: OrderUpdate, sold: Decimal, *, live: bool) -> bool:
+        """An exit leg (or the close) of ``pos`` sold ``sold``: close the position, or re-arm for what is
+        left. False when the leg is live and keeps covering the rest (its end is then handled apart)."""
+        coid = update.client_order_id
+        price = update.last_price if sold == update.last_qty else (update.avg_fill_price or update.last_price)
+        purpose = self._exit_purpose(pos, update)
+        rules = self._rules_for(pos.symbol)
+        if exit_qty(pos.qty, rules) <= 0:
+            # Our arithmetic says it is all sold; the venue's balance (the ledger, fed by the same
+            # stream) decides, so a remainder rounding left behind stays protected.
+            held = self._ledger.position(pos.symbol) if self._ledger.live and not pos.lot else pos.qty
+            lot = self._lots.get(pos.symbol) if not pos.lot else None
+            left = held - (lot.qty if lot is not None else Decimal(0))
+            if exit_qty(left, rules) <= 0:
+                self._closed(pos, price, purpose, sold=sum(pos.exit_filled_qty.values(), Decimal(0)))
+                return True
+            self._take_growth(pos, left)
+            live = False  # re-arm for what is left
+        self.ctx.events.record(
+            "exit_partially_filled", f"{sold} sold by {coid}; {pos.qty} left", symbol=pos.symbol
+        )
+        if not live or (update.kind is OrderEventKind.FILLED and coid == pos.close_id):
+            # A replaced leg sold before its cancel landed, or the close sold less than was held:
+            # the exits must cover exactly what is left.
+            if coid == pos.close_id:
+                pos.close_id = None
+            self._rearm(pos)
+            return True
+        pos.exit_qty = max(pos.exit_qty - sold, Decimal(0))
+        return False
+
+    def _take_growth(self, pos: TrackedPosition, held: Decimal) -> None:
+        """Size ``pos`` to ``held``, what the venue's record (or the ledger) says it holds. More held than
+        tracked may be a fill whose report is still on its way (the ledger hears of it first; after a
+        reconnect the executor's sweep runs beside the check): the growth is kept as a credit that such a
+        report then uses up instead of counting the fill twice."""
+        growth = held - pos.qty
+        sellable = exit_qty(growth, self._rules_for(pos.symbol)) > 0  # rounding dust is no fill
+        pos.adopted_growth = growth if growth > 0 and sellable else Decimal(0)
+        pos.holding = Holding(held, pos.holding.entry_price)
 
     @staticmethod
     def _exit_purpose(pos: TrackedPosition, update: OrderUpdate) -> OrderPurpose:
@@ -832,13 +864,7 @@ class PositionMonitorActor(SupervisedActor):
                 self._remove(symbol, "the exchange no longer holds it")
             return
         if held_qty != pos.qty:
-            # More held than tracked may be a fill whose report is still on its way (after a reconnect
-            # the executor's sweep runs beside this one): the growth is kept as a credit that such a
-            # report then uses up instead of counting the fill twice.
-            growth = held_qty - pos.qty
-            sellable = exit_qty(growth, self._rules_for(symbol)) > 0  # rounding dust is no fill
-            pos.adopted_growth = growth if growth > 0 and sellable else Decimal(0)
-            pos.holding = Holding(held_qty, pos.holding.entry_price)
+            self._take_growth(pos, held_qty)
         if dead_legs or not pos.exit_ids:
             # A leg that traded even partly ends its OCO sibling while it rests itself: what is left must
             # be re-armed in its place, never beside it (it still holds the quantity).
@@ -879,6 +905,17 @@ class PositionMonitorActor(SupervisedActor):
                 return held + in_flight
         return sum((p.qty for p in self._exchange.positions([symbol])), Decimal(0))
 
+    def _in_flight(self, pos: TrackedPosition) -> Decimal:
+        """What of the last reported entry fill the ledger does not include yet (0 once it does: a
+        fill is never counted twice, even when a sale the ledger already saw has shrunk the holding)."""
+        fill = pos.fill_in_flight
+        if fill is None or not self._ledger.live:
+            return Decimal(0)
+        unapplied = self._ledger.unapplied_fill(
+            pos.symbol, fill.client_order_id, fill.cum_qty, ts_event=fill.ts_event
+        )
+        return fill.unapplied_net(unapplied)
+
     def _reference_price(self, pos: TrackedPosition) -> Decimal | None:
         if pos.holding.entry_price is not None:
             return pos.holding.entry_price
@@ -894,6 +931,11 @@ class PositionMonitorActor(SupervisedActor):
     def _rearm(self, pos: TrackedPosition) -> None:
         """Replace the exit so it covers exactly what is held now."""
         pos.rearm_due = False  # this re-arm covers every fill taken in so far
+        if self._settle_exits(pos):
+            self._protect(pos)
+
+    def _settle_exits(self, pos: TrackedPosition) -> bool:
+        """Cancel the exit legs and learn what they sold; False when the venue would not settle them."""
         try:
             self._disarm(pos)
         except VenueError as exc:
@@ -905,8 +947,8 @@ class PositionMonitorActor(SupervisedActor):
                 self._defer(PendingKind.PROTECT, pos.key, exc)
             else:
                 logger.warning("[{}] could not replace the exit yet ({}); next check", pos.symbol, exc)
-            return
-        self._protect(pos)
+            return False
+        return True
 
     def _protect(self, pos: TrackedPosition) -> None:
         try:
@@ -920,18 +962,43 @@ class PositionMonitorActor(SupervisedActor):
             self._orphaned(pos, str(exc))
 
     def _disarm(self, pos: TrackedPosition) -> None:
+        """Cancel the exit legs and take into the position what each sold before its end. Raises
+        VenueError (pushback): the legs not settled yet stay in ``pos.exit_ids``."""
         for coid in pos.exit_ids:
             pos.exit_filled_qty.setdefault(coid, Decimal(0))  # a late event of this leg is still ours
         remaining = list(pos.exit_ids)
         while remaining:
-            snapshot = self._cancel_quietly(pos.symbol, remaining[0])
-            if snapshot is not None:
-                self._exit_sold(pos, remaining[0], snapshot.filled_qty)
-            remaining.pop(0)
+            coid = remaining[0]
+            snapshot = self._cancel_quietly(pos.symbol, coid)
+            if snapshot is None:
+                # Already ended: what it sold must be known before anything is placed beside it.
+                snapshot = self._ended_leg(pos, coid)
+                if snapshot is not None:
+                    self._exit_sold(pos, coid, snapshot.filled_qty)
+                remaining.pop(0)
+                if pos.oco and snapshot is not None and snapshot.filled_qty > 0:
+                    remaining = []  # an OCO leg traded: its siblings ended with it, unsold
+            else:
+                self._exit_sold(pos, coid, snapshot.filled_qty)
+                # An OCO leg was still open, so no sibling traded (a trade on one leg ends the others)
+                # and the venue cancelled the whole list with it: the siblings sold nothing.
+                remaining = [] if pos.oco else remaining[1:]
             pos.exit_ids = tuple(remaining)
         pos.exit_ids = ()
         pos.exit_qty = Decimal(0)
         pos.exits_uncertain = False
+
+    def _ended_leg(self, pos: TrackedPosition, coid: str) -> OrderSnapshot | None:
+        """An exit leg the venue would not cancel (it ended): its final state, read unless its end was
+        already reported; None when the venue never had it."""
+        if coid in pos.exits_ended:
+            return None  # its end (and all it sold) came by event
+        try:
+            snapshot = self._exchange.get_order(pos.symbol, client_order_id=coid)
+        except UnknownOrder:
+            return None
+        record_in_journal(self.ctx, OrderObserved(order=snapshot, ts_init=self.ctx.clock.wall_ns()))
+        return snapshot
 
     @staticmethod
     def _exit_sold(pos: TrackedPosition, coid: str, cum_filled_qty: Decimal) -> Decimal:
@@ -956,8 +1023,8 @@ class PositionMonitorActor(SupervisedActor):
         """Place the exit for what the exchange says is held, never more. Raises VenueError."""
         symbol = pos.symbol
         rules = self._rules_for(symbol)
-        held = self._held(symbol, pos.qty, in_flight=pos.fill_in_flight)
-        pos.fill_in_flight = Decimal(0)
+        held = self._held(symbol, pos.qty, in_flight=self._in_flight(pos))
+        pos.fill_in_flight = None
         qty = exit_qty(min(pos.qty, held), rules)
         if held <= 0:
             self._drop(pos, "nothing held on the exchange")

@@ -9,7 +9,7 @@ from decimal import Decimal
 from autohedge.core.messages import Balance, OrderFilled, PositionSnapshot
 from autohedge.core.types import Side, base_of
 
-__all__ = ["Holding", "net_base_qty", "spot_positions"]
+__all__ = ["FillInFlight", "Holding", "net_base_qty", "spot_positions"]
 
 
 def spot_positions(balances: Mapping[str, Balance], symbols: Sequence[str]) -> tuple[PositionSnapshot, ...]:
@@ -52,3 +52,26 @@ class Holding:
             return Holding(new_qty, price)
         remaining = max(Decimal(0), self.qty - delta)
         return Holding(remaining, self.entry_price if remaining > 0 else None)
+
+
+@dataclass(frozen=True)
+class FillInFlight:
+    """An entry fill reported to the monitor whose order event may not have reached the ledger yet."""
+
+    client_order_id: str
+    cum_qty: Decimal
+    """The order's cumulative filled quantity with this fill."""
+    gross_qty: Decimal
+    """What this report added to the order's fill (before fees)."""
+    net_qty: Decimal
+    """What this report added to the holding (net of fees in the base asset)."""
+    ts_event: int
+
+    def unapplied_net(self, unapplied_gross: Decimal) -> Decimal:
+        """The holding still missing from a ledger that lacks ``unapplied_gross`` of the order's fill:
+        this report's net share of it, never more than the report added."""
+        if unapplied_gross <= 0 or self.gross_qty <= 0:
+            return Decimal(0)
+        if unapplied_gross >= self.gross_qty:
+            return self.net_qty
+        return self.net_qty * unapplied_gross / self.gross_qty
