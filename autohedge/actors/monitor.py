@@ -92,7 +92,7 @@ from autohedge.core.messages import (
     UserStreamStatus,
 )
 from autohedge.core.ports import Exchange
-from autohedge.core.positions import FillInFlight, Holding
+from autohedge.core.positions import FillInFlight, GrowthCredit, Holding
 from autohedge.core.protection import (
     STOP_LIMIT_SLIPPAGE,
     ExitPrices,
@@ -184,7 +184,7 @@ class TrackedPosition:
     reached the ledger yet)."""
     rearm_due: bool = False
     """Entry fills wait for one re-arm (``RearmExits``), which covers every fill queued before it."""
-    adopted_growth: Decimal = Decimal(0)
+    adopted_growth: GrowthCredit | None = None
     """Holding taken in from the venue's record beyond our fills, not yet explained by a fill report."""
     exit_filled_qty: dict[str, Decimal] = field(default_factory=dict)
     exits_ended: set[str] = field(default_factory=set)
@@ -414,7 +414,8 @@ class PositionMonitorActor(SupervisedActor):
         for action in due_in_order(self._pending.values()):
             if self._exchange.request_budget.wait_s(priority=True) > 0:
                 break
-            del self._pending[(action.kind, action.symbol)]
+            if self._pending.pop((action.kind, action.symbol), None) is None:
+                continue  # settled (or re-keyed by a lot's promotion) by an action run before it
             self._run_pending(action)
         if self._pending:
             self._schedule_retry()
@@ -490,14 +491,19 @@ class PositionMonitorActor(SupervisedActor):
         if before <= 0 or opened:  # a position started on dust opens with this fill too
             self._journal_opened(pos)
         added = pos.qty - before
-        if pos.adopted_growth > 0 and added > 0:
-            # Growth taken in from the venue's record (or the ledger) before this report arrived: the
-            # fill is already counted, as far as the credit goes.
-            counted = min(added, pos.adopted_growth)
-            pos.adopted_growth -= counted
-            if pos.adopted_growth < self._rules_for(fill.symbol).lot_step:
-                pos.adopted_growth = Decimal(0)  # rounding left by fees is no further fill
-            pos.holding = Holding(pos.qty - counted, pos.holding.entry_price)
+        credit = pos.adopted_growth
+        if credit is not None and added > 0:
+            applied = self._ledger.ready and (
+                self._ledger.unapplied_fill(
+                    fill.symbol, fill.client_order_id, fill.cum_filled_qty, ts_event=fill.ts_event
+                )
+                <= 0
+            )
+            if credit.may_include(fill.ts_event, applied_by_ledger=applied):
+                # Growth taken in from the venue's record (or the ledger) before this report arrived:
+                # the fill is already counted, as far as the credit goes.
+                counted, pos.adopted_growth = credit.use(added, self._rules_for(fill.symbol).lot_step)
+                pos.holding = Holding(pos.qty - counted, pos.holding.entry_price)
         pos.fill_in_flight = FillInFlight(
             client_order_id=fill.client_order_id,
             cum_qty=fill.cum_filled_qty,
@@ -584,13 +590,26 @@ class PositionMonitorActor(SupervisedActor):
         if exit_qty(pos.qty, rules) <= 0:
             # Our arithmetic says it is all sold; the venue's balance (the ledger, fed by the same
             # stream) decides, so a remainder rounding left behind stays protected.
-            held = self._ledger.position(pos.symbol) if self._ledger.live and not pos.lot else pos.qty
+            from_ledger = self._ledger.live and not pos.lot
+            held = self._ledger.position(pos.symbol) if from_ledger else pos.qty
             lot = self._lots.get(pos.symbol) if not pos.lot else None
             left = held - (lot.qty if lot is not None else Decimal(0))
+            if not pos.lot:  # what lots still being closed hold is theirs
+                left -= sum((c.qty for c in self._closing_lots if c.symbol == pos.symbol), Decimal(0))
+            sold_all = sum(pos.exit_filled_qty.values(), Decimal(0))
             if exit_qty(left, rules) <= 0:
-                self._closed(pos, price, purpose, sold=sum(pos.exit_filled_qty.values(), Decimal(0)))
+                self._closed(pos, price, purpose, sold=sold_all)
                 return True
-            self._take_growth(pos, left)
+            if lot is not None:
+                # The position is sold; the lot bought during its close becomes the position and takes
+                # what else is held (a fill the ledger heard of first), never an exit beside the lot's.
+                lot_qty = lot.qty
+                self._closed(pos, price, purpose, sold=sold_all)
+                self._take_growth(lot, lot_qty + left, from_ledger=True)
+                if lot.close_id is None:
+                    self._rearm(lot)
+                return True
+            self._take_growth(pos, left, from_ledger=from_ledger)
             live = False  # re-arm for what is left
         self.ctx.events.record(
             "exit_partially_filled", f"{sold} sold by {coid}; {pos.qty} left", symbol=pos.symbol
@@ -605,14 +624,17 @@ class PositionMonitorActor(SupervisedActor):
         pos.exit_qty = max(pos.exit_qty - sold, Decimal(0))
         return False
 
-    def _take_growth(self, pos: TrackedPosition, held: Decimal) -> None:
+    def _take_growth(
+        self, pos: TrackedPosition, held: Decimal, *, from_ledger: bool, as_of_ns: int | None = None
+    ) -> None:
         """Size ``pos`` to ``held``, what the venue's record (or the ledger) says it holds. More held than
         tracked may be a fill whose report is still on its way (the ledger hears of it first; after a
         reconnect the executor's sweep runs beside the check): the growth is kept as a credit that such a
         report then uses up instead of counting the fill twice."""
         growth = held - pos.qty
         sellable = exit_qty(growth, self._rules_for(pos.symbol)) > 0  # rounding dust is no fill
-        pos.adopted_growth = growth if growth > 0 and sellable else Decimal(0)
+        as_of = self.ctx.clock.wall_ns() if as_of_ns is None else as_of_ns
+        pos.adopted_growth = GrowthCredit(growth, as_of, from_ledger) if growth > 0 and sellable else None
         pos.holding = Holding(held, pos.holding.entry_price)
 
     @staticmethod
@@ -767,13 +789,14 @@ class PositionMonitorActor(SupervisedActor):
                 self.schedule(self._config.monitor.poll_interval_s, CheckExits())
 
     def _verify(self) -> None:
+        read_ns = self.ctx.clock.wall_ns()  # the read may miss fills from here on, not before
         exchange_positions = {p.symbol: p for p in self._verified_positions()}
         open_ids = {o.client_order_id for o in self._exchange.open_orders()}
         waiting = {key for _, key in self._pending}
         for symbol in list(self._positions):
             if symbol in waiting:
                 continue  # its refused work goes first when the venue allows; no second attempt now
-            self._verify_one(self._positions[symbol], exchange_positions.get(symbol), open_ids)
+            self._verify_one(self._positions[symbol], exchange_positions.get(symbol), open_ids, read_ns)
         self._poll_prices()
 
     def _verified_positions(self) -> tuple[PositionSnapshot, ...]:
@@ -808,7 +831,9 @@ class PositionMonitorActor(SupervisedActor):
         max_age_ns = int(3 * self._config.monitor.poll_interval_s * NS_PER_S)
         return quote is None or self.ctx.clock.wall_ns() - quote.ts_init > max_age_ns
 
-    def _verify_one(self, pos: TrackedPosition, held: PositionSnapshot | None, open_ids: set[str]) -> None:
+    def _verify_one(
+        self, pos: TrackedPosition, held: PositionSnapshot | None, open_ids: set[str], read_ns: int
+    ) -> None:
         symbol = pos.symbol
         held_qty = held.qty if held is not None else Decimal(0)
         if pos.close_id is not None:
@@ -864,7 +889,7 @@ class PositionMonitorActor(SupervisedActor):
                 self._remove(symbol, "the exchange no longer holds it")
             return
         if held_qty != pos.qty:
-            self._take_growth(pos, held_qty)
+            self._take_growth(pos, held_qty, from_ledger=False, as_of_ns=read_ns)
         if dead_legs or not pos.exit_ids:
             # A leg that traded even partly ends its OCO sibling while it rests itself: what is left must
             # be re-armed in its place, never beside it (it still holds the quantity).
@@ -1221,16 +1246,8 @@ class PositionMonitorActor(SupervisedActor):
             ts_init=self.ctx.clock.wall_ns(),
         )
         record_in_journal(self.ctx, closed)
-        lot = self._lots.get(symbol) if not pos.lot else None
-        if lot is not None:  # the lot survives the close as the position
-            del self._lots[symbol]
-            lot.lot = False
-            self._positions[symbol] = lot
-            self.ctx.events.record(
-                "lot_promoted",
-                f"{qty_text(lot.qty, rules)} bought during the close stays protected",
-                symbol=symbol,
-            )
+        if not pos.lot:
+            self._promote_lot(symbol)
         self._keep_dust(pos)
 
     def _keep_dust(self, pos: TrackedPosition, held: Decimal | None = None) -> None:
@@ -1246,9 +1263,35 @@ class PositionMonitorActor(SupervisedActor):
         else:
             self._dust[pos.symbol] = dust
 
+    def _promote_lot(self, symbol: str) -> None:
+        """The symbol's position ended: a lot bought during its close survives as the position (with the
+        dust the position left), so its exits stay known and nothing is armed beside them."""
+        lot = self._lots.pop(symbol, None)
+        if lot is None:
+            return
+        lot.lot = False
+        dust = self._dust.pop(symbol, Decimal(0))
+        if dust > 0:
+            lot.holding = Holding(lot.qty + dust, lot.holding.entry_price)
+        self._positions[symbol] = lot
+        for kind, key in list(self._pending):  # its refused work goes on under its new key
+            if key == symbol:
+                del self._pending[(kind, key)]  # the ended position's own
+            elif key == symbol + _LOT:
+                action = self._pending.pop((kind, key))
+                self._pending[(kind, symbol)] = PendingAction(kind, symbol, action.since_ns)
+        if lot.repair_pending:
+            self.schedule(self._config.monitor.orphan_retry_s, RepairOrphan(symbol=symbol))
+        self.ctx.events.record(
+            "lot_promoted",
+            f"{qty_text(lot.qty, self._rules_for(symbol))} bought during the close stays protected",
+            symbol=symbol,
+        )
+
     def _remove(self, symbol: str, why: str) -> None:
         pos = self._positions.pop(symbol, None)
         if pos is not None:
+            self._promote_lot(symbol)
             self._release(symbol)
             self.ctx.events.record("position_removed", why, symbol=symbol, level="WARNING")
             gone = PositionClosed(

@@ -9,7 +9,7 @@ from decimal import Decimal
 from autohedge.core.messages import Balance, OrderFilled, PositionSnapshot
 from autohedge.core.types import Side, base_of
 
-__all__ = ["FillInFlight", "Holding", "net_base_qty", "spot_positions"]
+__all__ = ["FillInFlight", "GrowthCredit", "Holding", "net_base_qty", "spot_positions"]
 
 
 def spot_positions(balances: Mapping[str, Balance], symbols: Sequence[str]) -> tuple[PositionSnapshot, ...]:
@@ -75,3 +75,28 @@ class FillInFlight:
         if unapplied_gross >= self.gross_qty:
             return self.net_qty
         return self.net_qty * unapplied_gross / self.gross_qty
+
+
+@dataclass(frozen=True)
+class GrowthCredit:
+    """Holding taken in from a record of the venue (a REST read, or the ledger) beyond the fills reported
+    so far: a fill report arriving later may be inside it already. Only a fill that happened before the
+    record was taken (and, for the ledger, that the ledger has applied) can be; any other is new."""
+
+    qty: Decimal
+    as_of_ns: int
+    """When the record was taken (the venue's event-time scale)."""
+    from_ledger: bool
+
+    def may_include(self, fill_ts_event: int, *, applied_by_ledger: bool) -> bool:
+        if self.qty <= 0 or fill_ts_event > self.as_of_ns:
+            return False
+        return applied_by_ledger or not self.from_ledger
+
+    def use(self, added: Decimal, lot_step: Decimal) -> tuple[Decimal, GrowthCredit | None]:
+        """What of a fill that ``added`` to the holding the credit already counted, and the credit left
+        (None once less than a lot step is left: rounding by fees is no further fill)."""
+        counted = min(added, self.qty)
+        left = self.qty - counted
+        rest = GrowthCredit(left, self.as_of_ns, self.from_ledger) if left >= lot_step else None
+        return counted, rest
