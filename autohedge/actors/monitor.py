@@ -791,12 +791,12 @@ class PositionMonitorActor(SupervisedActor):
     def _verify(self) -> None:
         read_ns = self.ctx.clock.wall_ns()  # the read may miss fills from here on, not before
         exchange_positions = {p.symbol: p for p in self._verified_positions()}
-        open_ids = {o.client_order_id for o in self._exchange.open_orders()}
+        open_orders = {o.client_order_id: o for o in self._exchange.open_orders()}
         waiting = {key for _, key in self._pending}
         for symbol in list(self._positions):
             if symbol in waiting:
                 continue  # its refused work goes first when the venue allows; no second attempt now
-            self._verify_one(self._positions[symbol], exchange_positions.get(symbol), open_ids, read_ns)
+            self._verify_one(self._positions[symbol], exchange_positions.get(symbol), open_orders, read_ns)
         self._poll_prices()
 
     def _verified_positions(self) -> tuple[PositionSnapshot, ...]:
@@ -832,7 +832,11 @@ class PositionMonitorActor(SupervisedActor):
         return quote is None or self.ctx.clock.wall_ns() - quote.ts_init > max_age_ns
 
     def _verify_one(
-        self, pos: TrackedPosition, held: PositionSnapshot | None, open_ids: set[str], read_ns: int
+        self,
+        pos: TrackedPosition,
+        held: PositionSnapshot | None,
+        open_orders: dict[str, OrderSnapshot],
+        read_ns: int,
     ) -> None:
         symbol = pos.symbol
         held_qty = held.qty if held is not None else Decimal(0)
@@ -862,7 +866,13 @@ class PositionMonitorActor(SupervisedActor):
                 pos.holding = Holding(held_qty, pos.holding.entry_price)
                 self._rearm(pos)
             return
-        dead_legs = [coid for coid in pos.exit_ids if coid not in open_ids]
+        dead_legs = [coid for coid in pos.exit_ids if coid not in open_orders]
+        # The venue's holding was read with its orders: what the legs sold by then is inside it, and a
+        # later cancel or event must not take it off the position a second time.
+        for coid in pos.exit_ids:
+            live_leg = open_orders.get(coid)
+            if live_leg is not None:
+                self._mark_sold(pos, coid, live_leg.filled_qty)
         exit_fill = Decimal(0)
         exit_price = Decimal(0)
         purpose = OrderPurpose.TAKE_PROFIT
@@ -872,6 +882,8 @@ class PositionMonitorActor(SupervisedActor):
             except UnknownOrder:
                 continue
             record_in_journal(self.ctx, OrderObserved(order=order, ts_init=self.ctx.clock.wall_ns()))
+            self._mark_sold(pos, coid, order.filled_qty)
+            pos.exits_ended.add(coid)
             if order.filled_qty > 0:
                 exit_fill += order.filled_qty
                 exit_price = order.avg_fill_price or order.price
@@ -888,6 +900,8 @@ class PositionMonitorActor(SupervisedActor):
                 self._keep_dust(pos)
                 self._remove(symbol, "the exchange no longer holds it")
             return
+        # What lots still being closed hold is theirs (their closes sell it).
+        held_qty -= sum((c.qty for c in self._closing_lots if c.symbol == symbol), Decimal(0))
         if held_qty != pos.qty:
             self._take_growth(pos, held_qty, from_ledger=False, as_of_ns=read_ns)
         if dead_legs or not pos.exit_ids:
@@ -1035,6 +1049,12 @@ class PositionMonitorActor(SupervisedActor):
         pos.exit_filled_qty[coid] = cum_filled_qty
         pos.holding = Holding(max(pos.qty - sold, Decimal(0)), pos.holding.entry_price)
         return sold
+
+    @staticmethod
+    def _mark_sold(pos: TrackedPosition, coid: str, cum_filled_qty: Decimal) -> None:
+        """An exit leg's fill already inside the holding ``pos`` was just sized to (a venue read)."""
+        if cum_filled_qty > pos.exit_filled_qty.get(coid, Decimal(0)):
+            pos.exit_filled_qty[coid] = cum_filled_qty
 
     def _cancel_quietly(self, symbol: str, client_order_id: str) -> OrderSnapshot | None:
         try:
