@@ -674,7 +674,8 @@ class PositionMonitorActor(SupervisedActor):
     def _release(self, symbol: str) -> None:
         """Stop taking quotes of ``symbol`` once neither a position nor a lot of it is held."""
         closing = any(lot.symbol == symbol for lot in self._closing_lots)
-        if symbol not in self._positions and symbol not in self._lots and not closing:
+        held = symbol in self._positions or symbol in self._lots or symbol in self._dust
+        if not held and not closing:
             self._slots.unwatch(symbol)
 
     def _remember(self, quote: Quote) -> None:
@@ -690,6 +691,8 @@ class PositionMonitorActor(SupervisedActor):
     def on_quote(self, quote: Quote) -> None:
         self._remember(quote)
         newest = self._last_quote[quote.symbol]
+        if newest.symbol in self._dust and newest.symbol not in self._positions:
+            self._protect_dust(newest)
         closing_lots = (lot for lot in self._closing_lots if lot.symbol == newest.symbol)
         for pos in (self._positions.get(newest.symbol), self._lots.get(newest.symbol), *closing_lots):
             if pos is None:
@@ -699,6 +702,21 @@ class PositionMonitorActor(SupervisedActor):
                 self._rearm(pos)
             elif self._config.monitor.mode == "quote":
                 self._guard_stop(pos, newest)
+
+    def _protect_dust(self, quote: Quote) -> None:
+        """What a position left below the venue's minimum is watched: once the price makes it worth an
+        exit of its own (with a stop), it becomes a position and is protected."""
+        symbol = quote.symbol
+        rules = self._rules_for(symbol)
+        dust = self._dust[symbol]
+        prices = exit_prices(quote.bid, self._config.params_for(symbol), rules)
+        if is_dust(dust, rules, min(prices.stop_limit, prices.take_profit)):
+            return
+        del self._dust[symbol]
+        pos = TrackedPosition(symbol=symbol, holding=Holding(dust))
+        self._hold(pos)
+        self._journal_opened(pos)
+        self._rearm(pos)
 
     def _guard_stop(self, pos: TrackedPosition, quote: Quote) -> None:
         """The SL of a position whose venue cannot hold it (or whose exit is gone) is watched here, and
@@ -1282,6 +1300,7 @@ class PositionMonitorActor(SupervisedActor):
             survivor.holding = Holding(survivor.qty + dust, survivor.holding.entry_price)
         else:
             self._dust[pos.symbol] = dust
+            self._watch(pos.symbol)  # sold on its own once the price makes it worth an exit
 
     def _promote_lot(self, symbol: str) -> None:
         """The symbol's position ended: a lot bought during its close survives as the position (with the
