@@ -39,3 +39,35 @@ def test_simulation_found_late_entry_fill_event_left_the_fill_without_an_exit(tm
     report = run(config(), tmp_path, hours=43 / 3600, seed=3)
 
     assert violations(report, "unprotected") == []
+
+
+def test_simulation_found_exit_check_took_a_legs_sale_off_the_position_twice(tmp_path: Path) -> None:
+    # Seed 3 at 302 s: the check sized the position to the venue's holding (after a leg's partial sale)
+    # and the cancel answer then took that sale off again: the position was dropped as dust while held.
+    report = run(config(), tmp_path, hours=303 / 3600, seed=3)
+
+    assert violations(report, "unprotected") == []
+
+
+def test_simulation_found_lot_left_untracked_when_its_position_ended_as_dust(tmp_path: Path) -> None:
+    # Seed 2 at 728.6 s: the closing position ended as dust while a lot bought during its close had its
+    # own exit; the lot was forgotten and the next position's exit asked for the lot's quantity too.
+    report = run(config(), tmp_path, hours=729 / 3600, seed=2)
+
+    assert violations(report, "oversell") == []
+
+
+def test_simulation_found_ended_legs_sale_unread_before_rearming(tmp_path: Path) -> None:
+    # Seed 3 at 3025.6 s: a leg's cancel was refused because it had ended; what it sold was never read,
+    # so the position stayed too large and its remainder was dropped instead of protected.
+    report = run(config(), tmp_path, hours=3026 / 3600, seed=3)
+
+    assert violations(report, "unprotected") == []
+
+
+def test_simulation_found_exit_armed_beside_a_lots_after_the_close_sold_out(tmp_path: Path) -> None:
+    # Seed 1 at 6972 s: the close sold the position out while a lot bought during it rested with its own
+    # exit; the position took the lot's holding from the ledger and armed an exit beside the lot's.
+    report = run(config(), tmp_path, hours=6973 / 3600, seed=1)
+
+    assert violations(report, "oversell") == []
