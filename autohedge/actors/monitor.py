@@ -569,6 +569,13 @@ class PositionMonitorActor(SupervisedActor):
             # A venue ends one OCO leg alone only when its sibling traded (its report may come later) or
             # the list ended: settle the list first (cancel what rests, learn what it sold).
             legs = pos.exit_ids
+            trading = [c for c in legs if c != coid and pos.exit_filled_qty.get(c, Decimal(0)) > 0]
+            if trading and coid not in trading and self._unsellable_rest(pos):
+                # The leg that traded keeps selling the rest at its price; no exit of a remainder this
+                # small is valid on the venue, so replacing it would only leave the rest uncovered.
+                pos.exit_ids = tuple(trading)
+                pos.exit_qty = exit_qty(pos.qty, self._rules_for(pos.symbol))
+                return
             if not self._settle_exits(pos):
                 return
             if any(pos.exit_filled_qty.get(leg, Decimal(0)) > 0 for leg in legs):
@@ -591,7 +598,7 @@ class PositionMonitorActor(SupervisedActor):
             # Our arithmetic says it is all sold; the venue's balance (the ledger, fed by the same
             # stream) decides, so a remainder rounding left behind stays protected.
             from_ledger = self._ledger.live and not pos.lot
-            held = self._ledger.position(pos.symbol) if from_ledger else pos.qty
+            held = self._ledger_held(pos.symbol) if from_ledger else pos.qty
             lot = self._lots.get(pos.symbol) if not pos.lot else None
             left = held - (lot.qty if lot is not None else Decimal(0))
             if not pos.lot:  # what lots still being closed hold is theirs
@@ -623,6 +630,29 @@ class PositionMonitorActor(SupervisedActor):
             return True
         pos.exit_qty = max(pos.exit_qty - sold, Decimal(0))
         return False
+
+    def _ledger_held(self, symbol: str) -> Decimal:
+        """What the ledger holds of ``symbol`` less what our exits are known to have sold and the ledger
+        has not applied yet (a sale whose event is late would otherwise look held)."""
+        now_ns = self.ctx.clock.wall_ns()
+        held = self._ledger.position(symbol)
+        tracked = (self._positions.get(symbol), self._lots.get(symbol), *self._closing_lots)
+        for pos in tracked:
+            if pos is None or pos.symbol != symbol:
+                continue
+            for coid, cum in pos.exit_filled_qty.items():
+                if cum > 0:
+                    held -= self._ledger.unapplied_fill(symbol, coid, cum, ts_event=now_ns)
+        return max(held, Decimal(0))
+
+    def _unsellable_rest(self, pos: TrackedPosition) -> bool:
+        """What ``pos`` still holds is below what a new exit of it may sell (the venue's minimums at the
+        lowest price its legs would ask)."""
+        rules = self._rules_for(pos.symbol)
+        prices = self._prices_for(pos, rules)
+        if prices is None:
+            return False
+        return is_dust(exit_qty(pos.qty, rules), rules, min(prices.stop_limit, prices.take_profit))
 
     def _take_growth(
         self, pos: TrackedPosition, held: Decimal, *, from_ledger: bool, as_of_ns: int | None = None
@@ -954,7 +984,7 @@ class PositionMonitorActor(SupervisedActor):
         venue asked. Only the user-stream actor re-bases the ledger, so nothing here races an event in
         flight into a double count."""
         if self._ledger_usable():
-            held = self._ledger.position(symbol)
+            held = self._ledger_held(symbol)
             rules = self._rules_for(symbol)
             if exit_qty(held, rules) >= exit_qty(wanted, rules):  # equal to the lot: balances are rounded
                 return held
@@ -1299,7 +1329,8 @@ class PositionMonitorActor(SupervisedActor):
         if survivor is not None and survivor is not pos:
             survivor.holding = Holding(survivor.qty + dust, survivor.holding.entry_price)
         else:
-            self._dust[pos.symbol] = dust
+            # Added to what earlier positions left: all of it is held (arming sizes from the venue).
+            self._dust[pos.symbol] = self._dust.get(pos.symbol, Decimal(0)) + dust
             self._watch(pos.symbol)  # sold on its own once the price makes it worth an exit
 
     def _promote_lot(self, symbol: str) -> None:
