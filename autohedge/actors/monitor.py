@@ -31,6 +31,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -122,8 +123,16 @@ from autohedge.core.types import (
     quantize_down,
 )
 
-__all__ = ["STREAM_FIRST_WAIT_S", "MonitoredPosition", "PositionMonitorActor", "TrackedPosition"]
+__all__ = [
+    "SALES_KEPT",
+    "STREAM_FIRST_WAIT_S",
+    "MonitoredPosition",
+    "PositionMonitorActor",
+    "TrackedPosition",
+]
 
+SALES_KEPT = 1_000
+"""Known exit sales remembered until the ledger applies them (the oldest are forgotten first)."""
 STREAM_FIRST_WAIT_S = 3.0
 """How long the start-up reconciliation waits for the user stream's first ledger re-base (one account
 read shared) before reading the venue itself (a stream that cannot connect never delays protection more)."""
@@ -257,6 +266,8 @@ class PositionMonitorActor(SupervisedActor):
         """Per symbol: what is held below the venue's minimum once its position ended. It cannot be sold
         alone, so it is carried into the symbol's next position and sold with that one's exit."""
         self._pending: dict[tuple[PendingKind, str], PendingAction] = {}
+        self._sales: OrderedDict[str, tuple[str, Decimal]] = OrderedDict()
+        """Per exit leg, its symbol and the cumulative sale we know of, until the ledger has applied it."""
         self._retry_scheduled = False
         self._auth_reported = False
 
@@ -636,13 +647,14 @@ class PositionMonitorActor(SupervisedActor):
         has not applied yet (a sale whose event is late would otherwise look held)."""
         now_ns = self.ctx.clock.wall_ns()
         held = self._ledger.position(symbol)
-        tracked = (self._positions.get(symbol), self._lots.get(symbol), *self._closing_lots)
-        for pos in tracked:
-            if pos is None or pos.symbol != symbol:
+        for coid, (sold_symbol, cum) in list(self._sales.items()):
+            if sold_symbol != symbol:
                 continue
-            for coid, cum in pos.exit_filled_qty.items():
-                if cum > 0:
-                    held -= self._ledger.unapplied_fill(symbol, coid, cum, ts_event=now_ns)
+            unapplied = self._ledger.unapplied_fill(symbol, coid, cum, ts_event=now_ns)
+            if unapplied > 0:
+                held -= unapplied
+            else:
+                del self._sales[coid]  # applied: the ledger's holding has it
         return max(held, Decimal(0))
 
     def _unsellable_rest(self, pos: TrackedPosition) -> bool:
@@ -948,8 +960,10 @@ class PositionMonitorActor(SupervisedActor):
                 self._keep_dust(pos)
                 self._remove(symbol, "the exchange no longer holds it")
             return
-        # What lots still being closed hold is theirs (their closes sell it).
+        # What lots hold is theirs (their own exits, or their closes, sell it).
+        lot = self._lots.get(symbol)
         held_qty -= sum((c.qty for c in self._closing_lots if c.symbol == symbol), Decimal(0))
+        held_qty -= lot.qty if lot is not None else Decimal(0)
         if held_qty != pos.qty:
             self._take_growth(pos, held_qty, from_ledger=False, as_of_ns=read_ns)
         if dead_legs or not pos.exit_ids:
@@ -1087,22 +1101,30 @@ class PositionMonitorActor(SupervisedActor):
         record_in_journal(self.ctx, OrderObserved(order=snapshot, ts_init=self.ctx.clock.wall_ns()))
         return snapshot
 
-    @staticmethod
-    def _exit_sold(pos: TrackedPosition, coid: str, cum_filled_qty: Decimal) -> Decimal:
+    def _exit_sold(self, pos: TrackedPosition, coid: str, cum_filled_qty: Decimal) -> Decimal:
         """Take an exit leg's cumulative fill into the position once; returns what it newly sold."""
         seen = pos.exit_filled_qty.get(coid, Decimal(0))
         sold = cum_filled_qty - seen
         if sold <= 0:
             return Decimal(0)
         pos.exit_filled_qty[coid] = cum_filled_qty
+        self._remember_sale(pos.symbol, coid, cum_filled_qty)
         pos.holding = Holding(max(pos.qty - sold, Decimal(0)), pos.holding.entry_price)
         return sold
 
-    @staticmethod
-    def _mark_sold(pos: TrackedPosition, coid: str, cum_filled_qty: Decimal) -> None:
+    def _mark_sold(self, pos: TrackedPosition, coid: str, cum_filled_qty: Decimal) -> None:
         """An exit leg's fill already inside the holding ``pos`` was just sized to (a venue read)."""
         if cum_filled_qty > pos.exit_filled_qty.get(coid, Decimal(0)):
             pos.exit_filled_qty[coid] = cum_filled_qty
+            self._remember_sale(pos.symbol, coid, cum_filled_qty)
+
+    def _remember_sale(self, symbol: str, coid: str, cum_filled_qty: Decimal) -> None:
+        """Known sales of our exits, kept (bounded) until the ledger has applied them, also after the
+        position that made them ended."""
+        self._sales[coid] = (symbol, cum_filled_qty)
+        self._sales.move_to_end(coid)
+        if len(self._sales) > SALES_KEPT:
+            self._sales.popitem(last=False)
 
     def _cancel_quietly(self, symbol: str, client_order_id: str) -> OrderSnapshot | None:
         try:

@@ -54,7 +54,7 @@ class AccountLedger:
         self._position_ts: dict[str, int] = {}
         self._reserved: dict[str, _Reservation] = {}
         self._applied: OrderedDict[str, Decimal] = OrderedDict()
-        """Per order, the cumulative fill quantity this ledger's balances already include."""
+        """Per order, the fill quantity this ledger's balances include from its events."""
         self._ready = False
         self._live = False
         self._down_since_ns: int | None = None
@@ -117,7 +117,7 @@ class AccountLedger:
         with self._lock:
             if update.kind.is_fill and update.last_qty > 0:
                 self._apply_fill(update)
-                self._remember_applied(update.client_order_id, update.cum_filled_qty)
+                self._remember_applied(update.client_order_id, update.last_qty)
             if update.kind.is_terminal:
                 reservation = self._reserved.get(update.client_order_id)
                 if reservation is not None and update.ts_event < self._ts(self._asset_ts, reservation.asset):
@@ -157,12 +157,13 @@ class AccountLedger:
                 delta = qty - fee_base if update.side is Side.BUY else -qty
                 self._positions[update.symbol] = self._positions.get(update.symbol, _ZERO) + delta
 
-    def _remember_applied(self, client_order_id: str, cum_qty: Decimal) -> None:
-        if cum_qty > self._applied.get(client_order_id, _ZERO):
-            self._applied[client_order_id] = cum_qty
-            self._applied.move_to_end(client_order_id)
-            if len(self._applied) > _APPLIED_FILLS_KEPT:
-                self._applied.popitem(last=False)
+    def _remember_applied(self, client_order_id: str, qty: Decimal) -> None:
+        # Summed, not the newest cumulative quantity: an earlier fill delivered late is not in the balances
+        # until its own event is applied (repeats never get here: the stream drops them first).
+        self._applied[client_order_id] = self._applied.get(client_order_id, _ZERO) + qty
+        self._applied.move_to_end(client_order_id)
+        if len(self._applied) > _APPLIED_FILLS_KEPT:
+            self._applied.popitem(last=False)
 
     @staticmethod
     def _ts(stamps: dict[str, int], key: str) -> int:
