@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from autohedge.core.config import load_config
+from autohedge.sim.runner import Simulation
 from tests.sim.test_simulate import config, run
 
 
@@ -69,5 +71,26 @@ def test_simulation_found_exit_armed_beside_a_lots_after_the_close_sold_out(tmp_
     # Seed 1 at 6972 s: the close sold the position out while a lot bought during it rested with its own
     # exit; the position took the lot's holding from the ledger and armed an exit beside the lot's.
     report = run(config(), tmp_path, hours=6973 / 3600, seed=1)
+
+    assert violations(report, "oversell") == []
+
+
+def test_simulation_found_late_sell_event_made_the_ledger_look_held_after_the_close_ended(
+    tmp_path: Path,
+) -> None:
+    # Seed 2 at 674 s: a close's partial fill event came after its final one; the ledger (counting the
+    # final one's cumulative quantity as applied) looked larger than the holding, and the position was
+    # sized from it beside a lot's exit.
+    report = run(config(), tmp_path, hours=675 / 3600, seed=2)
+
+    assert violations(report, "oversell") == []
+
+
+def test_simulation_found_lot_of_a_failed_close_counted_again_by_the_exit_check(tmp_path: Path) -> None:
+    # The repository's config.yaml, seed 202 at 1761.7 s: a stop close was rejected while a fill became
+    # a lot with its own exit; the check later sized the position to the venue's whole holding, the
+    # lot's included, and armed an exit beside the lot's.
+    repository_config = load_config(Path(__file__).resolve().parents[2] / "config.yaml")
+    report = Simulation(repository_config, seed=202, hours=1762 / 3600, work_dir=tmp_path).run()
 
     assert violations(report, "oversell") == []
