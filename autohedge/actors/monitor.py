@@ -366,6 +366,8 @@ class PositionMonitorActor(SupervisedActor):
         ours = [o for o in open_orders if o.side is Side.SELL and self._is_our_exit(o.client_order_id)]
         wanted = exit_qty(snapshot.qty, rules)
         if ours and all(o.remaining_qty >= wanted for o in ours) and len(ours) <= 2:
+            for order in ours:  # what they sold before is outside the holding just read
+                self._mark_sold(pos, order.client_order_id, order.filled_qty)
             pos.exit_ids = tuple(o.client_order_id for o in ours)
             pos.exit_qty = min(o.remaining_qty for o in ours)
             pos.oco = any(o.list_id for o in ours)
