@@ -268,6 +268,7 @@ class PositionMonitorActor(SupervisedActor):
         self._pending: dict[tuple[PendingKind, str], PendingAction] = {}
         self._sales: OrderedDict[str, tuple[str, Decimal]] = OrderedDict()
         """Per exit leg, its symbol and the cumulative sale we know of, until the ledger has applied it."""
+        self._sales_rebases = 0
         self._retry_scheduled = False
         self._auth_reported = False
 
@@ -647,6 +648,10 @@ class PositionMonitorActor(SupervisedActor):
     def _ledger_held(self, symbol: str) -> Decimal:
         """What the ledger holds of ``symbol`` less what our exits are known to have sold and the ledger
         has not applied yet (a sale whose event is late would otherwise look held)."""
+        if self._ledger.rebases != self._sales_rebases:
+            # A re-base read the account after these sales: its holding includes them.
+            self._sales_rebases = self._ledger.rebases
+            self._sales.clear()
         now_ns = self.ctx.clock.wall_ns()
         held = self._ledger.position(symbol)
         for coid, (sold_symbol, cum) in list(self._sales.items()):
@@ -1012,7 +1017,7 @@ class PositionMonitorActor(SupervisedActor):
         """What of the last reported entry fill the ledger does not include yet (0 once it does: a
         fill is never counted twice, even when a sale the ledger already saw has shrunk the holding)."""
         fill = pos.fill_in_flight
-        if fill is None or not self._ledger.live:
+        if fill is None or not self._ledger_usable():
             return Decimal(0)
         unapplied = self._ledger.unapplied_fill(
             pos.symbol, fill.client_order_id, fill.cum_qty, ts_event=fill.ts_event
