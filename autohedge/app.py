@@ -473,6 +473,7 @@ class Engine:
                 ledger=parts.ledger,
                 entries=parts.entries,
                 senders=senders,
+                quotes=parts.monitor_slots.peek,
             )
 
         account = account_identity(config, base_dir=self._base_dir, run_wall_ns=self.started_wall_ns)

@@ -21,7 +21,7 @@ at the time the venue allows and is dropped once its signal is stale (``executor
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from types import MappingProxyType
@@ -31,6 +31,7 @@ from loguru import logger
 from autohedge.actors.base import ActorContext, SupervisedActor
 from autohedge.actors.journal import record_in_journal
 from autohedge.actors.protocol import (
+    CheckUnreportedFills,
     ExpireEntry,
     GetSnapshot,
     OrderSent,
@@ -67,6 +68,7 @@ from autohedge.core.messages import (
     OrderRequest,
     OrderSnapshot,
     OrderUpdate,
+    Quote,
     SetEntryGate,
     Signal,
     SymbolRules,
@@ -77,6 +79,7 @@ from autohedge.core.pushback import entry_is_stale, entry_side_retry_delay_s, is
 from autohedge.core.ratelimit import SymbolRateLimiter
 from autohedge.core.risk import size_entry
 from autohedge.core.sending import SenderLoad, SendOutcome
+from autohedge.core.stream_health import fill_may_be_unreported
 from autohedge.core.types import CloseReason, OrderPurpose, OrderStatus, Side, quote_of
 
 __all__ = ["FEE_BUFFER", "RESOLVE_DELAYS_S", "ExecutorActor", "ExecutorView", "TrackedEntry"]
@@ -102,6 +105,8 @@ class TrackedEntry:
     status: OrderStatus = OrderStatus.NEW
     protection: EntryProtection | None = None
     cancel_requested: bool = False
+    heard_ns: int = 0
+    """The venue's time of the newest event or read of this entry."""
 
 
 @dataclass(frozen=True)
@@ -142,10 +147,12 @@ class ExecutorActor(SupervisedActor):
         ledger: AccountLedger,
         entries: dict[str, TrackedEntry] | None = None,
         senders: Sequence[ActorName] = (),
+        quotes: Callable[[str], Quote | None] | None = None,
     ) -> None:
         """``entries``: the tracked entries, kept by the composition root across restarts so a fill whose
         event died with a crashed incarnation is still found (by REST) by the next one. ``senders``: the
-        venue's order senders (none: entries are sent on this thread)."""
+        venue's order senders (none: entries are sent on this thread). ``quotes``: the newest quote of a
+        symbol (any thread), to tell when a resting entry may have traded unreported."""
         super().__init__(ctx)
         self._exchange = exchange
         self._ledger = ledger
@@ -167,6 +174,8 @@ class ExecutorActor(SupervisedActor):
         self._sending: dict[str, _Sending] = {}
         self._cancel_when_placed: set[str] = set()
         """Entries in flight when every open entry was cancelled: cancelled as soon as they are placed."""
+        self._quotes = quotes
+        self._unreported_timer: TimerHandle | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -585,6 +594,34 @@ class ExecutorActor(SupervisedActor):
         finally:
             self._schedule_poll()
 
+    def _watch_unreported(self) -> None:
+        """While entries rest, look every half ``monitor.max_unprotected_s`` for one the market traded
+        through without its fill event arriving (a lagging stream): its fill must be protected in time."""
+        if self._quotes is None or self._unreported_timer is not None or not self._entries:
+            return
+        self._unreported_timer = self.schedule(
+            self._config.monitor.max_unprotected_s / 2, CheckUnreportedFills()
+        )
+
+    def on_check_unreported_fills(self, _: CheckUnreportedFills) -> None:
+        """Read (REST) each resting entry whose price the market reached after its newest event: one read
+        per such quote, none while the stream reports on time. Down, the fast poll reads them anyway."""
+        self._unreported_timer = None
+        try:
+            if not self._ledger.live or self._quotes is None:
+                return
+            if self._exchange.request_budget.wait_s(priority=True) > 0:
+                return  # reads wait while the venue says so
+            for coid in list(self._entries):
+                entry = self._entries.get(coid)
+                if entry is None or entry.cancel_requested:
+                    continue
+                quote = self._quotes(entry.symbol)
+                if quote is not None and fill_may_be_unreported(entry.price, entry.heard_ns, quote):
+                    self._poll_one(entry)
+        finally:
+            self._watch_unreported()
+
     def on_user_stream_status(self, message: UserStreamStatus) -> None:
         """Connected (and the ledger re-based): re-read every tracked entry by REST once, since events
         missed while disconnected are never replayed; then poll only as a safety net. Disconnected:
@@ -662,6 +699,7 @@ class ExecutorActor(SupervisedActor):
             venue_order_id=update.venue_order_id,
             order_qty=update.order_qty,
             ts_event=update.ts_event,
+            heard_ns=update.ts_event,
         )
         if confirmed is not None:
             self._cancel_if_requested(coid)
@@ -707,6 +745,7 @@ class ExecutorActor(SupervisedActor):
             venue_order_id=snapshot.venue_order_id,
             order_qty=snapshot.qty,
             ts_event=snapshot.ts_event,
+            heard_ns=self.ctx.clock.wall_ns(),  # the answer tells its state up to now
         )
 
     def _progress(
@@ -721,6 +760,7 @@ class ExecutorActor(SupervisedActor):
         venue_order_id: str,
         order_qty: Decimal,
         ts_event: int,
+        heard_ns: int,
     ) -> None:
         """Report the fill delta since the last seen cumulative quantity; forget terminal orders.
         The watermark makes a replayed event or a REST read of an already reported fill a no-op."""
@@ -757,6 +797,7 @@ class ExecutorActor(SupervisedActor):
             fee=max(fee_total, entry.fee),
             status=status,
             venue_order_id=venue_order_id or entry.venue_order_id,
+            heard_ns=max(entry.heard_ns, heard_ns),
         )
         if status.is_terminal:
             self._entries.pop(entry.client_order_id, None)
@@ -780,6 +821,7 @@ class ExecutorActor(SupervisedActor):
                 self.ctx.metrics.inc("orders_rejected")
         else:
             self._entries[entry.client_order_id] = entry
+            self._watch_unreported()
 
     def _note(self, entry: TrackedEntry, status: str, detail: str) -> None:
         note = OrderNoted(

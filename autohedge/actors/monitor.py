@@ -31,6 +31,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -92,7 +93,7 @@ from autohedge.core.messages import (
     UserStreamStatus,
 )
 from autohedge.core.ports import Exchange
-from autohedge.core.positions import Holding
+from autohedge.core.positions import FillInFlight, GrowthCredit, Holding
 from autohedge.core.protection import (
     STOP_LIMIT_SLIPPAGE,
     ExitPrices,
@@ -122,8 +123,16 @@ from autohedge.core.types import (
     quantize_down,
 )
 
-__all__ = ["STREAM_FIRST_WAIT_S", "MonitoredPosition", "PositionMonitorActor", "TrackedPosition"]
+__all__ = [
+    "SALES_KEPT",
+    "STREAM_FIRST_WAIT_S",
+    "MonitoredPosition",
+    "PositionMonitorActor",
+    "TrackedPosition",
+]
 
+SALES_KEPT = 1_000
+"""Known exit sales remembered until the ledger applies them (the oldest are forgotten first)."""
 STREAM_FIRST_WAIT_S = 3.0
 """How long the start-up reconciliation waits for the user stream's first ledger re-base (one account
 read shared) before reading the venue itself (a stream that cannot connect never delays protection more)."""
@@ -179,14 +188,16 @@ class TrackedPosition:
     unprotected: bool = False
     last_error: str = ""
     awaiting_price: bool = False
-    fill_in_flight: Decimal = Decimal(0)
+    fill_in_flight: FillInFlight | None = None
     """The last entry fill the venue reported, until the exit is armed for it (its event may not have
     reached the ledger yet)."""
     rearm_due: bool = False
     """Entry fills wait for one re-arm (``RearmExits``), which covers every fill queued before it."""
-    adopted_growth: Decimal = Decimal(0)
+    adopted_growth: GrowthCredit | None = None
     """Holding taken in from the venue's record beyond our fills, not yet explained by a fill report."""
     exit_filled_qty: dict[str, Decimal] = field(default_factory=dict)
+    exits_ended: set[str] = field(default_factory=set)
+    """Exit legs whose end the venue reported with everything they sold."""
     exits_uncertain: bool = False
     """A cancel or a placement of the exits was refused or unanswered: whether they are live is unknown
     until re-read (never assumed)."""
@@ -255,6 +266,9 @@ class PositionMonitorActor(SupervisedActor):
         """Per symbol: what is held below the venue's minimum once its position ended. It cannot be sold
         alone, so it is carried into the symbol's next position and sold with that one's exit."""
         self._pending: dict[tuple[PendingKind, str], PendingAction] = {}
+        self._sales: OrderedDict[str, tuple[str, Decimal]] = OrderedDict()
+        """Per exit leg, its symbol and the cumulative sale we know of, until the ledger has applied it."""
+        self._sales_rebases = 0
         self._retry_scheduled = False
         self._auth_reported = False
 
@@ -353,6 +367,8 @@ class PositionMonitorActor(SupervisedActor):
         ours = [o for o in open_orders if o.side is Side.SELL and self._is_our_exit(o.client_order_id)]
         wanted = exit_qty(snapshot.qty, rules)
         if ours and all(o.remaining_qty >= wanted for o in ours) and len(ours) <= 2:
+            for order in ours:  # what they sold before is outside the holding just read
+                self._mark_sold(pos, order.client_order_id, order.filled_qty)
             pos.exit_ids = tuple(o.client_order_id for o in ours)
             pos.exit_qty = min(o.remaining_qty for o in ours)
             pos.oco = any(o.list_id for o in ours)
@@ -412,7 +428,8 @@ class PositionMonitorActor(SupervisedActor):
         for action in due_in_order(self._pending.values()):
             if self._exchange.request_budget.wait_s(priority=True) > 0:
                 break
-            del self._pending[(action.kind, action.symbol)]
+            if self._pending.pop((action.kind, action.symbol), None) is None:
+                continue  # settled (or re-keyed by a lot's promotion) by an action run before it
             self._run_pending(action)
         if self._pending:
             self._schedule_retry()
@@ -488,12 +505,26 @@ class PositionMonitorActor(SupervisedActor):
         if before <= 0 or opened:  # a position started on dust opens with this fill too
             self._journal_opened(pos)
         added = pos.qty - before
-        step = self._rules_for(fill.symbol).lot_step
-        if pos.adopted_growth > 0 and abs(added - pos.adopted_growth) < step:
-            # Exactly the growth taken in from the venue's record: this fill is already counted.
-            pos.adopted_growth = Decimal(0)
-            pos.holding = Holding(before, pos.holding.entry_price)
-        pos.fill_in_flight = max(pos.qty - before, Decimal(0))
+        credit = pos.adopted_growth
+        if credit is not None and added > 0:
+            applied = self._ledger.ready and (
+                self._ledger.unapplied_fill(
+                    fill.symbol, fill.client_order_id, fill.cum_filled_qty, ts_event=fill.ts_event
+                )
+                <= 0
+            )
+            if credit.may_include(fill.ts_event, applied_by_ledger=applied):
+                # Growth taken in from the venue's record (or the ledger) before this report arrived:
+                # the fill is already counted, as far as the credit goes.
+                counted, pos.adopted_growth = credit.use(added, self._rules_for(fill.symbol).lot_step)
+                pos.holding = Holding(pos.qty - counted, pos.holding.entry_price)
+        pos.fill_in_flight = FillInFlight(
+            client_order_id=fill.client_order_id,
+            cum_qty=fill.cum_filled_qty,
+            gross_qty=fill.fill_qty,
+            net_qty=max(pos.qty - before, Decimal(0)),
+            ts_event=fill.ts_event,
+        )
         if fill.protection is not None:
             pos.proposal = fill.protection
         if not pos.rearm_due:
@@ -534,54 +565,126 @@ class PositionMonitorActor(SupervisedActor):
         live = coid in pos.exit_ids or coid == pos.close_id if pos is not None else False
         if pos is None or not (live or coid in pos.exit_filled_qty):
             return  # not an exit of a position we hold
-        if update.kind.is_fill:
-            sold = self._exit_sold(pos, coid, update.cum_filled_qty)
-            if sold <= 0:
-                return  # a replay: this fill was already taken into account
-            price = (
-                update.last_price if sold == update.last_qty else (update.avg_fill_price or update.last_price)
-            )
-            purpose = self._exit_purpose(pos, update)
-            rules = self._rules_for(pos.symbol)
-            if exit_qty(pos.qty, rules) <= 0:
-                # Our arithmetic says it is all sold; the venue's balance (the ledger, fed by the same
-                # stream) decides, so a remainder rounding left behind stays protected.
-                held = self._ledger.position(pos.symbol) if self._ledger.live and not pos.lot else pos.qty
-                lot = self._lots.get(pos.symbol) if not pos.lot else None
-                left = held - (lot.qty if lot is not None else Decimal(0))
-                if exit_qty(left, rules) <= 0:
-                    self._closed(pos, price, purpose, sold=sum(pos.exit_filled_qty.values(), Decimal(0)))
-                    return
-                pos.holding = Holding(left, pos.holding.entry_price)
-                live = False  # re-arm for what is left
-            self.ctx.events.record(
-                "exit_partially_filled", f"{sold} sold by {coid}; {pos.qty} left", symbol=pos.symbol
-            )
-            if not live or (update.kind is OrderEventKind.FILLED and coid == pos.close_id):
-                # A replaced leg sold before its cancel landed, or the close sold less than was held:
-                # the exits must cover exactly what is left.
-                if coid == pos.close_id:
-                    pos.close_id = None
-                self._rearm(pos)
-            else:
-                pos.exit_qty = max(pos.exit_qty - sold, Decimal(0))
-            return
-        if not live:
-            return  # a replaced leg ended: we cancelled it
         if update.kind.is_terminal:
-            if coid == pos.close_id:
-                pos.close_id = None  # the close ended unfilled: protect what is left
-                self._rearm(pos)
-            elif pos.oco and self._sibling_traded(pos, coid):
-                self._rearm(pos)  # the venue dropped this leg because its sibling traded: cover the rest
+            pos.exits_ended.add(coid)
+        if update.kind.is_fill or update.kind.is_terminal:
+            # An end reports the leg's whole fill too: a fill event delivered after it is a replay.
+            sold = self._exit_sold(pos, coid, update.cum_filled_qty)
+            if sold > 0 and self._exit_fill(pos, update, sold, live=live):
+                return
+            if not update.kind.is_terminal:
+                return  # a replay, or a part of a resting leg
+        if not live or not update.kind.is_terminal:
+            return  # a replaced leg ended (we cancelled it), or a live one was accepted
+        if coid == pos.close_id:
+            pos.close_id = None  # the close ended unfilled: protect what is left
+            self._rearm(pos)
+        elif pos.oco:
+            # A venue ends one OCO leg alone only when its sibling traded (its report may come later) or
+            # the list ended: settle the list first (cancel what rests, learn what it sold).
+            legs = pos.exit_ids
+            trading = [c for c in legs if c != coid and pos.exit_filled_qty.get(c, Decimal(0)) > 0]
+            if trading and coid not in trading and self._unsellable_rest(pos):
+                # The leg that traded keeps selling the rest at its price; no exit of a remainder this
+                # small is valid on the venue, so replacing it would only leave the rest uncovered.
+                pos.exit_ids = tuple(trading)
+                pos.exit_qty = exit_qty(pos.qty, self._rules_for(pos.symbol))
+                return
+            if not self._settle_exits(pos):
+                return
+            if any(pos.exit_filled_qty.get(leg, Decimal(0)) > 0 for leg in legs):
+                self._protect(pos)  # a leg traded: cover what is left
             else:
-                pos.exit_ids = () if pos.oco else tuple(c for c in pos.exit_ids if c != coid)
-                if not pos.exit_ids:
-                    self._orphaned(pos, f"exit {coid} {update.kind.value} by the venue")
+                self._orphaned(pos, f"exit {coid} {update.kind.value} by the venue")
+        else:
+            pos.exit_ids = tuple(c for c in pos.exit_ids if c != coid)
+            if not pos.exit_ids:
+                self._orphaned(pos, f"exit {coid} {update.kind.value} by the venue")
 
-    def _sibling_traded(self, pos: TrackedPosition, coid: str) -> bool:
-        """An OCO leg is cancelled by the venue when its sibling trades: not an orphan."""
-        return any(pos.exit_filled_qty.get(c, Decimal(0)) > 0 for c in pos.exit_ids if c != coid)
+    def _exit_fill(self, pos: TrackedPosition, update: OrderUpdate, sold: Decimal, *, live: bool) -> bool:
+        """An exit leg (or the close) of ``pos`` sold ``sold``: close the position, or re-arm for what is
+        left. False when the leg is live and keeps covering the rest (its end is then handled apart)."""
+        coid = update.client_order_id
+        price = update.last_price if sold == update.last_qty else (update.avg_fill_price or update.last_price)
+        purpose = self._exit_purpose(pos, update)
+        rules = self._rules_for(pos.symbol)
+        if exit_qty(pos.qty, rules) <= 0:
+            # Our arithmetic says it is all sold; the venue's balance (the ledger, fed by the same
+            # stream) decides, so a remainder rounding left behind stays protected.
+            from_ledger = self._ledger.live and not pos.lot
+            held = self._ledger_held(pos.symbol) if from_ledger else pos.qty
+            lot = self._lots.get(pos.symbol) if not pos.lot else None
+            left = held - (lot.qty if lot is not None else Decimal(0))
+            if not pos.lot:  # what lots still being closed hold is theirs
+                left -= sum((c.qty for c in self._closing_lots if c.symbol == pos.symbol), Decimal(0))
+            sold_all = sum(pos.exit_filled_qty.values(), Decimal(0))
+            if exit_qty(left, rules) <= 0:
+                self._closed(pos, price, purpose, sold=sold_all)
+                return True
+            if lot is not None:
+                # The position is sold; the lot bought during its close becomes the position and takes
+                # what else is held (a fill the ledger heard of first), never an exit beside the lot's.
+                lot_qty = lot.qty
+                self._closed(pos, price, purpose, sold=sold_all)
+                self._take_growth(lot, lot_qty + left, from_ledger=True)
+                if lot.close_id is None:
+                    self._rearm(lot)
+                return True
+            self._take_growth(pos, left, from_ledger=from_ledger)
+            live = False  # re-arm for what is left
+        self.ctx.events.record(
+            "exit_partially_filled", f"{sold} sold by {coid}; {pos.qty} left", symbol=pos.symbol
+        )
+        if not live or (update.kind is OrderEventKind.FILLED and coid == pos.close_id):
+            # A replaced leg sold before its cancel landed, or the close sold less than was held:
+            # the exits must cover exactly what is left.
+            if coid == pos.close_id:
+                pos.close_id = None
+            self._rearm(pos)
+            return True
+        pos.exit_qty = max(pos.exit_qty - sold, Decimal(0))
+        return False
+
+    def _ledger_held(self, symbol: str) -> Decimal:
+        """What the ledger holds of ``symbol`` less what our exits are known to have sold and the ledger
+        has not applied yet (a sale whose event is late would otherwise look held)."""
+        if self._ledger.rebases != self._sales_rebases:
+            # A re-base read the account after these sales: its holding includes them.
+            self._sales_rebases = self._ledger.rebases
+            self._sales.clear()
+        now_ns = self.ctx.clock.wall_ns()
+        held = self._ledger.position(symbol)
+        for coid, (sold_symbol, cum) in list(self._sales.items()):
+            if sold_symbol != symbol:
+                continue
+            unapplied = self._ledger.unapplied_fill(symbol, coid, cum, ts_event=now_ns)
+            if unapplied > 0:
+                held -= unapplied
+            else:
+                del self._sales[coid]  # applied: the ledger's holding has it
+        return max(held, Decimal(0))
+
+    def _unsellable_rest(self, pos: TrackedPosition) -> bool:
+        """What ``pos`` still holds is below what a new exit of it may sell (the venue's minimums at the
+        lowest price its legs would ask)."""
+        rules = self._rules_for(pos.symbol)
+        prices = self._prices_for(pos, rules)
+        if prices is None:
+            return False
+        return is_dust(exit_qty(pos.qty, rules), rules, min(prices.stop_limit, prices.take_profit))
+
+    def _take_growth(
+        self, pos: TrackedPosition, held: Decimal, *, from_ledger: bool, as_of_ns: int | None = None
+    ) -> None:
+        """Size ``pos`` to ``held``, what the venue's record (or the ledger) says it holds. More held than
+        tracked may be a fill whose report is still on its way (the ledger hears of it first; after a
+        reconnect the executor's sweep runs beside the check): the growth is kept as a credit that such a
+        report then uses up instead of counting the fill twice."""
+        growth = held - pos.qty
+        sellable = exit_qty(growth, self._rules_for(pos.symbol)) > 0  # rounding dust is no fill
+        as_of = self.ctx.clock.wall_ns() if as_of_ns is None else as_of_ns
+        pos.adopted_growth = GrowthCredit(growth, as_of, from_ledger) if growth > 0 and sellable else None
+        pos.holding = Holding(held, pos.holding.entry_price)
 
     @staticmethod
     def _exit_purpose(pos: TrackedPosition, update: OrderUpdate) -> OrderPurpose:
@@ -620,7 +723,8 @@ class PositionMonitorActor(SupervisedActor):
     def _release(self, symbol: str) -> None:
         """Stop taking quotes of ``symbol`` once neither a position nor a lot of it is held."""
         closing = any(lot.symbol == symbol for lot in self._closing_lots)
-        if symbol not in self._positions and symbol not in self._lots and not closing:
+        held = symbol in self._positions or symbol in self._lots or symbol in self._dust
+        if not held and not closing:
             self._slots.unwatch(symbol)
 
     def _remember(self, quote: Quote) -> None:
@@ -636,6 +740,8 @@ class PositionMonitorActor(SupervisedActor):
     def on_quote(self, quote: Quote) -> None:
         self._remember(quote)
         newest = self._last_quote[quote.symbol]
+        if newest.symbol in self._dust and newest.symbol not in self._positions:
+            self._protect_dust(newest)
         closing_lots = (lot for lot in self._closing_lots if lot.symbol == newest.symbol)
         for pos in (self._positions.get(newest.symbol), self._lots.get(newest.symbol), *closing_lots):
             if pos is None:
@@ -645,6 +751,21 @@ class PositionMonitorActor(SupervisedActor):
                 self._rearm(pos)
             elif self._config.monitor.mode == "quote":
                 self._guard_stop(pos, newest)
+
+    def _protect_dust(self, quote: Quote) -> None:
+        """What a position left below the venue's minimum is watched: once the price makes it worth an
+        exit of its own (with a stop), it becomes a position and is protected."""
+        symbol = quote.symbol
+        rules = self._rules_for(symbol)
+        dust = self._dust[symbol]
+        prices = exit_prices(quote.bid, self._config.params_for(symbol), rules)
+        if is_dust(dust, rules, min(prices.stop_limit, prices.take_profit)):
+            return
+        del self._dust[symbol]
+        pos = TrackedPosition(symbol=symbol, holding=Holding(dust))
+        self._hold(pos)
+        self._journal_opened(pos)
+        self._rearm(pos)
 
     def _guard_stop(self, pos: TrackedPosition, quote: Quote) -> None:
         """The SL of a position whose venue cannot hold it (or whose exit is gone) is watched here, and
@@ -735,13 +856,14 @@ class PositionMonitorActor(SupervisedActor):
                 self.schedule(self._config.monitor.poll_interval_s, CheckExits())
 
     def _verify(self) -> None:
+        read_ns = self.ctx.clock.wall_ns()  # the read may miss fills from here on, not before
         exchange_positions = {p.symbol: p for p in self._verified_positions()}
-        open_ids = {o.client_order_id for o in self._exchange.open_orders()}
+        open_orders = {o.client_order_id: o for o in self._exchange.open_orders()}
         waiting = {key for _, key in self._pending}
         for symbol in list(self._positions):
             if symbol in waiting:
                 continue  # its refused work goes first when the venue allows; no second attempt now
-            self._verify_one(self._positions[symbol], exchange_positions.get(symbol), open_ids)
+            self._verify_one(self._positions[symbol], exchange_positions.get(symbol), open_orders, read_ns)
         self._poll_prices()
 
     def _verified_positions(self) -> tuple[PositionSnapshot, ...]:
@@ -776,7 +898,13 @@ class PositionMonitorActor(SupervisedActor):
         max_age_ns = int(3 * self._config.monitor.poll_interval_s * NS_PER_S)
         return quote is None or self.ctx.clock.wall_ns() - quote.ts_init > max_age_ns
 
-    def _verify_one(self, pos: TrackedPosition, held: PositionSnapshot | None, open_ids: set[str]) -> None:
+    def _verify_one(
+        self,
+        pos: TrackedPosition,
+        held: PositionSnapshot | None,
+        open_orders: dict[str, OrderSnapshot],
+        read_ns: int,
+    ) -> None:
         symbol = pos.symbol
         held_qty = held.qty if held is not None else Decimal(0)
         if pos.close_id is not None:
@@ -805,7 +933,13 @@ class PositionMonitorActor(SupervisedActor):
                 pos.holding = Holding(held_qty, pos.holding.entry_price)
                 self._rearm(pos)
             return
-        dead_legs = [coid for coid in pos.exit_ids if coid not in open_ids]
+        dead_legs = [coid for coid in pos.exit_ids if coid not in open_orders]
+        # The venue's holding was read with its orders: what the legs sold by then is inside it, and a
+        # later cancel or event must not take it off the position a second time.
+        for coid in pos.exit_ids:
+            live_leg = open_orders.get(coid)
+            if live_leg is not None:
+                self._mark_sold(pos, coid, live_leg.filled_qty)
         exit_fill = Decimal(0)
         exit_price = Decimal(0)
         purpose = OrderPurpose.TAKE_PROFIT
@@ -815,6 +949,8 @@ class PositionMonitorActor(SupervisedActor):
             except UnknownOrder:
                 continue
             record_in_journal(self.ctx, OrderObserved(order=order, ts_init=self.ctx.clock.wall_ns()))
+            self._mark_sold(pos, coid, order.filled_qty)
+            pos.exits_ended.add(coid)
             if order.filled_qty > 0:
                 exit_fill += order.filled_qty
                 exit_price = order.avg_fill_price or order.price
@@ -831,14 +967,12 @@ class PositionMonitorActor(SupervisedActor):
                 self._keep_dust(pos)
                 self._remove(symbol, "the exchange no longer holds it")
             return
+        # What lots hold is theirs (their own exits, or their closes, sell it).
+        lot = self._lots.get(symbol)
+        held_qty -= sum((c.qty for c in self._closing_lots if c.symbol == symbol), Decimal(0))
+        held_qty -= lot.qty if lot is not None else Decimal(0)
         if held_qty != pos.qty:
-            # More held than tracked may be a fill whose report is still on its way (after a reconnect
-            # the executor's sweep runs beside this one): the growth is kept as a credit that such a
-            # report then uses up instead of counting the fill twice.
-            growth = held_qty - pos.qty
-            sellable = exit_qty(growth, self._rules_for(symbol)) > 0  # rounding dust is no fill
-            pos.adopted_growth = growth if growth > 0 and sellable else Decimal(0)
-            pos.holding = Holding(held_qty, pos.holding.entry_price)
+            self._take_growth(pos, held_qty, from_ledger=False, as_of_ns=read_ns)
         if dead_legs or not pos.exit_ids:
             # A leg that traded even partly ends its OCO sibling while it rests itself: what is left must
             # be re-armed in its place, never beside it (it still holds the quantity).
@@ -871,13 +1005,24 @@ class PositionMonitorActor(SupervisedActor):
         venue asked. Only the user-stream actor re-bases the ledger, so nothing here races an event in
         flight into a double count."""
         if self._ledger_usable():
-            held = self._ledger.position(symbol)
+            held = self._ledger_held(symbol)
             rules = self._rules_for(symbol)
             if exit_qty(held, rules) >= exit_qty(wanted, rules):  # equal to the lot: balances are rounded
                 return held
             if exit_qty(held + in_flight, rules) >= exit_qty(wanted, rules):
                 return held + in_flight
         return sum((p.qty for p in self._exchange.positions([symbol])), Decimal(0))
+
+    def _in_flight(self, pos: TrackedPosition) -> Decimal:
+        """What of the last reported entry fill the ledger does not include yet (0 once it does: a
+        fill is never counted twice, even when a sale the ledger already saw has shrunk the holding)."""
+        fill = pos.fill_in_flight
+        if fill is None or not self._ledger_usable():
+            return Decimal(0)
+        unapplied = self._ledger.unapplied_fill(
+            pos.symbol, fill.client_order_id, fill.cum_qty, ts_event=fill.ts_event
+        )
+        return fill.unapplied_net(unapplied)
 
     def _reference_price(self, pos: TrackedPosition) -> Decimal | None:
         if pos.holding.entry_price is not None:
@@ -894,6 +1039,11 @@ class PositionMonitorActor(SupervisedActor):
     def _rearm(self, pos: TrackedPosition) -> None:
         """Replace the exit so it covers exactly what is held now."""
         pos.rearm_due = False  # this re-arm covers every fill taken in so far
+        if self._settle_exits(pos):
+            self._protect(pos)
+
+    def _settle_exits(self, pos: TrackedPosition) -> bool:
+        """Cancel the exit legs and learn what they sold; False when the venue would not settle them."""
         try:
             self._disarm(pos)
         except VenueError as exc:
@@ -905,8 +1055,8 @@ class PositionMonitorActor(SupervisedActor):
                 self._defer(PendingKind.PROTECT, pos.key, exc)
             else:
                 logger.warning("[{}] could not replace the exit yet ({}); next check", pos.symbol, exc)
-            return
-        self._protect(pos)
+            return False
+        return True
 
     def _protect(self, pos: TrackedPosition) -> None:
         try:
@@ -920,29 +1070,68 @@ class PositionMonitorActor(SupervisedActor):
             self._orphaned(pos, str(exc))
 
     def _disarm(self, pos: TrackedPosition) -> None:
+        """Cancel the exit legs and take into the position what each sold before its end. Raises
+        VenueError (pushback): the legs not settled yet stay in ``pos.exit_ids``."""
         for coid in pos.exit_ids:
             pos.exit_filled_qty.setdefault(coid, Decimal(0))  # a late event of this leg is still ours
         remaining = list(pos.exit_ids)
         while remaining:
-            snapshot = self._cancel_quietly(pos.symbol, remaining[0])
-            if snapshot is not None:
-                self._exit_sold(pos, remaining[0], snapshot.filled_qty)
-            remaining.pop(0)
+            coid = remaining[0]
+            snapshot = self._cancel_quietly(pos.symbol, coid)
+            if snapshot is None:
+                # Already ended: what it sold must be known before anything is placed beside it.
+                snapshot = self._ended_leg(pos, coid)
+                if snapshot is not None:
+                    self._exit_sold(pos, coid, snapshot.filled_qty)
+                remaining.pop(0)
+                if pos.oco and snapshot is not None and snapshot.filled_qty > 0:
+                    remaining = []  # an OCO leg traded: its siblings ended with it, unsold
+            else:
+                self._exit_sold(pos, coid, snapshot.filled_qty)
+                # An OCO leg was still open, so no sibling traded (a trade on one leg ends the others)
+                # and the venue cancelled the whole list with it: the siblings sold nothing.
+                remaining = [] if pos.oco else remaining[1:]
             pos.exit_ids = tuple(remaining)
         pos.exit_ids = ()
         pos.exit_qty = Decimal(0)
         pos.exits_uncertain = False
 
-    @staticmethod
-    def _exit_sold(pos: TrackedPosition, coid: str, cum_filled_qty: Decimal) -> Decimal:
+    def _ended_leg(self, pos: TrackedPosition, coid: str) -> OrderSnapshot | None:
+        """An exit leg the venue would not cancel (it ended): its final state, read unless its end was
+        already reported; None when the venue never had it."""
+        if coid in pos.exits_ended:
+            return None  # its end (and all it sold) came by event
+        try:
+            snapshot = self._exchange.get_order(pos.symbol, client_order_id=coid)
+        except UnknownOrder:
+            return None
+        record_in_journal(self.ctx, OrderObserved(order=snapshot, ts_init=self.ctx.clock.wall_ns()))
+        return snapshot
+
+    def _exit_sold(self, pos: TrackedPosition, coid: str, cum_filled_qty: Decimal) -> Decimal:
         """Take an exit leg's cumulative fill into the position once; returns what it newly sold."""
         seen = pos.exit_filled_qty.get(coid, Decimal(0))
         sold = cum_filled_qty - seen
         if sold <= 0:
             return Decimal(0)
         pos.exit_filled_qty[coid] = cum_filled_qty
+        self._remember_sale(pos.symbol, coid, cum_filled_qty)
         pos.holding = Holding(max(pos.qty - sold, Decimal(0)), pos.holding.entry_price)
         return sold
+
+    def _mark_sold(self, pos: TrackedPosition, coid: str, cum_filled_qty: Decimal) -> None:
+        """An exit leg's fill already inside the holding ``pos`` was just sized to (a venue read)."""
+        if cum_filled_qty > pos.exit_filled_qty.get(coid, Decimal(0)):
+            pos.exit_filled_qty[coid] = cum_filled_qty
+            self._remember_sale(pos.symbol, coid, cum_filled_qty)
+
+    def _remember_sale(self, symbol: str, coid: str, cum_filled_qty: Decimal) -> None:
+        """Known sales of our exits, kept (bounded) until the ledger has applied them, also after the
+        position that made them ended."""
+        self._sales[coid] = (symbol, cum_filled_qty)
+        self._sales.move_to_end(coid)
+        if len(self._sales) > SALES_KEPT:
+            self._sales.popitem(last=False)
 
     def _cancel_quietly(self, symbol: str, client_order_id: str) -> OrderSnapshot | None:
         try:
@@ -956,8 +1145,8 @@ class PositionMonitorActor(SupervisedActor):
         """Place the exit for what the exchange says is held, never more. Raises VenueError."""
         symbol = pos.symbol
         rules = self._rules_for(symbol)
-        held = self._held(symbol, pos.qty, in_flight=pos.fill_in_flight)
-        pos.fill_in_flight = Decimal(0)
+        held = self._held(symbol, pos.qty, in_flight=self._in_flight(pos))
+        pos.fill_in_flight = None
         qty = exit_qty(min(pos.qty, held), rules)
         if held <= 0:
             self._drop(pos, "nothing held on the exchange")
@@ -1154,16 +1343,8 @@ class PositionMonitorActor(SupervisedActor):
             ts_init=self.ctx.clock.wall_ns(),
         )
         record_in_journal(self.ctx, closed)
-        lot = self._lots.get(symbol) if not pos.lot else None
-        if lot is not None:  # the lot survives the close as the position
-            del self._lots[symbol]
-            lot.lot = False
-            self._positions[symbol] = lot
-            self.ctx.events.record(
-                "lot_promoted",
-                f"{qty_text(lot.qty, rules)} bought during the close stays protected",
-                symbol=symbol,
-            )
+        if not pos.lot:
+            self._promote_lot(symbol)
         self._keep_dust(pos)
 
     def _keep_dust(self, pos: TrackedPosition, held: Decimal | None = None) -> None:
@@ -1177,11 +1358,39 @@ class PositionMonitorActor(SupervisedActor):
         if survivor is not None and survivor is not pos:
             survivor.holding = Holding(survivor.qty + dust, survivor.holding.entry_price)
         else:
-            self._dust[pos.symbol] = dust
+            # Added to what earlier positions left: all of it is held (arming sizes from the venue).
+            self._dust[pos.symbol] = self._dust.get(pos.symbol, Decimal(0)) + dust
+            self._watch(pos.symbol)  # sold on its own once the price makes it worth an exit
+
+    def _promote_lot(self, symbol: str) -> None:
+        """The symbol's position ended: a lot bought during its close survives as the position (with the
+        dust the position left), so its exits stay known and nothing is armed beside them."""
+        lot = self._lots.pop(symbol, None)
+        if lot is None:
+            return
+        lot.lot = False
+        dust = self._dust.pop(symbol, Decimal(0))
+        if dust > 0:
+            lot.holding = Holding(lot.qty + dust, lot.holding.entry_price)
+        self._positions[symbol] = lot
+        for kind, key in list(self._pending):  # its refused work goes on under its new key
+            if key == symbol:
+                del self._pending[(kind, key)]  # the ended position's own
+            elif key == symbol + _LOT:
+                action = self._pending.pop((kind, key))
+                self._pending[(kind, symbol)] = PendingAction(kind, symbol, action.since_ns)
+        if lot.repair_pending:
+            self.schedule(self._config.monitor.orphan_retry_s, RepairOrphan(symbol=symbol))
+        self.ctx.events.record(
+            "lot_promoted",
+            f"{qty_text(lot.qty, self._rules_for(symbol))} bought during the close stays protected",
+            symbol=symbol,
+        )
 
     def _remove(self, symbol: str, why: str) -> None:
         pos = self._positions.pop(symbol, None)
         if pos is not None:
+            self._promote_lot(symbol)
             self._release(symbol)
             self.ctx.events.record("position_removed", why, symbol=symbol, level="WARNING")
             gone = PositionClosed(

@@ -50,6 +50,10 @@ class PollOrders(Message):
     """Executor timer: poll tracked entry orders for fills, timeouts and adoption."""
 
 
+class CheckUnreportedFills(Message):
+    """Executor timer: read a resting entry the market traded through whose fill event is late."""
+
+
 class ResolveOrder(Message):
     """Executor timer: ask the venue whether an order whose submit outcome was unknown exists."""
 

@@ -15,6 +15,7 @@ Thread-safe: the user-stream actor writes while the executor and the monitor rea
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,6 +26,8 @@ from autohedge.core.types import Side, base_of, quote_of
 __all__ = ["AccountLedger"]
 
 _ZERO = Decimal(0)
+_APPLIED_FILLS_KEPT = 10_000
+"""Orders whose applied cumulative fill is remembered (the oldest are forgotten first)."""
 
 
 @dataclass
@@ -50,6 +53,8 @@ class AccountLedger:
         self._positions: dict[str, Decimal] = {}
         self._position_ts: dict[str, int] = {}
         self._reserved: dict[str, _Reservation] = {}
+        self._applied: OrderedDict[str, Decimal] = OrderedDict()
+        """Per order, the fill quantity this ledger's balances include from its events."""
         self._ready = False
         self._live = False
         self._down_since_ns: int | None = None
@@ -112,6 +117,7 @@ class AccountLedger:
         with self._lock:
             if update.kind.is_fill and update.last_qty > 0:
                 self._apply_fill(update)
+                self._remember_applied(update.client_order_id, update.last_qty)
             if update.kind.is_terminal:
                 reservation = self._reserved.get(update.client_order_id)
                 if reservation is not None and update.ts_event < self._ts(self._asset_ts, reservation.asset):
@@ -150,6 +156,14 @@ class AccountLedger:
             else:
                 delta = qty - fee_base if update.side is Side.BUY else -qty
                 self._positions[update.symbol] = self._positions.get(update.symbol, _ZERO) + delta
+
+    def _remember_applied(self, client_order_id: str, qty: Decimal) -> None:
+        # Summed, not the newest cumulative quantity: an earlier fill delivered late is not in the balances
+        # until its own event is applied (repeats never get here: the stream drops them first).
+        self._applied[client_order_id] = self._applied.get(client_order_id, _ZERO) + qty
+        self._applied.move_to_end(client_order_id)
+        if len(self._applied) > _APPLIED_FILLS_KEPT:
+            self._applied.popitem(last=False)
 
     @staticmethod
     def _ts(stamps: dict[str, int], key: str) -> int:
@@ -221,6 +235,22 @@ class AccountLedger:
             else:
                 qty = self._positions.get(symbol, _ZERO)
             return max(qty, _ZERO)
+
+    def unapplied_fill(
+        self, symbol: str, client_order_id: str, cum_qty: Decimal, *, ts_event: int
+    ) -> Decimal:
+        """How much of an order's cumulative fill ``cum_qty`` (its newest fill at ``ts_event``) the
+        balances do not include yet: 0 once its event was applied or a snapshot taken after it covers it.
+        A reader that heard of a fill by another path adds only this, never the fill a second time."""
+        with self._lock:
+            snapshot_ns = (
+                self._ts(self._asset_ts, base_of(symbol))
+                if self._spot
+                else self._ts(self._position_ts, symbol)
+            )
+            if ts_event < snapshot_ns:
+                return _ZERO  # inside the newest snapshot of the base asset
+            return max(cum_qty - self._applied.get(client_order_id, _ZERO), _ZERO)
 
     def reserved(self, client_order_id: str) -> Decimal:
         with self._lock:

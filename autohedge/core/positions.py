@@ -9,7 +9,7 @@ from decimal import Decimal
 from autohedge.core.messages import Balance, OrderFilled, PositionSnapshot
 from autohedge.core.types import Side, base_of
 
-__all__ = ["Holding", "net_base_qty", "spot_positions"]
+__all__ = ["FillInFlight", "GrowthCredit", "Holding", "net_base_qty", "spot_positions"]
 
 
 def spot_positions(balances: Mapping[str, Balance], symbols: Sequence[str]) -> tuple[PositionSnapshot, ...]:
@@ -52,3 +52,51 @@ class Holding:
             return Holding(new_qty, price)
         remaining = max(Decimal(0), self.qty - delta)
         return Holding(remaining, self.entry_price if remaining > 0 else None)
+
+
+@dataclass(frozen=True)
+class FillInFlight:
+    """An entry fill reported to the monitor whose order event may not have reached the ledger yet."""
+
+    client_order_id: str
+    cum_qty: Decimal
+    """The order's cumulative filled quantity with this fill."""
+    gross_qty: Decimal
+    """What this report added to the order's fill (before fees)."""
+    net_qty: Decimal
+    """What this report added to the holding (net of fees in the base asset)."""
+    ts_event: int
+
+    def unapplied_net(self, unapplied_gross: Decimal) -> Decimal:
+        """The holding still missing from a ledger that lacks ``unapplied_gross`` of the order's fill:
+        this report's net share of it, never more than the report added."""
+        if unapplied_gross <= 0 or self.gross_qty <= 0:
+            return Decimal(0)
+        if unapplied_gross >= self.gross_qty:
+            return self.net_qty
+        return self.net_qty * unapplied_gross / self.gross_qty
+
+
+@dataclass(frozen=True)
+class GrowthCredit:
+    """Holding taken in from a record of the venue (a REST read, or the ledger) beyond the fills reported
+    so far: a fill report arriving later may be inside it already. Only a fill that happened before the
+    record was taken (and, for the ledger, that the ledger has applied) can be; any other is new."""
+
+    qty: Decimal
+    as_of_ns: int
+    """When the record was taken (the venue's event-time scale)."""
+    from_ledger: bool
+
+    def may_include(self, fill_ts_event: int, *, applied_by_ledger: bool) -> bool:
+        if self.qty <= 0 or fill_ts_event > self.as_of_ns:
+            return False
+        return applied_by_ledger or not self.from_ledger
+
+    def use(self, added: Decimal, lot_step: Decimal) -> tuple[Decimal, GrowthCredit | None]:
+        """What of a fill that ``added`` to the holding the credit already counted, and the credit left
+        (None once less than a lot step is left: rounding by fees is no further fill)."""
+        counted = min(added, self.qty)
+        left = self.qty - counted
+        rest = GrowthCredit(left, self.as_of_ns, self.from_ledger) if left >= lot_step else None
+        return counted, rest

@@ -9,10 +9,19 @@ its failures, so a stream that drops right after every connect still counts as f
 from __future__ import annotations
 
 from collections import deque
+from decimal import Decimal
 
 from autohedge.core.clock import NS_PER_S
+from autohedge.core.messages import Quote
 
-__all__ = ["ReconnectRun", "reconnect_delay_s"]
+__all__ = ["ReconnectRun", "fill_may_be_unreported", "reconnect_delay_s"]
+
+
+def fill_may_be_unreported(buy_price: Decimal, heard_ns: int, quote: Quote) -> bool:
+    """A resting buy at ``buy_price`` may have traded without its event reaching us yet: the market
+    offered at or below its price (``quote``) after the newest event or read of it (``heard_ns``, the
+    venue's time). A stream that reports the trade on time has moved ``heard_ns`` past the quote."""
+    return quote.ask <= buy_price and quote.ts_init > heard_ns
 
 
 class ReconnectRun:

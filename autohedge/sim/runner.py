@@ -48,7 +48,7 @@ from autohedge.core.errors import ConfigError, OutcomeUnknown, RetryableError
 from autohedge.core.eventlog import Event
 from autohedge.core.gates import GateKind
 from autohedge.core.messages import OrderUpdate, Quote
-from autohedge.core.protection import exit_qty
+from autohedge.core.protection import exit_prices, exit_qty
 from autohedge.core.types import OrderType, Side, Venue, quantize_down
 from autohedge.sim.invariants import BookView, CheckerLimits, InvariantChecker
 from autohedge.sim.order_events import EventFaults, FaultyUserStream
@@ -421,7 +421,10 @@ class Simulation:
             dust = Decimal(0)
             if quote is not None and quote.bid > 0:
                 # Below the minimum notional no venue takes a sell: such a remainder cannot be protected.
-                dust = quantize_down(rules.min_notional / quote.bid, rules.lot_step)
+                # An exit's lowest leg asks the stop-limit price of a position entered at the bid, so a
+                # remainder worth the minimum at the bid but not at that price has no valid exit either.
+                lowest = exit_prices(quote.bid, self.config.params_for(symbol), rules).stop_limit
+                dust = quantize_down(rules.min_notional / lowest, rules.lot_step)
                 if sellable <= dust:
                     sellable = Decimal(0)
             open_orders = engine.open_orders(symbol)

@@ -168,3 +168,22 @@ def test_cumulative_watermarks_forget_the_oldest_order_first() -> None:
     assert marks.unseen("e3", D(1)) == 0 and marks.unseen("e1", D(1)) == D(1)
     with pytest.raises(ValueError, match="capacity"):
         CumulativeWatermarks(capacity=0)
+
+
+def test_simulation_found_fill_the_ledger_applied_before_its_report_is_not_added_again() -> None:
+    ledger = ledger_with()
+    partial = update(OrderEventKind.PARTIALLY_FILLED, cum_filled_qty=D("0.5"), last_qty=D("0.5"), ts_event=10)
+    ledger.apply(partial)
+
+    assert ledger.unapplied_fill("BTC/USDT", entry_id(1), D("0.5"), ts_event=10) == 0
+    # The rest of the order traded: the ledger has not heard of it yet.
+    assert ledger.unapplied_fill("BTC/USDT", entry_id(1), D(1), ts_event=20) == D("0.5")
+    ledger.apply(update(cum_filled_qty=D(1), last_qty=D("0.5"), ts_event=20))
+    assert ledger.unapplied_fill("BTC/USDT", entry_id(1), D(1), ts_event=20) == 0
+
+
+def test_simulation_found_fill_inside_the_newest_snapshot_is_applied_already() -> None:
+    ledger = ledger_with(as_of_ns=50)
+
+    assert ledger.unapplied_fill("BTC/USDT", entry_id(2), D(1), ts_event=40) == 0
+    assert ledger.unapplied_fill("BTC/USDT", entry_id(2), D(1), ts_event=60) == D(1)

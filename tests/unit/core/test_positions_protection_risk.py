@@ -5,11 +5,13 @@ import pytest
 from autohedge.core.config import SymbolParams
 from autohedge.core.errors import InsufficientBalance, OrderRefused
 from autohedge.core.messages import EntryProtection, OrderFilled, SymbolRules
-from autohedge.core.positions import Holding, net_base_qty
+from autohedge.core.positions import FillInFlight, GrowthCredit, Holding, net_base_qty
 from autohedge.core.protection import exit_prices, exit_qty, is_dust, qty_text
 from autohedge.core.risk import refuse_rule_violations, size_entry
 from autohedge.core.types import OrderPurpose, Side
 from tests.ids import entry_id
+
+D = Decimal
 
 RULES = SymbolRules(
     symbol="BTC/USDT",
@@ -167,3 +169,33 @@ def test_qty_text_is_plain_digits_at_the_lot_precision() -> None:
     assert qty_text(Decimal("3.0E-7"), RULES) == "0.0000003"
     assert qty_text(Decimal("0.0117"), RULES) == "0.0117"
     assert qty_text(Decimal("1E+1"), RULES) == "10.0000"
+
+
+def test_simulation_found_fill_in_flight_adds_only_its_share_the_ledger_lacks() -> None:
+    fill = FillInFlight(
+        client_order_id=entry_id(1), cum_qty=D(2), gross_qty=D(1), net_qty=D("0.999"), ts_event=10
+    )
+
+    assert fill.unapplied_net(D(0)) == 0
+    assert fill.unapplied_net(D(1)) == D("0.999")
+    assert fill.unapplied_net(D(2)) == D("0.999")  # never more than this report added
+    assert fill.unapplied_net(D("0.5")) == D("0.4995")
+
+
+def test_simulation_found_growth_credit_never_absorbs_a_fill_it_cannot_hold() -> None:
+    from_rest = GrowthCredit(qty=D("0.5"), as_of_ns=100, from_ledger=False)
+    from_ledger = GrowthCredit(qty=D("0.5"), as_of_ns=100, from_ledger=True)
+
+    assert from_rest.may_include(90, applied_by_ledger=False)
+    assert not from_rest.may_include(110, applied_by_ledger=True)  # traded after the read
+    assert not from_ledger.may_include(90, applied_by_ledger=False)  # the ledger had not heard of it
+    assert from_ledger.may_include(90, applied_by_ledger=True)
+
+
+def test_simulation_found_growth_credit_is_used_up_and_rounding_is_no_further_fill() -> None:
+    credit = GrowthCredit(qty=D("0.5"), as_of_ns=100, from_ledger=False)
+
+    counted, rest = credit.use(D("0.3"), lot_step=D("0.001"))
+    assert counted == D("0.3") and rest is not None and rest.qty == D("0.2")
+    counted, rest = rest.use(D("0.1995"), lot_step=D("0.001"))
+    assert counted == D("0.1995") and rest is None

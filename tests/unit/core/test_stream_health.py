@@ -1,5 +1,8 @@
+from decimal import Decimal
+
 from autohedge.core.clock import NS_PER_S
-from autohedge.core.stream_health import ReconnectRun, reconnect_delay_s
+from autohedge.core.messages import Quote
+from autohedge.core.stream_health import ReconnectRun, fill_may_be_unreported, reconnect_delay_s
 
 
 def test_failures_within_the_window_degrade_and_older_ones_expire() -> None:
@@ -27,3 +30,13 @@ def test_reconnect_waits_for_the_venue_when_it_says_longer_than_the_backoff() ->
     assert reconnect_delay_s(0.5, 0.0) == 0.5
     assert reconnect_delay_s(0.5, 19.2) == 19.2
     assert reconnect_delay_s(2.0, -1.0) == 2.0
+
+
+def test_simulation_found_resting_entry_traded_through_after_its_newest_event_may_be_unreported() -> None:
+    quote = Quote(
+        venue="paper", symbol="BTC/USDT", bid=Decimal("99.9"), ask=Decimal(100), ts_event=50, ts_init=50
+    )
+
+    assert fill_may_be_unreported(Decimal(100), 40, quote)
+    assert not fill_may_be_unreported(Decimal(100), 50, quote)  # the event of this quote's trade came
+    assert not fill_may_be_unreported(Decimal("99.99"), 40, quote)  # the market did not reach it
