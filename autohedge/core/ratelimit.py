@@ -113,7 +113,9 @@ class RequestBudget:
     ``per_s`` is only the safe default until the venue has said. Usage is counted in wall-aligned
     windows like the venue counts it, and every response's usage header overrides our own count
     upward (``observe_used``). Exits and cancels (``priority=True``) may use the whole window;
-    entries only up to ``1 - reserve_fraction`` of it, so protection never waits behind entries.
+    entries only up to ``1 - reserve_fraction`` of it, less the order slots that the exits of the
+    entries already in flight or resting can need (``exits_owed``): when many entries fill together,
+    each fill's exit finds its slots in the window, so protection never waits behind entries.
     """
 
     def __init__(
@@ -176,26 +178,36 @@ class RequestBudget:
 
     # -- spending ---------------------------------------------------------------------------------------
 
-    def _refusal_s(self, weight: float, orders: int, priority: bool, now_ns: int, now_wall: int) -> float:
+    def _refusal_s(
+        self, weight: float, orders: int, priority: bool, now_ns: int, now_wall: int, exits_owed: int = 0
+    ) -> float:
         """Seconds until a request of this size may go (0.0 = now). Lock held."""
         if now_ns < self._paused_until_ns:
             return (self._paused_until_ns - now_ns) / NS_PER_S
         floor = 0.0 if priority else self._reserve_fraction
+        owed = 0 if priority else max(0, exits_owed)
         wait_ns = 0
         for window in self._windows:
             window.roll(now_wall)
             need = orders if window.rule.kind is LimitKind.ORDERS else weight
             if need <= 0:
                 continue
-            if window.used + need > window.rule.limit * (1.0 - floor):
+            # Every exit order is at least one unit of either kind, so the owed exits are kept free
+            # in the weight window too (Alpaca counts exits and reads in the same one).
+            if window.used + need + owed > window.rule.limit * (1.0 - floor):
                 wait_ns = max(wait_ns, window.ends_wall_ns - now_wall)
         return wait_ns / NS_PER_S
 
-    def wait_s(self, *, priority: bool = False, weight: float = 1.0, orders: int = 0) -> float:
-        """Seconds until a request of this size may be sent (0.0 = now). Spends nothing."""
+    def wait_s(
+        self, *, priority: bool = False, weight: float = 1.0, orders: int = 0, exits_owed: int = 0
+    ) -> float:
+        """Seconds until a request of this size may be sent (0.0 = now). Spends nothing.
+
+        ``exits_owed``: for an entry, the exit orders that this entry and the entries already in flight
+        or resting can need once filled (``exit_orders_owed``); the window must still hold them."""
         with self._lock:
             return self._refusal_s(
-                weight, orders, priority, self._clock.monotonic_ns(), self._clock.wall_ns()
+                weight, orders, priority, self._clock.monotonic_ns(), self._clock.wall_ns(), exits_owed
             )
 
     def acquire(self, weight: float = 1.0, *, priority: bool = False, orders: int = 0) -> None:

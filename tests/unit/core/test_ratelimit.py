@@ -107,3 +107,31 @@ def test_budget_auth_failure_stays_until_a_signed_request_succeeds() -> None:
     assert b.auth_failure == "binance 401 -2015" and b.status().auth_failed
     b.auth_ok()
     assert b.auth_failure is None
+
+
+def test_budget_entries_leave_the_slots_their_exits_owe() -> None:
+    # Binance-like: 50 orders per 10 s; entries take the reserve's complement less the exits they owe.
+    _, b = budget(capacity=1200)
+    b.apply_limits([LimitRule(LimitKind.WEIGHT, 1200, 60), LimitRule(LimitKind.ORDERS, 50, 10)])
+    for _ in range(10):
+        b.acquire(1, orders=1)
+    # 10 used + 1 entry + 30 owed (15 OCO entries) stays within 40 (50 less the 20 % reserve)...
+    assert b.wait_s(orders=1, exits_owed=29) == 0.0
+    # ...one more owed exit does not: the entry waits for the next 10 s window.
+    assert b.wait_s(orders=1, exits_owed=30) == pytest.approx(10.0)
+    # Exits (and their OCO's two orders) may use every slot: nothing owed holds them back.
+    assert b.wait_s(orders=2, priority=True, exits_owed=30) == 0.0
+
+
+def test_budget_burst_of_fills_finds_every_exit_slot() -> None:
+    """Entries admitted one by one with what they owe: when all of them fill in the same window, every
+    OCO (2 orders) still fits in it."""
+    _, b = budget(capacity=1200)
+    b.apply_limits([LimitRule(LimitKind.ORDERS, 50, 10)])
+    in_flight = 0
+    while b.wait_s(orders=1, exits_owed=2 * (in_flight + 1)) == 0.0:
+        b.acquire(1, orders=1)
+        in_flight += 1
+    assert in_flight == 13  # 13 entries + 28 owed exits <= 40
+    for _ in range(in_flight):
+        b.acquire(1, orders=2, priority=True)
