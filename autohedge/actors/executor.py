@@ -241,6 +241,8 @@ class ExecutorActor(SupervisedActor):
         symbols += [s.entry.symbol for s in self._sending.values()]
         symbols += [e.symbol for e in self._unresolved.values()]
         owed = exit_orders_owed(self._exchange.capabilities, [*symbols, symbol])
+        # An entry handed to a sender may not have spent its own slot yet: it is owed too.
+        owed += len(self._sending)
         return self._exchange.request_budget.wait_s(priority=False, orders=1, exits_owed=owed)
 
     def _venue_refused(self, signal: Signal, error: VenueError | None) -> None:
