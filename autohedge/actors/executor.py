@@ -75,6 +75,7 @@ from autohedge.core.messages import (
     UserStreamStatus,
 )
 from autohedge.core.ports import Exchange
+from autohedge.core.protection import exit_orders_owed
 from autohedge.core.pushback import entry_is_stale, entry_side_retry_delay_s, is_pushback
 from autohedge.core.ratelimit import SymbolRateLimiter
 from autohedge.core.risk import size_entry
@@ -241,6 +242,18 @@ class ExecutorActor(SupervisedActor):
         """Entry-side work goes after the monitor's exits once the venue allows (``core.pushback``)."""
         return entry_side_retry_delay_s(self._exchange.request_budget.wait_s(priority=priority), error)
 
+    def _entry_wait_s(self, symbol: str) -> float:
+        """Seconds until an entry for ``symbol`` may take an order slot: the venue's window must still
+        hold the exits that it and every entry in flight or resting can need once filled, so a burst of
+        fills never waits for slots that entries took (``core.protection.exit_orders_owed``)."""
+        symbols = [e.symbol for e in self._entries.values()]
+        symbols += [s.entry.symbol for s in self._sending.values()]
+        symbols += [e.symbol for e in self._unresolved.values()]
+        owed = exit_orders_owed(self._exchange.capabilities, [*symbols, symbol])
+        # An entry handed to a sender may not have spent its own slot yet: it is owed too.
+        owed += len(self._sending)
+        return self._exchange.request_budget.wait_s(priority=False, orders=1, exits_owed=owed)
+
     def _venue_refused(self, signal: Signal, error: VenueError | None) -> None:
         """The venue refuses now: the entry waits (newest signal per symbol) for a timer at the time the
         venue allows. Bad keys stop entries (loudly, once) until a signed request succeeds again."""
@@ -253,7 +266,7 @@ class ExecutorActor(SupervisedActor):
         if symbol in self._retry_scheduled:
             return
         self._retry_scheduled.add(symbol)
-        delay_s = self._retry_in_s(error, priority=False)
+        delay_s = entry_side_retry_delay_s(self._entry_wait_s(symbol), error)
         logger.info("[{}] entry waits {:.2f}s for the venue ({})", symbol, delay_s, error or "paused")
         self.schedule(delay_s, RetryEntry(symbol=symbol))
 
@@ -340,7 +353,7 @@ class ExecutorActor(SupervisedActor):
             self._report_auth(auth_failure)
             return
         self._auth_reported = False
-        if symbol in self._retry_scheduled or budget.wait_s(priority=False) > 0:
+        if symbol in self._retry_scheduled or self._entry_wait_s(symbol) > 0:
             self._venue_refused(signal, None)  # never send while the venue says wait
             return
         open_entries = [e for e in self._entries.values() if e.symbol == symbol]

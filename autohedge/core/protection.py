@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -26,6 +27,7 @@ __all__ = [
     "TP_BOUND_FACTOR",
     "ExitPrices",
     "ProtectionPlan",
+    "exit_orders_owed",
     "exit_prices",
     "exit_qty",
     "is_dust",
@@ -51,6 +53,12 @@ def plan_for(capabilities: Capabilities, symbol: str) -> ProtectionPlan:
     """The venue's OCO (or bracket) where it accepts one for ``symbol``, else TP + guarded SL."""
     accepted = capabilities.oco and (capabilities.oco_symbols is None or symbol in capabilities.oco_symbols)
     return ProtectionPlan.OCO if accepted else ProtectionPlan.TP_WITH_GUARDED_SL
+
+
+def exit_orders_owed(capabilities: Capabilities, entry_symbols: Iterable[str]) -> int:
+    """Order slots the exits of these entries (one symbol per entry in flight or resting) take once they
+    fill: an OCO places two orders, a TP with a guarded SL one (the SL is watched, not placed)."""
+    return sum(2 if plan_for(capabilities, s) is ProtectionPlan.OCO else 1 for s in entry_symbols)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from autohedge.core.clock import NS_PER_S, Clock
@@ -66,11 +66,14 @@ class LimitKind(StrEnum):
 @dataclass(frozen=True)
 class LimitRule:
     """One advertised limit: ``limit`` units per ``interval_s``, in windows aligned to wall time (as the
-    venue counts them: a Binance minute window resets on the minute)."""
+    venue counts them: a Binance minute window resets on the minute). ``rolling``: the limit also holds
+    over any ``interval_s`` (Alpaca's 200 a minute), so a window's end is no licence to send a second
+    full window's worth right after the first."""
 
     kind: LimitKind
     limit: float
     interval_s: float
+    rolling: bool = False
 
 
 @dataclass
@@ -78,6 +81,29 @@ class _Window:
     rule: LimitRule
     used: float = 0.0
     ends_wall_ns: int = 0
+    sent: deque[tuple[int, float]] = field(default_factory=deque)
+    """For a rolling rule: (monotonic ns, units) of what was sent over the last ``interval_s``."""
+    sent_units: float = 0.0
+
+    def rolling_wait_ns(self, need: float, cap: float, now_ns: int) -> int:
+        """Nanoseconds until ``need`` more units fit under ``cap`` in the last ``interval_s`` (0 = now)."""
+        interval_ns = int(self.rule.interval_s * NS_PER_S)
+        while self.sent and self.sent[0][0] <= now_ns - interval_ns:
+            self.sent_units -= self.sent.popleft()[1]
+        excess = self.sent_units + need - cap
+        if excess <= 0:
+            return 0
+        for sent_ns, units in self.sent:
+            excess -= units
+            if excess <= 0:
+                return sent_ns + interval_ns - now_ns
+        return interval_ns  # more than the whole limit at once: the most any wait can be
+
+    def spend(self, units: float, now_ns: int) -> None:
+        self.used += units
+        if self.rule.rolling and units > 0:
+            self.sent.append((now_ns, units))
+            self.sent_units += units
 
     def roll(self, now_wall_ns: int) -> None:
         if now_wall_ns >= self.ends_wall_ns:
@@ -113,11 +139,20 @@ class RequestBudget:
     ``per_s`` is only the safe default until the venue has said. Usage is counted in wall-aligned
     windows like the venue counts it, and every response's usage header overrides our own count
     upward (``observe_used``). Exits and cancels (``priority=True``) may use the whole window;
-    entries only up to ``1 - reserve_fraction`` of it, so protection never waits behind entries.
+    entries only up to ``1 - reserve_fraction`` of it, less the order slots that the exits of the
+    entries already in flight or resting can need (``exits_owed``): when many entries fill together,
+    each fill's exit finds its slots in the window, so protection never waits behind entries.
     """
 
     def __init__(
-        self, clock: Clock, *, venue: str, capacity: float, per_s: float, reserve_fraction: float = 0.2
+        self,
+        clock: Clock,
+        *,
+        venue: str,
+        capacity: float,
+        per_s: float,
+        reserve_fraction: float = 0.2,
+        rolling: bool = False,
     ) -> None:
         if capacity <= 0 or per_s <= 0:
             raise ValueError("request budget capacity and period must be positive")
@@ -125,7 +160,7 @@ class RequestBudget:
         self.venue = venue
         self._reserve_fraction = reserve_fraction
         self._lock = threading.Lock()
-        self._windows: list[_Window] = [_Window(LimitRule(LimitKind.WEIGHT, capacity, per_s))]
+        self._windows: list[_Window] = [_Window(LimitRule(LimitKind.WEIGHT, capacity, per_s, rolling))]
         self._paused_until_ns = 0  # monotonic
         self._paused_until_wall_ns: int | None = None
         self._banned = False
@@ -154,6 +189,8 @@ class RequestBudget:
                 previous = old.get((rule.kind, rule.interval_s))
                 if previous is not None and previous.ends_wall_ns == window.ends_wall_ns:
                     window.used = previous.used
+                if previous is not None and rule.rolling:
+                    window.sent, window.sent_units = previous.sent, previous.sent_units
                 windows.append(window)
             if not any(w.rule.kind is LimitKind.WEIGHT for w in windows):
                 windows += [w for w in self._windows if w.rule.kind is LimitKind.WEIGHT]
@@ -176,26 +213,39 @@ class RequestBudget:
 
     # -- spending ---------------------------------------------------------------------------------------
 
-    def _refusal_s(self, weight: float, orders: int, priority: bool, now_ns: int, now_wall: int) -> float:
+    def _refusal_s(
+        self, weight: float, orders: int, priority: bool, now_ns: int, now_wall: int, exits_owed: int = 0
+    ) -> float:
         """Seconds until a request of this size may go (0.0 = now). Lock held."""
         if now_ns < self._paused_until_ns:
             return (self._paused_until_ns - now_ns) / NS_PER_S
         floor = 0.0 if priority else self._reserve_fraction
+        owed = 0 if priority else max(0, exits_owed)
         wait_ns = 0
         for window in self._windows:
             window.roll(now_wall)
             need = orders if window.rule.kind is LimitKind.ORDERS else weight
             if need <= 0:
                 continue
-            if window.used + need > window.rule.limit * (1.0 - floor):
+            # Every exit order is at least one unit of either kind, so the owed exits are kept free
+            # in the weight window too (Alpaca counts exits and reads in the same one).
+            cap = window.rule.limit * (1.0 - floor)
+            if window.used + need + owed > cap:
                 wait_ns = max(wait_ns, window.ends_wall_ns - now_wall)
+            if window.rule.rolling:
+                wait_ns = max(wait_ns, window.rolling_wait_ns(need + owed, cap, now_ns))
         return wait_ns / NS_PER_S
 
-    def wait_s(self, *, priority: bool = False, weight: float = 1.0, orders: int = 0) -> float:
-        """Seconds until a request of this size may be sent (0.0 = now). Spends nothing."""
+    def wait_s(
+        self, *, priority: bool = False, weight: float = 1.0, orders: int = 0, exits_owed: int = 0
+    ) -> float:
+        """Seconds until a request of this size may be sent (0.0 = now). Spends nothing.
+
+        ``exits_owed``: for an entry, the exit orders that this entry and the entries already in flight
+        or resting can need once filled (``exit_orders_owed``); the window must still hold them."""
         with self._lock:
             return self._refusal_s(
-                weight, orders, priority, self._clock.monotonic_ns(), self._clock.wall_ns()
+                weight, orders, priority, self._clock.monotonic_ns(), self._clock.wall_ns(), exits_owed
             )
 
     def acquire(self, weight: float = 1.0, *, priority: bool = False, orders: int = 0) -> None:
@@ -214,7 +264,7 @@ class RequestBudget:
                     banned=paused and self._banned,
                 )
             for window in self._windows:
-                window.used += orders if window.rule.kind is LimitKind.ORDERS else weight
+                window.spend(orders if window.rule.kind is LimitKind.ORDERS else weight, now)
             self.used_total += weight
             self._recent.append(now)
             while self._recent and self._recent[0] <= now - _USAGE_WINDOW_NS:
@@ -263,7 +313,7 @@ class RequestBudget:
         with self._lock:
             window = self._weight_window()
             if limit > 0 and limit != window.rule.limit:
-                window.rule = LimitRule(window.rule.kind, limit, window.rule.interval_s)
+                window.rule = replace(window.rule, limit=limit)
             reset_ns = int(reset_wall_s * NS_PER_S)
             venue_used = max(0.0, limit - remaining)
             if reset_ns > self._clock.wall_ns() and reset_ns != window.ends_wall_ns:

@@ -151,13 +151,29 @@ class Budget:
     """Placing and cancelling orders, per minute of trading."""
     learning_by_request: dict[str, float]
     """What the trading part of the run spent learning, per request (method and path)."""
+    peak_window: float
+    """The most the whole run (start-up, learning and orders) sent within any 60 s."""
 
     def describe(self, unit: str) -> str:
         spent = ", ".join(f"{k} {v:.0f}" for k, v in sorted(self.learning_by_request.items()))
         return (
             f"start-up {self.startup:.0f} {unit}, learning {self.learning_window:.0f} {unit} per 60 s, "
-            f"order entry {self.order_entry_per_min:.0f} {unit} per minute (learning spent: {spent})"
+            f"order entry {self.order_entry_per_min:.0f} {unit} per minute, at most {self.peak_window:.0f} "
+            f"{unit} in any 60 s (learning spent: {spent})"
         )
+
+
+def peak_window(samples: list[Sample]) -> float:
+    """The most weight sent within any ``WINDOW_S`` (a rolling window over the request times)."""
+    ordered = sorted(samples, key=lambda s: s.at)
+    peak, total, first = 0.0, 0.0, 0
+    for x in ordered:
+        total += x.weight
+        while ordered[first].at <= x.at - WINDOW_S:
+            total -= ordered[first].weight
+            first += 1
+        peak = max(peak, total)
+    return peak
 
 
 def sweep_end(learning: list[Sample], resubscribed: float | None) -> float:
@@ -196,7 +212,11 @@ def measure(
     for x in learning:
         by_request[x.what] = by_request.get(x.what, 0.0) + x.weight
     return Budget(
-        startup=startup, learning_window=window, order_entry_per_min=entry, learning_by_request=by_request
+        startup=startup,
+        learning_window=window,
+        order_entry_per_min=entry,
+        learning_by_request=by_request,
+        peak_window=peak_window(samples),
     )
 
 
@@ -386,6 +406,7 @@ def test_alpaca_fills_by_push_drop_resubscribes_then_reconciles_within_budget(tm
     limit = 0.25 * ALPACA_REQUESTS_PER_MINUTE
     assert budget.startup <= limit, budget.describe("requests") + notable(output)
     assert budget.learning_window <= limit, budget.describe("requests") + notable(output)
+    assert budget.peak_window <= ALPACA_REQUESTS_PER_MINUTE, budget.describe("requests") + notable(output)
 
 
 def test_alpaca_fifty_symbols_within_half_the_budget(tmp_path: Path) -> None:
@@ -395,3 +416,5 @@ def test_alpaca_fifty_symbols_within_half_the_budget(tmp_path: Path) -> None:
     limit = 0.50 * ALPACA_REQUESTS_PER_MINUTE
     assert budget.startup <= limit, budget.describe("requests") + notable(output)
     assert budget.learning_window <= limit, budget.describe("requests") + notable(output)
+    # Everything, placing and cancelling orders included, within the venue's limit in any 60 s.
+    assert budget.peak_window <= ALPACA_REQUESTS_PER_MINUTE, budget.describe("requests") + notable(output)

@@ -192,8 +192,12 @@ class AlpacaExchange:
 
 
 def new_budget(clock: Clock) -> RequestBudget:
-    """One budget per account (trading adapter and market stream); 200/min until the headers say."""
-    return RequestBudget(clock, venue=VENUE, capacity=REQUESTS_PER_MINUTE, per_s=60.0, reserve_fraction=0.2)
+    """One budget per account (trading adapter and market stream); 200/min until the headers say.
+    Rolling: the limit holds in any 60 s, so the minute's reset does not let a second 200 follow the
+    first within the same 60 s."""
+    return RequestBudget(
+        clock, venue=VENUE, capacity=REQUESTS_PER_MINUTE, per_s=60.0, reserve_fraction=0.2, rolling=True
+    )
 
 
 def _rest(config: AppConfig, secrets: Secrets, clock: Clock, budget: RequestBudget) -> AlpacaRest:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autohedge.core.ports import Capabilities
-from autohedge.core.protection import ProtectionPlan, plan_for
+from autohedge.core.protection import ProtectionPlan, exit_orders_owed, plan_for
 
 
 @pytest.mark.parametrize(
@@ -31,3 +31,10 @@ from autohedge.core.protection import ProtectionPlan, plan_for
 )
 def test_plan_for_symbol(capabilities: Capabilities, symbol: str, plan: ProtectionPlan) -> None:
     assert plan_for(capabilities, symbol) is plan
+
+
+def test_exit_orders_owed_counts_two_per_oco_and_one_per_tp_with_guarded_sl() -> None:
+    bracket_for_btc = Capabilities(oco=True, oco_symbols=frozenset({"BTC/USD"}))
+    assert exit_orders_owed(bracket_for_btc, ["BTC/USD", "BTC/USD", "ETH/USD"]) == 5
+    assert exit_orders_owed(Capabilities(oco=False), ["BTC/USD", "ETH/USD"]) == 2
+    assert exit_orders_owed(Capabilities(oco=True), []) == 0

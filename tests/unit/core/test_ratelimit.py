@@ -107,3 +107,70 @@ def test_budget_auth_failure_stays_until_a_signed_request_succeeds() -> None:
     assert b.auth_failure == "binance 401 -2015" and b.status().auth_failed
     b.auth_ok()
     assert b.auth_failure is None
+
+
+def test_budget_entries_leave_the_slots_their_exits_owe() -> None:
+    # Binance-like: 50 orders per 10 s; entries take the reserve's complement less the exits they owe.
+    _, b = budget(capacity=1200)
+    b.apply_limits([LimitRule(LimitKind.WEIGHT, 1200, 60), LimitRule(LimitKind.ORDERS, 50, 10)])
+    for _ in range(10):
+        b.acquire(1, orders=1)
+    # 10 used + 1 entry + 30 owed (15 OCO entries) stays within 40 (50 less the 20 % reserve)...
+    assert b.wait_s(orders=1, exits_owed=29) == 0.0
+    # ...one more owed exit does not: the entry waits for the next 10 s window.
+    assert b.wait_s(orders=1, exits_owed=30) == pytest.approx(10.0)
+    # Exits (and their OCO's two orders) may use every slot: nothing owed holds them back.
+    assert b.wait_s(orders=2, priority=True, exits_owed=30) == 0.0
+
+
+def test_budget_burst_of_fills_finds_every_exit_slot() -> None:
+    """Entries admitted one by one with what they owe: when all of them fill in the same window, every
+    OCO (2 orders) still fits in it."""
+    _, b = budget(capacity=1200)
+    b.apply_limits([LimitRule(LimitKind.ORDERS, 50, 10)])
+    in_flight = 0
+    while b.wait_s(orders=1, exits_owed=2 * (in_flight + 1)) == 0.0:
+        b.acquire(1, orders=1)
+        in_flight += 1
+    assert in_flight == 13  # 13 entries + 28 owed exits <= 40
+    for _ in range(in_flight):
+        b.acquire(1, orders=2, priority=True)
+
+
+def test_rolling_budget_never_sends_more_than_the_limit_in_any_window() -> None:
+    """The cause of Alpaca's overrun: wall-aligned windows let a full minute's worth go at :59 and
+    another right after the reset, 2x the limit within 60 s. A rolling rule holds it over any 60 s."""
+    clock = ManualClock(start_wall_ns=MINUTE_START_S * NS_PER_S)
+    aligned = RequestBudget(clock, venue="v", capacity=200, per_s=60)
+    rolling = RequestBudget(clock, venue="v", capacity=200, per_s=60, rolling=True)
+    clock.advance(50)
+    for b in (aligned, rolling):
+        for _ in range(200):
+            b.acquire(1, priority=True)
+    clock.advance(15)  # the minute has reset: 5 s past it, 15 s after the burst
+    assert aligned.wait_s(priority=True) == 0.0  # the aligned count would send 200 more now
+    assert rolling.wait_s(priority=True) == pytest.approx(45.0)  # until the burst is 60 s old
+    with pytest.raises(RateLimited) as refused:
+        rolling.acquire(1, priority=True)
+    assert refused.value.retry_after_s == pytest.approx(45.0)
+    clock.advance(45)
+    for _ in range(200):
+        rolling.acquire(1, priority=True)
+    assert rolling.wait_s(priority=True) == pytest.approx(60.0)
+
+
+def test_rolling_budget_frees_the_oldest_units_first_and_keeps_the_entry_reserve() -> None:
+    clock = ManualClock(start_wall_ns=MINUTE_START_S * NS_PER_S)
+    b = RequestBudget(clock, venue="v", capacity=10, per_s=60, rolling=True)
+    b.observe_remaining(limit=10, remaining=10, reset_wall_s=MINUTE_START_S + 60)  # keeps it rolling
+    for _ in range(4):
+        b.acquire(1)
+        clock.advance(10)
+    clock.advance(30)  # 70 s in: the aligned minute has reset; what was sent at 0 s and 10 s is 60 s old
+    for _ in range(6):
+        b.acquire(1)
+    # 8 units in the last 60 s (sent 50 s and 40 s ago, 6 now): entries stop at 8 of the 10...
+    assert b.wait_s() == pytest.approx(10.0)  # ...until the one sent 50 s ago is 60 s old
+    assert b.wait_s(priority=True) == 0.0  # exits may use the rest
+    b.acquire(2, priority=True)
+    assert b.wait_s(priority=True) == pytest.approx(10.0)
