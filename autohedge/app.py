@@ -250,6 +250,8 @@ class EngineParts:
     deduper: FillDeduper
     entries: dict[str, TrackedEntry]
     """The executor's tracked entries: kept across its restarts (its own thread only, one at a time)."""
+    in_flight: dict[str, TrackedEntry]
+    """The executor's entries awaiting the venue's answer (sent, or being looked up): kept the same way."""
 
 
 class Engine:
@@ -299,6 +301,7 @@ class Engine:
             rate_limiter=SymbolRateLimiter(clock, config.rate_limit_ms),
             ledger=AccountLedger(spot=exchange.capabilities.spot_positions),
             entries={},
+            in_flight={},
             deduper=FillDeduper(config.user_stream.dedupe_capacity),
         )
         if user_stream_factory is None:
@@ -472,6 +475,7 @@ class Engine:
                 rate_limiter=parts.rate_limiter,
                 ledger=parts.ledger,
                 entries=parts.entries,
+                in_flight=parts.in_flight,
                 senders=senders,
                 quotes=parts.monitor_slots.peek,
             )
