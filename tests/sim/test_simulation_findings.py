@@ -92,3 +92,13 @@ def test_simulation_found_adopted_exit_legs_earlier_sale_taken_off_again(tmp_pat
     # Seed 1 at 5688.5 s: after a process restart the check adopted a partly traded TP leg; its cancel
     # answer later reported that earlier sale, which was taken off the (already smaller) holding again.
     assert_clean(tmp_path, seed=1, until_s=5689, kind="unprotected")
+
+
+def test_simulation_found_entry_in_flight_lost_with_a_crashed_executor(tmp_path: Path) -> None:
+    # CI's config (partial fills off), seed 2 at 2322 s: the executor crashed on a sender's answer; the
+    # entry it answered (filled on the venue, its fill event queued behind the answer) was known only to
+    # the dead incarnation, so no exit covered it until the position's stop leg traded 1.5 s later.
+    ci_config = load_config(Path(__file__).resolve().parents[2] / ".ci" / "simulate.yaml")
+    report = Simulation(ci_config, seed=2, hours=2323 / 3600, work_dir=tmp_path).run()
+
+    assert violations(report, "unprotected") == []
