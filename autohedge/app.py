@@ -42,6 +42,7 @@ from autohedge.core.actor_names import (
     strategy_name,
     user_stream_name,
 )
+from autohedge.core.backoff import protection_restart_limit_s
 from autohedge.core.child_states import ChildState
 from autohedge.core.clock import NS_PER_S, Clock, RealClock
 from autohedge.core.config import AppConfig, Secrets
@@ -526,9 +527,12 @@ class Engine:
             specs.append(ChildSpec(user_stream_name(venue), ActorKind.USER_STREAM, user_stream, venue=venue))
         # Senders start before the executor (it finds them running) and stop after it.
         specs += [ChildSpec(name, ActorKind.ORDER_SENDER, sender, venue=venue) for name in senders]
+        # A fill reaches its exits through the executor and the monitor: neither stays down for longer
+        # than the promise allows, however often it crashed.
+        down_s = protection_restart_limit_s(config.monitor.max_unprotected_s)
         specs += [
-            ChildSpec(EXECUTOR, ActorKind.EXECUTOR, executor),
-            ChildSpec(MONITOR, ActorKind.MONITOR, monitor),
+            ChildSpec(EXECUTOR, ActorKind.EXECUTOR, executor, max_restart_delay_s=down_s),
+            ChildSpec(MONITOR, ActorKind.MONITOR, monitor, max_restart_delay_s=down_s),
         ]
         specs += [
             ChildSpec(strategy_name(s), ActorKind.STRATEGY, strategy(s), symbol=s) for s in config.symbols
