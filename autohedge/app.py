@@ -42,6 +42,7 @@ from autohedge.core.actor_names import (
     strategy_name,
     user_stream_name,
 )
+from autohedge.core.backoff import protection_restart_limit_s
 from autohedge.core.child_states import ChildState
 from autohedge.core.clock import NS_PER_S, Clock, RealClock
 from autohedge.core.config import AppConfig, Secrets
@@ -250,6 +251,8 @@ class EngineParts:
     deduper: FillDeduper
     entries: dict[str, TrackedEntry]
     """The executor's tracked entries: kept across its restarts (its own thread only, one at a time)."""
+    in_flight: dict[str, TrackedEntry]
+    """The executor's entries awaiting the venue's answer (sent, or being looked up): kept the same way."""
 
 
 class Engine:
@@ -299,6 +302,7 @@ class Engine:
             rate_limiter=SymbolRateLimiter(clock, config.rate_limit_ms),
             ledger=AccountLedger(spot=exchange.capabilities.spot_positions),
             entries={},
+            in_flight={},
             deduper=FillDeduper(config.user_stream.dedupe_capacity),
         )
         if user_stream_factory is None:
@@ -472,6 +476,7 @@ class Engine:
                 rate_limiter=parts.rate_limiter,
                 ledger=parts.ledger,
                 entries=parts.entries,
+                in_flight=parts.in_flight,
                 senders=senders,
                 quotes=parts.monitor_slots.peek,
             )
@@ -522,9 +527,12 @@ class Engine:
             specs.append(ChildSpec(user_stream_name(venue), ActorKind.USER_STREAM, user_stream, venue=venue))
         # Senders start before the executor (it finds them running) and stop after it.
         specs += [ChildSpec(name, ActorKind.ORDER_SENDER, sender, venue=venue) for name in senders]
+        # A fill reaches its exits through the executor and the monitor: neither stays down for longer
+        # than the promise allows, however often it crashed.
+        down_s = protection_restart_limit_s(config.monitor.max_unprotected_s)
         specs += [
-            ChildSpec(EXECUTOR, ActorKind.EXECUTOR, executor),
-            ChildSpec(MONITOR, ActorKind.MONITOR, monitor),
+            ChildSpec(EXECUTOR, ActorKind.EXECUTOR, executor, max_restart_delay_s=down_s),
+            ChildSpec(MONITOR, ActorKind.MONITOR, monitor, max_restart_delay_s=down_s),
         ]
         specs += [
             ChildSpec(strategy_name(s), ActorKind.STRATEGY, strategy(s), symbol=s) for s in config.symbols

@@ -147,11 +147,15 @@ class ExecutorActor(SupervisedActor):
         rate_limiter: SymbolRateLimiter,
         ledger: AccountLedger,
         entries: dict[str, TrackedEntry] | None = None,
+        in_flight: dict[str, TrackedEntry] | None = None,
         senders: Sequence[ActorName] = (),
         quotes: Callable[[str], Quote | None] | None = None,
     ) -> None:
         """``entries``: the tracked entries, kept by the composition root across restarts so a fill whose
-        event died with a crashed incarnation is still found (by REST) by the next one. ``senders``: the
+        event died with a crashed incarnation is still found (by REST) by the next one. ``in_flight``: the
+        entries whose venue outcome is awaited (handed to a sender, or being looked up), kept the same way
+        so an entry whose answer or fill event died with a crashed incarnation is asked for by the next
+        one. ``senders``: the
         venue's order senders (none: entries are sent on this thread). ``quotes``: the newest quote of a
         symbol (any thread), to tell when a resting entry may have traded unreported."""
         super().__init__(ctx)
@@ -163,6 +167,7 @@ class ExecutorActor(SupervisedActor):
         self._rate = rate_limiter
         self._entries: dict[str, TrackedEntry] = entries if entries is not None else {}
         self._unresolved: dict[str, TrackedEntry] = {}
+        self._in_flight: dict[str, TrackedEntry] = in_flight if in_flight is not None else {}
         self._rules: dict[str, SymbolRules] = {}
         self._prefix = config.executor.client_id_prefix
         self._waiting: dict[str, Signal] = {}
@@ -191,6 +196,15 @@ class ExecutorActor(SupervisedActor):
             for coid in self._entries:
                 self.schedule(self._config.executor.entry_timeout_s, ExpireEntry(client_order_id=coid))
             self.actor_ref.tell(PollOrders())
+        # Entries a previous incarnation handed out or was looking up: their answers (or fill events)
+        # may have died with it, and the venue may hold or have filled them. Ask, never resend; by a
+        # message, since no REST runs here.
+        for coid, entry in list(self._in_flight.items()):
+            if coid in self._entries:
+                del self._in_flight[coid]
+                continue
+            self._unresolved[coid] = entry
+            self.actor_ref.tell(ResolveOrder(client_order_id=coid, symbol=entry.symbol))
 
     def _ensure_ledger(self) -> None:
         """The user stream re-bases the ledger once connected; should an entry come first (or the venue
@@ -437,6 +451,7 @@ class ExecutorActor(SupervisedActor):
                 timeout_s = self._config.executor.send_timeout_s
                 timer = self.schedule(timeout_s, SendTimedOut(client_order_id=coid))
                 self._sending[coid] = _Sending(entry, signal, timer)
+                self._in_flight[coid] = entry
                 return
         # No sender running (none configured, or all of them restarting): send on this thread.
         record_in_journal(self.ctx, intent)
@@ -448,7 +463,7 @@ class ExecutorActor(SupervisedActor):
         if sent.sender is not None:
             self._senders.answered(sent.sender)
         coid = sent.request.client_order_id
-        sending = self._sending.pop(coid, None)
+        sending = self._take_sending(coid)
         if sending is not None:
             sending.timer.cancel()
             self._sent(sending.entry, sending.signal, sent)
@@ -471,7 +486,7 @@ class ExecutorActor(SupervisedActor):
         unresolved = self._unresolved.get(coid)
         if unresolved is not None:  # being looked up after a timeout: the answer settles it
             if sent.snapshot is not None:
-                del self._unresolved[coid]
+                self._take_unresolved(coid)
                 self.ctx.metrics.inc("outcome_unknown_resolved")
                 self._accepted(unresolved, sent.snapshot)
             return
@@ -487,7 +502,7 @@ class ExecutorActor(SupervisedActor):
 
     def on_send_timed_out(self, message: SendTimedOut) -> None:
         """No answer from the sender (it died with the entry): the order may exist; ask, never resend."""
-        sending = self._sending.pop(message.client_order_id, None)
+        sending = self._take_sending(message.client_order_id)
         if sending is not None:
             self._outcome_unknown(sending.entry, "no answer from the order sender")
 
@@ -517,8 +532,19 @@ class ExecutorActor(SupervisedActor):
         self._note(entry, "rejected", str(error))
         self.ctx.events.record("order_rejected", f"{coid}: {error}", symbol=symbol, level="WARNING")
 
+    def _take_sending(self, client_order_id: str) -> _Sending | None:
+        """The entry handed to a sender, no longer awaited (its answer or its first event came)."""
+        self._in_flight.pop(client_order_id, None)
+        return self._sending.pop(client_order_id, None)
+
+    def _take_unresolved(self, client_order_id: str) -> TrackedEntry:
+        """The entry being looked up, settled."""
+        self._in_flight.pop(client_order_id, None)
+        return self._unresolved.pop(client_order_id)
+
     def _outcome_unknown(self, entry: TrackedEntry, why: str) -> None:
         self._unresolved[entry.client_order_id] = entry
+        self._in_flight[entry.client_order_id] = entry
         self._note(entry, "outcome_unknown", why)
         self.ctx.events.record(
             "order_outcome_unknown",
@@ -563,7 +589,7 @@ class ExecutorActor(SupervisedActor):
         try:
             snapshot = self._exchange.get_order(entry.symbol, client_order_id=entry.client_order_id)
         except UnknownOrder:
-            del self._unresolved[entry.client_order_id]
+            self._take_unresolved(entry.client_order_id)
             self._ledger.release(entry.client_order_id)
             self.ctx.metrics.inc("outcome_unknown_resolved")
             self._note(entry, "not_placed", "unknown to the venue after an unknown outcome")
@@ -591,7 +617,7 @@ class ExecutorActor(SupervisedActor):
                 ResolveOrder(client_order_id=entry.client_order_id, symbol=entry.symbol, attempt=attempt),
             )
             return
-        del self._unresolved[entry.client_order_id]
+        self._take_unresolved(entry.client_order_id)
         self.ctx.metrics.inc("outcome_unknown_resolved")
         self._accepted(entry, snapshot)
 
@@ -659,13 +685,13 @@ class ExecutorActor(SupervisedActor):
         entry = self._entries.get(coid)
         confirmed: TrackedEntry | None = None  # waiting for the sender's answer or being looked up
         if entry is None:
-            sending = self._sending.pop(coid, None)
+            sending = self._take_sending(coid)
             if sending is not None:  # the event came before the sender's answer
                 sending.timer.cancel()
                 confirmed = sending.entry
                 self.ctx.metrics.inc("orders_submitted")
             elif coid in self._unresolved:
-                confirmed = self._unresolved.pop(coid)
+                confirmed = self._take_unresolved(coid)
                 self.ctx.metrics.inc("outcome_unknown_resolved")
         if confirmed is not None:
             entry = replace(confirmed, venue_order_id=update.venue_order_id)

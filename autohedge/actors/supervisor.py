@@ -86,6 +86,8 @@ class ChildSpec:
     restart: RestartType = RestartType.PERMANENT
     symbol: str | None = None
     venue: str | None = None
+    max_restart_delay_s: float | None = None
+    """The longest this child stays down after a crash, escalated or not (the backoff is cut to it)."""
 
 
 @dataclass
@@ -287,9 +289,12 @@ class Supervisor(pykka.ThreadingActor):
         if escalated:
             if self._escalate(child, message.error):
                 return
-            delay_s = self._backoff.delay_s(10**6, self._rng)  # max backoff, with jitter
+            # Max backoff, with jitter; a child protection depends on keeps restarting within its limit.
+            delay_s = self._backoff.delay_s(10**6, self._rng, limit_s=child.spec.max_restart_delay_s)
         else:
-            delay_s = self._backoff.delay_s(child.backoff_n, self._rng)
+            delay_s = self._backoff.delay_s(
+                child.backoff_n, self._rng, limit_s=child.spec.max_restart_delay_s
+            )
         child.backoff_n += 1
         child.restarts += 1
         self._metrics.inc("restarts")

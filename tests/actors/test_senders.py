@@ -11,6 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from autohedge.core.actor_names import EXECUTOR
+from autohedge.core.child_states import ChildState
 from autohedge.core.config import AppConfig
 from autohedge.core.errors import OutcomeUnknown
 from autohedge.core.messages import CancelEntries
@@ -145,3 +146,32 @@ def test_an_entry_in_flight_when_entries_are_cancelled_is_cancelled_once_placed(
     assert buy.status is OrderStatus.CANCELED
     assert buy.filled_qty == Decimal(0)
     assert h.executor_snapshot().entries == ()
+
+
+def test_an_entry_in_flight_when_the_executor_crashed_is_looked_up_by_the_next_one(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # The sender's answer and the fill event reach no executor (it is restarting): the entry was known
+    # only to the dead incarnation. The next one asks the venue for it and its fill gets an exit.
+    h = make_harness(senders_config()).start()
+    h.trigger_buy("ETH/USDT")  # the executor has read ETH/USDT's rules: only BTC/USDT's sizing crashes
+    send = Held()
+    h.exchange.hold("submit_order", send.wait)
+    h.trigger_buy("BTC/USDT", settle=False)
+    wait_for(lambda: len(h.executor_snapshot().sending) == 1, what="the entry in flight")
+    h.exchange.fail("symbol_rules", lambda: RuntimeError("executor bug"), thread_prefix="ExecutorActor")
+
+    h.trigger_buy("SOL/USDT", settle=False)  # the executor crashes sizing it
+    wait_for(lambda: h.child(EXECUTOR).state is ChildState.RESTARTING, what="executor restarting")
+    dead_before = h.metrics.snapshot().get("dead_letters", 0)
+    send.release()  # placed and filled while no executor runs: its answer and event are dead letters
+    wait_for(lambda: h.metrics.snapshot().get("dead_letters", 0) >= dead_before + 2, what="answer lost")
+    assert not h.is_protected("BTC/USDT")
+    delay_s = h.child(EXECUTOR).next_restart_in_s
+    assert delay_s is not None
+    h.clock.advance(delay_s)
+
+    wait_for(lambda: h.is_protected("BTC/USDT"), what="the entry looked up and its fill protected")
+    assert not send.ran_out
+    assert len(h.buys("BTC/USDT")) == 1  # looked up, never sent again
+    assert h.executor_snapshot().unresolved == ()

@@ -196,3 +196,28 @@ def test_quotes_are_conflated_while_a_strategy_is_busy(make_harness: Callable[..
     assert len(source.seen) == 2  # the one in progress, then only the newest
     assert source.seen[-1].bid == pytest.approx(1099)
     assert h.metrics.get("quotes_conflated") == 999
+
+
+def test_executor_crash_loop_restarts_within_the_protection_limit(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # A fill reaches its exits only through the executor: the backoff (0.5, 1, 2 s ...) is cut to half
+    # the promise, escalated or not, so a fill whose event died with a crash is protected in time.
+    h = make_harness().start()
+    h.exchange.fail(
+        "open_orders", lambda: RuntimeError("executor start bug"), times=100, thread_prefix="ExecutorActor"
+    )
+    h.exchange.fail("symbol_rules", lambda: RuntimeError("executor bug"), thread_prefix="ExecutorActor")
+    limit_s = h.engine.config.monitor.max_unprotected_s / 2
+
+    h.trigger_buy("ETH/USDT", "3000")  # the executor crashes sizing it, then in every start-up
+    delays = []
+    for _ in range(h.engine.config.supervisor.max_restarts + 2):
+        wait_for(lambda: h.child(EXECUTOR).state is ChildState.RESTARTING, what="executor restarting")
+        delays.append(restart_delay(h, EXECUTOR))
+        h.clock.advance(delays[-1])
+        h.settle()
+
+    assert h.engine.view().kill_switch
+    assert len(delays) == h.engine.config.supervisor.max_restarts + 2
+    assert max(delays) <= limit_s

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from autohedge.core.config import load_config
+from autohedge.core.config import AppConfig, load_config
 from autohedge.sim.runner import Simulation
 from tests.sim.test_simulate import config, run
 
@@ -92,3 +92,26 @@ def test_simulation_found_adopted_exit_legs_earlier_sale_taken_off_again(tmp_pat
     # Seed 1 at 5688.5 s: after a process restart the check adopted a partly traded TP leg; its cancel
     # answer later reported that earlier sale, which was taken off the (already smaller) holding again.
     assert_clean(tmp_path, seed=1, until_s=5689, kind="unprotected")
+
+
+def ci_config(**executor: Any) -> AppConfig:
+    """CI's simulation config (.ci/simulate.yaml: partial fills off), with executor settings changed."""
+    loaded = load_config(Path(__file__).resolve().parents[2] / ".ci" / "simulate.yaml")
+    return loaded.model_copy(update={"executor": loaded.executor.model_copy(update=executor)})
+
+
+def test_simulation_found_entry_in_flight_lost_with_a_crashed_executor(tmp_path: Path) -> None:
+    # CI's config, seed 2 at 2322 s: the executor crashed on a sender's answer; the entry it answered
+    # (filled on the venue, its fill event queued behind the answer) was known only to the dead
+    # incarnation, so no exit covered it until the position's stop leg traded 1.5 s later.
+    report = Simulation(ci_config(), seed=2, hours=2323 / 3600, work_dir=tmp_path).run()
+
+    assert violations(report, "unprotected") == []
+
+
+def test_simulation_found_monitor_restart_backoff_longer_than_the_promise(tmp_path: Path) -> None:
+    # CI's config with entries sent on the executor's thread, seed 2 at 161.7 s: the monitor crashed a
+    # third time (on a fill), and its backoff kept it down 1.15 s: the fill had no exit for that long.
+    report = Simulation(ci_config(submit_workers=0), seed=2, hours=162 / 3600, work_dir=tmp_path).run()
+
+    assert violations(report, "unprotected") == []

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from autohedge.core.backoff import Backoff
+from autohedge.core.backoff import Backoff, protection_restart_limit_s
 
 
 def test_backoff_no_jitter_doubles_until_the_cap() -> None:
@@ -25,3 +25,14 @@ def test_backoff_huge_restart_count_does_not_overflow() -> None:
 def test_backoff_negative_count_raises() -> None:
     with pytest.raises(ValueError, match="restart_count"):
         Backoff(1.0, 2.0).delay_s(-1, random.Random(0))
+
+
+def test_backoff_limit_cuts_every_delay_jitter_included() -> None:
+    backoff = Backoff(min_backoff_s=0.5, max_backoff_s=30.0, random_factor=0.2)
+    rng = random.Random(3)
+    delays = [backoff.delay_s(n, rng, limit_s=0.5) for n in (0, 1, 5, 10**6)]
+    assert delays == [0.5, 0.5, 0.5, 0.5]
+
+
+def test_protection_restart_limit_leaves_half_the_promise_to_read_and_arm() -> None:
+    assert protection_restart_limit_s(1.0) == 0.5
