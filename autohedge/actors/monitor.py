@@ -742,10 +742,7 @@ class PositionMonitorActor(SupervisedActor):
         newest = self._last_quote[quote.symbol]
         if newest.symbol in self._dust and newest.symbol not in self._positions:
             self._protect_dust(newest)
-        closing_lots = (lot for lot in self._closing_lots if lot.symbol == newest.symbol)
-        for pos in (self._positions.get(newest.symbol), self._lots.get(newest.symbol), *closing_lots):
-            if pos is None:
-                continue
+        for pos in self._guarded(newest.symbol):
             if pos.awaiting_price:
                 pos.awaiting_price = False
                 self._rearm(pos)
@@ -881,13 +878,22 @@ class PositionMonitorActor(SupervisedActor):
         return tuple(PositionSnapshot(symbol=s, qty=qty) for s, qty in held if qty > 0)
 
     def _poll_prices(self) -> None:
-        """A guarded stop loss never goes blind: poll the price where quotes are not arriving."""
+        """A guarded stop loss never goes blind: poll the price where quotes are not arriving. An OCO's
+        stop too: once the bid gaps below its stop-limit price the leg rests unsold and only the guard
+        sells (a feed that stalled through a gap left such a stop unwatched past its budget)."""
         for symbol in list(self._positions):
-            pos = self._positions[symbol]
-            if not (pos.oco and pos.exit_ids) and self._needs_polled_price(symbol):
-                quote = self._exchange.best_quote(symbol)
-                self._last_quote[symbol] = quote
+            if not self._needs_polled_price(symbol):
+                continue
+            quote = self._exchange.best_quote(symbol)
+            self._last_quote[symbol] = quote
+            for pos in self._guarded(symbol):
                 self._guard_stop(pos, quote)
+
+    def _guarded(self, symbol: str) -> list[TrackedPosition]:
+        """What of ``symbol`` has a stop to guard: its position, its lot and the lots still closing."""
+        closing_lots = [lot for lot in self._closing_lots if lot.symbol == symbol]
+        tracked = (self._positions.get(symbol), self._lots.get(symbol), *closing_lots)
+        return [pos for pos in tracked if pos is not None]
 
     def _needs_polled_price(self, symbol: str) -> bool:
         """Polling mode always; quote mode when the stream has gone quiet (feed down, trading stopped),
@@ -1261,16 +1267,7 @@ class PositionMonitorActor(SupervisedActor):
         try:
             self._disarm(pos)
             rules = self._rules_for(symbol)
-            # The ledger even when it shows less: a close never waits, and selling what the ledger
-            # holds is never more than is held (a remainder is protected once the close is done).
-            held = self._ledger.position(symbol) if self._ledger.live else None
-            if held is None or held <= 0:
-                held = self._held(symbol, pos.qty)
-            lot = self._lots.get(symbol) if not pos.lot else None
-            if lot is not None:  # a lot bought during an earlier close keeps its own exit
-                held -= lot.qty
-            if not pos.lot:  # and so does what lots still being closed hold
-                held -= sum((c.qty for c in self._closing_lots if c.symbol == symbol), Decimal(0))
+            held = self._held_for_close(pos, rules)
             qty = exit_qty(min(pos.qty, held), rules)
             if qty <= 0:
                 self._drop(pos, "nothing left to sell")
@@ -1312,6 +1309,30 @@ class PositionMonitorActor(SupervisedActor):
             symbol=symbol,
             level="WARNING",
         )
+
+    def _held_for_close(self, pos: TrackedPosition, rules: SymbolRules) -> Decimal:
+        """What a close of ``pos`` may sell: what is held less what lots keep for their own exits.
+        Raises VenueError.
+
+        The ledger when it covers the position. When it shows less (a fill's event is still on its way)
+        the venue's record decides: a close sized from the ledger alone left the rest without an exit
+        for as long as the close rested. Should the venue refuse that read, the close never waits: it
+        sells what the ledger holds (a remainder is protected once the close is done)."""
+        symbol = pos.symbol
+        kept = Decimal(0)
+        if not pos.lot:  # a lot bought during an earlier close, or still being closed, has its own
+            lot = self._lots.get(symbol)
+            kept = (lot.qty if lot is not None else Decimal(0)) + sum(
+                (c.qty for c in self._closing_lots if c.symbol == symbol), Decimal(0)
+            )
+        held = self._ledger.position(symbol) if self._ledger.live else Decimal(0)
+        if exit_qty(held - kept, rules) < exit_qty(pos.qty, rules):
+            try:
+                held = sum((p.qty for p in self._exchange.positions([symbol])), Decimal(0))
+            except VenueError:
+                if held <= 0:
+                    raise
+        return held - kept
 
     def _closed(self, pos: TrackedPosition, price: Decimal, purpose: OrderPurpose, *, sold: Decimal) -> None:
         """The exits sold ``sold`` and what is left (``pos.qty``) cannot be sold: the position ends, its

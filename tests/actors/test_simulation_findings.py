@@ -13,7 +13,7 @@ from autohedge.core.actor_names import EXECUTOR, MONITOR
 from autohedge.core.child_states import ChildState
 from autohedge.core.clock import ManualClock
 from autohedge.core.errors import RateLimited
-from autohedge.core.messages import ClosePosition, OrderFilled, OrderUpdate, SyncPositions
+from autohedge.core.messages import ClosePosition, OrderFilled, OrderUpdate, Quote, SyncPositions
 from autohedge.core.protection import STOP_LIMIT_SLIPPAGE
 from autohedge.core.types import OrderPurpose, OrderStatus, OrderType, Side, quantize_down
 from tests.actors.harness import Harness, make_config, wait_for
@@ -276,3 +276,55 @@ def test_simulation_found_fill_whose_event_crashed_the_executor_is_protected_aft
 
     wait_for(lambda: covered(h) == quantize_down(held(h), LOT), what="the lost fill protected")
     assert held(h) > Decimal(entry.filled_qty)  # the second fill happened and is covered too
+
+
+def test_simulation_found_lots_close_sized_from_a_ledger_behind_its_fill_leaves_nothing_uncovered(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # config.yaml, seed 303 at 5360 s: a lot's stop was reached before the ledger had the lot's fill; the
+    # close sold only what the ledger held and the rest of the lot had no exit while the close rested.
+    engine = half_filling_engine(BTC=Decimal(1))
+    h = make_harness(make_config(hft={"min_edge_bps": 10_000}), engine=engine, oco=False).start()
+    h.quote("BTC/USDT", "99.99", "100.01")
+    wait_for(lambda: covered(h) == Decimal(1), what="the adopted holding protected")
+    h.directory.tell(MONITOR, ClosePosition(symbol="BTC/USDT", reason="test close"))
+    h.settle()  # half the close trades: the ledger holds 0.5, the other half rests
+    h.paper_engine.fund("BTC", Decimal("0.8"))  # a fill no order event tells the ledger of yet
+    h.directory.tell(MONITOR, entry_fill(h, 10**9, "0.8", "99.50"))  # a lot: the position is closing
+    h.settle()
+
+    h.quote("BTC/USDT", "98.00", "98.02")  # through the lot's stop: the lot is closed (half rests)
+    wait_for(
+        lambda: sum(1 for o in h.open_sells("BTC/USDT") if o.client_order_id.startswith("ah-c")) == 2,
+        what="the position's and the lot's closes resting",
+    )
+
+    lot_close = next(o for o in h.open_sells("BTC/USDT") if o.qty != Decimal(1))
+    assert lot_close.qty == Decimal("0.8")  # the whole lot, not the ledger's 0.5
+    assert resting_sells(h) == held(h)
+
+
+def test_simulation_found_oco_stop_gapped_through_while_the_feed_was_silent_is_closed(
+    harness: Harness,
+) -> None:
+    # config.yaml, seed 303 at 5945 s: the feed stalled while the market gapped below an OCO's stop-limit
+    # price; prices were polled only for stops without an OCO, so nothing sold within the stop's budget.
+    protected_position(harness)
+    stop = stop_of(harness)
+    gap_bid = (stop * (1 - 2 * STOP_LIMIT_SLIPPAGE)).quantize(Decimal("0.01"))
+    gap = Quote(
+        venue="test",
+        symbol="BTC/USDT",
+        bid=gap_bid,
+        ask=gap_bid + Decimal("0.02"),
+        ts_event=harness.clock.wall_ns(),
+        ts_init=harness.clock.wall_ns(),
+    )
+    harness.paper_engine.on_quote(gap)  # the venue's market moves; the feed says nothing
+
+    for _ in range(5):  # quotes older than three checks: the price is polled (the feed is not stale yet)
+        harness.advance(1.0)
+
+    closes = [o for o in harness.paper_engine.all_orders() if o.client_order_id.startswith("ah-c")]
+    assert closes, "the gapped stop was closed from a polled price"
+    assert held(harness) < LOT

@@ -23,6 +23,12 @@ def assert_clean(tmp_path: Path, *, seed: int, until_s: int, kind: str) -> None:
     assert violations(report, kind) == []
 
 
+def repository_run(tmp_path: Path, *, seed: int, until_s: int) -> dict[str, Any]:
+    """The beginning of a seed with the repository's config.yaml (every fault at its default)."""
+    repository_config = load_config(Path(__file__).resolve().parents[2] / "config.yaml")
+    return Simulation(repository_config, seed=seed, hours=until_s / 3600, work_dir=tmp_path).run()
+
+
 def test_simulation_found_oco_leg_ended_before_its_siblings_fill_was_reported_is_settled_not_orphaned(
     tmp_path: Path,
 ) -> None:
@@ -82,8 +88,7 @@ def test_simulation_found_lot_of_a_failed_close_counted_again_by_the_exit_check(
     # The repository's config.yaml, seed 202 at 1761.7 s: a stop close was rejected while a fill became
     # a lot with its own exit; the check later sized the position to the venue's whole holding, the
     # lot's included, and armed an exit beside the lot's.
-    repository_config = load_config(Path(__file__).resolve().parents[2] / "config.yaml")
-    report = Simulation(repository_config, seed=202, hours=1762 / 3600, work_dir=tmp_path).run()
+    report = repository_run(tmp_path, seed=202, until_s=1762)
 
     assert violations(report, "oversell") == []
 
@@ -115,3 +120,13 @@ def test_simulation_found_monitor_restart_backoff_longer_than_the_promise(tmp_pa
     report = Simulation(ci_config(submit_workers=0), seed=2, hours=162 / 3600, work_dir=tmp_path).run()
 
     assert violations(report, "unprotected") == []
+
+
+def test_simulation_found_oco_stop_gapped_through_while_the_feed_stalled(tmp_path: Path) -> None:
+    # The repository's config.yaml, seed 303 at 5945 s (once its lot at 5360 s was closed whole, see
+    # tests/actors/test_simulation_findings.py): the feed stalled while the market gapped below an OCO's
+    # stop-limit price; the leg rested unsold and the monitor polled prices only for stops without an
+    # OCO, so nothing sold within the stop's budget.
+    report = repository_run(tmp_path, seed=303, until_s=5946)
+
+    assert violations(report, "stop_not_honoured") == violations(report, "unprotected") == []
