@@ -265,6 +265,9 @@ class PositionMonitorActor(SupervisedActor):
         self._dust: dict[str, Decimal] = {}
         """Per symbol: what is held below the venue's minimum once its position ended. It cannot be sold
         alone, so it is carried into the symbol's next position and sold with that one's exit."""
+        self._dust_beside_close: dict[str, Decimal] = {}
+        """What lots left below the venue's minimum while their position's close rested (that close never
+        sells it): the next lot takes it, else the position once its close is over."""
         self._pending: dict[tuple[PendingKind, str], PendingAction] = {}
         self._sales: OrderedDict[str, tuple[str, Decimal]] = OrderedDict()
         """Per exit leg, its symbol and the cumulative sale we know of, until the ledger has applied it."""
@@ -481,9 +484,12 @@ class PositionMonitorActor(SupervisedActor):
                 self._closing_lots.append(pos)
                 pos = None
             if pos is None:
-                pos = TrackedPosition(symbol=fill.symbol, holding=Holding(), lot=True)
+                # What earlier lots left below the minimum beside the close is sold with this lot's exit.
+                dust = Holding(self._dust_beside_close.pop(fill.symbol, Decimal(0)))
+                pos = TrackedPosition(symbol=fill.symbol, holding=dust, lot=True)
                 self._lots[fill.symbol] = pos
                 self._watch(fill.symbol)
+                opened = True
                 self.ctx.events.record(
                     "fill_during_close",
                     f"{fill.client_order_id} filled {fill.fill_qty} while a close is in flight: protected "
@@ -742,6 +748,8 @@ class PositionMonitorActor(SupervisedActor):
         newest = self._last_quote[quote.symbol]
         if newest.symbol in self._dust and newest.symbol not in self._positions:
             self._protect_dust(newest)
+        elif newest.symbol in self._dust_beside_close and newest.symbol not in self._lots:
+            self._protect_dust(newest, beside_close=True)
         for pos in self._guarded(newest.symbol):
             if pos.awaiting_price:
                 pos.awaiting_price = False
@@ -749,18 +757,24 @@ class PositionMonitorActor(SupervisedActor):
             elif self._config.monitor.mode == "quote":
                 self._guard_stop(pos, newest)
 
-    def _protect_dust(self, quote: Quote) -> None:
+    def _protect_dust(self, quote: Quote, *, beside_close: bool = False) -> None:
         """What a position left below the venue's minimum is watched: once the price makes it worth an
-        exit of its own (with a stop), it becomes a position and is protected."""
+        exit of its own (with a stop), it becomes a position and is protected; what lots left beside a
+        resting close (``beside_close``) becomes a lot."""
         symbol = quote.symbol
         rules = self._rules_for(symbol)
-        dust = self._dust[symbol]
+        kept = self._dust_beside_close if beside_close else self._dust
+        dust = kept[symbol]
         prices = exit_prices(quote.bid, self._config.params_for(symbol), rules)
         if is_dust(dust, rules, min(prices.stop_limit, prices.take_profit)):
             return
-        del self._dust[symbol]
-        pos = TrackedPosition(symbol=symbol, holding=Holding(dust))
-        self._hold(pos)
+        del kept[symbol]
+        if beside_close:
+            pos = TrackedPosition(symbol=symbol, holding=Holding(dust), lot=True)
+            self._lots[symbol] = pos
+        else:
+            pos = TrackedPosition(symbol=symbol, holding=Holding(dust))
+            self._hold(pos)
         self._journal_opened(pos)
         self._rearm(pos)
 
@@ -1151,6 +1165,10 @@ class PositionMonitorActor(SupervisedActor):
         """Place the exit for what the exchange says is held, never more. Raises VenueError."""
         symbol = pos.symbol
         rules = self._rules_for(symbol)
+        if not pos.lot and symbol in self._dust_beside_close and not self._closing(symbol):
+            # The position's close is over without ending it: what lots left beside it is its own again.
+            beside = self._dust_beside_close.pop(symbol)
+            pos.holding = Holding(pos.qty + beside, pos.holding.entry_price)
         held = self._held(symbol, pos.qty, in_flight=self._in_flight(pos))
         pos.fill_in_flight = None
         qty = exit_qty(min(pos.qty, held), rules)
@@ -1160,7 +1178,9 @@ class PositionMonitorActor(SupervisedActor):
         if qty <= 0:
             self._keep_dust(pos, held)
             self._drop(
-                pos, f"holding {qty_text(held, rules)} is below the venue minimum: carried into the next exit"
+                pos,
+                f"holding {qty_text(min(pos.qty, held), rules)} is below the venue minimum: carried into the "
+                "next exit",
             )
             return
         if held < pos.qty:
@@ -1175,8 +1195,8 @@ class PositionMonitorActor(SupervisedActor):
             self._keep_dust(pos, held)
             self._drop(
                 pos,
-                f"holding {qty_text(held, rules)} is below the venue's minimum order value: carried into "
-                "the next exit",
+                f"holding {qty_text(min(pos.qty, held), rules)} is below the venue's minimum order value: "
+                "carried into the next exit",
             )
             return
         key = self._keys.next_key()
@@ -1376,6 +1396,15 @@ class PositionMonitorActor(SupervisedActor):
         if dust <= 0:
             return
         survivor = self._positions.get(pos.symbol)
+        if survivor is not None and survivor is not pos and self._closing(pos.symbol):
+            # A close sells only what it was sized for: dust joining it would stay beside it without an
+            # exit for as long as the close rests. The symbol's lot takes it, else it is watched apart.
+            lot = self._lots.get(pos.symbol)
+            if lot is None or lot is pos or lot.close_id is not None:
+                beside = self._dust_beside_close.get(pos.symbol, Decimal(0))
+                self._dust_beside_close[pos.symbol] = beside + dust
+                return
+            survivor = lot
         if survivor is not None and survivor is not pos:
             survivor.holding = Holding(survivor.qty + dust, survivor.holding.entry_price)
         else:
@@ -1386,6 +1415,9 @@ class PositionMonitorActor(SupervisedActor):
     def _promote_lot(self, symbol: str) -> None:
         """The symbol's position ended: a lot bought during its close survives as the position (with the
         dust the position left), so its exits stay known and nothing is armed beside them."""
+        beside = self._dust_beside_close.pop(symbol, Decimal(0))
+        if beside > 0:  # no close rests beside it any more: carried like any dust
+            self._dust[symbol] = self._dust.get(symbol, Decimal(0)) + beside
         lot = self._lots.pop(symbol, None)
         if lot is None:
             return

@@ -328,3 +328,29 @@ def test_simulation_found_oco_stop_gapped_through_while_the_feed_was_silent_is_c
     closes = [o for o in harness.paper_engine.all_orders() if o.client_order_id.startswith("ah-c")]
     assert closes, "the gapped stop was closed from a polled price"
     assert held(harness) < LOT
+
+
+def test_simulation_found_dust_of_a_lot_left_beside_its_positions_resting_close_is_sold_with_the_next_lot(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # config.yaml, seed 26931 at 12578 s: a lot traded down below the minimum order value while its
+    # position's close rested; its dust joined the closing position, which the close (sized before)
+    # never sold, and with what fees left it stayed without an exit once worth one.
+    engine = half_filling_engine(BTC=Decimal(1))
+    h = make_harness(make_config(hft={"min_edge_bps": 10_000}), engine=engine, oco=False).start()
+    h.quote("BTC/USDT", "99.99", "100.01")
+    wait_for(lambda: covered(h) == Decimal(1), what="the adopted holding protected")
+    h.directory.tell(MONITOR, ClosePosition(symbol="BTC/USDT", reason="test close"))
+    h.settle()  # half the close trades, half rests
+    h.paper_engine.fund("BTC", Decimal("0.005"))
+    h.directory.tell(MONITOR, entry_fill(h, 10**9, "0.005", "100"))  # a lot worth 0.5 USDT: dust
+    h.settle()
+    assert resting_sells(h) == Decimal("0.5")
+
+    h.paper_engine.fund("BTC", Decimal("0.3"))
+    h.directory.tell(MONITOR, entry_fill(h, 10**9 + 1, "0.3", "100"))
+    h.settle()
+
+    lot_exit = next(o for o in h.open_sells("BTC/USDT") if not o.client_order_id.startswith("ah-c"))
+    assert lot_exit.qty == Decimal("0.305")  # the new lot sells the dust too
+    assert resting_sells(h) == held(h)

@@ -130,3 +130,12 @@ def test_simulation_found_oco_stop_gapped_through_while_the_feed_stalled(tmp_pat
     report = repository_run(tmp_path, seed=303, until_s=5946)
 
     assert violations(report, "stop_not_honoured") == violations(report, "unprotected") == []
+
+
+def test_simulation_found_dust_of_a_lot_beside_a_resting_close_left_without_an_exit(tmp_path: Path) -> None:
+    # The repository's config.yaml, seed 26931 at 12578.6 s: a lot traded down below the minimum order
+    # value while its position's close rested; the dust joined the closing position and, with what fees
+    # left, stayed without an exit once it was worth one (see tests/actors/test_simulation_findings.py).
+    report = repository_run(tmp_path, seed=26931, until_s=12579)
+
+    assert violations(report, "unprotected") == []
