@@ -28,7 +28,7 @@ Kinds of violation (``KINDS``):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from autohedge.core.actor_names import ActorKind, parse_actor_name
@@ -110,6 +110,8 @@ class _Exposure:
     accounted_ns: int
     excepted_ns: int = 0
     reported: bool = False
+    violation: int = -1
+    """Index of its violation in ``violations`` once reported: its explanation gets the whole length."""
 
 
 @dataclass
@@ -199,6 +201,7 @@ class InvariantChecker:
             if uncovered and state.exposure is None:
                 state.exposure = _Exposure(since_ns=now_ns, accounted_ns=now_ns)
             elif not uncovered and state.exposure is not None:
+                self._ended(state.exposure, now_ns, "")
                 state.exposure = None
             watch = state.stop_watch
             if watch is not None and book.sold_qty > watch.sold_at_cross:
@@ -265,6 +268,7 @@ class InvariantChecker:
         self.max_unprotected_s = max(self.max_unprotected_s, exposed_s)
         if exposed_s > self.limits.max_unprotected_s and not exposure.reported:
             exposure.reported = True
+            exposure.violation = len(self.violations)
             self._violate(
                 "unprotected",
                 symbol,
@@ -274,6 +278,27 @@ class InvariantChecker:
                 f"(limit {self.limits.max_unprotected_s}s) plus {exposure.excepted_ns / NS_PER_S:.3f}s "
                 "inside a venue's Retry-After",
             )
+
+    def _ended(self, exposure: _Exposure, now_ns: int, how: str) -> None:
+        """A reported exposure is over (or the run is): its violation says how long it lasted in all, so
+        ``max_unprotected_s`` is found among the violations, not only the instant the limit was crossed."""
+        if exposure.violation < 0:
+            return
+        violation = self.violations[exposure.violation]
+        exposed_s = (now_ns - exposure.since_ns - exposure.excepted_ns) / NS_PER_S
+        explanation = (
+            f"{violation.explanation}; uncovered {exposed_s:.3f}s in all{how} "
+            f"(plus {exposure.excepted_ns / NS_PER_S:.3f}s inside a venue's Retry-After)"
+        )
+        self.violations[exposure.violation] = replace(violation, explanation=explanation)
+        exposure.violation = -1
+
+    def finish(self, now_ns: int, step: int) -> None:
+        """The run ends at ``now_ns``: measure up to it; exposures still open say so."""
+        self.tick(now_ns, step)
+        for state in self._symbols.values():
+            if state.exposure is not None:
+                self._ended(state.exposure, now_ns, ", still uncovered when the run ended")
 
     # -- what the engine sent --------------------------------------------------------------------------
 

@@ -489,6 +489,7 @@ class Simulation:
                 self._check(self._process)
                 if len(self.rss_mb_by_hour) < math.ceil(self.hours - 1e-9):
                     self._hourly(self._process)
+            self.checker.finish(self.clock.monotonic_ns(), self.step)
         except SchedulerStalled as exc:
             self.checker.stalled(self.clock.monotonic_ns(), self.step, str(exc))
         finally:

@@ -69,6 +69,33 @@ def test_checker_holding_uncovered_past_the_limit_is_unprotected_once_with_its_s
     assert c.violations[0].step == 3 and c.violations[0].t_s == 2.0
 
 
+def test_checker_unprotected_violation_gives_the_whole_length_once_the_holding_is_covered() -> None:
+    # Reported when the limit was crossed, an exposure may last far longer: its violation says how long,
+    # so the report's max_unprotected_s is found among its violations.
+    c = checker()
+    c.observe_books(0, 1, [book()])
+    c.tick(2 * S, 2)
+    c.tick(446 * S, 3)
+    c.observe_books(446 * S, 4, [book(covered="1")])
+
+    assert kinds(c) == ["unprotected"] and c.max_unprotected_s == 446.0
+    assert c.violations[0].t_s == 2.0
+    assert c.violations[0].explanation.endswith(
+        "; uncovered 446.000s in all (plus 0.000s inside a venue's Retry-After)"
+    )
+
+
+def test_checker_unprotected_violation_still_open_when_the_run_ends_says_so() -> None:
+    c = checker()
+    c.observe_books(0, 1, [book()])
+    c.tick(2 * S, 2)
+
+    c.finish(30 * S, 3)
+
+    assert c.max_unprotected_s == 30.0
+    assert "uncovered 30.000s in all, still uncovered when the run ended" in c.violations[0].explanation
+
+
 def test_checker_time_inside_retry_after_is_excepted_and_summed_separately() -> None:
     c = checker()
     c.pushback(0, 5 * S)
