@@ -100,9 +100,15 @@ def test_simulation_found_adopted_exit_legs_earlier_sale_taken_off_again(tmp_pat
 
 
 def ci_config(**executor: Any) -> AppConfig:
-    """CI's simulation config (.ci/simulate.yaml: partial fills off), with executor settings changed."""
+    """CI's simulation config (.ci/simulate.yaml) as it was when these seeds found their defects, with
+    partial fills off, and with executor settings changed."""
     loaded = load_config(Path(__file__).resolve().parents[2] / ".ci" / "simulate.yaml")
-    return loaded.model_copy(update={"executor": loaded.executor.model_copy(update=executor)})
+    return loaded.model_copy(
+        update={
+            "executor": loaded.executor.model_copy(update=executor),
+            "simulate": loaded.simulate.model_copy(update={"partial_fill_ratio": 0.0}),
+        }
+    )
 
 
 def test_simulation_found_entry_in_flight_lost_with_a_crashed_executor(tmp_path: Path) -> None:
