@@ -202,28 +202,38 @@ def resting_sells(h: Harness) -> Decimal:
     return sum((o.remaining_qty for o in h.open_sells("BTC/USDT")), Decimal(0))
 
 
-def test_simulation_found_fill_during_a_lots_own_close_is_a_new_lot_not_an_exit_beside_that_close(
-    make_harness: Callable[..., Harness],
-) -> None:
+def closing_adopted_holding(make_harness: Callable[..., Harness]) -> Harness:
+    """1 BTC adopted and protected, then closed on a venue filling half of every crossing order: half the
+    close trades, half rests. No entry signals: the fills a test tells are the only ones."""
     engine = half_filling_engine(BTC=Decimal(1))
-    # No entry signals: the fills below are the only ones (a dip buy would race the lot's stop).
     h = make_harness(make_config(hft={"min_edge_bps": 10_000}), engine=engine, oco=False).start()
     h.quote("BTC/USDT", "99.99", "100.01")
     wait_for(lambda: covered(h) == Decimal(1), what="the adopted holding protected")
     h.directory.tell(MONITOR, ClosePosition(symbol="BTC/USDT", reason="test close"))
     h.settle()
-    h.paper_engine.fund("BTC", Decimal("0.2"))
-    h.directory.tell(MONITOR, entry_fill(h, 10**9, "0.2", "99.50"))  # a lot: the position is closing
+    return h
+
+
+def lot_filled(h: Harness, key: int, qty: str, price: str) -> None:
+    """An entry fill of ``qty`` the venue holds and the monitor hears of (no order event tells the
+    ledger: it stays behind)."""
+    h.paper_engine.fund("BTC", Decimal(qty))
+    h.directory.tell(MONITOR, entry_fill(h, key, qty, price))
     h.settle()
+
+
+def test_simulation_found_fill_during_a_lots_own_close_is_a_new_lot_not_an_exit_beside_that_close(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = closing_adopted_holding(make_harness)
+    lot_filled(h, 10**9, "0.2", "99.50")  # a lot: the position is closing
     h.quote("BTC/USDT", "98.00", "98.02")  # through the lot's stop: the lot is closed too (half rests)
     wait_for(
         lambda: sum(1 for o in h.open_sells("BTC/USDT") if o.client_order_id.startswith("ah-c")) == 2,
         what="the position's and the lot's closes resting",
     )
 
-    h.paper_engine.fund("BTC", Decimal("0.3"))
-    h.directory.tell(MONITOR, entry_fill(h, 10**9 + 1, "0.3", "98.01"))
-    h.settle()
+    lot_filled(h, 10**9 + 1, "0.3", "98.01")
 
     assert resting_sells(h) <= held(h)  # never an exit beside the lot's close for the same quantity
     assert "orphan_detected" not in h.engine.parts.events.kinds()
@@ -283,15 +293,8 @@ def test_simulation_found_lots_close_sized_from_a_ledger_behind_its_fill_leaves_
 ) -> None:
     # config.yaml, seed 303 at 5360 s: a lot's stop was reached before the ledger had the lot's fill; the
     # close sold only what the ledger held and the rest of the lot had no exit while the close rested.
-    engine = half_filling_engine(BTC=Decimal(1))
-    h = make_harness(make_config(hft={"min_edge_bps": 10_000}), engine=engine, oco=False).start()
-    h.quote("BTC/USDT", "99.99", "100.01")
-    wait_for(lambda: covered(h) == Decimal(1), what="the adopted holding protected")
-    h.directory.tell(MONITOR, ClosePosition(symbol="BTC/USDT", reason="test close"))
-    h.settle()  # half the close trades: the ledger holds 0.5, the other half rests
-    h.paper_engine.fund("BTC", Decimal("0.8"))  # a fill no order event tells the ledger of yet
-    h.directory.tell(MONITOR, entry_fill(h, 10**9, "0.8", "99.50"))  # a lot: the position is closing
-    h.settle()
+    h = closing_adopted_holding(make_harness)  # the ledger holds the 0.5 the close has not sold
+    lot_filled(h, 10**9, "0.8", "99.50")  # a lot: the position is closing
 
     h.quote("BTC/USDT", "98.00", "98.02")  # through the lot's stop: the lot is closed (half rests)
     wait_for(
@@ -336,20 +339,11 @@ def test_simulation_found_dust_of_a_lot_left_beside_its_positions_resting_close_
     # config.yaml, seed 26931 at 12578 s: a lot traded down below the minimum order value while its
     # position's close rested; its dust joined the closing position, which the close (sized before)
     # never sold, and with what fees left it stayed without an exit once worth one.
-    engine = half_filling_engine(BTC=Decimal(1))
-    h = make_harness(make_config(hft={"min_edge_bps": 10_000}), engine=engine, oco=False).start()
-    h.quote("BTC/USDT", "99.99", "100.01")
-    wait_for(lambda: covered(h) == Decimal(1), what="the adopted holding protected")
-    h.directory.tell(MONITOR, ClosePosition(symbol="BTC/USDT", reason="test close"))
-    h.settle()  # half the close trades, half rests
-    h.paper_engine.fund("BTC", Decimal("0.005"))
-    h.directory.tell(MONITOR, entry_fill(h, 10**9, "0.005", "100"))  # a lot worth 0.5 USDT: dust
-    h.settle()
+    h = closing_adopted_holding(make_harness)
+    lot_filled(h, 10**9, "0.005", "100")  # a lot worth 0.5 USDT: dust
     assert resting_sells(h) == Decimal("0.5")
 
-    h.paper_engine.fund("BTC", Decimal("0.3"))
-    h.directory.tell(MONITOR, entry_fill(h, 10**9 + 1, "0.3", "100"))
-    h.settle()
+    lot_filled(h, 10**9 + 1, "0.3", "100")
 
     lot_exit = next(o for o in h.open_sells("BTC/USDT") if not o.client_order_id.startswith("ah-c"))
     assert lot_exit.qty == Decimal("0.305")  # the new lot sells the dust too
