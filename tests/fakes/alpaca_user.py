@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from websockets.sync.server import ServerConnection
 
-from autohedge.core.messages import OrderEventKind, OrderSnapshot, OrderUpdate
+from autohedge.core.messages import OrderEventKind, OrderUpdate
 from tests.fakes.sessions import OrderEventHub
 
 if TYPE_CHECKING:
@@ -94,23 +94,10 @@ class AlpacaTradeHub(OrderEventHub[_Session, bytes]):
             self._send(session, {"stream": "listening", "data": {"streams": streams}})
 
     def _frames(self, update: OrderUpdate) -> list[bytes]:
-        snapshot = OrderSnapshot(
-            venue_order_id=update.venue_order_id,
-            client_order_id=update.client_order_id,
-            symbol=update.symbol,
-            side=update.side,
-            order_type=update.order_type,
-            price=update.price,
-            qty=update.order_qty,
-            filled_qty=update.cum_filled_qty,
-            avg_fill_price=update.avg_fill_price,
-            status=update.kind.order_status,
-            ts_event=update.ts_event,
-        )
         data: dict[str, Any] = {
             "event": _EVENT[update.kind],
             "execution_id": str(uuid.UUID(int=next(self._executions))),
-            "order": self._fake.order_json(snapshot),
+            "order": self._fake.order_json(update.snapshot()),
             "timestamp": self._fake.iso(update.ts_event),
         }
         if update.kind.is_fill:

@@ -39,7 +39,7 @@ from autohedge.core.journal import (
     fill_key,
     reconcile_account,
 )
-from autohedge.core.messages import OrderSnapshot, OrderUpdate, SymbolRules
+from autohedge.core.messages import OrderUpdate, SymbolRules
 from autohedge.core.pnl import Fill, FillKind, PnlBook
 from autohedge.core.types import OrderPurpose, Side
 
@@ -412,17 +412,7 @@ class SqliteJournal:
         """An order event from the venue's private stream: its state, and its fill keyed by the venue's
         trade id. The order's cumulative quantity decides what is new, so an event replayed, or a fill
         already seen in a REST snapshot, adds nothing."""
-        snapshot = OrderSnapshot(
-            venue_order_id=update.venue_order_id,
-            client_order_id=update.client_order_id,
-            symbol=update.symbol,
-            side=update.side,
-            order_type=update.order_type,
-            price=update.price,
-            qty=update.order_qty,
-            status=update.kind.order_status,
-            ts_event=update.ts_event,
-        )
+        snapshot = update.snapshot(with_fills=False)  # the fills are counted below, event by event
         state = self._order(conn, update.client_order_id)
         if state is None:
             self._observed(conn, OrderObserved(order=snapshot, ts_init=update.ts_init))

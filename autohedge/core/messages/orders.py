@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from autohedge.core.messages.base import Message
-from autohedge.core.messages.data import Balance
+from autohedge.core.messages.data import Balance, OrderSnapshot
 from autohedge.core.types import OrderStatus, OrderType, Side, Symbol
 
 __all__ = [
@@ -91,6 +91,24 @@ class OrderUpdate(Message):
         if self.trade_id:
             return f"{self.venue_order_id}:t:{self.trade_id}"
         return f"{self.venue_order_id}:c:{self.cum_filled_qty}"
+
+    def snapshot(self, *, with_fills: bool = True) -> OrderSnapshot:
+        """The order as this event leaves it. ``with_fills=False`` leaves out what it filled (quantity
+        and average price) for a receiver that counts the fills itself, one event at a time."""
+        return OrderSnapshot(
+            venue_order_id=self.venue_order_id,
+            client_order_id=self.client_order_id,
+            symbol=self.symbol,
+            side=self.side,
+            order_type=self.order_type,
+            price=self.price,
+            qty=self.order_qty,
+            filled_qty=self.cum_filled_qty if with_fills else Decimal(0),
+            avg_fill_price=self.avg_fill_price if with_fills else None,
+            status=self.kind.order_status,
+            list_id=self.list_id,
+            ts_event=self.ts_event,
+        )
 
 
 class AccountBalances(Message):
