@@ -4,7 +4,14 @@ from decimal import Decimal
 
 import pytest
 
-from autohedge.core.messages import Balance, OrderEventKind, OrderRequest, OrderSnapshot, PositionSnapshot
+from autohedge.core.messages import (
+    Balance,
+    OrderEventKind,
+    OrderRequest,
+    OrderSnapshot,
+    OrderUpdate,
+    PositionSnapshot,
+)
 from autohedge.core.positions import spot_positions
 from autohedge.core.types import OrderStatus, OrderType, Side
 from tests.ids import entry_id
@@ -58,3 +65,34 @@ def test_accepted_snapshot_rests_unfilled_with_fees_in_quote() -> None:
 )
 def test_order_event_kind_names_the_status_it_leaves(kind: OrderEventKind, status: OrderStatus) -> None:
     assert kind.order_status is status
+
+
+def test_an_order_event_snapshot_is_its_order_with_or_without_the_fills() -> None:
+    update = OrderUpdate(
+        venue="paper",
+        kind=OrderEventKind.PARTIALLY_FILLED,
+        symbol="BTC/USD",
+        client_order_id=entry_id(1),
+        venue_order_id="P1",
+        side=Side.BUY,
+        price=Decimal(100),
+        order_qty=Decimal(2),
+        cum_filled_qty=Decimal(1),
+        avg_fill_price=Decimal(99),
+        last_qty=Decimal(1),
+        last_price=Decimal(99),
+        ts_event=7,
+        ts_init=8,
+    )
+    order = update.snapshot()
+    assert (order.venue_order_id, order.client_order_id, order.qty, order.price) == (
+        "P1",
+        entry_id(1),
+        Decimal(2),
+        Decimal(100),
+    )
+    assert order.status is OrderStatus.PARTIALLY_FILLED and order.ts_event == 7
+    assert (order.filled_qty, order.avg_fill_price) == (Decimal(1), Decimal(99))
+    bare = update.snapshot(with_fills=False)
+    assert (bare.filled_qty, bare.avg_fill_price) == (Decimal(0), None)
+    assert bare.model_copy(update={"filled_qty": Decimal(1), "avg_fill_price": Decimal(99)}) == order
