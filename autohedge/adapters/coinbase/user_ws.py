@@ -44,24 +44,26 @@ __all__ = ["CoinbaseUserStream", "confirmed_trades"]
 FillConfirmation = Callable[[str], Sequence[CoinbaseFill]]
 
 
-def confirmed_trades(
-    fill: DerivedFill, trades: Sequence[CoinbaseFill], *, filled_before: Decimal
-) -> list[tuple[CoinbaseFill, Decimal]]:
-    """The venue's trades of the order that make up exactly the rise from ``filled_before`` to
-    ``fill.cumulative_qty`` (each with the cumulative quantity it reached), or [] when REST does not
-    account for exactly that rise yet."""
-    running, out = Decimal(0), []
+def confirmed_trades(fill: DerivedFill, trades: Sequence[CoinbaseFill]) -> list[tuple[CoinbaseFill, Decimal]]:
+    """The venue's trades of the order that make up exactly ``fill`` (each with the cumulative quantity
+    of the fill's leg it reached), or [] when REST does not account for exactly that rise yet.
+
+    REST counts the whole order's trades: a bracket's stop leg starts where its take-profit leg
+    stopped, so each leg is matched only by its own trades."""
+    after = fill.leg_start_qty + fill.cumulative_qty
+    before = after - fill.qty
+    running, reached = Decimal(0), []
     ordered = sorted(trades, key=lambda t: (t.sequence_timestamp or t.trade_time, t.trade_id))
     try:
         for trade in ordered:
             running += Decimal(trade.size)
-            if running > filled_before:
-                out.append((trade, running))
+            if running > before:
+                reached.append((trade, running))
     except InvalidOperation:
         return []
-    if not out or out[-1][1] != fill.cumulative_qty or out[0][1] - Decimal(out[0][0].size) != filled_before:
+    if not reached or reached[-1][1] != after or reached[0][1] - Decimal(reached[0][0].size) != before:
         return []
-    return out
+    return [(trade, cum - fill.leg_start_qty) for trade, cum in reached]
 
 
 class CoinbaseUserStream(WsStream):
@@ -91,7 +93,6 @@ class CoinbaseUserStream(WsStream):
         self._tracker = UserOrderTracker(symbols)
         self._events = OrderEventBuilder(VENUE)
         self._sequence = SequenceTracker()
-        self._filled: dict[str, Decimal] = {}
         self._sink: OrderEventSink | None = None
         self._connected = False
         self.heartbeats = 0
@@ -131,14 +132,15 @@ class CoinbaseUserStream(WsStream):
             elif frame.channel == "heartbeats":
                 self.heartbeats += 1
             elif frame.channel == "user":
-                for update in self._updates(frame):
+                for update in self.updates(frame):
                     sink.on_order_update(update)
             else:
                 raise MalformedMessage(f"coinbase user stream frame of channel {frame.channel!r}")
         except MalformedMessage as exc:
             sink.on_malformed(text, str(exc))
 
-    def _updates(self, frame: CoinbaseFrame) -> list[OrderUpdate]:
+    def updates(self, frame: CoinbaseFrame) -> list[OrderUpdate]:
+        """Reader thread: the order events of one in-sequence ``user`` frame (REST confirms its fills)."""
         ts_init = self._clock.wall_ns()
         out: list[OrderUpdate] = []
         for event in frame.events:
@@ -146,25 +148,20 @@ class CoinbaseUserStream(WsStream):
                 CoinbaseFrame(frame.channel, frame.sequence_num, frame.timestamp, (event,)), ts_init=ts_init
             )
             if event.get("type") == "snapshot":
-                for item in items:  # state only: remember what is filled so far, report nothing
-                    if isinstance(item, OrderSnapshot):
-                        self._filled[item.venue_order_id] = item.filled_qty
-                continue
+                continue  # state only: the tracker remembers what is filled so far; nothing to report
             for order, fill in orders_with_fills(items):
                 if fill is not None:
                     out += self._fills(fill, order, ts_init)
                 update = self._events.state(order, ts_init=ts_init)
                 if update is not None:
                     out.append(update)
-                self._filled[order.venue_order_id] = order.filled_qty
         return out
 
     def _fills(self, fill: DerivedFill, order: OrderSnapshot, ts_init: int) -> list[OrderUpdate]:
-        before = self._filled.get(fill.venue_order_id, fill.cumulative_qty - fill.qty)
         trades: list[tuple[CoinbaseFill, Decimal]] = []
         if self._confirm is not None:
             try:
-                trades = confirmed_trades(fill, self._confirm(fill.venue_order_id), filled_before=before)
+                trades = confirmed_trades(fill, self._confirm(fill.venue_order_id))
             except (VenueError, MalformedMessage) as exc:
                 logger.info("coinbase fill of {} not confirmed by REST yet ({})", fill.client_order_id, exc)
         if not trades:

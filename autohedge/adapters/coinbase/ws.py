@@ -138,10 +138,14 @@ class DerivedFill(VenueFill):
 
     ``fill_id`` is deterministic (order id + cumulative quantity after the fill), so the same change
     seen twice is the same fill; REST ``/orders/historical/fills`` confirms it with trade ids.
-    ``fee`` is in the quote currency (``total_fees`` is quote-denominated)."""
+    ``fee`` is in the quote currency (``total_fees`` is quote-denominated).
+
+    ``cumulative_qty`` counts the fills of the order's leg that filled: a bracket's stop leg counts
+    from ``leg_start_qty``, what its take-profit leg had sold (zero for any other order)."""
 
     fill_id: str
     cumulative_qty: Decimal
+    leg_start_qty: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -248,7 +252,12 @@ class UserOrderTracker:
             )
             snap = stop if sold_before_stop is not None else take_profit
             if fill is not None:
-                fill = replace(fill, client_order_id=snap.client_order_id, cumulative_qty=snap.filled_qty)
+                fill = replace(
+                    fill,
+                    client_order_id=snap.client_order_id,
+                    cumulative_qty=snap.filled_qty,
+                    leg_start_qty=sold_before_stop or Decimal(0),
+                )
         self._remember(order.order_id, now)
         return [snap] if fill is None else [fill, snap]
 

@@ -87,10 +87,12 @@ class OrderUpdate(Message):
     @property
     def fill_key(self) -> str:
         """What identifies this fill at the venue: its trade id, or (when the venue gives none) the
-        cumulative quantity it brought the order to, which no other fill of the order can repeat."""
+        cumulative quantity it brought the order to, which no other fill of the order can repeat.
+        That quantity is the leg's where one venue order is reported as two legs (a Coinbase
+        bracket's stop leg counts from zero again): the leg's client id keeps their fills apart."""
         if self.trade_id:
             return f"{self.venue_order_id}:t:{self.trade_id}"
-        return f"{self.venue_order_id}:c:{self.cum_filled_qty}"
+        return f"{self.venue_order_id}:{self.client_order_id}:c:{self.cum_filled_qty}"
 
     def snapshot(self, *, with_fills: bool = True) -> OrderSnapshot:
         """The order as this event leaves it. ``with_fills=False`` leaves out what it filled (quantity

@@ -61,7 +61,7 @@ def test_deduper_memory_is_bounded_oldest_forgotten_first() -> None:
 
 
 def test_fill_key_without_trade_id_uses_cumulative_quantity() -> None:
-    assert update(trade_id=None, cum_filled_qty=D("0.5")).fill_key == "P1:c:0.5"
+    assert update(trade_id=None, cum_filled_qty=D("0.5")).fill_key == f"P1:{entry_id(1)}:c:0.5"
     assert update().fill_key == "P1:t:7"
 
 

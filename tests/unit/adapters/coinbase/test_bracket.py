@@ -21,12 +21,18 @@ from autohedge.adapters.coinbase.parse import (
     stop_executed,
 )
 from autohedge.adapters.coinbase.user_ws import CoinbaseUserStream
-from autohedge.adapters.coinbase.wire import CoinbaseCreateResponse, CoinbaseOrder, CoinbasePreview
+from autohedge.adapters.coinbase.wire import (
+    CoinbaseCreateResponse,
+    CoinbaseFill,
+    CoinbaseOrder,
+    CoinbasePreview,
+)
 from autohedge.adapters.coinbase.ws import DerivedFill, UserOrderTracker, parse_frame
 from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import RealClock
+from autohedge.core.dedupe import FillDeduper
 from autohedge.core.errors import OrderRefused, OrderRejected, OutcomeUnknown
-from autohedge.core.messages import OcoRequest, OrderEventKind, OrderSnapshot
+from autohedge.core.messages import OcoRequest, OrderEventKind, OrderSnapshot, OrderUpdate
 from autohedge.core.protection import ProtectionPlan, plan_for
 from autohedge.core.types import OrderPurpose, OrderStatus, OrderType, Side
 from tests.fakes.coinbase import FakeCoinbase
@@ -398,3 +404,68 @@ def test_user_stream_reports_the_executed_leg_of_a_bracket(fake: FakeCoinbase) -
     assert filled.kind is OrderEventKind.FILLED and filled.order_type is OrderType.STOP_LIMIT
     assert (filled.last_qty, filled.last_price, filled.cum_filled_qty) == (D("0.01"), D(48990), D("0.01"))
     assert filled.trade_id is not None  # confirmed from REST fills
+
+
+def rest_trade(trade_id: str, size: str, price: str, stamp: str) -> CoinbaseFill:
+    return CoinbaseFill(
+        trade_id=trade_id,
+        order_id="b-1",
+        price=price,
+        size=size,
+        product_id="BTC-USD",
+        sequence_timestamp=stamp,
+    )
+
+
+def tp_part_then_stop_sells_as_much(*, confirmed: bool, stop_trade_in_rest: bool = True) -> list[OrderUpdate]:
+    """The bracket's fill events on the user channel: its TP leg sells 0.3 at 110 (trade t1), the stop
+    triggers, the stop leg sells 0.3 at 89 (trade t2). ``confirmed``: REST fills confirm the derived
+    ones, the stop's trade once REST has it (``stop_trade_in_rest``)."""
+    rest: list[CoinbaseFill] = []
+    stream = CoinbaseUserStream(
+        url="ws://127.0.0.1:1",
+        signer=SIGNER,
+        clock=RealClock(),
+        symbols={"BTC-USD": "BTC/USD"},
+        confirm=(lambda _order_id: tuple(rest)) if confirmed else None,
+    )
+    triggered = {"trigger_status": "STOP_TRIGGERED"}
+    frames: list[tuple[dict[str, str], CoinbaseFill | None]] = [
+        ({}, None),
+        (
+            {"cumulative_quantity": "0.3", "leaves_quantity": "0.7", "filled_value": "33"},
+            rest_trade("t1", "0.3", "110", "a"),
+        ),
+        ({"cumulative_quantity": "0.3", "leaves_quantity": "0.7", "filled_value": "33"} | triggered, None),
+        (
+            {"cumulative_quantity": "0.6", "leaves_quantity": "0.4", "filled_value": "59.7"} | triggered,
+            rest_trade("t2", "0.3", "89", "b") if stop_trade_in_rest else None,
+        ),
+    ]
+    updates = []
+    for seq, (order, trade) in enumerate(frames):
+        rest += [trade] if trade is not None else []
+        updates += stream.updates(parse_frame(user_frame(seq, **order)))
+    return [u for u in updates if u.kind.is_fill]
+
+
+def test_user_bracket_stop_selling_what_the_tp_sold_is_a_fill_of_its_own_unconfirmed() -> None:
+    tp_fill, sl_fill = tp_part_then_stop_sells_as_much(confirmed=False)
+    assert (tp_fill.client_order_id, tp_fill.cum_filled_qty) == (TP, D("0.3"))
+    assert (sl_fill.client_order_id, sl_fill.cum_filled_qty, sl_fill.last_price) == (SL, D("0.3"), D(89))
+    dedupe = FillDeduper(capacity=8)
+    assert dedupe.first_time(tp_fill.fill_key) and dedupe.first_time(sl_fill.fill_key)
+    assert not dedupe.first_time(sl_fill.fill_key)  # a replay of it is still one fill
+
+
+def test_user_bracket_stop_fill_never_takes_the_tp_legs_trade_while_rest_lags() -> None:
+    tp_fill, sl_fill = tp_part_then_stop_sells_as_much(confirmed=True, stop_trade_in_rest=False)
+    assert tp_fill.trade_id == "t1" and sl_fill.trade_id != "t1"
+    assert tp_fill.fill_key != sl_fill.fill_key and sl_fill.last_qty == D("0.3")
+
+
+def test_user_bracket_stop_fill_is_confirmed_by_its_own_trade() -> None:
+    tp_fill, sl_fill = tp_part_then_stop_sells_as_much(confirmed=True)
+    assert (tp_fill.trade_id, tp_fill.last_qty, tp_fill.cum_filled_qty) == ("t1", D("0.3"), D("0.3"))
+    assert (sl_fill.trade_id, sl_fill.last_qty, sl_fill.cum_filled_qty) == ("t2", D("0.3"), D("0.3"))
+    assert sl_fill.last_price == D(89) and sl_fill.client_order_id == SL

@@ -97,7 +97,7 @@ def test_user_stream_without_confirmation_reports_the_derived_fill(fake: FakeCoi
         while filled.kind is OrderEventKind.ACCEPTED:
             filled = sink.next_update("u-2")
     assert filled.kind is OrderEventKind.FILLED and filled.trade_id is None
-    assert filled.fill_key == f"{filled.venue_order_id}:c:0.01" and filled.last_price == D("50000.5")
+    assert filled.fill_key == f"{filled.venue_order_id}:u-2:c:0.01" and filled.last_price == D("50000.5")
 
 
 def test_user_stream_duplicated_update_is_one_event(fake: FakeCoinbase) -> None:
@@ -151,9 +151,9 @@ def _derived(qty: str, cum: str) -> DerivedFill:
 
 def test_confirmed_trades_cover_exactly_the_rise() -> None:
     trades = [_trade("t1", "1", "a"), _trade("t2", "2", "b"), _trade("t3", "1", "c")]
-    picked = confirmed_trades(_derived("3", "4"), trades, filled_before=D(1))
+    picked = confirmed_trades(_derived("3", "4"), trades)
     assert [(t.trade_id, cum) for t, cum in picked] == [("t2", D(3)), ("t3", D(4))]
 
 
 def test_confirmed_trades_not_caught_up_is_empty() -> None:
-    assert confirmed_trades(_derived("3", "4"), [_trade("t1", "1", "a")], filled_before=D(1)) == []
+    assert confirmed_trades(_derived("3", "4"), [_trade("t1", "1", "a")]) == []
