@@ -697,8 +697,6 @@ class PaperEngine:
             if state.get("version") not in (1, _STATE_VERSION):
                 raise ValueError(f"unsupported version {state.get('version')!r}")
             self._counter = int(state["counter"])
-            # Trade ids stay unique per account, as a venue's are (older files did not keep the count).
-            self._trade_seq = int(state.get("trade_seq", 0))
             self._free = {a: Decimal(b["free"]) for a, b in state["balances"].items()}
             self._locked = {a: Decimal(b["locked"]) for a, b in state["balances"].items()}
             self._avg_price = {
@@ -713,8 +711,16 @@ class PaperEngine:
                 if coid not in self._by_client_id:
                     self._by_client_id[coid] = ""
                     self._reserved.append(coid)
+            self._trade_seq = int(state.get("trade_seq", self._legacy_trade_seq()))
         except (OSError, ValueError, KeyError, TypeError, InvalidOperation) as exc:
             raise ConfigError("paper.state_file", f"cannot read {path}: {exc}") from None
+
+    def _legacy_trade_seq(self) -> int:
+        """Where trade ids count on from in a file written before the trade counter was kept (it names
+        no trade). Trade ids stay unique per account, as a venue's are: they counted one process's
+        trades from 1, and only an open order that already filled can trade again, so they count on
+        from its newest event time in ns, which no such count reaches."""
+        return max((o.ts_event for o in self._orders.values() if o.filled_qty > 0), default=0)
 
 
 def _order_to_json(order: _Order) -> dict[str, Any]:

@@ -329,3 +329,29 @@ def test_engine_flush_on_demand_writes_the_state_only_when_flushed(tmp_path: Pat
         "b1"
     ]
     assert engine(state).balances() == e.balances()
+
+
+def test_engine_trade_ids_of_a_state_file_without_the_counter_never_repeat_an_open_orders(
+    tmp_path: Path,
+) -> None:
+    """A file written before the trade counter was kept: an order it holds partly filled must not get
+    a trade id it already had (a journal keys its fills by order and trade id)."""
+    state = tmp_path / "paper.json"
+    trade_ids: list[str] = []
+    e = engine(state, partial_fill_ratio=0.25)
+    e.add_listener(lambda update: trade_ids.append(update.trade_id) if update.trade_id else None)
+    e.on_quote(quote("99", "100"))
+    e.submit_order(buy("b1", "1", "100"))  # one quarter fills at once
+    e.submit_order(buy("b2", "1", "100"))
+    e.on_quote(quote("99", "100"))
+    assert trade_ids == ["1", "2", "3", "4"]
+    legacy = json.loads(state.read_text(encoding="utf-8"))
+    del legacy["trade_seq"]
+    state.write_text(json.dumps(legacy), encoding="utf-8")
+
+    again = engine(state, partial_fill_ratio=0.25)
+    again.add_listener(lambda update: trade_ids.append(update.trade_id) if update.trade_id else None)
+    again.on_quote(quote("99", "100"))
+
+    assert len(trade_ids) == 6 and len(set(trade_ids)) == 6, trade_ids
+    assert all(int(later) > 4 for later in trade_ids[4:]), trade_ids
