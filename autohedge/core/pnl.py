@@ -176,8 +176,12 @@ class PnlReport:
     symbols: tuple[SymbolStats, ...]
     trades: tuple[ClosedTrade, ...]
     open_lots: tuple[OpenLots, ...]
+    """What is held beyond each symbol's dust: the open positions."""
     equity: tuple[EquityPoint, ...]
     written_off: tuple[WrittenOff, ...] = ()
+    dust: tuple[OpenLots, ...] = ()
+    """What is held but no more than the symbol's dust (e.g. a fee in the base asset left less than a
+    lot step): not a position, nothing can sell it."""
 
 
 @dataclass
@@ -443,11 +447,12 @@ class PnlBook:
             overall=_stats("ALL", symbol_books, span, end),
             symbols=tuple(_stats(b.symbol, [b], span, end) for b in symbol_books),
             trades=tuple(sorted((t for b in symbol_books for t in b.trades), key=lambda t: t.closed_ns)),
-            open_lots=tuple(held[symbol] for symbol in sorted(held)),
+            open_lots=tuple(held[s] for s in sorted(held) if held[s].qty > self._dust.get(s, _ZERO)),
             equity=tuple(equity),
             written_off=tuple(
                 sorted((w for b in symbol_books for w in b.written_off), key=lambda w: w.closed_ns)
             ),
+            dust=tuple(held[s] for s in sorted(held) if held[s].qty <= self._dust.get(s, _ZERO)),
         )
 
     def holdings(self) -> dict[str, OpenLots]:

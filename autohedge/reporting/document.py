@@ -99,6 +99,11 @@ def report_document(report: PnlReport, steps: Steps) -> dict[str, Any]:
             }
             for o in report.open_lots
         ],
+        # Below the lot step (a fee in the base asset left it): held, but no position and nothing sells it.
+        "dust": [
+            {"symbol": d.symbol, "qty": step_text(d.qty, None), "cost": money_text(d.cost, tick(d.symbol))}
+            for d in report.dust
+        ],
         # Closed in the books because the venue no longer held them at a start-up: at their cost,
         # no P&L realized (the price they went at is unknown).
         "reconciled": [
@@ -239,6 +244,11 @@ def report_table(document: Mapping[str, Any]) -> str:
         lines.append(
             "open: "
             + ", ".join(f"{o['symbol']} {o['qty']} @ {o['avg_price']}" for o in document["open_positions"])
+        )
+    if document["dust"]:
+        lines.append(
+            "dust (below the lot step, fees paid in the base asset): "
+            + ", ".join(f"{d['symbol']} {d['qty']}" for d in document["dust"])
         )
     if document["reconciled"]:
         lines.append(

@@ -122,6 +122,13 @@ def _trade_rows(document: dict[str, Any]) -> str:
     return "\n".join(out) or '<tr><td colspan="10">no closed trades</td></tr>'
 
 
+def _dust_note(document: dict[str, Any]) -> str:
+    if not document["dust"]:
+        return ""
+    held = ", ".join(f"{d['symbol']} {d['qty']}" for d in document["dust"])
+    return f"<p>Dust below the lot step (fees paid in the base asset), not a position: {escape(held)}</p>"
+
+
 def render_html(document: dict[str, Any], *, title: str = "autohedge report") -> str:
     """The page for a ``report_document``."""
     period = document["period"]
@@ -158,6 +165,7 @@ P&amp;L from fills, FIFO per symbol, after fees. A trade is one exit order with 
 {open_rows or '<tr><td colspan="4">none</td></tr>'}
 </tbody>
 </table>
+{_dust_note(document)}
 <h2>Trades (newest first)</h2>
 <table>
 <thead><tr><th>Symbol</th><th>Opened (UTC)</th><th>Closed (UTC)</th><th>Hold (s)</th><th>Qty</th>

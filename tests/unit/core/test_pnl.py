@@ -123,7 +123,7 @@ def test_pnl_trade_closes_when_only_dust_below_the_lot_step_is_left() -> None:
 
     (trade,) = report.trades
     assert trade.realized_pnl == D("108.9") - D(100) * D("0.99") / D("0.999")
-    assert report.open_lots[0].qty == D("0.009")
+    assert report.open_lots == () and report.dust[0].qty == D("0.009")  # no position: nothing to sell
 
 
 def test_pnl_max_drawdown_from_peak_of_cumulative_realized() -> None:

@@ -10,6 +10,7 @@ from autohedge.core.clock import NS_PER_S
 from autohedge.core.pnl import Fill, compute_pnl
 from autohedge.core.types import Side
 from autohedge.reporting.document import report_document, report_table, run_summary, summary_table
+from autohedge.reporting.html import render_html
 
 D = Decimal
 STEPS = {"BTC/USDT": (D("0.01"), D("0.000001"))}
@@ -59,6 +60,21 @@ def test_report_table_lists_each_symbol_and_all() -> None:
     table = report_table(_report())
 
     assert [line.split()[0] for line in table.splitlines()[1:4]] == ["symbol", "BTC/USDT", "ALL"]
+
+
+def test_report_shows_a_fee_leftover_below_the_lot_step_as_dust_not_as_an_open_position() -> None:
+    # Bought 0.001665 less a 0.000001665 BTC fee, sold 0.001663: 0.000000335 is left, no lot to sell.
+    document = _report()
+
+    assert document["open_positions"] == []
+    (dust,) = document["dust"]
+    assert (dust["symbol"], dust["qty"]) == ("BTC/USDT", "0.00000034")
+    table = report_table(document)
+    assert (
+        "open:" not in table and "dust (below the lot step, fees paid in the base asset): BTC/USDT" in table
+    )
+    page = render_html(document)
+    assert "Dust below the lot step" in page and '<td colspan="4">none</td>' in page
 
 
 def test_run_summary_unrealized_at_the_last_bid_and_protection() -> None:
