@@ -45,6 +45,8 @@ __all__ = [
     "fill_delta",
     "fill_key",
     "intents_of_oco",
+    "lost_by_the_venue",
+    "made_before_startup",
     "reconcile_account",
 ]
 
@@ -231,6 +233,20 @@ def fill_key(client_order_id: str, cum_qty: Decimal, venue_trade_id: str = "") -
     if venue_trade_id:
         return f"trade:{client_order_id}:{venue_trade_id}"
     return f"{client_order_id}#{cum_qty.normalize():f}"
+
+
+def made_before_startup(*, venue_ts_ns: int, startup_ns: int | None) -> bool:
+    """A fill new to the journal that the venue made before the journal's last start-up reconciliation
+    (``startup_ns``, its account snapshot): the process died before the journal wrote it, and that
+    reconciliation already counted it in what the venue held (``FillKind.EXPLAINED``)."""
+    return startup_ns is not None and 0 < venue_ts_ns <= startup_ns
+
+
+def lost_by_the_venue(*, venue_ts_ns: int, startup_ns: int | None, counted_ns: int | None) -> bool:
+    """A fill the journal already counted (at ``counted_ns``), reported again as made after the last
+    start-up reconciliation: the venue lost the first one (the process died before the venue's state
+    was saved), the reconciliation took it off the books, and the order filled again: a new fill."""
+    return startup_ns is not None and counted_ns is not None and counted_ns < startup_ns < venue_ts_ns
 
 
 class JournalWriter(Protocol):

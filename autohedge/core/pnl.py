@@ -20,12 +20,16 @@ Pure: no I/O, no clock. The journal, the run summary, the API and the reports al
   entry writes lots off at their cost (the venue no longer holds them; at what price they went is
   unknown, so no P&L is realized and no trade is counted; they are listed in ``written_off``); an
   *adopted* entry adds a lot the venue holds but no fill explains, at the venue's entry price.
+* An *explained* entry is an execution the venue made before a start-up's reconciliation but the
+  journal learnt of only after it (the process died in between): that reconciliation already counted
+  it (a buy in an adoption, a sale in a write-off), so what it counted is taken back first (adopted
+  lots removed; written-off lots restored), then the execution counts as any other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 
@@ -56,6 +60,8 @@ class FillKind(StrEnum):
     """Held in the books but not by the venue: the lots are written off at their cost."""
     ADOPTED = "adopted"
     """Held by the venue but unknown to the books: a lot at the venue's entry price."""
+    EXPLAINED = "explained"
+    """An execution an earlier adoption or write-off already counted: that is taken back, then it counts."""
 
 
 @dataclass(frozen=True)
@@ -195,6 +201,8 @@ class _Lot:
     """``bought_qty`` times the fill price: the average entry price without fees."""
     fee_value: Decimal
     opened_ns: int
+    adopted: bool = False
+    """Added by the reconciliation (held by the venue, no fill known), not by an execution."""
 
     def take(self, qty: Decimal) -> _Lot:
         """Split off ``qty`` (< self.qty) in proportion; this lot keeps the rest."""
@@ -207,6 +215,7 @@ class _Lot:
             self.notional * qty / whole,
             self.fee_value * qty / whole,
             self.opened_ns,
+            self.adopted,
         )
         self.qty -= qty
         self.cost -= part.cost
@@ -247,8 +256,10 @@ class _Book:
             self._write_off(fill)
         elif fill.kind is FillKind.ADOPTED:
             notional = fill.qty * fill.price
-            self.lots.append(_Lot(fill.qty, notional, fill.qty, notional, _ZERO, fill.ts_ns))
+            self.lots.append(_Lot(fill.qty, notional, fill.qty, notional, _ZERO, fill.ts_ns, adopted=True))
         else:
+            if fill.kind is FillKind.EXPLAINED:
+                self._take_back(fill)
             self._trade(fill)
         self._track_exposure(fill.ts_ns)
 
@@ -264,6 +275,32 @@ class _Book:
                     cost=sum((lot.cost for lot in consumed), _ZERO),
                 )
             )
+
+    def _take_back(self, fill: Fill) -> None:
+        """Undo what the reconciliation counted of ``fill``: a buy's holding it adopted, a sale's
+        consumption it wrote off (restored at its cost, oldest, as it was)."""
+        base_fee = fill.fee if fill.fee_asset == base_of(fill.symbol) else _ZERO
+        if fill.side is Side.BUY:
+            left = fill.qty - base_fee
+            for lot in [lot for lot in self.lots if lot.adopted]:
+                taken = lot if lot.qty <= left else lot.take(left)
+                if taken is lot:
+                    self.lots.remove(lot)
+                left -= taken.qty
+                if left <= 0:
+                    return
+            return
+        left = fill.qty + base_fee
+        while left > 0 and self.written_off:
+            last = self.written_off[-1]
+            qty = min(left, last.qty)
+            cost = last.cost * qty / last.qty
+            self.lots.insert(0, _Lot(qty, cost, qty, cost, _ZERO, last.opened_ns))
+            if qty == last.qty:
+                self.written_off.pop()
+            else:
+                self.written_off[-1] = replace(last, qty=last.qty - qty, cost=last.cost - cost)
+            left -= qty
 
     def _consume(self, qty: Decimal) -> tuple[list[_Lot], Decimal]:
         """Take ``qty`` off the lots, oldest first: the lots taken and what the lots could not cover."""

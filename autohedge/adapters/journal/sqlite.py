@@ -10,7 +10,11 @@ content and time, account snapshots by (time, venue, account).
 
 An account snapshot is reconciled with the books in the transaction that writes it
 (``core.journal.reconcile_account``): its write-offs and adoptions are fill rows of their own kind,
-so every reader of the fills (report, API, run summary, backtest) sees the same books.
+so every reader of the fills (report, API, run summary, backtest) sees the same books. A process
+killed between a fill and its journal write leaves the venue and the journal apart until the next
+start-up; each fill still counts once: one the venue made before that reconciliation but the journal
+hears of after it is ``explained`` (the reconciliation counted it), and one the journal counted but
+the venue lost and made again after it counts again (the reconciliation took the first off).
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from autohedge.core.journal import (
     PositionOpened,
     fill_delta,
     fill_key,
+    lost_by_the_venue,
+    made_before_startup,
     reconcile_account,
 )
 from autohedge.core.messages import OrderUpdate, SymbolRules
@@ -382,6 +388,7 @@ class SqliteJournal:
                 fee_asset=order.fee_asset,
                 cum_qty=delta.cum_qty,
                 ts_ns=ts_ns,
+                kind=self._execution_kind(conn, order.ts_event),
             )
             state.filled_qty, state.avg_fill_price, state.fee = (
                 order.filled_qty,
@@ -445,10 +452,13 @@ class SqliteJournal:
                 fee_asset=update.fee_asset,
                 cum_qty=update.cum_filled_qty,
                 ts_ns=update.ts_init,
+                kind=self._execution_kind(conn, update.ts_event),
             )
             prev_value = (state.avg_fill_price or Decimal(0)) * state.filled_qty
             state.avg_fill_price = (prev_value + delta * price) / update.cum_filled_qty
             state.filled_qty, state.fee = update.cum_filled_qty, state.fee + update.fee
+        elif update.kind.is_fill and update.last_qty > 0:
+            self._filled_again(conn, update)
         status = snapshot.status.value
         if delta <= 0 and status == state.status:
             return
@@ -473,6 +483,43 @@ class SqliteJournal:
             conn, update.client_order_id, status, state.filled_qty, update.ts_init, update.reason
         )
 
+    @staticmethod
+    def _startup_ns(conn: sqlite3.Connection) -> int | None:
+        """When the last start-up reconciled the books with the venue (its account snapshot)."""
+        row = conn.execute("SELECT MAX(ts_ns) FROM accounts").fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def _execution_kind(self, conn: sqlite3.Connection, venue_ts_ns: int) -> FillKind:
+        """A new fill is a trade, or one the last start-up reconciliation already counted."""
+        late = made_before_startup(venue_ts_ns=venue_ts_ns, startup_ns=self._startup_ns(conn))
+        return FillKind.EXPLAINED if late else FillKind.TRADE
+
+    def _filled_again(self, conn: sqlite3.Connection, update: OrderUpdate) -> None:
+        """A fill event that brings nothing new to the order's count: a replay, unless the venue lost
+        the fill the journal counted and made it again after the last start-up."""
+        startup_ns = self._startup_ns(conn)
+        row = conn.execute(
+            "SELECT MAX(ts_ns) FROM fills WHERE client_order_id = ?", (update.client_order_id,)
+        ).fetchone()
+        counted_ns = None if row is None or row[0] is None else int(row[0])
+        if not lost_by_the_venue(venue_ts_ns=update.ts_event, startup_ns=startup_ns, counted_ns=counted_ns):
+            return
+        self._insert_fill(
+            conn,
+            coid=update.client_order_id,
+            venue_order_id=update.venue_order_id,
+            trade_id=update.trade_id or "",
+            symbol=update.symbol,
+            side=update.side.value,
+            qty=update.last_qty,
+            price=update.last_price,
+            fee=update.fee,
+            fee_asset=update.fee_asset,
+            cum_qty=update.cum_filled_qty,
+            ts_ns=update.ts_init,
+            again_after_ns=startup_ns,
+        )
+
     def _insert_fill(
         self,
         conn: sqlite3.Connection,
@@ -489,8 +536,13 @@ class SqliteJournal:
         cum_qty: Decimal,
         ts_ns: int,
         kind: FillKind = FillKind.TRADE,
+        again_after_ns: int | None = None,
     ) -> None:
-        key = fill_key(coid, cum_qty, trade_id) if kind is FillKind.TRADE else f"{kind}:{symbol}:{ts_ns}"
+        """``again_after_ns``: the start-up after which the venue made this fill again (it lost the
+        first, which the journal had counted): keyed apart from the first."""
+        key = fill_key(coid, cum_qty, trade_id) if kind in _EXECUTIONS else f"{kind}:{symbol}:{ts_ns}"
+        if again_after_ns is not None:
+            key += f"@{again_after_ns}"
         conn.execute(
             "INSERT OR IGNORE INTO fills (fill_id, client_order_id, venue_order_id, venue_trade_id, symbol, "
             "side, qty, price, fee, fee_asset, ts_ns, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -773,6 +825,10 @@ class JournalReader:
             return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
+_EXECUTIONS = (FillKind.TRADE, FillKind.EXPLAINED)
+"""Fill rows of the venue's executions (keyed by trade id or cumulative quantity, with a reason)."""
+
+
 def _fill(row: tuple[Any, ...]) -> Fill:
     kind = FillKind(row[11])
     return Fill(
@@ -783,7 +839,7 @@ def _fill(row: tuple[Any, ...]) -> Fill:
         ts_ns=row[5],
         fee=Decimal(row[6]),
         fee_asset=row[7],
-        reason=_fill_reason(row[8], row[9]) if kind is FillKind.TRADE else kind.value,
+        reason=_fill_reason(row[8], row[9]) if kind in _EXECUTIONS else kind.value,
         client_order_id=row[10],
         kind=kind,
     )

@@ -331,3 +331,104 @@ def test_journal_keeps_a_later_accounts_fill_that_reuses_an_earlier_trade_id(tmp
     journal.close()
 
     assert [f.client_order_id for f in JournalReader(path).fills()] == [TP5, TP1]
+
+
+# -- a process killed between the venue's fill and the journal's write (kill -9), either way round --------
+
+
+def _entry_event(kind: str, cum: str, trade_id: str, ts_event: int, ts_init: int) -> OrderUpdate:
+    return OrderUpdate(
+        venue="paper",
+        kind=OrderEventKind(kind),
+        symbol=S,
+        client_order_id=ENTRY1,
+        venue_order_id="v1",
+        side=Side.BUY,
+        price=D(100),
+        order_qty=D(1),
+        cum_filled_qty=D(cum),
+        last_qty=D(cum),
+        last_price=D(100),
+        fee=D(cum) / 1000,
+        fee_asset="BTC",
+        trade_id=trade_id,
+        ts_event=ts_event,
+        ts_init=ts_init,
+    )
+
+
+def _restarted(held: str, ts_init: int) -> AccountSnapshot:
+    """The next process's account snapshot: the same paper account, holding ``held`` at 100."""
+    return AccountSnapshot(
+        venue="paper",
+        account="state.json",
+        held=((S, D(held)),) if D(held) > 0 else (),
+        entry_prices=((S, D(100)),) if D(held) > 0 else (),
+        ts_init=ts_init,
+    )
+
+
+def _held(path: Path) -> Decimal:
+    report = compute_pnl(JournalReader(path).fills(), dust={S: D("0.001")})
+    return sum((lots.qty for lots in report.open_lots), D(0))
+
+
+def test_journal_counts_once_an_entry_fill_the_venue_kept_and_the_journal_heard_after_the_restart(
+    tmp_path: Path,
+) -> None:
+    # The entry filled at the venue at 5 (its state saved); the process died before the journal wrote
+    # it. The restart adopts what the venue holds; then the entry, read again, reports its fill.
+    path = tmp_path / "j.sqlite"
+    journal = SqliteJournal(path)
+    journal.write([OrderIntent.of(_request(), ts_init=1), _account({}, "state.json", 2)])
+    journal.write([_restarted("0.999", 10)])
+    late = _snapshot("1", "100", "0.001", OrderStatus.FILLED).model_copy(update={"ts_event": 5})
+    journal.write([OrderObserved(order=late, ts_init=11)])
+    journal.write([_entry_event("filled", "1", "T1", 5, 12)])  # its event, late too: a replay
+    journal.close()
+
+    assert _held(path) == D("0.999")
+    report = compute_pnl(JournalReader(path).fills(), dust={S: D("0.001")})
+    (lots,) = report.open_lots
+    assert lots.cost == D(100) and report.written_off == ()
+
+
+def test_journal_counts_once_an_exit_fill_the_venue_kept_and_the_journal_heard_after_the_restart(
+    tmp_path: Path,
+) -> None:
+    # 0.999 held; the take-profit sold it at the venue at 20 and the process died before the journal
+    # wrote it. The restart writes the holding off; then the exit's event arrives: it is the sale.
+    path = tmp_path / "j.sqlite"
+    journal = SqliteJournal(path)
+    journal.write([*_partial_fill_records(), _account({S: "0.999"}, "state.json", 6)])
+    journal.write([OrderIntent.of(_request(TP5, Side.SELL, OrderPurpose.TAKE_PROFIT), ts_init=7)])
+    journal.write([_restarted("0", 30)])
+    sold = _event("filled", "0.999", "0.999", "T9", 20).model_copy(
+        update={"order_qty": D("0.999"), "ts_init": 31}
+    )
+    journal.write([sold, sold])
+    journal.close()
+
+    report = compute_pnl(JournalReader(path).fills(), dust={S: D("0.001")})
+    assert report.open_lots == () and report.written_off == () and report.overall.unmatched_qty == 0
+    (trade,) = report.trades
+    assert trade.qty == D("0.999") and trade.realized_pnl > 0
+
+
+def test_journal_counts_once_an_entry_fill_the_journal_kept_and_the_venue_lost_in_the_crash(
+    tmp_path: Path,
+) -> None:
+    # The journal wrote the entry's fill (trade T1 at 5); the venue's state was not saved before the
+    # process died. The restart writes the holding off; the entry, still open at the venue, fills
+    # again after it (the venue's trade counter, restored, names it T1 again).
+    path = tmp_path / "j.sqlite"
+    journal = SqliteJournal(path)
+    journal.write([OrderIntent.of(_request(), ts_init=1), _entry_event("filled", "1", "T1", 5, 5)])
+    journal.write([_restarted("0", 10)])
+    assert _held(path) == 0
+    refill = _entry_event("filled", "1", "T1", 12, 12)
+    journal.write([refill])
+    journal.write([refill])  # a replay of it
+    journal.close()
+
+    assert _held(path) == D("0.999")
