@@ -6,7 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from autohedge.core.clock import NS_PER_S
-from autohedge.core.journal import AccountSnapshot, BookAdjustment, reconcile_account
+from autohedge.core.journal import (
+    AccountSnapshot,
+    BookAdjustment,
+    lost_by_the_venue,
+    made_before_startup,
+    reconcile_account,
+)
 from autohedge.core.pnl import Fill, FillKind, OpenLots, compute_pnl
 from autohedge.core.types import CloseReason, Side
 
@@ -135,3 +141,36 @@ def test_the_books_write_off_at_cost_and_adopt_at_the_entry_price_without_realiz
     assert (written_off.qty, written_off.cost, written_off.opened_ns) == (D("0.02"), D("2.1"), NS_PER_S)
     (open_lot,) = report.open_lots
     assert (open_lot.qty, open_lot.cost, open_lot.opened_ns) == (D(1), D(105), 5 * NS_PER_S)
+
+
+def test_a_fill_made_before_the_start_up_but_heard_after_it_was_counted_by_its_reconciliation() -> None:
+    assert made_before_startup(venue_ts_ns=T - 1, startup_ns=T) and made_before_startup(
+        venue_ts_ns=T, startup_ns=T
+    )
+    assert not made_before_startup(venue_ts_ns=T + 1, startup_ns=T)
+    assert not made_before_startup(venue_ts_ns=0, startup_ns=T)  # the venue did not say when
+    assert not made_before_startup(venue_ts_ns=T - 1, startup_ns=None)  # no start-up reconciled yet
+
+
+def test_a_counted_fill_made_again_after_the_start_up_was_lost_by_the_venue() -> None:
+    assert lost_by_the_venue(venue_ts_ns=T + 1, startup_ns=T, counted_ns=T - 1)
+    assert not lost_by_the_venue(venue_ts_ns=T - 2, startup_ns=T, counted_ns=T - 1)  # a replay
+    assert not lost_by_the_venue(venue_ts_ns=T + 2, startup_ns=T, counted_ns=T + 1)  # counted again already
+    assert not lost_by_the_venue(venue_ts_ns=T + 1, startup_ns=None, counted_ns=T - 1)
+
+
+def test_an_explained_buy_replaces_the_adoption_and_an_explained_sale_the_write_off() -> None:
+    adopted = Fill(BTC, Side.BUY, D("0.999"), D(101), T, kind=FillKind.ADOPTED)
+    late_buy = Fill(BTC, Side.BUY, D(1), D(100), T + 1, D("0.001"), "BTC", "entry", kind=FillKind.EXPLAINED)
+    report = compute_pnl([adopted, late_buy])
+    (held,) = report.open_lots
+    assert (held.qty, held.cost) == (D("0.999"), D(100))
+
+    bought = Fill(BTC, Side.BUY, D(1), D(100), 1)
+    written_off = Fill(BTC, Side.SELL, D(1), D(100), T, kind=FillKind.RECONCILED)
+    late_sale = Fill(BTC, Side.SELL, D("0.4"), D(110), T + 1, reason="take_profit", kind=FillKind.EXPLAINED)
+    report = compute_pnl([bought, written_off, late_sale])
+    (trade,) = report.trades
+    assert trade.realized_pnl == D(4) and report.open_lots == ()
+    (still_off,) = report.written_off
+    assert (still_off.qty, still_off.cost) == (D("0.6"), D(60))
