@@ -439,21 +439,8 @@ class SqliteJournal:
             )
             assert implied is not None
             price = update.last_price if delta == update.last_qty and update.last_price > 0 else implied.price
-            self._insert_fill(
-                conn,
-                coid=update.client_order_id,
-                venue_order_id=update.venue_order_id,
-                trade_id=update.trade_id or "",
-                symbol=update.symbol,
-                side=update.side.value,
-                qty=delta,
-                price=price,
-                fee=update.fee,
-                fee_asset=update.fee_asset,
-                cum_qty=update.cum_filled_qty,
-                ts_ns=update.ts_init,
-                kind=self._execution_kind(conn, update.ts_event),
-            )
+            kind = self._execution_kind(conn, update.ts_event)
+            self._insert_event_fill(conn, update, qty=delta, price=price, kind=kind)
             prev_value = (state.avg_fill_price or Decimal(0)) * state.filled_qty
             state.avg_fill_price = (prev_value + delta * price) / update.cum_filled_qty
             state.filled_qty, state.fee = update.cum_filled_qty, state.fee + update.fee
@@ -504,6 +491,20 @@ class SqliteJournal:
         counted_ns = None if row is None or row[0] is None else int(row[0])
         if not lost_by_the_venue(venue_ts_ns=update.ts_event, startup_ns=startup_ns, counted_ns=counted_ns):
             return
+        self._insert_event_fill(
+            conn, update, qty=update.last_qty, price=update.last_price, again_after_ns=startup_ns
+        )
+
+    def _insert_event_fill(
+        self,
+        conn: sqlite3.Connection,
+        update: OrderUpdate,
+        *,
+        qty: Decimal,
+        price: Decimal,
+        kind: FillKind = FillKind.TRADE,
+        again_after_ns: int | None = None,
+    ) -> None:
         self._insert_fill(
             conn,
             coid=update.client_order_id,
@@ -511,13 +512,14 @@ class SqliteJournal:
             trade_id=update.trade_id or "",
             symbol=update.symbol,
             side=update.side.value,
-            qty=update.last_qty,
-            price=update.last_price,
+            qty=qty,
+            price=price,
             fee=update.fee,
             fee_asset=update.fee_asset,
             cum_qty=update.cum_filled_qty,
             ts_ns=update.ts_init,
-            again_after_ns=startup_ns,
+            kind=kind,
+            again_after_ns=again_after_ns,
         )
 
     def _insert_fill(

@@ -337,23 +337,11 @@ def test_journal_keeps_a_later_accounts_fill_that_reuses_an_earlier_trade_id(tmp
 
 
 def _entry_event(kind: str, cum: str, trade_id: str, ts_event: int, ts_init: int) -> OrderUpdate:
-    return OrderUpdate(
-        venue="paper",
-        kind=OrderEventKind(kind),
-        symbol=S,
-        client_order_id=ENTRY1,
-        venue_order_id="v1",
-        side=Side.BUY,
-        price=D(100),
-        order_qty=D(1),
-        cum_filled_qty=D(cum),
-        last_qty=D(cum),
-        last_price=D(100),
-        fee=D(cum) / 1000,
-        fee_asset="BTC",
-        trade_id=trade_id,
-        ts_event=ts_event,
-        ts_init=ts_init,
+    """The entry's fill event: bought ``cum`` at 100, the fee (0.1%) kept in BTC."""
+    event = _event(kind, cum, cum, trade_id, ts_event)
+    update = {"client_order_id": ENTRY1, "venue_order_id": "v1", "side": Side.BUY, "price": D(100)}
+    return event.model_copy(
+        update=update | {"last_price": D(100), "fee": D(cum) / 1000, "fee_asset": "BTC", "ts_init": ts_init}
     )
 
 
