@@ -725,8 +725,7 @@ class ExecutorActor(SupervisedActor):
         price: Decimal | None = None
         fee = entry.fee
         if update.kind.is_fill and delta > 0:
-            whole_last = delta == update.last_qty
-            price = update.last_price if whole_last else (update.avg_fill_price or update.last_price)
+            price = update.price_of(delta)
             fee = entry.fee + update.fee
         self._progress(
             entry,

@@ -611,7 +611,7 @@ class PositionMonitorActor(SupervisedActor):
         """An exit leg (or the close) of ``pos`` sold ``sold``: close the position, or re-arm for what is
         left. False when the leg is live and keeps covering the rest (its end is then handled apart)."""
         coid = update.client_order_id
-        price = update.last_price if sold == update.last_qty else (update.avg_fill_price or update.last_price)
+        price = update.price_of(sold)
         purpose = self._exit_purpose(pos, update)
         rules = self._rules_for(pos.symbol)
         if exit_qty(pos.qty, rules) <= 0:

@@ -94,6 +94,13 @@ class OrderUpdate(Message):
             return f"{self.venue_order_id}:t:{self.trade_id}"
         return f"{self.venue_order_id}:{self.client_order_id}:c:{self.cum_filled_qty}"
 
+    def price_of(self, new_qty: Decimal) -> Decimal:
+        """The price of ``new_qty``, what this event filled that a receiver had not counted: the event's
+        own fill price when it is exactly that fill, else the order's average (some fills were missed)."""
+        if new_qty == self.last_qty:
+            return self.last_price
+        return self.avg_fill_price or self.last_price
+
     def snapshot(self, *, with_fills: bool = True) -> OrderSnapshot:
         """The order as this event leaves it. ``with_fills=False`` leaves out what it filled (quantity
         and average price) for a receiver that counts the fills itself, one event at a time."""

@@ -96,3 +96,25 @@ def test_an_order_event_snapshot_is_its_order_with_or_without_the_fills() -> Non
     bare = update.snapshot(with_fills=False)
     assert (bare.filled_qty, bare.avg_fill_price) == (Decimal(0), None)
     assert bare.model_copy(update={"filled_qty": Decimal(1), "avg_fill_price": Decimal(99)}) == order
+
+
+def test_the_price_of_what_an_event_filled_is_its_own_fill_price_or_the_orders_average() -> None:
+    update = OrderUpdate(
+        venue="paper",
+        kind=OrderEventKind.FILLED,
+        symbol="BTC/USD",
+        client_order_id=entry_id(1),
+        venue_order_id="P1",
+        side=Side.BUY,
+        price=Decimal(100),
+        order_qty=Decimal(2),
+        cum_filled_qty=Decimal(2),
+        avg_fill_price=Decimal("99.5"),
+        last_qty=Decimal(1),
+        last_price=Decimal(100),
+        ts_event=7,
+        ts_init=8,
+    )
+    assert update.price_of(Decimal(1)) == Decimal(100)
+    assert update.price_of(Decimal(2)) == Decimal("99.5")  # an earlier fill was missed: the average
+    assert update.model_copy(update={"avg_fill_price": None}).price_of(Decimal(2)) == Decimal(100)
