@@ -67,8 +67,9 @@ def test_order_event_kind_names_the_status_it_leaves(kind: OrderEventKind, statu
     assert kind.order_status is status
 
 
-def test_an_order_event_snapshot_is_its_order_with_or_without_the_fills() -> None:
-    update = OrderUpdate(
+def partly_filled(cum: str = "1", avg: str = "99", last_price: str = "99") -> OrderUpdate:
+    """An entry's event: its last fill 1 (of 2, at the limit of 100) at ``last_price``."""
+    return OrderUpdate(
         venue="paper",
         kind=OrderEventKind.PARTIALLY_FILLED,
         symbol="BTC/USD",
@@ -77,13 +78,17 @@ def test_an_order_event_snapshot_is_its_order_with_or_without_the_fills() -> Non
         side=Side.BUY,
         price=Decimal(100),
         order_qty=Decimal(2),
-        cum_filled_qty=Decimal(1),
-        avg_fill_price=Decimal(99),
+        cum_filled_qty=Decimal(cum),
+        avg_fill_price=Decimal(avg),
         last_qty=Decimal(1),
-        last_price=Decimal(99),
+        last_price=Decimal(last_price),
         ts_event=7,
         ts_init=8,
     )
+
+
+def test_an_order_event_snapshot_is_its_order_with_or_without_the_fills() -> None:
+    update = partly_filled()
     order = update.snapshot()
     assert (order.venue_order_id, order.client_order_id, order.qty, order.price) == (
         "P1",
@@ -99,22 +104,7 @@ def test_an_order_event_snapshot_is_its_order_with_or_without_the_fills() -> Non
 
 
 def test_the_price_of_what_an_event_filled_is_its_own_fill_price_or_the_orders_average() -> None:
-    update = OrderUpdate(
-        venue="paper",
-        kind=OrderEventKind.FILLED,
-        symbol="BTC/USD",
-        client_order_id=entry_id(1),
-        venue_order_id="P1",
-        side=Side.BUY,
-        price=Decimal(100),
-        order_qty=Decimal(2),
-        cum_filled_qty=Decimal(2),
-        avg_fill_price=Decimal("99.5"),
-        last_qty=Decimal(1),
-        last_price=Decimal(100),
-        ts_event=7,
-        ts_init=8,
-    )
+    update = partly_filled(cum="2", avg="99.5", last_price="100")
     assert update.price_of(Decimal(1)) == Decimal(100)
     assert update.price_of(Decimal(2)) == Decimal("99.5")  # an earlier fill was missed: the average
     assert update.model_copy(update={"avg_fill_price": None}).price_of(Decimal(2)) == Decimal(100)
