@@ -84,7 +84,7 @@ class OrderEventBuilder:
         if kind is None or kind is last or (last is not None and last.is_terminal):
             return None
         self._record(order.venue_order_id, kind)
-        return self._update(order, kind, reason=reason, ts_init=ts_init)
+        return OrderUpdate.of_order(order, kind, venue=self._venue, reason=reason, ts_init=ts_init)
 
     def fill(
         self,
@@ -102,50 +102,15 @@ class OrderEventBuilder:
         complete = order.status is OrderStatus.FILLED or (order.qty > 0 and cum_filled_qty >= order.qty)
         kind = OrderEventKind.FILLED if complete else OrderEventKind.PARTIALLY_FILLED
         self._record(order.venue_order_id, kind)
-        return self._update(
+        return OrderUpdate.of_order(
             order,
             kind,
+            venue=self._venue,
             cum_filled_qty=cum_filled_qty,
             last_qty=last_qty,
             last_price=last_price,
             fee=fee,
             fee_asset=fee_asset,
             trade_id=trade_id,
-            ts_init=ts_init,
-        )
-
-    def _update(
-        self,
-        order: OrderSnapshot,
-        kind: OrderEventKind,
-        *,
-        reason: str = "",
-        cum_filled_qty: Decimal | None = None,
-        last_qty: Decimal = Decimal(0),
-        last_price: Decimal = Decimal(0),
-        fee: Decimal = Decimal(0),
-        fee_asset: str = "",
-        trade_id: str | None = None,
-        ts_init: int,
-    ) -> OrderUpdate:
-        return OrderUpdate(
-            venue=self._venue,
-            kind=kind,
-            symbol=order.symbol,
-            client_order_id=order.client_order_id,
-            venue_order_id=order.venue_order_id,
-            side=order.side,
-            order_type=order.order_type,
-            price=order.price,
-            order_qty=order.qty,
-            cum_filled_qty=order.filled_qty if cum_filled_qty is None else cum_filled_qty,
-            avg_fill_price=order.avg_fill_price,
-            last_qty=last_qty,
-            last_price=last_price,
-            fee=fee,
-            fee_asset=fee_asset,
-            trade_id=trade_id,
-            reason=reason,
-            ts_event=order.ts_event,
             ts_init=ts_init,
         )

@@ -95,8 +95,11 @@ class _Order:
     ts_event: int = 0
     seq: int = 0
 
+    @property
+    def avg_fill_price(self) -> Decimal | None:
+        return self.filled_notional / self.filled_qty if self.filled_qty > 0 else None
+
     def snapshot(self) -> OrderSnapshot:
-        avg = self.filled_notional / self.filled_qty if self.filled_qty > 0 else None
         return OrderSnapshot(
             venue_order_id=self.venue_order_id,
             client_order_id=self.client_order_id,
@@ -107,7 +110,7 @@ class _Order:
             stop_price=self.stop_price,
             qty=self.qty,
             filled_qty=self.filled_qty,
-            avg_fill_price=avg,
+            avg_fill_price=self.avg_fill_price,
             fee=self.fee,
             fee_asset=self.fee_asset,
             status=self.status,
@@ -202,27 +205,16 @@ class PaperEngine:
     ) -> None:
         if not self._listeners:
             return
-        now = self._clock.wall_ns()
-        update = OrderUpdate(
+        update = OrderUpdate.of_order(
+            order,
+            kind,
             venue=self.venue,
-            kind=kind,
-            symbol=order.symbol,
-            client_order_id=order.client_order_id,
-            venue_order_id=order.venue_order_id,
-            side=order.side,
-            order_type=order.order_type,
-            price=order.price,
-            order_qty=order.qty,
-            cum_filled_qty=order.filled_qty,
-            avg_fill_price=order.filled_notional / order.filled_qty if order.filled_qty > 0 else None,
+            ts_init=self._clock.wall_ns(),
             last_qty=last_qty,
             last_price=last_price,
             fee=fee,
             fee_asset=order.fee_asset if fee > 0 or last_qty > 0 else "",
             trade_id=trade_id,
-            list_id=order.list_id,
-            ts_event=order.ts_event or now,
-            ts_init=now,
         )
         for listener in list(self._listeners):
             listener(update)

@@ -31,6 +31,7 @@ from autohedge.core.messages.events import (
 from autohedge.core.messages.orders import (
     AccountBalances,
     OrderEventKind,
+    OrderState,
     OrderUpdate,
     UserStreamStatus,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "OrderFilled",
     "OrderRequest",
     "OrderSnapshot",
+    "OrderState",
     "OrderUpdate",
     "PositionSnapshot",
     "Quote",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from typing import Protocol
 
 from autohedge.core.messages.base import Message
 from autohedge.core.messages.data import Balance, OrderSnapshot
@@ -17,6 +18,7 @@ from autohedge.core.types import OrderStatus, OrderType, Side, Symbol
 __all__ = [
     "AccountBalances",
     "OrderEventKind",
+    "OrderState",
     "OrderUpdate",
     "UserStreamStatus",
 ]
@@ -52,6 +54,33 @@ _ORDER_STATUS = {
     OrderEventKind.REJECTED: OrderStatus.REJECTED,
     OrderEventKind.EXPIRED: OrderStatus.EXPIRED,
 }
+
+
+class OrderState(Protocol):
+    """What an order event says of its order (an ``OrderSnapshot``, or a venue's own order record)."""
+
+    @property
+    def venue_order_id(self) -> str: ...
+    @property
+    def client_order_id(self) -> str: ...
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def side(self) -> Side: ...
+    @property
+    def order_type(self) -> OrderType: ...
+    @property
+    def price(self) -> Decimal: ...
+    @property
+    def qty(self) -> Decimal: ...
+    @property
+    def filled_qty(self) -> Decimal: ...
+    @property
+    def avg_fill_price(self) -> Decimal | None: ...
+    @property
+    def list_id(self) -> str | None: ...
+    @property
+    def ts_event(self) -> int: ...
 
 
 class OrderUpdate(Message):
@@ -93,6 +122,47 @@ class OrderUpdate(Message):
         if self.trade_id:
             return f"{self.venue_order_id}:t:{self.trade_id}"
         return f"{self.venue_order_id}:{self.client_order_id}:c:{self.cum_filled_qty}"
+
+    @classmethod
+    def of_order(
+        cls,
+        order: OrderState,
+        kind: OrderEventKind,
+        *,
+        venue: str,
+        ts_init: int,
+        cum_filled_qty: Decimal | None = None,
+        last_qty: Decimal = Decimal(0),
+        last_price: Decimal = Decimal(0),
+        fee: Decimal = Decimal(0),
+        fee_asset: str = "",
+        trade_id: str | None = None,
+        reason: str = "",
+    ) -> OrderUpdate:
+        """The event ``kind`` of ``order`` as it stands (its fill so far unless ``cum_filled_qty`` says);
+        a fill event names its own fill (``last_qty`` at ``last_price``, ``fee``, ``trade_id``)."""
+        return cls(
+            venue=venue,
+            kind=kind,
+            symbol=order.symbol,
+            client_order_id=order.client_order_id,
+            venue_order_id=order.venue_order_id,
+            side=order.side,
+            order_type=order.order_type,
+            price=order.price,
+            order_qty=order.qty,
+            cum_filled_qty=order.filled_qty if cum_filled_qty is None else cum_filled_qty,
+            avg_fill_price=order.avg_fill_price,
+            last_qty=last_qty,
+            last_price=last_price,
+            fee=fee,
+            fee_asset=fee_asset,
+            trade_id=trade_id,
+            list_id=order.list_id,
+            reason=reason,
+            ts_event=order.ts_event or ts_init,
+            ts_init=ts_init,
+        )
 
     def price_of(self, new_qty: Decimal) -> Decimal:
         """The price of ``new_qty``, what this event filled that a receiver had not counted: the event's
