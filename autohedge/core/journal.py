@@ -282,13 +282,11 @@ def reconcile_account(
     surplus adopted. A held symbol the venue reports without an entry price is adopted as a position
     but not into the books (its cost is unknown; a later sale is matched at its own price). Pure.
     """
-    venue_account = (snapshot.venue, snapshot.account)
-    new_epoch = (
-        previous_account is not None
-        and bool(snapshot.account)
-        and bool(previous_account[1])
-        and previous_account != venue_account
-    ) or (previous_account is not None and previous_account[0] != snapshot.venue)
+    new_epoch = False
+    if previous_account is not None:
+        previous_venue, account = previous_account
+        other_account = bool(account) and bool(snapshot.account) and account != snapshot.account
+        new_epoch = previous_venue != snapshot.venue or other_account
     ts_ns = snapshot.ts_init
     where = f"{snapshot.venue} account {snapshot.account}" if snapshot.account else snapshot.venue
     venue_held, entry_prices = dict(snapshot.held), dict(snapshot.entry_prices)
