@@ -59,8 +59,7 @@ class SenderLoad:
 
     def candidates(self) -> list[ActorName]:
         """The senders, least loaded first (ties in configured order): try each until one takes it."""
-        order = {name: i for i, name in enumerate(self._in_flight)}
-        return sorted(self._in_flight, key=lambda name: (self._in_flight[name], order[name]))
+        return sorted(self._in_flight, key=self._in_flight.__getitem__)  # stable: ties keep their order
 
     def handed(self, sender: ActorName) -> None:
         if sender in self._in_flight:
