@@ -178,8 +178,11 @@ class CoinbaseExchange:
         refuse_rule_violations(VENUE, symbol, self.symbol_rules(symbol), qty, *prices)
 
     def _snapshots(self, order: CoinbaseOrder) -> tuple[OrderSnapshot, ...]:
-        """The order as the port sees it: itself, or a bracket of ours as its two legs."""
-        snapshots = order_legs(order, symbol=symbol_of(order.product_id))
+        """The order as the port sees it: itself, or a bracket of ours as its two legs (once its stop
+        sold, the order's trades tell what its take-profit had sold before)."""
+        snapshots = order_legs(
+            order, symbol=symbol_of(order.product_id), trades=lambda: self._rest.fills([order.order_id])
+        )
         for client_order_id in {order.client_order_id, *(s.client_order_id for s in snapshots)} - {""}:
             self._order_ids.remember(client_order_id, order.order_id)  # a bracket's list id too
         return snapshots

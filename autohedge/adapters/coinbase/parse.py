@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ from autohedge.adapters.coinbase.wire import (
     CoinbaseCancelResult,
     CoinbaseCreateResponse,
     CoinbaseErrorBody,
+    CoinbaseFill,
     CoinbaseOrder,
     CoinbasePreview,
     CoinbasePriceBook,
@@ -64,6 +65,7 @@ __all__ = [
     "product_id",
     "stop_executed",
     "symbol_of",
+    "take_profit_sold",
     "validate_wire",
 ]
 
@@ -286,9 +288,12 @@ def bracket_legs(
     return take_profit, stop
 
 
-def order_legs(order: CoinbaseOrder, *, symbol: str) -> tuple[OrderSnapshot, ...]:
-    """A REST order as the port sees it: itself, or for a bracket of ours its two legs (REST does not
-    say how much the TP sold before a stop triggered: the order's fills go to the leg working now)."""
+def order_legs(
+    order: CoinbaseOrder, *, symbol: str, trades: Callable[[], Sequence[CoinbaseFill]] | None = None
+) -> tuple[OrderSnapshot, ...]:
+    """A REST order as the port sees it: itself, or for a bracket of ours its two legs. REST does not
+    say how much the TP sold before a stop triggered: ``trades`` (the order's trades, asked only then)
+    tell it; without them the order's fills go to the leg working now."""
     snapshot = parse_order(order, symbol=symbol)
     leg_ids = bracket_leg_ids(order.client_order_id)
     if leg_ids is None or not set(order.order_configuration) & BRACKET_CONFIGS:
@@ -299,7 +304,19 @@ def order_legs(order: CoinbaseOrder, *, symbol: str) -> tuple[OrderSnapshot, ...
         avg_price=snapshot.avg_fill_price,
         take_profit=snapshot.price,
     )
-    return bracket_legs(snapshot, leg_ids, stop_working=working)
+    sold_by_take_profit = Decimal(0)
+    if working and snapshot.filled_qty > 0 and trades is not None:
+        sold_by_take_profit = take_profit_sold(trades(), take_profit=snapshot.price)
+    return bracket_legs(snapshot, leg_ids, stop_working=working, filled_before_stop=sold_by_take_profit)
+
+
+def take_profit_sold(trades: Iterable[CoinbaseFill], *, take_profit: Decimal) -> Decimal:
+    """What a bracket's TP leg sold among the order's trades: those at its limit or above (a limit sell
+    never sells below it, and the stop, triggered below the TP, sells below it)."""
+    return sum(
+        (_dec(t.size, "size") for t in trades if _dec(t.price, "price") >= take_profit),
+        Decimal(0),
+    )
 
 
 def parse_accounts(pages: Iterable[CoinbaseAccounts]) -> dict[str, Balance]:

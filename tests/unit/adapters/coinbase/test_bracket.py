@@ -147,6 +147,19 @@ def test_stop_fill_is_the_stop_legs_and_the_take_profit_is_gone() -> None:
     assert (tp.status, tp.filled_qty) == (OrderStatus.CANCELED, D(0))
 
 
+def test_rest_reads_what_the_take_profit_sold_before_the_stop_from_the_orders_trades() -> None:
+    # REST restates the whole order (0.6 sold); its trades tell the legs apart: the TP leg, a limit at
+    # 110, never sells below it; the stop sells at its limit of 85 or above, below the TP.
+    order = rest_order(
+        status="OPEN", filled_size="0.6", average_filled_price="99.5", trigger_status="STOP_TRIGGERED"
+    )
+    trades = (rest_trade("t1", "0.3", "110", "a"), rest_trade("t2", "0.3", "89", "b"))
+    tp, sl = order_legs(order, symbol="BTC/USD", trades=lambda: trades)
+    assert (tp.client_order_id, tp.filled_qty, tp.status) == (TP, D("0.3"), OrderStatus.CANCELED)
+    assert (sl.client_order_id, sl.qty, sl.filled_qty) == (SL, D("0.7"), D("0.3"))
+    assert sl.status is OrderStatus.PARTIALLY_FILLED
+
+
 def test_partly_sold_take_profit_then_stop_splits_the_fills() -> None:
     order = OrderSnapshot(
         venue_order_id="b-1",
