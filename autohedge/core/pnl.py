@@ -277,30 +277,26 @@ class _Book:
             )
 
     def _take_back(self, fill: Fill) -> None:
-        """Undo what the reconciliation counted of ``fill``: a buy's holding it adopted, a sale's
-        consumption it wrote off (restored at its cost, oldest, as it was)."""
+        """Undo what the last reconciliation counted of ``fill``: of a buy, the holding it adopted (the
+        newest adopted lot); of a sale, what it wrote off (its newest write-off, restored at its cost
+        as the oldest lot, as it was)."""
         base_fee = fill.fee if fill.fee_asset == base_of(fill.symbol) else _ZERO
         if fill.side is Side.BUY:
-            left = fill.qty - base_fee
-            for lot in [lot for lot in self.lots if lot.adopted]:
-                taken = lot if lot.qty <= left else lot.take(left)
-                if taken is lot:
-                    self.lots.remove(lot)
-                left -= taken.qty
-                if left <= 0:
-                    return
+            adopted = next((lot for lot in reversed(self.lots) if lot.adopted), None)
+            if adopted is not None:
+                held = fill.qty - base_fee
+                if adopted.qty <= held:
+                    self.lots.remove(adopted)
+                else:
+                    adopted.take(held)
             return
-        left = fill.qty + base_fee
-        while left > 0 and self.written_off:
-            last = self.written_off[-1]
-            qty = min(left, last.qty)
+        if self.written_off:
+            last = self.written_off.pop()
+            qty = min(fill.qty + base_fee, last.qty)
             cost = last.cost * qty / last.qty
             self.lots.insert(0, _Lot(qty, cost, qty, cost, _ZERO, last.opened_ns))
-            if qty == last.qty:
-                self.written_off.pop()
-            else:
-                self.written_off[-1] = replace(last, qty=last.qty - qty, cost=last.cost - cost)
-            left -= qty
+            if qty < last.qty:
+                self.written_off.append(replace(last, qty=last.qty - qty, cost=last.cost - cost))
 
     def _consume(self, qty: Decimal) -> tuple[list[_Lot], Decimal]:
         """Take ``qty`` off the lots, oldest first: the lots taken and what the lots could not cover."""

@@ -388,7 +388,7 @@ class SqliteJournal:
                 fee_asset=order.fee_asset,
                 cum_qty=delta.cum_qty,
                 ts_ns=ts_ns,
-                kind=self._execution_kind(conn, order.ts_event),
+                kind=self._execution_kind(conn, order.symbol, order.side, order.ts_event),
             )
             state.filled_qty, state.avg_fill_price, state.fee = (
                 order.filled_qty,
@@ -439,7 +439,7 @@ class SqliteJournal:
             )
             assert implied is not None
             price = update.last_price if delta == update.last_qty and update.last_price > 0 else implied.price
-            kind = self._execution_kind(conn, update.ts_event)
+            kind = self._execution_kind(conn, update.symbol, update.side, update.ts_event)
             self._insert_event_fill(conn, update, qty=delta, price=price, kind=kind)
             prev_value = (state.avg_fill_price or Decimal(0)) * state.filled_qty
             state.avg_fill_price = (prev_value + delta * price) / update.cum_filled_qty
@@ -476,10 +476,19 @@ class SqliteJournal:
         row = conn.execute("SELECT MAX(ts_ns) FROM accounts").fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
-    def _execution_kind(self, conn: sqlite3.Connection, venue_ts_ns: int) -> FillKind:
-        """A new fill is a trade, or one the last start-up reconciliation already counted."""
-        late = made_before_startup(venue_ts_ns=venue_ts_ns, startup_ns=self._startup_ns(conn))
-        return FillKind.EXPLAINED if late else FillKind.TRADE
+    def _execution_kind(
+        self, conn: sqlite3.Connection, symbol: str, side: Side, venue_ts_ns: int
+    ) -> FillKind:
+        """A new fill is a trade, or one the last start-up reconciliation already counted: made before
+        it, and of the kind that reconciliation adjusted (a buy in what it adopted, a sale in what it
+        wrote off)."""
+        startup_ns = self._startup_ns(conn)
+        if startup_ns is None or not made_before_startup(venue_ts_ns=venue_ts_ns, startup_ns=startup_ns):
+            return FillKind.TRADE
+        adjusted = FillKind.ADOPTED if side is Side.BUY else FillKind.RECONCILED
+        key = _adjustment_key(adjusted, symbol, startup_ns)
+        counted = conn.execute("SELECT 1 FROM fills WHERE fill_id = ?", (key,)).fetchone() is not None
+        return FillKind.EXPLAINED if counted else FillKind.TRADE
 
     def _filled_again(self, conn: sqlite3.Connection, update: OrderUpdate) -> None:
         """A fill event that brings nothing new to the order's count: a replay, unless the venue lost
@@ -542,7 +551,9 @@ class SqliteJournal:
     ) -> None:
         """``again_after_ns``: the start-up after which the venue made this fill again (it lost the
         first, which the journal had counted): keyed apart from the first."""
-        key = fill_key(coid, cum_qty, trade_id) if kind in _EXECUTIONS else f"{kind}:{symbol}:{ts_ns}"
+        key = (
+            fill_key(coid, cum_qty, trade_id) if kind in _EXECUTIONS else _adjustment_key(kind, symbol, ts_ns)
+        )
         if again_after_ns is not None:
             key += f"@{again_after_ns}"
         conn.execute(
@@ -825,6 +836,11 @@ class JournalReader:
             raise ValueError(f"no journal table {table!r}")
         with self._connect() as conn:
             return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def _adjustment_key(kind: FillKind, symbol: str, ts_ns: int) -> str:
+    """The fill row key of a start-up reconciliation's adjustment of ``symbol`` (at its snapshot's time)."""
+    return f"{kind}:{symbol}:{ts_ns}"
 
 
 _EXECUTIONS = (FillKind.TRADE, FillKind.EXPLAINED)

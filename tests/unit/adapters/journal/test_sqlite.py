@@ -420,3 +420,19 @@ def test_journal_counts_once_an_entry_fill_the_journal_kept_and_the_venue_lost_i
     journal.close()
 
     assert _held(path) == D("0.999")
+
+
+def test_journal_counts_a_fill_made_before_a_start_up_that_adjusted_nothing_as_a_trade(
+    tmp_path: Path,
+) -> None:
+    # The venue was read before the entry filled (at 12); the snapshot (at 15) agreed with the books,
+    # which hold an adoption from an earlier start-up: the late fill takes nothing back from it.
+    path = tmp_path / "j.sqlite"
+    journal = SqliteJournal(path)
+    journal.write([OrderIntent.of(_request(), ts_init=1), _restarted("0.5", 10)])
+    journal.write([_restarted("0.5", 15)])
+    journal.write([_entry_event("filled", "1", "T1", 12, 16)])
+    journal.close()
+
+    assert _held(path) == D("1.499")
+    assert {f.kind for f in JournalReader(path).fills()} == {FillKind.ADOPTED, FillKind.TRADE}
