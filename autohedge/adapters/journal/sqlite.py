@@ -486,9 +486,7 @@ class SqliteJournal:
         if startup_ns is None or not made_before_startup(venue_ts_ns=venue_ts_ns, startup_ns=startup_ns):
             return FillKind.TRADE
         adjusted = FillKind.ADOPTED if side is Side.BUY else FillKind.RECONCILED
-        key = _adjustment_key(adjusted, symbol, startup_ns)
-        counted = conn.execute("SELECT 1 FROM fills WHERE fill_id = ?", (key,)).fetchone() is not None
-        return FillKind.EXPLAINED if counted else FillKind.TRADE
+        return FillKind.EXPLAINED if _adjusted(conn, adjusted, symbol, startup_ns) else FillKind.TRADE
 
     def _filled_again(self, conn: sqlite3.Connection, update: OrderUpdate) -> None:
         """A fill event that brings nothing new to the order's count: a replay, unless the venue lost
@@ -499,6 +497,10 @@ class SqliteJournal:
         ).fetchone()
         counted_ns = None if row is None or row[0] is None else int(row[0])
         if not lost_by_the_venue(venue_ts_ns=update.ts_event, startup_ns=startup_ns, counted_ns=counted_ns):
+            return
+        # The start-up took the first off the books: a buy's holding written off, a sale's adopted back.
+        taken_off = FillKind.RECONCILED if update.side is Side.BUY else FillKind.ADOPTED
+        if startup_ns is None or not _adjusted(conn, taken_off, update.symbol, startup_ns):
             return
         self._insert_event_fill(
             conn, update, qty=update.last_qty, price=update.last_price, again_after_ns=startup_ns
@@ -841,6 +843,12 @@ class JournalReader:
 def _adjustment_key(kind: FillKind, symbol: str, ts_ns: int) -> str:
     """The fill row key of a start-up reconciliation's adjustment of ``symbol`` (at its snapshot's time)."""
     return f"{kind}:{symbol}:{ts_ns}"
+
+
+def _adjusted(conn: sqlite3.Connection, kind: FillKind, symbol: str, startup_ns: int) -> bool:
+    """Did the start-up reconciliation at ``startup_ns`` adjust ``symbol``'s books that way?"""
+    key = _adjustment_key(kind, symbol, startup_ns)
+    return conn.execute("SELECT 1 FROM fills WHERE fill_id = ?", (key,)).fetchone() is not None
 
 
 _EXECUTIONS = (FillKind.TRADE, FillKind.EXPLAINED)
