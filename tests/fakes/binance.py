@@ -49,6 +49,10 @@ _STATUS = {
 }
 
 
+BINANCE_AMOUNT_STEP = Decimal("0.00000001")
+"""Binance's precision for balances and commissions (8 decimals)."""
+
+
 def _f8(value: Decimal | None) -> str:
     return f"{(value or Decimal(0)):.8f}"
 
@@ -507,8 +511,14 @@ class FakeBinance(FakeVenue):
 
     def __init__(self, *, symbols: list[str], balances: dict[str, Decimal] | None = None) -> None:
         self.symbols = {s.replace("/", ""): s for s in symbols}
+        # Binance charges commissions in 8-decimal units: its balances are exactly what it reports (an
+        # unrounded fee would hold a hair less than the 8-decimal balance the fake reports, and an exit
+        # sized from that report would be refused for insufficient balance).
         engine = PaperEngine(
-            clock=RealClock(), balances=balances or {"USDT": Decimal(100_000)}, fee_rate=Decimal("0.001")
+            clock=RealClock(),
+            balances=balances or {"USDT": Decimal(100_000)},
+            fee_rate=Decimal("0.001"),
+            fee_step=BINANCE_AMOUNT_STEP,
         )
         super().__init__(name="binance", handler=_Handler, engine=engine, faults=Faults())
         self.weight = WindowCounter(60, REQUEST_WEIGHT_PER_MINUTE)

@@ -139,11 +139,15 @@ class PaperEngine:
         state_file: Path | None = None,
         venue: str = "paper",
         flush_on_demand: bool = False,
+        fee_step: Decimal | None = None,
     ) -> None:
         """``flush_on_demand``: the state file is written only by ``flush()`` and without fsync, for a
-        driver that decides when a crash can happen (the simulator flushes after every step)."""
+        driver that decides when a crash can happen (the simulator flushes after every step).
+        ``fee_step``: fees are charged in whole units of it (a venue's commission precision, Binance's
+        8 decimals), so every balance has the precision the venue reports; None charges them exactly."""
         self._clock = clock
         self._fee_rate = Decimal(fee_rate)
+        self._fee_step = fee_step
         self._fee_in_base = fee_in_base
         self._rules = dict(rules or {})
         self._partial = Decimal(repr(partial_fill_ratio))
@@ -570,6 +574,11 @@ class PaperEngine:
         self._fill(order, qty, price)
         return True
 
+    def _fee(self, amount: Decimal) -> Decimal:
+        """The fee on ``amount`` (a quantity or a notional), in whole ``fee_step`` units where set."""
+        fee = amount * self._fee_rate
+        return fee if self._fee_step is None else fee.quantize(self._fee_step)
+
     def _fill(self, order: _Order, qty: Decimal, price: Decimal) -> None:
         base, quote_asset = base_of(order.symbol), quote_of(order.symbol)
         holder = self._holder(order)
@@ -579,11 +588,11 @@ class PaperEngine:
             holder.locked -= reserved
             self._locked[quote_asset] -= reserved
             if self._fee_in_base:
-                fee, fee_asset = qty * self._fee_rate, base
+                fee, fee_asset = self._fee(qty), base
                 self._free[quote_asset] = self._free.get(quote_asset, _ZERO) + reserved - notional
                 received = qty - fee
             else:
-                fee, fee_asset = notional * self._fee_rate, quote_asset
+                fee, fee_asset = self._fee(notional), quote_asset
                 self._free[quote_asset] = self._free.get(quote_asset, _ZERO) + reserved - notional - fee
                 received = qty
             held_before = self._free.get(base, _ZERO) + self._locked.get(base, _ZERO)
@@ -599,7 +608,7 @@ class PaperEngine:
             holder.locked -= qty
             self._locked[base] -= qty
             self._sold[order.symbol] = self._sold.get(order.symbol, _ZERO) + qty
-            fee, fee_asset = notional * self._fee_rate, quote_asset
+            fee, fee_asset = self._fee(notional), quote_asset
             self._free[quote_asset] = self._free.get(quote_asset, _ZERO) + notional - fee
             if self._free.get(base, _ZERO) + self._locked.get(base, _ZERO) <= 0:
                 self._avg_price.pop(order.symbol, None)

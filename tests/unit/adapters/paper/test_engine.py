@@ -88,6 +88,17 @@ def test_engine_partial_fill_ratio_fills_in_steps() -> None:
     assert snap.status is OrderStatus.FILLED and snap.filled_qty == D(1) and snap.fee == D("0.001")
 
 
+def test_engine_fee_step_charges_fees_in_whole_units_so_balances_keep_the_venues_precision() -> None:
+    step = D("0.00000001")
+    e = PaperEngine(clock=ManualClock(), balances={"USDT": D(10000)}, fee_rate=FEE_RATE, fee_step=step)
+    e.on_quote(quote("59999.99", "60000.01"))
+    snap = e.submit_order(buy("b1", "0.001665", "60000.01"))  # an exact fee would be 0.000001665 BTC
+
+    assert snap.fee == D("0.00000166")
+    held = e.balances()["BTC"].free
+    assert held == D("0.00166334") and held == held.quantize(step)  # what an 8-decimal report shows
+
+
 def test_engine_insufficient_funds_changes_nothing() -> None:
     e = engine(balances={"USDT": D(50)})
     with pytest.raises(InsufficientFunds):
