@@ -18,6 +18,9 @@
   (``core.ledger_reads``).
 * Orphan repair: at most ``orphan_max_attempts``, at least ``orphan_retry_s`` apart, each attempt
   recorded before the call; then the position is reported unprotected (loudly) and kept.
+* An exit the venue refuses for insufficient balance (a cancelled exit's quantity still locked, a
+  balance update not seen yet) is retried at once or at the next exit check, a few times, before the
+  orphan path takes over (``core.refused_exits``).
 * ``Reconcile`` (on start, on restart and on ``SyncPositions``) adopts every position the exchange
   holds, also ones this process never opened, and arms exits before strategies may start.
 * Venue pushback (rate limited, banned, unreachable, keys rejected) never escapes a handler: the refused
@@ -58,6 +61,7 @@ from autohedge.core.dedupe import CumulativeWatermarks
 from autohedge.core.errors import (
     DefinitiveError,
     FatalVenueError,
+    InsufficientFunds,
     OrderRefused,
     OutcomeUnknown,
     UnknownOrder,
@@ -113,12 +117,14 @@ from autohedge.core.pushback import (
     is_pushback,
     retry_delay_s,
 )
+from autohedge.core.refused_exits import BaseBalance, RefusedExitStep, refused_exit_step
 from autohedge.core.types import (
     CloseReason,
     OrderPurpose,
     OrderStatus,
     OrderType,
     Side,
+    base_of,
     decimal_str,
     quantize_down,
 )
@@ -206,6 +212,10 @@ class TrackedPosition:
     """Why a close was asked for (the journal's close reason)."""
     lot: bool = False
     """A fill that arrived while this symbol's close was in flight, protected on its own."""
+    funds_retries: int = 0
+    """Quick retries of an exit the venue refused for insufficient balance, since it was last armed."""
+    exit_retry_due: bool = False
+    """An exit refused for insufficient balance is placed again at the next exit check."""
 
     @property
     def key(self) -> str:
@@ -849,6 +859,7 @@ class PositionMonitorActor(SupervisedActor):
         try:
             # Reads wait while the venue says so; the pending actions go first when it allows again.
             if self._positions and self._exchange.request_budget.wait_s(priority=True) == 0:
+                self._retry_refused_exits()
                 if self._verify_due():
                     self._last_verify_ns = self.ctx.clock.monotonic_ns()
                     self._verify()
@@ -1002,7 +1013,13 @@ class PositionMonitorActor(SupervisedActor):
                     "exit_partially_filled", f"{exit_fill} sold; re-arming {held_qty}", symbol=symbol
                 )
                 self._rearm(pos)
-            elif not (pos.repair_pending or pos.unprotected or pos.awaiting_price or pos.rearm_due):
+            elif not (
+                pos.repair_pending
+                or pos.unprotected
+                or pos.awaiting_price
+                or pos.rearm_due
+                or pos.exit_retry_due
+            ):
                 self._orphaned(pos, "exit order no longer live" if dead_legs else "no exit order")
         elif pos.exit_qty != exit_qty(held_qty, self._rules_for(symbol)):
             # The holding changed outside our exits: never ask to sell more than is held, nor leave
@@ -1081,6 +1098,8 @@ class PositionMonitorActor(SupervisedActor):
     def _protect(self, pos: TrackedPosition) -> None:
         try:
             self._arm(pos)
+        except InsufficientFunds as exc:
+            self._refused_for_funds(pos, exc)
         except VenueError as exc:
             if is_pushback(exc):
                 self._defer(PendingKind.PROTECT, pos.key, exc)
@@ -1088,6 +1107,44 @@ class PositionMonitorActor(SupervisedActor):
                 self._orphaned(pos, str(exc))
         except OrderRefused as exc:  # our own pre-send check: an answer, like the venue's refusal
             self._orphaned(pos, str(exc))
+
+    def _refused_for_funds(self, pos: TrackedPosition, error: InsufficientFunds) -> None:
+        """The venue refused the exit for insufficient balance (monitor thread): usually a state that clears
+        within a moment, so it is placed again at once or at the next exit check, a few times, before the
+        orphan path takes over (``core.refused_exits``)."""
+        wanted = exit_qty(pos.qty, self._rules_for(pos.symbol))
+        step = refused_exit_step(
+            error, retries=pos.funds_retries, wanted=wanted, balance=self._base_balance(pos.symbol)
+        )
+        if step is RefusedExitStep.ESCALATE:
+            self._orphaned(pos, str(error))
+            return
+        pos.funds_retries += 1
+        pos.exit_ids, pos.last_error = (), str(error)
+        when = "now" if step is RefusedExitStep.RETRY_NOW else "at the next exit check"
+        logger.warning("[{}] exit for {} refused ({}); placing it again {}", pos.symbol, wanted, error, when)
+        if step is RefusedExitStep.RETRY_NOW:
+            self._protect(pos)
+        else:
+            pos.exit_retry_due = True
+
+    def _base_balance(self, symbol: str) -> BaseBalance | None:
+        """What the ledger shows of ``symbol``'s base asset, where it stands for the venue and a position is
+        that balance (spot); None otherwise (the retry then reads the venue)."""
+        if not (self._exchange.capabilities.spot_positions and self._ledger_usable()):
+            return None
+        balance = self._ledger.balance(base_of(symbol))
+        return BaseBalance(free=balance.free, locked=balance.locked)
+
+    def _retry_refused_exits(self) -> None:
+        """Place again the exits refused for insufficient balance (the exit check, monitor thread)."""
+        for pos in [*self._positions.values(), *self._lots.values()]:
+            if not pos.exit_retry_due:
+                continue
+            pos.exit_retry_due = False
+            waiting = any(key == pos.key for _, key in self._pending)
+            if not (pos.exit_ids or pos.close_id is not None or waiting or pos.unprotected):
+                self._protect(pos)
 
     def _disarm(self, pos: TrackedPosition) -> None:
         """Cancel the exit legs and take into the position what each sold before its end. Raises
@@ -1237,6 +1294,7 @@ class PositionMonitorActor(SupervisedActor):
         pos.oco, pos.exit_qty = oco, qty
         pos.take_profit, pos.stop_loss = prices.take_profit, prices.stop_loss
         pos.repair_attempts, pos.repair_pending, pos.unprotected, pos.last_error = 0, False, False, ""
+        pos.funds_retries, pos.exit_retry_due = 0, False
         self.ctx.metrics.inc("exits_armed")
         if was_orphan:
             self.ctx.metrics.inc("orphans_repaired")

@@ -1,0 +1,99 @@
+"""An exit the venue refuses for insufficient balance is placed again within the protection promise, a
+bounded number of times, before the orphan path (ManualClock, paper exchange, no sleeps).
+
+The refusal is injected on the re-arm that follows a second entry fill (the old OCO cancelled, the new one
+refused), as a venue does while the cancelled exit's quantity is still locked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from autohedge.core.errors import InsufficientFunds
+from autohedge.core.refused_exits import FUNDS_RETRIES
+from tests.actors.harness import Harness, make_config, wait_for
+
+SYMBOL = "BTC/USDT"
+
+
+def refused() -> InsufficientFunds:
+    return InsufficientFunds("paper 400 -2010: Account has insufficient balance", venue="paper", code=-2010)
+
+
+def held(h: Harness) -> Decimal:
+    return sum((p.qty for p in h.paper_engine.positions([SYMBOL])), Decimal(0))
+
+
+def covered(h: Harness) -> bool:
+    """Both OCO legs rest over everything sellable that is held, and never over more."""
+    sells = h.open_sells(SYMBOL)
+    return len(sells) == 2 and all(Decimal("0.000001") > held(h) - o.qty >= 0 for o in sells)
+
+
+def second_fill(h: Harness) -> None:
+    """A second entry fill: the monitor cancels the position's OCO and places one for the whole holding."""
+    h.clock.advance(0.25)  # past the strategy's rate limit (no exit check is due yet)
+    h.quote(SYMBOL, "99.70", "99.72")
+    h.settle()
+    assert len(h.buys(SYMBOL)) == 2
+
+
+def oco_submits(h: Harness) -> int:
+    return h.exchange.calls.count("submit_oco")
+
+
+def start_holding(make_harness: Callable[..., Harness]) -> Harness:
+    h = make_harness(make_config(feed={"stale_after_s": 1000})).start()
+    h.buy_protected(SYMBOL)
+    return h
+
+
+def test_exit_refused_once_is_placed_again_at_once_without_the_orphan_path(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = start_holding(make_harness)
+    h.exchange.fail("submit_oco", refused, thread_prefix="PositionMonitor")
+    before = oco_submits(h)
+
+    second_fill(h)
+
+    assert covered(h)  # no simulated time passed
+    assert oco_submits(h) == before + 2
+    assert "orphan_detected" not in h.engine.parts.events.kinds()
+    assert h.held(SYMBOL).repair_attempts == 0
+
+
+def test_exit_refused_twice_in_a_row_is_covered_again_at_the_next_exit_check(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = start_holding(make_harness)
+    h.exchange.fail("submit_oco", refused, times=2, thread_prefix="PositionMonitor")
+
+    second_fill(h)
+    assert h.open_sells(SYMBOL) == [] and not h.held(SYMBOL).protected
+
+    h.advance(1.0)  # the monitor's exit check runs within a second
+
+    wait_for(lambda: covered(h), what="the holding covered again")
+    assert "orphan_detected" not in h.engine.parts.events.kinds()
+    assert h.held(SYMBOL).protected and h.held(SYMBOL).repair_attempts == 0
+
+
+def test_exit_refused_for_good_is_retried_a_bounded_number_of_times_then_takes_the_orphan_path(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = start_holding(make_harness)
+    h.exchange.fail("submit_oco", refused, times=1000, thread_prefix="PositionMonitor")
+    before = oco_submits(h)
+
+    second_fill(h)
+    for _ in range(FUNDS_RETRIES + 3):
+        h.advance(1.0)
+
+    # The refused placement, FUNDS_RETRIES quick retries, then the orphan path's first (immediate) attempt;
+    # its next one waits orphan_retry_s.
+    assert oco_submits(h) == before + 1 + FUNDS_RETRIES + 1
+    assert "orphan_detected" in h.engine.parts.events.kinds()
+    assert h.held(SYMBOL).repair_attempts == 1 and h.open_sells(SYMBOL) == []
+    h.advance(h.config.monitor.orphan_retry_s)
+    assert oco_submits(h) == before + 1 + FUNDS_RETRIES + 2
