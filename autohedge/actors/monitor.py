@@ -19,8 +19,8 @@
 * Orphan repair: at most ``orphan_max_attempts``, at least ``orphan_retry_s`` apart, each attempt
   recorded before the call; then the position is reported unprotected (loudly) and kept.
 * An exit the venue refuses for insufficient balance (a cancelled exit's quantity still locked, a
-  balance update not seen yet) is retried at once or at the next exit check, a few times, before the
-  orphan path takes over (``core.refused_exits``).
+  balance update not seen yet) or rejects is placed again at once or at the next exit check, a few
+  times, before the orphan path takes over (``core.refused_exits``).
 * ``Reconcile`` (on start, on restart and on ``SyncPositions``) adopts every position the exchange
   holds, also ones this process never opened, and arms exits before strategies may start.
 * Venue pushback (rate limited, banned, unreachable, keys rejected) never escapes a handler: the refused
@@ -63,6 +63,7 @@ from autohedge.core.errors import (
     FatalVenueError,
     InsufficientFunds,
     OrderRefused,
+    OrderRejected,
     OutcomeUnknown,
     UnknownOrder,
     VenueError,
@@ -212,10 +213,10 @@ class TrackedPosition:
     """Why a close was asked for (the journal's close reason)."""
     lot: bool = False
     """A fill that arrived while this symbol's close was in flight, protected on its own."""
-    funds_retries: int = 0
-    """Quick retries of an exit the venue refused for insufficient balance, since it was last armed."""
+    quick_retries: int = 0
+    """Quick retries of an exit the venue refused (insufficient balance, rejected) since it was armed."""
     exit_retry_due: bool = False
-    """An exit refused for insufficient balance is placed again at the next exit check."""
+    """A refused exit is placed again at the next exit check."""
 
     @property
     def key(self) -> str:
@@ -1098,8 +1099,8 @@ class PositionMonitorActor(SupervisedActor):
     def _protect(self, pos: TrackedPosition) -> None:
         try:
             self._arm(pos)
-        except InsufficientFunds as exc:
-            self._refused_for_funds(pos, exc)
+        except (InsufficientFunds, OrderRejected) as exc:
+            self._exit_refused(pos, exc)
         except VenueError as exc:
             if is_pushback(exc):
                 self._defer(PendingKind.PROTECT, pos.key, exc)
@@ -1108,18 +1109,18 @@ class PositionMonitorActor(SupervisedActor):
         except OrderRefused as exc:  # our own pre-send check: an answer, like the venue's refusal
             self._orphaned(pos, str(exc))
 
-    def _refused_for_funds(self, pos: TrackedPosition, error: InsufficientFunds) -> None:
-        """The venue refused the exit for insufficient balance (monitor thread): usually a state that clears
-        within a moment, so it is placed again at once or at the next exit check, a few times, before the
-        orphan path takes over (``core.refused_exits``)."""
+    def _exit_refused(self, pos: TrackedPosition, error: InsufficientFunds | OrderRejected) -> None:
+        """The venue refused the exit for insufficient balance, or rejected it (monitor thread): usually a
+        state that clears within a moment, so it is placed again (sized and priced anew) at once or at the
+        next exit check, a few times, before the orphan path takes over (``core.refused_exits``)."""
         wanted = exit_qty(pos.qty, self._rules_for(pos.symbol))
         step = refused_exit_step(
-            error, retries=pos.funds_retries, wanted=wanted, balance=self._base_balance(pos.symbol)
+            error, retries=pos.quick_retries, wanted=wanted, balance=self._base_balance(pos.symbol)
         )
         if step is RefusedExitStep.ESCALATE:
             self._orphaned(pos, str(error))
             return
-        pos.funds_retries += 1
+        pos.quick_retries += 1
         pos.exit_ids, pos.last_error = (), str(error)
         when = "now" if step is RefusedExitStep.RETRY_NOW else "at the next exit check"
         logger.warning("[{}] exit for {} refused ({}); placing it again {}", pos.symbol, wanted, error, when)
@@ -1137,7 +1138,7 @@ class PositionMonitorActor(SupervisedActor):
         return BaseBalance(free=balance.free, locked=balance.locked)
 
     def _retry_refused_exits(self) -> None:
-        """Place again the exits refused for insufficient balance (the exit check, monitor thread)."""
+        """Place again the exits the venue refused (the exit check, monitor thread)."""
         for pos in [*self._positions.values(), *self._lots.values()]:
             if not pos.exit_retry_due:
                 continue
@@ -1294,7 +1295,7 @@ class PositionMonitorActor(SupervisedActor):
         pos.oco, pos.exit_qty = oco, qty
         pos.take_profit, pos.stop_loss = prices.take_profit, prices.stop_loss
         pos.repair_attempts, pos.repair_pending, pos.unprotected, pos.last_error = 0, False, False, ""
-        pos.funds_retries, pos.exit_retry_due = 0, False
+        pos.quick_retries, pos.exit_retry_due = 0, False
         self.ctx.metrics.inc("exits_armed")
         if was_orphan:
             self.ctx.metrics.inc("orphans_repaired")

@@ -1,5 +1,5 @@
-"""An exit the venue refuses for insufficient balance is placed again within the protection promise, a
-bounded number of times, before the orphan path (ManualClock, paper exchange, no sleeps).
+"""An exit the venue refuses for insufficient balance, or rejects, is placed again within the protection
+promise, a bounded number of times, before the orphan path (ManualClock, paper exchange, no sleeps).
 
 The refusal is injected on the re-arm that follows a second entry fill (the old OCO cancelled, the new one
 refused), as a venue does while the cancelled exit's quantity is still locked."""
@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from autohedge.core.errors import InsufficientFunds
-from autohedge.core.refused_exits import FUNDS_RETRIES
+import pytest
+
+from autohedge.core.errors import InsufficientFunds, OrderRejected
+from autohedge.core.refused_exits import QUICK_RETRIES
 from tests.actors.harness import Harness, make_config, wait_for
 
 SYMBOL = "BTC/USDT"
@@ -18,6 +20,10 @@ SYMBOL = "BTC/USDT"
 
 def refused() -> InsufficientFunds:
     return InsufficientFunds("paper 400 -2010: Account has insufficient balance", venue="paper", code=-2010)
+
+
+def rejected() -> OrderRejected:
+    return OrderRejected("paper: injected rejection", venue="paper", code="injected")
 
 
 def held(h: Harness) -> Decimal:
@@ -63,11 +69,12 @@ def test_exit_refused_once_is_placed_again_at_once_without_the_orphan_path(
     assert h.held(SYMBOL).repair_attempts == 0
 
 
+@pytest.mark.parametrize("refusal", [refused, rejected], ids=["insufficient_balance", "rejected"])
 def test_exit_refused_twice_in_a_row_is_covered_again_at_the_next_exit_check(
-    make_harness: Callable[..., Harness],
+    make_harness: Callable[..., Harness], refusal: Callable[[], Exception]
 ) -> None:
     h = start_holding(make_harness)
-    h.exchange.fail("submit_oco", refused, times=2, thread_prefix="PositionMonitor")
+    h.exchange.fail("submit_oco", refusal, times=2, thread_prefix="PositionMonitor")
 
     second_fill(h)
     assert h.open_sells(SYMBOL) == [] and not h.held(SYMBOL).protected
@@ -87,13 +94,13 @@ def test_exit_refused_for_good_is_retried_a_bounded_number_of_times_then_takes_t
     before = oco_submits(h)
 
     second_fill(h)
-    for _ in range(FUNDS_RETRIES + 3):
+    for _ in range(QUICK_RETRIES + 3):
         h.advance(1.0)
 
-    # The refused placement, FUNDS_RETRIES quick retries, then the orphan path's first (immediate) attempt;
+    # The refused placement, QUICK_RETRIES quick retries, then the orphan path's first (immediate) attempt;
     # its next one waits orphan_retry_s.
-    assert oco_submits(h) == before + 1 + FUNDS_RETRIES + 1
+    assert oco_submits(h) == before + 1 + QUICK_RETRIES + 1
     assert "orphan_detected" in h.engine.parts.events.kinds()
     assert h.held(SYMBOL).repair_attempts == 1 and h.open_sells(SYMBOL) == []
     h.advance(h.config.monitor.orphan_retry_s)
-    assert oco_submits(h) == before + 1 + FUNDS_RETRIES + 2
+    assert oco_submits(h) == before + 1 + QUICK_RETRIES + 2

@@ -1,5 +1,5 @@
-"""The pure decision for an exit the venue refused for insufficient balance: retry now, at the next exit
-check, or hand it to the orphan path; bounded."""
+"""The pure decision for an exit the venue refused (for insufficient balance, or rejected): retry now, at
+the next exit check, or hand it to the orphan path; bounded."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from decimal import Decimal
 import pytest
 
 from autohedge.core.errors import (
+    InsufficientBalance,
     InsufficientFunds,
     OrderRejected,
     OutcomeUnknown,
     RateLimited,
+    UnknownOrder,
     VenueError,
 )
-from autohedge.core.refused_exits import FUNDS_RETRIES, BaseBalance, RefusedExitStep, refused_exit_step
+from autohedge.core.refused_exits import QUICK_RETRIES, BaseBalance, RefusedExitStep, refused_exit_step
 
 WANTED = Decimal("0.003")
 FUNDS = InsufficientFunds("binance 400 -2010: Account has insufficient balance", venue="binance", code=-2010)
@@ -45,31 +47,44 @@ def test_refusal_the_ledger_cannot_judge_waits_for_the_next_check() -> None:
 
 def test_only_the_first_retry_is_immediate() -> None:
     free = BaseBalance(free=Decimal(1), locked=Decimal(0))
-    assert [step(free, retries=n) for n in range(FUNDS_RETRIES)] == [
+    assert [step(free, retries=n) for n in range(QUICK_RETRIES)] == [
         RefusedExitStep.RETRY_NOW,
-        *[RefusedExitStep.RETRY_AT_CHECK] * (FUNDS_RETRIES - 1),
+        *[RefusedExitStep.RETRY_AT_CHECK] * (QUICK_RETRIES - 1),
     ]
 
 
 def test_retries_are_bounded_then_the_orphan_path_takes_over() -> None:
     free = BaseBalance(free=Decimal(1), locked=Decimal(0))
-    assert step(free, retries=FUNDS_RETRIES) is RefusedExitStep.ESCALATE
-    assert step(None, retries=FUNDS_RETRIES + 5) is RefusedExitStep.ESCALATE
+    assert step(free, retries=QUICK_RETRIES) is RefusedExitStep.ESCALATE
+    assert step(None, retries=QUICK_RETRIES + 5) is RefusedExitStep.ESCALATE
     assert refused_exit_step(FUNDS, retries=1, wanted=WANTED, balance=None, max_retries=1) is (
         RefusedExitStep.ESCALATE
     )
 
 
+def test_a_rejected_exit_is_retried_at_once_then_at_the_next_checks_bounded() -> None:
+    rejected = OrderRejected("paper: injected rejection", venue="paper", code="injected")
+    for balance in (BaseBalance(free=Decimal(0), locked=Decimal(1)), None):  # the balance is not the reason
+        assert [step(balance, retries=n, error=rejected) for n in range(QUICK_RETRIES + 1)] == [
+            RefusedExitStep.RETRY_NOW,
+            *[RefusedExitStep.RETRY_AT_CHECK] * (QUICK_RETRIES - 1),
+            RefusedExitStep.ESCALATE,
+        ]
+
+
 @pytest.mark.parametrize(
     "error",
     [
-        OrderRejected("binance 400 -1013: Filter failure: LOT_SIZE", venue="binance", code=-1013),
+        UnknownOrder("binance 400 -2013: Order does not exist", venue="binance", code=-2013),
+        InsufficientBalance("our own check: not enough USDT"),
         OutcomeUnknown("timeout", venue="binance"),
         RateLimited("429", venue="binance", retry_after_s=3),
         VenueError("other", venue="binance"),
         ValueError("not a venue error"),
     ],
 )
-def test_other_refusals_take_the_orphan_path(error: BaseException) -> None:
+def test_any_other_error_is_not_retried_here(error: BaseException) -> None:
+    # Our own refusal and the venue's other answers take the orphan path; pushback never reaches this
+    # decision (it is deferred until the venue allows), and should it, it gets no quick retries either.
     free = BaseBalance(free=Decimal(1), locked=Decimal(0))
     assert step(free, error=error) is RefusedExitStep.ESCALATE
