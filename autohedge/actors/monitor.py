@@ -882,12 +882,47 @@ class PositionMonitorActor(SupervisedActor):
         read_ns = self.ctx.clock.wall_ns()  # the read may miss fills from here on, not before
         exchange_positions = {p.symbol: p for p in self._verified_positions()}
         open_orders = {o.client_order_id: o for o in self._exchange.open_orders()}
+        for lot in list(self._closing_lots):  # before the positions: their holdings exclude these lots
+            if lot.close_id is not None and lot.close_id not in open_orders:
+                self._settle_closing_lot(lot)
         waiting = {key for _, key in self._pending}
         for symbol in list(self._positions):
             if symbol in waiting:
                 continue  # its refused work goes first when the venue allows; no second attempt now
             self._verify_one(self._positions[symbol], exchange_positions.get(symbol), open_orders, read_ns)
         self._poll_prices()
+
+    def _settle_closing_lot(self, lot: TrackedPosition) -> None:
+        """A lot kept until its close ends, whose close is no longer open: its end was missed (its event
+        lost with a crashed stream or a gap in it). Read what the close sold, then let the lot go: closed
+        when nothing sellable is left, else its remainder goes back to the symbol's position, whose exit the
+        verification then re-sizes (a stale lot would keep its quantity out of that exit for good)."""
+        close_id = lot.close_id
+        assert close_id is not None
+        try:
+            order: OrderSnapshot | None = self._exchange.get_order(lot.symbol, client_order_id=close_id)
+        except UnknownOrder:
+            order = None  # it never reached the venue: it sold nothing
+        if order is not None:
+            if not order.status.is_terminal:
+                return  # placed after the open orders were read: the next verification looks again
+            record_in_journal(self.ctx, OrderObserved(order=order, ts_init=self.ctx.clock.wall_ns()))
+            self._exit_sold(lot, close_id, order.filled_qty)
+            if order.filled_qty > 0 and exit_qty(lot.qty, self._rules_for(lot.symbol)) <= 0:
+                price = order.avg_fill_price or order.price
+                self._closed(lot, price, OrderPurpose.CLOSE, sold=order.filled_qty)
+                return
+        self._forget_closing_lot(lot)
+        self._keep_dust(lot)  # what is left is the symbol's again (dust or not: arming sizes from held)
+        if lot.qty <= 0:
+            return
+        self.ctx.events.record(
+            "lot_merged",
+            f"{qty_text(lot.qty, self._rules_for(lot.symbol))} left by close {close_id} goes back to the "
+            "position",
+            symbol=lot.symbol,
+            level="WARNING",
+        )
 
     def _verified_positions(self) -> tuple[PositionSnapshot, ...]:
         """What is held of the tracked symbols, for the verification: from the ledger when a re-base read
