@@ -1174,7 +1174,7 @@ class PositionMonitorActor(SupervisedActor):
 
     def _retry_refused_exits(self) -> None:
         """Place again the exits the venue refused (the exit check, monitor thread)."""
-        for pos in [*self._positions.values(), *self._lots.values()]:
+        for pos in [*self._positions.values(), *self._lots.values(), *self._closing_lots]:
             if not pos.exit_retry_due:
                 continue
             pos.exit_retry_due = False
