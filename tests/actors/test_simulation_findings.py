@@ -8,12 +8,20 @@ from decimal import Decimal
 import pytest
 
 from autohedge.actors.executor import ExecutorActor
+from autohedge.actors.monitor import PositionMonitorActor
 from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.core.actor_names import EXECUTOR, MONITOR
 from autohedge.core.child_states import ChildState
 from autohedge.core.clock import ManualClock
 from autohedge.core.errors import RateLimited
-from autohedge.core.messages import ClosePosition, OrderFilled, OrderUpdate, Quote, SyncPositions
+from autohedge.core.messages import (
+    ClosePosition,
+    OrderFilled,
+    OrderUpdate,
+    Quote,
+    SyncPositions,
+    UserStreamStatus,
+)
 from autohedge.core.protection import STOP_LIMIT_SLIPPAGE
 from autohedge.core.types import OrderPurpose, OrderStatus, OrderType, Side, quantize_down
 from tests.actors.harness import Harness, make_config, wait_for
@@ -348,3 +356,39 @@ def test_simulation_found_dust_of_a_lot_left_beside_its_positions_resting_close_
     lot_exit = next(o for o in h.open_sells("BTC/USDT") if not o.client_order_id.startswith("ah-c"))
     assert lot_exit.qty == Decimal("0.305")  # the new lot sells the dust too
     assert resting_sells(h) == held(h)
+
+
+def test_simulation_found_closing_lot_whose_close_ended_unseen_is_settled_by_the_verification(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CI's config with partial fills on, seed 4 at 6509.5 s (before the sub-minimum remainders were
+    # fixed): a lot's close filled while its end event was lost; the lot stayed "being closed" for good,
+    # its quantity kept out of the position's exit, and the next verification re-armed that exit smaller
+    # than what was held.
+    h = closing_adopted_holding(make_harness)
+    lot_filled(h, 10**9, "0.2", "99.50")  # a lot: the position is closing
+    h.quote("BTC/USDT", "98.00", "98.02")  # through the lot's stop: the lot is closed too (half rests)
+    lot_close = next(
+        o.client_order_id
+        for o in h.open_sells("BTC/USDT")
+        if o.client_order_id.startswith("ah-c") and o.qty == Decimal("0.2")
+    )
+    lot_filled(h, 10**9 + 1, "0.3", "98.80")  # the closing lot is kept until its close ends
+    deliver = PositionMonitorActor.on_order_update
+
+    def lose_its_end(self: PositionMonitorActor, update: OrderUpdate) -> None:
+        if update.client_order_id != lot_close:
+            deliver(self, update)
+
+    monkeypatch.setattr(PositionMonitorActor, "on_order_update", lose_its_end)
+    for _ in range(2):  # the market comes back: both closes fill (the new lot's exit rests)
+        h.quote("BTC/USDT", "99.50", "99.52")
+    assert lot_close not in {o.client_order_id for o in h.open_sells("BTC/USDT")}
+    assert held(h) == Decimal("0.3")  # the new lot, now the position
+
+    # The stream reconnects (no venue replays what it missed): the monitor verifies by REST.
+    h.directory.tell(MONITOR, UserStreamStatus(venue="paper", connected=True))
+    h.settle()
+
+    wait_for(lambda: held(h) - covered(h) < LOT, what="everything held covered")
+    assert resting_sells(h) <= held(h)
