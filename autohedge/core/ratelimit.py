@@ -22,6 +22,7 @@ from autohedge.core.errors import RateLimited
 
 __all__ = [
     "DEGRADED_AFTER_FAILURES",
+    "ROLLING_GUARD_S",
     "LimitKind",
     "LimitRule",
     "RequestBudget",
@@ -32,6 +33,10 @@ __all__ = [
 DEGRADED_AFTER_FAILURES = 3
 """Consecutive 5xx / timeouts / unreachable answers after which a venue is reported degraded."""
 _USAGE_WINDOW_NS = 60 * NS_PER_S
+ROLLING_GUARD_S = 1.0
+"""A rolling rule keeps a unit for this much longer than its interval. We count a request when we send
+it, the venue when it arrives: one held up on the way (a busy host, a retransmit) would otherwise let
+the venue see one more than the limit within its window."""
 
 
 class SymbolRateLimiter:
@@ -68,7 +73,7 @@ class LimitRule:
     """One advertised limit: ``limit`` units per ``interval_s``, in windows aligned to wall time (as the
     venue counts them: a Binance minute window resets on the minute). ``rolling``: the limit also holds
     over any ``interval_s`` (Alpaca's 200 a minute), so a window's end is no licence to send a second
-    full window's worth right after the first."""
+    full window's worth right after the first (kept ``ROLLING_GUARD_S`` longer, for the way there)."""
 
     kind: LimitKind
     limit: float
@@ -82,12 +87,13 @@ class _Window:
     used: float = 0.0
     ends_wall_ns: int = 0
     sent: deque[tuple[int, float]] = field(default_factory=deque)
-    """For a rolling rule: (monotonic ns, units) of what was sent over the last ``interval_s``."""
+    """For a rolling rule: (monotonic ns, units) of what was sent over the last ``interval_s`` (+ guard)."""
     sent_units: float = 0.0
 
     def rolling_wait_ns(self, need: float, cap: float, now_ns: int) -> int:
-        """Nanoseconds until ``need`` more units fit under ``cap`` in the last ``interval_s`` (0 = now)."""
-        interval_ns = int(self.rule.interval_s * NS_PER_S)
+        """Nanoseconds until ``need`` more units fit under ``cap`` in the last ``interval_s`` (and the
+        guard) (0 = now)."""
+        interval_ns = int((self.rule.interval_s + ROLLING_GUARD_S) * NS_PER_S)
         while self.sent and self.sent[0][0] <= now_ns - interval_ns:
             self.sent_units -= self.sent.popleft()[1]
         excess = self.sent_units + need - cap

@@ -6,7 +6,13 @@ import pytest
 
 from autohedge.core.clock import NS_PER_S, ManualClock
 from autohedge.core.errors import RateLimited
-from autohedge.core.ratelimit import DEGRADED_AFTER_FAILURES, LimitKind, LimitRule, RequestBudget
+from autohedge.core.ratelimit import (
+    DEGRADED_AFTER_FAILURES,
+    ROLLING_GUARD_S,
+    LimitKind,
+    LimitRule,
+    RequestBudget,
+)
 
 MINUTE_START_S = 1_700_000_040  # on a minute boundary
 
@@ -149,14 +155,15 @@ def test_rolling_budget_never_sends_more_than_the_limit_in_any_window() -> None:
             b.acquire(1, priority=True)
     clock.advance(15)  # the minute has reset: 5 s past it, 15 s after the burst
     assert aligned.wait_s(priority=True) == 0.0  # the aligned count would send 200 more now
-    assert rolling.wait_s(priority=True) == pytest.approx(45.0)  # until the burst is 60 s old
+    # until the burst is 60 s old, and the guard for the way to the venue
+    assert rolling.wait_s(priority=True) == pytest.approx(45.0 + ROLLING_GUARD_S)
     with pytest.raises(RateLimited) as refused:
         rolling.acquire(1, priority=True)
-    assert refused.value.retry_after_s == pytest.approx(45.0)
-    clock.advance(45)
+    assert refused.value.retry_after_s == pytest.approx(45.0 + ROLLING_GUARD_S)
+    clock.advance(45 + ROLLING_GUARD_S)
     for _ in range(200):
         rolling.acquire(1, priority=True)
-    assert rolling.wait_s(priority=True) == pytest.approx(60.0)
+    assert rolling.wait_s(priority=True) == pytest.approx(60.0 + ROLLING_GUARD_S)
 
 
 def test_rolling_budget_frees_the_oldest_units_first_and_keeps_the_entry_reserve() -> None:
@@ -166,11 +173,11 @@ def test_rolling_budget_frees_the_oldest_units_first_and_keeps_the_entry_reserve
     for _ in range(4):
         b.acquire(1)
         clock.advance(10)
-    clock.advance(30)  # 70 s in: the aligned minute has reset; what was sent at 0 s and 10 s is 60 s old
+    clock.advance(30 + ROLLING_GUARD_S)  # the aligned minute has reset; what was sent at 0 s and 10 s is gone
     for _ in range(6):
         b.acquire(1)
     # 8 units in the last 60 s (sent 50 s and 40 s ago, 6 now): entries stop at 8 of the 10...
-    assert b.wait_s() == pytest.approx(10.0)  # ...until the one sent 50 s ago is 60 s old
+    assert b.wait_s() == pytest.approx(10.0)  # ...until the one sent 50 s ago is 60 s (+ guard) old
     assert b.wait_s(priority=True) == 0.0  # exits may use the rest
     b.acquire(2, priority=True)
     assert b.wait_s(priority=True) == pytest.approx(10.0)
