@@ -14,7 +14,6 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-import requests
 from pydantic import SecretStr, TypeAdapter
 
 from autohedge.adapters.binance.auth import BinanceSigner, encode_params, signed_query
@@ -33,7 +32,7 @@ from autohedge.adapters.binance.wire import (
     BinanceServerTime,
     BinanceTrade,
 )
-from autohedge.adapters.transport import Transport
+from autohedge.adapters.transport import HttpResponse, Transport
 from autohedge.core.clock import Clock
 from autohedge.core.errors import AuthError, VenueError, VenueUnavailable
 from autohedge.core.ratelimit import LimitKind, LimitRule, RequestBudget
@@ -197,7 +196,7 @@ class BinanceRest:
         priority: bool = False,
         places_order: bool = False,
     ) -> T:
-        def transmit() -> requests.Response:
+        def transmit() -> HttpResponse:
             return self._transport.send(
                 method,
                 self._url(path, params, signed=signed),  # signed now: the timestamp is the current one

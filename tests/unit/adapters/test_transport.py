@@ -55,6 +55,8 @@ class Script:
     def __init__(self) -> None:
         self.steps: deque[Any] = deque()
         self.release = threading.Event()
+        self.seen: list[tuple[str, str, str, bytes]] = []
+        """Each request as the server read it: method, target, Content-Type, body."""
 
 
 def _server(script: Script) -> ThreadingHTTPServer:
@@ -66,7 +68,8 @@ def _server(script: Script) -> ThreadingHTTPServer:
 
         def _any(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            self.rfile.read(length)
+            body = self.rfile.read(length)
+            script.seen.append((self.command, self.path, self.headers.get("Content-Type", ""), body))
             step = script.steps.popleft() if script.steps else (200, {}, '{"ok": true}')
             if step == "drop":
                 self.connection.shutdown(socket.SHUT_RDWR)
@@ -233,3 +236,32 @@ def test_transport_reads_the_environments_proxies_once_per_host(monkeypatch: pyt
     assert venue["https"] == "http://proxy.example:3128"
     assert local == {}
     assert transport._proxies_for("https://api.venue.example/api/v3/account")["https"] == venue["https"]
+
+
+def test_transport_sends_params_and_json_bodies_as_given(served: tuple[Script, Transport, str]) -> None:
+    script, transport, url = served
+    transport.send("POST", f"{url}?a=1", params={"b": "x y"}, json_body={"qty": "0.1"})
+    transport.send("POST", url, data="nonce=1&pair=XBTUSD", headers={"Content-Type": "text/plain"})
+
+    assert script.seen == [
+        ("POST", "/x?a=1&b=x+y", "application/json", b'{"qty": "0.1"}'),
+        ("POST", "/x", "text/plain", b"nonce=1&pair=XBTUSD"),
+    ]
+
+
+def test_transport_sends_through_the_environments_proxy(
+    served: tuple[Script, Transport, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script, _, url = served
+    monkeypatch.setenv("HTTP_PROXY", url.removesuffix("/x"))  # the local server plays the proxy
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    budget = RequestBudget(RealClock(), venue="test", capacity=100, per_s=100)
+    transport = Transport(dialect=Dialect(), budget=budget, timeout_s=0.3)
+    try:
+        answer = transport.decode(transport.send("GET", "http://venue.example/api/v3/time"), ANSWER)
+    finally:
+        transport.close()
+
+    assert answer == Answer(ok=True)
+    assert script.seen[0][:2] == ("GET", "http://venue.example/api/v3/time")
