@@ -11,11 +11,14 @@ from pathlib import Path
 import pykka
 
 from autohedge.actors.journal import FlushJournal, JournalActor
+from autohedge.actors.protocol import Barrier
 from autohedge.adapters.journal.sqlite import JournalReader, SqliteJournal
 from autohedge.core.actor_names import JOURNAL
+from autohedge.core.clock import ManualClock
 from autohedge.core.eventlog import Event
 from autohedge.core.journal import AccountSnapshot, JournalRecord, OrderIntent, OrderObserved, PositionOpened
 from autohedge.core.messages import OrderRequest, OrderSnapshot
+from autohedge.core.metrics import Metrics
 from autohedge.core.pnl import compute_pnl
 from autohedge.core.types import CloseReason, OrderStatus, Side
 from tests.actors.harness import Harness, wait_for
@@ -112,6 +115,7 @@ def test_journal_slow_disk_never_delays_an_order(make_harness: Callable[..., Har
     h.directory.register(JOURNAL, ref)
     try:
         ref.tell(Event(0, "probe", "", "the journal now hangs on its first write", "INFO"))
+        ref.tell(FlushJournal())
         wait_for(writer.entered.is_set, what="journal blocked in a write")
 
         h.trigger_buy("BTC/USDT")  # settles the pipeline: the executor and monitor are not waiting
@@ -124,6 +128,40 @@ def test_journal_slow_disk_never_delays_an_order(make_harness: Callable[..., Har
     finally:
         writer.release.set()
         h.directory.unregister(JOURNAL, ref)
+        ref.stop()
+
+
+class _CountingWriter:
+    def __init__(self) -> None:
+        self.batches: list[list[JournalRecord]] = []
+
+    def write(self, records: Sequence[JournalRecord]) -> None:
+        self.batches.append(list(records))
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def test_journal_writes_a_burst_as_one_batch_after_the_delay() -> None:
+    clock = ManualClock()
+    writer = _CountingWriter()
+    ref = JournalActor.start(writer_factory=lambda: writer, clock=clock, metrics=Metrics(), max_delay_s=0.05)
+    try:
+        for i in range(3):
+            ref.tell(Event(0, "probe", "", f"record {i}", "INFO"))
+        ref.ask(Barrier())  # all three taken in, none written: the first waits for company
+        assert writer.batches == []
+
+        clock.advance(0.049)
+        ref.ask(Barrier())
+        assert writer.batches == []
+        clock.advance(0.001)
+        assert ref.ask(FlushJournal(), timeout=10) == 3  # the timer's flush came first; nothing left
+        assert [[r.text for r in batch if isinstance(r, Event)] for batch in writer.batches] == [
+            ["record 0", "record 1", "record 2"]
+        ]
+        assert clock.pending_delays_s() == []  # the timer was spent, none left behind
+    finally:
         ref.stop()
 
 
