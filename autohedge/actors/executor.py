@@ -75,7 +75,7 @@ from autohedge.core.messages import (
     UserStreamStatus,
 )
 from autohedge.core.ports import Exchange
-from autohedge.core.protection import exit_orders_owed
+from autohedge.core.protection import exit_orders_owed, exit_orders_per_entry
 from autohedge.core.pushback import entry_is_stale, entry_side_retry_delay_s, is_pushback
 from autohedge.core.ratelimit import SymbolRateLimiter
 from autohedge.core.risk import size_entry
@@ -260,10 +260,15 @@ class ExecutorActor(SupervisedActor):
         """Seconds until an entry for ``symbol`` may take an order slot: the venue's window must still
         hold the exits that it and every entry in flight or resting can need once filled, so a burst of
         fills never waits for slots that entries took (``core.protection.exit_orders_owed``)."""
-        symbols = [e.symbol for e in self._entries.values()]
-        symbols += [s.entry.symbol for s in self._sending.values()]
-        symbols += [e.symbol for e in self._unresolved.values()]
-        owed = exit_orders_owed(self._exchange.capabilities, [*symbols, symbol])
+        capabilities = self._exchange.capabilities
+        per_entry = exit_orders_per_entry(capabilities)
+        if per_entry is not None:  # the same for every symbol: no walk over every entry per signal
+            owed = per_entry * (len(self._entries) + len(self._sending) + len(self._unresolved) + 1)
+        else:
+            symbols = [e.symbol for e in self._entries.values()]
+            symbols += [s.entry.symbol for s in self._sending.values()]
+            symbols += [e.symbol for e in self._unresolved.values()]
+            owed = exit_orders_owed(capabilities, [*symbols, symbol])
         # An entry handed to a sender may not have spent its own slot yet: it is owed too.
         owed += len(self._sending)
         return self._exchange.request_budget.wait_s(priority=False, orders=1, exits_owed=owed)

@@ -28,6 +28,7 @@ __all__ = [
     "ExitPrices",
     "ProtectionPlan",
     "exit_orders_owed",
+    "exit_orders_per_entry",
     "exit_prices",
     "exit_qty",
     "is_dust",
@@ -59,6 +60,14 @@ def exit_orders_owed(capabilities: Capabilities, entry_symbols: Iterable[str]) -
     """Order slots the exits of these entries (one symbol per entry in flight or resting) take once they
     fill: an OCO places two orders, a TP with a guarded SL one (the SL is watched, not placed)."""
     return sum(2 if plan_for(capabilities, s) is ProtectionPlan.OCO else 1 for s in entry_symbols)
+
+
+def exit_orders_per_entry(capabilities: Capabilities) -> int | None:
+    """The order slots one entry's exits take when that is the same for every symbol (an OCO for all of
+    them: 2; no OCO: 1), so the count needs no walk over the entries; None when it depends on the symbol."""
+    if not capabilities.oco:
+        return 1
+    return 2 if capabilities.oco_symbols is None else None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autohedge.core.ports import Capabilities
-from autohedge.core.protection import ProtectionPlan, exit_orders_owed, plan_for
+from autohedge.core.protection import ProtectionPlan, exit_orders_owed, exit_orders_per_entry, plan_for
 
 
 @pytest.mark.parametrize(
@@ -38,3 +38,24 @@ def test_exit_orders_owed_counts_two_per_oco_and_one_per_tp_with_guarded_sl() ->
     assert exit_orders_owed(bracket_for_btc, ["BTC/USD", "BTC/USD", "ETH/USD"]) == 5
     assert exit_orders_owed(Capabilities(oco=False), ["BTC/USD", "ETH/USD"]) == 2
     assert exit_orders_owed(Capabilities(oco=True), []) == 0
+
+
+@pytest.mark.parametrize(
+    "capabilities",
+    [
+        Capabilities(oco=True),
+        Capabilities(oco=False),
+        Capabilities(oco=False, oco_symbols=frozenset({"BTC/USD"})),
+        Capabilities(oco=True, oco_symbols=frozenset({"BTC/USD"})),
+        Capabilities(oco=True, oco_symbols=frozenset()),
+    ],
+)
+def test_exit_orders_per_entry_agrees_with_the_count_per_symbol(capabilities: Capabilities) -> None:
+    symbols = ["BTC/USD", "ETH/USD", "BTC/USD"]
+    per_entry = exit_orders_per_entry(capabilities)
+    uniform = {exit_orders_owed(capabilities, [s]) for s in symbols}
+    if per_entry is None:  # only a venue with OCO for some symbols depends on the symbol
+        assert capabilities.oco and capabilities.oco_symbols is not None
+    else:
+        assert uniform == {per_entry}
+        assert exit_orders_owed(capabilities, symbols) == per_entry * len(symbols)
