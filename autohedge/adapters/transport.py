@@ -32,6 +32,7 @@ from urllib.request import getproxies, proxy_bypass
 import certifi
 import urllib3
 from pydantic import TypeAdapter, ValidationError
+from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError
 
 from autohedge.core.errors import (
@@ -83,6 +84,18 @@ class VenueDialect(Protocol):
         ...
 
 
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of an absolute URL."""
+    scheme, _, netloc, *_ = url.split("/", 3)
+    return f"{scheme}//{netloc}"
+
+
+def _target(url: str) -> str:
+    """The path and query of an absolute URL, as the request line carries it."""
+    parts = url.split("/", 3)
+    return "/" + parts[3] if len(parts) > 3 else "/"
+
+
 def never_sent(exc: BaseException) -> bool:
     """True when the request provably never reached the venue (no connection was established)."""
     seen: set[int] = set()
@@ -128,8 +141,9 @@ class Transport:
         }
         self._direct = urllib3.PoolManager(**self._pool_options)
         self._via_proxy: dict[str, urllib3.ProxyManager] = {}
+        self._routes: dict[str, HTTPConnectionPool | urllib3.ProxyManager] = {}
         self._proxies: dict[str, dict[str, str]] = {}
-        self._proxy_lock = threading.Lock()
+        self._route_lock = threading.Lock()
 
     def send(
         self,
@@ -162,9 +176,21 @@ class Transport:
         elif data is not None:
             body = data.encode("utf-8")
         try:
-            raw = self._pool_for(url).request(
-                method, url, body=body, headers=request_headers, redirect=False, retries=False
-            )
+            route = self._route_for(url)
+            if isinstance(route, HTTPConnectionPool):  # straight to the host's pool: no URL parsing again
+                raw = route.urlopen(
+                    method,
+                    _target(url),
+                    body=body,
+                    headers=request_headers,
+                    redirect=False,
+                    retries=False,
+                    assert_same_host=False,
+                )
+            else:
+                raw = route.request(
+                    method, url, body=body, headers=request_headers, redirect=False, retries=False
+                )
             response = HttpResponse(method, url, raw.status, raw.headers, raw.data)
         except (HTTPError, OSError) as exc:
             self.budget.failed(type(exc).__name__)
@@ -199,16 +225,26 @@ class Transport:
             proxies = self._proxies[key] = {} if bypass else found
         return proxies
 
-    def _pool_for(self, url: str) -> urllib3.PoolManager:
-        """The direct pool, or the pool through the environment's proxy for ``url``'s scheme."""
-        proxy = self._proxies_for(url).get(urlsplit(url).scheme)
-        if proxy is None:
-            return self._direct
-        with self._proxy_lock:
-            manager = self._via_proxy.get(proxy)
-            if manager is None:
-                manager = self._via_proxy[proxy] = urllib3.ProxyManager(proxy, **self._pool_options)
-            return manager
+    def _route_for(self, url: str) -> HTTPConnectionPool | urllib3.ProxyManager:
+        """The kept-alive pool of ``url``'s host, or the manager sending through the environment's proxy
+        for its scheme; decided once per host."""
+        origin = _origin(url)
+        route = self._routes.get(origin)
+        if route is not None:
+            return route
+        with self._route_lock:
+            route = self._routes.get(origin)
+            if route is None:
+                proxy = self._proxies_for(url).get(urlsplit(url).scheme)
+                if proxy is None:
+                    route = self._direct.connection_from_url(origin)
+                else:
+                    manager = self._via_proxy.get(proxy)
+                    if manager is None:
+                        manager = self._via_proxy[proxy] = urllib3.ProxyManager(proxy, **self._pool_options)
+                    route = manager
+                self._routes[origin] = route
+            return route
 
     def refusal(self, error: VenueError, *, places_order: bool = False) -> VenueError:
         """An error the venue reported inside a 2xx body (Kraken's ``error[]``): recorded in the venue's
@@ -252,6 +288,6 @@ class Transport:
 
     def close(self) -> None:
         self._direct.clear()
-        with self._proxy_lock:
+        with self._route_lock:
             for manager in self._via_proxy.values():
                 manager.clear()
