@@ -50,8 +50,9 @@ __all__ = ["HttpResponse", "Transport", "VenueDialect", "never_sent"]
 
 T = TypeVar("T")
 CONNECT_TIMEOUT_MAX_S = 5.0
-POOL_CONNECTIONS_PER_HOST = 10
-"""Kept-alive connections per host: the order senders, the executor and the monitor send at once."""
+POOL_CONNECTIONS_PER_HOST = 20
+"""Kept-alive connections per host: the order senders (up to 16), the executor and the monitor send at
+once; a connection beyond this would be closed after its request instead of kept alive."""
 
 
 @dataclass(frozen=True, slots=True)

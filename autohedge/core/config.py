@@ -127,9 +127,10 @@ class ExecutorConfig(_Model):
     max_signal_age_s: Annotated[float, Field(gt=0)] = 5.0
     """An entry that waited for the venue (rate limited, banned, unreachable) is dropped once its signal
     is older than this."""
-    submit_workers: Annotated[int, Field(ge=0, le=16)] = 4
+    submit_workers: Annotated[int, Field(ge=0, le=16)] = 10
     """Order senders per venue: entries decided together reach the venue concurrently (0: the executor
-    sends each entry itself, one round trip after another)."""
+    sends each entry itself, one round trip after another). Ten: one per symbol of a ten-symbol tick
+    (an idle sender is a parked thread)."""
     send_timeout_s: Annotated[float, Field(gt=0)] = 60.0
     """An entry handed to a sender with no answer within this (the sender died with it) is looked up at
     the venue by its client id, never sent again. Longer than any request's own timeout."""
