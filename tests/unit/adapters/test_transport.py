@@ -99,6 +99,17 @@ def _server(script: Script) -> ThreadingHTTPServer:
     return server
 
 
+ANSWER_TIMEOUT_S = 5.0
+"""Read timeout where the server answers: a loaded machine must not turn an answer into a timeout."""
+HANG_TIMEOUT_S = 0.3
+"""Read timeout where the server hangs (the "hang" step waits longer than this)."""
+
+
+def _impatient(transport: Transport) -> Transport:
+    """A transport on the same budget that gives up after ``HANG_TIMEOUT_S``."""
+    return Transport(dialect=Dialect(), budget=transport.budget, timeout_s=HANG_TIMEOUT_S)
+
+
 @pytest.fixture
 def served() -> Iterator[tuple[Script, Transport, str]]:
     script = Script()
@@ -106,7 +117,7 @@ def served() -> Iterator[tuple[Script, Transport, str]]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     budget = RequestBudget(RealClock(), venue="test", capacity=1000, per_s=60)
-    transport = Transport(dialect=Dialect(), budget=budget, timeout_s=0.3)
+    transport = Transport(dialect=Dialect(), budget=budget, timeout_s=ANSWER_TIMEOUT_S)
     try:
         yield script, transport, f"http://127.0.0.1:{server.server_address[1]}/x"
     finally:
@@ -141,14 +152,14 @@ def test_transport_timeout_on_an_order_is_outcome_unknown(served: tuple[Script, 
     script, transport, url = served
     script.steps.append("hang")
     with pytest.raises(OutcomeUnknown):
-        transport.send("POST", url, places_order=True)
+        _impatient(transport).send("POST", url, places_order=True)
 
 
 def test_transport_timeout_on_a_read_is_retryable(served: tuple[Script, Transport, str]) -> None:
     script, transport, url = served
     script.steps.append("hang")
     with pytest.raises(VenueUnavailable):
-        transport.send("GET", url)
+        _impatient(transport).send("GET", url)
 
 
 def test_transport_dropped_connection_on_an_order_is_outcome_unknown(
@@ -257,7 +268,7 @@ def test_transport_sends_through_the_environments_proxy(
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     budget = RequestBudget(RealClock(), venue="test", capacity=100, per_s=100)
-    transport = Transport(dialect=Dialect(), budget=budget, timeout_s=0.3)
+    transport = Transport(dialect=Dialect(), budget=budget, timeout_s=ANSWER_TIMEOUT_S)
     try:
         answer = transport.decode(transport.send("GET", "http://venue.example/api/v3/time"), ANSWER)
     finally:
