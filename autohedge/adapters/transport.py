@@ -288,7 +288,9 @@ class Transport:
             raise MalformedMessage(message) from None
 
     def close(self) -> None:
-        self._direct.clear()
+        """Close every kept-alive connection (a later request opens new ones)."""
         with self._route_lock:
+            self._routes.clear()
+            self._direct.clear()
             for manager in self._via_proxy.values():
                 manager.clear()

@@ -276,3 +276,11 @@ def test_transport_sends_through_the_environments_proxy(
 
     assert answer == Answer(ok=True)
     assert script.seen[0][:2] == ("GET", "http://venue.example/api/v3/time")
+
+
+def test_transport_sends_again_after_closing_its_connections(served: tuple[Script, Transport, str]) -> None:
+    script, transport, url = served
+    transport.send("GET", url)
+    transport.close()
+    assert transport.decode(transport.send("GET", url), ANSWER) == Answer(ok=True)
+    assert len(script.seen) == 2
