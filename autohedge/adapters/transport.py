@@ -46,7 +46,7 @@ from autohedge.core.errors import (
 from autohedge.core.ratelimit import RequestBudget
 from autohedge.core.validation import first_problem
 
-__all__ = ["HttpResponse", "Transport", "VenueDialect", "never_sent"]
+__all__ = ["HttpResponse", "Transport", "VenueDialect", "classified", "never_sent"]
 
 T = TypeVar("T")
 CONNECT_TIMEOUT_MAX_S = 5.0
@@ -114,6 +114,28 @@ def never_sent(exc: BaseException) -> bool:
             stack.append(item.__cause__)
             stack.append(item.__context__)
     return False
+
+
+def classified(budget: RequestBudget, error: VenueError, status: int, *, places_order: bool) -> VenueError:
+    """The venue's refusal recorded in its state (pause, rejected keys, degraded, or up and listening) and
+    returned with the retry policy its request needs: a server error after an order-placing request is of
+    unknown outcome, after any other a retryable unavailability. Shared by REST and a venue's WebSocket
+    order entry, whose errors carry the same statuses. Caller's thread."""
+    if isinstance(error, RateLimited):
+        budget.rate_limited(error.retry_after_s, banned=error.banned)
+        return error
+    if isinstance(error, AuthError):
+        budget.auth_failed(str(error))
+        return error
+    if status >= 500 or isinstance(error, OutcomeUnknown | VenueUnavailable):
+        budget.failed(f"HTTP {status}")
+        if isinstance(error, VenueUnavailable):
+            return error
+        if places_order:
+            return OutcomeUnknown(str(error), venue=budget.venue, code=error.code)
+        return VenueUnavailable(str(error), venue=budget.venue, code=error.code, retry_after_s=1.0)
+    budget.succeeded()  # a definitive answer: the venue is up and listening
+    return error
 
 
 class Transport:
@@ -253,21 +275,7 @@ class Transport:
         return self._classified(error, 200, places_order)
 
     def _classified(self, error: VenueError, status: int, places_order: bool) -> VenueError:
-        if isinstance(error, RateLimited):
-            self.budget.rate_limited(error.retry_after_s, banned=error.banned)
-            return error
-        if isinstance(error, AuthError):
-            self.budget.auth_failed(str(error))
-            return error
-        if status >= 500 or isinstance(error, OutcomeUnknown | VenueUnavailable):
-            self.budget.failed(f"HTTP {status}")
-            if isinstance(error, VenueUnavailable):
-                return error
-            if places_order:
-                return OutcomeUnknown(str(error), venue=self.venue, code=error.code)
-            return VenueUnavailable(str(error), venue=self.venue, code=error.code, retry_after_s=1.0)
-        self.budget.succeeded()  # a definitive answer: the venue is up and listening
-        return error
+        return classified(self.budget, error, status, places_order=places_order)
 
     def decode(self, response: HttpResponse, model: TypeAdapter[T], *, places_order: bool = False) -> T:
         """The body as the venue's wire model. JSON numbers become ``Decimal``, never float."""

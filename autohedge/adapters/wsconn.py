@@ -86,7 +86,8 @@ class WsConnection:
         self._thread.start()
 
     def send(self, text: str) -> None:
-        """Reader thread (from a callback)."""
+        """Any thread (websocket-client serialises writes); raises its exception or ``OSError`` when the
+        socket is not open."""
         self._app.send(text)
 
     def end(self, reason: str = "") -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "LOOPBACK_HOSTS",
     "ApiConfig",
     "AppConfig",
+    "BinanceEndpoints",
     "ExchangeConfig",
     "ExecutorConfig",
     "FeedConfig",
@@ -236,13 +237,19 @@ class VenueEndpoints(_Model):
     recv_window_ms: Annotated[int, Field(gt=0, le=60_000)] = 5000
 
 
+class BinanceEndpoints(VenueEndpoints):
+    order_entry: Literal["ws", "rest"] = "ws"
+    """How orders and cancels are sent: ``ws`` over an order session on the WebSocket API
+    (``user_ws_url``; REST while it is not connected), or ``rest`` only."""
+
+
 class KrakenEndpoints(VenueEndpoints):
     tier: Literal["starter", "intermediate", "pro"] = "starter"
     """The account's verification tier: it sets Kraken's REST call counter and per-pair order counter."""
 
 
 class VenuesConfig(_Model):
-    binance: VenueEndpoints = VenueEndpoints(
+    binance: BinanceEndpoints = BinanceEndpoints(
         rest_url="https://testnet.binance.vision",
         ws_url="wss://stream.testnet.binance.vision",
         user_ws_url="wss://ws-api.testnet.binance.vision/ws-api/v3",

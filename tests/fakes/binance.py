@@ -28,10 +28,10 @@ from websockets.sync.server import ServerConnection
 
 from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.core.clock import RealClock
-from autohedge.core.errors import InsufficientFunds, OrderRejected, UnknownOrder
-from autohedge.core.messages import OcoRequest, OrderRequest, OrderSnapshot
-from autohedge.core.types import OrderStatus, OrderType, Side, TimeInForce
+from autohedge.core.messages import OrderSnapshot
+from autohedge.core.types import Side
 from tests.fakes.binance_keys import BinanceKeys
+from tests.fakes.binance_orders import Answer, cancel_order, find_order, order_json, place_oco, place_order
 from tests.fakes.binance_user import WS_API_PATH, BinanceUserHub
 from tests.fakes.venue_server import FakeVenue, StreamClient, VenueFaults, VenueHandler, WindowCounter
 
@@ -39,14 +39,6 @@ __all__ = ["FakeBinance"]
 
 API_KEY = "fake-binance-key"
 API_SECRET = "fake-binance-secret"
-_STATUS = {
-    OrderStatus.NEW: "NEW",
-    OrderStatus.PARTIALLY_FILLED: "PARTIALLY_FILLED",
-    OrderStatus.FILLED: "FILLED",
-    OrderStatus.CANCELED: "CANCELED",
-    OrderStatus.REJECTED: "REJECTED",
-    OrderStatus.EXPIRED: "EXPIRED",
-}
 
 
 BINANCE_AMOUNT_STEP = Decimal("0.00000001")
@@ -250,41 +242,11 @@ class _Handler(VenueHandler):
             },
         )
 
-    def _venue_error(self, exc: Exception) -> None:
-        if isinstance(exc, InsufficientFunds):
-            self._error(400, -2010, "Account has insufficient balance for requested action.")
-        elif isinstance(exc, UnknownOrder):
-            self._error(400, -2013, "Order does not exist.")
-        elif isinstance(exc, OrderRejected) and exc.code == "duplicate":
-            self._error(400, -2010, "Duplicate order sent.")
-        else:
-            self._error(400, -1013, f"Filter failure: {exc}")
-
-    def _order_json(self, order: OrderSnapshot, venue_symbol: str, *, maker: bool = False) -> dict[str, Any]:
-        avg = order.avg_fill_price or Decimal(0)
-        order_type = {
-            OrderType.LIMIT: "LIMIT_MAKER" if maker else "LIMIT",
-            OrderType.STOP_LIMIT: "STOP_LOSS_LIMIT",
-        }
-        ts = order.ts_event // 1_000_000
-        return {
-            "symbol": venue_symbol,
-            "orderId": int(order.venue_order_id[1:]),
-            "orderListId": int(order.list_id[1:]) if order.list_id else -1,
-            "clientOrderId": order.client_order_id,
-            "price": _f8(order.price),
-            "origQty": _f8(order.qty),
-            "executedQty": _f8(order.filled_qty),
-            "cummulativeQuoteQty": _f8(order.filled_qty * avg),
-            "status": _STATUS[order.status],
-            "timeInForce": "GTC",
-            "type": order_type[order.order_type],
-            "side": order.side.value.upper(),
-            "stopPrice": _f8(order.stop_price),
-            "time": ts,
-            "updateTime": ts,
-            "transactTime": ts,
-        }
+    def _answer(self, answer: Answer) -> None:
+        """Send a trading route's answer; an order placed under a lost-response fault gets none."""
+        if answer.placed and self._lose_response_if_asked():
+            return
+        self._send(answer.status, answer.payload)
 
     def _lose_response_if_asked(self) -> bool:
         if self.lose_response_if_asked():
@@ -295,106 +257,17 @@ class _Handler(VenueHandler):
         return False
 
     def r_new_order(self, params: dict[str, str]) -> None:
-        symbol = self._symbol(params)
-        if symbol is None:
-            return
-        wire_type = params.get("type")
-        if wire_type not in ("LIMIT", "STOP_LOSS_LIMIT"):
-            self._error(400, -1116, "Invalid orderType.")
-            return
-        request = OrderRequest(
-            client_order_id=params["newClientOrderId"],
-            symbol=symbol,
-            side=Side(params["side"].lower()),
-            qty=Decimal(params["quantity"]),
-            price=Decimal(params["price"]),
-            order_type=OrderType.STOP_LIMIT if wire_type == "STOP_LOSS_LIMIT" else OrderType.LIMIT,
-            stop_price=Decimal(params["stopPrice"]) if "stopPrice" in params else None,
-            time_in_force=TimeInForce(params.get("timeInForce", "GTC").lower()),
-        )
-        try:
-            order = self.server.state.engine.submit_order(request)
-        except (InsufficientFunds, OrderRejected) as exc:
-            self._venue_error(exc)
-            return
-        if not self._lose_response_if_asked():
-            body = self._order_json(order, params["symbol"])
-            if params.get("newOrderRespType") == "FULL":
-                body["fills"] = (
-                    []
-                    if order.filled_qty <= 0
-                    else [
-                        {
-                            "price": _f8(order.avg_fill_price),
-                            "qty": _f8(order.filled_qty),
-                            "commission": _f8(order.fee),
-                            "commissionAsset": order.fee_asset,
-                            "tradeId": 1,
-                        }
-                    ]
-                )
-            self._send(200, body)
+        self._answer(place_order(self.server.fake, params))
 
     def r_new_oco(self, params: dict[str, str]) -> None:
-        symbol = self._symbol(params)
-        if symbol is None:
-            return
-        if params.get("aboveType") != "LIMIT_MAKER" or params.get("belowType") != "STOP_LOSS_LIMIT":
-            self._error(400, -1116, "Invalid orderType.")
-            return
-        request = OcoRequest(
-            list_client_id=params["listClientOrderId"],
-            symbol=symbol,
-            side=Side(params["side"].lower()),
-            qty=Decimal(params["quantity"]),
-            take_profit_price=Decimal(params["abovePrice"]),
-            stop_price=Decimal(params["belowStopPrice"]),
-            stop_limit_price=Decimal(params["belowPrice"]),
-            take_profit_client_order_id=params["aboveClientOrderId"],
-            stop_loss_client_order_id=params["belowClientOrderId"],
-        )
-        try:
-            result = self.server.state.engine.submit_oco(request)
-        except (InsufficientFunds, OrderRejected) as exc:
-            self._venue_error(exc)
-            return
-        if self._lose_response_if_asked():
-            return
-        reports = [
-            self._order_json(o, params["symbol"], maker=o.order_type is OrderType.LIMIT)
-            for o in result.orders
-        ]
-        self._send(
-            200,
-            {
-                "orderListId": int(result.list_id[1:]),
-                "contingencyType": "OCO",
-                "listStatusType": "EXEC_STARTED",
-                "listOrderStatus": "EXECUTING",
-                "listClientOrderId": params["listClientOrderId"],
-                "transactionTime": int(time.time() * 1000),
-                "symbol": params["symbol"],
-                "orders": [
-                    {"symbol": params["symbol"], "orderId": r["orderId"], "clientOrderId": r["clientOrderId"]}
-                    for r in reports
-                ],
-                "orderReports": reports,
-            },
-        )
+        self._answer(place_oco(self.server.fake, params))
 
     def _find(self, params: dict[str, str]) -> tuple[str, OrderSnapshot] | None:
-        symbol = self._symbol(params)
-        if symbol is None:
+        found = find_order(self.server.fake, params)
+        if isinstance(found, Answer):  # not a symbol we list
+            self._send(found.status, found.payload)
             return None
-        engine = self.server.state.engine
-        try:
-            if "orderId" in params:
-                order = engine.get_order(symbol, venue_order_id=f"P{params['orderId']}")
-            else:
-                order = engine.get_order(symbol, client_order_id=params.get("origClientOrderId", ""))
-        except UnknownOrder:
-            return None
-        return symbol, order
+        return found
 
     def r_get_order(self, params: dict[str, str]) -> None:
         found = self._find(params)
@@ -402,37 +275,10 @@ class _Handler(VenueHandler):
             if "symbol" in params and params["symbol"] in self.server.fake.symbols:
                 self._error(400, -2013, "Order does not exist.")
             return
-        self._send(200, self._order_json(found[1], params["symbol"]))
+        self._send(200, order_json(found[1], params["symbol"]))
 
     def r_cancel(self, params: dict[str, str]) -> None:
-        found = self._find(params)
-        if found is None:
-            if "symbol" in params and params["symbol"] in self.server.fake.symbols:
-                self._error(400, -2011, "Unknown order sent.")
-            return
-        symbol, order = found
-        try:
-            cancelled = self.server.state.engine.cancel_order(symbol, venue_order_id=order.venue_order_id)
-        except OrderRejected:
-            self._error(400, -2011, "Unknown order sent.")
-            return
-        if cancelled.list_id is None:
-            self._send(200, self._order_json(cancelled, params["symbol"]))
-            return
-        legs = [o for o in self.server.state.engine.all_orders() if o.list_id == cancelled.list_id]
-        self._send(
-            200,
-            {
-                "orderListId": int(cancelled.list_id[1:]),
-                "contingencyType": "OCO",
-                "listStatusType": "ALL_DONE",
-                "listOrderStatus": "ALL_DONE",
-                "listClientOrderId": "",
-                "transactionTime": int(time.time() * 1000),
-                "symbol": params["symbol"],
-                "orderReports": [self._order_json(o, params["symbol"]) for o in legs],
-            },
-        )
+        self._answer(cancel_order(self.server.fake, params))
 
     def r_open_orders(self, params: dict[str, str]) -> None:
         symbol = None
@@ -442,7 +288,7 @@ class _Handler(VenueHandler):
                 return
         reverse = {v: k for k, v in self.server.fake.symbols.items()}
         orders = self.server.state.engine.open_orders(symbol)
-        self._send(200, [self._order_json(o, reverse[o.symbol]) for o in orders])
+        self._send(200, [order_json(o, reverse[o.symbol]) for o in orders])
 
     def r_account(self, params: dict[str, str]) -> None:
         balances = self.server.state.engine.balances()
@@ -554,6 +400,29 @@ class FakeBinance(FakeVenue):
         if timestamp_ms >= now_ms + 1000 or now_ms - timestamp_ms > window_ms:
             return -1021, "Timestamp for this request is outside of the recvWindow."
         return None
+
+    def _take(self, switch: str) -> bool:
+        """Take a one-shot fault switch: True when it was set (it is cleared)."""
+        with self.state.lock:
+            value = bool(getattr(self.state.faults, switch))
+            setattr(self.state.faults, switch, False)
+        return value
+
+    def take_lost_response(self) -> bool:
+        """The WebSocket API's ``lose_next_order_response``: the order is placed, the answer lost."""
+        return self._take("lose_next_order_response")
+
+    def take_error_after_order(self) -> bool:
+        """The WebSocket API's ``error_after_next_order``: the order is placed, the answer a 503."""
+        return self._take("error_after_next_order")
+
+    def take_server_error(self) -> bool:
+        """The WebSocket API's ``server_errors``: one 503 before the engine sees the request."""
+        with self.state.lock:
+            if self.state.faults.server_errors <= 0:
+                return False
+            self.state.faults.server_errors -= 1
+            return True
 
     def ban(self, seconds: int) -> None:
         """Ban this client's IP for ``seconds`` from now (418 with Retry-After to every request)."""

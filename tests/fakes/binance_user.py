@@ -6,15 +6,26 @@ recvWindow of the fake's server clock (-1021 with Binance's body when not) — a
 ``rateLimits``. ``session.logon`` takes Ed25519 keys only; a logged-on session's
 ``userDataStream.subscribe`` needs no signature, and one that has not logged on is refused.
 Then it pushes every engine order event as an ``executionReport`` (and an ``outboundAccountPosition``
-after each fill) to the subscribed sessions. Fault switches: refuse the subscription, duplicate every event,
-deliver a fill before its acknowledgement (the NEW report is held back until after the first trade),
-delay events; dropping the socket is the fake's ``drop_clients``.
+after each fill) to the subscribed sessions.
+
+Trading requests (``order.place``, ``order.cancel``, ``orderList.place.oco``) go to the same paper engine
+as the REST routes (``binance_orders``), signed per request or on a logged-on session, and are answered
+``{"id","status","result"|"error","rateLimits"}``. Like Binance they weigh 0 when they succeed and 1 when
+they fail; a refused request gets 429/418 with ``error.data.retryAfter``. Each request's arrival is
+stamped as its frame is read (``arrivals``), before any other work, and it is served on its own thread
+so the next frame is read at once. The venue's fault switches apply: ``server_errors`` answer 503 before
+the engine; ``lose_next_order_response`` places the order then drops the connection;
+``error_after_next_order`` places it then answers 503. The user stream's fault switches: refuse the
+subscription, duplicate every event, deliver a fill before its acknowledgement (the NEW report is held
+back until after the first trade), delay events; dropping the socket is the fake's ``drop_clients``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,6 +36,7 @@ from websockets.sync.server import ServerConnection
 
 from autohedge.core.messages import OrderEventKind, OrderUpdate
 from autohedge.core.types import OrderType, base_of, quote_of
+from tests.fakes.binance_orders import cancel_order, place_oco, place_order
 from tests.fakes.sessions import OrderEventHub
 from tests.fakes.venue_server import StreamClient
 
@@ -35,8 +47,18 @@ __all__ = ["BinanceUserHub"]
 
 WS_API_PATH = "/ws-api/v3"
 CONNECT_WEIGHT = 2
-WEIGHTS = {"userDataStream.subscribe.signature": 2, "session.logon": 2, "userDataStream.subscribe": 2}
+WEIGHTS = {
+    "userDataStream.subscribe.signature": 2,
+    "session.logon": 2,
+    "userDataStream.subscribe": 2,
+    "order.place": 1,
+    "order.cancel": 1,
+    "orderList.place.oco": 1,
+}
 """The documented weight of each WebSocket API request the fake serves."""
+TRADING = {"order.place": place_order, "order.cancel": cancel_order, "orderList.place.oco": place_oco}
+"""Trading requests: weight 0 when they succeed, their ``WEIGHTS`` when they fail."""
+PLACES_ORDER = frozenset({"order.place", "orderList.place.oco"})
 _REJECTED_KEY = (-2015, "Invalid API-key, IP, or permissions for action.")
 _NOT_LOGGED_ON = (-1002, "You are not authorized to execute this request.")
 _X = {
@@ -79,6 +101,8 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
         """Subscriptions refused with 429/418 because the client was rate limited or banned."""
         self.requests: list[tuple[float, str, int]] = []
         """(time.monotonic, method, weight) of every WebSocket API request and connection."""
+        self.arrivals: list[tuple[int, str, str]] = []
+        """(time.monotonic_ns as the frame was read, method, venue symbol) of every order-placing request."""
         super().__init__(fake, thread_name="fake-binance-user")
 
     # -- sessions -------------------------------------------------------------------------------------
@@ -86,7 +110,19 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
     def serve(self, connection: ServerConnection, client: StreamClient) -> None:
         """One WebSocket API connection (the fake's websocket thread for it)."""
         self._record("connect", CONNECT_WEIGHT)
-        self._serve(_Session(connection, self._fake.server_ms()), self._handle)
+        self._serve(_Session(connection, self._fake.server_ms()), self._receive)
+
+    def _receive(self, session: _Session, raw: str | bytes) -> None:
+        """The connection's thread: stamp the arrival first; a trading request is served on its own
+        thread (the venue reads the next frame meanwhile), anything else here, in order."""
+        arrived_ns = time.monotonic_ns()
+        text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+        if '"order.' in text or '"orderList.' in text:
+            threading.Thread(
+                target=self._handle, args=(session, raw, arrived_ns), name="fake-binance-ws-api", daemon=True
+            ).start()
+            return
+        self._handle(session, raw, arrived_ns)
 
     def _record(self, method: str, weight: int) -> None:
         with self._lock:
@@ -96,13 +132,14 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
 
     def _pushback(self, method: str) -> tuple[int, int] | None:
         """A request under the fake's REST limit rules (the same weight, ban and 429 state):
-        (status, retryAfter in epoch ms) when refused, else None (the request is counted)."""
-        weight = WEIGHTS[method]
+        (status, retryAfter in epoch ms) when refused, else None (the request is counted; a trading
+        request weighs nothing until it fails)."""
+        weight = 0 if method in TRADING else WEIGHTS[method]
         with self._lock:
             self.requests.append((time.monotonic(), method, weight))
         now_s = time.time()
         with self._fake.state.lock:
-            refused = self._fake.pushback(weight, False, now_s)
+            refused = self._fake.pushback(weight, method in PLACES_ORDER, now_s)
         if refused is None:
             return None
         self.refused_for_pushback += 1
@@ -126,11 +163,14 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
         with session.lock:
             session.connection.send(json.dumps(payload))
 
-    def _handle(self, session: _Session, raw: str | bytes) -> None:
+    def _handle(self, session: _Session, raw: str | bytes, arrived_ns: int) -> None:
         try:
             request = json.loads(raw)
             request_id, method, params = request["id"], request["method"], request.get("params", {})
-        except (ValueError, KeyError, TypeError):
+            if method in PLACES_ORDER:
+                with self._lock:
+                    self.arrivals.append((arrived_ns, method, str(params.get("symbol", ""))))
+        except (ValueError, KeyError, TypeError, AttributeError):
             self._reply(
                 session, {"id": None, "status": 400, "error": {"code": -1102, "msg": "Malformed request."}}
             )
@@ -158,6 +198,9 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
         if method == "session.logon":
             self._logon(session, request_id, params)
             return
+        if method in TRADING:
+            self._trade(session, request_id, method, params)
+            return
         if method == "userDataStream.subscribe":
             # Authorised by the session's log-on: no apiKey, no signature.
             error = None if session.logged_on_key is not None else _NOT_LOGGED_ON
@@ -173,6 +216,43 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
         self._reply(
             session, {"id": request_id, "status": 200, "result": {"subscriptionId": session.subscription_id}}
         )
+
+    def _trade(self, session: _Session, request_id: Any, method: str, params: dict[str, Any]) -> None:
+        """A trading request: authorised by the session's log-on or by its own signature, then served by
+        the engine like its REST route; a failure is charged its weight."""
+        if session.logged_on_key is not None and "signature" not in params:
+            error = self._fake.timestamp_refusal(params.get("timestamp", 0), params.get("recvWindow"))
+        else:
+            error = self._check_signature(params)
+        if error is not None:
+            self._charge(method)
+            self._refuse(session, request_id, error)
+            return
+        if self._fake.take_server_error():
+            self._charge(method)
+            self._internal_error(session, request_id)
+            return
+        answer = TRADING[method](self._fake, {k: str(v) for k, v in params.items()})
+        if answer.status != 200:
+            self._charge(method)
+            self._reply(session, {"id": request_id, "status": answer.status, "error": answer.payload})
+            return
+        if answer.placed and self._fake.take_lost_response():
+            with contextlib.suppress(OSError):  # the order exists; the client hears nothing
+                session.connection.socket.shutdown(socket.SHUT_RDWR)
+            return
+        if answer.placed and self._fake.take_error_after_order():
+            self._internal_error(session, request_id)
+            return
+        self._reply(session, {"id": request_id, "status": 200, "result": answer.payload})
+
+    def _charge(self, method: str) -> None:
+        with self._fake.state.lock:
+            self._fake.weight.add(WEIGHTS[method], time.time())
+
+    def _internal_error(self, session: _Session, request_id: Any) -> None:
+        error = {"code": -1001, "msg": "Internal error; unable to process your request. Please try again."}
+        self._reply(session, {"id": request_id, "status": 503, "error": error})
 
     def _logon(self, session: _Session, request_id: Any, params: dict[str, Any]) -> None:
         """``session.logon``: Ed25519 keys only; the session is authenticated until it ends."""

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import TypeVar
+
+from pydantic import TypeAdapter
 
 from autohedge.adapters.binance.auth import BinanceSigner, load_signer
 from autohedge.adapters.binance.constants import (
@@ -18,10 +21,20 @@ from autohedge.adapters.binance.parse import SymbolMap, parse_order, parse_rules
 from autohedge.adapters.binance.rest import AUTH_HINT, BinanceRest, ServerClock
 from autohedge.adapters.binance.user_ws import BinanceUserStream
 from autohedge.adapters.binance.wire import (
+    BINANCE_CANCEL,
+    BINANCE_ORDER,
+    BINANCE_ORDER_LIST,
     BinanceOrder,
     BinanceOrderList,
 )
 from autohedge.adapters.binance.ws import BinanceMarketStream
+from autohedge.adapters.binance.ws_api import (
+    OCO_PLACE,
+    ORDER_CANCEL,
+    ORDER_PLACE,
+    BinanceOrderSession,
+    SessionDown,
+)
 from autohedge.adapters.reference import VenueReference
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets
@@ -46,22 +59,36 @@ __all__ = [
     "BinanceExchange",
     "check_credentials",
     "create_exchange",
+    "create_order_session",
     "create_stream_factory",
     "create_user_stream",
     "new_budget",
 ]
 
 
+T = TypeVar("T")
+
+
 class BinanceExchange:
-    """Implements ``core.ports.Exchange``. Thread-safe; rules and symbols are loaded once, lazily."""
+    """Implements ``core.ports.Exchange``. Thread-safe; rules and symbols are loaded once, lazily.
+
+    ``session``: the WebSocket API order session (``venues.binance.order_entry: ws``): orders, OCO exits
+    and cancels go through it while it is connected, by REST otherwise. None: REST only."""
 
     venue = VENUE
     capabilities: Capabilities = CAPABILITIES
 
     def __init__(
-        self, rest: BinanceRest, *, symbols: Sequence[str], clock: Clock, budget: RequestBudget
+        self,
+        rest: BinanceRest,
+        *,
+        symbols: Sequence[str],
+        clock: Clock,
+        budget: RequestBudget,
+        session: BinanceOrderSession | None = None,
     ) -> None:
         self._rest = rest
+        self._session = session
         self._symbols = tuple(symbols)
         self._clock = clock
         self.request_budget = budget
@@ -104,6 +131,26 @@ class BinanceExchange:
 
     # -- orders --------------------------------------------------------------------------------------
 
+    def _over_session(
+        self,
+        method: str,
+        params: list[tuple[str, str]],
+        model: TypeAdapter[T],
+        *,
+        places_order: bool,
+        priority: bool = True,
+    ) -> T | None:
+        """Caller's thread: the answer over the order session, or None when it is not connected (nothing
+        was sent: the caller sends by REST). Refusals raise as REST's would."""
+        if self._session is None:
+            return None
+        try:
+            return self._session.request(
+                method, dict(params), model, places_order=places_order, priority=priority
+            )
+        except SessionDown:
+            return None
+
     def submit_order(self, request: OrderRequest) -> OrderSnapshot:
         venue_symbol = self._load().to_venue(request.symbol)
         prices = [request.price] + ([request.stop_price] if request.stop_price is not None else [])
@@ -121,7 +168,11 @@ class BinanceExchange:
             ("newClientOrderId", request.client_order_id),
             ("newOrderRespType", "FULL"),  # fills and fees in the answer, not a 20-weight myTrades read
         ]
-        raw = self._rest.new_order(params, priority=request.purpose.is_exit)
+        raw = self._over_session(
+            ORDER_PLACE, params, BINANCE_ORDER, places_order=True, priority=request.purpose.is_exit
+        )
+        if raw is None:
+            raw = self._rest.new_order(params, priority=request.purpose.is_exit)
         return self._order(raw, request.symbol)
 
     def submit_oco(self, request: OcoRequest) -> OcoSnapshot:
@@ -148,7 +199,9 @@ class BinanceExchange:
             ("belowClientOrderId", request.stop_loss_client_order_id),
             ("newOrderRespType", "RESULT"),
         ]
-        order_list = self._rest.new_oco(params)
+        order_list = self._over_session(OCO_PLACE, params, BINANCE_ORDER_LIST, places_order=True)
+        if order_list is None:
+            order_list = self._rest.new_oco(params)
         orders = tuple(parse_order(o, symbol=request.symbol) for o in order_list.orderReports)
         return OcoSnapshot(list_id=str(order_list.orderListId), orders=orders)
 
@@ -167,7 +220,10 @@ class BinanceExchange:
     def cancel_order(
         self, symbol: str, *, venue_order_id: str | None = None, client_order_id: str | None = None
     ) -> OrderSnapshot:
-        result = self._rest.cancel_order(self._id_params(symbol, venue_order_id, client_order_id))
+        params = self._id_params(symbol, venue_order_id, client_order_id)
+        result = self._over_session(ORDER_CANCEL, params, BINANCE_CANCEL, places_order=False)
+        if result is None:
+            result = self._rest.cancel_order(params)
         if isinstance(result, BinanceOrderList):  # cancelling an OCO leg cancels the list
             if not result.orderReports:
                 raise MalformedMessage("binance cancelled order list without order reports")
@@ -232,6 +288,8 @@ class BinanceExchange:
         )
 
     def close(self) -> None:
+        if self._session is not None:
+            self._session.stop()
         self._rest.close()
 
 
@@ -263,11 +321,37 @@ def _rest(config: AppConfig, secrets: Secrets | None, clock: Clock, budget: Requ
     )
 
 
-def create_exchange(config: AppConfig, secrets: Secrets, clock: Clock) -> BinanceExchange:
-    budget = new_budget(clock)
-    return BinanceExchange(
-        _rest(config, secrets, clock, budget), symbols=config.symbols, clock=clock, budget=budget
+def create_order_session(
+    config: AppConfig, secrets: Secrets, clock: Clock, *, budget: RequestBudget, server_clock: ServerClock
+) -> BinanceOrderSession | None:
+    """The WebSocket API order session when ``venues.binance.order_entry`` is ``ws`` and there are keys
+    to sign with (None otherwise: REST only). Not connected yet: ``connect`` opens it."""
+    endpoints = config.venues.binance
+    signer = _signer(secrets)
+    api_key = secrets.autohedge_binance_api_key
+    if endpoints.order_entry != "ws" or api_key is None or signer is None:
+        return None
+    return BinanceOrderSession(
+        url=endpoints.user_ws_url or TESTNET_USER_WS_URL,
+        api_key=api_key,
+        signer=signer,
+        clock=clock,
+        budget=budget,
+        server_clock=server_clock,
+        recv_window_ms=endpoints.recv_window_ms,
+        timeout_s=endpoints.timeout_s,
     )
+
+
+def create_exchange(config: AppConfig, secrets: Secrets, clock: Clock) -> BinanceExchange:
+    """The trading adapter; its order session (when configured) starts connecting now, so the first
+    entry finds it open."""
+    budget = new_budget(clock)
+    rest = _rest(config, secrets, clock, budget)
+    session = create_order_session(config, secrets, clock, budget=budget, server_clock=rest.server_clock)
+    if session is not None:
+        session.connect()
+    return BinanceExchange(rest, symbols=config.symbols, clock=clock, budget=budget, session=session)
 
 
 def create_stream_factory(

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -34,6 +34,7 @@ __all__ = [
     "encode_params",
     "load_signer",
     "signed_query",
+    "ws_request",
     "ws_signature_payload",
     "ws_signed_params",
 ]
@@ -144,3 +145,30 @@ def ws_signature_payload(params: Mapping[str, str]) -> str:
 def ws_signed_params(signer: BinanceSigner, params: Mapping[str, str]) -> dict[str, str]:
     """``params`` with the ``signature`` added (``session.logon``, ``userDataStream.subscribe.signature``)."""
     return {**params, "signature": signer.sign(ws_signature_payload(params))}
+
+
+def ws_request(
+    method: str,
+    params: Mapping[str, str],
+    *,
+    request_id: str,
+    timestamp_ms: int,
+    recv_window_ms: int | None = None,
+    api_key: str | None = None,
+    signer: BinanceSigner | None = None,
+) -> dict[str, Any]:
+    """A WebSocket API request frame (before JSON encoding) carrying ``params`` and the ``timestamp`` (and
+    ``recvWindow``). With ``api_key`` and ``signer`` it is signed on its own (HMAC keys, or any request on
+    a session that has not logged on); without, it relies on the session's ``session.logon``. The
+    signature covers the values as text; the JSON carries the timestamp and window as numbers, which the
+    venue reads the same."""
+    values = {**params, "timestamp": str(timestamp_ms)}
+    if recv_window_ms is not None:
+        values["recvWindow"] = str(recv_window_ms)
+    if api_key is not None and signer is not None:
+        values = ws_signed_params(signer, {**values, "apiKey": api_key})
+    frame_params: dict[str, Any] = dict(values)
+    frame_params["timestamp"] = timestamp_ms
+    if recv_window_ms is not None:
+        frame_params["recvWindow"] = recv_window_ms
+    return {"id": request_id, "method": method, "params": frame_params}

@@ -45,10 +45,12 @@ from autohedge.core.messages import (
 from autohedge.core.validation import first_problem
 
 __all__ = [
+    "DEFAULT_RETRY_AFTER_S",
     "BookTickerDecoder",
     "SymbolMap",
     "is_auth_refusal",
     "map_error",
+    "map_error_code",
     "parse_book_ticker_frame",
     "parse_order",
     "parse_rules",
@@ -313,6 +315,8 @@ class BookTickerDecoder:
             raise MalformedMessage(f"binance bookTicker {first_problem(exc, whole='quote')}") from None
 
 
+DEFAULT_RETRY_AFTER_S = 60.0
+"""A 429/418 without Retry-After (or ``retryAfter``): wait a whole weight window (the venue's own unit)."""
 _FUNDS_CODES = {-2010}
 _UNKNOWN_ORDER_CODES = {-2011, -2013}
 _AUTH_CODES = {-2014, -2015, -1022, -1002}
@@ -334,10 +338,16 @@ def map_error(status: int, body: str, headers: Mapping[str, str], *, auth_hint: 
             code, msg = payload.get("code"), str(payload.get("msg", msg))
     except json.JSONDecodeError:
         pass
+    retry_after_s = float(headers.get("Retry-After") or headers.get("retry-after") or DEFAULT_RETRY_AFTER_S)
+    return map_error_code(status, code, msg, retry_after_s=retry_after_s, auth_hint=auth_hint)
+
+
+def map_error_code(status: int, code: Any, msg: str, *, retry_after_s: float, auth_hint: str) -> VenueError:
+    """Status + Binance error code and message -> the typed error, for REST (``map_error``) and the
+    WebSocket API (whose errors carry the same codes, ``retryAfter`` in epoch ms instead of a header)."""
     text = f"binance {status} {code}: {msg}"
     if status in (429, 418):
-        retry_after = float(headers.get("Retry-After") or headers.get("retry-after") or 60)
-        return RateLimited(text, venue=VENUE, code=code, retry_after_s=retry_after, banned=status == 418)
+        return RateLimited(text, venue=VENUE, code=code, retry_after_s=retry_after_s, banned=status == 418)
     if status >= 500 or code in _UNKNOWN_OUTCOME_CODES:
         return OutcomeUnknown(text, venue=VENUE, code=code)
     if code == -1021:

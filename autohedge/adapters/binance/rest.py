@@ -21,6 +21,8 @@ from autohedge.adapters.binance.constants import VENUE, WEIGHTS
 from autohedge.adapters.binance.parse import map_error
 from autohedge.adapters.binance.wire import (
     BINANCE_CANCEL,
+    BINANCE_ORDER,
+    BINANCE_ORDER_LIST,
     BINANCE_ORDERS,
     BINANCE_TRADES,
     BinanceAccount,
@@ -31,13 +33,22 @@ from autohedge.adapters.binance.wire import (
     BinanceRestBookTicker,
     BinanceServerTime,
     BinanceTrade,
+    BinanceWsRateLimit,
 )
 from autohedge.adapters.transport import HttpResponse, Transport
 from autohedge.core.clock import Clock
 from autohedge.core.errors import AuthError, VenueError, VenueUnavailable
 from autohedge.core.ratelimit import LimitKind, LimitRule, RequestBudget
 
-__all__ = ["AUTH_HINT", "CLOCK_SKEW_CODE", "BinanceDialect", "BinanceRest", "ServerClock", "limit_rules"]
+__all__ = [
+    "AUTH_HINT",
+    "CLOCK_SKEW_CODE",
+    "BinanceDialect",
+    "BinanceRest",
+    "ServerClock",
+    "limit_rules",
+    "observe_ws_rate_limits",
+]
 
 AUTH_HINT = "set AUTOHEDGE_BINANCE_API_KEY and AUTOHEDGE_BINANCE_API_SECRET"
 _USAGE_HEADER = re.compile(r"^x-mbx-(used-weight|order-count)-(\d+)([smhd])$")
@@ -54,6 +65,16 @@ def limit_rules(rate_limits: tuple[BinanceRateLimit, ...]) -> list[LimitRule]:
         for r in rate_limits
         if r.rateLimitType in _LIMIT_KIND and r.interval in _UNIT_S
     ]
+
+
+def observe_ws_rate_limits(budget: RequestBudget, rate_limits: tuple[BinanceWsRateLimit, ...]) -> None:
+    """A WebSocket API response's ``rateLimits`` (REQUEST_WEIGHT per IP, ORDERS per account, each with its
+    window's ``count``) align the budget REST shares, as the ``X-MBX-*`` headers do. Any thread."""
+    for limit in rate_limits:
+        kind = _LIMIT_KIND.get(limit.rateLimitType)
+        unit_s = _UNIT_S.get(limit.interval)
+        if kind is not None and unit_s is not None:
+            budget.observe_used(float(limit.count), kind=kind, interval_s=unit_s * limit.intervalNum)
 
 
 class BinanceDialect:
@@ -76,8 +97,6 @@ class BinanceDialect:
 _INFO = TypeAdapter(BinanceExchangeInfo)
 _TIME = TypeAdapter(BinanceServerTime)
 _TICKER = TypeAdapter(BinanceRestBookTicker)
-_ORDER = TypeAdapter(BinanceOrder)
-_ORDER_LIST = TypeAdapter(BinanceOrderList)
 _ACCOUNT = TypeAdapter(BinanceAccount)
 
 
@@ -246,7 +265,7 @@ class BinanceRest:
             "POST",
             "/api/v3/order",
             params,
-            _ORDER,
+            BINANCE_ORDER,
             weight=WEIGHTS["order"],
             signed=True,
             priority=priority,
@@ -258,7 +277,7 @@ class BinanceRest:
             "POST",
             "/api/v3/orderList/oco",
             params,
-            _ORDER_LIST,
+            BINANCE_ORDER_LIST,
             weight=WEIGHTS["order_list"],
             signed=True,
             priority=True,
@@ -278,7 +297,13 @@ class BinanceRest:
 
     def get_order(self, params: list[tuple[str, str]]) -> BinanceOrder:
         return self._send(
-            "GET", "/api/v3/order", params, _ORDER, weight=WEIGHTS["get_order"], signed=True, priority=True
+            "GET",
+            "/api/v3/order",
+            params,
+            BINANCE_ORDER,
+            weight=WEIGHTS["get_order"],
+            signed=True,
+            priority=True,
         )
 
     def open_orders(self, venue_symbol: str | None) -> tuple[BinanceOrder, ...]:

@@ -21,10 +21,10 @@ from typing import Any
 from loguru import logger
 from pydantic import SecretStr
 
-from autohedge.adapters.binance.auth import BinanceSigner, KeyKind, ws_signed_params
+from autohedge.adapters.binance.auth import BinanceSigner, KeyKind, ws_request
 from autohedge.adapters.binance.constants import VENUE
-from autohedge.adapters.binance.parse import is_auth_refusal, parse_user_frame
-from autohedge.adapters.binance.rest import CLOCK_SKEW_CODE, ServerClock
+from autohedge.adapters.binance.parse import DEFAULT_RETRY_AFTER_S, is_auth_refusal, parse_user_frame
+from autohedge.adapters.binance.rest import CLOCK_SKEW_CODE, ServerClock, observe_ws_rate_limits
 from autohedge.adapters.binance.wire import BinanceWsResponse
 from autohedge.adapters.wsconn import WsConnection
 from autohedge.core.clock import Clock
@@ -43,8 +43,6 @@ __all__ = [
 
 _NS_PER_MS = 1_000_000
 _REQUEST_IDS = itertools.count(1)
-_DEFAULT_RETRY_AFTER_S = 60.0
-"""A 429/418 without ``retryAfter``: wait a whole weight window (the venue's own unit)."""
 
 
 SUBSCRIBE_SIGNATURE = "userDataStream.subscribe.signature"
@@ -63,16 +61,16 @@ def signed_request(
     recv_window_ms: int | None = None,
 ) -> dict[str, Any]:
     """A request (``SUBSCRIBE_SIGNATURE``, ``SESSION_LOGON``) whose parameters are the key, the timestamp
-    (and recvWindow), signed. The signature covers the values as text; the JSON carries the numbers as
-    numbers, which the venue reads the same."""
-    params = {"apiKey": api_key, "timestamp": str(timestamp_ms)}
-    if recv_window_ms is not None:
-        params["recvWindow"] = str(recv_window_ms)
-    signed: dict[str, Any] = ws_signed_params(signer, params)
-    signed["timestamp"] = timestamp_ms
-    if recv_window_ms is not None:
-        signed["recvWindow"] = recv_window_ms
-    return {"id": request_id, "method": method, "params": signed}
+    (and recvWindow), signed."""
+    return ws_request(
+        method,
+        {},
+        request_id=request_id,
+        timestamp_ms=timestamp_ms,
+        recv_window_ms=recv_window_ms,
+        api_key=api_key,
+        signer=signer,
+    )
 
 
 def subscribe_request(request_id: str) -> dict[str, Any]:
@@ -185,9 +183,7 @@ class BinanceUserStream:
         """Reader thread."""
         assert self._sink is not None
         if self._budget is not None:
-            for limit in response.rateLimits:
-                if limit.rateLimitType == "REQUEST_WEIGHT" and limit.interval == "MINUTE":
-                    self._budget.observe_used(limit.count * limit.intervalNum)
+            observe_ws_rate_limits(self._budget, response.rateLimits)
         request_id = None if response.id is None else str(response.id)
         if request_id is not None and request_id == self._logon_id:
             if response.status != 200:
@@ -221,7 +217,7 @@ class BinanceUserStream:
                 # A ban or rate limit covers the WebSocket API like REST: the shared budget waits it out.
                 retry_at_ms = error.data.retryAfter if error is not None and error.data is not None else None
                 now_ms = self._clock.wall_ns() // _NS_PER_MS
-                wait_s = (retry_at_ms - now_ms) / 1000 if retry_at_ms is not None else _DEFAULT_RETRY_AFTER_S
+                wait_s = (retry_at_ms - now_ms) / 1000 if retry_at_ms is not None else DEFAULT_RETRY_AFTER_S
                 self._budget.rate_limited(wait_s, banned=response.status == 418)
             elif is_auth_refusal(response.status, code):
                 self._budget.auth_failed(failure)

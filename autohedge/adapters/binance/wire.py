@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 __all__ = [
     "BINANCE_CANCEL",
+    "BINANCE_ORDER",
     "BINANCE_ORDERS",
+    "BINANCE_ORDER_LIST",
     "BINANCE_TRADES",
     "BinanceAccount",
     "BinanceAccountPosition",
@@ -203,6 +205,9 @@ class BinanceWsResponse(_Wire):
 
     id: str | int | None
     status: int
+    result: Any = None
+    """The request's answer when ``status`` is 200 (an order request's: the REST order object), read by
+    the request's own model."""
     error: BinanceWsError | None = None
     rateLimits: tuple[BinanceWsRateLimit, ...] = ()
 
@@ -236,6 +241,8 @@ class BinanceRestBookTicker(_Wire):
 
 
 BINANCE_ORDERS: TypeAdapter[tuple[BinanceOrder, ...]] = TypeAdapter(tuple[BinanceOrder, ...])
+BINANCE_ORDER: TypeAdapter[BinanceOrder] = TypeAdapter(BinanceOrder)
+BINANCE_ORDER_LIST: TypeAdapter[BinanceOrderList] = TypeAdapter(BinanceOrderList)
 BINANCE_TRADES: TypeAdapter[tuple[BinanceTrade, ...]] = TypeAdapter(tuple[BinanceTrade, ...])
 _CANCEL_ANSWER: Any = BinanceOrderList | BinanceOrder  # a union is no ``type[...]`` to the installed checker
 BINANCE_CANCEL: TypeAdapter[BinanceOrderList | BinanceOrder] = TypeAdapter(_CANCEL_ANSWER)

@@ -55,14 +55,13 @@ def fake() -> Iterator[FakeBinance]:
         yield server
 
 
-def config(fake: FakeBinance) -> AppConfig:
+def config(fake: FakeBinance, order_entry: str = "ws") -> AppConfig:
+    endpoints = {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
     return parse_config(
         {
             "exchange": {"venue": "binance", "market_data": "binance"},
             "symbols": ["BTC/USDT"],
-            "venues": {
-                "binance": {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": fake.user_ws_url}
-            },
+            "venues": {"binance": {**endpoints, "order_entry": order_entry}},
         }
     )
 
@@ -187,7 +186,7 @@ def test_ed25519_fake_signed_subscription_verifies_an_ed25519_signature_too(
 
 def test_ed25519_adapter_signs_rest_with_the_key(fake: FakeBinance) -> None:
     check_credentials(config(fake), secrets(), RealClock())
-    exchange = create_exchange(config(fake), secrets(), RealClock())
+    exchange = create_exchange(config(fake, order_entry="rest"), secrets(), RealClock())
     try:
         placed = exchange.submit_order(
             OrderRequest(
@@ -198,6 +197,21 @@ def test_ed25519_adapter_signs_rest_with_the_key(fake: FakeBinance) -> None:
         exchange.close()
     ((_, _, params),) = fake.requests("/api/v3/order")
     assert placed.client_order_id == entry_id(1) and len(params["signature"]) == 88
+
+
+def test_ed25519_adapter_places_over_a_logged_on_order_session(fake: FakeBinance) -> None:
+    exchange = create_exchange(config(fake), secrets(), RealClock())
+    try:
+        placed = exchange.submit_order(
+            OrderRequest(
+                client_order_id=entry_id(1), symbol="BTC/USDT", side=Side.BUY, qty=D("0.01"), price=D(49000)
+            )
+        )
+    finally:
+        exchange.close()
+    assert placed.client_order_id == entry_id(1)
+    assert fake.user.logons == 1 and [m for _, m, _ in fake.user.arrivals] == ["order.place"]
+    assert fake.requests("/api/v3/order") == []
 
 
 def test_ed25519_adapter_credentials_check_refuses_a_key_the_venue_does_not_hold(fake: FakeBinance) -> None:

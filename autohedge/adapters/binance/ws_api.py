@@ -1,0 +1,410 @@
+"""Binance order entry over the WebSocket API: an order session on its own connection.
+
+An order placed here is a frame written on an open, authenticated connection instead of an HTTP request
+(no request building, pooling or header parsing in the process), and a successful ``order.place``,
+``order.cancel`` or ``orderList.place.oco`` weighs 0 (a failed one is still charged). HMAC keys sign each
+request (``auth.ws_request``); Ed25519 keys log the connection on once (``session.logon``) and send
+requests unsigned. Requests are correlated by ``id``: the calling thread (an order sender, the monitor)
+blocks on its own response, at most ``timeout_s``.
+
+What an answer means is REST's: the same error codes map through ``parse.map_error_code`` and
+``transport.classified`` into the venue's state (429/418 pause the shared budget until ``retryAfter``,
+rejected keys mark it ``auth_failed``); -1021 re-measures the shared server-time offset and sends once
+more. A timeout, a 5xx, -1007, or the connection ending while a request is in flight leave an order of
+unknown outcome (``OutcomeUnknown``): the executor looks it up by client order id and never resends it.
+Every response's ``rateLimits`` align the budget REST shares.
+
+When the session is not connected the request is not sent (``SessionDown``) and the adapter sends it by
+REST; asking for the session reopens the connection, at most once per ``retry_interval_s``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TypeVar
+
+import websocket
+from loguru import logger
+from pydantic import SecretStr, TypeAdapter, ValidationError
+
+from autohedge.adapters.binance.auth import BinanceSigner, KeyKind, ws_request
+from autohedge.adapters.binance.constants import VENUE
+from autohedge.adapters.binance.parse import DEFAULT_RETRY_AFTER_S, map_error_code
+from autohedge.adapters.binance.rest import AUTH_HINT, CLOCK_SKEW_CODE, ServerClock, observe_ws_rate_limits
+from autohedge.adapters.binance.wire import BinanceWsResponse
+from autohedge.adapters.transport import classified
+from autohedge.adapters.wirevalues import json_object, validate_wire
+from autohedge.adapters.wsconn import WsConnection
+from autohedge.core.clock import Clock
+from autohedge.core.errors import (
+    MalformedMessage,
+    OutcomeUnknown,
+    RateLimited,
+    VenueError,
+    VenueUnavailable,
+)
+from autohedge.core.ratelimit import RequestBudget
+from autohedge.core.validation import first_problem
+
+__all__ = [
+    "CONNECT_WEIGHT",
+    "OCO_PLACE",
+    "ORDER_CANCEL",
+    "ORDER_PLACE",
+    "SESSION_LOGON",
+    "BinanceOrderSession",
+    "SessionDown",
+    "ws_error",
+]
+
+T = TypeVar("T")
+_NS_PER_MS = 1_000_000
+_NS_PER_S = 1_000_000_000
+_REQUEST_IDS = itertools.count(1)
+
+ORDER_PLACE = "order.place"
+ORDER_CANCEL = "order.cancel"
+OCO_PLACE = "orderList.place.oco"
+SESSION_LOGON = "session.logon"
+CONNECT_WEIGHT = 2
+"""Opening a WebSocket API connection weighs 2 (per IP, shared with REST)."""
+
+
+class SessionDown(Exception):
+    """The session cannot take the request now (not connected, or the frame could not be written):
+    nothing reached the venue."""
+
+
+def ws_error(response: BinanceWsResponse, now_ms: int) -> VenueError:
+    """A refused request -> the typed error REST would raise for the same status and code. Pure."""
+    error = response.error
+    code = error.code if error is not None else None
+    msg = error.msg if error is not None else "no error body"
+    retry_at_ms = error.data.retryAfter if error is not None and error.data is not None else None
+    retry_after_s = (
+        max(0.0, (retry_at_ms - now_ms) / 1000) if retry_at_ms is not None else DEFAULT_RETRY_AFTER_S
+    )
+    return map_error_code(response.status, code, msg, retry_after_s=retry_after_s, auth_hint=AUTH_HINT)
+
+
+class _State(Enum):
+    DOWN = "down"
+    CONNECTING = "connecting"
+    UP = "up"
+
+
+@dataclass(eq=False)
+class _Pending:
+    done: threading.Event = field(default_factory=threading.Event)
+    response: BinanceWsResponse | None = None
+    dropped: str = ""
+    """Why the connection ended before the answer came (empty while waiting or answered)."""
+
+
+class BinanceOrderSession:
+    """Thread-safe. ``request`` runs on the caller's thread and blocks until its answer; the reader
+    thread (``WsConnection``) hands each answer to the waiting caller and ends the waits of a connection
+    that went away. ``_cond`` guards the state, the connection and the requests in flight."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        api_key: SecretStr,
+        signer: BinanceSigner,
+        clock: Clock,
+        budget: RequestBudget,
+        server_clock: ServerClock,
+        recv_window_ms: int | None,
+        timeout_s: float,
+        retry_interval_s: float = 5.0,
+        connect_wait_s: float = 2.0,
+    ) -> None:
+        """``timeout_s``: the longest a caller waits for its answer (then the outcome is unknown).
+        ``connect_wait_s``: how long after a connection attempt began a caller still waits for it rather
+        than sending by REST. ``retry_interval_s``: the least time between connection attempts (the venue
+        allows 300 per 5 minutes per IP, each weighing 2)."""
+        self._url = url
+        self._api_key = api_key
+        self._signer = signer
+        self._clock = clock
+        self._budget = budget
+        self._server_clock = server_clock
+        self._recv_window_ms = recv_window_ms
+        self._timeout_s = timeout_s
+        self._retry_interval_ns = int(retry_interval_s * _NS_PER_S)
+        self._connect_wait_ns = int(connect_wait_s * _NS_PER_S)
+        self._logs_on = signer.kind is KeyKind.ED25519
+        self._cond = threading.Condition()
+        self._state = _State.DOWN
+        self._connection: WsConnection | None = None
+        self._generation = 0
+        self._attempt_ns: int | None = None
+        self._logon_id = ""
+        self._pending: dict[str, _Pending] = {}
+        self._stopped = False
+        self.connects = 0
+        """Connections that became usable (opened, and logged on for Ed25519 keys)."""
+        self.drops = 0
+        """Usable connections that ended without ``stop``."""
+        self.malformed = 0
+        """Frames that could not be read (counted and skipped)."""
+
+    # -- connection -----------------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        with self._cond:
+            return self._state is _State.UP
+
+    def connect(self) -> None:
+        """Any thread: open a connection unless one is open or opening, or the last attempt was less
+        than ``retry_interval_s`` ago, or the budget refuses its weight now."""
+        with self._cond:
+            if self._stopped or self._state is not _State.DOWN:
+                return
+            now_ns = self._clock.monotonic_ns()
+            if self._attempt_ns is not None and now_ns - self._attempt_ns < self._retry_interval_ns:
+                return
+            self._attempt_ns = now_ns
+            try:
+                self._budget.acquire(CONNECT_WEIGHT, priority=True)
+            except RateLimited:
+                return  # the venue is pausing us: REST is refused as well, and says so
+            self._generation += 1
+            generation = self._generation
+            connection = WsConnection(
+                self._url,
+                name="binance order session",
+                on_open=lambda conn: self._opened(conn, generation),
+                on_message=lambda conn, raw: self._received(conn, raw, generation),
+                on_ended=lambda reason: self._ended(reason, generation),
+                errors_end_it=True,
+            )
+            self._connection = connection
+            self._state = _State.CONNECTING
+        connection.start()
+
+    def wait_usable(self) -> bool:
+        """Caller's thread: whether a request can go out on this session now. Reopens a connection that
+        went away; waits for one being opened, but never longer than ``connect_wait_s`` after its
+        attempt began (a venue that does not answer the handshake costs at most that, once)."""
+        self.connect()
+        with self._cond:
+            while self._state is _State.CONNECTING:
+                assert self._attempt_ns is not None
+                left_ns = self._attempt_ns + self._connect_wait_ns - self._clock.monotonic_ns()
+                if left_ns <= 0:
+                    break
+                self._cond.wait(left_ns / _NS_PER_S)
+            return self._state is _State.UP
+
+    def _opened(self, connection: WsConnection, generation: int) -> None:
+        """Reader thread: HMAC keys sign every request, so the session is usable now; Ed25519 keys log
+        the connection on first."""
+        if not self._logs_on:
+            self._became_usable(generation)
+            return
+        with self._cond:
+            self._logon_id = f"ah-logon-{next(_REQUEST_IDS)}"
+            frame = ws_request(
+                SESSION_LOGON,
+                {},
+                request_id=self._logon_id,
+                timestamp_ms=self._server_clock.timestamp_ms(),
+                recv_window_ms=self._recv_window_ms,
+                api_key=self._api_key.get_secret_value(),
+                signer=self._signer,
+            )
+        connection.send(json.dumps(frame))
+
+    def _became_usable(self, generation: int) -> None:
+        with self._cond:
+            if generation != self._generation or self._stopped:
+                return
+            self._state = _State.UP
+            self.connects += 1
+            self._cond.notify_all()
+        logger.info("binance order session connected")
+
+    def _ended(self, reason: str, generation: int) -> None:
+        """Reader thread: every request still waiting on this connection has an unknown answer."""
+        with self._cond:
+            if generation != self._generation:
+                return
+            if self._state is _State.UP:
+                self.drops += 1
+            self._state = _State.DOWN
+            self._connection = None
+            waiting, self._pending = list(self._pending.values()), {}
+            for pending in waiting:
+                pending.dropped = reason or "the connection ended"
+                pending.done.set()
+            self._cond.notify_all()
+        if not self._stopped:
+            logger.warning("binance order session ended ({}); orders go by REST until it reconnects", reason)
+
+    def stop(self) -> None:
+        """Any thread: close the connection; requests in flight end as of unknown outcome."""
+        with self._cond:
+            self._stopped = True
+            connection = self._connection
+            self._generation += 1
+            self._state = _State.DOWN
+            self._connection = None
+            waiting, self._pending = list(self._pending.values()), {}
+            for pending in waiting:
+                pending.dropped = "the order session was stopped"
+                pending.done.set()
+            self._cond.notify_all()
+        if connection is not None:
+            connection.stop()
+
+    # -- frames ---------------------------------------------------------------------------------------
+
+    def _received(self, connection: WsConnection, raw: str | bytes, generation: int) -> None:
+        """Reader thread: an answer goes to the caller waiting on its ``id``."""
+        try:
+            frame = json_object(raw, "order session frame", venue=VENUE, decimals=True)
+            if "id" not in frame or "status" not in frame:
+                event = frame.get("event", frame)
+                if isinstance(event, dict) and event.get("e") == "serverShutdown":
+                    connection.end("binance serverShutdown: reconnect")
+                return  # no events are subscribed on this connection
+            response = validate_wire(BinanceWsResponse, frame, "response", venue=VENUE)
+        except MalformedMessage as exc:
+            with self._cond:
+                self.malformed += 1
+            logger.warning("binance order session: frame skipped ({})", exc)
+            return
+        observe_ws_rate_limits(self._budget, response.rateLimits)
+        request_id = None if response.id is None else str(response.id)
+        with self._cond:
+            if generation != self._generation:
+                return
+            if request_id is not None and request_id == self._logon_id:
+                self._logon_id = ""
+                logon = response
+                pending = None
+            else:
+                logon = None
+                pending = self._pending.pop(request_id, None) if request_id is not None else None
+            if pending is not None:
+                pending.response = response
+                pending.done.set()
+        if logon is not None:
+            self._logged_on(connection, logon, generation)
+        elif pending is None and response.status != 200:
+            # An error that answers no request of ours (the venue revoking the session): end it.
+            error = classified(self._budget, self._error(response), response.status, places_order=False)
+            connection.end(f"binance order session refused: {error}")
+
+    def _logged_on(self, connection: WsConnection, response: BinanceWsResponse, generation: int) -> None:
+        """Reader thread: the ``session.logon`` answer."""
+        if response.status == 200:
+            self._budget.auth_ok()
+            self._became_usable(generation)
+            return
+        if response.error is not None and response.error.code == CLOCK_SKEW_CODE:
+            self._resync()
+        error = classified(self._budget, self._error(response), response.status, places_order=False)
+        with self._cond:
+            if generation == self._generation:
+                self._state = _State.DOWN  # callers send by REST now, not when the reader ends
+                self._cond.notify_all()
+        connection.end(f"binance order session log-on refused: {error}")
+
+    def _error(self, response: BinanceWsResponse) -> VenueError:
+        return ws_error(response, self._clock.wall_ns() // _NS_PER_MS)
+
+    def _resync(self) -> None:
+        """-1021: our timestamp was outside recvWindow. Re-measure the shared offset (one REST read); a
+        refused read keeps the old one."""
+        try:
+            offset_ms = self._server_clock.sync()
+        except VenueError as exc:
+            logger.warning("binance order session: server time not re-read ({})", exc)
+            return
+        logger.info("binance order session: clock offset to the server re-measured: {} ms", offset_ms)
+
+    # -- requests -------------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        params: Mapping[str, str],
+        model: TypeAdapter[T],
+        *,
+        places_order: bool,
+        priority: bool,
+    ) -> T:
+        """Caller's thread: send one trading request and wait for its answer, read as ``model``.
+
+        Raises ``SessionDown`` when it was not sent (send it by REST), the venue's refusal as the typed
+        error REST raises for it, and ``OutcomeUnknown`` for an order-placing request whose answer did
+        not come (timeout, the connection ended) or was a server error."""
+        if not self.wait_usable():
+            raise SessionDown("binance order session is not connected")
+        # A successful trading request weighs 0; a failed one is charged, and ``rateLimits`` says so.
+        self._budget.acquire(0.0, priority=priority, orders=1 if places_order else 0)
+        response = self._round_trip(method, params, places_order=places_order)
+        if response.status != 200 and response.error is not None and response.error.code == CLOCK_SKEW_CODE:
+            # Refused before it was looked at (nothing was placed): resync, then sign and send once more.
+            self._resync()
+            response = self._round_trip(method, params, places_order=places_order)
+        if response.status != 200:
+            raise classified(
+                self._budget, self._error(response), response.status, places_order=places_order
+            ) from None
+        self._budget.succeeded()
+        self._budget.auth_ok()
+        try:
+            return model.validate_python(response.result)
+        except ValidationError as exc:
+            message = f"binance {method}: {first_problem(exc, whole='<result>')}"
+            if places_order:
+                raise OutcomeUnknown(f"{message}; the order may exist", venue=VENUE) from None
+            raise MalformedMessage(message) from None
+
+    def _round_trip(self, method: str, params: Mapping[str, str], *, places_order: bool) -> BinanceWsResponse:
+        request_id = f"ah-{next(_REQUEST_IDS)}"
+        pending = _Pending()
+        with self._cond:
+            connection = self._connection
+            if self._state is not _State.UP or connection is None:
+                raise SessionDown("binance order session is not connected")
+            self._pending[request_id] = pending
+        frame = ws_request(
+            method,
+            params,
+            request_id=request_id,
+            timestamp_ms=self._server_clock.timestamp_ms(),
+            recv_window_ms=self._recv_window_ms,
+            api_key=None if self._logs_on else self._api_key.get_secret_value(),
+            signer=None if self._logs_on else self._signer,
+        )
+        try:
+            connection.send(json.dumps(frame))
+        except (websocket.WebSocketException, OSError) as exc:
+            # The frame was not written: the venue cannot have read it.
+            with self._cond:
+                self._pending.pop(request_id, None)
+            raise SessionDown(f"binance order session: not sent ({type(exc).__name__})") from None
+        if not pending.done.wait(self._timeout_s):
+            with self._cond:
+                self._pending.pop(request_id, None)
+            why = f"no answer within {self._timeout_s:g} s"
+        elif pending.response is None:
+            why = f"the connection ended before the answer ({pending.dropped})"
+        else:
+            return pending.response
+        self._budget.failed(why)
+        text = f"binance {method} {request_id} on the WebSocket API: {why}"
+        if places_order:
+            raise OutcomeUnknown(text, venue=VENUE)
+        raise VenueUnavailable(text, venue=VENUE, retry_after_s=1.0)
