@@ -121,14 +121,17 @@ def _real_venue(
     )
 
 
-def binance_venue() -> VenueUnderTest:
+def binance_venue(order_entry: str = "ws") -> VenueUnderTest:
+    """Binance with an HMAC key; orders, OCO exits and cancels over the WebSocket API order session
+    (``order_entry: ws``, the default) or by REST only."""
     from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
 
     fake = FakeBinance(symbols=["BTC/USDT"]).__enter__()
     secrets = Secrets(
         autohedge_binance_api_key=SecretStr(API_KEY), autohedge_binance_api_secret=SecretStr(API_SECRET)
     )
-    return _real_venue("binance", fake, "BTC/USDT", endpoints_of(fake), secrets)
+    endpoints = {**endpoints_of(fake), "order_entry": order_entry}
+    return _real_venue("binance", fake, "BTC/USDT", endpoints, secrets)
 
 
 def binance_ed25519_venue() -> VenueUnderTest:
@@ -182,6 +185,7 @@ def kraken_venue() -> VenueUnderTest:
 VENUES: dict[str, Callable[[], VenueUnderTest]] = {
     "paper": paper_venue,
     "binance": binance_venue,
+    "binance-rest": lambda: binance_venue("rest"),
     "binance-ed25519": binance_ed25519_venue,
     "alpaca": alpaca_venue,
     "coinbase": coinbase_venue,

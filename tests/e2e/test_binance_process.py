@@ -1,5 +1,5 @@
-"""`autohedge run` against the local Binance fake: signed orders within the rules, OCO exits, a dropped
-socket survived, a lost order response without a duplicate."""
+"""`autohedge run` against the local Binance fake: signed orders within the rules over the WebSocket API,
+OCO exits, a dropped socket survived, a connection dropped mid-request without a duplicate order."""
 
 from __future__ import annotations
 
@@ -56,6 +56,11 @@ def test_binance_end_to_end_against_the_fake(tmp_path: Path) -> None:
     assert "order_outcome_unknown" in output and data["counters"]["outcome_unknown_resolved"] >= 1
     assert max(Counter(o.client_order_id for o in orders).values()) == 1  # no client id was ever placed twice
     assert any(o.list_id for o in orders)  # exits went out as OCO lists
+    # Orders went over the WebSocket API's order session; the lost answer was its connection dropping
+    # right after the venue accepted the entry, and the lookup by client id found it (no second one).
+    assert fake.user.dropped_after_accept == 1, output[-3000:]
+    ws_methods = {method for _, method, _ in fake.user.arrivals}
+    assert ws_methods == {"order.place", "orderList.place.oco"}, output[-3000:]
     assert data["actors"][feed]["restarts"] >= 1 and data["actors"][feed]["state"] == ChildState.RUNNING
     for order in orders:  # every order within the symbol's rules
         assert order.price % Decimal("0.01") == 0 and order.qty % Decimal("0.000001") == 0

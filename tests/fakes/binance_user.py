@@ -101,6 +101,10 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
         """Subscriptions refused with 429/418 because the client was rate limited or banned."""
         self.requests: list[tuple[float, str, int]] = []
         """(time.monotonic, method, weight) of every WebSocket API request and connection."""
+        self.charged = 0
+        self.dropped_after_accept = 0
+        """Connections dropped right after an order was placed (the lost-response fault)."""
+        """Weight charged for failed trading requests (a successful one weighs 0)."""
         self.arrivals: list[tuple[int, str, str]] = []
         """(time.monotonic_ns as the frame was read, method, venue symbol) of every order-placing request."""
         super().__init__(fake, thread_name="fake-binance-user")
@@ -238,6 +242,8 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
             self._reply(session, {"id": request_id, "status": answer.status, "error": answer.payload})
             return
         if answer.placed and self._fake.take_lost_response():
+            with self._lock:
+                self.dropped_after_accept += 1
             with contextlib.suppress(OSError):  # the order exists; the client hears nothing
                 session.connection.socket.shutdown(socket.SHUT_RDWR)
             return
@@ -247,6 +253,8 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
         self._reply(session, {"id": request_id, "status": 200, "result": answer.payload})
 
     def _charge(self, method: str) -> None:
+        with self._lock:
+            self.charged += WEIGHTS[method]
         with self._fake.state.lock:
             self._fake.weight.add(WEIGHTS[method], time.time())
 
