@@ -8,8 +8,9 @@ Everything runs on 127.0.0.1, each part in its own process so none competes for 
   websocket server writing pre-encoded frames), either as fast as the reader takes them (flood) or at
   a paced background rate with trigger frames that make the HFT rule fire (``t_sent`` stamped just
   before the trigger frames are written);
-* the VENUE is the local Binance fake (REST, and the private stream where the build has one) whose
-  order route stamps the arrival time first thing;
+* the VENUE is the local Binance fake (REST, and the WebSocket API where the build has one) whose
+  order routes stamp the arrival time first thing: REST's as the request is parsed, the WebSocket API's
+  (``order.place``, ``orderList.place.oco``) as the frame is read; both count as orders at the venue;
 * the ENGINE is ``python -m autohedge.cli run`` with a generated config, exactly as a user runs it;
 * the RAW FLOOR is a minimal client in its own process: websocket-client, ``json.loads``, a kept-alive
   ``requests`` POST of a signed order.
@@ -290,8 +291,10 @@ def venue_main(conn: Connection) -> None:
             if command == "quit":
                 return
             with lock:
-                conn.send(list(arrivals))
+                taken = list(arrivals)
                 arrivals.clear()
+            take_ws = getattr(fake.user, "take_arrivals", None)  # builds with WebSocket API order entry
+            conn.send(sorted(taken + (take_ws() if take_ws is not None else [])))
 
 
 # -- raw floor client (its own process) ----------------------------------------------------------------
@@ -351,13 +354,17 @@ def raw_client_main(url: str, rest_url: str, out: Connection) -> None:
 
 
 def engine_config(
-    *, venue: str, ws_url: str, rest_url: str, firing: bool, user_ws_url: str
+    *, venue: str, ws_url: str, rest_url: str, firing: bool, user_ws_url: str, order_entry: str = "ws"
 ) -> dict[str, Any]:
+    from autohedge.core import config as engine_config_module
     from autohedge.core.config import VenueEndpoints
 
     endpoints: dict[str, Any] = {"rest_url": rest_url, "ws_url": ws_url}
     if user_ws_url and "user_ws_url" in VenueEndpoints.model_fields:  # builds with a private stream
         endpoints["user_ws_url"] = user_ws_url
+    binance_endpoints = getattr(engine_config_module, "BinanceEndpoints", None)
+    if binance_endpoints is not None and "order_entry" in binance_endpoints.model_fields:
+        endpoints["order_entry"] = order_entry  # builds with WebSocket API order entry
     return {
         "exchange": {"venue": venue, "market_data": "binance"},
         "symbols": symbols(),
@@ -532,6 +539,7 @@ class Bench:
                 rest_url=self.rest_url,
                 firing=False,
                 user_ws_url=self.user_ws_url,
+                order_entry=self.args.order_entry,
             )
             engine = EngineProcess(config, self._phase_dir(f"latency-{int(rate)}"), self.args.engine_python)
             process = engine.start()
@@ -627,11 +635,21 @@ def main(argv: list[str] | None = None) -> int:
         default=Path(sys.executable),
         help="the interpreter of the environment whose autohedge runs (to measure another revision)",
     )
+    parser.add_argument(
+        "--order-entry",
+        choices=("ws", "rest"),
+        default="ws",
+        help="how the engine sends orders (venues.binance.order_entry; builds that have the setting)",
+    )
     parser.add_argument("--json", type=Path, default=Path("bench-wire.json"))
     parser.add_argument("--keep-logs", action="store_true", help="keep each engine's config and log")
     args = parser.parse_args(argv)
     bench = Bench(args)
-    results: dict[str, Any] = {"python": sys.version.split()[0], "cores": psutil.cpu_count()}
+    results: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "cores": psutil.cpu_count(),
+        "order_entry": args.order_entry,
+    }
     try:
         results["load_avg_start"] = os.getloadavg()
         progress("raw websocket-client ceiling")
@@ -663,7 +681,7 @@ def print_table(results: dict[str, Any], args: argparse.Namespace) -> None:
     load = f"{results['load_avg_start'][0]:.2f} -> {results['load_avg_end'][0]:.2f}"
     print(
         f"wire bench: {N_SYMBOLS} symbols, {args.seconds:.0f}s windows, python {results['python']}, "
-        f"{results['cores']} cores, load {load}"
+        f"{results['cores']} cores, load {load}, engine orders by {args.order_entry}"
     )
     print(f"{'measure':<44}{'value':>14}{'target':>22}")
     rows: list[tuple[str, str, str]] = [

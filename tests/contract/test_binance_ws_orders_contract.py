@@ -6,6 +6,7 @@ lookup by client order id resolves, never a second order."""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -13,17 +14,20 @@ from decimal import Decimal
 import pytest
 from pydantic import SecretStr
 
+from autohedge.adapters.binance.adapter import create_exchange
 from autohedge.adapters.binance.auth import HmacSigner
 from autohedge.adapters.binance.rest import ServerClock
 from autohedge.adapters.binance.wire import BINANCE_ORDER
 from autohedge.adapters.binance.ws_api import ORDER_PLACE, BinanceOrderSession
 from autohedge.core.clock import RealClock
+from autohedge.core.config import Secrets, parse_config
 from autohedge.core.errors import InsufficientFunds, OutcomeUnknown, RateLimited, VenueUnavailable
+from autohedge.core.messages import OrderRequest
 from autohedge.core.ratelimit import RequestBudget
 from autohedge.core.types import OrderStatus, Side
 from tests.contract.conftest import VenueUnderTest, binance_venue
 from tests.contract.test_exchange_contract import _TP, _oco, limit
-from tests.fakes.binance import FakeBinance
+from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
 from tests.fakes.silent_ws import SilentWsServer
 
 D = Decimal
@@ -162,3 +166,33 @@ def test_ws_no_answer_within_the_timeout_is_unknown_for_an_order_unavailable_for
                 )
         finally:
             session.stop()
+
+
+def test_ws_session_that_cannot_connect_leaves_orders_to_rest() -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        dead_url = f"ws://127.0.0.1:{closed.getsockname()[1]}/ws-api/v3"
+    with FakeBinance(symbols=["BTC/USDT"]) as fake:
+        endpoints = {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "user_ws_url": dead_url}
+        config = parse_config(
+            {
+                "exchange": {"venue": "binance", "market_data": "binance"},
+                "symbols": ["BTC/USDT"],
+                "venues": {"binance": endpoints},
+            }
+        )
+        secrets = Secrets(
+            autohedge_binance_api_key=SecretStr(API_KEY), autohedge_binance_api_secret=SecretStr(API_SECRET)
+        )
+        exchange = create_exchange(config, secrets, RealClock())
+        try:
+            fake.push_quote("BTC/USDT", D(50000), D(50001))
+            placed = exchange.submit_order(
+                OrderRequest(
+                    client_order_id="ws-dead", symbol="BTC/USDT", side=Side.BUY, qty=D("0.01"), price=D(49000)
+                )
+            )
+        finally:
+            exchange.close()
+        assert placed.status is OrderStatus.NEW
+        assert [m for m, _, _ in fake.requests("/api/v3/order")] == ["POST"] and fake.user.arrivals == []

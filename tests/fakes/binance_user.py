@@ -252,6 +252,12 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
             return
         self._reply(session, {"id": request_id, "status": 200, "result": answer.payload})
 
+    def take_arrivals(self) -> list[tuple[int, str]]:
+        """(time.monotonic_ns, venue symbol) of the order-placing requests since the last take."""
+        with self._lock:
+            taken, self.arrivals = self.arrivals, []
+        return [(arrived_ns, symbol) for arrived_ns, _, symbol in taken]
+
     def _charge(self, method: str) -> None:
         with self._lock:
             self.charged += WEIGHTS[method]

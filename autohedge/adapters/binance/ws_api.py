@@ -15,7 +15,10 @@ unknown outcome (``OutcomeUnknown``): the executor looks it up by client order i
 Every response's ``rateLimits`` align the budget REST shares.
 
 When the session is not connected the request is not sent (``SessionDown``) and the adapter sends it by
-REST; asking for the session reopens the connection, at most once per ``retry_interval_s``.
+REST; asking for the session reopens the connection, at most once per ``retry_interval_s`` after the
+last attempt or drop. Only the first connection (opened with the adapter, at start-up) is waited for: a
+reconnect never holds an order back, the order goes by REST meanwhile. Connection timing is real time
+(``time.monotonic``), like every I/O timeout: it schedules no decision of the engine's.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -126,9 +130,9 @@ class BinanceOrderSession:
         connect_wait_s: float = 2.0,
     ) -> None:
         """``timeout_s``: the longest a caller waits for its answer (then the outcome is unknown).
-        ``connect_wait_s``: how long after a connection attempt began a caller still waits for it rather
-        than sending by REST. ``retry_interval_s``: the least time between connection attempts (the venue
-        allows 300 per 5 minutes per IP, each weighing 2)."""
+        ``connect_wait_s``: how long after the first connection attempt began a caller still waits for
+        it rather than sending by REST. ``retry_interval_s``: the least time between connection attempts,
+        and from a drop to the next (the venue allows 300 per 5 minutes per IP, each weighing 2)."""
         self._url = url
         self._api_key = api_key
         self._signer = signer
@@ -145,7 +149,10 @@ class BinanceOrderSession:
         self._connection: WsConnection | None = None
         self._generation = 0
         self._attempt_ns: int | None = None
+        """``time.monotonic_ns`` of the last connection attempt or drop."""
+        self._attempts = 0
         self._logon_id = ""
+        self._logon_signed_at_sync = 0
         self._pending: dict[str, _Pending] = {}
         self._stopped = False
         self.connects = 0
@@ -168,10 +175,11 @@ class BinanceOrderSession:
         with self._cond:
             if self._stopped or self._state is not _State.DOWN:
                 return
-            now_ns = self._clock.monotonic_ns()
+            now_ns = time.monotonic_ns()
             if self._attempt_ns is not None and now_ns - self._attempt_ns < self._retry_interval_ns:
                 return
             self._attempt_ns = now_ns
+            self._attempts += 1
             try:
                 self._budget.acquire(CONNECT_WEIGHT, priority=True)
             except RateLimited:
@@ -192,13 +200,14 @@ class BinanceOrderSession:
 
     def wait_usable(self) -> bool:
         """Caller's thread: whether a request can go out on this session now. Reopens a connection that
-        went away; waits for one being opened, but never longer than ``connect_wait_s`` after its
-        attempt began (a venue that does not answer the handshake costs at most that, once)."""
+        went away (this request goes by REST meanwhile); waits only for the first connection being
+        opened, never longer than ``connect_wait_s`` after it began (a venue that does not answer the
+        handshake costs at most that, once)."""
         self.connect()
         with self._cond:
-            while self._state is _State.CONNECTING:
+            while self._state is _State.CONNECTING and self._attempts == 1:
                 assert self._attempt_ns is not None
-                left_ns = self._attempt_ns + self._connect_wait_ns - self._clock.monotonic_ns()
+                left_ns = self._attempt_ns + self._connect_wait_ns - time.monotonic_ns()
                 if left_ns <= 0:
                     break
                 self._cond.wait(left_ns / _NS_PER_S)
@@ -212,6 +221,7 @@ class BinanceOrderSession:
             return
         with self._cond:
             self._logon_id = f"ah-logon-{next(_REQUEST_IDS)}"
+            self._logon_signed_at_sync = self._server_clock.syncs
             frame = ws_request(
                 SESSION_LOGON,
                 {},
@@ -240,6 +250,7 @@ class BinanceOrderSession:
             if self._state is _State.UP:
                 self.drops += 1
             self._state = _State.DOWN
+            self._attempt_ns = time.monotonic_ns()  # the next attempt waits from the drop
             self._connection = None
             waiting, self._pending = list(self._pending.values()), {}
             for pending in waiting:
@@ -311,7 +322,7 @@ class BinanceOrderSession:
             self._became_usable(generation)
             return
         if response.error is not None and response.error.code == CLOCK_SKEW_CODE:
-            self._resync()
+            self._resync(self._logon_signed_at_sync)
         error = classified(self._budget, self._error(response), response.status, places_order=False)
         with self._cond:
             if generation == self._generation:
@@ -322,9 +333,12 @@ class BinanceOrderSession:
     def _error(self, response: BinanceWsResponse) -> VenueError:
         return ws_error(response, self._clock.wall_ns() // _NS_PER_MS)
 
-    def _resync(self) -> None:
-        """-1021: our timestamp was outside recvWindow. Re-measure the shared offset (one REST read); a
-        refused read keeps the old one."""
+    def _resync(self, signed_at_sync: int) -> None:
+        """-1021: our timestamp was outside recvWindow. Re-measure the shared offset (one REST read)
+        unless another user of it (REST, the user stream) already did since we signed; a refused read
+        keeps the old one."""
+        if self._server_clock.syncs != signed_at_sync:
+            return
         try:
             offset_ms = self._server_clock.sync()
         except VenueError as exc:
@@ -352,10 +366,11 @@ class BinanceOrderSession:
             raise SessionDown("binance order session is not connected")
         # A successful trading request weighs 0; a failed one is charged, and ``rateLimits`` says so.
         self._budget.acquire(0.0, priority=priority, orders=1 if places_order else 0)
+        signed_at_sync = self._server_clock.syncs
         response = self._round_trip(method, params, places_order=places_order)
         if response.status != 200 and response.error is not None and response.error.code == CLOCK_SKEW_CODE:
             # Refused before it was looked at (nothing was placed): resync, then sign and send once more.
-            self._resync()
+            self._resync(signed_at_sync)
             response = self._round_trip(method, params, places_order=places_order)
         if response.status != 200:
             raise classified(
