@@ -151,7 +151,8 @@ def test_alpaca_run_without_keys_exits_2_naming_the_variable(tmp_path: Path) -> 
 
 def fill_to_exit_latencies_s(orders: Any, posted: list[tuple[float, str, dict[str, str]]]) -> list[float]:
     """For every filled entry: seconds from its fill to the first exit (OCO) sent for its symbol."""
-    exits = [(t, p["symbol"]) for t, path, p in posted if path == "/api/v3/orderList/oco"]
+    oco_routes = ("/api/v3/orderList/oco", "orderList.place.oco")  # REST, or the WebSocket API
+    exits = [(t, p["symbol"]) for t, path, p in posted if path in oco_routes]
     latencies = []
     for buy in orders:
         if buy.side is not Side.BUY or buy.status is not OrderStatus.FILLED:

@@ -376,7 +376,8 @@ class FakeBinance(FakeVenue):
         self.answered_418 = 0
         self.max_weight_used = 0
         self.posted_at: list[tuple[float, str, dict[str, str]]] = []
-        """(wall time s, path, params) of every order-placing request, for latency measurements."""
+        """(wall time s, path, params) of every order-placing request, for latency measurements; the
+        WebSocket API's carry the method as the path (``order.place``, ``orderList.place.oco``)."""
         self.keys = BinanceKeys()
         """API key -> HMAC secret or Ed25519 public key; ``API_KEY`` holds ``API_SECRET``."""
         self.keys.add_hmac(API_KEY, API_SECRET)

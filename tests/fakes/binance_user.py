@@ -174,6 +174,8 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
             if method in PLACES_ORDER:
                 with self._lock:
                     self.arrivals.append((arrived_ns, method, str(params.get("symbol", ""))))
+                with self._fake.state.lock:  # beside the REST routes' order posts, labelled by method
+                    self._fake.posted_at.append((time.time(), method, {k: str(v) for k, v in params.items()}))
         except (ValueError, KeyError, TypeError, AttributeError):
             self._reply(
                 session, {"id": None, "status": 400, "error": {"code": -1102, "msg": "Malformed request."}}
