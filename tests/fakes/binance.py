@@ -31,7 +31,15 @@ from autohedge.core.clock import RealClock
 from autohedge.core.messages import OrderSnapshot
 from autohedge.core.types import Side
 from tests.fakes.binance_keys import BinanceKeys
-from tests.fakes.binance_orders import Answer, cancel_order, find_order, order_json, place_oco, place_order
+from tests.fakes.binance_orders import (
+    Answer,
+    cancel_order,
+    f8,
+    find_order,
+    order_json,
+    place_oco,
+    place_order,
+)
 from tests.fakes.binance_user import WS_API_PATH, BinanceUserHub
 from tests.fakes.venue_server import FakeVenue, StreamClient, VenueFaults, VenueHandler, WindowCounter
 
@@ -43,10 +51,6 @@ API_SECRET = "fake-binance-secret"
 
 BINANCE_AMOUNT_STEP = Decimal("0.00000001")
 """Binance's precision for balances and commissions (8 decimals)."""
-
-
-def _f8(value: Decimal | None) -> str:
-    return f"{(value or Decimal(0)):.8f}"
 
 
 REQUEST_WEIGHT_PER_MINUTE = 1200
@@ -180,19 +184,19 @@ class _Handler(VenueHandler):
                     "filters": [
                         {
                             "filterType": "PRICE_FILTER",
-                            "minPrice": _f8(rules.tick_size),
+                            "minPrice": f8(rules.tick_size),
                             "maxPrice": "1000000.00000000",
-                            "tickSize": _f8(rules.tick_size),
+                            "tickSize": f8(rules.tick_size),
                         },
                         {
                             "filterType": "LOT_SIZE",
-                            "minQty": _f8(rules.min_qty),
+                            "minQty": f8(rules.min_qty),
                             "maxQty": "9000.00000000",
-                            "stepSize": _f8(rules.lot_step),
+                            "stepSize": f8(rules.lot_step),
                         },
                         {
                             "filterType": "NOTIONAL",
-                            "minNotional": _f8(rules.min_notional),
+                            "minNotional": f8(rules.min_notional),
                             "applyMinToMarket": True,
                             "maxNotional": "9000000.00000000",
                             "applyMaxToMarket": False,
@@ -235,10 +239,10 @@ class _Handler(VenueHandler):
             200,
             {
                 "symbol": params["symbol"],
-                "bidPrice": _f8(quote.bid),
-                "bidQty": _f8(quote.bid_size),
-                "askPrice": _f8(quote.ask),
-                "askQty": _f8(quote.ask_size),
+                "bidPrice": f8(quote.bid),
+                "bidQty": f8(quote.bid_size),
+                "askPrice": f8(quote.ask),
+                "askQty": f8(quote.ask_size),
             },
         )
 
@@ -300,7 +304,7 @@ class _Handler(VenueHandler):
                 "canTrade": True,
                 "accountType": "SPOT",
                 "balances": [
-                    {"asset": a, "free": _f8(b.free), "locked": _f8(b.locked)} for a, b in balances.items()
+                    {"asset": a, "free": f8(b.free), "locked": f8(b.locked)} for a, b in balances.items()
                 ],
             },
         )
@@ -319,9 +323,9 @@ class _Handler(VenueHandler):
                     "symbol": params["symbol"],
                     "id": 1,
                     "orderId": int(order.venue_order_id[1:]),
-                    "price": _f8(order.avg_fill_price),
-                    "qty": _f8(order.filled_qty),
-                    "commission": _f8(order.fee),
+                    "price": f8(order.avg_fill_price),
+                    "qty": f8(order.filled_qty),
+                    "commission": f8(order.fee),
                     "commissionAsset": order.fee_asset,
                     "time": order.ts_event // 1_000_000,
                     "isBuyer": order.side is Side.BUY,
@@ -488,9 +492,9 @@ class FakeBinance(FakeVenue):
                 "data": {
                     "u": now,
                     "s": venue_symbol,
-                    "b": _f8(bid),
+                    "b": f8(bid),
                     "B": "1.00000000",
-                    "a": _f8(ask),
+                    "a": f8(ask),
                     "A": "1.00000000",
                 },
             }

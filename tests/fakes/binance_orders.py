@@ -17,7 +17,7 @@ from autohedge.core.types import OrderStatus, OrderType, Side, TimeInForce
 if TYPE_CHECKING:
     from tests.fakes.binance import FakeBinance
 
-__all__ = ["Answer", "cancel_order", "find_order", "order_json", "place_oco", "place_order"]
+__all__ = ["Answer", "cancel_order", "f8", "find_order", "order_json", "place_oco", "place_order"]
 
 _STATUS = {
     OrderStatus.NEW: "NEW",
@@ -29,7 +29,8 @@ _STATUS = {
 }
 
 
-def _f8(value: Decimal | None) -> str:
+def f8(value: Decimal | None) -> str:
+    """Binance's eight-decimal text for an amount (zero for none)."""
     return f"{(value or Decimal(0)):.8f}"
 
 
@@ -71,15 +72,15 @@ def order_json(order: OrderSnapshot, venue_symbol: str, *, maker: bool = False) 
         "orderId": int(order.venue_order_id[1:]),
         "orderListId": int(order.list_id[1:]) if order.list_id else -1,
         "clientOrderId": order.client_order_id,
-        "price": _f8(order.price),
-        "origQty": _f8(order.qty),
-        "executedQty": _f8(order.filled_qty),
-        "cummulativeQuoteQty": _f8(order.filled_qty * avg),
+        "price": f8(order.price),
+        "origQty": f8(order.qty),
+        "executedQty": f8(order.filled_qty),
+        "cummulativeQuoteQty": f8(order.filled_qty * avg),
         "status": _STATUS[order.status],
         "timeInForce": "GTC",
         "type": order_type[order.order_type],
         "side": order.side.value.upper(),
-        "stopPrice": _f8(order.stop_price),
+        "stopPrice": f8(order.stop_price),
         "time": ts,
         "updateTime": ts,
         "transactTime": ts,
@@ -115,9 +116,9 @@ def place_order(fake: FakeBinance, params: dict[str, str]) -> Answer:
             if order.filled_qty <= 0
             else [
                 {
-                    "price": _f8(order.avg_fill_price),
-                    "qty": _f8(order.filled_qty),
-                    "commission": _f8(order.fee),
+                    "price": f8(order.avg_fill_price),
+                    "qty": f8(order.filled_qty),
+                    "commission": f8(order.fee),
                     "commissionAsset": order.fee_asset,
                     "tradeId": 1,
                 }

@@ -36,7 +36,7 @@ from websockets.sync.server import ServerConnection
 
 from autohedge.core.messages import OrderEventKind, OrderUpdate
 from autohedge.core.types import OrderType, base_of, quote_of
-from tests.fakes.binance_orders import cancel_order, place_oco, place_order
+from tests.fakes.binance_orders import cancel_order, f8, place_oco, place_order
 from tests.fakes.sessions import OrderEventHub
 from tests.fakes.venue_server import StreamClient
 
@@ -69,10 +69,6 @@ _X = {
     OrderEventKind.REJECTED: ("REJECTED", "REJECTED"),
     OrderEventKind.EXPIRED: ("EXPIRED", "EXPIRED"),
 }
-
-
-def _f8(value: Decimal | None) -> str:
-    return f"{(value or Decimal(0)):.8f}"
 
 
 @dataclass(eq=False)
@@ -323,8 +319,8 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
                     "B": [
                         {
                             "a": a,
-                            "f": _f8(balances[a].free if a in balances else Decimal(0)),
-                            "l": _f8(balances[a].locked if a in balances else Decimal(0)),
+                            "f": f8(balances[a].free if a in balances else Decimal(0)),
+                            "l": f8(balances[a].locked if a in balances else Decimal(0)),
                         }
                         for a in assets
                     ],
@@ -348,22 +344,22 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
             "S": update.side.value.upper(),
             "o": order_type,
             "f": "GTC",
-            "q": _f8(update.order_qty),
-            "p": _f8(update.price),
+            "q": f8(update.order_qty),
+            "p": f8(update.price),
             "g": int(update.list_id[1:]) if update.list_id else -1,
             "C": update.client_order_id if canceled else "",
             "x": x,
             "X": status,
             "r": "NONE",
             "i": int(update.venue_order_id[1:]),
-            "l": _f8(update.last_qty),
-            "z": _f8(update.cum_filled_qty),
-            "L": _f8(update.last_price),
-            "n": _f8(update.fee),
+            "l": f8(update.last_qty),
+            "z": f8(update.cum_filled_qty),
+            "L": f8(update.last_price),
+            "n": f8(update.fee),
             "N": update.fee_asset or None,
             "T": update.ts_event // 1_000_000,
             "t": int(update.trade_id) if update.trade_id else -1,
-            "Z": _f8(cum_quote),
+            "Z": f8(cum_quote),
         }
 
     def _push(self, frames: list[dict[str, Any]]) -> None:

@@ -22,12 +22,17 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
 
-from autohedge.adapters.binance.adapter import check_credentials, create_exchange, create_user_stream
+from autohedge.adapters.binance.adapter import (
+    BinanceExchange,
+    check_credentials,
+    create_exchange,
+    create_user_stream,
+)
 from autohedge.adapters.binance.user_ws import BinanceUserStream
 from autohedge.core.clock import ManualClock, RealClock
 from autohedge.core.config import AppConfig, Secrets, parse_config
 from autohedge.core.errors import AuthError
-from autohedge.core.messages import OrderEventKind, OrderRequest
+from autohedge.core.messages import OrderEventKind, OrderRequest, OrderSnapshot
 from autohedge.core.ratelimit import RequestBudget
 from autohedge.core.types import Side
 from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
@@ -184,31 +189,27 @@ def test_ed25519_fake_signed_subscription_verifies_an_ed25519_signature_too(
 # -- the adapter with an Ed25519 key ------------------------------------------------------------------
 
 
-def test_ed25519_adapter_signs_rest_with_the_key(fake: FakeBinance) -> None:
-    check_credentials(config(fake), secrets(), RealClock())
-    exchange = create_exchange(config(fake, order_entry="rest"), secrets(), RealClock())
+def place_one(exchange: BinanceExchange) -> OrderSnapshot:
+    """One resting buy, then the adapter closed."""
     try:
-        placed = exchange.submit_order(
+        return exchange.submit_order(
             OrderRequest(
                 client_order_id=entry_id(1), symbol="BTC/USDT", side=Side.BUY, qty=D("0.01"), price=D(49000)
             )
         )
     finally:
         exchange.close()
+
+
+def test_ed25519_adapter_signs_rest_with_the_key(fake: FakeBinance) -> None:
+    check_credentials(config(fake), secrets(), RealClock())
+    placed = place_one(create_exchange(config(fake, order_entry="rest"), secrets(), RealClock()))
     ((_, _, params),) = fake.requests("/api/v3/order")
     assert placed.client_order_id == entry_id(1) and len(params["signature"]) == 88
 
 
 def test_ed25519_adapter_places_over_a_logged_on_order_session(fake: FakeBinance) -> None:
-    exchange = create_exchange(config(fake), secrets(), RealClock())
-    try:
-        placed = exchange.submit_order(
-            OrderRequest(
-                client_order_id=entry_id(1), symbol="BTC/USDT", side=Side.BUY, qty=D("0.01"), price=D(49000)
-            )
-        )
-    finally:
-        exchange.close()
+    placed = place_one(create_exchange(config(fake), secrets(), RealClock()))
     assert placed.client_order_id == entry_id(1)
     assert fake.user.logons == 1 and [m for _, m, _ in fake.user.arrivals] == ["order.place"]
     assert fake.requests("/api/v3/order") == []

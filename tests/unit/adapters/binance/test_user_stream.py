@@ -26,9 +26,15 @@ from autohedge.core.messages import AccountBalances, OrderEventKind, OrderUpdate
 from autohedge.core.types import Side
 from tests.fakes.binance_keys import pkcs8_pem
 from tests.fixture_files import fixture_text
+from tests.unit.adapters.binance.vectors import (
+    API_KEY,
+    ORDER_PLACE_PARAMS,
+    ORDER_PLACE_RECV_WINDOW_MS,
+    ORDER_PLACE_SIGNATURE,
+    ORDER_PLACE_TIMESTAMP_MS,
+    SECRET,
+)
 
-SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
-API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 SYMBOLS = {"ETHBTC": "ETH/BTC", "ETHUSDT": "ETH/USDT"}
 D = Decimal
 
@@ -75,22 +81,14 @@ def test_session_logon_request_is_signed_with_the_ed25519_key_and_the_subscripti
 
 def test_ws_signature_payload_sorts_by_name_and_reproduces_the_order_place_vector() -> None:
     params = {
-        "symbol": "BTCUSDT",
-        "side": "SELL",
-        "type": "LIMIT",
-        "timeInForce": "GTC",
-        "quantity": "0.01000000",
-        "price": "52000.00",
-        "recvWindow": "100",
-        "timestamp": "1645423376532",
+        **ORDER_PLACE_PARAMS,
+        "recvWindow": str(ORDER_PLACE_RECV_WINDOW_MS),
+        "timestamp": str(ORDER_PLACE_TIMESTAMP_MS),
         "apiKey": API_KEY,
     }
     payload = ws_signature_payload(params)
     assert payload.startswith("apiKey=") and payload.endswith("type=LIMIT")
-    assert (
-        HmacSigner(SecretStr(SECRET)).sign(payload)
-        == "aa1b5712c094bc4e57c05a1a5c1fd8d88dcd628338ea863fec7b88e59fe2db24"
-    )
+    assert HmacSigner(SecretStr(SECRET)).sign(payload) == ORDER_PLACE_SIGNATURE
 
 
 def test_user_frame_new_is_accepted_keyed_by_both_ids() -> None:

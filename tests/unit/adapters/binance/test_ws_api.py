@@ -23,41 +23,39 @@ from autohedge.core.errors import (
     VenueUnavailable,
 )
 from autohedge.core.ratelimit import LimitKind, LimitRule, RequestBudget
+from tests.unit.adapters.binance.vectors import (
+    API_KEY,
+    ORDER_PLACE_PARAMS,
+    ORDER_PLACE_RECV_WINDOW_MS,
+    ORDER_PLACE_SIGNATURE,
+    ORDER_PLACE_TIMESTAMP_MS,
+    SECRET,
+)
 
-API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
-SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
-ORDER = {
-    "symbol": "BTCUSDT",
-    "side": "SELL",
-    "type": "LIMIT",
-    "timeInForce": "GTC",
-    "quantity": "0.01000000",
-    "price": "52000.00",
-}
 NOW_MS = 1_700_000_000_000
 
 
 def test_ws_order_place_signature_matches_the_published_example() -> None:
     frame = ws_request(
         ORDER_PLACE,
-        ORDER,
+        ORDER_PLACE_PARAMS,
         request_id="56374a46-3061-486b-a311-99ee972eb648",
-        timestamp_ms=1645423376532,
-        recv_window_ms=100,
+        timestamp_ms=ORDER_PLACE_TIMESTAMP_MS,
+        recv_window_ms=ORDER_PLACE_RECV_WINDOW_MS,
         api_key=API_KEY,
         signer=HmacSigner(SecretStr(SECRET)),
     )
     params = frame["params"]
-    assert params["signature"] == "aa1b5712c094bc4e57c05a1a5c1fd8d88dcd628338ea863fec7b88e59fe2db24"
+    assert params["signature"] == ORDER_PLACE_SIGNATURE
     assert frame["method"] == "order.place" and frame["id"] == "56374a46-3061-486b-a311-99ee972eb648"
-    assert params["timestamp"] == 1645423376532 and params["recvWindow"] == 100  # numbers in the JSON
+    assert params["timestamp"] == ORDER_PLACE_TIMESTAMP_MS and params["recvWindow"] == 100  # JSON numbers
     assert params["apiKey"] == API_KEY and params["price"] == "52000.00"
 
 
 def test_ws_order_on_a_logged_on_session_is_unsigned_but_timestamped() -> None:
-    frame = ws_request(ORDER_PLACE, ORDER, request_id="1", timestamp_ms=1645423376532)
+    frame = ws_request(ORDER_PLACE, ORDER_PLACE_PARAMS, request_id="1", timestamp_ms=ORDER_PLACE_TIMESTAMP_MS)
     assert "signature" not in frame["params"] and "apiKey" not in frame["params"]
-    assert frame["params"]["timestamp"] == 1645423376532 and "recvWindow" not in frame["params"]
+    assert frame["params"]["timestamp"] == ORDER_PLACE_TIMESTAMP_MS and "recvWindow" not in frame["params"]
 
 
 def response(status: int, code: int, msg: str = "m", retry_after_ms: int | None = None) -> BinanceWsResponse:
