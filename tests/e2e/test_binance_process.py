@@ -59,8 +59,10 @@ def test_binance_end_to_end_against_the_fake(tmp_path: Path) -> None:
     # Orders went over the WebSocket API's order session; the lost answer was its connection dropping
     # right after the venue accepted the entry, and the lookup by client id found it (no second one).
     assert fake.user.dropped_after_accept == 1, output[-3000:]
+    # (Exits go by REST while the session waits out its reconnect interval after the drop.)
     ws_methods = {method for _, method, _ in fake.user.arrivals}
-    assert ws_methods == {"order.place", "orderList.place.oco"}, output[-3000:]
+    assert "order.place" in ws_methods, output[-3000:]
+    assert ws_methods <= {"order.place", "orderList.place.oco"}
     assert data["actors"][feed]["restarts"] >= 1 and data["actors"][feed]["state"] == ChildState.RUNNING
     for order in orders:  # every order within the symbol's rules
         assert order.price % Decimal("0.01") == 0 and order.qty % Decimal("0.000001") == 0
