@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from autohedge.adapters.binance.adapter import create_exchange
 from autohedge.adapters.binance.auth import HmacSigner
 from autohedge.adapters.binance.rest import ServerClock
-from autohedge.adapters.binance.wire import BINANCE_ORDER
+from autohedge.adapters.binance.wire import BINANCE_ORDER, BinanceOrder
 from autohedge.adapters.binance.ws_api import ORDER_PLACE, BinanceOrderSession
 from autohedge.core.clock import RealClock
 from autohedge.core.config import Secrets, parse_config
@@ -196,3 +196,47 @@ def test_ws_session_that_cannot_connect_leaves_orders_to_rest() -> None:
             exchange.close()
         assert placed.status is OrderStatus.NEW
         assert [m for m, _, _ in fake.requests("/api/v3/order")] == ["POST"] and fake.user.arrivals == []
+
+
+def test_ws_session_dropped_reconnects_on_the_next_order_once_the_interval_passed() -> None:
+    clock = RealClock()
+    with FakeBinance(symbols=["BTC/USDT"]) as fake:
+        budget = RequestBudget(clock, venue="binance", capacity=1200, per_s=60.0)
+        session = BinanceOrderSession(
+            url=fake.user_ws_url,
+            api_key=SecretStr(API_KEY),
+            signer=HmacSigner(SecretStr(API_SECRET)),
+            clock=clock,
+            budget=budget,
+            server_clock=ServerClock(clock, fake.server_ms),
+            recv_window_ms=5000,
+            timeout_s=5.0,
+            retry_interval_s=0.0,
+        )
+        fake.push_quote("BTC/USDT", D(50000), D(50001))
+        params = {
+            "symbol": "BTCUSDT",
+            "side": "BUY",
+            "type": "LIMIT",
+            "timeInForce": "GTC",
+            "quantity": "0.01",
+            "price": "49000",
+        }
+
+        def place(client_order_id: str) -> BinanceOrder:
+            order = {**params, "newClientOrderId": client_order_id}
+            return session.request(ORDER_PLACE, order, BINANCE_ORDER, places_order=True, priority=False)
+
+        try:
+            session.connect()
+            assert session.wait_until(connected=True, timeout_s=5)
+            place("ws-1")
+            fake.user.drop()
+            assert session.wait_until(connected=False, timeout_s=5) and session.drops == 1
+            session.wait_usable()  # reopens the connection; this order would go by REST meanwhile
+            assert session.wait_until(connected=True, timeout_s=5) and session.connects == 2
+            placed = place("ws-2")
+        finally:
+            session.stop()
+        assert placed.clientOrderId == "ws-2" and ws_methods(fake) == ["order.place", "order.place"]
+        assert len(fake.engine.all_orders()) == 2

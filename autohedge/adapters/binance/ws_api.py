@@ -198,6 +198,12 @@ class BinanceOrderSession:
             self._state = _State.CONNECTING
         connection.start()
 
+    def wait_until(self, *, connected: bool, timeout_s: float) -> bool:
+        """Any thread: wait until the session is usable (``connected``) or not; whether it came to that
+        within ``timeout_s``."""
+        with self._cond:
+            return self._cond.wait_for(lambda: (self._state is _State.UP) == connected, timeout_s)
+
     def wait_usable(self) -> bool:
         """Caller's thread: whether a request can go out on this session now. Reopens a connection that
         went away (this request goes by REST meanwhile); waits only for the first connection being
