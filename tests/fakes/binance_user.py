@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
 from autohedge.core.messages import OrderEventKind, OrderUpdate
@@ -160,7 +161,9 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
                 "count": self._weight_used(),
             }
         ]
-        with session.lock:
+        # A client gone before its answer misses it (a trading request is answered from its own thread,
+        # after the connection may have ended).
+        with session.lock, contextlib.suppress(ConnectionClosed, OSError):
             session.connection.send(json.dumps(payload))
 
     def _handle(self, session: _Session, raw: str | bytes, arrived_ns: int) -> None:
