@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import TextIO
 
 from loguru import logger
-from tqdm import tqdm
 
 __all__ = ["configure_logging"]
 
@@ -17,6 +16,9 @@ LOG_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level:<8} | {message}"
 
 def _write_above_progress_bar(line: str) -> None:
     """The logging thread (any): one formatted line, its newline included."""
+    # Imported here: only a command drawing a progress bar (backtest) writes through it.
+    from tqdm import tqdm
+
     tqdm.write(line, end="", file=sys.stderr)
 
 

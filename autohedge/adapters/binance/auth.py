@@ -14,16 +14,16 @@ import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
 
 from autohedge.adapters.binance.constants import VENUE
 from autohedge.core.errors import AuthError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 __all__ = [
     "SECRET_VARIABLE",
@@ -106,6 +106,12 @@ def load_signer(secret: SecretStr) -> BinanceSigner:
     text = secret.get_secret_value().strip()
     if not text.startswith(_PEM_BEGIN):
         return HmacSigner(secret)
+    # The key library is imported for a PEM only: an HMAC key (and the market data alone) never pays its
+    # memory (about 6 MiB of every process).
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(text.replace("\\n", "\n").encode("utf-8"), password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm):
