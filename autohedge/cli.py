@@ -30,6 +30,8 @@ from autohedge.install_check import installed_problem
 from autohedge.logging import configure_logging
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from autohedge.actors.supervisor import SupervisorView
     from autohedge.api.server import ApiServer
     from autohedge.app import Engine
@@ -284,16 +286,18 @@ def status_page_address(url: str, token: SecretStr, *, generated: bool, token_en
 
 
 def start_api(engine: Engine, token: SecretStr | None) -> ApiServer:
-    from autohedge.api.app import create_app
-    from autohedge.api.server import ApiServer
-    from autohedge.control import EngineController
+    from autohedge.api.server import ApiServer, BuiltOnFirstRequest
 
     api = engine.config.api
-    server = ApiServer(
-        create_app(EngineController(engine), token=token, token_env=api.token_env),
-        host=api.host,
-        port=api.port,
-    )
+
+    def build() -> FastAPI:
+        """On the server's thread, at the first request: a process nobody asks never pays the framework."""
+        from autohedge.api.app import create_app
+        from autohedge.control import EngineController
+
+        return create_app(EngineController(engine), token=token, token_env=api.token_env)
+
+    server = ApiServer(BuiltOnFirstRequest(build), host=api.host, port=api.port)
     server.start()
     logger.info("control API and status page on {}", server.url)
     return server

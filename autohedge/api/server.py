@@ -5,19 +5,39 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import uvicorn
-from fastapi import FastAPI
 
 from autohedge.core.errors import ConfigError
 
-__all__ = ["ApiServer"]
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+__all__ = ["ApiServer", "BuiltOnFirstRequest"]
+
+
+class BuiltOnFirstRequest:
+    """An ASGI application built when the first request arrives: the web framework, its route models
+    and the schema machinery (about 7 MiB) are imported only once someone uses the API. Serving,
+    routes, authentication and answers are those of the built application."""
+
+    def __init__(self, build: Callable[[], ASGIApp]) -> None:
+        self._build = build
+        self._app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Runs on the server's event-loop thread (one thread: the application is built once)."""
+        if self._app is None:
+            self._app = self._build()
+        await self._app(scope, receive, send)
 
 
 class ApiServer:
     """One uvicorn server on a daemon thread. ``start`` and ``stop`` are called from the owning thread."""
 
-    def __init__(self, app: FastAPI, *, host: str, port: int) -> None:
+    def __init__(self, app: ASGIApp, *, host: str, port: int) -> None:
         self._config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", access_log=False, lifespan="off", ws="none"
         )
