@@ -22,7 +22,7 @@ from typing import Protocol
 
 from loguru import logger
 
-__all__ = ["NS_PER_S", "Clock", "ManualClock", "RealClock", "TimerHandle"]
+__all__ = ["COMPACT_EVERY", "NS_PER_S", "Clock", "ManualClock", "RealClock", "TimerHandle"]
 
 NS_PER_S = 1_000_000_000
 
@@ -45,20 +45,31 @@ class Clock(Protocol):
         ...
 
 
-@dataclass(order=True)
+COMPACT_EVERY = 1024
+"""``RealClock`` looks at its heap every this many timers and drops the cancelled ones when they are the
+majority (each order leaves a send timeout its answer cancelled, due only a minute later)."""
+
+
+@dataclass(order=True, slots=True)
 class _Entry:
     due_ns: int
     seq: int
-    callback: Callable[[], object] = field(compare=False)
+    callback: Callable[[], object] | None = field(compare=False)
     cancelled: bool = field(default=False, compare=False)
 
     def cancel(self) -> None:
+        """Any thread. The callback (a message and its closure) is let go at once: a cancelled timer
+        stays in the heap until it is due or compacted away, holding only its deadline."""
         self.cancelled = True
+        self.callback = None
 
 
 def _run_callback(entry: _Entry) -> None:
+    callback = entry.callback  # read once: a cancel on another thread may clear it meanwhile
+    if callback is None:
+        return
     try:
-        entry.callback()
+        callback()
     except Exception:  # noqa: BLE001 - a timer callback must never kill the scheduler
         logger.exception("timer callback failed")
 
@@ -72,6 +83,7 @@ class RealClock:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._scheduled = 0
 
     def monotonic_ns(self) -> int:
         return time.monotonic_ns()
@@ -86,6 +98,9 @@ class RealClock:
                 entry.cancelled = True
                 return entry
             heapq.heappush(self._heap, entry)
+            self._scheduled += 1
+            if self._scheduled % COMPACT_EVERY == 0:
+                self._compact()
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="autohedge-timers", daemon=True)
                 self._thread.start()
@@ -94,6 +109,19 @@ class RealClock:
                 # other timer (one per order) would take the interpreter lock from the order's path.
                 self._cond.notify()
         return entry
+
+    def held_timers(self) -> int:
+        """Timers the heap holds, live or cancelled and not yet dropped (memory checks)."""
+        with self._cond:
+            return len(self._heap)
+
+    def _compact(self) -> None:
+        """Under the lock: drop the cancelled timers once they are most of the heap. The scheduler's
+        wait may end at a dropped timer's deadline; it then finds nothing due and waits again."""
+        live = [entry for entry in self._heap if not entry.cancelled]
+        if len(live) * 2 < len(self._heap):
+            heapq.heapify(live)
+            self._heap = live
 
     def stop(self) -> None:
         """Stop the scheduler thread; pending callbacks are dropped. Runs in the caller's thread."""

@@ -208,7 +208,12 @@ def _dec(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
-@dataclass
+ORDER_CACHE_SIZE = 4096
+"""Orders whose journal state is kept in memory (the most recently first seen); an older order's next
+record reads its row. Without a bound the cache grew with every order of the run."""
+
+
+@dataclass(slots=True)
 class _OrderState:
     symbol: str
     side: str
@@ -302,8 +307,15 @@ class SqliteJournal:
             if row is None:
                 return None
             state = _OrderState(row[0], row[1], row[2], Decimal(row[3]), _dec(row[4]), Decimal(row[5]))
-            self._orders[client_order_id] = state
+            self._remember(client_order_id, state)
         return state
+
+    def _remember(self, client_order_id: str, state: _OrderState) -> None:
+        """Cache ``state``; beyond ``ORDER_CACHE_SIZE`` the order cached first is let go (its row stays
+        the record: the same connection reads its own uncommitted writes)."""
+        self._orders[client_order_id] = state
+        if len(self._orders) > ORDER_CACHE_SIZE:
+            del self._orders[next(iter(self._orders))]
 
     def _state_change(
         self, conn: sqlite3.Connection, coid: str, status: str, filled: Decimal, ts_ns: int, detail: str = ""
@@ -334,8 +346,9 @@ class SqliteJournal:
                 intent.ts_init,
             ),
         )
-        self._orders[intent.client_order_id] = _OrderState(
-            intent.symbol, intent.side.value, "pending", Decimal(0), None, Decimal(0)
+        self._remember(
+            intent.client_order_id,
+            _OrderState(intent.symbol, intent.side.value, "pending", Decimal(0), None, Decimal(0)),
         )
         self._state_change(conn, intent.client_order_id, "pending", Decimal(0), intent.ts_init)
 
@@ -364,7 +377,7 @@ class SqliteJournal:
                 ),
             )
             state = _OrderState(order.symbol, order.side.value, "pending", Decimal(0), None, Decimal(0))
-            self._orders[order.client_order_id] = state
+            self._remember(order.client_order_id, state)
         delta = fill_delta(
             prev_qty=state.filled_qty,
             prev_avg_price=state.avg_fill_price,

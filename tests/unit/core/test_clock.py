@@ -1,8 +1,10 @@
+import gc
 import time
+import weakref
 
 from freezegun import freeze_time
 
-from autohedge.core.clock import NS_PER_S, ManualClock, RealClock
+from autohedge.core.clock import COMPACT_EVERY, NS_PER_S, ManualClock, RealClock
 
 
 def test_manual_clock_advance_fires_due_timers_in_deadline_order() -> None:
@@ -95,3 +97,38 @@ def test_real_clock_an_earlier_timer_wakes_the_scheduler_a_later_one_waits_its_t
     assert soon.wait(timeout=5)
     clock.stop()
     assert fired == ["now"]
+
+
+class _Callback:
+    """A timer's callback that a weak reference can watch (a message and its closure, in the actors)."""
+
+    def __call__(self) -> None:
+        raise AssertionError("a cancelled timer ran")
+
+
+def test_cancelled_timer_lets_its_callback_go_at_once() -> None:
+    for clock in (ManualClock(), RealClock()):
+        callback = _Callback()
+        watched = weakref.ref(callback)
+        handle = clock.call_later(3600, callback)
+        del callback
+        handle.cancel()
+        gc.collect()
+        assert watched() is None
+        if isinstance(clock, RealClock):
+            clock.stop()
+
+
+def test_real_clock_drops_cancelled_timers_once_they_are_most_of_the_heap() -> None:
+    clock = RealClock()
+    try:
+        clock.call_later(3600, lambda: None)
+        for _ in range(3 * COMPACT_EVERY - 1):
+            clock.call_later(3600, lambda: None).cancel()
+        # The 3 * COMPACT_EVERY-th timer compacted the heap before it was cancelled itself: the live
+        # timer and that one are left.
+        assert clock.held_timers() == 2
+        clock.call_later(3600, lambda: None).cancel()
+        assert clock.held_timers() == 3
+    finally:
+        clock.stop()

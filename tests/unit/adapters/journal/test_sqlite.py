@@ -6,6 +6,9 @@ import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from autohedge.adapters.journal import sqlite as journal_module
 from autohedge.adapters.journal.sqlite import MIGRATIONS, SCHEMA_VERSION, JournalReader, SqliteJournal
 from autohedge.core.eventlog import Event
 from autohedge.core.journal import (
@@ -436,3 +439,40 @@ def test_journal_counts_a_fill_made_before_a_start_up_that_adjusted_nothing_as_a
 
     assert _held(path) == D("1.499")
     assert {f.kind for f in JournalReader(path).fills()} == {FillKind.ADOPTED, FillKind.TRADE}
+
+
+def _journal_rows(path: Path) -> list[list[tuple[object, ...]]]:
+    conn = sqlite3.connect(path)
+    try:
+        return [
+            conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+            for table in ("orders", "order_states", "fills")
+        ]
+    finally:
+        conn.close()
+
+
+def test_journal_orders_let_go_by_the_bounded_cache_continue_from_their_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three orders interleaved: with a cache of one, nearly every record reads its order's row back.
+    interleaved = [
+        OrderIntent.of(_request(ENTRY3), ts_init=1, reason="hft"),
+        OrderIntent.of(_request(), ts_init=1, reason="hft"),
+        OrderIntent.of(_request(TP5, Side.SELL, OrderPurpose.TAKE_PROFIT), ts_init=1),
+        OrderObserved(order=_snapshot("0", None, "0", OrderStatus.NEW), ts_init=2),
+        _event("accepted", "0", "0", None, 2),
+        OrderObserved(order=_snapshot("0.4", "100", "0.0004", OrderStatus.PARTIALLY_FILLED), ts_init=3),
+        _event("partially_filled", "0.4", "0.4", "T1", 3),
+        OrderObserved(order=_snapshot("1", "99.4", "0.001", OrderStatus.FILLED), ts_init=5),
+        _event("filled", "1", "0.6", "T2", 5),
+        OrderNoted(client_order_id=ENTRY3, symbol=S, status="gone", detail="unknown to the venue", ts_init=6),
+    ]
+    SqliteJournal(tmp_path / "wide.sqlite").write(interleaved)
+    monkeypatch.setattr(journal_module, "ORDER_CACHE_SIZE", 1)
+    narrow = SqliteJournal(tmp_path / "narrow.sqlite")
+    narrow.write(interleaved)
+    narrow.close()
+
+    assert _journal_rows(tmp_path / "narrow.sqlite") == _journal_rows(tmp_path / "wide.sqlite")
+    assert len(JournalReader(tmp_path / "narrow.sqlite").fills()) == 4
