@@ -456,7 +456,7 @@ def test_journal_orders_let_go_by_the_bounded_cache_continue_from_their_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Three orders interleaved: with a cache of one, nearly every record reads its order's row back.
-    interleaved = [
+    interleaved: list[JournalRecord] = [
         OrderIntent.of(_request(ENTRY3), ts_init=1, reason="hft"),
         OrderIntent.of(_request(), ts_init=1, reason="hft"),
         OrderIntent.of(_request(TP5, Side.SELL, OrderPurpose.TAKE_PROFIT), ts_init=1),
