@@ -67,11 +67,11 @@ from autohedge.core.notify import (
 from autohedge.core.pnl import PnlReport, compute_pnl
 from autohedge.core.ports import Exchange, MarketStream, UserStream
 from autohedge.core.ratelimit import SymbolRateLimiter, VenueStatus
-from autohedge.core.strategy.llm import LlmOutcome, LlmThrottle
 from autohedge.core.types import Venue
 
 if TYPE_CHECKING:  # imported at run time only when an LLM strategy is configured
     from autohedge.adapters.openai.gateway import LlmGateway
+    from autohedge.core.strategy.llm import LlmOutcome
 
 __all__ = [
     "Engine",
@@ -205,6 +205,7 @@ def build_llm_gateway(
     from autohedge.adapters.openai.client import ChatClient, OpenAIChatClient, api_key_from_env
     from autohedge.adapters.openai.gateway import LlmGateway
     from autohedge.adapters.openai.recording import RecordingClient, ReplayClient
+    from autohedge.core.strategy.llm import LlmThrottle
 
     llm = config.llm
     replay = _resolve(llm.replay_file, base_dir)

@@ -6,7 +6,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from autohedge.actors.base import ActorContext, SupervisedActor
 from autohedge.core.actor_names import EXECUTOR
@@ -15,7 +15,9 @@ from autohedge.core.config import AppConfig, HftConfig
 from autohedge.core.conflate import LatestSlots
 from autohedge.core.messages import Quote, Signal
 from autohedge.core.strategy.hft import HftStrategy
-from autohedge.core.strategy.llm import LlmContext, LlmOutcome, build_messages, reply_to_signal
+
+if TYPE_CHECKING:  # the LLM strategy's module is imported by the LLM source, when one is configured
+    from autohedge.core.strategy.llm import LlmContext, LlmOutcome
 
 __all__ = ["HftSignalSource", "LlmGatewayPort", "LlmSignalSource", "SignalSource", "StrategyActor"]
 
@@ -89,6 +91,8 @@ class LlmSignalSource:
         self._seq = itertools.count(1)
 
     def on_quote(self, quote: Quote) -> Signal | None:
+        from autohedge.core.strategy.llm import LlmContext, build_messages
+
         self._quotes.append(quote)
         hft_signal = None
         if self._hft is not None:
@@ -114,6 +118,8 @@ class LlmSignalSource:
         return None
 
     def on_outcome(self, outcome: LlmOutcome) -> Signal | None:
+        from autohedge.core.strategy.llm import reply_to_signal
+
         context = self._pending.pop(outcome.request_id, None)
         if context is None or outcome.reply is None:
             return None
