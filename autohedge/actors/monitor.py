@@ -888,11 +888,34 @@ class PositionMonitorActor(SupervisedActor):
             if lot.close_id is not None and lot.close_id not in open_orders:
                 self._settle_closing_lot(lot)
         waiting = {key for _, key in self._pending}
+        for lot in list(self._lots.values()):  # likewise: what a lot's own exits sold is no longer held
+            if lot.key not in waiting and lot.close_id is None:
+                self._verify_lot_exits(lot, open_orders)
         for symbol in list(self._positions):
             if symbol in waiting:
                 continue  # its refused work goes first when the venue allows; no second attempt now
             self._verify_one(self._positions[symbol], exchange_positions.get(symbol), open_orders, read_ns)
         self._poll_prices()
+
+    def _verify_lot_exits(self, lot: TrackedPosition, open_orders: dict[str, OrderSnapshot]) -> None:
+        """A lot's own exit legs that are no longer open: each is read and settled as its end event
+        would have settled it (an end lost while the user stream was down is never pushed again)."""
+        for coid in [c for c in lot.exit_ids if c not in open_orders]:
+            if coid not in lot.exit_ids or self._lots.get(lot.symbol) is not lot:
+                return  # an earlier leg's end settled this one too (its OCO list), or ended the lot
+            try:
+                order = self._exchange.get_order(lot.symbol, client_order_id=coid)
+            except UnknownOrder:  # it never reached the venue: it covers nothing
+                lot.exit_ids = tuple(c for c in lot.exit_ids if c != coid)
+                if not lot.exit_ids:
+                    self._orphaned(lot, f"exit {coid} not found on the venue")
+                continue
+            if not order.status.is_terminal:
+                continue  # placed after the open orders were read: the next verification looks again
+            now_ns = self.ctx.clock.wall_ns()
+            record_in_journal(self.ctx, OrderObserved(order=order, ts_init=now_ns))
+            end = OrderEventKind(order.status.value)
+            self.on_order_update(OrderUpdate.of_order(order, end, venue=self._exchange.venue, ts_init=now_ns))
 
     def _settle_closing_lot(self, lot: TrackedPosition) -> None:
         """A lot kept until its close ends, whose close is no longer open: its end was missed (its event
