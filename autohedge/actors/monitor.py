@@ -217,6 +217,8 @@ class TrackedPosition:
     """Quick retries of an exit the venue refused (insufficient balance, rejected) since it was armed."""
     exit_retry_due: bool = False
     """A refused exit is placed again at the next exit check."""
+    close_retry_due: bool = False
+    """A refused close is placed again at the next exit check (``close_reason`` says why it closes)."""
 
     @property
     def key(self) -> str:
@@ -794,8 +796,8 @@ class PositionMonitorActor(SupervisedActor):
         an OCO's too once the bid has gapped below its stop-limit price."""
         if pos.close_id is not None or pos.stop_loss is None:
             return
-        if (PendingKind.STOP_CLOSE, pos.key) in self._pending:
-            return  # already waiting for the venue to allow the sell
+        if (PendingKind.STOP_CLOSE, pos.key) in self._pending or pos.close_retry_due:
+            return  # already waiting for the venue to allow the sell, or for the exit check's retry
         if (
             pos.oco
             and pos.exit_ids
@@ -886,11 +888,34 @@ class PositionMonitorActor(SupervisedActor):
             if lot.close_id is not None and lot.close_id not in open_orders:
                 self._settle_closing_lot(lot)
         waiting = {key for _, key in self._pending}
+        for lot in list(self._lots.values()):  # likewise: what a lot's own exits sold is no longer held
+            if lot.key not in waiting and lot.close_id is None:
+                self._verify_lot_exits(lot, open_orders)
         for symbol in list(self._positions):
             if symbol in waiting:
                 continue  # its refused work goes first when the venue allows; no second attempt now
             self._verify_one(self._positions[symbol], exchange_positions.get(symbol), open_orders, read_ns)
         self._poll_prices()
+
+    def _verify_lot_exits(self, lot: TrackedPosition, open_orders: dict[str, OrderSnapshot]) -> None:
+        """A lot's own exit legs that are no longer open: each is read and settled as its end event
+        would have settled it (an end lost while the user stream was down is never pushed again)."""
+        for coid in [c for c in lot.exit_ids if c not in open_orders]:
+            if coid not in lot.exit_ids or self._lots.get(lot.symbol) is not lot:
+                return  # an earlier leg's end settled this one too (its OCO list), or ended the lot
+            try:
+                order = self._exchange.get_order(lot.symbol, client_order_id=coid)
+            except UnknownOrder:  # it never reached the venue: it covers nothing
+                lot.exit_ids = tuple(c for c in lot.exit_ids if c != coid)
+                if not lot.exit_ids:
+                    self._orphaned(lot, f"exit {coid} not found on the venue")
+                continue
+            if not order.status.is_terminal:
+                continue  # placed after the open orders were read: the next verification looks again
+            now_ns = self.ctx.clock.wall_ns()
+            record_in_journal(self.ctx, OrderObserved(order=order, ts_init=now_ns))
+            end = OrderEventKind(order.status.value)
+            self.on_order_update(OrderUpdate.of_order(order, end, venue=self._exchange.venue, ts_init=now_ns))
 
     def _settle_closing_lot(self, lot: TrackedPosition) -> None:
         """A lot kept until its close ends, whose close is no longer open: its end was missed (its event
@@ -1055,6 +1080,7 @@ class PositionMonitorActor(SupervisedActor):
                 or pos.awaiting_price
                 or pos.rearm_due
                 or pos.exit_retry_due
+                or pos.close_retry_due
             ):
                 self._orphaned(pos, "exit order no longer live" if dead_legs else "no exit order")
         elif pos.exit_qty != exit_qty(held_qty, self._rules_for(symbol)):
@@ -1148,21 +1174,46 @@ class PositionMonitorActor(SupervisedActor):
         """The venue refused the exit for insufficient balance, or rejected it (monitor thread): usually a
         state that clears within a moment, so it is placed again (sized and priced anew) at once or at the
         next exit check, a few times, before the orphan path takes over (``core.refused_exits``)."""
+        step = self._refusal_step(pos, error, "exit")
+        if step is RefusedExitStep.ESCALATE:
+            self._orphaned(pos, str(error))
+        elif step is RefusedExitStep.RETRY_NOW:
+            self._protect(pos)
+        else:
+            pos.exit_retry_due = True
+
+    def _close_refused(
+        self, pos: TrackedPosition, error: InsufficientFunds | OrderRejected, quote: Quote, why: str
+    ) -> None:
+        """The venue refused a close like an exit (monitor thread): the same bounded quick retry, the close
+        re-sized from what is held then (never more), before the orphan path takes over."""
+        step = self._refusal_step(pos, error, "close")
+        if step is RefusedExitStep.ESCALATE:
+            self._orphaned(pos, f"close failed: {error}")
+            return
+        pos.close_reason = why
+        if step is RefusedExitStep.RETRY_NOW:
+            self._close(pos, quote, why)
+        else:
+            pos.close_retry_due = True
+
+    def _refusal_step(
+        self, pos: TrackedPosition, error: InsufficientFunds | OrderRejected, what: str
+    ) -> RefusedExitStep:
+        """What to do with a refused exit or close of ``pos`` (``core.refused_exits``); a retry is counted."""
         wanted = exit_qty(pos.qty, self._rules_for(pos.symbol))
         step = refused_exit_step(
             error, retries=pos.quick_retries, wanted=wanted, balance=self._base_balance(pos.symbol)
         )
         if step is RefusedExitStep.ESCALATE:
-            self._orphaned(pos, str(error))
-            return
+            return step
         pos.quick_retries += 1
         pos.exit_ids, pos.last_error = (), str(error)
         when = "now" if step is RefusedExitStep.RETRY_NOW else "at the next exit check"
-        logger.warning("[{}] exit for {} refused ({}); placing it again {}", pos.symbol, wanted, error, when)
-        if step is RefusedExitStep.RETRY_NOW:
-            self._protect(pos)
-        else:
-            pos.exit_retry_due = True
+        logger.warning(
+            "[{}] {} for {} refused ({}); placing it again {}", pos.symbol, what, wanted, error, when
+        )
+        return step
 
     def _base_balance(self, symbol: str) -> BaseBalance | None:
         """What the ledger shows of ``symbol``'s base asset, where it stands for the venue and a position is
@@ -1175,10 +1226,15 @@ class PositionMonitorActor(SupervisedActor):
     def _retry_refused_exits(self) -> None:
         """Place again the exits the venue refused (the exit check, monitor thread)."""
         for pos in [*self._positions.values(), *self._lots.values(), *self._closing_lots]:
+            waiting = any(key == pos.key for _, key in self._pending)
+            if pos.close_retry_due:
+                pos.close_retry_due = False
+                if pos.close_id is None and not waiting:
+                    self._close_now(pos, pos.close_reason or "close requested")
+                continue
             if not pos.exit_retry_due:
                 continue
             pos.exit_retry_due = False
-            waiting = any(key == pos.key for _, key in self._pending)
             if not (pos.exit_ids or pos.close_id is not None or waiting or pos.unprotected):
                 self._protect(pos)
 
@@ -1401,6 +1457,9 @@ class PositionMonitorActor(SupervisedActor):
             intent = OrderIntent.of(request, ts_init=self.ctx.clock.wall_ns(), reason=pos.close_kind.value)
             record_in_journal(self.ctx, intent)
             self._submit_exit(pos, (close_id,), lambda: self._exchange.submit_order(request))
+        except (InsufficientFunds, OrderRejected) as exc:
+            self._close_refused(pos, exc, quote, why)
+            return
         except OrderRefused as exc:
             self._orphaned(pos, f"close refused before sending: {exc}")
             return
@@ -1416,7 +1475,7 @@ class PositionMonitorActor(SupervisedActor):
             else:
                 self._orphaned(pos, f"close failed: {exc}")
             return
-        pos.close_id = close_id
+        pos.close_id, pos.quick_retries = close_id, 0
         self.ctx.events.record(
             "position_closing",
             f"{why}: selling {qty} at {price} ({close_id})",

@@ -134,12 +134,14 @@ class AccountLedger:
         fresh_quote = update.ts_event >= self._ts(self._asset_ts, quote)
         reservation = self._reserved.get(update.client_order_id)
         if update.side is Side.BUY:
+            held = _ZERO
+            if reservation is not None:
+                # What the order still holds shrinks whether or not a pushed balance already moved it,
+                # so its end releases only the rest.
+                held = min(reservation.amount, qty * reservation.price)
+                reservation.amount -= held
             if fresh_quote:
-                held = _ZERO
-                if reservation is not None:
-                    held = min(reservation.amount, qty * reservation.price)
-                    reservation.amount -= held
-                    self._locked[quote] = self._locked.get(quote, _ZERO) - held
+                self._locked[quote] = self._locked.get(quote, _ZERO) - held
                 self._free[quote] = self._free.get(quote, _ZERO) + held - notional - fee_quote
             if fresh_base:
                 self._free[base] = self._free.get(base, _ZERO) + qty - fee_base

@@ -1,4 +1,4 @@
-"""What the monitor does with an exit the venue refused. A pure decision.
+"""What the monitor does with an exit (or a close) the venue refused. A pure decision.
 
 An exit refused for insufficient balance (every venue types it ``InsufficientFunds``: Binance -2010,
 Alpaca 403 "insufficient qty", Coinbase ``INSUFFICIENT_FUND``, Kraken ``EOrder:Insufficient funds``, the
@@ -20,7 +20,8 @@ anew from what is held then. Sending either down the orphan path would wait ``mo
   ``orphan_retry_s`` apart, then the position is reported unprotected): a real shortfall or a rule the
   exit breaks never turns into a loop hammering the venue.
 
-Nothing here reads a clock, a ledger or a venue: the monitor passes what it knows.
+A close (a guarded stop's marketable sell, or one asked for) takes the same steps, re-sized from what is
+held at each attempt. Nothing here reads a clock, a ledger or a venue: the monitor passes what it knows.
 """
 
 from __future__ import annotations

@@ -8,12 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
+from autohedge.core.actor_names import MONITOR
+from autohedge.core.client_ids import ClientId
 from autohedge.core.errors import InsufficientFunds, OrderRejected
+from autohedge.core.messages import ClosePosition
 from autohedge.core.refused_exits import QUICK_RETRIES
+from autohedge.core.types import OrderPurpose
 from tests.actors.harness import Harness, make_config, wait_for
+from tests.ids import PREFIX
 
 SYMBOL = "BTC/USDT"
 
@@ -104,3 +110,64 @@ def test_exit_refused_for_good_is_retried_a_bounded_number_of_times_then_takes_t
     assert h.held(SYMBOL).repair_attempts == 1 and h.open_sells(SYMBOL) == []
     h.advance(h.config.monitor.orphan_retry_s)
     assert oco_submits(h) == before + 1 + QUICK_RETRIES + 2
+
+
+def close_submits(h: Harness) -> int:
+    return h.exchange.calls.count("submit_order")
+
+
+def closes_placed(h: Harness) -> list[Any]:
+    return [o for o in h.paper_engine.all_orders() if is_close(o.client_order_id)]
+
+
+def is_close(client_order_id: str) -> bool:
+    ours = ClientId.ours(client_order_id, PREFIX)
+    return ours is not None and ours.purpose is OrderPurpose.CLOSE
+
+
+def close_refused(make_harness: Callable[..., Harness], times: int) -> tuple[Harness, int]:
+    """A protected holding closed (as the API's close asks) while the venue refuses the next ``times``
+    closes for insufficient balance: (the harness, the order submits before the close)."""
+    h = start_holding(make_harness)
+    h.exchange.fail("submit_order", refused, times=times, thread_prefix="PositionMonitor")
+    before = close_submits(h)
+    h.directory.tell(MONITOR, ClosePosition(symbol=SYMBOL, reason="test close"))
+    h.settle()
+    return h, before
+
+
+def test_close_refused_once_is_placed_again_at_once_sized_from_what_is_held(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h, before = close_refused(make_harness, times=1)
+
+    assert close_submits(h) == before + 2  # no simulated time passed
+    [close] = closes_placed(h)
+    assert 0 < close.qty <= held(h) + close.filled_qty
+    assert "orphan_detected" not in h.engine.parts.events.kinds()
+
+
+def test_close_refused_twice_in_a_row_is_placed_again_at_the_next_exit_check(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h, before = close_refused(make_harness, times=2)
+    assert closes_placed(h) == [] and close_submits(h) == before + 2
+
+    h.advance(1.0)  # the monitor's exit check runs within a second
+
+    wait_for(lambda: len(closes_placed(h)) == 1, what="the close placed again")
+    assert close_submits(h) == before + 3
+    assert "orphan_detected" not in h.engine.parts.events.kinds()
+
+
+def test_close_refused_for_good_is_retried_a_bounded_number_of_times_then_takes_the_orphan_path(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h, before = close_refused(make_harness, times=1000)
+    for _ in range(QUICK_RETRIES + 3):
+        h.advance(1.0)
+
+    # The refused close and QUICK_RETRIES quick retries; then the orphan path protects what is held.
+    assert close_submits(h) == before + 1 + QUICK_RETRIES
+    assert closes_placed(h) == []
+    assert "orphan_detected" in h.engine.parts.events.kinds()

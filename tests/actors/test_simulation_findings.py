@@ -392,3 +392,38 @@ def test_simulation_found_closing_lot_whose_close_ended_unseen_is_settled_by_the
 
     wait_for(lambda: held(h) - covered(h) < LOT, what="everything held covered")
     assert resting_sells(h) <= held(h)
+
+
+def test_lot_whose_own_exit_ended_unseen_is_re_read_by_the_verification(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A lot's own exit that the venue ends while the user stream is down: no venue replays its end, so
+    # only the verification after the reconnect can find it; it read the position's close, never the lot's.
+    h = closing_adopted_holding(make_harness)
+    lot_filled(h, 10**9, "0.2", "99.50")  # a lot with its own exit: the position's close rests
+    [lot_exit] = [o for o in h.open_sells("BTC/USDT") if not o.client_order_id.startswith("ah-c")]
+    deliver = PositionMonitorActor.on_order_update
+
+    def lose_its_end(self: PositionMonitorActor, update: OrderUpdate) -> None:
+        if update.client_order_id != lot_exit.client_order_id:
+            deliver(self, update)
+
+    monkeypatch.setattr(PositionMonitorActor, "on_order_update", lose_its_end)
+    h.directory.tell(MONITOR, UserStreamStatus(venue="paper", connected=False))
+    h.paper_engine.cancel_order("BTC/USDT", client_order_id=lot_exit.client_order_id)  # the venue ends it
+    h.settle()
+    assert lot_exit.client_order_id not in {o.client_order_id for o in h.open_sells("BTC/USDT")}
+    monkeypatch.setattr(PositionMonitorActor, "on_order_update", deliver)
+
+    # The stream reconnects: the monitor verifies by REST, the lot's exit too.
+    h.directory.tell(MONITOR, UserStreamStatus(venue="paper", connected=True))
+    h.settle()
+
+    wait_for(
+        lambda: any(
+            o.qty == Decimal("0.2") and not o.client_order_id.startswith("ah-c")
+            for o in h.open_sells("BTC/USDT")
+        ),
+        what="the lot covered again",
+    )
+    assert resting_sells(h) <= held(h)

@@ -64,3 +64,23 @@ def test_user_stream_contract_fill_carries_last_qty_price_and_a_trade_id(
     assert record.status is OrderStatus.FILLED and record.venue_order_id == events[-1].venue_order_id
     if events[-1].fee > 0:
         assert events[-1].fee_asset in (base_of(venue.symbol), venue.symbol.split("/")[1])
+
+
+def test_user_stream_contract_balances_are_pushed_on_the_lock_and_on_its_release(
+    venue: VenueUnderTest, stream: tuple[UserStream, OrderQueueSink]
+) -> None:
+    """Binance pushes ``outboundAccountPosition`` on every balance change, not only after fills."""
+    if venue.name != "binance":
+        pytest.skip(f"{venue.name} pushes no balances on its order stream")
+    _, sink = stream
+    venue.push_quote(venue.symbol, D(50000), D(50001))
+    venue.exchange.submit_order(limit(venue, "cs-lock", Side.BUY, D("0.01"), D(49000)))
+    assert sink.next_update("cs-lock").kind is OrderEventKind.ACCEPTED
+    placed = sink.balances.get(timeout=5)
+    assert {b.asset: b.locked for b in placed.balances} == {"USDT": D(490)}
+
+    venue.exchange.cancel_order(venue.symbol, client_order_id="cs-lock")
+    assert sink.next_update("cs-lock").kind is OrderEventKind.CANCELED
+    released = sink.balances.get(timeout=5)
+    assert [(b.asset, b.free, b.locked) for b in released.balances] == [("USDT", D(100_000), D(0))]
+    assert placed.ts_event <= released.ts_event

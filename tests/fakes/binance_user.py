@@ -5,8 +5,9 @@ key, its signature (HMAC hex, or base64 Ed25519) over the parameters sorted by n
 recvWindow of the fake's server clock (-1021 with Binance's body when not) — and answers with
 ``rateLimits``. ``session.logon`` takes Ed25519 keys only; a logged-on session's
 ``userDataStream.subscribe`` needs no signature, and one that has not logged on is refused.
-Then it pushes every engine order event as an ``executionReport`` (and an ``outboundAccountPosition``
-after each fill) to the subscribed sessions.
+Then it pushes every engine order event as an ``executionReport``, and an ``outboundAccountPosition``
+after every balance change (the lock when an order is placed, each fill, the release when it ends), to
+the subscribed sessions.
 
 Trading requests (``order.place``, ``order.cancel``, ``orderList.place.oco``) go to the same paper engine
 as the REST routes (``binance_orders``), signed per request or on a logged-on session, and are answered
@@ -93,6 +94,8 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
         """The API keys and what verifies them are ``fake.keys``."""
         self._subscription_ids = itertools.count()
         self._cancel_ids = itertools.count(1)
+        self._pushed_balances = {a: (b.free, b.locked) for a, b in fake.engine.balances().items()}
+        """Per asset, the (free, locked) last pushed: a balance is pushed when it changes (engine thread)."""
         self.logons = 0
         self.refused_for_pushback = 0
         """Subscriptions refused with 429/418 because the client was rate limited or banned."""
@@ -309,27 +312,31 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
     # -- events ---------------------------------------------------------------------------------------
 
     def _frames(self, update: OrderUpdate) -> list[dict[str, Any]]:
-        venue_symbol = update.symbol.replace("/", "")
-        frames: list[dict[str, Any]] = [self._execution_report(update, venue_symbol)]
-        if update.kind.is_fill:
-            balances = self._fake.engine.balances()
-            assets = [base_of(update.symbol), quote_of(update.symbol)]
-            frames.append(
-                {
-                    "e": "outboundAccountPosition",
-                    "E": int(time.time() * 1000),
-                    "u": update.ts_event // 1_000_000,
-                    "B": [
-                        {
-                            "a": a,
-                            "f": f8(balances[a].free if a in balances else Decimal(0)),
-                            "l": f8(balances[a].locked if a in balances else Decimal(0)),
-                        }
-                        for a in assets
-                    ],
-                }
-            )
-        return frames
+        return [self._execution_report(update, update.symbol.replace("/", ""))]
+
+    def _account_frames(self, update: OrderUpdate) -> list[dict[str, Any]]:
+        """An ``outboundAccountPosition`` whenever the event changed a balance of the order's assets,
+        as the venue sends it: the lock when an order is placed, the release when it ends, each fill.
+        It lists the assets that changed (engine thread, engine lock held)."""
+        balances = self._fake.engine.balances()
+        changed: list[dict[str, str]] = []
+        for asset in (base_of(update.symbol), quote_of(update.symbol)):
+            held = balances.get(asset)
+            now = (held.free, held.locked) if held is not None else (Decimal(0), Decimal(0))
+            if self._pushed_balances.get(asset, (Decimal(0), Decimal(0))) == now:
+                continue
+            self._pushed_balances[asset] = now
+            changed.append({"a": asset, "f": f8(now[0]), "l": f8(now[1])})
+        if not changed:
+            return []
+        return [
+            {
+                "e": "outboundAccountPosition",
+                "E": int(time.time() * 1000),
+                "u": update.ts_event // 1_000_000,
+                "B": changed,
+            }
+        ]
 
     def _execution_report(self, update: OrderUpdate, venue_symbol: str) -> dict[str, Any]:
         x, status = _X[update.kind]

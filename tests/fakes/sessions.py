@@ -86,7 +86,8 @@ class OrderEventHub(SessionHub[SessionT], Generic[SessionT, FrameT], abc.ABC):
         super().__init__()
         self._fake = fake
         self.faults = OrderStreamFaults()
-        self._events: queue.Queue[tuple[str, OrderEventKind, list[FrameT]]] = queue.Queue()
+        self._events: queue.Queue[tuple[str, OrderEventKind | None, list[FrameT]]] = queue.Queue()
+        """(venue order id, event kind or None for account frames, frames), in the engine's order."""
         self._held: dict[str, list[FrameT]] = {}
         self.subscriptions = 0
         self.subscribed_at: list[int] = []
@@ -103,6 +104,12 @@ class OrderEventHub(SessionHub[SessionT], Generic[SessionT, FrameT], abc.ABC):
     def _frames(self, update: OrderUpdate) -> list[FrameT]:
         """The frames of one engine event (engine thread, engine lock held)."""
 
+    def _account_frames(self, update: OrderUpdate) -> list[FrameT]:
+        """The account frames (balances) one engine event changed (engine thread, engine lock held).
+        They leave in the engine's order, never held back with an acknowledgement: the venue reports an
+        account update when it happens, whatever it does with the order's own report."""
+        return []
+
     @abc.abstractmethod
     def _push(self, frames: list[FrameT]) -> None:
         """Send ``frames`` to every subscribed session (the sender thread)."""
@@ -110,6 +117,9 @@ class OrderEventHub(SessionHub[SessionT], Generic[SessionT, FrameT], abc.ABC):
     def _on_engine_event(self, update: OrderUpdate) -> None:
         """Engine thread, engine lock held: build the frames now, send later."""
         self._events.put((update.venue_order_id, update.kind, self._frames(update)))
+        account = self._account_frames(update)
+        if account:
+            self._events.put((update.venue_order_id, None, account))
 
     def _send_loop(self) -> None:
         """Sender thread: apply the delay and ordering faults, then push to every subscribed session."""
@@ -124,6 +134,8 @@ class OrderEventHub(SessionHub[SessionT], Generic[SessionT, FrameT], abc.ABC):
                 self._held[order] = frames  # the acknowledgement follows the first fill
                 continue
             self._push(frames)
+            if kind is None:
+                continue  # an account update: the held acknowledgement waits for the order's next report
             held = self._held.pop(order, None)
             if held is not None:
                 self._push(held)

@@ -10,8 +10,8 @@ import pytest
 from autohedge.core.dedupe import CumulativeWatermarks, FillDeduper
 from autohedge.core.ledger import AccountLedger
 from autohedge.core.messages import AccountBalances, Balance, OrderEventKind, OrderUpdate, PositionSnapshot
-from autohedge.core.types import Side
-from tests.ids import entry_id
+from autohedge.core.types import OrderPurpose, Side
+from tests.ids import entry_id, our_id
 
 D = Decimal
 
@@ -187,3 +187,76 @@ def test_simulation_found_fill_inside_the_newest_snapshot_is_applied_already() -
 
     assert ledger.unapplied_fill("BTC/USDT", entry_id(2), D(1), ts_event=40) == 0
     assert ledger.unapplied_fill("BTC/USDT", entry_id(2), D(1), ts_event=60) == D(1)
+
+
+def pushed(ts_event: int, *balances: tuple[str, str, str]) -> AccountBalances:
+    """A pushed balance (Binance ``outboundAccountPosition``): (asset, free, locked) per asset."""
+    return AccountBalances(
+        venue="binance",
+        balances=tuple(Balance(asset=a, free=D(free), locked=D(locked)) for a, free, locked in balances),
+        ts_event=ts_event,
+        ts_init=ts_event,
+    )
+
+
+def test_ledger_entry_fill_inside_a_pushed_balance_leaves_its_end_to_release_only_the_rest() -> None:
+    ledger = ledger_with()
+    ledger.reserve(entry_id(1), "USDT", D(100), price=D(100))
+    ledger.apply_balances(pushed(20, ("USDT", "900", "100")))  # the lock when the entry was placed
+    ledger.apply(update(OrderEventKind.ACCEPTED, cum_filled_qty=D(0), last_qty=D(0), ts_event=20))
+    # Half filled: the venue's balance push arrives before the fill's report.
+    ledger.apply_balances(pushed(30, ("USDT", "900", "50"), ("BTC", "0.5", "0")))
+    half = {"cum_filled_qty": D("0.5"), "last_qty": D("0.5"), "fee": D(0), "ts_event": 30}
+    ledger.apply(update(OrderEventKind.PARTIALLY_FILLED, **half))
+    assert ledger.reserved(entry_id(1)) == D(50)
+    ledger.apply(update(OrderEventKind.CANCELED, cum_filled_qty=D("0.5"), last_qty=D(0), ts_event=40))
+    assert ledger.balance("USDT") == Balance(asset="USDT", free=D(950), locked=D(0))
+    ledger.apply_balances(pushed(40, ("USDT", "950", "0")))  # the release, pushed after the report
+    assert ledger.balance("USDT") == Balance(asset="USDT", free=D(950), locked=D(0))
+    assert ledger.position("BTC/USDT") == D("0.5")
+
+
+@pytest.mark.parametrize("push_first", [False, True])
+def test_ledger_our_exit_locking_and_selling_the_base_keeps_what_is_held(push_first: bool) -> None:
+    ledger = AccountLedger()
+    ledger.rebase(
+        {"BTC": Balance(asset="BTC", free=D(1)), "USDT": Balance(asset="USDT", free=D(0))}, (), as_of_ns=5
+    )
+    exit_leg = {
+        "side": Side.SELL,
+        "client_order_id": our_id(OrderPurpose.TAKE_PROFIT, 1),
+        "venue_order_id": "P9",
+        "fee": D(0),
+    }
+    events = [
+        (
+            pushed(20, ("BTC", "0", "1")),
+            update(OrderEventKind.ACCEPTED, cum_filled_qty=D(0), last_qty=D(0), ts_event=20, **exit_leg),
+        ),
+        (
+            pushed(30, ("BTC", "0", "0.6"), ("USDT", "40", "0")),
+            update(
+                OrderEventKind.PARTIALLY_FILLED,
+                cum_filled_qty=D("0.4"),
+                last_qty=D("0.4"),
+                ts_event=30,
+                **exit_leg,
+            ),
+        ),
+        (
+            pushed(40, ("BTC", "0.6", "0")),
+            update(OrderEventKind.CANCELED, cum_filled_qty=D("0.4"), last_qty=D(0), ts_event=40, **exit_leg),
+        ),
+    ]
+    held_after = [D(1), D("0.6"), D("0.6")]
+    for (balance, report), held in zip(events, held_after, strict=True):
+        if push_first:
+            ledger.apply_balances(balance)
+            ledger.apply(report)
+        else:
+            ledger.apply(report)
+            assert ledger.position("BTC/USDT") == held  # the report alone already says what is held
+            ledger.apply_balances(balance)
+        assert ledger.position("BTC/USDT") == held
+    assert ledger.balance("BTC") == Balance(asset="BTC", free=D("0.6"), locked=D(0))
+    assert ledger.free("USDT") == D(40)

@@ -78,14 +78,16 @@ def connected(fake: FakeBinance) -> Iterator[OrderQueueSink]:
         yield sink
 
 
-def test_user_stream_fake_fill_arrives_with_a_balance_push(
+def test_user_stream_fake_placement_and_fill_each_arrive_with_a_balance_push(
     fake: FakeBinance, connected: OrderQueueSink
 ) -> None:
     buy(fake, entry_id(1), "50010")
     kinds = [connected.next_update(entry_id(1)).kind, connected.next_update(entry_id(1)).kind]
-    balances = connected.balances.get(timeout=5)
+    locked, filled = connected.balances.get(timeout=5), connected.balances.get(timeout=5)
     assert kinds == [OrderEventKind.ACCEPTED, OrderEventKind.FILLED]
-    assert {b.asset for b in balances.balances} == {"BTC", "USDT"}
+    # As the venue: the lock when the order is placed (only the asset it changed), then the fill.
+    assert [(b.asset, b.locked > 0) for b in locked.balances] == [("USDT", True)]
+    assert {b.asset for b in filled.balances} == {"BTC", "USDT"}
     assert fake.user.subscriptions == 1
 
 
