@@ -14,8 +14,10 @@ Kinds of violation (``KINDS``):
   submit of the same symbol had an unknown outcome and the venue had accepted it, never asked about;
   or more open entries for a symbol than ``max_open_entries``;
 * ``oversell``: a sell asked for more than is held (net of other resting sells);
-* ``stop_not_honoured``: the bid crossed a held position's stop and no sell filled within
-  ``stop_budget_s`` (time inside a Retry-After window excepted; a re-armed stop below the bid, after
+* ``stop_not_honoured``: the bid crossed a held position's stop and, for longer than ``stop_budget_s``,
+  what is still held was neither sold nor covered by sells resting at a price the market takes (at or
+  below the bid): a close left resting above a falling bid counts as no cover, and a partial sale does
+  not end the watch (time inside a Retry-After window excepted; a re-armed stop below the bid, after
   the position grew at a lower price, replaces the crossed one);
 * ``pushback_crash``: an actor crashed on venue pushback (rate limit, ban, timeout, outcome unknown);
 * ``pushback_escalation``: the kill switch tripped or a symbol was parked after pushback crashes;
@@ -34,7 +36,7 @@ from decimal import Decimal
 from autohedge.core.actor_names import ActorKind, parse_actor_name
 from autohedge.core.clock import NS_PER_S
 
-__all__ = ["KINDS", "BookView", "CheckerLimits", "InvariantChecker", "Violation"]
+__all__ = ["KINDS", "BookView", "CheckerLimits", "InvariantChecker", "RestingSell", "Violation"]
 
 KINDS = (
     "unprotected",
@@ -77,6 +79,32 @@ class Violation:
 
 
 @dataclass(frozen=True)
+class RestingSell:
+    """One resting sell on the venue: what the market may take of it at a bid."""
+
+    group: str
+    """The order list it belongs to (the legs of one OCO sell the same quantity once), else its own id."""
+    price: Decimal
+    """Its limit price."""
+    remaining_qty: Decimal
+    stop_price: Decimal | None = None
+    """A stop-limit leg sells only once the bid is at or below its stop."""
+
+    def takeable_at(self, bid: Decimal) -> Decimal:
+        """What of it the market can take at ``bid`` (0 while it rests above the bid or untriggered)."""
+        triggered = self.stop_price is None or bid <= self.stop_price
+        return self.remaining_qty if triggered and self.price <= bid else _ZERO
+
+
+def takeable_qty(sells: Iterable[RestingSell], bid: Decimal) -> Decimal:
+    """What resting sells the market can take at ``bid`` cover, an order list counted once."""
+    by_group: dict[str, Decimal] = {}
+    for sell in sells:
+        by_group[sell.group] = max(by_group.get(sell.group, _ZERO), sell.takeable_at(bid))
+    return sum(by_group.values(), _ZERO)
+
+
+@dataclass(frozen=True)
 class BookView:
     """One symbol on the venue, at one instant."""
 
@@ -92,6 +120,8 @@ class BookView:
     open_entries: int
     dust_qty: Decimal = _ZERO
     """An uncovered remainder this small is below the venue's minimum order: not an exposure."""
+    sells: tuple[RestingSell, ...] = ()
+    """The resting sells one by one: after a stop was crossed only those the market can take count."""
 
 
 @dataclass(frozen=True)
@@ -116,9 +146,10 @@ class _Exposure:
 
 @dataclass
 class _StopWatch:
-    crossed_ns: int
-    sold_at_cross: Decimal
     stop: Decimal
+    waiting_since_ns: int | None
+    """Since when what is held has been neither sold nor covered by sells the market can take; None
+    while it is (the guard is honoured)."""
     accounted_ns: int
     excepted_ns: int = 0
     reported: bool = False
@@ -132,6 +163,8 @@ class _SymbolState:
     sold: Decimal = _ZERO
     bid: Decimal | None = None
     stop_watch: _StopWatch | None = None
+    dust: Decimal = _ZERO
+    sells: tuple[RestingSell, ...] = ()
 
 
 @dataclass
@@ -190,8 +223,11 @@ class InvariantChecker:
         for book in books:
             state = self._state(book.symbol)
             self._account(book.symbol, state, now_ns, step)
+            sold = book.sold_qty > state.sold
             state.sellable = book.sellable_qty
             state.sold = book.sold_qty
+            state.dust = book.dust_qty
+            state.sells = book.sells
             if book.sellable_qty <= 0:
                 state.last_stop = None
                 state.stop_watch = None
@@ -204,9 +240,7 @@ class InvariantChecker:
                 self._ended(state.exposure, now_ns, "")
                 state.exposure = None
             watch = state.stop_watch
-            if watch is not None and book.sold_qty > watch.sold_at_cross:
-                state.stop_watch = None
-            elif (
+            if (
                 watch is not None
                 and book.stop_price is not None
                 and state.bid is not None
@@ -215,6 +249,9 @@ class InvariantChecker:
                 # The exits were re-armed (the position grew at a lower price) with a stop the bid is
                 # above: the old level no longer applies.
                 state.stop_watch = None
+            elif watch is not None:
+                # A sale is progress: what is left gets the guard's budget from now.
+                self._update_watch(state, watch, now_ns, restart=sold)
             if book.open_entries > self.limits.max_open_entries:
                 self.duplicate_intents += 1
                 self._violate(
@@ -231,20 +268,33 @@ class InvariantChecker:
         state.bid = bid
         stop = state.last_stop
         if state.sellable > 0 and stop is not None and bid <= stop and state.stop_watch is None:
-            state.stop_watch = _StopWatch(
-                crossed_ns=now_ns, sold_at_cross=state.sold, stop=stop, accounted_ns=now_ns
-            )
+            state.stop_watch = _StopWatch(stop=stop, waiting_since_ns=now_ns, accounted_ns=now_ns)
+        if state.stop_watch is not None:
+            self._update_watch(state, state.stop_watch, now_ns, restart=False)
+
+    @staticmethod
+    def _update_watch(state: _SymbolState, watch: _StopWatch, now_ns: int, *, restart: bool) -> None:
+        """Honoured while resting sells the market can take at the bid cover what is held; otherwise the
+        guard's budget runs (from ``now_ns`` when ``restart``: a sale just happened, or cover was lost)."""
+        bid = state.bid
+        takeable = takeable_qty(state.sells, bid) if bid is not None else _ZERO
+        if state.sellable - takeable <= state.dust:
+            watch.waiting_since_ns = None
+        elif watch.waiting_since_ns is None or restart:
+            watch.waiting_since_ns = now_ns
+            watch.excepted_ns = 0
+            watch.accounted_ns = now_ns
 
     def tick(self, now_ns: int, step: int) -> None:
         """After every step: measure exposures and stop budgets up to ``now_ns``."""
         for symbol, state in self._symbols.items():
             self._account(symbol, state, now_ns, step)
             watch = state.stop_watch
-            if watch is not None and not watch.reported:
+            if watch is not None and not watch.reported and watch.waiting_since_ns is not None:
                 # Nothing can be sold inside a venue's Retry-After: that time does not count.
                 watch.excepted_ns += self._excepted(watch.accounted_ns, now_ns)
                 watch.accounted_ns = max(watch.accounted_ns, now_ns)
-                waited_s = (now_ns - watch.crossed_ns - watch.excepted_ns) / NS_PER_S
+                waited_s = (now_ns - watch.waiting_since_ns - watch.excepted_ns) / NS_PER_S
                 if waited_s > self.limits.stop_budget_s:
                     watch.reported = True
                     self._violate(
@@ -252,8 +302,8 @@ class InvariantChecker:
                         symbol,
                         now_ns,
                         step,
-                        f"bid crossed the stop {watch.stop}; no sell filled within "
-                        f"{self.limits.stop_budget_s}s",
+                        f"bid crossed the stop {watch.stop}; {state.sellable} held neither sold nor "
+                        f"resting at a price the bid {state.bid} takes for {self.limits.stop_budget_s}s",
                     )
 
     def _account(self, symbol: str, state: _SymbolState, now_ns: int, step: int) -> None:

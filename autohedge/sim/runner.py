@@ -50,7 +50,7 @@ from autohedge.core.gates import GateKind
 from autohedge.core.messages import OrderUpdate, Quote
 from autohedge.core.protection import exit_prices, exit_qty
 from autohedge.core.types import OrderType, Side, Venue, quantize_down
-from autohedge.sim.invariants import BookView, CheckerLimits, InvariantChecker
+from autohedge.sim.invariants import BookView, CheckerLimits, InvariantChecker, RestingSell
 from autohedge.sim.order_events import EventFaults, FaultyUserStream
 from autohedge.sim.venue import ObservedExchange, resting_sell_qty
 
@@ -442,6 +442,11 @@ class Simulation:
                     sold_qty=engine.sold_qty(symbol),
                     open_entries=sum(1 for o in open_orders if o.side is Side.BUY),
                     dust_qty=dust,
+                    sells=tuple(
+                        RestingSell(o.list_id or o.client_order_id, o.price, o.remaining_qty, o.stop_price)
+                        for o in open_orders
+                        if o.side is Side.SELL
+                    ),
                 )
             )
         return books

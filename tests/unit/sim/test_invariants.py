@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from autohedge.core.actor_names import EXECUTOR, MONITOR, strategy_name
 from autohedge.core.clock import NS_PER_S
-from autohedge.sim.invariants import BookView, CheckerLimits, InvariantChecker
+from autohedge.sim.invariants import BookView, CheckerLimits, InvariantChecker, RestingSell
 
 D = Decimal
 S = NS_PER_S
@@ -32,7 +32,12 @@ def checker(**limits: float) -> InvariantChecker:
 
 
 def book(
-    held: str = "1", covered: str = "0", stop: str | None = None, sold: str = "0", entries: int = 0
+    held: str = "1",
+    covered: str = "0",
+    stop: str | None = None,
+    sold: str = "0",
+    entries: int = 0,
+    sells: tuple[RestingSell, ...] = (),
 ) -> BookView:
     return BookView(
         symbol="BTC/USDT",
@@ -41,7 +46,21 @@ def book(
         stop_price=D(stop) if stop is not None else None,
         sold_qty=D(sold),
         open_entries=entries,
+        sells=sells,
     )
+
+
+def oco(
+    qty: str, *, take_profit: str = "110", stop: str = "90", stop_limit: str = "89.55"
+) -> tuple[RestingSell, ...]:
+    return (
+        RestingSell("list", D(take_profit), D(qty)),
+        RestingSell("list", D(stop_limit), D(qty), stop_price=D(stop)),
+    )
+
+
+def close(qty: str, price: str) -> tuple[RestingSell, ...]:
+    return (RestingSell("close", D(price), D(qty)),)
 
 
 def kinds(c: InvariantChecker) -> list[str]:
@@ -241,5 +260,59 @@ def test_checker_stop_rearmed_below_the_bid_replaces_the_crossed_one() -> None:
     c.observe_bid(S, 2, "BTC/USDT", D("89.5"))
     c.observe_books(2 * S, 3, [book(held="2", covered="2", stop="89")])
     c.tick(10 * S, 4)
+
+    assert kinds(c) == []
+
+
+def test_checker_close_left_resting_above_a_falling_bid_after_a_partial_sale_is_stop_not_honoured() -> None:
+    # The planted defect (config.yaml seed 303): the stop close sold part, the market fell away below its
+    # price and it rested unsold; neither the partial sale nor the resting close is the stop honoured.
+    c = checker()
+    c.observe_books(0, 1, [book(covered="1", stop="90", sells=oco("1"))])
+    c.observe_bid(S, 2, "BTC/USDT", D("88"))  # gapped below the stop-limit price: the leg rests unsold
+    c.observe_books(S + 1, 3, [book(covered="1", sells=close("1", "87.56"))])
+    c.observe_books(2 * S, 4, [book(held="0.6", covered="0.6", sold="0.4", sells=close("0.6", "87.56"))])
+    c.observe_bid(3 * S, 5, "BTC/USDT", D("87"))
+    c.tick(8 * S, 6)
+    assert kinds(c) == []
+
+    c.tick(8 * S + 1, 7)
+
+    assert kinds(c) == ["stop_not_honoured"] and c.violations[0].t_s == 8.0 + 1e-9
+    assert "0.6 held neither sold nor resting at a price the bid 87 takes" in c.violations[0].explanation
+
+
+def test_checker_stop_crossed_with_a_close_the_bid_takes_is_honoured_while_it_fills_in_parts() -> None:
+    c = checker()
+    c.observe_books(0, 1, [book(covered="1", stop="90", sells=oco("1"))])
+    c.observe_bid(S, 2, "BTC/USDT", D("88"))
+    c.observe_books(2 * S, 3, [book(covered="1", sells=close("1", "87.56"))])
+    for step, (held, sold) in enumerate((("0.8", "0.2"), ("0.6", "0.4"), ("0.4", "0.6")), start=4):
+        at = (10 * step) * S
+        c.observe_bid(at, step, "BTC/USDT", D("87.6"))
+        c.observe_books(at, step, [book(held=held, covered=held, sold=sold, sells=close(held, "87.56"))])
+        c.tick(at + S, step)
+
+    assert kinds(c) == []
+
+
+def test_checker_stop_crossed_with_the_venues_stop_leg_triggered_at_the_bid_is_honoured() -> None:
+    c = checker()
+    c.observe_books(0, 1, [book(covered="1", stop="90", sells=oco("1"))])
+    c.observe_bid(S, 2, "BTC/USDT", D("89.8"))
+    c.tick(30 * S, 3)
+
+    assert kinds(c) == []
+
+
+def test_checker_close_repriced_to_the_bid_within_the_budget_is_honoured() -> None:
+    c = checker()
+    c.observe_books(0, 1, [book(covered="1", stop="90", sells=oco("1"))])
+    c.observe_bid(S, 2, "BTC/USDT", D("88"))
+    c.observe_books(S, 3, [book(held="0.6", covered="0.6", sold="0.4", sells=close("0.6", "87.56"))])
+    c.observe_bid(2 * S, 4, "BTC/USDT", D("87"))
+    c.tick(5 * S, 5)
+    c.observe_books(6 * S, 6, [book(held="0.6", covered="0.6", sold="0.4", sells=close("0.6", "86.56"))])
+    c.tick(30 * S, 7)
 
     assert kinds(c) == []
