@@ -30,6 +30,9 @@
   Orphan-repair attempts are not spent while the venue refuses.
 * A fill that arrives while a close of its symbol is in flight is a separate lot with its own exit; it
   becomes the position once the close is confirmed (or merges into it if the close did not complete).
+* A close the bid has fallen below (it sold part, then the market fell away) rests unsold: after
+  ``monitor.close_reprice_after_s`` it is cancelled and, with what it sold taken in first, placed again
+  at the new bid for what is still held (``core.protection.close_reprice``).
 """
 
 from __future__ import annotations
@@ -103,6 +106,8 @@ from autohedge.core.protection import (
     STOP_LIMIT_SLIPPAGE,
     ExitPrices,
     ProtectionPlan,
+    close_price,
+    close_reprice,
     exit_prices,
     exit_qty,
     is_dust,
@@ -127,7 +132,6 @@ from autohedge.core.types import (
     Side,
     base_of,
     decimal_str,
-    quantize_down,
 )
 
 __all__ = [
@@ -190,6 +194,10 @@ class TrackedPosition:
     exit_qty: Decimal = Decimal(0)
     oco: bool = False
     close_id: str | None = None
+    close_price: Decimal | None = None
+    """The limit of the close ``close_id``."""
+    close_since_ns: int = 0
+    """Monotonic time the close was placed or last re-priced (or tried to be): re-pricing is bounded."""
     repair_attempts: int = 0
     repair_pending: bool = False
     unprotected: bool = False
@@ -458,8 +466,12 @@ class PositionMonitorActor(SupervisedActor):
         if pos is None:
             return
         if action.kind is PendingKind.STOP_CLOSE:
+            quote = self._last_quote.get(pos.symbol)
             if pos.close_id is None:
                 self._close_now(pos, pos.close_reason or "close requested")
+            elif quote is not None:
+                # A re-price whose cancel the venue refused: whether the close still rests is unknown.
+                self._reprice_close(pos, quote)
         elif action.kind is PendingKind.PROTECT and pos.close_id is None:
             self._rearm(pos)
 
@@ -793,11 +805,14 @@ class PositionMonitorActor(SupervisedActor):
 
     def _guard_stop(self, pos: TrackedPosition, quote: Quote) -> None:
         """The SL of a position whose venue cannot hold it (or whose exit is gone) is watched here, and
-        an OCO's too once the bid has gapped below its stop-limit price."""
-        if pos.close_id is not None or pos.stop_loss is None:
-            return
+        an OCO's too once the bid has gapped below its stop-limit price. A resting close is chased."""
         if (PendingKind.STOP_CLOSE, pos.key) in self._pending or pos.close_retry_due:
             return  # already waiting for the venue to allow the sell, or for the exit check's retry
+        if pos.close_id is not None:
+            self._chase_close(pos, quote)
+            return
+        if pos.stop_loss is None:
+            return
         if (
             pos.oco
             and pos.exit_ids
@@ -1442,9 +1457,7 @@ class PositionMonitorActor(SupervisedActor):
             if qty <= 0:
                 self._drop(pos, "nothing left to sell")
                 return
-            price = max(
-                quantize_down(quote.bid * (1 - STOP_LIMIT_SLIPPAGE), rules.tick_size), rules.tick_size
-            )
+            price = close_price(quote.bid, rules)
             close_id = ClientId(self._prefix, OrderPurpose.CLOSE, self._keys.next_key()).encode()
             request = OrderRequest(
                 client_order_id=close_id,
@@ -1466,7 +1479,8 @@ class PositionMonitorActor(SupervisedActor):
         except VenueError as exc:
             if is_pushback(exc):
                 if close_id and pos.exits_uncertain and pos.exit_ids == (close_id,):
-                    pos.close_id, pos.exit_ids, pos.exits_uncertain = close_id, (), False
+                    pos.exit_ids, pos.exits_uncertain = (), False
+                    self._closing_at(pos, close_id, price)
                     return  # the close may be live: the next check reads it
                 if pos.exit_ids:
                     pos.exits_uncertain = True  # a refused cancel: the exit's state is not known
@@ -1475,13 +1489,72 @@ class PositionMonitorActor(SupervisedActor):
             else:
                 self._orphaned(pos, f"close failed: {exc}")
             return
-        pos.close_id, pos.quick_retries = close_id, 0
+        self._closing_at(pos, close_id, price)
+        pos.quick_retries = 0
         self.ctx.events.record(
             "position_closing",
             f"{why}: selling {qty} at {price} ({close_id})",
             symbol=symbol,
             level="WARNING",
         )
+
+    def _closing_at(self, pos: TrackedPosition, close_id: str, price: Decimal) -> None:
+        pos.close_id, pos.close_price = close_id, price
+        pos.close_since_ns = self.ctx.clock.monotonic_ns()
+
+    def _chase_close(self, pos: TrackedPosition, quote: Quote) -> None:
+        """A close the bid has fallen below rests unsold: once it has rested ``close_reprice_after_s`` it
+        is replaced at the new bid (``core.protection.close_reprice``), at most once per interval."""
+        if pos.close_price is None:
+            return
+        now_ns = self.ctx.clock.monotonic_ns()
+        new_price = close_reprice(
+            pos.close_price,
+            quote.bid,
+            rested_s=(now_ns - pos.close_since_ns) / NS_PER_S,
+            reprice_after_s=self._config.monitor.close_reprice_after_s,
+            rules=self._rules_for(pos.symbol),
+        )
+        if new_price is not None:
+            self._reprice_close(pos, quote)
+
+    def _reprice_close(self, pos: TrackedPosition, quote: Quote) -> None:
+        """Cancel the close and learn what it sold before selling what is still held at ``quote``'s bid.
+        A cancel refused because the close ended meanwhile reads its end: a close that sold everything
+        ends the position, never a second sell. Pushback: retried when the venue allows."""
+        close_id, old_price = pos.close_id, pos.close_price
+        if close_id is None:
+            return
+        pos.close_since_ns = self.ctx.clock.monotonic_ns()  # one attempt per interval, whatever its outcome
+        pos.exit_filled_qty.setdefault(close_id, Decimal(0))  # its late events are still ours
+        try:
+            ended = self._cancel_quietly(pos.symbol, close_id)
+            if ended is None:
+                ended = self._ended_leg(pos, close_id)
+        except VenueError as exc:
+            if is_pushback(exc) and self._tracked(pos.key) is pos:
+                self._defer(PendingKind.STOP_CLOSE, pos.key, exc)
+            else:  # a closing lot (or another error): tried again after the interval
+                logger.warning("[{}] could not re-price close {} yet: {}", pos.symbol, close_id, exc)
+            return
+        sold = Decimal(0)
+        if ended is not None:
+            sold = ended.filled_qty
+            self._exit_sold(pos, close_id, sold)
+        pos.exits_ended.add(close_id)
+        pos.close_id = pos.close_price = None
+        rules = self._rules_for(pos.symbol)
+        if exit_qty(pos.qty, rules) <= 0:
+            price = (ended.avg_fill_price or ended.price) if ended is not None else quote.bid
+            self._closed(pos, price, OrderPurpose.CLOSE, sold=sold)
+            return
+        self.ctx.events.record(
+            "close_repriced",
+            f"{close_id} at {old_price} rested above the bid {quote.bid}; {qty_text(sold, rules)} sold by it",
+            symbol=pos.symbol,
+            level="WARNING",
+        )
+        self._close(pos, quote, f"close re-priced (bid {quote.bid} below {old_price})")
 
     def _held_for_close(self, pos: TrackedPosition, rules: SymbolRules) -> Decimal:
         """What a close of ``pos`` may sell: what is held less what lots keep for their own exits.

@@ -98,6 +98,9 @@ class MonitorConfig(_Model):
     poll_interval_s: Annotated[float, Field(gt=0)] = 1.0
     orphan_retry_s: Annotated[float, Field(gt=0)] = 30.0
     orphan_max_attempts: Annotated[int, Field(ge=1, le=100)] = 3
+    close_reprice_after_s: Annotated[float, Field(gt=0)] = 1.0
+    """A close the bid has fallen below rests unsold: after this long it is cancelled and placed again at
+    the new bid (well within the stop guard's budget, ``simulate.stop_budget_s``)."""
     max_unprotected_s: Annotated[float, Field(gt=0)] = 1.0
     """The promise, in seconds: a held quantity without resting exits (or a guarded stop) for longer
     than this is a violation (``autohedge simulate``); time inside a venue's Retry-After is excepted."""

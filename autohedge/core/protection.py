@@ -7,6 +7,8 @@
   within bounds (TP at most ``TP_BOUND_FACTOR`` times the configured distance, SL at most
   ``SL_BOUND_FACTOR`` times), otherwise the configured ones apply.
 * Exit quantity = held quantity quantized *down* to the lot step: never more than is held.
+* A close sells at a marketable limit ``STOP_LIMIT_SLIPPAGE`` below the bid; once the bid falls below a
+  close's price it rests unsold, so after ``close_reprice_after_s`` it is re-priced at the new bid.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ __all__ = [
     "TP_BOUND_FACTOR",
     "ExitPrices",
     "ProtectionPlan",
+    "close_price",
+    "close_reprice",
     "exit_orders_owed",
     "exit_orders_per_entry",
     "exit_prices",
@@ -133,3 +137,20 @@ def qty_text(qty: Decimal, rules: SymbolRules) -> str:
 def stop_triggered(quote: Quote, stop_loss: Decimal) -> bool:
     """A long position's stop: the best bid at or below the stop price."""
     return quote.bid <= stop_loss
+
+
+def close_price(bid: Decimal, rules: SymbolRules) -> Decimal:
+    """A close's limit: marketable, ``STOP_LIMIT_SLIPPAGE`` below the bid, never below one tick."""
+    return max(quantize_down(bid * (1 - STOP_LIMIT_SLIPPAGE), rules.tick_size), rules.tick_size)
+
+
+def close_reprice(
+    price: Decimal, bid: Decimal, *, rested_s: float, reprice_after_s: float, rules: SymbolRules
+) -> Decimal | None:
+    """A resting close's new price, or None to keep it. Kept while the bid takes it (it is filling, in
+    parts at worst) and for ``reprice_after_s`` after it was placed or last re-priced (so re-pricing is
+    bounded); once the bid has fallen below it, it is re-priced at the new bid less the slippage."""
+    if bid >= price or rested_s < reprice_after_s:
+        return None
+    new_price = close_price(bid, rules)
+    return new_price if new_price < price else None

@@ -31,6 +31,7 @@ def test_config_repository_default_is_valid() -> None:
         ({"exchange": {"market_data": "replay"}}, "exchange.replay_file"),
         ({"exchange": {"market_data": "replay", "replay_file": "missing.jsonl"}}, "exchange.replay_file"),
         ({"monitor": {"mode": "sometimes"}}, "monitor.mode"),
+        ({"monitor": {"close_reprice_after_s": 0}}, "monitor.close_reprice_after_s"),
         ({"supervisor": {"min_backoff_s": 10, "max_backoff_s": 1}}, "supervisor.min_backoff_s"),
         ({"exchange": {"venue": "ftx"}}, "exchange.venue"),
     ],

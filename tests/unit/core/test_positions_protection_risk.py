@@ -6,7 +6,7 @@ from autohedge.core.config import SymbolParams
 from autohedge.core.errors import InsufficientBalance, OrderRefused
 from autohedge.core.messages import EntryProtection, OrderFilled, SymbolRules
 from autohedge.core.positions import FillInFlight, GrowthCredit, Holding, net_base_qty
-from autohedge.core.protection import exit_prices, exit_qty, is_dust, qty_text
+from autohedge.core.protection import close_price, close_reprice, exit_prices, exit_qty, is_dust, qty_text
 from autohedge.core.risk import refuse_rule_violations, size_entry
 from autohedge.core.types import OrderPurpose, Side
 from tests.ids import entry_id
@@ -83,6 +83,34 @@ def test_exit_prices_proposal_within_bounds_is_used() -> None:
 def test_exit_qty_never_exceeds_the_holding() -> None:
     assert exit_qty(Decimal("0.99987"), RULES) == Decimal("0.9998")
     assert exit_qty(Decimal("0.00005"), RULES) == Decimal(0)
+
+
+def test_close_price_is_marketable_below_the_bid_and_never_below_a_tick() -> None:
+    assert close_price(D(100), RULES) == D("99.50")
+    assert close_price(D("0.01"), RULES) == D("0.01")
+
+
+@pytest.mark.parametrize(
+    ("bid", "rested_s", "new_price"),
+    [
+        ("100", 30.0, None),  # the bid takes it: it is filling, keep it
+        ("99.50", 30.0, None),  # at the bid: still taken
+        ("99", 0.5, None),  # below, but placed (or re-priced) too recently: re-pricing is bounded
+        ("99", 1.0, "98.50"),  # below for long enough: at the new bid less the slippage
+        ("90", 5.0, "89.55"),
+    ],
+)
+def test_close_reprice_keeps_a_close_the_bid_takes_and_chases_one_it_fell_below(
+    bid: str, rested_s: float, new_price: str | None
+) -> None:
+    decided = close_reprice(D("99.50"), D(bid), rested_s=rested_s, reprice_after_s=1.0, rules=RULES)
+
+    assert decided == (D(new_price) if new_price is not None else None)
+
+
+def test_close_reprice_never_raises_the_price_of_a_close() -> None:
+    # A bid a hair below a close at one tick cannot price a lower close: nothing to gain by replacing it.
+    assert close_reprice(D("0.01"), D("0.009"), rested_s=9.0, reprice_after_s=1.0, rules=RULES) is None
 
 
 def test_size_entry_quantizes_down_to_lot_and_tick() -> None:
