@@ -196,6 +196,8 @@ class TrackedPosition:
     close_id: str | None = None
     close_price: Decimal | None = None
     """The limit of the close ``close_id``."""
+    close_qty: Decimal = Decimal(0)
+    """What the close ``close_id`` was sent to sell."""
     close_since_ns: int = 0
     """Monotonic time the close was placed or last re-priced (or tried to be): re-pricing is bounded."""
     repair_attempts: int = 0
@@ -1445,15 +1447,20 @@ class PositionMonitorActor(SupervisedActor):
 
     # -- closing ------------------------------------------------------------------------------------------
 
-    def _close(self, pos: TrackedPosition, quote: Quote, why: str) -> None:
-        """Cancel the exits, then sell what is held at a marketable limit below the bid."""
+    def _close(self, pos: TrackedPosition, quote: Quote, why: str, *, rest: Decimal | None = None) -> None:
+        """Cancel the exits, then sell what is held at a marketable limit below the bid. ``rest``: a
+        re-priced close's unsold quantity as the venue reported it on its cancel, sold as it is (what
+        other lots and closes hold is theirs)."""
         symbol = pos.symbol
         close_id = ""
+        qty = Decimal(0)
         try:
-            self._disarm(pos)
             rules = self._rules_for(symbol)
-            held = self._held_for_close(pos, rules)
-            qty = exit_qty(min(pos.qty, held), rules)
+            if rest is None:
+                self._disarm(pos)
+                qty = exit_qty(min(pos.qty, self._held_for_close(pos, rules)), rules)
+            else:
+                qty = rest
             if qty <= 0:
                 self._drop(pos, "nothing left to sell")
                 return
@@ -1480,7 +1487,7 @@ class PositionMonitorActor(SupervisedActor):
             if is_pushback(exc):
                 if close_id and pos.exits_uncertain and pos.exit_ids == (close_id,):
                     pos.exit_ids, pos.exits_uncertain = (), False
-                    self._closing_at(pos, close_id, price)
+                    self._closing_at(pos, close_id, price, qty)
                     return  # the close may be live: the next check reads it
                 if pos.exit_ids:
                     pos.exits_uncertain = True  # a refused cancel: the exit's state is not known
@@ -1489,7 +1496,7 @@ class PositionMonitorActor(SupervisedActor):
             else:
                 self._orphaned(pos, f"close failed: {exc}")
             return
-        self._closing_at(pos, close_id, price)
+        self._closing_at(pos, close_id, price, qty)
         pos.quick_retries = 0
         self.ctx.events.record(
             "position_closing",
@@ -1498,8 +1505,8 @@ class PositionMonitorActor(SupervisedActor):
             level="WARNING",
         )
 
-    def _closing_at(self, pos: TrackedPosition, close_id: str, price: Decimal) -> None:
-        pos.close_id, pos.close_price = close_id, price
+    def _closing_at(self, pos: TrackedPosition, close_id: str, price: Decimal, qty: Decimal) -> None:
+        pos.close_id, pos.close_price, pos.close_qty = close_id, price, qty
         pos.close_since_ns = self.ctx.clock.monotonic_ns()
 
     def _chase_close(self, pos: TrackedPosition, quote: Quote) -> None:
@@ -1537,16 +1544,23 @@ class PositionMonitorActor(SupervisedActor):
             else:  # a closing lot (or another error): tried again after the interval
                 logger.warning("[{}] could not re-price close {} yet: {}", pos.symbol, close_id, exc)
             return
-        sold = Decimal(0)
-        if ended is not None:
-            sold = ended.filled_qty
-            self._exit_sold(pos, close_id, sold)
+        # What it had left to sell, as the venue's answer says (all of it when the venue never had it).
+        rest, sold = (
+            (ended.remaining_qty, ended.filled_qty) if ended is not None else (pos.close_qty, Decimal(0))
+        )
+        self._exit_sold(pos, close_id, sold)
         pos.exits_ended.add(close_id)
         pos.close_id = pos.close_price = None
         rules = self._rules_for(pos.symbol)
-        if exit_qty(pos.qty, rules) <= 0:
-            price = (ended.avg_fill_price or ended.price) if ended is not None else quote.bid
-            self._closed(pos, price, OrderPurpose.CLOSE, sold=sold)
+        rest = exit_qty(min(rest, pos.qty), rules)
+        new_price = close_price(quote.bid, rules)
+        if is_dust(rest, rules, new_price):
+            # It sold all it could: what else is held (if anything) is protected as after any close.
+            if is_dust(pos.qty, rules, new_price):
+                price = (ended.avg_fill_price or ended.price) if ended is not None else new_price
+                self._closed(pos, price, OrderPurpose.CLOSE, sold=sold)
+            else:
+                self._rearm(pos)
             return
         self.ctx.events.record(
             "close_repriced",
@@ -1554,7 +1568,7 @@ class PositionMonitorActor(SupervisedActor):
             symbol=pos.symbol,
             level="WARNING",
         )
-        self._close(pos, quote, f"close re-priced (bid {quote.bid} below {old_price})")
+        self._close(pos, quote, f"close re-priced (bid {quote.bid} below {old_price})", rest=rest)
 
     def _held_for_close(self, pos: TrackedPosition, rules: SymbolRules) -> Decimal:
         """What a close of ``pos`` may sell: what is held less what lots keep for their own exits.

@@ -161,3 +161,15 @@ def test_simulation_found_sub_minimum_remainders_of_lots_beside_a_resting_close(
     # an exit, for 109 s and 353 s.
     assert violations(ci_partial_fills_run(tmp_path / "2", seed=2, until_s=2625), "unprotected") == []
     assert violations(ci_partial_fills_run(tmp_path / "7", seed=7, until_s=2231), "unprotected") == []
+
+
+def test_simulation_found_repriced_close_sized_past_what_closing_lots_keep_left_the_rest_unsold(
+    tmp_path: Path,
+) -> None:
+    # CI's config with partial fills on, seed 1 at 169.5 s (found while re-pricing closes was built): in a
+    # crash, a position's close and its lots' closes rested above the bid; the position's re-priced close
+    # was sized from the holding less what the lots keep, which a sale not yet reported made look like
+    # nothing, and the position was dropped unsold. A re-priced close sells what the old one had left.
+    report = ci_partial_fills_run(tmp_path, seed=1, until_s=171)
+
+    assert violations(report, "unprotected") == violations(report, "stop_not_honoured") == []
