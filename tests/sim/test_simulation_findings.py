@@ -99,6 +99,15 @@ def test_simulation_found_adopted_exit_legs_earlier_sale_taken_off_again(tmp_pat
     assert_clean(tmp_path, seed=1, until_s=5689, kind="unprotected")
 
 
+def test_simulation_found_stop_close_left_resting_above_a_falling_bid(tmp_path: Path) -> None:
+    # The repository's config.yaml, seed 28 at 2246.6 s (seed 303 on an older main): a stop close sold
+    # only part, the market fell on below its price and it rested unsold; nothing re-priced it. Once the
+    # checker counted only sales and sells the bid takes as honouring a crossed stop, it showed here.
+    report = repository_run(tmp_path, seed=28, until_s=2247)
+
+    assert violations(report, "stop_not_honoured") == []
+
+
 def ci_config(**executor: Any) -> AppConfig:
     """CI's simulation config (.ci/simulate.yaml) as it was when these seeds found their defects, with
     partial fills off, and with executor settings changed."""
