@@ -465,17 +465,27 @@ class PositionMonitorActor(SupervisedActor):
             self.on_reconcile(Reconcile())
             return
         pos = self._tracked(action.symbol)
-        if pos is None:
-            return
         if action.kind is PendingKind.STOP_CLOSE:
-            quote = self._last_quote.get(pos.symbol)
-            if pos.close_id is None:
-                self._close_now(pos, pos.close_reason or "close requested")
-            elif quote is not None:
-                # A re-price whose cancel the venue refused: whether the close still rests is unknown.
-                self._reprice_close(pos, quote)
-        elif action.kind is PendingKind.PROTECT and pos.close_id is None:
+            # Lots still being closed share their key with the symbol's lot: one whose sell the venue
+            # refused (say, the new close of a re-price) waits under it too, with nothing resting for it.
+            waiting = [
+                lot
+                for lot in self._closing_lots
+                if lot.key == action.symbol and lot.close_id is None and lot.close_reason and not lot.exit_ids
+            ]
+            for closing in [pos, *waiting] if pos is not None else waiting:
+                self._stop_close_due(closing)
+        elif pos is not None and action.kind is PendingKind.PROTECT and pos.close_id is None:
             self._rearm(pos)
+
+    def _stop_close_due(self, pos: TrackedPosition) -> None:
+        """A close the venue refused (or a re-price whose cancel it refused) goes now."""
+        quote = self._last_quote.get(pos.symbol)
+        if pos.close_id is None:
+            self._close_now(pos, pos.close_reason or "close requested")
+        elif quote is not None:
+            # A re-price whose cancel the venue refused: whether the close still rests is unknown.
+            self._reprice_close(pos, quote)
 
     def _tracked(self, key: str) -> TrackedPosition | None:
         if key.endswith(_LOT):
