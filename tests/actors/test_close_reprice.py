@@ -150,3 +150,23 @@ def test_close_reprice_refused_by_venue_pushback_is_retried_when_the_venue_allow
 
     wait_for(lambda: held(h) < LOT, what="the rest sold after the pushback")
     assert len(closes(h)) == 2
+
+
+def test_repriced_close_whose_new_sell_is_refused_by_pushback_is_sent_when_the_venue_allows(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h, _, gap = partly_sold_close_gapped_below(make_harness)
+    old_id = closes(h)[0].client_order_id
+    h.exchange.fail("submit_order", lambda: RateLimited("429", venue="paper", code=429, retry_after_s=2.0))
+
+    h.advance(1.0)
+    quote(h, gap)  # the old close is cancelled; its rest's new close is refused
+    assert h.paper_engine.get_order(SYMBOL, client_order_id=old_id).status is OrderStatus.CANCELED
+    assert len(closes(h)) == 1
+    assert h.child(MONITOR).restarts == 0
+
+    h.advance(2.0)  # the venue allows again: the waiting sell goes first
+    quote(h, gap)
+
+    wait_for(lambda: held(h) < LOT, what="the rest sold after the pushback")
+    assert len(closes(h)) == 2
