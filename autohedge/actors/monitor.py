@@ -1516,6 +1516,7 @@ class PositionMonitorActor(SupervisedActor):
         )
 
     def _closing_at(self, pos: TrackedPosition, close_id: str, price: Decimal, qty: Decimal) -> None:
+        """``close_id`` rests (or may) for ``qty`` at ``price``: re-pricing it is timed from now."""
         pos.close_id, pos.close_price, pos.close_qty = close_id, price, qty
         pos.close_since_ns = self.ctx.clock.monotonic_ns()
 
@@ -1524,13 +1525,11 @@ class PositionMonitorActor(SupervisedActor):
         is replaced at the new bid (``core.protection.close_reprice``), at most once per interval."""
         if pos.close_price is None:
             return
-        now_ns = self.ctx.clock.monotonic_ns()
+        rested_s = (self.ctx.clock.monotonic_ns() - pos.close_since_ns) / NS_PER_S
+        reprice_after_s = self._config.monitor.close_reprice_after_s
+        rules = self._rules_for(pos.symbol)
         new_price = close_reprice(
-            pos.close_price,
-            quote.bid,
-            rested_s=(now_ns - pos.close_since_ns) / NS_PER_S,
-            reprice_after_s=self._config.monitor.close_reprice_after_s,
-            rules=self._rules_for(pos.symbol),
+            pos.close_price, quote.bid, rested_s=rested_s, reprice_after_s=reprice_after_s, rules=rules
         )
         if new_price is not None:
             self._reprice_close(pos, quote)
