@@ -534,6 +534,13 @@ class PaperEngine:
             self._free[asset] = self._free.get(asset, _ZERO) + holder.locked
             holder.locked = _ZERO
 
+    def _take_lock(self, order: _Order, holder: _Order) -> None:
+        """A leg partly filled while its list's lock holder finished: the open leg holds the lock from
+        now on, so the finished holder can be evicted or left out of the state file."""
+        order.locked += holder.locked
+        holder.locked = _ZERO
+        order.lock_owner = None
+
     def _cancel(self, order: _Order) -> None:
         self._set_status(order, OrderStatus.CANCELED)
         order.ts_event = self._clock.wall_ns()
@@ -630,6 +637,8 @@ class PaperEngine:
                 canceled.append(sibling)
         if all(not o.status.is_open for o in [holder, *self._siblings(holder)]):
             self._release(holder)  # nothing of the order (or list) can fill any more
+        elif holder is not order and not holder.status.is_open:
+            self._take_lock(order, holder)
         self._trade_seq += 1
         kind = (
             OrderEventKind.FILLED if order.status is OrderStatus.FILLED else OrderEventKind.PARTIALLY_FILLED
@@ -708,6 +717,11 @@ class PaperEngine:
                 order = _order_from_json(raw)
                 if order.status.is_open:  # version 1 kept finished orders too: they are history now
                     self._register(order)
+            for order in self._orders.values():
+                if order.lock_owner is not None and order.lock_owner not in self._orders:
+                    # Written before an open leg took its finished holder's lock over: OCO legs are
+                    # sells, so what the list still locks is what this leg has left to sell.
+                    order.lock_owner, order.locked = None, order.qty - order.filled_qty
             for coid in state.get("client_ids", [])[-KEEP_FINISHED_ORDERS:]:
                 if coid not in self._by_client_id:
                     self._by_client_id[coid] = ""

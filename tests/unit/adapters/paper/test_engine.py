@@ -366,3 +366,49 @@ def test_engine_trade_ids_of_a_state_file_without_the_counter_never_repeat_an_op
 
     assert len(trade_ids) == 6 and len(set(trade_ids)) == 6, trade_ids
     assert all(int(later) > 4 for later in trade_ids[4:]), trade_ids
+
+
+def test_engine_stop_leg_partly_filled_keeps_its_lock_after_the_tp_leg_is_forgotten_or_restarted(
+    tmp_path: Path,
+) -> None:
+    """Simulation, config.yaml seed 22: a partial fill of the stop leg cancels the take-profit leg that
+    held the list's lock; once that leg was evicted as finished (or not reloaded after a restart), the
+    stop leg's next fill looked its lock holder up and raised KeyError."""
+    state = tmp_path / "paper.json"
+    e = engine(state, balances={"USDT": D(10**9), "BTC": D(1)}, partial_fill_ratio=0.5)
+    e.on_quote(quote("100", "101"))
+    e.submit_oco(oco("1"))
+    e.on_quote(quote("89.5", "90"))  # the stop triggers and sells half; the take-profit leg is cancelled
+    assert e.get_order("BTC/USDT", client_order_id="tp1").status is OrderStatus.CANCELED
+    assert e.get_order("BTC/USDT", client_order_id="sl1").status is OrderStatus.PARTIALLY_FILLED
+    for n in range(KEEP_FINISHED_ORDERS + 1):  # enough finished orders to evict the take-profit leg
+        e.submit_order(buy(f"b{n:05d}", "0.1", "80"))
+        e.cancel_order("BTC/USDT", client_order_id=f"b{n:05d}")
+    with pytest.raises(UnknownOrder):
+        e.get_order("BTC/USDT", client_order_id="tp1")
+    restarted = engine(state)
+
+    for venue in (e, restarted):
+        venue.on_quote(quote("89.5", "90"))
+        sl = venue.get_order("BTC/USDT", client_order_id="sl1")
+        assert sl.status is OrderStatus.FILLED and sl.filled_qty == D(1)
+        assert "BTC" not in venue.balances()  # all sold, nothing left locked
+        assert venue.sold_qty("BTC/USDT") == D(1)
+
+
+def test_engine_reads_a_state_file_whose_open_leg_names_a_finished_lock_holder(tmp_path: Path) -> None:
+    state = tmp_path / "paper.json"
+    e = engine(state, balances={"USDT": D(0), "BTC": D(1)}, partial_fill_ratio=0.5)
+    e.on_quote(quote("100", "101"))
+    e.submit_oco(oco("1"))
+    e.on_quote(quote("89.5", "90"))
+    saved = json.loads(state.read_text())
+    (leg,) = saved["orders"]
+    leg["lock_owner"], leg["locked"] = "P1", "0"  # as written before the open leg took the lock over
+    state.write_text(json.dumps(saved))
+
+    restarted = engine(state)
+    restarted.on_quote(quote("89.5", "90"))
+
+    assert restarted.get_order("BTC/USDT", client_order_id="sl1").status is OrderStatus.FILLED
+    assert "BTC" not in restarted.balances()
