@@ -1345,12 +1345,16 @@ class PositionMonitorActor(SupervisedActor):
             # The position's close is over without ending it: what lots left beside it is its own again.
             beside = self._dust_beside_close.pop(symbol)
             pos.holding = Holding(pos.qty + beside, pos.holding.entry_price)
-        held = self._held(symbol, pos.qty, in_flight=self._in_flight(pos))
+        # What closes of other lots still hold rests in their sells: never free for this exit, nor its dust
+        # (a close's one-step remainder counted here again was an oversell, simulation seed 22).
+        closing = sum((c.qty for c in self._closing_lots if c.symbol == symbol and c is not pos), Decimal(0))
+        held = self._held(symbol, pos.qty + closing, in_flight=self._in_flight(pos))
         pos.fill_in_flight = None
-        qty = exit_qty(min(pos.qty, held), rules)
         if held <= 0:
             self._drop(pos, "nothing held on the exchange")
             return
+        held = max(held - closing, Decimal(0))
+        qty = exit_qty(min(pos.qty, held), rules)
         if qty <= 0:
             self._keep_dust(pos, held)
             self._drop(

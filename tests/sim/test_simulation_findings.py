@@ -108,6 +108,18 @@ def test_simulation_found_stop_close_left_resting_above_a_falling_bid(tmp_path: 
     assert violations(report, "stop_not_honoured") == []
 
 
+def test_simulation_found_lots_close_remainder_still_resting_counted_free_for_the_next_exit(
+    tmp_path: Path,
+) -> None:
+    # The repository's config.yaml, seed 22 at 6267.5 s (once closes were re-priced): a lot's close of an
+    # odd number of lot steps, on a venue filling half of every match, left one step resting while the
+    # other positions of the symbol ended; the next position's exit was sized from what was held, that
+    # step included: three oversells, each refused as insufficient.
+    report = repository_run(tmp_path, seed=22, until_s=6268)
+
+    assert violations(report, "oversell") == []
+
+
 def ci_config(**executor: Any) -> AppConfig:
     """CI's simulation config (.ci/simulate.yaml) as it was when these seeds found their defects, with
     partial fills off, and with executor settings changed."""
