@@ -13,7 +13,6 @@ from decimal import Decimal
 
 from autohedge.core.actor_names import MONITOR, user_stream_name
 from autohedge.core.messages import AccountBalances, Balance, OrderEventKind, OrderUpdate
-from autohedge.core.types import Side
 from tests.actors.harness import Harness, make_config, wait_for
 from tests.actors.test_simulation_findings import covered, half_filling_engine
 
@@ -25,24 +24,19 @@ STEP_S = 0.001
 def exit_event(h: Harness, coid: str, kind: OrderEventKind, cum: str, last: str) -> OrderUpdate:
     """An event of the resting exit ``coid`` (1 BTC at its price), stamped now."""
     [leg] = [o for o in h.open_sells("BTC/USDT") if o.client_order_id == coid]
-    return OrderUpdate(
+    now_ns = h.clock.wall_ns()
+    event = OrderUpdate.of_order(
+        leg,
+        kind,
         venue="paper",
-        kind=kind,
-        symbol="BTC/USDT",
-        client_order_id=coid,
-        venue_order_id=leg.venue_order_id,
-        side=Side.SELL,
-        order_type=leg.order_type,
-        price=leg.price,
-        order_qty=leg.qty,
+        ts_init=now_ns,
         cum_filled_qty=Decimal(cum),
         last_qty=Decimal(last),
         last_price=leg.price,
         fee_asset="USDT",
         trade_id=f"t{cum}",
-        ts_event=h.clock.wall_ns(),
-        ts_init=h.clock.wall_ns(),
     )
+    return event.model_copy(update={"ts_event": now_ns})  # reported now, not when it was placed
 
 
 def test_a_push_that_includes_an_exits_sale_keeps_the_remainder_covered(

@@ -6,10 +6,11 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from autohedge.core.ledger import AccountLedger
-from autohedge.core.messages import AccountBalances, Balance, OrderEventKind, OrderUpdate
+from autohedge.core.messages import AccountBalances, Balance, OrderEventKind
 from autohedge.core.positions import SALE_STEPS_KEPT, KnownSale
 from autohedge.core.types import OrderPurpose, Side
 from tests.ids import our_id
+from tests.unit.core.test_ledger_dedupe import update
 
 D = Decimal
 LEG = our_id(OrderPurpose.TAKE_PROFIT, 1)
@@ -33,18 +34,14 @@ def push(ledger: AccountLedger, btc: str, ts_event: int) -> None:
 def sold(ledger: AccountLedger, cum: str, last: str, ts_event: int) -> None:
     """The leg's order event, applied by the ledger."""
     ledger.apply(
-        OrderUpdate(
-            venue="paper",
-            kind=OrderEventKind.PARTIALLY_FILLED,
-            symbol="BTC/USDT",
+        update(
+            OrderEventKind.PARTIALLY_FILLED,
             client_order_id=LEG,
-            venue_order_id="P1",
             side=Side.SELL,
-            price=D(100),
-            order_qty=D(1),
             cum_filled_qty=D(cum),
             last_qty=D(last),
-            last_price=D(100),
+            fee=D(0),
+            fee_asset="USDT",
             trade_id=cum,
             ts_event=ts_event,
             ts_init=ts_event,
