@@ -101,7 +101,7 @@ from autohedge.core.messages import (
     UserStreamStatus,
 )
 from autohedge.core.ports import Exchange
-from autohedge.core.positions import FillInFlight, GrowthCredit, Holding
+from autohedge.core.positions import FillInFlight, GrowthCredit, Holding, KnownSale
 from autohedge.core.protection import (
     STOP_LIMIT_SLIPPAGE,
     ExitPrices,
@@ -292,8 +292,8 @@ class PositionMonitorActor(SupervisedActor):
         """What lots left below the venue's minimum while their position's close rested (that close never
         sells it): the next lot takes it, else the position once its close is over."""
         self._pending: dict[tuple[PendingKind, str], PendingAction] = {}
-        self._sales: OrderedDict[str, tuple[str, Decimal]] = OrderedDict()
-        """Per exit leg, its symbol and the cumulative sale we know of, until the ledger has applied it."""
+        self._sales: OrderedDict[str, KnownSale] = OrderedDict()
+        """Per exit leg, the sale we know of (with when each report told it), until the ledger has it."""
         self._sales_rebases = 0
         self._retry_scheduled = False
         self._auth_reported = False
@@ -612,7 +612,7 @@ class PositionMonitorActor(SupervisedActor):
             pos.exits_ended.add(coid)
         if update.kind.is_fill or update.kind.is_terminal:
             # An end reports the leg's whole fill too: a fill event delivered after it is a replay.
-            sold = self._exit_sold(pos, coid, update.cum_filled_qty)
+            sold = self._exit_sold(pos, coid, update.cum_filled_qty, ts_event=update.ts_event)
             if sold > 0 and self._exit_fill(pos, update, sold, live=live):
                 return
             if not update.kind.is_terminal:
@@ -695,17 +695,22 @@ class PositionMonitorActor(SupervisedActor):
             # A re-base read the account after these sales: its holding includes them.
             self._sales_rebases = self._ledger.rebases
             self._sales.clear()
-        now_ns = self.ctx.clock.wall_ns()
         held = self._ledger.position(symbol)
-        for coid, (sold_symbol, cum) in list(self._sales.items()):
-            if sold_symbol != symbol:
+        for coid, sale in list(self._sales.items()):
+            if sale.symbol != symbol:
                 continue
-            unapplied = self._ledger.unapplied_fill(symbol, coid, cum, ts_event=now_ns)
-            if unapplied > 0:
-                held -= unapplied
+            # Asked at each report's own time: a balance snapshot taken after it already includes it.
+            unapplied, kept = sale.unapplied(self._not_in_ledger(symbol, coid))
+            if kept is None:
+                del self._sales[coid]  # the ledger's holding has it
             else:
-                del self._sales[coid]  # applied: the ledger's holding has it
+                held -= unapplied
+                self._sales[coid] = kept
         return max(held, Decimal(0))
+
+    def _not_in_ledger(self, symbol: str, coid: str) -> Callable[[Decimal, int], Decimal]:
+        """The ledger's ``unapplied_fill`` for one leg, as a known sale asks it (monitor thread)."""
+        return lambda cum_qty, ts_event: self._ledger.unapplied_fill(symbol, coid, cum_qty, ts_event=ts_event)
 
     def _unsellable_rest(self, pos: TrackedPosition) -> bool:
         """What ``pos`` still holds is below what a new exit of it may sell (the venue's minimums at the
@@ -1304,14 +1309,17 @@ class PositionMonitorActor(SupervisedActor):
         record_in_journal(self.ctx, OrderObserved(order=snapshot, ts_init=self.ctx.clock.wall_ns()))
         return snapshot
 
-    def _exit_sold(self, pos: TrackedPosition, coid: str, cum_filled_qty: Decimal) -> Decimal:
-        """Take an exit leg's cumulative fill into the position once; returns what it newly sold."""
+    def _exit_sold(
+        self, pos: TrackedPosition, coid: str, cum_filled_qty: Decimal, *, ts_event: int | None = None
+    ) -> Decimal:
+        """Take an exit leg's cumulative fill into the position once; returns what it newly sold.
+        ``ts_event``: when the order event reported it; None for a venue read made just now."""
         seen = pos.exit_filled_qty.get(coid, Decimal(0))
         sold = cum_filled_qty - seen
         if sold <= 0:
             return Decimal(0)
         pos.exit_filled_qty[coid] = cum_filled_qty
-        self._remember_sale(pos.symbol, coid, cum_filled_qty)
+        self._remember_sale(pos.symbol, coid, cum_filled_qty, ts_event=ts_event)
         pos.holding = Holding(max(pos.qty - sold, Decimal(0)), pos.holding.entry_price)
         return sold
 
@@ -1321,10 +1329,19 @@ class PositionMonitorActor(SupervisedActor):
             pos.exit_filled_qty[coid] = cum_filled_qty
             self._remember_sale(pos.symbol, coid, cum_filled_qty)
 
-    def _remember_sale(self, symbol: str, coid: str, cum_filled_qty: Decimal) -> None:
+    def _remember_sale(
+        self, symbol: str, coid: str, cum_filled_qty: Decimal, *, ts_event: int | None = None
+    ) -> None:
         """Known sales of our exits, kept (bounded) until the ledger has applied them, also after the
-        position that made them ended."""
-        self._sales[coid] = (symbol, cum_filled_qty)
+        position that made them ended. ``ts_event``: when the report was made (None: a venue read just
+        made, stamped now, which is after the sale)."""
+        reported_ns = self.ctx.clock.wall_ns() if ts_event is None else ts_event
+        known = self._sales.get(coid)
+        self._sales[coid] = (
+            KnownSale(symbol, ((cum_filled_qty, reported_ns),))
+            if known is None
+            else known.after(cum_filled_qty, reported_ns)
+        )
         self._sales.move_to_end(coid)
         if len(self._sales) > SALES_KEPT:
             self._sales.popitem(last=False)

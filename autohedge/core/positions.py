@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from autohedge.core.messages import Balance, OrderFilled, PositionSnapshot
 from autohedge.core.types import Side, base_of
 
-__all__ = ["FillInFlight", "GrowthCredit", "Holding", "net_base_qty", "spot_positions"]
+__all__ = [
+    "SALE_STEPS_KEPT",
+    "FillInFlight",
+    "GrowthCredit",
+    "Holding",
+    "KnownSale",
+    "net_base_qty",
+    "spot_positions",
+]
+
+SALE_STEPS_KEPT = 32
+"""Reports kept per exit leg: forgetting an older one only makes the sale read less included (safe)."""
 
 
 def spot_positions(balances: Mapping[str, Balance], symbols: Sequence[str]) -> tuple[PositionSnapshot, ...]:
@@ -52,6 +63,39 @@ class Holding:
             return Holding(new_qty, price)
         remaining = max(Decimal(0), self.qty - delta)
         return Holding(remaining, self.entry_price if remaining > 0 else None)
+
+
+@dataclass(frozen=True)
+class KnownSale:
+    """What one exit leg of ``symbol`` is known to have sold, report by report: each step is the leg's
+    cumulative sale and the time of the report that told it (an order event's ``ts_event``; for a venue
+    read, the read's time). A balance snapshot taken after a step includes that step, whether or not
+    the ledger has applied its event."""
+
+    symbol: str
+    steps: tuple[tuple[Decimal, int], ...]
+    """(cumulative quantity, report time in ns), in the order learned (the quantity grows)."""
+
+    def after(self, cum_qty: Decimal, ts_event: int) -> KnownSale:
+        """This sale with one more report (the oldest forgotten beyond ``SALE_STEPS_KEPT``)."""
+        return KnownSale(self.symbol, (*self.steps, (cum_qty, ts_event))[-SALE_STEPS_KEPT:])
+
+    def unapplied(self, not_in_ledger: Callable[[Decimal, int], Decimal]) -> tuple[Decimal, KnownSale | None]:
+        """How much of this sale the ledger's balances do not include, and what is worth keeping of it
+        (None once the ledger has it all). ``not_in_ledger(cum_qty, ts_event)``: the ledger's
+        ``unapplied_fill`` for the leg. A step the ledger includes (applied, or inside a later snapshot)
+        includes every step before it: one order's events are applied in order. The result is never
+        less than what is really missing, so an exit sized from it is never above what is held."""
+        included = Decimal(0)
+        first_kept = 0
+        for index, (cum_qty, ts_event) in enumerate(self.steps):
+            if not_in_ledger(cum_qty, ts_event) <= 0:
+                included, first_kept = cum_qty, index
+        cum_qty, ts_event = self.steps[-1]
+        missing = min(not_in_ledger(cum_qty, ts_event), cum_qty - included)
+        if missing <= 0:
+            return Decimal(0), None
+        return missing, KnownSale(self.symbol, self.steps[first_kept:])
 
 
 @dataclass(frozen=True)
