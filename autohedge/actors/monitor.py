@@ -55,6 +55,7 @@ from autohedge.actors.protocol import (
     Reconcile,
     RepairOrphan,
     RetryPending,
+    RetryRefusedExits,
 )
 from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S, TimerHandle
@@ -123,7 +124,12 @@ from autohedge.core.pushback import (
     is_pushback,
     retry_delay_s,
 )
-from autohedge.core.refused_exits import BaseBalance, RefusedExitStep, refused_exit_step
+from autohedge.core.refused_exits import (
+    REFUSED_RETRY_DELAY_S,
+    BaseBalance,
+    RefusedExitStep,
+    refused_exit_step,
+)
 from autohedge.core.types import (
     CloseReason,
     OrderPurpose,
@@ -1213,6 +1219,7 @@ class PositionMonitorActor(SupervisedActor):
             self._protect(pos)
         else:
             pos.exit_retry_due = True
+            self._retry_soon()
 
     def _close_refused(
         self, pos: TrackedPosition, error: InsufficientFunds | OrderRejected, quote: Quote, why: str
@@ -1228,6 +1235,16 @@ class PositionMonitorActor(SupervisedActor):
             self._close(pos, quote, why)
         else:
             pos.close_retry_due = True
+            self._retry_soon()
+
+    def _retry_soon(self) -> None:
+        """The periodic exit check may be most of ``poll_interval_s`` away: a refused exit waiting for it
+        could stay uncovered past ``max_unprotected_s`` (two refusals in a row, then the wait)."""
+        self.schedule(REFUSED_RETRY_DELAY_S, RetryRefusedExits())
+
+    def on_retry_refused_exits(self, _: RetryRefusedExits) -> None:
+        if self._exchange.request_budget.wait_s(priority=True) == 0:
+            self._retry_refused_exits()  # else the exit check does it once the venue allows
 
     def _refusal_step(
         self, pos: TrackedPosition, error: InsufficientFunds | OrderRejected, what: str
@@ -1241,7 +1258,7 @@ class PositionMonitorActor(SupervisedActor):
             return step
         pos.quick_retries += 1
         pos.exit_ids, pos.last_error = (), str(error)
-        when = "now" if step is RefusedExitStep.RETRY_NOW else "at the next exit check"
+        when = "now" if step is RefusedExitStep.RETRY_NOW else f"within {REFUSED_RETRY_DELAY_S}s"
         logger.warning(
             "[{}] {} for {} refused ({}); placing it again {}", pos.symbol, what, wanted, error, when
         )

@@ -31,6 +31,7 @@ __all__ = [
     "RetryEntry",
     "RetryPending",
     "RetryReconcile",
+    "RetryRefusedExits",
     "SendOrder",
     "SendTimedOut",
     "StreamConnected",
@@ -105,6 +106,10 @@ class RepairOrphan(Message):
     """Monitor timer: the next repair attempt for a position without a live exit."""
 
     symbol: str
+
+
+class RetryRefusedExits(Message):
+    """Monitor timer: place again the exits (and closes) the venue refused a moment ago."""
 
 
 class CheckLiveness(Message):

@@ -15,7 +15,7 @@ anew from what is held then. Sending either down the orphan path would wait ``mo
   enough is free (the venue's refusal raced the release), or less is held than was asked (the retry is
   sized from what is held);
 * otherwise (part of it is still locked, the ledger cannot answer, or it was refused before) it is
-  retried at the monitor's next exit check, which reads the balance again;
+  retried ``REFUSED_RETRY_DELAY_S`` later (or at the monitor's exit check, if sooner), sized anew;
 * after ``QUICK_RETRIES`` refusals in a row, or for anything else, the orphan path takes over (attempts
   ``orphan_retry_s`` apart, then the position is reported unprotected): a real shortfall or a rule the
   exit breaks never turns into a loop hammering the venue.
@@ -32,18 +32,23 @@ from enum import StrEnum
 
 from autohedge.core.errors import InsufficientFunds, OrderRejected
 
-__all__ = ["QUICK_RETRIES", "BaseBalance", "RefusedExitStep", "refused_exit_step"]
+__all__ = ["QUICK_RETRIES", "REFUSED_RETRY_DELAY_S", "BaseBalance", "RefusedExitStep", "refused_exit_step"]
 
 QUICK_RETRIES = 3
 """Quick retries of a refused exit before the orphan path takes over: enough for a cancel in flight, a
 late balance update or a passing rejection, few enough to never hammer the venue."""
 
 
+REFUSED_RETRY_DELAY_S = 0.25
+"""How soon a retry "at the next exit check" comes at the latest: the balance has a moment to settle,
+and the holding is covered again well within ``monitor.max_unprotected_s``."""
+
+
 class RefusedExitStep(StrEnum):
     RETRY_NOW = "retry_now"
     """Place it again at once, sized from what is held."""
     RETRY_AT_CHECK = "retry_at_check"
-    """Place it again at the monitor's next exit check, after reading the balance again."""
+    """Place it again at the monitor's next exit check, or ``REFUSED_RETRY_DELAY_S`` later if sooner."""
     ESCALATE = "escalate"
     """The orphan path: attempts ``orphan_retry_s`` apart, then reported unprotected."""
 

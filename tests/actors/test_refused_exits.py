@@ -16,7 +16,7 @@ from autohedge.core.actor_names import MONITOR
 from autohedge.core.client_ids import ClientId
 from autohedge.core.errors import InsufficientFunds, OrderRejected
 from autohedge.core.messages import ClosePosition
-from autohedge.core.refused_exits import QUICK_RETRIES
+from autohedge.core.refused_exits import QUICK_RETRIES, REFUSED_RETRY_DELAY_S
 from autohedge.core.types import OrderPurpose
 from tests.actors.harness import Harness, make_config, wait_for
 from tests.ids import PREFIX
@@ -76,7 +76,7 @@ def test_exit_refused_once_is_placed_again_at_once_without_the_orphan_path(
 
 
 @pytest.mark.parametrize("refusal", [refused, rejected], ids=["insufficient_balance", "rejected"])
-def test_exit_refused_twice_in_a_row_is_covered_again_at_the_next_exit_check(
+def test_simulation_found_exit_refused_twice_in_a_row_waited_for_the_next_exit_check(
     make_harness: Callable[..., Harness], refusal: Callable[[], Exception]
 ) -> None:
     h = start_holding(make_harness)
@@ -85,7 +85,9 @@ def test_exit_refused_twice_in_a_row_is_covered_again_at_the_next_exit_check(
     second_fill(h)
     assert h.open_sells(SYMBOL) == [] and not h.held(SYMBOL).protected
 
-    h.advance(1.0)  # the monitor's exit check runs within a second
+    # A quarter second, not the exit check a second away: two refusals and a wait for the check took a
+    # simulated holding 1.1 s past its first refusal (config.yaml seed 42).
+    h.advance(REFUSED_RETRY_DELAY_S)
 
     wait_for(lambda: covered(h), what="the holding covered again")
     assert "orphan_detected" not in h.engine.parts.events.kinds()
@@ -147,13 +149,13 @@ def test_close_refused_once_is_placed_again_at_once_sized_from_what_is_held(
     assert "orphan_detected" not in h.engine.parts.events.kinds()
 
 
-def test_close_refused_twice_in_a_row_is_placed_again_at_the_next_exit_check(
+def test_close_refused_twice_in_a_row_is_placed_again_within_a_quarter_second(
     make_harness: Callable[..., Harness],
 ) -> None:
     h, before = close_refused(make_harness, times=2)
     assert closes_placed(h) == [] and close_submits(h) == before + 2
 
-    h.advance(1.0)  # the monitor's exit check runs within a second
+    h.advance(REFUSED_RETRY_DELAY_S)  # not the exit check a second away
 
     wait_for(lambda: len(closes_placed(h)) == 1, what="the close placed again")
     assert close_submits(h) == before + 3
