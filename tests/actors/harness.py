@@ -38,7 +38,8 @@ from autohedge.core.actor_names import (
 )
 from autohedge.core.clock import ManualClock
 from autohedge.core.config import AppConfig, PaperFaults, parse_config
-from autohedge.core.messages import Quote
+from autohedge.core.errors import VenueUnavailable
+from autohedge.core.messages import Quote, SyncPositions
 from autohedge.core.metrics import Metrics
 from autohedge.core.ports import QuoteSink
 from tests.actors.proxies import FaultyExchange
@@ -278,3 +279,28 @@ class Harness:
 
     def stop(self) -> None:
         self.engine.stop(cancel_entries=False)
+
+
+class Blocker:
+    """An error factory that holds the calling actor until released, then refuses the call."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self) -> BaseException:
+        self.entered.set()
+        self.release.wait(timeout=10)
+        return VenueUnavailable("held by the test", venue="paper")
+
+
+def hold_the_monitor(h: Harness) -> Blocker:
+    """Keep the monitor busy (inside a venue read) until the returned blocker is released, so messages
+    queue in its inbox in the order the test tells them."""
+    blocker = Blocker()
+    h.exchange.fail("positions", blocker, thread_prefix="PositionMonitorActor")
+    monitor = h.directory.get(MONITOR)
+    assert monitor is not None
+    monitor.tell(SyncPositions())  # the monitor reads the venue: held there
+    assert blocker.entered.wait(timeout=5)
+    return blocker

@@ -8,14 +8,12 @@ net and a stream down past its grace still read the venue."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 from autohedge.core.actor_names import MONITOR, user_stream_name
 from autohedge.core.config import AppConfig
-from autohedge.core.errors import VenueUnavailable
-from autohedge.core.messages import SyncPositions, UserStreamStatus
-from tests.actors.harness import Harness, make_config, wait_for
+from autohedge.core.messages import UserStreamStatus
+from tests.actors.harness import Harness, hold_the_monitor, make_config, wait_for
 from tests.actors.test_user_stream import net_bought, partial_engine, running_after
 
 USER_STREAM = user_stream_name("paper")
@@ -116,31 +114,6 @@ def test_without_a_grace_a_fill_during_a_drop_is_sized_from_a_rest_read(
 
     wait_for(lambda: h.is_protected("BTC/USDT"), what="protected during the drop")
     assert reads(h, "positions") > positions
-
-
-class Blocker:
-    """An error factory that holds the calling actor until released, then refuses the call."""
-
-    def __init__(self) -> None:
-        self.entered = threading.Event()
-        self.release = threading.Event()
-
-    def __call__(self) -> BaseException:
-        self.entered.set()
-        self.release.wait(timeout=10)
-        return VenueUnavailable("held by the test", venue="paper")
-
-
-def hold_the_monitor(h: Harness) -> Blocker:
-    """Keep the monitor busy (inside a venue read) until the returned blocker is released, so messages
-    queue in its inbox in the order the test tells them."""
-    blocker = Blocker()
-    h.exchange.fail("positions", blocker, thread_prefix="PositionMonitorActor")
-    monitor = h.directory.get(MONITOR)
-    assert monitor is not None
-    monitor.tell(SyncPositions())  # the monitor reads the venue: held there
-    assert blocker.entered.wait(timeout=5)
-    return blocker
 
 
 def dip_buy(h: Harness, quotes: list[tuple[str, str]]) -> None:

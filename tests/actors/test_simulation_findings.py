@@ -24,7 +24,7 @@ from autohedge.core.messages import (
 )
 from autohedge.core.protection import STOP_LIMIT_SLIPPAGE
 from autohedge.core.types import OrderPurpose, OrderStatus, OrderType, Side, quantize_down
-from tests.actors.harness import Harness, make_config, wait_for
+from tests.actors.harness import Harness, hold_the_monitor, make_config, wait_for
 from tests.ids import entry_id
 
 LOT = Decimal("0.000001")
@@ -79,10 +79,15 @@ def test_simulation_found_partly_traded_oco_leg_is_rearmed_in_place_without_over
     protected_position(h)
     tp = next(o for o in h.open_sells("BTC/USDT") if o.order_type is OrderType.LIMIT)
 
-    h.quote("BTC/USDT", str(tp.price), str(tp.price + Decimal("0.02")))  # half the TP trades; the SL goes
+    # Both quotes reach the venue before the monitor hears of the trade: a re-arm placed while the bid
+    # still sits on the take-profit would trade half of it again, and again, down to dust.
+    blocker = hold_the_monitor(h)
+    h.quote("BTC/USDT", str(tp.price), str(tp.price + Decimal("0.02")), wait=False)  # half the TP trades
     h.quote(
-        "BTC/USDT", str(tp.price - Decimal("0.02")), str(tp.price - Decimal("0.01"))
+        "BTC/USDT", str(tp.price - Decimal("0.02")), str(tp.price - Decimal("0.01")), wait=False
     )  # below the TP, no dip
+    blocker.release.set()
+    h.settle()
     h.advance(1.0)  # the exit check finds the OCO half gone
 
     wait_for(lambda: len(h.open_sells("BTC/USDT")) == 2, what="a whole OCO again")
