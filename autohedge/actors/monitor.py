@@ -109,6 +109,7 @@ from autohedge.core.protection import (
     ProtectionPlan,
     close_price,
     close_reprice,
+    exit_falls_short,
     exit_prices,
     exit_qty,
     is_dust,
@@ -1693,11 +1694,26 @@ class PositionMonitorActor(SupervisedActor):
                 return
             survivor = lot
         if survivor is not None and survivor is not pos:
-            survivor.holding = Holding(survivor.qty + dust, survivor.holding.entry_price)
+            self._add_dust(survivor, dust)
         else:
             # Added to what earlier positions left: all of it is held (arming sizes from the venue).
             self._dust[pos.symbol] = self._dust.get(pos.symbol, Decimal(0)) + dust
             self._watch(pos.symbol)  # sold on its own once the price makes it worth an exit
+
+    def _add_dust(self, pos: TrackedPosition, dust: Decimal) -> None:
+        """``dust`` (what ended positions or lots left below the minimum) joins ``pos``, sold with its next
+        exit; once what its resting exit leaves uncovered adds up to a sellable order, that exit is placed
+        again for the whole (remainders of several closes, each too small alone, summed to a minimum order
+        left uncovered for 23 s: simulation, config.yaml seed 24). Re-armed by message, after whatever
+        ended the others is done (it may re-arm ``pos`` itself)."""
+        pos.holding = Holding(pos.qty + dust, pos.holding.entry_price)
+        if not pos.exit_ids or pos.close_id is not None or pos.rearm_due:
+            return  # not armed (its arming sizes from what is held), being closed, or re-armed already
+        quote = self._last_quote.get(pos.symbol)
+        price = quote.bid if quote is not None else self._reference_price(pos)
+        if price is not None and exit_falls_short(pos.qty, pos.exit_qty, self._rules_for(pos.symbol), price):
+            pos.rearm_due = True
+            self.actor_ref.tell(RearmExits(symbol=pos.symbol))
 
     def _promote_lot(self, symbol: str) -> None:
         """The symbol's position ended: a lot bought during its close survives as the position (with the
@@ -1709,10 +1725,10 @@ class PositionMonitorActor(SupervisedActor):
         if lot is None:
             return
         lot.lot = False
+        self._positions[symbol] = lot
         dust = self._dust.pop(symbol, Decimal(0))
         if dust > 0:
-            lot.holding = Holding(lot.qty + dust, lot.holding.entry_price)
-        self._positions[symbol] = lot
+            self._add_dust(lot, dust)
         for kind, key in list(self._pending):  # its refused work goes on under its new key
             if key == symbol:
                 del self._pending[(kind, key)]  # the ended position's own

@@ -6,7 +6,9 @@
 * A strategy may propose its own TP/SL; they are used only on the right side of the reference and
   within bounds (TP at most ``TP_BOUND_FACTOR`` times the configured distance, SL at most
   ``SL_BOUND_FACTOR`` times), otherwise the configured ones apply.
-* Exit quantity = held quantity quantized *down* to the lot step: never more than is held.
+* Exit quantity = held quantity quantized *down* to the lot step: never more than is held. Dust joining
+  a protected holding is sold with its next exit, unless what the exit leaves uncovered adds up to a
+  sellable order: then the exit is placed again for the whole.
 * A close sells at a marketable limit ``STOP_LIMIT_SLIPPAGE`` below the bid; once the bid falls below a
   close's price it rests unsold, so after ``close_reprice_after_s`` it is re-priced at the new bid.
 """
@@ -31,6 +33,7 @@ __all__ = [
     "ProtectionPlan",
     "close_price",
     "close_reprice",
+    "exit_falls_short",
     "exit_orders_owed",
     "exit_orders_per_entry",
     "exit_prices",
@@ -124,6 +127,15 @@ def is_dust(qty: Decimal, rules: SymbolRules, price: Decimal) -> bool:
     than its minimum order value at ``price`` (the lowest price an exit of it would ask)."""
     sellable = exit_qty(qty, rules)
     return sellable <= 0 or sellable * price < rules.min_notional
+
+
+def exit_falls_short(held: Decimal, covered: Decimal, rules: SymbolRules, price: Decimal) -> bool:
+    """An exit for ``covered`` leaves uncovered a part of ``held`` worth the venue's minimum order value at
+    ``price`` (the bid): a sell of it alone would be valid, so the exit must be placed again for the whole.
+    Less than that is carried along until the exit is next placed (a cancel-and-replace per remainder
+    too small to sell would cost requests and protect nothing more)."""
+    short = exit_qty(held, rules) - covered
+    return short > 0 and short * price >= rules.min_notional
 
 
 def qty_text(qty: Decimal, rules: SymbolRules) -> str:

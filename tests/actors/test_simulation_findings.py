@@ -432,3 +432,36 @@ def test_lot_whose_own_exit_ended_unseen_is_re_read_by_the_verification(
         what="the lot covered again",
     )
     assert resting_sells(h) <= held(h)
+
+
+def test_simulation_found_remainder_joining_a_lot_beside_a_resting_close_is_covered_by_the_lots_exit(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # config.yaml, seed 24 at 1454.5 s: remainders of lots' closes joined the lot bought meanwhile (its
+    # position's close resting) without re-arming the lot's exit; together they were worth a minimum
+    # order and had no exit for 23 s. Here one remainder, a closing lot's close the venue ended unseen.
+    h = closing_adopted_holding(make_harness)
+    lot_filled(h, 10**9, "0.2", "99.50")  # a lot: the position is closing
+    h.quote("BTC/USDT", "98.00", "98.02")  # through the lot's stop: the lot is closed too (half rests)
+    lot_close = next(
+        o.client_order_id
+        for o in h.open_sells("BTC/USDT")
+        if o.client_order_id.startswith("ah-c") and o.qty == Decimal("0.2")
+    )
+    lot_filled(h, 10**9 + 1, "0.3", "98.01")  # the new lot, with its own exit
+    deliver = PositionMonitorActor.on_order_update
+
+    def lose_its_end(self: PositionMonitorActor, update: OrderUpdate) -> None:
+        if update.client_order_id != lot_close:
+            deliver(self, update)
+
+    monkeypatch.setattr(PositionMonitorActor, "on_order_update", lose_its_end)
+    h.paper_engine.cancel_order("BTC/USDT", client_order_id=lot_close)  # its unsold 0.1 is free again
+    h.settle()
+
+    # The stream reconnects: the verification settles the closing lot, whose rest joins the new lot.
+    h.directory.tell(MONITOR, UserStreamStatus(venue="paper", connected=True))
+    h.settle()
+
+    wait_for(lambda: held(h) - resting_sells(h) < LOT, what="the remainder covered with the lot")
+    assert resting_sells(h) <= held(h)

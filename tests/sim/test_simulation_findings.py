@@ -120,6 +120,18 @@ def test_simulation_found_lots_close_remainder_still_resting_counted_free_for_th
     assert violations(report, "oversell") == []
 
 
+def test_simulation_found_remainders_of_several_closes_summed_to_a_sellable_order_beside_a_lots_exit(
+    tmp_path: Path,
+) -> None:
+    # The repository's config.yaml, seed 24 at 1454.5 s: in a flash crash, lots' re-priced closes each
+    # ended with a remainder below the minimum order value; each joined the lot bought meanwhile (then
+    # the position) without re-arming its exit, and together they were worth a minimum order: 0.000026
+    # BTC without an exit for 23 s, until the lot's take-profit traded.
+    report = repository_run(tmp_path, seed=24, until_s=1455)
+
+    assert violations(report, "unprotected") == []
+
+
 def ci_config(**executor: Any) -> AppConfig:
     """CI's simulation config (.ci/simulate.yaml) as it was when these seeds found their defects, with
     partial fills off, and with executor settings changed."""

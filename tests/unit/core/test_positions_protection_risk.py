@@ -6,7 +6,15 @@ from autohedge.core.config import SymbolParams
 from autohedge.core.errors import InsufficientBalance, OrderRefused
 from autohedge.core.messages import EntryProtection, OrderFilled, SymbolRules
 from autohedge.core.positions import FillInFlight, GrowthCredit, Holding, net_base_qty
-from autohedge.core.protection import close_price, close_reprice, exit_prices, exit_qty, is_dust, qty_text
+from autohedge.core.protection import (
+    close_price,
+    close_reprice,
+    exit_falls_short,
+    exit_prices,
+    exit_qty,
+    is_dust,
+    qty_text,
+)
 from autohedge.core.risk import refuse_rule_violations, size_entry
 from autohedge.core.types import OrderPurpose, Side
 from tests.ids import entry_id
@@ -190,6 +198,23 @@ def test_refuse_rule_violations_names_the_venue_the_symbol_and_every_problem() -
 )
 def test_is_dust_uses_every_venue_minimum(qty: str, price: str, dust: bool) -> None:
     assert is_dust(Decimal(qty), RULES, Decimal(price)) is dust
+
+
+@pytest.mark.parametrize(
+    ("held", "covered", "price", "short"),
+    [
+        ("0.0100", "0.0100", "60000", False),  # covered whole
+        ("0.01009", "0.0100", "60000", False),  # below the lot step: rides along with the next exit
+        ("0.0101", "0.0100", "40000", False),  # one step uncovered, worth 4 USDT: below the minimum
+        ("0.0101", "0.0100", "60000", True),  # one step worth 6 USDT: an order of its own would be valid
+        ("0.0102", "0.0100", "30000", True),  # two remainders of 3 USDT each, together worth 6 USDT
+        ("0.0100", "0.0102", "60000", False),  # nothing is left uncovered
+    ],
+)
+def test_exit_falls_short_once_the_uncovered_part_is_worth_a_minimum_order(
+    held: str, covered: str, price: str, short: bool
+) -> None:
+    assert exit_falls_short(D(held), D(covered), RULES, D(price)) is short
 
 
 def test_qty_text_is_plain_digits_at_the_lot_precision() -> None:
