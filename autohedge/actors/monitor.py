@@ -505,6 +505,13 @@ class PositionMonitorActor(SupervisedActor):
             pos.close_id is not None or (PendingKind.STOP_CLOSE, symbol) in self._pending
         )
 
+    def _kept_by_lots(self, symbol: str) -> Decimal:
+        """What ``symbol``'s lot and its lots still being closed hold: theirs, sold by their own exits or
+        closes, never by the position's."""
+        lot = self._lots.get(symbol)
+        closing = sum((c.qty for c in self._closing_lots if c.symbol == symbol), Decimal(0))
+        return closing + (lot.qty if lot is not None else Decimal(0))
+
     # -- fills and quotes -------------------------------------------------------------------------------
 
     def on_order_filled(self, fill: OrderFilled) -> None:
@@ -664,9 +671,7 @@ class PositionMonitorActor(SupervisedActor):
             from_ledger = self._ledger.live and not pos.lot
             held = self._ledger_held(pos.symbol) if from_ledger else pos.qty
             lot = self._lots.get(pos.symbol) if not pos.lot else None
-            left = held - (lot.qty if lot is not None else Decimal(0))
-            if not pos.lot:  # what lots still being closed hold is theirs
-                left -= sum((c.qty for c in self._closing_lots if c.symbol == pos.symbol), Decimal(0))
+            left = held if pos.lot else held - self._kept_by_lots(pos.symbol)  # what lots hold is theirs
             sold_all = sum(pos.exit_filled_qty.values(), Decimal(0))
             if exit_qty(left, rules) <= 0:
                 self._closed(pos, price, purpose, sold=sold_all)
@@ -1049,7 +1054,10 @@ class PositionMonitorActor(SupervisedActor):
                 return
             lot = self._lots.get(symbol)
             if order.status is OrderStatus.FILLED or (held_qty <= 0 and lot is None):
-                left = held_qty - (lot.qty if lot is not None else Decimal(0))  # the lot keeps its own
+                # The lots keep their own, those still being closed too: counted as the position's
+                # remainder, theirs was taken for dust and armed again beside their closes (simulation,
+                # config.yaml seed 33).
+                left = held_qty - self._kept_by_lots(symbol)
                 pos.holding = Holding(max(left, Decimal(0)), pos.holding.entry_price)
                 self._closed(
                     pos, order.avg_fill_price or order.price, OrderPurpose.CLOSE, sold=order.filled_qty
@@ -1099,9 +1107,7 @@ class PositionMonitorActor(SupervisedActor):
                 self._remove(symbol, "the exchange no longer holds it")
             return
         # What lots hold is theirs (their own exits, or their closes, sell it).
-        lot = self._lots.get(symbol)
-        held_qty -= sum((c.qty for c in self._closing_lots if c.symbol == symbol), Decimal(0))
-        held_qty -= lot.qty if lot is not None else Decimal(0)
+        held_qty -= self._kept_by_lots(symbol)
         if held_qty != pos.qty:
             self._take_growth(pos, held_qty, from_ledger=False, as_of_ns=read_ns)
         if dead_legs or not pos.exit_ids:
@@ -1627,12 +1633,8 @@ class PositionMonitorActor(SupervisedActor):
         for as long as the close rested. Should the venue refuse that read, the close never waits: it
         sells what the ledger holds (a remainder is protected once the close is done)."""
         symbol = pos.symbol
-        kept = Decimal(0)
-        if not pos.lot:  # a lot bought during an earlier close, or still being closed, has its own
-            lot = self._lots.get(symbol)
-            kept = (lot.qty if lot is not None else Decimal(0)) + sum(
-                (c.qty for c in self._closing_lots if c.symbol == symbol), Decimal(0)
-            )
+        # A lot bought during an earlier close, or still being closed, has its own.
+        kept = Decimal(0) if pos.lot else self._kept_by_lots(symbol)
         held = self._ledger.position(symbol) if self._ledger.live else Decimal(0)
         if exit_qty(held - kept, rules) < exit_qty(pos.qty, rules):
             try:

@@ -465,3 +465,35 @@ def test_simulation_found_remainder_joining_a_lot_beside_a_resting_close_is_cove
 
     wait_for(lambda: held(h) - resting_sells(h) < LOT, what="the remainder covered with the lot")
     assert resting_sells(h) <= held(h)
+
+
+def test_simulation_found_position_closed_unseen_leaves_what_closing_lots_hold_to_them(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # config.yaml, seed 33 at 740.6 s: a position's close filled unseen; the verification read it filled
+    # and took what was held less the lot as the position's remainder, what lots still being closed held
+    # included. That "dust" joined the lot promoted to the position, whose exit then asked for it too.
+    h = closing_adopted_holding(make_harness)  # its close rests 0.5 at 99.49
+    lot_filled(h, 10**9, "0.2", "99.50")  # a lot: the position is closing
+    position_close = next(o.client_order_id for o in h.open_sells("BTC/USDT") if o.qty == Decimal(1))
+    deliver = PositionMonitorActor.on_order_update
+
+    def lose_its_end(self: PositionMonitorActor, update: OrderUpdate) -> None:
+        if update.client_order_id != position_close:
+            deliver(self, update)
+
+    monkeypatch.setattr(PositionMonitorActor, "on_order_update", lose_its_end)
+    h.quote("BTC/USDT", "99.60", "99.62")  # the position's close fills; the monitor never hears of it
+    h.quote("BTC/USDT", "98.40", "98.42")  # through the lot's stop: the lot is closed (half rests)
+    lot_filled(h, 10**9 + 1, "0.3", "98.45")  # the closing lot is kept until its close ends
+    lot_exit = next(o for o in h.open_sells("BTC/USDT") if not o.client_order_id.startswith("ah-c"))
+    assert lot_exit.qty == Decimal("0.3")
+
+    # The stream reconnects: the verification finds the position's close filled.
+    h.directory.tell(MONITOR, UserStreamStatus(venue="paper", connected=True))
+    h.settle()
+
+    position = h.position("BTC/USDT")
+    assert position is not None and not position.lot and position.qty == Decimal("0.3")  # the lot, promoted
+    assert lot_exit.client_order_id in {o.client_order_id for o in h.open_sells("BTC/USDT")}  # left as it was
+    assert resting_sells(h) == held(h)

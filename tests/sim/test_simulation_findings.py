@@ -132,6 +132,18 @@ def test_simulation_found_remainders_of_several_closes_summed_to_a_sellable_orde
     assert violations(report, "unprotected") == []
 
 
+def test_simulation_found_position_closed_unseen_took_what_closing_lots_hold_for_its_remainder(
+    tmp_path: Path,
+) -> None:
+    # The repository's config.yaml, seed 33 at 740.6 s (once dust joining a lot re-armed its exit): the
+    # verification found a position's close filled and took what was held less the lot for its
+    # remainder, what lots still being closed held included; that "dust" joined the promoted lot, whose
+    # exit then asked for it too: two oversells.
+    report = repository_run(tmp_path, seed=33, until_s=741)
+
+    assert violations(report, "oversell") == []
+
+
 def ci_config(**executor: Any) -> AppConfig:
     """CI's simulation config (.ci/simulate.yaml) as it was when these seeds found their defects, with
     partial fills off, and with executor settings changed."""
