@@ -64,8 +64,9 @@ from autohedge.core.notify import (
     parse_url_list,
     seconds_to_next_utc_day,
 )
+from autohedge.core.order_session import OrderSessionStatus, session_reasons
 from autohedge.core.pnl import PnlReport, compute_pnl
-from autohedge.core.ports import Exchange, MarketStream, UserStream
+from autohedge.core.ports import Exchange, MarketStream, OrderSessionHolder, UserStream
 from autohedge.core.ratelimit import SymbolRateLimiter, VenueStatus
 from autohedge.core.types import Venue
 
@@ -698,6 +699,8 @@ class Engine:
         reasons += [f"{gate}: {why}" for gate, why in view.gates.items() if gate.degrades_health]
         reasons += [f"position unprotected: {p.symbol}" for p in positions if p.unprotected]
         reasons += venue_reasons(self.parts.exchange.request_budget.status(), self.parts.clock.wall_ns())
+        session = self.order_session_status()
+        reasons += session_reasons(session) if session is not None else []
         if self.llm_gateway is not None and self.llm_gateway.paused:
             reasons.append("llm paused: daily token budget spent")
         reasons += [f"actor {c.name} {c.state}" for c in view.children if not c.state.is_healthy]
@@ -705,11 +708,22 @@ class Engine:
             return "halted", reasons
         return ("degraded" if reasons else "ok"), reasons
 
+    def order_session_status(self) -> OrderSessionStatus | None:
+        """The trading venue's order session (orders over a WebSocket connection); None without one."""
+        exchange = self.parts.exchange
+        return exchange.order_session_status() if isinstance(exchange, OrderSessionHolder) else None
+
     def venues(self) -> dict[str, VenueSummary]:
-        """Per venue: pushback state and request usage (the trading venue's shared budget)."""
+        """Per venue: pushback state and request usage (the trading venue's shared budget), how often its
+        user stream reconnected, and its order session's state and counters when it has one."""
         status = self.parts.exchange.request_budget.status()
         reconnects = self.parts.metrics.get("user_stream_reconnects")  # one trading venue per process
-        return {status.venue: venue_view(status).model_copy(update={"user_stream_reconnects": reconnects})}
+        session = self.order_session_status()
+        update = {
+            "user_stream_reconnects": reconnects,
+            "order_session": session,
+        }
+        return {status.venue: venue_view(status).model_copy(update=update)}
 
     def summary(
         self, view: SupervisorView | None = None, positions: list[MonitoredPosition] | None = None
@@ -771,6 +785,8 @@ class VenueSummary(_Frozen):
     limits: tuple[VenueLimitSummary, ...]
     user_stream_reconnects: int = 0
     """Times its private order stream connected again after a drop."""
+    order_session: OrderSessionStatus | None = None
+    """Its order session (orders over a WebSocket connection); None when orders go by REST only."""
 
 
 class SummaryActor(_Frozen):

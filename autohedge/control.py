@@ -78,7 +78,13 @@ class EngineController:
     def health(self) -> HealthReport:
         view = self._engine.view()
         status, reasons = self._engine.health(view)
-        return HealthReport(status=status, reasons=reasons, actors={c.name: c.state for c in view.children})
+        session = self._engine.order_session_status()
+        return HealthReport(
+            status=status,
+            reasons=reasons,
+            actors={c.name: c.state for c in view.children},
+            order_sessions={} if session is None else {session.venue: session.model_dump(mode="json")},
+        )
 
     def status(self) -> StatusReport:
         engine = self._engine

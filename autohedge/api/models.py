@@ -40,6 +40,10 @@ class HealthReport(_Model):
     reasons: list[str]
     actors: dict[ActorName, ChildState]
     """Actor name -> state (running, restarting, parked, stopped, ...)."""
+    order_sessions: dict[str, dict[str, Any]] = {}
+    """Venue -> its order session's state and counters (connected, reconnects, requests, failures,
+    fallbacks to REST, last error), beside the user stream's actor state; empty when orders go by REST
+    only."""
 
 
 class StatusReport(_Model):
@@ -51,7 +55,8 @@ class StatusReport(_Model):
     trading_enabled: bool
     counters: dict[str, int]
     venues: dict[str, dict[str, Any]] = {}
-    """Venue -> pushback state (rate_limited_until, banned, auth_failed, degraded) and request usage."""
+    """Venue -> pushback state (rate_limited_until, banned, auth_failed, degraded), request usage, user
+    stream reconnects and the order session's state and counters."""
 
 
 class PositionView(_Model):

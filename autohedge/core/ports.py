@@ -23,9 +23,18 @@ from autohedge.core.messages import (
     Quote,
     SymbolRules,
 )
+from autohedge.core.order_session import OrderSessionStatus
 from autohedge.core.ratelimit import RequestBudget
 
-__all__ = ["Capabilities", "Exchange", "MarketStream", "OrderEventSink", "QuoteSink", "UserStream"]
+__all__ = [
+    "Capabilities",
+    "Exchange",
+    "MarketStream",
+    "OrderEventSink",
+    "OrderSessionHolder",
+    "QuoteSink",
+    "UserStream",
+]
 
 
 class Capabilities(BaseModel):
@@ -99,6 +108,15 @@ class Exchange(Protocol):
 
     def close(self) -> None:
         """Release connections. Called once at shutdown."""
+        ...
+
+
+@runtime_checkable
+class OrderSessionHolder(Protocol):
+    """An exchange that can send orders over an order session (a WebSocket connection) besides REST."""
+
+    def order_session_status(self) -> OrderSessionStatus | None:
+        """Any thread: the session's state and counters; None when orders go by REST only."""
         ...
 
 

@@ -31,6 +31,7 @@ def test_api_health_is_open_and_reports_actor_states(client: TestClient) -> None
         "status": "degraded",
         "reasons": ["symbol parked: ETH/USDT"],
         "actors": {EXECUTOR: ChildState.RUNNING},
+        "order_sessions": {},
     }
 
 

@@ -17,6 +17,7 @@ from autohedge.control import EngineController
 from autohedge.core.actor_names import strategy_name
 from autohedge.core.child_states import ChildState
 from tests.actors.harness import Harness, wait_for
+from tests.api.test_order_session_status import DOWN
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TOKEN = "page-token"
@@ -102,3 +103,13 @@ def test_page_shows_realized_pnl_equity_and_trades_from_the_journal(
     trades = dom.split('id="trades"')[1].split("</table>")[0]
     assert "take_profit" in trades and f">{take_profit}<" in trades  # the exit at the tick
     assert "realized " in dom and "1 trades" in dom
+
+
+def test_page_shows_the_order_session_beside_the_user_stream(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness()
+    h.exchange.order_session_status = lambda: DOWN  # type: ignore[attr-defined]
+    h.start()
+    dom = page_of(h, f"#token={TOKEN}")
+    venues = dom.split('id="venues"')[1].split("</p>")[0]
+    assert "paper: user stream reconnects 0 · order session down (next attempt in 0.5s)" in venues
+    assert "requests 7, failures 1, REST fallbacks 3, last error: the connection ended" in venues

@@ -89,14 +89,16 @@ def _real_venue(
     *,
     live: bool = False,
     server_error_means_not_run: bool = False,
+    supervisor: dict[str, float] | None = None,
 ) -> VenueUnderTest:
     """A venue's adapter and private stream built through the registry (as ``run`` builds them), pointed
-    at its local fake (already entered; closed with the venue)."""
+    at its local fake (already entered; closed with the venue). ``supervisor``: its reconnect settings."""
     config = parse_config(
         {
             "exchange": {"venue": name, "market_data": name, "live": live},
             "symbols": [symbol],
             "venues": {name: endpoints},
+            "supervisor": supervisor or {},
         }
     )
     clock = RealClock()
@@ -121,9 +123,9 @@ def _real_venue(
     )
 
 
-def binance_venue(order_entry: str = "ws") -> VenueUnderTest:
+def binance_venue(order_entry: str = "ws", *, supervisor: dict[str, float] | None = None) -> VenueUnderTest:
     """Binance with an HMAC key; orders, OCO exits and cancels over the WebSocket API order session
-    (``order_entry: ws``, the default) or by REST only."""
+    (``order_entry: ws``, the default) or by REST only. ``supervisor``: the session's reconnect settings."""
     from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
 
     fake = FakeBinance(symbols=["BTC/USDT"]).__enter__()
@@ -131,7 +133,7 @@ def binance_venue(order_entry: str = "ws") -> VenueUnderTest:
         autohedge_binance_api_key=SecretStr(API_KEY), autohedge_binance_api_secret=SecretStr(API_SECRET)
     )
     endpoints = {**endpoints_of(fake), "order_entry": order_entry}
-    return _real_venue("binance", fake, "BTC/USDT", endpoints, secrets)
+    return _real_venue("binance", fake, "BTC/USDT", endpoints, secrets, supervisor=supervisor)
 
 
 def binance_ed25519_venue() -> VenueUnderTest:

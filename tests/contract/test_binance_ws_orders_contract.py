@@ -8,34 +8,40 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 import pytest
 from pydantic import SecretStr
 
 from autohedge.adapters.binance.adapter import create_exchange
-from autohedge.adapters.binance.auth import HmacSigner
+from autohedge.adapters.binance.auth import BinanceSigner, HmacSigner, load_signer
 from autohedge.adapters.binance.rest import ServerClock
-from autohedge.adapters.binance.wire import BINANCE_ORDER, BinanceOrder
+from autohedge.adapters.binance.wire import BINANCE_ORDER
 from autohedge.adapters.binance.ws_api import ORDER_PLACE, BinanceOrderSession
-from autohedge.core.clock import RealClock
+from autohedge.core.backoff import Backoff
+from autohedge.core.clock import ManualClock, RealClock
 from autohedge.core.config import Secrets, parse_config
 from autohedge.core.errors import InsufficientFunds, OutcomeUnknown, RateLimited, VenueUnavailable
 from autohedge.core.messages import OrderRequest
+from autohedge.core.order_session import OrderSessionState, OrderSessionStatus, session_reasons
 from autohedge.core.ratelimit import RequestBudget
 from autohedge.core.types import OrderStatus, Side
+from tests.actors.harness import wait_for
 from tests.contract.conftest import VenueUnderTest, binance_venue
 from tests.contract.test_exchange_contract import _TP, _oco, limit
 from tests.fakes.binance import API_KEY, API_SECRET, FakeBinance
+from tests.fakes.binance_keys import ED25519_API_KEY, ED25519_KEY, ED25519_PRIVATE_PEM
 from tests.fakes.silent_ws import SilentWsServer
+from tests.fakes.venue_server import endpoints_of
 
 D = Decimal
 
 
 @pytest.fixture
 def venue() -> Iterator[VenueUnderTest]:
-    under_test = binance_venue()
+    # The order session comes back 60 s after a drop: within a test, a dropped session stays down.
+    under_test = binance_venue(supervisor={"min_backoff_s": 60, "max_backoff_s": 60, "random_factor": 0})
     try:
         under_test.push_quote(under_test.symbol, D(50000), D(50001))
         under_test.exchange.symbol_rules(under_test.symbol)  # rules and time are read before the tests
@@ -117,7 +123,7 @@ def test_ws_dropped_mid_request_is_unknown_found_by_client_id_and_never_duplicat
     assert ws_methods(fake) == ["order.place"]
     found = venue.exchange.get_order(venue.symbol, client_order_id="ws-lost")
     assert found.status is OrderStatus.NEW and len(fake.engine.all_orders()) == 1
-    # The session is down and may not reconnect yet: the next order goes by REST, not lost.
+    # The session is down and reconnects later: the next order goes by REST, not lost.
     venue.exchange.submit_order(limit(venue, "ws-after", Side.BUY, D("0.01"), D(49000)))
     posted = [method for method, _, _ in fake.requests("/api/v3/order") if method == "POST"]
     assert posted == ["POST"] and len(fake.engine.all_orders()) == 2
@@ -198,45 +204,178 @@ def test_ws_session_that_cannot_connect_leaves_orders_to_rest() -> None:
         assert [m for m, _, _ in fake.requests("/api/v3/order")] == ["POST"] and fake.user.arrivals == []
 
 
-def test_ws_session_dropped_reconnects_on_the_next_order_once_the_interval_passed() -> None:
-    clock = RealClock()
+ORDER_PARAMS = {
+    "symbol": "BTCUSDT",
+    "side": "BUY",
+    "type": "LIMIT",
+    "timeInForce": "GTC",
+    "quantity": "0.01",
+    "price": "49000",
+}
+
+
+def manual_session(
+    fake: FakeBinance, clock: ManualClock, *, signer: BinanceSigner | None = None, api_key: str = API_KEY
+) -> BinanceOrderSession:
+    """An order session on the fake whose reconnects wait for ``clock`` (backoff 1, 2, 4, 8 s, no
+    jitter), its server-time offset measured on that clock."""
+    server_clock = ServerClock(clock, fake.server_ms)
+    server_clock.sync()
+    return BinanceOrderSession(
+        url=fake.user_ws_url,
+        api_key=SecretStr(api_key),
+        signer=signer or HmacSigner(SecretStr(API_SECRET)),
+        clock=clock,
+        budget=RequestBudget(clock, venue="binance", capacity=1200, per_s=60.0),
+        server_clock=server_clock,
+        recv_window_ms=60_000,
+        timeout_s=5.0,
+        backoff=Backoff(min_backoff_s=1.0, max_backoff_s=8.0),
+    )
+
+
+def connections(fake: FakeBinance) -> int:
+    return sum(1 for _, method, _ in fake.user.requests if method == "connect")
+
+
+def drop_session(fake: FakeBinance, session: BinanceOrderSession) -> None:
+    """Cut the session's socket once the fake serves it (the client may see the handshake first), and
+    wait until the session has noticed."""
+    wait_for(lambda: fake.user.sessions() == 1, what="the fake serving the session")
+    fake.user.drop()
+    assert session.wait_status(lambda s: s.state is OrderSessionState.DOWN, timeout_s=5)
+
+
+def test_ws_session_dropped_comes_back_in_the_background_without_an_order() -> None:
+    clock = ManualClock(start_wall_ns=time.time_ns())
     with FakeBinance(symbols=["BTC/USDT"]) as fake:
-        budget = RequestBudget(clock, venue="binance", capacity=1200, per_s=60.0)
-        session = BinanceOrderSession(
-            url=fake.user_ws_url,
-            api_key=SecretStr(API_KEY),
-            signer=HmacSigner(SecretStr(API_SECRET)),
-            clock=clock,
-            budget=budget,
-            server_clock=ServerClock(clock, fake.server_ms),
-            recv_window_ms=5000,
-            timeout_s=5.0,
-            retry_interval_s=0.0,
-        )
-        fake.push_quote("BTC/USDT", D(50000), D(50001))
-        params = {
-            "symbol": "BTCUSDT",
-            "side": "BUY",
-            "type": "LIMIT",
-            "timeInForce": "GTC",
-            "quantity": "0.01",
-            "price": "49000",
-        }
-
-        def place(client_order_id: str) -> BinanceOrder:
-            order = {**params, "newClientOrderId": client_order_id}
-            return session.request(ORDER_PLACE, order, BINANCE_ORDER, places_order=True, priority=False)
-
+        session = manual_session(fake, clock)
         try:
             session.connect()
             assert session.wait_until(connected=True, timeout_s=5)
-            place("ws-1")
-            fake.user.drop()
-            assert session.wait_until(connected=False, timeout_s=5) and session.drops == 1
-            session.wait_usable()  # reopens the connection; this order would go by REST meanwhile
-            assert session.wait_until(connected=True, timeout_s=5) and session.connects == 2
-            placed = place("ws-2")
+            drop_session(fake, session)
+            down = session.status()
+            assert down.drops == 1 and down.next_attempt_in_s == 1.0 and clock.pending_delays_s() == [1.0]
+            assert session_reasons(down) and "orders go by REST" in session_reasons(down)[0]
+            clock.advance(0.999)
+            assert not session.connected and connections(fake) == 1  # the backoff is not over
+            clock.advance(0.001)  # the timer opens the new connection: no order asked for it
+            assert session.wait_until(connected=True, timeout_s=5)
+            back = session.status()
+            wait_for(lambda: connections(fake) == 2, what="the fake serving the new connection")
         finally:
             session.stop()
-        assert placed.clientOrderId == "ws-2" and ws_methods(fake) == ["order.place", "order.place"]
-        assert len(fake.engine.all_orders()) == 2
+        assert fake.user.arrivals == []
+        assert (back.connects, back.reconnects, back.drops, back.requests, back.fallbacks) == (2, 1, 1, 0, 0)
+        assert back.next_attempt_in_s is None and session_reasons(back) == []
+        assert clock.pending_delays_s() == []
+
+
+def test_ws_session_down_sends_by_rest_counted_then_places_on_the_reconnected_session() -> None:
+    clock = ManualClock(start_wall_ns=time.time_ns())
+    with FakeBinance(symbols=["BTC/USDT"]) as fake:
+        config = parse_config(
+            {
+                "exchange": {"venue": "binance", "market_data": "binance"},
+                "symbols": ["BTC/USDT"],
+                "venues": {"binance": endpoints_of(fake)},
+                "supervisor": {"min_backoff_s": 1.0, "random_factor": 0},
+            }
+        )
+        secrets = Secrets(
+            autohedge_binance_api_key=SecretStr(API_KEY), autohedge_binance_api_secret=SecretStr(API_SECRET)
+        )
+        exchange = create_exchange(config, secrets, clock)
+        try:
+            fake.push_quote("BTC/USDT", D(50000), D(50001))
+            exchange.symbol_rules("BTC/USDT")  # rules, and the server-time offset on the manual clock
+            session = exchange.order_session
+            assert session is not None and session.wait_status(lambda s: s.connected, timeout_s=5)
+
+            def place(client_order_id: str) -> None:
+                exchange.submit_order(
+                    OrderRequest(
+                        client_order_id=client_order_id,
+                        symbol="BTC/USDT",
+                        side=Side.BUY,
+                        qty=D("0.01"),
+                        price=D(49000),
+                    )
+                )
+
+            place("ws-before")
+            drop_session(fake, session)
+            place("rest-while-down")
+            clock.advance(1.0)
+            assert session.wait_status(lambda s: s.connected, timeout_s=5)
+            place("ws-after")
+            status = exchange.order_session_status()
+        finally:
+            exchange.close()
+        assert status is not None
+        assert (status.requests, status.fallbacks, status.reconnects, status.drops, status.failures) == (
+            2,
+            1,
+            1,
+            1,
+            0,
+        )
+        posted = [params["newClientOrderId"] for _, method, params in fake.posted_at]
+        assert posted == ["ws-before", "rest-while-down", "ws-after"]
+        assert [m for m, _, _ in fake.requests("/api/v3/order")] == ["POST"]  # only the one sent while down
+
+
+def test_ws_session_failed_attempts_back_off_and_count() -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        dead_url = f"ws://127.0.0.1:{closed.getsockname()[1]}/ws-api/v3"
+    clock = ManualClock()
+    session = BinanceOrderSession(
+        url=dead_url,
+        api_key=SecretStr("key"),
+        signer=HmacSigner(SecretStr("secret")),
+        clock=clock,
+        budget=RequestBudget(clock, venue="binance", capacity=1200, per_s=60.0),
+        server_clock=ServerClock(clock, lambda: clock.wall_ns() // 1_000_000),
+        recv_window_ms=5000,
+        timeout_s=1.0,
+        backoff=Backoff(min_backoff_s=1.0, max_backoff_s=4.0),
+    )
+    delays: list[float] = []
+
+    def failed(times: int) -> Callable[[OrderSessionStatus], bool]:
+        return lambda status: status.connect_failures == times
+
+    try:
+        session.connect()
+        for failures in (1, 2, 3, 4):
+            assert session.wait_status(failed(failures), timeout_s=5)
+            delays += clock.pending_delays_s()
+            clock.advance(delays[-1])
+        status = session.status()
+    finally:
+        session.stop()
+    assert delays == [1.0, 2.0, 4.0, 4.0]  # doubled from the shortest, capped
+    assert status.connects == 0 and status.state is not OrderSessionState.UP and status.last_error
+    assert clock.pending_delays_s() == []  # stopping cancelled the scheduled attempt
+
+
+def test_ws_session_ed25519_logs_on_again_after_a_drop() -> None:
+    clock = ManualClock(start_wall_ns=time.time_ns())
+    with FakeBinance(symbols=["BTC/USDT"]) as fake:
+        fake.register_ed25519(ED25519_API_KEY, ED25519_KEY.public_key())
+        signer = load_signer(SecretStr(ED25519_PRIVATE_PEM))
+        session = manual_session(fake, clock, signer=signer, api_key=ED25519_API_KEY)
+        fake.push_quote("BTC/USDT", D(50000), D(50001))
+        try:
+            session.connect()
+            assert session.wait_until(connected=True, timeout_s=5) and fake.user.logons == 1
+            drop_session(fake, session)
+            clock.advance(1.0)
+            assert session.wait_until(connected=True, timeout_s=5)
+            order = {**ORDER_PARAMS, "newClientOrderId": "ws-logged-on"}
+            placed = session.request(ORDER_PLACE, order, BINANCE_ORDER, places_order=True, priority=False)
+        finally:
+            session.stop()
+        assert fake.user.logons == 2 and placed.clientOrderId == "ws-logged-on"
+        assert session.status().reconnects == 1

@@ -314,6 +314,9 @@ def test_binance_fills_by_push_drop_resubscribes_then_reconciles_within_budget(t
     counters = summary["counters"]
     assert counters["orders_filled"] >= 1 and counters["order_events"] >= 1, output[-3000:]
     assert summary["venues"]["binance"]["user_stream_reconnects"] >= 1, output[-3000:]
+    # The drop cut the order session on the same WebSocket API too: it came back on its own.
+    order_session = summary["venues"]["binance"]["order_session"]
+    assert order_session["reconnects"] >= 1 and order_session["drops"] >= 1, order_session
     assert fake.user.subscriptions >= 2
     requests = fake.requests()
     first, second = fake.user.subscribed_at[0], fake.user.subscribed_at[1]

@@ -56,6 +56,11 @@ class SessionHub(Generic[SessionT]):
                 if session in self._sessions:
                     self._sessions.remove(session)
 
+    def sessions(self) -> int:
+        """The sessions being served now (a client counts once the server's handler has it)."""
+        with self._lock:
+            return len(self._sessions)
+
     def drop(self) -> None:
         """Cut every session of this stream without a close handshake (a dropped socket); other
         streams of the fake stay up."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TypeVar
@@ -36,6 +37,7 @@ from autohedge.adapters.binance.ws_api import (
     SessionDown,
 )
 from autohedge.adapters.reference import VenueReference
+from autohedge.core.backoff import Backoff
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets
 from autohedge.core.errors import AuthError, MalformedMessage, OrderRefused
@@ -49,6 +51,7 @@ from autohedge.core.messages import (
     Quote,
     SymbolRules,
 )
+from autohedge.core.order_session import OrderSessionStatus
 from autohedge.core.ports import Capabilities, MarketStream
 from autohedge.core.positions import spot_positions
 from autohedge.core.ratelimit import RequestBudget
@@ -287,6 +290,15 @@ class BinanceExchange:
             ts_init=now,
         )
 
+    @property
+    def order_session(self) -> BinanceOrderSession | None:
+        """The WebSocket API order session (None: REST only)."""
+        return self._session
+
+    def order_session_status(self) -> OrderSessionStatus | None:
+        """Any thread: the WebSocket API order session's state and counters (None: REST only)."""
+        return self._session.status() if self._session is not None else None
+
     def close(self) -> None:
         if self._session is not None:
             self._session.stop()
@@ -325,8 +337,9 @@ def create_order_session(
     config: AppConfig, secrets: Secrets, clock: Clock, *, budget: RequestBudget, server_clock: ServerClock
 ) -> BinanceOrderSession | None:
     """The WebSocket API order session when ``venues.binance.order_entry`` is ``ws`` and there are keys
-    to sign with (None otherwise: REST only). Not connected yet: ``connect`` opens it."""
-    endpoints = config.venues.binance
+    to sign with (None otherwise: REST only). Not connected yet: ``connect`` opens it. It reconnects with
+    the supervisor's backoff settings, like the user stream."""
+    endpoints, supervision = config.venues.binance, config.supervisor
     signer = _signer(secrets)
     api_key = secrets.autohedge_binance_api_key
     if endpoints.order_entry != "ws" or api_key is None or signer is None:
@@ -340,6 +353,9 @@ def create_order_session(
         server_clock=server_clock,
         recv_window_ms=endpoints.recv_window_ms,
         timeout_s=endpoints.timeout_s,
+        backoff=Backoff(supervision.min_backoff_s, supervision.max_backoff_s, supervision.random_factor),
+        reset_after_s=supervision.reset_after_s,
+        rng=random.Random(supervision.seed),
     )
 
 

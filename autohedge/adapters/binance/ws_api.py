@@ -14,22 +14,25 @@ more. A timeout, a 5xx, -1007, or the connection ending while a request is in fl
 unknown outcome (``OutcomeUnknown``): the executor looks it up by client order id and never resends it.
 Every response's ``rateLimits`` align the budget REST shares.
 
-When the session is not connected the request is not sent (``SessionDown``) and the adapter sends it by
-REST; asking for the session reopens the connection, at most once per ``retry_interval_s`` after the
-last attempt or drop. Only the first connection (opened with the adapter, at start-up) is waited for: a
-reconnect never holds an order back, the order goes by REST meanwhile. Connection timing is real time
-(``time.monotonic``), like every I/O timeout: it schedules no decision of the engine's.
+When the session is not connected the request is not sent (``SessionDown``, counted as a fallback) and
+the adapter sends it by REST. A session that ended (a drop, ``serverShutdown``, a refused log-on, a
+failed attempt) reconnects in the background, with no order needed: a timer on the engine's clock
+(``Clock.call_later``) opens the next connection after the backoff (exponential, starting over once a
+connection stayed up ``reset_after_s``), or later when the venue says wait; the new connection logs on
+again (Ed25519) or signs each request (HMAC). Only the first connection (opened with the adapter, at
+start-up) is waited for by an order: a reconnect never holds one back. ``status`` gives the state and
+counters (``core.order_session``).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import TypeVar
 
 import websocket
@@ -44,7 +47,8 @@ from autohedge.adapters.binance.wire import BinanceWsResponse
 from autohedge.adapters.transport import classified
 from autohedge.adapters.wirevalues import json_object, validate_wire
 from autohedge.adapters.wsconn import WsConnection
-from autohedge.core.clock import Clock
+from autohedge.core.backoff import Backoff
+from autohedge.core.clock import Clock, TimerHandle
 from autohedge.core.errors import (
     MalformedMessage,
     OutcomeUnknown,
@@ -52,7 +56,9 @@ from autohedge.core.errors import (
     VenueError,
     VenueUnavailable,
 )
+from autohedge.core.order_session import OrderSessionState, OrderSessionStatus, next_failed_attempts
 from autohedge.core.ratelimit import RequestBudget
+from autohedge.core.stream_health import reconnect_delay_s
 from autohedge.core.validation import first_problem
 
 __all__ = [
@@ -60,6 +66,7 @@ __all__ = [
     "OCO_PLACE",
     "ORDER_CANCEL",
     "ORDER_PLACE",
+    "RECONNECT_BACKOFF",
     "SESSION_LOGON",
     "BinanceOrderSession",
     "SessionDown",
@@ -77,6 +84,9 @@ OCO_PLACE = "orderList.place.oco"
 SESSION_LOGON = "session.logon"
 CONNECT_WEIGHT = 2
 """Opening a WebSocket API connection weighs 2 (per IP, shared with REST)."""
+RECONNECT_BACKOFF = Backoff(min_backoff_s=0.5, max_backoff_s=30.0, random_factor=0.2)
+"""The default reconnect delays (the supervisor's defaults): the venue allows 300 connection attempts per
+5 minutes per IP, each weighing 2."""
 
 
 class SessionDown(Exception):
@@ -96,12 +106,6 @@ def ws_error(response: BinanceWsResponse, now_ms: int) -> VenueError:
     return map_error_code(response.status, code, msg, retry_after_s=retry_after_s, auth_hint=AUTH_HINT)
 
 
-class _State(Enum):
-    DOWN = "down"
-    CONNECTING = "connecting"
-    UP = "up"
-
-
 @dataclass(eq=False)
 class _Pending:
     done: threading.Event = field(default_factory=threading.Event)
@@ -113,7 +117,10 @@ class _Pending:
 class BinanceOrderSession:
     """Thread-safe. ``request`` runs on the caller's thread and blocks until its answer; the reader
     thread (``WsConnection``) hands each answer to the waiting caller and ends the waits of a connection
-    that went away. ``_cond`` guards the state, the connection and the requests in flight."""
+    that went away; a reconnect runs where the clock runs its timers (``RealClock``'s scheduler thread,
+    or the test's thread in ``ManualClock.advance``) and only starts the new connection's reader.
+    ``_cond`` guards the state, the connection, the reconnect timer, the counters and the requests in
+    flight."""
 
     def __init__(
         self,
@@ -126,13 +133,15 @@ class BinanceOrderSession:
         server_clock: ServerClock,
         recv_window_ms: int | None,
         timeout_s: float,
-        retry_interval_s: float = 5.0,
+        backoff: Backoff = RECONNECT_BACKOFF,
+        reset_after_s: float = 60.0,
+        rng: random.Random | None = None,
         connect_wait_s: float = 2.0,
     ) -> None:
         """``timeout_s``: the longest a caller waits for its answer (then the outcome is unknown).
         ``connect_wait_s``: how long after the first connection attempt began a caller still waits for
-        it rather than sending by REST. ``retry_interval_s``: the least time between connection attempts,
-        and from a drop to the next (the venue allows 300 per 5 minutes per IP, each weighing 2)."""
+        it rather than sending by REST. ``backoff``: the delays between reconnect attempts (``rng`` its
+        jitter), starting over once a connection stayed usable ``reset_after_s``."""
         self._url = url
         self._api_key = api_key
         self._signer = signer
@@ -141,16 +150,25 @@ class BinanceOrderSession:
         self._server_clock = server_clock
         self._recv_window_ms = recv_window_ms
         self._timeout_s = timeout_s
-        self._retry_interval_ns = int(retry_interval_s * _NS_PER_S)
+        self._backoff = backoff
+        self._reset_after_s = reset_after_s
+        self._rng = rng or random.Random()
         self._connect_wait_ns = int(connect_wait_s * _NS_PER_S)
         self._logs_on = signer.kind is KeyKind.ED25519
         self._cond = threading.Condition()
-        self._state = _State.DOWN
+        self._state = OrderSessionState.DOWN
         self._connection: WsConnection | None = None
         self._generation = 0
-        self._attempt_ns: int | None = None
-        """``time.monotonic_ns`` of the last connection attempt or drop."""
+        self._first_attempt_ns: int | None = None
+        """``time.monotonic_ns`` of the first connection attempt: how long an order waits for it is an
+        I/O wait, in real time."""
         self._attempts = 0
+        self._failed_attempts = 0
+        """Connections that failed in a row (``core.order_session.next_failed_attempts``); the backoff's
+        exponent is one less."""
+        self._up_since_ns: int | None = None
+        self._reconnect: TimerHandle | None = None
+        self._reconnect_at_ns: int | None = None
         self._logon_id = ""
         self._logon_signed_at_sync = 0
         self._pending: dict[str, _Pending] = {}
@@ -159,6 +177,11 @@ class BinanceOrderSession:
         """Connections that became usable (opened, and logged on for Ed25519 keys)."""
         self.drops = 0
         """Usable connections that ended without ``stop``."""
+        self.connect_failures = 0
+        self.requests = 0
+        self.failures = 0
+        self.fallbacks = 0
+        self.last_error = ""
         self.malformed = 0
         """Frames that could not be read (counted and skipped)."""
 
@@ -167,23 +190,53 @@ class BinanceOrderSession:
     @property
     def connected(self) -> bool:
         with self._cond:
-            return self._state is _State.UP
+            return self._state is OrderSessionState.UP
+
+    def status(self) -> OrderSessionStatus:
+        """Any thread: the state and counters (``/health``, the status page, the run summary)."""
+        with self._cond:
+            next_in_s = None
+            if self._reconnect_at_ns is not None:
+                next_in_s = round(max(0.0, self._reconnect_at_ns - self._clock.monotonic_ns()) / _NS_PER_S, 3)
+            return OrderSessionStatus(
+                venue=VENUE,
+                state=self._state,
+                connects=self.connects,
+                reconnects=max(0, self.connects - 1),
+                drops=self.drops,
+                connect_failures=self.connect_failures,
+                requests=self.requests,
+                failures=self.failures,
+                fallbacks=self.fallbacks,
+                last_error=self.last_error,
+                next_attempt_in_s=next_in_s,
+            )
 
     def connect(self) -> None:
-        """Any thread: open a connection unless one is open or opening, or the last attempt was less
-        than ``retry_interval_s`` ago, or the budget refuses its weight now."""
+        """Any thread: open the first connection (start-up). Once one was attempted this does nothing:
+        every later connection is the background reconnect's, in its time."""
         with self._cond:
-            if self._stopped or self._state is not _State.DOWN:
+            if self._attempts > 0:
                 return
-            now_ns = time.monotonic_ns()
-            if self._attempt_ns is not None and now_ns - self._attempt_ns < self._retry_interval_ns:
+        self._open()
+
+    def _open(self) -> None:
+        """One connection attempt (the caller's thread, or the clock's timer): when the venue pauses
+        us, REST is refused as well; the attempt is scheduled again for when it allows."""
+        with self._cond:
+            self._reconnect, self._reconnect_at_ns = None, None
+            if self._stopped or self._state is not OrderSessionState.DOWN:
                 return
-            self._attempt_ns = now_ns
+            if self._first_attempt_ns is None:
+                self._first_attempt_ns = time.monotonic_ns()
             self._attempts += 1
             try:
                 self._budget.acquire(CONNECT_WEIGHT, priority=True)
-            except RateLimited:
-                return  # the venue is pausing us: REST is refused as well, and says so
+            except RateLimited as exc:
+                self.last_error = str(exc)
+                self._schedule_reconnect(exc.retry_after_s)
+                self._cond.notify_all()
+                return
             self._generation += 1
             generation = self._generation
             connection = WsConnection(
@@ -195,29 +248,44 @@ class BinanceOrderSession:
                 errors_end_it=True,
             )
             self._connection = connection
-            self._state = _State.CONNECTING
+            self._state = OrderSessionState.CONNECTING
         connection.start()
+
+    def _schedule_reconnect(self, venue_wait_s: float) -> float:
+        """``_cond`` held: the next attempt, after the backoff or when the venue allows, whichever is
+        later. Returns the delay."""
+        backoff_s = self._backoff.delay_s(max(0, self._failed_attempts - 1), self._rng)
+        delay_s = reconnect_delay_s(backoff_s, venue_wait_s)
+        self._reconnect_at_ns = self._clock.monotonic_ns() + int(delay_s * _NS_PER_S)
+        self._reconnect = self._clock.call_later(delay_s, self._open)
+        return delay_s
 
     def wait_until(self, *, connected: bool, timeout_s: float) -> bool:
         """Any thread: wait until the session is usable (``connected``) or not; whether it came to that
         within ``timeout_s``."""
         with self._cond:
-            return self._cond.wait_for(lambda: (self._state is _State.UP) == connected, timeout_s)
+            return self._cond.wait_for(lambda: (self._state is OrderSessionState.UP) == connected, timeout_s)
+
+    def wait_status(self, predicate: Callable[[OrderSessionStatus], bool], timeout_s: float) -> bool:
+        """Any thread: wait until the session's status satisfies ``predicate`` (a connection ended, came
+        up, an attempt was scheduled); whether it did within ``timeout_s``."""
+        with self._cond:  # re-entrant: ``status`` takes it again
+            return self._cond.wait_for(lambda: predicate(self.status()), timeout_s)
 
     def wait_usable(self) -> bool:
-        """Caller's thread: whether a request can go out on this session now. Reopens a connection that
-        went away (this request goes by REST meanwhile); waits only for the first connection being
-        opened, never longer than ``connect_wait_s`` after it began (a venue that does not answer the
-        handshake costs at most that, once)."""
+        """Caller's thread: whether a request can go out on this session now. Opens the first connection
+        if nothing has yet; waits only for that first connection being opened, never longer than
+        ``connect_wait_s`` after it began (a venue that does not answer the handshake costs at most that,
+        once). A reconnect is the background's: the request goes by REST meanwhile."""
         self.connect()
         with self._cond:
-            while self._state is _State.CONNECTING and self._attempts == 1:
-                assert self._attempt_ns is not None
-                left_ns = self._attempt_ns + self._connect_wait_ns - time.monotonic_ns()
+            while self._state is OrderSessionState.CONNECTING and self._attempts == 1:
+                assert self._first_attempt_ns is not None
+                left_ns = self._first_attempt_ns + self._connect_wait_ns - time.monotonic_ns()
                 if left_ns <= 0:
                     break
                 self._cond.wait(left_ns / _NS_PER_S)
-            return self._state is _State.UP
+            return self._state is OrderSessionState.UP
 
     def _opened(self, connection: WsConnection, generation: int) -> None:
         """Reader thread: HMAC keys sign every request, so the session is usable now; Ed25519 keys log
@@ -243,37 +311,54 @@ class BinanceOrderSession:
         with self._cond:
             if generation != self._generation or self._stopped:
                 return
-            self._state = _State.UP
+            self._state = OrderSessionState.UP
+            self._up_since_ns = self._clock.monotonic_ns()
             self.connects += 1
             self._cond.notify_all()
         logger.info("binance order session connected")
 
     def _ended(self, reason: str, generation: int) -> None:
-        """Reader thread: every request still waiting on this connection has an unknown answer."""
+        """Reader thread: every request still waiting on this connection has an unknown answer; the next
+        attempt is scheduled."""
+        reason = reason or "the connection ended"
         with self._cond:
-            if generation != self._generation:
+            if generation != self._generation or self._stopped:
                 return
-            if self._state is _State.UP:
+            was_up_ns = None
+            if self._up_since_ns is not None:
                 self.drops += 1
-            self._state = _State.DOWN
-            self._attempt_ns = time.monotonic_ns()  # the next attempt waits from the drop
-            self._connection = None
+                was_up_ns = self._clock.monotonic_ns() - self._up_since_ns
+            else:
+                self.connect_failures += 1
+            self._failed_attempts = next_failed_attempts(
+                self._failed_attempts, was_up_ns=was_up_ns, reset_after_s=self._reset_after_s
+            )
+            self._state, self._up_since_ns, self._connection = OrderSessionState.DOWN, None, None
+            self.last_error = reason
             waiting, self._pending = list(self._pending.values()), {}
             for pending in waiting:
-                pending.dropped = reason or "the connection ended"
+                pending.dropped = reason
                 pending.done.set()
             self._cond.notify_all()
-        if not self._stopped:
-            logger.warning("binance order session ended ({}); orders go by REST until it reconnects", reason)
+            delay_s = self._schedule_reconnect(self._budget.wait_s(priority=True, weight=CONNECT_WEIGHT))
+        logger.warning(
+            "binance order session ended ({}); orders go by REST until it reconnects, in {:.2f}s",
+            reason,
+            delay_s,
+        )
 
     def stop(self) -> None:
-        """Any thread: close the connection; requests in flight end as of unknown outcome."""
+        """Any thread: close the connection and cancel a scheduled reconnect; requests in flight end as
+        of unknown outcome."""
         with self._cond:
             self._stopped = True
             connection = self._connection
             self._generation += 1
-            self._state = _State.DOWN
+            self._state = OrderSessionState.DOWN
             self._connection = None
+            if self._reconnect is not None:
+                self._reconnect.cancel()
+            self._reconnect, self._reconnect_at_ns = None, None
             waiting, self._pending = list(self._pending.values()), {}
             for pending in waiting:
                 pending.dropped = "the order session was stopped"
@@ -332,7 +417,7 @@ class BinanceOrderSession:
         error = classified(self._budget, self._error(response), response.status, places_order=False)
         with self._cond:
             if generation == self._generation:
-                self._state = _State.DOWN  # callers send by REST now, not when the reader ends
+                self._state = OrderSessionState.DOWN  # callers send by REST now, not when the reader ends
                 self._cond.notify_all()
         connection.end(f"binance order session log-on refused: {error}")
 
@@ -369,7 +454,7 @@ class BinanceOrderSession:
         error REST raises for it, and ``OutcomeUnknown`` for an order-placing request whose answer did
         not come (timeout, the connection ended) or was a server error."""
         if not self.wait_usable():
-            raise SessionDown("binance order session is not connected")
+            raise self._fallback("not connected")
         # A successful trading request weighs 0; a failed one is charged, and ``rateLimits`` says so.
         self._budget.acquire(0.0, priority=priority, orders=1 if places_order else 0)
         signed_at_sync = self._server_clock.syncs
@@ -392,13 +477,19 @@ class BinanceOrderSession:
                 raise OutcomeUnknown(f"{message}; the order may exist", venue=VENUE) from None
             raise MalformedMessage(message) from None
 
+    def _fallback(self, why: str) -> SessionDown:
+        """Any caller's thread: the request is not sent here; the adapter sends it by REST (counted)."""
+        with self._cond:
+            self.fallbacks += 1
+        return SessionDown(f"binance order session: {why}")
+
     def _round_trip(self, method: str, params: Mapping[str, str], *, places_order: bool) -> BinanceWsResponse:
         request_id = f"ah-{next(_REQUEST_IDS)}"
         pending = _Pending()
         with self._cond:
             connection = self._connection
-            if self._state is not _State.UP or connection is None:
-                raise SessionDown("binance order session is not connected")
+            if self._state is not OrderSessionState.UP or connection is None:
+                raise self._fallback("not connected")
             self._pending[request_id] = pending
         frame = ws_request(
             method,
@@ -415,7 +506,9 @@ class BinanceOrderSession:
             # The frame was not written: the venue cannot have read it.
             with self._cond:
                 self._pending.pop(request_id, None)
-            raise SessionDown(f"binance order session: not sent ({type(exc).__name__})") from None
+            raise self._fallback(f"not sent ({type(exc).__name__})") from None
+        with self._cond:
+            self.requests += 1
         if not pending.done.wait(self._timeout_s):
             with self._cond:
                 self._pending.pop(request_id, None)
@@ -426,6 +519,9 @@ class BinanceOrderSession:
             return pending.response
         self._budget.failed(why)
         text = f"binance {method} {request_id} on the WebSocket API: {why}"
+        with self._cond:
+            self.failures += 1
+            self.last_error = text
         if places_order:
             raise OutcomeUnknown(text, venue=VENUE)
         raise VenueUnavailable(text, venue=VENUE, retry_after_s=1.0)

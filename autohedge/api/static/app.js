@@ -59,6 +59,7 @@ async function refresh() {
     document.getElementById("gates").textContent = (actors.kill_switch ? "KILL SWITCH ON. " : "") +
       (gates.length ? "Entries paused by: " + gates.join(", ") : "Entries open.") +
       (actors.parked_symbols.length ? " Parked: " + actors.parked_symbols.join(", ") : "");
+    document.getElementById("venues").textContent = Object.entries(status.venues).map(venueText).join(" ");
     fill("events", events.slice().reverse().map(e => [
       cell(new Date(e.ts_ns / 1e6).toLocaleTimeString()), cell(e.level), cell(e.symbol), cell(e.kind), cell(e.text),
     ]));
@@ -71,6 +72,19 @@ async function refresh() {
 }
 
 let tick = 0;
+
+// A venue's private streams: the user stream's reconnects, and the order session's state and counters.
+function venueText([name, venue]) {
+  let text = `${name}: user stream reconnects ${venue.user_stream_reconnects}`;
+  const session = venue.order_session;
+  if (session) {
+    text += ` · order session ${session.state}` +
+      (session.next_attempt_in_s === null ? "" : ` (next attempt in ${session.next_attempt_in_s.toFixed(1)}s)`) +
+      `: reconnects ${session.reconnects}, requests ${session.requests}, failures ${session.failures}, ` +
+      `REST fallbacks ${session.fallbacks}` + (session.last_error ? `, last error: ${session.last_error}` : "");
+  }
+  return text + ".";
+}
 
 // Values arrive as decimal strings already at the symbol's precision: shown as they are.
 async function refreshPnl() {
