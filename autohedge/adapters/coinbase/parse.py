@@ -236,12 +236,20 @@ def bracket_legs(
     *,
     stop_working: bool,
     filled_before_stop: Decimal = Decimal(0),
+    value_before_stop: Decimal = Decimal(0),
+    filled_value: Decimal | None = None,
 ) -> tuple[OrderSnapshot, OrderSnapshot]:
     """One bracket order (``price`` the TP limit, ``stop_price`` the trigger) as the port's two OCO legs.
 
     Before the stop triggers, the TP leg carries the order's state and the stop leg rests for what is
-    unsold. Once it triggered the TP leg is gone (holding what it sold before, ``filled_before_stop``)
-    and the stop leg carries the rest of the order's fills. The legs share the order's id as list id."""
+    unsold. Once it triggered the TP leg is gone (holding what it sold before, ``filled_before_stop``
+    for ``value_before_stop`` in the quote currency; unknown: at its limit) and the stop leg carries the
+    rest of the order's fills, at their own average: the order's filled value (``filled_value``; None:
+    its average times its filled quantity) less the TP leg's, over what the stop sold. The legs share
+    the order's id as list id."""
+    if filled_before_stop > 0 and value_before_stop <= 0:
+        # Not said (a frame without ``filled_value``): a resting limit sell trades at its limit.
+        value_before_stop = filled_before_stop * order.price
     tp_id, sl_id = leg_ids
     trigger = order.stop_price
     list_id = order.venue_order_id
@@ -270,6 +278,7 @@ def bracket_legs(
             **nothing,
             "qty": filled_before_stop if filled_before_stop > 0 else order.qty,
             "filled_qty": filled_before_stop,
+            "avg_fill_price": value_before_stop / filled_before_stop if filled_before_stop > 0 else None,
             "status": OrderStatus.CANCELED,
         }
     )
@@ -281,11 +290,28 @@ def bracket_legs(
             **stop_leg,
             "qty": order.qty - filled_before_stop,
             "filled_qty": sold_by_stop,
-            "avg_fill_price": order.avg_fill_price if sold_by_stop > 0 else None,
+            "avg_fill_price": _stop_average(order, sold_by_stop, value_before_stop, filled_value),
             "status": status,
         }
     )
     return take_profit, stop
+
+
+def _stop_average(
+    order: OrderSnapshot, sold_by_stop: Decimal, value_before_stop: Decimal, filled_value: Decimal | None
+) -> Decimal | None:
+    """The stop leg's own average price: what the order sold for, less what its TP leg sold for before
+    the stop, over what the stop sold (None when it sold nothing or the order's value is unknown)."""
+    if sold_by_stop <= 0:
+        return None
+    if value_before_stop <= 0:
+        return order.avg_fill_price  # every fill of the order is the stop's
+    if filled_value is None or filled_value <= 0:
+        if order.avg_fill_price is None:
+            return None
+        filled_value = order.avg_fill_price * order.filled_qty
+    average = (filled_value - value_before_stop) / sold_by_stop
+    return average if average > 0 else None
 
 
 def order_legs(
@@ -304,19 +330,29 @@ def order_legs(
         avg_price=snapshot.avg_fill_price,
         take_profit=snapshot.price,
     )
-    sold_by_take_profit = Decimal(0)
+    sold_qty, sold_value = Decimal(0), Decimal(0)
     if working and snapshot.filled_qty > 0 and trades is not None:
-        sold_by_take_profit = take_profit_sold(trades(), take_profit=snapshot.price)
-    return bracket_legs(snapshot, leg_ids, stop_working=working, filled_before_stop=sold_by_take_profit)
-
-
-def take_profit_sold(trades: Iterable[CoinbaseFill], *, take_profit: Decimal) -> Decimal:
-    """What a bracket's TP leg sold among the order's trades: those at its limit or above (a limit sell
-    never sells below it, and the stop, triggered below the TP, sells below it)."""
-    return sum(
-        (_dec(t.size, "size") for t in trades if _dec(t.price, "price") >= take_profit),
-        Decimal(0),
+        sold_qty, sold_value = take_profit_sold(trades(), take_profit=snapshot.price)
+    return bracket_legs(
+        snapshot,
+        leg_ids,
+        stop_working=working,
+        filled_before_stop=sold_qty,
+        value_before_stop=sold_value,
+        filled_value=_dec(order.filled_value, "filled_value"),
     )
+
+
+def take_profit_sold(trades: Iterable[CoinbaseFill], *, take_profit: Decimal) -> tuple[Decimal, Decimal]:
+    """What a bracket's TP leg sold among the order's trades, and for how much: those at its limit or
+    above (a limit sell never sells below it, and the stop, triggered below the TP, sells below it)."""
+    qty, value = Decimal(0), Decimal(0)
+    for trade in trades:
+        price = _dec(trade.price, "price")
+        if price >= take_profit:
+            size = _dec(trade.size, "size")
+            qty, value = qty + size, value + size * price
+    return qty, value
 
 
 def parse_accounts(pages: Iterable[CoinbaseAccounts]) -> dict[str, Balance]:

@@ -156,6 +156,8 @@ class _Cumulative:
     terminal: bool
     sold_before_stop: Decimal | None = None
     """A bracket whose stop leg is working: what its take-profit leg had sold by then (None before)."""
+    value_before_stop: Decimal = Decimal(0)
+    """And for how much (quote currency): the stop leg's own average leaves it out."""
 
 
 class UserOrderTracker:
@@ -169,8 +171,9 @@ class UserOrderTracker:
     - ``snapshot_complete`` turns True at the first snapshot batch shorter than 50 orders.
     - A bracket of ours (placed with an OCO list id) is reported as the leg working: its take-profit leg
       until the stop executes (the venue says it triggered, or a fill below the TP limit), then its stop
-      leg, whose fills count from what the TP leg had sold. The leg that is gone gets no event: the
-      venue ends it with the other, and the engine already treats OCO legs that way.
+      leg, whose fills count from what the TP leg had sold, at their own average (the TP's left out).
+      The leg that is gone gets no event: the venue ends it with the other, and the engine already
+      treats OCO legs that way.
     """
 
     def __init__(self, symbols: Mapping[str, str]) -> None:
@@ -235,20 +238,22 @@ class UserOrderTracker:
         # Our OCO list ids name nothing but brackets on this venue (it has no order lists).
         leg_ids = bracket_leg_ids(order.client_order_id)
         if leg_ids is not None:
-            sold_before_stop = prior.sold_before_stop
+            sold_before_stop, value_before_stop = prior.sold_before_stop, prior.value_before_stop
             if sold_before_stop is None and stop_executed(
                 order.trigger_status,
                 filled_qty=fill.qty if fill is not None else now.qty,
                 avg_price=fill.price if fill is not None else snap.avg_fill_price,
                 take_profit=snap.price,
             ):
-                sold_before_stop = prior.qty
-            now = replace(now, sold_before_stop=sold_before_stop)
+                sold_before_stop, value_before_stop = prior.qty, prior.value
+            now = replace(now, sold_before_stop=sold_before_stop, value_before_stop=value_before_stop)
             take_profit, stop = bracket_legs(
                 snap,
                 leg_ids,
                 stop_working=sold_before_stop is not None,
                 filled_before_stop=sold_before_stop or Decimal(0),
+                value_before_stop=value_before_stop,
+                filled_value=now.value,
             )
             snap = stop if sold_before_stop is not None else take_profit
             if fill is not None:

@@ -158,10 +158,12 @@ def test_rest_reads_what_the_take_profit_sold_before_the_stop_from_the_orders_tr
     assert (tp.client_order_id, tp.filled_qty, tp.status) == (TP, D("0.3"), OrderStatus.CANCELED)
     assert (sl.client_order_id, sl.qty, sl.filled_qty) == (SL, D("0.7"), D("0.3"))
     assert sl.status is OrderStatus.PARTIALLY_FILLED
+    assert (tp.avg_fill_price, sl.avg_fill_price) == (D(110), D(89))  # from the average: no filled value
 
 
-def test_partly_sold_take_profit_then_stop_splits_the_fills() -> None:
-    order = OrderSnapshot(
+def bracket_snapshot(*, filled_qty: str, avg_fill_price: str) -> OrderSnapshot:
+    """The whole bracket as one order (TP limit 110, trigger 90, 1 to sell), filled as given."""
+    return OrderSnapshot(
         venue_order_id="b-1",
         client_order_id=LIST_ID,
         symbol="BTC/USD",
@@ -169,13 +171,42 @@ def test_partly_sold_take_profit_then_stop_splits_the_fills() -> None:
         price=D(110),
         stop_price=D(90),
         qty=D(1),
-        filled_qty=D("0.7"),
-        avg_fill_price=D(100),
+        filled_qty=D(filled_qty),
+        avg_fill_price=D(avg_fill_price),
         status=OrderStatus.FILLED,
     )
+
+
+def test_partly_sold_take_profit_then_stop_splits_the_fills() -> None:
+    order = bracket_snapshot(filled_qty="0.7", avg_fill_price="100")
     tp, sl = bracket_legs(order, (TP, SL), stop_working=True, filled_before_stop=D("0.3"))
     assert (tp.filled_qty, tp.status) == (D("0.3"), OrderStatus.CANCELED)
     assert (sl.qty, sl.filled_qty, sl.status) == (D("0.7"), D("0.4"), OrderStatus.FILLED)
+
+
+def test_stop_after_a_partly_filled_take_profit_is_priced_at_its_own_fills_not_the_orders() -> None:
+    # The TP leg sold 0.3 at 110 (33), then the stop the other 0.7 at 89 (62.3): the order's average
+    # (95.3) is neither leg's.
+    order = bracket_snapshot(filled_qty="1", avg_fill_price="95.3")
+    tp, sl = bracket_legs(
+        order, (TP, SL), stop_working=True, filled_before_stop=D("0.3"), value_before_stop=D(33)
+    )
+    assert (tp.filled_qty, tp.avg_fill_price) == (D("0.3"), D(110))
+    assert (sl.filled_qty, sl.avg_fill_price) == (D("0.7"), D(89))
+
+
+def test_rest_stop_after_a_partly_filled_take_profit_is_priced_at_its_own_fills() -> None:
+    order = rest_order(
+        status="FILLED",
+        filled_size="1",
+        average_filled_price="95.3",
+        filled_value="95.3",
+        trigger_status="STOP_TRIGGERED",
+    )
+    trades = (rest_trade("t1", "0.3", "110", "a"), rest_trade("t2", "0.7", "89", "b"))
+    tp, sl = order_legs(order, symbol="BTC/USD", trades=lambda: trades)
+    assert (tp.filled_qty, tp.avg_fill_price) == (D("0.3"), D(110))
+    assert (sl.filled_qty, sl.avg_fill_price, sl.status) == (D("0.7"), D(89), OrderStatus.FILLED)
 
 
 def test_someone_elses_bracket_stays_one_order() -> None:
@@ -282,9 +313,10 @@ def test_user_bracket_take_profit_part_then_stop_counts_each_legs_own_fills() ->
         D("0.3"),
     )
     assert isinstance(tp_snap, OrderSnapshot) and tp_snap.status is OrderStatus.PARTIALLY_FILLED
-    sl_fill, sl_snap = all_sold(tracker, 2, "95.3", trigger_status="STOP_TRIGGERED")
+    sl_fill, sl_snap = all_sold(tracker, 2, "95.3", trigger_status="STOP_TRIGGERED", avg_price="95.3")
     assert (sl_fill.client_order_id, sl_fill.qty, sl_fill.cumulative_qty) == (SL, D("0.7"), D("0.7"))
     assert (sl_snap.filled_qty, sl_snap.qty, sl_snap.status) == (D("0.7"), D("0.7"), OrderStatus.FILLED)
+    assert sl_snap.avg_fill_price == D(89)  # its own 62.3 for 0.7, not the order's 95.3
 
 
 # -- the adapter against the fake ----------------------------------------------------------------------
@@ -451,7 +483,13 @@ def tp_part_then_stop_sells_as_much(*, confirmed: bool, stop_trade_in_rest: bool
         ),
         ({"cumulative_quantity": "0.3", "leaves_quantity": "0.7", "filled_value": "33"} | triggered, None),
         (
-            {"cumulative_quantity": "0.6", "leaves_quantity": "0.4", "filled_value": "59.7"} | triggered,
+            {
+                "cumulative_quantity": "0.6",
+                "leaves_quantity": "0.4",
+                "filled_value": "59.7",
+                "avg_price": "99.5",
+            }
+            | triggered,
             rest_trade("t2", "0.3", "89", "b") if stop_trade_in_rest else None,
         ),
     ]
@@ -482,3 +520,4 @@ def test_user_bracket_stop_fill_is_confirmed_by_its_own_trade() -> None:
     assert (tp_fill.trade_id, tp_fill.last_qty, tp_fill.cum_filled_qty) == ("t1", D("0.3"), D("0.3"))
     assert (sl_fill.trade_id, sl_fill.last_qty, sl_fill.cum_filled_qty) == ("t2", D("0.3"), D("0.3"))
     assert sl_fill.last_price == D(89) and sl_fill.client_order_id == SL
+    assert sl_fill.avg_fill_price == D(89)  # its own, not the order's 99.5
