@@ -41,7 +41,15 @@ def config(fake: FakeBinance, timeout_s: float = 5.0) -> AppConfig:
         {
             "exchange": {"venue": "binance", "market_data": "binance"},
             "symbols": ["BTC/USDT", "ETH/USDT"],
-            "venues": {"binance": {"rest_url": fake.rest_url, "ws_url": fake.ws_url, "timeout_s": timeout_s}},
+            # REST orders: the WebSocket API order session has tests of its own (tests/contract).
+            "venues": {
+                "binance": {
+                    "rest_url": fake.rest_url,
+                    "ws_url": fake.ws_url,
+                    "timeout_s": timeout_s,
+                    "order_entry": "rest",
+                }
+            },
         }
     )
 

@@ -33,14 +33,20 @@ def fake() -> Iterator[FakeBinance]:
         yield server
 
 
-def config(fake: FakeBinance, *, recv_window_ms: int = 5000) -> AppConfig:
+def config(fake: FakeBinance, *, recv_window_ms: int = 5000, order_entry: str = "ws") -> AppConfig:
+    endpoints = {**endpoints_of(fake), "recv_window_ms": recv_window_ms, "order_entry": order_entry}
     return parse_config(
         {
             "exchange": {"venue": "binance", "market_data": "binance"},
             "symbols": ["BTC/USDT"],
-            "venues": {"binance": {**endpoints_of(fake), "recv_window_ms": recv_window_ms}},
+            "venues": {"binance": endpoints},
         }
     )
+
+
+def server_clock_of(fake: FakeBinance) -> ServerClock:
+    """The trading adapter's server-time offset (REST only: no order session left open behind it)."""
+    return create_exchange(config(fake, order_entry="rest"), secrets(), RealClock()).server_clock
 
 
 def secrets(secret: str = API_SECRET) -> Secrets:
@@ -139,7 +145,7 @@ def test_user_stream_fake_skewed_clock_is_refused_then_resynced_and_the_next_con
     fake: FakeBinance,
 ) -> None:
     fake.faults.clock_skew_s = 6.0  # the venue's clock 6 s ahead: outside the 5 s recvWindow
-    server_clock = create_exchange(config(fake), secrets(), RealClock()).server_clock
+    server_clock = server_clock_of(fake)
     first, refused = user_stream(fake, server_clock=server_clock), OrderQueueSink()
     first.start(refused)
     error = refused.disconnected.get(timeout=5)
@@ -159,7 +165,7 @@ def test_user_stream_fake_skewed_clock_is_refused_then_resynced_and_the_next_con
 
 def test_user_stream_fake_signs_with_the_offset_rest_already_measured(fake: FakeBinance) -> None:
     fake.faults.clock_skew_s = -4.0  # our clock ahead: timestamps from the venue's future
-    server_clock = create_exchange(config(fake), secrets(), RealClock()).server_clock
+    server_clock = server_clock_of(fake)
     server_clock.sync()
     stream, sink = user_stream(fake, server_clock=server_clock), OrderQueueSink()
     stream.start(sink)
