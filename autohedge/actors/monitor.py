@@ -298,6 +298,9 @@ class PositionMonitorActor(SupervisedActor):
         self._dust_beside_close: dict[str, Decimal] = {}
         """What lots left below the venue's minimum while their position's close rested (that close never
         sells it): the next lot takes it, else the position once its close is over."""
+        self._refused_retries: dict[str, tuple[int, TimerHandle]] = {}
+        """Per position key, the one pending quick retry of its refused exit or close: (token, timer)."""
+        self._retry_tokens = 0
         self._pending: dict[tuple[PendingKind, str], PendingAction] = {}
         self._sales: OrderedDict[str, KnownSale] = OrderedDict()
         """Per exit leg, the sale we know of (with when each report told it), until the ledger has it."""
@@ -1226,7 +1229,7 @@ class PositionMonitorActor(SupervisedActor):
             self._protect(pos)
         else:
             pos.exit_retry_due = True
-            self._retry_soon()
+            self._retry_soon(pos.key)
 
     def _close_refused(
         self, pos: TrackedPosition, error: InsufficientFunds | OrderRejected, quote: Quote, why: str
@@ -1242,16 +1245,27 @@ class PositionMonitorActor(SupervisedActor):
             self._close(pos, quote, why)
         else:
             pos.close_retry_due = True
-            self._retry_soon()
+            self._retry_soon(pos.key)
 
-    def _retry_soon(self) -> None:
+    def _retry_soon(self, key: str) -> None:
         """The periodic exit check may be most of ``poll_interval_s`` away: a refused exit waiting for it
-        could stay uncovered past ``max_unprotected_s`` (two refusals in a row, then the wait)."""
-        self.schedule(REFUSED_RETRY_DELAY_S, RetryRefusedExits())
+        could stay uncovered past ``max_unprotected_s`` (two refusals in a row, then the wait). One timer
+        per key: a later refusal of the key (the exit check's retry) moves it, so the retry still comes
+        ``REFUSED_RETRY_DELAY_S`` after the latest refusal and no earlier timer retries it before then."""
+        pending = self._refused_retries.pop(key, None)
+        if pending is not None:
+            pending[1].cancel()
+        self._retry_tokens += 1
+        timer = self.schedule(REFUSED_RETRY_DELAY_S, RetryRefusedExits(key=key, token=self._retry_tokens))
+        self._refused_retries[key] = (self._retry_tokens, timer)
 
-    def on_retry_refused_exits(self, _: RetryRefusedExits) -> None:
+    def on_retry_refused_exits(self, message: RetryRefusedExits) -> None:
+        pending = self._refused_retries.get(message.key)
+        if pending is None or pending[0] != message.token:
+            return  # moved by a later refusal after this one was already told
+        del self._refused_retries[message.key]
         if self._exchange.request_budget.wait_s(priority=True) == 0:
-            self._retry_refused_exits()  # else the exit check does it once the venue allows
+            self._retry_refused_exits(message.key)  # else the exit check does it once the venue allows
 
     def _refusal_step(
         self, pos: TrackedPosition, error: InsufficientFunds | OrderRejected, what: str
@@ -1279,9 +1293,12 @@ class PositionMonitorActor(SupervisedActor):
         balance = self._ledger.balance(base_of(symbol))
         return BaseBalance(free=balance.free, locked=balance.locked)
 
-    def _retry_refused_exits(self) -> None:
-        """Place again the exits the venue refused (the exit check, monitor thread)."""
+    def _retry_refused_exits(self, key: str | None = None) -> None:
+        """Place again the exits the venue refused: of ``key`` (its quick retry), or of every position
+        (the exit check). Monitor thread."""
         for pos in [*self._positions.values(), *self._lots.values(), *self._closing_lots]:
+            if key is not None and pos.key != key:
+                continue
             waiting = any(key == pos.key for _, key in self._pending)
             if pos.close_retry_due:
                 pos.close_retry_due = False

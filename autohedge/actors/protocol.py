@@ -109,7 +109,11 @@ class RepairOrphan(Message):
 
 
 class RetryRefusedExits(Message):
-    """Monitor timer: place again the exits (and closes) the venue refused a moment ago."""
+    """Monitor timer: place again the exits (and closes) of ``key`` the venue refused a moment ago.
+    ``token`` names the timer: one moved by a later refusal of the key is no longer the key's."""
+
+    key: str
+    token: int
 
 
 class CheckLiveness(Message):

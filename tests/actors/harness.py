@@ -19,7 +19,7 @@ import pykka
 
 from autohedge.actors.directory import Directory
 from autohedge.actors.executor import ExecutorView
-from autohedge.actors.monitor import MonitoredPosition
+from autohedge.actors.monitor import MonitoredPosition, PositionMonitorActor
 from autohedge.actors.protocol import Barrier, GetSnapshot
 from autohedge.actors.strategy import SignalSource
 from autohedge.actors.supervisor import ChildView
@@ -117,7 +117,9 @@ class Harness:
         source_factory: Callable[[str], SignalSource] | None = None,
         oco: bool = True,
         journal_path: Path | None = None,
+        monitor_cls: type[PositionMonitorActor] = PositionMonitorActor,
     ) -> None:
+        """``monitor_cls``: a monitor that records what it handles (a subclass of the real one)."""
         self.config = config or make_config()
         self.clock = ManualClock()
         self.paper_engine = engine or PaperEngine(
@@ -140,6 +142,7 @@ class Harness:
             source_factory=source_factory,
             rng=random.Random(0),
             journal_path=journal_path,
+            monitor_cls=monitor_cls,
         )
 
     def _new_stream(self) -> PushStream:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
+from autohedge.actors.monitor import PositionMonitorActor
+from autohedge.actors.protocol import RetryRefusedExits
 from autohedge.core.actor_names import MONITOR
 from autohedge.core.client_ids import ClientId
+from autohedge.core.clock import NS_PER_S
 from autohedge.core.errors import InsufficientFunds, OrderRejected
 from autohedge.core.messages import ClosePosition
 from autohedge.core.refused_exits import QUICK_RETRIES, REFUSED_RETRY_DELAY_S
@@ -92,6 +95,40 @@ def test_simulation_found_exit_refused_twice_in_a_row_waited_for_the_next_exit_c
     wait_for(lambda: covered(h), what="the holding covered again")
     assert "orphan_detected" not in h.engine.parts.events.kinds()
     assert h.held(SYMBOL).protected and h.held(SYMBOL).repair_attempts == 0
+
+
+class PositionMonitorRetries(PositionMonitorActor):
+    """The real monitor, recording when each quick retry of a refused exit is handled (its thread). Named
+    like the monitor: its thread's name is what the injected refusals match."""
+
+    handled: ClassVar[list[tuple[int, str]]] = []
+
+    def on_retry_refused_exits(self, message: RetryRefusedExits) -> None:
+        self.handled.append((self.ctx.clock.monotonic_ns(), message.key))
+        super().on_retry_refused_exits(message)
+
+
+def test_exit_refused_again_by_the_exit_check_keeps_one_retry_timer_for_its_key(
+    make_harness: Callable[..., Harness],
+) -> None:
+    PositionMonitorRetries.handled = []
+    h = make_harness(make_config(feed={"stale_after_s": 1000}), monitor_cls=PositionMonitorRetries).start()
+    h.buy_protected(SYMBOL)
+    h.exchange.fail("submit_oco", refused, times=3, thread_prefix="PositionMonitor")
+    h.clock.advance(0.9)  # the exit check is due at 1.0
+    h.quote(SYMBOL, "99.70", "99.72")  # a second fill at 0.9: refused twice, a retry due at 1.15
+    h.settle()
+    assert not h.held(SYMBOL).protected
+
+    h.advance(0.1)  # the exit check at 1.0 retries it: refused a third time, the retry moves to 1.25
+    h.advance(0.15)
+    assert not h.held(SYMBOL).protected and PositionMonitorRetries.handled == []  # nothing retried at 1.15
+    h.advance(0.1)
+
+    wait_for(lambda: covered(h), what="the holding covered again")
+    assert PositionMonitorRetries.handled == [(int(1.25 * NS_PER_S), SYMBOL)]  # one, at 1.25
+    h.advance(1.0)
+    assert len(PositionMonitorRetries.handled) == 1
 
 
 def test_exit_refused_for_good_is_retried_a_bounded_number_of_times_then_takes_the_orphan_path(
