@@ -229,7 +229,11 @@ def closing_adopted_holding(make_harness: Callable[..., Harness]) -> Harness:
 
 def lot_filled(h: Harness, key: int, qty: str, price: str) -> None:
     """An entry fill of ``qty`` the venue holds and the monitor hears of (no order event tells the
-    ledger: it stays behind)."""
+    ledger: it stays behind), after every event the venue reported before it: a close that sold on
+    arrival is heard of first, as the test's order says, never raced by this fill told straight to the
+    monitor (sized from the venue's record before that sale reached the monitor, the lot's exit came out
+    short)."""
+    h.settle()
     h.paper_engine.fund("BTC", Decimal(qty))
     h.directory.tell(MONITOR, entry_fill(h, key, qty, price))
     h.settle()
