@@ -394,6 +394,7 @@ def test_simulation_found_closing_lot_whose_close_ended_unseen_is_settled_by_the
         h.quote("BTC/USDT", "99.50", "99.52")
     assert lot_close not in {o.client_order_id for o in h.open_sells("BTC/USDT")}
     assert held(h) == Decimal("0.3")  # the new lot, now the position
+    h.settle()  # what the stream did deliver reaches the monitor before it reconnects, never after
 
     # The stream reconnects (no venue replays what it missed): the monitor verifies by REST.
     h.directory.tell(MONITOR, UserStreamStatus(venue="paper", connected=True))
