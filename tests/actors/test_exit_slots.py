@@ -65,8 +65,11 @@ def test_fills_of_many_symbols_together_get_every_exit_within_a_second(
     for symbol in SYMBOLS:
         h.quote(symbol, "100", "100.02")
     for symbol in SYMBOLS:
+        # One at a time, each sent before the next is decided: an entry whose sender has spent its slot
+        # but whose answer the executor has not read yet is counted twice (conservatively), so signals
+        # told together admit fewer entries depending on which thread runs first.
         buy_below_the_market(h, symbol)
-    h.settle()
+        h.settle()
     resting = [s for s in SYMBOLS if h.buys(s)]
     # Entries stop while the window still has to hold the OCOs they can need: 13 entries + 26 exit orders
     # stay within the 40 orders entries may see (50 less the 20 % reserve).

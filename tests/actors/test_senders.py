@@ -172,6 +172,9 @@ def test_an_entry_in_flight_when_the_executor_crashed_is_looked_up_by_the_next_o
     h.clock.advance(delay_s)
 
     wait_for(lambda: h.is_protected("BTC/USDT"), what="the entry looked up and its fill protected")
+    # The new incarnation looks the entry up as it starts, before the supervisor has heard that it runs
+    # (and named it in the directory): its snapshot is asked for once it is known to run.
+    wait_for(lambda: h.child(EXECUTOR).state is ChildState.RUNNING, what="executor running again")
     assert not send.ran_out
     assert len(h.buys("BTC/USDT")) == 1  # looked up, never sent again
     assert h.executor_snapshot().unresolved == ()

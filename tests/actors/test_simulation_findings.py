@@ -229,7 +229,11 @@ def closing_adopted_holding(make_harness: Callable[..., Harness]) -> Harness:
 
 def lot_filled(h: Harness, key: int, qty: str, price: str) -> None:
     """An entry fill of ``qty`` the venue holds and the monitor hears of (no order event tells the
-    ledger: it stays behind)."""
+    ledger: it stays behind), after every event the venue reported before it: a close that sold on
+    arrival is heard of first, as the test's order says, never raced by this fill told straight to the
+    monitor (sized from the venue's record before that sale reached the monitor, the lot's exit came out
+    short)."""
+    h.settle()
     h.paper_engine.fund("BTC", Decimal(qty))
     h.directory.tell(MONITOR, entry_fill(h, key, qty, price))
     h.settle()
@@ -390,6 +394,7 @@ def test_simulation_found_closing_lot_whose_close_ended_unseen_is_settled_by_the
         h.quote("BTC/USDT", "99.50", "99.52")
     assert lot_close not in {o.client_order_id for o in h.open_sells("BTC/USDT")}
     assert held(h) == Decimal("0.3")  # the new lot, now the position
+    h.settle()  # what the stream did deliver reaches the monitor before it reconnects, never after
 
     # The stream reconnects (no venue replays what it missed): the monitor verifies by REST.
     h.directory.tell(MONITOR, UserStreamStatus(venue="paper", connected=True))
