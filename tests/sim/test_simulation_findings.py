@@ -144,6 +144,18 @@ def test_simulation_found_position_closed_unseen_took_what_closing_lots_hold_for
     assert violations(report, "oversell") == []
 
 
+def test_simulation_found_adopted_exit_whose_cancel_was_refused_forgotten_beside_a_new_one(
+    tmp_path: Path,
+) -> None:
+    # The repository's config.yaml, seed 40 at 7092 s: the monitor restarted after a crash; its
+    # reconciliation found a fill its previous incarnation had not covered and went to replace the
+    # resting exit, whose cancel the venue refused (rate limited). The position was kept without exits
+    # beside that one, and the next fill armed an exit for the whole holding: four oversells.
+    report = repository_run(tmp_path, seed=40, until_s=7094)
+
+    assert violations(report, "oversell") == []
+
+
 def ci_config(**executor: Any) -> AppConfig:
     """CI's simulation config (.ci/simulate.yaml) as it was when these seeds found their defects, with
     partial fills off, and with executor settings changed."""
