@@ -401,10 +401,10 @@ class PositionMonitorActor(SupervisedActor):
         else:
             pos.holding = Holding(snapshot.qty, pos.holding.entry_price or snapshot.avg_entry_price)
         ours = [o for o in open_orders if o.side is Side.SELL and self._is_our_exit(o.client_order_id)]
+        for order in ours:  # what they sold before is outside the holding just read
+            self._mark_sold(pos, order.client_order_id, order.filled_qty)
         wanted = exit_qty(snapshot.qty, rules)
         if ours and all(o.remaining_qty >= wanted for o in ours) and len(ours) <= 2:
-            for order in ours:  # what they sold before is outside the holding just read
-                self._mark_sold(pos, order.client_order_id, order.filled_qty)
             pos.exit_ids = tuple(o.client_order_id for o in ours)
             pos.exit_qty = min(o.remaining_qty for o in ours)
             pos.oco = any(o.list_id for o in ours)
@@ -422,10 +422,15 @@ class PositionMonitorActor(SupervisedActor):
                 symbol=symbol,
             )
             return True
-        for order in ours:
-            self._cancel_quietly(symbol, order.client_order_id)
-        pos.exit_ids = ()
-        self._protect(pos)
+        # Replaced: until cancelled they are this position's exits, so a cancel the venue refuses leaves
+        # them to be cancelled before anything is placed, never forgotten beside a new exit (a fill's
+        # re-arm then sold the same quantity twice: simulation, config.yaml seed 40). One by one unless
+        # they are one order list: stale exits of several incarnations may rest.
+        lists = {o.list_id for o in ours}
+        pos.exit_ids = tuple(o.client_order_id for o in ours)
+        pos.oco = len(lists) == 1 and None not in lists
+        pos.exits_uncertain = bool(ours)
+        self._rearm(pos)
         return True
 
     # -- venue pushback: pending actions ------------------------------------------------------------------

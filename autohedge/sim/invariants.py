@@ -11,7 +11,8 @@ Kinds of violation (``KINDS``):
   ``max_unprotected_s`` (time inside a venue-imposed Retry-After or ban window is excepted, and
   summed separately);
 * ``duplicate_intent``: two orders on the venue for one intent: a buy sent again while an earlier
-  submit of the same symbol had an unknown outcome and the venue had accepted it, never asked about;
+  submit of the same symbol had an unknown outcome and the venue had accepted it, never asked about
+  (nor its event handled by the sender);
   or more open entries for a symbol than ``max_open_entries``;
 * ``oversell``: a sell asked for more than is held (net of other resting sells);
 * ``stop_not_honoured``: the bid crossed a held position's stop and, for longer than ``stop_budget_s``,
@@ -398,6 +399,11 @@ class InvariantChecker:
         pending = self._unknown.get(symbol)
         if pending is not None and pending.client_order_id == client_order_id:
             del self._unknown[symbol]
+
+    def event_handled(self, symbol: str, client_order_id: str) -> None:
+        """The engine's sender of ``client_order_id`` handled the venue's event for that order: its outcome
+        is known to it as if it had asked (a later buy is a new intent, not a resend)."""
+        self.asked(symbol, client_order_id)
 
     def entry_settled(self, symbol: str) -> None:
         """The engine learnt of the open orders of ``symbol`` another way (a listing of open orders)."""

@@ -319,6 +319,10 @@ class Simulation:
         if rate > 0 and self._handler_rng.random() < rate:
             self._faults["handler_exception"] += 1
             raise InjectedFault(f"injected fault in {actor} handling {type(message).__name__}")
+        if isinstance(message, OrderUpdate) and kind_of(actor) is ActorKind.EXECUTOR:
+            # An entry's event settles its unknown outcome as an answer would (the executor confirms
+            # an order it is still asking about by its event when the venue refuses the question).
+            self.checker.event_handled(message.symbol, message.client_order_id)
 
     def _on_crash(self, actor: str, error: BaseException | None) -> None:
         if self._dying:

@@ -12,10 +12,12 @@ from autohedge.actors.monitor import PositionMonitorActor
 from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.core.actor_names import EXECUTOR, MONITOR
 from autohedge.core.child_states import ChildState
+from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import ManualClock
 from autohedge.core.errors import RateLimited
 from autohedge.core.messages import (
     ClosePosition,
+    OcoRequest,
     OrderFilled,
     OrderUpdate,
     Quote,
@@ -25,7 +27,7 @@ from autohedge.core.messages import (
 from autohedge.core.protection import STOP_LIMIT_SLIPPAGE
 from autohedge.core.types import OrderPurpose, OrderStatus, OrderType, Side, quantize_down
 from tests.actors.harness import Harness, hold_the_monitor, make_config, wait_for
-from tests.ids import entry_id
+from tests.ids import PREFIX, entry_id, our_id
 
 LOT = Decimal("0.000001")
 
@@ -502,3 +504,59 @@ def test_simulation_found_position_closed_unseen_leaves_what_closing_lots_hold_t
     assert position is not None and not position.lot and position.qty == Decimal("0.3")  # the lot, promoted
     assert lot_exit.client_order_id in {o.client_order_id for o in h.open_sells("BTC/USDT")}  # left as it was
     assert resting_sells(h) == held(h)
+
+
+def test_simulation_found_adopted_exit_whose_cancel_was_refused_is_never_armed_beside(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # config.yaml, seed 40 at 7092 s: a restarted monitor's reconciliation found more held than its
+    # previous incarnation's exit covered; the venue refused the cancel of that exit (rate limited) and
+    # the position was kept without exits, the old one still resting. A fill then armed an exit for the
+    # whole holding beside it: four oversells.
+    engine = PaperEngine(
+        clock=ManualClock(),
+        balances={"USDT": Decimal(10000), "BTC": Decimal("1.5")},
+        fee_rate=Decimal("0.001"),
+    )
+    engine.on_quote(
+        Quote(
+            venue="test",
+            symbol="BTC/USDT",
+            bid=Decimal("99.99"),
+            ask=Decimal("100.01"),
+            ts_event=0,
+            ts_init=0,
+        )
+    )
+    tp = ClientId(PREFIX, OrderPurpose.TAKE_PROFIT, 10**9)
+    engine.submit_oco(  # what the previous process armed, for 1 of the 1.5 now held
+        OcoRequest(
+            list_client_id=tp.oco_list().encode(),
+            symbol="BTC/USDT",
+            side=Side.SELL,
+            qty=Decimal(1),
+            take_profit_price=Decimal(101),
+            stop_price=Decimal(99),
+            stop_limit_price=Decimal("98.50"),
+            take_profit_client_order_id=tp.encode(),
+            stop_loss_client_order_id=our_id(OrderPurpose.STOP_LOSS, 10**9),
+        )
+    )
+    h = make_harness(make_config(hft={"min_edge_bps": 10_000}), engine=engine)
+    h.exchange.fail(
+        "cancel_order", lambda: RateLimited("429", venue="paper", code=429, retry_after_s=2.0), times=1
+    )
+    beside: list[Decimal] = []
+    h.exchange.hold("submit_oco", lambda: beside.append(resting_sells(h)), times=10)
+    h.start(reconciled=False)
+    wait_for(
+        lambda: h.position("BTC/USDT") is not None, what="the holding adopted (its exit not yet replaced)"
+    )
+    h.quote("BTC/USDT", "99.99", "100.01")
+
+    lot_filled(h, 10**9 + 1, "0.2", "100")
+    for _ in range(3):
+        h.advance(1.0)  # past the Retry-After
+
+    assert beside and all(qty == 0 for qty in beside)  # every exit placed with nothing resting beside it
+    assert covered(h) == held(h) == Decimal("1.7")

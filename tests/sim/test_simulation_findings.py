@@ -144,6 +144,18 @@ def test_simulation_found_position_closed_unseen_took_what_closing_lots_hold_for
     assert violations(report, "oversell") == []
 
 
+def test_simulation_found_adopted_exit_whose_cancel_was_refused_forgotten_beside_a_new_one(
+    tmp_path: Path,
+) -> None:
+    # The repository's config.yaml, seed 40 at 7092 s: the monitor restarted after a crash; its
+    # reconciliation found a fill its previous incarnation had not covered and went to replace the
+    # resting exit, whose cancel the venue refused (rate limited). The position was kept without exits
+    # beside that one, and the next fill armed an exit for the whole holding: four oversells.
+    report = repository_run(tmp_path, seed=40, until_s=7094)
+
+    assert violations(report, "oversell") == []
+
+
 def ci_config(**executor: Any) -> AppConfig:
     """CI's simulation config (.ci/simulate.yaml) as it was when these seeds found their defects, with
     partial fills off, and with executor settings changed."""
@@ -218,3 +230,13 @@ def test_simulation_found_repriced_close_sized_past_what_closing_lots_keep_left_
     report = ci_partial_fills_run(tmp_path, seed=1, until_s=171)
 
     assert violations(report, "unprotected") == violations(report, "stop_not_honoured") == []
+
+
+def test_simulation_found_entry_confirmed_by_its_event_counted_as_never_asked_about(tmp_path: Path) -> None:
+    # CI's config with partial fills on, seed 10 at 1980.8 s (a checker defect, shown once the seeds of
+    # config.yaml 24, 33 and 40 were fixed): an entry's answer was lost and the venue refused the question
+    # about it (a ban); its order event confirmed it to the executor. The checker knew only questions, so
+    # every later entry of the symbol was taken for a resend of it: 225 duplicate intents.
+    report = ci_partial_fills_run(tmp_path, seed=10, until_s=1981)
+
+    assert violations(report, "duplicate_intent") == []

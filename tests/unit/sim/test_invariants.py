@@ -174,6 +174,24 @@ def test_checker_buy_after_asking_about_the_unknown_is_fine() -> None:
     assert kinds(c) == []
 
 
+def test_checker_buy_after_the_sender_handled_the_unknowns_event_is_fine() -> None:
+    # CI's config, seed 10 at 1980.8 s: the question about an entry whose answer was lost was refused
+    # (a ban); its order event confirmed it to the executor, which never had to ask again. Every later
+    # entry of the symbol was counted as a resend of it: 225 duplicate intents.
+    c = checker()
+    c.outcome_unknown("BTC/USDT", "e1", accepted=True, buy=True)
+    c.event_handled("BTC/USDT", "e2")  # another order's event settles nothing
+    c.submitted(
+        S, 2, symbol="BTC/USDT", buy=True, client_order_id="e3", qty=D(1), held=D(0), resting_sells=D(0)
+    )
+    c.event_handled("BTC/USDT", "e1")
+    c.submitted(
+        S, 3, symbol="BTC/USDT", buy=True, client_order_id="e4", qty=D(1), held=D(0), resting_sells=D(0)
+    )
+
+    assert kinds(c) == ["duplicate_intent"] and c.duplicate_intents == 1  # e3 only
+
+
 def test_checker_more_open_entries_than_allowed_is_a_duplicate_intent() -> None:
     c = checker()
     c.observe_books(0, 1, [book(held="0", entries=2)])
