@@ -497,3 +497,34 @@ def test_simulation_found_position_closed_unseen_leaves_what_closing_lots_hold_t
     assert position is not None and not position.lot and position.qty == Decimal("0.3")  # the lot, promoted
     assert lot_exit.client_order_id in {o.client_order_id for o in h.open_sells("BTC/USDT")}  # left as it was
     assert resting_sells(h) == held(h)
+
+
+def test_simulation_found_closing_lots_refused_close_stays_its_own_when_the_next_lot_is_promoted(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # config.yaml, seed 41 at 5029 s: a closing lot's re-priced close was refused (429); the position's
+    # close then sold out and the lot bought during it was promoted, taking the closing lot's waiting
+    # close as its own: the retry closed the promoted position instead, and the closing lot's rest had no
+    # sell until the next quote.
+    h = closing_adopted_holding(make_harness)
+    lot_filled(h, 10**9, "0.2", "99.50")  # a lot: the position is closing
+    h.quote("BTC/USDT", "98.00", "98.02")  # through the lot's stop: the lot is closed too (half rests)
+    lot_filled(h, 10**9 + 1, "0.3", "98.01")  # the next lot, with its own exit; the first keeps closing
+    h.advance(1.0)  # both resting closes may be re-priced now
+
+    def refuse_the_next_close() -> None:
+        refusal = RateLimited("429", venue="paper", code=429, retry_after_s=2.0)
+        h.exchange.fail("submit_order", lambda: refusal)
+
+    h.exchange.hold("submit_order", refuse_the_next_close)  # the position's new close goes, the lot's not
+    h.quote("BTC/USDT", "97.30", "97.32")  # below both closes: re-priced; the position's sells half
+    h.settle()
+    h.quote("BTC/USDT", "97.30", "97.32")  # the position's close sells the rest: the next lot is promoted
+    h.settle()
+    assert "lot_promoted" in h.engine.parts.events.kinds()
+    h.advance(2.0)  # the venue allows again: the refused close goes
+    h.settle()
+
+    sells = h.open_sells("BTC/USDT")
+    assert [o.qty for o in sells if not o.client_order_id.startswith("ah-c")] == [Decimal("0.3")]
+    assert resting_sells(h) == held(h)  # the closing lot's rest is being sold, the promoted lot kept

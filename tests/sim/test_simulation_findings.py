@@ -218,3 +218,13 @@ def test_simulation_found_repriced_close_sized_past_what_closing_lots_keep_left_
     report = ci_partial_fills_run(tmp_path, seed=1, until_s=171)
 
     assert violations(report, "unprotected") == violations(report, "stop_not_honoured") == []
+
+
+def test_simulation_found_closing_lots_refused_close_taken_by_the_promoted_lot(tmp_path: Path) -> None:
+    # The repository's config.yaml, seed 41 at 5029 s: in a flash crash, a closing lot's re-priced close was
+    # refused (429); the position's close then sold out and the lot bought during it was promoted, taking
+    # the refused close as its own. When the venue allowed again the promoted position was closed instead,
+    # and the closing lot's rest waited for the next quote: 1.006 s past the Retry-After.
+    report = repository_run(tmp_path, seed=41, until_s=5030)
+
+    assert violations(report, "unprotected") == []
