@@ -228,3 +228,13 @@ def test_simulation_found_closing_lots_refused_close_taken_by_the_promoted_lot(t
     report = repository_run(tmp_path, seed=41, until_s=5030)
 
     assert violations(report, "unprotected") == []
+
+
+def test_simulation_found_dust_joining_a_protected_lot_left_beyond_its_exit(tmp_path: Path) -> None:
+    # The repository's config.yaml, seed 27 at 5742.5 s: in a flash crash, lots' closes and the position's
+    # close ended with remainders below the venue minimum; each joined the lot bought during the close
+    # (then promoted to the position), whose exit had been armed before: together worth more than the
+    # minimum, they stayed without an exit until the safety verification re-armed it 11.7 s later.
+    report = repository_run(tmp_path, seed=27, until_s=5743)
+
+    assert violations(report, "unprotected") == []
