@@ -528,3 +528,39 @@ def test_simulation_found_closing_lots_refused_close_stays_its_own_when_the_next
     sells = h.open_sells("BTC/USDT")
     assert [o.qty for o in sells if not o.client_order_id.startswith("ah-c")] == [Decimal("0.3")]
     assert resting_sells(h) == held(h)  # the closing lot's rest is being sold, the promoted lot kept
+
+
+def test_simulation_found_entry_traded_on_the_venue_while_the_feed_was_silent_is_read_in_time(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # config.yaml, seed 53 at 6561 s: the feed stalled while an entry rested; the venue's market traded
+    # its rest and the fill event came 1.9 s late. The check for unreported fills compared the entry with
+    # our own quotes only, which the stall had frozen, so nothing read the entry in time.
+    h = make_harness(make_config(), engine=half_filling_engine()).start()
+    h.trigger_buy("BTC/USDT")  # half the entry trades; the rest rests
+    [entry] = h.buys("BTC/USDT")
+    assert entry.status is OrderStatus.PARTIALLY_FILLED
+    h.advance(1.0)
+    deliver = ExecutorActor.on_order_update
+
+    def late(self: ExecutorActor, update: OrderUpdate) -> None:
+        if update.client_order_id != entry.client_order_id:
+            deliver(self, update)
+
+    monkeypatch.setattr(ExecutorActor, "on_order_update", late)
+    ask = entry.price - Decimal("0.01")
+    crossing = Quote(
+        venue="test",
+        symbol="BTC/USDT",
+        bid=ask - Decimal("0.02"),
+        ask=ask,
+        ts_event=h.clock.wall_ns(),
+        ts_init=h.clock.wall_ns(),
+    )
+    h.paper_engine.on_quote(crossing)  # the venue's market trades the rest; our feed says nothing
+    assert h.buys("BTC/USDT")[0].status is OrderStatus.FILLED
+
+    for _ in range(2):  # the promise: covered within monitor.max_unprotected_s
+        h.advance(0.5)
+
+    assert covered(h) == quantize_down(held(h), LOT)

@@ -238,3 +238,14 @@ def test_simulation_found_dust_joining_a_protected_lot_left_beyond_its_exit(tmp_
     report = repository_run(tmp_path, seed=27, until_s=5743)
 
     assert violations(report, "unprotected") == []
+
+
+def test_simulation_found_entry_traded_on_the_venue_while_the_feed_stalled_and_its_event_was_late(
+    tmp_path: Path,
+) -> None:
+    # The repository's config.yaml, seed 53 at 6561 s: the feed stalled while an entry rested; the venue's
+    # market traded the rest of it and the fill event came 1.9 s late. The check for unreported fills
+    # compared the entry with our own quotes only, which the stall had frozen: nothing looked for the fill.
+    report = repository_run(tmp_path, seed=53, until_s=6562)
+
+    assert violations(report, "unprotected") == []
