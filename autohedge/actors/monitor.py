@@ -484,14 +484,17 @@ class PositionMonitorActor(SupervisedActor):
             # Lots still being closed share their key with the symbol's lot: one whose sell the venue
             # refused (say, the new close of a re-price) waits under it too, with nothing resting for it.
             waiting = [
-                lot
-                for lot in self._closing_lots
-                if lot.key == action.symbol and lot.close_id is None and lot.close_reason and not lot.exit_ids
+                lot for lot in self._closing_lots if lot.key == action.symbol and self._awaits_close(lot)
             ]
             for closing in [pos, *waiting] if pos is not None else waiting:
                 self._stop_close_due(closing)
         elif pos is not None and action.kind is PendingKind.PROTECT and pos.close_id is None:
             self._rearm(pos)
+
+    @staticmethod
+    def _awaits_close(pos: TrackedPosition) -> bool:
+        """``pos`` (a lot still being closed) waits for a close the venue refused: nothing rests for it."""
+        return pos.close_id is None and bool(pos.close_reason) and not pos.exit_ids
 
     def _stop_close_due(self, pos: TrackedPosition) -> None:
         """A close the venue refused (or a re-price whose cancel it refused) goes now."""
@@ -1757,8 +1760,16 @@ class PositionMonitorActor(SupervisedActor):
             if key == symbol:
                 del self._pending[(kind, key)]  # the ended position's own
             elif key == symbol + _LOT:
-                action = self._pending.pop((kind, key))
-                self._pending[(kind, symbol)] = PendingAction(kind, symbol, action.since_ns)
+                action = self._pending[(kind, key)]
+                # Its own refused close, or a re-price of its close whose cancel was refused.
+                own = lot.close_id is not None or bool(lot.close_reason)
+                if kind is not PendingKind.STOP_CLOSE or own:
+                    self._pending[(kind, symbol)] = PendingAction(kind, symbol, action.since_ns)
+                # Lots still being closed share the key: a refused close of theirs stays theirs (taken by
+                # the promoted position, it closed that one instead; simulation, config.yaml seed 41).
+                closing = [c for c in self._closing_lots if c.symbol == symbol and self._awaits_close(c)]
+                if kind is not PendingKind.STOP_CLOSE or not closing:
+                    del self._pending[(kind, key)]
         if lot.repair_pending:
             self.schedule(self._config.monitor.orphan_retry_s, RepairOrphan(symbol=symbol))
         self.ctx.events.record(

@@ -14,7 +14,7 @@ from decimal import Decimal
 from autohedge.core.clock import NS_PER_S
 from autohedge.core.messages import Quote
 
-__all__ = ["ReconnectRun", "fill_may_be_unreported", "reconnect_delay_s"]
+__all__ = ["ReconnectRun", "feed_quiet", "fill_may_be_unreported", "reconnect_delay_s"]
 
 
 def fill_may_be_unreported(buy_price: Decimal, heard_ns: int, quote: Quote) -> bool:
@@ -22,6 +22,13 @@ def fill_may_be_unreported(buy_price: Decimal, heard_ns: int, quote: Quote) -> b
     offered at or below its price (``quote``) after the newest event or read of it (``heard_ns``, the
     venue's time). A stream that reports the trade on time has moved ``heard_ns`` past the quote."""
     return quote.ask <= buy_price and quote.ts_init > heard_ns
+
+
+def feed_quiet(quote: Quote | None, now_ns: int, max_age_s: float) -> bool:
+    """Our feed has told nothing of a symbol for longer than ``max_age_s`` (``quote``: its newest quote,
+    ``ts_init`` and ``now_ns`` wall time): stalled, or never heard. The venue's market moves on without
+    it, so whether it traded a resting entry can only be read from the venue."""
+    return quote is None or now_ns - quote.ts_init > max_age_s * NS_PER_S
 
 
 class ReconnectRun:

@@ -560,3 +560,70 @@ def test_simulation_found_adopted_exit_whose_cancel_was_refused_is_never_armed_b
 
     assert beside and all(qty == 0 for qty in beside)  # every exit placed with nothing resting beside it
     assert covered(h) == held(h) == Decimal("1.7")
+
+
+def test_simulation_found_closing_lots_refused_close_stays_its_own_when_the_next_lot_is_promoted(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # config.yaml, seed 41 at 5029 s: a closing lot's re-priced close was refused (429); the position's
+    # close then sold out and the lot bought during it was promoted, taking the closing lot's waiting
+    # close as its own: the retry closed the promoted position instead, and the closing lot's rest had no
+    # sell until the next quote.
+    h = closing_adopted_holding(make_harness)
+    lot_filled(h, 10**9, "0.2", "99.50")  # a lot: the position is closing
+    h.quote("BTC/USDT", "98.00", "98.02")  # through the lot's stop: the lot is closed too (half rests)
+    lot_filled(h, 10**9 + 1, "0.3", "98.01")  # the next lot, with its own exit; the first keeps closing
+    h.advance(1.0)  # both resting closes may be re-priced now
+
+    def refuse_the_next_close() -> None:
+        refusal = RateLimited("429", venue="paper", code=429, retry_after_s=2.0)
+        h.exchange.fail("submit_order", lambda: refusal)
+
+    h.exchange.hold("submit_order", refuse_the_next_close)  # the position's new close goes, the lot's not
+    h.quote("BTC/USDT", "97.30", "97.32")  # below both closes: re-priced; the position's sells half
+    h.settle()
+    h.quote("BTC/USDT", "97.30", "97.32")  # the position's close sells the rest: the next lot is promoted
+    h.settle()
+    assert "lot_promoted" in h.engine.parts.events.kinds()
+    h.advance(2.0)  # the venue allows again: the refused close goes
+    h.settle()
+
+    sells = h.open_sells("BTC/USDT")
+    assert [o.qty for o in sells if not o.client_order_id.startswith("ah-c")] == [Decimal("0.3")]
+    assert resting_sells(h) == held(h)  # the closing lot's rest is being sold, the promoted lot kept
+
+
+def test_simulation_found_entry_traded_on_the_venue_while_the_feed_was_silent_is_read_in_time(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # config.yaml, seed 53 at 6561 s: the feed stalled while an entry rested; the venue's market traded
+    # its rest and the fill event came 1.9 s late. The check for unreported fills compared the entry with
+    # our own quotes only, which the stall had frozen, so nothing read the entry in time.
+    h = make_harness(make_config(), engine=half_filling_engine()).start()
+    h.trigger_buy("BTC/USDT")  # half the entry trades; the rest rests
+    [entry] = h.buys("BTC/USDT")
+    assert entry.status is OrderStatus.PARTIALLY_FILLED
+    h.advance(1.0)
+    deliver = ExecutorActor.on_order_update
+
+    def late(self: ExecutorActor, update: OrderUpdate) -> None:
+        if update.client_order_id != entry.client_order_id:
+            deliver(self, update)
+
+    monkeypatch.setattr(ExecutorActor, "on_order_update", late)
+    ask = entry.price - Decimal("0.01")
+    crossing = Quote(
+        venue="test",
+        symbol="BTC/USDT",
+        bid=ask - Decimal("0.02"),
+        ask=ask,
+        ts_event=h.clock.wall_ns(),
+        ts_init=h.clock.wall_ns(),
+    )
+    h.paper_engine.on_quote(crossing)  # the venue's market trades the rest; our feed says nothing
+    assert h.buys("BTC/USDT")[0].status is OrderStatus.FILLED
+
+    for _ in range(2):  # the promise: covered within monitor.max_unprotected_s
+        h.advance(0.5)
+
+    assert covered(h) == quantize_down(held(h), LOT)

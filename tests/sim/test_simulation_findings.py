@@ -240,3 +240,34 @@ def test_simulation_found_entry_confirmed_by_its_event_counted_as_never_asked_ab
     report = ci_partial_fills_run(tmp_path, seed=10, until_s=1981)
 
     assert violations(report, "duplicate_intent") == []
+
+
+def test_simulation_found_closing_lots_refused_close_taken_by_the_promoted_lot(tmp_path: Path) -> None:
+    # The repository's config.yaml, seed 41 at 5029 s: in a flash crash, a closing lot's re-priced close was
+    # refused (429); the position's close then sold out and the lot bought during it was promoted, taking
+    # the refused close as its own. When the venue allowed again the promoted position was closed instead,
+    # and the closing lot's rest waited for the next quote: 1.006 s past the Retry-After.
+    report = repository_run(tmp_path, seed=41, until_s=5030)
+
+    assert violations(report, "unprotected") == []
+
+
+def test_simulation_found_dust_joining_a_protected_lot_left_beyond_its_exit(tmp_path: Path) -> None:
+    # The repository's config.yaml, seed 27 at 5742.5 s: in a flash crash, lots' closes and the position's
+    # close ended with remainders below the venue minimum; each joined the lot bought during the close
+    # (then promoted to the position), whose exit had been armed before: together worth more than the
+    # minimum, they stayed without an exit until the safety verification re-armed it 11.7 s later.
+    report = repository_run(tmp_path, seed=27, until_s=5743)
+
+    assert violations(report, "unprotected") == []
+
+
+def test_simulation_found_entry_traded_on_the_venue_while_the_feed_stalled_and_its_event_was_late(
+    tmp_path: Path,
+) -> None:
+    # The repository's config.yaml, seed 53 at 6561 s: the feed stalled while an entry rested; the venue's
+    # market traded the rest of it and the fill event came 1.9 s late. The check for unreported fills
+    # compared the entry with our own quotes only, which the stall had frozen: nothing looked for the fill.
+    report = repository_run(tmp_path, seed=53, until_s=6562)
+
+    assert violations(report, "unprotected") == []

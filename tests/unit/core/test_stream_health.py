@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from autohedge.core.clock import NS_PER_S
 from autohedge.core.messages import Quote
-from autohedge.core.stream_health import ReconnectRun, fill_may_be_unreported, reconnect_delay_s
+from autohedge.core.stream_health import ReconnectRun, feed_quiet, fill_may_be_unreported, reconnect_delay_s
 
 
 def test_failures_within_the_window_degrade_and_older_ones_expire() -> None:
@@ -40,3 +40,13 @@ def test_simulation_found_resting_entry_traded_through_after_its_newest_event_ma
     assert fill_may_be_unreported(Decimal(100), 40, quote)
     assert not fill_may_be_unreported(Decimal(100), 50, quote)  # the event of this quote's trade came
     assert not fill_may_be_unreported(Decimal("99.99"), 40, quote)  # the market did not reach it
+
+
+def test_simulation_found_a_feed_quiet_longer_than_the_promise_leaves_the_venue_to_tell() -> None:
+    quote = Quote(
+        venue="paper", symbol="BTC/USDT", bid=Decimal("99.9"), ask=Decimal(100), ts_event=0, ts_init=0
+    )
+
+    assert not feed_quiet(quote, NS_PER_S, max_age_s=1.0)  # one second old: quotes of a quiet market
+    assert feed_quiet(quote, NS_PER_S + 1, max_age_s=1.0)  # older: stalled, the venue may have traded
+    assert feed_quiet(None, 0, max_age_s=1.0)  # never heard
