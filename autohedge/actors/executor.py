@@ -182,6 +182,9 @@ class ExecutorActor(SupervisedActor):
         """Entries in flight when every open entry was cancelled: cancelled as soon as they are placed."""
         self._quotes = quotes
         self._unreported_timer: TimerHandle | None = None
+        self._expiries: dict[str, TimerHandle] = {}
+        """Each tracked entry's expiry timer (this incarnation's), cancelled when it stops being tracked:
+        a filled entry's expiry would otherwise hold its message until due."""
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -194,7 +197,7 @@ class ExecutorActor(SupervisedActor):
             # The previous incarnation may have died handling one of these entries' events (no venue
             # sends it again): re-read them by REST now; their expiry timers died with it too.
             for coid in self._entries:
-                self.schedule(self._config.executor.entry_timeout_s, ExpireEntry(client_order_id=coid))
+                self._expire_later(coid)
             self.actor_ref.tell(PollOrders())
         # Entries a previous incarnation handed out or was looking up: their answers (or fill events)
         # may have died with it, and the venue may hold or have filled them. Ask, never resend; by a
@@ -243,9 +246,7 @@ class ExecutorActor(SupervisedActor):
             ours = self._is_our_entry(order.client_order_id) and order.side is Side.BUY
             if ours and order.client_order_id not in self._entries:
                 self._entries[order.client_order_id] = self._from_snapshot(order)
-                self.schedule(
-                    self._config.executor.entry_timeout_s, ExpireEntry(client_order_id=order.client_order_id)
-                )
+                self._expire_later(order.client_order_id)
                 adopted += 1
         if adopted:
             self.ctx.events.record("entries_adopted", f"{adopted} open entry orders re-read from the venue")
@@ -569,9 +570,7 @@ class ExecutorActor(SupervisedActor):
         )
         entry = replace(entry, venue_order_id=snapshot.venue_order_id)
         self._entries[entry.client_order_id] = entry
-        self.schedule(
-            self._config.executor.entry_timeout_s, ExpireEntry(client_order_id=entry.client_order_id)
-        )
+        self._expire_later(entry.client_order_id)
         self._update(entry, snapshot)
         self._cancel_if_requested(entry.client_order_id)
 
@@ -693,7 +692,23 @@ class ExecutorActor(SupervisedActor):
         else:
             self._schedule_poll()
 
+    def _expire_later(self, coid: str) -> None:
+        """(Re)arm the entry's expiry, ``executor.entry_timeout_s`` from now."""
+        previous = self._expiries.pop(coid, None)
+        if previous is not None:
+            previous.cancel()
+        timer = self.schedule(self._config.executor.entry_timeout_s, ExpireEntry(client_order_id=coid))
+        self._expiries[coid] = timer
+
+    def _untrack(self, coid: str) -> None:
+        """The entry is no longer tracked (ended, or unknown to the venue): its expiry goes with it."""
+        self._entries.pop(coid, None)
+        timer = self._expiries.pop(coid, None)
+        if timer is not None:
+            timer.cancel()
+
     def on_expire_entry(self, message: ExpireEntry) -> None:
+        self._expiries.pop(message.client_order_id, None)
         entry = self._entries.get(message.client_order_id)
         if entry is not None and not entry.cancel_requested:
             self._cancel(entry, "entry timeout")
@@ -724,7 +739,7 @@ class ExecutorActor(SupervisedActor):
                 symbol=update.symbol,
             )
             self._entries[coid] = entry
-            self.schedule(self._config.executor.entry_timeout_s, ExpireEntry(client_order_id=coid))
+            self._expire_later(coid)
         if entry is None:
             done = self._finished.get(coid)
             if done is not None or update.side is not Side.BUY or not self._is_our_entry(coid):
@@ -743,7 +758,7 @@ class ExecutorActor(SupervisedActor):
             self.ctx.events.record(
                 "entries_adopted", f"{coid} adopted from its order event", symbol=update.symbol
             )
-            self.schedule(self._config.executor.entry_timeout_s, ExpireEntry(client_order_id=coid))
+            self._expire_later(coid)
         delta = update.cum_filled_qty - entry.filled_qty
         price: Decimal | None = None
         fee = entry.fee
@@ -773,7 +788,7 @@ class ExecutorActor(SupervisedActor):
                 client_order_id=entry.client_order_id,
             )
         except UnknownOrder:
-            self._entries.pop(entry.client_order_id, None)
+            self._untrack(entry.client_order_id)
             self._note(entry, "gone", "unknown to the venue")
             self.ctx.events.record(
                 "order_gone",
@@ -861,7 +876,7 @@ class ExecutorActor(SupervisedActor):
             heard_ns=max(entry.heard_ns, heard_ns),
         )
         if status.is_terminal:
-            self._entries.pop(entry.client_order_id, None)
+            self._untrack(entry.client_order_id)
             self._finished[entry.client_order_id] = entry.filled_qty
             if len(self._finished) > FINISHED_MEMORY:
                 self._finished.popitem(last=False)
@@ -904,7 +919,7 @@ class ExecutorActor(SupervisedActor):
                 client_order_id=entry.client_order_id,
             )
         except UnknownOrder:
-            self._entries.pop(entry.client_order_id, None)
+            self._untrack(entry.client_order_id)
             return False
         except VenueError as exc:
             if not is_pushback(exc):

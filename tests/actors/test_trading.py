@@ -22,6 +22,16 @@ def test_signal_marketable_buy_fills_and_arms_an_oco_for_the_net_quantity(harnes
     assert len(sells) == 2 and sells[0].list_id == sells[1].list_id
 
 
+def test_a_filled_entry_leaves_no_expiry_timer_behind(harness: Harness) -> None:
+    # entry_timeout_s is 30 in the harness: the entry's expiry is armed when it is placed and cancelled
+    # once it filled, so a busy run does not hold one timer (and its message) per entry until due.
+    harness.buy_protected("BTC/USDT")
+    wait_for(
+        lambda: not any(29 < delay_s <= 30 for delay_s in harness.clock.pending_delays_s()),
+        what="the filled entry's expiry cancelled",
+    )
+
+
 def test_partial_fills_exit_quantity_is_filled_minus_base_fees(make_harness: Callable[..., Harness]) -> None:
     config = make_config(rate_limit_ms=60_000)  # one entry: its second fill arrives by push, at once
     clock_engine = PaperEngine(
