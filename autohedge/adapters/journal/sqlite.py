@@ -52,6 +52,7 @@ from autohedge.core.types import OrderPurpose, Side
 __all__ = [
     "FILL_QUERY",
     "MIGRATIONS",
+    "PAGE_CACHE_KIB",
     "SCHEMA_VERSION",
     "JournalReader",
     "OrderRow",
@@ -169,6 +170,10 @@ FILL_QUERY = (
 """Fill rows with the reason of their order (append a WHERE clause); read by ``_fill``."""
 
 
+PAGE_CACHE_KIB = 256
+"""SQLite's page cache per journal connection, in KiB (SQLite's default is 2,000)."""
+
+
 def open_connection(path: Path, *, migrate: bool = True) -> sqlite3.Connection:
     """Open (creating the folder and file), switch to WAL and bring the schema to the latest version."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -179,6 +184,9 @@ def open_connection(path: Path, *, migrate: bool = True) -> sqlite3.Connection:
     # NORMAL in WAL: a commit survives a killed process (the OS has it); only power loss can lose
     # the newest commits, never corrupt the file.
     conn.execute("PRAGMA synchronous=NORMAL")
+    # The journal appends and reads back only recent rows: a small page cache does (the default, 2 MiB
+    # per connection, filled with written pages during a busy run and held them for nothing).
+    conn.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
     if migrate:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:

@@ -95,6 +95,16 @@ def test_journal_opens_in_wal_mode_at_the_latest_schema(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def test_journal_connection_keeps_a_small_page_cache(tmp_path: Path) -> None:
+    # The cache size is per connection (not stored in the file): the writer's own connection is asked.
+    journal = SqliteJournal(tmp_path / "journal.sqlite")
+    try:
+        assert journal._conn.execute("PRAGMA cache_size").fetchone()[0] == -journal_module.PAGE_CACHE_KIB
+    finally:
+        journal.close()
+    assert journal_module.PAGE_CACHE_KIB < 2_000  # below SQLite's default
+
+
 def test_journal_migrates_an_older_schema_and_keeps_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite"
     conn = sqlite3.connect(path)
