@@ -28,6 +28,7 @@ from autohedge.core.config import LOOPBACK_HOSTS, AppConfig, Secrets, load_confi
 from autohedge.core.errors import AuthError, ConfigError, FatalVenueError, VenueError
 from autohedge.install_check import installed_problem
 from autohedge.logging import configure_logging
+from autohedge.memory import limit_malloc_arenas
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -308,6 +309,7 @@ def _run(config: AppConfig, base_dir: Path, duration_s: float | None, summary_pa
     from autohedge.reporting.document import run_summary, summary_table
 
     configure_logging(config.log_level)
+    limit_malloc_arenas()  # before any actor thread allocates
     stop = _stop_on_signals()
     try:
         token, generated = run_token(config)
