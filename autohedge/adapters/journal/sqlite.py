@@ -47,7 +47,7 @@ from autohedge.core.journal import (
 )
 from autohedge.core.messages import OrderUpdate, SymbolRules
 from autohedge.core.pnl import Fill, FillKind, PnlBook
-from autohedge.core.types import OrderPurpose, Side
+from autohedge.core.types import OrderPurpose, OrderStatus, Side
 
 __all__ = [
     "FILL_QUERY",
@@ -221,6 +221,11 @@ ORDER_CACHE_SIZE = 4096
 record reads its row. Without a bound the cache grew with every order of the run."""
 
 
+_SETTLED = frozenset(status.value for status in OrderStatus if status.is_terminal)
+"""Order statuses after which the venue reports nothing new: such an order's state leaves the cache at
+once (its row is the record; a late or replayed event reads it)."""
+
+
 @dataclass(slots=True)
 class _OrderState:
     symbol: str
@@ -315,7 +320,8 @@ class SqliteJournal:
             if row is None:
                 return None
             state = _OrderState(row[0], row[1], row[2], Decimal(row[3]), _dec(row[4]), Decimal(row[5]))
-            self._remember(client_order_id, state)
+            if state.status not in _SETTLED:
+                self._remember(client_order_id, state)
         return state
 
     def _remember(self, client_order_id: str, state: _OrderState) -> None:
@@ -324,6 +330,11 @@ class SqliteJournal:
         self._orders[client_order_id] = state
         if len(self._orders) > ORDER_CACHE_SIZE:
             del self._orders[next(iter(self._orders))]
+
+    def _status_written(self, client_order_id: str, state: _OrderState) -> None:
+        """``state``'s status is now in its row: a settled order's state leaves the cache."""
+        if state.status in _SETTLED:
+            self._orders.pop(client_order_id, None)
 
     def _state_change(
         self, conn: sqlite3.Connection, coid: str, status: str, filled: Decimal, ts_ns: int, detail: str = ""
@@ -435,6 +446,7 @@ class SqliteJournal:
             ),
         )
         self._state_change(conn, order.client_order_id, status, state.filled_qty, ts_ns)
+        self._status_written(order.client_order_id, state)
 
     def _event(self, conn: sqlite3.Connection, update: OrderUpdate) -> None:
         """An order event from the venue's private stream: its state, and its fill keyed by the venue's
@@ -490,6 +502,7 @@ class SqliteJournal:
         self._state_change(
             conn, update.client_order_id, status, state.filled_qty, update.ts_init, update.reason
         )
+        self._status_written(update.client_order_id, state)
 
     @staticmethod
     def _startup_ns(conn: sqlite3.Connection) -> int | None:
@@ -640,6 +653,7 @@ class SqliteJournal:
         self._state_change(
             conn, record.client_order_id, record.status, state.filled_qty, record.ts_init, record.detail
         )
+        self._status_written(record.client_order_id, state)
 
     def _open_position(self, conn: sqlite3.Connection, symbol: str) -> int | None:
         row = conn.execute(

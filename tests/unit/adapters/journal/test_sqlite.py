@@ -281,6 +281,35 @@ def test_journal_stream_events_fill_by_trade_id_and_a_later_snapshot_adds_nothin
     assert order.status == "filled" and order.filled_qty == D(1)
 
 
+def test_journal_lets_a_settled_orders_state_go_and_reads_its_row_for_a_late_record(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = SqliteJournal(path)
+    journal.write(
+        [
+            OrderIntent.of(_request(TP5, Side.SELL, OrderPurpose.TAKE_PROFIT), ts_init=1),
+            _event("accepted", "0", "0", None, 2),
+            _event("filled", "1", "1", "T1", 3),
+            OrderIntent.of(_request(ENTRY3), ts_init=4),
+        ]
+    )
+    assert set(journal._orders) == {ENTRY3}  # the filled exit's row is its record; the open entry stays
+    journal.write(
+        [
+            _event("filled", "1", "1", "T1", 5),  # replayed after its state left the cache
+            OrderObserved(
+                order=_snapshot("1", "101", "0.101", OrderStatus.FILLED, TP5, Side.SELL), ts_init=6
+            ),
+        ]
+    )
+    assert set(journal._orders) == {ENTRY3}
+    journal.close()
+
+    reader = JournalReader(path)
+    assert [(f.qty, f.price) for f in reader.fills()] == [(D(1), D(101))]
+    filled = next(o for o in reader.orders() if o.client_order_id == TP5)
+    assert filled.status == "filled" and filled.filled_qty == D(1)
+
+
 def _account(held: dict[str, str], account: str, ts_init: int) -> AccountSnapshot:
     return AccountSnapshot(
         venue="paper", account=account, held=tuple((s, D(q)) for s, q in held.items()), ts_init=ts_init
