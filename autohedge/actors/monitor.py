@@ -642,8 +642,16 @@ class PositionMonitorActor(SupervisedActor):
                 return
             if not update.kind.is_terminal:
                 return  # a replay, or a part of a resting leg
-        if not live or not update.kind.is_terminal:
-            return  # a replaced leg ended (we cancelled it), or a live one was accepted
+        if not live and update.kind.is_terminal:
+            # A replaced leg ended (we cancelled it). Having sold nothing, it has nothing left to tell
+            # (a repeat of its end is a replay): let its id go, or a position re-armed at every entry
+            # would remember two ids per entry for as long as it is held.
+            if pos.exit_filled_qty.get(coid, Decimal(0)) <= 0:
+                pos.exit_filled_qty.pop(coid, None)
+                pos.exits_ended.discard(coid)
+            return
+        if not update.kind.is_terminal:
+            return  # a live leg was accepted
         if coid == pos.close_id:
             pos.close_id = None  # the close ended unfilled: protect what is left
             self._rearm(pos)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+from autohedge.actors.monitor import PositionMonitorActor
 from autohedge.adapters.paper.engine import PaperEngine
+from autohedge.core.actor_names import MONITOR
 from autohedge.core.clock import ManualClock
 from autohedge.core.types import OrderStatus, quantize_down
 from tests.actors.harness import Harness, make_config, wait_for
@@ -30,6 +32,25 @@ def test_a_filled_entry_leaves_no_expiry_timer_behind(harness: Harness) -> None:
         lambda: not any(29 < delay_s <= 30 for delay_s in harness.clock.pending_delays_s()),
         what="the filled entry's expiry cancelled",
     )
+
+
+def test_a_position_re_armed_at_every_entry_forgets_the_replaced_legs_that_sold_nothing(
+    harness: Harness,
+) -> None:
+    for _ in range(3):
+        harness.buy_protected("BTC/USDT")
+        harness.advance(0.3)  # past the symbol's rate limit: the next signal is an entry too
+    assert len(harness.buys("BTC/USDT")) == 3
+    cancelled = [o for o in harness.paper_engine.all_orders() if o.status is OrderStatus.CANCELED]
+    assert len(cancelled) == 4  # two OCOs replaced by re-arms, both legs each
+    ref = harness.directory.get(MONITOR)
+    assert ref is not None
+    monitor = ref._actor_weakref()  # the instance itself: a proxy hides private state; the monitor is idle
+    assert isinstance(monitor, PositionMonitorActor)
+    (position,) = monitor._positions.values()
+    # Only the live legs are remembered: the replaced ones ended with nothing sold.
+    assert set(position.exit_filled_qty) <= set(position.exit_ids) and not position.exits_ended
+    assert len(position.exit_ids) == 2
 
 
 def test_partial_fills_exit_quantity_is_filled_minus_base_fees(make_harness: Callable[..., Harness]) -> None:
