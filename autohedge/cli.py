@@ -31,7 +31,7 @@ from autohedge.logging import configure_logging
 from autohedge.memory import limit_malloc_arenas
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
+    from starlette.types import ASGIApp
 
     from autohedge.actors.supervisor import SupervisorView
     from autohedge.api.server import ApiServer
@@ -291,7 +291,7 @@ def start_api(engine: Engine, token: SecretStr | None) -> ApiServer:
 
     api = engine.config.api
 
-    def build() -> FastAPI:
+    def build() -> ASGIApp:
         """On the server's thread, at the first request: a process nobody asks never pays the framework."""
         from autohedge.api.app import create_app
         from autohedge.control import EngineController

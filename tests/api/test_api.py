@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -11,6 +15,7 @@ from autohedge.core.actor_names import EXECUTOR
 from autohedge.core.child_states import ChildState
 from tests.api.fake_control import FakeEngineControl
 
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -104,3 +109,33 @@ def test_api_trades_and_pnl_from_the_journal_keep_decimal_precision(client: Test
     assert trade["reason"] == "take_profit"
     assert pnl["realized_pnl"] == "0.3995" and pnl["equity"][0]["realized_pnl"] == "0.3995"
     assert client.get("/trades?limit=0", headers=AUTH).status_code == 422
+
+
+def test_api_bad_query_values_are_422_naming_the_parameter(client: TestClient) -> None:
+    response = client.post("/trading/stop?flatten=maybe", headers=AUTH)
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", "flatten"]
+    assert client.get("/events?limit=many", headers=AUTH).status_code == 422
+    assert client.get("/events?limit=500", headers=AUTH).status_code == 200
+
+
+def test_api_answers_without_the_schema_framework_until_the_schema_is_asked() -> None:
+    # A process of its own: this one has imported the framework for other tests already.
+    script = """
+import sys
+from pydantic import SecretStr
+from starlette.testclient import TestClient
+from autohedge.api.app import create_app
+from tests.api.fake_control import FakeEngineControl
+client = TestClient(create_app(FakeEngineControl(), token=SecretStr("t"), token_env="X"))
+auth = {"Authorization": "Bearer t"}
+assert client.get("/health").status_code == 200 and client.get("/positions", headers=auth).status_code == 200
+assert client.post("/trading/start", headers=auth).status_code == 200
+print("fastapi" in sys.modules)
+assert "/positions" in client.get("/openapi.json").json()["paths"]
+print("fastapi" in sys.modules)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
