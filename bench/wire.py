@@ -625,7 +625,9 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=float, default=6.0, help="measured seconds per phase")
-    parser.add_argument("--rates", type=str, default="1000,10000", help="background frames/s")
+    parser.add_argument(
+        "--rates", type=str, default="1000,10000", help="background frames/s ('': intake and memory only)"
+    )
     parser.add_argument(
         "--trigger-every-s", type=float, default=0.2, help="seconds between triggers (1 symbol, then 10)"
     )
@@ -661,7 +663,7 @@ def main(argv: list[str] | None = None) -> int:
         results["intake_firing"] = bench.intake(firing=True)
         progress("engine intake, no signals, control API off (memory without the web stack)")
         results["intake_calm_no_api"] = bench.intake(firing=False, api=False)
-        for rate in (float(r) for r in args.rates.split(",")):
+        for rate in (float(r) for r in args.rates.split(",") if r.strip()):  # '' : intake and memory only
             progress(f"tick-to-order at {rate:,.0f} background frames/s: raw floor, then the engine")
             results[f"latency_{int(rate)}"] = {
                 "raw": bench.latency("raw", rate),
