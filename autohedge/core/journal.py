@@ -24,6 +24,7 @@ from autohedge.core.messages import (
     OrderRequest,
     OrderSnapshot,
     OrderUpdate,
+    SharedFieldsMessage,
     SymbolRules,
 )
 from autohedge.core.pnl import FillKind, OpenLots
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 
-class OrderIntent(Message):
+class OrderIntent(SharedFieldsMessage):
     """An order about to be sent (recorded before the venue answers)."""
 
     client_order_id: str

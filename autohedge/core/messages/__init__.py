@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from autohedge.core.messages.base import (
     Message,
+    SharedFieldsMessage,
 )
 from autohedge.core.messages.commands import (
     CancelEntries,
@@ -70,6 +71,7 @@ __all__ = [
     "ReconciliationCompleted",
     "RestartChild",
     "SetEntryGate",
+    "SharedFieldsMessage",
     "Signal",
     "SymbolRules",
     "SyncPositions",

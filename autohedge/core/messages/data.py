@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from autohedge.core.messages.base import Message
+from autohedge.core.messages.base import Message, SharedFieldsMessage
 from autohedge.core.types import OrderPurpose, OrderStatus, OrderType, Side, Symbol, TimeInForce, quote_of
 
 __all__ = [
@@ -83,7 +83,7 @@ class OcoRequest(Message):
     stop_loss_client_order_id: str
 
 
-class OrderSnapshot(Message):
+class OrderSnapshot(SharedFieldsMessage):
     """An order as the venue reports it. Quantities are cumulative."""
 
     venue_order_id: str

@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
-from autohedge.core.messages.base import Message
+from autohedge.core.messages.base import Message, SharedFieldsMessage
 from autohedge.core.messages.data import Balance, OrderSnapshot
 from autohedge.core.types import OrderStatus, OrderType, Side, Symbol
 
@@ -83,7 +83,7 @@ class OrderState(Protocol):
     def ts_event(self) -> int: ...
 
 
-class OrderUpdate(Message):
+class OrderUpdate(SharedFieldsMessage):
     """One event of one order. Fill events carry the last fill (``last_qty`` at ``last_price``, its
     ``fee`` in ``fee_asset`` and the venue's ``trade_id``); every event carries the cumulative
     ``cum_filled_qty`` so a receiver can tell a replay (no progress) from a new fill.
