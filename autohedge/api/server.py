@@ -19,9 +19,9 @@ __all__ = ["ApiServer", "BuiltOnFirstRequest"]
 
 
 class BuiltOnFirstRequest:
-    """An ASGI application built when the first request arrives: the web framework, its route models
-    and the schema machinery (about 7 MiB) are imported only once someone uses the API. Serving,
-    routes, authentication and answers are those of the built application."""
+    """An ASGI application built when the first request arrives: the web framework (about 2.5 MiB; the
+    schema machinery waits for a schema request, ``autohedge.api.app``) is imported only once someone
+    uses the API. Serving, routes, authentication and answers are those of the built application."""
 
     def __init__(self, build: Callable[[], ASGIApp]) -> None:
         self._build = build
