@@ -16,8 +16,10 @@ from tests.unit.adapters.openai.test_gateway_recording import GatedClient
 
 
 def llm_harness(
-    make_harness: Callable[..., Harness], client: GatedClient, strategy: str
+    make_harness: Callable[..., Harness], client: GatedClient, strategy: str, *, threaded: bool = True
 ) -> tuple[Harness, LlmGateway]:
+    """A one-symbol engine whose strategy asks ``client``; without ``threaded`` the test thread makes
+    the model calls (``gateway.run_pending()``), so each answer is delivered where the test says."""
     config = make_config(strategy=strategy, symbols=["BTC/USDT"], llm={"min_interval_per_symbol_s": 0})
     holder: dict[str, Harness] = {}
 
@@ -39,7 +41,13 @@ def llm_harness(
 
     h = make_harness(config, source_factory=source)
     holder["h"] = h
-    gateway = LlmGateway(client, max_concurrent=1, throttle=LlmThrottle(config.llm, h.clock), clock=h.clock)
+    gateway = LlmGateway(
+        client,
+        max_concurrent=1,
+        throttle=LlmThrottle(config.llm, h.clock),
+        clock=h.clock,
+        threaded=threaded,
+    )
     h.start()
     return h, gateway
 
@@ -69,16 +77,20 @@ def test_slow_model_does_not_block_quote_handling(make_harness: Callable[..., Ha
 def test_hybrid_trades_only_with_model_confirmation(make_harness: Callable[..., Harness]) -> None:
     client = GatedClient(content=signal_json("hold", 0.9))
     client.release.set()
-    h, gateway = llm_harness(make_harness, client, "hybrid")
+    # The model answers on this thread: a worker reading the reply after the test changed it would have
+    # confirmed the first signal too (and the entry count would depend on which thread ran first).
+    h, gateway = llm_harness(make_harness, client, "hybrid", threaded=False)
     try:
-        h.trigger_buy("BTC/USDT")  # the edge rule fires, the model says hold
-        wait_for(lambda: len(client.calls) == 1, what="model asked")
+        h.trigger_buy("BTC/USDT")  # the edge rule fires
+        assert gateway.run_pending() == 1  # the model says hold
         h.settle()
         assert h.buys("BTC/USDT") == []
 
         client.content = signal_json("buy", 0.9)
         h.clock.advance(1)
-        h.quote("BTC/USDT", "99.80", "99.82")  # another edge signal; now confirmed
-        wait_for(lambda: len(h.buys("BTC/USDT")) == 1, what="confirmed entry")
+        h.quote("BTC/USDT", "99.80", "99.82")  # another edge signal
+        assert gateway.run_pending() == 1  # now confirmed
+        h.settle()
+        assert len(h.buys("BTC/USDT")) == 1
     finally:
         gateway.close()
