@@ -13,12 +13,13 @@ Trading requests (``order.place``, ``order.cancel``, ``orderList.place.oco``) go
 as the REST routes (``binance_orders``), signed per request or on a logged-on session, and are answered
 ``{"id","status","result"|"error","rateLimits"}``. Like Binance they weigh 0 when they succeed and 1 when
 they fail; a refused request gets 429/418 with ``error.data.retryAfter``. Each request's arrival is
-stamped as its frame is read (``arrivals``), before any other work, and it is served on its own thread
-so the next frame is read at once. The venue's fault switches apply: ``server_errors`` answer 503 before
-the engine; ``lose_next_order_response`` places the order then drops the connection;
-``error_after_next_order`` places it then answers 503. The user stream's fault switches: refuse the
-subscription, duplicate every event, deliver a fill before its acknowledgement (the NEW report is held
-back until after the first trade), delay events; dropping the socket is the fake's ``drop_clients``.
+stamped as its frame is read (``arrivals``), before any other work, and it is handed to a pool of
+trading workers without waiting, so the next frame is read at once. The venue's fault switches apply:
+``server_errors`` answer 503 before the engine; ``lose_next_order_response`` places the order then drops
+the connection; ``error_after_next_order`` places it then answers 503. The user stream's fault switches:
+refuse the subscription, duplicate every event, deliver a fill before its acknowledgement (the NEW report
+is held back until after the first trade), delay events; dropping the socket is the fake's
+``drop_clients``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import queue
 import socket
 import threading
 import time
@@ -107,6 +109,9 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
         """Weight charged for failed trading requests (a successful one weighs 0)."""
         self.arrivals: list[tuple[int, str, str]] = []
         """(time.monotonic_ns as the frame was read, method, venue symbol) of every order-placing request."""
+        self._trading: queue.SimpleQueue[tuple[_Session, str | bytes, int]] = queue.SimpleQueue()
+        self._idle_workers = 0
+        """Trading workers waiting for a request (a request finding none starts one)."""
         super().__init__(fake, thread_name="fake-binance-user")
 
     # -- sessions -------------------------------------------------------------------------------------
@@ -117,16 +122,30 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
         self._serve(_Session(connection, self._fake.server_ms()), self._receive)
 
     def _receive(self, session: _Session, raw: str | bytes) -> None:
-        """The connection's thread: stamp the arrival first; a trading request is served on its own
-        thread (the venue reads the next frame meanwhile), anything else here, in order."""
+        """The connection's thread: stamp the arrival first; a trading request is served by a trading
+        worker (the venue reads the next frame meanwhile), anything else here, in order."""
         arrived_ns = time.monotonic_ns()
         text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
         if '"order.' in text or '"orderList.' in text:
-            threading.Thread(
-                target=self._handle, args=(session, raw, arrived_ns), name="fake-binance-ws-api", daemon=True
-            ).start()
+            # Handed to an idle worker without waiting: starting a thread per request waited for the new
+            # thread to run, and the frames behind it (a burst written at once) were stamped that late.
+            with self._lock:
+                grow = self._idle_workers == 0
+                if not grow:
+                    self._idle_workers -= 1
+            self._trading.put((session, raw, arrived_ns))
+            if grow:
+                threading.Thread(target=self._work, name="fake-binance-ws-api", daemon=True).start()
             return
         self._handle(session, raw, arrived_ns)
+
+    def _work(self) -> None:
+        """A trading worker: serves queued trading requests, one at a time, for as long as the fake runs."""
+        while True:
+            session, raw, arrived_ns = self._trading.get()
+            self._handle(session, raw, arrived_ns)
+            with self._lock:
+                self._idle_workers += 1
 
     def _record(self, method: str, weight: int) -> None:
         with self._lock:
