@@ -354,7 +354,14 @@ def raw_client_main(url: str, rest_url: str, out: Connection) -> None:
 
 
 def engine_config(
-    *, venue: str, ws_url: str, rest_url: str, firing: bool, user_ws_url: str, order_entry: str = "ws"
+    *,
+    venue: str,
+    ws_url: str,
+    rest_url: str,
+    firing: bool,
+    user_ws_url: str,
+    order_entry: str = "ws",
+    pipelined: bool = True,
 ) -> dict[str, Any]:
     from autohedge.core import config as engine_config_module
     from autohedge.core.config import VenueEndpoints
@@ -365,6 +372,14 @@ def engine_config(
     binance_endpoints = getattr(engine_config_module, "BinanceEndpoints", None)
     if binance_endpoints is not None and "order_entry" in binance_endpoints.model_fields:
         endpoints["order_entry"] = order_entry  # builds with WebSocket API order entry
+    executor: dict[str, Any] = {
+        "order_poll_interval_s": 60,
+        "entry_timeout_s": 600,
+        "cancel_entries_on_stop": False,
+        "max_open_entries_per_symbol": 100_000,
+    }
+    if "pipelined_entries" in engine_config_module.ExecutorConfig.model_fields:  # builds that pipeline
+        executor["pipelined_entries"] = pipelined
     return {
         "exchange": {"venue": venue, "market_data": "binance"},
         "symbols": symbols(),
@@ -377,12 +392,7 @@ def engine_config(
         },
         "rate_limit_ms": 250 if firing else 1,
         "hft": {"min_edge_bps": 10, "max_spread_bps": 50, "lookback_periods": 20},
-        "executor": {
-            "order_poll_interval_s": 60,
-            "entry_timeout_s": 600,
-            "cancel_entries_on_stop": False,
-            "max_open_entries_per_symbol": 100_000,
-        },
+        "executor": executor,
         "feed": {"stale_after_s": 30},
         "paper": {"balances": {"USDT": 10**12}},
         "venues": {"binance": endpoints},
@@ -540,6 +550,7 @@ class Bench:
                 firing=False,
                 user_ws_url=self.user_ws_url,
                 order_entry=self.args.order_entry,
+                pipelined=self.args.pipelined_entries == "on",
             )
             engine = EngineProcess(config, self._phase_dir(f"latency-{int(rate)}"), self.args.engine_python)
             process = engine.start()
@@ -643,9 +654,26 @@ def main(argv: list[str] | None = None) -> int:
         default="ws",
         help="how the engine sends orders (venues.binance.order_entry; builds that have the setting)",
     )
+    parser.add_argument(
+        "--pipelined-entries",
+        choices=("on", "off"),
+        default="on",
+        help="executor.pipelined_entries: a tick's entries in one write on the order session, or each "
+        "by an order sender (builds that have the setting)",
+    )
+    parser.add_argument(
+        "--phases",
+        type=str,
+        default="ceiling,intake,latency",
+        help="which phases run (comma-separated: ceiling, intake, latency); the table shows what ran",
+    )
     parser.add_argument("--json", type=Path, default=Path("bench-wire.json"))
     parser.add_argument("--keep-logs", action="store_true", help="keep each engine's config and log")
     args = parser.parse_args(argv)
+    phases = set(args.phases.split(","))
+    unknown = phases - {"ceiling", "intake", "latency"}
+    if unknown:
+        parser.error(f"--phases: unknown phase(s) {', '.join(sorted(unknown))}")
     bench = Bench(args)
     results: dict[str, Any] = {
         "python": sys.version.split()[0],
@@ -654,16 +682,18 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         results["load_avg_start"] = os.getloadavg()
-        progress("raw websocket-client ceiling")
-        ceiling = bench.raw_ceiling()
-        results["raw_ceiling_frames_per_s"] = ceiling
-        progress("engine intake, no signals")
-        results["intake_calm"] = bench.intake(firing=False)
-        progress("engine intake, strategy firing")
-        results["intake_firing"] = bench.intake(firing=True)
-        progress("engine intake, no signals, control API off (memory without the web stack)")
-        results["intake_calm_no_api"] = bench.intake(firing=False, api=False)
-        for rate in (float(r) for r in args.rates.split(",") if r.strip()):  # '' : intake and memory only
+        if "ceiling" in phases:
+            progress("raw websocket-client ceiling")
+            results["raw_ceiling_frames_per_s"] = bench.raw_ceiling()
+        if "intake" in phases:
+            progress("engine intake, no signals")
+            results["intake_calm"] = bench.intake(firing=False)
+            progress("engine intake, strategy firing")
+            results["intake_firing"] = bench.intake(firing=True)
+            progress("engine intake, no signals, control API off (memory without the web stack)")
+            results["intake_calm_no_api"] = bench.intake(firing=False, api=False)
+        rates = [float(r) for r in args.rates.split(",") if r.strip()] if "latency" in phases else []
+        for rate in rates:  # --rates '': intake and memory only
             progress(f"tick-to-order at {rate:,.0f} background frames/s: raw floor, then the engine")
             results[f"latency_{int(rate)}"] = {
                 "raw": bench.latency("raw", rate),
@@ -677,17 +707,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def print_table(results: dict[str, Any], args: argparse.Namespace) -> None:
-    ceiling = results["raw_ceiling_frames_per_s"]
+def intake_rows(results: dict[str, Any], ceiling: float) -> list[tuple[str, str, str]]:
+    """The intake phase's rows (shares of the ceiling are nan when the ceiling was not measured)."""
     calm, firing = results["intake_calm"], results["intake_firing"]
-    load = f"{results['load_avg_start'][0]:.2f} -> {results['load_avg_end'][0]:.2f}"
-    print(
-        f"wire bench: {N_SYMBOLS} symbols, {args.seconds:.0f}s windows, python {results['python']}, "
-        f"{results['cores']} cores, load {load}, engine orders by {args.order_entry}"
-    )
-    print(f"{'measure':<44}{'value':>14}{'target':>22}")
-    rows: list[tuple[str, str, str]] = [
-        ("raw websocket-client ceiling (frames/s)", f"{ceiling:,.0f}", ""),
+    return [
         (
             "intake, no signals (quotes/s)",
             f"{calm['quotes_per_s']:,.0f}",
@@ -711,6 +734,22 @@ def print_table(results: dict[str, Any], args: argparse.Namespace) -> None:
             f"intake {results['intake_calm_no_api']['quotes_per_s']:,.0f}/s",
         ),
     ]
+
+
+def print_table(results: dict[str, Any], args: argparse.Namespace) -> None:
+    ceiling = results.get("raw_ceiling_frames_per_s", float("nan"))
+    load = f"{results['load_avg_start'][0]:.2f} -> {results['load_avg_end'][0]:.2f}"
+    print(
+        f"wire bench: {N_SYMBOLS} symbols, {args.seconds:.0f}s windows, python {results['python']}, "
+        f"{results['cores']} cores, load {load}, engine orders by {args.order_entry}, "
+        f"pipelined entries {args.pipelined_entries}"
+    )
+    print(f"{'measure':<44}{'value':>14}{'target':>22}")
+    rows: list[tuple[str, str, str]] = []
+    if "raw_ceiling_frames_per_s" in results:
+        rows.append(("raw websocket-client ceiling (frames/s)", f"{ceiling:,.0f}", ""))
+    if "intake_calm" in results:
+        rows += intake_rows(results, ceiling)
     for key in sorted(k for k in results if k.startswith("latency_")):
         raw, eng = results[key]["raw"], results[key]["engine"]
         rate = key.split("_")[1]
@@ -729,6 +768,11 @@ def print_table(results: dict[str, Any], args: argparse.Namespace) -> None:
                 f"@{rate}/s 10 together: last p99 ms eng/raw",
                 f"{eng['group_last_p99_ms']:.2f} / {raw['group_last_p99_ms']:.2f}",
                 f"{eng['group_last_p99_ms'] / eng['single_p99_ms']:.2f}x 1-sym p99 (<=2x)",
+            ),
+            (
+                f"@{rate}/s 10 together: last p50 ms eng/raw",
+                f"{eng['group_last_p50_ms']:.2f} / {raw['group_last_p50_ms']:.2f}",
+                f"{eng['group_last_p50_ms'] / eng['single_p50_ms']:.2f}x 1-sym p50",
             ),
             (
                 f"@{rate}/s frames queued at trigger (ms) eng",
