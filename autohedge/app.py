@@ -66,7 +66,7 @@ from autohedge.core.notify import (
 )
 from autohedge.core.order_session import OrderSessionStatus, session_reasons
 from autohedge.core.pnl import PnlReport, compute_pnl
-from autohedge.core.ports import Exchange, MarketStream, OrderSessionHolder, UserStream
+from autohedge.core.ports import Exchange, MarketStream, OrderPipe, OrderSessionHolder, UserStream
 from autohedge.core.ratelimit import SymbolRateLimiter, VenueStatus
 from autohedge.core.types import Venue
 
@@ -468,6 +468,10 @@ class Engine:
         def sender(ctx: ActorContext, _: Mapping[Gate, str]) -> pykka.ActorRef[Any]:
             return OrderSenderActor.start(ctx, exchange=parts.exchange)
 
+        pipe = parts.exchange if isinstance(parts.exchange, OrderPipe) else None
+        if not config.executor.pipelined_entries:
+            pipe = None
+
         def executor(ctx: ActorContext, gates: Mapping[Gate, str]) -> pykka.ActorRef[Any]:
             return self._executor_cls.start(
                 ctx,
@@ -481,6 +485,7 @@ class Engine:
                 in_flight=parts.in_flight,
                 senders=senders,
                 quotes=parts.monitor_slots.peek,
+                pipe=pipe,
             )
 
         account = account_identity(config, base_dir=self._base_dir, run_wall_ns=self.started_wall_ns)

@@ -11,7 +11,11 @@ Sending is not here either: an entry decided here (sized, reserved, journaled) i
 loaded of the venue's order senders (``actors/sender.py``), so entries decided on the same tick go out
 concurrently and this inbox never waits on a round trip. Their answers come back as ``OrderSent``; an
 order event may arrive before it, and either is applied once (the fill watermark). With no sender
-running the entry is sent on this thread.
+running the entry is sent on this thread. Where the venue's order connection takes several orders
+without waiting for their answers (``core.ports.OrderPipe``, ``executor.pipelined_entries``), the entries
+decided on one tick skip the senders: the first one's decision tells this actor ``FlushEntries``, every
+signal already in the inbox is decided before it, and the flush writes them all in one write (no thread
+hop per entry); their answers come back as ``OrderSent`` from the connection's reader thread.
 
 Venue pushback (rate limited, banned, unreachable, keys rejected) is the venue's state, read from the
 exchange's ``request_budget``; it never escapes a handler. An entry the venue refuses waits for a timer
@@ -33,6 +37,7 @@ from autohedge.actors.journal import record_in_journal
 from autohedge.actors.protocol import (
     CheckUnreportedFills,
     ExpireEntry,
+    FlushEntries,
     GetSnapshot,
     OrderSent,
     PollOrders,
@@ -43,8 +48,8 @@ from autohedge.actors.protocol import (
     SendOrder,
     SendTimedOut,
 )
-from autohedge.actors.sender import send_order
-from autohedge.core.actor_names import MONITOR, ActorName
+from autohedge.actors.sender import order_sent, send_order
+from autohedge.core.actor_names import EXECUTOR, MONITOR, ActorName
 from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S, TimerHandle
 from autohedge.core.config import AppConfig
@@ -74,7 +79,7 @@ from autohedge.core.messages import (
     SymbolRules,
     UserStreamStatus,
 )
-from autohedge.core.ports import Exchange
+from autohedge.core.ports import Exchange, OrderAnswer, OrderPipe
 from autohedge.core.protection import exit_orders_owed, exit_orders_per_entry
 from autohedge.core.pushback import entry_is_stale, entry_side_retry_delay_s, is_pushback
 from autohedge.core.ratelimit import SymbolRateLimiter
@@ -127,6 +132,18 @@ class ExecutorView:
 
 
 @dataclass(frozen=True)
+class _Piped:
+    """An entry decided and waiting for its burst's write (``FlushEntries``)."""
+
+    request: OrderRequest
+    protection: EntryProtection | None
+    intent: OrderIntent
+
+
+_FLUSH_ENTRIES = FlushEntries()
+
+
+@dataclass(frozen=True)
 class _Sending:
     """An entry handed to a sender: what its answer is applied to."""
 
@@ -150,6 +167,7 @@ class ExecutorActor(SupervisedActor):
         in_flight: dict[str, TrackedEntry] | None = None,
         senders: Sequence[ActorName] = (),
         quotes: Callable[[str], Quote | None] | None = None,
+        pipe: OrderPipe | None = None,
     ) -> None:
         """``entries``: the tracked entries, kept by the composition root across restarts so a fill whose
         event died with a crashed incarnation is still found (by REST) by the next one. ``in_flight``: the
@@ -157,7 +175,8 @@ class ExecutorActor(SupervisedActor):
         so an entry whose answer or fill event died with a crashed incarnation is asked for by the next
         one. ``senders``: the
         venue's order senders (none: entries are sent on this thread). ``quotes``: the newest quote of a
-        symbol (any thread), to tell when a resting entry may have traded unreported."""
+        symbol (any thread), to tell when a resting entry may have traded unreported. ``pipe``: the
+        venue's connection that takes a burst of entries in one write (``executor.pipelined_entries``)."""
         super().__init__(ctx)
         self._exchange = exchange
         self._ledger = ledger
@@ -185,6 +204,9 @@ class ExecutorActor(SupervisedActor):
         self._expiries: dict[str, TimerHandle] = {}
         """Each tracked entry's expiry timer (this incarnation's), cancelled when it stops being tracked:
         a filled entry's expiry would otherwise hold its message until due."""
+        self._pipe = pipe
+        self._burst: list[_Piped] = []
+        """Entries decided since the pending ``FlushEntries`` was told (awaited in ``_sending`` already)."""
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -446,22 +468,73 @@ class ExecutorActor(SupervisedActor):
             request.client_order_id, quote_of(symbol), request.qty * request.price, price=request.price
         )
         intent = OrderIntent.of(request, ts_init=self.ctx.clock.wall_ns(), reason=signal.strategy)
+        if self._pipe is not None:
+            # Written with every entry decided before the flush: the signals already in the inbox (the
+            # rest of this tick's) reach the venue in the same write, not one sender hop after another.
+            self._await_answer(entry, signal)
+            self._burst.append(_Piped(request, protection, intent))
+            if len(self._burst) == 1:
+                self.actor_ref.tell(_FLUSH_ENTRIES)
+            return
+        self._dispatch(entry, signal, request, protection, intent)
+
+    def _dispatch(
+        self,
+        entry: TrackedEntry,
+        signal: Signal,
+        request: OrderRequest,
+        protection: EntryProtection | None,
+        intent: OrderIntent,
+    ) -> None:
+        """Hand the entry to the least loaded sender; with none running, send it on this thread."""
         send = SendOrder(request=request, protection=protection)
-        coid = request.client_order_id
         for sender in self._senders.candidates():
             if self.ctx.directory.tell_if_present(sender, send):
                 # The sender is woken first; the journal hears of the intent right after (still before
                 # any answer, which comes through this inbox).
                 record_in_journal(self.ctx, intent)
                 self._senders.handed(sender)
-                timeout_s = self._config.executor.send_timeout_s
-                timer = self.schedule(timeout_s, SendTimedOut(client_order_id=coid))
-                self._sending[coid] = _Sending(entry, signal, timer)
-                self._in_flight[coid] = entry
+                self._await_answer(entry, signal)
                 return
         # No sender running (none configured, or all of them restarting): send on this thread.
         record_in_journal(self.ctx, intent)
         self._sent(entry, signal, send_order(self._exchange, request, protection, None))
+
+    def _await_answer(self, entry: TrackedEntry, signal: Signal) -> None:
+        coid = entry.client_order_id
+        timer = self.schedule(self._config.executor.send_timeout_s, SendTimedOut(client_order_id=coid))
+        self._sending[coid] = _Sending(entry, signal, timer)
+        self._in_flight[coid] = entry
+
+    def on_flush_entries(self, _: FlushEntries) -> None:
+        """Write the burst of entries decided since the first one's flush was told, together; the venue's
+        answers come back as ``OrderSent`` like a sender's. What the pipe does not take (its connection
+        down, the budget spent) goes to the senders as usual."""
+        burst, self._burst = self._burst, []
+        if not burst or self._pipe is None:
+            return
+        requests = [piped.request for piped in burst]
+        written = self._pipe.pipe_orders(requests, self._answer_teller(burst))
+        for piped in burst[:written]:
+            record_in_journal(self.ctx, piped.intent)
+        if written:
+            self.ctx.metrics.inc("entries_pipelined", written)
+        for piped in burst[written:]:
+            sending = self._take_sending(piped.request.client_order_id)
+            if sending is not None:
+                sending.timer.cancel()
+                self._dispatch(sending.entry, sending.signal, piped.request, piped.protection, piped.intent)
+
+    def _answer_teller(self, burst: Sequence[_Piped]) -> OrderAnswer:
+        """Where the pipe's reader thread delivers each answer: to the executor now running, by name."""
+        protections = {piped.request.client_order_id: piped.protection for piped in burst}
+        directory = self.ctx.directory
+
+        def tell(request: OrderRequest, snapshot: OrderSnapshot | None, error: BaseException | None) -> None:
+            protection = protections.get(request.client_order_id)
+            directory.tell_if_present(EXECUTOR, order_sent(request, protection, None, snapshot, error))
+
+        return tell
 
     def on_order_sent(self, sent: OrderSent) -> None:
         """A sender's answer. Usually the entry still waits for it; otherwise an order event or the

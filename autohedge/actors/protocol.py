@@ -16,6 +16,7 @@ __all__ = [
     "CheckExits",
     "CheckLiveness",
     "ExpireEntry",
+    "FlushEntries",
     "GetSnapshot",
     "LedgerLive",
     "OrderSent",
@@ -169,6 +170,11 @@ class OrderSent:
     snapshot: OrderSnapshot | None = None
     """The acknowledged order (``PLACED`` only)."""
     error: BaseException | None = None
+
+
+class FlushEntries(Message):
+    """Told by the executor to itself after deciding the first entry of a burst: every signal already in
+    its inbox is decided before this, and the entries are then written to the venue together."""
 
 
 class SendTimedOut(Message):

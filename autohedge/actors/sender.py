@@ -17,11 +17,26 @@ from autohedge.actors.base import ActorContext, SupervisedActor
 from autohedge.actors.protocol import OrderSent, SendOrder
 from autohedge.core.actor_names import EXECUTOR, ActorName
 from autohedge.core.errors import OrderRefused, VenueError
-from autohedge.core.messages import EntryProtection, OrderRequest
+from autohedge.core.messages import EntryProtection, OrderRequest, OrderSnapshot
 from autohedge.core.ports import Exchange
 from autohedge.core.sending import SendOutcome, outcome_of_error
 
-__all__ = ["OrderSenderActor", "send_order"]
+__all__ = ["OrderSenderActor", "order_sent", "send_order"]
+
+
+def order_sent(
+    request: OrderRequest,
+    protection: EntryProtection | None,
+    sender: ActorName | None,
+    snapshot: OrderSnapshot | None,
+    error: BaseException | None,
+) -> OrderSent:
+    """The answer to one sent order as the executor reads it: the acknowledged order, or the error whose
+    type says what the entry does next. Pure."""
+    if snapshot is not None:
+        return OrderSent(request, protection, sender, SendOutcome.PLACED, snapshot=snapshot)
+    assert error is not None  # one or the other, always
+    return OrderSent(request, protection, sender, outcome_of_error(error), error=error)
 
 
 def send_order(
@@ -32,11 +47,11 @@ def send_order(
     try:
         snapshot = exchange.submit_order(request)
     except (VenueError, OrderRefused) as exc:
-        return OrderSent(request, protection, sender, outcome_of_error(exc), error=exc)
+        return order_sent(request, protection, sender, None, exc)
     except Exception as exc:  # noqa: BLE001 - a bug reading the answer: the order may exist, so ask for it
         logger.exception("{}: unexpected error sending {}", sender or EXECUTOR, request.client_order_id)
-        return OrderSent(request, protection, sender, outcome_of_error(exc), error=exc)
-    return OrderSent(request, protection, sender, SendOutcome.PLACED, snapshot=snapshot)
+        return order_sent(request, protection, sender, None, exc)
+    return order_sent(request, protection, sender, snapshot, None)
 
 
 class OrderSenderActor(SupervisedActor):

@@ -15,16 +15,21 @@ import contextlib
 import socket
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import websocket
 from loguru import logger
 
-__all__ = ["JOIN_TIMEOUT_S", "WsConnection", "WsStream", "close_at_once"]
+__all__ = ["JOIN_TIMEOUT_S", "PartlyWritten", "WsConnection", "WsStream", "close_at_once"]
 
 JOIN_TIMEOUT_S = 5.0
 """A backstop: the reader wakes as soon as its socket is shut down, so ``stop`` returns long before."""
+
+
+class PartlyWritten(OSError):
+    """``send_many``'s socket write broke off after some of its bytes left: the peer may have read some
+    of the frames."""
 
 
 def close_at_once(app: websocket.WebSocketApp) -> None:
@@ -89,6 +94,26 @@ class WsConnection:
         """Any thread (websocket-client serialises writes); raises its exception or ``OSError`` when the
         socket is not open."""
         self._app.send(text)
+
+    def send_many(self, texts: Sequence[str]) -> None:
+        """Any thread: several text frames in one socket write, so they reach the peer together (one
+        system call, one segment where they fit). Raises websocket-client's exception or ``OSError`` when
+        nothing was written, ``PartlyWritten`` when the write broke off after some bytes left."""
+        ws = self._app.sock
+        if ws is None or not ws.connected:
+            raise websocket.WebSocketConnectionClosedException("the socket is not open")
+        data = b"".join(
+            websocket.ABNF.create_frame(text, websocket.ABNF.OPCODE_TEXT).format() for text in texts
+        )
+        written = 0
+        with ws.lock:  # websocket-client's write lock: frames of other writers never interleave
+            while written < len(data):
+                try:
+                    written += ws._send(data[written:])
+                except (websocket.WebSocketException, OSError) as exc:
+                    if written:
+                        raise PartlyWritten(f"{written} of {len(data)} bytes written: {exc}") from exc
+                    raise
 
     def end(self, reason: str = "") -> None:
         """End this connection from a callback; ``reason`` (when given) is what ``on_ended`` hears."""

@@ -138,6 +138,11 @@ class ExecutorConfig(_Model):
     send_timeout_s: Annotated[float, Field(gt=0)] = 60.0
     """An entry handed to a sender with no answer within this (the sender died with it) is looked up at
     the venue by its client id, never sent again. Longer than any request's own timeout."""
+    pipelined_entries: bool = True
+    """Where the venue has an open order connection that takes several orders without waiting for their
+    answers (Binance's WebSocket API order session), the executor writes the entries decided on one tick
+    there together, in one write, instead of handing each to a sender; the senders take what it does not
+    (the session down, the budget spent)."""
 
 
 class UserStreamConfig(_Model):

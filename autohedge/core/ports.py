@@ -6,7 +6,7 @@ Implementations must be safe to call from several actor threads at once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
@@ -30,7 +30,9 @@ __all__ = [
     "Capabilities",
     "Exchange",
     "MarketStream",
+    "OrderAnswer",
     "OrderEventSink",
+    "OrderPipe",
     "OrderSessionHolder",
     "QuoteSink",
     "UserStream",
@@ -108,6 +110,25 @@ class Exchange(Protocol):
 
     def close(self) -> None:
         """Release connections. Called once at shutdown."""
+        ...
+
+
+OrderAnswer = Callable[[OrderRequest, OrderSnapshot | None, BaseException | None], None]
+"""A pipelined order's answer: the request, and the acknowledged order or the typed error ``submit_order``
+would raise (never both)."""
+
+
+@runtime_checkable
+class OrderPipe(Protocol):
+    """An exchange that can write several orders at once on an open connection without waiting for their
+    answers (Binance's WebSocket API order session): a burst decided on one tick reaches the venue
+    together, with no blocking round trip, and so no writer thread, per order."""
+
+    def pipe_orders(self, requests: Sequence[OrderRequest], on_answer: OrderAnswer) -> int:
+        """Write ``requests`` in order; how many, from the front, were written (0 when the connection is
+        not open now). The caller sends the rest with ``submit_order``. Each written request's answer
+        comes to ``on_answer`` exactly once, on the connection's reader thread (it must not block): an
+        answer that did not come as ``OutcomeUnknown`` (look the order up, never send it again)."""
         ...
 
 

@@ -42,7 +42,7 @@ from autohedge.core.errors import VenueUnavailable
 from autohedge.core.messages import Quote, SyncPositions
 from autohedge.core.metrics import Metrics
 from autohedge.core.ports import QuoteSink
-from tests.actors.proxies import FaultyExchange
+from tests.actors.proxies import FaultyExchange, PipedExchange
 
 __all__ = ["Harness", "PushStream", "make_config", "wait_for"]
 
@@ -118,8 +118,10 @@ class Harness:
         oco: bool = True,
         journal_path: Path | None = None,
         monitor_cls: type[PositionMonitorActor] = PositionMonitorActor,
+        pipe: bool = False,
     ) -> None:
-        """``monitor_cls``: a monitor that records what it handles (a subclass of the real one)."""
+        """``monitor_cls``: a monitor that records what it handles (a subclass of the real one).
+        ``pipe``: the exchange also takes bursts of entries in one write (``PipedExchange``)."""
         self.config = config or make_config()
         self.clock = ManualClock()
         self.paper_engine = engine or PaperEngine(
@@ -129,7 +131,7 @@ class Harness:
             fee_in_base=self.config.paper.fee_in_base,
         )
         self.paper = PaperExchange(self.paper_engine, faults=PaperFaults(), seed=1, oco=oco)
-        self.exchange = FaultyExchange(self.paper)
+        self.exchange = PipedExchange(self.paper) if pipe else FaultyExchange(self.paper)
         self.streams: list[PushStream] = []
         self.user_streams: list[PaperUserStream] = []
         self.duplicate_fills = False

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from autohedge.core.errors import OutcomeUnknown
+from autohedge.core.errors import OrderRefused, OutcomeUnknown, VenueError
+from autohedge.core.messages import OrderRequest
+from autohedge.core.ports import OrderAnswer
 
-__all__ = ["FaultyExchange"]
+__all__ = ["FaultyExchange", "PipedExchange"]
 
 
 class FaultyExchange:
@@ -97,3 +99,36 @@ class FaultyExchange:
             raise error()
 
         return call
+
+
+class PipedExchange(FaultyExchange):
+    """A ``FaultyExchange`` that also takes bursts of orders like an order session (``core.ports.OrderPipe``):
+    a written burst is answered on its own thread (the session's reader), one order after another, each
+    through ``submit_order`` (so holds and failures apply). ``take`` limits how many of the next bursts'
+    orders it writes (None: all; 0: the connection is down)."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self.take: int | None = None
+        self.bursts: list[list[str]] = []
+        """The client order ids of every burst written, in order."""
+
+    def pipe_orders(self, requests: Sequence[OrderRequest], on_answer: OrderAnswer) -> int:
+        written = list(requests if self.take is None else requests[: self.take])
+        if not written:
+            return 0
+        with self._lock:
+            self.bursts.append([r.client_order_id for r in written])
+        threading.Thread(
+            target=self._answer, args=(written, on_answer), name="pipe-reader", daemon=True
+        ).start()
+        return len(written)
+
+    def _answer(self, written: list[OrderRequest], on_answer: OrderAnswer) -> None:
+        for request in written:
+            try:
+                snapshot = self.submit_order(request)
+            except (VenueError, OrderRefused) as exc:
+                on_answer(request, None, exc)
+                continue
+            on_answer(request, snapshot, None)

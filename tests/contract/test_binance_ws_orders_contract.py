@@ -7,6 +7,7 @@ lookup by client order id resolves, never a second order."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -14,17 +15,24 @@ from decimal import Decimal
 import pytest
 from pydantic import SecretStr
 
-from autohedge.adapters.binance.adapter import create_exchange
+from autohedge.adapters.binance.adapter import BinanceExchange, create_exchange
 from autohedge.adapters.binance.auth import BinanceSigner, HmacSigner, load_signer
 from autohedge.adapters.binance.rest import ServerClock
-from autohedge.adapters.binance.wire import BINANCE_ORDER
+from autohedge.adapters.binance.wire import BINANCE_ORDER, BinanceOrder
 from autohedge.adapters.binance.ws_api import ORDER_PLACE, BinanceOrderSession
 from autohedge.core.backoff import Backoff
 from autohedge.core.clock import ManualClock, RealClock
 from autohedge.core.config import Secrets, parse_config
-from autohedge.core.errors import InsufficientFunds, OutcomeUnknown, RateLimited, VenueUnavailable
-from autohedge.core.messages import OrderRequest
+from autohedge.core.errors import (
+    InsufficientFunds,
+    OutcomeUnknown,
+    RateLimited,
+    VenueError,
+    VenueUnavailable,
+)
+from autohedge.core.messages import OrderRequest, OrderSnapshot
 from autohedge.core.order_session import OrderSessionState, OrderSessionStatus, session_reasons
+from autohedge.core.ports import OrderPipe
 from autohedge.core.ratelimit import RequestBudget
 from autohedge.core.types import OrderStatus, Side
 from tests.actors.harness import wait_for
@@ -379,3 +387,158 @@ def test_ws_session_ed25519_logs_on_again_after_a_drop() -> None:
             session.stop()
         assert fake.user.logons == 2 and placed.clientOrderId == "ws-logged-on"
         assert session.status().reconnects == 1
+
+
+class Answers:
+    """What ``pipe_orders`` delivers on the session's reader thread, per client order id."""
+
+    def __init__(self, expected: int) -> None:
+        self._expected = expected
+        self._lock = threading.Lock()
+        self.done = threading.Event()
+        self.by_id: dict[str, list[OrderSnapshot | BaseException]] = {}
+
+    def __call__(
+        self, request: OrderRequest, snapshot: OrderSnapshot | None, error: BaseException | None
+    ) -> None:
+        with self._lock:
+            answer = snapshot if snapshot is not None else error
+            assert answer is not None
+            self.by_id.setdefault(request.client_order_id, []).append(answer)
+            if sum(len(a) for a in self.by_id.values()) >= self._expected:
+                self.done.set()
+
+    def wait(self) -> dict[str, OrderSnapshot | BaseException]:
+        assert self.done.wait(5), f"answers so far: {self.by_id}"
+        assert all(len(a) == 1 for a in self.by_id.values()), f"an order answered twice: {self.by_id}"
+        return {coid: answers[0] for coid, answers in self.by_id.items()}
+
+
+class SessionAnswers:
+    """What ``BinanceOrderSession.pipeline`` delivers to one request's callback."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.got: list[tuple[BinanceOrder | None, BaseException | None]] = []
+
+    def __call__(self, result: BinanceOrder | None, error: VenueError | None) -> None:
+        self.got.append((result, error))
+        self.done.set()
+
+
+def silent_session(server: SilentWsServer, *, timeout_s: float) -> BinanceOrderSession:
+    """An order session (HMAC key: usable once connected) on a server that never answers."""
+    clock = RealClock()
+    return BinanceOrderSession(
+        url=server.url,
+        api_key=SecretStr("key"),
+        signer=HmacSigner(SecretStr("secret")),
+        clock=clock,
+        budget=RequestBudget(clock, venue="binance", capacity=1200, per_s=60.0),
+        server_clock=ServerClock(clock, lambda: clock.wall_ns() // 1_000_000),
+        recv_window_ms=5000,
+        timeout_s=timeout_s,
+    )
+
+
+def pipe(exchange: object) -> OrderPipe:
+    """The exchange as an order pipe, its order session connected (it connects in the background)."""
+    assert isinstance(exchange, BinanceExchange) and exchange.order_session is not None
+    assert exchange.order_session.wait_until(connected=True, timeout_s=5)
+    assert isinstance(exchange, OrderPipe)
+    return exchange
+
+
+def test_ws_pipelined_orders_are_written_together_and_each_answered_once(venue: VenueUnderTest) -> None:
+    fake = fake_of(venue)
+    requests = [
+        limit(venue, "ws-pipe-1", Side.BUY, D("0.01"), D(49000)),
+        limit(venue, "ws-pipe-broke", Side.BUY, D(100), D(49000)),  # more than the balance
+        limit(venue, "ws-pipe-2", Side.BUY, D("0.01"), D(49001)),
+    ]
+    answers = Answers(len(requests))
+
+    assert pipe(venue.exchange).pipe_orders(requests, answers) == 3
+
+    got = answers.wait()
+    assert isinstance(got["ws-pipe-broke"], InsufficientFunds)  # the refusal REST would raise
+    placed = [got["ws-pipe-1"], got["ws-pipe-2"]]
+    assert all(isinstance(p, OrderSnapshot) and p.status is OrderStatus.NEW for p in placed)
+    assert ws_methods(fake) == ["order.place"] * 3 and fake.requests("/api/v3/order") == []
+    assert fake.user.charged == 1  # the two placed weigh nothing, the refused one is charged
+    assert len(fake.engine.all_orders()) == 2
+
+
+def test_ws_pipelined_order_whose_answer_is_lost_is_unknown_and_found_by_client_id(
+    venue: VenueUnderTest,
+) -> None:
+    fake = fake_of(venue)
+    fake.faults.lose_next_order_response = True
+    answers = Answers(1)
+
+    assert (
+        pipe(venue.exchange).pipe_orders(
+            [limit(venue, "ws-pipe-lost", Side.BUY, D("0.01"), D(49000))], answers
+        )
+        == 1
+    )
+
+    assert isinstance(answers.wait()["ws-pipe-lost"], OutcomeUnknown)
+    assert venue.exchange.get_order(venue.symbol, client_order_id="ws-pipe-lost").status is OrderStatus.NEW
+    assert ws_methods(fake) == ["order.place"] and len(fake.engine.all_orders()) == 1
+
+
+def test_ws_pipelined_clock_skew_refuses_then_the_next_blocking_order_resyncs_and_places(
+    venue: VenueUnderTest,
+) -> None:
+    fake = fake_of(venue)
+    fake.faults.clock_skew_s = 30.0
+    reads = len(fake.requests("/api/v3/time"))
+    answers = Answers(1)
+
+    assert (
+        pipe(venue.exchange).pipe_orders(
+            [limit(venue, "ws-pipe-skew", Side.BUY, D("0.01"), D(49000))], answers
+        )
+        == 1
+    )
+    assert isinstance(answers.wait()["ws-pipe-skew"], VenueUnavailable)  # refused, never placed
+    later = [limit(venue, "ws-pipe-later", Side.BUY, D("0.01"), D(49000))]
+    assert pipe(venue.exchange).pipe_orders(later, Answers(1)) == 0  # the clock is re-measured first
+
+    placed = venue.exchange.submit_order(later[0])  # the blocking way re-measures, then places once
+    assert placed.status is OrderStatus.NEW
+    assert len(fake.requests("/api/v3/time")) == reads + 1
+    assert [o.client_order_id for o in fake.engine.all_orders()] == ["ws-pipe-later"]
+
+
+def test_ws_pipeline_on_a_session_not_connected_writes_nothing() -> None:
+    with SilentWsServer() as server:
+        session = silent_session(server, timeout_s=5.0)
+        answers = SessionAnswers()
+        try:
+            written = session.pipeline(
+                ORDER_PLACE, [({"symbol": "BTCUSDT"}, answers)], BINANCE_ORDER, priority=False
+            )
+            assert written == 0  # not connected yet: never waited for; the caller sends it the blocking way
+            assert server.opened.wait(5)  # the attempt asked for the connection
+        finally:
+            session.stop()
+        assert answers.got == []
+
+
+def test_ws_pipelined_order_unanswered_past_the_timeout_is_unknown() -> None:
+    with SilentWsServer() as server:
+        session = silent_session(server, timeout_s=1e-6)  # past by the next call
+        answers = SessionAnswers()
+        try:
+            session.connect()
+            assert session.wait_until(connected=True, timeout_s=5)
+            batch = [({"symbol": "BTCUSDT", "newClientOrderId": "x"}, answers)]
+            assert session.pipeline(ORDER_PLACE, batch, BINANCE_ORDER, priority=False) == 1
+            assert session.pipeline(ORDER_PLACE, [], BINANCE_ORDER, priority=False) == 0  # expires the first
+            assert answers.done.wait(5)
+        finally:
+            session.stop()
+        ((result, error),) = answers.got
+        assert result is None and isinstance(error, OutcomeUnknown) and "no answer within" in str(error)

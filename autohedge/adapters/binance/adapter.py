@@ -34,13 +34,14 @@ from autohedge.adapters.binance.ws_api import (
     ORDER_CANCEL,
     ORDER_PLACE,
     BinanceOrderSession,
+    PipelineAnswer,
     SessionDown,
 )
 from autohedge.adapters.reference import VenueReference
 from autohedge.core.backoff import Backoff
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets
-from autohedge.core.errors import AuthError, MalformedMessage, OrderRefused
+from autohedge.core.errors import AuthError, MalformedMessage, OrderRefused, OutcomeUnknown, VenueError
 from autohedge.core.messages import (
     Balance,
     OcoRequest,
@@ -52,7 +53,7 @@ from autohedge.core.messages import (
     SymbolRules,
 )
 from autohedge.core.order_session import OrderSessionStatus
-from autohedge.core.ports import Capabilities, MarketStream
+from autohedge.core.ports import Capabilities, MarketStream, OrderAnswer
 from autohedge.core.positions import spot_positions
 from autohedge.core.ratelimit import RequestBudget
 from autohedge.core.types import OrderType
@@ -155,6 +156,50 @@ class BinanceExchange:
             return None
 
     def submit_order(self, request: OrderRequest) -> OrderSnapshot:
+        params = self._order_params(request)
+        raw = self._over_session(
+            ORDER_PLACE, params, BINANCE_ORDER, places_order=True, priority=request.purpose.is_exit
+        )
+        if raw is None:
+            raw = self._rest.new_order(params, priority=request.purpose.is_exit)
+        return self._order(raw, request.symbol)
+
+    def pipe_orders(self, requests: Sequence[OrderRequest], on_answer: OrderAnswer) -> int:
+        """Caller's thread: the requests, from the front, written together on the order session without
+        waiting (``core.ports.OrderPipe``); their answers come to ``on_answer`` on its reader thread. None
+        while the session is down, nor one past a request that fails the symbol's rules or whose rules
+        cannot be read now (the blocking ``submit_order`` refuses it, or fails, as usual)."""
+        if self._session is None:
+            return 0
+        batch: list[tuple[dict[str, str], PipelineAnswer[BinanceOrder]]] = []
+        for request in requests:
+            try:
+                params = self._order_params(request)
+            except (OrderRefused, VenueError):  # the blocking way refuses it (or reads the rules) as usual
+                break
+            batch.append((dict(params), self._piped_answer(request, on_answer)))
+        if not batch:
+            return 0
+        return self._session.pipeline(ORDER_PLACE, batch, BINANCE_ORDER, priority=False)
+
+    def _piped_answer(self, request: OrderRequest, on_answer: OrderAnswer) -> PipelineAnswer[BinanceOrder]:
+        def answered(raw: BinanceOrder | None, error: VenueError | None) -> None:
+            """The order session's reader thread."""
+            if raw is None:
+                assert error is not None
+                on_answer(request, None, error)
+                return
+            try:
+                snapshot = self._order(raw, request.symbol)
+            except Exception as exc:  # noqa: BLE001 - the answer could not be read: the order may exist
+                on_answer(request, None, OutcomeUnknown(f"{exc}; the order may exist", venue=VENUE))
+                return
+            on_answer(request, snapshot, None)
+
+        return answered
+
+    def _order_params(self, request: OrderRequest) -> list[tuple[str, str]]:
+        """An order's wire parameters, checked against the symbol's rules (raises ``OrderRefused``)."""
         venue_symbol = self._load().to_venue(request.symbol)
         prices = [request.price] + ([request.stop_price] if request.stop_price is not None else [])
         self._reference.check(request.symbol, request.qty, *prices)
@@ -171,12 +216,7 @@ class BinanceExchange:
             ("newClientOrderId", request.client_order_id),
             ("newOrderRespType", "FULL"),  # fills and fees in the answer, not a 20-weight myTrades read
         ]
-        raw = self._over_session(
-            ORDER_PLACE, params, BINANCE_ORDER, places_order=True, priority=request.purpose.is_exit
-        )
-        if raw is None:
-            raw = self._rest.new_order(params, priority=request.purpose.is_exit)
-        return self._order(raw, request.symbol)
+        return params
 
     def submit_oco(self, request: OcoRequest) -> OcoSnapshot:
         venue_symbol = self._load().to_venue(request.symbol)

@@ -14,6 +14,12 @@ more. A timeout, a 5xx, -1007, or the connection ending while a request is in fl
 unknown outcome (``OutcomeUnknown``): the executor looks it up by client order id and never resends it.
 Every response's ``rateLimits`` align the budget REST shares.
 
+``pipeline`` writes several order requests as back-to-back frames in one socket write and returns
+without waiting: each answer (or the typed error ``request`` would raise for it) goes to that request's
+callback on the reader thread, exactly once (a connection that ends answers the rest as of unknown
+outcome). A burst of entries decided on one tick so reaches the venue together instead of one writer
+thread after another.
+
 When the session is not connected the request is not sent (``SessionDown``, counted as a fallback) and
 the adapter sends it by REST. A session that ended (a drop, ``serverShutdown``, a refused log-on, a
 failed attempt) reconnects in the background, with no order needed: a timer on the engine's clock
@@ -31,7 +37,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -46,7 +52,7 @@ from autohedge.adapters.binance.rest import AUTH_HINT, CLOCK_SKEW_CODE, ServerCl
 from autohedge.adapters.binance.wire import BinanceWsResponse
 from autohedge.adapters.transport import classified
 from autohedge.adapters.wirevalues import json_object, validate_wire
-from autohedge.adapters.wsconn import WsConnection
+from autohedge.adapters.wsconn import PartlyWritten, WsConnection
 from autohedge.core.backoff import Backoff
 from autohedge.core.clock import Clock, TimerHandle
 from autohedge.core.errors import (
@@ -69,6 +75,7 @@ __all__ = [
     "RECONNECT_BACKOFF",
     "SESSION_LOGON",
     "BinanceOrderSession",
+    "PipelineAnswer",
     "SessionDown",
     "ws_error",
 ]
@@ -106,12 +113,40 @@ def ws_error(response: BinanceWsResponse, now_ms: int) -> VenueError:
     return map_error_code(response.status, code, msg, retry_after_s=retry_after_s, auth_hint=AUTH_HINT)
 
 
+PipelineAnswer = Callable[[T | None, VenueError | None], None]
+"""A pipelined request's answer: the result read as the request's model, or the typed error ``request``
+would raise (never both). Called once, on the session's reader thread (or the thread that ends the
+connection): it must not block."""
+
+
 @dataclass(eq=False)
 class _Pending:
     done: threading.Event = field(default_factory=threading.Event)
     response: BinanceWsResponse | None = None
     dropped: str = ""
     """Why the connection ended before the answer came (empty while waiting or answered)."""
+    on_response: Callable[[BinanceWsResponse | None, str], None] | None = None
+    """A pipelined request: called with the answer, or None and why none came, instead of ``done``
+    (and of ``response``/``dropped``)."""
+    deadline_ns: int = 0
+    """A pipelined request: ``time.monotonic_ns`` after which its answer is given up as unknown."""
+
+    def finish(self, response: BinanceWsResponse | None, dropped: str) -> None:
+        """Any thread, outside the session's lock: wake the waiting caller, or answer the callback."""
+        if self.on_response is not None:
+            self.deliver(response, f"the connection ended before the answer ({dropped})")
+            return
+        self.response, self.dropped = response, dropped
+        self.done.set()
+
+    def deliver(self, response: BinanceWsResponse | None, why: str) -> None:
+        """A pipelined request's answer, or None and why none came. A failing callback is logged: it must
+        never end the connection that every other request (and the exits) uses."""
+        assert self.on_response is not None
+        try:
+            self.on_response(response, why)
+        except Exception:  # noqa: BLE001 - a bug in reading one answer, not the session's
+            logger.exception("binance order session: a pipelined answer could not be delivered")
 
 
 class BinanceOrderSession:
@@ -172,6 +207,9 @@ class BinanceOrderSession:
         self._logon_id = ""
         self._logon_signed_at_sync = 0
         self._pending: dict[str, _Pending] = {}
+        self._resync_due: int | None = None
+        """A pipelined request got -1021: the server clock generation it was signed at (the next blocking
+        request re-measures the offset; pipelining waits until then)."""
         self._stopped = False
         self.connects = 0
         """Connections that became usable (opened, and logged on for Ed25519 keys)."""
@@ -336,11 +374,10 @@ class BinanceOrderSession:
             self._state, self._up_since_ns, self._connection = OrderSessionState.DOWN, None, None
             self.last_error = reason
             waiting, self._pending = list(self._pending.values()), {}
-            for pending in waiting:
-                pending.dropped = reason
-                pending.done.set()
             self._cond.notify_all()
             delay_s = self._schedule_reconnect(self._budget.wait_s(priority=True, weight=CONNECT_WEIGHT))
+        for pending in waiting:
+            pending.finish(None, reason)
         logger.warning(
             "binance order session ended ({}); orders go by REST until it reconnects, in {:.2f}s",
             reason,
@@ -360,10 +397,9 @@ class BinanceOrderSession:
                 self._reconnect.cancel()
             self._reconnect, self._reconnect_at_ns = None, None
             waiting, self._pending = list(self._pending.values()), {}
-            for pending in waiting:
-                pending.dropped = "the order session was stopped"
-                pending.done.set()
             self._cond.notify_all()
+        for pending in waiting:
+            pending.finish(None, "the order session was stopped")
         if connection is not None:
             connection.stop()
 
@@ -396,9 +432,8 @@ class BinanceOrderSession:
             else:
                 logon = None
                 pending = self._pending.pop(request_id, None) if request_id is not None else None
-            if pending is not None:
-                pending.response = response
-                pending.done.set()
+        if pending is not None:
+            pending.finish(response, "")
         if logon is not None:
             self._logged_on(connection, logon, generation)
         elif pending is None and response.status != 200:
@@ -457,6 +492,10 @@ class BinanceOrderSession:
             raise self._fallback("not connected")
         # A successful trading request weighs 0; a failed one is charged, and ``rateLimits`` says so.
         self._budget.acquire(0.0, priority=priority, orders=1 if places_order else 0)
+        with self._cond:
+            resync_due, self._resync_due = self._resync_due, None
+        if resync_due is not None:  # a pipelined request was refused for our clock: re-measure first
+            self._resync(resync_due)
         signed_at_sync = self._server_clock.syncs
         response = self._round_trip(method, params, places_order=places_order)
         if response.status != 200 and response.error is not None and response.error.code == CLOCK_SKEW_CODE:
@@ -476,6 +515,146 @@ class BinanceOrderSession:
             if places_order:
                 raise OutcomeUnknown(f"{message}; the order may exist", venue=VENUE) from None
             raise MalformedMessage(message) from None
+
+    def pipeline(
+        self,
+        method: str,
+        batch: Sequence[tuple[Mapping[str, str], PipelineAnswer[T]]],
+        model: TypeAdapter[T],
+        *,
+        priority: bool,
+    ) -> int:
+        """Caller's thread: write each order-placing request of ``batch`` (its params and where its answer
+        goes) as its own frame, all in one socket write, and return without waiting for the answers.
+
+        Returns how many requests, from the front, were written: 0 when the session is not usable now (it
+        never waits for a connection; a dropped one comes back in the background), fewer when the budget
+        refuses one (that one and the rest were not sent). The caller sends those the blocking way. Every
+        written request's answer comes to its callback exactly once: a refusal as the typed error
+        ``request`` raises (a -1021 refusal is a retryable ``VenueUnavailable``; the next blocking request
+        re-measures the clock), a lost or late answer (the connection ended, nothing within
+        ``timeout_s``) as ``OutcomeUnknown``. A socket write that fails before any byte left sends
+        nothing (0)."""
+        self._expire_pipelined()
+        with self._cond:
+            connection = self._connection if self._state is OrderSessionState.UP else None
+            resync_due = self._resync_due is not None
+        if connection is None:
+            self.connect()  # the first connection, if none was attempted yet; a later one is the background's
+            return 0
+        if resync_due:
+            return 0
+        admitted = 0
+        for _ in batch:
+            try:
+                self._budget.acquire(0.0, priority=priority, orders=1)
+            except RateLimited:
+                break
+            admitted += 1
+        if not admitted:
+            return 0
+        signed_at_sync = self._server_clock.syncs
+        timestamp_ms = self._server_clock.timestamp_ms()
+        deadline_ns = time.monotonic_ns() + int(self._timeout_s * _NS_PER_S)
+        texts: list[str] = []
+        pendings: dict[str, _Pending] = {}
+        for params, on_answer in batch[:admitted]:
+            request_id = f"ah-{next(_REQUEST_IDS)}"
+            frame = ws_request(
+                method,
+                params,
+                request_id=request_id,
+                timestamp_ms=timestamp_ms,
+                recv_window_ms=self._recv_window_ms,
+                api_key=None if self._logs_on else self._api_key.get_secret_value(),
+                signer=None if self._logs_on else self._signer,
+            )
+            texts.append(json.dumps(frame))
+            answer = self._pipelined_answer(method, request_id, model, on_answer, signed_at_sync)
+            pendings[request_id] = _Pending(on_response=answer, deadline_ns=deadline_ns)
+        with self._cond:
+            if self._connection is not connection:
+                return 0  # it ended meanwhile: nothing was written
+            self._pending.update(pendings)
+        try:
+            connection.send_many(texts)
+        except (websocket.WebSocketException, OSError) as exc:
+            if isinstance(exc, PartlyWritten):
+                # Some frames may have left: every request waits for its answer or the connection's end.
+                logger.warning("binance order session: pipelined write broke off ({})", exc)
+                self._count_written(admitted)
+                return admitted
+            with self._cond:
+                unsent = [self._pending.pop(request_id, None) for request_id in pendings]
+            if all(pending is not None for pending in unsent):
+                return 0  # not one byte was written: the venue cannot have read any of them
+            # The connection's end answered some of them already: the rest are answered alike (a lookup
+            # by client id finds nothing), so every request of the batch is answered once.
+            for pending in unsent:
+                if pending is not None:
+                    pending.deliver(None, f"not written ({type(exc).__name__})")
+        self._count_written(admitted)
+        return admitted
+
+    def _count_written(self, requests: int) -> None:
+        """Caller's thread: pipelined requests count as sent requests (``status``)."""
+        with self._cond:
+            self.requests += requests
+
+    def _pipelined_answer(
+        self,
+        method: str,
+        request_id: str,
+        model: TypeAdapter[T],
+        on_answer: PipelineAnswer[T],
+        signed_at_sync: int,
+    ) -> Callable[[BinanceWsResponse | None, str], None]:
+        """What the reader thread does with a pipelined request's answer (``request``'s reading of it)."""
+
+        def answered(response: BinanceWsResponse | None, dropped: str) -> None:
+            if response is None:
+                text = f"binance {method} {request_id} on the WebSocket API: {dropped}"
+                self._budget.failed(dropped)
+                with self._cond:
+                    self.failures += 1
+                    self.last_error = text
+                on_answer(None, OutcomeUnknown(text, venue=VENUE))
+                return
+            if response.status != 200:
+                if response.error is not None and response.error.code == CLOCK_SKEW_CODE:
+                    with self._cond:
+                        self._resync_due = signed_at_sync
+                error = classified(self._budget, self._error(response), response.status, places_order=True)
+                on_answer(None, error)
+                return
+            self._budget.succeeded()
+            self._budget.auth_ok()
+            try:
+                result = model.validate_python(response.result)
+            except ValidationError as exc:
+                problem = first_problem(exc, whole="<result>")
+                on_answer(
+                    None, OutcomeUnknown(f"binance {method}: {problem}; the order may exist", venue=VENUE)
+                )
+                return
+            on_answer(result, None)
+
+        return answered
+
+    def _expire_pipelined(self) -> None:
+        """Caller's thread: pipelined requests unanswered past ``timeout_s`` are answered as unknown (their
+        caller has given up on them by then too; this keeps them from being held forever)."""
+        now_ns = time.monotonic_ns()
+        with self._cond:
+            expired = [
+                (request_id, pending)
+                for request_id, pending in self._pending.items()
+                if pending.on_response is not None and pending.deadline_ns < now_ns
+            ]
+            for request_id, _ in expired:
+                del self._pending[request_id]
+        for _, pending in expired:
+            pending.deliver(None, f"no answer within {self._timeout_s:g} s")
 
     def _fallback(self, why: str) -> SessionDown:
         """Any caller's thread: the request is not sent here; the adapter sends it by REST (counted)."""
