@@ -19,9 +19,9 @@ from autohedge.adapters.binance.adapter import BinanceExchange, create_exchange
 from autohedge.adapters.binance.auth import BinanceSigner, HmacSigner, load_signer
 from autohedge.adapters.binance.rest import ServerClock
 from autohedge.adapters.binance.wire import BINANCE_ORDER, BinanceOrder
-from autohedge.adapters.binance.ws_api import ORDER_PLACE, BinanceOrderSession
+from autohedge.adapters.binance.ws_api import ORDER_PLACE, RECONNECT_BACKOFF, BinanceOrderSession
 from autohedge.core.backoff import Backoff
-from autohedge.core.clock import ManualClock, RealClock
+from autohedge.core.clock import Clock, ManualClock, RealClock
 from autohedge.core.config import Secrets, parse_config
 from autohedge.core.errors import (
     InsufficientFunds,
@@ -333,21 +333,30 @@ def test_ws_session_down_sends_by_rest_counted_then_places_on_the_reconnected_se
         assert [m for m, _, _ in fake.requests("/api/v3/order")] == ["POST"]  # only the one sent while down
 
 
-def test_ws_session_failed_attempts_back_off_and_count() -> None:
-    with socket.socket() as closed:  # a port nothing listens on
-        closed.bind(("127.0.0.1", 0))
-        dead_url = f"ws://127.0.0.1:{closed.getsockname()[1]}/ws-api/v3"
-    clock = ManualClock()
-    session = BinanceOrderSession(
-        url=dead_url,
+def hmac_session(
+    url: str, clock: Clock, *, timeout_s: float, backoff: Backoff = RECONNECT_BACKOFF
+) -> BinanceOrderSession:
+    """An order session with an HMAC key (usable as soon as it connects) on its own budget."""
+    return BinanceOrderSession(
+        url=url,
         api_key=SecretStr("key"),
         signer=HmacSigner(SecretStr("secret")),
         clock=clock,
         budget=RequestBudget(clock, venue="binance", capacity=1200, per_s=60.0),
         server_clock=ServerClock(clock, lambda: clock.wall_ns() // 1_000_000),
         recv_window_ms=5000,
-        timeout_s=1.0,
-        backoff=Backoff(min_backoff_s=1.0, max_backoff_s=4.0),
+        timeout_s=timeout_s,
+        backoff=backoff,
+    )
+
+
+def test_ws_session_failed_attempts_back_off_and_count() -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        dead_url = f"ws://127.0.0.1:{closed.getsockname()[1]}/ws-api/v3"
+    clock = ManualClock()
+    session = hmac_session(
+        dead_url, clock, timeout_s=1.0, backoff=Backoff(min_backoff_s=1.0, max_backoff_s=4.0)
     )
     delays: list[float] = []
 
@@ -428,17 +437,7 @@ class SessionAnswers:
 
 def silent_session(server: SilentWsServer, *, timeout_s: float) -> BinanceOrderSession:
     """An order session (HMAC key: usable once connected) on a server that never answers."""
-    clock = RealClock()
-    return BinanceOrderSession(
-        url=server.url,
-        api_key=SecretStr("key"),
-        signer=HmacSigner(SecretStr("secret")),
-        clock=clock,
-        budget=RequestBudget(clock, venue="binance", capacity=1200, per_s=60.0),
-        server_clock=ServerClock(clock, lambda: clock.wall_ns() // 1_000_000),
-        recv_window_ms=5000,
-        timeout_s=timeout_s,
-    )
+    return hmac_session(server.url, RealClock(), timeout_s=timeout_s)
 
 
 def pipe(exchange: object) -> OrderPipe:
