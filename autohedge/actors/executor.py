@@ -837,7 +837,7 @@ class ExecutorActor(SupervisedActor):
         fee = entry.fee
         if update.kind.is_fill and delta > 0:
             price = update.price_of(delta)
-            fee = entry.fee + update.fee
+            fee = entry.fee + update.fee_of(delta)
         self._progress(
             entry,
             filled_qty=max(update.cum_filled_qty, entry.filled_qty),

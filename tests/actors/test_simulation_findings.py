@@ -627,3 +627,39 @@ def test_simulation_found_entry_traded_on_the_venue_while_the_feed_was_silent_is
         h.advance(0.5)
 
     assert covered(h) == quantize_down(held(h), LOT)
+
+
+def test_simulation_found_fill_event_after_a_missed_one_counts_the_missed_fills_fee(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # config.yaml, seed 58 at 6784.5 s: an entry traded three times; the second trade's event came late, so
+    # the third's event brought both trades' quantity with its own (tiny) fee only. The lot was sized as if
+    # the second trade paid no fee in the base asset, and its exit asked for more than was held: refused
+    # as insufficient again and again (19 oversells), the lot without an exit for 4 s.
+    config = make_config(rate_limit_ms=60_000, defaults={"order_amount": "100.0001"})  # an odd lot count
+    h = make_harness(config, engine=half_filling_engine()).start()
+    h.trigger_buy("BTC/USDT")  # 1.000801 ordered: half trades now, half at the next quote, then 0.000001
+    [entry] = h.buys("BTC/USDT")
+    deliver = ExecutorActor.on_order_update
+
+    def late(self: ExecutorActor, update: OrderUpdate) -> None:
+        if update.client_order_id != entry.client_order_id or update.cum_filled_qty != Decimal("1.0008"):
+            deliver(self, update)
+
+    monkeypatch.setattr(ExecutorActor, "on_order_update", late)
+    reported: list[OrderFilled] = []
+    take = PositionMonitorActor.on_order_filled
+
+    def record(self: PositionMonitorActor, fill: OrderFilled) -> None:
+        reported.append(fill)
+        take(self, fill)
+
+    monkeypatch.setattr(PositionMonitorActor, "on_order_filled", record)
+    for _ in range(2):
+        h.quote("BTC/USDT", "99.80", "99.85")
+        h.settle()
+    buy = h.buys("BTC/USDT")[0]
+    assert buy.status is OrderStatus.FILLED
+
+    assert [f.fill_qty for f in reported] == [Decimal("0.500401")]  # the last two trades in one report
+    assert reported[0].fee == buy.fee - entry.fee  # both trades' fees, as the venue charged them

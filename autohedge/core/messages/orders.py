@@ -171,6 +171,15 @@ class OrderUpdate(SharedFieldsMessage):
             return self.last_price
         return self.avg_fill_price or self.last_price
 
+    def fee_of(self, new_qty: Decimal) -> Decimal:
+        """The fee of ``new_qty``, what this event filled that a receiver had not counted: the event's own
+        fee when it is exactly that fill, else that fee at its rate over all of it. The missed fills' fees
+        are not in this event; counted as nothing, a fee paid in the base asset made the holding look
+        larger than it is and its exit ask for more than was held (simulation, config.yaml seed 58)."""
+        if new_qty == self.last_qty or self.last_qty <= 0:
+            return self.fee
+        return self.fee * new_qty / self.last_qty
+
     def snapshot(self, *, with_fills: bool = True) -> OrderSnapshot:
         """The order as this event leaves it. ``with_fills=False`` leaves out what it filled (quantity
         and average price) for a receiver that counts the fills itself, one event at a time."""

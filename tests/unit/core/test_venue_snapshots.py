@@ -108,3 +108,10 @@ def test_the_price_of_what_an_event_filled_is_its_own_fill_price_or_the_orders_a
     assert update.price_of(Decimal(1)) == Decimal(100)
     assert update.price_of(Decimal(2)) == Decimal("99.5")  # an earlier fill was missed: the average
     assert update.model_copy(update={"avg_fill_price": None}).price_of(Decimal(2)) == Decimal(100)
+
+
+def test_simulation_found_the_fee_of_what_an_event_filled_covers_the_missed_fills_at_its_rate() -> None:
+    update = partly_filled(cum="2").model_copy(update={"fee": Decimal("0.001"), "fee_asset": "BTC"})
+    assert update.fee_of(Decimal(1)) == Decimal("0.001")
+    assert update.fee_of(Decimal(2)) == Decimal("0.002")  # an earlier fill was missed: its fee too
+    assert update.model_copy(update={"last_qty": Decimal(0)}).fee_of(Decimal(2)) == Decimal("0.001")
