@@ -241,9 +241,9 @@ def lot_filled(h: Harness, key: int, qty: str, price: str) -> None:
     h.settle()
 
 
-def test_simulation_found_fill_during_a_lots_own_close_is_a_new_lot_not_an_exit_beside_that_close(
-    make_harness: Callable[..., Harness],
-) -> None:
+def closing_lot(make_harness: Callable[..., Harness]) -> Harness:
+    """``closing_adopted_holding`` with a lot of 0.2 bought at 99.50 during the close, whose stop the bid
+    then crossed: the lot's close sold half and rests with the position's."""
     h = closing_adopted_holding(make_harness)
     lot_filled(h, 10**9, "0.2", "99.50")  # a lot: the position is closing
     h.quote("BTC/USDT", "98.00", "98.02")  # through the lot's stop: the lot is closed too (half rests)
@@ -251,6 +251,13 @@ def test_simulation_found_fill_during_a_lots_own_close_is_a_new_lot_not_an_exit_
         lambda: sum(1 for o in h.open_sells("BTC/USDT") if o.client_order_id.startswith("ah-c")) == 2,
         what="the position's and the lot's closes resting",
     )
+    return h
+
+
+def test_simulation_found_fill_during_a_lots_own_close_is_a_new_lot_not_an_exit_beside_that_close(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = closing_lot(make_harness)
 
     lot_filled(h, 10**9 + 1, "0.3", "98.01")
 
@@ -569,9 +576,7 @@ def test_simulation_found_closing_lots_refused_close_stays_its_own_when_the_next
     # close then sold out and the lot bought during it was promoted, taking the closing lot's waiting
     # close as its own: the retry closed the promoted position instead, and the closing lot's rest had no
     # sell until the next quote.
-    h = closing_adopted_holding(make_harness)
-    lot_filled(h, 10**9, "0.2", "99.50")  # a lot: the position is closing
-    h.quote("BTC/USDT", "98.00", "98.02")  # through the lot's stop: the lot is closed too (half rests)
+    h = closing_lot(make_harness)
     lot_filled(h, 10**9 + 1, "0.3", "98.01")  # the next lot, with its own exit; the first keeps closing
     h.advance(1.0)  # both resting closes may be re-priced now
 
