@@ -728,33 +728,33 @@ class ExecutorActor(SupervisedActor):
                 return
             if self._exchange.request_budget.wait_s(priority=True) > 0:
                 return  # reads wait while the venue says so
+            newest = max((q.ts_init for q in map(self._quotes, self._config.symbols) if q), default=None)
+            stalled = feed_quiet(newest, self.ctx.clock.wall_ns(), self._config.monitor.max_unprotected_s)
             venue_quotes: dict[str, Quote | None] = {}
             for coid in list(self._entries):
                 entry = self._entries.get(coid)
                 if entry is None or entry.cancel_requested:
                     continue
-                quote = self._market_quote(entry.symbol, venue_quotes)
+                quote = self._quotes(entry.symbol)
+                if stalled:
+                    quote = self._venue_quote(entry.symbol, venue_quotes) or quote
                 if quote is not None and fill_may_be_unreported(entry.price, entry.heard_ns, quote):
                     self._poll_one(entry)
         finally:
             self._watch_unreported()
 
-    def _market_quote(self, symbol: str, venue_quotes: dict[str, Quote | None]) -> Quote | None:
-        """The newest quote of ``symbol``: our feed's, or the venue's (read once per check into
-        ``venue_quotes``) while our feed has been quiet longer than ``monitor.max_unprotected_s``. A stalled
-        feed froze our quotes while the venue traded an entry whose event came late: nothing looked for
-        the fill (simulation, config.yaml seed 53: 1.9 s without an exit)."""
-        assert self._quotes is not None
-        ours = self._quotes(symbol)
-        if not feed_quiet(ours, self.ctx.clock.wall_ns(), self._config.monitor.max_unprotected_s):
-            return ours
+    def _venue_quote(self, symbol: str, venue_quotes: dict[str, Quote | None]) -> Quote | None:
+        """The venue's quote of ``symbol``, read once per check into ``venue_quotes``, while our feed has
+        been quiet longer than ``monitor.max_unprotected_s``. A stalled feed froze our quotes while the
+        venue traded an entry whose event came late: nothing looked for the fill (simulation,
+        config.yaml seed 53: 1.9 s without an exit)."""
         if symbol not in venue_quotes:
             try:
                 venue_quotes[symbol] = self._exchange.best_quote(symbol)
             except VenueError as exc:  # the next check asks again
                 logger.debug("[{}] quote read for resting entries failed: {}", symbol, exc)
                 venue_quotes[symbol] = None
-        return venue_quotes[symbol] or ours
+        return venue_quotes[symbol]
 
     def on_user_stream_status(self, message: UserStreamStatus) -> None:
         """Connected (and the ledger re-based): re-read every tracked entry by REST once, since events

@@ -24,11 +24,13 @@ def fill_may_be_unreported(buy_price: Decimal, heard_ns: int, quote: Quote) -> b
     return quote.ask <= buy_price and quote.ts_init > heard_ns
 
 
-def feed_quiet(quote: Quote | None, now_ns: int, max_age_s: float) -> bool:
-    """Our feed has told nothing of a symbol for longer than ``max_age_s`` (``quote``: its newest quote,
-    ``ts_init`` and ``now_ns`` wall time): stalled, or never heard. The venue's market moves on without
-    it, so whether it traded a resting entry can only be read from the venue."""
-    return quote is None or now_ns - quote.ts_init > max_age_s * NS_PER_S
+def feed_quiet(newest_ts_init: int | None, now_ns: int, max_age_s: float) -> bool:
+    """Our feed has told nothing of any symbol for longer than ``max_age_s`` (``newest_ts_init``: its
+    newest quote's, and ``now_ns``, wall time): stalled, or never heard. The venue's market moves on
+    without it, so whether it traded a resting entry can only be read from the venue. One quiet symbol of
+    a live feed is a quiet market: its book did not move (reading it would spend the request budget
+    that exits need, one read per symbol per check)."""
+    return newest_ts_init is None or now_ns - newest_ts_init > max_age_s * NS_PER_S
 
 
 class ReconnectRun:

@@ -271,13 +271,3 @@ def test_simulation_found_entry_traded_on_the_venue_while_the_feed_stalled_and_i
     report = repository_run(tmp_path, seed=53, until_s=6562)
 
     assert violations(report, "unprotected") == []
-
-
-def test_simulation_found_entry_fill_reported_with_only_the_last_trades_fee(tmp_path: Path) -> None:
-    # The repository's config.yaml, seed 58 at 6784.5 s (once resting entries were compared with the
-    # venue's quotes while the feed was quiet): an entry of a lot traded three times and the second trade's
-    # event came late; the third's brought both quantities with its own fee only, so the lot looked larger
-    # than what was held. Its exit asked for more again and again: 18 oversells and 4 s without an exit.
-    report = repository_run(tmp_path, seed=58, until_s=6788)
-
-    assert violations(report, "oversell") == violations(report, "unprotected") == []

@@ -43,10 +43,6 @@ def test_simulation_found_resting_entry_traded_through_after_its_newest_event_ma
 
 
 def test_simulation_found_a_feed_quiet_longer_than_the_promise_leaves_the_venue_to_tell() -> None:
-    quote = Quote(
-        venue="paper", symbol="BTC/USDT", bid=Decimal("99.9"), ask=Decimal(100), ts_event=0, ts_init=0
-    )
-
-    assert not feed_quiet(quote, NS_PER_S, max_age_s=1.0)  # one second old: quotes of a quiet market
-    assert feed_quiet(quote, NS_PER_S + 1, max_age_s=1.0)  # older: stalled, the venue may have traded
+    assert not feed_quiet(0, NS_PER_S, max_age_s=1.0)  # its newest quote one second old: a quiet market
+    assert feed_quiet(0, NS_PER_S + 1, max_age_s=1.0)  # older: stalled, the venue may have traded
     assert feed_quiet(None, 0, max_age_s=1.0)  # never heard
