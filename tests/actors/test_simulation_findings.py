@@ -609,6 +609,8 @@ def test_simulation_found_entry_traded_on_the_venue_while_the_feed_was_silent_is
     [entry] = h.buys("BTC/USDT")
     assert entry.status is OrderStatus.PARTIALLY_FILLED
     h.advance(1.0)
+    # The first half's event must have reached the executor before its later events are held back.
+    wait_for(lambda: covered(h) == quantize_down(held(h), LOT) > 0, what="the first half protected")
     deliver = ExecutorActor.on_order_update
 
     def late(self: ExecutorActor, update: OrderUpdate) -> None:
@@ -616,6 +618,7 @@ def test_simulation_found_entry_traded_on_the_venue_while_the_feed_was_silent_is
             deliver(self, update)
 
     monkeypatch.setattr(ExecutorActor, "on_order_update", late)
+    h.advance(0.1)  # the venue trades after every event heard so far, as it does off a ManualClock
     ask = entry.price - Decimal("0.01")
     crossing = Quote(
         venue="test",
