@@ -671,3 +671,36 @@ def test_simulation_found_fill_event_after_a_missed_one_counts_the_missed_fills_
 
     assert [f.fill_qty for f in reported] == [Decimal("0.500401")]  # the last two trades in one report
     assert reported[0].fee == buy.fee - entry.fee  # both trades' fees, as the venue charged them
+
+
+def test_simulation_found_lot_armed_beside_a_closing_lot_sold_unseen_is_covered_whole(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # config.yaml, seed 88 at 2802.5 s: lots' closes sold what they held while the user stream crashed on
+    # their events; the next fill re-armed the symbol's lot less what those closing lots still seemed to
+    # hold, and shrank the lot to that for good: 0.0044 ETH had no exit for 137 s.
+    h = closing_adopted_holding(make_harness)
+    lot_filled(h, 10**9, "0.2", "99.50")  # a lot: the position is closing
+    h.quote("BTC/USDT", "98.00", "98.02")  # through the lot's stop: the lot is closed too (half rests)
+    lot_close = next(
+        o.client_order_id
+        for o in h.open_sells("BTC/USDT")
+        if o.client_order_id.startswith("ah-c") and o.qty == Decimal("0.2")
+    )
+    lot_filled(h, 10**9 + 1, "0.3", "98.80")  # the closing lot is kept until its close ends
+    deliver = PositionMonitorActor.on_order_update
+
+    def lose_its_end(self: PositionMonitorActor, update: OrderUpdate) -> None:
+        if update.client_order_id != lot_close:
+            deliver(self, update)
+
+    monkeypatch.setattr(PositionMonitorActor, "on_order_update", lose_its_end)
+    for _ in range(2):  # the market comes back: both closes fill (the new lot's exit rests)
+        h.quote("BTC/USDT", "99.50", "99.52")
+    assert lot_close not in {o.client_order_id for o in h.open_sells("BTC/USDT")}
+    assert held(h) == Decimal("0.3")  # the new lot, now the position
+
+    lot_filled(h, 10**9 + 2, "0.1", "99.50")  # more of it is bought: its exit is placed again
+
+    assert covered(h) == held(h) == Decimal("0.4")
+    assert resting_sells(h) <= held(h)
