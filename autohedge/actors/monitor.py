@@ -1424,15 +1424,21 @@ class PositionMonitorActor(SupervisedActor):
             pos.holding = Holding(pos.qty + beside, pos.holding.entry_price)
         # What closes of other lots still hold rests in their sells: never free for this exit, nor its dust
         # (a close's one-step remainder counted here again was an oversell, simulation seed 22).
+        # A lot's exit never asks for what the position's resting close still offers: the venue refuses
+        # it for the balance that close locks (a lot sized with dust the close had sold went refused and
+        # unprotected for 30 s: simulation, config.yaml with paper.oco off, seed 1).
+        in_close = self._left_in_position_close(pos)
         closing = self._held_by_closing_lots(pos)
-        held = self._held(symbol, pos.qty + closing, in_flight=self._in_flight(pos))
+        held = self._held(symbol, pos.qty + closing + in_close, in_flight=self._in_flight(pos))
         pos.fill_in_flight = None
-        if closing > 0 and held - closing < pos.qty:
-            # What they seem to hold may be sold already, its events lost with a crashed stream: read
-            # their closes before taking it off this exit (the lot was shrunk to the rest for good and
+        if closing + in_close > 0 and held - closing - in_close < pos.qty:
+            # What those closes seem to hold may be sold already, its events lost with a crashed stream:
+            # read them before taking it off this exit (the lot was shrunk to the rest for good and
             # 0.0044 ETH had no exit for 137 s: simulation, config.yaml seed 88).
             self._read_closing_lots(pos)
             closing = self._held_by_closing_lots(pos)
+            in_close = self._read_position_close(pos) if in_close > 0 else in_close
+        closing += in_close
         if held <= 0:
             self._drop(pos, "nothing held on the exchange")
             return
@@ -1522,6 +1528,27 @@ class PositionMonitorActor(SupervisedActor):
     def _held_by_closing_lots(self, pos: TrackedPosition) -> Decimal:
         """What the other lots of ``pos``'s symbol still being closed hold, as their closes reported."""
         return sum((c.qty for c in self._closing_lots if c.symbol == pos.symbol and c is not pos), Decimal(0))
+
+    def _left_in_position_close(self, pos: TrackedPosition) -> Decimal:
+        """For a lot: what the close of its symbol's position still offers on the venue, else 0."""
+        position = self._positions.get(pos.symbol) if pos.lot else None
+        if position is None or position.close_id is None:
+            return Decimal(0)
+        sold = position.exit_filled_qty.get(position.close_id, Decimal(0))
+        return max(position.close_qty - sold, Decimal(0))
+
+    def _read_position_close(self, pos: TrackedPosition) -> Decimal:
+        """For a lot: what the close of its symbol's position offers on the venue as read now (0 once it
+        ended; its end is the position's to settle). Raises VenueError."""
+        position = self._positions.get(pos.symbol)
+        if position is None or position.close_id is None:
+            return Decimal(0)
+        try:
+            order = self._exchange.get_order(pos.symbol, client_order_id=position.close_id)
+        except UnknownOrder:
+            return Decimal(0)  # never reached the venue: it locks nothing
+        record_in_journal(self.ctx, OrderObserved(order=order, ts_init=self.ctx.clock.wall_ns()))
+        return Decimal(0) if order.status.is_terminal else order.remaining_qty
 
     def _read_closing_lots(self, pos: TrackedPosition) -> None:
         """Read the closes of the other lots of ``pos``'s symbol still being closed and take in what they

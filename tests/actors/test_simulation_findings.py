@@ -704,3 +704,18 @@ def test_simulation_found_lot_armed_beside_a_closing_lot_sold_unseen_is_covered_
 
     assert covered(h) == held(h) == Decimal("0.4")
     assert resting_sells(h) <= held(h)
+
+
+def test_simulation_found_lot_exit_never_asks_for_what_the_positions_resting_close_offers(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # config.yaml with paper.oco off, seed 1 at 339.5 s: a lot bought during its position's close was
+    # sized with dust that close had already sold; its exit asked for what the close's rest locked, the
+    # venue refused it for the balance again and again, and 0.0166 ETH had no exit for 30 s.
+    h = closing_adopted_holding(make_harness)  # the position's close rests with 0.5 unsold
+    h.paper_engine.fund("BTC", Decimal("0.1"))
+    h.directory.tell(MONITOR, entry_fill(h, 10**9, "0.2", "99.50"))  # the lot counts 0.1 the venue lacks
+    h.settle()
+
+    assert held(h) == Decimal("0.6")
+    wait_for(lambda: covered(h) == held(h), what="the lot's exit beside the position's close")
