@@ -14,7 +14,7 @@ from autohedge.core.actor_names import EXECUTOR, MONITOR
 from autohedge.core.child_states import ChildState
 from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import ManualClock
-from autohedge.core.errors import RateLimited
+from autohedge.core.errors import OutcomeUnknown, RateLimited
 from autohedge.core.messages import (
     ClosePosition,
     OcoRequest,
@@ -719,3 +719,31 @@ def test_simulation_found_lot_exit_never_asks_for_what_the_positions_resting_clo
 
     assert held(h) == Decimal("0.6")
     wait_for(lambda: covered(h) == held(h), what="the lot's exit beside the position's close")
+
+
+def test_simulation_found_close_lost_on_its_way_while_the_venue_paused_is_read_at_the_next_check(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # config.yaml with paper.oco off, polling and four symbols, seed 5 at 749.4 s: a stop's close was lost
+    # on its way and the venue paused the read asking for it. Taken as maybe resting for the next check to
+    # read, it was read only by the safety verification (the user stream was live): 4 SOL had no exit
+    # for 30 s.
+    h = make_harness(make_config(feed={"stale_after_s": 1000}), oco=False).start()
+    h.buy_protected("BTC/USDT")
+
+    def paused() -> BaseException:
+        h.paper.request_budget.rate_limited(1.0)
+        return RateLimited("paper 429", venue="paper", retry_after_s=1.0)
+
+    h.exchange.fail(
+        "submit_order", lambda: OutcomeUnknown("request lost", venue="paper"), thread_prefix="PositionMonitor"
+    )
+    h.exchange.fail("get_order", paused, thread_prefix="PositionMonitor")
+    h.quote("BTC/USDT", "97.00", "97.02")  # through the stop: the close is lost, the question refused
+    h.settle()
+    assert h.open_sells("BTC/USDT") == []
+
+    for _ in range(3):  # the pause ends; the next check reads the close, finds none and sells
+        h.advance(1.0)
+
+    assert covered(h) == quantize_down(held(h), LOT)
