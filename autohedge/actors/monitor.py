@@ -1632,10 +1632,12 @@ class PositionMonitorActor(SupervisedActor):
                 if close_id and pos.exits_uncertain and pos.exit_ids == (close_id,):
                     pos.exit_ids, pos.exits_uncertain = (), False
                     self._closing_at(pos, close_id, price, qty)
-                    # The close may be live: the next check reads it, not the safety verification a
-                    # minute away while the user stream is live (4 SOL had no exit for 30 s: simulation,
-                    # config.yaml with paper.oco off, polling and four symbols, seed 5).
-                    self._last_verify_ns = None
+                    # The close may be live: it is re-priced (cancelled, read, sold again) as soon as the
+                    # venue allows, never left to the safety verification a minute away while the user
+                    # stream is live (4 SOL had no exit for 30 s: simulation, config.yaml with paper.oco
+                    # off, polling and four symbols, seed 5).
+                    pos.close_reason = why
+                    self._defer(PendingKind.STOP_CLOSE, pos.key, exc)
                     return
                 if pos.exit_ids:
                     pos.exits_uncertain = True  # a refused cancel: the exit's state is not known
