@@ -254,6 +254,30 @@ def closing_lot(make_harness: Callable[..., Harness]) -> Harness:
     return h
 
 
+def closing_lot_sold_unseen(make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch) -> Harness:
+    """``closing_lot`` with a new lot of 0.3 bought; both closes fill, and the closing lot's ends without
+    the monitor hearing of it: it still counts that lot as being closed."""
+    h = closing_lot(make_harness)
+    lot_close = next(
+        o.client_order_id
+        for o in h.open_sells("BTC/USDT")
+        if o.client_order_id.startswith("ah-c") and o.qty == Decimal("0.2")
+    )
+    lot_filled(h, 10**9 + 1, "0.3", "98.80")  # the closing lot is kept until its close ends
+    deliver = PositionMonitorActor.on_order_update
+
+    def lose_its_end(self: PositionMonitorActor, update: OrderUpdate) -> None:
+        if update.client_order_id != lot_close:
+            deliver(self, update)
+
+    monkeypatch.setattr(PositionMonitorActor, "on_order_update", lose_its_end)
+    for _ in range(2):  # the market comes back: both closes fill (the new lot's exit rests)
+        h.quote("BTC/USDT", "99.50", "99.52")
+    assert lot_close not in {o.client_order_id for o in h.open_sells("BTC/USDT")}
+    assert held(h) == Decimal("0.3")  # the new lot, now the position
+    return h
+
+
 def test_simulation_found_fill_during_a_lots_own_close_is_a_new_lot_not_an_exit_beside_that_close(
     make_harness: Callable[..., Harness],
 ) -> None:
@@ -383,26 +407,7 @@ def test_simulation_found_closing_lot_whose_close_ended_unseen_is_settled_by_the
     # fixed): a lot's close filled while its end event was lost; the lot stayed "being closed" for good,
     # its quantity kept out of the position's exit, and the next verification re-armed that exit smaller
     # than what was held.
-    h = closing_adopted_holding(make_harness)
-    lot_filled(h, 10**9, "0.2", "99.50")  # a lot: the position is closing
-    h.quote("BTC/USDT", "98.00", "98.02")  # through the lot's stop: the lot is closed too (half rests)
-    lot_close = next(
-        o.client_order_id
-        for o in h.open_sells("BTC/USDT")
-        if o.client_order_id.startswith("ah-c") and o.qty == Decimal("0.2")
-    )
-    lot_filled(h, 10**9 + 1, "0.3", "98.80")  # the closing lot is kept until its close ends
-    deliver = PositionMonitorActor.on_order_update
-
-    def lose_its_end(self: PositionMonitorActor, update: OrderUpdate) -> None:
-        if update.client_order_id != lot_close:
-            deliver(self, update)
-
-    monkeypatch.setattr(PositionMonitorActor, "on_order_update", lose_its_end)
-    for _ in range(2):  # the market comes back: both closes fill (the new lot's exit rests)
-        h.quote("BTC/USDT", "99.50", "99.52")
-    assert lot_close not in {o.client_order_id for o in h.open_sells("BTC/USDT")}
-    assert held(h) == Decimal("0.3")  # the new lot, now the position
+    h = closing_lot_sold_unseen(make_harness, monkeypatch)
     h.settle()  # what the stream did deliver reaches the monitor before it reconnects, never after
 
     # The stream reconnects (no venue replays what it missed): the monitor verifies by REST.
@@ -679,26 +684,7 @@ def test_simulation_found_lot_armed_beside_a_closing_lot_sold_unseen_is_covered_
     # config.yaml, seed 88 at 2802.5 s: lots' closes sold what they held while the user stream crashed on
     # their events; the next fill re-armed the symbol's lot less what those closing lots still seemed to
     # hold, and shrank the lot to that for good: 0.0044 ETH had no exit for 137 s.
-    h = closing_adopted_holding(make_harness)
-    lot_filled(h, 10**9, "0.2", "99.50")  # a lot: the position is closing
-    h.quote("BTC/USDT", "98.00", "98.02")  # through the lot's stop: the lot is closed too (half rests)
-    lot_close = next(
-        o.client_order_id
-        for o in h.open_sells("BTC/USDT")
-        if o.client_order_id.startswith("ah-c") and o.qty == Decimal("0.2")
-    )
-    lot_filled(h, 10**9 + 1, "0.3", "98.80")  # the closing lot is kept until its close ends
-    deliver = PositionMonitorActor.on_order_update
-
-    def lose_its_end(self: PositionMonitorActor, update: OrderUpdate) -> None:
-        if update.client_order_id != lot_close:
-            deliver(self, update)
-
-    monkeypatch.setattr(PositionMonitorActor, "on_order_update", lose_its_end)
-    for _ in range(2):  # the market comes back: both closes fill (the new lot's exit rests)
-        h.quote("BTC/USDT", "99.50", "99.52")
-    assert lot_close not in {o.client_order_id for o in h.open_sells("BTC/USDT")}
-    assert held(h) == Decimal("0.3")  # the new lot, now the position
+    h = closing_lot_sold_unseen(make_harness, monkeypatch)
 
     lot_filled(h, 10**9 + 2, "0.1", "99.50")  # more of it is bought: its exit is placed again
 
