@@ -64,6 +64,21 @@ def half_filling_engine(**holdings: Decimal) -> PaperEngine:
     )
 
 
+def lose_updates_of(
+    monkeypatch: pytest.MonkeyPatch, client_order_id: str
+) -> Callable[[PositionMonitorActor, OrderUpdate], None]:
+    """From now on the monitor never hears of ``client_order_id`` (its events are lost on the way);
+    returns the real handler, to put back."""
+    deliver = PositionMonitorActor.on_order_update
+
+    def lose(self: PositionMonitorActor, update: OrderUpdate) -> None:
+        if update.client_order_id != client_order_id:
+            deliver(self, update)
+
+    monkeypatch.setattr(PositionMonitorActor, "on_order_update", lose)
+    return deliver
+
+
 def protected_position(h: Harness) -> None:
     h.trigger_buy("BTC/USDT")
     h.quote("BTC/USDT", "99.80", "99.85")  # the rest of a partly filled entry crosses
@@ -264,13 +279,7 @@ def closing_lot_sold_unseen(make_harness: Callable[..., Harness], monkeypatch: p
         if o.client_order_id.startswith("ah-c") and o.qty == Decimal("0.2")
     )
     lot_filled(h, 10**9 + 1, "0.3", "98.80")  # the closing lot is kept until its close ends
-    deliver = PositionMonitorActor.on_order_update
-
-    def lose_its_end(self: PositionMonitorActor, update: OrderUpdate) -> None:
-        if update.client_order_id != lot_close:
-            deliver(self, update)
-
-    monkeypatch.setattr(PositionMonitorActor, "on_order_update", lose_its_end)
+    lose_updates_of(monkeypatch, lot_close)
     for _ in range(2):  # the market comes back: both closes fill (the new lot's exit rests)
         h.quote("BTC/USDT", "99.50", "99.52")
     assert lot_close not in {o.client_order_id for o in h.open_sells("BTC/USDT")}
@@ -426,13 +435,7 @@ def test_lot_whose_own_exit_ended_unseen_is_re_read_by_the_verification(
     h = closing_adopted_holding(make_harness)
     lot_filled(h, 10**9, "0.2", "99.50")  # a lot with its own exit: the position's close rests
     [lot_exit] = [o for o in h.open_sells("BTC/USDT") if not o.client_order_id.startswith("ah-c")]
-    deliver = PositionMonitorActor.on_order_update
-
-    def lose_its_end(self: PositionMonitorActor, update: OrderUpdate) -> None:
-        if update.client_order_id != lot_exit.client_order_id:
-            deliver(self, update)
-
-    monkeypatch.setattr(PositionMonitorActor, "on_order_update", lose_its_end)
+    deliver = lose_updates_of(monkeypatch, lot_exit.client_order_id)
     h.directory.tell(MONITOR, UserStreamStatus(venue="paper", connected=False))
     h.paper_engine.cancel_order("BTC/USDT", client_order_id=lot_exit.client_order_id)  # the venue ends it
     h.settle()
@@ -468,13 +471,7 @@ def test_simulation_found_remainder_joining_a_lot_beside_a_resting_close_is_cove
         if o.client_order_id.startswith("ah-c") and o.qty == Decimal("0.2")
     )
     lot_filled(h, 10**9 + 1, "0.3", "98.01")  # the new lot, with its own exit
-    deliver = PositionMonitorActor.on_order_update
-
-    def lose_its_end(self: PositionMonitorActor, update: OrderUpdate) -> None:
-        if update.client_order_id != lot_close:
-            deliver(self, update)
-
-    monkeypatch.setattr(PositionMonitorActor, "on_order_update", lose_its_end)
+    lose_updates_of(monkeypatch, lot_close)
     h.paper_engine.cancel_order("BTC/USDT", client_order_id=lot_close)  # its unsold 0.1 is free again
     h.settle()
 
@@ -495,13 +492,7 @@ def test_simulation_found_position_closed_unseen_leaves_what_closing_lots_hold_t
     h = closing_adopted_holding(make_harness)  # its close rests 0.5 at 99.49
     lot_filled(h, 10**9, "0.2", "99.50")  # a lot: the position is closing
     position_close = next(o.client_order_id for o in h.open_sells("BTC/USDT") if o.qty == Decimal(1))
-    deliver = PositionMonitorActor.on_order_update
-
-    def lose_its_end(self: PositionMonitorActor, update: OrderUpdate) -> None:
-        if update.client_order_id != position_close:
-            deliver(self, update)
-
-    monkeypatch.setattr(PositionMonitorActor, "on_order_update", lose_its_end)
+    lose_updates_of(monkeypatch, position_close)
     h.quote("BTC/USDT", "99.60", "99.62")  # the position's close fills; the monitor never hears of it
     h.quote("BTC/USDT", "98.40", "98.42")  # through the lot's stop: the lot is closed (half rests)
     lot_filled(h, 10**9 + 1, "0.3", "98.45")  # the closing lot is kept until its close ends
