@@ -32,7 +32,6 @@ from autohedge.actors.directory import Directory
 from autohedge.actors.protocol import Barrier, GetSnapshot
 from autohedge.actors.turns import TurnInbox, run_loop_with_turns, take_turns
 from autohedge.core.actor_names import EXECUTOR, SUPERVISOR, ActorKind, ActorName
-from autohedge.core.backoff import Backoff
 from autohedge.core.child_states import ChildState
 from autohedge.core.clock import NS_PER_S, Clock, TimerHandle
 from autohedge.core.config import SupervisorConfig
@@ -160,7 +159,7 @@ class Supervisor(pykka.ThreadingActor):
         self._children: dict[ActorName, _Child] = {spec.name: _Child(spec) for spec in specs}
         self._order: list[ActorName] = []
         self._config = config
-        self._backoff = Backoff(config.min_backoff_s, config.max_backoff_s, config.random_factor)
+        self._backoff = config.backoff
         self._clock = clock
         self._directory = directory
         self._metrics = metrics

@@ -34,7 +34,6 @@ from autohedge.actors.protocol import (
     StreamDisconnected,
 )
 from autohedge.core.actor_names import EXECUTOR, MONITOR
-from autohedge.core.backoff import Backoff
 from autohedge.core.client_ids import ClientId
 from autohedge.core.config import SupervisorConfig
 from autohedge.core.dedupe import FillDeduper
@@ -133,11 +132,7 @@ class UserStreamActor(SupervisedActor):
         self._reconciled = False
         self._connections = 0
         supervision = supervision or SupervisorConfig()
-        self._backoff = Backoff(
-            min_backoff_s=supervision.min_backoff_s,
-            max_backoff_s=supervision.max_backoff_s,
-            random_factor=supervision.random_factor,
-        )
+        self._backoff = supervision.backoff
         self._failures = ReconnectRun(max_failures=supervision.max_restarts, window_s=supervision.window_s)
         self._rng = random.Random(supervision.seed)
 

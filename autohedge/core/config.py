@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from autohedge.core.backoff import Backoff
 from autohedge.core.errors import ConfigError
 from autohedge.core.types import Symbol, Venue
 
@@ -114,6 +115,11 @@ class SupervisorConfig(_Model):
     max_restarts: Annotated[int, Field(ge=1)] = 5
     window_s: Annotated[float, Field(gt=0)] = 60.0
     seed: int | None = None
+
+    @property
+    def backoff(self) -> Backoff:
+        """The restart and reconnect delays these settings give (the supervisor's, and every reconnect's)."""
+        return Backoff(self.min_backoff_s, self.max_backoff_s, self.random_factor)
 
 
 class FeedConfig(_Model):

@@ -38,7 +38,6 @@ from autohedge.adapters.binance.ws_api import (
     SessionDown,
 )
 from autohedge.adapters.reference import VenueReference
-from autohedge.core.backoff import Backoff
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets
 from autohedge.core.errors import AuthError, MalformedMessage, OrderRefused, OutcomeUnknown, VenueError
@@ -393,7 +392,7 @@ def create_order_session(
         server_clock=server_clock,
         recv_window_ms=endpoints.recv_window_ms,
         timeout_s=endpoints.timeout_s,
-        backoff=Backoff(supervision.min_backoff_s, supervision.max_backoff_s, supervision.random_factor),
+        backoff=supervision.backoff,
         reset_after_s=supervision.reset_after_s,
         rng=random.Random(supervision.seed),
     )

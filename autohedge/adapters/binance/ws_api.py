@@ -55,6 +55,7 @@ from autohedge.adapters.wirevalues import json_object, validate_wire
 from autohedge.adapters.wsconn import PartlyWritten, WsConnection
 from autohedge.core.backoff import Backoff
 from autohedge.core.clock import Clock, TimerHandle
+from autohedge.core.config import SupervisorConfig
 from autohedge.core.errors import (
     MalformedMessage,
     OutcomeUnknown,
@@ -91,7 +92,7 @@ OCO_PLACE = "orderList.place.oco"
 SESSION_LOGON = "session.logon"
 CONNECT_WEIGHT = 2
 """Opening a WebSocket API connection weighs 2 (per IP, shared with REST)."""
-RECONNECT_BACKOFF = Backoff(min_backoff_s=0.5, max_backoff_s=30.0, random_factor=0.2)
+RECONNECT_BACKOFF = SupervisorConfig().backoff
 """The default reconnect delays (the supervisor's defaults): the venue allows 300 connection attempts per
 5 minutes per IP, each weighing 2."""
 
