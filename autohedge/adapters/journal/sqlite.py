@@ -460,7 +460,10 @@ class SqliteJournal:
             assert state is not None
         delta = update.cum_filled_qty - state.filled_qty
         if update.kind.is_fill and delta > 0:
-            # The event's own fill when it is all that is new; else what makes the averages agree.
+            # The event's own fill when it is all that is new; else what makes the averages agree, and
+            # the missed fills' fees at this event's rate (as the executor counts them): counted as
+            # nothing, a fee in the base asset left more held on the books than the venue holds.
+            fee = update.fee_of(delta)
             implied = fill_delta(
                 prev_qty=state.filled_qty,
                 prev_avg_price=state.avg_fill_price,
@@ -468,15 +471,15 @@ class SqliteJournal:
                 cum_qty=update.cum_filled_qty,
                 avg_price=update.avg_fill_price or update.last_price,
                 limit_price=update.price,
-                cum_fee=state.fee + update.fee,
+                cum_fee=state.fee + fee,
             )
             assert implied is not None
             price = update.last_price if delta == update.last_qty and update.last_price > 0 else implied.price
             kind = self._execution_kind(conn, update.symbol, update.side, update.ts_event)
-            self._insert_event_fill(conn, update, qty=delta, price=price, kind=kind)
+            self._insert_event_fill(conn, update, qty=delta, price=price, fee=fee, kind=kind)
             prev_value = (state.avg_fill_price or Decimal(0)) * state.filled_qty
             state.avg_fill_price = (prev_value + delta * price) / update.cum_filled_qty
-            state.filled_qty, state.fee = update.cum_filled_qty, state.fee + update.fee
+            state.filled_qty, state.fee = update.cum_filled_qty, state.fee + fee
         elif update.kind.is_fill and update.last_qty > 0:
             self._filled_again(conn, update)
         status = snapshot.status.value
@@ -537,7 +540,12 @@ class SqliteJournal:
         if startup_ns is None or not _adjusted(conn, taken_off, update.symbol, startup_ns):
             return
         self._insert_event_fill(
-            conn, update, qty=update.last_qty, price=update.last_price, again_after_ns=startup_ns
+            conn,
+            update,
+            qty=update.last_qty,
+            price=update.last_price,
+            fee=update.fee,
+            again_after_ns=startup_ns,
         )
 
     def _insert_event_fill(
@@ -547,6 +555,7 @@ class SqliteJournal:
         *,
         qty: Decimal,
         price: Decimal,
+        fee: Decimal,
         kind: FillKind = FillKind.TRADE,
         again_after_ns: int | None = None,
     ) -> None:
@@ -559,7 +568,7 @@ class SqliteJournal:
             side=update.side.value,
             qty=qty,
             price=price,
-            fee=update.fee,
+            fee=fee,
             fee_asset=update.fee_asset,
             cum_qty=update.cum_filled_qty,
             ts_ns=update.ts_init,

@@ -480,6 +480,30 @@ def test_journal_counts_a_fill_made_before_a_start_up_that_adjusted_nothing_as_a
     assert {f.kind for f in JournalReader(path).fills()} == {FillKind.ADOPTED, FillKind.TRADE}
 
 
+def test_journal_counts_the_fees_of_fills_whose_events_were_missed_at_the_events_rate(tmp_path: Path) -> None:
+    # The entry's first fill (0.4) was never heard of; the event that filled the rest brings the order's
+    # whole 1 BTC and only its own 0.0006 BTC fee. The venue kept 0.001 BTC in all: 0.999 is held.
+    path = tmp_path / "j.sqlite"
+    journal = SqliteJournal(path)
+    missed = _entry_event("filled", "1", "T2", 5, 5).model_copy(
+        update={"last_qty": D("0.6"), "fee": D("0.0006"), "avg_fill_price": D(100)}
+    )
+    journal.write([OrderIntent.of(_request(), ts_init=1), missed])
+    journal.write([OrderObserved(order=_snapshot("1", "100", "0.001", OrderStatus.FILLED), ts_init=6)])
+    journal.close()
+
+    reader = JournalReader(path)
+    assert [(f.qty, f.fee, f.fee_asset) for f in reader.fills()] == [(D(1), D("0.001"), "BTC")]
+    assert _held(path) == D("0.999")
+    (order,) = reader.orders()
+    assert order.filled_qty == D(1)
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT fee FROM orders").fetchone() == ("0.001",)
+    finally:
+        conn.close()
+
+
 def _journal_rows(path: Path) -> list[list[tuple[object, ...]]]:
     conn = sqlite3.connect(path)
     try:
