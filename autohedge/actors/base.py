@@ -1,9 +1,10 @@
 """SupervisedActor: the base of every actor autohedge supervises.
 
-pykka gives no supervision, so this base reports lifecycle to the supervisor:
-``ChildStarted`` after ``started()``, ``ChildFailed`` from ``on_failure`` *and* from a crash in
-``on_start`` (which pykka would otherwise swallow), ``ChildStopped`` from ``on_stop``. Every report
-carries the incarnation so the supervisor ignores reports of an older incarnation.
+pykka gives no supervision, so this base keeps the actor in the directory by name from before
+``started()`` until it ends, and reports lifecycle to the supervisor: ``ChildStarted`` after
+``started()``, ``ChildFailed`` from ``on_failure`` *and* from a crash in ``on_start`` (which pykka
+would otherwise swallow), ``ChildStopped`` from ``on_stop``. Every report carries the incarnation so
+the supervisor ignores reports of an older incarnation.
 
 Messages are dispatched by type: ``QuoteReceived`` -> ``on_quote_received``. Timers are messages told
 to oneself by the clock's scheduler (``schedule``); they are cancelled when the actor ends.
@@ -105,7 +106,11 @@ class SupervisedActor(pykka.ThreadingActor):
     # -- pykka hooks --------------------------------------------------------------------------------
 
     def on_start(self) -> None:
-        """Actor thread. Report start (or a start crash: pykka runs no other hook for it)."""
+        """Actor thread. Register by name, then start up, then report start (or a start crash: pykka runs
+        no other hook for it). Registered first, so what the start-up makes others tell this name (the
+        answers to its reconciliation, its own timers by name) waits in the inbox instead of being
+        dropped as a dead letter while the supervisor has not registered the new ref yet."""
+        self.ctx.directory.register(self.ctx.name, self.actor_ref)
         try:
             self.started()
         except Exception as exc:
@@ -194,6 +199,8 @@ class SupervisedActor(pykka.ThreadingActor):
         return handle
 
     def _cleanup(self) -> None:
+        # Only while the name is still ours: a successor may have registered already.
+        self.ctx.directory.unregister(self.ctx.name, self.actor_ref)
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()

@@ -220,8 +220,8 @@ class Supervisor(pykka.ThreadingActor):
             report=self._report,
             hooks=self._hooks,
         )
+        # The child registers its name itself, before its start-up runs (actors/base.py).
         child.ref = child.spec.factory(ctx, dict(self._gates))
-        self._directory.register(name, child.ref)
         if name not in self._order:
             self._order.append(name)
 
