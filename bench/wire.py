@@ -45,6 +45,7 @@ import tempfile
 import termios
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from multiprocessing.connection import Connection
@@ -70,6 +71,8 @@ DIP = ("99.50000000", "99.52000000")
 """Ask 24 bps under the recent mean mid (min_edge_bps 10): the rule fires."""
 TRIGGER_ASK = Decimal("99.6")
 """The raw floor's rule: an ask under this is a trigger (the same frames make the engine fire)."""
+STOP_TIMEOUT_S = 5.0
+"""How long a local server or client process is given to end by itself before it is terminated."""
 
 
 def symbols() -> list[str]:
@@ -437,6 +440,39 @@ class EngineProcess:
             self.proc.kill()
             self.proc.wait()
 
+    @contextlib.contextmanager
+    def running(self) -> Iterator[psutil.Process]:
+        """The engine process for the length of the block, stopped on the way out whatever raised (a
+        phase that failed must not leave an engine behind)."""
+        try:
+            yield self.start()
+        finally:
+            self.stop()
+
+
+def end_process(process: mp.process.BaseProcess | None) -> None:
+    """Let a local server or client process end within ``STOP_TIMEOUT_S``, else terminate it."""
+    if process is None or process.pid is None:
+        return
+    process.join(STOP_TIMEOUT_S)
+    if process.is_alive():
+        process.terminate()
+        process.join(STOP_TIMEOUT_S)
+
+
+def terminate_process(process: mp.process.BaseProcess) -> None:
+    """End a local client process that runs until it is stopped (if it was started at all)."""
+    if process.pid is None:
+        return
+    process.terminate()
+    process.join(STOP_TIMEOUT_S)
+
+
+def tell(conn: Connection, message: object) -> None:
+    """Send ``message`` to a local process unless it is gone already (its pipe broken)."""
+    with contextlib.suppress(OSError):
+        conn.send(message)
+
 
 def peak_rss_mib(process: psutil.Process) -> float:
     for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
@@ -455,26 +491,32 @@ class Bench:
         self.args = args
         ctx = mp.get_context("spawn")
         self.ctx = ctx
-        self.source_conn, child = ctx.Pipe()
-        self.source = ctx.Process(target=source_main, args=(child,), daemon=True)
-        self.source.start()
-        port = self.source_conn.recv()
+        self.workdir = Path(tempfile.mkdtemp(prefix="autohedge-wire-"))
+        self.source_conn, source_end = ctx.Pipe()
+        self.venue_conn, venue_end = ctx.Pipe()
+        self.source = ctx.Process(target=source_main, args=(source_end,), daemon=True)
+        self.venue = ctx.Process(target=venue_main, args=(venue_end,), daemon=True)
+        try:
+            self.source.start()
+            port = self.source_conn.recv()
+            self.venue.start()
+            urls = self.venue_conn.recv()
+        except BaseException:
+            self.close()  # the server that did start must not outlive a bench that never ran
+            raise
         streams = "/".join(f"{venue_symbol(s).lower()}@bookTicker" for s in symbols())
         self.ws_base = f"ws://127.0.0.1:{port}"
         self.stream_url = f"{self.ws_base}/stream?streams={streams}"
-        self.venue_conn, child = ctx.Pipe()
-        self.venue = ctx.Process(target=venue_main, args=(child,), daemon=True)
-        self.venue.start()
-        urls = self.venue_conn.recv()
         self.rest_url: str = urls["rest_url"]
         self.user_ws_url: str = urls["user_ws_url"]
-        self.workdir = Path(tempfile.mkdtemp(prefix="autohedge-wire-"))
 
     def close(self) -> None:
-        self.source_conn.send(("quit",))
-        self.venue_conn.send("quit")
-        self.source.join(5)
-        self.venue.join(5)
+        """Stop the local servers (terminated when they do not end by themselves: a phase that failed
+        may have left one waiting for a word that never comes)."""
+        tell(self.source_conn, ("quit",))
+        tell(self.venue_conn, "quit")
+        end_process(self.source)
+        end_process(self.venue)
         if self.args.keep_logs:
             progress(f"engine configs and logs kept in {self.workdir}")
         else:
@@ -491,12 +533,16 @@ class Bench:
         self.source_conn.send(("flood", self.args.seconds * 2, False))
         mine, theirs = self.ctx.Pipe()
         client = self.ctx.Process(target=raw_ceiling_main, args=(self.stream_url, theirs), daemon=True)
-        client.start()
-        self.source_conn.recv()  # the steady half begins
-        result = self.source_conn.recv()
-        self.source_conn.send("gone")
-        stamps: list[tuple[float, int]] = mine.recv()
-        client.join(5)
+        try:
+            try:
+                client.start()
+                self.source_conn.recv()  # the steady half begins
+                result = self.source_conn.recv()
+            finally:
+                tell(self.source_conn, "gone")  # the source closes the stream: the client reports and ends
+            stamps: list[tuple[float, int]] = mine.recv()
+        finally:
+            end_process(client)
         if "error" in result or len(stamps) < 2:
             raise RuntimeError(f"raw ceiling: {result}")
         # The client's own count over the second half of what it received.
@@ -515,14 +561,15 @@ class Bench:
             self.args.engine_python,
         )
         self.source_conn.send(("flood", self.args.seconds * 2, firing))
-        process = engine.start()
-        mark = self.source_conn.recv()  # the steady half of the flood begins
-        cpu_start = sum(process.cpu_times()[:2])
-        result = mark if "error" in mark else self.source_conn.recv()
-        cpu_end = sum(process.cpu_times()[:2])
-        rss = peak_rss_mib(process)
-        engine.stop()
-        self.source_conn.send("gone")
+        try:
+            with engine.running() as process:
+                mark = self.source_conn.recv()  # the steady half of the flood begins
+                cpu_start = sum(process.cpu_times()[:2])
+                result = mark if "error" in mark else self.source_conn.recv()
+                cpu_end = sum(process.cpu_times()[:2])
+                rss = peak_rss_mib(process)
+        finally:
+            tell(self.source_conn, "gone")
         if "error" in result:
             raise RuntimeError(f"intake: {result['error']} (see {engine.log})")
         rate = result["steady_per_s"]
@@ -539,35 +586,32 @@ class Bench:
         seconds, warmup_s, every_s = self.args.seconds * 2, 4.0, self.args.trigger_every_s
         self.source_conn.send(("paced", rate, seconds, warmup_s, every_s))
         self.arrivals()
-        process: psutil.Process | None = None
-        engine: EngineProcess | None = None
-        client: Any = None
-        if who == "engine":
-            config = engine_config(
-                venue="binance",
-                ws_url=self.ws_base,
-                rest_url=self.rest_url,
-                firing=False,
-                user_ws_url=self.user_ws_url,
-                order_entry=self.args.order_entry,
-                pipelined=self.args.pipelined_entries == "on",
-            )
-            engine = EngineProcess(config, self._phase_dir(f"latency-{int(rate)}"), self.args.engine_python)
-            process = engine.start()
-        else:
-            _, theirs = self.ctx.Pipe()
-            client = self.ctx.Process(
-                target=raw_client_main, args=(self.stream_url, self.rest_url, theirs), daemon=True
-            )
-            client.start()
-        result = self.source_conn.recv()
-        rss = peak_rss_mib(process) if process is not None else float("nan")
-        if engine is not None:
-            engine.stop()
-        else:
-            client.terminate()
-            client.join(5)
-        self.source_conn.send("gone")
+        with contextlib.ExitStack() as running:
+            running.callback(tell, self.source_conn, "gone")
+            process: psutil.Process | None = None
+            if who == "engine":
+                config = engine_config(
+                    venue="binance",
+                    ws_url=self.ws_base,
+                    rest_url=self.rest_url,
+                    firing=False,
+                    user_ws_url=self.user_ws_url,
+                    order_entry=self.args.order_entry,
+                    pipelined=self.args.pipelined_entries == "on",
+                )
+                workdir = self._phase_dir(f"latency-{int(rate)}")
+                engine = EngineProcess(config, workdir, self.args.engine_python)
+                process = running.enter_context(engine.running())
+            else:
+                _, theirs = self.ctx.Pipe()
+                client = self.ctx.Process(
+                    target=raw_client_main, args=(self.stream_url, self.rest_url, theirs), daemon=True
+                )
+                # The raw client loops until its connection ends: it is terminated, not waited for.
+                running.callback(terminate_process, client)
+                client.start()
+            result = self.source_conn.recv()
+            rss = peak_rss_mib(process) if process is not None else float("nan")
         if "error" in result:
             raise RuntimeError(f"latency {who}: {result['error']}")
         arrivals = self.arrivals()
@@ -674,7 +718,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = phases - {"ceiling", "intake", "latency"}
     if unknown:
         parser.error(f"--phases: unknown phase(s) {', '.join(sorted(unknown))}")
-    bench = Bench(args)
+    bench = Bench(args)  # stops what it started when it cannot start
     results: dict[str, Any] = {
         "python": sys.version.split()[0],
         "cores": psutil.cpu_count(),
