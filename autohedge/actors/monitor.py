@@ -653,7 +653,7 @@ class PositionMonitorActor(SupervisedActor):
         if not update.kind.is_terminal:
             return  # a live leg was accepted
         if coid == pos.close_id:
-            pos.close_id = None  # the close ended unfilled: protect what is left
+            self._close_over(pos)  # the close ended unfilled: protect what is left
             self._rearm(pos)
         elif pos.oco:
             # A venue ends one OCO leg alone only when its sibling traded (its report may come later) or
@@ -713,7 +713,7 @@ class PositionMonitorActor(SupervisedActor):
             # A replaced leg sold before its cancel landed, or the close sold less than was held:
             # the exits must cover exactly what is left.
             if coid == pos.close_id:
-                pos.close_id = None
+                self._close_over(pos)
             self._rearm(pos)
             return True
         pos.exit_qty = max(pos.exit_qty - sold, Decimal(0))
@@ -1085,7 +1085,7 @@ class PositionMonitorActor(SupervisedActor):
                     pos, order.avg_fill_price or order.price, OrderPurpose.CLOSE, sold=order.filled_qty
                 )
             elif order.status.is_terminal:
-                pos.close_id = None  # the close did not complete: protect what is left
+                self._close_over(pos)  # the close did not complete: protect what is left
                 if lot is not None:  # merge now that the close is over; exits re-sized from what is held
                     del self._lots[symbol]
                     pos.exit_ids = lot.exit_ids
@@ -1655,6 +1655,15 @@ class PositionMonitorActor(SupervisedActor):
             level="WARNING",
         )
 
+    @staticmethod
+    def _close_over(pos: TrackedPosition) -> None:
+        """``pos``'s close ended without ending it; what is left is protected by exits again. Why it was
+        closing, and a retry of its refused close, end with it: a reason kept made a lot promoted later
+        take a refused close of a lot still closing as its own, and sell above its stop."""
+        pos.close_id = None
+        pos.close_reason = ""
+        pos.close_retry_due = False
+
     def _closing_at(self, pos: TrackedPosition, close_id: str, price: Decimal, qty: Decimal) -> None:
         """``close_id`` rests (or may) for ``qty`` at ``price``: re-pricing it is timed from now."""
         pos.close_id, pos.close_price, pos.close_qty = close_id, price, qty
@@ -1709,6 +1718,7 @@ class PositionMonitorActor(SupervisedActor):
                 price = (ended.avg_fill_price or ended.price) if ended is not None else new_price
                 self._closed(pos, price, OrderPurpose.CLOSE, sold=sold)
             else:
+                self._close_over(pos)
                 self._rearm(pos)
             return
         self.ctx.events.record(

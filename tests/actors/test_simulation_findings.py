@@ -54,13 +54,14 @@ def stop_of(h: Harness) -> Decimal:
     return position.stop_loss
 
 
-def half_filling_engine(**holdings: Decimal) -> PaperEngine:
-    """A paper venue that fills half of every crossing order, funded with 10 000 USDT and ``holdings``."""
+def half_filling_engine(ratio: float = 0.5, **holdings: Decimal) -> PaperEngine:
+    """A paper venue that fills half (``ratio``) of every crossing order at each match, funded with
+    10 000 USDT and ``holdings``."""
     return PaperEngine(
         clock=ManualClock(),
         balances={"USDT": Decimal(10000), **holdings},
         fee_rate=Decimal("0.001"),
-        partial_fill_ratio=0.5,
+        partial_fill_ratio=ratio,
     )
 
 
@@ -232,10 +233,11 @@ def resting_sells(h: Harness) -> Decimal:
     return sum((o.remaining_qty for o in h.open_sells("BTC/USDT")), Decimal(0))
 
 
-def closing_adopted_holding(make_harness: Callable[..., Harness]) -> Harness:
-    """1 BTC adopted and protected, then closed on a venue filling half of every crossing order: half the
-    close trades, half rests. No entry signals: the fills a test tells are the only ones."""
-    engine = half_filling_engine(BTC=Decimal(1))
+def closing_adopted_holding(make_harness: Callable[..., Harness], ratio: float = 0.5) -> Harness:
+    """1 BTC adopted and protected, then closed on a venue filling half (``ratio``) of every crossing order
+    at each match: half the close trades, half rests. No entry signals: the fills a test tells are the
+    only ones."""
+    engine = half_filling_engine(ratio, BTC=Decimal(1))
     h = make_harness(make_config(hft={"min_edge_bps": 10_000}), engine=engine, oco=False).start()
     h.quote("BTC/USDT", "99.99", "100.01")
     wait_for(lambda: covered(h) == Decimal(1), what="the adopted holding protected")
@@ -723,3 +725,47 @@ def test_simulation_found_close_lost_on_its_way_while_the_venue_paused_is_read_a
     h.advance(1.0)  # the pause ends: the close is cancelled (the venue never had it) and sent again
 
     assert covered(h) == quantize_down(held(h), LOT)
+
+
+def test_lot_whose_close_ended_part_sold_and_was_rearmed_never_takes_a_closing_lots_refused_close(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # A lot's stop close was refused once (its reason kept), placed when the venue allowed, and ended by
+    # the venue part sold after the bid came back above the stop: the lot is protected by its exit again.
+    # Kept, the stale reason made the lot, promoted when the position sold out, take a closing lot's
+    # refused close as its own: the lot was sold above its stop and its exit cancelled.
+    h = closing_adopted_holding(make_harness, ratio=0.25)  # a quarter of every crossing order per match
+    lot_filled(h, 10**9, "0.2", "99.50")  # a lot: the position is closing
+    h.quote("BTC/USDT", "98.00", "98.02")  # through the lot's stop: the lot is closed too (most rests)
+    lot_filled(h, 10**9 + 1, "0.3", "98.01")  # the next lot (stop 97.02); the first keeps closing
+
+    def refuse_the_next_close() -> None:
+        refusal = RateLimited("429", venue="paper", code=429, retry_after_s=2.0)
+        h.exchange.fail("submit_order", lambda: refusal)
+
+    refuse_the_next_close()
+    h.quote("BTC/USDT", "97.00", "97.02")  # through the next lot's stop: its close is refused
+    h.advance(2.0)  # the venue allows: the lot's close goes (a quarter sells at once)
+    lot_close = next(
+        o.client_order_id
+        for o in h.open_sells("BTC/USDT")
+        if o.client_order_id.startswith("ah-c") and o.qty == Decimal("0.3")
+    )
+    h.exchange.hold("submit_order", refuse_the_next_close)  # the position's new close goes, the lot's not
+    h.quote("BTC/USDT", "97.50", "97.52")  # above the stop: the position's and closing lot's re-priced
+    h.paper_engine.cancel_order("BTC/USDT", client_order_id=lot_close)  # the venue ends it: re-armed
+    h.settle()
+    lot_exit = [o for o in h.open_sells("BTC/USDT") if not o.client_order_id.startswith("ah-c")]
+    assert len(lot_exit) == 1
+    for _ in range(3):  # the position's re-priced close sells a quarter at each: then the lot is promoted
+        h.quote("BTC/USDT", "97.50", "97.52")
+        h.settle()
+    assert "lot_promoted" in h.engine.parts.events.kinds()
+    h.advance(2.0)  # the venue allows again: the closing lot's refused close goes
+    h.settle()
+
+    sells = h.open_sells("BTC/USDT")
+    assert [o.client_order_id for o in sells if not o.client_order_id.startswith("ah-c")] == [
+        lot_exit[0].client_order_id
+    ]  # the promoted lot keeps its exit
+    assert resting_sells(h) == held(h)
