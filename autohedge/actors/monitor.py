@@ -102,7 +102,7 @@ from autohedge.core.messages import (
     UserStreamStatus,
 )
 from autohedge.core.ports import Exchange
-from autohedge.core.positions import FillInFlight, GrowthCredit, Holding, KnownSale
+from autohedge.core.positions import FillInFlight, GrowthCredit, Holding, KnownSale, unheard_sales
 from autohedge.core.protection import (
     STOP_LIMIT_SLIPPAGE,
     ExitPrices,
@@ -522,6 +522,18 @@ class PositionMonitorActor(SupervisedActor):
         lot = self._lots.get(symbol)
         closing = sum((c.qty for c in self._closing_lots if c.symbol == symbol), Decimal(0))
         return closing + (lot.qty if lot is not None else Decimal(0))
+
+    def _kept_by_lots_in_ledger(self, symbol: str) -> Decimal:
+        """``_kept_by_lots`` as the ledger sees it now: less what the lots' sells sold that the ledger has
+        applied while their events still wait in this inbox (gone from the ledger's holding, not yet from
+        the lots). Read before the holding is, so that holding includes every sale taken off here."""
+        lots = [lot for lot in (self._lots.get(symbol), *self._closing_lots) if lot and lot.symbol == symbol]
+        kept = Decimal(0)
+        for lot in lots:
+            sells = (*lot.exit_filled_qty, *lot.exit_ids, *((lot.close_id,) if lot.close_id else ()))
+            unheard = unheard_sales(sells, lot.exit_filled_qty, self._ledger.applied_fill)
+            kept += max(lot.qty - unheard, Decimal(0))
+        return kept
 
     # -- fills and quotes -------------------------------------------------------------------------------
 
@@ -1738,8 +1750,10 @@ class PositionMonitorActor(SupervisedActor):
         for as long as the close rested. Should the venue refuse that read, the close never waits: it
         sells what the ledger holds (a remainder is protected once the close is done)."""
         symbol = pos.symbol
-        # A lot bought during an earlier close, or still being closed, has its own.
-        kept = Decimal(0) if pos.lot else self._kept_by_lots(symbol)
+        # A lot bought during an earlier close, or still being closed, has its own, less what its sells
+        # sold that the ledger has and this inbox not yet: counted as the lots', that sale made the close
+        # of a position 0.0215 ETH smaller than it held, uncovered for 2 s (simulation, config.yaml seed 75).
+        kept = Decimal(0) if pos.lot else self._kept_by_lots_in_ledger(symbol)
         held = self._ledger.position(symbol) if self._ledger.live else Decimal(0)
         if exit_qty(held - kept, rules) < exit_qty(pos.qty, rules):
             try:

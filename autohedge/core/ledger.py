@@ -238,6 +238,12 @@ class AccountLedger:
                 qty = self._positions.get(symbol, _ZERO)
             return max(qty, _ZERO)
 
+    def applied_fill(self, client_order_id: str) -> Decimal:
+        """The fill quantity of ``client_order_id`` whose events the balances include (0 when none was
+        applied, or the order is among the oldest forgotten)."""
+        with self._lock:
+            return self._applied.get(client_order_id, _ZERO)
+
     def unapplied_fill(
         self, symbol: str, client_order_id: str, cum_qty: Decimal, *, ts_event: int
     ) -> Decimal:

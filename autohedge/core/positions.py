@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -17,6 +17,7 @@ __all__ = [
     "KnownSale",
     "net_base_qty",
     "spot_positions",
+    "unheard_sales",
 ]
 
 SALE_STEPS_KEPT = 32
@@ -43,6 +44,18 @@ def net_base_qty(fill: OrderFilled) -> Decimal:
     if fill.side is Side.BUY:
         return fill.fill_qty - fee_in_base
     return fill.fill_qty + fee_in_base
+
+
+def unheard_sales(
+    order_ids: Iterable[str], heard: Mapping[str, Decimal], applied: Callable[[str], Decimal]
+) -> Decimal:
+    """What the sells ``order_ids`` of one position sold that a ledger has applied (``applied``: its
+    applied fill of an order) beyond what their reports told so far (``heard``: cumulative fill per
+    order): sales already gone from the ledger's holding while their reports are still on their way."""
+    return sum(
+        (max(applied(coid) - heard.get(coid, Decimal(0)), Decimal(0)) for coid in set(order_ids)),
+        Decimal(0),
+    )
 
 
 @dataclass(frozen=True)

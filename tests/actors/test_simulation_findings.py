@@ -14,7 +14,7 @@ from autohedge.core.actor_names import EXECUTOR, MONITOR
 from autohedge.core.child_states import ChildState
 from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import ManualClock
-from autohedge.core.errors import OutcomeUnknown, RateLimited
+from autohedge.core.errors import OrderRejected, OutcomeUnknown, RateLimited
 from autohedge.core.messages import (
     ClosePosition,
     OcoRequest,
@@ -768,4 +768,33 @@ def test_lot_whose_close_ended_part_sold_and_was_rearmed_never_takes_a_closing_l
     assert [o.client_order_id for o in sells if not o.client_order_id.startswith("ah-c")] == [
         lot_exit[0].client_order_id
     ]  # the promoted lot keeps its exit
+    assert resting_sells(h) == held(h)
+
+
+def test_simulation_found_close_resized_beside_a_lot_whose_sale_the_ledger_had_first_sells_all_it_held(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # config.yaml, seed 75 at 1937.6 s: in a flash crash a lot's close traded when the quote came; the
+    # ledger applied the sale while its event still waited in the monitor's inbox. The position's re-priced
+    # close was refused once and re-sized from what was held less what the lot kept, taken before that
+    # sale: the close asked 0.0215 ETH less than the position held, which had no sell for 2 s.
+    h = closing_lot(make_harness)
+    lot_close = next(
+        o.client_order_id
+        for o in h.open_sells("BTC/USDT")
+        if o.client_order_id.startswith("ah-c") and o.qty == Decimal("0.2")
+    )
+    h.advance(1.0)  # the position's close, resting above the bid, may be re-priced now
+    lose_updates_of(monkeypatch, lot_close)  # the monitor hears of the lot's sale only after the close
+    rejected = OrderRejected("paper: injected rejection", venue="paper", code="injected")
+    h.exchange.fail("submit_order", lambda: rejected, thread_prefix="PositionMonitorActor")
+
+    blocker = hold_the_monitor(h)
+    h.quote("BTC/USDT", "98.00", "98.02", wait=False)  # the lot's close sells its rest
+    wait_for(lambda: h.engine.parts.ledger.applied_fill(lot_close) == Decimal("0.2"), what="ledger has it")
+    blocker.release.set()
+    h.settle()
+
+    position_close = [o for o in h.open_sells("BTC/USDT") if o.client_order_id.startswith("ah-c")]
+    assert [o.qty for o in position_close] == [Decimal("0.5")]  # the position's whole rest, not 0.4
     assert resting_sells(h) == held(h)

@@ -1,4 +1,5 @@
-"""A known sale of our exit against the ledger: what its balances lack of it (pure, no threads)."""
+"""A known sale of our exit against the ledger: what its balances lack of it, and what they have of a sale
+not reported yet (pure, no threads)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from decimal import Decimal
 
 from autohedge.core.ledger import AccountLedger
 from autohedge.core.messages import AccountBalances, Balance, OrderEventKind
-from autohedge.core.positions import SALE_STEPS_KEPT, KnownSale
+from autohedge.core.positions import SALE_STEPS_KEPT, KnownSale, unheard_sales
 from autohedge.core.types import OrderPurpose, Side
 from tests.ids import our_id
 from tests.unit.core.test_ledger_dedupe import update
@@ -97,3 +98,16 @@ def test_forgetting_old_reports_only_reads_more_of_the_sale_missing() -> None:
     assert len(many.steps) == SALE_STEPS_KEPT and many.steps[0][1] > 20  # the included report is gone
     missing, _ = many.unapplied(asks(ledger))
     assert missing == many.steps[-1][0]  # none of it counted as inside the snapshot: never too much held
+
+
+def test_a_sale_the_ledger_applied_before_its_report_is_unheard_until_reported() -> None:
+    ledger = ledger_holding("1.3")
+    sold(ledger, "0.4", "0.4", 10)
+    sold(ledger, "1", "0.6", 30)
+    assert ledger.applied_fill(LEG) == D(1)
+    other = our_id(OrderPurpose.STOP_LOSS, 1)  # never traded: nothing applied
+
+    assert unheard_sales((LEG, other), {LEG: D("0.4")}, ledger.applied_fill) == D("0.6")
+    assert unheard_sales((LEG, LEG), {}, ledger.applied_fill) == D(1)  # an order counted once
+    assert unheard_sales((LEG,), {LEG: D(1)}, ledger.applied_fill) == 0
+    assert unheard_sales((LEG,), {LEG: D("1.2")}, ledger.applied_fill) == 0  # a venue read told more
