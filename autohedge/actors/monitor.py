@@ -249,6 +249,13 @@ class TrackedPosition:
     def protected(self) -> bool:
         return (bool(self.exit_ids) and not self.exits_uncertain) or self.close_id is not None
 
+    @property
+    def close_left(self) -> Decimal:
+        """What the close ``close_id`` still offers on the venue, as its reports tell (0 without one)."""
+        if self.close_id is None:
+            return Decimal(0)
+        return max(self.close_qty - self.exit_filled_qty.get(self.close_id, Decimal(0)), Decimal(0))
+
 
 class PositionMonitorActor(SupervisedActor):
     def __init__(
@@ -838,8 +845,10 @@ class PositionMonitorActor(SupervisedActor):
         rules = self._rules_for(symbol)
         kept = self._dust_beside_close if beside_close else self._dust
         dust = kept[symbol]
+        # Beside a close, with what the closing position keeps (its lot's exit sells that too).
+        sellable = dust + self._beside_position_close(symbol) if beside_close else dust
         prices = exit_prices(quote.bid, self._config.params_for(symbol), rules)
-        if is_dust(dust, rules, min(prices.stop_limit, prices.take_profit)):
+        if is_dust(sellable, rules, min(prices.stop_limit, prices.take_profit)):
             return
         del kept[symbol]
         if beside_close:
@@ -1428,8 +1437,12 @@ class PositionMonitorActor(SupervisedActor):
         # it for the balance that close locks (a lot sized with dust the close had sold went refused and
         # unprotected for 30 s: simulation, config.yaml with paper.oco off, seed 1).
         in_close = self._left_in_position_close(pos)
+        # What the closing position holds beyond its close (a remainder below the lot step) no close sells:
+        # the lot's exit takes it (a sub-minimum lot worth an exit with it was kept beside the close without
+        # one: simulation, .ci/simulate-oco-off.yaml seed 1).
+        spare = self._beside_position_close(pos.symbol) if pos.lot else Decimal(0)
         closing = self._held_by_closing_lots(pos)
-        held = self._held(symbol, pos.qty + closing + in_close, in_flight=self._in_flight(pos))
+        held = self._held(symbol, pos.qty + spare + closing + in_close, in_flight=self._in_flight(pos))
         pos.fill_in_flight = None
         if closing + in_close > 0 and held - closing - in_close < pos.qty:
             # What those closes seem to hold may be sold already, its events lost with a crashed stream:
@@ -1443,7 +1456,7 @@ class PositionMonitorActor(SupervisedActor):
             self._drop(pos, "nothing held on the exchange")
             return
         held = max(held - closing, Decimal(0))
-        qty = exit_qty(min(pos.qty, held), rules)
+        qty = exit_qty(min(pos.qty + spare, held), rules)
         if qty <= 0:
             self._keep_dust(pos, held)
             self._drop(
@@ -1468,6 +1481,8 @@ class PositionMonitorActor(SupervisedActor):
                 "carried into the next exit",
             )
             return
+        if spare > 0:
+            self._take_beside_position_close(pos, spare, held)
         key = self._keys.next_key()
         tp = ClientId(self._prefix, OrderPurpose.TAKE_PROFIT, key)
         tp_id = tp.encode()
@@ -1532,10 +1547,22 @@ class PositionMonitorActor(SupervisedActor):
     def _left_in_position_close(self, pos: TrackedPosition) -> Decimal:
         """For a lot: what the close of its symbol's position still offers on the venue, else 0."""
         position = self._positions.get(pos.symbol) if pos.lot else None
+        return position.close_left if position is not None else Decimal(0)
+
+    def _beside_position_close(self, symbol: str) -> Decimal:
+        """What ``symbol``'s position holds beyond what its resting close still offers (the remainder
+        below the lot step its close was sized without): no close sells it; 0 while nothing is closing."""
+        position = self._positions.get(symbol)
         if position is None or position.close_id is None:
             return Decimal(0)
-        sold = position.exit_filled_qty.get(position.close_id, Decimal(0))
-        return max(position.close_qty - sold, Decimal(0))
+        return max(position.qty - position.close_left, Decimal(0))
+
+    def _take_beside_position_close(self, lot: TrackedPosition, spare: Decimal, held: Decimal) -> None:
+        """``lot``'s exit sells ``spare``, what its position holds beside its close: it is the lot's now,
+        and the position ends when its close has sold what it offers."""
+        position = self._positions[lot.symbol]
+        position.holding = Holding(position.qty - spare, position.holding.entry_price)
+        lot.holding = Holding(min(lot.qty + spare, held), lot.holding.entry_price)
 
     def _read_position_close(self, pos: TrackedPosition) -> Decimal:
         """For a lot: what the close of its symbol's position offers on the venue as read now (0 once it

@@ -232,13 +232,13 @@ def resting_sells(h: Harness) -> Decimal:
     return sum((o.remaining_qty for o in h.open_sells("BTC/USDT")), Decimal(0))
 
 
-def closing_adopted_holding(make_harness: Callable[..., Harness]) -> Harness:
-    """1 BTC adopted and protected, then closed on a venue filling half of every crossing order: half the
-    close trades, half rests. No entry signals: the fills a test tells are the only ones."""
-    engine = half_filling_engine(BTC=Decimal(1))
+def closing_adopted_holding(make_harness: Callable[..., Harness], btc: str = "1") -> Harness:
+    """``btc`` (1 BTC) adopted and protected, then closed on a venue filling half of every crossing order:
+    half the close trades, half rests. No entry signals: the fills a test tells are the only ones."""
+    engine = half_filling_engine(BTC=Decimal(btc))
     h = make_harness(make_config(hft={"min_edge_bps": 10_000}), engine=engine, oco=False).start()
     h.quote("BTC/USDT", "99.99", "100.01")
-    wait_for(lambda: covered(h) == Decimal(1), what="the adopted holding protected")
+    wait_for(lambda: covered(h) == quantize_down(Decimal(btc), LOT), what="the adopted holding protected")
     h.directory.tell(MONITOR, ClosePosition(symbol="BTC/USDT", reason="test close"))
     h.settle()
     return h
@@ -723,3 +723,18 @@ def test_simulation_found_close_lost_on_its_way_while_the_venue_paused_is_read_a
     h.advance(1.0)  # the pause ends: the close is cancelled (the venue never had it) and sent again
 
     assert covered(h) == quantize_down(held(h), LOT)
+
+
+def test_simulation_found_lot_worth_an_exit_with_what_the_closing_position_keeps_is_protected(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # .ci/simulate-oco-off.yaml, seed 1 at 5813 s: a stop's close sold the position down to a remainder
+    # below the lot step, which no close sells. A lot bought meanwhile was below the minimum order value
+    # alone and was kept beside the close without an exit, though with that remainder it was worth one:
+    # 0.000018 BTC had no exit for 1.004 s, until the close ended.
+    h = closing_adopted_holding(make_harness, btc="1.0000009")  # the close sells 1: 0.0000009 stays
+    # Alone 0.010204, worth 0.99999 USDT at its exit's stop-limit price (98.00); with the rest 0.010205.
+    lot_filled(h, 10**9, "0.0102045", "99.50")
+
+    wait_for(lambda: covered(h) == quantize_down(held(h), LOT), what="the lot and the remainder covered")
+    assert resting_sells(h) <= held(h)
