@@ -102,7 +102,7 @@ from autohedge.core.messages import (
     UserStreamStatus,
 )
 from autohedge.core.ports import Exchange
-from autohedge.core.positions import FillInFlight, GrowthCredit, Holding, KnownSale
+from autohedge.core.positions import FillInFlight, GrowthCredit, Holding, KnownSale, net_base_qty
 from autohedge.core.protection import (
     STOP_LIMIT_SLIPPAGE,
     ExitPrices,
@@ -543,6 +543,10 @@ class PositionMonitorActor(SupervisedActor):
             fill = fill.model_copy(update={"fill_qty": new_qty, "fee": fee})
         opened = False
         if self._closing(fill.symbol):
+            rest = self._not_taken_by_closing_position(fill)
+            if rest is None:
+                return  # the closing position took it in already: its close sells it
+            fill = rest
             # The close sells what was held before this fill: the fill is a lot of its own, priced from
             # its own fill and protected at once, never merged into the position being closed.
             pos = self._lots.get(fill.symbol)
@@ -581,18 +585,11 @@ class PositionMonitorActor(SupervisedActor):
             self._journal_opened(pos)
         added = pos.qty - before
         credit = pos.adopted_growth
-        if credit is not None and added > 0:
-            applied = self._ledger.ready and (
-                self._ledger.unapplied_fill(
-                    fill.symbol, fill.client_order_id, fill.cum_filled_qty, ts_event=fill.ts_event
-                )
-                <= 0
-            )
-            if credit.may_include(fill.ts_event, applied_by_ledger=applied):
-                # Growth taken in from the venue's record (or the ledger) before this report arrived:
-                # the fill is already counted, as far as the credit goes.
-                counted, pos.adopted_growth = credit.use(added, self._rules_for(fill.symbol).lot_step)
-                pos.holding = Holding(pos.qty - counted, pos.holding.entry_price)
+        if credit is not None and added > 0 and self._credit_may_include(credit, fill):
+            # Growth taken in from the venue's record (or the ledger) before this report arrived:
+            # the fill is already counted, as far as the credit goes.
+            counted, pos.adopted_growth = credit.use(added, self._rules_for(fill.symbol).lot_step)
+            pos.holding = Holding(pos.qty - counted, pos.holding.entry_price)
         pos.fill_in_flight = FillInFlight(
             client_order_id=fill.client_order_id,
             cum_qty=fill.cum_filled_qty,
@@ -817,6 +814,35 @@ class PositionMonitorActor(SupervisedActor):
         known = self._last_quote.get(quote.symbol)
         if known is None or quote.ts_init >= known.ts_init:
             self._last_quote[quote.symbol] = quote
+
+    def _credit_may_include(self, credit: GrowthCredit, fill: OrderFilled) -> bool:
+        """Whether holding taken in ahead of the reports (``credit``) may already hold ``fill``."""
+        applied = self._ledger.ready and (
+            self._ledger.unapplied_fill(
+                fill.symbol, fill.client_order_id, fill.cum_filled_qty, ts_event=fill.ts_event
+            )
+            <= 0
+        )
+        return credit.may_include(fill.ts_event, applied_by_ledger=applied)
+
+    def _not_taken_by_closing_position(self, fill: OrderFilled) -> OrderFilled | None:
+        """What of ``fill`` the symbol's closing position has not taken in already (None: nothing). A lot
+        promoted when its position's close sold out takes from the ledger what else is held, a fill whose
+        report is still on its way included; that report must not make a lot of the fill again (counted
+        twice, the promoted position was re-armed beside that lot's exit once its own close had sold:
+        simulation, .ci/simulate-oco-off.yaml seed 18)."""
+        position = self._positions.get(fill.symbol)
+        credit = position.adopted_growth if position is not None else None
+        if position is None or credit is None or not self._credit_may_include(credit, fill):
+            return fill
+        added = net_base_qty(fill)
+        if added <= 0:
+            return fill
+        counted, position.adopted_growth = credit.use(added, self._rules_for(fill.symbol).lot_step)
+        if counted >= added:
+            return None
+        share = (added - counted) / added
+        return fill.model_copy(update={"fill_qty": fill.fill_qty * share, "fee": fill.fee * share})
 
     def on_quotes_pending(self, _: QuotesPending) -> None:
         """The feed's wake-up: the newest quote of every held symbol that moved since the last one."""
