@@ -102,7 +102,14 @@ from autohedge.core.messages import (
     UserStreamStatus,
 )
 from autohedge.core.ports import Exchange
-from autohedge.core.positions import FillInFlight, GrowthCredit, Holding, KnownSale, unheard_sales
+from autohedge.core.positions import (
+    FillInFlight,
+    GrowthCredit,
+    Holding,
+    KnownSale,
+    net_base_qty,
+    unheard_sales,
+)
 from autohedge.core.protection import (
     STOP_LIMIT_SLIPPAGE,
     ExitPrices,
@@ -248,6 +255,13 @@ class TrackedPosition:
     @property
     def protected(self) -> bool:
         return (bool(self.exit_ids) and not self.exits_uncertain) or self.close_id is not None
+
+    @property
+    def close_left(self) -> Decimal:
+        """What the close ``close_id`` still offers on the venue, as its reports tell (0 without one)."""
+        if self.close_id is None:
+            return Decimal(0)
+        return max(self.close_qty - self.exit_filled_qty.get(self.close_id, Decimal(0)), Decimal(0))
 
 
 class PositionMonitorActor(SupervisedActor):
@@ -548,6 +562,10 @@ class PositionMonitorActor(SupervisedActor):
             fill = fill.model_copy(update={"fill_qty": new_qty, "fee": fee})
         opened = False
         if self._closing(fill.symbol):
+            rest = self._not_taken_by_closing_position(fill)
+            if rest is None:
+                return  # the closing position took it in already: its close sells it
+            fill = rest
             # The close sells what was held before this fill: the fill is a lot of its own, priced from
             # its own fill and protected at once, never merged into the position being closed.
             pos = self._lots.get(fill.symbol)
@@ -586,18 +604,11 @@ class PositionMonitorActor(SupervisedActor):
             self._journal_opened(pos)
         added = pos.qty - before
         credit = pos.adopted_growth
-        if credit is not None and added > 0:
-            applied = self._ledger.ready and (
-                self._ledger.unapplied_fill(
-                    fill.symbol, fill.client_order_id, fill.cum_filled_qty, ts_event=fill.ts_event
-                )
-                <= 0
-            )
-            if credit.may_include(fill.ts_event, applied_by_ledger=applied):
-                # Growth taken in from the venue's record (or the ledger) before this report arrived:
-                # the fill is already counted, as far as the credit goes.
-                counted, pos.adopted_growth = credit.use(added, self._rules_for(fill.symbol).lot_step)
-                pos.holding = Holding(pos.qty - counted, pos.holding.entry_price)
+        if credit is not None and added > 0 and self._credit_may_include(credit, fill):
+            # Growth taken in from the venue's record (or the ledger) before this report arrived:
+            # the fill is already counted, as far as the credit goes.
+            counted, pos.adopted_growth = credit.use(added, self._rules_for(fill.symbol).lot_step)
+            pos.holding = Holding(pos.qty - counted, pos.holding.entry_price)
         pos.fill_in_flight = FillInFlight(
             client_order_id=fill.client_order_id,
             cum_qty=fill.cum_filled_qty,
@@ -823,6 +834,35 @@ class PositionMonitorActor(SupervisedActor):
         if known is None or quote.ts_init >= known.ts_init:
             self._last_quote[quote.symbol] = quote
 
+    def _credit_may_include(self, credit: GrowthCredit, fill: OrderFilled) -> bool:
+        """Whether holding taken in ahead of the reports (``credit``) may already hold ``fill``."""
+        applied = self._ledger.ready and (
+            self._ledger.unapplied_fill(
+                fill.symbol, fill.client_order_id, fill.cum_filled_qty, ts_event=fill.ts_event
+            )
+            <= 0
+        )
+        return credit.may_include(fill.ts_event, applied_by_ledger=applied)
+
+    def _not_taken_by_closing_position(self, fill: OrderFilled) -> OrderFilled | None:
+        """What of ``fill`` the symbol's closing position has not taken in already (None: nothing). A lot
+        promoted when its position's close sold out takes from the ledger what else is held, a fill whose
+        report is still on its way included; that report must not make a lot of the fill again (counted
+        twice, the promoted position was re-armed beside that lot's exit once its own close had sold:
+        simulation, .ci/simulate-oco-off.yaml seed 18)."""
+        position = self._positions.get(fill.symbol)
+        credit = position.adopted_growth if position is not None else None
+        if position is None or credit is None or not self._credit_may_include(credit, fill):
+            return fill
+        added = net_base_qty(fill)
+        if added <= 0:
+            return fill
+        counted, position.adopted_growth = credit.use(added, self._rules_for(fill.symbol).lot_step)
+        if counted >= added:
+            return None
+        share = (added - counted) / added
+        return fill.model_copy(update={"fill_qty": fill.fill_qty * share, "fee": fill.fee * share})
+
     def on_quotes_pending(self, _: QuotesPending) -> None:
         """The feed's wake-up: the newest quote of every held symbol that moved since the last one."""
         for quote in self._slots.take_all().values():
@@ -850,8 +890,10 @@ class PositionMonitorActor(SupervisedActor):
         rules = self._rules_for(symbol)
         kept = self._dust_beside_close if beside_close else self._dust
         dust = kept[symbol]
+        # Beside a close, with what the closing position keeps (its lot's exit sells that too).
+        sellable = dust + self._beside_position_close(symbol) if beside_close else dust
         prices = exit_prices(quote.bid, self._config.params_for(symbol), rules)
-        if is_dust(dust, rules, min(prices.stop_limit, prices.take_profit)):
+        if is_dust(sellable, rules, min(prices.stop_limit, prices.take_profit)):
             return
         del kept[symbol]
         if beside_close:
@@ -1440,8 +1482,12 @@ class PositionMonitorActor(SupervisedActor):
         # it for the balance that close locks (a lot sized with dust the close had sold went refused and
         # unprotected for 30 s: simulation, config.yaml with paper.oco off, seed 1).
         in_close = self._left_in_position_close(pos)
+        # What the closing position holds beyond its close (a remainder below the lot step) no close sells:
+        # the lot's exit takes it (a sub-minimum lot worth an exit with it was kept beside the close without
+        # one: simulation, .ci/simulate-oco-off.yaml seed 1).
+        spare = self._beside_position_close(pos.symbol) if pos.lot else Decimal(0)
         closing = self._held_by_closing_lots(pos)
-        held = self._held(symbol, pos.qty + closing + in_close, in_flight=self._in_flight(pos))
+        held = self._held(symbol, pos.qty + spare + closing + in_close, in_flight=self._in_flight(pos))
         pos.fill_in_flight = None
         if closing + in_close > 0 and held - closing - in_close < pos.qty:
             # What those closes seem to hold may be sold already, its events lost with a crashed stream:
@@ -1455,7 +1501,7 @@ class PositionMonitorActor(SupervisedActor):
             self._drop(pos, "nothing held on the exchange")
             return
         held = max(held - closing, Decimal(0))
-        qty = exit_qty(min(pos.qty, held), rules)
+        qty = exit_qty(min(pos.qty + spare, held), rules)
         if qty <= 0:
             self._keep_dust(pos, held)
             self._drop(
@@ -1480,6 +1526,8 @@ class PositionMonitorActor(SupervisedActor):
                 "carried into the next exit",
             )
             return
+        if spare > 0:
+            self._take_beside_position_close(pos, spare, held)
         key = self._keys.next_key()
         tp = ClientId(self._prefix, OrderPurpose.TAKE_PROFIT, key)
         tp_id = tp.encode()
@@ -1544,10 +1592,22 @@ class PositionMonitorActor(SupervisedActor):
     def _left_in_position_close(self, pos: TrackedPosition) -> Decimal:
         """For a lot: what the close of its symbol's position still offers on the venue, else 0."""
         position = self._positions.get(pos.symbol) if pos.lot else None
+        return position.close_left if position is not None else Decimal(0)
+
+    def _beside_position_close(self, symbol: str) -> Decimal:
+        """What ``symbol``'s position holds beyond what its resting close still offers (the remainder
+        below the lot step its close was sized without): no close sells it; 0 while nothing is closing."""
+        position = self._positions.get(symbol)
         if position is None or position.close_id is None:
             return Decimal(0)
-        sold = position.exit_filled_qty.get(position.close_id, Decimal(0))
-        return max(position.close_qty - sold, Decimal(0))
+        return max(position.qty - position.close_left, Decimal(0))
+
+    def _take_beside_position_close(self, lot: TrackedPosition, spare: Decimal, held: Decimal) -> None:
+        """``lot``'s exit sells ``spare``, what its position holds beside its close: it is the lot's now,
+        and the position ends when its close has sold what it offers."""
+        position = self._positions[lot.symbol]
+        position.holding = Holding(position.qty - spare, position.holding.entry_price)
+        lot.holding = Holding(min(lot.qty + spare, held), lot.holding.entry_price)
 
     def _read_position_close(self, pos: TrackedPosition) -> Decimal:
         """For a lot: what the close of its symbol's position offers on the venue as read now (0 once it

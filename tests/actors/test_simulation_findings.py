@@ -19,6 +19,8 @@ from autohedge.core.messages import (
     ClosePosition,
     OcoRequest,
     OrderFilled,
+    OrderRequest,
+    OrderSnapshot,
     OrderUpdate,
     Quote,
     SyncPositions,
@@ -240,7 +242,19 @@ def closing_adopted_holding(make_harness: Callable[..., Harness], ratio: float =
     engine = half_filling_engine(ratio, BTC=Decimal(1))
     h = make_harness(make_config(hft={"min_edge_bps": 10_000}), engine=engine, oco=False).start()
     h.quote("BTC/USDT", "99.99", "100.01")
-    wait_for(lambda: covered(h) == Decimal(1), what="the adopted holding protected")
+    wait_for(lambda: covered(h) == quantize_down(Decimal(btc), LOT), what="the adopted holding protected")
+    h.directory.tell(MONITOR, ClosePosition(symbol="BTC/USDT", reason="test close"))
+    h.settle()
+    return h
+
+
+def closing_adopted_holding(make_harness: Callable[..., Harness], btc: str = "1") -> Harness:
+    """``btc`` (1 BTC) adopted and protected, then closed on a venue filling half of every crossing order:
+    half the close trades, half rests. No entry signals: the fills a test tells are the only ones."""
+    engine = half_filling_engine(BTC=Decimal(btc))
+    h = make_harness(make_config(hft={"min_edge_bps": 10_000}), engine=engine, oco=False).start()
+    h.quote("BTC/USDT", "99.99", "100.01")
+    wait_for(lambda: covered(h) == quantize_down(Decimal(btc), LOT), what="the adopted holding protected")
     h.directory.tell(MONITOR, ClosePosition(symbol="BTC/USDT", reason="test close"))
     h.settle()
     return h
@@ -798,3 +812,100 @@ def test_simulation_found_close_resized_beside_a_lot_whose_sale_the_ledger_had_f
     position_close = [o for o in h.open_sells("BTC/USDT") if o.client_order_id.startswith("ah-c")]
     assert [o.qty for o in position_close] == [Decimal("0.5")]  # the position's whole rest, not 0.4
     assert resting_sells(h) == held(h)
+
+
+
+def test_simulation_found_lot_worth_an_exit_with_what_the_closing_position_keeps_is_protected(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # .ci/simulate-oco-off.yaml, seed 1 at 5813 s: a stop's close sold the position down to a remainder
+    # below the lot step, which no close sells. A lot bought meanwhile was below the minimum order value
+    # alone and was kept beside the close without an exit, though with that remainder it was worth one:
+    # 0.000018 BTC had no exit for 1.004 s, until the close ended.
+    h = closing_adopted_holding(make_harness, btc="1.0000009")  # the close sells 1: 0.0000009 stays
+    # Alone 0.010204, worth 0.99999 USDT at its exit's stop-limit price (98.00); with the rest 0.010205.
+    lot_filled(h, 10**9, "0.0102045", "99.50")
+
+    wait_for(lambda: covered(h) == quantize_down(held(h), LOT), what="the lot and the remainder covered")
+    assert resting_sells(h) <= held(h)
+
+
+def bought_on_the_venue(h: Harness, key: int, qty: str, price: str) -> OrderSnapshot:
+    """An entry of ours placed straight on the half-filling venue: half of ``qty`` trades on arrival, the
+    rest is cancelled. Its events go out as for any entry."""
+    coid = entry_id(key)
+    request = OrderRequest(
+        client_order_id=coid,
+        symbol="BTC/USDT",
+        side=Side.BUY,
+        qty=Decimal(qty),
+        price=Decimal(price),
+        purpose=OrderPurpose.ENTRY,
+    )
+    h.paper_engine.submit_order(request)
+    return h.paper_engine.cancel_order("BTC/USDT", client_order_id=coid)
+
+
+def test_simulation_found_fill_a_promoted_lot_took_from_the_ledger_is_not_a_new_lot_beside_its_close(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # .ci/simulate-oco-off.yaml, seed 18 at 311.5 s (before the lot took what its position's close left):
+    # a lot's stop close was refused (429) while its position's close sold out; the lot was promoted and
+    # took from the ledger a further entry fill whose report was still on its way. That report then became
+    # a new lot (the promoted position was closing) with an exit of its own: the fill counted twice, the
+    # promoted position re-armed beside that exit once its own close had sold: 23 oversells.
+    h = closing_adopted_holding(make_harness)  # the position's close rests 0.5 at 99.49
+    bought_on_the_venue(h, 10**9, "0.4", "100.01")  # a lot of 0.2 (less the fee) with its own exit
+    wait_for(lambda: len(h.open_sells("BTC/USDT")) == 2, what="the lot's exit beside the close")
+    h.exchange.fail(
+        "submit_order",
+        lambda: RateLimited("429", venue="paper", code=429, retry_after_s=2.0),
+        thread_prefix="PositionMonitor",
+    )
+    h.quote("BTC/USDT", "98.00", "98.02")  # through the lot's stop: its exit cancelled, its close refused
+    h.settle()
+    assert [o.remaining_qty for o in h.open_sells("BTC/USDT")] == [Decimal("0.5")]  # the position's close
+    # An entry fills; its events reach the ledger, its report the monitor only later.
+    entry = entry_id(10**9 + 1)
+    deliver = ExecutorActor.on_order_update
+
+    def late(self: ExecutorActor, update: OrderUpdate) -> None:
+        if update.client_order_id != entry:
+            deliver(self, update)
+
+    monkeypatch.setattr(ExecutorActor, "on_order_update", late)
+    bought = bought_on_the_venue(h, 10**9 + 1, "0.3", "98.02")
+    h.settle()
+    h.quote("BTC/USDT", "99.50", "99.52")  # the position's close sells out: the lot is promoted
+    h.settle()
+    assert "lot_promoted" in h.engine.parts.events.kinds()
+
+    h.directory.tell(  # the entry's report arrives
+        MONITOR,
+        OrderFilled(
+            symbol="BTC/USDT",
+            client_order_id=entry,
+            venue_order_id=bought.venue_order_id,
+            side=Side.BUY,
+            purpose=OrderPurpose.ENTRY,
+            fill_qty=bought.filled_qty,
+            fill_price=Decimal("98.02"),
+            fee=bought.fee,
+            fee_asset=bought.fee_asset,
+            cum_filled_qty=bought.filled_qty,
+            order_qty=bought.qty,
+            ts_event=bought.ts_event,
+            ts_init=h.clock.wall_ns(),
+        ),
+    )
+    h.settle()
+
+    # The promoted position holds the fill already: no lot of it, no exit beside the position's.
+    assert [p.qty for p in h.positions()] == [held(h)]
+    assert resting_sells(h) <= held(h)
+    h.advance(2.0)  # the venue allows again: the refused close sells the promoted position, the fill too
+    for _ in range(2):
+        h.quote("BTC/USDT", "99.50", "99.52")
+    h.settle()
+    assert resting_sells(h) <= held(h)
+    wait_for(lambda: held(h) < LOT, what="everything held sold")
