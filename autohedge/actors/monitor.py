@@ -575,8 +575,13 @@ class PositionMonitorActor(SupervisedActor):
         added = pos.qty - before
         credit = pos.adopted_growth
         if credit is not None and added > 0:
+            # This report's own fill in the ledger is what counts: an earlier fill of the order that a
+            # re-base took in (its event lost with the stream) leaves the order looking short for good.
             applied = self._ledger.ready and (
-                self._ledger.unapplied_fill(
+                self._ledger.fill_applied(
+                    fill.symbol, fill.client_order_id, fill.cum_filled_qty, ts_event=fill.ts_event
+                )
+                or self._ledger.unapplied_fill(
                     fill.symbol, fill.client_order_id, fill.cum_filled_qty, ts_event=fill.ts_event
                 )
                 <= 0
@@ -1184,6 +1189,11 @@ class PositionMonitorActor(SupervisedActor):
         fill is never counted twice, even when a sale the ledger already saw has shrunk the holding)."""
         fill = pos.fill_in_flight
         if fill is None or not self._ledger_usable():
+            return Decimal(0)
+        if self._ledger.fill_applied(pos.symbol, fill.client_order_id, fill.cum_qty, ts_event=fill.ts_event):
+            # Its own event is in. What the order still seems to lack are earlier fills whose events the
+            # ledger never had (a re-base took them in): counted here they made an exit ask for more
+            # than was held. Should any really be missing, the venue is read instead.
             return Decimal(0)
         unapplied = self._ledger.unapplied_fill(
             pos.symbol, fill.client_order_id, fill.cum_qty, ts_event=fill.ts_event
