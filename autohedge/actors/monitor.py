@@ -312,6 +312,11 @@ class PositionMonitorActor(SupervisedActor):
         self._dust_beside_close: dict[str, Decimal] = {}
         """What lots left below the venue's minimum while their position's close rested (that close never
         sells it): the next lot takes it, else the position once its close is over."""
+        self._dust_credits: dict[str, GrowthCredit] = {}
+        """Per symbol: what of its dust was taken in from the venue's record (or the ledger) before the
+        fill's report arrived. Whatever takes the dust takes this too, so that report is not counted again
+        (a position removed as dust forgot it, and the report made an exit twice its fill: simulation,
+        config.yaml in polling mode, seed 1)."""
         self._refused_retries: dict[str, tuple[int, TimerHandle]] = {}
         """Per position key, the one pending quick retry of its refused exit or close: (token, timer)."""
         self._retry_tokens = 0
@@ -579,6 +584,7 @@ class PositionMonitorActor(SupervisedActor):
                 # What earlier lots left below the minimum beside the close is sold with this lot's exit.
                 dust = Holding(self._dust_beside_close.pop(fill.symbol, Decimal(0)))
                 pos = TrackedPosition(symbol=fill.symbol, holding=dust, lot=True)
+                self._take_dust_credit(pos)
                 self._lots[fill.symbol] = pos
                 self._watch(fill.symbol)
                 opened = True
@@ -596,6 +602,7 @@ class PositionMonitorActor(SupervisedActor):
                 pos = TrackedPosition(
                     symbol=fill.symbol, holding=Holding(self._dust.pop(fill.symbol, Decimal(0)))
                 )
+                self._take_dust_credit(pos)
                 self._hold(pos)
                 opened = True
         before = pos.qty
@@ -835,9 +842,14 @@ class PositionMonitorActor(SupervisedActor):
             self._last_quote[quote.symbol] = quote
 
     def _credit_may_include(self, credit: GrowthCredit, fill: OrderFilled) -> bool:
-        """Whether holding taken in ahead of the reports (``credit``) may already hold ``fill``."""
+        """Whether holding taken in ahead of the reports (``credit``) may already hold ``fill``. This
+        report's own fill in the ledger is what counts: an earlier fill of the order that a re-base took in
+        (its event lost with the stream) leaves the order looking short for good."""
         applied = self._ledger.ready and (
-            self._ledger.unapplied_fill(
+            self._ledger.fill_applied(
+                fill.symbol, fill.client_order_id, fill.cum_filled_qty, ts_event=fill.ts_event
+            )
+            or self._ledger.unapplied_fill(
                 fill.symbol, fill.client_order_id, fill.cum_filled_qty, ts_event=fill.ts_event
             )
             <= 0
@@ -902,6 +914,7 @@ class PositionMonitorActor(SupervisedActor):
         else:
             pos = TrackedPosition(symbol=symbol, holding=Holding(dust))
             self._hold(pos)
+        self._take_dust_credit(pos)
         self._journal_opened(pos)
         self._rearm(pos)
 
@@ -1239,6 +1252,11 @@ class PositionMonitorActor(SupervisedActor):
         fill = pos.fill_in_flight
         if fill is None or not self._ledger_usable():
             return Decimal(0)
+        if self._ledger.fill_applied(pos.symbol, fill.client_order_id, fill.cum_qty, ts_event=fill.ts_event):
+            # Its own event is in. What the order still seems to lack are earlier fills whose events the
+            # ledger never had (a re-base took them in): counted here they made an exit ask for more
+            # than was held. Should any really be missing, the venue is read instead.
+            return Decimal(0)
         unapplied = self._ledger.unapplied_fill(
             pos.symbol, fill.client_order_id, fill.cum_qty, ts_event=fill.ts_event
         )
@@ -1476,6 +1494,7 @@ class PositionMonitorActor(SupervisedActor):
             # The position's close is over without ending it: what lots left beside it is its own again.
             beside = self._dust_beside_close.pop(symbol)
             pos.holding = Holding(pos.qty + beside, pos.holding.entry_price)
+            self._take_dust_credit(pos)
         # What closes of other lots still hold rests in their sells: never free for this exit, nor its dust
         # (a close's one-step remainder counted here again was an oversell, simulation seed 22).
         # A lot's exit never asks for what the position's resting close still offers: the venue refuses
@@ -1864,6 +1883,11 @@ class PositionMonitorActor(SupervisedActor):
         dust = pos.qty if held is None else min(pos.qty, held) if pos.qty > 0 else held
         if dust <= 0:
             return
+        if pos.adopted_growth is not None:
+            # What the position took in ahead of a fill's report is in this dust: it goes with it.
+            credit = pos.adopted_growth.carried(dust, self._dust_credits.get(pos.symbol))
+            self._dust_credits[pos.symbol] = credit
+            pos.adopted_growth = None
         survivor = self._positions.get(pos.symbol)
         if survivor is not None and survivor is not pos and self._closing(pos.symbol):
             # A close sells only what it was sized for: dust joining it would stay beside it without an
@@ -1888,6 +1912,7 @@ class PositionMonitorActor(SupervisedActor):
         left uncovered for 23 s: simulation, config.yaml seed 24). Re-armed by message, after whatever
         ended the others is done (it may re-arm ``pos`` itself)."""
         pos.holding = Holding(pos.qty + dust, pos.holding.entry_price)
+        self._take_dust_credit(pos)
         if not pos.exit_ids or pos.close_id is not None or pos.rearm_due:
             return  # not armed (its arming sizes from what is held), being closed, or re-armed already
         quote = self._last_quote.get(pos.symbol)
@@ -1895,6 +1920,12 @@ class PositionMonitorActor(SupervisedActor):
         if price is not None and exit_falls_short(pos.qty, pos.exit_qty, self._rules_for(pos.symbol), price):
             pos.rearm_due = True
             self.actor_ref.tell(RearmExits(symbol=pos.symbol))
+
+    def _take_dust_credit(self, pos: TrackedPosition) -> None:
+        """``pos`` takes its symbol's dust: with it, what of that dust a fill's report may still bring."""
+        credit = self._dust_credits.pop(pos.symbol, None)
+        if credit is not None:
+            pos.adopted_growth = credit.carried(credit.qty, pos.adopted_growth)
 
     def _promote_lot(self, symbol: str) -> None:
         """The symbol's position ended: a lot bought during its close survives as the position (with the

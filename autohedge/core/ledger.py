@@ -30,6 +30,16 @@ _APPLIED_FILLS_KEPT = 10_000
 """Orders whose applied cumulative fill is remembered (the oldest are forgotten first)."""
 
 
+@dataclass(slots=True)
+class _AppliedFills:
+    """What an order's applied events brought into the balances (kept for thousands of orders: small)."""
+
+    qty: Decimal = _ZERO
+    """Their fills summed."""
+    cum_qtys: tuple[Decimal, ...] = ()
+    """The cumulative fill each of them brought the order to (one per fill of the order)."""
+
+
 @dataclass
 class _Reservation:
     asset: str
@@ -53,8 +63,8 @@ class AccountLedger:
         self._positions: dict[str, Decimal] = {}
         self._position_ts: dict[str, int] = {}
         self._reserved: dict[str, _Reservation] = {}
-        self._applied: OrderedDict[str, Decimal] = OrderedDict()
-        """Per order, the fill quantity this ledger's balances include from its events."""
+        self._applied: OrderedDict[str, _AppliedFills] = OrderedDict()
+        """Per order, what this ledger's balances include from its events."""
         self._ready = False
         self._live = False
         self._down_since_ns: int | None = None
@@ -117,7 +127,7 @@ class AccountLedger:
         with self._lock:
             if update.kind.is_fill and update.last_qty > 0:
                 self._apply_fill(update)
-                self._remember_applied(update.client_order_id, update.last_qty)
+                self._remember_applied(update.client_order_id, update.last_qty, update.cum_filled_qty)
             if update.kind.is_terminal:
                 reservation = self._reserved.get(update.client_order_id)
                 if reservation is not None and update.ts_event < self._ts(self._asset_ts, reservation.asset):
@@ -159,10 +169,12 @@ class AccountLedger:
                 delta = qty - fee_base if update.side is Side.BUY else -qty
                 self._positions[update.symbol] = self._positions.get(update.symbol, _ZERO) + delta
 
-    def _remember_applied(self, client_order_id: str, qty: Decimal) -> None:
+    def _remember_applied(self, client_order_id: str, qty: Decimal, cum_qty: Decimal) -> None:
         # Summed, not the newest cumulative quantity: an earlier fill delivered late is not in the balances
         # until its own event is applied (repeats never get here: the stream drops them first).
-        self._applied[client_order_id] = self._applied.get(client_order_id, _ZERO) + qty
+        applied = self._applied.setdefault(client_order_id, _AppliedFills())
+        applied.qty += qty
+        applied.cum_qtys += (cum_qty,)
         self._applied.move_to_end(client_order_id)
         if len(self._applied) > _APPLIED_FILLS_KEPT:
             self._applied.popitem(last=False)
@@ -251,14 +263,28 @@ class AccountLedger:
         balances do not include yet: 0 once its event was applied or a snapshot taken after it covers it.
         A reader that heard of a fill by another path adds only this, never the fill a second time."""
         with self._lock:
-            snapshot_ns = (
-                self._ts(self._asset_ts, base_of(symbol))
-                if self._spot
-                else self._ts(self._position_ts, symbol)
-            )
+            snapshot_ns = self._snapshot_ns(symbol)
             if ts_event < snapshot_ns:
                 return _ZERO  # inside the newest snapshot of the base asset
-            return max(cum_qty - self._applied.get(client_order_id, _ZERO), _ZERO)
+            applied = self._applied.get(client_order_id)
+            return max(cum_qty - (applied.qty if applied is not None else _ZERO), _ZERO)
+
+    def fill_applied(self, symbol: str, client_order_id: str, cum_qty: Decimal, *, ts_event: int) -> bool:
+        """Whether the balances include the one fill that brought an order to ``cum_qty`` (at
+        ``ts_event``): its own event was applied, or the newest snapshot was taken after it. Unlike
+        ``unapplied_fill`` it says nothing of the order's earlier fills, so it stays exact where those are
+        unknown: a fill whose event never came (the stream was down) and that a re-base took in looks
+        unapplied there for as long as the order lives."""
+        with self._lock:
+            snapshot_ns = self._snapshot_ns(symbol)
+            applied = self._applied.get(client_order_id)
+            return ts_event < snapshot_ns or (applied is not None and cum_qty in applied.cum_qtys)
+
+    def _snapshot_ns(self, symbol: str) -> int:
+        """From when on the newest snapshot of what is held of ``symbol`` is blind (under the lock)."""
+        if self._spot:
+            return self._ts(self._asset_ts, base_of(symbol))
+        return self._ts(self._position_ts, symbol)
 
     def reserved(self, client_order_id: str) -> Decimal:
         with self._lock:

@@ -150,6 +150,19 @@ class GrowthCredit:
             return False
         return applied_by_ledger or not self.from_ledger
 
+    def carried(self, held: Decimal, into: GrowthCredit | None = None) -> GrowthCredit:
+        """This credit as it goes with ``held``, what of its holding is carried on (a remainder kept as
+        dust, joined to another holding): never more than ``held``; joined with ``into``, the credit the
+        receiving holding has already. A fill report may then be inside either: the later record and, only
+        where both came from the ledger, the ledger's condition."""
+        if into is None:
+            return GrowthCredit(min(self.qty, held), self.as_of_ns, self.from_ledger)
+        return GrowthCredit(
+            min(self.qty, held) + into.qty,
+            max(self.as_of_ns, into.as_of_ns),
+            self.from_ledger and into.from_ledger,
+        )
+
     def use(self, added: Decimal, lot_step: Decimal) -> tuple[Decimal, GrowthCredit | None]:
         """What of a fill that ``added`` to the holding the credit already counted, and the credit left
         (None once less than a lot step is left: rounding by fees is no further fill)."""

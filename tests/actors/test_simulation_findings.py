@@ -18,6 +18,7 @@ from autohedge.core.errors import OrderRejected, OutcomeUnknown, RateLimited
 from autohedge.core.messages import (
     ClosePosition,
     OcoRequest,
+    OrderEventKind,
     OrderFilled,
     OrderRequest,
     OrderSnapshot,
@@ -909,3 +910,81 @@ def test_simulation_found_fill_a_promoted_lot_took_from_the_ledger_is_not_a_new_
     h.settle()
     assert resting_sells(h) <= held(h)
     wait_for(lambda: held(h) < LOT, what="everything held sold")
+
+
+
+def test_simulation_found_fill_taken_in_before_a_dust_removal_is_not_counted_again(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # config.yaml in polling mode, seed 1 at 1837.5 s: an entry's first fill came while the user stream was
+    # down (the re-base took it in, its event never came); its second fill reached the ledger just before
+    # the exit's last sale reached the monitor. Its arithmetic said nothing was left, the ledger held that
+    # fill: taken in ahead of its report, and the whole was dust, so the position was removed and the dust
+    # kept without that credit. The report then counted the fill again, and the ledger, short of the fill
+    # whose event never came, vouched for it: an exit for twice the fill was refused (an oversell).
+    config = make_config(
+        hft={"min_edge_bps": 10_000},  # no entries: the fills the test tells are the only ones
+        monitor={"mode": "polling"},
+        paper={"balances": {"USDT": 10000, "BTC": "1.0000005"}},  # on the venue's clock: events in order
+    )
+    h = make_harness(config).start()
+    h.quote("BTC/USDT", "99.99", "100.01")
+    wait_for(lambda: covered(h) == Decimal(1), what="the adopted holding protected")
+    asked: list[tuple[Decimal, Decimal]] = []
+    submit_oco = h.paper.submit_oco
+
+    def recorded(request: OcoRequest) -> object:
+        asked.append((request.qty, held(h)))
+        return submit_oco(request)
+
+    monkeypatch.setattr(h.paper, "submit_oco", recorded)
+    ledger = h.engine.parts.ledger
+    first = entry_fill(h, 10**9, "0.006", "99.50", cum="0.006")
+    h.paper_engine.fund("BTC", Decimal("0.006"))
+    h.clock.advance(0.01)
+    ledger.rebase(h.paper.balances(), (), as_of_ns=h.clock.wall_ns())  # the stream is back: no event
+    h.directory.tell(MONITOR, first)
+    h.settle()
+    assert covered(h) == Decimal("1.006")
+    h.clock.advance(0.01)
+
+    blocker = hold_the_monitor(h)
+    second = entry_fill(h, 10**9, "0.006", "99.50", cum="0.012")
+    h.paper_engine.fund("BTC", Decimal("0.006"))
+    ledger.apply(
+        OrderUpdate(
+            venue="paper",
+            kind=OrderEventKind.PARTIALLY_FILLED,
+            symbol="BTC/USDT",
+            client_order_id=second.client_order_id,
+            venue_order_id=second.venue_order_id,
+            side=Side.BUY,
+            price=second.fill_price,
+            order_qty=second.order_qty,
+            cum_filled_qty=second.cum_filled_qty,
+            last_qty=second.fill_qty,
+            last_price=second.fill_price,
+            ts_event=second.ts_event,
+            ts_init=second.ts_init,
+        )
+    )
+    take_profit = next(o.price for o in h.open_sells("BTC/USDT") if o.order_type is OrderType.LIMIT)
+    h.paper_engine.on_quote(
+        Quote(
+            venue="test",
+            symbol="BTC/USDT",
+            bid=take_profit,
+            ask=take_profit + Decimal("0.02"),
+            ts_event=h.clock.wall_ns(),
+            ts_init=h.clock.wall_ns(),
+        )
+    )
+    h.settle_entries()  # the exit's sale reached the ledger and waits for the monitor
+    h.directory.tell(MONITOR, second)  # the fill's report comes after it, by way of the executor
+    blocker.release.set()
+    h.settle()
+
+    assert held(h) == Decimal("0.0060005")  # 0.60 USDT: dust, no exit of it is valid
+    assert [(qty, have) for qty, have in asked if qty > have] == []  # (exit asked for, held then)
+    assert h.open_sells("BTC/USDT") == []
+    assert h.position("BTC/USDT") is None

@@ -189,6 +189,19 @@ def test_simulation_found_fill_inside_the_newest_snapshot_is_applied_already() -
     assert ledger.unapplied_fill("BTC/USDT", entry_id(2), D(1), ts_event=60) == D(1)
 
 
+def test_simulation_found_fill_after_one_a_rebase_took_in_is_applied_by_its_own_event() -> None:
+    ledger = ledger_with(as_of_ns=50)  # the order's first half traded at 40: inside, its event never comes
+    ledger.apply(update(cum_filled_qty=D(1), last_qty=D("0.5"), ts_event=60))
+
+    # The order still looks short of its first half (that event might only be late), but the fill the
+    # event brought is in: a report of it is never added to what the ledger holds a second time.
+    assert ledger.unapplied_fill("BTC/USDT", entry_id(1), D(1), ts_event=60) == D("0.5")
+    assert ledger.fill_applied("BTC/USDT", entry_id(1), D(1), ts_event=60)
+    assert ledger.fill_applied("BTC/USDT", entry_id(1), D("0.5"), ts_event=40)  # inside the snapshot
+    assert not ledger.fill_applied("BTC/USDT", entry_id(1), D("0.5"), ts_event=55)  # traded after it
+    assert not ledger.fill_applied("BTC/USDT", entry_id(2), D(1), ts_event=60)
+
+
 def pushed(ts_event: int, *balances: tuple[str, str, str]) -> AccountBalances:
     """A pushed balance (Binance ``outboundAccountPosition``): (asset, free, locked) per asset."""
     return AccountBalances(

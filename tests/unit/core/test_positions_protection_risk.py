@@ -252,3 +252,16 @@ def test_simulation_found_growth_credit_is_used_up_and_rounding_is_no_further_fi
     assert counted == D("0.3") and rest is not None and rest.qty == D("0.2")
     counted, rest = rest.use(D("0.1995"), lot_step=D("0.001"))
     assert counted == D("0.1995") and rest is None
+
+
+def test_simulation_found_growth_credit_goes_with_the_dust_it_is_in() -> None:
+    credit = GrowthCredit(qty=D("0.006"), as_of_ns=100, from_ledger=True)
+
+    kept = credit.carried(D("0.0060005"))  # the whole holding is kept as dust: all of the credit with it
+    assert kept == credit
+    assert credit.carried(D("0.004")).qty == D("0.004")  # never more than the dust holds
+
+    # Joined to a holding that has a credit of its own: either may hold a later report.
+    other = GrowthCredit(qty=D("0.5"), as_of_ns=200, from_ledger=False)
+    joined = credit.carried(D("0.0060005"), other)
+    assert joined == GrowthCredit(qty=D("0.506"), as_of_ns=200, from_ledger=False)
