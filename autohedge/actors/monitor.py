@@ -950,6 +950,7 @@ class PositionMonitorActor(SupervisedActor):
         for lot in list(self._closing_lots):  # before the positions: their holdings exclude these lots
             if lot.close_id is not None and lot.close_id not in open_orders:
                 self._settle_closing_lot(lot)
+        self._take_in_resting_closes(open_orders)
         waiting = {key for _, key in self._pending}
         for lot in list(self._lots.values()):  # likewise: what a lot's own exits sold is no longer held
             if lot.key not in waiting and lot.close_id is None:
@@ -959,6 +960,17 @@ class PositionMonitorActor(SupervisedActor):
                 continue  # its refused work goes first when the venue allows; no second attempt now
             self._verify_one(self._positions[symbol], exchange_positions.get(symbol), open_orders, read_ns)
         self._poll_prices()
+
+    def _take_in_resting_closes(self, open_orders: dict[str, OrderSnapshot]) -> None:
+        """What the resting closes of lots sold, as ``open_orders`` (read after the holding) says, is taken
+        off those lots before the positions are sized from that holding less what lots keep (monitor
+        thread). Left to the closes' late events, it came off a position a second time and its exit stayed
+        short by it until the next verification. A sale between the two reads makes a position look larger
+        by it: arming caps the exit at what is held then."""
+        for lot in [*self._closing_lots, *self._lots.values()]:
+            close = open_orders.get(lot.close_id) if lot.close_id is not None else None
+            if close is not None:
+                self._exit_sold(lot, close.client_order_id, close.filled_qty)
 
     def _verify_lot_exits(self, lot: TrackedPosition, open_orders: dict[str, OrderSnapshot]) -> None:
         """A lot's own exit legs that are no longer open: each is read and settled as its end event
