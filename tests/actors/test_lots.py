@@ -10,9 +10,16 @@ import pytest
 
 from autohedge.actors.monitor import PositionMonitorActor
 from autohedge.core.actor_names import MONITOR
+from autohedge.core.errors import RateLimited
 from autohedge.core.messages import OrderUpdate, UserStreamStatus
 from tests.actors.harness import Harness
-from tests.actors.test_simulation_findings import closing_adopted_holding, held, lot_filled, resting_sells
+from tests.actors.test_simulation_findings import (
+    closing_adopted_holding,
+    closing_lot,
+    held,
+    lot_filled,
+    resting_sells,
+)
 
 SYMBOL = "BTC/USDT"
 
@@ -85,3 +92,61 @@ def test_lot_filled_before_a_closing_lots_sale_is_heard_of_is_covered_whole(
     new_exits = [o for o in h.open_sells(SYMBOL) if not o.client_order_id.startswith("ah-c")]
     assert [o.qty for o in new_exits] == [Decimal("0.3")]
     assert resting_sells(h) == held(h)
+
+
+def closes(h: Harness) -> list[Decimal]:
+    """The quantities of the resting closes."""
+    return sorted(o.qty for o in h.open_sells(SYMBOL) if o.client_order_id.startswith("ah-c"))
+
+
+def exits(h: Harness) -> list[Decimal]:
+    """The quantities of the resting exits (sells that are no close)."""
+    return [o.qty for o in h.open_sells(SYMBOL) if not o.client_order_id.startswith("ah-c")]
+
+
+def closing_lots_close_waiting(make_harness: Callable[..., Harness]) -> Harness:
+    """``closing_lot`` with the next lot of 0.3 bought at 98.01 (its exit resting, its stop at 97.02); both
+    closes are re-priced at the bid 97.30: the position's new close sells half and rests at 96.81, the
+    closing lot's new close is refused (429 for 2 s) and waits for the venue."""
+    h = closing_lot(make_harness)
+    lot_filled(h, 10**9 + 1, "0.3", "98.01")
+    h.advance(1.0)  # both resting closes may be re-priced now
+
+    def refuse_the_next_close() -> None:
+        h.exchange.fail(
+            "submit_order", lambda: RateLimited("429", venue="paper", code=429, retry_after_s=2.0)
+        )
+
+    h.exchange.hold("submit_order", refuse_the_next_close)  # the position's new close goes, the lot's not
+    h.quote(SYMBOL, "97.30", "97.32")
+    h.settle()
+    assert closes(h) == [Decimal("0.5")] and exits(h) == [Decimal("0.3")]
+    return h
+
+
+def test_lots_stop_is_guarded_while_a_closing_lots_close_waits_for_the_venue(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # The closing lot's waiting close was kept under the key the symbol's lot has too: the lot's stop
+    # guard took it for the lot's own close waiting, and sold nothing until the venue allowed again.
+    h = closing_lots_close_waiting(make_harness)
+
+    h.quote(SYMBOL, "96.50", "96.52")  # through the lot's stop, above the position's resting close
+
+    assert exits(h) == []  # the lot's exit gave way to its close
+    assert closes(h) == [Decimal("0.3"), Decimal("0.5")]
+
+
+def test_lot_grown_while_a_closing_lots_close_waits_is_rearmed_and_never_closed(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # Under the shared key the lot's re-arm was skipped (its close seemed to wait), and the venue's
+    # allowing again closed the lot, its stop never reached, beside the closing lot's close.
+    h = closing_lots_close_waiting(make_harness)
+
+    lot_filled(h, 10**9 + 2, "0.1", "97.40")
+    assert exits(h) == [Decimal("0.4")]  # re-armed at once for the whole lot
+    h.advance(2.0)  # the venue allows again: the closing lot's close goes
+
+    assert exits(h) == [Decimal("0.4")]
+    assert closes(h) == [Decimal("0.1"), Decimal("0.5")]
