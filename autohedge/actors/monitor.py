@@ -243,10 +243,17 @@ class TrackedPosition:
     """A refused exit is placed again at the next exit check."""
     close_retry_due: bool = False
     """A refused close is placed again at the next exit check (``close_reason`` says why it closes)."""
+    closing_no: int = 0
+    """A lot kept only until its close ends (a further fill became the symbol's lot): its number, which
+    gives it a key of its own."""
 
     @property
     def key(self) -> str:
-        return self.symbol + _LOT if self.lot else self.symbol
+        """What its pending work and retries are kept under: the symbol for the position; for a lot, the
+        symbol's lot key, or one of its own once it is kept only until its close ends."""
+        if not self.lot:
+            return self.symbol
+        return f"{self.symbol}{_LOT}#{self.closing_no}" if self.closing_no else self.symbol + _LOT
 
     @property
     def qty(self) -> Decimal:
@@ -301,6 +308,7 @@ class PositionMonitorActor(SupervisedActor):
         self._rules: dict[str, SymbolRules] = {}
         self._lots: dict[str, TrackedPosition] = {}
         self._closing_lots: list[TrackedPosition] = []
+        self._closing_lots_kept = 0
         self._entry_fills = CumulativeWatermarks()
         """Per entry, the cumulative fill already counted: a restarted executor re-reports an open
         entry's whole fill (it cannot know what its previous incarnation reported)."""
@@ -499,21 +507,12 @@ class PositionMonitorActor(SupervisedActor):
             self.on_reconcile(Reconcile())
             return
         pos = self._tracked(action.symbol)
+        if pos is None:
+            return
         if action.kind is PendingKind.STOP_CLOSE:
-            # Lots still being closed share their key with the symbol's lot: one whose sell the venue
-            # refused (say, the new close of a re-price) waits under it too, with nothing resting for it.
-            waiting = [
-                lot for lot in self._closing_lots if lot.key == action.symbol and self._awaits_close(lot)
-            ]
-            for closing in [pos, *waiting] if pos is not None else waiting:
-                self._stop_close_due(closing)
-        elif pos is not None and action.kind is PendingKind.PROTECT and pos.close_id is None:
+            self._stop_close_due(pos)
+        elif action.kind is PendingKind.PROTECT and pos.close_id is None:
             self._rearm(pos)
-
-    @staticmethod
-    def _awaits_close(pos: TrackedPosition) -> bool:
-        """``pos`` (a lot still being closed) waits for a close the venue refused: nothing rests for it."""
-        return pos.close_id is None and bool(pos.close_reason) and not pos.exit_ids
 
     def _stop_close_due(self, pos: TrackedPosition) -> None:
         """A close the venue refused (or a re-price whose cancel it refused) goes now."""
@@ -525,6 +524,9 @@ class PositionMonitorActor(SupervisedActor):
             self._reprice_close(pos, quote)
 
     def _tracked(self, key: str) -> TrackedPosition | None:
+        for lot in self._closing_lots:
+            if lot.key == key:
+                return lot
         if key.endswith(_LOT):
             return self._lots.get(key[: -len(_LOT)])
         return self._positions.get(key)
@@ -578,7 +580,7 @@ class PositionMonitorActor(SupervisedActor):
                 # The lot is being closed too: its close sells what it held, so this fill must not
                 # grow it (an exit beside that close would sell the same quantity twice). The fill
                 # becomes the symbol's lot; the closing one is kept until its close ends.
-                self._closing_lots.append(pos)
+                self._keep_closing(pos)
                 pos = None
             if pos is None:
                 # What earlier lots left below the minimum beside the close is sold with this lot's exit.
@@ -630,6 +632,19 @@ class PositionMonitorActor(SupervisedActor):
             # queued behind this one (a burst of partial fills) are taken in before the one re-arm.
             pos.rearm_due = True
             self.actor_ref.tell(RearmExits(symbol=pos.symbol))
+
+    def _keep_closing(self, lot: TrackedPosition) -> None:
+        """``lot``, its close in flight, is kept only until that close ends, under a key of its own from
+        now on (its pending work goes with it). Sharing the symbol's lot key, its close waiting for the
+        venue held up that lot's stop guard and re-arm, and the retry closed that lot too."""
+        old_key = lot.key
+        self._closing_lots_kept += 1
+        lot.closing_no = self._closing_lots_kept
+        for kind, key in list(self._pending):
+            if key == old_key:
+                action = self._pending.pop((kind, key))
+                self._pending[(kind, lot.key)] = PendingAction(kind, lot.key, action.since_ns)
+        self._closing_lots.append(lot)
 
     def on_rearm_exits(self, message: RearmExits) -> None:
         """Re-arm once for the entry fills taken in since the last arm, unless a close of the position
@@ -1017,6 +1032,7 @@ class PositionMonitorActor(SupervisedActor):
         for lot in list(self._closing_lots):  # before the positions: their holdings exclude these lots
             if lot.close_id is not None and lot.close_id not in open_orders:
                 self._settle_closing_lot(lot)
+        self._take_in_resting_closes(open_orders)
         waiting = {key for _, key in self._pending}
         for lot in list(self._lots.values()):  # likewise: what a lot's own exits sold is no longer held
             if lot.key not in waiting and lot.close_id is None:
@@ -1026,6 +1042,17 @@ class PositionMonitorActor(SupervisedActor):
                 continue  # its refused work goes first when the venue allows; no second attempt now
             self._verify_one(self._positions[symbol], exchange_positions.get(symbol), open_orders, read_ns)
         self._poll_prices()
+
+    def _take_in_resting_closes(self, open_orders: dict[str, OrderSnapshot]) -> None:
+        """What the resting closes of lots sold, as ``open_orders`` (read after the holding) says, is taken
+        off those lots before the positions are sized from that holding less what lots keep (monitor
+        thread). Left to the closes' late events, it came off a position a second time and its exit stayed
+        short by it until the next verification. A sale between the two reads makes a position look larger
+        by it: arming caps the exit at what is held then."""
+        for lot in [*self._closing_lots, *self._lots.values()]:
+            close = open_orders.get(lot.close_id) if lot.close_id is not None else None
+            if close is not None:
+                self._exit_sold(lot, close.client_order_id, close.filled_qty)
 
     def _verify_lot_exits(self, lot: TrackedPosition, open_orders: dict[str, OrderSnapshot]) -> None:
         """A lot's own exit legs that are no longer open: each is read and settled as its end event
@@ -1790,7 +1817,7 @@ class PositionMonitorActor(SupervisedActor):
         except VenueError as exc:
             if is_pushback(exc) and self._tracked(pos.key) is pos:
                 self._defer(PendingKind.STOP_CLOSE, pos.key, exc)
-            else:  # a closing lot (or another error): tried again after the interval
+            else:  # not pushback (or no longer tracked): tried again after the interval
                 logger.warning("[{}] could not re-price close {} yet: {}", pos.symbol, close_id, exc)
             return
         # What it had left to sell, as the venue's answer says (all of it when the venue never had it).
@@ -1944,17 +1971,9 @@ class PositionMonitorActor(SupervisedActor):
         for kind, key in list(self._pending):  # its refused work goes on under its new key
             if key == symbol:
                 del self._pending[(kind, key)]  # the ended position's own
-            elif key == symbol + _LOT:
-                action = self._pending[(kind, key)]
-                # Its own refused close, or a re-price of its close whose cancel was refused.
-                own = lot.close_id is not None or bool(lot.close_reason)
-                if kind is not PendingKind.STOP_CLOSE or own:
-                    self._pending[(kind, symbol)] = PendingAction(kind, symbol, action.since_ns)
-                # Lots still being closed share the key: a refused close of theirs stays theirs (taken by
-                # the promoted position, it closed that one instead; simulation, config.yaml seed 41).
-                closing = [c for c in self._closing_lots if c.symbol == symbol and self._awaits_close(c)]
-                if kind is not PendingKind.STOP_CLOSE or not closing:
-                    del self._pending[(kind, key)]
+            elif key == symbol + _LOT:  # lots still being closed have keys of their own
+                action = self._pending.pop((kind, key))
+                self._pending[(kind, symbol)] = PendingAction(kind, symbol, action.since_ns)
         if lot.repair_pending:
             self.schedule(self._config.monitor.orphan_retry_s, RepairOrphan(symbol=symbol))
         self.ctx.events.record(

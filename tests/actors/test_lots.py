@@ -1,0 +1,152 @@
+"""Lots bought while their symbol's position is being closed, and the closes beside them: what each
+close sells (heard of late, or left below the venue's step) never leaves another lot's exit short."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+
+from autohedge.actors.monitor import PositionMonitorActor
+from autohedge.core.actor_names import MONITOR
+from autohedge.core.errors import RateLimited
+from autohedge.core.messages import OrderUpdate, UserStreamStatus
+from tests.actors.harness import Harness
+from tests.actors.test_simulation_findings import (
+    closing_adopted_holding,
+    closing_lot,
+    held,
+    lot_filled,
+    resting_sells,
+)
+
+SYMBOL = "BTC/USDT"
+
+
+def hold_close_updates(monkeypatch: pytest.MonkeyPatch) -> Callable[[Harness], None]:
+    """From now on the monitor hears of no close's event until the returned function (test thread) hands
+    them over, in the order the venue reported them."""
+    deliver = PositionMonitorActor.on_order_update
+    held_back: list[OrderUpdate] = []
+
+    def hold(self: PositionMonitorActor, update: OrderUpdate) -> None:
+        if update.client_order_id.startswith("ah-c"):
+            held_back.append(update)
+        else:
+            deliver(self, update)
+
+    monkeypatch.setattr(PositionMonitorActor, "on_order_update", hold)
+
+    def hand_over(h: Harness) -> None:
+        monkeypatch.setattr(PositionMonitorActor, "on_order_update", deliver)
+        for update in held_back:
+            h.directory.tell(MONITOR, update)
+        h.settle()
+
+    return hand_over
+
+
+def test_verification_beside_a_lots_close_sale_heard_of_late_sizes_the_position_exit_whole(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The venue's holding (read by the verification) already lacks what a lot's resting close sold; that
+    # close's event came after the read. Counted as the lot's still, it was taken off the position a
+    # second time, and the position's exit stayed short by it until the next verification.
+    h = closing_adopted_holding(make_harness)  # the position's close rests 0.5 at 99.49
+    lot_filled(h, 10**9, "0.2", "99.50")  # a lot: the position is closing
+    h.advance(0.5)
+    h.quote(SYMBOL, "98.00", "98.02")  # through the lot's stop: its close sells 0.1, 0.1 rests at 97.51
+    lot_filled(h, 10**9 + 1, "0.3", "98.01")  # the next lot, with its own exit
+    h.advance(0.5)
+    for _ in range(2):  # the position's close (rested 1 s) is re-priced and sells out; the lot's rests
+        h.quote(SYMBOL, "97.30", "97.32")
+    h.settle()  # the close's end reaches the monitor
+    assert "lot_promoted" in h.engine.parts.events.kinds()  # the next lot is the position now
+    h.advance(0.5)
+    hand_over = hold_close_updates(monkeypatch)
+    h.quote(SYMBOL, "97.30", "97.32")  # the lot's close is re-priced: the new one sells 0.05 on arrival
+    assert held(h) == Decimal("0.35")
+
+    h.directory.tell(MONITOR, UserStreamStatus(venue="paper", connected=True))  # verified by REST
+    h.settle()
+    hand_over(h)  # the close's sale is heard of after the verification
+
+    assert resting_sells(h) == held(h)  # the position's 0.3 and the lot's 0.05 both offered
+
+
+def test_lot_filled_before_a_closing_lots_sale_is_heard_of_is_covered_whole(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The venue's record already lacks what a lot's close sold on arrival when the next lot's fill comes,
+    # and the close's event after it: the next lot's exit is sized from that record less what the closing
+    # lot holds as read then, never as its late event would say.
+    h = closing_adopted_holding(make_harness)
+    lot_filled(h, 10**9, "0.2", "99.50")
+    hand_over = hold_close_updates(monkeypatch)
+    h.quote(SYMBOL, "98.00", "98.02")  # through the lot's stop: its close sells 0.1 on arrival, unheard
+
+    lot_filled(h, 10**9 + 1, "0.3", "98.01")
+    hand_over(h)
+
+    new_exits = [o for o in h.open_sells(SYMBOL) if not o.client_order_id.startswith("ah-c")]
+    assert [o.qty for o in new_exits] == [Decimal("0.3")]
+    assert resting_sells(h) == held(h)
+
+
+def closes(h: Harness) -> list[Decimal]:
+    """The quantities of the resting closes."""
+    return sorted(o.qty for o in h.open_sells(SYMBOL) if o.client_order_id.startswith("ah-c"))
+
+
+def exits(h: Harness) -> list[Decimal]:
+    """The quantities of the resting exits (sells that are no close)."""
+    return [o.qty for o in h.open_sells(SYMBOL) if not o.client_order_id.startswith("ah-c")]
+
+
+def closing_lots_close_waiting(make_harness: Callable[..., Harness]) -> Harness:
+    """``closing_lot`` with the next lot of 0.3 bought at 98.01 (its exit resting, its stop at 97.02); both
+    closes are re-priced at the bid 97.30: the position's new close sells half and rests at 96.81, the
+    closing lot's new close is refused (429 for 2 s) and waits for the venue."""
+    h = closing_lot(make_harness)
+    lot_filled(h, 10**9 + 1, "0.3", "98.01")
+    h.advance(1.0)  # both resting closes may be re-priced now
+
+    def refuse_the_next_close() -> None:
+        h.exchange.fail(
+            "submit_order", lambda: RateLimited("429", venue="paper", code=429, retry_after_s=2.0)
+        )
+
+    h.exchange.hold("submit_order", refuse_the_next_close)  # the position's new close goes, the lot's not
+    h.quote(SYMBOL, "97.30", "97.32")
+    h.settle()
+    assert closes(h) == [Decimal("0.5")] and exits(h) == [Decimal("0.3")]
+    return h
+
+
+def test_lots_stop_is_guarded_while_a_closing_lots_close_waits_for_the_venue(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # The closing lot's waiting close was kept under the key the symbol's lot has too: the lot's stop
+    # guard took it for the lot's own close waiting, and sold nothing until the venue allowed again.
+    h = closing_lots_close_waiting(make_harness)
+
+    h.quote(SYMBOL, "96.50", "96.52")  # through the lot's stop, above the position's resting close
+
+    assert exits(h) == []  # the lot's exit gave way to its close
+    assert closes(h) == [Decimal("0.3"), Decimal("0.5")]
+
+
+def test_lot_grown_while_a_closing_lots_close_waits_is_rearmed_and_never_closed(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # Under the shared key the lot's re-arm was skipped (its close seemed to wait), and the venue's
+    # allowing again closed the lot, its stop never reached, beside the closing lot's close.
+    h = closing_lots_close_waiting(make_harness)
+
+    lot_filled(h, 10**9 + 2, "0.1", "97.40")
+    assert exits(h) == [Decimal("0.4")]  # re-armed at once for the whole lot
+    h.advance(2.0)  # the venue allows again: the closing lot's close goes
+
+    assert exits(h) == [Decimal("0.4")]
+    assert closes(h) == [Decimal("0.1"), Decimal("0.5")]
