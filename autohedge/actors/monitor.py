@@ -50,6 +50,7 @@ from autohedge.actors.protocol import (
     CheckExits,
     GetSnapshot,
     LedgerLive,
+    ProtectDust,
     QuotesPending,
     RearmExits,
     Reconcile,
@@ -908,6 +909,12 @@ class PositionMonitorActor(SupervisedActor):
                 self._rearm(pos)
             elif self._config.monitor.mode == "quote":
                 self._guard_stop(pos, newest)
+
+    def on_protect_dust(self, message: ProtectDust) -> None:
+        """What a position left was kept as dust: an exit of its own at the newest bid, if one is valid."""
+        quote = self._last_quote.get(message.symbol)
+        if quote is not None and message.symbol in self._dust and message.symbol not in self._positions:
+            self._protect_dust(quote)
 
     def _protect_dust(self, quote: Quote, *, beside_close: bool = False) -> None:
         """What a position left below the venue's minimum is watched: once the price makes it worth an
@@ -1931,6 +1938,10 @@ class PositionMonitorActor(SupervisedActor):
             # Added to what earlier positions left: all of it is held (arming sizes from the venue).
             self._dust[pos.symbol] = self._dust.get(pos.symbol, Decimal(0)) + dust
             self._watch(pos.symbol)  # sold on its own once the price makes it worth an exit
+            # Judged at the newest bid now, not at the next quote: its position's exit prices (below the
+            # bid) made it dust, an exit at the bid may be valid (0.000020 BTC waited 0.96 s for the next
+            # quote: simulation, config.yaml seed 133). By message: whatever ended ``pos`` finishes first.
+            self.actor_ref.tell(ProtectDust(symbol=pos.symbol))
 
     def _add_dust(self, pos: TrackedPosition, dust: Decimal) -> None:
         """``dust`` (what ended positions or lots left below the minimum) joins ``pos``, sold with its next

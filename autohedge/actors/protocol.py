@@ -21,6 +21,7 @@ __all__ = [
     "LedgerLive",
     "OrderSent",
     "PollOrders",
+    "ProtectDust",
     "QuotesPending",
     "ReadOpenEntries",
     "RearmExits",
@@ -95,6 +96,13 @@ class Reconcile(Message):
 class RearmExits(Message):
     """Monitor, told to itself on an entry fill: re-arm the exits of ``symbol`` (its position and its lot)
     once for every fill already queued before it, instead of a cancel-and-replace per fill."""
+
+    symbol: str
+
+
+class ProtectDust(Message):
+    """Monitor, told to itself when what a position left was kept as dust: judged at once at the newest
+    bid, where an exit of its own may be valid (its position's lower prices made it dust)."""
 
     symbol: str
 

@@ -30,7 +30,7 @@ Kinds of violation (``KINDS``):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -111,7 +111,8 @@ class BookView:
 
     symbol: str
     sellable_qty: Decimal
-    """The held quantity a sell may ask for (lot step and minimum applied); 0 = nothing to protect."""
+    """The held quantity a sell may ask for (lot step and minimum quantity applied); 0 = nothing held.
+    What is no more than the dust is no exposure either."""
     covered_qty: Decimal
     """Remaining quantity of resting sells (an OCO list counted once)."""
     stop_price: Decimal | None
@@ -120,9 +121,15 @@ class BookView:
     """Sell quantity filled so far (grows only)."""
     open_entries: int
     dust_qty: Decimal = _ZERO
-    """An uncovered remainder this small is below the venue's minimum order: not an exposure."""
+    """An uncovered remainder this small is below the venue's minimum order: not an exposure (while no
+    bid is known, or without ``dust_at``)."""
     sells: tuple[RestingSell, ...] = ()
     """The resting sells one by one: after a stop was crossed only those the market can take count."""
+    dust_at: Callable[[Decimal], Decimal] | None = None
+    """The dust at a bid. The minimum order value is met at the price an exit asks, which follows the
+    market: a remainder is judged again at every bid, never at one since gone (judged at a bid the
+    market left a second before, 0.000020 BTC looked sellable while no exit of it was valid:
+    simulation, config.yaml seed 133)."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +167,13 @@ class _StopWatch:
 class _SymbolState:
     exposure: _Exposure | None = None
     last_stop: Decimal | None = None
+    held: Decimal = _ZERO
+    """The book's sellable quantity, dust or not."""
+    covered: Decimal = _ZERO
+    fixed_dust: Decimal = _ZERO
+    dust_at: Callable[[Decimal], Decimal] | None = None
     sellable: Decimal = _ZERO
+    """What is held beyond the dust at the newest bid (0 when that is dust)."""
     sold: Decimal = _ZERO
     bid: Decimal | None = None
     stop_watch: _StopWatch | None = None
@@ -225,21 +238,18 @@ class InvariantChecker:
             state = self._state(book.symbol)
             self._account(book.symbol, state, now_ns, step)
             sold = book.sold_qty > state.sold
-            state.sellable = book.sellable_qty
+            state.held = book.sellable_qty
+            state.covered = book.covered_qty
+            state.fixed_dust = book.dust_qty
+            state.dust_at = book.dust_at
             state.sold = book.sold_qty
-            state.dust = book.dust_qty
             state.sells = book.sells
-            if book.sellable_qty <= 0:
+            self._judge(state, now_ns)
+            if state.sellable <= 0:
                 state.last_stop = None
                 state.stop_watch = None
             elif book.stop_price is not None:
                 state.last_stop = book.stop_price
-            uncovered = book.sellable_qty > 0 and book.sellable_qty - book.covered_qty > book.dust_qty
-            if uncovered and state.exposure is None:
-                state.exposure = _Exposure(since_ns=now_ns, accounted_ns=now_ns)
-            elif not uncovered and state.exposure is not None:
-                self._ended(state.exposure, now_ns, "")
-                state.exposure = None
             watch = state.stop_watch
             if (
                 watch is not None
@@ -263,10 +273,29 @@ class InvariantChecker:
                     f"{book.open_entries} open entries on the venue (at most {self.limits.max_open_entries})",
                 )
 
+    def _judge(self, state: _SymbolState, now_ns: int) -> None:
+        """What is held beyond the dust at the newest bid, and whether resting sells cover it: an exposure
+        starts or ends (measured up to ``now_ns`` already)."""
+        dust = state.fixed_dust
+        if state.dust_at is not None and state.bid is not None and state.held > 0:
+            dust = state.dust_at(state.bid)
+        state.dust = dust
+        state.sellable = state.held if state.held > dust else _ZERO
+        uncovered = state.sellable > 0 and state.sellable - state.covered > dust
+        if uncovered and state.exposure is None:
+            state.exposure = _Exposure(since_ns=now_ns, accounted_ns=now_ns)
+        elif not uncovered and state.exposure is not None:
+            self._ended(state.exposure, now_ns, "")
+            state.exposure = None
+
     def observe_bid(self, now_ns: int, step: int, symbol: str, bid: Decimal) -> None:
-        """A quote reached the venue: a crossed stop starts the guard's budget."""
+        """A quote reached the venue: what is held is judged at the new bid (dust or not); a crossed stop
+        starts the guard's budget."""
         state = self._state(symbol)
         state.bid = bid
+        if state.held > 0 and state.dust_at is not None:
+            self._account(symbol, state, now_ns, step)
+            self._judge(state, now_ns)
         stop = state.last_stop
         if state.sellable > 0 and stop is not None and bid <= stop and state.stop_watch is None:
             state.stop_watch = _StopWatch(stop=stop, waiting_since_ns=now_ns, accounted_ns=now_ns)

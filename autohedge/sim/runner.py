@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -47,7 +48,7 @@ from autohedge.core.config import AppConfig, PaperFaults
 from autohedge.core.errors import ConfigError, OutcomeUnknown, RetryableError
 from autohedge.core.eventlog import Event
 from autohedge.core.gates import GateKind
-from autohedge.core.messages import OrderUpdate, Quote
+from autohedge.core.messages import OrderUpdate, Quote, SymbolRules
 from autohedge.core.protection import exit_prices, exit_qty
 from autohedge.core.types import OrderType, Side, Venue, quantize_down
 from autohedge.sim.invariants import BookView, CheckerLimits, InvariantChecker, RestingSell
@@ -420,17 +421,6 @@ class Simulation:
         books = []
         for symbol in self.config.symbols:
             rules = engine.symbol_rules(symbol)
-            sellable = exit_qty(engine.held_qty(symbol), rules)
-            quote = self._last_quote.get(symbol)
-            dust = Decimal(0)
-            if quote is not None and quote.bid > 0:
-                # Below the minimum notional no venue takes a sell: such a remainder cannot be protected.
-                # An exit's lowest leg asks the stop-limit price of a position entered at the bid, so a
-                # remainder worth the minimum at the bid but not at that price has no valid exit either.
-                lowest = exit_prices(quote.bid, self.config.params_for(symbol), rules).stop_limit
-                dust = quantize_down(rules.min_notional / lowest, rules.lot_step)
-                if sellable <= dust:
-                    sellable = Decimal(0)
             open_orders = engine.open_orders(symbol)
             stops = [
                 o.stop_price
@@ -440,12 +430,12 @@ class Simulation:
             books.append(
                 BookView(
                     symbol=symbol,
-                    sellable_qty=sellable,
+                    sellable_qty=exit_qty(engine.held_qty(symbol), rules),
                     covered_qty=resting_sell_qty(open_orders),
                     stop_price=max(stops) if stops else None,
                     sold_qty=engine.sold_qty(symbol),
                     open_entries=sum(1 for o in open_orders if o.side is Side.BUY),
-                    dust_qty=dust,
+                    dust_at=self._dust_at(symbol, rules),
                     sells=tuple(
                         RestingSell(o.list_id or o.client_order_id, o.price, o.remaining_qty, o.stop_price)
                         for o in open_orders
@@ -454,6 +444,21 @@ class Simulation:
                 )
             )
         return books
+
+    def _dust_at(self, symbol: str, rules: SymbolRules) -> Callable[[Decimal], Decimal]:
+        """The dust of ``symbol`` at a bid: below the minimum notional no venue takes a sell, so such a
+        remainder cannot be protected. An exit's lowest leg asks the stop-limit price of a position entered
+        at the bid, so a remainder worth the minimum at the bid but not at that price has no valid exit
+        either."""
+        params = self.config.params_for(symbol)
+
+        def dust_at(bid: Decimal) -> Decimal:
+            if bid <= 0:
+                return Decimal(0)
+            lowest = exit_prices(bid, params, rules).stop_limit
+            return quantize_down(rules.min_notional / lowest, rules.lot_step)
+
+        return dust_at
 
     def _check(self, process: _Process) -> None:
         process.paper.engine.flush()

@@ -988,3 +988,22 @@ def test_simulation_found_fill_taken_in_before_a_dust_removal_is_not_counted_aga
     assert [(qty, have) for qty, have in asked if qty > have] == []  # (exit asked for, held then)
     assert h.open_sells("BTC/USDT") == []
     assert h.position("BTC/USDT") is None
+
+
+
+def test_simulation_found_remainder_dust_at_its_positions_prices_protected_at_the_bid_without_a_new_quote(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # Simulation, config.yaml seed 133: what a partly sold exit left (0.000020 BTC) was dust at its
+    # position's stop-limit price but worth an exit at the bid; it waited for the next quote, 0.96 s.
+    h = make_harness(make_config(hft={"min_edge_bps": 10_000}), oco=True).start()
+    h.quote("BTC/USDT", "101.00", "101.02")  # the last quote for this test
+    h.paper_engine.fund("BTC", Decimal("0.0101"))
+
+    # Bought at 100 (its event late): the stop-limit of 98.505 makes 0.0101 worth 0.995, below the
+    # venue's minimum of 1; an exit priced from the bid (stop-limit 99.49) is worth 1.005.
+    h.directory.tell(MONITOR, entry_fill(h, 10**9, "0.0101", "100"))
+    h.settle()
+
+    assert covered(h) == Decimal("0.0101") == held(h)
+    assert "orphan_detected" not in h.engine.parts.events.kinds()

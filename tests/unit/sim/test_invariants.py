@@ -1,3 +1,4 @@
+from dataclasses import replace
 from decimal import Decimal
 
 from autohedge.core.actor_names import EXECUTOR, MONITOR, strategy_name
@@ -124,6 +125,52 @@ def test_checker_time_inside_retry_after_is_excepted_and_summed_separately() -> 
 
     assert kinds(c) == []
     assert c.unprotected_in_retry_after_s == 5.0 and c.max_unprotected_s == 0.5
+
+
+def remainder_book(covered: str = "0") -> BookView:
+    """0.000020 BTC held: worth an exit at a bid of 50 400 or more, dust below it."""
+
+    def dust_at(bid: Decimal) -> Decimal:
+        return D("0.000019") if bid >= 50400 else D("0.000020")
+
+    return replace(book(held="0.000020", covered=covered), dust_at=dust_at)
+
+
+def test_checker_remainder_that_the_falling_bid_made_dust_is_no_longer_an_exposure() -> None:
+    # Simulation, config.yaml seed 133: a remainder judged at the bid of the book's last change stayed
+    # "sellable" for 4.966 s after the next bid made every exit of it worth less than the venue's minimum.
+    c = checker()
+    c.observe_bid(0, 1, "BTC/USDT", D("50407"))
+    c.observe_books(0, 2, [remainder_book()])
+    c.tick(S // 2, 3)
+    c.observe_bid(S - S // 20, 4, "BTC/USDT", D("50395"))
+    c.tick(5 * S, 5)
+
+    assert kinds(c) == [] and c.max_unprotected_s == 0.95
+
+
+def test_checker_remainder_left_uncovered_while_worth_an_exit_is_unprotected() -> None:
+    # The planted defect: the remainder is worth an exit at every bid and nothing covers it.
+    c = checker()
+    c.observe_bid(0, 1, "BTC/USDT", D("50407"))
+    c.observe_books(0, 2, [remainder_book()])
+    c.observe_bid(S - S // 20, 3, "BTC/USDT", D("50410"))
+    c.tick(2 * S, 4)
+
+    assert kinds(c) == ["unprotected"]
+
+
+def test_checker_dust_the_rising_bid_made_worth_an_exit_is_an_exposure_from_that_bid() -> None:
+    c = checker()
+    c.observe_bid(0, 1, "BTC/USDT", D("50395"))
+    c.observe_books(0, 2, [remainder_book()])
+    c.tick(10 * S, 3)
+    c.observe_bid(10 * S, 4, "BTC/USDT", D("50410"))
+    c.tick(10 * S + S // 2, 5)
+
+    assert kinds(c) == [] and c.max_unprotected_s == 0.5
+    c.tick(12 * S, 6)
+    assert kinds(c) == ["unprotected"] and c.violations[0].t_s == 12.0
 
 
 def test_checker_partly_covered_holding_is_unprotected() -> None:
