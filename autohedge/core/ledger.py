@@ -254,7 +254,8 @@ class AccountLedger:
         """The fill quantity of ``client_order_id`` whose events the balances include (0 when none was
         applied, or the order is among the oldest forgotten)."""
         with self._lock:
-            return self._applied.get(client_order_id, _ZERO)
+            applied = self._applied.get(client_order_id)
+            return applied.qty if applied is not None else _ZERO
 
     def unapplied_fill(
         self, symbol: str, client_order_id: str, cum_qty: Decimal, *, ts_event: int

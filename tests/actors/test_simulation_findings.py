@@ -236,23 +236,13 @@ def resting_sells(h: Harness) -> Decimal:
     return sum((o.remaining_qty for o in h.open_sells("BTC/USDT")), Decimal(0))
 
 
-def closing_adopted_holding(make_harness: Callable[..., Harness], ratio: float = 0.5) -> Harness:
-    """1 BTC adopted and protected, then closed on a venue filling half (``ratio``) of every crossing order
-    at each match: half the close trades, half rests. No entry signals: the fills a test tells are the
-    only ones."""
-    engine = half_filling_engine(ratio, BTC=Decimal(1))
-    h = make_harness(make_config(hft={"min_edge_bps": 10_000}), engine=engine, oco=False).start()
-    h.quote("BTC/USDT", "99.99", "100.01")
-    wait_for(lambda: covered(h) == quantize_down(Decimal(btc), LOT), what="the adopted holding protected")
-    h.directory.tell(MONITOR, ClosePosition(symbol="BTC/USDT", reason="test close"))
-    h.settle()
-    return h
-
-
-def closing_adopted_holding(make_harness: Callable[..., Harness], btc: str = "1") -> Harness:
-    """``btc`` (1 BTC) adopted and protected, then closed on a venue filling half of every crossing order:
-    half the close trades, half rests. No entry signals: the fills a test tells are the only ones."""
-    engine = half_filling_engine(BTC=Decimal(btc))
+def closing_adopted_holding(
+    make_harness: Callable[..., Harness], ratio: float = 0.5, btc: str = "1"
+) -> Harness:
+    """``btc`` (1 BTC) adopted and protected, then closed on a venue filling half (``ratio``) of every
+    crossing order at each match: half the close trades, half rests. No entry signals: the fills a test
+    tells are the only ones."""
+    engine = half_filling_engine(ratio, BTC=Decimal(btc))
     h = make_harness(make_config(hft={"min_edge_bps": 10_000}), engine=engine, oco=False).start()
     h.quote("BTC/USDT", "99.99", "100.01")
     wait_for(lambda: covered(h) == quantize_down(Decimal(btc), LOT), what="the adopted holding protected")
@@ -815,7 +805,6 @@ def test_simulation_found_close_resized_beside_a_lot_whose_sale_the_ledger_had_f
     assert resting_sells(h) == held(h)
 
 
-
 def test_simulation_found_lot_worth_an_exit_with_what_the_closing_position_keeps_is_protected(
     make_harness: Callable[..., Harness],
 ) -> None:
@@ -912,7 +901,6 @@ def test_simulation_found_fill_a_promoted_lot_took_from_the_ledger_is_not_a_new_
     wait_for(lambda: held(h) < LOT, what="everything held sold")
 
 
-
 def test_simulation_found_fill_taken_in_before_a_dust_removal_is_not_counted_again(
     make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -988,7 +976,6 @@ def test_simulation_found_fill_taken_in_before_a_dust_removal_is_not_counted_aga
     assert [(qty, have) for qty, have in asked if qty > have] == []  # (exit asked for, held then)
     assert h.open_sells("BTC/USDT") == []
     assert h.position("BTC/USDT") is None
-
 
 
 def test_simulation_found_remainder_dust_at_its_positions_prices_protected_at_the_bid_without_a_new_quote(
