@@ -241,6 +241,8 @@ class Supervisor(pykka.ThreadingActor):
             )
 
     def on_reconciliation_completed(self, message: ReconciliationCompleted) -> None:
+        if self._stopping:
+            return  # told as the tree stopped: strategies started now would outlive it
         self._set_gate(MONITOR_DOWN, closed=False)
         if self._reconciled:
             return
@@ -424,6 +426,8 @@ class Supervisor(pykka.ThreadingActor):
                 self._stop_child(child)
 
     def on_start_trading(self, _: StartTrading) -> None:
+        if self._stopping:
+            return  # the tree is stopped for good: nothing is started again
         for name in self._order:
             child = self._children[name]
             if child.spec.kind in (ActorKind.FEED, ActorKind.STRATEGY) and child.state is ChildState.STOPPED:

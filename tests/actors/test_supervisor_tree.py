@@ -1,4 +1,5 @@
-"""A supervised actor is reachable by name while its start-up runs, also after a restart.
+"""The supervisor's tree: a child is reachable by name while its start-up runs, also after a restart; a
+stopped tree starts nothing more.
 
 The supervisor learns the new ref only when the child's ``start()`` returns; the child's start-up runs
 on its own thread meanwhile. What the start-up made others tell its name (the answers to its
@@ -17,18 +18,19 @@ import pytest
 from autohedge.actors.base import ActorContext, SupervisedActor
 from autohedge.actors.directory import Directory
 from autohedge.actors.protocol import Barrier, GetSnapshot
-from autohedge.actors.supervisor import ChildSpec, StopAll, Supervisor, SupervisorView
-from autohedge.core.actor_names import ActorKind, feed_name
+from autohedge.actors.supervisor import ChildSpec, StartTrading, StopAll, Supervisor, SupervisorView
+from autohedge.core.actor_names import ActorKind, ActorName, feed_name, strategy_name
 from autohedge.core.child_states import ChildState
 from autohedge.core.clock import ManualClock
 from autohedge.core.config import SupervisorConfig
 from autohedge.core.eventlog import EventLog
 from autohedge.core.gates import Gate
-from autohedge.core.messages import Message
+from autohedge.core.messages import Message, ReconciliationCompleted
 from autohedge.core.metrics import Metrics
 from tests.actors.harness import wait_for
 
 NAME = feed_name("synthetic")
+STRATEGY = strategy_name("BTC/USDT")
 ASK_TIMEOUT_S = 5.0
 
 
@@ -72,9 +74,12 @@ class Tree:
         self.metrics = Metrics()
         self.directory = Directory(self.metrics)
         self.heard: list[int] = []
-        spec = ChildSpec(NAME, ActorKind.FEED, self._start_greeter)
+        specs = [
+            ChildSpec(NAME, ActorKind.FEED, self._start_greeter),
+            ChildSpec(STRATEGY, ActorKind.STRATEGY, self._start_greeter, symbol="BTC/USDT"),
+        ]
         self.supervisor = Supervisor.start(
-            specs=[spec],
+            specs=specs,
             config=SupervisorConfig(random_factor=0.0),
             clock=self.clock,
             directory=self.directory,
@@ -95,9 +100,8 @@ class Tree:
         assert isinstance(view, SupervisorView)
         return view
 
-    def state(self) -> ChildState:
-        (child,) = self.view().children
-        return child.state
+    def state(self, name: ActorName = NAME) -> ChildState:
+        return next(child.state for child in self.view().children if child.name == name)
 
     def child(self) -> pykka.ActorRef[Any]:
         ref = self.directory.get(NAME)
@@ -126,7 +130,7 @@ def test_a_restarted_child_is_told_by_name_during_its_start_up(tree: Tree) -> No
     first = tree.child()
     first.tell(Crash())
     wait_for(lambda: tree.state() is ChildState.RESTARTING, what="child restarting")
-    (child,) = tree.view().children
+    child = next(child for child in tree.view().children if child.name == NAME)
     assert child.next_restart_in_s is not None
     tree.clock.advance(child.next_restart_in_s)
     wait_for(lambda: tree.state() is ChildState.RUNNING, what="child running again")
@@ -143,3 +147,19 @@ def test_a_stopped_child_leaves_the_directory(tree: Tree) -> None:
     tree.supervisor.ask(StopAll(), timeout=ASK_TIMEOUT_S)
 
     assert tree.directory.get(NAME) is None
+
+
+def test_a_reconciliation_or_start_reported_after_the_stop_starts_nothing(tree: Tree) -> None:
+    # The monitor finished its start-up reconciliation as the process was being stopped: its report
+    # reached the supervisor after the stop. Strategies started then outlived the tree (their threads
+    # kept the process from exiting); so would feeds started again by a late "start trading".
+    wait_for(lambda: tree.state() is ChildState.RUNNING, what="child running")
+    tree.supervisor.ask(StopAll(), timeout=ASK_TIMEOUT_S)
+    late = ReconciliationCompleted(positions=0, incarnation=1, ts_init=tree.clock.wall_ns())
+    tree.supervisor.tell(late)
+    tree.supervisor.ask(StartTrading(), timeout=ASK_TIMEOUT_S)
+
+    assert tree.state(STRATEGY) is ChildState.NEW
+    assert tree.state(NAME) is ChildState.STOPPED
+    assert tree.directory.names() == []
+    assert tree.heard == [1]  # the feed's first start-up only
