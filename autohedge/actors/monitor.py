@@ -1783,8 +1783,8 @@ class PositionMonitorActor(SupervisedActor):
     @staticmethod
     def _close_over(pos: TrackedPosition) -> None:
         """``pos``'s close ended without ending it; what is left is protected by exits again. Why it was
-        closing, and a retry of its refused close, end with it: a reason kept made a lot promoted later
-        take a refused close of a lot still closing as its own, and sell above its stop."""
+        closing, and a retry of its refused close, end with it: a retry kept sold the re-armed position a
+        moment later (a reason kept named a close no longer wanted)."""
         pos.close_id = None
         pos.close_reason = ""
         pos.close_retry_due = False

@@ -994,3 +994,31 @@ def test_simulation_found_remainder_dust_at_its_positions_prices_protected_at_th
 
     assert covered(h) == Decimal("0.0101") == held(h)
     assert "orphan_detected" not in h.engine.parts.events.kinds()
+
+
+def test_close_ended_by_the_venue_and_rearmed_is_never_placed_again_by_a_stale_retry(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # A close rejected twice waits for its retry a quarter second later; meanwhile the close is asked for
+    # again and placed, and the venue ends it part sold: what is left is protected by its exit again. The
+    # retry, kept, sold that position anyway a moment later.
+    engine = half_filling_engine(0.25, BTC=Decimal(1))  # a quarter of every crossing order per match
+    h = make_harness(make_config(hft={"min_edge_bps": 10_000}), engine=engine, oco=False).start()
+    h.quote("BTC/USDT", "99.99", "100.01")
+    wait_for(lambda: covered(h) == Decimal(1), what="the adopted holding protected")
+    rejection = OrderRejected("paper: injected rejection", venue="paper", code="injected")
+    h.exchange.fail("submit_order", lambda: rejection, times=2, thread_prefix="PositionMonitor")
+    h.directory.tell(MONITOR, ClosePosition(symbol="BTC/USDT", reason="test close"))
+    h.settle()  # rejected, at once again, then left for the retry
+    h.directory.tell(MONITOR, ClosePosition(symbol="BTC/USDT", reason="test close"))
+    h.settle()  # placed: a quarter sells at once
+    (close,) = h.open_sells("BTC/USDT")
+    h.paper_engine.cancel_order("BTC/USDT", client_order_id=close.client_order_id)  # ended by the venue
+    h.settle()
+    (exit_leg,) = h.open_sells("BTC/USDT")
+    assert exit_leg.client_order_id != close.client_order_id
+
+    h.advance(1.0)  # the quarter second of the retry, and the exit check
+
+    assert [o.client_order_id for o in h.open_sells("BTC/USDT")] == [exit_leg.client_order_id]
+    assert covered(h) == held(h) == Decimal("0.75")
