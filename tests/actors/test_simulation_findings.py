@@ -57,6 +57,19 @@ def stop_of(h: Harness) -> Decimal:
     return position.stop_loss
 
 
+def venue_quotes(h: Harness, bid: Decimal) -> None:
+    """The venue's market moves to ``bid`` (two ticks wide); our feed says nothing of it."""
+    quote = Quote(
+        venue="test",
+        symbol="BTC/USDT",
+        bid=bid,
+        ask=bid + Decimal("0.02"),
+        ts_event=h.clock.wall_ns(),
+        ts_init=h.clock.wall_ns(),
+    )
+    h.paper_engine.on_quote(quote)
+
+
 def half_filling_engine(ratio: float = 0.5, **holdings: Decimal) -> PaperEngine:
     """A paper venue that fills half (``ratio``) of every crossing order at each match, funded with
     10 000 USDT and ``holdings``."""
@@ -381,15 +394,7 @@ def test_simulation_found_oco_stop_gapped_through_while_the_feed_was_silent_is_c
     protected_position(harness)
     stop = stop_of(harness)
     gap_bid = (stop * (1 - 2 * STOP_LIMIT_SLIPPAGE)).quantize(Decimal("0.01"))
-    gap = Quote(
-        venue="test",
-        symbol="BTC/USDT",
-        bid=gap_bid,
-        ask=gap_bid + Decimal("0.02"),
-        ts_event=harness.clock.wall_ns(),
-        ts_init=harness.clock.wall_ns(),
-    )
-    harness.paper_engine.on_quote(gap)  # the venue's market moves; the feed says nothing
+    venue_quotes(harness, gap_bid)
 
     for _ in range(5):  # quotes older than three checks: the price is polled (the feed is not stale yet)
         harness.advance(1.0)
@@ -622,16 +627,7 @@ def test_simulation_found_entry_traded_on_the_venue_while_the_feed_was_silent_is
 
     monkeypatch.setattr(ExecutorActor, "on_order_update", late)
     h.advance(0.1)  # the venue trades after every event heard so far, as it does off a ManualClock
-    ask = entry.price - Decimal("0.01")
-    crossing = Quote(
-        venue="test",
-        symbol="BTC/USDT",
-        bid=ask - Decimal("0.02"),
-        ask=ask,
-        ts_event=h.clock.wall_ns(),
-        ts_init=h.clock.wall_ns(),
-    )
-    h.paper_engine.on_quote(crossing)  # the venue's market trades the rest; our feed says nothing
+    venue_quotes(h, entry.price - Decimal("0.03"))  # the venue's market trades the rest
     assert h.buys("BTC/USDT")[0].status is OrderStatus.FILLED
 
     for _ in range(2):  # the promise: covered within monitor.max_unprotected_s
@@ -957,16 +953,7 @@ def test_simulation_found_fill_taken_in_before_a_dust_removal_is_not_counted_aga
         )
     )
     take_profit = next(o.price for o in h.open_sells("BTC/USDT") if o.order_type is OrderType.LIMIT)
-    h.paper_engine.on_quote(
-        Quote(
-            venue="test",
-            symbol="BTC/USDT",
-            bid=take_profit,
-            ask=take_profit + Decimal("0.02"),
-            ts_event=h.clock.wall_ns(),
-            ts_init=h.clock.wall_ns(),
-        )
-    )
+    venue_quotes(h, take_profit)
     h.settle_entries()  # the exit's sale reached the ledger and waits for the monitor
     h.directory.tell(MONITOR, second)  # the fill's report comes after it, by way of the executor
     blocker.release.set()
