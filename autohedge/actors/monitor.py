@@ -116,7 +116,9 @@ from autohedge.core.protection import (
     ExitPrices,
     ProtectionPlan,
     close_price,
+    close_remainder,
     close_reprice,
+    dust_beside_closes_sellable,
     exit_falls_short,
     exit_prices,
     exit_qty,
@@ -919,17 +921,24 @@ class PositionMonitorActor(SupervisedActor):
     def _protect_dust(self, quote: Quote, *, beside_close: bool = False) -> None:
         """What a position left below the venue's minimum is watched: once the price makes it worth an
         exit of its own (with a stop), it becomes a position and is protected; what lots left beside a
-        resting close (``beside_close``) becomes a lot."""
+        resting close (``beside_close``) becomes a lot, judged with what the resting closes leave held
+        (the position's beside its close, the closing lots' parts below the lot step), which it takes."""
         symbol = quote.symbol
         rules = self._rules_for(symbol)
         kept = self._dust_beside_close if beside_close else self._dust
-        dust = kept[symbol]
-        # Beside a close, with what the closing position keeps (its lot's exit sells that too).
-        sellable = dust + self._beside_position_close(symbol) if beside_close else dust
         prices = exit_prices(quote.bid, self._config.params_for(symbol), rules)
-        if is_dust(sellable, rules, min(prices.stop_limit, prices.take_profit)):
+        # Beside a close, with what the closing position keeps (its lot's exit sells that too) and the
+        # parts below the lot step the closing lots' closes leave (the new lot takes them over).
+        spare = self._beside_position_close(symbol) if beside_close else Decimal(0)
+        closing = self._resting_lot_closes(symbol) if beside_close else []
+        remainders = [close_remainder(p.qty, p.close_left, rules) for p in closing]
+        price = min(prices.stop_limit, prices.take_profit)
+        if not dust_beside_closes_sellable(kept[symbol], [spare, *remainders], rules, price):
             return
-        del kept[symbol]
+        dust = kept.pop(symbol) + sum(remainders, Decimal(0))
+        for resting, left in zip(closing, remainders, strict=True):
+            # Sold with the new lot's exit: its close then ends with nothing left below the step.
+            resting.holding = Holding(resting.qty - left, resting.holding.entry_price)
         if beside_close:
             pos = TrackedPosition(symbol=symbol, holding=Holding(dust), lot=True)
             self._lots[symbol] = pos
@@ -1661,6 +1670,10 @@ class PositionMonitorActor(SupervisedActor):
         position = self._positions[lot.symbol]
         position.holding = Holding(position.qty - spare, position.holding.entry_price)
         lot.holding = Holding(min(lot.qty + spare, held), lot.holding.entry_price)
+
+    def _resting_lot_closes(self, symbol: str) -> list[TrackedPosition]:
+        """The lots of ``symbol`` still being closed whose close rests (or may) on the venue."""
+        return [c for c in self._closing_lots if c.symbol == symbol and c.close_id is not None]
 
     def _read_position_close(self, pos: TrackedPosition) -> Decimal:
         """For a lot: what the close of its symbol's position offers on the venue as read now (0 once it

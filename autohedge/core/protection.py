@@ -9,6 +9,8 @@
 * Exit quantity = held quantity quantized *down* to the lot step: never more than is held. Dust joining
   a protected holding is sold with its next exit, unless what the exit leaves uncovered adds up to a
   sellable order: then the exit is placed again for the whole.
+* Dust kept beside resting closes (they sell whole lot steps only, so each leaves its holding's part
+  below the step) is protected on its own once it and those parts add up to a sellable order.
 * A close sells at a marketable limit ``STOP_LIMIT_SLIPPAGE`` below the bid; once the bid falls below a
   close's price it rests unsold, so after ``close_reprice_after_s`` it is re-priced at the new bid.
 """
@@ -32,7 +34,9 @@ __all__ = [
     "ExitPrices",
     "ProtectionPlan",
     "close_price",
+    "close_remainder",
     "close_reprice",
+    "dust_beside_closes_sellable",
     "exit_falls_short",
     "exit_orders_owed",
     "exit_orders_per_entry",
@@ -136,6 +140,24 @@ def exit_falls_short(held: Decimal, covered: Decimal, rules: SymbolRules, price:
     too small to sell would cost requests and protect nothing more)."""
     short = exit_qty(held, rules) - covered
     return short > 0 and short * price >= rules.min_notional
+
+
+def close_remainder(held: Decimal, offered: Decimal, rules: SymbolRules) -> Decimal:
+    """What a resting close leaves of the holding ``held`` it sells once it has sold the ``offered`` it
+    still offers: the part below the lot step (a close sells whole steps). 0 when nothing is left, or
+    when more than a step would be (that is no rounding of the close's: its holder keeps it)."""
+    left = held - offered
+    return left if 0 < left < rules.lot_step else Decimal(0)
+
+
+def dust_beside_closes_sellable(
+    dust: Decimal, remainders: Iterable[Decimal], rules: SymbolRules, price: Decimal
+) -> bool:
+    """Dust kept beside resting closes, with the ``remainders`` those closes leave held once they have sold
+    what they offer (below the lot step: ``close_remainder``), makes an exit the venue accepts at
+    ``price`` (the lowest an exit of it asks): judged alone, such dust stayed without an exit while the
+    closes' parts would have made it sellable."""
+    return not is_dust(dust + sum(remainders, Decimal(0)), rules, price)
 
 
 def qty_text(qty: Decimal, rules: SymbolRules) -> str:

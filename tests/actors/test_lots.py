@@ -150,3 +150,26 @@ def test_lot_grown_while_a_closing_lots_close_waits_is_rearmed_and_never_closed(
 
     assert exits(h) == [Decimal("0.4")]
     assert closes(h) == [Decimal("0.1"), Decimal("0.5")]
+
+
+def test_dust_beside_closes_is_protected_with_the_part_below_the_step_a_lots_close_leaves(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # Simulation, config.yaml seed 303: a lot's dust was kept beside resting closes and judged alone; with
+    # the parts below the lot step those closes leave (they sell whole steps) it was a sellable order.
+    h = closing_adopted_holding(make_harness)  # the position's close rests 0.5 at 99.49
+    lot_filled(h, 10**9, "0.2000004", "99.50")  # 0.0000004 below the step of 0.000001
+    h.quote(SYMBOL, "98.00", "98.02")  # through the lot's stop: its close offers 0.2 at 97.51, sells half
+    h.quote(SYMBOL, "97.40", "97.42")  # below both closes: they rest
+    # A lot of 0.0104249: 0.010424 sellable, worth 0.99997 USDT at the stop-limit of 95.93 an exit asks,
+    # below the venue's minimum of 1 USDT: kept beside the closes as dust.
+    lot_filled(h, 10**9 + 1, "0.0104249", "97.40")
+    assert exits(h) == []
+
+    h.quote(SYMBOL, "97.40", "97.42")  # with the lot's 0.0000004: 0.010425, worth 1.00007 USDT
+
+    assert exits(h) == [Decimal("0.010425")]
+    h.quote(SYMBOL, "97.60", "97.62")  # the closing lot's close sells its rest
+    h.settle()
+    assert closes(h) == [Decimal(1)] and exits(h) == [Decimal("0.010425")]
+    assert held(h) - resting_sells(h) < Decimal("0.000001")  # less than a step left over

@@ -8,7 +8,9 @@ from autohedge.core.messages import EntryProtection, OrderFilled, SymbolRules
 from autohedge.core.positions import FillInFlight, GrowthCredit, Holding, net_base_qty
 from autohedge.core.protection import (
     close_price,
+    close_remainder,
     close_reprice,
+    dust_beside_closes_sellable,
     exit_falls_short,
     exit_prices,
     exit_qty,
@@ -215,6 +217,37 @@ def test_exit_falls_short_once_the_uncovered_part_is_worth_a_minimum_order(
     held: str, covered: str, price: str, short: bool
 ) -> None:
     assert exit_falls_short(D(held), D(covered), RULES, D(price)) is short
+
+
+@pytest.mark.parametrize(
+    ("held", "offered", "left"),
+    [
+        ("0.01004", "0.0100", "0.00004"),  # the part below the step the close could not offer
+        ("0.0100", "0.0100", "0"),  # it sells all it holds
+        ("0.0102", "0.0100", "0"),  # a step and more: not the close's rounding, its holder keeps it
+        ("0.0100", "0.0102", "0"),  # offering more than is known held leaves nothing
+    ],
+)
+def test_close_remainder_is_the_part_below_the_lot_step_the_close_leaves(
+    held: str, offered: str, left: str
+) -> None:
+    assert close_remainder(D(held), D(offered), RULES) == D(left)
+
+
+@pytest.mark.parametrize(
+    ("dust", "remainders", "price", "sellable"),
+    [
+        ("0.00009", (), "60000", False),  # alone: below the lot step
+        ("0.00009", ("0.00004",), "60000", True),  # with one close's remainder: a step worth 6 USDT
+        ("0.00007", ("0.00002", "0.00001"), "60000", True),  # the remainders of two closes
+        ("0.00009", ("0.00004",), "40000", False),  # a step worth 4 USDT: below the minimum order value
+        ("0.00005", ("0.00004",), "60000", False),  # still below the lot step together
+    ],
+)
+def test_dust_beside_closes_is_sellable_once_the_closes_remainders_make_a_minimum_order(
+    dust: str, remainders: tuple[str, ...], price: str, sellable: bool
+) -> None:
+    assert dust_beside_closes_sellable(D(dust), [D(r) for r in remainders], RULES, D(price)) is sellable
 
 
 def test_qty_text_is_plain_digits_at_the_lot_precision() -> None:
