@@ -305,7 +305,7 @@ class Engine:
             ledger=AccountLedger(spot=exchange.capabilities.spot_positions),
             entries={},
             in_flight={},
-            deduper=FillDeduper(config.user_stream.dedupe_capacity),
+            deduper=FillDeduper(config.user_stream.dedupe_capacity, now_ns=clock.monotonic_ns),
         )
         if user_stream_factory is None:
             user_stream_factory = build_user_stream_factory(

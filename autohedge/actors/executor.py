@@ -24,7 +24,6 @@ at the time the venue allows and is dropped once its signal is stale (``executor
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -53,6 +52,7 @@ from autohedge.core.actor_names import EXECUTOR, MONITOR, ActorName
 from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S, TimerHandle
 from autohedge.core.config import AppConfig
+from autohedge.core.dedupe import FILL_MEMORY_KEEP_S
 from autohedge.core.errors import (
     FatalVenueError,
     InsufficientBalance,
@@ -83,6 +83,7 @@ from autohedge.core.ports import Exchange, OrderAnswer, OrderPipe
 from autohedge.core.protection import exit_orders_owed, exit_orders_per_entry
 from autohedge.core.pushback import entry_is_stale, entry_side_retry_delay_s, is_pushback
 from autohedge.core.ratelimit import SymbolRateLimiter
+from autohedge.core.recent import RecentMap
 from autohedge.core.risk import size_entry
 from autohedge.core.sending import SenderLoad, SendOutcome
 from autohedge.core.stream_health import feed_quiet, fill_may_be_unreported
@@ -95,7 +96,8 @@ FEE_BUFFER = Decimal("0.002")
 RESOLVE_DELAYS_S = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0)
 """Spacing of "does the venue have this client order id?" queries after an unknown outcome."""
 FINISHED_MEMORY = 2_000
-"""Finished entries remembered (with their filled quantity) so a late or replayed event is ignored."""
+"""Finished entries remembered (with their filled quantity) so a late or replayed event is ignored: at
+least the newest this many, and every one finished within ``FILL_MEMORY_KEEP_S``."""
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,9 @@ class ExecutorActor(SupervisedActor):
         """Per symbol, the newest entry signal waiting for the venue to allow sending."""
         self._retry_scheduled: set[str] = set()
         self._auth_reported = False
-        self._finished: OrderedDict[str, Decimal] = OrderedDict()
+        self._finished: RecentMap[Decimal] = RecentMap(
+            ctx.clock.monotonic_ns, keep_s=FILL_MEMORY_KEEP_S, capacity=FINISHED_MEMORY
+        )
         self._poll_timer: TimerHandle | None = None
         self._senders = SenderLoad(senders)
         self._sending: dict[str, _Sending] = {}
@@ -950,9 +954,7 @@ class ExecutorActor(SupervisedActor):
         )
         if status.is_terminal:
             self._untrack(entry.client_order_id)
-            self._finished[entry.client_order_id] = entry.filled_qty
-            if len(self._finished) > FINISHED_MEMORY:
-                self._finished.popitem(last=False)
+            self._finished.put(entry.client_order_id, entry.filled_qty)
             self._ledger.release(entry.client_order_id)
             if status is OrderStatus.CANCELED or status is OrderStatus.EXPIRED:
                 self.ctx.metrics.inc("orders_canceled")

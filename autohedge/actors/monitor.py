@@ -62,7 +62,7 @@ from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S, TimerHandle
 from autohedge.core.config import AppConfig
 from autohedge.core.conflate import WatchedSlots
-from autohedge.core.dedupe import CumulativeWatermarks
+from autohedge.core.dedupe import FILL_MEMORY_KEEP_S, CumulativeWatermarks
 from autohedge.core.errors import (
     DefinitiveError,
     FatalVenueError,
@@ -312,9 +312,13 @@ class PositionMonitorActor(SupervisedActor):
         self._lots: dict[str, TrackedPosition] = {}
         self._closing_lots: list[TrackedPosition] = []
         self._closing_lots_kept = 0
-        self._entry_fills = CumulativeWatermarks()
+        self._entry_fills = CumulativeWatermarks(
+            now_ns=ctx.clock.monotonic_ns,
+            keep_s=max(FILL_MEMORY_KEEP_S, 4 * config.executor.entry_timeout_s),
+        )
         """Per entry, the cumulative fill already counted: a restarted executor re-reports an open
-        entry's whole fill (it cannot know what its previous incarnation reported)."""
+        entry's whole fill (it cannot know what its previous incarnation reported). An entry is open
+        for at most ``entry_timeout_s``: kept well beyond that, then forgotten."""
         """Lots whose own close was in flight when a further fill arrived: that fill became the symbol's
         lot, and these are kept only until their close ends (their events still find them)."""
         self._dust: dict[str, Decimal] = {}

@@ -2,70 +2,83 @@
 bounded memory.
 
 A venue may deliver a fill twice (a replay after a reconnect, a duplicated frame); a fill must never
-change a position twice. The memory is bounded: the oldest keys are forgotten first, which is safe
-because the receivers also keep a cumulative-quantity watermark per order.
+change a position twice. The memory is bounded by age and by count (``RecentMap``): a repeat comes
+within minutes of the fill it repeats, and forgetting older keys is safe because the receivers also
+keep a cumulative-quantity watermark per order.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Generic, TypeVar
 
-__all__ = ["CumulativeWatermarks", "FillDeduper"]
+from autohedge.core.recent import RecentMap
+
+__all__ = ["FILL_MEMORY_KEEP_S", "CumulativeWatermarks", "FillDeduper"]
+
+FILL_MEMORY_KEEP_S = 900.0
+"""How long a fill key or an order's watermark is kept after its last use: far beyond a duplicated
+frame, a delayed event or a replay after a reconnect (the stream's reconnect backoff stops at 30 s)."""
 
 
-class FillDeduper:
-    """Remembers the last ``capacity`` fill keys. Thread-safe (successive user-stream incarnations
-    share one, so a replay after a restart is still recognised)."""
+V = TypeVar("V")
 
-    def __init__(self, capacity: int = 10_000) -> None:
-        if capacity < 1:
-            raise ValueError("fill de-duplication capacity must be at least 1")
-        self._capacity = capacity
-        self._keys: OrderedDict[str, None] = OrderedDict()
+
+def _no_time() -> int:
+    """The clock of a memory bounded by count alone."""
+    return 0
+
+
+class _RecentOrders(Generic[V]):
+    """What the two memories share: a ``RecentMap`` bounded by ``capacity`` and ``keep_s`` of
+    ``now_ns`` (without a clock, by count alone), and the lock of the one shared between threads."""
+
+    def __init__(
+        self,
+        capacity: int = 10_000,
+        *,
+        now_ns: Callable[[], int] = _no_time,
+        keep_s: float = FILL_MEMORY_KEEP_S,
+    ) -> None:
+        self._memory: RecentMap[V] = RecentMap(now_ns, keep_s=keep_s, capacity=capacity)
         self._lock = threading.Lock()
-        self.duplicates = 0
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._memory)
+
+
+class FillDeduper(_RecentOrders[bool]):
+    """Remembers the fill keys offered within ``keep_s`` of ``now_ns`` (and at least the newest
+    ``capacity``). Thread-safe (successive user-stream incarnations share one, so a replay after a
+    restart is still recognised)."""
+
+    duplicates = 0
+    """Repeats recognised so far."""
 
     def first_time(self, key: str) -> bool:
         """True the first time ``key`` is offered (and remember it); False for a repeat."""
         with self._lock:
-            if key in self._keys:
-                self._keys.move_to_end(key)
+            if key in self._memory:
                 self.duplicates += 1
                 return False
-            self._keys[key] = None
-            if len(self._keys) > self._capacity:
-                self._keys.popitem(last=False)
+            self._memory.put(key, True)
             return True
 
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._keys)
 
-
-class CumulativeWatermarks:
-    """Per order, the cumulative filled quantity already taken into account, for the newest
-    ``capacity`` orders. A report that states an order's cumulative quantity (a fill event, a REST
-    read after a restart that cannot know what was reported before) adds only what is beyond it.
-    Not thread-safe (one owner)."""
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        if capacity < 1:
-            raise ValueError("watermark capacity must be at least 1")
-        self._capacity = capacity
-        self._seen: OrderedDict[str, Decimal] = OrderedDict()
+class CumulativeWatermarks(_RecentOrders[Decimal]):
+    """Per order, the cumulative filled quantity already taken into account, for the orders reported
+    within ``keep_s`` of ``now_ns`` (and at least the newest ``capacity``). A report that states an
+    order's cumulative quantity (a fill event, a REST read after a restart that cannot know what was
+    reported before) adds only what is beyond it. Not thread-safe (one owner)."""
 
     def unseen(self, key: str, cum_qty: Decimal) -> Decimal:
         """What ``cum_qty`` adds for ``key`` beyond what was seen (0 for a repeat); remembered."""
-        seen = self._seen.get(key, Decimal(0))
-        if cum_qty <= seen:
+        seen = self._memory.get(key)
+        counted = Decimal(0) if seen is None else seen
+        if cum_qty <= counted:
             return Decimal(0)
-        self._seen[key] = cum_qty
-        self._seen.move_to_end(key)
-        if len(self._seen) > self._capacity:
-            self._seen.popitem(last=False)
-        return cum_qty - seen
-
-    def __len__(self) -> int:
-        return len(self._seen)
+        self._memory.put(key, cum_qty)
+        return cum_qty - counted

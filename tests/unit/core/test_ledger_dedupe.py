@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from autohedge.core.clock import ManualClock
 from autohedge.core.dedupe import CumulativeWatermarks, FillDeduper
 from autohedge.core.ledger import AccountLedger
 from autohedge.core.messages import AccountBalances, Balance, OrderEventKind, OrderUpdate, PositionSnapshot
@@ -54,10 +55,24 @@ def test_deduper_repeat_key_is_recognised_once_seen() -> None:
 
 def test_deduper_memory_is_bounded_oldest_forgotten_first() -> None:
     dedupe = FillDeduper(capacity=2)
-    for key in ("a", "b", "c"):
+    for key in ("a", "b", "c", "d", "e"):
         dedupe.first_time(key)
-    assert len(dedupe) == 2
-    assert dedupe.first_time("c") is False and dedupe.first_time("a") is True
+    assert len(dedupe) <= 4  # at most twice the capacity
+    assert dedupe.first_time("e") is False and dedupe.first_time("d") is False  # the newest two
+    assert dedupe.first_time("a") is True
+
+
+def test_deduper_forgets_fills_older_than_its_horizon_so_a_day_of_fills_stays_flat() -> None:
+    clock = ManualClock()
+    dedupe = FillDeduper(capacity=10_000, now_ns=clock.monotonic_ns, keep_s=60)
+    sizes = []
+    for second in range(600):
+        dedupe.first_time(f"P{second}:t:1")
+        clock.advance(1)
+        sizes.append(len(dedupe))
+    assert max(sizes[200:]) <= 120 and max(sizes[200:]) == max(sizes[400:])  # flat once a horizon passed
+    assert dedupe.first_time("P599:t:1") is False and dedupe.first_time("P540:t:1") is False
+    assert dedupe.first_time("P0:t:1") is True
 
 
 def test_fill_key_without_trade_id_uses_cumulative_quantity() -> None:
@@ -161,11 +176,24 @@ def test_simulation_found_entry_fill_rereported_whole_after_a_restart_counts_onl
 
 def test_cumulative_watermarks_forget_the_oldest_order_first() -> None:
     marks = CumulativeWatermarks(capacity=2)
-    marks.unseen("e1", D(1))
-    marks.unseen("e2", D(1))
-    marks.unseen("e3", D(1))
-    assert len(marks) == 2
-    assert marks.unseen("e3", D(1)) == 0 and marks.unseen("e1", D(1)) == D(1)
+    for key in ("e1", "e2", "e3", "e4", "e5"):
+        marks.unseen(key, D(1))
+    assert len(marks) <= 4
+    assert marks.unseen("e5", D(1)) == 0 and marks.unseen("e4", D(1)) == 0
+    assert marks.unseen("e1", D(1)) == D(1)
+
+
+def test_cumulative_watermark_in_use_is_kept_past_the_horizon_an_unused_one_is_not() -> None:
+    clock = ManualClock()
+    marks = CumulativeWatermarks(now_ns=clock.monotonic_ns, keep_s=60)
+    marks.unseen("resting", D("0.1"))
+    marks.unseen("done", D(1))
+    for step in range(1, 10):
+        clock.advance(30)
+        marks.unseen(f"other{step}", D(1))
+        assert marks.unseen("resting", D("0.1")) == 0  # read within the horizon: kept
+    assert marks.unseen("resting", D("0.3")) == D("0.2")
+    assert marks.unseen("done", D(1)) == D(1)  # untouched for 270 s: forgotten
     with pytest.raises(ValueError, match="capacity"):
         CumulativeWatermarks(capacity=0)
 
