@@ -8,13 +8,13 @@ Every failure becomes one ``ConfigError`` naming the key path, e.g.
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from autohedge.core.backoff import Backoff
 from autohedge.core.errors import ConfigError
@@ -371,35 +371,11 @@ class AppConfig(_Model):
         return self.defaults.model_copy(update=changes)
 
 
-_ENV_FILE = Path(".env")
-"""Where credentials are read besides the environment (relative to the working directory)."""
-
-
-def _from_environment(names: frozenset[str]) -> dict[str, str]:
-    """The values of ``names`` (matched case-insensitively) from ``.env`` and the environment, the
-    environment winning. Read by hand with python-dotenv's parser rather than through a settings
-    library: that library and what it imports held about 1 MiB for the life of the process."""
-    found: dict[str, str] = {}
-    if _ENV_FILE.is_file():
-        from dotenv import dotenv_values  # only where a .env file exists
-
-        for key, value in dotenv_values(_ENV_FILE, encoding="utf-8").items():
-            if value is not None and key.lower() in names:
-                found[key.lower()] = value
-    for key, value in os.environ.items():
-        if key.lower() in names:
-            found[key.lower()] = value
-    return found
-
-
-class Secrets(BaseModel):
+class Secrets(BaseSettings):
     """Credentials, only from the environment or ``.env`` (the environment wins; given values win over
-    both). Never logged: ``SecretStr`` masks them. ``Secrets.model_construct()`` reads nothing."""
+    both). Never logged: ``SecretStr`` masks them."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    def __init__(self, **given: Any) -> None:
-        super().__init__(**{**_from_environment(frozenset(type(self).model_fields)), **given})
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     autohedge_binance_api_key: SecretStr | None = None
     autohedge_binance_api_secret: SecretStr | None = None
