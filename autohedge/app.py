@@ -26,6 +26,7 @@ from autohedge.actors.monitor import MonitoredPosition, PositionMonitorActor
 from autohedge.actors.protocol import Barrier, GetSnapshot
 from autohedge.actors.sender import OrderSenderActor
 from autohedge.actors.strategy import HftSignalSource, LlmSignalSource, SignalSource, StrategyActor
+from autohedge.actors.strategy_runner import StrategyLanes, StrategyRunnerActor, lane_factory
 from autohedge.actors.supervisor import ChildSpec, StopAll, Supervisor, SupervisorView
 from autohedge.actors.user_stream import UserStreamActor
 from autohedge.adapters.registry import VENUES, VenueEntry, venue_entry
@@ -34,6 +35,7 @@ from autohedge.core.actor_names import (
     EXECUTOR,
     JOURNAL,
     MONITOR,
+    STRATEGY_RUNNER,
     ActorKind,
     ActorName,
     feed_name,
@@ -247,6 +249,8 @@ class EngineParts:
     exchange: Exchange
     strategy_slots: LatestSlots[Quote]
     monitor_slots: WatchedSlots[Quote]
+    lanes: StrategyLanes | None
+    """The strategy runner's lanes (``hft.shared_runner``, HFT strategy); None: an actor per symbol."""
     keys: OrderKeySource
     rate_limiter: SymbolRateLimiter
     ledger: AccountLedger
@@ -300,6 +304,9 @@ class Engine:
             exchange=exchange,
             strategy_slots=LatestSlots(),
             monitor_slots=WatchedSlots(),
+            lanes=StrategyLanes(WatchedSlots())
+            if config.strategy == "hft" and config.hft.shared_runner
+            else None,
             keys=OrderKeySource(clock),
             rate_limiter=SymbolRateLimiter(clock, config.rate_limit_ms),
             ledger=AccountLedger(spot=exchange.capabilities.spot_positions),
@@ -451,6 +458,7 @@ class Engine:
                 metrics=parts.metrics,
                 strategy_slots=parts.strategy_slots,
                 monitor_slots=parts.monitor_slots,
+                runner_slots=parts.lanes.slots if parts.lanes is not None else None,
                 market_listener=listener,
             )
             return FeedActor.start(
@@ -518,7 +526,12 @@ class Engine:
                 supervision=config.supervisor,
             )
 
+        lanes = parts.lanes
+
         def strategy(symbol: str) -> Callable[[ActorContext, Mapping[Gate, str]], pykka.ActorRef[Any]]:
+            if lanes is not None:
+                return lane_factory(lanes, symbol, lambda: self._source_factory(symbol))
+
             def start(ctx: ActorContext, _: Mapping[Gate, str]) -> pykka.ActorRef[Any]:
                 return StrategyActor.start(
                     ctx,
@@ -541,6 +554,14 @@ class Engine:
             ChildSpec(EXECUTOR, ActorKind.EXECUTOR, executor, max_restart_delay_s=down_s),
             ChildSpec(MONITOR, ActorKind.MONITOR, monitor, max_restart_delay_s=down_s),
         ]
+        if lanes is not None:
+
+            def runner(ctx: ActorContext, _: Mapping[Gate, str]) -> pykka.ActorRef[Any]:
+                assert lanes is not None
+                return StrategyRunnerActor.start(ctx, lanes=lanes)
+
+            # Started with the others (the lanes, after reconciliation, find it running); stopped after them.
+            specs.append(ChildSpec(STRATEGY_RUNNER, ActorKind.STRATEGY_RUNNER, runner))
         specs += [
             ChildSpec(strategy_name(s), ActorKind.STRATEGY, strategy(s), symbol=s) for s in config.symbols
         ]

@@ -46,6 +46,7 @@ from autohedge.actors.protocol import (
     RetryEntry,
     SendOrder,
     SendTimedOut,
+    TickSignals,
 )
 from autohedge.actors.sender import order_sent, send_order
 from autohedge.core.actor_names import EXECUTOR, MONITOR, ActorName
@@ -377,6 +378,12 @@ class ExecutorActor(SupervisedActor):
         return None
 
     # -- signals --------------------------------------------------------------------------------------
+
+    def on_tick_signals(self, message: TickSignals) -> None:
+        """The strategy runner's signals of one feed batch: decided in order, all before the flush the
+        first entry tells, so the tick's entries go out in one write."""
+        for signal in message.signals:
+            self.on_signal(signal)
 
     def on_signal(self, signal: Signal) -> None:
         symbol = signal.symbol

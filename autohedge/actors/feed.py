@@ -2,7 +2,7 @@
 
 Quotes do not pass through this actor's inbox: the stream's reader thread hands each batch of quotes
 (what it drained from its socket at once) to a ``FeedSink``, which conflates per symbol and tells the
-strategies and the monitor directly, each at most once per batch. The actor
+strategies (or the one strategy runner) and the monitor directly, each at most once per batch. The actor
 handles only lifecycle: start the stream, crash on disconnect (the supervisor restarts it with
 backoff) and on silence (the watchdog), report staleness so entries on the venue pause.
 """
@@ -16,7 +16,7 @@ from loguru import logger
 from autohedge.actors.base import ActorContext, SupervisedActor
 from autohedge.actors.directory import Directory
 from autohedge.actors.protocol import CheckLiveness, QuotesPending, StreamDisconnected
-from autohedge.core.actor_names import MONITOR, ActorName, strategy_name
+from autohedge.core.actor_names import MONITOR, STRATEGY_RUNNER, ActorName, strategy_name
 from autohedge.core.clock import NS_PER_S, Clock
 from autohedge.core.conflate import LatestSlots, WatchedSlots
 from autohedge.core.messages import Quote, VenueDataResumed, VenueDataStale
@@ -49,14 +49,18 @@ class FeedSink:
         metrics: Metrics,
         strategy_slots: LatestSlots[Quote],
         monitor_slots: WatchedSlots[Quote],
+        runner_slots: WatchedSlots[Quote] | None = None,
         market_listener: Callable[[Quote], None] | None = None,
     ) -> None:
+        """``runner_slots``: the strategy runner's (``hft.shared_runner``): one wake-up per batch for
+        every symbol's strategy instead of one per symbol (``strategy_slots`` is then unused)."""
         self.feed_name = feed_name
         self._clock = clock
         self._directory = directory
         self._metrics = metrics
         self._strategy_slots = strategy_slots
         self._monitor_slots = monitor_slots
+        self._runner_slots = runner_slots
         self._market_listener = market_listener
         self.last_quote_ns = clock.monotonic_ns()
         self.received = 0
@@ -82,14 +86,21 @@ class FeedSink:
                 self._market_listener(quote)  # paper matching sees every quote, never conflated
         newest = {quote.symbol: quote for quote in quotes}
         skipped = len(quotes) - len(newest)
-        woken = self._strategy_slots.offer_batch(newest)
-        skipped += len(newest) - len(woken)
+        tell = self._directory.tell_if_present
+        runner = self._runner_slots
+        if runner is not None:
+            conflated = runner.conflated  # this thread is the only one offering: the count is ours
+            if runner.offer_batch(newest) and not tell(STRATEGY_RUNNER, _QUOTES_PENDING):
+                runner.wake_lost()
+            skipped += runner.conflated - conflated
+        else:
+            woken = self._strategy_slots.offer_batch(newest)
+            skipped += len(newest) - len(woken)
+            for symbol in woken:
+                if not tell(strategy_name(symbol), newest[symbol]):
+                    self._strategy_slots.reset(symbol)
         if skipped:
             self._metrics.inc("quotes_conflated", skipped)
-        tell = self._directory.tell_if_present
-        for symbol in woken:
-            if not tell(strategy_name(symbol), newest[symbol]):
-                self._strategy_slots.reset(symbol)
         if self._monitor_slots.offer_batch(newest) and not tell(MONITOR, _QUOTES_PENDING):
             self._monitor_slots.wake_lost()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from autohedge.core.actor_names import ActorName
-from autohedge.core.messages import EntryProtection, Message, OrderRequest, OrderSnapshot
+from autohedge.core.messages import EntryProtection, Message, OrderRequest, OrderSnapshot, Signal
 from autohedge.core.sending import SendOutcome
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "SendTimedOut",
     "StreamConnected",
     "StreamDisconnected",
+    "TickSignals",
 ]
 
 
@@ -154,8 +155,16 @@ class ExpireEntry(Message):
 
 
 class QuotesPending(Message):
-    """Told by a feed's reader thread to the monitor: newer quotes of held symbols wait in its slots.
-    At most one is outstanding at a time (the wake-up budget); the monitor takes all of them."""
+    """Told by a feed's reader thread to the monitor (or the strategy runner): newer quotes of the symbols
+    it watches wait in its slots. At most one is outstanding at a time (the wake-up budget); the receiver
+    takes all of them."""
+
+
+class TickSignals(Message):
+    """Strategy runner -> executor: every signal its lanes decided on one feed batch, in one message, so
+    the executor decides them all before its first flush (one write for the tick's entries)."""
+
+    signals: tuple[Signal, ...]
 
 
 class SendOrder(Message):

@@ -14,6 +14,7 @@ __all__ = [
     "EXECUTOR",
     "JOURNAL",
     "MONITOR",
+    "STRATEGY_RUNNER",
     "SUPERVISOR",
     "ActorKind",
     "ActorName",
@@ -34,7 +35,9 @@ class ActorKind(StrEnum):
     FEED = "feed"
     """One per market-data source (a venue's public stream, synthetic, replay)."""
     STRATEGY = "strategy"
-    """One per symbol."""
+    """One per symbol: its own actor, or a lane on the strategy runner."""
+    STRATEGY_RUNNER = "strategy_runner"
+    """Decides every HFT symbol's lane of a feed batch on one thread (``hft.shared_runner``)."""
     USER_STREAM = "user_stream"
     """One per venue: its private order/fill stream."""
     ORDER_SENDER = "order_sender"
@@ -44,7 +47,13 @@ class ActorKind(StrEnum):
 ActorName = NewType("ActorName", str)
 
 _SINGLETONS: Final = frozenset(
-    {ActorKind.SUPERVISOR, ActorKind.EXECUTOR, ActorKind.MONITOR, ActorKind.JOURNAL}
+    {
+        ActorKind.SUPERVISOR,
+        ActorKind.EXECUTOR,
+        ActorKind.MONITOR,
+        ActorKind.JOURNAL,
+        ActorKind.STRATEGY_RUNNER,
+    }
 )
 _SEPARATOR: Final = ":"
 
@@ -52,6 +61,7 @@ SUPERVISOR: Final = ActorName(ActorKind.SUPERVISOR.value)
 EXECUTOR: Final = ActorName(ActorKind.EXECUTOR.value)
 MONITOR: Final = ActorName(ActorKind.MONITOR.value)
 JOURNAL: Final = ActorName(ActorKind.JOURNAL.value)
+STRATEGY_RUNNER: Final = ActorName(ActorKind.STRATEGY_RUNNER.value)
 
 
 def _qualified(kind: ActorKind, subject: str) -> ActorName:

@@ -92,6 +92,10 @@ class HftConfig(_Model):
     min_edge_bps: Annotated[Decimal, Field(ge=0)] = Decimal(1)
     max_spread_bps: PositiveDecimal = Decimal(10)
     lookback_periods: Annotated[int, Field(ge=2, le=10_000)] = 20
+    shared_runner: bool = True
+    """Every symbol's rule is decided on one strategy runner thread, a feed batch at a time (one wake-up
+    per batch, and the signals of a tick reach the executor as one message); false: one strategy actor
+    thread per symbol, each woken for its own quotes. Each symbol is supervised on its own either way."""
 
 
 class MonitorConfig(_Model):

@@ -1,0 +1,190 @@
+"""The strategy runner (``hft.shared_runner``): a feed batch's symbols decided on one thread, the tick's
+signals told to the executor as one message, and each symbol still supervised on its own: a lane that
+raises fails alone, a parked lane is never decided again, a crash of the runner loses no lane."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+
+from autohedge.actors.strategy import HftSignalSource, SignalSource, StrategyActor
+from autohedge.actors.strategy_runner import LaneRef, StrategyLanes
+from autohedge.actors.supervisor import StartTrading, StopTrading
+from autohedge.core.actor_names import STRATEGY_RUNNER, strategy_name
+from autohedge.core.child_states import ChildState
+from autohedge.core.config import AppConfig
+from autohedge.core.gates import Gate
+from autohedge.core.messages import Quote, Signal
+from tests.actors.harness import Harness, make_config, wait_for
+from tests.actors.proxies import PipedExchange
+
+SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT"]
+
+
+def quote(h: Harness, symbol: str, bid: str, ask: str) -> Quote:
+    now = h.clock.wall_ns()
+    return Quote(venue="test", symbol=symbol, bid=Decimal(bid), ask=Decimal(ask), ts_event=now, ts_init=now)
+
+
+def push_batch(h: Harness, quotes: list[Quote]) -> None:
+    """One batch through the live stream (the sink runs on this thread), then the pipeline settled."""
+    sink = h.streams[-1].sink
+    assert sink is not None
+    sink.on_quotes(quotes)
+    h.settle()
+
+
+def prime(h: Harness, symbols: list[str]) -> None:
+    """Fill every symbol's window at 100 (one quote at a time: no dip yet)."""
+    for _ in range(h.config.hft.lookback_periods):
+        for symbol in symbols:
+            h.quote(symbol, "99.99", "100.01")
+
+
+def dips(h: Harness, symbols: list[str]) -> list[Quote]:
+    """The quote that makes the HFT rule buy, for each symbol."""
+    return [quote(h, symbol, "99.90", "99.92") for symbol in symbols]
+
+
+def all_protected(h: Harness, symbols: list[str]) -> bool:
+    return all(h.is_protected(s) for s in symbols)
+
+
+def lanes_of(h: Harness) -> StrategyLanes:
+    lanes = h.engine.parts.lanes
+    assert lanes is not None
+    return lanes
+
+
+def runner_config(**overrides: object) -> AppConfig:
+    return make_config(symbols=SYMBOLS, executor={"submit_workers": len(SYMBOLS)}, **overrides)
+
+
+def test_a_batch_triggering_every_symbol_is_one_write_of_all_their_entries(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(runner_config(), pipe=True).start()
+    prime(h, SYMBOLS)
+
+    push_batch(h, dips(h, SYMBOLS))  # one tick: every symbol's rule fires on one batch
+
+    wait_for(lambda: all(h.is_protected(s) for s in SYMBOLS), what="every entry filled and protected")
+    assert isinstance(h.exchange, PipedExchange)
+    (burst,) = h.exchange.bursts  # decided from one message: never split between flushes
+    assert sorted(burst) == sorted(e.client_order_id for s in SYMBOLS for e in h.buys(s))
+    assert h.metrics.get("signals") == len(SYMBOLS)
+
+
+def test_strategies_are_lanes_of_one_runner_and_per_symbol_actors_without_it(
+    make_harness: Callable[..., Harness],
+) -> None:
+    shared = make_harness(runner_config()).start()
+    own = make_harness(runner_config(hft={"shared_runner": False})).start()
+
+    assert all(isinstance(shared.directory.get(strategy_name(s)), LaneRef) for s in SYMBOLS)
+    assert shared.directory.get(STRATEGY_RUNNER) is not None
+    assert own.directory.get(STRATEGY_RUNNER) is None and own.engine.parts.lanes is None
+    for h in (shared, own):
+        prime(h, SYMBOLS)
+        push_batch(h, dips(h, SYMBOLS))
+        wait_for(functools.partial(all_protected, h, SYMBOLS), what="every entry protected")
+    strategy = own.directory.get(strategy_name("BTC/USDT"))
+    assert strategy is not None and strategy.actor_class is StrategyActor
+
+
+class ExplodingSource:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def on_quote(self, quote: Quote) -> Signal | None:
+        self.calls += 1
+        raise RuntimeError("strategy bug")
+
+
+def test_a_lane_raising_fails_alone_within_the_batch_and_stays_parked(
+    make_harness: Callable[..., Harness],
+) -> None:
+    config = runner_config()
+    exploding: list[ExplodingSource] = []
+
+    def sources(symbol: str) -> SignalSource:
+        if symbol == "ETH/USDT":
+            exploding.append(ExplodingSource())
+            return exploding[-1]
+        return HftSignalSource(symbol, config.hft, h.clock)
+
+    h = make_harness(config, source_factory=sources)
+    h.start()
+    others = [s for s in SYMBOLS if s != "ETH/USDT"]
+    prime(h, others)
+    eth = strategy_name("ETH/USDT")
+
+    # ETH first in the batch: its crash must not keep the symbols after it from being decided.
+    push_batch(h, dips(h, ["ETH/USDT", *others]))
+
+    wait_for(lambda: all(h.is_protected(s) for s in others), what="the other symbols bought")
+    assert h.child(eth).state is ChildState.RESTARTING
+    for _ in range(config.supervisor.max_restarts):
+        h.clock.advance(h.child(eth).next_restart_in_s or 0.0)
+        wait_for(lambda: h.child(eth).state is ChildState.RUNNING, what="ETH lane running again")
+        push_batch(h, [quote(h, "ETH/USDT", "99.99", "100.01"), quote(h, "BTC/USDT", "99.99", "100.01")])
+    wait_for(lambda: h.child(eth).state is ChildState.PARKED, what="ETH parked")
+    calls = sum(source.calls for source in exploding)
+
+    push_batch(h, [quote(h, "ETH/USDT", "99.99", "100.01")])
+    h.clock.advance(60.0)
+    h.settle()
+
+    view = h.engine.view()
+    assert view.parked_symbols == ("ETH/USDT",) and Gate.parked("ETH/USDT") in view.gates
+    assert sum(source.calls for source in exploding) == calls  # a parked lane is never decided again
+    assert "ETH/USDT" not in lanes_of(h).slots.watching()
+    assert h.child(eth).state is ChildState.PARKED
+    assert all(h.child(strategy_name(s)).restarts == 0 for s in others)
+
+
+def test_a_crash_of_the_runner_keeps_every_lane_and_its_window(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = make_harness(runner_config()).start()
+    prime(h, SYMBOLS)  # every window full before the crash
+    slots = lanes_of(h).slots
+    take_all = slots.take_all
+    crashes: list[int] = []
+
+    def take_all_once() -> dict[str, Quote]:
+        if not crashes:
+            crashes.append(1)
+            raise RuntimeError("runner bug")
+        return take_all()
+
+    monkeypatch.setattr(slots, "take_all", take_all_once)
+    h.quote("BTC/USDT", "99.99", "100.01", wait=False)
+    wait_for(lambda: h.child(STRATEGY_RUNNER).state is ChildState.RESTARTING, what="runner restarting")
+    h.clock.advance(h.child(STRATEGY_RUNNER).next_restart_in_s or 0.0)
+    wait_for(lambda: h.child(STRATEGY_RUNNER).state is ChildState.RUNNING, what="runner running again")
+
+    push_batch(h, dips(h, SYMBOLS))  # no window refilled: the lanes kept theirs
+
+    wait_for(lambda: all(h.is_protected(s) for s in SYMBOLS), what="every symbol bought")
+    assert all(h.child(strategy_name(s)).state is ChildState.RUNNING for s in SYMBOLS)
+    assert all(h.child(strategy_name(s)).restarts == 0 for s in SYMBOLS)
+
+
+def test_stopping_trading_stops_the_lanes_and_starting_runs_fresh_ones(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(runner_config()).start()
+    h.engine.supervisor.ask(StopTrading(), timeout=5)
+    wait_for(lambda: all(h.child(strategy_name(s)).state is ChildState.STOPPED for s in SYMBOLS))
+    assert lanes_of(h).running() == {} and lanes_of(h).slots.watching() == frozenset()
+
+    h.engine.supervisor.ask(StartTrading(), timeout=5)
+    wait_for(lambda: len(h.streams) == 2 and h.streams[-1].started.is_set(), what="the feed again")
+    wait_for(lambda: all(h.child(strategy_name(s)).state is ChildState.RUNNING for s in SYMBOLS))
+    assert lanes_of(h).slots.watching() == frozenset(SYMBOLS)
+    h.trigger_buy("SOL/USDT")
+    wait_for(lambda: h.is_protected("SOL/USDT"), what="a fresh lane trades")
