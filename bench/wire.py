@@ -365,6 +365,7 @@ def engine_config(
     user_ws_url: str,
     order_entry: str = "ws",
     pipelined: bool = True,
+    shared_runner: bool = True,
 ) -> dict[str, Any]:
     from autohedge.core import config as engine_config_module
     from autohedge.core.config import VenueEndpoints
@@ -383,6 +384,9 @@ def engine_config(
     }
     if "pipelined_entries" in engine_config_module.ExecutorConfig.model_fields:  # builds that pipeline
         executor["pipelined_entries"] = pipelined
+    hft: dict[str, Any] = {"min_edge_bps": 10, "max_spread_bps": 50, "lookback_periods": 20}
+    if "shared_runner" in engine_config_module.HftConfig.model_fields:  # builds with the strategy runner
+        hft["shared_runner"] = shared_runner
     return {
         "exchange": {"venue": venue, "market_data": "binance"},
         "symbols": symbols(),
@@ -394,7 +398,7 @@ def engine_config(
             "order_amount": 10,
         },
         "rate_limit_ms": 250 if firing else 1,
-        "hft": {"min_edge_bps": 10, "max_spread_bps": 50, "lookback_periods": 20},
+        "hft": hft,
         "executor": executor,
         "feed": {"stale_after_s": 30},
         "paper": {"balances": {"USDT": 10**12}},
@@ -552,7 +556,12 @@ class Bench:
 
     def intake(self, firing: bool, api: bool = True) -> dict[str, float]:
         config = engine_config(
-            venue="paper", ws_url=self.ws_base, rest_url=self.rest_url, firing=firing, user_ws_url=""
+            venue="paper",
+            ws_url=self.ws_base,
+            rest_url=self.rest_url,
+            firing=firing,
+            user_ws_url="",
+            shared_runner=self.args.shared_runner == "on",
         )
         config["api"]["enabled"] = api
         engine = EngineProcess(
@@ -598,6 +607,7 @@ class Bench:
                     user_ws_url=self.user_ws_url,
                     order_entry=self.args.order_entry,
                     pipelined=self.args.pipelined_entries == "on",
+                    shared_runner=self.args.shared_runner == "on",
                 )
                 workdir = self._phase_dir(f"latency-{int(rate)}")
                 engine = EngineProcess(config, workdir, self.args.engine_python)
@@ -706,6 +716,13 @@ def main(argv: list[str] | None = None) -> int:
         "by an order sender (builds that have the setting)",
     )
     parser.add_argument(
+        "--shared-runner",
+        choices=("on", "off"),
+        default="on",
+        help="hft.shared_runner: every symbol's rule decided on one strategy runner thread per feed batch, "
+        "or one strategy actor per symbol (builds that have the setting)",
+    )
+    parser.add_argument(
         "--phases",
         type=str,
         default="ceiling,intake,latency",
@@ -786,7 +803,7 @@ def print_table(results: dict[str, Any], args: argparse.Namespace) -> None:
     print(
         f"wire bench: {N_SYMBOLS} symbols, {args.seconds:.0f}s windows, python {results['python']}, "
         f"{results['cores']} cores, load {load}, engine orders by {args.order_entry}, "
-        f"pipelined entries {args.pipelined_entries}"
+        f"pipelined entries {args.pipelined_entries}, shared runner {args.shared_runner}"
     )
     print(f"{'measure':<44}{'value':>14}{'target':>22}")
     rows: list[tuple[str, str, str]] = []

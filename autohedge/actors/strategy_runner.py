@@ -18,6 +18,7 @@ The LLM and hybrid strategies keep one actor per symbol (a model request must ne
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -142,6 +143,16 @@ class LaneRef(pykka.ActorRef[Any]):
 
     def is_alive(self) -> bool:
         return self._lanes.is_running(self._symbol, self._incarnation)
+
+    @property
+    def actor_inbox(self) -> Any:
+        """The runner's inbox (what a lane's messages wait in), for inbox depth readings."""
+        runner = self._directory.get(STRATEGY_RUNNER)
+        return runner.actor_inbox if runner is not None else queue.Queue()
+
+    @actor_inbox.setter
+    def actor_inbox(self, _: Any) -> None:
+        raise AttributeError("a lane's inbox is its runner's")
 
     def _runner(self) -> pykka.ActorRef[Any]:
         runner = self._directory.get(STRATEGY_RUNNER)
