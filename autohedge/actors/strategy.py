@@ -1,4 +1,7 @@
-"""StrategyActor: one per symbol. Wraps a pure signal source; decides on the newest quote only."""
+"""StrategyActor: one per symbol. Wraps a pure signal source; decides on the newest quote only.
+
+The HFT strategy runs its symbols as lanes of one strategy runner instead (``actors/strategy_runner.py``,
+``hft.shared_runner``); the signal sources here serve both."""
 
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ __all__ = ["HftSignalSource", "LlmGatewayPort", "LlmSignalSource", "SignalSource
 
 
 class SignalSource(Protocol):
-    """Pure per-symbol strategy: a quote in, maybe a signal out. Runs on the strategy actor's thread."""
+    """Pure per-symbol strategy: a quote in, maybe a signal out. Runs on its strategy actor's thread, or
+    on the strategy runner's (``actors/strategy_runner.py``), one thread at a time."""
 
     def on_quote(self, quote: Quote) -> Signal | None: ...
 
@@ -133,7 +137,8 @@ class LlmSignalSource:
 
 
 class StrategyActor(SupervisedActor):
-    """Per-symbol strategy shell. A crash here affects only this symbol."""
+    """Per-symbol strategy shell (the LLM and hybrid strategies; HFT with ``hft.shared_runner`` off).
+    A crash here affects only this symbol."""
 
     def __init__(
         self,

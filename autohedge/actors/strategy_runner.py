@@ -83,6 +83,7 @@ class StrategyLanes:
         return ref
 
     def is_running(self, symbol: str, incarnation: int) -> bool:
+        """Any thread."""
         with self._lock:
             lane = self._lanes.get(symbol)
             return lane is not None and lane.ctx.incarnation == incarnation
@@ -185,10 +186,13 @@ class StrategyRunnerActor(SupervisedActor):
         self._slots = lanes.slots
 
     def started(self) -> None:
-        # A wake-up told to a previous incarnation may have died with it: take what waits now.
+        """Runner thread. A wake-up told to a previous incarnation may have died with it: take what
+        waits now (the lanes, kept across restarts, go on with their windows)."""
         self.actor_ref.tell(_QUOTES_PENDING)
 
     def on_quotes_pending(self, _: QuotesPending) -> None:
+        """Runner thread: decide the newest quote of every running lane's symbol, in the batch's order;
+        one message to the executor with every signal."""
         quotes = self._slots.take_all()
         if not quotes:
             return
