@@ -47,6 +47,16 @@ class _Lane:
     source: SignalSource
 
 
+def _failed(ctx: ActorContext, error: BaseException, *, in_start: bool) -> ChildFailed:
+    return ChildFailed(
+        name=ctx.name,
+        incarnation=ctx.incarnation,
+        error=f"{type(error).__name__}: {error}",
+        in_start=in_start,
+        ts_init=ctx.clock.wall_ns(),
+    )
+
+
 class StrategyLanes:
     """The running lanes by symbol, shared by the supervisor's thread (start, stop) and the runner's
     (decide, fail). Thread-safe; a lane's source is only ever called on the runner's thread."""
@@ -64,15 +74,7 @@ class StrategyLanes:
         try:
             source = source_factory()
         except Exception as exc:  # noqa: BLE001 - a strategy bug is this lane's crash, never the supervisor's
-            ctx.report(
-                ChildFailed(
-                    name=ctx.name,
-                    incarnation=ctx.incarnation,
-                    error=f"{type(exc).__name__}: {exc}",
-                    in_start=True,
-                    ts_init=ctx.clock.wall_ns(),
-                )
-            )
+            ctx.report(_failed(ctx, exc, in_start=True))
             return ref
         with self._lock:
             self._lanes[symbol] = _Lane(ctx, source)
@@ -110,14 +112,7 @@ class StrategyLanes:
             return  # stopped meanwhile
         if ctx.hooks is not None and ctx.hooks.on_crash is not None:
             ctx.hooks.on_crash(ctx.name, error)
-        ctx.report(
-            ChildFailed(
-                name=ctx.name,
-                incarnation=ctx.incarnation,
-                error=f"{type(error).__name__}: {error}",
-                ts_init=ctx.clock.wall_ns(),
-            )
-        )
+        ctx.report(_failed(ctx, error, in_start=False))
 
     def _end(self, symbol: str, incarnation: int) -> _Lane | None:
         with self._lock:
@@ -191,8 +186,8 @@ class StrategyRunnerActor(SupervisedActor):
         self.actor_ref.tell(_QUOTES_PENDING)
 
     def on_quotes_pending(self, _: QuotesPending) -> None:
-        """Runner thread: decide the newest quote of every running lane's symbol, in the batch's order;
-        one message to the executor with every signal."""
+        """Runner thread: decide the newest quote of every running lane's symbol that has one waiting;
+        one message to the executor with every signal (written together, so their order is moot)."""
         quotes = self._slots.take_all()
         if not quotes:
             return

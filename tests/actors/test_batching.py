@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+import pytest
+
 from autohedge.core.messages import Quote, Signal
 from tests.actors.harness import Harness, make_config, wait_for
 
@@ -32,13 +34,17 @@ def push_batch(h: Harness, quotes: list[Quote]) -> None:
     h.settle()
 
 
-def test_a_batch_wakes_each_strategy_once_with_its_newest_quote(make_harness: Callable[..., Harness]) -> None:
+@pytest.mark.parametrize("shared_runner", [True, False])
+def test_a_batch_wakes_each_strategy_once_with_its_newest_quote(
+    make_harness: Callable[..., Harness], shared_runner: bool
+) -> None:
     sources: dict[str, RecordingSource] = {}
 
     def source_for(symbol: str) -> RecordingSource:
         return sources.setdefault(symbol, RecordingSource())
 
-    h = make_harness(make_config(symbols=["BTC/USDT", "ETH/USDT"]), source_factory=source_for).start()
+    config = make_config(symbols=["BTC/USDT", "ETH/USDT"], hft={"shared_runner": shared_runner})
+    h = make_harness(config, source_factory=source_for).start()
     batch = [
         make_quote(h, symbol, Decimal(100 + i), Decimal(101 + i))
         for i in range(500)

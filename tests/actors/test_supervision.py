@@ -73,8 +73,11 @@ class ExplodingSource:
         raise RuntimeError("strategy bug")
 
 
-def test_strategy_crash_loop_parks_only_that_symbol(make_harness: Callable[..., Harness]) -> None:
-    config = make_config()
+@pytest.mark.parametrize("shared_runner", [True, False])
+def test_strategy_crash_loop_parks_only_that_symbol(
+    make_harness: Callable[..., Harness], shared_runner: bool
+) -> None:
+    config = make_config(hft={"shared_runner": shared_runner})
 
     def sources(symbol: str) -> SignalSource:
         return ExplodingSource() if symbol == "ETH/USDT" else HftSignalSource(symbol, config.hft, h.clock)
@@ -181,9 +184,12 @@ class BlockingSource:
         return None
 
 
-def test_quotes_are_conflated_while_a_strategy_is_busy(make_harness: Callable[..., Harness]) -> None:
+@pytest.mark.parametrize("shared_runner", [True, False])
+def test_quotes_are_conflated_while_a_strategy_is_busy(
+    make_harness: Callable[..., Harness], shared_runner: bool
+) -> None:
     source = BlockingSource()
-    config = make_config(symbols=["BTC/USDT"])
+    config = make_config(symbols=["BTC/USDT"], hft={"shared_runner": shared_runner})
     h = make_harness(config, source_factory=lambda symbol: source).start()
     h.quote("BTC/USDT", "99.00", "99.02", wait=False)
     assert source.entered.wait(timeout=5)
