@@ -5,12 +5,13 @@
 Measures, as medians over ``--trials`` trials in this one run:
 
 1. Throughput: a producer thread pushes quotes flat out through the real ``FeedSink`` (the feed's
-   reader-thread path) into 10 strategy actors. Reports quotes/s accepted, quotes/s the strategies
-   decided on, the conflated share, and the deepest strategy/executor/monitor inbox seen (the
-   backlog: with conflation it stays bounded however fast quotes arrive).
+   reader-thread path) into the strategies of 10 symbols (lanes of one strategy runner,
+   ``hft.shared_runner``). Reports quotes/s accepted, quotes/s the strategies decided on, the
+   conflated share, and the deepest strategy/executor/monitor inbox seen (the backlog: with
+   conflation it stays bounded however fast quotes arrive).
 2. Tick-to-order latency at a paced rate where every other quote is a buy signal: from the quote's
    ``ts_init`` (stamped when the feed receives it) to the moment the executor starts the submit call.
-3. RSS of the process with 50 symbols (50 strategy actors) running, and the cost per symbol.
+3. RSS of the process with 50 symbols (50 strategy lanes) running, and the cost per symbol.
 
 Loopback only: nothing leaves the process.
 """
