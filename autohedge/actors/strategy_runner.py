@@ -45,6 +45,7 @@ class _Lane:
 
     ctx: ActorContext
     source: SignalSource
+    ref: LaneRef
 
 
 def _failed(ctx: ActorContext, error: BaseException, *, in_start: bool) -> ChildFailed:
@@ -77,7 +78,9 @@ class StrategyLanes:
             ctx.report(_failed(ctx, exc, in_start=True))
             return ref
         with self._lock:
-            self._lanes[symbol] = _Lane(ctx, source)
+            self._lanes[symbol] = _Lane(ctx, source, ref)
+        # Kept in the directory by name while it runs, as an actor keeps itself (actors/base.py).
+        ctx.directory.register(ctx.name, ref)
         # A quote that came while no lane ran is not decided: a new incarnation waits for the next, as a
         # new strategy actor does.
         self.slots.watch(symbol)
@@ -121,6 +124,8 @@ class StrategyLanes:
                 return None
             del self._lanes[symbol]
         self.slots.unwatch(symbol)
+        # Only while the name is still this lane's: a successor may have registered already.
+        lane.ctx.directory.unregister(lane.ctx.name, lane.ref)
         return lane
 
 

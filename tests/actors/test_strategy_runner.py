@@ -141,7 +141,7 @@ def test_a_lane_raising_fails_alone_within_the_batch_and_stays_parked(
     view = h.engine.view()
     assert view.parked_symbols == ("ETH/USDT",) and Gate.parked("ETH/USDT") in view.gates
     assert sum(source.calls for source in exploding) == calls  # a parked lane is never decided again
-    assert "ETH/USDT" not in lanes_of(h).slots.watching()
+    assert "ETH/USDT" not in lanes_of(h).slots.watching() and h.directory.get(eth) is None
     assert h.child(eth).state is ChildState.PARKED
     assert all(h.child(strategy_name(s)).restarts == 0 for s in others)
 
@@ -181,6 +181,7 @@ def test_stopping_trading_stops_the_lanes_and_starting_runs_fresh_ones(
     h.engine.supervisor.ask(StopTrading(), timeout=5)
     wait_for(lambda: all(h.child(strategy_name(s)).state is ChildState.STOPPED for s in SYMBOLS))
     assert lanes_of(h).running() == {} and lanes_of(h).slots.watching() == frozenset()
+    assert all(h.directory.get(strategy_name(s)) is None for s in SYMBOLS)
 
     h.engine.supervisor.ask(StartTrading(), timeout=5)
     wait_for(lambda: len(h.streams) == 2 and h.streams[-1].started.is_set(), what="the feed again")

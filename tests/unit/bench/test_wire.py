@@ -63,6 +63,7 @@ def bench_without_servers(tmp_path: Path, source: GonePipe, venue: GonePipe) -> 
         engine_python=interpreter,
         order_entry="ws",
         pipelined_entries="on",
+        shared_runner="on",
         keep_logs=True,
     )
     bench.ctx = mp.get_context("spawn")
