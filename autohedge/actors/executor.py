@@ -82,7 +82,12 @@ from autohedge.core.messages import (
 )
 from autohedge.core.ports import Exchange, OrderAnswer, OrderPipe
 from autohedge.core.protection import exit_orders_owed, exit_orders_per_entry
-from autohedge.core.pushback import entry_is_stale, entry_side_retry_delay_s, is_pushback
+from autohedge.core.pushback import (
+    entry_is_stale,
+    entry_poll_delay_s,
+    entry_side_retry_delay_s,
+    is_pushback,
+)
 from autohedge.core.ratelimit import SymbolRateLimiter
 from autohedge.core.recent import RecentMap
 from autohedge.core.risk import size_entry
@@ -200,6 +205,9 @@ class ExecutorActor(SupervisedActor):
             ctx.clock.monotonic_ns, keep_s=FILL_MEMORY_KEEP_S, capacity=FINISHED_MEMORY
         )
         self._poll_timer: TimerHandle | None = None
+        self._reread: set[str] = set()
+        """Tracked entries owed a REST read (their events may have died with the previous incarnation or
+        been missed while the stream was down): polled as soon as the venue allows until each is read."""
         self._senders = SenderLoad(senders)
         self._sending: dict[str, _Sending] = {}
         self._cancel_when_placed: set[str] = set()
@@ -222,10 +230,13 @@ class ExecutorActor(SupervisedActor):
         self._schedule_poll()
         if self.ctx.incarnation > 1 and self._entries:
             # The previous incarnation may have died handling one of these entries' events (no venue
-            # sends it again): re-read them by REST now; their expiry timers died with it too.
+            # sends it again): re-read them by REST now, or as soon as the venue allows; their expiry
+            # and unreported-fill timers died with it too.
             for coid in self._entries:
                 self._expire_later(coid)
+            self._reread.update(self._entries)
             self.actor_ref.tell(PollOrders())
+            self._watch_unreported()
         # Entries a previous incarnation handed out or was looking up: their answers (or fill events)
         # may have died with it, and the venue may hold or have filled them. Ask, never resend; by a
         # message, since no REST runs here.
@@ -713,13 +724,19 @@ class ExecutorActor(SupervisedActor):
 
     def on_poll_orders(self, _: PollOrders) -> None:
         self._poll_timer = None
+        budget = self._exchange.request_budget
         try:
-            if self._exchange.request_budget.wait_s(priority=True) == 0:  # reads wait while the venue says so
+            if budget.wait_s(priority=True) == 0:  # reads wait while the venue says so
                 for coid in list(self._entries):
                     if coid in self._entries:
                         self._poll_one(self._entries[coid])
         finally:
-            self._schedule_poll()
+            # An entry owed a re-read leaves the set once read or untracked (``_untrack``).
+            venue_wait_s = budget.wait_s(priority=True)
+            reread_owed = bool(self._reread)
+            self._schedule_poll(
+                entry_poll_delay_s(self._poll_interval_s, venue_wait_s, reread_owed=reread_owed)
+            )
 
     def _watch_unreported(self) -> None:
         """While entries rest, look every half ``monitor.max_unprotected_s`` for one the market traded
@@ -772,6 +789,7 @@ class ExecutorActor(SupervisedActor):
         missed while disconnected are never replayed; then poll only as a safety net. Disconnected:
         poll at the fast interval from now."""
         if message.connected:
+            self._reread.update(self._entries)
             self.on_poll_orders(PollOrders())  # the REST sweep now; it schedules the next one
         else:
             self._schedule_poll()
@@ -787,6 +805,7 @@ class ExecutorActor(SupervisedActor):
     def _untrack(self, coid: str) -> None:
         """The entry is no longer tracked (ended, or unknown to the venue): its expiry goes with it."""
         self._entries.pop(coid, None)
+        self._reread.discard(coid)
         timer = self._expiries.pop(coid, None)
         if timer is not None:
             timer.cancel()
@@ -884,6 +903,7 @@ class ExecutorActor(SupervisedActor):
         except VenueError as exc:  # the next poll asks again
             logger.debug("[{}] poll of {} failed: {}", entry.symbol, entry.client_order_id, exc)
             return
+        self._reread.discard(entry.client_order_id)
         self._update(entry, snapshot)
         current = self._entries.get(entry.client_order_id)
         if current is None or current.cancel_requested:

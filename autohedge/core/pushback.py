@@ -21,6 +21,7 @@ __all__ = [
     "attempt_counts",
     "due_in_order",
     "entry_is_stale",
+    "entry_poll_delay_s",
     "entry_side_retry_delay_s",
     "is_pushback",
     "retry_delay_s",
@@ -85,6 +86,17 @@ allows sending again, so the monitor's protective sells and exits reach the venu
 def entry_side_retry_delay_s(venue_wait_s: float, error: VenueError | None = None) -> float:
     """When the executor retries: after the venue allows, and after the exits that were waiting too."""
     return retry_delay_s(venue_wait_s, error) + ENTRY_SIDE_GRACE_S
+
+
+def entry_poll_delay_s(interval_s: float, venue_wait_s: float, *, reread_owed: bool) -> float:
+    """When the executor next reads its entries by REST: after ``interval_s``; but while it owes a
+    re-read (entries whose events may have died with a crashed incarnation or were missed while the
+    stream was down) that the venue held off or refused, as soon as the venue allows (entry-side: after
+    the exits). Held off until the next safety poll, a minute away, a fill whose event was lost had no
+    exit (simulation, the venue without OCO lists, seed 36: 1.5 s past a Retry-After)."""
+    if not reread_owed:
+        return interval_s
+    return min(interval_s, entry_side_retry_delay_s(venue_wait_s))
 
 
 def entry_is_stale(signal_ts_ns: int, now_ns: int, max_age_s: float) -> bool:

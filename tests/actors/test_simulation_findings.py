@@ -1009,3 +1009,51 @@ def test_close_ended_by_the_venue_and_rearmed_is_never_placed_again_by_a_stale_r
 
     assert [o.client_order_id for o in h.open_sells("BTC/USDT")] == [exit_leg.client_order_id]
     assert covered(h) == held(h) == Decimal("0.75")
+
+
+def test_simulation_found_fill_whose_event_crashed_the_executor_in_a_retry_after_is_read_when_it_ends(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CI's venue without OCO lists, seed 36 at 908 s: the executor crashed (an injected handler fault) on
+    # a resting entry's last fill event while the venue held a Retry-After. Its next incarnation's re-read
+    # of the entries it tracked was held off by the Retry-After and not asked again until the safety poll
+    # a minute later: the fill had no exit until the monitor's own check found it, 1.5 s past the window.
+    venue_clock = ManualClock()
+    engine = PaperEngine(
+        clock=venue_clock,
+        balances={"USDT": Decimal(10000)},
+        fee_rate=Decimal("0.001"),
+        partial_fill_ratio=0.5,
+    )
+    h = make_harness(make_config(), engine=engine).start()
+
+    def advance(seconds: float) -> None:
+        venue_clock.advance(seconds)  # the venue's Retry-After runs on the venue's clock
+        h.advance(seconds)
+
+    h.trigger_buy("BTC/USDT")  # half the entry trades on arrival; the rest rests
+    wait_for(lambda: covered(h) == quantize_down(held(h), LOT) > 0, what="the first fill protected")
+    [entry] = h.buys("BTC/USDT")
+    assert entry.status is OrderStatus.PARTIALLY_FILLED
+    handle = ExecutorActor.on_order_update
+
+    def crash_once(self: ExecutorActor, update: OrderUpdate) -> None:
+        monkeypatch.setattr(ExecutorActor, "on_order_update", handle)
+        raise RuntimeError("injected fault before the fill event is handled")
+
+    monkeypatch.setattr(ExecutorActor, "on_order_update", crash_once)
+    h.paper.request_budget.rate_limited(2.0)  # the venue says wait; the exits wait with the reads
+    h.quote("BTC/USDT", str(entry.price - Decimal("0.02")), str(entry.price))  # the rest of the entry trades
+    wait_for(lambda: h.child(EXECUTOR).restarts == 1, what="the executor crashed on the fill")
+    delay = h.child(EXECUTOR).next_restart_in_s
+    assert delay is not None and delay < 2.0
+    advance(delay)
+    wait_for(lambda: h.child(EXECUTOR).state is ChildState.RUNNING, what="executor restarted")
+    h.settle()
+    assert h.buys("BTC/USDT")[0].status is OrderStatus.FILLED
+    advance(2.0 - delay)  # the Retry-After ends
+
+    for _ in range(2):  # the promise: covered within monitor.max_unprotected_s of the window's end
+        advance(0.5)
+
+    assert covered(h) == quantize_down(held(h), LOT) > quantize_down(entry.filled_qty, LOT)

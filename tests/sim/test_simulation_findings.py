@@ -302,3 +302,15 @@ def test_simulation_found_sub_minimum_lot_kept_beside_a_close_with_what_the_posi
     report = oco_off_run(tmp_path, seed=1, until_s=5815)
 
     assert violations(report, "unprotected") == []
+
+
+def test_simulation_found_fill_whose_event_crashed_the_executor_in_a_retry_after_left_unread(
+    tmp_path: Path,
+) -> None:
+    # CI's venue without OCO lists, seed 36 at 908 s: the executor crashed (an injected handler fault) on
+    # an entry's last fill event while the venue held a Retry-After; the next incarnation's re-read of
+    # the entries it tracked was held off and left to the safety poll a minute later: 0.015512 BTC
+    # without an exit for 1.5 s past the Retry-After (see tests/actors/test_simulation_findings.py).
+    report = oco_off_run(tmp_path, seed=36, until_s=912)
+
+    assert violations(report, "unprotected") == []

@@ -20,6 +20,7 @@ from autohedge.core.pushback import (
     attempt_counts,
     due_in_order,
     entry_is_stale,
+    entry_poll_delay_s,
     entry_side_retry_delay_s,
     is_pushback,
     retry_delay_s,
@@ -80,3 +81,12 @@ def test_orphan_attempt_not_spent_while_the_venue_refuses_or_on_pushback() -> No
 
 def test_entry_side_retries_come_after_the_exits_when_the_venue_allows() -> None:
     assert entry_side_retry_delay_s(20.0) == retry_delay_s(20.0) + ENTRY_SIDE_GRACE_S > retry_delay_s(20.0)
+
+
+def test_entry_poll_owed_a_reread_goes_when_the_venue_allows_not_at_the_next_safety_poll() -> None:
+    assert entry_poll_delay_s(60.0, 2.0, reread_owed=False) == 60.0
+    assert entry_poll_delay_s(60.0, 2.0, reread_owed=True) == entry_side_retry_delay_s(2.0) < 60.0
+    assert (
+        entry_poll_delay_s(60.0, 0.0, reread_owed=True) == MIN_RETRY_S + ENTRY_SIDE_GRACE_S
+    )  # a read failed
+    assert entry_poll_delay_s(0.25, 2.0, reread_owed=True) == 0.25  # the fast poll is sooner anyway
