@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -70,11 +71,13 @@ def venue_quotes(h: Harness, bid: Decimal) -> None:
     h.paper_engine.on_quote(quote)
 
 
-def half_filling_engine(ratio: float = 0.5, **holdings: Decimal) -> PaperEngine:
+def half_filling_engine(
+    ratio: float = 0.5, *, clock: ManualClock | None = None, **holdings: Decimal
+) -> PaperEngine:
     """A paper venue that fills half (``ratio``) of every crossing order at each match, funded with
-    10 000 USDT and ``holdings``."""
+    10 000 USDT and ``holdings``; ``clock``: the venue's own (its Retry-After runs on it)."""
     return PaperEngine(
-        clock=ManualClock(),
+        clock=clock or ManualClock(),
         balances={"USDT": Decimal(10000), **holdings},
         fee_rate=Decimal("0.001"),
         partial_fill_ratio=ratio,
@@ -339,11 +342,12 @@ def test_simulation_found_fill_lost_with_a_crashed_executor_is_protected_once_re
     assert position is not None and position.qty == Decimal("0.8")
 
 
-def test_simulation_found_fill_whose_event_crashed_the_executor_is_protected_after_its_restart(
-    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    engine = half_filling_engine()
-    h = make_harness(make_config(), engine=engine).start()
+def executor_crashed_on_a_resting_entrys_fill(
+    h: Harness, monkeypatch: pytest.MonkeyPatch, *, retry_after_s: float = 0.0
+) -> tuple[Any, float]:
+    """An entry half traded on arrival and protected; the rest trades at the next quote and the executor
+    crashes before handling its fill event (inside a venue's Retry-After of ``retry_after_s``, if any).
+    Returns the entry as it was before the crash and the executor's restart delay."""
     h.trigger_buy("BTC/USDT")  # half the entry fills on arrival; the rest rests
     wait_for(lambda: covered(h) == quantize_down(held(h), LOT) > 0, what="the first fill protected")
     entry = h.buys("BTC/USDT")[0]
@@ -355,10 +359,20 @@ def test_simulation_found_fill_whose_event_crashed_the_executor_is_protected_aft
         raise RuntimeError("a bug while handling a fill")
 
     monkeypatch.setattr(ExecutorActor, "on_order_update", crash_once)
+    if retry_after_s > 0:
+        h.paper.request_budget.rate_limited(retry_after_s)  # the exits and the reads wait alike
     h.quote("BTC/USDT", str(entry.price - Decimal("0.02")), str(entry.price))  # more of the entry fills
     wait_for(lambda: h.child(EXECUTOR).restarts == 1, what="the executor crashed on the fill")
     delay = h.child(EXECUTOR).next_restart_in_s
     assert delay is not None
+    return entry, delay
+
+
+def test_simulation_found_fill_whose_event_crashed_the_executor_is_protected_after_its_restart(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = make_harness(make_config(), engine=half_filling_engine()).start()
+    entry, delay = executor_crashed_on_a_resting_entrys_fill(h, monkeypatch)
     h.advance(delay)
     wait_for(lambda: h.child(EXECUTOR).state is ChildState.RUNNING, what="executor restarted")
     h.settle()
@@ -1019,34 +1033,14 @@ def test_simulation_found_fill_whose_event_crashed_the_executor_in_a_retry_after
     # of the entries it tracked was held off by the Retry-After and not asked again until the safety poll
     # a minute later: the fill had no exit until the monitor's own check found it, 1.5 s past the window.
     venue_clock = ManualClock()
-    engine = PaperEngine(
-        clock=venue_clock,
-        balances={"USDT": Decimal(10000)},
-        fee_rate=Decimal("0.001"),
-        partial_fill_ratio=0.5,
-    )
-    h = make_harness(make_config(), engine=engine).start()
+    h = make_harness(make_config(), engine=half_filling_engine(clock=venue_clock)).start()
 
     def advance(seconds: float) -> None:
         venue_clock.advance(seconds)  # the venue's Retry-After runs on the venue's clock
         h.advance(seconds)
 
-    h.trigger_buy("BTC/USDT")  # half the entry trades on arrival; the rest rests
-    wait_for(lambda: covered(h) == quantize_down(held(h), LOT) > 0, what="the first fill protected")
-    [entry] = h.buys("BTC/USDT")
-    assert entry.status is OrderStatus.PARTIALLY_FILLED
-    handle = ExecutorActor.on_order_update
-
-    def crash_once(self: ExecutorActor, update: OrderUpdate) -> None:
-        monkeypatch.setattr(ExecutorActor, "on_order_update", handle)
-        raise RuntimeError("injected fault before the fill event is handled")
-
-    monkeypatch.setattr(ExecutorActor, "on_order_update", crash_once)
-    h.paper.request_budget.rate_limited(2.0)  # the venue says wait; the exits wait with the reads
-    h.quote("BTC/USDT", str(entry.price - Decimal("0.02")), str(entry.price))  # the rest of the entry trades
-    wait_for(lambda: h.child(EXECUTOR).restarts == 1, what="the executor crashed on the fill")
-    delay = h.child(EXECUTOR).next_restart_in_s
-    assert delay is not None and delay < 2.0
+    entry, delay = executor_crashed_on_a_resting_entrys_fill(h, monkeypatch, retry_after_s=2.0)
+    assert delay < 2.0
     advance(delay)
     wait_for(lambda: h.child(EXECUTOR).state is ChildState.RUNNING, what="executor restarted")
     h.settle()
