@@ -23,10 +23,19 @@ def assert_clean(tmp_path: Path, *, seed: int, until_s: int, kind: str) -> None:
     assert violations(report, kind) == []
 
 
+def repository_config(relative: str) -> AppConfig:
+    """A config file of the repository (``config.yaml``, ``.ci/simulate.yaml``, ...)."""
+    return load_config(Path(__file__).resolve().parents[2] / relative)
+
+
+def run_until(loaded: AppConfig, tmp_path: Path, *, seed: int, until_s: int) -> dict[str, Any]:
+    """The first ``until_s`` simulated seconds of ``seed`` with ``loaded``."""
+    return Simulation(loaded, seed=seed, hours=until_s / 3600, work_dir=tmp_path).run()
+
+
 def repository_run(tmp_path: Path, *, seed: int, until_s: int) -> dict[str, Any]:
     """The beginning of a seed with the repository's config.yaml (every fault at its default)."""
-    repository_config = load_config(Path(__file__).resolve().parents[2] / "config.yaml")
-    return Simulation(repository_config, seed=seed, hours=until_s / 3600, work_dir=tmp_path).run()
+    return run_until(repository_config("config.yaml"), tmp_path, seed=seed, until_s=until_s)
 
 
 def test_simulation_found_oco_leg_ended_before_its_siblings_fill_was_reported_is_settled_not_orphaned(
@@ -159,7 +168,7 @@ def test_simulation_found_adopted_exit_whose_cancel_was_refused_forgotten_beside
 def ci_config(**executor: Any) -> AppConfig:
     """CI's simulation config (.ci/simulate.yaml) as it was when these seeds found their defects, with
     partial fills off, and with executor settings changed."""
-    loaded = load_config(Path(__file__).resolve().parents[2] / ".ci" / "simulate.yaml")
+    loaded = repository_config(".ci/simulate.yaml")
     return loaded.model_copy(
         update={
             "executor": loaded.executor.model_copy(update=executor),
@@ -172,7 +181,7 @@ def test_simulation_found_entry_in_flight_lost_with_a_crashed_executor(tmp_path:
     # CI's config, seed 2 at 2322 s: the executor crashed on a sender's answer; the entry it answered
     # (filled on the venue, its fill event queued behind the answer) was known only to the dead
     # incarnation, so no exit covered it until the position's stop leg traded 1.5 s later.
-    report = Simulation(ci_config(), seed=2, hours=2323 / 3600, work_dir=tmp_path).run()
+    report = run_until(ci_config(), tmp_path, seed=2, until_s=2323)
 
     assert violations(report, "unprotected") == []
 
@@ -180,7 +189,7 @@ def test_simulation_found_entry_in_flight_lost_with_a_crashed_executor(tmp_path:
 def test_simulation_found_monitor_restart_backoff_longer_than_the_promise(tmp_path: Path) -> None:
     # CI's config with entries sent on the executor's thread, seed 2 at 161.7 s: the monitor crashed a
     # third time (on a fill), and its backoff kept it down 1.15 s: the fill had no exit for that long.
-    report = Simulation(ci_config(submit_workers=0), seed=2, hours=162 / 3600, work_dir=tmp_path).run()
+    report = run_until(ci_config(submit_workers=0), tmp_path, seed=2, until_s=162)
 
     assert violations(report, "unprotected") == []
 
@@ -206,9 +215,9 @@ def test_simulation_found_dust_of_a_lot_beside_a_resting_close_left_without_an_e
 
 def ci_partial_fills_run(tmp_path: Path, *, seed: int, until_s: int) -> dict[str, Any]:
     """The beginning of a seed with CI's config as it is now (.ci/simulate.yaml: partial fills on)."""
-    loaded = load_config(Path(__file__).resolve().parents[2] / ".ci" / "simulate.yaml")
+    loaded = repository_config(".ci/simulate.yaml")
     assert loaded.simulate.partial_fill_ratio > 0
-    return Simulation(loaded, seed=seed, hours=until_s / 3600, work_dir=tmp_path).run()
+    return run_until(loaded, tmp_path, seed=seed, until_s=until_s)
 
 
 def test_simulation_found_sub_minimum_remainders_of_lots_beside_a_resting_close(tmp_path: Path) -> None:
@@ -287,9 +296,9 @@ def test_simulation_found_close_sized_short_by_lots_sales_the_ledger_had_before_
 
 def oco_off_run(tmp_path: Path, *, seed: int, until_s: int) -> dict[str, Any]:
     """The beginning of a seed on CI's venue without OCO lists (.ci/simulate-oco-off.yaml)."""
-    loaded = load_config(Path(__file__).resolve().parents[2] / ".ci" / "simulate-oco-off.yaml")
+    loaded = repository_config(".ci/simulate-oco-off.yaml")
     assert not loaded.paper.oco
-    return Simulation(loaded, seed=seed, hours=until_s / 3600, work_dir=tmp_path).run()
+    return run_until(loaded, tmp_path, seed=seed, until_s=until_s)
 
 
 def test_simulation_found_sub_minimum_lot_kept_beside_a_close_with_what_the_position_kept(
