@@ -116,13 +116,12 @@ from autohedge.core.protection import (
     ExitPrices,
     ProtectionPlan,
     close_price,
-    close_remainder,
     close_reprice,
-    dust_beside_closes_sellable,
     exit_falls_short,
     exit_prices,
     exit_qty,
     is_dust,
+    join_dust,
     plan_for,
     qty_text,
     stop_triggered,
@@ -905,10 +904,7 @@ class PositionMonitorActor(SupervisedActor):
     def on_quote(self, quote: Quote) -> None:
         self._remember(quote)
         newest = self._last_quote[quote.symbol]
-        if newest.symbol in self._dust and newest.symbol not in self._positions:
-            self._protect_dust(newest)
-        elif newest.symbol in self._dust_beside_close and newest.symbol not in self._lots:
-            self._protect_dust(newest, beside_close=True)
+        self._judge_dust(newest)
         for pos in self._guarded(newest.symbol):
             if pos.awaiting_price:
                 pos.awaiting_price = False
@@ -917,37 +913,57 @@ class PositionMonitorActor(SupervisedActor):
                 self._guard_stop(pos, newest)
 
     def on_protect_dust(self, message: ProtectDust) -> None:
-        """What a position left was kept as dust: an exit of its own at the newest bid, if one is valid."""
+        """What a position or lot left was kept as dust: judged at once at the newest bid."""
         quote = self._last_quote.get(message.symbol)
-        if quote is not None and message.symbol in self._dust and message.symbol not in self._positions:
+        if quote is not None:
+            self._judge_dust(quote)
+
+    def _judge_dust(self, quote: Quote) -> None:
+        """Dust kept for ``quote``'s symbol, judged at its bid: what ended positions left, while no position
+        is held; what lots left beside the position's resting close, while the symbol's lot is being
+        closed too (or there is none), else that lot's exit sells it."""
+        symbol = quote.symbol
+        if symbol in self._dust and symbol not in self._positions:
             self._protect_dust(quote)
+        elif symbol in self._dust_beside_close:
+            lot = self._lots.get(symbol)
+            if lot is None or lot.close_id is not None:
+                self._protect_dust(quote, beside_close=True)
+            else:
+                self._add_dust(lot, self._dust_beside_close.pop(symbol))
 
     def _protect_dust(self, quote: Quote, *, beside_close: bool = False) -> None:
         """What a position left below the venue's minimum is watched: once the price makes it worth an
         exit of its own (with a stop), it becomes a position and is protected; what lots left beside a
-        resting close (``beside_close``) becomes a lot, judged with what the resting closes leave held
-        (the position's beside its close, the closing lots' parts below the lot step), which it takes."""
+        resting close (``beside_close``) becomes a lot. Either is judged with what the resting closes
+        leave held (the position's beside its close, every closing lot's part below the lot step, the
+        symbol's lot's included), which it takes (``core.protection.join_dust``)."""
         symbol = quote.symbol
         rules = self._rules_for(symbol)
         kept = self._dust_beside_close if beside_close else self._dust
         prices = exit_prices(quote.bid, self._config.params_for(symbol), rules)
-        # Beside a close, with what the closing position keeps (its lot's exit sells that too) and the
-        # parts below the lot step the closing lots' closes leave (the new lot takes them over).
-        spare = self._beside_position_close(symbol) if beside_close else Decimal(0)
-        closing = self._resting_lot_closes(symbol) if beside_close else []
-        remainders = [close_remainder(p.qty, p.close_left, rules) for p in closing]
-        price = min(prices.stop_limit, prices.take_profit)
-        if not dust_beside_closes_sellable(kept[symbol], [spare, *remainders], rules, price):
+        closing = self._resting_lot_closes(symbol)
+        joined = join_dust(
+            kept[symbol],
+            [(p.qty, p.close_left) for p in closing],
+            rules,
+            min(prices.stop_limit, prices.take_profit),
+            beside=self._beside_position_close(symbol),  # the new lot's arming takes it over
+        )
+        if joined is None:
             return
-        dust = kept.pop(symbol) + sum(remainders, Decimal(0))
-        for resting, left in zip(closing, remainders, strict=True):
+        del kept[symbol]
+        for resting, left in zip(closing, joined.taken, strict=True):
             # Sold with the new lot's exit: its close then ends with nothing left below the step.
             resting.holding = Holding(resting.qty - left, resting.holding.entry_price)
         if beside_close:
-            pos = TrackedPosition(symbol=symbol, holding=Holding(dust), lot=True)
+            lot = self._lots.get(symbol)
+            if lot is not None:  # being closed: kept until its close ends, the dust is the symbol's lot
+                self._keep_closing(lot)
+            pos = TrackedPosition(symbol=symbol, holding=Holding(joined.qty), lot=True)
             self._lots[symbol] = pos
         else:
-            pos = TrackedPosition(symbol=symbol, holding=Holding(dust))
+            pos = TrackedPosition(symbol=symbol, holding=Holding(joined.qty))
             self._hold(pos)
         self._take_dust_credit(pos)
         self._journal_opened(pos)
@@ -1676,8 +1692,10 @@ class PositionMonitorActor(SupervisedActor):
         lot.holding = Holding(min(lot.qty + spare, held), lot.holding.entry_price)
 
     def _resting_lot_closes(self, symbol: str) -> list[TrackedPosition]:
-        """The lots of ``symbol`` still being closed whose close rests (or may) on the venue."""
-        return [c for c in self._closing_lots if c.symbol == symbol and c.close_id is not None]
+        """The lots of ``symbol`` whose close rests (or may) on the venue: those kept until their close
+        ends, and the symbol's lot when it is being closed too."""
+        lots = (*self._closing_lots, self._lots.get(symbol))
+        return [c for c in lots if c is not None and c.symbol == symbol and c.close_id is not None]
 
     def _read_position_close(self, pos: TrackedPosition) -> Decimal:
         """For a lot: what the close of its symbol's position offers on the venue as read now (0 once it
@@ -1947,6 +1965,10 @@ class PositionMonitorActor(SupervisedActor):
             if lot is None or lot is pos or lot.close_id is not None:
                 beside = self._dust_beside_close.get(pos.symbol, Decimal(0))
                 self._dust_beside_close[pos.symbol] = beside + dust
+                # Judged at once with the other closes' remainders, not at the next quote, once whatever
+                # ended ``pos`` is done (two lots' remainders, worth a minimum order together, went
+                # unjudged while the symbol's lot was being closed: simulation, bench/simulate.yaml seed 1).
+                self.actor_ref.tell(ProtectDust(symbol=pos.symbol))
                 return
             survivor = lot
         if survivor is not None and survivor is not pos:

@@ -10,14 +10,15 @@
   a protected holding is sold with its next exit, unless what the exit leaves uncovered adds up to a
   sellable order: then the exit is placed again for the whole.
 * Dust kept beside resting closes (they sell whole lot steps only, so each leaves its holding's part
-  below the step) is protected on its own once it and those parts add up to a sellable order.
+  below the step) is protected on its own once it and those parts add up to a sellable order
+  (``join_dust``): the same rule for what ended positions and lots left, whichever closes still rest.
 * A close sells at a marketable limit ``STOP_LIMIT_SLIPPAGE`` below the bid; once the bid falls below a
   close's price it rests unsold, so after ``close_reprice_after_s`` it is re-priced at the new bid.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -32,6 +33,7 @@ __all__ = [
     "STOP_LIMIT_SLIPPAGE",
     "TP_BOUND_FACTOR",
     "ExitPrices",
+    "JoinedDust",
     "ProtectionPlan",
     "close_price",
     "close_remainder",
@@ -43,6 +45,7 @@ __all__ = [
     "exit_prices",
     "exit_qty",
     "is_dust",
+    "join_dust",
     "plan_for",
     "qty_text",
     "stop_triggered",
@@ -158,6 +161,35 @@ def dust_beside_closes_sellable(
     ``price`` (the lowest an exit of it asks): judged alone, such dust stayed without an exit while the
     closes' parts would have made it sellable."""
     return not is_dust(dust + sum(remainders, Decimal(0)), rules, price)
+
+
+@dataclass(frozen=True)
+class JoinedDust:
+    """Dust and the parts below the lot step of resting closes, protected as one lot."""
+
+    qty: Decimal
+    """The lot's holding: the dust and every part taken over."""
+    taken: tuple[Decimal, ...]
+    """Per resting close, in the order given, the part below the step its holder hands over (0: none)."""
+
+
+def join_dust(
+    dust: Decimal,
+    closes: Sequence[tuple[Decimal, Decimal]],
+    rules: SymbolRules,
+    price: Decimal,
+    *,
+    beside: Decimal = Decimal(0),
+) -> JoinedDust | None:
+    """What ended positions and lots left below the venue minimum (``dust``), joined with the parts below
+    the lot step the resting ``closes`` leave (``(held, offered)`` per close: ``close_remainder``) and
+    with what a closing position holds ``beside`` its close (the lot's exit sells that too, its arming
+    takes it over): one lot once together they make an exit the venue accepts at ``price`` (the lowest
+    an exit of it asks), else None (kept, judged again at the next bid or remainder)."""
+    taken = tuple(close_remainder(held, offered, rules) for held, offered in closes)
+    if not dust_beside_closes_sellable(dust, [beside, *taken], rules, price):
+        return None
+    return JoinedDust(qty=dust + sum(taken, Decimal(0)), taken=taken)
 
 
 def qty_text(qty: Decimal, rules: SymbolRules) -> str:

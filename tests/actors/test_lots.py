@@ -162,14 +162,40 @@ def test_dust_beside_closes_is_protected_with_the_part_below_the_step_a_lots_clo
     h.quote(SYMBOL, "98.00", "98.02")  # through the lot's stop: its close offers 0.2 at 97.51, sells half
     h.quote(SYMBOL, "97.40", "97.42")  # below both closes: they rest
     # A lot of 0.0104249: 0.010424 sellable, worth 0.99997 USDT at the stop-limit of 95.93 an exit asks,
-    # below the venue's minimum of 1 USDT: kept beside the closes as dust.
+    # below the venue's minimum of 1 USDT: dropped as dust, kept beside the closes and judged at once
+    # with the lot's 0.0000004: 0.010425, worth 1.00007 USDT.
     lot_filled(h, 10**9 + 1, "0.0104249", "97.40")
-    assert exits(h) == []
-
-    h.quote(SYMBOL, "97.40", "97.42")  # with the lot's 0.0000004: 0.010425, worth 1.00007 USDT
 
     assert exits(h) == [Decimal("0.010425")]
     h.quote(SYMBOL, "97.60", "97.62")  # the closing lot's close sells its rest
     h.settle()
     assert closes(h) == [Decimal(1)] and exits(h) == [Decimal("0.010425")]
     assert held(h) - resting_sells(h) < Decimal("0.000001")  # less than a step left over
+
+
+def test_remainders_of_two_lots_closes_are_protected_together_while_the_symbols_lot_is_being_closed(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # Simulation, bench/simulate.yaml seed 1 at 1998.5 s: two closing lots' re-priced closes each ended
+    # with a rest worth less than a minimum order, kept beside the position's close; the symbol's lot was
+    # being closed too, and the dust was judged only once no lot was left: 0.01 SOL, worth a minimum order
+    # together, had no exit until the next fill.
+    h = closing_adopted_holding(make_harness)  # the position's close rests 0.5 at 99.49
+    lot_filled(h, 10**9, "0.02", "99.50")
+    h.quote(SYMBOL, "98.00", "98.02")  # through the lot's stop: its close offers 0.02 at 97.51, sells half
+    lot_filled(h, 10**9 + 1, "0.02", "98.01")  # the next lot: the first is kept until its close ends
+    h.quote(SYMBOL, "96.90", "96.92")  # through its stop: its close offers 0.02 at 96.41, sells half
+    lot_filled(h, 10**9 + 2, "0.2", "96.90")  # the symbol's lot now
+    h.quote(SYMBOL, "95.80", "95.82")  # through its stop: its close offers 0.2 at 95.32, sells half
+    h.settle()
+    unsold = sorted(o.remaining_qty for o in h.open_sells(SYMBOL) if o.client_order_id.startswith("ah-c"))
+    assert unsold == [Decimal("0.01"), Decimal("0.01"), Decimal("0.1"), Decimal("0.5")] and exits(h) == []
+    h.advance(1.0)  # every resting close may be re-priced now
+
+    # Below every close: the two small lots' rests of 0.01 are worth less than a minimum order at 94.52
+    # (each ends with it left as dust), the symbol's lot's 0.1 and the position's 0.5 are sold again.
+    h.quote(SYMBOL, "95.00", "95.02")
+    h.settle()
+
+    assert exits(h) == [Decimal("0.02")]  # both rests, joined: worth 1.87 USDT at the stop-limit of 93.58
+    assert held(h) - resting_sells(h) < Decimal("0.000001")

@@ -15,6 +15,7 @@ from autohedge.core.protection import (
     exit_prices,
     exit_qty,
     is_dust,
+    join_dust,
     qty_text,
 )
 from autohedge.core.risk import refuse_rule_violations, size_entry
@@ -248,6 +249,43 @@ def test_dust_beside_closes_is_sellable_once_the_closes_remainders_make_a_minimu
     dust: str, remainders: tuple[str, ...], price: str, sellable: bool
 ) -> None:
     assert dust_beside_closes_sellable(D(dust), [D(r) for r in remainders], RULES, D(price)) is sellable
+
+
+Close = tuple[str, str]
+
+
+@pytest.mark.parametrize(
+    ("dust", "closes", "beside", "price", "joined", "taken"),
+    [
+        # What two ended lots left (0.00005 each): worth 6 USDT together, one lot at once.
+        ("0.0001", (), "0", "60000", "0.0001", ()),
+        ("0.0001", (), "0", "40000", None, ()),  # 4 USDT: below the minimum order value, kept
+        # With the parts below the step resting closes leave (held, offered): taken over by the lot.
+        (
+            "0.00007",
+            (("0.01002", "0.0100"), ("0.02001", "0.0200")),
+            "0",
+            "60000",
+            "0.0001",
+            ("0.00002", "0.00001"),
+        ),
+        # A close leaving a step or more leaves it to its holder: nothing to take, the dust stays alone.
+        ("0.00009", (("0.0102", "0.0100"),), "0", "60000", None, ()),
+        # What a closing position holds beside its close counts; the lot's arming takes it, not this.
+        ("0.00006", (("0.0100", "0.0100"),), "0.00004", "60000", "0.00006", ("0",)),
+        ("0.00005", (("0.01004", "0.0100"),), "0", "60000", None, ()),  # below the step together
+    ],
+)
+def test_join_dust_makes_one_lot_of_dust_and_every_closes_remainder_once_they_are_worth_an_order(
+    dust: str, closes: tuple[Close, ...], beside: str, price: str, joined: str | None, taken: tuple[str, ...]
+) -> None:
+    closing = [(D(held), D(offered)) for held, offered in closes]
+    lot = join_dust(D(dust), closing, RULES, D(price), beside=D(beside))
+
+    if joined is None:
+        assert lot is None
+    else:
+        assert lot is not None and lot.qty == D(joined) and lot.taken == tuple(D(t) for t in taken)
 
 
 def test_qty_text_is_plain_digits_at_the_lot_precision() -> None:
