@@ -13,6 +13,8 @@
   down: a filled exit closes the position, a vanished exit makes an orphan, a vanished position is
   removed.
 * What is held is read from the local ledger; REST only when the ledger shows less than is needed.
+  Sales of our exits the ledger has not applied yet are taken off its holding; they are kept beside the
+  ledger (``core.known_sales``), so an incarnation started after a crash still knows them.
   The verification right after a reconnect takes positions from the ledger the reconnect re-based from
   the account; a brief drop of the stream (``user_stream.drop_grace_s``) is left to the reconnect's sweep
   (``core.ledger_reads``).

@@ -4,7 +4,8 @@
 The monitor keeps the sales of its exits the ledger has not applied yet and takes them off what the
 ledger holds. A pushed balance snapshot taken after such a sale already includes it: subtracting it again
 would read the holding too small, and an exit whose arithmetic says all is sold would close a position
-that still holds a sellable remainder, leaving it without an exit."""
+that still holds a sellable remainder, leaving it without an exit. The sales are kept beside the ledger:
+a monitor restarted after a crash still takes them off."""
 
 from __future__ import annotations
 
