@@ -55,6 +55,7 @@ from autohedge.core.eventlog import EventLog
 from autohedge.core.gates import KILL_SWITCH, STOPPED, Gate
 from autohedge.core.ids import OrderKeySource
 from autohedge.core.journal import JournalWriter
+from autohedge.core.known_sales import KnownSales
 from autohedge.core.ledger import AccountLedger
 from autohedge.core.messages import CancelEntries, Quote, SetEntryGate
 from autohedge.core.metrics import Metrics
@@ -254,6 +255,9 @@ class EngineParts:
     keys: OrderKeySource
     rate_limiter: SymbolRateLimiter
     ledger: AccountLedger
+    sales: KnownSales
+    """The monitor's known exit sales the ledger does not include yet: kept across its restarts, as the
+    ledger is (one incarnation at a time uses it)."""
     deduper: FillDeduper
     entries: dict[str, TrackedEntry]
     """The executor's tracked entries: kept across its restarts (its own thread only, one at a time)."""
@@ -310,6 +314,7 @@ class Engine:
             keys=OrderKeySource(clock),
             rate_limiter=SymbolRateLimiter(clock, config.rate_limit_ms),
             ledger=AccountLedger(spot=exchange.capabilities.spot_positions),
+            sales=KnownSales(),
             entries={},
             in_flight={},
             deduper=FillDeduper(config.user_stream.dedupe_capacity, now_ns=clock.monotonic_ns),
@@ -506,6 +511,7 @@ class Engine:
                 keys=parts.keys,
                 slots=parts.monitor_slots,
                 ledger=parts.ledger,
+                sales=parts.sales,
                 user_stream=self._user_stream_factory is not None,
                 account=account,
             )

@@ -13,6 +13,8 @@
   down: a filled exit closes the position, a vanished exit makes an orphan, a vanished position is
   removed.
 * What is held is read from the local ledger; REST only when the ledger shows less than is needed.
+  Sales of our exits the ledger has not applied yet are taken off its holding; they are kept beside the
+  ledger (``core.known_sales``), so an incarnation started after a crash still knows them.
   The verification right after a reconnect takes positions from the ledger the reconnect re-based from
   the account; a brief drop of the stream (``user_stream.drop_grace_s``) is left to the reconnect's sweep
   (``core.ledger_reads``).
@@ -37,7 +39,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -83,6 +84,7 @@ from autohedge.core.journal import (
     PositionOpened,
     intents_of_oco,
 )
+from autohedge.core.known_sales import KnownSales
 from autohedge.core.ledger import AccountLedger
 from autohedge.core.ledger_reads import ledger_stands_for_venue, verify_due, verify_reads_ledger
 from autohedge.core.messages import (
@@ -107,7 +109,6 @@ from autohedge.core.positions import (
     FillInFlight,
     GrowthCredit,
     Holding,
-    KnownSale,
     net_base_qty,
     unheard_sales,
 )
@@ -151,15 +152,12 @@ from autohedge.core.types import (
 )
 
 __all__ = [
-    "SALES_KEPT",
     "STREAM_FIRST_WAIT_S",
     "MonitoredPosition",
     "PositionMonitorActor",
     "TrackedPosition",
 ]
 
-SALES_KEPT = 1_000
-"""Known exit sales remembered until the ledger applies them (the oldest are forgotten first)."""
 STREAM_FIRST_WAIT_S = 3.0
 """How long the start-up reconciliation waits for the user stream's first ledger re-base (one account
 read shared) before reading the venue itself (a stream that cannot connect never delays protection more)."""
@@ -283,10 +281,13 @@ class PositionMonitorActor(SupervisedActor):
         keys: OrderKeySource,
         slots: WatchedSlots[Quote],
         ledger: AccountLedger,
+        sales: KnownSales,
         user_stream: bool = False,
         account: str = "",
     ) -> None:
-        """``user_stream``: order events arrive by push on this venue; its stream re-bases the ledger
+        """``sales``: our exits' sales the ledger does not include yet, kept beside the ledger across
+        incarnations (a restarted monitor still takes them off the ledger's holding).
+        ``user_stream``: order events arrive by push on this venue; its stream re-bases the ledger
         from the account, and the start-up reconciliation reads that instead of the account again.
         ``account``: the account's identity where known, for the journal's account snapshot."""
         super().__init__(ctx)
@@ -296,6 +297,7 @@ class PositionMonitorActor(SupervisedActor):
         self._snapshot_due = ctx.incarnation <= 1
         self._exchange = exchange
         self._ledger = ledger
+        self._sales = sales
         self._user_stream = user_stream
         self._stream_wait: TimerHandle | None = None
         self._last_verify_ns: int | None = None
@@ -335,9 +337,6 @@ class PositionMonitorActor(SupervisedActor):
         """Per position key, the one pending quick retry of its refused exit or close: (token, timer)."""
         self._retry_tokens = 0
         self._pending: dict[tuple[PendingKind, str], PendingAction] = {}
-        self._sales: OrderedDict[str, KnownSale] = OrderedDict()
-        """Per exit leg, the sale we know of (with when each report told it), until the ledger has it."""
-        self._sales_rebases = 0
         self._retry_scheduled = False
         self._auth_reported = False
 
@@ -407,7 +406,7 @@ class PositionMonitorActor(SupervisedActor):
         entry price), else from the venue. Raises VenueError."""
         if not self._ledger.live or self._exchange.capabilities.positions_with_entry_price:
             return self._exchange.positions(self._config.symbols)
-        held = ((s, self._ledger.position(s)) for s in self._config.symbols)
+        held = ((s, self._ledger_held(s)) for s in self._config.symbols)
         return tuple(PositionSnapshot(symbol=s, qty=qty) for s, qty in held if qty > 0)
 
     def on_sync_positions(self, _: SyncPositions) -> int:
@@ -772,27 +771,10 @@ class PositionMonitorActor(SupervisedActor):
 
     def _ledger_held(self, symbol: str) -> Decimal:
         """What the ledger holds of ``symbol`` less what our exits are known to have sold and the ledger
-        has not applied yet (a sale whose event is late would otherwise look held)."""
-        if self._ledger.rebases != self._sales_rebases:
-            # A re-base read the account after these sales: its holding includes them.
-            self._sales_rebases = self._ledger.rebases
-            self._sales.clear()
-        held = self._ledger.position(symbol)
-        for coid, sale in list(self._sales.items()):
-            if sale.symbol != symbol:
-                continue
-            # Asked at each report's own time: a balance snapshot taken after it already includes it.
-            unapplied, kept = sale.unapplied(self._not_in_ledger(symbol, coid))
-            if kept is None:
-                del self._sales[coid]  # the ledger's holding has it
-            else:
-                held -= unapplied
-                self._sales[coid] = kept
-        return max(held, Decimal(0))
-
-    def _not_in_ledger(self, symbol: str, coid: str) -> Callable[[Decimal, int], Decimal]:
-        """The ledger's ``unapplied_fill`` for one leg, as a known sale asks it (monitor thread)."""
-        return lambda cum_qty, ts_event: self._ledger.unapplied_fill(symbol, coid, cum_qty, ts_event=ts_event)
+        has not applied yet (a sale whose event is late would otherwise look held), also sales an earlier
+        incarnation learned of."""
+        unapplied = self._sales.unapplied(symbol, self._ledger)
+        return max(self._ledger.position(symbol) - unapplied, Decimal(0))
 
     def _unsellable_rest(self, pos: TrackedPosition) -> bool:
         """What ``pos`` still holds is below what a new exit of it may sell (the venue's minimums at the
@@ -1156,7 +1138,7 @@ class PositionMonitorActor(SupervisedActor):
         self._rebases_verified = rebases
         if not from_ledger:
             return self._exchange.positions(symbols)
-        held = ((s, self._ledger.position(s)) for s in symbols)
+        held = ((s, self._ledger_held(s)) for s in symbols)
         return tuple(PositionSnapshot(symbol=s, qty=qty) for s, qty in held if qty > 0)
 
     def _poll_prices(self) -> None:
@@ -1528,18 +1510,11 @@ class PositionMonitorActor(SupervisedActor):
         self, symbol: str, coid: str, cum_filled_qty: Decimal, *, ts_event: int | None = None
     ) -> None:
         """Known sales of our exits, kept (bounded) until the ledger has applied them, also after the
-        position that made them ended. ``ts_event``: when the report was made (None: a venue read just
-        made, stamped now, which is after the sale)."""
-        reported_ns = self.ctx.clock.wall_ns() if ts_event is None else ts_event
-        known = self._sales.get(coid)
-        self._sales[coid] = (
-            KnownSale(symbol, ((cum_filled_qty, reported_ns),))
-            if known is None
-            else known.after(cum_filled_qty, reported_ns)
-        )
-        self._sales.move_to_end(coid)
-        if len(self._sales) > SALES_KEPT:
-            self._sales.popitem(last=False)
+        position that made them ended and across incarnations. ``ts_event``: when the report was made
+        (None: a venue read just made, stamped now, which is after the sale)."""
+        now_ns = self.ctx.clock.wall_ns()
+        reported_ns = now_ns if ts_event is None else ts_event
+        self._sales.remember(symbol, coid, cum_filled_qty, reported_ns=reported_ns, learned_ns=now_ns)
 
     def _cancel_quietly(self, symbol: str, client_order_id: str) -> OrderSnapshot | None:
         try:
@@ -1902,7 +1877,7 @@ class PositionMonitorActor(SupervisedActor):
         # sold that the ledger has and this inbox not yet: counted as the lots', that sale made the close
         # of a position 0.0215 ETH smaller than it held, uncovered for 2 s (simulation, config.yaml seed 75).
         kept = Decimal(0) if pos.lot else self._kept_by_lots_in_ledger(symbol)
-        held = self._ledger.position(symbol) if self._ledger.live else Decimal(0)
+        held = self._ledger_held(symbol) if self._ledger.live else Decimal(0)
         if exit_qty(held - kept, rules) < exit_qty(pos.qty, rules):
             try:
                 held = sum((p.qty for p in self._exchange.positions([symbol])), Decimal(0))

@@ -69,6 +69,7 @@ class AccountLedger:
         self._live = False
         self._down_since_ns: int | None = None
         self._on_live: list[Callable[[], None]] = []
+        self._rebased_as_of_ns: int | None = None
         self.rebases = 0
 
     # -- snapshots ------------------------------------------------------------------------------------
@@ -88,6 +89,7 @@ class AccountLedger:
                 self._position_ts = {p.symbol: as_of_ns for p in positions}
                 self._position_ts["*"] = as_of_ns
             self._ready = True
+            self._rebased_as_of_ns = as_of_ns
             self.rebases += 1
 
     def apply_balances(self, update: AccountBalances) -> None:
@@ -229,6 +231,13 @@ class AccountLedger:
         knows of a drop before any message about it reaches it."""
         with self._lock:
             return self._down_since_ns
+
+    @property
+    def rebased_as_of_ns(self) -> int | None:
+        """When (our wall clock, ns) the newest re-base's account read started; None before the first.
+        Whatever the venue had reported to us before then is inside it."""
+        with self._lock:
+            return self._rebased_as_of_ns
 
     def free(self, asset: str) -> Decimal:
         with self._lock:

@@ -4,17 +4,27 @@
 The monitor keeps the sales of its exits the ledger has not applied yet and takes them off what the
 ledger holds. A pushed balance snapshot taken after such a sale already includes it: subtracting it again
 would read the holding too small, and an exit whose arithmetic says all is sold would close a position
-that still holds a sellable remainder, leaving it without an exit."""
+that still holds a sellable remainder, leaving it without an exit. The sales are kept beside the ledger:
+a monitor restarted after a crash still takes them off."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
 
+import pytest
+
 from autohedge.core.actor_names import MONITOR, user_stream_name
 from autohedge.core.messages import AccountBalances, Balance, OrderEventKind, OrderUpdate
+from autohedge.core.ports import Capabilities
 from tests.actors.harness import Harness, make_config, wait_for
-from tests.actors.test_simulation_findings import covered, half_filling_engine
+from tests.actors.test_simulation_findings import (
+    close_half_sold_then_ended_by_the_venue,
+    covered,
+    crash_the_monitor,
+    half_filling_engine,
+    held,
+)
 
 USER_STREAM = user_stream_name("paper")
 STEP_S = 0.001
@@ -78,3 +88,26 @@ def test_a_push_that_includes_an_exits_sale_keeps_the_remainder_covered(
     wait_for(lambda: h.is_protected("BTC/USDT"), what="the remainder re-armed")
     assert h.held("BTC/USDT").qty == Decimal("0.3")  # what is really held after the sale, not less
     assert covered(h) == Decimal("0.3")
+
+
+def test_a_restarted_monitor_adopts_from_the_ledger_net_of_sales_its_crashed_incarnation_knew(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On a venue whose positions carry no entry price (Binance), a restarted monitor adopts what the ledger
+    # holds: a sale its crashed incarnation knew of, whose event is still on its way, is inside that
+    # holding. Adopted with it, the position's exit asked for what had been sold.
+    engine = half_filling_engine(BTC=Decimal(1))
+    h = make_harness(make_config(hft={"min_edge_bps": 10_000}), engine=engine, oco=False)
+    h.paper.capabilities = Capabilities(oco=False, stop_limit=True, positions_with_entry_price=False)
+    h.start()
+    exit_leg, delayed, refused = close_half_sold_then_ended_by_the_venue(h, monkeypatch)
+
+    crash_the_monitor(h, monkeypatch)
+
+    assert refused == []
+    assert [o.client_order_id for o in h.open_sells("BTC/USDT")] == [exit_leg.client_order_id]
+    assert h.held("BTC/USDT").qty == Decimal("0.5")
+    delayed.deliver()
+    h.advance(1.0)
+    assert refused == []
+    assert covered(h) == held(h) == Decimal("0.5")

@@ -10,12 +10,13 @@ import pytest
 
 from autohedge.actors.executor import ExecutorActor
 from autohedge.actors.monitor import PositionMonitorActor
+from autohedge.actors.user_stream import UserStreamActor
 from autohedge.adapters.paper.engine import PaperEngine
-from autohedge.core.actor_names import EXECUTOR, MONITOR
+from autohedge.core.actor_names import EXECUTOR, MONITOR, user_stream_name
 from autohedge.core.child_states import ChildState
 from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import ManualClock
-from autohedge.core.errors import OrderRejected, OutcomeUnknown, RateLimited
+from autohedge.core.errors import InsufficientFunds, OrderRejected, OutcomeUnknown, RateLimited
 from autohedge.core.messages import (
     ClosePosition,
     OcoRequest,
@@ -1051,3 +1052,119 @@ def test_simulation_found_fill_whose_event_crashed_the_executor_in_a_retry_after
         advance(0.5)
 
     assert covered(h) == quantize_down(held(h), LOT) > quantize_down(entry.filled_qty, LOT)
+
+
+class DelayedSales:
+    """From creation on, the venue's reports of sells that trade wait on their way to the user stream (a
+    delayed order event): neither the ledger nor the monitor has them until ``deliver``."""
+
+    def __init__(self, h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._h = h
+        self.waiting: list[OrderUpdate] = []
+        self._holding = True
+        handle = UserStreamActor.on_order_update
+
+        def delay(actor: UserStreamActor, update: OrderUpdate) -> None:
+            if self._holding and update.kind.is_fill and update.side is Side.SELL:
+                self.waiting.append(update)
+                return
+            handle(actor, update)
+
+        monkeypatch.setattr(UserStreamActor, "on_order_update", delay)
+
+    def stop_holding(self) -> None:
+        """Reports of later sales go through at once."""
+        self._h.settle()
+        self._holding = False
+
+    def deliver(self) -> None:
+        """The waiting reports arrive, in the venue's order."""
+        self.stop_holding()
+        for update in self.waiting:
+            self._h.directory.tell(user_stream_name("paper"), update)
+        self.waiting = []
+        self._h.settle()
+
+
+def crash_the_monitor(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The monitor crashes in a handler (a fault as the simulator injects) and runs again, reconciled."""
+    handle = PositionMonitorActor.on_sync_positions
+
+    def crash_once(self: PositionMonitorActor, message: SyncPositions) -> int:
+        monkeypatch.setattr(PositionMonitorActor, "on_sync_positions", handle)
+        raise RuntimeError("injected fault in the monitor's handler")
+
+    monkeypatch.setattr(PositionMonitorActor, "on_sync_positions", crash_once)
+    h.directory.tell(MONITOR, SyncPositions())
+    wait_for(lambda: h.child(MONITOR).restarts == 1, what="the monitor crashed")
+    delay = h.child(MONITOR).next_restart_in_s
+    assert delay is not None
+    h.advance(delay)
+    wait_for(lambda: h.child(MONITOR).state is ChildState.RUNNING, what="the monitor restarted")
+    wait_for(lambda: h.engine.view().reconciled, what="the restarted monitor reconciled")
+    h.settle()
+
+
+def refused_sells(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on: every sell the venue refuses for want of what it would sell."""
+    refused: list[str] = []
+    submit = PaperEngine.submit_order
+
+    def recording(engine: PaperEngine, request: OrderRequest) -> OrderSnapshot:
+        try:
+            return submit(engine, request)
+        except InsufficientFunds as exc:
+            refused.append(f"{request.client_order_id} for {request.qty}: {exc}")
+            raise
+
+    monkeypatch.setattr(PaperEngine, "submit_order", recording)
+    return refused
+
+
+def close_half_sold_then_ended_by_the_venue(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> tuple[OrderSnapshot, DelayedSales, list[str]]:
+    """On ``h`` (started on a venue filling half of every crossing order at each match, 1 BTC held, no
+    OCO lists): the holding is closed and half the close trades on arrival, its report delayed; the venue
+    ends the close and the monitor (which learned the sale from that end) protects the rest again. Returns
+    the new exit, the delayed report and the sells refused from the close on."""
+    h.quote("BTC/USDT", "99.99", "100.01")
+    wait_for(lambda: covered(h) == Decimal(1), what="the adopted holding protected")
+    refused = refused_sells(monkeypatch)
+    delayed = DelayedSales(h, monkeypatch)
+    h.directory.tell(MONITOR, ClosePosition(symbol="BTC/USDT", reason="test close"))
+    h.settle()
+    (close,) = h.open_sells("BTC/USDT")
+    assert close.filled_qty == Decimal("0.5") and h.engine.parts.ledger.position("BTC/USDT") == Decimal(1)
+    delayed.stop_holding()
+    h.paper_engine.cancel_order("BTC/USDT", client_order_id=close.client_order_id)
+    h.settle()
+    (exit_leg,) = h.open_sells("BTC/USDT")
+    assert exit_leg.qty == Decimal("0.5")
+    assert delayed.waiting  # the close's sale is still on its way to the ledger
+    return exit_leg, delayed, refused
+
+
+def test_simulation_found_restarted_monitor_sold_again_what_its_crashed_incarnation_knew_sold(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Four symbols (config.yaml with SOL/USDT and XRP/USDT), seed 13 at 11329 s (at 17403.5 s on an older
+    # main): exits placed below their stop traded half at once, each sale known from the placement's
+    # answer while its event was delayed; the monitor crashed (an injected handler fault) and its next
+    # incarnation, not knowing those sales, took the ledger's holding (still counting them) as held when
+    # its own exit sold out, and placed exits for quantity already sold: refused as insufficient.
+    engine = half_filling_engine(BTC=Decimal(1))
+    h = make_harness(make_config(hft={"min_edge_bps": 10_000}), engine=engine, oco=False).start()
+    exit_leg, delayed, refused = close_half_sold_then_ended_by_the_venue(h, monkeypatch)
+
+    crash_the_monitor(h, monkeypatch)
+    assert [o.client_order_id for o in h.open_sells("BTC/USDT")] == [exit_leg.client_order_id]
+    for _ in range(2):  # the exit trades: half at each quote, then it is all sold
+        h.quote("BTC/USDT", str(exit_leg.price), str(exit_leg.price + Decimal("0.02")))
+    h.settle()
+    h.advance(1.0)  # the exit check, and any quick retry of a refused exit
+    delayed.deliver()
+
+    assert refused == []
+    assert held(h) == covered(h) == 0
+    assert h.position("BTC/USDT") is None
