@@ -740,9 +740,18 @@ class PositionMonitorActor(SupervisedActor):
             # Our arithmetic says it is all sold; the venue's balance (the ledger, fed by the same
             # stream) decides, so a remainder rounding left behind stays protected.
             from_ledger = self._ledger.live and not pos.lot
+            # What lots hold is theirs, less what their sells sold that the ledger has and this inbox not
+            # yet (read before the holding is): counted as the lots', a closing lot's sale came off this
+            # remainder a second time and the lot taking it was left short by it (as in ``_held_for_close``).
+            if pos.lot:
+                kept = Decimal(0)
+            elif from_ledger:
+                kept = self._kept_by_lots_in_ledger(pos.symbol)
+            else:
+                kept = self._kept_by_lots(pos.symbol)
             held = self._ledger_held(pos.symbol) if from_ledger else pos.qty
             lot = self._lots.get(pos.symbol) if not pos.lot else None
-            left = held if pos.lot else held - self._kept_by_lots(pos.symbol)  # what lots hold is theirs
+            left = held - kept
             sold_all = sum(pos.exit_filled_qty.values(), Decimal(0))
             if exit_qty(left, rules) <= 0:
                 self._closed(pos, price, purpose, sold=sold_all)

@@ -8,18 +8,21 @@ from decimal import Decimal
 
 import pytest
 
+from autohedge.actors.executor import ExecutorActor
 from autohedge.actors.monitor import PositionMonitorActor
 from autohedge.core.actor_names import MONITOR
 from autohedge.core.errors import RateLimited
 from autohedge.core.messages import OrderUpdate, UserStreamStatus
 from tests.actors.harness import Harness
 from tests.actors.test_simulation_findings import (
+    bought_on_the_venue,
     closing_adopted_holding,
     closing_lot,
     held,
     lot_filled,
     resting_sells,
 )
+from tests.ids import entry_id
 
 SYMBOL = "BTC/USDT"
 
@@ -173,3 +176,62 @@ def test_dust_beside_closes_is_protected_with_the_part_below_the_step_a_lots_clo
     h.settle()
     assert closes(h) == [Decimal(1)] and exits(h) == [Decimal("0.010425")]
     assert held(h) - resting_sells(h) < Decimal("0.000001")  # less than a step left over
+
+
+def hold_updates_of(monkeypatch: pytest.MonkeyPatch, client_order_id: str) -> Callable[[Harness], None]:
+    """From now on the monitor hears of ``client_order_id``'s events only when the returned function (test
+    thread) hands them over: they wait on their way while the ledger has applied them."""
+    deliver = PositionMonitorActor.on_order_update
+    held_back: list[OrderUpdate] = []
+
+    def hold(self: PositionMonitorActor, update: OrderUpdate) -> None:
+        if update.client_order_id == client_order_id:
+            held_back.append(update)
+        else:
+            deliver(self, update)
+
+    monkeypatch.setattr(PositionMonitorActor, "on_order_update", hold)
+
+    def hand_over(h: Harness) -> None:
+        monkeypatch.setattr(PositionMonitorActor, "on_order_update", deliver)
+        for update in held_back:
+            h.directory.tell(MONITOR, update)
+        h.settle()
+
+    return hand_over
+
+
+def test_position_sold_out_beside_a_closing_lots_sale_the_ledger_has_leaves_its_remainder_to_the_lot(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The position's close sells what the position tracked while the ledger holds more (a fill it heard of
+    # first, its report still on its way): the symbol's lot takes that remainder. A closing lot's close
+    # sold out at the same quote and the ledger applied it, its event still on its way to the monitor:
+    # counted as that lot's still, its quantity came off the remainder a second time, and the lot's exit
+    # left 0.1 uncovered until the next verification.
+    h = closing_lot(make_harness)  # the position's close rests 0.5 at 99.49, the lot's 0.1 at 97.51
+    lot_close = next(o.client_order_id for o in h.open_sells(SYMBOL) if o.qty == Decimal("0.2"))
+    lot_filled(h, 10**9 + 1, "0.3", "98.80")  # the next lot (exit at 99.79); the first keeps closing
+    ledger = h.engine.parts.ledger
+    # The stream's re-base brings the ledger the lots' fills (told to the monitor alone by the test).
+    ledger.rebase(h.paper.balances(), (), as_of_ns=h.clock.wall_ns())
+    h.clock.advance(0.01)
+    entry = entry_id(10**9 + 2)
+    deliver = ExecutorActor.on_order_update
+
+    def late(self: ExecutorActor, update: OrderUpdate) -> None:
+        if update.client_order_id != entry:
+            deliver(self, update)
+
+    monkeypatch.setattr(ExecutorActor, "on_order_update", late)
+    bought_on_the_venue(h, 10**9 + 2, "0.4", "98.02")  # 0.1998 in the ledger, its report on its way
+    h.settle()
+    hand_over = hold_updates_of(monkeypatch, lot_close)
+
+    h.quote(SYMBOL, "99.50", "99.52")  # the position's close and the closing lot's both sell out
+    h.settle()
+
+    assert held(h) == Decimal("0.4998")  # the next lot and the fill the ledger heard of first
+    assert resting_sells(h) == held(h)
+    hand_over(h)
+    assert resting_sells(h) == held(h)
