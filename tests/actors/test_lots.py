@@ -19,6 +19,7 @@ from tests.actors.test_simulation_findings import (
     closing_adopted_holding,
     closing_lot,
     held,
+    lose_updates_of,
     lot_filled,
     resting_sells,
 )
@@ -235,3 +236,26 @@ def test_position_sold_out_beside_a_closing_lots_sale_the_ledger_has_leaves_its_
     assert resting_sells(h) == held(h)
     hand_over(h)
     assert resting_sells(h) == held(h)
+
+
+def test_lots_own_close_ended_unseen_is_read_by_the_verification(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The symbol's lot is being closed (never moved to the closing lots: no fill came after its close); the
+    # venue ends that close part sold while its end event is lost. The verification skipped a lot with a
+    # close, so what the close left had no sell until the symbol's next fill or close.
+    h = closing_lot(make_harness)  # the position's close rests 0.5 at 99.49, the lot's 0.1 at 97.51
+    lot_close = next(o.client_order_id for o in h.open_sells(SYMBOL) if o.qty == Decimal("0.2"))
+    deliver = lose_updates_of(monkeypatch, lot_close)
+    h.paper_engine.cancel_order(SYMBOL, client_order_id=lot_close)  # the venue ends it: 0.1 is free
+    h.settle()
+    assert resting_sells(h) == Decimal("0.5") < held(h)
+    monkeypatch.setattr(PositionMonitorActor, "on_order_update", deliver)
+
+    # The stream reconnects (no venue replays what it missed): the monitor verifies by REST.
+    h.directory.tell(MONITOR, UserStreamStatus(venue="paper", connected=True))
+    h.settle()
+
+    # The lot's 0.1 is sold again at once (the bid is below its stop): its new close sells half on arrival.
+    assert closes(h) == [Decimal("0.1"), Decimal(1)]
+    assert resting_sells(h) == held(h) == Decimal("0.55")
