@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from autohedge.actors.executor import ExecutorActor
 from autohedge.actors.monitor import PositionMonitorActor
 from autohedge.core.actor_names import MONITOR
 from autohedge.core.errors import RateLimited
@@ -18,6 +17,7 @@ from tests.actors.test_simulation_findings import (
     bought_on_the_venue,
     closing_adopted_holding,
     closing_lot,
+    executor_loses_updates_of,
     held,
     lose_updates_of,
     lot_filled,
@@ -31,11 +31,18 @@ SYMBOL = "BTC/USDT"
 def hold_close_updates(monkeypatch: pytest.MonkeyPatch) -> Callable[[Harness], None]:
     """From now on the monitor hears of no close's event until the returned function (test thread) hands
     them over, in the order the venue reported them."""
+    return hold_updates(monkeypatch, lambda client_order_id: client_order_id.startswith("ah-c"))
+
+
+def hold_updates(monkeypatch: pytest.MonkeyPatch, which: Callable[[str], bool]) -> Callable[[Harness], None]:
+    """From now on the monitor hears of the events of the orders ``which`` picks (by client order id) only
+    when the returned function (test thread) hands them over, in the order the venue reported them: they
+    wait on their way while the ledger has applied them."""
     deliver = PositionMonitorActor.on_order_update
     held_back: list[OrderUpdate] = []
 
     def hold(self: PositionMonitorActor, update: OrderUpdate) -> None:
-        if update.client_order_id.startswith("ah-c"):
+        if which(update.client_order_id):
             held_back.append(update)
         else:
             deliver(self, update)
@@ -179,29 +186,6 @@ def test_dust_beside_closes_is_protected_with_the_part_below_the_step_a_lots_clo
     assert held(h) - resting_sells(h) < Decimal("0.000001")  # less than a step left over
 
 
-def hold_updates_of(monkeypatch: pytest.MonkeyPatch, client_order_id: str) -> Callable[[Harness], None]:
-    """From now on the monitor hears of ``client_order_id``'s events only when the returned function (test
-    thread) hands them over: they wait on their way while the ledger has applied them."""
-    deliver = PositionMonitorActor.on_order_update
-    held_back: list[OrderUpdate] = []
-
-    def hold(self: PositionMonitorActor, update: OrderUpdate) -> None:
-        if update.client_order_id == client_order_id:
-            held_back.append(update)
-        else:
-            deliver(self, update)
-
-    monkeypatch.setattr(PositionMonitorActor, "on_order_update", hold)
-
-    def hand_over(h: Harness) -> None:
-        monkeypatch.setattr(PositionMonitorActor, "on_order_update", deliver)
-        for update in held_back:
-            h.directory.tell(MONITOR, update)
-        h.settle()
-
-    return hand_over
-
-
 def test_position_sold_out_beside_a_closing_lots_sale_the_ledger_has_leaves_its_remainder_to_the_lot(
     make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -217,17 +201,10 @@ def test_position_sold_out_beside_a_closing_lots_sale_the_ledger_has_leaves_its_
     # The stream's re-base brings the ledger the lots' fills (told to the monitor alone by the test).
     ledger.rebase(h.paper.balances(), (), as_of_ns=h.clock.wall_ns())
     h.clock.advance(0.01)
-    entry = entry_id(10**9 + 2)
-    deliver = ExecutorActor.on_order_update
-
-    def late(self: ExecutorActor, update: OrderUpdate) -> None:
-        if update.client_order_id != entry:
-            deliver(self, update)
-
-    monkeypatch.setattr(ExecutorActor, "on_order_update", late)
+    executor_loses_updates_of(monkeypatch, entry_id(10**9 + 2))
     bought_on_the_venue(h, 10**9 + 2, "0.4", "98.02")  # 0.1998 in the ledger, its report on its way
     h.settle()
-    hand_over = hold_updates_of(monkeypatch, lot_close)
+    hand_over = hold_updates(monkeypatch, lambda client_order_id: client_order_id == lot_close)
 
     h.quote(SYMBOL, "99.50", "99.52")  # the position's close and the closing lot's both sell out
     h.settle()

@@ -11,10 +11,17 @@ import pytest
 from autohedge.actors.user_stream import UserStreamActor
 from autohedge.core.actor_names import MONITOR, user_stream_name
 from autohedge.core.clock import ManualClock
-from autohedge.core.messages import OcoRequest, OrderFilled, OrderRequest, OrderUpdate
+from autohedge.core.messages import OrderRequest, OrderUpdate
 from autohedge.core.types import OrderPurpose, Side, quantize_down
 from tests.actors.harness import Harness, make_config, wait_for
-from tests.actors.test_simulation_findings import LOT, covered, half_filling_engine, held
+from tests.actors.test_simulation_findings import (
+    LOT,
+    covered,
+    exits_asked,
+    half_filling_engine,
+    held,
+    whole_fill_report,
+)
 from tests.actors.test_user_stream import MIN_BACKOFF_S, running_after
 from tests.ids import entry_id
 
@@ -40,14 +47,7 @@ def test_fill_a_reconnect_took_in_is_not_counted_again_by_a_read_reported_before
 
     h.quote(SYMBOL, "99.99", "100.01")
     wait_for(lambda: covered(h) == Decimal(1), what="the adopted holding protected")
-    asked: list[tuple[Decimal, Decimal]] = []
-    submit_oco = h.paper.submit_oco
-
-    def recorded(request: OcoRequest) -> object:
-        asked.append((request.qty, held(h)))
-        return submit_oco(request)
-
-    monkeypatch.setattr(h.paper, "submit_oco", recorded)
+    asked = exits_asked(h, monkeypatch)
 
     h.user_streams[-1].drop()
     h.barrier(user_stream_name("paper"))
@@ -80,24 +80,7 @@ def test_fill_a_reconnect_took_in_is_not_counted_again_by_a_read_reported_before
     h.quote(SYMBOL, "99.99", "100.01")  # the rest trades; its event waits on its way to the ledger
     order = h.paper_engine.get_order(SYMBOL, client_order_id=coid)
     assert order.filled_qty == Decimal("0.012")
-    h.directory.tell(  # a REST read of the order reports both fills
-        MONITOR,
-        OrderFilled(
-            symbol=SYMBOL,
-            client_order_id=coid,
-            venue_order_id=order.venue_order_id,
-            side=Side.BUY,
-            purpose=OrderPurpose.ENTRY,
-            fill_qty=order.filled_qty,
-            fill_price=Decimal("100.01"),
-            fee=order.fee,
-            fee_asset=order.fee_asset,
-            cum_filled_qty=order.filled_qty,
-            order_qty=order.qty,
-            ts_event=order.ts_event,
-            ts_init=h.clock.wall_ns(),
-        ),
-    )
+    h.directory.tell(MONITOR, whole_fill_report(h, order, "100.01"))  # a REST read reports both fills
     h.settle()
 
     assert [(qty, have) for qty, have in asked if qty > have] == []  # (exit asked for, held then)
