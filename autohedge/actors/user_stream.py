@@ -2,8 +2,8 @@
 
 Order events are the trigger, REST is the record. After every (re)connect the stream has already
 re-authenticated and re-subscribed (``StreamConnected``); only then this actor re-bases the ledger
-from REST (the open orders' fills, then the balances that include them) and tells the executor and the monitor to reconcile their orders by REST, because no venue
-replays what a disconnected client missed.
+from REST (the open orders' fills, then the balances that include them) and tells the executor and the
+monitor to reconcile their orders by REST, because no venue replays what a disconnected client missed.
 
 Every order event passes through this inbox (never conflated, never dropped): a fill seen before (its
 venue trade id) is dropped here, the rest updates the ledger and goes by name to the executor
