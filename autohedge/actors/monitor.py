@@ -738,9 +738,18 @@ class PositionMonitorActor(SupervisedActor):
             # Our arithmetic says it is all sold; the venue's balance (the ledger, fed by the same
             # stream) decides, so a remainder rounding left behind stays protected.
             from_ledger = self._ledger.live and not pos.lot
+            # What lots hold is theirs, less what their sells sold that the ledger has and this inbox not
+            # yet (read before the holding is): counted as the lots', a closing lot's sale came off this
+            # remainder a second time and the lot taking it was left short by it (as in ``_held_for_close``).
+            if pos.lot:
+                kept = Decimal(0)
+            elif from_ledger:
+                kept = self._kept_by_lots_in_ledger(pos.symbol)
+            else:
+                kept = self._kept_by_lots(pos.symbol)
             held = self._ledger_held(pos.symbol) if from_ledger else pos.qty
             lot = self._lots.get(pos.symbol) if not pos.lot else None
-            left = held if pos.lot else held - self._kept_by_lots(pos.symbol)  # what lots hold is theirs
+            left = held - kept
             sold_all = sum(pos.exit_filled_qty.values(), Decimal(0))
             if exit_qty(left, rules) <= 0:
                 self._closed(pos, price, purpose, sold=sold_all)
@@ -1053,7 +1062,7 @@ class PositionMonitorActor(SupervisedActor):
         self._take_in_resting_closes(open_orders)
         waiting = {key for _, key in self._pending}
         for lot in list(self._lots.values()):  # likewise: what a lot's own exits sold is no longer held
-            if lot.key not in waiting and lot.close_id is None:
+            if lot.key not in waiting:
                 self._verify_lot_exits(lot, open_orders)
         for symbol in list(self._positions):
             if symbol in waiting:
@@ -1073,14 +1082,22 @@ class PositionMonitorActor(SupervisedActor):
                 self._exit_sold(lot, close.client_order_id, close.filled_qty)
 
     def _verify_lot_exits(self, lot: TrackedPosition, open_orders: dict[str, OrderSnapshot]) -> None:
-        """A lot's own exit legs that are no longer open: each is read and settled as its end event
-        would have settled it (an end lost while the user stream was down is never pushed again)."""
-        for coid in [c for c in lot.exit_ids if c not in open_orders]:
-            if coid not in lot.exit_ids or self._lots.get(lot.symbol) is not lot:
+        """A lot's own exit legs, or its own close, that are no longer open: each is read and settled as
+        its end event would have settled it (an end lost while the user stream was down is never pushed
+        again; a lot's close was skipped, and what it left unsold had no sell until the symbol's next fill
+        or close)."""
+        closes = (lot.close_id,) if lot.close_id is not None else ()
+        for coid in [c for c in (*lot.exit_ids, *closes) if c not in open_orders]:
+            if coid not in (*lot.exit_ids, lot.close_id) or self._lots.get(lot.symbol) is not lot:
                 return  # an earlier leg's end settled this one too (its OCO list), or ended the lot
             try:
                 order = self._exchange.get_order(lot.symbol, client_order_id=coid)
             except UnknownOrder:  # it never reached the venue: it covers nothing
+                if coid == lot.close_id:  # a close whose sending was never confirmed: sell again
+                    lot.close_id = None
+                    lot.close_reason = lot.close_reason or "close not found on the venue"
+                    self._defer(PendingKind.STOP_CLOSE, lot.key, None)
+                    return
                 lot.exit_ids = tuple(c for c in lot.exit_ids if c != coid)
                 if not lot.exit_ids:
                     self._orphaned(lot, f"exit {coid} not found on the venue")

@@ -2,8 +2,8 @@
 
 Order events are the trigger, REST is the record. After every (re)connect the stream has already
 re-authenticated and re-subscribed (``StreamConnected``); only then this actor re-bases the ledger
-from REST and tells the executor and the monitor to reconcile their orders by REST, because no venue
-replays what a disconnected client missed.
+from REST (the open orders' fills, then the balances that include them) and tells the executor and the
+monitor to reconcile their orders by REST, because no venue replays what a disconnected client missed.
 
 Every order event passes through this inbox (never conflated, never dropped): a fill seen before (its
 venue trade id) is dropped here, the rest updates the ledger and goes by name to the executor
@@ -182,6 +182,9 @@ class UserStreamActor(SupervisedActor):
         """Re-base the ledger from REST, then have the executor and monitor re-read their orders."""
         as_of_ns = self.ctx.clock.wall_ns()
         try:
+            # The open orders first: the balances read after them include every fill they report, so an
+            # event of such a fill (late, or the next fill's beside it) is known to be in the ledger.
+            order_fills = {o.client_order_id: o.filled_qty for o in self._exchange.open_orders()}
             balances = self._exchange.balances()
             spot = self._exchange.capabilities.spot_positions  # spot: positions are the balances
             positions = () if spot else self._exchange.positions(self._symbols)
@@ -190,7 +193,7 @@ class UserStreamActor(SupervisedActor):
             logger.warning("{} reconciliation refused ({}); again in {:.2f}s", self.venue, exc, delay_s)
             self.schedule(delay_s, RetryReconcile())
             return
-        self._ledger.rebase(balances, positions, as_of_ns=as_of_ns)
+        self._ledger.rebase(balances, positions, as_of_ns=as_of_ns, order_fills=order_fills)
         self._ledger.set_live(True)
         self._reconciled = True
         self._failures.succeeded()

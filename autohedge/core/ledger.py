@@ -38,6 +38,9 @@ class _AppliedFills:
     """Their fills summed."""
     cum_qtys: tuple[Decimal, ...] = ()
     """The cumulative fill each of them brought the order to (one per fill of the order)."""
+    in_snapshot: Decimal = _ZERO
+    """The order's cumulative fill as a re-base read it (the venue's ``executedQty`` of an open order): the
+    balances include its fills up to there, so their events, late or not, are applied already."""
 
 
 @dataclass
@@ -75,11 +78,23 @@ class AccountLedger:
     # -- snapshots ------------------------------------------------------------------------------------
 
     def rebase(
-        self, balances: Mapping[str, Balance], positions: Iterable[PositionSnapshot], *, as_of_ns: int
+        self,
+        balances: Mapping[str, Balance],
+        positions: Iterable[PositionSnapshot],
+        *,
+        as_of_ns: int,
+        order_fills: Mapping[str, Decimal] | None = None,
     ) -> None:
         """Replace everything with the venue's REST view read at ``as_of_ns`` (taken before the read).
-        Reservations stay: the venue's ``locked`` already includes what our open entries hold."""
+        Reservations stay: the venue's ``locked`` already includes what our open entries hold.
+        ``order_fills``: each open order's cumulative fill by client order id, read before the balances
+        (so the balances include it). Without it a fill the re-base took in (its event lost with the
+        stream) looked unapplied for as long as the order lived, and one whose event was only late moved
+        the balances a second time."""
         with self._lock:
+            for client_order_id, cum_qty in (order_fills or {}).items():
+                if cum_qty > 0:
+                    self._take_in_snapshot(client_order_id, cum_qty)
             self._free = {a: b.free for a, b in balances.items()}
             self._locked = {a: b.locked for a, b in balances.items()}
             self._asset_ts = dict.fromkeys(balances, as_of_ns)
@@ -128,7 +143,9 @@ class AccountLedger:
         """Apply one order event: a fill moves balances (and positions); an end releases the reservation."""
         with self._lock:
             if update.kind.is_fill and update.last_qty > 0:
-                self._apply_fill(update)
+                applied = self._applied.get(update.client_order_id)
+                inside = applied is not None and update.cum_filled_qty <= applied.in_snapshot
+                self._apply_fill(update, inside=inside)
                 self._remember_applied(update.client_order_id, update.last_qty, update.cum_filled_qty)
             if update.kind.is_terminal:
                 reservation = self._reserved.get(update.client_order_id)
@@ -137,13 +154,14 @@ class AccountLedger:
                 else:
                     self._release(update.client_order_id)
 
-    def _apply_fill(self, update: OrderUpdate) -> None:
+    def _apply_fill(self, update: OrderUpdate, *, inside: bool) -> None:
+        """``inside``: a re-base read the order's cumulative fill at or beyond this one (in the balances)."""
         base, quote = base_of(update.symbol), quote_of(update.symbol)
         qty, notional = update.last_qty, update.last_qty * update.last_price
         fee_base = update.fee if update.fee_asset == base else _ZERO
         fee_quote = update.fee if update.fee_asset == quote else _ZERO
-        fresh_base = update.ts_event >= self._ts(self._asset_ts, base)
-        fresh_quote = update.ts_event >= self._ts(self._asset_ts, quote)
+        fresh_base = not inside and update.ts_event >= self._ts(self._asset_ts, base)
+        fresh_quote = not inside and update.ts_event >= self._ts(self._asset_ts, quote)
         reservation = self._reserved.get(update.client_order_id)
         if update.side is Side.BUY:
             held = _ZERO
@@ -164,7 +182,7 @@ class AccountLedger:
                 self._free[base] = self._free.get(base, _ZERO) - (qty - from_locked)
             if fresh_quote:
                 self._free[quote] = self._free.get(quote, _ZERO) + notional - fee_quote
-        if not self._spot and update.ts_event >= self._ts(self._position_ts, update.symbol):
+        if not self._spot and not inside and update.ts_event >= self._ts(self._position_ts, update.symbol):
             if update.position_qty is not None:
                 self._positions[update.symbol] = update.position_qty
             else:
@@ -175,8 +193,22 @@ class AccountLedger:
         # Summed, not the newest cumulative quantity: an earlier fill delivered late is not in the balances
         # until its own event is applied (repeats never get here: the stream drops them first).
         applied = self._applied.setdefault(client_order_id, _AppliedFills())
-        applied.qty += qty
+        if cum_qty > applied.in_snapshot:  # else the re-base's read counted it already
+            applied.qty += qty
         applied.cum_qtys += (cum_qty,)
+        self._keep_newest(client_order_id)
+
+    def _take_in_snapshot(self, client_order_id: str, cum_qty: Decimal) -> None:
+        """A re-base's balances include the order's fills up to ``cum_qty`` (under the lock)."""
+        applied = self._applied.setdefault(client_order_id, _AppliedFills())
+        # Events applied before the re-base are inside it too (they happened before it was read).
+        applied.qty = max(applied.qty, cum_qty)
+        applied.in_snapshot = max(applied.in_snapshot, cum_qty)
+        if cum_qty not in applied.cum_qtys:
+            applied.cum_qtys += (cum_qty,)
+        self._keep_newest(client_order_id)
+
+    def _keep_newest(self, client_order_id: str) -> None:
         self._applied.move_to_end(client_order_id)
         if len(self._applied) > _APPLIED_FILLS_KEPT:
             self._applied.popitem(last=False)
@@ -260,8 +292,8 @@ class AccountLedger:
             return max(qty, _ZERO)
 
     def applied_fill(self, client_order_id: str) -> Decimal:
-        """The fill quantity of ``client_order_id`` whose events the balances include (0 when none was
-        applied, or the order is among the oldest forgotten)."""
+        """The fill quantity of ``client_order_id`` the balances include: its applied events and what a
+        re-base read of it (0 when none was applied, or the order is among the oldest forgotten)."""
         with self._lock:
             applied = self._applied.get(client_order_id)
             return applied.qty if applied is not None else _ZERO
@@ -281,14 +313,16 @@ class AccountLedger:
 
     def fill_applied(self, symbol: str, client_order_id: str, cum_qty: Decimal, *, ts_event: int) -> bool:
         """Whether the balances include the one fill that brought an order to ``cum_qty`` (at
-        ``ts_event``): its own event was applied, or the newest snapshot was taken after it. Unlike
-        ``unapplied_fill`` it says nothing of the order's earlier fills, so it stays exact where those are
-        unknown: a fill whose event never came (the stream was down) and that a re-base took in looks
-        unapplied there for as long as the order lives."""
+        ``ts_event``): its own event was applied, a re-base read the order's fill at or beyond it, or the
+        newest snapshot was taken after it. Unlike ``unapplied_fill`` it says nothing of the order's
+        earlier fills, so it stays exact where those are unknown (a re-base that read no fill of the
+        order: it was not open then, or its venue reports none)."""
         with self._lock:
             snapshot_ns = self._snapshot_ns(symbol)
             applied = self._applied.get(client_order_id)
-            return ts_event < snapshot_ns or (applied is not None and cum_qty in applied.cum_qtys)
+            if applied is None:
+                return ts_event < snapshot_ns
+            return ts_event < snapshot_ns or cum_qty in applied.cum_qtys or cum_qty <= applied.in_snapshot
 
     def _snapshot_ns(self, symbol: str) -> int:
         """From when on the newest snapshot of what is held of ``symbol`` is blind (under the lock)."""

@@ -14,12 +14,16 @@ from autohedge.core.errors import RateLimited
 from autohedge.core.messages import OrderUpdate, UserStreamStatus
 from tests.actors.harness import Harness
 from tests.actors.test_simulation_findings import (
+    bought_on_the_venue,
     closing_adopted_holding,
     closing_lot,
+    executor_loses_updates_of,
     held,
+    lose_updates_of,
     lot_filled,
     resting_sells,
 )
+from tests.ids import entry_id
 
 SYMBOL = "BTC/USDT"
 
@@ -27,11 +31,18 @@ SYMBOL = "BTC/USDT"
 def hold_close_updates(monkeypatch: pytest.MonkeyPatch) -> Callable[[Harness], None]:
     """From now on the monitor hears of no close's event until the returned function (test thread) hands
     them over, in the order the venue reported them."""
+    return hold_updates(monkeypatch, lambda client_order_id: client_order_id.startswith("ah-c"))
+
+
+def hold_updates(monkeypatch: pytest.MonkeyPatch, which: Callable[[str], bool]) -> Callable[[Harness], None]:
+    """From now on the monitor hears of the events of the orders ``which`` picks (by client order id) only
+    when the returned function (test thread) hands them over, in the order the venue reported them: they
+    wait on their way while the ledger has applied them."""
     deliver = PositionMonitorActor.on_order_update
     held_back: list[OrderUpdate] = []
 
     def hold(self: PositionMonitorActor, update: OrderUpdate) -> None:
-        if update.client_order_id.startswith("ah-c"):
+        if which(update.client_order_id):
             held_back.append(update)
         else:
             deliver(self, update)
@@ -199,3 +210,56 @@ def test_remainders_of_two_lots_closes_are_protected_together_while_the_symbols_
 
     assert exits(h) == [Decimal("0.02")]  # both rests, joined: worth 1.87 USDT at the stop-limit of 93.58
     assert held(h) - resting_sells(h) < Decimal("0.000001")
+
+
+
+def test_position_sold_out_beside_a_closing_lots_sale_the_ledger_has_leaves_its_remainder_to_the_lot(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The position's close sells what the position tracked while the ledger holds more (a fill it heard of
+    # first, its report still on its way): the symbol's lot takes that remainder. A closing lot's close
+    # sold out at the same quote and the ledger applied it, its event still on its way to the monitor:
+    # counted as that lot's still, its quantity came off the remainder a second time, and the lot's exit
+    # left 0.1 uncovered until the next verification.
+    h = closing_lot(make_harness)  # the position's close rests 0.5 at 99.49, the lot's 0.1 at 97.51
+    lot_close = next(o.client_order_id for o in h.open_sells(SYMBOL) if o.qty == Decimal("0.2"))
+    lot_filled(h, 10**9 + 1, "0.3", "98.80")  # the next lot (exit at 99.79); the first keeps closing
+    ledger = h.engine.parts.ledger
+    # The stream's re-base brings the ledger the lots' fills (told to the monitor alone by the test).
+    ledger.rebase(h.paper.balances(), (), as_of_ns=h.clock.wall_ns())
+    h.clock.advance(0.01)
+    executor_loses_updates_of(monkeypatch, entry_id(10**9 + 2))
+    bought_on_the_venue(h, 10**9 + 2, "0.4", "98.02")  # 0.1998 in the ledger, its report on its way
+    h.settle()
+    hand_over = hold_updates(monkeypatch, lambda client_order_id: client_order_id == lot_close)
+
+    h.quote(SYMBOL, "99.50", "99.52")  # the position's close and the closing lot's both sell out
+    h.settle()
+
+    assert held(h) == Decimal("0.4998")  # the next lot and the fill the ledger heard of first
+    assert resting_sells(h) == held(h)
+    hand_over(h)
+    assert resting_sells(h) == held(h)
+
+
+def test_lots_own_close_ended_unseen_is_read_by_the_verification(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The symbol's lot is being closed (never moved to the closing lots: no fill came after its close); the
+    # venue ends that close part sold while its end event is lost. The verification skipped a lot with a
+    # close, so what the close left had no sell until the symbol's next fill or close.
+    h = closing_lot(make_harness)  # the position's close rests 0.5 at 99.49, the lot's 0.1 at 97.51
+    lot_close = next(o.client_order_id for o in h.open_sells(SYMBOL) if o.qty == Decimal("0.2"))
+    deliver = lose_updates_of(monkeypatch, lot_close)
+    h.paper_engine.cancel_order(SYMBOL, client_order_id=lot_close)  # the venue ends it: 0.1 is free
+    h.settle()
+    assert resting_sells(h) == Decimal("0.5") < held(h)
+    monkeypatch.setattr(PositionMonitorActor, "on_order_update", deliver)
+
+    # The stream reconnects (no venue replays what it missed): the monitor verifies by REST.
+    h.directory.tell(MONITOR, UserStreamStatus(venue="paper", connected=True))
+    h.settle()
+
+    # The lot's 0.1 is sold again at once (the bid is below its stop): its new close sells half on arrival.
+    assert closes(h) == [Decimal("0.1"), Decimal(1)]
+    assert resting_sells(h) == held(h) == Decimal("0.55")

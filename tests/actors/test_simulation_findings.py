@@ -100,6 +100,50 @@ def lose_updates_of(
     return deliver
 
 
+def executor_loses_updates_of(monkeypatch: pytest.MonkeyPatch, client_order_id: str) -> None:
+    """From now on the executor never hears of ``client_order_id`` (the ledger still applies its events):
+    its fills reach the monitor only as the test reports them."""
+    deliver = ExecutorActor.on_order_update
+
+    def lose(self: ExecutorActor, update: OrderUpdate) -> None:
+        if update.client_order_id != client_order_id:
+            deliver(self, update)
+
+    monkeypatch.setattr(ExecutorActor, "on_order_update", lose)
+
+
+def whole_fill_report(h: Harness, order: OrderSnapshot, price: str) -> OrderFilled:
+    """The report of an entry's whole fill at ``price``, as a REST read of ``order`` makes it."""
+    return OrderFilled(
+        symbol=order.symbol,
+        client_order_id=order.client_order_id,
+        venue_order_id=order.venue_order_id,
+        side=Side.BUY,
+        purpose=OrderPurpose.ENTRY,
+        fill_qty=order.filled_qty,
+        fill_price=Decimal(price),
+        fee=order.fee,
+        fee_asset=order.fee_asset,
+        cum_filled_qty=order.filled_qty,
+        order_qty=order.qty,
+        ts_event=order.ts_event,
+        ts_init=h.clock.wall_ns(),
+    )
+
+
+def exits_asked(h: Harness, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Decimal, Decimal]]:
+    """From now on every OCO exit placed is recorded: (the quantity it asked for, what was held then)."""
+    asked: list[tuple[Decimal, Decimal]] = []
+    submit_oco = h.paper.submit_oco
+
+    def recorded(request: OcoRequest) -> object:
+        asked.append((request.qty, held(h)))
+        return submit_oco(request)
+
+    monkeypatch.setattr(h.paper, "submit_oco", recorded)
+    return asked
+
+
 def protected_position(h: Harness) -> None:
     h.trigger_buy("BTC/USDT")
     h.quote("BTC/USDT", "99.80", "99.85")  # the rest of a partly filled entry crosses
@@ -634,13 +678,7 @@ def test_simulation_found_entry_traded_on_the_venue_while_the_feed_was_silent_is
     h.advance(1.0)
     # The first half's event must have reached the executor before its later events are held back.
     wait_for(lambda: covered(h) == quantize_down(held(h), LOT) > 0, what="the first half protected")
-    deliver = ExecutorActor.on_order_update
-
-    def late(self: ExecutorActor, update: OrderUpdate) -> None:
-        if update.client_order_id != entry.client_order_id:
-            deliver(self, update)
-
-    monkeypatch.setattr(ExecutorActor, "on_order_update", late)
+    executor_loses_updates_of(monkeypatch, entry.client_order_id)
     h.advance(0.1)  # the venue trades after every event heard so far, as it does off a ManualClock
     venue_quotes(h, entry.price - Decimal("0.03"))  # the venue's market trades the rest
     assert h.buys("BTC/USDT")[0].status is OrderStatus.FILLED
@@ -867,38 +905,14 @@ def test_simulation_found_fill_a_promoted_lot_took_from_the_ledger_is_not_a_new_
     h.settle()
     assert [o.remaining_qty for o in h.open_sells("BTC/USDT")] == [Decimal("0.5")]  # the position's close
     # An entry fills; its events reach the ledger, its report the monitor only later.
-    entry = entry_id(10**9 + 1)
-    deliver = ExecutorActor.on_order_update
-
-    def late(self: ExecutorActor, update: OrderUpdate) -> None:
-        if update.client_order_id != entry:
-            deliver(self, update)
-
-    monkeypatch.setattr(ExecutorActor, "on_order_update", late)
+    executor_loses_updates_of(monkeypatch, entry_id(10**9 + 1))
     bought = bought_on_the_venue(h, 10**9 + 1, "0.3", "98.02")
     h.settle()
     h.quote("BTC/USDT", "99.50", "99.52")  # the position's close sells out: the lot is promoted
     h.settle()
     assert "lot_promoted" in h.engine.parts.events.kinds()
 
-    h.directory.tell(  # the entry's report arrives
-        MONITOR,
-        OrderFilled(
-            symbol="BTC/USDT",
-            client_order_id=entry,
-            venue_order_id=bought.venue_order_id,
-            side=Side.BUY,
-            purpose=OrderPurpose.ENTRY,
-            fill_qty=bought.filled_qty,
-            fill_price=Decimal("98.02"),
-            fee=bought.fee,
-            fee_asset=bought.fee_asset,
-            cum_filled_qty=bought.filled_qty,
-            order_qty=bought.qty,
-            ts_event=bought.ts_event,
-            ts_init=h.clock.wall_ns(),
-        ),
-    )
+    h.directory.tell(MONITOR, whole_fill_report(h, bought, "98.02"))  # the entry's report arrives
     h.settle()
 
     # The promoted position holds the fill already: no lot of it, no exit beside the position's.
@@ -929,14 +943,7 @@ def test_simulation_found_fill_taken_in_before_a_dust_removal_is_not_counted_aga
     h = make_harness(config).start()
     h.quote("BTC/USDT", "99.99", "100.01")
     wait_for(lambda: covered(h) == Decimal(1), what="the adopted holding protected")
-    asked: list[tuple[Decimal, Decimal]] = []
-    submit_oco = h.paper.submit_oco
-
-    def recorded(request: OcoRequest) -> object:
-        asked.append((request.qty, held(h)))
-        return submit_oco(request)
-
-    monkeypatch.setattr(h.paper, "submit_oco", recorded)
+    asked = exits_asked(h, monkeypatch)
     ledger = h.engine.parts.ledger
     first = entry_fill(h, 10**9, "0.006", "99.50", cum="0.006")
     h.paper_engine.fund("BTC", Decimal("0.006"))

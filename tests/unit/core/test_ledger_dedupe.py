@@ -230,6 +230,47 @@ def test_simulation_found_fill_after_one_a_rebase_took_in_is_applied_by_its_own_
     assert not ledger.fill_applied("BTC/USDT", entry_id(2), D(1), ts_event=60)
 
 
+def rebased_with_half_filled_entry(*, spot: bool = True) -> AccountLedger:
+    """A re-base at 50 whose read found the entry open with half of it filled (its event lost with the
+    stream): 0.5 BTC held, the order's cumulative fill 0.5 recorded."""
+    ledger = AccountLedger(spot=spot)
+    ledger.rebase(
+        {"USDT": Balance(asset="USDT", free=D(950)), "BTC": Balance(asset="BTC", free=D("0.5"))},
+        [PositionSnapshot(symbol="BTC/USDT", qty=D("0.5"))],
+        as_of_ns=50,
+        order_fills={entry_id(1): D("0.5")},
+    )
+    return ledger
+
+
+def test_fill_a_rebase_read_from_the_open_order_is_applied_and_the_next_one_only_is_missing() -> None:
+    ledger = rebased_with_half_filled_entry()
+
+    # The rest traded at 60: only that fill is missing, never the one the re-base took in.
+    assert ledger.unapplied_fill("BTC/USDT", entry_id(1), D(1), ts_event=60) == D("0.5")
+    assert ledger.fill_applied("BTC/USDT", entry_id(1), D("0.5"), ts_event=55)
+    assert not ledger.fill_applied("BTC/USDT", entry_id(1), D(1), ts_event=60)
+    ledger.apply(update(cum_filled_qty=D(1), last_qty=D("0.5"), fee=0, ts_event=60))
+
+    assert ledger.unapplied_fill("BTC/USDT", entry_id(1), D(1), ts_event=60) == 0
+    assert ledger.applied_fill(entry_id(1)) == D(1)
+    assert ledger.position("BTC/USDT") == D(1)
+
+
+@pytest.mark.parametrize("spot", [True, False])
+def test_late_event_of_a_fill_a_rebase_read_from_the_open_order_is_not_applied_twice(spot: bool) -> None:
+    ledger = rebased_with_half_filled_entry(spot=spot)
+
+    # The first half traded at 55, after the re-base's clock reading and before its reads: its event
+    # comes after the re-base, inside what it read.
+    half = {"cum_filled_qty": D("0.5"), "last_qty": D("0.5"), "fee": 0, "ts_event": 55}
+    ledger.apply(update(OrderEventKind.PARTIALLY_FILLED, **half))
+
+    assert ledger.position("BTC/USDT") == D("0.5") and ledger.free("USDT") == D(950)
+    assert ledger.applied_fill(entry_id(1)) == D("0.5")
+    assert ledger.unapplied_fill("BTC/USDT", entry_id(1), D(1), ts_event=60) == D("0.5")
+
+
 def pushed(ts_event: int, *balances: tuple[str, str, str]) -> AccountBalances:
     """A pushed balance (Binance ``outboundAccountPosition``): (asset, free, locked) per asset."""
     return AccountBalances(
