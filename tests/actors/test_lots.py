@@ -212,7 +212,6 @@ def test_remainders_of_two_lots_closes_are_protected_together_while_the_symbols_
     assert held(h) - resting_sells(h) < Decimal("0.000001")
 
 
-
 def test_position_sold_out_beside_a_closing_lots_sale_the_ledger_has_leaves_its_remainder_to_the_lot(
     make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
 ) -> None:

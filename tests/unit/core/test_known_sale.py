@@ -123,5 +123,5 @@ def test_a_sale_a_rebase_read_from_the_open_leg_and_its_next_event_leave_nothing
     sold(ledger, "1", "0.6", 30)
 
     assert ledger.position("BTC/USDT") == 0
-    assert SALE.unapplied(asks(ledger)) == (0, None)
+    assert SALE.unapplied(asks(ledger)) == (D(0), None)
     assert unheard_sales((LEG,), {LEG: D("0.4")}, ledger.applied_fill) == D("0.6")
