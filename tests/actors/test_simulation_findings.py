@@ -1175,3 +1175,43 @@ def test_simulation_found_restarted_monitor_sold_again_what_its_crashed_incarnat
     assert refused == []
     assert held(h) == covered(h) == 0
     assert h.position("BTC/USDT") is None
+
+
+def test_simulation_found_entry_the_market_reached_in_a_retry_after_is_read_when_it_ends(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # .ci/simulate.yaml with its faults turned up, seed 4 at 83.6 s: the market traded a resting entry's
+    # rest while the venue held a Retry-After and the fill's event came 3.4 s late. The check for
+    # unreported fills skipped every look while reads were held off, and when they were allowed the quote
+    # that had reached the entry was gone: the fill had no exit for 1.06 s past the Retry-After.
+    venue_clock = ManualClock()
+    h = make_harness(make_config(), engine=half_filling_engine(clock=venue_clock)).start()
+
+    def advance(seconds: float) -> None:
+        venue_clock.advance(seconds)  # the venue's Retry-After runs on the venue's clock
+        h.advance(seconds)
+
+    h.trigger_buy("BTC/USDT")  # half the entry trades; the rest rests
+    [entry] = h.buys("BTC/USDT")
+    assert entry.status is OrderStatus.PARTIALLY_FILLED
+    advance(1.0)
+    wait_for(lambda: covered(h) == quantize_down(held(h), LOT) > 0, what="the first half protected")
+    deliver = ExecutorActor.on_order_update
+
+    def late(self: ExecutorActor, update: OrderUpdate) -> None:
+        if update.client_order_id != entry.client_order_id:
+            deliver(self, update)
+
+    monkeypatch.setattr(ExecutorActor, "on_order_update", late)
+    h.paper.request_budget.rate_limited(2.0)  # the exits and the reads wait alike
+    advance(0.1)
+    h.quote("BTC/USDT", str(entry.price - Decimal("0.02")), str(entry.price))  # the rest trades
+    assert h.buys("BTC/USDT")[0].status is OrderStatus.FILLED
+    advance(0.5)  # a check sees the quote that reached the entry, inside the Retry-After
+    h.quote("BTC/USDT", str(entry.price + Decimal("0.05")), str(entry.price + Decimal("0.07")))
+    advance(1.4)  # the Retry-After ends; the newest quote no longer reaches the entry
+
+    for _ in range(2):  # the promise: covered within monitor.max_unprotected_s of the window's end
+        advance(0.5)
+
+    assert covered(h) == quantize_down(held(h), LOT) > quantize_down(entry.filled_qty, LOT)
