@@ -38,6 +38,7 @@ from autohedge.actors.protocol import (
     ExpireEntry,
     FlushEntries,
     GetSnapshot,
+    MarketDataGap,
     OrderSent,
     PollOrders,
     ReadOpenEntries,
@@ -778,6 +779,11 @@ class ExecutorActor(SupervisedActor):
             self._owe_reread(owed)
         finally:
             self._watch_unreported()
+
+    def on_market_data_gap(self, _: MarketDataGap) -> None:
+        """The feed started again: the quotes of its down time are lost, and with them any sign that the
+        market traded a resting entry whose event is late. Each resting entry is owed a read."""
+        self._owe_reread([coid for coid, entry in self._entries.items() if not entry.cancel_requested])
 
     def _owe_reread(self, coids: Iterable[str]) -> None:
         """Tracked entries the venue may have traded unseen: read each by REST as soon as the venue

@@ -19,6 +19,7 @@ __all__ = [
     "FlushEntries",
     "GetSnapshot",
     "LedgerLive",
+    "MarketDataGap",
     "OrderSent",
     "PollOrders",
     "ProtectDust",
@@ -134,6 +135,13 @@ class StreamDisconnected(Message):
     """Told by a stream's reader thread to its feed actor: the connection ended."""
 
     error: str
+
+
+class MarketDataGap(Message):
+    """Told by a feed actor that starts again to the executor: the quotes of its down time are lost, so
+    whether the market reached a resting entry then can only be read from the venue."""
+
+    venue: str
 
 
 class StreamConnected(Message):

@@ -12,7 +12,7 @@ from autohedge.actors.executor import ExecutorActor
 from autohedge.actors.monitor import PositionMonitorActor
 from autohedge.actors.user_stream import UserStreamActor
 from autohedge.adapters.paper.engine import PaperEngine
-from autohedge.core.actor_names import EXECUTOR, MONITOR, user_stream_name
+from autohedge.core.actor_names import EXECUTOR, MONITOR, feed_name, user_stream_name
 from autohedge.core.child_states import ChildState
 from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import ManualClock
@@ -1213,5 +1213,49 @@ def test_simulation_found_entry_the_market_reached_in_a_retry_after_is_read_when
 
     for _ in range(2):  # the promise: covered within monitor.max_unprotected_s of the window's end
         advance(0.5)
+
+    assert covered(h) == quantize_down(held(h), LOT) > quantize_down(entry.filled_qty, LOT)
+
+
+def test_simulation_found_entry_traded_while_the_feed_was_down_is_read_when_it_starts_again(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # .ci/simulate.yaml with its faults turned up, seed 8 at 1426 s: the feed disconnected for half a
+    # second, the venue traded a resting entry's rest at a quote the feed never delivered, and the fill's
+    # event came 2.3 s late. The feed's next quotes no longer reached the entry, and it was down too
+    # briefly to count as stalled: nothing read the entry, the fill had no exit for 2.3 s.
+    feed = feed_name("synthetic")
+    h = make_harness(make_config(), engine=half_filling_engine()).start()
+    h.trigger_buy("BTC/USDT")  # half the entry trades; the rest rests
+    [entry] = h.buys("BTC/USDT")
+    assert entry.status is OrderStatus.PARTIALLY_FILLED
+    h.advance(1.0)
+    wait_for(lambda: covered(h) == quantize_down(held(h), LOT) > 0, what="the first half protected")
+    deliver = ExecutorActor.on_order_update
+
+    def late(self: ExecutorActor, update: OrderUpdate) -> None:
+        if update.client_order_id != entry.client_order_id:
+            deliver(self, update)
+
+    monkeypatch.setattr(ExecutorActor, "on_order_update", late)
+    above = (str(entry.price + Decimal("0.05")), str(entry.price + Decimal("0.07")))
+    h.quote("BTC/USDT", *above)  # the feed is live up to the disconnect: never quiet long enough to stall
+    streams = len(h.streams)
+    sink = h.streams[-1].sink
+    assert sink is not None
+    sink.on_disconnected("socket closed by peer")
+    wait_for(lambda: h.child(feed).state is ChildState.RESTARTING, what="feed restarting")
+    delay = h.child(feed).next_restart_in_s
+    assert delay is not None and delay < 1.0
+    h.advance(0.1)
+    venue_quotes(h, entry.price - Decimal("0.03"))  # the venue's market trades the rest, unseen by us
+    assert h.buys("BTC/USDT")[0].status is OrderStatus.FILLED
+    h.advance(delay - 0.1)
+    wait_for(lambda: len(h.streams) == streams + 1 and h.child(feed).state is ChildState.RUNNING)
+    h.quote("BTC/USDT", *above)  # back above the entry's price when the feed returns
+
+    for _ in range(2):  # the promise: covered within monitor.max_unprotected_s of the feed's return
+        h.advance(0.5)
+        h.quote("BTC/USDT", *above)
 
     assert covered(h) == quantize_down(held(h), LOT) > quantize_down(entry.filled_qty, LOT)
