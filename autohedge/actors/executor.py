@@ -208,7 +208,8 @@ class ExecutorActor(SupervisedActor):
         self._poll_timer: TimerHandle | None = None
         self._reread: set[str] = set()
         """Tracked entries owed a REST read (their events may have died with the previous incarnation or
-        been missed while the stream was down): polled as soon as the venue allows until each is read."""
+        been missed while the stream was down; the market reached them while the venue held reads off, or
+        while the feed was down): polled as soon as the venue allows until each is read."""
         self._senders = SenderLoad(senders)
         self._sending: dict[str, _Sending] = {}
         self._cancel_when_placed: set[str] = set()
