@@ -665,6 +665,46 @@ def test_simulation_found_closing_lots_refused_close_stays_its_own_when_the_next
     assert resting_sells(h) == held(h)  # the closing lot's rest is being sold, the promoted lot kept
 
 
+def resting_entry_with_late_events(
+    h: Harness, monkeypatch: pytest.MonkeyPatch, advance: Callable[[float], None]
+) -> Any:
+    """An entry half traded on arrival and protected; from now on its events never reach the executor
+    (they are late). Returns the entry as the venue had it then."""
+    h.trigger_buy("BTC/USDT")  # half the entry trades; the rest rests
+    [entry] = h.buys("BTC/USDT")
+    assert entry.status is OrderStatus.PARTIALLY_FILLED
+    advance(1.0)
+    # The first half's event must have reached the executor before its later events are held back.
+    wait_for(lambda: covered(h) == quantize_down(held(h), LOT) > 0, what="the first half protected")
+    executor_loses_updates_of(monkeypatch, entry.client_order_id)
+    return entry
+
+
+def covered_within_the_promise(
+    h: Harness, advance: Callable[[float], None], entry: Any, *, quote: tuple[str, str] | None = None
+) -> None:
+    """Within ``monitor.max_unprotected_s`` (two of the executor's checks) what is held, the entry's late
+    fill included, is covered; ``quote``: the feed's (bid, ask) at each check."""
+    for _ in range(2):
+        advance(0.5)
+        if quote is not None:
+            h.quote("BTC/USDT", *quote)
+
+    assert covered(h) == quantize_down(held(h), LOT) > quantize_down(entry.filled_qty, LOT)
+
+
+def venue_clocked(make_harness: Callable[..., Harness]) -> tuple[Harness, Callable[[float], None]]:
+    """A started harness on a half-filling venue with its own clock, and how to advance both clocks."""
+    venue_clock = ManualClock()
+    h = make_harness(make_config(), engine=half_filling_engine(clock=venue_clock)).start()
+
+    def advance(seconds: float) -> None:
+        venue_clock.advance(seconds)  # the venue's Retry-After runs on the venue's clock
+        h.advance(seconds)
+
+    return h, advance
+
+
 def test_simulation_found_entry_traded_on_the_venue_while_the_feed_was_silent_is_read_in_time(
     make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -672,13 +712,7 @@ def test_simulation_found_entry_traded_on_the_venue_while_the_feed_was_silent_is
     # its rest and the fill event came 1.9 s late. The check for unreported fills compared the entry with
     # our own quotes only, which the stall had frozen, so nothing read the entry in time.
     h = make_harness(make_config(), engine=half_filling_engine()).start()
-    h.trigger_buy("BTC/USDT")  # half the entry trades; the rest rests
-    [entry] = h.buys("BTC/USDT")
-    assert entry.status is OrderStatus.PARTIALLY_FILLED
-    h.advance(1.0)
-    # The first half's event must have reached the executor before its later events are held back.
-    wait_for(lambda: covered(h) == quantize_down(held(h), LOT) > 0, what="the first half protected")
-    executor_loses_updates_of(monkeypatch, entry.client_order_id)
+    entry = resting_entry_with_late_events(h, monkeypatch, h.advance)
     h.advance(0.1)  # the venue trades after every event heard so far, as it does off a ManualClock
     venue_quotes(h, entry.price - Decimal("0.03"))  # the venue's market trades the rest
     assert h.buys("BTC/USDT")[0].status is OrderStatus.FILLED
@@ -1040,13 +1074,7 @@ def test_simulation_found_fill_whose_event_crashed_the_executor_in_a_retry_after
     # a resting entry's last fill event while the venue held a Retry-After. Its next incarnation's re-read
     # of the entries it tracked was held off by the Retry-After and not asked again until the safety poll
     # a minute later: the fill had no exit until the monitor's own check found it, 1.5 s past the window.
-    venue_clock = ManualClock()
-    h = make_harness(make_config(), engine=half_filling_engine(clock=venue_clock)).start()
-
-    def advance(seconds: float) -> None:
-        venue_clock.advance(seconds)  # the venue's Retry-After runs on the venue's clock
-        h.advance(seconds)
-
+    h, advance = venue_clocked(make_harness)
     entry, delay = executor_crashed_on_a_resting_entrys_fill(h, monkeypatch, retry_after_s=2.0)
     assert delay < 2.0
     advance(delay)
@@ -1055,10 +1083,7 @@ def test_simulation_found_fill_whose_event_crashed_the_executor_in_a_retry_after
     assert h.buys("BTC/USDT")[0].status is OrderStatus.FILLED
     advance(2.0 - delay)  # the Retry-After ends
 
-    for _ in range(2):  # the promise: covered within monitor.max_unprotected_s of the window's end
-        advance(0.5)
-
-    assert covered(h) == quantize_down(held(h), LOT) > quantize_down(entry.filled_qty, LOT)
+    covered_within_the_promise(h, advance, entry)
 
 
 class DelayedSales:
@@ -1184,25 +1209,8 @@ def test_simulation_found_entry_the_market_reached_in_a_retry_after_is_read_when
     # rest while the venue held a Retry-After and the fill's event came 3.4 s late. The check for
     # unreported fills skipped every look while reads were held off, and when they were allowed the quote
     # that had reached the entry was gone: the fill had no exit for 1.06 s past the Retry-After.
-    venue_clock = ManualClock()
-    h = make_harness(make_config(), engine=half_filling_engine(clock=venue_clock)).start()
-
-    def advance(seconds: float) -> None:
-        venue_clock.advance(seconds)  # the venue's Retry-After runs on the venue's clock
-        h.advance(seconds)
-
-    h.trigger_buy("BTC/USDT")  # half the entry trades; the rest rests
-    [entry] = h.buys("BTC/USDT")
-    assert entry.status is OrderStatus.PARTIALLY_FILLED
-    advance(1.0)
-    wait_for(lambda: covered(h) == quantize_down(held(h), LOT) > 0, what="the first half protected")
-    deliver = ExecutorActor.on_order_update
-
-    def late(self: ExecutorActor, update: OrderUpdate) -> None:
-        if update.client_order_id != entry.client_order_id:
-            deliver(self, update)
-
-    monkeypatch.setattr(ExecutorActor, "on_order_update", late)
+    h, advance = venue_clocked(make_harness)
+    entry = resting_entry_with_late_events(h, monkeypatch, advance)
     h.paper.request_budget.rate_limited(2.0)  # the exits and the reads wait alike
     advance(0.1)
     h.quote("BTC/USDT", str(entry.price - Decimal("0.02")), str(entry.price))  # the rest trades
@@ -1211,10 +1219,7 @@ def test_simulation_found_entry_the_market_reached_in_a_retry_after_is_read_when
     h.quote("BTC/USDT", str(entry.price + Decimal("0.05")), str(entry.price + Decimal("0.07")))
     advance(1.4)  # the Retry-After ends; the newest quote no longer reaches the entry
 
-    for _ in range(2):  # the promise: covered within monitor.max_unprotected_s of the window's end
-        advance(0.5)
-
-    assert covered(h) == quantize_down(held(h), LOT) > quantize_down(entry.filled_qty, LOT)
+    covered_within_the_promise(h, advance, entry)
 
 
 def test_simulation_found_entry_traded_while_the_feed_was_down_is_read_when_it_starts_again(
@@ -1226,18 +1231,7 @@ def test_simulation_found_entry_traded_while_the_feed_was_down_is_read_when_it_s
     # briefly to count as stalled: nothing read the entry, the fill had no exit for 2.3 s.
     feed = feed_name("synthetic")
     h = make_harness(make_config(), engine=half_filling_engine()).start()
-    h.trigger_buy("BTC/USDT")  # half the entry trades; the rest rests
-    [entry] = h.buys("BTC/USDT")
-    assert entry.status is OrderStatus.PARTIALLY_FILLED
-    h.advance(1.0)
-    wait_for(lambda: covered(h) == quantize_down(held(h), LOT) > 0, what="the first half protected")
-    deliver = ExecutorActor.on_order_update
-
-    def late(self: ExecutorActor, update: OrderUpdate) -> None:
-        if update.client_order_id != entry.client_order_id:
-            deliver(self, update)
-
-    monkeypatch.setattr(ExecutorActor, "on_order_update", late)
+    entry = resting_entry_with_late_events(h, monkeypatch, h.advance)
     above = (str(entry.price + Decimal("0.05")), str(entry.price + Decimal("0.07")))
     h.quote("BTC/USDT", *above)  # the feed is live up to the disconnect: never quiet long enough to stall
     streams = len(h.streams)
@@ -1254,8 +1248,4 @@ def test_simulation_found_entry_traded_while_the_feed_was_down_is_read_when_it_s
     wait_for(lambda: len(h.streams) == streams + 1 and h.child(feed).state is ChildState.RUNNING)
     h.quote("BTC/USDT", *above)  # back above the entry's price when the feed returns
 
-    for _ in range(2):  # the promise: covered within monitor.max_unprotected_s of the feed's return
-        h.advance(0.5)
-        h.quote("BTC/USDT", *above)
-
-    assert covered(h) == quantize_down(held(h), LOT) > quantize_down(entry.filled_qty, LOT)
+    covered_within_the_promise(h, h.advance, entry, quote=above)
