@@ -106,6 +106,9 @@ class _Window:
     sent: deque[_Sent] = field(default_factory=deque)
     """For a rolling rule: what was sent, oldest first, until it expires (``_Sent.expires_ns``)."""
     sent_units: float = 0.0
+    in_flight: float = 0.0
+    """Units of awaited requests sent and not answered yet: one sent late in a window may reach the venue
+    in its next one, so a new window starts with them counted."""
 
     def rolling_wait_ns(self, need: float, cap: float, now_ns: int) -> int:
         """Nanoseconds until ``need`` more units fit under ``cap`` in the rolling window (0 = now)."""
@@ -128,6 +131,8 @@ class _Window:
         ``awaited``: the sender says when the answer came; else the units are kept ``ROLLING_GUARD_S``
         past their interval."""
         self.used += units
+        if awaited:
+            self.in_flight += units
         if not self.rule.rolling or units <= 0:
             return None
         guard_ns = int(ROLLING_GUARD_S * NS_PER_S)
@@ -139,7 +144,7 @@ class _Window:
     def roll(self, now_wall_ns: int) -> None:
         if now_wall_ns >= self.ends_wall_ns:
             interval_ns = int(self.rule.interval_s * NS_PER_S)
-            self.used = 0.0
+            self.used = self.in_flight
             self.ends_wall_ns = (now_wall_ns // interval_ns + 1) * interval_ns
 
 
@@ -218,8 +223,10 @@ class RequestBudget:
                 window = _Window(rule)
                 window.roll(now)
                 previous = old.get((rule.kind, rule.interval_s))
-                if previous is not None and previous.ends_wall_ns == window.ends_wall_ns:
-                    window.used = previous.used
+                if previous is not None:
+                    window.in_flight = previous.in_flight
+                    same = previous.ends_wall_ns == window.ends_wall_ns
+                    window.used = previous.used if same else previous.in_flight
                 if previous is not None and rule.rolling:
                     window.sent, window.sent_units = previous.sent, previous.sent_units
                 windows.append(window)
@@ -289,12 +296,13 @@ class RequestBudget:
     @contextmanager
     def in_flight(self, weight: float = 1.0, *, priority: bool = False, orders: int = 0) -> Iterator[None]:
         """``with budget.in_flight(...):`` send one request and read its answer inside the block. Spends
-        like ``acquire`` on entry (``RateLimited``: nothing may be sent); a rolling rule keeps the units
-        from then until the block ends (answered, or failed) and its interval after that, so a request
-        held up on its way, however long, is never counted out before the venue could count it in. Runs
-        in the sender's thread."""
+        like ``acquire`` on entry (``RateLimited``: nothing may be sent). Until the block ends (answered,
+        or failed) the request may still reach the venue, so a window that begins meanwhile counts it
+        too, and a rolling rule keeps it until its interval after the end: held up on its way, however
+        long, it is never counted out before the venue could count it in. Runs in the sender's thread."""
         with self._lock:
             records = self._spend(weight, priority, orders, awaited=True)
+            spent_in = {(w.rule.kind, w.rule.interval_s) for w in self._windows}
         try:
             yield
         finally:
@@ -302,6 +310,10 @@ class RequestBudget:
                 now = self._clock.monotonic_ns()
                 for record in records:
                     record.answered_ns = now
+                for window in self._windows:  # the venue's limits may have replaced them meanwhile
+                    if (window.rule.kind, window.rule.interval_s) in spent_in:
+                        units = orders if window.rule.kind is LimitKind.ORDERS else weight
+                        window.in_flight = max(0.0, window.in_flight - units)
 
     def _spend(self, weight: float, priority: bool, orders: int, *, awaited: bool) -> list[_Sent]:
         """Spend now or raise ``RateLimited``; the rolling rules' records of the spend. Lock held."""

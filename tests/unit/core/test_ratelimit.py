@@ -215,3 +215,18 @@ def test_rolling_budget_counts_a_request_in_flight_whatever_its_age() -> None:
         clock.advance(10)
     # answered at 100 s it leaves at 160 s; the one sent at 90 s (not awaited) leaves first, at 151 s
     assert b.wait_s(priority=True) == pytest.approx(90 + ROLLING_GUARD_S + 60 - 100)
+
+
+def test_budget_request_in_flight_across_the_minute_counts_in_the_next_window_too() -> None:
+    """Sent at :59.5 and answered at :00.5, it may reach the venue in its next minute: that window starts
+    with it counted. One answered before the minute ends is counted in its own minute only."""
+    clock, b = budget(capacity=4, reserve=0.0)
+    clock.advance(59)
+    b.acquire(1)
+    with b.in_flight(1):
+        clock.advance(1.5)  # the minute ended on its way
+        assert b.wait_s(weight=4) == pytest.approx(59.5)  # 1 of 4 already: 4 more do not fit
+        b.acquire(2)
+    clock.advance(0.5)
+    assert b.wait_s(weight=1) == 0.0  # 3 of 4: the answered one stays counted, the other did not carry
+    assert b.wait_s(weight=2) == pytest.approx(59.0)
