@@ -1,6 +1,7 @@
 from dataclasses import replace
 from decimal import Decimal
 
+from autohedge.adapters.paper.engine import DEFAULT_RULES
 from autohedge.core.actor_names import EXECUTOR, MONITOR, strategy_name
 from autohedge.core.clock import NS_PER_S
 from autohedge.core.config import SymbolParams
@@ -179,13 +180,7 @@ def test_checker_dust_the_rising_bid_made_worth_an_exit_is_an_exposure_from_that
 def test_exit_a_lot_step_short_of_the_holding_is_no_exposure_one_worth_an_exit_is() -> None:
     # The Binance ban drill (e2e) under load: dust beside a new position (0.00168429 BTC held) had an exit
     # for 0.001683; the one step short, 0.000001 BTC at 59 300, is worth far less than the 1 USDT minimum.
-    rules = SymbolRules(
-        symbol="BTC/USDT",
-        tick_size=D("0.01"),
-        lot_step=D("0.000001"),
-        min_qty=D("0.000001"),
-        min_notional=D(1),
-    )
+    rules = SymbolRules(symbol="BTC/USDT", **DEFAULT_RULES)  # the fake venue's: lot step 0.000001, 1 USDT
     held = replace(book(held="0.001684", covered="0.001683"), dust_at=dust_at_bid(SymbolParams(), rules))
     assert held.uncovered_at(D("59300")) == 0
     short = replace(held, covered_qty=D("0.001600"))  # 0.000084 BTC, about 5 USDT: an exit of it is valid
