@@ -298,18 +298,23 @@ class RequestBudget:
         """``with budget.in_flight(...):`` send one request and read its answer inside the block. Spends
         like ``acquire`` on entry (``RateLimited``: nothing may be sent). Until the block ends (answered,
         or failed) the request may still reach the venue, so a window that begins meanwhile counts it
-        too, and a rolling rule keeps it until its interval after the end: held up on its way, however
-        long, it is never counted out before the venue could count it in. Runs in the sender's thread."""
+        too, and a rolling rule keeps it until its interval after the answer (after the failure and
+        ``ROLLING_GUARD_S``: the block raised): held up on its way, however long, it is never counted out
+        before the venue could count it in. Runs in the sender's thread."""
         with self._lock:
             records = self._spend(weight, priority, orders, awaited=True)
             spent_in = {(w.rule.kind, w.rule.interval_s) for w in self._windows}
+        answered = False
         try:
             yield
+            answered = True
         finally:
             with self._lock:
                 now = self._clock.monotonic_ns()
+                # Given up without an answer (a timeout), it may still be on its way: the guard applies.
+                ended_ns = now if answered else now + int(ROLLING_GUARD_S * NS_PER_S)
                 for record in records:
-                    record.answered_ns = now
+                    record.answered_ns = ended_ns
                 for window in self._windows:  # the venue's limits may have replaced them meanwhile
                     if (window.rule.kind, window.rule.interval_s) in spent_in:
                         units = orders if window.rule.kind is LimitKind.ORDERS else weight

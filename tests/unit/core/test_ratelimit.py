@@ -230,3 +230,17 @@ def test_budget_request_in_flight_across_the_minute_counts_in_the_next_window_to
     clock.advance(0.5)
     assert b.wait_s(weight=1) == 0.0  # 3 of 4: the answered one stays counted, the other did not carry
     assert b.wait_s(weight=2) == pytest.approx(59.0)
+
+
+def test_rolling_budget_keeps_a_request_given_up_without_an_answer_the_guard_longer() -> None:
+    clock = ManualClock(start_wall_ns=MINUTE_START_S * NS_PER_S)
+    b = RequestBudget(clock, venue="v", capacity=1, per_s=60, rolling=True)
+
+    def give_up_after_10_s() -> None:
+        with b.in_flight(1, priority=True):
+            clock.advance(10)
+            raise TimeoutError  # no answer: the venue may still read it after we gave up
+
+    with pytest.raises(TimeoutError):
+        give_up_after_10_s()
+    assert b.wait_s(priority=True) == pytest.approx(60 + ROLLING_GUARD_S)
