@@ -160,9 +160,8 @@ def check_credentials(
     for entry in entries:
         _refuse_live_without_opt_in(config, entry)
     for entry in entries:
-        entry.check_credentials(
-            config, secrets, clock, exchange if exchange and exchange.venue == entry.name else None
-        )
+        same_venue = exchange is not None and exchange.venue == entry.name
+        entry.check_credentials(config, secrets, clock, exchange if same_venue else None)
 
 
 def build_stream_factory(
