@@ -145,10 +145,14 @@ def build_exchange(config: AppConfig, *, clock: Clock, secrets: Secrets, base_di
     return entry.create_exchange(config, secrets, clock, base_dir)
 
 
-def check_credentials(config: AppConfig, *, clock: Clock, secrets: Secrets) -> None:
+def check_credentials(
+    config: AppConfig, *, clock: Clock, secrets: Secrets, exchange: Exchange | None = None
+) -> None:
     """One signed call per configured venue that needs keys (the trading venue; a market-data venue whose
     stream needs keys), before any actor starts. Raises ``AuthError`` naming the variables to set. A live
-    endpoint is never called without the explicit opt-in (``ConfigError`` first)."""
+    endpoint is never called without the explicit opt-in (``ConfigError`` first). ``exchange``: the
+    trading exchange (``build_exchange``), whose request budget its venue's call spends from: a call on a
+    budget of its own would let the process send one more than the venue's limit."""
     entries = [venue_entry(config.exchange.venue.value)]
     data = VENUES.get(config.exchange.market_data)
     if data is not None and data.stream_needs_keys and data not in entries:
@@ -156,7 +160,8 @@ def check_credentials(config: AppConfig, *, clock: Clock, secrets: Secrets) -> N
     for entry in entries:
         _refuse_live_without_opt_in(config, entry)
     for entry in entries:
-        entry.check_credentials(config, secrets, clock)
+        same_venue = exchange is not None and exchange.venue == entry.name
+        entry.check_credentials(config, secrets, clock, exchange if same_venue else None)
 
 
 def build_stream_factory(

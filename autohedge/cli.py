@@ -305,7 +305,7 @@ def start_api(engine: Engine, token: SecretStr | None) -> ApiServer:
 
 
 def _run(config: AppConfig, base_dir: Path, duration_s: float | None, summary_path: Path | None) -> int:
-    from autohedge.app import Engine, check_credentials  # heavy imports only when running
+    from autohedge.app import Engine, build_exchange, check_credentials  # heavy imports only when running
     from autohedge.reporting.document import run_summary, summary_table
 
     configure_logging(config.log_level)
@@ -314,11 +314,15 @@ def _run(config: AppConfig, base_dir: Path, duration_s: float | None, summary_pa
     try:
         token, generated = run_token(config)
         secrets = Secrets()
+        clock = RealClock()
+        exchange = build_exchange(config, clock=clock, secrets=secrets, base_dir=base_dir)
         # Keys are checked with one signed call per venue before any actor exists: a missing or
         # rejected key is a configuration problem, never a crash loop.
-        check_credentials(config, clock=RealClock(), secrets=secrets)
+        check_credentials(config, clock=clock, secrets=secrets, exchange=exchange)
         journal = journal_path(config, base_dir) if config.journal.enabled else None
-        engine = Engine(config, base_dir=base_dir, secrets=secrets, journal_path=journal)
+        engine = Engine(
+            config, clock=clock, exchange=exchange, base_dir=base_dir, secrets=secrets, journal_path=journal
+        )
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

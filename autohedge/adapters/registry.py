@@ -27,7 +27,7 @@ __all__ = ["VENUES", "VenueEntry", "venue_entry"]
 
 ExchangeFactory = Callable[[AppConfig, Secrets, Clock, Path], Exchange]
 StreamFactoryFactory = Callable[[AppConfig, Clock, Secrets, Exchange | None], Callable[[], MarketStream]]
-CredentialCheck = Callable[[AppConfig, Secrets, Clock], None]
+CredentialCheck = Callable[[AppConfig, Secrets, Clock, Exchange | None], None]
 UserStreamFactory = Callable[[AppConfig, Secrets, Clock, Exchange], UserStream]
 
 
@@ -42,7 +42,8 @@ class VenueEntry:
     venue: its request budget is shared and what it already read is not asked again."""
     check_credentials: CredentialCheck
     """One signed call; raises ``AuthError`` naming the credential variables when keys are missing or
-    rejected."""
+    rejected. Given the trading exchange when it trades on the same venue: the call spends from its
+    request budget."""
     endpoints: Callable[[AppConfig], VenueEndpoints | None]
     capabilities: Capabilities
     is_live_endpoint: Callable[[str], bool]
@@ -67,7 +68,9 @@ def _exchange_of(venue: str) -> ExchangeFactory:
 
 
 def _credentials_of(venue: str) -> CredentialCheck:
-    return lambda config, secrets, clock: _adapter(venue).check_credentials(config, secrets, clock)
+    return lambda config, secrets, clock, exchange: _adapter(venue).check_credentials(
+        config, secrets, clock, budget=exchange.request_budget if exchange is not None else None
+    )
 
 
 def _streams_of(venue: str) -> StreamFactoryFactory:
@@ -98,7 +101,7 @@ def _paper_user_stream(config: AppConfig, secrets: Secrets, clock: Clock, exchan
     return PaperUserStream(exchange.engine)
 
 
-def _no_keys_needed(config: AppConfig, secrets: Secrets, clock: Clock) -> None:
+def _no_keys_needed(config: AppConfig, secrets: Secrets, clock: Clock, exchange: Exchange | None) -> None:
     """The paper exchange runs in-process: there are no keys to check."""
 
 

@@ -183,11 +183,10 @@ class Transport:
         places_order: bool = False,
         signed: bool = False,
     ) -> HttpResponse:
-        """Spend from the budget, send once, classify. Returns only a 2xx response.
+        """Spend from the budget, send once, classify. Returns only a 2xx response. Caller's thread.
 
         ``data``: a body sent byte for byte as signed (form-encoded); ``headers``: this request's own
         (a per-request token or signature)."""
-        self.budget.acquire(weight, priority=priority, orders=orders)
         label = f"{self.venue} {method} {url.split('?', 1)[0]}"
         if params:
             url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
@@ -198,36 +197,38 @@ class Transport:
             request_headers["Content-Type"] = "application/json"
         elif data is not None:
             body = data.encode("utf-8")
-        try:
-            route = self._route_for(url)
-            if isinstance(route, HTTPConnectionPool):  # straight to the host's pool: no URL parsing again
-                raw = route.urlopen(
-                    method,
-                    _target(url),
-                    body=body,
-                    headers=request_headers,
-                    redirect=False,
-                    retries=False,
-                    assert_same_host=False,
-                )
-            else:
-                raw = route.request(
-                    method, url, body=body, headers=request_headers, redirect=False, retries=False
-                )
-            response = HttpResponse(method, url, raw.status, raw.headers, raw.data)
-        except (HTTPError, OSError) as exc:
-            self.budget.failed(type(exc).__name__)
-            if never_sent(exc):
+        # Counted from the send until the answer (or the failure): held up on its way, it still counts.
+        with self.budget.in_flight(weight, priority=priority, orders=orders):
+            try:
+                route = self._route_for(url)
+                if isinstance(route, HTTPConnectionPool):  # straight to the host's pool: no URL parsing again
+                    raw = route.urlopen(
+                        method,
+                        _target(url),
+                        body=body,
+                        headers=request_headers,
+                        redirect=False,
+                        retries=False,
+                        assert_same_host=False,
+                    )
+                else:
+                    raw = route.request(
+                        method, url, body=body, headers=request_headers, redirect=False, retries=False
+                    )
+                response = HttpResponse(method, url, raw.status, raw.headers, raw.data)
+            except (HTTPError, OSError) as exc:
+                self.budget.failed(type(exc).__name__)
+                if never_sent(exc):
+                    raise VenueUnavailable(
+                        f"{label}: cannot connect ({type(exc).__name__})", venue=self.venue, retry_after_s=1.0
+                    ) from None
+                if places_order:
+                    raise OutcomeUnknown(
+                        f"{label}: no answer after sending ({type(exc).__name__})", venue=self.venue
+                    ) from None
                 raise VenueUnavailable(
-                    f"{label}: cannot connect ({type(exc).__name__})", venue=self.venue, retry_after_s=1.0
+                    f"{label}: no answer ({type(exc).__name__})", venue=self.venue, retry_after_s=1.0
                 ) from None
-            if places_order:
-                raise OutcomeUnknown(
-                    f"{label}: no answer after sending ({type(exc).__name__})", venue=self.venue
-                ) from None
-            raise VenueUnavailable(
-                f"{label}: no answer ({type(exc).__name__})", venue=self.venue, retry_after_s=1.0
-            ) from None
         self.dialect.observe_usage(response.headers, self.budget)
         if response.status_code < 400:
             self.budget.succeeded()

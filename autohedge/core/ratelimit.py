@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -34,9 +35,10 @@ DEGRADED_AFTER_FAILURES = 3
 """Consecutive 5xx / timeouts / unreachable answers after which a venue is reported degraded."""
 _USAGE_WINDOW_NS = 60 * NS_PER_S
 ROLLING_GUARD_S = 1.0
-"""A rolling rule keeps a unit for this much longer than its interval. We count a request when we send
-it, the venue when it arrives: one held up on the way (a busy host, a retransmit) would otherwise let
-the venue see one more than the limit within its window."""
+"""A rolling rule keeps a unit whose answer the sender does not wait for (``acquire``) this much longer
+than its interval: we count it when we send it, the venue when it arrives. A request whose answer is
+waited for (``in_flight``) is kept for its interval after the answer instead, however long it was on the
+way: it arrived before it was answered."""
 
 
 class SymbolRateLimiter:
@@ -82,39 +84,67 @@ class LimitRule:
 
 
 @dataclass
+class _Sent:
+    """Units a rolling rule counts for one request (monotonic ns)."""
+
+    sent_ns: int
+    units: float
+    answered_ns: int | None
+    """When its answer came or it failed (the latest it can have reached the venue); None while in
+    flight: then it counts whatever its age."""
+
+    def expires_ns(self, interval_ns: int, now_ns: int) -> int:
+        """When it leaves the rolling window; one in flight at the earliest ``interval_ns`` from now."""
+        return (now_ns if self.answered_ns is None else self.answered_ns) + interval_ns
+
+
+@dataclass
 class _Window:
     rule: LimitRule
     used: float = 0.0
     ends_wall_ns: int = 0
-    sent: deque[tuple[int, float]] = field(default_factory=deque)
-    """For a rolling rule: (monotonic ns, units) of what was sent over the last ``interval_s`` (+ guard)."""
+    sent: deque[_Sent] = field(default_factory=deque)
+    """For a rolling rule: what was sent, oldest first, until it expires (``_Sent.expires_ns``)."""
     sent_units: float = 0.0
+    in_flight: float = 0.0
+    """Units of awaited requests sent and not answered yet: one sent late in a window may reach the venue
+    in its next one, so a new window starts with them counted."""
 
     def rolling_wait_ns(self, need: float, cap: float, now_ns: int) -> int:
-        """Nanoseconds until ``need`` more units fit under ``cap`` in the last ``interval_s`` (and the
-        guard) (0 = now)."""
-        interval_ns = int((self.rule.interval_s + ROLLING_GUARD_S) * NS_PER_S)
-        while self.sent and self.sent[0][0] <= now_ns - interval_ns:
-            self.sent_units -= self.sent.popleft()[1]
+        """Nanoseconds until ``need`` more units fit under ``cap`` in the rolling window (0 = now)."""
+        interval_ns = int(self.rule.interval_s * NS_PER_S)
+        while self.sent and self.sent[0].expires_ns(interval_ns, now_ns) <= now_ns:
+            self.sent_units -= self.sent.popleft().units
         excess = self.sent_units + need - cap
         if excess <= 0:
             return 0
-        for sent_ns, units in self.sent:
+        # Answers come out of order: what expires first frees first (an expired one held behind one still
+        # in flight frees now).
+        for expires_ns, units in sorted((x.expires_ns(interval_ns, now_ns), x.units) for x in self.sent):
             excess -= units
             if excess <= 0:
-                return sent_ns + interval_ns - now_ns
+                return max(0, expires_ns - now_ns)
         return interval_ns  # more than the whole limit at once: the most any wait can be
 
-    def spend(self, units: float, now_ns: int) -> None:
+    def spend(self, units: float, now_ns: int, *, awaited: bool) -> _Sent | None:
+        """Count ``units`` sent now; for a rolling rule, the record to mark answered (None otherwise).
+        ``awaited``: the sender says when the answer came; else the units are kept ``ROLLING_GUARD_S``
+        past their interval."""
         self.used += units
-        if self.rule.rolling and units > 0:
-            self.sent.append((now_ns, units))
-            self.sent_units += units
+        if awaited:
+            self.in_flight += units
+        if not self.rule.rolling or units <= 0:
+            return None
+        guard_ns = int(ROLLING_GUARD_S * NS_PER_S)
+        record = _Sent(now_ns, units, None if awaited else now_ns + guard_ns)
+        self.sent.append(record)
+        self.sent_units += units
+        return record
 
     def roll(self, now_wall_ns: int) -> None:
         if now_wall_ns >= self.ends_wall_ns:
             interval_ns = int(self.rule.interval_s * NS_PER_S)
-            self.used = 0.0
+            self.used = self.in_flight
             self.ends_wall_ns = (now_wall_ns // interval_ns + 1) * interval_ns
 
 
@@ -193,8 +223,10 @@ class RequestBudget:
                 window = _Window(rule)
                 window.roll(now)
                 previous = old.get((rule.kind, rule.interval_s))
-                if previous is not None and previous.ends_wall_ns == window.ends_wall_ns:
-                    window.used = previous.used
+                if previous is not None:
+                    window.in_flight = previous.in_flight
+                    same = previous.ends_wall_ns == window.ends_wall_ns
+                    window.used = previous.used if same else previous.in_flight
                 if previous is not None and rule.rolling:
                     window.sent, window.sent_units = previous.sent, previous.sent_units
                 windows.append(window)
@@ -255,28 +287,66 @@ class RequestBudget:
             )
 
     def acquire(self, weight: float = 1.0, *, priority: bool = False, orders: int = 0) -> None:
-        """Spend ``weight`` (and ``orders`` order slots) now or raise ``RateLimited`` with the wait."""
+        """Spend ``weight`` (and ``orders`` order slots) now or raise ``RateLimited`` with the wait. For a
+        request whose answer the caller does not wait for (a rolling rule keeps it ``ROLLING_GUARD_S``
+        past its interval); a request whose answer it waits for is sent inside ``in_flight``."""
         with self._lock:
-            now, now_wall = self._clock.monotonic_ns(), self._clock.wall_ns()
-            wait_s = self._refusal_s(weight, orders, priority, now, now_wall)
-            if wait_s > 0:
-                paused = now < self._paused_until_ns
-                raise RateLimited(
-                    f"{self.venue}: sending paused by the venue for {wait_s:.1f}s more"
-                    if paused
-                    else f"{self.venue}: request budget spent, next window in {wait_s:.3f}s",
-                    venue=self.venue,
-                    retry_after_s=wait_s,
-                    banned=paused and self._banned,
-                )
-            for window in self._windows:
-                window.spend(orders if window.rule.kind is LimitKind.ORDERS else weight, now)
-            self.used_total += weight
-            self._recent.append(now)
-            while self._recent and self._recent[0] <= now - _USAGE_WINDOW_NS:
-                self._recent.popleft()
-            self._rpm_max = max(self._rpm_max, len(self._recent))
-            self._note_share()
+            self._spend(weight, priority, orders, awaited=False)
+
+    @contextmanager
+    def in_flight(self, weight: float = 1.0, *, priority: bool = False, orders: int = 0) -> Iterator[None]:
+        """``with budget.in_flight(...):`` send one request and read its answer inside the block. Spends
+        like ``acquire`` on entry (``RateLimited``: nothing may be sent). Until the block ends (answered,
+        or failed) the request may still reach the venue, so a window that begins meanwhile counts it
+        too, and a rolling rule keeps it until its interval after the answer (after the failure and
+        ``ROLLING_GUARD_S``: the block raised): held up on its way, however long, it is never counted out
+        before the venue could count it in. Runs in the sender's thread."""
+        with self._lock:
+            records = self._spend(weight, priority, orders, awaited=True)
+            spent_in = {(w.rule.kind, w.rule.interval_s) for w in self._windows}
+        answered = False
+        try:
+            yield
+            answered = True
+        finally:
+            with self._lock:
+                now = self._clock.monotonic_ns()
+                # Given up without an answer (a timeout), it may still be on its way: the guard applies.
+                ended_ns = now if answered else now + int(ROLLING_GUARD_S * NS_PER_S)
+                for record in records:
+                    record.answered_ns = ended_ns
+                for window in self._windows:  # the venue's limits may have replaced them meanwhile
+                    if (window.rule.kind, window.rule.interval_s) in spent_in:
+                        units = orders if window.rule.kind is LimitKind.ORDERS else weight
+                        window.in_flight = max(0.0, window.in_flight - units)
+
+    def _spend(self, weight: float, priority: bool, orders: int, *, awaited: bool) -> list[_Sent]:
+        """Spend now or raise ``RateLimited``; the rolling rules' records of the spend. Lock held."""
+        now, now_wall = self._clock.monotonic_ns(), self._clock.wall_ns()
+        wait_s = self._refusal_s(weight, orders, priority, now, now_wall)
+        if wait_s > 0:
+            paused = now < self._paused_until_ns
+            raise RateLimited(
+                f"{self.venue}: sending paused by the venue for {wait_s:.1f}s more"
+                if paused
+                else f"{self.venue}: request budget spent, next window in {wait_s:.3f}s",
+                venue=self.venue,
+                retry_after_s=wait_s,
+                banned=paused and self._banned,
+            )
+        records = []
+        for window in self._windows:
+            units = orders if window.rule.kind is LimitKind.ORDERS else weight
+            record = window.spend(units, now, awaited=awaited)
+            if record is not None:
+                records.append(record)
+        self.used_total += weight
+        self._recent.append(now)
+        while self._recent and self._recent[0] <= now - _USAGE_WINDOW_NS:
+            self._recent.popleft()
+        self._rpm_max = max(self._rpm_max, len(self._recent))
+        self._note_share()
+        return records
 
     def _note_share(self) -> None:
         """The largest share of the weight limit used in one of the venue's own windows."""

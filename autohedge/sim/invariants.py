@@ -37,7 +37,15 @@ from decimal import Decimal
 from autohedge.core.actor_names import ActorKind, parse_actor_name
 from autohedge.core.clock import NS_PER_S
 
-__all__ = ["KINDS", "BookView", "CheckerLimits", "InvariantChecker", "RestingSell", "Violation"]
+__all__ = [
+    "KINDS",
+    "BookView",
+    "CheckerLimits",
+    "InvariantChecker",
+    "RestingSell",
+    "Violation",
+    "exposure_at",
+]
 
 KINDS = (
     "unprotected",
@@ -130,6 +138,30 @@ class BookView:
     market: a remainder is judged again at every bid, never at one since gone (judged at a bid the
     market left a second before, 0.000020 BTC looked sellable while no exit of it was valid:
     simulation, config.yaml seed 133)."""
+
+    def uncovered_at(self, bid: Decimal | None) -> Decimal:
+        """What of the holding resting sells leave uncovered beyond the dust at ``bid`` (None: no bid
+        known); 0 is the promise kept."""
+        return exposure_at(self.sellable_qty, self.covered_qty, self.dust_qty, self.dust_at, bid)[2]
+
+
+def exposure_at(
+    held: Decimal,
+    covered: Decimal,
+    fixed_dust: Decimal,
+    dust_at: Callable[[Decimal], Decimal] | None,
+    bid: Decimal | None,
+) -> tuple[Decimal, Decimal, Decimal]:
+    """The promise's one definition of a symbol's exposure: (dust, sellable, uncovered) of a sellable
+    holding ``held`` with ``covered`` in resting sells, at ``bid``. The dust is ``dust_at(bid)`` once a
+    bid is known, else ``fixed_dust``; a holding no more than the dust is no exposure (sellable 0), and
+    neither is an uncovered part no more than the dust (no exit of it alone would be valid): uncovered 0."""
+    dust = fixed_dust
+    if dust_at is not None and bid is not None and held > 0:
+        dust = dust_at(bid)
+    sellable = held if held > dust else _ZERO
+    short = sellable - covered
+    return dust, sellable, short if sellable > 0 and short > dust else _ZERO
 
 
 @dataclass(frozen=True)
@@ -276,12 +308,10 @@ class InvariantChecker:
     def _judge(self, state: _SymbolState, now_ns: int) -> None:
         """What is held beyond the dust at the newest bid, and whether resting sells cover it: an exposure
         starts or ends (measured up to ``now_ns`` already)."""
-        dust = state.fixed_dust
-        if state.dust_at is not None and state.bid is not None and state.held > 0:
-            dust = state.dust_at(state.bid)
-        state.dust = dust
-        state.sellable = state.held if state.held > dust else _ZERO
-        uncovered = state.sellable > 0 and state.sellable - state.covered > dust
+        state.dust, state.sellable, short = exposure_at(
+            state.held, state.covered, state.fixed_dust, state.dust_at, state.bid
+        )
+        uncovered = short > 0
         if uncovered and state.exposure is None:
             state.exposure = _Exposure(since_ns=now_ns, accounted_ns=now_ns)
         elif not uncovered and state.exposure is not None:

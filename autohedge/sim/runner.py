@@ -24,9 +24,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +46,11 @@ from autohedge.core.config import AppConfig, PaperFaults
 from autohedge.core.errors import ConfigError, OutcomeUnknown, RetryableError
 from autohedge.core.eventlog import Event
 from autohedge.core.gates import GateKind
-from autohedge.core.messages import OrderUpdate, Quote, SymbolRules
-from autohedge.core.protection import exit_prices, exit_qty
-from autohedge.core.types import OrderType, Side, Venue, quantize_down
-from autohedge.sim.invariants import BookView, CheckerLimits, InvariantChecker, RestingSell
+from autohedge.core.messages import OrderUpdate, Quote
+from autohedge.core.types import Venue
+from autohedge.sim.invariants import BookView, CheckerLimits, InvariantChecker
 from autohedge.sim.order_events import EventFaults, FaultyUserStream
-from autohedge.sim.venue import ObservedExchange, resting_sell_qty
+from autohedge.sim.venue import ObservedExchange, book_view
 
 __all__ = ["ActorOverrides", "InjectedFault", "Simulation", "simulation_config"]
 
@@ -418,47 +415,7 @@ class Simulation:
 
     def _books(self, process: _Process) -> list[BookView]:
         engine = process.paper.engine
-        books = []
-        for symbol in self.config.symbols:
-            rules = engine.symbol_rules(symbol)
-            open_orders = engine.open_orders(symbol)
-            stops = [
-                o.stop_price
-                for o in open_orders
-                if o.side is Side.SELL and o.order_type is OrderType.STOP_LIMIT and o.stop_price is not None
-            ]
-            books.append(
-                BookView(
-                    symbol=symbol,
-                    sellable_qty=exit_qty(engine.held_qty(symbol), rules),
-                    covered_qty=resting_sell_qty(open_orders),
-                    stop_price=max(stops) if stops else None,
-                    sold_qty=engine.sold_qty(symbol),
-                    open_entries=sum(1 for o in open_orders if o.side is Side.BUY),
-                    dust_at=self._dust_at(symbol, rules),
-                    sells=tuple(
-                        RestingSell(o.list_id or o.client_order_id, o.price, o.remaining_qty, o.stop_price)
-                        for o in open_orders
-                        if o.side is Side.SELL
-                    ),
-                )
-            )
-        return books
-
-    def _dust_at(self, symbol: str, rules: SymbolRules) -> Callable[[Decimal], Decimal]:
-        """The dust of ``symbol`` at a bid: below the minimum notional no venue takes a sell, so such a
-        remainder cannot be protected. An exit's lowest leg asks the stop-limit price of a position entered
-        at the bid, so a remainder worth the minimum at the bid but not at that price has no valid exit
-        either."""
-        params = self.config.params_for(symbol)
-
-        def dust_at(bid: Decimal) -> Decimal:
-            if bid <= 0:
-                return Decimal(0)
-            lowest = exit_prices(bid, params, rules).stop_limit
-            return quantize_down(rules.min_notional / lowest, rules.lot_step)
-
-        return dust_at
+        return [book_view(engine, symbol, self.config.params_for(symbol)) for symbol in self.config.symbols]
 
     def _check(self, process: _Process) -> None:
         process.paper.engine.flush()

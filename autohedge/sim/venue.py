@@ -16,7 +16,9 @@ from decimal import Decimal
 from typing import TypeVar
 
 from autohedge.adapters.paper.adapter import PaperExchange
+from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.core.clock import NS_PER_S, Clock
+from autohedge.core.config import SymbolParams
 from autohedge.core.errors import OutcomeUnknown, RateLimited, UnknownOrder, VenueUnavailable
 from autohedge.core.messages import (
     Balance,
@@ -29,10 +31,11 @@ from autohedge.core.messages import (
     SymbolRules,
 )
 from autohedge.core.ports import Capabilities
-from autohedge.core.types import Side
-from autohedge.sim.invariants import InvariantChecker
+from autohedge.core.protection import exit_prices, exit_qty
+from autohedge.core.types import OrderType, Side, quantize_down
+from autohedge.sim.invariants import BookView, InvariantChecker, RestingSell
 
-__all__ = ["ObservedExchange", "resting_sell_qty"]
+__all__ = ["ObservedExchange", "book_view", "dust_at_bid", "resting_sell_qty"]
 
 T = TypeVar("T")
 
@@ -49,6 +52,40 @@ def resting_sell_qty(orders: Sequence[OrderSnapshot]) -> Decimal:
         else:
             by_list[order.list_id] = max(by_list.get(order.list_id, Decimal(0)), order.remaining_qty)
     return total + sum(by_list.values(), Decimal(0))
+
+
+def dust_at_bid(params: SymbolParams, rules: SymbolRules) -> Callable[[Decimal], Decimal]:
+    """A symbol's dust at a bid: below the minimum notional no venue takes a sell, so such a remainder
+    cannot be protected. An exit's lowest leg asks the stop-limit price of a position entered at the
+    bid, so a remainder worth the minimum at the bid but not at that price has no valid exit either."""
+
+    def dust_at(bid: Decimal) -> Decimal:
+        if bid <= 0:
+            return Decimal(0)
+        lowest = exit_prices(bid, params, rules).stop_limit
+        return quantize_down(rules.min_notional / lowest, rules.lot_step)
+
+    return dust_at
+
+
+def book_view(engine: PaperEngine, symbol: str, params: SymbolParams) -> BookView:
+    """``symbol`` on the venue now, as the invariant checker judges it (any thread: the engine locks)."""
+    rules = engine.symbol_rules(symbol)
+    open_orders = engine.open_orders(symbol)
+    sells = [o for o in open_orders if o.side is Side.SELL]
+    stops = [o.stop_price for o in sells if o.order_type is OrderType.STOP_LIMIT and o.stop_price is not None]
+    return BookView(
+        symbol=symbol,
+        sellable_qty=exit_qty(engine.held_qty(symbol), rules),
+        covered_qty=resting_sell_qty(open_orders),
+        stop_price=max(stops) if stops else None,
+        sold_qty=engine.sold_qty(symbol),
+        open_entries=sum(1 for o in open_orders if o.side is Side.BUY),
+        dust_at=dust_at_bid(params, rules),
+        sells=tuple(
+            RestingSell(o.list_id or o.client_order_id, o.price, o.remaining_qty, o.stop_price) for o in sells
+        ),
+    )
 
 
 class ObservedExchange:

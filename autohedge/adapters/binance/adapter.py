@@ -432,10 +432,13 @@ def create_stream_factory(
     return lambda: BinanceMarketStream(ws_url=ws_url, symbol_map=symbols, clock=clock)
 
 
-def check_credentials(config: AppConfig, secrets: Secrets, clock: Clock) -> None:
+def check_credentials(
+    config: AppConfig, secrets: Secrets, clock: Clock, *, budget: RequestBudget | None = None
+) -> None:
     """One signed call (the account) before any actor starts: ``AuthError`` naming the environment
-    variables when the keys are missing or rejected."""
-    rest = _rest(config, secrets, clock, new_budget(clock))
+    variables when the keys are missing or rejected. ``budget``: the trading
+    exchange's, so the call counts where every other request of the process does."""
+    rest = _rest(config, secrets, clock, budget or new_budget(clock))
     try:
         if not rest.has_keys:
             raise AuthError(f"binance needs API keys: {AUTH_HINT}", venue=VENUE)

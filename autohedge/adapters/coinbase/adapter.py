@@ -418,13 +418,16 @@ def create_user_stream(
     )
 
 
-def check_credentials(config: AppConfig, secrets: Secrets, clock: Clock) -> None:
+def check_credentials(
+    config: AppConfig, secrets: Secrets, clock: Clock, *, budget: RequestBudget | None = None
+) -> None:
     """One signed call (the accounts) before any actor starts: ``AuthError`` naming the variables when
-    the keys are missing, malformed or rejected."""
+    the keys are missing, malformed or rejected. ``budget``: the trading
+    exchange's, so the call counts where every other request of the process does."""
     signer = _signer(secrets)
     if signer is None:
         raise AuthError(f"coinbase needs API keys: {AUTH_HINT}", venue=VENUE)
-    rest = _rest(config, secrets, clock, new_budget(clock))
+    rest = _rest(config, secrets, clock, budget or new_budget(clock))
     try:
         rest.accounts()
     finally:

@@ -352,12 +352,17 @@ def create_user_stream(
     )
 
 
-def check_credentials(config: AppConfig, secrets: Secrets, clock: Clock) -> None:
+def check_credentials(
+    config: AppConfig, secrets: Secrets, clock: Clock, *, budget: RequestBudget | None = None
+) -> None:
     """One signed call (the balances) before any actor starts: ``AuthError`` naming the variables when
-    the keys are missing or rejected."""
+    the keys are missing or rejected. ``budget``: the trading
+    exchange's, so the call counts where every other request of the process does."""
     if secrets.autohedge_kraken_api_key is None or secrets.autohedge_kraken_api_secret is None:
         raise AuthError(f"kraken needs API keys: {AUTH_HINT}", venue=VENUE)
-    rest = _rest(config, secrets, clock, new_budget(clock, config.venues.kraken.tier), NonceSource(clock))
+    rest = _rest(
+        config, secrets, clock, budget or new_budget(clock, config.venues.kraken.tier), NonceSource(clock)
+    )
     try:
         rest.balances()
     finally:

@@ -181,3 +181,66 @@ def test_rolling_budget_frees_the_oldest_units_first_and_keeps_the_entry_reserve
     assert b.wait_s(priority=True) == 0.0  # exits may use the rest
     b.acquire(2, priority=True)
     assert b.wait_s(priority=True) == pytest.approx(10.0)
+
+
+def test_rolling_budget_keeps_a_request_held_up_on_its_way_until_its_answer_is_a_window_old() -> None:
+    """Under load a request took 5 s to reach the venue (more than ``ROLLING_GUARD_S``): counted only from
+    its send, it left our window while the venue still counted it, and the venue saw 201 of 200 in its
+    60 s. Awaited requests count from the send until the answer, and a window after the answer."""
+    clock = ManualClock(start_wall_ns=MINUTE_START_S * NS_PER_S)
+    b = RequestBudget(clock, venue="v", capacity=3, per_s=60, rolling=True)
+    with b.in_flight(1, priority=True):
+        clock.advance(5)  # on its way; it reached the venue at most now, as its answer came
+    with b.in_flight(2, priority=True):
+        pass
+    clock.advance(56.5)  # 61.5 s after the first send: the send's window and its guard are over...
+    # ...but the venue may have counted it at 5 s: nothing more until it is a window old from there
+    assert b.wait_s(priority=True) == pytest.approx(3.5)
+    with pytest.raises(RateLimited):
+        b.acquire(1, priority=True)
+    clock.advance(3.5)
+    assert b.wait_s(priority=True) == 0.0
+
+
+def test_rolling_budget_counts_a_request_in_flight_whatever_its_age() -> None:
+    clock = ManualClock(start_wall_ns=MINUTE_START_S * NS_PER_S)
+    b = RequestBudget(clock, venue="v", capacity=2, per_s=60, rolling=True)
+    b.acquire(1, priority=True)  # its answer is not awaited: a window and the guard from its send
+    with b.in_flight(1, priority=True):
+        clock.advance(90)  # no answer yet (a read timeout longer than the window): still counted
+        assert b.wait_s(priority=True) == 0.0  # the unawaited one has expired
+        b.acquire(1, priority=True)
+        # full again; the one in flight frees a window after its answer at the earliest
+        assert b.wait_s(priority=True) == pytest.approx(60.0)
+        clock.advance(10)
+    # answered at 100 s it leaves at 160 s; the one sent at 90 s (not awaited) leaves first, at 151 s
+    assert b.wait_s(priority=True) == pytest.approx(90 + ROLLING_GUARD_S + 60 - 100)
+
+
+def test_budget_request_in_flight_across_the_minute_counts_in_the_next_window_too() -> None:
+    """Sent at :59.5 and answered at :00.5, it may reach the venue in its next minute: that window starts
+    with it counted. One answered before the minute ends is counted in its own minute only."""
+    clock, b = budget(capacity=4, reserve=0.0)
+    clock.advance(59)
+    b.acquire(1)
+    with b.in_flight(1):
+        clock.advance(1.5)  # the minute ended on its way
+        assert b.wait_s(weight=4) == pytest.approx(59.5)  # 1 of 4 already: 4 more do not fit
+        b.acquire(2)
+    clock.advance(0.5)
+    assert b.wait_s(weight=1) == 0.0  # 3 of 4: the answered one stays counted, the other did not carry
+    assert b.wait_s(weight=2) == pytest.approx(59.0)
+
+
+def test_rolling_budget_keeps_a_request_given_up_without_an_answer_the_guard_longer() -> None:
+    clock = ManualClock(start_wall_ns=MINUTE_START_S * NS_PER_S)
+    b = RequestBudget(clock, venue="v", capacity=1, per_s=60, rolling=True)
+
+    def give_up_after_10_s() -> None:
+        with b.in_flight(1, priority=True):
+            clock.advance(10)
+            raise TimeoutError  # no answer: the venue may still read it after we gave up
+
+    with pytest.raises(TimeoutError):
+        give_up_after_10_s()
+    assert b.wait_s(priority=True) == pytest.approx(60 + ROLLING_GUARD_S)

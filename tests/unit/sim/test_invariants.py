@@ -1,9 +1,13 @@
 from dataclasses import replace
 from decimal import Decimal
 
+from autohedge.adapters.paper.engine import DEFAULT_RULES
 from autohedge.core.actor_names import EXECUTOR, MONITOR, strategy_name
 from autohedge.core.clock import NS_PER_S
+from autohedge.core.config import SymbolParams
+from autohedge.core.messages import SymbolRules
 from autohedge.sim.invariants import BookView, CheckerLimits, InvariantChecker, RestingSell
+from autohedge.sim.venue import dust_at_bid
 
 D = Decimal
 S = NS_PER_S
@@ -171,6 +175,24 @@ def test_checker_dust_the_rising_bid_made_worth_an_exit_is_an_exposure_from_that
     assert kinds(c) == [] and c.max_unprotected_s == 0.5
     c.tick(12 * S, 6)
     assert kinds(c) == ["unprotected"] and c.violations[0].t_s == 12.0
+
+
+def test_exit_a_lot_step_short_of_the_holding_is_no_exposure_one_worth_an_exit_is() -> None:
+    # The Binance ban drill (e2e) under load: dust beside a new position (0.00168429 BTC held) had an exit
+    # for 0.001683; the one step short, 0.000001 BTC at 59 300, is worth far less than the 1 USDT minimum.
+    rules = SymbolRules(symbol="BTC/USDT", **DEFAULT_RULES)  # the fake venue's: lot step 0.000001, 1 USDT
+    held = replace(book(held="0.001684", covered="0.001683"), dust_at=dust_at_bid(SymbolParams(), rules))
+    assert held.uncovered_at(D("59300")) == 0
+    short = replace(held, covered_qty=D("0.001600"))  # 0.000084 BTC, about 5 USDT: an exit of it is valid
+    assert short.uncovered_at(D("59300")) == D("0.000084")
+    c = checker()
+    c.observe_bid(0, 1, "BTC/USDT", D("59300"))
+    c.observe_books(0, 2, [held])
+    c.tick(2 * S, 3)
+    assert kinds(c) == []
+    c.observe_books(2 * S, 4, [short])
+    c.tick(4 * S, 5)
+    assert kinds(c) == ["unprotected"]
 
 
 def test_checker_partly_covered_holding_is_unprotected() -> None:

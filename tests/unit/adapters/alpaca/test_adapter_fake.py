@@ -11,6 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from autohedge.adapters.alpaca.adapter import AlpacaExchange, create_exchange, create_stream_factory
+from autohedge.app import check_credentials
 from autohedge.core.clock import RealClock
 from autohedge.core.config import AppConfig, Secrets, parse_config
 from autohedge.core.errors import AuthError, OrderRefused, OutcomeUnknown
@@ -124,6 +125,14 @@ def test_adapter_refuses_off_increment_quantity_before_sending(fake: FakeAlpaca)
 def test_adapter_bad_keys_name_the_variables(fake: FakeAlpaca) -> None:
     with pytest.raises(AuthError, match="AUTOHEDGE_ALPACA_API_KEY_ID"):
         exchange(fake, key="wrong").balances()
+
+
+def test_credentials_check_spends_from_the_trading_exchanges_budget(fake: FakeAlpaca) -> None:
+    # On a budget of its own, the start-up check was the 201st request of 200 the venue saw in 60 s once
+    # the trading budget had spent all it has (e2e, fifty symbols under load).
+    trading = exchange(fake)
+    check_credentials(config(fake), clock=RealClock(), secrets=secrets(), exchange=trading)
+    assert trading.request_budget.used_total == 1 and fake.requests_window.used == 1
 
 
 def test_adapter_best_quote_from_data_api_is_exact(fake: FakeAlpaca) -> None:
