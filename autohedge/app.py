@@ -53,6 +53,7 @@ from autohedge.core.dedupe import FillDeduper
 from autohedge.core.errors import ConfigError, VenueError
 from autohedge.core.eventlog import EventLog
 from autohedge.core.gates import KILL_SWITCH, STOPPED, Gate
+from autohedge.core.heap_trim import HeapTrimPolicy, HeapTrimSchedule
 from autohedge.core.ids import OrderKeySource
 from autohedge.core.journal import JournalWriter
 from autohedge.core.known_sales import KnownSales
@@ -72,6 +73,7 @@ from autohedge.core.pnl import PnlReport, compute_pnl
 from autohedge.core.ports import Exchange, MarketStream, OrderPipe, OrderSessionHolder, UserStream
 from autohedge.core.ratelimit import SymbolRateLimiter, VenueStatus
 from autohedge.core.types import Venue
+from autohedge.memory import Heap, glibc_heap
 
 if TYPE_CHECKING:  # imported at run time only when an LLM strategy is configured
     from autohedge.adapters.openai.gateway import LlmGateway
@@ -99,6 +101,8 @@ __all__ = [
 ASK_TIMEOUT_S = 10.0
 VENUE_WATCH_S = 2.0
 """How often the venue's pushback state is read for ban notifications."""
+HEAP_TRIMS = HeapTrimPolicy()
+"""When the engine gives freed heap memory back (``core/heap_trim.py``)."""
 SUMMARY_COUNTERS = (
     "quotes",
     "signals",
@@ -290,10 +294,14 @@ class Engine:
         monitor_cls: type[PositionMonitorActor] = PositionMonitorActor,
         journal_path: Path | None = None,
         llm_gateway: LlmGateway | None = None,
+        heap: Heap | None = None,
+        heap_trims: HeapTrimPolicy | None = HEAP_TRIMS,
     ) -> None:
         """``journal_path``: write the trade journal there (the CLI passes ``journal.path``).
         ``llm_gateway``: the model gateway of the llm and hybrid strategies (default: built from the
-        config, with worker threads); the engine closes it on stop."""
+        config, with worker threads); the engine closes it on stop. ``heap``: the process heap whose
+        freed memory is given back on the clock by ``heap_trims`` (default: glibc's where the C library
+        is glibc; elsewhere, or with ``heap_trims=None``, nothing is trimmed)."""
         self.config = config
         self._hooks = hooks
         # Test doubles of the executor and the monitor (the simulator's planted defects).
@@ -357,6 +365,8 @@ class Engine:
             directory = self.parts.directory
             self.parts.events.subscribe(lambda event: journal_to(directory, event))
         self.notifier = self._build_notifier()
+        self._heap = (heap or glibc_heap()) if heap_trims is not None else None
+        self._heap_trims = heap_trims
 
     def _build_notifier(self) -> Any:
         """The notification sender when ``notify.urls`` or ``AUTOHEDGE_NOTIFY_URLS`` name targets."""
@@ -397,6 +407,25 @@ class Engine:
             self._watch_venue(was_banned=status.banned and status.rate_limited)
 
         clock.call_later(VENUE_WATCH_S, check)
+
+    def _trim_heap_later(self, schedule: HeapTrimSchedule, heap: Heap) -> None:
+        """Every ``check_s`` of the engine's clock, read the resident size and give the heap's free pages
+        back when the schedule says so (``core/heap_trim.py``). Runs on the clock's thread: a file read
+        and, now and then, a ``malloc_trim`` of about 0.1 ms of CPU, without the interpreter lock."""
+        clock, metrics = self.parts.clock, self.parts.metrics
+
+        def look() -> None:
+            if self._supervisor is None:
+                return  # stopped
+            now_ns = clock.monotonic_ns()
+            if schedule.due(now_ns, heap.rss_bytes()):
+                took_s = heap.trim()
+                schedule.trimmed(now_ns, heap.rss_bytes())
+                metrics.inc("heap_trims")
+                metrics.inc("heap_trim_us", round(took_s * 1e6))
+            self._trim_heap_later(schedule, heap)
+
+        clock.call_later(schedule.check_s, look)
 
     def _schedule_daily_summary(self) -> None:
         """At each UTC midnight, queue the summary of the day that ended (built on the sender's thread)."""
@@ -603,6 +632,12 @@ class Engine:
             rng=self._rng,
             hooks=self._hooks,
         )
+        heap = self._heap
+        if heap is not None and self._heap_trims is not None:
+            now_ns, rss_bytes = parts.clock.monotonic_ns(), heap.rss_bytes()
+            self._trim_heap_later(
+                HeapTrimSchedule(self._heap_trims, now_ns=now_ns, rss_bytes=rss_bytes), heap
+            )
         parts.events.record(
             "started",
             f"venue {self.config.exchange.venue.value}, market data {self.source_name}, "

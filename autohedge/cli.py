@@ -229,6 +229,7 @@ def _simulate(config: AppConfig, args: argparse.Namespace) -> int:
         print("config error: --hours: must be greater than 0", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(args.log_level)
+    limit_malloc_arenas()  # the process as ``run`` sets it up (its memory is measured by the hour)
     try:
         simulation = Simulation(
             config, seed=args.seed, hours=args.hours, work_dir=args.work_dir, config_path=str(args.config)

@@ -42,6 +42,7 @@ from autohedge.core.errors import VenueUnavailable
 from autohedge.core.messages import Quote, SyncPositions
 from autohedge.core.metrics import Metrics
 from autohedge.core.ports import QuoteSink
+from autohedge.memory import Heap
 from tests.actors.proxies import FaultyExchange, PipedExchange
 
 __all__ = ["Harness", "PushStream", "make_config", "wait_for"]
@@ -119,9 +120,11 @@ class Harness:
         journal_path: Path | None = None,
         monitor_cls: type[PositionMonitorActor] = PositionMonitorActor,
         pipe: bool = False,
+        heap: Heap | None = None,
     ) -> None:
         """``monitor_cls``: a monitor that records what it handles (a subclass of the real one).
-        ``pipe``: the exchange also takes bursts of entries in one write (``PipedExchange``)."""
+        ``pipe``: the exchange also takes bursts of entries in one write (``PipedExchange``).
+        ``heap``: the heap the engine trims (default: the process's)."""
         self.config = config or make_config()
         self.clock = ManualClock()
         self.paper_engine = engine or PaperEngine(
@@ -145,6 +148,7 @@ class Harness:
             rng=random.Random(0),
             journal_path=journal_path,
             monitor_cls=monitor_cls,
+            heap=heap,
         )
 
     def _new_stream(self) -> PushStream:
