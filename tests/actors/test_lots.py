@@ -184,7 +184,7 @@ def test_dust_beside_closes_is_protected_with_the_part_below_the_step_a_lots_clo
     assert held(h) - resting_sells(h) < Decimal("0.000001")  # less than a step left over
 
 
-def test_remainders_of_two_lots_closes_are_protected_together_while_the_symbols_lot_is_being_closed(
+def test_simulation_found_remainders_of_lots_closes_unjoined_while_the_symbols_lot_was_being_closed(
     make_harness: Callable[..., Harness],
 ) -> None:
     # Simulation, bench/simulate.yaml seed 1 at 1998.5 s: two closing lots' re-priced closes each ended
