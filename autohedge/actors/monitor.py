@@ -1071,15 +1071,20 @@ class PositionMonitorActor(SupervisedActor):
         self._poll_prices()
 
     def _take_in_resting_closes(self, open_orders: dict[str, OrderSnapshot]) -> None:
-        """What the resting closes of lots sold, as ``open_orders`` (read after the holding) says, is taken
-        off those lots before the positions are sized from that holding less what lots keep (monitor
-        thread). Left to the closes' late events, it came off a position a second time and its exit stayed
-        short by it until the next verification. A sale between the two reads makes a position look larger
-        by it: arming caps the exit at what is held then."""
+        """What the resting closes and exit legs of lots sold, as ``open_orders`` (read after the holding)
+        says, is taken off those lots before the positions are sized from that holding less what lots keep
+        (monitor thread). Left to their late events (or lost ones), it came off a position a second time
+        and its exit stayed short by it until the next verification, or for as long as the lot lived. A
+        sale between the two reads makes a position look larger by it: arming caps the exit at what is
+        held then."""
         for lot in [*self._closing_lots, *self._lots.values()]:
             close = open_orders.get(lot.close_id) if lot.close_id is not None else None
             if close is not None:
                 self._exit_sold(lot, close.client_order_id, close.filled_qty)
+            for leg in [open_orders[coid] for coid in lot.exit_ids if coid in open_orders]:
+                # A resting leg keeps covering the rest, as after its own event of a part sold.
+                sold = self._exit_sold(lot, leg.client_order_id, leg.filled_qty)
+                lot.exit_qty = max(lot.exit_qty - sold, Decimal(0))
 
     def _verify_lot_exits(self, lot: TrackedPosition, open_orders: dict[str, OrderSnapshot]) -> None:
         """A lot's own exit legs, or its own close, that are no longer open: each is read and settled as

@@ -262,3 +262,32 @@ def test_lots_own_close_ended_unseen_is_read_by_the_verification(
     # The lot's 0.1 is sold again at once (the bid is below its stop): its new close sells half on arrival.
     assert closes(h) == [Decimal("0.1"), Decimal(1)]
     assert resting_sells(h) == held(h) == Decimal("0.55")
+
+
+def test_lots_resting_exit_part_sold_unseen_is_taken_in_before_the_position_is_verified(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A lot's exit leg sells part of the lot while the user stream is down (its event lost) and rests with
+    # the rest. The verification took what was held less the lot's whole quantity as the position's: the
+    # position's exit was re-armed short by what the leg sold, for as long as the lot looked that large.
+    h = closing_adopted_holding(make_harness)  # the position's close rests 0.5 at 99.49
+    lot_filled(h, 10**9, "0.2", "99.50")  # a lot with its own exit (take-profit at 100.50)
+    [position_close] = [
+        o.client_order_id for o in h.open_sells(SYMBOL) if o.client_order_id.startswith("ah-c")
+    ]
+    h.paper_engine.cancel_order(SYMBOL, client_order_id=position_close)  # the venue ends it: re-armed
+    h.settle()
+    assert sorted(exits(h)) == [Decimal("0.2"), Decimal("0.5")]  # the lot's exit and the position's
+    [lot_exit] = [o.client_order_id for o in h.open_sells(SYMBOL) if o.qty == Decimal("0.2")]
+    deliver = lose_updates_of(monkeypatch, lot_exit)
+    h.directory.tell(MONITOR, UserStreamStatus(venue="paper", connected=False))
+    h.quote(SYMBOL, "100.50", "100.52")  # the lot's take-profit sells half, unheard
+    h.settle()
+    assert held(h) == Decimal("0.6")
+    monkeypatch.setattr(PositionMonitorActor, "on_order_update", deliver)
+
+    # The stream reconnects: the monitor verifies by REST.
+    h.directory.tell(MONITOR, UserStreamStatus(venue="paper", connected=True))
+    h.settle()
+
+    assert resting_sells(h) == held(h)
