@@ -298,6 +298,13 @@ class AccountLedger:
             applied = self._applied.get(client_order_id)
             return applied.qty if applied is not None else _ZERO
 
+    def rebased_fill(self, client_order_id: str) -> Decimal:
+        """The order's cumulative fill as the newest re-base that read it found (0 when none did): what of
+        it the account read at start-up or reconnect, and a reconciliation from it, already holds."""
+        with self._lock:
+            applied = self._applied.get(client_order_id)
+            return applied.in_snapshot if applied is not None else _ZERO
+
     def unapplied_fill(
         self, symbol: str, client_order_id: str, cum_qty: Decimal, *, ts_event: int
     ) -> Decimal:

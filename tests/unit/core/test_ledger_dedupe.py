@@ -257,6 +257,15 @@ def test_fill_a_rebase_read_from_the_open_order_is_applied_and_the_next_one_only
     assert ledger.position("BTC/USDT") == D(1)
 
 
+def test_rebased_fill_is_what_the_rebase_read_of_the_order_not_what_its_events_brought_since() -> None:
+    ledger = rebased_with_half_filled_entry()
+    ledger.apply(update(cum_filled_qty=D(1), last_qty=D("0.5"), fee=0, ts_event=60))
+
+    assert ledger.rebased_fill(entry_id(1)) == D("0.5")  # held since the account read; the rest is new
+    assert ledger.applied_fill(entry_id(1)) == D(1)
+    assert ledger.rebased_fill(entry_id(2)) == 0  # never read by a re-base
+
+
 @pytest.mark.parametrize("spot", [True, False])
 def test_late_event_of_a_fill_a_rebase_read_from_the_open_order_is_not_applied_twice(spot: bool) -> None:
     ledger = rebased_with_half_filled_entry(spot=spot)
