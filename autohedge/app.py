@@ -326,7 +326,7 @@ class Engine:
             else None,
             keys=OrderKeySource(clock),
             rate_limiter=SymbolRateLimiter(clock, config.rate_limit_ms),
-            ledger=AccountLedger(spot=exchange.capabilities.spot_positions),
+            ledger=AccountLedger(spot=exchange.capabilities.spot_positions, now_ns=clock.monotonic_ns),
             sales=KnownSales(),
             entries={},
             in_flight={},

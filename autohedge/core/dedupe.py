@@ -14,7 +14,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Generic, TypeVar
 
-from autohedge.core.recent import RecentMap
+from autohedge.core.recent import RecentMap, no_clock
 
 __all__ = ["FILL_MEMORY_KEEP_S", "CumulativeWatermarks", "FillDeduper"]
 
@@ -26,11 +26,6 @@ frame, a delayed event or a replay after a reconnect (the stream's reconnect bac
 V = TypeVar("V")
 
 
-def _no_time() -> int:
-    """The clock of a memory bounded by count alone."""
-    return 0
-
-
 class _RecentOrders(Generic[V]):
     """What the two memories share: a ``RecentMap`` bounded by ``capacity`` and ``keep_s`` of
     ``now_ns`` (without a clock, by count alone), and the lock of the one shared between threads."""
@@ -39,7 +34,7 @@ class _RecentOrders(Generic[V]):
         self,
         capacity: int = 10_000,
         *,
-        now_ns: Callable[[], int] = _no_time,
+        now_ns: Callable[[], int] = no_clock,
         keep_s: float = FILL_MEMORY_KEEP_S,
     ) -> None:
         self._memory: RecentMap[V] = RecentMap(now_ns, keep_s=keep_s, capacity=capacity)

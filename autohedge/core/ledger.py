@@ -15,24 +15,27 @@ Thread-safe: the user-stream actor writes while the executor and the monitor rea
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+from autohedge.core.dedupe import FILL_MEMORY_KEEP_S
 from autohedge.core.messages import AccountBalances, Balance, OrderUpdate, PositionSnapshot
+from autohedge.core.recent import RecentMap, no_clock
 from autohedge.core.types import Side, base_of, quote_of
 
-__all__ = ["AccountLedger"]
+__all__ = ["ENDED_FILLS_KEPT", "AccountLedger"]
 
 _ZERO = Decimal(0)
-_APPLIED_FILLS_KEPT = 10_000
-"""Orders whose applied cumulative fill is remembered (the oldest are forgotten first)."""
+ENDED_FILLS_KEPT = 1_000
+"""Ended orders whose applied fills are remembered at least (the newest), however fast they end. Beside
+them every order that ended within ``FILL_MEMORY_KEEP_S``: a late or repeated event comes within seconds
+to minutes, and one from before the newest re-base is inside its snapshot without the record."""
 
 
 @dataclass(slots=True)
 class _AppliedFills:
-    """What an order's applied events brought into the balances (kept for thousands of orders: small)."""
+    """What an order's applied events brought into the balances (kept for every open order: small)."""
 
     qty: Decimal = _ZERO
     """Their fills summed."""
@@ -55,9 +58,12 @@ class AccountLedger:
 
     ``spot``: a position is the base asset's balance (Binance, paper). Otherwise (Alpaca) positions
     are kept apart and fills or the venue's ``position_qty`` move them.
+
+    ``now_ns``: the monotonic clock that ages the records of ended orders (without one, only their count
+    bounds them).
     """
 
-    def __init__(self, *, spot: bool = True) -> None:
+    def __init__(self, *, spot: bool = True, now_ns: Callable[[], int] = no_clock) -> None:
         self._spot = spot
         self._lock = threading.Lock()
         self._free: dict[str, Decimal] = {}
@@ -66,8 +72,14 @@ class AccountLedger:
         self._positions: dict[str, Decimal] = {}
         self._position_ts: dict[str, int] = {}
         self._reserved: dict[str, _Reservation] = {}
-        self._applied: OrderedDict[str, _AppliedFills] = OrderedDict()
-        """Per order, what this ledger's balances include from its events."""
+        # Per order, what this ledger's balances include from its events. An open order's record is kept
+        # while it is open, however long: forgotten, its earlier fills would look unapplied when it fills
+        # again and a reader would count them twice. Bounded by the venue's open-order limit.
+        self._open: dict[str, _AppliedFills] = {}
+        self._ended: RecentMap[_AppliedFills] = RecentMap(
+            now_ns, keep_s=FILL_MEMORY_KEEP_S, capacity=ENDED_FILLS_KEPT
+        )
+        """Ended orders' records (a terminal event applied, or a re-base no longer lists them open)."""
         self._ready = False
         self._live = False
         self._down_since_ns: int | None = None
@@ -90,11 +102,15 @@ class AccountLedger:
         ``order_fills``: each open order's cumulative fill by client order id, read before the balances
         (so the balances include it). Without it a fill the re-base took in (its event lost with the
         stream) looked unapplied for as long as the order lived, and one whose event was only late moved
-        the balances a second time."""
+        the balances a second time. Its keys are every open order: an order recorded as open that it does
+        not list has ended (its terminal event lost with the stream)."""
         with self._lock:
-            for client_order_id, cum_qty in (order_fills or {}).items():
-                if cum_qty > 0:
-                    self._take_in_snapshot(client_order_id, cum_qty)
+            if order_fills is not None:
+                for client_order_id, cum_qty in order_fills.items():
+                    if cum_qty > 0:
+                        self._take_in_snapshot(client_order_id, cum_qty)
+                for client_order_id in [c for c in self._open if c not in order_fills]:
+                    self._end(client_order_id)
             self._free = {a: b.free for a, b in balances.items()}
             self._locked = {a: b.locked for a, b in balances.items()}
             self._asset_ts = dict.fromkeys(balances, as_of_ns)
@@ -143,11 +159,12 @@ class AccountLedger:
         """Apply one order event: a fill moves balances (and positions); an end releases the reservation."""
         with self._lock:
             if update.kind.is_fill and update.last_qty > 0:
-                applied = self._applied.get(update.client_order_id)
+                applied = self._record(update.client_order_id)
                 inside = applied is not None and update.cum_filled_qty <= applied.in_snapshot
                 self._apply_fill(update, inside=inside)
                 self._remember_applied(update.client_order_id, update.last_qty, update.cum_filled_qty)
             if update.kind.is_terminal:
+                self._end(update.client_order_id)
                 reservation = self._reserved.get(update.client_order_id)
                 if reservation is not None and update.ts_event < self._ts(self._asset_ts, reservation.asset):
                     del self._reserved[update.client_order_id]  # the snapshot already freed it
@@ -192,26 +209,35 @@ class AccountLedger:
     def _remember_applied(self, client_order_id: str, qty: Decimal, cum_qty: Decimal) -> None:
         # Summed, not the newest cumulative quantity: an earlier fill delivered late is not in the balances
         # until its own event is applied (repeats never get here: the stream drops them first).
-        applied = self._applied.setdefault(client_order_id, _AppliedFills())
+        applied = self._record(client_order_id)
+        if applied is None:  # its first fill: open until its terminal event (applied next, if this is it)
+            applied = self._open[client_order_id] = _AppliedFills()
         if cum_qty > applied.in_snapshot:  # else the re-base's read counted it already
             applied.qty += qty
         applied.cum_qtys += (cum_qty,)
-        self._keep_newest(client_order_id)
 
     def _take_in_snapshot(self, client_order_id: str, cum_qty: Decimal) -> None:
         """A re-base's balances include the order's fills up to ``cum_qty`` (under the lock)."""
-        applied = self._applied.setdefault(client_order_id, _AppliedFills())
+        # The venue lists it open: open again, even if an event said it ended (the copy left among the
+        # ended records is the same record and ages out there).
+        applied = self._record(client_order_id) or _AppliedFills()
+        self._open[client_order_id] = applied
         # Events applied before the re-base are inside it too (they happened before it was read).
         applied.qty = max(applied.qty, cum_qty)
         applied.in_snapshot = max(applied.in_snapshot, cum_qty)
         if cum_qty not in applied.cum_qtys:
             applied.cum_qtys += (cum_qty,)
-        self._keep_newest(client_order_id)
 
-    def _keep_newest(self, client_order_id: str) -> None:
-        self._applied.move_to_end(client_order_id)
-        if len(self._applied) > _APPLIED_FILLS_KEPT:
-            self._applied.popitem(last=False)
+    def _record(self, client_order_id: str) -> _AppliedFills | None:
+        """The order's record, open or recently ended (under the lock; a read keeps an ended one longer)."""
+        applied = self._open.get(client_order_id)
+        return applied if applied is not None else self._ended.get(client_order_id)
+
+    def _end(self, client_order_id: str) -> None:
+        """The order ended: its record is kept only for a while from now on (under the lock)."""
+        applied = self._open.pop(client_order_id, None)
+        if applied is not None:
+            self._ended.put(client_order_id, applied)
 
     @staticmethod
     def _ts(stamps: dict[str, int], key: str) -> int:
@@ -293,9 +319,9 @@ class AccountLedger:
 
     def applied_fill(self, client_order_id: str) -> Decimal:
         """The fill quantity of ``client_order_id`` the balances include: its applied events and what a
-        re-base read of it (0 when none was applied, or the order is among the oldest forgotten)."""
+        re-base read of it (0 when none was applied, or the order ended long ago and is forgotten)."""
         with self._lock:
-            applied = self._applied.get(client_order_id)
+            applied = self._record(client_order_id)
             return applied.qty if applied is not None else _ZERO
 
     def rebased_fill(self, client_order_id: str) -> Decimal:
@@ -315,7 +341,7 @@ class AccountLedger:
             snapshot_ns = self._snapshot_ns(symbol)
             if ts_event < snapshot_ns:
                 return _ZERO  # inside the newest snapshot of the base asset
-            applied = self._applied.get(client_order_id)
+            applied = self._record(client_order_id)
             return max(cum_qty - (applied.qty if applied is not None else _ZERO), _ZERO)
 
     def fill_applied(self, symbol: str, client_order_id: str, cum_qty: Decimal, *, ts_event: int) -> bool:
@@ -326,7 +352,7 @@ class AccountLedger:
         order: it was not open then, or its venue reports none)."""
         with self._lock:
             snapshot_ns = self._snapshot_ns(symbol)
-            applied = self._applied.get(client_order_id)
+            applied = self._record(client_order_id)
             if applied is None:
                 return ts_event < snapshot_ns
             return ts_event < snapshot_ns or cum_qty in applied.cum_qtys or cum_qty <= applied.in_snapshot

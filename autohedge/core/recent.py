@@ -21,11 +21,16 @@ from typing import Generic, TypeVar
 
 from autohedge.core.clock import NS_PER_S
 
-__all__ = ["RecentMap"]
+__all__ = ["RecentMap", "no_clock"]
 
 V = TypeVar("V")
 
 _MISSING = object()
+
+
+def no_clock() -> int:
+    """The clock of a memory bounded by count alone."""
+    return 0
 
 
 class RecentMap(Generic[V]):
