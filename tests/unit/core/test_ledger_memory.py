@@ -4,11 +4,12 @@ for a recent window, so memory does not grow with the number of orders ever trad
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from autohedge.core.clock import ManualClock
 from autohedge.core.dedupe import FILL_MEMORY_KEEP_S
 from autohedge.core.ledger import ENDED_FILLS_KEPT, AccountLedger
-from autohedge.core.messages import Balance, OrderEventKind
+from autohedge.core.messages import Balance, OrderEventKind, OrderUpdate
 from autohedge.core.types import OrderPurpose, Side
 from tests.ids import entry_id, our_id
 from tests.unit.core.test_ledger_dedupe import update
@@ -28,20 +29,16 @@ def ledger_on(clock: ManualClock) -> AccountLedger:
     return ledger
 
 
+def sell_event(kind: OrderEventKind, **fields: Any) -> OrderUpdate:
+    """An event of the resting sell of 1 BTC, filled by half."""
+    values: dict[str, Any] = {"client_order_id": SELL, "venue_order_id": "S1", "side": Side.SELL}
+    values |= {"cum_filled_qty": D("0.5"), "last_qty": D("0.5"), "fee": 0, "trade_id": "s1"}
+    return update(kind, **(values | fields))
+
+
 def sell_half_filled(ledger: AccountLedger) -> None:
-    """A resting sell of 1 BTC filled by half (at 10): open, its record must outlive any window."""
-    ledger.apply(
-        update(
-            OrderEventKind.PARTIALLY_FILLED,
-            client_order_id=SELL,
-            venue_order_id="S1",
-            side=Side.SELL,
-            cum_filled_qty=D("0.5"),
-            last_qty=D("0.5"),
-            fee=0,
-            trade_id="s1",
-        )
-    )
+    """The sell's first half filled at 10: open, its record must outlive any window."""
+    ledger.apply(sell_event(OrderEventKind.PARTIALLY_FILLED))
 
 
 def trade_entries(
@@ -98,19 +95,7 @@ def test_an_order_ends_with_its_terminal_event_and_then_ages_out() -> None:
     clock = ManualClock()
     ledger = ledger_on(clock)
     sell_half_filled(ledger)
-    ledger.apply(
-        update(
-            OrderEventKind.CANCELED,
-            client_order_id=SELL,
-            venue_order_id="S1",
-            side=Side.SELL,
-            cum_filled_qty=D("0.5"),
-            last_qty=0,
-            fee=0,
-            trade_id=None,
-            ts_event=20,
-        )
-    )
+    ledger.apply(sell_event(OrderEventKind.CANCELED, last_qty=0, trade_id=None, ts_event=20))
     assert ledger.applied_fill(SELL) == D("0.5")  # just ended: late events still find it
 
     trade_entries(ledger, clock, 1, 30, every_s=FILL_MEMORY_KEEP_S / 10)
