@@ -328,7 +328,7 @@ class AccountLedger:
         """The order's cumulative fill as the newest re-base that read it found (0 when none did): what of
         it the account read at start-up or reconnect, and a reconciliation from it, already holds."""
         with self._lock:
-            applied = self._applied.get(client_order_id)
+            applied = self._record(client_order_id)
             return applied.in_snapshot if applied is not None else _ZERO
 
     def unapplied_fill(
