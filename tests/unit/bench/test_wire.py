@@ -1,10 +1,12 @@
-"""The wire benchmark leaves no process behind when a phase fails."""
+"""The wire benchmark leaves no process behind when a phase fails; a latency phase triggers the bursts it
+was asked for."""
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
 import signal
+import socket
 import stat
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
@@ -60,6 +62,7 @@ def bench_without_servers(tmp_path: Path, source: GonePipe, venue: GonePipe) -> 
     bench.args = argparse.Namespace(
         seconds=1.0,
         trigger_every_s=0.2,
+        bursts=wire.BURSTS,
         engine_python=interpreter,
         order_entry="ws",
         pipelined_entries="on",
@@ -115,3 +118,12 @@ def test_closing_the_bench_terminates_a_server_that_does_not_end(
     bench.close()
 
     assert not bench.source.is_alive() and not bench.venue.is_alive()
+
+
+def test_a_paced_phase_writes_the_bursts_asked_for_one_symbol_then_ten_in_turn() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        result = wire.paced(ours, rate=1000.0, bursts=3, warmup_s=0.0, every_s=0.005)
+
+    sizes = [len(trigger["symbols"]) for trigger in result["triggers"]]
+    assert sizes == [1, wire.GROUP] * 3
