@@ -187,8 +187,8 @@ def paced(sock: socket.socket, rate: float, bursts: int, warmup_s: float, every_
     while True:
         now = time.monotonic()
         elapsed = now - start
-        if elapsed >= warmup_s + (2 * bursts + 1) * every_s:
-            break
+        if n_trigger == 2 * bursts and now >= next_trigger:
+            break  # the last burst's orders had a spacing to arrive
         due = int(elapsed * rate)
         if due > sent:
             lag_max_s = max(lag_max_s, (due - sent) / rate)
@@ -197,7 +197,7 @@ def paced(sock: socket.socket, rate: float, bursts: int, warmup_s: float, every_
             k += n
             sent = due
             sock.sendall(batch)
-        if now >= next_trigger and n_trigger < 2 * bursts:
+        if now >= next_trigger:
             if n_trigger % 2 == 0:
                 chosen = [syms[(n_trigger * 7) % N_SYMBOLS]]
             else:
@@ -209,7 +209,8 @@ def paced(sock: socket.socket, rate: float, bursts: int, warmup_s: float, every_
             sock.sendall(frames)
             triggers.append({"t_sent_ns": t_sent, "symbols": chosen, "outq_bytes": queued})
             n_trigger += 1
-            next_trigger += every_s
+            # From now: a late trigger (a busy machine) never follows the one before it closer than that.
+            next_trigger = now + every_s
         time.sleep(max(0.0, tick_s - (time.monotonic() - now)))
     frame_bytes = len(calm[0][0])
     return {"triggers": triggers, "frames": sent, "lag_max_s": lag_max_s, "frame_bytes": frame_bytes}
@@ -367,6 +368,7 @@ def engine_config(
     order_entry: str = "ws",
     pipelined: bool = True,
     shared_runner: bool = True,
+    switch_interval_ms: float | None = None,
 ) -> dict[str, Any]:
     from autohedge.core import config as engine_config_module
     from autohedge.core.config import VenueEndpoints
@@ -388,7 +390,10 @@ def engine_config(
     hft: dict[str, Any] = {"min_edge_bps": 10, "max_spread_bps": 50, "lookback_periods": 20}
     if "shared_runner" in engine_config_module.HftConfig.model_fields:  # builds with the strategy runner
         hft["shared_runner"] = shared_runner
-    return {
+    process: dict[str, Any] = {}
+    if switch_interval_ms is not None and "switch_interval_ms" in engine_config_module.AppConfig.model_fields:
+        process["switch_interval_ms"] = switch_interval_ms  # builds that set the interpreter's
+    return process | {
         "exchange": {"venue": venue, "market_data": "binance"},
         "symbols": symbols(),
         "strategy": "hft",
@@ -563,6 +568,7 @@ class Bench:
             firing=firing,
             user_ws_url="",
             shared_runner=self.args.shared_runner == "on",
+            switch_interval_ms=self.args.switch_interval_ms,
         )
         config["api"]["enabled"] = api
         engine = EngineProcess(
@@ -609,6 +615,7 @@ class Bench:
                     order_entry=self.args.order_entry,
                     pipelined=self.args.pipelined_entries == "on",
                     shared_runner=self.args.shared_runner == "on",
+                    switch_interval_ms=self.args.switch_interval_ms,
                 )
                 workdir = self._phase_dir(f"latency-{int(rate)}")
                 engine = EngineProcess(config, workdir, self.args.engine_python)
@@ -740,6 +747,13 @@ def main(argv: list[str] | None = None) -> int:
         "or one strategy actor per symbol (builds that have the setting)",
     )
     parser.add_argument(
+        "--switch-interval-ms",
+        type=float,
+        default=None,
+        help="switch_interval_ms: the engine's interpreter switch interval (default: the build's own; "
+        "builds that have the setting)",
+    )
+    parser.add_argument(
         "--phases",
         type=str,
         default="ceiling,intake,latency",
@@ -817,11 +831,13 @@ def intake_rows(results: dict[str, Any], ceiling: float) -> list[tuple[str, str,
 def print_table(results: dict[str, Any], args: argparse.Namespace) -> None:
     ceiling = results.get("raw_ceiling_frames_per_s", float("nan"))
     load = f"{results['load_avg_start'][0]:.2f} -> {results['load_avg_end'][0]:.2f}"
+    switch = "default" if args.switch_interval_ms is None else f"{args.switch_interval_ms:g} ms"
     print(
         f"wire bench: {N_SYMBOLS} symbols, {args.seconds:.0f}s windows, {args.bursts} bursts of each kind "
         f"every {args.trigger_every_s:g}s, python {results['python']}, "
         f"{results['cores']} cores, load {load}, engine orders by {args.order_entry}, "
-        f"pipelined entries {args.pipelined_entries}, shared runner {args.shared_runner}"
+        f"pipelined entries {args.pipelined_entries}, shared runner {args.shared_runner}, "
+        f"switch interval {switch}"
     )
     print(f"{'measure':<44}{'value':>14}{'target':>22}")
     rows: list[tuple[str, str, str]] = []

@@ -359,6 +359,10 @@ class AppConfig(_Model):
     journal: JournalConfig = JournalConfig()
     notify: NotifyConfig = NotifyConfig()
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = "INFO"
+    switch_interval_ms: Annotated[float, Field(gt=0, le=100)] = 0.5
+    """How long a thread that wants the interpreter lock waits before the holder is made to hand it
+    over (``sys.setswitchinterval``; the interpreter's default is 5 ms). A thread woken with a quote
+    or an order waits for a reader thread busy with the stream at most this long."""
 
     @model_validator(mode="after")
     def _unique_symbols(self) -> AppConfig:

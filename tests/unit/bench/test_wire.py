@@ -67,6 +67,7 @@ def bench_without_servers(tmp_path: Path, source: GonePipe, venue: GonePipe) -> 
         order_entry="ws",
         pipelined_entries="on",
         shared_runner="on",
+        switch_interval_ms=None,
         keep_logs=True,
     )
     bench.ctx = mp.get_context("spawn")
