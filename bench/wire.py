@@ -174,21 +174,25 @@ def flood(sock: socket.socket, seconds: float, firing: bool, conn: Connection) -
 def paced(sock: socket.socket, rate: float, bursts: int, warmup_s: float, every_s: float) -> dict[str, Any]:
     """Background frames at ``rate``/s over all symbols (written every millisecond); after a warm-up,
     a trigger every ``every_s``: alternately one symbol alone and ``GROUP`` symbols in one write,
-    ``bursts`` of each, then one more spacing for the last orders to arrive."""
+    ``bursts`` of each, then one more spacing for the last orders to arrive; fewer when a busy machine
+    makes the phase last twice as long as planned."""
     syms = symbols()
     calm = [[book_ticker(s, r, *CALM[r]) for s in syms] for r in range(2)]
     dip = [book_ticker(s, 9, *DIP) for s in syms]
     triggers: list[dict[str, Any]] = []
     start = time.monotonic()
     next_trigger = start + warmup_s
+    # Twice the planned length at most: a reader that falls behind blocks the background writes, and the
+    # phase must end all the same (with fewer bursts, as the table's order count shows).
+    deadline = next_trigger + 2 * (2 * bursts + 1) * every_s
     sent, k, n_trigger = 0, 0, 0
     tick_s = 0.001
     lag_max_s = 0.0
     while True:
         now = time.monotonic()
         elapsed = now - start
-        if n_trigger == 2 * bursts and now >= next_trigger:
-            break  # the last burst's orders had a spacing to arrive
+        if (n_trigger == 2 * bursts and now >= next_trigger) or now >= deadline:
+            break  # the last burst's orders had a spacing to arrive (or the machine was too busy for all)
         due = int(elapsed * rate)
         if due > sent:
             lag_max_s = max(lag_max_s, (due - sent) / rate)

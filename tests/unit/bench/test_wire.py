@@ -8,6 +8,7 @@ import multiprocessing as mp
 import signal
 import socket
 import stat
+import threading
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -123,8 +124,12 @@ def test_closing_the_bench_terminates_a_server_that_does_not_end(
 
 def test_a_paced_phase_writes_the_bursts_asked_for_one_symbol_then_ten_in_turn() -> None:
     ours, theirs = socket.socketpair()
+    reader = threading.Thread(target=wire._drain, args=(theirs,), daemon=True)  # the engine's side
     with ours, theirs:
-        result = wire.paced(ours, rate=1000.0, bursts=3, warmup_s=0.0, every_s=0.005)
+        reader.start()
+        result = wire.paced(ours, rate=1000.0, bursts=3, warmup_s=0.0, every_s=0.05)
+        ours.shutdown(socket.SHUT_RDWR)
+        reader.join(5)
 
     sizes = [len(trigger["symbols"]) for trigger in result["triggers"]]
     assert sizes == [1, wire.GROUP] * 3
