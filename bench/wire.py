@@ -295,6 +295,7 @@ def venue_main(conn: Connection) -> None:
         for s in symbols():
             fake.push_quote(s, Decimal(CALM[0][0]), Decimal(CALM[0][1]))
         conn.send({"rest_url": fake.rest_url, "user_ws_url": getattr(fake, "user_ws_url", "")})
+        reads_before = 0
         while True:
             command = conn.recv()
             if command == "quit":
@@ -303,7 +304,15 @@ def venue_main(conn: Connection) -> None:
                 taken = list(arrivals)
                 arrivals.clear()
             take_ws = getattr(fake.user, "take_arrivals", None)  # builds with WebSocket API order entry
-            conn.send(sorted(taken + (take_ws() if take_ws is not None else [])))
+            # REST reads of one order (an entry looked up): each blocks the engine's executor meanwhile.
+            reads = sum(1 for method, _, _ in fake.requests("/api/v3/order") if method == "GET")
+            conn.send(
+                {
+                    "arrivals": sorted(taken + (take_ws() if take_ws is not None else [])),
+                    "order_reads": reads - reads_before,
+                }
+            )
+            reads_before = reads
 
 
 # -- raw floor client (its own process) ----------------------------------------------------------------
@@ -536,10 +545,12 @@ class Bench:
         else:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def arrivals(self) -> list[tuple[int, str]]:
+    def arrivals(self) -> tuple[list[tuple[int, str]], int]:
+        """The orders the venue received since the last call (arrival time, venue symbol), and how many
+        times an order was read by REST."""
         self.venue_conn.send("take")
-        result: list[tuple[int, str]] = self.venue_conn.recv()
-        return result
+        result: dict[str, Any] = self.venue_conn.recv()
+        return result["arrivals"], result["order_reads"]
 
     # -- phases -----------------------------------------------------------------------------------
 
@@ -636,9 +647,12 @@ class Bench:
             rss = peak_rss_mib(process) if process is not None else float("nan")
         if "error" in result:
             raise RuntimeError(f"latency {who}: {result['error']}")
-        arrivals = self.arrivals()
+        arrivals, order_reads = self.arrivals()
         window_ns = int(self.args.trigger_every_s * 1e9)
-        return self._match(result, arrivals, rate, window_ns) | {"peak_rss_mib": rss}
+        return self._match(result, arrivals, rate, window_ns) | {
+            "peak_rss_mib": rss,
+            "order_reads": order_reads,
+        }
 
     def _match(
         self, result: dict[str, Any], arrivals: list[tuple[int, str]], rate: float, window_ns: int
@@ -876,7 +890,7 @@ def print_table(results: dict[str, Any], args: argparse.Namespace) -> None:
             (
                 f"@{rate}/s frames queued at trigger (ms) eng",
                 f"{eng['queued_ms_max']:.1f}",
-                f"orders {eng['orders']}, missing {eng['missing']}",
+                f"orders {eng['orders']}, missing {eng['missing']}, REST reads {eng.get('order_reads', 0)}",
             ),
         ]
     for name, value, target in rows:

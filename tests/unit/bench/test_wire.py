@@ -96,7 +96,7 @@ def test_an_intake_phase_that_fails_stops_its_engine(
 def test_a_latency_phase_that_fails_stops_its_engine(
     tmp_path: Path, engines: list[wire.EngineProcess]
 ) -> None:
-    bench = bench_without_servers(tmp_path, GonePipe(), GonePipe([]))
+    bench = bench_without_servers(tmp_path, GonePipe(), GonePipe({"arrivals": [], "order_reads": 0}))
 
     with pytest.raises(EOFError):
         bench.latency("engine", 1000.0)
