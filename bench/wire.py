@@ -382,7 +382,7 @@ def engine_config(
     pipelined: bool = True,
     shared_runner: bool = True,
     switch_interval_ms: float | None = None,
-    unreported_fill_checks: bool = True,
+    resting_entry_reads: bool = True,
 ) -> dict[str, Any]:
     from autohedge.core import config as engine_config_module
     from autohedge.core.config import VenueEndpoints
@@ -405,12 +405,15 @@ def engine_config(
     if "shared_runner" in engine_config_module.HftConfig.model_fields:  # builds with the strategy runner
         hft["shared_runner"] = shared_runner
     monitor: dict[str, Any] = {}
-    if not unreported_fill_checks:
-        # The bench's venue never trades at the price its source's trigger shows: every resting entry
-        # (never filled, up to 44 per symbol by the end) looks possibly traded whenever the executor's
-        # check meets a symbol's dip, and is read by REST, on the executor's thread, one after the other
-        # (2,000 reads in a 10,000/s phase). A venue that trades at its quotes fills those entries.
-        monitor["max_unprotected_s"] = 3600  # checks every 30 minutes: none within a phase
+    user_stream: dict[str, Any] = {}
+    if not resting_entry_reads:
+        # The bench's venue never trades at the price its source's trigger shows, so its entries rest
+        # (up to 2,200 by a phase's end; 50 at most with the default one per symbol). Each is read by
+        # REST, on the executor's thread, one after the other: whenever the look for unreported fills
+        # meets a symbol's dip (it looks traded), and in the safety poll a minute after the user stream
+        # connects (reached when a busy machine stretches a phase). Neither happens within a phase here.
+        monitor["max_unprotected_s"] = 3600  # the look every 30 minutes
+        user_stream["safety_poll_interval_s"] = 3600
     process: dict[str, Any] = {}
     if switch_interval_ms is not None and "switch_interval_ms" in engine_config_module.AppConfig.model_fields:
         process["switch_interval_ms"] = switch_interval_ms  # builds that set the interpreter's
@@ -429,6 +432,7 @@ def engine_config(
         "executor": executor,
         "feed": {"stale_after_s": 30},
         "monitor": monitor,
+        "user_stream": user_stream,
         "paper": {"balances": {"USDT": 10**12}},
         "venues": {"binance": endpoints},
         "api": {"enabled": True, "host": "127.0.0.1", "port": 0},
@@ -640,7 +644,7 @@ class Bench:
                     pipelined=self.args.pipelined_entries == "on",
                     shared_runner=self.args.shared_runner == "on",
                     switch_interval_ms=self.args.switch_interval_ms,
-                    unreported_fill_checks=self.args.unreported_fill_checks == "on",
+                    resting_entry_reads=self.args.resting_entry_reads == "on",
                 )
                 workdir = self._phase_dir(f"latency-{int(rate)}")
                 engine = EngineProcess(config, workdir, self.args.engine_python)
@@ -782,12 +786,12 @@ def main(argv: list[str] | None = None) -> int:
         "builds that have the setting)",
     )
     parser.add_argument(
-        "--unreported-fill-checks",
+        "--resting-entry-reads",
         choices=("on", "off"),
         default="off",
-        help="latency phases: the executor's look for entries the market traded without a fill event "
-        "(on: every half monitor.max_unprotected_s; off: not within a phase, since the local venue "
-        "never trades at the trigger price and each check reads resting entries by REST)",
+        help="latency phases: the executor's REST reads of resting entries (the look for unreported fills, "
+        "the safety poll); off: none within a phase, since the local venue never trades at the trigger "
+        "price and thousands of entries rest",
     )
     parser.add_argument(
         "--phases",
@@ -873,7 +877,7 @@ def print_table(results: dict[str, Any], args: argparse.Namespace) -> None:
         f"every {args.trigger_every_s:g}s, python {results['python']}, "
         f"{results['cores']} cores, load {load}, engine orders by {args.order_entry}, "
         f"pipelined entries {args.pipelined_entries}, shared runner {args.shared_runner}, "
-        f"switch interval {switch}, unreported fill checks {args.unreported_fill_checks}"
+        f"switch interval {switch}, resting entry reads {args.resting_entry_reads}"
     )
     print(f"{'measure':<44}{'value':>14}{'target':>22}")
     rows: list[tuple[str, str, str]] = []

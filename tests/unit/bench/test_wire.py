@@ -69,7 +69,7 @@ def bench_without_servers(tmp_path: Path, source: GonePipe, venue: GonePipe) -> 
         pipelined_entries="on",
         shared_runner="on",
         switch_interval_ms=None,
-        unreported_fill_checks="off",
+        resting_entry_reads="off",
         keep_logs=True,
     )
     bench.ctx = mp.get_context("spawn")
