@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from autohedge.actors.base import ActorContext, ActorHooks
 from autohedge.actors.directory import Directory
-from autohedge.actors.executor import ExecutorActor, TrackedEntry
+from autohedge.actors.executor import ExecutorActor, TrackedEntries, TrackedEntry
 from autohedge.actors.feed import FeedActor, FeedSink
 from autohedge.actors.journal import FlushJournal, JournalActor, journal_to
 from autohedge.actors.monitor import MonitoredPosition, PositionMonitorActor
@@ -268,7 +268,7 @@ class EngineParts:
     """The monitor's known exit sales the ledger does not include yet: kept across its restarts, as the
     ledger is (one incarnation at a time uses it)."""
     deduper: FillDeduper
-    entries: dict[str, TrackedEntry]
+    entries: TrackedEntries
     """The executor's tracked entries: kept across its restarts (its own thread only, one at a time)."""
     in_flight: dict[str, TrackedEntry]
     """The executor's entries awaiting the venue's answer (sent, or being looked up): kept the same way."""
@@ -328,7 +328,7 @@ class Engine:
             rate_limiter=SymbolRateLimiter(clock, config.rate_limit_ms),
             ledger=AccountLedger(spot=exchange.capabilities.spot_positions, now_ns=clock.monotonic_ns),
             sales=KnownSales(),
-            entries={},
+            entries=TrackedEntries(),
             in_flight={},
             deduper=FillDeduper(config.user_stream.dedupe_capacity, now_ns=clock.monotonic_ns),
         )

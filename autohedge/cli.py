@@ -311,6 +311,9 @@ def _run(config: AppConfig, base_dir: Path, duration_s: float | None, summary_pa
 
     configure_logging(config.log_level)
     limit_malloc_arenas()  # before any actor thread allocates
+    # How long a woken runner or executor may wait for the interpreter lock while the stream's reader
+    # runs, against how often a burst being decided is cut (the config key's docstring).
+    sys.setswitchinterval(config.switch_interval_ms / 1000)
     stop = _stop_on_signals()
     try:
         token, generated = run_token(config)

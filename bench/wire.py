@@ -71,6 +71,8 @@ DIP = ("99.50000000", "99.52000000")
 """Ask 24 bps under the recent mean mid (min_edge_bps 10): the rule fires."""
 TRIGGER_ASK = Decimal("99.6")
 """The raw floor's rule: an ask under this is a trigger (the same frames make the engine fire)."""
+BURSTS = 200
+"""Triggers of each kind per latency phase (``--bursts``)."""
 STOP_TIMEOUT_S = 5.0
 """How long a local server or client process is given to end by itself before it is terminated."""
 
@@ -169,25 +171,28 @@ def flood(sock: socket.socket, seconds: float, firing: bool, conn: Connection) -
     }
 
 
-def paced(
-    sock: socket.socket, rate: float, seconds: float, warmup_s: float, every_s: float
-) -> dict[str, Any]:
+def paced(sock: socket.socket, rate: float, bursts: int, warmup_s: float, every_s: float) -> dict[str, Any]:
     """Background frames at ``rate``/s over all symbols (written every millisecond); after a warm-up,
-    a trigger every ``every_s``: alternately one symbol alone and ``GROUP`` symbols in one write."""
+    a trigger every ``every_s``: alternately one symbol alone and ``GROUP`` symbols in one write,
+    ``bursts`` of each, then one more spacing for the last orders to arrive; fewer when a busy machine
+    makes the phase last twice as long as planned."""
     syms = symbols()
     calm = [[book_ticker(s, r, *CALM[r]) for s in syms] for r in range(2)]
     dip = [book_ticker(s, 9, *DIP) for s in syms]
     triggers: list[dict[str, Any]] = []
     start = time.monotonic()
     next_trigger = start + warmup_s
+    # Twice the planned length at most: a reader that falls behind blocks the background writes, and the
+    # phase must end all the same (with fewer bursts, as the table's order count shows).
+    deadline = next_trigger + 2 * (2 * bursts + 1) * every_s
     sent, k, n_trigger = 0, 0, 0
     tick_s = 0.001
     lag_max_s = 0.0
     while True:
         now = time.monotonic()
         elapsed = now - start
-        if elapsed >= warmup_s + seconds:
-            break
+        if (n_trigger == 2 * bursts and now >= next_trigger) or now >= deadline:
+            break  # the last burst's orders had a spacing to arrive (or the machine was too busy for all)
         due = int(elapsed * rate)
         if due > sent:
             lag_max_s = max(lag_max_s, (due - sent) / rate)
@@ -208,7 +213,8 @@ def paced(
             sock.sendall(frames)
             triggers.append({"t_sent_ns": t_sent, "symbols": chosen, "outq_bytes": queued})
             n_trigger += 1
-            next_trigger += every_s
+            # From now: a late trigger (a busy machine) never follows the one before it closer than that.
+            next_trigger = now + every_s
         time.sleep(max(0.0, tick_s - (time.monotonic() - now)))
     frame_bytes = len(calm[0][0])
     return {"triggers": triggers, "frames": sent, "lag_max_s": lag_max_s, "frame_bytes": frame_bytes}
@@ -289,6 +295,7 @@ def venue_main(conn: Connection) -> None:
         for s in symbols():
             fake.push_quote(s, Decimal(CALM[0][0]), Decimal(CALM[0][1]))
         conn.send({"rest_url": fake.rest_url, "user_ws_url": getattr(fake, "user_ws_url", "")})
+        reads_before = 0
         while True:
             command = conn.recv()
             if command == "quit":
@@ -297,7 +304,15 @@ def venue_main(conn: Connection) -> None:
                 taken = list(arrivals)
                 arrivals.clear()
             take_ws = getattr(fake.user, "take_arrivals", None)  # builds with WebSocket API order entry
-            conn.send(sorted(taken + (take_ws() if take_ws is not None else [])))
+            # REST reads of one order (an entry looked up): each blocks the engine's executor meanwhile.
+            reads = sum(1 for method, _, _ in fake.requests("/api/v3/order") if method == "GET")
+            conn.send(
+                {
+                    "arrivals": sorted(taken + (take_ws() if take_ws is not None else [])),
+                    "order_reads": reads - reads_before,
+                }
+            )
+            reads_before = reads
 
 
 # -- raw floor client (its own process) ----------------------------------------------------------------
@@ -366,6 +381,8 @@ def engine_config(
     order_entry: str = "ws",
     pipelined: bool = True,
     shared_runner: bool = True,
+    switch_interval_ms: float | None = None,
+    resting_entry_reads: bool = True,
 ) -> dict[str, Any]:
     from autohedge.core import config as engine_config_module
     from autohedge.core.config import VenueEndpoints
@@ -387,7 +404,20 @@ def engine_config(
     hft: dict[str, Any] = {"min_edge_bps": 10, "max_spread_bps": 50, "lookback_periods": 20}
     if "shared_runner" in engine_config_module.HftConfig.model_fields:  # builds with the strategy runner
         hft["shared_runner"] = shared_runner
-    return {
+    monitor: dict[str, Any] = {}
+    user_stream: dict[str, Any] = {}
+    if not resting_entry_reads:
+        # The bench's venue never trades at the price its source's trigger shows, so its entries rest
+        # (up to 2,200 by a phase's end; 50 at most with the default one per symbol). Each is read by
+        # REST, on the executor's thread, one after the other: whenever the look for unreported fills
+        # meets a symbol's dip (it looks traded), and in the safety poll a minute after the user stream
+        # connects (reached when a busy machine stretches a phase). Neither happens within a phase here.
+        monitor["max_unprotected_s"] = 3600  # the look every 30 minutes
+        user_stream["safety_poll_interval_s"] = 3600
+    process: dict[str, Any] = {}
+    if switch_interval_ms is not None and "switch_interval_ms" in engine_config_module.AppConfig.model_fields:
+        process["switch_interval_ms"] = switch_interval_ms  # builds that set the interpreter's
+    return process | {
         "exchange": {"venue": venue, "market_data": "binance"},
         "symbols": symbols(),
         "strategy": "hft",
@@ -401,6 +431,8 @@ def engine_config(
         "hft": hft,
         "executor": executor,
         "feed": {"stale_after_s": 30},
+        "monitor": monitor,
+        "user_stream": user_stream,
         "paper": {"balances": {"USDT": 10**12}},
         "venues": {"binance": endpoints},
         "api": {"enabled": True, "host": "127.0.0.1", "port": 0},
@@ -526,10 +558,12 @@ class Bench:
         else:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def arrivals(self) -> list[tuple[int, str]]:
+    def arrivals(self) -> tuple[list[tuple[int, str]], int]:
+        """The orders the venue received since the last call (arrival time, venue symbol), and how many
+        times an order was read by REST."""
         self.venue_conn.send("take")
-        result: list[tuple[int, str]] = self.venue_conn.recv()
-        return result
+        result: dict[str, Any] = self.venue_conn.recv()
+        return result["arrivals"], result["order_reads"]
 
     # -- phases -----------------------------------------------------------------------------------
 
@@ -562,6 +596,7 @@ class Bench:
             firing=firing,
             user_ws_url="",
             shared_runner=self.args.shared_runner == "on",
+            switch_interval_ms=self.args.switch_interval_ms,
         )
         config["api"]["enabled"] = api
         engine = EngineProcess(
@@ -592,8 +627,8 @@ class Bench:
         }
 
     def latency(self, who: str, rate: float) -> dict[str, Any]:
-        seconds, warmup_s, every_s = self.args.seconds * 2, 4.0, self.args.trigger_every_s
-        self.source_conn.send(("paced", rate, seconds, warmup_s, every_s))
+        warmup_s, every_s = 4.0, self.args.trigger_every_s
+        self.source_conn.send(("paced", rate, self.args.bursts, warmup_s, every_s))
         self.arrivals()
         with contextlib.ExitStack() as running:
             running.callback(tell, self.source_conn, "gone")
@@ -608,6 +643,8 @@ class Bench:
                     order_entry=self.args.order_entry,
                     pipelined=self.args.pipelined_entries == "on",
                     shared_runner=self.args.shared_runner == "on",
+                    switch_interval_ms=self.args.switch_interval_ms,
+                    resting_entry_reads=self.args.resting_entry_reads == "on",
                 )
                 workdir = self._phase_dir(f"latency-{int(rate)}")
                 engine = EngineProcess(config, workdir, self.args.engine_python)
@@ -624,9 +661,12 @@ class Bench:
             rss = peak_rss_mib(process) if process is not None else float("nan")
         if "error" in result:
             raise RuntimeError(f"latency {who}: {result['error']}")
-        arrivals = self.arrivals()
+        arrivals, order_reads = self.arrivals()
         window_ns = int(self.args.trigger_every_s * 1e9)
-        return self._match(result, arrivals, rate, window_ns) | {"peak_rss_mib": rss}
+        return self._match(result, arrivals, rate, window_ns) | {
+            "peak_rss_mib": rss,
+            "order_reads": order_reads,
+        }
 
     def _match(
         self, result: dict[str, Any], arrivals: list[tuple[int, str]], rate: float, window_ns: int
@@ -641,6 +681,7 @@ class Bench:
         single: list[float] = []
         group_last: list[float] = []
         group_all: list[float] = []
+        group_first: list[float] = []
         missing = 0
         queued_ms: list[float] = []
         for trig in result["triggers"]:
@@ -662,6 +703,9 @@ class Bench:
             else:
                 group_all += lat
                 group_last.append(max(lat))
+                group_first.append(min(lat))
+        # How far apart the venue read a burst's first and last orders (they leave in one write).
+        spread = [last - first for first, last in zip(group_first, group_last, strict=True)]
         return {
             "single_p50_ms": percentile(single, 0.5),
             "single_p99_ms": percentile(single, 0.99),
@@ -669,6 +713,8 @@ class Bench:
             "group_last_p50_ms": percentile(group_last, 0.5),
             "group_last_p99_ms": percentile(group_last, 0.99),
             "group_last_max_ms": max(group_last) if group_last else float("nan"),
+            "group_first_p50_ms": percentile(group_first, 0.5),
+            "group_spread_p99_ms": percentile(spread, 0.99),
             "orders": len(single) + len(group_all),
             "missing": missing,
             "queued_ms_max": max(queued_ms) if queued_ms else 0.0,
@@ -689,12 +735,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seconds", type=float, default=6.0, help="measured seconds per phase")
+    parser.add_argument("--seconds", type=float, default=6.0, help="measured seconds per intake phase")
     parser.add_argument(
         "--rates", type=str, default="1000,10000", help="background frames/s ('': intake and memory only)"
     )
     parser.add_argument(
-        "--trigger-every-s", type=float, default=0.2, help="seconds between triggers (1 symbol, then 10)"
+        "--trigger-every-s",
+        type=float,
+        default=0.075,
+        help="seconds between triggers (1 symbol, then 10): longer than the slowest burst's orders take",
+    )
+    parser.add_argument(
+        "--bursts",
+        type=int,
+        default=BURSTS,
+        help="triggers of each kind (1 symbol, 10 symbols) per latency phase: with 200 the p99 is the "
+        "second slowest, not the slowest (30 made the p99 their maximum)",
     )
     parser.add_argument(
         "--engine-python",
@@ -721,6 +777,21 @@ def main(argv: list[str] | None = None) -> int:
         default="on",
         help="hft.shared_runner: every symbol's rule decided on one strategy runner thread per feed batch, "
         "or one strategy actor per symbol (builds that have the setting)",
+    )
+    parser.add_argument(
+        "--switch-interval-ms",
+        type=float,
+        default=None,
+        help="switch_interval_ms: the engine's interpreter switch interval (default: the build's own; "
+        "builds that have the setting)",
+    )
+    parser.add_argument(
+        "--resting-entry-reads",
+        choices=("on", "off"),
+        default="off",
+        help="latency phases: the executor's REST reads of resting entries (the look for unreported fills, "
+        "the safety poll); off: none within a phase, since the local venue never trades at the trigger "
+        "price and thousands of entries rest",
     )
     parser.add_argument(
         "--phases",
@@ -800,10 +871,13 @@ def intake_rows(results: dict[str, Any], ceiling: float) -> list[tuple[str, str,
 def print_table(results: dict[str, Any], args: argparse.Namespace) -> None:
     ceiling = results.get("raw_ceiling_frames_per_s", float("nan"))
     load = f"{results['load_avg_start'][0]:.2f} -> {results['load_avg_end'][0]:.2f}"
+    switch = "default" if args.switch_interval_ms is None else f"{args.switch_interval_ms:g} ms"
     print(
-        f"wire bench: {N_SYMBOLS} symbols, {args.seconds:.0f}s windows, python {results['python']}, "
+        f"wire bench: {N_SYMBOLS} symbols, {args.seconds:.0f}s windows, {args.bursts} bursts of each kind "
+        f"every {args.trigger_every_s:g}s, python {results['python']}, "
         f"{results['cores']} cores, load {load}, engine orders by {args.order_entry}, "
-        f"pipelined entries {args.pipelined_entries}, shared runner {args.shared_runner}"
+        f"pipelined entries {args.pipelined_entries}, shared runner {args.shared_runner}, "
+        f"switch interval {switch}, resting entry reads {args.resting_entry_reads}"
     )
     print(f"{'measure':<44}{'value':>14}{'target':>22}")
     rows: list[tuple[str, str, str]] = []
@@ -838,7 +912,7 @@ def print_table(results: dict[str, Any], args: argparse.Namespace) -> None:
             (
                 f"@{rate}/s frames queued at trigger (ms) eng",
                 f"{eng['queued_ms_max']:.1f}",
-                f"orders {eng['orders']}, missing {eng['missing']}",
+                f"orders {eng['orders']}, missing {eng['missing']}, REST reads {eng.get('order_reads', 0)}",
             ),
         ]
     for name, value, target in rows:

@@ -24,7 +24,7 @@ at the time the venue allows and is dropped once its signal is stale (``executor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from types import MappingProxyType
@@ -96,7 +96,14 @@ from autohedge.core.sending import SenderLoad, SendOutcome
 from autohedge.core.stream_health import feed_quiet, fill_may_be_unreported
 from autohedge.core.types import CloseReason, OrderPurpose, OrderStatus, Side, quote_of
 
-__all__ = ["FEE_BUFFER", "RESOLVE_DELAYS_S", "ExecutorActor", "ExecutorView", "TrackedEntry"]
+__all__ = [
+    "FEE_BUFFER",
+    "RESOLVE_DELAYS_S",
+    "ExecutorActor",
+    "ExecutorView",
+    "TrackedEntries",
+    "TrackedEntry",
+]
 
 FEE_BUFFER = Decimal("0.002")
 """Headroom over the order value kept free for fees in the balance check."""
@@ -122,6 +129,50 @@ class TrackedEntry:
     cancel_requested: bool = False
     heard_ns: int = 0
     """The venue's time of the newest event or read of this entry."""
+
+
+class TrackedEntries(MutableMapping[str, TrackedEntry]):
+    """The tracked entries by client order id, and by symbol: a signal reads its own symbol's entries
+    instead of walking every resting entry of every symbol (thousands, with a high
+    ``executor.max_open_entries_per_symbol``). The executor's thread only (one incarnation at a time)."""
+
+    def __init__(self) -> None:
+        self._all: dict[str, TrackedEntry] = {}
+        self._by_symbol: dict[str, dict[str, TrackedEntry]] = {}
+
+    def of_symbol(self, symbol: str) -> Collection[TrackedEntry]:
+        """The entries of ``symbol`` (a live view: copy it before changing the entries)."""
+        return self._by_symbol.get(symbol, {}).values()
+
+    def __getitem__(self, client_order_id: str) -> TrackedEntry:
+        return self._all[client_order_id]
+
+    def __setitem__(self, client_order_id: str, entry: TrackedEntry) -> None:
+        old = self._all.get(client_order_id)
+        if old is not None and old.symbol != entry.symbol:
+            self._unindex(old.symbol, client_order_id)
+        self._all[client_order_id] = entry
+        self._by_symbol.setdefault(entry.symbol, {})[client_order_id] = entry
+
+    def __delitem__(self, client_order_id: str) -> None:
+        entry = self._all.pop(client_order_id)
+        self._unindex(entry.symbol, client_order_id)
+
+    def _unindex(self, symbol: str, client_order_id: str) -> None:
+        of_symbol = self._by_symbol.get(symbol)
+        if of_symbol is not None:
+            of_symbol.pop(client_order_id, None)
+            if not of_symbol:
+                del self._by_symbol[symbol]
+
+    def __contains__(self, client_order_id: object) -> bool:
+        return client_order_id in self._all
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all)
+
+    def __len__(self) -> int:
+        return len(self._all)
 
 
 @dataclass(frozen=True)
@@ -172,7 +223,7 @@ class ExecutorActor(SupervisedActor):
         keys: OrderKeySource,
         rate_limiter: SymbolRateLimiter,
         ledger: AccountLedger,
-        entries: dict[str, TrackedEntry] | None = None,
+        entries: TrackedEntries | None = None,
         in_flight: dict[str, TrackedEntry] | None = None,
         senders: Sequence[ActorName] = (),
         quotes: Callable[[str], Quote | None] | None = None,
@@ -193,7 +244,7 @@ class ExecutorActor(SupervisedActor):
         self._gates = dict(gates)
         self._keys = keys
         self._rate = rate_limiter
-        self._entries: dict[str, TrackedEntry] = entries if entries is not None else {}
+        self._entries = entries if entries is not None else TrackedEntries()
         self._unresolved: dict[str, TrackedEntry] = {}
         self._in_flight: dict[str, TrackedEntry] = in_flight if in_flight is not None else {}
         self._rules: dict[str, SymbolRules] = {}
@@ -422,7 +473,7 @@ class ExecutorActor(SupervisedActor):
         if symbol in self._retry_scheduled or self._entry_wait_s(symbol) > 0:
             self._venue_refused(signal, None)  # never send while the venue says wait
             return
-        open_entries = [e for e in self._entries.values() if e.symbol == symbol]
+        open_entries = list(self._entries.of_symbol(symbol))
         open_entries += [s.entry for s in self._sending.values() if s.entry.symbol == symbol]
         if len(open_entries) + sum(1 for e in self._unresolved.values() if e.symbol == symbol) >= (
             self._config.executor.max_open_entries_per_symbol

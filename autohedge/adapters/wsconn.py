@@ -12,6 +12,7 @@ venue's close frame, and once it has closed the socket the reader's ``select`` o
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 from abc import ABC, abstractmethod
@@ -21,10 +22,50 @@ from typing import Any
 import websocket
 from loguru import logger
 
-__all__ = ["JOIN_TIMEOUT_S", "PartlyWritten", "WsConnection", "WsStream", "close_at_once"]
+__all__ = [
+    "JOIN_TIMEOUT_S",
+    "MASK_KEYS",
+    "MaskKeys",
+    "PartlyWritten",
+    "WsConnection",
+    "WsStream",
+    "close_at_once",
+]
 
 JOIN_TIMEOUT_S = 5.0
 """A backstop: the reader wakes as soon as its socket is shut down, so ``stop`` returns long before."""
+MASK_POOL_BYTES = 4096
+"""Random bytes read at once for frame mask keys: 1,024 frames per system call."""
+
+
+class MaskKeys:
+    """The mask keys of the frames we send (RFC 6455: a client masks every frame with 4 unpredictable
+    bytes), cut from a pool of ``os.urandom`` bytes read ``MASK_POOL_BYTES`` at a time. Any thread.
+
+    websocket-client reads ``os.urandom(4)`` per frame, and the interpreter lets go of its lock around
+    that system call: a burst of ten order frames handed the lock to another thread ten times while
+    being built, each time waiting (up to the switch interval) to get it back before the write."""
+
+    def __init__(self, pool_bytes: int = MASK_POOL_BYTES) -> None:
+        self._lock = threading.Lock()
+        self._pool_bytes = pool_bytes
+        self._pool = b""
+        self._pos = 0
+
+    def __call__(self, length: int) -> bytes:
+        """``length`` fresh random bytes, never served twice (websocket-client's ``get_mask_key``)."""
+        with self._lock:
+            end = self._pos + length
+            if end > len(self._pool):
+                self._pool = os.urandom(max(self._pool_bytes, length))
+                self._pos, end = 0, length
+            key = self._pool[self._pos : end]
+            self._pos = end
+            return key
+
+
+MASK_KEYS = MaskKeys()
+"""Shared by every connection: one system call per ``MASK_POOL_BYTES`` of keys, whichever thread sends."""
 
 
 class PartlyWritten(OSError):
@@ -45,6 +86,13 @@ def close_at_once(app: websocket.WebSocketApp) -> None:
     if raw is not None:
         with contextlib.suppress(OSError):  # not connected yet, or already closed by the reader
             raw.shutdown(socket.SHUT_RDWR)
+
+
+def _masked_frame(text: str) -> bytes:
+    """A client text frame, masked with a key from ``MASK_KEYS``."""
+    frame = websocket.ABNF.create_frame(text, websocket.ABNF.OPCODE_TEXT)
+    frame.get_mask_key = MASK_KEYS
+    return frame.format()
 
 
 class WsConnection:
@@ -84,6 +132,7 @@ class WsConnection:
             on_message=self._received,
             on_error=self._errored,
             on_close=self._closed,
+            get_mask_key=MASK_KEYS,
         )
         self._thread = threading.Thread(target=self._run, name=name.replace(" ", "-"), daemon=True)
 
@@ -102,9 +151,7 @@ class WsConnection:
         ws = self._app.sock
         if ws is None or not ws.connected:
             raise websocket.WebSocketConnectionClosedException("the socket is not open")
-        data = b"".join(
-            websocket.ABNF.create_frame(text, websocket.ABNF.OPCODE_TEXT).format() for text in texts
-        )
+        data = b"".join(_masked_frame(text) for text in texts)
         written = 0
         with ws.lock:  # websocket-client's write lock: frames of other writers never interleave
             while written < len(data):

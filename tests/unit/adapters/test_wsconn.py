@@ -1,11 +1,15 @@
-"""WsConnection's shutdown: ``stop`` never waits on the venue and leaves no reader thread behind."""
+"""WsConnection's shutdown: ``stop`` never waits on the venue and leaves no reader thread behind; the
+frames it sends take their mask keys from a shared pool of random bytes."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
-from autohedge.adapters.wsconn import WsConnection
+import pytest
+
+from autohedge.adapters.wsconn import MaskKeys, WsConnection
 from tests.fakes.silent_ws import SilentWsServer
 
 NAME = "wsconn test"
@@ -74,3 +78,48 @@ def test_end_from_a_callback_reports_the_reason_without_waiting_for_the_venue() 
         elapsed_s = time.monotonic() - started
         conn.stop()
     assert ended == ["refused by the venue"] and elapsed_s < 2.0
+
+
+def test_mask_keys_are_cut_from_one_random_read_and_never_served_twice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reads: list[int] = []
+    real_urandom = os.urandom
+
+    def counted(length: int) -> bytes:
+        reads.append(length)
+        return real_urandom(length)
+
+    monkeypatch.setattr(os, "urandom", counted)
+    keys = MaskKeys(pool_bytes=40)
+    served = [keys(4) for _ in range(10)]
+    assert reads == [40] and all(len(key) == 4 for key in served)
+    assert b"".join(served) != bytes(40)  # the pool's bytes, not zeros
+    keys(4)  # the pool is spent: read again
+    assert reads == [40, 40]
+    assert len(keys(64)) == 64 and reads[-1] == 64  # a key longer than the pool gets a read of its own
+
+
+def test_a_burst_of_frames_reads_no_random_bytes_per_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    """websocket-client's default reads ``os.urandom(4)`` per frame, letting go of the interpreter lock
+    each time; the frames of ``send_many`` and ``send`` take their keys from the shared pool."""
+    reads: list[int] = []
+    real_urandom = os.urandom
+
+    def counted(length: int) -> bytes:
+        reads.append(length)
+        return real_urandom(length)
+
+    opened = threading.Event()
+    with SilentWsServer() as server:
+        conn = connection(server.url, [], opened)
+        conn.start()
+        assert opened.wait(5)
+        monkeypatch.setattr(os, "urandom", counted)
+        try:
+            conn.send_many([f"order {i}" for i in range(10)])
+            conn.send("one more")
+        finally:
+            monkeypatch.undo()
+            conn.stop()
+    assert 4 not in reads and len(reads) <= 1  # at most one refill of the pool for all eleven frames

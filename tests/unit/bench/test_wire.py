@@ -1,11 +1,14 @@
-"""The wire benchmark leaves no process behind when a phase fails."""
+"""The wire benchmark leaves no process behind when a phase fails; a latency phase triggers the bursts it
+was asked for."""
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
 import signal
+import socket
 import stat
+import threading
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -60,10 +63,13 @@ def bench_without_servers(tmp_path: Path, source: GonePipe, venue: GonePipe) -> 
     bench.args = argparse.Namespace(
         seconds=1.0,
         trigger_every_s=0.2,
+        bursts=wire.BURSTS,
         engine_python=interpreter,
         order_entry="ws",
         pipelined_entries="on",
         shared_runner="on",
+        switch_interval_ms=None,
+        resting_entry_reads="off",
         keep_logs=True,
     )
     bench.ctx = mp.get_context("spawn")
@@ -91,7 +97,7 @@ def test_an_intake_phase_that_fails_stops_its_engine(
 def test_a_latency_phase_that_fails_stops_its_engine(
     tmp_path: Path, engines: list[wire.EngineProcess]
 ) -> None:
-    bench = bench_without_servers(tmp_path, GonePipe(), GonePipe([]))
+    bench = bench_without_servers(tmp_path, GonePipe(), GonePipe({"arrivals": [], "order_reads": 0}))
 
     with pytest.raises(EOFError):
         bench.latency("engine", 1000.0)
@@ -115,3 +121,16 @@ def test_closing_the_bench_terminates_a_server_that_does_not_end(
     bench.close()
 
     assert not bench.source.is_alive() and not bench.venue.is_alive()
+
+
+def test_a_paced_phase_writes_the_bursts_asked_for_one_symbol_then_ten_in_turn() -> None:
+    ours, theirs = socket.socketpair()
+    reader = threading.Thread(target=wire._drain, args=(theirs,), daemon=True)  # the engine's side
+    with ours, theirs:
+        reader.start()
+        result = wire.paced(ours, rate=1000.0, bursts=3, warmup_s=0.0, every_s=0.05)
+        ours.shutdown(socket.SHUT_RDWR)
+        reader.join(5)
+
+    sizes = [len(trigger["symbols"]) for trigger in result["triggers"]]
+    assert sizes == [1, wire.GROUP] * 3

@@ -88,3 +88,11 @@ def test_secrets_come_from_the_environment_over_dotenv_and_given_values_over_bot
     given = Secrets(autohedge_binance_api_key=SecretStr("given"))
     assert given.autohedge_binance_api_key is not None
     assert given.autohedge_binance_api_key.get_secret_value() == "given"
+
+
+def test_the_switch_interval_is_the_interpreters_unless_set_and_a_bad_one_names_its_key() -> None:
+    assert parse_config({}).switch_interval_ms == 5.0
+    assert parse_config({"switch_interval_ms": 2}).switch_interval_ms == 2
+    with pytest.raises(ConfigError) as info:
+        parse_config({"switch_interval_ms": 0})
+    assert "switch_interval_ms" in str(info.value)
