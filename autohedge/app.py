@@ -631,6 +631,8 @@ class Engine:
             self._schedule_daily_summary()
         if self.notifier is not None or self._journal is not None:
             self._watch_venue(was_banned=False)
+        if isinstance(parts.exchange, OrderSessionHolder):
+            parts.exchange.open_order_session()
         self._supervisor = Supervisor.start(
             specs=self._specs(),
             config=self.config.supervisor,
