@@ -582,14 +582,23 @@ class Engine:
 
             return start
 
+        # A fill reaches its exits through the executor and the monitor, and a restarted monitor reconciles
+        # from the user stream's ledger: none stays down for longer than the promise allows, however often
+        # it crashed.
+        down_s = protection_restart_limit_s(config.monitor.max_unprotected_s)
         specs = [ChildSpec(feed, ActorKind.FEED, start_feed, venue=self.source_name)]
         if user_stream_factory is not None:
-            specs.append(ChildSpec(user_stream_name(venue), ActorKind.USER_STREAM, user_stream, venue=venue))
+            specs.append(
+                ChildSpec(
+                    user_stream_name(venue),
+                    ActorKind.USER_STREAM,
+                    user_stream,
+                    venue=venue,
+                    max_restart_delay_s=down_s,
+                )
+            )
         # Senders start before the executor (it finds them running) and stop after it.
         specs += [ChildSpec(name, ActorKind.ORDER_SENDER, sender, venue=venue) for name in senders]
-        # A fill reaches its exits through the executor and the monitor: neither stays down for longer
-        # than the promise allows, however often it crashed.
-        down_s = protection_restart_limit_s(config.monitor.max_unprotected_s)
         specs += [
             ChildSpec(EXECUTOR, ActorKind.EXECUTOR, executor, max_restart_delay_s=down_s),
             ChildSpec(MONITOR, ActorKind.MONITOR, monitor, max_restart_delay_s=down_s),
@@ -622,6 +631,8 @@ class Engine:
             self._schedule_daily_summary()
         if self.notifier is not None or self._journal is not None:
             self._watch_venue(was_banned=False)
+        if isinstance(parts.exchange, OrderSessionHolder):
+            parts.exchange.open_order_session()
         self._supervisor = Supervisor.start(
             specs=self._specs(),
             config=self.config.supervisor,

@@ -140,6 +140,12 @@ class OrderSessionHolder(Protocol):
         """Any thread: the session's state and counters; None when orders go by REST only."""
         ...
 
+    def open_order_session(self) -> None:
+        """Start connecting the session in the background (nothing when orders go by REST only). Called
+        once the engine starts, after the keys were checked: a process refused at start-up never
+        connects."""
+        ...
+
 
 class QuoteSink(Protocol):
     """Where a market stream delivers. Called on the stream's reader thread: must not block."""

@@ -338,6 +338,10 @@ class BinanceExchange:
         """Any thread: the WebSocket API order session's state and counters (None: REST only)."""
         return self._session.status() if self._session is not None else None
 
+    def open_order_session(self) -> None:
+        if self._session is not None:
+            self._session.connect()
+
     def close(self) -> None:
         if self._session is not None:
             self._session.stop()
@@ -399,13 +403,11 @@ def create_order_session(
 
 
 def create_exchange(config: AppConfig, secrets: Secrets, clock: Clock) -> BinanceExchange:
-    """The trading adapter; its order session (when configured) starts connecting now, so the first
-    entry finds it open."""
+    """The trading adapter. Its order session (when configured) starts connecting when the engine starts
+    (``open_order_session``), so the first entry finds it open."""
     budget = new_budget(clock)
     rest = _rest(config, secrets, clock, budget)
     session = create_order_session(config, secrets, clock, budget=budget, server_clock=rest.server_clock)
-    if session is not None:
-        session.connect()
     return BinanceExchange(rest, symbols=config.symbols, clock=clock, budget=budget, session=session)
 
 

@@ -30,8 +30,18 @@ def test_backoff_negative_count_raises() -> None:
 def test_backoff_limit_cuts_every_delay_jitter_included() -> None:
     backoff = Backoff(min_backoff_s=0.5, max_backoff_s=30.0, random_factor=0.2)
     rng = random.Random(3)
-    delays = [backoff.delay_s(n, rng, limit_s=0.5) for n in (0, 1, 5, 10**6)]
-    assert delays == [0.5, 0.5, 0.5, 0.5]
+    delays = [backoff.delay_s(n, rng, limit_s=0.5) for n in (3, 5, 10**6)]
+    assert delays == [0.5, 0.5, 0.5]
+
+
+def test_backoff_within_a_limit_restarts_three_crashes_in_a_row_within_it() -> None:
+    # Simulation under ten times the default faults: the monitor crashed on an event, then again on its
+    # own reconciliation; two restarts at the whole limit each were the whole promise.
+    backoff = Backoff(min_backoff_s=0.5, max_backoff_s=30.0, random_factor=0.2)
+    rng = random.Random(3)
+    delays = [backoff.delay_s(n, rng, limit_s=0.5) for n in range(4)]
+    assert delays == [0.0625, 0.125, 0.25, 0.5]
+    assert sum(delays[:3]) < 0.5
 
 
 def test_protection_restart_limit_leaves_half_the_promise_to_read_and_arm() -> None:
