@@ -29,6 +29,7 @@ DOWN = OrderSessionStatus(
 def with_session(make_harness: Callable[..., Harness], status: OrderSessionStatus) -> Harness:
     h = make_harness()
     h.exchange.order_session_status = lambda: status  # type: ignore[attr-defined]
+    h.exchange.open_order_session = lambda: None  # type: ignore[attr-defined]
     return h.start()
 
 

@@ -17,7 +17,7 @@ from autohedge.control import EngineController
 from autohedge.core.actor_names import strategy_name
 from autohedge.core.child_states import ChildState
 from tests.actors.harness import Harness, wait_for
-from tests.api.test_order_session_status import DOWN
+from tests.api.test_order_session_status import DOWN, with_session
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TOKEN = "page-token"
@@ -106,9 +106,7 @@ def test_page_shows_realized_pnl_equity_and_trades_from_the_journal(
 
 
 def test_page_shows_the_order_session_beside_the_user_stream(make_harness: Callable[..., Harness]) -> None:
-    h = make_harness()
-    h.exchange.order_session_status = lambda: DOWN  # type: ignore[attr-defined]
-    h.start()
+    h = with_session(make_harness, DOWN)
     dom = page_of(h, f"#token={TOKEN}")
     venues = dom.split('id="venues"')[1].split("</p>")[0]
     assert "paper: user stream reconnects 0 · order session down (next attempt in 0.5s)" in venues

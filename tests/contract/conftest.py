@@ -22,7 +22,7 @@ from autohedge.adapters.registry import venue_entry
 from autohedge.core.clock import ManualClock, RealClock
 from autohedge.core.config import PaperFaults, Secrets, parse_config
 from autohedge.core.messages import Quote
-from autohedge.core.ports import Exchange, UserStream
+from autohedge.core.ports import Exchange, OrderSessionHolder, UserStream
 from tests.fakes.venue_server import VenueFaults, endpoints_of
 
 
@@ -104,6 +104,8 @@ def _real_venue(
     clock = RealClock()
     entry = venue_entry(name)
     exchange = entry.create_exchange(config, secrets, clock, Path.cwd())
+    if isinstance(exchange, OrderSessionHolder):
+        exchange.open_order_session()  # as the engine does when it starts
     create_user_stream = entry.create_user_stream
     assert create_user_stream is not None, f"{name} has no private order stream"
 

@@ -199,6 +199,7 @@ def test_ws_session_that_cannot_connect_leaves_orders_to_rest() -> None:
             autohedge_binance_api_key=SecretStr(API_KEY), autohedge_binance_api_secret=SecretStr(API_SECRET)
         )
         exchange = create_exchange(config, secrets, RealClock())
+        exchange.open_order_session()
         try:
             fake.push_quote("BTC/USDT", D(50000), D(50001))
             placed = exchange.submit_order(
@@ -294,6 +295,7 @@ def test_ws_session_down_sends_by_rest_counted_then_places_on_the_reconnected_se
             autohedge_binance_api_key=SecretStr(API_KEY), autohedge_binance_api_secret=SecretStr(API_SECRET)
         )
         exchange = create_exchange(config, secrets, clock)
+        exchange.open_order_session()
         try:
             fake.push_quote("BTC/USDT", D(50000), D(50001))
             exchange.symbol_rules("BTC/USDT")  # rules, and the server-time offset on the manual clock
