@@ -15,17 +15,18 @@ import secrets
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from loguru import logger
 from pydantic import SecretStr
 
 from autohedge.core.clock import NS_PER_S, RealClock
 from autohedge.core.config import LOOPBACK_HOSTS, AppConfig, Secrets, load_config
-from autohedge.core.errors import AuthError, ConfigError, FatalVenueError, VenueError
+from autohedge.core.errors import AuthError, ConfigError, FatalVenueError, RateLimited, VenueError
 from autohedge.install_check import installed_problem
 from autohedge.logging import configure_logging
 from autohedge.memory import limit_malloc_arenas
@@ -210,6 +211,30 @@ def _record(config: AppConfig, base_dir: Path, out: Path, duration_s: float | No
     return EXIT_OK
 
 
+T = TypeVar("T")
+
+START_UP_PATIENCE_S = 120.0
+"""How long start-up waits out a venue's rate limit before giving up: the minute a budget counts in,
+twice (another process of the same account may have spent it)."""
+
+
+def _when_the_venue_allows(call: Callable[[], T], stop: threading.Event) -> T:
+    """``call``, waited out and tried again while the venue (or its budget, shared with whatever sent
+    just before) says wait, up to ``START_UP_PATIENCE_S``: a rate limit at start-up is the venue's state,
+    not a reason to exit. A ban, or a wait past the patience, raises as before."""
+    waited_s = 0.0
+    while True:
+        try:
+            return call()
+        except RateLimited as exc:
+            if exc.banned or waited_s + exc.retry_after_s > START_UP_PATIENCE_S or stop.is_set():
+                raise
+            logger.warning("start-up waits {:.1f}s for the venue: {}", exc.retry_after_s, exc)
+            if stop.wait(exc.retry_after_s):
+                raise
+            waited_s += exc.retry_after_s
+
+
 def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
 
@@ -322,10 +347,20 @@ def _run(config: AppConfig, base_dir: Path, duration_s: float | None, summary_pa
         exchange = build_exchange(config, clock=clock, secrets=secrets, base_dir=base_dir)
         # Keys are checked with one signed call per venue before any actor exists: a missing or
         # rejected key is a configuration problem, never a crash loop.
-        check_credentials(config, clock=clock, secrets=secrets, exchange=exchange)
+        _when_the_venue_allows(
+            lambda: check_credentials(config, clock=clock, secrets=secrets, exchange=exchange), stop
+        )
         journal = journal_path(config, base_dir) if config.journal.enabled else None
-        engine = Engine(
-            config, clock=clock, exchange=exchange, base_dir=base_dir, secrets=secrets, journal_path=journal
+        engine = _when_the_venue_allows(
+            lambda: Engine(
+                config,
+                clock=clock,
+                exchange=exchange,
+                base_dir=base_dir,
+                secrets=secrets,
+                journal_path=journal,
+            ),
+            stop,
         )
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
