@@ -47,6 +47,7 @@ from autohedge.core.actor_names import (
 from autohedge.core.backoff import protection_restart_limit_s
 from autohedge.core.child_states import ChildState
 from autohedge.core.clock import NS_PER_S, Clock, RealClock
+from autohedge.core.collection import CollectionPolicy, collect_and_freeze
 from autohedge.core.config import AppConfig, Secrets
 from autohedge.core.conflate import LatestSlots, WatchedSlots
 from autohedge.core.dedupe import FillDeduper
@@ -296,12 +297,15 @@ class Engine:
         llm_gateway: LlmGateway | None = None,
         heap: Heap | None = None,
         heap_trims: HeapTrimPolicy | None = HEAP_TRIMS,
+        collection: CollectionPolicy | None = None,
     ) -> None:
         """``journal_path``: write the trade journal there (the CLI passes ``journal.path``).
         ``llm_gateway``: the model gateway of the llm and hybrid strategies (default: built from the
         config, with worker threads); the engine closes it on stop. ``heap``: the process heap whose
         freed memory is given back on the clock by ``heap_trims`` (default: glibc's where the C library
-        is glibc; elsewhere, or with ``heap_trims=None``, nothing is trimmed)."""
+        is glibc; elsewhere, or with ``heap_trims=None``, nothing is trimmed). ``collection``: collect
+        and freeze the interpreter's objects when the engine starts and then periodically
+        (``core/collection.py``; the CLI's process, never a test's interpreter)."""
         self.config = config
         self._hooks = hooks
         # Test doubles of the executor and the monitor (the simulator's planted defects).
@@ -367,6 +371,7 @@ class Engine:
         self.notifier = self._build_notifier()
         self._heap = (heap or glibc_heap()) if heap_trims is not None else None
         self._heap_trims = heap_trims
+        self._collection = collection
 
     def _build_notifier(self) -> Any:
         """The notification sender when ``notify.urls`` or ``AUTOHEDGE_NOTIFY_URLS`` name targets."""
@@ -426,6 +431,21 @@ class Engine:
             self._trim_heap_later(schedule, heap)
 
         clock.call_later(schedule.check_s, look)
+
+    def _collect_later(self, policy: CollectionPolicy) -> None:
+        """Every ``full_every_s`` of the engine's clock, one full collection that freezes its survivors
+        (``core/collection.py``). Runs on the clock's thread, holding the interpreter lock meanwhile."""
+        clock, metrics = self.parts.clock, self.parts.metrics
+
+        def collect() -> None:
+            if self._supervisor is None:
+                return  # stopped
+            took_s = collect_and_freeze()
+            metrics.inc("full_collections")
+            metrics.inc("full_collection_us", round(took_s * 1e6))
+            self._collect_later(policy)
+
+        clock.call_later(policy.full_every_s, collect)
 
     def _schedule_daily_summary(self) -> None:
         """At each UTC midnight, queue the summary of the day that ended (built on the sender's thread)."""
@@ -649,6 +669,10 @@ class Engine:
             self._trim_heap_later(
                 HeapTrimSchedule(self._heap_trims, now_ns=now_ns, rss_bytes=rss_bytes), heap
             )
+        if self._collection is not None:
+            # What start-up built is frozen at once; what the tree builds as it runs, a period later.
+            collect_and_freeze()
+            self._collect_later(self._collection)
         parts.events.record(
             "started",
             f"venue {self.config.exchange.venue.value}, market data {self.source_name}, "

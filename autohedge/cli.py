@@ -332,6 +332,7 @@ def start_api(engine: Engine, token: SecretStr | None) -> ApiServer:
 
 def _run(config: AppConfig, base_dir: Path, duration_s: float | None, summary_path: Path | None) -> int:
     from autohedge.app import Engine, build_exchange, check_credentials  # heavy imports only when running
+    from autohedge.core.collection import CollectionPolicy
     from autohedge.reporting.document import run_summary, summary_table
 
     configure_logging(config.log_level)
@@ -359,6 +360,7 @@ def _run(config: AppConfig, base_dir: Path, duration_s: float | None, summary_pa
                 base_dir=base_dir,
                 secrets=secrets,
                 journal_path=journal,
+                collection=CollectionPolicy(),
             ),
             stop,
         )

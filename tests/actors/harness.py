@@ -37,6 +37,7 @@ from autohedge.core.actor_names import (
     strategy_name,
 )
 from autohedge.core.clock import ManualClock
+from autohedge.core.collection import CollectionPolicy
 from autohedge.core.config import AppConfig, PaperFaults, parse_config
 from autohedge.core.errors import VenueUnavailable
 from autohedge.core.messages import Quote, SyncPositions
@@ -121,10 +122,12 @@ class Harness:
         monitor_cls: type[PositionMonitorActor] = PositionMonitorActor,
         pipe: bool = False,
         heap: Heap | None = None,
+        collection: CollectionPolicy | None = None,
     ) -> None:
         """``monitor_cls``: a monitor that records what it handles (a subclass of the real one).
         ``pipe``: the exchange also takes bursts of entries in one write (``PipedExchange``).
-        ``heap``: the heap the engine trims (default: the process's)."""
+        ``heap``: the heap the engine trims (default: the process's). ``collection``: the engine
+        collects and freezes the interpreter's objects (default: never, as in every test)."""
         self.config = config or make_config()
         self.clock = ManualClock()
         self.paper_engine = engine or PaperEngine(
@@ -149,6 +152,7 @@ class Harness:
             journal_path=journal_path,
             monitor_cls=monitor_cls,
             heap=heap,
+            collection=collection,
         )
 
     def _new_stream(self) -> PushStream:

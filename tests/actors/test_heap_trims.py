@@ -3,12 +3,14 @@ seconds and trims after a rise or once a minute; it stops looking when it stops.
 
 from __future__ import annotations
 
+import gc
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
 
+from autohedge.core.collection import CollectionPolicy
 from autohedge.core.heap_trim import HeapTrimPolicy
 from autohedge.memory import GlibcHeap
 from tests.actors.harness import Harness
@@ -71,3 +73,22 @@ def test_on_glibc_the_engine_trims_the_process_heap(make_harness: Callable[..., 
     h.start()
     h.advance(POLICY.every_s)
     assert h.metrics.get("heap_trims") >= 1
+
+
+def test_the_engine_freezes_what_start_up_built_and_collects_once_a_period(
+    make_harness: Callable[..., Harness],
+) -> None:
+    policy = CollectionPolicy(full_every_s=600)
+    try:
+        h = make_harness(collection=policy).start()
+        assert gc.get_freeze_count() > 0  # at start
+
+        h.advance(policy.full_every_s - 1)
+        assert h.metrics.get("full_collections") == 0
+        h.advance(1)
+        assert h.metrics.get("full_collections") == 1 and h.metrics.get("full_collection_us") > 0
+        h.stop()
+        h.advance(policy.full_every_s)
+        assert h.metrics.get("full_collections") == 1  # a stopped engine stops collecting
+    finally:
+        gc.unfreeze()  # this test's interpreter keeps no frozen objects

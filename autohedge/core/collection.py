@@ -1,0 +1,67 @@
+"""When the interpreter's cycle collector may run: never between a signal and its order's write, and
+over the objects that live for the whole run only now and then.
+
+CPython's collector runs when allocations outnumber deallocations by a threshold, on whichever thread
+allocates, holding the interpreter lock for the whole collection. A burst of ten entries allocates a
+few thousand objects, so collections came mostly in the middle of bursts: on the wire bench a young
+collection took 0.1-1.2 ms, and a full one over the ~100,000 objects built at start-up 5-30 ms,
+each of them between a trigger frame and the order it made.
+
+Two rules, both process-wide (the collector is one per interpreter):
+
+* ``collection_held``: a block that must not be cut by a collection (the executor's decision and
+  write of a tick's entries) runs with the automatic collector off; one that is due runs at the first
+  allocation after the block.
+* ``collect_and_freeze``: every ``CollectionPolicy.full_every_s`` the engine collects every generation
+  once and moves every object still alive into the permanent generation (``gc.freeze``), which the
+  automatic collections never walk. What start-up built (modules, the actor tree, the venue's rules)
+  is walked once a period instead of at every full collection, and a cycle among frozen objects that
+  became garbage waits at most a period to be freed, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+__all__ = ["CollectionPolicy", "collect_and_freeze", "collection_held"]
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionPolicy:
+    full_every_s: float = 600.0
+    """Seconds between two full collections that freeze what survived (one pause of a few ms to a few
+    tens of ms, at a time no order waits for it more likely than at any other)."""
+
+    def __post_init__(self) -> None:
+        if self.full_every_s <= 0:
+            raise ValueError(f"collection: full_every_s must be positive, got {self.full_every_s}")
+
+
+def collect_and_freeze() -> float:
+    """Any thread: collect every generation, frozen objects included, then freeze every survivor.
+    Returns the seconds it took (the interpreter lock is held throughout)."""
+    start_ns = time.perf_counter_ns()
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+    return (time.perf_counter_ns() - start_ns) / 1e9
+
+
+@contextmanager
+def collection_held() -> Iterator[None]:
+    """The calling thread's block runs without automatic collections (on any thread). Re-enabled at the
+    end only if it was enabled at the start: a caller that turned the collector off keeps it off. Two
+    threads inside at once may see a collection in the second's block once the first ends (only a
+    pause, never a missed collection)."""
+    was_enabled = gc.isenabled()
+    if was_enabled:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
