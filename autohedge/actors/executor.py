@@ -53,6 +53,7 @@ from autohedge.actors.sender import order_sent, send_order
 from autohedge.core.actor_names import EXECUTOR, MONITOR, ActorName
 from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S, TimerHandle
+from autohedge.core.collection import collection_held
 from autohedge.core.config import AppConfig
 from autohedge.core.dedupe import FILL_MEMORY_KEEP_S
 from autohedge.core.errors import (
@@ -109,6 +110,7 @@ FEE_BUFFER = Decimal("0.002")
 """Headroom over the order value kept free for fees in the balance check."""
 RESOLVE_DELAYS_S = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0)
 """Spacing of "does the venue have this client order id?" queries after an unknown outcome."""
+_ZERO = Decimal(0)
 FINISHED_MEMORY = 2_000
 """Finished entries remembered (with their filled quantity) so a late or replayed event is ignored: at
 least the newest this many, and every one finished within ``FILL_MEMORY_KEEP_S``."""
@@ -139,31 +141,45 @@ class TrackedEntries(MutableMapping[str, TrackedEntry]):
     def __init__(self) -> None:
         self._all: dict[str, TrackedEntry] = {}
         self._by_symbol: dict[str, dict[str, TrackedEntry]] = {}
+        self._unfilled: dict[str, Decimal] = {}
 
     def of_symbol(self, symbol: str) -> Collection[TrackedEntry]:
         """The entries of ``symbol`` (a live view: copy it before changing the entries)."""
         return self._by_symbol.get(symbol, {}).values()
+
+    def unfilled_qty(self, symbol: str) -> Decimal:
+        """What ``symbol``'s entries may still buy (ordered less filled), kept as they change: a signal
+        sizes against it without a walk over its symbol's resting entries."""
+        return self._unfilled.get(symbol, _ZERO)
 
     def __getitem__(self, client_order_id: str) -> TrackedEntry:
         return self._all[client_order_id]
 
     def __setitem__(self, client_order_id: str, entry: TrackedEntry) -> None:
         old = self._all.get(client_order_id)
+        unfilled = self.unfilled_qty(entry.symbol)
         if old is not None and old.symbol != entry.symbol:
-            self._unindex(old.symbol, client_order_id)
+            self._unindex(old, client_order_id)
+        elif old is not None:
+            unfilled -= old.qty - old.filled_qty
         self._all[client_order_id] = entry
         self._by_symbol.setdefault(entry.symbol, {})[client_order_id] = entry
+        self._unfilled[entry.symbol] = unfilled + (entry.qty - entry.filled_qty)
 
     def __delitem__(self, client_order_id: str) -> None:
         entry = self._all.pop(client_order_id)
-        self._unindex(entry.symbol, client_order_id)
+        self._unindex(entry, client_order_id)
 
-    def _unindex(self, symbol: str, client_order_id: str) -> None:
+    def _unindex(self, entry: TrackedEntry, client_order_id: str) -> None:
+        symbol = entry.symbol
         of_symbol = self._by_symbol.get(symbol)
         if of_symbol is not None:
             of_symbol.pop(client_order_id, None)
             if not of_symbol:
                 del self._by_symbol[symbol]
+                self._unfilled.pop(symbol, None)  # none left: exactly zero, whatever the sums' history
+                return
+        self._unfilled[symbol] = self.unfilled_qty(symbol) - (entry.qty - entry.filled_qty)
 
     def __contains__(self, client_order_id: object) -> bool:
         return client_order_id in self._all
@@ -191,25 +207,31 @@ class ExecutorView:
     """Entries handed to a sender, not yet answered."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Piped:
-    """An entry decided and waiting for its burst's write (``FlushEntries``)."""
+    """An entry decided and waiting for its burst's write (``FlushEntries``); what only matters once it
+    is written (its journal intent, its answer's timeout) is made after the write."""
 
     request: OrderRequest
     protection: EntryProtection | None
-    intent: OrderIntent
+    signal: Signal
 
 
 _FLUSH_ENTRIES = FlushEntries()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Sending:
     """An entry handed to a sender: what its answer is applied to."""
 
     entry: TrackedEntry
     signal: Signal
-    timer: TimerHandle
+    timer: TimerHandle | None
+    """None while the entry waits for its burst's write (its timeout runs from the write)."""
+
+    def cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
 
 
 class ExecutorActor(SupervisedActor):
@@ -273,6 +295,8 @@ class ExecutorActor(SupervisedActor):
         self._pipe = pipe
         self._burst: list[_Piped] = []
         """Entries decided since the pending ``FlushEntries`` was told (awaited in ``_sending`` already)."""
+        self._deciding_tick = False
+        """Within ``on_tick_signals``: it writes the tick's entries itself."""
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -444,10 +468,22 @@ class ExecutorActor(SupervisedActor):
     # -- signals --------------------------------------------------------------------------------------
 
     def on_tick_signals(self, message: TickSignals) -> None:
-        """The strategy runner's signals of one feed batch: decided in order, all before the flush the
-        first entry tells, so the tick's entries go out in one write."""
-        for signal in message.signals:
-            self.on_signal(signal)
+        """The strategy runner's signals of one feed batch: decided in order and, when nothing else waits
+        in the inbox, written together at once (no flush message through it), with no cycle collection
+        in between (``core/collection.py``: a collection there delayed every entry of the tick). When
+        more waits (a backlog), the flush is told as for single signals, so what is queued (more ticks)
+        goes out in the same write."""
+        self._deciding_tick = True
+        try:
+            with collection_held():
+                for signal in message.signals:
+                    self.on_signal(signal)
+                if self._burst and self.actor_inbox.empty():
+                    self._flush()
+        finally:
+            self._deciding_tick = False
+        if self._burst:
+            self.actor_ref.tell(_FLUSH_ENTRIES)
 
     def on_signal(self, signal: Signal) -> None:
         symbol = signal.symbol
@@ -473,16 +509,19 @@ class ExecutorActor(SupervisedActor):
         if symbol in self._retry_scheduled or self._entry_wait_s(symbol) > 0:
             self._venue_refused(signal, None)  # never send while the venue says wait
             return
-        open_entries = list(self._entries.of_symbol(symbol))
-        open_entries += [s.entry for s in self._sending.values() if s.entry.symbol == symbol]
-        if len(open_entries) + sum(1 for e in self._unresolved.values() if e.symbol == symbol) >= (
-            self._config.executor.max_open_entries_per_symbol
-        ):
+        in_flight = [s.entry for s in self._sending.values() if s.entry.symbol == symbol]
+        resting = self._entries.of_symbol(symbol)
+        if len(resting) + len(in_flight) + sum(
+            1 for e in self._unresolved.values() if e.symbol == symbol
+        ) >= (self._config.executor.max_open_entries_per_symbol):
             return
         if self._rate.wait_s(symbol) > 0:
             return
+        open_entry_qty = self._entries.unfilled_qty(symbol)
+        for entry in in_flight:
+            open_entry_qty += entry.qty - entry.filled_qty
         try:
-            request = self._build_request(signal, open_entries)
+            request = self._build_request(signal, open_entry_qty)
         except VenueError as exc:
             if is_pushback(exc):
                 self._venue_refused(signal, exc)
@@ -504,7 +543,7 @@ class ExecutorActor(SupervisedActor):
             rules = self._rules[symbol] = self._exchange.symbol_rules(symbol)
         return rules
 
-    def _build_request(self, signal: Signal, open_entries: list[TrackedEntry]) -> OrderRequest:
+    def _build_request(self, signal: Signal, open_entry_qty: Decimal) -> OrderRequest:
         symbol = signal.symbol
         rules = self._rules_for(symbol)
         self._ensure_ledger()
@@ -515,7 +554,7 @@ class ExecutorActor(SupervisedActor):
             params=self._config.params_for(symbol),
             rules=rules,
             position_qty=self._ledger.position(symbol),
-            open_entry_qty=sum((e.qty - e.filled_qty for e in open_entries), Decimal(0)),
+            open_entry_qty=open_entry_qty,
             free_quote=self._ledger.free(quote_of(symbol)),
             fee_rate=FEE_BUFFER,
         )
@@ -538,20 +577,26 @@ class ExecutorActor(SupervisedActor):
             protection=protection,
         )
         self._rate.record_order(symbol)
-        self.ctx.metrics.observe_tick_to_order_ns(self.ctx.clock.wall_ns() - signal.quote_ts_init)
         self._ledger.reserve(
             request.client_order_id, quote_of(symbol), request.qty * request.price, price=request.price
         )
-        intent = OrderIntent.of(request, ts_init=self.ctx.clock.wall_ns(), reason=signal.strategy)
         if self._pipe is not None:
             # Written with every entry decided before the flush: the signals already in the inbox (the
             # rest of this tick's) reach the venue in the same write, not one sender hop after another.
-            self._await_answer(entry, signal)
-            self._burst.append(_Piped(request, protection, intent))
-            if len(self._burst) == 1:
+            # Its timeout, journal intent and tick-to-order figure are made after the write.
+            self._await_answer(entry, signal, timed=False)
+            self._burst.append(_Piped(request, protection, signal))
+            if len(self._burst) == 1 and not self._deciding_tick:
                 self.actor_ref.tell(_FLUSH_ENTRIES)
             return
-        self._dispatch(entry, signal, request, protection, intent)
+        self._observe_tick_to_order(signal)
+        self._dispatch(entry, signal, request, protection, self._intent(request, signal))
+
+    def _intent(self, request: OrderRequest, signal: Signal) -> OrderIntent:
+        return OrderIntent.of(request, ts_init=self.ctx.clock.wall_ns(), reason=signal.strategy)
+
+    def _observe_tick_to_order(self, signal: Signal) -> None:
+        self.ctx.metrics.observe_tick_to_order_ns(self.ctx.clock.wall_ns() - signal.quote_ts_init)
 
     def _dispatch(
         self,
@@ -575,30 +620,46 @@ class ExecutorActor(SupervisedActor):
         record_in_journal(self.ctx, intent)
         self._sent(entry, signal, send_order(self._exchange, request, protection, None))
 
-    def _await_answer(self, entry: TrackedEntry, signal: Signal) -> None:
+    def _await_answer(self, entry: TrackedEntry, signal: Signal, *, timed: bool = True) -> None:
+        """``timed=False``: the entry waits for its burst's write, which starts its timeout."""
         coid = entry.client_order_id
-        timer = self.schedule(self._config.executor.send_timeout_s, SendTimedOut(client_order_id=coid))
-        self._sending[coid] = _Sending(entry, signal, timer)
+        self._sending[coid] = _Sending(entry, signal, self._send_timeout(coid) if timed else None)
         self._in_flight[coid] = entry
 
+    def _send_timeout(self, client_order_id: str) -> TimerHandle:
+        return self.schedule(
+            self._config.executor.send_timeout_s, SendTimedOut(client_order_id=client_order_id)
+        )
+
     def on_flush_entries(self, _: FlushEntries) -> None:
-        """Write the burst of entries decided since the first one's flush was told, together; the venue's
-        answers come back as ``OrderSent`` like a sender's. What the pipe does not take (its connection
-        down, the budget spent) goes to the senders as usual."""
+        """Write the burst of entries decided since the first one's flush was told (signals that came one
+        by one); a tick's signals are written by their own handler."""
+        self._flush()
+
+    def _flush(self) -> None:
+        """Write the entries decided and not written yet, together; the venue's answers come back as
+        ``OrderSent`` like a sender's. What the pipe does not take (its connection down, the budget
+        spent) goes to the senders as usual."""
         burst, self._burst = self._burst, []
         if not burst or self._pipe is None:
             return
         requests = [piped.request for piped in burst]
         written = self._pipe.pipe_orders(requests, self._answer_teller(burst))
         for piped in burst[:written]:
-            record_in_journal(self.ctx, piped.intent)
+            coid = piped.request.client_order_id
+            sending = self._sending.get(coid)
+            if sending is not None:  # no answer can have been applied yet: it comes through this inbox
+                self._sending[coid] = replace(sending, timer=self._send_timeout(coid))
+            self._observe_tick_to_order(piped.signal)
+            record_in_journal(self.ctx, self._intent(piped.request, piped.signal))
         if written:
             self.ctx.metrics.inc("entries_pipelined", written)
         for piped in burst[written:]:
             sending = self._take_sending(piped.request.client_order_id)
             if sending is not None:
-                sending.timer.cancel()
-                self._dispatch(sending.entry, sending.signal, piped.request, piped.protection, piped.intent)
+                self._observe_tick_to_order(piped.signal)
+                intent = self._intent(piped.request, piped.signal)
+                self._dispatch(sending.entry, sending.signal, piped.request, piped.protection, intent)
 
     def _answer_teller(self, burst: Sequence[_Piped]) -> OrderAnswer:
         """Where the pipe's reader thread delivers each answer: to the executor now running, by name."""
@@ -619,7 +680,7 @@ class ExecutorActor(SupervisedActor):
         coid = sent.request.client_order_id
         sending = self._take_sending(coid)
         if sending is not None:
-            sending.timer.cancel()
+            sending.cancel_timer()
             self._sent(sending.entry, sending.signal, sent)
             return
         current = self._entries.get(coid)
@@ -904,7 +965,7 @@ class ExecutorActor(SupervisedActor):
         if entry is None:
             sending = self._take_sending(coid)
             if sending is not None:  # the event came before the sender's answer
-                sending.timer.cancel()
+                sending.cancel_timer()
                 confirmed = sending.entry
                 self.ctx.metrics.inc("orders_submitted")
             elif coid in self._unresolved:

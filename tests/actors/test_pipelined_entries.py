@@ -106,6 +106,7 @@ def test_a_piped_entry_without_an_answer_is_looked_up_and_never_written_again(
 
     h.trigger_buy("BTC/USDT", settle=False)
     wait_for(lambda: len(piped(h).bursts) == 1, what="the entry written")
+    h.executor_snapshot()  # a barrier: its answer's timeout runs from the write, armed right after it
     h.clock.advance(h.config.executor.send_timeout_s)
     wait_for(lambda: "order_not_placed" in h.engine.parts.events.kinds(), what="the lookup by client id")
     venue_reads.release()  # the venue reads it after all

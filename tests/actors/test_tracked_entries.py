@@ -41,3 +41,22 @@ def test_an_entry_stored_again_under_another_symbol_leaves_its_old_symbol() -> N
 
     assert list(entries.of_symbol("BTC/USDT")) == []
     assert [e.symbol for e in entries.of_symbol("ETH/USDT")] == ["ETH/USDT"]
+
+
+def test_a_symbols_unfilled_quantity_follows_fills_moves_and_ends() -> None:
+    entries = TrackedEntries()
+    for n, symbol in enumerate(["BTC/USDT", "ETH/USDT", "BTC/USDT"], start=1):
+        entries[entry_id(n)] = entry(n, symbol)
+    assert entries.unfilled_qty("BTC/USDT") == 2 and entries.unfilled_qty("ETH/USDT") == 1
+
+    entries[entry_id(1)] = replace(entries[entry_id(1)], filled_qty=Decimal("0.25"))
+    assert entries.unfilled_qty("BTC/USDT") == Decimal("1.75")
+
+    entries[entry_id(3)] = replace(entries[entry_id(3)], symbol="ETH/USDT")  # stored again elsewhere
+    assert entries.unfilled_qty("BTC/USDT") == Decimal("0.75") and entries.unfilled_qty("ETH/USDT") == 2
+
+    del entries[entry_id(1)]
+    assert entries.unfilled_qty("BTC/USDT") == 0 and "BTC/USDT" not in {e.symbol for e in entries.values()}
+    entries.pop(entry_id(2))
+    entries.pop(entry_id(3))
+    assert entries.unfilled_qty("ETH/USDT") == 0 and entries.unfilled_qty("SOL/USDT") == 0
