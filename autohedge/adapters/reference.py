@@ -32,6 +32,9 @@ class VenueReference(Generic[MapT]):
         self._rules: dict[str, SymbolRules] = {}
 
     def symbol_map(self) -> MapT:
+        loaded = self._map  # set once, never unset: read without the lock on every order
+        if loaded is not None:
+            return loaded
         with self._lock:
             if self._map is None:
                 symbol_map, rules = self._load()

@@ -88,8 +88,9 @@ def close_at_once(app: websocket.WebSocketApp) -> None:
             raw.shutdown(socket.SHUT_RDWR)
 
 
-def _masked_frame(text: str) -> bytes:
-    """A client text frame, masked with a key from ``MASK_KEYS``."""
+def _masked_frame(text: str | bytes) -> bytes:
+    """A client text frame (``text`` as a string or its UTF-8 encoding), masked with a key from
+    ``MASK_KEYS``."""
     frame = websocket.ABNF.create_frame(text, websocket.ABNF.OPCODE_TEXT)
     frame.get_mask_key = MASK_KEYS
     return frame.format()
@@ -139,12 +140,12 @@ class WsConnection:
     def start(self) -> None:
         self._thread.start()
 
-    def send(self, text: str) -> None:
+    def send(self, text: str | bytes) -> None:
         """Any thread (websocket-client serialises writes); raises its exception or ``OSError`` when the
         socket is not open."""
         self._app.send(text)
 
-    def send_many(self, texts: Sequence[str]) -> None:
+    def send_many(self, texts: Sequence[str | bytes]) -> None:
         """Any thread: several text frames in one socket write, so they reach the peer together (one
         system call, one segment where they fit). Raises websocket-client's exception or ``OSError`` when
         nothing was written, ``PartlyWritten`` when the write broke off after some bytes left."""
