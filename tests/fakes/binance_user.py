@@ -42,7 +42,7 @@ from autohedge.core.messages import OrderEventKind, OrderUpdate
 from autohedge.core.types import OrderType, base_of, quote_of
 from tests.fakes.binance_orders import cancel_order, f8, place_oco, place_order
 from tests.fakes.sessions import OrderEventHub
-from tests.fakes.venue_server import StreamClient
+from tests.fakes.venue_server import ArrivalStampedConnection, StreamClient
 
 if TYPE_CHECKING:
     from tests.fakes.binance import FakeBinance
@@ -124,7 +124,12 @@ class BinanceUserHub(OrderEventHub[_Session, dict[str, Any]]):
     def _receive(self, session: _Session, raw: str | bytes) -> None:
         """The connection's thread: stamp the arrival first; a trading request is served by a trading
         worker (the venue reads the next frame meanwhile), anything else here, in order."""
-        arrived_ns = time.monotonic_ns()
+        connection = session.connection
+        arrived_ns = (
+            connection.arrived_ns()
+            if isinstance(connection, ArrivalStampedConnection)
+            else time.monotonic_ns()
+        )
         text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
         if '"order.' in text or '"orderList.' in text:
             # Handed to an idle worker without waiting: starting a thread per request waited for the new

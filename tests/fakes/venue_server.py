@@ -4,6 +4,7 @@ engine, the request log, stream clients with their subscriptions, broadcast, and
 from __future__ import annotations
 
 import abc
+import collections
 import contextlib
 import json
 import socket
@@ -16,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import DATA_OPCODES, Frame
 from websockets.sync.server import ServerConnection, serve
 
 from autohedge.adapters.paper.engine import PaperEngine
@@ -31,6 +33,48 @@ __all__ = [
     "WindowCounter",
     "endpoints_of",
 ]
+
+
+class _ReadStampedSocket:
+    """A connection's socket that remembers when its newest read returned (the reading thread's)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.read_ns = 0
+
+    def recv(self, bufsize: int) -> bytes:
+        data = self._sock.recv(bufsize)
+        self.read_ns = time.monotonic_ns()
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class ArrivalStampedConnection(ServerConnection):
+    """A server connection that stamps each message (``time.monotonic_ns``) with the socket read its last
+    byte came in: a venue receives a burst of frames written together at once, however long it then
+    takes to parse and serve them one by one (this fake's own speed is not the client's)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.arrivals: collections.deque[int] = collections.deque()
+        self.socket = _ReadStampedSocket(self.socket)  # type: ignore[assignment]
+
+    def process_event(self, event: Any) -> None:
+        """The connection's reading thread, right after the read that completed ``event``."""
+        if isinstance(event, Frame) and event.fin and event.opcode in DATA_OPCODES:
+            sock = self.socket
+            read_ns = sock.read_ns if isinstance(sock, _ReadStampedSocket) else 0
+            self.arrivals.append(read_ns or time.monotonic_ns())
+        super().process_event(event)
+
+    def arrived_ns(self) -> int:
+        """The handler's thread, once per message in order: when it came off the socket."""
+        try:
+            return self.arrivals.popleft()
+        except IndexError:  # not read through this connection's frames (never for a data message)
+            return time.monotonic_ns()
 
 
 class _Endpoints(Protocol):
@@ -231,7 +275,7 @@ class FakeVenue:
         )
         self._clients: list[StreamClient] = []
         self._clients_lock = threading.Lock()
-        self._ws = serve(self._ws_handler, "127.0.0.1", 0)
+        self._ws = serve(self._ws_handler, "127.0.0.1", 0, create_connection=ArrivalStampedConnection)
         self._ws_thread = threading.Thread(target=self._ws.serve_forever, name=f"fake-{name}-ws", daemon=True)
 
     def _ws_handler(self, connection: ServerConnection) -> None:
