@@ -432,9 +432,10 @@ class Engine:
 
         clock.call_later(schedule.check_s, look)
 
-    def _collect_later(self, policy: CollectionPolicy) -> None:
-        """Every ``full_every_s`` of the engine's clock, one full collection that freezes its survivors
-        (``core/collection.py``). Runs on the clock's thread, holding the interpreter lock meanwhile."""
+    def _collect_later(self, policy: CollectionPolicy, delay_s: float) -> None:
+        """In ``delay_s`` of the engine's clock, and then every ``full_every_s``, one full collection that
+        freezes its survivors (``core/collection.py``). Runs on the clock's thread, holding the
+        interpreter lock meanwhile."""
         clock, metrics = self.parts.clock, self.parts.metrics
 
         def collect() -> None:
@@ -443,9 +444,9 @@ class Engine:
             took_s = collect_and_freeze()
             metrics.inc("full_collections")
             metrics.inc("full_collection_us", round(took_s * 1e6))
-            self._collect_later(policy)
+            self._collect_later(policy, policy.full_every_s)
 
-        clock.call_later(policy.full_every_s, collect)
+        clock.call_later(delay_s, collect)
 
     def _schedule_daily_summary(self) -> None:
         """At each UTC midnight, queue the summary of the day that ended (built on the sender's thread)."""
@@ -670,9 +671,7 @@ class Engine:
                 HeapTrimSchedule(self._heap_trims, now_ns=now_ns, rss_bytes=rss_bytes), heap
             )
         if self._collection is not None:
-            # What start-up built is frozen at once; what the tree builds as it runs, a period later.
-            collect_and_freeze()
-            self._collect_later(self._collection)
+            self._collect_later(self._collection, self._collection.first_after_s)
         parts.events.record(
             "started",
             f"venue {self.config.exchange.venue.value}, market data {self.source_name}, "

@@ -75,20 +75,25 @@ def test_on_glibc_the_engine_trims_the_process_heap(make_harness: Callable[..., 
     assert h.metrics.get("heap_trims") >= 1
 
 
-def test_the_engine_freezes_what_start_up_built_and_collects_once_a_period(
+def test_the_engine_freezes_what_start_up_built_once_it_settled_and_collects_once_a_period(
     make_harness: Callable[..., Harness],
 ) -> None:
-    policy = CollectionPolicy(full_every_s=600)
+    policy = CollectionPolicy(first_after_s=5, full_every_s=600)
+    gc.unfreeze()
     try:
         h = make_harness(collection=policy).start()
-        assert gc.get_freeze_count() > 0  # at start
+        h.advance(policy.first_after_s - 1)
+        assert gc.get_freeze_count() == 0 and h.metrics.get("full_collections") == 0
+        h.advance(1)
+        assert gc.get_freeze_count() > 0 and h.metrics.get("full_collections") == 1
+        assert h.metrics.get("full_collection_us") > 0
 
         h.advance(policy.full_every_s - 1)
-        assert h.metrics.get("full_collections") == 0
+        assert h.metrics.get("full_collections") == 1
         h.advance(1)
-        assert h.metrics.get("full_collections") == 1 and h.metrics.get("full_collection_us") > 0
+        assert h.metrics.get("full_collections") == 2
         h.stop()
         h.advance(policy.full_every_s)
-        assert h.metrics.get("full_collections") == 1  # a stopped engine stops collecting
+        assert h.metrics.get("full_collections") == 2  # a stopped engine stops collecting
     finally:
         gc.unfreeze()  # this test's interpreter keeps no frozen objects

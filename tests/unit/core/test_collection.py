@@ -64,6 +64,8 @@ def test_a_full_collection_frees_cycles_among_frozen_objects_and_freezes_the_sur
     assert kept.me is kept
 
 
-def test_the_period_must_be_positive() -> None:
+def test_the_delays_must_be_positive() -> None:
     with pytest.raises(ValueError, match="full_every_s"):
         CollectionPolicy(full_every_s=0)
+    with pytest.raises(ValueError, match="first_after_s"):
+        CollectionPolicy(first_after_s=0)
