@@ -10,7 +10,9 @@ Everything runs on 127.0.0.1, each part in its own process so none competes for 
   before the trigger frames are written);
 * the VENUE is the local Binance fake (REST, and the WebSocket API where the build has one) whose
   order routes stamp the arrival time first thing: REST's as the request is parsed, the WebSocket API's
-  (``order.place``, ``orderList.place.oco``) as the frame is read; both count as orders at the venue;
+  (``order.place``, ``orderList.place.oco``) with the socket read its frame came in (ten frames written
+  together arrive together, however long the fake then takes to serve them one by one); both count as
+  orders at the venue;
 * the ENGINE is ``python -m autohedge.cli run`` with a generated config, exactly as a user runs it;
 * the RAW FLOOR is a minimal client in its own process: websocket-client, ``json.loads``, a kept-alive
   ``requests`` POST of a signed order.
