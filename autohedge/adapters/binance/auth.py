@@ -62,18 +62,20 @@ class BinanceSigner(Protocol):
 class HmacSigner:
     """HMAC-SHA256 of the payload with the secret key, as lowercase hex."""
 
-    __slots__ = ("_secret",)
+    __slots__ = ("_keyed",)
 
     def __init__(self, secret: SecretStr) -> None:
-        self._secret = secret
+        # Keyed once: each signature copies the keyed state instead of hashing the key again.
+        self._keyed = hmac.new(secret.get_secret_value().encode("utf-8"), digestmod=hashlib.sha256)
 
     @property
     def kind(self) -> KeyKind:
         return KeyKind.HMAC
 
     def sign(self, payload: str) -> str:
-        key = self._secret.get_secret_value().encode("utf-8")
-        return hmac.new(key, payload.encode("utf-8"), hashlib.sha256).hexdigest()
+        mac = self._keyed.copy()
+        mac.update(payload.encode("utf-8"))
+        return mac.hexdigest()
 
     def __repr__(self) -> str:
         return "HmacSigner(**********)"
@@ -168,13 +170,14 @@ def ws_request(
     a session that has not logged on); without, it relies on the session's ``session.logon``. The
     signature covers the values as text; the JSON carries the timestamp and window as numbers, which the
     venue reads the same."""
-    values = {**params, "timestamp": str(timestamp_ms)}
+    values: dict[str, Any] = dict(params)  # one copy, built in place (it is on every order's path)
+    values["timestamp"] = str(timestamp_ms)
     if recv_window_ms is not None:
         values["recvWindow"] = str(recv_window_ms)
     if api_key is not None and signer is not None:
-        values = ws_signed_params(signer, {**values, "apiKey": api_key})
-    frame_params: dict[str, Any] = dict(values)
-    frame_params["timestamp"] = timestamp_ms
+        values["apiKey"] = api_key
+        values["signature"] = signer.sign(ws_signature_payload(values))
+    values["timestamp"] = timestamp_ms
     if recv_window_ms is not None:
-        frame_params["recvWindow"] = recv_window_ms
-    return {"id": request_id, "method": method, "params": frame_params}
+        values["recvWindow"] = recv_window_ms
+    return {"id": request_id, "method": method, "params": values}

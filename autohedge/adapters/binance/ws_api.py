@@ -38,7 +38,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 import msgspec
@@ -125,7 +125,8 @@ connection): it must not block."""
 
 @dataclass(eq=False)
 class _Pending:
-    done: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event | None = None
+    """A blocking request's wake-up (a pipelined request has ``on_response`` instead)."""
     response: BinanceWsResponse | None = None
     dropped: str = ""
     """Why the connection ended before the answer came (empty while waiting or answered)."""
@@ -141,6 +142,7 @@ class _Pending:
             self.deliver(response, f"the connection ended before the answer ({dropped})")
             return
         self.response, self.dropped = response, dropped
+        assert self.done is not None  # a blocking request's
         self.done.set()
 
     def deliver(self, response: BinanceWsResponse | None, why: str) -> None:
@@ -668,7 +670,8 @@ class BinanceOrderSession:
 
     def _round_trip(self, method: str, params: Mapping[str, str], *, places_order: bool) -> BinanceWsResponse:
         request_id = f"ah-{next(_REQUEST_IDS)}"
-        pending = _Pending()
+        done = threading.Event()
+        pending = _Pending(done=done)
         with self._cond:
             connection = self._connection
             if self._state is not OrderSessionState.UP or connection is None:
@@ -692,7 +695,7 @@ class BinanceOrderSession:
             raise self._fallback(f"not sent ({type(exc).__name__})") from None
         with self._cond:
             self.requests += 1
-        if not pending.done.wait(self._timeout_s):
+        if not done.wait(self._timeout_s):
             with self._cond:
                 self._pending.pop(request_id, None)
             why = f"no answer within {self._timeout_s:g} s"
