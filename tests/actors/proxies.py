@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -112,6 +113,8 @@ class PipedExchange(FaultyExchange):
         self.take: int | None = None
         self.bursts: list[list[str]] = []
         """The client order ids of every burst written, in order."""
+        self.collector_on_at_write: list[bool] = []
+        """Per burst, whether the interpreter's cycle collector could have run during its write."""
 
     def pipe_orders(self, requests: Sequence[OrderRequest], on_answer: OrderAnswer) -> int:
         written = list(requests if self.take is None else requests[: self.take])
@@ -119,6 +122,7 @@ class PipedExchange(FaultyExchange):
             return 0
         with self._lock:
             self.bursts.append([r.client_order_id for r in written])
+            self.collector_on_at_write.append(gc.isenabled())
         threading.Thread(
             target=self._answer, args=(written, on_answer), name="pipe-reader", daemon=True
         ).start()

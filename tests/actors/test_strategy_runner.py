@@ -76,6 +76,7 @@ def test_a_batch_triggering_every_symbol_is_one_write_of_all_their_entries(
     (burst,) = h.exchange.bursts  # decided from one message: never split between flushes
     assert sorted(burst) == sorted(e.client_order_id for s in SYMBOLS for e in h.buys(s))
     assert h.metrics.get("signals") == len(SYMBOLS)
+    assert h.exchange.collector_on_at_write == [False]  # no collection between the tick and its write
 
 
 def test_strategies_are_lanes_of_one_runner_and_per_symbol_actors_without_it(
