@@ -29,6 +29,7 @@ Thread-safe: the user-stream actor writes while the executor and the monitor rea
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -38,7 +39,7 @@ from autohedge.core.messages import AccountBalances, Balance, OrderSnapshot, Ord
 from autohedge.core.recent import RecentMap, no_clock
 from autohedge.core.types import Side, base_of, quote_of
 
-__all__ = ["ENDED_FILLS_KEPT", "AccountLedger", "AccountRead", "read_account"]
+__all__ = ["ENDED_FILLS_KEPT", "AccountLedger", "AccountRead", "KeptRecord", "read_account"]
 
 _ZERO = Decimal(0)
 ENDED_FILLS_KEPT = 1_000
@@ -81,7 +82,7 @@ def read_account(
     return AccountRead(read_balances, read_positions, as_of_ns, wall_ns(), order_fills)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)
 class _AppliedFills:
     """What an order's applied events brought into the balances (kept for every open order: small)."""
 
@@ -92,6 +93,17 @@ class _AppliedFills:
     in_snapshot: Decimal = _ZERO
     """The order's cumulative fill as a re-base read it (the venue's ``executedQty`` of an open order): the
     balances include its fills up to there, so their events, late or not, are applied already."""
+
+
+class KeptRecord:
+    """While a reader holds it, the ledger keeps its record of one order beyond the bound on ended orders'
+    records (``AccountLedger.keep_record``). Opaque: the reader only keeps it, with what refers to the
+    order, and drops it with that."""
+
+    __slots__ = ("_record",)
+
+    def __init__(self, record: _AppliedFills) -> None:
+        self._record = record
 
 
 @dataclass
@@ -128,6 +140,10 @@ class AccountLedger:
             now_ns, keep_s=FILL_MEMORY_KEEP_S, capacity=ENDED_FILLS_KEPT
         )
         """Ended orders' records (a terminal event applied, or a re-base no longer lists them open)."""
+        self._kept: weakref.WeakValueDictionary[str, _AppliedFills] = weakref.WeakValueDictionary()
+        """Records a reader still refers to (``keep_record``), whatever the bound on ended ones forgets:
+        each lives while its ``KeptRecord`` does, so a reader that is gone (a crashed incarnation) leaves
+        nothing behind."""
         self._ready = False
         self._live = False
         self._down_since_ns: int | None = None
@@ -291,6 +307,8 @@ class AccountLedger:
         applied = self._record(client_order_id)
         if applied is None:  # its first fill: open until its terminal event (applied next, if this is it)
             applied = self._open[client_order_id] = _AppliedFills()
+        elif client_order_id not in self._open and client_order_id not in self._ended:
+            self._open[client_order_id] = applied  # kept for a reader only: it is live again
         if cum_qty > applied.in_snapshot:  # else the re-base's read counted it already
             applied.qty += qty
         applied.cum_qtys += (cum_qty,)
@@ -308,9 +326,25 @@ class AccountLedger:
             applied.cum_qtys += (cum_qty,)
 
     def _record(self, client_order_id: str) -> _AppliedFills | None:
-        """The order's record, open or recently ended (under the lock; a read keeps an ended one longer)."""
+        """The order's record, open, recently ended or kept for a reader (under the lock; a read keeps an
+        ended one longer)."""
         applied = self._open.get(client_order_id)
-        return applied if applied is not None else self._ended.get(client_order_id)
+        if applied is None:
+            applied = self._ended.get(client_order_id)
+        return applied if applied is not None else self._kept.get(client_order_id)
+
+    def keep_record(self, client_order_id: str) -> KeptRecord:
+        """Keep this ledger's record of ``client_order_id`` (what of its fills the balances include) for as
+        long as the caller holds the returned ``KeptRecord``, beyond the bound on ended orders' records:
+        a reader that will ask about the order later (the monitor, when it places the exit of the order's
+        fill) gets the same answer however many orders end meanwhile. An order without a record yet gets
+        an empty one, which its events fill in. Any thread."""
+        with self._lock:
+            applied = self._record(client_order_id)
+            if applied is None:
+                applied = _AppliedFills()
+            self._kept[client_order_id] = applied
+            return KeptRecord(applied)
 
     def _end(self, client_order_id: str) -> None:
         """The order ended: its record is kept only for a while from now on (under the lock)."""
