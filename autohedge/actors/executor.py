@@ -66,7 +66,7 @@ from autohedge.core.errors import (
 from autohedge.core.gates import Gate
 from autohedge.core.ids import OrderKeySource
 from autohedge.core.journal import OrderIntent, OrderNoted, OrderObserved
-from autohedge.core.ledger import AccountLedger
+from autohedge.core.ledger import AccountLedger, read_account
 from autohedge.core.messages import (
     CancelEntries,
     ClosePosition,
@@ -329,11 +329,14 @@ class ExecutorActor(SupervisedActor):
         have no user stream), read the account once here. Raises VenueError."""
         if self._ledger.ready:
             return
-        as_of_ns = self.ctx.clock.wall_ns()
-        balances = self._exchange.balances()
         spot = self._exchange.capabilities.spot_positions  # spot: positions are the balances
-        positions = () if spot else self._exchange.positions(self._config.symbols)
-        self._ledger.rebase(balances, positions, as_of_ns=as_of_ns)
+        self._ledger.rebase_from(
+            read_account(
+                wall_ns=self.ctx.clock.wall_ns,
+                balances=self._exchange.balances,
+                positions=None if spot else lambda: self._exchange.positions(self._config.symbols),
+            )
+        )
 
     @property
     def _poll_interval_s(self) -> float:

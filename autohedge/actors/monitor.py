@@ -629,6 +629,7 @@ class PositionMonitorActor(SupervisedActor):
             gross_qty=fill.fill_qty,
             net_qty=max(pos.qty - before, Decimal(0)),
             ts_event=fill.ts_event,
+            kept=self._ledger.keep_record(fill.client_order_id),
         )
         if fill.protection is not None:
             pos.proposal = fill.protection

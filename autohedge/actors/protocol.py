@@ -153,7 +153,8 @@ class ReconnectUserStream(Message):
 
 
 class RetryReconcile(Message):
-    """User-stream actor timer: the REST reconciliation after a (re)connect was refused; try again."""
+    """User-stream actor timer: the REST reconciliation after a (re)connect was refused; try again. Also
+    told to itself to read the account again when the ledger is unsure of a fill."""
 
 
 class ExpireEntry(Message):

@@ -2,8 +2,9 @@
 
 Order events are the trigger, REST is the record. After every (re)connect the stream has already
 re-authenticated and re-subscribed (``StreamConnected``); only then this actor re-bases the ledger
-from REST (the open orders' fills, then the balances that include them) and tells the executor and the
-monitor to reconcile their orders by REST, because no venue replays what a disconnected client missed.
+from REST (the open orders' fills, then the clock, then the balances that include them:
+``core.ledger.read_account``) and tells the executor and the monitor to reconcile their orders by REST,
+because no venue replays what a disconnected client missed.
 
 Every order event passes through this inbox (never conflated, never dropped): a fill seen before (its
 venue trade id) is dropped here, the rest updates the ledger and goes by name to the executor
@@ -38,7 +39,7 @@ from autohedge.core.client_ids import ClientId
 from autohedge.core.config import SupervisorConfig
 from autohedge.core.dedupe import FillDeduper
 from autohedge.core.errors import VenueError
-from autohedge.core.ledger import AccountLedger
+from autohedge.core.ledger import AccountLedger, read_account
 from autohedge.core.messages import (
     AccountBalances,
     OrderUpdate,
@@ -130,6 +131,9 @@ class UserStreamActor(SupervisedActor):
         self._sink: UserStreamSink | None = None
         self._connected = False
         self._reconciled = False
+        self._traders_told = False
+        """The traders heard that this connection's re-base is done (a later re-read does not repeat it)."""
+        self._rereads_in_a_row = 0
         self._connections = 0
         supervision = supervision or SupervisorConfig()
         self._backoff = supervision.backoff
@@ -166,6 +170,8 @@ class UserStreamActor(SupervisedActor):
         """Authenticated and subscribed: now the REST sweep (never before, or a fill in between is lost)."""
         self._connected = True
         self._reconciled = False
+        self._traders_told = False
+        self._rereads_in_a_row = 0
         self._connections += 1
         if self.ctx.incarnation > 1 or self._connections > 1:
             self.ctx.metrics.inc("user_stream_reconnects")  # one trading venue per process
@@ -180,26 +186,45 @@ class UserStreamActor(SupervisedActor):
 
     def _reconcile(self) -> None:
         """Re-base the ledger from REST, then have the executor and monitor re-read their orders."""
-        as_of_ns = self.ctx.clock.wall_ns()
+        spot = self._exchange.capabilities.spot_positions  # spot: positions are the balances
         try:
-            # The open orders first: the balances read after them include every fill they report, so an
-            # event of such a fill (late, or the next fill's beside it) is known to be in the ledger.
-            order_fills = {o.client_order_id: o.filled_qty for o in self._exchange.open_orders()}
-            balances = self._exchange.balances()
-            spot = self._exchange.capabilities.spot_positions  # spot: positions are the balances
-            positions = () if spot else self._exchange.positions(self._symbols)
+            read = read_account(
+                wall_ns=self.ctx.clock.wall_ns,
+                open_orders=self._exchange.open_orders,
+                balances=self._exchange.balances,
+                positions=None if spot else lambda: self._exchange.positions(self._symbols),
+            )
         except VenueError as exc:  # the venue's state (pushback, keys): never a crash; asked again later
             delay_s = retry_delay_s(self._exchange.request_budget.wait_s(priority=True), exc)
             logger.warning("{} reconciliation refused ({}); again in {:.2f}s", self.venue, exc, delay_s)
             self.schedule(delay_s, RetryReconcile())
             return
-        self._ledger.rebase(balances, positions, as_of_ns=as_of_ns, order_fills=order_fills)
+        self._ledger.rebase_from(read)
         self._ledger.set_live(True)
         self._reconciled = True
         self._failures.succeeded()
         self.ctx.metrics.inc("ledger_rebases")
-        self._tell_traders(UserStreamStatus(venue=self.venue, connected=True))
-        self.ctx.report(UserStreamResumed(venue=self.venue))
+        if not self._traders_told:
+            self._traders_told = True
+            self._tell_traders(UserStreamStatus(venue=self.venue, connected=True))
+            self.ctx.report(UserStreamResumed(venue=self.venue))
+
+    def _read_again(self) -> None:
+        """The ledger is unsure: a fill came dated while the newest re-base read the balances. Read the
+        account again once this event has gone on (its clock reading is then after every event queued so
+        far), or after a backoff if the last re-read met the same: a busy account must not spend the
+        venue's budget on reads back to back."""
+        self._reconciled = False
+        self._rereads_in_a_row += 1
+        self.ctx.metrics.inc("ledger_rereads")
+        if self._rereads_in_a_row == 1:
+            self.actor_ref.tell(RetryReconcile())
+            return
+        delay_s = self._backoff.delay_s(self._rereads_in_a_row - 1, self._rng)
+        logger.info(
+            "{} fills keep landing in the account reads; reading again in {:.2f}s", self.venue, delay_s
+        )
+        self.schedule(delay_s, RetryReconcile())
 
     def on_stream_disconnected(self, message: StreamDisconnected) -> None:
         """The connection ended or its subscription was refused: the traders poll from now, and a new
@@ -231,6 +256,11 @@ class UserStreamActor(SupervisedActor):
             logger.debug("[{}] duplicate fill {} dropped", update.symbol, update.fill_key)
             return
         self._ledger.apply(update)
+        if update.kind.is_fill and self._reconciled:
+            if self._ledger.unsure:
+                self._read_again()
+            else:
+                self._rereads_in_a_row = 0  # a fill after the read: the account has calmed down
         record_in_journal(
             self.ctx, update
         )  # every order event, with the venue's trade id, to the trade journal

@@ -9,22 +9,37 @@ remembers from when on its last authoritative snapshot is blind: a REST read sta
 fills from ``t`` on; a pushed balance of time ``u`` includes fills up to and including ``u``. A fill
 before that point is already inside the snapshot and does not move it again.
 
+Re-base rule (``read_account``): the open orders are read first, then the clock (``as_of_ns``), then the
+balances, then the clock again (``answered_ns``). A fill dated before the first reading happened before
+the balances were asked for: they hold it, and its event is not applied on top, with or without a
+record of its order. That covers an order that ended before or while the open orders were read (they do
+not list it); with the clock read before the open orders, such a fill, dated after the reading, was
+applied again on top of the balances holding it. A fill the open-orders read saw (``order_fills``) is
+inside too. Any other fill is applied. Never missed: a fill the balances lack happened after they were
+asked for, so after the first reading, and its event is applied. Never twice: a fill the balances hold
+happened before their answer; dated before the first reading or seen by the open-orders read it is not
+applied again, and dated between the two readings (the balances read was on its way) the ledger cannot
+tell whether they hold it. It is applied and the ledger turns ``unsure``: not ``live``, so no reader
+trusts a sum that may count it twice (they ask the venue) until the user stream reads the account
+again, after the event: the fill is then dated before that read's first reading, inside it, once.
+
 Thread-safe: the user-stream actor writes while the executor and the monitor read.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from autohedge.core.dedupe import FILL_MEMORY_KEEP_S
-from autohedge.core.messages import AccountBalances, Balance, OrderUpdate, PositionSnapshot
+from autohedge.core.messages import AccountBalances, Balance, OrderSnapshot, OrderUpdate, PositionSnapshot
 from autohedge.core.recent import RecentMap, no_clock
 from autohedge.core.types import Side, base_of, quote_of
 
-__all__ = ["ENDED_FILLS_KEPT", "AccountLedger"]
+__all__ = ["ENDED_FILLS_KEPT", "AccountLedger", "AccountRead", "KeptRecord", "read_account"]
 
 _ZERO = Decimal(0)
 ENDED_FILLS_KEPT = 1_000
@@ -33,7 +48,41 @@ them every order that ended within ``FILL_MEMORY_KEEP_S``: a late or repeated ev
 to minutes, and one from before the newest re-base is inside its snapshot without the record."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
+class AccountRead:
+    """One re-base's reads of the venue, as ``AccountLedger.rebase`` takes them."""
+
+    balances: Mapping[str, Balance]
+    positions: tuple[PositionSnapshot, ...]
+    as_of_ns: int
+    """The clock reading (our wall clock) after the open orders' answer, before the balances request."""
+    answered_ns: int
+    """The clock read again after the last answer: a fill dated from ``as_of_ns`` to here happened while
+    the balances were read (they may hold it or not)."""
+    order_fills: Mapping[str, Decimal] | None
+    """Each open order's cumulative fill by client order id (None: the open orders were not read)."""
+
+
+def read_account(
+    *,
+    wall_ns: Callable[[], int],
+    balances: Callable[[], Mapping[str, Balance]],
+    positions: Callable[[], Iterable[PositionSnapshot]] | None = None,
+    open_orders: Callable[[], Iterable[OrderSnapshot]] | None = None,
+) -> AccountRead:
+    """Read the account in the order the re-base rule (module docstring) counts each fill once: the open
+    orders, then the clock, then the balances and the positions (None: spot, the balances are them).
+    Runs on the caller's thread; the reads' errors (``VenueError``) pass through."""
+    order_fills = None
+    if open_orders is not None:
+        order_fills = {o.client_order_id: o.filled_qty for o in open_orders()}
+    as_of_ns = wall_ns()  # after the open orders' answer: an order that ended before it is in the balances
+    read_balances = balances()
+    read_positions = () if positions is None else tuple(positions())
+    return AccountRead(read_balances, read_positions, as_of_ns, wall_ns(), order_fills)
+
+
+@dataclass(slots=True, weakref_slot=True)
 class _AppliedFills:
     """What an order's applied events brought into the balances (kept for every open order: small)."""
 
@@ -44,6 +93,17 @@ class _AppliedFills:
     in_snapshot: Decimal = _ZERO
     """The order's cumulative fill as a re-base read it (the venue's ``executedQty`` of an open order): the
     balances include its fills up to there, so their events, late or not, are applied already."""
+
+
+class KeptRecord:
+    """While a reader holds it, the ledger keeps its record of one order beyond the bound on ended orders'
+    records (``AccountLedger.keep_record``). Opaque: the reader only keeps it, with what refers to the
+    order, and drops it with that."""
+
+    __slots__ = ("_record",)
+
+    def __init__(self, record: _AppliedFills) -> None:
+        self._record = record
 
 
 @dataclass
@@ -80,11 +140,18 @@ class AccountLedger:
             now_ns, keep_s=FILL_MEMORY_KEEP_S, capacity=ENDED_FILLS_KEPT
         )
         """Ended orders' records (a terminal event applied, or a re-base no longer lists them open)."""
+        self._kept: weakref.WeakValueDictionary[str, _AppliedFills] = weakref.WeakValueDictionary()
+        """Records a reader still refers to (``keep_record``), whatever the bound on ended ones forgets:
+        each lives while its ``KeptRecord`` does, so a reader that is gone (a crashed incarnation) leaves
+        nothing behind."""
         self._ready = False
         self._live = False
         self._down_since_ns: int | None = None
         self._on_live: list[Callable[[], None]] = []
         self._rebased_as_of_ns: int | None = None
+        self._read_window_ns = (0, 0)
+        """The newest re-base's balances read: from its clock reading to the reading after its answer."""
+        self._unsure = False
         self.rebases = 0
 
     # -- snapshots ------------------------------------------------------------------------------------
@@ -95,15 +162,18 @@ class AccountLedger:
         positions: Iterable[PositionSnapshot],
         *,
         as_of_ns: int,
+        answered_ns: int | None = None,
         order_fills: Mapping[str, Decimal] | None = None,
     ) -> None:
-        """Replace everything with the venue's REST view read at ``as_of_ns`` (taken before the read).
+        """Replace everything with the venue's REST view read at ``as_of_ns`` (taken before the balances
+        request, after the open orders' answer: ``read_account``; ``rebase_from`` takes its result).
         Reservations stay: the venue's ``locked`` already includes what our open entries hold.
         ``order_fills``: each open order's cumulative fill by client order id, read before the balances
         (so the balances include it). Without it a fill the re-base took in (its event lost with the
         stream) looked unapplied for as long as the order lived, and one whose event was only late moved
         the balances a second time. Its keys are every open order: an order recorded as open that it does
-        not list has ended (its terminal event lost with the stream)."""
+        not list has ended (its terminal event lost with the stream). ``answered_ns``: the clock after the
+        read's last answer (None: ``as_of_ns``, the reads took no time)."""
         with self._lock:
             if order_fills is not None:
                 for client_order_id, cum_qty in order_fills.items():
@@ -121,7 +191,19 @@ class AccountLedger:
                 self._position_ts["*"] = as_of_ns
             self._ready = True
             self._rebased_as_of_ns = as_of_ns
+            self._read_window_ns = (as_of_ns, as_of_ns if answered_ns is None else answered_ns)
+            self._unsure = False
             self.rebases += 1
+
+    def rebase_from(self, read: AccountRead) -> None:
+        """``rebase`` with what ``read_account`` read."""
+        self.rebase(
+            read.balances,
+            read.positions,
+            as_of_ns=read.as_of_ns,
+            answered_ns=read.answered_ns,
+            order_fills=read.order_fills,
+        )
 
     def apply_balances(self, update: AccountBalances) -> None:
         """A pushed balance snapshot (authoritative for the assets it lists)."""
@@ -161,7 +243,8 @@ class AccountLedger:
             if update.kind.is_fill and update.last_qty > 0:
                 applied = self._record(update.client_order_id)
                 inside = applied is not None and update.cum_filled_qty <= applied.in_snapshot
-                self._apply_fill(update, inside=inside)
+                if self._apply_fill(update, inside=inside):
+                    self._unsure = True
                 self._remember_applied(update.client_order_id, update.last_qty, update.cum_filled_qty)
             if update.kind.is_terminal:
                 self._end(update.client_order_id)
@@ -171,14 +254,21 @@ class AccountLedger:
                 else:
                     self._release(update.client_order_id)
 
-    def _apply_fill(self, update: OrderUpdate, *, inside: bool) -> None:
-        """``inside``: a re-base read the order's cumulative fill at or beyond this one (in the balances)."""
+    def _apply_fill(self, update: OrderUpdate, *, inside: bool) -> bool:
+        """``inside``: a re-base read the order's cumulative fill at or beyond this one (in the balances).
+        True when it moved a snapshot the newest re-base read while the fill happened (under the lock)."""
         base, quote = base_of(update.symbol), quote_of(update.symbol)
         qty, notional = update.last_qty, update.last_qty * update.last_price
         fee_base = update.fee if update.fee_asset == base else _ZERO
         fee_quote = update.fee if update.fee_asset == quote else _ZERO
         fresh_base = not inside and update.ts_event >= self._ts(self._asset_ts, base)
         fresh_quote = not inside and update.ts_event >= self._ts(self._asset_ts, quote)
+        read_from_ns, answered_ns = self._read_window_ns
+        # The snapshot it moves is still the re-base's (no pushed balance since), whose read it overlaps.
+        during_read = read_from_ns <= update.ts_event < answered_ns and (
+            (fresh_base and self._ts(self._asset_ts, base) == read_from_ns)
+            or (fresh_quote and self._ts(self._asset_ts, quote) == read_from_ns)
+        )
         reservation = self._reserved.get(update.client_order_id)
         if update.side is Side.BUY:
             held = _ZERO
@@ -201,10 +291,15 @@ class AccountLedger:
                 self._free[quote] = self._free.get(quote, _ZERO) + notional - fee_quote
         if not self._spot and not inside and update.ts_event >= self._ts(self._position_ts, update.symbol):
             if update.position_qty is not None:
-                self._positions[update.symbol] = update.position_qty
+                self._positions[update.symbol] = update.position_qty  # the venue's own: exact
             else:
                 delta = qty - fee_base if update.side is Side.BUY else -qty
                 self._positions[update.symbol] = self._positions.get(update.symbol, _ZERO) + delta
+                during_read = during_read or (
+                    read_from_ns <= update.ts_event < answered_ns
+                    and self._ts(self._position_ts, update.symbol) == read_from_ns
+                )
+        return during_read
 
     def _remember_applied(self, client_order_id: str, qty: Decimal, cum_qty: Decimal) -> None:
         # Summed, not the newest cumulative quantity: an earlier fill delivered late is not in the balances
@@ -212,6 +307,8 @@ class AccountLedger:
         applied = self._record(client_order_id)
         if applied is None:  # its first fill: open until its terminal event (applied next, if this is it)
             applied = self._open[client_order_id] = _AppliedFills()
+        elif client_order_id not in self._open and client_order_id not in self._ended:
+            self._open[client_order_id] = applied  # kept for a reader only: it is live again
         if cum_qty > applied.in_snapshot:  # else the re-base's read counted it already
             applied.qty += qty
         applied.cum_qtys += (cum_qty,)
@@ -229,9 +326,25 @@ class AccountLedger:
             applied.cum_qtys += (cum_qty,)
 
     def _record(self, client_order_id: str) -> _AppliedFills | None:
-        """The order's record, open or recently ended (under the lock; a read keeps an ended one longer)."""
+        """The order's record, open, recently ended or kept for a reader (under the lock; a read keeps an
+        ended one longer)."""
         applied = self._open.get(client_order_id)
-        return applied if applied is not None else self._ended.get(client_order_id)
+        if applied is None:
+            applied = self._ended.get(client_order_id)
+        return applied if applied is not None else self._kept.get(client_order_id)
+
+    def keep_record(self, client_order_id: str) -> KeptRecord:
+        """Keep this ledger's record of ``client_order_id`` (what of its fills the balances include) for as
+        long as the caller holds the returned ``KeptRecord``, beyond the bound on ended orders' records:
+        a reader that will ask about the order later (the monitor, when it places the exit of the order's
+        fill) gets the same answer however many orders end meanwhile. An order without a record yet gets
+        an empty one, which its events fill in. Any thread."""
+        with self._lock:
+            applied = self._record(client_order_id)
+            if applied is None:
+                applied = _AppliedFills()
+            self._kept[client_order_id] = applied
+            return KeptRecord(applied)
 
     def _end(self, client_order_id: str) -> None:
         """The order ended: its record is kept only for a while from now on (under the lock)."""
@@ -278,9 +391,17 @@ class AccountLedger:
     @property
     def live(self) -> bool:
         """Kept current by a connected user stream: readers may trust it instead of asking the venue.
-        Shared state (not a message), so an actor that starts after the stream connected knows it."""
+        Shared state (not a message), so an actor that starts after the stream connected knows it. Not
+        while ``unsure``."""
         with self._lock:
-            return self._live and self._ready
+            return self._live and self._ready and not self._unsure
+
+    @property
+    def unsure(self) -> bool:
+        """A fill applied since the newest re-base happened while its balances were read: they may hold it
+        already (module docstring). Until the account is read again (``rebase``), not ``live``."""
+        with self._lock:
+            return self._unsure
 
     @property
     def down_since_ns(self) -> int | None:

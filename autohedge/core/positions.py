@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from autohedge.core.ledger import KeptRecord
 from autohedge.core.messages import Balance, OrderFilled, PositionSnapshot
 from autohedge.core.types import Side, base_of
 
@@ -123,6 +124,10 @@ class FillInFlight:
     net_qty: Decimal
     """What this report added to the holding (net of fees in the base asset)."""
     ts_event: int
+    kept: KeptRecord | None = None
+    """Keeps the ledger's record of the order until the exit is armed for this fill: the placement asks
+    the ledger whether the fill is in, and held off for long (a venue's ban) while many other orders ended,
+    the bound on ended orders' records had forgotten it (the fill looked missing and was counted twice)."""
 
     def unapplied_net(self, unapplied_gross: Decimal) -> Decimal:
         """The holding still missing from a ledger that lacks ``unapplied_gross`` of the order's fill:

@@ -3,6 +3,7 @@ counted again when a report or the next event of the same order comes after it."
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -11,7 +12,7 @@ import pytest
 from autohedge.actors.user_stream import UserStreamActor
 from autohedge.core.actor_names import MONITOR, user_stream_name
 from autohedge.core.clock import ManualClock
-from autohedge.core.messages import OrderRequest, OrderUpdate
+from autohedge.core.messages import OrderRequest, OrderUpdate, Quote
 from autohedge.core.types import OrderPurpose, Side, quantize_down
 from tests.actors.harness import Harness, make_config, wait_for
 from tests.actors.test_simulation_findings import (
@@ -26,6 +27,20 @@ from tests.actors.test_user_stream import MIN_BACKOFF_S, running_after
 from tests.ids import entry_id
 
 SYMBOL = "BTC/USDT"
+OLD_ENTRY = entry_id(10**9)
+"""An entry an earlier incarnation placed: this executor does not track it, its events adopt it."""
+
+
+def old_entry(qty: str) -> OrderRequest:
+    """``OLD_ENTRY``: a buy of ``qty`` at 100.01."""
+    return OrderRequest(
+        client_order_id=OLD_ENTRY,
+        symbol=SYMBOL,
+        side=Side.BUY,
+        qty=Decimal(qty),
+        price=Decimal("100.01"),
+        purpose=OrderPurpose.ENTRY,
+    )
 
 
 def test_fill_a_reconnect_took_in_is_not_counted_again_by_a_read_reported_before_the_next_event(
@@ -51,16 +66,8 @@ def test_fill_a_reconnect_took_in_is_not_counted_again_by_a_read_reported_before
 
     h.user_streams[-1].drop()
     h.barrier(user_stream_name("paper"))
-    coid = entry_id(10**9)
-    request = OrderRequest(
-        client_order_id=coid,
-        symbol=SYMBOL,
-        side=Side.BUY,
-        qty=Decimal("0.012"),
-        price=Decimal("100.01"),
-        purpose=OrderPurpose.ENTRY,
-    )
-    h.paper_engine.submit_order(request)  # half trades, unheard; the rest rests at 100.01
+    coid = OLD_ENTRY
+    h.paper_engine.submit_order(old_entry("0.012"))  # half trades, unheard; the rest rests at 100.01
     advance(MIN_BACKOFF_S)  # reconnect: the re-base reads the account, the monitor verifies
     wait_for(running_after(h, connections=2), what="reconnected")
     h.settle()
@@ -89,3 +96,76 @@ def test_fill_a_reconnect_took_in_is_not_counted_again_by_a_read_reported_before
         h.directory.tell(user_stream_name("paper"), update)
     h.settle()
     assert covered(h) == quantize_down(held(h), LOT) == Decimal("1.011988")
+
+
+def fill_during_the_reconnects_read(
+    make_harness: Callable[..., Harness], read: str
+) -> tuple[Harness, list[str]]:
+    """An entry of a previous incarnation rests while the user stream is down; the reconnect's re-base
+    reads the account, and while its ``read`` (an exchange method) is on its way, on both clocks, the
+    entry fills whole. Returns the settled harness and the entry's id once it filled so."""
+    config = make_config(hft={"min_edge_bps": 10_000})  # no entries: the test's is the only one
+    venue_clock = ManualClock()
+    h = make_harness(config, engine=half_filling_engine(1.0, clock=venue_clock)).start()
+    h.quote(SYMBOL, "99.99", "100.03")
+    h.user_streams[-1].drop()
+    h.barrier(user_stream_name("paper"))
+    coid = OLD_ENTRY
+    h.paper_engine.submit_order(old_entry("0.01"))  # rests below the ask
+    during_the_read: list[str] = []
+
+    def fill_while_read() -> None:
+        if during_the_read or not threading.current_thread().name.startswith(UserStreamActor.__name__):
+            return
+        during_the_read.append(coid)
+        venue_clock.advance(0.001)  # the request's way to the venue takes time on both clocks
+        h.clock.advance(0.001)
+        h.paper_engine.on_quote(
+            Quote(
+                venue="test",
+                symbol=SYMBOL,
+                bid=Decimal("99.99"),
+                ask=Decimal("100.00"),
+                ts_event=venue_clock.wall_ns(),
+                ts_init=venue_clock.wall_ns(),
+            )
+        )
+        venue_clock.advance(0.001)  # then the venue answers
+        h.clock.advance(0.001)
+
+    h.exchange.hold(read, fill_while_read, times=10)
+    venue_clock.advance(MIN_BACKOFF_S)  # the venue's clock keeps ours
+    h.advance(MIN_BACKOFF_S)  # reconnect: the re-base reads the account
+    wait_for(running_after(h, connections=2), what="reconnected")
+    h.settle()
+    h.barrier(user_stream_name("paper"))  # the entry's event came after the re-base (and what it caused)
+    assert h.paper_engine.get_order(SYMBOL, client_order_id=coid).filled_qty == Decimal("0.01")
+    return h, during_the_read
+
+
+def test_an_order_that_ends_while_the_reconnects_open_orders_are_read_is_counted_once(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # The re-base read the clock, then the open orders: while that read was on its way the entry filled
+    # whole. The open orders no longer listed it, the balances read after them held its fill, and its
+    # event, dated after the clock reading, came on top of them: the ledger held the fill twice.
+    h, during_the_read = fill_during_the_reconnects_read(make_harness, "open_orders")
+
+    assert during_the_read == [OLD_ENTRY]
+    assert h.engine.parts.ledger.position(SYMBOL) == held(h) == Decimal("0.00999")  # net of the fee in BTC
+    assert h.metrics.get("ledger_rereads") == 0
+
+
+def test_an_order_that_fills_while_the_balances_are_read_is_counted_once_after_reading_again(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # The fill is dated after the clock reading and the balances answer holds it: its event cannot tell
+    # the ledger whether they do. The ledger turns unsure (no reader trusts it) and the user stream reads
+    # the account again, after the event: the fill is then inside the balances, once.
+    h, during_the_read = fill_during_the_reconnects_read(make_harness, "balances")
+    ledger = h.engine.parts.ledger
+
+    assert during_the_read == [OLD_ENTRY]
+    assert h.metrics.get("ledger_rereads") == 1
+    assert ledger.live and not ledger.unsure
+    assert ledger.position(SYMBOL) == held(h) == Decimal("0.00999")

@@ -37,10 +37,11 @@ from autohedge.adapters.binance.ws_api import (
     PipelineAnswer,
     SessionDown,
 )
+from autohedge.adapters.credentials import check_account_keys
 from autohedge.adapters.reference import VenueReference
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets
-from autohedge.core.errors import AuthError, MalformedMessage, OrderRefused, OutcomeUnknown, VenueError
+from autohedge.core.errors import MalformedMessage, OrderRefused, OutcomeUnknown, VenueError
 from autohedge.core.messages import (
     Balance,
     OcoRequest,
@@ -437,16 +438,10 @@ def create_stream_factory(
 def check_credentials(
     config: AppConfig, secrets: Secrets, clock: Clock, *, budget: RequestBudget | None = None
 ) -> None:
-    """One signed call (the account) before any actor starts: ``AuthError`` naming the environment
-    variables when the keys are missing or rejected. ``budget``: the trading
-    exchange's, so the call counts where every other request of the process does."""
+    """One signed call (the account) before any actor starts (``check_account_keys``). ``budget``: the
+    trading exchange's, so the call counts where every other request of the process does."""
     rest = _rest(config, secrets, clock, budget or new_budget(clock))
-    try:
-        if not rest.has_keys:
-            raise AuthError(f"binance needs API keys: {AUTH_HINT}", venue=VENUE)
-        rest.account()
-    finally:
-        rest.close()
+    check_account_keys(rest, venue=VENUE, hint=AUTH_HINT)
 
 
 def create_user_stream(

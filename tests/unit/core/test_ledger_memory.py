@@ -143,3 +143,36 @@ def test_a_rebase_listing_an_ended_record_open_keeps_it_open() -> None:
 
     trade_entries(ledger, clock, 2, 30, every_s=FILL_MEMORY_KEEP_S / 10)
     assert ledger.applied_fill(entry_id(1)) == D("0.5")  # the venue lists it open: never aged out
+
+
+def test_a_record_kept_by_a_reader_outlives_the_bound_and_goes_with_the_reader() -> None:
+    clock = ManualClock()
+    ledger = ledger_on(clock)
+    ledger.apply(update(cum_filled_qty=D(1), last_qty=D(1), fee=0, ts_event=10))  # entry 1 filled: ended
+    ledger.apply(update(client_order_id=entry_id(2), venue_order_id="P2", trade_id="t2", fee=0))
+    kept = ledger.keep_record(entry_id(1))  # the monitor will place entry 1's exit, later
+
+    trade_entries(ledger, clock, 3, 3 * ENDED_FILLS_KEPT, every_s=FILL_MEMORY_KEEP_S / ENDED_FILLS_KEPT)
+
+    assert ledger.applied_fill(entry_id(2)) == 0  # the bound forgot what nobody kept
+    assert ledger.applied_fill(entry_id(1)) == D(1)
+    assert ledger.fill_applied("BTC/USDT", entry_id(1), D(1), ts_event=10)
+    assert ledger.unapplied_fill("BTC/USDT", entry_id(1), D(1), ts_event=10) == 0
+    del kept  # the reader is done (or gone with its incarnation): nothing is left behind
+    assert ledger.applied_fill(entry_id(1)) == 0
+
+
+def test_a_record_kept_before_the_orders_first_event_is_the_one_its_events_fill_in() -> None:
+    clock = ManualClock()
+    ledger = ledger_on(clock)
+    kept = ledger.keep_record(entry_id(1))  # the fill was reported before its event reached the ledger
+    assert ledger.applied_fill(entry_id(1)) == 0
+    ledger.apply(update(OrderEventKind.PARTIALLY_FILLED, cum_filled_qty=D("0.5"), last_qty=D("0.5"), fee=0))
+    ledger.apply(update(cum_filled_qty=D(1), last_qty=D("0.5"), trade_id="8", fee=0, ts_event=11))
+
+    trade_entries(ledger, clock, 2, 3 * ENDED_FILLS_KEPT, every_s=FILL_MEMORY_KEEP_S / ENDED_FILLS_KEPT)
+
+    assert ledger.applied_fill(entry_id(1)) == D(1)
+    assert ledger.fill_applied("BTC/USDT", entry_id(1), D(1), ts_event=11)
+    del kept
+    assert ledger.applied_fill(entry_id(1)) == 0  # it ended long ago: only the reader kept it
