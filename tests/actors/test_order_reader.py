@@ -24,13 +24,13 @@ from autohedge.core.errors import RateLimited, UnknownOrder
 from autohedge.core.messages import OrderRequest, Quote
 from autohedge.core.reads import EntryRef
 from autohedge.core.types import OrderStatus, Side
-from tests.actors.harness import Harness, wait_for
+from tests.actors.harness import Harness, make_config, wait_for
 from tests.actors.proxies import FaultyExchange
 from tests.ids import entry_id
 
 HOLD_S = 5.0
 """A held read gives up waiting after this (a test that never releases it fails, never hangs)."""
-BTC, ETH = "BTC/USDT", "ETH/USDT"
+BTC, ETH, SOL = "BTC/USDT", "ETH/USDT", "SOL/USDT"
 
 
 class HeldRead:
@@ -283,7 +283,7 @@ def test_a_sweep_on_one_symbol_is_one_listing_plus_a_read_of_each_entry_it_does_
 def test_thirty_entries_on_three_symbols_cost_three_listings() -> None:
     clock = ManualClock()
     engine, exchange = binance_weighted_paper(clock)
-    refs = place(engine, clock, [BTC, ETH, "SOL/USDT"], 10)
+    refs = place(engine, clock, [BTC, ETH, SOL], 10)
 
     answer = read_entries(exchange, ReadEntries(read_id=1, entries=tuple(refs)), clock.wall_ns)
 
@@ -318,3 +318,35 @@ def test_the_venues_pushback_stops_the_sweep_and_is_the_answer_for_every_entry_l
     assert answer.snapshots == () and answer.unknown == ()
     assert [coid for coid, _ in answer.errors] == [r.client_order_id for r in (*refs, never)]
     assert all(isinstance(error, RateLimited) for _, error in answer.errors)
+
+
+def test_an_entry_filled_while_the_executor_restarted_is_reported_in_full_by_its_lookup(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # The entry is placed and half filled while no executor runs (its answer and events are dead
+    # letters). The next incarnation both lists it among the open orders and looks it up: the lookup's
+    # answer reports the whole fill; adopted from the listing, the half filled would count as reported.
+    config = make_config(symbols=[BTC, ETH, SOL], executor={"submit_workers": 2})
+    h = make_harness(config, engine=partial_engine(ManualClock())).start()
+    h.trigger_buy(ETH)  # the executor has read ETH's rules: only SOL's sizing crashes it
+    send = HeldRead()
+    h.exchange.hold("submit_order", send.wait)
+    h.trigger_buy(BTC, settle=False)
+    wait_for(lambda: len(h.executor_snapshot().sending) == 1, what="the entry in flight")
+    h.exchange.fail("symbol_rules", lambda: RuntimeError("executor bug"), thread_prefix="ExecutorActor")
+
+    h.trigger_buy(SOL, settle=False)
+    wait_for(lambda: h.child(EXECUTOR).state is ChildState.RESTARTING, what="executor restarting")
+    send.release()
+    wait_for(lambda: bool(h.buys(BTC)) and h.buys(BTC)[0].filled_qty > 0, what="placed and half filled")
+    delay_s = h.child(EXECUTOR).next_restart_in_s
+    assert delay_s is not None
+    h.advance(delay_s)
+
+    wait_for(lambda: h.is_protected(BTC), what="the fill protected")
+    wait_for(lambda: h.child(EXECUTOR).state is ChildState.RUNNING, what="executor running again")
+    h.settle()
+    assert not send.ran_out
+    (buy,) = h.buys(BTC)
+    assert h.held(BTC).qty == buy.filled_qty - buy.fee
+    assert h.executor_snapshot().unresolved == ()
