@@ -942,10 +942,11 @@ class ExecutorActor(SupervisedActor):
             elif isinstance(read.error, UnknownOrder):
                 if reading is not None and not reading.proven:
                     self._gone(entry)
-            elif read.error is not None:  # the next poll asks again
+            elif read.error is not None:  # owed: read again as soon as the venue allows
                 logger.debug("[{}] read of {} failed: {}", entry.symbol, coid, read.error)
-                owed = owed or coid in self._reread
-        if owed:  # still owed after a refusal: as soon as the venue allows
+                self._reread.add(coid)
+                owed = True
+        if owed:
             venue_wait_s = self._exchange.request_budget.wait_s(priority=True)
             self._schedule_poll(entry_poll_delay_s(self._poll_interval_s, venue_wait_s, reread_owed=True))
 
