@@ -24,6 +24,7 @@ from autohedge.actors.feed import FeedActor, FeedSink
 from autohedge.actors.journal import FlushJournal, JournalActor, journal_to
 from autohedge.actors.monitor import MonitoredPosition, PositionMonitorActor
 from autohedge.actors.protocol import Barrier, GetSnapshot
+from autohedge.actors.reader import OrderReaderActor
 from autohedge.actors.sender import OrderSenderActor
 from autohedge.actors.strategy import HftSignalSource, LlmSignalSource, SignalSource, StrategyActor
 from autohedge.actors.strategy_runner import StrategyLanes, StrategyRunnerActor, lane_factory
@@ -35,6 +36,7 @@ from autohedge.core.actor_names import (
     EXECUTOR,
     JOURNAL,
     MONITOR,
+    ORDER_READER,
     STRATEGY_RUNNER,
     ActorKind,
     ActorName,
@@ -536,6 +538,9 @@ class Engine:
         def sender(ctx: ActorContext, _: Mapping[Gate, str]) -> pykka.ActorRef[Any]:
             return OrderSenderActor.start(ctx, exchange=parts.exchange)
 
+        def reader(ctx: ActorContext, _: Mapping[Gate, str]) -> pykka.ActorRef[Any]:
+            return OrderReaderActor.start(ctx, exchange=parts.exchange)
+
         pipe = parts.exchange if isinstance(parts.exchange, OrderPipe) else None
         if not config.executor.pipelined_entries:
             pipe = None
@@ -620,6 +625,8 @@ class Engine:
             )
         # Senders start before the executor (it finds them running) and stop after it.
         specs += [ChildSpec(name, ActorKind.ORDER_SENDER, sender, venue=venue) for name in senders]
+        # The reader finds a fill whose event was lost, so it restarts within the limit like the executor.
+        specs.append(ChildSpec(ORDER_READER, ActorKind.ORDER_READER, reader, max_restart_delay_s=down_s))
         specs += [
             ChildSpec(EXECUTOR, ActorKind.EXECUTOR, executor, max_restart_delay_s=down_s),
             ChildSpec(MONITOR, ActorKind.MONITOR, monitor, max_restart_delay_s=down_s),

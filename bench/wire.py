@@ -306,7 +306,7 @@ def venue_main(conn: Connection) -> None:
                 taken = list(arrivals)
                 arrivals.clear()
             take_ws = getattr(fake.user, "take_arrivals", None)  # builds with WebSocket API order entry
-            # REST reads of one order (an entry looked up): each blocks the engine's executor meanwhile.
+            # REST reads of one order (an entry looked up, or one a listing no longer shows).
             reads = sum(1 for method, _, _ in fake.requests("/api/v3/order") if method == "GET")
             conn.send(
                 {
@@ -410,10 +410,11 @@ def engine_config(
     user_stream: dict[str, Any] = {}
     if not resting_entry_reads:
         # The bench's venue never trades at the price its source's trigger shows, so its entries rest
-        # (up to 2,200 by a phase's end; 50 at most with the default one per symbol). Each is read by
-        # REST, on the executor's thread, one after the other: whenever the look for unreported fills
-        # meets a symbol's dip (it looks traded), and in the safety poll a minute after the user stream
-        # connects (reached when a busy machine stretches a phase). Neither happens within a phase here.
+        # (up to 2,200 by a phase's end; 50 at most with the default one per symbol). They are read by
+        # REST (on the order reader, a symbol's open orders where that weighs less than reading each):
+        # whenever the look for unreported fills meets a symbol's dip (it looks traded), and in the safety
+        # poll a minute after the user stream connects (reached when a busy machine stretches a phase).
+        # Neither happens within a phase here.
         monitor["max_unprotected_s"] = 3600  # the look every 30 minutes
         user_stream["safety_poll_interval_s"] = 3600
     process: dict[str, Any] = {}

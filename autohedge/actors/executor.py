@@ -17,6 +17,14 @@ decided on one tick skip the senders: the first one's decision tells this actor 
 signal already in the inbox is decided before it, and the flush writes them all in one write (no thread
 hop per entry); their answers come back as ``OrderSent`` from the connection's reader thread.
 
+Reading the entries by REST is not here either: the safety poll, the re-reads owed after a reconnect, a
+gap or a crash, the look for an unreported fill and the lookup after an unknown outcome are asked of the
+order reader (``actors/reader.py``), which makes the requests the venue charges least for and tells back
+``EntriesRead``; the answer is applied to the entries as they are by then (one read in flight per entry;
+an entry ended meanwhile is left alone; "unknown to the venue" is not believed of an entry an order event
+proved while the read was under way). With no reader running the reads are owed and asked again once it
+runs. Cancels (rare, and writes) stay on this thread, as does the one listing of open entries at start.
+
 Venue pushback (rate limited, banned, unreachable, keys rejected) is the venue's state, read from the
 exchange's ``request_budget``; it never escapes a handler. An entry the venue refuses waits for a timer
 at the time the venue allows and is dropped once its signal is stale (``executor.max_signal_age_s``).
@@ -35,22 +43,28 @@ from autohedge.actors.base import ActorContext, SupervisedActor
 from autohedge.actors.journal import record_in_journal
 from autohedge.actors.protocol import (
     CheckUnreportedFills,
+    EntriesRead,
+    EntryRead,
     ExpireEntry,
     FlushEntries,
     GetSnapshot,
     MarketDataGap,
+    OrderReaderStarted,
     OrderSent,
     PollOrders,
+    ReadEntries,
     ReadOpenEntries,
+    ReadVenueQuotes,
     ResolveOrder,
     RetryCancel,
     RetryEntry,
     SendOrder,
     SendTimedOut,
     TickSignals,
+    VenueQuotesRead,
 )
 from autohedge.actors.sender import order_sent, send_order
-from autohedge.core.actor_names import EXECUTOR, MONITOR, ActorName
+from autohedge.core.actor_names import EXECUTOR, MONITOR, ORDER_READER, ActorName
 from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S, TimerHandle
 from autohedge.core.collection import collection_held
@@ -91,6 +105,7 @@ from autohedge.core.pushback import (
     is_pushback,
 )
 from autohedge.core.ratelimit import SymbolRateLimiter
+from autohedge.core.reads import EntryRef
 from autohedge.core.recent import RecentMap
 from autohedge.core.risk import size_entry
 from autohedge.core.sending import SenderLoad, SendOutcome
@@ -207,6 +222,18 @@ class ExecutorView:
     """Entries handed to a sender, not yet answered."""
 
 
+@dataclass(slots=True)
+class _Reading:
+    """An entry's read asked of the order reader and not answered yet."""
+
+    read_id: int
+    resolve_attempt: int | None = None
+    """The lookup's attempt after an unknown outcome (None: a read of a tracked entry)."""
+    proven: bool = False
+    """An order event or a send's answer for the entry came while the read was under way: the venue has
+    it, whatever the read says."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Piped:
     """An entry decided and waiting for its burst's write (``FlushEntries``); what only matters once it
@@ -297,6 +324,9 @@ class ExecutorActor(SupervisedActor):
         """Entries decided since the pending ``FlushEntries`` was told (awaited in ``_sending`` already)."""
         self._deciding_tick = False
         """Within ``on_tick_signals``: it writes the tick's entries itself."""
+        self._reading: dict[str, _Reading] = {}
+        """Entries whose read the order reader has not answered yet (one read in flight per entry)."""
+        self._last_read_id = 0
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -361,8 +391,13 @@ class ExecutorActor(SupervisedActor):
             return
         adopted = 0
         for order in orders:
-            ours = self._is_our_entry(order.client_order_id) and order.side is Side.BUY
-            if ours and order.client_order_id not in self._entries:
+            coid = order.client_order_id
+            ours = self._is_our_entry(coid) and order.side is Side.BUY
+            # One a previous incarnation sent is being looked up: its answer tracks it from nothing filled,
+            # so a fill whose event died with that incarnation is reported (adopted here, the listing's
+            # fill would count as reported: simulation, bench/simulate.yaml seed 2 at 20293.5 s).
+            known = coid in self._entries or coid in self._unresolved or coid in self._sending
+            if ours and not known:
                 self._entries[order.client_order_id] = self._from_snapshot(order)
                 self._expire_later(order.client_order_id)
                 adopted += 1
@@ -681,6 +716,8 @@ class ExecutorActor(SupervisedActor):
         if sent.sender is not None:
             self._senders.answered(sent.sender)
         coid = sent.request.client_order_id
+        if sent.snapshot is not None:
+            self._proven(coid)
         sending = self._take_sending(coid)
         if sending is not None:
             sending.cancel_timer()
@@ -772,7 +809,7 @@ class ExecutorActor(SupervisedActor):
         )
         self.on_resolve_order(ResolveOrder(client_order_id=entry.client_order_id, symbol=entry.symbol))
 
-    def _accepted(self, entry: TrackedEntry, snapshot: OrderSnapshot) -> None:
+    def _accepted(self, entry: TrackedEntry, snapshot: OrderSnapshot, *, asked_ns: int | None = None) -> None:
         self.ctx.metrics.inc("orders_submitted")
         self.ctx.events.record(
             "order_placed",
@@ -783,7 +820,7 @@ class ExecutorActor(SupervisedActor):
         entry = replace(entry, venue_order_id=snapshot.venue_order_id)
         self._entries[entry.client_order_id] = entry
         self._expire_later(entry.client_order_id)
-        self._update(entry, snapshot)
+        self._update(entry, snapshot, asked_ns=asked_ns)
         self._cancel_if_requested(entry.client_order_id)
 
     def _cancel_if_requested(self, client_order_id: str) -> None:
@@ -797,63 +834,171 @@ class ExecutorActor(SupervisedActor):
     # -- outcome unknown --------------------------------------------------------------------------------
 
     def on_resolve_order(self, message: ResolveOrder) -> None:
-        """Ask the venue for the client order id. Found: track it. Not found: the order never arrived;
-        entries are perishable, so it is dropped, never blindly resent."""
+        """Ask the venue for the client order id (by the order reader). Found: track it. Not found: the
+        order never arrived; entries are perishable, so it is dropped, never blindly resent."""
         entry = self._unresolved.get(message.client_order_id)
-        if entry is None:
+        if entry is None or entry.client_order_id in self._reading:
             return
-        try:
-            snapshot = self._exchange.get_order(entry.symbol, client_order_id=entry.client_order_id)
-        except UnknownOrder:
-            self._take_unresolved(entry.client_order_id)
-            self._ledger.release(entry.client_order_id)
+        if not self._read([entry], resolve_attempt=message.attempt):
+            # No reader running: asked again once it runs (``OrderReaderStarted``) or by this timer.
+            self._resolve_later(entry, message.attempt, None)
+
+    def _resolve_later(self, entry: TrackedEntry, attempt: int, error: VenueError | None) -> None:
+        """The lookup failed (refused, unanswered or odd) or could not be asked: ask again later, never
+        resend blindly."""
+        attempt += 1
+        delay_s = max(
+            RESOLVE_DELAYS_S[min(attempt, len(RESOLVE_DELAYS_S) - 1)],
+            self._retry_in_s(error, priority=True),
+        )
+        logger.warning(
+            "[{}] still resolving {} ({}); next query in {}s",
+            entry.symbol,
+            entry.client_order_id,
+            error or "no order reader running",
+            delay_s,
+        )
+        self.schedule(
+            delay_s,
+            ResolveOrder(client_order_id=entry.client_order_id, symbol=entry.symbol, attempt=attempt),
+        )
+
+    def _resolved(self, read: EntryRead, attempt: int) -> None:
+        """The answer to a lookup after an unknown outcome."""
+        coid = read.client_order_id
+        entry = self._unresolved.get(coid)
+        if entry is None:  # settled meanwhile (its order event or its sender's answer came first)
+            current = self._entries.get(coid)
+            if current is not None and read.snapshot is not None:
+                self._update(current, read.snapshot, asked_ns=read.asked_ns)
+            return
+        if read.snapshot is not None:
+            self._take_unresolved(coid)
+            self.ctx.metrics.inc("outcome_unknown_resolved")
+            self._accepted(entry, read.snapshot, asked_ns=read.asked_ns)
+            return
+        if isinstance(read.error, UnknownOrder):
+            self._take_unresolved(coid)
+            self._ledger.release(coid)
             self.ctx.metrics.inc("outcome_unknown_resolved")
             self._note(entry, "not_placed", "unknown to the venue after an unknown outcome")
             self.ctx.events.record(
-                "order_not_placed",
-                f"{entry.client_order_id} never reached the venue; not resent",
-                symbol=entry.symbol,
+                "order_not_placed", f"{coid} never reached the venue; not resent", symbol=entry.symbol
             )
             return
-        except VenueError as exc:  # refused, unanswered or odd: ask again later, never resend blindly
-            attempt = message.attempt + 1
-            delay_s = max(
-                RESOLVE_DELAYS_S[min(attempt, len(RESOLVE_DELAYS_S) - 1)],
-                self._retry_in_s(exc, priority=True),
-            )
-            logger.warning(
-                "[{}] still resolving {} ({}); next query in {}s",
-                entry.symbol,
-                entry.client_order_id,
-                exc,
-                delay_s,
-            )
-            self.schedule(
-                delay_s,
-                ResolveOrder(client_order_id=entry.client_order_id, symbol=entry.symbol, attempt=attempt),
-            )
+        self._resolve_later(entry, attempt, read.error)
+
+    # -- reads (by the order reader) --------------------------------------------------------------------
+
+    def _read(self, entries: Iterable[TrackedEntry], *, resolve_attempt: int | None = None) -> bool:
+        """Ask the order reader to read ``entries`` (those not being read already). False when no reader
+        runs: nothing was asked, and the caller keeps the debt."""
+        todo = [e for e in entries if e.client_order_id not in self._reading]
+        if not todo:
+            return True
+        self._last_read_id += 1
+        read_id = self._last_read_id
+        refs = tuple(EntryRef(e.client_order_id, e.symbol, e.venue_order_id) for e in todo)
+        if not self.ctx.directory.tell_if_present(ORDER_READER, ReadEntries(read_id=read_id, entries=refs)):
+            return False
+        for entry in todo:
+            self._reading[entry.client_order_id] = _Reading(read_id, resolve_attempt)
+        return True
+
+    def _proven(self, client_order_id: str) -> None:
+        """An order event or a send's answer for the entry: a read under way cannot make it unknown."""
+        reading = self._reading.get(client_order_id)
+        if reading is not None:
+            reading.proven = True
+
+    def on_entries_read(self, answer: EntriesRead) -> None:
+        """The order reader's answer, applied to the entries as they are now: an entry that ended
+        meanwhile is left alone (its read is dropped), a fill already reported is not reported again (the
+        watermark), and one an order event proved meanwhile stays tracked whatever the read says."""
+        self.ctx.metrics.inc("entry_reads", len(answer.reads))
+        owed = False
+        for read in answer.reads:
+            coid = read.client_order_id
+            reading = self._reading.get(coid)
+            if reading is not None and reading.read_id == answer.read_id:
+                del self._reading[coid]
+            else:
+                reading = None  # asked of a reader since restarted and asked again: only its snapshot tells
+            if reading is not None and (reading.resolve_attempt is not None or coid in self._unresolved):
+                self._resolved(read, reading.resolve_attempt or 0)
+                continue
+            entry = self._entries.get(coid)
+            if entry is None:
+                continue
+            if read.snapshot is not None:
+                self._reread.discard(coid)
+                # Dated by when the read was sent, not when its answer came: a quote that reached the entry
+                # while the read was under way is younger than what it heard (simulation,
+                # .ci/simulate.yaml with faults turned up, seed 6 at 1119.7 s: the venue traded the entry
+                # while the read was on its way; that quote looked older than the read and nothing read
+                # the fill).
+                self._update(entry, read.snapshot, asked_ns=read.asked_ns)
+                self._cancel_if_expired(coid)
+            elif isinstance(read.error, UnknownOrder):
+                if reading is not None and not reading.proven:
+                    self._gone(entry)
+            elif read.error is not None:  # owed: read again as soon as the venue allows
+                logger.debug("[{}] read of {} failed: {}", entry.symbol, coid, read.error)
+                self._reread.add(coid)
+                owed = True
+        if owed:
+            venue_wait_s = self._exchange.request_budget.wait_s(priority=True)
+            self._schedule_poll(entry_poll_delay_s(self._poll_interval_s, venue_wait_s, reread_owed=True))
+
+    def _gone(self, entry: TrackedEntry) -> None:
+        self._untrack(entry.client_order_id)
+        self._note(entry, "gone", "unknown to the venue")
+        self.ctx.events.record(
+            "order_gone",
+            f"{entry.client_order_id} unknown to the venue; no longer tracked",
+            symbol=entry.symbol,
+            level="WARNING",
+        )
+
+    def _cancel_if_expired(self, coid: str) -> None:
+        current = self._entries.get(coid)
+        if current is None or current.cancel_requested:
             return
-        self._take_unresolved(entry.client_order_id)
-        self.ctx.metrics.inc("outcome_unknown_resolved")
-        self._accepted(entry, snapshot)
+        age_s = (self.ctx.clock.monotonic_ns() - current.placed_ns) / NS_PER_S
+        if age_s >= self._config.executor.entry_timeout_s:
+            self._cancel(current, "entry timeout")
+
+    def on_order_reader_started(self, _: OrderReaderStarted) -> None:
+        """The reader (re)started: what a previous incarnation was reading died with it, and what could
+        not be asked while none ran is owed. Ask again now."""
+        lost, self._reading = self._reading, {}
+        self._reread.update(coid for coid in lost if coid in self._entries)
+        for coid, entry in list(self._unresolved.items()):
+            self.on_resolve_order(ResolveOrder(client_order_id=coid, symbol=entry.symbol))
+        if self._reread:
+            self._poll_now()
 
     # -- polling ----------------------------------------------------------------------------------------
 
+    def _poll_now(self) -> None:
+        if self._poll_timer is not None:
+            self._poll_timer.cancel()
+        self.on_poll_orders(PollOrders())
+
     def on_poll_orders(self, _: PollOrders) -> None:
+        """Ask the order reader to read every tracked entry not being read already (it schedules the next
+        poll). With no reader running they are owed, read as soon as it runs."""
         self._poll_timer = None
         budget = self._exchange.request_budget
-        try:
-            if budget.wait_s(priority=True) == 0:  # reads wait while the venue says so
-                for coid in list(self._entries):
-                    if coid in self._entries:
-                        self._poll_one(self._entries[coid])
-        finally:
-            # An entry owed a re-read leaves the set once read or untracked (``_untrack``).
-            venue_wait_s = budget.wait_s(priority=True)
-            reread_owed = bool(self._reread)
-            self._schedule_poll(
-                entry_poll_delay_s(self._poll_interval_s, venue_wait_s, reread_owed=reread_owed)
-            )
+        if budget.wait_s(priority=True) == 0:  # reads wait while the venue says so
+            entries = list(self._entries.values())
+            if not self._read(entries):
+                self._reread.update(e.client_order_id for e in entries)
+        # An entry owed a re-read leaves the set once read or untracked (``_untrack``); one being read
+        # is owed only if its read fails (``on_entries_read`` brings the poll forward then).
+        venue_wait_s = budget.wait_s(priority=True)
+        reread_owed = any(coid not in self._reading for coid in self._reread)
+        self._schedule_poll(entry_poll_delay_s(self._poll_interval_s, venue_wait_s, reread_owed=reread_owed))
 
     def _watch_unreported(self) -> None:
         """While entries rest, look every half ``monitor.max_unprotected_s`` for one the market traded
@@ -865,11 +1010,15 @@ class ExecutorActor(SupervisedActor):
         )
 
     def on_check_unreported_fills(self, _: CheckUnreportedFills) -> None:
-        """Read (REST) each resting entry whose price the market reached after its newest event: one read
-        per such quote, none while the stream reports on time. Down, the fast poll reads them anyway.
-        While the venue holds reads off, such an entry is owed a read as soon as it allows: the quote
-        that reached it may be gone by then (simulation, ``.ci/simulate.yaml`` with faults turned up,
-        seed 4 at 83.6 s: the fill's event came 3.4 s late, 1.06 s past a Retry-After)."""
+        """Read (REST, by the order reader) each resting entry whose price the market reached after its
+        newest event: one read per such quote, none while the stream reports on time. Down, the fast poll
+        reads them anyway. While the venue holds reads off, such an entry is owed a read as soon as it
+        allows: the quote that reached it may be gone by then (simulation, ``.ci/simulate.yaml`` with
+        faults turned up, seed 4 at 83.6 s: the fill's event came 3.4 s late, 1.06 s past a Retry-After).
+        While our feed has been quiet longer than ``monitor.max_unprotected_s`` the venue's quotes are
+        read first (``VenueQuotesRead`` continues the look): a stalled feed froze our quotes while the
+        venue traded an entry whose event came late, and nothing looked for the fill (simulation,
+        config.yaml seed 53: 1.9 s without an exit)."""
         self._unreported_timer = None
         try:
             if not self._ledger.live or self._quotes is None:
@@ -877,24 +1026,35 @@ class ExecutorActor(SupervisedActor):
             held_off = self._exchange.request_budget.wait_s(priority=True) > 0
             newest = max((q.ts_init for q in map(self._quotes, self._config.symbols) if q), default=None)
             stalled = feed_quiet(newest, self.ctx.clock.wall_ns(), self._config.monitor.max_unprotected_s)
-            venue_quotes: dict[str, Quote | None] = {}
-            owed: list[str] = []
-            for coid in list(self._entries):
-                entry = self._entries.get(coid)
-                if entry is None or entry.cancel_requested:
-                    continue
-                quote = self._quotes(entry.symbol)
-                if stalled and not held_off:
-                    quote = self._venue_quote(entry.symbol, venue_quotes) or quote
-                if quote is None or not fill_may_be_unreported(entry.price, entry.heard_ns, quote):
-                    continue
-                if held_off:
-                    owed.append(coid)  # reads wait while the venue says so
-                else:
-                    self._poll_one(entry)
-            self._owe_reread(owed)
+            if stalled and not held_off:
+                symbols = sorted({e.symbol for e in self._entries.values() if not e.cancel_requested})
+                ask = ReadVenueQuotes(symbols=tuple(symbols))
+                if symbols and self.ctx.directory.tell_if_present(ORDER_READER, ask):
+                    return
+            self._look_for_unreported({}, held_off=held_off)
         finally:
             self._watch_unreported()
+
+    def on_venue_quotes_read(self, message: VenueQuotesRead) -> None:
+        """The venue's quotes while our feed is stalled: the look for unreported fills goes on with them
+        (where one could not be read, with our feed's)."""
+        if not self._ledger.live:
+            return
+        held_off = self._exchange.request_budget.wait_s(priority=True) > 0
+        self._look_for_unreported({q.symbol: q for q in message.quotes}, held_off=held_off)
+
+    def _look_for_unreported(self, venue_quotes: Mapping[str, Quote], *, held_off: bool) -> None:
+        if self._quotes is None:
+            return
+        reached: list[TrackedEntry] = []
+        for entry in self._entries.values():
+            if entry.cancel_requested:
+                continue
+            quote = venue_quotes.get(entry.symbol) or self._quotes(entry.symbol)
+            if quote is not None and fill_may_be_unreported(entry.price, entry.heard_ns, quote):
+                reached.append(entry)
+        if held_off or not self._read(reached):  # reads wait while the venue says so, or for a reader
+            self._owe_reread([e.client_order_id for e in reached])
 
     def on_market_data_gap(self, _: MarketDataGap) -> None:
         """The feed started again: the quotes of its down time are lost, and with them any sign that the
@@ -911,26 +1071,13 @@ class ExecutorActor(SupervisedActor):
         venue_wait_s = self._exchange.request_budget.wait_s(priority=True)
         self._schedule_poll(entry_poll_delay_s(self._poll_interval_s, venue_wait_s, reread_owed=True))
 
-    def _venue_quote(self, symbol: str, venue_quotes: dict[str, Quote | None]) -> Quote | None:
-        """The venue's quote of ``symbol``, read once per check into ``venue_quotes``, while our feed has
-        been quiet longer than ``monitor.max_unprotected_s``. A stalled feed froze our quotes while the
-        venue traded an entry whose event came late: nothing looked for the fill (simulation,
-        config.yaml seed 53: 1.9 s without an exit)."""
-        if symbol not in venue_quotes:
-            try:
-                venue_quotes[symbol] = self._exchange.best_quote(symbol)
-            except VenueError as exc:  # the next check asks again
-                logger.debug("[{}] quote read for resting entries failed: {}", symbol, exc)
-                venue_quotes[symbol] = None
-        return venue_quotes[symbol]
-
     def on_user_stream_status(self, message: UserStreamStatus) -> None:
         """Connected (and the ledger re-based): re-read every tracked entry by REST once, since events
         missed while disconnected are never replayed; then poll only as a safety net. Disconnected:
         poll at the fast interval from now."""
         if message.connected:
             self._reread.update(self._entries)
-            self.on_poll_orders(PollOrders())  # the REST sweep now; it schedules the next one
+            self._poll_now()  # the REST sweep now; it schedules the next one
         else:
             self._schedule_poll()
 
@@ -963,6 +1110,7 @@ class ExecutorActor(SupervisedActor):
         acknowledgement (an unknown outcome still being resolved) or for an entry placed by a previous
         incarnation; a replay that brings no progress changes nothing."""
         coid = update.client_order_id
+        self._proven(coid)
         entry = self._entries.get(coid)
         confirmed: TrackedEntry | None = None  # waiting for the sender's answer or being looked up
         if entry is None:
@@ -1028,51 +1176,19 @@ class ExecutorActor(SupervisedActor):
         if confirmed is not None:
             self._cancel_if_requested(coid)
 
-    def _poll_one(self, entry: TrackedEntry) -> None:
-        # The answer tells the state from when the read was sent, not when it came back: a quote that
-        # reached the entry while the read was under way is younger than what it heard (simulation,
-        # .ci/simulate.yaml with faults turned up, seed 6 at 1119.7 s: the venue traded the entry while the
-        # read was on its way; that quote looked older than the read and nothing read the fill).
-        asked_ns = self.ctx.clock.wall_ns()
-        try:
-            snapshot = self._exchange.get_order(
-                entry.symbol,
-                venue_order_id=entry.venue_order_id or None,
-                client_order_id=entry.client_order_id,
-            )
-        except UnknownOrder:
-            self._untrack(entry.client_order_id)
-            self._note(entry, "gone", "unknown to the venue")
-            self.ctx.events.record(
-                "order_gone",
-                f"{entry.client_order_id} unknown to the venue; no longer tracked",
-                symbol=entry.symbol,
-                level="WARNING",
-            )
-            return
-        except VenueError as exc:  # the next poll asks again
-            logger.debug("[{}] poll of {} failed: {}", entry.symbol, entry.client_order_id, exc)
-            return
-        self._reread.discard(entry.client_order_id)
-        self._update(entry, snapshot, asked_ns=asked_ns)
-        current = self._entries.get(entry.client_order_id)
-        if current is None or current.cancel_requested:
-            return
-        age_s = (self.ctx.clock.monotonic_ns() - current.placed_ns) / NS_PER_S
-        if age_s >= self._config.executor.entry_timeout_s:
-            self._cancel(current, "entry timeout")
-
     def _update(self, entry: TrackedEntry, snapshot: OrderSnapshot, *, asked_ns: int | None = None) -> None:
         """A REST snapshot (cumulative): report the fill delta since what was last seen. ``asked_ns``: when
         the read was sent (the venue's state is known from then on; by default, now)."""
         record_in_journal(self.ctx, OrderObserved(order=snapshot, ts_init=self.ctx.clock.wall_ns()))
+        # A read older than the newest event (one came while it was under way) does not set it back.
+        older = snapshot.filled_qty < entry.filled_qty and not snapshot.status.is_terminal
         self._progress(
             entry,
             filled_qty=max(snapshot.filled_qty, entry.filled_qty),
             fill_price=snapshot.avg_fill_price or snapshot.price,
             fee_total=max(snapshot.fee, entry.fee),
             fee_asset=snapshot.fee_asset,
-            status=snapshot.status,
+            status=entry.status if older else snapshot.status,
             venue_order_id=snapshot.venue_order_id,
             order_qty=snapshot.qty,
             ts_event=snapshot.ts_event,

@@ -8,23 +8,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from autohedge.core.actor_names import ActorName
-from autohedge.core.messages import EntryProtection, Message, OrderRequest, OrderSnapshot, Signal
+from autohedge.core.errors import UnknownOrder, VenueError
+from autohedge.core.messages import EntryProtection, Message, OrderRequest, OrderSnapshot, Quote, Signal
+from autohedge.core.reads import EntryRef
 from autohedge.core.sending import SendOutcome
 
 __all__ = [
     "Barrier",
     "CheckExits",
     "CheckLiveness",
+    "EntriesRead",
+    "EntryRead",
     "ExpireEntry",
     "FlushEntries",
     "GetSnapshot",
     "LedgerLive",
     "MarketDataGap",
+    "OrderReaderStarted",
     "OrderSent",
     "PollOrders",
     "ProtectDust",
     "QuotesPending",
+    "ReadEntries",
     "ReadOpenEntries",
+    "ReadVenueQuotes",
     "RearmExits",
     "Reconcile",
     "ReconnectUserStream",
@@ -40,6 +47,7 @@ __all__ = [
     "StreamConnected",
     "StreamDisconnected",
     "TickSignals",
+    "VenueQuotesRead",
 ]
 
 
@@ -208,3 +216,76 @@ class SendTimedOut(Message):
     sender died with it): the order may exist, so it is looked up by client id, never sent again."""
 
     client_order_id: str
+
+
+class ReadEntries(Message):
+    """Executor -> the order reader: read these entries (the cheapest requests for the venue) and tell
+    back ``EntriesRead`` with ``read_id``."""
+
+    read_id: int
+    entries: tuple[EntryRef, ...]
+
+
+@dataclass(frozen=True)
+class EntryRead:
+    """One entry's read: its snapshot, or the typed error (``UnknownOrder``: the venue does not know it).
+    ``asked_ns``: when the request that answered it was sent (wall ns): the venue's state is known from
+    then on, not from when the answer came back."""
+
+    client_order_id: str
+    asked_ns: int
+    snapshot: OrderSnapshot | None = None
+    error: VenueError | None = None
+
+
+@dataclass(frozen=True)
+class EntriesRead:
+    """The order reader -> the executor: the answer to one ``ReadEntries``, an entry for each one asked.
+    A dataclass, not a model: it carries the exceptions themselves (their type is the retry policy)."""
+
+    read_id: int
+    asked_ns: int
+    """When the sweep's first request was sent (wall ns)."""
+    reads: tuple[EntryRead, ...]
+    requests: int
+    """Requests the sweep made."""
+    weight: float
+    """What they cost in the venue's budget units (``core.reads.ReadWeights``)."""
+
+    @property
+    def snapshots(self) -> tuple[OrderSnapshot, ...]:
+        return tuple(r.snapshot for r in self.reads if r.snapshot is not None)
+
+    @property
+    def unknown(self) -> tuple[str, ...]:
+        """Client ids the venue does not know."""
+        return tuple(r.client_order_id for r in self.reads if isinstance(r.error, UnknownOrder))
+
+    @property
+    def errors(self) -> tuple[tuple[str, VenueError], ...]:
+        """(client id, error) of the reads that failed otherwise (refused, unanswered): asked again."""
+        return tuple(
+            (r.client_order_id, r.error)
+            for r in self.reads
+            if r.error is not None and not isinstance(r.error, UnknownOrder)
+        )
+
+
+class ReadVenueQuotes(Message):
+    """Executor -> the order reader: read the venue's best quote of these symbols (our feed is stalled)
+    and tell back ``VenueQuotesRead``."""
+
+    symbols: tuple[str, ...]
+
+
+class VenueQuotesRead(Message):
+    """The order reader -> the executor: the venue's quotes it could read (a failed one is left out)."""
+
+    quotes: tuple[Quote, ...]
+
+
+class OrderReaderStarted(Message):
+    """The order reader -> the executor, as it starts: reads asked of a previous incarnation died with it;
+    ask again."""
+
+    incarnation: int

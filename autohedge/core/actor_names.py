@@ -14,6 +14,7 @@ __all__ = [
     "EXECUTOR",
     "JOURNAL",
     "MONITOR",
+    "ORDER_READER",
     "STRATEGY_RUNNER",
     "SUPERVISOR",
     "ActorKind",
@@ -42,6 +43,8 @@ class ActorKind(StrEnum):
     """One per venue: its private order/fill stream."""
     ORDER_SENDER = "order_sender"
     """A few per venue: they send the executor's entries, so independent ones go out concurrently."""
+    ORDER_READER = "order_reader"
+    """Reads the executor's resting entries by REST, so no read holds up a signal in the executor."""
 
 
 ActorName = NewType("ActorName", str)
@@ -53,6 +56,7 @@ _SINGLETONS: Final = frozenset(
         ActorKind.MONITOR,
         ActorKind.JOURNAL,
         ActorKind.STRATEGY_RUNNER,
+        ActorKind.ORDER_READER,
     }
 )
 _SEPARATOR: Final = ":"
@@ -62,6 +66,7 @@ EXECUTOR: Final = ActorName(ActorKind.EXECUTOR.value)
 MONITOR: Final = ActorName(ActorKind.MONITOR.value)
 JOURNAL: Final = ActorName(ActorKind.JOURNAL.value)
 STRATEGY_RUNNER: Final = ActorName(ActorKind.STRATEGY_RUNNER.value)
+ORDER_READER: Final = ActorName(ActorKind.ORDER_READER.value)
 
 
 def _qualified(kind: ActorKind, subject: str) -> ActorName:

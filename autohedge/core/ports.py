@@ -25,6 +25,7 @@ from autohedge.core.messages import (
 )
 from autohedge.core.order_session import OrderSessionStatus
 from autohedge.core.ratelimit import RequestBudget
+from autohedge.core.reads import ReadWeights
 
 __all__ = [
     "Capabilities",
@@ -58,6 +59,9 @@ class Capabilities(BaseModel):
     spot_positions: bool = True
     """A position is the base asset's balance (spot venues); False where the venue keeps positions
     apart from cash (Alpaca). The local ledger keeps holdings accordingly."""
+    read_weights: ReadWeights = ReadWeights()
+    """What reading orders costs (by id, or listed by symbol or for the account): a sweep over resting
+    entries makes the cheapest requests (``core.reads.plan_reads``)."""
 
 
 @runtime_checkable

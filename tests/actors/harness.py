@@ -30,6 +30,7 @@ from autohedge.app import Engine
 from autohedge.core.actor_names import (
     EXECUTOR,
     MONITOR,
+    ORDER_READER,
     SUPERVISOR,
     ActorKind,
     ActorName,
@@ -244,13 +245,14 @@ class Harness:
 
     def settle_entries(self) -> None:
         """Ask barriers down the entry path only (strategies -> executor -> order senders -> user stream
-        -> executor): entries decided so far are placed and their order events handled, while the
-        monitor may be held by the test."""
+        -> executor -> order reader -> executor): entries decided so far are placed, their order events
+        handled and the reads asked so far answered, while the monitor may be held by the test."""
         names = self.directory.names()
         strategies = [n for n in names if kind_of(n) is ActorKind.STRATEGY]
         senders = [n for n in names if kind_of(n) is ActorKind.ORDER_SENDER]
         user_streams = [n for n in names if kind_of(n) is ActorKind.USER_STREAM]
-        for name in [*strategies, EXECUTOR, *senders, EXECUTOR, *user_streams, EXECUTOR]:
+        path = [*strategies, EXECUTOR, *senders, EXECUTOR, *user_streams, EXECUTOR, ORDER_READER, EXECUTOR]
+        for name in path:
             self.barrier(name)
 
     def barrier(self, name: ActorName) -> None:

@@ -78,7 +78,10 @@ def test_user_stream_fill_before_the_acknowledgement_is_applied_once(
     h = make_harness().start()
     h.exchange.lose_response("submit_order")
     h.exchange.fail(
-        "get_order", lambda: OutcomeUnknown("timeout", venue="paper"), times=10, thread_prefix="ExecutorActor"
+        "get_order",
+        lambda: OutcomeUnknown("timeout", venue="paper"),
+        times=10,
+        thread_prefix="OrderReaderActor",
     )
 
     h.trigger_buy("BTC/USDT")  # the response is lost and the venue cannot be asked: only the event tells

@@ -6,6 +6,7 @@ from urllib.parse import urlparse
 
 from autohedge.core.messages import OrderEventKind
 from autohedge.core.ports import Capabilities
+from autohedge.core.reads import ReadWeights
 from autohedge.core.types import OrderStatus, OrderType, Side
 
 __all__ = [
@@ -52,7 +53,16 @@ WEIGHTS = {
     "my_trades": 20,
 }
 
-CAPABILITIES = Capabilities(oco=True, stop_limit=True, positions_with_entry_price=False)
+CAPABILITIES = Capabilities(
+    oco=True,
+    stop_limit=True,
+    positions_with_entry_price=False,
+    read_weights=ReadWeights(
+        get_order=WEIGHTS["get_order"],
+        open_orders_symbol=WEIGHTS["open_orders_symbol"],
+        open_orders_all=WEIGHTS["open_orders_all"],
+    ),
+)
 
 ORDER_STATUS = {
     "NEW": OrderStatus.NEW,
