@@ -306,8 +306,14 @@ def venue_main(conn: Connection) -> None:
                 taken = list(arrivals)
                 arrivals.clear()
             take_ws = getattr(fake.user, "take_arrivals", None)  # builds with WebSocket API order entry
-            # REST reads of one order (an entry looked up, or one a listing no longer shows).
-            reads = sum(1 for method, _, _ in fake.requests("/api/v3/order") if method == "GET")
+            # REST reads of orders: one order (an entry looked up, or one a listing no longer shows) or a
+            # listing of the open ones (a sweep over resting entries).
+            reads = sum(
+                1
+                for path in ("/api/v3/order", "/api/v3/openOrders")
+                for method, _, _ in fake.requests(path)
+                if method == "GET"
+            )
             conn.send(
                 {
                     "arrivals": sorted(taken + (take_ws() if take_ws is not None else [])),
