@@ -17,9 +17,9 @@ Two rules, both process-wide (the collector is one per interpreter):
   the permanent generation (``gc.freeze``), which the automatic collections never walk. What start-up
   built (modules, the actor tree, the venue's rules) is walked once a period instead of at every full
   collection, and a cycle among frozen objects that became garbage waits at most a period to be
-  freed, so memory stays bounded. Not at once at start: what start-up's reads and reconciliation
-  still held then was garbage seconds later and, frozen, stayed (1.8 MiB more at the wire bench's
-  peak with the strategy firing).
+  freed, so memory stays bounded. Not at once at start, nor 5 s in: what start-up's reads, or a
+  first burst of orders, still held then was garbage seconds later and, frozen, stayed (1.8 and 1 MiB
+  more at the wire bench's peak with the strategy firing).
 """
 
 from __future__ import annotations
@@ -35,9 +35,11 @@ __all__ = ["CollectionPolicy", "collect_and_freeze", "collection_held"]
 
 @dataclass(frozen=True, slots=True)
 class CollectionPolicy:
-    first_after_s: float = 5.0
+    first_after_s: float = 60.0
     """Seconds from the engine's start to the first full collection that freezes what survived: its
-    start-up reads and reconciliation are over by then."""
+    start-up reads and reconciliation are over by then, and so is a first burst of trading (frozen in
+    the middle of one, its orders' state that became garbage later stayed: 1 MiB more at the wire
+    bench's firing peak with the first freeze at 5 s)."""
     full_every_s: float = 600.0
     """Seconds between two full collections that freeze what survived (one pause of a few ms to a few
     tens of ms, at a time no order waits for it more likely than at any other)."""
