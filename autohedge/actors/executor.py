@@ -13,9 +13,11 @@ concurrently and this inbox never waits on a round trip. Their answers come back
 order event may arrive before it, and either is applied once (the fill watermark). With no sender
 running the entry is sent on this thread. Where the venue's order connection takes several orders
 without waiting for their answers (``core.ports.OrderPipe``, ``executor.pipelined_entries``), the entries
-decided on one tick skip the senders: the first one's decision tells this actor ``FlushEntries``, every
-signal already in the inbox is decided before it, and the flush writes them all in one write (no thread
-hop per entry); their answers come back as ``OrderSent`` from the connection's reader thread.
+decided on one tick skip the senders: the tick's handler decides them and writes them all in one write
+(no thread hop per entry, no cycle collection in between), their timeouts and journal intents made after
+the write; a signal told on its own (or a tick behind a backlog) tells this actor ``FlushEntries``, so
+every signal already in the inbox is decided before that write. Their answers come back as
+``OrderSent`` from the connection's reader thread.
 
 Reading the entries by REST is not here either: the safety poll, the re-reads owed after a reconnect, a
 gap or a crash, the look for an unreported fill and the lookup after an unknown outcome are asked of the
