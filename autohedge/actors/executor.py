@@ -949,8 +949,7 @@ class ExecutorActor(SupervisedActor):
                 self._reread.add(coid)
                 owed = True
         if owed:
-            venue_wait_s = self._exchange.request_budget.wait_s(priority=True)
-            self._schedule_poll(entry_poll_delay_s(self._poll_interval_s, venue_wait_s, reread_owed=True))
+            self._poll_when_allowed()
 
     def _gone(self, entry: TrackedEntry) -> None:
         self._untrack(entry.client_order_id)
@@ -1070,6 +1069,10 @@ class ExecutorActor(SupervisedActor):
         if not fresh:
             return
         self._reread.update(fresh)
+        self._poll_when_allowed()
+
+    def _poll_when_allowed(self) -> None:
+        """Reads are owed: the poll comes forward to when the venue allows them."""
         venue_wait_s = self._exchange.request_budget.wait_s(priority=True)
         self._schedule_poll(entry_poll_delay_s(self._poll_interval_s, venue_wait_s, reread_owed=True))
 
