@@ -36,7 +36,6 @@ __all__ = [
     "signed_query",
     "ws_request",
     "ws_signature_payload",
-    "ws_signed_params",
 ]
 
 SECRET_VARIABLE = "AUTOHEDGE_BINANCE_API_SECRET"
@@ -148,11 +147,6 @@ def ws_signature_payload(params: Mapping[str, str]) -> str:
     """WebSocket API: every parameter except ``signature``, sorted by name, as ``k=v&k=v`` (values as
     sent in the JSON request, not percent-encoded)."""
     return "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "signature")
-
-
-def ws_signed_params(signer: BinanceSigner, params: Mapping[str, str]) -> dict[str, str]:
-    """``params`` with the ``signature`` added (``session.logon``, ``userDataStream.subscribe.signature``)."""
-    return {**params, "signature": signer.sign(ws_signature_payload(params))}
 
 
 def ws_request(

@@ -33,7 +33,6 @@ counters (``core.order_session``).
 from __future__ import annotations
 
 import itertools
-import json
 import random
 import threading
 import time
@@ -349,7 +348,7 @@ class BinanceOrderSession:
                 api_key=self._api_key.get_secret_value(),
                 signer=self._signer,
             )
-        connection.send(json.dumps(frame))
+        connection.send(_FRAMES.encode(frame))
 
     def _became_usable(self, generation: int) -> None:
         with self._cond:
