@@ -9,10 +9,12 @@ Everything runs on 127.0.0.1, each part in its own process so none competes for 
   a paced background rate with trigger frames that make the HFT rule fire (``t_sent`` stamped just
   before the trigger frames are written);
 * the VENUE is the local Binance fake (REST, and the WebSocket API where the build has one) whose
-  order routes stamp the arrival time first thing: REST's as the request is parsed, the WebSocket API's
-  (``order.place``, ``orderList.place.oco``) with the socket read its frame came in (ten frames written
-  together arrive together, however long the fake then takes to serve them one by one); both count as
-  orders at the venue;
+  order routes (REST's, and the WebSocket API's ``order.place`` and ``orderList.place.oco``) stamp each
+  order with when its bytes reached the venue: the kernel's receive stamp of the socket read that
+  brought them (``SO_TIMESTAMPNS``; where there is none, when that read returned). Ten frames written
+  together arrive together, however long the fake then takes to serve them one by one, and a venue
+  process waiting for a CPU (the engine's, on this one machine) does not delay its stamp: a real venue
+  runs on its own. Both count as orders at the venue;
 * the ENGINE is ``python -m autohedge.cli run`` with a generated config, exactly as a user runs it;
 * the RAW FLOOR is a minimal client in its own process: websocket-client, ``json.loads``, a kept-alive
   ``requests`` POST of a signed order.
@@ -34,6 +36,7 @@ import fcntl
 import hashlib
 import hmac
 import http.server
+import io
 import json
 import multiprocessing as mp
 import os
@@ -264,6 +267,7 @@ def _quiet_handle_error(self: Any, request: Any, client_address: Any) -> None:
 def venue_main(conn: Connection) -> None:
     """Venue process: the Binance fake, its order routes stamping arrival before any other work."""
     from tests.fakes import binance as fake_binance
+    from tests.fakes.venue_server import KernelStampedSocket
 
     # The bench measures the wire path, not the venue's limits: the fake advertises and enforces
     # limits no run of this bench reaches (real Binance allows 50 orders per 10 s; the bench sends more).
@@ -284,13 +288,21 @@ def venue_main(conn: Connection) -> None:
             _handler(self, params)
 
         fake_binance.ROUTES[key] = (stamped, signed, weight)
+    original_setup = fake_binance._Handler.setup
     original_handle = fake_binance._Handler._handle
 
+    def setup(self: Any) -> None:
+        # Requests are read through a socket that keeps when their bytes reached the venue.
+        original_setup(self)
+        self.stamped = KernelStampedSocket(self.connection)
+        self.rfile = io.BufferedReader(socket.SocketIO(self.stamped, "rb"))
+
     def handle(self: Any, method: str) -> None:
-        # The request line and headers are parsed; stamp before the signature check and the engine.
-        self.arrived_ns = time.monotonic_ns()
+        # The request line and headers are parsed: the order arrived with the read that brought them.
+        self.arrived_ns = self.stamped.read_ns or time.monotonic_ns()
         original_handle(self, method)
 
+    fake_binance._Handler.setup = setup  # type: ignore[method-assign]
     fake_binance._Handler._handle = handle  # type: ignore[method-assign]
     balances = {"USDT": Decimal(10) ** 12}
     with fake_binance.FakeBinance(symbols=symbols(), balances=balances) as fake:

@@ -8,6 +8,7 @@ import collections
 import contextlib
 import json
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +27,7 @@ from autohedge.core.messages import Quote
 __all__ = [
     "Admission",
     "FakeVenue",
+    "KernelStampedSocket",
     "StreamClient",
     "VenueFaults",
     "VenueHandler",
@@ -35,37 +37,79 @@ __all__ = [
 ]
 
 
-class _ReadStampedSocket:
-    """A connection's socket that remembers when its newest read returned (the reading thread's)."""
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+"""Linux: the kernel stamps each received segment (``CLOCK_REALTIME``, ns) and hands the newest read's
+stamp to ``recvmsg`` as a control message of this type."""
+_STAMP_SPACE = socket.CMSG_SPACE(16)
+
+
+def stamp_arrivals(sock: socket.socket) -> bool:
+    """Ask the kernel to stamp what ``sock`` receives (``kernel_arrival_ns``); False where it cannot."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+    except OSError:
+        return False
+    return True
+
+
+def kernel_arrival_ns(ancillary: list[tuple[int, int, bytes]]) -> int:
+    """The ``time.monotonic_ns`` at which the kernel received the newest bytes a ``recvmsg`` returned (0
+    without its stamp): when they reached this venue, however long its process then took to read them
+    (a venue on another machine does not wait for a CPU the client is using)."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= 16:
+            seconds, nanos = struct.unpack("qq", data[:16])
+            return int(seconds) * 1_000_000_000 + int(nanos) - (time.time_ns() - time.monotonic_ns())
+    return 0
+
+
+class KernelStampedSocket:
+    """A connection's socket that remembers when the bytes of its newest read reached it (the kernel's
+    stamp where there is one, else when the read returned). Reading thread only."""
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
+        self._stamped = stamp_arrivals(sock)
         self.read_ns = 0
 
     def recv(self, bufsize: int) -> bytes:
-        data = self._sock.recv(bufsize)
-        self.read_ns = time.monotonic_ns()
+        if not self._stamped:
+            data = self._sock.recv(bufsize)
+            self.read_ns = time.monotonic_ns()
+            return data
+        data, ancillary, _, _ = self._sock.recvmsg(bufsize, _STAMP_SPACE)
+        self.read_ns = kernel_arrival_ns(ancillary) or time.monotonic_ns()
         return data
+
+    def recv_into(self, buffer: Any, nbytes: int = 0) -> int:
+        if not self._stamped:
+            n = self._sock.recv_into(buffer, nbytes)
+            self.read_ns = time.monotonic_ns()
+            return n
+        n, ancillary, _, _ = self._sock.recvmsg_into([memoryview(buffer)[: nbytes or None]], _STAMP_SPACE)
+        self.read_ns = kernel_arrival_ns(ancillary) or time.monotonic_ns()
+        return n
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
 
 
 class ArrivalStampedConnection(ServerConnection):
-    """A server connection that stamps each message (``time.monotonic_ns``) with the socket read its last
-    byte came in: a venue receives a burst of frames written together at once, however long it then
-    takes to parse and serve them one by one (this fake's own speed is not the client's)."""
+    """A server connection that stamps each message (``time.monotonic_ns``) with when its last byte
+    reached the venue (``KernelStampedSocket``): a venue receives a burst of frames written together at
+    once, however long it then takes to parse and serve them one by one (this fake's own speed is not
+    the client's)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.arrivals: collections.deque[int] = collections.deque()
-        self.socket = _ReadStampedSocket(self.socket)  # type: ignore[assignment]
+        self.socket = KernelStampedSocket(self.socket)  # type: ignore[assignment]
 
     def process_event(self, event: Any) -> None:
         """The connection's reading thread, right after the read that completed ``event``."""
         if isinstance(event, Frame) and event.fin and event.opcode in DATA_OPCODES:
             sock = self.socket
-            read_ns = sock.read_ns if isinstance(sock, _ReadStampedSocket) else 0
+            read_ns = sock.read_ns if isinstance(sock, KernelStampedSocket) else 0
             self.arrivals.append(read_ns or time.monotonic_ns())
         super().process_event(event)
 
