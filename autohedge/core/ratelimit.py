@@ -293,6 +293,27 @@ class RequestBudget:
         with self._lock:
             self._spend(weight, priority, orders, awaited=False)
 
+    def acquire_up_to(
+        self, count: int, weight: float = 1.0, *, priority: bool = False, orders: int = 0
+    ) -> int:
+        """``acquire`` each of ``count`` requests of this size, in order, under one lock: how many were
+        spent (from the front) before the budget refused one. For a burst written together."""
+        admitted = 0
+        with self._lock:
+            if count > 1:  # the usual case: all of them fit (one check and one record, not one each)
+                try:
+                    self._spend(weight * count, priority, orders * count, awaited=False, requests=count)
+                    return count
+                except RateLimited:
+                    pass
+            while admitted < count:
+                try:
+                    self._spend(weight, priority, orders, awaited=False)
+                except RateLimited:
+                    break
+                admitted += 1
+        return admitted
+
     @contextmanager
     def in_flight(self, weight: float = 1.0, *, priority: bool = False, orders: int = 0) -> Iterator[None]:
         """``with budget.in_flight(...):`` send one request and read its answer inside the block. Spends
@@ -320,8 +341,11 @@ class RequestBudget:
                         units = orders if window.rule.kind is LimitKind.ORDERS else weight
                         window.in_flight = max(0.0, window.in_flight - units)
 
-    def _spend(self, weight: float, priority: bool, orders: int, *, awaited: bool) -> list[_Sent]:
-        """Spend now or raise ``RateLimited``; the rolling rules' records of the spend. Lock held."""
+    def _spend(
+        self, weight: float, priority: bool, orders: int, *, awaited: bool, requests: int = 1
+    ) -> list[_Sent]:
+        """Spend now or raise ``RateLimited``; the rolling rules' records of the spend (``requests`` sent
+        at once, together this size). Lock held."""
         now, now_wall = self._clock.monotonic_ns(), self._clock.wall_ns()
         wait_s = self._refusal_s(weight, orders, priority, now, now_wall)
         if wait_s > 0:
@@ -341,7 +365,7 @@ class RequestBudget:
             if record is not None:
                 records.append(record)
         self.used_total += weight
-        self._recent.append(now)
+        self._recent.extend([now] * requests)
         while self._recent and self._recent[0] <= now - _USAGE_WINDOW_NS:
             self._recent.popleft()
         self._rpm_max = max(self._rpm_max, len(self._recent))

@@ -122,7 +122,7 @@ would raise (never both). Called once, on the session's reader thread (or the th
 connection): it must not block."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Pending:
     done: threading.Event | None = None
     """A blocking request's wake-up (a pipelined request has ``on_response`` instead)."""
@@ -524,7 +524,7 @@ class BinanceOrderSession:
     def pipeline(
         self,
         method: str,
-        batch: Sequence[tuple[Mapping[str, str], PipelineAnswer[T]]],
+        batch: Sequence[tuple[Mapping[str, str] | Sequence[tuple[str, str]], PipelineAnswer[T]]],
         model: TypeAdapter[T],
         *,
         priority: bool,
@@ -549,13 +549,7 @@ class BinanceOrderSession:
             return 0
         if resync_due:
             return 0
-        admitted = 0
-        for _ in batch:
-            try:
-                self._budget.acquire(0.0, priority=priority, orders=1)
-            except RateLimited:
-                break
-            admitted += 1
+        admitted = self._budget.acquire_up_to(len(batch), 0.0, priority=priority, orders=1)
         if not admitted:
             return 0
         signed_at_sync = self._server_clock.syncs
@@ -563,6 +557,9 @@ class BinanceOrderSession:
         deadline_ns = time.monotonic_ns() + int(self._timeout_s * _NS_PER_S)
         texts: list[bytes] = []
         pendings: dict[str, _Pending] = {}
+        recv_window_ms = self._recv_window_ms
+        api_key = None if self._logs_on else self._api_key.get_secret_value()
+        signer = None if self._logs_on else self._signer
         for params, on_answer in batch[:admitted]:
             request_id = f"ah-{next(_REQUEST_IDS)}"
             frame = ws_request(
@@ -570,9 +567,9 @@ class BinanceOrderSession:
                 params,
                 request_id=request_id,
                 timestamp_ms=timestamp_ms,
-                recv_window_ms=self._recv_window_ms,
-                api_key=None if self._logs_on else self._api_key.get_secret_value(),
-                signer=None if self._logs_on else self._signer,
+                recv_window_ms=recv_window_ms,
+                api_key=api_key,
+                signer=signer,
             )
             texts.append(_FRAMES.encode(frame))
             answer = self._pipelined_answer(method, request_id, model, on_answer, signed_at_sync)

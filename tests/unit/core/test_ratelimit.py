@@ -244,3 +244,19 @@ def test_rolling_budget_keeps_a_request_given_up_without_an_answer_the_guard_lon
     with pytest.raises(TimeoutError):
         give_up_after_10_s()
     assert b.wait_s(priority=True) == pytest.approx(60 + ROLLING_GUARD_S)
+
+
+@pytest.mark.parametrize("rolling", [False, True])
+def test_budget_burst_takes_what_fits_from_the_front_and_counts_each_request(rolling: bool) -> None:
+    """A burst written together is admitted at once when all of it fits, else one by one up to the
+    entry reserve: never more than ``acquire`` one at a time would have let go."""
+    clock = ManualClock(start_wall_ns=MINUTE_START_S * NS_PER_S)
+    b = RequestBudget(clock, venue="v", capacity=100, per_s=60, reserve_fraction=0.2, rolling=rolling)
+    assert b.acquire_up_to(10, 0.0, orders=1) == 10  # orders, not weight: nothing else is spent
+    assert b.acquire_up_to(10, 5.0) == 10  # all fit: 50 of the 80 entries may use
+    assert b.acquire_up_to(10, 5.0) == 6  # 30 left below the reserve
+    assert b.acquire_up_to(3, 5.0) == 0
+    with pytest.raises(RateLimited):
+        b.acquire(5)
+    b.acquire(20, priority=True)  # the reserve is the exits', untouched by the burst
+    assert b.status().requests_per_minute_max == 27  # each request of a burst counts
