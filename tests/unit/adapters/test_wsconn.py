@@ -8,8 +8,9 @@ import threading
 import time
 
 import pytest
+import websocket
 
-from autohedge.adapters.wsconn import MaskKeys, WsConnection
+from autohedge.adapters.wsconn import MaskKeys, WsConnection, masked_text_frame
 from tests.fakes.silent_ws import SilentWsServer
 
 NAME = "wsconn test"
@@ -123,3 +124,14 @@ def test_a_burst_of_frames_reads_no_random_bytes_per_frame(monkeypatch: pytest.M
             monkeypatch.undo()
             conn.stop()
     assert 4 not in reads and len(reads) <= 1  # at most one refill of the pool for all eleven frames
+
+
+@pytest.mark.parametrize("length", [0, 1, 3, 4, 5, 125, 126, 127, 393, 65535, 65536, 70001])
+def test_a_text_frame_is_byte_for_byte_websocket_clients(length: int) -> None:
+    """The burst's own encoder against the library's (same key): every length form (7, 16 and 64 bits)
+    and payloads that are not a multiple of the key's 4 bytes."""
+    payload = bytes((i * 7 + 13) % 256 for i in range(length))
+    key = bytes([0x9A, 0x01, 0xFF, 0x3C])
+    frame = websocket.ABNF.create_frame(payload, websocket.ABNF.OPCODE_TEXT)
+    frame.get_mask_key = lambda _: key
+    assert masked_text_frame(payload, key) == frame.format()
