@@ -171,13 +171,13 @@ class BinanceExchange:
         cannot be read now (the blocking ``submit_order`` refuses it, or fails, as usual)."""
         if self._session is None:
             return 0
-        batch: list[tuple[dict[str, str], PipelineAnswer[BinanceOrder]]] = []
+        batch: list[tuple[list[tuple[str, str]], PipelineAnswer[BinanceOrder]]] = []
         for request in requests:
             try:
                 params = self._order_params(request)
             except (OrderRefused, VenueError):  # the blocking way refuses it (or reads the rules) as usual
                 break
-            batch.append((dict(params), self._piped_answer(request, on_answer)))
+            batch.append((params, self._piped_answer(request, on_answer)))
         if not batch:
             return 0
         return self._session.pipeline(ORDER_PLACE, batch, BINANCE_ORDER, priority=False)

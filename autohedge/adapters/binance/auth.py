@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
@@ -143,15 +143,15 @@ def signed_query(signer: BinanceSigner, params: Sequence[tuple[str, str]]) -> st
     return f"{payload}&signature={quote(signer.sign(payload), safe='')}"
 
 
-def ws_signature_payload(params: Mapping[str, str]) -> str:
+def ws_signature_payload(params: Mapping[str, object]) -> str:
     """WebSocket API: every parameter except ``signature``, sorted by name, as ``k=v&k=v`` (values as
     sent in the JSON request, not percent-encoded)."""
-    return "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "signature")
+    return "&".join([f"{k}={v}" for k, v in sorted(params.items()) if k != "signature"])
 
 
 def ws_request(
     method: str,
-    params: Mapping[str, str],
+    params: Mapping[str, str] | Iterable[tuple[str, str]],
     *,
     request_id: str,
     timestamp_ms: int,
@@ -159,19 +159,16 @@ def ws_request(
     api_key: str | None = None,
     signer: BinanceSigner | None = None,
 ) -> dict[str, Any]:
-    """A WebSocket API request frame (before JSON encoding) carrying ``params`` and the ``timestamp`` (and
-    ``recvWindow``). With ``api_key`` and ``signer`` it is signed on its own (HMAC keys, or any request on
-    a session that has not logged on); without, it relies on the session's ``session.logon``. The
-    signature covers the values as text; the JSON carries the timestamp and window as numbers, which the
-    venue reads the same."""
+    """A WebSocket API request frame (before JSON encoding) carrying ``params`` (a mapping, or its
+    items) and the ``timestamp`` (and ``recvWindow``). With ``api_key`` and ``signer`` it is signed on
+    its own (HMAC keys, or any request on a session that has not logged on); without, it relies on the
+    session's ``session.logon``. The signature covers the values as text; the JSON carries the timestamp
+    and window as numbers, which the venue reads the same (an integer's text is its JSON)."""
     values: dict[str, Any] = dict(params)  # one copy, built in place (it is on every order's path)
-    values["timestamp"] = str(timestamp_ms)
-    if recv_window_ms is not None:
-        values["recvWindow"] = str(recv_window_ms)
-    if api_key is not None and signer is not None:
-        values["apiKey"] = api_key
-        values["signature"] = signer.sign(ws_signature_payload(values))
     values["timestamp"] = timestamp_ms
     if recv_window_ms is not None:
         values["recvWindow"] = recv_window_ms
+    if api_key is not None and signer is not None:
+        values["apiKey"] = api_key
+        values["signature"] = signer.sign(ws_signature_payload(values))
     return {"id": request_id, "method": method, "params": values}
