@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from autohedge.core.types import OrderPurpose
@@ -35,6 +36,15 @@ _CODES: Final[dict[OrderPurpose, str]] = {
     OrderPurpose.CLOSE: "c",
 }
 _PURPOSES: Final = {code: purpose for purpose, code in _CODES.items()}
+_VALID_PREFIXES: set[str] = set()
+"""Prefixes already matched (a process uses one or two; every order's id checks its own)."""
+
+
+def _valid_prefix(prefix: str) -> bool:
+    if _PREFIX_RE.fullmatch(prefix) is None:
+        return False
+    _VALID_PREFIXES.add(prefix)
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +62,7 @@ class ClientId:
     attempt: int = 0
 
     def __post_init__(self) -> None:
-        if not _PREFIX_RE.fullmatch(self.prefix):
+        if self.prefix not in _VALID_PREFIXES and not _valid_prefix(self.prefix):
             raise ValueError(f"client order id prefix {self.prefix!r} must be 1-4 chars of [a-z0-9]")
         if self.key < 0 or self.attempt < 0:
             raise ValueError(f"client order id key and attempt must be >= 0 (got {self.key}, {self.attempt})")
@@ -94,8 +104,15 @@ class ClientId:
 
 
 def _base36(n: int) -> str:
-    if n == 0:
-        return "0"
+    if n < 36:
+        return _DIGITS[n]
+    # Keys count up (from the wall clock's milliseconds): all but the last digit repeat from one id to
+    # the next, so they are kept rather than divided out again on every order.
+    return _base36_of_high(n // 36) + _DIGITS[n % 36]
+
+
+@lru_cache(maxsize=64)
+def _base36_of_high(n: int) -> str:
     out = []
     while n:
         n, r = divmod(n, 36)
