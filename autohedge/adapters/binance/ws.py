@@ -41,6 +41,10 @@ MAX_BATCH = 256
 """Quotes handed over at the latest after this many frames, however much the socket still holds,
 so a flood cannot delay the first quote of a batch by more than this many frames' work."""
 _CHUNK_BYTES = 256 * 1024
+_FIN_TEXT = 0x81
+"""A frame's first byte: FIN, no reserved bits, text."""
+_LENGTH_16 = 126
+"""The 7-bit length that says a 16-bit length follows (values from 127 up: a 64-bit one or the mask bit)."""
 CONNECT_TIMEOUT_S = 10.0
 
 
@@ -77,6 +81,34 @@ class BufferedWebSocket(websocket.WebSocket):
         end = pos + bufsize
         self._pos = end
         return chunk[pos:end]
+
+    def recv_data(self, control_frame: bool = False) -> tuple[int, bytes]:
+        """Reader thread: the next data message, as websocket-client's ``recv_data`` returns it.
+
+        A whole unfragmented, unmasked text frame already in the buffer (nearly every frame of a market
+        stream) is cut out here, in a sixth of the library's time per frame. Anything else (a control
+        frame, a fragment, a 64-bit length, a masked or reserved-bit frame, one not all here yet) goes
+        to websocket-client, which reads the same buffer; so pings are still answered and protocol
+        errors still raised by the library."""
+        chunk, pos = self._chunk, self._pos
+        if (
+            len(chunk) - pos > 1
+            and chunk[pos] == _FIN_TEXT
+            and self.cont_frame.recving_frames is None
+            and self.frame_buffer.needs_header()
+        ):
+            length, start = chunk[pos + 1], pos + 2
+            if length == _LENGTH_16:
+                # A cut-off length reads short, but its frame then ends past the chunk: the library's.
+                length, start = int.from_bytes(chunk[start : start + 2], "big"), start + 2
+            elif length > _LENGTH_16:  # a 64-bit length, or the mask bit a server must not set
+                length = len(chunk)
+            end = start + length
+            if end <= len(chunk):
+                self._pos = end
+                return websocket.ABNF.OPCODE_TEXT, chunk[start:end]
+        opcode, data = super().recv_data(control_frame)
+        return opcode, data
 
     def has_buffered(self) -> bool:
         """Reader thread: is more data already here (in our buffer, the TLS layer or the socket)?"""

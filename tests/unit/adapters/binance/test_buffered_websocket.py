@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import websocket
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autohedge.adapters.binance.ws import BufferedWebSocket
 
@@ -56,3 +60,82 @@ def test_the_server_closing_the_socket_ends_the_reader(pair: tuple[socket.socket
     server.shutdown(socket.SHUT_WR)
     with pytest.raises(websocket.WebSocketConnectionClosedException):
         ws.recv_data()
+
+
+class _ChunkSocket:
+    """A socket whose reads return the given chunks in turn, then end; writes are kept."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self._chunks = list(chunks)
+        self.sent: list[bytes] = []
+
+    def recv(self, _bufsize: int) -> bytes:
+        return self._chunks.pop(0) if self._chunks else b""
+
+    def send(self, data: bytes) -> int:
+        self.sent.append(bytes(data))
+        return len(data)
+
+    def gettimeout(self) -> float | None:
+        return None
+
+
+def _messages(ws: BufferedWebSocket, recv_data: Callable[[], tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    messages: list[tuple[int, bytes]] = []
+    while True:
+        try:
+            messages.append(recv_data())
+        except websocket.WebSocketConnectionClosedException:
+            return messages
+
+
+def _reader(chunks: list[bytes]) -> tuple[BufferedWebSocket, _ChunkSocket]:
+    ws = BufferedWebSocket(skip_utf8_validation=True)
+    sock = _ChunkSocket(chunks)
+    ws.sock = sock  # type: ignore[assignment]  # a stand-in with the three methods the reader uses
+    ws.connected = True
+    return ws, sock
+
+
+_ABNF = websocket.ABNF
+_frames = st.one_of(
+    st.binary(max_size=300).map(lambda data: [_ABNF(1, 0, 0, 0, _ABNF.OPCODE_TEXT, 0, data)]),
+    st.integers(min_value=65_536, max_value=65_600).map(  # a 64-bit length
+        lambda size: [_ABNF(1, 0, 0, 0, _ABNF.OPCODE_TEXT, 0, b"x" * size)]
+    ),
+    st.binary(max_size=50).map(lambda data: [_ABNF(1, 0, 0, 0, _ABNF.OPCODE_BINARY, 0, data)]),
+    st.binary(max_size=20).map(lambda data: [_ABNF(1, 0, 0, 0, _ABNF.OPCODE_PING, 0, data)]),
+    st.tuples(st.binary(max_size=40), st.binary(max_size=40)).map(
+        lambda parts: [
+            _ABNF(0, 0, 0, 0, _ABNF.OPCODE_TEXT, 0, parts[0]),
+            _ABNF(1, 0, 0, 0, _ABNF.OPCODE_CONT, 0, parts[1]),
+        ]
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(groups=st.lists(_frames, max_size=12), cuts=st.lists(st.integers(min_value=0), max_size=8))
+def test_the_fast_path_reads_what_websocket_client_reads(groups: list[list[Any]], cuts: list[int]) -> None:
+    """Whatever the frames and however the socket's reads cut them, the messages, and the pongs sent
+    back, are websocket-client's own."""
+    wire = b"".join(frame.format() for group in groups for frame in group)
+    bounds = sorted({cut % (len(wire) + 1) for cut in cuts} | {0, len(wire)})
+    chunks = [wire[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+
+    fast, fast_sock = _reader(chunks)
+    library, library_sock = _reader(chunks)
+
+    assert _messages(fast, fast.recv_data) == _messages(
+        library, lambda: websocket.WebSocket.recv_data(library)
+    )
+    assert len(fast_sock.sent) == len(library_sock.sent)  # one pong per ping (masks differ)
+
+
+def test_a_masked_frame_from_the_server_goes_to_websocket_client() -> None:
+    """A server must not mask; the fast path leaves such a frame (and its verdict) to the library."""
+    masked = _ABNF(1, 0, 0, 0, _ABNF.OPCODE_TEXT, 1, b'{"a":1}')
+    masked.get_mask_key = lambda n: b"\x01\x02\x03\x04"
+    ws, _ = _reader([masked.format() + text_frame(b"{}")])
+    assert ws.recv_data() == (websocket.ABNF.OPCODE_TEXT, b'{"a":1}')  # unmasked by websocket-client
+    assert ws.recv_data() == (websocket.ABNF.OPCODE_TEXT, b"{}")
