@@ -7,15 +7,14 @@ websocket-client answers pings automatically. A connection lives at most 24 h an
 supervisor reconnects with backoff (and this stream subscribes again on start).
 
 The reader does the least work per frame: the socket is read in large chunks (websocket-client alone
-makes two system calls per frame), UTF-8 is left to the JSON decoder, frames are decoded by a typed
-decoder, and the quotes of everything the socket already held are handed to the sink as one batch,
-so each consumer is woken at most once per batch.
+makes two system calls per frame), a whole text frame is cut out of the chunk without the library's
+parser, UTF-8 is left to the JSON decoder, frames are decoded by a typed decoder, and the quotes of
+what a read brought are handed to the sink as one batch (its first quote ahead of the rest, to start
+the consumers' wake-up), so each consumer is woken at most once per batch.
 """
 
 from __future__ import annotations
 
-import select
-import ssl
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -43,8 +42,12 @@ so a flood cannot delay the first quote of a batch by more than this many frames
 _CHUNK_BYTES = 256 * 1024
 _FIN_TEXT = 0x81
 """A frame's first byte: FIN, no reserved bits, text."""
+_MASKED = 0x80
+"""A frame's second byte: the mask bit (a server must not set it), then the 7-bit length."""
+_LENGTH_7 = 0x7F
 _LENGTH_16 = 126
-"""The 7-bit length that says a 16-bit length follows (values from 127 up: a 64-bit one or the mask bit)."""
+"""The 7-bit lengths that say a 16-bit or a 64-bit length follows."""
+_LENGTH_64 = 127
 CONNECT_TIMEOUT_S = 10.0
 
 
@@ -57,7 +60,7 @@ class BufferedWebSocket(websocket.WebSocket):
     """A websocket-client connection that reads its socket in large chunks.
 
     websocket-client asks the socket for exactly the bytes it needs next (a 2-byte header, then the
-    payload); here one ``recv`` fills a buffer that serves many frames. ``has_buffered`` tells the
+    payload); here one ``recv`` fills a buffer that serves many frames. ``has_whole_frame`` tells the
     reader whether the next frame is already here (then the batch goes on) or not (hand it over).
     """
 
@@ -92,35 +95,40 @@ class BufferedWebSocket(websocket.WebSocket):
         errors still raised by the library."""
         chunk, pos = self._chunk, self._pos
         if (
-            len(chunk) - pos > 1
+            pos < len(chunk)
             and chunk[pos] == _FIN_TEXT
             and self.cont_frame.recving_frames is None
             and self.frame_buffer.needs_header()
         ):
-            length, start = chunk[pos + 1], pos + 2
-            if length == _LENGTH_16:
-                # A cut-off length reads short, but its frame then ends past the chunk: the library's.
-                length, start = int.from_bytes(chunk[start : start + 2], "big"), start + 2
-            elif length > _LENGTH_16:  # a 64-bit length, or the mask bit a server must not set
-                length = len(chunk)
-            end = start + length
-            if end <= len(chunk):
-                self._pos = end
-                return websocket.ABNF.OPCODE_TEXT, chunk[start:end]
+            bounds = whole_frame(chunk, pos)
+            if bounds is not None and not chunk[pos + 1] & _MASKED:
+                start, self._pos = bounds
+                return websocket.ABNF.OPCODE_TEXT, chunk[start : self._pos]
         opcode, data = super().recv_data(control_frame)
         return opcode, data
 
-    def has_buffered(self) -> bool:
-        """Reader thread: is more data already here (in our buffer, the TLS layer or the socket)?"""
-        if self._pos < len(self._chunk):
-            return True
-        sock = self.sock
-        if sock is None:
-            return False
-        if isinstance(sock, ssl.SSLSocket) and sock.pending():
-            return True
-        readable, _, _ = select.select([sock], [], [], 0)
-        return bool(readable)
+    def has_whole_frame(self) -> bool:
+        """Reader thread: is the next frame all here already (no socket read, so the interpreter lock is
+        kept)? When not, the reader hands its batch over before it reads on."""
+        return whole_frame(self._chunk, self._pos) is not None
+
+
+def whole_frame(chunk: bytes, pos: int) -> tuple[int, int] | None:
+    """Where the payload of the frame at ``pos`` starts and where the frame ends, when all of it is in
+    ``chunk``; None when it is not (yet). A cut-off extended length reads short, but its payload would
+    then start past the chunk, so it is never taken for whole."""
+    if len(chunk) - pos < 2:
+        return None
+    second = chunk[pos + 1]
+    length, start = second & _LENGTH_7, pos + 2
+    if length == _LENGTH_16:
+        length, start = int.from_bytes(chunk[start : start + 2], "big"), start + 2
+    elif length == _LENGTH_64:
+        length, start = int.from_bytes(chunk[start : start + 8], "big"), start + 8
+    if second & _MASKED:
+        start += 4
+    end = start + length
+    return (start, end) if end <= len(chunk) else None
 
 
 class BinanceMarketStream:
@@ -180,13 +188,19 @@ class BinanceMarketStream:
         self._disconnected(reason)
 
     def _read(self, ws: BufferedWebSocket) -> None:
-        """Reader thread: decode every frame; hand over a batch when the socket holds no more."""
+        """Reader thread: decode every frame. The first quote of a batch is handed over at once, so a
+        consumer's wake-up (tens of microseconds after an idle spell) runs while the rest is decoded; the
+        rest goes as one batch once no whole frame is left, before the next socket read. That read lets
+        go of the interpreter lock: a consumer woken by the first quote takes the whole batch then."""
         sink, decoder, clock = self._sink, self._decoder, self._clock
         assert sink is not None
         batch: list[Quote] = []
+        first = True
         while True:
             opcode, data = ws.recv_data()
             if opcode == websocket.ABNF.OPCODE_CLOSE:
+                if batch:  # what came before the close is news all the same
+                    sink.on_quotes(batch)
                 if not self._stopping.is_set():
                     logger.warning("binance stream closed by the server")
                 return
@@ -195,11 +209,18 @@ class BinanceMarketStream:
             except MalformedMessage as exc:
                 sink.on_malformed(data.decode("utf-8", errors="replace"), str(exc))
                 quote = None
-            if quote is not None:
+            if quote is None:
+                pass
+            elif first:
+                sink.on_quotes((quote,))
+                first = False
+            else:
                 batch.append(quote)
-            if batch and (len(batch) >= MAX_BATCH or not ws.has_buffered()):
-                sink.on_quotes(batch)
-                batch = []
+            if len(batch) >= MAX_BATCH or not ws.has_whole_frame():
+                if batch:
+                    sink.on_quotes(batch)
+                    batch = []
+                first = True
 
     def _disconnected(self, reason: str) -> None:
         if not self._stopping.is_set() and self._sink is not None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,7 +14,10 @@ import websocket
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autohedge.adapters.binance.ws import BufferedWebSocket
+from autohedge.adapters.binance.ws import BinanceMarketStream, BufferedWebSocket, whole_frame
+from autohedge.core.clock import ManualClock
+from autohedge.core.messages import Quote
+from tests.unit.adapters.binance.test_parse import symbols
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -38,13 +43,29 @@ def test_frames_already_read_are_served_from_the_buffer(
     server.sendall(text_frame(b'{"a":1}') + text_frame(b'{"a":2}'))
 
     assert ws.recv_data() == (websocket.ABNF.OPCODE_TEXT, b'{"a":1}')
-    assert ws.has_buffered()  # the second frame came with the first read
+    assert ws.has_whole_frame()  # the second frame came with the first read
     assert ws.recv_data() == (websocket.ABNF.OPCODE_TEXT, b'{"a":2}')
-    assert not ws.has_buffered()  # nothing left: the reader hands its batch over now
+    assert not ws.has_whole_frame()  # nothing left: the reader hands its batch over before reading on
 
     server.sendall(text_frame(b'{"a":3}'))
-    assert ws.has_buffered()  # waiting in the socket counts too
+    assert not ws.has_whole_frame()  # still in the socket: the next read brings it
     assert ws.recv_data() == (websocket.ABNF.OPCODE_TEXT, b'{"a":3}')
+
+
+@pytest.mark.parametrize(
+    ("frame", "whole_at"),
+    [
+        (text_frame(b"x" * 5), 7),  # 7-bit length
+        (websocket.ABNF(1, 0, 0, 0, 1, 0, b"y" * 300).format(), 304),  # 16-bit length
+        (websocket.ABNF(1, 0, 0, 0, 1, 0, b"z" * 70_000).format(), 70_010),  # 64-bit length
+    ],
+)
+def test_a_frame_is_whole_only_once_every_byte_of_it_is_here(frame: bytes, whole_at: int) -> None:
+    assert len(frame) == whole_at
+    for cut in [*range(min(len(frame), 16)), len(frame) - 1]:
+        assert whole_frame(frame[:cut], 0) is None  # a cut-off extended length is never taken for whole
+    start, end = whole_frame(frame + b"\x81", 0) or (0, 0)
+    assert end == whole_at and frame[start:end] == frame[whole_at - (end - start) :]
 
 
 def test_a_frame_split_across_reads_is_reassembled(pair: tuple[socket.socket, BufferedWebSocket]) -> None:
@@ -139,3 +160,43 @@ def test_a_masked_frame_from_the_server_goes_to_websocket_client() -> None:
     ws, _ = _reader([masked.format() + text_frame(b"{}")])
     assert ws.recv_data() == (websocket.ABNF.OPCODE_TEXT, b'{"a":1}')  # unmasked by websocket-client
     assert ws.recv_data() == (websocket.ABNF.OPCODE_TEXT, b"{}")
+
+
+class _BatchSink:
+    """Keeps each hand-over of the market reader as one batch."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Decimal]] = []
+
+    def on_quote(self, quote: Quote) -> None:
+        self.on_quotes((quote,))
+
+    def on_quotes(self, quotes: Sequence[Quote]) -> None:
+        self.batches.append([quote.bid for quote in quotes])
+
+    def on_malformed(self, raw: str | bytes, error: str) -> None:
+        raise AssertionError(f"malformed: {error}")
+
+    def on_disconnected(self, error: str) -> None:
+        raise AssertionError(f"disconnected: {error}")
+
+
+def _ticker(bid: int) -> bytes:
+    data = {"u": bid, "s": "BNBUSDT", "b": f"{bid}", "B": "1", "a": f"{bid + 1}", "A": "1"}
+    return text_frame(json.dumps({"stream": "bnbusdt@bookTicker", "data": data}).encode())
+
+
+def test_a_reads_first_quote_is_handed_over_at_once_and_the_rest_together() -> None:
+    """The first quote wakes the consumers while the rest is decoded; the rest goes as one batch before
+    the next socket read (a frame cut off at the end of a read waits for that read), or before the
+    reader ends at the server's close."""
+    first_read = _ticker(1) + _ticker(2) + _ticker(3) + _ticker(4)[:9]
+    second_read = _ticker(4)[9:] + _ticker(5) + _ABNF(1, 0, 0, 0, _ABNF.OPCODE_CLOSE, 0, b"").format()
+    stream = BinanceMarketStream(ws_url="ws://127.0.0.1:1", symbol_map=symbols(), clock=ManualClock())
+    sink = _BatchSink()
+    stream._sink = sink
+    ws, _ = _reader([first_read, second_read])
+
+    stream._read(ws)
+
+    assert sink.batches == [[1], [2, 3], [4], [5]]
