@@ -512,17 +512,18 @@ class ExecutorActor(SupervisedActor):
         in the inbox, written together at once (no flush message through it), with no cycle collection
         in between (``core/collection.py``: a collection there delayed every entry of the tick). When
         more waits (a backlog), the flush is told as for single signals, so what is queued (more ticks)
-        goes out in the same write."""
+        goes out in the same write. A tick's first signal comes ahead of the rest (``more``): its entry
+        waits for the message that closes the tick, which writes them all."""
         self._deciding_tick = True
         try:
             with collection_held():
                 for signal in message.signals:
                     self.on_signal(signal)
-                if self._burst and self.actor_inbox.empty():
+                if not message.more and self._burst and self.actor_inbox.empty():
                     self._flush()
         finally:
             self._deciding_tick = False
-        if self._burst:
+        if self._burst and not message.more:
             self.actor_ref.tell(_FLUSH_ENTRIES)
 
     def on_signal(self, signal: Signal) -> None:

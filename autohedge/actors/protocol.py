@@ -178,10 +178,13 @@ class QuotesPending(Message):
 
 
 class TickSignals(Message):
-    """Strategy runner -> executor: every signal its lanes decided on one feed batch, in one message, so
-    the executor decides them all before its first flush (one write for the tick's entries)."""
+    """Strategy runner -> executor: the signals its lanes decided on one feed batch, decided by the
+    executor before its first flush (one write for the tick's entries). The first signal may come on its
+    own, ahead of the rest (``more``); then another message always follows with the rest (maybe none)."""
 
     signals: tuple[Signal, ...]
+    more: bool = False
+    """More of this tick follows: hold its entries for the write of the message that closes it."""
 
 
 class SendOrder(Message):

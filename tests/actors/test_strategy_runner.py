@@ -1,6 +1,7 @@
 """The strategy runner (``hft.shared_runner``): a feed batch's symbols decided on one thread, the tick's
-signals told to the executor as one message, and each symbol still supervised on its own: a lane that
-raises fails alone, a parked lane is never decided again, a crash of the runner loses no lane."""
+signals told to the executor as one tick (its first signal ahead of the rest), and each symbol still
+supervised on its own: a lane that raises fails alone, a parked lane is never decided again, a crash of
+the runner loses no lane."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from autohedge.core.gates import Gate
 from autohedge.core.messages import Quote, Signal
 from tests.actors.harness import Harness, make_config, wait_for
 from tests.actors.proxies import PipedExchange
+from tests.actors.test_senders import Held
 
 SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT"]
 
@@ -77,6 +79,62 @@ def test_a_batch_triggering_every_symbol_is_one_write_of_all_their_entries(
     assert sorted(burst) == sorted(e.client_order_id for s in SYMBOLS for e in h.buys(s))
     assert h.metrics.get("signals") == len(SYMBOLS)
     assert h.exchange.collector_on_at_write == [False]  # no collection between the tick and its write
+
+
+class SecondDecisionHold:
+    """Once armed, holds the runner inside the second decision it makes (the runner decides a batch's
+    symbols in no set order) until released."""
+
+    def __init__(self) -> None:
+        self.held: Held | None = None
+        self._decisions = 0
+
+    def source(self, inner: SignalSource) -> SignalSource:
+        hold = self
+
+        class Holding:
+            def on_quote(self, quote: Quote) -> Signal | None:
+                if hold.held is not None:
+                    hold._decisions += 1
+                    if hold._decisions == 2:
+                        hold.held.wait()
+                return inner.on_quote(quote)
+
+        return Holding()
+
+
+def test_a_ticks_first_signal_goes_ahead_and_its_entry_waits_for_the_rest(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """The executor decides the first signal while the runner still decides the rest (its wake-up is
+    not on the tick's path), yet writes nothing until the message that closes the tick: one write."""
+    config = runner_config()
+    hold = SecondDecisionHold()
+
+    def sources(symbol: str) -> SignalSource:
+        return hold.source(HftSignalSource(symbol, config.hft, h.clock))
+
+    h = make_harness(config, pipe=True, source_factory=sources)
+    h.start()
+    pair = ["BTC/USDT", "ETH/USDT"]
+    prime(h, pair)
+    assert isinstance(h.exchange, PipedExchange)
+    deciding_second = hold.held = Held()
+    sink = h.streams[-1].sink
+    assert sink is not None
+
+    sink.on_quotes(dips(h, pair))  # the runner is held deciding the second symbol
+
+    wait_for(
+        lambda: len(h.executor_snapshot().sending) == 1,
+        what="the first entry decided while the runner still decides the second symbol",
+    )
+    assert h.exchange.bursts == []  # held for the rest of the tick
+    deciding_second.release()
+    wait_for(lambda: all_protected(h, pair), what="both entries filled and protected")
+    (burst,) = h.exchange.bursts
+    assert sorted(burst) == sorted(e.client_order_id for s in pair for e in h.buys(s))
+    assert not deciding_second.ran_out
 
 
 def test_strategies_are_lanes_of_one_runner_and_per_symbol_actors_without_it(
