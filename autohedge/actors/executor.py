@@ -326,6 +326,8 @@ class ExecutorActor(SupervisedActor):
         """Entries decided since the pending ``FlushEntries`` was told (awaited in ``_sending`` already)."""
         self._deciding_tick = False
         """Within ``on_tick_signals``: it writes the tick's entries itself."""
+        self._tick_admitted = False
+        """Within ``on_tick_signals``: the venue's window holds every entry of the tick (``_tick_fits``)."""
         self._reading: dict[str, _Reading] = {}
         """Entries whose read the order reader has not answered yet (one read in flight per entry)."""
         self._last_read_id = 0
@@ -429,6 +431,19 @@ class ExecutorActor(SupervisedActor):
         owed += len(self._sending)
         return self._exchange.request_budget.wait_s(priority=False, orders=1, exits_owed=owed)
 
+    def _tick_fits(self, signals: int) -> bool:
+        """Whether the venue's window holds an entry for each of a tick's ``signals`` (with the exits
+        each can need) now: then none of them asks ``_entry_wait_s`` again. One check for the tick: each
+        entry decided adds itself (in flight) and its exits to what the next one must leave free, so the
+        last one's check is the strictest, and it is the one made here. Only where every symbol's
+        entry owes the same exits (otherwise each asks as before)."""
+        per_entry = exit_orders_per_entry(self._exchange.capabilities)
+        if per_entry is None:
+            return False
+        in_flight = len(self._sending) + signals - 1  # as the last of them would count it
+        owed = per_entry * (len(self._entries) + in_flight + len(self._unresolved) + 1) + in_flight
+        return self._exchange.request_budget.wait_s(priority=False, orders=1, exits_owed=owed) <= 0
+
     def _venue_refused(self, signal: Signal, error: VenueError | None) -> None:
         """The venue refuses now: the entry waits (newest signal per symbol) for a timer at the time the
         venue allows. Bad keys stop entries (loudly, once) until a signed request succeeds again."""
@@ -517,12 +532,13 @@ class ExecutorActor(SupervisedActor):
         self._deciding_tick = True
         try:
             with collection_held():
+                self._tick_admitted = len(message.signals) > 1 and self._tick_fits(len(message.signals))
                 for signal in message.signals:
                     self.on_signal(signal)
                 if not message.more and self._burst and self.actor_inbox.empty():
                     self._flush()
         finally:
-            self._deciding_tick = False
+            self._deciding_tick = self._tick_admitted = False
         if self._burst and not message.more:
             self.actor_ref.tell(_FLUSH_ENTRIES)
 
@@ -547,7 +563,7 @@ class ExecutorActor(SupervisedActor):
             self._report_auth(auth_failure)
             return
         self._auth_reported = False
-        if symbol in self._retry_scheduled or self._entry_wait_s(symbol) > 0:
+        if symbol in self._retry_scheduled or (not self._tick_admitted and self._entry_wait_s(symbol) > 0):
             self._venue_refused(signal, None)  # never send while the venue says wait
             return
         in_flight = [s.entry for s in self._sending.values() if s.entry.symbol == symbol]

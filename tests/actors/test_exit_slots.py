@@ -7,6 +7,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from autohedge.actors.protocol import TickSignals
 from autohedge.core.actor_names import EXECUTOR
 from autohedge.core.messages import OcoRequest, OrderRequest, OrderSnapshot, Signal
 from autohedge.core.ratelimit import LimitKind, LimitRule
@@ -82,3 +83,52 @@ def test_fills_of_many_symbols_together_get_every_exit_within_a_second(
 
     wait_for(lambda: all(h.is_protected(s) for s in resting), what="every filled entry protected")
     assert all(len(h.open_sells(s)) == 2 for s in resting)
+
+
+def buy_signal(h: Harness, symbol: str) -> Signal:
+    now = h.clock.wall_ns()
+    return Signal(
+        signal_id=f"sig-{symbol}",
+        strategy="test",
+        symbol=symbol,
+        side=Side.BUY,
+        price=Decimal("99"),
+        quote_ts_init=now,
+        ts_init=now,
+    )
+
+
+def test_a_tick_the_window_holds_is_checked_once_and_one_it_does_not_signal_by_signal(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """The window's check for a whole tick admits exactly what the checks signal by signal would."""
+    paper = {"balances": {"USDT": 1_000_000}, "fee_rate": 0.001}
+    config = make_config(symbols=SYMBOLS, paper=paper, feed={"stale_after_s": 1000})
+    h = make_harness(config, pipe=True).start()
+    spend_order_slots(h)
+    budget = h.paper.request_budget
+    checks: list[int] = []
+    wait_s = budget.wait_s
+
+    def counted_wait_s(**kwargs: Any) -> float:
+        checks.append(kwargs.get("exits_owed", 0))
+        return wait_s(**kwargs)
+
+    budget.wait_s = counted_wait_s  # type: ignore[method-assign]
+    for symbol in SYMBOLS:
+        h.quote(symbol, "100", "100.02")
+
+    h.directory.tell(EXECUTOR, TickSignals(signals=tuple(buy_signal(h, s) for s in SYMBOLS[:5])))
+    h.settle()
+    assert [s for s in SYMBOLS if h.buys(s)] == SYMBOLS[:5]
+    assert checks == [2 * (0 + 4 + 0 + 1) + 4]  # one check, as the fifth entry would have made it
+
+    checks.clear()
+    h.directory.tell(EXECUTOR, TickSignals(signals=tuple(buy_signal(h, s) for s in SYMBOLS[5:])))
+    h.settle()
+    # 5 resting (5 slots used): entry k of the tick needs 5 + 1 + 2 * (5 + k + 1) + k <= 40, so k <= 7.
+    assert [s for s in SYMBOLS if h.buys(s)] == SYMBOLS[:13]
+    # The tick's check (as its fifteenth entry would make it) refused, so each signal asked on its own:
+    # eight were admitted, the rest refused (and asked again for their retry's delay).
+    assert checks[0] == 2 * (5 + 14 + 0 + 1) + 14
+    assert checks[1:9] == [2 * (5 + k + 1) + k for k in range(8)] and set(checks[9:]) == {36}
