@@ -89,10 +89,10 @@ class BufferedWebSocket(websocket.WebSocket):
         """Reader thread: the next data message, as websocket-client's ``recv_data`` returns it.
 
         A whole unfragmented, unmasked text frame already in the buffer (nearly every frame of a market
-        stream) is cut out here, in a sixth of the library's time per frame. Anything else (a control
-        frame, a fragment, a 64-bit length, a masked or reserved-bit frame, one not all here yet) goes
-        to websocket-client, which reads the same buffer; so pings are still answered and protocol
-        errors still raised by the library."""
+        stream) is cut out here, in a ninth of the library's time per frame. Anything else (a control
+        frame, a fragment, a masked or reserved-bit frame, one not all here yet) goes to
+        websocket-client, which reads the same buffer; so pings are still answered and protocol errors
+        still raised by the library."""
         chunk, pos = self._chunk, self._pos
         if (
             pos < len(chunk)
@@ -209,13 +209,12 @@ class BinanceMarketStream:
             except MalformedMessage as exc:
                 sink.on_malformed(data.decode("utf-8", errors="replace"), str(exc))
                 quote = None
-            if quote is None:
-                pass
-            elif first:
-                sink.on_quotes((quote,))
-                first = False
-            else:
-                batch.append(quote)
+            if quote is not None:
+                if first:
+                    sink.on_quotes((quote,))
+                    first = False
+                else:
+                    batch.append(quote)
             if len(batch) >= MAX_BATCH or not ws.has_whole_frame():
                 if batch:
                     sink.on_quotes(batch)
