@@ -39,9 +39,10 @@ def spend_order_slots(h: Harness) -> None:
     h.paper.submit_oco = oco  # type: ignore[method-assign]
 
 
-def buy_below_the_market(h: Harness, symbol: str) -> None:
+def buy_signal(h: Harness, symbol: str) -> Signal:
+    """A buy below the market (it rests until the market falls through it)."""
     now = h.clock.wall_ns()
-    signal = Signal(
+    return Signal(
         signal_id=f"sig-{symbol}",
         strategy="test",
         symbol=symbol,
@@ -50,7 +51,10 @@ def buy_below_the_market(h: Harness, symbol: str) -> None:
         quote_ts_init=now,
         ts_init=now,
     )
-    h.directory.tell(EXECUTOR, signal)
+
+
+def buy_below_the_market(h: Harness, symbol: str) -> None:
+    h.directory.tell(EXECUTOR, buy_signal(h, symbol))
 
 
 def test_fills_of_many_symbols_together_get_every_exit_within_a_second(
@@ -83,19 +87,6 @@ def test_fills_of_many_symbols_together_get_every_exit_within_a_second(
 
     wait_for(lambda: all(h.is_protected(s) for s in resting), what="every filled entry protected")
     assert all(len(h.open_sells(s)) == 2 for s in resting)
-
-
-def buy_signal(h: Harness, symbol: str) -> Signal:
-    now = h.clock.wall_ns()
-    return Signal(
-        signal_id=f"sig-{symbol}",
-        strategy="test",
-        symbol=symbol,
-        side=Side.BUY,
-        price=Decimal("99"),
-        quote_ts_init=now,
-        ts_init=now,
-    )
 
 
 def test_a_tick_the_window_holds_is_checked_once_and_one_it_does_not_signal_by_signal(
