@@ -25,13 +25,16 @@ from loguru import logger
 
 __all__ = [
     "JOIN_TIMEOUT_S",
+    "MASKED",
     "MASK_KEYS",
+    "TEXT_FIN",
     "MaskKeys",
     "PartlyWritten",
     "WsConnection",
     "WsStream",
     "close_at_once",
     "masked_text_frame",
+    "whole_frame",
 ]
 
 JOIN_TIMEOUT_S = 5.0
@@ -90,9 +93,15 @@ def close_at_once(app: websocket.WebSocketApp) -> None:
             raw.shutdown(socket.SHUT_RDWR)
 
 
-_TEXT_FIN = 0x81
-"""FIN set, opcode 1 (text): every frame ``send_many`` writes is a whole text message."""
-_MASKED = 0x80
+# RFC 6455, 5.2: the two bytes every frame starts with.
+TEXT_FIN = 0x81
+"""First byte: FIN set, no reserved bits, opcode 1 (text), a whole text message."""
+MASKED = 0x80
+"""Second byte: the mask bit (a client sets it, a server must not), then the 7-bit length."""
+_LENGTH_7 = 0x7F
+_LENGTH_16 = 126
+"""The 7-bit lengths that say a 16-bit or a 64-bit length follows."""
+_LENGTH_64 = 127
 
 
 def masked_text_frame(payload: bytes, mask_key: bytes) -> bytes:
@@ -101,16 +110,34 @@ def masked_text_frame(payload: bytes, mask_key: bytes) -> bytes:
     (on every order a burst writes, its generic checks and byte arrays were the largest part of the
     order session's work per order)."""
     length = len(payload)
-    if length < 126:
-        header = struct.pack("!BB", _TEXT_FIN, _MASKED | length)
+    if length < _LENGTH_16:
+        header = struct.pack("!BB", TEXT_FIN, MASKED | length)
     elif length < 1 << 16:
-        header = struct.pack("!BBH", _TEXT_FIN, _MASKED | 126, length)
+        header = struct.pack("!BBH", TEXT_FIN, MASKED | _LENGTH_16, length)
     else:
-        header = struct.pack("!BBQ", _TEXT_FIN, _MASKED | 127, length)
+        header = struct.pack("!BBQ", TEXT_FIN, MASKED | _LENGTH_64, length)
     # XOR with the key repeated over the payload, done on two big integers (in C, not byte by byte).
     repeated = (mask_key * (length // 4 + 1))[:length]
     masked = int.from_bytes(payload, "little") ^ int.from_bytes(repeated, "little")
     return header + mask_key + masked.to_bytes(length, "little")
+
+
+def whole_frame(chunk: bytes, pos: int) -> tuple[int, int] | None:
+    """Where the payload of the frame at ``pos`` starts and where the frame ends, when all of it is in
+    ``chunk``; None when it is not (yet). A cut-off extended length reads short, but its payload would
+    then start past the chunk, so it is never taken for whole."""
+    if len(chunk) - pos < 2:
+        return None
+    second = chunk[pos + 1]
+    length, start = second & _LENGTH_7, pos + 2
+    if length == _LENGTH_16:
+        length, start = int.from_bytes(chunk[start : start + 2], "big"), start + 2
+    elif length == _LENGTH_64:
+        length, start = int.from_bytes(chunk[start : start + 8], "big"), start + 8
+    if second & MASKED:
+        start += 4
+    end = start + length
+    return (start, end) if end <= len(chunk) else None
 
 
 def _masked_frame(text: str | bytes) -> bytes:

@@ -24,6 +24,7 @@ from loguru import logger
 
 from autohedge.adapters.binance.constants import VENUE
 from autohedge.adapters.binance.parse import BookTickerDecoder, SymbolMap
+from autohedge.adapters.wsconn import MASKED, TEXT_FIN, whole_frame
 from autohedge.core.clock import Clock
 from autohedge.core.errors import MalformedMessage
 from autohedge.core.messages import Quote
@@ -40,14 +41,6 @@ MAX_BATCH = 256
 """Quotes handed over at the latest after this many frames, however much the socket still holds,
 so a flood cannot delay the first quote of a batch by more than this many frames' work."""
 _CHUNK_BYTES = 256 * 1024
-_FIN_TEXT = 0x81
-"""A frame's first byte: FIN, no reserved bits, text."""
-_MASKED = 0x80
-"""A frame's second byte: the mask bit (a server must not set it), then the 7-bit length."""
-_LENGTH_7 = 0x7F
-_LENGTH_16 = 126
-"""The 7-bit lengths that say a 16-bit or a 64-bit length follows."""
-_LENGTH_64 = 127
 CONNECT_TIMEOUT_S = 10.0
 
 
@@ -96,12 +89,12 @@ class BufferedWebSocket(websocket.WebSocket):
         chunk, pos = self._chunk, self._pos
         if (
             pos < len(chunk)
-            and chunk[pos] == _FIN_TEXT
+            and chunk[pos] == TEXT_FIN
             and self.cont_frame.recving_frames is None
             and self.frame_buffer.needs_header()
         ):
             bounds = whole_frame(chunk, pos)
-            if bounds is not None and not chunk[pos + 1] & _MASKED:
+            if bounds is not None and not chunk[pos + 1] & MASKED:
                 start, self._pos = bounds
                 return websocket.ABNF.OPCODE_TEXT, chunk[start : self._pos]
         opcode, data = super().recv_data(control_frame)
@@ -111,24 +104,6 @@ class BufferedWebSocket(websocket.WebSocket):
         """Reader thread: is the next frame all here already (no socket read, so the interpreter lock is
         kept)? When not, the reader hands its batch over before it reads on."""
         return whole_frame(self._chunk, self._pos) is not None
-
-
-def whole_frame(chunk: bytes, pos: int) -> tuple[int, int] | None:
-    """Where the payload of the frame at ``pos`` starts and where the frame ends, when all of it is in
-    ``chunk``; None when it is not (yet). A cut-off extended length reads short, but its payload would
-    then start past the chunk, so it is never taken for whole."""
-    if len(chunk) - pos < 2:
-        return None
-    second = chunk[pos + 1]
-    length, start = second & _LENGTH_7, pos + 2
-    if length == _LENGTH_16:
-        length, start = int.from_bytes(chunk[start : start + 2], "big"), start + 2
-    elif length == _LENGTH_64:
-        length, start = int.from_bytes(chunk[start : start + 8], "big"), start + 8
-    if second & _MASKED:
-        start += 4
-    end = start + length
-    return (start, end) if end <= len(chunk) else None
 
 
 class BinanceMarketStream:

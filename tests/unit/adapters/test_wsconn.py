@@ -10,7 +10,7 @@ import time
 import pytest
 import websocket
 
-from autohedge.adapters.wsconn import MaskKeys, WsConnection, masked_text_frame
+from autohedge.adapters.wsconn import MaskKeys, WsConnection, masked_text_frame, whole_frame
 from tests.fakes.silent_ws import SilentWsServer
 
 NAME = "wsconn test"
@@ -135,3 +135,12 @@ def test_a_text_frame_is_byte_for_byte_websocket_clients(length: int) -> None:
     frame = websocket.ABNF.create_frame(payload, websocket.ABNF.OPCODE_TEXT)
     frame.get_mask_key = lambda _: key
     assert masked_text_frame(payload, key) == frame.format()
+
+
+@pytest.mark.parametrize("payload", [b"x" * 5, b"y" * 300, b"z" * 70_000])  # 7-, 16-, 64-bit lengths
+def test_a_frame_is_whole_only_once_every_byte_of_it_is_here(payload: bytes) -> None:
+    frame = websocket.ABNF(1, 0, 0, 0, websocket.ABNF.OPCODE_TEXT, 0, payload).format()
+    for cut in [*range(min(len(frame), 16)), len(frame) - 1]:
+        assert whole_frame(frame[:cut], 0) is None  # a cut-off extended length is never taken for whole
+    # The payload's start and the frame's end, whatever follows it.
+    assert whole_frame(frame + b"\x81", 0) == (len(frame) - len(payload), len(frame))

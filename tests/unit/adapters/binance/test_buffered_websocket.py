@@ -14,7 +14,7 @@ import websocket
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autohedge.adapters.binance.ws import BinanceMarketStream, BufferedWebSocket, whole_frame
+from autohedge.adapters.binance.ws import BinanceMarketStream, BufferedWebSocket
 from autohedge.core.clock import ManualClock
 from autohedge.core.messages import Quote
 from tests.unit.adapters.binance.test_parse import symbols
@@ -50,15 +50,6 @@ def test_frames_already_read_are_served_from_the_buffer(
     server.sendall(text_frame(b'{"a":3}'))
     assert not ws.has_whole_frame()  # still in the socket: the next read brings it
     assert ws.recv_data() == (websocket.ABNF.OPCODE_TEXT, b'{"a":3}')
-
-
-@pytest.mark.parametrize("payload", [b"x" * 5, b"y" * 300, b"z" * 70_000])  # 7-, 16-, 64-bit lengths
-def test_a_frame_is_whole_only_once_every_byte_of_it_is_here(payload: bytes) -> None:
-    frame = websocket.ABNF(1, 0, 0, 0, websocket.ABNF.OPCODE_TEXT, 0, payload).format()
-    for cut in [*range(min(len(frame), 16)), len(frame) - 1]:
-        assert whole_frame(frame[:cut], 0) is None  # a cut-off extended length is never taken for whole
-    # The payload's start and the frame's end, whatever follows it.
-    assert whole_frame(frame + b"\x81", 0) == (len(frame) - len(payload), len(frame))
 
 
 def test_a_frame_split_across_reads_is_reassembled(pair: tuple[socket.socket, BufferedWebSocket]) -> None:
