@@ -418,18 +418,24 @@ class ExecutorActor(SupervisedActor):
         """Seconds until an entry for ``symbol`` may take an order slot: the venue's window must still
         hold the exits that it and every entry in flight or resting can need once filled, so a burst of
         fills never waits for slots that entries took (``core.protection.exit_orders_owed``)."""
-        capabilities = self._exchange.capabilities
-        per_entry = exit_orders_per_entry(capabilities)
-        if per_entry is not None:  # the same for every symbol: no walk over every entry per signal
-            owed = per_entry * (len(self._entries) + len(self._sending) + len(self._unresolved) + 1)
-        else:
+        owed = self._slots_owed(ahead=0)
+        if owed is None:
             symbols = [e.symbol for e in self._entries.values()]
             symbols += [s.entry.symbol for s in self._sending.values()]
             symbols += [e.symbol for e in self._unresolved.values()]
-            owed = exit_orders_owed(capabilities, [*symbols, symbol])
-        # An entry handed to a sender may not have spent its own slot yet: it is owed too.
-        owed += len(self._sending)
+            owed = exit_orders_owed(self._exchange.capabilities, [*symbols, symbol]) + len(self._sending)
         return self._exchange.request_budget.wait_s(priority=False, orders=1, exits_owed=owed)
+
+    def _slots_owed(self, *, ahead: int) -> int | None:
+        """The order slots an entry must leave free when its exits are the same for every symbol (None
+        when they depend on the symbol): the exits it and every entry tracked, in flight or looked up can
+        need, and one for each entry in flight (handed to a sender, it may not have spent its own slot
+        yet). ``ahead``: entries of the same tick decided before this one (in flight by then)."""
+        per_entry = exit_orders_per_entry(self._exchange.capabilities)
+        if per_entry is None:
+            return None
+        in_flight = len(self._sending) + ahead
+        return per_entry * (len(self._entries) + in_flight + len(self._unresolved) + 1) + in_flight
 
     def _tick_fits(self, signals: int) -> bool:
         """Whether the venue's window holds an entry for each of a tick's ``signals`` (with the exits
@@ -437,12 +443,11 @@ class ExecutorActor(SupervisedActor):
         entry decided adds itself (in flight) and its exits to what the next one must leave free, so the
         last one's check is the strictest, and it is the one made here. Only where every symbol's
         entry owes the same exits (otherwise each asks as before)."""
-        per_entry = exit_orders_per_entry(self._exchange.capabilities)
-        if per_entry is None:
-            return False
-        in_flight = len(self._sending) + signals - 1  # as the last of them would count it
-        owed = per_entry * (len(self._entries) + in_flight + len(self._unresolved) + 1) + in_flight
-        return self._exchange.request_budget.wait_s(priority=False, orders=1, exits_owed=owed) <= 0
+        owed = self._slots_owed(ahead=signals - 1)
+        return (
+            owed is not None
+            and self._exchange.request_budget.wait_s(priority=False, orders=1, exits_owed=owed) <= 0
+        )
 
     def _venue_refused(self, signal: Signal, error: VenueError | None) -> None:
         """The venue refuses now: the entry waits (newest signal per symbol) for a timer at the time the
