@@ -225,43 +225,242 @@ _SETTLED = frozenset(status.value for status in OrderStatus if status.is_termina
 """Order statuses after which the venue reports nothing new: such an order's state leaves the cache at
 once (its row is the record; a late or replayed event reads it)."""
 
+_ORDER_STATE_QUERY = (
+    "SELECT client_order_id, status, filled_qty, avg_fill_price, fee, venue_order_id, fee_asset, updated_ns "
+    "FROM orders WHERE client_order_id IN "
+)
+_NEW_ORDER_HEAD = (
+    "INSERT INTO orders (client_order_id, symbol, side, purpose, order_type, qty, price, stop_price, reason, "
+    "created_ns, venue_order_id, status, filled_qty, avg_fill_price, fee, fee_asset, updated_ns) VALUES "
+)
+_ORDER_UPDATE_HEAD = (
+    "UPDATE orders SET venue_order_id = v.column2, status = v.column3, filled_qty = v.column4, "
+    "avg_fill_price = v.column5, fee = v.column6, fee_asset = v.column7, updated_ns = v.column8 "
+    "FROM (VALUES "
+)
+_ORDER_UPDATE_TAIL = ") AS v WHERE orders.client_order_id = v.column1"
+_POSITION_ARMED = (
+    (
+        "UPDATE positions SET qty = v.column3, take_profit = v.column4, stop_loss = v.column5, "
+        "exit_order_ids = v.column6, armed_ns = v.column7 FROM (VALUES "
+    ),
+    ") AS v WHERE positions.symbol = v.column1 AND positions.opened_ns = v.column2",
+)
+_POSITION_CLOSED = (
+    (
+        "UPDATE positions SET closed_ns = v.column3, close_reason = v.column4, close_price = v.column5, "
+        "close_detail = v.column6 FROM (VALUES "
+    ),
+    ") AS v WHERE positions.symbol = v.column1 AND positions.opened_ns = v.column2",
+)
+_FILL_COLUMNS = (
+    "fill_id, client_order_id, venue_order_id, venue_trade_id, symbol, side, qty, price, fee, fee_asset, "
+    "ts_ns, kind"
+)
+_APPENDS: tuple[tuple[str, str], ...] = (
+    ("order_states", "INSERT OR IGNORE INTO order_states VALUES "),
+    ("fills", f"INSERT OR IGNORE INTO fills ({_FILL_COLUMNS}) VALUES "),
+    ("events", "INSERT OR IGNORE INTO events VALUES "),
+    ("exits", "INSERT OR IGNORE INTO exits VALUES "),
+    ("symbols", "INSERT OR REPLACE INTO symbols VALUES "),
+    ("positions", "INSERT OR IGNORE INTO positions (symbol, opened_ns, qty, entry_price, adopted) VALUES "),
+)
+"""Tables a record only adds rows to, and the statement that adds a batch's rows (in the order the records
+came, so the first of two rows with one key is kept, as row by row)."""
+
 
 @dataclass(slots=True)
 class _OrderState:
-    symbol: str
-    side: str
+    """An order's columns that records change, as its row holds them (or will, once the batch is written)."""
+
     status: str
     filled_qty: Decimal
     avg_fill_price: Decimal | None
     fee: Decimal
+    venue_order_id: str
+    fee_asset: str
+    updated_ns: int
+    # When the journal counted the order's newest fill (its row's ts_ns), if known: read from the fills
+    # only when a replayed fill needs it (``_filled_again``), for an order whose state came from its row.
+    counted_ns: int | None = None
+    counted_known: bool = True
+
+    @classmethod
+    def of_row(cls, row: Sequence[Any]) -> _OrderState:
+        """From ``_ORDER_STATE_QUERY``'s columns after the id."""
+        return cls(
+            row[0], Decimal(row[1]), _dec(row[2]), Decimal(row[3]), row[4], row[5], int(row[6]), None, False
+        )
+
+    def columns(self) -> tuple[Any, ...]:
+        return (
+            self.venue_order_id,
+            self.status,
+            _d(self.filled_qty),
+            _d(self.avg_fill_price),
+            _d(self.fee),
+            self.fee_asset,
+            self.updated_ns,
+        )
 
 
 class SqliteJournal:
-    """``JournalWriter`` over SQLite. Not thread-safe: one owner thread (the journal actor's)."""
+    """``JournalWriter`` over SQLite. Not thread-safe: one owner thread (the journal actor's).
+
+    A batch of records costs a handful of statements, not a few per record: Python's ``sqlite3`` lets go
+    of the interpreter lock around every statement, and while the trading threads are busy each
+    statement then waits up to the interpreter's switch interval (5 ms) to get it back. Row by row, the
+    journal wrote about 200 records a second while the strategy fired on every symbol and its inbox
+    grew by 2,000 a second. So records change state kept in memory: the orders the batch names (read in
+    one query at its start), the open positions and the last start-up's time (read once, when opened:
+    this writer is the journal's only one). Rows wait in ``_rows`` and go out in one multi-row statement
+    per table when the batch ends. A read that could see rows still waiting (rare: replays, start-up
+    reconciliation) writes them first, so every record sees what the records before it wrote.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn = open_connection(path)
+        self._max_params = self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         self._orders: dict[str, _OrderState] = {}
+        # This batch's orders: every order it read or wrote (None: no row); settled ones stay till its end.
+        self._batch: dict[str, _OrderState | None] = {}
+        # Rows waiting to be written: new orders (their fixed columns), orders changed, rows to add.
+        self._new_orders: dict[str, tuple[Any, ...]] = {}
+        self._changed_orders: dict[str, _OrderState] = {}
+        self._rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table, _ in _APPENDS}
+        self._filled_orders: set[str] = set()  # orders with a fill row waiting
+        # Positions' changed columns, by (symbol, opened_ns): the newest arming, the closing.
+        self._armings: dict[tuple[str, int], tuple[Any, ...]] = {}
+        self._closings: dict[tuple[str, int], tuple[Any, ...]] = {}
+        self._open: dict[str, int] = {}  # symbol -> its open position's opened_ns
+        # Position keys (symbol, opened_ns) this batch may open: is there a row (or one waiting)?
+        self._position_rows: dict[tuple[str, int], bool] = {}
+        self._startup: int | None = None
+        self._load()
 
     def close(self) -> None:
         self._conn.close()
+
+    def _load(self) -> None:
+        """Read what this writer keeps in memory across batches from the file (on open, after a rollback)."""
+        self._orders.clear()
+        self._batch.clear()
+        self._new_orders.clear()
+        self._changed_orders.clear()
+        for rows in self._rows.values():
+            rows.clear()
+        self._filled_orders.clear()
+        self._armings.clear()
+        self._closings.clear()
+        self._open = {
+            row[0]: int(row[1])
+            for row in self._conn.execute(
+                "SELECT symbol, opened_ns FROM positions WHERE closed_ns IS NULL ORDER BY opened_ns"
+            ).fetchall()
+        }
+        row = self._conn.execute("SELECT MAX(ts_ns) FROM accounts").fetchone()
+        self._startup = None if row is None or row[0] is None else int(row[0])
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         self._conn.execute("BEGIN")
         try:
             yield self._conn
+            self._write_rows(self._conn)
         except BaseException:
             self._conn.execute("ROLLBACK")
-            self._orders.clear()  # the cache may hold rolled-back changes
+            self._load()  # memory may hold rolled-back changes
             raise
+        finally:
+            self._batch.clear()
+            self._position_rows.clear()
         self._conn.execute("COMMIT")
 
     def write(self, records: Sequence[JournalRecord]) -> None:
         with self._transaction() as conn:
+            self._read_orders(conn, records)
+            self._read_positions(conn, records)
             for record in records:
                 self._apply(conn, record)
+
+    # -- batching --------------------------------------------------------------------------------------
+
+    def _read_orders(self, conn: sqlite3.Connection, records: Sequence[JournalRecord]) -> None:
+        """Read the state of every order ``records`` name that memory does not hold, in one query."""
+        wanted = {
+            coid
+            for record in records
+            if (coid := _order_id(record)) and coid not in self._orders and coid not in self._batch
+        }
+        if not wanted:
+            return
+        ids = sorted(wanted)
+        for start in range(0, len(ids), self._max_params):
+            chunk = ids[start : start + self._max_params]
+            query = _ORDER_STATE_QUERY + "(" + ",".join("?" * len(chunk)) + ")"
+            for row in conn.execute(query, chunk).fetchall():
+                self._batch[row[0]] = _OrderState.of_row(row[1:])
+        for coid in ids:
+            self._batch.setdefault(coid, None)
+
+    def _read_positions(self, conn: sqlite3.Connection, records: Sequence[JournalRecord]) -> None:
+        """Read which of the positions ``records`` may open have a row already, in one query."""
+        keys = sorted(
+            {
+                (record.symbol, record.ts_init)
+                for record in records
+                if isinstance(record, PositionOpened | ExitsArmed) and record.symbol not in self._open
+            }
+        )
+        per_statement = self._max_params // 2
+        for start in range(0, len(keys), per_statement):
+            chunk = keys[start : start + per_statement]
+            query = (
+                "SELECT symbol, opened_ns FROM positions WHERE (symbol, opened_ns) IN (VALUES "
+                + _placeholders(len(chunk), 2)
+                + ")"
+            )
+            found = set(conn.execute(query, [value for key in chunk for value in key]).fetchall())
+            for key in chunk:
+                self._position_rows[key] = key in found
+
+    def _write_rows(self, conn: sqlite3.Connection) -> None:
+        """Write every row waiting: a few multi-row statements, whatever the number of records."""
+        if self._new_orders:
+            rows = [fixed + self._batch_state(coid).columns() for coid, fixed in self._new_orders.items()]
+            self._insert(conn, _NEW_ORDER_HEAD, rows)
+            self._new_orders.clear()
+        if self._changed_orders:
+            rows = [(coid, *state.columns()) for coid, state in self._changed_orders.items()]
+            self._insert(conn, _ORDER_UPDATE_HEAD, rows, _ORDER_UPDATE_TAIL)
+            self._changed_orders.clear()
+        for table, head in _APPENDS:
+            rows = self._rows[table]
+            if rows:
+                self._insert(conn, head, rows)
+                rows.clear()
+        self._filled_orders.clear()
+        for (head, tail), changes in ((_POSITION_ARMED, self._armings), (_POSITION_CLOSED, self._closings)):
+            if changes:
+                self._insert(conn, head, [key + columns for key, columns in changes.items()], tail)
+                changes.clear()
+
+    def _insert(
+        self, conn: sqlite3.Connection, head: str, rows: list[tuple[Any, ...]], tail: str = ""
+    ) -> None:
+        """``head``, ``rows`` as a list of values, ``tail``: as few statements as SQLite's limit on
+        parameters allows."""
+        per_statement = self._max_params // len(rows[0])
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            values = [value for row in chunk for value in row]
+            conn.execute(head + _placeholders(len(chunk), len(chunk[0])) + tail, values)
+
+    def _batch_state(self, client_order_id: str) -> _OrderState:
+        state = self._batch[client_order_id]
+        assert state is not None
+        return state
 
     # -- records ---------------------------------------------------------------------------------------
 
@@ -275,21 +474,17 @@ class SqliteJournal:
         elif isinstance(record, OrderNoted):
             self._ended(conn, record)
         elif isinstance(record, Event):
-            conn.execute(
-                "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?)",
-                (record.ts_ns, record.kind, record.symbol, record.level, record.text),
-            )
+            self._rows["events"].append((record.ts_ns, record.kind, record.symbol, record.level, record.text))
         elif isinstance(record, PositionOpened):
             self._opened(conn, record)
         elif isinstance(record, ExitsArmed):
             self._armed(conn, record)
         elif isinstance(record, PositionClosed):
-            self._closed(conn, record)
+            self._closed(record)
         elif isinstance(record, AccountSnapshot):
             self._account(conn, record)
         elif isinstance(record, BookAdjustment):
             self._insert_fill(
-                conn,
                 coid="",
                 venue_order_id="",
                 trade_id="",
@@ -304,52 +499,53 @@ class SqliteJournal:
                 kind=record.kind,
             )
         elif isinstance(record, SymbolRules):
-            conn.execute(
-                "INSERT OR REPLACE INTO symbols VALUES (?, ?, ?)",
-                (record.symbol, _d(record.tick_size), _d(record.lot_step)),
-            )
+            self._rows["symbols"].append((record.symbol, _d(record.tick_size), _d(record.lot_step)))
 
     def _order(self, conn: sqlite3.Connection, client_order_id: str) -> _OrderState | None:
+        """The order's state, held in ``_batch`` until the batch's rows are written (the cache may let
+        it go before then, and its row is not yet up to date)."""
+        if client_order_id in self._batch:
+            return self._batch[client_order_id]
         state = self._orders.get(client_order_id)
         if state is None:
-            row = conn.execute(
-                "SELECT symbol, side, status, filled_qty, avg_fill_price, fee FROM orders "
-                "WHERE client_order_id = ?",
-                (client_order_id,),
-            ).fetchone()
-            if row is None:
-                return None
-            state = _OrderState(row[0], row[1], row[2], Decimal(row[3]), _dec(row[4]), Decimal(row[5]))
-            if state.status not in _SETTLED:
+            # Not named by the batch's records (one made by a reconciliation): read its row.
+            row = conn.execute(_ORDER_STATE_QUERY + "(?)", (client_order_id,)).fetchone()
+            state = None if row is None else _OrderState.of_row(row[1:])
+            if state is not None and state.status not in _SETTLED:
                 self._remember(client_order_id, state)
+        self._batch[client_order_id] = state
         return state
 
     def _remember(self, client_order_id: str, state: _OrderState) -> None:
         """Cache ``state``; beyond ``ORDER_CACHE_SIZE`` the order cached first is let go (its row stays
-        the record: the same connection reads its own uncommitted writes)."""
+        the record, and an order the batch changed stays in ``_batch`` until its row is written)."""
         self._orders[client_order_id] = state
         if len(self._orders) > ORDER_CACHE_SIZE:
             del self._orders[next(iter(self._orders))]
 
-    def _status_written(self, client_order_id: str, state: _OrderState) -> None:
-        """``state``'s status is now in its row: a settled order's state leaves the cache."""
+    def _changed(self, client_order_id: str, state: _OrderState) -> None:
+        """``state`` changed: its row is to be written; a settled order's state leaves the cache."""
+        if client_order_id not in self._new_orders:
+            self._changed_orders[client_order_id] = state
         if state.status in _SETTLED:
             self._orders.pop(client_order_id, None)
+        elif client_order_id not in self._orders:
+            self._remember(client_order_id, state)
 
-    def _state_change(
-        self, conn: sqlite3.Connection, coid: str, status: str, filled: Decimal, ts_ns: int, detail: str = ""
-    ) -> None:
-        conn.execute(
-            "INSERT OR IGNORE INTO order_states VALUES (?, ?, ?, ?, ?)",
-            (coid, status, _d(filled), ts_ns, detail),
-        )
+    def _new_order(self, client_order_id: str, fixed: tuple[Any, ...], state: _OrderState) -> None:
+        """A row for an order the journal has not seen: ``fixed`` are its columns no record changes."""
+        self._new_orders[client_order_id] = fixed
+        self._batch[client_order_id] = state
+        self._remember(client_order_id, state)
+
+    def _state_change(self, coid: str, status: str, filled: Decimal, ts_ns: int, detail: str = "") -> None:
+        self._rows["order_states"].append((coid, status, _d(filled), ts_ns, detail))
 
     def _intent(self, conn: sqlite3.Connection, intent: OrderIntent) -> None:
         if self._order(conn, intent.client_order_id) is not None:
             return
-        conn.execute(
-            "INSERT INTO orders (client_order_id, symbol, side, purpose, order_type, qty, price, "
-            "stop_price, reason, status, created_ns, updated_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._new_order(
+            intent.client_order_id,
             (
                 intent.client_order_id,
                 intent.symbol,
@@ -360,26 +556,20 @@ class SqliteJournal:
                 _d(intent.price),
                 _d(intent.stop_price),
                 intent.reason,
-                "pending",
-                intent.ts_init,
                 intent.ts_init,
             ),
+            _OrderState("pending", Decimal(0), None, Decimal(0), "", "", intent.ts_init),
         )
-        self._remember(
-            intent.client_order_id,
-            _OrderState(intent.symbol, intent.side.value, "pending", Decimal(0), None, Decimal(0)),
-        )
-        self._state_change(conn, intent.client_order_id, "pending", Decimal(0), intent.ts_init)
+        self._state_change(intent.client_order_id, "pending", Decimal(0), intent.ts_init)
 
     def _observed(self, conn: sqlite3.Connection, record: OrderObserved) -> None:
         order, ts_ns = record.order, record.ts_init
         state = self._order(conn, order.client_order_id)
         if state is None:
             # Seen without an intent (placed before this journal existed, or adopted): record it now.
-            conn.execute(
-                "INSERT INTO orders (client_order_id, symbol, side, purpose, order_type, qty, price, "
-                "stop_price, venue_order_id, status, created_ns, updated_ns) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            state = _OrderState("pending", Decimal(0), None, Decimal(0), order.venue_order_id, "", ts_ns)
+            self._new_order(
+                order.client_order_id,
                 (
                     order.client_order_id,
                     order.symbol,
@@ -389,14 +579,11 @@ class SqliteJournal:
                     _d(order.qty),
                     _d(order.price),
                     _d(order.stop_price),
-                    order.venue_order_id,
-                    "pending",
-                    ts_ns,
+                    "",
                     ts_ns,
                 ),
+                state,
             )
-            state = _OrderState(order.symbol, order.side.value, "pending", Decimal(0), None, Decimal(0))
-            self._remember(order.client_order_id, state)
         delta = fill_delta(
             prev_qty=state.filled_qty,
             prev_avg_price=state.avg_fill_price,
@@ -408,7 +595,6 @@ class SqliteJournal:
         )
         if delta is not None:
             self._insert_fill(
-                conn,
                 coid=order.client_order_id,
                 venue_order_id=order.venue_order_id,
                 trade_id="",
@@ -430,23 +616,14 @@ class SqliteJournal:
         status = order.status.value
         if delta is None and status == state.status:
             return
-        state.status = status
-        conn.execute(
-            "UPDATE orders SET venue_order_id = ?, status = ?, filled_qty = ?, avg_fill_price = ?, fee = ?, "
-            "fee_asset = ?, updated_ns = ? WHERE client_order_id = ?",
-            (
-                order.venue_order_id,
-                status,
-                _d(state.filled_qty),
-                _d(state.avg_fill_price),
-                _d(state.fee),
-                order.fee_asset,
-                ts_ns,
-                order.client_order_id,
-            ),
+        state.status, state.venue_order_id, state.fee_asset, state.updated_ns = (
+            status,
+            order.venue_order_id,
+            order.fee_asset,
+            ts_ns,
         )
-        self._state_change(conn, order.client_order_id, status, state.filled_qty, ts_ns)
-        self._status_written(order.client_order_id, state)
+        self._changed(order.client_order_id, state)
+        self._state_change(order.client_order_id, status, state.filled_qty, ts_ns)
 
     def _event(self, conn: sqlite3.Connection, update: OrderUpdate) -> None:
         """An order event from the venue's private stream: its state, and its fill keyed by the venue's
@@ -476,42 +653,20 @@ class SqliteJournal:
             assert implied is not None
             price = update.last_price if delta == update.last_qty and update.last_price > 0 else implied.price
             kind = self._execution_kind(conn, update.symbol, update.side, update.ts_event)
-            self._insert_event_fill(conn, update, qty=delta, price=price, fee=fee, kind=kind)
+            self._insert_event_fill(update, qty=delta, price=price, fee=fee, kind=kind)
             prev_value = (state.avg_fill_price or Decimal(0)) * state.filled_qty
             state.avg_fill_price = (prev_value + delta * price) / update.cum_filled_qty
             state.filled_qty, state.fee = update.cum_filled_qty, state.fee + fee
         elif update.kind.is_fill and update.last_qty > 0:
-            self._filled_again(conn, update)
+            self._filled_again(conn, update, state)
         status = snapshot.status.value
         if delta <= 0 and status == state.status:
             return
-        state.status = status
-        conn.execute(
-            "UPDATE orders SET venue_order_id = ?, status = ?, filled_qty = ?, avg_fill_price = ?, "
-            "fee = ?, fee_asset = CASE WHEN ? = '' THEN fee_asset ELSE ? END, updated_ns = ? "
-            "WHERE client_order_id = ?",
-            (
-                update.venue_order_id,
-                status,
-                _d(state.filled_qty),
-                _d(state.avg_fill_price),
-                _d(state.fee),
-                update.fee_asset,
-                update.fee_asset,
-                update.ts_init,
-                update.client_order_id,
-            ),
-        )
-        self._state_change(
-            conn, update.client_order_id, status, state.filled_qty, update.ts_init, update.reason
-        )
-        self._status_written(update.client_order_id, state)
-
-    @staticmethod
-    def _startup_ns(conn: sqlite3.Connection) -> int | None:
-        """When the last start-up reconciled the books with the venue (its account snapshot)."""
-        row = conn.execute("SELECT MAX(ts_ns) FROM accounts").fetchone()
-        return None if row is None or row[0] is None else int(row[0])
+        state.status, state.venue_order_id, state.updated_ns = status, update.venue_order_id, update.ts_init
+        if update.fee_asset:
+            state.fee_asset = update.fee_asset
+        self._changed(update.client_order_id, state)
+        self._state_change(update.client_order_id, status, state.filled_qty, update.ts_init, update.reason)
 
     def _execution_kind(
         self, conn: sqlite3.Connection, symbol: str, side: Side, venue_ts_ns: int
@@ -519,28 +674,34 @@ class SqliteJournal:
         """A new fill is a trade, or one the last start-up reconciliation already counted: made before
         it, and of the kind that reconciliation adjusted (a buy in what it adopted, a sale in what it
         wrote off)."""
-        startup_ns = self._startup_ns(conn)
+        startup_ns = self._startup
         if startup_ns is None or not made_before_startup(venue_ts_ns=venue_ts_ns, startup_ns=startup_ns):
             return FillKind.TRADE
         adjusted = FillKind.ADOPTED if side is Side.BUY else FillKind.RECONCILED
-        return FillKind.EXPLAINED if _adjusted(conn, adjusted, symbol, startup_ns) else FillKind.TRADE
+        return FillKind.EXPLAINED if self._adjusted(conn, adjusted, symbol, startup_ns) else FillKind.TRADE
 
-    def _filled_again(self, conn: sqlite3.Connection, update: OrderUpdate) -> None:
+    def _filled_again(self, conn: sqlite3.Connection, update: OrderUpdate, state: _OrderState) -> None:
         """A fill event that brings nothing new to the order's count: a replay, unless the venue lost
         the fill the journal counted and made it again after the last start-up."""
-        startup_ns = self._startup_ns(conn)
-        row = conn.execute(
-            "SELECT MAX(ts_ns) FROM fills WHERE client_order_id = ?", (update.client_order_id,)
-        ).fetchone()
-        counted_ns = None if row is None or row[0] is None else int(row[0])
+        startup_ns = self._startup
+        if startup_ns is None or update.ts_event <= startup_ns:
+            return  # only a fill made after the last start-up can be one made again
+        if not state.counted_known:
+            if update.client_order_id in self._filled_orders:
+                self._write_rows(conn)  # a fill row of the order is still waiting
+            row = conn.execute(
+                "SELECT MAX(ts_ns) FROM fills WHERE client_order_id = ?", (update.client_order_id,)
+            ).fetchone()
+            state.counted_ns = None if row is None or row[0] is None else int(row[0])
+            state.counted_known = True
+        counted_ns = state.counted_ns
         if not lost_by_the_venue(venue_ts_ns=update.ts_event, startup_ns=startup_ns, counted_ns=counted_ns):
             return
         # The start-up took the first off the books: a buy's holding written off, a sale's adopted back.
         taken_off = FillKind.RECONCILED if update.side is Side.BUY else FillKind.ADOPTED
-        if startup_ns is None or not _adjusted(conn, taken_off, update.symbol, startup_ns):
+        if not self._adjusted(conn, taken_off, update.symbol, startup_ns):
             return
         self._insert_event_fill(
-            conn,
             update,
             qty=update.last_qty,
             price=update.last_price,
@@ -548,9 +709,14 @@ class SqliteJournal:
             again_after_ns=startup_ns,
         )
 
+    def _adjusted(self, conn: sqlite3.Connection, kind: FillKind, symbol: str, startup_ns: int) -> bool:
+        """Did the start-up reconciliation at ``startup_ns`` adjust ``symbol``'s books that way?"""
+        self._write_rows(conn)
+        key = _adjustment_key(kind, symbol, startup_ns)
+        return conn.execute("SELECT 1 FROM fills WHERE fill_id = ?", (key,)).fetchone() is not None
+
     def _insert_event_fill(
         self,
-        conn: sqlite3.Connection,
         update: OrderUpdate,
         *,
         qty: Decimal,
@@ -560,7 +726,6 @@ class SqliteJournal:
         again_after_ns: int | None = None,
     ) -> None:
         self._insert_fill(
-            conn,
             coid=update.client_order_id,
             venue_order_id=update.venue_order_id,
             trade_id=update.trade_id or "",
@@ -578,7 +743,6 @@ class SqliteJournal:
 
     def _insert_fill(
         self,
-        conn: sqlite3.Connection,
         *,
         coid: str,
         venue_order_id: str,
@@ -601,9 +765,7 @@ class SqliteJournal:
         )
         if again_after_ns is not None:
             key += f"@{again_after_ns}"
-        conn.execute(
-            "INSERT OR IGNORE INTO fills (fill_id, client_order_id, venue_order_id, venue_trade_id, symbol, "
-            "side, qty, price, fee, fee_asset, ts_ns, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._rows["fills"].append(
             (
                 key,
                 coid,
@@ -617,11 +779,16 @@ class SqliteJournal:
                 fee_asset,
                 ts_ns,
                 kind.value,
-            ),
+            )
         )
+        self._filled_orders.add(coid)
+        state = self._batch.get(coid)
+        if state is not None and state.counted_known:
+            state.counted_ns = ts_ns if state.counted_ns is None else max(state.counted_ns, ts_ns)
 
     def _account(self, conn: sqlite3.Connection, snapshot: AccountSnapshot) -> None:
         """Record what the venue holds and bring the books and open positions to agree with it."""
+        self._write_rows(conn)  # the books below are read from the rows
         previous = conn.execute("SELECT venue, account FROM accounts ORDER BY ts_ns DESC LIMIT 1").fetchone()
         held = json.dumps({symbol: _d(qty) for symbol, qty in sorted(snapshot.held)})
         inserted = conn.execute(
@@ -630,6 +797,7 @@ class SqliteJournal:
         ).rowcount
         if not inserted:
             return  # a replayed snapshot: reconciled when first written
+        self._startup = snapshot.ts_init if self._startup is None else max(self._startup, snapshot.ts_init)
         book = PnlBook()
         rows = conn.execute(FILL_QUERY + "WHERE f.ts_ns <= ? ORDER BY f.ts_ns, f.rowid", (snapshot.ts_init,))
         for row in rows.fetchall():
@@ -654,37 +822,30 @@ class SqliteJournal:
         state = self._order(conn, record.client_order_id)
         if state is None or state.status == record.status:
             return
-        state.status = record.status
-        conn.execute(
-            "UPDATE orders SET status = ?, updated_ns = ? WHERE client_order_id = ?",
-            (record.status, record.ts_init, record.client_order_id),
-        )
+        state.status, state.updated_ns = record.status, record.ts_init
+        self._changed(record.client_order_id, state)
         self._state_change(
-            conn, record.client_order_id, record.status, state.filled_qty, record.ts_init, record.detail
+            record.client_order_id, record.status, state.filled_qty, record.ts_init, record.detail
         )
-        self._status_written(record.client_order_id, state)
-
-    def _open_position(self, conn: sqlite3.Connection, symbol: str) -> int | None:
-        row = conn.execute(
-            "SELECT opened_ns FROM positions WHERE symbol = ? AND closed_ns IS NULL "
-            "ORDER BY opened_ns DESC LIMIT 1",
-            (symbol,),
-        ).fetchone()
-        return None if row is None else int(row[0])
 
     def _opened(self, conn: sqlite3.Connection, record: PositionOpened) -> None:
-        if self._open_position(conn, record.symbol) is not None:
+        if record.symbol in self._open:
             return
-        conn.execute(
-            "INSERT OR IGNORE INTO positions (symbol, opened_ns, qty, entry_price, adopted) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (record.symbol, record.ts_init, _d(record.qty), _d(record.entry_price), int(record.adopted)),
+        key = (record.symbol, record.ts_init)
+        if key not in self._position_rows:  # not foreseen by the batch (a reconciliation's): read it
+            row = conn.execute("SELECT 1 FROM positions WHERE symbol = ? AND opened_ns = ?", key).fetchone()
+            self._position_rows[key] = row is not None
+        if self._position_rows[key]:
+            return  # a closed position has this key (a replay): still none open
+        self._rows["positions"].append(
+            (record.symbol, record.ts_init, _d(record.qty), _d(record.entry_price), int(record.adopted))
         )
+        self._position_rows[key] = True
+        self._open[record.symbol] = record.ts_init
 
     def _armed(self, conn: sqlite3.Connection, record: ExitsArmed) -> None:
         order_ids = ",".join(record.client_order_ids)
-        conn.execute(
-            "INSERT OR IGNORE INTO exits VALUES (?, ?, ?, ?, ?, ?, ?)",
+        self._rows["exits"].append(
             (
                 record.symbol,
                 record.ts_init,
@@ -693,42 +854,44 @@ class SqliteJournal:
                 _d(record.stop_loss),
                 order_ids,
                 int(record.oco),
-            ),
+            )
         )
-        opened = self._open_position(conn, record.symbol)
-        if opened is None:
+        if record.symbol not in self._open:
             self._opened(conn, PositionOpened(symbol=record.symbol, qty=record.qty, ts_init=record.ts_init))
-            opened = record.ts_init
-        conn.execute(
-            "UPDATE positions SET qty = ?, take_profit = ?, stop_loss = ?, exit_order_ids = ?, armed_ns = ? "
-            "WHERE symbol = ? AND opened_ns = ?",
-            (
-                _d(record.qty),
-                _d(record.take_profit),
-                _d(record.stop_loss),
-                order_ids,
-                record.ts_init,
-                record.symbol,
-                opened,
-            ),
+        opened = self._open.get(record.symbol, record.ts_init)
+        self._armings[record.symbol, opened] = (
+            _d(record.qty),
+            _d(record.take_profit),
+            _d(record.stop_loss),
+            order_ids,
+            record.ts_init,
         )
 
-    def _closed(self, conn: sqlite3.Connection, record: PositionClosed) -> None:
-        opened = self._open_position(conn, record.symbol)
+    def _closed(self, record: PositionClosed) -> None:
+        opened = self._open.pop(record.symbol, None)
         if opened is None:
             return  # already closed (a replayed record), or never seen open
-        conn.execute(
-            "UPDATE positions SET closed_ns = ?, close_reason = ?, close_price = ?, close_detail = ? "
-            "WHERE symbol = ? AND opened_ns = ?",
-            (
-                record.ts_init,
-                record.reason.value,
-                _d(record.price),
-                record.detail,
-                record.symbol,
-                opened,
-            ),
+        self._closings[record.symbol, opened] = (
+            record.ts_init,
+            record.reason.value,
+            _d(record.price),
+            record.detail,
         )
+
+
+def _placeholders(rows: int, width: int) -> str:
+    """``(?, ...), (?, ...)``: ``rows`` rows of ``width`` parameters."""
+    row = "(" + ",".join("?" * width) + ")"
+    return ",".join([row] * rows)
+
+
+def _order_id(record: JournalRecord) -> str:
+    """The order a record is about ('' for none)."""
+    if isinstance(record, OrderObserved):
+        return record.order.client_order_id
+    if isinstance(record, OrderUpdate | OrderIntent | OrderNoted):
+        return record.client_order_id
+    return ""
 
 
 @dataclass(frozen=True)
@@ -887,12 +1050,6 @@ class JournalReader:
 def _adjustment_key(kind: FillKind, symbol: str, ts_ns: int) -> str:
     """The fill row key of a start-up reconciliation's adjustment of ``symbol`` (at its snapshot's time)."""
     return f"{kind}:{symbol}:{ts_ns}"
-
-
-def _adjusted(conn: sqlite3.Connection, kind: FillKind, symbol: str, startup_ns: int) -> bool:
-    """Did the start-up reconciliation at ``startup_ns`` adjust ``symbol``'s books that way?"""
-    key = _adjustment_key(kind, symbol, startup_ns)
-    return conn.execute("SELECT 1 FROM fills WHERE fill_id = ?", (key,)).fetchone() is not None
 
 
 _EXECUTIONS = (FillKind.TRADE, FillKind.EXPLAINED)

@@ -539,3 +539,164 @@ def test_journal_orders_let_go_by_the_bounded_cache_continue_from_their_rows(
 
     assert _journal_rows(tmp_path / "narrow.sqlite") == _journal_rows(tmp_path / "wide.sqlite")
     assert len(JournalReader(tmp_path / "narrow.sqlite").fills()) == 4
+
+
+def _all_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    conn = sqlite3.connect(path)
+    try:
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {
+            table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr) for table in tables
+        }
+    finally:
+        conn.close()
+
+
+def _exits(ts_init: int, qty: str = "0.99") -> ExitsArmed:
+    return ExitsArmed(
+        symbol=S,
+        qty=D(qty),
+        take_profit=D("100.4"),
+        stop_loss=D("99.6"),
+        client_order_ids=(TP1, SL1),
+        oco=True,
+        ts_init=ts_init,
+    )
+
+
+_LATE_ENTRY = _snapshot("1", "100", "0.001", OrderStatus.FILLED).model_copy(update={"ts_event": 5})
+_SOLD = _event("filled", "0.999", "0.999", "T9", 20).model_copy(
+    update={"order_qty": D("0.999"), "ts_init": 31}
+)
+_BATCH_SCENARIOS: dict[str, list[JournalRecord]] = {
+    "a position's life, twice, with replays": [
+        SymbolRules(symbol=S, tick_size=D("0.01"), lot_step=D("0.001")),
+        *_partial_fill_records(),
+        PositionOpened(symbol=S, qty=D("0.999"), entry_price=D("99.4"), ts_init=5),
+        Event(6, "exit_armed", S, "OCO", "INFO"),
+        Event(6, "exit_armed", S, "OCO", "INFO"),
+        _exits(6),
+        _exits(7, "0.98"),
+        PositionClosed(symbol=S, qty=D("0.98"), price=D("99.6"), reason=CloseReason.STOP_LOSS, ts_init=8),
+        PositionClosed(symbol=S, qty=D("0.98"), price=D("99.6"), reason=CloseReason.STOP_LOSS, ts_init=9),
+        PositionOpened(symbol=S, qty=D("0.999"), entry_price=D("99.4"), ts_init=5),  # replayed: stays closed
+        _exits(10),  # armed with none open: opens one
+        PositionClosed(symbol=S, qty=D("0.99"), price=D("100.4"), reason=CloseReason.TAKE_PROFIT, ts_init=11),
+    ],
+    "stream events, a late snapshot, a settled order's late record": [
+        OrderIntent.of(_request(TP5, Side.SELL, OrderPurpose.TAKE_PROFIT), ts_init=1),
+        OrderIntent.of(_request(ENTRY3), ts_init=1, reason="hft"),
+        _event("accepted", "0", "0", None, 2),
+        _event("partially_filled", "0.4", "0.4", "T1", 3),
+        _event("filled", "1", "0.6", "T2", 4),
+        _event("filled", "1", "0.6", "T2", 4),
+        OrderObserved(order=_snapshot("1", "100.6", "0.0404", OrderStatus.FILLED, TP5, Side.SELL), ts_init=5),
+        OrderNoted(client_order_id=TP5, symbol=S, status="gone", detail="late", ts_init=6),
+        OrderNoted(client_order_id=ENTRY3, symbol=S, status="gone", detail="unknown to the venue", ts_init=6),
+        OrderIntent.of(_request(ENTRY3), ts_init=7, reason="hft"),
+    ],
+    "the venue kept an entry fill the journal heard of after the restart": [
+        OrderIntent.of(_request(), ts_init=1),
+        _account({}, "state.json", 2),
+        _restarted("0.999", 10),
+        OrderObserved(order=_LATE_ENTRY, ts_init=11),
+        _entry_event("filled", "1", "T1", 5, 12),
+    ],
+    "the venue kept an exit fill the journal heard of after the restart": [
+        *_partial_fill_records(),
+        _account({S: "0.999"}, "state.json", 6),
+        OrderIntent.of(_request(TP5, Side.SELL, OrderPurpose.TAKE_PROFIT), ts_init=7),
+        _restarted("0", 30),
+        _SOLD,
+        _SOLD,
+    ],
+    "the venue lost a fill the journal kept and made it again": [
+        OrderIntent.of(_request(), ts_init=1),
+        _entry_event("filled", "1", "T1", 5, 5),
+        _restarted("0", 10),
+        _entry_event("filled", "1", "T1", 12, 12),
+        _entry_event("filled", "1", "T1", 12, 12),
+    ],
+}
+
+
+@pytest.mark.parametrize("cache_size", [journal_module.ORDER_CACHE_SIZE, 1])
+@pytest.mark.parametrize("scenario", list(_BATCH_SCENARIOS))
+def test_journal_batch_writes_the_rows_of_its_records_written_one_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scenario: str, cache_size: int
+) -> None:
+    # A batch keeps order states and positions in memory and writes its rows at its end: every record
+    # must still see what the records before it wrote, as when each is a write of its own.
+    monkeypatch.setattr(journal_module, "ORDER_CACHE_SIZE", cache_size)
+    records = _BATCH_SCENARIOS[scenario]
+    one_by_one = SqliteJournal(tmp_path / "one.sqlite")
+    for record in records:
+        one_by_one.write([record])
+    one_by_one.close()
+    batched = SqliteJournal(tmp_path / "batch.sqlite")
+    batched.write(records)
+    batched.close()
+
+    rows = _all_rows(tmp_path / "one.sqlite")
+    assert rows["fills"] and rows["order_states"]  # the scenario wrote what it is about
+    assert _all_rows(tmp_path / "batch.sqlite") == rows
+
+
+def test_journal_batch_costs_the_same_few_statements_for_ten_orders_or_two_hundred(tmp_path: Path) -> None:
+    # Each statement lets go of the interpreter lock and, while trading threads are busy, waits up to
+    # the switch interval to get it back: a batch's statements must not grow with its records.
+    def lifecycles(count: int, first: int) -> list[JournalRecord]:
+        records: list[JournalRecord] = []
+        for n in range(first, first + count):
+            entry = our_id(OrderPurpose.ENTRY, n, 0)
+            records += [
+                OrderIntent.of(_request(entry), ts_init=n, reason="hft"),
+                OrderObserved(order=_snapshot("0", None, "0", OrderStatus.NEW, entry), ts_init=n),
+                OrderObserved(order=_snapshot("1", "100", "0.001", OrderStatus.FILLED, entry), ts_init=n),
+                Event(n, "filled", S, entry, "INFO"),
+                _exits(n),
+                PositionClosed(
+                    symbol=S, qty=D("0.99"), price=D("100.4"), reason=CloseReason.TAKE_PROFIT, ts_init=n
+                ),
+            ]
+        return records
+
+    statements: list[str] = []
+    journal = SqliteJournal(tmp_path / "j.sqlite")
+    journal._conn.set_trace_callback(statements.append)
+    journal.write(lifecycles(10, 1))
+    ten = len(statements)
+    statements.clear()
+    journal.write(lifecycles(200, 100))
+    journal.close()
+
+    assert len(statements) == ten <= 12
+    assert JournalReader(tmp_path / "j.sqlite").count("fills") == 210
+
+
+def test_journal_batch_rolled_back_leaves_memory_as_the_file_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The batch that closed the position failed when its rows were written: written again, it closes it.
+    path = tmp_path / "j.sqlite"
+    journal = SqliteJournal(path)
+    journal.write([*_partial_fill_records(), _exits(6)])
+    closed = PositionClosed(symbol=S, qty=D("0.99"), price=D("99.6"), reason=CloseReason.STOP_LOSS, ts_init=8)
+    failing: list[JournalRecord] = [
+        OrderNoted(client_order_id=ENTRY1, symbol=S, status="gone", ts_init=7),
+        closed,
+    ]
+
+    def disk_full(_conn: sqlite3.Connection) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(journal, "_write_rows", disk_full)
+        with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+            journal.write(failing)
+    assert JournalReader(path).positions(open_only=True)
+    journal.write(failing)
+    journal.close()
+
+    assert JournalReader(path).positions(open_only=True) == []
+    assert [o.status for o in JournalReader(path).orders()] == ["gone"]
