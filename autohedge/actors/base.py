@@ -23,6 +23,7 @@ import pykka
 from loguru import logger
 
 from autohedge.actors.directory import Directory
+from autohedge.actors.inbox import new_inbox
 from autohedge.actors.protocol import Barrier
 from autohedge.actors.turns import TurnInbox, TurnScheduler, run_loop_with_turns, take_turns
 from autohedge.core.actor_names import ActorName
@@ -70,6 +71,8 @@ class ActorContext:
 
 class SupervisedActor(pykka.ThreadingActor):
     """Thin shell: subclasses implement ``started``/``stopping`` and ``on_<message>`` handlers."""
+
+    _create_actor_inbox = staticmethod(new_inbox)
 
     _handlers: ClassVar[dict[type, str | None]]
 

@@ -24,6 +24,7 @@ from loguru import logger
 
 from autohedge.actors.base import ActorContext
 from autohedge.actors.directory import Directory
+from autohedge.actors.inbox import new_inbox
 from autohedge.actors.protocol import Barrier
 from autohedge.core.actor_names import JOURNAL
 from autohedge.core.clock import Clock, TimerHandle
@@ -64,6 +65,8 @@ def record_in_journal(ctx: ActorContext, record: JournalRecord) -> None:
 
 
 class JournalActor(pykka.ThreadingActor):
+    _create_actor_inbox = staticmethod(new_inbox)
+
     def __init__(
         self,
         *,

@@ -18,7 +18,6 @@ The LLM and hybrid strategies keep one actor per symbol (a model request must ne
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from typing import Any
 import pykka
 
 from autohedge.actors.base import ActorContext, SupervisedActor
+from autohedge.actors.inbox import new_inbox
 from autohedge.actors.protocol import QuotesPending, TickSignals
 from autohedge.actors.strategy import SignalSource
 from autohedge.core.actor_names import EXECUTOR, STRATEGY_RUNNER
@@ -149,7 +149,7 @@ class LaneRef(pykka.ActorRef[Any]):
     def actor_inbox(self) -> Any:
         """The runner's inbox (what a lane's messages wait in), for inbox depth readings."""
         runner = self._directory.get(STRATEGY_RUNNER)
-        return runner.actor_inbox if runner is not None else queue.Queue()
+        return runner.actor_inbox if runner is not None else new_inbox()
 
     @actor_inbox.setter
     def actor_inbox(self, _: Any) -> None:

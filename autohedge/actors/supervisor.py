@@ -29,6 +29,7 @@ from loguru import logger
 
 from autohedge.actors.base import ActorContext, ActorHooks, handler_name
 from autohedge.actors.directory import Directory
+from autohedge.actors.inbox import new_inbox
 from autohedge.actors.protocol import Barrier, GetSnapshot
 from autohedge.actors.turns import TurnInbox, run_loop_with_turns, take_turns
 from autohedge.core.actor_names import EXECUTOR, SUPERVISOR, ActorKind, ActorName
@@ -139,6 +140,8 @@ class StartTrading(Message):
 
 
 class Supervisor(pykka.ThreadingActor):
+    _create_actor_inbox = staticmethod(new_inbox)
+
     def __init__(
         self,
         *,

@@ -45,7 +45,7 @@ def trigger_all_in_one_burst(h: Harness) -> None:
     executor = h.directory.get(EXECUTOR)
     assert executor is not None
     inbox = executor.actor_inbox
-    assert isinstance(inbox, queue.Queue)  # a threading actor's
+    assert isinstance(inbox, queue.SimpleQueue)  # a threading actor's (autohedge.actors.inbox)
     wait_for(lambda: inbox.qsize() >= len(SYMBOLS) - 1, what="the other signals queued")
     deciding.release()
     assert not deciding.ran_out
