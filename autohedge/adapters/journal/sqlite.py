@@ -321,11 +321,11 @@ class SqliteJournal:
     A batch of records costs a handful of statements, not a few per record: Python's ``sqlite3`` lets go
     of the interpreter lock around every statement, and while the trading threads are busy each
     statement then waits up to the interpreter's switch interval (5 ms) to get it back. Row by row, the
-    journal wrote about 200 records a second while the strategy fired on every symbol and its inbox
-    grew by 2,000 a second. So records change state kept in memory: the orders the batch names (read in
+    journal wrote about 600 records a second while the strategy fired on every symbol, and its inbox
+    grew by 2,300 a second. So records change state kept in memory: the orders the batch names (read in
     one query at its start), the open positions and the last start-up's time (read once, when opened:
-    this writer is the journal's only one). Rows wait in ``_rows`` and go out in one multi-row statement
-    per table when the batch ends. A read that could see rows still waiting (rare: replays, start-up
+    this writer is the journal's only one). Rows wait in ``_rows`` and go out in one statement per
+    table when the batch ends. A read that could see rows still waiting (rare: replays, start-up
     reconciliation) writes them first, so every record sees what the records before it wrote.
     """
 
