@@ -618,10 +618,12 @@ class SqliteJournal:
         """An order event from the venue's private stream: its state, and its fill keyed by the venue's
         trade id. The order's cumulative quantity decides what is new, so an event replayed, or a fill
         already seen in a REST snapshot, adds nothing."""
-        snapshot = update.snapshot(with_fills=False)  # the fills are counted below, event by event
         state = self._order(conn, update.client_order_id)
         if state is None:
-            self._observed(conn, OrderObserved(order=snapshot, ts_init=update.ts_init))
+            # The fills are counted below, event by event.
+            self._observed(
+                conn, OrderObserved(order=update.snapshot(with_fills=False), ts_init=update.ts_init)
+            )
             state = self._order(conn, update.client_order_id)
             assert state is not None
         delta = update.cum_filled_qty - state.filled_qty
@@ -648,7 +650,7 @@ class SqliteJournal:
             state.filled_qty, state.fee = update.cum_filled_qty, state.fee + fee
         elif update.kind.is_fill and update.last_qty > 0:
             self._filled_again(conn, update, state)
-        status = snapshot.status.value
+        status = update.kind.order_status.value
         if delta <= 0 and status == state.status:
             return
         state.status, state.venue_order_id, state.updated_ns = status, update.venue_order_id, update.ts_init
