@@ -3,6 +3,7 @@ slow or failing journal never holds trading back."""
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -13,7 +14,7 @@ import pykka
 from autohedge.actors.journal import FlushJournal, JournalActor
 from autohedge.actors.protocol import Barrier
 from autohedge.adapters.journal.sqlite import JournalReader, SqliteJournal
-from autohedge.core.actor_names import JOURNAL
+from autohedge.core.actor_names import EXECUTOR, JOURNAL, SUPERVISOR
 from autohedge.core.clock import ManualClock
 from autohedge.core.eventlog import Event
 from autohedge.core.journal import AccountSnapshot, JournalRecord, OrderIntent, OrderObserved, PositionOpened
@@ -251,3 +252,16 @@ def test_journal_closes_a_previous_accounts_holding_at_start_up_as_reconciled(
     (position,) = reader.positions()
     assert position.close_reason == CloseReason.RECONCILED.value
     assert reader.count("accounts") == 2
+
+
+def test_every_actor_of_the_tree_and_the_journal_take_messages_from_a_simple_queue(
+    make_harness: Callable[..., Harness], tmp_path: Path
+) -> None:
+    # queue.Queue holds its mutex across bytecodes: a holder that lost the interpreter lock kept every
+    # teller waiting (autohedge.actors.inbox). Lanes share the strategy runner's inbox.
+    h = make_harness(journal_path=tmp_path / "journal.sqlite").start()
+
+    names = h.directory.names()
+    assert JOURNAL in names and SUPERVISOR in names and EXECUTOR in names
+    inboxes = {name: h.directory.get(name).actor_inbox for name in names}  # type: ignore[union-attr]
+    assert {name: type(inbox) for name, inbox in inboxes.items()} == dict.fromkeys(names, queue.SimpleQueue)
