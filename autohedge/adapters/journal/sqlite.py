@@ -335,8 +335,8 @@ class SqliteJournal:
         self._orders: dict[str, _OrderState] = {}
         # This batch's orders: every order it read or wrote (None: no row); settled ones stay till its end.
         self._batch: dict[str, _OrderState | None] = {}
-        # Rows waiting to be written: new orders (their fixed columns), orders changed, rows to add.
-        self._new_orders: dict[str, tuple[Any, ...]] = {}
+        # Rows waiting to be written: new orders (their fixed columns and state), orders changed, rows to add.
+        self._new_orders: dict[str, tuple[tuple[Any, ...], _OrderState]] = {}
         self._changed_orders: dict[str, _OrderState] = {}
         self._rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table, _ in _APPENDS}
         self._filled_orders: set[str] = set()  # orders with a fill row waiting
@@ -428,7 +428,7 @@ class SqliteJournal:
     def _write_rows(self, conn: sqlite3.Connection) -> None:
         """Write every row waiting: a few multi-row statements, whatever the number of records."""
         if self._new_orders:
-            rows = [fixed + self._batch_state(coid).columns() for coid, fixed in self._new_orders.items()]
+            rows = [fixed + state.columns() for fixed, state in self._new_orders.values()]
             _write(conn, _NEW_ORDERS, rows)
             self._new_orders.clear()
         if self._changed_orders:
@@ -445,11 +445,6 @@ class SqliteJournal:
             if changes:
                 _write(conn, statement, [key + columns for key, columns in changes.items()])
                 changes.clear()
-
-    def _batch_state(self, client_order_id: str) -> _OrderState:
-        state = self._batch[client_order_id]
-        assert state is not None
-        return state
 
     # -- records ---------------------------------------------------------------------------------------
 
@@ -523,7 +518,7 @@ class SqliteJournal:
 
     def _new_order(self, client_order_id: str, fixed: tuple[Any, ...], state: _OrderState) -> None:
         """A row for an order the journal has not seen: ``fixed`` are its columns no record changes."""
-        self._new_orders[client_order_id] = fixed
+        self._new_orders[client_order_id] = (fixed, state)
         self._batch[client_order_id] = state
         self._remember(client_order_id, state)
 
