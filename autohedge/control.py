@@ -17,6 +17,7 @@ from autohedge.api.models import (
     EquityPointView,
     EventView,
     HealthReport,
+    LatencyBuckets,
     MetricsSnapshot,
     OrderView,
     PnlView,
@@ -31,10 +32,11 @@ from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S
 from autohedge.core.gates import KILL_SWITCH, STARTUP, STOPPED
 from autohedge.core.messages import CancelEntries, ClosePosition, SyncPositions
+from autohedge.core.metrics import LatencyHistogram
 from autohedge.core.pnl import PnlBook, PnlReport
 from autohedge.core.precision import money_text, step_text
 
-__all__ = ["EngineController"]
+__all__ = ["EngineController", "latency_buckets"]
 
 ASK_TIMEOUT_S = 15.0
 EQUITY_POINTS_MAX = 500
@@ -49,6 +51,16 @@ def _at(value: Decimal | None, step: Decimal | None) -> Decimal | None:
 def _money(value: Decimal | None, tick: Decimal | None) -> Decimal | None:
     text = money_text(value, tick)
     return None if text is None else Decimal(text)
+
+
+def latency_buckets(histogram: LatencyHistogram) -> LatencyBuckets:
+    """The API's view of a latency histogram, in seconds."""
+    return LatencyBuckets(
+        bounds_s=[ns / NS_PER_S for ns in histogram.bounds_ns],
+        counts=list(histogram.counts),
+        count=histogram.count,
+        sum_s=histogram.sum_ns / NS_PER_S,
+    )
 
 
 class EngineController:
@@ -276,7 +288,7 @@ class EngineController:
         used = {engine.config.exchange.venue.value: engine.parts.exchange.request_budget.used_fraction}
         return MetricsSnapshot(
             counters=engine.parts.metrics.snapshot(),
-            tick_to_order_ns=engine.parts.metrics.tick_to_order_ns(),
+            tick_to_order=latency_buckets(engine.parts.metrics.tick_to_order_histogram()),
             restarts_by_actor={c.name: c.restarts for c in view.children},
             request_budget_used=used,
         )

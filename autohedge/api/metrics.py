@@ -10,9 +10,7 @@ from prometheus_client.registry import Collector
 
 from autohedge.api.models import MetricsSnapshot
 
-__all__ = ["LATENCY_BUCKETS_S", "render_metrics"]
-
-LATENCY_BUCKETS_S = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+__all__ = ["render_metrics"]
 
 
 class _EngineCollector(Collector):
@@ -37,14 +35,13 @@ class _EngineCollector(Collector):
         for venue, share in sorted(snap.request_budget_used.items()):
             budget.add_metric([venue], share)
         yield budget
-        samples_s = [ns / 1e9 for ns in snap.tick_to_order_ns]
-        buckets = [(f"{le}", sum(1 for s in samples_s if s <= le)) for le in LATENCY_BUCKETS_S]
-        buckets.append(("+Inf", len(samples_s)))
+        histogram = snap.tick_to_order
+        buckets = [(f"{le}", count) for le, count in zip(histogram.bounds_s, histogram.counts, strict=True)]
+        buckets.append(("+Inf", histogram.count))
         latency = HistogramMetricFamily(
-            "autohedge_tick_to_order_seconds",
-            "quote received by the feed to order submit start (recent window)",
+            "autohedge_tick_to_order_seconds", "quote received by the feed to order submit start"
         )
-        latency.add_metric([], buckets, sum(samples_s))
+        latency.add_metric([], buckets, histogram.sum_s)
         yield latency
 
 

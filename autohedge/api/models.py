@@ -18,6 +18,7 @@ __all__ = [
     "EventView",
     "HealthReport",
     "HealthStatus",
+    "LatencyBuckets",
     "MetricsSnapshot",
     "OrderView",
     "PnlView",
@@ -116,9 +117,18 @@ class ActionResult(_Model):
     count: int = 0
 
 
+class LatencyBuckets(_Model):
+    """A histogram of every latency since start: ``counts[i]`` at most ``bounds_s[i]``, ``count`` in all."""
+
+    bounds_s: list[float]
+    counts: list[int]
+    count: int
+    sum_s: float
+
+
 class MetricsSnapshot(_Model):
     counters: dict[str, int]
-    tick_to_order_ns: list[int]
+    tick_to_order: LatencyBuckets
     restarts_by_actor: dict[str, int]
     request_budget_used: dict[str, float]
     """Venue -> share of the request budget in use (0..1)."""

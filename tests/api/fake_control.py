@@ -10,6 +10,7 @@ from autohedge.api.models import (
     EquityPointView,
     EventView,
     HealthReport,
+    LatencyBuckets,
     MetricsSnapshot,
     OrderView,
     PnlView,
@@ -159,7 +160,9 @@ class FakeEngineControl:
     def metrics_snapshot(self) -> MetricsSnapshot:
         return MetricsSnapshot(
             counters={"quotes": 10, "dead_letters": 0},
-            tick_to_order_ns=[200_000, 3_000_000],
+            tick_to_order=LatencyBuckets(  # two orders: 0.2 ms and 3 ms
+                bounds_s=[0.0001, 0.00025, 0.001, 0.005], counts=[0, 1, 1, 2], count=2, sum_s=0.0032
+            ),
             restarts_by_actor={EXECUTOR: 1},
             request_budget_used={"binance": 0.25},
         )
