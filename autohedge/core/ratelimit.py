@@ -34,6 +34,9 @@ __all__ = [
 DEGRADED_AFTER_FAILURES = 3
 """Consecutive 5xx / timeouts / unreachable answers after which a venue is reported degraded."""
 _USAGE_WINDOW_NS = 60 * NS_PER_S
+_USAGE_STEP_NS = NS_PER_S // 10
+"""Requests per minute are counted in steps of this much (at most 600 counts kept, whatever the rate):
+a step leaves the minute once its start is a minute old."""
 ROLLING_GUARD_S = 1.0
 """A rolling rule keeps a unit whose answer the sender does not wait for (``acquire``) this much longer
 than its interval: we count it when we send it, the venue when it arrives. A request whose answer is
@@ -204,7 +207,8 @@ class RequestBudget:
         self._auth_failed: str | None = None
         self._failures = 0
         self._degraded: str | None = None
-        self._recent: deque[int] = deque()  # monotonic ns of each request over the last minute
+        self._recent: deque[list[int]] = deque()  # [step, requests] over the last minute (monotonic)
+        self._recent_requests = 0
         self._rpm_max = 0
         self._share_max = 0.0
         self.used_total = 0.0
@@ -365,12 +369,22 @@ class RequestBudget:
             if record is not None:
                 records.append(record)
         self.used_total += weight
-        self._recent.extend([now] * requests)
-        while self._recent and self._recent[0] <= now - _USAGE_WINDOW_NS:
-            self._recent.popleft()
-        self._rpm_max = max(self._rpm_max, len(self._recent))
+        self._count_recent(now, requests)
         self._note_share()
         return records
+
+    def _count_recent(self, now_ns: int, requests: int) -> None:
+        """Count ``requests`` sent at ``now_ns`` in the last minute's steps. Lock held."""
+        step = now_ns // _USAGE_STEP_NS
+        recent = self._recent
+        if recent and recent[-1][0] == step:
+            recent[-1][1] += requests
+        else:
+            recent.append([step, requests])
+        self._recent_requests += requests
+        while recent[0][0] * _USAGE_STEP_NS <= now_ns - _USAGE_WINDOW_NS:
+            self._recent_requests -= recent.popleft()[1]
+        self._rpm_max = max(self._rpm_max, self._recent_requests)
 
     def _note_share(self) -> None:
         """The largest share of the weight limit used in one of the venue's own windows."""

@@ -96,6 +96,20 @@ def test_budget_status_tracks_requests_per_minute_and_weight_share_max() -> None
     assert status.weight_share_max == pytest.approx(0.2)
 
 
+def test_budget_requests_per_minute_are_counted_in_steps_at_any_rate() -> None:
+    """The busiest minute is found to within one tenth-of-a-second step, however many requests it held
+    (the count is kept per step, not per request)."""
+    clock, b = budget(capacity=1_000_000)
+    for second in range(90):
+        for _ in range(40 if second < 30 else 20):  # 2,400 requests a minute, then 1,200
+            b.acquire(0.0, priority=True)
+            clock.advance(0.025)
+    assert 2_400 - 4 <= b.status().requests_per_minute_max <= 2_400
+    clock.advance(120)
+    b.acquire(0.0, priority=True)
+    assert 2_400 - 4 <= b.status().requests_per_minute_max <= 2_400  # a maximum: an idle minute keeps it
+
+
 def test_budget_degraded_after_a_run_of_failures_cleared_by_an_answer() -> None:
     _, b = budget()
     for _ in range(DEGRADED_AFTER_FAILURES - 1):
