@@ -57,6 +57,29 @@ def test_journal_records_entry_fill_exits_and_the_take_profit_close(
     assert reader.count("events") > 0 and reader.symbol_steps()["BTC/USDT"][0] > 0
 
 
+def test_run_pnl_reads_the_runs_fills_one_at_a_time_and_reports_what_compute_pnl_does(
+    make_harness: Callable[..., Harness], tmp_path: Path
+) -> None:
+    path = tmp_path / "journal.sqlite"
+    h = make_harness(journal_path=path).start()
+    for symbol in ("BTC/USDT", "ETH/USDT", "BTC/USDT"):
+        _round_trip_to_take_profit(h, symbol)
+
+    report = h.engine.run_pnl()
+
+    reader = JournalReader(path)
+    fills = reader.fills(since_ns=h.engine.started_wall_ns)
+    assert list(reader.each_fill(since_ns=h.engine.started_wall_ns)) == fills and len(fills) == 6
+    steps = h.engine.symbol_steps()
+    expected = compute_pnl(
+        fills,
+        dust={symbol: lot for symbol, (_, lot) in steps.items()},
+        start_ns=h.engine.started_wall_ns,
+        end_ns=report.end_ns if report is not None else 0,
+    )
+    assert report == expected and report.overall.closed_trades == 3
+
+
 def test_journal_position_opened_on_a_previous_positions_dust_has_its_entry_price(
     make_harness: Callable[..., Harness], tmp_path: Path
 ) -> None:
