@@ -7,6 +7,7 @@ from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import accumulate
 
 __all__ = ["COUNTER_NAMES", "TICK_TO_ORDER_BUCKETS_NS", "LatencyHistogram", "Metrics"]
 
@@ -96,11 +97,6 @@ class Metrics:
 
     def tick_to_order_histogram(self) -> LatencyHistogram:
         with self._lock:
-            per_bucket = list(self._bucket_counts)
+            cumulative = tuple(accumulate(self._bucket_counts))
             sum_ns = self._latency_sum_ns
-        cumulative = []
-        total = 0
-        for count in per_bucket:
-            total += count
-            cumulative.append(total)
-        return LatencyHistogram(TICK_TO_ORDER_BUCKETS_NS, tuple(cumulative[:-1]), total, sum_ns)
+        return LatencyHistogram(TICK_TO_ORDER_BUCKETS_NS, cumulative[:-1], cumulative[-1], sum_ns)

@@ -938,8 +938,8 @@ class JournalReader:
         return list(self.each_fill(since_ns))
 
     def each_fill(self, since_ns: int = 0) -> Iterator[Fill]:
-        """``fills``, read as the caller goes: a long run's fills are never all in memory at once (the
-        run summary of 73,000 fills held every row and every fill together, +70 MiB at shutdown)."""
+        """``fills``, read as the caller goes: a long run's rows and fills are never all in memory at
+        once (the run summary at shutdown adds up every fill of the run)."""
         with self._connect() as conn:
             for row in conn.execute(FILL_QUERY + "WHERE f.ts_ns >= ? ORDER BY f.ts_ns, f.rowid", (since_ns,)):
                 yield _fill(row)
