@@ -72,7 +72,7 @@ from autohedge.core.notify import (
     seconds_to_next_utc_day,
 )
 from autohedge.core.order_session import OrderSessionStatus, session_reasons
-from autohedge.core.pnl import PnlBook, PnlReport, compute_pnl
+from autohedge.core.pnl import PnlReport, compute_pnl
 from autohedge.core.ports import Exchange, MarketStream, OrderPipe, OrderSessionHolder, UserStream
 from autohedge.core.ratelimit import SymbolRateLimiter, VenueStatus
 from autohedge.core.types import Venue
@@ -473,9 +473,9 @@ class Engine:
             body = f"orders filled so far: {counters.get('orders_filled', 0)} (no journal: no P&L)"
         else:
             reader = JournalReader(self.journal_path)
-            fills = [f for f in reader.each_fill(start_ns) if f.ts_ns < end_ns]
+            fills = (f for f in reader.each_fill(start_ns) if f.ts_ns < end_ns)
             dust = {symbol: lot for symbol, (_, lot) in reader.symbol_steps().items()}
-            report = compute_pnl(fills, dust=dust, start_ns=start_ns, end_ns=end_ns)
+            report = compute_pnl(fills, dust=dust, start_ns=start_ns, end_ns=end_ns, oldest_first=True)
             o = report.overall
             realized, fees = o.realized_pnl.quantize(Decimal("0.0001")), o.fees.quantize(Decimal("0.0001"))
             body = (
@@ -794,10 +794,15 @@ class Engine:
         from autohedge.adapters.journal.sqlite import JournalReader
 
         self.flush_journal()
-        book = PnlBook({symbol: lot for symbol, (_, lot) in self.symbol_steps().items()})
-        for fill in JournalReader(self.journal_path).each_fill(since_ns=self.started_wall_ns):
-            book.add(fill)  # oldest first, as compute_pnl would sort them
-        return book.report(start_ns=self.started_wall_ns, end_ns=self.parts.clock.wall_ns())
+        fills = JournalReader(self.journal_path).each_fill(since_ns=self.started_wall_ns)
+        dust = {symbol: lot for symbol, (_, lot) in self.symbol_steps().items()}
+        return compute_pnl(
+            fills,
+            dust=dust,
+            start_ns=self.started_wall_ns,
+            end_ns=self.parts.clock.wall_ns(),
+            oldest_first=True,
+        )
 
     def health(
         self, view: SupervisorView | None = None, positions: list[MonitoredPosition] | None = None

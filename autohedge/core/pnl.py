@@ -503,14 +503,16 @@ def compute_pnl(
     dust: Mapping[str, Decimal] | None = None,
     start_ns: int | None = None,
     end_ns: int | None = None,
+    oldest_first: bool = False,
 ) -> PnlReport:
     """Per-symbol and overall statistics of ``fills`` (any order; sorted by time, stable).
 
     ``dust``: per symbol, the held quantity at or below which it is out of the market (the lot
     step: what the venue would not let us sell). ``start_ns``/``end_ns`` bound the period used for
-    exposure (default: first fill to last fill).
+    exposure (default: first fill to last fill). ``oldest_first``: the fills come sorted already (a
+    journal read), so they are added as they come and never all held at once.
     """
     book = PnlBook(dust)
-    for fill in sorted(fills, key=lambda f: f.ts_ns):
+    for fill in fills if oldest_first else sorted(fills, key=lambda f: f.ts_ns):
         book.add(fill)
     return book.report(start_ns=start_ns, end_ns=end_ns)
