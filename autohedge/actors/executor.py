@@ -69,7 +69,7 @@ from autohedge.actors.sender import order_sent, send_order
 from autohedge.core.actor_names import EXECUTOR, MONITOR, ORDER_READER, ActorName
 from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S, TimerHandle
-from autohedge.core.collection import collection_held
+from autohedge.core.collection import CollectionHold
 from autohedge.core.config import AppConfig
 from autohedge.core.dedupe import FILL_MEMORY_KEEP_S
 from autohedge.core.errors import (
@@ -328,6 +328,8 @@ class ExecutorActor(SupervisedActor):
         """Within ``on_tick_signals``: it writes the tick's entries itself."""
         self._tick_admitted = False
         """Within ``on_tick_signals``: the venue's window holds every entry of the tick (``_tick_fits``)."""
+        self._collection = CollectionHold()
+        """Held from a tick's first message to the one closing it (``core/collection.py``)."""
         self._reading: dict[str, _Reading] = {}
         """Entries whose read the order reader has not answered yet (one read in flight per entry)."""
         self._last_read_id = 0
@@ -357,6 +359,10 @@ class ExecutorActor(SupervisedActor):
                 continue
             self._unresolved[coid] = entry
             self.actor_ref.tell(ResolveOrder(client_order_id=coid, symbol=entry.symbol))
+
+    def stopping(self) -> None:
+        """Actor thread: a tick still open (its closing message never handled) gives the collector back."""
+        self._collection.release()
 
     def _ensure_ledger(self) -> None:
         """The user stream re-bases the ledger once connected; should an entry come first (or the venue
@@ -533,17 +539,21 @@ class ExecutorActor(SupervisedActor):
         in between (``core/collection.py``: a collection there delayed every entry of the tick). When
         more waits (a backlog), the flush is told as for single signals, so what is queued (more ticks)
         goes out in the same write. A tick's first signal comes ahead of the rest (``more``): its entry
-        waits for the message that closes the tick, which writes them all."""
+        waits for the message that closes the tick, which writes them all, and the collector stays held
+        until then (released between the two, the collection the first entry made due ran there, ahead
+        of every other entry of the tick, while a lone symbol's ran after its write)."""
         self._deciding_tick = True
+        self._collection.hold()
         try:
-            with collection_held():
-                self._tick_admitted = len(message.signals) > 1 and self._tick_fits(len(message.signals))
-                for signal in message.signals:
-                    self.on_signal(signal)
-                if not message.more and self._burst and self.actor_inbox.empty():
-                    self._flush()
+            self._tick_admitted = len(message.signals) > 1 and self._tick_fits(len(message.signals))
+            for signal in message.signals:
+                self.on_signal(signal)
+            if not message.more and self._burst and self.actor_inbox.empty():
+                self._flush()
         finally:
             self._deciding_tick = self._tick_admitted = False
+            if not message.more:
+                self._collection.release()
         if self._burst and not message.more:
             self.actor_ref.tell(_FLUSH_ENTRIES)
 

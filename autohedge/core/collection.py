@@ -9,9 +9,9 @@ each of them between a trigger frame and the order it made.
 
 Two rules, both process-wide (the collector is one per interpreter):
 
-* ``collection_held``: a block that must not be cut by a collection (the executor's decision and
-  write of a tick's entries) runs with the automatic collector off; one that is due runs at the first
-  allocation after the block.
+* ``CollectionHold``: a stretch that must not be cut by a collection (the executor's decision and
+  write of a tick's entries, from the tick's first message to the one closing it) runs with the
+  automatic collector off; one that is due runs at the first allocation after it.
 * ``collect_and_freeze``: ``CollectionPolicy.first_after_s`` after the engine starts, and then every
   ``full_every_s``, the engine collects every generation once and moves every object still alive into
   the permanent generation (``gc.freeze``), which the automatic collections never walk. What start-up
@@ -26,11 +26,9 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
-__all__ = ["CollectionPolicy", "collect_and_freeze", "collection_held"]
+__all__ = ["CollectionHold", "CollectionPolicy", "collect_and_freeze"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,17 +60,39 @@ def collect_and_freeze() -> float:
     return (time.perf_counter_ns() - start_ns) / 1e9
 
 
-@contextmanager
-def collection_held() -> Iterator[None]:
-    """The calling thread's block runs without automatic collections (on any thread). Re-enabled at the
-    end only if it was enabled at the start: a caller that turned the collector off keeps it off. Two
-    threads inside at once may see a collection in the second's block once the first ends (only a
-    pause, never a missed collection)."""
-    was_enabled = gc.isenabled()
-    if was_enabled:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
+class CollectionHold:
+    """One thread's hold on the automatic collector, which may span several of its handlers: a tick
+    whose first signal comes ahead of the rest is decided in two messages, and a collection let run
+    between them (it was due: the first entry's decision allocated past the threshold) paused every
+    entry of the tick but the first. Other threads allocating meanwhile do not collect either (the
+    collector is one per interpreter).
+
+    ``release`` gives the collector back only if it was enabled at ``hold``: a caller that turned it
+    off keeps it off. Both are idempotent, so a handler that raised, or an actor that stops in the
+    middle of a tick, releases with one call. One hold per thread: two threads' holds at once may see a
+    collection in the second's stretch once the first releases (only a pause, never a missed one)."""
+
+    __slots__ = ("_held", "_was_enabled")
+
+    def __init__(self) -> None:
+        self._held = False
+        self._was_enabled = False
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    def hold(self) -> None:
+        if self._held:
+            return
+        self._was_enabled = gc.isenabled()
+        if self._was_enabled:
+            gc.disable()
+        self._held = True
+
+    def release(self) -> None:
+        if not self._held:
+            return
+        self._held = False
+        if self._was_enabled:
             gc.enable()

@@ -6,19 +6,22 @@ the runner loses no lane."""
 from __future__ import annotations
 
 import functools
+import gc
 from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
 
+from autohedge.actors.protocol import TickSignals
 from autohedge.actors.strategy import HftSignalSource, SignalSource, StrategyActor
 from autohedge.actors.strategy_runner import LaneRef, StrategyLanes
 from autohedge.actors.supervisor import StartTrading, StopTrading
-from autohedge.core.actor_names import STRATEGY_RUNNER, strategy_name
+from autohedge.core.actor_names import EXECUTOR, STRATEGY_RUNNER, strategy_name
 from autohedge.core.child_states import ChildState
 from autohedge.core.config import AppConfig
 from autohedge.core.gates import Gate
 from autohedge.core.messages import Quote, Signal
+from autohedge.core.types import Side
 from tests.actors.harness import Harness, make_config, wait_for
 from tests.actors.proxies import PipedExchange
 from tests.actors.test_senders import Held
@@ -130,11 +133,38 @@ def test_a_ticks_first_signal_goes_ahead_and_its_entry_waits_for_the_rest(
         what="the first entry decided while the runner still decides the second symbol",
     )
     assert h.exchange.bursts == []  # held for the rest of the tick
+    # Nor does a collection run before the rest (the first entry's allocations made one due).
+    assert not gc.isenabled()
     deciding_second.release()
     wait_for(lambda: all_protected(h, pair), what="both entries filled and protected")
     (burst,) = h.exchange.bursts
     assert sorted(burst) == sorted(e.client_order_id for s in pair for e in h.buys(s))
     assert not deciding_second.ran_out
+    assert h.exchange.collector_on_at_write == [False]
+    assert gc.isenabled()  # given back once the tick was written
+
+
+def test_an_executor_stopping_with_a_tick_open_gives_the_collector_back(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(runner_config(), pipe=True).start()
+    now = h.clock.wall_ns()
+    first = Signal(
+        signal_id="sig-1",
+        strategy="test",
+        symbol="BTC/USDT",
+        side=Side.BUY,
+        price=Decimal("99"),
+        quote_ts_init=now,
+        ts_init=now,
+    )
+    h.directory.tell(EXECUTOR, TickSignals(signals=(first,), more=True))  # its closing message never comes
+    h.barrier(EXECUTOR)
+    assert not gc.isenabled()
+
+    h.stop()
+
+    assert gc.isenabled()
 
 
 def test_strategies_are_lanes_of_one_runner_and_per_symbol_actors_without_it(

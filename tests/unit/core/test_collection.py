@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from autohedge.core.collection import CollectionPolicy, collect_and_freeze, collection_held
+from autohedge.core.collection import CollectionHold, CollectionPolicy, collect_and_freeze
 
 
 @pytest.fixture(autouse=True)
@@ -22,24 +22,29 @@ def _collector_restored() -> Iterator[None]:
         gc.disable()
 
 
-def test_a_held_block_runs_without_automatic_collections_and_gives_them_back() -> None:
+def test_a_hold_turns_automatic_collections_off_until_released() -> None:
     gc.enable()
-    with collection_held():
-        assert not gc.isenabled()
-    assert gc.isenabled()
+    hold = CollectionHold()
+
+    hold.hold()
+    hold.hold()  # a second hold of the same stretch changes nothing
+
+    assert hold.held and not gc.isenabled()
+    hold.release()
+    assert not hold.held and gc.isenabled()
 
 
-def test_a_held_block_gives_them_back_when_it_raises() -> None:
-    gc.enable()
-    with pytest.raises(RuntimeError), collection_held():
-        raise RuntimeError("a handler's bug")
-    assert gc.isenabled()
+def test_a_release_without_a_hold_leaves_the_collector_as_it_is() -> None:
+    gc.disable()  # someone else turned it off: not ours to turn on
+    CollectionHold().release()
+    assert not gc.isenabled()
 
 
-def test_a_collector_turned_off_before_the_block_stays_off() -> None:
+def test_a_collector_turned_off_before_the_hold_stays_off() -> None:
     gc.disable()
-    with collection_held():
-        pass
+    hold = CollectionHold()
+    hold.hold()
+    hold.release()
     assert not gc.isenabled()
 
 
