@@ -22,6 +22,13 @@ class OrderKeySource:
         self._lock = threading.Lock()
 
     def next_key(self) -> int:
+        """Any thread. The clock is read before the lock: inside it, a Python call is a point where the
+        interpreter may switch threads, and a holder switched out there keeps the other caller (the
+        executor or the monitor) waiting until it runs again. What runs under the lock switches nowhere."""
+        now_ms = self._clock.wall_ns() // 1_000_000
         with self._lock:
-            self._last = max(self._last + 1, self._clock.wall_ns() // 1_000_000)
-            return self._last
+            key = self._last + 1
+            if now_ms > key:
+                key = now_ms
+            self._last = key
+            return key
