@@ -21,9 +21,9 @@ from autohedge.core.child_states import ChildState
 from autohedge.core.config import AppConfig
 from autohedge.core.gates import Gate
 from autohedge.core.messages import Quote, Signal
-from autohedge.core.types import Side
 from tests.actors.harness import Harness, make_config, wait_for
 from tests.actors.proxies import PipedExchange
+from tests.actors.test_exit_slots import buy_signal
 from tests.actors.test_senders import Held
 
 SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT"]
@@ -148,16 +148,7 @@ def test_an_executor_stopping_with_a_tick_open_gives_the_collector_back(
     make_harness: Callable[..., Harness],
 ) -> None:
     h = make_harness(runner_config(), pipe=True).start()
-    now = h.clock.wall_ns()
-    first = Signal(
-        signal_id="sig-1",
-        strategy="test",
-        symbol="BTC/USDT",
-        side=Side.BUY,
-        price=Decimal("99"),
-        quote_ts_init=now,
-        ts_init=now,
-    )
+    first = buy_signal(h, "BTC/USDT")
     h.directory.tell(EXECUTOR, TickSignals(signals=(first,), more=True))  # its closing message never comes
     h.barrier(EXECUTOR)
     assert not gc.isenabled()
