@@ -28,7 +28,7 @@ class OrderKeySource:
         now_ms = self._clock.wall_ns() // 1_000_000
         with self._lock:
             key = self._last + 1
-            if now_ms > key:
+            if now_ms > key:  # not max(): a call, even of a builtin, is a switch point
                 key = now_ms
             self._last = key
             return key
