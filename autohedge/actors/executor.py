@@ -329,7 +329,10 @@ class ExecutorActor(SupervisedActor):
         self._tick_admitted = False
         """Within ``on_tick_signals``: the venue's window holds every entry of the tick (``_tick_fits``)."""
         self._collection = CollectionHold()
-        """Held from a tick's first message to the one closing it (``core/collection.py``)."""
+        """Held from a tick's first message until the tick is closed and its entries are written
+        (``core/collection.py``), also when the write waits for a ``FlushEntries`` behind a backlog."""
+        self._tick_open = False
+        """A tick's first signal came ahead of the rest, and the message closing the tick has not yet."""
         self._reading: dict[str, _Reading] = {}
         """Entries whose read the order reader has not answered yet (one read in flight per entry)."""
         self._last_read_id = 0
@@ -538,10 +541,11 @@ class ExecutorActor(SupervisedActor):
         in the inbox, written together at once (no flush message through it), with no cycle collection
         in between (``core/collection.py``: a collection there delayed every entry of the tick). When
         more waits (a backlog), the flush is told as for single signals, so what is queued (more ticks)
-        goes out in the same write. A tick's first signal comes ahead of the rest (``more``): its entry
-        waits for the message that closes the tick, which writes them all, and the collector stays held
-        until then (released between the two, the collection the first entry made due ran there, ahead
-        of every other entry of the tick, while a lone symbol's ran after its write)."""
+        goes out in the same write, and the collector stays held until that write. A tick's first
+        signal comes ahead of the rest (``more``): its entry waits for the message that closes the tick,
+        which writes them all, and the collector stays held until then (released between the two, the
+        collection the first entry made due ran there, ahead of every other entry of the tick, while a
+        lone symbol's ran after its write)."""
         self._deciding_tick = True
         self._collection.hold()
         try:
@@ -552,10 +556,16 @@ class ExecutorActor(SupervisedActor):
                 self._flush()
         finally:
             self._deciding_tick = self._tick_admitted = False
-            if not message.more:
-                self._collection.release()
+            self._tick_open = message.more
+            self._release_collection_when_written()
         if self._burst and not message.more:
             self.actor_ref.tell(_FLUSH_ENTRIES)
+
+    def _release_collection_when_written(self) -> None:
+        """Give the collector back once no tick is open and every entry decided is written: a tick whose
+        write waits for its ``FlushEntries`` behind a backlog is still not cut by a collection."""
+        if not self._tick_open and not self._burst:
+            self._collection.release()
 
     def on_signal(self, signal: Signal) -> None:
         symbol = signal.symbol
@@ -713,6 +723,12 @@ class ExecutorActor(SupervisedActor):
         ``OrderSent`` like a sender's. What the pipe does not take (its connection down, the budget
         spent) goes to the senders as usual."""
         burst, self._burst = self._burst, []
+        try:
+            self._write(burst)
+        finally:
+            self._release_collection_when_written()
+
+    def _write(self, burst: list[_Piped]) -> None:
         if not burst or self._pipe is None:
             return
         requests = [piped.request for piped in burst]

@@ -10,7 +10,7 @@ each of them between a trigger frame and the order it made.
 Two rules, both process-wide (the collector is one per interpreter):
 
 * ``CollectionHold``: a stretch that must not be cut by a collection (the executor's decision and
-  write of a tick's entries, from the tick's first message to the one closing it) runs with the
+  write of a tick's entries, from the tick's first message until they are written) runs with the
   automatic collector off; one that is due runs at the first allocation after it.
 * ``collect_and_freeze``: ``CollectionPolicy.first_after_s`` after the engine starts, and then every
   ``full_every_s``, the engine collects every generation once and moves every object still alive into

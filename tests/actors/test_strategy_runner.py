@@ -24,6 +24,7 @@ from autohedge.core.messages import Quote, Signal
 from tests.actors.harness import Harness, make_config, wait_for
 from tests.actors.proxies import PipedExchange
 from tests.actors.test_exit_slots import buy_signal
+from tests.actors.test_order_reader import HeldRead
 from tests.actors.test_senders import Held
 
 SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT"]
@@ -142,6 +143,33 @@ def test_a_ticks_first_signal_goes_ahead_and_its_entry_waits_for_the_rest(
     assert not deciding_second.ran_out
     assert h.exchange.collector_on_at_write == [False]
     assert gc.isenabled()  # given back once the tick was written
+
+
+def test_a_tick_written_behind_a_backlog_is_still_not_cut_by_a_collection(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """The message closing a tick finds more in the inbox (here the next tick), so the write waits for
+    a ``FlushEntries``: the collector stays held until that write, not only until the tick closed."""
+    h = make_harness(runner_config(), pipe=True).start()
+    assert isinstance(h.exchange, PipedExchange)
+    first, second, third = (buy_signal(h, s) for s in ("BTC/USDT", "ETH/USDT", "SOL/USDT"))
+    deciding_first = HeldRead()
+    h.exchange.hold("symbol_rules", deciding_first.wait)  # the executor's first use of a symbol's rules
+
+    h.directory.tell(EXECUTOR, TickSignals(signals=(first,), more=True))
+    wait_for(deciding_first.entered.is_set, what="the executor held deciding the tick's first signal")
+    assert deciding_first.thread.startswith("ExecutorActor")
+    h.directory.tell(EXECUTOR, TickSignals(signals=(second,)))  # closes the tick
+    h.directory.tell(EXECUTOR, TickSignals(signals=(third,)))  # the next tick, already waiting behind it
+    deciding_first.release()
+    h.barrier(EXECUTOR)  # both ticks decided; the flush the closing message told waits behind this
+    h.barrier(EXECUTOR)  # and is written
+
+    (burst,) = h.exchange.bursts  # both ticks' entries, in the one write the flush made
+    assert len(burst) == 3
+    assert h.exchange.collector_on_at_write == [False]
+    assert gc.isenabled()  # given back once the burst was written
+    assert not deciding_first.ran_out
 
 
 def test_an_executor_stopping_with_a_tick_open_gives_the_collector_back(
