@@ -715,20 +715,18 @@ class ExecutorActor(SupervisedActor):
 
     def on_flush_entries(self, _: FlushEntries) -> None:
         """Write the burst of entries decided since the first one's flush was told (signals that came one
-        by one); a tick's signals are written by their own handler."""
-        self._flush()
+        by one, or a tick whose closing message found a backlog: its collector hold ends here); a tick's
+        signals are otherwise written by their own handler."""
+        try:
+            self._flush()
+        finally:
+            self._release_collection_when_written()
 
     def _flush(self) -> None:
         """Write the entries decided and not written yet, together; the venue's answers come back as
         ``OrderSent`` like a sender's. What the pipe does not take (its connection down, the budget
         spent) goes to the senders as usual."""
         burst, self._burst = self._burst, []
-        try:
-            self._write(burst)
-        finally:
-            self._release_collection_when_written()
-
-    def _write(self, burst: list[_Piped]) -> None:
         if not burst or self._pipe is None:
             return
         requests = [piped.request for piped in burst]
