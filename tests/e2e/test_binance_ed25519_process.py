@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.e2e.process import clean_env, venue_config
 from tests.e2e.test_pushback_process import run_refused
-from tests.e2e.test_user_streams_process import Markets, drop_once, run_process
+from tests.e2e.test_user_streams_process import Markets, drop_once, polled, run_process
 from tests.fakes.binance import FakeBinance
 from tests.fakes.binance_keys import ED25519_API_KEY, ED25519_KEY, ED25519_PRIVATE_PEM, pkcs8_pem
 from tests.fakes.venue_server import endpoints_of
@@ -57,7 +57,7 @@ def test_binance_ed25519_fills_by_push_drop_logs_on_again_resubscribes_then_reco
     sequence = [m for m in ws_methods if m != "connect"]
     assert sequence[:4] == ["session.logon", "userDataStream.subscribe"] * 2, ws_methods
     first, second = subscribed_at[0], subscribed_at[1]
-    assert not [r for r in requests[first:second] if r[:2] == ("GET", "/api/v3/order")]  # pushed, not polled
+    assert not polled(requests[first:second])  # pushed, not polled
     after = requests[second:]
     assert any(r[1] == "/api/v3/account" for r in after), "no ledger re-base after logging on again"
     assert any(r[1] == "/api/v3/openOrders" for r in after), "no exit verification after logging on again"
