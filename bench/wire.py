@@ -467,6 +467,9 @@ class EngineProcess:
     workdir: Path
     python: Path
     proc: subprocess.Popen[bytes] | None = None
+    entry: tuple[str, ...] = ("-m", "autohedge.cli")
+    """What the interpreter runs: the engine's command line, or ``bench/stages.py`` (the same with timers
+    inside; a script, so the interpreter's own ``autohedge`` runs, whichever revision that is)."""
     log: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -479,7 +482,7 @@ class EngineProcess:
         env.update(AUTOHEDGE_BINANCE_API_KEY=API_KEY, AUTOHEDGE_BINANCE_API_SECRET=API_SECRET)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [str(self.python), "-m", "autohedge.cli", "run", "--config", str(path)],
+                [str(self.python), *self.entry, "run", "--config", str(path)],
                 cwd=self.workdir,
                 env=env,
                 stdout=log,
@@ -651,6 +654,7 @@ class Bench:
         warmup_s, every_s = 4.0, self.args.trigger_every_s
         self.source_conn.send(("paced", rate, self.args.bursts, warmup_s, every_s))
         self.arrivals()
+        stages: Path | None = None
         with contextlib.ExitStack() as running:
             running.callback(tell, self.source_conn, "gone")
             process: psutil.Process | None = None
@@ -669,6 +673,10 @@ class Bench:
                 )
                 workdir = self._phase_dir(f"latency-{int(rate)}")
                 engine = EngineProcess(config, workdir, self.args.engine_python)
+                if self.args.stages:
+                    from bench.stages import STAGES_FILE
+
+                    engine.entry, stages = (str(ROOT / "bench" / "stages.py"),), workdir / STAGES_FILE
                 process = running.enter_context(engine.running())
             else:
                 _, theirs = self.ctx.Pipe()
@@ -684,10 +692,13 @@ class Bench:
             raise RuntimeError(f"latency {who}: {result['error']}")
         arrivals, order_reads = self.arrivals()
         window_ns = int(self.args.trigger_every_s * 1e9)
-        return self._match(result, arrivals, rate, window_ns) | {
+        measured = self._match(result, arrivals, rate, window_ns) | {
             "peak_rss_mib": rss,
             "order_reads": order_reads,
         }
+        if stages is not None:  # written by the engine on its way out
+            measured["stages"] = json.loads(stages.read_text(encoding="utf-8")) if stages.exists() else {}
+        return measured
 
     def _match(
         self, result: dict[str, Any], arrivals: list[tuple[int, str]], rate: float, window_ns: int
@@ -815,6 +826,14 @@ def main(argv: list[str] | None = None) -> int:
         "price and thousands of entries rest",
     )
     parser.add_argument(
+        "--stages",
+        action="store_true",
+        help="latency phases: run the engine through bench/stages.py, which times each entry's decision "
+        "(a tick's first apart from the further ones) and each write of a tick's entries inside the "
+        "engine; their p50s join the table and the JSON (the timers cost a little: compare them within "
+        "such a run)",
+    )
+    parser.add_argument(
         "--phases",
         type=str,
         default="ceiling,intake,latency",
@@ -889,6 +908,29 @@ def intake_rows(results: dict[str, Any], ceiling: float) -> list[tuple[str, str,
     ]
 
 
+def stage_rows(rate: str, stages: dict[str, dict[str, float]] | None) -> list[tuple[str, str, str]]:
+    """The engine's stage times of one latency phase (``--stages``), as thread CPU p50s in us."""
+    if not stages:
+        return []
+
+    def cpu(stage: str) -> float:
+        return stages[stage]["cpu_p50_us"] if stage in stages else float("nan")
+
+    one, ten = cpu("write_1"), cpu(f"write_{GROUP}")
+    return [
+        (
+            f"@{rate}/s decide us CPU: first / further",
+            f"{cpu('decision_first'):.0f} / {cpu('decision_further'):.0f}",
+            "p50 per entry, in the engine",
+        ),
+        (
+            f"@{rate}/s write us CPU: 1 / {GROUP} entries",
+            f"{one:.0f} / {ten:.0f}",
+            f"{(ten - one) / (GROUP - 1):.0f} per further entry",
+        ),
+    ]
+
+
 def print_table(results: dict[str, Any], args: argparse.Namespace) -> None:
     ceiling = results.get("raw_ceiling_frames_per_s", float("nan"))
     load = f"{results['load_avg_start'][0]:.2f} -> {results['load_avg_end'][0]:.2f}"
@@ -936,6 +978,7 @@ def print_table(results: dict[str, Any], args: argparse.Namespace) -> None:
                 f"orders {eng['orders']}, missing {eng['missing']}, REST reads {eng.get('order_reads', 0)}",
             ),
         ]
+        rows += stage_rows(rate, eng.get("stages"))
     for name, value, target in rows:
         print(f"{name:<44}{value:>14}  {target}")
 

@@ -70,6 +70,7 @@ def bench_without_servers(tmp_path: Path, source: GonePipe, venue: GonePipe) -> 
         shared_runner="on",
         switch_interval_ms=None,
         resting_entry_reads="off",
+        stages=False,
         keep_logs=True,
     )
     bench.ctx = mp.get_context("spawn")
