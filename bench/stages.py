@@ -70,14 +70,18 @@ class StageTimes:
 def install(times: StageTimes, executor: type, exchange: type) -> None:
     """Time the decisions of ``executor`` (the executor actor's class) and the writes of ``exchange``
     (the Binance adapter's). A tick's first decision is the first ``on_signal`` of the first
-    ``on_tick_signals`` message of a tick (a lone symbol's, or the one sent ahead of the rest)."""
-    tick = {"open": False, "first": False}
+    ``on_tick_signals`` message of a tick (a lone symbol's, or the one sent ahead of the rest); a signal
+    decided outside a tick's message (a strategy actor's own) is ``decision_alone``."""
+    tick = {"open": False, "first": False, "left": 0}
 
     def tick_signals(_actor: object, message: Any) -> None:
-        tick["first"] = not tick["open"]
-        tick["open"] = message.more
+        tick["first"], tick["open"] = not tick["open"], message.more
+        tick["left"] = len(message.signals)  # the message's handler decides each of them in turn
 
     def decision(*_: object) -> str:
+        if not tick["left"]:
+            return "decision_alone"
+        tick["left"] -= 1
         stage = "decision_first" if tick["first"] else "decision_further"
         tick["first"] = False
         return stage

@@ -70,9 +70,16 @@ def test_a_ticks_first_decision_is_apart_from_the_further_ones_and_writes_by_the
     executor.on_tick_signals(Tick(("ADA", "DOT")))  # a new tick of two at once: one first, one further
     assert exchange.pipe_orders(["a"], None) == 1
     assert exchange.pipe_orders(["a", "b", "c"], None) == 3
-    assert executor.decided == ["BTC", "ETH", "SOL", "XRP", "ADA", "DOT"]
+    executor.on_signal("BNB")  # a strategy actor's own signal, in no tick
+    assert executor.decided == ["BTC", "ETH", "SOL", "XRP", "ADA", "DOT", "BNB"]
     calls = {stage: summary["calls"] for stage, summary in times.summary().items()}
-    assert calls == {"decision_first": 3, "decision_further": 3, "write_1": 1, "write_3": 1}
+    assert calls == {
+        "decision_alone": 1,
+        "decision_first": 3,
+        "decision_further": 3,
+        "write_1": 1,
+        "write_3": 1,
+    }
 
 
 def test_the_engine_entry_writes_its_stages_on_the_way_out_whatever_the_exit(tmp_path: Path) -> None:
