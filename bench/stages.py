@@ -74,7 +74,7 @@ def install(times: StageTimes, executor: type, exchange: type) -> None:
     decided outside a tick's message (a strategy actor's own) is ``decision_alone``."""
     tick = {"open": False, "first": False, "left": 0}
 
-    def tick_signals(_actor: object, message: Any) -> None:
+    def tick_signals(_actor: object, message: Any) -> None:  # times nothing: marks a tick's decisions
         tick["first"], tick["open"] = not tick["open"], message.more
         tick["left"] = len(message.signals)  # the message's handler decides each of them in turn
 
