@@ -1339,7 +1339,11 @@ class ExecutorActor(SupervisedActor):
                 client_order_id=entry.client_order_id,
             )
         except UnknownOrder:
-            self._untrack(entry.client_order_id)
+            # Not open at the venue any more (Binance -2011 for a filled or cancelled order), or never
+            # there: only a read tells which. Dropped here, a fill whose event was missed (the stream
+            # down) was never reported, nor protected. The read settles it: a fill is reported, an order
+            # the venue does not know is gone, one still open and expired is cancelled again.
+            self._owe_reread([entry.client_order_id])
             return False
         except VenueError as exc:
             if not is_pushback(exc):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from autohedge.actors.executor import TrackedEntry
-from autohedge.actors.protocol import PollOrders, ReadEntries
+from autohedge.actors.protocol import ExpireEntry, PollOrders, ReadEntries
 from autohedge.actors.reader import read_entries
 from autohedge.adapters.binance.constants import CAPABILITIES as BINANCE
 from autohedge.adapters.paper.adapter import PaperExchange
@@ -350,3 +350,56 @@ def test_an_entry_filled_while_the_executor_restarted_is_reported_in_full_by_its
     (buy,) = h.buys(BTC)
     assert h.held(BTC).qty == buy.filled_qty - buy.fee
     assert h.executor_snapshot().unresolved == ()
+
+
+def binance_cancel_of_an_ended_order(h: Harness) -> None:
+    """The next cancel answers as Binance does for an order that is not open any more (-2011): filled or
+    cancelled (the paper exchange answers ``OrderRejected``, so the proxy plays Binance)."""
+    h.exchange.fail(
+        "cancel_order",
+        lambda: UnknownOrder("binance 400 -2011: Unknown order sent.", venue="paper", code=-2011),
+    )
+
+
+def test_an_expired_entry_filled_unseen_whose_cancel_is_unknown_is_read_and_protected(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness().start()
+    coid = resting_entry(h, 910001)
+    h.user_streams[-1].drop()  # events are missed from now on: the fill is found only by a read
+    wait_for(lambda: not h.engine.parts.ledger.live, what="the stream down")
+    h.quote(BTC, "98.95", "98.99")  # the entry fills at the venue; nobody hears of it
+    (buy,) = [o for o in h.buys(BTC) if o.client_order_id == coid]
+    assert buy.status is OrderStatus.FILLED
+
+    # The entry's expiry fires before the next poll reads it: its cancel meets an order that is not open.
+    binance_cancel_of_an_ended_order(h)
+    executor = h.directory.get(EXECUTOR)
+    assert executor is not None
+    executor.tell(ExpireEntry(client_order_id=coid))
+    h.settle()
+    for _ in range(8):  # the fast polls of the stream's down time, then the reconnect and its sweep
+        h.advance(1.0)
+
+    wait_for(lambda: h.is_protected(BTC), what="the fill read and protected")
+    assert fills(h) == 1
+    assert tracked(h, coid) is None
+
+
+def test_an_entry_whose_cancel_and_read_both_say_unknown_is_no_longer_tracked(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness().start()
+    coid = resting_entry(h, 910002)
+    binance_cancel_of_an_ended_order(h)
+    # The venue does not know the order at all (its read says so too).
+    h.exchange.fail("get_order", lambda: UnknownOrder("binance 400 -2013: no such order", venue="paper"))
+    executor = h.directory.get(EXECUTOR)
+    assert executor is not None
+    executor.tell(ExpireEntry(client_order_id=coid))
+    h.settle()
+    h.advance(1.0)
+
+    wait_for(lambda: tracked(h, coid) is None, what="the entry unknown to the venue dropped after its read")
+    assert "order_gone" in h.engine.parts.events.kinds()
+    assert fills(h) == 0
