@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from autohedge.core.backoff import Backoff
 from autohedge.core.errors import ConfigError
-from autohedge.core.types import Symbol, Venue
+from autohedge.core.types import Symbol, Venue, base_of, quote_of
 
 __all__ = [
     "LOOPBACK_HOSTS",
@@ -435,6 +435,25 @@ def parse_config(raw: Any, *, base_dir: Path | None = None) -> AppConfig:
     return config
 
 
+def _check_assets_held_once(symbols: tuple[str, ...]) -> None:
+    """A spot position is the whole balance of its base asset, so each asset may be held by one traded
+    symbol only: two symbols of one base would each track, and place exits for, what both hold (an exit
+    beyond its own holding, refused, and its own fill left without one); a symbol whose base another
+    spends as its quote would adopt and protect that symbol's capital, and lock it in its exits."""
+    holder = {base_of(symbol): symbol for symbol in reversed(symbols)}  # the first symbol of each base
+    for index, symbol in enumerate(symbols):
+        base, quote = base_of(symbol), quote_of(symbol)
+        if holder[base] != symbol:
+            raise ConfigError(
+                f"symbols.{index}", f"{symbol} and {holder[base]} both hold {base}: trade one of them"
+            )
+        if quote in holder:
+            raise ConfigError(
+                f"symbols.{index}",
+                f"{symbol} spends {quote}, which {holder[quote]} holds as its position: trade one of them",
+            )
+
+
 def _cross_checks(config: AppConfig, base_dir: Path) -> None:
     """Second pass: rules that span fields."""
     traded = set(config.symbols)
@@ -446,6 +465,7 @@ def _cross_checks(config: AppConfig, base_dir: Path) -> None:
             raise ConfigError(
                 f"synthetic.symbols.{symbol}", "synthetic settings for a symbol that is not traded"
             )
+    _check_assets_held_once(config.symbols)
     for symbol in config.symbols:
         params = config.params_for(symbol)
         if params.order_amount > params.max_position_size:

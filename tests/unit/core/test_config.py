@@ -96,3 +96,18 @@ def test_the_switch_interval_is_the_interpreters_unless_set_and_a_bad_one_names_
     with pytest.raises(ConfigError) as info:
         parse_config({"switch_interval_ms": 0})
     assert "switch_interval_ms" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("symbols", "key", "message"),
+    [
+        (["BTC/USDT", "ETH/USDT", "BTC/USDC"], "symbols.2", "BTC/USDC and BTC/USDT both hold BTC"),
+        (["ETH/BTC", "BTC/USDT"], "symbols.0", "ETH/BTC spends BTC, which BTC/USDT holds as its position"),
+    ],
+)
+def test_each_asset_is_held_by_one_traded_symbol_only(symbols: list[str], key: str, message: str) -> None:
+    # A spot position is the whole balance of its base asset: a second holder would exit it too.
+    with pytest.raises(ConfigError) as info:
+        parse_config({"symbols": symbols})
+    assert info.value.key_path == key and message in str(info.value)
+    assert parse_config({"symbols": ["BTC/USDT", "ETH/USDT", "SOL/USDC"]}).symbols[2] == "SOL/USDC"
