@@ -239,6 +239,10 @@ class ExecutionsTracker:
                 while len(self._seen) > _SEEN_EXEC_IDS:
                     self._seen.popitem(last=False)
                 if not snapshot:
+                    if execution.cum_qty is None and execution.last_qty is not None:
+                        # A trade entry need not restate cum_qty (entries are sparse): the order's
+                        # cumulative fill still grows by this trade, or its fill shows no progress.
+                        state.cum_qty += execution.last_qty
                     fill = self._fill(execution, state, ts_event)
                     if fill is not None:
                         out.append(fill)

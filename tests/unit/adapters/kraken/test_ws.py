@@ -177,3 +177,24 @@ def test_executions_unknown_exec_type_raises() -> None:
         ExecutionsTracker(SYMBOLS).apply(
             parse_frame(frame("update", 1, PENDING | {"exec_type": "teleported"})), ts_init=1
         )
+
+
+def test_executions_trade_without_cum_qty_advances_the_fill_watermark() -> None:
+    # The trade entry as captured in public clients (user-streams.md §4, "TRADE" OBS) carries last_qty
+    # but no cum_qty. Reported with the order's stale cumulative quantity (0), the executor's
+    # watermark saw no progress and the fill was never reported (nor protected).
+    from autohedge.adapters.kraken.user_ws import KrakenUserStream
+    from autohedge.core.clock import ManualClock
+    from autohedge.core.messages import OrderEventKind
+
+    stream = KrakenUserStream(url="ws://127.0.0.1:9", token=lambda: "", clock=ManualClock(), symbols=["BTC/USD"])
+    stream._updates(stream._tracker.apply(parse_frame(frame("update", 1, PENDING)), ts_init=1), "update")
+    bare = {k: v for k, v in TRADE.items() if k not in ("cum_qty", "avg_price")}
+    items = stream._tracker.apply(parse_frame(frame("update", 2, bare)), ts_init=1)
+    (fill,) = [u for u in stream._updates(items, "update") if u.kind.is_fill]
+    assert fill.kind is OrderEventKind.PARTIALLY_FILLED
+    assert (fill.last_qty, fill.cum_filled_qty) == (D("0.004"), D("0.004"))
+    second = bare | {"exec_id": "C2Z1E0-7KJIH-X2JC8M", "trade_id": 37496585, "last_qty": 0.006}
+    items = stream._tracker.apply(parse_frame(frame("update", 3, second)), ts_init=1)
+    (done,) = [u for u in stream._updates(items, "update") if u.kind.is_fill]
+    assert (done.kind, done.cum_filled_qty) == (OrderEventKind.FILLED, D("0.010"))
