@@ -2136,6 +2136,12 @@ class PositionMonitorActor(SupervisedActor):
                 pos.repair_attempts -= 1
                 if isinstance(exc, FatalVenueError):
                     self._report_auth(str(exc))
+                if pos.exit_ids and pos.exits_uncertain:
+                    # An exit of unknown outcome whose lookup was refused: the repair's timer would find
+                    # it "armed" and stop, leaving it unknown (and likely absent) until the safety-net
+                    # verification. Settled (cancelled, read) and placed again as soon as the venue allows.
+                    self._defer(PendingKind.PROTECT, pos.key, exc)
+                    return
                 self._repair_later(
                     pos,
                     retry_delay_s(

@@ -14,7 +14,7 @@ from autohedge.core.actor_names import EXECUTOR, MONITOR
 from autohedge.core.child_states import ChildState
 from autohedge.core.client_ids import ClientId
 from autohedge.core.config import PaperFaults
-from autohedge.core.errors import RateLimited
+from autohedge.core.errors import OutcomeUnknown, RateLimited
 from autohedge.core.messages import ClosePosition, OrderFilled
 from autohedge.core.pushback import ENTRY_SIDE_GRACE_S
 from autohedge.core.types import OrderPurpose, OrderStatus, Side
@@ -349,3 +349,29 @@ def test_dust_a_close_leaves_is_sold_with_the_next_fills_exit_once_sellable(
 
     assert {o.qty for o in h.open_sells(SYMBOL)} == {Decimal("0.200001")} == {held(h)}
     assert h.held(SYMBOL).qty == Decimal("0.200001")
+
+
+def test_orphan_repair_of_unknown_outcome_whose_lookup_is_refused_is_placed_again_when_allowed(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """Repairing an orphan, the exit's answer is lost (it never reached the venue) and the lookup of its id
+    is refused (a ban): as soon as the venue allows, the uncertain exit is settled and placed again, not
+    left until the safety-net verification a minute later."""
+    h = make_harness(config()).start()
+    h.buy_protected(SYMBOL)
+    leg = h.open_sells(SYMBOL)[0]
+
+    def lost() -> BaseException:  # not placed; the lookup of its id that follows is refused (a ban)
+        h.exchange.fail("get_order", banned_by_venue(h, 5.0), thread_prefix="PositionMonitor")
+        return OutcomeUnknown("response lost", venue="paper")
+
+    h.exchange.fail("submit_oco", lost, thread_prefix="PositionMonitor")
+
+    h.paper_engine.cancel_order(SYMBOL, venue_order_id=leg.venue_order_id)  # the OCO vanished
+    h.advance(1.0)  # the orphan's repair: its exit's outcome unknown, the lookup refused (5 s ban)
+    assert h.open_sells(SYMBOL) == []
+    h.advance(5.0 + 1.0)
+
+    wait_for(lambda: sell_qty(h) > 0, what="the orphan's exit placed again after the ban")
+    assert sell_qty(h) / 2 <= held(h)
+    assert no_restarts(h)
