@@ -19,7 +19,7 @@ from autohedge.adapters.paper.adapter import PaperExchange
 from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.core.clock import NS_PER_S, Clock
 from autohedge.core.config import SymbolParams
-from autohedge.core.errors import OutcomeUnknown, RateLimited, UnknownOrder, VenueUnavailable
+from autohedge.core.errors import OrderRejected, OutcomeUnknown, RateLimited, UnknownOrder, VenueUnavailable
 from autohedge.core.messages import (
     Balance,
     OcoRequest,
@@ -177,6 +177,10 @@ class ObservedExchange:
         except RateLimited as exc:
             self._pushback(exc)
             raise
+        except OrderRejected as exc:
+            # As the strictest venue answers a cancel of an order no longer open, filled or not (Binance
+            # -2011): "unknown". Only a read tells a fill from a cancel.
+            raise UnknownOrder(f"-2011 Unknown order sent. ({exc})", venue=exc.venue, code=-2011) from None
 
     def get_order(
         self, symbol: str, *, venue_order_id: str | None = None, client_order_id: str | None = None
