@@ -187,7 +187,9 @@ def test_executions_trade_without_cum_qty_advances_the_fill_watermark() -> None:
     from autohedge.core.clock import ManualClock
     from autohedge.core.messages import OrderEventKind
 
-    stream = KrakenUserStream(url="ws://127.0.0.1:9", token=lambda: "", clock=ManualClock(), symbols=["BTC/USD"])
+    stream = KrakenUserStream(
+        url="ws://127.0.0.1:9", token=lambda: "", clock=ManualClock(), symbols=["BTC/USD"]
+    )
     stream._updates(stream._tracker.apply(parse_frame(frame("update", 1, PENDING)), ts_init=1), "update")
     bare = {k: v for k, v in TRADE.items() if k not in ("cum_qty", "avg_price")}
     items = stream._tracker.apply(parse_frame(frame("update", 2, bare)), ts_init=1)
