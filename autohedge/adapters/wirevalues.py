@@ -7,7 +7,10 @@ skips the frame (or the REST call fails) with a message a reader can act on.
 from __future__ import annotations
 
 import json
+import math
+from datetime import UTC
 from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -15,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from autohedge.core.errors import MalformedMessage
 from autohedge.core.validation import first_problem
 
-__all__ = ["json_object", "validate_wire", "wire_decimal"]
+__all__ = ["json_object", "retry_after_s", "validate_wire", "wire_decimal"]
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -48,3 +51,21 @@ def validate_wire(model: type[_M], raw: object, what: str, *, venue: str) -> _M:
         return model.model_validate(raw)
     except ValidationError as exc:
         raise MalformedMessage(f"{venue} {what}: {first_problem(exc, whole='<body>')}") from None
+
+
+def retry_after_s(raw: str | None, *, default_s: float, now_s: float) -> float:
+    """A ``Retry-After`` header -> seconds to wait: delta-seconds, or an HTTP date (both are allowed)
+    counted from ``now_s`` (wall clock, seconds). Absent or unreadable (a proxy's garbled header):
+    ``default_s``, since the pushback must still become the venue's state, never an error of its own."""
+    text = (raw or "").strip()
+    if not text:
+        return default_s
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return default_s
+        seconds = (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).timestamp() - now_s
+    return max(seconds, 0.0) if math.isfinite(seconds) else default_s

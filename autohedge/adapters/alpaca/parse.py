@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,7 +22,7 @@ from autohedge.adapters.alpaca.constants import (
     VENUE,
 )
 from autohedge.adapters.alpaca.wire import AlpacaAsset, AlpacaOrder, AlpacaQuote, AlpacaTradeUpdate
-from autohedge.adapters.wirevalues import json_object, validate_wire, wire_decimal
+from autohedge.adapters.wirevalues import json_object, retry_after_s, validate_wire, wire_decimal
 from autohedge.core.errors import (
     AuthError,
     InsufficientFunds,
@@ -219,10 +220,14 @@ def map_error(
         pass
     text = f"alpaca {status} {code}: {message}"
     if status == 429:
-        retry_after = headers.get("Retry-After")
-        reset = headers.get("X-Ratelimit-Reset")
-        wait = float(retry_after) if retry_after else max(1.0, float(reset) - now_s) if reset else 60.0
-        return RateLimited(text, venue=VENUE, code=code, retry_after_s=wait)
+        # Without a Retry-After, the window's reset (epoch seconds) says when; without either, a minute.
+        try:
+            reset_s = float(headers.get("X-Ratelimit-Reset") or "nan")
+        except ValueError:
+            reset_s = math.nan
+        default_s = max(1.0, reset_s - now_s) if math.isfinite(reset_s) else 60.0
+        wait_s = retry_after_s(headers.get("Retry-After"), default_s=default_s, now_s=now_s)
+        return RateLimited(text, venue=VENUE, code=code, retry_after_s=wait_s)
     if status >= 500:
         if mutates:
             return OutcomeUnknown(text, venue=VENUE, code=code)

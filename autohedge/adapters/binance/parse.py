@@ -21,7 +21,7 @@ from autohedge.adapters.binance.wire import (
     BinanceTrade,
     BinanceWsResponse,
 )
-from autohedge.adapters.wirevalues import json_object, validate_wire, wire_decimal
+from autohedge.adapters.wirevalues import json_object, retry_after_s, validate_wire, wire_decimal
 from autohedge.core.errors import (
     AuthError,
     InsufficientFunds,
@@ -328,7 +328,9 @@ def is_auth_refusal(status: int, code: object) -> bool:
     return status in (401, 403) or code in _AUTH_CODES
 
 
-def map_error(status: int, body: str, headers: Mapping[str, str], *, auth_hint: str) -> VenueError:
+def map_error(
+    status: int, body: str, headers: Mapping[str, str], *, auth_hint: str, now_s: float
+) -> VenueError:
     """HTTP status + Binance ``{code,msg}`` -> the typed error that carries the retry policy."""
     code: Any = None
     msg = body[:200]
@@ -338,8 +340,9 @@ def map_error(status: int, body: str, headers: Mapping[str, str], *, auth_hint: 
             code, msg = payload.get("code"), str(payload.get("msg", msg))
     except json.JSONDecodeError:
         pass
-    retry_after_s = float(headers.get("Retry-After") or headers.get("retry-after") or DEFAULT_RETRY_AFTER_S)
-    return map_error_code(status, code, msg, retry_after_s=retry_after_s, auth_hint=auth_hint)
+    raw = headers.get("Retry-After") or headers.get("retry-after")
+    wait_s = retry_after_s(raw, default_s=DEFAULT_RETRY_AFTER_S, now_s=now_s)
+    return map_error_code(status, code, msg, retry_after_s=wait_s, auth_hint=auth_hint)
 
 
 def map_error_code(status: int, code: Any, msg: str, *, retry_after_s: float, auth_hint: str) -> VenueError:

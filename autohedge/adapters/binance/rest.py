@@ -36,7 +36,7 @@ from autohedge.adapters.binance.wire import (
     BinanceWsRateLimit,
 )
 from autohedge.adapters.transport import HttpResponse, Transport
-from autohedge.core.clock import Clock
+from autohedge.core.clock import NS_PER_S, Clock
 from autohedge.core.errors import AuthError, VenueError, VenueUnavailable
 from autohedge.core.ratelimit import LimitKind, LimitRule, RequestBudget
 
@@ -80,8 +80,11 @@ def observe_ws_rate_limits(budget: RequestBudget, rate_limits: tuple[BinanceWsRa
 class BinanceDialect:
     venue = VENUE
 
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
     def map_error(self, status: int, body: str, headers: Mapping[str, str]) -> VenueError:
-        return map_error(status, body, headers, auth_hint=AUTH_HINT)
+        return map_error(status, body, headers, auth_hint=AUTH_HINT, now_s=self._clock.wall_ns() / NS_PER_S)
 
     def observe_usage(self, headers: Mapping[str, str], budget: RequestBudget) -> None:
         for name, value in headers.items():
@@ -169,7 +172,7 @@ class BinanceRest:
         self.budget = budget
         headers = {"X-MBX-APIKEY": api_key.get_secret_value()} if api_key is not None else {}
         self._transport = Transport(
-            dialect=BinanceDialect(), budget=budget, timeout_s=timeout_s, headers=headers
+            dialect=BinanceDialect(clock), budget=budget, timeout_s=timeout_s, headers=headers
         )
         self._recv_window_ms = recv_window_ms
         self.server_clock = ServerClock(clock, self._server_time_ms)

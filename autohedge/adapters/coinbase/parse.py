@@ -30,8 +30,8 @@ from autohedge.adapters.coinbase.wire import (
     CoinbaseProduct,
 )
 from autohedge.adapters.timestamps import parse_rfc3339_ns
+from autohedge.adapters.wirevalues import retry_after_s, wire_decimal
 from autohedge.adapters.wirevalues import validate_wire as validate_wire_of
-from autohedge.adapters.wirevalues import wire_decimal
 from autohedge.core.client_ids import ClientId
 from autohedge.core.errors import (
     AuthError,
@@ -424,7 +424,7 @@ def _raise(error: VenueError) -> str:
 
 
 def map_error(
-    status: int, body: str, headers: Mapping[str, str], *, mutates: bool, auth_hint: str
+    status: int, body: str, headers: Mapping[str, str], *, mutates: bool, auth_hint: str, now_s: float
 ) -> VenueError:
     """HTTP status + ``{"error","message"}`` body -> the typed error carrying the retry policy."""
     parsed = CoinbaseErrorBody()
@@ -444,9 +444,9 @@ def map_error(
     text = f"coinbase {status} {parsed.error}: {message}".replace("  ", " ")
     code = parsed.error or status
     if status == 429:
-        retry_after = headers.get("Retry-After") or headers.get("retry-after")
+        raw = headers.get("Retry-After") or headers.get("retry-after")
         return RateLimited(
-            text, venue=VENUE, code=code, retry_after_s=float(retry_after) if retry_after else 1.0
+            text, venue=VENUE, code=code, retry_after_s=retry_after_s(raw, default_s=1.0, now_s=now_s)
         )
     if status >= 500:
         if mutates:

@@ -57,9 +57,13 @@ _ACCOUNTS = TypeAdapter(CoinbaseAccounts)
 class CoinbaseDialect:
     venue = VENUE
 
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
     def map_error(self, status: int, body: str, headers: Mapping[str, str]) -> VenueError:
         # mutates=True: the transport turns a 5xx into "outcome unknown" only for order placement.
-        return map_error(status, body, headers, mutates=True, auth_hint=AUTH_HINT)
+        now_s = self._clock.wall_ns() / NS_PER_S
+        return map_error(status, body, headers, mutates=True, auth_hint=AUTH_HINT, now_s=now_s)
 
     def observe_usage(self, headers: Mapping[str, str], budget: RequestBudget) -> None:
         """The ``x-ratelimit-*`` headers' exact semantics are UNCONFIRMED (window and reset unit), so
@@ -82,7 +86,7 @@ class CoinbaseRest:
         self._signer = signer
         self._clock = clock
         self.budget = budget
-        self._transport = Transport(dialect=CoinbaseDialect(), budget=budget, timeout_s=timeout_s)
+        self._transport = Transport(dialect=CoinbaseDialect(clock), budget=budget, timeout_s=timeout_s)
 
     @property
     def has_keys(self) -> bool:

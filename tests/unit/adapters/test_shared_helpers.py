@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from autohedge.adapters.order_events import VenueFill, orders_with_fills
 from autohedge.adapters.order_ids import KnownOrderIds
-from autohedge.adapters.wirevalues import validate_wire, wire_decimal
+from autohedge.adapters.wirevalues import retry_after_s, validate_wire, wire_decimal
 from autohedge.core.errors import MalformedMessage
 from autohedge.core.messages import OrderSnapshot
 from autohedge.core.types import OrderStatus, Side
@@ -35,6 +35,28 @@ def test_validate_wire_names_the_first_bad_field() -> None:
     assert validate_wire(_Ticker, {"bid": "1", "symbol": "BTC/USD"}, "ticker", venue="kraken").bid == 1
     with pytest.raises(MalformedMessage, match=r"^kraken ticker: bid: "):
         validate_wire(_Ticker, {"bid": "x", "symbol": "BTC/USD"}, "ticker", venue="kraken")
+
+
+@pytest.mark.parametrize(
+    ("raw", "wait_s"),
+    [
+        ("30", 30.0),
+        (" 2.5 ", 2.5),
+        ("Thu, 01 Jan 1970 00:01:40 GMT", 40.0),  # an HTTP date, 40 s after now (60 s)
+        ("Thu, 01 Jan 1970 00:00:10 GMT", 0.0),  # already past: no wait
+        ("-5", 0.0),
+        (None, 7.0),
+        ("", 7.0),
+        ("soon", 7.0),
+        ("nan", 7.0),
+        ("inf", 7.0),
+    ],
+)
+def test_retry_after_is_seconds_or_an_http_date_and_anything_else_the_default(
+    raw: str | None, wait_s: float
+) -> None:
+    # A garbled header must still become a wait, never an error escaping the venue's error mapping.
+    assert retry_after_s(raw, default_s=7.0, now_s=60.0) == wait_s
 
 
 def test_known_order_ids_map_both_ways() -> None:

@@ -144,3 +144,9 @@ def test_map_error_table(status: int, body: str, mutates: bool, error: type[Exce
 def test_map_error_429_waits_until_the_reset() -> None:
     mapped = map_error(429, "", {"X-Ratelimit-Reset": "130"}, mutates=False, auth_hint="h", now_s=100)
     assert isinstance(mapped, RateLimited) and mapped.retry_after_s == 30
+
+
+def test_map_error_429_with_unreadable_headers_waits_a_minute() -> None:
+    headers = {"Retry-After": "later", "X-Ratelimit-Reset": "soon"}
+    mapped = map_error(429, "", headers, mutates=False, auth_hint="h", now_s=100)
+    assert isinstance(mapped, RateLimited) and mapped.retry_after_s == 60

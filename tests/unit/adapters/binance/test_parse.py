@@ -7,6 +7,7 @@ from functools import partial
 import pytest
 
 from autohedge.adapters.binance.parse import (
+    DEFAULT_RETRY_AFTER_S,
     SymbolMap,
     map_error,
     parse_book_ticker_frame,
@@ -136,10 +137,17 @@ def test_symbol_map_both_ways() -> None:
     ],
 )
 def test_map_error_table(status: int, body: str, error: type[Exception]) -> None:
-    mapped = map_error(status, body, {"Retry-After": "30"}, auth_hint="set the keys")
+    mapped = map_error(status, body, {"Retry-After": "30"}, auth_hint="set the keys", now_s=0.0)
     assert type(mapped) is error
 
 
 def test_map_error_418_is_a_ban_with_retry_after() -> None:
-    mapped = map_error(418, '{"code":-1003,"msg":"banned"}', {"Retry-After": "120"}, auth_hint="")
+    mapped = map_error(418, '{"code":-1003,"msg":"banned"}', {"Retry-After": "120"}, auth_hint="", now_s=0.0)
     assert isinstance(mapped, RateLimited) and mapped.banned and mapped.retry_after_s == 120
+
+
+def test_map_error_429_with_an_unreadable_retry_after_is_still_rate_limited() -> None:
+    mapped = map_error(
+        429, '{"code":-1003,"msg":"slow down"}', {"Retry-After": "soon"}, auth_hint="", now_s=0.0
+    )
+    assert isinstance(mapped, RateLimited) and mapped.retry_after_s == DEFAULT_RETRY_AFTER_S

@@ -115,7 +115,7 @@ def test_fake_rate_limit_burst_answers_the_venue_body(fake: FakeCoinbase) -> Non
     response = call(fake, "GET", "/accounts")
     assert response.status_code == 429
     assert isinstance(
-        map_error(429, response.text, response.headers, mutates=False, auth_hint=""), RateLimited
+        map_error(429, response.text, response.headers, mutates=False, auth_hint="", now_s=0.0), RateLimited
     )
 
 

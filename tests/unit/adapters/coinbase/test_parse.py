@@ -178,20 +178,22 @@ def test_parse_cancel_of_a_filled_order_is_rejected() -> None:
 
 def test_parse_error_429_is_rate_limited_with_retry_after() -> None:
     body = '{"errors":[{"id":"rate_limit_exceeded","message":"Too many requests"}]}'
-    error = map_error(429, body, {"Retry-After": "3"}, mutates=True, auth_hint="set keys")
+    error = map_error(429, body, {"Retry-After": "3"}, mutates=True, auth_hint="set keys", now_s=0.0)
     assert isinstance(error, RateLimited) and error.retry_after_s == 3.0 and "Too many" in str(error)
 
 
 def test_parse_error_401_names_the_variables() -> None:
-    error = map_error(401, '{"error":"UNAUTHENTICATED"}', {}, mutates=False, auth_hint="set AUTOHEDGE_X")
+    error = map_error(
+        401, '{"error":"UNAUTHENTICATED"}', {}, mutates=False, auth_hint="set AUTOHEDGE_X", now_s=0.0
+    )
     assert isinstance(error, AuthError) and "AUTOHEDGE_X" in str(error)
 
 
 def test_parse_error_404_is_unknown_order() -> None:
     body = '{"error":"NOT_FOUND","error_details":"order with this orderID was not found","message":"x"}'
-    assert isinstance(map_error(404, body, {}, mutates=False, auth_hint=""), UnknownOrder)
+    assert isinstance(map_error(404, body, {}, mutates=False, auth_hint="", now_s=0.0), UnknownOrder)
 
 
 def test_parse_error_5xx_on_a_mutation_is_outcome_unknown() -> None:
-    assert isinstance(map_error(503, "oops", {}, mutates=True, auth_hint=""), OutcomeUnknown)
-    assert isinstance(map_error(503, "oops", {}, mutates=False, auth_hint=""), VenueUnavailable)
+    assert isinstance(map_error(503, "oops", {}, mutates=True, auth_hint="", now_s=0.0), OutcomeUnknown)
+    assert isinstance(map_error(503, "oops", {}, mutates=False, auth_hint="", now_s=0.0), VenueUnavailable)
