@@ -24,13 +24,16 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 def wire_decimal(raw: object, field: str, *, venue: str) -> Decimal:
-    """A venue's decimal string (or JSON number already decoded as ``Decimal``) -> ``Decimal``."""
-    if isinstance(raw, Decimal):
-        return raw
+    """A venue's decimal string (or JSON number already decoded as ``Decimal``) -> ``Decimal``. NaN and
+    Infinity are no quantity or price: compared, they raise ``decimal.InvalidOperation``, which no reader
+    counts and skips as a malformed frame."""
     try:
-        return Decimal(raw if isinstance(raw, str) else str(raw))
+        value = raw if isinstance(raw, Decimal) else Decimal(raw if isinstance(raw, str) else str(raw))
     except InvalidOperation:
         raise MalformedMessage(f"{venue} {field} is not a decimal: {raw!r}") from None
+    if not value.is_finite():
+        raise MalformedMessage(f"{venue} {field} is not a finite decimal: {raw!r}")
+    return value
 
 
 def json_object(raw: str | bytes, what: str, *, venue: str, decimals: bool = False) -> dict[str, Any]:

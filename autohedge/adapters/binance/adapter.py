@@ -39,6 +39,7 @@ from autohedge.adapters.binance.ws_api import (
 )
 from autohedge.adapters.credentials import check_account_keys
 from autohedge.adapters.reference import VenueReference
+from autohedge.adapters.wirevalues import wire_decimal
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets
 from autohedge.core.errors import MalformedMessage, OrderRefused, OutcomeUnknown, VenueError
@@ -129,7 +130,7 @@ class BinanceExchange:
         fee, fee_asset = Decimal(0), ""
         if order.fills is not None:
             fee, fee_asset = sum_fees(order.fills)  # a FULL response carries them: no extra read
-        elif Decimal(order.executedQty) > 0:
+        elif wire_decimal(order.executedQty, "executedQty", venue=VENUE) > 0:
             fee, fee_asset = sum_fees(self._rest.my_trades(order.symbol, str(order.orderId)))
         return parse_order(order, symbol=symbol, fee=fee, fee_asset=fee_asset)
 
@@ -307,10 +308,18 @@ class BinanceExchange:
 
     def balances(self) -> dict[str, Balance]:
         account = self._rest.account()
-        return {
-            b.asset: Balance(asset=b.asset, free=Decimal(b.free), locked=Decimal(b.locked))
+        read = (
+            (
+                b.asset,
+                wire_decimal(b.free, "free", venue=VENUE),
+                wire_decimal(b.locked, "locked", venue=VENUE),
+            )
             for b in account.balances
-            if Decimal(b.free) + Decimal(b.locked) > 0
+        )
+        return {
+            asset: Balance(asset=asset, free=free, locked=locked)
+            for asset, free, locked in read
+            if free + locked > 0
         }
 
     def positions(self, symbols: Sequence[str]) -> tuple[PositionSnapshot, ...]:
@@ -322,10 +331,10 @@ class BinanceExchange:
         return Quote(
             venue=VENUE,
             symbol=symbol,
-            bid=Decimal(ticker.bidPrice),
-            ask=Decimal(ticker.askPrice),
-            bid_size=Decimal(ticker.bidQty),
-            ask_size=Decimal(ticker.askQty),
+            bid=wire_decimal(ticker.bidPrice, "bidPrice", venue=VENUE),
+            ask=wire_decimal(ticker.askPrice, "askPrice", venue=VENUE),
+            bid_size=wire_decimal(ticker.bidQty, "bidQty", venue=VENUE),
+            ask_size=wire_decimal(ticker.askQty, "askQty", venue=VENUE),
             ts_event=now,
             ts_init=now,
         )

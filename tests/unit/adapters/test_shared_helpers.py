@@ -31,6 +31,13 @@ def test_wire_decimal_names_venue_and_field() -> None:
         wire_decimal("oops", "best_bid", venue="coinbase")
 
 
+@pytest.mark.parametrize("raw", ["NaN", "-Infinity", "inf", Decimal("NaN")])
+def test_wire_decimal_refuses_what_is_no_quantity_or_price(raw: object) -> None:
+    # Compared, a NaN raises decimal.InvalidOperation: a frame no reader would count and skip.
+    with pytest.raises(MalformedMessage, match=r"^kraken last_qty is not a finite decimal"):
+        wire_decimal(raw, "last_qty", venue="kraken")
+
+
 def test_validate_wire_names_the_first_bad_field() -> None:
     assert validate_wire(_Ticker, {"bid": "1", "symbol": "BTC/USD"}, "ticker", venue="kraken").bid == 1
     with pytest.raises(MalformedMessage, match=r"^kraken ticker: bid: "):

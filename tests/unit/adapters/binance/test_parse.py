@@ -151,3 +151,12 @@ def test_map_error_429_with_an_unreadable_retry_after_is_still_rate_limited() ->
         429, '{"code":-1003,"msg":"slow down"}', {"Retry-After": "soon"}, auth_hint="", now_s=0.0
     )
     assert isinstance(mapped, RateLimited) and mapped.retry_after_s == DEFAULT_RETRY_AFTER_S
+
+
+@pytest.mark.parametrize("field", ["executedQty", "cummulativeQuoteQty", "origQty"])
+def test_parse_order_non_finite_quantity_raises_malformed_message(field: str) -> None:
+    # A REST answer the adapter cannot read is a typed error, not decimal.InvalidOperation or a pydantic
+    # ValidationError (the user stream's reconciliation catches venue errors: anything else crashed it).
+    raw = json.loads(fixture("order_partially_filled.json")) | {field: "NaN"}
+    with pytest.raises(MalformedMessage):
+        parse_order(BinanceOrder.model_validate(raw), symbol="BNB/USDT")

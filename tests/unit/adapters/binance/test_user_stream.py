@@ -157,3 +157,31 @@ def test_user_frame_end_of_stream_asks_for_a_reconnect(kind: str) -> None:
 def test_user_frame_malformed_raises_malformed_message(raw: str | bytes) -> None:
     with pytest.raises(MalformedMessage):
         parse_user_frame(raw, symbols=SYMBOLS, ts_init=1)
+
+
+@pytest.mark.parametrize(
+    ("fixture_name", "field", "value"),
+    [
+        ("user_partially_filled.json", "z", "NaN"),  # compared with 0: decimal.InvalidOperation
+        ("user_partially_filled.json", "Z", "NaN"),
+        ("user_partially_filled.json", "l", "NaN"),  # not finite: pydantic's ValidationError
+        ("user_partially_filled.json", "n", "Infinity"),
+        ("user_filled.json", "z", "Infinity"),
+    ],
+)
+def test_user_frame_non_finite_number_raises_malformed_message(
+    fixture_name: str, field: str, value: str
+) -> None:
+    # Anything else escapes the reader's ``except MalformedMessage``: the frame is neither counted nor
+    # skipped, and websocket-client's callback guard records it as the connection's error.
+    raw = json.loads(frame(fixture_name))
+    raw["event"][field] = value
+    with pytest.raises(MalformedMessage):
+        parse_user_frame(json.dumps(raw), symbols=SYMBOLS, ts_init=1)
+
+
+def test_user_frame_account_position_with_a_non_finite_balance_raises_malformed_message() -> None:
+    raw = json.loads(frame("user_account_position.json"))
+    raw["event"]["B"][0]["f"] = "NaN"
+    with pytest.raises(MalformedMessage):
+        parse_user_frame(json.dumps(raw), symbols=SYMBOLS, ts_init=1)
