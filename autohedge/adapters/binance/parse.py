@@ -187,12 +187,18 @@ def parse_book_ticker_frame(raw: str, *, symbols: SymbolMap, ts_init: int) -> Qu
 UserFrame = OrderUpdate | AccountBalances | BinanceWsResponse | None
 
 
-def parse_user_frame(raw: str | bytes, *, symbols: Mapping[str, str], ts_init: int) -> UserFrame:
+def parse_user_frame(
+    raw: str | bytes, *, symbols: Mapping[str, str], ts_init: int, venue_offset_ns: int = 0
+) -> UserFrame:
     """One frame of the WebSocket API connection carrying the user data stream.
 
-    ``symbols``: venue symbol -> ours. Returns a response (it has an ``id``), an ``OrderUpdate``
-    (``executionReport``), ``AccountBalances`` (``outboundAccountPosition``), or None for frames that
-    change nothing here (``listStatus``, ``balanceUpdate``, events of symbols we do not trade).
+    ``symbols``: venue symbol -> ours. ``venue_offset_ns``: the venue's clock minus ours (the measured
+    server-time offset): event times (``T``, ``u``) are taken back to our clock, the one the ledger's
+    re-base reads (a fill or balance push dated on the venue's clock was compared with our reading and,
+    our clock ahead, taken for one the re-base held: never applied). Returns a response (it has an
+    ``id``), an ``OrderUpdate`` (``executionReport``), ``AccountBalances`` (``outboundAccountPosition``),
+    or None for frames that change nothing here (``listStatus``, ``balanceUpdate``, events of symbols we
+    do not trade).
     Raises ``ConnectionAbortedError`` when the venue ends the stream (reconnect), ``MalformedMessage``
     for anything unparseable.
     """
@@ -206,7 +212,7 @@ def parse_user_frame(raw: str | bytes, *, symbols: Mapping[str, str], ts_init: i
     if kind in ("eventStreamTerminated", "serverShutdown"):
         raise ConnectionAbortedError(f"binance {kind}: reconnect")
     if kind == "executionReport":
-        return _execution_report(event, symbols=symbols, ts_init=ts_init)
+        return _execution_report(event, symbols=symbols, ts_init=ts_init, venue_offset_ns=venue_offset_ns)
     if kind == "outboundAccountPosition":
         position = validate_wire(BinanceAccountPosition, event, "outboundAccountPosition", venue=VENUE)
         return AccountBalances(
@@ -214,7 +220,7 @@ def parse_user_frame(raw: str | bytes, *, symbols: Mapping[str, str], ts_init: i
             balances=tuple(
                 Balance(asset=b.a, free=_dec(b.f, "f"), locked=_dec(b.l, "l")) for b in position.B
             ),
-            ts_event=position.u * _NS_PER_MS,
+            ts_event=position.u * _NS_PER_MS - venue_offset_ns,
             ts_init=ts_init,
         )
     if kind in ("listStatus", "balanceUpdate", "externalLockUpdate"):
@@ -223,7 +229,7 @@ def parse_user_frame(raw: str | bytes, *, symbols: Mapping[str, str], ts_init: i
 
 
 def _execution_report(
-    event: dict[str, Any], *, symbols: Mapping[str, str], ts_init: int
+    event: dict[str, Any], *, symbols: Mapping[str, str], ts_init: int, venue_offset_ns: int
 ) -> OrderUpdate | None:
     report = validate_wire(BinanceExecutionReport, event, "executionReport", venue=VENUE)
     symbol = symbols.get(report.s)
@@ -260,7 +266,7 @@ def _execution_report(
         trade_id=str(report.t) if report.t >= 0 else None,
         list_id=str(report.g) if report.g >= 0 else None,
         reason=report.r if report.r != "NONE" else "",
-        ts_event=report.transaction_time_ms * _NS_PER_MS,
+        ts_event=report.transaction_time_ms * _NS_PER_MS - venue_offset_ns,
         ts_init=ts_init,
     )
 

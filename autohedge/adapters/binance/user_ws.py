@@ -164,7 +164,10 @@ class BinanceUserStream:
         """Reader thread."""
         assert self._sink is not None
         try:
-            parsed = parse_user_frame(raw, symbols=self._symbols, ts_init=self._clock.wall_ns())
+            offset_ns = 0 if self._server_clock is None else self._server_clock.offset_ms * _NS_PER_MS
+            parsed = parse_user_frame(
+                raw, symbols=self._symbols, ts_init=self._clock.wall_ns(), venue_offset_ns=offset_ns
+            )
         except MalformedMessage as exc:
             self._sink.on_malformed(raw if isinstance(raw, str) else raw.decode("utf-8", "replace"), str(exc))
             return
