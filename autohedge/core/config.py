@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from autohedge.core.backoff import Backoff
@@ -54,7 +54,9 @@ Fraction = Annotated[float, Field(ge=0, le=1)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No infinite or NaN number: YAML's ``.inf`` (or ``1e400``) passed ``gt=0`` and crashed the actor
+    # whose timer it set.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ExchangeConfig(_Model):
@@ -365,11 +367,13 @@ class AppConfig(_Model):
     waits less for a reader busy with the stream, but a burst being decided is cut more often: 0.5 ms
     measured slower at the median (README, performance)."""
 
-    @model_validator(mode="after")
-    def _unique_symbols(self) -> AppConfig:
-        if len(set(self.symbols)) != len(self.symbols):
-            raise ValueError("symbols: each symbol may be listed once")
-        return self
+    @field_validator("symbols")
+    @classmethod
+    def _unique_symbols(cls, symbols: tuple[str, ...]) -> tuple[str, ...]:
+        twice = sorted({s for s in symbols if symbols.count(s) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)} listed more than once: each symbol may be listed once")
+        return symbols
 
     def params_for(self, symbol: str) -> SymbolParams:
         """The defaults with this symbol's overrides applied (overrides win)."""
@@ -411,7 +415,13 @@ def load_config(path: str | Path) -> AppConfig:
     if not file.is_file():
         raise ConfigError(str(file), "config file not found")
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(file), f"not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(str(file), f"cannot read the file ({exc.strerror or type(exc).__name__})") from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "unknown line"

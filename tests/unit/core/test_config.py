@@ -111,3 +111,33 @@ def test_each_asset_is_held_by_one_traded_symbol_only(symbols: list[str], key: s
         parse_config({"symbols": symbols})
     assert info.value.key_path == key and message in str(info.value)
     assert parse_config({"symbols": ["BTC/USDT", "ETH/USDT", "SOL/USDC"]}).symbols[2] == "SOL/USDC"
+
+
+@pytest.mark.parametrize(
+    ("text", "key_path"),
+    [
+        ("monitor:\n  poll_interval_s: .inf\n", "monitor.poll_interval_s"),
+        ("executor:\n  entry_timeout_s: 1e400\n", "executor.entry_timeout_s"),
+    ],
+)
+def test_config_infinite_or_nan_float_names_the_key_path(text: str, key_path: str, tmp_path: Path) -> None:
+    # Accepted before: check-config said ok, and `run` crash-looped the monitor (OverflowError in its timer).
+    config = tmp_path / "c.yaml"
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    assert info.value.key_path == key_path
+
+
+def test_config_symbol_listed_twice_names_symbols(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"symbols": ["BTC/USDT", "ETH/USDT", "BTC/USDT"]}, base_dir=tmp_path)
+    assert info.value.key_path.startswith("symbols") and "BTC/USDT" in info.value.problem
+
+
+def test_config_file_not_utf8_is_a_config_error_naming_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"symbols: [\xff\xfe]\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(bad)
+    assert info.value.key_path == str(bad) and "UTF-8" in info.value.problem
