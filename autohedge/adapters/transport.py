@@ -97,6 +97,19 @@ def _target(url: str) -> str:
     return "/" + parts[3] if len(parts) > 3 else "/"
 
 
+def _unsendable_header(headers: Mapping[str, str]) -> str | None:
+    """The name of the first header whose value HTTP/1.1 cannot carry (a line break, or a character
+    outside Latin-1), or None. Keys travel in headers: the value itself is never quoted."""
+    for name, value in headers.items():
+        if "\r" in value or "\n" in value:
+            return name
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            return name
+    return None
+
+
 def never_sent(exc: BaseException) -> bool:
     """True when the request provably never reached the venue (no connection was established)."""
     seen: set[int] = set()
@@ -191,6 +204,14 @@ class Transport:
         if params:
             url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
         request_headers = {**self._headers, **headers} if headers else dict(self._headers)
+        unsendable = _unsendable_header(request_headers)
+        if unsendable is not None:
+            # http.client would refuse it with a ValueError quoting the value: often an API key.
+            raise AuthError(
+                f"{label}: header {unsendable} holds a line break or a character outside Latin-1 "
+                "(check the API key's environment variable for a trailing newline)",
+                venue=self.venue,
+            )
         body: bytes | None = None
         if json_body is not None:
             body = json.dumps(json_body, allow_nan=False).encode("utf-8")

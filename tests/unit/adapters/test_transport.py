@@ -284,3 +284,18 @@ def test_transport_sends_again_after_closing_its_connections(served: tuple[Scrip
     transport.close()
     assert transport.decode(transport.send("GET", url), ANSWER) == Answer(ok=True)
     assert len(script.seen) == 2
+
+
+@pytest.mark.parametrize(
+    "value", ["FAKE-SECRET-VALUE\n", "FAKE-SECRET\r\nX-Injected: 1", "FAKE-SECRET-\u2026"]
+)
+def test_transport_key_header_that_cannot_be_sent_is_an_auth_error_without_the_key(
+    served: tuple[Script, Transport, str], value: str
+) -> None:
+    # A key read with its line break (a secret mounted from a file): http.client's ValueError quoted the
+    # header value, i.e. the secret, and it escaped the start-up's error handling as a traceback.
+    script, transport, url = served
+    with pytest.raises(AuthError) as info:
+        transport.send("GET", url, headers={"APCA-API-SECRET-KEY": value}, signed=True)
+    assert "FAKE-SECRET" not in str(info.value) and "APCA-API-SECRET-KEY" in str(info.value)
+    assert script.seen == []
