@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import secrets
 import signal
@@ -45,16 +46,28 @@ EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 
 
+def _positive_seconds(text: str) -> float:
+    """An argparse type: a finite number greater than 0 (``inf`` started the run, then the wait for it
+    raised OverflowError; ``nan`` and negative numbers ran for no time at all)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number greater than 0")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autohedge", description="Supervised actor trading process.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="trade until SIGINT/SIGTERM or --duration")
     run.add_argument("--config", default="config.yaml", type=Path, help="config file (default: config.yaml)")
-    run.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    run.add_argument("--duration", type=_positive_seconds, default=None, help="stop after this many seconds")
     run.add_argument("--summary-json", type=Path, default=None, help="write a JSON summary here at exit")
     sim = sub.add_parser("simulate", help="a simulated trading day with faults, checked against the promise")
     sim.add_argument("--config", default="config.yaml", type=Path, help="config file (default: config.yaml)")
-    sim.add_argument("--hours", type=float, default=24.0, help="simulated hours (default: 24)")
+    sim.add_argument("--hours", type=_positive_seconds, default=24.0, help="simulated hours (default: 24)")
     sim.add_argument("--seed", type=int, default=1, help="seed of the market, the faults and the crashes")
     sim.add_argument("--report-json", type=Path, default=None, help="write the report here")
     sim.add_argument("--work-dir", type=Path, default=None, help="keep the paper state and history here")
@@ -74,7 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     record = sub.add_parser("record", help="record the configured venue's public quotes as JSONL")
     record.add_argument("--config", default="config.yaml", type=Path)
     record.add_argument("--out", type=Path, required=True)
-    record.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    record.add_argument(
+        "--duration", type=_positive_seconds, default=None, help="stop after this many seconds"
+    )
     return parser
 
 
