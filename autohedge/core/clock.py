@@ -139,13 +139,18 @@ class RealClock:
                 while not self._stopped and (not self._heap or self._heap[0].due_ns > self.monotonic_ns()):
                     timeout_s = None
                     if self._heap:
-                        timeout_s = (self._heap[0].due_ns - self.monotonic_ns()) / NS_PER_S
+                        # Capped: a longer wait raises OverflowError and would end this thread.
+                        timeout_s = min((self._heap[0].due_ns - self.monotonic_ns()) / NS_PER_S, _WAIT_MAX_S)
                     self._cond.wait(timeout=timeout_s)
                 if self._stopped:
                     return
                 entry = heapq.heappop(self._heap)
             if not entry.cancelled:
                 _run_callback(entry)
+
+
+_WAIT_MAX_S = min(threading.TIMEOUT_MAX, 86_400.0)
+"""The scheduler's longest sleep: it wakes and waits again for a timer further away."""
 
 
 class ManualClock:

@@ -132,3 +132,22 @@ def test_real_clock_drops_cancelled_timers_once_they_are_most_of_the_heap() -> N
         assert clock.held_timers() == 3
     finally:
         clock.stop()
+
+
+def test_real_clock_a_timer_beyond_the_wait_limit_leaves_the_scheduler_running() -> None:
+    # A config delay of 1e10 s (``feed.stale_after_s: 1e10``, meant as "never") made the scheduler's
+    # wait raise OverflowError: its thread died, and no timer of the process fired again.
+    import threading
+
+    clock = RealClock()
+    fired = threading.Event()
+    try:
+        clock.call_later(1e10, lambda: None)
+        scheduler = clock._thread
+        assert scheduler is not None
+        scheduler.join(timeout=0.2)  # returns at once when the far timer's wait killed it
+        assert scheduler.is_alive()
+        clock.call_later(0.01, fired.set)
+        assert fired.wait(5.0)
+    finally:
+        clock.stop()
