@@ -1212,6 +1212,11 @@ class ExecutorActor(SupervisedActor):
         if update.kind.is_fill and delta > 0:
             price = update.price_of(delta)
             fee = entry.fee + update.fee_of(delta)
+        elif delta > 0:
+            # More filled than any fill event told (that event lost, or skipped as malformed): the
+            # order's average, as a read of it would say. Taken in silently, the fill was never reported
+            # and the entry ended with it: never protected.
+            price = update.avg_fill_price or update.price
         self._progress(
             entry,
             filled_qty=max(update.cum_filled_qty, entry.filled_qty),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from autohedge.actors.executor import TrackedEntry
 from autohedge.actors.protocol import ExpireEntry, PollOrders, ReadEntries
@@ -21,7 +22,7 @@ from autohedge.core.child_states import ChildState
 from autohedge.core.clock import ManualClock
 from autohedge.core.config import PaperFaults
 from autohedge.core.errors import RateLimited, UnknownOrder
-from autohedge.core.messages import OrderRequest, Quote
+from autohedge.core.messages import OrderRequest, OrderUpdate, Quote
 from autohedge.core.reads import EntryRef
 from autohedge.core.types import OrderStatus, Side
 from tests.actors.harness import Harness, make_config, wait_for
@@ -403,3 +404,34 @@ def test_an_entry_whose_cancel_and_read_both_say_unknown_is_no_longer_tracked(
     wait_for(lambda: tracked(h, coid) is None, what="the entry unknown to the venue dropped after its read")
     assert "order_gone" in h.engine.parts.events.kinds()
     assert fills(h) == 0
+
+
+class _FillEventsLost:
+    """The user stream's sink, less the fill events: as when a fill's frame is lost or skipped as
+    malformed and the order's next event (its cancel) is the first to tell of the fill."""
+
+    def __init__(self, sink: Any) -> None:
+        self._sink = sink
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sink, name)
+
+    def on_order_update(self, update: OrderUpdate) -> None:
+        if not update.kind.is_fill:
+            self._sink.on_order_update(update)
+
+
+def test_a_fill_told_only_by_its_orders_cancel_event_is_reported_and_protected(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(engine=partial_engine(ManualClock())).start()
+    coid = resting_entry(h, 910003)
+    stream = h.user_streams[-1]
+    stream._sink = _FillEventsLost(stream._sink)
+    h.quote(BTC, "98.95", "98.99")  # half of the entry fills; its event is lost
+    h.settle()
+    h.paper_engine.cancel_order(BTC, client_order_id=coid)  # the cancel's event carries what filled
+    h.settle()
+
+    wait_for(lambda: h.is_protected(BTC), what="the half filled protected")
+    assert fills(h) == 1 and tracked(h, coid) is None
