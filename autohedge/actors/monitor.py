@@ -301,6 +301,8 @@ class PositionMonitorActor(SupervisedActor):
         self._user_stream = user_stream
         self._stream_wait: TimerHandle | None = None
         self._last_verify_ns: int | None = None
+        self._last_unheld_check_ns: int | None = None
+        """While no position is tracked: when the holdings were last read for one no report told of."""
         self._rebases_verified = -1
         """The ledger's re-base count at the last verification: a re-base since then was an account read."""
         self._config = config
@@ -827,8 +829,8 @@ class PositionMonitorActor(SupervisedActor):
         if message.connected and self._stream_wait is not None:
             self.on_reconcile(Reconcile())  # start-up: the positions from the re-based ledger
             return
-        if message.connected and self._positions:
-            self._last_verify_ns = None
+        if message.connected:  # the re-based ledger may hold what the stream's gap never reported
+            self._last_verify_ns = self._last_unheld_check_ns = None
             self.on_check_exits(CheckExits(), reschedule=False)
 
     def _hold(self, pos: TrackedPosition) -> None:
@@ -1034,7 +1036,9 @@ class PositionMonitorActor(SupervisedActor):
     def on_check_exits(self, _: CheckExits, *, reschedule: bool = True) -> None:
         try:
             # Reads wait while the venue says so; the pending actions go first when it allows again.
-            if self._positions and self._exchange.request_budget.wait_s(priority=True) == 0:
+            if self._exchange.request_budget.wait_s(priority=True) > 0:
+                pass
+            elif self._positions:
                 self._retry_refused_exits()
                 if self._verify_due():
                     self._last_verify_ns = self.ctx.clock.monotonic_ns()
@@ -1042,6 +1046,11 @@ class PositionMonitorActor(SupervisedActor):
                     self._auth_reported = False  # signed reads answered: the keys work (again)
                 else:
                     self._poll_prices()
+            elif self._unheld_check_due():
+                # Nothing tracked: a holding may still have come without a report (below); read at the
+                # safety net's pace, not at every check.
+                self._last_unheld_check_ns = self.ctx.clock.monotonic_ns()
+                self._verify()
         except FatalVenueError as exc:
             self._last_verify_ns = None  # not verified: try again at the next check
             self._report_auth(str(exc))  # said loudly once; the check keeps asking so recovery is seen
@@ -1053,9 +1062,17 @@ class PositionMonitorActor(SupervisedActor):
             if reschedule:
                 self.schedule(self._config.monitor.poll_interval_s, CheckExits())
 
+    def _unheld_check_due(self) -> bool:
+        last_ns = self._last_unheld_check_ns
+        interval_s = self._config.user_stream.safety_poll_interval_s
+        return last_ns is None or self.ctx.clock.monotonic_ns() - last_ns >= interval_s * NS_PER_S
+
     def _verify(self) -> None:
         read_ns = self.ctx.clock.wall_ns()  # the read may miss fills from here on, not before
         exchange_positions = {p.symbol: p for p in self._verified_positions()}
+        unheld = [held for held in exchange_positions.values() if self._unheld_holding(held)]
+        if not self._positions and not unheld:
+            return  # nothing held: no exits to read
         open_orders = {o.client_order_id: o for o in self._exchange.open_orders()}
         for lot in list(self._closing_lots):  # before the positions: their holdings exclude these lots
             if lot.close_id is not None and lot.close_id not in open_orders:
@@ -1069,7 +1086,42 @@ class PositionMonitorActor(SupervisedActor):
             if symbol in waiting:
                 continue  # its refused work goes first when the venue allows; no second attempt now
             self._verify_one(self._positions[symbol], exchange_positions.get(symbol), open_orders, read_ns)
+        for held in unheld:
+            if self._unheld_holding(held):  # still: the positions' verification may have changed it
+                self._adopt_unheld(held, open_orders, read_ns)
         self._poll_prices()
+
+    def _unheld_holding(self, held: PositionSnapshot) -> bool:
+        """A sellable holding of a traded symbol that no position, lot or close of this monitor accounts
+        for (dust it kept aside is not counted)."""
+        symbol = held.symbol
+        if symbol in self._positions or symbol in self._lots:
+            return False
+        if any(lot.symbol == symbol for lot in self._closing_lots):
+            return False
+        kept = self._dust.get(symbol, Decimal(0)) + self._dust_beside_close.get(symbol, Decimal(0))
+        return exit_qty(held.qty - kept, self._rules_for(symbol)) > 0
+
+    def _adopt_unheld(
+        self, held: PositionSnapshot, open_orders: dict[str, OrderSnapshot], read_ns: int
+    ) -> None:
+        """Adopt and protect a holding no report told of, as start-up does: a fill whose events and
+        entry were both lost (an order the venue placed after saying it had none, a fill of an entry let
+        go while the stream was down), or a buy outside this process. Left alone, it stayed without an
+        exit until the next start. What it holds is a growth credit: a report of one of its fills still
+        on its way counts once."""
+        symbol = held.symbol
+        self._dust.pop(symbol, None)  # inside the holding adopted
+        if not self._adopt(held, [o for o in open_orders.values() if o.symbol == symbol]):
+            return
+        pos = self._positions[symbol]
+        pos.adopted_growth = GrowthCredit(held.qty, read_ns, from_ledger=False)
+        self.ctx.events.record(
+            "position_adopted",
+            f"{held.qty} held without a report of its fill: adopted and protected",
+            symbol=symbol,
+            level="WARNING",
+        )
 
     def _take_in_resting_closes(self, open_orders: dict[str, OrderSnapshot]) -> None:
         """What the resting closes and exit legs of lots sold, as ``open_orders`` (read after the holding)
@@ -1151,9 +1203,9 @@ class PositionMonitorActor(SupervisedActor):
         )
 
     def _verified_positions(self) -> tuple[PositionSnapshot, ...]:
-        """What is held of the tracked symbols, for the verification: from the ledger when a re-base read
+        """What is held of the traded symbols, for the verification: from the ledger when a re-base read
         the account since the last verification (the reconnect's sweep), else from the venue."""
-        symbols = list(self._positions)
+        symbols = self._config.symbols
         rebases = self._ledger.rebases
         from_ledger = verify_reads_ledger(
             live=self._ledger.live, rebases=rebases, rebases_verified=self._rebases_verified

@@ -12,9 +12,9 @@ from autohedge.core.child_states import ChildState
 from autohedge.core.clock import ManualClock
 from autohedge.core.config import PaperFaults
 from autohedge.core.errors import OrderRejected
-from autohedge.core.messages import OrderRequest, Quote
-from autohedge.core.types import Side, quantize_down
-from tests.actors.harness import Harness, wait_for
+from autohedge.core.messages import OrderFilled, OrderRequest, Quote
+from autohedge.core.types import OrderPurpose, Side, quantize_down
+from tests.actors.harness import Harness, make_config, wait_for
 
 
 def cancel_exits_on_venue(h: Harness, symbol: str) -> None:
@@ -124,3 +124,48 @@ def test_position_gone_from_exchange_is_removed(harness: Harness) -> None:
 
     wait_for(lambda: h.position("BTC/USDT") is None, what="removed")
     assert "position_removed" in h.engine.parts.events.kinds()
+
+
+def test_a_holding_no_report_told_of_is_adopted_and_protected_by_the_safety_net(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # Nothing is tracked. A buy the engine hears nothing of fills (an order the venue placed after saying
+    # it had none, or one placed outside the process): the safety net's read finds it held, and it is
+    # adopted and protected as at start-up. A report of that fill still on its way then counts once.
+    h = make_harness(make_config(hft={"min_edge_bps": 10_000})).start()  # no entries of its own
+    h.quote("ETH/USDT", "2999", "3000")
+    buy = OrderRequest(
+        client_order_id="manual-2", symbol="ETH/USDT", side=Side.BUY, qty=Decimal("0.1"), price=Decimal(3000)
+    )
+    h.paper_engine.submit_order(buy)
+    filled_ns = h.clock.wall_ns()
+    h.settle()
+    assert h.position("ETH/USDT") is None
+
+    h.advance(h.config.user_stream.safety_poll_interval_s)
+
+    wait_for(lambda: h.is_protected("ETH/USDT"), what="the holding adopted and protected")
+    held = h.engine.parts.ledger.position("ETH/USDT")
+    assert h.held("ETH/USDT").qty == held == Decimal("0.0999")
+    assert "position_adopted" in h.engine.parts.events.kinds()
+
+    report = OrderFilled(
+        symbol="ETH/USDT",
+        client_order_id="manual-2",
+        venue_order_id="late",
+        side=Side.BUY,
+        purpose=OrderPurpose.ENTRY,
+        fill_qty=Decimal("0.1"),
+        fill_price=Decimal(3000),
+        fee=Decimal("0.0001"),
+        fee_asset="ETH",
+        cum_filled_qty=Decimal("0.1"),
+        order_qty=Decimal("0.1"),
+        ts_event=filled_ns,
+        ts_init=filled_ns,
+    )
+    h.directory.tell(MONITOR, report)
+    h.settle()
+    h.advance(1.0)
+    assert h.held("ETH/USDT").qty == held
+    assert all(o.qty <= held for o in h.open_sells("ETH/USDT"))
