@@ -411,8 +411,20 @@ class ExecutorActor(SupervisedActor):
             # fill would count as reported: simulation, bench/simulate.yaml seed 2 at 20293.5 s).
             known = coid in self._entries or coid in self._unresolved or coid in self._sending
             if ours and not known:
-                self._entries[order.client_order_id] = self._from_snapshot(order)
-                self._expire_later(order.client_order_id)
+                entry = self._from_snapshot(order)
+                if self._ledger.live:
+                    # Only what the account read (and the monitor's reconciliation from it) holds is
+                    # protected already, as for an entry adopted from its event: a fill since (its event
+                    # still on its way) is reported now, or its event would bring no progress and the
+                    # fill no exit (a symbol the monitor does not track is never verified).
+                    held = min(self._ledger.rebased_fill(coid), order.filled_qty)
+                    if held < order.filled_qty:
+                        fee = order.fee * held / order.filled_qty
+                        entry = replace(entry, filled_qty=held, fee=fee)
+                self._entries[coid] = entry
+                self._expire_later(coid)
+                if entry.filled_qty < order.filled_qty:
+                    self._update(entry, order)
                 adopted += 1
         if adopted:
             self.ctx.events.record("entries_adopted", f"{adopted} open entry orders re-read from the venue")

@@ -12,9 +12,9 @@ from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.core.actor_names import SUPERVISOR, user_stream_name
 from autohedge.core.child_states import ChildState
 from autohedge.core.clock import ManualClock
-from autohedge.core.errors import OutcomeUnknown
+from autohedge.core.errors import OutcomeUnknown, VenueUnavailable
 from autohedge.core.gates import Gate
-from autohedge.core.messages import OrderRequest
+from autohedge.core.messages import OrderRequest, Quote
 from autohedge.core.types import OrderStatus, Side
 from tests.actors.harness import Harness, make_config, wait_for
 from tests.ids import entry_id
@@ -162,3 +162,57 @@ def test_user_stream_failing_again_and_again_degrades_the_venue_without_a_restar
     h.advance(MIN_BACKOFF_S)  # it keeps reconnecting in place
     wait_for(lambda: Gate.user_stream_degraded("paper") not in h.engine.view().gates, what="venue recovered")
     assert h.child(USER_STREAM).restarts == 0 and h.metrics.get("user_stream_reconnects") == 3
+
+
+def test_user_stream_fill_of_a_previous_run_entry_during_its_open_orders_read_is_protected(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # A previous run left an entry resting; nothing of the symbol is held, so the monitor tracks nothing.
+    clock = ManualClock()
+    engine = PaperEngine(
+        clock=clock, balances={"USDT": Decimal(10000)}, fee_rate=Decimal("0.001"), partial_fill_ratio=0.5
+    )
+    engine.on_quote(
+        Quote(venue="t", symbol="BTC/USDT", bid=Decimal(100), ask=Decimal("100.02"), ts_event=0, ts_init=0)
+    )
+    engine.submit_order(
+        OrderRequest(
+            client_order_id=entry_id(1147430),
+            symbol="BTC/USDT",
+            side=Side.BUY,
+            qty=Decimal(1),
+            price=Decimal(99),
+        )
+    )
+    h = make_harness(engine=engine)
+    # The executor's first listing of open orders is refused: it reads them again a moment later.
+    h.exchange.fail(
+        "open_orders", lambda: VenueUnavailable("busy", venue="paper"), thread_prefix="ExecutorActor"
+    )
+    h.start()  # reconciled: nothing held of BTC/USDT
+    assert h.position("BTC/USDT") is None
+
+    def fill_now() -> (
+        None
+    ):  # the entry fills in part while the listing is on its way: its event comes after it
+        engine.on_quote(
+            Quote(
+                venue="t",
+                symbol="BTC/USDT",
+                bid=Decimal("98.95"),
+                ask=Decimal("98.99"),
+                ts_event=0,
+                ts_init=0,
+            )
+        )
+
+    h.exchange.hold("open_orders", fill_now)
+    h.advance(1.5)  # the executor's second listing (1.25 s after the refusal)
+
+    assert engine.held_qty("BTC/USDT") > 0
+    wait_for(lambda: h.is_protected("BTC/USDT"), what="the old entry's fill protected")
+    assert h.held("BTC/USDT").qty == net_bought(h, "BTC/USDT")
+    h.quote("BTC/USDT", "98.95", "98.99")  # the rest fills: its event is a fill of the tracked entry
+    h.settle()
+    wait_for(lambda: h.held("BTC/USDT").qty == net_bought(h, "BTC/USDT"), what="the rest protected")
+    assert h.buys("BTC/USDT")[0].status is OrderStatus.FILLED
