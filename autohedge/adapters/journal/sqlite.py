@@ -378,14 +378,18 @@ class SqliteJournal:
         try:
             yield self._conn
             self._write_rows(self._conn)
+            # Inside: a COMMIT that fails (a full disk or a lock when the WAL is written) may leave the
+            # transaction open, and every later BEGIN failed ("within a transaction"): the journal wrote
+            # nothing more for the rest of the run, and memory kept the batch's uncommitted changes.
+            self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
             self._load()  # memory may hold rolled-back changes
             raise
         finally:
             self._batch.clear()
             self._position_rows.clear()
-        self._conn.execute("COMMIT")
 
     def write(self, records: Sequence[JournalRecord]) -> None:
         with self._transaction() as conn:

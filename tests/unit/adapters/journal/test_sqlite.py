@@ -700,3 +700,37 @@ def test_journal_batch_rolled_back_leaves_memory_as_the_file_is(
 
     assert JournalReader(path).positions(open_only=True) == []
     assert [o.status for o in JournalReader(path).orders()] == ["gone"]
+
+
+class _CommitFailsOnce:
+    """The journal's connection, whose next COMMIT fails (a full disk or a lock when the WAL is written),
+    leaving the transaction open as SQLite may."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self.failed = False
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql == "COMMIT" and not self.failed:
+            self.failed = True
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._conn, name)
+
+
+def test_journal_commit_failed_once_leaves_later_batches_written(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = SqliteJournal(path)
+    conn = journal._conn
+    journal._conn = _CommitFailsOnce(conn)  # type: ignore[assignment]
+    records = _partial_fill_records()
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        journal.write(records[:3])  # dropped by the journal actor
+
+    journal.write(records)  # the disk has room again: every later batch is written
+    journal.close()
+
+    fills = JournalReader(path).fills()
+    assert sum((f.qty for f in fills), D(0)) == D(1)
