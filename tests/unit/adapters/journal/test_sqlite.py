@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -710,7 +711,7 @@ class _CommitFailsOnce:
         self._conn = conn
         self.failed = False
 
-    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
         if sql == "COMMIT" and not self.failed:
             self.failed = True
             raise sqlite3.OperationalError("database or disk is full")
