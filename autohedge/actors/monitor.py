@@ -1063,9 +1063,10 @@ class PositionMonitorActor(SupervisedActor):
                 self.schedule(self._config.monitor.poll_interval_s, CheckExits())
 
     def _unheld_check_due(self) -> bool:
-        last_ns = self._last_unheld_check_ns
+        """Any read of the holdings counts (start-up's, the positions' last verification)."""
+        reads = [ns for ns in (self._last_unheld_check_ns, self._last_verify_ns) if ns is not None]
         interval_s = self._config.user_stream.safety_poll_interval_s
-        return last_ns is None or self.ctx.clock.monotonic_ns() - last_ns >= interval_s * NS_PER_S
+        return not reads or self.ctx.clock.monotonic_ns() - max(reads) >= interval_s * NS_PER_S
 
     def _verify(self) -> None:
         read_ns = self.ctx.clock.wall_ns()  # the read may miss fills from here on, not before
