@@ -47,8 +47,11 @@ ORDER_STATUS = {
     "suspended": OrderStatus.NEW,
     "partially_filled": OrderStatus.PARTIALLY_FILLED,
     "filled": OrderStatus.FILLED,
-    "calculated": OrderStatus.FILLED,
-    "done_for_day": OrderStatus.EXPIRED,
+    # Not ends: "done executing for the day, ... no further updates until the next trading day" (it
+    # resumes and may fill then); "calculated": completed for the day, filled or done_for_day (parse.py
+    # calls it filled when all is filled).
+    "calculated": OrderStatus.NEW,
+    "done_for_day": OrderStatus.NEW,
     "canceled": OrderStatus.CANCELED,
     "replaced": OrderStatus.CANCELED,
     "expired": OrderStatus.EXPIRED,
@@ -65,7 +68,6 @@ TRADE_EVENT = {
     "canceled": OrderEventKind.CANCELED,
     "replaced": OrderEventKind.CANCELED,  # the old order ends; its replacement reports as new
     "expired": OrderEventKind.EXPIRED,
-    "done_for_day": OrderEventKind.EXPIRED,
     "rejected": OrderEventKind.REJECTED,
 }
 TRADE_EVENTS_IGNORED = frozenset(
@@ -75,6 +77,7 @@ TRADE_EVENTS_IGNORED = frozenset(
         "pending_cancel",
         "pending_replace",
         "calculated",
+        "done_for_day",  # the order resumes the next trading day: not an end
         "stopped",
         "suspended",
         "order_replace_rejected",

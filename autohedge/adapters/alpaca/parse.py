@@ -143,7 +143,7 @@ def parse_order(order: AlpacaOrder, *, symbol: str) -> OrderSnapshot:
         raise MalformedMessage(f"alpaca order {order.id}: unknown value {exc.args[0]!r}") from None
     qty = _dec(order.qty or "0", "qty")
     filled = _dec(order.filled_qty, "filled_qty")
-    if status.is_terminal and qty > 0 and filled >= qty:
+    if (status.is_terminal or order.status == "calculated") and qty > 0 and filled >= qty:
         status = OrderStatus.FILLED
     avg = _dec(order.filled_avg_price, "filled_avg_price") if order.filled_avg_price else None
     if order.limit_price is None:

@@ -96,6 +96,19 @@ def test_parse_order_unknown_status_raises() -> None:
         parse_order(raw, symbol="BTC/USD")
 
 
+def test_parse_order_done_for_day_is_still_live() -> None:
+    # Alpaca: done_for_day = "done executing for the day, will not receive further updates until the
+    # next trading day" (it resumes and may fill then); calculated = "completed for the day (either
+    # filled or done_for_day), settlement pending". Neither ends a partly filled order.
+    raw = AlpacaOrder.model_validate_json(fixture("order_partially_filled.json"))
+    for status in ("done_for_day", "calculated"):
+        order = parse_order(raw.model_copy(update={"status": status}), symbol="BTC/USD")
+        assert not order.status.is_terminal, status
+        assert order.filled_qty == Decimal("0.005")
+    done = raw.model_copy(update={"status": "calculated", "filled_qty": "0.02"})
+    assert parse_order(done, symbol="BTC/USD").status is OrderStatus.FILLED
+
+
 def test_symbol_map_crypto_orders_positions_and_stocks() -> None:
     m = SymbolMap(["BTC/USD", "AAPL/USD"], {"BTC/USD", "ETH/USD"})
     assert m.to_venue("BTC/USD") == "BTC/USD" and m.to_venue("AAPL/USD") == "AAPL"
