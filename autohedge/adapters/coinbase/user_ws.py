@@ -90,7 +90,7 @@ class CoinbaseUserStream(WsStream):
         self._clock = clock
         self._symbols = dict(symbols)
         self._confirm = confirm
-        self._tracker = UserOrderTracker(symbols)
+        self._tracker = UserOrderTracker(symbols, trades=confirm)
         self._events = OrderEventBuilder(VENUE)
         self._sequence = SequenceTracker()
         self._sink: OrderEventSink | None = None

@@ -12,21 +12,32 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 from autohedge.adapters.coinbase.auth import CoinbaseSigner
 from autohedge.adapters.coinbase.constants import ORDER_STATUS, ORDER_TYPE, SIDE, SNAPSHOT_BATCH, VENUE
-from autohedge.adapters.coinbase.parse import bracket_leg_ids, bracket_legs, stop_executed, validate_wire
-from autohedge.adapters.coinbase.wire import CoinbaseHeartbeat, CoinbaseTicker, CoinbaseUserOrder
+from autohedge.adapters.coinbase.parse import (
+    bracket_leg_ids,
+    bracket_legs,
+    stop_executed,
+    take_profit_sold,
+    validate_wire,
+)
+from autohedge.adapters.coinbase.wire import (
+    CoinbaseFill,
+    CoinbaseHeartbeat,
+    CoinbaseTicker,
+    CoinbaseUserOrder,
+)
 from autohedge.adapters.order_events import VenueFill
 from autohedge.adapters.timestamps import parse_rfc3339_ns
 from autohedge.adapters.wirevalues import json_object, wire_decimal
 from autohedge.adapters.wsconn import WsConnection, WsStream
 from autohedge.core.clock import NS_PER_S, Clock
-from autohedge.core.errors import MalformedMessage
+from autohedge.core.errors import MalformedMessage, VenueError
 from autohedge.core.messages import OrderSnapshot, Quote
 from autohedge.core.ports import QuoteSink
 from autohedge.core.sequence import SequenceTracker
@@ -176,9 +187,14 @@ class UserOrderTracker:
       treats OCO legs that way.
     """
 
-    def __init__(self, symbols: Mapping[str, str]) -> None:
-        """``symbols``: product id -> ours; orders of other products are ignored."""
+    def __init__(
+        self, symbols: Mapping[str, str], *, trades: Callable[[str], Sequence[CoinbaseFill]] | None = None
+    ) -> None:
+        """``symbols``: product id -> ours; orders of other products are ignored. ``trades``: an order's
+        REST trades, asked only for a bracket whose stop is working when first seen (a snapshot after a
+        reconnect): the state does not say how much of what it sold was its take-profit's."""
         self._symbols = dict(symbols)
+        self._trades = trades
         self._state: OrderedDict[str, _Cumulative] = OrderedDict()
         self.snapshot_complete = False
         self.late_updates = 0
@@ -246,6 +262,12 @@ class UserOrderTracker:
                 take_profit=snap.price,
             ):
                 sold_before_stop, value_before_stop = prior.qty, prior.value
+                if snapshot and now.qty > prior.qty:
+                    # Sold while we were not listening: the TP leg's part is the REST trades' to tell
+                    # (counted from what we last knew, the stop leg would claim the TP's sales too).
+                    sold = self._take_profit_sold(order.order_id, take_profit=snap.price)
+                    if sold is not None:
+                        sold_before_stop, value_before_stop = sold
             now = replace(now, sold_before_stop=sold_before_stop, value_before_stop=value_before_stop)
             take_profit, stop = bracket_legs(
                 snap,
@@ -265,6 +287,15 @@ class UserOrderTracker:
                 )
         self._remember(order.order_id, now)
         return [snap] if fill is None else [fill, snap]
+
+    def _take_profit_sold(self, order_id: str, *, take_profit: Decimal) -> tuple[Decimal, Decimal] | None:
+        """What a bracket's TP leg sold (and for how much) by its REST trades; None when not known."""
+        if self._trades is None or take_profit <= 0:
+            return None
+        try:
+            return take_profit_sold(self._trades(order_id), take_profit=take_profit)
+        except (VenueError, MalformedMessage):
+            return None
 
     def _remember(self, order_id: str, state: _Cumulative) -> None:
         self._state[order_id] = state

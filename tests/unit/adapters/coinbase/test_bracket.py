@@ -521,3 +521,37 @@ def test_user_bracket_stop_fill_is_confirmed_by_its_own_trade() -> None:
     assert (sl_fill.trade_id, sl_fill.last_qty, sl_fill.cum_filled_qty) == ("t2", D("0.3"), D("0.3"))
     assert sl_fill.last_price == D(89) and sl_fill.client_order_id == SL
     assert sl_fill.avg_fill_price == D(89)  # its own, not the order's 99.5
+
+
+def test_user_bracket_stop_after_a_reconnect_snapshot_counts_only_the_stop_legs_fills() -> None:
+    """Before a reconnect the TP leg sold 0.3 at 110 (t1), the stop triggered and sold 0.2 at 94 (t2). A
+    new connection's snapshot restates the bracket (0.5 sold, stop triggered); the stop then sells 0.2 at
+    93 (t3). The stop leg has sold 0.4, as REST says: counted from 0 it would be 0.7, and the monitor,
+    which knew the stop leg at 0.2 (and the TP leg at 0.3), would take 0.5 as sold for 0.2 sold."""
+    rest = [rest_trade("t1", "0.3", "110", "a"), rest_trade("t2", "0.2", "94", "b")]
+    stream = CoinbaseUserStream(
+        url="ws://127.0.0.1:1",
+        signer=SIGNER,
+        clock=RealClock(),
+        symbols={"BTC-USD": "BTC/USD"},
+        confirm=lambda _order_id: tuple(rest),
+    )
+    triggered = {"trigger_status": "STOP_TRIGGERED", "avg_price": "103.6"}
+    snapshot = json.loads(
+        user_frame(0, cumulative_quantity="0.5", leaves_quantity="0.5", filled_value="51.8", **triggered)
+    )
+    snapshot["events"][0]["type"] = "snapshot"
+    assert stream.updates(parse_frame(json.dumps(snapshot))) == []
+    rest.append(rest_trade("t3", "0.2", "93", "c"))
+    update = user_frame(1, cumulative_quantity="0.7", leaves_quantity="0.3", filled_value="70.4", **triggered)
+    fills = [u for u in stream.updates(parse_frame(update)) if u.kind.is_fill]
+    assert len(fills) == 1
+    (fill,) = fills
+    assert (fill.client_order_id, fill.last_qty, fill.last_price) == (SL, D("0.2"), D(93))
+    _tp, sl = order_legs(
+        rest_order(filled_size="0.7", average_filled_price="100.571428", trigger_status="STOP_TRIGGERED"),
+        symbol="BTC/USD",
+        trades=lambda: tuple(rest),
+    )
+    assert sl.filled_qty == D("0.4")  # REST: the stop leg's own 0.2 + 0.2
+    assert fill.cum_filled_qty == sl.filled_qty
