@@ -1,6 +1,7 @@
 """The edge/spread ("HFT") strategy: pure, one instance per symbol, fed one quote at a time.
 
-Rule (also in the README). Keep the mids of the last ``lookback_periods`` quotes *before* the current one;
+Rule (also in the README). Keep the mids of the last ``lookback_periods`` quotes *before* the current one
+(quotes that are no market, a zero price or a crossed book, are skipped and never kept);
 ``mean_mid`` is their average. For the current quote:
 
 * ``spread_bps = (ask - bid) / mid * 10_000``; no trade unless ``spread_bps <= max_spread_bps``.
@@ -52,14 +53,18 @@ class HftStrategy:
         return self._sum / len(self._mids) if self._mids else None
 
     def on_quote(self, quote: Quote) -> HftDecision | None:
-        """Decide on ``quote``, then add it to the window."""
+        """Decide on ``quote``, then add it to the window. A quote that is no market (a price at or
+        below zero, a crossed book) is neither decided nor kept: its mid would skew the mean, and the
+        next real quote would "find" an edge against it."""
+        if quote.bid <= 0 or quote.ask < quote.bid:
+            return None
         decision = self._decide(quote) if self.ready else None
         self._push(quote.mid)
         return decision
 
     def _decide(self, quote: Quote) -> HftDecision | None:
         mean_mid = self._sum / len(self._mids)
-        if quote.bid <= 0 or quote.ask < quote.bid or mean_mid <= 0:
+        if mean_mid <= 0:
             return None
         spread_bps = quote.spread_bps
         if spread_bps > self._config.max_spread_bps:

@@ -54,3 +54,19 @@ def test_hft_bid_above_mean_no_signal_long_only() -> None:
     strategy = strategy_with(min_edge_bps=5, max_spread_bps=10)
     warm(strategy, 3)
     assert strategy.on_quote(quote("100.10", "100.12")) is None
+
+
+def test_hft_crossed_quote_never_enters_the_window_so_the_next_quote_does_not_buy() -> None:
+    # A crossed book (bid above ask) is refused as a decision, but its mid (101.505) used to enter the
+    # window: the mean rose above the real market, and the next ordinary quote "had" a 49 bps edge.
+    strategy = strategy_with(min_edge_bps=5, max_spread_bps=10)
+    warm(strategy, 3)
+    assert strategy.on_quote(quote("103.00", "100.01")) is None
+    assert strategy.on_quote(quote("99.99", "100.01")) is None
+
+
+def test_hft_zero_price_quote_never_enters_the_window() -> None:
+    strategy = strategy_with(min_edge_bps=5, max_spread_bps=10)
+    warm(strategy, 3)
+    assert strategy.on_quote(quote("0", "0")) is None
+    assert strategy.mean_mid == Decimal(100)
