@@ -197,6 +197,8 @@ def parse_reply(content: str) -> LlmSignalReply:
         raw = json.loads(content, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         raise LlmInvalidReply(f"reply is not JSON: {exc.msg} at {exc.pos}") from None
+    except (ValueError, RecursionError) as exc:  # an integer past 4300 digits, nesting past the stack
+        raise LlmInvalidReply(f"reply is not JSON we can read: {str(exc)[:100]}") from None
     if not isinstance(raw, dict):
         raise LlmInvalidReply("reply is not a JSON object")
     try:
@@ -217,6 +219,7 @@ def reply_to_signal(
 ) -> Signal | None:
     """Guardrails: the only way a model's answer becomes a signal.
 
+    No trade when the current quote is no market (a price at or below zero, a crossed book).
     Hybrid (``context.hft_signal`` set): only ``buy`` confirms the HFT signal, at the HFT price;
     ``sell`` and ``hold`` veto it. Exit prices are kept only when
     ``entry < take_profit <= entry + TP_BOUND_FACTOR * configured TP distance`` and
@@ -227,6 +230,8 @@ def reply_to_signal(
     if context.hft_signal is not None and reply.action != "buy":
         return None
     quote = context.quotes[-1]
+    if quote.bid <= 0 or quote.ask < quote.bid:
+        return None  # the model was asked on no market (a zero price, a crossed book): no trade
     if reply.action == "sell":
         if context.position_qty <= 0:
             return None

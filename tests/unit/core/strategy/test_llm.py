@@ -230,3 +230,28 @@ def test_throttle_zero_budget_never_pauses() -> None:
     throttle = LlmThrottle(LlmConfig(daily_token_budget=0), RealClock())
     throttle.record_usage(10_000_000)
     assert not throttle.paused and throttle.tokens_today == 10_000_000
+
+
+@pytest.mark.parametrize(("bid", "ask"), [("100.50", "100.01"), ("0", "0"), ("100", "0")])
+def test_reply_to_signal_buy_on_a_quote_that_is_no_market_is_no_trade(bid: str, ask: str) -> None:
+    # The model was asked on a crossed book (or a zero price); its buy must not become an entry at
+    # that ask.
+    current = Quote(venue="t", symbol="BTC/USDT", bid=D(bid), ask=D(ask), ts_event=3, ts_init=3)
+    ctx = LlmContext(
+        symbol="BTC/USDT",
+        quotes=(*quotes("100", "101"), current),
+        position_qty=D(0),
+        position_entry_price=None,
+        params=PARAMS,
+        max_spread_bps=D(10),
+        min_edge_bps=D(2),
+    )
+    assert decide(reply("buy"), ctx) is None
+
+
+@pytest.mark.parametrize("content", ['{"action":"buy","confidence":' + "1" * 5000 + "}", "[" * 100_000])
+def test_parse_reply_runaway_output_is_an_invalid_reply(content: str) -> None:
+    # A model stuck repeating a digit (or a bracket) must be an invalid reply, not a ValueError or a
+    # RecursionError that ends the gateway's worker thread.
+    with pytest.raises(LlmInvalidReply):
+        parse_reply(content)
