@@ -48,6 +48,8 @@ def parse_replay_line(line: str, *, ts_init: int) -> Quote:
         raw = json.loads(line, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         raise MalformedMessage(f"not JSON: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:  # an integer past 4300 digits, nesting past the stack
+        raise MalformedMessage(f"not JSON we can read: {str(exc)[:100]}") from None
     if not isinstance(raw, dict):
         raise MalformedMessage("a quote line must be a JSON object")
     missing = [k for k in ("symbol", "bid", "ask", "ts_event") if k not in raw]
@@ -111,11 +113,15 @@ class ReplayStream:
 
     def _play_once(self, sink: QuoteSink) -> None:
         previous_ts: int | None = None
-        with open(self._path, encoding="utf-8") as handle:
+        with open(self._path, "rb") as handle:  # decoded line by line: one bad byte is one bad line
             for raw_line in handle:
                 if self._stop.is_set():
                     return
-                line = raw_line.strip()
+                try:
+                    line = raw_line.decode("utf-8").strip()
+                except UnicodeDecodeError as exc:
+                    sink.on_malformed(raw_line, f"not UTF-8: {exc.reason}")
+                    continue
                 if not line:
                     continue
                 try:

@@ -81,3 +81,41 @@ def test_replay_stream_skips_malformed_and_untraded_lines(tmp_path: Path) -> Non
     stream.stop()
     assert [q.symbol for q in sink.quotes] == ["BTC/USDT", "BTC/USDT"]
     assert len(sink.malformed) == 1
+
+
+class EndingSink(Sink):
+    """Also done when the stream ends itself (a disconnect the feed would restart it for)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.disconnects: list[str] = []
+
+    def on_disconnected(self, error: str) -> None:
+        self.disconnects.append(error)
+        self.done.set()
+
+
+def test_replay_stream_line_not_utf8_is_skipped_not_a_disconnect(tmp_path: Path) -> None:
+    # A byte that is not UTF-8 used to end the whole stream (UnicodeDecodeError): the feed restarted it,
+    # it replayed up to the same line and ended again, for ever.
+    path = tmp_path / "q.jsonl"
+    path.write_bytes(
+        LINE.encode()
+        + b"\n"
+        + b'{"symbol": "BTC/USDT", "note": "caf\xe9\xff"}\n'
+        + LINE.replace("1700000000000000000", "1700000000000000001").encode()
+        + b"\n"
+    )
+    stream = ReplayStream(ManualClock(), path, symbols=["BTC/USDT"], speed=1_000_000, loop=False)
+    sink = EndingSink()
+    stream.start(["BTC/USDT"], sink)
+    assert sink.done.wait(timeout=5)
+    stream.stop()
+    assert sink.disconnects == []
+    assert len(sink.quotes) == 2 and len(sink.malformed) == 1
+
+
+def test_replay_parse_line_integer_past_the_digit_limit_is_malformed() -> None:
+    # json raises a plain ValueError past 4300 digits: it ended the stream (restarted, for ever).
+    with pytest.raises(MalformedMessage):
+        parse_replay_line(LINE.replace('"0.5"', "1" * 5000), ts_init=0)
