@@ -117,6 +117,7 @@ from autohedge.core.protection import (
     ExitPrices,
     ProtectionPlan,
     close_price,
+    close_price_for,
     close_reprice,
     exit_falls_short,
     exit_prices,
@@ -1812,14 +1813,50 @@ class PositionMonitorActor(SupervisedActor):
         try:
             rules = self._rules_for(symbol)
             if rest is None:
+                wanted = exit_qty(pos.qty, rules)
+                if wanted > 0 and close_price_for(quote.bid, wanted, rules) is None:
+                    # No sell of it at or below the bid is worth the venue's minimum order value: the close
+                    # would be refused, and cancelling the exits for it left the holding without them in a
+                    # loop of re-armed exits and refused closes (each quote; recursing until the monitor
+                    # crashed where the adapter refuses before sending). The exits stay; the next quote
+                    # judges again.
+                    logger.debug("[{}] no valid close of {} at bid {} yet", symbol, wanted, quote.bid)
+                    return
                 self._disarm(pos)
-                qty = exit_qty(min(pos.qty, self._held_for_close(pos, rules)), rules)
+                held = min(pos.qty, self._held_for_close(pos, rules))
+                qty = exit_qty(held, rules)
             else:
-                qty = rest
+                held = qty = rest
             if qty <= 0:
                 self._drop(pos, "nothing left to sell")
                 return
-            price = close_price(quote.bid, rules)
+            sell_at = close_price_for(quote.bid, qty, rules)
+            if sell_at is None:
+                # Less is held than tracked, too little to sell at the bid: it is protected again instead
+                # (sized to what is held, so the next quote keeps the exits rather than closing again).
+                pos.holding = Holding(held, pos.holding.entry_price)
+                reprotect = True
+            else:
+                price, reprotect = sell_at, False
+        except (InsufficientFunds, OrderRejected) as exc:
+            self._close_refused(pos, exc, quote, why)
+            return
+        except OrderRefused as exc:
+            self._orphaned(pos, f"close refused before sending: {exc}")
+            return
+        except VenueError as exc:
+            if is_pushback(exc):
+                if pos.exit_ids:
+                    pos.exits_uncertain = True  # a refused cancel: the exit's state is not known
+                pos.close_reason = why
+                self._defer(PendingKind.STOP_CLOSE, pos.key, exc)
+            else:
+                self._orphaned(pos, f"close failed: {exc}")
+            return
+        if reprotect:
+            self._protect(pos)
+            return
+        try:
             close_id = ClientId(self._prefix, OrderPurpose.CLOSE, self._keys.next_key()).encode()
             request = OrderRequest(
                 client_order_id=close_id,

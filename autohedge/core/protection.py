@@ -36,6 +36,7 @@ __all__ = [
     "JoinedDust",
     "ProtectionPlan",
     "close_price",
+    "close_price_for",
     "close_remainder",
     "close_reprice",
     "dust_beside_closes_sellable",
@@ -208,6 +209,22 @@ def stop_triggered(quote: Quote, stop_loss: Decimal) -> bool:
 def close_price(bid: Decimal, rules: SymbolRules) -> Decimal:
     """A close's limit: marketable, ``STOP_LIMIT_SLIPPAGE`` below the bid, never below one tick."""
     return max(quantize_down(bid * (1 - STOP_LIMIT_SLIPPAGE), rules.tick_size), rules.tick_size)
+
+
+def close_price_for(bid: Decimal, qty: Decimal, rules: SymbolRules) -> Decimal | None:
+    """The limit of a close selling ``qty`` at ``bid``: ``close_price``, raised to the lowest tick at which
+    the order is worth the venue's minimum order value while that is still at or below the bid (it sells
+    at once all the same). None when no limit at or below the bid makes a valid order of ``qty``: the
+    venue refuses every such close, so placing one (and cancelling the exits for it) protects nothing."""
+    if qty <= 0:
+        return None
+    price = close_price(bid, rules)
+    if qty * price >= rules.min_notional:
+        return price
+    floor = quantize_up(rules.min_notional / qty, rules.tick_size)
+    if qty * floor < rules.min_notional:  # the division rounded
+        floor += rules.tick_size
+    return floor if floor <= bid else None
 
 
 def close_reprice(

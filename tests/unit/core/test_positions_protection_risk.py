@@ -1,3 +1,4 @@
+import random
 from decimal import Decimal
 
 import pytest
@@ -8,6 +9,7 @@ from autohedge.core.messages import EntryProtection, OrderFilled, SymbolRules
 from autohedge.core.positions import FillInFlight, GrowthCredit, Holding, net_base_qty
 from autohedge.core.protection import (
     close_price,
+    close_price_for,
     close_remainder,
     close_reprice,
     dust_beside_closes_sellable,
@@ -18,8 +20,8 @@ from autohedge.core.protection import (
     join_dust,
     qty_text,
 )
-from autohedge.core.risk import refuse_rule_violations, size_entry
-from autohedge.core.types import OrderPurpose, Side
+from autohedge.core.risk import refuse_rule_violations, rule_violations, size_entry
+from autohedge.core.types import OrderPurpose, Side, quantize_down
 from tests.ids import entry_id
 
 D = Decimal
@@ -336,3 +338,36 @@ def test_simulation_found_growth_credit_goes_with_the_dust_it_is_in() -> None:
     other = GrowthCredit(qty=D("0.5"), as_of_ns=200, from_ledger=False)
     joined = credit.carried(D("0.0060005"), other)
     assert joined == GrowthCredit(qty=D("0.506"), as_of_ns=200, from_ledger=False)
+
+
+def test_close_price_for_below_min_notional_is_raised_to_the_lowest_valid_tick_at_or_below_the_bid() -> None:
+    rules = RULES.model_copy(update={"min_notional": Decimal("98.3")})
+    price = close_price_for(D("98.80"), D("0.999799"), rules)
+    assert price == D("98.32")
+    assert price is not None and D("0.999799") * price >= rules.min_notional
+
+
+def test_close_price_for_no_valid_limit_at_or_below_the_bid_is_none() -> None:
+    rules = RULES.model_copy(update={"min_notional": Decimal("98.3")})
+    assert close_price_for(D("98.00"), D("0.999799"), rules) is None
+
+
+def test_close_price_for_invariant_valid_order_marketable_or_none() -> None:
+    rng = random.Random(7)
+    for _ in range(3000):
+        tick = D(rng.choice(["0.00000001", "0.01", "0.5", "1", "5"]))
+        lot = D(rng.choice(["1", "0.001", "0.00000001"]))
+        rules = SymbolRules(
+            symbol="BTC/USDT",
+            tick_size=tick,
+            lot_step=lot,
+            min_qty=lot,
+            min_notional=D(rng.choice(["0", "1", "5", "10", "98.3"])),
+        )
+        bid = tick * rng.randint(1, 10**6)
+        qty = lot * rng.randint(1, 10**5)
+        price = close_price_for(bid, qty, rules)
+        if price is None:
+            assert rule_violations(rules, qty, quantize_down(bid, tick))
+        else:
+            assert price <= bid and not rule_violations(rules, qty, price)
