@@ -1809,15 +1809,16 @@ class PositionMonitorActor(SupervisedActor):
         other lots and closes hold is theirs)."""
         symbol = pos.symbol
         close_id = ""
-        qty = Decimal(0)
+        qty = held = Decimal(0)
+        price: Decimal | None = None
         try:
             rules = self._rules_for(symbol)
             if rest is None:
                 wanted = exit_qty(pos.qty, rules)
                 if wanted > 0 and close_price_for(quote.bid, wanted, rules) is None:
-                    # No sell of it at or below the bid is worth the venue's minimum order value: the close
-                    # would be refused, and cancelling the exits for it left the holding without them in a
-                    # loop of re-armed exits and refused closes (each quote; recursing until the monitor
+                    # No sell of it at or below the bid is worth the venue's minimum order value: the
+                    # close would be refused, and cancelling the exits for it left the holding without
+                    # them in a loop of re-armed exits and refused closes (recursing until the monitor
                     # crashed where the adapter refuses before sending). The exits stay; the next quote
                     # judges again.
                     logger.debug("[{}] no valid close of {} at bid {} yet", symbol, wanted, quote.bid)
@@ -1830,14 +1831,22 @@ class PositionMonitorActor(SupervisedActor):
             if qty <= 0:
                 self._drop(pos, "nothing left to sell")
                 return
-            sell_at = close_price_for(quote.bid, qty, rules)
-            if sell_at is None:
-                # Less is held than tracked, too little to sell at the bid: it is protected again instead
-                # (sized to what is held, so the next quote keeps the exits rather than closing again).
-                pos.holding = Holding(held, pos.holding.entry_price)
-                reprotect = True
-            else:
-                price, reprotect = sell_at, False
+            price = close_price_for(quote.bid, qty, rules)
+            if price is not None:
+                close_id = ClientId(self._prefix, OrderPurpose.CLOSE, self._keys.next_key()).encode()
+                request = OrderRequest(
+                    client_order_id=close_id,
+                    symbol=symbol,
+                    side=Side.SELL,
+                    qty=qty,
+                    price=price,
+                    purpose=OrderPurpose.CLOSE,
+                )
+                intent = OrderIntent.of(
+                    request, ts_init=self.ctx.clock.wall_ns(), reason=pos.close_kind.value
+                )
+                record_in_journal(self.ctx, intent)
+                self._submit_exit(pos, (close_id,), lambda: self._exchange.submit_order(request))
         except (InsufficientFunds, OrderRejected) as exc:
             self._close_refused(pos, exc, quote, why)
             return
@@ -1846,38 +1855,7 @@ class PositionMonitorActor(SupervisedActor):
             return
         except VenueError as exc:
             if is_pushback(exc):
-                if pos.exit_ids:
-                    pos.exits_uncertain = True  # a refused cancel: the exit's state is not known
-                pos.close_reason = why
-                self._defer(PendingKind.STOP_CLOSE, pos.key, exc)
-            else:
-                self._orphaned(pos, f"close failed: {exc}")
-            return
-        if reprotect:
-            self._protect(pos)
-            return
-        try:
-            close_id = ClientId(self._prefix, OrderPurpose.CLOSE, self._keys.next_key()).encode()
-            request = OrderRequest(
-                client_order_id=close_id,
-                symbol=symbol,
-                side=Side.SELL,
-                qty=qty,
-                price=price,
-                purpose=OrderPurpose.CLOSE,
-            )
-            intent = OrderIntent.of(request, ts_init=self.ctx.clock.wall_ns(), reason=pos.close_kind.value)
-            record_in_journal(self.ctx, intent)
-            self._submit_exit(pos, (close_id,), lambda: self._exchange.submit_order(request))
-        except (InsufficientFunds, OrderRejected) as exc:
-            self._close_refused(pos, exc, quote, why)
-            return
-        except OrderRefused as exc:
-            self._orphaned(pos, f"close refused before sending: {exc}")
-            return
-        except VenueError as exc:
-            if is_pushback(exc):
-                if close_id and pos.exits_uncertain and pos.exit_ids == (close_id,):
+                if close_id and price is not None and pos.exits_uncertain and pos.exit_ids == (close_id,):
                     pos.exit_ids, pos.exits_uncertain = (), False
                     self._closing_at(pos, close_id, price, qty)
                     # The close may be live: it is re-priced (cancelled, read, sold again) as soon as the
@@ -1893,6 +1871,12 @@ class PositionMonitorActor(SupervisedActor):
                 self._defer(PendingKind.STOP_CLOSE, pos.key, exc)
             else:
                 self._orphaned(pos, f"close failed: {exc}")
+            return
+        if price is None:
+            # Less is held than tracked, too little to sell at the bid: protected again instead (sized to
+            # what is held, so the next quote keeps the exits rather than closing again).
+            pos.holding = Holding(held, pos.holding.entry_price)
+            self._protect(pos)
             return
         self._closing_at(pos, close_id, price, qty)
         pos.quick_retries = 0
