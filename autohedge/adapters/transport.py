@@ -304,7 +304,7 @@ class Transport:
         label = f"{self.venue} {response.method} {response.url.split('?', 1)[0]}"
         try:
             raw = json.loads(response.text, parse_float=Decimal) if response.content else None
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, or JSON no parser takes (digits, depth)
             self.budget.failed("unreadable response")
             if places_order:
                 raise OutcomeUnknown(f"{label}: unreadable response", venue=self.venue) from None

@@ -41,8 +41,8 @@ def json_object(raw: str | bytes, what: str, *, venue: str, decimals: bool = Fal
     (venues that send prices as numbers), never float."""
     try:
         value = json.loads(raw, parse_float=Decimal) if decimals else json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MalformedMessage(f"{venue} {what} is not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # not JSON or UTF-8, or JSON no parser takes (digits, depth)
+        raise MalformedMessage(f"{venue} {what} is not JSON: {str(exc)[:200]}") from None
     if not isinstance(value, dict):
         raise MalformedMessage(f"{venue} {what} is not an object")
     return value

@@ -172,8 +172,8 @@ def parse_frame(
     symbol (``BTC/USD``, ``AAPL``) to ours."""
     try:
         items = json.loads(raw, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        raise MalformedMessage(f"alpaca frame is not JSON: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:  # not JSON, or JSON no parser takes (digits, depth)
+        raise MalformedMessage(f"alpaca frame is not JSON: {str(exc)[:100]}") from None
     if not isinstance(items, list):
         raise MalformedMessage("alpaca frame is not an array")
     out: list[Quote | dict[str, Any]] = []
@@ -216,7 +216,7 @@ def map_error(
         payload = json.loads(body)
         if isinstance(payload, dict):
             code, message = payload.get("code"), str(payload.get("message", message))
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         pass
     text = f"alpaca {status} {code}: {message}"
     if status == 429:

@@ -344,7 +344,7 @@ def map_error(
         payload = json.loads(body)
         if isinstance(payload, dict):
             code, msg = payload.get("code"), str(payload.get("msg", msg))
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         pass
     raw = headers.get("Retry-After") or headers.get("retry-after")
     wait_s = retry_after_s(raw, default_s=DEFAULT_RETRY_AFTER_S, now_s=now_s)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from autohedge.adapters.coinbase.constants import (
     BRACKET_CONFIGS,
@@ -438,7 +438,7 @@ def map_error(
                     parsed = CoinbaseErrorBody(
                         error=str(first.get("id", "")), message=str(first.get("message", ""))
                     )
-    except (json.JSONDecodeError, ValidationError):
+    except (ValueError, RecursionError):  # ValidationError is a ValueError too
         pass
     message = parsed.message or parsed.error_details or body[:200]
     text = f"coinbase {status} {parsed.error}: {message}".replace("  ", " ")

@@ -69,7 +69,7 @@ class KrakenDialect:
 def _json(body: str) -> Any:
     try:
         return json.loads(body)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         return None
 
 

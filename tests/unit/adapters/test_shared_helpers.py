@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from autohedge.adapters.order_events import VenueFill, orders_with_fills
 from autohedge.adapters.order_ids import KnownOrderIds
-from autohedge.adapters.wirevalues import retry_after_s, validate_wire, wire_decimal
+from autohedge.adapters.wirevalues import json_object, retry_after_s, validate_wire, wire_decimal
 from autohedge.core.errors import MalformedMessage
 from autohedge.core.messages import OrderSnapshot
 from autohedge.core.types import OrderStatus, Side
@@ -36,6 +36,14 @@ def test_wire_decimal_refuses_what_is_no_quantity_or_price(raw: object) -> None:
     # Compared, a NaN raises decimal.InvalidOperation: a frame no reader would count and skip.
     with pytest.raises(MalformedMessage, match=r"^kraken last_qty is not a finite decimal"):
         wire_decimal(raw, "last_qty", venue="kraken")
+
+
+@pytest.mark.parametrize("raw", [b"\xff{}", b'{"q": ' + b"9" * 5000 + b"}", b"[" * 100_000])
+def test_json_object_counts_what_no_parser_takes_as_malformed(raw: bytes) -> None:
+    # Not UTF-8, an integer past the interpreter's digit limit, nesting past the stack: each raised an
+    # error of its own (ValueError, RecursionError) that no reader counted and skipped.
+    with pytest.raises(MalformedMessage, match=r"^coinbase user frame is not JSON"):
+        json_object(raw, "user frame", venue="coinbase")
 
 
 def test_validate_wire_names_the_first_bad_field() -> None:

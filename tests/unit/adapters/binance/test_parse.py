@@ -160,3 +160,11 @@ def test_parse_order_non_finite_quantity_raises_malformed_message(field: str) ->
     raw = json.loads(fixture("order_partially_filled.json")) | {field: "NaN"}
     with pytest.raises(MalformedMessage):
         parse_order(BinanceOrder.model_validate(raw), symbol="BNB/USDT")
+
+
+def test_map_error_whose_body_no_parser_takes_is_still_typed() -> None:
+    body = (
+        '{"code": ' + "9" * 5000 + "}"
+    )  # past the interpreter's digit limit: ValueError, not JSONDecodeError
+    mapped = map_error(503, body, {}, auth_hint="", now_s=0.0)
+    assert isinstance(mapped, OutcomeUnknown)
