@@ -229,7 +229,8 @@ class _Handler(VenueHandler):
         fake = self.server.fake
         wanted = params.get("symbols")
         symbol = (fake.crypto.get(wanted) or fake.stocks.get(wanted)) if wanted else None
-        self._send(200, [fake.order_json(o) for o in fake.engine.open_orders(symbol)])
+        orders = [fake.order_json(o) for o in fake.engine.open_orders(symbol)]
+        self._send(200, orders + [o for o in fake.foreign_orders if wanted in (None, o["symbol"])])
 
 
 class FakeAlpaca(FakeVenue):
@@ -257,6 +258,8 @@ class FakeAlpaca(FakeVenue):
         self.paused_until_s = 0.0
         super().__init__(name="alpaca", handler=_Handler, engine=engine, faults=VenueFaults())
         self.trades = AlpacaTradeHub(self, key_id=KEY_ID, secret_key=SECRET_KEY)
+        self.foreign_orders: list[dict[str, Any]] = []
+        """Open orders of another client on the account (listed as they are, never matched)."""
         """The trading stream's ``trade_updates`` and its fault switches (``fake.trades.faults``)."""
 
     @property

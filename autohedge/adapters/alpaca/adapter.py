@@ -8,6 +8,7 @@ from typing import Any
 
 from autohedge.adapters.alpaca.constants import (
     CAPABILITIES,
+    ORDER_TYPE,
     REQUESTS_PER_MINUTE,
     TRADING_STREAM_PAPER_URL,
     VENUE,
@@ -139,7 +140,13 @@ class AlpacaExchange:
     def open_orders(self, symbol: str | None = None) -> tuple[OrderSnapshot, ...]:
         symbols = self._load()
         orders = self._rest.open_orders(symbols.to_venue(symbol) if symbol else None)
-        return tuple(self._parse(o) for o in orders if symbols.from_order_symbol(o.symbol) is not None)
+        # Only limit and stop-limit orders can be ours: another client's market or stop order on the
+        # account (no limit price) is no order of ours to read, and its parse failed the whole listing.
+        return tuple(
+            self._parse(o)
+            for o in orders
+            if o.type in ORDER_TYPE and symbols.from_order_symbol(o.symbol) is not None
+        )
 
     def balances(self) -> dict[str, Balance]:
         """Cash as the quote balance (crypto buying power is the non-marginable one); holdings from

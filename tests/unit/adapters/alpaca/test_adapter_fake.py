@@ -83,6 +83,30 @@ def test_adapter_crypto_order_body_uses_slash_symbol_and_strings(fake: FakeAlpac
     }
 
 
+def test_adapter_open_orders_pass_over_another_clients_market_and_stop_orders(fake: FakeAlpaca) -> None:
+    # Ours are limit or stop-limit orders; one without a limit price failed the whole listing (and the
+    # reconciliation that read it).
+    ex = exchange(fake)
+    ours = OrderRequest(
+        client_order_id=entry_id(7), symbol="BTC/USD", side=Side.BUY, qty=D("0.01"), price=D(59000)
+    )
+    ex.submit_order(ours)
+    base = {"symbol": "BTC/USD", "asset_class": "crypto", "side": "sell", "qty": "0.5", "filled_qty": "0"}
+    for n, kind in enumerate(("market", "stop")):
+        fake.foreign_orders.append(
+            base
+            | {
+                "id": f"00000000-0000-0000-0000-00000000000{n}",
+                "client_order_id": f"manual-{n}",
+                "type": kind,
+            }
+            | {"limit_price": None, "stop_price": "50000" if kind == "stop" else None, "status": "new"}
+            | {"time_in_force": "gtc", "updated_at": "2026-12-02T00:00:00Z", "filled_avg_price": None}
+        )
+
+    assert [o.client_order_id for o in ex.open_orders()] == [entry_id(7)]
+
+
 def test_adapter_stock_order_uses_the_ticker_and_positions_map_back(fake: FakeAlpaca) -> None:
     ex = exchange(fake)
     filled = ex.submit_order(buy(symbol="AAPL/USD", qty="1.5", price="173.10"))
