@@ -830,7 +830,12 @@ class PositionMonitorActor(SupervisedActor):
         if message.connected and self._stream_wait is not None:
             self.on_reconcile(Reconcile())  # start-up: the positions from the re-based ledger
             return
-        if message.connected:  # the re-based ledger may hold what the stream's gap never reported
+        if message.connected and self._positions:
+            self._last_verify_ns = None
+            self.on_check_exits(CheckExits(), reschedule=False)
+        elif message.connected and self._ledger.rebases != self._rebases_verified:
+            # Nothing tracked, but the re-based ledger may hold what the stream's gap never reported: it
+            # is read now (no REST; without a re-base since the last read there is nothing new to see).
             self._last_verify_ns = self._last_unheld_check_ns = None
             self.on_check_exits(CheckExits(), reschedule=False)
 
