@@ -61,8 +61,8 @@ _LOCKOUT = "EGeneral:Temporary lockout"
 _NONCE = "EAPI:Invalid nonce"
 # Did not run: the service refused before doing anything.
 _UNAVAILABLE = frozenset({"EService:Unavailable", "EService:Busy", "EService:Market in cancel_only mode"})
-# May have run: the engine did not answer within its deadline.
-_MAYBE_RAN = frozenset({"EService:Deadline elapsed", "EService:Timeout"})
+# May have run: the engine did not answer within its deadline, or failed somewhere inside.
+_MAYBE_RAN = frozenset({"EService:Deadline elapsed", "EService:Timeout", "EGeneral:Internal error"})
 
 
 def _dec(raw: object, field: str) -> Decimal:
@@ -188,8 +188,9 @@ def map_errors(errors: Sequence[str], *, mutates: bool, auth_hint: str, now_s: f
         return VenueUnavailable(f"{text} (nonce refused; retrying with a new one)", venue=VENUE, code=first)
     if first in _RATE:
         return RateLimited(text, venue=VENUE, code=first, retry_after_s=_RATE_RETRY_S[first])
-    if first.startswith(_THROTTLED):
-        until = first.rpartition(":")[2].strip()
+    compact = "".join(first.split())  # the docs spell it ``EService: Throttled: <ts>`` too
+    if compact.startswith(_THROTTLED):
+        until = compact.rpartition(":")[2]
         wait = float(until) - now_s if until.replace(".", "", 1).isdigit() else 1.0
         return RateLimited(text, venue=VENUE, code=_THROTTLED, retry_after_s=max(1.0, wait))
     if first == _LOCKOUT:
@@ -200,7 +201,7 @@ def map_errors(errors: Sequence[str], *, mutates: bool, auth_hint: str, now_s: f
         return UnknownOrder(text, venue=VENUE, code=first)
     if first in _UNAVAILABLE:
         return VenueUnavailable(text, venue=VENUE, code=first, retry_after_s=5.0)
-    if first in _MAYBE_RAN:
+    if ":".join(first.split(":", 2)[:2]) in _MAYBE_RAN:  # the code, without any extra info
         if mutates:
             return OutcomeUnknown(text, venue=VENUE, code=first)
         return VenueUnavailable(text, venue=VENUE, code=first, retry_after_s=1.0)

@@ -148,6 +148,22 @@ def test_parse_throttled_waits_until_the_given_time() -> None:
     assert isinstance(error, RateLimited) and error.retry_after_s == 10.0
 
 
+def test_parse_throttled_as_the_reference_spells_it_is_rate_limited() -> None:
+    # exchanges.md: concurrency -> ``EService: Throttled: [UNIX timestamp]`` (spaces after the colons).
+    # Read as a definitive rejection it was a "venue said no": a throttled CancelOrder looked like an
+    # ended order to the monitor, which then placed its close beside the still-resting take-profit.
+    error = map_errors(["EService: Throttled: 1700000010"], mutates=True, auth_hint="", now_s=1_700_000_000)
+    assert isinstance(error, RateLimited) and error.retry_after_s == 10.0
+
+
+def test_parse_internal_error_on_an_order_is_outcome_unknown() -> None:
+    # The engine failed somewhere inside: the order may have been placed. A definitive rejection made
+    # the sender forget an order that may exist.
+    for error in ("EGeneral:Internal error", "EGeneral:Internal error:engine"):
+        assert isinstance(map_errors([error], mutates=True, auth_hint="", now_s=0), OutcomeUnknown)
+        assert isinstance(map_errors([error], mutates=False, auth_hint="", now_s=0), VenueUnavailable)
+
+
 def test_parse_deadline_elapsed_on_an_order_is_outcome_unknown() -> None:
     assert isinstance(
         map_errors(["EService:Deadline elapsed"], mutates=True, auth_hint="", now_s=0), OutcomeUnknown
