@@ -38,7 +38,7 @@ from autohedge.adapters.kraken.wire import (
 )
 from autohedge.adapters.transport import Transport
 from autohedge.core.clock import NS_PER_S, Clock
-from autohedge.core.errors import AuthError, MalformedMessage, VenueError
+from autohedge.core.errors import AuthError, MalformedMessage, OutcomeUnknown, VenueError
 from autohedge.core.ratecounter import DecayingCounter
 from autohedge.core.ratelimit import RequestBudget
 
@@ -112,6 +112,11 @@ class KrakenRest:
             )
         except VenueError as exc:
             raise self._transport.refusal(exc, places_order=places_order) from None
+        except MalformedMessage as exc:
+            if places_order:  # sent, and its answer unreadable: the order may exist
+                self.budget.failed("unreadable response")
+                raise OutcomeUnknown(f"{exc}; the order may exist", venue=VENUE) from None
+            raise
 
     def public(self, endpoint: str, query: Sequence[tuple[str, str]] = ()) -> Any:
         url = f"{self._base}/0/public/{endpoint}" + (f"?{urlencode(list(query))}" if query else "")
@@ -174,7 +179,10 @@ class KrakenRest:
 
     def add_order(self, params: Sequence[tuple[str, str]], *, priority: bool) -> KrakenAddOrderResult:
         raw = self.private("AddOrder", params, priority=priority, places_order=True)
-        return validate_wire(KrakenAddOrderResult, raw, "AddOrder result")
+        try:
+            return validate_wire(KrakenAddOrderResult, raw, "AddOrder result")
+        except MalformedMessage as exc:
+            raise OutcomeUnknown(f"{exc}; the order may exist", venue=VENUE) from None
 
     def cancel_order(self, *, txid: str) -> KrakenCancelResult:
         return validate_wire(KrakenCancelResult, self.private("CancelOrder", [("txid", txid)]), "CancelOrder")

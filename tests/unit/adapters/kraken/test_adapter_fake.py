@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -10,9 +11,10 @@ import pytest
 from pydantic import SecretStr
 
 from autohedge.adapters.kraken.adapter import KrakenExchange, check_credentials, create_exchange
+from autohedge.adapters.transport import HttpResponse
 from autohedge.core.clock import RealClock
 from autohedge.core.config import AppConfig, Secrets, parse_config
-from autohedge.core.errors import AuthError, OrderRejected, RateLimited
+from autohedge.core.errors import AuthError, OrderRejected, OutcomeUnknown, RateLimited
 from autohedge.core.messages import OrderRequest
 from autohedge.core.types import OrderStatus, OrderType, Side
 from tests.fakes.kraken import API_KEY, API_SECRET, FakeKraken
@@ -107,3 +109,27 @@ def test_adapter_cancel_of_a_filled_order_is_rejected_not_unknown(fake: FakeKrak
 def test_credentials_rejected_by_the_venue_name_the_variables(fake: FakeKraken) -> None:
     with pytest.raises(AuthError, match="AUTOHEDGE_KRAKEN_API_KEY"):
         check_credentials(config(fake), secrets(base64.b64encode(b"wrong").decode()), RealClock())
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html>502 Bad Gateway</html>", b'{"error":[]}', b'{"error":[],"result":{}}']
+)
+def test_adapter_unreadable_answer_to_a_placed_order_is_outcome_unknown(
+    fake: FakeKraken, body: bytes
+) -> None:
+    # The order reached the venue; its answer (HTTP 200) cannot be read. Like every other venue's
+    # (Transport.decode), that is an unknown outcome resolved by client id, never a MalformedMessage
+    # escaping the monitor's exit path.
+    ex = exchange(fake)
+    ex.symbol_rules("BTC/USD")  # pairs loaded before the answers are garbled
+    send = ex._rest._transport.send
+
+    def garbled(*args: object, **kwargs: object) -> HttpResponse:
+        response = send(*args, **kwargs)  # type: ignore[arg-type]
+        return dataclasses.replace(response, content=body)
+
+    ex._rest._transport.send = garbled  # type: ignore[method-assign]
+    with pytest.raises(OutcomeUnknown):
+        ex.submit_order(order("ah-garbled"))
+    ex._rest._transport.send = send  # type: ignore[method-assign]
+    assert ex.get_order("BTC/USD", client_order_id="ah-garbled").status is OrderStatus.NEW
