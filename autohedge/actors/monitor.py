@@ -68,6 +68,7 @@ from autohedge.core.errors import (
     DefinitiveError,
     FatalVenueError,
     InsufficientFunds,
+    MalformedMessage,
     OrderRefused,
     OrderRejected,
     OutcomeUnknown,
@@ -1792,7 +1793,7 @@ class PositionMonitorActor(SupervisedActor):
         try:
             submit()
             return
-        except OutcomeUnknown as exc:
+        except (OutcomeUnknown, MalformedMessage) as exc:  # an answer that cannot be read tells nothing
             logger.warning("[{}] exit {} outcome unknown ({}); asking the venue", symbol, probe_id, exc)
         try:
             try:

@@ -14,7 +14,7 @@ from autohedge.core.actor_names import EXECUTOR, MONITOR
 from autohedge.core.child_states import ChildState
 from autohedge.core.client_ids import ClientId
 from autohedge.core.config import PaperFaults
-from autohedge.core.errors import OutcomeUnknown, RateLimited
+from autohedge.core.errors import MalformedMessage, OutcomeUnknown, RateLimited
 from autohedge.core.messages import ClosePosition, OrderFilled
 from autohedge.core.pushback import ENTRY_SIDE_GRACE_S
 from autohedge.core.types import OrderPurpose, OrderStatus, Side
@@ -374,4 +374,23 @@ def test_orphan_repair_of_unknown_outcome_whose_lookup_is_refused_is_placed_agai
 
     wait_for(lambda: sell_qty(h) > 0, what="the orphan's exit placed again after the ban")
     assert sell_qty(h) / 2 <= held(h)
+    assert no_restarts(h)
+
+
+def test_an_exit_whose_answer_cannot_be_read_is_looked_up_not_a_crash(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """The venue placed the OCO; its answer does not parse. The order may exist: asked for by its id (and
+    found), never a monitor crash, nor a second exit beside it."""
+    h = make_harness(config()).start()
+    h.exchange.fail(
+        "submit_oco",
+        lambda: MalformedMessage("binance orderList answer: orderReports missing"),
+        after_call=True,
+        thread_prefix="PositionMonitor",
+    )
+
+    h.buy_protected(SYMBOL)
+
+    assert len(h.open_sells(SYMBOL)) == 2  # one OCO: its two legs
     assert no_restarts(h)
