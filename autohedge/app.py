@@ -716,10 +716,14 @@ class Engine:
         if self._supervisor is None:
             return
         # No entry may be placed once shutdown begins (a signal or a venue-delayed entry in flight would
-        # otherwise land after the cancel below and be left unguarded): the gate is told before it.
-        self.parts.directory.tell_if_present(
-            EXECUTOR, SetEntryGate(gate=STOPPED, closed=True, reason="the process is stopping")
-        )
+        # otherwise land after the cancel below and be left unguarded): the gate is closed before it, by
+        # the supervisor, which tells the executor and keeps it for any incarnation it starts from now on
+        # (one restarted while the stop waits for a sender would otherwise trade on).
+        gate = SetEntryGate(gate=STOPPED, closed=True, reason="the process is stopping")
+        try:
+            self._supervisor.ask(gate, timeout=ASK_TIMEOUT_S)
+        except (pykka.Timeout, pykka.ActorDeadError):
+            self.parts.directory.tell_if_present(EXECUTOR, gate)
         cancel = self.config.executor.cancel_entries_on_stop if cancel_entries is None else cancel_entries
         if cancel:
             try:
