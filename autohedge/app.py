@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from autohedge.actors.base import ActorContext, ActorHooks
 from autohedge.actors.directory import Directory
-from autohedge.actors.executor import ExecutorActor, TrackedEntries, TrackedEntry
+from autohedge.actors.executor import AwaitSends, ExecutorActor, TrackedEntries, TrackedEntry
 from autohedge.actors.feed import FeedActor, FeedSink
 from autohedge.actors.journal import FlushJournal, JournalActor, journal_to
 from autohedge.actors.monitor import MonitoredPosition, PositionMonitorActor
@@ -762,6 +762,17 @@ class Engine:
             # what is still in flight is cancelled by the executor once placed.
             with contextlib.suppress(pykka.Timeout):
                 self.ask(name, Barrier())
+        # Entries written on the order connection are answered on its thread, which no barrier waits
+        # for: a fill answered after the monitor stopped would be left without exits at exit.
+        with contextlib.suppress(pykka.Timeout):
+            awaited = self.ask(EXECUTOR, AwaitSends())
+            if awaited is not None:
+                count, answered = awaited
+                self.parts.events.record(
+                    "stop_awaits_entries", f"waiting for the venue's answer to {count} entries in flight"
+                )
+                if not answered.wait(ASK_TIMEOUT_S):
+                    logger.warning("entries in flight still unanswered after {}s", ASK_TIMEOUT_S)
 
     def flush_journal(self) -> None:
         """Wait until the journal has written everything told to it so far (tests, reports)."""

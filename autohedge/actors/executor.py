@@ -34,10 +34,12 @@ at the time the venue allows and is dropped once its signal is stale (``executor
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
 from loguru import logger
 
@@ -87,6 +89,7 @@ from autohedge.core.messages import (
     CancelEntries,
     ClosePosition,
     EntryProtection,
+    Message,
     OrderCanceled,
     OrderFilled,
     OrderRequest,
@@ -117,6 +120,7 @@ from autohedge.core.types import CloseReason, OrderPurpose, OrderStatus, Side, q
 __all__ = [
     "FEE_BUFFER",
     "RESOLVE_DELAYS_S",
+    "AwaitSends",
     "ExecutorActor",
     "ExecutorView",
     "TrackedEntries",
@@ -127,6 +131,14 @@ FEE_BUFFER = Decimal("0.002")
 """Headroom over the order value kept free for fees in the balance check."""
 RESOLVE_DELAYS_S = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0)
 """Spacing of "does the venue have this client order id?" queries after an unknown outcome."""
+
+
+class AwaitSends(Message):
+    """Ask (shutdown): None when no entry awaits the venue's answer; else (how many, an event set once
+    none does, or the executor stops). An entry written on the order connection is answered on the
+    connection's thread, which no barrier waits for: its fill must reach the monitor before it stops."""
+
+
 _ZERO = Decimal(0)
 FINISHED_MEMORY = 2_000
 """Finished entries remembered (with their filled quantity) so a late or replayed event is ignored: at
@@ -336,6 +348,8 @@ class ExecutorActor(SupervisedActor):
         self._reading: dict[str, _Reading] = {}
         """Entries whose read the order reader has not answered yet (one read in flight per entry)."""
         self._last_read_id = 0
+        self._sends_awaited: list[threading.Event] = []
+        """Set once no entry awaits the venue's answer (``AwaitSends``)."""
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -364,8 +378,30 @@ class ExecutorActor(SupervisedActor):
             self.actor_ref.tell(ResolveOrder(client_order_id=coid, symbol=entry.symbol))
 
     def stopping(self) -> None:
-        """Actor thread: a tick still open (its closing message never handled) gives the collector back."""
+        """Actor thread: a tick still open (its closing message never handled) gives the collector back;
+        whoever waits for the entries in flight waits no longer."""
         self._collection.release()
+        self._sends_answered()
+
+    def on_receive(self, message: Any) -> Any:
+        """Actor thread: dispatch; then, once nothing awaits the venue's answer, tell who waits for that."""
+        try:
+            return super().on_receive(message)
+        finally:
+            if self._sends_awaited and not self._sending:
+                self._sends_answered()
+
+    def _sends_answered(self) -> None:
+        for event in self._sends_awaited:
+            event.set()
+        self._sends_awaited.clear()
+
+    def on_await_sends(self, _: AwaitSends) -> tuple[int, threading.Event] | None:
+        if not self._sending:
+            return None
+        event = threading.Event()
+        self._sends_awaited.append(event)
+        return len(self._sending), event
 
     def _ensure_ledger(self) -> None:
         """The user stream re-bases the ledger once connected; should an entry come first (or the venue

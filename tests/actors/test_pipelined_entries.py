@@ -9,6 +9,7 @@ failures apply); tests wait on state, never sleep.
 from __future__ import annotations
 
 import queue
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -124,3 +125,29 @@ def test_entries_go_to_the_senders_when_pipelining_is_off(make_harness: Callable
 
     wait_for(lambda: h.is_protected("BTC/USDT"), what="the fill protected")
     assert piped(h).bursts == [] and len(h.buys("BTC/USDT")) == 1
+
+
+def test_a_piped_entry_answered_while_the_process_stops_leaves_its_fill_protected(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # SIGINT right after an entry was written on the order connection: its answer (placed and filled)
+    # comes a round trip later. The stop must not take the monitor down before it: the process would
+    # exit holding the fill without exits.
+    h = make_harness(pipe_config(), pipe=True).start()
+    answer = Held()
+    h.exchange.hold("submit_order", answer.wait)  # written; the venue takes it a moment later
+    h.trigger_buy("BTC/USDT", settle=False)
+    wait_for(lambda: len(piped(h).bursts) == 1, what="the entry written")
+
+    stopper = threading.Thread(target=h.engine.stop, kwargs={"cancel_entries": True}, name="stopper")
+    stopper.start()
+    wait_for(
+        lambda: not stopper.is_alive() or "stop_awaits_entries" in h.engine.parts.events.kinds(),
+        what="the stop done or waiting for the entry's answer",
+    )
+    answer.release()  # the venue places and fills it (a marketable limit buy)
+    stopper.join(timeout=30)
+
+    assert not stopper.is_alive() and not answer.ran_out
+    wait_for(lambda: any(b.filled_qty > 0 for b in h.buys("BTC/USDT")), what="the entry filled")
+    assert sum(o.qty for o in h.open_sells("BTC/USDT")) > 0, "filled at the stop and left without exits"
