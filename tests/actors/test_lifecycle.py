@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable
 from decimal import Decimal
@@ -98,8 +99,12 @@ def test_an_executor_restarted_while_the_process_stops_sends_no_entry(
     try:
 
         def stop_waits_on_a_sender() -> bool:
-            refs = [h.directory.get(n) for n in senders]
-            return any(r is not None and r.actor_inbox.qsize() > 0 for r in refs)
+            waiting = False
+            for ref in filter(None, (h.directory.get(n) for n in senders)):
+                inbox = ref.actor_inbox
+                assert isinstance(inbox, queue.SimpleQueue)  # a threading actor's (autohedge.actors.inbox)
+                waiting = waiting or inbox.qsize() > 0
+            return waiting
 
         wait_for(stop_waits_on_a_sender, what="the stop waiting for the stuck sender")
         delay_s = h.child(EXECUTOR).next_restart_in_s
