@@ -416,7 +416,15 @@ class PositionMonitorActor(SupervisedActor):
     def on_sync_positions(self, _: SyncPositions) -> int:
         return self.on_reconcile(Reconcile())
 
-    def _adopt(self, snapshot: PositionSnapshot, open_orders: list[OrderSnapshot]) -> bool:
+    def _adopt(
+        self,
+        snapshot: PositionSnapshot,
+        open_orders: list[OrderSnapshot],
+        *,
+        growth: GrowthCredit | None = None,
+    ) -> bool:
+        """Adopt ``snapshot`` and arm its exit. ``growth``: what of it a fill report on its way may hold,
+        taken before the arming, which may leave it all as dust (the credit then goes with the dust)."""
         symbol = snapshot.symbol
         rules = self._rules_for(symbol)
         if exit_qty(snapshot.qty, rules) <= 0:
@@ -436,6 +444,8 @@ class PositionMonitorActor(SupervisedActor):
             self._journal_opened(pos)
         else:
             pos.holding = Holding(snapshot.qty, pos.holding.entry_price or snapshot.avg_entry_price)
+        if growth is not None:
+            pos.adopted_growth = growth
         ours = [o for o in open_orders if o.side is Side.SELL and self._is_our_exit(o.client_order_id)]
         for order in ours:  # what they sold before is outside the holding just read
             self._mark_sold(pos, order.client_order_id, order.filled_qty)
@@ -1120,10 +1130,13 @@ class PositionMonitorActor(SupervisedActor):
         on its way counts once."""
         symbol = held.symbol
         self._dust.pop(symbol, None)  # inside the holding adopted
-        if not self._adopt(held, [o for o in open_orders.values() if o.symbol == symbol]):
+        self._dust_credits.pop(symbol, None)  # the adopted holding's credit covers that dust too
+        growth = GrowthCredit(held.qty, read_ns, from_ledger=False)
+        orders = [o for o in open_orders.values() if o.symbol == symbol]
+        # The credit is the position's before its exit is armed: an arming that finds it below the venue's
+        # minimum order value keeps it as dust (the credit with it) and drops the position.
+        if not self._adopt(held, orders, growth=growth) or symbol not in self._positions:
             return
-        pos = self._positions[symbol]
-        pos.adopted_growth = GrowthCredit(held.qty, read_ns, from_ledger=False)
         self.ctx.events.record(
             "position_adopted",
             f"{held.qty} held without a report of its fill: adopted and protected",

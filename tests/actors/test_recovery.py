@@ -169,3 +169,30 @@ def test_a_holding_no_report_told_of_is_adopted_and_protected_by_the_safety_net(
     h.advance(1.0)
     assert h.held("ETH/USDT").qty == held
     assert all(o.qty <= held for o in h.open_sells("ETH/USDT"))
+
+
+def test_an_unreported_holding_sellable_by_lot_but_below_the_minimum_value_is_no_crash(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # Nothing tracked. 0.000335 ETH (0.000334665 after the fee) arrives without a report: a lot is
+    # sellable, but at the exit's prices it is worth less than the venue's 1 USDT minimum order value.
+    # The arming keeps it as dust and drops the position; the adoption must not then look it up
+    # (KeyError: the monitor crashed and was restarted by its supervisor).
+    h = make_harness(make_config(hft={"min_edge_bps": 10_000})).start()
+    h.quote("ETH/USDT", "2999", "3000")
+    buy = OrderRequest(
+        client_order_id="manual-3",
+        symbol="ETH/USDT",
+        side=Side.BUY,
+        qty=Decimal("0.000335"),
+        price=Decimal(3000),
+    )
+    h.paper_engine.submit_order(buy)
+    h.settle()
+    assert h.position("ETH/USDT") is None
+
+    h.advance(h.config.user_stream.safety_poll_interval_s)
+    h.settle()
+
+    assert h.child(MONITOR).restarts == 0, h.child(MONITOR).last_error
+    assert h.child(MONITOR).last_error == ""
