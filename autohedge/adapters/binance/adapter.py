@@ -74,6 +74,9 @@ __all__ = [
 T = TypeVar("T")
 
 
+_NS_PER_MS = 1_000_000
+
+
 class BinanceExchange:
     """Implements ``core.ports.Exchange``. Thread-safe; rules and symbols are loaded once, lazily.
 
@@ -104,6 +107,10 @@ class BinanceExchange:
         """The server-time offset of every signed request here; the user stream signs with it too."""
         return self._rest.server_clock
 
+    def _offset_ns(self) -> int:
+        """The venue's clock minus ours: an order's venue time less this is on our clock."""
+        return self._rest.server_clock.offset_ms * _NS_PER_MS
+
     # -- reference data ------------------------------------------------------------------------------
 
     def _load_reference(self) -> tuple[SymbolMap, dict[str, SymbolRules]]:
@@ -132,7 +139,9 @@ class BinanceExchange:
             fee, fee_asset = sum_fees(order.fills)  # a FULL response carries them: no extra read
         elif wire_decimal(order.executedQty, "executedQty", venue=VENUE) > 0:
             fee, fee_asset = sum_fees(self._rest.my_trades(order.symbol, str(order.orderId)))
-        return parse_order(order, symbol=symbol, fee=fee, fee_asset=fee_asset)
+        return parse_order(
+            order, symbol=symbol, fee=fee, fee_asset=fee_asset, venue_offset_ns=self._offset_ns()
+        )
 
     # -- orders --------------------------------------------------------------------------------------
 
@@ -246,7 +255,10 @@ class BinanceExchange:
         order_list = self._over_session(OCO_PLACE, params, BINANCE_ORDER_LIST, places_order=True)
         if order_list is None:
             order_list = self._rest.new_oco(params)
-        orders = tuple(parse_order(o, symbol=request.symbol) for o in order_list.orderReports)
+        offset_ns = self._offset_ns()
+        orders = tuple(
+            parse_order(o, symbol=request.symbol, venue_offset_ns=offset_ns) for o in order_list.orderReports
+        )
         return OcoSnapshot(list_id=str(order_list.orderListId), orders=orders)
 
     def _id_params(
@@ -279,8 +291,8 @@ class BinanceExchange:
                 ),
                 result.orderReports[0],
             )
-            return parse_order(leg, symbol=symbol)
-        return parse_order(result, symbol=symbol)
+            return parse_order(leg, symbol=symbol, venue_offset_ns=self._offset_ns())
+        return parse_order(result, symbol=symbol, venue_offset_ns=self._offset_ns())
 
     def get_order(
         self, symbol: str, *, venue_order_id: str | None = None, client_order_id: str | None = None
@@ -300,8 +312,11 @@ class BinanceExchange:
         else:
             venue_symbols = [None]
         orders = [o for venue_symbol in venue_symbols for o in self._rest.open_orders(venue_symbol)]
+        offset_ns = self._offset_ns()
         return tuple(
-            parse_order(o, symbol=symbols.from_venue(o.symbol)) for o in orders if o.symbol in symbols
+            parse_order(o, symbol=symbols.from_venue(o.symbol), venue_offset_ns=offset_ns)
+            for o in orders
+            if o.symbol in symbols
         )
 
     # -- account -------------------------------------------------------------------------------------

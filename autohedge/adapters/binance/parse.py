@@ -118,8 +118,15 @@ def parse_rules(info: BinanceSymbolInfo, *, symbol: str) -> SymbolRules:
 
 
 def parse_order(
-    order: BinanceOrder, *, symbol: str, fee: Decimal = Decimal(0), fee_asset: str = ""
+    order: BinanceOrder,
+    *,
+    symbol: str,
+    fee: Decimal = Decimal(0),
+    fee_asset: str = "",
+    venue_offset_ns: int = 0,
 ) -> OrderSnapshot:
+    """``venue_offset_ns``: the venue's clock minus ours; the order's time is taken to our clock, as the
+    user stream's events are (``parse_user_frame``)."""
     try:
         status = ORDER_STATUS[order.status]
         order_type = ORDER_TYPE[order.type]
@@ -146,7 +153,7 @@ def parse_order(
         fee_asset=fee_asset,
         status=status,
         list_id=str(order.orderListId) if order.orderListId >= 0 else None,
-        ts_event=ts_ms * _NS_PER_MS,
+        ts_event=ts_ms * _NS_PER_MS - venue_offset_ns,
     )
 
 

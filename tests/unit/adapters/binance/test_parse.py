@@ -168,3 +168,9 @@ def test_map_error_whose_body_no_parser_takes_is_still_typed() -> None:
     )  # past the interpreter's digit limit: ValueError, not JSONDecodeError
     mapped = map_error(503, body, {}, auth_hint="", now_s=0.0)
     assert isinstance(mapped, OutcomeUnknown)
+
+
+def test_parse_order_time_is_taken_to_our_clock_by_the_venues_offset() -> None:
+    order = BinanceOrder.model_validate_json(fixture("order_partially_filled.json"))
+    ours = parse_order(order, symbol="BNB/USDT", venue_offset_ns=2_000_000_000)  # the venue 2 s ahead
+    assert ours.ts_event == 1507725176595 * 1_000_000 - 2_000_000_000
