@@ -336,6 +336,9 @@ class ExecutorActor(SupervisedActor):
         self._pipe = pipe
         self._burst: list[_Piped] = []
         """Entries decided since the pending ``FlushEntries`` was told (awaited in ``_sending`` already)."""
+        self._piped: set[str] = set()
+        """Entries written on the order connection whose answer has not come (in ``_sending`` too): no
+        barrier waits for them (``AwaitSends``)."""
         self._deciding_tick = False
         """Within ``on_tick_signals``: it writes the tick's entries itself."""
         self._tick_admitted = False
@@ -388,7 +391,7 @@ class ExecutorActor(SupervisedActor):
         try:
             return super().on_receive(message)
         finally:
-            if self._sends_awaited and not self._sending:
+            if self._sends_awaited and not self._piped and not self._burst:
                 self._sends_answered()
 
     def _sends_answered(self) -> None:
@@ -397,11 +400,14 @@ class ExecutorActor(SupervisedActor):
         self._sends_awaited.clear()
 
     def on_await_sends(self, _: AwaitSends) -> tuple[int, threading.Event] | None:
-        if not self._sending:
+        """Only the entries on the order connection (written, or about to be): one handed to a sender is
+        answered through it, which the stop's barriers wait for, and give up on when it is stuck."""
+        awaited = len(self._piped) + len(self._burst)
+        if not awaited:
             return None
         event = threading.Event()
         self._sends_awaited.append(event)
-        return len(self._sending), event
+        return awaited, event
 
     def _ensure_ledger(self) -> None:
         """The user stream re-bases the ledger once connected; should an entry come first (or the venue
@@ -784,6 +790,7 @@ class ExecutorActor(SupervisedActor):
             sending = self._sending.get(coid)
             if sending is not None:  # no answer can have been applied yet: it comes through this inbox
                 self._sending[coid] = replace(sending, timer=self._send_timeout(coid))
+                self._piped.add(coid)
             self._observe_tick_to_order(piped.signal)
             record_in_journal(self.ctx, self._intent(piped.request, piped.signal))
         if written:
@@ -886,6 +893,7 @@ class ExecutorActor(SupervisedActor):
     def _take_sending(self, client_order_id: str) -> _Sending | None:
         """The entry handed to a sender, no longer awaited (its answer or its first event came)."""
         self._in_flight.pop(client_order_id, None)
+        self._piped.discard(client_order_id)
         return self._sending.pop(client_order_id, None)
 
     def _take_unresolved(self, client_order_id: str) -> TrackedEntry:
