@@ -28,7 +28,7 @@ from autohedge.actors.reader import OrderReaderActor
 from autohedge.actors.sender import OrderSenderActor
 from autohedge.actors.strategy import HftSignalSource, LlmSignalSource, SignalSource, StrategyActor
 from autohedge.actors.strategy_runner import StrategyLanes, StrategyRunnerActor, lane_factory
-from autohedge.actors.supervisor import ChildSpec, StopAll, Supervisor, SupervisorView
+from autohedge.actors.supervisor import ChildSpec, ShutdownBegun, StopAll, Supervisor, SupervisorView
 from autohedge.actors.user_stream import UserStreamActor
 from autohedge.adapters.registry import VENUES, VenueEntry, venue_entry
 from autohedge.api.models import HealthStatus
@@ -720,8 +720,8 @@ class Engine:
         # the supervisor, which tells the executor and keeps it for any incarnation it starts from now on
         # (one restarted while the stop waits for a sender would otherwise trade on).
         gate = SetEntryGate(gate=STOPPED, closed=True, reason="the process is stopping")
-        try:
-            self._supervisor.ask(gate, timeout=ASK_TIMEOUT_S)
+        try:  # and an operator's start asked while the stop waits opens nothing
+            self._supervisor.ask(ShutdownBegun(), timeout=ASK_TIMEOUT_S)
         except (pykka.Timeout, pykka.ActorDeadError):
             self.parts.directory.tell_if_present(EXECUTOR, gate)
         cancel = self.config.executor.cancel_entries_on_stop if cancel_entries is None else cancel_entries

@@ -57,6 +57,7 @@ __all__ = [
     "ChildSpec",
     "ChildView",
     "RestartType",
+    "ShutdownBegun",
     "StartTrading",
     "StopAll",
     "StopTrading",
@@ -139,6 +140,11 @@ class StartTrading(Message):
     """Ask: restart feeds and strategies and open the ``stopped`` gate."""
 
 
+class ShutdownBegun(Message):
+    """Ask (``Engine.stop``): close the ``stopped`` gate for good; a ``StartTrading`` after it opens
+    nothing (the stop waits for senders meanwhile, and no entry may go after it began)."""
+
+
 class Supervisor(pykka.ThreadingActor):
     _create_actor_inbox = staticmethod(new_inbox)
 
@@ -170,6 +176,8 @@ class Supervisor(pykka.ThreadingActor):
         self._rng = rng if rng is not None else random.Random(config.seed)
         self._gates: dict[Gate, str] = {STARTUP: "waiting for start-up reconciliation"}
         self._stopping = False
+        self._shutting_down = False
+        """The process stop began (``ShutdownBegun``): the ``stopped`` gate stays closed."""
         self._reconciled = False
         self._handlers: dict[type, str] = {}
 
@@ -429,8 +437,8 @@ class Supervisor(pykka.ThreadingActor):
                 self._stop_child(child)
 
     def on_start_trading(self, _: StartTrading) -> None:
-        if self._stopping:
-            return  # the tree is stopped for good: nothing is started again
+        if self._stopping or self._shutting_down:
+            return  # the tree is stopped (or being stopped) for good: nothing is started again
         for name in self._order:
             child = self._children[name]
             if child.spec.kind in (ActorKind.FEED, ActorKind.STRATEGY) and child.state is ChildState.STOPPED:
@@ -438,6 +446,10 @@ class Supervisor(pykka.ThreadingActor):
                 child.backoff_n = 0
                 self._start(name)
         self._set_gate(STOPPED, closed=False)
+
+    def on_shutdown_begun(self, message: ShutdownBegun) -> None:
+        self._shutting_down = True
+        self._set_gate(STOPPED, closed=True, reason="the process is stopping")
 
     def on_set_entry_gate(self, message: SetEntryGate) -> None:
         self._set_gate(message.gate, closed=message.closed, reason=message.reason)

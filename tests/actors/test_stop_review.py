@@ -8,8 +8,11 @@ from collections.abc import Callable
 import pytest
 
 import autohedge.app
+from autohedge.actors.supervisor import StartTrading
+from autohedge.core.actor_names import EXECUTOR, ActorKind, kind_of
+from autohedge.core.gates import STOPPED
 from tests.actors.harness import Harness, wait_for
-from tests.actors.test_senders import senders_config
+from tests.actors.test_senders import Held, senders_config
 
 
 def test_the_stop_waits_no_second_time_for_an_entry_at_a_stuck_sender(
@@ -30,3 +33,33 @@ def test_the_stop_waits_no_second_time_for_an_entry_at_a_stuck_sender(
         assert "stop_awaits_entries" not in h.engine.parts.events.kinds()
     finally:
         released.set()
+
+
+def test_a_start_asked_while_the_process_stops_opens_no_entry(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # The stop waits for a stuck sender; meanwhile the operator's start (the control API's /start) reaches
+    # the supervisor. The stop's gate must stay closed: no entry after the stop began.
+    h = make_harness(senders_config()).start()
+    send = Held()
+    h.exchange.hold("submit_order", send.wait)
+    h.trigger_buy("BTC/USDT", settle=False)
+    wait_for(lambda: len(h.executor_snapshot().sending) == 1, what="an entry at a stuck sender")
+    senders = [n for n in h.directory.names() if kind_of(n) is ActorKind.ORDER_SENDER]
+    stopper = threading.Thread(target=h.engine.stop, kwargs={"cancel_entries": True}, name="stopper")
+    stopper.start()
+    try:
+        wait_for(
+            lambda: any(
+                r is not None and r.actor_inbox.qsize() > 0  # type: ignore[attr-defined]
+                for r in (h.directory.get(n) for n in senders)
+            ),
+            what="the stop waiting for the stuck sender",
+        )
+        h.engine.supervisor.ask(StartTrading(), timeout=5.0)
+        h.barrier(EXECUTOR)
+        assert STOPPED in h.executor_snapshot().gates
+    finally:
+        send.release()
+        stopper.join(timeout=60)
+    assert not stopper.is_alive()
