@@ -1,4 +1,4 @@
-"""Review of the stop's new waits: the wait for the order connection's answers and the stopped gate."""
+"""The stop's waits: for the order connection's answers only, the stopped gate held through them."""
 
 from __future__ import annotations
 
