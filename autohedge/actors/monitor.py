@@ -358,6 +358,19 @@ class PositionMonitorActor(SupervisedActor):
             self.actor_ref.tell(Reconcile())
         self.schedule(self._config.monitor.poll_interval_s, CheckExits())
 
+    def on_stop(self) -> None:
+        """Actor thread, on an orderly stop: a fill taken in whose re-arm this actor told itself (queued
+        behind the stop, so never handled) is armed now. The stop waits for entries' answers, so a fill
+        can come just before it; left to the queued re-arm, the process exited holding it without exits."""
+        for symbol in sorted(
+            {p.symbol for p in (*self._positions.values(), *self._lots.values()) if p.rearm_due}
+        ):
+            try:
+                self.on_rearm_exits(RearmExits(symbol=symbol))
+            except Exception:  # noqa: BLE001 - the stop goes on; the next start adopts and protects it
+                logger.exception("[{}] exits not armed at the stop", symbol)
+        super().on_stop()
+
     def on_reconcile(self, _: Reconcile) -> int:
         """Adopt every exchange position and arm its exit. A venue that refuses (or does not answer)
         the reads makes this a pending action, retried as soon as the venue allows."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable
 
@@ -9,9 +10,9 @@ import pytest
 
 import autohedge.app
 from autohedge.actors.supervisor import StartTrading
-from autohedge.core.actor_names import EXECUTOR, ActorKind, kind_of
+from autohedge.core.actor_names import EXECUTOR, MONITOR, ActorKind, kind_of
 from autohedge.core.gates import STOPPED
-from tests.actors.harness import Harness, wait_for
+from tests.actors.harness import Harness, hold_the_monitor, wait_for
 from tests.actors.test_senders import Held, senders_config
 
 
@@ -63,3 +64,33 @@ def test_a_start_asked_while_the_process_stops_opens_no_entry(
         send.release()
         stopper.join(timeout=60)
     assert not stopper.is_alive()
+
+
+def test_a_fill_taken_in_just_before_the_monitor_stops_is_armed_at_its_stop(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # The stop waits for entries' answers, so a fill can reach the monitor just before its stop. The
+    # monitor takes the fill in and tells itself to re-arm, behind the stop already queued: never
+    # handled, and the process exited holding the fill without exits. Its stop arms it instead.
+    h = make_harness().start()
+    for _ in range(h.config.hft.lookback_periods):
+        h.quote("BTC/USDT", "99.99", "100.01")
+    held_monitor = hold_the_monitor(h)
+    h.quote("BTC/USDT", "99.9", "99.92", wait=False)  # the dip: an entry, filled; its report waits
+    wait_for(lambda: h.metrics.snapshot().get("orders_filled", 0) == 1, what="the fill reported")
+    monitor = h.directory.get(MONITOR)
+    assert monitor is not None
+    inbox = monitor.actor_inbox
+    assert isinstance(inbox, queue.SimpleQueue)  # a threading actor's (autohedge.actors.inbox)
+    queued = inbox.qsize()
+    stopper = threading.Thread(target=h.engine.stop, kwargs={"cancel_entries": True}, name="stopper")
+    stopper.start()
+    try:
+        wait_for(lambda: inbox.qsize() > queued, what="the monitor's stop queued behind the fill")
+    finally:
+        held_monitor.release.set()
+    stopper.join(timeout=30)
+
+    assert not stopper.is_alive()
+    held = h.paper_engine.balances()["BTC"].free + h.paper_engine.balances()["BTC"].locked
+    assert held > 0 and sum(o.qty for o in h.open_sells("BTC/USDT")) > 0, "filled, left without exits"
