@@ -66,6 +66,7 @@ from autohedge.core.conflate import WatchedSlots
 from autohedge.core.dedupe import FILL_MEMORY_KEEP_S, CumulativeWatermarks
 from autohedge.core.errors import (
     DefinitiveError,
+    DuplicateOrder,
     FatalVenueError,
     InsufficientFunds,
     MalformedMessage,
@@ -1828,6 +1829,8 @@ class PositionMonitorActor(SupervisedActor):
             except UnknownOrder:
                 pass
             submit()  # the venue never saw it: the same ids again are safe
+        except DuplicateOrder:
+            return  # it had after all, placed after the lookup: the ids name it
         except VenueError as exc:
             if is_pushback(exc):
                 pos.exit_ids, pos.exits_uncertain = ids, True

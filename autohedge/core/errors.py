@@ -36,6 +36,7 @@ __all__ = [
     "AutohedgeError",
     "ConfigError",
     "DefinitiveError",
+    "DuplicateOrder",
     "FatalVenueError",
     "InsufficientBalance",
     "InsufficientFunds",
@@ -125,6 +126,10 @@ class InsufficientFunds(DefinitiveError):
 
 class OrderRejected(DefinitiveError):
     """The venue rejected the order (filters, minimums, market closed, ...)."""
+
+
+class DuplicateOrder(OrderRejected):
+    """The venue refused the order because its client order id is taken: an order by that id exists."""
 
 
 class UnknownOrder(DefinitiveError):

@@ -14,7 +14,7 @@ from autohedge.core.actor_names import EXECUTOR, MONITOR
 from autohedge.core.child_states import ChildState
 from autohedge.core.client_ids import ClientId
 from autohedge.core.config import PaperFaults
-from autohedge.core.errors import MalformedMessage, OutcomeUnknown, RateLimited
+from autohedge.core.errors import MalformedMessage, OutcomeUnknown, RateLimited, UnknownOrder
 from autohedge.core.messages import ClosePosition, OrderFilled
 from autohedge.core.pushback import ENTRY_SIDE_GRACE_S
 from autohedge.core.types import OrderPurpose, OrderStatus, Side
@@ -394,3 +394,23 @@ def test_an_exit_whose_answer_cannot_be_read_is_looked_up_not_a_crash(
 
     assert len(h.open_sells(SYMBOL)) == 2  # one OCO: its two legs
     assert no_restarts(h)
+
+
+def test_an_exit_placed_after_the_lookup_said_unknown_is_taken_as_placed_not_refused(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """The exit's answer is lost; the lookup comes before the venue has it (unknown); the same ids sent
+    again are refused as a duplicate: the order exists. Taken as a refusal, the exit was placed anew
+    beside it, refused for the balance it locks, and the position ended "unprotected"."""
+    h = make_harness(config()).start()
+    h.exchange.lose_response("submit_oco")
+    h.exchange.fail(
+        "get_order",
+        lambda: UnknownOrder("binance 400 -2013: Order does not exist.", venue="paper"),
+        thread_prefix="PositionMonitor",
+    )
+
+    h.buy_protected(SYMBOL)
+
+    assert len(h.open_sells(SYMBOL)) == 2  # the one OCO: its two legs
+    assert h.metrics.get("positions_unprotected") == 0 and no_restarts(h)

@@ -24,6 +24,7 @@ from autohedge.adapters.binance.wire import (
 from autohedge.adapters.wirevalues import json_object, retry_after_s, validate_wire, wire_decimal
 from autohedge.core.errors import (
     AuthError,
+    DuplicateOrder,
     InsufficientFunds,
     MalformedMessage,
     OrderRejected,
@@ -376,4 +377,6 @@ def map_error_code(status: int, code: Any, msg: str, *, retry_after_s: float, au
         return UnknownOrder(text, venue=VENUE, code=code)
     if code in _FUNDS_CODES and "insufficient" in msg.lower():
         return InsufficientFunds(text, venue=VENUE, code=code)
+    if code in _FUNDS_CODES and "duplicate order" in msg.lower():
+        return DuplicateOrder(text, venue=VENUE, code=code)  # the client order id is taken: it exists
     return OrderRejected(text, venue=VENUE, code=code)

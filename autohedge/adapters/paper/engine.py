@@ -27,6 +27,7 @@ from typing import Any
 from autohedge.core.clock import Clock
 from autohedge.core.errors import (
     ConfigError,
+    DuplicateOrder,
     InsufficientFunds,
     OrderRejected,
     UnknownOrder,
@@ -426,7 +427,7 @@ class PaperEngine:
 
     def _check_new_id(self, client_order_id: str) -> None:
         if client_order_id in self._by_client_id:
-            raise OrderRejected(
+            raise DuplicateOrder(
                 f"duplicate client order id {client_order_id}", venue=self.venue, code="duplicate"
             )
 
