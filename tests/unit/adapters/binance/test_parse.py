@@ -122,7 +122,7 @@ def test_symbol_map_both_ways() -> None:
             '{"code":-2010,"msg":"Account has insufficient balance for requested action."}',
             InsufficientFunds,
         ),
-        (400, '{"code":-2010,"msg":"Duplicate order sent."}', OrderRejected),
+        (400, '{"code":-2010,"msg":"Duplicate order sent."}', DuplicateOrder),
         (400, '{"code":-2013,"msg":"Order does not exist."}', UnknownOrder),
         (400, '{"code":-2011,"msg":"Unknown order sent."}', UnknownOrder),
         (400, '{"code":-1022,"msg":"Signature for this request is not valid."}', AuthError),
@@ -175,8 +175,3 @@ def test_parse_order_time_is_taken_to_our_clock_by_the_venues_offset() -> None:
     order = BinanceOrder.model_validate_json(fixture("order_partially_filled.json"))
     ours = parse_order(order, symbol="BNB/USDT", venue_offset_ns=2_000_000_000)  # the venue 2 s ahead
     assert ours.ts_event == 1507725176595 * 1_000_000 - 2_000_000_000
-
-
-def test_map_error_duplicate_client_id_says_the_order_exists() -> None:
-    mapped = map_error(400, '{"code":-2010,"msg":"Duplicate order sent."}', {}, auth_hint="", now_s=0.0)
-    assert isinstance(mapped, DuplicateOrder) and isinstance(mapped, OrderRejected)
