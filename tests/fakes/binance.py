@@ -292,7 +292,9 @@ class _Handler(VenueHandler):
                 return
         reverse = {v: k for k, v in self.server.fake.symbols.items()}
         orders = self.server.state.engine.open_orders(symbol)
-        self._send(200, [order_json(o, reverse[o.symbol]) for o in orders])
+        wanted = params.get("symbol")
+        foreign = [o for o in self.server.fake.foreign_orders if wanted in (None, o["symbol"])]
+        self._send(200, [order_json(o, reverse[o.symbol]) for o in orders] + foreign)
 
     def r_account(self, params: dict[str, str]) -> None:
         balances = self.server.state.engine.balances()
@@ -387,6 +389,8 @@ class FakeBinance(FakeVenue):
         self.keys.add_hmac(API_KEY, API_SECRET)
         self.user = BinanceUserHub(self)
         """The WebSocket API's user data stream and its fault switches (``fake.user.faults``)."""
+        self.foreign_orders: list[dict[str, Any]] = []
+        """Open orders of another client on the account (listed as they are, never matched)."""
 
     def register_ed25519(self, api_key: str, public_key: Ed25519PublicKey) -> None:
         """Register an Ed25519 API key (as one uploads its public key to Binance): its REST and WebSocket

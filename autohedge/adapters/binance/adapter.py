@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 from autohedge.adapters.binance.auth import BinanceSigner, load_signer
 from autohedge.adapters.binance.constants import (
     CAPABILITIES,
+    ORDER_TYPE,
     REQUEST_WEIGHT_PER_MINUTE,
     SIDE_TO_WIRE,
     TESTNET_USER_WS_URL,
@@ -313,10 +314,12 @@ class BinanceExchange:
             venue_symbols = [None]
         orders = [o for venue_symbol in venue_symbols for o in self._rest.open_orders(venue_symbol)]
         offset_ns = self._offset_ns()
+        # Only limit and stop-limit orders can be ours: another client's stop-market or take-profit order
+        # on the account is no order of ours to read, and its unknown type failed the whole listing.
         return tuple(
             parse_order(o, symbol=symbols.from_venue(o.symbol), venue_offset_ns=offset_ns)
             for o in orders
-            if o.symbol in symbols
+            if o.type in ORDER_TYPE and o.symbol in symbols
         )
 
     # -- account -------------------------------------------------------------------------------------

@@ -243,6 +243,8 @@ def _execution_report(
     symbol = symbols.get(report.s)
     if symbol is None:
         return None  # an order on a symbol we do not trade
+    if report.o not in ORDER_TYPE:
+        return None  # another client's order of a type we never place (a stop-market, a market order)
     try:
         kind = EXECUTION_TYPE[report.x]
         side = SIDE[report.S]

@@ -233,3 +233,22 @@ def connected_stream_from(
     stream.start(["BTC/USDT", "ETH/USDT"], sink)
     wait_until(lambda: fake.clients() == 1)
     return stream, sink
+
+
+def test_adapter_open_orders_pass_over_another_clients_orders_of_types_never_ours(fake: FakeBinance) -> None:
+    # Ours are LIMIT (LIMIT_MAKER as an OCO's leg) or STOP_LOSS_LIMIT orders. Another client's stop-market
+    # or take-profit order on a traded symbol failed the whole listing ("unknown value"), and with it the
+    # start-up adoption and every reconciliation that reads it.
+    ex = exchange(fake)
+    ex.submit_order(order(coid=entry_id(7)))
+    base = {"symbol": "BTCUSDT", "orderListId": -1, "price": "0.00000000", "origQty": "0.50000000"}
+    for n, kind in enumerate(("STOP_LOSS", "TAKE_PROFIT_LIMIT", "TRAILING_SOMETHING_NEW")):
+        fake.foreign_orders.append(
+            base
+            | {"orderId": 900 + n, "clientOrderId": f"manual-{n}", "type": kind, "side": "SELL"}
+            | {"executedQty": "0.00000000", "cummulativeQuoteQty": "0.00000000", "status": "NEW"}
+            | {"timeInForce": "GTC", "stopPrice": "50000.00000000", "time": 1, "updateTime": 1}
+        )
+
+    assert [o.client_order_id for o in ex.open_orders()] == [entry_id(7)]
+    assert [o.client_order_id for o in ex.open_orders("BTC/USDT")] == [entry_id(7)]

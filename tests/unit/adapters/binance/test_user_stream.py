@@ -136,6 +136,15 @@ def test_user_frame_event_of_an_untraded_symbol_is_ignored() -> None:
     assert parse_user_frame(frame("user_new.json"), symbols={"ETHUSDT": "ETH/USDT"}, ts_init=1) is None
 
 
+@pytest.mark.parametrize("order_type", ["MARKET", "STOP_LOSS", "TAKE_PROFIT"])
+def test_user_frame_event_of_another_clients_order_of_a_type_never_ours_is_ignored(order_type: str) -> None:
+    # A manual stop-market order on a traded symbol is valid data, not a malformed frame to count.
+    raw = json.loads(frame("user_new.json"))
+    event = raw.get("event", raw)
+    event["o"] = order_type
+    assert parse_user_frame(json.dumps(raw), symbols=SYMBOLS, ts_init=1) is None
+
+
 @pytest.mark.parametrize("kind", ["eventStreamTerminated", "serverShutdown"])
 def test_user_frame_end_of_stream_asks_for_a_reconnect(kind: str) -> None:
     with pytest.raises(ConnectionAbortedError):
