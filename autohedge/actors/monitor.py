@@ -1631,8 +1631,19 @@ class PositionMonitorActor(SupervisedActor):
             snapshot = self._exchange.cancel_order(symbol, client_order_id=client_order_id)
         except (UnknownOrder, DefinitiveError):
             return None  # already gone (filled, cancelled with its OCO sibling, or never placed)
+        except MalformedMessage as exc:
+            # An answer that cannot be read tells nothing: the cancel may have gone through. Its outcome
+            # is unknown, so the exit is re-read and replaced (or the close sold) when the venue allows;
+            # escaping, it crashed the monitor mid re-arm and left the holding without exits.
+            raise self._unreadable(f"cancel of {client_order_id}", exc) from exc
         record_in_journal(self.ctx, OrderObserved(order=snapshot, ts_init=self.ctx.clock.wall_ns()))
         return snapshot
+
+    def _unreadable(self, what: str, error: MalformedMessage) -> OutcomeUnknown:
+        """A venue's answer about ``what`` that cannot be read (counted): it tells nothing, so the outcome
+        is unknown, venue pushback retried when the venue allows, never a crash of the monitor."""
+        self.ctx.metrics.inc("malformed_messages")
+        return OutcomeUnknown(f"{what}: {error}", venue=self._exchange.venue)
 
     def _arm(self, pos: TrackedPosition) -> None:
         """Place the exit for what the exchange says is held, never more. Raises VenueError."""

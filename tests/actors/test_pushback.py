@@ -10,14 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.core.actor_names import EXECUTOR, MONITOR
 from autohedge.core.child_states import ChildState
 from autohedge.core.client_ids import ClientId
+from autohedge.core.clock import ManualClock
 from autohedge.core.config import PaperFaults
 from autohedge.core.errors import MalformedMessage, OutcomeUnknown, RateLimited, UnknownOrder
 from autohedge.core.messages import ClosePosition, OrderFilled
-from autohedge.core.pushback import ENTRY_SIDE_GRACE_S
-from autohedge.core.types import OrderPurpose, OrderStatus, Side
+from autohedge.core.pushback import ENTRY_SIDE_GRACE_S, MIN_RETRY_S
+from autohedge.core.types import OrderPurpose, OrderStatus, Side, quantize_down
 from tests.actors.harness import Harness, make_config, wait_for
 from tests.ids import PREFIX, entry_id
 
@@ -393,6 +395,61 @@ def test_an_exit_whose_answer_cannot_be_read_is_looked_up_not_a_crash(
     h.buy_protected(SYMBOL)
 
     assert len(h.open_sells(SYMBOL)) == 2  # one OCO: its two legs
+    assert no_restarts(h)
+
+
+def holding_half_an_entry(make_harness: Callable[..., Harness]) -> Harness:
+    """An entry filled in part and its exit armed for that part; its rest fills at the next dip
+    (``rest_of_the_entry_fills``)."""
+    engine = PaperEngine(
+        clock=ManualClock(),
+        balances={"USDT": Decimal(10000)},
+        fee_rate=Decimal("0.001"),
+        partial_fill_ratio=0.5,
+    )
+    h = make_harness(config(rate_limit_ms=60_000), engine=engine).start()
+    h.buy_protected(SYMBOL)
+    assert h.buys(SYMBOL)[0].status is OrderStatus.PARTIALLY_FILLED
+    return h
+
+
+def rest_of_the_entry_fills(h: Harness) -> None:
+    """The rest of the entry fills: the exit is re-armed over the whole holding (cancelled, placed anew);
+    work that waits for the venue is retried."""
+    h.quote(SYMBOL, "99.80", "99.85")
+    h.advance(0.25)
+    h.advance(MIN_RETRY_S)
+
+
+def rearmed_over_the_whole_holding(h: Harness) -> bool:
+    """One OCO (two legs) rests for everything sellable that is held, never more."""
+    sells = h.open_sells(SYMBOL)
+    whole = quantize_down(held(h), Decimal("0.000001"))
+    return (
+        h.buys(SYMBOL)[0].status is OrderStatus.FILLED
+        and len(sells) == 2
+        and all(o.qty == whole for o in sells)
+    )
+
+
+def test_exit_cancel_answer_unreadable_during_a_partial_fill_re_arm_is_re_read_not_a_crash(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """An entry fills in two parts: the OCO armed for the first is cancelled to grow it over the second,
+    and the venue's answer to that cancel does not parse (it did cancel the list). Whether the exit still
+    rests is unknown: re-read and replaced for the whole holding, never a monitor crash."""
+    h = holding_half_an_entry(make_harness)
+    h.exchange.fail(
+        "cancel_order",
+        lambda: MalformedMessage("binance cancelled order list without order reports"),
+        after_call=True,
+        thread_prefix="PositionMonitor",
+    )
+
+    rest_of_the_entry_fills(h)
+
+    wait_for(lambda: rearmed_over_the_whole_holding(h), what="the exit re-armed")
+    assert h.metrics.get("malformed_messages") == 1
     assert no_restarts(h)
 
 
