@@ -1593,6 +1593,8 @@ class PositionMonitorActor(SupervisedActor):
             snapshot = self._exchange.get_order(pos.symbol, client_order_id=coid)
         except UnknownOrder:
             return None
+        except MalformedMessage as exc:  # what it sold is unknown: read again before placing beside it
+            raise self._unreadable(f"exit {coid}", exc) from exc
         record_in_journal(self.ctx, OrderObserved(order=snapshot, ts_init=self.ctx.clock.wall_ns()))
         return snapshot
 

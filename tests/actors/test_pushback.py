@@ -453,6 +453,31 @@ def test_exit_cancel_answer_unreadable_during_a_partial_fill_re_arm_is_re_read_n
     assert no_restarts(h)
 
 
+def test_ended_exit_leg_read_unreadable_during_a_partial_fill_re_arm_is_read_again_not_a_crash(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """The re-arm's cancel is answered "unknown order" (a leg that has just filled), and the venue's answer
+    to the read of what that leg sold does not parse: what it sold is unknown, so it is read again when the
+    venue allows before anything is placed beside it, never a monitor crash."""
+    h = holding_half_an_entry(make_harness)
+    h.exchange.fail(
+        "cancel_order",
+        lambda: UnknownOrder("binance 400 -2011: Unknown order sent.", venue="paper"),
+        thread_prefix="PositionMonitor",
+    )
+    h.exchange.fail(
+        "get_order",
+        lambda: MalformedMessage("binance order answer: executedQty missing"),
+        thread_prefix="PositionMonitor",
+    )
+
+    rest_of_the_entry_fills(h)
+
+    wait_for(lambda: rearmed_over_the_whole_holding(h), what="the exit re-armed")
+    assert h.metrics.get("malformed_messages") == 1
+    assert no_restarts(h)
+
+
 def test_an_exit_placed_after_the_lookup_said_unknown_is_taken_as_placed_not_refused(
     make_harness: Callable[..., Harness],
 ) -> None:
