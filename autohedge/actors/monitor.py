@@ -1844,6 +1844,9 @@ class PositionMonitorActor(SupervisedActor):
             submit()  # the venue never saw it: the same ids again are safe
         except DuplicateOrder:
             return  # it had after all, placed after the lookup: the ids name it
+        except MalformedMessage as exc:  # whether it rests is still unknown: kept as uncertain exits
+            pos.exit_ids, pos.exits_uncertain = ids, True
+            raise self._unreadable(f"exit {probe_id}", exc) from exc
         except VenueError as exc:
             if is_pushback(exc):
                 pos.exit_ids, pos.exits_uncertain = ids, True

@@ -478,6 +478,32 @@ def test_ended_exit_leg_read_unreadable_during_a_partial_fill_re_arm_is_read_aga
     assert no_restarts(h)
 
 
+def test_re_armed_exit_lookup_unreadable_after_its_answer_was_lost_is_not_a_crash_nor_a_second_exit(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """The re-armed OCO's answer is lost (the venue placed it) and the answer to the lookup of its id does
+    not parse: whether it rests is unknown, so it is cancelled and placed again when the venue allows,
+    never a monitor crash, nor a second exit beside it."""
+    h = holding_half_an_entry(make_harness)
+    h.exchange.fail(
+        "submit_oco",
+        lambda: OutcomeUnknown("response lost", venue="paper"),
+        after_call=True,
+        thread_prefix="PositionMonitor",
+    )
+    h.exchange.fail(
+        "get_order",
+        lambda: MalformedMessage("binance order answer: status missing"),
+        thread_prefix="PositionMonitor",
+    )
+
+    rest_of_the_entry_fills(h)
+
+    wait_for(lambda: rearmed_over_the_whole_holding(h), what="the exit re-armed")
+    assert h.metrics.get("malformed_messages") == 1
+    assert no_restarts(h)
+
+
 def test_an_exit_placed_after_the_lookup_said_unknown_is_taken_as_placed_not_refused(
     make_harness: Callable[..., Harness],
 ) -> None:
