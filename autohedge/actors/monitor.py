@@ -1639,6 +1639,12 @@ class PositionMonitorActor(SupervisedActor):
             # escaping, it crashed the monitor mid re-arm and left the holding without exits.
             raise self._unreadable(f"cancel of {client_order_id}", exc) from exc
         record_in_journal(self.ctx, OrderObserved(order=snapshot, ts_init=self.ctx.clock.wall_ns()))
+        if snapshot.status.is_open:
+            # Taken, not confirmed (Alpaca pending_cancel, Coinbase CANCEL_QUEUED): it still rests and may
+            # sell more, so what it sold is not known yet. Settled again when the venue allows, nothing
+            # placed beside it meanwhile: taken as its end, the new exit was sized from a holding without
+            # its later sale, whose report then came off the position a second time, left uncovered.
+            raise OutcomeUnknown(f"cancel of {client_order_id} not confirmed yet", venue=self._exchange.venue)
         return snapshot
 
     def _unreadable(self, what: str, error: MalformedMessage) -> OutcomeUnknown:

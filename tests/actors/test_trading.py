@@ -5,14 +5,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+import pytest
+
 from autohedge.actors.monitor import PositionMonitorActor
 from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.core.actor_names import MONITOR
 from autohedge.core.clock import ManualClock
+from autohedge.core.messages import OrderSnapshot, Quote
+from autohedge.core.pushback import MIN_RETRY_S
 from autohedge.core.types import OrderStatus, quantize_down
 from tests.actors.harness import Harness, make_config, wait_for
 
 LOT = Decimal("0.000001")
+
+
+def held(h: Harness) -> Decimal:
+    return sum((p.qty for p in h.paper_engine.positions(["BTC/USDT"])), Decimal(0))
+
+
+def quote(symbol: str, bid: Decimal, ask: Decimal) -> Quote:
+    """A quote for the paper venue alone (the engine, not the feed)."""
+    return Quote(venue="test", symbol=symbol, bid=bid, ask=ask, ts_event=0, ts_init=0)
 
 
 def test_signal_marketable_buy_fills_and_arms_an_oco_for_the_net_quantity(harness: Harness) -> None:
@@ -160,3 +173,44 @@ def test_polling_mode_guards_the_stop_from_polled_prices(make_harness: Callable[
     h.advance(1.0)  # the poll reads best_quote and closes
     h.advance(1.0)
     wait_for(lambda: h.position("BTC/USDT") is None, what="position closed")
+
+
+def test_partial_fill_re_arm_waits_for_a_tp_cancel_the_venue_has_not_confirmed(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entry fills in two parts: the TP armed for the first is cancelled to grow it over the second. The
+    venue takes the cancel but confirms it later (Alpaca ``pending_cancel``, Coinbase ``CANCEL_QUEUED``:
+    the order still rests) and the TP sells part of it before then. Placed at once, the new TP was sized
+    from a holding that already lacked that sale, whose report then came off it a second time: the re-armed
+    TP left that much without an exit until the safety verification."""
+    engine = PaperEngine(
+        clock=ManualClock(),
+        balances={"USDT": Decimal(10000)},
+        fee_rate=Decimal("0.001"),
+        partial_fill_ratio=0.5,
+    )
+    h = make_harness(make_config(rate_limit_ms=60_000), engine=engine, oco=False).start()
+    h.buy_protected("BTC/USDT")
+    (tp,) = h.open_sells("BTC/USDT")
+    cancel = h.paper.cancel_order
+
+    def confirmed_later(
+        symbol: str, *, venue_order_id: str | None = None, client_order_id: str | None = None
+    ) -> OrderSnapshot:
+        monkeypatch.setattr(h.paper, "cancel_order", cancel)  # this cancel only
+        answer = h.paper.get_order(symbol, venue_order_id=venue_order_id, client_order_id=client_order_id)
+        engine.on_quote(quote("BTC/USDT", tp.price, tp.price + Decimal("0.02")))  # the TP sells part
+        wait_for(lambda: h.engine.parts.ledger.position("BTC/USDT") == held(h), what="the sale in the ledger")
+        engine.on_quote(quote("BTC/USDT", Decimal("99.80"), Decimal("99.85")))
+        cancel(symbol, venue_order_id=venue_order_id, client_order_id=client_order_id)  # now confirmed
+        return answer  # taken, not confirmed: the TP still rests
+
+    monkeypatch.setattr(h.paper, "cancel_order", confirmed_later)
+
+    h.quote("BTC/USDT", "99.80", "99.85")  # the rest of the entry fills: its TP is re-armed
+    h.advance(0.25)
+    h.advance(MIN_RETRY_S)  # an exit whose cancel is not confirmed is settled and placed again
+
+    wait_for(lambda: h.buys("BTC/USDT")[0].status is OrderStatus.FILLED, what="the entry filled")
+    (rearmed,) = h.open_sells("BTC/USDT")
+    assert rearmed.filled_qty == 0 and rearmed.qty == quantize_down(held(h), LOT)
