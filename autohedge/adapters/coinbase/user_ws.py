@@ -59,6 +59,8 @@ def confirmed_trades(fill: DerivedFill, trades: Sequence[CoinbaseFill]) -> list[
             running += Decimal(trade.size)
             if running > before:
                 reached.append((trade, running))
+            if running >= after:
+                break  # later trades are later fills' (REST can be ahead of the stream)
     except InvalidOperation:
         return []
     if not reached or reached[-1][1] != after or reached[0][1] - Decimal(reached[0][0].size) != before:

@@ -192,7 +192,8 @@ class UserOrderTracker:
     ) -> None:
         """``symbols``: product id -> ours; orders of other products are ignored. ``trades``: an order's
         REST trades, asked only for a bracket whose stop is working when first seen (a snapshot after a
-        reconnect): the state does not say how much of what it sold was its take-profit's."""
+        reconnect, or a first update that already says so): the state does not say how much of what it
+        sold was its take-profit's."""
         self._symbols = dict(symbols)
         self._trades = trades
         self._state: OrderedDict[str, _Cumulative] = OrderedDict()
@@ -262,11 +263,12 @@ class UserOrderTracker:
                 take_profit=snap.price,
             ):
                 sold_before_stop, value_before_stop = prior.qty, prior.value
-                if snapshot and now.qty > prior.qty:
-                    # Sold while we were not listening: the TP leg's part is the REST trades' to tell
-                    # (counted from what we last knew, the stop leg would claim the TP's sales too).
+                if (snapshot or before is None) and now.qty > prior.qty:
+                    # Sold while we were not listening (a snapshot, or an update that is the first we
+                    # hear of it): the TP leg's part is the REST trades' to tell (counted from what we
+                    # last knew, the stop leg would claim the TP's sales too).
                     sold = self._take_profit_sold(order.order_id, take_profit=snap.price)
-                    if sold is not None:
+                    if sold is not None and sold[0] <= now.qty:
                         sold_before_stop, value_before_stop = sold
             now = replace(now, sold_before_stop=sold_before_stop, value_before_stop=value_before_stop)
             take_profit, stop = bracket_legs(
@@ -278,6 +280,10 @@ class UserOrderTracker:
                 filled_value=now.value,
             )
             snap = stop if sold_before_stop is not None else take_profit
+            if fill is not None and sold_before_stop is not None and sold_before_stop > prior.qty:
+                # One update holds the TP leg's last sales and the stop's first: a fill for each leg.
+                self._remember(order.order_id, now)
+                return _split_at_stop(fill, take_profit, stop, prior, now)
             if fill is not None:
                 fill = replace(
                     fill,
@@ -305,6 +311,52 @@ class UserOrderTracker:
             if oldest_finished is None:
                 return  # live orders are never forgotten
             del self._state[oldest_finished]
+
+
+def _split_at_stop(
+    fill: DerivedFill, take_profit: OrderSnapshot, stop: OrderSnapshot, prior: _Cumulative, now: _Cumulative
+) -> list[OrderSnapshot | DerivedFill]:
+    """A rise of a bracket that holds its TP leg's last sales (from ``prior`` up to what the TP sold,
+    ``now.sold_before_stop`` for ``now.value_before_stop``) and the stop leg's first: one fill per leg,
+    the TP's followed by its leg as it stood just before the stop took over (working for the whole
+    bracket, as the stream would have reported it), the stop's by the stop leg. The fee is shared by
+    quantity (REST confirms each trade's own commission)."""
+    sold = now.sold_before_stop or Decimal(0)
+    tp_qty, tp_value = sold - prior.qty, now.value_before_stop - prior.value
+    tp_fee = fill.fee * tp_qty / fill.qty
+    tp_fill = replace(
+        fill,
+        fill_id=f"{fill.venue_order_id}:{format(sold.normalize(), 'f')}",
+        client_order_id=take_profit.client_order_id,
+        qty=tp_qty,
+        price=tp_value / tp_qty if tp_value > 0 else take_profit.price,
+        fee=tp_fee,
+        cumulative_qty=sold,
+    )
+    tp_average = now.value_before_stop / sold if now.value_before_stop > 0 else take_profit.price
+    working = take_profit.model_copy(
+        update={
+            "qty": stop.qty + sold,
+            "filled_qty": sold,
+            "avg_fill_price": tp_average,
+            "status": OrderStatus.PARTIALLY_FILLED,
+        }
+    )
+    out: list[OrderSnapshot | DerivedFill] = [tp_fill, working]
+    stop_qty = now.qty - sold
+    if stop_qty > 0:
+        stop_value = now.value - now.value_before_stop
+        stop_fill = replace(
+            fill,
+            client_order_id=stop.client_order_id,
+            qty=stop_qty,
+            price=stop_value / stop_qty if stop_value > 0 else (stop.avg_fill_price or fill.price),
+            fee=fill.fee - tp_fee,
+            cumulative_qty=stop.filled_qty,
+            leg_start_qty=sold,
+        )
+        out.append(stop_fill)
+    return [*out, stop]
 
 
 def _snapshot_of(order: CoinbaseUserOrder, *, symbol: str, ts_event: int) -> OrderSnapshot:

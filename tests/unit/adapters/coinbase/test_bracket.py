@@ -555,3 +555,37 @@ def test_user_bracket_stop_after_a_reconnect_snapshot_counts_only_the_stop_legs_
     )
     assert sl.filled_qty == D("0.4")  # REST: the stop leg's own 0.2 + 0.2
     assert fill.cum_filled_qty == sl.filled_qty
+
+
+def test_user_bracket_first_seen_in_an_update_with_its_stop_working_splits_the_fills_by_leg() -> None:
+    """The first frame of a bracket on this connection is an update (not a snapshot) that already says
+    0.5 sold with the stop triggered: its TP leg sold 0.3 at 110 (t1), then the stop 0.2 at 94 (t2). Each
+    leg gets its own fill, as REST tells them apart: counted from 0, the stop leg would claim the TP's 0.3
+    too, and a REST read (TP leg 0.3, stop leg 0.2) would then add the TP's 0.3 as sold once more."""
+    rest = [rest_trade("t1", "0.3", "110", "a"), rest_trade("t2", "0.2", "94", "b")]
+    stream = CoinbaseUserStream(
+        url="ws://127.0.0.1:1",
+        signer=SIGNER,
+        clock=RealClock(),
+        symbols={"BTC-USD": "BTC/USD"},
+        confirm=lambda _order_id: tuple(rest),
+    )
+    update = user_frame(
+        0,
+        cumulative_quantity="0.5",
+        leaves_quantity="0.5",
+        filled_value="51.8",
+        avg_price="103.6",
+        trigger_status="STOP_TRIGGERED",
+    )
+    fills = [u for u in stream.updates(parse_frame(update)) if u.kind.is_fill]
+    tp, sl = order_legs(
+        rest_order(filled_size="0.5", average_filled_price="103.6", trigger_status="STOP_TRIGGERED"),
+        symbol="BTC/USD",
+        trades=lambda: tuple(rest),
+    )
+    assert [(f.client_order_id, f.trade_id, f.last_qty, f.last_price) for f in fills] == [
+        (TP, "t1", D("0.3"), D(110)),
+        (SL, "t2", D("0.2"), D(94)),
+    ]
+    assert (fills[0].cum_filled_qty, fills[1].cum_filled_qty) == (tp.filled_qty, sl.filled_qty)
