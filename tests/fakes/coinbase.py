@@ -164,6 +164,9 @@ class FakeCoinbase(SequencedVenue):
         self._private_times: deque[float] = deque()
         self.rejected_jwts = 0
         self.previews = 0
+        self.live_status: dict[str, str] = {}
+        """Order id -> the status a live order is reported in instead of ``OPEN`` (``PENDING``,
+        ``QUEUED``, ``CANCEL_QUEUED``): the venue's ``OPEN`` filter and snapshot leave it out."""
         self.monotonic: Callable[[], float] = time.monotonic
         """The clock of the 30 requests/s window (tests freeze it to make the limit deterministic)."""
         super().__init__(first_sequence=0, name="coinbase", handler=_Handler, engine=engine, faults=Faults())
@@ -584,6 +587,8 @@ class FakeCoinbase(SequencedVenue):
                 status = "CANCELLED"
             else:
                 status = "OPEN"
+        if status == "OPEN":
+            status = self.live_status.get(entry.order_id, status)
         avg = traded.avg_fill_price or Decimal(0)
         stops = [leg for leg in legs if leg.order_type is OrderType.STOP_LIMIT]
         if not stops:
@@ -618,7 +623,7 @@ class FakeCoinbase(SequencedVenue):
         order = self.order_json(entry)
         config = next(iter(order["order_configuration"].values()))
         size, filled = Decimal(config["base_size"]), Decimal(order["filled_size"])
-        open_ = order["status"] == "OPEN"
+        open_ = order["status"] in ("OPEN", *self.live_status.values())
         return {
             "order_id": entry.order_id,
             "client_order_id": entry.client_order_id,

@@ -22,6 +22,7 @@ from autohedge.adapters.coinbase.auth import CoinbaseSigner
 from autohedge.adapters.coinbase.constants import (
     CAPABILITIES,
     DEFAULT_USER_WS_URL,
+    LIVE_STATUS_FILTERS,
     PRIVATE_REQUESTS_PER_S,
     SIDE_TO_WIRE,
     STOP_DIRECTION_DOWN,
@@ -314,7 +315,11 @@ class CoinbaseExchange:
 
     def open_orders(self, symbol: str | None = None) -> tuple[OrderSnapshot, ...]:
         products = [product_id(symbol)] if symbol else [product_id(s) for s in self._symbols]
-        orders = self._rest.list_orders(product_ids=products, statuses=("OPEN",))
+        orders = {
+            order.order_id: order
+            for statuses in LIVE_STATUS_FILTERS
+            for order in self._rest.list_orders(product_ids=products, statuses=statuses)
+        }.values()
         return tuple(
             snapshot
             for order in orders

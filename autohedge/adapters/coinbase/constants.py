@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_USER_WS_URL",
     "JWT_LIFETIME_S",
     "LIVE_REST_HOSTS",
+    "LIVE_STATUS_FILTERS",
     "ORDER_STATUS",
     "ORDER_TYPE",
     "PRIVATE_REQUESTS_PER_S",
@@ -91,6 +92,11 @@ ORDER_STATUS = {
     "EXPIRED": OrderStatus.EXPIRED,
     "FAILED": OrderStatus.REJECTED,
 }
+LIVE_STATUS_FILTERS = (("PENDING", "QUEUED"), ("OPEN",), ("CANCEL_QUEUED",))
+"""The order-list filters that together cover every live order, asked in the order a live order moves
+through them (one that moves on between two reads is still listed once): ``OPEN`` alone leaves out the
+orders not open yet and those whose cancel is only queued, which may still fill. ``OPEN`` is asked
+alone, as clients of the venue ask it."""
 ORDER_TYPE = {
     "LIMIT": OrderType.LIMIT,
     "Limit": OrderType.LIMIT,  # the user channel spells order types in title case

@@ -102,3 +102,18 @@ def test_credentials_rejected_by_the_venue_name_the_variables(fake: FakeCoinbase
 def test_credentials_missing_name_the_variables(fake: FakeCoinbase) -> None:
     with pytest.raises(AuthError, match="AUTOHEDGE_COINBASE_API_SECRET"):
         check_credentials(config(fake), Secrets(autohedge_coinbase_api_key=SecretStr(API_KEY)), RealClock())
+
+
+@pytest.mark.parametrize("status", ["PENDING", "QUEUED", "CANCEL_QUEUED"])
+def test_adapter_open_orders_lists_a_live_order_the_venue_reports_as_not_yet_open(
+    fake: FakeCoinbase, status: str
+) -> None:
+    """An order the venue holds as PENDING, QUEUED or CANCEL_QUEUED is live: it may still fill (and an
+    exit still holds what it sells). The venue's OPEN filter leaves it out, and the open orders are what
+    start-up, every reconnect's reconciliation and the monitor's verification take as live."""
+    ex = exchange(fake)
+    resting = ex.submit_order(order(entry_id(1)))
+    waiting = ex.submit_order(order(entry_id(2), price="48000"))
+    fake.live_status[waiting.venue_order_id] = status
+    listed = {o.client_order_id: o.status for o in ex.open_orders("BTC/USD")}
+    assert listed == {resting.client_order_id: OrderStatus.NEW, waiting.client_order_id: OrderStatus.NEW}
