@@ -17,6 +17,7 @@ __all__ = [
     "Barrier",
     "CheckExits",
     "CheckLiveness",
+    "CheckUserStreamSilence",
     "EntriesRead",
     "EntryRead",
     "ExpireEntry",
@@ -154,6 +155,12 @@ class MarketDataGap(Message):
 
 class StreamConnected(Message):
     """Told by a user stream's reader thread to its actor: authenticated and subscribed."""
+
+
+class CheckUserStreamSilence(Message):
+    """User-stream actor timer: has the venue said anything on connection number ``connection`` lately?"""
+
+    connection: int
 
 
 class ReconnectUserStream(Message):

@@ -14,6 +14,8 @@ A disconnect or a refused subscription (a ban refuses the WebSocket API too) is 
 a crash: this actor reconnects in place after max(backoff, the venue's wait) on a timer message and
 counts ``user_stream_reconnects``; meanwhile the executor and the monitor poll at their fast interval.
 A run of failed connections degrades the venue (``core.stream_health``) until a reconcile succeeds.
+A stream whose venue promises heartbeats (``max_silence_s``) and goes silent while still connected is
+stalled: it is taken for a disconnect (closed, reconnected, reconciled), since its events are lost.
 Venue pushback during reconciliation is a retry timer too. Only a bug is a crash.
 """
 
@@ -29,6 +31,7 @@ from loguru import logger
 from autohedge.actors.base import ActorContext, SupervisedActor
 from autohedge.actors.journal import record_in_journal
 from autohedge.actors.protocol import (
+    CheckUserStreamSilence,
     ReconnectUserStream,
     RetryReconcile,
     StreamConnected,
@@ -36,6 +39,7 @@ from autohedge.actors.protocol import (
 )
 from autohedge.core.actor_names import EXECUTOR, MONITOR
 from autohedge.core.client_ids import ClientId
+from autohedge.core.clock import NS_PER_S, Clock
 from autohedge.core.config import SupervisorConfig
 from autohedge.core.dedupe import FillDeduper
 from autohedge.core.errors import VenueError
@@ -50,7 +54,7 @@ from autohedge.core.messages import (
 from autohedge.core.metrics import Metrics
 from autohedge.core.ports import Exchange, UserStream
 from autohedge.core.pushback import retry_delay_s
-from autohedge.core.stream_health import ReconnectRun, reconnect_delay_s
+from autohedge.core.stream_health import ReconnectRun, reconnect_delay_s, stream_silent
 from autohedge.core.types import OrderPurpose
 
 __all__ = ["UserStreamActor", "UserStreamSink"]
@@ -59,14 +63,20 @@ __all__ = ["UserStreamActor", "UserStreamSink"]
 class UserStreamSink:
     """Receives on the stream's reader thread (must not block): tells its actor, keeps every event.
     One per connection: once the actor has moved on to a new connection, ``retire`` makes this one's
-    late reports (a disconnect racing the reconnect) silent."""
+    late reports (a disconnect racing the reconnect) silent. ``heard_ns`` (monotonic): when the stream
+    last said anything, a heartbeat included."""
 
-    def __init__(self, ref: pykka.ActorRef[Any], *, venue: str, metrics: Metrics) -> None:
+    def __init__(self, ref: pykka.ActorRef[Any], *, venue: str, metrics: Metrics, clock: Clock) -> None:
         self._ref = ref
         self._venue = venue
         self._metrics = metrics
+        self._clock = clock
         self._malformed_logged = 0
         self._retired = False
+        self.heard_ns = clock.monotonic_ns()
+
+    def _heard(self) -> None:
+        self.heard_ns = self._clock.monotonic_ns()
 
     def retire(self) -> None:
         """Actor thread: this connection is abandoned; nothing more from it reaches the actor."""
@@ -82,18 +92,26 @@ class UserStreamSink:
 
     def on_connected(self) -> None:
         """Reader thread."""
+        self._heard()
         self._tell(StreamConnected())
 
     def on_order_update(self, update: OrderUpdate) -> None:
         """Reader thread."""
+        self._heard()
         self._tell(update)
 
     def on_balances(self, update: AccountBalances) -> None:
         """Reader thread."""
+        self._heard()
         self._tell(update)
+
+    def on_heartbeat(self) -> None:
+        """Reader thread: alive; nothing to tell."""
+        self._heard()
 
     def on_malformed(self, raw: str, error: str) -> None:
         """Reader thread: count and skip; log the first few, then every 1000th."""
+        self._heard()
         self._metrics.inc("malformed_messages")
         self._malformed_logged += 1
         if self._malformed_logged <= 5 or self._malformed_logged % 1000 == 0:
@@ -147,7 +165,9 @@ class UserStreamActor(SupervisedActor):
 
     def _connect(self) -> None:
         """Open a new connection; it reports connected (subscribed) or disconnected on its reader thread."""
-        self._sink = UserStreamSink(self.actor_ref, venue=self.venue, metrics=self.ctx.metrics)
+        self._sink = UserStreamSink(
+            self.actor_ref, venue=self.venue, metrics=self.ctx.metrics, clock=self.ctx.clock
+        )
         self._stream = self._stream_factory()
         self._stream.start(self._sink)
 
@@ -178,7 +198,33 @@ class UserStreamActor(SupervisedActor):
         self.ctx.events.record(
             "user_stream_connected", f"{self.venue} order events by push (incarnation {self.ctx.incarnation})"
         )
+        self._watch_silence()
         self._reconcile()
+
+    def _watch_silence(self) -> None:
+        """Check, twice per allowed silence, that a stream promising heartbeats still talks."""
+        max_silence_s = self._stream.max_silence_s if self._stream is not None else None
+        if max_silence_s is not None:
+            self.schedule(max_silence_s / 2, CheckUserStreamSilence(connection=self._connections))
+
+    def on_check_user_stream_silence(self, message: CheckUserStreamSilence) -> None:
+        """A stalled connection (open, but the venue stopped talking) loses every event from then on: it
+        is closed and replaced as after a disconnect, and the new one reconciles by REST."""
+        stream, sink = self._stream, self._sink
+        if not self._connected or message.connection != self._connections or stream is None or sink is None:
+            return  # that connection is gone already
+        max_silence_s = stream.max_silence_s
+        if max_silence_s is None:
+            return
+        now_ns = self.ctx.clock.monotonic_ns()
+        if not stream_silent(sink.heard_ns, now_ns, max_silence_s):
+            self._watch_silence()
+            return
+        self.ctx.metrics.inc("user_stream_stalls")
+        silent_s = (now_ns - sink.heard_ns) / NS_PER_S
+        self.on_stream_disconnected(
+            StreamDisconnected(error=f"{self.venue} user stream silent for {silent_s:.1f}s: stalled")
+        )
 
     def on_retry_reconcile(self, _: RetryReconcile) -> None:
         if self._connected and not self._reconciled:

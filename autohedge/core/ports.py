@@ -194,6 +194,10 @@ class OrderEventSink(Protocol):
 
     def on_malformed(self, raw: str, error: str) -> None: ...
 
+    def on_heartbeat(self) -> None:
+        """The venue's heartbeat: the connection is alive, with nothing to deliver."""
+        ...
+
     def on_disconnected(self, error: str) -> None:
         """The connection ended (or the subscription was refused); nothing more will be delivered."""
         ...
@@ -204,6 +208,10 @@ class UserStream(Protocol):
     """A venue's private order stream. One instance per connection attempt."""
 
     venue: str
+    max_silence_s: float | None
+    """How long the subscribed stream may say nothing (heartbeats included) before it is taken for
+    stalled: a connection that stays open while the venue has stopped talking. None: the venue may stay
+    silent while nothing happens (no heartbeat to expect)."""
 
     def start(self, sink: OrderEventSink) -> None:
         """Connect, authenticate, subscribe, then deliver to ``sink`` from a reader thread.

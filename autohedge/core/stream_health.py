@@ -14,7 +14,7 @@ from decimal import Decimal
 from autohedge.core.clock import NS_PER_S
 from autohedge.core.messages import Quote
 
-__all__ = ["ReconnectRun", "feed_quiet", "fill_may_be_unreported", "reconnect_delay_s"]
+__all__ = ["ReconnectRun", "feed_quiet", "fill_may_be_unreported", "reconnect_delay_s", "stream_silent"]
 
 
 def fill_may_be_unreported(buy_price: Decimal, heard_ns: int, quote: Quote) -> bool:
@@ -31,6 +31,13 @@ def feed_quiet(newest_ts_init: int | None, now_ns: int, max_age_s: float) -> boo
     a live feed is a quiet market: its book did not move (reading it would spend the request budget
     that exits need, one read per symbol per check)."""
     return newest_ts_init is None or now_ns - newest_ts_init > max_age_s * NS_PER_S
+
+
+def stream_silent(heard_ns: int, now_ns: int, max_silence_s: float) -> bool:
+    """A subscribed stream whose venue promised heartbeats has said nothing since ``heard_ns`` for longer
+    than ``max_silence_s`` (``now_ns``, the same monotonic clock): stalled though still connected (a
+    peer gone without closing, a venue that stopped sending). Its events are lost from then on."""
+    return now_ns - heard_ns > max_silence_s * NS_PER_S
 
 
 class ReconnectRun:

@@ -100,6 +100,7 @@ class FaultyUserStream:
 
     def __init__(self, inner: UserStream, faults: EventFaults[OrderUpdate], clock: Clock) -> None:
         self.venue = inner.venue
+        self.max_silence_s = inner.max_silence_s
         self._inner = inner
         self._faults = faults
         self._clock = clock
@@ -145,6 +146,9 @@ class _FaultySink:
 
     def on_malformed(self, raw: str, error: str) -> None:
         self._sink.on_malformed(raw, error)
+
+    def on_heartbeat(self) -> None:
+        self._sink.on_heartbeat()
 
     def on_disconnected(self, error: str) -> None:
         self._sink.on_disconnected(error)

@@ -141,6 +141,8 @@ class Harness:
         self.exchange = PipedExchange(self.paper) if pipe else FaultyExchange(self.paper)
         self.streams: list[PushStream] = []
         self.user_streams: list[PaperUserStream] = []
+        self.user_stream_cls: type[PaperUserStream] = PaperUserStream
+        """What each connection of the user stream is (a drill's subclass, set before ``start``)."""
         self.duplicate_fills = False
         self.engine = Engine(
             self.config,
@@ -162,7 +164,7 @@ class Harness:
         return stream
 
     def _new_user_stream(self) -> PaperUserStream:
-        stream = PaperUserStream(self.paper_engine, duplicate_fills=self.duplicate_fills)
+        stream = self.user_stream_cls(self.paper_engine, duplicate_fills=self.duplicate_fills)
         self.user_streams.append(stream)
         return stream
 

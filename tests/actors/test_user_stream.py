@@ -9,6 +9,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from autohedge.adapters.paper.engine import PaperEngine
+from autohedge.adapters.paper.stream import PaperUserStream
 from autohedge.core.actor_names import SUPERVISOR, user_stream_name
 from autohedge.core.child_states import ChildState
 from autohedge.core.clock import ManualClock
@@ -141,6 +142,52 @@ def test_user_stream_drop_resubscribes_and_reconciles_by_rest_without_double_fil
     assert h.engine.parts.ledger.position("BTC/USDT") == net_bought(h, "BTC/USDT")
     assert h.engine.summary(h.engine.view(), h.positions()).venues["paper"].user_stream_reconnects == 1
     assert h.child(USER_STREAM).restarts == 0 and h.child(USER_STREAM).incarnation == 1
+
+
+class HeartbeatUserStream(PaperUserStream):
+    """A paper stream whose venue promises heartbeats (like Kraken's and Coinbase's), beating when the
+    test says; ``stall`` stops it talking without closing: a peer gone without a word."""
+
+    max_silence_s = 10.0
+
+    def heartbeat(self) -> None:
+        assert self._sink is not None
+        self._sink.on_heartbeat()
+
+    def stall(self) -> None:
+        self._closed = True  # nothing delivered any more, and the sink never hears why
+
+
+def test_user_stream_silent_while_connected_is_reconnected_and_reconciled(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """The venue stops talking but the socket stays open: no heartbeat, no event, no close. The fill
+    made meanwhile is never pushed; left connected, the stream was taken for live for good (only the
+    slow safety poll read the venue). Ten seconds of silence make it a disconnect: reconnect, then the
+    REST sweep."""
+    config = make_config(executor={"order_poll_interval_s": 5.0}, feed={"stale_after_s": 1000})
+    h = make_harness(config, engine=partial_engine())
+    h.user_stream_cls = HeartbeatUserStream
+    h.start()
+    stream = h.user_streams[-1]
+    assert isinstance(stream, HeartbeatUserStream)
+    for _ in range(4):  # heartbeats keep a quiet stream connected
+        h.advance(4)
+        stream.heartbeat()
+    assert len(h.user_streams) == 1
+    h.buy_protected("BTC/USDT")
+    first_qty = h.held("BTC/USDT").qty
+
+    stream.stall()
+    h.quote("BTC/USDT", "99.80", "99.85")  # fills while the stream says nothing
+    h.settle()
+    assert h.held("BTC/USDT").qty == first_qty
+    h.advance(15)  # silent for longer than max_silence_s at a check (every 5 s): closed, reconnect timer
+    h.advance(MIN_BACKOFF_S)
+
+    wait_for(running_after(h, connections=2), what="reconnected after the stall")
+    wait_for(lambda: h.held("BTC/USDT").qty == net_bought(h, "BTC/USDT"), what="reconciled fill")
+    assert h.metrics.get("user_stream_stalls") == 1 and h.metrics.get("user_stream_reconnects") == 1
 
 
 def test_user_stream_failing_again_and_again_degrades_the_venue_without_a_restart(

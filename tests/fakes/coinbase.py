@@ -741,7 +741,7 @@ class FakeCoinbase(SequencedVenue):
                 self._send_to(subscriber, "ticker", [{"type": "update", "tickers": [ticker]}])
         self.publish()
 
-    def send_heartbeat(self, counter: int) -> None:
+    def send_heartbeat(self, counter: int = 1) -> None:
         for subscriber in self._subscribers_on("heartbeats"):
             self._send_to(
                 subscriber,

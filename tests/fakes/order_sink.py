@@ -21,6 +21,7 @@ class OrderQueueSink:
         self.balances: queue.Queue[AccountBalances] = queue.Queue()
         self.malformed: queue.Queue[str] = queue.Queue()
         self.disconnected: queue.Queue[str] = queue.Queue()
+        self.heartbeats: queue.Queue[None] = queue.Queue()
 
     def on_connected(self) -> None:
         self.connected.set()
@@ -33,6 +34,9 @@ class OrderQueueSink:
 
     def on_malformed(self, raw: str, error: str) -> None:
         self.malformed.put(error)
+
+    def on_heartbeat(self) -> None:
+        self.heartbeats.put(None)
 
     def on_disconnected(self, error: str) -> None:
         self.disconnected.put(error)

@@ -31,6 +31,8 @@ class AlpacaUserStream(WsStream):
     """Implements ``core.ports.UserStream`` over the trading stream. One instance per connection."""
 
     venue = VENUE
+    max_silence_s: float | None = None
+    """No application heartbeat: the stream is silent while nothing trades."""
     stream_name = "alpaca trading stream"
     errors_end_it = True
     ping_interval_s = PING_INTERVAL_S

@@ -87,6 +87,8 @@ class BinanceUserStream:
     venue's state: 429/418 pause the shared budget, rejected keys mark it ``auth_failed``."""
 
     venue = VENUE
+    max_silence_s: float | None = None
+    """No application heartbeat (the server's pings are answered below us): silent while nothing trades."""
 
     def __init__(
         self,

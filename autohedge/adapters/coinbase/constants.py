@@ -29,6 +29,7 @@ __all__ = [
     "SNAPSHOT_BATCH",
     "STOP_DIRECTION_DOWN",
     "STOP_TRIGGERED",
+    "USER_MAX_SILENCE_S",
     "VENUE",
     "WS_SUBSCRIBE_DEADLINE_S",
     "is_live_endpoint",
@@ -43,6 +44,8 @@ JWT_LIFETIME_S = 120
 WS_SUBSCRIBE_DEADLINE_S = 5.0
 """The server closes a websocket that has not subscribed within 5 s of connecting."""
 SNAPSHOT_BATCH = 50
+USER_MAX_SILENCE_S = 10.0
+"""The ``heartbeats`` channel beats once a second: ten missed, the user stream is stalled."""
 """The ``user`` channel's snapshot lists open orders in batches of 50; a shorter batch is the last."""
 
 # UNCONFIRMED (secondary sources; the official rate-limit page was not retrievable): private REST

@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from loguru import logger
 
 from autohedge.adapters.coinbase.auth import KEY_VARIABLE, SECRET_VARIABLE, CoinbaseSigner
-from autohedge.adapters.coinbase.constants import VENUE
+from autohedge.adapters.coinbase.constants import USER_MAX_SILENCE_S, VENUE
 from autohedge.adapters.coinbase.wire import CoinbaseFill
 from autohedge.adapters.coinbase.ws import (
     PING_INTERVAL_S,
@@ -74,6 +74,7 @@ class CoinbaseUserStream(WsStream):
     venue = VENUE
     stream_name = "coinbase user stream"
     errors_end_it = True
+    max_silence_s: float | None = USER_MAX_SILENCE_S
     ping_interval_s = PING_INTERVAL_S
     ping_timeout_s = PING_TIMEOUT_S
 
@@ -133,6 +134,7 @@ class CoinbaseUserStream(WsStream):
                     sink.on_connected()
             elif frame.channel == "heartbeats":
                 self.heartbeats += 1
+                sink.on_heartbeat()
             elif frame.channel == "user":
                 for update in self.updates(frame):
                     sink.on_order_update(update)

@@ -28,6 +28,7 @@ __all__ = [
     "SIDE_TO_WIRE",
     "TRADING_ADD_COST",
     "TRADING_COUNTER",
+    "USER_MAX_SILENCE_S",
     "VENUE",
     "WS_ORDER_STATUS",
     "is_live_endpoint",
@@ -35,6 +36,8 @@ __all__ = [
 
 VENUE = "kraken"
 DEFAULT_USER_WS_URL = "wss://ws-auth.kraken.com/v2"
+USER_MAX_SILENCE_S = 10.0
+"""A subscribed connection gets a ``heartbeat`` about once a second: ten missed, it is stalled."""
 LIVE_REST_HOSTS = frozenset({"api.kraken.com"})
 
 # REST call counter per API key: (maximum, drain per second) by verification tier (``venues.kraken.tier``).

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 
-from autohedge.adapters.kraken.constants import VENUE
+from autohedge.adapters.kraken.constants import USER_MAX_SILENCE_S, VENUE
 from autohedge.adapters.kraken.ws import (
     ExecutionFill,
     ExecutionsTracker,
@@ -38,6 +38,7 @@ class KrakenUserStream(WsStream):
     venue = VENUE
     stream_name = "kraken user stream"
     errors_end_it = True
+    max_silence_s: float | None = USER_MAX_SILENCE_S
 
     def __init__(self, *, url: str, token: Callable[[], str], clock: Clock, symbols: Sequence[str]) -> None:
         """``token``: a fresh ``GetWebSocketsToken`` (a blocking REST call, made on the reader thread)."""
@@ -97,6 +98,7 @@ class KrakenUserStream(WsStream):
                     sink.on_order_update(update)
             elif frame.channel == "heartbeat":
                 self._keep_alive.heartbeat(connection)
+                sink.on_heartbeat()
             elif frame.channel != "status":
                 raise MalformedMessage(f"kraken user stream frame of channel {frame.channel!r}")
         except MalformedMessage as exc:

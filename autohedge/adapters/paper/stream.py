@@ -19,6 +19,9 @@ __all__ = ["PaperUserStream"]
 class PaperUserStream:
     """Implements ``core.ports.UserStream``. One per connection (a restart builds a new one)."""
 
+    max_silence_s: float | None = None
+    """In-process: it cannot stall."""
+
     def __init__(self, engine: PaperEngine, *, duplicate_fills: bool = False) -> None:
         self.venue = engine.venue
         self._engine = engine

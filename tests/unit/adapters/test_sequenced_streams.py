@@ -1,7 +1,8 @@
 """What the Coinbase and Kraken streams share, against each local fake: the user channel (Coinbase) and
 the executions channel (Kraken) number their frames, so a snapshot of open orders reports nothing, a gap
-in the sequence ends the connection, and a dropped socket is reported; the market stream delivers
-tickers, counts a malformed frame and reports a drop."""
+in the sequence ends the connection, and a dropped socket is reported; both promise heartbeats, which
+keep a quiet user stream from being taken for stalled; the market stream delivers tickers, counts a
+malformed frame and reports a drop."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ class StreamFake(Protocol):
 
     def send_malformed(self) -> None: ...
 
+    def send_heartbeat(self) -> None: ...
+
     def drop_clients(self) -> None: ...
 
     def wait_for_subscribers(self, channel: str, count: int, timeout_s: float = 5.0) -> None: ...
@@ -52,6 +55,8 @@ class Venue:
     market_stream: Callable[[Any], MarketStream]
     ticker_topic: str
     """What the fake lists a BTC/USD ticker subscriber under."""
+    heartbeat_topic: str
+    """What the fake lists the user stream's heartbeat subscriber under."""
 
 
 VENUES = [
@@ -64,6 +69,7 @@ VENUES = [
             ws_url=fake.ws_url, clock=RealClock(), symbols={"BTC-USD": "BTC/USD"}
         ),
         "ticker",
+        "heartbeats",
     ),
     Venue(
         "kraken",
@@ -72,6 +78,7 @@ VENUES = [
         kraken.place,
         lambda fake: KrakenMarketStream(ws_url=fake.ws_url, clock=RealClock(), symbols=["BTC/USD"]),
         "BTC/USD",
+        "executions",
     ),
 ]
 
@@ -99,6 +106,17 @@ def test_user_stream_sequence_gap_ends_the_connection(venue: Venue, fake: Stream
         fake.faults.sequence_gap_next = True
         venue.place(fake, entry_id(8))
         assert "lost frames" in sink.disconnected.get(timeout=5)
+
+
+def test_user_stream_heartbeat_tells_the_sink_the_stream_is_alive(venue: Venue, fake: StreamFake) -> None:
+    """The venue beats about once a second: each beat reaches the sink, so a quiet but live stream is
+    never taken for stalled, and the stream says how long a silence means it is."""
+    stream = venue.user_stream(fake)
+    with streaming(stream) as sink:
+        fake.wait_for_subscribers(venue.heartbeat_topic, 1)
+        fake.send_heartbeat()
+        sink.heartbeats.get(timeout=5)
+    assert stream.max_silence_s is not None and stream.max_silence_s >= 5
 
 
 def test_user_stream_dropped_socket_is_reported(venue: Venue, fake: StreamFake) -> None:

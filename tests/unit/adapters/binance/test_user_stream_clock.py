@@ -36,6 +36,8 @@ class _Sink:
     def on_malformed(self, raw: str, error: str) -> None:
         raise AssertionError(error)
 
+    def on_heartbeat(self) -> None: ...
+
     def on_order_update(self, update: OrderUpdate) -> None:
         self.events.append(update)
 
