@@ -136,20 +136,28 @@ class CoinbaseUserStream(WsStream):
                 self.heartbeats += 1
                 sink.on_heartbeat()
             elif frame.channel == "user":
-                for update in self.updates(frame):
+                skipped: list[str] = []
+                for update in self.updates(frame, on_malformed=skipped.append):
                     sink.on_order_update(update)
+                for error in skipped:
+                    sink.on_malformed(text, error)
             else:
                 raise MalformedMessage(f"coinbase user stream frame of channel {frame.channel!r}")
         except MalformedMessage as exc:
             sink.on_malformed(text, str(exc))
 
-    def updates(self, frame: CoinbaseFrame) -> list[OrderUpdate]:
-        """Reader thread: the order events of one in-sequence ``user`` frame (REST confirms its fills)."""
+    def updates(
+        self, frame: CoinbaseFrame, *, on_malformed: Callable[[str], None] | None = None
+    ) -> list[OrderUpdate]:
+        """Reader thread: the order events of one in-sequence ``user`` frame (REST confirms its fills).
+        ``on_malformed``: where an order that cannot be read goes, skipped alone (None: it raises)."""
         ts_init = self._clock.wall_ns()
         out: list[OrderUpdate] = []
         for event in frame.events:
             items = self._tracker.apply(
-                CoinbaseFrame(frame.channel, frame.sequence_num, frame.timestamp, (event,)), ts_init=ts_init
+                CoinbaseFrame(frame.channel, frame.sequence_num, frame.timestamp, (event,)),
+                ts_init=ts_init,
+                on_malformed=on_malformed,
             )
             if event.get("type") == "snapshot":
                 continue  # state only: the tracker remembers what is filled so far; nothing to report

@@ -200,7 +200,12 @@ class UserOrderTracker:
         self.snapshot_complete = False
         self.late_updates = 0
 
-    def apply(self, frame: CoinbaseFrame, *, ts_init: int) -> list[OrderSnapshot | DerivedFill]:
+    def apply(
+        self, frame: CoinbaseFrame, *, ts_init: int, on_malformed: Callable[[str], None] | None = None
+    ) -> list[OrderSnapshot | DerivedFill]:
+        """The frame's orders as snapshots and derived fills. Raises ``MalformedMessage``; with
+        ``on_malformed``, an order that cannot be read is told there and skipped alone (the frame's other
+        orders still count: skipped with them, a fill they carry was never derived again)."""
         if frame.channel != "user":
             raise MalformedMessage(f"coinbase user tracker got a {frame.channel!r} frame")
         ts_event = parse_rfc3339_ns(frame.timestamp, venue=VENUE) or ts_init
@@ -210,8 +215,13 @@ class UserOrderTracker:
             if kind not in ("snapshot", "update") or not isinstance(orders, list):
                 raise MalformedMessage(f"coinbase user event of type {kind!r} without orders")
             for raw in orders:
-                order = validate_wire(CoinbaseUserOrder, raw, "user order")
-                out += self._apply_order(order, snapshot=kind == "snapshot", ts_event=ts_event)
+                try:  # an order is read whole before its state is taken in
+                    order = validate_wire(CoinbaseUserOrder, raw, "user order")
+                    out += self._apply_order(order, snapshot=kind == "snapshot", ts_event=ts_event)
+                except MalformedMessage as exc:
+                    if on_malformed is None:
+                        raise
+                    on_malformed(str(exc))
             if kind == "snapshot" and len(orders) < SNAPSHOT_BATCH:
                 self.snapshot_complete = True
         return out
