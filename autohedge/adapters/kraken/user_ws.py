@@ -90,7 +90,11 @@ class KrakenUserStream(WsStream):
                 return
             if frame.channel == "executions":
                 gaps = self._tracker.sequence.gaps
-                updates = self._updates(self._tracker.apply(frame, ts_init=self._clock.wall_ns()), frame.type)
+                skipped: list[str] = []
+                items = self._tracker.apply(frame, ts_init=self._clock.wall_ns(), on_malformed=skipped.append)
+                for error in skipped:
+                    sink.on_malformed(text, error)
+                updates = self._updates(items, frame.type)
                 if self._tracker.sequence.gaps > gaps:
                     connection.fail("kraken executions lost frames: reconnecting")
                     return

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -203,7 +203,12 @@ class ExecutionsTracker:
         self.incomplete = 0
         """Updates for an order whose symbol/side/size we never saw: reported by REST instead."""
 
-    def apply(self, frame: KrakenFrame, *, ts_init: int) -> list[OrderSnapshot | ExecutionFill]:
+    def apply(
+        self, frame: KrakenFrame, *, ts_init: int, on_malformed: Callable[[str], None] | None = None
+    ) -> list[OrderSnapshot | ExecutionFill]:
+        """The frame's order snapshots and fills. Raises ``MalformedMessage``; with ``on_malformed``, an
+        entry that cannot be read is told there and skipped alone (the frame's other entries still count:
+        skipped with them, a trade they carry was taken as seen and never reported)."""
         if frame.channel != "executions":
             raise MalformedMessage(f"kraken executions tracker got a {frame.channel!r} frame")
         if frame.sequence is not None and not self.sequence.observe(frame.sequence):
@@ -211,11 +216,21 @@ class ExecutionsTracker:
         snapshot = frame.type == "snapshot"
         out: list[OrderSnapshot | ExecutionFill] = []
         for raw in frame.data:
-            execution = validate_wire(KrakenExecution, raw, "execution")
-            if execution.exec_type not in EXEC_TYPES:
-                raise MalformedMessage(f"kraken exec_type {execution.exec_type!r} is unknown")
-            if execution.order_status and execution.order_status not in WS_ORDER_STATUS:
-                raise MalformedMessage(f"kraken order_status {execution.order_status!r} is unknown")
+            try:  # an entry is checked whole before its state is taken in
+                execution = validate_wire(KrakenExecution, raw, "execution")
+                if execution.exec_type not in EXEC_TYPES:
+                    raise MalformedMessage(f"kraken exec_type {execution.exec_type!r} is unknown")
+                if execution.order_status and execution.order_status not in WS_ORDER_STATUS:
+                    raise MalformedMessage(f"kraken order_status {execution.order_status!r} is unknown")
+                if execution.exec_type == "trade" and (
+                    execution.last_qty is None or execution.last_price is None
+                ):
+                    raise MalformedMessage(f"kraken trade {execution.exec_id} lacks last_qty or last_price")
+            except MalformedMessage as exc:
+                if on_malformed is None:
+                    raise
+                on_malformed(str(exc))
+                continue
             out += self._apply(execution, snapshot=snapshot, ts_init=ts_init)
         return out
 

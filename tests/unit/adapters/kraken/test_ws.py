@@ -200,3 +200,31 @@ def test_executions_trade_without_cum_qty_advances_the_fill_watermark() -> None:
     items = stream._tracker.apply(parse_frame(frame("update", 3, second)), ts_init=1)
     (done,) = [u for u in stream._updates(items, "update") if u.kind.is_fill]
     assert (done.kind, done.cum_filled_qty) == (OrderEventKind.FILLED, D("0.010"))
+
+
+def test_executions_entry_it_cannot_read_is_skipped_alone_not_with_the_frames_fill() -> None:
+    """One executions frame carries our entry's trade beside an entry in an order status we do not know.
+    That entry is counted as malformed and skipped; the trade is still a fill. Skipped with the whole
+    frame, it was lost for good: its exec_id was already taken as seen, so no repeat would report it."""
+    from autohedge.adapters.kraken.user_ws import KrakenUserStream
+    from autohedge.core.clock import ManualClock
+    from autohedge.core.messages import OrderEventKind
+    from tests.fakes.order_sink import OrderQueueSink
+
+    sink = OrderQueueSink()
+    stream = KrakenUserStream(
+        url="ws://127.0.0.1:9", token=lambda: "", clock=ManualClock(), symbols=["BTC/USD"]
+    )
+    stream._sink = sink  # the reader thread's state once started; frames are handed in directly
+    stream._on_message(None, frame("update", 1, PENDING))  # type: ignore[arg-type]
+    odd = {"order_id": "OTHER-1", "exec_type": "status", "order_status": "held"}
+    stream._on_message(None, frame("update", 2, TRADE, odd))  # type: ignore[arg-type]
+
+    assert sink.next_update(entry_id(1), timeout_s=0).kind is OrderEventKind.ACCEPTED
+    fill = sink.next_update(entry_id(1), timeout_s=0)
+    assert (fill.kind, fill.trade_id, fill.last_qty) == (
+        OrderEventKind.PARTIALLY_FILLED,
+        "B1Y0D9-6JIJG-W1IB7L",
+        D("0.004"),
+    )
+    assert "held" in sink.malformed.get_nowait()
