@@ -155,7 +155,11 @@ class UserStreamActor(SupervisedActor):
         self._connections = 0
         supervision = supervision or SupervisorConfig()
         self._backoff = supervision.backoff
-        self._failures = ReconnectRun(max_failures=supervision.max_restarts, window_s=supervision.window_s)
+        self._failures = ReconnectRun(
+            max_failures=supervision.max_restarts,
+            window_s=supervision.window_s,
+            reset_after_s=supervision.reset_after_s,
+        )
         self._rng = random.Random(supervision.seed)
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -248,7 +252,7 @@ class UserStreamActor(SupervisedActor):
         self._ledger.rebase_from(read)
         self._ledger.set_live(True)
         self._reconciled = True
-        self._failures.succeeded()
+        self._failures.succeeded(self.ctx.clock.monotonic_ns())
         self.ctx.metrics.inc("ledger_rebases")
         if not self._traders_told:
             self._traders_told = True
@@ -280,10 +284,11 @@ class UserStreamActor(SupervisedActor):
         if was_connected:
             self._tell_traders(UserStreamStatus(venue=self.venue, connected=False))
         self._close_stream()
-        backoff_s = self._backoff.delay_s(self._failures.consecutive, self._rng)
+        degraded = self._failures.failed(self.ctx.clock.monotonic_ns())
+        backoff_s = self._backoff.delay_s(self._failures.consecutive - 1, self._rng)
         # A ban refuses the WebSocket API like REST: the stream told the shared budget how long.
         delay_s = reconnect_delay_s(backoff_s, self._exchange.request_budget.wait_s(priority=True))
-        if self._failures.failed(self.ctx.clock.monotonic_ns()):
+        if degraded:
             self.ctx.report(UserStreamDegraded(venue=self.venue, reason=message.error))
         logger.warning(
             "{} user stream down ({}); reconnecting in {:.2f}s", self.venue, message.error, delay_s

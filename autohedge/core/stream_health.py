@@ -2,8 +2,11 @@
 
 A disconnect or a refused subscription is the venue's state, not a crash: the user-stream actor
 reconnects in place. ``max_failures`` failures within ``window_s`` degrade the venue (entries pause,
-orders are polled); a successful reconcile opens it again and restarts the backoff, but the window keeps
-its failures, so a stream that drops right after every connect still counts as failing.
+orders are polled); a successful reconcile opens it again, but the window keeps its failures, so a
+stream that drops right after every connect still counts as failing. The backoff starts over only once a
+connection has stayed up ``reset_after_s``: one dropped sooner is one more failure in a row, so a stream
+the venue keeps dropping waits longer each time instead of reconnecting (and reading the account) every
+``min_backoff_s`` into the venue's connection-attempt limits.
 """
 
 from __future__ import annotations
@@ -43,31 +46,39 @@ def stream_silent(heard_ns: int, now_ns: int, max_silence_s: float) -> bool:
 class ReconnectRun:
     """The failed connections of one user stream. Owned by one actor's thread."""
 
-    def __init__(self, *, max_failures: int, window_s: float) -> None:
+    def __init__(self, *, max_failures: int, window_s: float, reset_after_s: float = 0.0) -> None:
         if max_failures < 1:
             raise ValueError(f"max_failures must be >= 1, got {max_failures}")
         self._max_failures = max_failures
         self._window_ns = int(window_s * NS_PER_S)
+        self._reset_after_ns = int(reset_after_s * NS_PER_S)
         self._failed_at_ns: deque[int] = deque()
         self._consecutive = 0
+        self._up_since_ns: int | None = None
 
     @property
     def consecutive(self) -> int:
-        """Failures since the last successful reconcile (the reconnect backoff's exponent)."""
+        """Failures in a row, the last one included: since a connection last stayed up
+        ``reset_after_s`` (the reconnect backoff's exponent is one less)."""
         return self._consecutive
 
     def failed(self, now_ns: int) -> bool:
         """Record a disconnect or refused connection at ``now_ns`` (monotonic); True when the stream is now
         failing too often: ``max_failures`` of them within the window."""
+        up_since_ns, self._up_since_ns = self._up_since_ns, None
+        if up_since_ns is not None and now_ns - up_since_ns >= self._reset_after_ns:
+            self._consecutive = 0  # that connection was healthy: the backoff starts over
         self._consecutive += 1
         self._failed_at_ns.append(now_ns)
         while self._failed_at_ns and now_ns - self._failed_at_ns[0] > self._window_ns:
             self._failed_at_ns.popleft()
         return len(self._failed_at_ns) >= self._max_failures
 
-    def succeeded(self) -> None:
-        """Connected and reconciled: the backoff starts over (the window keeps its failures)."""
-        self._consecutive = 0
+    def succeeded(self, now_ns: int) -> None:
+        """Connected and reconciled at ``now_ns`` (monotonic; a later reconcile of the same connection
+        changes nothing): should it stay up ``reset_after_s``, its end starts the backoff over."""
+        if self._up_since_ns is None:
+            self._up_since_ns = now_ns
 
 
 def reconnect_delay_s(backoff_s: float, venue_wait_s: float) -> float:

@@ -190,6 +190,36 @@ def test_user_stream_silent_while_connected_is_reconnected_and_reconciled(
     assert h.metrics.get("user_stream_stalls") == 1 and h.metrics.get("user_stream_reconnects") == 1
 
 
+def test_user_stream_dropped_right_after_every_connect_backs_off_instead_of_hammering_the_venue(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """The venue accepts every connection and drops it at once (a kicked session, a socket closed right
+    after the subscription). Each connection reconciled, and the reconcile restarted the backoff: the
+    stream reconnected every half second for as long as it lasted, each time with a REST sweep, far past
+    the venues' connection-attempt limits (Kraken bans an address for 10 min after ~150 in 10 min). A
+    connection counts as healthy, and the backoff starts over, only once it has stayed up for
+    ``supervisor.reset_after_s``."""
+    h = make_harness(make_config(feed={"stale_after_s": 1000})).start()
+    delays = []
+    for n in range(1, 5):
+        wait_for(running_after(h, connections=n), what="user stream connected")
+        h.user_streams[-1].drop()
+        h.barrier(USER_STREAM)
+        waited = 0.0
+        while len(h.user_streams) == n and waited < 60:
+            h.advance(MIN_BACKOFF_S)
+            waited += MIN_BACKOFF_S
+        delays.append(waited)
+    assert delays == [0.5, 1.0, 2.0, 4.0]  # min_backoff_s * 2**n: the backoff runs on
+    wait_for(running_after(h, connections=5), what="user stream connected")
+
+    h.advance(h.config.supervisor.reset_after_s)  # this connection stays up: healthy again
+    h.user_streams[-1].drop()
+    h.barrier(USER_STREAM)
+    h.advance(MIN_BACKOFF_S)
+    wait_for(running_after(h, connections=6), what="reconnected at the first backoff again")
+
+
 def test_user_stream_failing_again_and_again_degrades_the_venue_without_a_restart(
     make_harness: Callable[..., Harness],
 ) -> None:
@@ -199,14 +229,14 @@ def test_user_stream_failing_again_and_again_degrades_the_venue_without_a_restar
         h.user_streams[-1].drop()
         h.barrier(USER_STREAM)
         if n < 2:
-            h.advance(MIN_BACKOFF_S)  # each reconnect reconciled: the backoff starts over
+            h.advance(MIN_BACKOFF_S * 2**n)  # each connection dropped at once: the backoff runs on
     h.barrier(SUPERVISOR)
 
     view = h.engine.view()
     assert Gate.user_stream_degraded("paper") in view.gates and not view.kill_switch
     assert h.engine.health(view)[0] == "degraded"
 
-    h.advance(MIN_BACKOFF_S)  # it keeps reconnecting in place
+    h.advance(MIN_BACKOFF_S * 4)  # it keeps reconnecting in place
     wait_for(lambda: Gate.user_stream_degraded("paper") not in h.engine.view().gates, what="venue recovered")
     assert h.child(USER_STREAM).restarts == 0 and h.metrics.get("user_stream_reconnects") == 3
 

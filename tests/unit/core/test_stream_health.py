@@ -16,14 +16,14 @@ def test_failures_within_the_window_degrade_and_older_ones_expire() -> None:
     assert not fresh.failed(61 * NS_PER_S)  # the first one left the window
 
 
-def test_a_successful_reconcile_restarts_the_backoff_but_keeps_the_window() -> None:
-    run = ReconnectRun(max_failures=3, window_s=60)
+def test_a_connection_up_for_reset_after_restarts_the_backoff_but_keeps_the_window() -> None:
+    run = ReconnectRun(max_failures=3, window_s=60, reset_after_s=10)
     run.failed(0)
-    run.failed(NS_PER_S)
-    assert run.consecutive == 2
-    run.succeeded()
-    assert run.consecutive == 0
-    assert run.failed(2 * NS_PER_S)  # a stream that drops after every connect still fails too often
+    run.succeeded(NS_PER_S)
+    assert not run.failed(2 * NS_PER_S) and run.consecutive == 2  # dropped after 1 s: still failing
+    run.succeeded(3 * NS_PER_S)
+    assert run.failed(13 * NS_PER_S)  # a stream that drops after every connect still fails too often
+    assert run.consecutive == 1  # but that connection stayed up 10 s: the backoff starts over
 
 
 def test_reconnect_waits_for_the_venue_when_it_says_longer_than_the_backoff() -> None:
