@@ -164,6 +164,8 @@ class FakeCoinbase(SequencedVenue):
         self._private_times: deque[float] = deque()
         self.rejected_jwts = 0
         self.previews = 0
+        self.foreign_orders: list[dict[str, Any]] = []
+        """Orders of another client on the account (listed as they are, never matched)."""
         self.live_status: dict[str, str] = {}
         """Order id -> the status a live order is reported in instead of ``OPEN`` (``PENDING``,
         ``QUEUED``, ``CANCEL_QUEUED``): the venue's ``OPEN`` filter and snapshot leave it out."""
@@ -490,6 +492,9 @@ class FakeCoinbase(SequencedVenue):
             self.order_json(e)
             for e in list(self._entries.values())
             if (not wanted_products or e.product_id in wanted_products)
+        ]
+        orders += [
+            o for o in self.foreign_orders if o["product_id"] in (wanted_products or {o["product_id"]})
         ]
         orders = [o for o in orders if not wanted_status or o["status"] in wanted_status]
         h.write_json(200, {"orders": orders, "sequence": "0", "has_next": False, "cursor": ""})

@@ -35,6 +35,7 @@ from autohedge.adapters.coinbase.parse import (
     bracket_legs,
     map_cancel_result,
     map_create_response,
+    of_our_shape,
     order_legs,
     parse_accounts,
     parse_price_book,
@@ -323,7 +324,7 @@ class CoinbaseExchange:
         return tuple(
             snapshot
             for order in orders
-            if order.product_id in products
+            if order.product_id in products and of_our_shape(order)
             for snapshot in self._snapshots(order)
             if snapshot.status.is_open
         )

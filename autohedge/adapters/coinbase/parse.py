@@ -57,6 +57,7 @@ __all__ = [
     "map_cancel_result",
     "map_create_response",
     "map_error",
+    "of_our_shape",
     "order_legs",
     "parse_accounts",
     "parse_order",
@@ -134,6 +135,16 @@ def parse_rules(product: CoinbaseProduct, *, symbol: str) -> SymbolRules:
         min_notional=_dec(product.quote_min_size, "quote_min_size"),
         max_qty=_dec(product.base_max_size, "base_max_size") if product.base_max_size else None,
     )
+
+
+def of_our_shape(order: CoinbaseOrder) -> bool:
+    """Whether ``order`` has a shape we place: one configuration we know, sized in the base asset.
+    Another client's order of any other shape (a TWAP, a limit sized in the quote currency) is none of
+    ours to read, and its parse would fail a whole listing."""
+    if len(order.order_configuration) != 1:
+        return False
+    ((config_key, config),) = order.order_configuration.items()
+    return config_key in ORDER_CONFIGURATION and "base_size" in config
 
 
 def parse_order(order: CoinbaseOrder, *, symbol: str) -> OrderSnapshot:

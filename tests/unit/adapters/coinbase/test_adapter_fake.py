@@ -117,3 +117,25 @@ def test_adapter_open_orders_lists_a_live_order_the_venue_reports_as_not_yet_ope
     fake.live_status[waiting.venue_order_id] = status
     listed = {o.client_order_id: o.status for o in ex.open_orders("BTC/USD")}
     assert listed == {resting.client_order_id: OrderStatus.NEW, waiting.client_order_id: OrderStatus.NEW}
+
+
+def test_adapter_open_orders_pass_over_another_clients_orders_of_other_shapes(fake: FakeCoinbase) -> None:
+    """Ours are limit, stop-limit or bracket orders sized in the base asset. Another client's order of any
+    other shape (a TWAP, a limit order sized in the quote currency) failed the whole listing, and with
+    it start-up adoption and every reconciliation that reads it."""
+    ex = exchange(fake)
+    ours = ex.submit_order(order(entry_id(1)))
+    base = {"product_id": "BTC-USD", "side": "SELL", "status": "OPEN", "filled_size": "0"}
+    base |= {"average_filled_price": "0", "total_fees": "0", "created_time": "2026-12-02T00:00:00Z"}
+    shapes = [
+        {"twap_limit_gtd": {"base_size": "0.5", "limit_price": "70000", "end_time": "2026-12-03T00:00:00Z"}},
+        {"limit_limit_gtc": {"quote_size": "100", "limit_price": "70000"}},
+    ]
+    for n, shape in enumerate(shapes):
+        fake.foreign_orders.append(
+            base
+            | {"order_id": f"foreign-{n}", "client_order_id": f"manual-{n}", "order_configuration": shape}
+        )
+
+    assert [o.client_order_id for o in ex.open_orders()] == [ours.client_order_id]
+    assert [o.client_order_id for o in ex.open_orders("BTC/USD")] == [ours.client_order_id]
