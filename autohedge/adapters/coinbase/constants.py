@@ -9,6 +9,7 @@ from decimal import Decimal
 from urllib.parse import urlparse
 
 from autohedge.core.ports import Capabilities
+from autohedge.core.reads import ReadWeights
 from autohedge.core.types import OrderStatus, OrderType, Side
 
 __all__ = [
@@ -59,11 +60,20 @@ PUBLIC_REQUESTS_PER_S = 10
 # per product from ``POST /orders/preview`` when the product is loaded: ``oco_symbols`` starts empty
 # and holds the products whose preview accepted the bracket. Elsewhere the monitor rests a TP limit and
 # guards the stop itself; a lone resting stop-limit exists too (``stop_limit_stop_limit_gtc``).
+LIVE_STATUS_FILTERS = (("PENDING", "QUEUED"), ("OPEN",), ("CANCEL_QUEUED",))
+"""The order-list filters that together cover every live order, asked in the order a live order moves
+through them (one that moves on between two reads is still listed once): ``OPEN`` alone leaves out the
+orders not open yet and those whose cancel is only queued, which may still fill. ``OPEN`` is asked
+alone, as clients of the venue ask it."""
 CAPABILITIES = Capabilities(
     oco=True,
     oco_symbols=frozenset(),
     stop_limit=True,
     positions_with_entry_price=False,
+    # A listing of the live orders is one request per filter: the read planner weighs it so.
+    read_weights=ReadWeights(
+        open_orders_symbol=len(LIVE_STATUS_FILTERS), open_orders_all=len(LIVE_STATUS_FILTERS)
+    ),
 )
 BRACKET_CONFIGS = frozenset({"trigger_bracket_gtc", "trigger_bracket_gtd"})
 BRACKET_STOP_LIMIT_OFFSET = Decimal("0.05")
@@ -95,11 +105,6 @@ ORDER_STATUS = {
     "EXPIRED": OrderStatus.EXPIRED,
     "FAILED": OrderStatus.REJECTED,
 }
-LIVE_STATUS_FILTERS = (("PENDING", "QUEUED"), ("OPEN",), ("CANCEL_QUEUED",))
-"""The order-list filters that together cover every live order, asked in the order a live order moves
-through them (one that moves on between two reads is still listed once): ``OPEN`` alone leaves out the
-orders not open yet and those whose cancel is only queued, which may still fill. ``OPEN`` is asked
-alone, as clients of the venue ask it."""
 ORDER_TYPE = {
     "LIMIT": OrderType.LIMIT,
     "Limit": OrderType.LIMIT,  # the user channel spells order types in title case

@@ -9,6 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from autohedge.adapters.coinbase.adapter import CoinbaseExchange, check_credentials, create_exchange
+from autohedge.adapters.coinbase.constants import CAPABILITIES
 from autohedge.core.clock import RealClock
 from autohedge.core.config import AppConfig, Secrets, parse_config
 from autohedge.core.errors import AuthError, OrderRefused, UnknownOrder
@@ -139,3 +140,14 @@ def test_adapter_open_orders_pass_over_another_clients_orders_of_other_shapes(fa
 
     assert [o.client_order_id for o in ex.open_orders()] == [ours.client_order_id]
     assert [o.client_order_id for o in ex.open_orders("BTC/USD")] == [ours.client_order_id]
+
+
+def test_adapter_open_orders_cost_what_the_read_planner_weighs_them(fake: FakeCoinbase) -> None:
+    # The planner chooses between a listing and reads one by one by these weights (one request each).
+    ex = exchange(fake)
+    ex.submit_order(order(entry_id(1)))
+    weights = CAPABILITIES.read_weights
+    for symbol, weight in (("BTC/USD", weights.open_orders_symbol), (None, weights.open_orders_all)):
+        before = len(fake.requests("/api/v3/brokerage/orders/historical/batch"))
+        ex.open_orders(symbol)
+        assert len(fake.requests("/api/v3/brokerage/orders/historical/batch")) - before == weight
