@@ -1342,13 +1342,18 @@ class PositionMonitorActor(SupervisedActor):
         exit_fill = Decimal(0)
         exit_price = Decimal(0)
         purpose = OrderPurpose.TAKE_PROFIT
-        for coid in dead_legs:
+        for coid in list(dead_legs):
             try:
                 order = self._exchange.get_order(symbol, client_order_id=coid)
             except UnknownOrder:
                 continue
             record_in_journal(self.ctx, OrderObserved(order=order, ts_init=self.ctx.clock.wall_ns()))
             self._mark_sold(pos, coid, order.filled_qty)
+            if not order.status.is_terminal:
+                # Placed after the open orders were read, or listed late: it rests and still covers (taken
+                # for ended, the position was re-armed beside it, two sells for one holding).
+                dead_legs.remove(coid)
+                continue
             pos.exits_ended.add(coid)
             if order.filled_qty > 0:
                 exit_fill += order.filled_qty

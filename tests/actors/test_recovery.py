@@ -6,13 +6,15 @@ import contextlib
 from collections.abc import Callable
 from decimal import Decimal
 
+import pytest
+
 from autohedge.adapters.paper.engine import PaperEngine
 from autohedge.core.actor_names import MONITOR
 from autohedge.core.child_states import ChildState
 from autohedge.core.clock import ManualClock
 from autohedge.core.config import PaperFaults
 from autohedge.core.errors import OrderRejected
-from autohedge.core.messages import OrderFilled, OrderRequest, Quote
+from autohedge.core.messages import OrderFilled, OrderRequest, Quote, UserStreamStatus
 from autohedge.core.types import OrderPurpose, Side, quantize_down
 from tests.actors.harness import Harness, make_config, wait_for
 
@@ -196,3 +198,25 @@ def test_an_unreported_holding_sellable_by_lot_but_below_the_minimum_value_is_no
 
     assert h.child(MONITOR).restarts == 0, h.child(MONITOR).last_error
     assert h.child(MONITOR).last_error == ""
+
+
+@pytest.mark.parametrize("oco", [True, False])
+def test_verification_keeps_an_exit_leg_the_listing_missed_that_still_rests(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch, oco: bool
+) -> None:
+    # A leg absent from the open-orders listing (placed after the listing was read, or listed late by the
+    # venue) is read on its own; read back still resting, it was taken for ended all the same and the
+    # position re-armed beside it: two resting sells covering one holding.
+    h = make_harness(make_config(), oco=oco).start()
+    h.buy_protected("BTC/USDT")
+    exits = sorted(o.client_order_id for o in h.open_sells("BTC/USDT"))
+    listing = h.paper.open_orders
+    monkeypatch.setattr(
+        h.paper, "open_orders", lambda symbol=None: tuple(o for o in listing(symbol) if o.side is Side.BUY)
+    )
+
+    h.directory.tell(MONITOR, UserStreamStatus(venue="paper", connected=True))  # verified by REST
+    h.settle()
+
+    assert sorted(o.client_order_id for o in h.open_sells("BTC/USDT")) == exits
+    assert h.is_protected("BTC/USDT")
