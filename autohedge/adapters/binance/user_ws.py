@@ -89,6 +89,10 @@ class BinanceUserStream:
     venue = VENUE
     max_silence_s: float | None = None
     """No application heartbeat (the server's pings are answered below us): silent while nothing trades."""
+    ping_interval_s: float = 20.0
+    ping_timeout_s: float = 10.0
+    """Our own pings, which the venue answers: silent while nothing trades, a connection whose peer is gone
+    without closing it is found only by a pong that does not come (its events would be lost unseen)."""
 
     def __init__(
         self,
@@ -135,6 +139,8 @@ class BinanceUserStream:
             on_message=self._on_message,
             on_ended=sink.on_disconnected,
             errors_end_it=True,
+            ping_interval_s=self.ping_interval_s,
+            ping_timeout_s=self.ping_timeout_s,
         )
         self._connection.start()
 

@@ -17,14 +17,18 @@ from autohedge.adapters.binance.parse import parse_user_frame
 from autohedge.adapters.binance.user_ws import (
     SESSION_LOGON,
     SUBSCRIBE_SIGNATURE,
+    BinanceUserStream,
     signed_request,
     subscribe_request,
 )
 from autohedge.adapters.binance.wire import BinanceWsResponse
+from autohedge.core.clock import ManualClock
 from autohedge.core.errors import MalformedMessage
 from autohedge.core.messages import AccountBalances, OrderEventKind, OrderUpdate
 from autohedge.core.types import Side
 from tests.fakes.binance_keys import pkcs8_pem
+from tests.fakes.order_sink import first_disconnect
+from tests.fakes.silent_ws import SilentWsServer
 from tests.fixture_files import fixture_text
 from tests.unit.adapters.binance.vectors import (
     API_KEY,
@@ -194,3 +198,20 @@ def test_user_frame_account_position_with_a_non_finite_balance_raises_malformed_
     raw["event"]["B"][0]["f"] = "NaN"
     with pytest.raises(MalformedMessage):
         parse_user_frame(json.dumps(raw), symbols=SYMBOLS, ts_init=1)
+
+
+def test_user_stream_whose_peer_is_gone_without_closing_ends_on_the_missing_pong() -> None:
+    # The venue sends nothing while nothing trades, so only our ping can find a connection whose peer
+    # vanished without closing it; unwatched, every event from then on was lost without a reconnect.
+    with SilentWsServer() as server:
+        stream = BinanceUserStream(
+            url=server.url,
+            api_key=SecretStr(API_KEY),
+            signer=HmacSigner(SecretStr(SECRET)),
+            clock=ManualClock(),
+            symbols=SYMBOLS,
+        )
+        stream.ping_interval_s, stream.ping_timeout_s = 0.2, 0.1
+        error, sink = first_disconnect(stream, timeout_s=20.0)  # found within a few seconds
+    assert "ping" in error.lower() or "timed out" in error.lower(), error
+    assert not sink.connected.is_set()
