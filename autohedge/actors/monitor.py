@@ -792,6 +792,7 @@ class PositionMonitorActor(SupervisedActor):
                 kept = self._kept_by_lots_in_ledger(pos.symbol)
             else:
                 kept = self._kept_by_lots(pos.symbol)
+            mark = self._ledger.fill_mark  # before the holding: a fill applied after is not inside it
             held = self._ledger_held(pos.symbol) if from_ledger else pos.qty
             lot = self._lots.get(pos.symbol) if not pos.lot else None
             left = held - kept
@@ -804,11 +805,11 @@ class PositionMonitorActor(SupervisedActor):
                 # what else is held (a fill the ledger heard of first), never an exit beside the lot's.
                 lot_qty = lot.qty
                 self._closed(pos, price, purpose, sold=sold_all)
-                self._take_growth(lot, lot_qty + left, from_ledger=True)
+                self._take_growth(lot, lot_qty + left, from_ledger=True, ledger_mark=mark)
                 if lot.close_id is None:
                     self._rearm(lot)
                 return True
-            self._take_growth(pos, left, from_ledger=from_ledger)
+            self._take_growth(pos, left, from_ledger=from_ledger, ledger_mark=mark)
             live = False  # re-arm for what is left
         self.ctx.events.record(
             "exit_partially_filled", f"{sold} sold by {coid}; {pos.qty} left", symbol=pos.symbol
@@ -840,16 +841,26 @@ class PositionMonitorActor(SupervisedActor):
         return is_dust(exit_qty(pos.qty, rules), rules, min(prices.stop_limit, prices.take_profit))
 
     def _take_growth(
-        self, pos: TrackedPosition, held: Decimal, *, from_ledger: bool, as_of_ns: int | None = None
+        self,
+        pos: TrackedPosition,
+        held: Decimal,
+        *,
+        from_ledger: bool,
+        as_of_ns: int | None = None,
+        ledger_mark: int | None = None,
     ) -> None:
         """Size ``pos`` to ``held``, what the venue's record (or the ledger) says it holds. More held than
         tracked may be a fill whose report is still on its way (the ledger hears of it first; after a
         reconnect the executor's sweep runs beside the check): the growth is kept as a credit that such a
-        report then uses up instead of counting the fill twice."""
+        report then uses up instead of counting the fill twice. ``ledger_mark``: the ledger's ``fill_mark``
+        read before ``held`` (a fill it applied later is new)."""
         growth = held - pos.qty
         sellable = exit_qty(growth, self._rules_for(pos.symbol)) > 0  # rounding dust is no fill
         as_of = self.ctx.clock.wall_ns() if as_of_ns is None else as_of_ns
-        pos.adopted_growth = GrowthCredit(growth, as_of, from_ledger) if growth > 0 and sellable else None
+        mark = ledger_mark if from_ledger else None
+        pos.adopted_growth = (
+            GrowthCredit(growth, as_of, from_ledger, mark) if growth > 0 and sellable else None
+        )
         pos.holding = Holding(held, pos.holding.entry_price)
 
     @staticmethod
@@ -916,6 +927,13 @@ class PositionMonitorActor(SupervisedActor):
             )
             <= 0
         )
+        if applied and credit.ledger_mark is not None:
+            # Applied since the credit's record was read (an entry placed after it, filled in the same
+            # instant): not inside it. Taken for it, a remainder the ledger held beyond a sold-out close
+            # was dropped from the next exit (simulation, partial fills, OCO off, seed 1).
+            applied = not self._ledger.applied_after(
+                fill.client_order_id, fill.cum_filled_qty, credit.ledger_mark
+            )
         return credit.may_include(fill.ts_event, applied_by_ledger=applied)
 
     def _not_taken_by_closing_position(self, fill: OrderFilled) -> OrderFilled | None:

@@ -90,6 +90,8 @@ class _AppliedFills:
     """Their fills summed."""
     cum_qtys: tuple[Decimal, ...] = ()
     """The cumulative fill each of them brought the order to (one per fill of the order)."""
+    marks: tuple[int, ...] = ()
+    """Per entry of ``cum_qtys``, the ledger's ``fill_mark`` once it was applied (0: read by a re-base)."""
     in_snapshot: Decimal = _ZERO
     """The order's cumulative fill as a re-base read it (the venue's ``executedQty`` of an open order): the
     balances include its fills up to there, so their events, late or not, are applied already."""
@@ -153,6 +155,8 @@ class AccountLedger:
         """The newest re-base's balances read: from its clock reading to the reading after its answer."""
         self._unsure = False
         self.rebases = 0
+        self._fill_mark = 0
+        """Fill events applied so far: a reader's mark of what its read of the balances had taken in."""
 
     # -- snapshots ------------------------------------------------------------------------------------
 
@@ -311,7 +315,9 @@ class AccountLedger:
             self._open[client_order_id] = applied  # kept for a reader only: it is live again
         if cum_qty > applied.in_snapshot:  # else the re-base's read counted it already
             applied.qty += qty
+        self._fill_mark += 1
         applied.cum_qtys += (cum_qty,)
+        applied.marks += (self._fill_mark,)
 
     def _take_in_snapshot(self, client_order_id: str, cum_qty: Decimal) -> None:
         """A re-base's balances include the order's fills up to ``cum_qty`` (under the lock)."""
@@ -324,6 +330,7 @@ class AccountLedger:
         applied.in_snapshot = max(applied.in_snapshot, cum_qty)
         if cum_qty not in applied.cum_qtys:
             applied.cum_qtys += (cum_qty,)
+            applied.marks += (0,)
 
     def _record(self, client_order_id: str) -> _AppliedFills | None:
         """The order's record, open, recently ended or kept for a reader (under the lock; a read keeps an
@@ -477,6 +484,24 @@ class AccountLedger:
             if applied is None:
                 return ts_event < snapshot_ns
             return ts_event < snapshot_ns or cum_qty in applied.cum_qtys or cum_qty <= applied.in_snapshot
+
+    @property
+    def fill_mark(self) -> int:
+        """How many fill events the balances have taken in so far: read before the balances, it tells a
+        fill applied after that read (``applied_after``) from one inside it, where their times are equal."""
+        with self._lock:
+            return self._fill_mark
+
+    def applied_after(self, client_order_id: str, cum_qty: Decimal, mark: int) -> bool:
+        """Whether the event of the fill that brought the order to ``cum_qty`` was applied after ``mark``
+        (a ``fill_mark`` read earlier), and nothing had brought it in before: a read of the balances made
+        at ``mark`` did not hold it."""
+        with self._lock:
+            applied = self._record(client_order_id)
+            if applied is None:
+                return False
+            marks = [m for c, m in zip(applied.cum_qtys, applied.marks, strict=True) if c == cum_qty]
+            return bool(marks) and min(marks) > mark
 
     def _snapshot_ns(self, symbol: str) -> int:
         """From when on the newest snapshot of what is held of ``symbol`` is blind (under the lock)."""

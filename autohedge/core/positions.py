@@ -149,6 +149,9 @@ class GrowthCredit:
     as_of_ns: int
     """When the record was taken (the venue's event-time scale)."""
     from_ledger: bool
+    ledger_mark: int | None = None
+    """For a record read from the ledger, its ``fill_mark`` then: a fill it applied later is not inside
+    (in one instant of a simulated clock, the time cannot tell)."""
 
     def may_include(self, fill_ts_event: int, *, applied_by_ledger: bool) -> bool:
         if self.qty <= 0 or fill_ts_event > self.as_of_ns:
@@ -161,11 +164,13 @@ class GrowthCredit:
         receiving holding has already. A fill report may then be inside either: the later record and, only
         where both came from the ledger, the ledger's condition."""
         if into is None:
-            return GrowthCredit(min(self.qty, held), self.as_of_ns, self.from_ledger)
+            return GrowthCredit(min(self.qty, held), self.as_of_ns, self.from_ledger, self.ledger_mark)
+        marks = (self.ledger_mark, into.ledger_mark)
         return GrowthCredit(
             min(self.qty, held) + into.qty,
             max(self.as_of_ns, into.as_of_ns),
             self.from_ledger and into.from_ledger,
+            None if None in marks else max(m for m in marks if m is not None),
         )
 
     def use(self, added: Decimal, lot_step: Decimal) -> tuple[Decimal, GrowthCredit | None]:
@@ -173,5 +178,9 @@ class GrowthCredit:
         (None once less than a lot step is left: rounding by fees is no further fill)."""
         counted = min(added, self.qty)
         left = self.qty - counted
-        rest = GrowthCredit(left, self.as_of_ns, self.from_ledger) if left >= lot_step else None
+        rest = (
+            GrowthCredit(left, self.as_of_ns, self.from_ledger, self.ledger_mark)
+            if left >= lot_step
+            else None
+        )
         return counted, rest

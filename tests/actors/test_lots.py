@@ -291,3 +291,29 @@ def test_lots_resting_exit_part_sold_unseen_is_taken_in_before_the_position_is_v
     h.settle()
 
     assert resting_sells(h) == held(h)
+
+
+def test_entry_fill_in_the_instant_a_close_sold_out_beside_a_remainder_is_not_taken_for_that_remainder(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # Simulation (partial fills, unknown outcomes, OCO off), seed 1 at 4676 s: a stop close sold out and
+    # the ledger held 0.000018454 BTC beyond it (dust of earlier lots and positions), taken in as a credit
+    # for a fill report on its way. An entry placed after that, filled in the same instant, was taken for
+    # that report: its exit covered the fill alone and the remainder, worth a minimum order, stayed
+    # uncovered for 14 s.
+    h = closing_adopted_holding(make_harness)  # the position's close rests 0.5 at 99.49
+    # Held beyond the position: the ledger has it, the monitor not.
+    h.paper_engine.fund("BTC", Decimal("0.02"))
+    ledger = h.engine.parts.ledger
+    ledger.rebase(h.paper.balances(), (), as_of_ns=h.clock.wall_ns())
+    h.clock.advance(0.01)
+    for _ in range(2):  # the close sells out; the remainder gets an exit of its own
+        h.quote(SYMBOL, "99.50", "99.52")
+    h.settle()
+    assert exits(h) == [Decimal("0.02")]
+
+    bought_on_the_venue(h, 10**9, "0.4", "99.52")  # 0.2 trades at once, in the same instant
+    h.settle()
+
+    assert held(h) == Decimal("0.2198")  # the fill less its fee in the base asset
+    assert resting_sells(h) == held(h)
