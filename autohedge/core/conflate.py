@@ -87,7 +87,9 @@ class WatchedSlots(Generic[T]):
         self._lock = threading.Lock()
         self._latest: dict[str, T] = {}
         self._watched: set[str] = set()
-        self._pending: set[str] = set()
+        self._pending: dict[str, None] = {}
+        """Watched keys offered since the last take, in the order offered: the receiver acts on them in
+        that order on every run (a set's order follows the process's string hashing)."""
         self._woken = False
         self.conflated = 0
         """Watched values replaced before the receiver read them."""
@@ -106,7 +108,7 @@ class WatchedSlots(Generic[T]):
                     if key in pending:
                         self.conflated += 1
                     else:
-                        pending.add(key)
+                        pending[key] = None
             if pending and not self._woken:
                 self._woken = True
                 return True
@@ -130,7 +132,7 @@ class WatchedSlots(Generic[T]):
     def unwatch(self, key: str) -> None:
         with self._lock:
             self._watched.discard(key)
-            self._pending.discard(key)
+            self._pending.pop(key, None)
 
     def watching(self) -> frozenset[str]:
         with self._lock:

@@ -75,3 +75,20 @@ def test_unwatch_drops_the_pending_value_and_reset_forgets_every_watch() -> None
     assert slots.watching() == frozenset()
     assert slots.offer_batch({"B": 3}) is False
     assert slots.peek("B") == 3
+
+
+def test_watched_slots_take_all_gives_the_keys_in_the_order_offered() -> None:
+    # The strategy runner and the monitor act on what ``take_all`` gives in its order (two symbols' entries
+    # reach the venue in it): in a set's order, which follows the process's string hashing, two runs of
+    # one simulation seed took different paths.
+    slots: WatchedSlots[int] = WatchedSlots()
+    keys = [f"S{n}/USDT" for n in range(32)]
+    for key in keys:
+        slots.watch(key)
+    slots.offer_batch(dict.fromkeys(reversed(keys[::2]), 1))
+    slots.offer_batch(dict.fromkeys(keys, 2))
+
+    taken = slots.take_all()
+
+    assert list(taken) == [*reversed(keys[::2]), *keys[1::2]]
+    assert set(taken.values()) == {2}
