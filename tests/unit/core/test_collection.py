@@ -49,23 +49,29 @@ def test_a_collector_turned_off_before_the_hold_stays_off() -> None:
 
 
 class _Cycle:
-    def __init__(self) -> None:
+    def __init__(self, size: int = 0) -> None:
         self.me = self
+        self.load: list[list[int]] = [[] for _ in range(size)]  # tracked objects the cycle keeps alive
+
+
+GARBAGE_OBJECTS = 10_000
 
 
 def test_a_full_collection_frees_cycles_among_frozen_objects_and_freezes_the_survivors() -> None:
     gc.disable()  # only the collections this test makes
     kept = _Cycle()
-    garbage = _Cycle()
+    garbage = _Cycle(size=GARBAGE_OBJECTS)
     collect_and_freeze()
-    assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() > GARBAGE_OBJECTS
     before = gc.get_freeze_count()
     del garbage  # a cycle frozen while alive, garbage now: the automatic collections never walk it
 
     took_s = collect_and_freeze()
 
     assert took_s >= 0
-    assert gc.get_freeze_count() < before  # the frozen cycle was collected, not kept forever
+    # The frozen cycle was collected, not kept forever. By a wide margin: other threads of the test
+    # process (the runner's) may leave a few new survivors frozen beside it.
+    assert gc.get_freeze_count() < before - GARBAGE_OBJECTS // 2
     assert kept.me is kept
 
 
