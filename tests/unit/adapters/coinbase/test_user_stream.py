@@ -3,7 +3,6 @@ from REST fills, snapshots never turned into fills, faults on the private websoc
 
 from __future__ import annotations
 
-import json
 import queue
 import time
 from collections.abc import Iterator, Sequence
@@ -24,6 +23,8 @@ from autohedge.core.errors import AuthError
 from autohedge.core.messages import OrderEventKind
 from tests.fakes.coinbase import API_KEY, API_SECRET, FakeCoinbase
 from tests.fakes.order_sink import OrderQueueSink, streaming
+from tests.ids import entry_id
+from tests.unit.adapters.coinbase.test_ws import user_frame
 
 D = Decimal
 SIGNER = CoinbaseSigner(SecretStr(API_KEY), SecretStr(API_SECRET))
@@ -160,24 +161,6 @@ def test_confirmed_trades_not_caught_up_is_empty() -> None:
     assert confirmed_trades(_derived("3", "4"), [_trade("t1", "1", "a")]) == []
 
 
-def _user_update(seq: int, *orders: dict[str, str]) -> str:
-    base = {
-        "client_order_id": "u-9",
-        "product_id": "BTC-USD",
-        "order_side": "BUY",
-        "order_type": "Limit",
-        "status": "OPEN",
-        "cumulative_quantity": "0",
-        "leaves_quantity": "0.01",
-        "avg_price": "0",
-        "filled_value": "0",
-        "total_fees": "0",
-        "limit_price": "49000",
-    }
-    events = [{"type": "update", "orders": [base | order for order in orders]}]
-    return json.dumps({"channel": "user", "timestamp": "", "sequence_num": seq, "events": events})
-
-
 def test_user_stream_order_in_an_unknown_status_skips_only_itself() -> None:
     """One update carries our entry's fill beside another order in a status we do not know. That order is
     counted as malformed and skipped; the fill is still reported. Skipped with the whole frame, it was
@@ -186,22 +169,21 @@ def test_user_stream_order_in_an_unknown_status_skips_only_itself() -> None:
     sink = OrderQueueSink()
     stream = user_stream_without_venue()
     stream._sink = sink  # the reader thread's state once started; frames are handed in directly
-    stream._on_message(None, _user_update(0, {"order_id": "o-9"}))  # type: ignore[arg-type]
+    stream._on_message(None, user_frame("update", 0))  # type: ignore[arg-type]
     filled = {
-        "order_id": "o-9",
         "status": "FILLED",
         "cumulative_quantity": "0.01",
         "leaves_quantity": "0",
-        "avg_price": "49000",
-        "filled_value": "490",
-        "total_fees": "1.96",
+        "avg_price": "50000",
+        "filled_value": "500",
+        "total_fees": "2",
     }
     odd = {"order_id": "o-10", "client_order_id": "x-1", "status": "UNKNOWN_ORDER_STATUS"}
-    stream._on_message(None, _user_update(1, filled, odd))  # type: ignore[arg-type]
+    stream._on_message(None, user_frame("update", 1, odd, **filled))  # type: ignore[arg-type]
 
-    assert sink.next_update("u-9", timeout_s=0).kind is OrderEventKind.ACCEPTED
-    fill = sink.next_update("u-9", timeout_s=0)
-    assert (fill.kind, fill.last_qty, fill.last_price) == (OrderEventKind.FILLED, D("0.01"), D(49000))
+    assert sink.next_update(entry_id(1), timeout_s=0).kind is OrderEventKind.ACCEPTED
+    fill = sink.next_update(entry_id(1), timeout_s=0)
+    assert (fill.kind, fill.last_qty, fill.last_price) == (OrderEventKind.FILLED, D("0.01"), D(50000))
     assert "UNKNOWN_ORDER_STATUS" in sink.malformed.get_nowait()
 
 

@@ -27,8 +27,9 @@ PRODUCTS = {"BTC-USD": "BTC/USD"}
 fixture = partial(fixture_text, "coinbase")
 
 
-def user_frame(kind: str, seq: int, **order: Any) -> str:
-    """A constructed ``user`` update (field names from the channel docs, values invented)."""
+def user_frame(kind: str, seq: int, *others: dict[str, Any], **order: Any) -> str:
+    """A constructed ``user`` update (field names from the channel docs, values invented): ``order``, then
+    ``others`` (each over the same defaults)."""
     base = {
         "order_id": "o-1",
         "client_order_id": entry_id(1),
@@ -43,7 +44,7 @@ def user_frame(kind: str, seq: int, **order: Any) -> str:
         "total_fees": "0",
         "limit_price": "50000",
     }
-    events = [{"type": kind, "orders": [base | order]}]
+    events = [{"type": kind, "orders": [base | order, *(base | other for other in others)]}]
     return json.dumps(
         {"channel": "user", "timestamp": "2024-01-01T00:00:00Z", "sequence_num": seq, "events": events}
     )
