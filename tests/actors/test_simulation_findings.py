@@ -1136,8 +1136,9 @@ class DelayedSales:
         self._h.settle()
 
 
-def crash_the_monitor(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The monitor crashes in a handler (a fault as the simulator injects) and runs again, reconciled."""
+def crash_the_monitor_once(h: Harness, monkeypatch: pytest.MonkeyPatch) -> float:
+    """The monitor crashes in a handler (a fault as the simulator injects): returns in how many seconds the
+    supervisor starts it again."""
     handle = PositionMonitorActor.on_sync_positions
 
     def crash_once(self: PositionMonitorActor, message: SyncPositions) -> int:
@@ -1149,7 +1150,12 @@ def crash_the_monitor(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     wait_for(lambda: h.child(MONITOR).restarts == 1, what="the monitor crashed")
     delay = h.child(MONITOR).next_restart_in_s
     assert delay is not None
-    h.advance(delay)
+    return delay
+
+
+def crash_the_monitor(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The monitor crashes in a handler (a fault as the simulator injects) and runs again, reconciled."""
+    h.advance(crash_the_monitor_once(h, monkeypatch))
     wait_for(lambda: h.child(MONITOR).state is ChildState.RUNNING, what="the monitor restarted")
     wait_for(lambda: h.engine.view().reconciled, what="the restarted monitor reconciled")
     h.settle()
@@ -1283,17 +1289,7 @@ def test_simulation_found_fill_a_restarted_monitor_adopted_is_not_counted_again_
     late = DelayedFills(h, monkeypatch)
     asked = exits_asked(h, monkeypatch)
     refused = refused_sells(monkeypatch)
-    handle = PositionMonitorActor.on_sync_positions
-
-    def crash_once(self: PositionMonitorActor, message: SyncPositions) -> int:
-        monkeypatch.setattr(PositionMonitorActor, "on_sync_positions", handle)
-        raise RuntimeError("injected fault in the monitor's handler")
-
-    monkeypatch.setattr(PositionMonitorActor, "on_sync_positions", crash_once)
-    h.directory.tell(MONITOR, SyncPositions())
-    wait_for(lambda: h.child(MONITOR).restarts == 1, what="the monitor crashed")
-    delay = h.child(MONITOR).next_restart_in_s
-    assert delay is not None
+    delay = crash_the_monitor_once(h, monkeypatch)
     for _ in range(3):  # at the stop: the exit triggers and sells out, the entry's rest trades
         venue_quotes(h, stop)
     venue_quotes(h, entry.price + Decimal("0.05"))  # the market is back between the exit's prices
