@@ -523,19 +523,24 @@ def test_user_bracket_stop_fill_is_confirmed_by_its_own_trade() -> None:
     assert sl_fill.avg_fill_price == D(89)  # its own, not the order's 99.5
 
 
-def test_user_bracket_stop_after_a_reconnect_snapshot_counts_only_the_stop_legs_fills() -> None:
-    """Before a reconnect the TP leg sold 0.3 at 110 (t1), the stop triggered and sold 0.2 at 94 (t2). A
-    new connection's snapshot restates the bracket (0.5 sold, stop triggered); the stop then sells 0.2 at
-    93 (t3). The stop leg has sold 0.4, as REST says: counted from 0 it would be 0.7, and the monitor,
-    which knew the stop leg at 0.2 (and the TP leg at 0.3), would take 0.5 as sold for 0.2 sold."""
-    rest = [rest_trade("t1", "0.3", "110", "a"), rest_trade("t2", "0.2", "94", "b")]
-    stream = CoinbaseUserStream(
+def stream_confirming_from(rest: list[CoinbaseFill]) -> CoinbaseUserStream:
+    """A user stream whose REST confirmation of an order's trades reads ``rest`` as it is then."""
+    return CoinbaseUserStream(
         url="ws://127.0.0.1:1",
         signer=SIGNER,
         clock=RealClock(),
         symbols={"BTC-USD": "BTC/USD"},
         confirm=lambda _order_id: tuple(rest),
     )
+
+
+def test_user_bracket_stop_after_a_reconnect_snapshot_counts_only_the_stop_legs_fills() -> None:
+    """Before a reconnect the TP leg sold 0.3 at 110 (t1), the stop triggered and sold 0.2 at 94 (t2). A
+    new connection's snapshot restates the bracket (0.5 sold, stop triggered); the stop then sells 0.2 at
+    93 (t3). The stop leg has sold 0.4, as REST says: counted from 0 it would be 0.7, and the monitor,
+    which knew the stop leg at 0.2 (and the TP leg at 0.3), would take 0.5 as sold for 0.2 sold."""
+    rest = [rest_trade("t1", "0.3", "110", "a"), rest_trade("t2", "0.2", "94", "b")]
+    stream = stream_confirming_from(rest)
     triggered = {"trigger_status": "STOP_TRIGGERED", "avg_price": "103.6"}
     snapshot = json.loads(
         user_frame(0, cumulative_quantity="0.5", leaves_quantity="0.5", filled_value="51.8", **triggered)
@@ -563,13 +568,7 @@ def test_user_bracket_first_seen_in_an_update_with_its_stop_working_splits_the_f
     leg gets its own fill, as REST tells them apart: counted from 0, the stop leg would claim the TP's 0.3
     too, and a REST read (TP leg 0.3, stop leg 0.2) would then add the TP's 0.3 as sold once more."""
     rest = [rest_trade("t1", "0.3", "110", "a"), rest_trade("t2", "0.2", "94", "b")]
-    stream = CoinbaseUserStream(
-        url="ws://127.0.0.1:1",
-        signer=SIGNER,
-        clock=RealClock(),
-        symbols={"BTC-USD": "BTC/USD"},
-        confirm=lambda _order_id: tuple(rest),
-    )
+    stream = stream_confirming_from(rest)
     update = user_frame(
         0,
         cumulative_quantity="0.5",
