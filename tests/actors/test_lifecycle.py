@@ -18,7 +18,7 @@ from autohedge.core.gates import STOPPED
 from autohedge.core.messages import OrderRequest
 from autohedge.core.types import OrderPurpose, OrderStatus, Side
 from tests.actors.harness import Harness, make_config, wait_for
-from tests.actors.test_senders import Held, senders_config
+from tests.actors.test_senders import Held, entry_at_a_stuck_sender, senders_config
 from tests.ids import entry_id, our_id
 
 
@@ -87,9 +87,7 @@ def test_an_executor_restarted_while_the_process_stops_sends_no_entry(
     h = make_harness(senders_config()).start()
     h.trigger_buy("ETH/USDT")  # the executor has ETH/USDT's rules: only SOL/USDT's sizing crashes below
     send = Held()
-    h.exchange.hold("submit_order", send.wait)
-    h.trigger_buy("BTC/USDT", settle=False)
-    wait_for(lambda: len(h.executor_snapshot().sending) == 1, what="an entry in flight at a stuck sender")
+    entry_at_a_stuck_sender(h, send.wait)
     h.exchange.fail("symbol_rules", lambda: RuntimeError("executor bug"), thread_prefix="ExecutorActor")
     h.trigger_buy("SOL/USDT", settle=False)
     wait_for(lambda: h.child(EXECUTOR).state is ChildState.RESTARTING, what="executor restarting")

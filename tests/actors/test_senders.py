@@ -42,6 +42,14 @@ def senders_config() -> AppConfig:
     return make_config(symbols=SYMBOLS, executor={"submit_workers": len(SYMBOLS)})
 
 
+def entry_at_a_stuck_sender(h: Harness, hold: Callable[[], object], symbol: str = "BTC/USDT") -> None:
+    """One entry of ``symbol`` sent and its sender held inside ``submit_order`` by ``hold`` (test thread):
+    returns once the executor has it in flight."""
+    h.exchange.hold("submit_order", hold)
+    h.trigger_buy(symbol, settle=False)
+    wait_for(lambda: len(h.executor_snapshot().sending) == 1, what="an entry in flight at a stuck sender")
+
+
 def fills(h: Harness) -> int:
     return h.metrics.snapshot().get("orders_filled", 0)
 
@@ -112,10 +120,7 @@ def test_an_entry_without_an_answer_is_looked_up_and_never_sent_again(
 ) -> None:
     h = make_harness(senders_config()).start()
     send = Held()
-    h.exchange.hold("submit_order", send.wait)  # the venue has not seen it yet
-
-    h.trigger_buy("BTC/USDT", settle=False)
-    wait_for(lambda: len(h.executor_snapshot().sending) == 1, what="the entry in flight")
+    entry_at_a_stuck_sender(h, send.wait)  # the venue has not seen it yet
     h.clock.advance(h.config.executor.send_timeout_s)
     wait_for(lambda: "order_not_placed" in h.engine.parts.events.kinds(), what="the lookup by client id")
     send.release()  # the sender's request reaches the venue after all
@@ -132,9 +137,7 @@ def test_an_entry_in_flight_when_entries_are_cancelled_is_cancelled_once_placed(
 ) -> None:
     h = make_harness(senders_config()).start()
     send = Held()
-    h.exchange.hold("submit_order", send.wait)
-    h.trigger_buy("BTC/USDT", settle=False)
-    wait_for(lambda: len(h.executor_snapshot().sending) == 1, what="the entry in flight")
+    entry_at_a_stuck_sender(h, send.wait)
     h.quote("BTC/USDT", "100.50", "100.52")  # the market moves away: the entry will rest
 
     assert h.engine.ask(EXECUTOR, CancelEntries()) == 0  # nothing placed to cancel yet
@@ -156,9 +159,7 @@ def test_an_entry_in_flight_when_the_executor_crashed_is_looked_up_by_the_next_o
     h = make_harness(senders_config()).start()
     h.trigger_buy("ETH/USDT")  # the executor has read ETH/USDT's rules: only BTC/USDT's sizing crashes
     send = Held()
-    h.exchange.hold("submit_order", send.wait)
-    h.trigger_buy("BTC/USDT", settle=False)
-    wait_for(lambda: len(h.executor_snapshot().sending) == 1, what="the entry in flight")
+    entry_at_a_stuck_sender(h, send.wait)
     h.exchange.fail("symbol_rules", lambda: RuntimeError("executor bug"), thread_prefix="ExecutorActor")
 
     h.trigger_buy("SOL/USDT", settle=False)  # the executor crashes sizing it

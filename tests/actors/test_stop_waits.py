@@ -13,7 +13,7 @@ from autohedge.actors.supervisor import StartTrading
 from autohedge.core.actor_names import EXECUTOR, MONITOR, ActorKind, kind_of
 from autohedge.core.gates import STOPPED
 from tests.actors.harness import Harness, hold_the_monitor, wait_for
-from tests.actors.test_senders import Held, senders_config
+from tests.actors.test_senders import Held, entry_at_a_stuck_sender, senders_config
 
 
 def test_the_stop_waits_no_second_time_for_an_entry_at_a_stuck_sender(
@@ -26,9 +26,7 @@ def test_the_stop_waits_no_second_time_for_an_entry_at_a_stuck_sender(
     monkeypatch.setattr(autohedge.app.Engine.ask, "__defaults__", (0.3,))  # the barriers' timeout too
     h = make_harness(senders_config()).start()
     released = threading.Event()
-    h.exchange.hold("submit_order", lambda: released.wait(30))  # silent for longer than the stop's waits
-    h.trigger_buy("BTC/USDT", settle=False)
-    wait_for(lambda: len(h.executor_snapshot().sending) == 1, what="an entry at a stuck sender")
+    entry_at_a_stuck_sender(h, lambda: released.wait(30))  # silent for longer than the stop's waits
     try:
         h.engine.stop(cancel_entries=True)
         assert "stop_awaits_entries" not in h.engine.parts.events.kinds()
@@ -43,9 +41,7 @@ def test_a_start_asked_while_the_process_stops_opens_no_entry(
     # the supervisor. The stop's gate must stay closed: no entry after the stop began.
     h = make_harness(senders_config()).start()
     send = Held()
-    h.exchange.hold("submit_order", send.wait)
-    h.trigger_buy("BTC/USDT", settle=False)
-    wait_for(lambda: len(h.executor_snapshot().sending) == 1, what="an entry at a stuck sender")
+    entry_at_a_stuck_sender(h, send.wait)
     senders = [n for n in h.directory.names() if kind_of(n) is ActorKind.ORDER_SENDER]
     stopper = threading.Thread(target=h.engine.stop, kwargs={"cancel_entries": True}, name="stopper")
     stopper.start()
