@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from loguru import logger
 
@@ -32,6 +32,7 @@ from autohedge.adapters.kraken.user_ws import KrakenUserStream
 from autohedge.adapters.kraken.wire import KrakenOrderInfo
 from autohedge.adapters.kraken.ws import KrakenMarketStream
 from autohedge.adapters.order_ids import KnownOrderIds
+from autohedge.adapters.wirevalues import wire_decimal
 from autohedge.core.clock import Clock
 from autohedge.core.config import AppConfig, Secrets
 from autohedge.core.errors import (
@@ -252,19 +253,20 @@ class KrakenExchange:
         ticker = self._rest.ticker(self._load().altname(symbol))
         try:
             ask, bid = ticker["a"], ticker["b"]
-            now = self._clock.wall_ns()
-            return Quote(
-                venue=VENUE,
-                symbol=symbol,
-                bid=Decimal(str(bid[0])),
-                ask=Decimal(str(ask[0])),
-                bid_size=Decimal(str(bid[2])),
-                ask_size=Decimal(str(ask[2])),
-                ts_event=now,
-                ts_init=now,
-            )
-        except (KeyError, IndexError, TypeError, InvalidOperation):
+            bid_price, bid_size, ask_price, ask_size = bid[0], bid[2], ask[0], ask[2]
+        except (KeyError, IndexError, TypeError):
             raise MalformedMessage(f"kraken Ticker for {symbol} lacks a/b price levels") from None
+        now = self._clock.wall_ns()
+        return Quote(
+            venue=VENUE,
+            symbol=symbol,
+            bid=wire_decimal(bid_price, "Ticker bid", venue=VENUE),
+            ask=wire_decimal(ask_price, "Ticker ask", venue=VENUE),
+            bid_size=wire_decimal(bid_size, "Ticker bid volume", venue=VENUE),
+            ask_size=wire_decimal(ask_size, "Ticker ask volume", venue=VENUE),
+            ts_event=now,
+            ts_init=now,
+        )
 
     def websockets_token(self) -> str:
         """A fresh token for the private websocket (one call on the REST counter)."""

@@ -14,7 +14,7 @@ from autohedge.adapters.kraken.adapter import KrakenExchange, check_credentials,
 from autohedge.adapters.transport import HttpResponse
 from autohedge.core.clock import RealClock
 from autohedge.core.config import AppConfig, Secrets, parse_config
-from autohedge.core.errors import AuthError, OrderRejected, OutcomeUnknown, RateLimited
+from autohedge.core.errors import AuthError, MalformedMessage, OrderRejected, OutcomeUnknown, RateLimited
 from autohedge.core.messages import OrderRequest
 from autohedge.core.types import OrderStatus, OrderType, Side
 from tests.fakes.kraken import API_KEY, API_SECRET, FakeKraken
@@ -133,3 +133,21 @@ def test_adapter_unreadable_answer_to_a_placed_order_is_outcome_unknown(
         ex.submit_order(order("ah-garbled"))
     ex._rest._transport.send = send  # type: ignore[method-assign]
     assert ex.get_order("BTC/USD", client_order_id="ah-garbled").status is OrderStatus.NEW
+
+
+@pytest.mark.parametrize(
+    ("level", "match"),
+    [
+        ({"a": ["NaN", "1", "1.000"]}, "kraken Ticker ask is not a finite decimal"),
+        ({"b": ["50000", "1", "Infinity"]}, "kraken Ticker bid volume is not a finite decimal"),
+        ({"b": ["50000"]}, "lacks a/b price levels"),
+    ],
+)
+def test_adapter_best_quote_with_a_level_it_cannot_read_is_a_malformed_answer(
+    fake: FakeKraken, monkeypatch: pytest.MonkeyPatch, level: dict[str, list[str]], match: str
+) -> None:
+    ex = exchange(fake)
+    answer = {"a": ["50000.5", "1", "1.000"], "b": ["50000", "1", "1.000"]} | level
+    monkeypatch.setattr(ex._rest, "ticker", lambda altname: answer)
+    with pytest.raises(MalformedMessage, match=match):
+        ex.best_quote("BTC/USD")
