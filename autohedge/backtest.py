@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+import msgspec
 from tqdm import tqdm
 
 from autohedge.actors.base import ActorHooks
@@ -189,7 +190,7 @@ class _Driver:
         stream = self._streams[-1] if self._streams else None
         if stream is None or stream.sink is None:
             return False  # the feed is restarting: like a live gap in the data
-        stamped = quote.model_copy(update={"ts_init": self._clock.wall_ns()})
+        stamped = msgspec.structs.replace(quote, ts_init=self._clock.wall_ns())
         resting = bool(self._paper.engine.open_orders(stamped.symbol))
         if resting:
             # Resting orders match first, as on a venue, and their order events are handled before

@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from pydantic import ValidationError
 
 from autohedge.adapters.binance.constants import EXECUTION_TYPE, ORDER_STATUS, ORDER_TYPE, SIDE, VENUE
 from autohedge.adapters.binance.wire import (
@@ -43,7 +42,6 @@ from autohedge.core.messages import (
     Quote,
     SymbolRules,
 )
-from autohedge.core.validation import first_problem
 
 __all__ = [
     "DEFAULT_RETRY_AFTER_S",
@@ -327,8 +325,8 @@ class BookTickerDecoder:
                 ts_event=ts_init,
                 ts_init=ts_init,
             )
-        except ValidationError as exc:  # NaN or Infinity: decimals, but no price
-            raise MalformedMessage(f"binance bookTicker {first_problem(exc, whole='quote')}") from None
+        except ValueError as exc:  # NaN or Infinity: decimals, but no price
+            raise MalformedMessage(f"binance bookTicker: {exc}") from None
 
 
 DEFAULT_RETRY_AFTER_S = 60.0

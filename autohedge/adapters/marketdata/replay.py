@@ -18,7 +18,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from loguru import logger
-from pydantic import ValidationError
 
 from autohedge.core.clock import NS_PER_S, Clock
 from autohedge.core.errors import MalformedMessage
@@ -61,10 +60,13 @@ def parse_replay_line(line: str, *, ts_init: int) -> Quote:
     ts_event = raw["ts_event"]
     if isinstance(ts_event, bool) or not isinstance(ts_event, int):
         raise MalformedMessage("ts_event must be integer nanoseconds")
+    symbol = raw["symbol"]
+    if not isinstance(symbol, str):
+        raise MalformedMessage(f"symbol must be a string, not {symbol!r}")
     try:
         return Quote(
             venue=VENUE,
-            symbol=raw["symbol"],
+            symbol=symbol,
             bid=bid,
             ask=ask,
             bid_size=_decimal(raw.get("bid_size", "0"), "bid_size"),
@@ -72,8 +74,8 @@ def parse_replay_line(line: str, *, ts_init: int) -> Quote:
             ts_event=ts_event,
             ts_init=ts_init,
         )
-    except ValidationError as exc:  # e.g. a symbol not of the BASE/QUOTE form
-        raise MalformedMessage(exc.errors()[0]["msg"]) from None
+    except ValueError as exc:  # e.g. a symbol not of the BASE/QUOTE form
+        raise MalformedMessage(str(exc)) from None
 
 
 class ReplayStream:
