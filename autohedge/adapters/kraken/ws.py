@@ -190,7 +190,8 @@ class ExecutionsTracker:
     Entries are sparse (each ``exec_type`` carries different fields): the tracker merges them into the
     order's known state so every snapshot is complete. ``snapshot`` frames (``snap_orders``) are
     recorded as state and never produce fills; a trade seen in a snapshot is only remembered, so a
-    repeat of it later is not a new fill. Fills are de-duplicated by ``exec_id``. ``sequence`` gaps and
+    repeat of it later is not a new fill. Fills are de-duplicated by ``exec_id``; a trade of an order
+    never seen whole is left to REST (``incomplete``) and not taken as seen. ``sequence`` gaps and
     stale frames are counted (``sequence``); a stale frame is ignored.
     """
 
@@ -249,18 +250,21 @@ class ExecutionsTracker:
         if execution.exec_type == "trade" and execution.exec_id:
             if execution.exec_id in self._seen:
                 self.duplicates += 1
+            elif snapshot:
+                self._remember(execution.exec_id)
             else:
-                self._seen[execution.exec_id] = None
-                while len(self._seen) > _SEEN_EXEC_IDS:
-                    self._seen.popitem(last=False)
-                if not snapshot:
-                    if execution.cum_qty is None and execution.last_qty is not None:
+                fill = self._fill(execution, state, ts_event)
+                if fill is not None:
+                    # Taken as seen only once reported: a trade left to REST (its order never seen
+                    # whole) is still a fill if repeated once the order is known.
+                    self._remember(execution.exec_id)
+                    if execution.cum_qty is None:
                         # A trade entry need not restate cum_qty (entries are sparse): the order's
                         # cumulative fill still grows by this trade, or its fill shows no progress.
-                        state.cum_qty += execution.last_qty
-                    fill = self._fill(execution, state, ts_event)
-                    if fill is not None:
-                        out.append(fill)
+                        state.cum_qty += fill.qty
+                    state.fees += fill.fee
+                    state.fee_asset = fill.fee_asset or state.fee_asset
+                    out.append(fill)
         snap = self._snapshot(execution.order_id, state, ts_event)
         if snap is None:
             self.incomplete += 1
@@ -268,11 +272,17 @@ class ExecutionsTracker:
             out.append(snap)
         return out
 
+    def _remember(self, exec_id: str) -> None:
+        self._seen[exec_id] = None
+        while len(self._seen) > _SEEN_EXEC_IDS:
+            self._seen.popitem(last=False)
+
     def _fill(self, execution: KrakenExecution, state: _OrderState, ts_event: int) -> ExecutionFill | None:
-        if execution.last_qty is None or execution.last_price is None or state.symbol is None:
-            raise MalformedMessage(f"kraken trade {execution.exec_id} lacks last_qty, last_price or symbol")
-        if state.side is None:
-            self.incomplete += 1
+        """The trade as a fill, or None when its order was never seen whole (no symbol, side or size: no
+        state of it would carry the fill). Raises ``MalformedMessage``."""
+        if execution.last_qty is None or execution.last_price is None:
+            raise MalformedMessage(f"kraken trade {execution.exec_id} lacks last_qty or last_price")
+        if state.symbol is None or state.side is None or state.order_qty is None:
             return None
         fee, fee_asset = Decimal(0), ""
         for entry in execution.fees:
@@ -280,8 +290,6 @@ class ExecutionsTracker:
                 raise MalformedMessage(f"kraken trade {execution.exec_id} charges fees in two assets")
             fee_asset = asset_name(entry.asset)
             fee += entry.qty
-        state.fees += fee
-        state.fee_asset = fee_asset or state.fee_asset
         return ExecutionFill(
             exec_id=str(execution.exec_id),
             venue_order_id=execution.order_id,

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from autohedge.adapters.kraken.user_ws import KrakenUserStream
 from autohedge.adapters.kraken.ws import (
     ExecutionFill,
     ExecutionsTracker,
@@ -14,9 +15,11 @@ from autohedge.adapters.kraken.ws import (
     quotes_of,
     ticker_subscribe,
 )
+from autohedge.core.clock import ManualClock
 from autohedge.core.errors import MalformedMessage
 from autohedge.core.messages import OrderSnapshot
 from autohedge.core.types import OrderStatus
+from tests.fakes.order_sink import OrderQueueSink
 from tests.fixture_files import fixture_text
 from tests.ids import entry_id
 
@@ -202,20 +205,23 @@ def test_executions_trade_without_cum_qty_advances_the_fill_watermark() -> None:
     assert (done.kind, done.cum_filled_qty) == (OrderEventKind.FILLED, D("0.010"))
 
 
+def stream_into_sink() -> tuple[KrakenUserStream, OrderQueueSink]:
+    """A user stream whose frames are handed to ``_on_message`` directly, into a queueing sink."""
+    stream = KrakenUserStream(
+        url="ws://127.0.0.1:9", token=lambda: "", clock=ManualClock(), symbols=["BTC/USD"]
+    )
+    sink = OrderQueueSink()
+    stream._sink = sink  # the reader thread's state once started
+    return stream, sink
+
+
 def test_executions_entry_it_cannot_read_is_skipped_alone_not_with_the_frames_fill() -> None:
     """One executions frame carries our entry's trade beside an entry in an order status we do not know.
     That entry is counted as malformed and skipped; the trade is still a fill. Skipped with the whole
     frame, it was lost for good: its exec_id was already taken as seen, so no repeat would report it."""
-    from autohedge.adapters.kraken.user_ws import KrakenUserStream
-    from autohedge.core.clock import ManualClock
     from autohedge.core.messages import OrderEventKind
-    from tests.fakes.order_sink import OrderQueueSink
 
-    sink = OrderQueueSink()
-    stream = KrakenUserStream(
-        url="ws://127.0.0.1:9", token=lambda: "", clock=ManualClock(), symbols=["BTC/USD"]
-    )
-    stream._sink = sink  # the reader thread's state once started; frames are handed in directly
+    stream, sink = stream_into_sink()
     stream._on_message(None, frame("update", 1, PENDING))  # type: ignore[arg-type]
     odd = {"order_id": "OTHER-1", "exec_type": "status", "order_status": "held"}
     stream._on_message(None, frame("update", 2, TRADE, odd))  # type: ignore[arg-type]
@@ -228,3 +234,43 @@ def test_executions_entry_it_cannot_read_is_skipped_alone_not_with_the_frames_fi
         D("0.004"),
     )
     assert "held" in sink.malformed.get_nowait()
+
+
+def test_executions_trade_of_an_order_never_seen_is_left_to_rest_not_taken_as_seen() -> None:
+    """One frame carries our entry's trade beside a trade of an order whose symbol was never seen. That
+    trade cannot be reported: it is counted incomplete (REST reads such orders) and not taken as seen,
+    so a repeat once the order is known is still a fill. Raised as malformed, it took the frame with it:
+    our trade, already taken as seen, was never reported."""
+    from autohedge.core.messages import OrderEventKind
+
+    stream, sink = stream_into_sink()
+    stream._on_message(None, frame("update", 1, PENDING))  # type: ignore[arg-type]
+    unseen = {
+        "order_id": "OTHER-1",
+        "exec_id": "C2Z1E0-7KJIH-X2JC8M",
+        "exec_type": "trade",
+        "last_qty": 0.002,
+        "last_price": 50010.0,
+        "order_status": "partially_filled",
+    }
+    stream._on_message(None, frame("update", 2, TRADE, unseen))  # type: ignore[arg-type]
+
+    assert sink.next_update(entry_id(1), timeout_s=0).kind is OrderEventKind.ACCEPTED
+    fill = sink.next_update(entry_id(1), timeout_s=0)
+    assert (fill.kind, fill.trade_id) == (OrderEventKind.PARTIALLY_FILLED, "B1Y0D9-6JIJG-W1IB7L")
+    assert sink.malformed.empty() and stream._tracker.incomplete == 1
+
+    known = PENDING | {
+        "order_id": "OTHER-1",
+        "cl_ord_id": entry_id(2),
+        "exec_type": "new",
+        "order_status": "new",
+    }
+    stream._on_message(None, frame("update", 3, known, unseen))  # type: ignore[arg-type]
+    assert sink.next_update(entry_id(2), timeout_s=0).kind is OrderEventKind.ACCEPTED
+    late = sink.next_update(entry_id(2), timeout_s=0)
+    assert (late.trade_id, late.last_qty, late.cum_filled_qty) == (
+        "C2Z1E0-7KJIH-X2JC8M",
+        D("0.002"),
+        D("0.002"),
+    )
