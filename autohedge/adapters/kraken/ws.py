@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -208,8 +208,9 @@ class ExecutionsTracker:
         self, frame: KrakenFrame, *, ts_init: int, on_malformed: Callable[[str], None] | None = None
     ) -> list[OrderSnapshot | ExecutionFill]:
         """The frame's order snapshots and fills. Raises ``MalformedMessage``; with ``on_malformed``, an
-        entry that cannot be read is told there and skipped alone (the frame's other entries still count:
-        skipped with them, a trade they carry was taken as seen and never reported)."""
+        entry that cannot be read is told there and skipped alone, having changed nothing (the frame's
+        other entries still count: skipped with them, a trade they carry was taken as seen and never
+        reported)."""
         if frame.channel != "executions":
             raise MalformedMessage(f"kraken executions tracker got a {frame.channel!r} frame")
         if frame.sequence is not None and not self.sequence.observe(frame.sequence):
@@ -217,7 +218,7 @@ class ExecutionsTracker:
         snapshot = frame.type == "snapshot"
         out: list[OrderSnapshot | ExecutionFill] = []
         for raw in frame.data:
-            try:  # an entry is checked whole before its state is taken in
+            try:
                 execution = validate_wire(KrakenExecution, raw, "execution")
                 if execution.exec_type not in EXEC_TYPES:
                     raise MalformedMessage(f"kraken exec_type {execution.exec_type!r} is unknown")
@@ -227,50 +228,56 @@ class ExecutionsTracker:
                     execution.last_qty is None or execution.last_price is None
                 ):
                     raise MalformedMessage(f"kraken trade {execution.exec_id} lacks last_qty or last_price")
+                out += self._apply(execution, snapshot=snapshot, ts_init=ts_init)
             except MalformedMessage as exc:
                 if on_malformed is None:
                     raise
                 on_malformed(str(exc))
-                continue
-            out += self._apply(execution, snapshot=snapshot, ts_init=ts_init)
         return out
 
     def _apply(
         self, execution: KrakenExecution, *, snapshot: bool, ts_init: int
     ) -> list[OrderSnapshot | ExecutionFill]:
-        state = self._orders.get(execution.order_id) or _OrderState()
+        """Raises ``MalformedMessage`` before it takes anything in: the entry is read into a copy of its
+        order's state, kept (with the trade taken as seen) only once the whole entry was read."""
+        known = self._orders.get(execution.order_id)
+        state = replace(known) if known is not None else _OrderState()
         _merge(state, execution)
-        self._orders[execution.order_id] = state
-        self._orders.move_to_end(execution.order_id)
-        self._forget_finished()
         if state.symbol is not None and state.symbol not in self._symbols:
+            self._keep(execution.order_id, state)
             return []
         ts_event = parse_rfc3339_ns(execution.timestamp, venue=VENUE) or ts_init
-        out: list[OrderSnapshot | ExecutionFill] = []
-        if execution.exec_type == "trade" and execution.exec_id:
-            if execution.exec_id in self._seen:
-                self.duplicates += 1
-            elif snapshot:
-                self._remember(execution.exec_id)
-            else:
-                fill = self._fill(execution, state, ts_event)
-                if fill is not None:
-                    # Taken as seen only once reported: a trade left to REST (its order never seen
-                    # whole) is still a fill if repeated once the order is known.
-                    self._remember(execution.exec_id)
-                    if execution.cum_qty is None:
-                        # A trade entry need not restate cum_qty (entries are sparse): the order's
-                        # cumulative fill still grows by this trade, or its fill shows no progress.
-                        state.cum_qty += fill.qty
-                    state.fees += fill.fee
-                    state.fee_asset = fill.fee_asset or state.fee_asset
-                    out.append(fill)
+        exec_id = execution.exec_id if execution.exec_type == "trade" else None
+        duplicate = bool(exec_id) and exec_id in self._seen
+        fill: ExecutionFill | None = None
+        if exec_id and not duplicate and not snapshot:
+            fill = self._fill(execution, state, ts_event)
+            if fill is not None:
+                if execution.cum_qty is None:
+                    # A trade entry need not restate cum_qty (entries are sparse): the order's
+                    # cumulative fill still grows by this trade, or its fill shows no progress.
+                    state.cum_qty += fill.qty
+                state.fees += fill.fee
+                state.fee_asset = fill.fee_asset or state.fee_asset
         snap = self._snapshot(execution.order_id, state, ts_event)
+        self._keep(execution.order_id, state)
+        if duplicate:
+            self.duplicates += 1
+        elif exec_id and (snapshot or fill is not None):
+            # A snapshot's trade is only remembered; any other is taken as seen once reported, so one
+            # left to REST (its order never seen whole) is still a fill if repeated once it is known.
+            self._remember(exec_id)
+        out: list[OrderSnapshot | ExecutionFill] = [] if fill is None else [fill]
         if snap is None:
             self.incomplete += 1
         else:
             out.append(snap)
         return out
+
+    def _keep(self, order_id: str, state: _OrderState) -> None:
+        self._orders[order_id] = state
+        self._orders.move_to_end(order_id)
+        self._forget_finished()
 
     def _remember(self, exec_id: str) -> None:
         self._seen[exec_id] = None

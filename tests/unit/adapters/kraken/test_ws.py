@@ -274,3 +274,41 @@ def test_executions_trade_of_an_order_never_seen_is_left_to_rest_not_taken_as_se
         D("0.002"),
         D("0.002"),
     )
+
+
+def test_executions_trade_charged_in_two_fee_assets_is_skipped_alone_and_not_taken_as_seen() -> None:
+    """One frame carries our entry's trade beside another order's trade whose fees are in two assets (the
+    venue documents one, chosen by the order's fee currency preference; a fill carries one). That trade
+    is counted as malformed and skipped having changed nothing: the order's next cumulative report or
+    its REST read carries it, and a readable repeat is still a fill counted once. Raised after the
+    frame's trades were taken as seen and its order's fill had grown, the frame was lost with our fill,
+    and the repeat was taken as a duplicate."""
+    from autohedge.core.messages import OrderEventKind
+
+    stream, sink = stream_into_sink()
+    other = PENDING | {"order_id": "OTHER-1", "cl_ord_id": entry_id(2)}
+    stream._on_message(None, frame("update", 1, PENDING, other))  # type: ignore[arg-type]
+    # As captured (user-streams.md §4): a trade entry need not restate cum_qty.
+    other_trade = {k: v for k, v in TRADE.items() if k not in ("cum_qty", "avg_price")} | {
+        "order_id": "OTHER-1",
+        "exec_id": "C2Z1E0-7KJIH-X2JC8M",
+        "trade_id": 37496585,
+        "last_qty": 0.002,
+        "fees": [{"asset": "USD", "qty": 0.08}, {"asset": "XBT", "qty": 0.000002}],
+    }
+    stream._on_message(None, frame("update", 2, TRADE, other_trade))  # type: ignore[arg-type]
+
+    assert sink.next_update(entry_id(1), timeout_s=0).kind is OrderEventKind.ACCEPTED
+    fill = sink.next_update(entry_id(1), timeout_s=0)
+    assert (fill.kind, fill.trade_id) == (OrderEventKind.PARTIALLY_FILLED, "B1Y0D9-6JIJG-W1IB7L")
+    assert "two assets" in sink.malformed.get_nowait()
+
+    readable = other_trade | {"fees": [{"asset": "USD", "qty": 0.08}]}
+    stream._on_message(None, frame("update", 3, readable))  # type: ignore[arg-type]
+    late = sink.next_update(entry_id(2), timeout_s=0)
+    assert (late.trade_id, late.cum_filled_qty, late.fee, late.fee_asset) == (
+        "C2Z1E0-7KJIH-X2JC8M",
+        D("0.002"),
+        D("0.08"),
+        "USD",
+    )
