@@ -191,9 +191,9 @@ class UserOrderTracker:
         self, symbols: Mapping[str, str], *, trades: Callable[[str], Sequence[CoinbaseFill]] | None = None
     ) -> None:
         """``symbols``: product id -> ours; orders of other products are ignored. ``trades``: an order's
-        REST trades, asked only for a bracket whose stop is working when first seen (a snapshot after a
-        reconnect, or a first update that already says so): the state does not say how much of what it
-        sold was its take-profit's."""
+        REST trades, asked only when a bracket's stop is first seen working in a rise of its fills (a
+        snapshot after a reconnect, a first update, or one update holding the TP's last sales and the
+        stop's first): the state does not say how much of that rise was its take-profit's."""
         self._symbols = dict(symbols)
         self._trades = trades
         self._state: OrderedDict[str, _Cumulative] = OrderedDict()
@@ -273,12 +273,14 @@ class UserOrderTracker:
                 take_profit=snap.price,
             ):
                 sold_before_stop, value_before_stop = prior.qty, prior.value
-                if (snapshot or before is None) and now.qty > prior.qty:
-                    # Sold while we were not listening (a snapshot, or an update that is the first we
-                    # hear of it): the TP leg's part is the REST trades' to tell (counted from what we
-                    # last knew, the stop leg would claim the TP's sales too).
+                if now.qty > prior.qty:
+                    # The rise may hold TP sales as well as the stop's (a snapshot, an update that is the
+                    # first we hear of the bracket, or one whose rise spans the trigger): the TP leg's
+                    # part is the REST trades' to tell (counted from what we last knew, the stop leg
+                    # would claim the TP's sales too). Never below what the TP leg was known to have
+                    # sold: REST can lag, and those sales were reported as the TP's.
                     sold = self._take_profit_sold(order.order_id, take_profit=snap.price)
-                    if sold is not None and sold[0] <= now.qty:
+                    if sold is not None and prior.qty <= sold[0] <= now.qty:
                         sold_before_stop, value_before_stop = sold
             now = replace(now, sold_before_stop=sold_before_stop, value_before_stop=value_before_stop)
             take_profit, stop = bracket_legs(

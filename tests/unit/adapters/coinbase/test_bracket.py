@@ -588,3 +588,59 @@ def test_user_bracket_first_seen_in_an_update_with_its_stop_working_splits_the_f
         (SL, "t2", D("0.2"), D(94)),
     ]
     assert (fills[0].cum_filled_qty, fills[1].cum_filled_qty) == (tp.filled_qty, sl.filled_qty)
+
+
+def tp_sells_then_one_update_with_the_tps_last_sales_and_the_stops_first(
+    rest: list[CoinbaseFill],
+) -> list[OrderUpdate]:
+    """The bracket's fill events: its TP leg sells 0.3 at 110 (t1, its own update), then ONE update
+    (stop triggered) holds the TP's next 0.2 at 110 (t2) and the stop's first 0.2 at 94 (t3). REST reads
+    ``rest`` as it stands then."""
+    stream = stream_confirming_from(rest)
+    first = user_frame(
+        0, cumulative_quantity="0.3", leaves_quantity="0.7", filled_value="33", avg_price="110"
+    )
+    both = user_frame(
+        1,
+        cumulative_quantity="0.7",
+        leaves_quantity="0.3",
+        filled_value="73.8",
+        avg_price="105.428571",
+        trigger_status="STOP_TRIGGERED",
+    )
+    updates = stream.updates(parse_frame(first)) + stream.updates(parse_frame(both))
+    return [u for u in updates if u.kind.is_fill]
+
+
+def test_user_bracket_update_with_the_tps_last_sales_and_the_stops_first_splits_them_by_leg() -> None:
+    """Counted from what the TP leg had sold before the update (0.3), the stop leg claimed the TP's t2
+    too (0.4 sold, confirmed by t2 and t3): the monitor would take the TP's 0.2 as the stop's, and a
+    REST read (TP leg 0.5, stop leg 0.2) would then add it as sold once more."""
+    rest = [
+        rest_trade("t1", "0.3", "110", "a"),
+        rest_trade("t2", "0.2", "110", "b"),
+        rest_trade("t3", "0.2", "94", "c"),
+    ]
+    fills = tp_sells_then_one_update_with_the_tps_last_sales_and_the_stops_first(rest)
+    tp, sl = order_legs(
+        rest_order(filled_size="0.7", average_filled_price="105.428571", trigger_status="STOP_TRIGGERED"),
+        symbol="BTC/USD",
+        trades=lambda: tuple(rest),
+    )
+    assert [(f.client_order_id, f.trade_id, f.last_qty, f.last_price) for f in fills] == [
+        (TP, "t1", D("0.3"), D(110)),
+        (TP, "t2", D("0.2"), D(110)),
+        (SL, "t3", D("0.2"), D(94)),
+    ]
+    assert (fills[1].cum_filled_qty, fills[2].cum_filled_qty) == (tp.filled_qty, sl.filled_qty)
+
+
+def test_user_bracket_stop_never_takes_back_what_the_tp_leg_reported_while_rest_lags() -> None:
+    """REST has none of the bracket's trades yet when the update with the stop comes: what the TP leg
+    sold cannot be told apart from the stop's in it, but what the stream already reported as the TP's
+    (0.3) stays the TP's, never counted again as the stop's."""
+    fills = tp_sells_then_one_update_with_the_tps_last_sales_and_the_stops_first([])
+    assert [(f.client_order_id, f.last_qty, f.cum_filled_qty) for f in fills] == [
+        (TP, D("0.3"), D("0.3")),
+        (SL, D("0.4"), D("0.4")),
+    ]
