@@ -1665,7 +1665,14 @@ class PositionMonitorActor(SupervisedActor):
         (None: a venue read just made, stamped now, which is after the sale)."""
         now_ns = self.ctx.clock.wall_ns()
         reported_ns = now_ns if ts_event is None else ts_event
-        self._sales.remember(symbol, coid, cum_filled_qty, reported_ns=reported_ns, learned_ns=now_ns)
+        self._sales.remember(
+            symbol,
+            coid,
+            cum_filled_qty,
+            reported_ns=reported_ns,
+            learned_ns=now_ns,
+            ledger_mark=self._ledger.fill_mark,
+        )
 
     def _cancel_quietly(self, symbol: str, client_order_id: str) -> OrderSnapshot | None:
         try:

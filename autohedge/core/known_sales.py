@@ -36,6 +36,9 @@ class _Entry:
     learned_ns: int
     """When (our wall clock) the newest of its reports reached us: an account read started later
     includes the whole sale."""
+    ledger_mark: int
+    """The ledger's ``fill_mark`` then: a read started in the same instant but re-based after it includes
+    the sale too (taken as missing from it, the sale was counted twice: exits short until forgotten)."""
 
 
 def _not_in_ledger(ledger: AccountLedger, symbol: str, coid: str) -> Callable[[Decimal, int], Decimal]:
@@ -55,11 +58,18 @@ class KnownSales:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
 
     def remember(
-        self, symbol: str, client_order_id: str, cum_qty: Decimal, *, reported_ns: int, learned_ns: int
+        self,
+        symbol: str,
+        client_order_id: str,
+        cum_qty: Decimal,
+        *,
+        reported_ns: int,
+        learned_ns: int,
+        ledger_mark: int,
     ) -> None:
         """Leg ``client_order_id`` of ``symbol`` has sold ``cum_qty`` in all, as a report made at
         ``reported_ns`` (the venue's event time, or the time of a venue read) told us at ``learned_ns``
-        (our wall clock)."""
+        (our wall clock), when the ledger's ``fill_mark`` was ``ledger_mark``."""
         with self._lock:
             known = self._entries.get(client_order_id)
             sale = (
@@ -67,7 +77,7 @@ class KnownSales:
                 if known is None
                 else known.sale.after(cum_qty, reported_ns)
             )
-            self._entries[client_order_id] = _Entry(sale, learned_ns)
+            self._entries[client_order_id] = _Entry(sale, learned_ns, ledger_mark)
             self._entries.move_to_end(client_order_id)
             while len(self._entries) > self._capacity:
                 self._entries.popitem(last=False)
@@ -76,18 +86,17 @@ class KnownSales:
         """What our exits of ``symbol`` sold that ``ledger``'s balances do not include yet: take it off
         the ledger's holding to get what is held. Forgets every sale (of any symbol) the ledger includes
         by now. Each report is asked at its own time: a balance snapshot taken after it has it."""
-        rebased_ns = ledger.rebased_as_of_ns
         missing = Decimal(0)
         with self._lock:
             for coid, entry in list(self._entries.items()):
-                if rebased_ns is not None and entry.learned_ns < rebased_ns:
+                if ledger.read_after(entry.learned_ns, entry.ledger_mark):
                     del self._entries[coid]  # an account read started after we knew it all
                     continue
                 unapplied, kept = entry.sale.unapplied(_not_in_ledger(ledger, entry.sale.symbol, coid))
                 if kept is None:
                     del self._entries[coid]
                     continue
-                self._entries[coid] = _Entry(kept, entry.learned_ns)
+                self._entries[coid] = _Entry(kept, entry.learned_ns, entry.ledger_mark)
                 if kept.symbol == symbol:
                     missing += unapplied
         return missing

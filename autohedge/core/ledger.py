@@ -156,7 +156,10 @@ class AccountLedger:
         self._unsure = False
         self.rebases = 0
         self._fill_mark = 0
-        """Fill events applied so far: a reader's mark of what its read of the balances had taken in."""
+        """Fill events applied and re-bases taken so far: a reader's mark of what its read of the balances
+        had taken in."""
+        self._rebased_mark = 0
+        """``_fill_mark`` as the newest re-base left it: what was marked before it is older than its read."""
 
     # -- snapshots ------------------------------------------------------------------------------------
 
@@ -198,6 +201,8 @@ class AccountLedger:
             self._read_window_ns = (as_of_ns, as_of_ns if answered_ns is None else answered_ns)
             self._unsure = False
             self.rebases += 1
+            self._fill_mark += 1
+            self._rebased_mark = self._fill_mark
 
     def rebase_from(self, read: AccountRead) -> None:
         """``rebase`` with what ``read_account`` read."""
@@ -487,10 +492,25 @@ class AccountLedger:
 
     @property
     def fill_mark(self) -> int:
-        """How many fill events the balances have taken in so far: read before the balances, it tells a
-        fill applied after that read (``applied_after``) from one inside it, where their times are equal."""
+        """How many fill events and re-bases the balances have taken in so far: read before the balances,
+        it tells a fill applied after that read (``applied_after``) from one inside it, where their times
+        are equal; read when something is learned, a re-base that read the account after it
+        (``read_after``)."""
         with self._lock:
             return self._fill_mark
+
+    def read_after(self, learned_ns: int, mark: int) -> bool:
+        """Whether the newest re-base's account read started after something the caller learned at
+        ``learned_ns`` (our wall clock), with ``fill_mark`` then ``mark``: later on the clock, or in the
+        same instant but re-based after that mark. Within one instant the time cannot tell which came first:
+        a read and its re-base are one turn of one actor under the simulated clock, so a re-base after the
+        mark read after it too; with a real clock, what reached us in the tick the read started in was
+        there before the balances were asked for."""
+        with self._lock:
+            rebased_ns = self._rebased_as_of_ns
+            if rebased_ns is None or rebased_ns < learned_ns:
+                return False
+            return rebased_ns > learned_ns or self._rebased_mark > mark
 
     def applied_after(self, client_order_id: str, cum_qty: Decimal, mark: int) -> bool:
         """Whether the event of the fill that brought the order to ``cum_qty`` was applied after ``mark``
