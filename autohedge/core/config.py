@@ -404,14 +404,62 @@ class Secrets(BaseSettings):
     autohedge_notify_urls: SecretStr | None = None
     """Notification URLs (apprise), separated by spaces or commas; added to ``notify.urls``."""
 
+    def __init__(self, **values: Any) -> None:
+        # A ``.env`` that cannot be read is a configuration problem (exit 2), not a traceback.
+        try:
+            super().__init__(**values)
+        except UnicodeDecodeError as exc:
+            raise ConfigError(".env", f"not UTF-8 text (byte {exc.start})") from None
+        except OSError as exc:
+            problem = exc.strerror or type(exc).__name__
+            raise ConfigError(".env", f"cannot read the file ({problem})") from None
+
 
 def _key_path(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc) or "<root>"
 
 
+def _refuse_repeated_keys(node: yaml.Node, path: str, visited: set[int]) -> None:
+    """A key given twice in one mapping is refused: PyYAML keeps the last and drops the first unseen
+    (two ``stop_loss_pct`` lines, the one read ran with)."""
+    if id(node) in visited:  # an alias: its anchor was walked already
+        return
+    visited.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        lines: dict[tuple[str, str], int] = {}
+        for key, value in node.value:
+            child = path
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                child = f"{path}.{key.value}" if path else key.value
+                line = key.start_mark.line + 1
+                first = lines.get((key.tag, key.value))
+                if first is not None:
+                    where = f"line {line}" if first == line else f"lines {first} and {line}"
+                    raise ConfigError(child, f"given twice ({where}): keep one")
+                lines[(key.tag, key.value)] = line
+            _refuse_repeated_keys(value, child, visited)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _refuse_repeated_keys(item, f"{path}.{index}" if path else str(index), visited)
+
+
+def _parse_yaml(text: str) -> Any:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _refuse_repeated_keys(node, "", set())
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def load_config(path: str | Path) -> AppConfig:
     """Read, validate and cross-check ``path``. Raises ``ConfigError`` naming the key path."""
     file = Path(path)
+    if file.is_dir():
+        raise ConfigError(str(file), "a directory, not a config file")
     if not file.is_file():
         raise ConfigError(str(file), "config file not found")
     try:
@@ -421,7 +469,7 @@ def load_config(path: str | Path) -> AppConfig:
     except OSError as exc:
         raise ConfigError(str(file), f"cannot read the file ({exc.strerror or type(exc).__name__})") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = _parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "unknown line"

@@ -1,3 +1,4 @@
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,50 @@ def test_config_file_not_utf8_is_a_config_error_naming_the_file(tmp_path: Path) 
     with pytest.raises(ConfigError) as info:
         load_config(bad)
     assert info.value.key_path == str(bad) and "UTF-8" in info.value.problem
+
+
+@pytest.mark.parametrize(
+    ("text", "key_path", "lines"),
+    [
+        ("defaults:\n  stop_loss_pct: 0.3\n  stop_loss_pct: 3\n", "defaults.stop_loss_pct", "lines 2 and 3"),
+        ("symbols: [BTC/USDT]\nstrategy: hft\nsymbols: [ETH/USDT]\n", "symbols", "lines 1 and 3"),
+        ("paper:\n  balances: {USDT: 1, USDT: 2}\n", "paper.balances.USDT", "line 2"),
+    ],
+)
+def test_config_key_given_twice_names_the_key_and_both_lines(
+    text: str, key_path: str, lines: str, tmp_path: Path
+) -> None:
+    # The YAML reader kept the last of two and dropped the first unseen: check-config said ok.
+    config = tmp_path / "c.yaml"
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    assert info.value.key_path == key_path and lines in info.value.problem
+
+
+def test_config_anchors_and_merge_keys_are_not_taken_for_repeated_keys(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "symbols: [BTC/USDT, ETH/USDT]\nsymbol_overrides:\n  BTC/USDT: &tight {stop_loss_pct: 0.2}\n"
+        "  ETH/USDT:\n    <<: *tight\n    take_profit_pct: 0.4\n",
+        encoding="utf-8",
+    )
+    assert load_config(config).params_for("ETH/USDT").take_profit_pct == Decimal("0.4")
+
+
+def test_config_path_that_is_a_directory_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path)
+    assert info.value.key_path == str(tmp_path) and "directory" in info.value.problem
+
+
+def test_secrets_from_a_dotenv_not_utf8_is_a_config_error_without_its_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It left the process with a UnicodeDecodeError traceback (exit 1) before anything was checked.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_bytes(b"AUTOHEDGE_BINANCE_API_KEY=hidden-key-\xff\xfe\n")
+    with pytest.raises(ConfigError) as info:
+        Secrets()
+    assert info.value.key_path == ".env" and "UTF-8" in info.value.problem
+    assert "hidden-key" not in str(info.value)
