@@ -101,14 +101,36 @@ def _load(path: Path) -> AppConfig | None:
         return None
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Before anything runs: what is written at the end has somewhere to go (a run's summary and a
+    simulated day's report were lost to a traceback once the whole run was over)."""
+    for option in ("summary_json", "report_json"):
+        path: Path | None = getattr(args, option, None)
+        name = "--" + option.replace("_", "-")
+        if path is not None and path.is_dir():
+            raise ConfigError(name, f"{path} is a directory, not a file")
+        if path is not None and not path.parent.is_dir():
+            raise ConfigError(name, f"no directory {path.parent} to write {path.name} into")
+    for option in ("html", "report_dir"):
+        folder: Path | None = getattr(args, option, None)
+        name = "--" + option.replace("_", "-")
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise ConfigError(name, f"{folder} is a file, not a directory")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     problem = installed_problem()
     if problem is not None:
         print(f"installation error: {problem}", file=sys.stderr)
         return EXIT_CONFIG
+    try:
+        _check_outputs(args)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     if args.command == "report" and args.journal is not None:
-        return _report(args.journal, args.since, as_json=args.json, html_dir=args.html)
+        return _report(args.journal, args.since, as_json=args.json, html_dir=args.html, option="--journal")
     config = _load(args.config)
     if config is None:
         return EXIT_CONFIG
@@ -122,7 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "simulate":
         return _simulate(config, args)
     if args.command == "report":
-        return _report(journal_path(config, base_dir), args.since, as_json=args.json, html_dir=args.html)
+        return _report(
+            journal_path(config, base_dir),
+            args.since,
+            as_json=args.json,
+            html_dir=args.html,
+            option="journal.path",
+        )
     if args.command == "backtest":
         return _backtest(config, base_dir, args.replay, args.report_dir)
     if args.command == "record":
@@ -150,7 +178,9 @@ def _since_ns(since: str | None) -> int:
     return int(moment.timestamp() * NS_PER_S)
 
 
-def _report(journal: Path, since: str | None, *, as_json: bool, html_dir: Path | None) -> int:
+def _report(journal: Path, since: str | None, *, as_json: bool, html_dir: Path | None, option: str) -> int:
+    import sqlite3
+
     from autohedge.adapters.journal.sqlite import JournalReader
     from autohedge.core.pnl import compute_pnl
     from autohedge.reporting.document import report_document, report_table
@@ -159,7 +189,7 @@ def _report(journal: Path, since: str | None, *, as_json: bool, html_dir: Path |
     try:
         since_ns = _since_ns(since)
         if not journal.is_file():
-            raise ConfigError("--journal", f"no journal at {journal} (run or backtest first)")
+            raise ConfigError(option, f"no journal at {journal} (run or backtest first)")
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -167,6 +197,10 @@ def _report(journal: Path, since: str | None, *, as_json: bool, html_dir: Path |
     try:
         fills, steps = reader.fills(since_ns), reader.symbol_steps()
         end_ns = reader.last_ts_ns()
+    except sqlite3.DatabaseError as exc:
+        # Any file given as the journal (a config, a replay) was a DatabaseError traceback.
+        print(f"config error: {option}: {journal} is not a trade journal ({exc})", file=sys.stderr)
+        return EXIT_CONFIG
     except (RuntimeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
