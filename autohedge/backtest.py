@@ -86,16 +86,31 @@ class BacktestResult:
     report_dir: Path
 
 
-def _replay_lines(path: Path) -> list[str]:
+def _replay_lines(path: Path) -> list[str | None]:
+    """The file's non-blank lines; None for a line that is not UTF-8 (one bad byte is one bad line, as
+    in the replay stream, not a traceback for the whole file)."""
     try:
-        return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        raw_lines = path.read_bytes().splitlines()
     except OSError as exc:
         raise ConfigError("--replay", f"cannot read {path}: {exc.strerror or exc}") from None
+    lines: list[str | None] = []
+    for raw in raw_lines:
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            lines.append(None)
+            continue
+        if line:
+            lines.append(line)
+    return lines
 
 
-def _quotes(lines: Sequence[str], symbols: set[str]) -> Iterator[Quote | None]:
+def _quotes(lines: Sequence[str | None], symbols: set[str]) -> Iterator[Quote | None]:
     """Each line as a Quote of a traded symbol, or None (malformed, or a symbol not traded)."""
     for line in lines:
+        if line is None:
+            yield None
+            continue
         try:
             quote = parse_replay_line(line, ts_init=0)
         except MalformedMessage:

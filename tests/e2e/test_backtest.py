@@ -260,3 +260,17 @@ def test_report_reads_the_backtest_journal_as_json_text_and_html(
     assert main(["report", "--journal", str(journal), "--since", "yesterday"]) == 2
     assert "--since" in capsys.readouterr().err
     assert main(["report", "--journal", str(tmp_path / "missing.sqlite")]) == 2
+
+
+def test_backtest_skips_a_replay_line_that_is_not_utf8_as_one_bad_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One bad byte ended the backtest with a UnicodeDecodeError traceback; the replay stream skips the line.
+    replay = tmp_path / "quotes.jsonl"
+    _synthetic_replay(replay, 200)
+    lines = replay.read_bytes().splitlines(keepends=True)
+    replay.write_bytes(b"".join([*lines[:100], b'{"symbol": "BTC/USDT\xff"}\n', *lines[100:]]))
+
+    _backtest(_config(tmp_path), replay, tmp_path / "a")
+
+    assert "backtest: 200 quotes (1 lines skipped)" in capsys.readouterr().out
