@@ -45,6 +45,8 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+
 
 def _positive_seconds(text: str) -> float:
     """An argparse type: a finite number greater than 0 (``inf`` started the run, then the wait for it
@@ -71,7 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=1, help="seed of the market, the faults and the crashes")
     sim.add_argument("--report-json", type=Path, default=None, help="write the report here")
     sim.add_argument("--work-dir", type=Path, default=None, help="keep the paper state and history here")
-    sim.add_argument("--log-level", default="CRITICAL", help="log level during the simulation")
+    sim.add_argument(
+        "--log-level",
+        default="CRITICAL",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        help="log level during the simulation (default: CRITICAL)",
+    )
     check = sub.add_parser("check-config", help="validate a config file and exit (0 valid, 2 invalid)")
     check.add_argument("--config", default="config.yaml", type=Path)
     report = sub.add_parser("report", help="P&L report from the trade journal")
@@ -104,14 +112,14 @@ def _load(path: Path) -> AppConfig | None:
 def _check_outputs(args: argparse.Namespace) -> None:
     """Before anything runs: what is written at the end has somewhere to go (a run's summary and a
     simulated day's report were lost to a traceback once the whole run was over)."""
-    for option in ("summary_json", "report_json"):
+    for option in ("summary_json", "report_json", "out"):
         path: Path | None = getattr(args, option, None)
         name = "--" + option.replace("_", "-")
         if path is not None and path.is_dir():
             raise ConfigError(name, f"{path} is a directory, not a file")
-        if path is not None and not path.parent.is_dir():
+        if option != "out" and path is not None and not path.parent.is_dir():  # record makes its folder
             raise ConfigError(name, f"no directory {path.parent} to write {path.name} into")
-    for option in ("html", "report_dir"):
+    for option in ("html", "report_dir", "work_dir"):
         folder: Path | None = getattr(args, option, None)
         name = "--" + option.replace("_", "-")
         if folder is not None and folder.exists() and not folder.is_dir():

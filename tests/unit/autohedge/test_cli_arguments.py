@@ -26,3 +26,12 @@ def test_cli_duration_not_a_finite_positive_number_exits_2_naming_the_option_bef
         main([*argv, "--config", str(REPO_CONFIG)])
     assert info.value.code == 2
     assert option in capsys.readouterr().err
+
+
+def test_simulate_log_level_not_a_level_exits_2_naming_the_option(capsys: pytest.CaptureFixture[str]) -> None:
+    # It was a ValueError traceback from the logger (exit 1); a lower-case level is taken as meant.
+    with pytest.raises(SystemExit) as info:
+        main(["simulate", "--hours", "1", "--log-level", "LOUD", "--config", str(REPO_CONFIG)])
+    assert info.value.code == 2
+    assert "--log-level" in capsys.readouterr().err
+    assert main(["simulate", "--hours", "0.001", "--log-level", "error", "--config", str(REPO_CONFIG)]) == 0

@@ -21,6 +21,8 @@ def _quiet_config(tmp_path: Path) -> Path:
         (["simulate", "--hours", "0.01", "--report-json", "{missing}/r.json"], "--report-json"),
         (["backtest", "--replay", "{tmp}/q.jsonl", "--report-dir", "{config}"], "--report-dir"),
         (["report", "--journal", "{tmp}/j.sqlite", "--html", "{config}"], "--html"),
+        (["simulate", "--hours", "0.01", "--work-dir", "{config}"], "--work-dir"),
+        (["record", "--out", "{tmp}", "--duration", "1"], "--out"),
     ],
 )
 def test_cli_output_with_nowhere_to_go_exits_2_naming_the_option_before_running(
