@@ -512,6 +512,16 @@ def _check_assets_held_once(symbols: tuple[str, ...]) -> None:
             )
 
 
+def _order_amount_key(config: AppConfig, symbol: str) -> str:
+    """The key that made ``symbol``'s order amount exceed its largest position: the override's own
+    value when it sets one, else the default's (``symbol_overrides.order_amount`` named no key)."""
+    override = config.symbol_overrides.get(symbol)
+    for name in ("order_amount", "max_position_size"):
+        if override is not None and getattr(override, name) is not None:
+            return f"symbol_overrides.{symbol}.{name}"
+    return "defaults.order_amount"
+
+
 def _cross_checks(config: AppConfig, base_dir: Path) -> None:
     """Second pass: rules that span fields."""
     traded = set(config.symbols)
@@ -527,8 +537,9 @@ def _cross_checks(config: AppConfig, base_dir: Path) -> None:
     for symbol in config.symbols:
         params = config.params_for(symbol)
         if params.order_amount > params.max_position_size:
-            key = "symbol_overrides" if symbol in config.symbol_overrides else "defaults"
-            raise ConfigError(f"{key}.order_amount", f"larger than max_position_size for {symbol}")
+            raise ConfigError(
+                _order_amount_key(config, symbol), f"larger than max_position_size for {symbol}"
+            )
     exchange = config.exchange
     if exchange.market_data == "replay":
         if exchange.replay_file is None:

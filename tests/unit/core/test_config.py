@@ -189,3 +189,30 @@ def test_secrets_from_a_dotenv_not_utf8_is_a_config_error_without_its_text(
         Secrets()
     assert info.value.key_path == ".env" and "UTF-8" in info.value.problem
     assert "hidden-key" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "key_path"),
+    [
+        ({"defaults": {"order_amount": 2000}}, "defaults.order_amount"),
+        (
+            {"defaults": {"order_amount": 2000}, "symbol_overrides": {"BTC/USDT": {"take_profit_pct": 1}}},
+            "defaults.order_amount",
+        ),
+        (
+            {"symbol_overrides": {"BTC/USDT": {"order_amount": 5000}}},
+            "symbol_overrides.BTC/USDT.order_amount",
+        ),
+        (
+            {"symbol_overrides": {"BTC/USDT": {"max_position_size": 50}}},
+            "symbol_overrides.BTC/USDT.max_position_size",
+        ),
+    ],
+)
+def test_config_order_amount_above_the_largest_position_names_the_key_that_set_it(
+    raw: dict[str, Any], key_path: str
+) -> None:
+    # It named `symbol_overrides.order_amount` (no such key) for any symbol with an override.
+    with pytest.raises(ConfigError) as info:
+        parse_config({"symbols": ["BTC/USDT"], **raw})
+    assert info.value.key_path == key_path and "BTC/USDT" in info.value.problem
