@@ -11,9 +11,18 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from autohedge.core.backoff import Backoff
@@ -246,6 +255,15 @@ class SimulateConfig(_Model):
     max_restart_growth_rss_mb: Annotated[float, Field(ge=0)] = 16.0
 
 
+_URL_SCHEMES = {
+    "rest_url": ("https", "http"),
+    "data_rest_url": ("https", "http"),
+    "ws_url": ("wss", "ws"),
+    "stocks_ws_url": ("wss", "ws"),
+    "user_ws_url": ("wss", "ws"),
+}
+
+
 class VenueEndpoints(_Model):
     rest_url: str
     ws_url: str
@@ -255,6 +273,23 @@ class VenueEndpoints(_Model):
     """The private order stream (Binance WebSocket API, Alpaca trading stream)."""
     timeout_s: Annotated[float, Field(gt=0)] = 10.0
     recv_window_ms: Annotated[int, Field(gt=0, le=60_000)] = 5000
+
+    @field_validator(*_URL_SCHEMES)
+    @classmethod
+    def _scheme_and_host(cls, url: str | None, info: ValidationInfo) -> str | None:
+        """A URL without its scheme (``api.binance.com``) was sent as plain http, API key header and all,
+        and passed the live-endpoint check (no host read). The URL is never echoed: it may hold a token."""
+        if not url and info.field_name not in ("rest_url", "ws_url"):
+            return url  # none given: the adapter's own default
+        schemes = _URL_SCHEMES[str(info.field_name)]
+        try:
+            parts = urlsplit(url or "")
+            scheme, host = parts.scheme, parts.hostname
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            scheme, host = "", None
+        if scheme not in schemes or not host:
+            raise ValueError(f"must be a {schemes[0]}:// (or {schemes[1]}://) URL with a host")
+        return url
 
 
 class BinanceEndpoints(VenueEndpoints):

@@ -77,7 +77,8 @@ def bench_without_servers(tmp_path: Path, source: GonePipe, venue: GonePipe) -> 
     bench.workdir = tmp_path
     bench.source_conn = cast(Connection, source)
     bench.venue_conn = cast(Connection, venue)
-    bench.ws_base = bench.rest_url = bench.user_ws_url = bench.stream_url = "ws://127.0.0.1:9"
+    bench.ws_base = bench.user_ws_url = bench.stream_url = "ws://127.0.0.1:9"
+    bench.rest_url = "http://127.0.0.1:9"  # the config refuses a REST URL of another scheme
     return bench
 
 
