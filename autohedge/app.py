@@ -97,6 +97,7 @@ __all__ = [
     "build_user_stream_factory",
     "check_credentials",
     "open_journal",
+    "refuse_live_without_opt_in",
     "venue_reasons",
     "venue_view",
 ]
@@ -145,6 +146,22 @@ def _refuse_live_without_opt_in(config: AppConfig, entry: VenueEntry) -> None:
         )
 
 
+def _venues_signed_to(config: AppConfig) -> list[VenueEntry]:
+    """The trading venue, and a market-data venue whose stream needs keys."""
+    entries = [venue_entry(config.exchange.venue.value)]
+    data = VENUES.get(config.exchange.market_data)
+    if data is not None and data.stream_needs_keys and data not in entries:
+        entries.append(data)
+    return entries
+
+
+def refuse_live_without_opt_in(config: AppConfig) -> None:
+    """``ConfigError`` (``exchange.live``) when a venue the run signs calls to is a live endpoint and the
+    opt-in is missing: a rule of the file alone, so ``check-config`` applies it as ``run`` does."""
+    for entry in _venues_signed_to(config):
+        _refuse_live_without_opt_in(config, entry)
+
+
 def build_exchange(config: AppConfig, *, clock: Clock, secrets: Secrets, base_dir: Path) -> Exchange:
     """The exchange port for ``exchange.venue`` (the paper exchange or a venue adapter). No network I/O."""
     entry = venue_entry(config.exchange.venue.value)
@@ -160,10 +177,7 @@ def check_credentials(
     endpoint is never called without the explicit opt-in (``ConfigError`` first). ``exchange``: the
     trading exchange (``build_exchange``), whose request budget its venue's call spends from: a call on a
     budget of its own would let the process send one more than the venue's limit."""
-    entries = [venue_entry(config.exchange.venue.value)]
-    data = VENUES.get(config.exchange.market_data)
-    if data is not None and data.stream_needs_keys and data not in entries:
-        entries.append(data)
+    entries = _venues_signed_to(config)
     for entry in entries:
         _refuse_live_without_opt_in(config, entry)
     for entry in entries:

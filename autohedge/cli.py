@@ -144,6 +144,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     base_dir = args.config.resolve().parent
     if args.command == "check-config":
+        from autohedge.app import refuse_live_without_opt_in
+
+        try:
+            refuse_live_without_opt_in(config)  # a rule of the file alone: ok here, refused by run
+        except ConfigError as exc:
+            print(f"config error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
         print(
             f"{args.config}: ok ({config.exchange.venue.value}, {len(config.symbols)} symbols, strategy "
             f"{config.strategy})"

@@ -50,3 +50,22 @@ def test_run_live_endpoint_without_opt_in_refuses_with_exit_2(
     )
     assert main(["run", "--config", str(config), "--duration", "1"]) == 2
     assert "exchange.live" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("venue", ["binance", "kraken"])
+def test_check_config_live_endpoint_without_opt_in_exits_2_as_run_does(
+    venue: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # check-config said ok for a file that run then refused for the file's own content (exit 2).
+    config = tmp_path / "c.yaml"
+    endpoints = "venues: {binance: {rest_url: 'https://api.binance.com', ws_url: 'wss://127.0.0.1:9'}}\n"
+    config.write_text(
+        f"exchange: {{venue: {venue}, market_data: {venue}}}\nsymbols: [BTC/USD]\n{endpoints}",
+        encoding="utf-8",
+    )
+    assert main(["check-config", "--config", str(config)]) == 2
+    assert capsys.readouterr().err.startswith("config error: exchange.live:")
+    config.write_text(
+        f"exchange: {{venue: paper, market_data: {venue}}}\nsymbols: [BTC/USD]\n", encoding="utf-8"
+    )
+    assert main(["check-config", "--config", str(config)]) == 0  # a dry run on its public quotes
