@@ -262,8 +262,16 @@ def run_backtest(
     first = next((q for q in quotes if q is not None), None)
     if first is None:
         raise ConfigError("--replay", f"{replay} holds no valid quote of {', '.join(config.symbols)}")
-    report_dir.mkdir(parents=True, exist_ok=True)
     journal = report_dir / JOURNAL_FILE
+    trading_journal = (
+        config.journal.path if config.journal.path.is_absolute() else base_dir / config.journal.path
+    )
+    if journal.resolve() == trading_journal.resolve():
+        # The stale backtest journal is deleted below: here it would be the trade history of every run.
+        raise ConfigError(
+            "--report-dir", f"{report_dir} holds the trade journal (journal.path): choose another folder"
+        )
+    report_dir.mkdir(parents=True, exist_ok=True)
     for stale in (
         journal,
         journal.with_name(JOURNAL_FILE + "-wal"),

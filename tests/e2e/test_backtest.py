@@ -274,3 +274,29 @@ def test_backtest_skips_a_replay_line_that_is_not_utf8_as_one_bad_line(
     _backtest(_config(tmp_path), replay, tmp_path / "a")
 
     assert "backtest: 200 quotes (1 lines skipped)" in capsys.readouterr().out
+
+
+def test_backtest_into_the_folder_of_the_trade_journal_refuses_and_leaves_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `--report-dir state` deleted state/journal.sqlite, every run's trade history, to write its own.
+    replay = tmp_path / "quotes.jsonl"
+    _synthetic_replay(replay, 50)
+    config = _config(tmp_path)
+    trade_journal = tmp_path / "state" / "journal.sqlite"
+    trade_journal.parent.mkdir()
+    trade_journal.write_bytes(b"trade history")
+    args = [
+        "backtest",
+        "--config",
+        str(config),
+        "--replay",
+        str(replay),
+        "--report-dir",
+        str(tmp_path / "state"),
+    ]
+
+    assert main(args) == 2
+
+    assert capsys.readouterr().err.startswith("config error: --report-dir:")
+    assert trade_journal.read_bytes() == b"trade history"
