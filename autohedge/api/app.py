@@ -180,6 +180,38 @@ def _unauthorized(detail: str) -> Response:
     return JSONResponse({"detail": detail}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
 
 
+def _parse_params(endpoint: Endpoint, request: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(values, errors). A parameter this endpoint does not take, one given twice, or a body is refused
+    rather than ignored: ``?flaten=true`` or ``{"flatten": true}`` would otherwise stop without closing."""
+    values: dict[str, Any] = {}
+    errors: list[dict[str, Any]] = []
+    known = {param.name for param in endpoint.params}
+    for name in dict.fromkeys(request.query_params.keys()):
+        if name not in known:
+            takes = ", ".join(sorted(known)) or "none"
+            msg = f"unknown query parameter {name!r} (this endpoint takes: {takes})"
+            errors.append({"type": "unknown", "loc": ["query", name], "msg": msg, "input": None})
+    for param in endpoint.params:
+        given = request.query_params.getlist(param.name)
+        if len(given) > 1:
+            msg = f"{param.name} given {len(given)} times; give it once"
+            errors.append({"type": "repeated", "loc": ["query", param.name], "msg": msg, "input": given})
+            continue
+        raw = given[0] if given else None
+        try:
+            values[param.name] = param.parse(raw)
+        except ValueError as exc:
+            errors.append({"type": "invalid", "loc": ["query", param.name], "msg": str(exc), "input": raw})
+    # Judged on the headers alone: a huge body is never read.
+    length = request.headers.get("content-length", "0").strip()
+    if length not in ("", "0") or "transfer-encoding" in request.headers:
+        takes = ", ".join(f"{name}=..." for name in sorted(known))
+        hint = f"; pass options as query parameters ({takes})" if known else ""
+        msg = f"this endpoint takes no request body{hint}"
+        errors.append({"type": "body", "loc": ["body"], "msg": msg, "input": None})
+    return values, errors
+
+
 def _serve(endpoint: Endpoint, control: EngineControl, auth: BearerAuth) -> Callable[[Request], Any]:
     async def handle(request: Request) -> Response:
         """On the server's event loop; the answer is computed on a worker thread (asks may wait)."""
@@ -187,16 +219,7 @@ def _serve(endpoint: Endpoint, control: EngineControl, auth: BearerAuth) -> Call
             denied = auth.denial(request.headers.get("authorization", ""))
             if denied is not None:
                 return _unauthorized(denied)
-        values: dict[str, Any] = {}
-        errors: list[dict[str, Any]] = []
-        for param in endpoint.params:
-            raw = request.query_params.get(param.name)
-            try:
-                values[param.name] = param.parse(raw)
-            except ValueError as exc:
-                errors.append(
-                    {"type": "invalid", "loc": ["query", param.name], "msg": str(exc), "input": raw}
-                )
+        values, errors = _parse_params(endpoint, request)
         if errors:
             return JSONResponse({"detail": errors}, status_code=422)
         answer = await run_in_threadpool(endpoint.answer, control, **values)

@@ -139,3 +139,34 @@ print("fastapi" in sys.modules)
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "True"]
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "loc"),
+    [
+        ("/trading/stop", "flaten=true", ["query", "flaten"]),
+        ("/trading/stop", "flatten=true&flatten=false", ["query", "flatten"]),
+        ("/positions/sync", "symbol=BTC-USD", ["query", "symbol"]),
+    ],
+)
+def test_api_unknown_or_repeated_query_parameter_is_422_and_changes_nothing(
+    client: TestClient, control: FakeEngineControl, path: str, query: str, loc: list[str]
+) -> None:
+    response = client.post(f"{path}?{query}", headers=AUTH)
+
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == loc and loc[1] in error["msg"]
+    assert control.mutations == []
+
+
+def test_api_mutation_with_a_json_body_is_422_and_changes_nothing(
+    client: TestClient, control: FakeEngineControl
+) -> None:
+    # A script sending the option as JSON must not get a stop that closes nothing.
+    response = client.post("/trading/stop", headers=AUTH, json={"flatten": True})
+
+    assert response.status_code == 422
+    assert "flatten=" in response.json()["detail"][0]["msg"]
+    assert control.mutations == []
+    assert client.post("/trading/stop?flatten=true", headers=AUTH).json()["count"] == 1
