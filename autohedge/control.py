@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from autohedge.actors.supervisor import StartTrading, StopTrading
+from autohedge.api.control import ActionRefused
 from autohedge.api.models import (
     ActorsReport,
     ActorView,
@@ -271,7 +272,9 @@ class EngineController:
         return len(positions)
 
     def start_trading(self) -> None:
-        self._engine.supervisor.ask(StartTrading(), timeout=ASK_TIMEOUT_S)
+        refusal = self._engine.supervisor.ask(StartTrading(), timeout=ASK_TIMEOUT_S)
+        if refusal is not None:
+            raise ActionRefused(str(refusal))
         self._engine.parts.events.record("trading_started", "by the operator")
 
     def sync_positions(self) -> int:

@@ -37,7 +37,7 @@ from autohedge.core.child_states import ChildState
 from autohedge.core.clock import NS_PER_S, Clock, TimerHandle
 from autohedge.core.config import SupervisorConfig
 from autohedge.core.eventlog import EventLog
-from autohedge.core.gates import KILL_SWITCH, MONITOR_DOWN, STARTUP, STOPPED, Gate, GateKind
+from autohedge.core.gates import KILL_SWITCH, MONITOR_DOWN, STARTUP, STOPPED, Gate, GateKind, start_refusal
 from autohedge.core.messages import (
     ChildFailed,
     ChildStarted,
@@ -137,7 +137,8 @@ class StopTrading(Message):
 
 
 class StartTrading(Message):
-    """Ask: restart feeds and strategies and open the ``stopped`` gate."""
+    """Ask: restart feeds and strategies and open the ``stopped`` gate. Answers None, or why it did
+    nothing (``core.gates.start_refusal``)."""
 
 
 class ShutdownBegun(Message):
@@ -436,9 +437,11 @@ class Supervisor(pykka.ThreadingActor):
             if child.spec.kind in (ActorKind.FEED, ActorKind.STRATEGY):
                 self._stop_child(child)
 
-    def on_start_trading(self, _: StartTrading) -> None:
-        if self._stopping or self._shutting_down:
-            return  # the tree is stopped (or being stopped) for good: nothing is started again
+    def on_start_trading(self, _: StartTrading) -> str | None:
+        """None once started; else why not, with nothing changed (the answer to the operator)."""
+        refusal = start_refusal(self._gates, shutting_down=self._stopping or self._shutting_down)
+        if refusal is not None:
+            return refusal
         for name in self._order:
             child = self._children[name]
             if child.spec.kind in (ActorKind.FEED, ActorKind.STRATEGY) and child.state is ChildState.STOPPED:
@@ -446,6 +449,7 @@ class Supervisor(pykka.ThreadingActor):
                 child.backoff_n = 0
                 self._start(name)
         self._set_gate(STOPPED, closed=False)
+        return None
 
     def on_shutdown_begun(self, message: ShutdownBegun) -> None:
         self._shutting_down = True

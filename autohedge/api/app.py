@@ -23,7 +23,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from autohedge.api.auth import BearerAuth
-from autohedge.api.control import EngineControl
+from autohedge.api.control import ActionRefused, EngineControl
 from autohedge.api.models import (
     ActionResult,
     ActorsReport,
@@ -222,7 +222,10 @@ def _serve(endpoint: Endpoint, control: EngineControl, auth: BearerAuth) -> Call
         values, errors = _parse_params(endpoint, request)
         if errors:
             return JSONResponse({"detail": errors}, status_code=422)
-        answer = await run_in_threadpool(endpoint.answer, control, **values)
+        try:
+            answer = await run_in_threadpool(endpoint.answer, control, **values)
+        except ActionRefused as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=409)
         return _json(answer)
 
     return handle

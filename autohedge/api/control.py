@@ -16,7 +16,11 @@ from autohedge.api.models import (
     TradeView,
 )
 
-__all__ = ["EngineControl"]
+__all__ = ["ActionRefused", "EngineControl"]
+
+
+class ActionRefused(Exception):
+    """The engine will not do what was asked in its present state; the message says why (409)."""
 
 
 class EngineControl(Protocol):
@@ -46,7 +50,9 @@ class EngineControl(Protocol):
         """Stop entries and every feed and strategy; exits keep protecting. Returns positions closed."""
         ...
 
-    def start_trading(self) -> None: ...
+    def start_trading(self) -> None:
+        """Raises ActionRefused (nothing changed) when entries cannot open (kill switch, stopping)."""
+        ...
 
     def sync_positions(self) -> int: ...
 

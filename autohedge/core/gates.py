@@ -7,6 +7,7 @@ read only by ``Gate.decode``. Exits never pass through gates.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -18,6 +19,7 @@ __all__ = [
     "STOPPED",
     "Gate",
     "GateKind",
+    "start_refusal",
 ]
 
 
@@ -114,3 +116,13 @@ STARTUP: Final = Gate(GateKind.STARTUP)
 STOPPED: Final = Gate(GateKind.STOPPED)
 KILL_SWITCH: Final = Gate(GateKind.KILL_SWITCH)
 MONITOR_DOWN: Final = Gate(GateKind.MONITOR_DOWN)
+
+
+def start_refusal(gates: Mapping[Gate, str], *, shutting_down: bool) -> str | None:
+    """Why the operator's start cannot open entries now (None: it can). Nothing opens the kill switch
+    but a restart, and a stop once begun is for good: a start then would report trading that is not."""
+    if shutting_down:
+        return "the process is stopping: trading cannot be started again"
+    if KILL_SWITCH in gates:
+        return f"kill switch on ({gates[KILL_SWITCH]}): entries stay closed until the process restarts"
+    return None

@@ -15,7 +15,11 @@ async function api(path, method = "GET") {
   const response = await fetch(path, { method, headers: { Authorization: "Bearer " + token() } });
   if (response.status === 401) throw new Error(
     "unauthorized: open the address `autohedge run` printed (it carries the token), or enter the value of AUTOHEDGE_API_TOKEN");
-  if (!response.ok) throw new Error(path + ": HTTP " + response.status);
+  if (!response.ok) {
+    // A refusal (409, 422, 503) says why in its detail: show it, not just the status.
+    const detail = await response.json().then(body => body.detail, () => null);
+    throw new Error(path + ": HTTP " + response.status + (typeof detail === "string" ? ": " + detail : ""));
+  }
   return response.json();
 }
 

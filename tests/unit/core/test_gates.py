@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autohedge.core.gates import KILL_SWITCH, STARTUP, Gate, GateKind
+from autohedge.core.gates import KILL_SWITCH, STARTUP, STOPPED, Gate, GateKind, start_refusal
 
 subjects = st.text(min_size=1, max_size=20)
 
@@ -48,3 +48,12 @@ def test_decode_names_what_is_wrong(text: str, why: str) -> None:
 def test_a_plain_gate_takes_no_subject() -> None:
     with pytest.raises(ValueError, match="takes no subject"):
         Gate(GateKind.KILL_SWITCH, "binance")
+
+
+def test_start_refusal_names_the_kill_switch_and_a_stop_begun() -> None:
+    assert start_refusal({}, shutting_down=False) is None
+    assert start_refusal({STOPPED: "by the operator"}, shutting_down=False) is None
+    refusal = start_refusal({KILL_SWITCH: "monitor crash loop: boom"}, shutting_down=False)
+    assert refusal is not None and "kill switch" in refusal and "monitor crash loop: boom" in refusal
+    stopping = start_refusal({}, shutting_down=True)
+    assert stopping is not None and "stopping" in stopping
