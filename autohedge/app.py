@@ -700,6 +700,11 @@ class Engine:
         )
 
     @property
+    def running(self) -> bool:
+        """Started and not (yet) stopped: the actor tree can be asked."""
+        return self._supervisor is not None
+
+    @property
     def supervisor(self) -> pykka.ActorRef[Any]:
         if self._supervisor is None:
             raise RuntimeError("engine not started")

@@ -6,12 +6,18 @@ metrics and event log, and the exchange port.
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from autohedge.actors.supervisor import StartTrading, StopTrading
-from autohedge.api.control import ActionRefused
+import pykka
+
+from autohedge.actors.monitor import MonitoredPosition
+from autohedge.actors.protocol import GetSnapshot
+from autohedge.actors.supervisor import StartTrading, StopTrading, SupervisorView
+from autohedge.api.control import ActionRefused, EngineUnavailable
 from autohedge.api.models import (
     ActorsReport,
     ActorView,
@@ -28,9 +34,10 @@ from autohedge.api.models import (
     TradeView,
 )
 from autohedge.app import Engine
-from autohedge.core.actor_names import EXECUTOR, MONITOR
+from autohedge.core.actor_names import EXECUTOR, MONITOR, SUPERVISOR, ActorName
 from autohedge.core.client_ids import ClientId
 from autohedge.core.clock import NS_PER_S
+from autohedge.core.errors import VenueError
 from autohedge.core.gates import KILL_SWITCH, STARTUP, STOPPED
 from autohedge.core.messages import CancelEntries, ClosePosition, SyncPositions
 from autohedge.core.metrics import LatencyHistogram
@@ -52,6 +59,30 @@ def _at(value: Decimal | None, step: Decimal | None) -> Decimal | None:
 def _money(value: Decimal | None, tick: Decimal | None) -> Decimal | None:
     text = money_text(value, tick)
     return None if text is None else Decimal(text)
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+NOT_RUNNING = "the engine is not running (not started yet, or stopped)"
+
+
+def _answering(method: Callable[Concatenate[EngineController, _P], _R]) -> Callable[..., _R]:
+    """An engine that is down or slow is said so (EngineUnavailable, 503), never a bare server error."""
+
+    @functools.wraps(method)
+    def call(self: EngineController, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if not self._engine.running:
+            raise EngineUnavailable(NOT_RUNNING)
+        try:
+            return method(self, *args, **kwargs)
+        except pykka.ActorDeadError:
+            raise EngineUnavailable(NOT_RUNNING) from None
+        except pykka.Timeout:
+            raise EngineUnavailable(f"the engine did not answer within {ASK_TIMEOUT_S:g}s") from None
+        except VenueError as exc:  # a read the venue refused (open orders): nothing was changed
+            raise EngineUnavailable(f"the venue did not answer: {exc}") from None
+
+    return call
 
 
 def latency_buckets(histogram: LatencyHistogram) -> LatencyBuckets:
@@ -88,8 +119,35 @@ class EngineController:
             return "external"
         return "unknown" if ours.purpose is None else ours.purpose.value
 
+    def _ask(self, name: ActorName, message: object, *, otherwise: str) -> Any:
+        """``name``'s answer. Absent, dead or slow, it is EngineUnavailable saying ``otherwise`` (what
+        did not happen): a missing actor's None must not read as "none" or "0 done"."""
+        ref = self._engine.parts.directory.get(name)
+        if ref is None:
+            raise EngineUnavailable(f"{name} is not running (restarting or stopped): {otherwise}")
+        try:
+            return ref.ask(message, timeout=ASK_TIMEOUT_S)
+        except pykka.ActorDeadError:
+            raise EngineUnavailable(f"{name} is not running (restarting or stopped): {otherwise}") from None
+        except pykka.Timeout:
+            raise EngineUnavailable(
+                f"{name} did not answer within {ASK_TIMEOUT_S:g}s: {otherwise} (it may still take effect)"
+            ) from None
+
+    def _view(self) -> SupervisorView:
+        view = self._ask(SUPERVISOR, GetSnapshot(), otherwise="the actor tree could not be read")
+        assert isinstance(view, SupervisorView)
+        return view
+
+    def _held(self) -> list[MonitoredPosition]:
+        held: list[MonitoredPosition] = self._ask(
+            MONITOR, GetSnapshot(), otherwise="the positions could not be read"
+        )
+        return held
+
+    @_answering
     def health(self) -> HealthReport:
-        view = self._engine.view()
+        view = self._view()
         status, reasons = self._engine.health(view)
         session = self._engine.order_session_status()
         return HealthReport(
@@ -99,9 +157,10 @@ class EngineController:
             order_sessions={} if session is None else {session.venue: session.model_dump(mode="json")},
         )
 
+    @_answering
     def status(self) -> StatusReport:
         engine = self._engine
-        view = engine.view()
+        view = self._view()
         return StatusReport(
             venue=engine.config.exchange.venue.value,
             market_data=engine.source_name,
@@ -113,10 +172,11 @@ class EngineController:
             venues={name: v.model_dump(mode="json") for name, v in engine.venues().items()},
         )
 
+    @_answering
     def positions(self) -> list[PositionView]:
         """Prices at the symbol's tick, quantities at its lot step, P&L at the tick plus two decimals."""
         out = []
-        for p in self._engine.positions():
+        for p in self._held():
             tick, lot = self._steps_of(p.symbol)
             last, entry = p.last_price, p.entry_price
             pnl = (last - entry) * p.qty if last is not None and entry is not None else None
@@ -154,6 +214,7 @@ class EngineController:
                 self._pnl_book.add(fill)
             return self._pnl_book.report(end_ns=self._engine.parts.clock.wall_ns())
 
+    @_answering
     def trades(self, limit: int) -> list[TradeView]:
         report = self._journal_pnl()
         if report is None:
@@ -177,9 +238,13 @@ class EngineController:
             )
         return out
 
+    @_answering
     def pnl(self) -> PnlView:
         report = self._journal_pnl()
-        positions = self.positions()
+        try:
+            positions = self.positions()
+        except EngineUnavailable:
+            positions = []  # the journal's figures stand; unrealized P&L is unknown (None) meanwhile
         priced = [p.unrealized_pnl for p in positions if p.unrealized_pnl is not None]
         unrealized = sum(priced, Decimal(0)) if priced else None
         if report is None:
@@ -224,6 +289,7 @@ class EngineController:
             ],
         )
 
+    @_answering
     def orders(self) -> list[OrderView]:
         return [
             OrderView(
@@ -242,8 +308,9 @@ class EngineController:
             for o in self._engine.parts.exchange.open_orders()
         ]
 
+    @_answering
     def actors(self) -> ActorsReport:
-        view = self._engine.view()
+        view = self._view()
         return ActorsReport(
             actors=[ActorView.model_validate(c, from_attributes=True) for c in view.children],
             parked_symbols=list(view.parked_symbols),
@@ -251,43 +318,59 @@ class EngineController:
             entry_gates={gate.encode(): why for gate, why in view.gates.items()},
         )
 
+    @_answering
     def recent_events(self, limit: int) -> list[EventView]:
         return [
             EventView(ts_ns=e.ts_ns, kind=e.kind, symbol=e.symbol, level=e.level, text=e.text)
             for e in self._engine.parts.events.recent(limit)
         ]
 
+    @_answering
     def stop_trading(self, *, flatten: bool) -> int:
-        self._engine.supervisor.ask(StopTrading(), timeout=ASK_TIMEOUT_S)
+        not_done = "trading not stopped" + (", no position closed" if flatten else "")
+        self._ask(SUPERVISOR, StopTrading(), otherwise=not_done)
         self._engine.parts.events.record(
             "trading_stopped", "by the operator; exits keep protecting", level="WARNING"
         )
         if not flatten:
             return 0
-        positions = self._engine.positions()
-        for p in positions:
-            self._engine.parts.directory.tell(
-                MONITOR, ClosePosition(symbol=p.symbol, reason="flatten by the operator")
+        stopped = "trading stopped, but no position was closed (ask again with flatten=true)"
+        positions = self._ask(MONITOR, GetSnapshot(), otherwise=stopped)
+        directory = self._engine.parts.directory
+        closing = [
+            p.symbol
+            for p in positions
+            if directory.tell(MONITOR, ClosePosition(symbol=p.symbol, reason="flatten by the operator"))
+        ]
+        if len(closing) < len(positions):
+            # The monitor went away between the read and the tells: what it never got is not closing.
+            raise EngineUnavailable(
+                f"trading stopped; {MONITOR} stopped answering: closing {len(closing)} of "
+                f"{len(positions)} positions (ask again with flatten=true)"
             )
-        return len(positions)
+        return len(closing)
 
+    @_answering
     def start_trading(self) -> None:
-        refusal = self._engine.supervisor.ask(StartTrading(), timeout=ASK_TIMEOUT_S)
+        refusal = self._ask(SUPERVISOR, StartTrading(), otherwise="trading not started")
         if refusal is not None:
             raise ActionRefused(str(refusal))
         self._engine.parts.events.record("trading_started", "by the operator")
 
+    @_answering
     def sync_positions(self) -> int:
-        adopted: Any = self._engine.ask(MONITOR, SyncPositions(), timeout_s=ASK_TIMEOUT_S)
-        return int(adopted or 0)
+        adopted: Any = self._ask(MONITOR, SyncPositions(), otherwise="nothing was adopted")
+        return int(adopted)
 
+    @_answering
     def cancel_entries(self) -> int:
-        cancelled: Any = self._engine.ask(EXECUTOR, CancelEntries(), timeout_s=ASK_TIMEOUT_S)
-        return int(cancelled or 0)
+        cancelled: Any = self._ask(EXECUTOR, CancelEntries(), otherwise="no entry order was cancelled")
+        return int(cancelled)
 
+    @_answering
     def metrics_snapshot(self) -> MetricsSnapshot:
         engine = self._engine
-        view = engine.view()
+        view = self._view()
         used = {engine.config.exchange.venue.value: engine.parts.exchange.request_budget.used_fraction}
         return MetricsSnapshot(
             counters=engine.parts.metrics.snapshot(),

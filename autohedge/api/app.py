@@ -23,7 +23,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from autohedge.api.auth import BearerAuth
-from autohedge.api.control import ActionRefused, EngineControl
+from autohedge.api.control import ActionRefused, EngineControl, EngineUnavailable
 from autohedge.api.models import (
     ActionResult,
     ActorsReport,
@@ -226,6 +226,8 @@ def _serve(endpoint: Endpoint, control: EngineControl, auth: BearerAuth) -> Call
             answer = await run_in_threadpool(endpoint.answer, control, **values)
         except ActionRefused as exc:
             return JSONResponse({"detail": str(exc)}, status_code=409)
+        except EngineUnavailable as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=503)
         return _json(answer)
 
     return handle

@@ -16,15 +16,21 @@ from autohedge.api.models import (
     TradeView,
 )
 
-__all__ = ["ActionRefused", "EngineControl"]
+__all__ = ["ActionRefused", "EngineControl", "EngineUnavailable"]
 
 
 class ActionRefused(Exception):
     """The engine will not do what was asked in its present state; the message says why (409)."""
 
 
+class EngineUnavailable(Exception):
+    """The engine, or the actor a request needs, is not running or did not answer in time; the message
+    says which and what did or did not happen (503)."""
+
+
 class EngineControl(Protocol):
-    """Called on the API server's threads; implementations are thread-safe (asks with timeouts)."""
+    """Called on the API server's threads; implementations are thread-safe (asks with timeouts). Any
+    method raises EngineUnavailable rather than answer what it could not learn (an empty list, a zero)."""
 
     def health(self) -> HealthReport: ...
 
