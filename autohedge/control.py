@@ -335,6 +335,9 @@ class EngineController:
         if not flatten:
             return 0
         stopped = "trading stopped, but no position was closed (ask again with flatten=true)"
+        if not self._view().reconciled:
+            # The monitor knows nothing the venue holds yet: "closing 0" would leave it all held.
+            raise EngineUnavailable(f"start-up reconciliation has not finished: {stopped}")
         positions = self._ask(MONITOR, GetSnapshot(), otherwise=stopped)
         directory = self._engine.parts.directory
         closing = [

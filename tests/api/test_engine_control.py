@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 
 import pytest
 from pydantic import SecretStr
@@ -16,7 +17,8 @@ from autohedge.core.actor_names import EXECUTOR, MONITOR, SUPERVISOR, ActorName
 from autohedge.core.child_states import ChildState
 from autohedge.core.gates import KILL_SWITCH, STOPPED
 from autohedge.core.messages import SetEntryGate
-from tests.actors.harness import Harness, hold_the_monitor
+from tests.actors.harness import Harness, hold_the_monitor, make_config, wait_for
+from tests.actors.test_pushback import banned_by_venue
 
 TOKEN = "engine-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -131,3 +133,23 @@ def test_a_monitor_that_does_not_answer_in_time_is_503_naming_it(
         held.release.set()
 
     assert response.status_code == 503 and f"{MONITOR} did not answer" in response.json()["detail"]
+
+
+def test_flatten_before_start_up_reconciliation_is_503_not_zero_positions_closed(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(make_config(feed={"stale_after_s": 1000}))
+    h.paper_engine.fund("BTC", Decimal("0.5"))  # held on the venue, not yet known to the monitor
+    h.exchange.fail("positions", banned_by_venue(h, 5.0), thread_prefix="PositionMonitor")
+    h.start(reconciled=False)
+    h.settle()
+    client = client_of(h)
+
+    response = client.post("/trading/stop?flatten=true", headers=AUTH)
+
+    detail = response.json()["detail"]
+    assert response.status_code == 503
+    assert "reconciliation" in detail and "no position was closed" in detail
+    h.advance(5.0)
+    wait_for(lambda: h.engine.view().reconciled, what="reconciled after the ban")
+    assert client.post("/trading/stop?flatten=true", headers=AUTH).json()["count"] == 1
