@@ -76,7 +76,8 @@ class RestartType(StrEnum):
 
 
 ChildFactory = Callable[[ActorContext, Mapping[Gate, str]], pykka.ActorRef[Any]]
-"""Starts one incarnation. Gets the context and the entry gates closed right now."""
+"""Starts one incarnation. Gets the context and the entry gates closed right now; the executor is
+told each later change through the ref this returns (``Supervisor._tell_executor``)."""
 
 
 @dataclass(frozen=True)
@@ -426,7 +427,18 @@ class Supervisor(pykka.ThreadingActor):
             self._gates[gate] = reason
         elif self._gates.pop(gate, None) is None:
             return
-        self._directory.tell_if_present(EXECUTOR, SetEntryGate(gate=gate, closed=closed, reason=reason))
+        self._tell_executor(SetEntryGate(gate=gate, closed=closed, reason=reason))
+
+    def _tell_executor(self, message: SetEntryGate) -> None:
+        """Supervisor thread. To the incarnation this supervisor built last, by its ref, not by name: a
+        new incarnation is in the directory only once its own thread runs its start-up, and a change told
+        to the name before then found nobody, while the incarnation kept the copy of the gates it was built
+        with. Told to the ref, the change waits in its inbox behind its start-up, after that copy."""
+        child = self._children.get(EXECUTOR)
+        if child is None or child.ref is None:
+            return  # not started, or restarting: the next incarnation is built with the gates as they are
+        with contextlib.suppress(pykka.ActorDeadError):  # it died: its successor is built with them too
+            child.ref.tell(message)
 
     # -- operator control ------------------------------------------------------------------------------
 
