@@ -118,7 +118,6 @@ from autohedge.core.stream_health import feed_quiet, fill_may_be_unreported
 from autohedge.core.types import CloseReason, OrderPurpose, OrderStatus, Side, quote_of
 
 __all__ = [
-    "FEE_BUFFER",
     "RESOLVE_DELAYS_S",
     "AwaitSends",
     "ExecutorActor",
@@ -127,8 +126,6 @@ __all__ = [
     "TrackedEntry",
 ]
 
-FEE_BUFFER = Decimal("0.002")
-"""Headroom over the order value kept free for fees in the balance check."""
 RESOLVE_DELAYS_S = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0)
 """Spacing of "does the venue have this client order id?" queries after an unknown outcome."""
 
@@ -692,7 +689,9 @@ class ExecutorActor(SupervisedActor):
             position_qty=self._ledger.position(symbol),
             open_entry_qty=open_entry_qty,
             free_quote=self._ledger.free(quote_of(symbol)),
-            fee_rate=FEE_BUFFER,
+            # The venue's highest fee, not a fixed share: an entry that fits only under a lower fee is
+            # refused by the venue (or leaves less than expected where the fee comes off the quote).
+            fee_rate=self._exchange.capabilities.max_fee_rate,
         )
         coid = ClientId(self._prefix, OrderPurpose.ENTRY, self._keys.next_key()).encode()
         return OrderRequest(

@@ -19,11 +19,11 @@ from autohedge.adapters.paper import constants as paper_constants
 from autohedge.adapters.paper.adapter import PaperExchange
 from autohedge.adapters.paper.stream import PaperUserStream
 from autohedge.core.clock import Clock
-from autohedge.core.config import AppConfig, Secrets, VenueEndpoints
+from autohedge.core.config import AppConfig, PaperConfig, Secrets, VenueEndpoints
 from autohedge.core.errors import ConfigError
 from autohedge.core.ports import Capabilities, Exchange, MarketStream, UserStream
 
-__all__ = ["VENUES", "VenueEntry", "venue_entry"]
+__all__ = ["VENUES", "VenueEntry", "at_account_fee", "venue_entry"]
 
 ExchangeFactory = Callable[[AppConfig, Secrets, Clock, Path], Exchange]
 StreamFactoryFactory = Callable[[AppConfig, Clock, Secrets, Exchange | None], Callable[[], MarketStream]]
@@ -64,7 +64,20 @@ def _adapter(venue: str) -> ModuleType:
 
 
 def _exchange_of(venue: str) -> ExchangeFactory:
-    return lambda config, secrets, clock, _base: _adapter(venue).create_exchange(config, secrets, clock)
+    def create(config: AppConfig, secrets: Secrets, clock: Clock, _base: Path) -> Exchange:
+        exchange: Exchange = _adapter(venue).create_exchange(config, secrets, clock)
+        return at_account_fee(exchange, VENUES[venue].endpoints(config))
+
+    return create
+
+
+def at_account_fee(exchange: Exchange, endpoints: VenueEndpoints | None) -> Exchange:
+    """The account's own highest fee (``venues.<venue>.max_fee_rate``), where the user gave one, in place
+    of the adapter's figure for the venue's lowest tier."""
+    if endpoints is not None and endpoints.max_fee_rate is not None:
+        update = {"max_fee_rate": endpoints.max_fee_rate}
+        exchange.capabilities = exchange.capabilities.model_copy(update=update)
+    return exchange
 
 
 def _credentials_of(venue: str) -> CredentialCheck:
@@ -116,7 +129,7 @@ VENUES: Mapping[str, VenueEntry] = {
         create_stream_factory=None,
         check_credentials=_no_keys_needed,
         endpoints=lambda config: None,
-        capabilities=paper_constants.capabilities(oco=True),
+        capabilities=paper_constants.capabilities(oco=True, fee_rate=PaperConfig().fee_rate),
         is_live_endpoint=_never_live,
         matches_on_quotes=True,
         create_user_stream=_paper_user_stream,

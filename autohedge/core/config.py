@@ -60,6 +60,8 @@ __all__ = [
 Pct = Annotated[Decimal, Field(gt=0, lt=100)]
 PositiveDecimal = Annotated[Decimal, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
+FeeRate = Annotated[Decimal, Field(ge=0, lt=Decimal("0.1"))]
+"""A fee as a share of an order's value (0.001 = 0.1 %)."""
 
 
 class _Model(BaseModel):
@@ -199,7 +201,7 @@ class PaperConfig(_Model):
     balances: dict[str, Annotated[Decimal, Field(ge=0)]] = Field(
         default_factory=lambda: {"USDT": Decimal(10_000)}
     )
-    fee_rate: Annotated[Decimal, Field(ge=0, lt=Decimal("0.1"))] = Decimal("0.001")
+    fee_rate: FeeRate = Decimal("0.001")
     fee_in_base: bool = True
     """Buy fees are taken from the bought asset (as on Binance without BNB), sells' from the quote."""
     oco: bool = True
@@ -273,6 +275,10 @@ class VenueEndpoints(_Model):
     """The private order stream (Binance WebSocket API, Alpaca trading stream)."""
     timeout_s: Annotated[float, Field(gt=0)] = 10.0
     recv_window_ms: Annotated[int, Field(gt=0, le=60_000)] = 5000
+    max_fee_rate: FeeRate | None = None
+    """The highest fee the account can be charged, as a fraction (an account on a better fee tier than
+    the venue's lowest); None: the adapter's figure for the venue's lowest tier. Entries are sized so
+    that their value plus this share fits the free quote balance."""
 
     @field_validator(*_URL_SCHEMES)
     @classmethod

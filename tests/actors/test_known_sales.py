@@ -16,7 +16,6 @@ import pytest
 
 from autohedge.core.actor_names import MONITOR, user_stream_name
 from autohedge.core.messages import AccountBalances, Balance, OrderEventKind, OrderUpdate
-from autohedge.core.ports import Capabilities
 from tests.actors.harness import Harness, make_config, wait_for
 from tests.actors.test_simulation_findings import (
     close_half_sold_then_ended_by_the_venue,
@@ -98,7 +97,7 @@ def test_a_restarted_monitor_adopts_from_the_ledger_net_of_sales_its_crashed_inc
     # holding. Adopted with it, the position's exit asked for what had been sold.
     engine = half_filling_engine(BTC=Decimal(1))
     h = make_harness(make_config(hft={"min_edge_bps": 10_000}), engine=engine, oco=False)
-    h.paper.capabilities = Capabilities(oco=False, stop_limit=True, positions_with_entry_price=False)
+    h.paper.capabilities = h.paper.capabilities.model_copy(update={"positions_with_entry_price": False})
     h.start()
     exit_leg, delayed, refused = close_half_sold_then_ended_by_the_venue(h, monkeypatch)
 

@@ -141,6 +141,46 @@ def test_insufficient_balance_no_order_typed_refusal_logged(make_harness: Callab
     assert "entry_refused" in h.engine.parts.events.kinds()
 
 
+FEE_0_6_PCT = Decimal("0.006")
+
+
+def fee_in_quote_config(usdt: str) -> dict[str, object]:
+    """A paper account of ``usdt`` whose venue charges 0.6 % in the quote currency (a venue above 0.2 %)."""
+    return {"balances": {"USDT": usdt}, "fee_rate": str(FEE_0_6_PCT), "fee_in_base": False}
+
+
+def test_an_entry_that_fits_the_balance_only_under_a_lower_fee_is_refused_before_the_venue(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # 100.3 USDT: an entry of ~99.92 plus 0.2 % fits, plus the venue's 0.6 % does not. Sized with a fixed
+    # 0.2 % it was sent and the venue refused it for insufficient funds.
+    h = make_harness(make_config(paper=fee_in_quote_config("100.3"))).start()
+    assert h.paper.capabilities.max_fee_rate == FEE_0_6_PCT
+
+    h.trigger_buy("BTC/USDT")
+
+    assert h.exchange.calls.count("submit_order") == 0
+    assert h.buys("BTC/USDT") == []
+    refusals = [e for e in h.engine.parts.events.recent() if e.kind == "entry_refused"]
+    assert len(refusals) == 1 and "insufficient balance" in refusals[0].text
+    assert h.metrics.get("orders_rejected") == 1
+
+
+def test_an_entry_near_the_whole_balance_fits_it_with_the_venue_fee(
+    make_harness: Callable[..., Harness],
+) -> None:
+    free = Decimal("100.6")  # just enough for the entry plus its 0.6 % fee
+    h = make_harness(make_config(paper=fee_in_quote_config(str(free)))).start()
+
+    h.buy_protected("BTC/USDT")
+
+    (buy,) = h.buys("BTC/USDT")
+    assert buy.status is OrderStatus.FILLED
+    assert free - buy.qty * buy.price * (1 + FEE_0_6_PCT) < Decimal("0.5")  # near the whole balance
+    assert free >= buy.qty * buy.price * (1 + FEE_0_6_PCT)
+    assert h.paper_engine.balances()["USDT"].total == free - buy.qty * buy.price - buy.fee >= 0
+
+
 def test_no_oco_tp_rests_and_the_monitor_closes_at_the_stop(make_harness: Callable[..., Harness]) -> None:
     h = make_harness(oco=False).start()
     h.buy_protected("BTC/USDT")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from urllib.parse import urlparse
 
 from autohedge.core.messages import OrderEventKind
@@ -11,6 +12,7 @@ from autohedge.core.types import OrderStatus, OrderType, Side
 __all__ = [
     "CAPABILITIES",
     "LIVE_REST_HOSTS",
+    "MAX_FEE_RATE",
     "ORDER_STATUS",
     "ORDER_TYPE",
     "REQUESTS_PER_MINUTE",
@@ -29,11 +31,16 @@ REQUESTS_PER_MINUTE = 200
 TRADING_STREAM_PAPER_URL = "wss://paper-api.alpaca.markets/stream"
 
 # Crypto has no OCO or bracket orders on Alpaca: the TP rests as a limit, the monitor guards the SL.
+MAX_FEE_RATE = Decimal("0.0025")
+"""Alpaca's crypto taker fee in its lowest volume tier (under $100,000 in 30 days): 0.25 %. Stocks trade
+commission-free, so the crypto figure is the highest an order of ours pays."""
+
 CAPABILITIES = Capabilities(
     oco=False,
     stop_limit=True,
     positions_with_entry_price=True,
     spot_positions=False,
+    max_fee_rate=MAX_FEE_RATE,
 )
 
 ORDER_STATUS = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from urllib.parse import urlparse
 
 from autohedge.core.messages import OrderEventKind
@@ -13,6 +14,7 @@ __all__ = [
     "CAPABILITIES",
     "EXECUTION_TYPE",
     "LIVE_REST_HOSTS",
+    "MAX_FEE_RATE",
     "ORDER_STATUS",
     "ORDER_TYPE",
     "REQUEST_WEIGHT_PER_MINUTE",
@@ -53,10 +55,15 @@ WEIGHTS = {
     "my_trades": 20,
 }
 
+MAX_FEE_RATE = Decimal("0.001")
+"""Spot fee of Binance's published schedule for a regular (VIP 0) account, maker and taker alike:
+0.1 %. Paying fees in BNB or a VIP tier only lowers it."""
+
 CAPABILITIES = Capabilities(
     oco=True,
     stop_limit=True,
     positions_with_entry_price=False,
+    max_fee_rate=MAX_FEE_RATE,
     read_weights=ReadWeights(
         get_order=WEIGHTS["get_order"],
         open_orders_symbol=WEIGHTS["open_orders_symbol"],

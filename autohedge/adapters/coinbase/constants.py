@@ -21,6 +21,7 @@ __all__ = [
     "JWT_LIFETIME_S",
     "LIVE_REST_HOSTS",
     "LIVE_STATUS_FILTERS",
+    "MAX_FEE_RATE",
     "ORDER_STATUS",
     "ORDER_TYPE",
     "PRIVATE_REQUESTS_PER_S",
@@ -65,11 +66,15 @@ LIVE_STATUS_FILTERS = (("PENDING", "QUEUED"), ("OPEN",), ("CANCEL_QUEUED",))
 through them (one that moves on between two reads is still listed once): ``OPEN`` alone leaves out the
 orders not open yet and those whose cancel is only queued, which may still fill. ``OPEN`` is asked
 alone, as clients of the venue ask it."""
+MAX_FEE_RATE = Decimal("0.012")
+"""Coinbase Advanced Trade's taker fee in its lowest volume tier (Intro 1, under $1,000 in 30 days):
+1.20 %, the highest of its spot schedule."""
 CAPABILITIES = Capabilities(
     oco=True,
     oco_symbols=frozenset(),
     stop_limit=True,
     positions_with_entry_price=False,
+    max_fee_rate=MAX_FEE_RATE,
     # A listing of the live orders is one request per filter: the read planner weighs it so.
     read_weights=ReadWeights(
         open_orders_symbol=len(LIVE_STATUS_FILTERS), open_orders_all=len(LIVE_STATUS_FILTERS)

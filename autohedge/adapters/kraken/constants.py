@@ -7,6 +7,7 @@ official text are marked UNCONFIRMED.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from urllib.parse import urlparse
 
 from autohedge.core.ports import Capabilities
@@ -19,6 +20,7 @@ __all__ = [
     "DEFAULT_USER_WS_URL",
     "EXEC_TYPES",
     "LIVE_REST_HOSTS",
+    "MAX_FEE_RATE",
     "ORDER_STATUS",
     "ORDER_TYPE",
     "ORDER_TYPE_TO_WIRE",
@@ -54,7 +56,12 @@ CANCEL_PENALTIES = ((5.0, 8.0), (10.0, 6.0), (15.0, 5.0), (45.0, 4.0), (90.0, 2.
 
 # Spot has no OCO and no bracket; the conditional close is one-triggers-other, not one-cancels-other.
 # Protection: the TP rests as a limit and the monitor guards the stop.
-CAPABILITIES = Capabilities(oco=False, stop_limit=True, positions_with_entry_price=False)
+MAX_FEE_RATE = Decimal("0.004")
+"""Kraken Pro's spot taker fee in its lowest volume tier: 0.40 % (its earlier starter tier charged
+0.26 %; the higher figure is kept, as the fee schedule can change under a running account)."""
+CAPABILITIES = Capabilities(
+    oco=False, stop_limit=True, positions_with_entry_price=False, max_fee_rate=MAX_FEE_RATE
+)
 
 # Legacy X/Z-prefixed asset codes -> ours. Assets listed since the prefixes were dropped (SOL, USDT,
 # USDC, ...) are their own names.

@@ -51,7 +51,7 @@ class PaperExchange:
             clock, venue=VENUE, capacity=PAPER_REQUESTS_PER_MINUTE, per_s=60.0
         )
         self._faults = FaultModel(faults, seed=seed, sleep=sleep, budget=self.request_budget)
-        self.capabilities: Capabilities = capabilities(oco=oco)
+        self.capabilities: Capabilities = capabilities(oco=oco, fee_rate=engine.fee_rate)
 
     @classmethod
     def from_config(

@@ -227,6 +227,11 @@ class PaperEngine:
     # -- rules --------------------------------------------------------------------------------------
 
     @property
+    def fee_rate(self) -> Decimal:
+        """The share of an order's value charged as its fee (``paper.fee_rate``)."""
+        return self._fee_rate
+
+    @property
     def clock(self) -> Clock:
         return self._clock
 
