@@ -177,10 +177,8 @@ def check_credentials(
     endpoint is never called without the explicit opt-in (``ConfigError`` first). ``exchange``: the
     trading exchange (``build_exchange``), whose request budget its venue's call spends from: a call on a
     budget of its own would let the process send one more than the venue's limit."""
-    entries = _venues_signed_to(config)
-    for entry in entries:
-        _refuse_live_without_opt_in(config, entry)
-    for entry in entries:
+    refuse_live_without_opt_in(config)
+    for entry in _venues_signed_to(config):
         same_venue = exchange is not None and exchange.venue == entry.name
         entry.check_credentials(config, secrets, clock, exchange if same_venue else None)
 
