@@ -27,7 +27,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from autohedge.core.backoff import Backoff
 from autohedge.core.errors import ConfigError
-from autohedge.core.types import Symbol, Venue, base_of, quote_of
+from autohedge.core.types import FeeRate, Symbol, Venue, base_of, quote_of
 
 __all__ = [
     "LOOPBACK_HOSTS",
@@ -60,8 +60,6 @@ __all__ = [
 Pct = Annotated[Decimal, Field(gt=0, lt=100)]
 PositiveDecimal = Annotated[Decimal, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
-FeeRate = Annotated[Decimal, Field(ge=0, lt=Decimal("0.1"))]
-"""A fee as a share of an order's value (0.001 = 0.1 %)."""
 
 
 class _Model(BaseModel):

@@ -7,10 +7,9 @@ Implementations must be safe to call from several actor threads at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from decimal import Decimal
-from typing import Annotated, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from autohedge.core.messages import (
     AccountBalances,
@@ -27,6 +26,7 @@ from autohedge.core.messages import (
 from autohedge.core.order_session import OrderSessionStatus
 from autohedge.core.ratelimit import RequestBudget
 from autohedge.core.reads import ReadWeights
+from autohedge.core.types import FeeRate
 
 __all__ = [
     "Capabilities",
@@ -63,7 +63,7 @@ class Capabilities(BaseModel):
     read_weights: ReadWeights = ReadWeights()
     """What reading orders costs (by id, or listed by symbol or for the account): a sweep over resting
     entries makes the cheapest requests (``core.reads.plan_reads``)."""
-    max_fee_rate: Annotated[Decimal, Field(ge=0, lt=Decimal("0.1"))]
+    max_fee_rate: FeeRate
     """The highest fee an order of ours can be charged on the venue, as a fraction of the order's value
     (0.012 = 1.2 %): an entry is sized so that its value plus this share fits the free quote balance.
     No default: each adapter states its venue's figure (a user's own tier replaces it through

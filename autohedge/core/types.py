@@ -10,10 +10,11 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 __all__ = [
     "CloseReason",
+    "FeeRate",
     "OrderPurpose",
     "OrderStatus",
     "OrderType",
@@ -51,6 +52,9 @@ def validate_symbol(value: str) -> str:
 
 
 Symbol = Annotated[str, AfterValidator(validate_symbol)]
+
+FeeRate = Annotated[Decimal, Field(ge=0, lt=Decimal("0.1"))]
+"""A fee as a share of an order's value (0.001 = 0.1 %)."""
 
 
 def base_of(symbol: str) -> str:
